@@ -1,0 +1,58 @@
+import { SetpointError } from "../errors";
+import { packageVersion } from "../version";
+
+/** Where the CLI writes; injectable for tests. */
+export interface CliIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const defaultIO: CliIO = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+};
+
+/** Exit codes of the `setpoint` command: a stable contract for scripts. */
+export const EXIT = { ok: 0, error: 1, refused: 2 } as const;
+
+/** Usage text printed by `setpoint --help` and on unknown commands. */
+export const USAGE = `Usage: setpoint <command> [options]
+
+Commands:
+  schema plan     --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--format text|json|sql]
+  schema apply    --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--yes]
+  schema inspect  --url URL [--format sql|json]
+
+Options:
+  -h, --help      show this help
+  -v, --version   print the version
+
+Exit codes: 0 ok, 1 error, 2 refused by hazards.
+`;
+
+/**
+ * Runs the CLI with `argv` (without the node and script paths) and resolves to the exit code.
+ * Never throws: errors are printed to stderr with their fix.
+ */
+export async function main(argv: readonly string[], io: CliIO = defaultIO): Promise<number> {
+  const [command] = argv;
+  try {
+    if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+      io.stdout(USAGE);
+      return command === undefined ? EXIT.error : EXIT.ok;
+    }
+    if (command === "-v" || command === "--version" || command === "version") {
+      io.stdout(`${packageVersion()}\n`);
+      return EXIT.ok;
+    }
+    io.stderr(`setpoint: unknown command "${command}"\n\n${USAGE}`);
+    return EXIT.error;
+  } catch (err) {
+    io.stderr(`setpoint: ${formatError(err)}\n`);
+    return err instanceof SetpointError && err.code === "HAZARDS_REFUSED" ? EXIT.refused : EXIT.error;
+  }
+}
+
+function formatError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

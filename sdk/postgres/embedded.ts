@@ -1,0 +1,369 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { Client } from "pg";
+import { EmbeddedPostgresError } from "../errors";
+import { isSupportedMajor, SUPPORTED_MAJORS, type PostgresMajor } from "./versions";
+
+/** Options for {@link startEmbeddedPostgres}. */
+export interface EmbeddedPostgresOptions {
+  /** PostgreSQL major version; its binaries come from the `pg<major>` package alias. */
+  major: PostgresMajor;
+  /** TCP port on 127.0.0.1. @default a free port chosen by the OS */
+  port?: number;
+  /** Directory under which the instance directory is created. @default os.tmpdir() */
+  baseDir?: string;
+  /** Extra server settings (`-c name=value`). */
+  parameters?: Readonly<Record<string, string | number>>;
+  /**
+   * Password of the `postgres` superuser. When set, connections use scram-sha-256; otherwise trust.
+   * @default undefined (trust authentication on loopback)
+   */
+  password?: string;
+  /**
+   * Operating-system user the server runs as when this process is root (initdb refuses root).
+   * @default "nobody"
+   */
+  runAs?: string;
+  /**
+   * Keep crash safety (fsync, full page writes). Off by default: embedded servers hold scratch data.
+   * @default false
+   */
+  durable?: boolean;
+  /** Milliseconds to wait for the server to accept connections. @default 30000 */
+  startTimeoutMs?: number;
+}
+
+/** A running embedded server. */
+export interface EmbeddedPostgres {
+  readonly major: PostgresMajor;
+  readonly host: string;
+  readonly port: number;
+  /** Full `version()` string reported by the server. */
+  readonly version: string;
+  /** Instance directory (data directory, socket and log live inside it). */
+  readonly dir: string;
+  /** Connection URL for `database` (default `postgres`) as the superuser. */
+  url(database?: string): string;
+  /** Fast shutdown, then removal of the instance directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const INSTANCE_PREFIX = "setpoint-pg-";
+const OWNER_FILE = "owner.json";
+const running = new Map<string, { child: ChildProcess; dataDir: string }>();
+let exitHooksInstalled = false;
+
+/** Absolute path of the `bin` directory holding `initdb` and `postgres` for a major. */
+export function embeddedBinDir(major: PostgresMajor): string {
+  let entry: string;
+  try {
+    // The package exports only its ESM entry (dist/index.js); resolving it finds the package root.
+    entry = require.resolve(`pg${major}`);
+  } catch (cause) {
+    throw new EmbeddedPostgresError(
+      major,
+      `PostgreSQL ${major} binaries are not installed (package alias "pg${major}" not found). ` +
+        `Run \`npm ci\` on linux-x64, or pass a dev database URL instead of using an embedded server.`,
+      { cause },
+    );
+  }
+  let root = dirname(entry);
+  while (!existsSync(join(root, "package.json")) && dirname(root) !== root) root = dirname(root);
+  return join(root, "native", "bin");
+}
+
+/** Majors whose packaged binaries are installed here. */
+export function installedMajors(): PostgresMajor[] {
+  return SUPPORTED_MAJORS.filter((m) => {
+    try {
+      return existsSync(join(embeddedBinDir(m), "postgres"));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Initializes and starts a packaged PostgreSQL server on 127.0.0.1 in a fresh temporary directory,
+ * with `wal_level=logical` and room for replication slots. The server is stopped and its directory
+ * removed by `stop()`, and also when this process exits or receives SIGINT/SIGTERM/SIGHUP. Instances
+ * left behind by a process that was killed outright are removed the next time one starts.
+ * @throws {EmbeddedPostgresError} when binaries are missing, initdb fails or the server does not start.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const { major } = options;
+  if (!isSupportedMajor(major)) {
+    throw new EmbeddedPostgresError(major, `PostgreSQL major ${String(major)} is not supported; use one of ${SUPPORTED_MAJORS.join(", ")}`);
+  }
+  const baseDir = options.baseDir ?? tmpdir();
+  sweepAbandonedInstances(baseDir);
+  installExitHooks();
+  const bin = embeddedBinDir(major);
+  const identity = runIdentity(options.runAs ?? "nobody", major);
+
+  const dir = mkdtempSync(join(baseDir, `${INSTANCE_PREFIX}${major}-`));
+  writeFileSync(join(dir, OWNER_FILE), JSON.stringify({ pid: process.pid }));
+  const dataDir = join(dir, "data");
+  const logFile = join(dir, "server.log");
+  if (identity) chownSync(dir, identity.uid, identity.gid);
+
+  try {
+    await initdb(bin, major, dir, dataDir, identity, options.password);
+    for (let attempt = 1; ; attempt++) {
+      const port = options.port ?? (await freePort());
+      const child = spawnServer(bin, dataDir, dir, logFile, port, identity, options);
+      running.set(dir, { child, dataDir });
+      try {
+        const version = await waitReady(child, port, options.password, logFile, major, options.startTimeoutMs ?? 30_000);
+        return makeHandle(major, port, version, dir, options.password);
+      } catch (err) {
+        await stopChild(dir);
+        const portTaken = readTail(logFile).includes("could not bind");
+        if (!portTaken || options.port !== undefined || attempt >= 3) throw err;
+      }
+    }
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function makeHandle(major: PostgresMajor, port: number, version: string, dir: string, password: string | undefined): EmbeddedPostgres {
+  const auth = password === undefined ? "postgres" : `postgres:${encodeURIComponent(password)}`;
+  return {
+    major,
+    host: "127.0.0.1",
+    port,
+    version,
+    dir,
+    url: (database = "postgres") => `postgres://${auth}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+    stop: async () => {
+      await stopChild(dir);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Identity {
+  uid: number;
+  gid: number;
+}
+
+function runIdentity(user: string, major: number): Identity | undefined {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return undefined;
+  const uid = spawnSync("id", ["-u", user], { encoding: "utf8" });
+  const gid = spawnSync("id", ["-g", user], { encoding: "utf8" });
+  if (uid.status !== 0 || gid.status !== 0) {
+    throw new EmbeddedPostgresError(
+      major,
+      `running as root, PostgreSQL must run as an unprivileged user, but user "${user}" does not exist; ` +
+        `create it or pass runAs with an existing unprivileged user`,
+    );
+  }
+  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+
+async function initdb(bin: string, major: number, dir: string, dataDir: string, identity: Identity | undefined, password: string | undefined): Promise<void> {
+  const args = ["-D", dataDir, "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"];
+  if (password === undefined) {
+    args.push("--auth=trust");
+  } else {
+    const pwfile = join(dir, "pwfile");
+    writeFileSync(pwfile, password, { mode: 0o600 });
+    if (identity) chownSync(pwfile, identity.uid, identity.gid);
+    args.push("--auth=scram-sha-256", `--pwfile=${pwfile}`);
+  }
+  const result = await run(join(bin, "initdb"), args, identity);
+  rmSync(join(dir, "pwfile"), { force: true });
+  if (result.code !== 0) {
+    throw new EmbeddedPostgresError(major, `initdb for PostgreSQL ${major} failed (exit ${String(result.code)}): ${result.output.trim().slice(-2000)}`);
+  }
+}
+
+function spawnServer(bin: string, dataDir: string, dir: string, logFile: string, port: number, identity: Identity | undefined, options: EmbeddedPostgresOptions): ChildProcess {
+  const settings: Record<string, string | number> = {
+    listen_addresses: "127.0.0.1",
+    port,
+    unix_socket_directories: dir,
+    wal_level: "logical",
+    max_replication_slots: 32,
+    max_wal_senders: 32,
+    max_logical_replication_workers: 16,
+    max_worker_processes: 32,
+    max_connections: 300,
+    ...(options.durable ? {} : { fsync: "off", full_page_writes: "off", synchronous_commit: "off" }),
+    ...options.parameters,
+  };
+  const args = ["-D", dataDir];
+  for (const [k, v] of Object.entries(settings)) args.push("-c", `${k}=${String(v)}`);
+  const log = openSync(logFile, "a");
+  if (identity) chownSync(logFile, identity.uid, identity.gid);
+  const child = spawn(join(bin, "postgres"), args, {
+    stdio: ["ignore", log, log],
+    ...(identity ?? {}),
+    env: { ...process.env, LC_ALL: "C.UTF-8" },
+  });
+  closeSync(log);
+  return child;
+}
+
+async function waitReady(child: ChildProcess, port: number, password: string | undefined, logFile: string, major: PostgresMajor, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new EmbeddedPostgresError(major, `PostgreSQL ${major} exited during startup: ${readTail(logFile)}`);
+    }
+    const client = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 1000 });
+    try {
+      await client.connect();
+      const res = await client.query<{ version: string }>("select version() as version");
+      return res.rows[0]?.version ?? "";
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  throw new EmbeddedPostgresError(major, `PostgreSQL ${major} did not accept connections within ${timeoutMs} ms: ${readTail(logFile)}`, { cause: lastError });
+}
+
+async function stopChild(dir: string): Promise<void> {
+  const entry = running.get(dir);
+  if (!entry) return;
+  running.delete(dir);
+  const { child } = entry;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGINT"); // fast shutdown: disconnect clients, checkpoint, exit
+  const timer = setTimeout(() => child.kill("SIGQUIT"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Synchronous last-resort stop used on process exit: immediate shutdown, wait for the pid file to go. */
+function stopAllSync(): void {
+  for (const [dir, { child, dataDir }] of running) {
+    try {
+      child.kill("SIGQUIT");
+    } catch {
+      // already gone
+    }
+    waitForFileGone(join(dataDir, "postmaster.pid"), 5000);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  running.clear();
+}
+
+function waitForFileGone(file: string, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  while (existsSync(file) && Date.now() < deadline) Atomics.wait(sleeper, 0, 0, 20);
+}
+
+function installExitHooks(): void {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  process.on("exit", stopAllSync);
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+    process.on(signal, () => {
+      stopAllSync();
+      // Adding a listener suppresses Node's default exit; restore it unless someone else handles the signal.
+      if (process.listenerCount(signal) <= 1) process.exit(code);
+    });
+  }
+}
+
+/** Removes instance directories whose owning process no longer exists (left by a killed run). */
+export function sweepAbandonedInstances(baseDir: string = tmpdir()): number {
+  let removed = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync(baseDir).filter((e) => e.startsWith(INSTANCE_PREFIX));
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const dir = join(baseDir, entry);
+    let ownerPid: number | undefined;
+    try {
+      ownerPid = (JSON.parse(readFileSync(join(dir, OWNER_FILE), "utf8")) as { pid: number }).pid;
+    } catch {
+      continue; // not fully created yet, or not ours
+    }
+    if (ownerPid !== undefined && isProcessAlive(ownerPid)) continue;
+    const pidFile = join(dir, "data", "postmaster.pid");
+    if (existsSync(pidFile)) {
+      const postmasterPid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
+      if (Number.isInteger(postmasterPid) && postmasterPid > 0 && isProcessAlive(postmasterPid)) {
+        try {
+          process.kill(postmasterPid, "SIGQUIT");
+        } catch {
+          // raced with its exit
+        }
+        waitForFileGone(pidFile, 5000);
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
+/** True when `pid` is a live process; a zombie (exited, not yet reaped) counts as gone. */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ..."; comm may contain spaces, so read after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true; // no procfs: trust kill(0)
+  }
+}
+
+function readTail(file: string): string {
+  try {
+    return readFileSync(file, "utf8").slice(-2000).trim();
+  } catch {
+    return "(no server log)";
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function run(cmd: string, args: string[], identity: Identity | undefined): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(identity ?? {}), env: { ...process.env, LC_ALL: "C.UTF-8" } });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, output }));
+  });
+}
+
+/** Random, URL-safe password for embedded servers that need password authentication. */
+export function randomPassword(): string {
+  return randomBytes(18).toString("base64url");
+}

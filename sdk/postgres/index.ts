@@ -1,0 +1,13 @@
+/** Connections, SQL quoting and PostgreSQL versions: the contract of `setpoint/postgres`. */
+export { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteNullableLiteral, quoteQualified } from "./quote";
+export { SUPPORTED_MAJORS, DEFAULT_MAJOR, isSupportedMajor, majorFromVersionNum, type PostgresMajor } from "./versions";
+export { connect, redactUrl, describeConnection, toClientConfig, type ConnectionInput, type ConnectOptions } from "./connection";
+export {
+  startEmbeddedPostgres,
+  installedMajors,
+  embeddedBinDir,
+  sweepAbandonedInstances,
+  randomPassword,
+  type EmbeddedPostgres,
+  type EmbeddedPostgresOptions,
+} from "./embedded";

@@ -1,0 +1,55 @@
+/**
+ * The only place SQL text is escaped. Every renderer builds identifiers and literals through these
+ * functions; nothing else in Setpoint concatenates user strings into SQL.
+ */
+
+/**
+ * Quotes an identifier for PostgreSQL: always double-quoted, embedded quotes doubled.
+ * @throws {TypeError} when the name is empty or contains a NUL byte (PostgreSQL cannot store either).
+ */
+export function quoteIdent(name: string): string {
+  if (name.length === 0) throw new TypeError("an SQL identifier cannot be empty");
+  if (name.includes("\0")) throw new TypeError("an SQL identifier cannot contain a NUL byte");
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Quotes an identifier only when PostgreSQL would otherwise fold or reject it; used for readable output. */
+export function quoteIdentIfNeeded(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name) ? name : quoteIdent(name);
+}
+
+/** Quotes a schema-qualified name, e.g. `"public"."users"`. */
+export function quoteQualified(schema: string, name: string): string {
+  return `${quoteIdent(schema)}.${quoteIdent(name)}`;
+}
+
+/**
+ * Quotes a string literal. Uses the standard form (`'it''s'`), or the escape form (`E'a\\b'`) when
+ * the value contains a backslash, so the result is correct whatever `standard_conforming_strings` is.
+ * @throws {TypeError} when the value contains a NUL byte.
+ */
+export function quoteLiteral(value: string): string {
+  if (value.includes("\0")) throw new TypeError("an SQL literal cannot contain a NUL byte");
+  const body = value.replaceAll("'", "''");
+  return value.includes("\\") ? `E'${body.replaceAll("\\", "\\\\")}'` : `'${body}'`;
+}
+
+/** Renders a nullable string as an SQL literal or `NULL`. */
+export function quoteNullableLiteral(value: string | null): string {
+  return value === null ? "NULL" : quoteLiteral(value);
+}
+
+// Keywords that cannot be used as bare column names (PostgreSQL's "reserved" category).
+const RESERVED = new Set([
+  "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case", "cast",
+  "check", "collate", "column", "constraint", "create", "current_catalog", "current_date", "current_role",
+  "current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct", "do",
+  "else", "end", "except", "false", "fetch", "for", "foreign", "from", "grant", "group", "having", "in",
+  "initially", "intersect", "into", "lateral", "leading", "limit", "localtime", "localtimestamp", "not",
+  "null", "offset", "on", "only", "or", "order", "placing", "primary", "references", "returning", "select",
+  "session_user", "some", "symmetric", "system_user", "table", "then", "to", "trailing", "true", "union",
+  "unique", "user", "using", "variadic", "when", "where", "window", "with", "authorization", "binary",
+  "collation", "concurrently", "cross", "current_schema", "freeze", "full", "ilike", "inner", "is",
+  "isnull", "join", "left", "like", "natural", "notnull", "outer", "overlaps", "right", "similar",
+  "tablesample", "verbose",
+]);

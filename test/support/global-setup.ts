@@ -1,0 +1,36 @@
+import type { TestProject } from "vitest/node";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
+import { SUPPORTED_MAJORS, type PostgresMajor } from "../../sdk/postgres/versions";
+import type { SharedServer } from "./postgres";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    postgresServers: SharedServer[];
+  }
+}
+
+/** Majors to start: all supported, or a comma list in SETPOINT_TEST_MAJORS (e.g. "17" while iterating). */
+function majorsToStart(): PostgresMajor[] {
+  const wanted = process.env.SETPOINT_TEST_MAJORS;
+  if (!wanted) return [...SUPPORTED_MAJORS];
+  return SUPPORTED_MAJORS.filter((m) => wanted.split(",").map(Number).includes(m));
+}
+
+/** Starts one server per major for the whole run, and stops them all when it ends. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started: EmbeddedPostgres[] = [];
+  try {
+    // Sequential starts keep the two cores free for the test workers' own startup.
+    for (const major of majorsToStart()) started.push(await startEmbeddedPostgres({ major }));
+  } catch (err) {
+    await Promise.all(started.map((s) => s.stop()));
+    throw err;
+  }
+  project.provide(
+    "postgresServers",
+    started.map((s) => ({ major: s.major, host: s.host, port: s.port, version: s.version })),
+  );
+  return async () => {
+    await Promise.all(started.map((s) => s.stop()));
+  };
+}

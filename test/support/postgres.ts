@@ -1,0 +1,78 @@
+import { randomBytes } from "node:crypto";
+import { Client } from "pg";
+import { inject, onTestFinished } from "vitest";
+import { quoteIdent } from "../../sdk/postgres/quote";
+import type { PostgresMajor } from "../../sdk/postgres/versions";
+
+/** A server started once per test run by the global setup, shared by every test. */
+export interface SharedServer {
+  major: PostgresMajor;
+  host: string;
+  port: number;
+  version: string;
+}
+
+/** A database created for one test and dropped when it finishes. */
+export interface TestDatabase {
+  major: PostgresMajor;
+  name: string;
+  url: string;
+  server: SharedServer;
+  /** A connected client, closed automatically when the test finishes. */
+  client(): Promise<Client>;
+}
+
+/** The shared servers of this run, one per major (see SETPOINT_TEST_MAJORS). */
+export function servers(): SharedServer[] {
+  return inject("postgresServers");
+}
+
+/** The majors with a running server, for `describe.each`. */
+export function majors(): PostgresMajor[] {
+  return servers().map((s) => s.major);
+}
+
+/** URL of `database` on a shared server, as the superuser. */
+export function serverUrl(server: SharedServer, database = "postgres"): string {
+  return `postgres://postgres@${server.host}:${server.port}/${database}`;
+}
+
+/**
+ * Creates a fresh, empty database on the server of `major` for the current test; it is dropped
+ * (with its connections terminated) when the test finishes.
+ */
+export async function freshDatabase(major: PostgresMajor): Promise<TestDatabase> {
+  const server = servers().find((s) => s.major === major);
+  if (!server) throw new Error(`no PostgreSQL ${major} server in this run; SETPOINT_TEST_MAJORS excludes it`);
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  await adminQuery(server, `CREATE DATABASE ${quoteIdent(name)}`);
+  const clients: Client[] = [];
+  onTestFinished(async () => {
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+    await adminQuery(server, `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+  });
+  const url = serverUrl(server, name);
+  return {
+    major,
+    name,
+    url,
+    server,
+    client: async () => {
+      const c = new Client({ connectionString: url });
+      c.on("error", () => undefined);
+      await c.connect();
+      clients.push(c);
+      return c;
+    },
+  };
+}
+
+async function adminQuery(server: SharedServer, sql: string): Promise<void> {
+  const c = new Client({ connectionString: serverUrl(server) });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
