@@ -1,0 +1,67 @@
+// kube-apiserver and etcd for the envtest-style control plane (no kubelet, scheduler or
+// controller-manager): both built from the Go module proxy.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { goBuild } from "./go-build.mjs";
+import { probe } from "./proc.mjs";
+import { ETCD_VERSION, KUBERNETES_VERSION } from "./versions.mjs";
+
+/**
+ * Version variables the Kubernetes build normally stamps from git (hack/lib/version.sh).
+ * Without them the server reports v0.0.0-master, which clients treat as very old.
+ */
+function kubeVersionFlags() {
+  const [major, minor] = KUBERNETES_VERSION.split(".");
+  const vars = {
+    gitVersion: `v${KUBERNETES_VERSION}`,
+    gitMajor: major,
+    gitMinor: minor,
+    gitTreeState: "clean",
+    buildDate: "1970-01-01T00:00:00Z",
+  };
+  const pkgs = ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"];
+  return pkgs.flatMap((pkg) => Object.entries(vars).map(([k, v]) => `-X ${pkg}.${k}=${v}`));
+}
+
+/**
+ * Builds kube-apiserver and etcd into `binDir` when missing.
+ * @param {import("./go.mjs").GoToolchain} toolchain
+ * @param {string} binDir
+ * @param {string} logDir
+ * @returns {Promise<Record<string, number>>} seconds spent per built executable
+ */
+export async function buildKube(toolchain, binDir, logDir) {
+  const timings = {};
+  if (!existsSync(join(binDir, "etcd"))) {
+    timings.etcd = await goBuild(toolchain, {
+      module: "etcd",
+      pkg: ".",
+      output: join(binDir, "etcd"),
+      logFile: join(logDir, "etcd.log"),
+    });
+  }
+  if (!existsSync(join(binDir, "kube-apiserver"))) {
+    timings["kube-apiserver"] = await goBuild(toolchain, {
+      module: "kube-apiserver",
+      pkg: "k8s.io/kubernetes/cmd/kube-apiserver",
+      output: join(binDir, "kube-apiserver"),
+      ldflags: kubeVersionFlags(),
+      logFile: join(logDir, "kube-apiserver.log"),
+    });
+  }
+  return timings;
+}
+
+/**
+ * Versions the built executables report, e.g. { "kube-apiserver": "v1.34.1", etcd: "3.6.5" }.
+ * @param {string} binDir
+ * @returns {Record<string, string>}
+ */
+export function kubeVersions(binDir) {
+  const kas = probe(join(binDir, "kube-apiserver"), ["--version"]);
+  const etcd = probe(join(binDir, "etcd"), ["--version"]);
+  return {
+    "kube-apiserver": kas?.replace(/^Kubernetes\s+/, "") ?? `v${KUBERNETES_VERSION}?`,
+    etcd: /etcd Version: (\S+)/.exec(etcd ?? "")?.[1] ?? `${ETCD_VERSION}?`,
+  };
+}

@@ -1,0 +1,32 @@
+/** One built (or found) executable. */
+export interface ToolchainTool {
+  /** Version as the tool reports it, e.g. "v3.259.0", "v1.34.1", "3.6.5". */
+  version: string;
+  /** Absolute path of the executable. */
+  path: string;
+}
+
+/** Content of `<toolchain dir>/env.json`, written by `npm run toolchain`. */
+export interface ToolchainEnv {
+  /** Format version of this file. */
+  format: 1;
+  /** Cache key (see toolchainKey()). */
+  key: string;
+  /** PULUMI_HOME the CLI and plugins were installed into. */
+  pulumiHome: string;
+  /** Directory holding `pulumi` and its bundled plugins (language host, dynamic-provider shim). */
+  pulumiBinDir: string;
+  /** Every tool by name: pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs, kube-apiserver, etcd, and pulumi-resource-kubernetes when built. */
+  tools: Record<string, ToolchainTool>;
+}
+
+/** Root of all toolchain caches ($SETPOINT_TOOLCHAIN_DIR or ~/.cache/setpoint/toolchain). */
+export function toolchainRoot(): string;
+/** Cache key of this checkout's toolchain. */
+export function toolchainKey(): string;
+/** `<root>/<key>`. */
+export function toolchainDir(): string;
+/** Path of env.json for this checkout. */
+export function envJsonPath(): string;
+/** env.json's content, or undefined when the toolchain is missing or incomplete. */
+export function readToolchainEnv(): ToolchainEnv | undefined;

@@ -1,0 +1,28 @@
+// Pinned versions of every engine the toolchain builds. Changing anything here (or under
+// ./go/) changes the cache key, so the next `npm run toolchain` rebuilds.
+
+/**
+ * Go toolchain used for every build. An installed `go` (1.21+) switches to it through
+ * GOTOOLCHAIN, downloading golang.org/toolchain from the module proxy when it differs;
+ * without any `go`, the same module is fetched and unpacked directly.
+ */
+export const GO_TOOLCHAIN = "go1.26.8";
+
+/**
+ * Pulumi CLI (github.com/pulumi/pulumi/pkg/v3). v3.260.0's module zip is refused by the
+ * proxy (403), so v3.259.0 is the newest buildable release; keep @pulumi/pulumi on npm at
+ * the same version.
+ */
+export const PULUMI_VERSION = "3.259.0";
+
+/** Kubernetes release whose kube-apiserver is built (k8s.io/kubernetes). */
+export const KUBERNETES_VERSION = "1.34.1";
+
+/** etcd release (go.etcd.io/etcd/server/v3); 3.6 is the line Kubernetes 1.34 is tested with. */
+export const ETCD_VERSION = "3.6.5";
+
+/**
+ * Revision of the generated files (the dynamic-provider shim). Bump it when their content
+ * changes so warm caches are refreshed.
+ */
+export const GENERATED_REVISION = 1;
