@@ -1,0 +1,183 @@
+import type { ClientBase } from "pg";
+import { SetpointError } from "../errors";
+import { quoteLiteral, quoteQualified } from "../postgres/quote";
+import { CANONICAL_SEARCH_PATH } from "./introspect";
+import { assertHazardsAllowed, type AllowedHazards, type Plan, type PlanStep } from "./plan";
+
+/** Outcome of one step. */
+export type StepStatus = "Succeeded" | "Failed" | "Skipped" | "NotStarted";
+
+/** What happened to one plan step during apply. */
+export interface StepResult {
+  readonly index: number;
+  readonly kind: PlanStep["kind"];
+  readonly status: StepStatus;
+  readonly sql: readonly string[];
+  readonly attempts: number;
+  readonly durationMs: number;
+  /** Set when the step ran but its transaction was rolled back because a later step in it failed. */
+  readonly rolledBack?: boolean;
+  readonly error?: string;
+}
+
+/** Options for {@link applyPlan}. */
+export interface ApplyOptions {
+  /** Hazards the caller accepts. @default [] (any hazard refuses the plan before anything runs) */
+  allowHazards?: AllowedHazards;
+  /** How many times a step (or its transaction group) is retried after a lock timeout. @default 5 */
+  lockRetries?: number;
+  /** Called after each step finishes. */
+  onStep?: (result: StepResult) => void;
+  /** Base delay before a lock-timeout retry; doubles each time, with jitter. @default 250 */
+  retryBaseDelayMs?: number;
+}
+
+/** Raised when a step fails. Transactional groups are rolled back whole; `results` says what ran. */
+export class ApplyError extends SetpointError {
+  readonly results: readonly StepResult[];
+  readonly step: number;
+  readonly statement: string | undefined;
+
+  constructor(message: string, results: readonly StepResult[], step: number, statement: string | undefined, cause: unknown) {
+    super("APPLY_FAILED", message, { cause });
+    this.results = results;
+    this.step = step;
+    this.statement = statement;
+  }
+}
+
+/** Raised when another apply holds the database's advisory lock. Nothing ran. */
+export class ConcurrentApplyError extends SetpointError {
+  constructor() {
+    super("APPLY_LOCKED", "another Setpoint apply is running on this database (advisory lock held); wait for it to finish and run again");
+  }
+}
+
+/** Session-level advisory lock key shared by every Setpoint schema apply ("setpoint" in ASCII). */
+export const APPLY_LOCK_KEY = "7310012289005282420";
+
+/**
+ * Runs a plan. Refuses it whole, before anything runs, if it has hazards not in `allowHazards`.
+ * Holds a session-level advisory lock so two applies never interleave. Consecutive `group` steps
+ * share one transaction; `own` steps commit what came before; `none` steps (CONCURRENTLY) run
+ * alone. Lock timeouts are retried with backoff. A failed concurrent index build leaves an invalid
+ * index, which is dropped before a retry and detected by the next plan.
+ * @throws {HazardsRefusedError} before anything runs.
+ * @throws {ConcurrentApplyError} when another apply runs.
+ * @throws {ApplyError} when a step fails; groups that committed stay, the failing group is rolled back.
+ */
+export async function applyPlan(client: ClientBase, plan: Plan, options: ApplyOptions = {}): Promise<StepResult[]> {
+  assertHazardsAllowed(plan, options.allowHazards ?? []);
+  const results: StepResult[] = plan.steps.map((s, index) => ({ index, kind: s.kind, status: "NotStarted", sql: s.sql, attempts: 0, durationMs: 0 }));
+  if (plan.steps.length === 0) return results;
+
+  const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${APPLY_LOCK_KEY}) AS ok`);
+  if (!rows[0]?.ok) throw new ConcurrentApplyError();
+  try {
+    await client.query(`SET search_path = ${CANONICAL_SEARCH_PATH}`);
+    for (const batch of batches(plan.steps)) {
+      await runBatch(client, plan, batch, results, options);
+    }
+    return results;
+  } finally {
+    await client.query(`SELECT pg_advisory_unlock(${APPLY_LOCK_KEY})`).catch(() => undefined);
+  }
+}
+
+/** Groups step indexes into units that run together. */
+function batches(steps: readonly PlanStep[]): number[][] {
+  const out: number[][] = [];
+  let group: number[] = [];
+  steps.forEach((s, i) => {
+    if (s.transaction === "group") {
+      group.push(i);
+      return;
+    }
+    if (group.length) out.push(group);
+    group = [];
+    out.push([i]);
+  });
+  if (group.length) out.push(group);
+  return out;
+}
+
+const LOCK_TIMEOUT = "55P03";
+
+async function runBatch(client: ClientBase, plan: Plan, batch: number[], results: StepResult[], options: ApplyOptions): Promise<void> {
+  const transactional = plan.steps[batch[0]!]!.transactional;
+  const retries = options.lockRetries ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    const started = new Map<number, number>();
+    let current = batch[0]!;
+    let statement: string | undefined;
+    try {
+      if (transactional) await client.query("BEGIN");
+      for (const i of batch) {
+        current = i;
+        const step = plan.steps[i]!;
+        started.set(i, Date.now());
+        const scope = transactional ? "LOCAL " : "";
+        await client.query(`SET ${scope}lock_timeout = ${quoteLiteral(`${step.lockTimeoutMs}ms`)}`);
+        await client.query(`SET ${scope}statement_timeout = ${quoteLiteral(`${step.statementTimeoutMs}ms`)}`);
+        for (const sql of step.sql) {
+          statement = sql;
+          await client.query(sql);
+        }
+        statement = undefined;
+        if (!transactional) finish(results, i, "Succeeded", attempt, started, options);
+      }
+      if (transactional) {
+        await client.query("COMMIT");
+        for (const i of batch) finish(results, i, "Succeeded", attempt, started, options);
+      }
+      return;
+    } catch (cause) {
+      if (transactional) await client.query("ROLLBACK").catch(() => undefined);
+      else await cleanupFailedConcurrentBuild(client, plan.steps[current]!);
+      const code = (cause as { code?: string }).code;
+      if (code === LOCK_TIMEOUT && attempt <= retries) {
+        const base = options.retryBaseDelayMs ?? 250;
+        await new Promise((r) => setTimeout(r, base * 2 ** (attempt - 1) * (0.5 + Math.random())));
+        continue;
+      }
+      const message = (cause as Error).message ?? String(cause);
+      for (const i of batch) {
+        if (i === current) finish(results, i, "Failed", attempt, started, options, message);
+        else if (started.has(i) && transactional) results[i] = { ...results[i]!, status: "NotStarted", rolledBack: true, attempts: attempt };
+      }
+      const step = plan.steps[current]!;
+      const hint = code === LOCK_TIMEOUT ? ` (lock not acquired within ${step.lockTimeoutMs} ms after ${attempt} attempts; another session holds a conflicting lock)` : "";
+      throw new ApplyError(
+        `step ${current + 1} (${step.kind}) failed${hint}: ${message}${statement ? `\n  statement: ${statement}` : ""}` +
+          (transactional ? `\n  its transaction was rolled back; ${countSucceeded(results)} earlier step(s) are committed; run apply again to resume` : `\n  run apply again to resume`),
+        results,
+        current,
+        statement,
+        cause,
+      );
+    }
+  }
+}
+
+function countSucceeded(results: StepResult[]): number {
+  return results.filter((r) => r.status === "Succeeded").length;
+}
+
+function finish(results: StepResult[], i: number, status: StepStatus, attempts: number, started: Map<number, number>, options: ApplyOptions, error?: string): void {
+  const r: StepResult = { ...results[i]!, status, attempts, durationMs: Date.now() - (started.get(i) ?? Date.now()), ...(error ? { error } : {}) };
+  results[i] = r;
+  options.onStep?.(r);
+}
+
+// CREATE INDEX CONCURRENTLY that fails leaves an invalid index behind; drop it so a retry can build it.
+async function cleanupFailedConcurrentBuild(client: ClientBase, step: PlanStep): Promise<void> {
+  if (step.kind !== "createIndex") return;
+  const { rows } = await client
+    .query<{ ok: boolean }>(
+      `SELECT true AS ok FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relname = $2 AND NOT i.indisvalid`,
+      [step.table.schema, step.index.name],
+    )
+    .catch(() => ({ rows: [] as { ok: boolean }[] }));
+  if (rows.length) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${quoteQualified(step.table.schema, step.index.name)}`).catch(() => undefined);
+}

@@ -1,0 +1,244 @@
+import type { Change, CommentTarget } from "./changes";
+import type { ColumnDef, ConstraintDef, QualifiedName, SchemaModel, TableDef } from "./model";
+
+/**
+ * What a change does to the object graph, as keys (`table:s.t`, `column:s.t.c`, `type:s.n`, ...):
+ * objects it creates, drops, needs to exist, and stops depending on. `plan` orders changes so that
+ * creators run before needers, releasers before droppers, and droppers before re-creators.
+ */
+export interface ChangeDeps {
+  readonly creates: readonly string[];
+  readonly drops: readonly string[];
+  readonly needs: readonly string[];
+  readonly releases: readonly string[];
+}
+
+const K = {
+  schema: (s: string) => `schema:${s}`,
+  extension: (n: string) => `extension:${n}`,
+  anyExtension: "extension:*",
+  type: (s: string, n: string) => `type:${s}.${n}`,
+  enumValues: (s: string, n: string) => `enumvalues:${s}.${n}`,
+  sequence: (s: string, n: string) => `sequence:${s}.${n}`,
+  table: (t: QualifiedName) => `table:${t.schema}.${t.name}`,
+  column: (t: QualifiedName, c: string) => `column:${t.schema}.${t.name}.${c}`,
+  constraint: (t: QualifiedName, c: string) => `constraint:${t.schema}.${t.name}.${c}`,
+  index: (s: string, n: string) => `index:${s}.${n}`,
+};
+
+/** Sequences named in `nextval('...'::regclass)` calls of an expression, resolved against `public`. */
+export function sequencesInExpression(expr: string | null): QualifiedName[] {
+  if (!expr) return [];
+  const out: QualifiedName[] = [];
+  for (const m of expr.matchAll(/nextval\('((?:[^']|'')+)'::regclass\)/g)) {
+    const parts = splitQualified(m[1]!.replaceAll("''", "'"));
+    out.push(parts.length === 2 ? { schema: parts[0]!, name: parts[1]! } : { schema: "public", name: parts[0]! });
+  }
+  return out;
+}
+
+function splitQualified(text: string): string[] {
+  const parts: string[] = [];
+  let cur = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ".") {
+      parts.push(cur);
+      cur = "";
+    } else cur += ch.toLowerCase();
+  }
+  parts.push(cur);
+  return parts;
+}
+
+function columnNeeds(table: QualifiedName, c: ColumnDef): string[] {
+  const out = [K.table(table), K.anyExtension];
+  if (c.userType) out.push(K.type(c.userType.schema, c.userType.name), K.enumValues(c.userType.schema, c.userType.name));
+  for (const s of sequencesInExpression(c.default)) out.push(K.sequence(s.schema, s.name));
+  return out;
+}
+
+function columnReleases(c: ColumnDef | undefined): string[] {
+  if (!c) return [];
+  const out: string[] = [];
+  if (c.userType) out.push(K.type(c.userType.schema, c.userType.name));
+  for (const s of sequencesInExpression(c.default)) out.push(K.sequence(s.schema, s.name));
+  return out;
+}
+
+function constraintNeeds(table: QualifiedName, c: ConstraintDef, desired: SchemaModel): string[] {
+  const out = [K.table(table), ...c.columns.map((col) => K.column(table, col))];
+  if (c.references) {
+    out.push(K.table(c.references));
+    const ref = findTable(desired, c.references);
+    for (const rc of ref?.constraints ?? []) if (rc.kind === "PRIMARY KEY" || rc.kind === "UNIQUE") out.push(K.constraint(c.references, rc.name));
+    for (const ri of ref?.indexes ?? []) if (ri.unique) out.push(K.index(c.references.schema, ri.name));
+  }
+  return out;
+}
+
+function constraintReleases(table: QualifiedName, c: ConstraintDef, live: SchemaModel): string[] {
+  const out = c.columns.map((col) => K.column(table, col));
+  if (c.references) {
+    out.push(K.table(c.references));
+    const ref = findTable(live, c.references);
+    for (const rc of ref?.constraints ?? []) if (rc.kind === "PRIMARY KEY" || rc.kind === "UNIQUE") out.push(K.constraint(c.references, rc.name));
+    for (const ri of ref?.indexes ?? []) if (ri.unique) out.push(K.index(c.references.schema, ri.name));
+  }
+  return out;
+}
+
+function findTable(model: SchemaModel, t: QualifiedName): TableDef | undefined {
+  return model.tables.find((x) => x.schema === t.schema && x.name === t.name);
+}
+
+function findColumn(model: SchemaModel, t: QualifiedName, column: string): ColumnDef | undefined {
+  return findTable(model, t)?.columns.find((c) => c.name === column);
+}
+
+function commentNeeds(t: CommentTarget): string {
+  switch (t.type) {
+    case "SCHEMA":
+      return K.schema(t.name);
+    case "EXTENSION":
+      return K.extension(t.name);
+    case "TYPE":
+      return K.type(t.schema, t.name);
+    case "SEQUENCE":
+      return K.sequence(t.schema, t.name);
+    case "TABLE":
+      return K.table(t);
+    case "INDEX":
+      return K.index(t.schema, t.name);
+    case "COLUMN":
+      return K.column({ schema: t.schema, name: t.table }, t.column);
+    case "CONSTRAINT":
+      return K.constraint({ schema: t.schema, name: t.table }, t.constraint);
+  }
+}
+
+const none: ChangeDeps = { creates: [], drops: [], needs: [], releases: [] };
+
+/** The graph effects of one change, given both models (for references the change does not carry). */
+export function dependenciesOf(change: Change, live: SchemaModel, desired: SchemaModel): ChangeDeps {
+  const d = (p: Partial<ChangeDeps>): ChangeDeps => ({ ...none, ...p });
+  switch (change.kind) {
+    case "createSchema":
+      return d({ creates: [K.schema(change.schema.name)] });
+    case "dropSchema":
+      return d({ drops: [K.schema(change.schema.name)] });
+    case "createExtension":
+      return d({ creates: [K.extension(change.extension.name), K.anyExtension], needs: [K.schema(change.extension.schema)] });
+    case "dropExtension":
+      return d({ drops: [K.extension(change.extension.name)], releases: [K.schema(change.extension.schema)] });
+    case "updateExtension":
+      return d({ needs: [K.extension(change.extension.name)], creates: [K.anyExtension] });
+    case "createEnum":
+      return d({ creates: [K.type(change.enum.schema, change.enum.name)], needs: [K.schema(change.enum.schema)] });
+    case "dropEnum":
+      return d({ drops: [K.type(change.enum.schema, change.enum.name)], releases: [K.schema(change.enum.schema)] });
+    case "addEnumValue":
+      return d({ needs: [K.type(change.enum.schema, change.enum.name)], creates: [K.enumValues(change.enum.schema, change.enum.name)] });
+    case "recreateEnum": {
+      const t = K.type(change.enum.schema, change.enum.name);
+      return d({ drops: [t], creates: [t, K.enumValues(change.enum.schema, change.enum.name)], needs: change.columns.map((c) => K.column(c.table, c.column)) });
+    }
+    case "createSequence":
+      return d({ creates: [K.sequence(change.sequence.schema, change.sequence.name)], needs: [K.schema(change.sequence.schema)] });
+    case "dropSequence":
+      return d({ drops: [K.sequence(change.sequence.schema, change.sequence.name)], releases: [K.schema(change.sequence.schema)] });
+    case "alterSequence":
+      return d({ needs: [K.sequence(change.sequence.schema, change.sequence.name)] });
+    case "setSequenceOwner": {
+      const o = change.sequence.ownedBy;
+      const needs = [K.sequence(change.sequence.schema, change.sequence.name)];
+      if (o) needs.push(K.column({ schema: o.schema, name: o.table }, o.column));
+      return d({ needs });
+    }
+    case "createTable": {
+      const t = change.table;
+      const creates = [K.table(t), ...t.columns.map((c) => K.column(t, c.name))];
+      for (const c of t.constraints) if (c.kind !== "FOREIGN KEY") creates.push(K.constraint(t, c.name));
+      return d({ creates, needs: [K.schema(t.schema), ...t.columns.flatMap((c) => columnNeeds(t, c))] });
+    }
+    case "dropTable": {
+      const t = change.table;
+      const drops = [K.table(t), ...t.columns.map((c) => K.column(t, c.name)), ...t.constraints.map((c) => K.constraint(t, c.name))];
+      drops.push(...t.indexes.map((i) => K.index(t.schema, i.name)));
+      const releases = [K.schema(t.schema), ...t.columns.flatMap(columnReleases), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
+      return d({ drops, releases });
+    }
+    case "renameTable":
+      return d({ creates: [K.table({ schema: change.table.schema, name: change.to })], drops: [K.table(change.table)] });
+    case "renameColumn":
+      return d({ creates: [K.column(change.table, change.to)], drops: [K.column(change.table, change.from)] });
+    case "setTableLogged":
+    case "setTableOptions":
+      return d({ needs: [K.table(change.table)] });
+    case "addColumn":
+      return d({ creates: [K.column(change.table, change.column.name)], needs: columnNeeds(change.table, change.column) });
+    case "dropColumn":
+      return d({ drops: [K.column(change.table, change.column.name)], releases: columnReleases(change.column) });
+    case "alterColumnType": {
+      const to = findColumn(desired, change.table, change.column);
+      return d({
+        needs: to ? columnNeeds(change.table, to) : [K.column(change.table, change.column)],
+        releases: columnReleases(findColumn(live, change.table, change.column)),
+      });
+    }
+    case "setDefault":
+      return d({
+        needs: [K.column(change.table, change.column), ...sequencesInExpression(change.default).map((s) => K.sequence(s.schema, s.name))],
+        releases: columnReleases(findColumn(live, change.table, change.column)).filter((k) => k.startsWith("sequence:")),
+      });
+    case "dropDefault":
+      return d({
+        needs: [K.column(change.table, change.column)],
+        releases: columnReleases(findColumn(live, change.table, change.column)).filter((k) => k.startsWith("sequence:")),
+      });
+    case "setNotNull":
+    case "dropNotNull":
+    case "addIdentity":
+    case "alterIdentity":
+    case "dropIdentity":
+    case "dropGeneratedExpression":
+      return d({ needs: [K.column(change.table, change.column)] });
+    case "setGeneratedExpression":
+      return d({ needs: [K.column(change.table, change.column.name)] });
+    case "addConstraint":
+      return d({ creates: [K.constraint(change.table, change.constraint.name)], needs: constraintNeeds(change.table, change.constraint, desired) });
+    case "validateConstraint":
+      return d({ needs: [K.constraint(change.table, change.constraint)] });
+    case "dropConstraint":
+      return d({ drops: [K.constraint(change.table, change.constraint.name)], releases: constraintReleases(change.table, change.constraint, live) });
+    case "addConstraintUsingIndex":
+      return d({
+        creates: [K.constraint(change.table, change.constraint.name)],
+        needs: [K.index(change.table.schema, change.index), ...change.constraint.columns.map((c) => K.column(change.table, c))],
+      });
+    case "createIndex":
+      return d({
+        creates: [K.index(change.table.schema, change.index.name)],
+        needs: [K.table(change.table), K.anyExtension, ...change.index.columns.map((c) => K.column(change.table, c))],
+      });
+    case "dropIndex": {
+      const owner = live.tables.find((t) => t.schema === change.schema && t.indexes.some((i) => i.name === change.index.name));
+      return d({
+        drops: [K.index(change.schema, change.index.name)],
+        releases: owner ? change.index.columns.map((c) => K.column(owner, c)) : [],
+      });
+    }
+    case "renameIndex":
+      return d({ needs: [K.index(change.schema, change.from)], creates: [K.index(change.schema, change.to)] });
+    case "comment":
+      return d({ needs: [commentNeeds(change.target)] });
+  }
+}

@@ -1,0 +1,421 @@
+import { quoteIdent, quoteQualified } from "../postgres/quote";
+import type { Change, CommentTarget, RowFacts } from "./changes";
+import { byKey, keyOf, type ColumnDef, type ConstraintDef, type IndexDef, type QualifiedName, type SchemaModel, type TableDef } from "./model";
+import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render";
+
+/** A rename the user declared; the engine never guesses renames. */
+export type Rename =
+  | { readonly kind: "table"; readonly schema: string; readonly from: string; readonly to: string }
+  | { readonly kind: "column"; readonly schema: string; readonly table: string; readonly from: string; readonly to: string };
+
+/** Options that shape the diff. */
+export interface DiffOptions {
+  /**
+   * Online mode: build and drop indexes CONCURRENTLY, add constraints NOT VALID then validate,
+   * set NOT NULL through a validated CHECK. Turn off for empty or offline databases.
+   * @default true
+   */
+  online?: boolean;
+  /** Declared renames, applied before matching objects by name. @default [] */
+  renames?: readonly Rename[];
+  /** Server major version of the target; some changes have cheaper forms on newer servers. @default 17 */
+  serverMajor?: number;
+  /** What is known about the data in tables and columns that would be dropped (see `facts.ts`). */
+  facts?: ReadonlyMap<string, RowFacts>;
+}
+
+const UNKNOWN_FACTS: RowFacts = { empty: null, estimatedRows: -1 };
+
+/**
+ * Computes the changes that turn `live` into `desired`, in emission order (roughly creation
+ * order; `plan` reorders them by their dependency graph). Pure: no I/O.
+ */
+export function diff(live: SchemaModel, desired: SchemaModel, options: DiffOptions = {}): Change[] {
+  const ctx: Ctx = {
+    online: options.online ?? true,
+    major: options.serverMajor ?? 17,
+    facts: options.facts ?? new Map(),
+    out: [],
+  };
+  const renamedLive = applyRenames(live, options.renames ?? [], ctx);
+  diffSchemas(renamedLive, desired, ctx);
+  diffExtensions(renamedLive, desired, ctx);
+  diffEnums(renamedLive, desired, ctx);
+  diffSequences(renamedLive, desired, ctx);
+  diffTables(renamedLive, desired, ctx);
+  return ctx.out;
+}
+
+interface Ctx {
+  online: boolean;
+  major: number;
+  facts: ReadonlyMap<string, RowFacts>;
+  out: Change[];
+}
+
+/** Key under which facts about a table (`schema.table`) or a column (`schema.table.column`) are stored. */
+export function factsKey(table: QualifiedName, column?: string): string {
+  return column === undefined ? keyOf(table) : `${keyOf(table)}.${column}`;
+}
+
+function comment(ctx: Ctx, target: CommentTarget, from: string | null, to: string | null): void {
+  if (from !== to) ctx.out.push({ kind: "comment", target, comment: to });
+}
+
+// Renames rewrite the live model in memory so the rest of the diff matches by the new names.
+function applyRenames(live: SchemaModel, renames: readonly Rename[], ctx: Ctx): SchemaModel {
+  let tables = [...live.tables];
+  for (const r of renames) {
+    if (r.kind === "table") {
+      const idx = tables.findIndex((t) => t.schema === r.schema && t.name === r.from);
+      if (idx < 0 || tables.some((t) => t.schema === r.schema && t.name === r.to)) continue; // already renamed, or nothing to rename
+      ctx.out.push({ kind: "renameTable", table: { schema: r.schema, name: r.from }, to: r.to });
+      tables[idx] = { ...tables[idx]!, name: r.to };
+    } else {
+      const idx = tables.findIndex((t) => t.schema === r.schema && t.name === r.table);
+      const t = tables[idx];
+      if (!t || !t.columns.some((c) => c.name === r.from) || t.columns.some((c) => c.name === r.to)) continue;
+      ctx.out.push({ kind: "renameColumn", table: { schema: r.schema, name: r.table }, from: r.from, to: r.to });
+      tables[idx] = { ...t, columns: t.columns.map((c) => (c.name === r.from ? { ...c, name: r.to } : c)) };
+    }
+  }
+  tables = tables.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+  return { ...live, tables };
+}
+
+function diffSchemas(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
+  const liveByName = new Map(live.schemas.map((s) => [s.name, s]));
+  const desiredNames = new Set(desired.schemas.map((s) => s.name));
+  for (const s of desired.schemas) {
+    const l = liveByName.get(s.name);
+    if (!l) {
+      ctx.out.push({ kind: "createSchema", schema: s });
+      comment(ctx, { type: "SCHEMA", name: s.name }, null, s.comment);
+    } else comment(ctx, { type: "SCHEMA", name: s.name }, l.comment, s.comment);
+  }
+  for (const s of live.schemas) if (!desiredNames.has(s.name)) ctx.out.push({ kind: "dropSchema", schema: s });
+}
+
+function diffExtensions(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
+  const liveByName = new Map(live.extensions.map((e) => [e.name, e]));
+  const desiredNames = new Set(desired.extensions.map((e) => e.name));
+  for (const e of desired.extensions) {
+    const l = liveByName.get(e.name);
+    if (!l) {
+      ctx.out.push({ kind: "createExtension", extension: e });
+      comment(ctx, { type: "EXTENSION", name: e.name }, null, e.comment);
+      continue;
+    }
+    if (l.version !== e.version) ctx.out.push({ kind: "updateExtension", extension: e, from: l.version });
+    comment(ctx, { type: "EXTENSION", name: e.name }, l.comment, e.comment);
+  }
+  for (const e of live.extensions) if (!desiredNames.has(e.name)) ctx.out.push({ kind: "dropExtension", extension: e });
+}
+
+function diffEnums(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
+  const liveMap = byKey(live.enums);
+  const desiredMap = byKey(desired.enums);
+  for (const e of desired.enums) {
+    const l = liveMap.get(keyOf(e));
+    const target: CommentTarget = { type: "TYPE", schema: e.schema, name: e.name };
+    if (!l) {
+      ctx.out.push({ kind: "createEnum", enum: e });
+      comment(ctx, target, null, e.comment);
+      continue;
+    }
+    if (isOrderedSubsequence(l.values, e.values)) {
+      // Only additions: ADD VALUE in place, each before the next value that already exists.
+      const existing = new Set(l.values);
+      e.values.forEach((v, i) => {
+        if (existing.has(v)) return;
+        const before = e.values.slice(i + 1).find((n) => existing.has(n)) ?? null;
+        ctx.out.push({ kind: "addEnumValue", enum: e, value: v, before });
+      });
+    } else {
+      // Columns that keep using the type are converted in place; columns being dropped or changed
+      // to another type are handled by their own steps, ordered before this one.
+      const uses = (c: ColumnDef | undefined) => c?.userType?.schema === e.schema && c.userType.name === e.name;
+      const columns = live.tables.flatMap((t) =>
+        t.columns
+          .filter((c) => uses(c) && uses(desiredColumn(desired, t, c.name)) && desiredColumn(desired, t, c.name)!.type === c.type)
+          .map((c) => ({
+            table: { schema: t.schema, name: t.name },
+            column: c.name,
+            array: c.userType!.array,
+            default: desiredColumn(desired, t, c.name)!.default,
+          })),
+      );
+      ctx.out.push({ kind: "recreateEnum", enum: e, removedValues: l.values.filter((v) => !e.values.includes(v)), columns });
+    }
+    comment(ctx, target, l.comment, e.comment);
+  }
+  for (const e of live.enums) if (!desiredMap.has(keyOf(e))) ctx.out.push({ kind: "dropEnum", enum: e });
+}
+
+function desiredColumn(desired: SchemaModel, table: QualifiedName, column: string): ColumnDef | undefined {
+  return desired.tables.find((t) => t.schema === table.schema && t.name === table.name)?.columns.find((c) => c.name === column);
+}
+
+function isOrderedSubsequence(sub: readonly string[], full: readonly string[]): boolean {
+  let i = 0;
+  for (const v of full) if (v === sub[i]) i++;
+  return i === sub.length;
+}
+
+function diffSequences(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
+  const liveMap = byKey(live.sequences);
+  const desiredMap = byKey(desired.sequences);
+  for (const s of desired.sequences) {
+    const l = liveMap.get(keyOf(s));
+    const target: CommentTarget = { type: "SEQUENCE", schema: s.schema, name: s.name };
+    if (!l) {
+      ctx.out.push({ kind: "createSequence", sequence: s });
+      if (s.ownedBy) ctx.out.push({ kind: "setSequenceOwner", sequence: s });
+      comment(ctx, target, null, s.comment);
+      continue;
+    }
+    const opts = (x: typeof s) => [x.dataType, x.start, x.increment, x.min, x.max, x.cache, x.cycle].join("|");
+    if (opts(l) !== opts(s)) ctx.out.push({ kind: "alterSequence", sequence: s });
+    if (JSON.stringify(l.ownedBy) !== JSON.stringify(s.ownedBy)) ctx.out.push({ kind: "setSequenceOwner", sequence: s });
+    comment(ctx, target, l.comment, s.comment);
+  }
+  for (const s of live.sequences) {
+    if (desiredMap.has(keyOf(s))) continue;
+    // A sequence OWNED BY a column goes with it when that column or its table is dropped.
+    const o = s.ownedBy;
+    if (o && !desiredColumn(desired, { schema: o.schema, name: o.table }, o.column)) continue;
+    ctx.out.push({ kind: "dropSequence", sequence: s });
+  }
+}
+
+function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
+  const liveMap = byKey(live.tables);
+  const desiredMap = byKey(desired.tables);
+  for (const t of desired.tables) {
+    const l = liveMap.get(keyOf(t));
+    if (l) diffTable(l, t, ctx);
+    else createTable(t, ctx);
+  }
+  // Foreign keys of new tables come after every table exists (they may reference each other).
+  for (const t of desired.tables) {
+    if (liveMap.has(keyOf(t))) continue;
+    for (const c of t.constraints) if (c.kind === "FOREIGN KEY") addConstraint(t, c, false, ctx);
+  }
+  for (const t of live.tables) {
+    if (!desiredMap.has(keyOf(t))) ctx.out.push({ kind: "dropTable", table: t, rows: ctx.facts.get(factsKey(t)) ?? UNKNOWN_FACTS });
+  }
+}
+
+function createTable(t: TableDef, ctx: Ctx): void {
+  ctx.out.push({ kind: "createTable", table: t });
+  // A new table is empty: its indexes are built in the same transaction, without CONCURRENTLY.
+  for (const i of t.indexes) ctx.out.push({ kind: "createIndex", table: t, index: i, concurrently: false });
+  tableComments(t, null, ctx);
+}
+
+function tableComments(t: TableDef, l: TableDef | null, ctx: Ctx): void {
+  comment(ctx, { type: "TABLE", schema: t.schema, name: t.name }, l?.comment ?? null, t.comment);
+  for (const c of t.columns) {
+    const lc = l?.columns.find((x) => x.name === c.name);
+    comment(ctx, { type: "COLUMN", schema: t.schema, table: t.name, column: c.name }, lc?.comment ?? null, c.comment);
+  }
+  for (const c of t.constraints) {
+    const lc = l?.constraints.find((x) => x.name === c.name && x.definition === c.definition);
+    comment(ctx, { type: "CONSTRAINT", schema: t.schema, table: t.name, constraint: c.name }, lc?.comment ?? null, c.comment);
+  }
+  for (const i of t.indexes) {
+    const li = l?.indexes.find((x) => x.name === i.name && indexSignature(x) === indexSignature(i) && x.valid);
+    comment(ctx, { type: "INDEX", schema: t.schema, name: i.name }, li?.comment ?? null, i.comment);
+  }
+}
+
+function diffTable(l: TableDef, t: TableDef, ctx: Ctx): void {
+  if (l.unlogged !== t.unlogged) ctx.out.push({ kind: "setTableLogged", table: t, unlogged: t.unlogged });
+  const set = t.options.filter((o) => !l.options.includes(o));
+  const reset = l.options.map(optionName).filter((n) => !t.options.some((o) => optionName(o) === n));
+  if (set.length || reset.length) ctx.out.push({ kind: "setTableOptions", table: t, set, reset });
+
+  const desiredCons = new Map(t.constraints.map((c) => [c.name, c]));
+  const liveCons = new Map(l.constraints.map((c) => [c.name, c]));
+  const desiredIdx = new Map(t.indexes.map((i) => [i.name, i]));
+
+  // Drops first in emission order; the dependency graph enforces what must precede what.
+  for (const c of l.constraints) {
+    const d = desiredCons.get(c.name);
+    if (!d || d.definition !== c.definition) ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
+  }
+  for (const i of l.indexes) if (!desiredIdx.has(i.name)) ctx.out.push({ kind: "dropIndex", schema: t.schema, index: i, concurrently: ctx.online });
+
+  const liveCols = new Map(l.columns.map((c) => [c.name, c]));
+  const desiredColNames = new Set(t.columns.map((c) => c.name));
+  for (const c of l.columns) {
+    if (!desiredColNames.has(c.name)) ctx.out.push({ kind: "dropColumn", table: t, column: c, rows: ctx.facts.get(factsKey(t, c.name)) ?? UNKNOWN_FACTS });
+  }
+  for (const c of t.columns) {
+    const lc = liveCols.get(c.name);
+    if (!lc) ctx.out.push({ kind: "addColumn", table: t, column: c, volatileDefault: isVolatileDefault(c) });
+    else diffColumn(t, lc, c, ctx);
+  }
+
+  for (const c of t.constraints) {
+    const lc = liveCons.get(c.name);
+    if (!lc || lc.definition !== c.definition) addConstraint(t, c, true, ctx);
+    else if (!lc.validated && c.validated) ctx.out.push({ kind: "validateConstraint", table: t, constraint: c.name });
+  }
+  for (const i of t.indexes) {
+    const li = l.indexes.find((x) => x.name === i.name);
+    if (!li) ctx.out.push({ kind: "createIndex", table: t, index: i, concurrently: ctx.online });
+    else if (!li.valid || indexSignature(li) !== indexSignature(i)) rebuildIndex(t, li, i, ctx);
+  }
+  tableComments(t, l, ctx);
+}
+
+function optionName(opt: string): string {
+  return opt.slice(0, opt.indexOf("="));
+}
+
+function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx): void {
+  const table = { schema: t.schema, name: t.name };
+  // Generated columns: expression changes, or a switch between generated and plain.
+  if (l.generated !== c.generated) {
+    if (c.generated === null) {
+      ctx.out.push({ kind: "dropGeneratedExpression", table, column: c.name });
+    } else if (l.generated !== null && ctx.major >= 17) {
+      ctx.out.push({ kind: "setGeneratedExpression", table, column: c });
+    } else {
+      ctx.out.push({ kind: "dropColumn", table, column: l, rows: ctx.facts.get(factsKey(t, l.name)) ?? UNKNOWN_FACTS });
+      ctx.out.push({ kind: "addColumn", table, column: c, volatileDefault: true });
+      return;
+    }
+  }
+  const typeChanged = l.type !== c.type || l.collation !== c.collation;
+  if (typeChanged) {
+    ctx.out.push({
+      kind: "alterColumnType",
+      table,
+      column: c.name,
+      from: l.type,
+      to: c.type,
+      collation: c.collation,
+      rewrite: needsRewrite(l.type, c.type) || (l.collation !== c.collation && !isTextual(c.type)),
+      default: l.default !== null && c.generated === null ? c.default : null,
+    });
+  }
+  if (l.identity && !c.identity) ctx.out.push({ kind: "dropIdentity", table, column: c.name });
+  const defaultHandledByType = typeChanged && l.default !== null && c.generated === null;
+  if (!defaultHandledByType && l.default !== c.default && c.generated === null) {
+    if (c.default === null) ctx.out.push({ kind: "dropDefault", table, column: c.name });
+    else ctx.out.push({ kind: "setDefault", table, column: c.name, default: c.default });
+  }
+  if (!l.notNull && c.notNull) {
+    if (ctx.online) {
+      const check: ConstraintDef = {
+        name: notNullCheckName(t.name, c.name),
+        kind: "CHECK",
+        definition: `CHECK ((${quoteIdent(c.name)} IS NOT NULL))`,
+        columns: [c.name],
+        references: null,
+        deferrable: false,
+        initiallyDeferred: false,
+        validated: true,
+        comment: null,
+      };
+      ctx.out.push({ kind: "addConstraint", table, constraint: check, notValid: true });
+      ctx.out.push({ kind: "validateConstraint", table, constraint: check.name });
+    }
+    ctx.out.push({ kind: "setNotNull", table, column: c.name, online: ctx.online });
+  } else if (l.notNull && !c.notNull) {
+    ctx.out.push({ kind: "dropNotNull", table, column: c.name });
+  }
+  if (!l.identity && c.identity) ctx.out.push({ kind: "addIdentity", table, column: c.name, identity: c.identity });
+  else if (l.identity && c.identity && JSON.stringify(l.identity) !== JSON.stringify(c.identity)) {
+    ctx.out.push({ kind: "alterIdentity", table, column: c.name, identity: c.identity });
+  }
+}
+
+function addConstraint(t: TableDef, c: ConstraintDef, existingTable: boolean, ctx: Ctx): void {
+  const table = { schema: t.schema, name: t.name };
+  const online = ctx.online && existingTable;
+  if (online && (c.kind === "CHECK" || c.kind === "FOREIGN KEY")) {
+    ctx.out.push({ kind: "addConstraint", table, constraint: c, notValid: true });
+    if (c.validated) ctx.out.push({ kind: "validateConstraint", table, constraint: c.name });
+    return;
+  }
+  if (online && (c.kind === "PRIMARY KEY" || c.kind === "UNIQUE")) {
+    const indexDef = uniqueIndexForConstraint(t, c);
+    if (indexDef) {
+      ctx.out.push({ kind: "createIndex", table, index: { name: c.name, definition: indexDef, unique: true, valid: true, columns: c.columns, comment: null }, concurrently: true });
+      ctx.out.push({ kind: "addConstraintUsingIndex", table, constraint: c, index: c.name });
+      return;
+    }
+  }
+  ctx.out.push({ kind: "addConstraint", table, constraint: c, notValid: !c.validated });
+}
+
+/**
+ * The `CREATE UNIQUE INDEX` equivalent of a PRIMARY KEY / UNIQUE constraint definition, so it can
+ * be built CONCURRENTLY and attached with `USING INDEX`; null when the definition has a form this
+ * does not recognise (the constraint is then added directly, under its hazard).
+ */
+export function uniqueIndexForConstraint(t: QualifiedName, c: ConstraintDef): string | null {
+  const m = /^(?:PRIMARY KEY|UNIQUE)( NULLS NOT DISTINCT)? (\(.*?\))( INCLUDE \(.*?\))?( WITH \(.*?\))?(?: DEFERRABLE(?: INITIALLY (?:DEFERRED|IMMEDIATE))?)?$/.exec(c.definition);
+  if (!m) return null;
+  const [, nullsNotDistinct = "", cols, include = "", withOpts = ""] = m;
+  return `CREATE UNIQUE INDEX ${quoteIdent(c.name)} ON ${quoteQualified(t.schema, t.name)} USING btree ${cols}${include}${nullsNotDistinct}${withOpts}`;
+}
+
+function rebuildIndex(t: TableDef, l: IndexDef, i: IndexDef, ctx: Ctx): void {
+  const table = { schema: t.schema, name: t.name };
+  if (!ctx.online || !l.valid) {
+    // An invalid index (a failed concurrent build) is useless as it is: drop it and build again.
+    ctx.out.push({ kind: "dropIndex", schema: t.schema, index: l, concurrently: ctx.online });
+    ctx.out.push({ kind: "createIndex", table, index: i, concurrently: ctx.online });
+    return;
+  }
+  // Build the replacement beside the old index so queries never run without one.
+  const tmp = `${i.name.slice(0, 50)}_setpoint_new`;
+  ctx.out.push({ kind: "createIndex", table, index: { ...i, name: tmp, definition: withIndexName(i.definition, tmp) }, concurrently: true });
+  ctx.out.push({ kind: "dropIndex", schema: t.schema, index: l, concurrently: true });
+  ctx.out.push({ kind: "renameIndex", schema: t.schema, from: tmp, to: i.name });
+}
+
+/** An index definition without its name and table, for comparing across renames. */
+export function indexSignature(i: IndexDef): string {
+  const { head, rest } = splitIndexDefinition(i.definition);
+  const using = rest.indexOf(" USING ");
+  return head + (using >= 0 ? rest.slice(using) : rest);
+}
+
+const VOLATILE_DEFAULT = /\b(random|gen_random_uuid|uuid_generate_v[14]|clock_timestamp|timeofday|nextval|txid_current|statement_timestamp)\s*\(/i;
+
+function isVolatileDefault(c: ColumnDef): boolean {
+  return c.identity !== null || c.generated !== null || (c.default !== null && VOLATILE_DEFAULT.test(c.default));
+}
+
+function isTextual(type: string): boolean {
+  return /^(text|character varying|character|citext)\b/.test(type);
+}
+
+/**
+ * Whether `ALTER COLUMN TYPE` from one type to another rewrites the table. Known binary-coercible
+ * widenings are free; everything else is assumed to rewrite (the safe answer).
+ */
+export function needsRewrite(from: string, to: string): boolean {
+  if (from === to) return false;
+  const vc = (s: string) => /^character varying(?:\((\d+)\))?$/.exec(s);
+  const f = vc(from);
+  const t = vc(to);
+  if (f && t) return t[1] !== undefined && (f[1] === undefined || Number(t[1]) < Number(f[1]));
+  if (f && to === "text") return false;
+  if (from === "text" && t && t[1] === undefined) return false;
+  const num = (s: string) => /^numeric(?:\((\d+),(\d+)\))?$/.exec(s);
+  const fn = num(from);
+  const tn = num(to);
+  if (fn && tn) return tn[1] !== undefined && (fn[1] === undefined || fn[2] !== tn[2] || Number(tn[1]) < Number(fn[1]));
+  const vb = (s: string) => /^bit varying(?:\((\d+)\))?$/.exec(s);
+  const fb = vb(from);
+  const tb = vb(to);
+  if (fb && tb) return tb[1] !== undefined && (fb[1] === undefined || Number(tb[1]) < Number(fb[1]));
+  if (from === "cidr" && to === "inet") return false;
+  return true;
+}

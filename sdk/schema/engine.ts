@@ -1,0 +1,112 @@
+import type { Client } from "pg";
+import { SetpointError } from "../errors";
+import { connect, type ConnectionInput } from "../postgres/connection";
+import { majorFromVersionNum } from "../postgres/versions";
+import { applyPlan, type StepResult } from "./apply";
+import { diff } from "./diff";
+import { gatherRowFacts } from "./facts";
+import { introspect } from "./introspect";
+import type { SchemaModel } from "./model";
+import { normalize } from "./normalize";
+import { plan, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
+import type { DesiredSchema } from "./source";
+
+/** Options shared by {@link planSchema} and {@link applySchema}. */
+export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "facts" | "renames"> {
+  /** Dev database server for normalizing the desired schema. @default an embedded server of the target's major */
+  devUrl?: string;
+  /**
+   * Schemas the engine manages on the target. Objects in other schemas are never touched.
+   * @default the schemas the desired state contains
+   */
+  schemas?: readonly string[];
+  /** Normalized-model cache directory, or `false`. @default ~/.cache/setpoint/schema */
+  cacheDir?: string | false;
+  /** Hazards to accept. @default [] */
+  allowHazards?: AllowedHazards;
+}
+
+/** A plan together with what it was computed from. */
+export interface PlannedSchema {
+  readonly plan: Plan;
+  readonly live: SchemaModel;
+  readonly desired: SchemaModel;
+  /** Hash of the desired input and the server major. */
+  readonly fingerprint: string;
+  readonly serverMajor: number;
+  /** True when the desired model came from the cache (no dev database was used). */
+  readonly desiredFromCache: boolean;
+}
+
+/** Result of {@link applySchema}. */
+export interface AppliedSchema extends PlannedSchema {
+  readonly results: readonly StepResult[];
+}
+
+/** Raised when a fresh plan after apply is not empty. */
+export class NonConvergenceError extends SetpointError {
+  readonly remaining: Plan;
+
+  constructor(remaining: Plan) {
+    super(
+      "NOT_CONVERGED",
+      `apply finished but the database does not match the desired schema; ${remaining.steps.length} step(s) remain:\n` +
+        remaining.steps.map((s) => `  - ${s.kind}: ${s.sql.join("; ")}`).join("\n") +
+        "\nThis is a Setpoint bug or a concurrent change; please report it with both schemas.",
+    );
+    this.remaining = remaining;
+  }
+}
+
+/**
+ * Plans the changes that make the database at `target` match `desired`: normalizes the desired
+ * SQL (cached), introspects the target once, diffs, and orders. Runs nothing on the target but
+ * catalog reads and cheap emptiness probes for objects the plan would drop.
+ * @throws {ConnectionError} when the target is unreachable.
+ * @throws {InputError} when the desired SQL is invalid (with file and line).
+ */
+export async function planSchema(target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions = {}): Promise<PlannedSchema> {
+  const client = await connect(target);
+  try {
+    return await planWith(client, desired, options);
+  } finally {
+    await client.end();
+  }
+}
+
+async function planWith(client: Client, desired: DesiredSchema, options: SchemaEngineOptions): Promise<PlannedSchema> {
+  const serverMajor = majorFromVersionNum(Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v));
+  const normalized = await normalize(desired, { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir });
+  const schemas = options.schemas ?? normalized.model.schemas.map((s) => s.name);
+  const live = await introspect(client, { schemas });
+  const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [] };
+  // Probe emptiness only for what the plan would drop, then plan with those facts.
+  const facts = await gatherRowFacts(client, diff(live, normalized.model, policy));
+  const p = plan(live, normalized.model, { ...policy, facts });
+  return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached };
+}
+
+/**
+ * Plans and applies in one session, then re-plans to prove convergence.
+ * @throws {HazardsRefusedError} before anything runs, when the plan has hazards not allowed.
+ * @throws {ApplyError} when a step fails (see its `results`).
+ * @throws {NonConvergenceError} when the re-plan is not empty.
+ */
+export async function applySchema(
+  target: ConnectionInput,
+  desired: DesiredSchema,
+  options: SchemaEngineOptions & { onStep?: (r: StepResult) => void } = {},
+): Promise<AppliedSchema> {
+  const client = await connect(target);
+  try {
+    const planned = await planWith(client, desired, options);
+    const results = await applyPlan(client, planned.plan, { allowHazards: options.allowHazards ?? [], onStep: options.onStep });
+    if (planned.plan.steps.length > 0) {
+      const after = await planWith(client, desired, options);
+      if (after.plan.steps.length > 0) throw new NonConvergenceError(after.plan);
+    }
+    return { ...planned, results };
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,37 @@
+/** The schema engine: model → introspect → normalize → diff → plan → render → apply. */
+export type {
+  SchemaModel,
+  TableDef,
+  ColumnDef,
+  ConstraintDef,
+  ConstraintKind,
+  IndexDef,
+  EnumDef,
+  SequenceDef,
+  ExtensionDef,
+  NamespaceDef,
+  IdentityDef,
+  UnmanagedObject,
+  UnmanagedKind,
+  QualifiedName,
+} from "./model";
+export { MODEL_VERSION, emptyModel } from "./model";
+export { introspect, type IntrospectOptions } from "./introspect";
+export { normalize, desiredFingerprint, type NormalizeOptions } from "./normalize";
+export { loadSchemaPath, schemaFromSql, type DesiredSchema, type SqlFile } from "./source";
+export { diff, type DiffOptions, type Rename } from "./diff";
+export type { Change, ChangeKind, RowFacts } from "./changes";
+export { HAZARD_CODES, isHazardCode, type Hazard, type HazardCode } from "./hazards";
+export {
+  plan,
+  assertHazardsAllowed,
+  refusedHazards,
+  HazardsRefusedError,
+  type Plan,
+  type PlanStep,
+  type PlanPolicy,
+  type AllowedHazards,
+  type TransactionMode,
+} from "./plan";
+export { applyPlan, ApplyError, ConcurrentApplyError, type ApplyOptions, type StepResult, type StepStatus } from "./apply";
+export { planSchema, applySchema, NonConvergenceError, type SchemaEngineOptions, type PlannedSchema, type AppliedSchema } from "./engine";

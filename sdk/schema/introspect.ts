@@ -1,0 +1,376 @@
+import type { ClientBase } from "pg";
+import {
+  MODEL_VERSION,
+  type ColumnDef,
+  type ConstraintDef,
+  type ConstraintKind,
+  type EnumDef,
+  type ExtensionDef,
+  type IdentityDef,
+  type IndexDef,
+  type NamespaceDef,
+  type SchemaModel,
+  type SequenceDef,
+  type TableDef,
+  type UnmanagedKind,
+  type UnmanagedObject,
+} from "./model";
+
+/** Options for {@link introspect}. */
+export interface IntrospectOptions {
+  /**
+   * Schemas to read. Objects elsewhere are invisible to the engine.
+   * @default every schema except PostgreSQL's own (pg_*, information_schema)
+   */
+  schemas?: readonly string[];
+}
+
+/**
+ * The search_path under which introspection renders names and expressions and apply runs DDL, so
+ * both sides of a diff print names the same way.
+ */
+export const CANONICAL_SEARCH_PATH = "public";
+
+/**
+ * Reads the managed objects of a database into a {@link SchemaModel} with a fixed number of
+ * catalog queries (one per object kind, never one per table). Objects that belong to an extension
+ * are left to the extension. Sets `search_path` on the session (see {@link CANONICAL_SEARCH_PATH}).
+ */
+export async function introspect(client: ClientBase, options: IntrospectOptions = {}): Promise<SchemaModel> {
+  await client.query(`SET search_path = ${CANONICAL_SEARCH_PATH}`);
+  const scope = options.schemas ? [...options.schemas] : null;
+  const q = async <R extends object>(sql: string): Promise<R[]> => (await client.query<R>(sql, [scope])).rows;
+
+  // One query per object kind, in sequence on the one connection (node-postgres does not pipeline).
+  const schemas = await q<{ name: string; comment: string | null }>(SCHEMAS_SQL);
+  const extensions = await q<ExtensionDef>(EXTENSIONS_SQL);
+  const enums = await q<{ schema: string; name: string; values: string[]; comment: string | null }>(ENUMS_SQL);
+  const sequences = await q<SequenceRow>(SEQUENCES_SQL);
+  const relations = await q<RelationRow>(RELATIONS_SQL);
+  const columns = await q<ColumnRow>(COLUMNS_SQL);
+  const constraints = await q<ConstraintRow>(CONSTRAINTS_SQL);
+  const indexes = await q<IndexRow>(INDEXES_SQL);
+  const unmanaged = await q<UnmanagedObject>(UNMANAGED_SQL);
+
+  const tables = assembleTables(relations, columns, constraints, indexes);
+  return {
+    version: MODEL_VERSION,
+    schemas: schemas.map((s): NamespaceDef => ({ name: s.name, comment: s.comment })),
+    extensions: extensions.map((e) => ({ ...e })),
+    enums: enums.map((e): EnumDef => ({ schema: e.schema, name: e.name, values: e.values, comment: e.comment })),
+    sequences: sequences.map(toSequence),
+    tables,
+    unmanaged: unmanaged.map((u) => ({ schema: u.schema, name: u.name, kind: u.kind as UnmanagedKind })),
+  };
+}
+
+interface SequenceRow {
+  schema: string;
+  name: string;
+  data_type: string;
+  start: string;
+  increment: string;
+  min: string;
+  max: string;
+  cache: string;
+  cycle: boolean;
+  owned_schema: string | null;
+  owned_table: string | null;
+  owned_column: string | null;
+  comment: string | null;
+}
+
+interface RelationRow {
+  oid: number;
+  schema: string;
+  name: string;
+  unlogged: boolean;
+  options: string[] | null;
+  comment: string | null;
+}
+
+interface ColumnRow {
+  relid: number;
+  name: string;
+  type: string;
+  not_null: boolean;
+  default_expr: string | null;
+  generated: string;
+  identity: string;
+  collation: string | null;
+  comment: string | null;
+  ut_schema: string | null;
+  ut_name: string;
+  ut_array: boolean;
+  id_start: string | null;
+  id_increment: string | null;
+  id_min: string | null;
+  id_max: string | null;
+  id_cache: string | null;
+  id_cycle: boolean | null;
+}
+
+interface ConstraintRow {
+  relid: number;
+  name: string;
+  contype: string;
+  definition: string;
+  columns: string[] | null;
+  ref_schema: string | null;
+  ref_table: string | null;
+  deferrable: boolean;
+  deferred: boolean;
+  validated: boolean;
+  comment: string | null;
+}
+
+interface IndexRow {
+  relid: number;
+  name: string;
+  definition: string;
+  unique: boolean;
+  valid: boolean;
+  columns: string[] | null;
+  comment: string | null;
+}
+
+const CONSTRAINT_KINDS: Record<string, ConstraintKind> = {
+  p: "PRIMARY KEY",
+  u: "UNIQUE",
+  c: "CHECK",
+  f: "FOREIGN KEY",
+  x: "EXCLUDE",
+};
+
+function toSequence(r: SequenceRow): SequenceDef {
+  return {
+    schema: r.schema,
+    name: r.name,
+    dataType: r.data_type,
+    start: r.start,
+    increment: r.increment,
+    min: r.min,
+    max: r.max,
+    cache: r.cache,
+    cycle: r.cycle,
+    ownedBy: r.owned_table ? { schema: r.owned_schema!, table: r.owned_table, column: r.owned_column! } : null,
+    comment: r.comment,
+  };
+}
+
+function toIdentity(c: ColumnRow): IdentityDef | null {
+  if (c.identity !== "a" && c.identity !== "d") return null;
+  return {
+    generation: c.identity === "a" ? "ALWAYS" : "BY DEFAULT",
+    start: c.id_start ?? "1",
+    increment: c.id_increment ?? "1",
+    min: c.id_min ?? "1",
+    max: c.id_max ?? "",
+    cache: c.id_cache ?? "1",
+    cycle: c.id_cycle ?? false,
+  };
+}
+
+function assembleTables(relations: RelationRow[], columns: ColumnRow[], constraints: ConstraintRow[], indexes: IndexRow[]): TableDef[] {
+  const cols = groupBy(columns, (c) => c.relid);
+  const cons = groupBy(constraints, (c) => c.relid);
+  const idx = groupBy(indexes, (i) => i.relid);
+  return relations.map((r): TableDef => ({
+    schema: r.schema,
+    name: r.name,
+    unlogged: r.unlogged,
+    options: [...(r.options ?? [])].sort(),
+    comment: r.comment,
+    columns: (cols.get(r.oid) ?? []).map(
+      (c): ColumnDef => ({
+        name: c.name,
+        type: c.type,
+        notNull: c.not_null,
+        default: c.generated === "s" ? null : c.default_expr,
+        generated: c.generated === "s" ? c.default_expr : null,
+        identity: toIdentity(c),
+        collation: c.collation,
+        userType: c.ut_schema === null ? null : { schema: c.ut_schema, name: c.ut_name, array: c.ut_array },
+        comment: c.comment,
+      }),
+    ),
+    constraints: (cons.get(r.oid) ?? []).map(
+      (c): ConstraintDef => ({
+        name: c.name,
+        kind: CONSTRAINT_KINDS[c.contype]!,
+        definition: c.definition,
+        columns: c.columns ?? [],
+        references: c.ref_table ? { schema: c.ref_schema!, name: c.ref_table } : null,
+        deferrable: c.deferrable,
+        initiallyDeferred: c.deferred,
+        validated: c.validated,
+        comment: c.comment,
+      }),
+    ),
+    indexes: (idx.get(r.oid) ?? []).map(
+      (i): IndexDef => ({ name: i.name, definition: i.definition, unique: i.unique, valid: i.valid, columns: i.columns ?? [], comment: i.comment }),
+    ),
+  }));
+}
+
+function groupBy<T, K>(items: T[], key: (t: T) => K): Map<K, T[]> {
+  const m = new Map<K, T[]>();
+  for (const i of items) {
+    const k = key(i);
+    const list = m.get(k);
+    if (list) list.push(i);
+    else m.set(k, [i]);
+  }
+  return m;
+}
+
+// ---- catalog queries: $1 is the schema scope (text[]) or NULL for every user schema ----
+
+const IN_SCOPE = (nsp: string) =>
+  `(${nsp}.nspname NOT LIKE 'pg\\_%' AND ${nsp}.nspname <> 'information_schema' AND ($1::text[] IS NULL OR ${nsp}.nspname = ANY($1::text[])))`;
+
+const NOT_EXTENSION_MEMBER = (catalog: string, oid: string) =>
+  `NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '${catalog}'::regclass AND dep.objid = ${oid} AND dep.deptype = 'e')`;
+
+const SCHEMAS_SQL = `
+SELECT n.nspname AS name, obj_description(n.oid, 'pg_namespace') AS comment
+FROM pg_namespace n
+WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_namespace", "n.oid")}
+ORDER BY 1`;
+
+const EXTENSIONS_SQL = `
+SELECT e.extname AS name, n.nspname AS schema, e.extversion AS version, obj_description(e.oid, 'pg_extension') AS comment
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname <> 'plpgsql' AND ($1::text[] IS NULL OR n.nspname = ANY($1::text[]))
+ORDER BY 1`;
+
+const ENUMS_SQL = `
+SELECT n.nspname AS schema, t.typname AS name,
+       array(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS values,
+       obj_description(t.oid, 'pg_type') AS comment
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typtype = 'e' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
+ORDER BY 1, 2`;
+
+const SEQUENCES_SQL = `
+SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS data_type,
+       s.seqstart::text AS start, s.seqincrement::text AS increment, s.seqmin::text AS min, s.seqmax::text AS max,
+       s.seqcache::text AS cache, s.seqcycle AS cycle,
+       own_n.nspname AS owned_schema, own_c.relname AS owned_table, own_a.attname AS owned_column,
+       obj_description(c.oid, 'pg_class') AS comment
+FROM pg_sequence s
+JOIN pg_class c ON c.oid = s.seqrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a'
+LEFT JOIN pg_class own_c ON own_c.oid = d.refobjid
+LEFT JOIN pg_namespace own_n ON own_n.oid = own_c.relnamespace
+LEFT JOIN pg_attribute own_a ON own_a.attrelid = d.refobjid AND own_a.attnum = d.refobjsubid
+WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
+  AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_class'::regclass AND i.objid = c.oid AND i.deptype = 'i')
+ORDER BY 1, 2`;
+
+// Plain tables only: partitioned tables, partitions and inheritance children are reported as unmanaged.
+const MANAGED_TABLE = `
+c.relkind = 'r' AND NOT c.relispartition
+AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid OR inh.inhparent = c.oid)`;
+
+const RELATIONS_SQL = `
+SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relpersistence = 'u' AS unlogged,
+       c.reloptions AS options, obj_description(c.oid, 'pg_class') AS comment
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE ${MANAGED_TABLE} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
+ORDER BY 2, 3`;
+
+const COLUMNS_SQL = `
+SELECT a.attrelid::int AS relid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+       a.attnotnull AS not_null, pg_get_expr(ad.adbin, ad.adrelid) AS default_expr,
+       a.attgenerated::text AS generated, a.attidentity::text AS identity,
+       CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+            THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
+       col_description(a.attrelid, a.attnum) AS comment,
+       CASE WHEN utn.nspname NOT IN ('pg_catalog', 'information_schema') THEN utn.nspname END AS ut_schema,
+       ut.typname AS ut_name, t.typcategory = 'A' AS ut_array,
+       s.seqstart::text AS id_start, s.seqincrement::text AS id_increment, s.seqmin::text AS id_min,
+       s.seqmax::text AS id_max, s.seqcache::text AS id_cache, s.seqcycle AS id_cycle
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+JOIN pg_type ut ON ut.oid = CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem ELSE t.oid END
+JOIN pg_namespace utn ON utn.oid = ut.typnamespace
+LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
+LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+LEFT JOIN pg_depend idd ON a.attidentity <> '' AND idd.refclassid = 'pg_class'::regclass AND idd.refobjid = a.attrelid
+     AND idd.refobjsubid = a.attnum AND idd.classid = 'pg_class'::regclass AND idd.deptype = 'i'
+LEFT JOIN pg_sequence s ON s.seqrelid = idd.objid
+WHERE a.attnum > 0 AND NOT a.attisdropped AND ${MANAGED_TABLE} AND ${IN_SCOPE("n")}
+ORDER BY a.attrelid, a.attnum`;
+
+const CONSTRAINTS_SQL = `
+SELECT con.conrelid::int AS relid, con.conname AS name, con.contype::text AS contype,
+       pg_get_constraintdef(con.oid) AS definition,
+       array(SELECT att.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = k.attnum ORDER BY k.ord) AS columns,
+       rn.nspname AS ref_schema, rc.relname AS ref_table,
+       con.condeferrable AS deferrable, con.condeferred AS deferred, con.convalidated AS validated,
+       obj_description(con.oid, 'pg_constraint') AS comment
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class rc ON rc.oid = con.confrelid
+LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND ${MANAGED_TABLE} AND ${IN_SCOPE("n")}
+ORDER BY con.conrelid, con.conname`;
+
+const INDEXES_SQL = `
+SELECT i.indrelid::int AS relid, ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
+       i.indisunique AS unique, i.indisvalid AS valid,
+       array(SELECT att.attname::text FROM unnest(i.indkey) k(attnum)
+             JOIN pg_attribute att ON att.attrelid = i.indrelid AND att.attnum = k.attnum) AS columns,
+       obj_description(i.indexrelid, 'pg_class') AS comment
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE ${MANAGED_TABLE} AND ${IN_SCOPE("n")}
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
+ORDER BY i.indrelid, ic.relname`;
+
+const UNMANAGED_SQL = `
+SELECT schema, name, kind FROM (
+  SELECT n.nspname AS schema, c.relname AS name,
+         CASE WHEN c.relkind = 'v' THEN 'view'
+              WHEN c.relkind = 'm' THEN 'materialized view'
+              WHEN c.relkind = 'f' THEN 'foreign table'
+              WHEN c.relispartition THEN 'partition'
+              WHEN c.relkind = 'p' THEN 'partitioned table'
+              ELSE 'inherited table' END AS kind
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
+    AND (c.relkind IN ('v', 'm', 'f', 'p')
+         OR (c.relkind = 'r' AND (c.relispartition OR EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid OR inh.inhparent = c.oid))))
+  UNION ALL
+  SELECT n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+         CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
+  UNION ALL
+  SELECT n.nspname, t.typname, CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'composite type' END
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
+    AND (t.typtype IN ('d', 'r') OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class tc WHERE tc.oid = t.typrelid AND tc.relkind = 'c')))
+  UNION ALL
+  SELECT n.nspname, c.relname || '.' || tg.tgname, 'trigger'
+  FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE NOT tg.tgisinternal AND ${IN_SCOPE("n")}
+  UNION ALL
+  SELECT n.nspname, c.relname || '.' || pol.polname, 'policy'
+  FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE ${IN_SCOPE("n")}
+  UNION ALL
+  SELECT n.nspname, c.relname || '.' || r.rulename, 'rule'
+  FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE r.rulename <> '_RETURN' AND ${IN_SCOPE("n")}
+) u
+ORDER BY schema, kind, name`;

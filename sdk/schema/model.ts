@@ -1,0 +1,175 @@
+/**
+ * The normalized schema model: what introspection reads from a database, in PostgreSQL's own
+ * canonical text (format_type, pg_get_expr, pg_get_constraintdef, pg_get_indexdef). Desired state
+ * is normalized into the same model by applying it to a scratch database and introspecting it, so
+ * the diff compares like with like. Plain data only: serializable, comparable, cacheable.
+ */
+
+/** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
+export const MODEL_VERSION = 1;
+
+/** A schema-qualified name. */
+export interface QualifiedName {
+  readonly schema: string;
+  readonly name: string;
+}
+
+/** A namespace (`CREATE SCHEMA`). */
+export interface NamespaceDef {
+  readonly name: string;
+  readonly comment: string | null;
+}
+
+/** An installed extension. */
+export interface ExtensionDef {
+  readonly name: string;
+  readonly schema: string;
+  readonly version: string;
+  readonly comment: string | null;
+}
+
+/** An enum type, values in sort order. */
+export interface EnumDef extends QualifiedName {
+  readonly values: readonly string[];
+  readonly comment: string | null;
+}
+
+/** A sequence, standalone or owned by a column (serial). Identity sequences belong to their column. */
+export interface SequenceDef extends QualifiedName {
+  readonly dataType: string;
+  readonly start: string;
+  readonly increment: string;
+  readonly min: string;
+  readonly max: string;
+  readonly cache: string;
+  readonly cycle: boolean;
+  /** `OWNED BY` target, when any. */
+  readonly ownedBy: { readonly schema: string; readonly table: string; readonly column: string } | null;
+  readonly comment: string | null;
+}
+
+/** Identity options of a column (`GENERATED ... AS IDENTITY`). */
+export interface IdentityDef {
+  readonly generation: "ALWAYS" | "BY DEFAULT";
+  readonly start: string;
+  readonly increment: string;
+  readonly min: string;
+  readonly max: string;
+  readonly cache: string;
+  readonly cycle: boolean;
+}
+
+/** A table column. */
+export interface ColumnDef {
+  readonly name: string;
+  /** Canonical type text from `format_type`, e.g. `character varying(20)`, `integer[]`. */
+  readonly type: string;
+  readonly notNull: boolean;
+  /** Default expression (`pg_get_expr`), null when none. Never set together with `generated`. */
+  readonly default: string | null;
+  /** Expression of a stored generated column. */
+  readonly generated: string | null;
+  readonly identity: IdentityDef | null;
+  /** Collation when it differs from the type's default, as a quoted qualified name. */
+  readonly collation: string | null;
+  /** The user-defined type (enum, domain, composite, range) the column uses, for dependency ordering. */
+  readonly userType: UserTypeRef | null;
+  readonly comment: string | null;
+}
+
+/** A column's reference to a user-defined type; `array` when the column is an array of it. */
+export interface UserTypeRef extends QualifiedName {
+  readonly array: boolean;
+}
+
+/** Constraint kinds: primary key, unique, check, foreign key, exclusion. */
+export type ConstraintKind = "PRIMARY KEY" | "UNIQUE" | "CHECK" | "FOREIGN KEY" | "EXCLUDE";
+
+/** A table constraint. NOT NULL is a column property, not a constraint, in this model. */
+export interface ConstraintDef {
+  readonly name: string;
+  readonly kind: ConstraintKind;
+  /** `pg_get_constraintdef` text, e.g. `FOREIGN KEY (a) REFERENCES t(id) ON DELETE CASCADE`. */
+  readonly definition: string;
+  readonly columns: readonly string[];
+  /** Referenced table of a foreign key. */
+  readonly references: QualifiedName | null;
+  readonly deferrable: boolean;
+  readonly initiallyDeferred: boolean;
+  /** False for a constraint added NOT VALID and not yet validated. */
+  readonly validated: boolean;
+  readonly comment: string | null;
+}
+
+/** An index that does not back a constraint. */
+export interface IndexDef {
+  readonly name: string;
+  /** `pg_get_indexdef` text (it names the table and index). */
+  readonly definition: string;
+  readonly unique: boolean;
+  /** False for an index left invalid by a failed CREATE INDEX CONCURRENTLY. */
+  readonly valid: boolean;
+  /** Columns referenced (for dependency ordering and drop-column impact). */
+  readonly columns: readonly string[];
+  readonly comment: string | null;
+}
+
+/** A regular (optionally unlogged) table. */
+export interface TableDef extends QualifiedName {
+  readonly unlogged: boolean;
+  readonly columns: readonly ColumnDef[];
+  readonly constraints: readonly ConstraintDef[];
+  readonly indexes: readonly IndexDef[];
+  /** Storage parameters, `name=value`, sorted. */
+  readonly options: readonly string[];
+  readonly comment: string | null;
+}
+
+/** Kinds of objects the engine sees but does not manage yet. */
+export type UnmanagedKind =
+  | "view"
+  | "materialized view"
+  | "partitioned table"
+  | "partition"
+  | "foreign table"
+  | "function"
+  | "procedure"
+  | "aggregate"
+  | "trigger"
+  | "domain"
+  | "composite type"
+  | "range type"
+  | "policy"
+  | "rule"
+  | "inherited table";
+
+/** An object present in a managed schema that this engine version does not diff. */
+export interface UnmanagedObject extends QualifiedName {
+  readonly kind: UnmanagedKind;
+}
+
+/** A whole database's managed objects. Arrays are sorted by (schema, name) for stable output. */
+export interface SchemaModel {
+  readonly version: typeof MODEL_VERSION;
+  readonly schemas: readonly NamespaceDef[];
+  readonly extensions: readonly ExtensionDef[];
+  readonly enums: readonly EnumDef[];
+  readonly sequences: readonly SequenceDef[];
+  readonly tables: readonly TableDef[];
+  readonly unmanaged: readonly UnmanagedObject[];
+}
+
+/** An empty model: what a freshly created database holds outside `public`. */
+export function emptyModel(): SchemaModel {
+  return { version: MODEL_VERSION, schemas: [], extensions: [], enums: [], sequences: [], tables: [], unmanaged: [] };
+}
+
+/** `schema.name` key used for maps and sorting. */
+export function keyOf(o: QualifiedName): string {
+  return `${o.schema}.${o.name}`;
+}
+
+/** Indexes a list of qualified objects by key. */
+export function byKey<T extends QualifiedName>(items: readonly T[]): Map<string, T> {
+  return new Map(items.map((i) => [keyOf(i), i]));
+}

@@ -1,0 +1,124 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { Client } from "pg";
+import { InputError } from "../errors";
+import { connect } from "../postgres/connection";
+import { startEmbeddedPostgres } from "../postgres/embedded";
+import { quoteIdent } from "../postgres/quote";
+import { isSupportedMajor, DEFAULT_MAJOR } from "../postgres/versions";
+import { introspect } from "./introspect";
+import { MODEL_VERSION, type SchemaModel } from "./model";
+import { lineOf, type DesiredSchema } from "./source";
+
+/** Where to build the desired schema so PostgreSQL itself normalizes it. */
+export interface NormalizeOptions {
+  /** A server where Setpoint may create and drop scratch databases. @default an embedded server of `major` */
+  devUrl?: string;
+  /** Server major of the target; the embedded dev server uses the same. @default 17 */
+  major?: number;
+  /**
+   * Directory for cached normalized models, keyed by a hash of the input and the server major;
+   * `false` disables the cache. @default ~/.cache/setpoint/schema (or $SETPOINT_CACHE_DIR/schema)
+   */
+  cacheDir?: string | false;
+}
+
+/** Hash of the desired input and the server major: the cache key of its normalized model. */
+export function desiredFingerprint(desired: DesiredSchema, major: number): string {
+  const h = createHash("sha256");
+  h.update(`setpoint-model-v${MODEL_VERSION}\0${major}\0`);
+  for (const f of desired.files) h.update(`${f.name}\0${f.sql}\0`);
+  return h.digest("hex");
+}
+
+function defaultCacheDir(): string {
+  return join(process.env.SETPOINT_CACHE_DIR ?? join(homedir(), ".cache", "setpoint"), "schema");
+}
+
+/**
+ * Normalizes desired SQL into a {@link SchemaModel}: applies it to a scratch database (on the dev
+ * server, or an embedded server of the target's major) and introspects it, then caches the result.
+ * @throws {InputError} with the file and line when the SQL is invalid (the server's own message).
+ */
+export async function normalize(desired: DesiredSchema, options: NormalizeOptions = {}): Promise<{ model: SchemaModel; fingerprint: string; cached: boolean }> {
+  const major = options.major ?? DEFAULT_MAJOR;
+  const fingerprint = desiredFingerprint(desired, major);
+  const cacheDir = options.cacheDir === false ? null : (options.cacheDir ?? defaultCacheDir());
+  if (cacheDir) {
+    const hit = readCache(cacheDir, fingerprint);
+    if (hit) return { model: hit, fingerprint, cached: true };
+  }
+  const model = options.devUrl ? await buildOn(options.devUrl, desired) : await buildEmbedded(major, desired);
+  if (cacheDir) writeCache(cacheDir, fingerprint, model);
+  return { model, fingerprint, cached: false };
+}
+
+async function buildEmbedded(major: number, desired: DesiredSchema): Promise<SchemaModel> {
+  if (!isSupportedMajor(major)) {
+    throw new InputError(`no embedded PostgreSQL ${major} to normalize the desired schema; pass a dev database URL (--dev-url) of that major`, { propertyPath: "devUrl" });
+  }
+  const pg = await startEmbeddedPostgres({ major });
+  try {
+    return await buildOn(pg.url(), desired);
+  } finally {
+    await pg.stop();
+  }
+}
+
+async function buildOn(devUrl: string, desired: DesiredSchema): Promise<SchemaModel> {
+  const admin = await connect(devUrl, { applicationName: "setpoint-dev" });
+  const name = `setpoint_dev_${randomBytes(6).toString("hex")}`;
+  try {
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
+    const url = new URL(devUrl);
+    url.pathname = `/${name}`;
+    const scratch = await connect(url.toString(), { applicationName: "setpoint-dev" });
+    try {
+      for (const file of desired.files) await applyFile(scratch, file.name, file.sql);
+      return await introspect(scratch);
+    } finally {
+      await scratch.end();
+    }
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
+async function applyFile(client: Client, file: string, sql: string): Promise<void> {
+  try {
+    await client.query(sql);
+  } catch (cause) {
+    const err = cause as { message?: string; position?: string; code?: string };
+    const line = err.position ? lineOf(sql, Number(err.position)) : undefined;
+    const where = line === undefined ? file : `${file}:${line}`;
+    throw new InputError(`invalid desired schema at ${where}: ${err.message ?? String(cause)}${err.code ? ` (SQLSTATE ${err.code})` : ""}`, { file, line }, { cause });
+  }
+}
+
+interface CacheEntry {
+  version: number;
+  model: SchemaModel;
+}
+
+function readCache(dir: string, key: string): SchemaModel | null {
+  try {
+    const entry = JSON.parse(readFileSync(join(dir, `${key}.json`), "utf8")) as CacheEntry;
+    return entry.version === MODEL_VERSION && entry.model?.version === MODEL_VERSION ? entry.model : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeCache(dir: string, key: string, model: SchemaModel): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `${key}.${process.pid}.tmp`);
+    writeFileSync(tmp, JSON.stringify({ version: MODEL_VERSION, model } satisfies CacheEntry));
+    renameSync(tmp, join(dir, `${key}.json`));
+  } catch {
+    // A cache that cannot be written only costs time.
+  }
+}

@@ -1,0 +1,208 @@
+import { SetpointError } from "../errors";
+import type { Change } from "./changes";
+import { dependenciesOf, type ChangeDeps } from "./dependencies";
+import { diff, type DiffOptions } from "./diff";
+import { hazardsOf, type Hazard, type HazardCode } from "./hazards";
+import { keyOf, type SchemaModel, type UnmanagedObject } from "./model";
+import { render } from "./render";
+
+/**
+ * How a step runs: `group` steps that follow each other share one transaction; an `own` step
+ * commits what came before and runs in a transaction of its own (so the locks of earlier steps are
+ * released, e.g. before validating a NOT VALID constraint); `none` runs outside any transaction
+ * (CONCURRENTLY, ALTER TYPE ... ADD VALUE).
+ */
+export type TransactionMode = "group" | "own" | "none";
+
+/** Per-step metadata the plan adds to a change. */
+export interface StepMeta {
+  /** SQL statements, in order; one step's statements run in one transaction unless `transaction` is `none`. */
+  readonly sql: readonly string[];
+  /** Keys of the objects the step creates, drops or changes. */
+  readonly objects: readonly string[];
+  readonly hazards: readonly Hazard[];
+  readonly transaction: TransactionMode;
+  /** False when the step must run outside a transaction block. */
+  readonly transactional: boolean;
+  readonly lockTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+}
+
+/** One step of a plan: a change (discriminated by `kind`) with its SQL, hazards and timeouts. */
+export type PlanStep = { [K in Change["kind"]]: Extract<Change, { kind: K }> & StepMeta }[Change["kind"]];
+
+/** An immutable, ordered list of steps. Empty `steps` means converged. */
+export interface Plan {
+  readonly steps: readonly PlanStep[];
+  /** Objects in managed schemas that this engine does not manage yet: never changed, never dropped. */
+  readonly unmanaged: readonly (UnmanagedObject & { readonly side: "live" | "desired" | "both" })[];
+}
+
+/** Policy for {@link plan}. */
+export interface PlanPolicy extends DiffOptions {
+  /** `lock_timeout` for every step. @default 3000 */
+  lockTimeoutMs?: number;
+  /** `statement_timeout` for quick DDL steps. @default 60000 */
+  statementTimeoutMs?: number;
+  /** `statement_timeout` for steps that scan or rewrite (index builds, validation, rewrites). @default 10800000 (3 h) */
+  longStatementTimeoutMs?: number;
+}
+
+/**
+ * Computes the plan that turns `live` into `desired`: diff, dependency ordering, hazards, SQL.
+ * Pure: no I/O. Use {@link assertHazardsAllowed} before applying it.
+ * @throws {SetpointError} `PLAN_CYCLE` if the changes cannot be ordered (a bug: please report it).
+ */
+export function plan(live: SchemaModel, desired: SchemaModel, policy: PlanPolicy = {}): Plan {
+  const changes = diff(live, desired, policy);
+  const ordered = order(changes, live, desired);
+  const newTables = new Set(changes.flatMap((c) => (c.kind === "createTable" ? [keyOf(c.table)] : [])));
+  const steps = ordered.map(({ change, deps }) => {
+    const transaction = transactionMode(change);
+    const long = isLong(change);
+    const meta: StepMeta = {
+      sql: render(change),
+      objects: [...new Set([...deps.creates, ...deps.drops, ...deps.needs.slice(0, 1)])].filter((k) => !k.endsWith("*")),
+      hazards: hazardsOf(change, { newTables }),
+      transaction,
+      transactional: transaction !== "none",
+      lockTimeoutMs: policy.lockTimeoutMs ?? 3000,
+      statementTimeoutMs: long ? (policy.longStatementTimeoutMs ?? 3 * 3600_000) : (policy.statementTimeoutMs ?? 60_000),
+    };
+    return { ...change, ...meta } as PlanStep;
+  });
+  return { steps, unmanaged: unmanagedOf(live, desired) };
+}
+
+function transactionMode(change: Change): TransactionMode {
+  switch (change.kind) {
+    case "createIndex":
+    case "dropIndex":
+      return change.concurrently ? "none" : "group";
+    case "addEnumValue":
+      // A value added in a transaction cannot be used until it commits: run it alone.
+      return "none";
+    case "validateConstraint":
+    case "setNotNull":
+      return "own";
+    case "addConstraint":
+      return change.notValid ? "own" : "group";
+    default:
+      return "group";
+  }
+}
+
+function isLong(change: Change): boolean {
+  switch (change.kind) {
+    case "createIndex":
+    case "validateConstraint":
+    case "recreateEnum":
+    case "setTableLogged":
+    case "setGeneratedExpression":
+      return true;
+    case "alterColumnType":
+      return change.rewrite;
+    case "addColumn":
+      return change.volatileDefault;
+    case "setNotNull":
+      return !change.online;
+    case "addConstraint":
+      return !change.notValid;
+    default:
+      return false;
+  }
+}
+
+function unmanagedOf(live: SchemaModel, desired: SchemaModel): Plan["unmanaged"] {
+  const key = (u: UnmanagedObject) => `${u.kind}:${keyOf(u)}`;
+  const inLive = new Set(live.unmanaged.map(key));
+  const inDesired = new Set(desired.unmanaged.map(key));
+  const all = new Map<string, UnmanagedObject>();
+  for (const u of [...desired.unmanaged, ...live.unmanaged]) all.set(key(u), u);
+  return [...all.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, u]) => ({ ...u, side: inLive.has(k) && inDesired.has(k) ? "both" : inLive.has(k) ? "live" : "desired" }));
+}
+
+/**
+ * Orders changes by their dependency graph (stable: ties keep the diff's order): creators before
+ * needers, releasers before droppers, droppers before re-creators of the same key.
+ */
+function order(changes: Change[], live: SchemaModel, desired: SchemaModel): { change: Change; deps: ChangeDeps }[] {
+  const nodes = changes.map((change) => ({ change, deps: dependenciesOf(change, live, desired) }));
+  const index = (field: keyof ChangeDeps) => {
+    const m = new Map<string, number[]>();
+    nodes.forEach((n, i) => {
+      for (const k of n.deps[field]) {
+        const list = m.get(k);
+        if (list) list.push(i);
+        else m.set(k, [i]);
+      }
+    });
+    return m;
+  };
+  const creators = index("creates");
+  const droppers = index("drops");
+  const edges: Set<number>[] = nodes.map(() => new Set());
+  const indegree = nodes.map(() => 0);
+  const edge = (from: number, to: number) => {
+    if (from === to || edges[from]!.has(to)) return;
+    edges[from]!.add(to);
+    indegree[to]!++;
+  };
+  nodes.forEach((n, i) => {
+    for (const k of n.deps.needs) for (const c of creators.get(k) ?? []) edge(c, i);
+    for (const k of n.deps.releases) for (const d of droppers.get(k) ?? []) edge(i, d);
+    for (const k of n.deps.creates) for (const d of droppers.get(k) ?? []) if (!n.deps.drops.includes(k)) edge(d, i);
+  });
+  // Kahn's algorithm, always taking the earliest ready change.
+  const ready: number[] = [];
+  indegree.forEach((d, i) => d === 0 && ready.push(i));
+  const out: number[] = [];
+  while (ready.length) {
+    ready.sort((a, b) => a - b);
+    const i = ready.shift()!;
+    out.push(i);
+    for (const j of edges[i]!) if (--indegree[j]! === 0) ready.push(j);
+  }
+  if (out.length !== nodes.length) {
+    const stuck = nodes.filter((_, i) => !out.includes(i)).map((n) => n.change.kind);
+    throw new SetpointError("PLAN_CYCLE", `cannot order schema changes: dependency cycle among ${stuck.join(", ")}; please report this with the schemas`);
+  }
+  return out.map((i) => nodes[i]!);
+}
+
+/** Raised when a plan has hazards that were not allowed; nothing has run. */
+export class HazardsRefusedError extends SetpointError {
+  readonly hazards: readonly (Hazard & { readonly step: number })[];
+
+  constructor(hazards: readonly (Hazard & { step: number })[]) {
+    const codes = [...new Set(hazards.map((h) => h.code))];
+    super(
+      "HAZARDS_REFUSED",
+      `the plan was refused before anything ran: ${hazards.length} hazardous step(s) not allowed:\n` +
+        hazards.map((h) => `  - step ${h.step + 1}: ${h.code}: ${h.message}`).join("\n") +
+        `\nTo allow them, pass --allow-hazards ${codes.join(",")} (CLI) or allowHazards: [${codes.map((c) => `"${c}"`).join(", ")}] (API), ` +
+        `or change the desired schema.`,
+    );
+    this.hazards = hazards;
+  }
+}
+
+/** Allowed hazards: a list of codes, or `"all"`. */
+export type AllowedHazards = readonly HazardCode[] | "all";
+
+/** The hazards of a plan that `allowed` does not cover, with their step index. */
+export function refusedHazards(p: Plan, allowed: AllowedHazards): (Hazard & { step: number })[] {
+  if (allowed === "all") return [];
+  return p.steps.flatMap((s, step) => s.hazards.filter((h) => !allowed.includes(h.code)).map((h) => ({ ...h, step })));
+}
+
+/**
+ * Throws when the plan has hazards that are not allowed.
+ * @throws {HazardsRefusedError} naming each object, its hazard and how to allow it.
+ */
+export function assertHazardsAllowed(p: Plan, allowed: AllowedHazards): void {
+  const refused = refusedHazards(p, allowed);
+  if (refused.length) throw new HazardsRefusedError(refused);
+}

@@ -1,0 +1,266 @@
+import { quoteIdent, quoteLiteral, quoteNullableLiteral, quoteQualified } from "../postgres/quote";
+import type { Change, CommentTarget } from "./changes";
+import type { ColumnDef, ConstraintDef, IdentityDef, SequenceDef, TableDef } from "./model";
+
+/**
+ * Renders a change to the SQL statements that perform it. Names and user strings go through
+ * `sdk/postgres/quote`; types, expressions and constraint/index definitions are PostgreSQL's own
+ * canonical text read from the catalog, embedded as they are.
+ */
+export function render(change: Change): string[] {
+  switch (change.kind) {
+    case "createSchema":
+      return [`CREATE SCHEMA ${quoteIdent(change.schema.name)}`];
+    case "dropSchema":
+      return [`DROP SCHEMA ${quoteIdent(change.schema.name)}`];
+    case "createExtension":
+      return [
+        `CREATE EXTENSION ${quoteIdent(change.extension.name)} WITH SCHEMA ${quoteIdent(change.extension.schema)} VERSION ${quoteLiteral(change.extension.version)}`,
+      ];
+    case "dropExtension":
+      return [`DROP EXTENSION ${quoteIdent(change.extension.name)}`];
+    case "updateExtension":
+      return [`ALTER EXTENSION ${quoteIdent(change.extension.name)} UPDATE TO ${quoteLiteral(change.extension.version)}`];
+    case "createEnum":
+      return [`CREATE TYPE ${quoteQualified(change.enum.schema, change.enum.name)} AS ENUM (${change.enum.values.map(quoteLiteral).join(", ")})`];
+    case "dropEnum":
+      return [`DROP TYPE ${quoteQualified(change.enum.schema, change.enum.name)}`];
+    case "addEnumValue":
+      return [
+        `ALTER TYPE ${quoteQualified(change.enum.schema, change.enum.name)} ADD VALUE ${quoteLiteral(change.value)}` +
+          (change.before === null ? "" : ` BEFORE ${quoteLiteral(change.before)}`),
+      ];
+    case "recreateEnum":
+      return renderRecreateEnum(change);
+    case "createSequence":
+      return [`CREATE SEQUENCE ${quoteQualified(change.sequence.schema, change.sequence.name)} ${sequenceOptions(change.sequence)}`];
+    case "alterSequence":
+      return [`ALTER SEQUENCE ${quoteQualified(change.sequence.schema, change.sequence.name)} ${sequenceOptions(change.sequence)}`];
+    case "dropSequence":
+      return [`DROP SEQUENCE ${quoteQualified(change.sequence.schema, change.sequence.name)}`];
+    case "setSequenceOwner": {
+      const o = change.sequence.ownedBy;
+      const target = o ? `${quoteQualified(o.schema, o.table)}.${quoteIdent(o.column)}` : "NONE";
+      return [`ALTER SEQUENCE ${quoteQualified(change.sequence.schema, change.sequence.name)} OWNED BY ${target}`];
+    }
+    case "createTable":
+      return [renderCreateTable(change.table)];
+    case "dropTable":
+      return [`DROP TABLE ${quoteQualified(change.table.schema, change.table.name)}`];
+    case "renameTable":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} RENAME TO ${quoteIdent(change.to)}`];
+    case "setTableLogged":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} SET ${change.unlogged ? "UNLOGGED" : "LOGGED"}`];
+    case "setTableOptions": {
+      const t = quoteQualified(change.table.schema, change.table.name);
+      const out: string[] = [];
+      if (change.reset.length) out.push(`ALTER TABLE ${t} RESET (${change.reset.map(quoteIdent).join(", ")})`);
+      if (change.set.length) out.push(`ALTER TABLE ${t} SET (${change.set.map(renderOption).join(", ")})`);
+      return out;
+    }
+    case "addColumn":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ADD COLUMN ${renderColumn(change.column)}`];
+    case "dropColumn":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} DROP COLUMN ${quoteIdent(change.column.name)}`];
+    case "renameColumn":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} RENAME COLUMN ${quoteIdent(change.from)} TO ${quoteIdent(change.to)}`];
+    case "alterColumnType": {
+      const t = quoteQualified(change.table.schema, change.table.name);
+      const c = quoteIdent(change.column);
+      const collate = change.collation ? ` COLLATE ${change.collation}` : "";
+      const out: string[] = [];
+      if (change.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
+      out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${change.to}${collate} USING ${c}::${change.to}`);
+      if (change.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ${change.default}`);
+      return out;
+    }
+    case "setNotNull": {
+      const t = quoteQualified(change.table.schema, change.table.name);
+      const c = quoteIdent(change.column);
+      const out = [`ALTER TABLE ${t} ALTER COLUMN ${c} SET NOT NULL`];
+      // Online, a validated CHECK (c IS NOT NULL) added by earlier steps lets PostgreSQL skip the
+      // scan under ACCESS EXCLUSIVE; it has served its purpose once NOT NULL is set.
+      if (change.online) out.push(`ALTER TABLE ${t} DROP CONSTRAINT ${quoteIdent(notNullCheckName(change.table.name, change.column))}`);
+      return out;
+    }
+    case "dropNotNull":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} DROP NOT NULL`];
+    case "setDefault":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} SET DEFAULT ${change.default}`];
+    case "dropDefault":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} DROP DEFAULT`];
+    case "addIdentity":
+      return [
+        `ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} ADD ${identityClause(change.identity)}`,
+      ];
+    case "alterIdentity": {
+      const i = change.identity;
+      return [
+        `ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} ` +
+          `SET GENERATED ${i.generation} SET INCREMENT BY ${i.increment} SET MINVALUE ${i.min} SET MAXVALUE ${i.max} ` +
+          `SET START WITH ${i.start} SET CACHE ${i.cache} SET ${i.cycle ? "CYCLE" : "NO CYCLE"}`,
+      ];
+    }
+    case "dropIdentity":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} DROP IDENTITY`];
+    case "setGeneratedExpression":
+      return [
+        `ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column.name)} SET EXPRESSION AS (${change.column.generated ?? "NULL"})`,
+      ];
+    case "dropGeneratedExpression":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} DROP EXPRESSION`];
+    case "addConstraint":
+      return [
+        `ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ADD ${constraintClause(change.constraint)}${change.notValid ? " NOT VALID" : ""}`,
+      ];
+    case "validateConstraint":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} VALIDATE CONSTRAINT ${quoteIdent(change.constraint)}`];
+    case "dropConstraint":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} DROP CONSTRAINT ${quoteIdent(change.constraint.name)}`];
+    case "addConstraintUsingIndex": {
+      const c = change.constraint;
+      const deferral = c.deferrable ? ` DEFERRABLE INITIALLY ${c.initiallyDeferred ? "DEFERRED" : "IMMEDIATE"}` : "";
+      return [
+        `ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.kind === "PRIMARY KEY" ? "PRIMARY KEY" : "UNIQUE"} USING INDEX ${quoteIdent(change.index)}${deferral}`,
+      ];
+    }
+    case "createIndex":
+      return [change.concurrently ? withConcurrently(change.index.definition) : change.index.definition];
+    case "dropIndex":
+      return [`DROP INDEX ${change.concurrently ? "CONCURRENTLY " : ""}${quoteQualified(change.schema, change.index.name)}`];
+    case "renameIndex":
+      return [`ALTER INDEX ${quoteQualified(change.schema, change.from)} RENAME TO ${quoteIdent(change.to)}`];
+    case "comment":
+      return [`COMMENT ON ${commentTarget(change.target)} IS ${quoteNullableLiteral(change.comment)}`];
+    default:
+      return assertNever(change);
+  }
+}
+
+/** Exhaustiveness guard for switches over discriminated unions. */
+export function assertNever(x: never): never {
+  throw new Error(`unhandled variant: ${JSON.stringify(x)}`);
+}
+
+/** Name of the temporary CHECK used to set NOT NULL online (≤ 63 bytes). */
+export function notNullCheckName(table: string, column: string): string {
+  return `${table}_${column}`.slice(0, 40) + "_setpoint_not_null";
+}
+
+/** `CREATE TABLE` with columns and every constraint except foreign keys (added after all tables). */
+export function renderCreateTable(table: TableDef): string {
+  const parts = table.columns.map((c) => `  ${renderColumn(c)}`);
+  for (const con of table.constraints) if (con.kind !== "FOREIGN KEY") parts.push(`  ${constraintClause(con)}`);
+  const options = table.options.length ? ` WITH (${table.options.map(renderOption).join(", ")})` : "";
+  return `CREATE ${table.unlogged ? "UNLOGGED " : ""}TABLE ${quoteQualified(table.schema, table.name)} (\n${parts.join(",\n")}\n)${options}`;
+}
+
+/** A column definition as in `CREATE TABLE` / `ADD COLUMN`. */
+export function renderColumn(c: ColumnDef): string {
+  let sql = `${quoteIdent(c.name)} ${c.type}`;
+  if (c.collation) sql += ` COLLATE ${c.collation}`;
+  if (c.generated !== null) sql += ` GENERATED ALWAYS AS (${c.generated}) STORED`;
+  if (c.identity) sql += ` ${identityClause(c.identity)}`;
+  if (c.default !== null) sql += ` DEFAULT ${c.default}`;
+  if (c.notNull) sql += " NOT NULL";
+  return sql;
+}
+
+/** `CONSTRAINT name <definition>` with deferral as PostgreSQL prints it inside the definition. */
+export function constraintClause(c: ConstraintDef): string {
+  return `CONSTRAINT ${quoteIdent(c.name)} ${c.definition.replace(/ NOT VALID$/, "")}`;
+}
+
+function identityClause(i: IdentityDef): string {
+  return (
+    `GENERATED ${i.generation} AS IDENTITY (START WITH ${i.start} INCREMENT BY ${i.increment} ` +
+    `MINVALUE ${i.min} MAXVALUE ${i.max} CACHE ${i.cache}${i.cycle ? " CYCLE" : ""})`
+  );
+}
+
+function sequenceOptions(s: SequenceDef): string {
+  return (
+    `AS ${s.dataType} INCREMENT BY ${s.increment} MINVALUE ${s.min} MAXVALUE ${s.max} ` +
+    `START WITH ${s.start} CACHE ${s.cache} ${s.cycle ? "CYCLE" : "NO CYCLE"}`
+  );
+}
+
+// Storage parameters come from pg_class.reloptions as name=value; values are re-quoted as literals.
+function renderOption(opt: string): string {
+  const eq = opt.indexOf("=");
+  return `${quoteIdent(opt.slice(0, eq))} = ${quoteLiteral(opt.slice(eq + 1))}`;
+}
+
+function renderRecreateEnum(change: Extract<Change, { kind: "recreateEnum" }>): string[] {
+  const e = change.enum;
+  const type = quoteQualified(e.schema, e.name);
+  const oldName = `${e.name}`.slice(0, 40) + "_setpoint_old";
+  const out = [
+    `ALTER TYPE ${type} RENAME TO ${quoteIdent(oldName)}`,
+    `CREATE TYPE ${type} AS ENUM (${e.values.map(quoteLiteral).join(", ")})`,
+  ];
+  for (const col of change.columns) {
+    const t = quoteQualified(col.table.schema, col.table.name);
+    const c = quoteIdent(col.column);
+    if (col.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
+    const target = col.array ? `${type}[]` : type;
+    out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${target} USING ${c}::text${col.array ? "[]" : ""}::${target}`);
+    if (col.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ${col.default}`);
+  }
+  out.push(`DROP TYPE ${quoteQualified(e.schema, oldName)}`);
+  return out;
+}
+
+function commentTarget(t: CommentTarget): string {
+  switch (t.type) {
+    case "SCHEMA":
+    case "EXTENSION":
+      return `${t.type} ${quoteIdent(t.name)}`;
+    case "TYPE":
+    case "SEQUENCE":
+    case "TABLE":
+    case "INDEX":
+      return `${t.type} ${quoteQualified(t.schema, t.name)}`;
+    case "COLUMN":
+      return `COLUMN ${quoteQualified(t.schema, t.table)}.${quoteIdent(t.column)}`;
+    case "CONSTRAINT":
+      return `CONSTRAINT ${quoteIdent(t.constraint)} ON ${quoteQualified(t.schema, t.table)}`;
+    default:
+      return assertNever(t);
+  }
+}
+
+/** Splits `CREATE [UNIQUE] INDEX name ON ...` into its parts; the name may be quoted. */
+export function splitIndexDefinition(def: string): { head: string; name: string; rest: string } {
+  const m = /^CREATE (UNIQUE )?INDEX /.exec(def);
+  if (!m) throw new Error(`not an index definition: ${def}`);
+  let i = m[0].length;
+  let name = "";
+  if (def[i] === '"') {
+    i++;
+    while (i < def.length) {
+      if (def[i] === '"' && def[i + 1] === '"') {
+        name += '"';
+        i += 2;
+      } else if (def[i] === '"') {
+        i++;
+        break;
+      } else name += def[i++];
+    }
+  } else {
+    while (i < def.length && def[i] !== " ") name += def[i++];
+  }
+  return { head: m[0], name, rest: def.slice(i) };
+}
+
+/** The index definition with CONCURRENTLY inserted. */
+export function withConcurrently(def: string): string {
+  const { head, name, rest } = splitIndexDefinition(def);
+  return `${head}CONCURRENTLY ${quoteIdent(name)}${rest}`;
+}
+
+/** The index definition under another name (used to rebuild an index without a gap). */
+export function withIndexName(def: string, newName: string): string {
+  const { head, rest } = splitIndexDefinition(def);
+  return `${head}${quoteIdent(newName)}${rest}`;
+}
