@@ -14,7 +14,8 @@ const BUILD_TIMEOUT_MS = 90 * 60_000;
  * wrapper module `module`, stripped and path-trimmed, into `output`. The binary appears
  * atomically: a failed or interrupted build leaves nothing at `output`.
  * @param {import("./go.mjs").GoToolchain} toolchain
- * @param {{ module: string, pkg: string, output: string, ldflags?: string[], logFile: string }} spec
+ * @param {{ module?: string, dir?: string, pkg: string, output: string, ldflags?: string[], logFile: string }} spec
+ *   `module` names a wrapper under ./go/; `dir` is an explicit module directory instead.
  * @returns {Promise<number>} build duration in seconds
  * @throws {Error} naming the log file when `go build` fails.
  */
@@ -27,7 +28,7 @@ export async function goBuild(toolchain, spec) {
   const ldflags = ["-s", "-w", ...(spec.ldflags ?? [])].join(" ");
   await runLogged(toolchain.go, ["build", "-p", "2", "-trimpath", "-ldflags", ldflags, "-o", tmp, spec.pkg], {
     env: toolchain.env,
-    cwd: join(modulesDir, spec.module),
+    cwd: spec.dir ?? join(modulesDir, spec.module ?? ""),
     logFile: spec.logFile,
     timeoutMs: BUILD_TIMEOUT_MS,
   });

@@ -2,19 +2,21 @@
 // `npm run toolchain`: provides the real engines the integration tests and the demo run
 // against, built from package registries only (see docs/adr/0002-toolchain.md):
 //   pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs  -> $PULUMI_HOME/versions/<v>/bin
-//   kube-apiserver, etcd                                           -> <cache>/<key>/bin
+//   pulumi-resource-kubernetes                                     -> $PULUMI_HOME/plugins/resource-kubernetes-v<v>/
+//   kube-apiserver, etcd                                           -> <cache>/kube-<key>/bin
 // Idempotent: a warm run only checks files and never invokes `go`. Writes <cache>/<key>/env.json
-// with the absolute path of every executable. Options:
-//   --only=pulumi|kube   provide one group only      --force   rebuild even when cached
+// with the absolute path and version of every executable. Options:
+//   --only=pulumi,kube,kubernetes-provider   provide some groups only
+//   --force                                  rebuild the selected groups even when cached
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureGo } from "./go.mjs";
 import { buildKube, kubeVersions } from "./kube.mjs";
+import { buildKubernetesProvider, installKubernetesProvider, kubernetesProviderVersion } from "./kubernetes-provider.mjs";
 import { acquireLock } from "./lock.mjs";
-import { envJsonPath, toolchainDir, toolchainKey, toolchainRoot } from "./paths.mjs";
-import { PULUMI_BINARIES, buildPulumi, installPulumi, pulumiHome, pulumiOnPath, pulumiVersions } from "./pulumi.mjs";
+import { GROUPS, envJsonPath, groupDir, toolchainDir, toolchainKey, toolchainRoot } from "./paths.mjs";
+import { buildPulumi, installPulumi, pulumiHome, pulumiOnPath, pulumiVersions } from "./pulumi.mjs";
 
-const KUBE_BINARIES = ["kube-apiserver", "etcd"];
 const STAMP_FORMAT = 1;
 
 function say(msg) {
@@ -22,14 +24,14 @@ function say(msg) {
 }
 
 function parseArgs(argv) {
-  const opts = { groups: ["pulumi", "kube"], force: false };
+  const opts = { groups: Object.keys(GROUPS), force: false };
   for (const arg of argv) {
     if (arg === "--force") opts.force = true;
     else if (arg.startsWith("--only=")) opts.groups = arg.slice("--only=".length).split(",");
-    else throw new Error(`unknown option ${arg}; use --only=pulumi,kube or --force`);
+    else throw new Error(`unknown option ${arg}; use --only=${Object.keys(GROUPS).join(",")} or --force`);
   }
   for (const g of opts.groups) {
-    if (!["pulumi", "kube"].includes(g)) throw new Error(`unknown group ${g} in --only; use pulumi or kube`);
+    if (!(g in GROUPS)) throw new Error(`unknown group ${g} in --only; use ${Object.keys(GROUPS).join(", ")}`);
   }
   return opts;
 }
@@ -43,89 +45,95 @@ function readStamp(dir) {
   }
 }
 
-/** Groups whose binaries are all present and stamped, so no build is needed. */
-function warmGroups(dir, stamp) {
-  const binDir = join(dir, "bin");
-  const warm = new Set();
-  const has = (names) => names.every((n) => stamp?.versions?.[n] && existsSync(join(binDir, n)));
-  if (has(PULUMI_BINARIES)) warm.add("pulumi");
-  if (has(KUBE_BINARIES)) warm.add("kube");
-  return warm;
+/** A group is warm when its stamp records every binary and every binary exists. */
+function isWarm(group, dir, stamp) {
+  return GROUPS[group].binaries.every((b) => stamp?.versions?.[b] && existsSync(join(dir, "bin", b)));
+}
+
+/** Builds one group into its directory; returns seconds per built executable. */
+async function buildGroup(group, toolchain, dir) {
+  const bin = join(dir, "bin");
+  const logs = join(dir, "logs");
+  switch (group) {
+    case "pulumi": {
+      const built = await buildPulumi(toolchain, bin, logs);
+      return { built, versions: pulumiVersions(bin) };
+    }
+    case "kube": {
+      const built = await buildKube(toolchain, bin, logs);
+      return { built, versions: kubeVersions(bin) };
+    }
+    case "kubernetes-provider": {
+      const built = await buildKubernetesProvider(toolchain, dir);
+      return { built, versions: { "pulumi-resource-kubernetes": kubernetesProviderVersion() } };
+    }
+    default:
+      throw new Error(`no build for group ${group}`);
+  }
 }
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
   const root = toolchainRoot();
-  const key = toolchainKey();
-  const dir = toolchainDir();
-  const binDir = join(dir, "bin");
-  const logDir = join(dir, "logs");
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(root, { recursive: true });
 
   // Interrupts must run the 'exit' handlers that kill builds and release the lock.
   for (const sig of ["SIGINT", "SIGTERM"]) process.once(sig, () => process.exit(130));
-  const release = await acquireLock(join(root, `${key}.lock`), say);
+  const release = await acquireLock(join(root, ".lock"), say);
   try {
-    if (opts.force) {
-      for (const n of [...PULUMI_BINARIES, ...KUBE_BINARIES]) rmSync(join(binDir, n), { force: true });
-      rmSync(join(dir, "stamp.json"), { force: true });
-    }
-    const stamp = readStamp(dir) ?? { format: STAMP_FORMAT, key, versions: {}, buildSeconds: {} };
-    const warm = warmGroups(dir, stamp);
-    const needed = opts.groups.filter((g) => !warm.has(g));
-
+    let toolchain;
+    const built = {};
     const tools = {};
     let pulumiBinDir;
-    const external = needed.includes("pulumi") ? pulumiOnPath() : undefined;
-    if (external) say(`using the pulumi installation on PATH at ${external}`);
-    const toBuild = needed.filter((g) => !(g === "pulumi" && external));
-
-    const built = {};
-    if (toBuild.length > 0) {
-      const toolchain = await ensureGo(root, say);
-      say(`building ${toBuild.join(", ")} with ${toolchain.version} into ${binDir} (logs: ${logDir})`);
-      if (toBuild.includes("pulumi")) {
-        Object.assign(built, await buildPulumi(toolchain, binDir, logDir));
-        Object.assign(stamp.versions, pulumiVersions(binDir));
+    for (const group of opts.groups) {
+      const dir = groupDir(group);
+      if (opts.force) rmSync(dir, { recursive: true, force: true });
+      let stamp = readStamp(dir);
+      const external = group === "pulumi" && !isWarm(group, dir, stamp) ? pulumiOnPath() : undefined;
+      if (external) {
+        say(`using the pulumi installation on PATH at ${external}`);
+        pulumiBinDir = external;
+        const versions = pulumiVersions(external);
+        for (const b of GROUPS.pulumi.binaries) tools[b] = { version: versions[b], path: join(external, b) };
+        continue;
       }
-      if (toBuild.includes("kube")) {
-        Object.assign(built, await buildKube(toolchain, binDir, logDir));
-        Object.assign(stamp.versions, kubeVersions(binDir));
+      if (!isWarm(group, dir, stamp)) {
+        toolchain ??= await ensureGo(root, say);
+        say(`building ${group} with ${toolchain.version} into ${dir} (logs in ${join(dir, "logs")})`);
+        const result = await buildGroup(group, toolchain, dir);
+        Object.assign(built, result.built);
+        stamp = { format: STAMP_FORMAT, group, versions: result.versions, buildSeconds: { ...stamp?.buildSeconds, ...result.built } };
+        writeFileSync(join(dir, "stamp.json"), JSON.stringify(stamp, null, 2) + "\n");
       }
-      Object.assign(stamp.buildSeconds, built);
-      writeFileSync(join(dir, "stamp.json"), JSON.stringify(stamp, null, 2) + "\n");
+      const bin = join(dir, "bin");
+      if (group === "pulumi") pulumiBinDir = installPulumi(bin);
+      for (const b of GROUPS[group].binaries) tools[b] = { version: stamp.versions[b], path: join(bin, b) };
+      if (group === "kubernetes-provider") tools["pulumi-resource-kubernetes"].path = installKubernetesProvider(bin);
     }
 
-    const home = pulumiHome();
-    if (opts.groups.includes("pulumi")) {
-      pulumiBinDir = external ?? installPulumi(binDir);
-      const versions = external ? pulumiVersions(external) : stamp.versions;
-      for (const n of PULUMI_BINARIES) tools[n] = { version: versions[n], path: join(pulumiBinDir, n) };
-    }
-    if (opts.groups.includes("kube")) {
-      for (const n of KUBE_BINARIES) tools[n] = { version: stamp.versions[n], path: join(binDir, n) };
-    }
-
-    // Keep entries from groups not provided this time (e.g. --only=kube after a full run).
+    // Keep entries of groups not provided this time (e.g. --only=kube after a full run).
     let previous = {};
     try {
       previous = JSON.parse(readFileSync(envJsonPath(), "utf8"));
     } catch {
-      // first run
+      // first run for this key
     }
+    const home = pulumiHome();
     const env = {
       format: 1,
-      key,
+      key: toolchainKey(),
       pulumiHome: home,
       pulumiBinDir: pulumiBinDir ?? previous.pulumiBinDir ?? join(home, "versions"),
       tools: { ...(previous.tools ?? {}), ...tools },
     };
+    mkdirSync(toolchainDir(), { recursive: true });
     writeFileSync(envJsonPath(), JSON.stringify(env, null, 2) + "\n");
 
-    for (const [name, t] of Object.entries(env.tools)) console.log(`${name} ${t.version}`);
     for (const [name, s] of Object.entries(built)) say(`built ${name} in ${s.toFixed(0)}s`);
-    say(`${toBuild.length > 0 ? "built" : "cached"} in ${((Date.now() - started) / 1000).toFixed(1)}s; env: ${envJsonPath()}`);
+    for (const [name, t] of Object.entries(env.tools)) console.log(`${name} ${t.version}`);
+    const verb = Object.keys(built).length > 0 ? "done" : "cached";
+    say(`${verb} in ${((Date.now() - started) / 1000).toFixed(1)}s; env: ${envJsonPath()}`);
   } finally {
     release();
   }

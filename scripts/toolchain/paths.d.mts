@@ -22,9 +22,13 @@ export interface ToolchainEnv {
 
 /** Root of all toolchain caches ($SETPOINT_TOOLCHAIN_DIR or ~/.cache/setpoint/toolchain). */
 export function toolchainRoot(): string;
-/** Cache key of this checkout's toolchain. */
+/** Cache key of this checkout's toolchain (hash of every group's key). */
 export function toolchainKey(): string;
-/** `<root>/<key>`. */
+/** Cache key of one build group. */
+export function groupKey(group: "pulumi" | "kube" | "kubernetes-provider"): string;
+/** `<root>/<group>-<groupKey>`: a group's bin/, logs/ and stamp.json. */
+export function groupDir(group: "pulumi" | "kube" | "kubernetes-provider"): string;
+/** `<root>/<key>`, holding env.json. */
 export function toolchainDir(): string;
 /** Path of env.json for this checkout. */
 export function envJsonPath(): string;

@@ -5,6 +5,15 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  ETCD_VERSION,
+  GENERATED_REVISION,
+  GO_TOOLCHAIN,
+  KUBERNETES_VERSION,
+  PULUMI_KUBERNETES_SOURCE,
+  PULUMI_KUBERNETES_VERSION,
+  PULUMI_VERSION,
+} from "./versions.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 
@@ -19,38 +28,79 @@ export function toolchainRoot() {
   return join(cache, "setpoint", "toolchain");
 }
 
-/** Files whose content defines the toolchain: the pins and the Go wrapper modules. */
-function keyInputs() {
-  const files = [join(here, "versions.mjs")];
-  const walk = (dir) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = join(dir, entry.name);
-      if (entry.isDirectory()) walk(p);
-      else if (entry.isFile()) files.push(p);
-    }
-  };
-  walk(join(here, "go"));
+/**
+ * The toolchain's build groups: which Go wrapper modules (under ./go/) and which pins each
+ * depends on. Each group is cached separately, so changing one pin rebuilds one group.
+ */
+export const GROUPS = {
+  pulumi: {
+    modules: ["pulumi", "pulumi-language-nodejs"],
+    pins: { GO_TOOLCHAIN, PULUMI_VERSION, GENERATED_REVISION },
+    binaries: ["pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"],
+  },
+  kube: {
+    modules: ["kube-apiserver", "etcd"],
+    pins: { GO_TOOLCHAIN, KUBERNETES_VERSION, ETCD_VERSION },
+    binaries: ["kube-apiserver", "etcd"],
+  },
+  "kubernetes-provider": {
+    modules: ["pulumi-resource-kubernetes"],
+    pins: { GO_TOOLCHAIN, PULUMI_KUBERNETES_VERSION, PULUMI_KUBERNETES_SOURCE },
+    binaries: ["pulumi-resource-kubernetes"],
+  },
+};
+
+function filesUnder(dir) {
+  const files = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...filesUnder(p));
+    else if (entry.isFile()) files.push(p);
+  }
   return files;
 }
 
 /**
- * Cache key of this checkout's toolchain: a hash of the pinned versions, the Go wrapper
- * modules (go.mod, go.sum, sources) and the platform. Two checkouts with the same pins share
- * a cache entry.
+ * Cache key of one group: a hash of its pins, its Go wrapper modules (go.mod, go.sum,
+ * sources) and the platform.
+ * @param {keyof typeof GROUPS} group
  * @returns {string}
  */
-export function toolchainKey() {
+export function groupKey(group) {
+  const { modules, pins } = GROUPS[group];
   const h = createHash("sha256");
-  h.update(`${process.platform}-${process.arch}\n`);
-  for (const file of keyInputs()) {
-    h.update(relative(here, file) + "\n");
-    h.update(readFileSync(file));
+  h.update(`${group}\n${process.platform}-${process.arch}\n${JSON.stringify(pins)}\n`);
+  for (const m of modules) {
+    for (const file of filesUnder(join(here, "go", m))) {
+      h.update(relative(here, file) + "\n");
+      h.update(readFileSync(file));
+    }
   }
   return h.digest("hex").slice(0, 16);
 }
 
 /**
- * Directory of this checkout's toolchain: `<root>/<key>`.
+ * Directory holding one group's binaries (bin/), build logs (logs/) and stamp.
+ * @param {keyof typeof GROUPS} group
+ * @returns {string}
+ */
+export function groupDir(group) {
+  return join(toolchainRoot(), `${group}-${groupKey(group)}`);
+}
+
+/**
+ * Cache key of this checkout's whole toolchain (all group keys). Two checkouts with the
+ * same pins share a cache entry.
+ * @returns {string}
+ */
+export function toolchainKey() {
+  const h = createHash("sha256");
+  for (const g of Object.keys(GROUPS)) h.update(`${g}=${groupKey(g)}\n`);
+  return h.digest("hex").slice(0, 16);
+}
+
+/**
+ * Directory of this checkout's env.json: `<root>/<key>`.
  * @returns {string}
  */
 export function toolchainDir() {

@@ -1,5 +1,6 @@
-// Pinned versions of every engine the toolchain builds. Changing anything here (or under
-// ./go/) changes the cache key, so the next `npm run toolchain` rebuilds.
+// Pinned versions of every engine the toolchain builds. Changing a pin (or a wrapper module
+// under ./go/) changes the cache key of the group using it (see GROUPS in paths.mjs), so the
+// next `npm run toolchain` rebuilds that group only.
 
 /**
  * Go toolchain used for every build. An installed `go` (1.21+) switches to it through
@@ -26,3 +27,13 @@ export const ETCD_VERSION = "3.6.5";
  * changes so warm caches are refreshed.
  */
 export const GENERATED_REVISION = 1;
+
+/**
+ * Pulumi Kubernetes provider plugin, paired with @pulumi/kubernetes of the same version.
+ * Built from PULUMI_KUBERNETES_SOURCE, the only provider module version the proxy serves.
+ */
+export const PULUMI_KUBERNETES_VERSION = "4.25.0";
+
+/** Provider module version the plugin is built from (commit f47bc2d6f199, 2026-01-15). */
+export const PULUMI_KUBERNETES_SOURCE =
+  "github.com/pulumi/pulumi-kubernetes/provider/v4@v4.0.0-20260115033456-f47bc2d6f199";
