@@ -1,5 +1,6 @@
 import { SetpointError } from "../errors";
 import { packageVersion } from "../version";
+import { schemaCommand } from "./schema";
 
 /** Where the CLI writes; injectable for tests. */
 export interface CliIO {
@@ -23,6 +24,18 @@ Commands:
   schema apply    --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--yes]
   schema inspect  --url URL [--format sql|json]
 
+Schema options:
+  --url URL             the target database (postgres://user:password@host:port/db)
+  --schema PATH         desired state: a .sql file, or a directory of .sql files applied in name order
+  --dev-url URL         server for scratch databases that normalize the desired SQL
+                        (default: an embedded server of the target's major version)
+  --allow-hazards LIST  hazard codes to accept, comma-separated, or "all"
+  --offline             plain DDL instead of online-safe forms (empty or offline databases)
+  --schemas LIST        schemas to manage (default: those in the desired state)
+  --rename table:S.OLD=NEW | column:S.T.OLD=NEW   declare a rename (repeatable)
+  --lock-timeout MS     lock_timeout for each step (default 3000)
+  --yes                 apply without stopping at the plan
+
 Options:
   -h, --help      show this help
   -v, --version   print the version
@@ -45,6 +58,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
       io.stdout(`${packageVersion()}\n`);
       return EXIT.ok;
     }
+    if (command === "schema") return await schemaCommand(argv.slice(1), io);
     io.stderr(`setpoint: unknown command "${command}"\n\n${USAGE}`);
     return EXIT.error;
   } catch (err) {
