@@ -248,8 +248,15 @@ export interface Table<TCols extends ColumnsShape = ColumnsShape> extends TableO
   readonly name: string;
 }
 
-/** Any builder table, whatever its columns. */
-export type AnyTable = Table<ColumnsShape>;
+/**
+ * Any builder table, whatever its columns. A separate interface, not `Table<ColumnsShape>`:
+ * `keyof TCols` makes `Table` invariant in its columns, so only a structural match accepts all.
+ */
+export interface AnyTable extends TableOptions<ColumnsShape> {
+  readonly kind: "table";
+  readonly schema: string;
+  readonly name: string;
+}
 
 /** An enum type built by `enumType()`; immutable. */
 export interface EnumType<V extends string = string> {

@@ -27,7 +27,10 @@ const sqlExpr = z.custom((v) => isSql(v), { error: "must be a raw expression bui
 const integer = z.custom((v) => (typeof v === "number" && Number.isSafeInteger(v)) || typeof v === "bigint", {
   error: "must be an integer (a safe-integer number or a bigint)",
 });
-const intIn = (min: number, max: number) => z.number({ error: "must be an integer" }).int().min(min).max(max);
+const intIn = (min: number, max: number) => {
+  const error = `must be an integer from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
 
 const columnType: z.ZodType = z.lazy(() =>
   z.discriminatedUnion("kind", [
@@ -63,10 +66,16 @@ const sequenceOptions = {
   cycle: z.boolean().optional(),
 };
 const check = z.object({ name: identifier.optional(), expression: sqlExpr });
-const storage = z.record(
-  z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/, { error: "storage parameter names are lower-case words, e.g. fillfactor or toast.autovacuum_enabled" }),
-  z.union([z.string(), z.number(), z.boolean()], { error: "must be a string, a finite number or a boolean" }),
-);
+const storage = z
+  .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: "must be a string, a finite number or a boolean" }))
+  .superRefine((options, ctx) => {
+    // Checked here rather than as a record key schema so the issue points at the key itself.
+    for (const key of Object.keys(options)) {
+      if (!/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/.test(key)) {
+        ctx.addIssue({ code: "custom", path: [key], message: "storage parameter names are lower-case words, e.g. fillfactor or toast.autovacuum_enabled" });
+      }
+    }
+  });
 
 const columnSpec = z.object(
   {
