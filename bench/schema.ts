@@ -1,0 +1,396 @@
+// Schema-engine benchmark: `npm run bench:schema -- [--sizes 1000,10000] [--json FILE] [--repeat N] [--base-dir DIR] [--no-phases]`.
+// Plans, applies and re-plans synthetic schemas against one embedded PostgreSQL 17 server that is
+// both the dev server (normalization) and the target (a fresh database per size). See
+// docs/bench-schema.md for what each number means.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { connect } from "../sdk/postgres/connection";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "../sdk/postgres/embedded";
+import { quoteIdent } from "../sdk/postgres/quote";
+import { applyPlan } from "../sdk/schema/apply";
+import { diff } from "../sdk/schema/diff";
+import { planSchema, type PlannedSchema } from "../sdk/schema/engine";
+import { introspect } from "../sdk/schema/introspect";
+import type { SchemaModel } from "../sdk/schema/model";
+import { normalize } from "../sdk/schema/normalize";
+import { plan } from "../sdk/schema/plan";
+import type { DesiredSchema } from "../sdk/schema/source";
+import { cpuSince, cpuSnapshot, postmasterPid } from "./support/cpu";
+import { recordQueries, type RecordedQuery } from "./support/query-counter";
+import { median, ms, textTable, timed, timedSync } from "./support/stats";
+import { syntheticSchema } from "./support/synthetic";
+
+/** Targets from the issue, at 1,000 tables. */
+const TARGETS = { tables: 1000, coldPlanMs: 3000, noopPlanMs: 1500, cachedDriftCheckMs: 250 } as const;
+/** Cost per table may grow this much beyond linear between sizes before we call it superlinear (noise margin). */
+const LINEAR_TOLERANCE = 1.25;
+
+interface Options {
+  sizes: number[];
+  json: string | undefined;
+  /** Runs of each plan measurement; the median is reported. */
+  repeat: number | undefined;
+  phases: boolean;
+  /** Where the embedded server's directory goes (e.g. /dev/shm to measure a tmpfs dev server). */
+  baseDir: string | undefined;
+}
+
+/** Wall and CPU milliseconds of one measured phase. */
+interface PhaseTime {
+  wall: number;
+  cpuNode: number;
+  cpuServer: number;
+}
+
+/** Where the time of a plan goes, each phase measured alone through the public functions. */
+interface Phases {
+  /** normalize() with the cache off: scratch database + desired DDL + introspection + drop. */
+  normalize: PhaseTime;
+  /** The desired DDL alone on a scratch database of the dev server, per SQL file (tables, indexes, foreign keys). */
+  devDdl: PhaseTime[];
+  /** introspect() of the scratch database right after the DDL (catalog statistics not yet analyzed, as in normalize). */
+  devIntrospect: PhaseTime;
+  /** normalize() with a cache hit: reading and parsing the cached model. */
+  cacheRead: PhaseTime;
+  /** introspect() of the converged target, and each of its queries (wall ms). */
+  liveIntrospect: PhaseTime;
+  liveIntrospectQueries: { sql: string; ms: number }[];
+  /** diff() and plan() of the converged target (no changes); pure CPU in Node. */
+  diffConvergedMs: number;
+  planConvergedMs: number;
+  /** diff() and plan() from the empty live model of the cold plan (every object is created). */
+  diffColdMs: number;
+  planColdMs: number;
+  /** planColdMs - diffColdMs: dependency ordering, rendering and hazards of every step. */
+  orderRenderHazardsColdMs: number;
+  coldPlanSteps: number;
+}
+
+interface Result {
+  tables: number;
+  columns: number;
+  indexes: number;
+  foreignKeys: number;
+  coldPlanMs: number;
+  noopPlanMs: number;
+  cachedDriftCheckMs: number;
+  applyMs: number;
+  catalogQueries: number;
+  /**
+   * CPU time (median of the runs) of this Node process and of the PostgreSQL server for each
+   * measurement. Wall time minus CPU time is waiting: for a CPU on a busy machine, or for I/O.
+   */
+  cpuMs: Record<"coldPlan" | "apply" | "noopPlan" | "cachedDriftCheck", { node: number; server: number }>;
+  /** Every run of each measurement, in order (the reported value is the median). */
+  runs: { coldPlanMs: number[]; noopPlanMs: number[]; cachedDriftCheckMs: number[] };
+  phases?: Phases;
+}
+
+function usage(problem: string): never {
+  console.error(`bench:schema: ${problem}\nusage: npm run bench:schema -- [--sizes 1000,10000] [--json FILE] [--repeat N] [--base-dir DIR] [--no-phases]`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = { sizes: [1000, 10000], json: undefined, repeat: undefined, phases: true, baseDir: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => argv[++i] ?? usage(`${arg} needs a value`);
+    if (arg === "--sizes") {
+      opts.sizes = value()
+        .split(",")
+        .map((s) => Number(s.trim()));
+      if (opts.sizes.length === 0 || opts.sizes.some((n) => !Number.isInteger(n) || n < 1)) usage(`--sizes takes positive integers separated by commas, e.g. 1000,10000`);
+    } else if (arg === "--json") opts.json = value();
+    else if (arg === "--repeat") {
+      opts.repeat = Number(value());
+      if (!Number.isInteger(opts.repeat) || opts.repeat < 1) usage(`--repeat takes a positive integer`);
+    } else if (arg === "--no-phases") opts.phases = false;
+    else if (arg === "--base-dir") opts.baseDir = value();
+    else usage(`unknown argument ${arg}; expected --sizes, --json, --repeat, --base-dir or --no-phases`);
+  }
+  return opts;
+}
+
+function countModel(m: SchemaModel): Pick<Result, "tables" | "columns" | "indexes" | "foreignKeys"> {
+  let columns = 0;
+  let indexes = 0;
+  let foreignKeys = 0;
+  for (const t of m.tables) {
+    columns += t.columns.length;
+    indexes += t.indexes.length;
+    foreignKeys += t.constraints.filter((c) => c.kind === "FOREIGN KEY").length;
+  }
+  return { tables: m.tables.length, columns, indexes, foreignKeys };
+}
+
+function assertConverged(p: PlannedSchema, what: string): void {
+  if (p.plan.steps.length > 0) throw new Error(`${what}: expected a converged (empty) plan, got ${p.plan.steps.length} step(s), first: ${p.plan.steps[0]!.sql.join("; ")}`);
+}
+
+async function withDatabase<T>(pg: EmbeddedPostgres, name: string, fn: (url: string) => Promise<T>): Promise<T> {
+  const admin = await connect(pg.url("postgres"));
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
+    try {
+      return await fn(pg.url(name));
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`).catch(() => undefined);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+interface Measured<T> {
+  value: T;
+  wallMs: number;
+  cpu: { node: number; server: number };
+}
+
+/** Wall and CPU time of `fn`. The CPU snapshot after it waits briefly so exited backends are reaped (not timed). */
+async function measure<T>(pid: number, fn: () => Promise<T>): Promise<Measured<T>> {
+  const before = cpuSnapshot(pid);
+  const t = await timed(fn);
+  await new Promise((r) => setTimeout(r, 50));
+  const c = cpuSince(before, cpuSnapshot(pid));
+  return { value: t.value, wallMs: t.ms, cpu: { node: c.nodeMs, server: c.serverMs } };
+}
+
+function medianCpu(runs: readonly Measured<unknown>[]): { node: number; server: number } {
+  return { node: ms(median(runs.map((r) => r.cpu.node))), server: ms(median(runs.map((r) => r.cpu.server))) };
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench:schema] ${message}\n`);
+}
+
+async function benchSize(pg: EmbeddedPostgres, tables: number, opts: Options): Promise<Result> {
+  const pid = postmasterPid(join(pg.dir, "data"));
+  const desired = syntheticSchema(tables);
+  // Normalizing 10,000 tables takes minutes on slow disks: repeat small sizes only, unless asked.
+  const repeat = opts.repeat ?? (tables <= 1000 ? 3 : 1);
+  const devUrl = pg.url("postgres");
+  const cacheDirs: string[] = [];
+  const freshCacheDir = () => {
+    const d = mkdtempSync(join(tmpdir(), "setpoint-bench-cache-"));
+    cacheDirs.push(d);
+    return d;
+  };
+  try {
+    return await withDatabase(pg, `bench_${tables}`, async (target) => {
+      // Cold plan: empty target, empty cache, so normalization runs on the dev server. Planning
+      // does not change the target, so it can be repeated, each time with a fresh cache.
+      const cold: Measured<PlannedSchema>[] = [];
+      let filledCache = "";
+      for (let r = 0; r < repeat; r++) {
+        filledCache = freshCacheDir();
+        const dir = filledCache;
+        const m = await measure(pid, () => planSchema(target, desired, { devUrl, cacheDir: dir }));
+        if (m.value.desiredFromCache) throw new Error("cold plan unexpectedly hit the cache");
+        cold.push(m);
+        log(`${tables} tables: cold plan ${ms(m.wallMs)} ms (${m.value.plan.steps.length} steps; cpu node ${ms(m.cpu.node)} server ${ms(m.cpu.server)})`);
+      }
+      const coldPlan = cold.at(-1)!.value;
+
+      // Apply: applyPlan of that plan, on one client (connect time excluded).
+      const client = await connect(target);
+      let apply: Measured<unknown>;
+      try {
+        apply = await measure(pid, () => applyPlan(client, coldPlan.plan, { allowHazards: [] }));
+        // Autovacuum (off on this server, for quiet measurements) would analyze the grown
+        // catalogs within a minute; do it now so every later plan sees the same statistics.
+        await client.query("ANALYZE");
+      } finally {
+        await client.end();
+      }
+      log(`${tables} tables: apply ${ms(apply.wallMs)} ms (cpu node ${ms(apply.cpu.node)} server ${ms(apply.cpu.server)})`);
+
+      // No-op plan: converged target, cache off, so normalization runs again.
+      const noop: Measured<PlannedSchema>[] = [];
+      for (let r = 0; r < repeat; r++) {
+        const m = await measure(pid, () => planSchema(target, desired, { devUrl, cacheDir: false }));
+        assertConverged(m.value, "no-op plan after apply");
+        noop.push(m);
+        log(`${tables} tables: no-op plan ${ms(m.wallMs)} ms (cpu node ${ms(m.cpu.node)} server ${ms(m.cpu.server)})`);
+      }
+
+      // Cached drift check: converged target, cache hit. Count every query issued meanwhile.
+      const cached: Measured<PlannedSchema>[] = [];
+      let queries: RecordedQuery[] = [];
+      for (let r = 0; r < Math.max(repeat, 5); r++) {
+        const rec = await recordQueries(() => measure(pid, () => planSchema(target, desired, { devUrl, cacheDir: filledCache })));
+        if (!rec.value.value.desiredFromCache) throw new Error("cached drift check missed the cache");
+        assertConverged(rec.value.value, "cached drift check");
+        cached.push(rec.value);
+        queries = rec.queries;
+      }
+      log(`${tables} tables: cached drift check ${cached.map((x) => ms(x.wallMs)).join(", ")} ms; cpu node ${medianCpu(cached).node} server ${medianCpu(cached).server}; ${queries.length} queries`);
+
+      const wall = (runs: Measured<unknown>[]) => runs.map((r) => ms(r.wallMs));
+      const result: Result = {
+        ...countModel(coldPlan.desired),
+        coldPlanMs: ms(median(cold.map((r) => r.wallMs))),
+        noopPlanMs: ms(median(noop.map((r) => r.wallMs))),
+        cachedDriftCheckMs: ms(median(cached.map((r) => r.wallMs))),
+        applyMs: ms(apply.wallMs),
+        catalogQueries: queries.length,
+        cpuMs: { coldPlan: medianCpu(cold), apply: medianCpu([apply]), noopPlan: medianCpu(noop), cachedDriftCheck: medianCpu(cached) },
+        runs: { coldPlanMs: wall(cold), noopPlanMs: wall(noop), cachedDriftCheckMs: wall(cached) },
+      };
+      if (opts.phases) result.phases = await measurePhases(pg, pid, target, desired, coldPlan, filledCache);
+      return result;
+    });
+  } finally {
+    for (const d of cacheDirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+function phaseTime(m: Measured<unknown>): PhaseTime {
+  return { wall: ms(m.wallMs), cpuNode: ms(m.cpu.node), cpuServer: ms(m.cpu.server) };
+}
+
+async function measurePhases(pg: EmbeddedPostgres, pid: number, target: string, desired: DesiredSchema, coldPlan: PlannedSchema, filledCache: string): Promise<Phases> {
+  const devUrl = pg.url("postgres");
+  const normalized = await measure(pid, () => normalize(desired, { devUrl, major: 17, cacheDir: false }));
+
+  // The dev-server half of normalize, step by step (the same statements normalize runs).
+  const { devDdl, devIntrospect } = await withDatabase(pg, "bench_phase_dev", async (url) => {
+    const scratch = await connect(url);
+    try {
+      const ddl: PhaseTime[] = [];
+      for (const f of desired.files) ddl.push(phaseTime(await measure(pid, () => scratch.query(f.sql))));
+      return { devDdl: ddl, devIntrospect: phaseTime(await measure(pid, () => introspect(scratch))) };
+    } finally {
+      await scratch.end();
+    }
+  });
+
+  const cacheRead = await measure(pid, () => normalize(desired, { devUrl, major: 17, cacheDir: filledCache }));
+  if (!cacheRead.value.cached) throw new Error("phase cacheRead missed the cache");
+  const desiredModel = cacheRead.value.model;
+
+  const client = await connect(target);
+  let liveIntrospect: Measured<SchemaModel>;
+  let liveIntrospectQueries: RecordedQuery[];
+  try {
+    const schemas = desiredModel.schemas.map((s) => s.name);
+    const rec = await recordQueries(() => measure(pid, () => introspect(client, { schemas })));
+    liveIntrospect = rec.value;
+    liveIntrospectQueries = rec.queries;
+  } finally {
+    await client.end();
+  }
+  const live = liveIntrospect.value;
+
+  const diffConverged = timedSync(() => diff(live, desiredModel, { serverMajor: 17 }));
+  const planConverged = timedSync(() => plan(live, desiredModel, { serverMajor: 17 }));
+  if (diffConverged.value.length || planConverged.value.steps.length) throw new Error("phase diff/plan of the converged target is not empty");
+  const diffCold = timedSync(() => diff(coldPlan.live, desiredModel, { serverMajor: 17 }));
+  const planCold = timedSync(() => plan(coldPlan.live, desiredModel, { serverMajor: 17 }));
+
+  return {
+    normalize: phaseTime(normalized),
+    devDdl,
+    devIntrospect,
+    cacheRead: phaseTime(cacheRead),
+    liveIntrospect: phaseTime(liveIntrospect),
+    liveIntrospectQueries: liveIntrospectQueries.map((q) => ({ sql: q.sql, ms: ms(q.ms) })),
+    diffConvergedMs: ms(diffConverged.ms),
+    planConvergedMs: ms(planConverged.ms),
+    diffColdMs: ms(diffCold.ms),
+    planColdMs: ms(planCold.ms),
+    orderRenderHazardsColdMs: ms(planCold.ms - diffCold.ms),
+    coldPlanSteps: planCold.value.steps.length,
+  };
+}
+
+function verdict(results: Result[]): string[] {
+  const lines: string[] = [];
+  const at = results.find((r) => r.tables === TARGETS.tables);
+  if (at) {
+    const check = (name: "coldPlanMs" | "noopPlanMs" | "cachedDriftCheckMs") =>
+      `${name} ${at[name]} ms ${at[name] <= TARGETS[name] ? "<=" : ">"} ${TARGETS[name]} ms: ${at[name] <= TARGETS[name] ? "met" : "MISSED"}`;
+    lines.push(`targets at ${TARGETS.tables} tables: ${check("coldPlanMs")}; ${check("noopPlanMs")}; ${check("cachedDriftCheckMs")}`);
+  }
+  const sorted = [...results].sort((a, b) => a.tables - b.tables);
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1]!;
+    const b = sorted[i]!;
+    const size = b.tables / a.tables;
+    const growth = (["coldPlanMs", "noopPlanMs", "cachedDriftCheckMs", "applyMs"] as const).map((k) => {
+      const factor = b[k] / a[k];
+      return `${k} x${factor.toFixed(1)} (${factor <= size * LINEAR_TOLERANCE ? "linear" : "SUPERLINEAR"})`;
+    });
+    lines.push(`growth ${a.tables} -> ${b.tables} tables (x${size}): ${growth.join(", ")}`);
+    if (a.catalogQueries !== b.catalogQueries) lines.push(`catalog queries are NOT constant: ${a.catalogQueries} vs ${b.catalogQueries}`);
+  }
+  return lines;
+}
+
+function report(results: Result[]): string {
+  const main = textTable(
+    ["tables", "columns", "indexes", "FKs", "cold plan ms", "apply ms", "no-op plan ms", "cached drift ms", "queries"],
+    results.map((r) => [r.tables, r.columns, r.indexes, r.foreignKeys, r.coldPlanMs, r.applyMs, r.noopPlanMs, r.cachedDriftCheckMs, r.catalogQueries]),
+  );
+  const cpu = textTable(
+    ["tables", "cold plan", "apply", "no-op plan", "cached drift"],
+    results.map((r) => [r.tables, ...(["coldPlan", "apply", "noopPlan", "cachedDriftCheck"] as const).map((k) => `${r.cpuMs[k].node} + ${r.cpuMs[k].server}`)]),
+  );
+  const withPhases = results.filter((r) => r.phases);
+  const pt = (p: PhaseTime) => `${p.wall} (${p.cpuNode}+${p.cpuServer})`;
+  const phases = withPhases.length
+    ? "\n\nphases, each measured alone: wall ms (cpu node + server ms)\n" +
+      textTable(
+        ["tables", "normalize", "dev DDL tables", "dev DDL indexes", "dev DDL FKs", "dev introspect", "cache read", "live introspect"],
+        withPhases.map((r) => {
+          const p = r.phases!;
+          return [r.tables, pt(p.normalize), ...p.devDdl.map(pt), pt(p.devIntrospect), pt(p.cacheRead), pt(p.liveIntrospect)];
+        }),
+      ) +
+      "\n\nin-memory phases (wall ms, Node only)\n" +
+      textTable(
+        ["tables", "diff converged", "plan converged", "diff cold", "plan cold", "order+render+hazards cold", "cold steps"],
+        withPhases.map((r) => {
+          const p = r.phases!;
+          return [r.tables, p.diffConvergedMs, p.planConvergedMs, p.diffColdMs, p.planColdMs, p.orderRenderHazardsColdMs, p.coldPlanSteps];
+        }),
+      ) +
+      withPhases
+        .map((r) => `\nlive introspection queries at ${r.tables} tables (wall ms): ` + r.phases!.liveIntrospectQueries.map((q) => `${q.sql.replace(/^SELECT\s+/i, "").slice(0, 24)}… ${q.ms}`).join(" | "))
+        .join("")
+    : "";
+  return `wall ms (median)\n${main}\n\ncpu ms (median, node + server)\n${cpu}${phases}\n\n${verdict(results).join("\n")}`;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  // Apply creates every object in one transaction, and so does the dev database's DDL: each table
+  // takes ~7 locks (table, pkey, identity sequence, TOAST table and index, 2 indexes). The shared lock
+  // table holds max_locks_per_transaction x (max_connections + workers) entries; a lower
+  // max_connections keeps that (shared memory) modest.
+  const pg = await startEmbeddedPostgres({ major: 17, parameters: { max_locks_per_transaction: 4096, max_connections: 40, autovacuum: "off" }, baseDir: opts.baseDir });
+  try {
+    const admin = await connect(pg.url("postgres"));
+    const postgres = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
+    await admin.end();
+    const machine = { baseDir: opts.baseDir ?? tmpdir(), cpus: cpus().length, totalMemGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, node: process.version, postgres, loadAvg1AtStart: Math.round(loadavg()[0]! * 100) / 100 };
+    log(`PostgreSQL ${postgres} at ${pg.url("postgres")}; ${machine.cpus} CPUs, ${machine.totalMemGiB} GiB, node ${machine.node}; load average ${machine.loadAvg1AtStart}`);
+    const results: Result[] = [];
+    for (const size of opts.sizes) results.push(await benchSize(pg, size, opts));
+    console.log(report(results));
+    if (opts.json) {
+      writeFileSync(opts.json, JSON.stringify({ machine, results }, null, 2) + "\n");
+      log(`wrote ${opts.json}`);
+    }
+  } finally {
+    await pg.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
