@@ -75,6 +75,9 @@ export async function applyPlan(client: ClientBase, plan: Plan, options: ApplyOp
   if (!rows[0]?.ok) throw new ConcurrentApplyError();
   try {
     await client.query(`SET search_path = ${CANONICAL_SEARCH_PATH}`);
+    // If this process dies, the server notices within a second and stops the step (PostgreSQL 14+),
+    // instead of finishing it unattended after a lock wait.
+    await client.query("SET client_connection_check_interval = '1s'");
     for (const batch of batches(plan.steps)) {
       await runBatch(client, plan, batch, results, options);
     }

@@ -66,6 +66,7 @@ export type Change =
   | { readonly kind: "addConstraint"; readonly table: QualifiedName; readonly constraint: ConstraintDef; readonly notValid: boolean }
   | { readonly kind: "validateConstraint"; readonly table: QualifiedName; readonly constraint: string }
   | { readonly kind: "dropConstraint"; readonly table: QualifiedName; readonly constraint: ConstraintDef }
+  | { readonly kind: "renameConstraint"; readonly table: QualifiedName; readonly from: string; readonly to: string }
   | { readonly kind: "addConstraintUsingIndex"; readonly table: QualifiedName; readonly constraint: ConstraintDef; readonly index: string }
   | { readonly kind: "createIndex"; readonly table: QualifiedName; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "dropIndex"; readonly schema: string; readonly index: IndexDef; readonly concurrently: boolean }

@@ -219,6 +219,8 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       return d({ needs: [K.constraint(change.table, change.constraint)] });
     case "dropConstraint":
       return d({ drops: [K.constraint(change.table, change.constraint.name)], releases: constraintReleases(change.table, change.constraint, live) });
+    case "renameConstraint":
+      return d({ drops: [K.constraint(change.table, change.from)], creates: [K.constraint(change.table, change.to)] });
     case "addConstraintUsingIndex":
       return d({
         creates: [K.constraint(change.table, change.constraint.name)],

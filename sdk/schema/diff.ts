@@ -229,12 +229,14 @@ function tableComments(t: TableDef, l: TableDef | null, ctx: Ctx): void {
   }
 }
 
-function diffTable(l: TableDef, t: TableDef, ctx: Ctx): void {
+function diffTable(liveTable: TableDef, t: TableDef, ctx: Ctx): void {
+  let l = liveTable;
   if (l.unlogged !== t.unlogged) ctx.out.push({ kind: "setTableLogged", table: t, unlogged: t.unlogged });
   const set = t.options.filter((o) => !l.options.includes(o));
   const reset = l.options.map(optionName).filter((n) => !t.options.some((o) => optionName(o) === n));
   if (set.length || reset.length) ctx.out.push({ kind: "setTableOptions", table: t, set, reset });
 
+  l = renameEquivalents(l, t, ctx);
   const desiredCons = new Map(t.constraints.map((c) => [c.name, c]));
   const liveCons = new Map(l.constraints.map((c) => [c.name, c]));
   const desiredIdx = new Map(t.indexes.map((i) => [i.name, i]));
@@ -268,6 +270,36 @@ function diffTable(l: TableDef, t: TableDef, ctx: Ctx): void {
     else if (!li.valid || indexSignature(li) !== indexSignature(i)) rebuildIndex(t, li, i, ctx);
   }
   tableComments(t, l, ctx);
+}
+
+/**
+ * A constraint or index that differs from a wanted one only by name (typically after a table
+ * rename: PostgreSQL keeps `old_pkey`) is renamed rather than dropped and rebuilt. Both are
+ * structurally identical and hold no data, so this is not a guess about user intent.
+ */
+function renameEquivalents(l: TableDef, t: TableDef, ctx: Ctx): TableDef {
+  const table = { schema: t.schema, name: t.name };
+  const wantedCons = new Set(t.constraints.map((c) => c.name));
+  const liveConNames = new Set(l.constraints.map((c) => c.name));
+  const constraints = l.constraints.map((c) => {
+    if (wantedCons.has(c.name)) return c;
+    const match = t.constraints.find((d) => !liveConNames.has(d.name) && d.kind === c.kind && d.definition === c.definition && c.validated);
+    if (!match) return c;
+    liveConNames.add(match.name);
+    ctx.out.push({ kind: "renameConstraint", table, from: c.name, to: match.name });
+    return { ...c, name: match.name };
+  });
+  const wantedIdx = new Set(t.indexes.map((i) => i.name));
+  const liveIdxNames = new Set(l.indexes.map((i) => i.name));
+  const indexes = l.indexes.map((i) => {
+    if (wantedIdx.has(i.name) || !i.valid) return i;
+    const match = t.indexes.find((d) => !liveIdxNames.has(d.name) && indexSignature(d) === indexSignature(i));
+    if (!match) return i;
+    liveIdxNames.add(match.name);
+    ctx.out.push({ kind: "renameIndex", schema: t.schema, from: i.name, to: match.name });
+    return { ...i, name: match.name, definition: withIndexName(i.definition, match.name) };
+  });
+  return { ...l, constraints, indexes };
 }
 
 function optionName(opt: string): string {

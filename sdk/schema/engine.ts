@@ -24,6 +24,10 @@ export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "f
   cacheDir?: string | false;
   /** Hazards to accept. @default [] */
   allowHazards?: AllowedHazards;
+  /** Retries of a step after a lock timeout. @default 5 */
+  lockRetries?: number;
+  /** First delay before a lock-timeout retry, doubling each time. @default 250 */
+  retryBaseDelayMs?: number;
 }
 
 /** A plan together with what it was computed from. */
@@ -100,7 +104,12 @@ export async function applySchema(
   const client = await connect(target);
   try {
     const planned = await planWith(client, desired, options);
-    const results = await applyPlan(client, planned.plan, { allowHazards: options.allowHazards ?? [], onStep: options.onStep });
+    const results = await applyPlan(client, planned.plan, {
+      allowHazards: options.allowHazards ?? [],
+      onStep: options.onStep,
+      lockRetries: options.lockRetries,
+      retryBaseDelayMs: options.retryBaseDelayMs,
+    });
     if (planned.plan.steps.length > 0) {
       const after = await planWith(client, desired, options);
       if (after.plan.steps.length > 0) throw new NonConvergenceError(after.plan);

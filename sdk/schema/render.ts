@@ -117,6 +117,8 @@ export function render(change: Change): string[] {
       return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} VALIDATE CONSTRAINT ${quoteIdent(change.constraint)}`];
     case "dropConstraint":
       return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} DROP CONSTRAINT ${quoteIdent(change.constraint.name)}`];
+    case "renameConstraint":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} RENAME CONSTRAINT ${quoteIdent(change.from)} TO ${quoteIdent(change.to)}`];
     case "addConstraintUsingIndex": {
       const c = change.constraint;
       const deferral = c.deferrable ? ` DEFERRABLE INITIALLY ${c.initiallyDeferred ? "DEFERRED" : "IMMEDIATE"}` : "";

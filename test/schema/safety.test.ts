@@ -1,0 +1,130 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ApplyError, ConcurrentApplyError, APPLY_LOCK_KEY } from "../../sdk/schema/apply";
+import { applySchema, planSchema } from "../../sdk/schema/engine";
+import { schemaFromSql } from "../../sdk/schema/source";
+import { freshDatabase, majors, serverUrl } from "../support/postgres";
+import { engineOptions, expectConverges, runSql } from "../support/schema";
+
+const work = mkdtempSync(join(tmpdir(), "setpoint-safety-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe.each(majors())("apply safety on PostgreSQL %i", (major) => {
+  it("gives up on a lock held by another session after bounded retries, naming the cause, and changes nothing", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE TABLE t (id int); CREATE TABLE other (id int);");
+    const holder = await db.client();
+    await holder.query("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE;");
+    const desired = schemaFromSql("CREATE TABLE t (id int, note text); CREATE TABLE other (id int, extra int);");
+    const err = await applySchema(db.url, desired, engineOptions(db, { lockTimeoutMs: 100, retryBaseDelayMs: 20 })).catch((e: unknown) => e);
+    await holder.query("ROLLBACK");
+    expect(err).toBeInstanceOf(ApplyError);
+    const applyErr = err as ApplyError;
+    expect(applyErr.message).toMatch(/lock not acquired within 100 ms after 6 attempts/);
+    expect(applyErr.message).toContain("its transaction was rolled back");
+    expect(applyErr.results.map((r) => r.status).sort()).toEqual(["Failed", "NotStarted"]);
+    // Both ADD COLUMNs were one transaction group: neither happened.
+    const c = await db.client();
+    const { rows } = await c.query("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name IN ('t', 'other')");
+    expect(rows).toEqual([{ n: 2 }]);
+    // Once the lock is gone the same apply converges.
+    await applySchema(db.url, desired, engineOptions(db));
+  });
+
+  it("refuses to run while another apply holds the advisory lock", async () => {
+    const db = await freshDatabase(major);
+    const other = await db.client();
+    await other.query(`SELECT pg_advisory_lock(${APPLY_LOCK_KEY})`);
+    await expect(applySchema(db.url, schemaFromSql("CREATE TABLE t (id int);"), engineOptions(db))).rejects.toBeInstanceOf(ConcurrentApplyError);
+    await other.query(`SELECT pg_advisory_unlock(${APPLY_LOCK_KEY})`);
+  });
+
+  it("leaves the database untouched or resumable when the applying process is killed mid-apply", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE TABLE big (id int, v text); INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 20000) g;");
+    const schema = join(work, `kill-${major}.sql`);
+    // The new table commits in its own group; then the index builds wait on another session's lock.
+    const sql = "CREATE TABLE big (id int, v text); CREATE INDEX big_v ON big (v); CREATE INDEX big_id ON big (id); CREATE TABLE a_side (id int PRIMARY KEY);";
+    writeFileSync(schema, sql);
+    const holder = await db.client();
+    await holder.query("BEGIN; LOCK TABLE big IN SHARE ROW EXCLUSIVE MODE;");
+    const bin = resolve(__dirname, "../../bin/setpoint");
+    const child = spawn(bin, ["schema", "apply", "--url", db.url, "--schema", schema, "--dev-url", serverUrl(db.server), "--yes", "--allow-hazards", "all", "--lock-timeout", "60000"], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, SETPOINT_CACHE_DIR: join(work, "cache") },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const c = await db.client();
+    // Wait until the apply is blocked on our lock, then kill it outright.
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+      if (rows[0].n > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill("SIGKILL");
+    await new Promise((r) => child.on("exit", r));
+    // The server notices the dead client (client_connection_check_interval) and ends its backend.
+    let orphans = 1;
+    for (let i = 0; i < 100 && orphans > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const { rows } = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'setpoint'");
+      orphans = rows[0].n;
+    }
+    expect(orphans).toBe(0);
+    await holder.query("ROLLBACK");
+    expect(stderr).toContain("[Succeeded] step 1 createTable"); // committed before the kill
+
+    // What was left is a committed group and unbuilt indexes: a re-plan picks up exactly the rest.
+    const resumed = await planSchema(db.url, schemaFromSql(sql), engineOptions(db));
+    expect(resumed.plan.steps.map((s) => s.kind)).toEqual(["createIndex", "createIndex"]);
+    await applySchema(db.url, schemaFromSql(sql), engineOptions(db, { allowHazards: "all" }));
+    const after = await planSchema(db.url, schemaFromSql(sql), engineOptions(db));
+    expect(after.plan.steps).toEqual([]);
+    const { rows } = await c.query("SELECT count(*)::int AS n FROM big");
+    expect(rows).toEqual([{ n: 20000 }]);
+  });
+
+  it("applies declared renames instead of dropping and re-creating", async () => {
+    const desired = {
+      ...schemaFromSql("CREATE TABLE customers (id int PRIMARY KEY, full_name text);"),
+      renames: [
+        { kind: "table" as const, schema: "public", from: "clients", to: "customers" },
+        { kind: "column" as const, schema: "public", table: "customers", from: "name", to: "full_name" },
+      ],
+    };
+    const { applied, db } = await expectConverges(major, "CREATE TABLE clients (id int PRIMARY KEY, name text); INSERT INTO clients VALUES (1, 'Ada');", desired);
+    expect(applied.plan.steps.map((s) => s.sql[0])).toEqual([
+      'ALTER TABLE "public"."clients" RENAME TO "customers"',
+      'ALTER TABLE "public"."customers" RENAME COLUMN "name" TO "full_name"',
+      'ALTER TABLE "public"."customers" RENAME CONSTRAINT "clients_pkey" TO "customers_pkey"',
+    ]);
+    expect(applied.plan.steps.flatMap((s) => s.hazards)).toEqual([]);
+    const c = await db.client();
+    expect((await c.query("SELECT full_name FROM customers")).rows).toEqual([{ full_name: "Ada" }]);
+  });
+
+  it("reports objects it does not manage instead of dropping or ignoring them silently", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE TABLE t (id int); CREATE VIEW v AS SELECT id FROM t; CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';");
+    const planned = await planSchema(db.url, schemaFromSql("CREATE TABLE t (id int); CREATE DOMAIN posint AS int CHECK (VALUE > 0);"), engineOptions(db));
+    expect(planned.plan.steps).toEqual([]);
+    expect(planned.plan.unmanaged.map((u) => `${u.kind} ${u.schema}.${u.name} ${u.side}`)).toEqual([
+      "domain public.posint desired",
+      "function public.f() live",
+      "view public.v live",
+    ]);
+  });
+
+  it("names a non-empty table when refusing to drop it", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE TABLE keep (id int); INSERT INTO keep VALUES (1); CREATE TABLE empty (id int);");
+    const planned = await planSchema(db.url, schemaFromSql("SELECT 1;"), engineOptions(db, { schemas: ["public"] }));
+    const messages = planned.plan.steps.flatMap((s) => s.hazards.map((h) => h.message));
+    expect(messages).toContain("drops table public.empty (the table is empty)");
+    expect(messages.find((m) => m.startsWith("drops table public.keep"))).toMatch(/holds data|rows/);
+  });
+});
