@@ -52,9 +52,9 @@ export const sql = Object.assign(
     return make(text);
   },
   {
-    /** A quoted identifier (`"name"`), or a qualified one when given two parts (`"schema"."name"`). */
-    ident(name: string, qualifiedName?: string): SqlExpr {
-      return make(qualifiedName === undefined ? quoteIdent(name) : quoteQualified(name, qualifiedName));
+    /** A quoted identifier: `ident("name")` is `"name"`, `ident("schema", "name")` is `"schema"."name"`. */
+    ident(schemaOrName: string, name?: string): SqlExpr {
+      return make(name === undefined ? quoteIdent(schemaOrName) : quoteQualified(schemaOrName, name));
     },
     /** A quoted string literal (`'it''s'`). */
     literal(value: string): SqlExpr {

@@ -305,7 +305,10 @@ function crossCheck(def: SchemaDefinition): BuilderIssue[] {
       if (bytes === 0 || bytes > MAX_NAME_BYTES) add(at("columns", name), `column names must be 1 to ${MAX_NAME_BYTES} bytes long`);
       checkColumn(col.spec, at("columns", name), add, { enumByName, extensions, cols, name });
       if (col.spec.primaryKey && ++primaryKeys > 1) add(at("columns", name, "primaryKey"), "a table has at most one primary key; use the table's primaryKey option for a composite key");
-      if (col.spec.references) checkTarget(at("columns", name, "references"), col.spec.references.table, [col.spec.references.column]);
+      if (col.spec.references) {
+        checkTarget(at("columns", name, "references"), col.spec.references.table, [col.spec.references.column]);
+        checkDeferral(col.spec.references, at("columns", name, "references", "initiallyDeferred"), add);
+      }
     }
     if (t.primaryKey) {
       const pk = Array.isArray(t.primaryKey) ? { path: at("primaryKey"), columns: t.primaryKey as readonly string[] } : { path: at("primaryKey", "columns"), columns: (t.primaryKey as { columns: readonly string[] }).columns };
@@ -315,6 +318,7 @@ function crossCheck(def: SchemaDefinition): BuilderIssue[] {
     (t.foreignKeys ?? []).forEach((fk, j) => {
       fk.columns.forEach((c, k) => hasColumn(at("foreignKeys", j, "columns", k), c));
       if (fk.referencedColumns.length !== fk.columns.length) add(at("foreignKeys", j, "referencedColumns"), `must name as many columns as columns (${fk.columns.length})`);
+      checkDeferral(fk, at("foreignKeys", j, "initiallyDeferred"), add);
       checkTarget(at("foreignKeys", j, "references"), { schema: fk.references.schema ?? "public", name: fk.references.name, builder: "kind" in fk.references }, fk.referencedColumns);
     });
     checkConstraintNames(t, at, add);
@@ -331,6 +335,11 @@ function crossCheck(def: SchemaDefinition): BuilderIssue[] {
     });
   });
   return issues;
+}
+
+// Without DEFERRABLE, INITIALLY DEFERRED would be silently meaningless; say so instead.
+function checkDeferral(o: { deferrable?: boolean; initiallyDeferred?: boolean }, path: Path, add: (path: Path, message: string) => void): void {
+  if (o.initiallyDeferred && !o.deferrable) add(path, "initiallyDeferred needs deferrable: true");
 }
 
 function checkConstraintNames(t: AnyTable, at: (...rest: Path) => Path, add: (path: Path, message: string) => void): void {
