@@ -35,6 +35,7 @@ export type Change =
   | { readonly kind: "dropSequence"; readonly sequence: SequenceDef }
   | { readonly kind: "alterSequence"; readonly sequence: SequenceDef }
   | { readonly kind: "setSequenceOwner"; readonly sequence: SequenceDef }
+  | { readonly kind: "renameSequence"; readonly sequence: QualifiedName; readonly to: string }
   | { readonly kind: "createTable"; readonly table: TableDef }
   | { readonly kind: "dropTable"; readonly table: TableDef; readonly rows: RowFacts }
   | { readonly kind: "renameTable"; readonly table: QualifiedName; readonly to: string }

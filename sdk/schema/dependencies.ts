@@ -163,6 +163,8 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       if (o) needs.push(K.column({ schema: o.schema, name: o.table }, o.column));
       return d({ needs });
     }
+    case "renameSequence":
+      return d({ drops: [K.sequence(change.sequence.schema, change.sequence.name)], creates: [K.sequence(change.sequence.schema, change.to)] });
     case "createTable": {
       const t = change.table;
       const creates = [K.table(t), ...t.columns.map((c) => K.column(t, c.name))];

@@ -1,6 +1,6 @@
-import { quoteIdent, quoteQualified } from "../postgres/quote";
+import { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteQualified } from "../postgres/quote";
 import type { Change, CommentTarget, RowFacts } from "./changes";
-import { byKey, keyOf, type ColumnDef, type ConstraintDef, type IndexDef, type QualifiedName, type SchemaModel, type TableDef } from "./model";
+import { byKey, keyOf, type ColumnDef, type ConstraintDef, type IndexDef, type QualifiedName, type SchemaModel, type SequenceDef, type TableDef } from "./model";
 import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render";
 
 /** A rename the user declared; the engine never guesses renames. */
@@ -37,7 +37,7 @@ export function diff(live: SchemaModel, desired: SchemaModel, options: DiffOptio
     facts: options.facts ?? new Map(),
     out: [],
   };
-  const renamedLive = applyRenames(live, options.renames ?? [], ctx);
+  const renamedLive = renameOwnedSequences(applyRenames(live, options.renames ?? [], ctx), desired, ctx);
   diffSchemas(renamedLive, desired, ctx);
   diffExtensions(renamedLive, desired, ctx);
   diffEnums(renamedLive, desired, ctx);
@@ -80,7 +80,52 @@ function applyRenames(live: SchemaModel, renames: readonly Rename[], ctx: Ctx): 
     }
   }
   tables = tables.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
-  return { ...live, tables };
+  // Sequences follow their owning column through renames.
+  const owner = (o: NonNullable<SequenceDef["ownedBy"]>) => {
+    let { table, column } = o;
+    for (const r of renames) {
+      if (r.kind === "table" && r.schema === o.schema && r.from === table) table = r.to;
+      if (r.kind === "column" && r.schema === o.schema && r.table === table && r.from === column) column = r.to;
+    }
+    return { schema: o.schema, table, column };
+  };
+  const sequences = live.sequences.map((s) => (s.ownedBy ? { ...s, ownedBy: owner(s.ownedBy) } : s));
+  return { ...live, tables, sequences };
+}
+
+/**
+ * A serial column's sequence that only differs by name from the wanted one (e.g. `old_id_seq`
+ * after a table rename) is renamed, keeping its current value; re-creating it would restart it.
+ */
+function renameOwnedSequences(live: SchemaModel, desired: SchemaModel, ctx: Ctx): SchemaModel {
+  const liveKeys = new Set(live.sequences.map(keyOf));
+  const desiredKeys = new Set(desired.sequences.map(keyOf));
+  const renamed = new Map<string, string>();
+  const sequences = live.sequences.map((s) => {
+    if (desiredKeys.has(keyOf(s)) || !s.ownedBy) return s;
+    const match = desired.sequences.find((d) => !liveKeys.has(keyOf(d)) && d.schema === s.schema && JSON.stringify(d.ownedBy) === JSON.stringify(s.ownedBy));
+    if (!match) return s;
+    liveKeys.add(keyOf(match));
+    ctx.out.push({ kind: "renameSequence", sequence: s, to: match.name });
+    renamed.set(nextvalOf(s.schema, s.name), nextvalOf(match.schema, match.name));
+    return { ...s, name: match.name };
+  });
+  if (renamed.size === 0) return live;
+  // Defaults refer to the sequence by OID, so after the rename they print the new name.
+  const fix = (expr: string | null) => {
+    if (expr === null) return expr;
+    let out = expr;
+    for (const [from, to] of renamed) out = out.replaceAll(from, to);
+    return out;
+  };
+  const tables = live.tables.map((t) => ({ ...t, columns: t.columns.map((c) => ({ ...c, default: fix(c.default) })) }));
+  return { ...live, sequences, tables };
+}
+
+// How pg_get_expr prints nextval of a sequence under the canonical search_path (public).
+function nextvalOf(schema: string, name: string): string {
+  const rel = schema === "public" ? quoteIdentIfNeeded(name) : `${quoteIdentIfNeeded(schema)}.${quoteIdentIfNeeded(name)}`;
+  return `nextval(${quoteLiteral(rel)}::regclass)`;
 }
 
 function diffSchemas(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {

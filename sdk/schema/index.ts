@@ -35,3 +35,4 @@ export {
 } from "./plan";
 export { applyPlan, ApplyError, ConcurrentApplyError, type ApplyOptions, type StepResult, type StepStatus } from "./apply";
 export { planSchema, applySchema, NonConvergenceError, type SchemaEngineOptions, type PlannedSchema, type AppliedSchema } from "./engine";
+export * from "./builders/index";

@@ -43,6 +43,8 @@ export function render(change: Change): string[] {
       const target = o ? `${quoteQualified(o.schema, o.table)}.${quoteIdent(o.column)}` : "NONE";
       return [`ALTER SEQUENCE ${quoteQualified(change.sequence.schema, change.sequence.name)} OWNED BY ${target}`];
     }
+    case "renameSequence":
+      return [`ALTER SEQUENCE ${quoteQualified(change.sequence.schema, change.sequence.name)} RENAME TO ${quoteIdent(change.to)}`];
     case "createTable":
       return [renderCreateTable(change.table)];
     case "dropTable":

@@ -128,3 +128,17 @@ describe.each(majors())("apply safety on PostgreSQL %i", (major) => {
     expect(messages.find((m) => m.startsWith("drops table public.keep"))).toMatch(/holds data|rows/);
   });
 });
+
+describe.each(majors())("renames with owned sequences on PostgreSQL %i", (major) => {
+  it("renames a serial column's sequence with its table, keeping the counter", async () => {
+    const desired = {
+      ...schemaFromSql("CREATE TABLE new_t (id serial PRIMARY KEY, v text);"),
+      renames: [{ kind: "table" as const, schema: "public", from: "old_t", to: "new_t" }],
+    };
+    const { applied, db } = await expectConverges(major, "CREATE TABLE old_t (id serial PRIMARY KEY, v text); INSERT INTO old_t (v) VALUES ('a'), ('b');", desired);
+    expect(applied.plan.steps.map((s) => s.kind).sort()).toEqual(["renameConstraint", "renameSequence", "renameTable"]);
+    const c = await db.client();
+    const { rows } = await c.query("INSERT INTO new_t (v) VALUES ('c') RETURNING id");
+    expect(rows).toEqual([{ id: 3 }]);
+  });
+});
