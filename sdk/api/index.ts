@@ -1,0 +1,71 @@
+/**
+ * `setpoint/api`: the Setpoint custom resources (group `setpoint.dev`, version `v1alpha1`) as
+ * zod schemas, TypeScript types, parsers and CustomResourceDefinition manifests.
+ *
+ * To write the CRDs to a file kubectl can apply (a JSON `List`):
+ * `node -e 'console.log(JSON.stringify(require("setpoint/api").crdManifestList(), null, 2))' > crds.json`
+ */
+export {
+  GROUP,
+  VERSION,
+  API_VERSION,
+  CONDITION_TYPES,
+  QUANTITY_PATTERN,
+  DURATION_PATTERN,
+  durationToMs,
+  type Condition,
+  type ConditionType,
+} from "./common";
+export {
+  postgresClusterSpecSchema,
+  postgresClusterStatusSchema,
+  PRIMARY_UPDATE_STRATEGIES,
+  MAX_INSTANCES,
+  type PostgresClusterSpec,
+  type PostgresClusterSpecInput,
+  type PostgresClusterStatus,
+} from "./postgres-cluster";
+export {
+  postgresSchemaSpecSchema,
+  postgresSchemaStatusSchema,
+  ALLOW_HAZARD_VALUES,
+  type PostgresSchemaSpec,
+  type PostgresSchemaSpecInput,
+  type PostgresSchemaStatus,
+} from "./postgres-schema";
+export {
+  postgresUpgradeSpecSchema,
+  postgresUpgradeStatusSchema,
+  type PostgresUpgradeSpec,
+  type PostgresUpgradeSpecInput,
+  type PostgresUpgradeStatus,
+} from "./postgres-upgrade";
+export {
+  parsePostgresClusterSpec,
+  parsePostgresSchemaSpec,
+  parsePostgresUpgradeSpec,
+  parsePostgresClusterStatus,
+  parsePostgresSchemaStatus,
+  specIssues,
+  type SpecIssue,
+} from "./parse";
+export { toOpenApiSchema, structuralViolations, SchemaConversionError, type OpenApiSchema } from "./openapi";
+export {
+  crdManifests,
+  crdManifestList,
+  crdName,
+  KINDS,
+  type CustomResourceDefinitionManifest,
+  type KindNames,
+  type SetpointKind,
+} from "./crds";
+export { readyCondition, isReadyFor } from "./conditions";
+export {
+  kubeName,
+  isDnsLabel,
+  clusterObjectNames,
+  serviceHost,
+  MAX_NAME_LENGTH,
+  POSTGRES_PORT,
+  type ClusterObjectNames,
+} from "./names";

@@ -1,0 +1,139 @@
+/**
+ * The `PostgresCluster` custom resource: one PostgreSQL primary with optional streaming
+ * replicas, its storage, configuration and services. Shared by the Pulumi component (which
+ * creates it) and the operator (which makes it real).
+ */
+import { z } from "zod";
+import { SUPPORTED_MAJORS } from "../postgres/versions";
+import { baseStatusShape, intRange, quantity, withRules } from "./common";
+
+/** Most instances (one primary plus replicas) a cluster may have. */
+export const MAX_INSTANCES = 9;
+
+const lowestMajor = SUPPORTED_MAJORS[0];
+const highestMajor = SUPPORTED_MAJORS[SUPPORTED_MAJORS.length - 1]!;
+
+const autoGrowSchema = z
+  .object({
+    thresholdPercent: intRange(50, 95).default(80).describe("Grow when the volume is fuller than this percentage."),
+    step: quantity.describe("How much to add each time, e.g. 5Gi."),
+    limit: quantity.describe("Never grow beyond this size, e.g. 100Gi."),
+  })
+  .describe("Grow the volume automatically when it fills up (needs a StorageClass that allows expansion).");
+
+const storageSchema = z
+  .object({
+    size: quantity.describe("Size of each instance's data volume, e.g. 10Gi."),
+    storageClass: z.string().min(1).optional().describe("StorageClass of the volumes; the cluster default when omitted."),
+    autoGrow: autoGrowSchema.optional(),
+  })
+  .describe("Persistent storage of each instance.");
+
+const resourceListSchema = z.record(z.string(), quantity);
+
+const resourcesSchema = z
+  .object({
+    requests: resourceListSchema.optional().describe("Minimum resources, e.g. { cpu: 500m, memory: 1Gi }."),
+    limits: resourceListSchema.optional().describe("Maximum resources, e.g. { memory: 2Gi }."),
+  })
+  .describe("CPU and memory of each PostgreSQL container.");
+
+const pgIdentifier = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z_][a-z0-9_]*$/, { error: "must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*)" });
+
+const bootstrapSchema = z
+  .object({
+    database: pgIdentifier.default("app").describe("Application database created at bootstrap."),
+    owner: pgIdentifier.default("app").describe("Role that owns the database; its credentials go to the <cluster>-app Secret."),
+  })
+  .describe("What to create when the cluster is first initialized.");
+
+const servicesSchema = z
+  .object({
+    rw: z.boolean().default(true).describe("Create <cluster>-rw, routing to the primary."),
+    ro: z.boolean().default(true).describe("Create <cluster>-ro, routing to the replicas."),
+  })
+  .describe("Which Services to create.");
+
+const synchronousSchema = z
+  .object({
+    method: z.enum(["any", "first"]).default("any").describe("Quorum (any) or priority (first) synchronous replication."),
+    number: intRange(1, MAX_INSTANCES - 1).describe("How many replicas must confirm each commit."),
+  })
+  .describe("Synchronous replication; omitted means asynchronous.");
+
+/** Accepted values of `primaryUpdateStrategy`. */
+export const PRIMARY_UPDATE_STRATEGIES = ["unsupervised", "supervised"] as const;
+
+/** Zod schema of `PostgresCluster.spec` (the trust boundary for components and the operator). */
+export const postgresClusterSpecSchema = withRules(
+  z.object({
+    instances: intRange(1, MAX_INSTANCES).default(1).describe("Number of instances: one primary plus replicas."),
+    postgresVersion: intRange(lowestMajor, highestMajor)
+      .optional()
+      .describe(`PostgreSQL major version (${lowestMajor}-${highestMajor}). Required unless image is set.`),
+    image: z.string().min(1).optional().describe("Container image to run; overrides the default image of postgresVersion."),
+    storage: storageSchema,
+    parameters: z.record(z.string(), z.string()).optional().describe("postgresql.conf parameters, e.g. { work_mem: 8MB }."),
+    resources: resourcesSchema.optional(),
+    bootstrap: bootstrapSchema.prefault({}),
+    services: servicesSchema.prefault({}),
+    primaryUpdateStrategy: z
+      .enum(PRIMARY_UPDATE_STRATEGIES)
+      .default("unsupervised")
+      .describe("unsupervised: the operator switches over to an updated replica itself; supervised: it waits for you."),
+    synchronous: synchronousSchema.optional(),
+  }),
+  [
+    {
+      cel: "has(self.postgresVersion) || has(self.image)",
+      message: `postgresVersion (${lowestMajor}-${highestMajor}) or image must be set`,
+      field: "postgresVersion",
+      check: (s) => s.postgresVersion !== undefined || s.image !== undefined,
+    },
+    {
+      cel: "!has(self.synchronous) || self.synchronous.number < self.instances",
+      message: "synchronous.number must be less than instances (the primary does not count)",
+      field: "synchronous",
+      check: (s) => s.synchronous === undefined || s.synchronous.number < s.instances,
+    },
+  ],
+);
+
+/** `PostgresCluster.spec` as written by a user (defaults not yet applied). */
+export type PostgresClusterSpecInput = z.input<typeof postgresClusterSpecSchema>;
+/** `PostgresCluster.spec` after validation, with every default applied. */
+export type PostgresClusterSpec = z.output<typeof postgresClusterSpecSchema>;
+
+const instanceStatusSchema = z.object({
+  name: z.string().describe("Pod name."),
+  role: z.enum(["primary", "replica"]),
+  ready: z.boolean(),
+  lagBytes: z.int().min(0).optional().describe("Replay lag behind the primary, in bytes (replicas only)."),
+  pendingRestart: z.boolean().optional().describe("A changed parameter needs a restart to take effect."),
+});
+
+/** Zod schema of `PostgresCluster.status` (written by the operator, read by the component). */
+export const postgresClusterStatusSchema = z.object({
+  ...baseStatusShape,
+  currentPrimary: z.string().optional().describe("Pod name of the current primary."),
+  instances: z.array(instanceStatusSchema).max(MAX_INSTANCES).optional(),
+  effectiveParameters: z.record(z.string(), z.string()).optional().describe("Parameters as the server reports them."),
+  diskUsage: z
+    .object({
+      usedBytes: z.int().min(0),
+      capacityBytes: z.int().min(0),
+    })
+    .optional()
+    .describe("Data volume usage of the fullest instance."),
+  readWriteService: z.string().optional().describe("Service routing to the primary."),
+  readOnlyService: z.string().optional().describe("Service routing to replicas."),
+  port: z.int().min(1).max(65535).optional(),
+  secretName: z.string().optional().describe("Secret with the application credentials."),
+});
+
+/** `PostgresCluster.status`. */
+export type PostgresClusterStatus = z.output<typeof postgresClusterStatusSchema>;
