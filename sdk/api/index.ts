@@ -46,6 +46,7 @@ export {
   parsePostgresUpgradeSpec,
   parsePostgresClusterStatus,
   parsePostgresSchemaStatus,
+  parseWithSchema,
   specIssues,
   type SpecIssue,
 } from "./parse";

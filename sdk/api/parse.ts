@@ -49,7 +49,15 @@ export function specIssues(error: z.ZodError, prefix: string): SpecIssue[] {
   return error.issues.map((issue) => ({ propertyPath: formatPath(prefix, issue.path), message: describeIssue(issue) }));
 }
 
-function parseWith<T>(schema: z.ZodType<T>, kind: string, prefix: string, value: unknown): T {
+/**
+ * Parses `value` with a zod schema at a trust boundary.
+ * @param schema the schema (its output type is the result).
+ * @param kind what is parsed, for the message, e.g. `PostgresCluster spec`.
+ * @param prefix path prefix of `propertyPath`, e.g. `spec`; empty for top-level arguments.
+ * @param value the untrusted value.
+ * @throws {InputError} naming the first invalid field (`propertyPath`), listing the others.
+ */
+export function parseWithSchema<T>(schema: z.ZodType<T>, kind: string, prefix: string, value: unknown): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issues = specIssues(result.error, prefix);
@@ -67,7 +75,7 @@ function parseWith<T>(schema: z.ZodType<T>, kind: string, prefix: string, value:
  * @throws {InputError} naming the first invalid field (`propertyPath`) and what is allowed.
  */
 export function parsePostgresClusterSpec(value: unknown, prefix = "spec"): PostgresClusterSpec {
-  return parseWith(postgresClusterSpecSchema, "PostgresCluster spec", prefix, value);
+  return parseWithSchema(postgresClusterSpecSchema, "PostgresCluster spec", prefix, value);
 }
 
 /**
@@ -77,7 +85,7 @@ export function parsePostgresClusterSpec(value: unknown, prefix = "spec"): Postg
  * @throws {InputError} naming the first invalid field.
  */
 export function parsePostgresSchemaSpec(value: unknown, prefix = "spec"): PostgresSchemaSpec {
-  return parseWith(postgresSchemaSpecSchema, "PostgresSchema spec", prefix, value);
+  return parseWithSchema(postgresSchemaSpecSchema, "PostgresSchema spec", prefix, value);
 }
 
 /**
@@ -87,7 +95,7 @@ export function parsePostgresSchemaSpec(value: unknown, prefix = "spec"): Postgr
  * @throws {InputError} naming the first invalid field.
  */
 export function parsePostgresUpgradeSpec(value: unknown, prefix = "spec"): PostgresUpgradeSpec {
-  return parseWith(postgresUpgradeSpecSchema, "PostgresUpgrade spec", prefix, value);
+  return parseWithSchema(postgresUpgradeSpecSchema, "PostgresUpgrade spec", prefix, value);
 }
 
 /**
@@ -96,7 +104,7 @@ export function parsePostgresUpgradeSpec(value: unknown, prefix = "spec"): Postg
  * @throws {InputError} when the status does not have the documented shape.
  */
 export function parsePostgresClusterStatus(value: unknown): PostgresClusterStatus {
-  return parseWith(postgresClusterStatusSchema, "PostgresCluster status", "status", value ?? {});
+  return parseWithSchema(postgresClusterStatusSchema, "PostgresCluster status", "status", value ?? {});
 }
 
 /**
@@ -105,5 +113,5 @@ export function parsePostgresClusterStatus(value: unknown): PostgresClusterStatu
  * @throws {InputError} when the status does not have the documented shape.
  */
 export function parsePostgresSchemaStatus(value: unknown): PostgresSchemaStatus {
-  return parseWith(postgresSchemaStatusSchema, "PostgresSchema status", "status", value ?? {});
+  return parseWithSchema(postgresSchemaStatusSchema, "PostgresSchema status", "status", value ?? {});
 }

@@ -1,0 +1,286 @@
+/**
+ * `Operator`: installs the Setpoint operator into a Kubernetes cluster: the CRDs, a namespace,
+ * a service account with least-privilege RBAC, and the operator Deployment.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { crdManifests, KINDS, GROUP, parseWithSchema } from "../sdk/api/index";
+import { kubeName } from "../sdk/api/names";
+import { InputError } from "../sdk/errors";
+
+/** Most operator replicas; more add nothing with a single leader. */
+export const MAX_OPERATOR_REPLICAS = 3;
+
+/** Arguments of {@link Operator}. */
+export interface OperatorArgs {
+  /** Operator container image, e.g. `ghcr.io/acme/setpoint-operator:0.1.0` (built from the repo's Dockerfile). */
+  image: pulumi.Input<string>;
+  /** Namespace the operator runs in. @default "setpoint-system" */
+  namespace?: string;
+  /** Create the namespace; set false when it already exists. @default true */
+  createNamespace?: boolean;
+  /** Base name of the ServiceAccount, RBAC objects and Deployment. @default "setpoint-operator" */
+  name?: string;
+  /** Operator replicas (1-3); only the leader reconciles. @default 1 */
+  replicas?: number;
+  /** Run leader election (`--leader-elect`); required when replicas > 1. @default true */
+  leaderElect?: boolean;
+  /** Container resources. @default { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } } */
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  /** Log level of the operator. @default "info" */
+  logLevel?: "debug" | "info" | "warn" | "error";
+  /** Image pull policy. @default "IfNotPresent" */
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  /** Install the CustomResourceDefinitions. @default true */
+  installCrds?: boolean;
+  /**
+   * Do not wait for the Deployment to become available (sets `pulumi.com/skipAwait: "true"`);
+   * needed where no kubelet runs pods, e.g. against a bare API server.
+   * @default false
+   */
+  skipAwait?: boolean;
+}
+
+const quantityMap = z.record(z.string(), z.string().min(1));
+
+const operatorArgsSchema = z.object({
+  namespace: z
+    .string()
+    .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, { error: "must be a DNS label ([a-z][-a-z0-9]*)" })
+    .max(63)
+    .default("setpoint-system"),
+  createNamespace: z.boolean().default(true),
+  name: z
+    .string()
+    .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, { error: "must be a DNS label ([a-z][-a-z0-9]*)" })
+    .max(53, { error: "must be at most 53 characters (suffixes are appended)" })
+    .default("setpoint-operator"),
+  replicas: z
+    .int({ error: `must be an integer from 1 to ${MAX_OPERATOR_REPLICAS}` })
+    .min(1, { error: `must be an integer from 1 to ${MAX_OPERATOR_REPLICAS}` })
+    .max(MAX_OPERATOR_REPLICAS, { error: `must be an integer from 1 to ${MAX_OPERATOR_REPLICAS}` })
+    .default(1),
+  leaderElect: z.boolean().default(true),
+  resources: z
+    .object({ requests: quantityMap.optional(), limits: quantityMap.optional() })
+    .default({ requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } }),
+  logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  imagePullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent"),
+  installCrds: z.boolean().default(true),
+  skipAwait: z.boolean().default(false),
+});
+
+/** {@link OperatorArgs} after validation, every default applied (the image is passed through). */
+export type ResolvedOperatorArgs = z.output<typeof operatorArgsSchema> & { image: pulumi.Input<string> };
+
+/**
+ * Validates {@link OperatorArgs} and applies the defaults. Pure.
+ * @throws {InputError} naming the property (`propertyPath`, e.g. `replicas`) and what is allowed.
+ */
+export function operatorDefaults(args: OperatorArgs): ResolvedOperatorArgs {
+  if (args === undefined || args === null || typeof args !== "object") {
+    throw new InputError("Operator args must be an object with at least `image`", { propertyPath: "args" });
+  }
+  if (args.image === undefined || args.image === "") {
+    throw new InputError("image is required: the operator container image (see the Dockerfile at the repo root)", { propertyPath: "image" });
+  }
+  const { image, ...rest } = args;
+  const resolved = parseWithSchema(operatorArgsSchema, "Operator args", "", rest);
+  if (resolved.replicas > 1 && !resolved.leaderElect) {
+    throw new InputError(`leaderElect must be true when replicas is ${resolved.replicas} (only one replica may reconcile)`, {
+      propertyPath: "leaderElect",
+    });
+  }
+  return { ...resolved, image };
+}
+
+/** One RBAC rule, as plain data. */
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+const READ = ["get", "list", "watch"];
+const MANAGE = [...READ, "create", "update", "patch", "delete"];
+
+/**
+ * Cluster-wide permissions of the operator, exactly what its controllers use: read its custom
+ * resources (and set finalizers on them; it never writes their spec), write their status, and
+ * manage the pods, services, volumes, secrets and config maps it creates, and emit events.
+ */
+export function operatorClusterRules(): PolicyRule[] {
+  const plurals = Object.values(KINDS).map((k) => k.plural);
+  return [
+    { apiGroups: [GROUP], resources: plurals, verbs: [...READ, "update", "patch"] },
+    { apiGroups: [GROUP], resources: plurals.map((p) => `${p}/status`), verbs: ["get", "update", "patch"] },
+    { apiGroups: [GROUP], resources: plurals.map((p) => `${p}/finalizers`), verbs: ["update"] },
+    { apiGroups: [""], resources: ["pods", "services", "persistentvolumeclaims", "secrets", "configmaps"], verbs: MANAGE },
+    { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+    { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+  ];
+}
+
+/**
+ * Permissions in the operator's own namespace: the leader-election Lease. Namespaced on purpose,
+ * so the operator cannot touch other components' leases.
+ */
+export function operatorNamespaceRules(): PolicyRule[] {
+  return [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }];
+}
+
+/** Kubernetes names of the objects an {@link Operator} creates. */
+export function operatorObjectNames(base: string): { serviceAccount: string; clusterRole: string; leaderElectionRole: string; deployment: string } {
+  return {
+    serviceAccount: base,
+    clusterRole: base,
+    leaderElectionRole: kubeName([base, "leader-election"]),
+    deployment: base,
+  };
+}
+
+/**
+ * The Setpoint operator: CRDs, namespace, ServiceAccount, RBAC and Deployment.
+ *
+ * Pass a `k8s.Provider` through `opts.providers` (or `opts.provider`) to target a cluster;
+ * children inherit it.
+ */
+export class Operator extends pulumi.ComponentResource {
+  /** Namespace the operator runs in. */
+  readonly namespace: pulumi.Output<string>;
+  /** Names of the installed CRDs (empty when `installCrds` is false). */
+  readonly crdNames: pulumi.Output<string[]>;
+  /** Name of the operator's ServiceAccount. */
+  readonly serviceAccountName: pulumi.Output<string>;
+  /** Name of the operator Deployment. */
+  readonly deploymentName: pulumi.Output<string>;
+  /** The CRD resources, for `dependsOn` of custom resources created in the same program. */
+  readonly crds: k8s.apiextensions.v1.CustomResourceDefinition[];
+  /** The operator Deployment. */
+  readonly deployment: k8s.apps.v1.Deployment;
+  /** The cluster-wide role. */
+  readonly clusterRole: k8s.rbac.v1.ClusterRole;
+
+  constructor(name: string, args: OperatorArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("setpoint:index:Operator", name, {}, opts);
+    let a: ResolvedOperatorArgs;
+    try {
+      a = operatorDefaults(args);
+    } catch (err) {
+      throw toResourceError(err, this);
+    }
+    const child = { parent: this };
+    const names = operatorObjectNames(a.name);
+    const labels = { "app.kubernetes.io/name": "setpoint-operator", "app.kubernetes.io/instance": a.name, "app.kubernetes.io/part-of": "setpoint" };
+
+    this.crds = a.installCrds
+      ? crdManifests().map(
+          (crd) =>
+            new k8s.apiextensions.v1.CustomResourceDefinition(
+              `${name}-${crd.spec.names.plural}`,
+              // The provider accepts wire-format `x-kubernetes-*` keys as well as the SDK's underscored ones.
+              { metadata: crd.metadata, spec: crd.spec as unknown as k8s.types.input.apiextensions.v1.CustomResourceDefinitionSpec },
+              child,
+            ),
+        )
+      : [];
+
+    const ns = a.createNamespace
+      ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: a.namespace, labels } }, child)
+      : undefined;
+    const namespace = ns ? ns.metadata.name : pulumi.output(a.namespace);
+    const inNs = { parent: this, dependsOn: ns ? [ns] : [] };
+
+    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: names.serviceAccount, namespace, labels } }, inNs);
+    const subject = [{ kind: "ServiceAccount", name: sa.metadata.name, namespace }];
+
+    this.clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-role`, { metadata: { name: names.clusterRole, labels }, rules: operatorClusterRules() }, child);
+    const binding = new k8s.rbac.v1.ClusterRoleBinding(
+      `${name}-binding`,
+      {
+        metadata: { name: names.clusterRole, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: this.clusterRole.metadata.name },
+        subjects: subject,
+      },
+      child,
+    );
+    const leRole = new k8s.rbac.v1.Role(
+      `${name}-leader-election-role`,
+      { metadata: { name: names.leaderElectionRole, namespace, labels }, rules: operatorNamespaceRules() },
+      inNs,
+    );
+    const leBinding = new k8s.rbac.v1.RoleBinding(
+      `${name}-leader-election-binding`,
+      {
+        metadata: { name: names.leaderElectionRole, namespace, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: leRole.metadata.name },
+        subjects: subject,
+      },
+      inNs,
+    );
+
+    this.deployment = new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata: {
+          name: names.deployment,
+          namespace,
+          labels,
+          annotations: a.skipAwait ? { "pulumi.com/skipAwait": "true" } : {},
+        },
+        spec: {
+          replicas: a.replicas,
+          selector: { matchLabels: { "app.kubernetes.io/name": "setpoint-operator", "app.kubernetes.io/instance": a.name } },
+          template: {
+            metadata: { labels },
+            spec: {
+              serviceAccountName: sa.metadata.name,
+              securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
+              containers: [
+                {
+                  name: "operator",
+                  image: a.image,
+                  imagePullPolicy: a.imagePullPolicy,
+                  args: a.leaderElect ? ["--leader-elect"] : [],
+                  env: [
+                    { name: "SETPOINT_LEADER_ELECT", value: String(a.leaderElect) },
+                    { name: "SETPOINT_LEADER_ELECTION_LEASE", value: names.deployment },
+                    { name: "SETPOINT_LOG_LEVEL", value: a.logLevel },
+                    { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                    { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                  ],
+                  resources: a.resources,
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    capabilities: { drop: ["ALL"] },
+                  },
+                },
+              ],
+            },
+          },
+        },
+      },
+      // The operator must not start before it may read its resources.
+      { parent: this, dependsOn: [...(ns ? [ns] : []), ...this.crds, binding, leBinding] },
+    );
+
+    this.namespace = namespace;
+    this.crdNames = pulumi.output(this.crds.map((c) => c.metadata.name));
+    this.serviceAccountName = sa.metadata.name;
+    this.deploymentName = this.deployment.metadata.name;
+    this.registerOutputs({
+      namespace: this.namespace,
+      crdNames: this.crdNames,
+      serviceAccountName: this.serviceAccountName,
+      deploymentName: this.deploymentName,
+    });
+  }
+}
+
+/** A validation error as a `pulumi.ResourceError` on `resource`, keeping the property path in the message. */
+export function toResourceError(err: unknown, resource: pulumi.Resource): Error {
+  if (err instanceof InputError) return new pulumi.ResourceError(err.message, resource, true);
+  return err instanceof Error ? err : new Error(String(err));
+}
