@@ -9,6 +9,7 @@ import type {
   QualifiedName,
   SequenceDef,
   TableDef,
+  ViewDef,
 } from "./model";
 
 /**
@@ -72,13 +73,15 @@ export type Change =
   | { readonly kind: "createIndex"; readonly table: QualifiedName; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "dropIndex"; readonly schema: string; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "renameIndex"; readonly schema: string; readonly from: string; readonly to: string }
+  | { readonly kind: "createView"; readonly view: ViewDef }
+  | { readonly kind: "dropView"; readonly view: ViewDef }
   | { readonly kind: "comment"; readonly target: CommentTarget; readonly comment: string | null };
 
 /** What a change's comment is attached to. */
 export type CommentTarget =
   | { readonly type: "SCHEMA"; readonly name: string }
   | { readonly type: "EXTENSION"; readonly name: string }
-  | { readonly type: "TYPE" | "SEQUENCE" | "TABLE" | "INDEX"; readonly schema: string; readonly name: string }
+  | { readonly type: "TYPE" | "SEQUENCE" | "TABLE" | "INDEX" | "VIEW"; readonly schema: string; readonly name: string }
   | { readonly type: "COLUMN"; readonly schema: string; readonly table: string; readonly column: string }
   | { readonly type: "CONSTRAINT"; readonly schema: string; readonly table: string; readonly constraint: string };
 

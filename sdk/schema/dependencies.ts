@@ -1,5 +1,5 @@
 import type { Change, CommentTarget } from "./changes";
-import type { ColumnDef, ConstraintDef, QualifiedName, SchemaModel, TableDef } from "./model";
+import type { ColumnDef, ConstraintDef, QualifiedName, SchemaModel, TableDef, ViewDef } from "./model";
 
 /**
  * What a change does to the object graph, as keys (`table:s.t`, `column:s.t.c`, `type:s.n`, ...):
@@ -115,6 +115,7 @@ function commentNeeds(t: CommentTarget): string {
     case "SEQUENCE":
       return K.sequence(t.schema, t.name);
     case "TABLE":
+    case "VIEW":
       return K.table(t);
     case "INDEX":
       return K.index(t.schema, t.name);
@@ -123,6 +124,14 @@ function commentNeeds(t: CommentTarget): string {
     case "CONSTRAINT":
       return K.constraint({ schema: t.schema, name: t.table }, t.constraint);
   }
+}
+
+function viewKeys(v: ViewDef): string[] {
+  return [K.table(v), ...v.columns.map((c) => K.column(v, c))];
+}
+
+function viewReads(v: ViewDef): string[] {
+  return v.dependsOn.map((d) => (d.column === null ? K.table(d) : K.column(d, d.column)));
 }
 
 const none: ChangeDeps = { creates: [], drops: [], needs: [], releases: [] };
@@ -191,7 +200,11 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       return d({ drops: [K.column(change.table, change.column.name)], releases: columnReleases(change.column) });
     case "alterColumnType": {
       const to = findColumn(desired, change.table, change.column);
+      // PostgreSQL refuses to change a column's type under a view: the column counts as dropped
+      // and re-created, so views reading it are dropped before and re-created after.
       return d({
+        drops: [K.column(change.table, change.column)],
+        creates: [K.column(change.table, change.column)],
         needs: to ? columnNeeds(change.table, to) : [K.column(change.table, change.column)],
         releases: columnReleases(findColumn(live, change.table, change.column)),
       });
@@ -242,6 +255,10 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     }
     case "renameIndex":
       return d({ needs: [K.index(change.schema, change.from)], creates: [K.index(change.schema, change.to)] });
+    case "createView":
+      return d({ creates: viewKeys(change.view), needs: [K.schema(change.view.schema), ...viewReads(change.view)] });
+    case "dropView":
+      return d({ drops: viewKeys(change.view), releases: viewReads(change.view) });
     case "comment":
       return d({ needs: [commentNeeds(change.target)] });
   }

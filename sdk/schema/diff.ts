@@ -1,6 +1,6 @@
 import { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteQualified } from "../postgres/quote";
 import type { Change, CommentTarget, RowFacts } from "./changes";
-import { byKey, keyOf, type ColumnDef, type ConstraintDef, type IndexDef, type QualifiedName, type SchemaModel, type SequenceDef, type TableDef } from "./model";
+import { byKey, keyOf, type ColumnDef, type ConstraintDef, type IndexDef, type QualifiedName, type SchemaModel, type SequenceDef, type TableDef, type ViewDef } from "./model";
 import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render";
 
 /** A rename the user declared; the engine never guesses renames. */
@@ -43,6 +43,7 @@ export function diff(live: SchemaModel, desired: SchemaModel, options: DiffOptio
   diffEnums(renamedLive, desired, ctx);
   diffSequences(renamedLive, desired, ctx);
   diffTables(renamedLive, desired, ctx);
+  diffViews(renamedLive, desired, ctx);
   return ctx.out;
 }
 
@@ -248,6 +249,47 @@ function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
   }
   for (const t of live.tables) {
     if (!desiredMap.has(keyOf(t))) ctx.out.push({ kind: "dropTable", table: t, rows: ctx.facts.get(factsKey(t)) ?? UNKNOWN_FACTS });
+  }
+}
+
+/**
+ * Views are dropped and re-created (in the same transaction group) when their definition changes,
+ * when a column or table they read is altered or dropped, or when a view they read is re-created.
+ */
+function diffViews(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
+  const liveMap = byKey(live.views);
+  const desiredMap = byKey(desired.views);
+  const touched = new Set<string>();
+  for (const c of ctx.out) {
+    if (c.kind === "alterColumnType") touched.add(`${keyOf(c.table)}.${c.column}`);
+    if (c.kind === "dropColumn") touched.add(`${keyOf(c.table)}.${c.column.name}`);
+    if (c.kind === "dropTable") touched.add(keyOf(c.table));
+  }
+  const recreate = new Set<string>();
+  const reads = (v: ViewDef, key: string) => v.dependsOn.some((d) => keyOf(d) === key || `${keyOf(d)}.${d.column ?? ""}` === key);
+  for (const v of live.views) {
+    const d = desiredMap.get(keyOf(v));
+    if (d && (d.definition !== v.definition || d.options.join() !== v.options.join() || [...touched].some((k) => reads(v, k)))) recreate.add(keyOf(v));
+  }
+  // Views reading a re-created view must follow it.
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const v of live.views) {
+      if (recreate.has(keyOf(v)) || !desiredMap.has(keyOf(v))) continue;
+      if ([...recreate].some((k) => reads(v, k))) {
+        recreate.add(keyOf(v));
+        grew = true;
+      }
+    }
+  }
+  for (const v of live.views) if (!desiredMap.has(keyOf(v)) || recreate.has(keyOf(v))) ctx.out.push({ kind: "dropView", view: v });
+  for (const v of desired.views) {
+    const l = liveMap.get(keyOf(v));
+    const target: CommentTarget = { type: "VIEW", schema: v.schema, name: v.name };
+    if (!l || recreate.has(keyOf(v))) {
+      ctx.out.push({ kind: "createView", view: v });
+      comment(ctx, target, null, v.comment);
+    } else comment(ctx, target, l.comment, v.comment);
   }
 }
 

@@ -14,6 +14,7 @@ import {
   type TableDef,
   type UnmanagedKind,
   type UnmanagedObject,
+  type ViewDef,
 } from "./model";
 
 /** Options for {@link introspect}. */
@@ -50,6 +51,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
   const columns = await q<ColumnRow>(COLUMNS_SQL);
   const constraints = await q<ConstraintRow>(CONSTRAINTS_SQL);
   const indexes = await q<IndexRow>(INDEXES_SQL);
+  const views = await q<ViewRow>(VIEWS_SQL);
   const unmanaged = await q<UnmanagedObject>(UNMANAGED_SQL);
 
   const tables = assembleTables(relations, columns, constraints, indexes);
@@ -60,8 +62,29 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
     enums: enums.map((e): EnumDef => ({ schema: e.schema, name: e.name, values: e.values, comment: e.comment })),
     sequences: sequences.map(toSequence),
     tables,
+    views: views.map(
+      (v): ViewDef => ({
+        schema: v.schema,
+        name: v.name,
+        definition: v.definition.trim().replace(/;$/, ""),
+        columns: v.columns,
+        options: [...(v.options ?? [])].sort(),
+        dependsOn: v.depends ?? [],
+        comment: v.comment,
+      }),
+    ),
     unmanaged: unmanaged.map((u) => ({ schema: u.schema, name: u.name, kind: u.kind as UnmanagedKind })),
   };
+}
+
+interface ViewRow {
+  schema: string;
+  name: string;
+  definition: string;
+  columns: string[];
+  options: string[] | null;
+  depends: { schema: string; name: string; column: string | null }[] | null;
+  comment: string | null;
 }
 
 interface SequenceRow {
@@ -337,18 +360,33 @@ WHERE ${MANAGED_TABLE} AND ${IN_SCOPE("n")}
   AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
 ORDER BY i.indrelid, ic.relname`;
 
+const VIEWS_SQL = `
+SELECT n.nspname AS schema, c.relname AS name, pg_get_viewdef(c.oid) AS definition,
+       array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
+       c.reloptions AS options,
+       (SELECT json_agg(DISTINCT jsonb_build_object('schema', rn.nspname, 'name', rc.relname, 'column', ra.attname))
+          FROM pg_rewrite rw
+          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> c.oid
+          JOIN pg_class rc ON rc.oid = d.refobjid
+          JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+          LEFT JOIN pg_attribute ra ON ra.attrelid = d.refobjid AND ra.attnum = d.refobjsubid AND d.refobjsubid > 0
+         WHERE rw.ev_class = c.oid) AS depends,
+       obj_description(c.oid, 'pg_class') AS comment
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'v' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
+ORDER BY 1, 2`;
+
 const UNMANAGED_SQL = `
 SELECT schema, name, kind FROM (
   SELECT n.nspname AS schema, c.relname AS name,
-         CASE WHEN c.relkind = 'v' THEN 'view'
-              WHEN c.relkind = 'm' THEN 'materialized view'
+         CASE WHEN c.relkind = 'm' THEN 'materialized view'
               WHEN c.relkind = 'f' THEN 'foreign table'
               WHEN c.relispartition THEN 'partition'
               WHEN c.relkind = 'p' THEN 'partitioned table'
               ELSE 'inherited table' END AS kind
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
-    AND (c.relkind IN ('v', 'm', 'f', 'p')
+    AND (c.relkind IN ('m', 'f', 'p')
          OR (c.relkind = 'r' AND (c.relispartition OR EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid OR inh.inhparent = c.oid))))
   UNION ALL
   SELECT n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',

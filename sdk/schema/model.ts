@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 1;
+export const MODEL_VERSION = 2;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -125,9 +125,21 @@ export interface TableDef extends QualifiedName {
   readonly comment: string | null;
 }
 
+/** A (non-materialized) view. */
+export interface ViewDef extends QualifiedName {
+  /** `pg_get_viewdef` text, without the trailing semicolon. */
+  readonly definition: string;
+  /** Output column names, in order. */
+  readonly columns: readonly string[];
+  /** View options (`check_option=local`, `security_barrier=true`, ...), sorted. */
+  readonly options: readonly string[];
+  /** Relations (tables or views) and columns the view reads, from pg_depend. */
+  readonly dependsOn: readonly { readonly schema: string; readonly name: string; readonly column: string | null }[];
+  readonly comment: string | null;
+}
+
 /** Kinds of objects the engine sees but does not manage yet. */
 export type UnmanagedKind =
-  | "view"
   | "materialized view"
   | "partitioned table"
   | "partition"
@@ -156,12 +168,13 @@ export interface SchemaModel {
   readonly enums: readonly EnumDef[];
   readonly sequences: readonly SequenceDef[];
   readonly tables: readonly TableDef[];
+  readonly views: readonly ViewDef[];
   readonly unmanaged: readonly UnmanagedObject[];
 }
 
 /** An empty model: what a freshly created database holds outside `public`. */
 export function emptyModel(): SchemaModel {
-  return { version: MODEL_VERSION, schemas: [], extensions: [], enums: [], sequences: [], tables: [], unmanaged: [] };
+  return { version: MODEL_VERSION, schemas: [], extensions: [], enums: [], sequences: [], tables: [], views: [], unmanaged: [] };
 }
 
 /** `schema.name` key used for maps and sorting. */

@@ -134,6 +134,13 @@ export function render(change: Change): string[] {
       return [`DROP INDEX ${change.concurrently ? "CONCURRENTLY " : ""}${quoteQualified(change.schema, change.index.name)}`];
     case "renameIndex":
       return [`ALTER INDEX ${quoteQualified(change.schema, change.from)} RENAME TO ${quoteIdent(change.to)}`];
+    case "createView": {
+      const v = change.view;
+      const options = v.options.length ? ` WITH (${v.options.map(renderOption).join(", ")})` : "";
+      return [`CREATE VIEW ${quoteQualified(v.schema, v.name)}${options} AS\n${v.definition}`];
+    }
+    case "dropView":
+      return [`DROP VIEW ${quoteQualified(change.view.schema, change.view.name)}`];
     case "comment":
       return [`COMMENT ON ${commentTarget(change.target)} IS ${quoteNullableLiteral(change.comment)}`];
     default:
@@ -224,6 +231,7 @@ function commentTarget(t: CommentTarget): string {
     case "SEQUENCE":
     case "TABLE":
     case "INDEX":
+    case "VIEW":
       return `${t.type} ${quoteQualified(t.schema, t.name)}`;
     case "COLUMN":
       return `COLUMN ${quoteQualified(t.schema, t.table)}.${quoteIdent(t.column)}`;

@@ -109,13 +109,13 @@ describe.each(majors())("apply safety on PostgreSQL %i", (major) => {
 
   it("reports objects it does not manage instead of dropping or ignoring them silently", async () => {
     const db = await freshDatabase(major);
-    await runSql(db, "CREATE TABLE t (id int); CREATE VIEW v AS SELECT id FROM t; CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';");
+    await runSql(db, "CREATE TABLE t (id int); CREATE MATERIALIZED VIEW v AS SELECT id FROM t; CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';");
     const planned = await planSchema(db.url, schemaFromSql("CREATE TABLE t (id int); CREATE DOMAIN posint AS int CHECK (VALUE > 0);"), engineOptions(db));
     expect(planned.plan.steps).toEqual([]);
     expect(planned.plan.unmanaged.map((u) => `${u.kind} ${u.schema}.${u.name} ${u.side}`)).toEqual([
       "domain public.posint desired",
       "function public.f() live",
-      "view public.v live",
+      "materialized view public.v live",
     ]);
   });
 
