@@ -1,0 +1,153 @@
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { InputError } from "../sdk/errors";
+import { PostgresCluster, clusterEndpoints, postgresClusterDefaults, waitForClusterReady } from "./postgres-cluster";
+
+const registered: pulumi.runtime.MockResourceArgs[] = [];
+
+pulumi.runtime.setMocks(
+  {
+    newResource(args) {
+      registered.push(args);
+      // Like the API server: the first write of a spec is generation 1.
+      const state = args.type.startsWith("kubernetes:") ? { ...args.inputs, metadata: { ...args.inputs.metadata, generation: 1 } } : args.inputs;
+      return { id: `${args.name}-id`, state };
+    },
+    call(args) {
+      return args.inputs;
+    },
+  },
+  "setpoint",
+  "test",
+  false,
+);
+
+function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply(resolve));
+}
+
+const minimal = { postgresVersion: 17, storage: { size: "10Gi" } };
+
+describe("postgresClusterDefaults", () => {
+  it("applies placement and spec defaults", () => {
+    expect(postgresClusterDefaults("orders", minimal)).toEqual({
+      clusterName: "orders",
+      namespace: "default",
+      waitForReady: true,
+      readyTimeoutMs: 600_000,
+      spec: {
+        instances: 1,
+        postgresVersion: 17,
+        storage: { size: "10Gi" },
+        bootstrap: { database: "app", owner: "app" },
+        services: { rw: true, ro: true },
+        primaryUpdateStrategy: "unsupervised",
+      },
+    });
+  });
+
+  it("derives a valid cluster name from any Pulumi name", () => {
+    expect(postgresClusterDefaults("Orders_DB", minimal).clusterName).toBe("orders-db-06a465a1");
+    expect(postgresClusterDefaults("x", { ...minimal, clusterName: "orders" }).clusterName).toBe("orders");
+  });
+
+  it("keeps the kubeconfig out of the spec", () => {
+    expect(postgresClusterDefaults("orders", { ...minimal, kubeconfig: "apiVersion: v1" }).spec).not.toHaveProperty("kubeconfig");
+  });
+
+  it.each([
+    [{ ...minimal, instances: 0 }, "instances", "must be an integer from 1 to 9"],
+    [{ ...minimal, postgresVersion: 12 }, "postgresVersion", "must be an integer from 14 to 18"],
+    [{ storage: { size: "1Gi" } }, "postgresVersion", "postgresVersion (14-18) or image must be set"],
+    [{ ...minimal, storage: { size: "big" } }, "storage.size", "Kubernetes quantity"],
+    [{ ...minimal, primaryUpdateStrategy: "manual" }, "primaryUpdateStrategy", '"unsupervised", "supervised"'],
+    [{ ...minimal, namespace: "Prod" }, "namespace", "DNS-1035 label"],
+    [{ ...minimal, clusterName: "a".repeat(64) }, "clusterName", "at most 63 characters"],
+    [{ ...minimal, readyTimeout: "ten minutes" }, "readyTimeout", "duration such as 90s"],
+  ])("rejects %j naming %s", (args, path, message) => {
+    let error: unknown;
+    try {
+      postgresClusterDefaults("orders", args as never);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).propertyPath).toBe(path);
+    expect((error as InputError).message).toContain(message);
+  });
+});
+
+describe("clusterEndpoints", () => {
+  it("follows the naming convention without a status", () => {
+    expect(clusterEndpoints("orders", "shop")).toEqual({
+      readWriteHost: "orders-rw.shop.svc",
+      readOnlyHost: "orders-ro.shop.svc",
+      port: 5432,
+      secretName: "orders-app",
+    });
+  });
+
+  it("prefers what the status reports", () => {
+    expect(
+      clusterEndpoints("orders", "shop", { readWriteService: "w", readOnlyService: "r", port: 6432, secretName: "creds" }),
+    ).toEqual({ readWriteHost: "w.shop.svc", readOnlyHost: "r.shop.svc", port: 6432, secretName: "creds" });
+  });
+});
+
+describe("waitForClusterReady", () => {
+  it("gives up after the timeout with the last API error, not credentials", async () => {
+    const kubeconfig = JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "c", cluster: { server: "https://127.0.0.1:1" } }],
+      users: [{ name: "u", user: { token: "very-secret-token" } }],
+      contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
+      "current-context": "x",
+    });
+    const err = await waitForClusterReady({ kubeconfig, namespace: "ns", name: "orders", generation: 1, timeoutMs: 300, pollMs: 50 }).catch(
+      (e: Error) => e,
+    );
+    expect(String(err)).toMatch(/PostgresCluster ns\/orders not Ready for generation 1 after 0s: reading the resource failed/);
+    expect(String(err)).not.toContain("very-secret-token");
+  });
+});
+
+describe("PostgresCluster (mocked engine)", () => {
+  let cluster: PostgresCluster;
+
+  beforeAll(async () => {
+    cluster = new PostgresCluster("orders", { ...minimal, namespace: "shop", instances: 3, waitForReady: false });
+    await valueOf(cluster.readWriteHost);
+  });
+
+  it("creates one PostgresCluster custom resource, parented to the component, with the defaulted spec", async () => {
+    const crs = registered.filter((r) => r.type === "kubernetes:setpoint.dev/v1alpha1:PostgresCluster");
+    expect(crs).toHaveLength(1);
+    expect(crs[0]!.inputs).toMatchObject({
+      apiVersion: "setpoint.dev/v1alpha1",
+      kind: "PostgresCluster",
+      metadata: { name: "orders", namespace: "shop" },
+      spec: { instances: 3, postgresVersion: 17, storage: { size: "10Gi" }, services: { rw: true, ro: true } },
+    });
+    expect(await valueOf(cluster.resource.urn)).toContain("setpoint:index:PostgresCluster$kubernetes:setpoint.dev/v1alpha1:PostgresCluster::orders");
+  });
+
+  it("outputs the endpoints by convention", async () => {
+    expect(await valueOf(cluster.readWriteHost)).toBe("orders-rw.shop.svc");
+    expect(await valueOf(cluster.readOnlyHost)).toBe("orders-ro.shop.svc");
+    expect(await valueOf(cluster.port)).toBe(5432);
+    expect(await valueOf(cluster.secretName)).toBe("orders-app");
+    expect(await valueOf(cluster.clusterName)).toBe("orders");
+  });
+
+  it("throws a ResourceError naming the property for bad args", () => {
+    let error: unknown;
+    try {
+      new PostgresCluster("bad", { postgresVersion: 12, storage: { size: "1Gi" } });
+    } catch (err) {
+      error = err;
+    }
+    expect(pulumi.ResourceError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toContain("postgresVersion: must be an integer from 14 to 18");
+  });
+});
