@@ -324,7 +324,15 @@ function verdict(results: Result[]): string[] {
       const factor = b[k] / a[k];
       return `${k} x${factor.toFixed(1)} (${factor <= size * LINEAR_TOLERANCE ? "linear" : "SUPERLINEAR"})`;
     });
-    lines.push(`growth ${a.tables} -> ${b.tables} tables (x${size}): ${growth.join(", ")}`);
+    lines.push(`wall growth ${a.tables} -> ${b.tables} tables (x${size}): ${growth.join(", ")}`);
+    // Wall time on a busy machine hides superlinear code; CPU time does not.
+    const cpuGrowth = (["coldPlan", "noopPlan", "cachedDriftCheck", "apply"] as const).flatMap((k) =>
+      (["node", "server"] as const).map((side) => {
+        const factor = b.cpuMs[k][side] / a.cpuMs[k][side];
+        return `${k}.${side} x${factor.toFixed(1)}${factor <= size * LINEAR_TOLERANCE ? "" : " (SUPERLINEAR)"}`;
+      }),
+    );
+    lines.push(`cpu growth ${a.tables} -> ${b.tables} tables (x${size}): ${cpuGrowth.join(", ")}`);
     if (a.catalogQueries !== b.catalogQueries) lines.push(`catalog queries are NOT constant: ${a.catalogQueries} vs ${b.catalogQueries}`);
   }
   return lines;
