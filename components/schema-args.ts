@@ -1,0 +1,90 @@
+import { z } from "zod";
+import { InputError } from "../sdk/errors";
+import { HAZARD_CODES } from "../sdk/schema/hazards";
+
+/**
+ * The plain, serializable inputs of the schema dynamic resource (after the component resolved its
+ * Pulumi inputs). Validated with zod here, at the trust boundary: in the component before
+ * registering, and again in the provider's `check` (state written by older versions is untrusted).
+ */
+export const schemaResourceInputs = z.object({
+  /** postgres:// URL of the target, including credentials (kept secret in state). */
+  connection: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL"),
+  desired: z.object({
+    files: z.array(z.object({ name: z.string().min(1), sql: z.string() })).min(1, "the desired schema is empty: pass sql, sqlPath or definition"),
+    renames: z
+      .array(
+        z.union([
+          z.object({ kind: z.literal("table"), schema: z.string(), from: z.string(), to: z.string() }),
+          z.object({ kind: z.literal("column"), schema: z.string(), table: z.string(), from: z.string(), to: z.string() }),
+        ]),
+      )
+      .default([]),
+  }),
+  allowHazards: z.union([z.literal("all"), z.array(z.enum(HAZARD_CODES))]).default([]),
+  online: z.boolean().default(true),
+  devUrl: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL").optional(),
+  deletionPolicy: z.enum(["retain", "drop"]).default("retain"),
+  schemas: z.array(z.string().min(1)).optional(),
+  planAtPreview: z.boolean().default(true),
+});
+
+/** Validated inputs of the schema dynamic resource. */
+export type SchemaResourceInputs = z.infer<typeof schemaResourceInputs>;
+
+/**
+ * Parses the resource inputs.
+ * @throws {InputError} naming the first invalid property and what is allowed.
+ */
+export function parseSchemaInputs(raw: unknown): SchemaResourceInputs {
+  // Pulumi hands unset optional inputs to providers as null.
+  const cleaned = raw && typeof raw === "object" ? Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== null)) : raw;
+  const result = schemaResourceInputs.safeParse(cleaned);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.path.join(".");
+  const allowed = path.startsWith("allowHazards") ? ` (allowed: "all" or a list of ${HAZARD_CODES.join(", ")})` : path === "deletionPolicy" ? ' (allowed: "retain", "drop")' : "";
+  // Never echo the value: it may be a connection URL with a password.
+  throw new InputError(`invalid Schema argument ${path || "(root)"}: ${issue.message}${allowed}`, { propertyPath: path });
+}
+
+/** Pulumi's marker for values not known during preview. */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** True when any value inside `v` is unknown (preview of a program whose inputs are not resolved yet). */
+export function containsUnknown(v: unknown): boolean {
+  if (v === UNKNOWN) return true;
+  if (Array.isArray(v)) return v.some(containsUnknown);
+  if (v && typeof v === "object") return Object.values(v).some(containsUnknown);
+  return false;
+}
+
+/** The argument part of inputs or state: what a change to means "update", apart from the plan. */
+export function stableArgs(v: Record<string, unknown>): Record<string, unknown> {
+  const { connection, desired, allowHazards, online, devUrl, deletionPolicy, schemas } = v;
+  return { connection, desired, allowHazards, online, devUrl, deletionPolicy, schemas };
+}
+
+/**
+ * True when two sets of arguments mean the same thing: keys compared sorted, null the same as
+ * absent, and defaults applied (state holds parsed arguments, new inputs may not).
+ */
+export function sameArgs(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const norm = (v: Record<string, unknown>) => {
+    try {
+      return canonical(stableArgs(parseSchemaInputs(v) as unknown as Record<string, unknown>));
+    } catch {
+      return canonical(stableArgs(v));
+    }
+  };
+  return norm(a) === norm(b);
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") {
+    const entries = Object.entries(v).filter(([, x]) => x !== null && x !== undefined);
+    return `{${entries.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(",")}}`;
+  }
+  return JSON.stringify(v ?? null);
+}

@@ -1,0 +1,145 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Rename } from "../sdk/schema/diff";
+import { HAZARD_CODES, type HazardCode } from "../sdk/schema/hazards";
+import { loadSchemaPath, type DesiredSchema, type SqlFile } from "../sdk/schema/source";
+import { schemaProvider } from "./schema-provider";
+
+/** Connection fields, as an alternative to a URL. */
+export interface SchemaConnectionFields {
+  host: pulumi.Input<string>;
+  /** @default 5432 */
+  port?: pulumi.Input<number>;
+  user: pulumi.Input<string>;
+  /** Kept secret in state whether or not it was passed as a secret. */
+  password?: pulumi.Input<string>;
+  database: pulumi.Input<string>;
+}
+
+/** Arguments of {@link Schema}. At least one of `sql`, `sqlPath` and `definition` is required. */
+export interface SchemaArgs {
+  /** The target: a postgres:// URL or fields. Stored as a secret. */
+  connection: pulumi.Input<string> | SchemaConnectionFields;
+  /** Desired state as SQL DDL text, applied after `definition` and `sqlPath`. */
+  sql?: pulumi.Input<string | string[]>;
+  /** A `.sql` file or a directory of `.sql` files (applied in name order), read when the program runs. */
+  sqlPath?: string;
+  /** Desired state from the typed builders (`defineSchema(...)` from `setpoint/schema`). */
+  definition?: DesiredSchema;
+  /** Declared renames, in addition to the builders' `renamedFrom`. @default [] */
+  renames?: Rename[];
+  /** Hazards to accept; any other hazard fails the preview before anything runs. @default [] */
+  allowHazards?: HazardCode[] | "all";
+  /** Online-safe forms (CONCURRENTLY, NOT VALID + VALIDATE, ...). @default true */
+  online?: boolean;
+  /** A server for scratch databases that normalize the desired SQL. @default an embedded server of the target's major */
+  devUrl?: pulumi.Input<string>;
+  /** `retain` keeps every object when the resource is destroyed; `drop` drops what it manages. @default "retain" */
+  deletionPolicy?: "retain" | "drop";
+  /** Schemas to manage. @default the schemas the desired state contains */
+  schemas?: string[];
+  /** Plan during `pulumi preview` (needs the database reachable from where Pulumi runs). @default true */
+  planAtPreview?: boolean;
+}
+
+/**
+ * Validates the arguments that are known when the program runs (the rest is checked by the
+ * provider once inputs resolve).
+ * @throws {pulumi.ResourceError} naming the argument and the allowed values.
+ */
+export function validateSchemaArgs(args: SchemaArgs, resource?: pulumi.Resource): void {
+  const fail = (msg: string) => {
+    throw new pulumi.ResourceError(`Schema: ${msg}`, resource);
+  };
+  if (args.sql === undefined && args.sqlPath === undefined && args.definition === undefined) fail("one of sql, sqlPath or definition is required");
+  if (args.allowHazards !== undefined && args.allowHazards !== "all") {
+    const bad = args.allowHazards.filter((h) => !(HAZARD_CODES as readonly string[]).includes(h));
+    if (bad.length) fail(`allowHazards has unknown code(s) ${bad.join(", ")}; allowed: "all" or ${HAZARD_CODES.join(", ")}`);
+  }
+  if (args.deletionPolicy !== undefined && args.deletionPolicy !== "retain" && args.deletionPolicy !== "drop") {
+    fail(`deletionPolicy must be "retain" or "drop", got "${String(args.deletionPolicy)}"`);
+  }
+  if (args.schemas !== undefined && args.schemas.some((s) => typeof s !== "string" || s.length === 0)) fail("schemas must be non-empty schema names");
+}
+
+/** Builds the URL form of a connection (the password URL-encoded). */
+export function connectionUrl(c: { host: string; port?: number; user: string; password?: string; database: string }): string {
+  const auth = c.password === undefined ? encodeURIComponent(c.user) : `${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}`;
+  return `postgres://${auth}@${c.host}:${c.port ?? 5432}/${encodeURIComponent(c.database)}`;
+}
+
+/**
+ * Collects the desired state from the arguments, in order: definition, sqlPath, sql.
+ * Pure apart from reading `sqlPath`.
+ */
+export function desiredFiles(args: Pick<SchemaArgs, "definition" | "sqlPath" | "renames">, sql: string | string[] | undefined): { files: SqlFile[]; renames: Rename[] } {
+  const files: SqlFile[] = [];
+  const renames: Rename[] = [...(args.definition?.renames ?? []), ...(args.renames ?? [])];
+  if (args.definition) files.push(...args.definition.files);
+  if (args.sqlPath) files.push(...loadSchemaPath(args.sqlPath).files);
+  const texts = sql === undefined ? [] : typeof sql === "string" ? [sql] : sql;
+  texts.forEach((text, i) => files.push({ name: texts.length === 1 ? "sql" : `sql[${i}]`, sql: text }));
+  return { files, renames };
+}
+
+// The dynamic resource doing the work; its type token is Pulumi's pulumi-nodejs:dynamic:Resource.
+class SchemaResource extends pulumi.dynamic.Resource {
+  declare readonly appliedStatements: pulumi.Output<string[]>;
+  declare readonly plannedStatements: pulumi.Output<string[]>;
+  declare readonly fingerprint: pulumi.Output<string>;
+
+  constructor(name: string, props: Record<string, unknown>, opts: pulumi.CustomResourceOptions) {
+    super(schemaProvider, name, props, opts);
+  }
+}
+
+/**
+ * A declarative PostgreSQL schema. `pulumi preview --diff` shows the ordered SQL it will run
+ * (`plannedStatements`) and its hazards; `pulumi up` applies it safely and proves convergence;
+ * `pulumi refresh` reports drift. Destroying it keeps the data unless `deletionPolicy` is `drop`.
+ */
+export class Schema extends pulumi.ComponentResource {
+  /** SQL the last update ran. */
+  readonly appliedStatements: pulumi.Output<string[]>;
+  /** SQL the next update will run (empty when converged). */
+  readonly plannedStatements: pulumi.Output<string[]>;
+  /** Hash of the desired state and the server major. */
+  readonly fingerprint: pulumi.Output<string>;
+
+  /**
+   * @throws {pulumi.ResourceError} when an argument is invalid, naming it and the allowed values.
+   */
+  constructor(name: string, args: SchemaArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("setpoint:index:Schema", name, {}, opts);
+    validateSchemaArgs(args, this);
+    const connection = pulumi.secret(
+      typeof args.connection === "string" || pulumi.Output.isInstance(args.connection) || args.connection instanceof Promise
+        ? pulumi.output(args.connection as pulumi.Input<string>)
+        : pulumi.output(args.connection as SchemaConnectionFields).apply(connectionUrl),
+    );
+    // Only the connection and the dev URL are secret; the desired SQL and the plan stay readable in previews.
+    const desired = pulumi.output(args.sql).apply((sql) => desiredFiles(args, sql as string | string[] | undefined));
+    const resource = new SchemaResource(
+      name,
+      {
+        connection,
+        desired,
+        allowHazards: args.allowHazards ?? [],
+        online: args.online ?? true,
+        devUrl: args.devUrl === undefined ? undefined : pulumi.secret(args.devUrl),
+        deletionPolicy: args.deletionPolicy ?? "retain",
+        schemas: args.schemas,
+        planAtPreview: args.planAtPreview ?? true,
+        plannedStatements: undefined,
+        plannedHazards: undefined,
+        unmanaged: undefined,
+        appliedStatements: undefined,
+        fingerprint: undefined,
+      },
+      { parent: this, additionalSecretOutputs: ["connection", "devUrl"] },
+    );
+    this.appliedStatements = resource.appliedStatements;
+    this.plannedStatements = resource.plannedStatements;
+    this.fingerprint = resource.fingerprint;
+    this.registerOutputs({ appliedStatements: this.appliedStatements, plannedStatements: this.plannedStatements, fingerprint: this.fingerprint });
+  }
+}
