@@ -280,7 +280,7 @@ export class Operator extends pulumi.ComponentResource {
 }
 
 /** A validation error as a `pulumi.ResourceError` on `resource`, keeping the property path in the message. */
-export function toResourceError(err: unknown, resource: pulumi.Resource): Error {
+function toResourceError(err: unknown, resource: pulumi.Resource): Error {
   if (err instanceof InputError) return new pulumi.ResourceError(err.message, resource, true);
   return err instanceof Error ? err : new Error(String(err));
 }
