@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import { InputError } from "../sdk/errors";
+import { containsUnknown, parseSchemaInputs, sameArgs, stableArgs, UNKNOWN } from "./schema-args";
+
+const VALID = {
+  connection: "postgres://app:pw@db:5432/app",
+  desired: { files: [{ name: "sql", sql: "CREATE TABLE t (id int);" }] },
+};
+
+function parseError(raw: unknown): InputError {
+  try {
+    parseSchemaInputs(raw);
+  } catch (err) {
+    expect(err).toBeInstanceOf(InputError);
+    return err as InputError;
+  }
+  throw new Error("parseSchemaInputs accepted invalid inputs");
+}
+
+describe("parseSchemaInputs", () => {
+  it("applies the defaults and treats null (Pulumi's unset) as absent", () => {
+    expect(parseSchemaInputs({ ...VALID, devUrl: null, schemas: null, online: null })).toEqual({
+      ...VALID,
+      desired: { ...VALID.desired, renames: [] },
+      allowHazards: [],
+      online: true,
+      deletionPolicy: "retain",
+      planAtPreview: true,
+    });
+  });
+
+  it("drops what is not an argument (the plan, the provider text)", () => {
+    const parsed = parseSchemaInputs({ ...VALID, plannedStatements: ["DROP TABLE t"], __provider: "exports.handler = ..." });
+    expect(parsed).not.toHaveProperty("plannedStatements");
+    expect(parsed).not.toHaveProperty("__provider");
+  });
+
+  it.each([
+    [{ ...VALID, connection: "mysql://app:pw@db/app" }, "connection", "must be a postgres:// or postgresql:// URL"],
+    [{ ...VALID, connection: undefined }, "connection", "invalid Schema argument connection"],
+    [{ ...VALID, devUrl: "http://dev" }, "devUrl", "must be a postgres:// or postgresql:// URL"],
+    [{ ...VALID, desired: { files: [] } }, "desired.files", "the desired schema is empty: pass sql, sqlPath or definition"],
+    [{ ...VALID, desired: { files: [{ name: "", sql: "" }] } }, "desired.files.0.name", "invalid Schema argument desired.files.0.name"],
+    [{ ...VALID, desired: { files: VALID.desired.files, renames: [{ kind: "index", schema: "public", from: "a", to: "b" }] } }, "desired.renames.0", "desired.renames.0"],
+    [{ ...VALID, allowHazards: ["DATA_LOSS_DROP_TABL"] }, "allowHazards", '(allowed: "all" or a list of DATA_LOSS_DROP_TABLE, DATA_LOSS_DROP_COLUMN'],
+    [{ ...VALID, allowHazards: "some" }, "allowHazards", '(allowed: "all" or a list of'],
+    [{ ...VALID, deletionPolicy: "destroy" }, "deletionPolicy", '(allowed: "retain", "drop")'],
+    [{ ...VALID, online: "yes" }, "online", "invalid Schema argument online"],
+    [{ ...VALID, schemas: [""] }, "schemas.0", "invalid Schema argument schemas.0"],
+    [{ ...VALID, planAtPreview: 1 }, "planAtPreview", "invalid Schema argument planAtPreview"],
+  ])("rejects %j naming %s", (raw, path, message) => {
+    const err = parseError(raw);
+    expect(err.propertyPath).toBe(path);
+    expect(err.message).toContain(message);
+  });
+
+  it("names the root when the inputs are not an object", () => {
+    expect(parseError("postgres://x").propertyPath).toBe("");
+    expect(parseError(undefined).message).toContain("invalid Schema argument (root)");
+  });
+
+  it("never echoes the connection value, whichever check fails", () => {
+    const password = "s3cr3t-Pa55word";
+    for (const connection of [`mysql://app:${password}@db/app`, `postgres//app:${password}@db/app`, ` postgres://app:${password}@db/app`]) {
+      const err = parseError({ ...VALID, connection });
+      expect(err.propertyPath).toBe("connection");
+      expect(err.message).not.toContain(password);
+      expect(JSON.stringify(err)).not.toContain(password);
+    }
+    const dev = parseError({ ...VALID, devUrl: `mysql://dev:${password}@dev/x` });
+    expect(dev.message).not.toContain(password);
+  });
+});
+
+describe("sameArgs", () => {
+  const parsed = parseSchemaInputs(VALID) as unknown as Record<string, unknown>;
+
+  it("ignores key order, at every level", () => {
+    const reordered = {
+      desired: { renames: [], files: [{ sql: VALID.desired.files[0]!.sql, name: "sql" }] },
+      connection: VALID.connection,
+    };
+    expect(sameArgs(VALID, reordered)).toBe(true);
+  });
+
+  it("treats null as absent", () => {
+    expect(sameArgs({ ...VALID, devUrl: null, schemas: null }, VALID)).toBe(true);
+  });
+
+  it("applies the defaults: state holds parsed arguments, new inputs may not", () => {
+    expect(sameArgs(parsed, VALID)).toBe(true);
+    expect(sameArgs(VALID, { ...VALID, allowHazards: [], online: true, deletionPolicy: "retain", planAtPreview: true })).toBe(true);
+  });
+
+  it("ignores the plan and the provider text", () => {
+    expect(sameArgs({ ...parsed, plannedStatements: ["CREATE TABLE t"], __provider: "v1" }, { ...VALID, plannedStatements: [], __provider: "v2" })).toBe(true);
+  });
+
+  it.each([
+    ["connection", { connection: "postgres://app:other@db:5432/app" }],
+    ["desired", { desired: { files: [{ name: "sql", sql: "CREATE TABLE u (id int);" }] } }],
+    ["renames", { desired: { ...VALID.desired, renames: [{ kind: "table", schema: "public", from: "s", to: "t" }] } }],
+    ["allowHazards", { allowHazards: "all" }],
+    ["online", { online: false }],
+    ["devUrl", { devUrl: "postgres://dev/postgres" }],
+    ["deletionPolicy", { deletionPolicy: "drop" }],
+    ["schemas", { schemas: ["public"] }],
+  ])("sees a change of %s", (_name, change) => {
+    expect(sameArgs(VALID, { ...VALID, ...change })).toBe(false);
+  });
+
+  it("compares invalid (e.g. older) state as it is, without throwing", () => {
+    expect(sameArgs({ connection: "garbage" }, { connection: "garbage" })).toBe(true);
+    expect(sameArgs({ connection: "garbage" }, VALID)).toBe(false);
+  });
+});
+
+describe("stableArgs and containsUnknown", () => {
+  it("stableArgs keeps only the arguments", () => {
+    expect(Object.keys(stableArgs({ ...VALID, plannedStatements: [], fingerprint: "f", __provider: "p" })).sort()).toEqual(
+      ["allowHazards", "connection", "deletionPolicy", "desired", "devUrl", "online", "schemas"].sort(),
+    );
+  });
+
+  it("finds the unknown marker at any depth", () => {
+    expect(containsUnknown(VALID)).toBe(false);
+    expect(containsUnknown({ ...VALID, connection: UNKNOWN })).toBe(true);
+    expect(containsUnknown({ desired: { files: [{ name: "sql", sql: UNKNOWN }] } })).toBe(true);
+  });
+});
