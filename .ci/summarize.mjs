@@ -31,7 +31,13 @@ if (status !== 0 && failed === 0) {
 if (passed === 0) problems.push("no test passed");
 
 // The PostgreSQL harness must leave nothing behind.
-const leftovers = readdirSync(tmpdir()).filter((d) => d.startsWith("setpoint-pg-"));
+const leftovers = [tmpdir(), "/dev/shm"].flatMap((dir) => {
+  try {
+    return readdirSync(dir).filter((d) => d.startsWith("setpoint-pg-"));
+  } catch {
+    return [];
+  }
+});
 let processes = "";
 try {
   processes = execFileSync("pgrep", ["-a", "-f", "setpoint-pg-"], { encoding: "utf8" }).trim();

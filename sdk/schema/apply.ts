@@ -113,15 +113,20 @@ async function runBatch(client: ClientBase, plan: Plan, batch: number[], results
     const started = new Map<number, number>();
     let current = batch[0]!;
     let statement: string | undefined;
+    let lockTimeout: number | undefined;
+    let statementTimeout: number | undefined;
     try {
       if (transactional) await client.query("BEGIN");
       for (const i of batch) {
         current = i;
         const step = plan.steps[i]!;
         started.set(i, Date.now());
+        // Timeouts are set only when they change within the batch (a round trip each).
         const scope = transactional ? "LOCAL " : "";
-        await client.query(`SET ${scope}lock_timeout = ${quoteLiteral(`${step.lockTimeoutMs}ms`)}`);
-        await client.query(`SET ${scope}statement_timeout = ${quoteLiteral(`${step.statementTimeoutMs}ms`)}`);
+        if (step.lockTimeoutMs !== lockTimeout) await client.query(`SET ${scope}lock_timeout = ${quoteLiteral(`${step.lockTimeoutMs}ms`)}`);
+        if (step.statementTimeoutMs !== statementTimeout) await client.query(`SET ${scope}statement_timeout = ${quoteLiteral(`${step.statementTimeoutMs}ms`)}`);
+        lockTimeout = step.lockTimeoutMs;
+        statementTimeout = step.statementTimeoutMs;
         for (const sql of step.sql) {
           statement = sql;
           await client.query(sql);

@@ -96,8 +96,27 @@ function constraintReleases(table: QualifiedName, c: ConstraintDef, live: Schema
   return out;
 }
 
+const tableIndex = new WeakMap<SchemaModel, Map<string, TableDef>>();
+
+// Models are immutable, so each gets one lookup map, built on first use.
 function findTable(model: SchemaModel, t: QualifiedName): TableDef | undefined {
-  return model.tables.find((x) => x.schema === t.schema && x.name === t.name);
+  let index = tableIndex.get(model);
+  if (!index) {
+    index = new Map(model.tables.map((x) => [`${x.schema}.${x.name}`, x]));
+    tableIndex.set(model, index);
+  }
+  return index.get(`${t.schema}.${t.name}`);
+}
+
+const indexOwners = new WeakMap<SchemaModel, Map<string, TableDef>>();
+
+function ownerOfIndex(model: SchemaModel, schema: string, index: string): TableDef | undefined {
+  let owners = indexOwners.get(model);
+  if (!owners) {
+    owners = new Map(model.tables.flatMap((t) => t.indexes.map((i) => [`${t.schema}.${i.name}`, t] as const)));
+    indexOwners.set(model, owners);
+  }
+  return owners.get(`${schema}.${index}`);
 }
 
 function findColumn(model: SchemaModel, t: QualifiedName, column: string): ColumnDef | undefined {
@@ -247,7 +266,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
         needs: [K.table(change.table), K.anyExtension, ...change.index.columns.map((c) => K.column(change.table, c))],
       });
     case "dropIndex": {
-      const owner = live.tables.find((t) => t.schema === change.schema && t.indexes.some((i) => i.name === change.index.name));
+      const owner = ownerOfIndex(live, change.schema, change.index.name);
       return d({
         drops: [K.index(change.schema, change.index.name)],
         releases: owner ? change.index.columns.map((c) => K.column(owner, c)) : [],

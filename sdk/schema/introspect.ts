@@ -299,8 +299,9 @@ AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid OR inh.
 
 const RELATIONS_SQL = `
 SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relpersistence = 'u' AS unlogged,
-       c.reloptions AS options, obj_description(c.oid, 'pg_class') AS comment
+       c.reloptions AS options, dsc.description AS comment
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
 WHERE ${MANAGED_TABLE} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
 ORDER BY 2, 3`;
 
@@ -310,7 +311,7 @@ SELECT a.attrelid::int AS relid, a.attname AS name, format_type(a.atttypid, a.at
        a.attgenerated::text AS generated, a.attidentity::text AS identity,
        CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
             THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
-       col_description(a.attrelid, a.attnum) AS comment,
+       dsc.description AS comment,
        CASE WHEN utn.nspname NOT IN ('pg_catalog', 'information_schema') THEN utn.nspname END AS ut_schema,
        ut.typname AS ut_name, t.typcategory = 'A' AS ut_array,
        s.seqstart::text AS id_start, s.seqincrement::text AS id_increment, s.seqmin::text AS id_min,
@@ -327,6 +328,7 @@ LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
 LEFT JOIN pg_depend idd ON a.attidentity <> '' AND idd.refclassid = 'pg_class'::regclass AND idd.refobjid = a.attrelid
      AND idd.refobjsubid = a.attnum AND idd.classid = 'pg_class'::regclass AND idd.deptype = 'i'
 LEFT JOIN pg_sequence s ON s.seqrelid = idd.objid
+LEFT JOIN pg_description dsc ON dsc.objoid = a.attrelid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = a.attnum
 WHERE a.attnum > 0 AND NOT a.attisdropped AND ${MANAGED_TABLE} AND ${IN_SCOPE("n")}
 ORDER BY a.attrelid, a.attnum`;
 
@@ -337,8 +339,9 @@ SELECT con.conrelid::int AS relid, con.conname AS name, con.contype::text AS con
              JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = k.attnum ORDER BY k.ord) AS columns,
        rn.nspname AS ref_schema, rc.relname AS ref_table,
        con.condeferrable AS deferrable, con.condeferred AS deferred, con.convalidated AS validated,
-       obj_description(con.oid, 'pg_constraint') AS comment
+       dsc.description AS comment
 FROM pg_constraint con
+LEFT JOIN pg_description dsc ON dsc.objoid = con.oid AND dsc.classoid = 'pg_constraint'::regclass AND dsc.objsubid = 0
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
@@ -351,8 +354,9 @@ SELECT i.indrelid::int AS relid, ic.relname AS name, pg_get_indexdef(i.indexreli
        i.indisunique AS unique, i.indisvalid AS valid,
        array(SELECT att.attname::text FROM unnest(i.indkey) k(attnum)
              JOIN pg_attribute att ON att.attrelid = i.indrelid AND att.attnum = k.attnum) AS columns,
-       obj_description(i.indexrelid, 'pg_class') AS comment
+       dsc.description AS comment
 FROM pg_index i
+LEFT JOIN pg_description dsc ON dsc.objoid = i.indexrelid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -155,21 +155,61 @@ function order(changes: Change[], live: SchemaModel, desired: SchemaModel): { ch
     for (const k of n.deps.releases) for (const d of droppers.get(k) ?? []) edge(i, d);
     for (const k of n.deps.creates) for (const d of droppers.get(k) ?? []) if (!n.deps.drops.includes(k)) edge(d, i);
   });
-  // Kahn's algorithm, always taking the earliest ready change.
-  const ready: number[] = [];
+  // Kahn's algorithm, always taking the earliest ready change (a binary min-heap of indexes).
+  const ready = new MinHeap();
   indegree.forEach((d, i) => d === 0 && ready.push(i));
   const out: number[] = [];
-  while (ready.length) {
-    ready.sort((a, b) => a - b);
-    const i = ready.shift()!;
+  while (ready.size > 0) {
+    const i = ready.pop();
     out.push(i);
     for (const j of edges[i]!) if (--indegree[j]! === 0) ready.push(j);
   }
   if (out.length !== nodes.length) {
-    const stuck = nodes.filter((_, i) => !out.includes(i)).map((n) => n.change.kind);
+    const placed = new Set(out);
+    const stuck = nodes.filter((_, i) => !placed.has(i)).map((n) => n.change.kind);
     throw new SetpointError("PLAN_CYCLE", `cannot order schema changes: dependency cycle among ${stuck.join(", ")}; please report this with the schemas`);
   }
   return out.map((i) => nodes[i]!);
+}
+
+/** A binary min-heap of non-negative integers. */
+class MinHeap {
+  private readonly items: number[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(v: number): void {
+    const a = this.items;
+    a.push(v);
+    for (let i = a.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (a[p]! <= a[i]!) break;
+      [a[p], a[i]] = [a[i]!, a[p]!];
+      i = p;
+    }
+  }
+
+  pop(): number {
+    const a = this.items;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && a[l]! < a[m]!) m = l;
+        if (r < a.length && a[r]! < a[m]!) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i]!, a[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
 }
 
 /** Raised when a plan has hazards that were not allowed; nothing has run. */

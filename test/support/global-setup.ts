@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
+import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { SUPPORTED_MAJORS, type PostgresMajor } from "../../sdk/postgres/versions";
 import type { SharedServer } from "./postgres";
 
@@ -21,7 +21,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const started: EmbeddedPostgres[] = [];
   try {
     // Sequential starts keep the two cores free for the test workers' own startup.
-    for (const major of majorsToStart()) started.push(await startEmbeddedPostgres({ major }));
+    // Test data is scratch: tmpfs when available makes DDL-heavy tests several times faster.
+    const baseDir = scratchBaseDir();
+    for (const major of majorsToStart()) started.push(await startEmbeddedPostgres({ major, ...(baseDir ? { baseDir } : {}) }));
   } catch (err) {
     await Promise.all(started.map((s) => s.stop()));
     throw err;
