@@ -109,25 +109,26 @@ const memo = new Map<string, SchemaModel>();
 const MEMO_LIMIT = 64;
 
 function readCache(dir: string, key: string): SchemaModel | null {
-  const hit = memo.get(key);
+  const hit = memo.get(join(dir, key));
   if (hit) return hit;
   try {
     const entry = JSON.parse(readFileSync(join(dir, `${key}.json`), "utf8")) as CacheEntry;
     if (entry.version !== MODEL_VERSION || entry.model?.version !== MODEL_VERSION) return null;
-    remember(key, entry.model);
+    remember(join(dir, key), entry.model);
     return entry.model;
   } catch {
     return null;
   }
 }
 
+// Keyed by cache directory and fingerprint: another directory is another cache.
 function remember(key: string, model: SchemaModel): void {
   if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value!);
   memo.set(key, model);
 }
 
 function writeCache(dir: string, key: string, model: SchemaModel): void {
-  remember(key, model);
+  remember(join(dir, key), model);
   try {
     mkdirSync(dir, { recursive: true });
     const tmp = join(dir, `${key}.${process.pid}.tmp`);
