@@ -47,6 +47,26 @@ function idOf(i: SchemaResourceInputs): string {
   return createHash("sha256").update(redactUrl(i.connection)).update(JSON.stringify(i.schemas ?? null)).digest("hex").slice(0, 16);
 }
 
+/**
+ * The input a planning error is about, from the error's structured fields (never its text). Pulumi
+ * prints the named property's value next to the reason, so a connection failure must name
+ * `connection` (shown as [secret]), not `desired` (the whole desired SQL).
+ */
+function failedProperty(err: unknown, inputs: SchemaResourceInputs): string {
+  const e = err as { code?: unknown; target?: unknown; propertyPath?: unknown };
+  switch (e.code) {
+    case "CONNECTION_FAILED":
+      // The dev server is reached under scratch database names: anything but the target is the dev server.
+      return e.target === redactUrl(inputs.connection) ? "connection" : "devUrl";
+    case "EMBEDDED_POSTGRES":
+      return "devUrl";
+    case "INVALID_INPUT":
+      return e.propertyPath === "devUrl" ? "devUrl" : "desired";
+    default:
+      return "";
+  }
+}
+
 /** `check`: validates and, when the target is known, plans, so preview shows the SQL. */
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
   let inputs: SchemaResourceInputs;
@@ -62,7 +82,7 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
   try {
     planned = await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs));
   } catch (err) {
-    return { inputs: news, failures: [{ property: "desired", reason: (err as Error).message }] };
+    return { inputs: news, failures: [{ property: failedProperty(err, inputs), reason: (err as Error).message }] };
   }
   const refused = refusedHazards(planned.plan, inputs.allowHazards);
   if (refused.length) return { inputs: news, failures: [{ property: "allowHazards", reason: new HazardsRefusedError(refused).message }] };

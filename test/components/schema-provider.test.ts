@@ -1,6 +1,7 @@
 // The Schema dynamic provider, built (dist/), against real PostgreSQL 17: it survives Pulumi's
 // function serialization, and each method does what `pulumi preview/up/refresh/destroy` rely on.
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -122,6 +123,24 @@ describe.runIf(majors().includes(MAJOR))("Schema dynamic provider (built, Postgr
     expect(checked.failures![0]!.property).toBe("connection");
     expect(checked.failures![0]!.reason).toContain("postgres://");
     expect(JSON.stringify(checked.failures)).not.toContain("hunter2-secret");
+  });
+
+  it("check names the input a planning error is about: connection, devUrl or desired", async () => {
+    const db = await freshDatabase(MAJOR);
+    // Pulumi prints the named property's value beside the reason: the secret connection shows as
+    // [secret], while naming `desired` would dump all the desired SQL into a connection error.
+    const unreachable = await provider.check({}, inputsFor(db, TWO_TABLES, { connection: "postgres://app:hunter2-secret@127.0.0.1:1/app" }));
+    expect(unreachable.failures).toEqual([{ property: "connection", reason: expect.stringContaining("cannot connect to postgres://app:***@127.0.0.1:1/app") }]);
+    expect(JSON.stringify(unreachable.failures)).not.toContain("hunter2-secret");
+
+    // Desired SQL not normalized before (a cached model would not need the dev server).
+    const uncached = `CREATE TABLE t_${randomBytes(6).toString("hex")} (id int);`;
+    const badDev = await provider.check({}, inputsFor(db, uncached, { devUrl: "postgres://dev:dev-secret@127.0.0.1:1/postgres" }));
+    expect(badDev.failures).toEqual([{ property: "devUrl", reason: expect.stringContaining("cannot connect to postgres://dev:***@127.0.0.1:1/") }]);
+    expect(JSON.stringify(badDev.failures)).not.toContain("dev-secret");
+
+    const badSql = await provider.check({}, inputsFor(db, "CREATE TABLE ok (id int);\nCREATE TABLE broken (id nosuchtype);"));
+    expect(badSql.failures).toEqual([{ property: "desired", reason: expect.stringContaining("invalid desired schema at sql:2") }]);
   });
 
   it("diff: no change when only __provider differs and the plan is empty; a change when the plan is not empty or an argument changed", async () => {
