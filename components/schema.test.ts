@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, describe, expect, it } from "vitest";
+import { InputError } from "../sdk/errors";
 import { HAZARD_CODES } from "../sdk/schema/hazards";
 import type { DesiredSchema } from "../sdk/schema/source";
 import { connectionUrl, desiredFiles, Schema, validateSchemaArgs, type SchemaArgs } from "./schema";
@@ -224,6 +225,35 @@ describe("Schema component (Pulumi mocks)", () => {
     await valueOf(schema.fingerprint);
     const child = registered.find((r) => r.name === "output" && r.type === "pulumi-nodejs:dynamic:Resource")!;
     expect(pulumi.runtime.isRpcSecret(child.inputs.connection)).toBe(true);
+  });
+
+  it("reads sqlPath when the program runs, after definition and before sql", async () => {
+    const file = join(work, "path.sql");
+    writeFileSync(file, "CREATE TABLE from_path (id int);");
+    const definition: DesiredSchema = { files: [{ name: "definition", sql: "CREATE TABLE d (id int);" }], renames: [{ kind: "table", schema: "public", from: "e", to: "d" }] };
+    const schema = new Schema("path", { connection: "postgres://db/app", definition, sqlPath: file, sql: pulumi.output("CREATE VIEW v AS SELECT 1;") });
+    await valueOf(schema.fingerprint);
+    const child = registered.find((r) => r.name === "path" && r.type === "pulumi-nodejs:dynamic:Resource")!;
+    expect(child.inputs.desired).toEqual({
+      files: [
+        { name: "definition", sql: "CREATE TABLE d (id int);" },
+        { name: file, sql: "CREATE TABLE from_path (id int);" },
+        { name: "sql", sql: "CREATE VIEW v AS SELECT 1;" },
+      ],
+      renames: definition.renames,
+    });
+  });
+
+  it("throws a ResourceError naming sqlPath when it cannot be read", () => {
+    let error: unknown;
+    try {
+      new Schema("nopath", { connection: "postgres://db/app", sqlPath: join(work, "missing.sql") });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(pulumi.ResourceError);
+    expect((error as Error).message).toMatch(/^Schema: sqlPath: schema path .*missing\.sql does not exist/);
+    expect((error as Error).cause).toBeInstanceOf(InputError);
   });
 
   it("throws a ResourceError for the component before registering a child", () => {

@@ -106,7 +106,8 @@ export class Schema extends pulumi.ComponentResource {
   readonly fingerprint: pulumi.Output<string>;
 
   /**
-   * @throws {pulumi.ResourceError} when an argument is invalid, naming it and the allowed values.
+   * @throws {pulumi.ResourceError} when an argument is invalid, naming it and the allowed values, or
+   *   when `sqlPath` cannot be read.
    */
   constructor(name: string, args: SchemaArgs, opts?: pulumi.ComponentResourceOptions) {
     super("setpoint:index:Schema", name, {}, opts);
@@ -116,8 +117,17 @@ export class Schema extends pulumi.ComponentResource {
         ? pulumi.output(args.connection as pulumi.Input<string>)
         : pulumi.output(args.connection as SchemaConnectionFields).apply(connectionUrl),
     );
+    // Read sqlPath now: a bad path is then this resource's error, not an unhandled rejection in an apply.
+    let fixed: { files: SqlFile[]; renames: Rename[] };
+    try {
+      fixed = desiredFiles(args, undefined);
+    } catch (err) {
+      const error = new pulumi.ResourceError(`Schema: sqlPath: ${(err as Error).message}`, this);
+      error.cause = err;
+      throw error;
+    }
     // Only the connection and the dev URL are secret; the desired SQL and the plan stay readable in previews.
-    const desired = pulumi.output(args.sql).apply((sql) => desiredFiles(args, sql as string | string[] | undefined));
+    const desired = pulumi.output(args.sql).apply((sql) => ({ files: [...fixed.files, ...desiredFiles({}, sql as string | string[] | undefined).files], renames: fixed.renames }));
     const resource = new SchemaResource(
       name,
       {
