@@ -4,7 +4,7 @@
 import type { ChildProcess } from "node:child_process";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -37,6 +37,14 @@ export interface PulumiProjectOptions {
   stack?: string;
   /** Default timeout of each CLI run. @default 240_000 ms */
   timeoutMs?: number;
+  /**
+   * Install this repository as the `setpoint` package of the program (`require("setpoint/components")`
+   * resolves to the built `dist/`, as it would from npm). `node_modules` is then a real directory
+   * linking each entry of the repo's, plus `setpoint` -> the repo root, so that code resolving
+   * `setpoint/...` from the program directory (the Schema provider) finds it.
+   * @default false (node_modules is a link to the repo's)
+   */
+  installSetpoint?: boolean;
 }
 
 /** A Pulumi program directory with its own backend and stack. */
@@ -47,6 +55,8 @@ export interface PulumiProject {
   readonly programDir: string;
   /** Runs `pulumi <args>`; resolves to stdout. @throws {Error} with stdout and stderr when it fails. */
   pulumi(...args: string[]): Promise<string>;
+  /** Runs `pulumi <args>` with `input` on stdin (e.g. `config set --secret`): secrets stay off the command line. */
+  pulumiWithInput(input: string, ...args: string[]): Promise<string>;
   /** `pulumi up --yes --skip-preview --json`, parsed into events. */
   up(): Promise<EngineEvent[]>;
   /** `pulumi destroy --yes --skip-preview --json`, parsed into events. */
@@ -93,7 +103,14 @@ export async function createPulumiProject(opts: PulumiProjectOptions): Promise<P
   for (const d of [programDir, home, state]) mkdirSync(d);
   const plugins = join(opts.toolchain.pulumiHome, "plugins");
   if (existsSync(plugins)) symlinkSync(plugins, join(home, "plugins"));
-  symlinkSync(repoNodeModules, join(programDir, "node_modules"));
+  if (opts.installSetpoint) {
+    const modules = join(programDir, "node_modules");
+    mkdirSync(modules);
+    for (const entry of readdirSync(repoNodeModules)) if (entry !== "setpoint") symlinkSync(join(repoNodeModules, entry), join(modules, entry));
+    symlinkSync(REPO_ROOT, join(modules, "setpoint"));
+  } else {
+    symlinkSync(repoNodeModules, join(programDir, "node_modules"));
+  }
   writeFileSync(join(programDir, "Pulumi.yaml"), `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: false\n`);
   writeFileSync(join(programDir, "package.json"), JSON.stringify({ name, private: true, main: "index.js" }));
   for (const [file, text] of Object.entries(opts.files)) {
@@ -116,18 +133,20 @@ export async function createPulumiProject(opts: PulumiProjectOptions): Promise<P
 
   const children = new Set<ChildProcess>();
   const pulumiBin = opts.toolchain.tools["pulumi"]!.path;
-  const pulumi = async (...args: string[]): Promise<string> => {
-    const run = execFileAsync(pulumiBin, args, { cwd: programDir, env, maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 240_000 });
-    children.add(run.child);
+  const run = async (input: string | undefined, args: string[]): Promise<string> => {
+    const cli = execFileAsync(pulumiBin, args, { cwd: programDir, env, maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 240_000 });
+    children.add(cli.child);
+    if (input !== undefined) cli.child.stdin?.end(input);
     try {
-      return (await run).stdout;
+      return (await cli).stdout;
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; message: string };
       throw new Error(`pulumi ${args[0]} failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`, { cause: err });
     } finally {
-      children.delete(run.child);
+      children.delete(cli.child);
     }
   };
+  const pulumi = (...args: string[]): Promise<string> => run(undefined, args);
 
   try {
     await pulumi("login", `file://${state}`);
@@ -141,6 +160,7 @@ export async function createPulumiProject(opts: PulumiProjectOptions): Promise<P
     dir,
     programDir,
     pulumi,
+    pulumiWithInput: (input, ...args) => run(input, args),
     up: async () => parseEvents(await pulumi("up", "--yes", "--skip-preview", "--json")),
     destroy: async () => parseEvents(await pulumi("destroy", "--yes", "--skip-preview", "--json")),
     outputs: async () => JSON.parse(await pulumi("stack", "output", "--json", "--show-secrets")) as Record<string, unknown>,
