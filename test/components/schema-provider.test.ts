@@ -222,5 +222,7 @@ describe.runIf(majors().includes(MAJOR))("Schema dynamic provider (built, Postgr
     expect(await tablesOf(db)).toEqual([]);
     const kept = await c.query("SELECT 1 FROM information_schema.tables WHERE table_schema = 'other' AND table_name = 'keep'");
     expect(kept.rowCount).toBe(1);
+    const schemas = await c.query<{ name: string }>("SELECT nspname AS name FROM pg_namespace WHERE nspname IN ('public', 'other') ORDER BY 1");
+    expect(schemas.rows.map((r) => r.name)).toEqual(["other", "public"]);
   });
 });
