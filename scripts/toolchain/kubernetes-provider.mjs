@@ -1,10 +1,11 @@
 // The Pulumi Kubernetes provider plugin (pulumi-resource-kubernetes), built from the Go module
 // proxy and installed into $PULUMI_HOME/plugins like the CLI's own plugin installer does.
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { goBuild } from "./go-build.mjs";
+import { placeExecutable, sameFile } from "./install.mjs";
 import { pulumiHome } from "./pulumi.mjs";
 import { PULUMI_KUBERNETES_SOURCE, PULUMI_KUBERNETES_VERSION } from "./versions.mjs";
 
@@ -64,17 +65,15 @@ export function installKubernetesProvider(binDir) {
   const pluginDir = join(plugins, name);
   const installed = join(pluginDir, BINARY);
   const partial = join(plugins, `${name}.partial`);
-  const from = join(binDir, BINARY);
-  if (existsSync(installed) && !existsSync(partial) && readFileSync(installed).equals(readFileSync(from))) {
+  const lock = join(plugins, `${name}.lock`);
+  if (existsSync(installed) && existsSync(lock) && !existsSync(partial) && sameFile(installed, join(binDir, BINARY))) {
     return installed;
   }
   mkdirSync(plugins, { recursive: true });
   writeFileSync(partial, "");
-  rmSync(pluginDir, { recursive: true, force: true });
-  mkdirSync(pluginDir);
-  copyFileSync(from, installed);
-  chmodSync(installed, 0o755);
-  writeFileSync(join(plugins, `${name}.lock`), "");
+  mkdirSync(pluginDir, { recursive: true });
+  placeExecutable(join(binDir, BINARY), installed);
+  writeFileSync(lock, "");
   rmSync(partial);
   return installed;
 }

@@ -1,9 +1,10 @@
 // Pulumi CLI, Node.js language host and dynamic-provider shim, installed where the CLI and
 // the Automation API look: $PULUMI_HOME/versions/<version>/bin.
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { goBuild } from "./go-build.mjs";
+import { placeExecutable } from "./install.mjs";
 import { probe } from "./proc.mjs";
 import { GENERATED_REVISION, PULUMI_VERSION } from "./versions.mjs";
 
@@ -81,10 +82,8 @@ export async function buildPulumi(toolchain, binDir, logDir) {
 function writeShim(path) {
   if (existsSync(path) && readFileSync(path, "utf8") === DYNAMIC_PROVIDER_SHIM) return;
   writeFileSync(`${path}.partial`, DYNAMIC_PROVIDER_SHIM, { mode: 0o755 });
-  rmSync(path, { force: true });
-  linkSync(`${path}.partial`, path);
-  rmSync(`${path}.partial`);
-  chmodSync(path, 0o755);
+  chmodSync(`${path}.partial`, 0o755);
+  renameSync(`${path}.partial`, path);
 }
 
 /**
@@ -95,28 +94,8 @@ function writeShim(path) {
 export function installPulumi(binDir) {
   const dest = join(pulumiHome(), "versions", PULUMI_VERSION, "bin");
   mkdirSync(dest, { recursive: true });
-  for (const name of PULUMI_BINARIES) {
-    const from = join(binDir, name);
-    const to = join(dest, name);
-    if (existsSync(to) && sameFile(from, to)) continue;
-    rmSync(to, { force: true });
-    try {
-      linkSync(from, to);
-    } catch {
-      copyFileSync(from, `${to}.partial`);
-      chmodSync(`${to}.partial`, 0o755);
-      rmSync(to, { force: true });
-      linkSync(`${to}.partial`, to);
-      rmSync(`${to}.partial`);
-    }
-  }
+  for (const name of PULUMI_BINARIES) placeExecutable(join(binDir, name), join(dest, name));
   return dest;
-}
-
-function sameFile(a, b) {
-  const [sa, sb] = [statSync(a), statSync(b)];
-  if (sa.ino === sb.ino && sa.dev === sb.dev) return true;
-  return sa.size === sb.size && readFileSync(a).equals(readFileSync(b));
 }
 
 /**
