@@ -90,7 +90,8 @@ async function main() {
       const dir = groupDir(group);
       if (opts.force) rmSync(dir, { recursive: true, force: true });
       let stamp = readStamp(dir);
-      const external = group === "pulumi" && !isWarm(group, dir, stamp) ? pulumiOnPath() : undefined;
+      // An official install of the pinned version on PATH wins over our build.
+      const external = group === "pulumi" ? pulumiOnPath() : undefined;
       if (external) {
         say(`using the pulumi installation on PATH at ${external}`);
         pulumiBinDir = external;
