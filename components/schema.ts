@@ -37,7 +37,10 @@ export interface SchemaArgs {
   deletionPolicy?: "retain" | "drop";
   /** Schemas to manage. @default the schemas the desired state contains */
   schemas?: string[];
-  /** Plan during `pulumi preview` (needs the database reachable from where Pulumi runs). @default true */
+  /**
+   * Plan during `pulumi preview` (needs the database reachable from where Pulumi runs). When false,
+   * `up` applies only when arguments change, and drift shows after `pulumi refresh`. @default true
+   */
   planAtPreview?: boolean;
 }
 

@@ -77,7 +77,8 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
     const e = err as { propertyPath?: string; message: string };
     return { inputs: news, failures: [{ property: e.propertyPath ?? "", reason: e.message }] };
   }
-  if (!inputs.planAtPreview) return { inputs: { ...news, ...inputs, plannedStatements: ["(planned during up: planAtPreview is false)"], plannedHazards: [], unmanaged: [] } };
+  // Without planning, only changed arguments make an update; drift shows after `pulumi refresh`.
+  if (!inputs.planAtPreview) return { inputs: { ...news, ...inputs, plannedStatements: [], plannedHazards: [], unmanaged: [] } };
   let planned: PlannedSchema;
   try {
     planned = await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs));
