@@ -5,7 +5,7 @@ import { majorFromVersionNum } from "../postgres/versions";
 import { applyPlan, type StepResult } from "./apply";
 import { diff } from "./diff";
 import { gatherRowFacts } from "./facts";
-import { introspect } from "./introspect";
+import { catalogFingerprint, introspect } from "./introspect";
 import type { SchemaModel } from "./model";
 import { normalize } from "./normalize";
 import { plan, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
@@ -82,12 +82,32 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
   const serverMajor = majorFromVersionNum(Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v));
   const normalized = await normalize(desired, { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir });
   const schemas = options.schemas ?? normalized.model.schemas.map((s) => s.name);
-  const live = await introspect(client, { schemas });
+  const live = await introspectUnlessUnchanged(client, schemas);
   const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [] };
   // Probe emptiness only for what the plan would drop, then plan with those facts.
   const facts = await gatherRowFacts(client, diff(live, normalized.model, policy));
   const p = plan(live, normalized.model, { ...policy, facts });
   return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached };
+}
+
+// Last introspection per target and scope, reused while the catalog fingerprint is unchanged: a
+// long-running process (the operator's drift checks) then costs one cheap query when converged.
+const liveMemo = new Map<string, { fingerprint: string; model: SchemaModel }>();
+
+/** Forgets remembered introspections (each next plan introspects again); for benchmarks and tests. */
+export function forgetLiveIntrospections(): void {
+  liveMemo.clear();
+}
+
+async function introspectUnlessUnchanged(client: Client, schemas: readonly string[]): Promise<SchemaModel> {
+  const key = `${client.host}:${client.port}/${client.database}|${schemas.join(",")}`;
+  const fingerprint = await catalogFingerprint(client);
+  const hit = liveMemo.get(key);
+  if (hit && hit.fingerprint === fingerprint) return hit.model;
+  const model = await introspect(client, { schemas });
+  if (liveMemo.size >= 64) liveMemo.delete(liveMemo.keys().next().value!);
+  liveMemo.set(key, { fingerprint, model });
+  return model;
 }
 
 /**

@@ -77,6 +77,27 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
   };
 }
 
+// Catalogs whose rows describe what the engine reads. Any DDL inserts, updates or deletes rows in
+// them (new xmin values or a lower count); ANALYZE and VACUUM only update in place.
+const FINGERPRINT_CATALOGS = [
+  "pg_namespace", "pg_class", "pg_attribute", "pg_attrdef", "pg_constraint", "pg_index", "pg_description", "pg_enum", "pg_type",
+  "pg_sequence", "pg_extension", "pg_rewrite", "pg_depend", "pg_proc", "pg_trigger", "pg_policy", "pg_inherits", "pg_collation",
+];
+
+const FINGERPRINT_SQL = `SELECT concat_ws('|', ${FINGERPRINT_CATALOGS.map(
+  (c) => `(SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) || ':' || coalesce(max(xmin::text::bigint), 0) FROM ${c})`,
+).join(", ")}) AS fp`;
+
+/**
+ * A cheap fingerprint of the database's catalogs (row counts and transaction ids): equal
+ * fingerprints mean no DDL ran in between, so a previous introspection is still exact. One query
+ * over the system catalogs' tuple headers, far cheaper than introspection.
+ */
+export async function catalogFingerprint(client: ClientBase): Promise<string> {
+  const { rows } = await client.query<{ fp: string }>(FINGERPRINT_SQL);
+  return rows[0]!.fp;
+}
+
 interface ViewRow {
   schema: string;
   name: string;

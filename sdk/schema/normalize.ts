@@ -121,6 +121,11 @@ function readCache(dir: string, key: string): SchemaModel | null {
   }
 }
 
+/** Forgets the in-memory copies of cached models (the on-disk cache stays); for benchmarks and tests. */
+export function forgetCachedModels(): void {
+  memo.clear();
+}
+
 // Keyed by cache directory and fingerprint: another directory is another cache.
 function remember(key: string, model: SchemaModel): void {
   if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value!);
