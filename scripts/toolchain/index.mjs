@@ -86,12 +86,15 @@ async function main() {
     const built = {};
     const tools = {};
     let pulumiBinDir;
-    for (const group of opts.groups) {
+    for (const group of Object.keys(GROUPS)) {
+      const selected = opts.groups.includes(group);
       const dir = groupDir(group);
-      if (opts.force) rmSync(dir, { recursive: true, force: true });
+      if (selected && opts.force) rmSync(dir, { recursive: true, force: true });
       let stamp = readStamp(dir);
+      // Groups left out by --only still appear in env.json when they are already built.
+      if (!selected && !isWarm(group, dir, stamp)) continue;
       // An official install of the pinned version on PATH wins over our build.
-      const external = group === "pulumi" ? pulumiOnPath() : undefined;
+      const external = group === "pulumi" && selected ? pulumiOnPath() : undefined;
       if (external) {
         say(`using the pulumi installation on PATH at ${external}`);
         pulumiBinDir = external;
@@ -113,12 +116,16 @@ async function main() {
       if (group === "kubernetes-provider") tools["pulumi-resource-kubernetes"].path = installKubernetesProvider(bin);
     }
 
-    // Keep entries of groups not provided this time (e.g. --only=kube after a full run).
+    // An external pulumi found by an earlier run stays in env.json under --only=kube.
     let previous = {};
     try {
       previous = JSON.parse(readFileSync(envJsonPath(), "utf8"));
     } catch {
       // first run for this key
+    }
+    if (!opts.groups.includes("pulumi") && !tools.pulumi && previous.tools?.pulumi) {
+      for (const b of GROUPS.pulumi.binaries) tools[b] = previous.tools[b];
+      pulumiBinDir ??= previous.pulumiBinDir;
     }
     const home = pulumiHome();
     const env = {
@@ -126,7 +133,7 @@ async function main() {
       key: toolchainKey(),
       pulumiHome: home,
       pulumiBinDir: pulumiBinDir ?? previous.pulumiBinDir ?? join(home, "versions"),
-      tools: { ...(previous.tools ?? {}), ...tools },
+      tools,
     };
     mkdirSync(toolchainDir(), { recursive: true });
     writeFileSync(envJsonPath(), JSON.stringify(env, null, 2) + "\n");

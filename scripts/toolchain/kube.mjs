@@ -1,5 +1,6 @@
-// kube-apiserver and etcd for the envtest-style control plane (no kubelet, scheduler or
-// controller-manager): both built from the Go module proxy.
+// kube-apiserver and etcd for the envtest-style control plane (no kubelet or scheduler), plus
+// kube-controller-manager, which tests may start for the garbage collector and namespace
+// controller only. All built from the Go module proxy.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { goBuild } from "./go-build.mjs";
@@ -24,7 +25,7 @@ function kubeVersionFlags() {
 }
 
 /**
- * Builds kube-apiserver and etcd into `binDir` when missing.
+ * Builds kube-apiserver, kube-controller-manager and etcd into `binDir` when missing.
  * @param {import("./go.mjs").GoToolchain} toolchain
  * @param {string} binDir
  * @param {string} logDir
@@ -49,6 +50,15 @@ export async function buildKube(toolchain, binDir, logDir) {
       logFile: join(logDir, "kube-apiserver.log"),
     });
   }
+  if (!existsSync(join(binDir, "kube-controller-manager"))) {
+    timings["kube-controller-manager"] = await goBuild(toolchain, {
+      module: "kube-apiserver",
+      pkg: "k8s.io/kubernetes/cmd/kube-controller-manager",
+      output: join(binDir, "kube-controller-manager"),
+      ldflags: kubeVersionFlags(),
+      logFile: join(logDir, "kube-controller-manager.log"),
+    });
+  }
   return timings;
 }
 
@@ -59,9 +69,11 @@ export async function buildKube(toolchain, binDir, logDir) {
  */
 export function kubeVersions(binDir) {
   const kas = probe(join(binDir, "kube-apiserver"), ["--version"]);
+  const kcm = probe(join(binDir, "kube-controller-manager"), ["--version"]);
   const etcd = probe(join(binDir, "etcd"), ["--version"]);
   return {
     "kube-apiserver": kas?.replace(/^Kubernetes\s+/, "") ?? `v${KUBERNETES_VERSION}?`,
+    "kube-controller-manager": kcm?.replace(/^Kubernetes\s+/, "") ?? `v${KUBERNETES_VERSION}?`,
     etcd: /etcd Version: (\S+)/.exec(etcd ?? "")?.[1] ?? `${ETCD_VERSION}?`,
   };
 }

@@ -16,7 +16,7 @@ export interface ToolchainEnv {
   pulumiHome: string;
   /** Directory holding `pulumi` and its bundled plugins (language host, dynamic-provider shim). */
   pulumiBinDir: string;
-  /** Every tool by name: pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs, kube-apiserver, etcd, and pulumi-resource-kubernetes when built. */
+  /** Every tool by name: pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs, kube-apiserver, kube-controller-manager, etcd, pulumi-resource-kubernetes. */
   tools: Record<string, ToolchainTool>;
 }
 

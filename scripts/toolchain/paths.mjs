@@ -41,7 +41,7 @@ export const GROUPS = {
   kube: {
     modules: ["kube-apiserver", "etcd"],
     pins: { GO_TOOLCHAIN, KUBERNETES_VERSION, ETCD_VERSION },
-    binaries: ["kube-apiserver", "etcd"],
+    binaries: ["kube-apiserver", "kube-controller-manager", "etcd"],
   },
   "kubernetes-provider": {
     modules: ["pulumi-resource-kubernetes"],

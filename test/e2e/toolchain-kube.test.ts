@@ -1,6 +1,6 @@
 // The Kubernetes half of the toolchain: a real etcd + kube-apiserver, a CRD with a status
 // subresource, and the generation semantics the operator's observedGeneration relies on.
-import { CustomObjectsApi } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ControlPlane, CrdManifest } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
@@ -138,5 +138,64 @@ describe.skipIf(toolchain.skip !== undefined)("toolchain: etcd + kube-apiserver"
     await cp!.stop();
     expect(alive(etcd), "etcd still running").toBe(false);
     expect(alive(apiserver), "kube-apiserver still running").toBe(false);
+  });
+});
+
+describe.skipIf(toolchain.skip !== undefined)("toolchain: kube-controller-manager (garbage collector, namespaces)", () => {
+  let cp: ControlPlane | undefined;
+
+  beforeAll(async () => {
+    cp = await startControlPlane({ toolchain: toolchain.env, controllers: ["garbagecollector", "namespace"] });
+  }, 120_000);
+
+  afterAll(async () => {
+    await cp?.stop();
+  });
+
+  /** Polls until `read` rejects with 404. */
+  async function gone(read: () => Promise<unknown>, what: string): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      try {
+        await read();
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return;
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`${what} still exists after 60 s`);
+  }
+
+  it("completes foreground deletion of an owner and its dependent", async () => {
+    const core = cp!.kubeConfig.makeApiClient(CoreV1Api);
+    const owner = await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: "owner" } } });
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: {
+        metadata: {
+          name: "dependent",
+          ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: owner.metadata!.uid!, blockOwnerDeletion: true }],
+        },
+      },
+    });
+    await core.deleteNamespacedConfigMap({ name: "owner", namespace, body: { propagationPolicy: "Foreground" } });
+    await gone(() => core.readNamespacedConfigMap({ name: "dependent", namespace }), "dependent");
+    await gone(() => core.readNamespacedConfigMap({ name: "owner", namespace }), "owner");
+  });
+
+  it("finishes deleting a namespace with objects in it", async () => {
+    const core = cp!.kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: "doomed" } } });
+    await core.createNamespacedConfigMap({ namespace: "doomed", body: { metadata: { name: "content" } } });
+    await core.deleteNamespace({ name: "doomed" });
+    await gone(() => core.readNamespace({ name: "doomed" }), "namespace doomed");
+  });
+
+  it("stop() also terminates the controller-manager", async () => {
+    const { controllerManager } = cp!.pids;
+    expect(controllerManager).toBeDefined();
+    await cp!.stop();
+    expect(alive(controllerManager!), "kube-controller-manager still running").toBe(false);
   });
 });

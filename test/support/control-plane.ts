@@ -53,8 +53,8 @@ export interface ControlPlane {
   server: string;
   /** The loaded kubeconfig, ready for `makeApiClient`. */
   kubeConfig: KubeConfig;
-  /** PIDs of etcd and kube-apiserver, to assert they are gone after stop(). */
-  pids: { etcd: number; apiserver: number };
+  /** PIDs of the servers, to assert they are gone after stop(). */
+  pids: { etcd: number; apiserver: number; controllerManager?: number };
   /** Stops both processes (SIGTERM, then SIGKILL after 10 s) and removes the temp dir. */
   stop(): Promise<void>;
 }
@@ -65,6 +65,12 @@ export interface ControlPlaneOptions {
   toolchain?: ToolchainEnv;
   /** How long to wait for /readyz. @default 90_000 ms */
   readyTimeoutMs?: number;
+  /**
+   * kube-controller-manager controllers to run, e.g. `["garbagecollector", "namespace"]` so
+   * foreground (cascading) deletions and namespace deletions complete, as in a real cluster.
+   * @default [] (envtest style: no controller-manager)
+   */
+  controllers?: string[];
 }
 
 /** Everything started and not yet stopped, killed on exit or interrupt. */
@@ -253,6 +259,52 @@ function startWatchdog(pids: number[], dir: string): ChildProcess {
   return dog;
 }
 
+/** Starts kube-controller-manager against the API server with only `controllers` enabled. */
+async function startControllerManager(
+  toolchain: ToolchainEnv,
+  controllers: string[],
+  kubeconfigPath: string,
+  dir: string,
+  procs: ChildProcess[],
+): Promise<ChildProcess> {
+  const bin = toolchain.tools["kube-controller-manager"]?.path;
+  if (!bin) throw new Error("kube-controller-manager not built; run `npm run toolchain`");
+  const port = await freePort();
+  const log = join(dir, "kube-controller-manager.log");
+  const proc = startProcess(
+    bin,
+    [
+      `--kubeconfig=${kubeconfigPath}`,
+      `--authentication-kubeconfig=${kubeconfigPath}`,
+      `--authorization-kubeconfig=${kubeconfigPath}`,
+      `--controllers=${controllers.join(",")}`,
+      "--leader-elect=false",
+      "--bind-address=127.0.0.1",
+      `--secure-port=${port}`,
+      `--cert-dir=${join(dir, "controller-manager-certs")}`,
+    ],
+    log,
+  );
+  procs.push(proc, startWatchdog([proc.pid!], dir));
+  await waitFor("kube-controller-manager", proc, log, 60_000, async () => {
+    return (await insecureGet(`https://127.0.0.1:${port}/healthz`)) === 200;
+  });
+  return proc;
+}
+
+/** Status code of a GET that trusts any certificate (the controller-manager's is self-signed). */
+function insecureGet(url: string): Promise<number> {
+  return new Promise((resolveGet, reject) => {
+    const req = request(url, { rejectUnauthorized: false, timeout: 5000 }, (res) => {
+      res.resume();
+      resolveGet(res.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 /**
  * Starts etcd and kube-apiserver on free loopback ports in a fresh temp dir, waits until
  * the API server's /readyz passes, and writes a kubeconfig for a system:masters user.
@@ -333,17 +385,24 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(kubeconfigPath);
 
+    let controllerManager: ChildProcess | undefined;
+    if (opts.controllers && opts.controllers.length > 0) {
+      controllerManager = await startControllerManager(toolchain!, opts.controllers, kubeconfigPath, dir, entry.procs);
+    }
+
     let stopped: Promise<void> | undefined;
     return {
       kubeconfigPath,
       server,
       kubeConfig,
-      pids: { etcd: etcd.pid!, apiserver: apiserver.pid! },
+      pids: { etcd: etcd.pid!, apiserver: apiserver.pid!, controllerManager: controllerManager?.pid },
       stop: () =>
         (stopped ??= (async () => {
+          if (controllerManager) await stopProcess(controllerManager);
           await stopProcess(apiserver);
           await stopProcess(etcd);
-          dog.kill("SIGKILL");
+          // The watchdogs (and anything else left) go last, without ceremony.
+          for (const p of entry.procs) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
           running.delete(entry);
           rmSync(dir, { recursive: true, force: true });
         })()),
