@@ -3,7 +3,7 @@
 // against, built from package registries only (see docs/adr/0002-toolchain.md):
 //   pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs  -> $PULUMI_HOME/versions/<v>/bin
 //   pulumi-resource-kubernetes                                     -> $PULUMI_HOME/plugins/resource-kubernetes-v<v>/
-//   kube-apiserver, etcd                                           -> <cache>/kube-<key>/bin
+//   kube-apiserver, kube-controller-manager, etcd                  -> <cache>/kube-<key>/bin
 // Idempotent: a warm run only checks files and never invokes `go`. Writes <cache>/<key>/env.json
 // with the absolute path and version of every executable. Options:
 //   --only=pulumi,kube,kubernetes-provider   provide some groups only
