@@ -107,6 +107,8 @@ describe.skipIf(skip !== undefined)("toolchain: pulumi-resource-kubernetes", () 
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
       // The default provider reads the cluster from KUBECONFIG.
       KUBECONFIG: cp.kubeconfigPath,
+      // The provider leaves kubeconfig copies in TMPDIR; keep them inside the test's dir.
+      TMPDIR: dir,
     };
     delete env.PULUMI_ACCESS_TOKEN;
     delete env.PULUMI_BACKEND_URL;
