@@ -6,14 +6,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { connect } from "../sdk/postgres/connection";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../sdk/postgres/embedded";
+import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "../sdk/postgres/embedded";
 import { quoteIdent } from "../sdk/postgres/quote";
 import { applyPlan } from "../sdk/schema/apply";
 import { diff } from "../sdk/schema/diff";
 import { forgetLiveIntrospections, planSchema, type PlannedSchema } from "../sdk/schema/engine";
 import { introspect } from "../sdk/schema/introspect";
 import type { SchemaModel } from "../sdk/schema/model";
-import { forgetCachedModels, normalize } from "../sdk/schema/normalize";
+import { DEV_SERVER_PARAMETERS, forgetCachedModels, normalize } from "../sdk/schema/normalize";
 import { plan } from "../sdk/schema/plan";
 import type { DesiredSchema } from "../sdk/schema/source";
 import { cpuSince, cpuSnapshot, postmasterPid } from "./support/cpu";
@@ -153,7 +153,7 @@ interface Measured<T> {
 }
 
 /** Wall and CPU time of `fn`. The CPU snapshot after it waits briefly so exited backends are reaped (not timed). */
-async function measure<T>(pid: number, fn: () => Promise<T>): Promise<Measured<T>> {
+async function measure<T>(pid: readonly number[], fn: () => Promise<T>): Promise<Measured<T>> {
   const before = cpuSnapshot(pid);
   const t = await timed(fn);
   await new Promise((r) => setTimeout(r, 50));
@@ -169,12 +169,13 @@ function log(message: string): void {
   process.stderr.write(`[bench:schema] ${message}\n`);
 }
 
-async function benchSize(pg: EmbeddedPostgres, tables: number, opts: Options): Promise<Result> {
-  const pid = postmasterPid(join(pg.dir, "data"));
+async function benchSize(pg: EmbeddedPostgres, dev: EmbeddedPostgres, tables: number, opts: Options): Promise<Result> {
+  // Server CPU is the target's plus the dev server's.
+  const pid = [postmasterPid(join(pg.dir, "data")), postmasterPid(join(dev.dir, "data"))];
   const desired = syntheticSchema(tables);
   // Normalizing 10,000 tables takes minutes on slow disks: repeat small sizes only, unless asked.
   const repeat = opts.repeat ?? (tables <= 1000 ? 3 : 1);
-  const devUrl = pg.url("postgres");
+  const devUrl = dev.url("postgres");
   const cacheDirs: string[] = [];
   const freshCacheDir = () => {
     const d = mkdtempSync(join(tmpdir(), "setpoint-bench-cache-"));
@@ -253,7 +254,7 @@ async function benchSize(pg: EmbeddedPostgres, tables: number, opts: Options): P
         cpuMs: { coldPlan: medianCpu(cold), apply: medianCpu([apply]), noopPlan: medianCpu(noop), cachedDriftCheck: medianCpu(cached) },
         runs: { coldPlanMs: wall(cold), noopPlanMs: wall(noop), cachedDriftCheckMs: wall(cached) },
       };
-      if (opts.phases) result.phases = await measurePhases(pg, pid, target, desired, coldPlan, filledCache);
+      if (opts.phases) result.phases = await measurePhases(dev, pid, target, desired, coldPlan, filledCache);
       return result;
     });
   } finally {
@@ -265,7 +266,7 @@ function phaseTime(m: Measured<unknown>): PhaseTime {
   return { wall: ms(m.wallMs), cpuNode: ms(m.cpu.node), cpuServer: ms(m.cpu.server) };
 }
 
-async function measurePhases(pg: EmbeddedPostgres, pid: number, target: string, desired: DesiredSchema, coldPlan: PlannedSchema, filledCache: string): Promise<Phases> {
+async function measurePhases(pg: EmbeddedPostgres, pid: readonly number[], target: string, desired: DesiredSchema, coldPlan: PlannedSchema, filledCache: string): Promise<Phases> {
   const devUrl = pg.url("postgres");
   const normalized = await measure(pid, () => normalize(desired, { devUrl, major: 17, cacheDir: false }));
 
@@ -393,6 +394,13 @@ async function main(): Promise<void> {
   // table holds max_locks_per_transaction x (max_connections + workers) entries; a lower
   // max_connections keeps that (shared memory) modest.
   const pg = await startEmbeddedPostgres({ major: 17, parameters: { max_locks_per_transaction: 4096, max_connections: 40, autovacuum: "off" }, baseDir: opts.baseDir });
+  // The dev server as Setpoint starts its own embedded one: scratch data on tmpfs, minimal WAL.
+  const scratch = scratchBaseDir();
+  const dev = await startEmbeddedPostgres({
+    major: 17,
+    parameters: { ...DEV_SERVER_PARAMETERS, max_locks_per_transaction: 4096, max_connections: 40 },
+    ...(scratch ? { baseDir: scratch } : {}),
+  });
   try {
     const admin = await connect(pg.url("postgres"));
     const postgres = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
@@ -400,13 +408,14 @@ async function main(): Promise<void> {
     const machine = { baseDir: opts.baseDir ?? tmpdir(), cpus: cpus().length, totalMemGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, node: process.version, postgres, loadAvg1AtStart: Math.round(loadavg()[0]! * 100) / 100 };
     log(`PostgreSQL ${postgres} at ${pg.url("postgres")}; ${machine.cpus} CPUs, ${machine.totalMemGiB} GiB, node ${machine.node}; load average ${machine.loadAvg1AtStart}`);
     const results: Result[] = [];
-    for (const size of opts.sizes) results.push(await benchSize(pg, size, opts));
+    for (const size of opts.sizes) results.push(await benchSize(pg, dev, size, opts));
     console.log(report(results));
     if (opts.json) {
       writeFileSync(opts.json, JSON.stringify({ machine, results }, null, 2) + "\n");
       log(`wrote ${opts.json}`);
     }
   } finally {
+    await dev.stop();
     await pg.stop();
   }
 }

@@ -36,16 +36,17 @@ export function postmasterPid(dataDir: string): number {
   return Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
 }
 
-/** A CPU-time snapshot of this process and the server. */
+/** A CPU-time snapshot of this process and the servers. */
 export interface CpuSnapshot {
   readonly nodeMs: number;
   readonly serverMs: number;
 }
 
 /** Takes a snapshot (Node: all threads of this process, including GC and libuv). */
-export function cpuSnapshot(pid: number): CpuSnapshot {
+export function cpuSnapshot(pids: number | readonly number[]): CpuSnapshot {
   const u = process.cpuUsage();
-  return { nodeMs: (u.user + u.system) / 1000, serverMs: serverCpuMs(pid) };
+  const list = typeof pids === "number" ? [pids] : pids;
+  return { nodeMs: (u.user + u.system) / 1000, serverMs: list.reduce((sum, pid) => sum + serverCpuMs(pid), 0) };
 }
 
 /** CPU used between two snapshots, in ms. */

@@ -55,12 +55,23 @@ export async function normalize(desired: DesiredSchema, options: NormalizeOption
   return { model, fingerprint, cached: false };
 }
 
+/**
+ * Settings of the embedded dev server: it holds only scratch databases, so no replication WAL
+ * (minimal WAL skips logging relations created in the same transaction) and no autovacuum.
+ */
+export const DEV_SERVER_PARAMETERS: Readonly<Record<string, string | number>> = {
+  wal_level: "minimal",
+  max_wal_senders: 0,
+  autovacuum: "off",
+  max_locks_per_transaction: 1024,
+};
+
 async function buildEmbedded(major: number, desired: DesiredSchema): Promise<SchemaModel> {
   if (!isSupportedMajor(major)) {
     throw new InputError(`no embedded PostgreSQL ${major} to normalize the desired schema; pass a dev database URL (--dev-url) of that major`, { propertyPath: "devUrl" });
   }
   // Scratch data: on tmpfs when there is one, where creating relation files is several times cheaper.
-  const pg = await startEmbeddedPostgres({ major, ...(scratchBaseDir() ? { baseDir: scratchBaseDir() } : {}) });
+  const pg = await startEmbeddedPostgres({ major, parameters: DEV_SERVER_PARAMETERS, ...(scratchBaseDir() ? { baseDir: scratchBaseDir() } : {}) });
   try {
     return await buildOn(pg.url(), desired);
   } finally {
