@@ -3,7 +3,8 @@
  * on `pulumi up`, waits until the operator reports it Ready for the spec just written. Its
  * outputs are how applications reach the database.
  */
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { CustomObjectsApi } from "@kubernetes/client-node";
+import { loadKubeConfig } from "./internal/kubeconfig";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
@@ -127,13 +128,6 @@ export interface WaitOptions {
   pollMs?: number;
 }
 
-function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (kubeconfig === undefined || kubeconfig === "") kc.loadFromDefault();
-  else if (!kubeconfig.includes("\n") && !kubeconfig.trimStart().startsWith("{")) kc.loadFromFile(kubeconfig);
-  else kc.loadFromString(kubeconfig);
-  return kc;
-}
 
 /**
  * Polls a PostgresCluster until its `Ready` condition is `True` for `generation`.

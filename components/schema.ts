@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Rename } from "../sdk/schema/diff";
 import { HAZARD_CODES, type HazardCode } from "../sdk/schema/hazards";
 import { loadSchemaPath, type DesiredSchema, type SqlFile } from "../sdk/schema/source";
+import { readSecretKey } from "./internal/kubeconfig";
 import { schemaProvider } from "./schema-provider";
 
 /** Connection fields, as an alternative to a URL. */
@@ -15,10 +16,23 @@ export interface SchemaConnectionFields {
   database: pulumi.Input<string>;
 }
 
+/** A connection URL kept in a Kubernetes Secret (e.g. the application secret of a PostgresCluster). */
+export interface SchemaSecretRef {
+  secretRef: {
+    name: pulumi.Input<string>;
+    /** @default "default" */
+    namespace?: pulumi.Input<string>;
+    /** Key holding a postgres:// URL. @default "uri" */
+    key?: string;
+  };
+  /** Kubeconfig content or path used to read the secret. @default the default kubeconfig */
+  kubeconfig?: pulumi.Input<string>;
+}
+
 /** Arguments of {@link Schema}. At least one of `sql`, `sqlPath` and `definition` is required. */
 export interface SchemaArgs {
-  /** The target: a postgres:// URL or fields. Stored as a secret. */
-  connection: pulumi.Input<string> | SchemaConnectionFields;
+  /** The target: a postgres:// URL, fields, or a Kubernetes Secret holding the URL. Stored as a secret. */
+  connection: pulumi.Input<string> | SchemaConnectionFields | SchemaSecretRef;
   /** Desired state as SQL DDL text, applied after `definition` and `sqlPath`. */
   sql?: pulumi.Input<string | string[]>;
   /** A `.sql` file or a directory of `.sql` files (applied in name order), read when the program runs. */
@@ -62,6 +76,27 @@ export function validateSchemaArgs(args: SchemaArgs, resource?: pulumi.Resource)
     fail(`deletionPolicy must be "retain" or "drop", got "${String(args.deletionPolicy)}"`);
   }
   if (args.schemas !== undefined && args.schemas.some((s) => typeof s !== "string" || s.length === 0)) fail("schemas must be non-empty schema names");
+}
+
+/** Pulumi's marker for a value not known during preview; the provider then skips planning. */
+const UNKNOWN_DURING_PREVIEW = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+function resolveConnection(c: SchemaArgs["connection"]): pulumi.Output<string> {
+  if (typeof c === "string" || pulumi.Output.isInstance(c) || c instanceof Promise) return pulumi.output(c as pulumi.Input<string>);
+  if ("secretRef" in c) {
+    const ref = c.secretRef;
+    return pulumi.all([ref.name, ref.namespace ?? "default", c.kubeconfig ?? ""]).apply(async ([name, namespace, kubeconfig]) => {
+      try {
+        return await readSecretKey({ name, namespace, key: ref.key ?? "uri", ...(kubeconfig ? { kubeconfig } : {}) });
+      } catch (err) {
+        // A secret created by the same program (e.g. by the operator for a new cluster) does not
+        // exist yet during preview: plan once it does.
+        if (pulumi.runtime.isDryRun()) return UNKNOWN_DURING_PREVIEW;
+        throw new pulumi.ResourceError(`Schema: connection.secretRef: ${(err as Error).message}`, undefined);
+      }
+    });
+  }
+  return pulumi.output(c as SchemaConnectionFields).apply(connectionUrl);
 }
 
 /** Builds the URL form of a connection (the password URL-encoded). */
@@ -115,11 +150,7 @@ export class Schema extends pulumi.ComponentResource {
   constructor(name: string, args: SchemaArgs, opts?: pulumi.ComponentResourceOptions) {
     super("setpoint:index:Schema", name, {}, opts);
     validateSchemaArgs(args, this);
-    const connection = pulumi.secret(
-      typeof args.connection === "string" || pulumi.Output.isInstance(args.connection) || args.connection instanceof Promise
-        ? pulumi.output(args.connection as pulumi.Input<string>)
-        : pulumi.output(args.connection as SchemaConnectionFields).apply(connectionUrl),
-    );
+    const connection = pulumi.secret(resolveConnection(args.connection));
     // Read sqlPath now: a bad path is then this resource's error, not an unhandled rejection in an apply.
     let fixed: { files: SqlFile[]; renames: Rename[] };
     try {

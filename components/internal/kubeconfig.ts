@@ -1,0 +1,30 @@
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+
+/**
+ * Loads a kubeconfig from its content (YAML or JSON) or a file path; the default kubeconfig
+ * ($KUBECONFIG, ~/.kube/config, or the in-cluster service account) when undefined or empty.
+ */
+export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (kubeconfig === undefined || kubeconfig === "") kc.loadFromDefault();
+  else if (!kubeconfig.includes("\n") && !kubeconfig.trimStart().startsWith("{")) kc.loadFromFile(kubeconfig);
+  else kc.loadFromString(kubeconfig);
+  return kc;
+}
+
+/**
+ * Reads one key of a Kubernetes Secret, decoded.
+ * @throws {Error} naming the secret and key (never the value) when either is missing.
+ */
+export async function readSecretKey(opts: { name: string; namespace: string; key: string; kubeconfig?: string }): Promise<string> {
+  const api = loadKubeConfig(opts.kubeconfig).makeApiClient(CoreV1Api);
+  let secret;
+  try {
+    secret = await api.readNamespacedSecret({ name: opts.name, namespace: opts.namespace });
+  } catch (cause) {
+    throw new Error(`cannot read secret ${opts.namespace}/${opts.name}: ${(cause as { code?: number }).code === 404 ? "it does not exist" : (cause as Error).message}`, { cause });
+  }
+  const value = secret.data?.[opts.key];
+  if (value === undefined) throw new Error(`secret ${opts.namespace}/${opts.name} has no key "${opts.key}"; keys: ${Object.keys(secret.data ?? {}).join(", ") || "(none)"}`);
+  return Buffer.from(value, "base64").toString("utf8");
+}
