@@ -1,0 +1,169 @@
+import { ApiException, type V1Lease } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import { InputError } from "../../errors";
+import { FakeClock } from "./clock";
+import { LeaderElector, type LeaseApi } from "./leader-election";
+
+/** An in-memory Lease store with resourceVersion checks, and switches to fail or hang calls. */
+class FakeLeases {
+  lease: V1Lease | undefined;
+  private rv = 0;
+  mode: "ok" | "fail" | "hang" = "ok";
+  writes = 0;
+
+  constructor(lease?: V1Lease) {
+    if (lease) this.store(lease);
+  }
+
+  readonly api = {
+    readNamespacedLease: async () => {
+      await this.gate();
+      if (!this.lease) throw new ApiException(404, "Not Found", {}, {});
+      return structuredClone(this.lease);
+    },
+    createNamespacedLease: async ({ body }: { body: V1Lease }) => {
+      await this.gate();
+      if (this.lease) throw new ApiException(409, "Conflict", {}, {});
+      return this.store(body);
+    },
+    replaceNamespacedLease: async ({ body }: { body: V1Lease }) => {
+      await this.gate();
+      if (body.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion) throw new ApiException(409, "Conflict", {}, {});
+      return this.store(body);
+    },
+  } as unknown as LeaseApi;
+
+  /** Another replica writes the Lease (bumping its resourceVersion). */
+  touch(): void {
+    this.store(this.lease!);
+  }
+
+  private store(lease: V1Lease): V1Lease {
+    this.writes++;
+    this.lease = { ...structuredClone(lease), metadata: { ...lease.metadata, resourceVersion: String(++this.rv) } };
+    return structuredClone(this.lease);
+  }
+
+  private gate(): Promise<void> {
+    if (this.mode === "fail") return Promise.reject(new Error("connect ECONNREFUSED"));
+    if (this.mode === "hang") return new Promise(() => {});
+    return Promise.resolve();
+  }
+}
+
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Advances the fake clock in `step` ms increments, letting API promises settle in between. */
+async function advance(clock: FakeClock, ms: number, step = 100): Promise<void> {
+  let t = 0;
+  do {
+    const d = Math.min(step, ms - t);
+    clock.advance(d);
+    t += d;
+    await flush();
+  } while (t < ms);
+}
+
+function elector(leases: FakeLeases, clock: FakeClock, identity = "me") {
+  const events: string[] = [];
+  const e = new LeaderElector({
+    api: leases.api,
+    namespace: "ns",
+    name: "lock",
+    identity,
+    clock,
+    onStartedLeading: () => events.push("start"),
+    onStoppedLeading: () => events.push("stop"),
+  });
+  return { e, events };
+}
+
+describe("LeaderElector", () => {
+  it("creates an absent Lease, leads, and renews every retry period", async () => {
+    const clock = new FakeClock(1_000_000);
+    const leases = new FakeLeases();
+    const { e, events } = elector(leases, clock);
+    e.start();
+    await advance(clock, 0);
+    expect(e.isLeader()).toBe(true);
+    expect(events).toEqual(["start"]);
+    expect(leases.lease?.spec).toMatchObject({ holderIdentity: "me", leaseDurationSeconds: 15, leaseTransitions: 0 });
+    const writes = leases.writes;
+    await advance(clock, 10_000);
+    expect(leases.writes - writes).toBe(5);
+    expect(events).toEqual(["start"]);
+    e.stop();
+    expect(events).toEqual(["start", "stop"]);
+  });
+
+  it("takes a Lease held by another only after it stayed unchanged for leaseDuration", async () => {
+    const clock = new FakeClock(1_000_000);
+    const leases = new FakeLeases({ metadata: { name: "lock", namespace: "ns" }, spec: { holderIdentity: "other", leaseDurationSeconds: 15, leaseTransitions: 3 } });
+    const { e, events } = elector(leases, clock);
+    e.start();
+    await advance(clock, 8000);
+    leases.touch(); // the other replica renews: seen at the read at 10 s, so it expires at 25 s
+    await advance(clock, 16_000);
+    expect(e.isLeader()).toBe(false);
+    await advance(clock, 2000);
+    expect(e.isLeader()).toBe(true);
+    expect(events).toEqual(["start"]);
+    expect(leases.lease?.spec).toMatchObject({ holderIdentity: "me", leaseTransitions: 4 });
+    e.stop();
+  });
+
+  it("stops leading once renewals fail for renewDeadline, and stops campaigning", async () => {
+    const clock = new FakeClock(1_000_000);
+    const leases = new FakeLeases();
+    const { e, events } = elector(leases, clock);
+    e.start();
+    await advance(clock, 100);
+    expect(e.isLeader()).toBe(true);
+    const lastRenew = clock.now();
+    leases.mode = "fail";
+    await advance(clock, 9_800);
+    expect(e.isLeader()).toBe(true);
+    await advance(clock, 10_000 - (clock.now() - lastRenew) + 100);
+    expect(e.isLeader()).toBe(false);
+    expect(events).toEqual(["start", "stop"]);
+    leases.mode = "ok";
+    const writes = leases.writes;
+    await advance(clock, 20_000);
+    expect(leases.writes).toBe(writes);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it("stops leading at the deadline even while a renewal hangs", async () => {
+    const clock = new FakeClock(1_000_000);
+    const leases = new FakeLeases();
+    const { e, events } = elector(leases, clock);
+    e.start();
+    await advance(clock, 100);
+    leases.mode = "hang";
+    await advance(clock, 10_000);
+    expect(e.isLeader()).toBe(false);
+    expect(events).toEqual(["start", "stop"]);
+  });
+
+  it("stays a candidate when another replica wins the write (409)", async () => {
+    const clock = new FakeClock(1_000_000);
+    const leases = new FakeLeases({ metadata: { name: "lock", namespace: "ns" }, spec: { holderIdentity: "" } });
+    const a = elector(leases, clock, "a");
+    const b = elector(leases, clock, "b");
+    a.e.start();
+    b.e.start();
+    await advance(clock, 6000);
+    expect([a.e.isLeader(), b.e.isLeader()].filter(Boolean)).toHaveLength(1);
+    expect([...a.events, ...b.events]).toEqual(["start"]);
+    a.e.stop();
+    b.e.stop();
+  });
+
+  it("rejects timings that cannot work", () => {
+    const base = { api: new FakeLeases().api, namespace: "ns", name: "lock", onStartedLeading: () => {}, onStoppedLeading: () => {} };
+    expect(() => new LeaderElector({ ...base, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(InputError);
+    expect(() => new LeaderElector({ ...base, renewDeadlineMs: 2000, retryPeriodMs: 2000 })).toThrow(/renewDeadlineMs/);
+    expect(() => new LeaderElector({ ...base, retryPeriodMs: 0 })).toThrow(/retryPeriodMs/);
+    expect(new LeaderElector(base).identity).toMatch(/_[0-9a-f-]{36}$/);
+  });
+});
