@@ -5,6 +5,7 @@ import { CoordinationV1Api, CustomObjectsApi, type KubernetesListObject, type Ku
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION } from "../../sdk/api/index";
+import { FakeClock } from "../../sdk/reconcile/internal/clock";
 import { Informer } from "../../sdk/reconcile/internal/informer";
 import { LeaderElector } from "../../sdk/reconcile/internal/leader-election";
 import { writeStatus, type StatusApi, type StatusObject } from "../../sdk/reconcile/internal/status";
@@ -93,7 +94,7 @@ describe.skipIf(toolchain.skip !== undefined)("controller runtime on a real API 
     error: (message: string) => restarts.push(message),
     child: () => logger,
   };
-  const newInformer = (opts: { watchTimeoutSeconds?: number } = {}): Informer<SchemaObject> => {
+  const newInformer = (opts: { watchTimeoutSeconds?: number; clock?: FakeClock } = {}): Informer<SchemaObject> => {
     const informer = new Informer<SchemaObject>({
       logger,
       kubeConfig: cp!.kubeConfig,
@@ -173,6 +174,23 @@ describe.skipIf(toolchain.skip !== undefined)("controller runtime on a real API 
     await eventually("update after second restart seen", () => sqlOf(informer.get("default/brk-b")) === "CREATE TABLE v (id int);");
     expect(restarts).toEqual(["watch stopped; restarting after backoff", "watch stopped; restarting after backoff"]);
     await informer.stop();
+  }, 60_000);
+
+  it("waits for the backoff on the injected clock before restarting a broken watch", async () => {
+    const clock = new FakeClock(0);
+    const informer = newInformer({ clock });
+    await informer.start();
+    await eventually("synced", () => informer.hasSynced());
+    informer.interruptWatch();
+    await eventually("restart scheduled", () => clock.pendingTimers() === 1);
+    expect(clock.nextDue()).toBe(100);
+    // No watch runs until the fake clock reaches the restart, so this change waits in the server.
+    await create("clk-a");
+    expect(informer.get("default/clk-a")).toBeUndefined();
+    clock.advance(100);
+    await eventually("change made before the restart seen", () => informer.get("default/clk-a") !== undefined);
+    await informer.stop();
+    expect(clock.pendingTimers()).toBe(0);
   }, 60_000);
 
   it("lets exactly one of two electors lead, and hands over after the leader stops renewing", async () => {
