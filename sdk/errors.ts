@@ -64,6 +64,3 @@ export class EmbeddedPostgresError extends SetpointError {
     this.major = major;
   }
 }
-
-/** Name of this module's error classes, for exhaustive handling in drivers. */
-export type SetpointErrorName = "InputError" | "ConnectionError" | "EmbeddedPostgresError";

@@ -62,6 +62,7 @@ export function plan(live: SchemaModel, desired: SchemaModel, policy: PlanPolicy
     const long = isLong(change);
     const meta: StepMeta = {
       sql: render(change),
+      // What it creates or drops, or (for an ALTER) the object it changes: an ALTER's first need.
       objects: [...new Set([...deps.creates, ...deps.drops, ...deps.needs.slice(0, 1)])].filter((k) => !k.endsWith("*")),
       hazards: hazardsOf(change, { newTables }),
       transaction,
