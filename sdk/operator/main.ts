@@ -1,0 +1,273 @@
+/**
+ * The Setpoint operator process (`node dist/sdk/operator/main.js`): an informer on
+ * `PostgresSchema` objects feeding a controller that runs {@link reconcilePostgresSchema},
+ * a periodic resync, optional Lease leader election, and an HTTP endpoint with `/healthz`,
+ * `/readyz` (200 once the informer has synced) and `/metrics` (Prometheus text).
+ *
+ * Flags: `--kubeconfig <path>`, `--namespace <ns>` (default: all namespaces), `--resync <seconds>`
+ * (default 300), `--leader-elect`, `--lease-namespace <ns>` (default `default`), `--lease-name`
+ * (default `setpoint-operator`), `--metrics-port <port>` (default 8080, 0 = random),
+ * `--dev-url <postgres url>` (default: an embedded server), `--concurrency <n>` (default 2).
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { parseArgs } from "node:util";
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+} from "@kubernetes/client-node";
+import { loadKubeConfig, readSecretKey } from "../../components/internal/kubeconfig";
+import { GROUP, VERSION } from "../api/common";
+import { KINDS } from "../api/crds";
+import { InputError } from "../errors";
+import type { Logger } from "../reconcile/index";
+import { Controller } from "../reconcile/internal/controller";
+import { Informer } from "../reconcile/internal/informer";
+import { LeaderElector } from "../reconcile/internal/leader-election";
+import { jsonLogger } from "../reconcile/internal/logger";
+import { defaultRegistry, type MetricsRegistry } from "../reconcile/internal/metrics";
+import type { SchemaEngineOptions } from "../schema/engine";
+import { reconcilePostgresSchema, type PostgresSchemaObject } from "./schema/controller";
+
+/** Options of {@link startOperator}. */
+export interface OperatorOptions {
+  /** A kubeconfig path or content, or a loaded KubeConfig. @default the default kubeconfig */
+  kubeconfig?: string | KubeConfig;
+  /** Watch only this namespace. @default all namespaces */
+  namespace?: string;
+  /** Re-queue every cached object this often, in seconds. @default 300 */
+  resyncSeconds?: number;
+  /** Campaign for a Lease and reconcile only while holding it. @default false */
+  leaderElect?: boolean;
+  /** Namespace of the Lease. @default "default" */
+  leaseNamespace?: string;
+  /** Name of the Lease. @default "setpoint-operator" */
+  leaseName?: string;
+  /** Lease timing, for tests. @default the LeaderElector defaults */
+  leaseTiming?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  /** Port of the health and metrics endpoint; 0 picks a free one. @default 8080 */
+  metricsPort?: number;
+  /** Host the endpoint binds to. @default "0.0.0.0" */
+  metricsHost?: string;
+  /** Parallel reconciles. @default 2 */
+  concurrency?: number;
+  /** Schema engine options (e.g. `devUrl`, `cacheDir`). @default {} */
+  engineOptions?: SchemaEngineOptions;
+  /** Look again after this long when a database is unreachable. @default 10_000 ms */
+  unreachableRequeueMs?: number;
+  /** Logger. @default JSON lines on stderr */
+  logger?: Logger;
+  /** Metrics registry served on `/metrics`. @default defaultRegistry */
+  metrics?: MetricsRegistry;
+  /** Called once when leadership is lost, after the controller stopped (the process should exit non-zero). */
+  onLostLeadership?: () => void;
+}
+
+/** A running operator. */
+export interface RunningOperator {
+  /** The port of the health and metrics endpoint. */
+  readonly port: number;
+  /** Stops election, resync, controller (draining), informer and the endpoint. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the operator in this process.
+ * @throws {InputError} when an option is out of range.
+ */
+export async function startOperator(options: OperatorOptions = {}): Promise<RunningOperator> {
+  const resyncSeconds = options.resyncSeconds ?? 300;
+  if (!(resyncSeconds > 0)) throw new InputError(`resync must be a positive number of seconds, got ${resyncSeconds}`, { propertyPath: "resync" });
+  const kc = typeof options.kubeconfig === "object" ? options.kubeconfig : loadKubeConfig(options.kubeconfig);
+  const kubeconfigText = kc.exportConfig();
+  const log = options.logger ?? jsonLogger();
+  const metrics = options.metrics ?? defaultRegistry;
+  const objects = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  const { plural } = KINDS.PostgresSchema;
+  const ns = options.namespace;
+
+  const informer = new Informer<PostgresSchemaObject>({
+    kubeConfig: kc,
+    path: ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${plural}` : `/apis/${GROUP}/${VERSION}/${plural}`,
+    list: async () =>
+      (ns
+        ? await objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural })
+        : await objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as KubernetesListObject<PostgresSchemaObject>,
+    logger: log.child({ informer: plural }),
+  });
+
+  const controller = new Controller({
+    name: "postgresschema",
+    concurrency: options.concurrency ?? 2,
+    logger: log,
+    metrics,
+    reconciler: reconcilePostgresSchema({
+      cache: informer,
+      status: { client: objects, group: GROUP, version: VERSION, plural },
+      readSecretKey: (namespace, name, key) => readSecretKey({ namespace, name, key, kubeconfig: kubeconfigText }),
+      readConfigMapKey: async (namespace, name, key) => {
+        const cm = await core.readNamespacedConfigMap({ name, namespace });
+        const value = cm.data?.[key];
+        if (value === undefined) throw new Error(`configmap ${namespace}/${name} has no key "${key}"`);
+        return value;
+      },
+      engineOptions: options.engineOptions,
+      unreachableRequeueMs: options.unreachableRequeueMs,
+    }),
+  });
+  const enqueueKey = (key: string): void => controller.queue.add(key);
+  informer.onChange(enqueueKey);
+
+  const server = await listen(options.metricsPort ?? 8080, options.metricsHost ?? "0.0.0.0", (path) => {
+    switch (path) {
+      case "/healthz":
+        return { status: 200, body: "ok\n" };
+      case "/readyz":
+        return informer.hasSynced() ? { status: 200, body: "ok\n" } : { status: 503, body: "informer not synced\n" };
+      case "/metrics":
+        return { status: 200, body: metrics.render(), type: "text/plain; version=0.0.4; charset=utf-8" };
+      default:
+        return { status: 404, body: "not found\n" };
+    }
+  });
+
+  await informer.start();
+  const resync = setInterval(() => {
+    for (const obj of informer.list()) controller.enqueue({ namespace: obj.metadata?.namespace ?? "", name: obj.metadata?.name ?? "" });
+  }, resyncSeconds * 1000);
+  resync.unref();
+
+  let controllerRunning = false;
+  let stopping = false;
+  let elector: LeaderElector | undefined;
+  if (options.leaderElect) {
+    elector = new LeaderElector({
+      api: kc.makeApiClient(CoordinationV1Api),
+      namespace: options.leaseNamespace ?? "default",
+      name: options.leaseName ?? "setpoint-operator",
+      ...options.leaseTiming,
+      logger: log,
+      onStartedLeading: () => {
+        controllerRunning = true;
+        controller.start();
+      },
+      onStoppedLeading: () => {
+        // Also called by elector.stop() during our own stop(): that is a shutdown, not a loss.
+        if (stopping) return;
+        log.error("lost leadership; stopping the controller");
+        controllerRunning = false;
+        void controller.stop({ abort: true }).then(() => options.onLostLeadership?.());
+      },
+    });
+    elector.start();
+  } else {
+    controllerRunning = true;
+    controller.start();
+  }
+  log.info("operator started", { namespace: ns ?? "(all)", port: (server.address() as AddressInfo).port, leaderElect: options.leaderElect ?? false });
+
+  return {
+    port: (server.address() as AddressInfo).port,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(resync);
+      elector?.stop();
+      if (controllerRunning) await controller.stop({ abort: true });
+      await informer.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+    },
+  };
+}
+
+type Route = (path: string) => { status: number; body: string; type?: string };
+
+function listen(port: number, host: string, route: Route): Promise<Server> {
+  const server = createServer((req, res) => {
+    const answer = req.method === "GET" ? route(new URL(req.url ?? "/", "http://localhost").pathname) : { status: 405, body: "method not allowed\n" };
+    res.writeHead(answer.status, { "content-type": answer.type ?? "text/plain; charset=utf-8" });
+    res.end(answer.body);
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+/**
+ * Parses the command line (see the module documentation).
+ * @throws {InputError} naming the flag and what is allowed.
+ */
+export function parseOperatorArgs(argv: readonly string[]): OperatorOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      kubeconfig: { type: "string" },
+      namespace: { type: "string" },
+      resync: { type: "string" },
+      "leader-elect": { type: "boolean" },
+      "lease-namespace": { type: "string" },
+      "lease-name": { type: "string" },
+      "metrics-port": { type: "string" },
+      "dev-url": { type: "string" },
+      concurrency: { type: "string" },
+    },
+  });
+  const int = (flag: string, text: string | undefined, min: number, max: number): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InputError(`--${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`, { propertyPath: flag });
+    }
+    return n;
+  };
+  return {
+    kubeconfig: values.kubeconfig,
+    namespace: values.namespace,
+    resyncSeconds: int("resync", values.resync, 1, 86_400),
+    leaderElect: values["leader-elect"] ?? false,
+    leaseNamespace: values["lease-namespace"] ?? process.env.POD_NAMESPACE,
+    leaseName: values["lease-name"],
+    metricsPort: int("metrics-port", values["metrics-port"], 0, 65_535),
+    concurrency: int("concurrency", values.concurrency, 1, 64),
+    engineOptions: values["dev-url"] === undefined ? {} : { devUrl: values["dev-url"] },
+  };
+}
+
+/** Runs the operator until SIGTERM/SIGINT (exit 0) or lost leadership (exit 1). */
+async function main(): Promise<void> {
+  const log = jsonLogger();
+  let options: OperatorOptions;
+  try {
+    options = parseOperatorArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`setpoint-operator: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const operator = await startOperator({ ...options, logger: log, onLostLeadership: () => process.exit(1) });
+  const shutdown = (): void => {
+    log.info("shutting down");
+    operator.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`setpoint-operator: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

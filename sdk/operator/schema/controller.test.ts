@@ -1,0 +1,132 @@
+import { describe, expect, it } from "vitest";
+import { ConnectionError } from "../../errors";
+import type { ReconcileContext } from "../../reconcile/index";
+import { noopLogger } from "../../reconcile/internal/logger";
+import type { StatusApi } from "../../reconcile/internal/status";
+import type { applySchema, planSchema } from "../../schema/engine";
+import { reconcilePostgresSchema, type PostgresSchemaDeps, type PostgresSchemaObject } from "./controller";
+
+const ctx: ReconcileContext = { reconcileId: "r1", log: noopLogger, signal: new AbortController().signal, now: () => new Date("2026-01-02T03:04:05.678Z") };
+const req = { namespace: "ns", name: "s" };
+const URL_WITH_SECRET = "postgres://app:hunter2@db:5432/app";
+
+function object(spec: unknown): PostgresSchemaObject {
+  return { metadata: { name: "s", namespace: "ns", generation: 3, resourceVersion: "7" }, spec };
+}
+
+const goodSpec = { connection: { secretRef: { name: "db" } }, desired: { sql: "CREATE TABLE t (id int);" }, driftCheckInterval: "30s" };
+
+function harness(obj: PostgresSchemaObject | undefined, plan: typeof planSchema, opts: { conflict?: boolean } = {}) {
+  const written: unknown[] = [];
+  let applied = 0;
+  const status: StatusApi = {
+    group: "setpoint.dev",
+    version: "v1alpha1",
+    plural: "postgresschemas",
+    client: {
+      replaceNamespacedCustomObjectStatus: async ({ body }: { body: { status: unknown } }) => {
+        if (opts.conflict) throw Object.assign(new Error("conflict"), { code: 409 });
+        written.push(body.status);
+        return body;
+      },
+    } as unknown as StatusApi["client"],
+  };
+  const deps: PostgresSchemaDeps = {
+    cache: { get: (key) => (key === "ns/s" ? obj : undefined) },
+    status,
+    readSecretKey: async () => URL_WITH_SECRET,
+    readConfigMapKey: async () => "CREATE TABLE c (id int);",
+    engine: {
+      plan,
+      apply: (async () => {
+        applied++;
+        throw new Error("unexpected apply");
+      }) as unknown as typeof applySchema,
+    },
+  };
+  return { reconcile: reconcilePostgresSchema(deps), written, applied: () => applied };
+}
+
+const emptyPlan = (async () => ({ plan: { steps: [], unmanaged: [] }, fingerprint: "fp1" })) as unknown as typeof planSchema;
+
+describe("reconcilePostgresSchema", () => {
+  it("does nothing when the object is gone", async () => {
+    const h = harness(undefined, emptyPlan);
+    expect(await h.reconcile(ctx, req)).toEqual({});
+    expect(h.written).toEqual([]);
+  });
+
+  it("reports Converged with observedGeneration everywhere and requeues after the drift interval", async () => {
+    const h = harness(object(goodSpec), emptyPlan);
+    expect(await h.reconcile(ctx, req)).toEqual({ requeueAfterMs: 30_000 });
+    expect(h.written).toEqual([
+      {
+        observedGeneration: 3,
+        drift: false,
+        pendingStatements: [],
+        lastAppliedFingerprint: "fp1",
+        lastCheckTime: "2026-01-02T03:04:05Z",
+        conditions: [
+          { type: "Ready", status: "True", reason: "Converged", message: "the database matches the desired schema", lastTransitionTime: "2026-01-02T03:04:05Z", observedGeneration: 3 },
+          { type: "Degraded", status: "False", reason: "Converged", lastTransitionTime: "2026-01-02T03:04:05Z", observedGeneration: 3 },
+          { type: "Progressing", status: "False", reason: "Converged", lastTransitionTime: "2026-01-02T03:04:05Z", observedGeneration: 3 },
+        ],
+      },
+    ]);
+  });
+
+  it("skips the status write when nothing changed", async () => {
+    const first = harness(object(goodSpec), emptyPlan);
+    await first.reconcile(ctx, req);
+    const obj = { ...object(goodSpec), status: first.written[0] } as PostgresSchemaObject;
+    const again = harness(obj, emptyPlan);
+    expect(await again.reconcile(ctx, req)).toEqual({ requeueAfterMs: 30_000 });
+    expect(again.written).toEqual([]);
+  });
+
+  it("refuses hazards that are not allowed, lists the pending statements and never applies", async () => {
+    const plan = (async () => ({
+      fingerprint: "fp2",
+      plan: {
+        unmanaged: [],
+        steps: [{ kind: "dropColumn", sql: ["ALTER TABLE t DROP COLUMN x"], hazards: [{ code: "DATA_LOSS_DROP_COLUMN", message: "drops column t.x" }] }],
+      },
+    })) as unknown as typeof planSchema;
+    const h = harness(object(goodSpec), plan);
+    await h.reconcile(ctx, req);
+    expect(h.applied()).toBe(0);
+    const status = h.written[0] as { pendingStatements: string[]; drift: boolean; conditions: { type: string; status: string; reason: string; message: string }[] };
+    expect(status.pendingStatements).toEqual(["ALTER TABLE t DROP COLUMN x"]);
+    expect(status.drift).toBe(true);
+    expect(status.conditions.find((c) => c.type === "Degraded")).toMatchObject({ status: "True", reason: "HazardsRefused" });
+    expect(status.conditions.find((c) => c.type === "Ready")?.message).toContain("spec.allowHazards");
+  });
+
+  it("reports an unreachable database as a condition without the password", async () => {
+    const plan = (async () => {
+      throw new ConnectionError("postgres://app:***@db:5432/app", "connection refused (postgres://app:***@db:5432/app)");
+    }) as unknown as typeof planSchema;
+    const h = harness(object(goodSpec), plan);
+    expect(await h.reconcile(ctx, req)).toEqual({ requeueAfterMs: 10_000 });
+    expect(JSON.stringify(h.written)).toContain("DatabaseUnreachable");
+    expect(JSON.stringify(h.written)).not.toContain("hunter2");
+  });
+
+  it("reports an invalid spec and clusterRef as conditions without requeueing", async () => {
+    const bad = harness(object({ connection: {}, desired: { sql: "x" } }), emptyPlan);
+    expect(await bad.reconcile(ctx, req)).toEqual({});
+    expect(JSON.stringify(bad.written)).toContain("InvalidSpec");
+    const cluster = harness(object({ ...goodSpec, connection: { clusterRef: { name: "pg" } } }), emptyPlan);
+    expect(await cluster.reconcile(ctx, req)).toEqual({});
+    expect(JSON.stringify(cluster.written)).toContain("not supported yet");
+  });
+
+  it("requeues soon on a status write conflict and rethrows other failures", async () => {
+    const h = harness(object(goodSpec), emptyPlan, { conflict: true });
+    expect(await h.reconcile(ctx, req)).toEqual({ requeueAfterMs: 500 });
+    const failing = harness(object(goodSpec), (async () => {
+      throw new Error("boom");
+    }) as unknown as typeof planSchema);
+    await expect(failing.reconcile(ctx, req)).rejects.toThrow("boom");
+  });
+});

@@ -1,0 +1,245 @@
+/**
+ * The `PostgresSchema` reconciler: observe the object once (from the informer cache), resolve
+ * its connection and desired SQL, plan, apply what the spec allows, and report the outcome as
+ * status (written last). Outcomes that are facts about the world (hazards refused, database
+ * unreachable, invalid spec) become conditions; other failures are thrown so the controller
+ * retries them with backoff (ADR 0004).
+ *
+ * Secrets (connection URLs, passwords) never reach status, logs or errors: a target is named
+ * only in redacted form (`ConnectionError.target`, built with `redactUrl`).
+ */
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { durationToMs } from "../../api/common";
+import { parsePostgresSchemaSpec } from "../../api/parse";
+import type { PostgresSchemaSpec, PostgresSchemaStatus } from "../../api/postgres-schema";
+import { ConnectionError, InputError } from "../../errors";
+import { findCondition, setCondition, statusEqual, type ConditionInput } from "../../reconcile/conditions";
+import { requestKey, type ReconcileContext, type Request, type Result } from "../../reconcile/index";
+import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
+import { applySchema, planSchema, type SchemaEngineOptions } from "../../schema/engine";
+import type { HazardCode } from "../../schema/hazards";
+import { HazardsRefusedError, refusedHazards, type AllowedHazards, type Plan } from "../../schema/plan";
+import type { DesiredSchema } from "../../schema/source";
+
+/** A `PostgresSchema` object as read from the API server or the informer cache (unvalidated). */
+export interface PostgresSchemaObject extends KubernetesObject {
+  spec?: unknown;
+  status?: PostgresSchemaStatus;
+}
+
+/** Everything the reconciler needs from the outside world, injectable for tests. */
+export interface PostgresSchemaDeps {
+  /** The informer cache of `PostgresSchema` objects, keyed `namespace/name`. */
+  readonly cache: { get(key: string): PostgresSchemaObject | undefined };
+  /** Where status is written (the `postgresschemas` status subresource). */
+  readonly status: StatusApi;
+  /**
+   * Reads one key of a Secret, decoded.
+   * @throws when the Secret or key is missing (the message must not contain the value).
+   */
+  readonly readSecretKey: (namespace: string, name: string, key: string) => Promise<string>;
+  /**
+   * Reads one key of a ConfigMap.
+   * @throws when the ConfigMap or key is missing.
+   */
+  readonly readConfigMapKey: (namespace: string, name: string, key: string) => Promise<string>;
+  /** Engine options passed to every plan and apply (e.g. `devUrl`, `cacheDir`). @default {} */
+  readonly engineOptions?: SchemaEngineOptions;
+  /** The schema engine. @default { planSchema, applySchema } from `sdk/schema/engine` */
+  readonly engine?: { plan: typeof planSchema; apply: typeof applySchema };
+  /** Look again after this long when the database is unreachable. @default 10_000 ms */
+  readonly unreachableRequeueMs?: number;
+  /** Look again after this long when the status write hit a conflict. @default 500 ms */
+  readonly conflictRequeueMs?: number;
+}
+
+/** At most this many statements are listed in `status.pendingStatements` (the CRD's limit). */
+const MAX_PENDING = 1000;
+
+/** The outcome of one observation, before it is turned into status. */
+type Outcome =
+  | { readonly kind: "Converged"; readonly fingerprint: string }
+  | { readonly kind: "Applied"; readonly fingerprint: string; readonly statements: number; readonly driftCorrected: boolean }
+  | { readonly kind: "HazardsRefused"; readonly message: string; readonly pending: readonly string[] }
+  | { readonly kind: "DatabaseUnreachable"; readonly message: string }
+  | { readonly kind: "InvalidSpec"; readonly message: string }
+  | { readonly kind: "InvalidSchema"; readonly message: string }
+  | { readonly kind: "Unsupported"; readonly message: string };
+
+/** Spec `allowHazards` in the engine's form. */
+export function allowedHazards(spec: Pick<PostgresSchemaSpec, "allowHazards">): AllowedHazards {
+  return spec.allowHazards.includes("all") ? "all" : (spec.allowHazards.filter((h) => h !== "all") as HazardCode[]);
+}
+
+/** Every SQL statement of a plan, in order, capped at the status limit. */
+export function planStatements(plan: Plan): string[] {
+  return plan.steps.flatMap((s) => s.sql).slice(0, MAX_PENDING);
+}
+
+/** The operator's message for refused hazards: each hazard, and the spec field that allows it. */
+export function refusalMessage(hazards: readonly { code: string; message: string; step: number }[]): string {
+  const codes = [...new Set(hazards.map((h) => h.code))];
+  return (
+    `${hazards.length} hazardous step(s) not allowed: ` +
+    hazards.map((h) => `step ${h.step + 1}: ${h.code}: ${h.message}`).join("; ") +
+    `. To apply them add ${codes.join(", ")} to spec.allowHazards, or change the desired schema.`
+  );
+}
+
+function desiredFrom(spec: PostgresSchemaSpec, sql: string, name: string): DesiredSchema {
+  return {
+    files: [{ name, sql }],
+    renames: spec.renames.map((r) =>
+      r.kind === "table"
+        ? { kind: "table" as const, schema: r.schema, from: r.from, to: r.to }
+        : { kind: "column" as const, schema: r.schema, table: r.table ?? "", from: r.from, to: r.to },
+    ),
+  };
+}
+
+/** The conditions and status fields of an outcome, on top of the previous status. */
+export function statusFor(
+  previous: PostgresSchemaStatus | undefined,
+  outcome: Outcome,
+  generation: number,
+  now: Date,
+): PostgresSchemaStatus {
+  const ready = (status: "True" | "False", reason: string, message?: string): ConditionInput => ({ type: "Ready", status, reason, message });
+  const degraded = (status: "True" | "False", reason: string, message?: string): ConditionInput => ({ type: "Degraded", status, reason, message });
+  const progressing: ConditionInput = { type: "Progressing", status: "False", reason: outcome.kind };
+  let inputs: ConditionInput[];
+  let fields: Partial<PostgresSchemaStatus>;
+  switch (outcome.kind) {
+    case "Converged":
+      inputs = [ready("True", "Converged", "the database matches the desired schema"), degraded("False", "Converged")];
+      fields = { drift: false, pendingStatements: [], lastAppliedFingerprint: outcome.fingerprint };
+      break;
+    case "Applied": {
+      const reason = outcome.driftCorrected ? "DriftCorrected" : "Applied";
+      inputs = [ready("True", reason, `applied ${outcome.statements} statement(s)`), degraded("False", reason)];
+      fields = { drift: false, pendingStatements: [], lastAppliedFingerprint: outcome.fingerprint };
+      break;
+    }
+    case "HazardsRefused":
+      inputs = [ready("False", "HazardsRefused", outcome.message), degraded("True", "HazardsRefused", outcome.message)];
+      fields = { drift: true, pendingStatements: [...outcome.pending] };
+      break;
+    case "DatabaseUnreachable":
+    case "InvalidSpec":
+    case "InvalidSchema":
+    case "Unsupported":
+      inputs = [ready("False", outcome.kind, outcome.message), degraded("True", outcome.kind, outcome.message)];
+      fields = {};
+      break;
+    default: {
+      const never: never = outcome;
+      throw new Error(`unhandled outcome ${JSON.stringify(never)}`);
+    }
+  }
+  let conditions = previous?.conditions;
+  for (const input of [...inputs, progressing]) conditions = setCondition(conditions, input, generation, now);
+  const next: PostgresSchemaStatus = { ...previous, ...fields, observedGeneration: generation, conditions };
+  // lastCheckTime moves only when something else changed: bumping it on every drift check would
+  // turn each check into a status write and each write into another reconcile.
+  if (!statusEqual({ ...previous, lastCheckTime: undefined }, { ...next, lastCheckTime: undefined })) {
+    return { ...next, lastCheckTime: now.toISOString().replace(/\.\d{3}Z$/, "Z") };
+  }
+  return next;
+}
+
+/**
+ * Creates the `PostgresSchema` reconciler (see the module documentation).
+ * @param deps caches, clients and engine; see {@link PostgresSchemaDeps}.
+ * @returns a reconciler; it throws (backoff) on failures other than the measured outcomes.
+ */
+export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
+  const engine = deps.engine ?? { plan: planSchema, apply: applySchema };
+  return async (ctx: ReconcileContext, req: Request): Promise<Result> => {
+    const obj = deps.cache.get(requestKey(req));
+    if (obj === undefined) return {}; // deleted: nothing to do
+    const generation = obj.metadata?.generation ?? 0;
+    const { outcome, requeueAfterMs } = await observe(ctx, req, obj);
+    const next = statusFor(obj.status, outcome, generation, ctx.now());
+    const written = await writeStatus(deps.status, obj as StatusObject<PostgresSchemaStatus>, next);
+    if (written.conflict) {
+      ctx.log.info("status write conflicted; requeueing with fresh state");
+      return { requeueAfterMs: deps.conflictRequeueMs ?? 500 };
+    }
+    return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  };
+
+  async function observe(
+    ctx: ReconcileContext,
+    req: Request,
+    obj: PostgresSchemaObject,
+  ): Promise<{ outcome: Outcome; requeueAfterMs?: number }> {
+    let spec: PostgresSchemaSpec;
+    try {
+      spec = parsePostgresSchemaSpec(obj.spec);
+    } catch (err) {
+      if (err instanceof InputError) return { outcome: { kind: "InvalidSpec", message: err.message } };
+      throw err;
+    }
+    const driftMs = durationToMs(spec.driftCheckInterval);
+    const { secretRef, clusterRef } = spec.connection;
+    if (clusterRef !== undefined || secretRef === undefined) {
+      return { outcome: { kind: "Unsupported", message: "spec.connection.clusterRef is not supported yet; use spec.connection.secretRef" } };
+    }
+    const url = await deps.readSecretKey(req.namespace, secretRef.name, secretRef.key);
+    const { sql, configMapRef } = spec.desired;
+    const desired =
+      sql !== undefined
+        ? desiredFrom(spec, sql, "spec.desired.sql")
+        : desiredFrom(
+            spec,
+            await deps.readConfigMapKey(req.namespace, configMapRef!.name, configMapRef!.key),
+            `configmap ${configMapRef!.name} key ${configMapRef!.key}`,
+          );
+    const wasReady = findCondition(obj.status?.conditions, "Ready")?.status === "True";
+    const options: SchemaEngineOptions = { ...deps.engineOptions, online: spec.online, allowHazards: allowedHazards(spec) };
+    try {
+      const planned = await engine.plan(url, desired, options);
+      if (planned.plan.steps.length === 0) {
+        ctx.log.debug("converged");
+        return { outcome: { kind: "Converged", fingerprint: planned.fingerprint }, requeueAfterMs: driftMs };
+      }
+      const refused = refusedHazards(planned.plan, options.allowHazards!);
+      if (refused.length > 0) {
+        const message = refusalMessage(refused);
+        ctx.log.info("plan refused: hazards not allowed", { steps: planned.plan.steps.length, hazards: refused.map((h) => h.code) });
+        return { outcome: { kind: "HazardsRefused", message, pending: planStatements(planned.plan) }, requeueAfterMs: driftMs };
+      }
+      const applied = await engine.apply(url, desired, options);
+      const statements = planStatements(applied.plan).length;
+      if (wasReady) ctx.log.info("drift detected and corrected", { statements });
+      else ctx.log.info("applied the desired schema", { statements });
+      return {
+        outcome: { kind: "Applied", fingerprint: applied.fingerprint, statements, driftCorrected: wasReady },
+        requeueAfterMs: driftMs,
+      };
+    } catch (err) {
+      if (err instanceof ConnectionError) {
+        ctx.log.info("database unreachable", { target: err.target, error: err.message });
+        return {
+          outcome: { kind: "DatabaseUnreachable", message: `cannot reach ${err.target}: ${err.message}` },
+          requeueAfterMs: deps.unreachableRequeueMs ?? 10_000,
+        };
+      }
+      if (err instanceof HazardsRefusedError) {
+        // The live schema changed between plan and apply; nothing ran.
+        return { outcome: { kind: "HazardsRefused", message: refusalMessage(err.hazards), pending: [] }, requeueAfterMs: driftMs };
+      }
+      if (err instanceof InputError && err.propertyPath !== "url") {
+        return { outcome: { kind: "InvalidSchema", message: err.message }, requeueAfterMs: driftMs };
+      }
+      if (err instanceof InputError) {
+        // An invalid connection URL in the Secret: name the Secret, never its value.
+        return {
+          outcome: { kind: "InvalidSpec", message: `secret ${secretRef.name} key ${secretRef.key}: ${err.message}` },
+          requeueAfterMs: driftMs,
+        };
+      }
+      throw err;
+    }
+  }
+}
