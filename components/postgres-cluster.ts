@@ -4,7 +4,7 @@
  * outputs are how applications reach the database.
  */
 import { CustomObjectsApi } from "@kubernetes/client-node";
-import { loadKubeConfig } from "./internal/kubeconfig";
+import { loadKubeConfig } from "../sdk/reconcile/kubeconfig";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Rename } from "../sdk/schema/diff";
 import { HAZARD_CODES, type HazardCode } from "../sdk/schema/hazards";
 import { loadSchemaPath, type DesiredSchema, type SqlFile } from "../sdk/schema/source";
-import { readSecretKey } from "./internal/kubeconfig";
+import { readSecretKey } from "../sdk/reconcile/kubeconfig";
 import { schemaProvider } from "./schema-provider";
 
 /** Connection fields, as an alternative to a URL. */

@@ -19,7 +19,7 @@ import {
   type KubeConfig,
   type KubernetesListObject,
 } from "@kubernetes/client-node";
-import { loadKubeConfig, readSecretKey } from "../../components/internal/kubeconfig";
+import { loadKubeConfig, readSecretKey } from "../reconcile/kubeconfig";
 import { GROUP, VERSION } from "../api/common";
 import { KINDS } from "../api/crds";
 import { InputError } from "../errors";
