@@ -1,8 +1,9 @@
 # Image of the Setpoint operator, deployed by the `Operator` Pulumi component
 # (components/operator.ts).
 #
-# NOTE: the entry point, dist/sdk/operator/main.js (from sdk/operator/main.ts), does not exist
-# yet; the image builds, but the container exits until the operator lands.
+# Entry point: dist/sdk/operator/main.js (sdk/operator/main.ts). The embedded PostgreSQL binaries
+# are included so the operator can normalize desired schemas without a dev server (--dev-url).
+# Not built here: this workplace has no Docker daemon.
 #
 #   docker build -t setpoint-operator:dev .
 
@@ -23,7 +24,9 @@ FROM node:20-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --omit=optional --ignore-scripts && npm cache clean --force
+# --ignore-scripts skips our own prepare (it needs dev dependencies); the PostgreSQL packages'
+# install script (it restores their library symlinks) is then run explicitly.
+RUN npm ci --omit=dev --ignore-scripts && npm rebuild pg14 pg15 pg16 pg17 pg18 && npm cache clean --force
 COPY --from=build /src/dist ./dist
 # The `node` user of the base image (uid/gid 1000) matches the Deployment's runAsUser.
 USER 1000:1000
