@@ -82,7 +82,6 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
   const resyncSeconds = options.resyncSeconds ?? 300;
   if (!(resyncSeconds > 0)) throw new InputError(`resync must be a positive number of seconds, got ${resyncSeconds}`, { propertyPath: "resync" });
   const kc = typeof options.kubeconfig === "object" ? options.kubeconfig : loadKubeConfig(options.kubeconfig);
-  const kubeconfigText = kc.exportConfig();
   const log = options.logger ?? jsonLogger();
   const metrics = options.metrics ?? defaultRegistry;
   const objects = kc.makeApiClient(CustomObjectsApi);
@@ -108,7 +107,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     reconciler: reconcilePostgresSchema({
       cache: informer,
       status: { client: objects, group: GROUP, version: VERSION, plural },
-      readSecretKey: (namespace, name, key) => readSecretKey({ namespace, name, key, kubeconfig: kubeconfigText }),
+      readSecretKey: (namespace, name, key) => readSecretKey({ namespace, name, key, api: core }),
       readConfigMapKey: async (namespace, name, key) => {
         const cm = await core.readNamespacedConfigMap({ name, namespace });
         const value = cm.data?.[key];

@@ -16,8 +16,15 @@ export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
  * Reads one key of a Kubernetes Secret, decoded.
  * @throws {Error} naming the secret and key (never the value) when either is missing.
  */
-export async function readSecretKey(opts: { name: string; namespace: string; key: string; kubeconfig?: string }): Promise<string> {
-  const api = loadKubeConfig(opts.kubeconfig).makeApiClient(CoreV1Api);
+export async function readSecretKey(opts: {
+  name: string;
+  namespace: string;
+  key: string;
+  kubeconfig?: string;
+  /** A client to reuse (a long-running caller should pass one); `kubeconfig` is then ignored. */
+  api?: Pick<CoreV1Api, "readNamespacedSecret">;
+}): Promise<string> {
+  const api = opts.api ?? loadKubeConfig(opts.kubeconfig).makeApiClient(CoreV1Api);
   let secret;
   try {
     secret = await api.readNamespacedSecret({ name: opts.name, namespace: opts.namespace });
