@@ -2,15 +2,13 @@
 // against real PostgreSQL 17 with a password-protected role: preview shows the SQL, up applies it,
 // a second up is a no-op, refresh reports drift, a destructive fix is refused until allowed,
 // destroy keeps the tables, and the password never reaches the state.
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "pg";
+import type { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { quoteIdent, quoteLiteral } from "../../sdk/postgres/quote";
 import { toolchainOrSkip } from "../support/control-plane";
-import { freshDatabase, majors, serverUrl } from "../support/postgres";
+import { createPasswordRole, freshDatabase, majors, serverUrl } from "../support/postgres";
 import type { PulumiProject } from "../support/pulumi";
 import { createPulumiProject, errorsOf, REPO_ROOT, summaryOf } from "../support/pulumi";
 
@@ -57,23 +55,10 @@ describe.skipIf(toolchain.skip !== undefined || !majors().includes(MAJOR))("Sche
     const db = await freshDatabase(MAJOR);
 
     // The shared servers trust local connections; a role with a password makes the secret real.
-    const role = `app_${randomBytes(4).toString("hex")}`;
-    const password = `pw-${randomBytes(12).toString("hex")}`;
-    const admin = new Client({ connectionString: serverUrl(db.server) });
-    await admin.connect();
-    await admin.query(`CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD ${quoteLiteral(password)}`);
-    await admin.query(`GRANT ALL ON DATABASE ${quoteIdent(db.name)} TO ${quoteIdent(role)}`);
-    cleanups.push(async () => {
-      // Runs after the database is dropped (onTestFinished), so the role owns nothing any more.
-      try {
-        await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
-      } finally {
-        await admin.end();
-      }
-    });
+    const { role, password, url, drop } = await createPasswordRole(db);
+    // Runs after the database is dropped (onTestFinished), so the role owns nothing any more.
+    cleanups.push(drop);
     const c = await db.client(); // the superuser, on the test database
-    await c.query(`ALTER SCHEMA public OWNER TO ${quoteIdent(role)}`);
-    const url = `postgres://${role}:${password}@${db.server.host}:${db.server.port}/${db.name}`;
 
     const cache = mkdtempSync(join(tmpdir(), "setpoint-schema-e2e-cache-"));
     cleanups.push(() => rmSync(cache, { recursive: true, force: true }));

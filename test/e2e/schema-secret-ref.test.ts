@@ -1,17 +1,14 @@
 // The Schema component reading its connection URL from a Kubernetes Secret (as it will on a
 // cluster, from a PostgresCluster's application secret): real API server, real Pulumi engine,
 // real PostgreSQL 17 with a password-protected role. The password never reaches the state.
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
-import { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { quoteIdent, quoteLiteral } from "../../sdk/postgres/quote";
 import type { ControlPlane } from "../support/control-plane";
 import { startControlPlane, toolchainOrSkip } from "../support/control-plane";
-import { freshDatabase, majors, serverUrl } from "../support/postgres";
+import { createPasswordRole, freshDatabase, majors, serverUrl } from "../support/postgres";
 import { createPulumiProject, errorsOf, REPO_ROOT, summaryOf } from "../support/pulumi";
 
 const MAJOR = 17;
@@ -36,21 +33,9 @@ describe.skipIf(toolchain.skip !== undefined || !majors().includes(MAJOR))("Sche
   it("previews before the secret exists, fails up naming the secret, then applies once it exists", async () => {
     if (!existsSync(join(REPO_ROOT, "dist/components/index.js"))) throw new Error("dist/ is missing: run `npm run build` first");
     const db = await freshDatabase(MAJOR);
-    const role = `app_${randomBytes(4).toString("hex")}`;
-    const password = `pw-${randomBytes(12).toString("hex")}`;
-    const admin = new Client({ connectionString: serverUrl(db.server) });
-    await admin.connect();
-    await admin.query(`CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD ${quoteLiteral(password)}`);
-    await admin.query(`GRANT ALL ON DATABASE ${quoteIdent(db.name)} TO ${quoteIdent(role)}`);
-    cleanups.push(async () => {
-      try {
-        await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
-      } finally {
-        await admin.end();
-      }
-    });
+    const { role, password, url: uri, drop } = await createPasswordRole(db);
+    cleanups.push(drop);
     const c = await db.client();
-    await c.query(`ALTER SCHEMA public OWNER TO ${quoteIdent(role)}`);
 
     const plane: ControlPlane = await startControlPlane();
     cleanups.push(() => plane.stop());
@@ -80,7 +65,6 @@ describe.skipIf(toolchain.skip !== undefined || !majors().includes(MAJOR))("Sche
     expect(failed).toContain("cannot read secret default/app-db: it does not exist");
 
     const core = plane.kubeConfig.makeApiClient(CoreV1Api);
-    const uri = `postgres://${role}:${password}@${db.server.host}:${db.server.port}/${db.name}`;
     await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: "app-db" }, stringData: { uri } } });
 
     const preview = await project.pulumi("preview", "--diff");

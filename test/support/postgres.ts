@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
 import { inject, onTestFinished } from "vitest";
-import { quoteIdent } from "../../sdk/postgres/quote";
+import { quoteIdent, quoteLiteral } from "../../sdk/postgres/quote";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 
 /** A server started once per test run by the global setup, shared by every test. */
@@ -75,4 +75,41 @@ async function adminQuery(server: SharedServer, sql: string): Promise<void> {
   } finally {
     await c.end();
   }
+}
+
+/** A login role with a password that owns `public` of a test database. */
+export interface PasswordRole {
+  role: string;
+  password: string;
+  /** URL of the test database as this role (the password in it is real). */
+  url: string;
+  /** Drops the role; call it after the database is gone (it owns objects there until then). */
+  drop(): Promise<void>;
+}
+
+/**
+ * The shared servers trust local connections; a role with a password makes a secret real, so tests
+ * can assert it never reaches logs or state.
+ */
+export async function createPasswordRole(db: TestDatabase): Promise<PasswordRole> {
+  const role = `app_${randomBytes(4).toString("hex")}`;
+  const password = `pw-${randomBytes(12).toString("hex")}`;
+  const admin = new Client({ connectionString: serverUrl(db.server) });
+  await admin.connect();
+  await admin.query(`CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD ${quoteLiteral(password)}`);
+  await admin.query(`GRANT ALL ON DATABASE ${quoteIdent(db.name)} TO ${quoteIdent(role)}`);
+  const c = await db.client();
+  await c.query(`ALTER SCHEMA public OWNER TO ${quoteIdent(role)}`);
+  return {
+    role,
+    password,
+    url: `postgres://${role}:${password}@${db.server.host}:${db.server.port}/${db.name}`,
+    drop: async () => {
+      try {
+        await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
 }
