@@ -1,5 +1,6 @@
 import { Client, type ClientConfig } from "pg";
 import { ConnectionError, InputError } from "../errors";
+import { quoteConninfoValue } from "./quote";
 
 /** How to reach a database: a URL, or discrete fields. The password is never logged. */
 export type ConnectionInput =
@@ -71,6 +72,26 @@ export function toClientConfig(input: ConnectionInput, options: ConnectOptions =
     throw new InputError(`connection URL has scheme "${url.protocol}"; expected postgres:// or postgresql://`, { propertyPath: "url" });
   }
   return { ...common, connectionString: input };
+}
+
+/**
+ * The libpq connection string of `input`, for a server to use (a subscription's `CONNECTION`).
+ * Holds the password: never log it; pass it only as an SQL literal to the server.
+ */
+export function toConninfo(input: ConnectionInput): string {
+  if (typeof input === "string") {
+    toClientConfig(input); // validates the scheme
+    return input;
+  }
+  const parts: [string, string | undefined][] = [
+    ["host", input.host],
+    ["port", String(input.port ?? 5432)],
+    ["user", input.user],
+    ["password", input.password],
+    ["dbname", input.database],
+    ["sslmode", input.sslmode],
+  ];
+  return parts.flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${quoteConninfoValue(v)}`])).join(" ");
 }
 
 /**

@@ -1,7 +1,7 @@
 /** Connections, SQL quoting and PostgreSQL versions: the contract of `setpoint/postgres`. */
-export { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteNullableLiteral, quoteQualified } from "./quote";
+export { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteConninfoValue, quoteNullableLiteral, quoteQualified } from "./quote";
 export { SUPPORTED_MAJORS, DEFAULT_MAJOR, isSupportedMajor, majorFromVersionNum, type PostgresMajor } from "./versions";
-export { connect, redactUrl, describeConnection, toClientConfig, type ConnectionInput, type ConnectOptions } from "./connection";
+export { connect, redactUrl, describeConnection, toClientConfig, toConninfo, type ConnectionInput, type ConnectOptions } from "./connection";
 export {
   startEmbeddedPostgres,
   installedMajors,

@@ -34,6 +34,16 @@ export function quoteLiteral(value: string): string {
   return value.includes("\\") ? `E'${body.replaceAll("\\", "\\\\")}'` : `'${body}'`;
 }
 
+/**
+ * Quotes one value of a libpq connection string (`key='value'`): single quotes and backslashes
+ * escaped with a backslash, as libpq's conninfo parser expects.
+ * @throws {TypeError} when the value contains a NUL byte.
+ */
+export function quoteConninfoValue(value: string): string {
+  if (value.includes("\0")) throw new TypeError("a connection parameter cannot contain a NUL byte");
+  return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+}
+
 /** Renders a nullable string as an SQL literal or `NULL`. */
 export function quoteNullableLiteral(value: string | null): string {
   return value === null ? "NULL" : quoteLiteral(value);

@@ -49,6 +49,7 @@ export async function freshDatabase(major: PostgresMajor): Promise<TestDatabase>
   const clients: Client[] = [];
   onTestFinished(async () => {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+    await dropReplicationObjects(server, name);
     await adminQuery(server, `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
   });
   const url = serverUrl(server, name);
@@ -65,6 +66,39 @@ export async function freshDatabase(major: PostgresMajor): Promise<TestDatabase>
       return c;
     },
   };
+}
+
+/**
+ * DROP DATABASE refuses a database with subscriptions or replication slots (a failed upgrade test
+ * can leave both): detach and drop them first.
+ */
+async function dropReplicationObjects(server: SharedServer, database: string): Promise<void> {
+  const c = new Client({ connectionString: serverUrl(server, database) });
+  c.on("error", () => undefined);
+  try {
+    await c.connect();
+  } catch {
+    return;
+  }
+  try {
+    const subs = await c.query<{ name: string }>(`SELECT subname AS name FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+    for (const { name } of subs.rows) {
+      await c.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} DISABLE`);
+      await c.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} SET (slot_name = NONE)`);
+      await c.query(`DROP SUBSCRIPTION ${quoteIdent(name)}`);
+    }
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await c.query<{ slot: string; pid: number | null }>(`SELECT slot_name AS slot, active_pid AS pid FROM pg_replication_slots WHERE database = current_database()`);
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        if (r.pid !== null) await c.query(`SELECT pg_terminate_backend($1)`, [r.pid]);
+        else await c.query(`SELECT pg_drop_replication_slot($1)`, [r.slot]).catch(() => undefined);
+      }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  } finally {
+    await c.end().catch(() => undefined);
+  }
 }
 
 async function adminQuery(server: SharedServer, sql: string): Promise<void> {

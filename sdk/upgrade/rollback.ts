@@ -1,0 +1,123 @@
+/**
+ * Rollback, abort and finalize. Before the switch, rolling back is an abort: every replication
+ * object is dropped and blue serves as before. After the switch, it is the cutover in reverse over
+ * the rollback path (green → blue), so blue gets every write made on green. Finalize drops the
+ * rollback path once the user is satisfied with green.
+ */
+import { randomBytes } from "node:crypto";
+import { SetpointError } from "../errors";
+import { quoteIdent } from "../postgres/quote";
+import type { RunContext } from "./context";
+import { abortCutover } from "./cutover";
+import { applyLoginFence, liftLoginFence, planLoginFence } from "./fence";
+import { disableSubscription, dropPublication, dropSlot, dropSubscription, ensureSubscription } from "./replicate";
+import { sentinelTable } from "./schema";
+import { readSequences, writeSequences } from "./sequences";
+import { SENTINEL_SCHEMA } from "./state";
+import { toConninfo } from "../postgres/connection";
+import { waitForSentinel } from "./cutover";
+
+/** Drops every object of this upgrade on both sides that exists (idempotent). */
+async function dropUpgradeObjects(ctx: RunContext): Promise<void> {
+  await dropSubscription(ctx.green, ctx.names.subscription, ctx.blue);
+  await dropSubscription(ctx.blue, ctx.names.reverseSubscription, ctx.green);
+  await dropSlot(ctx.green, ctx.names.reverseSubscription);
+  await dropPublication(ctx.blue, ctx.names.publication);
+  await dropPublication(ctx.green, ctx.names.reversePublication);
+  for (const c of [ctx.blue, ctx.green]) await c.query(`DROP SCHEMA IF EXISTS ${quoteIdent(SENTINEL_SCHEMA)} CASCADE`);
+  ctx.state.reverseSubscribed = false;
+}
+
+/** Abort before the switch: blue serves exactly as before, nothing of the upgrade is left on either side. */
+export async function abortUpgrade(ctx: RunContext): Promise<void> {
+  if (ctx.state.cutover) await abortCutover(ctx);
+  await dropUpgradeObjects(ctx);
+  for (const f of ctx.state.fences) await liftLoginFence(f.side === "blue" ? ctx.blue : ctx.green, f);
+  ctx.state.fences = [];
+  ctx.state.phase = "aborted";
+  await ctx.save();
+}
+
+/**
+ * Rollback after the switch: fence green, wait until blue has every write green took, copy
+ * sequences back, switch traffic to blue, unfence, drop the upgrade's objects.
+ * @throws {SetpointError} `UPGRADE_ROLLBACK_NOT_CAUGHT_UP` when blue does not confirm in time; traffic then stays on green, unfenced.
+ */
+export async function rollbackAfterSwitch(ctx: RunContext): Promise<void> {
+  const traffic = ctx.o.traffic;
+  if (!ctx.state.rollback) {
+    const now = Date.now();
+    ctx.state.rollback = {
+      fence: traffic?.canPause ? "switch" : "logins",
+      fencedAt: now,
+      deadline: now + ctx.o.cutoverDeadlineMs,
+      caughtUp: false,
+      switchedBack: false,
+    };
+    await ctx.save();
+  }
+  const r = ctx.state.rollback;
+  if (!r.switchedBack) {
+    try {
+      if (r.fence === "switch") {
+        await traffic!.pause({ timeoutMs: Math.max(1, r.deadline - Date.now()) });
+      } else if (!ctx.state.fences.some((f) => f.side === "green")) {
+        const fence = await planLoginFence(ctx.green, "green");
+        ctx.state.fences = [...ctx.state.fences, fence];
+        await ctx.save();
+        await applyLoginFence(ctx.green, fence);
+      }
+      await ctx.checkpoint("rollback-fenced");
+      // The rollback path may not be subscribed yet when the run that switched was interrupted.
+      await ensureSubscription(ctx.blue, ctx.names.reverseSubscription, {
+        conninfo: toConninfo(ctx.o.greenFromBlue ?? ctx.o.green),
+        publication: ctx.names.reversePublication,
+        copyData: false,
+        existingSlot: true,
+      });
+      ctx.state.reverseSubscribed = true;
+      r.sentinel ??= randomBytes(8).toString("hex");
+      await ctx.save();
+      await ctx.green.query(`INSERT INTO ${sentinelTable()} (token, side) VALUES ($1, 'green') ON CONFLICT DO NOTHING`, [r.sentinel]);
+      await waitForSentinel(ctx.blue, r.sentinel, Math.max(r.deadline, Date.now() + 5000));
+      r.caughtUp = true;
+      await disableSubscription(ctx.blue, ctx.names.reverseSubscription);
+      r.sequencesSynced = await writeSequences(ctx.blue, await readSequences(ctx.green));
+      await ctx.save();
+      for (const f of ctx.state.fences.filter((x) => x.side === "blue")) await liftLoginFence(ctx.blue, f);
+      ctx.state.fences = ctx.state.fences.filter((x) => x.side !== "blue");
+      await ctx.save();
+      if (traffic) await traffic.pointTo("blue");
+      r.switchedBack = true;
+      await ctx.save();
+      await ctx.checkpoint("rollback-switched");
+    } catch (cause) {
+      if (!r.switchedBack) {
+        // Give green its traffic back; the upgrade stays switched and can be rolled back again.
+        if (r.fence === "switch") await traffic?.resume().catch(() => undefined);
+        for (const f of ctx.state.fences.filter((x) => x.side === "green")) await liftLoginFence(ctx.green, f).catch(() => undefined);
+        ctx.state.fences = ctx.state.fences.filter((x) => x.side !== "green");
+        await ctx.save();
+        throw new SetpointError(
+          "UPGRADE_ROLLBACK_NOT_CAUGHT_UP",
+          `rollback stopped before switching back (${(cause as Error).message}); traffic stays on green, unfenced; run the rollback again`,
+          { cause },
+        );
+      }
+      throw cause;
+    }
+  }
+  if (r.fence === "switch") await traffic!.resume();
+  for (const f of ctx.state.fences.filter((x) => x.side === "green")) await liftLoginFence(ctx.green, f);
+  ctx.state.fences = ctx.state.fences.filter((x) => x.side !== "green");
+  await dropUpgradeObjects(ctx);
+  ctx.state.phase = "rolled-back";
+  await ctx.save();
+}
+
+/** Finalize after the switch: drops the rollback path and the upgrade's objects. Blue stays closed to logins. */
+export async function finalizeUpgrade(ctx: RunContext): Promise<void> {
+  await dropUpgradeObjects(ctx);
+  ctx.state.phase = "finalized";
+  await ctx.save();
+}

@@ -1,0 +1,120 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, onTestFinished, test } from "vitest";
+import type { PostgresMajor } from "../../sdk/postgres/versions";
+import { finalizeUpgrade, memoryStateStore, planUpgrade, rollbackUpgrade, runUpgrade } from "../../sdk/upgrade/index";
+import { majors } from "../support/postgres";
+import { appRole, bluegreen, fileTrafficSwitch, seedApp, startWriter, upgradeLeftovers } from "../support/upgrade";
+
+const PAIRS: [PostgresMajor, PostgresMajor][] = [
+  [16, 17],
+  [17, 18],
+];
+const available = new Set(majors());
+const pairs = PAIRS.filter(([a, b]) => available.has(a) && available.has(b));
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "setpoint-upgrade-test-"));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe.runIf(pairs.length > 0).each(pairs)("upgrade %i → %i", (from, to) => {
+  test("copies the schema, replicates under a live writer, cuts over with synced sequences and equal checksums, and finalizes clean", async () => {
+    const { blue, green } = await bluegreen(from, to);
+    await seedApp(await blue.client(), 200, 5000);
+    const app = await appRole(blue, green);
+    const sw = fileTrafficSwitch(join(tempDir(), "side"), "blue");
+    const writer = startWriter(app, sw.side);
+    const store = memoryStateStore();
+
+    const planned = await planUpgrade({ blue: blue.url, green: green.url, store });
+    expect(planned.preflight?.ok).toBe(true);
+    expect(planned.steps).toEqual(["preflight", "schema", "replicate", "synchronize", "cutover"]);
+
+    const result = await runUpgrade({ blue: blue.url, green: green.url, traffic: sw, store, cutoverDeadlineMs: 20_000 });
+    expect(result.state.phase).toBe("switched");
+    expect(result.phases.map((p) => [p.phase, p.status])).toEqual([
+      ["preflight", "Succeeded"],
+      ["schema", "Succeeded"],
+      ["replicate", "Succeeded"],
+      ["synchronize", "Succeeded"],
+      ["cutover", "Succeeded"],
+    ]);
+    expect(sw.side()).toBe("green");
+    expect(result.cutover?.verification?.equal).toBe(true);
+    expect(result.cutover?.sequencesSynced).toBeGreaterThanOrEqual(3);
+
+    // Writes continue on green with the synced sequence: no key collision.
+    await new Promise((r) => setTimeout(r, 300));
+    const stats = await writer.stop();
+    expect(stats.bySide.green).toBeGreaterThan(0);
+    const g = await green.client();
+    const { rows } = await g.query<{ uid: string }>(`SELECT uid FROM events`);
+    const onGreen = new Set(rows.map((r) => Number(r.uid)));
+    expect(stats.committed.filter((u) => !onGreen.has(u))).toEqual([]);
+    expect(onGreen.size).toBe(stats.committed.length);
+    const next = await g.query<{ id: string }>(`INSERT INTO orders (customer_id, total) VALUES (1, 1) RETURNING id`);
+    expect(Number(next.rows[0]!.id)).toBe(5001);
+    expect((await g.query(`SELECT count(*)::int AS n FROM orders`)).rows[0].n).toBe(5001);
+
+    // Blue is closed to the application after the switch.
+    const b = await blue.client();
+    const acl = await b.query<{ ok: boolean }>(`SELECT has_database_privilege('public', current_database(), 'CONNECT') AS ok`);
+    expect(acl.rows[0]!.ok).toBe(false);
+
+    const fin = await finalizeUpgrade({ blue: blue.url, green: green.url, traffic: sw, store });
+    expect(fin.state.phase).toBe("finalized");
+    expect(await upgradeLeftovers(blue)).toEqual([]);
+    expect(await upgradeLeftovers(green)).toEqual([]);
+  });
+
+  test("rollback after the switch returns traffic to blue with every write green took, and leaves nothing behind", async () => {
+    const { blue, green } = await bluegreen(from, to);
+    await seedApp(await blue.client(), 10, 100);
+    const app = await appRole(blue, green);
+    const sw = fileTrafficSwitch(join(tempDir(), "side"), "blue");
+    const store = memoryStateStore();
+    const options = { blue: blue.url, green: green.url, traffic: sw, store, cutoverDeadlineMs: 20_000 };
+    await runUpgrade(options);
+    expect(sw.side()).toBe("green");
+    const writer = startWriter(app, sw.side);
+    await new Promise((r) => setTimeout(r, 400));
+    const rolled = await rollbackUpgrade(options);
+    await new Promise((r) => setTimeout(r, 200));
+    const stats = await writer.stop();
+    expect(rolled.state.phase).toBe("rolled-back");
+    expect(sw.side()).toBe("blue");
+    expect(stats.bySide.green).toBeGreaterThan(0);
+    expect(stats.bySide.blue).toBeGreaterThan(0);
+    const b = await blue.client();
+    const { rows } = await b.query<{ uid: string }>(`SELECT uid FROM events`);
+    const onBlue = new Set(rows.map((r) => Number(r.uid)));
+    expect(stats.committed.filter((u) => !onBlue.has(u))).toEqual([]);
+    // Sequences came back with the data: blue continues after green's last id.
+    const max = await b.query<{ n: string }>(`SELECT max(id)::text AS n FROM events`);
+    const next = await b.query<{ id: string }>(`INSERT INTO events (uid, side) VALUES (-1, 'test') RETURNING id`);
+    expect(Number(next.rows[0]!.id)).toBeGreaterThan(Number(max.rows[0]!.n));
+    const acl = await b.query<{ ok: boolean }>(`SELECT has_database_privilege('public', current_database(), 'CONNECT') AS ok`);
+    expect(acl.rows[0]!.ok).toBe(true);
+    expect(await upgradeLeftovers(blue)).toEqual([]);
+    expect(await upgradeLeftovers(green)).toEqual([]);
+  });
+
+  test("abort while replicating leaves blue serving as before with no slot or publication", async () => {
+    const { blue, green } = await bluegreen(from, to);
+    await seedApp(await blue.client(), 10, 100);
+    const store = memoryStateStore();
+    const options = { blue: blue.url, green: green.url, store };
+    const r = await runUpgrade(options, { until: "synchronized" });
+    expect(r.state.phase).toBe("synchronized");
+    expect(await upgradeLeftovers(blue)).toEqual([`publication setpoint_upgrade_${r.state.id}`, "schema setpoint_upgrade", `slot setpoint_upgrade_${r.state.id}`]);
+    const aborted = await rollbackUpgrade(options);
+    expect(aborted.state.phase).toBe("aborted");
+    expect(await upgradeLeftovers(blue)).toEqual([]);
+    expect(await upgradeLeftovers(green)).toEqual([]);
+    const b = await blue.client();
+    await b.query(`INSERT INTO events (uid, side) VALUES (1, 'blue')`);
+  });
+});
