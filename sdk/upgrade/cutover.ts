@@ -65,7 +65,7 @@ export async function cutover(ctx: RunContext): Promise<CutoverResult> {
     if (ctx.state.cutover.switching && (await trafficSide(ctx)) === "green") {
       markSwitched(ctx);
       await ctx.save();
-      return finishSwitch(ctx, null, performance.now());
+      return completeSwitch(ctx);
     }
     ctx.emit("cutover", "a previous cutover did not finish; undoing it before starting again");
     await abortCutover(ctx);
@@ -177,17 +177,26 @@ async function trafficSide(ctx: RunContext): Promise<"blue" | "green"> {
   return ctx.o.traffic ? ctx.o.traffic.current() : "green";
 }
 
+/**
+ * Completes a switch whose run was interrupted after traffic moved to green: resumes the switch,
+ * finishes the post-switch steps; the verification snapshots died with that run, so verification
+ * is reported as skipped.
+ */
+export async function completeSwitch(ctx: RunContext): Promise<CutoverResult> {
+  return finishSwitch(ctx, null, null);
+}
+
 /** Resumes traffic on green, then everything outside the pause. */
-async function finishSwitch(ctx: RunContext, snapshots: Snapshots | null, pauseStarted: number, earlier: VerifyReport | null = null): Promise<CutoverResult> {
+async function finishSwitch(ctx: RunContext, snapshots: Snapshots | null, pauseStarted: number | null, earlier: VerifyReport | null = null): Promise<CutoverResult> {
   const c = ctx.state.cutover!;
   if (c.fence === "switch") await ctx.o.traffic!.resume();
-  c.writePauseMs ??= Math.round(performance.now() - pauseStarted);
+  c.writePauseMs ??= pauseStarted === null ? Date.now() - c.fencedAt : Math.round(performance.now() - pauseStarted);
   await ctx.save();
   ctx.emit("cutover", `traffic on green; writes were held ${c.writePauseMs} ms`);
   let verification = earlier;
   try {
     await postSwitch(ctx);
-    if (!earlier && ctx.o.verify !== "none") {
+    if (!earlier && ctx.o.verify !== "none" && !ctx.state.verification) {
       if (snapshots) {
         verification = await verifyTables(snapshots.blue, snapshots.green, dataTables(await replicatedTables(ctx.blue)), {
           mode: ctx.o.verify,

@@ -6,7 +6,7 @@ import { SetpointError } from "../errors";
 import { connect, toConninfo } from "../postgres/connection";
 import { replicatedTables } from "./catalog";
 import { closeContext, openContext, UpgradeError, type RunContext, type UpgradeOptions } from "./context";
-import { cutover, postSwitch, type CutoverResult } from "./cutover";
+import { completeSwitch, cutover, type CutoverResult } from "./cutover";
 import { UPGRADE_APPLICATION_NAME } from "./fence";
 import { evaluatePreflight, observeForPreflight, type PreflightReport } from "./preflight";
 import { ensurePublication, ensureSubscription, refreshSubscription, retainedWalBytes, sleep, subscriptionOid, syncState } from "./replicate";
@@ -153,10 +153,9 @@ export async function runUpgrade(options: UpgradeOptions, run: RunOptions = {}):
           };
         });
       } else if (phase === "switched") {
-        await step(ctx, "cutover", async () => {
-          await postSwitch(ctx);
-          ctx.state.cutover!.postSwitchDone = true;
-          return { message: "rollback path in place", value: null };
+        cut = await step(ctx, "cutover", async () => {
+          const r = await completeSwitch(ctx);
+          return { message: `switch completed after an interruption; rollback path in place; verification ${ctx.state.verification?.skipped ?? "done"}`, value: r };
         });
       } else {
         break;

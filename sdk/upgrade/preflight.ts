@@ -9,6 +9,7 @@ import { introspect } from "../schema/introspect";
 import type { SchemaModel, UnmanagedObject } from "../schema/model";
 import { keyOf } from "../schema/model";
 import {
+  EXCLUDED_SCHEMAS_SQL,
   availableExtensions,
   hasUsableReplicaIdentity,
   installedExtensions,
@@ -35,7 +36,9 @@ export type PreflightCode =
   | "MATERIALIZED_VIEW"
   | "MISSING_EXTENSION"
   | "OBJECTS_NOT_COPIED"
-  | "GREEN_NOT_EMPTY";
+  | "GREEN_NOT_EMPTY"
+  | "ROLE_MISSING"
+  | "PRIVILEGES_NOT_COPIED";
 
 /** One finding. Errors refuse the upgrade; warnings are reported and allowed. */
 export interface PreflightFinding {
@@ -79,6 +82,10 @@ export interface PreflightObservation {
   readonly greenUnmanaged: readonly UnmanagedObject[];
   /** Blue tables that already exist on green and hold rows. */
   readonly greenNonEmpty: readonly string[];
+  /** Roles that own or are granted blue's objects but do not exist on green. */
+  readonly missingRoles: readonly string[];
+  /** Grants on blue's tables, views and sequences to roles other than their owner. */
+  readonly blueGrants: number;
   /** Tables green holds now. */
   readonly greenTables: number;
   /** Preflight runs before anything was created (later runs skip the emptiness check). */
@@ -311,6 +318,30 @@ export const PREFLIGHT_CHECKERS: readonly { readonly name: string; readonly chec
     },
   },
   {
+    name: "roles",
+    check: (o) => [
+      ...o.missingRoles.map((r) => ({
+        code: "ROLE_MISSING" as const,
+        severity: "error" as const,
+        side: "green" as const,
+        object: quoteIdent(r),
+        message: `role ${quoteIdent(r)} owns or is granted objects on blue but does not exist on green (roles are server-wide; the upgrade does not copy them)`,
+        fix: `CREATE ROLE ${quoteIdent(r)} on green with the same attributes (and password) before the upgrade`,
+      })),
+      ...(o.blueGrants > 0
+        ? [
+            {
+              code: "PRIVILEGES_NOT_COPIED" as const,
+              severity: "warning" as const,
+              side: "green" as const,
+              message: `blue has ${o.blueGrants} grant(s) on tables, views and sequences; the schema copy creates objects owned by green's connection user and does not copy grants yet`,
+              fix: "on green, before the upgrade, ALTER DEFAULT PRIVILEGES ... GRANT ... to the application's roles (or GRANT after the schema phase)",
+            },
+          ]
+        : []),
+    ],
+  },
+  {
     name: "green is empty",
     check: (o) =>
       o.fresh
@@ -350,6 +381,7 @@ export async function observeForPreflight(blue: ClientBase, green: ClientBase, o
     greenUnmanaged: greenModel.unmanaged,
     greenNonEmpty: fresh ? await nonEmptyTables(green, tables, new Set(greenModel.tables.map((t) => keyOf(t)))) : [],
     greenTables: greenModel.tables.length,
+    ...(await roleFacts(blue, green)),
     fresh,
   };
 }
@@ -387,4 +419,24 @@ async function nonEmptyTables(green: ClientBase, tables: readonly ReplicatedTabl
     for (const r of rows) out.push(chunk[r.i]!.qualified);
   }
   return out;
+}
+
+async function roleFacts(blue: ClientBase, green: ClientBase): Promise<{ missingRoles: string[]; blueGrants: number }> {
+  const { rows } = await blue.query<{ roles: string[]; grants: string }>(`
+    WITH objs AS (
+      SELECT c.relowner AS owner, c.relacl AS acl FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND ${EXCLUDED_SCHEMAS_SQL}
+      UNION ALL
+      SELECT n.nspowner, n.nspacl FROM pg_namespace n WHERE ${EXCLUDED_SCHEMAS_SQL}
+    ), grants AS (
+      SELECT a.grantee, a.grantor, c.relowner AS owner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
+       WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND ${EXCLUDED_SCHEMAS_SQL}
+    )
+    SELECT ARRAY(SELECT DISTINCT r.rolname FROM pg_roles r
+                  WHERE r.oid IN (SELECT owner FROM objs UNION SELECT grantee FROM grants))::text[] AS roles,
+           (SELECT count(*) FROM grants WHERE grantee <> owner)::text AS grants`);
+  const roles = rows[0]!.roles;
+  const present = await green.query<{ name: string }>(`SELECT rolname AS name FROM pg_roles WHERE rolname = ANY($1::text[])`, [roles]);
+  const have = new Set(present.rows.map((r) => r.name));
+  return { missingRoles: roles.filter((r) => !have.has(r)), blueGrants: Number(rows[0]!.grants) };
 }

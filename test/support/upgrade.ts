@@ -3,10 +3,10 @@
  * records which transactions it saw commit, an application-config traffic switch kept in a file
  * (so a killed and restarted orchestrator sees it), and a check that no upgrade object is left.
  */
-import { readFileSync, writeFileSync } from "node:fs";
 import { Client } from "pg";
 import { onTestFinished } from "vitest";
-import type { Side, TrafficSwitch } from "../../sdk/upgrade/traffic";
+import type { Side } from "../../sdk/upgrade/traffic";
+export { fileTrafficSwitch } from "./upgrade-switch";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { randomBytes } from "node:crypto";
 import { quoteIdent, quoteLiteral } from "../../sdk/postgres/quote";
@@ -15,34 +15,6 @@ import { freshDatabase, serverUrl, type TestDatabase } from "./postgres";
 /** Two fresh databases: blue on `from`, green on `to`. */
 export async function bluegreen(from: PostgresMajor, to: PostgresMajor): Promise<{ blue: TestDatabase; green: TestDatabase }> {
   return { blue: await freshDatabase(from), green: await freshDatabase(to) };
-}
-
-/**
- * The application's own configuration as the traffic switch: a file naming the side it connects
- * to (what a Kubernetes Secret switch does, without a cluster). Cannot pause.
- */
-export function fileTrafficSwitch(path: string, initial?: Side): TrafficSwitch & { side(): Side } {
-  if (initial) writeFileSync(path, initial);
-  const side = (): Side => {
-    try {
-      return readFileSync(path, "utf8").trim() === "green" ? "green" : "blue";
-    } catch {
-      return "blue";
-    }
-  };
-  return {
-    kind: "app-config-file",
-    canPause: false,
-    side,
-    current: () => Promise.resolve(side()),
-    pause: () => Promise.resolve(),
-    resume: () => Promise.resolve(),
-    pointTo: (s) => {
-      writeFileSync(path, s);
-      return Promise.resolve();
-    },
-    close: () => Promise.resolve(),
-  };
 }
 
 /** What a writer saw. */
