@@ -112,3 +112,5 @@ export {
   statusEqual,
   type ConditionInput,
 } from "./conditions";
+
+export { setControllerReference, controllerOf, groupOf, AlreadyOwnedError, type OwnerObject } from "./owners";
