@@ -51,6 +51,8 @@ export interface ControlPlane {
   kubeconfigPath: string;
   /** API server URL, e.g. https://127.0.0.1:41234. */
   server: string;
+  /** etcd client URL (plain HTTP on loopback), e.g. http://127.0.0.1:41235. */
+  etcdUrl: string;
   /** The loaded kubeconfig, ready for `makeApiClient`. */
   kubeConfig: KubeConfig;
   /** PIDs of the servers, to assert they are gone after stop(). */
@@ -71,6 +73,12 @@ export interface ControlPlaneOptions {
    * @default [] (envtest style: no controller-manager)
    */
   controllers?: string[];
+  /**
+   * Extra kube-apiserver flags, e.g. `["--watch-cache=false"]` so watches are served by etcd
+   * and an etcd compaction makes an old resourceVersion answer 410 Gone.
+   * @default []
+   */
+  apiserverArgs?: string[];
 }
 
 /** Everything started and not yet stopped, killed on exit or interrupt. */
@@ -369,6 +377,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         // No controller-manager creates the default ServiceAccount, so do not require it.
         "--disable-admission-plugins=ServiceAccount",
         "--allow-privileged=true",
+        ...(opts.apiserverArgs ?? []),
       ],
       apiserverLog,
     );
@@ -394,6 +403,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     return {
       kubeconfigPath,
       server,
+      etcdUrl,
       kubeConfig,
       pids: { etcd: etcd.pid!, apiserver: apiserver.pid!, controllerManager: controllerManager?.pid },
       stop: () =>
@@ -499,4 +509,26 @@ function loadKubeConfig(path: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(path);
   return kc;
+}
+
+/**
+ * Compacts etcd's history up to its current revision through etcd's v3 JSON gateway, as the
+ * API server's own periodic compaction does (`--etcd-compaction-interval`): afterwards a watch
+ * from an older resourceVersion that the API server serves from etcd answers 410 Gone.
+ * @returns the revision compacted to.
+ * @throws {Error} when etcd refuses either request.
+ */
+export async function compactEtcd(etcdUrl: string): Promise<number> {
+  const post = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+    const res = await fetch(`${etcdUrl}${path}`, { method: "POST", body: JSON.stringify(body) });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) throw new Error(`etcd ${path}: HTTP ${res.status}: ${JSON.stringify(json)}`);
+    return json;
+  };
+  // Any read returns the store's current revision in its header.
+  const range = await post("/v3/kv/range", { key: Buffer.from("/").toString("base64"), limit: 1 });
+  const revision = Number((range.header as { revision?: string } | undefined)?.revision);
+  if (!Number.isInteger(revision) || revision < 1) throw new Error(`etcd returned no revision: ${JSON.stringify(range)}`);
+  await post("/v3/kv/compaction", { revision: String(revision), physical: true });
+  return revision;
 }
