@@ -1,8 +1,10 @@
 /**
  * The Setpoint operator process (`node dist/sdk/operator/main.js`): an informer on
- * `PostgresSchema` objects feeding a controller that runs {@link reconcilePostgresSchema},
- * a periodic resync, optional Lease leader election, and an HTTP endpoint with `/healthz`,
- * `/readyz` (200 once the informer has synced) and `/metrics` (Prometheus text).
+ * `PostgresSchema` objects feeding a controller that runs {@link reconcilePostgresSchema}
+ * (spec and metadata changes only: the echo of our own status writes is filtered out), metadata
+ * informers on ConfigMaps and Secrets that reconcile the `PostgresSchema`s referring to a changed
+ * one, a periodic resync, optional Lease leader election, and an HTTP endpoint with `/healthz`,
+ * `/readyz` (200 once every informer has synced) and `/metrics` (Prometheus text).
  *
  * Flags: `--kubeconfig <path>`, `--namespace <ns>` (default: all namespaces), `--resync <seconds>`
  * (default 300), `--leader-elect`, `--lease-namespace <ns>` (default `default`), `--lease-name`
@@ -18,19 +20,21 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   type KubernetesListObject,
+  type KubernetesObject,
 } from "@kubernetes/client-node";
 import { loadKubeConfig, readSecretKey } from "../reconcile/kubeconfig";
 import { GROUP, VERSION } from "../api/common";
 import { KINDS } from "../api/crds";
 import { InputError } from "../errors";
-import type { Logger } from "../reconcile/index";
+import type { Logger, Request } from "../reconcile/index";
 import { Controller } from "../reconcile/internal/controller";
 import { Informer } from "../reconcile/internal/informer";
 import { LeaderElector } from "../reconcile/internal/leader-election";
+import { enqueueObject, generationChanged, ReferenceIndex } from "../reconcile/internal/sources";
 import { jsonLogger } from "../reconcile/internal/logger";
 import { defaultRegistry, type MetricsRegistry } from "../reconcile/internal/metrics";
 import type { SchemaEngineOptions } from "../schema/engine";
-import { reconcilePostgresSchema, type PostgresSchemaObject } from "./schema/controller";
+import { reconcilePostgresSchema, referencedConfigMaps, referencedSecrets, type PostgresSchemaObject } from "./schema/controller";
 
 /** Options of {@link startOperator}. */
 export interface OperatorOptions {
@@ -91,13 +95,29 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
 
   const informer = new Informer<PostgresSchemaObject>({
     kubeConfig: kc,
+    name: plural,
     path: ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${plural}` : `/apis/${GROUP}/${VERSION}/${plural}`,
     list: async () =>
       (ns
         ? await objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural })
         : await objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as KubernetesListObject<PostgresSchemaObject>,
-    logger: log.child({ informer: plural }),
+    logger: log,
+    metrics,
   });
+  // ConfigMaps and Secrets a PostgresSchema reads: watched as metadata only (no Secret value is
+  // ever cached), so that editing one reconciles the objects that use it.
+  const referenced = (resource: "configmaps" | "secrets"): Informer<KubernetesObject> =>
+    new Informer<KubernetesObject>({
+      kubeConfig: kc,
+      name: resource,
+      path: ns ? `/api/v1/namespaces/${ns}/${resource}` : `/api/v1/${resource}`,
+      metadataOnly: true,
+      logger: log,
+      metrics,
+    });
+  const configMaps = referenced("configmaps");
+  const secrets = referenced("secrets");
+  const informers = [informer, configMaps, secrets];
 
   const controller = new Controller({
     name: "postgresschema",
@@ -118,15 +138,18 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       unreachableRequeueMs: options.unreachableRequeueMs,
     }),
   });
-  const enqueueKey = (key: string): void => controller.queue.add(key);
-  informer.onChange(enqueueKey);
+  const enqueue = (req: Request): void => controller.enqueue(req);
+  // Our own status writes change neither the generation nor the metadata: they are not events.
+  informer.onEvent(enqueueObject(enqueue, generationChanged));
+  configMaps.onEvent(new ReferenceIndex(informer, referencedConfigMaps).enqueueReferrers(enqueue));
+  secrets.onEvent(new ReferenceIndex(informer, referencedSecrets).enqueueReferrers(enqueue));
 
   const server = await listen(options.metricsPort ?? 8080, options.metricsHost ?? "0.0.0.0", (path) => {
     switch (path) {
       case "/healthz":
         return { status: 200, body: "ok\n" };
       case "/readyz":
-        return informer.hasSynced() ? { status: 200, body: "ok\n" } : { status: 503, body: "informer not synced\n" };
+        return informers.every((i) => i.hasSynced()) ? { status: 200, body: "ok\n" } : { status: 503, body: "informers not synced\n" };
       case "/metrics":
         return { status: 200, body: metrics.render(), type: "text/plain; version=0.0.4; charset=utf-8" };
       default:
@@ -134,7 +157,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     }
   });
 
-  await informer.start();
+  await Promise.all(informers.map((i) => i.start()));
   const resync = setInterval(() => {
     for (const obj of informer.list()) controller.enqueue({ namespace: obj.metadata?.namespace ?? "", name: obj.metadata?.name ?? "" });
   }, resyncSeconds * 1000);
@@ -177,7 +200,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       clearInterval(resync);
       elector?.stop();
       if (controllerRunning) await controller.stop({ abort: true });
-      await informer.stop();
+      await Promise.all(informers.map((i) => i.stop()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
     },

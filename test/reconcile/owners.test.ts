@@ -103,7 +103,7 @@ describe.skipIf(toolchain.skip !== undefined)("owner references and expectations
 
     // A ConfigMap without an owner, and one whose owner is not its controller: no parent to enqueue.
     await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "loose" }, data: { a: "1" } } });
-    const ref = setControllerReference(parent, { metadata: { name: "x", namespace: ns } }).metadata!.ownerReferences![0]!;
+    const ref = controllerOf(setControllerReference<KubernetesObject>(parent, { metadata: { name: "x", namespace: ns } }))!;
     await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "referenced", ownerReferences: [{ ...ref, controller: false }] }, data: {} } });
     await eventually("both cached", () => children.get(`${ns}/loose`) !== undefined && children.get(`${ns}/referenced`) !== undefined);
     expect(await drain(queue)).toEqual([]);

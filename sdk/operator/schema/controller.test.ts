@@ -4,7 +4,7 @@ import type { ReconcileContext } from "../../reconcile/index";
 import { noopLogger } from "../../reconcile/internal/logger";
 import type { StatusApi } from "../../reconcile/internal/status";
 import type { applySchema, planSchema } from "../../schema/engine";
-import { reconcilePostgresSchema, type PostgresSchemaDeps, type PostgresSchemaObject } from "./controller";
+import { reconcilePostgresSchema, referencedConfigMaps, referencedSecrets, type PostgresSchemaDeps, type PostgresSchemaObject } from "./controller";
 
 const ctx: ReconcileContext = { reconcileId: "r1", log: noopLogger, signal: new AbortController().signal, now: () => new Date("2026-01-02T03:04:05.678Z") };
 const req = { namespace: "ns", name: "s" };
@@ -16,7 +16,7 @@ function object(spec: unknown): PostgresSchemaObject {
 
 const goodSpec = { connection: { secretRef: { name: "db" } }, desired: { sql: "CREATE TABLE t (id int);" }, driftCheckInterval: "30s" };
 
-function harness(obj: PostgresSchemaObject | undefined, plan: typeof planSchema, opts: { conflict?: boolean } = {}) {
+function harness(obj: PostgresSchemaObject | undefined, plan: typeof planSchema, opts: { conflict?: boolean; apply?: typeof applySchema } = {}) {
   const written: unknown[] = [];
   let applied = 0;
   const status: StatusApi = {
@@ -38,8 +38,9 @@ function harness(obj: PostgresSchemaObject | undefined, plan: typeof planSchema,
     readConfigMapKey: async () => "CREATE TABLE c (id int);",
     engine: {
       plan,
-      apply: (async () => {
+      apply: (async (...args: Parameters<typeof applySchema>) => {
         applied++;
+        if (opts.apply) return opts.apply(...args);
         throw new Error("unexpected apply");
       }) as unknown as typeof applySchema,
     },
@@ -128,5 +129,43 @@ describe("reconcilePostgresSchema", () => {
       throw new Error("boom");
     }) as unknown as typeof planSchema);
     await expect(failing.reconcile(ctx, req)).rejects.toThrow("boom");
+  });
+
+  it("calls an apply a drift correction only when this desired schema was applied before, whatever Ready says", async () => {
+    const createIndex = { unmanaged: [], steps: [{ kind: "createIndex", sql: ["CREATE INDEX i ON t (id)"], hazards: [] }] };
+    const plan = (async () => ({ fingerprint: "fp1", plan: createIndex })) as unknown as typeof planSchema;
+    const apply = (async () => ({ fingerprint: "fp1", plan: createIndex, results: [] })) as unknown as typeof applySchema;
+    const reasonOf = (written: unknown[]): string | undefined =>
+      (written[0] as { conditions: { type: string; reason: string }[] }).conditions.find((c) => c.type === "Ready")?.reason;
+
+    const first = harness(object(goodSpec), plan, { apply });
+    await first.reconcile(ctx, req);
+    expect(first.applied()).toBe(1);
+    expect(reasonOf(first.written)).toBe("Applied");
+
+    // Applied before, then a refused drift was resolved by hand: Ready is False in status, yet
+    // what is left to apply is drift from the applied schema.
+    const refused = { lastAppliedFingerprint: "fp1", conditions: [{ type: "Ready", status: "False", reason: "HazardsRefused", lastTransitionTime: "x", observedGeneration: 3 }] };
+    const again = harness({ ...object(goodSpec), status: refused } as PostgresSchemaObject, plan, { apply });
+    await again.reconcile(ctx, req);
+    expect(reasonOf(again.written)).toBe("DriftCorrected");
+
+    // A different desired schema (fingerprint) is a new apply, not drift.
+    const changed = harness({ ...object(goodSpec), status: { lastAppliedFingerprint: "fp0" } } as PostgresSchemaObject, plan, { apply });
+    await changed.reconcile(ctx, req);
+    expect(reasonOf(changed.written)).toBe("Applied");
+  });
+});
+
+describe("referencedConfigMaps / referencedSecrets", () => {
+  it("name the ConfigMap and Secret an object reads, in its namespace, and tolerate any spec", () => {
+    const o = object({ connection: { secretRef: { name: "db" } }, desired: { configMapRef: { name: "ddl", key: "schema.sql" } } });
+    expect(referencedConfigMaps(o)).toEqual(["ns/ddl"]);
+    expect(referencedSecrets(o)).toEqual(["ns/db"]);
+    expect(referencedConfigMaps(object(goodSpec))).toEqual([]);
+    for (const spec of [undefined, null, 3, "x", { desired: null }, { desired: { configMapRef: { name: 7 } } }, { connection: { secretRef: "db" } }]) {
+      expect(referencedConfigMaps(object(spec))).toEqual([]);
+      expect(referencedSecrets(object(spec))).toEqual([]);
+    }
   });
 });

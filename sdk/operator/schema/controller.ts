@@ -13,7 +13,7 @@ import { durationToMs } from "../../api/common";
 import { parsePostgresSchemaSpec } from "../../api/parse";
 import type { PostgresSchemaSpec, PostgresSchemaStatus } from "../../api/postgres-schema";
 import { ConnectionError, InputError } from "../../errors";
-import { findCondition, setCondition, statusEqual, type ConditionInput } from "../../reconcile/conditions";
+import { setCondition, statusEqual, type ConditionInput } from "../../reconcile/conditions";
 import { requestKey, type ReconcileContext, type Request, type Result } from "../../reconcile/index";
 import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
 import { applySchema, planSchema, type SchemaEngineOptions } from "../../schema/engine";
@@ -65,6 +65,28 @@ type Outcome =
   | { readonly kind: "InvalidSpec"; readonly message: string }
   | { readonly kind: "InvalidSchema"; readonly message: string }
   | { readonly kind: "Unsupported"; readonly message: string };
+
+/** A property of an unvalidated object, or undefined. */
+function field(value: unknown, ...path: string[]): unknown {
+  let cur = value;
+  for (const p of path) cur = typeof cur === "object" && cur !== null ? (cur as Record<string, unknown>)[p] : undefined;
+  return cur;
+}
+
+function refIn(obj: PostgresSchemaObject, ...path: string[]): string[] {
+  const name = field(obj.spec, ...path, "name");
+  return typeof name === "string" && name !== "" ? [`${obj.metadata?.namespace ?? ""}/${name}`] : [];
+}
+
+/** The ConfigMap (`namespace/name`) an object reads its desired SQL from, if any. Accepts unvalidated specs. */
+export function referencedConfigMaps(obj: PostgresSchemaObject): string[] {
+  return refIn(obj, "desired", "configMapRef");
+}
+
+/** The Secret (`namespace/name`) an object reads its connection from, if any. Accepts unvalidated specs. */
+export function referencedSecrets(obj: PostgresSchemaObject): string[] {
+  return refIn(obj, "connection", "secretRef");
+}
 
 /** Spec `allowHazards` in the engine's form. */
 export function allowedHazards(spec: Pick<PostgresSchemaSpec, "allowHazards">): AllowedHazards {
@@ -195,7 +217,6 @@ export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
             await deps.readConfigMapKey(req.namespace, configMapRef!.name, configMapRef!.key),
             `configmap ${configMapRef!.name} key ${configMapRef!.key}`,
           );
-    const wasReady = findCondition(obj.status?.conditions, "Ready")?.status === "True";
     const options: SchemaEngineOptions = { ...deps.engineOptions, online: spec.online, allowHazards: allowedHazards(spec) };
     try {
       const planned = await engine.plan(url, desired, options);
@@ -211,10 +232,13 @@ export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
       }
       const applied = await engine.apply(url, desired, options);
       const statements = planStatements(applied.plan).length;
-      if (wasReady) ctx.log.info("drift detected and corrected", { statements });
+      // Drift: this very desired schema was applied before, and the database no longer matches it.
+      // (Not "was Ready": a cached status may lag behind, and a refused drift is not Ready either.)
+      const driftCorrected = obj.status?.lastAppliedFingerprint === applied.fingerprint;
+      if (driftCorrected) ctx.log.info("drift detected and corrected", { statements });
       else ctx.log.info("applied the desired schema", { statements });
       return {
-        outcome: { kind: "Applied", fingerprint: applied.fingerprint, statements, driftCorrected: wasReady },
+        outcome: { kind: "Applied", fingerprint: applied.fingerprint, statements, driftCorrected },
         requeueAfterMs: driftMs,
       };
     } catch (err) {
