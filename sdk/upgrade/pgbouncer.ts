@@ -164,6 +164,7 @@ class PgBouncerSwitch implements TrafficSwitch {
   async pause(options: PauseOptions): Promise<void> {
     const { timeoutMs } = options;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new InputError(`pause timeoutMs must be a positive number of milliseconds; got ${String(timeoutMs)}`, { propertyPath: "timeoutMs" });
+    const deadline = Date.now() + timeoutMs;
     await this.showDatabases("pause"); // every database exists, before anything is paused
     // One connection per database, all opened before any PAUSE is sent: a PAUSE sent late (after
     // the timeout resumed traffic) would pause the database with nobody left to resume it.
@@ -174,22 +175,22 @@ class PgBouncerSwitch implements TrafficSwitch {
       // Names are validated against DATABASE_NAME: the admin console takes them as bare words.
       const paused = Promise.all(this.o.databases.map((db, i) => connections[i]!.query(`PAUSE ${db.name}`)));
       paused.catch(() => undefined); // settled below, or abandoned on timeout
-      const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+      const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), Math.max(1, deadline - Date.now()))));
       let outcome: "paused" | "timeout";
       try {
         outcome = await Promise.race([paused.then(() => "paused" as const), timedOut]);
       } catch (cause) {
-        await this.undoPause(connections);
-        throw this.error("pause", "unavailable", `PgBouncer refused PAUSE: ${(cause as Error).message}; traffic was resumed`, undefined, cause);
+        const undone = await this.undoPause(connections);
+        throw this.error("pause", "unavailable", `PgBouncer refused PAUSE: ${(cause as Error).message}; ${undone}`, undefined, cause);
       }
       if (outcome === "timeout") {
         const busy = await this.activeServers().catch(() => undefined);
-        await this.undoPause(connections);
+        const undone = await this.undoPause(connections);
         throw this.error(
           "pause",
           "pause-timeout",
           `in-flight transactions did not finish within ${timeoutMs} ms${busy ? ` (server connections still in a transaction: ${busy})` : ""}; ` +
-            `traffic was resumed. Retry when long transactions have ended, or raise the timeout`,
+            `${undone}. Retry when long transactions have ended, or raise the timeout`,
         );
       }
     } finally {
@@ -255,10 +256,16 @@ class PgBouncerSwitch implements TrafficSwitch {
     return [...counts].map(([db, n]) => `${db}: ${n}`).join(", ");
   }
 
-  private async undoPause(connections: readonly Client[]): Promise<void> {
+  /** Ends a failed pause; says in words whether traffic flows again, for the error. */
+  private async undoPause(connections: readonly Client[]): Promise<string> {
     // Close the pending PAUSEs first: PgBouncer never completes them once resumed.
     await Promise.all(connections.map((c) => c.end().catch(() => undefined)));
-    await this.resume();
+    try {
+      await this.resume();
+      return "traffic was resumed";
+    } catch (err) {
+      return `resuming failed too (${(err as Error).message}), so traffic may still be paused: call resume()`;
+    }
   }
 
   private async command<R extends object = Record<string, unknown>>(operation: TrafficSwitchOperation, text: string, side?: Side): Promise<R[]> {
