@@ -1,0 +1,157 @@
+import { describe, expect, it } from "vitest";
+import { STATE_VERSION, UPGRADE_STEPS, type PreflightReport, type UpgradePhase, type UpgradeState } from "../../sdk/upgrade/index";
+import { parseUpgradeInputs } from "../upgrade-args";
+import { decideSteps, describeStep, formatBytes, planView, preflightLines, runUntil, summaryOf } from "./upgrade-view";
+
+function state(phase: UpgradePhase, extra: Partial<UpgradeState> = {}): UpgradeState {
+  return { version: STATE_VERSION, id: "abc123", phase, tables: [], fences: [], reverseSubscribed: false, history: [], ...extra };
+}
+
+const SWITCHED_DONE: Partial<UpgradeState> = {
+  cutover: {
+    fencedAt: 1,
+    deadline: 2,
+    fence: "logins",
+    caughtUp: true,
+    forwardDisabled: true,
+    reverseSlotCreated: true,
+    switching: true,
+    writePauseMs: 42,
+    postSwitchDone: true,
+  },
+};
+
+const args = (extra: { until?: "synchronized" | "switched"; finalize?: boolean; rollback?: boolean } = {}) => ({ until: "switched" as const, finalize: false, rollback: false, ...extra });
+
+// What planUpgrade returns as steps toward `switched`, per phase.
+const PLANNED: Record<string, readonly (typeof UPGRADE_STEPS)[number][]> = {
+  new: UPGRADE_STEPS,
+  replicating: ["synchronize", "cutover"],
+  synchronized: ["cutover"],
+};
+
+describe("decideSteps", () => {
+  it("runs every phase of a new upgrade, and stops before the cutover when staging", () => {
+    expect(decideSteps(args(), undefined, PLANNED.new!).steps).toEqual(["preflight", "schema", "replicate", "synchronize", "cutover"]);
+    expect(decideSteps(args({ until: "synchronized" }), undefined, PLANNED.new!).steps).toEqual(["preflight", "schema", "replicate", "synchronize"]);
+    expect(decideSteps(args({ finalize: true }), undefined, PLANNED.new!).steps).toEqual([...UPGRADE_STEPS, "finalize"]);
+  });
+
+  it("resumes from the saved phase", () => {
+    expect(decideSteps(args(), state("replicating"), PLANNED.replicating!).steps).toEqual(["synchronize", "cutover"]);
+    expect(decideSteps(args({ until: "synchronized" }), state("synchronized"), PLANNED.synchronized!).steps).toEqual([]);
+    expect(decideSteps(args(), state("synchronized"), PLANNED.synchronized!).steps).toEqual(["cutover"]);
+  });
+
+  it("has nothing to do once switched, finalizes on request, and completes an interrupted switch first", () => {
+    expect(decideSteps(args(), state("switched", SWITCHED_DONE), []).steps).toEqual([]);
+    expect(decideSteps(args({ until: "synchronized" }), state("switched", SWITCHED_DONE), []).steps).toEqual([]);
+    expect(decideSteps(args({ finalize: true }), state("switched", SWITCHED_DONE), []).steps).toEqual(["finalize"]);
+    const interrupted = state("switched", { cutover: { ...SWITCHED_DONE.cutover!, postSwitchDone: false } });
+    expect(decideSteps(args(), interrupted, []).steps).toEqual(["cutover"]);
+    expect(decideSteps(args({ finalize: true }), interrupted, []).steps).toEqual(["cutover", "finalize"]);
+    expect(decideSteps(args({ finalize: true }), state("finalized"), []).steps).toEqual([]);
+  });
+
+  it("rolls back any started upgrade, and refuses once finalized", () => {
+    expect(decideSteps(args({ rollback: true }), undefined, []).steps).toEqual([]);
+    expect(decideSteps(args({ rollback: true }), state("replicating"), []).steps).toEqual(["rollback"]);
+    expect(decideSteps(args({ rollback: true }), state("switched", SWITCHED_DONE), []).steps).toEqual(["rollback"]);
+    expect(decideSteps(args({ rollback: true }), state("rolled-back"), []).steps).toEqual([]);
+    const finalized = decideSteps(args({ rollback: true }), state("finalized"), []);
+    expect(finalized.steps).toEqual([]);
+    expect(finalized.refusal).toMatch(/^the upgrade was finalized, so its rollback path no longer exists/);
+  });
+
+  it("refuses to go on with an aborted upgrade, saying why it ended and what to do", () => {
+    const aborted = state("aborted", { history: [{ phase: "synchronize", status: "Failed", startedAt: 1, durationMs: 2, message: "blue retained 9 bytes of WAL" }] });
+    const d = decideSteps(args(), aborted, []);
+    expect(d.steps).toEqual([]);
+    expect(d.refusal).toBe(
+      "the upgrade was aborted (last: synchronize failed: blue retained 9 bytes of WAL); it does not start again by itself. " +
+        "Set rollback to true to keep it that way, or delete this resource (or give a new stateKey), empty green and create the upgrade again",
+    );
+    expect(decideSteps(args(), state("rolled-back"), []).refusal).toMatch(/^the upgrade was rolled back; it does not start again/);
+  });
+});
+
+describe("runUntil", () => {
+  it("stages only before the switch", () => {
+    expect(runUntil("synchronized", "new")).toBe("synchronized");
+    expect(runUntil("synchronized", "synchronized")).toBe("synchronized");
+    expect(runUntil("synchronized", "switched")).toBe("switched");
+    expect(runUntil("switched", "new")).toBe("switched");
+  });
+});
+
+describe("describeStep and planView", () => {
+  const inputs = parseUpgradeInputs({ stateKey: "k", blue: "postgres://blue/app", green: "postgres://green/app" });
+
+  it("says what each step does with these arguments", () => {
+    expect(describeStep("schema", inputs, undefined)).toBe("schema: copy blue's schema to green by introspection");
+    const withSchema = parseUpgradeInputs({ ...inputs, schema: { files: [{ name: "a", sql: "" }, { name: "b", sql: "" }] } });
+    expect(describeStep("schema", withSchema, undefined)).toBe("schema: apply the schema definition (2 file(s)) on green with the schema engine");
+    expect(describeStep("synchronize", inputs, undefined)).toContain("abort (dropping the slot) if blue retains more than 8.0 GiB of WAL");
+    expect(describeStep("cutover", inputs, undefined)).toBe(
+      "cutover: within 30000 ms or abort: close logins on blue and end its sessions, wait for green to confirm, sync sequences, prepare the rollback path, switch traffic (none), verify (checksums)",
+    );
+    const pgb = parseUpgradeInputs({ ...inputs, traffic: { kind: "pgbouncer", admin: "postgres://a@p:6432/pgbouncer", databasesFile: "/f", databases: [{ name: "app", blue: "postgres://b/app", green: "postgres://g/app" }] } });
+    expect(describeStep("cutover", pgb, undefined)).toMatch(/^cutover: within 30000 ms or abort: pause pgbouncer, .* switch traffic \(pgbouncer\)/);
+    expect(describeStep("cutover", inputs, state("switched"))).toMatch(/^cutover: complete the switch interrupted after traffic moved/);
+    expect(describeStep("rollback", inputs, state("replicating"))).toMatch(/^rollback: abort/);
+    expect(describeStep("rollback", inputs, state("switched"))).toMatch(/^rollback: fence green/);
+  });
+
+  it("renders one line per step and the traffic switch", () => {
+    const view = planView(inputs, undefined, { steps: ["preflight", "finalize"] });
+    expect(view.plannedSteps).toEqual([expect.stringMatching(/^preflight: /), expect.stringMatching(/^finalize: /)]);
+    expect(view.trafficSummary).toMatch(/^none: /);
+  });
+});
+
+describe("preflightLines", () => {
+  it("gives a summary line, then each finding with its fix", () => {
+    const report: PreflightReport = {
+      ok: false,
+      blue: { major: 16, database: "app", tables: 3, bytes: 3 * 1024 * 1024 },
+      green: { major: 17, database: "app", tables: 0, bytes: 0 },
+      findings: [
+        { code: "NO_REPLICA_IDENTITY", severity: "error", side: "blue", object: "public.logs", message: "table public.logs has no primary key", fix: "add a primary key" },
+        { code: "LARGE_OBJECTS", severity: "warning", side: "blue", message: "blue holds 1 large object(s)", fix: "move them into bytea columns" },
+      ],
+    };
+    expect(preflightLines(report)).toEqual([
+      "REFUSED: blue PostgreSQL 16 (database app, 3 table(s), 3.0 MiB) -> green PostgreSQL 17 (database app, 0 table(s))",
+      "error NO_REPLICA_IDENTITY (blue public.logs): table public.logs has no primary key; fix: add a primary key",
+      "warning LARGE_OBJECTS (blue): blue holds 1 large object(s); fix: move them into bytea columns",
+    ]);
+    expect(preflightLines(null)).toEqual([]);
+  });
+});
+
+describe("summaryOf", () => {
+  it("summarizes a state without anything secret, and a missing one as new", () => {
+    const s = summaryOf(state("switched", { ...SWITCHED_DONE, blueMajor: 16, greenMajor: 17, switchedAt: 5, fences: [{ side: "blue", database: "app", aclBefore: null, revoked: [] }] }));
+    expect(s).toEqual({
+      id: "abc123",
+      phase: "switched",
+      blueMajor: 16,
+      greenMajor: 17,
+      blue: "closed to logins; receiving green's writes (rollback path)",
+      green: "serving",
+      history: [],
+      verification: null,
+      writePauseMs: 42,
+      switchedAt: 5,
+    });
+    expect(summaryOf(undefined)).toMatchObject({ id: "", phase: "new", blue: "serving, unchanged", writePauseMs: null });
+  });
+});
+
+describe("formatBytes", () => {
+  it("uses binary units", () => {
+    expect(formatBytes(512)).toBe("512 bytes");
+    expect(formatBytes(1536)).toBe("1.5 KiB");
+    expect(formatBytes(8 * 1024 ** 3)).toBe("8.0 GiB");
+  });
+});
