@@ -155,6 +155,22 @@ describe("reconcilePostgresSchema", () => {
     await changed.reconcile(ctx, req);
     expect(reasonOf(changed.written)).toBe("Applied");
   });
+
+  it("writes nothing when an object it just applied is found converged (no Applied -> Converged flip)", async () => {
+    const createIndex = { unmanaged: [], steps: [{ kind: "createIndex", sql: ["CREATE INDEX i ON t (id)"], hazards: [] }] };
+    const plan = (async () => ({ fingerprint: "fp1", plan: createIndex })) as unknown as typeof planSchema;
+    const apply = (async () => ({ fingerprint: "fp1", plan: createIndex, results: [] })) as unknown as typeof applySchema;
+    const applied = harness(object(goodSpec), plan, { apply });
+    await applied.reconcile(ctx, req);
+    const after = { ...object(goodSpec), status: applied.written[0] } as PostgresSchemaObject;
+    const check = harness(after, emptyPlan);
+    expect(await check.reconcile(ctx, req)).toEqual({ requeueAfterMs: 30_000 });
+    expect(check.written).toEqual([]);
+    // A new generation is reported as Converged, not as the old apply.
+    const next = harness({ ...after, metadata: { ...after.metadata, generation: 4 } }, emptyPlan);
+    await next.reconcile(ctx, req);
+    expect((next.written[0] as { conditions: { type: string; reason: string }[] }).conditions.find((c) => c.type === "Ready")?.reason).toBe("Converged");
+  });
 });
 
 describe("referencedConfigMaps / referencedSecrets", () => {

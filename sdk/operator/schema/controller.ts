@@ -13,7 +13,7 @@ import { durationToMs } from "../../api/common";
 import { parsePostgresSchemaSpec } from "../../api/parse";
 import type { PostgresSchemaSpec, PostgresSchemaStatus } from "../../api/postgres-schema";
 import { ConnectionError, InputError } from "../../errors";
-import { setCondition, statusEqual, type ConditionInput } from "../../reconcile/conditions";
+import { findCondition, setCondition, statusEqual, type ConditionInput } from "../../reconcile/conditions";
 import { requestKey, type ReconcileContext, type Request, type Result } from "../../reconcile/index";
 import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
 import { applySchema, planSchema, type SchemaEngineOptions } from "../../schema/engine";
@@ -128,14 +128,29 @@ export function statusFor(
 ): PostgresSchemaStatus {
   const ready = (status: "True" | "False", reason: string, message?: string): ConditionInput => ({ type: "Ready", status, reason, message });
   const degraded = (status: "True" | "False", reason: string, message?: string): ConditionInput => ({ type: "Degraded", status, reason, message });
-  const progressing: ConditionInput = { type: "Progressing", status: "False", reason: outcome.kind };
+  let progressing: ConditionInput = { type: "Progressing", status: "False", reason: outcome.kind };
   let inputs: ConditionInput[];
   let fields: Partial<PostgresSchemaStatus>;
   switch (outcome.kind) {
-    case "Converged":
-      inputs = [ready("True", "Converged", "the database matches the desired schema"), degraded("False", "Converged")];
+    case "Converged": {
       fields = { drift: false, pendingStatements: [], lastAppliedFingerprint: outcome.fingerprint };
+      // Still converged since our own apply of this generation and desired schema: keep saying
+      // so. Flipping the reason to Converged would cost one status write per apply, made by the
+      // next drift check or resync of an object that did not change.
+      const last = findCondition(previous?.conditions, "Ready");
+      const stillApplied =
+        last?.status === "True" &&
+        (last.reason === "Applied" || last.reason === "DriftCorrected") &&
+        last.observedGeneration === generation &&
+        previous?.lastAppliedFingerprint === outcome.fingerprint;
+      if (stillApplied) {
+        inputs = [ready("True", last.reason, last.message), degraded("False", last.reason)];
+        progressing = { ...progressing, reason: last.reason };
+      } else {
+        inputs = [ready("True", "Converged", "the database matches the desired schema"), degraded("False", "Converged")];
+      }
       break;
+    }
     case "Applied": {
       const reason = outcome.driftCorrected ? "DriftCorrected" : "Applied";
       inputs = [ready("True", reason, `applied ${outcome.statements} statement(s)`), degraded("False", reason)];
