@@ -11,7 +11,8 @@ import { toConninfo } from "../postgres/connection";
 import { replicatedTables, type ReplicatedTable } from "./catalog";
 import type { RunContext } from "./context";
 import { applyLoginFence, liftLoginFence, planLoginFence } from "./fence";
-import { disableSubscription, dropPublication, dropSlot, dropSubscription, ensureLogicalSlot, ensurePublication, ensureSubscription, lagBytes, sleep } from "./replicate";
+import { waitForLowLag } from "./lag";
+import { disableSubscription, dropPublication, dropSlot, dropSubscription, ensureLogicalSlot, ensurePublication, ensureSubscription, sleep } from "./replicate";
 import { compatibility, sentinelTable } from "./schema";
 import { readSequences, writeSequences } from "./sequences";
 import type { CutoverState, UpgradeState } from "./state";
@@ -35,23 +36,6 @@ export interface CutoverResult {
   readonly writePauseMs: number;
   readonly sequencesSynced: number;
   readonly verification: VerifyReport | null;
-}
-
-/** Waits until green is within `maxLagBytes` of blue. */
-export async function waitForLowLag(ctx: RunContext): Promise<void> {
-  const until = Date.now() + ctx.o.catchUpTimeoutMs;
-  let lag: number | null = null;
-  for (;;) {
-    lag = await lagBytes(ctx.blue, ctx.green, ctx.names.subscription);
-    if (lag !== null && lag <= ctx.o.maxLagBytes) return;
-    if (Date.now() > until) {
-      throw new SetpointError(
-        "UPGRADE_LAG_TOO_HIGH",
-        `green stayed ${lag === null ? "disconnected" : `${lag} bytes`} behind blue for ${ctx.o.catchUpTimeoutMs} ms (limit ${ctx.o.maxLagBytes} bytes); reduce blue's write load or raise maxLagBytes`,
-      );
-    }
-    await sleep(200);
-  }
 }
 
 /**

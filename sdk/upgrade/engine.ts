@@ -9,7 +9,8 @@ import { closeContext, openContext, UpgradeError, type RunContext, type UpgradeO
 import { completeSwitch, cutover, type CutoverResult } from "./cutover";
 import { UPGRADE_APPLICATION_NAME } from "./fence";
 import { evaluatePreflight, observeForPreflight, type PreflightReport } from "./preflight";
-import { ensurePublication, ensureSubscription, refreshSubscription, retainedWalBytes, sleep, subscriptionOid, syncState } from "./replicate";
+import { checkRetention, RetentionExceededError } from "./lag";
+import { ensurePublication, ensureSubscription, refreshSubscription, sleep, syncState } from "./replicate";
 import { abortUpgrade, finalizeUpgrade as finalizePhase, rollbackAfterSwitch } from "./rollback";
 import { ensureSentinel, prepareGreenSchema, sentinelTable } from "./schema";
 import type { PhaseResult, UpgradePhase, UpgradeState } from "./state";
@@ -229,7 +230,17 @@ async function step<T>(ctx: RunContext, name: UpgradeStep, body: () => Promise<{
     await ctx.save();
     ctx.emit(name, message);
     return value;
-  } catch (cause) {
+  } catch (caught) {
+    let cause: unknown = caught;
+    if (caught instanceof RetentionExceededError) {
+      // Never let a stalled green fill blue's disk: drop the slots now, not when someone looks.
+      try {
+        await abortUpgrade(ctx);
+        cause = new SetpointError(caught.code, `${caught.message}; the upgrade was aborted and its slots dropped so blue's disk cannot fill`, { cause: caught });
+      } catch (undo) {
+        cause = new SetpointError(caught.code, `${caught.message}; aborting failed too (${(undo as Error).message}): roll the upgrade back now`, { cause: caught });
+      }
+    }
     const message = (cause as Error).message;
     const result: PhaseResult = { phase: name, status: "Failed", startedAt, durationMs: Math.round(performance.now() - t0), message };
     ctx.results.push(result);
@@ -258,20 +269,12 @@ async function startReplication(ctx: RunContext): Promise<void> {
 
 async function waitSynchronized(ctx: RunContext): Promise<void> {
   const until = Date.now() + ctx.o.syncTimeoutMs;
-  const oid = await subscriptionOid(ctx.green, ctx.names.subscription);
   let lastReport = 0;
   for (;;) {
     const s = await syncState(ctx.green, ctx.names.subscription);
     if (!s.exists) throw new SetpointError("UPGRADE_SUBSCRIPTION_MISSING", `subscription ${ctx.names.subscription} is missing on green; run the upgrade again to recreate it`);
     if (s.tables > 0 && s.ready === s.tables) return;
-    const retained = await retainedWalBytes(ctx.blue, ctx.names.subscription, oid);
-    if (retained > ctx.o.maxRetainedWalBytes) {
-      await abortUpgrade(ctx);
-      throw new SetpointError(
-        "UPGRADE_WAL_RETENTION",
-        `blue retained ${retained} bytes of WAL for green (limit ${ctx.o.maxRetainedWalBytes}): green is not keeping up; the upgrade was aborted and its slots dropped so blue's disk cannot fill`,
-      );
-    }
+    const retained = await checkRetention(ctx);
     if (Date.now() > until) throw new SetpointError("UPGRADE_SYNC_TIMEOUT", `the initial copy did not finish within ${ctx.o.syncTimeoutMs} ms (${s.ready}/${s.tables} tables ready)`);
     if (Date.now() - lastReport > 2000) {
       lastReport = Date.now();

@@ -23,3 +23,7 @@ export {
   type VerificationSummary,
 } from "./state";
 export type { TrafficSwitch, Side, PauseOptions } from "./traffic";
+export { pgbouncerSwitch, type PgBouncerSwitchOptions, type PgBouncerDatabase, type PgBouncerTarget, type PgBouncerTargetFields } from "./pgbouncer";
+export { kubernetesServiceSwitch, kubernetesSecretSwitch, type KubernetesServiceSwitchOptions, type KubernetesSecretSwitchOptions, type KubernetesConnectionOptions } from "./kubernetes";
+export { TrafficSwitchError, type TrafficSwitchFailure, type TrafficSwitchOperation } from "./traffic-error";
+export { RetentionExceededError } from "./lag";

@@ -118,3 +118,49 @@ describe.runIf(pairs.length > 0).each(pairs)("upgrade %i → %i", (from, to) => 
     await b.query(`INSERT INTO events (uid, side) VALUES (1, 'blue')`);
   });
 });
+
+describe.runIf(pairs.length > 0)("upgrade guards", () => {
+  const [from, to] = pairs[0]!;
+
+  test("a table and a column added on blue during replication reach green before the cutover (copied schema)", async () => {
+    const { blue, green } = await bluegreen(from, to);
+    const b = await blue.client();
+    await seedApp(b, 5, 50);
+    const store = memoryStateStore();
+    const options = { blue: blue.url, green: green.url, store, cutoverDeadlineMs: 20_000 };
+    await runUpgrade(options, { until: "synchronized" });
+    await b.query(`CREATE TABLE audit (id bigserial PRIMARY KEY, note text NOT NULL)`);
+    await b.query(`INSERT INTO audit (note) SELECT 'n' || g FROM generate_series(1, 100) g`);
+    await b.query(`ALTER TABLE orders ADD COLUMN note text`);
+    await b.query(`UPDATE orders SET note = 'x' WHERE id <= 10`);
+    const r = await runUpgrade(options);
+    expect(r.state.phase).toBe("switched");
+    expect(r.phases.map((p) => p.phase)).toEqual(["schema", "cutover"]);
+    expect(r.cutover?.verification?.equal).toBe(true);
+    const g = await green.client();
+    expect((await g.query(`SELECT count(*)::int AS n FROM audit`)).rows[0].n).toBe(100);
+    expect((await g.query(`SELECT count(*)::int AS n FROM orders WHERE note = 'x'`)).rows[0].n).toBe(10);
+    await finalizeUpgrade(options);
+  });
+
+  test("green stalling past the WAL retention limit aborts the upgrade and drops its slots, so blue's disk cannot fill", async () => {
+    const { blue, green } = await bluegreen(from, to);
+    const b = await blue.client();
+    await b.query(`CREATE TABLE a (id bigserial PRIMARY KEY, v text)`);
+    await b.query(`INSERT INTO a (v) VALUES ('x')`);
+    const store = memoryStateStore();
+    const options = { blue: blue.url, green: green.url, store, maxRetainedWalBytes: 4 * 1024 * 1024, catchUpTimeoutMs: 60_000 };
+    await runUpgrade(options, { until: "synchronized" });
+    // Green stalls: a row written on green conflicts with blue's next insert, so the apply worker
+    // fails and retries forever and the subscription's slot stops advancing while blue writes on.
+    await (await green.client()).query(`INSERT INTO a (id, v) VALUES (1000000, 'conflict')`);
+    await b.query(`INSERT INTO a (id, v) VALUES (1000000, 'blue')`);
+    for (let i = 0; i < 20; i++) await b.query(`INSERT INTO a (v) SELECT repeat(md5(g::text), 8) FROM generate_series(1, 2000) g`);
+    const err = await runUpgrade(options).catch((e: unknown) => e);
+    expect((err as { phase?: string }).phase).toBe("cutover");
+    expect((err as Error).message).toMatch(/retained \d+ bytes of WAL .*aborted and its slots dropped/);
+    expect(store.current()!.phase).toBe("aborted");
+    expect(await upgradeLeftovers(blue)).toEqual([]);
+    expect(await upgradeLeftovers(green)).toEqual([]);
+  });
+});
