@@ -81,7 +81,13 @@ export function validateSchemaArgs(args: SchemaArgs, resource?: pulumi.Resource)
 /** Pulumi's marker for a value not known during preview; the provider then skips planning. */
 const UNKNOWN_DURING_PREVIEW = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-function resolveConnection(c: SchemaArgs["connection"]): pulumi.Output<string> {
+/**
+ * Resolves a connection argument (URL, fields or Kubernetes Secret reference) to its URL. During
+ * preview, a secret that does not exist yet resolves to Pulumi's unknown marker.
+ * @param where names the argument in errors, e.g. `Schema: connection`.
+ * @throws {pulumi.ResourceError} (from the returned Output) when the secret cannot be read during an update.
+ */
+export function resolveConnection(c: SchemaArgs["connection"], where = "Schema: connection"): pulumi.Output<string> {
   if (typeof c === "string" || pulumi.Output.isInstance(c) || c instanceof Promise) return pulumi.output(c as pulumi.Input<string>);
   if ("secretRef" in c) {
     const ref = c.secretRef;
@@ -92,7 +98,7 @@ function resolveConnection(c: SchemaArgs["connection"]): pulumi.Output<string> {
         // A secret created by the same program (e.g. by the operator for a new cluster) does not
         // exist yet during preview: plan once it does.
         if (pulumi.runtime.isDryRun()) return UNKNOWN_DURING_PREVIEW;
-        throw new pulumi.ResourceError(`Schema: connection.secretRef: ${(err as Error).message}`, undefined);
+        throw new pulumi.ResourceError(`${where}.secretRef: ${(err as Error).message}`, undefined);
       }
     });
   }

@@ -145,3 +145,33 @@ export async function appRole(blue: TestDatabase, green: TestDatabase): Promise<
   const url = (db: TestDatabase) => `postgres://${role}:${password}@${db.server.host}:${db.server.port}/${db.name}`;
   return { blue: url(blue), green: url(green) };
 }
+
+/**
+ * A superuser with a password on both servers (the upgrade connects as a superuser; the shared
+ * servers trust local connections, so the password is not checked, but it is real text that tests
+ * can assert never reaches logs or state). Returns its URL per side and the password.
+ */
+export async function upgradeAdmin(blue: TestDatabase, green: TestDatabase): Promise<{ blue: string; green: string; password: string }> {
+  const role = `upgrader_${randomBytes(4).toString("hex")}`;
+  const password = `pw-${randomBytes(12).toString("hex")}`;
+  for (const db of [blue, green]) {
+    const admin = new Client({ connectionString: serverUrl(db.server) });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${quoteIdent(role)} LOGIN SUPERUSER PASSWORD ${quoteLiteral(password)}`);
+    } finally {
+      await admin.end();
+    }
+  }
+  onTestFinished(async () => {
+    // Best effort, like appRole: the role may still own the upgrade's objects until the databases go.
+    for (const db of [blue, green]) {
+      const admin = new Client({ connectionString: serverUrl(db.server) });
+      await admin.connect();
+      await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`).catch(() => undefined);
+      await admin.end();
+    }
+  });
+  const url = (db: TestDatabase) => `postgres://${role}:${password}@${db.server.host}:${db.server.port}/${db.name}`;
+  return { blue: url(blue), green: url(green), password };
+}

@@ -1,0 +1,292 @@
+import { createHash } from "node:crypto";
+import type * as pulumi from "@pulumi/pulumi";
+import { SetpointError } from "../../sdk/errors";
+import { connect, redactUrl } from "../../sdk/postgres/connection";
+import { quoteIdent } from "../../sdk/postgres/quote";
+import {
+  planUpgrade,
+  PreflightRefusedError,
+  rollbackUpgrade,
+  runUpgrade,
+  tableStateStore,
+  type TrafficSwitch,
+  type UpgradeEvent,
+  type UpgradeOptions,
+  type UpgradeState,
+} from "../../sdk/upgrade/index";
+import { kubernetesSecretSwitch, kubernetesServiceSwitch } from "../../sdk/upgrade/kubernetes";
+import { pgbouncerSwitch } from "../../sdk/upgrade/pgbouncer";
+import { STATE_SCHEMA } from "../../sdk/upgrade/state";
+import { containsUnknown } from "../schema-args";
+import { parseUpgradeInputs, scrub, secretsOf, stableArgs, sameUpgradeArgs, type TrafficInput, type UpgradeResourceInputs } from "../upgrade-args";
+import { lockUpgrade, type UpgradeLock } from "./upgrade-lock";
+import { decideSteps, planView, preflightLines, PRE_SWITCH_PHASES, runUntil, summaryOf } from "./upgrade-view";
+
+/**
+ * The implementation behind the `Upgrade` dynamic provider. The serialized provider
+ * (`components/upgrade-provider.ts`) only `require`s this module and forwards each call, so engine
+ * changes never change the serialized text stored in state.
+ *
+ * The engine's state lives in `setpoint.upgrades` on blue (one row per state key), not in Pulumi's
+ * state: a `pulumi up` that failed or was killed leaves it exactly where the engine stopped, and
+ * the next run's `check` reads it to plan and its `create` or `update` resumes from it.
+ */
+
+/** How long an operation waits for another process running the same upgrade. */
+const LOCK_WAIT_MS = 30_000;
+
+/** What the resource stores besides its inputs. Never a connection or a password. */
+interface UpgradeView {
+  /** One line per step the next `up` runs; empty when there is nothing to do. Shown by preview. */
+  plannedSteps: string[];
+  /** The preflight report as lines (summary, then each finding with its fix); empty once past preflight. */
+  preflight: string[];
+  /** The traffic switch, described without credentials. */
+  trafficSummary: string;
+}
+
+const COMPUTED = ["plannedSteps", "preflight", "trafficSummary", "phase", "summary"] as const;
+
+/** Stable resource id: a hash of the state key (the engine's own id exists only once it started). */
+function idOf(i: UpgradeResourceInputs): string {
+  return createHash("sha256").update(i.stateKey).digest("hex").slice(0, 16);
+}
+
+function trafficSwitchOf(t: TrafficInput): TrafficSwitch | undefined {
+  switch (t.kind) {
+    case "none":
+      return undefined;
+    case "pgbouncer":
+      return pgbouncerSwitch({
+        admin: t.admin,
+        databasesFile: t.databasesFile,
+        databases: t.databases,
+        ...(t.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: t.connectTimeoutMs }),
+      });
+    case "kubernetes-service":
+      return kubernetesServiceSwitch({ namespace: t.namespace, name: t.name, blue: t.blue, green: t.green, ...(t.kubeconfig ? { kubeconfig: t.kubeconfig } : {}) });
+    case "kubernetes-secret":
+      return kubernetesSecretSwitch({ namespace: t.namespace, name: t.name, blue: t.blue, green: t.green, ...(t.kubeconfig ? { kubeconfig: t.kubeconfig } : {}) });
+  }
+}
+
+function optionsOf(i: UpgradeResourceInputs, traffic: TrafficSwitch | undefined, onProgress?: (e: UpgradeEvent) => void): UpgradeOptions {
+  const optional = <K extends keyof UpgradeResourceInputs>(k: K) => (i[k] === undefined ? {} : { [k]: i[k] });
+  return {
+    blue: i.blue,
+    green: i.green,
+    ...optional("blueFromGreen"),
+    ...optional("greenFromBlue"),
+    ...(i.schema ? { schema: i.schema, schemaOptions: { ...(i.devUrl ? { devUrl: i.devUrl } : {}), ...(i.schemas ? { schemas: i.schemas } : {}) } } : {}),
+    ...(traffic ? { traffic } : {}),
+    store: tableStateStore(i.blue, i.stateKey),
+    cutoverDeadlineMs: i.cutoverDeadlineMs,
+    verify: i.verify,
+    verifyBeforeSwitch: i.verifyBeforeSwitch,
+    allowObjectsNotCopied: i.allowObjectsNotCopied,
+    ...optional("maxLagBytes"),
+    ...optional("catchUpTimeoutMs"),
+    ...optional("maxRetainedWalBytes"),
+    ...optional("syncTimeoutMs"),
+    ...(onProgress ? { onProgress } : {}),
+  };
+}
+
+/**
+ * Progress goes to the provider's stderr, which the Pulumi engine shows as the stack's
+ * diagnostics during `up` (dynamic providers have no engine connection for `pulumi.log`).
+ */
+function progressLogger(i: UpgradeResourceInputs): (e: UpgradeEvent) => void {
+  const secrets = secretsOf(i);
+  return (e) => console.error(scrub(`Upgrade ${i.stateKey}: ${e.phase}: ${e.message}`, secrets));
+}
+
+/** The input an error is about, from its structured fields (never its text). */
+function failedProperty(err: unknown, i: UpgradeResourceInputs): string {
+  const e = err as { code?: unknown; target?: unknown; propertyPath?: unknown };
+  if (e.code === "CONNECTION_FAILED") {
+    for (const k of ["blue", "green", "devUrl"] as const) if (i[k] && e.target === redactUrl(i[k])) return k;
+  }
+  // Pulumi prints the named property's value beside the reason: no property, so nothing is printed.
+  return "";
+}
+
+/** Plans from the saved state: the steps the next run executes, or why it refuses. */
+async function planFor(i: UpgradeResourceInputs): Promise<{ view: UpgradeView; refusal?: string }> {
+  const options = optionsOf(i, undefined);
+  let state: UpgradeState | undefined;
+  let planned: Awaited<ReturnType<typeof planUpgrade>> | undefined;
+  if (i.rollback) state = await options.store.load();
+  else {
+    planned = await planUpgrade(options);
+    state = planned.state;
+  }
+  const decision = decideSteps(i, state, planned?.steps ?? []);
+  const view: UpgradeView = { ...planView(i, state, decision), preflight: preflightLines(planned?.preflight ?? null) };
+  if (planned?.preflight && !planned.preflight.ok) return { view, refusal: new PreflightRefusedError(planned.preflight).message };
+  return { view, ...(decision.refusal ? { refusal: decision.refusal } : {}) };
+}
+
+/**
+ * `check`: validates and, when blue and green are known, plans from the saved state and runs the
+ * preflight, so preview shows the findings and the steps; a preflight error fails the preview.
+ */
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+  // The state key is fixed when the resource is created: the engine's state lives under it.
+  const proposed = typeof olds.stateKey === "string" && olds.stateKey ? { ...news, stateKey: olds.stateKey } : news;
+  if (containsUnknown(stableArgs(proposed))) {
+    return { inputs: { ...proposed, plannedSteps: ["(planned once blue and green are known)"], preflight: [], trafficSummary: "" } };
+  }
+  let inputs: UpgradeResourceInputs;
+  try {
+    inputs = parseUpgradeInputs(proposed);
+  } catch (err) {
+    const e = err as { propertyPath?: string; message: string };
+    return { inputs: proposed, failures: [{ property: e.propertyPath?.split(".")[0] ?? "", reason: e.message }] };
+  }
+  const secrets = secretsOf(inputs);
+  try {
+    // Builds the switch (it validates its own options; nothing connects until it is used).
+    await trafficSwitchOf(inputs.traffic)?.close();
+  } catch (err) {
+    return { inputs: proposed, failures: [{ property: "traffic", reason: scrub(`Upgrade: traffic: ${(err as Error).message}`, secrets) }] };
+  }
+  let planned: Awaited<ReturnType<typeof planFor>>;
+  try {
+    planned = await planFor(inputs);
+  } catch (err) {
+    return { inputs: proposed, failures: [{ property: failedProperty(err, inputs), reason: scrub(`Upgrade: ${(err as Error).message}`, secrets) }] };
+  }
+  if (planned.refusal) return { inputs: proposed, failures: [{ property: "", reason: scrub(`Upgrade: ${planned.refusal}`, secrets) }] };
+  return { inputs: { ...proposed, ...inputs, ...planned.view } };
+}
+
+/** `diff`: a change when the next run has steps to execute or the arguments changed. Never a replacement. */
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+  const planned = (news.plannedSteps as string[] | undefined) ?? [];
+  return { changes: planned.length > 0 || !sameUpgradeArgs(olds, news), replaces: [], deleteBeforeReplace: false };
+}
+
+function outputsOf(raw: Record<string, unknown>, i: UpgradeResourceInputs, state: UpgradeState | undefined): Record<string, unknown> {
+  const kept = Object.fromEntries(Object.entries(raw).filter(([k]) => !(COMPUTED as readonly string[]).includes(k)));
+  const summary = summaryOf(state);
+  return { ...kept, ...i, plannedSteps: [], preflight: raw.preflight ?? [], trafficSummary: raw.trafficSummary ?? "", phase: summary.phase, summary };
+}
+
+/** What an operation gets: the parsed inputs, the engine's options (switch, store, progress) and a logger. */
+interface Session {
+  readonly i: UpgradeResourceInputs;
+  readonly options: UpgradeOptions;
+  log(phase: string, message: string): void;
+}
+
+/**
+ * Runs `body` with the traffic switch built and the upgrade's lock held. Errors come out with
+ * every password scrubbed; `onError` may turn them into what Pulumi should record.
+ */
+async function withUpgrade<T>(raw: Record<string, unknown>, body: (s: Session) => Promise<T>, onError: (message: string, err: unknown, s: Session) => Promise<Error>): Promise<T> {
+  const i = parseUpgradeInputs(raw);
+  const secrets = secretsOf(i);
+  const progress = progressLogger(i);
+  const log = (phase: string, message: string) => progress({ phase, message, at: Date.now() });
+  let traffic: TrafficSwitch | undefined;
+  let lock: UpgradeLock | undefined;
+  const session: Session = { i, options: optionsOf(i, undefined, progress), log };
+  try {
+    traffic = trafficSwitchOf(i.traffic);
+    const withTraffic: Session = { ...session, options: optionsOf(i, traffic, progress) };
+    lock = await lockUpgrade(i.blue, i.stateKey, { waitMs: LOCK_WAIT_MS, onWait: (m) => log("lock", m) });
+    return await body(withTraffic);
+  } catch (err) {
+    throw await onError(scrub(`Upgrade: ${(err as Error).message}`, secrets), err, session);
+  } finally {
+    await lock?.release().catch(() => undefined);
+    await traffic?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Runs what the arguments ask for. A failure after the engine saved a state is reported with the
+ * resource's id and outputs, so Pulumi records the resource (and the phase it stopped in): a later
+ * `up` resumes it and a `destroy` cleans it up.
+ */
+async function drive(raw: Record<string, unknown>): Promise<{ id: string; outs: Record<string, unknown> }> {
+  return withUpgrade(
+    raw,
+    async ({ i, options }) => {
+      const saved = await options.store.load();
+      let state: UpgradeState | undefined = saved;
+      if (i.rollback) {
+        if (saved?.phase === "finalized") throw new SetpointError("UPGRADE_FINALIZED", decideSteps(i, saved, []).refusal!);
+        if (saved && saved.phase !== "aborted" && saved.phase !== "rolled-back") state = (await rollbackUpgrade(options)).state;
+      } else {
+        const refusal = decideSteps(i, saved, []).refusal;
+        if (refusal) throw new SetpointError("UPGRADE_ENDED", refusal);
+        state = (await runUpgrade(options, { until: runUntil(i.until, saved?.phase ?? "new"), finalize: i.finalize })).state;
+      }
+      return { id: idOf(i), outs: outputsOf(raw, i, state) };
+    },
+    async (message, err, { i, options }) => {
+      const failure = new Error(message, { cause: err }) as Error & { id?: string; properties?: Record<string, unknown>; reasons?: string[] };
+      const state = await options.store.load().catch(() => undefined);
+      // The dynamic provider host reports an error carrying an id as "created, failed to initialize".
+      if (state) Object.assign(failure, { id: idOf(i), properties: outputsOf(raw, i, state), reasons: [message] });
+      return failure;
+    },
+  );
+}
+
+/** `create`: runs the upgrade from wherever its saved state stands (a previous, failed `up` included). */
+export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
+  return drive(inputs);
+}
+
+/** `update`: resumes, stages, switches, finalizes or rolls back, as the arguments now say. */
+export async function update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  return { outs: (await drive(news)).outs };
+}
+
+/** `read` (refresh): the phase and summary from the saved state. */
+export async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
+  const i = parseUpgradeInputs(props);
+  const state = await tableStateStore(i.blue, i.stateKey).load();
+  const summary = summaryOf(state);
+  return { id, props: { ...props, phase: summary.phase, summary } };
+}
+
+/**
+ * `delete` never moves traffic. Before the switch it aborts (blue keeps serving, and no slot is
+ * left retaining WAL on blue); after the switch it finalizes (green keeps serving, and the rollback
+ * path's slot on green, which would retain WAL on the serving database once blue is gone, is
+ * dropped). Then the saved state is forgotten, so a new upgrade under the same key starts afresh.
+ * See docs/adr/0005-upgrade-component.md.
+ */
+export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
+  await withUpgrade(
+    props,
+    async ({ i, options, log }) => {
+      const saved = await options.store.load();
+      if (!saved) return;
+      if (PRE_SWITCH_PHASES.includes(saved.phase)) {
+        log("delete", `the upgrade is ${saved.phase}, not switched: aborting it (blue keeps serving)`);
+        await rollbackUpgrade(options);
+      } else if (saved.phase === "switched") {
+        log("delete", "the upgrade is switched: finalizing it (green keeps serving; the rollback path is dropped)");
+        // Completes a switch interrupted after traffic moved, then drops the rollback path.
+        await runUpgrade(options, { until: "switched", finalize: true });
+      }
+      await forgetState(i.blue, i.stateKey);
+    },
+    (message, err) => Promise.resolve(new Error(message, { cause: err })),
+  );
+}
+
+async function forgetState(blue: string, key: string): Promise<void> {
+  const client = await connect(blue, { applicationName: "setpoint-upgrade" });
+  try {
+    const table = `${quoteIdent(STATE_SCHEMA)}.${quoteIdent("upgrades")}`;
+    await client.query(`DELETE FROM ${table} WHERE key = $1`, [key]);
+  } finally {
+    await client.end();
+  }
+}
