@@ -205,7 +205,10 @@ async function finishSwitch(ctx: RunContext, snapshots: Snapshots | null, pauseS
   await ctx.save();
   await ctx.checkpoint("verified");
   if (verification && !verification.equal) {
-    throw new SetpointError("UPGRADE_VERIFICATION_FAILED", `green's data differs from blue's at the cutover: ${mismatchText(verification)}`);
+    throw new SetpointError(
+      "UPGRADE_VERIFICATION_FAILED",
+      `green's data differs from blue's at the cutover: ${mismatchText(verification)}; roll the upgrade back (traffic returns to blue with every write green took) and report it`,
+    );
   }
   return { writePauseMs: c.writePauseMs ?? 0, sequencesSynced: c.sequencesSynced ?? 0, verification };
 }
