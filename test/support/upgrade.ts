@@ -29,11 +29,12 @@ export interface WriterStats {
 
 /**
  * Inserts one row per transaction into `table (uid, side)` on whichever side `target()` names,
- * reconnecting after errors, until stopped. Rows get their `id` from the table's sequence.
+ * reconnecting after errors, until stopped. Rows get their `id` from the table's sequence; `uid`s
+ * count up from `firstUid` (give concurrent writers disjoint ranges).
  */
-export function startWriter(urls: Record<Side, string>, target: () => Side, table = "events", pauseMs = 2): { stop(): Promise<WriterStats> } {
+export function startWriter(urls: Record<Side, string>, target: () => Side, table = "events", pauseMs = 2, firstUid = 1): { stop(): Promise<WriterStats> } {
   let running = true;
-  let uid = 0;
+  let uid = firstUid - 1;
   const stats: WriterStats = { committed: [], failed: 0, bySide: { blue: 0, green: 0 } };
   const loop = (async () => {
     let client: Client | null = null;

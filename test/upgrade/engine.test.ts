@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, onTestFinished, test } from "vitest";
+import { describe, expect, onTestFailed, onTestFinished, test } from "vitest";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
-import { finalizeUpgrade, memoryStateStore, planUpgrade, rollbackUpgrade, runUpgrade } from "../../sdk/upgrade/index";
+import { finalizeUpgrade, memoryStateStore, pgbouncerSwitch, planUpgrade, rollbackUpgrade, runUpgrade } from "../../sdk/upgrade/index";
+import { bindToTest, startPgBouncer } from "../support/pgbouncer";
 import { majors } from "../support/postgres";
 import { appRole, bluegreen, fileTrafficSwitch, seedApp, startWriter, upgradeLeftovers } from "../support/upgrade";
 
@@ -66,6 +67,51 @@ describe.runIf(pairs.length > 0).each(pairs)("upgrade %i → %i", (from, to) => 
 
     const fin = await finalizeUpgrade({ blue: blue.url, green: green.url, traffic: sw, store });
     expect(fin.state.phase).toBe("finalized");
+    expect(await upgradeLeftovers(blue)).toEqual([]);
+    expect(await upgradeLeftovers(green)).toEqual([]);
+  });
+
+  test("through a real PgBouncer: the pause is the fence, clients wait instead of failing, and no committed write is lost", async () => {
+    const { blue, green } = await bluegreen(from, to);
+    await seedApp(await blue.client(), 20, 500);
+    const bouncer = bindToTest(
+      await startPgBouncer({ databases: { app: `host=127.0.0.1 port=${blue.server.port} dbname=${blue.name} user=postgres` } }),
+      { onTestFinished, onTestFailed },
+    );
+    const traffic = pgbouncerSwitch({
+      admin: bouncer.adminUrl,
+      databasesFile: bouncer.databasesFile,
+      databases: [
+        {
+          name: "app",
+          blue: { host: "127.0.0.1", port: blue.server.port, database: blue.name, user: "postgres" },
+          green: { host: "127.0.0.1", port: green.server.port, database: green.name, user: "postgres" },
+        },
+      ],
+    });
+    onTestFinished(() => traffic.close());
+    const app = bouncer.url("app");
+    const writers = [0, 1, 2].map((i) => startWriter({ blue: app, green: app }, () => "blue", "events", 1, 1 + i * 1_000_000));
+    const store = memoryStateStore();
+    const r = await runUpgrade({ blue: blue.url, green: green.url, traffic, store, cutoverDeadlineMs: 20_000 });
+    expect(r.state.phase).toBe("switched");
+    expect(r.state.cutover?.fence).toBe("switch");
+    expect(await traffic.current()).toBe("green");
+    expect(r.cutover?.verification?.equal).toBe(true);
+    await new Promise((res) => setTimeout(res, 300));
+    const stats = await Promise.all(writers.map((w) => w.stop()));
+    // Every transaction either committed or never started: the pause made clients wait.
+    expect(stats.map((s) => s.failed)).toEqual([0, 0, 0]);
+    const committed = stats.flatMap((s) => s.committed);
+    const g = await green.client();
+    const rows = (await g.query<{ uid: string }>(`SELECT uid FROM events`)).rows;
+    const onGreen = new Set(rows.map((row) => Number(row.uid)));
+    expect(committed.filter((u) => !onGreen.has(u))).toEqual([]);
+    expect(rows.length).toBe(committed.length);
+    // Some writes landed on green after the switch, through the same PgBouncer address.
+    const onBlue = await (await blue.client()).query<{ n: number }>(`SELECT count(*)::int AS n FROM events`);
+    expect(rows.length).toBeGreaterThan(onBlue.rows[0]!.n);
+    await finalizeUpgrade({ blue: blue.url, green: green.url, traffic, store });
     expect(await upgradeLeftovers(blue)).toEqual([]);
     expect(await upgradeLeftovers(green)).toEqual([]);
   });
