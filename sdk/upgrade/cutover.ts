@@ -227,6 +227,13 @@ export async function postSwitch(ctx: RunContext): Promise<void> {
   }
   await dropSubscription(ctx.green, ctx.names.subscription, ctx.blue);
   await dropPublication(ctx.blue, ctx.names.publication);
+  await subscribeReverse(ctx);
+  await ctx.save();
+  await ctx.checkpoint("reverse-subscribed");
+}
+
+/** Subscribes blue to green through the reverse slot made in the fence (the rollback path). Idempotent. */
+export async function subscribeReverse(ctx: RunContext): Promise<void> {
   await ensureSubscription(ctx.blue, ctx.names.reverseSubscription, {
     conninfo: toConninfo(ctx.o.greenFromBlue ?? ctx.o.green),
     publication: ctx.names.reversePublication,
@@ -234,8 +241,6 @@ export async function postSwitch(ctx: RunContext): Promise<void> {
     existingSlot: true,
   });
   ctx.state.reverseSubscribed = true;
-  await ctx.save();
-  await ctx.checkpoint("reverse-subscribed");
 }
 
 /**

@@ -8,14 +8,12 @@ import { randomBytes } from "node:crypto";
 import { SetpointError } from "../errors";
 import { quoteIdent } from "../postgres/quote";
 import type { RunContext } from "./context";
-import { abortCutover } from "./cutover";
+import { abortCutover, subscribeReverse, waitForSentinel } from "./cutover";
 import { applyLoginFence, liftLoginFence, planLoginFence } from "./fence";
-import { disableSubscription, dropPublication, dropSlot, dropSubscription, ensureSubscription } from "./replicate";
+import { disableSubscription, dropPublication, dropSlot, dropSubscription } from "./replicate";
 import { sentinelTable } from "./schema";
 import { readSequences, writeSequences } from "./sequences";
 import { SENTINEL_SCHEMA } from "./state";
-import { toConninfo } from "../postgres/connection";
-import { waitForSentinel } from "./cutover";
 
 /** Drops every object of this upgrade on both sides that exists (idempotent). */
 async function dropUpgradeObjects(ctx: RunContext): Promise<void> {
@@ -69,13 +67,7 @@ export async function rollbackAfterSwitch(ctx: RunContext): Promise<void> {
       }
       await ctx.checkpoint("rollback-fenced");
       // The rollback path may not be subscribed yet when the run that switched was interrupted.
-      await ensureSubscription(ctx.blue, ctx.names.reverseSubscription, {
-        conninfo: toConninfo(ctx.o.greenFromBlue ?? ctx.o.green),
-        publication: ctx.names.reversePublication,
-        copyData: false,
-        existingSlot: true,
-      });
-      ctx.state.reverseSubscribed = true;
+      await subscribeReverse(ctx);
       r.sentinel ??= randomBytes(8).toString("hex");
       await ctx.save();
       await ctx.green.query(`INSERT INTO ${sentinelTable()} (token, side) VALUES ($1, 'green') ON CONFLICT DO NOTHING`, [r.sentinel]);
