@@ -189,6 +189,33 @@ describe.runIf(pairs.length > 0)("upgrade guards", () => {
     await finalizeUpgrade(options);
   });
 
+  test("a cutover that misses its deadline undoes itself: blue unfenced and still replicating, and the next run switches", async () => {
+    const { blue, green } = await bluegreen(from, to);
+    await seedApp(await blue.client(), 5, 50);
+    const app = await appRole(blue, green);
+    const store = memoryStateStore();
+    const options = { blue: blue.url, green: green.url, store };
+    await runUpgrade(options, { until: "synchronized" });
+    const err = await runUpgrade({ ...options, cutoverDeadlineMs: 1 }).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe("UPGRADE_CUTOVER_ABORTED");
+    expect((err as Error).message).toMatch(/blue was unfenced and serves as before/);
+    expect(store.current()!.phase).toBe("synchronized");
+    expect(store.current()!.cutover).toBeUndefined();
+    expect(store.current()!.fences).toEqual([]);
+    // The application can log in and write on blue again, and the write still reaches green.
+    const writer = startWriter(app, () => "blue");
+    await new Promise((r) => setTimeout(r, 300));
+    const stats = await writer.stop();
+    expect(stats.failed).toBe(0);
+    expect(stats.committed.length).toBeGreaterThan(0);
+    const r = await runUpgrade(options);
+    expect(r.state.phase).toBe("switched");
+    const g = await green.client();
+    const onGreen = new Set((await g.query<{ uid: string }>(`SELECT uid FROM events`)).rows.map((row) => Number(row.uid)));
+    expect(stats.committed.filter((u) => !onGreen.has(u))).toEqual([]);
+    await finalizeUpgrade(options);
+  });
+
   test("green stalling past the WAL retention limit aborts the upgrade and drops its slots, so blue's disk cannot fill", async () => {
     const { blue, green } = await bluegreen(from, to);
     const b = await blue.client();
