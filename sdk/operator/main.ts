@@ -31,6 +31,7 @@ import { Controller } from "../reconcile/internal/controller";
 import { Informer } from "../reconcile/internal/informer";
 import { LeaderElector } from "../reconcile/internal/leader-election";
 import { enqueueObject, generationChanged, ReferenceIndex } from "../reconcile/internal/sources";
+import { LOW_PRIORITY } from "../reconcile/internal/work-queue";
 import { jsonLogger } from "../reconcile/internal/logger";
 import { defaultRegistry, type MetricsRegistry } from "../reconcile/internal/metrics";
 import type { SchemaEngineOptions } from "../schema/engine";
@@ -136,6 +137,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       },
       engineOptions: options.engineOptions,
       unreachableRequeueMs: options.unreachableRequeueMs,
+      metrics,
     }),
   });
   const enqueue = (req: Request): void => controller.enqueue(req);
@@ -158,8 +160,10 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
   });
 
   await Promise.all(informers.map((i) => i.start()));
+  // The resync is a safety net: at low priority, so a pass over many objects never delays the
+  // objects that changed or failed.
   const resync = setInterval(() => {
-    for (const obj of informer.list()) controller.enqueue({ namespace: obj.metadata?.namespace ?? "", name: obj.metadata?.name ?? "" });
+    for (const obj of informer.list()) controller.enqueue({ namespace: obj.metadata?.namespace ?? "", name: obj.metadata?.name ?? "" }, LOW_PRIORITY);
   }, resyncSeconds * 1000);
   resync.unref();
 

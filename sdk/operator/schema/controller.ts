@@ -15,6 +15,7 @@ import type { PostgresSchemaSpec, PostgresSchemaStatus } from "../../api/postgre
 import { ConnectionError, InputError } from "../../errors";
 import { findCondition, setCondition, statusEqual, type ConditionInput } from "../../reconcile/conditions";
 import { requestKey, type ReconcileContext, type Request, type Result } from "../../reconcile/index";
+import { defaultRegistry, type MetricsRegistry } from "../../reconcile/internal/metrics";
 import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
 import { applySchema, planSchema, type SchemaEngineOptions } from "../../schema/engine";
 import type { HazardCode } from "../../schema/hazards";
@@ -51,6 +52,8 @@ export interface PostgresSchemaDeps {
   readonly unreachableRequeueMs?: number;
   /** Look again after this long when the status write hit a conflict. @default 500 ms */
   readonly conflictRequeueMs?: number;
+  /** Where the controller's own counters are registered. @default defaultRegistry */
+  readonly metrics?: MetricsRegistry;
 }
 
 /** At most this many statements are listed in `status.pendingStatements` (the CRD's limit). */
@@ -191,6 +194,11 @@ export function statusFor(
  */
 export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
   const engine = deps.engine ?? { plan: planSchema, apply: applySchema };
+  const plans = (deps.metrics ?? defaultRegistry).counter(
+    "setpoint_schema_plans_total",
+    "Plans made by the PostgresSchema controller, by where the normalized desired model came from (cache, or dev-server: normalized on the dev database server).",
+    ["desired"],
+  );
   return async (ctx: ReconcileContext, req: Request): Promise<Result> => {
     const obj = deps.cache.get(requestKey(req));
     if (obj === undefined) return {}; // deleted: nothing to do
@@ -235,6 +243,7 @@ export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
     const options: SchemaEngineOptions = { ...deps.engineOptions, online: spec.online, allowHazards: allowedHazards(spec) };
     try {
       const planned = await engine.plan(url, desired, options);
+      plans.inc({ desired: planned.desiredFromCache ? "cache" : "dev-server" });
       if (planned.plan.steps.length === 0) {
         ctx.log.debug("converged");
         return { outcome: { kind: "Converged", fingerprint: planned.fingerprint }, requeueAfterMs: driftMs };

@@ -4,6 +4,7 @@ import { TerminalError } from "../index";
 import { FakeClock } from "./clock";
 import { Controller, type ControllerOptions } from "./controller";
 import { MetricsRegistry } from "./metrics";
+import { LOW_PRIORITY } from "./work-queue";
 
 /** Lets pending promise callbacks run (no real time passes in these tests). */
 async function settle(rounds = 5): Promise<void> {
@@ -280,5 +281,18 @@ describe("Controller", () => {
     controller.start();
     expect(() => controller.start()).toThrow(/already started/);
     void controller.stop();
+  });
+
+  it("runs normal-priority keys before low-priority ones queued earlier (a resync never delays events)", async () => {
+    const order: string[] = [];
+    const { controller } = setup(async (_ctx, r) => {
+      order.push(r.name);
+    });
+    for (const name of ["r1", "r2", "r3"]) controller.enqueue(req(name), LOW_PRIORITY);
+    controller.enqueue(req("event"));
+    controller.start();
+    await settle(20);
+    expect(order).toEqual(["event", "r1", "r2", "r3"]);
+    await controller.stop();
   });
 });

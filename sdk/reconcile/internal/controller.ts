@@ -24,7 +24,7 @@ import { realClock, type Clock } from "./clock";
 import { noopLogger } from "./logger";
 import { defaultRegistry, type Counter, type Gauge, type Histogram, type MetricsRegistry } from "./metrics";
 import { defaultControllerRateLimiter, type RateLimiter } from "./rate-limiter";
-import { WorkQueue } from "./work-queue";
+import { NORMAL_PRIORITY, WorkQueue } from "./work-queue";
 
 /** The `result` label of `setpoint_reconcile_total`. */
 export type ReconcileOutcome = "success" | "requeue" | "error" | "terminal";
@@ -131,9 +131,12 @@ export class Controller {
     });
   }
 
-  /** Queues a reconcile of `req` (coalesced with any pending one for the same key). */
-  enqueue(req: Request): void {
-    this.queue.add(requestKey(req));
+  /**
+   * Queues a reconcile of `req` (coalesced with any pending one for the same key).
+   * @param priority higher runs first; periodic resyncs pass `LOW_PRIORITY`. @default NORMAL_PRIORITY
+   */
+  enqueue(req: Request, priority: number = NORMAL_PRIORITY): void {
+    this.queue.add(requestKey(req), priority);
   }
 
   /** Queues a reconcile of `req` after `ms` milliseconds. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "./clock";
 import { ExponentialBackoffLimiter } from "./rate-limiter";
-import { WorkQueue } from "./work-queue";
+import { LOW_PRIORITY, WorkQueue } from "./work-queue";
 
 /** Lets pending promise callbacks run (no real time passes in these tests). */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -172,6 +172,90 @@ describe("WorkQueue shutdown", () => {
     queue.shutDown({ discard: true });
     expect(queue.len()).toBe(0);
     queue.done(a!);
+    expect(await queue.get()).toBeUndefined();
+  });
+});
+
+describe("WorkQueue priorities", () => {
+  /** Every key the queue holds now, in hand-out order (each is marked done at once). */
+  async function drainAll(queue: WorkQueue): Promise<string[]> {
+    const keys: string[] = [];
+    while (queue.len() > 0) {
+      const k = (await queue.get())!;
+      keys.push(k);
+      queue.done(k);
+    }
+    return keys;
+  }
+
+  it("hands out higher priorities first, FIFO within one priority", async () => {
+    const { queue } = newQueue();
+    queue.add("r1", LOW_PRIORITY);
+    queue.add("r2", LOW_PRIORITY);
+    queue.add("e1");
+    queue.add("r3", LOW_PRIORITY);
+    queue.add("e2");
+    queue.add("urgent", 10);
+    expect(queue.len()).toBe(6);
+    expect(await drainAll(queue)).toEqual(["urgent", "e1", "e2", "r1", "r2", "r3"]);
+  });
+
+  it("a resync of 1,000 queued keys does not delay an event added after it", async () => {
+    const { queue } = newQueue();
+    for (let i = 0; i < 1000; i++) queue.add(`r${i}`, LOW_PRIORITY);
+    queue.add("changed");
+    expect(await queue.get()).toBe("changed");
+  });
+
+  it("raises a queued key added again with a higher priority, and hands it out once", async () => {
+    const { queue } = newQueue();
+    queue.add("a", LOW_PRIORITY);
+    queue.add("b", LOW_PRIORITY);
+    queue.add("b");
+    queue.add("b", LOW_PRIORITY); // lower again: no effect
+    expect(queue.len()).toBe(2);
+    expect(await drainAll(queue)).toEqual(["b", "a"]);
+    expect(queue.len()).toBe(0);
+  });
+
+  it("re-queues a key added while processing at the highest priority asked for", async () => {
+    const { queue } = newQueue();
+    queue.add("k", LOW_PRIORITY);
+    const k = await queue.get();
+    queue.add("k", LOW_PRIORITY);
+    queue.add("k");
+    queue.add("other", LOW_PRIORITY);
+    queue.done(k!);
+    expect(await drainAll(queue)).toEqual(["k", "other"]);
+  });
+
+  it("a key handed out and added again is queued once more, never twice", async () => {
+    const { queue } = newQueue();
+    queue.add("k", LOW_PRIORITY);
+    queue.add("k"); // leaves a stale entry at the low priority
+    expect(await drainAll(queue)).toEqual(["k"]);
+    queue.add("k", LOW_PRIORITY);
+    queue.add("z", LOW_PRIORITY);
+    expect(await drainAll(queue)).toEqual(["k", "z"]);
+  });
+
+  it("addAfter keeps the higher priority of two delayed adds", async () => {
+    const { queue, clock } = newQueue();
+    queue.addAfter("k", 100, LOW_PRIORITY);
+    queue.addAfter("k", 200); // later, but more urgent: the key waits until 100 at normal priority
+    queue.addAfter("j", 50, LOW_PRIORITY);
+    queue.addAfter("j", 10, LOW_PRIORITY);
+    queue.add("x", LOW_PRIORITY);
+    clock.advance(100);
+    expect(await drainAll(queue)).toEqual(["k", "x", "j"]);
+  });
+
+  it("discard drops keys of every priority", async () => {
+    const { queue } = newQueue();
+    queue.add("a", LOW_PRIORITY);
+    queue.add("b");
+    queue.shutDown({ discard: true });
+    expect(queue.len()).toBe(0);
     expect(await queue.get()).toBeUndefined();
   });
 });

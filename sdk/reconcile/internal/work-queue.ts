@@ -6,11 +6,28 @@
  *   adding it meanwhile only marks it dirty, and `done` re-queues it once, so one key is never
  *   processed by two workers at the same time;
  * - delayed adds keep the earliest due time per key;
+ * - keys carry a priority (as controller-runtime's priority queue): {@link WorkQueue.get} hands
+ *   out the highest priority first, FIFO within one priority; adding a queued key again with a
+ *   higher priority raises it. Periodic resyncs use {@link LOW_PRIORITY}, so that with many
+ *   objects a resync pass never delays new events and retries (a full pass of 1,000 slow
+ *   reconciles would otherwise stand in front of every one of them);
  * - after {@link WorkQueue.shutDown} new adds are ignored, queued keys are still handed out
  *   (drain), and `get` resolves `undefined` once nothing is left.
  */
 import { realClock, type Clock, type TimerHandle } from "./clock";
 import { defaultControllerRateLimiter, type RateLimiter } from "./rate-limiter";
+
+/** Priority of events and retries. */
+export const NORMAL_PRIORITY = 0;
+/** Priority of periodic resyncs: handed out only when nothing more urgent is queued. */
+export const LOW_PRIORITY = -100;
+
+/** A FIFO of keys at one priority; entries whose key moved to another level are skipped. */
+interface Level {
+  readonly priority: number;
+  items: string[];
+  head: number;
+}
 
 /** Observes a queue, e.g. to export metrics. Every hook is optional and must not throw. */
 export interface QueueObserver {
@@ -47,13 +64,17 @@ export class WorkQueue {
   private readonly clock: Clock;
   private readonly rateLimiter: RateLimiter;
   private readonly observer: QueueObserver;
-  /** FIFO of keys ready to hand out; a key appears at most once. */
-  private queue: string[] = [];
-  private head = 0;
-  /** Keys that need processing: queued ones, and processing ones that were added again. */
-  private readonly dirty = new Set<string>();
+  /** FIFOs of keys ready to hand out, highest priority first. */
+  private levels: Level[] = [];
+  /** Priority of each queued key (the level whose entry for it is live). */
+  private readonly queued = new Map<string, number>();
+  /**
+   * Keys that need processing, with the highest priority asked for: queued ones, and
+   * processing ones that were added again (queued on `done` at that priority).
+   */
+  private readonly dirty = new Map<string, number>();
   private readonly processing = new Set<string>();
-  private readonly waiting = new Map<string, { due: number; timer: TimerHandle }>();
+  private readonly waiting = new Map<string, { due: number; priority: number; timer: TimerHandle }>();
   private readonly getters: ((key: string | undefined) => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
   private shuttingDown = false;
@@ -65,37 +86,48 @@ export class WorkQueue {
     this.observer = options.observer ?? {};
   }
 
-  /** Queues `key` unless it is already queued; if it is being processed, re-queues it once on `done`. */
-  add(key: string): void {
+  /**
+   * Queues `key` unless it is already queued (then it only raises its priority); if it is being
+   * processed, re-queues it once on `done`.
+   * @param priority higher is handed out first. @default NORMAL_PRIORITY
+   */
+  add(key: string, priority: number = NORMAL_PRIORITY): void {
     if (this.shuttingDown) return;
     this.observer.added?.();
-    if (this.dirty.has(key)) return;
-    this.dirty.add(key);
+    const was = this.dirty.get(key);
+    if (was !== undefined && was >= priority) return;
+    this.dirty.set(key, priority);
     if (this.processing.has(key)) return;
-    this.push(key);
+    this.push(key, priority);
   }
 
   /**
    * Adds `key` after `ms` milliseconds (at once when `ms <= 0`). A key already waiting keeps
-   * the earlier of the two due times.
+   * the earlier of the two due times and the higher of the two priorities.
+   * @param priority see {@link add}. @default NORMAL_PRIORITY
    */
-  addAfter(key: string, ms: number): void {
+  addAfter(key: string, ms: number, priority: number = NORMAL_PRIORITY): void {
     if (this.shuttingDown) return;
     if (!(ms > 0)) {
-      this.add(key);
+      this.add(key, priority);
       return;
     }
     const due = this.clock.now() + ms;
     const existing = this.waiting.get(key);
     if (existing !== undefined) {
-      if (existing.due <= due) return;
+      if (existing.due <= due) {
+        if (priority > existing.priority) this.waiting.set(key, { ...existing, priority });
+        return;
+      }
       this.clock.clearTimeout(existing.timer);
+      priority = Math.max(priority, existing.priority);
     }
     const timer = this.clock.setTimeout(() => {
+      const entry = this.waiting.get(key);
       this.waiting.delete(key);
-      this.add(key);
+      this.add(key, entry?.priority ?? priority);
     }, ms);
-    this.waiting.set(key, { due, timer });
+    this.waiting.set(key, { due, priority, timer });
   }
 
   /** Adds `key` after the delay the rate limiter assigns to its next failure. */
@@ -129,9 +161,10 @@ export class WorkQueue {
   /** Ends processing of `key`; if it was added meanwhile, queues it again. */
   done(key: string): void {
     if (!this.processing.delete(key)) return;
-    if (this.dirty.has(key)) {
+    const priority = this.dirty.get(key);
+    if (priority !== undefined) {
       if (this.discarding) this.dirty.delete(key);
-      else this.push(key);
+      else this.push(key, priority);
     }
     this.notifyIdle();
   }
@@ -146,9 +179,9 @@ export class WorkQueue {
     this.waiting.clear();
     if (options.discard) {
       this.discarding = true;
-      for (const key of this.queue.slice(this.head)) this.dirty.delete(key);
-      this.queue = [];
-      this.head = 0;
+      for (const key of this.queued.keys()) this.dirty.delete(key);
+      this.queued.clear();
+      this.levels = [];
       this.observer.depth?.(0);
     }
     // Any getter still waiting has an empty queue in front of it: nothing more will arrive.
@@ -169,7 +202,7 @@ export class WorkQueue {
 
   /** Number of keys queued and not yet handed out (processing and delayed keys excluded). */
   len(): number {
-    return this.queue.length - this.head;
+    return this.queued.size;
   }
 
   /** Number of keys handed out and not yet `done`. */
@@ -182,28 +215,42 @@ export class WorkQueue {
     return this.waiting.size;
   }
 
-  private push(key: string): void {
+  private push(key: string, priority: number): void {
     const getter = this.getters.shift();
     if (getter !== undefined) {
       this.startProcessing(key);
       getter(key);
       return;
     }
-    this.queue.push(key);
+    // A key queued at a lower priority moves up; its old entry is skipped when reached.
+    this.queued.set(key, priority);
+    let level = this.levels.find((l) => l.priority === priority);
+    if (level === undefined) {
+      level = { priority, items: [], head: 0 };
+      this.levels.push(level);
+      this.levels.sort((a, b) => b.priority - a.priority);
+    }
+    level.items.push(key);
     this.observer.depth?.(this.len());
   }
 
   private pop(): string | undefined {
-    if (this.head >= this.queue.length) return undefined;
-    const key = this.queue[this.head++]!;
-    // Compact now and then so a long-running queue does not keep every key it ever held.
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
+    for (const level of this.levels) {
+      while (level.head < level.items.length) {
+        const key = level.items[level.head++]!;
+        // Compact now and then so a long-running queue does not keep every key it ever held.
+        if (level.head > 1024 && level.head * 2 > level.items.length) {
+          level.items = level.items.slice(level.head);
+          level.head = 0;
+        }
+        if (this.queued.get(key) !== level.priority) continue; // moved to another level
+        this.queued.delete(key);
+        this.startProcessing(key);
+        this.observer.depth?.(this.len());
+        return key;
+      }
     }
-    this.startProcessing(key);
-    this.observer.depth?.(this.len());
-    return key;
+    return undefined;
   }
 
   private startProcessing(key: string): void {
