@@ -148,12 +148,18 @@ function makeHandle(major: PostgresMajor, port: number, version: string, dir: st
   };
 }
 
-interface Identity {
+/** An operating-system identity a server runs as (uid and gid). */
+export interface Identity {
   uid: number;
   gid: number;
 }
 
-function runIdentity(user: string, major: number): Identity | undefined {
+/**
+ * The identity PostgreSQL must run as: `user`'s when this process is root (initdb and postgres
+ * refuse root), undefined (this process's own) otherwise.
+ * @throws {EmbeddedPostgresError} when running as root and `user` does not exist.
+ */
+export function runIdentity(user: string, major: number): Identity | undefined {
   if (typeof process.getuid !== "function" || process.getuid() !== 0) return undefined;
   const uid = spawnSync("id", ["-u", user], { encoding: "utf8" });
   const gid = spawnSync("id", ["-g", user], { encoding: "utf8" });
@@ -177,7 +183,7 @@ async function initdb(bin: string, major: number, dir: string, dataDir: string, 
     if (identity) chownSync(pwfile, identity.uid, identity.gid);
     args.push("--auth=scram-sha-256", `--pwfile=${pwfile}`);
   }
-  const result = await run(join(bin, "initdb"), args, identity);
+  const result = await runAs(join(bin, "initdb"), args, identity);
   rmSync(join(dir, "pwfile"), { force: true });
   if (result.code !== 0) {
     throw new EmbeddedPostgresError(major, `initdb for PostgreSQL ${major} failed (exit ${String(result.code)}): ${result.output.trim().slice(-2000)}`);
@@ -352,7 +358,8 @@ function freePort(): Promise<number> {
   });
 }
 
-function run(cmd: string, args: string[], identity: Identity | undefined): Promise<{ code: number | null; output: string }> {
+/** Runs a packaged binary as `identity` (with `LC_ALL=C.UTF-8`); resolves to its exit code and combined output. */
+export function runAs(cmd: string, args: string[], identity: Identity | undefined): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(identity ?? {}), env: { ...process.env, LC_ALL: "C.UTF-8" } });
     let output = "";

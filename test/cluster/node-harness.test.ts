@@ -1,0 +1,138 @@
+// The node harness on a real API server: a pod written as for the official postgres image
+// becomes Running on its own loopback address and accepts connections there; a killed server is
+// restarted with restartCount 1 and its data; a deleted and recreated pod on the same claim
+// keeps the data.
+import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ControlPlane } from "../support/control-plane";
+import { startControlPlane, toolchainOrSkip } from "../support/control-plane";
+import { startNodeHarness, type NodeHarness } from "../support/node/harness";
+import { majors } from "../support/postgres";
+
+const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
+const major = majors().includes(17) ? 17 : majors()[0]!;
+const ns = "harness";
+const password = "harness-secret-pw";
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await sleep(200);
+  }
+}
+
+function podManifest(name: string, claim: string): V1Pod {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: ns },
+    spec: {
+      terminationGracePeriodSeconds: 10,
+      containers: [
+        {
+          name: "postgres",
+          image: `postgres:${major}`,
+          args: ["-c", "work_mem=8MB"],
+          env: [
+            { name: "POSTGRES_USER", value: "postgres" },
+            { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "pg-superuser", key: "password" } } },
+            { name: "POSTGRES_DB", value: "app" },
+            { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
+          ],
+          ports: [{ name: "postgres", containerPort: 5432 }],
+          volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
+        },
+      ],
+      volumes: [{ name: "data", persistentVolumeClaim: { claimName: claim } }],
+    },
+  };
+}
+
+describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
+  let cp: ControlPlane | undefined;
+  let node: NodeHarness | undefined;
+  let core: CoreV1Api;
+
+  beforeAll(async () => {
+    cp = await startControlPlane({ toolchain: toolchain.env! });
+    core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    node = await startNodeHarness({ kubeConfig: cp.kubeConfig });
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "pg-superuser" }, stringData: { password } } });
+    await core.createNamespacedPersistentVolumeClaim({
+      namespace: ns,
+      body: { metadata: { name: "data-1" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await node?.stop();
+    await cp?.stop();
+  }, 120_000);
+
+  /** The pod once it is Ready with the given restart count; a fresh read each time. */
+  const readyPod = (name: string, restartCount = 0): Promise<V1Pod> =>
+    eventually(`pod ${name} Ready (restartCount ${restartCount})`, async () => {
+      const pod = await core.readNamespacedPod({ name, namespace: ns });
+      const ready = pod.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+      return ready && pod.status?.containerStatuses?.[0]?.restartCount === restartCount ? pod : undefined;
+    });
+
+  const query = async (ip: string, sql: string): Promise<unknown[]> => {
+    const client = new Client({ host: ip, port: 5432, user: "postgres", password, database: "app", connectionTimeoutMillis: 5000 });
+    await client.connect();
+    try {
+      return (await client.query(sql)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+
+  it("binds the claim and the pod, runs it on its own loopback address, and reports it Running and Ready", async () => {
+    await core.createNamespacedPod({ namespace: ns, body: podManifest("pg-0", "data-1") });
+    const pod = await readyPod("pg-0");
+    expect(pod.spec?.nodeName).toBe(node!.nodeName);
+    expect(pod.status?.phase).toBe("Running");
+    expect(pod.status?.podIP).toMatch(new RegExp(`^127\\.${node!.block}\\.\\d+\\.\\d+$`));
+    expect(pod.status?.containerStatuses?.[0]).toMatchObject({ name: "postgres", ready: true, restartCount: 0, state: { running: {} } });
+    const pvc = await core.readNamespacedPersistentVolumeClaim({ name: "data-1", namespace: ns });
+    expect(pvc.status?.phase).toBe("Bound");
+
+    // The server listens on the pod IP (password auth over TCP), runs the pod's major, and took the pod's args.
+    const rows = await query(pod.status!.podIP!, "select current_setting('server_version_num')::int / 10000 as major, current_setting('work_mem') as work_mem, current_setting('listen_addresses') as listen");
+    expect(rows).toEqual([{ major, work_mem: "8MB", listen: pod.status!.podIP }]);
+    await query(pod.status!.podIP!, "create table kept (n int); insert into kept values (1)");
+  });
+
+  it("restarts a killed server with restartCount 1 and its data", async () => {
+    const before = await readyPod("pg-0");
+    const pid = node!.pid(ns, "pg-0");
+    node!.kill(ns, "pg-0", "SIGKILL");
+    const pod = await readyPod("pg-0", 1);
+    expect(node!.pid(ns, "pg-0")).not.toBe(pid);
+    expect(pod.status?.podIP).toBe(before.status?.podIP); // same pod, same IP
+    expect(pod.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 137, reason: "Error" });
+    expect(await query(pod.status!.podIP!, "select n from kept")).toEqual([{ n: 1 }]);
+  });
+
+  it("keeps the data when the pod is deleted and recreated on the same claim", async () => {
+    await core.deleteNamespacedPod({ name: "pg-0", namespace: ns });
+    await eventually("pod gone", async () => {
+      try {
+        await core.readNamespacedPod({ name: "pg-0", namespace: ns });
+        return undefined;
+      } catch (err) {
+        return (err as { code?: number }).code === 404;
+      }
+    });
+    expect(node!.pid(ns, "pg-0")).toBeUndefined();
+    await core.createNamespacedPod({ namespace: ns, body: podManifest("pg-0", "data-1") });
+    const pod = await readyPod("pg-0");
+    expect(await query(pod.status!.podIP!, "select n from kept")).toEqual([{ n: 1 }]);
+  });
+});

@@ -1,0 +1,101 @@
+// What a pod asks the node harness to run, read the way a kubelet running the official
+// `postgres` image would read it: the image tag names the major (`postgres:17`,
+// `docker.io/library/postgres:17.5-bookworm`), POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB /
+// PGDATA configure the entrypoint's first-start initdb, the container's args are server options
+// (`-c name=value`, as the image passes them to `postgres`), the data directory lives on the
+// volume mounted at the PGDATA path's mount, and the first containerPort is the listen port.
+import type { V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node";
+import { isSupportedMajor, type PostgresMajor } from "../../../sdk/postgres/versions";
+
+/** Name of the container the harness runs; other containers of a pod are not supported. */
+export const POSTGRES_CONTAINER = "postgres";
+
+/** Image repository names the harness recognizes as PostgreSQL (`postgres`, `<registry>/postgres`, `.../postgresql`). */
+const IMAGE = /^(?:[^:@]+\/)?postgres(?:ql)?:(\d+)(?:[.-][^@]*)?(?:@.*)?$/;
+
+/** Everything the harness needs to start a pod's PostgreSQL, with secrets still unresolved. */
+export interface InstanceSpec {
+  readonly major: PostgresMajor;
+  readonly image: string;
+  /** Environment: literal values, or references the harness resolves (as a kubelet does) before start. */
+  readonly env: readonly V1EnvVar[];
+  /** PVC whose volume holds the data. */
+  readonly claimName: string;
+  /** Path of PGDATA relative to the volume's root ("" when PGDATA is the mount itself). */
+  readonly dataSubPath: string;
+  /** Listen port (the first containerPort). @default 5432 */
+  readonly port: number;
+  /** `name=value` server settings from the container args, in order. */
+  readonly settings: readonly string[];
+  /** Grace period when the pod is deleted, before SIGKILL. */
+  readonly terminationGraceSeconds: number;
+}
+
+/** A pod the harness cannot run, with the reason a kubelet would report. */
+export class UnsupportedPodError extends Error {
+  constructor(
+    readonly reason: "InvalidImageName" | "CreateContainerConfigError",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The major an image names, or undefined when it is not a PostgreSQL image of a supported major. */
+export function imageMajor(image: string | undefined): PostgresMajor | undefined {
+  const m = IMAGE.exec(image ?? "");
+  const major = m ? Number(m[1]) : NaN;
+  return isSupportedMajor(major) ? major : undefined;
+}
+
+/** The pod's PostgreSQL container, when it has one with a supported image. */
+export function postgresContainer(pod: V1Pod): V1Container | undefined {
+  const c = pod.spec?.containers.find((x) => x.name === POSTGRES_CONTAINER);
+  return c && imageMajor(c.image) !== undefined ? c : undefined;
+}
+
+/** Value of a literal env var (undefined when absent or given by reference). */
+export function literalEnv(env: readonly V1EnvVar[], name: string): string | undefined {
+  return env.find((e) => e.name === name)?.value;
+}
+
+/**
+ * Reads what to run from a pod.
+ * @throws {UnsupportedPodError} when the pod has no supported PostgreSQL container, its args are
+ *   not `-c name=value` pairs, or PGDATA is not on a mounted PersistentVolumeClaim.
+ */
+export function instanceSpec(pod: V1Pod): InstanceSpec {
+  const c = pod.spec?.containers.find((x) => x.name === POSTGRES_CONTAINER);
+  const major = imageMajor(c?.image);
+  if (!c || major === undefined) {
+    throw new UnsupportedPodError("InvalidImageName", `container "${POSTGRES_CONTAINER}" with image postgres:<14-18> required`);
+  }
+  const env = c.env ?? [];
+  const pgdata = literalEnv(env, "PGDATA") ?? "/var/lib/postgresql/data";
+  const mount = (c.volumeMounts ?? [])
+    .filter((m) => pgdata === m.mountPath || pgdata.startsWith(`${m.mountPath.replace(/\/$/, "")}/`))
+    .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+  const volume = mount && pod.spec?.volumes?.find((v) => v.name === mount.name);
+  const claimName = volume?.persistentVolumeClaim?.claimName;
+  if (!mount || !claimName) {
+    throw new UnsupportedPodError("CreateContainerConfigError", `PGDATA ${pgdata} is not on a mounted persistentVolumeClaim volume`);
+  }
+  const args = [...(c.command ?? []).filter((a) => a !== "postgres" && a !== "docker-entrypoint.sh"), ...(c.args ?? [])];
+  const settings: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "-c" && args[i + 1]?.includes("=")) settings.push(args[++i]!);
+    else if (a.startsWith("--") && a.includes("=")) settings.push(a.slice(2));
+    else throw new UnsupportedPodError("CreateContainerConfigError", `unsupported argument ${JSON.stringify(a)}: only -c name=value and --name=value`);
+  }
+  return {
+    major,
+    image: c.image!,
+    env,
+    claimName,
+    dataSubPath: pgdata.slice(mount.mountPath.length).replace(/^\/+/, ""),
+    port: c.ports?.[0]?.containerPort ?? 5432,
+    settings,
+    terminationGraceSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
+  };
+}
