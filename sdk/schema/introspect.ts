@@ -135,6 +135,7 @@ interface RelationRow {
 
 interface ColumnRow {
   relid: number;
+  attnum: number;
   name: string;
   type: string;
   not_null: boolean;
@@ -159,6 +160,9 @@ interface ConstraintRow {
   name: string;
   contype: string;
   definition: string;
+  /** attnums of the key columns */
+  keys: number[] | null;
+  /** names of the key columns, only when a key is a system column */
   columns: string[] | null;
   ref_schema: string | null;
   ref_table: string | null;
@@ -174,7 +178,8 @@ interface IndexRow {
   definition: string;
   unique: boolean;
   valid: boolean;
-  columns: string[] | null;
+  /** attnums of the key columns, 0 for an expression */
+  keys: number[];
   comment: string | null;
 }
 
@@ -217,44 +222,58 @@ function toIdentity(c: ColumnRow): IdentityDef | null {
 
 function assembleTables(relations: RelationRow[], columns: ColumnRow[], constraints: ConstraintRow[], indexes: IndexRow[]): TableDef[] {
   const cols = groupBy(columns, (c) => c.relid);
+  for (const list of cols.values()) list.sort((a, b) => a.attnum - b.attnum);
   const cons = groupBy(constraints, (c) => c.relid);
   const idx = groupBy(indexes, (i) => i.relid);
-  return relations.map((r): TableDef => ({
-    schema: r.schema,
-    name: r.name,
-    unlogged: r.unlogged,
-    options: [...(r.options ?? [])].sort(),
-    comment: r.comment,
-    columns: (cols.get(r.oid) ?? []).map(
-      (c): ColumnDef => ({
-        name: c.name,
-        type: c.type,
-        notNull: c.not_null,
-        default: c.generated === "s" ? null : c.default_expr,
-        generated: c.generated === "s" ? c.default_expr : null,
-        identity: toIdentity(c),
-        collation: c.collation,
-        userType: c.ut_schema === null ? null : { schema: c.ut_schema, name: c.ut_name, array: c.ut_array },
-        comment: c.comment,
-      }),
-    ),
-    constraints: (cons.get(r.oid) ?? []).map(
-      (c): ConstraintDef => ({
-        name: c.name,
-        kind: CONSTRAINT_KINDS[c.contype]!,
-        definition: c.definition,
-        columns: c.columns ?? [],
-        references: c.ref_table ? { schema: c.ref_schema!, name: c.ref_table } : null,
-        deferrable: c.deferrable,
-        initiallyDeferred: c.deferred,
-        validated: c.validated,
-        comment: c.comment,
-      }),
-    ),
-    indexes: (idx.get(r.oid) ?? []).map(
-      (i): IndexDef => ({ name: i.name, definition: i.definition, unique: i.unique, valid: i.valid, columns: i.columns ?? [], comment: i.comment }),
-    ),
-  }));
+  return relations.map((r): TableDef => {
+    const tableColumns = cols.get(r.oid) ?? [];
+    const byAttnum = new Map(tableColumns.map((c) => [c.attnum, c.name]));
+    const name = (attnum: number) => byAttnum.get(attnum)!;
+    return {
+      schema: r.schema,
+      name: r.name,
+      unlogged: r.unlogged,
+      options: [...(r.options ?? [])].sort(),
+      comment: r.comment,
+      columns: tableColumns.map(
+        (c): ColumnDef => ({
+          name: c.name,
+          type: c.type,
+          notNull: c.not_null,
+          default: c.generated === "s" ? null : c.default_expr,
+          generated: c.generated === "s" ? c.default_expr : null,
+          identity: toIdentity(c),
+          collation: c.collation,
+          userType: c.ut_schema === null ? null : { schema: c.ut_schema, name: c.ut_name, array: c.ut_array },
+          comment: c.comment,
+        }),
+      ),
+      constraints: (cons.get(r.oid) ?? []).map(
+        (c): ConstraintDef => ({
+          name: c.name,
+          kind: CONSTRAINT_KINDS[c.contype]!,
+          definition: c.definition,
+          columns: c.columns ?? (c.keys ?? []).map(name),
+          references: c.ref_table ? { schema: c.ref_schema!, name: c.ref_table } : null,
+          deferrable: c.deferrable,
+          initiallyDeferred: c.deferred,
+          validated: c.validated,
+          comment: c.comment,
+        }),
+      ),
+      indexes: (idx.get(r.oid) ?? []).map(
+        (i): IndexDef => ({ name: i.name, definition: i.definition, unique: i.unique, valid: i.valid, columns: indexColumns(i.keys, name), comment: i.comment }),
+      ),
+    };
+  });
+}
+
+// An index's plain key columns in attnum order, repeated as often as they appear (expressions, 0, are left out).
+function indexColumns(keys: readonly number[], name: (attnum: number) => string): string[] {
+  return keys
+    .filter((k) => k > 0)
+    .sort((a, b) => a - b)
+    .map(name);
 }
 
 function groupBy<T, K>(items: T[], key: (t: T) => K): Map<K, T[]> {
@@ -296,13 +315,16 @@ FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE t.typtype = 'e' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
 ORDER BY 1, 2`;
 
+// Identity sequences (which belong to their column) are set aside first, before the per-sequence joins.
 const SEQUENCES_SQL = `
 SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS data_type,
        s.seqstart::text AS start, s.seqincrement::text AS increment, s.seqmin::text AS min, s.seqmax::text AS max,
        s.seqcache::text AS cache, s.seqcycle AS cycle,
        own_n.nspname AS owned_schema, own_c.relname AS owned_table, own_a.attname AS owned_column,
        obj_description(c.oid, 'pg_class') AS comment
-FROM pg_sequence s
+FROM (SELECT sq.* FROM pg_sequence sq
+      WHERE NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_class'::regclass AND i.objid = sq.seqrelid AND i.deptype = 'i')
+      OFFSET 0) s
 JOIN pg_class c ON c.oid = s.seqrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a'
@@ -310,13 +332,20 @@ LEFT JOIN pg_class own_c ON own_c.oid = d.refobjid
 LEFT JOIN pg_namespace own_n ON own_n.oid = own_c.relnamespace
 LEFT JOIN pg_attribute own_a ON own_a.attrelid = d.refobjid AND own_a.attnum = d.refobjsubid
 WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
-  AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_class'::regclass AND i.objid = c.oid AND i.deptype = 'i')
 ORDER BY 1, 2`;
 
 // Plain tables only: partitioned tables, partitions and inheritance children are reported as unmanaged.
+// Two NOT EXISTS rather than one with OR: each becomes a hashed anti-join on one pg_inherits column,
+// where the OR forced a nested loop over pg_inherits for every row of the outer query.
 const MANAGED_TABLE = `
 c.relkind = 'r' AND NOT c.relispartition
-AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid OR inh.inhparent = c.oid)`;
+AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid)
+AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhparent = c.oid)`;
+
+// The in-scope managed tables, computed once (OFFSET 0 keeps the planner from flattening it, so the
+// scope and inheritance tests run per table rather than per column, constraint or index row).
+const MANAGED_TABLES = `(SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE ${MANAGED_TABLE} AND ${IN_SCOPE("n")} OFFSET 0)`;
 
 const RELATIONS_SQL = `
 SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relpersistence = 'u' AS unlogged,
@@ -326,9 +355,13 @@ LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.classoid = 'pg_class'
 WHERE ${MANAGED_TABLE} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
 ORDER BY 2, 3`;
 
+// Defaults cannot refer to columns, so they are deparsed without their table (relid 0), which spares
+// opening every table; generated expressions do refer to columns and need it. Identity options come
+// from a hashed join of identity sequences rather than one pg_depend probe per column. Rows come
+// unordered; assembleTables orders each table's columns by attnum.
 const COLUMNS_SQL = `
-SELECT a.attrelid::int AS relid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-       a.attnotnull AS not_null, pg_get_expr(ad.adbin, ad.adrelid) AS default_expr,
+SELECT a.attrelid::int AS relid, a.attnum::int AS attnum, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+       a.attnotnull AS not_null, pg_get_expr(ad.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE ad.adrelid END) AS default_expr,
        a.attgenerated::text AS generated, a.attidentity::text AS identity,
        CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
             THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
@@ -337,52 +370,51 @@ SELECT a.attrelid::int AS relid, a.attname AS name, format_type(a.atttypid, a.at
        ut.typname AS ut_name, t.typcategory = 'A' AS ut_array,
        s.seqstart::text AS id_start, s.seqincrement::text AS id_increment, s.seqmin::text AS id_min,
        s.seqmax::text AS id_max, s.seqcache::text AS id_cache, s.seqcycle AS id_cycle
-FROM pg_attribute a
-JOIN pg_class c ON c.oid = a.attrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
+FROM ${MANAGED_TABLES} m
+JOIN pg_attribute a ON a.attrelid = m.oid
 JOIN pg_type t ON t.oid = a.atttypid
 JOIN pg_type ut ON ut.oid = CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem ELSE t.oid END
 JOIN pg_namespace utn ON utn.oid = ut.typnamespace
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
-LEFT JOIN pg_depend idd ON a.attidentity <> '' AND idd.refclassid = 'pg_class'::regclass AND idd.refobjid = a.attrelid
-     AND idd.refobjsubid = a.attnum AND idd.classid = 'pg_class'::regclass AND idd.deptype = 'i'
-LEFT JOIN pg_sequence s ON s.seqrelid = idd.objid
+LEFT JOIN (SELECT idd.refobjid, idd.refobjsubid, sq.* FROM pg_depend idd JOIN pg_sequence sq ON sq.seqrelid = idd.objid
+           WHERE idd.classid = 'pg_class'::regclass AND idd.refclassid = 'pg_class'::regclass AND idd.deptype = 'i') s
+     ON a.attidentity <> '' AND s.refobjid = a.attrelid AND s.refobjsubid = a.attnum
 LEFT JOIN pg_description dsc ON dsc.objoid = a.attrelid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = a.attnum
-WHERE a.attnum > 0 AND NOT a.attisdropped AND ${MANAGED_TABLE} AND ${IN_SCOPE("n")}
-ORDER BY a.attrelid, a.attnum`;
+WHERE a.attnum > 0 AND NOT a.attisdropped`;
 
+// Key columns come as attnums, named in assembleTables from the columns query (a subquery per row
+// cost more than the rest of the query); only keys that include a system column (tableoid, in a
+// CHECK) are named here, so the subquery runs for those rows alone.
 const CONSTRAINTS_SQL = `
 SELECT con.conrelid::int AS relid, con.conname AS name, con.contype::text AS contype,
        pg_get_constraintdef(con.oid) AS definition,
-       array(SELECT att.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
-             JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = k.attnum ORDER BY k.ord) AS columns,
+       con.conkey::int[] AS keys,
+       CASE WHEN 0 > ANY (con.conkey) THEN
+         array(SELECT att.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+               JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = k.attnum ORDER BY k.ord) END AS columns,
        rn.nspname AS ref_schema, rc.relname AS ref_table,
        con.condeferrable AS deferrable, con.condeferred AS deferred, con.convalidated AS validated,
        dsc.description AS comment
-FROM pg_constraint con
+FROM ${MANAGED_TABLES} m
+JOIN pg_constraint con ON con.conrelid = m.oid
 LEFT JOIN pg_description dsc ON dsc.objoid = con.oid AND dsc.classoid = 'pg_constraint'::regclass AND dsc.objsubid = 0
-JOIN pg_class c ON c.oid = con.conrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND ${MANAGED_TABLE} AND ${IN_SCOPE("n")}
+WHERE con.contype IN ('p', 'u', 'c', 'f', 'x')
 ORDER BY con.conrelid, con.conname`;
 
+// Key columns come as attnums (0 for an expression), named in assembleTables.
 const INDEXES_SQL = `
 SELECT i.indrelid::int AS relid, ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
-       i.indisunique AS unique, i.indisvalid AS valid,
-       array(SELECT att.attname::text FROM unnest(i.indkey) k(attnum)
-             JOIN pg_attribute att ON att.attrelid = i.indrelid AND att.attnum = k.attnum) AS columns,
+       i.indisunique AS unique, i.indisvalid AS valid, i.indkey::int2[]::int[] AS keys,
        dsc.description AS comment
-FROM pg_index i
+FROM ${MANAGED_TABLES} m
+JOIN pg_index i ON i.indrelid = m.oid
 LEFT JOIN pg_description dsc ON dsc.objoid = i.indexrelid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
 JOIN pg_class ic ON ic.oid = i.indexrelid
-JOIN pg_class c ON c.oid = i.indrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE ${MANAGED_TABLE} AND ${IN_SCOPE("n")}
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
+WHERE NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
 ORDER BY i.indrelid, ic.relname`;
 
 const VIEWS_SQL = `
