@@ -153,11 +153,16 @@ function viewReads(v: ViewDef): string[] {
   return v.dependsOn.map((d) => (d.column === null ? K.table(d) : K.column(d, d.column)));
 }
 
-const none: ChangeDeps = { creates: [], drops: [], needs: [], releases: [] };
+const none: readonly string[] = [];
+
+// Built field by field: V8's object spread over partial objects of varying shapes is several times slower.
+function deps(p: Partial<ChangeDeps>): ChangeDeps {
+  return { creates: p.creates ?? none, drops: p.drops ?? none, needs: p.needs ?? none, releases: p.releases ?? none };
+}
 
 /** The graph effects of one change, given both models (for references the change does not carry). */
 export function dependenciesOf(change: Change, live: SchemaModel, desired: SchemaModel): ChangeDeps {
-  const d = (p: Partial<ChangeDeps>): ChangeDeps => ({ ...none, ...p });
+  const d = deps;
   switch (change.kind) {
     case "createSchema":
       return d({ creates: [K.schema(change.schema.name)] });

@@ -62,17 +62,24 @@ export function plan(live: SchemaModel, desired: SchemaModel, policy: PlanPolicy
     const long = isLong(change);
     const meta: StepMeta = {
       sql: render(change),
-      // What it creates or drops, or (for an ALTER) the object it changes: an ALTER's first need.
-      objects: [...new Set([...deps.creates, ...deps.drops, ...deps.needs.slice(0, 1)])].filter((k) => !k.endsWith("*")),
+      objects: stepObjects(deps),
       hazards: hazardsOf(change, { newTables }),
       transaction,
       transactional: transaction !== "none",
       lockTimeoutMs: policy.lockTimeoutMs ?? 3000,
       statementTimeoutMs: long ? (policy.longStatementTimeoutMs ?? 3 * 3600_000) : (policy.statementTimeoutMs ?? 60_000),
     };
-    return { ...change, ...meta } as PlanStep;
+    // Object.assign, not spread: V8's object spread over changes of many shapes is several times slower.
+    return Object.assign({}, change, meta) as PlanStep;
   });
   return { steps, unmanaged: unmanagedOf(live, desired) };
+}
+
+/** What a step creates or drops, or (for an ALTER) the object it changes: an ALTER's first need. Wildcards are left out. */
+function stepObjects(deps: ChangeDeps): string[] {
+  const out = new Set<string>();
+  for (const list of [deps.creates, deps.drops, deps.needs.slice(0, 1)]) for (const k of list) if (!k.endsWith("*")) out.add(k);
+  return [...out];
 }
 
 function transactionMode(change: Change): TransactionMode {
@@ -144,11 +151,14 @@ function order(changes: Change[], live: SchemaModel, desired: SchemaModel): { ch
   };
   const creators = index("creates");
   const droppers = index("drops");
-  const edges: Set<number>[] = nodes.map(() => new Set());
+  // Repeated edges are kept (one Set per change cost more than they save): a change is ready when its
+  // in-degree, counted with repeats, drops to zero, i.e. when every distinct predecessor is placed, so
+  // the order is the same as with each edge counted once.
+  const edges: number[][] = nodes.map(() => []);
   const indegree = nodes.map(() => 0);
   const edge = (from: number, to: number) => {
-    if (from === to || edges[from]!.has(to)) return;
-    edges[from]!.add(to);
+    if (from === to) return;
+    edges[from]!.push(to);
     indegree[to]!++;
   };
   nodes.forEach((n, i) => {
