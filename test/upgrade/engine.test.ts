@@ -3,10 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, onTestFailed, onTestFinished, test } from "vitest";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
+import { schemaFromSql } from "../../sdk/schema/source";
 import { finalizeUpgrade, memoryStateStore, pgbouncerSwitch, planUpgrade, rollbackUpgrade, runUpgrade } from "../../sdk/upgrade/index";
 import { bindToTest, startPgBouncer } from "../support/pgbouncer";
 import { majors } from "../support/postgres";
-import { appRole, bluegreen, fileTrafficSwitch, seedApp, startWriter, upgradeLeftovers } from "../support/upgrade";
+import { APP_SCHEMA, appRole, bluegreen, fileTrafficSwitch, seedApp, startWriter, upgradeLeftovers } from "../support/upgrade";
 
 const PAIRS: [PostgresMajor, PostgresMajor][] = [
   [16, 17],
@@ -214,6 +215,35 @@ describe.runIf(pairs.length > 0)("upgrade guards", () => {
     const onGreen = new Set((await g.query<{ uid: string }>(`SELECT uid FROM events`)).rows.map((row) => Number(row.uid)));
     expect(stats.committed.filter((u) => !onGreen.has(u))).toEqual([]);
     await finalizeUpgrade(options);
+  });
+
+  test("with a schema definition, green gets the definition (extra index included) and the upgrade converges", async () => {
+    const { blue, green } = await bluegreen(from, to);
+    await seedApp(await blue.client(), 5, 50);
+    const store = memoryStateStore();
+    const schema = schemaFromSql(APP_SCHEMA + `CREATE INDEX orders_status ON orders (status);`);
+    const r = await runUpgrade({ blue: blue.url, green: green.url, store, schema });
+    expect(r.state.phase).toBe("switched");
+    expect(r.phases.find((p) => p.phase === "schema")!.message).toMatch(/applied the schema definition/);
+    expect(r.cutover?.verification?.equal).toBe(true);
+    const g = await green.client();
+    expect((await g.query(`SELECT 1 FROM pg_indexes WHERE indexname = 'orders_status'`)).rowCount).toBe(1);
+    await finalizeUpgrade({ blue: blue.url, green: green.url, store });
+  });
+
+  test("a schema definition missing a column blue has is refused before replication starts, naming the column", async () => {
+    const { blue, green } = await bluegreen(from, to);
+    const b = await blue.client();
+    await b.query(`CREATE TABLE t (id bigint PRIMARY KEY, a text, b text)`);
+    const store = memoryStateStore();
+    const err = await runUpgrade({ blue: blue.url, green: green.url, store, schema: schemaFromSql(`CREATE TABLE t (id bigint PRIMARY KEY, a text);`) }).catch((e: unknown) => e);
+    expect((err as { phase?: string }).phase).toBe("schema");
+    expect((err as Error).message).toMatch(/column "b" of "public"."t" is missing on green/);
+    expect((err as Error).message).toMatch(/Add them to the schema definition/);
+    expect(store.current()!.phase).toBe("preflighted");
+    expect(await upgradeLeftovers(blue)).toEqual([]);
+    await rollbackUpgrade({ blue: blue.url, green: green.url, store });
+    expect(await upgradeLeftovers(green)).toEqual([]);
   });
 
   test("green stalling past the WAL retention limit aborts the upgrade and drops its slots, so blue's disk cannot fill", async () => {
