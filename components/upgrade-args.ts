@@ -223,13 +223,13 @@ export function scrub(text: string, secrets: readonly string[]): string {
 export function describeTraffic(t: TrafficInput): string {
   switch (t.kind) {
     case "none":
-      return "none: writes are fenced on blue by closing logins; the application is repointed to green by you after the switch";
+      return "none: writes fenced on blue by closing logins; repoint the application to green yourself";
     case "pgbouncer":
-      return `pgbouncer at ${redactUrl(t.admin)}: database(s) ${t.databases.map((d) => d.name).join(", ")} repointed via ${t.databasesFile}; clients wait during the cutover`;
+      return `pgbouncer ${redactUrl(t.admin)}: database(s) ${t.databases.map((d) => d.name).join(", ")}; clients wait during the cutover`;
     case "kubernetes-service":
-      return `kubernetes-service ${t.namespace}/${t.name}: its selector is set to green's (${labels(t.green)}); writes are fenced on blue by closing logins`;
+      return `kubernetes-service ${t.namespace}/${t.name}: selector set to green's (${labels(t.green)}); blue fenced by closing logins`;
     case "kubernetes-secret":
-      return `kubernetes-secret ${t.namespace}/${t.name}: key(s) ${Object.keys(t.green).sort().join(", ")} rewritten to green's values; writes are fenced on blue by closing logins; applications see it when they re-read the Secret`;
+      return `kubernetes-secret ${t.namespace}/${t.name}: key(s) ${Object.keys(t.green).sort().join(", ")} set to green's values; blue fenced by closing logins`;
     default:
       return assertNever(t);
   }

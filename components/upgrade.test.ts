@@ -115,7 +115,8 @@ describe("validateUpgradeArgs", () => {
   });
 });
 
-describe("Upgrade component (Pulumi mocks)", () => {
+// The first registration serializes the provider (Pulumi's closure serialization): seconds on a busy machine.
+describe("Upgrade component (Pulumi mocks)", { timeout: 30_000 }, () => {
   it("registers one dynamic resource, parented by the component, with every connection and the traffic switch secret", async () => {
     const upgrade = new Upgrade("pg17", {
       blue: BLUE,

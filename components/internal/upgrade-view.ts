@@ -90,45 +90,45 @@ export function runUntil(until: UpgradeResourceInputs["until"], phase: UpgradePh
   return until === "synchronized" && PRE_SWITCH_PHASES.includes(phase) ? "synchronized" : "switched";
 }
 
-/** One preview line per step: what it does with these arguments. */
+/**
+ * One preview line per step: what it does with these arguments. Kept under Pulumi's display width
+ * (150 characters; `pulumi preview --show-full-output` shows longer values whole).
+ */
 export function describeStep(step: UpgradeStep, inputs: UpgradeResourceInputs, state: UpgradeState | undefined): string {
   switch (step) {
     case "preflight":
-      return "preflight: check both sides again, refusing before anything is touched";
+      return "preflight: check both sides again before touching anything (refuses on any error)";
     case "schema":
-      return inputs.schema
-        ? `schema: apply the schema definition (${inputs.schema.files.length} file(s)) on green with the schema engine`
-        : "schema: copy blue's schema to green by introspection";
+      return inputs.schema ? `schema: apply the schema definition (${inputs.schema.files.length} file(s)) on green` : "schema: copy blue's schema to green by introspection";
     case "replicate":
       return "replicate: publication on blue, subscription on green with the initial copy";
     case "synchronize":
-      return `synchronize: wait until every table is copied; abort (dropping the slot) if blue retains more than ${formatBytes(inputs.maxRetainedWalBytes ?? 8 * 1024 ** 3)} of WAL`;
+      return `synchronize: wait for the initial copy; abort and drop the slot if blue retains over ${formatBytes(inputs.maxRetainedWalBytes ?? 8 * 1024 ** 3)} of WAL`;
     case "cutover": {
-      if (state?.phase === "switched") return "cutover: complete the switch interrupted after traffic moved (close blue to logins, rollback path, verification)";
-      const fence = trafficCanPause(inputs.traffic) ? `pause ${inputs.traffic.kind}` : "close logins on blue and end its sessions";
-      return (
-        `cutover: within ${inputs.cutoverDeadlineMs} ms or abort: ${fence}, wait for green to confirm, sync sequences, ` +
-        `prepare the rollback path, switch traffic (${inputs.traffic.kind}), verify (${inputs.verify}${inputs.verifyBeforeSwitch ? ", before the switch" : ""})`
-      );
+      if (state?.phase === "switched") return "cutover: complete the switch interrupted after traffic moved (blue closed, rollback path, verification)";
+      const fence = trafficCanPause(inputs.traffic) ? `pause ${inputs.traffic.kind}` : "close logins on blue";
+      const verify = inputs.verify === "none" ? [] : [`verify ${inputs.verify}`];
+      const order = inputs.verifyBeforeSwitch ? [...verify, `switch ${inputs.traffic.kind}`] : [`switch ${inputs.traffic.kind}`, ...verify];
+      return `cutover: ${[fence, "wait for green", "sync sequences", ...order].join(", ")}; abort after ${inputs.cutoverDeadlineMs} ms`;
     }
     case "finalize":
       return "finalize: drop the rollback path and the upgrade's objects (no rollback afterwards)";
     case "rollback":
       return state?.phase === "switched"
-        ? "rollback: fence green, wait until blue has every write green took, sync sequences, switch traffic back to blue"
+        ? "rollback: fence green, wait until blue has all of green's writes, sync sequences, switch traffic back to blue"
         : "rollback: abort; drop the upgrade's slot, publication and subscription (blue serves as before)";
     default:
       return assertNever(step);
   }
 }
 
-/** The preflight report as lines: a summary, then one line per finding with its fix. */
+/** The preflight report as lines: a summary, then each finding followed by its fix on a line of its own. */
 export function preflightLines(report: PreflightReport | null): string[] {
   if (!report) return [];
   const head =
-    `${report.ok ? "ok" : "REFUSED"}: blue PostgreSQL ${report.blue.major} (database ${report.blue.database}, ${report.blue.tables} table(s), ${formatBytes(report.blue.bytes)})` +
-    ` -> green PostgreSQL ${report.green.major} (database ${report.green.database}, ${report.green.tables} table(s))`;
-  return [head, ...report.findings.map((f) => `${f.severity} ${f.code} (${f.side}${f.object ? ` ${f.object}` : ""}): ${f.message}; fix: ${f.fix}`)];
+    `${report.ok ? "ok" : "REFUSED"}: blue PostgreSQL ${report.blue.major} (${report.blue.database}, ${report.blue.tables} table(s), ${formatBytes(report.blue.bytes)})` +
+    ` -> green PostgreSQL ${report.green.major} (${report.green.database}, ${report.green.tables} table(s))`;
+  return [head, ...report.findings.flatMap((f) => [`${f.severity} ${f.code} (${f.side}${f.object ? ` ${f.object}` : ""}): ${f.message}`, `fix: ${f.fix}`])];
 }
 
 /** The preview's view of a decision: one line per step, the traffic switch, and what the state is now. */
