@@ -2,9 +2,9 @@
 // sees the toolchain's plugins, a local file backend and a random passphrase, and helpers to
 // run the CLI and read its JSON events. Binaries come from `npm run toolchain`.
 import type { ChildProcess } from "node:child_process";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -63,8 +63,51 @@ export interface PulumiProject {
   destroy(): Promise<EngineEvent[]>;
   /** `pulumi stack output --json --show-secrets`. */
   outputs(): Promise<Record<string, unknown>>;
+  /** Starts `pulumi <args>` without waiting for it, so a test can kill it mid-run. */
+  start(...args: string[]): RunningPulumi;
   /** Kills any CLI still running and removes the temp dir. */
   cleanup(): void;
+}
+
+/** A `pulumi` run in progress (see {@link PulumiProject.start}). */
+export interface RunningPulumi {
+  /** Everything the run wrote so far, stdout and stderr interleaved. */
+  output(): string;
+  /** Settles when the CLI exits, with its exit code (null when killed). */
+  readonly exited: Promise<number | null>;
+  /**
+   * SIGKILLs the CLI and every process it started, as a machine losing power would. Pulumi starts
+   * its plugins (language host, providers) in their own process groups, so killing the CLI's
+   * group would leave them running: the tree is collected from /proc first.
+   * @returns the pids killed.
+   */
+  kill(): number[];
+}
+
+/** Pids of every live descendant of `root`, from /proc (Linux). */
+export function descendants(root: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // The command name may hold spaces and parentheses: the fields after the last ")" are fixed.
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    for (const child of parents.get(pid) ?? []) {
+      out.push(child);
+      walk(child);
+    }
+  };
+  walk(root);
+  return out;
 }
 
 /** The `summaryEvent` of a run's events. */
@@ -132,6 +175,7 @@ export async function createPulumiProject(opts: PulumiProjectOptions): Promise<P
   delete env.PULUMI_BACKEND_URL;
 
   const children = new Set<ChildProcess>();
+  const started = new Set<RunningPulumi>();
   const pulumiBin = opts.toolchain.tools["pulumi"]!.path;
   const run = async (input: string | undefined, args: string[]): Promise<string> => {
     const cli = execFileAsync(pulumiBin, args, { cwd: programDir, env, maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 240_000 });
@@ -164,7 +208,37 @@ export async function createPulumiProject(opts: PulumiProjectOptions): Promise<P
     up: async () => parseEvents(await pulumi("up", "--yes", "--skip-preview", "--json")),
     destroy: async () => parseEvents(await pulumi("destroy", "--yes", "--skip-preview", "--json")),
     outputs: async () => JSON.parse(await pulumi("stack", "output", "--json", "--show-secrets")) as Record<string, unknown>,
+    start: (...args) => {
+      const child = spawn(pulumiBin, args, { cwd: programDir, env, stdio: ["ignore", "pipe", "pipe"] });
+      children.add(child);
+      let text = "";
+      child.stdout.on("data", (d: Buffer) => (text += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (text += d.toString()));
+      const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+      void exited.then(() => children.delete(child));
+      const running: RunningPulumi = {
+        output: () => text,
+        exited,
+        kill: () => {
+          // An exited CLI's pid may belong to another process by now.
+          const alive = child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+          const pids = alive ? [child.pid!, ...descendants(child.pid!)] : [];
+          for (const pid of pids) {
+            try {
+              process.kill(pid, "SIGKILL");
+            } catch {
+              // already gone
+            }
+          }
+          return pids;
+        },
+      };
+      started.add(running);
+      void exited.then(() => started.delete(running));
+      return running;
+    },
     cleanup: () => {
+      for (const r of started) r.kill();
       for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     },
