@@ -100,7 +100,9 @@ export interface UpgradeArgs {
   verifyBeforeSwitch?: boolean;
   /**
    * How far `up` goes: `"synchronized"` stages the upgrade (green in sync and kept in sync, traffic
-   * on blue); `"switched"` cuts over. @default "switched"
+   * on blue); `"switched"` cuts over. While staged, blue keeps a replication slot for green and
+   * nothing checks its retained WAL between runs: cut over (or delete the resource) soon.
+   * @default "switched"
    */
   until?: "synchronized" | "switched";
   /** Drop the rollback path right after (or once) the upgrade is switched; no rollback afterwards. @default false */
@@ -187,7 +189,8 @@ class UpgradeResource extends pulumi.dynamic.Resource {
 /**
  * A blue-green major-version upgrade of one PostgreSQL database over logical replication (the
  * `setpoint/upgrade` engine). `pulumi preview` shows the preflight findings with their fixes and
- * the steps `up` will run, and fails on a preflight error; `pulumi up` runs them, logging progress,
+ * the steps `up` will run (`--show-full-output` shows lines longer than Pulumi's 150 characters),
+ * and fails on a preflight error; `pulumi up` runs them, logging progress,
  * and resumes from the engine's state (kept on blue, in `setpoint.upgrades`) after a failed or
  * interrupted run. `rollback: true` rolls back; `finalize: true` drops the rollback path.
  *
@@ -195,7 +198,7 @@ class UpgradeResource extends pulumi.dynamic.Resource {
  * serving; no slot is left retaining WAL on blue), a switched one is finalized (green keeps
  * serving; the rollback path's slot on green is dropped, since it would retain WAL on the serving
  * database once blue is gone). To keep an upgrade as it is, use Pulumi's `retainOnDelete`; to
- * return to blue, set `rollback: true` and `up` before deleting. See docs/adr/0005-upgrade-component.md.
+ * return to blue, set `rollback: true` and `up` before deleting. See docs/adr/0006-upgrade-component.md.
  */
 export class Upgrade extends pulumi.ComponentResource {
   /** Where the upgrade stands: `new`, `preflighted`, ..., `synchronized`, `switched`, `finalized`, `aborted`, `rolled-back`. */

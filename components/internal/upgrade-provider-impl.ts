@@ -259,7 +259,7 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
  * left retaining WAL on blue); after the switch it finalizes (green keeps serving, and the rollback
  * path's slot on green, which would retain WAL on the serving database once blue is gone, is
  * dropped). Then the saved state is forgotten, so a new upgrade under the same key starts afresh.
- * See docs/adr/0005-upgrade-component.md.
+ * See docs/adr/0006-upgrade-component.md.
  */
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
   await withUpgrade(
