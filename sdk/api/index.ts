@@ -65,6 +65,7 @@ export {
   kubeName,
   isDnsLabel,
   clusterObjectNames,
+  instanceName,
   serviceHost,
   MAX_NAME_LENGTH,
   POSTGRES_PORT,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors";
-import { clusterObjectNames, isDnsLabel, kubeName, serviceHost } from "./names";
+import { clusterObjectNames, instanceName, isDnsLabel, kubeName, serviceHost } from "./names";
 
 describe("kubeName", () => {
   it("returns valid names unchanged", () => {
@@ -25,6 +25,7 @@ describe("kubeName", () => {
       readWriteService: "a-very-long-cluster-name-that-goes-on-and-on-for-quite-5ee8bb80",
       readOnlyService: "a-very-long-cluster-name-that-goes-on-and-on-for-quite-d30b1c54",
       appSecret: "a-very-long-cluster-name-that-goes-on-and-on-for-quite-812f670f",
+      superuserSecret: "a-very-long-cluster-name-that-goes-on-and-on-for-quite-6def22bc",
     });
   });
 
@@ -59,7 +60,14 @@ describe("kubeName", () => {
 
 describe("clusterObjectNames", () => {
   it("follows the <cluster>-rw / -ro / -app convention", () => {
-    expect(clusterObjectNames("orders")).toEqual({ readWriteService: "orders-rw", readOnlyService: "orders-ro", appSecret: "orders-app" });
+    expect(clusterObjectNames("orders")).toEqual({ readWriteService: "orders-rw", readOnlyService: "orders-ro", appSecret: "orders-app", superuserSecret: "orders-superuser" });
+  });
+});
+
+describe("instanceName", () => {
+  it("is <cluster>-<ordinal>, hashed to fit", () => {
+    expect(instanceName("orders", 1)).toBe("orders-1");
+    expect(instanceName("a".repeat(63), 2)).toBe(`${"a".repeat(54)}-b8c0b1b4`);
   });
 });
 

@@ -74,6 +74,8 @@ export interface ClusterObjectNames {
   readonly readOnlyService: string;
   /** Secret with the application owner's credentials (`username`, `password`, `uri`, ...). */
   readonly appSecret: string;
+  /** Secret with the `postgres` superuser's credentials (`username`, `password`), used by the operator. */
+  readonly superuserSecret: string;
 }
 
 /** Port every PostgresCluster service listens on. */
@@ -89,7 +91,18 @@ export function clusterObjectNames(clusterName: string): ClusterObjectNames {
     readWriteService: kubeName([clusterName, "rw"]),
     readOnlyService: kubeName([clusterName, "ro"]),
     appSecret: kubeName([clusterName, "app"]),
+    superuserSecret: kubeName([clusterName, "superuser"]),
   };
+}
+
+/**
+ * Name of a cluster's instance `ordinal` (1-based): its pod and its PersistentVolumeClaim,
+ * `<cluster>-<ordinal>` (hashed to fit when the cluster name is long).
+ * @param clusterName the PostgresCluster's `metadata.name`.
+ * @param ordinal 1 for the first instance.
+ */
+export function instanceName(clusterName: string, ordinal: number): string {
+  return kubeName([clusterName, String(ordinal)]);
 }
 
 /**
