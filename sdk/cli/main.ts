@@ -1,6 +1,7 @@
 import { SetpointError } from "../errors";
 import { packageVersion } from "../version";
 import { schemaCommand } from "./schema";
+import { upgradeCommand } from "./upgrade";
 
 /** Where the CLI writes; injectable for tests. */
 export interface CliIO {
@@ -23,6 +24,10 @@ Commands:
   schema plan     --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--format text|json|sql]
   schema apply    --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--yes]
   schema inspect  --url URL [--format sql|json]
+  upgrade plan      --blue URL --green URL [--schema PATH] [--format text|json]
+  upgrade run       --blue URL --green URL [--schema PATH] [--until synchronized|switched] [--finalize]
+  upgrade rollback  --blue URL --green URL
+  upgrade finalize  --blue URL --green URL
 
 Schema options:
   --url URL             the target database (postgres://user:password@host:port/db)
@@ -36,11 +41,21 @@ Schema options:
   --lock-timeout MS     lock_timeout for each step (default 3000)
   --yes                 apply without stopping at the plan
 
+Upgrade options (blue-green major-version upgrade; state kept in setpoint.upgrades on blue):
+  --blue URL / --green URL   the database to upgrade and the new, empty one (superusers)
+  --name NAME                which upgrade, when blue has several (default "default")
+  --deadline MS              cutover deadline from fence to switch (default 30000)
+  --verify MODE              checksums | counts | none (default checksums)
+  --pgbouncer-admin URL --pgbouncer-file PATH --pgbouncer-db NAME [--pgbouncer-user NAME]
+                             switch traffic by pausing and repointing PgBouncer (default: blue is
+                             closed to logins and the application is repointed by you)
+  --allow-objects-not-copied accept blue objects Setpoint cannot create on green
+
 Options:
   -h, --help      show this help
   -v, --version   print the version
 
-Exit codes: 0 ok, 1 error, 2 refused by hazards.
+Exit codes: 0 ok, 1 error, 2 refused (by hazards, or by the upgrade preflight).
 `;
 
 /**
@@ -59,6 +74,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
       return EXIT.ok;
     }
     if (command === "schema") return await schemaCommand(argv.slice(1), io);
+    if (command === "upgrade") return await upgradeCommand(argv.slice(1), io);
     io.stderr(`setpoint: unknown command "${command}"\n\n${USAGE}`);
     return EXIT.error;
   } catch (err) {

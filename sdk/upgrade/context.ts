@@ -138,6 +138,8 @@ export interface RunContext {
 
 /** Applies defaults. */
 export function resolveOptions(o: UpgradeOptions): ResolvedOptions {
+  // An option given as `undefined` means "the default", not "no value".
+  const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as UpgradeOptions;
   return {
     cutoverDeadlineMs: 30_000,
     maxLagBytes: 16 * 1024 * 1024,
@@ -148,7 +150,7 @@ export function resolveOptions(o: UpgradeOptions): ResolvedOptions {
     verifyChunkRows: 10_000,
     verifyBeforeSwitch: false,
     allowObjectsNotCopied: false,
-    ...o,
+    ...given,
   };
 }
 

@@ -1,0 +1,134 @@
+import { parseArgs } from "node:util";
+import { InputError } from "../errors";
+import { loadSchemaPath } from "../schema/source";
+import { finalizeUpgrade, planUpgrade, PreflightRefusedError, rollbackUpgrade, runUpgrade, type UpgradeResult } from "../upgrade/engine";
+import type { UpgradeOptions } from "../upgrade/context";
+import type { PreflightReport } from "../upgrade/preflight";
+import { pgbouncerSwitch } from "../upgrade/pgbouncer";
+import { tableStateStore } from "../upgrade/state";
+import type { TrafficSwitch } from "../upgrade/traffic";
+import { EXIT, type CliIO } from "./main";
+
+const FLAGS = {
+  blue: { type: "string" },
+  green: { type: "string" },
+  schema: { type: "string" },
+  name: { type: "string" },
+  until: { type: "string" },
+  finalize: { type: "boolean" },
+  deadline: { type: "string" },
+  verify: { type: "string" },
+  "pgbouncer-admin": { type: "string" },
+  "pgbouncer-file": { type: "string" },
+  "pgbouncer-db": { type: "string" },
+  "pgbouncer-user": { type: "string" },
+  "allow-objects-not-copied": { type: "boolean" },
+  format: { type: "string" },
+} as const;
+
+type Flags = ReturnType<typeof parseFlags>["values"];
+
+function parseFlags(args: readonly string[]) {
+  try {
+    return parseArgs({ args: [...args], options: FLAGS, allowPositionals: false, strict: true });
+  } catch (cause) {
+    throw new InputError(`${(cause as Error).message}; see setpoint --help`, {}, { cause });
+  }
+}
+
+/** Runs `setpoint upgrade <plan|run|rollback|finalize>`; resolves to the exit code. */
+export async function upgradeCommand(argv: readonly string[], io: CliIO): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values } = parseFlags(rest);
+  const options = upgradeOptions(values, io);
+  const json = values.format === "json";
+  if (values.format !== undefined && values.format !== "json" && values.format !== "text") {
+    throw new InputError(`--format must be text or json, not "${values.format}"`, { propertyPath: "format" });
+  }
+  try {
+    switch (sub) {
+      case "plan": {
+        const p = await planUpgrade(options);
+        if (json) io.stdout(`${JSON.stringify({ phase: p.state?.phase ?? "new", steps: p.steps, preflight: p.preflight }, null, 2)}\n`);
+        else io.stdout(`phase: ${p.state?.phase ?? "new"}\nsteps: ${p.steps.join(" → ") || "(none)"}\n${p.preflight ? preflightText(p.preflight) : ""}`);
+        return p.preflight && !p.preflight.ok ? EXIT.refused : EXIT.ok;
+      }
+      case "run": {
+        const until = values.until ?? "switched";
+        if (until !== "schema-ready" && until !== "synchronized" && until !== "switched") {
+          throw new InputError(`--until must be schema-ready, synchronized or switched, not "${until}"`, { propertyPath: "until" });
+        }
+        return print(await runUpgrade(options, { until, finalize: values.finalize ?? false }), json, io);
+      }
+      case "rollback":
+        return print(await rollbackUpgrade(options), json, io);
+      case "finalize":
+        return print(await finalizeUpgrade(options), json, io);
+      default:
+        throw new InputError(`unknown upgrade command "${sub ?? ""}"; use one of plan, run, rollback, finalize`, { propertyPath: "command" });
+    }
+  } catch (err) {
+    if (err instanceof PreflightRefusedError) {
+      io.stderr(`setpoint: ${err.message}\n`);
+      return EXIT.refused;
+    }
+    throw err;
+  } finally {
+    await options.traffic?.close();
+  }
+}
+
+function upgradeOptions(values: Flags, io: CliIO): UpgradeOptions {
+  const blue = values.blue;
+  const green = values.green;
+  if (!blue) throw new InputError("--blue is required (the database being upgraded, as a superuser)", { propertyPath: "blue" });
+  if (!green) throw new InputError("--green is required (the new, empty database, as a superuser)", { propertyPath: "green" });
+  const deadline = values.deadline === undefined ? undefined : Number(values.deadline);
+  if (deadline !== undefined && !(Number.isInteger(deadline) && deadline > 0)) {
+    throw new InputError(`--deadline must be a positive number of milliseconds, not "${values.deadline}"`, { propertyPath: "deadline" });
+  }
+  const verify = values.verify;
+  if (verify !== undefined && verify !== "checksums" && verify !== "counts" && verify !== "none") {
+    throw new InputError(`--verify must be checksums, counts or none, not "${verify}"`, { propertyPath: "verify" });
+  }
+  return {
+    blue,
+    green,
+    schema: values.schema ? loadSchemaPath(values.schema) : undefined,
+    store: tableStateStore(blue, values.name ?? "default"),
+    traffic: trafficFrom(values, blue, green),
+    cutoverDeadlineMs: deadline,
+    verify,
+    allowObjectsNotCopied: values["allow-objects-not-copied"] ?? false,
+    onProgress: (e) => io.stderr(`[${e.phase}] ${e.message}\n`),
+  };
+}
+
+function trafficFrom(values: Flags, blue: string, green: string): TrafficSwitch | undefined {
+  const admin = values["pgbouncer-admin"];
+  if (!admin) return undefined;
+  const file = values["pgbouncer-file"];
+  const db = values["pgbouncer-db"];
+  if (!file || !db) throw new InputError("--pgbouncer-admin needs --pgbouncer-file (the %included databases file) and --pgbouncer-db (the database name clients use)", { propertyPath: "pgbouncer-file" });
+  const target = (url: string) => {
+    const u = new URL(url);
+    return { host: u.hostname, port: Number(u.port || 5432), database: decodeURIComponent(u.pathname.slice(1)), user: values["pgbouncer-user"] };
+  };
+  return pgbouncerSwitch({ admin, databasesFile: file, databases: [{ name: db, blue: target(blue), green: target(green) }] });
+}
+
+function preflightText(r: PreflightReport): string {
+  const lines = [`preflight: ${r.ok ? "ok" : "REFUSED"} (blue PostgreSQL ${r.blue.major}, ${r.blue.tables} table(s), ${r.blue.bytes} bytes; green PostgreSQL ${r.green.major})`];
+  for (const f of r.findings) lines.push(`  ${f.severity} [${f.code}] ${f.message}\n    fix: ${f.fix}`);
+  return `${lines.join("\n")}\n`;
+}
+
+function print(r: UpgradeResult, json: boolean, io: CliIO): number {
+  if (json) {
+    io.stdout(`${JSON.stringify({ phase: r.state.phase, id: r.state.id, phases: r.phases, verification: r.state.verification ?? null, writePauseMs: r.state.cutover?.writePauseMs ?? null }, null, 2)}\n`);
+  } else {
+    for (const p of r.phases) io.stdout(`${p.phase}: ${p.status} in ${p.durationMs} ms — ${p.message}\n`);
+    io.stdout(`phase: ${r.state.phase}\n`);
+  }
+  return EXIT.ok;
+}

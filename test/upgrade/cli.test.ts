@@ -1,0 +1,61 @@
+import { describe, expect, test } from "vitest";
+import { main } from "../../sdk/cli/main";
+import { majors } from "../support/postgres";
+import { bluegreen, seedApp, upgradeLeftovers } from "../support/upgrade";
+
+const ok = majors().includes(16) && majors().includes(17);
+
+function capture(): { io: { stdout: (t: string) => void; stderr: (t: string) => void }; out: () => string; err: () => string } {
+  let out = "";
+  let err = "";
+  return { io: { stdout: (t) => (out += t), stderr: (t) => (err += t) }, out: () => out, err: () => err };
+}
+
+describe.runIf(ok)("setpoint upgrade", () => {
+  test("plan, run to synchronized, run to switched, finalize: state kept on blue between invocations", async () => {
+    const { blue, green } = await bluegreen(16, 17);
+    await seedApp(await blue.client(), 5, 50);
+    const flags = ["--blue", blue.url, "--green", green.url];
+
+    const plan = capture();
+    expect(await main(["upgrade", "plan", ...flags], plan.io)).toBe(0);
+    expect(plan.out()).toMatch(/phase: new\nsteps: preflight → schema → replicate → synchronize → cutover\npreflight: ok \(blue PostgreSQL 16, 3 table\(s\)/);
+
+    const staged = capture();
+    expect(await main(["upgrade", "run", ...flags, "--until", "synchronized"], staged.io), staged.err()).toBe(0);
+    expect(staged.out()).toMatch(/synchronize: Succeeded .*\nphase: synchronized\n$/);
+    expect(staged.err()).toMatch(/\[synchronize\] every table copied and streaming/);
+
+    const replan = capture();
+    expect(await main(["upgrade", "plan", ...flags, "--format", "json"], replan.io)).toBe(0);
+    expect(JSON.parse(replan.out())).toMatchObject({ phase: "synchronized", steps: ["cutover"], preflight: null });
+
+    const run = capture();
+    expect(await main(["upgrade", "run", ...flags, "--format", "json"], run.io)).toBe(0);
+    const result = JSON.parse(run.out()) as { phase: string; verification: { equal: boolean } };
+    expect(result.phase).toBe("switched");
+    expect(result.verification.equal).toBe(true);
+
+    const fin = capture();
+    expect(await main(["upgrade", "finalize", ...flags], fin.io), fin.err()).toBe(0);
+    expect(fin.out()).toMatch(/phase: finalized/);
+    expect(await upgradeLeftovers(blue)).toEqual([]);
+    expect(await upgradeLeftovers(green)).toEqual([]);
+  });
+
+  test("a preflight refusal exits 2 with the findings and their fixes; bad flags exit 1", async () => {
+    const { blue, green } = await bluegreen(16, 17);
+    await (await blue.client()).query(`CREATE TABLE no_key (a int)`);
+    const flags = ["--blue", blue.url, "--green", green.url];
+    const run = capture();
+    expect(await main(["upgrade", "run", ...flags], run.io)).toBe(2);
+    expect(run.err()).toMatch(/\[NO_REPLICA_IDENTITY\] table "public"."no_key" has no primary key/);
+    expect(run.err()).toMatch(/fix: add a primary key/);
+    const bad = capture();
+    expect(await main(["upgrade", "run", ...flags, "--until", "tomorrow"], bad.io)).toBe(1);
+    expect(bad.err()).toMatch(/--until must be schema-ready, synchronized or switched, not "tomorrow"/);
+    const missing = capture();
+    expect(await main(["upgrade", "plan", "--blue", blue.url], missing.io)).toBe(1);
+    expect(missing.err()).toMatch(/--green is required/);
+  });
+});
