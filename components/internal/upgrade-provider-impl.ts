@@ -8,6 +8,7 @@ import {
   PreflightRefusedError,
   rollbackUpgrade,
   runUpgrade,
+  STATE_VERSION,
   tableStateStore,
   type TrafficSwitch,
   type UpgradeEvent,
@@ -18,9 +19,9 @@ import { kubernetesSecretSwitch, kubernetesServiceSwitch } from "../../sdk/upgra
 import { pgbouncerSwitch } from "../../sdk/upgrade/pgbouncer";
 import { STATE_SCHEMA } from "../../sdk/upgrade/state";
 import { containsUnknown } from "../schema-args";
-import { parseUpgradeInputs, scrub, secretsOf, stableArgs, sameUpgradeArgs, type TrafficInput, type UpgradeResourceInputs } from "../upgrade-args";
+import { describeTraffic, parseUpgradeInputs, scrub, secretsOf, stableArgs, sameUpgradeArgs, type TrafficInput, type UpgradeResourceInputs } from "../upgrade-args";
 import { lockUpgrade, type UpgradeLock } from "./upgrade-lock";
-import { decideSteps, planView, preflightLines, PRE_SWITCH_PHASES, runUntil, summaryOf } from "./upgrade-view";
+import { decideSteps, planView, preflightLines, PRE_SWITCH_PHASES, runUntil, summaryOf, type UpgradeSummary } from "./upgrade-view";
 
 /**
  * The implementation behind the `Upgrade` dynamic provider. The serialized provider
@@ -151,6 +152,12 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
   } catch (err) {
     return { inputs: proposed, failures: [{ property: "traffic", reason: scrub(`Upgrade: traffic: ${(err as Error).message}`, secrets) }] };
   }
+  const final = recordedFinal(olds);
+  if (final) {
+    const refusal = decideSteps(inputs, finalState(final), []).refusal;
+    if (refusal) return { inputs: proposed, failures: [{ property: "", reason: `Upgrade: ${refusal}` }] };
+    return { inputs: { ...proposed, ...inputs, plannedSteps: [], preflight: [], trafficSummary: describeTraffic(inputs.traffic) } };
+  }
   let planned: Awaited<ReturnType<typeof planFor>>;
   try {
     planned = await planFor(inputs);
@@ -167,10 +174,25 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
   return { changes: planned.length > 0 || !sameUpgradeArgs(olds, news), replaces: [], deleteBeforeReplace: false };
 }
 
-function outputsOf(raw: Record<string, unknown>, i: UpgradeResourceInputs, state: UpgradeState | undefined): Record<string, unknown> {
+function outputsOf(raw: Record<string, unknown>, i: UpgradeResourceInputs, summary: UpgradeSummary): Record<string, unknown> {
   const kept = Object.fromEntries(Object.entries(raw).filter(([k]) => !(COMPUTED as readonly string[]).includes(k)));
-  const summary = summaryOf(state);
   return { ...kept, ...i, plannedSteps: [], preflight: raw.preflight ?? [], trafficSummary: raw.trafficSummary ?? "", phase: summary.phase, summary };
+}
+
+const FINAL_PHASES: readonly string[] = ["finalized", "aborted", "rolled-back"];
+
+/**
+ * The summary Pulumi recorded, when its phase is final. The engine never leaves a final phase and
+ * no upgrade object is left in one, so nothing needs the databases any more (blue may be gone).
+ */
+function recordedFinal(props: Record<string, unknown>): UpgradeSummary | undefined {
+  const s = props.summary as UpgradeSummary | undefined;
+  return s && typeof s === "object" && FINAL_PHASES.includes(s.phase) ? s : undefined;
+}
+
+/** A state standing for a recorded final summary, for deciding what arguments may ask. */
+function finalState(s: UpgradeSummary): UpgradeState {
+  return { version: STATE_VERSION, id: s.id, phase: s.phase, tables: [], fences: [], reverseSubscribed: false, history: [...s.history] };
 }
 
 /** What an operation gets: the parsed inputs, the engine's options (switch, store, progress) and a logger. */
@@ -224,13 +246,13 @@ async function drive(raw: Record<string, unknown>): Promise<{ id: string; outs: 
         if (refusal) throw new SetpointError("UPGRADE_ENDED", refusal);
         state = (await runUpgrade(options, { until: runUntil(i.until, saved?.phase ?? "new"), finalize: i.finalize })).state;
       }
-      return { id: idOf(i), outs: outputsOf(raw, i, state) };
+      return { id: idOf(i), outs: outputsOf(raw, i, summaryOf(state)) };
     },
     async (message, err, { i, options }) => {
       const failure = new Error(message, { cause: err }) as Error & { id?: string; properties?: Record<string, unknown>; reasons?: string[] };
       const state = await options.store.load().catch(() => undefined);
       // The dynamic provider host reports an error carrying an id as "created, failed to initialize".
-      if (state) Object.assign(failure, { id: idOf(i), properties: outputsOf(raw, i, state), reasons: [message] });
+      if (state) Object.assign(failure, { id: idOf(i), properties: outputsOf(raw, i, summaryOf(state)), reasons: [message] });
       return failure;
     },
   );
@@ -242,7 +264,10 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
 }
 
 /** `update`: resumes, stages, switches, finalizes or rolls back, as the arguments now say. */
-export async function update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  const final = recordedFinal(olds);
+  // Arguments of an ended upgrade may still change (check refused what it cannot do): record them.
+  if (final) return { outs: outputsOf(news, parseUpgradeInputs(news), final) };
   return { outs: (await drive(news)).outs };
 }
 
@@ -262,6 +287,14 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
  * See docs/adr/0006-upgrade-component.md.
  */
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
+  if (recordedFinal(props)) {
+    // Nothing of the upgrade is left; forget its state if blue is still there (it may be gone).
+    const i = parseUpgradeInputs(props);
+    await forgetState(i.blue, i.stateKey).catch((err: unknown) =>
+      progressLogger(i)({ phase: "delete", message: scrub(`the saved state was not removed from blue (${(err as Error).message})`, secretsOf(i)), at: Date.now() }),
+    );
+    return;
+  }
   await withUpgrade(
     props,
     async ({ i, options, log }) => {

@@ -3,7 +3,7 @@
  * the arguments, the same way the provider's operations decide them), the preflight report as
  * lines, and the credential-free summary of the engine's state. Pure functions: no I/O.
  */
-import { describeSides, type PreflightReport, type UpgradePhase, type UpgradeState, type UpgradeStep } from "../../sdk/upgrade/index";
+import { describeSides, type PhaseResult, type PreflightReport, type UpgradePhase, type UpgradeState, type UpgradeStep } from "../../sdk/upgrade/index";
 import { describeTraffic, trafficCanPause, type UpgradeResourceInputs } from "../upgrade-args";
 
 /** The engine's state as the resource outputs it: no connection, no password. */
@@ -18,7 +18,7 @@ export interface UpgradeSummary {
   /** Where green stands, e.g. `serving`. */
   readonly green: string;
   /** One entry per phase run so far (the last 50): phase, status, start, duration, message. */
-  readonly history: readonly { phase: string; status: string; startedAt: number; durationMs: number; message: string }[];
+  readonly history: readonly PhaseResult[];
   /** The cutover's data verification, once it ran. */
   readonly verification: { mode: string; equal: boolean | null; tables: number; rows: number; mismatchedTables: string[]; skipped?: string } | null;
   /** How long writes were held during the cutover. */

@@ -161,6 +161,19 @@ describe.runIf(majors().includes(FROM) && majors().includes(TO))("Upgrade dynami
     expect(restarted.failures).toEqual([{ property: "", reason: expect.stringMatching(/^Upgrade: the upgrade was rolled back \(last: rollback succeeded: .*\); it does not start again by itself/) }]);
     const refreshed = await provider.read(created.id, { ...updated.outs, __provider: inputs.__provider });
     expect(refreshed.props).toMatchObject({ phase: "rolled-back" });
+
+    // An ended upgrade needs neither database: blue and green may be decommissioned meanwhile.
+    const ended = { ...updated.outs, __provider: inputs.__provider };
+    const gone = { blue: "postgres://u:pw-gone@127.0.0.1:1/app", green: "postgres://u:pw-gone@127.0.0.1:2/app" };
+    const kept = await provider.check(ended, { ...inputs, ...gone, rollback: true });
+    expect(kept.failures ?? []).toEqual([]);
+    expect(kept.inputs!.plannedSteps).toEqual([]);
+    expect(await provider.diff(created.id, ended, kept.inputs!)).toMatchObject({ changes: true });
+    expect((await provider.update(created.id, ended, kept.inputs!)).outs).toMatchObject({ phase: "rolled-back", blue: gone.blue });
+    await provider.delete(created.id, { ...ended, ...gone });
+    // With blue reachable, delete also forgets the saved state.
+    await provider.delete(created.id, ended);
+    expect((await (await blue.client()).query("SELECT key FROM setpoint.upgrades")).rows).toEqual([]);
   });
 
   it("the upgrade's lock: a second holder waits, then fails naming the first; released when the first ends", async () => {
