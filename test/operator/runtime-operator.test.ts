@@ -196,8 +196,9 @@ describe.skipIf(toolchain.skip !== undefined)("operator runtime on a real API se
   it("makes zero API writes for a converged object across resyncs", async () => {
     const ns = "rt-resync";
     const lines: Line[] = [];
+    const metrics = new MetricsRegistry();
     await setUp(ns, desiredSql(2));
-    await operator(ns, lines, { resyncSeconds: 1 });
+    await operator(ns, lines, { resyncSeconds: 1, metrics });
     await waitReady(ns);
     await sleep(1500); // let a resync that started before the status write finish
     const converged = await read(ns);
@@ -207,6 +208,8 @@ describe.skipIf(toolchain.skip !== undefined)("operator runtime on a real API se
     // Any write (status or otherwise) would move the resourceVersion.
     expect(after.metadata.resourceVersion).toBe(converged.metadata.resourceVersion);
     expect(after.status).toEqual(converged.status);
+    // With a 1 h drift check, a resync does not even reach the database or read the Secret.
+    expect(metric(metrics, "setpoint_schema_checks_skipped_total")).toBeGreaterThanOrEqual(3);
   }, 120_000);
 
   it("its own status writes cause no reconcile; a spec change still does", async () => {

@@ -185,3 +185,91 @@ describe("referencedConfigMaps / referencedSecrets", () => {
     }
   });
 });
+
+describe("reconcilePostgresSchema: answering from the last check", () => {
+  /** A reconciler over a mutable object, Secret version and clock, counting plans. */
+  function live() {
+    const state = {
+      obj: { metadata: { name: "s", namespace: "ns", uid: "u1", generation: 3, resourceVersion: "7" }, spec: goodSpec } as PostgresSchemaObject,
+      secretVersion: "100" as string | undefined,
+      now: Date.parse("2026-01-02T03:04:05Z"),
+      plans: 0,
+    };
+    const ctxAt = (): ReconcileContext => ({ ...ctx, now: () => new Date(state.now) });
+    const status: StatusApi = {
+      group: "setpoint.dev",
+      version: "v1alpha1",
+      plural: "postgresschemas",
+      client: {
+        // The API server stores the status; the informer cache then holds it.
+        replaceNamespacedCustomObjectStatus: async ({ body }: { body: PostgresSchemaObject }) => {
+          state.obj = { ...state.obj, status: body.status, metadata: { ...state.obj.metadata, resourceVersion: String(Number(state.obj.metadata!.resourceVersion) + 1) } };
+          return state.obj;
+        },
+      } as unknown as StatusApi["client"],
+    };
+    const reconcile = reconcilePostgresSchema({
+      cache: { get: () => state.obj },
+      status,
+      readSecretKey: async () => URL_WITH_SECRET,
+      readConfigMapKey: async () => "CREATE TABLE c (id int);",
+      engine: {
+        plan: (async () => {
+          state.plans++;
+          return { plan: { steps: [], unmanaged: [] }, fingerprint: "fp1" };
+        }) as unknown as typeof planSchema,
+        apply: (async () => {
+          throw new Error("unexpected apply");
+        }) as unknown as typeof applySchema,
+      },
+      versions: { secret: (key) => (key === "ns/db" ? state.secretVersion : undefined), configMap: () => undefined },
+    });
+    return { state, run: () => reconcile(ctxAt(), req) };
+  }
+
+  it("answers a resync inside the drift interval without a plan, and checks again once it has passed", async () => {
+    const { state, run } = live();
+    expect(await run()).toEqual({ requeueAfterMs: 30_000 });
+    expect(state.plans).toBe(1);
+    state.now += 10_000;
+    expect(await run()).toEqual({ requeueAfterMs: 20_000 });
+    expect(state.plans).toBe(1);
+    state.now += 20_000;
+    expect(await run()).toEqual({ requeueAfterMs: 30_000 });
+    expect(state.plans).toBe(2);
+  });
+
+  it("checks again at once when the generation, the Secret's version or the status changed", async () => {
+    const { state, run } = live();
+    await run();
+    state.obj = { ...state.obj, metadata: { ...state.obj.metadata, generation: 4 } };
+    await run();
+    expect(state.plans).toBe(2);
+    state.secretVersion = "101";
+    await run();
+    expect(state.plans).toBe(3);
+    state.obj = { ...state.obj, status: undefined }; // someone cleared our status
+    await run();
+    expect(state.plans).toBe(4);
+    expect(state.obj.status?.observedGeneration).toBe(4);
+    await run();
+    expect(state.plans).toBe(4);
+  });
+
+  it("checks every time when a version is unknown or no versions are given", async () => {
+    const { state, run } = live();
+    state.secretVersion = undefined;
+    await run();
+    await run();
+    expect(state.plans).toBe(2);
+    let plans = 0;
+    const counting = (async (...args: Parameters<typeof planSchema>) => {
+      plans++;
+      return emptyPlan(...args);
+    }) as typeof planSchema;
+    const h = harness(object(goodSpec), counting); // no versions
+    await h.reconcile(ctx, req);
+    await h.reconcile(ctx, req);
+    expect(plans).toBe(2);
+  });
+});

@@ -54,6 +54,30 @@ export interface PostgresSchemaDeps {
   readonly conflictRequeueMs?: number;
   /** Where the controller's own counters are registered. @default defaultRegistry */
   readonly metrics?: MetricsRegistry;
+  /**
+   * The current resourceVersion of a Secret or ConfigMap (`namespace/name`), as the operator's
+   * watches last saw it; `undefined` when unknown. With it, a reconcile whose object, Secret,
+   * ConfigMap and status are unchanged since a database check younger than the interval that
+   * check asked for (the drift check interval) is answered without a database round trip or an
+   * API read: periodic resyncs then cost nothing, and the database is checked as often as
+   * `driftCheckInterval` says. @default undefined (every reconcile checks the database)
+   */
+  readonly versions?: {
+    readonly secret: (key: string) => string | undefined;
+    readonly configMap: (key: string) => string | undefined;
+  };
+}
+
+/** One observation of the database, remembered to answer resyncs that change nothing. */
+interface Observation {
+  /** When the observation started (ms since the epoch, on the controller's clock). */
+  readonly at: number;
+  /** {@link reconcilePostgresSchema}'s inputs fingerprint at the time. */
+  readonly inputs: string;
+  /** The status it left (written, or found equal). */
+  readonly status: PostgresSchemaStatus;
+  /** How long it stands: the requeue it asked for (the drift check interval, or sooner); undefined: until the inputs change. */
+  readonly windowMs: number | undefined;
 }
 
 /** At most this many statements are listed in `status.pendingStatements` (the CRD's limit). */
@@ -199,9 +223,34 @@ export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
     "Plans made by the PostgresSchema controller, by where the normalized desired model came from (cache, or dev-server: normalized on the dev database server).",
     ["desired"],
   );
+  const skips = (deps.metrics ?? defaultRegistry).counter(
+    "setpoint_schema_checks_skipped_total",
+    "Reconciles answered from the last observation: same object, generation, Secret and ConfigMap versions and status, checked less than its interval ago.",
+  );
+  /** The last observation per key, while its inputs and our status stand. */
+  const recent = new Map<string, Observation>();
+
   return async (ctx: ReconcileContext, req: Request): Promise<Result> => {
-    const obj = deps.cache.get(requestKey(req));
-    if (obj === undefined) return {}; // deleted: nothing to do
+    const key = requestKey(req);
+    const obj = deps.cache.get(key);
+    if (obj === undefined) {
+      recent.delete(key);
+      return {}; // deleted: nothing to do
+    }
+    const at = ctx.now().getTime();
+    const inputs = inputsOf(obj);
+    const last = recent.get(key);
+    // A resync (or any event that changed none of the inputs) inside the interval the last check
+    // asked for: the database was checked recently enough, and nothing it depends on changed.
+    if (last !== undefined && inputs !== undefined && last.inputs === inputs && statusEqual(last.status, obj.status)) {
+      const elapsed = at - last.at;
+      if (last.windowMs === undefined || elapsed < last.windowMs) {
+        skips.inc();
+        ctx.log.debug("checked recently and nothing changed", { checkedMsAgo: elapsed });
+        return last.windowMs === undefined ? {} : { requeueAfterMs: last.windowMs - elapsed };
+      }
+    }
+    recent.delete(key);
     const generation = obj.metadata?.generation ?? 0;
     const { outcome, requeueAfterMs } = await observe(ctx, req, obj);
     const next = statusFor(obj.status, outcome, generation, ctx.now());
@@ -210,8 +259,29 @@ export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
       ctx.log.info("status write conflicted; requeueing with fresh state");
       return { requeueAfterMs: deps.conflictRequeueMs ?? 500 };
     }
+    if (inputs !== undefined) recent.set(key, { at, inputs, status: next, windowMs: requeueAfterMs });
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   };
+
+  /**
+   * What an observation depends on besides the database: the object (uid, generation) and the
+   * versions of the Secret and ConfigMap it reads. `undefined` when a version is unknown.
+   */
+  function inputsOf(obj: PostgresSchemaObject): string | undefined {
+    if (deps.versions === undefined) return undefined;
+    const parts = [obj.metadata?.uid ?? "", String(obj.metadata?.generation ?? 0)];
+    for (const [refs, versionOf] of [
+      [referencedSecrets(obj), deps.versions.secret],
+      [referencedConfigMaps(obj), deps.versions.configMap],
+    ] as const) {
+      for (const ref of refs) {
+        const version = versionOf(ref);
+        if (version === undefined) return undefined;
+        parts.push(`${ref}@${version}`);
+      }
+    }
+    return parts.join("|");
+  }
 
   async function observe(
     ctx: ReconcileContext,
