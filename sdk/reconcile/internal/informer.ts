@@ -22,6 +22,7 @@
 import { request, type RequestOptions } from "node:https";
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
 import { parseRequestKey, requestKey, type Logger } from "../index";
+import { apiStatusCode } from "./api-error";
 import { realClock, type Clock, type TimerHandle } from "./clock";
 import { noopLogger } from "./logger";
 import { defaultRegistry, type Counter, type MetricsRegistry } from "./metrics";
@@ -349,11 +350,12 @@ export class Informer<T extends KubernetesObject> {
     const delay = restartDelayMs(this.failures, this.backoff);
     this.failures++;
     this.metrics.restarts.inc(this.labels);
-    this.log.error("watch stopped; restarting after backoff", {
-      error: err instanceof Error ? err.message : String(err),
-      delayMs: delay,
-      failures: this.failures,
-    });
+    const fields = { error: err instanceof Error ? err.message : String(err), delayMs: delay, failures: this.failures };
+    // 429 is the server asking to come back later (e.g. a just-established CRD's storage is
+    // still initializing): expected, and retried the same way, so not logged as an error.
+    const status = apiStatusCode(err) ?? (err as { statusCode?: unknown } | null)?.statusCode;
+    if (status === 429) this.log.info("watch throttled by the server (429); restarting after backoff", fields);
+    else this.log.error("watch stopped; restarting after backoff", fields);
     this.restartTimer = this.clock.setTimeout(() => {
       this.restartTimer = undefined;
       if (!this.running) return;
