@@ -3,7 +3,8 @@
  * `PostgresSchema` objects feeding a controller that runs {@link reconcilePostgresSchema}
  * (spec and metadata changes only: the echo of our own status writes is filtered out), metadata
  * informers on ConfigMaps and Secrets that reconcile the `PostgresSchema`s referring to a changed
- * one, a periodic resync, optional Lease leader election, and an HTTP endpoint with `/healthz`,
+ * one; the `PostgresCluster` controller (`./cluster/register.ts`) with informers on the pods,
+ * claims and services it owns; a periodic resync, optional Lease leader election, and an HTTP endpoint with `/healthz`,
  * `/readyz` (200 once every informer has synced) and `/metrics` (Prometheus text).
  *
  * Flags: `--kubeconfig <path>`, `--namespace <ns>` (default: all namespaces), `--resync <seconds>`
@@ -35,6 +36,7 @@ import { LOW_PRIORITY } from "../reconcile/internal/work-queue";
 import { jsonLogger } from "../reconcile/internal/logger";
 import { defaultRegistry, type MetricsRegistry } from "../reconcile/internal/metrics";
 import type { SchemaEngineOptions } from "../schema/engine";
+import { clusterController } from "./cluster/register";
 import { reconcilePostgresSchema, referencedConfigMaps, referencedSecrets, type PostgresSchemaObject } from "./schema/controller";
 
 /** Options of {@link startOperator}. */
@@ -118,7 +120,9 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     });
   const configMaps = referenced("configmaps");
   const secrets = referenced("secrets");
-  const informers = [informer, configMaps, secrets];
+  const cluster = clusterController({ kubeConfig: kc, namespace: ns, logger: log, metrics, concurrency: options.concurrency ?? 2, secrets });
+  const informers = [informer, configMaps, secrets, ...cluster.informers];
+  const controllers = [cluster.controller];
 
   const controller = new Controller({
     name: "postgresschema",
@@ -168,6 +172,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
   // objects that changed or failed.
   const resync = setInterval(() => {
     for (const obj of informer.list()) controller.enqueue({ namespace: obj.metadata?.namespace ?? "", name: obj.metadata?.name ?? "" }, LOW_PRIORITY);
+    for (const obj of cluster.clusters.list()) cluster.controller.enqueue({ namespace: obj.metadata?.namespace ?? "", name: obj.metadata?.name ?? "" }, LOW_PRIORITY);
   }, resyncSeconds * 1000);
   resync.unref();
 
@@ -184,19 +189,21 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       onStartedLeading: () => {
         controllerRunning = true;
         controller.start();
+        for (const c of controllers) c.start();
       },
       onStoppedLeading: () => {
         // Also called by elector.stop() during our own stop(): that is a shutdown, not a loss.
         if (stopping) return;
         log.error("lost leadership; stopping the controller");
         controllerRunning = false;
-        void controller.stop({ abort: true }).then(() => options.onLostLeadership?.());
+        void Promise.all([controller, ...controllers].map((c) => c.stop({ abort: true }))).then(() => options.onLostLeadership?.());
       },
     });
     elector.start();
   } else {
     controllerRunning = true;
     controller.start();
+    for (const c of controllers) c.start();
   }
   log.info("operator started", { namespace: ns ?? "(all)", port: (server.address() as AddressInfo).port, leaderElect: options.leaderElect ?? false });
 
@@ -207,7 +214,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       stopping = true;
       clearInterval(resync);
       elector?.stop();
-      if (controllerRunning) await controller.stop({ abort: true });
+      if (controllerRunning) await Promise.all([controller, ...controllers].map((c) => c.stop({ abort: true })));
       await Promise.all(informers.map((i) => i.stop()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

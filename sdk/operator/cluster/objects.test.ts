@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { parsePostgresClusterSpec } from "../../api/parse";
+import { appSecret, instanceClaim, instancePod, parameterArgs, readWriteSelector, service, type ClusterObject } from "./objects";
+
+const cluster: ClusterObject = { apiVersion: "setpoint.dev/v1alpha1", kind: "PostgresCluster", metadata: { name: "orders", namespace: "shop", uid: "u-1" } };
+const spec = parsePostgresClusterSpec({ postgresVersion: 16, storage: { size: "5Gi", storageClass: "fast" }, parameters: { work_mem: "8MB", max_connections: "200" } });
+const owner = { apiVersion: "setpoint.dev/v1alpha1", kind: "PostgresCluster", name: "orders", uid: "u-1", controller: true, blockOwnerDeletion: true };
+
+describe("cluster child objects", () => {
+  it("writes the instance pod as for the official postgres image, owned by the cluster", () => {
+    const pod = instancePod(cluster, spec, 1, "primary");
+    expect(pod.metadata).toMatchObject({
+      name: "orders-1",
+      namespace: "shop",
+      labels: { "setpoint.dev/cluster": "orders", "setpoint.dev/instance": "orders-1", "setpoint.dev/role": "primary" },
+      ownerReferences: [owner],
+    });
+    const c = pod.spec!.containers[0]!;
+    expect(c.image).toBe("postgres:16");
+    expect(c.args).toEqual(["-c", "max_connections=200", "-c", "work_mem=8MB"]);
+    expect(c.env).toContainEqual({ name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "orders-superuser", key: "password" } } });
+    expect(c.env).toContainEqual({ name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" });
+    expect(pod.spec!.volumes).toEqual([{ name: "pgdata", persistentVolumeClaim: { claimName: "orders-1" } }]);
+  });
+
+  it("claims the spec's size and class per instance", () => {
+    expect(instanceClaim(cluster, spec, 2)).toMatchObject({
+      metadata: { name: "orders-2", ownerReferences: [owner] },
+      spec: { resources: { requests: { storage: "5Gi" } }, storageClassName: "fast" },
+    });
+  });
+
+  it("points the rw Service at exactly the primary's pod", () => {
+    const svc = service(cluster, "orders-rw", readWriteSelector(cluster, "orders-1"));
+    expect(svc.spec!.selector).toEqual({ "setpoint.dev/cluster": "orders", "setpoint.dev/instance": "orders-1" });
+    expect(svc.metadata!.ownerReferences).toEqual([owner]);
+  });
+
+  it("puts the owner's credentials and the rw Service address in the app Secret", () => {
+    const s = appSecret(cluster, spec, "p@ss/word");
+    expect(s.stringData).toEqual({
+      username: "app",
+      password: "p@ss/word",
+      dbname: "app",
+      host: "orders-rw.shop.svc",
+      port: "5432",
+      uri: "postgresql://app:p%40ss%2Fword@orders-rw.shop.svc:5432/app",
+    });
+  });
+
+  it("renders no arguments without parameters", () => {
+    expect(parameterArgs(undefined)).toEqual([]);
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * The child objects of a `PostgresCluster`, as pure functions of the cluster and its spec:
+ * credential Secrets, one PersistentVolumeClaim and one Pod per instance, and the rw / ro
+ * Services. Every child carries the cluster's labels and a controller owner reference, so the
+ * garbage collector deletes it with the cluster and its events reconcile the cluster.
+ *
+ * Pods are written for the official `postgres` image: the image tag names the major, the
+ * superuser password comes from the superuser Secret through `POSTGRES_PASSWORD`, PGDATA is a
+ * subdirectory of the claim's mount, and parameters are `-c name=value` arguments.
+ */
+import type { V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
+import { clusterObjectNames, instanceName, POSTGRES_PORT, serviceHost } from "../../api/names";
+import type { PostgresClusterSpec } from "../../api/postgres-cluster";
+import { setControllerReference, type OwnerObject } from "../../reconcile/owners";
+
+/** Label on every child: the owning cluster's name. */
+export const CLUSTER_LABEL = "setpoint.dev/cluster";
+/** Label on instance pods and claims: the instance (pod) name. */
+export const INSTANCE_LABEL = "setpoint.dev/instance";
+/** Label on instance pods: `primary` or `replica`. */
+export const ROLE_LABEL = "setpoint.dev/role";
+
+/** Where the data volume is mounted, and PGDATA inside it (as the official image expects). */
+const DATA_MOUNT = "/var/lib/postgresql/data";
+const PGDATA = `${DATA_MOUNT}/pgdata`;
+
+/** A PostgresCluster as read from the API server (it has a uid, so it can own children). */
+export interface ClusterObject extends OwnerObject {
+  readonly metadata: { readonly name: string; readonly namespace: string; readonly uid: string; readonly generation?: number };
+}
+
+function meta(cluster: ClusterObject, name: string, extra: Record<string, string> = {}): { name: string; namespace: string; labels: Record<string, string> } {
+  return { name, namespace: cluster.metadata.namespace, labels: { [CLUSTER_LABEL]: cluster.metadata.name, ...extra } };
+}
+
+/** The container image of a spec: `spec.image`, else `postgres:<postgresVersion>`. */
+export function imageOf(spec: PostgresClusterSpec): string {
+  return spec.image ?? `postgres:${String(spec.postgresVersion)}`;
+}
+
+/** The superuser Secret (`username`, `password`), with a freshly generated password. */
+export function superuserSecret(cluster: ClusterObject, password: string): V1Secret {
+  const body: V1Secret = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: meta(cluster, clusterObjectNames(cluster.metadata.name).superuserSecret),
+    type: "kubernetes.io/basic-auth",
+    stringData: { username: "postgres", password },
+  };
+  return setControllerReference(cluster, body);
+}
+
+/** The application Secret: the bootstrap owner's credentials and how to reach the rw Service. */
+export function appSecret(cluster: ClusterObject, spec: PostgresClusterSpec, password: string): V1Secret {
+  const names = clusterObjectNames(cluster.metadata.name);
+  const host = serviceHost(names.readWriteService, cluster.metadata.namespace);
+  const { owner, database } = spec.bootstrap;
+  const body: V1Secret = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: meta(cluster, names.appSecret),
+    type: "kubernetes.io/basic-auth",
+    stringData: {
+      username: owner,
+      password,
+      dbname: database,
+      host,
+      port: String(POSTGRES_PORT),
+      uri: `postgresql://${encodeURIComponent(owner)}:${encodeURIComponent(password)}@${host}:${POSTGRES_PORT}/${encodeURIComponent(database)}`,
+    },
+  };
+  return setControllerReference(cluster, body);
+}
+
+/** The data volume claim of instance `ordinal`. */
+export function instanceClaim(cluster: ClusterObject, spec: PostgresClusterSpec, ordinal: number): V1PersistentVolumeClaim {
+  const name = instanceName(cluster.metadata.name, ordinal);
+  const body: V1PersistentVolumeClaim = {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: meta(cluster, name, { [INSTANCE_LABEL]: name }),
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      resources: { requests: { storage: spec.storage.size } },
+      ...(spec.storage.storageClass ? { storageClassName: spec.storage.storageClass } : {}),
+    },
+  };
+  return setControllerReference(cluster, body);
+}
+
+/** `-c name=value` arguments of the spec's parameters, sorted by name (stable pod specs). */
+export function parameterArgs(parameters: Readonly<Record<string, string>> | undefined): string[] {
+  return Object.keys(parameters ?? {})
+    .sort()
+    .flatMap((k) => ["-c", `${k}=${parameters![k]!}`]);
+}
+
+/** The pod of instance `ordinal`, running as `role`. */
+export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, ordinal: number, role: "primary" | "replica"): V1Pod {
+  const name = instanceName(cluster.metadata.name, ordinal);
+  const names = clusterObjectNames(cluster.metadata.name);
+  const body: V1Pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: meta(cluster, name, { [INSTANCE_LABEL]: name, [ROLE_LABEL]: role }),
+    spec: {
+      hostname: name,
+      terminationGracePeriodSeconds: 30,
+      containers: [
+        {
+          name: "postgres",
+          image: imageOf(spec),
+          args: parameterArgs(spec.parameters),
+          env: [
+            { name: "POSTGRES_USER", value: "postgres" },
+            { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: names.superuserSecret, key: "password" } } },
+            { name: "PGDATA", value: PGDATA },
+          ],
+          ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
+          volumeMounts: [{ name: "pgdata", mountPath: DATA_MOUNT }],
+          readinessProbe: { exec: { command: ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"] }, periodSeconds: 5 },
+          ...(spec.resources ? { resources: spec.resources } : {}),
+        },
+      ],
+      volumes: [{ name: "pgdata", persistentVolumeClaim: { claimName: name } }],
+    },
+  };
+  return setControllerReference(cluster, body);
+}
+
+/** Selector of the read-write Service: exactly the primary's pod. */
+export function readWriteSelector(cluster: ClusterObject, primary: string): Record<string, string> {
+  return { [CLUSTER_LABEL]: cluster.metadata.name, [INSTANCE_LABEL]: primary };
+}
+
+/** Selector of the read-only Service: the replicas. */
+export function readOnlySelector(cluster: ClusterObject): Record<string, string> {
+  return { [CLUSTER_LABEL]: cluster.metadata.name, [ROLE_LABEL]: "replica" };
+}
+
+/** A ClusterIP Service on the PostgreSQL port with `selector`. */
+export function service(cluster: ClusterObject, name: string, selector: Record<string, string>): V1Service {
+  const body: V1Service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: meta(cluster, name),
+    spec: { type: "ClusterIP", selector, ports: [{ name: "postgres", port: POSTGRES_PORT, targetPort: "postgres", protocol: "TCP" }] },
+  };
+  return setControllerReference(cluster, body);
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { clusterObjectNames } from "../../api/names";
+import { statusFor, type InstanceObservation, type Observation } from "./status";
+
+const now = new Date("2025-01-02T03:04:05Z");
+const up: InstanceObservation = { name: "orders-1", podReady: true, probe: { reachable: true, inRecovery: false }, ip: "127.40.0.2" };
+const observed = (over: Partial<Extract<Observation, { kind: "Observed" }>> = {}): Observation => ({
+  kind: "Observed",
+  instances: [up],
+  primary: "orders-1",
+  bootstrapped: true,
+  wantedInstances: 1,
+  names: clusterObjectNames("orders"),
+  services: { rw: true, ro: true },
+  ...over,
+});
+const cond = (s: ReturnType<typeof statusFor>, type: string) => s.conditions?.find((c) => c.type === type);
+
+describe("statusFor", () => {
+  it("is Ready with the primary, instances and connection details once the primary is up and bootstrapped", () => {
+    const s = statusFor(undefined, observed(), 3, now);
+    expect(s).toMatchObject({
+      observedGeneration: 3,
+      currentPrimary: "orders-1",
+      instances: [{ name: "orders-1", role: "primary", ready: true }],
+      readWriteService: "orders-rw",
+      readOnlyService: "orders-ro",
+      secretName: "orders-app",
+      port: 5432,
+    });
+    expect(cond(s, "Ready")).toMatchObject({ status: "True", reason: "Ready", observedGeneration: 3 });
+    expect(cond(s, "Progressing")).toMatchObject({ status: "False", observedGeneration: 3 });
+    expect(cond(s, "Degraded")).toMatchObject({ status: "False", observedGeneration: 3 });
+  });
+
+  it("names why it is not Ready, in order: no pod, unreachable, not bootstrapped", () => {
+    expect(cond(statusFor(undefined, observed({ instances: [] }), 1, now), "Ready")).toMatchObject({ status: "False", reason: "PrimaryPending" });
+    const down = { ...up, podReady: false, probe: { reachable: false as const, error: "connection refused" } };
+    expect(cond(statusFor(undefined, observed({ instances: [down] }), 1, now), "Ready")).toMatchObject({
+      status: "False",
+      reason: "PrimaryNotReady",
+      message: "instance orders-1: connection refused",
+    });
+    expect(cond(statusFor(undefined, observed({ bootstrapped: false }), 1, now), "Ready")).toMatchObject({ status: "False", reason: "Bootstrapping" });
+  });
+
+  it("keeps the last known primary while the primary is down", () => {
+    const down = { ...up, podReady: false, probe: { reachable: false as const, error: "x" } };
+    const s = statusFor({ currentPrimary: "orders-2" }, observed({ instances: [down] }), 1, now);
+    expect(s.currentPrimary).toBe("orders-2");
+  });
+
+  it("says that replicas are not implemented when more than one instance is wanted", () => {
+    expect(cond(statusFor(undefined, observed({ wantedInstances: 3 }), 1, now), "Progressing")).toMatchObject({ status: "True", reason: "ReplicasNotImplemented" });
+  });
+
+  it("drops a Service turned off in the spec", () => {
+    const s = statusFor(statusFor(undefined, observed(), 1, now), observed({ services: { rw: true, ro: false } }), 2, now);
+    expect(s.readOnlyService).toBeUndefined();
+  });
+
+  it("reports an invalid spec as not Ready and Degraded", () => {
+    const s = statusFor(undefined, { kind: "InvalidSpec", message: "spec.storage: required" }, 1, now);
+    expect(cond(s, "Ready")).toMatchObject({ status: "False", reason: "InvalidSpec", message: "spec.storage: required" });
+    expect(cond(s, "Degraded")).toMatchObject({ status: "True", reason: "InvalidSpec" });
+  });
+});

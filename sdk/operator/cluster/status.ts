@@ -1,0 +1,92 @@
+/**
+ * `PostgresCluster` status as a pure function of the previous status and one observation:
+ * conditions (`Ready`, `Progressing`, `Degraded`, each with `observedGeneration`), the current
+ * primary, per-instance role and readiness, and where to connect.
+ */
+import type { ClusterObjectNames } from "../../api/names";
+import { POSTGRES_PORT } from "../../api/names";
+import type { PostgresClusterSpec, PostgresClusterStatus } from "../../api/postgres-cluster";
+import { setCondition, type ConditionInput } from "../../reconcile/conditions";
+import type { InstanceProbe } from "./controller";
+
+/** One instance as observed: its pod's readiness and what its database said. */
+export interface InstanceObservation {
+  readonly name: string;
+  readonly podReady: boolean;
+  readonly probe: InstanceProbe;
+  readonly ip?: string;
+}
+
+/** What a reconcile found. */
+export type Observation =
+  | { readonly kind: "InvalidSpec"; readonly message: string }
+  | {
+      readonly kind: "Observed";
+      readonly instances: readonly InstanceObservation[];
+      /** The instance that should be primary. */
+      readonly primary: string;
+      /** The bootstrap database and owner exist on the primary. */
+      readonly bootstrapped: boolean;
+      readonly wantedInstances: number;
+      readonly names: ClusterObjectNames;
+      readonly services: PostgresClusterSpec["services"];
+    };
+
+/**
+ * The next status.
+ * @param previous the status as read.
+ * @param observation what this reconcile found.
+ * @param generation `metadata.generation` the observation was made for.
+ * @param now the controller's clock.
+ */
+export function statusFor(previous: PostgresClusterStatus | undefined, observation: Observation, generation: number, now: Date): PostgresClusterStatus {
+  const cond = (type: ConditionInput["type"], status: "True" | "False", reason: string, message?: string): ConditionInput => ({ type, status, reason, message });
+  let inputs: ConditionInput[];
+  let fields: Partial<PostgresClusterStatus> = {};
+  switch (observation.kind) {
+    case "InvalidSpec":
+      inputs = [cond("Ready", "False", "InvalidSpec", observation.message), cond("Degraded", "True", "InvalidSpec", observation.message), cond("Progressing", "False", "InvalidSpec")];
+      break;
+    case "Observed": {
+      const instances = observation.instances.map((i) => ({
+        name: i.name,
+        role: i.probe.reachable && i.probe.inRecovery ? ("replica" as const) : i.name === observation.primary ? ("primary" as const) : ("replica" as const),
+        ready: i.podReady && i.probe.reachable,
+      }));
+      const primary = observation.instances.find((i) => i.name === observation.primary);
+      const primaryUp = primary !== undefined && primary.podReady && primary.probe.reachable && !primary.probe.inRecovery;
+      const ready = primaryUp && observation.bootstrapped;
+      const replicasMissing = observation.wantedInstances > 1;
+      const why = !primary
+        ? ["PrimaryPending", `waiting for pod ${observation.primary}`]
+        : !primaryUp
+          ? ["PrimaryNotReady", primary.probe.reachable ? `pod ${primary.name} is not ready` : `instance ${primary.name}: ${primary.probe.error}`]
+          : !observation.bootstrapped
+            ? ["Bootstrapping", "creating the bootstrap database and owner"]
+            : ["Ready", `primary ${observation.primary} is accepting connections`];
+      inputs = [
+        cond("Ready", ready ? "True" : "False", why[0]!, why[1]),
+        cond("Degraded", "False", ready ? "Ready" : why[0]!),
+        replicasMissing
+          ? cond("Progressing", "True", "ReplicasNotImplemented", `running 1 of ${observation.wantedInstances} instances: streaming replicas are not implemented yet`)
+          : cond("Progressing", ready ? "False" : "True", ready ? "Ready" : why[0]!),
+      ];
+      fields = {
+        currentPrimary: primaryUp ? observation.primary : (previous?.currentPrimary ?? observation.primary),
+        instances,
+        port: POSTGRES_PORT,
+        secretName: observation.names.appSecret,
+        readWriteService: observation.services.rw ? observation.names.readWriteService : undefined,
+        readOnlyService: observation.services.ro ? observation.names.readOnlyService : undefined,
+      };
+      break;
+    }
+    default: {
+      const never: never = observation;
+      throw new Error(`unhandled observation ${JSON.stringify(never)}`);
+    }
+  }
+  let conditions = previous?.conditions;
+  for (const input of inputs) conditions = setCondition(conditions, input, generation, now);
+  return { ...previous, ...fields, observedGeneration: generation, conditions };
+}
