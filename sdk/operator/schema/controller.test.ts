@@ -4,6 +4,7 @@ import type { ReconcileContext } from "../../reconcile/index";
 import { noopLogger } from "../../reconcile/internal/logger";
 import type { StatusApi } from "../../reconcile/internal/status";
 import type { applySchema, planSchema } from "../../schema/engine";
+import { HazardsRefusedError, refusedHazards } from "../../schema/plan";
 import { reconcilePostgresSchema, referencedConfigMaps, referencedSecrets, type PostgresSchemaDeps, type PostgresSchemaObject } from "./controller";
 
 const ctx: ReconcileContext = { reconcileId: "r1", log: noopLogger, signal: new AbortController().signal, now: () => new Date("2026-01-02T03:04:05.678Z") };
@@ -38,7 +39,12 @@ function harness(obj: PostgresSchemaObject | undefined, plan: typeof planSchema,
     readConfigMapKey: async () => "CREATE TABLE c (id int);",
     engine: {
       plan,
+      // As applySchema: plan, refuse before anything runs, apply what is allowed.
       apply: (async (...args: Parameters<typeof applySchema>) => {
+        const planned = await plan(...args);
+        const refused = refusedHazards(planned.plan, args[2]?.allowHazards ?? []);
+        if (refused.length > 0) throw new HazardsRefusedError(refused);
+        if (planned.plan.steps.length === 0) return { ...planned, results: [] };
         applied++;
         if (opts.apply) return opts.apply(...args);
         throw new Error("unexpected apply");
@@ -213,13 +219,14 @@ describe("reconcilePostgresSchema: answering from the last check", () => {
       status,
       readSecretKey: async () => URL_WITH_SECRET,
       readConfigMapKey: async () => "CREATE TABLE c (id int);",
+      // Each database check is one engine call (apply plans, finds nothing to do, returns).
       engine: {
         plan: (async () => {
-          state.plans++;
-          return { plan: { steps: [], unmanaged: [] }, fingerprint: "fp1" };
+          throw new Error("unexpected plan");
         }) as unknown as typeof planSchema,
         apply: (async () => {
-          throw new Error("unexpected apply");
+          state.plans++;
+          return { plan: { steps: [], unmanaged: [] }, fingerprint: "fp1", results: [] };
         }) as unknown as typeof applySchema,
       },
       versions: { secret: (key) => (key === "ns/db" ? state.secretVersion : undefined), configMap: () => undefined },

@@ -17,7 +17,7 @@ import { findCondition, setCondition, statusEqual, type ConditionInput } from ".
 import { requestKey, type ReconcileContext, type Request, type Result } from "../../reconcile/index";
 import { defaultRegistry, type MetricsRegistry } from "../../reconcile/internal/metrics";
 import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
-import { applySchema, planSchema, type SchemaEngineOptions } from "../../schema/engine";
+import { applySchema, planSchema, type AppliedSchema, type SchemaEngineOptions } from "../../schema/engine";
 import type { HazardCode } from "../../schema/hazards";
 import { HazardsRefusedError, refusedHazards, type AllowedHazards, type Plan } from "../../schema/plan";
 import type { DesiredSchema } from "../../schema/source";
@@ -312,19 +312,27 @@ export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
           );
     const options: SchemaEngineOptions = { ...deps.engineOptions, online: spec.online, allowHazards: allowedHazards(spec) };
     try {
-      const planned = await engine.plan(url, desired, options);
-      plans.inc({ desired: planned.desiredFromCache ? "cache" : "dev-server" });
-      if (planned.plan.steps.length === 0) {
-        ctx.log.debug("converged");
-        return { outcome: { kind: "Converged", fingerprint: planned.fingerprint }, requeueAfterMs: driftMs };
-      }
-      const refused = refusedHazards(planned.plan, options.allowHazards!);
-      if (refused.length > 0) {
-        const message = refusalMessage(refused);
-        ctx.log.info("plan refused: hazards not allowed", { steps: planned.plan.steps.length, hazards: refused.map((h) => h.code) });
+      // Apply straight away: the engine plans, and refuses the plan whole before anything runs
+      // when it has hazards the spec does not allow; planning here first would plan twice.
+      let applied: AppliedSchema;
+      try {
+        applied = await engine.apply(url, desired, options);
+      } catch (err) {
+        if (!(err instanceof HazardsRefusedError)) throw err;
+        // Refused: plan again only to list the pending statements in status.
+        const planned = await engine.plan(url, desired, options);
+        plans.inc({ desired: planned.desiredFromCache ? "cache" : "dev-server" });
+        if (planned.plan.steps.length === 0) return { outcome: { kind: "Converged", fingerprint: planned.fingerprint }, requeueAfterMs: driftMs };
+        const refused = refusedHazards(planned.plan, options.allowHazards!);
+        const message = refusalMessage(refused.length > 0 ? refused : err.hazards);
+        ctx.log.info("plan refused: hazards not allowed", { steps: planned.plan.steps.length, hazards: (refused.length > 0 ? refused : err.hazards).map((h) => h.code) });
         return { outcome: { kind: "HazardsRefused", message, pending: planStatements(planned.plan) }, requeueAfterMs: driftMs };
       }
-      const applied = await engine.apply(url, desired, options);
+      plans.inc({ desired: applied.desiredFromCache ? "cache" : "dev-server" });
+      if (applied.plan.steps.length === 0) {
+        ctx.log.debug("converged");
+        return { outcome: { kind: "Converged", fingerprint: applied.fingerprint }, requeueAfterMs: driftMs };
+      }
       const statements = planStatements(applied.plan).length;
       // Drift: this very desired schema was applied before, and the database no longer matches it.
       // (Not "was Ready": a cached status may lag behind, and a refused drift is not Ready either.)
@@ -342,10 +350,6 @@ export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
           outcome: { kind: "DatabaseUnreachable", message: `cannot reach ${err.target}: ${err.message}` },
           requeueAfterMs: deps.unreachableRequeueMs ?? 10_000,
         };
-      }
-      if (err instanceof HazardsRefusedError) {
-        // The live schema changed between plan and apply; nothing ran.
-        return { outcome: { kind: "HazardsRefused", message: refusalMessage(err.hazards), pending: [] }, requeueAfterMs: driftMs };
       }
       if (err instanceof InputError && err.propertyPath !== "url") {
         return { outcome: { kind: "InvalidSchema", message: err.message }, requeueAfterMs: driftMs };
