@@ -1,7 +1,8 @@
 // The node harness on a real API server: a pod written as for the official postgres image
 // becomes Running on its own loopback address and accepts connections there; a killed server is
 // restarted with restartCount 1 and its data; a deleted and recreated pod on the same claim
-// keeps the data.
+// keeps the data; a pod with a pg_basebackup init container (emulated: the packaged binaries
+// have none) starts as a streaming standby of its source.
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
@@ -134,5 +135,32 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
     await core.createNamespacedPod({ namespace: ns, body: podManifest("pg-0", "data-1") });
     const pod = await readyPod("pg-0");
     expect(await query(pod.status!.podIP!, "select n from kept")).toEqual([{ n: 1 }]);
+  });
+
+  it("plays a pg_basebackup init container: the clone streams from its source through the slot", async () => {
+    const source = await readyPod("pg-0");
+    const sourceIp = source.status!.podIP!;
+    await query(sourceIp, "create role repl login replication password 'repl-pw'; select pg_create_physical_replication_slot('clone_1', true)");
+    await core.createNamespacedPersistentVolumeClaim({
+      namespace: ns,
+      body: { metadata: { name: "data-2" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
+    });
+    const manifest = podManifest("pg-1", "data-2");
+    manifest.spec!.initContainers = [
+      {
+        name: "clone",
+        image: `postgres:${major}`,
+        command: ["pg_basebackup", "-d", `host=${sourceIp} port=5432 user=repl application_name=clone_1`, "-D", "/var/lib/postgresql/data/pgdata", "-R", "-X", "stream", "-S", "clone_1"],
+        env: [{ name: "PGPASSWORD", value: "repl-pw" }],
+        volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
+      },
+    ];
+    await core.createNamespacedPod({ namespace: ns, body: manifest });
+    const clone = await readyPod("pg-1");
+    const cloneIp = clone.status!.podIP!;
+    expect(await query(cloneIp, "select pg_is_in_recovery() as r, n from kept")).toEqual([{ r: true, n: 1 }]);
+    await query(sourceIp, "insert into kept values (2)");
+    await eventually("row streamed to the clone", async () => JSON.stringify(await query(cloneIp, "select n from kept order by n")) === JSON.stringify([{ n: 1 }, { n: 2 }]));
+    expect(await query(sourceIp, "select application_name, state from pg_stat_replication")).toEqual([{ application_name: "clone_1", state: "streaming" }]);
   });
 });

@@ -14,9 +14,12 @@
 // - A process that dies is reported terminated and restarted after a backoff with
 //   restartCount + 1 (restartPolicy Always). A pod being deleted is stopped with SIGINT, SIGKILL
 //   after its grace period, then removed with grace period 0, as a kubelet finishes a deletion.
+// - A pod's `pg_basebackup` init container runs once per pod before its server, emulated by
+//   basebackup.ts against the source pod this harness runs (test infrastructure only: the
+//   packaged binaries have no pg_basebackup).
 import { spawn } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +27,7 @@ import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Per
 import { runIdentity } from "../../../sdk/postgres/embedded";
 import { Informer, objectKey } from "../../../sdk/reconcile/internal/informer";
 import { MetricsRegistry } from "../../../sdk/reconcile/internal/metrics";
+import { emulateBaseBackup, parseBaseBackupArgs } from "./basebackup";
 import { PostgresContainer, type Exit } from "./container";
 import { instanceSpec, postgresContainer, POSTGRES_CONTAINER, UnsupportedPodError, type InstanceSpec } from "./pod-spec";
 
@@ -67,6 +71,8 @@ interface Worker {
   /** Set while a start is in progress, to serialize starts. */
   starting?: Promise<void>;
   restartCount: number;
+  /** The init container (if any) has completed. */
+  initialized: boolean;
   ready: boolean;
   lastExit?: { exit: Exit; startedAt: Date };
   waiting?: { reason: string; message?: string };
@@ -220,7 +226,7 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
       return;
     }
     if (!w) {
-      w = { uid, namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, restartCount: 0, ready: false, terminating: false, gone: false, statusWrite: Promise.resolve() };
+      w = { uid, namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, restartCount: 0, initialized: false, ready: false, terminating: false, gone: false, statusWrite: Promise.resolve() };
       workers.set(uid, w);
       byKey.set(objectKey(pod), w);
     }
@@ -248,9 +254,9 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     }
   }
 
-  async function resolveEnv(namespace: string, spec: InstanceSpec): Promise<Record<string, string>> {
+  async function resolveEnv(namespace: string, vars: InstanceSpec["env"]): Promise<Record<string, string>> {
     const env: Record<string, string> = {};
-    for (const e of spec.env) {
+    for (const e of vars) {
       if (e.value !== undefined) env[e.name] = e.value;
       const ref = e.valueFrom?.secretKeyRef;
       if (ref) {
@@ -276,7 +282,7 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     try {
       spec = instanceSpec(pod);
       specs.set(w.uid, spec);
-      env = await resolveEnv(w.namespace, spec);
+      env = await resolveEnv(w.namespace, spec.env);
     } catch (err) {
       w.waiting = { reason: err instanceof UnsupportedPodError ? err.reason : "CreateContainerConfigError", message: err instanceof Error ? err.message : String(err) };
       await writeStatus(w);
@@ -296,6 +302,18 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     const dataDir = spec.dataSubPath === "" ? volume : join(volume, spec.dataSubPath);
     const runDir = mkdir(join(baseDir, "pods", w.uid));
     if (w.terminating || w.gone) return;
+    if (!w.initialized && spec.clone) {
+      try {
+        await runClone(w, spec, dataDir);
+      } catch (err) {
+        w.waiting = { reason: "Init:Error", message: `init container ${spec.clone.name}: ${err instanceof Error ? err.message : String(err)}` };
+        await writeStatus(w);
+        scheduleRestart(w, Math.min(10_000, backoff * 4));
+        return;
+      }
+    }
+    w.initialized = true;
+    if (w.terminating || w.gone) return;
     const container = await PostgresContainer.start({ major: spec.major, ip: w.ip, port: spec.port, dataDir, runDir, env, settings: spec.settings });
     w.container = container;
     w.waiting = undefined;
@@ -308,6 +326,24 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
         await writeStatus(w);
       }
     }
+  }
+
+  /** Plays the pod's pg_basebackup init container (see basebackup.ts). */
+  async function runClone(w: Worker, spec: InstanceSpec, dataDir: string): Promise<void> {
+    const clone = spec.clone!;
+    if (clone.skipIfInitialized && existsSync(join(dataDir, "PG_VERSION"))) return;
+    const request = parseBaseBackupArgs(clone.args);
+    const env = await resolveEnv(w.namespace, clone.env);
+    const host = request.conninfo.host;
+    const source = [...workers.values()].find((o) => o.ip === host && o.container !== undefined && !o.gone)?.container;
+    if (!source) throw new Error(`pg_basebackup: could not connect to server at "${host ?? ""}"`);
+    await emulateBaseBackup(
+      request,
+      env.PGPASSWORD,
+      { major: source.config.major, dataDir: source.config.dataDir, socketDir: source.config.runDir, port: source.config.port, superuser: source.config.env.POSTGRES_USER ?? "postgres" },
+      dataDir,
+      identity,
+    );
   }
 
   function onExit(w: Worker, container: PostgresContainer, exit: Exit): void {
@@ -415,7 +451,7 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
       hostIPs: [{ ip: hostIp }],
       ...(w.ip ? { podIP: w.ip, podIPs: [{ ip: w.ip }] } : {}),
       startTime: pod.status?.startTime ?? now,
-      conditions: [cond("PodScheduled", true), cond("Initialized", true), cond("ContainersReady", w.ready), cond("Ready", w.ready)],
+      conditions: [cond("PodScheduled", true), cond("Initialized", w.initialized), cond("ContainersReady", w.ready), cond("Ready", w.ready)],
       containerStatuses: [containerStatus],
     };
   }

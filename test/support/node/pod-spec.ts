@@ -4,6 +4,9 @@
 // PGDATA configure the entrypoint's first-start initdb, the container's args are server options
 // (`-c name=value`, as the image passes them to `postgres`), the data directory lives on the
 // volume mounted at the PGDATA path's mount, and the first containerPort is the listen port.
+// One kind of init container is understood: `pg_basebackup` into PGDATA (see basebackup.ts),
+// either as the command itself or behind the guard `sh -c '[ -s "$PGDATA/PG_VERSION" ] && exit
+// 0; exec "$0" "$@"' pg_basebackup ...` that skips the clone when the volume already has data.
 import type { V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node";
 import { isSupportedMajor, type PostgresMajor } from "../../../sdk/postgres/versions";
 
@@ -29,7 +32,22 @@ export interface InstanceSpec {
   readonly settings: readonly string[];
   /** Grace period when the pod is deleted, before SIGKILL. */
   readonly terminationGraceSeconds: number;
+  /** The pod's `pg_basebackup` init container, if it has one. */
+  readonly clone?: CloneSpec;
 }
+
+/** A `pg_basebackup` init container. */
+export interface CloneSpec {
+  readonly name: string;
+  /** pg_basebackup's arguments (after the program name). */
+  readonly args: readonly string[];
+  readonly env: readonly V1EnvVar[];
+  /** The guard form: nothing to do when PGDATA already holds a data directory. */
+  readonly skipIfInitialized: boolean;
+}
+
+/** The guard script a clone init container may run its command behind. */
+export const SKIP_IF_INITIALIZED = '[ -s "$PGDATA/PG_VERSION" ] && exit 0; exec "$0" "$@"';
 
 /** A pod the harness cannot run, with the reason a kubelet would report. */
 export class UnsupportedPodError extends Error {
@@ -88,6 +106,9 @@ export function instanceSpec(pod: V1Pod): InstanceSpec {
     else if (a.startsWith("--") && a.includes("=")) settings.push(a.slice(2));
     else throw new UnsupportedPodError("CreateContainerConfigError", `unsupported argument ${JSON.stringify(a)}: only -c name=value and --name=value`);
   }
+  const inits = pod.spec?.initContainers ?? [];
+  if (inits.length > 1) throw new UnsupportedPodError("CreateContainerConfigError", "at most one init container (pg_basebackup) is supported");
+  const clone = inits.length === 1 ? cloneSpec(inits[0]!, pgdata) : undefined;
   return {
     major,
     image: c.image!,
@@ -97,5 +118,20 @@ export function instanceSpec(pod: V1Pod): InstanceSpec {
     port: c.ports?.[0]?.containerPort ?? 5432,
     settings,
     terminationGraceSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
+    ...(clone ? { clone } : {}),
   };
+}
+
+function cloneSpec(c: V1Container, pgdata: string): CloneSpec {
+  if (imageMajor(c.image) === undefined) throw new UnsupportedPodError("InvalidImageName", `init container "${c.name}": image postgres:<14-18> required`);
+  const argv = [...(c.command ?? []), ...(c.args ?? [])];
+  const guarded = argv[0] === "sh" && argv[1] === "-c" && argv[2] === SKIP_IF_INITIALIZED;
+  const program = guarded ? argv.slice(3) : argv;
+  if (program[0] !== "pg_basebackup") throw new UnsupportedPodError("CreateContainerConfigError", `init container "${c.name}": only pg_basebackup is supported`);
+  const args = program.slice(1);
+  const d = args.indexOf("-D");
+  if (d < 0 || (args[d + 1] !== pgdata && args[d + 1] !== "$PGDATA")) {
+    throw new UnsupportedPodError("CreateContainerConfigError", `init container "${c.name}": pg_basebackup must write to PGDATA (${pgdata})`);
+  }
+  return { name: c.name, args, env: c.env ?? [], skipIfInitialized: guarded };
 }
