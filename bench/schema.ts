@@ -13,7 +13,7 @@ import { diff } from "../sdk/schema/diff";
 import { forgetLiveIntrospections, planSchema, type PlannedSchema } from "../sdk/schema/engine";
 import { introspect } from "../sdk/schema/introspect";
 import type { SchemaModel } from "../sdk/schema/model";
-import { DEV_SERVER_PARAMETERS, forgetCachedModels, normalize } from "../sdk/schema/normalize";
+import { DEV_SERVER_PARAMETERS, forgetCachedModels, normalize, scratchCleanup } from "../sdk/schema/normalize";
 import { plan } from "../sdk/schema/plan";
 import type { DesiredSchema } from "../sdk/schema/source";
 import { cpuSince, cpuSnapshot, postmasterPid } from "./support/cpu";
@@ -152,10 +152,15 @@ interface Measured<T> {
   cpu: { node: number; server: number };
 }
 
-/** Wall and CPU time of `fn`. The CPU snapshot after it waits briefly so exited backends are reaped (not timed). */
+/**
+ * Wall and CPU time of `fn`. Wall ends when `fn` returns; scratch databases that normalization drops
+ * after returning are waited for before the CPU snapshot, so their cost counts as CPU but not as wall
+ * (and never leaks into the next measurement). The snapshot waits briefly so exited backends are reaped.
+ */
 async function measure<T>(pid: readonly number[], fn: () => Promise<T>): Promise<Measured<T>> {
   const before = cpuSnapshot(pid);
   const t = await timed(fn);
+  await scratchCleanup();
   await new Promise((r) => setTimeout(r, 50));
   const c = cpuSince(before, cpuSnapshot(pid));
   return { value: t.value, wallMs: t.ms, cpu: { node: c.nodeMs, server: c.serverMs } };

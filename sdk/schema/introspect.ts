@@ -24,6 +24,13 @@ export interface IntrospectOptions {
    * @default every schema except PostgreSQL's own (pg_*, information_schema)
    */
   schemas?: readonly string[];
+  /**
+   * More connections to the same database: the catalog queries are spread over them and run
+   * concurrently. Only for a database that nothing changes meanwhile (each connection reads its own
+   * snapshot), such as the scratch database of normalization. Sets `search_path` on each.
+   * @default [] (every query runs on `client`, in sequence)
+   */
+  concurrent?: readonly ClientBase[];
 }
 
 /**
@@ -38,21 +45,46 @@ export const CANONICAL_SEARCH_PATH = "public";
  * are left to the extension. Sets `search_path` on the session (see {@link CANONICAL_SEARCH_PATH}).
  */
 export async function introspect(client: ClientBase, options: IntrospectOptions = {}): Promise<SchemaModel> {
-  await client.query(`SET search_path = ${CANONICAL_SEARCH_PATH}`);
   const scope = options.schemas ? [...options.schemas] : null;
-  const q = async <R extends object>(sql: string): Promise<R[]> => (await client.query<R>(sql, [scope])).rows;
-
-  // One query per object kind, in sequence on the one connection (node-postgres does not pipeline).
-  const schemas = await q<{ name: string; comment: string | null }>(SCHEMAS_SQL);
-  const extensions = await q<ExtensionDef>(EXTENSIONS_SQL);
-  const enums = await q<{ schema: string; name: string; values: string[]; comment: string | null }>(ENUMS_SQL);
-  const sequences = await q<SequenceRow>(SEQUENCES_SQL);
-  const relations = await q<RelationRow>(RELATIONS_SQL);
-  const columns = await q<ColumnRow>(COLUMNS_SQL);
-  const constraints = await q<ConstraintRow>(CONSTRAINTS_SQL);
-  const indexes = await q<IndexRow>(INDEXES_SQL);
-  const views = await q<ViewRow>(VIEWS_SQL);
-  const unmanaged = await q<UnmanagedObject>(UNMANAGED_SQL);
+  const lanes = [client, ...(options.concurrent ?? [])];
+  await Promise.all(lanes.map((c) => c.query(`SET search_path = ${CANONICAL_SEARCH_PATH}`)));
+  // One query per object kind. On one connection they run in sequence (node-postgres does not
+  // pipeline); with more, each goes to the connection with the least expected work queued.
+  const queued = lanes.map(() => ({ work: 0, tail: Promise.resolve() as Promise<unknown> }));
+  const q = <R extends object>(sql: string, weight: number): Promise<R[]> => {
+    const lane = queued.reduce((best, l, i) => (l.work < queued[best]!.work ? i : best), 0);
+    queued[lane]!.work += weight;
+    const run = queued[lane]!.tail.then(async () => (await lanes[lane]!.query<R>(sql, [scope])).rows);
+    queued[lane]!.tail = run.catch(() => undefined);
+    return run;
+  };
+  // Heaviest first, weighted by their relative cost on the benchmark schemas.
+  const pending = {
+    columns: q<ColumnRow>(COLUMNS_SQL, 10),
+    indexes: q<IndexRow>(INDEXES_SQL, 7),
+    constraints: q<ConstraintRow>(CONSTRAINTS_SQL, 3),
+    relations: q<RelationRow>(RELATIONS_SQL, 1),
+    sequences: q<SequenceRow>(SEQUENCES_SQL, 1),
+    unmanaged: q<UnmanagedObject>(UNMANAGED_SQL, 1),
+    schemas: q<{ name: string; comment: string | null }>(SCHEMAS_SQL, 0),
+    extensions: q<ExtensionDef>(EXTENSIONS_SQL, 0),
+    enums: q<{ schema: string; name: string; values: string[]; comment: string | null }>(ENUMS_SQL, 0),
+    views: q<ViewRow>(VIEWS_SQL, 0),
+  };
+  // Wait for all before reporting the first failure, so no query is left running on a connection.
+  await Promise.allSettled(Object.values(pending));
+  const [columns, indexes, constraints, relations, sequences, unmanaged, schemas, extensions, enums, views] = await Promise.all([
+    pending.columns,
+    pending.indexes,
+    pending.constraints,
+    pending.relations,
+    pending.sequences,
+    pending.unmanaged,
+    pending.schemas,
+    pending.extensions,
+    pending.enums,
+    pending.views,
+  ]);
 
   const tables = assembleTables(relations, columns, constraints, indexes);
   return {

@@ -43,16 +43,22 @@ function defaultCacheDir(): string {
  * @throws {InputError} with the file and line when the SQL is invalid (the server's own message).
  */
 export async function normalize(desired: DesiredSchema, options: NormalizeOptions = {}): Promise<{ model: SchemaModel; fingerprint: string; cached: boolean }> {
+  const hit = normalizedFromCache(desired, options);
+  if (hit) return hit;
   const major = options.major ?? DEFAULT_MAJOR;
   const fingerprint = desiredFingerprint(desired, major);
   const cacheDir = options.cacheDir === false ? null : (options.cacheDir ?? defaultCacheDir());
-  if (cacheDir) {
-    const hit = readCache(cacheDir, fingerprint);
-    if (hit) return { model: hit, fingerprint, cached: true };
-  }
-  const model = options.devUrl ? await buildOn(options.devUrl, desired) : await buildEmbedded(major, desired);
+  const model = options.devUrl ? await buildOn(options.devUrl, desired, { dropScratch: true }) : await buildEmbedded(major, desired);
   if (cacheDir) writeCache(cacheDir, fingerprint, model);
   return { model, fingerprint, cached: false };
+}
+
+/** The cached normalized model of `desired`, or null when {@link normalize} would have to build it. */
+export function normalizedFromCache(desired: DesiredSchema, options: NormalizeOptions = {}): { model: SchemaModel; fingerprint: string; cached: true } | null {
+  const fingerprint = desiredFingerprint(desired, options.major ?? DEFAULT_MAJOR);
+  const cacheDir = options.cacheDir === false ? null : (options.cacheDir ?? defaultCacheDir());
+  const hit = cacheDir ? readCache(cacheDir, fingerprint) : null;
+  return hit ? { model: hit, fingerprint, cached: true } : null;
 }
 
 /**
@@ -73,30 +79,101 @@ async function buildEmbedded(major: number, desired: DesiredSchema): Promise<Sch
   // Scratch data: on tmpfs when there is one, where creating relation files is several times cheaper.
   const pg = await startEmbeddedPostgres({ major, parameters: DEV_SERVER_PARAMETERS, ...(scratchBaseDir() ? { baseDir: scratchBaseDir() } : {}) });
   try {
-    return await buildOn(pg.url(), desired);
+    // The whole server goes, so its scratch database is not dropped first.
+    return await buildOn(pg.url(), desired, { dropScratch: false });
   } finally {
-    await pg.stop();
+    // Stopped after returning; if the process exits first, its exit hooks stop the server.
+    inBackground(pg.stop());
   }
 }
 
-async function buildOn(devUrl: string, desired: DesiredSchema): Promise<SchemaModel> {
+/** Prefix of scratch database names; the rest is the creation time (base-36 seconds) and a random suffix. */
+const SCRATCH_PREFIX = "setpoint_dev_";
+/** A scratch database without connections older than this was left by a process that died. */
+const ABANDONED_AFTER_S = 600;
+
+function scratchName(): string {
+  return `${SCRATCH_PREFIX}${Math.floor(Date.now() / 1000).toString(36)}_${randomBytes(6).toString("hex")}`;
+}
+
+async function buildOn(devUrl: string, desired: DesiredSchema, { dropScratch }: { dropScratch: boolean }): Promise<SchemaModel> {
   const admin = await connect(devUrl, { applicationName: "setpoint-dev" });
-  const name = `setpoint_dev_${randomBytes(6).toString("hex")}`;
+  const name = scratchName();
   try {
     await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
+  } catch (err) {
+    await admin.end();
+    throw err;
+  }
+  try {
     const url = new URL(devUrl);
     url.pathname = `/${name}`;
     const scratch = await connect(url.toString(), { applicationName: "setpoint-dev" });
+    // A second connection, opened while the DDL runs, reads half of the catalogs at the same time.
+    const second = connect(url.toString(), { applicationName: "setpoint-dev" });
+    second.catch(() => undefined); // its failure is reported where it is awaited
     try {
       for (const file of desired.files) await applyFile(scratch, file.name, file.sql);
-      return await introspect(scratch);
+      return await introspect(scratch, { concurrent: [await second] });
     } finally {
-      await scratch.end();
+      await Promise.all([scratch.end(), second.then((c) => c.end(), () => undefined)]);
     }
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    // The model no longer needs the scratch database: drop it (and any a killed process left behind)
+    // after returning, off the caller's critical path.
+    inBackground(
+      (async () => {
+        try {
+          if (dropScratch) {
+            await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+            await sweepAbandonedScratchDatabases(admin);
+          }
+        } finally {
+          await admin.end();
+        }
+      })(),
+    );
   }
+}
+
+/**
+ * Drops scratch databases that a killed process left on the dev server: no connection, and created
+ * more than ten minutes ago (a normalization holds a connection to its scratch database until it is
+ * done). Without FORCE, so a database someone connects to meanwhile stays. Errors are ignored.
+ */
+async function sweepAbandonedScratchDatabases(admin: Client): Promise<void> {
+  const { rows } = await admin.query<{ name: string }>(
+    `SELECT d.datname AS name FROM pg_database d
+     WHERE d.datname LIKE 'setpoint\\_dev\\_%' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)`,
+  );
+  const now = Date.now() / 1000;
+  for (const { name } of rows) {
+    const created = parseInt(name.slice(SCRATCH_PREFIX.length).split("_")[0] ?? "", 36);
+    // Names without a time come from an earlier version; with no connection they are abandoned.
+    const abandoned = !name.slice(SCRATCH_PREFIX.length).includes("_") || (Number.isFinite(created) && now - created > ABANDONED_AFTER_S);
+    if (abandoned) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`).catch(() => undefined);
+  }
+}
+
+// Scratch databases and servers still being dropped or stopped after their normalization returned.
+const cleanups = new Set<Promise<void>>();
+
+function inBackground(work: Promise<unknown>): void {
+  const done: Promise<void> = work.then(
+    () => undefined,
+    () => undefined,
+  );
+  cleanups.add(done);
+  void done.then(() => cleanups.delete(done));
+}
+
+/**
+ * Resolves when the scratch databases and embedded dev servers of earlier normalizations are gone
+ * (they are dropped and stopped after `normalize` returns). A process that exits normally waits for
+ * them anyway; benchmarks and tests call this to measure or assert without that work in flight.
+ */
+export async function scratchCleanup(): Promise<void> {
+  await Promise.all([...cleanups]);
 }
 
 async function applyFile(client: Client, file: string, sql: string): Promise<void> {
