@@ -6,8 +6,8 @@ import { applyPlan, type StepResult } from "./apply";
 import { diff } from "./diff";
 import { gatherRowFacts } from "./facts";
 import { catalogFingerprint, introspect } from "./introspect";
-import type { SchemaModel } from "./model";
-import { normalize } from "./normalize";
+import { inSchemas, type SchemaModel } from "./model";
+import { normalize, normalizedFromCache, type NormalizeOptions } from "./normalize";
 import { plan, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
 import type { DesiredSchema } from "./source";
 
@@ -80,14 +80,55 @@ export async function planSchema(target: ConnectionInput, desired: DesiredSchema
 
 async function planWith(client: Client, desired: DesiredSchema, options: SchemaEngineOptions): Promise<PlannedSchema> {
   const serverMajor = majorFromVersionNum(Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v));
-  const normalized = await normalize(desired, { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir });
-  const schemas = options.schemas ?? normalized.model.schemas.map((s) => s.name);
-  const live = await introspectUnlessUnchanged(client, schemas);
+  const { normalized, live } = await desiredAndLive(client, desired, { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir }, options.schemas);
   const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [] };
   // Probe emptiness only for what the plan would drop, then plan with those facts.
   const facts = await gatherRowFacts(client, diff(live, normalized.model, policy));
   const p = plan(live, normalized.model, { ...policy, facts });
   return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached };
+}
+
+/**
+ * The normalized desired model, and the live model of the schemas it manages (`schemas`, else the
+ * desired model's). When normalization has to run on the dev server, the target is introspected
+ * meanwhile, over the schemas the desired SQL most likely has; when it turns out to have one more,
+ * the target is read again over the right ones, as it would have been without the overlap.
+ */
+async function desiredAndLive(
+  client: Client,
+  desired: DesiredSchema,
+  normalizeOptions: NormalizeOptions,
+  schemas: readonly string[] | undefined,
+): Promise<{ normalized: Awaited<ReturnType<typeof normalize>>; live: SchemaModel }> {
+  const cached = normalizedFromCache(desired, normalizeOptions);
+  if (cached) return { normalized: cached, live: await introspectUnlessUnchanged(client, schemas ?? cached.model.schemas.map((s) => s.name)) };
+  const guess = schemas ?? likelySchemas(desired);
+  // Settle both before reporting a failure (an invalid desired schema first), so neither is left running.
+  const [normalized, early] = await Promise.allSettled([normalize(desired, normalizeOptions), introspectUnlessUnchanged(client, guess)]);
+  if (normalized.status === "rejected") throw normalized.reason;
+  if (early.status === "rejected") throw early.reason;
+  const actual = schemas ?? normalized.value.model.schemas.map((s) => s.name);
+  const live = actual.every((s) => guess.includes(s)) ? inSchemas(early.value, actual) : await introspectUnlessUnchanged(client, actual);
+  return { normalized: normalized.value, live };
+}
+
+// `CREATE SCHEMA [IF NOT EXISTS] name`, the name quoted or not (AUTHORIZATION forms are simply missed).
+const CREATE_SCHEMA = /\bcreate\s+schema\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[a-z_][\w$]*)/gi;
+
+/**
+ * The schemas a desired SQL schema most likely holds once applied: `public` (every new database has
+ * it) and those it creates. A guess that may include too many (filtered out afterwards) or miss one
+ * (read afterwards); never trusted as the scope.
+ */
+function likelySchemas(desired: DesiredSchema): string[] {
+  const out = new Set(["public"]);
+  for (const file of desired.files) {
+    for (const m of file.sql.matchAll(CREATE_SCHEMA)) {
+      const name = m[1]!;
+      out.add(name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name.replace(/[A-Z]/g, (c) => c.toLowerCase()));
+    }
+  }
+  return [...out];
 }
 
 // Last introspection per target and scope, reused while the catalog fingerprint is unchanged: a

@@ -186,3 +186,22 @@ export function keyOf(o: QualifiedName): string {
 export function byKey<T extends QualifiedName>(items: readonly T[]): Map<string, T> {
   return new Map(items.map((i) => [keyOf(i), i]));
 }
+
+/**
+ * The part of a model in `schemas`: what {@link introspect} returns when given those schemas, from an
+ * introspection of more of them.
+ */
+export function inSchemas(model: SchemaModel, schemas: readonly string[]): SchemaModel {
+  const keep = new Set(schemas);
+  const inScope = <T extends { readonly schema: string }>(items: readonly T[]) => items.filter((i) => keep.has(i.schema));
+  return {
+    version: model.version,
+    schemas: model.schemas.filter((s) => keep.has(s.name)),
+    extensions: inScope(model.extensions),
+    enums: inScope(model.enums),
+    sequences: inScope(model.sequences),
+    tables: inScope(model.tables),
+    views: inScope(model.views),
+    unmanaged: inScope(model.unmanaged),
+  };
+}
