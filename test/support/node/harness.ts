@@ -56,6 +56,11 @@ export interface NodeHarness {
   pid(namespace: string, podName: string): number | undefined;
   /** Sends a signal to a pod's PostgreSQL (a crash or an OOM kill, as the node sees it). */
   kill(namespace: string, podName: string, signal?: NodeJS.Signals): void;
+  /**
+   * Kills a pod's PostgreSQL for good: it is reported in CrashLoopBackOff and never restarted
+   * (a server that cannot come back, e.g. a broken disk), until the pod is deleted.
+   */
+  crash(namespace: string, podName: string): void;
   /** The end of a pod's server log, for failing tests. */
   logTail(namespace: string, podName: string): string;
   /** Stops every process (fast shutdown) and the watches; removes the base dir if the harness created it. */
@@ -79,6 +84,8 @@ interface Worker {
   restartTimer?: NodeJS.Timeout;
   terminating: boolean;
   gone: boolean;
+  /** Crashed for good (see NodeHarness.crash): never restarted. */
+  held?: boolean;
   statusWrite: Promise<void>;
 }
 
@@ -352,7 +359,9 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     w.ready = false;
     w.lastExit = { exit, startedAt: container.startedAt };
     if (w.terminating || w.gone || stopping) return;
+    if (w.held) w.waiting = { reason: "CrashLoopBackOff", message: "back-off restarting failed container (held by the test)" };
     background(`reporting exit of ${w.namespace}/${w.name}`, writeStatus(w));
+    if (w.held) return;
     // restartPolicy Always, with the kubelet's doubling backoff (capped).
     scheduleRestart(w, Math.min(10_000, backoff * 2 ** Math.min(w.restartCount, 5)), true);
   }
@@ -470,6 +479,12 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
       const container = byKey.get(`${namespace}/${podName}`)?.container;
       if (!container) throw new Error(`node harness: no running container for pod ${namespace}/${podName}`);
       container.kill(signal);
+    },
+    crash(namespace, podName) {
+      const w = byKey.get(`${namespace}/${podName}`);
+      if (!w?.container) throw new Error(`node harness: no running container for pod ${namespace}/${podName}`);
+      w.held = true;
+      w.container.kill("SIGKILL");
     },
     logTail: (namespace, podName) => byKey.get(`${namespace}/${podName}`)?.container?.logTail() ?? "(not running)",
     stop: () =>
