@@ -109,6 +109,11 @@ const LOCK_TIMEOUT = "55P03";
 async function runBatch(client: ClientBase, plan: Plan, batch: number[], results: StepResult[], options: ApplyOptions): Promise<void> {
   const transactional = plan.steps[batch[0]!]!.transactional;
   const retries = options.lockRetries ?? 5;
+  // A transactional group goes first as a few multi-statement queries: a round trip per statement
+  // and per timeout change costs more, client and server, than the DDL of a small table. When that
+  // fails the group has rolled back, and it runs again statement by statement, which names the
+  // failing step and statement (a lock timeout counts as an attempt; any other error does not).
+  let chunked = transactional && batch.length > 1;
   for (let attempt = 1; ; attempt++) {
     const started = new Map<number, number>();
     let current = batch[0]!;
@@ -117,22 +122,29 @@ async function runBatch(client: ClientBase, plan: Plan, batch: number[], results
     let statementTimeout: number | undefined;
     try {
       if (transactional) await client.query("BEGIN");
-      for (const i of batch) {
-        current = i;
-        const step = plan.steps[i]!;
-        started.set(i, Date.now());
-        // Timeouts are set only when they change within the batch (a round trip each).
-        const scope = transactional ? "LOCAL " : "";
-        if (step.lockTimeoutMs !== lockTimeout) await client.query(`SET ${scope}lock_timeout = ${quoteLiteral(`${step.lockTimeoutMs}ms`)}`);
-        if (step.statementTimeoutMs !== statementTimeout) await client.query(`SET ${scope}statement_timeout = ${quoteLiteral(`${step.statementTimeoutMs}ms`)}`);
-        lockTimeout = step.lockTimeoutMs;
-        statementTimeout = step.statementTimeoutMs;
-        for (const sql of step.sql) {
-          statement = sql;
-          await client.query(sql);
+      if (chunked) {
+        for (const chunk of chunks(plan, batch)) {
+          for (const i of chunk.steps) started.set(i, Date.now());
+          await client.query(chunk.sql);
         }
-        statement = undefined;
-        if (!transactional) finish(results, i, "Succeeded", attempt, started, options);
+      } else {
+        for (const i of batch) {
+          current = i;
+          const step = plan.steps[i]!;
+          started.set(i, Date.now());
+          // Timeouts are set only when they change within the batch (a round trip each).
+          const scope = transactional ? "LOCAL " : "";
+          if (step.lockTimeoutMs !== lockTimeout) await client.query(`SET ${scope}lock_timeout = ${quoteLiteral(`${step.lockTimeoutMs}ms`)}`);
+          if (step.statementTimeoutMs !== statementTimeout) await client.query(`SET ${scope}statement_timeout = ${quoteLiteral(`${step.statementTimeoutMs}ms`)}`);
+          lockTimeout = step.lockTimeoutMs;
+          statementTimeout = step.statementTimeoutMs;
+          for (const sql of step.sql) {
+            statement = sql;
+            await client.query(sql);
+          }
+          statement = undefined;
+          if (!transactional) finish(results, i, "Succeeded", attempt, started, options);
+        }
       }
       if (transactional) {
         await client.query("COMMIT");
@@ -143,9 +155,14 @@ async function runBatch(client: ClientBase, plan: Plan, batch: number[], results
       if (transactional) await client.query("ROLLBACK").catch(() => undefined);
       else await cleanupFailedConcurrentBuild(client, plan.steps[current]!);
       const code = (cause as { code?: string }).code;
+      if (chunked) {
+        chunked = false;
+        if (code !== LOCK_TIMEOUT || attempt > retries) attempt--;
+        else await retryDelay(attempt, options);
+        continue;
+      }
       if (code === LOCK_TIMEOUT && attempt <= retries) {
-        const base = options.retryBaseDelayMs ?? 250;
-        await new Promise((r) => setTimeout(r, base * 2 ** (attempt - 1) * (0.5 + Math.random())));
+        await retryDelay(attempt, options);
         continue;
       }
       const message = (cause as Error).message ?? String(cause);
@@ -165,6 +182,53 @@ async function runBatch(client: ClientBase, plan: Plan, batch: number[], results
       );
     }
   }
+}
+
+/** Waits before retry `attempt + 1` after a lock timeout: the base delay doubling, with jitter. */
+async function retryDelay(attempt: number, options: ApplyOptions): Promise<void> {
+  const base = options.retryBaseDelayMs ?? 250;
+  await new Promise((r) => setTimeout(r, base * 2 ** (attempt - 1) * (0.5 + Math.random())));
+}
+
+/** Most statements and characters sent in one query when a group runs chunked. */
+const CHUNK_STATEMENTS = 1000;
+const CHUNK_CHARS = 1 << 20;
+
+/**
+ * A transactional group as multi-statement query texts, in order: each step's statements, preceded
+ * by `SET LOCAL` of its timeouts where they change. PostgreSQL 13+ applies statement_timeout to
+ * each statement of such a text separately. Statements are separated by a newline before the
+ * semicolon, so a trailing line comment cannot swallow it.
+ */
+function chunks(plan: Plan, batch: readonly number[]): { steps: number[]; sql: string }[] {
+  const out: { steps: number[]; sql: string }[] = [];
+  let steps: number[] = [];
+  let parts: string[] = [];
+  let chars = 0;
+  let lockTimeout: number | undefined;
+  let statementTimeout: number | undefined;
+  const flush = () => {
+    if (parts.length) out.push({ steps, sql: parts.join("\n;\n") });
+    steps = [];
+    parts = [];
+    chars = 0;
+  };
+  for (const i of batch) {
+    const step = plan.steps[i]!;
+    const sql: string[] = [];
+    if (step.lockTimeoutMs !== lockTimeout) sql.push(`SET LOCAL lock_timeout = ${quoteLiteral(`${step.lockTimeoutMs}ms`)}`);
+    if (step.statementTimeoutMs !== statementTimeout) sql.push(`SET LOCAL statement_timeout = ${quoteLiteral(`${step.statementTimeoutMs}ms`)}`);
+    lockTimeout = step.lockTimeoutMs;
+    statementTimeout = step.statementTimeoutMs;
+    sql.push(...step.sql);
+    const size = sql.reduce((n, q) => n + q.length + 3, 0);
+    if (parts.length && (parts.length + sql.length > CHUNK_STATEMENTS || chars + size > CHUNK_CHARS)) flush();
+    steps.push(i);
+    parts.push(...sql);
+    chars += size;
+  }
+  flush();
+  return out;
 }
 
 function countSucceeded(results: StepResult[]): number {

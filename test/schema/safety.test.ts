@@ -34,6 +34,26 @@ describe.each(majors())("apply safety on PostgreSQL %i", (major) => {
     await applySchema(db.url, desired, engineOptions(db));
   });
 
+  it("names the failing step and statement of a transaction group sent in one query, and rolls the whole group back", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE TABLE a (id int); CREATE TABLE b (id int); INSERT INTO b VALUES (1), (1);");
+    // Offline: both steps join one transaction group; the unique constraint fails on the duplicates.
+    const desired = schemaFromSql("CREATE TABLE a (id int, note text); CREATE TABLE b (id int, CONSTRAINT b_id_key UNIQUE (id)); CREATE TABLE c (id int);");
+    const err = await applySchema(db.url, desired, engineOptions(db, { online: false, allowHazards: "all" })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplyError);
+    const applyErr = err as ApplyError;
+    const failed = applyErr.results.find((r) => r.status === "Failed")!;
+    expect(failed.kind).toBe("addConstraint");
+    expect(failed.attempts).toBe(1);
+    expect(applyErr.statement).toBe('ALTER TABLE "public"."b" ADD CONSTRAINT "b_id_key" UNIQUE (id)');
+    expect(applyErr.message).toContain("could not create unique index");
+    expect(applyErr.message).toContain("its transaction was rolled back; 0 earlier step(s) are committed");
+    expect(applyErr.results.filter((r) => r.rolledBack).length).toBeGreaterThan(0);
+    const c = await db.client();
+    const { rows } = await c.query("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name IN ('a', 'c')");
+    expect(rows).toEqual([{ n: 1 }]);
+  });
+
   it("refuses to run while another apply holds the advisory lock", async () => {
     const db = await freshDatabase(major);
     const other = await db.client();
