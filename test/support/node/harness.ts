@@ -242,7 +242,7 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
       background(`terminating ${objectKey(pod)}`, terminate(w, grace, true));
       return;
     }
-    if (!w.container && !w.starting && !w.restartTimer && !w.terminating) {
+    if (!w.container && !w.starting && !w.restartTimer && !w.terminating && !w.held) {
       const worker = w;
       worker.starting = startContainer(worker, pod).finally(() => (worker.starting = undefined));
       background(`starting ${objectKey(pod)}`, worker.starting);
@@ -298,6 +298,13 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
       return;
     }
     const pvc = claims.get(`${w.namespace}/${spec.claimName}`);
+    if (pvc?.metadata?.deletionTimestamp) {
+      // As a kubelet: a claim being deleted is never mounted again.
+      w.waiting = { reason: "ContainerCreating", message: `persistentvolumeclaim ${spec.claimName} is being deleted` };
+      await writeStatus(w);
+      scheduleRestart(w, backoff * 4);
+      return;
+    }
     if (!pvc || pvc.status?.phase !== "Bound") {
       w.waiting = { reason: "ContainerCreating", message: `waiting for persistentvolumeclaim ${spec.claimName} to be bound` };
       await writeStatus(w);
