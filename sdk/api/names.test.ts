@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors";
-import { clusterObjectNames, instanceName, isDnsLabel, kubeName, serviceHost } from "./names";
+import { clusterObjectNames, instanceName, isDnsLabel, kubeName, replicationSlotName, serviceHost } from "./names";
 
 describe("kubeName", () => {
   it("returns valid names unchanged", () => {
@@ -26,6 +26,7 @@ describe("kubeName", () => {
       readOnlyService: "a-very-long-cluster-name-that-goes-on-and-on-for-quite-d30b1c54",
       appSecret: "a-very-long-cluster-name-that-goes-on-and-on-for-quite-812f670f",
       superuserSecret: "a-very-long-cluster-name-that-goes-on-and-on-for-quite-6def22bc",
+      replicationSecret: "a-very-long-cluster-name-that-goes-on-and-on-for-quite-09713128",
     });
   });
 
@@ -60,7 +61,7 @@ describe("kubeName", () => {
 
 describe("clusterObjectNames", () => {
   it("follows the <cluster>-rw / -ro / -app convention", () => {
-    expect(clusterObjectNames("orders")).toEqual({ readWriteService: "orders-rw", readOnlyService: "orders-ro", appSecret: "orders-app", superuserSecret: "orders-superuser" });
+    expect(clusterObjectNames("orders")).toEqual({ readWriteService: "orders-rw", readOnlyService: "orders-ro", appSecret: "orders-app", superuserSecret: "orders-superuser", replicationSecret: "orders-replication" });
   });
 });
 
@@ -68,6 +69,13 @@ describe("instanceName", () => {
   it("is <cluster>-<ordinal>, hashed to fit", () => {
     expect(instanceName("orders", 1)).toBe("orders-1");
     expect(instanceName("a".repeat(63), 2)).toBe(`${"a".repeat(54)}-b8c0b1b4`);
+  });
+});
+
+describe("replicationSlotName", () => {
+  it("is the instance name with underscores", () => {
+    expect(replicationSlotName("orders-2")).toBe("orders_2");
+    expect(replicationSlotName(`${"a".repeat(54)}-b8c0b1b4`)).toBe(`${"a".repeat(54)}_b8c0b1b4`);
   });
 });
 

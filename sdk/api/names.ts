@@ -76,6 +76,8 @@ export interface ClusterObjectNames {
   readonly appSecret: string;
   /** Secret with the `postgres` superuser's credentials (`username`, `password`), used by the operator. */
   readonly superuserSecret: string;
+  /** Secret with the streaming replication role's credentials (`username`, `password`). */
+  readonly replicationSecret: string;
 }
 
 /** Port every PostgresCluster service listens on. */
@@ -92,6 +94,7 @@ export function clusterObjectNames(clusterName: string): ClusterObjectNames {
     readOnlyService: kubeName([clusterName, "ro"]),
     appSecret: kubeName([clusterName, "app"]),
     superuserSecret: kubeName([clusterName, "superuser"]),
+    replicationSecret: kubeName([clusterName, "replication"]),
   };
 }
 
@@ -103,6 +106,15 @@ export function clusterObjectNames(clusterName: string): ClusterObjectNames {
  */
 export function instanceName(clusterName: string, ordinal: number): string {
   return kubeName([clusterName, String(ordinal)]);
+}
+
+/**
+ * Name of the physical replication slot (on the primary) and the `application_name` of the
+ * streaming connection of an instance: its name with `_` for `-` (slot names allow `[a-z0-9_]`).
+ * @param instance an {@link instanceName} result.
+ */
+export function replicationSlotName(instance: string): string {
+  return instance.replaceAll("-", "_");
 }
 
 /**

@@ -4,17 +4,25 @@
  * fail — then small idempotent steps, each creating or correcting one kind of child, and status
  * last with `observedGeneration`.
  *
- * Steps, in order: credential Secrets (passwords generated once, never logged), one
- * PersistentVolumeClaim and one Pod per instance, the rw / ro Services (rw selects exactly the
- * primary's pod), and the bootstrap database and owner on the primary once it accepts
- * connections. This first version runs the primary only: streaming replicas are not created yet,
- * which status says (`Progressing`, reason `ReplicasNotImplemented`) when `instances > 1`.
+ * Steps, in order: credential Secrets (superuser, application, replication; passwords generated
+ * once, never logged); failover when the primary is gone ({@link FAILOVER_CHECKERS}: fence the
+ * old primary, promote the most advanced replica, relabel it, drop the old primary's volume so it
+ * comes back as a fresh replica); the first instance's claim and pod on a new cluster; the rw / ro
+ * Services (rw selects exactly the primary's pod, ro the replicas); on the primary, the bootstrap
+ * database and owner, the replication role, one physical slot per replica and
+ * `synchronous_standby_names`; replica claims and pods (cloned by `pg_basebackup` through their
+ * slot) up to `spec.instances`, scale-down of the highest-ordinal replicas (never the primary);
+ * and each replica's streaming configuration ({@link FOLLOW_CHECKERS}).
+ *
+ * The primary is the pod labelled `setpoint.dev/role=primary`, written before status, so a lost
+ * status write never loses a promotion.
  */
 import type { CoreV1Api, KubernetesObject, V1PersistentVolumeClaim, V1Pod, V1Service } from "@kubernetes/client-node";
+import { MAX_INSTANCES } from "../../api/postgres-cluster";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { Client } from "pg";
 import { parsePostgresClusterSpec } from "../../api/parse";
-import { clusterObjectNames, instanceName, POSTGRES_PORT } from "../../api/names";
+import { clusterObjectNames, instanceName, POSTGRES_PORT, replicationSlotName } from "../../api/names";
 import type { PostgresClusterSpec, PostgresClusterStatus } from "../../api/postgres-cluster";
 import { InputError } from "../../errors";
 import { randomPassword } from "../../postgres/embedded";
@@ -23,8 +31,25 @@ import { controllerOf } from "../../reconcile/owners";
 import { requestKey, type ReconcileContext, type Request, type Result } from "../../reconcile/index";
 import { apiStatusCode } from "../../reconcile/internal/api-error";
 import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
-import { appSecret, instanceClaim, instancePod, readOnlySelector, readWriteSelector, service, superuserSecret, type ClusterObject } from "./objects";
+import { FAILOVER_CHECKERS, FOLLOW_CHECKERS, firstRequired, pickCandidate } from "./decisions";
+import { ensureReplicationRole, probeInstance, promote, renderConninfo, setAndReload, syncSlots, type InstanceProbe } from "./instance-sql";
+import {
+  appSecret,
+  instanceClaim,
+  instancePod,
+  readOnlySelector,
+  readWriteSelector,
+  REPLICATION_USER,
+  replicationSecret,
+  ROLE_LABEL,
+  service,
+  streamingConninfo,
+  superuserSecret,
+  type ClusterObject,
+} from "./objects";
 import { statusFor, type InstanceObservation, type Observation } from "./status";
+
+export type { InstanceProbe } from "./instance-sql";
 
 /** A `PostgresCluster` as read from the informer cache (spec unvalidated). */
 export interface PostgresClusterObject extends KubernetesObject {
@@ -32,8 +57,6 @@ export interface PostgresClusterObject extends KubernetesObject {
   status?: PostgresClusterStatus;
 }
 
-/** What one instance's database says about itself. */
-export type InstanceProbe = { readonly reachable: true; readonly inRecovery: boolean } | { readonly reachable: false; readonly error: string };
 
 /** A read-only view of one informer cache. */
 export interface Cache<T> {
@@ -50,7 +73,16 @@ export interface PostgresClusterDeps {
   readonly secrets: Cache<KubernetesObject>;
   readonly api: Pick<
     CoreV1Api,
-    "createNamespacedSecret" | "createNamespacedPersistentVolumeClaim" | "createNamespacedPod" | "createNamespacedService" | "patchNamespacedService" | "deleteNamespacedService" | "readNamespacedSecret"
+        | "createNamespacedSecret"
+    | "createNamespacedPersistentVolumeClaim"
+    | "createNamespacedPod"
+    | "createNamespacedService"
+    | "patchNamespacedService"
+    | "deleteNamespacedService"
+    | "readNamespacedSecret"
+    | "patchNamespacedPod"
+    | "deleteNamespacedPod"
+    | "deleteNamespacedPersistentVolumeClaim"
   >;
   /** Where status is written (the `postgresclusters` status subresource). */
   readonly status: StatusApi;
@@ -60,8 +92,10 @@ export interface PostgresClusterDeps {
   readonly probeTimeoutMs?: number;
   /** Look again this soon while the cluster is not Ready. @default 2000 ms */
   readonly progressRequeueMs?: number;
-  /** Look again this often once Ready (health). @default 30_000 ms */
+  /** Look again this often once Ready (health; also how soon a dead primary is noticed without an event). @default 10_000 ms */
   readonly healthRequeueMs?: number;
+  /** How long an unready, unreachable primary may stay so before it is replaced. @default 10_000 ms */
+  readonly failoverGraceMs?: number;
 }
 
 const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
@@ -73,22 +107,26 @@ interface StepResult {
   readonly detail?: string;
 }
 
-/** The primary's database role `SELECT` over a short-lived connection. */
-async function defaultProbe(host: string, password: string, timeoutMs: number): Promise<InstanceProbe> {
-  const client = new Client({ host, port: POSTGRES_PORT, user: "postgres", password, database: "postgres", connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
-  try {
-    await client.connect();
-    const res = await client.query<{ r: boolean }>("select pg_is_in_recovery() as r");
-    return { reachable: true, inRecovery: res.rows[0]?.r ?? false };
-  } catch (err) {
-    return { reachable: false, error: err instanceof Error ? err.message : String(err) };
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+const defaultProbe = (host: string, password: string, timeoutMs: number): Promise<InstanceProbe> => probeInstance({ host, password, timeoutMs });
 
 function isPodReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+}
+
+/** When the pod's Ready condition last became False (undefined while Ready or never reported). */
+function notReadySince(pod: V1Pod): Date | undefined {
+  const c = pod.status?.conditions?.find((x) => x.type === "Ready");
+  if (c?.status === "True") return undefined;
+  const t = c?.lastTransitionTime ?? pod.metadata?.creationTimestamp;
+  return t === undefined ? undefined : new Date(t);
+}
+
+async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if (apiStatusCode(err) !== 404) throw err;
+  }
 }
 
 /** Creates `body`; an object that already exists (a stale cache) counts as done. */
@@ -124,7 +162,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       return {};
     }
 
-    // Observe once: children from the caches, then each running instance's role.
+    // Observe once: children from the caches, then each running instance's database.
     const uid = cluster.metadata.uid;
     const mine = <T extends KubernetesObject>(cache: Cache<T>): Map<string, T> =>
       new Map(cache.list().filter((o) => o.metadata?.namespace === req.namespace && controllerOf(o)?.uid === uid).map((o) => [o.metadata!.name!, o]));
@@ -133,74 +171,217 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const services = mine(deps.services);
     const secrets = mine(deps.secrets);
     const names = clusterObjectNames(req.name);
+    const ordinals = new Map(Array.from({ length: MAX_INSTANCES * 4 }, (_, k) => [instanceName(req.name, k + 1), k + 1] as const));
+    const ordinalOf = (name: string): number => ordinals.get(name) ?? Number.MAX_SAFE_INTEGER;
+    const secretCache = new Map<string, string>();
     const readSecret = async (name: string, key: string): Promise<string> => {
+      const cached = secretCache.get(`${name}/${key}`);
+      if (cached !== undefined) return cached;
       const s = await deps.api.readNamespacedSecret({ name, namespace: req.namespace });
       const v = s.data?.[key];
       if (v === undefined) throw new Error(`secret ${req.namespace}/${name} has no key "${key}"`);
-      return Buffer.from(v, "base64").toString("utf8");
+      const value = Buffer.from(v, "base64").toString("utf8");
+      secretCache.set(`${name}/${key}`, value);
+      return value;
     };
-    const instances: InstanceObservation[] = [];
-    let superPassword: string | undefined;
-    for (const [name, pod] of [...pods].sort(([a], [b]) => a.localeCompare(b))) {
-      const ip = pod.status?.podIP;
-      let result: InstanceProbe = { reachable: false, error: "no pod IP yet" };
-      if (ip && pod.status?.containerStatuses?.some((c) => c.state?.running)) {
-        superPassword ??= await readSecret(names.superuserSecret, "password");
-        result = await probe(ip, superPassword, timeoutMs);
-      }
-      instances.push({ name, podReady: isPodReady(pod), probe: result, ip });
-    }
+    const superPassword = (): Promise<string> => readSecret(names.superuserSecret, "password");
+    const target = async (host: string) => ({ host, password: await superPassword(), timeoutMs });
+    const probes = new Map<string, InstanceProbe>();
+    await Promise.all(
+      [...pods].map(async ([name, pod]) => {
+        const ip = pod.status?.podIP;
+        let result: InstanceProbe = { reachable: false, error: "no pod IP yet" };
+        if (ip && !pod.metadata?.deletionTimestamp && pod.status?.containerStatuses?.some((c) => c.state?.running)) result = await probe(ip, await superPassword(), timeoutMs);
+        probes.set(name, result);
+      }),
+    );
+    const live = (name: string): V1Pod | undefined => {
+      const p = pods.get(name);
+      return p && !p.metadata?.deletionTimestamp ? p : undefined;
+    };
+    const isPrimaryNow = (name: string): boolean => {
+      const r = probes.get(name);
+      return r?.reachable === true && !r.inRecovery;
+    };
+    // The primary: the pod labelled so; else the one instance that says so; else the last known; else the first.
+    const labelled = [...pods.values()].filter((p) => p.metadata?.labels?.[ROLE_LABEL] === "primary").map((p) => p.metadata!.name!);
+    const saying = [...pods.keys()].filter(isPrimaryNow);
+    let primary = labelled.length === 1 ? labelled[0]! : saying.length === 1 ? saying[0]! : (obj.status?.currentPrimary ?? instanceName(req.name, 1));
+    const podIp = (name: string): string | undefined => live(name)?.status?.podIP;
 
     // Act: small idempotent steps.
     const steps: StepResult[] = [];
+    let topology: { reason: string; message: string } | undefined;
+    /** The old primary is being fenced: nothing may act on the primary until its pod is gone. */
+    let fencing = false;
     if (!secrets.has(names.superuserSecret)) {
       steps.push(await createIfMissing("superuser-secret", () => deps.api.createNamespacedSecret({ namespace: req.namespace, body: superuserSecret(cluster, randomPassword()) })));
     }
     if (!secrets.has(names.appSecret)) {
       steps.push(await createIfMissing("app-secret", () => deps.api.createNamespacedSecret({ namespace: req.namespace, body: appSecret(cluster, spec, randomPassword()) })));
     }
-    // This version runs the first instance only (the primary); see the module documentation.
-    const primaryOrdinal = 1;
-    const primary = instanceName(req.name, primaryOrdinal);
-    if (!claims.has(primary)) {
-      steps.push(await createIfMissing("claim", () => deps.api.createNamespacedPersistentVolumeClaim({ namespace: req.namespace, body: instanceClaim(cluster, spec, primaryOrdinal) })));
+    if (!secrets.has(names.replicationSecret)) {
+      steps.push(await createIfMissing("replication-secret", () => deps.api.createNamespacedSecret({ namespace: req.namespace, body: replicationSecret(cluster, randomPassword()) })));
     }
-    if (!pods.has(primary)) {
-      steps.push(await createIfMissing("pod", () => deps.api.createNamespacedPod({ namespace: req.namespace, body: instancePod(cluster, spec, primaryOrdinal, "primary") })));
+
+    // Failover: the primary is gone (or dead past its grace) and a replica can take over.
+    const primaryPod = pods.get(primary);
+    {
+      const decision = firstRequired(FAILOVER_CHECKERS, {
+        name: primary,
+        podPresent: live(primary) !== undefined,
+        reachable: isPrimaryNow(primary),
+        notReadySince: primaryPod ? notReadySince(primaryPod) : undefined,
+        now: ctx.now(),
+        graceMs: deps.failoverGraceMs ?? 10_000,
+      });
+      const candidates = [...pods.keys()]
+        .filter((n) => n !== primary && live(n) !== undefined && probes.get(n)?.reachable === true && (probes.get(n) as { inRecovery: boolean }).inRecovery)
+        .map((n) => {
+          const r = probes.get(n) as Extract<InstanceProbe, { reachable: true }>;
+          return { name: n, ordinal: ordinalOf(n), replayLsn: r.lsn, receiveLsn: r.receiveLsn };
+        });
+      const chosen = pickCandidate(candidates);
+      if (decision && chosen) {
+        ctx.log.info(`failover: ${decision.checker}`, { reason: decision.reason, candidate: chosen.name });
+        if (primaryPod !== undefined) {
+          // Fence first: never two primaries. The old primary's process must be gone before a promotion.
+          if (!primaryPod.metadata?.deletionTimestamp) await ignoreNotFound(deps.api.deleteNamespacedPod({ name: primary, namespace: req.namespace, body: { gracePeriodSeconds: 0 } }));
+          topology = { reason: "Failover", message: `${decision.reason}; fencing ${primary} before promoting ${chosen.name}` };
+          fencing = true;
+        } else {
+          // The old primary's data may hold WAL the new one never saw: it comes back as a fresh clone.
+          // Its claim goes before the promotion, so no later step can start a pod on that data.
+          if (claims.has(primary)) await ignoreNotFound(deps.api.deleteNamespacedPersistentVolumeClaim({ name: primary, namespace: req.namespace }));
+          const ok = await promote(await target(podIp(chosen.name)!), 30);
+          if (!ok) throw new Error(`failover: ${chosen.name} did not finish promotion within 30 s`);
+          await deps.api.patchNamespacedPod(
+            { name: chosen.name, namespace: req.namespace, body: [{ op: "replace", path: `/metadata/labels/${ROLE_LABEL.replace("/", "~1")}`, value: "primary" }] },
+            JSON_PATCH,
+          );
+          steps.push({ step: "failover", outcome: "Updated", detail: `promoted ${chosen.name} (${decision.checker}: ${decision.reason})` });
+          topology = { reason: "Failover", message: `promoted ${chosen.name}: ${decision.reason}` };
+          probes.set(chosen.name, { reachable: true, inRecovery: false });
+          probes.delete(primary);
+          pods.delete(primary);
+          claims.delete(primary);
+          primary = chosen.name;
+        }
+      }
+    }
+
+    // A new cluster: the first instance, as primary.
+    const present = new Set([...claims.keys(), ...pods.keys()].filter((n) => ordinals.has(n)));
+    if (present.size === 0 || (!fencing && !pods.has(primary) && claims.has(primary))) {
+      if (!claims.has(primary)) {
+        steps.push(await createIfMissing("claim", () => deps.api.createNamespacedPersistentVolumeClaim({ namespace: req.namespace, body: instanceClaim(cluster, spec, ordinalOf(primary)) })));
+      }
+      steps.push(await createIfMissing("pod", () => deps.api.createNamespacedPod({ namespace: req.namespace, body: instancePod(cluster, spec, ordinalOf(primary), "primary") })));
     }
     const wantServices: [string, Record<string, string>, boolean][] = [
       [names.readWriteService, readWriteSelector(cluster, primary), spec.services.rw],
       [names.readOnlyService, readOnlySelector(cluster), spec.services.ro],
     ];
     for (const [name, selector, enabled] of wantServices) {
-      const live = services.get(name);
+      const liveService = services.get(name);
       if (!enabled) {
-        if (live !== undefined) {
-          await deps.api.deleteNamespacedService({ name, namespace: req.namespace }).catch((err: unknown) => {
-            if (apiStatusCode(err) !== 404) throw err;
-          });
+        if (liveService !== undefined) {
+          await ignoreNotFound(deps.api.deleteNamespacedService({ name, namespace: req.namespace }));
           steps.push({ step: `service ${name}`, outcome: "Updated", detail: "deleted (disabled in spec.services)" });
         }
         continue;
       }
-      if (live === undefined) {
+      if (liveService === undefined) {
         steps.push(await createIfMissing(`service ${name}`, () => deps.api.createNamespacedService({ namespace: req.namespace, body: service(cluster, name, selector) })));
-      } else if (JSON.stringify(live.spec?.selector ?? {}) !== JSON.stringify(selector)) {
+      } else if (JSON.stringify(liveService.spec?.selector ?? {}) !== JSON.stringify(selector)) {
         // A merge patch would keep stale selector keys: replace the selector as a whole.
         await deps.api.patchNamespacedService({ name, namespace: req.namespace, body: [{ op: "replace", path: "/spec/selector", value: selector }] }, JSON_PATCH);
         steps.push({ step: `service ${name}`, outcome: "Updated", detail: "selector" });
       }
     }
-    const primaryObs = instances.find((i) => i.name === primary);
+
+    const primaryIp = podIp(primary);
+    const primaryProbe = probes.get(primary);
     let bootstrapped = false;
-    if (primaryObs?.probe.reachable && !primaryObs.probe.inRecovery && primaryObs.ip) {
-      superPassword ??= await readSecret(names.superuserSecret, "password");
-      const step = await bootstrap(primaryObs.ip, superPassword, spec, () => readSecret(names.appSecret, "password"));
-      steps.push(step);
+    const replicaNames = [...present].filter((n) => n !== primary).sort((a, b) => ordinalOf(a) - ordinalOf(b));
+    // Right after a promotion too: the other replicas follow the new primary without waiting for another reconcile.
+    if (primaryIp && primaryProbe?.reachable && !primaryProbe.inRecovery && !fencing) {
+      const primaryTarget = await target(primaryIp);
+      steps.push(await bootstrap(primaryIp, await superPassword(), spec, () => readSecret(names.appSecret, "password")));
       bootstrapped = true;
+      const replicationPassword = await readSecret(names.replicationSecret, "password");
+      if (await ensureReplicationRole(primaryTarget, REPLICATION_USER, replicationPassword)) steps.push({ step: "replication-role", outcome: "Created" });
+
+      // Scale: keep the lowest-ordinal replicas, add the lowest free ordinals, never remove the primary.
+      const keep = replicaNames.slice(0, Math.max(0, spec.instances - 1));
+      const remove = replicaNames.slice(keep.length);
+      const add: number[] = [];
+      for (let n = 1; keep.length + add.length < spec.instances - 1; n++) if (!present.has(instanceName(req.name, n))) add.push(n);
+      const wanted = [...keep, ...add.map((n) => instanceName(req.name, n))].sort((a, b) => ordinalOf(a) - ordinalOf(b));
+      const wantedSlots = wanted.map(replicationSlotName);
+      const ours = new Set([...ordinals.keys()].map(replicationSlotName));
+      const slots = primaryProbe.slots ?? [];
+      const createSlots = wantedSlots.filter((s) => !slots.some((x) => x.name === s));
+      const dropSlots = slots.filter((x) => ours.has(x.name) && !wantedSlots.includes(x.name)).map((x) => x.name);
+      if (createSlots.length > 0 || dropSlots.length > 0) {
+        await syncSlots(primaryTarget, createSlots, dropSlots);
+        steps.push({ step: "replication-slots", outcome: "Updated", detail: `created [${createSlots.join(", ")}], dropped inactive of [${dropSlots.join(", ")}]` });
+      }
+      const sync = spec.synchronous && wanted.length > 0 ? `${spec.synchronous.method.toUpperCase()} ${spec.synchronous.number} (${wantedSlots.map((s) => quoteIdent(s)).join(", ")})` : "";
+      if ((primaryProbe.synchronousStandbyNames ?? "") !== sync) {
+        await setAndReload(primaryTarget, { synchronous_standby_names: sync });
+        steps.push({ step: "synchronous_standby_names", outcome: "Updated", detail: sync || "(asynchronous)" });
+      }
+      for (const n of add) {
+        const name = instanceName(req.name, n);
+        const claim = await createIfMissing(`claim ${name}`, () => deps.api.createNamespacedPersistentVolumeClaim({ namespace: req.namespace, body: instanceClaim(cluster, spec, n) }));
+        steps.push(claim);
+        // A claim of that name already there is an old one still being deleted: its pod waits for a fresh claim.
+        if (claim.outcome !== "Created") continue;
+        steps.push(await createIfMissing(`pod ${name}`, () => deps.api.createNamespacedPod({ namespace: req.namespace, body: instancePod(cluster, spec, n, "replica", primaryIp) })));
+      }
+      for (const name of remove) {
+        if (pods.has(name)) await ignoreNotFound(deps.api.deleteNamespacedPod({ name, namespace: req.namespace }));
+        if (claims.has(name)) await ignoreNotFound(deps.api.deleteNamespacedPersistentVolumeClaim({ name, namespace: req.namespace }));
+        steps.push({ step: `scale-down ${name}`, outcome: "Updated", detail: "pod and claim deleted; its slot is dropped once inactive" });
+      }
+      // A recreated replica pod (its claim kept) clones nothing: it starts from its volume.
+      for (const name of keep) {
+        // A claim still being deleted (a fenced primary's) is waited for, never mounted again.
+        if (claims.has(name) && !claims.get(name)!.metadata?.deletionTimestamp && !pods.has(name)) {
+          steps.push(await createIfMissing(`pod ${name}`, () => deps.api.createNamespacedPod({ namespace: req.namespace, body: instancePod(cluster, spec, ordinalOf(name), "replica", primaryIp) })));
+        }
+      }
+      // Every replica streams from this primary, with the replication Secret's credentials, through its slot.
+      for (const name of keep) {
+        const r = probes.get(name);
+        const ip = podIp(name);
+        if (!ip || !r?.reachable || !r.inRecovery) continue;
+        const wantedConninfo = { ...streamingConninfo(primaryIp, name), password: replicationPassword };
+        const change = firstRequired(FOLLOW_CHECKERS, { liveConninfo: r.primaryConninfo ?? "", liveSlot: r.primarySlotName ?? "", wantedConninfo, wantedSlot: replicationSlotName(name) });
+        if (change) {
+          await setAndReload(await target(ip), { primary_conninfo: renderConninfo(wantedConninfo), primary_slot_name: replicationSlotName(name) });
+          steps.push({ step: `follow ${name}`, outcome: "Updated", detail: `${change.checker}: ${change.reason}` });
+        }
+      }
     }
     for (const s of steps) if (s.outcome !== "Unchanged") ctx.log.info(`step ${s.step}: ${s.outcome}`, s.detail ? { detail: s.detail } : undefined);
 
+    const peers = primaryProbe?.reachable ? (primaryProbe.peers ?? []) : [];
+    const instances: InstanceObservation[] = [...pods]
+      .filter(([name]) => live(name) !== undefined)
+      .sort(([a], [b]) => ordinalOf(a) - ordinalOf(b))
+      .map(([name, pod]) => {
+        const peer = peers.find((p) => p.applicationName === replicationSlotName(name));
+        return {
+          name,
+          podReady: isPodReady(pod),
+          probe: probes.get(name) ?? { reachable: false, error: "not probed" },
+          ip: pod.status?.podIP,
+          ...(peer ? { lagBytes: peer.lagBytes ?? 0 } : {}),
+          streaming: peer?.state === "streaming",
+        };
+      });
     const observation: Observation = {
       kind: "Observed",
       instances,
@@ -209,12 +390,14 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       wantedInstances: spec.instances,
       names,
       services: spec.services,
+      ...(topology ? { topology } : {}),
     };
     const next = statusFor(obj.status, observation, generation, ctx.now());
     const written = await writeStatus(deps.status, obj as StatusObject<PostgresClusterStatus>, next);
     if (written.conflict) return { requeueAfterMs: 500 };
-    const ready = next.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
-    return { requeueAfterMs: ready ? (deps.healthRequeueMs ?? 30_000) : (deps.progressRequeueMs ?? 2000) };
+    if (topology) return { requeueAfterMs: 250 }; // a failover in progress: look again soon
+    const settled = next.conditions?.some((c) => c.type === "Progressing" && c.status === "False") ?? false;
+    return { requeueAfterMs: settled ? (deps.healthRequeueMs ?? 10_000) : (deps.progressRequeueMs ?? 2000) };
   };
 
   /** Creates the bootstrap owner role and database on the primary when missing (idempotent). */

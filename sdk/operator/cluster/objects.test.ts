@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parsePostgresClusterSpec } from "../../api/parse";
-import { appSecret, instanceClaim, instancePod, parameterArgs, readWriteSelector, service, type ClusterObject } from "./objects";
+import { appSecret, instanceClaim, instancePod, parameterArgs, readWriteSelector, replicationSecret, service, type ClusterObject } from "./objects";
 
 const cluster: ClusterObject = { apiVersion: "setpoint.dev/v1alpha1", kind: "PostgresCluster", metadata: { name: "orders", namespace: "shop", uid: "u-1" } };
 const spec = parsePostgresClusterSpec({ postgresVersion: 16, storage: { size: "5Gi", storageClass: "fast" }, parameters: { work_mem: "8MB", max_connections: "200" } });
@@ -17,10 +17,45 @@ describe("cluster child objects", () => {
     });
     const c = pod.spec!.containers[0]!;
     expect(c.image).toBe("postgres:16");
-    expect(c.args).toEqual(["-c", "max_connections=200", "-c", "work_mem=8MB"]);
+    expect(c.args).toEqual(["-c", "max_connections=200", "-c", "wal_retrieve_retry_interval=1s", "-c", "work_mem=8MB"]);
+    const own = instancePod(cluster, parsePostgresClusterSpec({ postgresVersion: 16, storage: { size: "1Gi" }, parameters: { wal_retrieve_retry_interval: "3s" } }), 1, "primary");
+    expect(own.spec!.containers[0]!.args).toEqual(["-c", "wal_retrieve_retry_interval=3s"]);
     expect(c.env).toContainEqual({ name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "orders-superuser", key: "password" } } });
     expect(c.env).toContainEqual({ name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" });
     expect(pod.spec!.volumes).toEqual([{ name: "pgdata", persistentVolumeClaim: { claimName: "orders-1" } }]);
+  });
+
+  it("clones a replica with a guarded pg_basebackup init container through its own slot; a primary has none", () => {
+    expect(instancePod(cluster, spec, 1, "primary").spec!.initContainers).toBeUndefined();
+    expect(() => instancePod(cluster, spec, 2, "replica")).toThrow(TypeError);
+    const pod = instancePod(cluster, spec, 2, "replica", "10.0.0.7");
+    expect(pod.metadata!.labels).toMatchObject({ "setpoint.dev/role": "replica" });
+    expect(pod.spec!.initContainers).toEqual([
+      {
+        name: "clone",
+        image: "postgres:16",
+        command: ["sh", "-c", '[ -s "$PGDATA/PG_VERSION" ] && exit 0; exec "$0" "$@"'],
+        args: [
+          "pg_basebackup",
+          "-d",
+          "host=10.0.0.7 port=5432 user=streaming_replica application_name=orders_2",
+          "-D",
+          "/var/lib/postgresql/data/pgdata",
+          "-R",
+          "-X",
+          "stream",
+          "-S",
+          "orders_2",
+          "-w",
+        ],
+        env: [
+          { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
+          { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: "orders-replication", key: "password" } } },
+        ],
+        volumeMounts: [{ name: "pgdata", mountPath: "/var/lib/postgresql/data" }],
+      },
+    ]);
+    expect(replicationSecret(cluster, "pw").stringData).toEqual({ username: "streaming_replica", password: "pw" });
   });
 
   it("claims the spec's size and class per instance", () => {

@@ -6,10 +6,13 @@
  *
  * Pods are written for the official `postgres` image: the image tag names the major, the
  * superuser password comes from the superuser Secret through `POSTGRES_PASSWORD`, PGDATA is a
- * subdirectory of the claim's mount, and parameters are `-c name=value` arguments.
+ * subdirectory of the claim's mount, and parameters are `-c name=value` arguments. A replica's
+ * pod clones the primary with an init container running the image's `pg_basebackup` (streaming
+ * the WAL it needs, through the replica's own slot, writing the standby configuration), guarded
+ * so that a pod recreated on a volume that already holds data starts from that data.
  */
 import type { V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
-import { clusterObjectNames, instanceName, POSTGRES_PORT, serviceHost } from "../../api/names";
+import { clusterObjectNames, instanceName, POSTGRES_PORT, replicationSlotName, serviceHost } from "../../api/names";
 import type { PostgresClusterSpec } from "../../api/postgres-cluster";
 import { setControllerReference, type OwnerObject } from "../../reconcile/owners";
 
@@ -19,6 +22,12 @@ export const CLUSTER_LABEL = "setpoint.dev/cluster";
 export const INSTANCE_LABEL = "setpoint.dev/instance";
 /** Label on instance pods: `primary` or `replica`. */
 export const ROLE_LABEL = "setpoint.dev/role";
+
+/** The role replicas stream as (`REPLICATION`, no superuser). */
+export const REPLICATION_USER = "streaming_replica";
+
+/** The clone init container's guard: nothing to do when PGDATA already holds a data directory. */
+export const SKIP_IF_INITIALIZED = '[ -s "$PGDATA/PG_VERSION" ] && exit 0; exec "$0" "$@"';
 
 /** Where the data volume is mounted, and PGDATA inside it (as the official image expects). */
 const DATA_MOUNT = "/var/lib/postgresql/data";
@@ -72,6 +81,27 @@ export function appSecret(cluster: ClusterObject, spec: PostgresClusterSpec, pas
   return setControllerReference(cluster, body);
 }
 
+/** The replication Secret (`username`, `password`) of the streaming replication role. */
+export function replicationSecret(cluster: ClusterObject, password: string): V1Secret {
+  const body: V1Secret = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: meta(cluster, clusterObjectNames(cluster.metadata.name).replicationSecret),
+    type: "kubernetes.io/basic-auth",
+    stringData: { username: REPLICATION_USER, password },
+  };
+  return setControllerReference(cluster, body);
+}
+
+/**
+ * The libpq connection parameters a replica streams from `primaryHost` with (the password comes
+ * separately: PGPASSWORD in the clone, the Secret's value in `primary_conninfo`).
+ * @param instance the replica's instance name (its `application_name`).
+ */
+export function streamingConninfo(primaryHost: string, instance: string): Record<string, string> {
+  return { host: primaryHost, port: String(POSTGRES_PORT), user: REPLICATION_USER, application_name: replicationSlotName(instance) };
+}
+
 /** The data volume claim of instance `ordinal`. */
 export function instanceClaim(cluster: ClusterObject, spec: PostgresClusterSpec, ordinal: number): V1PersistentVolumeClaim {
   const name = instanceName(cluster.metadata.name, ordinal);
@@ -88,6 +118,12 @@ export function instanceClaim(cluster: ClusterObject, spec: PostgresClusterSpec,
   return setControllerReference(cluster, body);
 }
 
+/**
+ * Parameters every instance gets unless `spec.parameters` sets them: a standby retries its WAL
+ * source every second (PostgreSQL's default is 5 s), so replicas find a new primary quickly.
+ */
+export const DEFAULT_PARAMETERS: Readonly<Record<string, string>> = { wal_retrieve_retry_interval: "1s" };
+
 /** `-c name=value` arguments of the spec's parameters, sorted by name (stable pod specs). */
 export function parameterArgs(parameters: Readonly<Record<string, string>> | undefined): string[] {
   return Object.keys(parameters ?? {})
@@ -95,10 +131,26 @@ export function parameterArgs(parameters: Readonly<Record<string, string>> | und
     .flatMap((k) => ["-c", `${k}=${parameters![k]!}`]);
 }
 
-/** The pod of instance `ordinal`, running as `role`. */
-export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, ordinal: number, role: "primary" | "replica"): V1Pod {
+/**
+ * The pod of instance `ordinal`, running as `role`.
+ * @param primaryHost for a replica: where it clones from and streams from (the primary's pod IP).
+ */
+export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, ordinal: number, role: "primary" | "replica", primaryHost?: string): V1Pod {
   const name = instanceName(cluster.metadata.name, ordinal);
   const names = clusterObjectNames(cluster.metadata.name);
+  if (role === "replica" && primaryHost === undefined) throw new TypeError("a replica's pod needs the primary's host");
+  const conninfo = primaryHost === undefined ? "" : Object.entries(streamingConninfo(primaryHost, name)).map(([k, v]) => `${k}=${v}`).join(" ");
+  const clone = {
+    name: "clone",
+    image: imageOf(spec),
+    command: ["sh", "-c", SKIP_IF_INITIALIZED],
+    args: ["pg_basebackup", "-d", conninfo, "-D", PGDATA, "-R", "-X", "stream", "-S", replicationSlotName(name), "-w"],
+    env: [
+      { name: "PGDATA", value: PGDATA },
+      { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: names.replicationSecret, key: "password" } } },
+    ],
+    volumeMounts: [{ name: "pgdata", mountPath: DATA_MOUNT }],
+  };
   const body: V1Pod = {
     apiVersion: "v1",
     kind: "Pod",
@@ -106,11 +158,12 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
     spec: {
       hostname: name,
       terminationGracePeriodSeconds: 30,
+      ...(role === "replica" ? { initContainers: [clone] } : {}),
       containers: [
         {
           name: "postgres",
           image: imageOf(spec),
-          args: parameterArgs(spec.parameters),
+          args: parameterArgs({ ...DEFAULT_PARAMETERS, ...spec.parameters }),
           env: [
             { name: "POSTGRES_USER", value: "postgres" },
             { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: names.superuserSecret, key: "password" } } },

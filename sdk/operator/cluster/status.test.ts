@@ -50,8 +50,19 @@ describe("statusFor", () => {
     expect(s.currentPrimary).toBe("orders-2");
   });
 
-  it("says that replicas are not implemented when more than one instance is wanted", () => {
-    expect(cond(statusFor(undefined, observed({ wantedInstances: 3 }), 1, now), "Progressing")).toMatchObject({ status: "True", reason: "ReplicasNotImplemented" });
+  it("is Progressing while scaling, while a replica is not streaming, and during a failover", () => {
+    expect(cond(statusFor(undefined, observed({ wantedInstances: 3 }), 1, now), "Progressing")).toMatchObject({ status: "True", reason: "Scaling", message: "1 of 3 instances" });
+    const replica: InstanceObservation = { name: "orders-2", podReady: true, probe: { reachable: true, inRecovery: true }, streaming: false };
+    const p = cond(statusFor(undefined, observed({ wantedInstances: 2, instances: [up, replica] }), 1, now), "Progressing");
+    expect(p).toMatchObject({ status: "True", reason: "ReplicasNotStreaming", message: "not streaming yet: orders-2" });
+    const s = statusFor(undefined, observed({ wantedInstances: 2, instances: [up, { ...replica, streaming: true, lagBytes: 0 }] }), 1, now);
+    expect(cond(s, "Progressing")).toMatchObject({ status: "False" });
+    expect(s.instances).toEqual([
+      { name: "orders-1", role: "primary", ready: true },
+      { name: "orders-2", role: "replica", ready: true, lagBytes: 0 },
+    ]);
+    const f = statusFor(undefined, observed({ topology: { reason: "Failover", message: "promoted orders-2" } }), 1, now);
+    expect(cond(f, "Progressing")).toMatchObject({ status: "True", reason: "Failover", message: "promoted orders-2" });
   });
 
   it("drops a Service turned off in the spec", () => {

@@ -7,7 +7,7 @@ import type { ClusterObjectNames } from "../../api/names";
 import { POSTGRES_PORT } from "../../api/names";
 import type { PostgresClusterSpec, PostgresClusterStatus } from "../../api/postgres-cluster";
 import { setCondition, type ConditionInput } from "../../reconcile/conditions";
-import type { InstanceProbe } from "./controller";
+import type { InstanceProbe } from "./instance-sql";
 
 /** One instance as observed: its pod's readiness and what its database said. */
 export interface InstanceObservation {
@@ -15,6 +15,10 @@ export interface InstanceObservation {
   readonly podReady: boolean;
   readonly probe: InstanceProbe;
   readonly ip?: string;
+  /** Replay lag behind the primary (replicas), from the primary's pg_stat_replication. */
+  readonly lagBytes?: number;
+  /** A replica streams from the primary (it appears in the primary's pg_stat_replication). */
+  readonly streaming?: boolean;
 }
 
 /** What a reconcile found. */
@@ -30,6 +34,8 @@ export type Observation =
       readonly wantedInstances: number;
       readonly names: ClusterObjectNames;
       readonly services: PostgresClusterSpec["services"];
+      /** A failover or another topology change this reconcile made or is waiting for, with its reason. */
+      readonly topology?: { readonly reason: string; readonly message: string };
     };
 
 /**
@@ -52,11 +58,14 @@ export function statusFor(previous: PostgresClusterStatus | undefined, observati
         name: i.name,
         role: i.probe.reachable && i.probe.inRecovery ? ("replica" as const) : i.name === observation.primary ? ("primary" as const) : ("replica" as const),
         ready: i.podReady && i.probe.reachable,
+        ...(i.lagBytes !== undefined && i.name !== observation.primary ? { lagBytes: i.lagBytes } : {}),
       }));
       const primary = observation.instances.find((i) => i.name === observation.primary);
       const primaryUp = primary !== undefined && primary.podReady && primary.probe.reachable && !primary.probe.inRecovery;
       const ready = primaryUp && observation.bootstrapped;
-      const replicasMissing = observation.wantedInstances > 1;
+      const replicas = observation.instances.filter((i) => i.name !== observation.primary);
+      const notStreaming = replicas.filter((i) => !(i.podReady && i.probe.reachable && i.streaming));
+      const running = observation.instances.length;
       const why = !primary
         ? ["PrimaryPending", `waiting for pod ${observation.primary}`]
         : !primaryUp
@@ -67,9 +76,15 @@ export function statusFor(previous: PostgresClusterStatus | undefined, observati
       inputs = [
         cond("Ready", ready ? "True" : "False", why[0]!, why[1]),
         cond("Degraded", "False", ready ? "Ready" : why[0]!),
-        replicasMissing
-          ? cond("Progressing", "True", "ReplicasNotImplemented", `running 1 of ${observation.wantedInstances} instances: streaming replicas are not implemented yet`)
-          : cond("Progressing", ready ? "False" : "True", ready ? "Ready" : why[0]!),
+        observation.topology
+          ? cond("Progressing", "True", observation.topology.reason, observation.topology.message)
+          : !ready
+            ? cond("Progressing", "True", why[0]!)
+            : running !== observation.wantedInstances
+              ? cond("Progressing", "True", "Scaling", `${running} of ${observation.wantedInstances} instances`)
+              : notStreaming.length > 0
+                ? cond("Progressing", "True", "ReplicasNotStreaming", `not streaming yet: ${notStreaming.map((i) => i.name).join(", ")}`)
+                : cond("Progressing", "False", "Ready"),
       ];
       fields = {
         currentPrimary: primaryUp ? observation.primary : (previous?.currentPrimary ?? observation.primary),

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { FAILOVER_CHECKERS, FOLLOW_CHECKERS, firstRequired, pickCandidate, type PrimaryHealth } from "./decisions";
+import { lsnBytes, parseConninfo, renderConninfo } from "./instance-sql";
+
+const now = new Date("2025-01-02T03:04:05Z");
+const healthy: PrimaryHealth = { name: "orders-1", podPresent: true, reachable: true, now, graceMs: 10_000 };
+
+describe("failover checkers", () => {
+  it("require nothing of a healthy primary, or of one down for less than its grace", () => {
+    expect(firstRequired(FAILOVER_CHECKERS, healthy)).toBeUndefined();
+    expect(firstRequired(FAILOVER_CHECKERS, { ...healthy, reachable: false, notReadySince: new Date(now.getTime() - 9_000) })).toBeUndefined();
+    // Unready but answering (e.g. a readiness probe lagging behind): no failover.
+    expect(firstRequired(FAILOVER_CHECKERS, { ...healthy, notReadySince: new Date(now.getTime() - 60_000) })).toBeUndefined();
+  });
+
+  it("name the first reason, in order: pod gone, then unreachable past the grace", () => {
+    expect(firstRequired(FAILOVER_CHECKERS, { ...healthy, podPresent: false, reachable: false, notReadySince: new Date(0) })).toEqual({
+      checker: "PrimaryPodGone",
+      reason: "the primary's pod orders-1 is gone or being deleted",
+    });
+    expect(firstRequired(FAILOVER_CHECKERS, { ...healthy, reachable: false, notReadySince: new Date(now.getTime() - 12_000) })).toEqual({
+      checker: "PrimaryUnreachable",
+      reason: "primary orders-1 has been unready and unreachable for 12 s (grace 10 s)",
+    });
+  });
+});
+
+describe("pickCandidate", () => {
+  it("takes the most advanced replica, the lowest ordinal on ties, none without candidates", () => {
+    expect(pickCandidate([])).toBeUndefined();
+    const a = { name: "orders-2", ordinal: 2, replayLsn: "0/3000060", receiveLsn: "0/3000060" };
+    const b = { name: "orders-3", ordinal: 3, replayLsn: "0/3000000", receiveLsn: "1/0" };
+    expect(pickCandidate([a, b])?.name).toBe("orders-3");
+    expect(pickCandidate([{ ...b, receiveLsn: "0/3000060", replayLsn: "0/3000060" }, a])?.name).toBe("orders-2");
+  });
+
+  it("orders WAL positions numerically", () => {
+    expect(lsnBytes("1/0")).toBe(2 ** 32);
+    expect(lsnBytes("0/A")).toBe(10);
+    expect(lsnBytes(undefined)).toBe(-1);
+  });
+});
+
+describe("follow checkers", () => {
+  const wanted = { host: "10.0.0.2", port: "5432", user: "streaming_replica", application_name: "orders_2", password: "s3cret" };
+  const live = renderConninfo(wanted);
+
+  it("round-trip a rendered conninfo, quotes included", () => {
+    expect(parseConninfo(renderConninfo({ password: "it's a \\ test" }))).toEqual({ password: "it's a \\ test" });
+    expect(parseConninfo("host=10.0.0.1 port=5432 user=x")).toEqual({ host: "10.0.0.1", port: "5432", user: "x" });
+  });
+
+  it("require nothing when a replica streams as wanted", () => {
+    expect(firstRequired(FOLLOW_CHECKERS, { liveConninfo: live, liveSlot: "orders_2", wantedConninfo: wanted, wantedSlot: "orders_2" })).toBeUndefined();
+  });
+
+  it("name the first difference, in order, never showing the password", () => {
+    const other = renderConninfo({ ...wanted, host: "10.0.0.9", password: "old" });
+    expect(firstRequired(FOLLOW_CHECKERS, { liveConninfo: other, liveSlot: "", wantedConninfo: wanted, wantedSlot: "orders_2" })).toEqual({
+      checker: "FollowsOtherPrimary",
+      reason: "streams from 10.0.0.9, the primary is 10.0.0.2",
+    });
+    const cred = firstRequired(FOLLOW_CHECKERS, { liveConninfo: renderConninfo({ ...wanted, password: "old" }), liveSlot: "orders_2", wantedConninfo: wanted, wantedSlot: "orders_2" });
+    expect(cred?.checker).toBe("StreamingCredentials");
+    expect(cred?.reason).not.toContain("s3cret");
+    expect(firstRequired(FOLLOW_CHECKERS, { liveConninfo: live, liveSlot: "", wantedConninfo: wanted, wantedSlot: "orders_2" })?.checker).toBe("ReplicationSlot");
+  });
+});

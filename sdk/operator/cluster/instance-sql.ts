@@ -1,0 +1,140 @@
+/**
+ * What the cluster controller asks of and does to one instance's database, over short-lived
+ * superuser connections with short timeouts: the probe (role, WAL position, replication state),
+ * replication slots and `synchronous_standby_names` on the primary, `primary_conninfo` on a
+ * replica, promotion. Statements carrying passwords are never logged.
+ */
+import { Client } from "pg";
+import { POSTGRES_PORT } from "../../api/names";
+import { quoteConninfoValue, quoteIdent, quoteLiteral } from "../../postgres/quote";
+
+/** One walsender on a primary, from `pg_stat_replication`. */
+export interface StreamingPeer {
+  readonly applicationName: string;
+  readonly state: string;
+  readonly syncState: string;
+  /** Bytes between the primary's current WAL position and the peer's replay position. */
+  readonly lagBytes: number | undefined;
+}
+
+/** What one instance's database says about itself. */
+export type InstanceProbe =
+  | {
+      readonly reachable: true;
+      readonly inRecovery: boolean;
+      /** Current WAL position (primary) or last replayed (replica), as `X/Y`. */
+      readonly lsn?: string;
+      /** Last received WAL position (replica). */
+      readonly receiveLsn?: string;
+      /** Physical slots (primary). */
+      readonly slots?: readonly { readonly name: string; readonly active: boolean }[];
+      /** Connected replicas (primary). */
+      readonly peers?: readonly StreamingPeer[];
+      readonly synchronousStandbyNames?: string;
+      /** `primary_conninfo` and `primary_slot_name` (replica). */
+      readonly primaryConninfo?: string;
+      readonly primarySlotName?: string;
+    }
+  | { readonly reachable: false; readonly error: string };
+
+/** Connection of the controller to an instance. */
+export interface InstanceTarget {
+  readonly host: string;
+  readonly password: string;
+  readonly timeoutMs: number;
+}
+
+async function withClient<T>(t: InstanceTarget, fn: (c: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ host: t.host, port: POSTGRES_PORT, user: "postgres", password: t.password, database: "postgres", connectionTimeoutMillis: t.timeoutMs, query_timeout: t.timeoutMs });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Asks an instance for its role, position and replication state; never throws. */
+export async function probeInstance(t: InstanceTarget): Promise<InstanceProbe> {
+  try {
+    return await withClient(t, async (c) => {
+      const r = (
+        await c.query<{ r: boolean; lsn: string | null; rlsn: string | null; ssn: string; pci: string; psn: string }>(
+          `select pg_is_in_recovery() as r,
+                  (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as lsn,
+                  pg_last_wal_receive_lsn()::text as rlsn,
+                  current_setting('synchronous_standby_names') as ssn,
+                  current_setting('primary_conninfo') as pci,
+                  current_setting('primary_slot_name') as psn`,
+        )
+      ).rows[0]!;
+      if (r.r) return { reachable: true, inRecovery: true, lsn: r.lsn ?? undefined, receiveLsn: r.rlsn ?? undefined, primaryConninfo: r.pci, primarySlotName: r.psn };
+      const slots = (await c.query<{ name: string; active: boolean }>("select slot_name as name, active from pg_replication_slots where slot_type = 'physical'")).rows;
+      const peers = (
+        await c.query<{ a: string; state: string; sync: string; lag: string | null }>(
+          "select application_name as a, state, sync_state as sync, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint::text as lag from pg_stat_replication",
+        )
+      ).rows.map((p) => ({ applicationName: p.a, state: p.state, syncState: p.sync, lagBytes: p.lag === null ? undefined : Math.max(0, Number(p.lag)) }));
+      return { reachable: true, inRecovery: false, lsn: r.lsn ?? undefined, slots, peers, synchronousStandbyNames: r.ssn };
+    });
+  } catch (err) {
+    return { reachable: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** A WAL position `X/Y` as a number of bytes (exact below 2^53, ample for tests and ordering). */
+export function lsnBytes(lsn: string | undefined): number {
+  if (!lsn) return -1;
+  const [hi, lo] = lsn.split("/");
+  return parseInt(hi ?? "0", 16) * 2 ** 32 + parseInt(lo ?? "0", 16);
+}
+
+/** Creates the replication role when missing (idempotent); true when it did. */
+export async function ensureReplicationRole(t: InstanceTarget, user: string, password: string): Promise<boolean> {
+  return withClient(t, async (c) => {
+    const exists = await c.query("select 1 from pg_roles where rolname = $1 and rolreplication", [user]);
+    if (exists.rowCount !== 0) return false;
+    const any = await c.query("select 1 from pg_roles where rolname = $1", [user]);
+    // The password travels as a literal inside the statement; statements are never logged here.
+    await c.query(`${any.rowCount === 0 ? "CREATE" : "ALTER"} ROLE ${quoteIdent(user)} LOGIN REPLICATION PASSWORD ${quoteLiteral(password)}`);
+    return true;
+  });
+}
+
+/** Creates physical slots `create` (reserving WAL now) and drops inactive slots `drop`. */
+export async function syncSlots(t: InstanceTarget, create: readonly string[], drop: readonly string[]): Promise<void> {
+  await withClient(t, async (c) => {
+    for (const s of create) {
+      await c.query("select pg_create_physical_replication_slot($1, true) where not exists (select 1 from pg_replication_slots where slot_name = $1)", [s]);
+    }
+    for (const s of drop) await c.query("select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active", [s]);
+  });
+}
+
+/** Sets parameters with ALTER SYSTEM and reloads (only reloadable ones are passed here). */
+export async function setAndReload(t: InstanceTarget, settings: Readonly<Record<string, string>>): Promise<void> {
+  await withClient(t, async (c) => {
+    for (const [k, v] of Object.entries(settings)) await c.query(`ALTER SYSTEM SET ${quoteIdent(k)} = ${quoteLiteral(v)}`);
+    await c.query("select pg_reload_conf()");
+  });
+}
+
+/** A `primary_conninfo` value from parameters (each value quoted). */
+export function renderConninfo(params: Readonly<Record<string, string>>): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${quoteConninfoValue(v)}`)
+    .join(" ");
+}
+
+/** Parses a libpq `key=value` connection string (values bare or single-quoted with `\` escapes). */
+export function parseConninfo(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /\s*([A-Za-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S+))/g;
+  for (const m of s.matchAll(re)) out[m[1]!] = m[2] !== undefined ? m[2].replace(/\\(.)/g, "$1") : m[3]!;
+  return out;
+}
+
+/** Promotes a replica and waits (up to `waitSeconds`) until it accepts writes. */
+export async function promote(t: InstanceTarget, waitSeconds: number): Promise<boolean> {
+  return withClient({ ...t, timeoutMs: t.timeoutMs + waitSeconds * 1000 }, async (c) => (await c.query<{ ok: boolean }>("select pg_promote(true, $1) as ok", [waitSeconds])).rows[0]?.ok ?? false);
+}
