@@ -92,7 +92,7 @@ export interface PostgresClusterDeps {
   readonly probeTimeoutMs?: number;
   /** Look again this soon while the cluster is not Ready. @default 2000 ms */
   readonly progressRequeueMs?: number;
-  /** Look again this often once Ready (health; also how soon a dead primary is noticed without an event). @default 10_000 ms */
+  /** Look again this often once settled (health). @default 30_000 ms */
   readonly healthRequeueMs?: number;
   /** How long an unready, unreachable primary may stay so before it is replaced. @default 10_000 ms */
   readonly failoverGraceMs?: number;
@@ -397,7 +397,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     if (written.conflict) return { requeueAfterMs: 500 };
     if (topology) return { requeueAfterMs: 250 }; // a failover in progress: look again soon
     const settled = next.conditions?.some((c) => c.type === "Progressing" && c.status === "False") ?? false;
-    return { requeueAfterMs: settled ? (deps.healthRequeueMs ?? 10_000) : (deps.progressRequeueMs ?? 2000) };
+    return { requeueAfterMs: settled ? (deps.healthRequeueMs ?? 30_000) : (deps.progressRequeueMs ?? 2000) };
   };
 
   /** Creates the bootstrap owner role and database on the primary when missing (idempotent). */
