@@ -17,18 +17,26 @@ function statFields(pid: number): string[] | null {
   }
 }
 
-/** Server CPU milliseconds so far: the postmaster, its live children and the children it reaped. */
+/**
+ * Server CPU milliseconds so far: the postmaster, its live children and the children it reaped. A
+ * child reaped while /proc is being scanned would be missed (gone from /proc, not yet in the total
+ * read before the scan) and its whole CPU time would then land in the next measurement, so the
+ * scan is repeated until the reaped-children total is the same before and after it.
+ */
 function serverCpuMs(postmasterPid: number): number {
   // After the ')': [0]=state [1]=ppid ... [11]=utime [12]=stime [13]=cutime [14]=cstime.
-  const own = statFields(postmasterPid);
-  if (!own) return NaN;
-  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const f = statFields(Number(entry));
-    if (f && Number(f[1]) === postmasterPid) ticks += Number(f[11]) + Number(f[12]);
+  for (let attempt = 0; ; attempt++) {
+    const own = statFields(postmasterPid);
+    if (!own) return NaN;
+    let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      const f = statFields(Number(entry));
+      if (f && Number(f[1]) === postmasterPid) ticks += Number(f[11]) + Number(f[12]);
+    }
+    const after = statFields(postmasterPid);
+    if (!after || (after[13] === own[13] && after[14] === own[14]) || attempt >= 20) return (ticks * 1000) / TICKS_PER_SECOND;
   }
-  return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
 /** PID of the postmaster of a data directory. */
