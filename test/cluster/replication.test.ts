@@ -285,4 +285,28 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster replication", () 
     expect(healed.status?.instances?.filter((i) => i.role === "primary").map((i) => i.name)).toEqual([newPrimary]);
     expect(healed.status?.instances).toHaveLength(3);
   }, 600_000);
+
+  it("refuses to fail over an asynchronous cluster (a promotion could lose acknowledged commits) until the cluster is annotated", async () => {
+    currentCluster = "audit";
+    await create("audit", { instances: 2 });
+    await settled("audit", 1);
+    node!.crash(ns, "audit-1");
+    const refused = await eventually("failover refused in status", async () => {
+      const p = (await read("audit")).status?.conditions?.find((c) => c.type === "Progressing");
+      return p?.reason === "FailoverRefused" ? p : undefined;
+    });
+    expect(refused.message).toContain("replication is asynchronous");
+    expect(refused.message).toContain("setpoint.dev/allow-data-loss-failover=true");
+    expect((await query<{ r: boolean }>(await podIp("audit-2"), "select pg_is_in_recovery() as r"))[0]!.r).toBe(true);
+    expect((await read("audit")).status?.currentPrimary).toBe("audit-1");
+
+    await objects.patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace: ns, plural, name: "audit", body: { metadata: { annotations: { "setpoint.dev/allow-data-loss-failover": "true" } } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const promoted = await eventually("audit-2 promoted once allowed", async () => ((await read("audit")).status?.currentPrimary === "audit-2" ? true : undefined));
+    expect(promoted).toBe(true);
+    expect((await query<{ r: boolean }>(await podIp("audit-2"), "select pg_is_in_recovery() as r"))[0]!.r).toBe(false);
+    expect(await selectedPods("audit-rw")).toEqual(["audit-2"]);
+  }, 600_000);
 });

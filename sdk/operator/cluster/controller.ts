@@ -31,7 +31,7 @@ import { controllerOf } from "../../reconcile/owners";
 import { requestKey, type ReconcileContext, type Request, type Result } from "../../reconcile/index";
 import { apiStatusCode } from "../../reconcile/internal/api-error";
 import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
-import { FAILOVER_CHECKERS, FOLLOW_CHECKERS, firstRequired, pickCandidate } from "./decisions";
+import { ALLOW_DATA_LOSS_ANNOTATION, FAILOVER_CHECKERS, FOLLOW_CHECKERS, firstRequired, pickCandidate, PROMOTION_GUARDS } from "./decisions";
 import { ensureReplicationRole, probeInstance, promote, renderConninfo, setAndReload, syncSlots, type InstanceProbe } from "./instance-sql";
 import {
   appSecret,
@@ -242,7 +242,17 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
           return { name: n, ordinal: ordinalOf(n), replayLsn: r.lsn, receiveLsn: r.receiveLsn };
         });
       const chosen = pickCandidate(candidates);
-      if (decision && chosen) {
+      const refusal = firstRequired(PROMOTION_GUARDS, {
+        synchronous: spec.synchronous,
+        listedReplicas: [...new Set([...claims.keys(), ...pods.keys()])].filter((n) => n !== primary && ordinals.has(n)).length,
+        reachableReplicas: candidates.length,
+        allowDataLoss: obj.metadata?.annotations?.[ALLOW_DATA_LOSS_ANNOTATION] === "true",
+      });
+      if (decision && chosen && refusal) {
+        // Not promoting: the primary's pod is recreated on its volume when it is gone (below), or awaited.
+        ctx.log.info(`failover refused: ${refusal.checker}`, { reason: refusal.reason, trigger: decision.reason });
+        topology = { reason: "FailoverRefused", message: `${decision.reason}; not promoting ${chosen.name}: ${refusal.reason}` };
+      } else if (decision && chosen) {
         ctx.log.info(`failover: ${decision.checker}`, { reason: decision.reason, candidate: chosen.name });
         if (primaryPod !== undefined) {
           // Fence first: never two primaries. The old primary's process must be gone before a promotion.
@@ -395,7 +405,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const next = statusFor(obj.status, observation, generation, ctx.now());
     const written = await writeStatus(deps.status, obj as StatusObject<PostgresClusterStatus>, next);
     if (written.conflict) return { requeueAfterMs: 500 };
-    if (topology) return { requeueAfterMs: 250 }; // a failover in progress: look again soon
+    if (topology?.reason === "Failover") return { requeueAfterMs: 250 }; // a failover in progress: look again soon
     const settled = next.conditions?.some((c) => c.type === "Progressing" && c.status === "False") ?? false;
     return { requeueAfterMs: settled ? (deps.healthRequeueMs ?? 30_000) : (deps.progressRequeueMs ?? 2000) };
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FAILOVER_CHECKERS, FOLLOW_CHECKERS, firstRequired, pickCandidate, type PrimaryHealth } from "./decisions";
+import { FAILOVER_CHECKERS, FOLLOW_CHECKERS, firstRequired, pickCandidate, PROMOTION_GUARDS, type PrimaryHealth } from "./decisions";
 import { lsnBytes, parseConninfo, renderConninfo } from "./instance-sql";
 
 const now = new Date("2025-01-02T03:04:05Z");
@@ -22,6 +22,26 @@ describe("failover checkers", () => {
       checker: "PrimaryUnreachable",
       reason: "primary orders-1 has been unready and unreachable for 12 s (grace 10 s)",
     });
+  });
+});
+
+describe("promotion guards", () => {
+  it("refuse an asynchronous cluster unless annotated", () => {
+    const async = { listedReplicas: 2, reachableReplicas: 2, allowDataLoss: false };
+    expect(firstRequired(PROMOTION_GUARDS, async)?.checker).toBe("AsynchronousReplication");
+    expect(firstRequired(PROMOTION_GUARDS, async)?.reason).toContain("setpoint.dev/allow-data-loss-failover=true");
+    expect(firstRequired(PROMOTION_GUARDS, { ...async, allowDataLoss: true })).toBeUndefined();
+  });
+
+  it("need k - n + 1 reachable replicas with n of k synchronous", () => {
+    const sync = { synchronous: { number: 1 }, listedReplicas: 2, reachableReplicas: 2, allowDataLoss: false };
+    expect(firstRequired(PROMOTION_GUARDS, sync)).toBeUndefined();
+    expect(firstRequired(PROMOTION_GUARDS, { ...sync, reachableReplicas: 1 })).toEqual({
+      checker: "SynchronousQuorumUnreachable",
+      reason: "1 of 2 replicas reachable, 2 needed to be sure of every acknowledged commit; annotate the cluster setpoint.dev/allow-data-loss-failover=true to fail over anyway",
+    });
+    expect(firstRequired(PROMOTION_GUARDS, { ...sync, synchronous: { number: 2 }, reachableReplicas: 1 })).toBeUndefined();
+    expect(firstRequired(PROMOTION_GUARDS, { ...sync, reachableReplicas: 1, allowDataLoss: true })).toBeUndefined();
   });
 });
 

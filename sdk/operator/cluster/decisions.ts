@@ -4,6 +4,7 @@
  * names it, and its reason reaches the log and status.
  *
  * - {@link FAILOVER_CHECKERS}: must the primary be replaced (fence it, promote a replica)?
+ * - {@link PROMOTION_GUARDS}: may it be, without losing acknowledged commits?
  * - {@link FOLLOW_CHECKERS}: must a replica's streaming configuration change (it follows the
  *   wrong primary, with the wrong credentials or slot)? The parameters involved are reloadable
  *   (PostgreSQL 13+), so the action is ALTER SYSTEM + reload, never a restart.
@@ -58,6 +59,47 @@ export const FAILOVER_CHECKERS: readonly Checker<PrimaryHealth>[] = [
       return {
         required: !p.reachable && p.notReadySince !== undefined && downMs >= p.graceMs,
         reason: `primary ${p.name} has been unready and unreachable for ${Math.round(downMs / 1000)} s (grace ${Math.round(p.graceMs / 1000)} s)`,
+      };
+    },
+  },
+];
+
+/** Annotation on a PostgresCluster that allows a failover which may lose acknowledged commits. */
+export const ALLOW_DATA_LOSS_ANNOTATION = "setpoint.dev/allow-data-loss-failover";
+
+/** What the promotion guards look at. */
+export interface PromotionInput {
+  /** `spec.synchronous`, if any. */
+  readonly synchronous?: { readonly number: number };
+  /** Replicas listed in `synchronous_standby_names` (every replica but the primary). */
+  readonly listedReplicas: number;
+  /** Replicas reachable now, in recovery (the candidates). */
+  readonly reachableReplicas: number;
+  /** The cluster carries {@link ALLOW_DATA_LOSS_ANNOTATION} = "true". */
+  readonly allowDataLoss: boolean;
+}
+
+/**
+ * Ordered reasons to refuse a promotion (`required` = refuse). With `n` of `k` replicas
+ * synchronous, every acknowledged commit is on at least `n` of them, so any `k - n + 1` include
+ * one that has it, and the most advanced of those has them all; with fewer (or asynchronous
+ * replication) a promotion may lose commits, and only the annotation allows it.
+ */
+export const PROMOTION_GUARDS: readonly Checker<PromotionInput>[] = [
+  {
+    name: "AsynchronousReplication",
+    check: (p) => ({
+      required: p.synchronous === undefined && !p.allowDataLoss,
+      reason: `replication is asynchronous: promoting a replica may lose acknowledged commits; set spec.synchronous, or annotate the cluster ${ALLOW_DATA_LOSS_ANNOTATION}=true to fail over anyway`,
+    }),
+  },
+  {
+    name: "SynchronousQuorumUnreachable",
+    check: (p) => {
+      const needed = p.synchronous ? p.listedReplicas - p.synchronous.number + 1 : 0;
+      return {
+        required: p.synchronous !== undefined && p.reachableReplicas < needed && !p.allowDataLoss,
+        reason: `${p.reachableReplicas} of ${p.listedReplicas} replicas reachable, ${needed} needed to be sure of every acknowledged commit; annotate the cluster ${ALLOW_DATA_LOSS_ANNOTATION}=true to fail over anyway`,
       };
     },
   },
