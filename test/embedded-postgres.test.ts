@@ -67,6 +67,20 @@ describe("embedded PostgreSQL lifecycle", () => {
     expect(existsSync(pg.dir)).toBe(false);
   });
 
+  it("starts from a template data directory initialized once, instead of running initdb each time", async () => {
+    const templates = mkdtempSync(join(base, "templates-"));
+    chmodSync(templates, 0o755);
+    const [a, b] = await Promise.all([startEmbeddedPostgres({ major: 17, baseDir: base, templateDir: templates }), startEmbeddedPostgres({ major: 17, baseDir: base, templateDir: templates })]);
+    const c = await startEmbeddedPostgres({ major: 17, baseDir: base, templateDir: templates });
+    try {
+      // Two concurrent first starts leave exactly one complete template, and every copy is a working server.
+      expect(readdirSync(templates).filter((e) => e.startsWith("setpoint-initdb-17-"))).toHaveLength(1);
+      for (const pg of [a, b, c]) expect(pg.version).toMatch(/^PostgreSQL 17/);
+    } finally {
+      await Promise.all([a.stop(), b.stop(), c.stop()]);
+    }
+  });
+
   it("refuses an unsupported major with the list of supported ones", async () => {
     await expect(startEmbeddedPostgres({ major: 12 as 14, baseDir: base })).rejects.toThrow(EmbeddedPostgresError);
     await expect(startEmbeddedPostgres({ major: 12 as 14, baseDir: base })).rejects.toThrow(/use one of 14, 15, 16, 17, 18/);
