@@ -30,17 +30,25 @@ if (status !== 0 && failed === 0) {
 }
 if (passed === 0) problems.push("no test passed");
 
-// The PostgreSQL harness must leave nothing behind.
-const leftovers = [tmpdir(), "/dev/shm"].flatMap((dir) => {
-  try {
-    return readdirSync(dir).filter((d) => d.startsWith("setpoint-pg-"));
-  } catch {
-    return [];
-  }
-});
+// The PostgreSQL harness must leave nothing behind. Only what this run created counts: servers
+// that were already there when it started (another job on a shared machine) are not its leftovers.
+const preexisting = new Set((process.env.SETPOINT_CI_PREEXISTING ?? "").split(/\s+/).filter(Boolean));
+const leftovers = [tmpdir(), "/dev/shm"]
+  .flatMap((dir) => {
+    try {
+      return readdirSync(dir).filter((d) => d.startsWith("setpoint-pg-"));
+    } catch {
+      return [];
+    }
+  })
+  .filter((d) => !preexisting.has(d));
 let processes = "";
 try {
-  processes = execFileSync("pgrep", ["-a", "-f", "setpoint-pg-"], { encoding: "utf8" }).trim();
+  processes = execFileSync("pgrep", ["-a", "-f", "setpoint-pg-"], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .filter((line) => line && ![...preexisting].some((d) => line.includes(`/${d}/`)))
+    .join("\n");
 } catch {
   // pgrep exits 1 when nothing matches
 }
