@@ -309,4 +309,29 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster replication", () 
     expect((await query<{ r: boolean }>(await podIp("audit-2"), "select pg_is_in_recovery() as r"))[0]!.r).toBe(false);
     expect(await selectedPods("audit-rw")).toEqual(["audit-2"]);
   }, 600_000);
+
+  it("converges after an operator restart in the middle of a failover (promoted, not yet labelled or repointed)", async () => {
+    currentCluster = "ledger";
+    const before = await settled("ledger", 1);
+    const oldPrimary = before.status!.currentPrimary!;
+    const [next] = before.status!.instances!.filter((i) => i.role === "replica").map((i) => i.name);
+    await operator!.stop();
+    // What the operator had done when it stopped: fenced the old primary, dropped its volume, promoted a replica.
+    await core.deleteNamespacedPod({ name: oldPrimary, namespace: ns });
+    await eventually(`${oldPrimary} gone`, async () => (await core.listNamespacedPod({ namespace: ns })).items.every((p) => p.metadata?.name !== oldPrimary));
+    await core.deleteNamespacedPersistentVolumeClaim({ name: oldPrimary, namespace: ns });
+    await query(await podIp(next!), "select pg_promote(true, 60)");
+
+    operator = await startOperator({ kubeconfig: cp!.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+    // The status still says what the stopped operator last wrote: wait for the new one's view first.
+    await eventually("the promoted replica in status", async () => (await read("ledger")).status?.currentPrimary === next);
+    const healed = await settled("ledger", 1);
+    expect(healed.status?.currentPrimary).toBe(next);
+    expect(healed.status?.instances).toHaveLength(3);
+    expect(healed.status?.instances?.filter((i) => i.role === "primary").map((i) => i.name)).toEqual([next]);
+    expect(await selectedPods("ledger-rw")).toEqual([next]);
+    expect(await selectedPods("ledger-ro")).toEqual(healed.status!.instances!.filter((i) => i.name !== next).map((i) => i.name).sort());
+    const nextIp = await podIp(next!);
+    expect(Number((await query<{ n: string }>(nextIp, "select count(*) as n from pg_stat_replication where state = 'streaming'"))[0]!.n)).toBe(2);
+  }, 600_000);
 });

@@ -208,6 +208,11 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const saying = [...pods.keys()].filter(isPrimaryNow);
     let primary = labelled.length === 1 ? labelled[0]! : saying.length === 1 ? saying[0]! : (obj.status?.currentPrimary ?? instanceName(req.name, 1));
     const podIp = (name: string): string | undefined => live(name)?.status?.podIP;
+    const roleLabelsSet = new Map<string, string>(); // labels set in this reconcile (the snapshot predates them)
+    const setRoleLabel = async (name: string, role: "primary" | "replica"): Promise<void> => {
+      roleLabelsSet.set(name, role);
+      await deps.api.patchNamespacedPod({ name, namespace: req.namespace, body: [{ op: "add", path: `/metadata/labels/${ROLE_LABEL.replace("/", "~1")}`, value: role }] }, JSON_PATCH);
+    };
 
     // Act: small idempotent steps.
     const steps: StepResult[] = [];
@@ -265,10 +270,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
           if (claims.has(primary)) await ignoreNotFound(deps.api.deleteNamespacedPersistentVolumeClaim({ name: primary, namespace: req.namespace }));
           const ok = await promote(await target(podIp(chosen.name)!), 30);
           if (!ok) throw new Error(`failover: ${chosen.name} did not finish promotion within 30 s`);
-          await deps.api.patchNamespacedPod(
-            { name: chosen.name, namespace: req.namespace, body: [{ op: "replace", path: `/metadata/labels/${ROLE_LABEL.replace("/", "~1")}`, value: "primary" }] },
-            JSON_PATCH,
-          );
+          await setRoleLabel(chosen.name, "primary");
           steps.push({ step: "failover", outcome: "Updated", detail: `promoted ${chosen.name} (${decision.checker}: ${decision.reason})` });
           topology = { reason: "Failover", message: `promoted ${chosen.name}: ${decision.reason}` };
           probes.set(chosen.name, { reachable: true, inRecovery: false });
@@ -307,6 +309,20 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         // A merge patch would keep stale selector keys: replace the selector as a whole.
         await deps.api.patchNamespacedService({ name, namespace: req.namespace, body: [{ op: "replace", path: "/spec/selector", value: selector }] }, JSON_PATCH);
         steps.push({ step: `service ${name}`, outcome: "Updated", detail: "selector" });
+      }
+    }
+
+    // Role labels follow the primary (the ro Service selects replicas by label), also after an
+    // interrupted failover: a promotion whose relabel never happened is finished here.
+    if (!fencing) {
+      for (const [name, pod] of pods) {
+        if (live(name) === undefined) continue;
+        const role = name === primary ? "primary" : "replica";
+        if (role === "primary" && !isPrimaryNow(name)) continue; // only a confirmed primary is labelled so
+        if ((roleLabelsSet.get(name) ?? pod.metadata?.labels?.[ROLE_LABEL]) !== role) {
+          await setRoleLabel(name, role);
+          steps.push({ step: `role label ${name}`, outcome: "Updated", detail: role });
+        }
       }
     }
 
