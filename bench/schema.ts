@@ -15,7 +15,7 @@ import { introspect } from "../sdk/schema/introspect";
 import type { SchemaModel } from "../sdk/schema/model";
 import { DEV_SERVER_PARAMETERS, forgetCachedModels, normalize, scratchCleanup } from "../sdk/schema/normalize";
 import { plan } from "../sdk/schema/plan";
-import type { DesiredSchema } from "../sdk/schema/source";
+import { schemaFromSql, type DesiredSchema } from "../sdk/schema/source";
 import { cpuSince, cpuSnapshot, postmasterPid } from "./support/cpu";
 import { recordQueries, type RecordedQuery } from "./support/query-counter";
 import { median, ms, textTable, timed, timedSync } from "./support/stats";
@@ -77,6 +77,12 @@ interface Result {
   cachedDriftCheckMs: number;
   /** No-op plan with no desired-model cache at all (normalization runs again). */
   noopPlanUncachedMs: number;
+  /**
+   * Cold plan with no dev database URL: Setpoint starts its own embedded dev server (as
+   * `setpoint schema plan` without --dev-url does), runs the DDL there and stops it. Wall only:
+   * that server is not one of the two measured ones.
+   */
+  coldPlanEmbeddedMs: number;
   applyMs: number;
   catalogQueries: number;
   /**
@@ -85,7 +91,7 @@ interface Result {
    */
   cpuMs: Record<"coldPlan" | "apply" | "noopPlan" | "cachedDriftCheck", { node: number; server: number }>;
   /** Every run of each measurement, in order (the reported value is the median). */
-  runs: { coldPlanMs: number[]; noopPlanMs: number[]; cachedDriftCheckMs: number[] };
+  runs: { coldPlanMs: number[]; coldPlanEmbeddedMs: number[]; noopPlanMs: number[]; cachedDriftCheckMs: number[] };
   phases?: Phases;
 }
 
@@ -204,6 +210,17 @@ async function benchSize(pg: EmbeddedPostgres, dev: EmbeddedPostgres, tables: nu
       }
       const coldPlan = cold.at(-1)!.value;
 
+      // The same without a dev database URL: the embedded dev server Setpoint starts by itself. Its
+      // template data directory is made once per machine; a tiny plan first makes sure it exists.
+      await planSchema(target, schemaFromSql("CREATE TABLE warm_up (id int);"), { cacheDir: false });
+      const embedded: number[] = [];
+      for (let r = 0; r < repeat; r++) {
+        const dir = freshCacheDir();
+        forgetLiveIntrospections();
+        embedded.push((await measure(pid, () => planSchema(target, desired, { cacheDir: dir }))).wallMs);
+        log(`${tables} tables: cold plan with the embedded dev server ${ms(embedded.at(-1)!)} ms`);
+      }
+
       // Apply: applyPlan of that plan, on one client (connect time excluded).
       const client = await connect(target);
       let apply: Measured<unknown>;
@@ -254,10 +271,11 @@ async function benchSize(pg: EmbeddedPostgres, dev: EmbeddedPostgres, tables: nu
         noopPlanMs: ms(median(noop.map((r) => r.wallMs))),
         cachedDriftCheckMs: ms(median(cached.map((r) => r.wallMs))),
         noopPlanUncachedMs: ms(uncached.wallMs),
+        coldPlanEmbeddedMs: ms(median(embedded)),
         applyMs: ms(apply.wallMs),
         catalogQueries: queries.length,
         cpuMs: { coldPlan: medianCpu(cold), apply: medianCpu([apply]), noopPlan: medianCpu(noop), cachedDriftCheck: medianCpu(cached) },
-        runs: { coldPlanMs: wall(cold), noopPlanMs: wall(noop), cachedDriftCheckMs: wall(cached) },
+        runs: { coldPlanMs: wall(cold), coldPlanEmbeddedMs: embedded.map(ms), noopPlanMs: wall(noop), cachedDriftCheckMs: wall(cached) },
       };
       if (opts.phases) result.phases = await measurePhases(dev, pid, target, desired, coldPlan, filledCache);
       return result;
@@ -359,8 +377,8 @@ function verdict(results: Result[]): string[] {
 
 function report(results: Result[]): string {
   const main = textTable(
-    ["tables", "columns", "indexes", "FKs", "cold plan ms", "apply ms", "no-op plan ms", "cached drift ms", "queries"],
-    results.map((r) => [r.tables, r.columns, r.indexes, r.foreignKeys, r.coldPlanMs, r.applyMs, r.noopPlanMs, r.cachedDriftCheckMs, r.catalogQueries]),
+    ["tables", "columns", "indexes", "FKs", "cold plan ms", "(embedded dev)", "apply ms", "no-op plan ms", "cached drift ms", "queries"],
+    results.map((r) => [r.tables, r.columns, r.indexes, r.foreignKeys, r.coldPlanMs, r.coldPlanEmbeddedMs, r.applyMs, r.noopPlanMs, r.cachedDriftCheckMs, r.catalogQueries]),
   );
   const cpu = textTable(
     ["tables", "cold plan", "apply", "no-op plan", "cached drift"],

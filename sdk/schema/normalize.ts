@@ -121,7 +121,9 @@ async function buildOn(devUrl: string, desired: DesiredSchema, { dropScratch }: 
     second.catch(() => undefined); // its failure is reported where it is awaited
     try {
       for (const file of desired.files) await applyFile(scratch, file.name, file.sql);
-      return await introspect(scratch, { concurrent: [await second] });
+      // The columns query (first lane) needs no relation cache; the index and constraint
+      // definitions do, and the connection that ran the DDL has it warm.
+      return await introspect(await second, { concurrent: [scratch] });
     } finally {
       await Promise.all([scratch.end(), second.then((c) => c.end(), () => undefined)]);
     }
