@@ -165,7 +165,9 @@ async function runBatch(client: ClientBase, plan: Plan, batch: number[], results
         await retryDelay(attempt, options);
         continue;
       }
-      const message = (cause as Error).message ?? String(cause);
+      // The server's hint says what to change (e.g. max_locks_per_transaction for "out of shared memory").
+      const hintText = (cause as { hint?: string }).hint;
+      const message = `${(cause as Error).message ?? String(cause)}${hintText ? ` (hint: ${hintText})` : ""}`;
       for (const i of batch) {
         if (i === current) finish(results, i, "Failed", attempt, started, options, message);
         else if (started.has(i) && transactional) results[i] = { ...results[i]!, status: "NotStarted", rolledBack: true, attempts: attempt };
