@@ -77,9 +77,14 @@ export function plan(live: SchemaModel, desired: SchemaModel, policy: PlanPolicy
 
 /** What a step creates or drops, or (for an ALTER) the object it changes: an ALTER's first need. Wildcards are left out. */
 function stepObjects(deps: ChangeDeps): string[] {
-  const out = new Set<string>();
-  for (const list of [deps.creates, deps.drops, deps.needs.slice(0, 1)]) for (const k of list) if (!k.endsWith("*")) out.add(k);
-  return [...out];
+  const out: string[] = [];
+  const add = (k: string) => {
+    if (!k.endsWith("*") && !out.includes(k)) out.push(k);
+  };
+  deps.creates.forEach(add);
+  deps.drops.forEach(add);
+  if (deps.needs.length) add(deps.needs[0]!);
+  return out;
 }
 
 function transactionMode(change: Change): TransactionMode {
