@@ -417,7 +417,7 @@ async function main(): Promise<void> {
   // table holds max_locks_per_transaction x (max_connections + workers) entries; a lower
   // max_connections keeps that (shared memory) modest.
   const pg = await startEmbeddedPostgres({ major: 17, parameters: { max_locks_per_transaction: 4096, max_connections: 40, autovacuum: "off" }, baseDir: opts.baseDir });
-  // The dev server as Setpoint starts its own embedded one: scratch data on tmpfs, minimal WAL.
+  // The dev server as Setpoint starts its own embedded one: scratch data on tmpfs, DEV_SERVER_PARAMETERS.
   const scratch = scratchBaseDir();
   const dev = await startEmbeddedPostgres({
     major: 17,
