@@ -1,7 +1,7 @@
 // Schema-engine benchmark: `npm run bench:schema -- [--sizes 1000,10000] [--json FILE] [--repeat N] [--base-dir DIR] [--no-phases]`.
-// Plans, applies and re-plans synthetic schemas against one embedded PostgreSQL 17 server that is
-// both the dev server (normalization) and the target (a fresh database per size). See
-// docs/bench-schema.md for what each number means.
+// Plans, applies and re-plans synthetic schemas against two embedded PostgreSQL 17 servers: the
+// target (a fresh database per size) and a dev server for normalization set up as Setpoint's own.
+// See docs/bench-schema.md for what each number means.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
