@@ -56,8 +56,11 @@ export interface EmbeddedPostgres {
   readonly dir: string;
   /** Connection URL for `database` (default `postgres`) as the superuser. */
   url(database?: string): string;
-  /** Fast shutdown, then removal of the instance directory. Idempotent. */
-  stop(): Promise<void>;
+  /**
+   * Fast shutdown, then removal of the instance directory. Idempotent. With `immediate`, the server
+   * quits without its shutdown checkpoint: only for a server whose data is thrown away.
+   */
+  stop(options?: { immediate?: boolean }): Promise<void>;
 }
 
 const INSTANCE_PREFIX = "setpoint-pg-";
@@ -151,8 +154,8 @@ function makeHandle(major: PostgresMajor, port: number, version: string, dir: st
     version,
     dir,
     url: (database = "postgres") => `postgres://${auth}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
-    stop: async () => {
-      await stopChild(dir);
+    stop: async (options) => {
+      await stopChild(dir, options?.immediate ? "SIGQUIT" : "SIGINT");
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -279,14 +282,14 @@ async function waitReady(child: ChildProcess, port: number, password: string | u
   throw new EmbeddedPostgresError(major, `PostgreSQL ${major} did not accept connections within ${timeoutMs} ms: ${readTail(logFile)}`, { cause: lastError });
 }
 
-async function stopChild(dir: string): Promise<void> {
+async function stopChild(dir: string, signal: "SIGINT" | "SIGQUIT" = "SIGINT"): Promise<void> {
   const entry = running.get(dir);
   if (!entry) return;
   running.delete(dir);
   const { child } = entry;
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGINT"); // fast shutdown: disconnect clients, checkpoint, exit
+  child.kill(signal); // SIGINT: fast shutdown (disconnect clients, checkpoint, exit); SIGQUIT: immediate
   const timer = setTimeout(() => child.kill("SIGQUIT"), 10_000);
   await exited;
   clearTimeout(timer);

@@ -91,8 +91,9 @@ async function buildEmbedded(major: number, desired: DesiredSchema): Promise<Sch
     // The whole server goes, so its scratch database is not dropped first.
     return await buildOn(pg.url(), desired, { dropScratch: false });
   } finally {
-    // Stopped after returning; if the process exits first, its exit hooks stop the server.
-    inBackground(pg.stop());
+    // Stopped before returning, so no server outlives a caller that is killed right after (a
+    // Pulumi provider process); without the shutdown checkpoint, its data being thrown away.
+    await pg.stop({ immediate: true });
   }
 }
 
@@ -166,7 +167,7 @@ async function sweepAbandonedScratchDatabases(admin: Client): Promise<void> {
   }
 }
 
-// Work normalizations left for after returning: scratch databases and servers to drop or stop, cache writes.
+// Work normalizations left for after returning: scratch databases to drop, cache writes.
 const cleanups = new Set<Promise<void>>();
 
 function inBackground(work: Promise<unknown>): void {
@@ -180,9 +181,9 @@ function inBackground(work: Promise<unknown>): void {
 
 /**
  * Resolves when the work earlier normalizations left for after returning is done: scratch databases
- * dropped, embedded dev servers stopped, models written to the cache directory. A process that exits
- * normally waits for it anyway; benchmarks and tests call this to measure or assert without that
- * work in flight.
+ * dropped (with those a killed process left) and models written to the cache directory. A process
+ * that exits normally waits for it anyway; benchmarks and tests call this to measure or assert
+ * without that work in flight.
  */
 export async function scratchCleanup(): Promise<void> {
   await Promise.all([...cleanups]);
