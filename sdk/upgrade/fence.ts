@@ -37,14 +37,22 @@ function grantee(name: string): string {
  */
 export async function applyLoginFence(client: ClientBase, fence: LoginFence, timeoutMs = 5000): Promise<number> {
   for (const g of fence.revoked) await client.query(`REVOKE CONNECT ON DATABASE ${quoteIdent(fence.database)} FROM ${grantee(g.grantee)}`);
-  const { rows } = await client.query<{ ended: string }>(
-    `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, $2))::text AS ended
-       FROM pg_stat_activity
-      WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-        AND application_name NOT LIKE $1`,
-    [`${UPGRADE_APPLICATION_NAME}%`, timeoutMs],
-  );
-  return Number(rows[0]!.ended);
+  // A session that passed its CONNECT check just before the REVOKE may not be listed in
+  // pg_stat_activity yet: end sessions until two passes, well apart, find none.
+  let ended = 0;
+  for (let quiet = 0; quiet < 2; ) {
+    const { rows } = await client.query<{ ended: string; seen: string }>(
+      `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, $2))::text AS ended, count(*)::text AS seen
+         FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+          AND application_name NOT LIKE $1`,
+      [`${UPGRADE_APPLICATION_NAME}%`, timeoutMs],
+    );
+    ended += Number(rows[0]!.ended);
+    quiet = Number(rows[0]!.seen) === 0 ? quiet + 1 : 0;
+    if (quiet < 2) await new Promise((r) => setTimeout(r, 100));
+  }
+  return ended;
 }
 
 /** Lifts the fence: grants back every CONNECT it revoked. Idempotent. */
