@@ -70,11 +70,24 @@ export function stableArgs(v: Record<string, unknown>): Record<string, unknown> 
  * absent, and defaults applied (state holds parsed arguments, new inputs may not).
  */
 export function sameArgs(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  return sameArgsBy(a, b, (v) => parseSchemaInputs(v) as unknown as Record<string, unknown>, stableArgs);
+}
+
+/**
+ * {@link sameArgs} for any resource: `parse` applies defaults (falling back to the raw value when
+ * it throws), `stable` picks the argument part.
+ */
+export function sameArgsBy(
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+  parse: (v: Record<string, unknown>) => Record<string, unknown>,
+  stable: (v: Record<string, unknown>) => Record<string, unknown>,
+): boolean {
   const norm = (v: Record<string, unknown>) => {
     try {
-      return canonical(stableArgs(parseSchemaInputs(v) as unknown as Record<string, unknown>));
+      return canonical(stable(parse(v)));
     } catch {
-      return canonical(stableArgs(v));
+      return canonical(stable(v));
     }
   };
   return norm(a) === norm(b);

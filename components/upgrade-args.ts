@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { InputError } from "../sdk/errors";
 import { redactUrl } from "../sdk/postgres/connection";
+import { sameArgsBy } from "./schema-args";
 
 /**
  * The plain, serializable inputs of the upgrade dynamic resource (after the component resolved its
@@ -153,23 +154,7 @@ export function stableArgs(v: Record<string, unknown>): Record<string, unknown> 
  * absent, and defaults applied (state holds parsed arguments, new inputs may not).
  */
 export function sameUpgradeArgs(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  const norm = (v: Record<string, unknown>) => {
-    try {
-      return canonical(stableArgs(parseUpgradeInputs(v) as unknown as Record<string, unknown>));
-    } catch {
-      return canonical(stableArgs(v));
-    }
-  };
-  return norm(a) === norm(b);
-}
-
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v && typeof v === "object") {
-    const entries = Object.entries(v).filter(([, x]) => x !== null && x !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(",")}}`;
-  }
-  return JSON.stringify(v ?? null);
+  return sameArgsBy(a, b, (v) => parseUpgradeInputs(v) as unknown as Record<string, unknown>, stableArgs);
 }
 
 /**
