@@ -4,28 +4,21 @@
 // keeps the data; a pod with a pg_basebackup init container (emulated: the packaged binaries
 // have none) starts as a streaming standby of its source.
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ControlPlane } from "../support/control-plane";
 import { startControlPlane, toolchainOrSkip } from "../support/control-plane";
 import { startNodeHarness, type NodeHarness } from "../support/node/harness";
 import { majors } from "../support/postgres";
+import { eventually } from "../support/eventually";
+
+/** How long a wait in this file may take: pods start real PostgreSQL servers on a 2-core machine. */
+const WAIT_MS = 90_000;
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
 const major = majors().includes(17) ? 17 : majors()[0]!;
 const ns = "harness";
 const password = "harness-secret-pw";
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(200);
-  }
-}
 
 function podManifest(name: string, claim: string): V1Pod {
   return {
@@ -82,7 +75,7 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
       const pod = await core.readNamespacedPod({ name, namespace: ns });
       const ready = pod.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
       return ready && pod.status?.containerStatuses?.[0]?.restartCount === restartCount ? pod : undefined;
-    });
+    }, WAIT_MS);
 
   const query = async (ip: string, sql: string): Promise<unknown[]> => {
     const client = new Client({ host: ip, port: 5432, user: "postgres", password, database: "app", connectionTimeoutMillis: 5000 });
@@ -130,7 +123,7 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
       } catch (err) {
         return (err as { code?: number }).code === 404;
       }
-    });
+    }, WAIT_MS);
     expect(node!.pid(ns, "pg-0")).toBeUndefined();
     await core.createNamespacedPod({ namespace: ns, body: podManifest("pg-0", "data-1") });
     const pod = await readyPod("pg-0");
@@ -160,7 +153,7 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
     const cloneIp = clone.status!.podIP!;
     expect(await query(cloneIp, "select pg_is_in_recovery() as r, n from kept")).toEqual([{ r: true, n: 1 }]);
     await query(sourceIp, "insert into kept values (2)");
-    await eventually("row streamed to the clone", async () => JSON.stringify(await query(cloneIp, "select n from kept order by n")) === JSON.stringify([{ n: 1 }, { n: 2 }]));
+    await eventually("row streamed to the clone", async () => JSON.stringify(await query(cloneIp, "select n from kept order by n")) === JSON.stringify([{ n: 1 }, { n: 2 }]), WAIT_MS);
     expect(await query(sourceIp, "select application_name, state from pg_stat_replication")).toEqual([{ application_name: "clone_1", state: "streaming" }]);
   });
 });

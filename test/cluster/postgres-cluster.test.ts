@@ -4,7 +4,6 @@
 // the generated application Secret connects to the bootstrap database, observedGeneration
 // follows the spec, and deleting the cluster garbage-collects every child.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubernetesObject } from "@kubernetes/client-node";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
@@ -16,6 +15,10 @@ import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
 import { startNodeHarness, type NodeHarness } from "../support/node/harness";
 import { majors } from "../support/postgres";
+import { eventually } from "../support/eventually";
+
+/** How long a wait in this file may take: pods start real PostgreSQL servers on a 2-core machine. */
+const WAIT_MS = 120_000;
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager"]);
 const major = majors().includes(17) ? 17 : majors()[0]!;
@@ -25,17 +28,6 @@ const plural = KINDS.PostgresCluster.plural;
 interface ClusterObject {
   metadata: { name: string; generation?: number; uid?: string };
   status?: PostgresClusterStatus;
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const value = await check().catch((err: unknown) => ((last = err), undefined));
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}${last ? ` (last error: ${String(last)})` : ""}`);
-    await sleep(250);
-  }
 }
 
 /** Log lines, kept for a failing test's message; secrets never reach them (checked below). */
@@ -81,7 +73,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster controller", () =
       const c = await read(name);
       const ready = c.status?.conditions?.find((x) => x.type === "Ready");
       return c.status?.observedGeneration === generation && ready?.status === "True" && ready.observedGeneration === generation ? c : undefined;
-    });
+    }, WAIT_MS);
   const secretValue = async (name: string, key: string): Promise<string> =>
     Buffer.from((await core.readNamespacedSecret({ name, namespace: ns })).data![key]!, "base64").toString("utf8");
 
@@ -154,7 +146,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster controller", () =
     );
     const cluster = await readyAt("orders", 2);
     expect(cluster.status?.readOnlyService).toBeUndefined();
-    await eventually("ro Service deleted", async () => (await core.listNamespacedService({ namespace: ns })).items.every((s) => s.metadata?.name !== "orders-ro"));
+    await eventually("ro Service deleted", async () => (await core.listNamespacedService({ namespace: ns })).items.every((s) => s.metadata?.name !== "orders-ro"), WAIT_MS);
   });
 
   it("garbage-collects every child when the cluster is deleted", async () => {
@@ -168,7 +160,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster controller", () =
         (await core.listNamespacedSecret(sel)).items.length,
       ];
       return counts.every((n) => n === 0);
-    });
+    }, WAIT_MS);
     expect(node!.pid(ns, "orders-1")).toBeUndefined();
   });
 });

@@ -19,6 +19,10 @@ import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
 import { startNodeHarness, type NodeHarness } from "../support/node/harness";
 import { majors } from "../support/postgres";
+import { eventually } from "../support/eventually";
+
+/** How long a wait in this file may take: pods start real PostgreSQL servers on a 2-core machine. */
+const WAIT_MS = 180_000;
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager"]);
 const major = majors().includes(17) ? 17 : majors()[0]!;
@@ -29,17 +33,6 @@ const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
 interface ClusterObject {
   metadata: { name: string; generation?: number; uid?: string };
   status?: PostgresClusterStatus;
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 180_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const value = await check().catch((err: unknown) => ((last = err), undefined));
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}${last ? ` (last error: ${String(last)})` : ""}`);
-    await sleep(250);
-  }
 }
 
 function recorder(lines: string[]): Logger {
@@ -86,7 +79,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster replication", () 
       const ready = c.status?.conditions?.find((x) => x.type === "Ready");
       const progressing = c.status?.conditions?.find((x) => x.type === "Progressing");
       return c.status?.observedGeneration === generation && ready?.status === "True" && progressing?.status === "False" && progressing.observedGeneration === generation ? c : undefined;
-    }).catch((err: unknown) => {
+    }, WAIT_MS).catch((err: unknown) => {
       throw new Error(`${String(err)}\noperator log:\n${lines.slice(-40).join("\n")}`);
     });
   const secretValue = async (name: string, key: string): Promise<string> =>
@@ -189,7 +182,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster replication", () 
       const rows = await eventually(`row replicated to ${replica}`, async () => {
         const r = await query<{ note: string }>(ip, "select note from ping where id = 1").catch(() => []);
         return r.length === 1 ? r : undefined;
-      });
+      }, WAIT_MS);
       expect(rows).toEqual([{ note: "written on the primary" }]);
     }
 
@@ -205,10 +198,10 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster replication", () 
       const claims = (await core.listNamespacedPersistentVolumeClaim(sel)).items.map((p) => p.metadata!.name);
       const slots = (await query<{ slot_name: string }>(primaryIp, "select slot_name from pg_replication_slots order by 1")).map((s) => s.slot_name);
       return !pods.includes("orders-3") && !claims.includes("orders-3") && JSON.stringify(slots) === JSON.stringify(["orders_2"]);
-    });
+    }, WAIT_MS);
     expect(await selectedPods("orders-ro")).toEqual(["orders-2"]);
     await objects.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name: "orders" });
-    await eventually("orders pods gone", async () => (await core.listNamespacedPod({ namespace: ns, labelSelector: `${CLUSTER_LABEL}=orders` })).items.length === 0);
+    await eventually("orders pods gone", async () => (await core.listNamespacedPod({ namespace: ns, labelSelector: `${CLUSTER_LABEL}=orders` })).items.length === 0, WAIT_MS);
   }, 600_000);
 
   it("fails over when the primary's pod is deleted: promotes a replica, repoints rw, the other follows, no acknowledged row lost", async () => {
@@ -221,16 +214,16 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster replication", () 
     await query(oldIp, "create table acked (id int primary key)");
 
     const writer = startWriter("ledger", password, 0);
-    await eventually("writer running", async () => writer.acked.length >= 20);
+    await eventually("writer running", async () => writer.acked.length >= 20, WAIT_MS);
 
     const deletedAt = Date.now();
     await core.deleteNamespacedPod({ name: "ledger-1", namespace: ns });
     const after = await eventually("a new primary in status", async () => {
       const c = await read("ledger");
       return c.status?.currentPrimary !== undefined && c.status.currentPrimary !== "ledger-1" ? c : undefined;
-    });
+    }, WAIT_MS);
     const newPrimary = after.status!.currentPrimary!;
-    const firstAck = await eventually("writes acknowledged by the new primary", async () => writer.acked.find((a) => a.host !== oldIp && a.at >= deletedAt));
+    const firstAck = await eventually("writes acknowledged by the new primary", async () => writer.acked.find((a) => a.host !== oldIp && a.at >= deletedAt), WAIT_MS);
     console.log(`failover (primary pod deleted): first write acknowledged by ${newPrimary} ${((firstAck.at - deletedAt) / 1000).toFixed(2)} s after the deletion; ${writer.acked.length} rows acknowledged in all`);
     await sleep(1000);
     await writer.stop();
@@ -263,16 +256,16 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster replication", () 
     const oldPrimary = (await settled("ledger", 1)).status!.currentPrimary!;
     const oldIp = await podIp(oldPrimary);
     const writer = startWriter("ledger", password, 1_000_000);
-    await eventually("writer running", async () => writer.acked.length >= 20);
+    await eventually("writer running", async () => writer.acked.length >= 20, WAIT_MS);
 
     const crashedAt = Date.now();
     node!.crash(ns, oldPrimary);
-    const firstAck = await eventually("writes acknowledged by a new primary", async () => writer.acked.find((a) => a.host !== oldIp && a.at >= crashedAt));
+    const firstAck = await eventually("writes acknowledged by a new primary", async () => writer.acked.find((a) => a.host !== oldIp && a.at >= crashedAt), WAIT_MS);
     // Status is written at the end of the reconcile that repointed rw: it may trail the first acknowledged write.
     const newPrimary = await eventually("a new primary in status", async () => {
       const p = (await read("ledger")).status?.currentPrimary;
       return p !== undefined && p !== oldPrimary ? p : undefined;
-    });
+    }, WAIT_MS);
     console.log(`failover (primary server crashed for good, 10 s grace): first write acknowledged by ${newPrimary} ${((firstAck.at - crashedAt) / 1000).toFixed(2)} s after the crash; ${writer.acked.length} rows acknowledged in all`);
     await sleep(1000);
     await writer.stop();
@@ -294,7 +287,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster replication", () 
     const refused = await eventually("failover refused in status", async () => {
       const p = (await read("audit")).status?.conditions?.find((c) => c.type === "Progressing");
       return p?.reason === "FailoverRefused" ? p : undefined;
-    });
+    }, WAIT_MS);
     expect(refused.message).toContain("replication is asynchronous");
     expect(refused.message).toContain("setpoint.dev/allow-data-loss-failover=true");
     expect((await query<{ r: boolean }>(await podIp("audit-2"), "select pg_is_in_recovery() as r"))[0]!.r).toBe(true);
@@ -304,7 +297,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster replication", () 
       { group: GROUP, version: VERSION, namespace: ns, plural, name: "audit", body: { metadata: { annotations: { "setpoint.dev/allow-data-loss-failover": "true" } } } },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
-    const promoted = await eventually("audit-2 promoted once allowed", async () => ((await read("audit")).status?.currentPrimary === "audit-2" ? true : undefined));
+    const promoted = await eventually("audit-2 promoted once allowed", async () => ((await read("audit")).status?.currentPrimary === "audit-2" ? true : undefined), WAIT_MS);
     expect(promoted).toBe(true);
     expect((await query<{ r: boolean }>(await podIp("audit-2"), "select pg_is_in_recovery() as r"))[0]!.r).toBe(false);
     expect(await selectedPods("audit-rw")).toEqual(["audit-2"]);
@@ -318,13 +311,13 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster replication", () 
     await operator!.stop();
     // What the operator had done when it stopped: fenced the old primary, dropped its volume, promoted a replica.
     await core.deleteNamespacedPod({ name: oldPrimary, namespace: ns });
-    await eventually(`${oldPrimary} gone`, async () => (await core.listNamespacedPod({ namespace: ns })).items.every((p) => p.metadata?.name !== oldPrimary));
+    await eventually(`${oldPrimary} gone`, async () => (await core.listNamespacedPod({ namespace: ns })).items.every((p) => p.metadata?.name !== oldPrimary), WAIT_MS);
     await core.deleteNamespacedPersistentVolumeClaim({ name: oldPrimary, namespace: ns });
     await query(await podIp(next!), "select pg_promote(true, 60)");
 
     operator = await startOperator({ kubeconfig: cp!.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
     // The status still says what the stopped operator last wrote: wait for the new one's view first.
-    await eventually("the promoted replica in status", async () => (await read("ledger")).status?.currentPrimary === next);
+    await eventually("the promoted replica in status", async () => (await read("ledger")).status?.currentPrimary === next, WAIT_MS);
     const healed = await settled("ledger", 1);
     expect(healed.status?.currentPrimary).toBe(next);
     expect(healed.status?.instances).toHaveLength(3);

@@ -10,6 +10,7 @@ import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
 import { freshDatabase, majors, serverUrl, servers } from "../support/postgres";
+import { eventually } from "../support/eventually";
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
 const namespace = "default";
@@ -28,15 +29,6 @@ interface SchemaObject {
 }
 
 /** Polls `check` every 200 ms until it returns true; fails after `timeoutMs`. */
-async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(200);
-  }
-}
-
 function condition(o: SchemaObject | undefined, type: string): { status: string; reason: string; message?: string; observedGeneration?: number } | undefined {
   return o?.status?.conditions?.find((c) => c.type === type);
 }

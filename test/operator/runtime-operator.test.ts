@@ -18,6 +18,7 @@ import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
 import { freshDatabase, majors, serverUrl, servers } from "../support/postgres";
+import { eventually } from "../support/eventually";
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
 const plural = KINDS.PostgresSchema.plural;
@@ -36,15 +37,6 @@ interface Line {
 }
 
 /** Polls `check` every 50 ms until it returns true; fails after `timeoutMs`. */
-async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
-}
-
 /** A logger that keeps every line, debug included. */
 function recorder(lines: Line[], base: LogFields = {}): Logger {
   const push = (level: Line["level"]) => (message: string, fields?: LogFields) => lines.push({ level, message, fields: { ...base, ...fields } });

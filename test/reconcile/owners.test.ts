@@ -2,7 +2,6 @@
 // expectations keep a controller from creating a second child while its child cache is stale.
 // Parents are PostgresSchema objects, children ConfigMaps.
 import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1ConfigMap } from "@kubernetes/client-node";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION } from "../../sdk/api/index";
 import { controllerOf, requestKey, setControllerReference, type Request } from "../../sdk/reconcile/index";
@@ -15,19 +14,11 @@ import { enqueueForOwner, enqueueObject, observeForOwner } from "../../sdk/recon
 import { WorkQueue } from "../../sdk/reconcile/internal/work-queue";
 import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
+import { eventually } from "../support/eventually";
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
 const plural = KINDS.PostgresSchema.plural;
 const OWNER = { group: GROUP, kind: "PostgresSchema" } as const;
-
-async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Every key the queue holds now, in order (each is marked done at once). */
 async function drain(queue: WorkQueue): Promise<string[]> {

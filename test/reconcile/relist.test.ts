@@ -4,7 +4,6 @@
 // Resuming the watch then answers 410 Gone; the informer must relist, report every change
 // made during the gap, lose no object, and keep watching afterwards.
 import { CustomObjectsApi, type KubernetesObject } from "@kubernetes/client-node";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION } from "../../sdk/api/index";
 import { FakeClock } from "../../sdk/reconcile/internal/clock";
@@ -12,6 +11,7 @@ import { Informer, objectKey, type InformerEvent } from "../../sdk/reconcile/int
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import type { ControlPlane } from "../support/control-plane";
 import { compactEtcd, installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
+import { eventually } from "../support/eventually";
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
 const namespace = "default";
@@ -19,15 +19,6 @@ const plural = KINDS.PostgresSchema.plural;
 
 interface SchemaObject extends KubernetesObject {
   spec?: { desired?: { sql?: string } };
-}
-
-async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
 }
 
 function counter(metrics: MetricsRegistry, name: string): number {

@@ -12,6 +12,7 @@ import { writeStatus, type StatusApi, type StatusObject } from "../../sdk/reconc
 import { WorkQueue } from "../../sdk/reconcile/internal/work-queue";
 import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
+import { eventually } from "../support/eventually";
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
 const namespace = "default";
@@ -23,15 +24,6 @@ interface SchemaObject extends KubernetesObject {
 }
 
 /** Polls `check` every 50 ms until it returns true; fails after `timeoutMs`. */
-async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
-}
-
 /** Every key the queue holds now, in order (each is marked done at once). */
 async function drain(queue: WorkQueue): Promise<string[]> {
   const keys: string[] = [];

@@ -6,6 +6,7 @@ import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { schemaFromSql } from "../../sdk/schema/source";
 import { finalizeUpgrade, memoryStateStore, pgbouncerSwitch, planUpgrade, rollbackUpgrade, runUpgrade } from "../../sdk/upgrade/index";
 import { bindToTest, startPgBouncer } from "../support/pgbouncer";
+import { eventually } from "../support/eventually";
 import { majors } from "../support/postgres";
 import { APP_SCHEMA, appRole, bluegreen, fileTrafficSwitch, seedApp, startWriter, upgradeLeftovers } from "../support/upgrade";
 
@@ -99,7 +100,13 @@ describe.runIf(pairs.length > 0).each(pairs)("upgrade %i → %i", (from, to) => 
     expect(r.state.cutover?.fence).toBe("switch");
     expect(await traffic.current()).toBe("green");
     expect(r.cutover?.verification?.equal).toBe(true);
-    await new Promise((res) => setTimeout(res, 300));
+    // Let the writers commit through the switched PgBouncer before stopping them: wait (bounded)
+    // until green holds rows blue never saw, instead of a fixed sleep that a busy machine outruns.
+    const blueCount = async () =>
+      (await (await blue.client()).query<{ n: number }>(`SELECT count(*)::int AS n FROM events`)).rows[0]!.n;
+    const greenCount = async () =>
+      (await (await green.client()).query<{ n: number }>(`SELECT count(*)::int AS n FROM events`)).rows[0]!.n;
+    await eventually("writes through PgBouncer after the switch", async () => (await greenCount()) > (await blueCount()) + 3, 30_000);
     const stats = await Promise.all(writers.map((w) => w.stop()));
     // Every transaction either committed or never started: the pause made clients wait.
     expect(stats.map((s) => s.failed)).toEqual([0, 0, 0]);

@@ -11,6 +11,7 @@ import type { TrafficSwitch } from "../../sdk/upgrade/traffic";
 import { bindToTest, databasesSection, startPgBouncer, type PgBouncer } from "../support/pgbouncer";
 import { freshDatabase, majors, type TestDatabase } from "../support/postgres";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
+import { eventually } from "../support/eventually";
 
 const available = majors();
 const [BLUE_MAJOR, GREEN_MAJOR]: [PostgresMajor, PostgresMajor] =
@@ -94,14 +95,6 @@ async function rig(): Promise<Rig> {
 }
 
 /** Polls `check` every 50 ms until it returns true; fails after `timeoutMs`. */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
-}
-
 /** Whether `p` is still pending (it has had `ms` to settle). */
 async function stillPending(p: Promise<unknown>, ms = 200): Promise<boolean> {
   const marker = Symbol("pending");
