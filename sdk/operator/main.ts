@@ -36,6 +36,7 @@ import { LOW_PRIORITY } from "../reconcile/internal/work-queue";
 import { jsonLogger } from "../reconcile/internal/logger";
 import { defaultRegistry, type MetricsRegistry } from "../reconcile/internal/metrics";
 import type { SchemaEngineOptions } from "../schema/engine";
+import { closeDevResources } from "../schema/normalize";
 import { clusterController } from "./cluster/register";
 import { reconcilePostgresSchema, referencedConfigMaps, referencedSecrets, type PostgresSchemaObject } from "./schema/controller";
 
@@ -139,7 +140,8 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
         if (value === undefined) throw new Error(`configmap ${namespace}/${name} has no key "${key}"`);
         return value;
       },
-      engineOptions: options.engineOptions,
+      // A long-running process: keep the dev server and scratch databases between normalizations.
+      engineOptions: { reuseDevResources: true, ...options.engineOptions },
       unreachableRequeueMs: options.unreachableRequeueMs,
       metrics,
       versions: {
@@ -218,6 +220,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       await Promise.all(informers.map((i) => i.stop()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await closeDevResources();
     },
   };
 }

@@ -22,6 +22,11 @@ export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "f
   schemas?: readonly string[];
   /** Normalized-model cache directory, or `false`. @default ~/.cache/setpoint/schema */
   cacheDir?: string | false;
+  /**
+   * Keep the dev server and scratch databases between calls (a long-running process); see
+   * `NormalizeOptions.reuse` and `closeDevResources`. @default false
+   */
+  reuseDevResources?: boolean;
   /** Hazards to accept. @default [] */
   allowHazards?: AllowedHazards;
   /** Retries of a step after a lock timeout. @default 5 */
@@ -80,7 +85,7 @@ export async function planSchema(target: ConnectionInput, desired: DesiredSchema
 
 async function planWith(client: Client, desired: DesiredSchema, options: SchemaEngineOptions): Promise<PlannedSchema> {
   const serverMajor = majorFromVersionNum(Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v));
-  const { normalized, live } = await desiredAndLive(client, desired, { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir }, options.schemas);
+  const { normalized, live } = await desiredAndLive(client, desired, { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources }, options.schemas);
   const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [] };
   // Probe emptiness only for what the plan would drop, then plan with those facts.
   const facts = await gatherRowFacts(client, diff(live, normalized.model, policy));

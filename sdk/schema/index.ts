@@ -17,7 +17,7 @@ export type {
 } from "./model";
 export { MODEL_VERSION, emptyModel } from "./model";
 export { introspect, type IntrospectOptions } from "./introspect";
-export { normalize, desiredFingerprint, scratchCleanup, type NormalizeOptions } from "./normalize";
+export { normalize, desiredFingerprint, scratchCleanup, closeDevResources, type NormalizeOptions } from "./normalize";
 export { loadSchemaPath, schemaFromSql, type DesiredSchema, type SqlFile } from "./source";
 export { diff, type DiffOptions, type Rename } from "./diff";
 export type { Change, ChangeKind, RowFacts } from "./changes";

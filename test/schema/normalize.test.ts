@@ -3,7 +3,7 @@ import { connect } from "../../sdk/postgres/connection";
 import { startEmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { quoteIdent } from "../../sdk/postgres/quote";
 import { planSchema } from "../../sdk/schema/engine";
-import { normalize, scratchCleanup } from "../../sdk/schema/normalize";
+import { closeDevResources, keptDevServers, normalize, scratchCleanup } from "../../sdk/schema/normalize";
 import { schemaFromSql } from "../../sdk/schema/source";
 import { freshDatabase, majors } from "../support/postgres";
 import { engineOptions, expectConverges, runSql } from "../support/schema";
@@ -53,5 +53,89 @@ describe.each(majors())("normalization and the overlapped plan on PostgreSQL %i"
       ["n", "numeric(5,2)", "0"],
     ]);
     await scratchCleanup();
+  });
+});
+
+describe.each(majors())("normalization with reused dev resources (the operator) on PostgreSQL %i", (major) => {
+  const RICH = [
+    `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+     CREATE SCHEMA app;
+     CREATE TABLE app.person (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL, mood mood DEFAULT 'ok');
+     CREATE TABLE app.note (id serial PRIMARY KEY, person_id bigint REFERENCES app.person (id) ON DELETE CASCADE, body text CHECK (length(body) > 0));
+     CREATE INDEX note_person ON app.note (person_id);
+     CREATE VIEW app.person_notes AS SELECT p.name, count(n.id) AS notes FROM app.person p LEFT JOIN app.note n ON n.person_id = p.id GROUP BY p.name;
+     COMMENT ON TABLE app.person IS 'people';`,
+  ];
+
+  async function devServer() {
+    // A dev server of its own, so the scratch databases counted are this test's.
+    const dev = await startEmbeddedPostgres({ major });
+    onTestFinished(() => dev.stop());
+    const admin = await connect(dev.url());
+    onTestFinished(() => admin.end());
+    const scratch = async () =>
+      (await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'setpoint_dev%' ORDER BY 1")).rows.map((r) => r.datname);
+    return { url: dev.url(), scratch };
+  }
+
+  it("reads the same model as a fresh scratch database, and reuses one database for many schemas", async () => {
+    const dev = await devServer();
+    onTestFinished(() => closeDevResources());
+    const fresh = await normalize(schemaFromSql(RICH), { devUrl: dev.url, major, cacheDir: false });
+    await scratchCleanup();
+    const reused = await normalize(schemaFromSql(RICH), { devUrl: dev.url, major, cacheDir: false, reuse: true });
+    expect(reused.model).toEqual(fresh.model);
+    const pooled = await dev.scratch();
+    expect(pooled).toHaveLength(1);
+    // The next schema starts from an empty database: nothing of the first is left behind.
+    const other = await normalize(schemaFromSql("CREATE TABLE t (id int PRIMARY KEY);"), { devUrl: dev.url, major, cacheDir: false, reuse: true });
+    expect(other.model.schemas.map((s) => s.name)).toEqual(["public"]);
+    expect(other.model.tables.map((t) => t.name)).toEqual(["t"]);
+    expect(other.model.enums).toEqual([]);
+    expect(await dev.scratch()).toEqual(pooled);
+    await closeDevResources();
+    expect(await dev.scratch()).toEqual([]);
+  });
+
+  it("reports invalid SQL with its line and keeps the database reusable and empty", async () => {
+    const dev = await devServer();
+    onTestFinished(() => closeDevResources());
+    const bad = normalize(schemaFromSql("CREATE TABLE a (id int);\nCREATE TABLE b (id nosuchtype);"), { devUrl: dev.url, major, cacheDir: false, reuse: true });
+    await expect(bad).rejects.toThrow(/invalid desired schema at schema\.sql:2: type "nosuchtype" does not exist/);
+    const next = await normalize(schemaFromSql("CREATE TABLE c (id int);"), { devUrl: dev.url, major, cacheDir: false, reuse: true });
+    expect(next.model.tables.map((t) => t.name)).toEqual(["c"]);
+    expect(await dev.scratch()).toHaveLength(1);
+  });
+
+  it("does not reuse a database that a COMMIT in the desired SQL wrote to", async () => {
+    const dev = await devServer();
+    onTestFinished(() => closeDevResources());
+    const first = await normalize(schemaFromSql("CREATE TABLE kept (id int); COMMIT; CREATE TABLE after_commit (id int);"), { devUrl: dev.url, major, cacheDir: false, reuse: true });
+    expect(first.model.tables.map((t) => t.name)).toEqual(["after_commit", "kept"]);
+    await scratchCleanup();
+    expect(await dev.scratch()).toEqual([]);
+    const next = await normalize(schemaFromSql("CREATE TABLE c (id int);"), { devUrl: dev.url, major, cacheDir: false, reuse: true });
+    expect(next.model.tables.map((t) => t.name)).toEqual(["c"]);
+  });
+
+  it("falls back to a fresh scratch database for SQL that cannot run in a transaction block", async () => {
+    const dev = await devServer();
+    onTestFinished(() => closeDevResources());
+    const desired = schemaFromSql(["CREATE TABLE t (id int, v text);", "CREATE INDEX CONCURRENTLY t_v ON t (v);"]);
+    const { model } = await normalize(desired, { devUrl: dev.url, major, cacheDir: false, reuse: true });
+    expect(model.tables[0]!.indexes.map((i) => i.name)).toEqual(["t_v"]);
+    await scratchCleanup();
+    // The pooled database stays (empty, rolled back); the fresh one is dropped.
+    expect(await dev.scratch()).toHaveLength(1);
+  });
+
+  it("keeps one embedded dev server per major between normalizations until closed", async () => {
+    onTestFinished(() => closeDevResources());
+    const a = await normalize(schemaFromSql("CREATE TABLE a (id int);"), { major, cacheDir: false, reuse: true });
+    const b = await normalize(schemaFromSql("CREATE TABLE b (id int);"), { major, cacheDir: false, reuse: true });
+    expect([a.model.tables[0]!.name, b.model.tables[0]!.name]).toEqual(["a", "b"]);
+    expect(keptDevServers()).toEqual([major]);
+    await closeDevResources();
+    expect(keptDevServers()).toEqual([]);
   });
 });
