@@ -30,6 +30,8 @@ export interface ApplyOptions {
   onStep?: (result: StepResult) => void;
   /** Base delay before a lock-timeout retry; doubles each time, with jitter. @default 250 */
   retryBaseDelayMs?: number;
+  /** The caller already holds the apply lock for this plan ({@link acquireApplyLock}). @default false */
+  lockHeld?: boolean;
 }
 
 /** Raised when a step fails. Transactional groups are rolled back whole; `results` says what ran. */
@@ -46,19 +48,94 @@ export class ApplyError extends SetpointError {
   }
 }
 
-/** Raised when another apply holds the database's advisory lock. Nothing ran. */
+/** Raised when another apply holds the advisory lock of a schema this apply changes. Nothing ran. */
 export class ConcurrentApplyError extends SetpointError {
-  constructor() {
-    super("APPLY_LOCKED", "another Setpoint apply is running on this database (advisory lock held); wait for it to finish and run again");
+  constructor(scope: readonly string[] | null) {
+    const what = scope === null ? "this database" : `schema${scope.length === 1 ? "" : "s"} ${scope.map((n) => JSON.stringify(n)).join(", ")} of this database`;
+    super("APPLY_LOCKED", `another Setpoint apply is changing ${what} (advisory lock held); wait for it to finish and run again`);
   }
 }
 
-/** Session-level advisory lock key shared by every Setpoint schema apply ("setpoint" in ASCII). */
+/**
+ * Session-level advisory lock key of the whole database ("setpoint" in ASCII). An apply whose
+ * changes stay inside known schemas holds it shared, plus an exclusive lock per schema; one that
+ * reaches beyond schemas (extensions, or a change whose schema is not known) holds it exclusive.
+ * So applies to different schemas of one database run at the same time, and never interleave
+ * with one to the same schema.
+ */
 export const APPLY_LOCK_KEY = "7310012289005282420";
+/** First key of the two-key advisory locks of single schemas (the second is `hashtext(schema)`). */
+const SCHEMA_LOCK_CLASS = 1936027760; // "setp"
+
+/**
+ * The schemas a plan changes, sorted, or `null` when a step reaches beyond them: an extension (one
+ * per database, whatever its schema), or a change that names no schema.
+ */
+export function lockScopeOf(plan: Plan): string[] | null {
+  const out = new Set<string>();
+  for (const step of plan.steps) {
+    if (step.kind.endsWith("Extension")) return null;
+    const found = schemasIn(step);
+    if (found.length === 0) return null;
+    for (const s of found) out.add(s);
+  }
+  return [...out].sort();
+}
+
+// Every `schema` named by a change (its table's, a foreign key's target's, a comment's, ...), and the
+// name of a schema created or dropped. Looks two levels deep: changes are flat records of model objects.
+function schemasIn(step: PlanStep): string[] {
+  const out: string[] = [];
+  const visit = (value: unknown, depth: number): void => {
+    if (value === null || typeof value !== "object" || depth > 2) return;
+    for (const [key, v] of Object.entries(value)) {
+      if (key === "schema" && typeof v === "string") out.push(v);
+      else if (typeof v === "object") visit(v, depth + 1);
+    }
+  };
+  visit(step, 0);
+  if (step.kind === "createSchema" || step.kind === "dropSchema") out.push(step.schema.name);
+  if (step.kind === "comment" && step.target.type === "SCHEMA") out.push(step.target.name);
+  return out;
+}
+
+/**
+ * Takes the apply lock of `scope` (see {@link APPLY_LOCK_KEY}) without waiting, and returns its
+ * release. `null` locks the whole database.
+ * @throws {ConcurrentApplyError} when another apply holds any part of it; nothing is left held.
+ */
+export async function acquireApplyLock(client: ClientBase, scope: readonly string[] | null): Promise<() => Promise<void>> {
+  const taken: string[] = [];
+  const release = async () => {
+    for (const unlock of taken.reverse()) await client.query(unlock).catch(() => undefined);
+  };
+  const take = async (lock: string, unlock: string): Promise<boolean> => {
+    const { rows } = await client.query<{ ok: boolean }>(`SELECT ${lock} AS ok`);
+    if (rows[0]?.ok) taken.push(`SELECT ${unlock}`);
+    return rows[0]?.ok === true;
+  };
+  try {
+    let ok =
+      scope === null
+        ? await take(`pg_try_advisory_lock(${APPLY_LOCK_KEY})`, `pg_advisory_unlock(${APPLY_LOCK_KEY})`)
+        : await take(`pg_try_advisory_lock_shared(${APPLY_LOCK_KEY})`, `pg_advisory_unlock_shared(${APPLY_LOCK_KEY})`);
+    // Sorted, and never waiting: two applies cannot deadlock on these.
+    for (const schema of scope ?? []) {
+      if (!ok) break;
+      const key = `${SCHEMA_LOCK_CLASS}, hashtext(${quoteLiteral(schema)})`;
+      ok = await take(`pg_try_advisory_lock(${key})`, `pg_advisory_unlock(${key})`);
+    }
+    if (!ok) throw new ConcurrentApplyError(scope);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return release;
+}
 
 /**
  * Runs a plan. Refuses it whole, before anything runs, if it has hazards not in `allowHazards`.
- * Holds a session-level advisory lock so two applies never interleave. Consecutive `group` steps
+ * Holds session-level advisory locks (see {@link APPLY_LOCK_KEY}) so two applies to one schema never interleave. Consecutive `group` steps
  * share one transaction; `own` steps commit what came before; `none` steps (CONCURRENTLY) run
  * alone. Lock timeouts are retried with backoff. A failed concurrent index build leaves an invalid
  * index, which is dropped before a retry and detected by the next plan.
@@ -71,8 +148,7 @@ export async function applyPlan(client: ClientBase, plan: Plan, options: ApplyOp
   const results: StepResult[] = plan.steps.map((s, index) => ({ index, kind: s.kind, status: "NotStarted", sql: s.sql, attempts: 0, durationMs: 0 }));
   if (plan.steps.length === 0) return results;
 
-  const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${APPLY_LOCK_KEY}) AS ok`);
-  if (!rows[0]?.ok) throw new ConcurrentApplyError();
+  const release = options.lockHeld ? null : await acquireApplyLock(client, lockScopeOf(plan));
   try {
     await client.query(`SET search_path = ${CANONICAL_SEARCH_PATH}`);
     // If this process dies, the server notices within a second and stops the step (PostgreSQL 14+),
@@ -83,7 +159,7 @@ export async function applyPlan(client: ClientBase, plan: Plan, options: ApplyOp
     }
     return results;
   } finally {
-    await client.query(`SELECT pg_advisory_unlock(${APPLY_LOCK_KEY})`).catch(() => undefined);
+    await release?.();
   }
 }
 

@@ -2,13 +2,13 @@ import type { Client } from "pg";
 import { SetpointError } from "../errors";
 import { connect, type ConnectionInput } from "../postgres/connection";
 import { majorFromVersionNum } from "../postgres/versions";
-import { applyPlan, type StepResult } from "./apply";
+import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply";
 import { diff } from "./diff";
 import { gatherRowFacts } from "./facts";
 import { catalogFingerprint, introspect } from "./introspect";
 import { inSchemas, type SchemaModel } from "./model";
 import { normalize, normalizedFromCache, type NormalizeOptions } from "./normalize";
-import { plan, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
+import { assertHazardsAllowed, plan, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
 import type { DesiredSchema } from "./source";
 
 /** Options shared by {@link planSchema} and {@link applySchema}. */
@@ -113,7 +113,9 @@ async function desiredAndLive(
   if (normalized.status === "rejected") throw normalized.reason;
   if (early.status === "rejected") throw early.reason;
   const actual = schemas ?? normalized.value.model.schemas.map((s) => s.name);
-  const live = actual.every((s) => guess.includes(s)) ? inSchemas(early.value, actual) : await introspectUnlessUnchanged(client, actual);
+  if (!actual.every((s) => guess.includes(s))) return { normalized: normalized.value, live: await introspectUnlessUnchanged(client, actual) };
+  const live = inSchemas(early.value, actual);
+  readAt.set(live, readAt.get(early.value)!);
   return { normalized: normalized.value, live };
 }
 
@@ -139,6 +141,8 @@ function likelySchemas(desired: DesiredSchema): string[] {
 // Last introspection per target and scope, reused while the catalog fingerprint is unchanged: a
 // long-running process (the operator's drift checks) then costs one cheap query when converged.
 const liveMemo = new Map<string, { fingerprint: string; model: SchemaModel }>();
+/** The catalog fingerprint each live model was read at (taken before the read, so never newer). */
+const readAt = new WeakMap<SchemaModel, string>();
 
 /** Forgets remembered introspections (each next plan introspects again); for benchmarks and tests. */
 export function forgetLiveIntrospections(): void {
@@ -151,6 +155,7 @@ async function introspectUnlessUnchanged(client: Client, schemas: readonly strin
   const hit = liveMemo.get(key);
   if (hit && hit.fingerprint === fingerprint) return hit.model;
   const model = await introspect(client, { schemas });
+  readAt.set(model, fingerprint);
   if (liveMemo.size >= 64) liveMemo.delete(liveMemo.keys().next().value!);
   liveMemo.set(key, { fingerprint, model });
   return model;
@@ -169,19 +174,54 @@ export async function applySchema(
 ): Promise<AppliedSchema> {
   const client = await connect(target);
   try {
-    const planned = await planWith(client, desired, options);
-    const results = await applyPlan(client, planned.plan, {
-      allowHazards: options.allowHazards ?? [],
-      onStep: options.onStep,
-      lockRetries: options.lockRetries,
-      retryBaseDelayMs: options.retryBaseDelayMs,
-    });
-    if (planned.plan.steps.length > 0) {
-      const after = await planWith(client, desired, options);
-      if (after.plan.steps.length > 0) throw new NonConvergenceError(after.plan);
+    const first = await planWith(client, desired, options);
+    if (first.plan.steps.length === 0) return { ...first, results: [] };
+    const allowHazards = options.allowHazards ?? [];
+    assertHazardsAllowed(first.plan, allowHazards); // refused before any lock is taken
+    let scope = lockScopeOf(first.plan);
+    for (let attempt = 1; ; attempt++) {
+      const release = await acquireApplyLock(client, scope);
+      try {
+        // Another apply may have changed these schemas between the plan and the lock: plan again
+        // under it (the desired model is cached; the target is read again only if its catalog changed).
+        const planned = attempt === 1 && (await unchangedSince(client, first)) ? first : await planWith(client, desired, options);
+        const needed = lockScopeOf(planned.plan);
+        if (!covers(scope, needed)) {
+          // The plan now reaches schemas the lock does not hold: take a wider lock and plan again.
+          scope = attempt >= 2 ? null : [...new Set([...(scope ?? []), ...(needed ?? [])])].sort();
+          if (needed === null) scope = null;
+          continue;
+        }
+        const results = await applyPlan(client, planned.plan, {
+          allowHazards,
+          onStep: options.onStep,
+          lockRetries: options.lockRetries,
+          retryBaseDelayMs: options.retryBaseDelayMs,
+          lockHeld: true,
+        });
+        if (planned.plan.steps.length > 0) {
+          const after = await planWith(client, desired, options);
+          if (after.plan.steps.length > 0) throw new NonConvergenceError(after.plan);
+        }
+        return { ...planned, results };
+      } finally {
+        await release();
+      }
     }
-    return { ...planned, results };
   } finally {
     await client.end();
   }
+}
+
+/** Whether a lock scope (`null`: the whole database) includes another. */
+function covers(held: readonly string[] | null, needed: readonly string[] | null): boolean {
+  if (held === null) return true;
+  if (needed === null) return false;
+  return needed.every((s) => held.includes(s));
+}
+
+/** Whether the target's catalog is unchanged since `planned` read it (so the plan still holds). */
+async function unchangedSince(client: Client, planned: PlannedSchema): Promise<boolean> {
+  const at = readAt.get(planned.live);
+  return at !== undefined && (await catalogFingerprint(client)) === at;
 }
