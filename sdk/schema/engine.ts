@@ -7,7 +7,8 @@ import { diff } from "./diff";
 import { gatherRowFacts } from "./facts";
 import { catalogFingerprint, introspect } from "./introspect";
 import { inSchemas, type SchemaModel } from "./model";
-import { normalize, normalizedFromCache, type NormalizeOptions } from "./normalize";
+import { WeightedLru } from "./internal/lru";
+import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, type NormalizeOptions } from "./normalize";
 import { assertHazardsAllowed, plan, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
 import type { DesiredSchema } from "./source";
 
@@ -140,7 +141,7 @@ function likelySchemas(desired: DesiredSchema): string[] {
 
 // Last introspection per target and scope, reused while the catalog fingerprint is unchanged: a
 // long-running process (the operator's drift checks) then costs one cheap query when converged.
-const liveMemo = new Map<string, { fingerprint: string; model: SchemaModel }>();
+const liveMemo = new WeightedLru<string, { fingerprint: string; model: SchemaModel }>(MODEL_MEMO_WEIGHT, (e) => modelWeight(e.model));
 /** The catalog fingerprint each live model was read at (taken before the read, so never newer). */
 const readAt = new WeakMap<SchemaModel, string>();
 
@@ -156,7 +157,6 @@ async function introspectUnlessUnchanged(client: Client, schemas: readonly strin
   if (hit && hit.fingerprint === fingerprint) return hit.model;
   const model = await introspect(client, { schemas });
   readAt.set(model, fingerprint);
-  if (liveMemo.size >= 64) liveMemo.delete(liveMemo.keys().next().value!);
   liveMemo.set(key, { fingerprint, model });
   return model;
 }

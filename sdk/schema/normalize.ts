@@ -9,6 +9,7 @@ import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "..
 import { quoteIdent } from "../postgres/quote";
 import { isSupportedMajor, DEFAULT_MAJOR } from "../postgres/versions";
 import { introspect } from "./introspect";
+import { WeightedLru } from "./internal/lru";
 import { MODEL_VERSION, type SchemaModel } from "./model";
 import { lineOf, type DesiredSchema } from "./source";
 
@@ -382,9 +383,22 @@ interface CacheEntry {
   model: SchemaModel;
 }
 
+/**
+ * How many objects a model holds (every list entry, and each table's columns, constraints and
+ * indexes): the weight of its in-memory cache entry, roughly proportional to its memory.
+ */
+export function modelWeight(model: SchemaModel): number {
+  let n = 1;
+  for (const value of Object.values(model)) if (Array.isArray(value)) n += value.length;
+  for (const t of model.tables) n += t.columns.length + t.constraints.length + t.indexes.length;
+  return n;
+}
+
+/** Objects kept in each in-memory model cache: ~100,000 (some tens of MB), or one model of any size. */
+export const MODEL_MEMO_WEIGHT = 100_000;
+
 // A long-running process (the operator) checks drift often: keep parsed models in memory too.
-const memo = new Map<string, SchemaModel>();
-const MEMO_LIMIT = 64;
+const memo = new WeightedLru<string, SchemaModel>(MODEL_MEMO_WEIGHT, modelWeight);
 
 function readCache(dir: string, key: string): SchemaModel | null {
   const hit = memo.get(join(dir, key));
@@ -406,7 +420,6 @@ export function forgetCachedModels(): void {
 
 // Keyed by cache directory and fingerprint: another directory is another cache.
 function remember(key: string, model: SchemaModel): void {
-  if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value!);
   memo.set(key, model);
 }
 
