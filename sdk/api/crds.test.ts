@@ -50,6 +50,8 @@ describe("crdManifests", () => {
     expect(props(spec)["postgresVersion"]).toMatchObject({ type: "integer", minimum: 14, maximum: 18 });
     expect(props(spec)["parameters"]).toMatchObject({ type: "object", additionalProperties: { type: "string" } });
     expect(props(spec)["primaryUpdateStrategy"]).toMatchObject({ enum: ["unsupervised", "supervised"], default: "unsupervised" });
+    expect(props(spec)["failoverGrace"]).toMatchObject({ type: "string", default: "5s" });
+    expect((spec["x-kubernetes-validations"] as { fieldPath?: string }[]).some((v) => v.fieldPath === ".parameters")).toBe(true);
     expect(spec["required"]).toEqual(["storage"]);
     expect(spec["x-kubernetes-validations"]).toContainEqual({
       rule: "has(self.postgresVersion) || has(self.image)",

@@ -32,6 +32,7 @@ describe("parsePostgresClusterSpec", () => {
       bootstrap: { database: "app", owner: "app" },
       services: { rw: true, ro: true },
       primaryUpdateStrategy: "unsupervised",
+      failoverGrace: "5s",
     });
   });
 
@@ -66,6 +67,8 @@ describe("parsePostgresClusterSpec", () => {
     [{ ...minimalCluster, bootstrap: { database: "Orders" } }, "spec.bootstrap.database", "lowercase PostgreSQL identifier"],
     [{ ...minimalCluster, synchronous: { number: 1 } }, "spec.synchronous", "synchronous.number must be less than instances"],
     [{ ...minimalCluster, resources: { limits: { memory: "lots" } } }, "spec.resources.limits.memory", "Kubernetes quantity"],
+    [{ ...minimalCluster, parameters: { primary_conninfo: "host=x" } }, "spec.parameters", "parameters may not set primary_conninfo"],
+    [{ ...minimalCluster, failoverGrace: "5 seconds" }, "spec.failoverGrace", "must be a duration such as 30s"],
   ])("rejects %j at %s", (spec, path, message) => {
     const err = errorOf(() => parsePostgresClusterSpec(spec));
     expect(err.propertyPath).toBe(path);

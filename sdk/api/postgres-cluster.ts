@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { SUPPORTED_MAJORS } from "../postgres/versions";
-import { baseStatusShape, intRange, quantity, withRules } from "./common";
+import { baseStatusShape, duration, intRange, quantity, withRules } from "./common";
 
 /** Most instances (one primary plus replicas) a cluster may have. */
 export const MAX_INSTANCES = 9;
@@ -65,6 +65,30 @@ const synchronousSchema = z
   })
   .describe("Synchronous replication; omitted means asynchronous.");
 
+/**
+ * Parameters the operator manages itself (replication, addresses, files): `spec.parameters` may
+ * not set them.
+ */
+export const RESERVED_PARAMETERS = [
+  "primary_conninfo",
+  "primary_slot_name",
+  "synchronous_standby_names",
+  "listen_addresses",
+  "port",
+  "unix_socket_directories",
+  "data_directory",
+  "config_file",
+  "hba_file",
+  "ident_file",
+  "hot_standby",
+] as const;
+
+/** Most entries `parameters` may have (bounds the CEL rule's cost). */
+export const MAX_PARAMETERS = 200;
+
+/** Default of `failoverGrace`. */
+export const DEFAULT_FAILOVER_GRACE = "5s";
+
 /** Accepted values of `primaryUpdateStrategy`. */
 export const PRIMARY_UPDATE_STRATEGIES = ["unsupervised", "supervised"] as const;
 
@@ -77,7 +101,12 @@ export const postgresClusterSpecSchema = withRules(
       .describe(`PostgreSQL major version (${lowestMajor}-${highestMajor}). Required unless image is set.`),
     image: z.string().min(1).optional().describe("Container image to run; overrides the default image of postgresVersion."),
     storage: storageSchema,
-    parameters: z.record(z.string(), z.string()).optional().describe("postgresql.conf parameters, e.g. { work_mem: 8MB }."),
+    parameters: z
+      .record(z.string().max(63), z.string().max(4096))
+      .refine((p) => Object.keys(p).length <= MAX_PARAMETERS, { error: `at most ${MAX_PARAMETERS} parameters` })
+      .meta({ maxProperties: MAX_PARAMETERS })
+      .optional()
+      .describe("postgresql.conf parameters, e.g. { work_mem: 8MB }."),
     resources: resourcesSchema.optional(),
     bootstrap: bootstrapSchema.prefault({}),
     services: servicesSchema.prefault({}),
@@ -86,6 +115,9 @@ export const postgresClusterSpecSchema = withRules(
       .default("unsupervised")
       .describe("unsupervised: the operator switches over to an updated replica itself; supervised: it waits for you."),
     synchronous: synchronousSchema.optional(),
+    failoverGrace: duration
+      .default(DEFAULT_FAILOVER_GRACE)
+      .describe("How long an unready primary that does not answer may stay so before a replica replaces it (a deleted pod is replaced at once)."),
   }),
   [
     {
@@ -99,6 +131,12 @@ export const postgresClusterSpecSchema = withRules(
       message: "synchronous.number must be less than instances (the primary does not count)",
       field: "synchronous",
       check: (s) => s.synchronous === undefined || s.synchronous.number < s.instances,
+    },
+    {
+      cel: `!has(self.parameters) || self.parameters.all(k, !(k in [${RESERVED_PARAMETERS.map((p) => `'${p}'`).join(", ")}]))`,
+      message: `parameters may not set ${RESERVED_PARAMETERS.join(", ")} (the operator manages them)`,
+      field: "parameters",
+      check: (s) => Object.keys(s.parameters ?? {}).every((k) => !(RESERVED_PARAMETERS as readonly string[]).includes(k)),
     },
   ],
 );
@@ -130,7 +168,11 @@ export interface PostgresClusterSpecInput {
       limit: string;
     };
   };
-  /** postgresql.conf parameters, e.g. `{ work_mem: "8MB" }`. @default {} (PostgreSQL's defaults) */
+  /**
+   * postgresql.conf parameters, e.g. `{ work_mem: "8MB" }`, applied with a reload when that is
+   * enough, else by restarting replicas then switching over (see `primaryUpdateStrategy`).
+   * Not {@link RESERVED_PARAMETERS}. @default {} (PostgreSQL's defaults)
+   */
   parameters?: Record<string, string>;
   /** CPU and memory of each PostgreSQL container, as quantities. @default none (no requests or limits) */
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
@@ -153,6 +195,12 @@ export interface PostgresClusterSpecInput {
    * it waits for you. @default "unsupervised"
    */
   primaryUpdateStrategy?: (typeof PRIMARY_UPDATE_STRATEGIES)[number];
+  /**
+   * How long a primary that is unready and does not answer may stay so before it is fenced and a
+   * replica promoted, e.g. `5s`, `30s`. Longer avoids failing over a server the kubelet is about
+   * to restart; shorter fails over sooner. A deleted primary pod is replaced at once. @default "5s"
+   */
+  failoverGrace?: string;
   /** Synchronous replication. @default none (asynchronous) */
   synchronous?: {
     /** Quorum (`any`) or priority (`first`). @default "any" */
@@ -174,6 +222,7 @@ const instanceStatusSchema = z.object({
   ready: z.boolean(),
   lagBytes: z.int().min(0).optional().describe("Replay lag behind the primary, in bytes (replicas only)."),
   pendingRestart: z.boolean().optional().describe("A changed parameter needs a restart to take effect."),
+  diskUsedBytes: z.int().min(0).optional().describe("Bytes used on the data volume, as last measured."),
 });
 
 /** Zod schema of `PostgresCluster.status` (written by the operator, read by the component). */

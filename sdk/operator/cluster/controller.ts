@@ -18,7 +18,8 @@
  * status write never loses a promotion.
  */
 import type { CoreV1Api, KubernetesObject, V1PersistentVolumeClaim, V1Pod, V1Service } from "@kubernetes/client-node";
-import { MAX_INSTANCES } from "../../api/postgres-cluster";
+import { MAX_INSTANCES, RESERVED_PARAMETERS } from "../../api/postgres-cluster";
+import { durationToMs, GROUP, VERSION } from "../../api/common";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { Client } from "pg";
 import { parsePostgresClusterSpec } from "../../api/parse";
@@ -31,10 +32,24 @@ import { controllerOf } from "../../reconcile/owners";
 import { requestKey, type ReconcileContext, type Request, type Result } from "../../reconcile/index";
 import { apiStatusCode } from "../../reconcile/internal/api-error";
 import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
-import { ALLOW_DATA_LOSS_ANNOTATION, FAILOVER_CHECKERS, FOLLOW_CHECKERS, firstRequired, pickCandidate, PROMOTION_GUARDS } from "./decisions";
-import { ensureReplicationRole, probeInstance, promote, renderConninfo, setAndReload, syncSlots, type InstanceProbe } from "./instance-sql";
+import {
+  ALLOW_DATA_LOSS_ANNOTATION,
+  FAILOVER_CHECKERS,
+  FOLLOW_CHECKERS,
+  firstRequired,
+  GROW_GUARDS,
+  pickCandidate,
+  PROMOTION_GUARDS,
+  SWITCHOVER_GUARDS,
+  SWITCHOVER_TO_ANNOTATION,
+} from "./decisions";
+import { bytesQuantity, quantityBytes, type DiskSample } from "./disk";
+import type { EventRecorder } from "./events";
+import { applyParameters, dropInactiveSlots, ensureReplicationRole, lsnBytes, probeInstance, promote, renderConninfo, setAndReload, syncSlots, type InstanceProbe } from "./instance-sql";
+import { planRollout, type RolloutInstance } from "./rollout";
 import {
   appSecret,
+  desiredParameters,
   instanceClaim,
   instancePod,
   readOnlySelector,
@@ -83,6 +98,7 @@ export interface PostgresClusterDeps {
     | "patchNamespacedPod"
     | "deleteNamespacedPod"
     | "deleteNamespacedPersistentVolumeClaim"
+    | "patchNamespacedPersistentVolumeClaim"
   >;
   /** Where status is written (the `postgresclusters` status subresource). */
   readonly status: StatusApi;
@@ -94,11 +110,23 @@ export interface PostgresClusterDeps {
   readonly progressRequeueMs?: number;
   /** Look again this often once settled (health). @default 30_000 ms */
   readonly healthRequeueMs?: number;
-  /** How long an unready, unreachable primary may stay so before it is replaced. @default 10_000 ms */
-  readonly failoverGraceMs?: number;
+  /** Where Kubernetes Events about decisions go. @default none */
+  readonly events?: EventRecorder;
+  /** The disk collector's latest samples (disk.ts). @default none: no disk usage, no growth */
+  readonly disk?: { usage(namespace: string, instance: string): DiskSample | undefined };
+  /** JSON-patches the PostgresCluster's metadata (to clear a handled switchover request). @default none */
+  readonly patchCluster?: (namespace: string, name: string, patch: readonly object[]) => Promise<unknown>;
 }
 
+/** Annotations on a switchover's target pod: the old primary, its WAL position when fenced, and when. */
+export const SWITCHOVER_FROM_ANNOTATION = "setpoint.dev/switchover-from";
+export const SWITCHOVER_LSN_ANNOTATION = "setpoint.dev/switchover-fence-lsn";
+export const SWITCHOVER_AT_ANNOTATION = "setpoint.dev/switchover-started";
+/** A switchover whose target never catches up is abandoned after this long (the failover path takes over). */
+const SWITCHOVER_TIMEOUT_MS = 60_000;
+
 const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
+const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /** One step's outcome, logged by name (never with secret values). */
 interface StepResult {
@@ -206,12 +234,39 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     // The primary: the pod labelled so; else the one instance that says so; else the last known; else the first.
     const labelled = [...pods.values()].filter((p) => p.metadata?.labels?.[ROLE_LABEL] === "primary").map((p) => p.metadata!.name!);
     const saying = [...pods.keys()].filter(isPrimaryNow);
-    let primary = labelled.length === 1 ? labelled[0]! : saying.length === 1 ? saying[0]! : (obj.status?.currentPrimary ?? instanceName(req.name, 1));
+    // A switchover in progress: its target pod names the old primary (pod annotations survive an operator restart).
+    const switchTarget = [...pods.values()].find((p) => !p.metadata?.deletionTimestamp && p.metadata?.annotations?.[SWITCHOVER_FROM_ANNOTATION] !== undefined);
+    const switchFrom = switchTarget?.metadata?.annotations?.[SWITCHOVER_FROM_ANNOTATION];
+    let primary =
+      labelled.length === 1
+        ? labelled[0]!
+        : saying.length === 1
+          ? saying[0]!
+          : labelled.length === 0 && switchFrom !== undefined
+            ? switchFrom
+            : (obj.status?.currentPrimary ?? instanceName(req.name, 1));
     const podIp = (name: string): string | undefined => live(name)?.status?.podIP;
     const roleLabelsSet = new Map<string, string>(); // labels set in this reconcile (the snapshot predates them)
     const setRoleLabel = async (name: string, role: "primary" | "replica"): Promise<void> => {
       roleLabelsSet.set(name, role);
       await deps.api.patchNamespacedPod({ name, namespace: req.namespace, body: [{ op: "add", path: `/metadata/labels/${ROLE_LABEL.replace("/", "~1")}`, value: role }] }, JSON_PATCH);
+    };
+
+    const subject = { apiVersion: `${GROUP}/${VERSION}`, kind: "PostgresCluster", metadata: { name: req.name, namespace: req.namespace, uid } };
+    /** Records a Kubernetes Event about a decision (never fails the reconcile). */
+    const event = (type: "Normal" | "Warning", reason: string, message: string): void => {
+      if (deps.events) void deps.events.record(subject, type, reason, message);
+    };
+    const removeAnnotations = async (name: string, keys: readonly string[]): Promise<void> => {
+      const present = keys.filter((k) => pods.get(name)?.metadata?.annotations?.[k] !== undefined);
+      if (present.length === 0) return;
+      await ignoreNotFound(deps.api.patchNamespacedPod({ name, namespace: req.namespace, body: present.map((k) => ({ op: "remove", path: `/metadata/annotations/${k.replace("/", "~1")}` })) }, JSON_PATCH));
+    };
+    const clearSwitchoverRequest = async (): Promise<void> => {
+      if (obj.metadata?.annotations?.[SWITCHOVER_TO_ANNOTATION] === undefined || !deps.patchCluster) return;
+      await deps.patchCluster(req.namespace, req.name, [{ op: "remove", path: `/metadata/annotations/${SWITCHOVER_TO_ANNOTATION.replace("/", "~1")}` }]).catch((err: unknown) => {
+        if (apiStatusCode(err) !== 404 && apiStatusCode(err) !== 422) throw err;
+      });
     };
 
     // Act: small idempotent steps.
@@ -229,17 +284,66 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       steps.push(await createIfMissing("replication-secret", () => deps.api.createNamespacedSecret({ namespace: req.namespace, body: replicationSecret(cluster, randomPassword()) })));
     }
 
-    // Failover: the primary is gone (or dead past its grace) and a replica can take over.
+    // A switchover in progress: promote its target once the old primary has shut down and the
+    // target has its last WAL (SWITCHOVER_GUARDS); nothing else may act on the primary meanwhile.
     const primaryPod = pods.get(primary);
-    {
+    let failoverDueInMs: number | undefined;
+    let switching = false;
+    if (switchTarget !== undefined && switchFrom === primary) {
+      switching = true;
+      const to = switchTarget.metadata!.name!;
+      const fenceLsn = switchTarget.metadata?.annotations?.[SWITCHOVER_LSN_ANNOTATION] ?? "0/0";
+      const startedAt = Date.parse(switchTarget.metadata?.annotations?.[SWITCHOVER_AT_ANNOTATION] ?? "") || 0;
+      const tp = probes.get(to);
+      const lsnOf = (p: InstanceProbe | undefined): string | undefined =>
+        p?.reachable && p.inRecovery ? (lsnBytes(p.receiveLsn) >= lsnBytes(p.lsn) ? p.receiveLsn : p.lsn) : undefined;
+      const best = [...pods.keys()]
+        .filter((n) => n !== primary && live(n) !== undefined)
+        .map((n) => lsnOf(probes.get(n)))
+        .sort((a, b) => lsnBytes(b) - lsnBytes(a))[0];
+      const hold = isPrimaryNow(to)
+        ? undefined // promoted by an operator that stopped before relabelling: finish
+        : firstRequired(SWITCHOVER_GUARDS, { from: primary, to, oldPodPresent: pods.has(primary), targetReachable: tp?.reachable === true && tp.inRecovery, fenceLsn, targetLsn: lsnOf(tp), bestLsn: best });
+      if (hold && hold.checker !== "OldPrimaryRunning" && ctx.now().getTime() - startedAt > SWITCHOVER_TIMEOUT_MS) {
+        // Give up: the failover path (with its promotion guards) decides from here.
+        await removeAnnotations(to, [SWITCHOVER_FROM_ANNOTATION, SWITCHOVER_LSN_ANNOTATION, SWITCHOVER_AT_ANNOTATION]);
+        event("Warning", "SwitchoverAbandoned", `switchover from ${primary} to ${to} abandoned after ${SWITCHOVER_TIMEOUT_MS / 1000} s: ${hold.reason}`);
+        topology = { reason: "SwitchoverAbandoned", message: hold.reason };
+        fencing = true;
+      } else if (hold) {
+        topology = { reason: "Switchover", message: `switching over from ${primary} to ${to}: ${hold.reason}` };
+        fencing = true;
+      } else {
+        if (!isPrimaryNow(to)) {
+          const ok = await promote(await target(podIp(to)!), 30);
+          if (!ok) throw new Error(`switchover: ${to} did not finish promotion within 30 s`);
+        }
+        await setRoleLabel(to, "primary");
+        await removeAnnotations(to, [SWITCHOVER_FROM_ANNOTATION, SWITCHOVER_LSN_ANNOTATION, SWITCHOVER_AT_ANNOTATION]);
+        if (obj.metadata?.annotations?.[SWITCHOVER_TO_ANNOTATION] === to) await clearSwitchoverRequest();
+        const tookS = startedAt ? ` in ${((ctx.now().getTime() - startedAt) / 1000).toFixed(1)} s` : "";
+        steps.push({ step: "switchover", outcome: "Updated", detail: `promoted ${to}${tookS}; ${primary} rejoins as a replica on its volume` });
+        event("Normal", "SwitchoverCompleted", `promoted ${to}${tookS}; ${primary} rejoins as a replica`);
+        topology = { reason: "Switchover", message: `promoted ${to}; ${primary} rejoins as a replica` };
+        probes.set(to, { ...(probes.get(to) as Extract<InstanceProbe, { reachable: true }>), reachable: true, inRecovery: false, peers: [], slots: [] });
+        probes.delete(primary);
+        pods.delete(primary);
+        primary = to;
+      }
+    }
+
+    // Failover: the primary is gone (or dead past its grace) and a replica can take over.
+    if (!switching) {
       const decision = firstRequired(FAILOVER_CHECKERS, {
         name: primary,
         podPresent: live(primary) !== undefined,
         reachable: isPrimaryNow(primary),
         notReadySince: primaryPod ? notReadySince(primaryPod) : undefined,
         now: ctx.now(),
-        graceMs: deps.failoverGraceMs ?? 10_000,
+        graceMs: durationToMs(spec.failoverGrace),
       });
+      const since = primaryPod ? notReadySince(primaryPod) : undefined;
+      if (!decision && since !== undefined && !isPrimaryNow(primary)) failoverDueInMs = Math.max(100, since.getTime() + durationToMs(spec.failoverGrace) - ctx.now().getTime() + 50);
       const candidates = [...pods.keys()]
         .filter((n) => n !== primary && live(n) !== undefined && probes.get(n)?.reachable === true && (probes.get(n) as { inRecovery: boolean }).inRecovery)
         .map((n) => {
@@ -257,11 +361,15 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         // Not promoting: the primary's pod is recreated on its volume when it is gone (below), or awaited.
         ctx.log.info(`failover refused: ${refusal.checker}`, { reason: refusal.reason, trigger: decision.reason });
         topology = { reason: "FailoverRefused", message: `${decision.reason}; not promoting ${chosen.name}: ${refusal.reason}` };
+        event("Warning", "FailoverRefused", `${refusal.checker}: ${topology.message}`);
       } else if (decision && chosen) {
         ctx.log.info(`failover: ${decision.checker}`, { reason: decision.reason, candidate: chosen.name });
         if (primaryPod !== undefined) {
           // Fence first: never two primaries. The old primary's process must be gone before a promotion.
-          if (!primaryPod.metadata?.deletionTimestamp) await ignoreNotFound(deps.api.deleteNamespacedPod({ name: primary, namespace: req.namespace, body: { gracePeriodSeconds: 0 } }));
+          if (!primaryPod.metadata?.deletionTimestamp) {
+            await ignoreNotFound(deps.api.deleteNamespacedPod({ name: primary, namespace: req.namespace, body: { gracePeriodSeconds: 0 } }));
+            event("Warning", "Failover", `${decision.checker}: ${decision.reason}; fencing ${primary} before promoting ${chosen.name}`);
+          }
           topology = { reason: "Failover", message: `${decision.reason}; fencing ${primary} before promoting ${chosen.name}` };
           fencing = true;
         } else {
@@ -272,6 +380,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
           if (!ok) throw new Error(`failover: ${chosen.name} did not finish promotion within 30 s`);
           await setRoleLabel(chosen.name, "primary");
           steps.push({ step: "failover", outcome: "Updated", detail: `promoted ${chosen.name} (${decision.checker}: ${decision.reason})` });
+          event("Normal", "FailoverCompleted", `promoted ${chosen.name}: ${decision.reason}`);
           topology = { reason: "Failover", message: `promoted ${chosen.name}: ${decision.reason}` };
           probes.set(chosen.name, { reachable: true, inRecovery: false });
           probes.delete(primary);
@@ -330,6 +439,12 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const primaryProbe = probes.get(primary);
     let bootstrapped = false;
     const replicaNames = [...present].filter((n) => n !== primary).sort((a, b) => ordinalOf(a) - ordinalOf(b));
+    let keep: string[] = [];
+    // New claims are as large as the largest existing one (volumes may have grown).
+    const claimSize = [...claims.values()]
+      .map((c) => c.spec?.resources?.requests?.storage)
+      .filter((q): q is string => q !== undefined)
+      .reduce((a, b) => (quantityBytes(b) > quantityBytes(a) ? b : a), spec.storage.size);
     // Right after a promotion too: the other replicas follow the new primary without waiting for another reconcile.
     if (primaryIp && primaryProbe?.reachable && !primaryProbe.inRecovery && !fencing) {
       const primaryTarget = await target(primaryIp);
@@ -339,7 +454,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       if (await ensureReplicationRole(primaryTarget, REPLICATION_USER, replicationPassword)) steps.push({ step: "replication-role", outcome: "Created" });
 
       // Scale: keep the lowest-ordinal replicas, add the lowest free ordinals, never remove the primary.
-      const keep = replicaNames.slice(0, Math.max(0, spec.instances - 1));
+      keep = replicaNames.slice(0, Math.max(0, spec.instances - 1));
       const remove = replicaNames.slice(keep.length);
       const add: number[] = [];
       for (let n = 1; keep.length + add.length < spec.instances - 1; n++) if (!present.has(instanceName(req.name, n))) add.push(n);
@@ -360,7 +475,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       }
       for (const n of add) {
         const name = instanceName(req.name, n);
-        const claim = await createIfMissing(`claim ${name}`, () => deps.api.createNamespacedPersistentVolumeClaim({ namespace: req.namespace, body: instanceClaim(cluster, spec, n) }));
+        const claim = await createIfMissing(`claim ${name}`, () => deps.api.createNamespacedPersistentVolumeClaim({ namespace: req.namespace, body: instanceClaim(cluster, spec, n, claimSize) }));
         steps.push(claim);
         // A claim of that name already there is an old one still being deleted: its pod waits for a fresh claim.
         if (claim.outcome !== "Created") continue;
@@ -389,7 +504,134 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
           await setAndReload(await target(ip), { primary_conninfo: renderConninfo(wantedConninfo), primary_slot_name: replicationSlotName(name) });
           steps.push({ step: `follow ${name}`, outcome: "Updated", detail: `${change.checker}: ${change.reason}` });
         }
+        // Slots a former primary kept would hold WAL on it forever: nobody streams from a replica.
+        const stale = (r.slots ?? []).filter((x) => !x.active).map((x) => x.name);
+        if (stale.length > 0) {
+          await dropInactiveSlots(await target(ip), stale);
+          steps.push({ step: `slots ${name}`, outcome: "Updated", detail: `dropped [${stale.join(", ")}] (left from when it was primary)` });
+        }
       }
+    }
+
+    // Configuration: every instance's postgresql.auto.conf holds exactly the desired parameters
+    // (plus those the operator manages itself); a change is reloaded at once, and the instance is
+    // probed again so the rollout below sees what now waits for a restart.
+    const desired = desiredParameters(spec);
+    const rejected: string[] = [];
+    if (!fencing) {
+      await Promise.all(
+        [...pods.keys()].map(async (name) => {
+          const r = probes.get(name);
+          const ip = podIp(name);
+          if (!ip || !r?.reachable || r.autoConf === undefined) return;
+          const auto = r.autoConf;
+          const set = Object.fromEntries(Object.entries(desired).filter(([k, v]) => auto[k] !== v));
+          const reset = Object.keys(auto).filter((k) => !(k in desired) && !(RESERVED_PARAMETERS as readonly string[]).includes(k));
+          if (Object.keys(set).length === 0 && reset.length === 0) return;
+          const result = await applyParameters(await target(ip), set, reset);
+          for (const x of result.rejected) rejected.push(`${x.name}: ${x.message}`);
+          const applied = [...Object.keys(set), ...reset].filter((k) => !result.rejected.some((x) => x.name === k));
+          if (applied.length > 0) steps.push({ step: `config ${name}`, outcome: "Updated", detail: `set [${Object.keys(set).join(", ")}], reset [${reset.join(", ")}]; reloaded` });
+          probes.set(name, await probe(ip, await superPassword(), timeoutMs));
+        }),
+      );
+      if (rejected.length > 0) event("Warning", "InvalidParameter", `PostgreSQL refused: ${[...new Set(rejected)].join("; ")}`);
+    }
+
+    // Parameter rollout (rollout.ts): replicas restart first, one at a time, then the primary by a switchover.
+    const peersNow = primaryProbe?.reachable ? (primaryProbe.peers ?? []) : [];
+    const rolloutOf = (name: string): RolloutInstance => {
+      const r = probes.get(name);
+      const pod = live(name);
+      const streaming = name === primary || peersNow.some((p) => p.applicationName === replicationSlotName(name) && p.state === "streaming");
+      return {
+        name,
+        ordinal: ordinalOf(name),
+        ready: pod !== undefined && isPodReady(pod) && r?.reachable === true && streaming,
+        pendingRestart: r?.reachable ? r.pendingRestart : undefined,
+        replayLsn: r?.reachable ? r.lsn : undefined,
+        receiveLsn: r?.reachable ? r.receiveLsn : undefined,
+      };
+    };
+    if (!fencing && topology === undefined && bootstrapped && live(primary) !== undefined) {
+      const requested = obj.metadata?.annotations?.[SWITCHOVER_TO_ANNOTATION];
+      const action = planRollout({
+        primary: rolloutOf(primary),
+        replicas: keep.filter((n) => live(n) !== undefined).map(rolloutOf),
+        missingReplicas: keep.filter((n) => live(n) === undefined),
+        strategy: spec.primaryUpdateStrategy,
+        requested,
+      });
+      switch (action.kind) {
+        case "None":
+          break;
+        case "RequestDone":
+          await clearSwitchoverRequest();
+          break;
+        case "Wait":
+          topology = { reason: action.checker === "SupervisedUpdate" ? "WaitingForSwitchover" : "RollingRestart", message: action.reason };
+          if (action.checker === "SupervisedUpdate") event("Normal", "WaitingForSwitchover", action.reason);
+          break;
+        case "RestartReplica":
+        case "RestartPrimary": {
+          const pod = live(action.name)!;
+          await ignoreNotFound(deps.api.deleteNamespacedPod({ name: action.name, namespace: req.namespace, body: { preconditions: { uid: pod.metadata?.uid } } }));
+          const what = action.kind === "RestartReplica" ? `replica ${action.name}` : `primary ${action.name} in place (no replica to switch over to)`;
+          steps.push({ step: `restart ${action.name}`, outcome: "Updated", detail: `${action.checker}: ${action.reason}` });
+          event("Normal", action.kind === "RestartReplica" ? "RestartingReplica" : "RestartingPrimary", `restarting ${what}: ${action.reason}`);
+          topology = { reason: "RollingRestart", message: `restarting ${what}: ${action.reason}` };
+          break;
+        }
+        case "Switchover": {
+          // Fence by a graceful shutdown: a fast shutdown streams all WAL, its shutdown checkpoint
+          // included, to the connected replicas before the server exits (SWITCHOVER_GUARDS check it).
+          const fenceLsn = primaryProbe?.reachable ? (primaryProbe.lsn ?? "0/0") : "0/0";
+          await deps.api.patchNamespacedPod(
+            {
+              name: action.to,
+              namespace: req.namespace,
+              body: { metadata: { annotations: { [SWITCHOVER_FROM_ANNOTATION]: action.from, [SWITCHOVER_LSN_ANNOTATION]: fenceLsn, [SWITCHOVER_AT_ANNOTATION]: ctx.now().toISOString() } } },
+            },
+            MERGE_PATCH,
+          );
+          await ignoreNotFound(deps.api.deleteNamespacedPod({ name: action.from, namespace: req.namespace }));
+          steps.push({ step: "switchover", outcome: "Updated", detail: `${action.checker}: ${action.reason}; shutting ${action.from} down, then promoting ${action.to}` });
+          event("Normal", "Switchover", `switching over from ${action.from} to ${action.to}: ${action.reason}`);
+          topology = { reason: "Switchover", message: `switching over from ${action.from} to ${action.to}: ${action.reason}` };
+          break;
+        }
+        default: {
+          const never: never = action;
+          throw new Error(`unhandled rollout action ${JSON.stringify(never)}`);
+        }
+      }
+    }
+
+    // Disk: grow a claim whose volume crossed the auto-grow threshold (GROW_GUARDS), once per crossing.
+    const disk = new Map<string, { usedBytes: number; capacityBytes: number }>();
+    for (const [name, claim] of claims) {
+      const sample = deps.disk?.usage(req.namespace, name);
+      const requestedQ = claim.spec?.resources?.requests?.storage;
+      if (sample === undefined || requestedQ === undefined || claim.metadata?.deletionTimestamp) continue;
+      const requestedBytes = quantityBytes(requestedQ);
+      const capacityBytes = quantityBytes(claim.status?.capacity?.storage ?? requestedQ);
+      disk.set(name, { usedBytes: sample.usedBytes, capacityBytes });
+      const auto = spec.storage.autoGrow;
+      const input = {
+        autoGrow: auto && { thresholdPercent: auto.thresholdPercent, stepBytes: quantityBytes(auto.step), limitBytes: quantityBytes(auto.limit) },
+        instance: name,
+        usedBytes: sample.usedBytes,
+        requestedBytes,
+        capacityBytes,
+      };
+      const hold = firstRequired(GROW_GUARDS, input);
+      if (hold?.checker === "AtLimit") event("Warning", "DiskAtLimit", hold.reason);
+      if (hold || !input.autoGrow) continue;
+      const next = bytesQuantity(Math.min(requestedBytes + input.autoGrow.stepBytes, input.autoGrow.limitBytes));
+      await deps.api.patchNamespacedPersistentVolumeClaim({ name, namespace: req.namespace, body: [{ op: "replace", path: "/spec/resources/requests/storage", value: next }] }, JSON_PATCH);
+      const why = `${name} uses ${Math.round((sample.usedBytes / requestedBytes) * 100)}% of ${requestedQ} (threshold ${input.autoGrow.thresholdPercent}%)`;
+      steps.push({ step: `grow ${name}`, outcome: "Updated", detail: `${requestedQ} -> ${next}: ${why}` });
+      event("Normal", "VolumeGrown", `growing ${name} from ${requestedQ} to ${next}: ${why}`);
     }
     for (const s of steps) if (s.outcome !== "Unchanged") ctx.log.info(`step ${s.step}: ${s.outcome}`, s.detail ? { detail: s.detail } : undefined);
 
@@ -406,8 +648,14 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
           ip: pod.status?.podIP,
           ...(peer ? { lagBytes: peer.lagBytes ?? 0 } : {}),
           streaming: peer?.state === "streaming",
+          ...(disk.has(name) ? { diskUsedBytes: disk.get(name)!.usedBytes } : {}),
         };
       });
+    // Effective parameters: what the primary (else any instance that answers) runs for each desired one.
+    const reporter = [primary, ...[...pods.keys()].sort((a, b) => ordinalOf(a) - ordinalOf(b))].map((n) => probes.get(n)).find((r) => r?.reachable && r.effective !== undefined);
+    const effective = reporter?.reachable ? Object.fromEntries(Object.keys(desired).sort().flatMap((k) => (reporter.effective?.[k] !== undefined ? [[k, reporter.effective[k]!]] : []))) : undefined;
+    const fullest = [...disk.values()].sort((a, b) => b.usedBytes / Math.max(1, b.capacityBytes) - a.usedBytes / Math.max(1, a.capacityBytes))[0];
+    if (rejected.length > 0 && topology === undefined) topology = { reason: "InvalidParameter", message: `PostgreSQL refused: ${[...new Set(rejected)].join("; ")}` };
     const observation: Observation = {
       kind: "Observed",
       instances,
@@ -417,13 +665,17 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       names,
       services: spec.services,
       ...(topology ? { topology } : {}),
+      ...(effective ? { effectiveParameters: effective } : {}),
+      ...(fullest ? { diskUsage: fullest } : {}),
     };
     const next = statusFor(obj.status, observation, generation, ctx.now());
     const written = await writeStatus(deps.status, obj as StatusObject<PostgresClusterStatus>, next);
     if (written.conflict) return { requeueAfterMs: 500 };
-    if (topology?.reason === "Failover") return { requeueAfterMs: 250 }; // a failover in progress: look again soon
+    if (topology?.reason === "Failover" || topology?.reason === "Switchover") return { requeueAfterMs: 250 }; // in progress: look again soon
     const settled = next.conditions?.some((c) => c.type === "Progressing" && c.status === "False") ?? false;
-    return { requeueAfterMs: settled ? (deps.healthRequeueMs ?? 30_000) : (deps.progressRequeueMs ?? 2000) };
+    const after = settled ? (deps.healthRequeueMs ?? 30_000) : (deps.progressRequeueMs ?? 2000);
+    // An unready primary is looked at again when its failover grace runs out, not up to a requeue later.
+    return { requeueAfterMs: failoverDueInMs !== undefined ? Math.min(after, failoverDueInMs) : after };
   };
 
   /** Creates the bootstrap owner role and database on the primary when missing (idempotent). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FAILOVER_CHECKERS, FOLLOW_CHECKERS, firstRequired, pickCandidate, PROMOTION_GUARDS, type PrimaryHealth } from "./decisions";
+import { FAILOVER_CHECKERS, FOLLOW_CHECKERS, firstRequired, GROW_GUARDS, pickCandidate, PROMOTION_GUARDS, RESTART_CHECKERS, SWITCHOVER_GUARDS, type PrimaryHealth } from "./decisions";
 import { lsnBytes, parseConninfo, renderConninfo } from "./instance-sql";
 
 const now = new Date("2025-01-02T03:04:05Z");
@@ -84,5 +84,42 @@ describe("follow checkers", () => {
     expect(cred?.checker).toBe("StreamingCredentials");
     expect(cred?.reason).not.toContain("s3cret");
     expect(firstRequired(FOLLOW_CHECKERS, { liveConninfo: live, liveSlot: "", wantedConninfo: wanted, wantedSlot: "orders_2" })?.checker).toBe("ReplicationSlot");
+  });
+});
+
+describe("switchover guards", () => {
+  const s = { from: "db-1", to: "db-2", oldPodPresent: false, targetReachable: true, fenceLsn: "0/3000060", targetLsn: "0/30000D8", bestLsn: "0/30000D8" };
+  it("promote only once the old primary is down and the target has WAL past the fence and is the most advanced", () => {
+    expect(firstRequired(SWITCHOVER_GUARDS, s)).toBeUndefined();
+    expect(firstRequired(SWITCHOVER_GUARDS, { ...s, oldPodPresent: true })?.checker).toBe("OldPrimaryRunning");
+    expect(firstRequired(SWITCHOVER_GUARDS, { ...s, targetReachable: false })?.checker).toBe("TargetUnreachable");
+    // Exactly at the fence is not enough: the shutdown checkpoint comes after it.
+    expect(firstRequired(SWITCHOVER_GUARDS, { ...s, targetLsn: "0/3000060" })?.checker).toBe("TargetBehindFence");
+    expect(firstRequired(SWITCHOVER_GUARDS, { ...s, bestLsn: "0/3000100" })?.checker).toBe("TargetNotMostAdvanced");
+  });
+});
+
+describe("restart checkers", () => {
+  it("require a restart for pending_restart parameters, naming them", () => {
+    expect(firstRequired(RESTART_CHECKERS, { name: "db-1", pendingRestart: [] })).toBeUndefined();
+    expect(firstRequired(RESTART_CHECKERS, { name: "db-1", pendingRestart: ["max_connections", "shared_buffers"] })).toEqual({
+      checker: "PendingRestart",
+      reason: "db-1: max_connections, shared_buffers changed and need a restart",
+    });
+  });
+});
+
+describe("grow guards", () => {
+  const Mi = 2 ** 20;
+  const g = { autoGrow: { thresholdPercent: 80, stepBytes: 100 * Mi, limitBytes: 400 * Mi }, instance: "db-1", usedBytes: 85 * Mi, requestedBytes: 100 * Mi, capacityBytes: 100 * Mi };
+  it("grow a volume past its threshold, once: measured against the new request it is below again", () => {
+    expect(firstRequired(GROW_GUARDS, g)).toBeUndefined();
+    expect(firstRequired(GROW_GUARDS, { ...g, requestedBytes: 200 * Mi })?.checker).toBe("BelowThreshold");
+    expect(firstRequired(GROW_GUARDS, { ...g, usedBytes: 79 * Mi })?.checker).toBe("BelowThreshold");
+  });
+  it("never grow without autoGrow, during an expansion, or at the limit", () => {
+    expect(firstRequired(GROW_GUARDS, { ...g, autoGrow: undefined })?.checker).toBe("AutoGrowOff");
+    expect(firstRequired(GROW_GUARDS, { ...g, usedBytes: 190 * Mi, requestedBytes: 200 * Mi })?.checker).toBe("ExpansionInProgress");
+    expect(firstRequired(GROW_GUARDS, { ...g, usedBytes: 390 * Mi, requestedBytes: 400 * Mi, capacityBytes: 400 * Mi })).toMatchObject({ checker: "AtLimit", reason: expect.stringContaining("not growing") });
   });
 });

@@ -155,3 +155,154 @@ export const FOLLOW_CHECKERS: readonly Checker<FollowInput>[] = [
     check: (f) => ({ required: f.liveSlot !== f.wantedSlot, reason: `primary_slot_name is "${f.liveSlot}", want "${f.wantedSlot}"` }),
   },
 ];
+
+/** Annotation on a PostgresCluster asking for a switchover to the named instance (its own name: restart the primary in place). */
+export const SWITCHOVER_TO_ANNOTATION = "setpoint.dev/switchover-to";
+
+/** What the restart checkers look at: one instance as observed. */
+export interface RestartInput {
+  readonly name: string;
+  /** `pg_settings.pending_restart` parameters. */
+  readonly pendingRestart: readonly string[];
+}
+
+/** Ordered reasons an instance must restart (`required` = restart it). */
+export const RESTART_CHECKERS: readonly Checker<RestartInput>[] = [
+  {
+    name: "PendingRestart",
+    check: (i) => ({
+      required: i.pendingRestart.length > 0,
+      reason: `${i.name}: ${i.pendingRestart.join(", ")} changed and ${i.pendingRestart.length === 1 ? "needs" : "need"} a restart`,
+    }),
+  },
+];
+
+/** What the rolling guards look at before a replica is restarted. */
+export interface RollingInput {
+  /** The replica about to restart. */
+  readonly name: string;
+  /** Ready and answering as a primary. */
+  readonly primaryReady: boolean;
+  /** Other instances that are not ready, or (replicas) not streaming. */
+  readonly othersNotReady: readonly string[];
+}
+
+/** Ordered reasons to hold a replica's restart back (`required` = wait): one instance at a time. */
+export const ROLLING_GUARDS: readonly Checker<RollingInput>[] = [
+  { name: "PrimaryNotReady", check: (r) => ({ required: !r.primaryReady, reason: `not restarting ${r.name} while the primary is not ready` }) },
+  {
+    name: "InstanceNotReady",
+    check: (r) => ({ required: r.othersNotReady.length > 0, reason: `not restarting ${r.name} until ${r.othersNotReady.join(", ")} ${r.othersNotReady.length === 1 ? "is" : "are"} back and streaming` }),
+  },
+];
+
+/** What the primary-update guards look at once the primary needs a restart. */
+export interface PrimaryUpdateInput {
+  readonly primary: string;
+  /** Replicas that still need a restart themselves. */
+  readonly replicasPending: readonly string[];
+  /** Replicas that are not ready and streaming. */
+  readonly replicasNotStreaming: readonly string[];
+  readonly strategy: "supervised" | "unsupervised";
+  /** The value of {@link SWITCHOVER_TO_ANNOTATION}, if any. */
+  readonly requested?: string;
+  /** The replica a switchover would promote (undefined: the primary restarts in place). */
+  readonly target?: string;
+}
+
+/**
+ * Ordered reasons to hold the primary's restart or switchover back (`required` = wait):
+ * replicas go first, each back streaming, and a supervised cluster waits for its user.
+ */
+export const PRIMARY_UPDATE_GUARDS: readonly Checker<PrimaryUpdateInput>[] = [
+  {
+    name: "ReplicasFirst",
+    check: (p) => ({ required: p.replicasPending.length > 0, reason: `replicas restart before the primary: ${p.replicasPending.join(", ")} pending` }),
+  },
+  {
+    name: "ReplicasNotStreaming",
+    check: (p) => ({ required: p.replicasNotStreaming.length > 0, reason: `waiting for ${p.replicasNotStreaming.join(", ")} to stream again before updating the primary` }),
+  },
+  {
+    name: "SupervisedUpdate",
+    check: (p) => ({
+      required: p.strategy === "supervised" && p.requested === undefined,
+      reason:
+        `primary ${p.primary} needs a restart and primaryUpdateStrategy is supervised: annotate the cluster ` +
+        (p.target ? `${SWITCHOVER_TO_ANNOTATION}=${p.target} to switch over to it` : `${SWITCHOVER_TO_ANNOTATION}=${p.primary} to restart it in place`),
+    }),
+  },
+];
+
+/** What the switchover guards look at before the target is promoted. */
+export interface SwitchoverInput {
+  readonly from: string;
+  readonly to: string;
+  /** The old primary's pod still exists (its server may still run). */
+  readonly oldPodPresent: boolean;
+  /** The target answers, in recovery. */
+  readonly targetReachable: boolean;
+  /** The old primary's WAL position when it was fenced. */
+  readonly fenceLsn: string;
+  /** The target's last received (or replayed, whichever is further) WAL position. */
+  readonly targetLsn?: string;
+  /** The most advanced WAL position among all reachable replicas. */
+  readonly bestLsn?: string;
+}
+
+/** Ordered reasons not to promote a switchover's target yet (`required` = wait). */
+export const SWITCHOVER_GUARDS: readonly Checker<SwitchoverInput>[] = [
+  { name: "OldPrimaryRunning", check: (s) => ({ required: s.oldPodPresent, reason: `waiting for ${s.from} to shut down (its last WAL streams to the replicas)` }) },
+  { name: "TargetUnreachable", check: (s) => ({ required: !s.targetReachable, reason: `${s.to} does not answer as a replica` }) },
+  {
+    name: "TargetBehindFence",
+    check: (s) => ({
+      required: lsnBytes(s.targetLsn) <= lsnBytes(s.fenceLsn),
+      reason: `${s.to} has WAL up to ${s.targetLsn ?? "?"}, not past ${s.from}'s ${s.fenceLsn} when it was fenced (its shutdown checkpoint comes after)`,
+    }),
+  },
+  {
+    name: "TargetNotMostAdvanced",
+    check: (s) => ({ required: lsnBytes(s.targetLsn) < lsnBytes(s.bestLsn), reason: `${s.to} is at ${s.targetLsn ?? "?"}, another replica at ${s.bestLsn ?? "?"}` }),
+  },
+];
+
+/** What the disk checkers look at: the fullest instance of a cluster. */
+export interface GrowInput {
+  readonly autoGrow?: { readonly thresholdPercent: number; readonly stepBytes: number; readonly limitBytes: number };
+  readonly instance: string;
+  readonly usedBytes: number;
+  /** The size the claim asks for now. */
+  readonly requestedBytes: number;
+  /** The size the volume has (status.capacity); below the request while an expansion runs. */
+  readonly capacityBytes: number;
+}
+
+const pct = (used: number, of: number): number => (of > 0 ? Math.round((used / of) * 100) : 0);
+
+/**
+ * Ordered reasons not to grow a volume now (`required` = do not grow); when none holds, the
+ * claim grows by one step (capped at the limit). Usage is measured against the requested size,
+ * so a grown claim is below its threshold at once: one crossing grows it once.
+ */
+export const GROW_GUARDS: readonly Checker<GrowInput>[] = [
+  { name: "AutoGrowOff", check: (g) => ({ required: g.autoGrow === undefined, reason: "spec.storage.autoGrow is not set" }) },
+  {
+    name: "BelowThreshold",
+    check: (g) => ({
+      required: g.usedBytes * 100 < (g.autoGrow?.thresholdPercent ?? 100) * g.requestedBytes,
+      reason: `${g.instance} uses ${pct(g.usedBytes, g.requestedBytes)}% of ${g.requestedBytes} bytes (threshold ${g.autoGrow?.thresholdPercent ?? "-"}%)`,
+    }),
+  },
+  {
+    name: "ExpansionInProgress",
+    check: (g) => ({ required: g.capacityBytes < g.requestedBytes, reason: `${g.instance}'s volume is still expanding to ${g.requestedBytes} bytes (has ${g.capacityBytes})` }),
+  },
+  {
+    name: "AtLimit",
+    check: (g) => ({
+      required: g.requestedBytes >= (g.autoGrow?.limitBytes ?? 0),
+      reason: `${g.instance} uses ${pct(g.usedBytes, g.requestedBytes)}% of its volume, which is at spec.storage.autoGrow.limit (${g.autoGrow?.limitBytes ?? 0} bytes): not growing`,
+    }),
+  },
+];

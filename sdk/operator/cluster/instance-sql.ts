@@ -1,8 +1,9 @@
 /**
  * What the cluster controller asks of and does to one instance's database, over short-lived
- * superuser connections with short timeouts: the probe (role, WAL position, replication state),
- * replication slots and `synchronous_standby_names` on the primary, `primary_conninfo` on a
- * replica, promotion. Statements carrying passwords are never logged.
+ * superuser connections with short timeouts: the probe (role, WAL position, replication state,
+ * the parameters written with `ALTER SYSTEM` and those waiting for a restart), replication slots
+ * and `synchronous_standby_names` on the primary, `primary_conninfo` on a replica, parameters
+ * (`ALTER SYSTEM` + reload), promotion. Statements carrying passwords are never logged.
  */
 import { Client } from "pg";
 import { POSTGRES_PORT } from "../../api/names";
@@ -34,6 +35,12 @@ export type InstanceProbe =
       /** `primary_conninfo` and `primary_slot_name` (replica). */
       readonly primaryConninfo?: string;
       readonly primarySlotName?: string;
+      /** What postgresql.auto.conf says now (`ALTER SYSTEM`), from pg_file_settings. */
+      readonly autoConf?: Readonly<Record<string, string>>;
+      /** Each auto.conf parameter's value as the server runs it (`current_setting`). */
+      readonly effective?: Readonly<Record<string, string>>;
+      /** Parameters changed in the configuration that wait for a restart (`pg_settings.pending_restart`). */
+      readonly pendingRestart?: readonly string[];
     }
   | { readonly reachable: false; readonly error: string };
 
@@ -44,7 +51,11 @@ export interface InstanceTarget {
   readonly timeoutMs: number;
 }
 
-async function withClient<T>(t: InstanceTarget, fn: (c: Client) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` on a fresh superuser connection to the instance's `postgres` database, closed after.
+ * @throws the connection's or `fn`'s error.
+ */
+export async function withClient<T>(t: InstanceTarget, fn: (c: Client) => Promise<T>): Promise<T> {
   const client = new Client({ host: t.host, port: POSTGRES_PORT, user: "postgres", password: t.password, database: "postgres", connectionTimeoutMillis: t.timeoutMs, query_timeout: t.timeoutMs });
   await client.connect();
   try {
@@ -68,18 +79,67 @@ export async function probeInstance(t: InstanceTarget): Promise<InstanceProbe> {
                   current_setting('primary_slot_name') as psn`,
         )
       ).rows[0]!;
-      if (r.r) return { reachable: true, inRecovery: true, lsn: r.lsn ?? undefined, receiveLsn: r.rlsn ?? undefined, primaryConninfo: r.pci, primarySlotName: r.psn };
+      const config = await readConfig(c);
       const slots = (await c.query<{ name: string; active: boolean }>("select slot_name as name, active from pg_replication_slots where slot_type = 'physical'")).rows;
+      if (r.r) return { reachable: true, inRecovery: true, lsn: r.lsn ?? undefined, receiveLsn: r.rlsn ?? undefined, primaryConninfo: r.pci, primarySlotName: r.psn, slots, ...config };
       const peers = (
         await c.query<{ a: string; state: string; sync: string; lag: string | null }>(
           "select application_name as a, state, sync_state as sync, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint::text as lag from pg_stat_replication",
         )
       ).rows.map((p) => ({ applicationName: p.a, state: p.state, syncState: p.sync, lagBytes: p.lag === null ? undefined : Math.max(0, Number(p.lag)) }));
-      return { reachable: true, inRecovery: false, lsn: r.lsn ?? undefined, slots, peers, synchronousStandbyNames: r.ssn };
+      return { reachable: true, inRecovery: false, lsn: r.lsn ?? undefined, slots, peers, synchronousStandbyNames: r.ssn, ...config };
     });
   } catch (err) {
     return { reachable: false, error: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/** postgresql.auto.conf as the server would read it now, what it runs, and what waits for a restart. */
+async function readConfig(c: Client): Promise<{ autoConf: Record<string, string>; effective: Record<string, string>; pendingRestart: string[] }> {
+  const auto = (
+    await c.query<{ name: string; setting: string }>(
+      "select name, setting from pg_file_settings where sourcefile like '%/postgresql.auto.conf' and error is null order by seqno",
+    )
+  ).rows;
+  const autoConf: Record<string, string> = {};
+  for (const a of auto) autoConf[a.name] = a.setting;
+  const effective: Record<string, string> = {};
+  const names = Object.keys(autoConf);
+  if (names.length > 0) {
+    for (const e of (await c.query<{ name: string; value: string }>("select name, current_setting(name) as value from pg_settings where name = any($1::text[])", [names])).rows) {
+      effective[e.name] = e.value;
+    }
+  }
+  const pendingRestart = (await c.query<{ name: string }>("select name from pg_settings where pending_restart order by name")).rows.map((p) => p.name);
+  return { autoConf, effective, pendingRestart };
+}
+
+/** Outcome of {@link applyParameters}: parameters the server refused, with its message. */
+export interface ApplyResult {
+  readonly rejected: readonly { readonly name: string; readonly message: string }[];
+}
+
+/**
+ * Writes parameters with `ALTER SYSTEM` (SET `set`, RESET `reset`), then reloads. A value the
+ * server refuses (unknown parameter, invalid value) is reported, not thrown; the rest apply.
+ */
+export async function applyParameters(t: InstanceTarget, set: Readonly<Record<string, string>>, reset: readonly string[]): Promise<ApplyResult> {
+  return withClient(t, async (c) => {
+    const rejected: { name: string; message: string }[] = [];
+    for (const [k, v] of Object.entries(set)) {
+      await c.query(`ALTER SYSTEM SET ${quoteIdent(k)} = ${quoteLiteral(v)}`).catch((err: unknown) => rejected.push({ name: k, message: err instanceof Error ? err.message : String(err) }));
+    }
+    for (const k of reset) await c.query(`ALTER SYSTEM RESET ${quoteIdent(k)}`).catch((err: unknown) => rejected.push({ name: k, message: err instanceof Error ? err.message : String(err) }));
+    await c.query("select pg_reload_conf()");
+    return { rejected };
+  });
+}
+
+/** Drops physical slots that nobody streams from (on a replica: left over from when it was primary). */
+export async function dropInactiveSlots(t: InstanceTarget, names: readonly string[]): Promise<void> {
+  await withClient(t, async (c) => {
+    for (const s of names) await c.query("select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active", [s]);
+  });
 }
 
 /** A WAL position `X/Y` as a number of bytes (exact below 2^53, ample for tests and ordering). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parsePostgresClusterSpec } from "../../api/parse";
-import { appSecret, instanceClaim, instancePod, parameterArgs, readWriteSelector, replicationSecret, service, type ClusterObject } from "./objects";
+import { appSecret, desiredParameters, instanceClaim, instancePod, readWriteSelector, replicationSecret, service, type ClusterObject } from "./objects";
 
 const cluster: ClusterObject = { apiVersion: "setpoint.dev/v1alpha1", kind: "PostgresCluster", metadata: { name: "orders", namespace: "shop", uid: "u-1" } };
 const spec = parsePostgresClusterSpec({ postgresVersion: 16, storage: { size: "5Gi", storageClass: "fast" }, parameters: { work_mem: "8MB", max_connections: "200" } });
@@ -17,15 +17,13 @@ describe("cluster child objects", () => {
     });
     const c = pod.spec!.containers[0]!;
     expect(c.image).toBe("postgres:16");
-    expect(c.args).toEqual(["-c", "max_connections=200", "-c", "wal_retrieve_retry_interval=1s", "-c", "work_mem=8MB"]);
-    const own = instancePod(cluster, parsePostgresClusterSpec({ postgresVersion: 16, storage: { size: "1Gi" }, parameters: { wal_retrieve_retry_interval: "3s" } }), 1, "primary");
-    expect(own.spec!.containers[0]!.args).toEqual(["-c", "wal_retrieve_retry_interval=3s"]);
+    expect(c.args).toBeUndefined();
     expect(c.env).toContainEqual({ name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "orders-superuser", key: "password" } } });
     expect(c.env).toContainEqual({ name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" });
     expect(pod.spec!.volumes).toEqual([{ name: "pgdata", persistentVolumeClaim: { claimName: "orders-1" } }]);
   });
 
-  it("clones a replica with a guarded pg_basebackup init container through its own slot; a primary has none", () => {
+  it("clones a replica with a guarded pg_basebackup init container through its own slot (existing data becomes a standby); a primary has none", () => {
     expect(instancePod(cluster, spec, 1, "primary").spec!.initContainers).toBeUndefined();
     expect(() => instancePod(cluster, spec, 2, "replica")).toThrow(TypeError);
     const pod = instancePod(cluster, spec, 2, "replica", "10.0.0.7");
@@ -34,7 +32,7 @@ describe("cluster child objects", () => {
       {
         name: "clone",
         image: "postgres:16",
-        command: ["sh", "-c", '[ -s "$PGDATA/PG_VERSION" ] && exit 0; exec "$0" "$@"'],
+        command: ["sh", "-c", 'if [ -s "$PGDATA/PG_VERSION" ]; then touch "$PGDATA/standby.signal"; exit 0; fi; exec "$0" "$@"'],
         args: [
           "pg_basebackup",
           "-d",
@@ -83,7 +81,7 @@ describe("cluster child objects", () => {
     });
   });
 
-  it("renders no arguments without parameters", () => {
-    expect(parameterArgs(undefined)).toEqual([]);
+  it("keeps parameters out of the pod (they are written with ALTER SYSTEM) and lets the spec override the defaults", () => {
+    expect(desiredParameters({ ...spec, parameters: { work_mem: "8MB", wal_retrieve_retry_interval: "2s" } })).toEqual({ work_mem: "8MB", wal_retrieve_retry_interval: "2s" });
   });
 });

@@ -5,11 +5,12 @@
  * garbage collector deletes it with the cluster and its events reconcile the cluster.
  *
  * Pods are written for the official `postgres` image: the image tag names the major, the
- * superuser password comes from the superuser Secret through `POSTGRES_PASSWORD`, PGDATA is a
- * subdirectory of the claim's mount, and parameters are `-c name=value` arguments. A replica's
- * pod clones the primary with an init container running the image's `pg_basebackup` (streaming
- * the WAL it needs, through the replica's own slot, writing the standby configuration), guarded
- * so that a pod recreated on a volume that already holds data starts from that data.
+ * superuser password comes from the superuser Secret through `POSTGRES_PASSWORD`, and PGDATA is
+ * a subdirectory of the claim's mount. Parameters are not in the pod: the controller writes them
+ * with `ALTER SYSTEM`, so they can change without recreating it. A replica's pod clones the
+ * primary with an init container running the image's `pg_basebackup` (streaming the WAL it
+ * needs, through the replica's own slot, writing the standby configuration), guarded so that a
+ * pod recreated on a volume that already holds data starts from that data, as a standby.
  */
 import type { V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
 import { clusterObjectNames, instanceName, POSTGRES_PORT, replicationSlotName, serviceHost } from "../../api/names";
@@ -26,8 +27,12 @@ export const ROLE_LABEL = "setpoint.dev/role";
 /** The role replicas stream as (`REPLICATION`, no superuser). */
 export const REPLICATION_USER = "streaming_replica";
 
-/** The clone init container's guard: nothing to do when PGDATA already holds a data directory. */
-export const SKIP_IF_INITIALIZED = '[ -s "$PGDATA/PG_VERSION" ] && exit 0; exec "$0" "$@"';
+/**
+ * The clone init container's guard: when PGDATA already holds a data directory (a replica's pod
+ * recreated on its volume, or a former primary rejoining after a switchover) nothing is cloned,
+ * and the data is marked a standby, so a replica pod can never start a second primary.
+ */
+export const STANDBY_IF_INITIALIZED = 'if [ -s "$PGDATA/PG_VERSION" ]; then touch "$PGDATA/standby.signal"; exit 0; fi; exec "$0" "$@"';
 
 /** Where the data volume is mounted, and PGDATA inside it (as the official image expects). */
 const DATA_MOUNT = "/var/lib/postgresql/data";
@@ -102,8 +107,11 @@ export function streamingConninfo(primaryHost: string, instance: string): Record
   return { host: primaryHost, port: String(POSTGRES_PORT), user: REPLICATION_USER, application_name: replicationSlotName(instance) };
 }
 
-/** The data volume claim of instance `ordinal`. */
-export function instanceClaim(cluster: ClusterObject, spec: PostgresClusterSpec, ordinal: number): V1PersistentVolumeClaim {
+/**
+ * The data volume claim of instance `ordinal`.
+ * @param size the size to ask for. @default spec.storage.size
+ */
+export function instanceClaim(cluster: ClusterObject, spec: PostgresClusterSpec, ordinal: number, size: string = spec.storage.size): V1PersistentVolumeClaim {
   const name = instanceName(cluster.metadata.name, ordinal);
   const body: V1PersistentVolumeClaim = {
     apiVersion: "v1",
@@ -111,7 +119,7 @@ export function instanceClaim(cluster: ClusterObject, spec: PostgresClusterSpec,
     metadata: meta(cluster, name, { [INSTANCE_LABEL]: name }),
     spec: {
       accessModes: ["ReadWriteOnce"],
-      resources: { requests: { storage: spec.storage.size } },
+      resources: { requests: { storage: size } },
       ...(spec.storage.storageClass ? { storageClassName: spec.storage.storageClass } : {}),
     },
   };
@@ -121,14 +129,15 @@ export function instanceClaim(cluster: ClusterObject, spec: PostgresClusterSpec,
 /**
  * Parameters every instance gets unless `spec.parameters` sets them: a standby retries its WAL
  * source every second (PostgreSQL's default is 5 s), so replicas find a new primary quickly.
+ * Like `spec.parameters`, they are written with `ALTER SYSTEM` (postgresql.auto.conf) by the
+ * controller, never as `-c` arguments: arguments override the configuration files, so a
+ * parameter passed that way could only change by recreating the pod, and not by a reload.
  */
 export const DEFAULT_PARAMETERS: Readonly<Record<string, string>> = { wal_retrieve_retry_interval: "1s" };
 
-/** `-c name=value` arguments of the spec's parameters, sorted by name (stable pod specs). */
-export function parameterArgs(parameters: Readonly<Record<string, string>> | undefined): string[] {
-  return Object.keys(parameters ?? {})
-    .sort()
-    .flatMap((k) => ["-c", `${k}=${parameters![k]!}`]);
+/** The parameters an instance should run: {@link DEFAULT_PARAMETERS} overridden by `spec.parameters`. */
+export function desiredParameters(spec: PostgresClusterSpec): Record<string, string> {
+  return { ...DEFAULT_PARAMETERS, ...spec.parameters };
 }
 
 /**
@@ -143,7 +152,7 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
   const clone = {
     name: "clone",
     image: imageOf(spec),
-    command: ["sh", "-c", SKIP_IF_INITIALIZED],
+    command: ["sh", "-c", STANDBY_IF_INITIALIZED],
     args: ["pg_basebackup", "-d", conninfo, "-D", PGDATA, "-R", "-X", "stream", "-S", replicationSlotName(name), "-w"],
     env: [
       { name: "PGDATA", value: PGDATA },
@@ -163,7 +172,6 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
         {
           name: "postgres",
           image: imageOf(spec),
-          args: parameterArgs({ ...DEFAULT_PARAMETERS, ...spec.parameters }),
           env: [
             { name: "POSTGRES_USER", value: "postgres" },
             { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: names.superuserSecret, key: "password" } } },

@@ -2,9 +2,10 @@
  * Wiring of the `PostgresCluster` controller: an informer on `PostgresCluster` objects (spec
  * and metadata changes only), informers on the kinds it owns (Pods, PersistentVolumeClaims,
  * Services; Secrets as metadata, shared with the operator) whose events reconcile the owning
- * cluster, and the controller running {@link reconcilePostgresCluster}.
+ * cluster, the controller running {@link reconcilePostgresCluster}, its Event recorder, and the
+ * disk collector (disk.ts), which runs while the controller runs (i.e. while this operator leads).
  */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1PersistentVolumeClaim, type V1Pod, type V1Service } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1PersistentVolumeClaim, type V1Pod, type V1Service } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "../../api/common";
 import { KINDS } from "../../api/crds";
 import type { Logger, Request } from "../../reconcile/index";
@@ -12,7 +13,26 @@ import { Controller } from "../../reconcile/internal/controller";
 import { Informer } from "../../reconcile/internal/informer";
 import type { MetricsRegistry } from "../../reconcile/internal/metrics";
 import { enqueueForOwner, enqueueObject, generationChanged } from "../../reconcile/internal/sources";
+import { clusterObjectNames } from "../../api/names";
+import { parsePostgresClusterSpec } from "../../api/parse";
+import { controllerOf } from "../../reconcile/owners";
+import type { StopOptions } from "../../reconcile/internal/controller";
 import { reconcilePostgresCluster, type PostgresClusterObject } from "./controller";
+import { DiskCollector, quantityBytes, type DiskTarget } from "./disk";
+import { kubernetesEventRecorder } from "./events";
+
+/** A controller that also runs its disk collector while it runs. */
+class ClusterController extends Controller {
+  collector: DiskCollector | undefined;
+  override start(): void {
+    super.start();
+    this.collector?.start();
+  }
+  override async stop(options?: StopOptions): Promise<void> {
+    await this.collector?.stop();
+    await super.stop(options);
+  }
+}
 
 /** The parts of the cluster controller the operator starts, stops and resyncs. */
 export interface ClusterControllerParts {
@@ -34,6 +54,8 @@ export function clusterController(opts: {
   metrics: MetricsRegistry;
   concurrency: number;
   secrets: Informer<KubernetesObject>;
+  /** Time between disk usage samples. @default 10_000 ms */
+  diskIntervalMs?: number;
 }): ClusterControllerParts {
   const { kubeConfig: kc, namespace: ns, logger, metrics } = opts;
   const objects = kc.makeApiClient(CustomObjectsApi);
@@ -56,7 +78,9 @@ export function clusterController(opts: {
   const claims = owned<V1PersistentVolumeClaim>("persistentvolumeclaims");
   const services = owned<V1Service>("services");
 
-  const controller = new Controller({
+  // The reconciler reads the collector's samples through this holder (the collector needs the controller to enqueue).
+  const holder: { collector?: DiskCollector } = {};
+  const controller = new ClusterController({
     name: "postgrescluster",
     concurrency: opts.concurrency,
     logger,
@@ -69,8 +93,45 @@ export function clusterController(opts: {
       secrets: opts.secrets,
       api: core,
       status: { client: objects, group: GROUP, version: VERSION, plural },
+      events: kubernetesEventRecorder({ api: core, logger }),
+      disk: { usage: (namespace, instance) => holder.collector?.usage(namespace, instance) },
+      patchCluster: (namespace, name, patch) =>
+        objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: patch }, setHeaderOptions("Content-Type", PatchStrategy.JsonPatch)),
     }),
   });
+  const collector = new DiskCollector({
+    intervalMs: opts.diskIntervalMs,
+    logger,
+    enqueue: (req) => controller.enqueue(req),
+    targets: () => {
+      const out: DiskTarget[] = [];
+      for (const cluster of clusters.list()) {
+        const namespace = cluster.metadata?.namespace ?? "";
+        const name = cluster.metadata?.name ?? "";
+        let threshold: number | undefined;
+        try {
+          threshold = parsePostgresClusterSpec(cluster.spec).storage.autoGrow?.thresholdPercent;
+        } catch {
+          continue; // an invalid spec is reported by the reconciler
+        }
+        const password = async (): Promise<string> => {
+          const s = await core.readNamespacedSecret({ name: clusterObjectNames(name).superuserSecret, namespace });
+          return Buffer.from(s.data?.["password"] ?? "", "base64").toString("utf8");
+        };
+        for (const pod of pods.list()) {
+          if (pod.metadata?.namespace !== namespace || controllerOf(pod)?.uid !== cluster.metadata?.uid || pod.metadata?.deletionTimestamp) continue;
+          const ip = pod.status?.podIP;
+          const ready = pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+          const request = claims.get(`${namespace}/${pod.metadata.name!}`)?.spec?.resources?.requests?.storage;
+          if (!ip || !ready || request === undefined) continue;
+          out.push({ cluster: { namespace, name }, instance: pod.metadata.name!, host: ip, requestedBytes: quantityBytes(request), thresholdPercent: threshold, password });
+        }
+      }
+      return out;
+    },
+  });
+  holder.collector = collector;
+  controller.collector = collector;
   const enqueue = (req: Request): void => controller.enqueue(req);
   clusters.onEvent(enqueueObject(enqueue, generationChanged));
   const owner = { group: GROUP, kind: KINDS.PostgresCluster.kind };

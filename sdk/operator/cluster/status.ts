@@ -1,7 +1,8 @@
 /**
  * `PostgresCluster` status as a pure function of the previous status and one observation:
  * conditions (`Ready`, `Progressing`, `Degraded`, each with `observedGeneration`), the current
- * primary, per-instance role and readiness, and where to connect.
+ * primary, per-instance role, readiness, lag, pending restart and disk usage, the parameters the
+ * instances run, and where to connect.
  */
 import type { ClusterObjectNames } from "../../api/names";
 import { POSTGRES_PORT } from "../../api/names";
@@ -19,6 +20,8 @@ export interface InstanceObservation {
   readonly lagBytes?: number;
   /** A replica streams from the primary (it appears in the primary's pg_stat_replication). */
   readonly streaming?: boolean;
+  /** Bytes used on its data volume, from the disk collector. */
+  readonly diskUsedBytes?: number;
 }
 
 /** What a reconcile found. */
@@ -34,8 +37,12 @@ export type Observation =
       readonly wantedInstances: number;
       readonly names: ClusterObjectNames;
       readonly services: PostgresClusterSpec["services"];
-      /** A failover or another topology change this reconcile made or is waiting for, with its reason. */
+      /** A failover, switchover, restart or another change this reconcile made or is waiting for, with its reason. */
       readonly topology?: { readonly reason: string; readonly message: string };
+      /** Desired parameters as an instance runs them (`current_setting`). */
+      readonly effectiveParameters?: Readonly<Record<string, string>>;
+      /** The fullest instance's data volume. */
+      readonly diskUsage?: { readonly usedBytes: number; readonly capacityBytes: number };
     };
 
 /**
@@ -59,6 +66,8 @@ export function statusFor(previous: PostgresClusterStatus | undefined, observati
         role: i.probe.reachable && i.probe.inRecovery ? ("replica" as const) : i.name === observation.primary ? ("primary" as const) : ("replica" as const),
         ready: i.podReady && i.probe.reachable,
         ...(i.lagBytes !== undefined && i.name !== observation.primary ? { lagBytes: i.lagBytes } : {}),
+        ...(i.probe.reachable && i.probe.pendingRestart !== undefined ? { pendingRestart: i.probe.pendingRestart.length > 0 } : {}),
+        ...(i.diskUsedBytes !== undefined ? { diskUsedBytes: i.diskUsedBytes } : {}),
       }));
       const primary = observation.instances.find((i) => i.name === observation.primary);
       const primaryUp = primary !== undefined && primary.podReady && primary.probe.reachable && !primary.probe.inRecovery;
@@ -93,6 +102,8 @@ export function statusFor(previous: PostgresClusterStatus | undefined, observati
         secretName: observation.names.appSecret,
         readWriteService: observation.services.rw ? observation.names.readWriteService : undefined,
         readOnlyService: observation.services.ro ? observation.names.readOnlyService : undefined,
+        ...(observation.effectiveParameters ? { effectiveParameters: { ...observation.effectiveParameters } } : {}),
+        ...(observation.diskUsage ? { diskUsage: { ...observation.diskUsage } } : {}),
       };
       break;
     }

@@ -34,7 +34,11 @@ export interface Exit {
   readonly finishedAt: Date;
 }
 
-/** Settings every harness server gets unless the pod overrides them: small and not crash-safe, for tests. */
+/**
+ * Settings every harness server gets: small and not crash-safe, for tests. They go into
+ * postgresql.conf at initdb (not on the command line), so that `ALTER SYSTEM` and the pod's own
+ * `-c` arguments override them, as they override an image's configuration file.
+ */
 const HARNESS_DEFAULTS = ["shared_buffers=16MB", "max_connections=50", "fsync=off", "full_page_writes=off", "max_wal_size=256MB"];
 
 /** See the module comment. */
@@ -52,7 +56,7 @@ export class PostgresContainer {
     this.identity = runIdentity("nobody", config.major);
     const bin = embeddedBinDir(config.major);
     const args = ["-D", config.dataDir];
-    for (const s of [`listen_addresses=${config.ip}`, `port=${config.port}`, `unix_socket_directories=${config.runDir}`, ...HARNESS_DEFAULTS, ...config.settings]) {
+    for (const s of [`listen_addresses=${config.ip}`, `port=${config.port}`, `unix_socket_directories=${config.runDir}`, ...config.settings]) {
       args.push("-c", s);
     }
     const logFile = join(config.runDir, "postgres.log");
@@ -177,4 +181,5 @@ async function initdb(config: ContainerConfig, identity: Identity | undefined): 
   // As the image does: any address may connect (the pod network), with a password when one is set.
   const method = password !== undefined ? "scram-sha-256" : "trust";
   appendFileSync(join(config.dataDir, "pg_hba.conf"), `\nhost all all all ${method}\nhost replication all all ${method}\n`);
+  appendFileSync(join(config.dataDir, "postgresql.conf"), `\n# node harness defaults\n${HARNESS_DEFAULTS.join("\n")}\n`);
 }

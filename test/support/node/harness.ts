@@ -7,7 +7,8 @@
 // - Provisions every pending PersistentVolumeClaim: a directory per claim (keyed by the claim's
 //   uid, so it outlives pods and harness restarts on the same base directory, and a recreated
 //   claim gets a fresh volume), reported Bound with the requested capacity; a deleted claim's
-//   directory is removed (reclaim policy Delete).
+//   directory is removed (reclaim policy Delete); a larger request on a bound claim is granted
+//   at once (online volume expansion).
 // - Runs each bound pod's PostgreSQL (container.ts) on the pod's own loopback address
 //   127.B.x.y (B fixed per harness, x.y per pod), and reports status through pods/status: phase,
 //   podIP, conditions, container state, ready and restartCount.
@@ -19,7 +20,7 @@
 //   packaged binaries have no pg_basebackup).
 import { spawn } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +28,7 @@ import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Per
 import { runIdentity } from "../../../sdk/postgres/embedded";
 import { Informer, objectKey } from "../../../sdk/reconcile/internal/informer";
 import { MetricsRegistry } from "../../../sdk/reconcile/internal/metrics";
+import { quantityBytes } from "../../../sdk/operator/cluster/disk";
 import { emulateBaseBackup, parseBaseBackupArgs } from "./basebackup";
 import { PostgresContainer, type Exit } from "./container";
 import { instanceSpec, postgresContainer, POSTGRES_CONTAINER, UnsupportedPodError, type InstanceSpec } from "./pod-spec";
@@ -195,7 +197,20 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
       if (!inUse) rmSync(claimDir(pvc), { recursive: true, force: true });
       return;
     }
-    if (pvc.status?.phase === "Bound" || pvc.metadata?.deletionTimestamp) return;
+    if (pvc.metadata?.deletionTimestamp) return;
+    if (pvc.status?.phase === "Bound") {
+      // Volume expansion (online, as a CSI driver with EXPAND_VOLUME does it): a request above
+      // the capacity is granted at once. The directory has no size limit: usage is what is measured.
+      const want = pvc.spec?.resources?.requests?.storage;
+      const have = pvc.status.capacity?.storage;
+      if (want !== undefined && have !== undefined && quantityBytes(want) > quantityBytes(have)) {
+        background(
+          `expanding claim ${objectKey(pvc)}`,
+          core.patchNamespacedPersistentVolumeClaimStatus({ name: pvc.metadata!.name!, namespace: pvc.metadata!.namespace!, body: { status: { capacity: { storage: want } } } }, MERGE_PATCH),
+        );
+      }
+      return;
+    }
     mkdir(claimDir(pvc));
     const capacity = pvc.spec?.resources?.requests?.storage ?? "1Gi";
     background(
@@ -345,7 +360,14 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
   /** Plays the pod's pg_basebackup init container (see basebackup.ts). */
   async function runClone(w: Worker, spec: InstanceSpec, dataDir: string): Promise<void> {
     const clone = spec.clone!;
-    if (clone.skipIfInitialized && existsSync(join(dataDir, "PG_VERSION"))) return;
+    if (clone.skipIfInitialized && existsSync(join(dataDir, "PG_VERSION"))) {
+      if (clone.standbyIfInitialized) {
+        const signal = join(dataDir, "standby.signal");
+        writeFileSync(signal, "");
+        if (identity) chownSync(signal, identity.uid, identity.gid);
+      }
+      return;
+    }
     const request = parseBaseBackupArgs(clone.args);
     const env = await resolveEnv(w.namespace, clone.env);
     const host = request.conninfo.host;

@@ -6,7 +6,8 @@
 // volume mounted at the PGDATA path's mount, and the first containerPort is the listen port.
 // One kind of init container is understood: `pg_basebackup` into PGDATA (see basebackup.ts),
 // either as the command itself or behind the guard `sh -c '[ -s "$PGDATA/PG_VERSION" ] && exit
-// 0; exec "$0" "$@"' pg_basebackup ...` that skips the clone when the volume already has data.
+// 0; exec "$0" "$@"' pg_basebackup ...` that skips the clone when the volume already has data,
+// or its standby form (STANDBY_IF_INITIALIZED) that then also touches `$PGDATA/standby.signal`.
 import type { V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node";
 import { isSupportedMajor, type PostgresMajor } from "../../../sdk/postgres/versions";
 
@@ -44,10 +45,14 @@ export interface CloneSpec {
   readonly env: readonly V1EnvVar[];
   /** The guard form: nothing to do when PGDATA already holds a data directory. */
   readonly skipIfInitialized: boolean;
+  /** The standby guard form: existing data is marked a standby (standby.signal) and not cloned. */
+  readonly standbyIfInitialized?: boolean;
 }
 
 /** The guard script a clone init container may run its command behind. */
 export const SKIP_IF_INITIALIZED = '[ -s "$PGDATA/PG_VERSION" ] && exit 0; exec "$0" "$@"';
+/** The same guard, which also marks existing data as a standby (`standby.signal`) instead of doing nothing. */
+export const STANDBY_IF_INITIALIZED = 'if [ -s "$PGDATA/PG_VERSION" ]; then touch "$PGDATA/standby.signal"; exit 0; fi; exec "$0" "$@"';
 
 /** A pod the harness cannot run, with the reason a kubelet would report. */
 export class UnsupportedPodError extends Error {
@@ -125,7 +130,8 @@ export function instanceSpec(pod: V1Pod): InstanceSpec {
 function cloneSpec(c: V1Container, pgdata: string): CloneSpec {
   if (imageMajor(c.image) === undefined) throw new UnsupportedPodError("InvalidImageName", `init container "${c.name}": image postgres:<14-18> required`);
   const argv = [...(c.command ?? []), ...(c.args ?? [])];
-  const guarded = argv[0] === "sh" && argv[1] === "-c" && argv[2] === SKIP_IF_INITIALIZED;
+  const standby = argv[0] === "sh" && argv[1] === "-c" && argv[2] === STANDBY_IF_INITIALIZED;
+  const guarded = standby || (argv[0] === "sh" && argv[1] === "-c" && argv[2] === SKIP_IF_INITIALIZED);
   const program = guarded ? argv.slice(3) : argv;
   if (program[0] !== "pg_basebackup") throw new UnsupportedPodError("CreateContainerConfigError", `init container "${c.name}": only pg_basebackup is supported`);
   const args = program.slice(1);
@@ -133,5 +139,5 @@ function cloneSpec(c: V1Container, pgdata: string): CloneSpec {
   if (d < 0 || (args[d + 1] !== pgdata && args[d + 1] !== "$PGDATA")) {
     throw new UnsupportedPodError("CreateContainerConfigError", `init container "${c.name}": pg_basebackup must write to PGDATA (${pgdata})`);
   }
-  return { name: c.name, args, env: c.env ?? [], skipIfInitialized: guarded };
+  return { name: c.name, args, env: c.env ?? [], skipIfInitialized: guarded, ...(standby ? { standbyIfInitialized: true } : {}) };
 }

@@ -1,0 +1,250 @@
+// Parameter rollout of a PostgresCluster against a real API server and the node harness running
+// real PostgreSQL 17 (or the highest packaged major):
+// - a reload-only parameter (work_mem) reaches every instance with no restart: same pods, same
+//   postmaster start times;
+// - a restart parameter (max_connections) restarts the replicas first, one at a time, then
+//   switches over to an updated replica (the old primary shut down cleanly, the target promoted
+//   once it has the old primary's last WAL, the old primary back as a replica on its volume),
+//   with a writer losing no acknowledged row. The switchover time is printed.
+// - with primaryUpdateStrategy supervised, the primary waits (reported in status) until the
+//   cluster is annotated setpoint.dev/switchover-to=<replica>.
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
+import { startOperator, type RunningOperator } from "../../sdk/operator/main";
+import type { LogFields, Logger } from "../../sdk/reconcile/index";
+import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
+import type { ControlPlane } from "../support/control-plane";
+import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
+import { eventually } from "../support/eventually";
+import { startNodeHarness, type NodeHarness } from "../support/node/harness";
+import { majors } from "../support/postgres";
+
+/** How long a wait in this file may take: pods start real PostgreSQL servers on a 2-core machine. */
+const WAIT_MS = 180_000;
+
+const toolchain = toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager"]);
+const major = majors().includes(17) ? 17 : majors()[0]!;
+const ns = "rollout";
+const plural = KINDS.PostgresCluster.plural;
+const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
+const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+interface ClusterObject {
+  metadata: { name: string; generation?: number; uid?: string };
+  status?: PostgresClusterStatus;
+}
+
+function recorder(lines: string[]): Logger {
+  const push = (level: string) => (message: string, fields?: LogFields) => lines.push(`${new Date().toISOString()} ${level} ${message} ${JSON.stringify(fields ?? {})}`);
+  const make = (base: LogFields): Logger => ({
+    debug: () => undefined,
+    info: (m, f) => push("info")(m, { ...base, ...f }),
+    error: (m, f) => push("error")(m, { ...base, ...f }),
+    child: (f) => make({ ...base, ...f }),
+  });
+  return make({});
+}
+
+describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout", () => {
+  let cp: ControlPlane | undefined;
+  let node: NodeHarness | undefined;
+  let operator: RunningOperator | undefined;
+  let core: CoreV1Api;
+  let objects: CustomObjectsApi;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    cp = await startControlPlane({ toolchain: toolchain.env!, controllers: ["garbagecollector", "pvc-protection"] });
+    core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    objects = cp.kubeConfig.makeApiClient(CustomObjectsApi);
+    await installCrds(cp.kubeConfig, crdManifests());
+    node = await startNodeHarness({ kubeConfig: cp.kubeConfig });
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    operator = await startOperator({ kubeconfig: cp.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+  }, 180_000);
+
+  afterAll(async () => {
+    await operator?.stop();
+    await node?.stop();
+    await cp?.stop();
+  }, 120_000);
+
+  const read = async (name: string): Promise<ClusterObject> =>
+    (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name })) as ClusterObject;
+  const settled = (name: string, generation: number, extra: (c: ClusterObject) => boolean = () => true): Promise<ClusterObject> =>
+    eventually(`cluster ${name} Ready and settled at generation ${generation}`, async () => {
+      const c = await read(name);
+      const ready = c.status?.conditions?.find((x) => x.type === "Ready");
+      const progressing = c.status?.conditions?.find((x) => x.type === "Progressing");
+      return c.status?.observedGeneration === generation && ready?.status === "True" && progressing?.status === "False" && progressing.observedGeneration === generation && extra(c) ? c : undefined;
+    }, WAIT_MS).catch((err: unknown) => {
+      throw new Error(`${String(err)}\noperator log:\n${lines.slice(-40).join("\n")}`);
+    });
+  const secretValue = async (name: string, key: string): Promise<string> =>
+    Buffer.from((await core.readNamespacedSecret({ name, namespace: ns })).data![key]!, "base64").toString("utf8");
+  const pod = (name: string) => core.readNamespacedPod({ name, namespace: ns });
+  const selectedPods = async (service: string): Promise<string[]> => {
+    const svc = await core.readNamespacedService({ name: service, namespace: ns });
+    const selector = Object.entries(svc.spec!.selector!).map(([k, v]) => `${k}=${v}`).join(",");
+    return (await core.listNamespacedPod({ namespace: ns, labelSelector: selector })).items.map((p) => p.metadata!.name!).sort();
+  };
+  const query = async <T extends object>(cluster: string, host: string, sql: string): Promise<T[]> => {
+    const client = new Client({ host, port: 5432, user: "postgres", password: await secretValue(`${cluster}-superuser`, "password"), database: "postgres", connectionTimeoutMillis: 5000 });
+    await client.connect();
+    try {
+      return (await client.query<T>(sql)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+  const create = (name: string, spec: object) =>
+    objects.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: "PostgresCluster", metadata: { name }, spec: { postgresVersion: major, storage: { size: "1Gi" }, ...spec } },
+    });
+  const setParameters = (name: string, parameters: Record<string, string>) =>
+    objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name, body: [{ op: "replace", path: "/spec/parameters", value: parameters }] }, JSON_PATCH);
+  /** Per instance: pod uid, postmaster start time and a setting. */
+  const snapshot = async (cluster: string, names: readonly string[], setting: string) =>
+    Object.fromEntries(
+      await Promise.all(
+        names.map(async (n) => {
+          const p = await pod(n);
+          const [r] = await query<{ started: string; value: string }>(cluster, p.status!.podIP!, `select pg_postmaster_start_time()::text as started, current_setting('${setting}') as value`);
+          return [n, { uid: p.metadata!.uid, started: r!.started, value: r!.value }] as const;
+        }),
+      ),
+    );
+  const startWriter = (cluster: string, password: string) => {
+    const acked: { id: number; host: string; at: number }[] = [];
+    let stopped = false;
+    const done = (async () => {
+      let id = 0;
+      let client: Client | undefined;
+      let host = "";
+      while (!stopped) {
+        try {
+          if (!client) {
+            const [p] = await selectedPods(`${cluster}-rw`);
+            if (!p) throw new Error("rw selects no pod");
+            host = (await pod(p)).status!.podIP!;
+            client = new Client({ host, port: 5432, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 2000, query_timeout: 5000 });
+            client.on("error", () => undefined);
+            await client.connect();
+            if ((await client.query<{ r: boolean }>("select pg_is_in_recovery() as r")).rows[0]!.r) throw new Error("rw selects a replica");
+          }
+          const next = ++id;
+          await client.query("insert into acked values ($1)", [next]);
+          acked.push({ id: next, host, at: Date.now() });
+          await sleep(20);
+        } catch {
+          await client?.end().catch(() => undefined);
+          client = undefined;
+          await sleep(100);
+        }
+      }
+      await client?.end().catch(() => undefined);
+    })();
+    return {
+      acked,
+      stop: async () => {
+        stopped = true;
+        await done;
+      },
+    };
+  };
+  const instances = ["shop-1", "shop-2", "shop-3"];
+
+  it("applies a reload-only parameter (work_mem) to every instance without restarting any", async () => {
+    await create("shop", { instances: 3, synchronous: { number: 1 }, parameters: { work_mem: "8MB" } });
+    const first = await settled("shop", 1, (c) => c.status?.effectiveParameters?.["work_mem"] === "8MB");
+    expect(first.status?.instances?.map((i) => i.pendingRestart)).toEqual([false, false, false]);
+    const before = await snapshot("shop", instances, "work_mem");
+    for (const n of instances) expect(before[n]!.value).toBe("8MB");
+
+    await setParameters("shop", { work_mem: "16MB" });
+    const after = await settled("shop", 2, (c) => c.status?.effectiveParameters?.["work_mem"] === "16MB");
+    expect(after.status?.currentPrimary).toBe("shop-1");
+    const now = await snapshot("shop", instances, "work_mem");
+    for (const n of instances) {
+      expect(now[n]).toEqual({ ...before[n], value: "16MB" });
+    }
+    expect(lines.filter((l) => /step (restart|switchover)/.test(l))).toEqual([]);
+  }, 600_000);
+
+  it("restarts replicas first, one at a time, then switches over for a restart parameter (max_connections), losing no acknowledged row", async () => {
+    const password = await secretValue("shop-superuser", "password");
+    const oldPrimary = (await read("shop")).status!.currentPrimary!;
+    const oldIp = (await pod(oldPrimary)).status!.podIP!;
+    await query("shop", oldIp, "create table acked (id int primary key)");
+    const before = await snapshot("shop", instances, "max_connections");
+    const writer = startWriter("shop", password);
+    await eventually("writer running", async () => writer.acked.length >= 20, WAIT_MS);
+
+    const mark = lines.length;
+    await setParameters("shop", { work_mem: "16MB", max_connections: String(Number(before[oldPrimary]!.value) + 10) });
+    const after = await settled("shop", 3, (c) => c.status?.currentPrimary !== oldPrimary && (c.status?.instances ?? []).every((i) => i.pendingRestart === false));
+    await sleep(1000);
+    await writer.stop();
+
+    const newPrimary = after.status!.currentPrimary!;
+    const newIp = (await pod(newPrimary)).status!.podIP!;
+    // The writer's view of the switchover: its last write on the old primary to its first on the new one.
+    const lastOld = writer.acked.filter((a) => a.host === oldIp).at(-1)!;
+    const firstNew = writer.acked.find((a) => a.host === newIp && a.at > lastOld.at)!;
+    const switchoverS = (firstNew.at - lastOld.at) / 1000;
+    console.log(`switchover (${oldPrimary} -> ${newPrimary}): writes paused ${switchoverS.toFixed(2)} s; ${writer.acked.length} rows acknowledged in all`);
+    expect(switchoverS).toBeLessThanOrEqual(20);
+
+    // Order: each replica restarted (one at a time), then the switchover.
+    const steps = lines.slice(mark).filter((l) => /step (restart [^:\s]+|switchover): Updated/.test(l)).map((l) => /step (restart [^:\s]+|switchover)/.exec(l)![1]);
+    const replicas = instances.filter((n) => n !== oldPrimary);
+    expect(steps.slice(0, 2).sort()).toEqual(replicas.map((r) => `restart ${r}`));
+    expect(steps.slice(2)).toEqual(["switchover", "switchover"]); // started, then completed
+    const now = await snapshot("shop", instances, "max_connections");
+    for (const n of instances) {
+      expect(now[n]!.value).toBe(String(Number(before[n]!.value) + 10));
+      expect(now[n]!.started).not.toBe(before[n]!.started);
+    }
+    // Replicas were recreated; the old primary rejoined on its volume as a replica.
+    expect((await query<{ r: boolean }>("shop", (await pod(oldPrimary)).status!.podIP!, "select pg_is_in_recovery() as r"))[0]!.r).toBe(true);
+    expect(await selectedPods("shop-rw")).toEqual([newPrimary]);
+    expect(Number((await query<{ n: string }>("shop", newIp, "select count(*) as n from pg_stat_replication where state = 'streaming'"))[0]!.n)).toBe(2);
+
+    const present = new Set((await query<{ id: number }>("shop", newIp, "select id from acked")).map((r) => r.id));
+    expect(writer.acked.filter((a) => !present.has(a.id))).toEqual([]);
+
+    const events = (await core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "shop").map((e) => e.reason);
+    expect(events).toEqual(expect.arrayContaining(["RestartingReplica", "Switchover", "SwitchoverCompleted"]));
+  }, 600_000);
+
+  it("waits for the user with primaryUpdateStrategy supervised, then switches over when annotated", async () => {
+    await create("till", { instances: 2, synchronous: { number: 1 }, primaryUpdateStrategy: "supervised" });
+    await settled("till", 1);
+    await setParameters("till", { max_connections: "70" });
+    const waiting = await eventually("supervised wait in status", async () => {
+      const p = (await read("till")).status?.conditions?.find((c) => c.type === "Progressing");
+      return p?.reason === "WaitingForSwitchover" ? p : undefined;
+    }, WAIT_MS);
+    expect(waiting.message).toContain("setpoint.dev/switchover-to=till-2");
+    const status = (await read("till")).status!;
+    expect(status.currentPrimary).toBe("till-1");
+    expect(status.instances?.map((i) => [i.name, i.pendingRestart])).toEqual([
+      ["till-1", true],
+      ["till-2", false],
+    ]);
+    await objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name: "till", body: { metadata: { annotations: { "setpoint.dev/switchover-to": "till-2" } } } }, MERGE_PATCH);
+    const done = await settled("till", 2, (c) => c.status?.currentPrimary === "till-2" && (c.status.instances ?? []).every((i) => i.pendingRestart === false));
+    expect(done.status?.effectiveParameters?.["max_connections"]).toBe("70");
+    await eventually("the request annotation cleared", async () => {
+      const c = (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name: "till" })) as { metadata: { annotations?: Record<string, string> } };
+      return c.metadata.annotations?.["setpoint.dev/switchover-to"] === undefined;
+    }, WAIT_MS);
+  }, 600_000);
+});
