@@ -5,47 +5,23 @@
 // would), prints the resource's READY/REASON, drops an index the schema declares behind
 // the operator's back, and prints the operator detecting and correcting that drift. Everything
 // it started is stopped and its files removed at the end, also when a step fails.
-import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { join } from "node:path";
 import { CustomObjectsApi, Watch } from "@kubernetes/client-node";
 import { Client } from "pg";
 import { GROUP, KINDS, VERSION } from "../sdk/api/index";
 import { startOperator, type RunningOperator } from "../sdk/operator/main";
 import { randomPassword, startEmbeddedPostgres, type EmbeddedPostgres } from "../sdk/postgres/index";
-import type { LogFields, Logger } from "../sdk/reconcile/index";
-// The local control plane is the test harness's (test/support is not part of the package): an
-// example may reuse it, since the demo runs from a checkout with the toolchain built anyway.
-import { loadToolchain, startControlPlane, type ControlPlane } from "../test/support/control-plane";
+import { startControlPlane, type ControlPlane } from "../test/support/control-plane";
+import { eventually } from "../test/support/eventually";
+import { ensureBuilt, localStack, recordingLogger, requireToolchain, runMain, step } from "./support/demo";
 
-const root = resolve(__dirname, "..");
 const programDir = join(__dirname, "kubernetes");
 const NAMESPACE = "default";
 const NAME = "shop";
 const INDEX = "customers_created_at_idx";
 const TOOLS = ["pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "etcd", "kube-apiserver"];
-
-function step(title: string): void {
-  console.log(`\n=== ${title}`);
-}
-
-/** Operator log lines (JSON, as the operator writes them), kept for waiting on and printed with a prefix. */
-function recordingLogger(lines: string[], base: LogFields = {}): Logger {
-  const emit = (level: string, msg: string, fields?: LogFields): void => {
-    const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields });
-    lines.push(line);
-    console.log(`operator | ${line}`);
-  };
-  return {
-    debug: () => undefined,
-    info: (msg, fields) => emit("info", msg, fields),
-    error: (msg, fields) => emit("error", msg, fields),
-    child: (fields) => recordingLogger(lines, { ...base, ...fields }),
-  };
-}
 
 interface Condition {
   type: string;
@@ -64,16 +40,6 @@ async function readyCondition(objects: CustomObjectsApi): Promise<(Condition & {
   return ready && { ...ready, resourceVersion: obj.metadata?.resourceVersion };
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
 function printReady(...conditions: Condition[]): void {
   console.log(`${"NAME".padEnd(8)}${"READY".padEnd(8)}REASON`);
   for (const c of conditions) console.log(`${NAME.padEnd(8)}${c.status.padEnd(8)}${c.reason ?? ""}`);
@@ -81,40 +47,14 @@ function printReady(...conditions: Condition[]): void {
 
 async function main(): Promise<void> {
   step("toolchain");
-  const tc = loadToolchain();
-  const missing = TOOLS.filter((t) => !tc?.tools[t]);
-  if (!tc || missing.length > 0) throw new Error(`toolchain missing (${missing.join(", ")}); run \`npm run toolchain\` first`);
-  // The program imports `setpoint/components`, which resolves to the built package (dist/).
-  if (!existsSync(join(root, "dist/components/index.js"))) {
-    console.log("dist/ is missing: npm run build");
-    const build = spawnSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
-    if (build.status !== 0) throw new Error("npm run build failed; see its output above");
-  }
+  const tc = requireToolchain(TOOLS);
+  ensureBuilt();
 
   const work = mkdtempSync(join(tmpdir(), "setpoint-demo-k8s-"));
-  const stack = `demo-${randomBytes(4).toString("hex")}`;
-  const configFile = join(programDir, `Pulumi.${stack}.yaml`);
+  const stack = localStack(tc, programDir, work);
   let pg: EmbeddedPostgres | undefined;
   let cp: ControlPlane | undefined;
   let operator: RunningOperator | undefined;
-  let stackCreated = false;
-  const pulumiHome = join(work, "pulumi-home");
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PATH: `${dirname(tc.tools["pulumi"]!.path)}:${dirname(process.execPath)}:${process.env.PATH ?? ""}`,
-    PULUMI_HOME: pulumiHome,
-    PULUMI_CONFIG_PASSPHRASE: randomBytes(16).toString("hex"),
-    PULUMI_SKIP_UPDATE_CHECK: "1",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-  };
-  delete env.PULUMI_ACCESS_TOKEN;
-  delete env.PULUMI_BACKEND_URL;
-  const pulumi = (args: string[], opts: { show?: boolean; input?: string } = {}): string => {
-    const r = spawnSync(tc.tools["pulumi"]!.path, args, { cwd: programDir, env, encoding: "utf8", input: opts.input, maxBuffer: 64 << 20 });
-    if (opts.show !== false) process.stdout.write(r.stdout);
-    if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed:\n${r.stdout}\n${r.stderr}`);
-    return r.stdout;
-  };
 
   try {
     step("starting embedded PostgreSQL 17");
@@ -129,17 +69,12 @@ async function main(): Promise<void> {
     cp = await startControlPlane({ toolchain: tc });
     console.log(`API server ${cp.server}; etcd pid ${cp.pids.etcd}, kube-apiserver pid ${cp.pids.apiserver}; kubeconfig ${cp.kubeconfigPath}`);
 
-    step(`pulumi up (examples/kubernetes, stack ${stack}, local file backend)`);
-    mkdirSync(pulumiHome);
-    if (existsSync(join(tc.pulumiHome, "plugins"))) symlinkSync(join(tc.pulumiHome, "plugins"), join(pulumiHome, "plugins"));
-    mkdirSync(join(work, "state"));
-    pulumi(["login", `file://${join(work, "state")}`], { show: false });
-    pulumi(["stack", "init", stack, "--secrets-provider", "passphrase"], { show: false });
-    stackCreated = true;
+    step(`pulumi up (examples/kubernetes, stack ${stack.name}, local file backend)`);
+    await stack.init();
     // Secrets go in on stdin, never on the command line.
-    pulumi(["config", "set", "--secret", "kubeconfig"], { show: false, input: readFileSync(cp.kubeconfigPath, "utf8") });
-    pulumi(["config", "set", "--secret", "databaseUrl"], { show: false, input: pg.url("shop") });
-    pulumi(["up", "--yes", "--skip-preview"]);
+    await stack.run(["config", "set", "--secret", "kubeconfig"], { show: false, input: readFileSync(cp.kubeconfigPath, "utf8") });
+    await stack.run(["config", "set", "--secret", "databaseUrl"], { show: false, input: pg.url("shop") });
+    await stack.run(["up", "--yes", "--skip-preview"]);
 
     // Started after the CRDs exist (it would also start before, retrying its watch until they do).
     step("starting the operator (local process, out of cluster)");
@@ -156,10 +91,10 @@ async function main(): Promise<void> {
 
     step(`kubectl get postgresschema ${NAME}`);
     const objects = cp.kubeConfig.makeApiClient(CustomObjectsApi);
-    const ready = await waitFor("the PostgresSchema to be Ready", 120_000, async () => {
+    const ready = await eventually("the PostgresSchema to be Ready", async () => {
       const c = await readyCondition(objects);
       return c?.status === "True" ? c : undefined;
-    });
+    }, 120_000, 250);
     printReady(ready);
 
     // Every status write, as a watch sees it: DriftCorrected lasts only until the operator's next
@@ -183,9 +118,7 @@ async function main(): Promise<void> {
         await db.query(`DROP INDEX ${INDEX}`);
         console.log(`dropped ${INDEX}; the operator re-checks every 5 s`);
         const seen = logLines.length;
-        const corrected = await waitFor("the operator to correct the drift", 60_000, async () =>
-          logLines.slice(seen).find((l) => /drift .*corrected/.test(l)),
-        );
+        const corrected = await eventually("the operator to correct the drift", () => logLines.slice(seen).find((l) => /drift .*corrected/.test(l)), 60_000, 250);
         step("the operator detected and corrected the drift");
         console.log(corrected);
         const back = await db.query("SELECT indexdef FROM pg_indexes WHERE indexname = $1", [INDEX]);
@@ -194,9 +127,7 @@ async function main(): Promise<void> {
       } finally {
         await db.end();
       }
-      await waitFor("the status to show the correction", 30_000, async () =>
-        transitions.some((c) => c.status === "True" && c.reason === "DriftCorrected") ? true : undefined,
-      );
+      await eventually("the status to show the correction", () => transitions.some((c) => c.status === "True" && c.reason === "DriftCorrected"), 30_000, 250);
       step(`kubectl get postgresschema ${NAME} --watch`);
       printReady(...transitions);
     } finally {
@@ -206,14 +137,7 @@ async function main(): Promise<void> {
     step("stopping everything");
     await operator?.stop().catch((err: unknown) => console.error(`stopping the operator: ${String(err)}`));
     // Removing the stack without `pulumi destroy`: the control plane and everything in it go next.
-    if (stackCreated) {
-      try {
-        pulumi(["stack", "rm", stack, "--yes", "--force"], { show: false });
-      } catch (err) {
-        console.error(err instanceof Error ? err.message : err);
-      }
-    }
-    rmSync(configFile, { force: true });
+    await stack.remove();
     await cp?.stop();
     await pg?.stop();
     rmSync(work, { recursive: true, force: true });
@@ -221,7 +145,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+runMain(main);

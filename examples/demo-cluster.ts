@@ -1,0 +1,224 @@
+// `npm run demo:cluster`: the PostgresCluster operator end to end, with real PostgreSQL servers.
+// Starts a local control plane (etcd, kube-apiserver and the garbage collector from the
+// toolchain), a node harness that plays the kubelet (each pod's PostgreSQL runs as a local
+// process on its own 127.B.x.y address) and the operator as a local process; `pulumi up`s
+// examples/cluster (a 3-instance cluster with synchronous replication, and a Schema on it); runs
+// a writer that commits numbered rows through the rw Service; kills the primary's server for
+// good and prints the failover time and the acknowledged rows missing afterwards; then raises
+// max_connections with a second `pulumi up` and prints the rolling restart as the cluster's
+// pods and status show it. Everything it started is stopped and its files removed at the end,
+// also when a step fails.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { Client, type ClientConfig } from "pg";
+import { clusterObjectNames, crdManifests, type PostgresClusterStatus } from "../sdk/api/index";
+import { startOperator, type RunningOperator } from "../sdk/operator/main";
+import { installCrds, startControlPlane, type ControlPlane } from "../test/support/control-plane";
+import { eventually } from "../test/support/eventually";
+import { startNodeHarness, type NodeHarness } from "../test/support/node/harness";
+import { startServiceProxy, type ServiceProxy } from "../test/support/service-proxy";
+import { watchCluster, type ClusterChange, type ClusterWatch } from "./support/cluster-watch";
+import { ensureBuilt, localStack, recordingLogger, requireToolchain, runMain, step, stopOnce } from "./support/demo";
+import { startWriter, type Ack, type Writer } from "../test/support/writer";
+
+const programDir = join(__dirname, "cluster");
+const NAMESPACE = "default";
+const NAME = "shop";
+const TABLE = "orders";
+const TOOLS = ["pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "etcd", "kube-apiserver", "kube-controller-manager"];
+/** max_connections before and after the change that needs a rolling restart. */
+const MAX_CONNECTIONS = ["100", "200"] as const;
+const FAILOVER_TIMEOUT_MS = 90_000;
+const ROLLOUT_TIMEOUT_MS = 150_000;
+
+/** Ready and nothing in progress, every instance ready. */
+function settled(status: PostgresClusterStatus | undefined, instances: number): boolean {
+  const ready = status?.conditions?.find((c) => c.type === "Ready");
+  const progressing = status?.conditions?.find((c) => c.type === "Progressing");
+  return ready?.status === "True" && progressing?.status !== "True" && status?.instances?.length === instances && status.instances.every((i) => i.ready);
+}
+
+/** The acknowledged rows of `acked` that `client`'s server does not have. */
+async function missingRows(client: Client, acked: readonly Ack[]): Promise<Ack[]> {
+  const present = new Set((await client.query<{ id: string }>(`select id from ${TABLE}`)).rows.map((r) => Number(r.id)));
+  return acked.filter((a) => !present.has(a.id));
+}
+
+/** Runs `fn` on a connection to the server behind `config`. */
+async function withClient<T>(config: ClientConfig, fn: (c: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ ...config, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function printPods(watch: ClusterWatch): void {
+  console.log(`${"NAME".padEnd(10)}${"ROLE".padEnd(10)}${"READY".padEnd(8)}IP`);
+  for (const p of watch.pods()) {
+    const ready = p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? "1/1" : "0/1";
+    console.log(`${p.metadata!.name!.padEnd(10)}${(p.metadata?.labels?.["setpoint.dev/role"] ?? "").padEnd(10)}${ready.padEnd(8)}${p.status?.podIP ?? ""}`);
+  }
+}
+
+/** The rolling restart as observed: restarts and primary changes, in order. */
+function rolloutSummary(changes: readonly ClusterChange[]): string[] {
+  return changes.flatMap((c) => {
+    if (c.kind === "restart") return [`restart ${c.pod!}${c.role ? ` (${c.role})` : ""}`];
+    if (c.kind === "primary" && c.from !== undefined) return [`switchover ${c.from} -> ${c.to!}`];
+    return [];
+  });
+}
+
+async function main(): Promise<void> {
+  step("toolchain");
+  const tc = requireToolchain(TOOLS);
+  ensureBuilt();
+
+  const work = mkdtempSync(join(tmpdir(), "setpoint-demo-cluster-"));
+  const stack = localStack(tc, programDir, work);
+  let cp: ControlPlane | undefined;
+  let node: NodeHarness | undefined;
+  let operator: RunningOperator | undefined;
+  let proxy: ServiceProxy | undefined;
+  let watch: ClusterWatch | undefined;
+  let writer: Writer | undefined;
+  const stopAll = stopOnce(async () => {
+    step("stopping everything");
+    await writer?.stop();
+    await watch?.stop();
+    await proxy?.stop();
+    await operator?.stop().catch((err: unknown) => console.error(`stopping the operator: ${String(err)}`));
+    // Removing the stack without `pulumi destroy`: the control plane and everything in it go next.
+    await stack.remove();
+    await node?.stop();
+    await cp?.stop();
+    rmSync(work, { recursive: true, force: true });
+    console.log("stopped the writer, the operator, the node's PostgreSQL servers and the control plane, and removed the demo's files");
+  });
+
+  try {
+    step("starting the local control plane (etcd + kube-apiserver + garbage collector)");
+    cp = await startControlPlane({ toolchain: tc, controllers: ["garbagecollector", "pvc-protection"] });
+    console.log(`API server ${cp.server}; etcd pid ${cp.pids.etcd}, kube-apiserver pid ${cp.pids.apiserver}; kubeconfig ${cp.kubeconfigPath}`);
+    // What the Operator component installs on a real cluster (examples/kubernetes); here the operator runs locally.
+    await installCrds(cp.kubeConfig, crdManifests());
+    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+
+    step("starting the node harness (plays the kubelet: each pod's PostgreSQL is a local process)");
+    node = await startNodeHarness({ kubeConfig: cp.kubeConfig });
+    console.log(`node ${node.nodeName}: pod addresses 127.${node.block}.x.y, volumes in ${node.baseDir}`);
+
+    step("starting the operator (local process, out of cluster)");
+    const logLines: string[] = [];
+    operator = await startOperator({ kubeconfig: cp.kubeConfig, namespace: NAMESPACE, metricsPort: 0, metricsHost: "127.0.0.1", logger: recordingLogger(logLines) });
+    const names = clusterObjectNames(NAME);
+    // No kube-proxy here: a local stand-in gives the rw Service an address on this machine.
+    proxy = await startServiceProxy({ kubeConfig: cp.kubeConfig, namespace: NAMESPACE, service: names.readWriteService });
+    console.log(`${names.readWriteService} Service reachable at ${proxy.host}:${proxy.port} (each new connection goes to the pod the Service selects)`);
+
+    step(`pulumi up (examples/cluster, stack ${stack.name}, local file backend)`);
+    watch = watchCluster({ kubeConfig: cp.kubeConfig, namespace: NAMESPACE, name: NAME, print: (l) => console.log(`cluster  | ${l}`) });
+    await stack.init();
+    // Secrets go in on stdin, never on the command line.
+    await stack.run(["config", "set", "--secret", "kubeconfig"], { show: false, input: readFileSync(cp.kubeconfigPath, "utf8") });
+    await stack.run(["config", "set", "readWriteAddress", `${proxy.host}:${proxy.port}`], { show: false });
+    await stack.run(["config", "set", "maxConnections", MAX_CONNECTIONS[0]], { show: false });
+    const startedUp = Date.now();
+    await stack.run(["up", "--yes", "--skip-preview"]);
+    console.log(`pulumi up: 3 instances Ready and the Schema applied in ${((Date.now() - startedUp) / 1000).toFixed(1)} s`);
+
+    step(`kubectl get pods -l setpoint.dev/cluster=${NAME}`);
+    printPods(watch);
+    const secret = (await core.readNamespacedSecret({ name: names.appSecret, namespace: NAMESPACE })).data ?? {};
+    const field = (k: string): string => Buffer.from(secret[k] ?? "", "base64").toString("utf8");
+    const app: ClientConfig = { host: proxy.host, port: proxy.port, user: field("username"), password: field("password"), database: field("dbname") };
+    const columns = await withClient(app, async (c) =>
+      (await c.query<{ c: string }>("select column_name || ' ' || data_type as c from information_schema.columns where table_name = $1 order by ordinal_position", [TABLE])).rows.map((r) => r.c),
+    );
+    console.log(`table ${TABLE} (from the Schema): ${columns.join(", ")}`);
+
+    step(`a writer commits numbered rows into ${TABLE} through ${names.readWriteService}`);
+    writer = startWriter(app, TABLE);
+    const w = writer;
+    await eventually("the writer's first 50 rows", () => w.acked.length >= 50, 60_000, 50);
+    const oldPrimary = watch.status()!.currentPrimary!;
+    const oldIp = watch.pods().find((p) => p.metadata?.name === oldPrimary)?.status?.podIP;
+    console.log(`${w.acked.length} rows acknowledged so far, all by ${oldPrimary} (${oldIp ?? "?"})`);
+
+    step(`killing the primary's server (${oldPrimary}, pid ${node.pid(NAMESPACE, oldPrimary) ?? "?"}) for good`);
+    const killedAt = Date.now();
+    node.crash(NAMESPACE, oldPrimary);
+    const firstAck = await eventually("a write acknowledged by a new primary", () => w.acked.find((a) => a.at > killedAt && a.server !== oldIp), FAILOVER_TIMEOUT_MS, 50).catch((err: unknown) => {
+      throw new Error(`failover did not complete: ${(err as Error).message}`);
+    });
+    const v = watch;
+    const newPrimary = await eventually("the new primary in status", () => {
+      const p = v.status()?.currentPrimary;
+      return p !== undefined && p !== oldPrimary ? p : undefined;
+    }, FAILOVER_TIMEOUT_MS, 50);
+    const ackedAtFailover = [...w.acked];
+    const lost = await withClient(app, (c) => missingRows(c, ackedAtFailover));
+    step("failover");
+    console.log(`${newPrimary} (${firstAck.server}) acknowledged its first write ${((firstAck.at - killedAt) / 1000).toFixed(2)} s after ${oldPrimary} was killed`);
+    console.log(`failover completed in ${((firstAck.at - killedAt) / 1000).toFixed(1)} s, lost ${lost.length} acknowledged rows (${ackedAtFailover.length} acknowledged, all checked on ${newPrimary})`);
+    if (lost.length > 0) console.log(`missing ids: ${lost.slice(0, 20).map((a) => a.id).join(", ")}${lost.length > 20 ? ", ..." : ""}`);
+
+    step(`waiting for the cluster to heal (${oldPrimary} re-cloned as a replica)`);
+    const healStart = Date.now();
+    await eventually("3 instances ready again", () => settled(v.status(), 3), 120_000, 250);
+    console.log(`healed in ${((Date.now() - healStart) / 1000).toFixed(1)} s`);
+    printPods(watch);
+
+    step(`raising max_connections ${MAX_CONNECTIONS[0]} -> ${MAX_CONNECTIONS[1]} (needs a restart): pulumi up`);
+    const rolloutFrom = watch.changes.length;
+    await stack.run(["config", "set", "maxConnections", MAX_CONNECTIONS[1]], { show: false });
+    const up = stack.run(["up", "--yes", "--skip-preview"]);
+    up.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
+    const settings = async (): Promise<Record<string, string>> => {
+      const out: Record<string, string> = {};
+      for (const p of v.pods()) {
+        const ip = p.status?.podIP;
+        if (!ip) continue;
+        out[p.metadata!.name!] = await withClient({ ...app, host: ip, port: 5432 }, async (c) => (await c.query<{ v: string }>("select current_setting('max_connections') as v")).rows[0]!.v).catch(() => "?");
+      }
+      return out;
+    };
+    const rolled = await eventually(
+      "every instance restarted with the new max_connections",
+      async () => {
+        const now = await settings();
+        return settled(v.status(), 3) && Object.keys(now).length === 3 && Object.values(now).every((x) => x === MAX_CONNECTIONS[1]) ? now : undefined;
+      },
+      ROLLOUT_TIMEOUT_MS,
+      1000,
+    ).catch(async () => {
+      const now = await settings();
+      const pending = (v.status()?.instances ?? []).filter((i) => i.pendingRestart).map((i) => i.name);
+      throw new Error(
+        `rolling restart not observed within ${ROLLOUT_TIMEOUT_MS / 1000} s: max_connections by instance ${JSON.stringify(now)}; ` +
+          `pending restart in status: ${pending.length ? pending.join(", ") : "none"}; restarts seen: ${rolloutSummary(v.changes.slice(rolloutFrom)).join(", ") || "none"}`,
+      );
+    });
+    await up;
+    step("rolling restart");
+    const order = rolloutSummary(watch.changes.slice(rolloutFrom));
+    console.log(`rolling restart: ${order.join(", ")}`);
+    console.log(`max_connections: ${Object.entries(rolled).map(([pod, value]) => `${pod}=${value}`).join(", ")}`);
+
+    await sleep(1000);
+    await writer.stop();
+    const ackedInAll = [...writer.acked];
+    const lostInAll = await withClient(app, (c) => missingRows(c, ackedInAll));
+    console.log(`writer: ${ackedInAll.length} rows acknowledged in all, ${writer.failures()} attempts failed (not acknowledged); lost ${lostInAll.length} acknowledged rows`);
+  } finally {
+    await stopAll();
+  }
+}
+
+runMain(main);

@@ -1,0 +1,61 @@
+// `npm run demo:cluster` as a user runs it: a child process that `pulumi up`s examples/cluster
+// (3 instances, synchronous replication, a Schema), kills the primary's server under a writer,
+// raises max_connections, and stops everything. Asserted from its output: the Schema's table,
+// a failover that lost no acknowledged row, the rolling restart (replicas first, then a
+// switchover, then the old primary) with the new value on every instance, and nothing left behind.
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { toolchainOrSkip } from "../support/control-plane";
+import { accepts, alive, match, processesMentioning, runDemo } from "../support/demo-process";
+
+const toolchain = toolchainOrSkip(["pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "etcd", "kube-apiserver", "kube-controller-manager"]);
+const root = resolve(__dirname, "../..");
+
+describe.skipIf(toolchain.skip !== undefined)("npm run demo:cluster", () => {
+  it("fails over without losing an acknowledged row, rolls out a restart, and stops everything it started", async () => {
+    const { code, output } = await runDemo("examples/demo-cluster.ts", 280_000);
+    expect(code, output).toBe(0);
+
+    // The Schema ran on the cluster's primary.
+    expect(output).toMatch(/^table orders \(from the Schema\): id bigint, placed_at timestamp with time zone, note text$/m);
+
+    // Failover: a new primary acknowledged writes, and every row acknowledged before is on it.
+    const [, killed] = match(output, /^=== killing the primary's server \((shop-\d)/m);
+    const [, seconds, lost, acknowledged] = match(output, /^failover completed in ([\d.]+) s, lost (\d+) acknowledged rows \((\d+) acknowledged/m);
+    const [, from, to] = match(output, /primary: (shop-\d) -> (shop-\d)/);
+    expect(from).toBe(killed);
+    expect(to).not.toBe(killed);
+    expect(Number(lost)).toBe(0);
+    expect(Number(acknowledged)).toBeGreaterThanOrEqual(50);
+    console.log(`demo:cluster failover: ${seconds} s, ${acknowledged} acknowledged rows, ${lost} lost`);
+
+    // Rolling restart: both replicas, then the switchover away from the primary, then the old primary.
+    const [, order] = match(output, /^rolling restart: (.+)$/m);
+    const items = order!.split(", ");
+    const switchover = items.findIndex((i) => i.startsWith("switchover "));
+    expect(switchover, order).toBeGreaterThan(0);
+    const [, before, after] = match(items[switchover]!, /^switchover (shop-\d) -> (shop-\d)$/);
+    expect(before).toBe(to);
+    const restarted = (list: string[]) => list.filter((i) => i.startsWith("restart ")).map((i) => i.split(" ")[1]);
+    expect(new Set(restarted(items.slice(0, switchover)))).toEqual(new Set(["shop-1", "shop-2", "shop-3"].filter((p) => p !== before)));
+    expect(restarted(items.slice(switchover + 1))).toContain(before);
+    expect(after).not.toBe(before);
+    expect(output).toMatch(/^max_connections: shop-1=200, shop-2=200, shop-3=200$/m);
+    expect(output).toMatch(/^writer: \d+ rows acknowledged in all, \d+ attempts failed \(not acknowledged\); lost 0 acknowledged rows$/m);
+
+    // Nothing left behind.
+    const [, apiPort, etcdPid, apiserverPid, kubeconfig] = match(output, /API server https:\/\/127\.0\.0\.1:(\d+); etcd pid (\d+), kube-apiserver pid (\d+); kubeconfig (\S+)/);
+    const [, nodeDir] = match(output, /volumes in (\S+)/);
+    const [, stack] = match(output, /stack (demo-[0-9a-f]+)/);
+    const kubeDir = dirname(kubeconfig!);
+    expect(alive(Number(etcdPid), "etcd")).toBe(false);
+    expect(alive(Number(apiserverPid), "kube-apiserver")).toBe(false);
+    expect(processesMentioning(kubeDir)).toEqual([]);
+    expect(processesMentioning(nodeDir!)).toEqual([]);
+    expect(await accepts(Number(apiPort))).toBe(false);
+    expect(existsSync(kubeDir)).toBe(false);
+    expect(existsSync(nodeDir!)).toBe(false);
+    expect(existsSync(join(root, "examples/cluster", `Pulumi.${stack}.yaml`))).toBe(false);
+  }, 300_000);
+});

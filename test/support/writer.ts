@@ -1,0 +1,74 @@
+// An application that writes: one numbered row per transaction, through whatever address it is
+// given (the rw Service), reconnecting after any error as a client with a retry loop would.
+// It records each row whose commit the server acknowledged, and which server acknowledged it,
+// so that after a failover the rows missing on the new primary can be counted.
+import { setTimeout as sleep } from "node:timers/promises";
+import { Client, type ClientConfig } from "pg";
+import { quoteIdent } from "../../sdk/postgres/index";
+
+/** One acknowledged row. */
+export interface Ack {
+  readonly id: number;
+  /** `inet_server_addr()` of the server that acknowledged it. */
+  readonly server: string;
+  /** When the acknowledgement arrived (ms since the epoch). */
+  readonly at: number;
+}
+
+/** A running writer. */
+export interface Writer {
+  /** Acknowledged rows, in order. */
+  readonly acked: readonly Ack[];
+  /** Failed attempts (connection refused or lost, statement timed out). */
+  readonly failures: () => number;
+  /** Stops after the statement in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts inserting `(id, note)` rows into `table` (e.g. "orders"), ids from
+ * `firstId` up, every `pauseMs`. A connection to a server in recovery is dropped: only a primary
+ * acknowledges.
+ */
+export function startWriter(connection: ClientConfig, table: string, firstId = 1, pauseMs = 20): Writer {
+  const acked: Ack[] = [];
+  let failures = 0;
+  let stopped = false;
+  const done = (async () => {
+    let id = firstId;
+    let client: Client | undefined;
+    let server = "";
+    while (!stopped) {
+      try {
+        if (!client) {
+          client = new Client({ ...connection, connectionTimeoutMillis: 2000, query_timeout: 5000 });
+          client.on("error", () => undefined);
+          await client.connect();
+          const who = (await client.query<{ addr: string; r: boolean }>("select host(inet_server_addr()) as addr, pg_is_in_recovery() as r")).rows[0]!;
+          if (who.r) throw new Error(`${who.addr} is a replica`);
+          server = who.addr;
+        }
+        await client.query(`insert into ${quoteIdent(table)} (id, note) values ($1, $2)`, [id, `row ${id}`]);
+        acked.push({ id, server, at: Date.now() });
+        id++;
+        await sleep(pauseMs);
+      } catch {
+        // Not acknowledged (it may or may not have committed): the next row gets the next id.
+        failures++;
+        id++;
+        await client?.end().catch(() => undefined);
+        client = undefined;
+        await sleep(100);
+      }
+    }
+    await client?.end().catch(() => undefined);
+  })();
+  return {
+    acked,
+    failures: () => failures,
+    stop: async () => {
+      stopped = true;
+      await done;
+    },
+  };
+}
