@@ -18,7 +18,7 @@ describe("quantities", () => {
 });
 
 describe("DiskCollector", () => {
-  it("keeps the latest sample and enqueues a cluster only when an instance crosses its threshold upwards", async () => {
+  it("keeps the latest sample and enqueues a cluster only when an instance is first measured or crosses its threshold upwards", async () => {
     let used = 50 * Mi;
     const enqueued: Request[] = [];
     const target: DiskTarget = { cluster: { namespace: "ns", name: "db" }, instance: "db-1", host: "h", requestedBytes: 100 * Mi, thresholdPercent: 80, password: async () => "pw" };
@@ -26,6 +26,9 @@ describe("DiskCollector", () => {
     const c = new DiskCollector({ targets: () => targets, enqueue: (r) => enqueued.push(r), measure: async () => used });
     await c.sampleOnce();
     expect(c.usage("ns", "db-1")?.usedBytes).toBe(50 * Mi);
+    expect(enqueued).toEqual([{ namespace: "ns", name: "db" }]); // first measurement
+    enqueued.length = 0;
+    await c.sampleOnce();
     expect(enqueued).toEqual([]);
     used = 85 * Mi;
     await c.sampleOnce();

@@ -2,8 +2,9 @@
  * Disk usage of cluster instances, measured in the background and turned into work only when it
  * matters: the {@link DiskCollector} samples each running instance's data volume every interval,
  * keeps the latest sample for the reconciler to read (status, the grow decision), and enqueues a
- * cluster only when one of its instances crosses the auto-grow threshold upwards (an edge source,
- * not a level one: a full volume does not reconcile its cluster every interval).
+ * cluster only on an edge: one of its instances crosses the auto-grow threshold upwards, or is
+ * measured for the first time (so status shows its usage without waiting for a resync). A level
+ * source would reconcile a full volume's cluster every interval.
  *
  * How usage is measured (see ADR 0008): over the instance's own superuser connection, as the
  * size of its databases plus its WAL directory ({@link measureDataBytes}). That works on any
@@ -84,7 +85,7 @@ export interface DiskSample {
 export interface DiskCollectorOptions {
   /** The instances to sample now (called once per round). */
   readonly targets: () => readonly DiskTarget[];
-  /** Called with a cluster whose instance crossed its threshold upwards. */
+  /** Called with a cluster whose instance crossed its threshold upwards, or was measured for the first time. */
   readonly enqueue: (req: Request) => void;
   /** How one instance is measured. @default {@link measureDataBytes} */
   readonly measure?: (t: InstanceTarget) => Promise<number>;
@@ -146,12 +147,15 @@ export class DiskCollector {
           this.options.logger?.debug("disk sample failed", { instance: key, error: err instanceof Error ? err.message : String(err) });
           return;
         }
+        const first = !this.samples.has(key);
         this.samples.set(key, { usedBytes: used, at: new Date() });
         const above = t.thresholdPercent !== undefined && used * 100 >= t.thresholdPercent * t.requestedBytes;
         const was = this.above.get(key) ?? false;
         this.above.set(key, above);
         if (above && !was) {
           this.options.logger?.info("disk threshold crossed", { instance: key, usedBytes: used, requestedBytes: t.requestedBytes, thresholdPercent: t.thresholdPercent });
+          this.options.enqueue(t.cluster);
+        } else if (first) {
           this.options.enqueue(t.cluster);
         }
       }),
