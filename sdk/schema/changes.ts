@@ -10,7 +10,22 @@ import type {
   SequenceDef,
   TableDef,
   ViewDef,
+  ObjectDef,
+  DomainDef,
+  DomainConstraintDef,
+  CompositeTypeDef,
+  RangeTypeDef,
+  TriggerDef,
 } from "./model";
+
+/** A column converted in place when its type is re-created. */
+export interface ConvertedColumn {
+  readonly table: QualifiedName;
+  readonly column: string;
+  readonly array: boolean;
+  /** Default to drop before and restore after the conversion. */
+  readonly default: string | null;
+}
 
 /**
  * One change the diff found, as an immutable discriminated union. `render` turns each into SQL with
@@ -75,6 +90,25 @@ export type Change =
   | { readonly kind: "renameIndex"; readonly schema: string; readonly from: string; readonly to: string }
   | { readonly kind: "createView"; readonly view: ViewDef }
   | { readonly kind: "dropView"; readonly view: ViewDef }
+  | { readonly kind: "setRowSecurity"; readonly table: QualifiedName; readonly enabled: boolean; readonly forced: boolean }
+  /** A routine, trigger, domain, composite or range type, materialized view or policy (see `objects.ts`). */
+  | { readonly kind: "createObject"; readonly object: ObjectDef }
+  | { readonly kind: "dropObject"; readonly object: ObjectDef }
+  /** `CREATE OR REPLACE` of a routine whose arguments and result are unchanged, or of a plain trigger. */
+  | { readonly kind: "replaceObject"; readonly object: ObjectDef; readonly from: ObjectDef }
+  | { readonly kind: "setDomainDefault"; readonly domain: DomainDef; readonly default: string | null }
+  | { readonly kind: "setDomainNotNull"; readonly domain: DomainDef; readonly notNull: boolean }
+  | { readonly kind: "addDomainConstraint"; readonly domain: DomainDef; readonly constraint: DomainConstraintDef; readonly notValid: boolean }
+  | { readonly kind: "validateDomainConstraint"; readonly domain: DomainDef; readonly constraint: string }
+  | { readonly kind: "dropDomainConstraint"; readonly domain: DomainDef; readonly constraint: DomainConstraintDef }
+  /** `ALTER TYPE ... ADD / DROP / ALTER ATTRIBUTE`, in one statement. */
+  | { readonly kind: "alterCompositeType"; readonly type: CompositeTypeDef; readonly actions: readonly string[] }
+  | { readonly kind: "setTriggerEnabled"; readonly trigger: TriggerDef }
+  /**
+   * A domain, composite or range type re-created under columns that use it: the old type is renamed,
+   * the new one created, the columns converted through text, the old type dropped.
+   */
+  | { readonly kind: "recreateType"; readonly type: DomainDef | CompositeTypeDef | RangeTypeDef; readonly from: DomainDef | CompositeTypeDef | RangeTypeDef; readonly columns: readonly ConvertedColumn[] }
   | { readonly kind: "comment"; readonly target: CommentTarget; readonly comment: string | null };
 
 /** What a change's comment is attached to. */
@@ -83,7 +117,8 @@ export type CommentTarget =
   | { readonly type: "EXTENSION"; readonly name: string }
   | { readonly type: "TYPE" | "SEQUENCE" | "TABLE" | "INDEX" | "VIEW"; readonly schema: string; readonly name: string }
   | { readonly type: "COLUMN"; readonly schema: string; readonly table: string; readonly column: string }
-  | { readonly type: "CONSTRAINT"; readonly schema: string; readonly table: string; readonly constraint: string };
+  | { readonly type: "CONSTRAINT"; readonly schema: string; readonly table: string; readonly constraint: string }
+  | { readonly type: "OBJECT"; readonly object: ObjectDef };
 
 /** What the diff learned cheaply about the data a destructive change touches. */
 export interface RowFacts {

@@ -1,5 +1,6 @@
 import type { Change, CommentTarget } from "./changes";
 import type { ColumnDef, ConstraintDef, QualifiedName, SchemaModel, TableDef, ViewDef } from "./model";
+import { objectKeys, objectNeeds, routinesInExpression } from "./objects";
 
 /**
  * What a change does to the object graph, as keys (`table:s.t`, `column:s.t.c`, `type:s.n`, ...):
@@ -59,23 +60,25 @@ function splitQualified(text: string): string[] {
   return parts;
 }
 
-function columnNeeds(table: QualifiedName, c: ColumnDef): string[] {
+function columnNeeds(table: QualifiedName, c: ColumnDef, desired: SchemaModel): string[] {
   const out = [K.table(table), K.anyExtension];
   if (c.userType) out.push(K.type(c.userType.schema, c.userType.name), K.enumValues(c.userType.schema, c.userType.name));
   for (const s of sequencesInExpression(c.default)) out.push(K.sequence(s.schema, s.name));
+  out.push(...routinesInExpression(c.default, desired), ...routinesInExpression(c.generated, desired));
   return out;
 }
 
-function columnReleases(c: ColumnDef | undefined): string[] {
+function columnReleases(c: ColumnDef | undefined, live: SchemaModel): string[] {
   if (!c) return [];
   const out: string[] = [];
   if (c.userType) out.push(K.type(c.userType.schema, c.userType.name));
   for (const s of sequencesInExpression(c.default)) out.push(K.sequence(s.schema, s.name));
+  out.push(...routinesInExpression(c.default, live), ...routinesInExpression(c.generated, live));
   return out;
 }
 
 function constraintNeeds(table: QualifiedName, c: ConstraintDef, desired: SchemaModel): string[] {
-  const out = [K.table(table), ...c.columns.map((col) => K.column(table, col))];
+  const out = [K.table(table), ...c.columns.map((col) => K.column(table, col)), ...routinesInExpression(c.kind === "FOREIGN KEY" ? null : c.definition, desired)];
   if (c.references) {
     out.push(K.table(c.references));
     const ref = findTable(desired, c.references);
@@ -86,7 +89,7 @@ function constraintNeeds(table: QualifiedName, c: ConstraintDef, desired: Schema
 }
 
 function constraintReleases(table: QualifiedName, c: ConstraintDef, live: SchemaModel): string[] {
-  const out = c.columns.map((col) => K.column(table, col));
+  const out = [...c.columns.map((col) => K.column(table, col)), ...routinesInExpression(c.kind === "FOREIGN KEY" ? null : c.definition, live)];
   if (c.references) {
     out.push(K.table(c.references));
     const ref = findTable(live, c.references);
@@ -142,6 +145,8 @@ function commentNeeds(t: CommentTarget): string {
       return K.column({ schema: t.schema, name: t.table }, t.column);
     case "CONSTRAINT":
       return K.constraint({ schema: t.schema, name: t.table }, t.constraint);
+    case "OBJECT":
+      return objectKeys(t.object)[0]!;
   }
 }
 
@@ -150,7 +155,7 @@ function viewKeys(v: ViewDef): string[] {
 }
 
 function viewReads(v: ViewDef): string[] {
-  return v.dependsOn.map((d) => (d.column === null ? K.table(d) : K.column(d, d.column)));
+  return [...v.dependsOn, K.anyExtension];
 }
 
 const none: readonly string[] = [];
@@ -182,7 +187,9 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       return d({ needs: [K.type(change.enum.schema, change.enum.name)], creates: [K.enumValues(change.enum.schema, change.enum.name)] });
     case "recreateEnum": {
       const t = K.type(change.enum.schema, change.enum.name);
-      return d({ drops: [t], creates: [t, K.enumValues(change.enum.schema, change.enum.name)], needs: change.columns.map((c) => K.column(c.table, c.column)) });
+      // The converted columns count as dropped and re-created, so views reading them go around it.
+      const columns = change.columns.map((c) => K.column(c.table, c.column));
+      return d({ drops: [t, ...columns], creates: [t, K.enumValues(change.enum.schema, change.enum.name), ...columns], needs: columns });
     }
     case "createSequence":
       return d({ creates: [K.sequence(change.sequence.schema, change.sequence.name)], needs: [K.schema(change.sequence.schema)] });
@@ -202,13 +209,13 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const t = change.table;
       const creates = [K.table(t), ...t.columns.map((c) => K.column(t, c.name))];
       for (const c of t.constraints) if (c.kind !== "FOREIGN KEY") creates.push(K.constraint(t, c.name));
-      return d({ creates, needs: [K.schema(t.schema), ...t.columns.flatMap((c) => columnNeeds(t, c))] });
+      return d({ creates, needs: [K.schema(t.schema), ...t.columns.flatMap((c) => columnNeeds(t, c, desired))] });
     }
     case "dropTable": {
       const t = change.table;
       const drops = [K.table(t), ...t.columns.map((c) => K.column(t, c.name)), ...t.constraints.map((c) => K.constraint(t, c.name))];
       drops.push(...t.indexes.map((i) => K.index(t.schema, i.name)));
-      const releases = [K.schema(t.schema), ...t.columns.flatMap(columnReleases), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
+      const releases = [K.schema(t.schema), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
       return d({ drops, releases });
     }
     case "renameTable":
@@ -219,9 +226,9 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "setTableOptions":
       return d({ needs: [K.table(change.table)] });
     case "addColumn":
-      return d({ creates: [K.column(change.table, change.column.name)], needs: columnNeeds(change.table, change.column) });
+      return d({ creates: [K.column(change.table, change.column.name)], needs: columnNeeds(change.table, change.column, desired) });
     case "dropColumn":
-      return d({ drops: [K.column(change.table, change.column.name)], releases: columnReleases(change.column) });
+      return d({ drops: [K.column(change.table, change.column.name)], releases: columnReleases(change.column, live) });
     case "alterColumnType": {
       const to = findColumn(desired, change.table, change.column);
       // PostgreSQL refuses to change a column's type under a view: the column counts as dropped
@@ -229,19 +236,23 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       return d({
         drops: [K.column(change.table, change.column)],
         creates: [K.column(change.table, change.column)],
-        needs: to ? columnNeeds(change.table, to) : [K.column(change.table, change.column)],
-        releases: columnReleases(findColumn(live, change.table, change.column)),
+        needs: to ? columnNeeds(change.table, to, desired) : [K.column(change.table, change.column)],
+        releases: columnReleases(findColumn(live, change.table, change.column), live),
       });
     }
     case "setDefault":
       return d({
-        needs: [K.column(change.table, change.column), ...sequencesInExpression(change.default).map((s) => K.sequence(s.schema, s.name))],
-        releases: columnReleases(findColumn(live, change.table, change.column)).filter((k) => k.startsWith("sequence:")),
+        needs: [
+          K.column(change.table, change.column),
+          ...sequencesInExpression(change.default).map((s) => K.sequence(s.schema, s.name)),
+          ...routinesInExpression(change.default, desired),
+        ],
+        releases: columnReleases(findColumn(live, change.table, change.column), live).filter((k) => !k.startsWith("type:")),
       });
     case "dropDefault":
       return d({
         needs: [K.column(change.table, change.column)],
-        releases: columnReleases(findColumn(live, change.table, change.column)).filter((k) => k.startsWith("sequence:")),
+        releases: columnReleases(findColumn(live, change.table, change.column), live).filter((k) => !k.startsWith("type:")),
       });
     case "setNotNull":
     case "dropNotNull":
@@ -268,13 +279,18 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "createIndex":
       return d({
         creates: [K.index(change.table.schema, change.index.name)],
-        needs: [K.table(change.table), K.anyExtension, ...change.index.columns.map((c) => K.column(change.table, c))],
+        needs: [
+          K.table(change.table),
+          K.anyExtension,
+          ...change.index.columns.map((c) => K.column(change.table, c)),
+          ...routinesInExpression(change.index.definition, desired),
+        ],
       });
     case "dropIndex": {
       const owner = ownerOfIndex(live, change.schema, change.index.name);
       return d({
         drops: [K.index(change.schema, change.index.name)],
-        releases: owner ? change.index.columns.map((c) => K.column(owner, c)) : [],
+        releases: [...(owner ? change.index.columns.map((c) => K.column(owner, c)) : []), ...routinesInExpression(change.index.definition, live)],
       });
     }
     case "renameIndex":
@@ -283,6 +299,34 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       return d({ creates: viewKeys(change.view), needs: [K.schema(change.view.schema), ...viewReads(change.view)] });
     case "dropView":
       return d({ drops: viewKeys(change.view), releases: viewReads(change.view) });
+    case "setRowSecurity":
+      return d({ needs: [K.table(change.table)] });
+    case "createObject":
+      return d({ creates: objectKeys(change.object), needs: objectNeeds(change.object) });
+    case "dropObject":
+      return d({ drops: objectKeys(change.object), releases: objectNeeds(change.object) });
+    case "replaceObject":
+      // What the old definition used and the new one does not may go after it.
+      return d({ needs: [...objectKeys(change.object).slice(0, 1), ...objectNeeds(change.object)], releases: change.from.dependsOn });
+    case "setDomainDefault":
+      return d({ needs: [K.type(change.domain.schema, change.domain.name), ...routinesInExpression(change.default, desired)] });
+    case "addDomainConstraint":
+      return d({ needs: [K.type(change.domain.schema, change.domain.name), ...routinesInExpression(change.constraint.definition, desired)] });
+    case "dropDomainConstraint":
+      return d({ needs: [K.type(change.domain.schema, change.domain.name)], releases: routinesInExpression(change.constraint.definition, live) });
+    case "setDomainNotNull":
+    case "validateDomainConstraint":
+      return d({ needs: [K.type(change.domain.schema, change.domain.name)] });
+    case "alterCompositeType":
+      return d({ needs: [K.type(change.type.schema, change.type.name), ...objectNeeds(change.type)] });
+    case "setTriggerEnabled":
+      return d({ needs: objectKeys(change.trigger) });
+    case "recreateType": {
+      // Like recreateEnum: the type and the converted columns are dropped and re-created.
+      const t = K.type(change.type.schema, change.type.name);
+      const columns = change.columns.map((c) => K.column(c.table, c.column));
+      return d({ drops: [t, ...columns], creates: [t, ...columns], needs: [...columns, ...objectNeeds(change.type)], releases: objectNeeds(change.from) });
+    }
     case "comment":
       return d({ needs: [commentNeeds(change.target)] });
   }

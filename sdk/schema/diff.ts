@@ -1,7 +1,23 @@
 import { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteQualified } from "../postgres/quote";
 import type { Change, CommentTarget, RowFacts } from "./changes";
-import { byKey, keyOf, type ColumnDef, type ConstraintDef, type IndexDef, type QualifiedName, type SchemaModel, type SequenceDef, type TableDef, type ViewDef } from "./model";
+import {
+  byKey,
+  keyOf,
+  type ColumnDef,
+  type ConstraintDef,
+  type IndexDef,
+  type MaterializedViewDef,
+  type ObjectDef,
+  type ObjectKind,
+  type QualifiedName,
+  type SchemaModel,
+  type SequenceDef,
+  type TableDef,
+  type ViewDef,
+} from "./model";
 import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render";
+import { dependenciesOf } from "./dependencies";
+import { compareObject, convertedColumns, objectId, objectKeys } from "./objects";
 
 /** A rename the user declared; the engine never guesses renames. */
 export type Rename =
@@ -43,7 +59,7 @@ export function diff(live: SchemaModel, desired: SchemaModel, options: DiffOptio
   diffEnums(renamedLive, desired, ctx);
   diffSequences(renamedLive, desired, ctx);
   diffTables(renamedLive, desired, ctx);
-  diffViews(renamedLive, desired, ctx);
+  diffDependents(renamedLive, desired, ctx);
   return ctx.out;
 }
 
@@ -252,49 +268,145 @@ function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
   }
 }
 
+/** A view or generic object, as the dependents pass sees it. */
+interface Dependent {
+  readonly live: ViewDef | ObjectDef | null;
+  readonly desired: ViewDef | ObjectDef | null;
+  decision: "create" | "drop" | "recreate" | "keep";
+  /** For `keep`: the in-place changes (CREATE OR REPLACE, ALTER). */
+  changes: readonly Change[];
+}
+
+const isView = (o: ViewDef | ObjectDef): o is ViewDef => o.kind === undefined;
+
+// Emission order of creations (the dependency graph has the last word): types before the views
+// and routines that use them, views before routines whose SQL bodies read them (such bodies record
+// no dependency), routines before the triggers that call them.
+const CREATE_RANK: Record<ObjectKind | "view", number> = {
+  domain: 0,
+  "composite type": 1,
+  "range type": 1,
+  view: 2,
+  "materialized view": 2,
+  function: 3,
+  procedure: 3,
+  trigger: 4,
+  policy: 4,
+};
+
 /**
- * Views are dropped and re-created (in the same transaction group) when their definition changes,
- * when a column or table they read is altered or dropped, or when a view they read is re-created.
+ * Views and generic objects (routines, triggers, domains, composite and range types, materialized
+ * views, policies). Each is created, dropped, changed in place (CREATE OR REPLACE, ALTER) or dropped
+ * and re-created. Then one fixpoint over the dependency keys: a kept view or object that depends on
+ * a key some change drops (a column whose type changes, a re-created view, function or type) is
+ * dropped and re-created around it, and so are, in turn, those that depend on it.
  */
-function diffViews(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
-  const liveMap = byKey(live.views);
-  const desiredMap = byKey(desired.views);
-  const touched = new Set<string>();
-  for (const c of ctx.out) {
-    if (c.kind === "alterColumnType") touched.add(`${keyOf(c.table)}.${c.column}`);
-    if (c.kind === "dropColumn") touched.add(`${keyOf(c.table)}.${c.column.name}`);
-    if (c.kind === "dropTable") touched.add(keyOf(c.table));
-  }
-  const recreate = new Set<string>();
-  const reads = (v: ViewDef, key: string) => v.dependsOn.some((d) => keyOf(d) === key || `${keyOf(d)}.${d.column ?? ""}` === key);
+function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
+  const entries = new Map<string, Dependent>();
+  const desiredViews = byKey(desired.views);
   for (const v of live.views) {
-    const d = desiredMap.get(keyOf(v));
-    if (d && (d.definition !== v.definition || d.options.join() !== v.options.join() || [...touched].some((k) => reads(v, k)))) recreate.add(keyOf(v));
+    const d = desiredViews.get(keyOf(v)) ?? null;
+    const same = d !== null && d.definition === v.definition && d.options.join() === v.options.join();
+    entries.set(`view:${keyOf(v)}`, { live: v, desired: d, decision: d === null ? "drop" : same ? "keep" : "recreate", changes: [] });
   }
-  // Views reading a re-created view must follow it.
+  for (const v of desired.views) if (!entries.has(`view:${keyOf(v)}`)) entries.set(`view:${keyOf(v)}`, { live: null, desired: v, decision: "create", changes: [] });
+  const desiredObjects = new Map(desired.objects.map((o) => [objectId(o), o]));
+  const cmpCtx = { live, desired, online: ctx.online };
+  for (const o of live.objects) {
+    const d = desiredObjects.get(objectId(o)) ?? null;
+    if (d === null) {
+      entries.set(objectId(o), { live: o, desired: null, decision: "drop", changes: [] });
+      continue;
+    }
+    const how = compareObject(o, d, cmpCtx);
+    const changes = how.action === "replace" ? [{ kind: "replaceObject", object: d, from: o } as const] : how.action === "alter" ? how.changes : [];
+    entries.set(objectId(o), { live: o, desired: d, decision: how.action === "recreate" ? "recreate" : "keep", changes });
+  }
+  for (const o of desired.objects) if (!entries.has(objectId(o))) entries.set(objectId(o), { live: null, desired: o, decision: "create", changes: [] });
+
+  // Keys dropped by the changes so far and by the views and objects dropped or re-created.
+  const dropped = new Set<string>();
+  for (const c of ctx.out) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
+  const removal = (e: Dependent): Change[] => {
+    const l = e.live!;
+    if (isView(l)) return [{ kind: "dropView", view: l }];
+    const d = e.desired;
+    if (e.decision === "recreate" && d && (d.kind === "domain" || d.kind === "composite type" || d.kind === "range type") && l.kind === d.kind) {
+      const columns = convertedColumns(live, desired, d);
+      if (columns.length) return [{ kind: "recreateType", type: d, from: l as typeof d, columns }];
+    }
+    return [{ kind: "dropObject", object: l }];
+  };
+  const removals = new Map<Dependent, Change[]>();
+  const remove = (e: Dependent) => {
+    const changes = removal(e);
+    removals.set(e, changes);
+    for (const c of changes) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
+  };
+  for (const e of entries.values()) if (e.decision === "drop" || e.decision === "recreate") remove(e);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const v of live.views) {
-      if (recreate.has(keyOf(v)) || !desiredMap.has(keyOf(v))) continue;
-      if ([...recreate].some((k) => reads(v, k))) {
-        recreate.add(keyOf(v));
-        grew = true;
-      }
+    for (const e of entries.values()) {
+      if (e.decision !== "keep" || !e.live!.dependsOn.some((k) => dropped.has(k))) continue;
+      e.decision = "recreate";
+      e.changes = [];
+      remove(e);
+      grew = true;
     }
   }
-  for (const v of live.views) if (!desiredMap.has(keyOf(v)) || recreate.has(keyOf(v))) ctx.out.push({ kind: "dropView", view: v });
-  for (const v of desired.views) {
-    const l = liveMap.get(keyOf(v));
-    const target: CommentTarget = { type: "VIEW", schema: v.schema, name: v.name };
-    if (!l || recreate.has(keyOf(v))) {
-      ctx.out.push({ kind: "createView", view: v });
-      comment(ctx, target, null, v.comment);
-    } else comment(ctx, target, l.comment, v.comment);
+
+  const ordered = [...entries.values()];
+  for (const e of ordered) if (removals.has(e)) ctx.out.push(...removals.get(e)!);
+  const rank = (e: Dependent) => CREATE_RANK[isView(e.desired!) ? "view" : e.desired!.kind];
+  const creating = ordered.filter((e) => e.desired && (e.decision === "create" || e.decision === "recreate")).sort((a, b) => rank(a) - rank(b));
+  for (const e of creating) {
+    const d = e.desired!;
+    const recreatedInPlace = removals.get(e)?.some((c) => c.kind === "recreateType");
+    if (isView(d)) {
+      ctx.out.push({ kind: "createView", view: d });
+      comment(ctx, { type: "VIEW", schema: d.schema, name: d.name }, null, d.comment);
+      continue;
+    }
+    if (!recreatedInPlace) ctx.out.push({ kind: "createObject", object: d });
+    if (d.kind === "materialized view") {
+      // A new materialized view: its indexes are built right after it, without CONCURRENTLY.
+      for (const i of d.indexes) {
+        ctx.out.push({ kind: "createIndex", table: d, index: i, concurrently: false });
+        comment(ctx, { type: "INDEX", schema: d.schema, name: i.name }, null, i.comment);
+      }
+    }
+    comment(ctx, { type: "OBJECT", object: d }, null, d.comment);
+  }
+  for (const e of ordered) {
+    if (e.decision !== "keep") continue;
+    ctx.out.push(...e.changes);
+    const l = e.live!;
+    const d = e.desired!;
+    if (isView(d)) comment(ctx, { type: "VIEW", schema: d.schema, name: d.name }, l.comment, d.comment);
+    else {
+      if (d.kind === "materialized view" && !isView(l) && l.kind === "materialized view") diffMaterializedViewIndexes(l, d, ctx);
+      comment(ctx, { type: "OBJECT", object: d }, l.comment, d.comment);
+    }
+  }
+}
+
+function diffMaterializedViewIndexes(l: MaterializedViewDef, d: MaterializedViewDef, ctx: Ctx): void {
+  const wanted = new Set(d.indexes.map((i) => i.name));
+  for (const i of l.indexes) if (!wanted.has(i.name)) ctx.out.push({ kind: "dropIndex", schema: l.schema, index: i, concurrently: ctx.online });
+  for (const i of d.indexes) {
+    const li = l.indexes.find((x) => x.name === i.name);
+    if (!li) ctx.out.push({ kind: "createIndex", table: d, index: i, concurrently: ctx.online });
+    else if (!li.valid || indexSignature(li) !== indexSignature(i)) {
+      ctx.out.push({ kind: "dropIndex", schema: l.schema, index: li, concurrently: ctx.online });
+      ctx.out.push({ kind: "createIndex", table: d, index: i, concurrently: ctx.online });
+    }
+    comment(ctx, { type: "INDEX", schema: d.schema, name: i.name }, li && li.valid && indexSignature(li) === indexSignature(i) ? li.comment : null, i.comment);
   }
 }
 
 function createTable(t: TableDef, ctx: Ctx): void {
   ctx.out.push({ kind: "createTable", table: t });
+  if (t.rowSecurity || t.forceRowSecurity) ctx.out.push({ kind: "setRowSecurity", table: t, enabled: t.rowSecurity, forced: t.forceRowSecurity });
   // A new table is empty: its indexes are built in the same transaction, without CONCURRENTLY.
   for (const i of t.indexes) ctx.out.push({ kind: "createIndex", table: t, index: i, concurrently: false });
   tableComments(t, null, ctx);
@@ -322,6 +434,9 @@ function diffTable(liveTable: TableDef, t: TableDef, ctx: Ctx): void {
   const set = t.options.filter((o) => !l.options.includes(o));
   const reset = l.options.map(optionName).filter((n) => !t.options.some((o) => optionName(o) === n));
   if (set.length || reset.length) ctx.out.push({ kind: "setTableOptions", table: t, set, reset });
+  if (l.rowSecurity !== t.rowSecurity || l.forceRowSecurity !== t.forceRowSecurity) {
+    ctx.out.push({ kind: "setRowSecurity", table: t, enabled: t.rowSecurity, forced: t.forceRowSecurity });
+  }
 
   l = renameEquivalents(l, t, ctx);
   const desiredCons = new Map(t.constraints.map((c) => [c.name, c]));

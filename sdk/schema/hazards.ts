@@ -97,6 +97,9 @@ export const HAZARD_CHECKERS: readonly { readonly name: string; readonly check: 
       if (c.kind === "recreateEnum" && c.columns.length > 0) {
         return { code: "TABLE_REWRITE", message: `recreating enum ${q(c.enum)} rewrites ${c.columns.map((x) => `${q(x.table)}.${x.column}`).join(", ")}` };
       }
+      if (c.kind === "recreateType" && c.columns.length > 0) {
+        return { code: "TABLE_REWRITE", message: `recreating type ${q(c.type)} converts and rewrites ${c.columns.map((x) => `${q(x.table)}.${x.column}`).join(", ")}` };
+      }
       return null;
     },
   },
@@ -145,10 +148,20 @@ export const HAZARD_CHECKERS: readonly { readonly name: string; readonly check: 
   },
   {
     name: "validation scan",
-    check: (c) =>
-      c.kind === "validateConstraint"
-        ? { code: "VALIDATION_SCAN", message: `validates ${c.constraint} on ${q(c.table)} by scanning it (writes continue)` }
-        : null,
+    check: (c) => {
+      switch (c.kind) {
+        case "validateConstraint":
+          return { code: "VALIDATION_SCAN", message: `validates ${c.constraint} on ${q(c.table)} by scanning it (writes continue)` };
+        case "validateDomainConstraint":
+          return { code: "VALIDATION_SCAN", message: `validates ${c.constraint} of domain ${q(c.domain)} by scanning every column that uses it (writes continue)` };
+        case "addDomainConstraint":
+          return c.notValid ? null : { code: "VALIDATION_SCAN", message: `adding ${c.constraint.name} to domain ${q(c.domain)} checks every column that uses it while blocking writes` };
+        case "setDomainNotNull":
+          return c.notNull ? { code: "VALIDATION_SCAN", message: `SET NOT NULL on domain ${q(c.domain)} checks every column that uses it while blocking writes` } : null;
+        default:
+          return null;
+      }
+    },
   },
 ];
 

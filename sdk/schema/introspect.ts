@@ -15,7 +15,12 @@ import {
   type UnmanagedKind,
   type UnmanagedObject,
   type ViewDef,
+  type AttributeDef,
+  type DomainConstraintDef,
+  type IndexDef as IndexDefinition,
+  type ObjectDef,
 } from "./model";
+import { compositeDefinition, domainDefinition, objectKeys } from "./objects";
 
 /** Options for {@link introspect}. */
 export interface IntrospectOptions {
@@ -70,10 +75,17 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
     extensions: q<ExtensionDef>(EXTENSIONS_SQL, 0),
     enums: q<{ schema: string; name: string; values: string[]; comment: string | null }>(ENUMS_SQL, 0),
     views: q<ViewRow>(VIEWS_SQL, 0),
+    routines: q<RoutineRow>(ROUTINES_SQL, 0),
+    triggers: q<TriggerRow>(TRIGGERS_SQL, 0),
+    domains: q<DomainRow>(DOMAINS_SQL, 0),
+    composites: q<CompositeRow>(COMPOSITES_SQL, 0),
+    ranges: q<RangeRow>(RANGES_SQL, 0),
+    matviews: q<MatViewRow>(MATVIEWS_SQL, 0),
+    policies: q<PolicyRow>(POLICIES_SQL, 0),
   };
   // Wait for all before reporting the first failure, so no query is left running on a connection.
   await Promise.allSettled(Object.values(pending));
-  const [columns, indexes, constraints, relations, sequences, unmanaged, schemas, extensions, enums, views] = await Promise.all([
+  const [columns, indexes, constraints, relations, sequences, unmanaged, schemas, extensions, enums, views, routines, triggers, domains, composites, ranges, matviews, policies] = await Promise.all([
     pending.columns,
     pending.indexes,
     pending.constraints,
@@ -84,6 +96,13 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
     pending.extensions,
     pending.enums,
     pending.views,
+    pending.routines,
+    pending.triggers,
+    pending.domains,
+    pending.composites,
+    pending.ranges,
+    pending.matviews,
+    pending.policies,
   ]);
 
   const tables = assembleTables(relations, columns, constraints, indexes);
@@ -101,12 +120,54 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
         definition: v.definition.trim().replace(/;$/, ""),
         columns: v.columns,
         options: [...(v.options ?? [])].sort(),
-        dependsOn: v.depends ?? [],
+        dependsOn: v.depends,
         comment: v.comment,
       }),
     ),
+    objects: assembleObjects({ routines, triggers, domains, composites, ranges, matviews, policies }),
     unmanaged: unmanaged.map((u) => ({ schema: u.schema, name: u.name, kind: u.kind as UnmanagedKind })),
   };
+}
+
+/** The generic objects from their rows, sorted by kind, schema and identity; an object's own keys are not among its dependencies. */
+function assembleObjects(rows: {
+  routines: RoutineRow[];
+  triggers: TriggerRow[];
+  domains: DomainRow[];
+  composites: CompositeRow[];
+  ranges: RangeRow[];
+  matviews: MatViewRow[];
+  policies: PolicyRow[];
+}): ObjectDef[] {
+  const base = (r: ObjectRow) => ({ schema: r.schema, name: r.name, identity: r.identity, definition: r.definition, dependsOn: r.depends, comment: r.comment });
+  const out: ObjectDef[] = [
+    ...rows.routines.map((r): ObjectDef => ({ ...base(r), kind: r.kind, arguments: r.arguments, result: r.result })),
+    ...rows.triggers.map((r): ObjectDef => ({ ...base(r), kind: "trigger", table: r.table, constraint: r.constraint, enabled: r.enabled })),
+    ...rows.domains.map((r): ObjectDef => {
+      const parts = { schema: r.schema, name: r.name, type: r.type, collation: r.collation, default: r.default, notNull: r.not_null, constraints: r.constraints ?? [] };
+      return { ...base(r), ...parts, kind: "domain", definition: domainDefinition(parts) };
+    }),
+    ...rows.composites.map((r): ObjectDef => ({ ...base(r), kind: "composite type", attributes: r.attributes ?? [], definition: compositeDefinition(r.schema, r.name, r.attributes ?? []) })),
+    ...rows.ranges.map((r): ObjectDef => ({ ...base(r), kind: "range type" })),
+    ...rows.matviews.map((r): ObjectDef => {
+      const name = (attnum: number) => r.columns[attnum - 1]!;
+      const indexes = (r.indexes ?? []).map(
+        (i): IndexDefinition => ({ name: i.name, definition: i.definition, unique: i.unique, valid: i.valid, columns: indexColumns(i.keys, name), comment: i.comment }),
+      );
+      return { ...base(r), kind: "materialized view", definition: r.definition.trim().replace(/;$/, ""), columns: r.columns, options: [...(r.options ?? [])].sort(), indexes };
+    }),
+    ...rows.policies.map((r): ObjectDef => ({ ...base(r), kind: "policy", table: r.table })),
+  ];
+  return out
+    .map((o) => {
+      const own = new Set(objectKeys(o));
+      return o.dependsOn.some((k) => own.has(k)) ? { ...o, dependsOn: o.dependsOn.filter((k) => !own.has(k)) } : o;
+    })
+    .sort((a, b) => (a.kind === b.kind ? (a.schema === b.schema ? cmp(a.identity, b.identity) : cmp(a.schema, b.schema)) : cmp(a.kind, b.kind)));
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 // Catalogs whose rows describe what the engine reads. Any DDL inserts, updates or deletes rows in
@@ -136,8 +197,53 @@ interface ViewRow {
   definition: string;
   columns: string[];
   options: string[] | null;
-  depends: { schema: string; name: string; column: string | null }[] | null;
+  depends: string[];
   comment: string | null;
+}
+
+interface ObjectRow {
+  schema: string;
+  name: string;
+  identity: string;
+  definition: string;
+  depends: string[];
+  comment: string | null;
+}
+
+interface RoutineRow extends ObjectRow {
+  kind: "function" | "procedure";
+  arguments: string;
+  result: string | null;
+}
+
+interface TriggerRow extends ObjectRow {
+  table: string;
+  constraint: boolean;
+  enabled: string;
+}
+
+interface DomainRow extends ObjectRow {
+  type: string;
+  collation: string | null;
+  default: string | null;
+  not_null: boolean;
+  constraints: DomainConstraintDef[] | null;
+}
+
+interface CompositeRow extends ObjectRow {
+  attributes: AttributeDef[] | null;
+}
+
+type RangeRow = ObjectRow;
+
+interface MatViewRow extends ObjectRow {
+  columns: string[];
+  options: string[] | null;
+  indexes: { name: string; definition: string; unique: boolean; valid: boolean; keys: number[]; comment: string | null }[] | null;
+}
+
+interface PolicyRow extends ObjectRow {
+  table: string;
 }
 
 interface SequenceRow {
@@ -162,6 +268,8 @@ interface RelationRow {
   name: string;
   unlogged: boolean;
   options: string[] | null;
+  row_security: boolean;
+  force_row_security: boolean;
   comment: string | null;
 }
 
@@ -266,6 +374,8 @@ function assembleTables(relations: RelationRow[], columns: ColumnRow[], constrai
       name: r.name,
       unlogged: r.unlogged,
       options: [...(r.options ?? [])].sort(),
+      rowSecurity: r.row_security,
+      forceRowSecurity: r.force_row_security,
       comment: r.comment,
       columns: tableColumns.map(
         (c): ColumnDef => ({
@@ -381,7 +491,7 @@ const MANAGED_TABLES = `(SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.o
 
 const RELATIONS_SQL = `
 SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relpersistence = 'u' AS unlogged,
-       c.reloptions AS options, dsc.description AS comment
+       c.reloptions AS options, c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security, dsc.description AS comment
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
 WHERE ${MANAGED_TABLE} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
@@ -449,55 +559,167 @@ JOIN pg_class ic ON ic.oid = i.indexrelid
 WHERE NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
 ORDER BY i.indrelid, ic.relname`;
 
+/**
+ * The graph keys (see ObjectDef.dependsOn) of the pg_depend rows `d` that match `where`: relations,
+ * columns, sequences, indexes, user types (a table's row type is the table; an array its element),
+ * routines (by name and argument types) and schemas. Built-in objects have no key.
+ */
+const DEP_KEYS = (where: string) => `array(
+  SELECT DISTINCT k.key FROM pg_depend d CROSS JOIN LATERAL (SELECT CASE
+    WHEN d.refclassid = 'pg_class'::regclass THEN (
+      SELECT CASE WHEN rc.relkind = 'S' THEN 'sequence:' WHEN rc.relkind IN ('i', 'I') THEN 'index:' WHEN d.refobjsubid > 0 THEN 'column:' ELSE 'table:' END
+             || rn.nspname || '.' || rc.relname || CASE WHEN d.refobjsubid > 0 AND rc.relkind NOT IN ('S', 'i', 'I') THEN '.' || ra.attname ELSE '' END
+      FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+      LEFT JOIN pg_attribute ra ON ra.attrelid = rc.oid AND ra.attnum = d.refobjsubid AND d.refobjsubid > 0
+      WHERE rc.oid = d.refobjid AND rc.relkind <> 'c' AND rn.nspname NOT IN ('pg_catalog', 'information_schema'))
+    WHEN d.refclassid = 'pg_type'::regclass THEN (
+      SELECT CASE WHEN et.typrelid <> 0 AND ec.relkind <> 'c' THEN 'table:' ELSE 'type:' END || en.nspname || '.' || coalesce(ec.relname, et.typname)
+      FROM pg_type t0 JOIN pg_type et ON et.oid = CASE WHEN t0.typcategory = 'A' AND t0.typelem <> 0 THEN t0.typelem ELSE t0.oid END
+      JOIN pg_namespace en ON en.oid = et.typnamespace LEFT JOIN pg_class ec ON ec.oid = et.typrelid
+      WHERE t0.oid = d.refobjid AND en.nspname NOT IN ('pg_catalog', 'information_schema'))
+    WHEN d.refclassid = 'pg_proc'::regclass THEN (
+      SELECT 'function:' || pn.nspname || '.' || p.proname || '(' || oidvectortypes(p.proargtypes) || ')'
+      FROM pg_proc p JOIN pg_namespace pn ON pn.oid = p.pronamespace
+      WHERE p.oid = d.refobjid AND pn.nspname NOT IN ('pg_catalog', 'information_schema'))
+    WHEN d.refclassid = 'pg_namespace'::regclass THEN (
+      SELECT 'schema:' || dn.nspname FROM pg_namespace dn WHERE dn.oid = d.refobjid AND dn.nspname NOT IN ('pg_catalog', 'information_schema'))
+  END AS key) k
+  WHERE ${where} AND d.deptype IN ('n', 'a') AND k.key IS NOT NULL
+  ORDER BY 1)`;
+
 const VIEWS_SQL = `
 SELECT n.nspname AS schema, c.relname AS name, pg_get_viewdef(c.oid) AS definition,
        array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
        c.reloptions AS options,
-       (SELECT json_agg(DISTINCT jsonb_build_object('schema', rn.nspname, 'name', rc.relname, 'column', ra.attname))
-          FROM pg_rewrite rw
-          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> c.oid
-          JOIN pg_class rc ON rc.oid = d.refobjid
-          JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-          LEFT JOIN pg_attribute ra ON ra.attrelid = d.refobjid AND ra.attnum = d.refobjsubid AND d.refobjsubid > 0
-         WHERE rw.ev_class = c.oid) AS depends,
+       ${DEP_KEYS("d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT rw.oid FROM pg_rewrite rw WHERE rw.ev_class = c.oid) AND d.refobjid <> c.oid")} AS depends,
        obj_description(c.oid, 'pg_class') AS comment
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'v' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
 ORDER BY 1, 2`;
 
+// Relations whose triggers and policies are managed: views and the managed tables.
+const MANAGED_RELATION = (c: string) => `(${c}.relkind = 'v' OR (${MANAGED_TABLE.replaceAll("c.", `${c}.`)}))`;
+
 const UNMANAGED_SQL = `
 SELECT schema, name, kind FROM (
   SELECT n.nspname AS schema, c.relname AS name,
-         CASE WHEN c.relkind = 'm' THEN 'materialized view'
-              WHEN c.relkind = 'f' THEN 'foreign table'
+         CASE WHEN c.relkind = 'f' THEN 'foreign table'
               WHEN c.relispartition THEN 'partition'
               WHEN c.relkind = 'p' THEN 'partitioned table'
               ELSE 'inherited table' END AS kind
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
-    AND (c.relkind IN ('m', 'f', 'p')
+    AND (c.relkind IN ('f', 'p')
          OR (c.relkind = 'r' AND (c.relispartition OR EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid OR inh.inhparent = c.oid))))
   UNION ALL
-  SELECT n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-         CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END
+  SELECT n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', 'aggregate'
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
-  UNION ALL
-  SELECT n.nspname, t.typname, CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'composite type' END
-  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
-    AND (t.typtype IN ('d', 'r') OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class tc WHERE tc.oid = t.typrelid AND tc.relkind = 'c')))
+  WHERE p.prokind = 'a' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
   UNION ALL
   SELECT n.nspname, c.relname || '.' || tg.tgname, 'trigger'
   FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE NOT tg.tgisinternal AND ${IN_SCOPE("n")}
+  WHERE NOT tg.tgisinternal AND tg.tgparentid = 0 AND NOT ${MANAGED_RELATION("c")} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
   UNION ALL
   SELECT n.nspname, c.relname || '.' || pol.polname, 'policy'
   FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE ${IN_SCOPE("n")}
+  WHERE NOT ${MANAGED_RELATION("c")} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
   UNION ALL
   SELECT n.nspname, c.relname || '.' || r.rulename, 'rule'
   FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE r.rulename <> '_RETURN' AND ${IN_SCOPE("n")}
 ) u
 ORDER BY schema, kind, name`;
+
+// A collation other than the type's default, as a quoted qualified name.
+const COLLATION = (coll: string, typeColl: string) =>
+  `CASE WHEN ${coll} <> 0 AND ${coll} <> ${typeColl} THEN (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+     FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = ${coll}) END`;
+
+const ROUTINES_SQL = `
+SELECT n.nspname AS schema, p.proname AS name, CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END AS kind,
+       p.proname || '(' || oidvectortypes(p.proargtypes) || ')' AS identity,
+       pg_get_functiondef(p.oid) AS definition, pg_get_function_arguments(p.oid) AS arguments, pg_get_function_result(p.oid) AS result,
+       ${DEP_KEYS("d.classid = 'pg_proc'::regclass AND d.objid = p.oid")} AS depends,
+       obj_description(p.oid, 'pg_proc') AS comment
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.prokind IN ('f', 'p', 'w') AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
+ORDER BY 1, 4`;
+
+const TRIGGERS_SQL = `
+SELECT n.nspname AS schema, tg.tgname AS name, c.relname AS table, c.relname || '.' || tg.tgname AS identity,
+       pg_get_triggerdef(tg.oid) AS definition, tg.tgconstraint <> 0 AS constraint, tg.tgenabled::text AS enabled,
+       ${DEP_KEYS("d.classid = 'pg_trigger'::regclass AND d.objid = tg.oid")} AS depends,
+       obj_description(tg.oid, 'pg_trigger') AS comment
+FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT tg.tgisinternal AND tg.tgparentid = 0 AND ${MANAGED_RELATION("c")} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
+ORDER BY 1, 4`;
+
+const DOMAINS_SQL = `
+SELECT n.nspname AS schema, t.typname AS name, t.typname AS identity, format_type(t.typbasetype, t.typtypmod) AS type,
+       ${COLLATION("t.typcollation", "bt.typcollation")} AS collation,
+       pg_get_expr(t.typdefaultbin, 0) AS default, t.typnotnull AS not_null,
+       (SELECT json_agg(json_build_object('name', con.conname, 'definition', pg_get_constraintdef(con.oid), 'validated', con.convalidated) ORDER BY con.conname)
+          FROM pg_constraint con WHERE con.contypid = t.oid AND con.contype = 'c') AS constraints,
+       ${DEP_KEYS("((d.classid = 'pg_type'::regclass AND d.objid = t.oid) OR (d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT con.oid FROM pg_constraint con WHERE con.contypid = t.oid))) AND d.refobjid <> t.oid")} AS depends,
+       '' AS definition,
+       obj_description(t.oid, 'pg_type') AS comment
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_type bt ON bt.oid = t.typbasetype
+WHERE t.typtype = 'd' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
+ORDER BY 1, 2`;
+
+const COMPOSITES_SQL = `
+SELECT n.nspname AS schema, t.typname AS name, t.typname AS identity,
+       (SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+                                          'collation', ${COLLATION("a.attcollation", "at.typcollation")}) ORDER BY a.attnum)
+          FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
+         WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) AS attributes,
+       ${DEP_KEYS("d.classid = 'pg_class'::regclass AND d.objid = t.typrelid")} AS depends,
+       '' AS definition,
+       obj_description(t.oid, 'pg_type') AS comment
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_class tc ON tc.oid = t.typrelid
+WHERE t.typtype = 'c' AND tc.relkind = 'c' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
+ORDER BY 1, 2`;
+
+const RANGES_SQL = `
+SELECT n.nspname AS schema, t.typname AS name, t.typname AS identity,
+       'CREATE TYPE ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' AS RANGE (SUBTYPE = ' || format_type(r.rngsubtype, NULL)
+       || CASE WHEN NOT opc.opcdefault THEN ', SUBTYPE_OPCLASS = ' || quote_ident(opcn.nspname) || '.' || quote_ident(opc.opcname) ELSE '' END
+       || coalesce(', COLLATION = ' || ${COLLATION("r.rngcollation", "st.typcollation")}, '')
+       || CASE WHEN r.rngcanonical <> 0 THEN ', CANONICAL = ' || r.rngcanonical::regproc::text ELSE '' END
+       || CASE WHEN r.rngsubdiff <> 0 THEN ', SUBTYPE_DIFF = ' || r.rngsubdiff::regproc::text ELSE '' END
+       || ', MULTIRANGE_TYPE_NAME = ' || quote_ident(mn.nspname) || '.' || quote_ident(mt.typname) || ')' AS definition,
+       ${DEP_KEYS("d.classid = 'pg_type'::regclass AND d.objid = t.oid")} AS depends,
+       obj_description(t.oid, 'pg_type') AS comment
+FROM pg_range r JOIN pg_type t ON t.oid = r.rngtypid JOIN pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_type st ON st.oid = r.rngsubtype
+JOIN pg_opclass opc ON opc.oid = r.rngsubopc JOIN pg_namespace opcn ON opcn.oid = opc.opcnamespace
+JOIN pg_type mt ON mt.oid = r.rngmultitypid JOIN pg_namespace mn ON mn.oid = mt.typnamespace
+WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
+ORDER BY 1, 2`;
+
+const MATVIEWS_SQL = `
+SELECT n.nspname AS schema, c.relname AS name, c.relname AS identity, pg_get_viewdef(c.oid) AS definition,
+       array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
+       c.reloptions AS options,
+       ${DEP_KEYS("d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT rw.oid FROM pg_rewrite rw WHERE rw.ev_class = c.oid) AND d.refobjid <> c.oid")} AS depends,
+       (SELECT json_agg(json_build_object('name', ic.relname, 'definition', pg_get_indexdef(i.indexrelid), 'unique', i.indisunique, 'valid', i.indisvalid,
+                                          'keys', i.indkey::int2[]::int[], 'comment', obj_description(i.indexrelid, 'pg_class')) ORDER BY ic.relname)
+          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid) AS indexes,
+       obj_description(c.oid, 'pg_class') AS comment
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'm' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
+ORDER BY 1, 2`;
+
+const POLICIES_SQL = `
+SELECT n.nspname AS schema, pol.polname AS name, c.relname AS table, c.relname || '.' || pol.polname AS identity,
+       'CREATE POLICY ' || quote_ident(pol.polname) || ' ON ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+       || ' AS ' || CASE WHEN pol.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END
+       || ' FOR ' || CASE pol.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END
+       || ' TO ' || (SELECT string_agg(CASE WHEN x.r = 0 THEN 'PUBLIC' ELSE x.r::regrole::text END, ', ' ORDER BY 1) FROM unnest(pol.polroles) x(r))
+       || coalesce(' USING (' || pg_get_expr(pol.polqual, pol.polrelid) || ')', '')
+       || coalesce(' WITH CHECK (' || pg_get_expr(pol.polwithcheck, pol.polrelid) || ')', '') AS definition,
+       ${DEP_KEYS("d.classid = 'pg_policy'::regclass AND d.objid = pol.oid")} AS depends,
+       obj_description(pol.oid, 'pg_policy') AS comment
+FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE ${MANAGED_RELATION("c")} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
+ORDER BY 1, 4`;

@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 2;
+export const MODEL_VERSION = 3;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -122,38 +122,130 @@ export interface TableDef extends QualifiedName {
   readonly indexes: readonly IndexDef[];
   /** Storage parameters, `name=value`, sorted. */
   readonly options: readonly string[];
+  /** `ALTER TABLE ... ENABLE ROW LEVEL SECURITY`. */
+  readonly rowSecurity: boolean;
+  /** `ALTER TABLE ... FORCE ROW LEVEL SECURITY`. */
+  readonly forceRowSecurity: boolean;
   readonly comment: string | null;
 }
 
 /** A (non-materialized) view. */
 export interface ViewDef extends QualifiedName {
+  /** Never set: tells a view from a generic {@link ObjectDef} (a materialized view has the same fields). */
+  readonly kind?: undefined;
   /** `pg_get_viewdef` text, without the trailing semicolon. */
   readonly definition: string;
   /** Output column names, in order. */
   readonly columns: readonly string[];
   /** View options (`check_option=local`, `security_barrier=true`, ...), sorted. */
   readonly options: readonly string[];
-  /** Relations (tables or views) and columns the view reads, from pg_depend. */
-  readonly dependsOn: readonly { readonly schema: string; readonly name: string; readonly column: string | null }[];
+  /** Graph keys (see {@link ObjectDef.dependsOn}) of what the view reads: relations, columns, routines, types. */
+  readonly dependsOn: readonly string[];
   readonly comment: string | null;
 }
 
+/** Kinds of objects managed through the generic {@link ObjectDef}. */
+export type ObjectKind = "function" | "procedure" | "trigger" | "domain" | "composite type" | "range type" | "materialized view" | "policy";
+
+/** What every generic object has. */
+interface ObjectBase extends QualifiedName {
+  /**
+   * What identifies the object among those of its kind in its schema: `name(argtypes)` for
+   * routines, `table.name` for triggers and policies, the name otherwise.
+   */
+  readonly identity: string;
+  /** PostgreSQL's own canonical text of the object (or a CREATE rebuilt from the catalog). */
+  readonly definition: string;
+  /**
+   * Graph keys of what the object needs, from pg_depend: `schema:s`, `table:s.t`, `column:s.t.c`,
+   * `type:s.n`, `function:s.f(argtypes)`, `sequence:s.n`, `index:s.n`.
+   */
+  readonly dependsOn: readonly string[];
+  readonly comment: string | null;
+}
+
+/** A function or procedure. `definition` is `pg_get_functiondef`. */
+export interface RoutineDef extends ObjectBase {
+  readonly kind: "function" | "procedure";
+  /** `pg_get_function_arguments`: names, modes and defaults (CREATE OR REPLACE cannot change them). */
+  readonly arguments: string;
+  /** `pg_get_function_result` (null for a procedure): CREATE OR REPLACE cannot change it. */
+  readonly result: string | null;
+}
+
+/** A trigger (also a constraint trigger). `definition` is `pg_get_triggerdef`. */
+export interface TriggerDef extends ObjectBase {
+  readonly kind: "trigger";
+  readonly table: string;
+  readonly constraint: boolean;
+  /** `pg_trigger.tgenabled`: O (origin/local), D (disabled), R (replica), A (always). */
+  readonly enabled: string;
+}
+
+/** A domain check constraint. */
+export interface DomainConstraintDef {
+  readonly name: string;
+  /** `pg_get_constraintdef`, e.g. `CHECK ((VALUE > 0))`. */
+  readonly definition: string;
+  readonly validated: boolean;
+}
+
+/** A domain. `definition` is the CREATE DOMAIN without default, NOT NULL and constraints (those are altered in place). */
+export interface DomainDef extends ObjectBase {
+  readonly kind: "domain";
+  readonly type: string;
+  readonly collation: string | null;
+  readonly default: string | null;
+  readonly notNull: boolean;
+  readonly constraints: readonly DomainConstraintDef[];
+}
+
+/** An attribute of a composite type. */
+export interface AttributeDef {
+  readonly name: string;
+  readonly type: string;
+  readonly collation: string | null;
+}
+
+/** A composite type (`CREATE TYPE ... AS (...)`). `definition` is the rebuilt CREATE TYPE. */
+export interface CompositeTypeDef extends ObjectBase {
+  readonly kind: "composite type";
+  readonly attributes: readonly AttributeDef[];
+}
+
+/** A range type. `definition` is the rebuilt CREATE TYPE ... AS RANGE; any change re-creates it. */
+export interface RangeTypeDef extends ObjectBase {
+  readonly kind: "range type";
+}
+
+/** A materialized view with its indexes. `definition` is `pg_get_viewdef`. */
+export interface MaterializedViewDef extends ObjectBase {
+  readonly kind: "materialized view";
+  readonly columns: readonly string[];
+  readonly options: readonly string[];
+  readonly indexes: readonly IndexDef[];
+}
+
+/** A row-level security policy. `definition` is the rebuilt CREATE POLICY. */
+export interface PolicyDef extends ObjectBase {
+  readonly kind: "policy";
+  readonly table: string;
+}
+
+/** An object managed through the generic path: one handler per kind in `objects.ts`. */
+export type ObjectDef = RoutineDef | TriggerDef | DomainDef | CompositeTypeDef | RangeTypeDef | MaterializedViewDef | PolicyDef;
+
 /** Kinds of objects the engine sees but does not manage yet. */
 export type UnmanagedKind =
-  | "materialized view"
   | "partitioned table"
   | "partition"
   | "foreign table"
-  | "function"
-  | "procedure"
   | "aggregate"
-  | "trigger"
-  | "domain"
-  | "composite type"
-  | "range type"
-  | "policy"
   | "rule"
-  | "inherited table";
+  | "inherited table"
+  /** A trigger or policy on a relation the engine does not manage (a partition, a foreign table, ...). */
+  | "trigger"
+  | "policy";
 
 /** An object present in a managed schema that this engine version does not diff. */
 export interface UnmanagedObject extends QualifiedName {
@@ -169,12 +261,14 @@ export interface SchemaModel {
   readonly sequences: readonly SequenceDef[];
   readonly tables: readonly TableDef[];
   readonly views: readonly ViewDef[];
+  /** Routines, triggers, domains, composite and range types, materialized views, policies; sorted by kind, schema, identity. */
+  readonly objects: readonly ObjectDef[];
   readonly unmanaged: readonly UnmanagedObject[];
 }
 
 /** An empty model: what a freshly created database holds outside `public`. */
 export function emptyModel(): SchemaModel {
-  return { version: MODEL_VERSION, schemas: [], extensions: [], enums: [], sequences: [], tables: [], views: [], unmanaged: [] };
+  return { version: MODEL_VERSION, schemas: [], extensions: [], enums: [], sequences: [], tables: [], views: [], objects: [], unmanaged: [] };
 }
 
 /** `schema.name` key used for maps and sorting. */
@@ -202,6 +296,7 @@ export function inSchemas(model: SchemaModel, schemas: readonly string[]): Schem
     sequences: inScope(model.sequences),
     tables: inScope(model.tables),
     views: inScope(model.views),
+    objects: inScope(model.objects),
     unmanaged: inScope(model.unmanaged),
   };
 }

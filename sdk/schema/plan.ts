@@ -56,7 +56,9 @@ export interface PlanPolicy extends DiffOptions {
 export function plan(live: SchemaModel, desired: SchemaModel, policy: PlanPolicy = {}): Plan {
   const changes = diff(live, desired, policy);
   const ordered = order(changes, live, desired);
-  const newTables = new Set(changes.flatMap((c) => (c.kind === "createTable" ? [keyOf(c.table)] : [])));
+  const newTables = new Set(
+    changes.flatMap((c) => (c.kind === "createTable" ? [keyOf(c.table)] : c.kind === "createObject" && c.object.kind === "materialized view" ? [keyOf(c.object)] : [])),
+  );
   const steps = ordered.map(({ change, deps }) => {
     const transaction = transactionMode(change);
     const long = isLong(change);
@@ -96,9 +98,11 @@ function transactionMode(change: Change): TransactionMode {
       // A value added in a transaction cannot be used until it commits: run it alone.
       return "none";
     case "validateConstraint":
+    case "validateDomainConstraint":
     case "setNotNull":
       return "own";
     case "addConstraint":
+    case "addDomainConstraint":
       return change.notValid ? "own" : "group";
     default:
       return "group";
@@ -109,6 +113,9 @@ function isLong(change: Change): boolean {
   switch (change.kind) {
     case "createIndex":
     case "validateConstraint":
+    case "validateDomainConstraint":
+    case "setDomainNotNull":
+    case "recreateType":
     case "recreateEnum":
     case "setTableLogged":
     case "setGeneratedExpression":
@@ -120,7 +127,10 @@ function isLong(change: Change): boolean {
     case "setNotNull":
       return !change.online;
     case "addConstraint":
+    case "addDomainConstraint":
       return !change.notValid;
+    case "createObject":
+      return change.object.kind === "materialized view";
     default:
       return false;
   }

@@ -1,6 +1,7 @@
 import { quoteIdent, quoteLiteral, quoteNullableLiteral, quoteQualified } from "../postgres/quote";
 import type { Change, CommentTarget } from "./changes";
 import type { ColumnDef, ConstraintDef, IdentityDef, SequenceDef, TableDef } from "./model";
+import { commentTargetSql, createSql, dropSql, recreateTypeSql, replaceSql, triggerEnableSql } from "./objects";
 
 /**
  * Renders a change to the SQL statements that perform it. Names and user strings go through
@@ -141,6 +142,36 @@ export function render(change: Change): string[] {
     }
     case "dropView":
       return [`DROP VIEW ${quoteQualified(change.view.schema, change.view.name)}`];
+    case "setRowSecurity": {
+      const t = quoteQualified(change.table.schema, change.table.name);
+      return [`ALTER TABLE ${t} ${change.enabled ? "ENABLE" : "DISABLE"} ROW LEVEL SECURITY`, `ALTER TABLE ${t} ${change.forced ? "" : "NO "}FORCE ROW LEVEL SECURITY`];
+    }
+    case "createObject":
+      return createSql(change.object);
+    case "dropObject":
+      return [dropSql(change.object)];
+    case "replaceObject":
+      return replaceSql(change.object);
+    case "setDomainDefault": {
+      const d = quoteQualified(change.domain.schema, change.domain.name);
+      return [change.default === null ? `ALTER DOMAIN ${d} DROP DEFAULT` : `ALTER DOMAIN ${d} SET DEFAULT ${change.default}`];
+    }
+    case "setDomainNotNull":
+      return [`ALTER DOMAIN ${quoteQualified(change.domain.schema, change.domain.name)} ${change.notNull ? "SET" : "DROP"} NOT NULL`];
+    case "addDomainConstraint":
+      return [
+        `ALTER DOMAIN ${quoteQualified(change.domain.schema, change.domain.name)} ADD CONSTRAINT ${quoteIdent(change.constraint.name)} ${change.constraint.definition}${change.notValid ? " NOT VALID" : ""}`,
+      ];
+    case "validateDomainConstraint":
+      return [`ALTER DOMAIN ${quoteQualified(change.domain.schema, change.domain.name)} VALIDATE CONSTRAINT ${quoteIdent(change.constraint)}`];
+    case "dropDomainConstraint":
+      return [`ALTER DOMAIN ${quoteQualified(change.domain.schema, change.domain.name)} DROP CONSTRAINT ${quoteIdent(change.constraint.name)}`];
+    case "alterCompositeType":
+      return [`ALTER TYPE ${quoteQualified(change.type.schema, change.type.name)} ${change.actions.join(", ")}`];
+    case "setTriggerEnabled":
+      return [triggerEnableSql(change.trigger.schema, change.trigger.table, change.trigger.name, change.trigger.enabled)];
+    case "recreateType":
+      return recreateTypeSql(change);
     case "comment":
       return [`COMMENT ON ${commentTarget(change.target)} IS ${quoteNullableLiteral(change.comment)}`];
     default:
@@ -237,6 +268,8 @@ function commentTarget(t: CommentTarget): string {
       return `COLUMN ${quoteQualified(t.schema, t.table)}.${quoteIdent(t.column)}`;
     case "CONSTRAINT":
       return `CONSTRAINT ${quoteIdent(t.constraint)} ON ${quoteQualified(t.schema, t.table)}`;
+    case "OBJECT":
+      return commentTargetSql(t.object);
     default:
       return assertNever(t);
   }

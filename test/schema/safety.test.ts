@@ -129,13 +129,13 @@ describe.each(majors())("apply safety on PostgreSQL %i", (major) => {
 
   it("reports objects it does not manage instead of dropping or ignoring them silently", async () => {
     const db = await freshDatabase(major);
-    await runSql(db, "CREATE TABLE t (id int); CREATE MATERIALIZED VIEW v AS SELECT id FROM t; CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';");
-    const planned = await planSchema(db.url, schemaFromSql("CREATE TABLE t (id int); CREATE DOMAIN posint AS int CHECK (VALUE > 0);"), engineOptions(db));
+    await runSql(db, "CREATE TABLE t (id int); CREATE TABLE p (id int) PARTITION BY RANGE (id); CREATE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int);");
+    const planned = await planSchema(db.url, schemaFromSql("CREATE TABLE t (id int); CREATE TABLE q (id int) PARTITION BY LIST (id);"), engineOptions(db));
     expect(planned.plan.steps).toEqual([]);
     expect(planned.plan.unmanaged.map((u) => `${u.kind} ${u.schema}.${u.name} ${u.side}`)).toEqual([
-      "domain public.posint desired",
-      "function public.f() live",
-      "materialized view public.v live",
+      "aggregate public.total(integer) live",
+      "partitioned table public.p live",
+      "partitioned table public.q desired",
     ]);
   });
 

@@ -1,0 +1,120 @@
+import { describe, expect, it } from "vitest";
+import { majors } from "../support/postgres";
+import { expectConverges } from "../support/schema";
+
+const TABLE = "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2), updated_at timestamptz);";
+const TOUCH = `CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;`;
+
+const kinds = (steps: readonly { kind: string }[]) => steps.map((s) => s.kind);
+
+describe.each(majors())("functions, procedures and triggers on PostgreSQL %i", (major) => {
+  it("creates routines of every body form, triggers (also constraint and disabled ones) and their comments", async () => {
+    await expectConverges(
+      major,
+      "",
+      `${TABLE}
+       ${TOUCH}
+       CREATE FUNCTION add(a int, b int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a + b';
+       CREATE FUNCTION item_count() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT count(*) FROM items; END;
+       CREATE FUNCTION secret() RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$ BEGIN RETURN 'x'; END $$;
+       CREATE FUNCTION pairs(n int, OUT i int, OUT sq int) RETURNS SETOF record LANGUAGE sql AS 'SELECT g, g * g FROM generate_series(1, n) g';
+       CREATE PROCEDURE bump(delta numeric) LANGUAGE sql AS 'UPDATE items SET price = price + delta';
+       CREATE FUNCTION check_price() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.price < 0 THEN RAISE EXCEPTION 'negative'; END IF; RETURN NEW; END $$;
+       CREATE TRIGGER items_touch BEFORE INSERT OR UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch();
+       CREATE CONSTRAINT TRIGGER items_price AFTER INSERT OR UPDATE OF price ON items DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_price();
+       CREATE TRIGGER items_audit AFTER DELETE ON items FOR EACH STATEMENT EXECUTE FUNCTION touch();
+       ALTER TABLE items DISABLE TRIGGER items_audit;
+       COMMENT ON FUNCTION add(int, int) IS 'adds';
+       COMMENT ON PROCEDURE bump(numeric) IS 'raises prices';
+       COMMENT ON TRIGGER items_touch ON items IS 'keeps updated_at';`,
+    );
+  });
+
+  it("replaces a body, volatility, SECURITY DEFINER and search_path in place, keeping triggers and comments", async () => {
+    const { applied, db } = await expectConverges(
+      major,
+      `${TABLE} ${TOUCH} CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch();
+       CREATE FUNCTION label(i items) RETURNS text LANGUAGE sql AS 'SELECT i.name';
+       COMMENT ON FUNCTION touch() IS 'keeps updated_at';
+       INSERT INTO items VALUES (1, 'a', 1, NULL);`,
+      `${TABLE} CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$ BEGIN NEW.updated_at := '2000-01-01'; RETURN NEW; END $$;
+       CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch();
+       CREATE FUNCTION label(i items) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT upper(i.name)';
+       COMMENT ON FUNCTION touch() IS 'keeps updated_at';`,
+    );
+    expect(kinds(applied.plan.steps)).toEqual(["replaceObject", "replaceObject"]);
+    expect(applied.plan.steps[0]!.sql[0]).toMatch(/^CREATE OR REPLACE FUNCTION/);
+    const c = await db.client();
+    await c.query("UPDATE items SET name = 'b'");
+    expect((await c.query("SELECT updated_at::date::text AS d, label(items) AS l FROM items")).rows).toEqual([{ d: "2000-01-01", l: "B" }]);
+  });
+
+  it("drops and re-creates a routine whose signature or result changes, with the view that uses it around it", async () => {
+    const { applied, db } = await expectConverges(
+      major,
+      `${TABLE} CREATE FUNCTION price_of(i int) RETURNS numeric LANGUAGE sql STABLE BEGIN ATOMIC SELECT price FROM items WHERE id = i; END;
+       CREATE VIEW priced AS SELECT id, price_of(id) AS p FROM items;
+       CREATE FUNCTION twice(x numeric) RETURNS numeric LANGUAGE sql AS 'SELECT x * 2';
+       INSERT INTO items VALUES (1, 'a', 2.5, NULL);`,
+      `${TABLE} CREATE FUNCTION price_of(i int) RETURNS text LANGUAGE sql STABLE BEGIN ATOMIC SELECT price::text FROM items WHERE id = i; END;
+       CREATE VIEW priced AS SELECT id, price_of(id) AS p FROM items;
+       CREATE FUNCTION twice(x numeric, factor numeric DEFAULT 2) RETURNS numeric LANGUAGE sql AS 'SELECT x * factor';`,
+    );
+    expect(kinds(applied.plan.steps)).toEqual(["dropView", "dropObject", "dropObject", "createObject", "createView", "createObject"]);
+    const c = await db.client();
+    expect((await c.query("SELECT p, twice(1) AS s FROM priced")).rows).toEqual([{ p: "2.50", s: "2" }]);
+  });
+
+  it("replaces a plain trigger in place, re-creates a constraint trigger, toggles enable state, drops triggers before their function", async () => {
+    const { applied } = await expectConverges(
+      major,
+      `${TABLE} ${TOUCH}
+       CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+       CREATE TRIGGER t1 BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch();
+       CREATE CONSTRAINT TRIGGER t2 AFTER INSERT ON items FOR EACH ROW EXECUTE FUNCTION touch();
+       CREATE TRIGGER t3 AFTER INSERT ON items FOR EACH ROW EXECUTE FUNCTION touch();
+       CREATE TRIGGER t4 AFTER INSERT ON items FOR EACH STATEMENT EXECUTE FUNCTION noop();`,
+      `${TABLE} ${TOUCH}
+       CREATE TRIGGER t1 BEFORE INSERT OR UPDATE ON items FOR EACH ROW WHEN (NEW.price IS NOT NULL) EXECUTE FUNCTION touch();
+       CREATE CONSTRAINT TRIGGER t2 AFTER INSERT OR UPDATE ON items DEFERRABLE FOR EACH ROW EXECUTE FUNCTION touch();
+       CREATE TRIGGER t3 AFTER INSERT ON items FOR EACH ROW EXECUTE FUNCTION touch();
+       ALTER TABLE items DISABLE TRIGGER t3;`,
+    );
+    expect(applied.plan.steps.map((s) => `${s.kind} ${"object" in s ? s.object.name : "trigger" in s ? s.trigger.name : ""}`)).toEqual([
+      "dropObject t2",
+      "dropObject t4",
+      "dropObject noop",
+      "createObject t2",
+      "replaceObject t1",
+      "setTriggerEnabled t3",
+    ]);
+  });
+
+  it("creates a function before a table whose default calls it, and drops it after", async () => {
+    await expectConverges(
+      major,
+      "",
+      `CREATE FUNCTION new_code() RETURNS text LANGUAGE sql VOLATILE AS $$SELECT md5(random()::text)$$;
+       CREATE TABLE codes (id int PRIMARY KEY, code text DEFAULT new_code() CHECK (length(code) > 0));`,
+    );
+    const { applied } = await expectConverges(
+      major,
+      `CREATE FUNCTION new_code() RETURNS text LANGUAGE sql VOLATILE AS $$SELECT md5(random()::text)$$;
+       CREATE TABLE codes (id int PRIMARY KEY, code text DEFAULT new_code());`,
+      "CREATE TABLE codes (id int PRIMARY KEY, code text);",
+    );
+    expect(kinds(applied.plan.steps)).toEqual(["dropDefault", "dropObject"]);
+  });
+
+  it("re-creates a trigger whose WHEN reads a column around that column's type change", async () => {
+    const { applied, db } = await expectConverges(
+      major,
+      `${TABLE} ${TOUCH} CREATE TRIGGER t1 BEFORE UPDATE OF price ON items FOR EACH ROW WHEN (NEW.price > 0) EXECUTE FUNCTION touch();
+       INSERT INTO items VALUES (1, 'a', 2.5, NULL);`,
+      `${TABLE.replace("price numeric(10,2)", "price numeric(12,2)")} ${TOUCH} CREATE TRIGGER t1 BEFORE UPDATE OF price ON items FOR EACH ROW WHEN (NEW.price > 0) EXECUTE FUNCTION touch();`,
+    );
+    expect(kinds(applied.plan.steps)).toEqual(["dropObject", "alterColumnType", "createObject"]);
+    const c = await db.client();
+    expect((await c.query("SELECT price FROM items")).rows).toEqual([{ price: "2.50" }]);
+  });
+});
