@@ -17,7 +17,7 @@ import {
 } from "./model";
 import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render";
 import { dependenciesOf } from "./dependencies";
-import { compareObject, convertedColumns, objectId, objectKeys } from "./objects";
+import { compareObject, convertedColumns, objectId } from "./objects";
 
 /** A rename the user declared; the engine never guesses renames. */
 export type Rename =
