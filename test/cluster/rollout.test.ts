@@ -7,12 +7,15 @@
 //   once it has the old primary's last WAL, the old primary back as a replica on its volume),
 //   with a writer losing no acknowledged row. The switchover time is printed.
 // - with primaryUpdateStrategy supervised, the primary waits (reported in status) until the
-//   cluster is annotated setpoint.dev/switchover-to=<replica>.
+//   cluster is annotated setpoint.dev/switchover-to=<replica>;
+// - a switchover decided by an operator that stopped before acting on it is resumed by the next;
+// - a new cluster created with a restart parameter converges to it on every instance.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
+import { SWITCHOVER_AT_ANNOTATION, SWITCHOVER_FROM_ANNOTATION, SWITCHOVER_LSN_ANNOTATION } from "../../sdk/operator/cluster/controller";
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import type { LogFields, Logger } from "../../sdk/reconcile/index";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
@@ -246,5 +249,41 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
       const c = (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name: "till" })) as { metadata: { annotations?: Record<string, string> } };
       return c.metadata.annotations?.["setpoint.dev/switchover-to"] === undefined;
     }, WAIT_MS);
+  }, 600_000);
+
+  it("resumes a switchover the operator decided before it stopped (target annotated, old primary still running)", async () => {
+    const before = await settled("shop", 3);
+    const from = before.status!.currentPrimary!;
+    const to = before.status!.instances!.find((i) => i.role === "replica")!.name;
+    await operator!.stop();
+    const fromIp = (await pod(from)).status!.podIP!;
+    const [fence] = await query<{ lsn: string }>("shop", fromIp, "select pg_current_wal_lsn()::text as lsn");
+    await core.patchNamespacedPod(
+      {
+        name: to,
+        namespace: ns,
+        body: { metadata: { annotations: { [SWITCHOVER_FROM_ANNOTATION]: from, [SWITCHOVER_LSN_ANNOTATION]: fence!.lsn, [SWITCHOVER_AT_ANNOTATION]: new Date().toISOString() } } },
+      },
+      MERGE_PATCH,
+    );
+    operator = await startOperator({ kubeconfig: cp!.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+    const after = await settled("shop", 3, (c) => c.status?.currentPrimary === to);
+    expect(after.status?.instances?.filter((i) => i.role === "primary").map((i) => i.name)).toEqual([to]);
+    expect((await query<{ r: boolean }>("shop", (await pod(from)).status!.podIP!, "select pg_is_in_recovery() as r"))[0]!.r).toBe(true);
+    expect(await selectedPods("shop-rw")).toEqual([to]);
+    expect((await pod(to)).metadata?.annotations?.[SWITCHOVER_FROM_ANNOTATION]).toBeUndefined();
+    const toIp = (await pod(to)).status!.podIP!;
+    expect(Number((await query<{ n: string }>("shop", toIp, "select count(*) as n from pg_stat_replication where state = 'streaming'"))[0]!.n)).toBe(2);
+  }, 600_000);
+
+  it("brings a new cluster created with a restart parameter to it on every instance (the first boot runs the defaults)", async () => {
+    await create("fresh", { instances: 3, synchronous: { number: 1 }, parameters: { max_connections: "75" } });
+    const done = await settled("fresh", 1, (c) => c.status?.effectiveParameters?.["max_connections"] === "75" && (c.status.instances ?? []).every((i) => i.pendingRestart === false));
+    expect(done.status?.instances).toHaveLength(3);
+    for (const i of done.status!.instances!) {
+      const [r] = await query<{ v: string }>("fresh", (await pod(i.name)).status!.podIP!, "select current_setting('max_connections') as v");
+      expect(r!.v).toBe("75");
+    }
+    expect(done.status?.instances?.filter((i) => i.role === "primary")).toHaveLength(1);
   }, 600_000);
 });

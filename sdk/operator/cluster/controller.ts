@@ -292,6 +292,10 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     if (switchTarget !== undefined && switchFrom === primary) {
       switching = true;
       const to = switchTarget.metadata!.name!;
+      // Decided, but the operator stopped before the old primary's shutdown began: begin it now.
+      if (primaryPod !== undefined && !primaryPod.metadata?.deletionTimestamp && !isPrimaryNow(to)) {
+        await ignoreNotFound(deps.api.deleteNamespacedPod({ name: primary, namespace: req.namespace, body: { preconditions: { uid: primaryPod.metadata?.uid } } }));
+      }
       const fenceLsn = switchTarget.metadata?.annotations?.[SWITCHOVER_LSN_ANNOTATION] ?? "0/0";
       const startedAt = Date.parse(switchTarget.metadata?.annotations?.[SWITCHOVER_AT_ANNOTATION] ?? "") || 0;
       const tp = probes.get(to);
@@ -440,6 +444,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     let bootstrapped = false;
     const replicaNames = [...present].filter((n) => n !== primary).sort((a, b) => ordinalOf(a) - ordinalOf(b));
     let keep: string[] = [];
+    let adding: string[] = [];
     // New claims are as large as the largest existing one (volumes may have grown).
     const claimSize = [...claims.values()]
       .map((c) => c.spec?.resources?.requests?.storage)
@@ -458,7 +463,8 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       const remove = replicaNames.slice(keep.length);
       const add: number[] = [];
       for (let n = 1; keep.length + add.length < spec.instances - 1; n++) if (!present.has(instanceName(req.name, n))) add.push(n);
-      const wanted = [...keep, ...add.map((n) => instanceName(req.name, n))].sort((a, b) => ordinalOf(a) - ordinalOf(b));
+      adding = add.map((n) => instanceName(req.name, n));
+      const wanted = [...keep, ...adding].sort((a, b) => ordinalOf(a) - ordinalOf(b));
       const wantedSlots = wanted.map(replicationSlotName);
       const ours = new Set([...ordinals.keys()].map(replicationSlotName));
       const slots = primaryProbe.slots ?? [];
@@ -558,7 +564,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       const action = planRollout({
         primary: rolloutOf(primary),
         replicas: keep.filter((n) => live(n) !== undefined).map(rolloutOf),
-        missingReplicas: keep.filter((n) => live(n) === undefined),
+        missingReplicas: [...keep.filter((n) => live(n) === undefined), ...adding],
         strategy: spec.primaryUpdateStrategy,
         requested,
       });

@@ -75,4 +75,28 @@ describe("statusFor", () => {
     expect(cond(s, "Ready")).toMatchObject({ status: "False", reason: "InvalidSpec", message: "spec.storage: required" });
     expect(cond(s, "Degraded")).toMatchObject({ status: "True", reason: "InvalidSpec" });
   });
+
+  it("reports each instance's pending restart and disk usage, the effective parameters and the fullest volume", () => {
+    const replica: InstanceObservation = { name: "orders-2", podReady: true, probe: { reachable: true, inRecovery: true, pendingRestart: [] }, streaming: true, lagBytes: 0, diskUsedBytes: 10 };
+    const primary: InstanceObservation = { ...up, probe: { reachable: true, inRecovery: false, pendingRestart: ["max_connections"] }, diskUsedBytes: 20 };
+    const s = statusFor(
+      undefined,
+      observed({
+        instances: [primary, replica],
+        wantedInstances: 2,
+        effectiveParameters: { max_connections: "50", work_mem: "8MB" },
+        diskUsage: { usedBytes: 20, capacityBytes: 100 },
+        topology: { reason: "RollingRestart", message: "restarting replica orders-2: ..." },
+      }),
+      4,
+      now,
+    );
+    expect(s.instances).toEqual([
+      { name: "orders-1", role: "primary", ready: true, pendingRestart: true, diskUsedBytes: 20 },
+      { name: "orders-2", role: "replica", ready: true, lagBytes: 0, pendingRestart: false, diskUsedBytes: 10 },
+    ]);
+    expect(s.effectiveParameters).toEqual({ max_connections: "50", work_mem: "8MB" });
+    expect(s.diskUsage).toEqual({ usedBytes: 20, capacityBytes: 100 });
+    expect(cond(s, "Progressing")).toMatchObject({ status: "True", reason: "RollingRestart" });
+  });
 });
