@@ -643,6 +643,8 @@ SELECT n.nspname AS schema, p.proname AS name, CASE p.prokind WHEN 'p' THEN 'pro
        obj_description(p.oid, 'pg_proc') AS comment
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE p.prokind IN ('f', 'p', 'w') AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
+  -- Constructors of range and multirange types belong to their type.
+  AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_proc'::regclass AND dep.objid = p.oid AND dep.deptype = 'i')
 ORDER BY 1, 4`;
 
 const TRIGGERS_SQL = `

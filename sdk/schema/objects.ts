@@ -251,28 +251,29 @@ export function convertedColumns(live: SchemaModel, desired: SchemaModel, t: Qua
   });
 }
 
-/** The statements of a recreateType change. */
+/**
+ * The statements of a recreateType change. Domains and composite types: the old type is renamed,
+ * the new one created, the columns converted, the old one dropped. A range type cannot be renamed
+ * aside (its constructor functions and multirange keep their names), so its columns go through text.
+ */
 export function recreateTypeSql(change: Extract<Change, { kind: "recreateType" }>): string[] {
   const t = change.type;
-  const oldName = `${t.name}`.slice(0, 40) + "_setpoint_old";
   const word = t.kind === "domain" ? "DOMAIN" : "TYPE";
   const type = quoteQualified(t.schema, t.name);
-  const out = [`ALTER ${word} ${type} RENAME TO ${quoteIdent(oldName)}`];
+  const columns = change.columns.map((col) => ({ ...col, tbl: quoteQualified(col.table.schema, col.table.name), c: quoteIdent(col.column), target: col.array ? `${type}[]` : type }));
+  const out: string[] = [];
+  for (const col of columns) if (col.default !== null) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} DROP DEFAULT`);
   if (change.from.kind === "range type") {
-    // The old range's multirange type keeps its name unless renamed too.
-    const m = /MULTIRANGE_TYPE_NAME = ((?:"(?:[^"]|"")+"|[^.,) ]+)\.("(?:[^"]|"")+"|[^,) ]+))\)$/.exec(change.from.definition);
-    if (m) out.push(`ALTER TYPE ${m[1]}.${m[2]} RENAME TO ${quoteIdent(`${unquote(m[2]!)}`.slice(0, 40) + "_setpoint_old")}`);
+    for (const col of columns) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE text${col.array ? "[]" : ""} USING ${col.c}::text${col.array ? "[]" : ""}`);
+    out.push(`DROP TYPE ${type}`, ...createSql(t));
+    for (const col of columns) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE ${col.target} USING ${col.c}::${col.target}`);
+  } else {
+    const oldName = `${t.name}`.slice(0, 40) + "_setpoint_old";
+    out.push(`ALTER ${word} ${type} RENAME TO ${quoteIdent(oldName)}`, ...createSql(t));
+    for (const col of columns) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE ${col.target} USING ${col.c}::text${col.array ? "[]" : ""}::${col.target}`);
+    out.push(`DROP ${word} ${quoteQualified(t.schema, oldName)}`);
   }
-  out.push(...createSql(t));
-  for (const col of change.columns) {
-    const tbl = quoteQualified(col.table.schema, col.table.name);
-    const c = quoteIdent(col.column);
-    if (col.default !== null) out.push(`ALTER TABLE ${tbl} ALTER COLUMN ${c} DROP DEFAULT`);
-    const target = col.array ? `${type}[]` : type;
-    out.push(`ALTER TABLE ${tbl} ALTER COLUMN ${c} TYPE ${target} USING ${c}::text${col.array ? "[]" : ""}::${target}`);
-    if (col.default !== null) out.push(`ALTER TABLE ${tbl} ALTER COLUMN ${c} SET DEFAULT ${col.default}`);
-  }
-  out.push(`DROP ${word} ${quoteQualified(t.schema, oldName)}`);
+  for (const col of columns) if (col.default !== null) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} SET DEFAULT ${col.default}`);
   return out;
 }
 
