@@ -279,6 +279,12 @@ interface Dependent {
 
 const isView = (o: ViewDef | ObjectDef): o is ViewDef => o.kind === undefined;
 
+// Change kinds whose dependencies list dropped keys (see dependencies.ts).
+const DROPPING: ReadonlySet<Change["kind"]> = new Set<Change["kind"]>([
+  "dropSchema", "dropExtension", "dropEnum", "recreateEnum", "dropSequence", "renameSequence", "dropTable", "renameTable", "renameColumn",
+  "dropColumn", "alterColumnType", "dropConstraint", "renameConstraint", "dropIndex", "dropView", "dropObject", "recreateType",
+]);
+
 // Emission order of creations (the dependency graph has the last word): types before the views
 // and routines that use them, views before routines whose SQL bodies read them (such bodies record
 // no dependency), routines before the triggers that call them.
@@ -323,10 +329,12 @@ function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
     entries.set(objectId(o), { live: o, desired: d, decision: how.action === "recreate" ? "recreate" : "keep", changes });
   }
   for (const o of desired.objects) if (!entries.has(objectId(o))) entries.set(objectId(o), { live: null, desired: o, decision: "create", changes: [] });
+  if (entries.size === 0) return;
 
   // Keys dropped by the changes so far and by the views and objects dropped or re-created.
   const dropped = new Set<string>();
-  for (const c of ctx.out) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
+  // Only changes that drop keys matter (computing every change's graph effects costs on a large cold plan).
+  for (const c of ctx.out) if (DROPPING.has(c.kind)) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
   const removal = (e: Dependent): Change[] => {
     const l = e.live!;
     if (isView(l)) return [{ kind: "dropView", view: l }];
