@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { InputError } from "../sdk/errors";
-import { PostgresCluster, clusterEndpoints, postgresClusterDefaults, waitForClusterReady } from "./postgres-cluster";
+import { PostgresCluster, clusterEndpoints, isServing, postgresClusterDefaults, waitForClusterReady } from "./postgres-cluster";
 
 const registered: pulumi.runtime.MockResourceArgs[] = [];
 
@@ -42,6 +42,7 @@ describe("postgresClusterDefaults", () => {
         bootstrap: { database: "app", owner: "app" },
         services: { rw: true, ro: true },
         primaryUpdateStrategy: "unsupervised",
+        failoverGrace: "5s",
       },
     });
   });
@@ -91,6 +92,19 @@ describe("clusterEndpoints", () => {
     expect(
       clusterEndpoints("orders", "shop", { readWriteService: "w", readOnlyService: "r", port: 6432, secretName: "creds" }),
     ).toEqual({ readWriteHost: "w.shop.svc", readOnlyHost: "r.shop.svc", port: 6432, secretName: "creds" });
+  });
+});
+
+describe("isServing", () => {
+  const condition = (type: "Ready" | "Progressing", status: "True" | "False", generation: number) => ({ type, status, reason: "R", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: generation });
+
+  it("needs Ready for the generation and nothing still rolling out", () => {
+    expect(isServing({ observedGeneration: 2, conditions: [condition("Ready", "True", 2)] }, 2)).toBe(true);
+    expect(isServing({ observedGeneration: 2, conditions: [condition("Ready", "True", 2), condition("Progressing", "False", 2)] }, 2)).toBe(true);
+    // A rolling restart keeps the cluster Ready while the new spec is not served everywhere yet.
+    expect(isServing({ observedGeneration: 2, conditions: [condition("Ready", "True", 2), condition("Progressing", "True", 2)] }, 2)).toBe(false);
+    expect(isServing({ observedGeneration: 2, conditions: [condition("Ready", "True", 1)] }, 2)).toBe(false);
+    expect(isServing(undefined, 1)).toBe(false);
   });
 });
 

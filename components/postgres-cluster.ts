@@ -130,7 +130,18 @@ export interface WaitOptions {
 
 
 /**
- * Polls a PostgresCluster until its `Ready` condition is `True` for `generation`.
+ * True when the cluster serves the spec of `generation`: `Ready=True` for it, and no change of
+ * that spec still rolling out (`Progressing=True`, e.g. a rolling restart for a parameter, or
+ * replicas still cloning). Pure.
+ */
+export function isServing(status: PostgresClusterStatus | undefined, generation: number): boolean {
+  const progressing = status?.conditions?.find((c) => c.type === "Progressing");
+  return isReadyFor(status, generation) && progressing?.status !== "True";
+}
+
+/**
+ * Polls a PostgresCluster until it serves the spec of `generation` ({@link isServing}), so that
+ * dependents (a Schema, applications) never run against a rollout in progress.
  * @returns the status that was Ready.
  * @throws {Error} after `timeoutMs`, with the last Ready condition's reason and message (or
  *   the last API error); never with credentials.
@@ -149,11 +160,13 @@ export async function waitForClusterReady(opts: WaitOptions): Promise<PostgresCl
         name: opts.name,
       })) as { status?: unknown };
       const status = parsePostgresClusterStatus(obj.status);
-      if (isReadyFor(status, opts.generation)) return status;
+      if (isServing(status, opts.generation)) return status;
       const ready = readyCondition(status);
+      const progressing = status.conditions?.find((c) => c.type === "Progressing");
       last = ready
         ? `Ready=${ready.status} (${ready.reason}${ready.message ? `: ${ready.message}` : ""}) for generation ${ready.observedGeneration ?? "?"}`
         : "no Ready condition yet";
+      if (ready?.status === "True" && progressing?.status === "True") last += `; Progressing=True (${progressing.reason}${progressing.message ? `: ${progressing.message}` : ""})`;
     } catch (err) {
       const e = err as { code?: number; message?: string };
       last = `reading the resource failed: ${e.code ? `HTTP ${e.code}` : (e.message ?? String(err)).split("\n")[0]}`;

@@ -29,8 +29,10 @@ const NAMESPACE = "default";
 const NAME = "shop";
 const TABLE = "orders";
 const TOOLS = ["pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "etcd", "kube-apiserver", "kube-controller-manager"];
-/** max_connections before and after the change that needs a rolling restart. */
-const MAX_CONNECTIONS = ["100", "200"] as const;
+/** The max_connections the demo raises the cluster's to (a change that needs a restart). */
+const MAX_CONNECTIONS = "200";
+/** Bound of each `pulumi up`: a cluster that never gets Ready fails the demo instead of hanging it. */
+const UP_TIMEOUT_MS = 240_000;
 const FAILOVER_TIMEOUT_MS = 90_000;
 const ROLLOUT_TIMEOUT_MS = 150_000;
 
@@ -58,6 +60,11 @@ async function withClient<T>(config: ClientConfig, fn: (c: Client) => Promise<T>
   }
 }
 
+/** max_connections of the server behind `config`. */
+async function maxConnectionsOf(config: ClientConfig): Promise<string> {
+  return withClient(config, async (c) => (await c.query<{ v: string }>("select current_setting('max_connections') as v")).rows[0]!.v);
+}
+
 function printPods(watch: ClusterWatch): void {
   console.log(`${"NAME".padEnd(10)}${"ROLE".padEnd(10)}${"READY".padEnd(8)}IP`);
   for (const p of watch.pods()) {
@@ -66,10 +73,10 @@ function printPods(watch: ClusterWatch): void {
   }
 }
 
-/** The rolling restart as observed: restarts and primary changes, in order. */
-function rolloutSummary(changes: readonly ClusterChange[]): string[] {
+/** The rolling restart as observed: restarts and primary changes, in order; `primary` is the primary it began with. */
+function rolloutSummary(changes: readonly ClusterChange[], primary: string | undefined): string[] {
   return changes.flatMap((c) => {
-    if (c.kind === "restart") return [`restart ${c.pod!}${c.role ? ` (${c.role})` : ""}`];
+    if (c.kind === "restart") return [`restart ${c.pod!} (${c.pod === primary ? "the old primary, now a replica" : (c.role ?? "?")})`];
     if (c.kind === "primary" && c.from !== undefined) return [`switchover ${c.from} -> ${c.to!}`];
     return [];
   });
@@ -128,9 +135,8 @@ async function main(): Promise<void> {
     // Secrets go in on stdin, never on the command line.
     await stack.run(["config", "set", "--secret", "kubeconfig"], { show: false, input: readFileSync(cp.kubeconfigPath, "utf8") });
     await stack.run(["config", "set", "readWriteAddress", `${proxy.host}:${proxy.port}`], { show: false });
-    await stack.run(["config", "set", "maxConnections", MAX_CONNECTIONS[0]], { show: false });
     const startedUp = Date.now();
-    await stack.run(["up", "--yes", "--skip-preview"]);
+    await stack.run(["up", "--yes", "--skip-preview", "--suppress-progress"], { timeoutMs: UP_TIMEOUT_MS });
     console.log(`pulumi up: 3 instances Ready and the Schema applied in ${((Date.now() - startedUp) / 1000).toFixed(1)} s`);
 
     step(`kubectl get pods -l setpoint.dev/cluster=${NAME}`);
@@ -175,17 +181,19 @@ async function main(): Promise<void> {
     console.log(`healed in ${((Date.now() - healStart) / 1000).toFixed(1)} s`);
     printPods(watch);
 
-    step(`raising max_connections ${MAX_CONNECTIONS[0]} -> ${MAX_CONNECTIONS[1]} (needs a restart): pulumi up`);
+    const current = await maxConnectionsOf(app);
+    step(`raising max_connections ${current} -> ${MAX_CONNECTIONS} (needs a restart): pulumi up`);
     const rolloutFrom = watch.changes.length;
-    await stack.run(["config", "set", "maxConnections", MAX_CONNECTIONS[1]], { show: false });
-    const up = stack.run(["up", "--yes", "--skip-preview"]);
+    const primaryBefore = v.status()?.currentPrimary;
+    await stack.run(["config", "set", "maxConnections", MAX_CONNECTIONS], { show: false });
+    const up = stack.run(["up", "--yes", "--skip-preview", "--suppress-progress"], { timeoutMs: UP_TIMEOUT_MS });
     up.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
     const settings = async (): Promise<Record<string, string>> => {
       const out: Record<string, string> = {};
       for (const p of v.pods()) {
         const ip = p.status?.podIP;
         if (!ip) continue;
-        out[p.metadata!.name!] = await withClient({ ...app, host: ip, port: 5432 }, async (c) => (await c.query<{ v: string }>("select current_setting('max_connections') as v")).rows[0]!.v).catch(() => "?");
+        out[p.metadata!.name!] = await maxConnectionsOf({ ...app, host: ip, port: 5432 }).catch(() => "?");
       }
       return out;
     };
@@ -193,7 +201,7 @@ async function main(): Promise<void> {
       "every instance restarted with the new max_connections",
       async () => {
         const now = await settings();
-        return settled(v.status(), 3) && Object.keys(now).length === 3 && Object.values(now).every((x) => x === MAX_CONNECTIONS[1]) ? now : undefined;
+        return settled(v.status(), 3) && Object.keys(now).length === 3 && Object.values(now).every((x) => x === MAX_CONNECTIONS) ? now : undefined;
       },
       ROLLOUT_TIMEOUT_MS,
       1000,
@@ -202,12 +210,12 @@ async function main(): Promise<void> {
       const pending = (v.status()?.instances ?? []).filter((i) => i.pendingRestart).map((i) => i.name);
       throw new Error(
         `rolling restart not observed within ${ROLLOUT_TIMEOUT_MS / 1000} s: max_connections by instance ${JSON.stringify(now)}; ` +
-          `pending restart in status: ${pending.length ? pending.join(", ") : "none"}; restarts seen: ${rolloutSummary(v.changes.slice(rolloutFrom)).join(", ") || "none"}`,
+          `pending restart in status: ${pending.length ? pending.join(", ") : "none"}; restarts seen: ${rolloutSummary(v.changes.slice(rolloutFrom), primaryBefore).join(", ") || "none"}`,
       );
     });
     await up;
     step("rolling restart");
-    const order = rolloutSummary(watch.changes.slice(rolloutFrom));
+    const order = rolloutSummary(watch.changes.slice(rolloutFrom), primaryBefore);
     console.log(`rolling restart: ${order.join(", ")}`);
     console.log(`max_connections: ${Object.entries(rolled).map(([pod, value]) => `${pod}=${value}`).join(", ")}`);
 

@@ -9,8 +9,9 @@
 // Config:
 //   kubeconfig (secret)   kubeconfig content of the target cluster
 //   namespace             namespace of the cluster (default "default")
-//   maxConnections        max_connections of every instance (default "100"); changing it needs a
-//                         restart, which the operator rolls out: replicas first, then a switchover
+//   maxConnections        max_connections of every instance (default: the server's); changing it
+//                         needs a restart, which the operator rolls out: replicas first, then a
+//                         switchover
 //   readWriteAddress      host:port at which the machine running Pulumi reaches the cluster's rw
 //                         Service (e.g. a `kubectl port-forward svc/shop-rw 5432`). Unset, the
 //                         Schema connects by the URL in the cluster's application Secret, whose
@@ -26,6 +27,7 @@ const config = new pulumi.Config();
 const namespace = config.get("namespace") ?? "default";
 const kubeconfig = config.requireSecret("kubeconfig");
 const provider = new k8s.Provider("target", { kubeconfig });
+const maxConnections = config.get("maxConnections");
 
 const cluster = new PostgresCluster(
   "shop",
@@ -35,7 +37,7 @@ const cluster = new PostgresCluster(
     instances: 3,
     synchronous: { number: 1 },
     storage: { size: "1Gi" },
-    parameters: { max_connections: config.get("maxConnections") ?? "100" },
+    parameters: maxConnections === undefined ? {} : { max_connections: maxConnections },
     bootstrap: { database: "shop", owner: "shop" },
     readyTimeout: "5m",
     kubeconfig,

@@ -100,6 +100,8 @@ export interface PulumiRunOptions {
   show?: boolean;
   /** Written to its stdin (secrets go in this way, never on the command line). */
   input?: string;
+  /** Interrupt the run (SIGINT, as Ctrl-C would) and fail after this long. @default no limit */
+  timeoutMs?: number;
 }
 
 /** A stack of an example program, on a local file backend in `work`. */
@@ -146,8 +148,15 @@ export function localStack(tc: ToolchainEnv, programDir: string, work: string): 
         if (opts.show !== false) process.stdout.write(c);
       });
       child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      let timedOut = false;
+      const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), child.kill("SIGINT")), opts.timeoutMs);
       child.once("error", reject);
-      child.once("close", (code) => (code === 0 ? resolveRun(stdout) : reject(new Error(`pulumi ${args.join(" ")} failed:\n${stdout}\n${stderr}`))));
+      child.once("close", (code) => {
+        clearTimeout(timer);
+        if (code === 0 && !timedOut) return resolveRun(stdout);
+        const why = timedOut ? `did not finish within ${opts.timeoutMs! / 1000} s` : "failed";
+        reject(new Error(`pulumi ${args.join(" ")} ${why}:\n${stdout}\n${stderr}`));
+      });
       child.stdin.end(opts.input ?? "");
     });
   return {
