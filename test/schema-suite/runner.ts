@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client } from "pg";
 import { quoteIdent } from "../../sdk/postgres/quote";
+import { catalogDiff, catalogLines } from "./catalog";
 import { PAIR_KINDS, SUITE_ROLES, type PairKind, type SchemaPair } from "./corpus";
 
 /** Where a pair stopped: the four CLI calls of a run, in order. */
@@ -44,6 +45,13 @@ export interface PairResult {
    * desired SQL still has them: the engine must never drop what it does not manage.
    */
   droppedUnmanaged: string[];
+  /**
+   * After `apply` of the new SQL: whether the database's catalogs (catalog.ts) equal those of a
+   * fresh database where the new SQL ran directly. Absent when `apply` did not succeed.
+   */
+  matches?: boolean;
+  /** The first catalog differences when `matches` is false (`-` expected, `+` found). */
+  catalogDiff?: string[];
   durationMs: number;
 }
 
@@ -157,6 +165,14 @@ export async function runPair(pair: SchemaPair, options: SuiteOptions, dir: stri
     Object.assign(result, { planSteps: plan.steps.length, planHazards: hazards, unmanaged: plan.unmanaged });
     const applied = await options.cli(["schema", "apply", ...common, "--schema", newFile, ...(hazards.length ? ["--allow-hazards", hazards.join(",")] : []), "--yes"]);
     if (applied.code !== 0) return fail("apply-new", applied.stderr || applied.stdout);
+    try {
+      const diff = await compareWithDirect(options.targetUrl, url, pair.new);
+      result.matches = diff.length === 0;
+      if (diff.length) result.catalogDiff = diff;
+    } catch (err) {
+      // The comparison is the suite's own check: its failure leaves `matches` unset, not the pair failed.
+      result.catalogDiff = [`catalog comparison failed: ${(err as Error).message}`];
+    }
     const replanned = await options.cli(["schema", "plan", ...common, "--schema", newFile, "--format", "json"]);
     const replan = replanned.code === 0 || replanned.code === 2 ? parsePlan(replanned.stdout) : null;
     if (!replan) return fail("replan", replanned.stderr || replanned.stdout);
@@ -173,6 +189,34 @@ export async function runPair(pair: SchemaPair, options: SuiteOptions, dir: stri
   } finally {
     result.durationMs = Date.now() - started;
     await admin(options.targetUrl, `DROP DATABASE IF EXISTS ${quoteIdent(db)} WITH (FORCE)`).catch(() => undefined);
+  }
+}
+
+/** Catalog differences between the database at `url` and a fresh one where `sql` ran directly. */
+async function compareWithDirect(serverUrl: string, url: string, sql: string): Promise<string[]> {
+  const ref = `suite_ref_${randomBytes(6).toString("hex")}`;
+  await admin(serverUrl, `CREATE DATABASE ${quoteIdent(ref)} TEMPLATE template0`);
+  try {
+    const [expected, actual] = await Promise.all([
+      withClient(databaseUrl(serverUrl, ref), async (c) => {
+        await c.query(sql);
+        return catalogLines(c);
+      }),
+      withClient(url, catalogLines),
+    ]);
+    return catalogDiff(expected, actual);
+  } finally {
+    await admin(serverUrl, `DROP DATABASE IF EXISTS ${quoteIdent(ref)} WITH (FORCE)`).catch(() => undefined);
+  }
+}
+
+async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
   }
 }
 
@@ -201,13 +245,7 @@ function databaseUrl(serverUrl: string, database: string): string {
 }
 
 async function admin(url: string, sql: string): Promise<void> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
+  await withClient(url, (c) => c.query(sql));
 }
 
 /** Per-kind counts of a run. */
@@ -219,6 +257,8 @@ export interface KindSummary {
   failed: Record<Phase, number>;
   /** Pairs whose plan reported unmanaged objects. */
   withUnmanaged: number;
+  /** Pairs whose database after `apply` equals the new SQL run directly (catalog.ts). */
+  matching: number;
 }
 
 /** Counts per kind, in corpus kind order, for kinds present in `results`. */
@@ -227,7 +267,7 @@ export function summarize(results: readonly PairResult[]): KindSummary[] {
     const of = results.filter((r) => r.kind === kind);
     const failed: Record<Phase, number> = { "apply-old": 0, plan: 0, "apply-new": 0, replan: 0 };
     for (const r of of) if (r.phase) failed[r.phase]++;
-    return { kind, pairs: of.length, converged: of.filter((r) => r.converged).length, failed, withUnmanaged: of.filter((r) => r.unmanaged.length > 0).length };
+    return { kind, pairs: of.length, converged: of.filter((r) => r.converged).length, failed, withUnmanaged: of.filter((r) => r.unmanaged.length > 0).length, matching: of.filter((r) => r.matches).length };
   }).filter((s) => s.pairs > 0);
 }
 
@@ -246,24 +286,41 @@ export function causeOf(r: PairResult): string {
   return `${r.phase}: ${text}`.slice(0, 200);
 }
 
-/** The human report: per-kind table, overall rate, failures grouped by cause. */
+/** The human report: per-kind table, overall rates, failures and state differences grouped by cause. */
 export function report(results: readonly PairResult[]): string {
-  const rows = summarize(results).map((s) => [s.kind, s.pairs, s.converged, pct(s.converged, s.pairs), s.failed["apply-old"], s.failed.plan, s.failed["apply-new"], s.failed.replan, s.withUnmanaged]);
+  const phases = ["apply-old", "plan", "apply-new", "replan"] as const;
+  const rows = summarize(results).map((s) => [s.kind, s.pairs, s.converged, pct(s.converged, s.pairs), ...phases.map((p) => s.failed[p]), s.withUnmanaged, s.matching]);
   const total = results.length;
   const ok = results.filter((r) => r.converged).length;
-  rows.push(["total", total, ok, pct(ok, total), ...(["apply-old", "plan", "apply-new", "replan"] as const).map((p) => results.filter((r) => r.phase === p).length), results.filter((r) => r.unmanaged.length > 0).length]);
-  const table = textTable(["kind", "pairs", "converged", "%", "apply-old", "plan", "apply-new", "replan", "unmanaged"], rows);
-  const groups = new Map<string, string[]>();
-  for (const r of results) if (!r.converged) groups.set(causeOf(r), [...(groups.get(causeOf(r)) ?? []), r.name]);
-  const causes = [...groups.entries()].sort((a, b) => b[1].length - a[1].length).map(([cause, names]) => `  ${names.length}× ${cause}\n      ${names.slice(0, 6).join("\n      ")}${names.length > 6 ? `\n      … and ${names.length - 6} more` : ""}`);
+  const matching = results.filter((r) => r.matches).length;
+  rows.push(["total", total, ok, pct(ok, total), ...phases.map((p) => results.filter((r) => r.phase === p).length), results.filter((r) => r.unmanaged.length > 0).length, matching]);
+  const table = textTable(["kind", "pairs", "converged", "%", ...phases, "unmanaged", "state ok"], rows);
+  const grouped = (of: readonly PairResult[], cause: (r: PairResult) => string) => {
+    const groups = new Map<string, string[]>();
+    for (const r of of) groups.set(cause(r), [...(groups.get(cause(r)) ?? []), r.name]);
+    return [...groups.entries()]
+      .sort((a, b) => b[1].length - a[1].length)
+      .map(([c, names]) => `  ${names.length}× ${c}\n      ${names.slice(0, 6).join("\n      ")}${names.length > 6 ? `\n      … and ${names.length - 6} more` : ""}`);
+  };
+  const causes = grouped(results.filter((r) => !r.converged), causeOf);
+  const differing = grouped(results.filter((r) => r.converged && r.matches === false), stateCauseOf);
   const dropped = results.filter((r) => r.droppedUnmanaged.length > 0);
   return [
     table,
     "",
-    `${ok}/${total} converged (${pct(ok, total)}%)`,
+    `${ok}/${total} converged (${pct(ok, total)}%): apply exited 0 and the re-plan is empty`,
+    `${matching}/${total} match the new SQL run directly (${pct(matching, total)}%): same catalogs after apply`,
     ...(dropped.length ? ["", `UNMANAGED OBJECTS DROPPED in ${dropped.length} pair(s): ${dropped.map((r) => `${r.name} (${r.droppedUnmanaged.join(", ")})`).join("; ")}`] : []),
     ...(causes.length ? ["", "failures by cause:", ...causes] : []),
+    ...(differing.length ? ["", "converged (empty re-plan) but the catalogs differ from the new SQL, by first difference:", ...differing] : []),
   ].join("\n");
+}
+
+/** The kind of object of a converged pair's first catalog difference (e.g. `routine`, `trigger`). */
+export function stateCauseOf(r: PairResult): string {
+  const first = r.catalogDiff?.[0] ?? "";
+  const m = /^([-+]) (default acl|\w+)/.exec(first);
+  return m ? `${m[2]} ${m[1] === "-" ? "missing or different" : "left over or different"}` : "no difference recorded";
 }
 
 function pct(n: number, of: number): string {
