@@ -296,6 +296,7 @@ const CREATE_RANK: Record<ObjectKind | "view", number> = {
   "materialized view": 2,
   function: 3,
   procedure: 3,
+  aggregate: 4,
   trigger: 4,
   policy: 4,
 };

@@ -76,6 +76,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
     enums: q<{ schema: string; name: string; values: string[]; comment: string | null }>(ENUMS_SQL, 0),
     views: q<ViewRow>(VIEWS_SQL, 0),
     routines: q<RoutineRow>(ROUTINES_SQL, 0),
+    aggregates: q<RoutineRow>(AGGREGATES_SQL, 0),
     triggers: q<TriggerRow>(TRIGGERS_SQL, 0),
     domains: q<DomainRow>(DOMAINS_SQL, 0),
     composites: q<CompositeRow>(COMPOSITES_SQL, 0),
@@ -85,7 +86,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
   };
   // Wait for all before reporting the first failure, so no query is left running on a connection.
   await Promise.allSettled(Object.values(pending));
-  const [columns, indexes, constraints, relations, sequences, unmanaged, schemas, extensions, enums, views, routines, triggers, domains, composites, ranges, matviews, policies] = await Promise.all([
+  const [columns, indexes, constraints, relations, sequences, unmanaged, schemas, extensions, enums, views, routines, aggregates, triggers, domains, composites, ranges, matviews, policies] = await Promise.all([
     pending.columns,
     pending.indexes,
     pending.constraints,
@@ -97,6 +98,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
     pending.enums,
     pending.views,
     pending.routines,
+    pending.aggregates,
     pending.triggers,
     pending.domains,
     pending.composites,
@@ -124,7 +126,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
         comment: v.comment,
       }),
     ),
-    objects: assembleObjects({ routines, triggers, domains, composites, ranges, matviews, policies }),
+    objects: assembleObjects({ routines: [...routines, ...aggregates], triggers, domains, composites, ranges, matviews, policies }),
     unmanaged: unmanaged.map((u) => ({ schema: u.schema, name: u.name, kind: u.kind as UnmanagedKind })),
   };
 }
@@ -211,7 +213,7 @@ interface ObjectRow {
 }
 
 interface RoutineRow extends ObjectRow {
-  kind: "function" | "procedure";
+  kind: "function" | "procedure" | "aggregate";
   arguments: string;
   result: string | null;
 }
@@ -613,8 +615,8 @@ SELECT schema, name, kind FROM (
          OR (c.relkind = 'r' AND (c.relispartition OR EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid OR inh.inhparent = c.oid))))
   UNION ALL
   SELECT n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', 'aggregate'
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-  WHERE p.prokind = 'a' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_aggregate a ON a.aggfnoid = p.oid
+  WHERE a.aggkind <> 'n' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
   UNION ALL
   SELECT n.nspname, c.relname || '.' || tg.tgname, 'trigger'
   FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -645,6 +647,41 @@ FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE p.prokind IN ('f', 'p', 'w') AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
   -- Constructors of range and multirange types belong to their type.
   AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_proc'::regclass AND dep.objid = p.oid AND dep.deptype = 'i')
+ORDER BY 1, 4`;
+
+// Normal aggregates, rebuilt from pg_aggregate (pg_get_functiondef refuses them); ordered-set and
+// hypothetical-set aggregates stay unmanaged.
+const AGGREGATES_SQL = `
+SELECT n.nspname AS schema, p.proname AS name, 'aggregate' AS kind,
+       p.proname || '(' || oidvectortypes(p.proargtypes) || ')' AS identity,
+       'CREATE OR REPLACE AGGREGATE ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname)
+       || '(' || CASE WHEN p.pronargs = 0 THEN '*' ELSE pg_get_function_arguments(p.oid) END || ') (SFUNC = ' || a.aggtransfn::regproc::text
+       || ', STYPE = ' || format_type(a.aggtranstype, NULL)
+       || CASE WHEN a.aggtransspace <> 0 THEN ', SSPACE = ' || a.aggtransspace ELSE '' END
+       || CASE WHEN a.aggfinalfn <> 0 THEN ', FINALFUNC = ' || a.aggfinalfn::regproc::text ELSE '' END
+       || CASE WHEN a.aggfinalextra THEN ', FINALFUNC_EXTRA' ELSE '' END
+       || CASE WHEN a.aggfinalfn <> 0 AND a.aggfinalmodify <> 'r' THEN ', FINALFUNC_MODIFY = ' || CASE a.aggfinalmodify WHEN 's' THEN 'SHAREABLE' ELSE 'READ_WRITE' END ELSE '' END
+       || CASE WHEN a.aggcombinefn <> 0 THEN ', COMBINEFUNC = ' || a.aggcombinefn::regproc::text ELSE '' END
+       || CASE WHEN a.aggserialfn <> 0 THEN ', SERIALFUNC = ' || a.aggserialfn::regproc::text ELSE '' END
+       || CASE WHEN a.aggdeserialfn <> 0 THEN ', DESERIALFUNC = ' || a.aggdeserialfn::regproc::text ELSE '' END
+       || coalesce(', INITCOND = ' || quote_literal(a.agginitval), '')
+       || CASE WHEN a.aggmtransfn <> 0 THEN ', MSFUNC = ' || a.aggmtransfn::regproc::text || ', MINVFUNC = ' || a.aggminvtransfn::regproc::text
+               || ', MSTYPE = ' || format_type(a.aggmtranstype, NULL)
+               || CASE WHEN a.aggmtransspace <> 0 THEN ', MSSPACE = ' || a.aggmtransspace ELSE '' END
+               || CASE WHEN a.aggmfinalfn <> 0 THEN ', MFINALFUNC = ' || a.aggmfinalfn::regproc::text ELSE '' END
+               || CASE WHEN a.aggmfinalextra THEN ', MFINALFUNC_EXTRA' ELSE '' END
+               || CASE WHEN a.aggmfinalfn <> 0 AND a.aggmfinalmodify <> 'r' THEN ', MFINALFUNC_MODIFY = ' || CASE a.aggmfinalmodify WHEN 's' THEN 'SHAREABLE' ELSE 'READ_WRITE' END ELSE '' END
+               || coalesce(', MINITCOND = ' || quote_literal(a.aggminitval), '') ELSE '' END
+       || CASE WHEN a.aggsortop <> 0 THEN ', SORTOP = OPERATOR('
+            || (SELECT quote_ident(opn.nspname) || '.' || op.oprname FROM pg_operator op JOIN pg_namespace opn ON opn.oid = op.oprnamespace WHERE op.oid = a.aggsortop)
+            || ')' ELSE '' END
+       || CASE p.proparallel WHEN 's' THEN ', PARALLEL = SAFE' WHEN 'r' THEN ', PARALLEL = RESTRICTED' ELSE '' END
+       || ')' AS definition,
+       pg_get_function_arguments(p.oid) AS arguments, pg_get_function_result(p.oid) AS result,
+       ${DEP_KEYS("d.classid = 'pg_proc'::regclass AND d.objid = p.oid")} AS depends,
+       obj_description(p.oid, 'pg_proc') AS comment
+FROM pg_proc p JOIN pg_aggregate a ON a.aggfnoid = p.oid JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE a.aggkind = 'n' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
 ORDER BY 1, 4`;
 
 const TRIGGERS_SQL = `

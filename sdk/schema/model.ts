@@ -145,7 +145,7 @@ export interface ViewDef extends QualifiedName {
 }
 
 /** Kinds of objects managed through the generic {@link ObjectDef}. */
-export type ObjectKind = "function" | "procedure" | "trigger" | "domain" | "composite type" | "range type" | "materialized view" | "policy";
+export type ObjectKind = "function" | "procedure" | "aggregate" | "trigger" | "domain" | "composite type" | "range type" | "materialized view" | "policy";
 
 /** What every generic object has. */
 interface ObjectBase extends QualifiedName {
@@ -164,9 +164,9 @@ interface ObjectBase extends QualifiedName {
   readonly comment: string | null;
 }
 
-/** A function or procedure. `definition` is `pg_get_functiondef`. */
+/** A function or procedure (`definition` is `pg_get_functiondef`), or a normal aggregate (a rebuilt CREATE OR REPLACE AGGREGATE). */
 export interface RoutineDef extends ObjectBase {
-  readonly kind: "function" | "procedure";
+  readonly kind: "function" | "procedure" | "aggregate";
   /** `pg_get_function_arguments`: names, modes and defaults (CREATE OR REPLACE cannot change them). */
   readonly arguments: string;
   /** `pg_get_function_result` (null for a procedure): CREATE OR REPLACE cannot change it. */

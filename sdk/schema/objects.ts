@@ -23,6 +23,7 @@ export function objectKeys(o: ObjectDef): string[] {
   switch (o.kind) {
     case "function":
     case "procedure":
+    case "aggregate":
       return [routineKey(o.schema, o.identity)];
     case "trigger":
       return [`trigger:${o.schema}.${o.identity}`];
@@ -51,6 +52,8 @@ function keyword(kind: ObjectKind): string {
       return "FUNCTION";
     case "procedure":
       return "PROCEDURE";
+    case "aggregate":
+      return "AGGREGATE";
     case "trigger":
       return "TRIGGER";
     case "policy":
@@ -70,7 +73,8 @@ export function objectReference(o: ObjectDef): string {
   switch (o.kind) {
     case "function":
     case "procedure":
-      return `${quoteQualified(o.schema, o.name)}${o.identity.slice(o.name.length)}`;
+    case "aggregate":
+      return `${quoteQualified(o.schema, o.name)}${o.identity === `${o.name}()` && o.kind === "aggregate" ? "(*)" : o.identity.slice(o.name.length)}`;
     case "trigger":
     case "policy":
       return `${quoteIdent(o.name)} ON ${quoteQualified(o.schema, o.table)}`;
@@ -162,7 +166,8 @@ export interface CompareContext {
 export function compareObject(l: ObjectDef, d: ObjectDef, ctx: CompareContext): ObjectAlteration {
   switch (d.kind) {
     case "function":
-    case "procedure": {
+    case "procedure":
+    case "aggregate": {
       if (l.kind !== d.kind) return { action: "recreate" };
       if (l.definition === d.definition) return { action: "none" };
       return l.arguments === d.arguments && l.result === d.result ? { action: "replace" } : { action: "recreate" };
@@ -313,7 +318,7 @@ function routinesByName(model: SchemaModel): Map<string, { schema: string; key: 
   if (!m) {
     m = new Map();
     for (const o of model.objects ?? []) {
-      if (o.kind !== "function" && o.kind !== "procedure") continue;
+      if (o.kind !== "function" && o.kind !== "procedure" && o.kind !== "aggregate") continue;
       const list = m.get(o.name) ?? [];
       list.push({ schema: o.schema, key: routineKey(o.schema, o.identity) });
       m.set(o.name, list);

@@ -118,3 +118,32 @@ describe.each(majors())("functions, procedures and triggers on PostgreSQL %i", (
     expect((await c.query("SELECT price FROM items")).rows).toEqual([{ price: "2.50" }]);
   });
 });
+
+describe.each(majors())("aggregates on PostgreSQL %i", (major) => {
+  it("creates, replaces and re-creates aggregates with their support functions and comments", async () => {
+    const support = `CREATE FUNCTION add_sq(s numeric, v numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT s + v * v';
+      CREATE FUNCTION root(s numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT sqrt(s)';
+      CREATE FUNCTION as_text(s numeric) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT s::text';`;
+    await expectConverges(
+      major,
+      "",
+      `${support}
+       CREATE AGGREGATE norm(numeric) (SFUNC = add_sq, STYPE = numeric, FINALFUNC = root, INITCOND = '0', PARALLEL = SAFE);
+       CREATE AGGREGATE my_max(int) (SFUNC = int4larger, STYPE = int, SORTOP = >);
+       CREATE AGGREGATE counter(*) (SFUNC = int8inc, STYPE = int8, INITCOND = '0');
+       COMMENT ON AGGREGATE norm(numeric) IS 'euclidean norm';`,
+    );
+    const { applied, db } = await expectConverges(
+      major,
+      `${support} CREATE AGGREGATE norm(numeric) (SFUNC = add_sq, STYPE = numeric, FINALFUNC = root, INITCOND = '0');
+       CREATE AGGREGATE sq_sum(numeric) (SFUNC = add_sq, STYPE = numeric);
+       CREATE VIEW v AS SELECT norm(x) AS n FROM (VALUES (3), (4)) t(x);`,
+      `${support} CREATE AGGREGATE norm(numeric) (SFUNC = add_sq, STYPE = numeric, FINALFUNC = root, INITCOND = '0', PARALLEL = SAFE);
+       CREATE AGGREGATE sq_sum(numeric) (SFUNC = add_sq, STYPE = numeric, FINALFUNC = as_text);
+       CREATE VIEW v AS SELECT norm(x) AS n FROM (VALUES (3), (4)) t(x);`,
+    );
+    expect(kinds(applied.plan.steps).sort()).toEqual(["createObject", "dropObject", "replaceObject"]);
+    const c = await db.client();
+    expect((await c.query("SELECT round(n, 3)::text AS n FROM v")).rows).toEqual([{ n: "5.000" }]);
+  });
+});
