@@ -9,13 +9,14 @@
 // - with primaryUpdateStrategy supervised, the primary waits (reported in status) until the
 //   cluster is annotated setpoint.dev/switchover-to=<replica>;
 // - a switchover decided by an operator that stopped before acting on it is resumed by the next;
-// - a new cluster created with a restart parameter converges to it on every instance.
+// - a new cluster created with a restart parameter converges to it on every instance;
+// - a single instance restarts in place; a value PostgreSQL refuses shows in status and Events.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
-import { SWITCHOVER_AT_ANNOTATION, SWITCHOVER_FROM_ANNOTATION, SWITCHOVER_LSN_ANNOTATION } from "../../sdk/operator/cluster/controller";
+import { SWITCHOVER_AT_ANNOTATION, SWITCHOVER_FROM_ANNOTATION, SWITCHOVER_LSN_ANNOTATION } from "../../sdk/operator/cluster/switchover";
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import type { LogFields, Logger } from "../../sdk/reconcile/index";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
@@ -285,5 +286,28 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
       expect(r!.v).toBe("75");
     }
     expect(done.status?.instances?.filter((i) => i.role === "primary")).toHaveLength(1);
+  }, 600_000);
+
+  it("restarts a single instance in place for a restart parameter, and reports a value PostgreSQL refuses", async () => {
+    await create("solo", { instances: 1 });
+    await settled("solo", 1);
+    const before = await snapshot("solo", ["solo-1"], "max_connections");
+    await setParameters("solo", { max_connections: "65" });
+    const done = await settled("solo", 2, (c) => c.status?.effectiveParameters?.["max_connections"] === "65" && c.status.instances?.[0]?.pendingRestart === false);
+    expect(done.status?.currentPrimary).toBe("solo-1");
+    const after = await snapshot("solo", ["solo-1"], "max_connections");
+    expect(after["solo-1"]!.started).not.toBe(before["solo-1"]!.started);
+    expect(after["solo-1"]!.uid).not.toBe(before["solo-1"]!.uid);
+
+    await setParameters("solo", { max_connections: "65", work_mem: "lots" });
+    const refused = await eventually("the refused value in status", async () => {
+      const c = await read("solo");
+      const p = c.status?.conditions?.find((x) => x.type === "Progressing");
+      return c.status?.observedGeneration === 3 && p?.reason === "InvalidParameter" ? { c, p } : undefined;
+    }, WAIT_MS);
+    expect(refused.p.message).toContain("work_mem");
+    expect(refused.c.status?.conditions?.find((x) => x.type === "Ready")?.status).toBe("True");
+    const events = (await core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "solo").map((e) => e.reason);
+    expect(events).toEqual(expect.arrayContaining(["RestartingPrimary", "InvalidParameter"]));
   }, 600_000);
 });

@@ -1,18 +1,23 @@
 /**
  * The `PostgresCluster` reconciler (ADR 0004): observe once — the cluster and its children from
- * the informer caches, and each running instance's database role over a short timeout that may
- * fail — then small idempotent steps, each creating or correcting one kind of child, and status
- * last with `observedGeneration`.
+ * the informer caches, each running instance's database (role, WAL position, replication,
+ * `postgresql.auto.conf` and `pending_restart`) over a short timeout that may fail, and the disk
+ * collector's latest samples (disk.ts) — then small idempotent steps, each creating or correcting
+ * one kind of child, and status last with `observedGeneration`.
  *
  * Steps, in order: credential Secrets (superuser, application, replication; passwords generated
- * once, never logged); failover when the primary is gone ({@link FAILOVER_CHECKERS}: fence the
+ * once, never logged); a switchover in progress (ADR 0009: promote its target once the old
+ * primary has shut down and the target is past the fence, switchover.ts); else
+ * failover when the primary is gone ({@link FAILOVER_CHECKERS}, `spec.failoverGrace`: fence the
  * old primary, promote the most advanced replica, relabel it, drop the old primary's volume so it
  * comes back as a fresh replica); the first instance's claim and pod on a new cluster; the rw / ro
  * Services (rw selects exactly the primary's pod, ro the replicas); on the primary, the bootstrap
  * database and owner, the replication role, one physical slot per replica and
  * `synchronous_standby_names`; replica claims and pods (cloned by `pg_basebackup` through their
  * slot) up to `spec.instances`, scale-down of the highest-ordinal replicas (never the primary);
- * and each replica's streaming configuration ({@link FOLLOW_CHECKERS}).
+ * each replica's streaming configuration ({@link FOLLOW_CHECKERS}); every instance's parameters
+ * (`ALTER SYSTEM` + reload); the parameter rollout (rollout.ts: restart replicas one at a time,
+ * then switch over); volume growth (grow.ts). Decisions are recorded as Events.
  *
  * The primary is the pod labelled `setpoint.dev/role=primary`, written before status, so a lost
  * status write never loses a promotion.
@@ -21,13 +26,12 @@ import type { CoreV1Api, KubernetesObject, V1PersistentVolumeClaim, V1Pod, V1Ser
 import { MAX_INSTANCES, RESERVED_PARAMETERS } from "../../api/postgres-cluster";
 import { durationToMs, GROUP, VERSION } from "../../api/common";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { Client } from "pg";
 import { parsePostgresClusterSpec } from "../../api/parse";
-import { clusterObjectNames, instanceName, POSTGRES_PORT, replicationSlotName } from "../../api/names";
+import { clusterObjectNames, instanceName, replicationSlotName } from "../../api/names";
 import type { PostgresClusterSpec, PostgresClusterStatus } from "../../api/postgres-cluster";
 import { InputError } from "../../errors";
 import { randomPassword } from "../../postgres/embedded";
-import { quoteIdent, quoteLiteral } from "../../postgres/quote";
+import { quoteIdent } from "../../postgres/quote";
 import { controllerOf } from "../../reconcile/owners";
 import { requestKey, type ReconcileContext, type Request, type Result } from "../../reconcile/index";
 import { apiStatusCode } from "../../reconcile/internal/api-error";
@@ -37,16 +41,16 @@ import {
   FAILOVER_CHECKERS,
   FOLLOW_CHECKERS,
   firstRequired,
-  GROW_GUARDS,
   pickCandidate,
   PROMOTION_GUARDS,
-  SWITCHOVER_GUARDS,
   SWITCHOVER_TO_ANNOTATION,
 } from "./decisions";
-import { bytesQuantity, quantityBytes, type DiskSample } from "./disk";
+import { quantityBytes, type DiskSample } from "./disk";
 import type { EventRecorder } from "./events";
-import { applyParameters, dropInactiveSlots, ensureReplicationRole, lsnBytes, probeInstance, promote, renderConninfo, setAndReload, syncSlots, type InstanceProbe } from "./instance-sql";
+import { applyParameters, dropInactiveSlots, ensureBootstrap, ensureReplicationRole, probeInstance, promote, renderConninfo, setAndReload, syncSlots, type InstanceProbe } from "./instance-sql";
+import { planGrowth } from "./grow";
 import { planRollout, type RolloutInstance } from "./rollout";
+import { nextSwitchoverStep, readSwitchover, SWITCHOVER_ANNOTATIONS, SWITCHOVER_TIMEOUT_MS, switchoverAnnotations } from "./switchover";
 import {
   appSecret,
   desiredParameters,
@@ -118,12 +122,7 @@ export interface PostgresClusterDeps {
   readonly patchCluster?: (namespace: string, name: string, patch: readonly object[]) => Promise<unknown>;
 }
 
-/** Annotations on a switchover's target pod: the old primary, its WAL position when fenced, and when. */
-export const SWITCHOVER_FROM_ANNOTATION = "setpoint.dev/switchover-from";
-export const SWITCHOVER_LSN_ANNOTATION = "setpoint.dev/switchover-fence-lsn";
-export const SWITCHOVER_AT_ANNOTATION = "setpoint.dev/switchover-started";
-/** A switchover whose target never catches up is abandoned after this long (the failover path takes over). */
-const SWITCHOVER_TIMEOUT_MS = 60_000;
+export { SWITCHOVER_AT_ANNOTATION, SWITCHOVER_FROM_ANNOTATION, SWITCHOVER_LSN_ANNOTATION } from "./switchover";
 
 const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
 const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -235,15 +234,14 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const labelled = [...pods.values()].filter((p) => p.metadata?.labels?.[ROLE_LABEL] === "primary").map((p) => p.metadata!.name!);
     const saying = [...pods.keys()].filter(isPrimaryNow);
     // A switchover in progress: its target pod names the old primary (pod annotations survive an operator restart).
-    const switchTarget = [...pods.values()].find((p) => !p.metadata?.deletionTimestamp && p.metadata?.annotations?.[SWITCHOVER_FROM_ANNOTATION] !== undefined);
-    const switchFrom = switchTarget?.metadata?.annotations?.[SWITCHOVER_FROM_ANNOTATION];
+    const switchover = readSwitchover(pods.values());
     let primary =
       labelled.length === 1
         ? labelled[0]!
         : saying.length === 1
           ? saying[0]!
-          : labelled.length === 0 && switchFrom !== undefined
-            ? switchFrom
+          : labelled.length === 0 && switchover !== undefined
+            ? switchover.from
             : (obj.status?.currentPrimary ?? instanceName(req.name, 1));
     const podIp = (name: string): string | undefined => live(name)?.status?.podIP;
     const roleLabelsSet = new Map<string, string>(); // labels set in this reconcile (the snapshot predates them)
@@ -289,43 +287,33 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const primaryPod = pods.get(primary);
     let failoverDueInMs: number | undefined;
     let switching = false;
-    if (switchTarget !== undefined && switchFrom === primary) {
+    if (switchover !== undefined && switchover.from === primary) {
       switching = true;
-      const to = switchTarget.metadata!.name!;
+      const to = switchover.to;
       // Decided, but the operator stopped before the old primary's shutdown began: begin it now.
       if (primaryPod !== undefined && !primaryPod.metadata?.deletionTimestamp && !isPrimaryNow(to)) {
         await ignoreNotFound(deps.api.deleteNamespacedPod({ name: primary, namespace: req.namespace, body: { preconditions: { uid: primaryPod.metadata?.uid } } }));
       }
-      const fenceLsn = switchTarget.metadata?.annotations?.[SWITCHOVER_LSN_ANNOTATION] ?? "0/0";
-      const startedAt = Date.parse(switchTarget.metadata?.annotations?.[SWITCHOVER_AT_ANNOTATION] ?? "") || 0;
-      const tp = probes.get(to);
-      const lsnOf = (p: InstanceProbe | undefined): string | undefined =>
-        p?.reachable && p.inRecovery ? (lsnBytes(p.receiveLsn) >= lsnBytes(p.lsn) ? p.receiveLsn : p.lsn) : undefined;
-      const best = [...pods.keys()]
-        .filter((n) => n !== primary && live(n) !== undefined)
-        .map((n) => lsnOf(probes.get(n)))
-        .sort((a, b) => lsnBytes(b) - lsnBytes(a))[0];
-      const hold = isPrimaryNow(to)
-        ? undefined // promoted by an operator that stopped before relabelling: finish
-        : firstRequired(SWITCHOVER_GUARDS, { from: primary, to, oldPodPresent: pods.has(primary), targetReachable: tp?.reachable === true && tp.inRecovery, fenceLsn, targetLsn: lsnOf(tp), bestLsn: best });
-      if (hold && hold.checker !== "OldPrimaryRunning" && ctx.now().getTime() - startedAt > SWITCHOVER_TIMEOUT_MS) {
+      const others = new Map([...pods.keys()].filter((n) => n !== primary && live(n) !== undefined).map((n) => [n, probes.get(n)] as const));
+      const next = nextSwitchoverStep(switchover, pods.has(primary), others, ctx.now());
+      if (next.kind === "Abandon") {
         // Give up: the failover path (with its promotion guards) decides from here.
-        await removeAnnotations(to, [SWITCHOVER_FROM_ANNOTATION, SWITCHOVER_LSN_ANNOTATION, SWITCHOVER_AT_ANNOTATION]);
-        event("Warning", "SwitchoverAbandoned", `switchover from ${primary} to ${to} abandoned after ${SWITCHOVER_TIMEOUT_MS / 1000} s: ${hold.reason}`);
-        topology = { reason: "SwitchoverAbandoned", message: hold.reason };
+        await removeAnnotations(to, SWITCHOVER_ANNOTATIONS);
+        event("Warning", "SwitchoverAbandoned", `switchover from ${primary} to ${to} abandoned after ${SWITCHOVER_TIMEOUT_MS / 1000} s: ${next.reason}`);
+        topology = { reason: "SwitchoverAbandoned", message: next.reason };
         fencing = true;
-      } else if (hold) {
-        topology = { reason: "Switchover", message: `switching over from ${primary} to ${to}: ${hold.reason}` };
+      } else if (next.kind === "Wait") {
+        topology = { reason: "Switchover", message: `switching over from ${primary} to ${to}: ${next.reason}` };
         fencing = true;
       } else {
-        if (!isPrimaryNow(to)) {
+        if (next.kind === "Promote") {
           const ok = await promote(await target(podIp(to)!), 30);
           if (!ok) throw new Error(`switchover: ${to} did not finish promotion within 30 s`);
         }
         await setRoleLabel(to, "primary");
-        await removeAnnotations(to, [SWITCHOVER_FROM_ANNOTATION, SWITCHOVER_LSN_ANNOTATION, SWITCHOVER_AT_ANNOTATION]);
+        await removeAnnotations(to, SWITCHOVER_ANNOTATIONS);
         if (obj.metadata?.annotations?.[SWITCHOVER_TO_ANNOTATION] === to) await clearSwitchoverRequest();
-        const tookS = startedAt ? ` in ${((ctx.now().getTime() - startedAt) / 1000).toFixed(1)} s` : "";
+        const tookS = switchover.startedAt ? ` in ${((ctx.now().getTime() - switchover.startedAt) / 1000).toFixed(1)} s` : "";
         steps.push({ step: "switchover", outcome: "Updated", detail: `promoted ${to}${tookS}; ${primary} rejoins as a replica on its volume` });
         event("Normal", "SwitchoverCompleted", `promoted ${to}${tookS}; ${primary} rejoins as a replica`);
         topology = { reason: "Switchover", message: `promoted ${to}; ${primary} rejoins as a replica` };
@@ -453,7 +441,9 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     // Right after a promotion too: the other replicas follow the new primary without waiting for another reconcile.
     if (primaryIp && primaryProbe?.reachable && !primaryProbe.inRecovery && !fencing) {
       const primaryTarget = await target(primaryIp);
-      steps.push(await bootstrap(primaryIp, await superPassword(), spec, () => readSecret(names.appSecret, "password")));
+      // CREATE DATABASE may take longer than a probe on a busy node.
+      const created = await ensureBootstrap({ ...primaryTarget, timeoutMs: Math.max(timeoutMs, 30_000) }, spec.bootstrap.owner, spec.bootstrap.database, () => readSecret(names.appSecret, "password"));
+      steps.push(created.length > 0 ? { step: "bootstrap", outcome: "Created", detail: created.join(", ") } : { step: "bootstrap", outcome: "Unchanged" });
       bootstrapped = true;
       const replicationPassword = await readSecret(names.replicationSecret, "password");
       if (await ensureReplicationRole(primaryTarget, REPLICATION_USER, replicationPassword)) steps.push({ step: "replication-role", outcome: "Created" });
@@ -593,11 +583,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
           // included, to the connected replicas before the server exits (SWITCHOVER_GUARDS check it).
           const fenceLsn = primaryProbe?.reachable ? (primaryProbe.lsn ?? "0/0") : "0/0";
           await deps.api.patchNamespacedPod(
-            {
-              name: action.to,
-              namespace: req.namespace,
-              body: { metadata: { annotations: { [SWITCHOVER_FROM_ANNOTATION]: action.from, [SWITCHOVER_LSN_ANNOTATION]: fenceLsn, [SWITCHOVER_AT_ANNOTATION]: ctx.now().toISOString() } } },
-            },
+            { name: action.to, namespace: req.namespace, body: { metadata: { annotations: switchoverAnnotations(action.from, fenceLsn, ctx.now()) } } },
             MERGE_PATCH,
           );
           await ignoreNotFound(deps.api.deleteNamespacedPod({ name: action.from, namespace: req.namespace }));
@@ -613,31 +599,21 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       }
     }
 
-    // Disk: grow a claim whose volume crossed the auto-grow threshold (GROW_GUARDS), once per crossing.
-    const disk = new Map<string, { usedBytes: number; capacityBytes: number }>();
-    for (const [name, claim] of claims) {
-      const sample = deps.disk?.usage(req.namespace, name);
-      const requestedQ = claim.spec?.resources?.requests?.storage;
-      if (sample === undefined || requestedQ === undefined || claim.metadata?.deletionTimestamp) continue;
-      const requestedBytes = quantityBytes(requestedQ);
-      const capacityBytes = quantityBytes(claim.status?.capacity?.storage ?? requestedQ);
-      disk.set(name, { usedBytes: sample.usedBytes, capacityBytes });
-      const auto = spec.storage.autoGrow;
-      const input = {
-        autoGrow: auto && { thresholdPercent: auto.thresholdPercent, stepBytes: quantityBytes(auto.step), limitBytes: quantityBytes(auto.limit) },
-        instance: name,
-        usedBytes: sample.usedBytes,
-        requestedBytes,
-        capacityBytes,
-      };
-      const hold = firstRequired(GROW_GUARDS, input);
-      if (hold?.checker === "AtLimit") event("Warning", "DiskAtLimit", hold.reason);
-      if (hold || !input.autoGrow) continue;
-      const next = bytesQuantity(Math.min(requestedBytes + input.autoGrow.stepBytes, input.autoGrow.limitBytes));
-      await deps.api.patchNamespacedPersistentVolumeClaim({ name, namespace: req.namespace, body: [{ op: "replace", path: "/spec/resources/requests/storage", value: next }] }, JSON_PATCH);
-      const why = `${name} uses ${Math.round((sample.usedBytes / requestedBytes) * 100)}% of ${requestedQ} (threshold ${input.autoGrow.thresholdPercent}%)`;
-      steps.push({ step: `grow ${name}`, outcome: "Updated", detail: `${requestedQ} -> ${next}: ${why}` });
-      event("Normal", "VolumeGrown", `growing ${name} from ${requestedQ} to ${next}: ${why}`);
+    // Disk: grow a claim whose volume crossed the auto-grow threshold (grow.ts), once per crossing.
+    const growth = planGrowth(
+      [...claims].flatMap(([name, c]) => {
+        const usedBytes = deps.disk?.usage(req.namespace, name)?.usedBytes;
+        const requested = c.spec?.resources?.requests?.storage;
+        return usedBytes === undefined || requested === undefined || c.metadata?.deletionTimestamp ? [] : [{ name, requested, capacity: c.status?.capacity?.storage, usedBytes }];
+      }),
+      spec.storage.autoGrow,
+    );
+    const disk = growth.usage;
+    for (const reason of growth.atLimit) event("Warning", "DiskAtLimit", reason);
+    for (const g of growth.grow) {
+      await deps.api.patchNamespacedPersistentVolumeClaim({ name: g.name, namespace: req.namespace, body: [{ op: "replace", path: "/spec/resources/requests/storage", value: g.to }] }, JSON_PATCH);
+      steps.push({ step: `grow ${g.name}`, outcome: "Updated", detail: `${g.from} -> ${g.to}: ${g.reason}` });
+      event("Normal", "VolumeGrown", `growing ${g.name} from ${g.from} to ${g.to}: ${g.reason}`);
     }
     for (const s of steps) if (s.outcome !== "Unchanged") ctx.log.info(`step ${s.step}: ${s.outcome}`, s.detail ? { detail: s.detail } : undefined);
 
@@ -683,28 +659,4 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     // An unready primary is looked at again when its failover grace runs out, not up to a requeue later.
     return { requeueAfterMs: failoverDueInMs !== undefined ? Math.min(after, failoverDueInMs) : after };
   };
-
-  /** Creates the bootstrap owner role and database on the primary when missing (idempotent). */
-  async function bootstrap(host: string, password: string, spec: PostgresClusterSpec, ownerPassword: () => Promise<string>): Promise<StepResult> {
-    const { owner, database } = spec.bootstrap;
-    const client = new Client({ host, port: POSTGRES_PORT, user: "postgres", password, database: "postgres", connectionTimeoutMillis: timeoutMs });
-    await client.connect();
-    try {
-      const created: string[] = [];
-      const role = await client.query("select 1 from pg_roles where rolname = $1", [owner]);
-      if (role.rowCount === 0) {
-        // The password travels as a literal inside the statement; statements are never logged here.
-        await client.query(`CREATE ROLE ${quoteIdent(owner)} LOGIN PASSWORD ${quoteLiteral(await ownerPassword())}`);
-        created.push(`role ${owner}`);
-      }
-      const db = await client.query("select 1 from pg_database where datname = $1", [database]);
-      if (db.rowCount === 0) {
-        await client.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(owner)}`);
-        created.push(`database ${database}`);
-      }
-      return created.length > 0 ? { step: "bootstrap", outcome: "Created", detail: created.join(", ") } : { step: "bootstrap", outcome: "Unchanged" };
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
 }

@@ -8,6 +8,13 @@
  * - {@link FOLLOW_CHECKERS}: must a replica's streaming configuration change (it follows the
  *   wrong primary, with the wrong credentials or slot)? The parameters involved are reloadable
  *   (PostgreSQL 13+), so the action is ALTER SYSTEM + reload, never a restart.
+ * - {@link RESTART_CHECKERS}: must an instance restart (parameters pending a restart)?
+ * - {@link ROLLING_GUARDS} and {@link PRIMARY_UPDATE_GUARDS}: may a replica, then the primary,
+ *   be restarted or switched over now (one at a time, replicas first, supervised waits)?
+ * - {@link SWITCHOVER_GUARDS}: may a switchover's target be promoted (old primary down, target
+ *   past the fence LSN and the most advanced)?
+ * - {@link GROW_GUARDS}: may a volume grow now (threshold crossed, no expansion running, below
+ *   the limit)?
  */
 import { lsnBytes, parseConninfo } from "./instance-sql";
 

@@ -161,6 +161,26 @@ export async function ensureReplicationRole(t: InstanceTarget, user: string, pas
   });
 }
 
+/**
+ * Creates the bootstrap owner role (LOGIN, with `ownerPassword()`) and its database when missing.
+ * @returns what it created, e.g. `["role app", "database app"]` (empty when both existed).
+ */
+export async function ensureBootstrap(t: InstanceTarget, owner: string, database: string, ownerPassword: () => Promise<string>): Promise<string[]> {
+  return withClient(t, async (c) => {
+    const created: string[] = [];
+    if ((await c.query("select 1 from pg_roles where rolname = $1", [owner])).rowCount === 0) {
+      // The password travels as a literal inside the statement; statements are never logged here.
+      await c.query(`CREATE ROLE ${quoteIdent(owner)} LOGIN PASSWORD ${quoteLiteral(await ownerPassword())}`);
+      created.push(`role ${owner}`);
+    }
+    if ((await c.query("select 1 from pg_database where datname = $1", [database])).rowCount === 0) {
+      await c.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(owner)}`);
+      created.push(`database ${database}`);
+    }
+    return created;
+  });
+}
+
 /** Creates physical slots `create` (reserving WAL now) and drops inactive slots `drop`. */
 export async function syncSlots(t: InstanceTarget, create: readonly string[], drop: readonly string[]): Promise<void> {
   await withClient(t, async (c) => {
