@@ -116,6 +116,8 @@ describe.skipIf(toolchain.skip !== undefined)("CRDs on a real API server", () =>
       ["an unknown primaryUpdateStrategy", { postgresVersion: 17, storage: { size: "1Gi" }, primaryUpdateStrategy: "yolo" }, "spec.primaryUpdateStrategy"],
       ["synchronous.number >= instances", { postgresVersion: 17, storage: { size: "1Gi" }, synchronous: { number: 1 } }, "spec.synchronous"],
       ["a non-string parameter", { postgresVersion: 17, storage: { size: "1Gi" }, parameters: { work_mem: 8 } }, "spec.parameters.work_mem"],
+      ["a parameter the operator manages", { postgresVersion: 17, storage: { size: "1Gi" }, parameters: { primary_conninfo: "host=x" } }, "spec.parameters"],
+      ["a failoverGrace that is not a duration", { postgresVersion: 17, storage: { size: "1Gi" }, failoverGrace: "soon" }, "spec.failoverGrace"],
     ])("rejects %s with a 422 naming the field, as zod does", async (_label, spec, field) => {
       const status = await reject("PostgresCluster", spec);
       expect(fields(status)).toContain(field);
