@@ -60,6 +60,11 @@ async function withClient<T>(config: ClientConfig, fn: (c: Client) => Promise<T>
   }
 }
 
+/** The longest time between two consecutive acknowledgements, in ms. */
+function longestPause(acks: readonly Ack[]): number {
+  return acks.reduce((max, a, i) => (i === 0 ? 0 : Math.max(max, a.at - acks[i - 1]!.at)), 0);
+}
+
 /** max_connections of the server behind `config`. */
 async function maxConnectionsOf(config: ClientConfig): Promise<string> {
   return withClient(config, async (c) => (await c.query<{ v: string }>("select current_setting('max_connections') as v")).rows[0]!.v);
@@ -184,6 +189,7 @@ async function main(): Promise<void> {
     const current = await maxConnectionsOf(app);
     step(`raising max_connections ${current} -> ${MAX_CONNECTIONS} (needs a restart): pulumi up`);
     const rolloutFrom = watch.changes.length;
+    const rolloutStart = Date.now();
     const primaryBefore = v.status()?.currentPrimary;
     await stack.run(["config", "set", "maxConnections", MAX_CONNECTIONS], { show: false });
     const up = stack.run(["up", "--yes", "--skip-preview", "--suppress-progress"], { timeoutMs: UP_TIMEOUT_MS });
@@ -218,6 +224,8 @@ async function main(): Promise<void> {
     const order = rolloutSummary(watch.changes.slice(rolloutFrom), primaryBefore);
     console.log(`rolling restart: ${order.join(", ")}`);
     console.log(`max_connections: ${Object.entries(rolled).map(([pod, value]) => `${pod}=${value}`).join(", ")}`);
+    const pause = longestPause(w.acked.filter((a) => a.at >= rolloutStart));
+    console.log(`the writer's longest wait for an acknowledgement during the rolling restart: ${(pause / 1000).toFixed(1)} s`);
 
     await sleep(1000);
     await writer.stop();
