@@ -654,7 +654,8 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const written = await writeStatus(deps.status, obj as StatusObject<PostgresClusterStatus>, next);
     if (written.conflict) return { requeueAfterMs: 500 };
     if (topology?.reason === "Failover" || topology?.reason === "Switchover") return { requeueAfterMs: 250 }; // in progress: look again soon
-    const settled = next.conditions?.some((c) => c.type === "Progressing" && c.status === "False") ?? false;
+    // Waiting for a user's approval is as settled as it gets: the annotation's arrival is an event.
+    const settled = (next.conditions?.some((c) => c.type === "Progressing" && c.status === "False") ?? false) || topology?.reason === "WaitingForSwitchover";
     const after = settled ? (deps.healthRequeueMs ?? 30_000) : (deps.progressRequeueMs ?? 2000);
     // An unready primary is looked at again when its failover grace runs out, not up to a requeue later.
     return { requeueAfterMs: failoverDueInMs !== undefined ? Math.min(after, failoverDueInMs) : after };
