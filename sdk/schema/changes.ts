@@ -90,6 +90,9 @@ export type Change =
   | { readonly kind: "renameIndex"; readonly schema: string; readonly from: string; readonly to: string }
   | { readonly kind: "createView"; readonly view: ViewDef }
   | { readonly kind: "dropView"; readonly view: ViewDef }
+  /** `ALTER TABLE parent ATTACH PARTITION table FOR VALUES ...` (scans the table to check the bound). */
+  | { readonly kind: "attachPartition"; readonly table: QualifiedName; readonly parent: QualifiedName; readonly bound: string }
+  | { readonly kind: "detachPartition"; readonly table: QualifiedName; readonly parent: QualifiedName }
   | { readonly kind: "setRowSecurity"; readonly table: QualifiedName; readonly enabled: boolean; readonly forced: boolean }
   /** A routine, trigger, domain, composite or range type, materialized view or policy (see `objects.ts`). */
   | { readonly kind: "createObject"; readonly object: ObjectDef }

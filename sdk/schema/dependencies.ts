@@ -209,13 +209,16 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const t = change.table;
       const creates = [K.table(t), ...t.columns.map((c) => K.column(t, c.name))];
       for (const c of t.constraints) if (c.kind !== "FOREIGN KEY") creates.push(K.constraint(t, c.name));
-      return d({ creates, needs: [K.schema(t.schema), ...t.columns.flatMap((c) => columnNeeds(t, c, desired))] });
+      const needs = [K.schema(t.schema), ...t.columns.flatMap((c) => columnNeeds(t, c, desired))];
+      // A partition after its parent (its columns come from it).
+      if (t.partitionOf) needs.push(K.table(t.partitionOf));
+      return d({ creates, needs });
     }
     case "dropTable": {
       const t = change.table;
       const drops = [K.table(t), ...t.columns.map((c) => K.column(t, c.name)), ...t.constraints.map((c) => K.constraint(t, c.name))];
       drops.push(...t.indexes.map((i) => K.index(t.schema, i.name)));
-      const releases = [K.schema(t.schema), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
+      const releases = [K.schema(t.schema), ...(t.partitionOf ? [K.table(t.partitionOf)] : []), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
       return d({ drops, releases });
     }
     case "renameTable":
@@ -299,6 +302,10 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       return d({ creates: viewKeys(change.view), needs: [K.schema(change.view.schema), ...viewReads(change.view)] });
     case "dropView":
       return d({ drops: viewKeys(change.view), releases: viewReads(change.view) });
+    case "attachPartition":
+      return d({ needs: [K.table(change.table), K.table(change.parent)] });
+    case "detachPartition":
+      return d({ needs: [K.table(change.table)], releases: [K.table(change.parent)] });
     case "setRowSecurity":
       return d({ needs: [K.table(change.table)] });
     case "createObject":

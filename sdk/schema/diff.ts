@@ -251,8 +251,22 @@ function diffSequences(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void 
 }
 
 function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
-  const liveMap = byKey(live.tables);
   const desiredMap = byKey(desired.tables);
+  // A table whose partition key changes cannot be altered: it is dropped and created again (under
+  // its DATA_LOSS hazard), and so are the partitions it takes with it.
+  const recreated = new Set<string>();
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const l of live.tables) {
+      const t = desiredMap.get(keyOf(l));
+      if (!t || recreated.has(keyOf(l))) continue;
+      if (l.partitionBy !== t.partitionBy || (l.partitionOf && recreated.has(keyOf(l.partitionOf)))) {
+        recreated.add(keyOf(l));
+        grew = true;
+      }
+    }
+  }
+  const liveMap = byKey(live.tables.filter((t) => !recreated.has(keyOf(t))));
   for (const t of desired.tables) {
     const l = liveMap.get(keyOf(t));
     if (l) diffTable(l, t, ctx);
@@ -264,7 +278,7 @@ function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
     for (const c of t.constraints) if (c.kind === "FOREIGN KEY") addConstraint(t, c, false, ctx);
   }
   for (const t of live.tables) {
-    if (!desiredMap.has(keyOf(t))) ctx.out.push({ kind: "dropTable", table: t, rows: ctx.facts.get(factsKey(t)) ?? UNKNOWN_FACTS });
+    if (!desiredMap.has(keyOf(t)) || recreated.has(keyOf(t))) ctx.out.push({ kind: "dropTable", table: t, rows: ctx.facts.get(factsKey(t)) ?? UNKNOWN_FACTS });
   }
 }
 
@@ -437,8 +451,16 @@ function tableComments(t: TableDef, l: TableDef | null, ctx: Ctx): void {
   }
 }
 
-function diffTable(liveTable: TableDef, t: TableDef, ctx: Ctx): void {
+function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
+  // A partitioned table's indexes and constraints cannot be built CONCURRENTLY or NOT VALID (in
+  // general): they are built directly, under their hazards.
+  const ctx = t.partitionBy ? { ...outerCtx, online: false } : outerCtx;
   let l = liveTable;
+  const lp = l.partitionOf;
+  const tp = t.partitionOf;
+  const parentKey = (p: TableDef["partitionOf"]) => (p ? `${p.schema}.${p.name}` : "");
+  if (lp && (!tp || parentKey(lp) !== parentKey(tp) || lp.bound !== tp.bound)) ctx.out.push({ kind: "detachPartition", table: t, parent: lp });
+  if (tp && (!lp || parentKey(lp) !== parentKey(tp) || lp.bound !== tp.bound)) ctx.out.push({ kind: "attachPartition", table: t, parent: tp, bound: tp.bound });
   if (l.unlogged !== t.unlogged) ctx.out.push({ kind: "setTableLogged", table: t, unlogged: t.unlogged });
   const set = t.options.filter((o) => !l.options.includes(o));
   const reset = l.options.map(optionName).filter((n) => !t.options.some((o) => optionName(o) === n));
@@ -459,12 +481,13 @@ function diffTable(liveTable: TableDef, t: TableDef, ctx: Ctx): void {
   }
   for (const i of l.indexes) if (!desiredIdx.has(i.name)) ctx.out.push({ kind: "dropIndex", schema: t.schema, index: i, concurrently: ctx.online });
 
+  // A partition's columns follow its parent's: the parent's changes reach them.
   const liveCols = new Map(l.columns.map((c) => [c.name, c]));
   const desiredColNames = new Set(t.columns.map((c) => c.name));
-  for (const c of l.columns) {
+  for (const c of lp && tp ? [] : l.columns) {
     if (!desiredColNames.has(c.name)) ctx.out.push({ kind: "dropColumn", table: t, column: c, rows: ctx.facts.get(factsKey(t, c.name)) ?? UNKNOWN_FACTS });
   }
-  for (const c of t.columns) {
+  for (const c of lp && tp ? [] : t.columns) {
     const lc = liveCols.get(c.name);
     if (!lc) ctx.out.push({ kind: "addColumn", table: t, column: c, volatileDefault: isVolatileDefault(c) });
     else diffColumn(t, lc, c, ctx);

@@ -152,6 +152,8 @@ export const HAZARD_CHECKERS: readonly { readonly name: string; readonly check: 
       switch (c.kind) {
         case "validateConstraint":
           return { code: "VALIDATION_SCAN", message: `validates ${c.constraint} on ${q(c.table)} by scanning it (writes continue)` };
+        case "attachPartition":
+          return { code: "VALIDATION_SCAN", message: `attaching ${q(c.table)} to ${q(c.parent)} scans it to check its bound ${c.bound}` };
         case "validateDomainConstraint":
           return { code: "VALIDATION_SCAN", message: `validates ${c.constraint} of domain ${q(c.domain)} by scanning every column that uses it (writes continue)` };
         case "addDomainConstraint":

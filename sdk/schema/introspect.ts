@@ -273,6 +273,8 @@ interface RelationRow {
   row_security: boolean;
   force_row_security: boolean;
   comment: string | null;
+  partition_by: string | null;
+  partition_of: { schema: string; name: string; bound: string } | null;
 }
 
 interface ColumnRow {
@@ -378,6 +380,8 @@ function assembleTables(relations: RelationRow[], columns: ColumnRow[], constrai
       options: [...(r.options ?? [])].sort(),
       rowSecurity: r.row_security,
       forceRowSecurity: r.force_row_security,
+      partitionBy: r.partition_by,
+      partitionOf: r.partition_of,
       comment: r.comment,
       columns: tableColumns.map(
         (c): ColumnDef => ({
@@ -478,13 +482,12 @@ LEFT JOIN pg_attribute own_a ON own_a.attrelid = d.refobjid AND own_a.attnum = d
 WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
 ORDER BY 1, 2`;
 
-// Plain tables only: partitioned tables, partitions and inheritance children are reported as unmanaged.
-// Two NOT EXISTS rather than one with OR: each becomes a hashed anti-join on one pg_inherits column,
-// where the OR forced a nested loop over pg_inherits for every row of the outer query.
+// Plain and partitioned tables and partitions; tables in classic inheritance (a child that is not a
+// partition, a plain table with children) are reported as unmanaged.
 const MANAGED_TABLE = `
-c.relkind = 'r' AND NOT c.relispartition
-AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid)
-AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhparent = c.oid)`;
+c.relkind IN ('r', 'p')
+AND (c.relispartition OR NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid))
+AND (c.relkind = 'p' OR NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhparent = c.oid))`;
 
 // The in-scope managed tables, computed once (OFFSET 0 keeps the planner from flattening it, so the
 // scope and inheritance tests run per table rather than per column, constraint or index row).
@@ -493,7 +496,10 @@ const MANAGED_TABLES = `(SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.o
 
 const RELATIONS_SQL = `
 SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relpersistence = 'u' AS unlogged,
-       c.reloptions AS options, c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security, dsc.description AS comment
+       c.reloptions AS options, c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security, dsc.description AS comment,
+       CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_by,
+       CASE WHEN c.relispartition THEN (SELECT json_build_object('schema', pn.nspname, 'name', pc.relname, 'bound', pg_get_expr(c.relpartbound, c.oid))
+         FROM pg_inherits pi JOIN pg_class pc ON pc.oid = pi.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE pi.inhrelid = c.oid) END AS partition_of
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
 WHERE ${MANAGED_TABLE} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
@@ -546,7 +552,7 @@ JOIN pg_constraint con ON con.conrelid = m.oid
 LEFT JOIN pg_description dsc ON dsc.objoid = con.oid AND dsc.classoid = 'pg_constraint'::regclass AND dsc.objsubid = 0
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE con.contype IN ('p', 'u', 'c', 'f', 'x')
+WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND con.conislocal AND con.conparentid = 0
 ORDER BY con.conrelid, con.conname`;
 
 // Key columns come as attnums (0 for an expression), named in assembleTables.
@@ -559,6 +565,8 @@ JOIN pg_index i ON i.indrelid = m.oid
 LEFT JOIN pg_description dsc ON dsc.objoid = i.indexrelid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
 JOIN pg_class ic ON ic.oid = i.indexrelid
 WHERE NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
+  -- A partition's index attached to its parent's index belongs to the parent.
+  AND (NOT ic.relispartition OR NOT EXISTS (SELECT 1 FROM pg_inherits ii WHERE ii.inhrelid = i.indexrelid))
 ORDER BY i.indrelid, ic.relname`;
 
 /**
@@ -604,15 +612,10 @@ const MANAGED_RELATION = (c: string) => `(${c}.relkind = 'v' OR (${MANAGED_TABLE
 
 const UNMANAGED_SQL = `
 SELECT schema, name, kind FROM (
-  SELECT n.nspname AS schema, c.relname AS name,
-         CASE WHEN c.relkind = 'f' THEN 'foreign table'
-              WHEN c.relispartition THEN 'partition'
-              WHEN c.relkind = 'p' THEN 'partitioned table'
-              ELSE 'inherited table' END AS kind
+  SELECT n.nspname AS schema, c.relname AS name, CASE WHEN c.relkind = 'f' THEN 'foreign table' ELSE 'inherited table' END AS kind
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
-    AND (c.relkind IN ('f', 'p')
-         OR (c.relkind = 'r' AND (c.relispartition OR EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid OR inh.inhparent = c.oid))))
+    AND (c.relkind = 'f' OR (c.relkind IN ('r', 'p') AND NOT (${MANAGED_TABLE})))
   UNION ALL
   SELECT n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', 'aggregate'
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_aggregate a ON a.aggfnoid = p.oid

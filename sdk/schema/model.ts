@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 3;
+export const MODEL_VERSION = 4;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -114,7 +114,7 @@ export interface IndexDef {
   readonly comment: string | null;
 }
 
-/** A regular (optionally unlogged) table. */
+/** A table: regular (optionally unlogged), partitioned, or a partition. */
 export interface TableDef extends QualifiedName {
   readonly unlogged: boolean;
   readonly columns: readonly ColumnDef[];
@@ -126,6 +126,14 @@ export interface TableDef extends QualifiedName {
   readonly rowSecurity: boolean;
   /** `ALTER TABLE ... FORCE ROW LEVEL SECURITY`. */
   readonly forceRowSecurity: boolean;
+  /** Partition key of a partitioned table (`pg_get_partkeydef`, e.g. `RANGE (created_at)`), else null. */
+  readonly partitionBy: string | null;
+  /**
+   * Parent and bound of a partition (`FOR VALUES ...` or `DEFAULT`, from `pg_get_expr`), else null.
+   * A partition's columns follow its parent; its constraints and indexes are only its own (those
+   * cloned from the parent are left out).
+   */
+  readonly partitionOf: { readonly schema: string; readonly name: string; readonly bound: string } | null;
   readonly comment: string | null;
 }
 
@@ -237,8 +245,6 @@ export type ObjectDef = RoutineDef | TriggerDef | DomainDef | CompositeTypeDef |
 
 /** Kinds of objects the engine sees but does not manage yet. */
 export type UnmanagedKind =
-  | "partitioned table"
-  | "partition"
   | "foreign table"
   | "aggregate"
   | "rule"

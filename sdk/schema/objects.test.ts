@@ -108,6 +108,8 @@ describe("compareObject", () => {
           options: [],
           rowSecurity: false,
           forceRowSecurity: false,
+          partitionBy: null,
+          partitionOf: null,
           comment: null,
           constraints: [],
           indexes: [],

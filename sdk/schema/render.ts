@@ -129,8 +129,13 @@ export function render(change: Change): string[] {
         `ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.kind === "PRIMARY KEY" ? "PRIMARY KEY" : "UNIQUE"} USING INDEX ${quoteIdent(change.index)}${deferral}`,
       ];
     }
-    case "createIndex":
-      return [change.concurrently ? withConcurrently(change.index.definition) : change.index.definition];
+    case "createIndex": {
+      // pg_get_indexdef prints a partitioned table's index as ON ONLY (the parent alone); built
+      // without ONLY, PostgreSQL creates and attaches the partitions' indexes too.
+      const { head, name, rest } = splitIndexDefinition(change.index.definition);
+      const def = rest.startsWith(" ON ONLY ") ? `${head}${quoteIdent(name)} ON ${rest.slice(" ON ONLY ".length)}` : change.index.definition;
+      return [change.concurrently ? withConcurrently(def) : def];
+    }
     case "dropIndex":
       return [`DROP INDEX ${change.concurrently ? "CONCURRENTLY " : ""}${quoteQualified(change.schema, change.index.name)}`];
     case "renameIndex":
@@ -142,6 +147,12 @@ export function render(change: Change): string[] {
     }
     case "dropView":
       return [`DROP VIEW ${quoteQualified(change.view.schema, change.view.name)}`];
+    case "attachPartition":
+      return [
+        `ALTER TABLE ${quoteQualified(change.parent.schema, change.parent.name)} ATTACH PARTITION ${quoteQualified(change.table.schema, change.table.name)} ${change.bound}`,
+      ];
+    case "detachPartition":
+      return [`ALTER TABLE ${quoteQualified(change.parent.schema, change.parent.name)} DETACH PARTITION ${quoteQualified(change.table.schema, change.table.name)}`];
     case "setRowSecurity": {
       const t = quoteQualified(change.table.schema, change.table.name);
       return [`ALTER TABLE ${t} ${change.enabled ? "ENABLE" : "DISABLE"} ROW LEVEL SECURITY`, `ALTER TABLE ${t} ${change.forced ? "" : "NO "}FORCE ROW LEVEL SECURITY`];
@@ -191,10 +202,18 @@ export function notNullCheckName(table: string, column: string): string {
 
 /** `CREATE TABLE` with columns and every constraint except foreign keys (added after all tables). */
 export function renderCreateTable(table: TableDef): string {
-  const parts = table.columns.map((c) => `  ${renderColumn(c)}`);
-  for (const con of table.constraints) if (con.kind !== "FOREIGN KEY") parts.push(`  ${constraintClause(con)}`);
+  const constraints = table.constraints.filter((c) => c.kind !== "FOREIGN KEY").map((c) => `  ${constraintClause(c)}`);
   const options = table.options.length ? ` WITH (${table.options.map(renderOption).join(", ")})` : "";
-  return `CREATE ${table.unlogged ? "UNLOGGED " : ""}TABLE ${quoteQualified(table.schema, table.name)} (\n${parts.join(",\n")}\n)${options}`;
+  const partitionBy = table.partitionBy ? ` PARTITION BY ${table.partitionBy}` : "";
+  const name = quoteQualified(table.schema, table.name);
+  if (table.partitionOf) {
+    // A partition's columns come from its parent; only its own constraints are listed.
+    const parent = quoteQualified(table.partitionOf.schema, table.partitionOf.name);
+    const own = constraints.length ? ` (\n${constraints.join(",\n")}\n)` : "";
+    return `CREATE ${table.unlogged ? "UNLOGGED " : ""}TABLE ${name} PARTITION OF ${parent}${own} ${table.partitionOf.bound}${partitionBy}${options}`;
+  }
+  const parts = [...table.columns.map((c) => `  ${renderColumn(c)}`), ...constraints];
+  return `CREATE ${table.unlogged ? "UNLOGGED " : ""}TABLE ${name} (\n${parts.join(",\n")}\n)${partitionBy}${options}`;
 }
 
 /** A column definition as in `CREATE TABLE` / `ADD COLUMN`. */
