@@ -7,7 +7,7 @@
 // good and prints the failover time and the acknowledged rows missing afterwards; then raises
 // max_connections with a second `pulumi up` and prints the rolling restart as the cluster's
 // pods and status show it. Everything it started is stopped and its files removed at the end,
-// also when a step fails.
+// also when a step fails or the demo is interrupted (Ctrl-C).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -4,7 +4,8 @@
 // URL and a PostgresSchema), runs the operator in this process (out of cluster, as a developer
 // would), prints the resource's READY/REASON, drops an index the schema declares behind
 // the operator's back, and prints the operator detecting and correcting that drift. Everything
-// it started is stopped and its files removed at the end, also when a step fails.
+// it started is stopped and its files removed at the end, also when a step fails or the demo is
+// interrupted.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +16,7 @@ import { startOperator, type RunningOperator } from "../sdk/operator/main";
 import { randomPassword, startEmbeddedPostgres, type EmbeddedPostgres } from "../sdk/postgres/index";
 import { startControlPlane, type ControlPlane } from "../test/support/control-plane";
 import { eventually } from "../test/support/eventually";
-import { ensureBuilt, localStack, recordingLogger, requireToolchain, runMain, step } from "./support/demo";
+import { ensureBuilt, localStack, recordingLogger, requireToolchain, runMain, step, stopOnce } from "./support/demo";
 
 const programDir = join(__dirname, "kubernetes");
 const NAMESPACE = "default";
@@ -55,6 +56,16 @@ async function main(): Promise<void> {
   let pg: EmbeddedPostgres | undefined;
   let cp: ControlPlane | undefined;
   let operator: RunningOperator | undefined;
+  const stopAll = stopOnce(async () => {
+    step("stopping everything");
+    await operator?.stop().catch((err: unknown) => console.error(`stopping the operator: ${String(err)}`));
+    // Removing the stack without `pulumi destroy`: the control plane and everything in it go next.
+    await stack.remove();
+    await cp?.stop();
+    await pg?.stop();
+    rmSync(work, { recursive: true, force: true });
+    console.log("stopped the operator, the control plane and PostgreSQL, and removed the demo's files");
+  });
 
   try {
     step("starting embedded PostgreSQL 17");
@@ -134,14 +145,7 @@ async function main(): Promise<void> {
       watch.abort();
     }
   } finally {
-    step("stopping everything");
-    await operator?.stop().catch((err: unknown) => console.error(`stopping the operator: ${String(err)}`));
-    // Removing the stack without `pulumi destroy`: the control plane and everything in it go next.
-    await stack.remove();
-    await cp?.stop();
-    await pg?.stop();
-    rmSync(work, { recursive: true, force: true });
-    console.log("stopped the operator, the control plane and PostgreSQL, and removed the demo's files");
+    await stopAll();
   }
 }
 

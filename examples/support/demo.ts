@@ -9,6 +9,7 @@ import type { LogFields, Logger } from "../../sdk/reconcile/index";
 // The local control plane is the test harness's (test/support is not part of the package): an
 // example may reuse it, since the demo runs from a checkout with the toolchain built anyway.
 import { loadToolchain } from "../../test/support/control-plane";
+import { descendants } from "../../test/support/pulumi";
 import type { ToolchainEnv } from "../../scripts/toolchain/paths.mjs";
 
 /** The repository root. */
@@ -33,8 +34,9 @@ export function stopOnce(stop: () => Promise<void>): () => Promise<void> {
     console.error(`\n${signal}: stopping everything the demo started`);
     void once().finally(() => process.exit(130));
   };
-  process.once("SIGINT", interrupted);
-  process.once("SIGTERM", interrupted);
+  // `on`, not `once`: a listener must stay, or tsx's own handler ends the process at a second signal.
+  process.on("SIGINT", interrupted);
+  process.on("SIGTERM", interrupted);
   return once;
 }
 
@@ -94,13 +96,25 @@ export function recordingLogger(lines: string[], base: LogFields = {}): Logger {
   };
 }
 
+/** SIGKILLs a `pulumi` run and every process it started. */
+function killTree(child: ReturnType<typeof spawn>): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  for (const pid of [child.pid, ...descendants(child.pid)]) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /** Options of one `pulumi` run. */
 export interface PulumiRunOptions {
   /** Print its output as it comes. @default true */
   show?: boolean;
   /** Written to its stdin (secrets go in this way, never on the command line). */
   input?: string;
-  /** Interrupt the run (SIGINT, as Ctrl-C would) and fail after this long. @default no limit */
+  /** Kill the run and fail after this long. @default no limit */
   timeoutMs?: number;
 }
 
@@ -149,7 +163,9 @@ export function localStack(tc: ToolchainEnv, programDir: string, work: string): 
       });
       child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
       let timedOut = false;
-      const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), child.kill("SIGINT")), opts.timeoutMs);
+      // An operation the engine is waiting on may never return (a commit waiting for a synchronous
+      // replica that never comes): a graceful cancel would wait on it too, so the run is killed.
+      const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), killTree(child)), opts.timeoutMs);
       child.once("error", reject);
       child.once("close", (code) => {
         clearTimeout(timer);
@@ -171,9 +187,11 @@ export function localStack(tc: ToolchainEnv, programDir: string, work: string): 
       created = true;
     },
     async remove() {
-      // An interrupted demo may leave a run in progress: it would hold the stack's lock.
-      for (const child of running) child.kill("SIGINT");
-      if (created) await run(["stack", "rm", name, "--yes", "--force"], { show: false }).catch((err: unknown) => console.error(err instanceof Error ? err.message : err));
+      // An interrupted demo may leave a run in progress (and its plugins, in their own process groups).
+      // Its lock then stays on the stack, whose state goes with the demo's directory anyway.
+      const interrupted = running.size > 0;
+      for (const child of running) killTree(child);
+      if (created && !interrupted) await run(["stack", "rm", name, "--yes", "--force"], { show: false }).catch((err: unknown) => console.error(err instanceof Error ? err.message : err));
       rmSync(join(programDir, `Pulumi.${name}.yaml`), { force: true });
     },
   };
