@@ -9,6 +9,7 @@
 // - with primaryUpdateStrategy supervised, the primary waits (reported in status) until the
 //   cluster is annotated setpoint.dev/switchover-to=<replica>;
 // - a switchover decided by an operator that stopped before acting on it is resumed by the next;
+// - lowering max_connections restarts the primary first, in place, then the replicas;
 // - a new cluster created with a restart parameter converges to it on every instance;
 // - a single instance restarts in place; a value PostgreSQL refuses shows in status and Events.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
@@ -211,6 +212,8 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
     const replicas = instances.filter((n) => n !== oldPrimary);
     expect(steps.slice(0, 2).sort()).toEqual(replicas.map((r) => `restart ${r}`));
     expect(steps.slice(2)).toEqual(["switchover", "switchover"]); // started, then completed
+    // Each instance's configuration is written once: a value waiting for a restart is not rewritten on every reconcile.
+    expect(lines.slice(mark).filter((l) => /step config /.test(l)).length).toBeLessThanOrEqual(instances.length);
     const now = await snapshot("shop", instances, "max_connections");
     for (const n of instances) {
       expect(now[n]!.value).toBe(String(Number(before[n]!.value) + 10));
@@ -275,6 +278,32 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
     expect((await pod(to)).metadata?.annotations?.[SWITCHOVER_FROM_ANNOTATION]).toBeUndefined();
     const toIp = (await pod(to)).status!.podIP!;
     expect(Number((await query<{ n: string }>("shop", toIp, "select count(*) as n from pg_stat_replication where state = 'streaming'"))[0]!.n)).toBe(2);
+  }, 600_000);
+
+  it("restarts the primary first, in place, when max_connections goes down (a hot standby needs at least the primary's value), losing no acknowledged row", async () => {
+    const before = await settled("shop", 3);
+    const primary = before.status!.currentPrimary!;
+    const primaryIp = (await pod(primary)).status!.podIP!;
+    await query("shop", primaryIp, "truncate acked");
+    const writer = startWriter("shop", await secretValue("shop-superuser", "password"));
+    await eventually("writer running", async () => writer.acked.length >= 20, WAIT_MS);
+    const mark = lines.length;
+    await setParameters("shop", { work_mem: "16MB", max_connections: "45" });
+    const after = await settled("shop", 4, (c) => c.status?.effectiveParameters?.["max_connections"] === "45" && (c.status.instances ?? []).every((i) => i.pendingRestart === false));
+    await sleep(1000);
+    await writer.stop();
+    expect(after.status?.currentPrimary).toBe(primary);
+    const steps = lines.slice(mark).filter((l) => /step (restart [^:\s]+|switchover): Updated/.test(l)).map((l) => /step (restart [^:\s]+|switchover)/.exec(l)![1]);
+    expect(steps[0]).toBe(`restart ${primary}`);
+    expect(steps.slice(1).sort()).toEqual(instances.filter((n) => n !== primary).map((n) => `restart ${n}`));
+    for (const i of after.status!.instances!) {
+      const [r] = await query<{ v: string }>("shop", (await pod(i.name)).status!.podIP!, "select current_setting('max_connections') as v");
+      expect(r!.v).toBe("45");
+    }
+    const newIp = (await pod(primary)).status!.podIP!;
+    const present = new Set((await query<{ id: number }>("shop", newIp, "select id from acked")).map((r) => r.id));
+    expect(writer.acked.filter((a) => !present.has(a.id))).toEqual([]);
+    expect((await core.readNamespacedPersistentVolumeClaim({ name: primary, namespace: ns })).metadata?.annotations?.["setpoint.dev/restart-in-place-until"]).toBeUndefined();
   }, 600_000);
 
   it("brings a new cluster created with a restart parameter to it on every instance (the first boot runs the defaults)", async () => {

@@ -42,6 +42,7 @@ import {
   FOLLOW_CHECKERS,
   firstRequired,
   pickCandidate,
+  PRIMARY_FIRST_CHECKERS,
   PROMOTION_GUARDS,
   SWITCHOVER_TO_ANNOTATION,
 } from "./decisions";
@@ -123,6 +124,16 @@ export interface PostgresClusterDeps {
 }
 
 export { SWITCHOVER_AT_ANNOTATION, SWITCHOVER_FROM_ANNOTATION, SWITCHOVER_LSN_ANNOTATION } from "./switchover";
+
+/** Annotation on the primary's claim while the controller restarts it in place: until when that is not a failover. */
+export const RESTART_IN_PLACE_ANNOTATION = "setpoint.dev/restart-in-place-until";
+/** How long a primary restarted in place has to come back before the failover checkers apply again. */
+const RESTART_IN_PLACE_MS = 60_000;
+
+function restartingUntil(claim: V1PersistentVolumeClaim | undefined): Date | undefined {
+  const t = Date.parse(claim?.metadata?.annotations?.[RESTART_IN_PLACE_ANNOTATION] ?? "");
+  return Number.isNaN(t) ? undefined : new Date(t);
+}
 
 const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
 const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -333,6 +344,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         notReadySince: primaryPod ? notReadySince(primaryPod) : undefined,
         now: ctx.now(),
         graceMs: durationToMs(spec.failoverGrace),
+        restartingUntil: restartingUntil(claims.get(primary)),
       });
       const since = primaryPod ? notReadySince(primaryPod) : undefined;
       if (!decision && since !== undefined && !isPrimaryNow(primary)) failoverDueInMs = Math.max(100, since.getTime() + durationToMs(spec.failoverGrace) - ctx.now().getTime() + 50);
@@ -411,6 +423,19 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         await deps.api.patchNamespacedService({ name, namespace: req.namespace, body: [{ op: "replace", path: "/spec/selector", value: selector }] }, JSON_PATCH);
         steps.push({ step: `service ${name}`, outcome: "Updated", detail: "selector" });
       }
+    }
+
+    // A primary restarted in place is back: its claim's marker goes (a later loss is a loss again).
+    const primaryClaim = claims.get(primary);
+    const restartedAt = restartingUntil(primaryClaim);
+    const primaryLive = live(primary);
+    const createdAt = primaryLive?.metadata?.creationTimestamp ? new Date(primaryLive.metadata.creationTimestamp).getTime() : 0;
+    // Only the pod created for the restart counts (the cache may still show the one being deleted).
+    if (restartedAt && primaryLive && isPrimaryNow(primary) && isPodReady(primaryLive) && createdAt >= restartedAt.getTime() - RESTART_IN_PLACE_MS - 1000) {
+      await deps.api.patchNamespacedPersistentVolumeClaim(
+        { name: primary, namespace: req.namespace, body: [{ op: "remove", path: `/metadata/annotations/${RESTART_IN_PLACE_ANNOTATION.replace("/", "~1")}` }] },
+        JSON_PATCH,
+      );
     }
 
     // Role labels follow the primary (the ro Service selects replicas by label), also after an
@@ -557,6 +582,10 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         missingReplicas: [...keep.filter((n) => live(n) === undefined), ...adding],
         strategy: spec.primaryUpdateStrategy,
         requested,
+        primaryFirst: (() => {
+          const p = probes.get(primary);
+          return p?.reachable ? firstRequired(PRIMARY_FIRST_CHECKERS, { pendingRestart: p.pendingRestart ?? [], running: p.effective ?? {}, desired }) : undefined;
+        })(),
       });
       switch (action.kind) {
         case "None":
@@ -571,8 +600,13 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         case "RestartReplica":
         case "RestartPrimary": {
           const pod = live(action.name)!;
+          if (action.kind === "RestartPrimary") {
+            // A decided restart, not a loss: the failover checkers leave it alone for a while (restartingUntil).
+            const until = new Date(ctx.now().getTime() + RESTART_IN_PLACE_MS).toISOString();
+            await deps.api.patchNamespacedPersistentVolumeClaim({ name: action.name, namespace: req.namespace, body: { metadata: { annotations: { [RESTART_IN_PLACE_ANNOTATION]: until } } } }, MERGE_PATCH);
+          }
           await ignoreNotFound(deps.api.deleteNamespacedPod({ name: action.name, namespace: req.namespace, body: { preconditions: { uid: pod.metadata?.uid } } }));
-          const what = action.kind === "RestartReplica" ? `replica ${action.name}` : `primary ${action.name} in place (no replica to switch over to)`;
+          const what = action.kind === "RestartReplica" ? `replica ${action.name}` : `primary ${action.name} in place`;
           steps.push({ step: `restart ${action.name}`, outcome: "Updated", detail: `${action.checker}: ${action.reason}` });
           event("Normal", action.kind === "RestartReplica" ? "RestartingReplica" : "RestartingPrimary", `restarting ${what}: ${action.reason}`);
           topology = { reason: "RollingRestart", message: `restarting ${what}: ${action.reason}` };

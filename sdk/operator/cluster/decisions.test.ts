@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FAILOVER_CHECKERS, FOLLOW_CHECKERS, firstRequired, GROW_GUARDS, pickCandidate, PROMOTION_GUARDS, RESTART_CHECKERS, SWITCHOVER_GUARDS, type PrimaryHealth } from "./decisions";
+import { FAILOVER_CHECKERS, FOLLOW_CHECKERS, firstRequired, GROW_GUARDS, pickCandidate, PRIMARY_FIRST_CHECKERS, PROMOTION_GUARDS, RESTART_CHECKERS, SWITCHOVER_GUARDS, type PrimaryHealth } from "./decisions";
 import { lsnBytes, parseConninfo, renderConninfo } from "./instance-sql";
 
 const now = new Date("2025-01-02T03:04:05Z");
@@ -121,5 +121,23 @@ describe("grow guards", () => {
     expect(firstRequired(GROW_GUARDS, { ...g, autoGrow: undefined })?.checker).toBe("AutoGrowOff");
     expect(firstRequired(GROW_GUARDS, { ...g, usedBytes: 190 * Mi, requestedBytes: 200 * Mi })?.checker).toBe("ExpansionInProgress");
     expect(firstRequired(GROW_GUARDS, { ...g, usedBytes: 390 * Mi, requestedBytes: 400 * Mi, capacityBytes: 400 * Mi })).toMatchObject({ checker: "AtLimit", reason: expect.stringContaining("not growing") });
+  });
+});
+
+describe("restart in place and hot-standby parameters", () => {
+  it("do not fail over a primary the controller is restarting in place, until its window ends", () => {
+    const gone = { ...healthy, podPresent: false, reachable: false, notReadySince: new Date(now.getTime() - 30_000) };
+    expect(firstRequired(FAILOVER_CHECKERS, { ...gone, restartingUntil: new Date(now.getTime() + 1000) })).toBeUndefined();
+    expect(firstRequired(FAILOVER_CHECKERS, { ...gone, restartingUntil: new Date(now.getTime() - 1000) })?.checker).toBe("PrimaryPodGone");
+  });
+
+  it("restart the primary first when a hot-standby parameter goes down, not when it goes up", () => {
+    const input = { pendingRestart: ["max_connections"], running: { max_connections: "60" }, desired: { max_connections: "45" } };
+    expect(firstRequired(PRIMARY_FIRST_CHECKERS, input)).toEqual({
+      checker: "HotStandbyParameterDecrease",
+      reason: "max_connections 60 -> 45: a hot standby needs at least the primary's value, so the primary restarts first, in place",
+    });
+    expect(firstRequired(PRIMARY_FIRST_CHECKERS, { ...input, desired: { max_connections: "80" } })).toBeUndefined();
+    expect(firstRequired(PRIMARY_FIRST_CHECKERS, { pendingRestart: ["shared_buffers"], running: { shared_buffers: "128MB" }, desired: { shared_buffers: "64MB" } })).toBeUndefined();
   });
 });

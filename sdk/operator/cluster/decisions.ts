@@ -51,20 +51,27 @@ export interface PrimaryHealth {
   readonly now: Date;
   /** How long an unready, unreachable primary is given to come back before it is replaced. */
   readonly graceMs: number;
+  /** The primary is being restarted in place (a decided restart, not a loss) until then. */
+  readonly restartingUntil?: Date;
 }
 
-/** Ordered: a deleted pod is certain; an unreachable one only after its grace period. */
+const restarting = (p: PrimaryHealth): boolean => p.restartingUntil !== undefined && p.now.getTime() < p.restartingUntil.getTime();
+
+/**
+ * Ordered: a deleted pod is certain; an unreachable one only after its grace period. Neither
+ * while the controller itself restarts the primary in place (bounded by `restartingUntil`).
+ */
 export const FAILOVER_CHECKERS: readonly Checker<PrimaryHealth>[] = [
   {
     name: "PrimaryPodGone",
-    check: (p) => ({ required: !p.podPresent, reason: `the primary's pod ${p.name} is gone or being deleted` }),
+    check: (p) => ({ required: !p.podPresent && !restarting(p), reason: `the primary's pod ${p.name} is gone or being deleted` }),
   },
   {
     name: "PrimaryUnreachable",
     check: (p) => {
       const downMs = p.notReadySince ? p.now.getTime() - p.notReadySince.getTime() : 0;
       return {
-        required: !p.reachable && p.notReadySince !== undefined && downMs >= p.graceMs,
+        required: !p.reachable && p.notReadySince !== undefined && downMs >= p.graceMs && !restarting(p),
         reason: `primary ${p.name} has been unready and unreachable for ${Math.round(downMs / 1000)} s (grace ${Math.round(p.graceMs / 1000)} s)`,
       };
     },
@@ -181,6 +188,36 @@ export const RESTART_CHECKERS: readonly Checker<RestartInput>[] = [
       required: i.pendingRestart.length > 0,
       reason: `${i.name}: ${i.pendingRestart.join(", ")} changed and ${i.pendingRestart.length === 1 ? "needs" : "need"} a restart`,
     }),
+  },
+];
+
+/**
+ * Parameters a hot standby needs at least as high as the primary's: lowering one must restart
+ * the primary first (in place), or the replicas restarted first would refuse to replay.
+ */
+export const HOT_STANDBY_PARAMETERS = ["max_connections", "max_locks_per_transaction", "max_prepared_transactions", "max_wal_senders", "max_worker_processes"] as const;
+
+/** What the primary-first checkers look at. */
+export interface PrimaryFirstInput {
+  /** The primary's pending-restart parameters. */
+  readonly pendingRestart: readonly string[];
+  /** What the primary runs now (`current_setting`). */
+  readonly running: Readonly<Record<string, string>>;
+  /** What it will run after the restart. */
+  readonly desired: Readonly<Record<string, string>>;
+}
+
+/** Ordered reasons the primary must restart before the replicas (`required` = primary first, in place). */
+export const PRIMARY_FIRST_CHECKERS: readonly Checker<PrimaryFirstInput>[] = [
+  {
+    name: "HotStandbyParameterDecrease",
+    check: (p) => {
+      const lowered = HOT_STANDBY_PARAMETERS.filter((k) => p.pendingRestart.includes(k) && p.desired[k] !== undefined && p.running[k] !== undefined && Number(p.desired[k]) < Number(p.running[k]));
+      return {
+        required: lowered.length > 0,
+        reason: `${lowered.map((k) => `${k} ${p.running[k]} -> ${p.desired[k]}`).join(", ")}: a hot standby needs at least the primary's value, so the primary restarts first, in place`,
+      };
+    },
   },
 ];
 

@@ -96,9 +96,11 @@ export async function probeInstance(t: InstanceTarget): Promise<InstanceProbe> {
 
 /** postgresql.auto.conf as the server would read it now, what it runs, and what waits for a restart. */
 async function readConfig(c: Client): Promise<{ autoConf: Record<string, string>; effective: Record<string, string>; pendingRestart: string[] }> {
+  // Every entry, applied or not: a restart parameter's new value shows "setting could not be
+  // applied" until the restart, and it is still what the file says.
   const auto = (
     await c.query<{ name: string; setting: string }>(
-      "select name, setting from pg_file_settings where sourcefile like '%/postgresql.auto.conf' and error is null order by seqno",
+      "select name, setting from pg_file_settings where sourcefile like '%/postgresql.auto.conf' order by seqno",
     )
   ).rows;
   const autoConf: Record<string, string> = {};

@@ -57,4 +57,13 @@ describe("planRollout", () => {
       reason: "setpoint.dev/switchover-to=db-2",
     });
   });
+
+  it("restarts the primary first, in place, when a hot-standby parameter goes down", () => {
+    const primaryFirst = { checker: "HotStandbyParameterDecrease", reason: "max_connections 60 -> 45: ..." };
+    expect(planRollout({ ...base, primaryFirst })).toEqual({ kind: "RestartPrimary", name: "db-1", ...primaryFirst });
+    expect(planRollout({ ...base, primaryFirst, strategy: "supervised" })).toMatchObject({ kind: "Wait", checker: "SupervisedUpdate", reason: expect.stringContaining("switchover-to=db-1 to restart it in place") });
+    expect(planRollout({ ...base, primaryFirst, strategy: "supervised", requested: "db-1" })).toMatchObject({ kind: "RestartPrimary", name: "db-1" });
+    // Once the primary has restarted, the replicas follow as usual.
+    expect(planRollout({ ...base, primary: inst("db-1", 1), primaryFirst: undefined })).toMatchObject({ kind: "RestartReplica", name: "db-2" });
+  });
 });

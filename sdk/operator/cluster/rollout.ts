@@ -7,7 +7,9 @@
  * Order, as CloudNativePG does it: replicas first, one at a time, each back streaming before the
  * next; then the primary, by a switchover to the most advanced updated replica (so the restart
  * costs the writers a reconnect, not the server's restart time), subject to
- * `primaryUpdateStrategy`. A switchover can also be asked for by annotation
+ * `primaryUpdateStrategy`. Lowering a parameter a hot standby needs at least as high as the
+ * primary's (`PRIMARY_FIRST_CHECKERS`) reverses the order: the primary restarts first, in place.
+ * A switchover can also be asked for by annotation
  * ({@link SWITCHOVER_TO_ANNOTATION}), which is how a supervised cluster's user lets it happen.
  */
 import { firstRequired, pickCandidate, PRIMARY_UPDATE_GUARDS, RESTART_CHECKERS, ROLLING_GUARDS, SWITCHOVER_TO_ANNOTATION } from "./decisions";
@@ -34,6 +36,8 @@ export interface RolloutInput {
   readonly strategy: "supervised" | "unsupervised";
   /** The value of {@link SWITCHOVER_TO_ANNOTATION}, if any. */
   readonly requested?: string;
+  /** The primary's pending change must apply to it first ({@link PRIMARY_FIRST_CHECKERS}), with why. */
+  readonly primaryFirst?: { readonly checker: string; readonly reason: string };
 }
 
 /** What to do next. */
@@ -63,6 +67,20 @@ export function planRollout(input: RolloutInput): RolloutAction {
       const why = restart(primary);
       return { kind: "Switchover", from: primary.name, to: target.name, checker: why?.checker ?? "Requested", reason: why?.reason ?? `${SWITCHOVER_TO_ANNOTATION}=${target.name}` };
     }
+  }
+
+  // Lowering a hot-standby parameter: the primary restarts first, in place (a replica switched
+  // to would still run the higher value), then the replicas.
+  if (input.primaryFirst && restart(primary) !== undefined) {
+    const hold = firstRequired(PRIMARY_UPDATE_GUARDS, {
+      primary: primary.name,
+      replicasPending: [],
+      replicasNotStreaming: notReady(),
+      strategy: input.strategy,
+      requested: input.requested === primary.name ? input.requested : undefined,
+    });
+    if (hold) return { kind: "Wait", checker: hold.checker, reason: `${hold.reason} (${input.primaryFirst.reason})` };
+    return { kind: "RestartPrimary", name: primary.name, checker: input.primaryFirst.checker, reason: input.primaryFirst.reason };
   }
 
   for (const r of [...replicas].sort((a, b) => a.ordinal - b.ordinal)) {
