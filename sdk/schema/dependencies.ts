@@ -243,15 +243,15 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
         releases: columnReleases(findColumn(live, change.table, change.column), live),
       });
     }
-    case "setDefault":
-      return d({
-        needs: [
-          K.column(change.table, change.column),
-          ...sequencesInExpression(change.default).map((s) => K.sequence(s.schema, s.name)),
-          ...routinesInExpression(change.default, desired),
-        ],
-        releases: columnReleases(findColumn(live, change.table, change.column), live).filter((k) => !k.startsWith("type:")),
-      });
+    case "setDefault": {
+      const needs = [
+        K.column(change.table, change.column),
+        ...sequencesInExpression(change.default).map((s) => K.sequence(s.schema, s.name)),
+        ...routinesInExpression(change.default, desired),
+      ];
+      // What the new default still uses is not released (a routine re-created around it).
+      return d({ needs, releases: columnReleases(findColumn(live, change.table, change.column), live).filter((k) => !k.startsWith("type:") && !needs.includes(k)) });
+    }
     case "dropDefault":
       return d({
         needs: [K.column(change.table, change.column)],

@@ -17,7 +17,7 @@ import {
 } from "./model";
 import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render";
 import { dependenciesOf } from "./dependencies";
-import { compareObject, convertedColumns, objectId } from "./objects";
+import { compareObject, convertedColumns, objectId, routinesInExpression } from "./objects";
 
 /** A rename the user declared; the engine never guesses renames. */
 export type Rename =
@@ -107,7 +107,20 @@ function applyRenames(live: SchemaModel, renames: readonly Rename[], ctx: Ctx): 
     return { schema: o.schema, table, column };
   };
   const sequences = live.sequences.map((s) => (s.ownedBy ? { ...s, ownedBy: owner(s.ownedBy) } : s));
-  return { ...live, tables, sequences };
+  // Triggers and policies follow their table (their identity names it), and so do their dependency keys.
+  let objects = live.objects;
+  for (const r of renames) {
+    if (r.kind !== "table") continue;
+    const from = `${r.schema}.${r.from}`;
+    const to = `${r.schema}.${r.to}`;
+    const key = (k: string) => (k === `table:${from}` ? `table:${to}` : k.startsWith(`column:${from}.`) ? `column:${to}.${k.slice(`column:${from}.`.length)}` : k);
+    objects = objects.map((o) =>
+      (o.kind === "trigger" || o.kind === "policy") && o.schema === r.schema && o.table === r.from
+        ? { ...o, table: r.to, identity: `${r.to}.${o.name}`, dependsOn: o.dependsOn.map(key) }
+        : o,
+    );
+  }
+  return { ...live, tables, sequences, objects };
 }
 
 /**
@@ -378,6 +391,8 @@ function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
     }
   }
 
+  releaseDefaultsOfDroppedRoutines(live, desired, dropped, ctx);
+
   const ordered = [...entries.values()];
   for (const e of ordered) if (removals.has(e)) ctx.out.push(...removals.get(e)!);
   const rank = (e: Dependent) => CREATE_RANK[isView(e.desired!) ? "view" : e.desired!.kind];
@@ -409,6 +424,31 @@ function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
     else {
       if (d.kind === "materialized view" && !isView(l) && l.kind === "materialized view") diffMaterializedViewIndexes(l, d, ctx);
       comment(ctx, { type: "OBJECT", object: d }, l.comment, d.comment);
+    }
+  }
+}
+
+/**
+ * PostgreSQL refuses to drop a routine a column default calls: such defaults are dropped before a
+ * routine goes and set again (to the desired default) after it is re-created.
+ */
+function releaseDefaultsOfDroppedRoutines(live: SchemaModel, desired: SchemaModel, dropped: ReadonlySet<string>, ctx: Ctx): void {
+  const routines = new Set([...dropped].filter((k) => k.startsWith("function:")));
+  if (routines.size === 0) return;
+  const handled = new Set<string>();
+  for (const c of ctx.out) {
+    if (c.kind === "setDefault" || c.kind === "dropDefault" || c.kind === "alterColumnType") handled.add(factsKey(c.table, c.column));
+    if (c.kind === "dropColumn" || c.kind === "addColumn") handled.add(factsKey(c.table, c.column.name));
+  }
+  for (const t of live.tables) {
+    for (const c of t.columns) {
+      if (c.default === null || handled.has(factsKey(t, c.name))) continue;
+      if (!routinesInExpression(c.default, live).some((k) => routines.has(k))) continue;
+      const d = desiredColumn(desired, t, c.name);
+      if (!d) continue;
+      const table = { schema: t.schema, name: t.name };
+      ctx.out.push({ kind: "dropDefault", table, column: c.name });
+      if (d.default !== null) ctx.out.push({ kind: "setDefault", table, column: c.name, default: d.default });
     }
   }
 }

@@ -632,6 +632,27 @@ SELECT schema, name, kind FROM (
   SELECT n.nspname, c.relname || '.' || r.rulename, 'rule'
   FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE r.rulename <> '_RETURN' AND ${IN_SCOPE("n")}
+  UNION ALL
+  SELECT n.nspname, c.relname, 'privileges'
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
+    AND (c.relacl IS NOT NULL OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND a.attacl IS NOT NULL))
+  UNION ALL
+  SELECT n.nspname, p.proname || '(' || oidvectortypes(p.proargtypes) || ')', 'privileges'
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE p.proacl IS NOT NULL AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
+  UNION ALL
+  SELECT n.nspname, t.typname, 'privileges'
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+  WHERE t.typacl IS NOT NULL AND t.typtype IN ('d', 'e', 'r', 'c') AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
+  UNION ALL
+  SELECT n.nspname, n.nspname, 'privileges'
+  FROM pg_namespace n
+  WHERE n.nspacl IS NOT NULL AND n.nspname <> 'public' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_namespace", "n.oid")}
+  UNION ALL
+  SELECT n.nspname, 'default privileges for ' || d.defaclrole::regrole::text || ' on ' || d.defaclobjtype::text, 'privileges'
+  FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace
+  WHERE ${IN_SCOPE("n")}
 ) u
 ORDER BY schema, kind, name`;
 

@@ -249,9 +249,11 @@ export type UnmanagedKind =
   | "aggregate"
   | "rule"
   | "inherited table"
-  /** A trigger or policy on a relation the engine does not manage (a partition, a foreign table, ...). */
+  /** A trigger or policy on a relation the engine does not manage (an inheritance child, a foreign table, ...). */
   | "trigger"
-  | "policy";
+  | "policy"
+  /** Grants on an object (table, view, sequence, routine, type, schema other than public, column), and default privileges. */
+  | "privileges";
 
 /** An object present in a managed schema that this engine version does not diff. */
 export interface UnmanagedObject extends QualifiedName {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { majors } from "../support/postgres";
+import { schemaFromSql } from "../../sdk/schema/source";
 import { expectConverges } from "../support/schema";
 
 const TABLE = "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2), updated_at timestamptz);";
@@ -104,6 +105,31 @@ describe.each(majors())("functions, procedures and triggers on PostgreSQL %i", (
       "CREATE TABLE codes (id int PRIMARY KEY, code text);",
     );
     expect(kinds(applied.plan.steps)).toEqual(["dropDefault", "dropObject"]);
+  });
+
+  it("releases a column default around a function re-created for a new result type", async () => {
+    const { applied, db } = await expectConverges(
+      major,
+      "CREATE FUNCTION code() RETURNS text LANGUAGE sql AS $$SELECT 'a'$$; CREATE TABLE t (id int PRIMARY KEY, c text DEFAULT code()); INSERT INTO t (id) VALUES (1);",
+      "CREATE FUNCTION code() RETURNS varchar LANGUAGE sql AS $$SELECT 'b'$$; CREATE TABLE t (id int PRIMARY KEY, c text DEFAULT code());",
+    );
+    expect(kinds(applied.plan.steps)).toEqual(["dropDefault", "dropObject", "createObject", "setDefault"]);
+    const c = await db.client();
+    await c.query("INSERT INTO t (id) VALUES (2)");
+    expect((await c.query("SELECT c FROM t ORDER BY id")).rows).toEqual([{ c: "a" }, { c: "b" }]);
+  });
+
+  it("keeps triggers and policies with their table through a declared rename", async () => {
+    const fn = "CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;";
+    const after = (t: string) =>
+      `${fn} CREATE TABLE ${t} (id int PRIMARY KEY, owner text); ALTER TABLE ${t} ENABLE ROW LEVEL SECURITY;
+       CREATE POLICY mine ON ${t} USING (owner = current_user);
+       CREATE TRIGGER t1 BEFORE INSERT ON ${t} FOR EACH ROW EXECUTE FUNCTION noop();
+       CREATE CONSTRAINT TRIGGER t2 AFTER INSERT ON ${t} FOR EACH ROW EXECUTE FUNCTION noop();`;
+    const desired = { ...schemaFromSql(after("renamed")), renames: [{ kind: "table" as const, schema: "public", from: "orig", to: "renamed" }] };
+    const { applied } = await expectConverges(major, after("orig"), desired);
+    expect(applied.plan.steps[0]!.kind).toBe("renameTable");
+    expect(kinds(applied.plan.steps)).not.toContain("dropTable");
   });
 
   it("re-creates a trigger whose WHEN reads a column around that column's type change", async () => {
