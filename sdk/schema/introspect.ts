@@ -653,6 +653,26 @@ SELECT schema, name, kind FROM (
   SELECT n.nspname, 'default privileges for ' || d.defaclrole::regrole::text || ' on ' || d.defaclobjtype::text, 'privileges'
   FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace
   WHERE ${IN_SCOPE("n")}
+  UNION ALL
+  SELECT n.nspname, co.collname, 'collation'
+  FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
+  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_collation", "co.oid")}
+  UNION ALL
+  SELECT n.nspname, o.oid::regoperator::text, 'operator'
+  FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_operator", "o.oid")}
+  UNION ALL
+  SELECT n.nspname, st.stxname, 'extended statistics'
+  FROM pg_statistic_ext st JOIN pg_namespace n ON n.oid = st.stxnamespace
+  WHERE ${IN_SCOPE("n")}
+  UNION ALL
+  SELECT n.nspname, cfg.cfgname, 'text search configuration'
+  FROM pg_ts_config cfg JOIN pg_namespace n ON n.oid = cfg.cfgnamespace
+  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_ts_config", "cfg.oid")}
+  UNION ALL
+  SELECT n.nspname, dct.dictname, 'text search dictionary'
+  FROM pg_ts_dict dct JOIN pg_namespace n ON n.oid = dct.dictnamespace
+  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_ts_dict", "dct.oid")}
 ) u
 ORDER BY schema, kind, name`;
 

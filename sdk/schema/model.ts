@@ -253,7 +253,12 @@ export type UnmanagedKind =
   | "trigger"
   | "policy"
   /** Grants on an object (table, view, sequence, routine, type, schema other than public, column), and default privileges. */
-  | "privileges";
+  | "privileges"
+  | "collation"
+  | "operator"
+  | "extended statistics"
+  | "text search configuration"
+  | "text search dictionary";
 
 /** An object present in a managed schema that this engine version does not diff. */
 export interface UnmanagedObject extends QualifiedName {
