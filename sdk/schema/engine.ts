@@ -5,7 +5,8 @@ import { majorFromVersionNum } from "../postgres/versions";
 import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply";
 import { diff } from "./diff";
 import { gatherRowFacts } from "./facts";
-import { catalogFingerprint, introspect } from "./introspect";
+import { scopedCatalogFingerprint } from "./fingerprint";
+import { introspect } from "./introspect";
 import { inSchemas, type SchemaModel } from "./model";
 import { WeightedLru } from "./internal/lru";
 import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, type NormalizeOptions } from "./normalize";
@@ -143,7 +144,7 @@ function likelySchemas(desired: DesiredSchema): string[] {
 // long-running process (the operator's drift checks) then costs one cheap query when converged.
 const liveMemo = new WeightedLru<string, { fingerprint: string; model: SchemaModel }>(MODEL_MEMO_WEIGHT, (e) => modelWeight(e.model));
 /** The catalog fingerprint each live model was read at (taken before the read, so never newer). */
-const readAt = new WeakMap<SchemaModel, string>();
+const readAt = new WeakMap<SchemaModel, { readonly fingerprint: string; readonly schemas: readonly string[] }>();
 
 /** Forgets remembered introspections (each next plan introspects again); for benchmarks and tests. */
 export function forgetLiveIntrospections(): void {
@@ -152,11 +153,11 @@ export function forgetLiveIntrospections(): void {
 
 async function introspectUnlessUnchanged(client: Client, schemas: readonly string[]): Promise<SchemaModel> {
   const key = `${client.host}:${client.port}/${client.database}|${schemas.join(",")}`;
-  const fingerprint = await catalogFingerprint(client);
+  const fingerprint = await scopedCatalogFingerprint(client, schemas);
   const hit = liveMemo.get(key);
   if (hit && hit.fingerprint === fingerprint) return hit.model;
   const model = await introspect(client, { schemas });
-  readAt.set(model, fingerprint);
+  readAt.set(model, { fingerprint, schemas });
   liveMemo.set(key, { fingerprint, model });
   return model;
 }
@@ -203,7 +204,8 @@ export async function applySchema(
           const after = await planWith(client, desired, options);
           if (after.plan.steps.length > 0) throw new NonConvergenceError(after.plan);
         }
-        return { ...planned, results };
+        // The desired model came from where the first plan found it (a plan under the lock reads it from the cache).
+        return { ...planned, desiredFromCache: first.desiredFromCache, results };
       } finally {
         await release();
       }
@@ -223,5 +225,5 @@ function covers(held: readonly string[] | null, needed: readonly string[] | null
 /** Whether the target's catalog is unchanged since `planned` read it (so the plan still holds). */
 async function unchangedSince(client: Client, planned: PlannedSchema): Promise<boolean> {
   const at = readAt.get(planned.live);
-  return at !== undefined && (await catalogFingerprint(client)) === at;
+  return at !== undefined && (await scopedCatalogFingerprint(client, at.schemas)) === at.fingerprint;
 }

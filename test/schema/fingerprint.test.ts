@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { planSchema } from "../../sdk/schema/engine";
+import { scopedCatalogFingerprint } from "../../sdk/schema/fingerprint";
 import { catalogFingerprint } from "../../sdk/schema/introspect";
 import { schemaFromSql } from "../../sdk/schema/source";
 import { freshDatabase, majors } from "../support/postgres";
@@ -28,6 +29,51 @@ describe.each(majors())("catalog fingerprint on PostgreSQL %i", (major) => {
     ]) {
       await c.query(ddl);
       const after = await catalogFingerprint(c);
+      expect(after, ddl).not.toBe(before);
+      before = after;
+    }
+  });
+
+  it("scoped to schemas: changes with DDL on them or on what they refer to elsewhere, not with DDL in other schemas", async () => {
+    const db = await freshDatabase(major);
+    await runSql(
+      db,
+      `CREATE SCHEMA app; CREATE SCHEMA other; CREATE SCHEMA shared;
+       CREATE TABLE shared.lookup (id int PRIMARY KEY);
+       CREATE TYPE app.mood AS ENUM ('ok');
+       CREATE TABLE app.t (id int PRIMARY KEY, m app.mood, n int, l int REFERENCES shared.lookup (id));
+       CREATE VIEW app.v AS SELECT t.id, s.id AS lookup FROM app.t JOIN shared.lookup s ON s.id = t.l;
+       CREATE TABLE other.x (id int);`,
+    );
+    const c = await db.client();
+    const fp = () => scopedCatalogFingerprint(c, ["public", "app"]);
+    let before = await fp();
+    await c.query("INSERT INTO app.t (id, m, n) SELECT g, 'ok', g FROM generate_series(1, 100) g; ANALYZE app.t;");
+    for (const elsewhere of ["ALTER TABLE other.x ADD COLUMN y int", "CREATE TABLE other.z (id int)", "CREATE FUNCTION other.f() RETURNS int LANGUAGE sql AS 'SELECT 1'", "COMMENT ON TABLE other.x IS 'x'"]) {
+      await c.query(elsewhere);
+      expect(await fp(), elsewhere).toBe(before);
+    }
+    for (const ddl of [
+      "ALTER TABLE app.t ADD COLUMN x text",
+      "ALTER TABLE app.t ALTER COLUMN n SET DEFAULT 5",
+      "COMMENT ON COLUMN app.t.n IS 'n'",
+      "CREATE INDEX t_n ON app.t (n)",
+      "ALTER TYPE app.mood ADD VALUE 'sad'",
+      "ALTER TABLE app.t ADD CONSTRAINT n_pos CHECK (n > 0)",
+      "CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'",
+      "CREATE TRIGGER t_touch BEFORE UPDATE ON app.t FOR EACH ROW EXECUTE FUNCTION app.touch()",
+      "ALTER TABLE app.t ENABLE ROW LEVEL SECURITY",
+      "CREATE POLICY p ON app.t USING (n > 0)",
+      "GRANT SELECT ON app.t TO PUBLIC",
+      "CREATE TABLE public.p (id int)",
+      // Objects elsewhere that the schemas refer to: renaming them changes how ours print.
+      "ALTER TABLE shared.lookup RENAME TO lookup2",
+      "ALTER SCHEMA shared RENAME TO shared2",
+      "ALTER TABLE app.t DROP COLUMN x",
+      "DROP VIEW app.v",
+    ]) {
+      await c.query(ddl);
+      const after = await fp();
       expect(after, ddl).not.toBe(before);
       before = after;
     }
