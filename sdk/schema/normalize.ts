@@ -394,11 +394,16 @@ export function modelWeight(model: SchemaModel): number {
   return n;
 }
 
-/** Objects kept in each in-memory model cache: ~100,000 (some tens of MB), or one model of any size. */
+/**
+ * Objects kept in the in-memory cache of live models (introspections, which only a new read can
+ * replace): ~100,000 (some tens of MB), or one model of any size.
+ */
 export const MODEL_MEMO_WEIGHT = 100_000;
 
-// A long-running process (the operator) checks drift often: keep parsed models in memory too.
-const memo = new WeightedLru<string, SchemaModel>(MODEL_MEMO_WEIGHT, modelWeight);
+// A long-running process (the operator) checks drift often: keep parsed models in memory too. A
+// fifth of the live cache: these are also on disk, where reading a small one back costs well
+// under a millisecond.
+const memo = new WeightedLru<string, SchemaModel>(MODEL_MEMO_WEIGHT / 5, modelWeight);
 
 function readCache(dir: string, key: string): SchemaModel | null {
   const hit = memo.get(join(dir, key));
