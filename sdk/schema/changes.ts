@@ -88,14 +88,15 @@ export type Change =
   | { readonly kind: "createIndex"; readonly table: QualifiedName; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "dropIndex"; readonly schema: string; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "renameIndex"; readonly schema: string; readonly from: string; readonly to: string }
-  | { readonly kind: "createView"; readonly view: ViewDef }
+  /** `grants`: those of the live view this one replaces, given back (privileges are not diffed). */
+  | { readonly kind: "createView"; readonly view: ViewDef; readonly grants?: readonly string[] }
   | { readonly kind: "dropView"; readonly view: ViewDef }
   /** `ALTER TABLE parent ATTACH PARTITION table FOR VALUES ...` (scans the table to check the bound). */
   | { readonly kind: "attachPartition"; readonly table: QualifiedName; readonly parent: QualifiedName; readonly bound: string }
   | { readonly kind: "detachPartition"; readonly table: QualifiedName; readonly parent: QualifiedName }
   | { readonly kind: "setRowSecurity"; readonly table: QualifiedName; readonly enabled: boolean; readonly forced: boolean }
   /** A routine, trigger, domain, composite or range type, materialized view or policy (see `objects.ts`). */
-  | { readonly kind: "createObject"; readonly object: ObjectDef }
+  | { readonly kind: "createObject"; readonly object: ObjectDef; readonly grants?: readonly string[] }
   | { readonly kind: "dropObject"; readonly object: ObjectDef }
   /** `CREATE OR REPLACE` of a routine whose arguments and result are unchanged, or of a plain trigger. */
   | { readonly kind: "replaceObject"; readonly object: ObjectDef; readonly from: ObjectDef }

@@ -400,12 +400,14 @@ function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
   for (const e of creating) {
     const d = e.desired!;
     const recreatedInPlace = removals.get(e)?.some((c) => c.kind === "recreateType");
+    // Privileges are not diffed: a re-created object gets the live one's grants back.
+    const grants = e.live?.grants ?? [];
     if (isView(d)) {
-      ctx.out.push({ kind: "createView", view: d });
+      ctx.out.push(grants.length ? { kind: "createView", view: d, grants } : { kind: "createView", view: d });
       comment(ctx, { type: "VIEW", schema: d.schema, name: d.name }, null, d.comment);
       continue;
     }
-    if (!recreatedInPlace) ctx.out.push({ kind: "createObject", object: d });
+    if (!recreatedInPlace) ctx.out.push(grants.length ? { kind: "createObject", object: d, grants } : { kind: "createObject", object: d });
     if (d.kind === "materialized view") {
       // A new materialized view: its indexes are built right after it, without CONCURRENTLY.
       for (const i of d.indexes) {

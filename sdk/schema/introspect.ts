@@ -123,6 +123,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
         columns: v.columns,
         options: [...(v.options ?? [])].sort(),
         dependsOn: v.depends,
+        grants: v.grants,
         comment: v.comment,
       }),
     ),
@@ -141,7 +142,7 @@ function assembleObjects(rows: {
   matviews: MatViewRow[];
   policies: PolicyRow[];
 }): ObjectDef[] {
-  const base = (r: ObjectRow) => ({ schema: r.schema, name: r.name, identity: r.identity, definition: r.definition, dependsOn: r.depends, comment: r.comment });
+  const base = (r: ObjectRow) => ({ schema: r.schema, name: r.name, identity: r.identity, definition: r.definition, dependsOn: r.depends, grants: r.grants ?? [], comment: r.comment });
   const out: ObjectDef[] = [
     ...rows.routines.map((r): ObjectDef => ({ ...base(r), kind: r.kind, arguments: r.arguments, result: r.result })),
     ...rows.triggers.map((r): ObjectDef => ({ ...base(r), kind: "trigger", table: r.table, constraint: r.constraint, enabled: r.enabled })),
@@ -200,6 +201,7 @@ interface ViewRow {
   columns: string[];
   options: string[] | null;
   depends: string[];
+  grants: string[];
   comment: string | null;
 }
 
@@ -209,6 +211,7 @@ interface ObjectRow {
   identity: string;
   definition: string;
   depends: string[];
+  grants?: string[];
   comment: string | null;
 }
 
@@ -597,11 +600,21 @@ const DEP_KEYS = (where: string) => `array(
   WHERE ${where} AND d.deptype IN ('n', 'a') AND k.key IS NOT NULL
   ORDER BY 1)`;
 
+/**
+ * The grants of an ACL other than the owner's own, as `PRIVILEGE TO grantee[ WITH GRANT OPTION]`,
+ * after `REVOKE` when the ACL is not the default (PUBLIC's default privileges may have been revoked):
+ * privileges are not managed, but an object the plan re-creates gets them back.
+ */
+const GRANTS = (acl: string, owner: string) => `CASE WHEN ${acl} IS NULL THEN '{}'::text[] ELSE array['REVOKE'] || array(
+  SELECT x.privilege_type || ' TO ' || CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE x.grantee::regrole::text END || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
+  FROM aclexplode(${acl}) x WHERE x.grantee <> ${owner} ORDER BY 1) END`;
+
 const VIEWS_SQL = `
 SELECT n.nspname AS schema, c.relname AS name, pg_get_viewdef(c.oid) AS definition,
        array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
        c.reloptions AS options,
        ${DEP_KEYS("d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT rw.oid FROM pg_rewrite rw WHERE rw.ev_class = c.oid) AND d.refobjid <> c.oid")} AS depends,
+       ${GRANTS("c.relacl", "c.relowner")} AS grants,
        obj_description(c.oid, 'pg_class') AS comment
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'v' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
@@ -686,6 +699,7 @@ SELECT n.nspname AS schema, p.proname AS name, CASE p.prokind WHEN 'p' THEN 'pro
        p.proname || '(' || oidvectortypes(p.proargtypes) || ')' AS identity,
        pg_get_functiondef(p.oid) AS definition, pg_get_function_arguments(p.oid) AS arguments, pg_get_function_result(p.oid) AS result,
        ${DEP_KEYS("d.classid = 'pg_proc'::regclass AND d.objid = p.oid")} AS depends,
+       ${GRANTS("p.proacl", "p.proowner")} AS grants,
        obj_description(p.oid, 'pg_proc') AS comment
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE p.prokind IN ('f', 'p', 'w') AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
@@ -723,6 +737,7 @@ SELECT n.nspname AS schema, p.proname AS name, 'aggregate' AS kind,
        || ')' AS definition,
        pg_get_function_arguments(p.oid) AS arguments, pg_get_function_result(p.oid) AS result,
        ${DEP_KEYS("d.classid = 'pg_proc'::regclass AND d.objid = p.oid")} AS depends,
+       ${GRANTS("p.proacl", "p.proowner")} AS grants,
        obj_description(p.oid, 'pg_proc') AS comment
 FROM pg_proc p JOIN pg_aggregate a ON a.aggfnoid = p.oid JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE a.aggkind = 'n' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
@@ -745,6 +760,7 @@ SELECT n.nspname AS schema, t.typname AS name, t.typname AS identity, format_typ
           FROM pg_constraint con WHERE con.contypid = t.oid AND con.contype = 'c') AS constraints,
        ${DEP_KEYS("((d.classid = 'pg_type'::regclass AND d.objid = t.oid) OR (d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT con.oid FROM pg_constraint con WHERE con.contypid = t.oid))) AND d.refobjid <> t.oid")} AS depends,
        '' AS definition,
+       ${GRANTS("t.typacl", "t.typowner")} AS grants,
        obj_description(t.oid, 'pg_type') AS comment
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_type bt ON bt.oid = t.typbasetype
 WHERE t.typtype = 'd' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
@@ -758,6 +774,7 @@ SELECT n.nspname AS schema, t.typname AS name, t.typname AS identity,
          WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) AS attributes,
        ${DEP_KEYS("d.classid = 'pg_class'::regclass AND d.objid = t.typrelid")} AS depends,
        '' AS definition,
+       ${GRANTS("t.typacl", "t.typowner")} AS grants,
        obj_description(t.oid, 'pg_type') AS comment
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_class tc ON tc.oid = t.typrelid
 WHERE t.typtype = 'c' AND tc.relkind = 'c' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
@@ -772,6 +789,7 @@ SELECT n.nspname AS schema, t.typname AS name, t.typname AS identity,
        || CASE WHEN r.rngsubdiff <> 0 THEN ', SUBTYPE_DIFF = ' || r.rngsubdiff::regproc::text ELSE '' END
        || ', MULTIRANGE_TYPE_NAME = ' || quote_ident(mn.nspname) || '.' || quote_ident(mt.typname) || ')' AS definition,
        ${DEP_KEYS("d.classid = 'pg_type'::regclass AND d.objid = t.oid")} AS depends,
+       ${GRANTS("t.typacl", "t.typowner")} AS grants,
        obj_description(t.oid, 'pg_type') AS comment
 FROM pg_range r JOIN pg_type t ON t.oid = r.rngtypid JOIN pg_namespace n ON n.oid = t.typnamespace
 JOIN pg_type st ON st.oid = r.rngsubtype
@@ -788,6 +806,7 @@ SELECT n.nspname AS schema, c.relname AS name, c.relname AS identity, pg_get_vie
        (SELECT json_agg(json_build_object('name', ic.relname, 'definition', pg_get_indexdef(i.indexrelid), 'unique', i.indisunique, 'valid', i.indisvalid,
                                           'keys', i.indkey::int2[]::int[], 'comment', obj_description(i.indexrelid, 'pg_class')) ORDER BY ic.relname)
           FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid) AS indexes,
+       ${GRANTS("c.relacl", "c.relowner")} AS grants,
        obj_description(c.oid, 'pg_class') AS comment
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'm' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}

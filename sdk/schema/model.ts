@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 4;
+export const MODEL_VERSION = 5;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -149,6 +149,8 @@ export interface ViewDef extends QualifiedName {
   readonly options: readonly string[];
   /** Graph keys (see {@link ObjectDef.dependsOn}) of what the view reads: relations, columns, routines, types. */
   readonly dependsOn: readonly string[];
+  /** See {@link ObjectBase.grants}. */
+  readonly grants: readonly string[];
   readonly comment: string | null;
 }
 
@@ -169,6 +171,13 @@ interface ObjectBase extends QualifiedName {
    * `type:s.n`, `function:s.f(argtypes)`, `sequence:s.n`, `index:s.n`.
    */
   readonly dependsOn: readonly string[];
+  /**
+   * Grants to roles other than the owner, as `PRIVILEGE TO grantee[ WITH GRANT OPTION]`, after
+   * `REVOKE` (revoke PUBLIC's default privileges) when the object's ACL is not the default. Privileges
+   * are not diffed (they are reported as unmanaged); these are given back to an object the plan
+   * drops and re-creates. Always empty for triggers and policies.
+   */
+  readonly grants: readonly string[];
   readonly comment: string | null;
 }
 

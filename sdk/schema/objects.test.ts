@@ -11,6 +11,7 @@ const routine = (over: Partial<RoutineDef> = {}): RoutineDef => ({
   arguments: "a integer",
   result: "integer",
   dependsOn: [],
+  grants: [],
   comment: null,
   ...over,
 });
@@ -27,6 +28,7 @@ const domain = (over: Partial<DomainDef> = {}): DomainDef => ({
   notNull: false,
   constraints: [],
   dependsOn: [],
+  grants: [],
   comment: null,
   ...over,
 });
@@ -39,6 +41,7 @@ const composite = (attrs: [string, string][]): CompositeTypeDef => ({
   definition: "",
   attributes: attrs.map(([name, type]) => ({ name, type, collation: null })),
   dependsOn: [],
+  grants: [],
   comment: null,
 });
 
@@ -137,7 +140,7 @@ describe("routinesInExpression", () => {
 describe("objectReference", () => {
   it("names routines with their argument types and triggers with their table", () => {
     expect(objectReference(routine())).toBe('"public"."f"(integer)');
-    expect(objectReference({ kind: "trigger", schema: "s", name: "t", table: "tbl", identity: "tbl.t", definition: "", constraint: false, enabled: "O", dependsOn: [], comment: null })).toBe(
+    expect(objectReference({ kind: "trigger", schema: "s", name: "t", table: "tbl", identity: "tbl.t", definition: "", constraint: false, enabled: "O", dependsOn: [], grants: [], comment: null })).toBe(
       '"t" ON "s"."tbl"',
     );
   });

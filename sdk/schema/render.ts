@@ -1,7 +1,7 @@
 import { quoteIdent, quoteLiteral, quoteNullableLiteral, quoteQualified } from "../postgres/quote";
 import type { Change, CommentTarget } from "./changes";
 import type { ColumnDef, ConstraintDef, IdentityDef, SequenceDef, TableDef } from "./model";
-import { commentTargetSql, createSql, dropSql, recreateTypeSql, replaceSql, triggerEnableSql } from "./objects";
+import { commentTargetSql, createSql, dropSql, grantSql, recreateTypeSql, replaceSql, triggerEnableSql } from "./objects";
 
 /**
  * Renders a change to the SQL statements that perform it. Names and user strings go through
@@ -143,7 +143,7 @@ export function render(change: Change): string[] {
     case "createView": {
       const v = change.view;
       const options = v.options.length ? ` WITH (${v.options.map(renderOption).join(", ")})` : "";
-      return [`CREATE VIEW ${quoteQualified(v.schema, v.name)}${options} AS\n${v.definition}`];
+      return [`CREATE VIEW ${quoteQualified(v.schema, v.name)}${options} AS\n${v.definition}`, ...grantSql(v, change.grants ?? [])];
     }
     case "dropView":
       return [`DROP VIEW ${quoteQualified(change.view.schema, change.view.name)}`];
@@ -158,7 +158,7 @@ export function render(change: Change): string[] {
       return [`ALTER TABLE ${t} ${change.enabled ? "ENABLE" : "DISABLE"} ROW LEVEL SECURITY`, `ALTER TABLE ${t} ${change.forced ? "" : "NO "}FORCE ROW LEVEL SECURITY`];
     }
     case "createObject":
-      return createSql(change.object);
+      return [...createSql(change.object), ...grantSql(change.object, change.grants ?? [])];
     case "dropObject":
       return [dropSql(change.object)];
     case "replaceObject":

@@ -132,6 +132,20 @@ describe.each(majors())("functions, procedures and triggers on PostgreSQL %i", (
     expect(kinds(applied.plan.steps)).not.toContain("dropTable");
   });
 
+  it("gives re-created views and routines their grants and revocations back", async () => {
+    const schema = (type: string) => `${TABLE.replace("price numeric(10,2)", `price ${type}`)}
+       CREATE VIEW prices AS SELECT id, price FROM items;
+       CREATE FUNCTION cheapest() RETURNS numeric LANGUAGE sql STABLE BEGIN ATOMIC SELECT min(price) FROM prices; END;
+       GRANT SELECT, UPDATE ON prices TO PUBLIC;
+       REVOKE EXECUTE ON FUNCTION cheapest() FROM PUBLIC;`;
+    const { applied, db } = await expectConverges(major, schema("numeric(10,2)"), schema("numeric(12,2)"));
+    expect(kinds(applied.plan.steps)).toEqual(["dropObject", "dropView", "alterColumnType", "createView", "createObject"]);
+    const c = await db.client();
+    const acl = await c.query("SELECT (SELECT relacl::text FROM pg_class WHERE relname = 'prices') AS v, (SELECT proacl::text FROM pg_proc WHERE proname = 'cheapest') AS f");
+    expect(acl.rows[0].v).toMatch(/=rw\//);
+    expect(acl.rows[0].f).not.toMatch(/(^|[{,])=X/);
+  });
+
   it("re-creates a trigger whose WHEN reads a column around that column's type change", async () => {
     const { applied, db } = await expectConverges(
       major,
