@@ -210,6 +210,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const creates = [K.table(t), ...t.columns.map((c) => K.column(t, c.name))];
       for (const c of t.constraints) if (c.kind !== "FOREIGN KEY") creates.push(K.constraint(t, c.name));
       const needs = [K.schema(t.schema), ...t.columns.flatMap((c) => columnNeeds(t, c, desired))];
+      for (const c of t.constraints) if (c.kind !== "FOREIGN KEY") needs.push(...routinesInExpression(c.definition, desired));
       // A partition after its parent (its columns come from it).
       if (t.partitionOf) needs.push(K.table(t.partitionOf));
       return d({ creates, needs });

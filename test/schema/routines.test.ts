@@ -91,12 +91,14 @@ describe.each(majors())("functions, procedures and triggers on PostgreSQL %i", (
     ]);
   });
 
-  it("creates a function before a table whose default calls it, and drops it after", async () => {
+  it("creates functions before a table whose default, check and index call them, and drops them after", async () => {
     await expectConverges(
       major,
       "",
       `CREATE FUNCTION new_code() RETURNS text LANGUAGE sql VOLATILE AS $$SELECT md5(random()::text)$$;
-       CREATE TABLE codes (id int PRIMARY KEY, code text DEFAULT new_code() CHECK (length(code) > 0));`,
+       CREATE FUNCTION norm(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(trim(t)) $$;
+       CREATE TABLE codes (id int PRIMARY KEY, code text DEFAULT new_code() CHECK (norm(code) <> ''));
+       CREATE INDEX codes_norm ON codes (norm(code));`,
     );
     const { applied } = await expectConverges(
       major,
