@@ -25,6 +25,8 @@ const K = {
   column: (t: QualifiedName, c: string) => `column:${t.schema}.${t.name}.${c}`,
   constraint: (t: QualifiedName, c: string) => `constraint:${t.schema}.${t.name}.${c}`,
   index: (s: string, n: string) => `index:${s}.${n}`,
+  /** The partition bounds of a partitioned table: detached or dropped partitions release theirs before others are attached or created. */
+  bounds: (t: QualifiedName) => `bounds:${t.schema}.${t.name}`,
 };
 
 /** Sequences named in `nextval('...'::regclass)` calls of an expression, resolved against `public`. */
@@ -211,14 +213,19 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       for (const c of t.constraints) if (c.kind !== "FOREIGN KEY") creates.push(K.constraint(t, c.name));
       const needs = [K.schema(t.schema), ...t.columns.flatMap((c) => columnNeeds(t, c, desired))];
       for (const c of t.constraints) if (c.kind !== "FOREIGN KEY") needs.push(...routinesInExpression(c.definition, desired));
-      // A partition after its parent (its columns come from it).
-      if (t.partitionOf) needs.push(K.table(t.partitionOf));
+      // A partition after its parent (its columns come from it), and after the partitions whose
+      // bounds it may overlap are dropped or detached.
+      if (t.partitionOf) {
+        needs.push(K.table(t.partitionOf));
+        creates.push(K.bounds(t.partitionOf));
+      }
       return d({ creates, needs });
     }
     case "dropTable": {
       const t = change.table;
       const drops = [K.table(t), ...t.columns.map((c) => K.column(t, c.name)), ...t.constraints.map((c) => K.constraint(t, c.name))];
       drops.push(...t.indexes.map((i) => K.index(t.schema, i.name)));
+      if (t.partitionOf) drops.push(K.bounds(t.partitionOf));
       const releases = [K.schema(t.schema), ...(t.partitionOf ? [K.table(t.partitionOf)] : []), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
       return d({ drops, releases });
     }
@@ -304,9 +311,9 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "dropView":
       return d({ drops: viewKeys(change.view), releases: viewReads(change.view) });
     case "attachPartition":
-      return d({ needs: [K.table(change.table), K.table(change.parent)] });
+      return d({ needs: [K.table(change.table), K.table(change.parent)], creates: [K.bounds(change.parent)] });
     case "detachPartition":
-      return d({ needs: [K.table(change.table)], releases: [K.table(change.parent)] });
+      return d({ needs: [K.table(change.table)], releases: [K.table(change.parent)], drops: [K.bounds(change.parent)] });
     case "setRowSecurity":
       return d({ needs: [K.table(change.table)] });
     case "createObject":

@@ -59,6 +59,13 @@ describe.each(majors())("partitioned tables on PostgreSQL %i", (major) => {
     expect(applied.plan.steps.flatMap((s) => s.hazards.map((h) => h.code))).toEqual(["DATA_LOSS_DROP_TABLE", "DATA_LOSS_DROP_TABLE"]);
   });
 
+  it("drops and detaches partitions before attaching or creating ones whose bounds would overlap them", async () => {
+    const part = (n: number, m: number) => `CREATE TABLE s_p${n} PARTITION OF s FOR VALUES WITH (MODULUS ${m}, REMAINDER ${n});`;
+    const parent = "CREATE TABLE s (id uuid NOT NULL, data jsonb) PARTITION BY HASH (id);";
+    await expectConverges(major, `${parent} ${[0, 1, 2, 3].map((n) => part(n, 4)).join(" ")}`, `${parent} ${[0, 1].map((n) => part(n, 2)).join(" ")}`);
+    await expectConverges(major, `${parent} ${[0, 1].map((n) => part(n, 2)).join(" ")}`, `${parent} ${[0, 1, 2, 3].map((n) => part(n, 4)).join(" ")}`);
+  });
+
   it("attaches an existing table as a partition and detaches one into a plain table, keeping rows", async () => {
     const { applied, db } = await expectConverges(
       major,
