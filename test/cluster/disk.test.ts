@@ -4,83 +4,33 @@
 // disk collector measures each instance's data (databases plus WAL) over SQL every 10 s and
 // enqueues the cluster only when the threshold is crossed; the controller then grows the claim by
 // one step, once: measured against the grown request, usage is below the threshold again.
-import { CoreV1Api, CustomObjectsApi, StorageV1Api } from "@kubernetes/client-node";
+import { StorageV1Api } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
-import { startOperator, type RunningOperator } from "../../sdk/operator/main";
-import type { LogFields, Logger } from "../../sdk/reconcile/index";
-import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
-import type { ControlPlane } from "../support/control-plane";
-import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
+import { describe, expect, it } from "vitest";
+import { clusterToolchain, useCluster } from "../support/cluster";
 import { eventually } from "../support/eventually";
-import { startNodeHarness, type NodeHarness } from "../support/node/harness";
-import { majors } from "../support/postgres";
 
 const WAIT_MS = 180_000;
 const Mi = 2 ** 20;
 
-const toolchain = toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager"]);
-const major = majors().includes(17) ? 17 : majors()[0]!;
 const ns = "disk";
-const plural = KINDS.PostgresCluster.plural;
 
-function recorder(lines: string[]): Logger {
-  const push = (level: string) => (message: string, fields?: LogFields) => lines.push(`${new Date().toISOString()} ${level} ${message} ${JSON.stringify(fields ?? {})}`);
-  const make = (base: LogFields): Logger => ({
-    debug: () => undefined,
-    info: (m, f) => push("info")(m, { ...base, ...f }),
-    error: (m, f) => push("error")(m, { ...base, ...f }),
-    child: (f) => make({ ...base, ...f }),
+describe.skipIf(clusterToolchain.skip !== undefined)("PostgresCluster disk growth", () => {
+  const env = useCluster({
+    namespace: ns,
+    waitMs: WAIT_MS,
+    prepare: async (kubeConfig) => {
+      await kubeConfig.makeApiClient(StorageV1Api).createStorageClass({
+        body: { metadata: { name: "expandable" }, provisioner: "setpoint.dev/node-harness", allowVolumeExpansion: true },
+      });
+    },
   });
-  return make({});
-}
-
-describe.skipIf(toolchain.skip !== undefined)("PostgresCluster disk growth", () => {
-  let cp: ControlPlane | undefined;
-  let node: NodeHarness | undefined;
-  let operator: RunningOperator | undefined;
-  let core: CoreV1Api;
-  let objects: CustomObjectsApi;
-  const lines: string[] = [];
-
-  beforeAll(async () => {
-    cp = await startControlPlane({ toolchain: toolchain.env!, controllers: ["garbagecollector", "pvc-protection"] });
-    core = cp.kubeConfig.makeApiClient(CoreV1Api);
-    objects = cp.kubeConfig.makeApiClient(CustomObjectsApi);
-    await installCrds(cp.kubeConfig, crdManifests());
-    await cp.kubeConfig.makeApiClient(StorageV1Api).createStorageClass({
-      body: { metadata: { name: "expandable" }, provisioner: "setpoint.dev/node-harness", allowVolumeExpansion: true },
-    });
-    node = await startNodeHarness({ kubeConfig: cp.kubeConfig });
-    await core.createNamespace({ body: { metadata: { name: ns } } });
-    operator = await startOperator({ kubeconfig: cp.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
-  }, 180_000);
-
-  afterAll(async () => {
-    await operator?.stop();
-    await node?.stop();
-    await cp?.stop();
-  }, 120_000);
-
-  const read = async (name: string) =>
-    (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name })) as { status?: PostgresClusterStatus };
-  const claimSize = async (name: string): Promise<string> => (await core.readNamespacedPersistentVolumeClaim({ name, namespace: ns })).spec!.resources!.requests!["storage"]!;
+  const { lines, read } = env;
+  const claimSize = async (name: string): Promise<string> => (await env.core.readNamespacedPersistentVolumeClaim({ name, namespace: ns })).spec!.resources!.requests!["storage"]!;
 
   it("grows the claim by one step when usage crosses the threshold, once", async () => {
-    await objects.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "PostgresCluster",
-        metadata: { name: "files" },
-        spec: { postgresVersion: major, storage: { size: "160Mi", storageClass: "expandable", autoGrow: { thresholdPercent: 80, step: "400Mi", limit: "1Gi" } } },
-      },
-    });
+    await env.create("files", { storage: { size: "160Mi", storageClass: "expandable", autoGrow: { thresholdPercent: 80, step: "400Mi", limit: "1Gi" } } });
     const measured = await eventually("disk usage in status", async () => {
       const s = (await read("files")).status;
       return s?.diskUsage && s.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? s : undefined;
@@ -89,8 +39,8 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster disk growth", () 
     expect(measured.instances?.[0]?.diskUsedBytes).toBeGreaterThan(0);
     expect(measured.diskUsage!.usedBytes).toBeLessThan(0.8 * 160 * Mi);
 
-    const password = Buffer.from((await core.readNamespacedSecret({ name: "files-superuser", namespace: ns })).data!["password"]!, "base64").toString("utf8");
-    const ip = (await core.readNamespacedPod({ name: "files-1", namespace: ns })).status!.podIP!;
+    const password = await env.secretValue("files-superuser", "password");
+    const ip = await env.podIp("files-1");
     const client = new Client({ host: ip, port: 5432, user: "postgres", password, database: "postgres" });
     await client.connect();
     const used = async (): Promise<number> =>
@@ -112,7 +62,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster disk growth", () 
     // Two more collector rounds and reconciles: no second growth.
     await sleep(25_000);
     expect(await claimSize("files-1")).toBe("560Mi");
-    const grown = (await core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "files" && e.reason === "VolumeGrown");
+    const grown = (await env.core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "files" && e.reason === "VolumeGrown");
     expect(grown).toHaveLength(1);
     expect(grown[0]!.message).toContain("from 160Mi to 560Mi");
     const after = await eventually("capacity in status", async () => {

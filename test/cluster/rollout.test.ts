@@ -12,109 +12,23 @@
 // - lowering max_connections restarts the primary first, in place, then the replicas;
 // - a new cluster created with a restart parameter converges to it on every instance;
 // - a single instance restarts in place; a value PostgreSQL refuses shows in status and Events.
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
+import { describe, expect, it } from "vitest";
 import { SWITCHOVER_AT_ANNOTATION, SWITCHOVER_FROM_ANNOTATION, SWITCHOVER_LSN_ANNOTATION } from "../../sdk/operator/cluster/switchover";
-import { startOperator, type RunningOperator } from "../../sdk/operator/main";
-import type { LogFields, Logger } from "../../sdk/reconcile/index";
-import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
-import type { ControlPlane } from "../support/control-plane";
-import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
+import { clusterToolchain, useCluster } from "../support/cluster";
 import { eventually } from "../support/eventually";
-import { startNodeHarness, type NodeHarness } from "../support/node/harness";
-import { majors } from "../support/postgres";
 
 /** How long a wait in this file may take: pods start real PostgreSQL servers on a 2-core machine. */
 const WAIT_MS = 180_000;
 
-const toolchain = toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager"]);
-const major = majors().includes(17) ? 17 : majors()[0]!;
 const ns = "rollout";
-const plural = KINDS.PostgresCluster.plural;
-const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
 const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
-interface ClusterObject {
-  metadata: { name: string; generation?: number; uid?: string };
-  status?: PostgresClusterStatus;
-}
-
-function recorder(lines: string[]): Logger {
-  const push = (level: string) => (message: string, fields?: LogFields) => lines.push(`${new Date().toISOString()} ${level} ${message} ${JSON.stringify(fields ?? {})}`);
-  const make = (base: LogFields): Logger => ({
-    debug: () => undefined,
-    info: (m, f) => push("info")(m, { ...base, ...f }),
-    error: (m, f) => push("error")(m, { ...base, ...f }),
-    child: (f) => make({ ...base, ...f }),
-  });
-  return make({});
-}
-
-describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout", () => {
-  let cp: ControlPlane | undefined;
-  let node: NodeHarness | undefined;
-  let operator: RunningOperator | undefined;
-  let core: CoreV1Api;
-  let objects: CustomObjectsApi;
-  const lines: string[] = [];
-
-  beforeAll(async () => {
-    cp = await startControlPlane({ toolchain: toolchain.env!, controllers: ["garbagecollector", "pvc-protection"] });
-    core = cp.kubeConfig.makeApiClient(CoreV1Api);
-    objects = cp.kubeConfig.makeApiClient(CustomObjectsApi);
-    await installCrds(cp.kubeConfig, crdManifests());
-    node = await startNodeHarness({ kubeConfig: cp.kubeConfig });
-    await core.createNamespace({ body: { metadata: { name: ns } } });
-    operator = await startOperator({ kubeconfig: cp.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
-  }, 180_000);
-
-  afterAll(async () => {
-    await operator?.stop();
-    await node?.stop();
-    await cp?.stop();
-  }, 120_000);
-
-  const read = async (name: string): Promise<ClusterObject> =>
-    (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name })) as ClusterObject;
-  const settled = (name: string, generation: number, extra: (c: ClusterObject) => boolean = () => true): Promise<ClusterObject> =>
-    eventually(`cluster ${name} Ready and settled at generation ${generation}`, async () => {
-      const c = await read(name);
-      const ready = c.status?.conditions?.find((x) => x.type === "Ready");
-      const progressing = c.status?.conditions?.find((x) => x.type === "Progressing");
-      return c.status?.observedGeneration === generation && ready?.status === "True" && progressing?.status === "False" && progressing.observedGeneration === generation && extra(c) ? c : undefined;
-    }, WAIT_MS).catch((err: unknown) => {
-      throw new Error(`${String(err)}\noperator log:\n${lines.slice(-40).join("\n")}`);
-    });
-  const secretValue = async (name: string, key: string): Promise<string> =>
-    Buffer.from((await core.readNamespacedSecret({ name, namespace: ns })).data![key]!, "base64").toString("utf8");
-  const pod = (name: string) => core.readNamespacedPod({ name, namespace: ns });
-  const selectedPods = async (service: string): Promise<string[]> => {
-    const svc = await core.readNamespacedService({ name: service, namespace: ns });
-    const selector = Object.entries(svc.spec!.selector!).map(([k, v]) => `${k}=${v}`).join(",");
-    return (await core.listNamespacedPod({ namespace: ns, labelSelector: selector })).items.map((p) => p.metadata!.name!).sort();
-  };
-  const query = async <T extends object>(cluster: string, host: string, sql: string): Promise<T[]> => {
-    const client = new Client({ host, port: 5432, user: "postgres", password: await secretValue(`${cluster}-superuser`, "password"), database: "postgres", connectionTimeoutMillis: 5000 });
-    await client.connect();
-    try {
-      return (await client.query<T>(sql)).rows;
-    } finally {
-      await client.end();
-    }
-  };
-  const create = (name: string, spec: object) =>
-    objects.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural,
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: "PostgresCluster", metadata: { name }, spec: { postgresVersion: major, storage: { size: "1Gi" }, ...spec } },
-    });
-  const setParameters = (name: string, parameters: Record<string, string>) =>
-    objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name, body: [{ op: "replace", path: "/spec/parameters", value: parameters }] }, JSON_PATCH);
+describe.skipIf(clusterToolchain.skip !== undefined)("PostgresCluster parameter rollout", () => {
+  const env = useCluster({ namespace: ns, waitMs: WAIT_MS });
+  const { lines, read, settled, secretValue, pod, selectedPods, query, create, startWriter } = env;
+  const setParameters = (name: string, parameters: Record<string, string>) => env.patch(name, [{ op: "replace", path: "/spec/parameters", value: parameters }]);
   /** Per instance: pod uid, postmaster start time and a setting. */
   const snapshot = async (cluster: string, names: readonly string[], setting: string) =>
     Object.fromEntries(
@@ -126,44 +40,6 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
         }),
       ),
     );
-  const startWriter = (cluster: string, password: string) => {
-    const acked: { id: number; host: string; at: number }[] = [];
-    let stopped = false;
-    const done = (async () => {
-      let id = 0;
-      let client: Client | undefined;
-      let host = "";
-      while (!stopped) {
-        try {
-          if (!client) {
-            const [p] = await selectedPods(`${cluster}-rw`);
-            if (!p) throw new Error("rw selects no pod");
-            host = (await pod(p)).status!.podIP!;
-            client = new Client({ host, port: 5432, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 2000, query_timeout: 5000 });
-            client.on("error", () => undefined);
-            await client.connect();
-            if ((await client.query<{ r: boolean }>("select pg_is_in_recovery() as r")).rows[0]!.r) throw new Error("rw selects a replica");
-          }
-          const next = ++id;
-          await client.query("insert into acked values ($1)", [next]);
-          acked.push({ id: next, host, at: Date.now() });
-          await sleep(20);
-        } catch {
-          await client?.end().catch(() => undefined);
-          client = undefined;
-          await sleep(100);
-        }
-      }
-      await client?.end().catch(() => undefined);
-    })();
-    return {
-      acked,
-      stop: async () => {
-        stopped = true;
-        await done;
-      },
-    };
-  };
   const instances = ["shop-1", "shop-2", "shop-3"];
 
   it("applies a reload-only parameter (work_mem) to every instance without restarting any", async () => {
@@ -187,7 +63,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
     const password = await secretValue("shop-superuser", "password");
     const oldPrimary = (await read("shop")).status!.currentPrimary!;
     const oldIp = (await pod(oldPrimary)).status!.podIP!;
-    await query("shop", oldIp, "create table acked (id int primary key)");
+    await query("shop", oldIp, "create table acked (id int primary key, note text)");
     const before = await snapshot("shop", instances, "max_connections");
     const writer = startWriter("shop", password);
     await eventually("writer running", async () => writer.acked.length >= 20, WAIT_MS);
@@ -201,8 +77,8 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
     const newPrimary = after.status!.currentPrimary!;
     const newIp = (await pod(newPrimary)).status!.podIP!;
     // The writer's view of the switchover: its last write on the old primary to its first on the new one.
-    const lastOld = writer.acked.filter((a) => a.host === oldIp).at(-1)!;
-    const firstNew = writer.acked.find((a) => a.host === newIp && a.at > lastOld.at)!;
+    const lastOld = writer.acked.filter((a) => a.server === oldIp).at(-1)!;
+    const firstNew = writer.acked.find((a) => a.server === newIp && a.at > lastOld.at)!;
     const switchoverS = (firstNew.at - lastOld.at) / 1000;
     console.log(`switchover (${oldPrimary} -> ${newPrimary}): writes paused ${switchoverS.toFixed(2)} s; ${writer.acked.length} rows acknowledged in all`);
     expect(switchoverS).toBeLessThanOrEqual(20);
@@ -227,7 +103,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
     const present = new Set((await query<{ id: number }>("shop", newIp, "select id from acked")).map((r) => r.id));
     expect(writer.acked.filter((a) => !present.has(a.id))).toEqual([]);
 
-    const events = (await core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "shop").map((e) => e.reason);
+    const events = (await env.core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "shop").map((e) => e.reason);
     expect(events).toEqual(expect.arrayContaining(["RestartingReplica", "Switchover", "SwitchoverCompleted"]));
   }, 600_000);
 
@@ -246,11 +122,11 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
       ["till-1", true],
       ["till-2", false],
     ]);
-    await objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name: "till", body: { metadata: { annotations: { "setpoint.dev/switchover-to": "till-2" } } } }, MERGE_PATCH);
+    await env.patch("till", { metadata: { annotations: { "setpoint.dev/switchover-to": "till-2" } } });
     const done = await settled("till", 2, (c) => c.status?.currentPrimary === "till-2" && (c.status.instances ?? []).every((i) => i.pendingRestart === false));
     expect(done.status?.effectiveParameters?.["max_connections"]).toBe("70");
     await eventually("the request annotation cleared", async () => {
-      const c = (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name: "till" })) as { metadata: { annotations?: Record<string, string> } };
+      const c = await read("till");
       return c.metadata.annotations?.["setpoint.dev/switchover-to"] === undefined;
     }, WAIT_MS);
   }, 600_000);
@@ -259,10 +135,10 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
     const before = await settled("shop", 3);
     const from = before.status!.currentPrimary!;
     const to = before.status!.instances!.find((i) => i.role === "replica")!.name;
-    await operator!.stop();
+    await env.stopOperator();
     const fromIp = (await pod(from)).status!.podIP!;
     const [fence] = await query<{ lsn: string }>("shop", fromIp, "select pg_current_wal_lsn()::text as lsn");
-    await core.patchNamespacedPod(
+    await env.core.patchNamespacedPod(
       {
         name: to,
         namespace: ns,
@@ -270,7 +146,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
       },
       MERGE_PATCH,
     );
-    operator = await startOperator({ kubeconfig: cp!.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+    await env.startOperator();
     const after = await settled("shop", 3, (c) => c.status?.currentPrimary === to);
     expect(after.status?.instances?.filter((i) => i.role === "primary").map((i) => i.name)).toEqual([to]);
     expect((await query<{ r: boolean }>("shop", (await pod(from)).status!.podIP!, "select pg_is_in_recovery() as r"))[0]!.r).toBe(true);
@@ -303,7 +179,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
     const newIp = (await pod(primary)).status!.podIP!;
     const present = new Set((await query<{ id: number }>("shop", newIp, "select id from acked")).map((r) => r.id));
     expect(writer.acked.filter((a) => !present.has(a.id))).toEqual([]);
-    expect((await core.readNamespacedPersistentVolumeClaim({ name: primary, namespace: ns })).metadata?.annotations?.["setpoint.dev/restart-in-place-until"]).toBeUndefined();
+    expect((await env.core.readNamespacedPersistentVolumeClaim({ name: primary, namespace: ns })).metadata?.annotations?.["setpoint.dev/restart-in-place-until"]).toBeUndefined();
   }, 600_000);
 
   it("brings a new cluster created with a restart parameter to it on every instance (the first boot runs the defaults)", async () => {
@@ -336,7 +212,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster parameter rollout
     }, WAIT_MS);
     expect(refused.p.message).toContain("work_mem");
     expect(refused.c.status?.conditions?.find((x) => x.type === "Ready")?.status).toBe("True");
-    const events = (await core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "solo").map((e) => e.reason);
+    const events = (await env.core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "solo").map((e) => e.reason);
     expect(events).toEqual(expect.arrayContaining(["RestartingPrimary", "InvalidParameter"]));
   }, 600_000);
 });

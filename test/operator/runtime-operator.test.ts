@@ -17,6 +17,7 @@ import type { LogFields, Logger } from "../../sdk/reconcile/index";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
+import { createCustomObject } from "../support/custom-objects";
 import { freshDatabase, majors, serverUrl, servers } from "../support/postgres";
 import { eventually } from "../support/eventually";
 
@@ -111,18 +112,7 @@ describe.skipIf(toolchain.skip !== undefined)("operator runtime on a real API se
     const db = await freshDatabase(major);
     const client = await db.client();
     await core.createNamespacedSecret({ namespace, body: { metadata: { name: "db" }, stringData: { uri: db.url } } });
-    await objects.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "PostgresSchema",
-        metadata: { name: "s" },
-        spec: { connection: { secretRef: { name: "db" } }, desired: { sql }, driftCheckInterval: "1h", allowHazards: ["INDEX_BUILD"] },
-      },
-    });
+    await createCustomObject(objects, namespace, "PostgresSchema", "s", { connection: { secretRef: { name: "db" } }, desired: { sql }, driftCheckInterval: "1h", allowHazards: ["INDEX_BUILD"] });
     return {
       tables: async () => Number((await client.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'")).rows[0]!.n),
     };
@@ -247,18 +237,7 @@ describe.skipIf(toolchain.skip !== undefined)("operator runtime on a real API se
     };
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "db" }, stringData: { uri: first.url } } });
     await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "ddl" }, data: { "schema.sql": "CREATE TABLE a (id bigint PRIMARY KEY);" } } });
-    await objects.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "PostgresSchema",
-        metadata: { name: "s" },
-        spec: { connection: { secretRef: { name: "db" } }, desired: { configMapRef: { name: "ddl" } }, driftCheckInterval: "1h" },
-      },
-    });
+    await createCustomObject(objects, ns, "PostgresSchema", "s", { connection: { secretRef: { name: "db" } }, desired: { configMapRef: { name: "ddl" } }, driftCheckInterval: "1h" });
     // No resync and a 1 h drift check: only the ConfigMap and Secret watches can re-converge it.
     const op = await operator(ns, lines, { resyncSeconds: 3600 });
     const converged = await waitReady(ns);

@@ -28,9 +28,10 @@ export interface Writer {
 /**
  * Starts inserting `(id, note)` rows into `table` (e.g. "orders"), ids from
  * `firstId` up, every `pauseMs`. A connection to a server in recovery is dropped: only a primary
- * acknowledges.
+ * acknowledges. `connection` may be a function, called for each new connection (e.g. to pick the
+ * pod a Service selects at that moment); an error it throws counts as a failed attempt.
  */
-export function startWriter(connection: ClientConfig, table: string, firstId = 1, pauseMs = 20): Writer {
+export function startWriter(connection: ClientConfig | (() => Promise<ClientConfig>), table: string, firstId = 1, pauseMs = 20): Writer {
   const acked: Ack[] = [];
   let failures = 0;
   let stopped = false;
@@ -41,7 +42,7 @@ export function startWriter(connection: ClientConfig, table: string, firstId = 1
     while (!stopped) {
       try {
         if (!client) {
-          client = new Client({ ...connection, connectionTimeoutMillis: 2000, query_timeout: 5000 });
+          client = new Client({ ...(typeof connection === "function" ? await connection() : connection), connectionTimeoutMillis: 2000, query_timeout: 5000 });
           client.on("error", () => undefined);
           await client.connect();
           const who = (await client.query<{ addr: string; r: boolean }>("select host(inet_server_addr()) as addr, pg_is_in_recovery() as r")).rows[0]!;
