@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request, type RequestOptions } from "node:https";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -63,6 +63,8 @@ interface Result {
     /** RSS at the end, everything converged. */
     rssAtEndMb: number;
     cpus: number;
+    /** The machine's 1-minute load average, sampled with the RSS until all were Ready: mean and highest. */
+    loadAverage: { mean: number; max: number };
   };
 }
 
@@ -301,6 +303,7 @@ async function main(): Promise<void> {
   const pg = await startEmbeddedPostgres({ major: 17, parameters: { ...DEV_SERVER_PARAMETERS, max_connections: 200 } });
   const stops: (() => Promise<unknown>)[] = [() => pg.stop(), () => cp.stop()];
   let rssMax = 0;
+  const loads: number[] = [];
   let sampler: NodeJS.Timeout | undefined;
   try {
     await installCrds(cp.kubeConfig, crdManifests());
@@ -323,6 +326,7 @@ async function main(): Promise<void> {
     sampler = setInterval(() => {
       try {
         rssMax = Math.max(rssMax, operator.rss());
+        loads.push(loadavg()[0]!);
       } catch {
         // the process just exited
       }
@@ -439,6 +443,7 @@ async function main(): Promise<void> {
         rssAtStartMb: round(rssAtStart / 2 ** 20),
         rssAtEndMb: round(rssAtEnd / 2 ** 20),
         cpus: cpus().length,
+        loadAverage: { mean: round(loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length)), max: round(Math.max(0, ...loads)) },
       },
     };
     if (errors.length > 0) console.error(`errors (first ${errors.length}):\n  ${errors.join("\n  ")}`);
@@ -464,6 +469,7 @@ async function main(): Promise<void> {
           ["plans to Ready: normalized on dev server / cached", `${plans.devServer} / ${plans.cache}`, "", ""],
           ["retries on the apply lock", result.detail.applyLockedRetries, "", ""],
           ["other reconcile errors", result.detail.errors, "0", verdict(result.detail.errors === 0)],
+          ["machine load average (1 min) until Ready: mean / max", `${result.detail.loadAverage.mean} / ${result.detail.loadAverage.max} on ${result.detail.cpus} cores`, "", ""],
         ],
       ),
     );
