@@ -160,6 +160,20 @@ function viewReads(v: ViewDef): string[] {
   return [...v.dependsOn, K.anyExtension];
 }
 
+/**
+ * Column keys of `table`'s columns named in an index definition's expressions and predicate
+ * (`columns` has the plain key columns only): PostgreSQL drops an index with a column its
+ * predicate reads, so the index goes first. Matching by name may over-match, which only orders.
+ */
+function columnsMentioned(definition: string, table: TableDef | undefined): string[] {
+  if (!table) return [];
+  const using = definition.indexOf(" USING ");
+  const body = using >= 0 ? definition.slice(using) : definition;
+  const words = new Set<string>();
+  for (const m of body.matchAll(/"((?:[^"]|"")+)"|([A-Za-z_][\w$]*)/g)) words.add(m[1] !== undefined ? m[1].replaceAll('""', '"') : m[2]!);
+  return table.columns.filter((c) => words.has(c.name)).map((c) => K.column(table, c.name));
+}
+
 const none: readonly string[] = [];
 
 // Built field by field: V8's object spread over partial objects of varying shapes is several times slower.
@@ -294,6 +308,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
           K.table(change.table),
           K.anyExtension,
           ...change.index.columns.map((c) => K.column(change.table, c)),
+          ...columnsMentioned(change.index.definition, findTable(desired, change.table)),
           ...routinesInExpression(change.index.definition, desired),
         ],
       });
@@ -301,7 +316,11 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const owner = ownerOfIndex(live, change.schema, change.index.name);
       return d({
         drops: [K.index(change.schema, change.index.name)],
-        releases: [...(owner ? change.index.columns.map((c) => K.column(owner, c)) : []), ...routinesInExpression(change.index.definition, live)],
+        releases: [
+          ...(owner ? change.index.columns.map((c) => K.column(owner, c)) : []),
+          ...columnsMentioned(change.index.definition, owner),
+          ...routinesInExpression(change.index.definition, live),
+        ],
       });
     }
     case "renameIndex":
@@ -321,8 +340,9 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "dropObject":
       return d({ drops: objectKeys(change.object), releases: objectNeeds(change.object) });
     case "replaceObject":
-      // What the old definition used and the new one does not may go after it.
-      return d({ needs: [...objectKeys(change.object).slice(0, 1), ...objectNeeds(change.object)], releases: change.from.dependsOn });
+      // What the old definition used and the new one does not may go after it; what uses the
+      // object (a view reading a new column of a routine's result) comes after the new one.
+      return d({ creates: objectKeys(change.object).slice(0, 1), needs: objectNeeds(change.object), releases: change.from.dependsOn });
     case "setDomainDefault":
       return d({ needs: [K.type(change.domain.schema, change.domain.name), ...routinesInExpression(change.default, desired)] });
     case "addDomainConstraint":
@@ -333,7 +353,8 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "validateDomainConstraint":
       return d({ needs: [K.type(change.domain.schema, change.domain.name)] });
     case "alterCompositeType":
-      return d({ needs: [K.type(change.type.schema, change.type.name), ...objectNeeds(change.type)] });
+      // Creates (re-provides) the type: a view or routine using a new attribute comes after.
+      return d({ creates: [K.type(change.type.schema, change.type.name)], needs: objectNeeds(change.type) });
     case "setTriggerEnabled":
       return d({ needs: objectKeys(change.trigger) });
     case "recreateType": {

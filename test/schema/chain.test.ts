@@ -91,3 +91,23 @@ describe.each(majors())("a domain → column → view → function → trigger c
     expect((await c.query("SELECT n::numeric::text AS n FROM audit")).rows).toEqual([{ n: expect.stringMatching(/^16(\.00)?$/) }]);
   });
 });
+
+describe.each(majors())("more dependency chains on PostgreSQL %i", (major) => {
+  it("alters a composite type and replaces its function before re-creating a view that reads the new attribute", async () => {
+    await expectConverges(
+      major,
+      "CREATE TYPE pair_t AS (a int, b int); CREATE FUNCTION make_pair(x int) RETURNS pair_t LANGUAGE sql AS $$ SELECT x, x * 2 $$; CREATE VIEW pairs AS SELECT (make_pair(g)).* FROM generate_series(1, 3) g;",
+      "CREATE TYPE pair_t AS (a int, b int, c int); CREATE FUNCTION make_pair(x int) RETURNS pair_t LANGUAGE sql AS $$ SELECT x, x * 2, x * 3 $$; CREATE VIEW pairs AS SELECT (make_pair(g)).* FROM generate_series(1, 3) g;",
+    );
+  });
+
+  it("rebuilds a partial index before dropping the column its old predicate reads", async () => {
+    const { db } = await expectConverges(
+      major,
+      "CREATE TABLE project (id int PRIMARY KEY, tenant int NOT NULL, archived boolean NOT NULL DEFAULT false); CREATE INDEX project_tenant_idx ON project (tenant) WHERE NOT archived; INSERT INTO project VALUES (1, 1, false);",
+      "CREATE TABLE project (id int PRIMARY KEY, tenant int NOT NULL, archived_at timestamptz); CREATE INDEX project_tenant_idx ON project (tenant) WHERE archived_at IS NULL;",
+    );
+    const c = await db.client();
+    expect((await c.query("SELECT id, tenant FROM project")).rows).toEqual([{ id: 1, tenant: 1 }]);
+  });
+});
