@@ -18,6 +18,8 @@ const K = {
   schema: (s: string) => `schema:${s}`,
   extension: (n: string) => `extension:${n}`,
   anyExtension: "extension:*",
+  /** What any extension owns (types, functions): released by a column that stops using a user type, dropped by DROP EXTENSION. */
+  extensionObjects: "extension-objects:*",
   type: (s: string, n: string) => `type:${s}.${n}`,
   enumValues: (s: string, n: string) => `enumvalues:${s}.${n}`,
   sequence: (s: string, n: string) => `sequence:${s}.${n}`,
@@ -73,7 +75,7 @@ function columnNeeds(table: QualifiedName, c: ColumnDef, desired: SchemaModel): 
 function columnReleases(c: ColumnDef | undefined, live: SchemaModel): string[] {
   if (!c) return [];
   const out: string[] = [];
-  if (c.userType) out.push(K.type(c.userType.schema, c.userType.name));
+  if (c.userType) out.push(K.type(c.userType.schema, c.userType.name), K.extensionObjects);
   for (const s of sequencesInExpression(c.default)) out.push(K.sequence(s.schema, s.name));
   out.push(...routinesInExpression(c.default, live), ...routinesInExpression(c.generated, live));
   return out;
@@ -192,7 +194,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "createExtension":
       return d({ creates: [K.extension(change.extension.name), K.anyExtension], needs: [K.schema(change.extension.schema)] });
     case "dropExtension":
-      return d({ drops: [K.extension(change.extension.name)], releases: [K.schema(change.extension.schema)] });
+      return d({ drops: [K.extension(change.extension.name), K.extensionObjects], releases: [K.schema(change.extension.schema)] });
     case "updateExtension":
       return d({ needs: [K.extension(change.extension.name)], creates: [K.anyExtension] });
     case "createEnum":

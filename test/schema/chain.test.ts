@@ -101,6 +101,16 @@ describe.each(majors())("more dependency chains on PostgreSQL %i", (major) => {
     );
   });
 
+  it("changes a column off an extension's type before dropping the extension", async () => {
+    const { db } = await expectConverges(
+      major,
+      "CREATE EXTENSION citext; CREATE TABLE author (id int PRIMARY KEY, email citext UNIQUE); INSERT INTO author VALUES (1, 'A@x');",
+      "CREATE TABLE author (id int PRIMARY KEY, email text UNIQUE);",
+    );
+    const c = await db.client();
+    expect((await c.query("SELECT email FROM author")).rows).toEqual([{ email: "A@x" }]);
+  });
+
   it("rebuilds a partial index before dropping the column its old predicate reads", async () => {
     const { db } = await expectConverges(
       major,
