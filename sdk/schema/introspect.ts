@@ -443,11 +443,6 @@ function groupBy<T, K>(items: T[], key: (t: T) => K): Map<K, T[]> {
 const IN_SCOPE = (nsp: string) =>
   `(${nsp}.nspname NOT LIKE 'pg\\_%' AND ${nsp}.nspname <> 'information_schema' AND ($1::text[] IS NULL OR ${nsp}.nspname = ANY($1::text[])))`;
 
-// The oids of the namespaces in scope, computed once per query (an initplan). Relations are
-// filtered by it before anything else, so the per-relation inheritance tests run only on the
-// scope's relations, not on every relation of a database with a thousand other schemas.
-const SCOPE_NAMESPACES = `ARRAY(SELECT sn.oid FROM pg_namespace sn WHERE ${IN_SCOPE("sn")})`;
-
 const NOT_EXTENSION_MEMBER = (catalog: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '${catalog}'::regclass AND dep.objid = ${oid} AND dep.deptype = 'e')`;
 
@@ -494,7 +489,6 @@ ORDER BY 1, 2`;
 // partition, a plain table with children) are reported as unmanaged.
 const MANAGED_TABLE = `
 c.relkind IN ('r', 'p')
-AND c.relnamespace = ANY(${SCOPE_NAMESPACES})
 AND (c.relispartition OR NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid))
 AND (c.relkind = 'p' OR NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhparent = c.oid))`;
 
