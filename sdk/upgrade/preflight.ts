@@ -306,7 +306,8 @@ export const PREFLIGHT_CHECKERS: readonly { readonly name: string; readonly chec
     check: (o, policy) => {
       const onGreen = new Set(o.greenUnmanaged.map(unmanagedKey));
       return o.blueUnmanaged
-        .filter((u) => !onGreen.has(unmanagedKey(u)))
+        // Grants are objects' properties, not objects: the next checker reports them (a warning).
+        .filter((u) => u.kind !== "privileges" && !onGreen.has(unmanagedKey(u)))
         .map((u) => ({
           code: "OBJECTS_NOT_COPIED" as const,
           severity: policy.allowObjectsNotCopied ? ("warning" as const) : ("error" as const),
