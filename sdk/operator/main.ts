@@ -20,7 +20,6 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
-  type KubernetesListObject,
   type KubernetesObject,
 } from "@kubernetes/client-node";
 import { loadKubeConfig, readSecretKey } from "../reconcile/kubeconfig";
@@ -38,6 +37,7 @@ import { defaultRegistry, type MetricsRegistry } from "../reconcile/internal/met
 import type { SchemaEngineOptions } from "../schema/engine";
 import { closeDevResources } from "../schema/normalize";
 import { clusterController } from "./cluster/register";
+import { customResourceInformer } from "./informers";
 import { reconcilePostgresSchema, referencedConfigMaps, referencedSecrets, type PostgresSchemaObject } from "./schema/controller";
 
 /** Options of {@link startOperator}. */
@@ -97,17 +97,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
   const { plural } = KINDS.PostgresSchema;
   const ns = options.namespace;
 
-  const informer = new Informer<PostgresSchemaObject>({
-    kubeConfig: kc,
-    name: plural,
-    path: ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${plural}` : `/apis/${GROUP}/${VERSION}/${plural}`,
-    list: async () =>
-      (ns
-        ? await objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural })
-        : await objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as KubernetesListObject<PostgresSchemaObject>,
-    logger: log,
-    metrics,
-  });
+  const informer = customResourceInformer<PostgresSchemaObject>({ kubeConfig: kc, plural, namespace: ns, logger: log, metrics });
   // ConfigMaps and Secrets a PostgresSchema reads: watched as metadata only (no Secret value is
   // ever cached), so that editing one reconciles the objects that use it.
   const referenced = (resource: "configmaps" | "secrets"): Informer<KubernetesObject> =>

@@ -52,16 +52,14 @@ export function imageOf(spec: PostgresClusterSpec): string {
   return spec.image ?? `postgres:${String(spec.postgresVersion)}`;
 }
 
+/** A `kubernetes.io/basic-auth` Secret of the cluster, owned by it. */
+function basicAuthSecret(cluster: ClusterObject, name: string, stringData: Record<string, string>): V1Secret {
+  return setControllerReference(cluster, { apiVersion: "v1", kind: "Secret", metadata: meta(cluster, name), type: "kubernetes.io/basic-auth", stringData });
+}
+
 /** The superuser Secret (`username`, `password`), with a freshly generated password. */
 export function superuserSecret(cluster: ClusterObject, password: string): V1Secret {
-  const body: V1Secret = {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: meta(cluster, clusterObjectNames(cluster.metadata.name).superuserSecret),
-    type: "kubernetes.io/basic-auth",
-    stringData: { username: "postgres", password },
-  };
-  return setControllerReference(cluster, body);
+  return basicAuthSecret(cluster, clusterObjectNames(cluster.metadata.name).superuserSecret, { username: "postgres", password });
 }
 
 /** The application Secret: the bootstrap owner's credentials and how to reach the rw Service. */
@@ -69,33 +67,19 @@ export function appSecret(cluster: ClusterObject, spec: PostgresClusterSpec, pas
   const names = clusterObjectNames(cluster.metadata.name);
   const host = serviceHost(names.readWriteService, cluster.metadata.namespace);
   const { owner, database } = spec.bootstrap;
-  const body: V1Secret = {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: meta(cluster, names.appSecret),
-    type: "kubernetes.io/basic-auth",
-    stringData: {
-      username: owner,
-      password,
-      dbname: database,
-      host,
-      port: String(POSTGRES_PORT),
-      uri: `postgresql://${encodeURIComponent(owner)}:${encodeURIComponent(password)}@${host}:${POSTGRES_PORT}/${encodeURIComponent(database)}`,
-    },
-  };
-  return setControllerReference(cluster, body);
+  return basicAuthSecret(cluster, names.appSecret, {
+    username: owner,
+    password,
+    dbname: database,
+    host,
+    port: String(POSTGRES_PORT),
+    uri: `postgresql://${encodeURIComponent(owner)}:${encodeURIComponent(password)}@${host}:${POSTGRES_PORT}/${encodeURIComponent(database)}`,
+  });
 }
 
 /** The replication Secret (`username`, `password`) of the streaming replication role. */
 export function replicationSecret(cluster: ClusterObject, password: string): V1Secret {
-  const body: V1Secret = {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: meta(cluster, clusterObjectNames(cluster.metadata.name).replicationSecret),
-    type: "kubernetes.io/basic-auth",
-    stringData: { username: REPLICATION_USER, password },
-  };
-  return setControllerReference(cluster, body);
+  return basicAuthSecret(cluster, clusterObjectNames(cluster.metadata.name).replicationSecret, { username: REPLICATION_USER, password });
 }
 
 /**

@@ -5,7 +5,7 @@
  * cluster, the controller running {@link reconcilePostgresCluster}, its Event recorder, and the
  * disk collector (disk.ts), which runs while the controller runs (i.e. while this operator leads).
  */
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1PersistentVolumeClaim, type V1Pod, type V1Service } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject, type V1PersistentVolumeClaim, type V1Pod, type V1Service } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "../../api/common";
 import { KINDS } from "../../api/crds";
 import type { Logger, Request } from "../../reconcile/index";
@@ -20,6 +20,7 @@ import type { StopOptions } from "../../reconcile/internal/controller";
 import { reconcilePostgresCluster, type PostgresClusterObject } from "./controller";
 import { DiskCollector, quantityBytes, type DiskTarget } from "./disk";
 import { kubernetesEventRecorder } from "./events";
+import { customResourceInformer } from "../informers";
 
 /** A controller that also runs its disk collector while it runs. */
 class ClusterController extends Controller {
@@ -61,17 +62,7 @@ export function clusterController(opts: {
   const objects = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
   const { plural } = KINDS.PostgresCluster;
-  const clusters = new Informer<PostgresClusterObject>({
-    kubeConfig: kc,
-    name: plural,
-    path: ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${plural}` : `/apis/${GROUP}/${VERSION}/${plural}`,
-    list: async () =>
-      (ns
-        ? await objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural })
-        : await objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as KubernetesListObject<PostgresClusterObject>,
-    logger,
-    metrics,
-  });
+  const clusters = customResourceInformer<PostgresClusterObject>({ kubeConfig: kc, plural, namespace: ns, logger, metrics });
   const owned = <T extends KubernetesObject>(resource: string): Informer<T> =>
     new Informer<T>({ kubeConfig: kc, name: resource, path: ns ? `/api/v1/namespaces/${ns}/${resource}` : `/api/v1/${resource}`, logger, metrics });
   const pods = owned<V1Pod>("pods");
