@@ -34,7 +34,7 @@ import { enqueueObject, generationChanged, ReferenceIndex } from "../reconcile/i
 import { LOW_PRIORITY } from "../reconcile/internal/work-queue";
 import { jsonLogger } from "../reconcile/internal/logger";
 import { defaultRegistry, type MetricsRegistry } from "../reconcile/internal/metrics";
-import type { SchemaEngineOptions } from "../schema/engine";
+import { closeKeptConnections, type SchemaEngineOptions } from "../schema/engine";
 import { closeDevResources } from "../schema/normalize";
 import { clusterController } from "./cluster/register";
 import { customResourceInformer } from "./informers";
@@ -130,8 +130,9 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
         if (value === undefined) throw new Error(`configmap ${namespace}/${name} has no key "${key}"`);
         return value;
       },
-      // A long-running process: keep the dev server and scratch databases between normalizations.
-      engineOptions: { reuseDevResources: true, ...options.engineOptions },
+      // A long-running process: keep the dev server and scratch databases between normalizations,
+      // and target connections between checks.
+      engineOptions: { reuseDevResources: true, keepConnections: true, ...options.engineOptions },
       unreachableRequeueMs: options.unreachableRequeueMs,
       metrics,
       versions: {
@@ -210,7 +211,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       await Promise.all(informers.map((i) => i.stop()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await closeDevResources();
+      await Promise.all([closeDevResources(), closeKeptConnections()]);
     },
   };
 }

@@ -5,9 +5,10 @@ import { majorFromVersionNum } from "../postgres/versions";
 import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply";
 import { diff } from "./diff";
 import { gatherRowFacts } from "./facts";
-import { scopedCatalogFingerprint } from "./fingerprint";
+import { scopedCatalogFingerprint, scopedCatalogState } from "./fingerprint";
 import { introspect } from "./introspect";
 import { inSchemas, type SchemaModel } from "./model";
+import { closeKeptConnections as closeKept, giveBack, lease } from "./internal/kept-connections";
 import { WeightedLru } from "./internal/lru";
 import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, type NormalizeOptions } from "./normalize";
 import { assertHazardsAllowed, plan, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
@@ -29,6 +30,13 @@ export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "f
    * `NormalizeOptions.reuse` and `closeDevResources`. @default false
    */
   reuseDevResources?: boolean;
+  /**
+   * Keep target connections open between calls (a long-running process that plans the same
+   * databases again and again): each call leases an idle connection of its target instead of
+   * opening one, and its catalog queries, prepared once per connection, are not planned again.
+   * Call {@link closeKeptConnections} before exiting. @default false
+   */
+  keepConnections?: boolean;
   /** Hazards to accept. @default [] */
   allowHazards?: AllowedHazards;
   /** Retries of a step after a lock timeout. @default 5 */
@@ -77,12 +85,26 @@ export class NonConvergenceError extends SetpointError {
  * @throws {InputError} when the desired SQL is invalid (with file and line).
  */
 export async function planSchema(target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions = {}): Promise<PlannedSchema> {
-  const client = await connect(target);
+  const client = await open(target, options);
   try {
     return await planWith(client, desired, options);
   } finally {
-    await client.end();
+    await close(target, client, options);
   }
+}
+
+/** A connection to the target: a kept one with {@link SchemaEngineOptions.keepConnections}, else a new one. */
+function open(target: ConnectionInput, options: SchemaEngineOptions): Promise<Client> {
+  return options.keepConnections ? lease(target) : connect(target);
+}
+
+function close(target: ConnectionInput, client: Client, options: SchemaEngineOptions): Promise<void> {
+  return options.keepConnections ? giveBack(target, client) : client.end();
+}
+
+/** Closes the target connections kept by {@link SchemaEngineOptions.keepConnections}. */
+export function closeKeptConnections(): Promise<void> {
+  return closeKept();
 }
 
 async function planWith(client: Client, desired: DesiredSchema, options: SchemaEngineOptions): Promise<PlannedSchema> {
@@ -152,14 +174,23 @@ export function forgetLiveIntrospections(): void {
 }
 
 async function introspectUnlessUnchanged(client: Client, schemas: readonly string[]): Promise<SchemaModel> {
-  const key = `${client.host}:${client.port}/${client.database}|${schemas.join(",")}`;
-  const fingerprint = await scopedCatalogFingerprint(client, schemas);
+  const { fingerprint, existing } = await scopedCatalogState(client, schemas);
+  // A schema that does not exist holds nothing: the model of the scope is the model of the schemas
+  // in it that exist, and so is the fingerprint. Keyed by those, scopes that differ only in schemas
+  // not created yet (each new tenant's, with the shared public schema) share one read.
+  const key = `${client.host}:${client.port}/${client.database}|${existing.join(",")}`;
   const hit = liveMemo.get(key);
-  if (hit && hit.fingerprint === fingerprint) return hit.model;
-  const model = await introspect(client, { schemas });
-  readAt.set(model, { fingerprint, schemas });
-  liveMemo.set(key, { fingerprint, model });
-  return model;
+  let model: SchemaModel;
+  if (hit && hit.fingerprint === fingerprint) model = hit.model;
+  else {
+    model = await introspect(client, { schemas: existing });
+    liveMemo.set(key, { fingerprint, model });
+  }
+  // A copy per call: what it was read at names the scope asked for, which other calls sharing the
+  // model do not.
+  const live = { ...model };
+  readAt.set(live, { fingerprint, schemas });
+  return live;
 }
 
 /**
@@ -173,7 +204,7 @@ export async function applySchema(
   desired: DesiredSchema,
   options: SchemaEngineOptions & { onStep?: (r: StepResult) => void } = {},
 ): Promise<AppliedSchema> {
-  const client = await connect(target);
+  const client = await open(target, options);
   try {
     const first = await planWith(client, desired, options);
     if (first.plan.steps.length === 0) return { ...first, results: [] };
@@ -211,7 +242,7 @@ export async function applySchema(
       }
     }
   } finally {
-    await client.end();
+    await close(target, client, options);
   }
 }
 

@@ -1,10 +1,24 @@
 import type { ClientBase } from "pg";
+import { catalogQuery } from "./internal/prepared";
 import { catalogFingerprint } from "./introspect";
 
 // Per catalog: how many rows, and the sum of their xmin. Any DDL inserts, updates or deletes rows
 // (new xmin values, or a lower count); ANALYZE and VACUUM only update in place.
 const agg = (from: string) => `(SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM ${from})`;
 const within = (column: string, set: string) => `${column} IN (SELECT oid FROM ${set})`;
+
+/** The objects of the managed schemas by catalog (the sets of the query below), whose dependencies count. */
+const DEPENDER_SETS = [
+  ["pg_namespace", "ns"],
+  ["pg_class", "rel"],
+  ["pg_type", "typ"],
+  ["pg_proc", "pro"],
+  ["pg_constraint", "con"],
+  ["pg_trigger", "trg"],
+  ["pg_policy", "pol"],
+  ["pg_rewrite", "rew"],
+  ["pg_attrdef", "def"],
+] as const;
 
 /**
  * The catalog rows of the managed schemas, and of the objects they refer to wherever those are (a
@@ -21,13 +35,8 @@ WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = ANY($1::text[])),
      pol AS (SELECT oid FROM pg_policy WHERE ${within("polrelid", "rel")}),
      rew AS (SELECT oid FROM pg_rewrite WHERE ${within("ev_class", "rel")}),
      def AS (SELECT oid FROM pg_attrdef WHERE ${within("adrelid", "rel")}),
-     objs AS (
-       SELECT 'pg_namespace'::regclass AS classid, oid FROM ns UNION ALL SELECT 'pg_class'::regclass, oid FROM rel
-       UNION ALL SELECT 'pg_type'::regclass, oid FROM typ UNION ALL SELECT 'pg_proc'::regclass, oid FROM pro
-       UNION ALL SELECT 'pg_constraint'::regclass, oid FROM con UNION ALL SELECT 'pg_trigger'::regclass, oid FROM trg
-       UNION ALL SELECT 'pg_policy'::regclass, oid FROM pol UNION ALL SELECT 'pg_rewrite'::regclass, oid FROM rew
-       UNION ALL SELECT 'pg_attrdef'::regclass, oid FROM def),
-     dep AS (SELECT d.xmin, d.refclassid, d.refobjid FROM pg_depend d JOIN objs o ON d.classid = o.classid AND d.objid = o.oid),
+     objs AS (${DEPENDER_SETS.map(([catalog, set]) => `SELECT '${catalog}'::regclass AS classid, oid FROM ${set}`).join(" UNION ALL ")}),
+     dep AS (${DEPENDER_SETS.map(([catalog, set]) => `SELECT d.xmin, d.refclassid, d.refobjid FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ANY (ARRAY(SELECT oid FROM ${set}))`).join("\n       UNION ALL ")}),
      ref_rel AS (SELECT oid, relnamespace AS nsp FROM pg_class WHERE oid IN (SELECT refobjid FROM dep WHERE refclassid = 'pg_class'::regclass)),
      ref_typ AS (SELECT oid, typnamespace AS nsp FROM pg_type WHERE oid IN (SELECT refobjid FROM dep WHERE refclassid = 'pg_type'::regclass)),
      ref_pro AS (SELECT oid, pronamespace AS nsp FROM pg_proc WHERE oid IN (SELECT refobjid FROM dep WHERE refclassid = 'pg_proc'::regclass))
@@ -53,7 +62,8 @@ SELECT concat_ws('|',
   ${agg(`pg_collation WHERE ${within("collnamespace", "ns")}`)},
   ${agg(`pg_default_acl WHERE ${within("defaclnamespace", "ns")}`)},
   ${agg("dep")},
-  ${agg("pg_extension")}) AS fp`;
+  ${agg("pg_extension")}) AS fp,
+  (SELECT coalesce(array_agg(nspname::text ORDER BY nspname), '{}') FROM pg_namespace WHERE oid IN (SELECT oid FROM ns)) AS existing`;
 
 /**
  * A cheap fingerprint of what introspection reads for `schemas` (row counts and transaction ids of
@@ -65,6 +75,14 @@ SELECT concat_ws('|',
  */
 export async function scopedCatalogFingerprint(client: ClientBase, schemas: readonly string[] | undefined): Promise<string> {
   if (schemas === undefined) return catalogFingerprint(client);
-  const { rows } = await client.query<{ fp: string }>(SCOPED_FINGERPRINT_SQL, [schemas]);
-  return rows[0]!.fp;
+  return (await scopedCatalogState(client, schemas)).fingerprint;
+}
+
+/**
+ * {@link scopedCatalogFingerprint} of `schemas`, and which of them exist. Only catalog rows that
+ * exist count, so the fingerprint of a scope equals that of its existing schemas.
+ */
+export async function scopedCatalogState(client: ClientBase, schemas: readonly string[]): Promise<{ fingerprint: string; existing: string[] }> {
+  const rows = await catalogQuery<{ fp: string; existing: string[] }>(client, SCOPED_FINGERPRINT_SQL, [schemas]);
+  return { fingerprint: rows[0]!.fp, existing: rows[0]!.existing };
 }

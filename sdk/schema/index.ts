@@ -34,5 +34,5 @@ export {
   type TransactionMode,
 } from "./plan";
 export { applyPlan, ApplyError, ConcurrentApplyError, type ApplyOptions, type StepResult, type StepStatus } from "./apply";
-export { planSchema, applySchema, NonConvergenceError, type SchemaEngineOptions, type PlannedSchema, type AppliedSchema } from "./engine";
+export { planSchema, applySchema, closeKeptConnections, NonConvergenceError, type SchemaEngineOptions, type PlannedSchema, type AppliedSchema } from "./engine";
 export * from "./builders/index";

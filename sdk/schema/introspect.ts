@@ -20,6 +20,7 @@ import {
   type IndexDef as IndexDefinition,
   type ObjectDef,
 } from "./model";
+import { catalogQuery } from "./internal/prepared";
 import { compositeDefinition, domainDefinition, objectKeys } from "./objects";
 
 /** Options for {@link introspect}. */
@@ -59,30 +60,35 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
   const q = <R extends object>(sql: string, weight: number): Promise<R[]> => {
     const lane = queued.reduce((best, l, i) => (l.work < queued[best]!.work ? i : best), 0);
     queued[lane]!.work += weight;
-    const run = queued[lane]!.tail.then(async () => (await lanes[lane]!.query<R>(sql, [scope])).rows);
+    const run = queued[lane]!.tail.then(() => catalogQuery<R>(lanes[lane]!, sql, [scope]));
     queued[lane]!.tail = run.catch(() => undefined);
     return run;
   };
+  // Which of the rarer kinds the scope holds at all (one cheap query): the query of a kind with
+  // nothing to read is skipped. Planning a catalog query costs the server more than running it on a
+  // small schema, and most schemas hold tables and little else.
+  const present = q<Presence>(PRESENCE_SQL, 0).then((rows) => rows[0]!);
+  const ifPresent = <R extends object>(kind: keyof Presence, sql: string): Promise<R[]> => present.then((p) => (p[kind] ? q<R>(sql, 0) : []));
   // Heaviest first, weighted by their relative cost on the benchmark schemas.
   const pending = {
     columns: q<ColumnRow>(COLUMNS_SQL, 10),
     indexes: q<IndexRow>(INDEXES_SQL, 7),
     constraints: q<ConstraintRow>(CONSTRAINTS_SQL, 3),
     relations: q<RelationRow>(RELATIONS_SQL, 1),
-    sequences: q<SequenceRow>(SEQUENCES_SQL, 1),
+    sequences: ifPresent<SequenceRow>("sequences", SEQUENCES_SQL),
     unmanaged: q<UnmanagedObject>(UNMANAGED_SQL, 1),
     schemas: q<{ name: string; comment: string | null }>(SCHEMAS_SQL, 0),
     extensions: q<ExtensionDef>(EXTENSIONS_SQL, 0),
-    enums: q<{ schema: string; name: string; values: string[]; comment: string | null }>(ENUMS_SQL, 0),
-    views: q<ViewRow>(VIEWS_SQL, 0),
-    routines: q<RoutineRow>(ROUTINES_SQL, 0),
-    aggregates: q<RoutineRow>(AGGREGATES_SQL, 0),
-    triggers: q<TriggerRow>(TRIGGERS_SQL, 0),
-    domains: q<DomainRow>(DOMAINS_SQL, 0),
-    composites: q<CompositeRow>(COMPOSITES_SQL, 0),
-    ranges: q<RangeRow>(RANGES_SQL, 0),
-    matviews: q<MatViewRow>(MATVIEWS_SQL, 0),
-    policies: q<PolicyRow>(POLICIES_SQL, 0),
+    enums: ifPresent<{ schema: string; name: string; values: string[]; comment: string | null }>("enums", ENUMS_SQL),
+    views: ifPresent<ViewRow>("views", VIEWS_SQL),
+    routines: ifPresent<RoutineRow>("routines", ROUTINES_SQL),
+    aggregates: ifPresent<RoutineRow>("routines", AGGREGATES_SQL),
+    triggers: ifPresent<TriggerRow>("triggers", TRIGGERS_SQL),
+    domains: ifPresent<DomainRow>("domains", DOMAINS_SQL),
+    composites: ifPresent<CompositeRow>("composites", COMPOSITES_SQL),
+    ranges: ifPresent<RangeRow>("ranges", RANGES_SQL),
+    matviews: ifPresent<MatViewRow>("matviews", MATVIEWS_SQL),
+    policies: ifPresent<PolicyRow>("policies", POLICIES_SQL),
   };
   // Wait for all before reporting the first failure, so no query is left running on a connection.
   await Promise.allSettled(Object.values(pending));
@@ -190,7 +196,7 @@ const FINGERPRINT_SQL = `SELECT concat_ws('|', ${FINGERPRINT_CATALOGS.map(
  * over the system catalogs' tuple headers, far cheaper than introspection.
  */
 export async function catalogFingerprint(client: ClientBase): Promise<string> {
-  const { rows } = await client.query<{ fp: string }>(FINGERPRINT_SQL);
+  const rows = await catalogQuery<{ fp: string }>(client, FINGERPRINT_SQL);
   return rows[0]!.fp;
 }
 
@@ -445,6 +451,36 @@ const IN_SCOPE = (nsp: string) =>
 
 const NOT_EXTENSION_MEMBER = (catalog: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '${catalog}'::regclass AND dep.objid = ${oid} AND dep.deptype = 'e')`;
+
+/** Whether the scope holds any object of a kind (ignoring extension members): false means its query returns nothing. */
+interface Presence {
+  sequences: boolean;
+  enums: boolean;
+  views: boolean;
+  routines: boolean;
+  triggers: boolean;
+  domains: boolean;
+  composites: boolean;
+  ranges: boolean;
+  matviews: boolean;
+  policies: boolean;
+}
+
+// Each condition is implied by the WHERE clause of its kind's query, so a false is never wrong.
+const PRESENCE_SQL = `
+WITH ns AS (SELECT n.oid FROM pg_namespace n WHERE ${IN_SCOPE("n")}),
+     rel AS (SELECT c.oid, c.relkind FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM ns)),
+     typ AS (SELECT t.typtype FROM pg_type t WHERE t.typnamespace IN (SELECT oid FROM ns) AND t.typtype IN ('e', 'd', 'r'))
+SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
+       EXISTS (SELECT 1 FROM typ WHERE typtype = 'e') AS enums,
+       EXISTS (SELECT 1 FROM rel WHERE relkind = 'v') AS views,
+       EXISTS (SELECT 1 FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM ns)) AS routines,
+       EXISTS (SELECT 1 FROM pg_trigger tg WHERE NOT tg.tgisinternal AND tg.tgrelid IN (SELECT oid FROM rel)) AS triggers,
+       EXISTS (SELECT 1 FROM typ WHERE typtype = 'd') AS domains,
+       EXISTS (SELECT 1 FROM rel WHERE relkind = 'c') AS composites,
+       EXISTS (SELECT 1 FROM typ WHERE typtype = 'r') AS ranges,
+       EXISTS (SELECT 1 FROM rel WHERE relkind = 'm') AS matviews,
+       EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid IN (SELECT oid FROM rel)) AS policies`;
 
 const SCHEMAS_SQL = `
 SELECT n.nspname AS name, obj_description(n.oid, 'pg_namespace') AS comment

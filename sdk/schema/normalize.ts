@@ -10,6 +10,7 @@ import { quoteIdent } from "../postgres/quote";
 import { isSupportedMajor, DEFAULT_MAJOR } from "../postgres/versions";
 import { introspect } from "./introspect";
 import { WeightedLru } from "./internal/lru";
+import { markKept } from "./internal/prepared";
 import { MODEL_VERSION, type SchemaModel } from "./model";
 import { lineOf, type DesiredSchema } from "./source";
 
@@ -247,6 +248,7 @@ async function leaseScratch(pool: ScratchPool): Promise<PooledScratch> {
   url.pathname = `/${name}`;
   try {
     const client = await connect(url.toString(), { applicationName: "setpoint-dev" });
+    markKept(client);
     const scratch: PooledScratch = { name, client, uses: 0 };
     client.on("error", () => retireScratch(pool, scratch)); // a server restart ends the connection
     pool.all.add(scratch);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { planSchema } from "../../sdk/schema/engine";
-import { scopedCatalogFingerprint } from "../../sdk/schema/fingerprint";
+import { scopedCatalogFingerprint, scopedCatalogState } from "../../sdk/schema/fingerprint";
 import { catalogFingerprint } from "../../sdk/schema/introspect";
 import { schemaFromSql } from "../../sdk/schema/source";
 import { freshDatabase, majors } from "../support/postgres";
@@ -87,5 +87,23 @@ describe.each(majors())("catalog fingerprint on PostgreSQL %i", (major) => {
     await runSql(db, "ALTER TABLE t ADD COLUMN sneaky int");
     const again = await planSchema(db.url, desired, engineOptions(db, { cacheDir: undefined }));
     expect(again.plan.steps.map((s) => s.kind)).toEqual(["dropColumn"]);
+  });
+
+  it("scopes that differ only in schemas not created yet share a fingerprint, and a schema created later is seen", async () => {
+    const db = await freshDatabase(major);
+    const c = await db.client();
+    const a = await scopedCatalogState(c, ["public", "tenant_a"]);
+    const b = await scopedCatalogState(c, ["public", "tenant_b"]);
+    expect(a).toEqual({ fingerprint: b.fingerprint, existing: ["public"] });
+    expect(a.fingerprint).toBe(await scopedCatalogFingerprint(c, ["public"]));
+    // The engine reads public once for both tenants' plans; tenant_b created out of band between
+    // two plans of its desired schema is still seen by the second.
+    const desired = schemaFromSql("CREATE SCHEMA tenant_b; CREATE TABLE tenant_b.t (id int PRIMARY KEY);");
+    const options = engineOptions(db, { cacheDir: undefined });
+    expect((await planSchema(db.url, schemaFromSql("CREATE SCHEMA tenant_a; CREATE TABLE tenant_a.t (id int);"), options)).plan.steps.length).toBeGreaterThan(0);
+    expect((await planSchema(db.url, desired, options)).plan.steps.map((s) => s.kind)).toEqual(["createSchema", "createTable"]);
+    await runSql(db, "CREATE SCHEMA tenant_b; CREATE TABLE tenant_b.t (id int PRIMARY KEY, extra text);");
+    expect(await scopedCatalogState(c, ["public", "tenant_b"])).toMatchObject({ existing: ["public", "tenant_b"] });
+    expect((await planSchema(db.url, desired, options)).plan.steps.map((s) => s.kind)).toEqual(["dropColumn"]);
   });
 });

@@ -1,0 +1,77 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { applySchema, closeKeptConnections, planSchema } from "../../sdk/schema/engine";
+import { keptConnectionCount } from "../../sdk/schema/internal/kept-connections";
+import { schemaFromSql } from "../../sdk/schema/source";
+import { freshDatabase, majors } from "../support/postgres";
+import { engineOptions, runSql } from "../support/schema";
+
+const tenant = (s: string, extra = "") => schemaFromSql(`CREATE SCHEMA ${s}; CREATE TABLE ${s}.item (id bigint PRIMARY KEY, name text NOT NULL${extra});`);
+
+/** Backends of the current database opened by the engine (application_name "setpoint"). */
+async function engineBackends(c: { query: (sql: string) => Promise<{ rows: { pid: number }[] }> }): Promise<number[]> {
+  const { rows } = await c.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'setpoint' ORDER BY pid");
+  return rows.map((r) => r.pid);
+}
+
+describe.each(majors())("kept target connections (keepConnections) on PostgreSQL %i", (major) => {
+  afterEach(() => closeKeptConnections());
+
+  it("plans and applies over one kept connection, reset between calls, and converge as without it", async () => {
+    const db = await freshDatabase(major);
+    const options = { ...engineOptions(db), keepConnections: true };
+    const watcher = await db.client();
+    await applySchema(db.url, tenant("alpha"), options);
+    const afterFirst = await engineBackends(watcher);
+    expect(afterFirst).toHaveLength(1);
+    expect(keptConnectionCount()).toBe(1);
+    // A change, a drift check and a plan later, still that one backend: no new connection per call.
+    await applySchema(db.url, tenant("alpha", ", price numeric"), options);
+    expect((await planSchema(db.url, tenant("alpha", ", price numeric"), options)).plan.steps).toEqual([]);
+    expect(await engineBackends(watcher)).toEqual(afterFirst);
+    // Given back idle: no transaction open, no advisory lock held, no session setting left over.
+    const { rows } = await watcher.query(
+      `SELECT a.state, (SELECT count(*)::int FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory') AS locks
+       FROM pg_stat_activity a WHERE a.pid = $1`,
+      [afterFirst[0]],
+    );
+    expect(rows).toEqual([{ state: "idle", locks: 0 }]);
+    const columns = await watcher.query("SELECT attname FROM pg_attribute WHERE attrelid = 'alpha.item'::regclass AND attnum > 0 ORDER BY attnum");
+    expect(columns.rows.map((r: { attname: string }) => r.attname)).toEqual(["id", "name", "price"]);
+  });
+
+  it("replaces a kept connection the server ended, and a failed apply gives back a clean session", async () => {
+    const db = await freshDatabase(major);
+    const options = { ...engineOptions(db), keepConnections: true };
+    const watcher = await db.client();
+    await applySchema(db.url, tenant("beta"), options);
+    const [first] = await engineBackends(watcher);
+    await watcher.query("SELECT pg_terminate_backend($1)", [first]);
+    for (let i = 0; i < 100 && (await engineBackends(watcher)).includes(first!); i++) await new Promise((r) => setTimeout(r, 20));
+    // The next call notices the ended connection and opens another instead of failing.
+    await applySchema(db.url, tenant("beta", ", price numeric"), options);
+    const [second] = await engineBackends(watcher);
+    expect(second).not.toBe(first);
+    // A plan that fails on the server (a NOT NULL column added to a table with rows, without a default).
+    await runSql(db, "INSERT INTO beta.item VALUES (1, 'x', 2)");
+    const failed = await applySchema(db.url, tenant("beta", ", price numeric, sku text NOT NULL"), { ...options, allowHazards: "all" }).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(Error);
+    expect(await engineBackends(watcher)).toEqual([second]);
+    const { rows } = await watcher.query("SELECT state FROM pg_stat_activity WHERE pid = $1", [second]);
+    expect(rows).toEqual([{ state: "idle" }]);
+    // Nothing half-done, and the kept connection serves the next apply.
+    expect((await watcher.query("SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'beta.item'::regclass AND attname = 'sku'")).rows).toEqual([{ n: 0 }]);
+    await applySchema(db.url, tenant("beta", ", price numeric, sku text"), options);
+    expect(await engineBackends(watcher)).toEqual([second]);
+  });
+
+  it("closeKeptConnections closes the idle connections", async () => {
+    const db = await freshDatabase(major);
+    const watcher = await db.client();
+    await applySchema(db.url, tenant("gamma"), { ...engineOptions(db), keepConnections: true });
+    expect(await engineBackends(watcher)).toHaveLength(1);
+    await closeKeptConnections();
+    expect(keptConnectionCount()).toBe(0);
+    for (let i = 0; i < 50 && (await engineBackends(watcher)).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await engineBackends(watcher)).toEqual([]);
+  });
+});
