@@ -74,4 +74,15 @@ describe.each(majors())("kept target connections (keepConnections) on PostgreSQL
     for (let i = 0; i < 50 && (await engineBackends(watcher)).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(await engineBackends(watcher)).toEqual([]);
   });
+
+  it("keeps at most 16 idle connections in all, however many targets", async () => {
+    const dbs = await Promise.all(Array.from({ length: 18 }, () => freshDatabase(major)));
+    for (const [i, db] of dbs.entries()) await applySchema(db.url, tenant(`t${i}`), { ...engineOptions(db), keepConnections: true });
+    expect(keptConnectionCount()).toBe(16);
+    // The oldest went: the first two targets have no engine connection left, the last one has its one.
+    const first = await dbs[0]!.client();
+    for (let i = 0; i < 50 && (await engineBackends(first)).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await engineBackends(first)).toEqual([]);
+    expect(await engineBackends(await dbs[17]!.client())).toHaveLength(1);
+  });
 });

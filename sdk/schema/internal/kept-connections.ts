@@ -10,6 +10,11 @@ import { markKept } from "./prepared";
 
 /** Idle connections kept per target; more are closed when given back. */
 const IDLE_PER_TARGET = 4;
+/**
+ * Idle connections kept in all: an operator checking a thousand databases must not hold a
+ * thousand connections open (against max_connections, 100 by default). The oldest goes first.
+ */
+const IDLE_IN_ALL = 16;
 /** An idle connection unused for this long is closed. */
 const IDLE_CLOSE_MS = 60_000;
 
@@ -67,6 +72,7 @@ export async function giveBack(input: ConnectionInput, client: Client): Promise<
       const key = keyOf(input);
       const list = idle.get(key) ?? [];
       if (list.length < IDLE_PER_TARGET) {
+        if (keptConnectionCount() >= IDLE_IN_ALL) closeOldestIdle();
         list.push({ client, since: Date.now() });
         idle.set(key, list);
         sweepLater();
@@ -77,6 +83,19 @@ export async function giveBack(input: ConnectionInput, client: Client): Promise<
     }
   }
   await client.end().catch(() => undefined);
+}
+
+function closeOldestIdle(): void {
+  let oldest: { key: string; at: number } | undefined;
+  for (const [key, list] of idle) {
+    const at = list[0]?.since;
+    if (at !== undefined && (oldest === undefined || at < oldest.at)) oldest = { key, at };
+  }
+  if (oldest === undefined) return;
+  const list = idle.get(oldest.key)!;
+  const [gone] = list.splice(0, 1);
+  if (list.length === 0) idle.delete(oldest.key);
+  void gone!.client.end().catch(() => undefined);
 }
 
 function sweepLater(): void {
