@@ -1,5 +1,6 @@
 import type { Client } from "pg";
-import { SetpointError } from "../errors";
+import { InputError, SetpointError } from "../errors";
+import { quoteIdent } from "../postgres/quote";
 import { connect, type ConnectionInput } from "../postgres/connection";
 import { majorFromVersionNum } from "../postgres/versions";
 import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply";
@@ -9,12 +10,12 @@ import { scopedCatalogFingerprint } from "./fingerprint";
 import { introspect } from "./introspect";
 import { inSchemas, type SchemaModel } from "./model";
 import { WeightedLru } from "./internal/lru";
-import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, type NormalizeOptions } from "./normalize";
+import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, type NormalizeOptions, type TargetRoles } from "./normalize";
 import { assertHazardsAllowed, plan, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
 import type { DesiredSchema } from "./source";
 
 /** Options shared by {@link planSchema} and {@link applySchema}. */
-export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "facts" | "renames"> {
+export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "facts" | "renames" | "role"> {
   /** Dev database server for normalizing the desired schema. @default an embedded server of the target's major */
   devUrl?: string;
   /**
@@ -86,13 +87,49 @@ export async function planSchema(target: ConnectionInput, desired: DesiredSchema
 }
 
 async function planWith(client: Client, desired: DesiredSchema, options: SchemaEngineOptions): Promise<PlannedSchema> {
-  const serverMajor = majorFromVersionNum(Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v));
-  const { normalized, live } = await desiredAndLive(client, desired, { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources }, options.schemas);
-  const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [] };
+  const { rows } = await client.query<{ v: string; me: string; superuser: boolean; names: string[]; member_of: string[] }>(TARGET_FACTS_SQL);
+  const target = rows[0]!;
+  const serverMajor = majorFromVersionNum(Number(target.v));
+  const roles: TargetRoles = { names: target.names, applying: target.me, superuser: target.superuser, memberOf: target.member_of };
+  const { normalized, live } = await desiredAndLive(
+    client,
+    desired,
+    { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources, roles },
+    options.schemas,
+  );
+  assertRolesExist(normalized.model, roles);
+  const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [], role: roles.applying };
   // Probe emptiness only for what the plan would drop, then plan with those facts.
   const facts = await gatherRowFacts(client, diff(live, normalized.model, policy));
   const p = plan(live, normalized.model, { ...policy, facts });
   return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached };
+}
+
+// The server major, and the roles normalization mirrors (names only: no attributes, no secrets).
+const TARGET_FACTS_SQL = `
+SELECT current_setting('server_version_num') AS v, current_user::text AS me,
+       coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false) AS superuser,
+       array(SELECT rolname::text FROM pg_roles ORDER BY 1) AS names,
+       array(SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
+             WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user) ORDER BY 1) AS member_of`;
+
+/**
+ * Every role the desired model names (owners, grantees, default privileges) exists on the target.
+ * @throws {InputError} naming the first missing role and the fix.
+ */
+function assertRolesExist(model: SchemaModel, roles: TargetRoles): void {
+  const have = new Set(roles.names);
+  const named = [
+    ...model.acls.flatMap((a) => [a.owner, ...a.acl.map((e) => e.grantee)]),
+    ...model.defaultAcls.flatMap((d) => [d.role, ...d.acl.map((e) => e.grantee)]),
+  ];
+  const missing = [...new Set(named.filter((r): r is string => r !== null && !have.has(r)))].sort();
+  if (missing.length) {
+    throw new InputError(
+      `the desired schema grants privileges to or gives ownership to role(s) ${missing.map((r) => quoteIdent(r)).join(", ")}, which do not exist on the target; ` +
+        `create them there first (CREATE ROLE ...; roles are server-wide and Setpoint does not create them), then plan again`,
+    );
+  }
 }
 
 /**
