@@ -114,10 +114,11 @@ SELECT current_setting('server_version_num') AS v, current_user::text AS me,
              WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user) ORDER BY 1) AS member_of`;
 
 /**
- * Every role the desired model names (owners, grantees, default privileges) exists on the target.
- * @throws {InputError} naming the first missing role and the fix.
+ * Checks that every role the desired model names (owners, grantees, default privileges) exists on
+ * the target: normalization may have found it on the dev server, where other roles can exist.
+ * @throws {InputError} naming the missing roles and the fix.
  */
-function assertRolesExist(model: SchemaModel, roles: TargetRoles): void {
+export function assertRolesExist(model: SchemaModel, roles: Pick<TargetRoles, "names">): void {
   const have = new Set(roles.names);
   const named = [
     ...model.acls.flatMap((a) => [a.owner, ...a.acl.map((e) => e.grantee)]),
