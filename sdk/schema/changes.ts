@@ -16,7 +16,25 @@ import type {
   CompositeTypeDef,
   RangeTypeDef,
   TriggerDef,
+  AclObjectType,
+  DefaultAclObjects,
 } from "./model";
+
+/** What an owner or privilege change is about (an {@link AclDef} without its owner and ACL). */
+export interface AclTarget {
+  readonly type: AclObjectType;
+  readonly schema: string;
+  readonly name: string;
+  readonly identity: string;
+  readonly column: string | null;
+}
+
+/** Whose default privileges a change is about: a role's, in a schema or (schema null) global. */
+export interface DefaultAclTarget {
+  readonly schema: string | null;
+  readonly role: string;
+  readonly objects: DefaultAclObjects;
+}
 
 /** A column converted in place when its type is re-created. */
 export interface ConvertedColumn {
@@ -88,15 +106,14 @@ export type Change =
   | { readonly kind: "createIndex"; readonly table: QualifiedName; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "dropIndex"; readonly schema: string; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "renameIndex"; readonly schema: string; readonly from: string; readonly to: string }
-  /** `grants`: those of the live view this one replaces, given back (privileges are not diffed). */
-  | { readonly kind: "createView"; readonly view: ViewDef; readonly grants?: readonly string[] }
+  | { readonly kind: "createView"; readonly view: ViewDef }
   | { readonly kind: "dropView"; readonly view: ViewDef }
   /** `ALTER TABLE parent ATTACH PARTITION table FOR VALUES ...` (scans the table to check the bound). */
   | { readonly kind: "attachPartition"; readonly table: QualifiedName; readonly parent: QualifiedName; readonly bound: string }
   | { readonly kind: "detachPartition"; readonly table: QualifiedName; readonly parent: QualifiedName }
   | { readonly kind: "setRowSecurity"; readonly table: QualifiedName; readonly enabled: boolean; readonly forced: boolean }
   /** A routine, trigger, domain, composite or range type, materialized view or policy (see `objects.ts`). */
-  | { readonly kind: "createObject"; readonly object: ObjectDef; readonly grants?: readonly string[] }
+  | { readonly kind: "createObject"; readonly object: ObjectDef }
   | { readonly kind: "dropObject"; readonly object: ObjectDef }
   /** `CREATE OR REPLACE` of a routine whose arguments and result are unchanged, or of a plain trigger. */
   | { readonly kind: "replaceObject"; readonly object: ObjectDef; readonly from: ObjectDef }
@@ -113,7 +130,24 @@ export type Change =
    * the new one created, the columns converted through text, the old type dropped.
    */
   | { readonly kind: "recreateType"; readonly type: DomainDef | CompositeTypeDef | RangeTypeDef; readonly from: DomainDef | CompositeTypeDef | RangeTypeDef; readonly columns: readonly ConvertedColumn[] }
-  | { readonly kind: "comment"; readonly target: CommentTarget; readonly comment: string | null };
+  | { readonly kind: "comment"; readonly target: CommentTarget; readonly comment: string | null }
+  /** `ALTER ... OWNER TO`; `existing` is false for an object the plan creates (or re-creates). */
+  | { readonly kind: "setOwner"; readonly target: AclTarget; readonly owner: string; readonly from: string; readonly existing: boolean }
+  /** `GRANT privileges ON target TO grantee` (null: PUBLIC). */
+  | { readonly kind: "grantPrivileges"; readonly target: AclTarget; readonly grantee: string | null; readonly privileges: readonly string[]; readonly withGrantOption: boolean }
+  /** `REVOKE [GRANT OPTION FOR] privileges ON target FROM grantee`; `existing` as for setOwner. */
+  | {
+      readonly kind: "revokePrivileges";
+      readonly target: AclTarget;
+      readonly grantee: string | null;
+      readonly privileges: readonly string[];
+      readonly grantOptionOnly: boolean;
+      readonly existing: boolean;
+    }
+  /** `ALTER DEFAULT PRIVILEGES FOR ROLE r [IN SCHEMA s] GRANT ...`. */
+  | { readonly kind: "grantDefaultPrivileges"; readonly target: DefaultAclTarget; readonly grantee: string | null; readonly privileges: readonly string[]; readonly withGrantOption: boolean }
+  /** `ALTER DEFAULT PRIVILEGES FOR ROLE r [IN SCHEMA s] REVOKE [GRANT OPTION FOR] ...`. */
+  | { readonly kind: "revokeDefaultPrivileges"; readonly target: DefaultAclTarget; readonly grantee: string | null; readonly privileges: readonly string[]; readonly grantOptionOnly: boolean };
 
 /** What a change's comment is attached to. */
 export type CommentTarget =

@@ -1,6 +1,7 @@
-import type { Change, CommentTarget } from "./changes";
+import type { AclTarget, Change, CommentTarget } from "./changes";
 import type { ColumnDef, ConstraintDef, QualifiedName, SchemaModel, TableDef, ViewDef } from "./model";
 import { objectKeys, objectNeeds, routinesInExpression } from "./objects";
+import { aclObjectKey } from "./privileges";
 
 /**
  * What a change does to the object graph, as keys (`table:s.t`, `column:s.t.c`, `type:s.n`, ...):
@@ -367,5 +368,33 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     }
     case "comment":
       return d({ needs: [commentNeeds(change.target)] });
+    case "setOwner": {
+      const k = aclObjectKey(change.target);
+      return d({ needs: [k], creates: [`owner:${k}`] });
+    }
+    case "revokePrivileges":
+    case "grantPrivileges": {
+      const k = aclObjectKey(change.target);
+      // After the owner changes (which moves the owner's entries) and, for grants, after the
+      // revocations: a table's REVOKE also takes its columns' privileges.
+      const needs = [k, `owner:${k}`, ...privilegeNeeds(change.target, desired)];
+      return change.kind === "revokePrivileges" ? d({ needs, creates: [`privileges:${k}`] }) : d({ needs: [...needs, `privileges:${k}`] });
+    }
+    case "grantDefaultPrivileges":
+    case "revokeDefaultPrivileges":
+      return d({ needs: change.target.schema === null ? [] : [K.schema(change.target.schema)] });
   }
+}
+
+/** What an object's privileges wait for besides its own owner: its table's owner and table-level revocations. */
+function privilegeNeeds(t: AclTarget, desired: SchemaModel): string[] {
+  if (t.type === "column") {
+    const table = K.table({ schema: t.schema, name: t.name });
+    return [`owner:${table}`, `privileges:${table}`];
+  }
+  if (t.type === "sequence") {
+    const o = desired.sequences.find((s) => s.schema === t.schema && s.name === t.name)?.ownedBy;
+    if (o) return [`owner:${K.table({ schema: o.schema, name: o.table })}`];
+  }
+  return [];
 }

@@ -18,6 +18,7 @@ import {
 import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render";
 import { dependenciesOf } from "./dependencies";
 import { compareObject, convertedColumns, objectId, routinesInExpression } from "./objects";
+import { diffPrivileges } from "./privileges";
 
 /** A rename the user declared; the engine never guesses renames. */
 export type Rename =
@@ -38,6 +39,12 @@ export interface DiffOptions {
   serverMajor?: number;
   /** What is known about the data in tables and columns that would be dropped (see `facts.ts`). */
   facts?: ReadonlyMap<string, RowFacts>;
+  /**
+   * The role the plan is applied as (the target connection's `current_user`): it owns what the
+   * plan creates, so an object desired with another owner gets an `ALTER ... OWNER TO`.
+   * @default each new object's desired owner
+   */
+  role?: string;
 }
 
 const UNKNOWN_FACTS: RowFacts = { empty: null, estimatedRows: -1 };
@@ -60,8 +67,17 @@ export function diff(live: SchemaModel, desired: SchemaModel, options: DiffOptio
   diffSequences(renamedLive, desired, ctx);
   diffTables(renamedLive, desired, ctx);
   diffDependents(renamedLive, desired, ctx);
+  const recreated = new Set<string>();
+  for (const c of ctx.out) if (RECREATING.has(c.kind)) for (const k of dependenciesOf(c, live, desired).drops) recreated.add(k);
+  ctx.out.push(...diffPrivileges(live, desired, ctx.out, { major: ctx.major, role: options.role, recreated }));
   return ctx.out;
 }
+
+// Change kinds after which an object they drop has lost its owner and privileges (a rename or a
+// column's type change keeps them).
+const RECREATING: ReadonlySet<Change["kind"]> = new Set<Change["kind"]>([
+  "dropSchema", "dropEnum", "recreateEnum", "dropSequence", "dropTable", "dropColumn", "dropView", "dropObject", "recreateType",
+]);
 
 interface Ctx {
   online: boolean;
@@ -400,14 +416,13 @@ function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
   for (const e of creating) {
     const d = e.desired!;
     const recreatedInPlace = removals.get(e)?.some((c) => c.kind === "recreateType");
-    // Privileges are not diffed: a re-created object gets the live one's grants back.
-    const grants = e.live?.grants ?? [];
+    // Owners and privileges of what is (re-)created come from the privileges pass.
     if (isView(d)) {
-      ctx.out.push(grants.length ? { kind: "createView", view: d, grants } : { kind: "createView", view: d });
+      ctx.out.push({ kind: "createView", view: d });
       comment(ctx, { type: "VIEW", schema: d.schema, name: d.name }, null, d.comment);
       continue;
     }
-    if (!recreatedInPlace) ctx.out.push(grants.length ? { kind: "createObject", object: d, grants } : { kind: "createObject", object: d });
+    if (!recreatedInPlace) ctx.out.push({ kind: "createObject", object: d });
     if (d.kind === "materialized view") {
       // A new materialized view: its indexes are built right after it, without CONCURRENTLY.
       for (const i of d.indexes) {

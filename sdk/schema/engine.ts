@@ -1,5 +1,6 @@
 import type { Client } from "pg";
-import { SetpointError } from "../errors";
+import { InputError, SetpointError } from "../errors";
+import { quoteIdent } from "../postgres/quote";
 import { connect, type ConnectionInput } from "../postgres/connection";
 import { majorFromVersionNum } from "../postgres/versions";
 import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply";
@@ -10,12 +11,12 @@ import { introspect } from "./introspect";
 import { inSchemas, type SchemaModel } from "./model";
 import { closeKeptConnections as closeKept, giveBack, lease } from "./internal/kept-connections";
 import { WeightedLru } from "./internal/lru";
-import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, type NormalizeOptions } from "./normalize";
+import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, type NormalizeOptions, type TargetRoles } from "./normalize";
 import { assertHazardsAllowed, plan, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
 import type { DesiredSchema } from "./source";
 
 /** Options shared by {@link planSchema} and {@link applySchema}. */
-export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "facts" | "renames"> {
+export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "facts" | "renames" | "role"> {
   /** Dev database server for normalizing the desired schema. @default an embedded server of the target's major */
   devUrl?: string;
   /**
@@ -108,13 +109,50 @@ export function closeKeptConnections(): Promise<void> {
 }
 
 async function planWith(client: Client, desired: DesiredSchema, options: SchemaEngineOptions): Promise<PlannedSchema> {
-  const serverMajor = majorFromVersionNum(Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v));
-  const { normalized, live } = await desiredAndLive(client, desired, { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources }, options.schemas);
-  const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [] };
+  const { rows } = await client.query<{ v: string; me: string; superuser: boolean; names: string[]; member_of: string[] }>(TARGET_FACTS_SQL);
+  const target = rows[0]!;
+  const serverMajor = majorFromVersionNum(Number(target.v));
+  const roles: TargetRoles = { names: target.names, applying: target.me, superuser: target.superuser, memberOf: target.member_of };
+  const { normalized, live } = await desiredAndLive(
+    client,
+    desired,
+    { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources, roles },
+    options.schemas,
+  );
+  assertRolesExist(normalized.model, roles);
+  const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [], role: roles.applying };
   // Probe emptiness only for what the plan would drop, then plan with those facts.
   const facts = await gatherRowFacts(client, diff(live, normalized.model, policy));
   const p = plan(live, normalized.model, { ...policy, facts });
   return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached };
+}
+
+// The server major, and the roles normalization mirrors (names only: no attributes, no secrets).
+const TARGET_FACTS_SQL = `
+SELECT current_setting('server_version_num') AS v, current_user::text AS me,
+       coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false) AS superuser,
+       array(SELECT rolname::text FROM pg_roles ORDER BY 1) AS names,
+       array(SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
+             WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user) ORDER BY 1) AS member_of`;
+
+/**
+ * Checks that every role the desired model names (owners, grantees, default privileges) exists on
+ * the target: normalization may have found it on the dev server, where other roles can exist.
+ * @throws {InputError} naming the missing roles and the fix.
+ */
+export function assertRolesExist(model: SchemaModel, roles: Pick<TargetRoles, "names">): void {
+  const have = new Set(roles.names);
+  const named = [
+    ...model.acls.flatMap((a) => [a.owner, ...a.acl.map((e) => e.grantee)]),
+    ...model.defaultAcls.flatMap((d) => [d.role, ...d.acl.map((e) => e.grantee)]),
+  ];
+  const missing = [...new Set(named.filter((r): r is string => r !== null && !have.has(r)))].sort();
+  if (missing.length) {
+    throw new InputError(
+      `the desired schema grants privileges to or gives ownership to role(s) ${missing.map((r) => quoteIdent(r)).join(", ")}, which do not exist on the target; ` +
+        `create them there first (CREATE ROLE ...; roles are server-wide and Setpoint does not create them), then plan again`,
+    );
+  }
 }
 
 /**

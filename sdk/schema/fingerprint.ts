@@ -23,7 +23,10 @@ const DEPENDER_SETS = [
 /**
  * The catalog rows of the managed schemas, and of the objects they refer to wherever those are (a
  * table in another schema renamed changes how a view over it prints). Keep in step with what
- * `introspect` reads: each object kind it reads has its catalog here.
+ * `introspect` reads: each object kind it reads has its catalog here. Owners and ACLs are columns
+ * of rows already counted (pg_namespace, pg_class, pg_attribute, pg_proc, pg_type), so GRANT,
+ * REVOKE and ALTER ... OWNER change it; global default privileges are counted too. Roles are
+ * named in the model, but renaming a role (pg_authid, readable by superusers only) is not seen.
  */
 const SCOPED_FINGERPRINT_SQL = `
 WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = ANY($1::text[])),
@@ -60,7 +63,7 @@ SELECT concat_ws('|',
   ${agg(`pg_partitioned_table WHERE ${within("partrelid", "rel")}`)},
   ${agg("pg_description WHERE (classoid, objoid) IN (SELECT classid, oid FROM objs)")},
   ${agg(`pg_collation WHERE ${within("collnamespace", "ns")}`)},
-  ${agg(`pg_default_acl WHERE ${within("defaclnamespace", "ns")}`)},
+  ${agg(`pg_default_acl WHERE ${within("defaclnamespace", "ns")} OR defaclnamespace = 0`)},
   ${agg("dep")},
   ${agg("pg_extension")}) AS fp,
   (SELECT coalesce(array_agg(nspname::text ORDER BY nspname), '{}') FROM pg_namespace WHERE oid IN (SELECT oid FROM ns)) AS existing`;

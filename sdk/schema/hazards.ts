@@ -1,5 +1,6 @@
 import type { Change, RowFacts } from "./changes";
 import { keyOf, type QualifiedName } from "./model";
+import { describeTarget } from "./privileges";
 
 /** Stable hazard codes. A plan with a hazard that is not allowed is refused before anything runs. */
 export const HAZARD_CODES = [
@@ -14,6 +15,8 @@ export const HAZARD_CODES = [
   "INDEX_DROPPED",
   "VALIDATION_SCAN",
   "ENUM_VALUE_REMOVAL",
+  "PRIVILEGES_REVOKED",
+  "OWNER_CHANGED",
 ] as const;
 
 /** One of {@link HAZARD_CODES}. */
@@ -163,6 +166,22 @@ export const HAZARD_CHECKERS: readonly { readonly name: string; readonly check: 
         default:
           return null;
       }
+    },
+  },
+  {
+    name: "access taken away",
+    check: (c) => {
+      const who = (g: string | null) => (g === null ? "PUBLIC" : `role ${g}`);
+      if (c.kind === "revokePrivileges" && c.existing) {
+        return {
+          code: "PRIVILEGES_REVOKED",
+          message: `revokes ${c.grantOptionOnly ? "the grant option of " : ""}${c.privileges.join(", ")} on ${describeTarget(c.target)} from ${who(c.grantee)}; sessions relying on it get permission errors`,
+        };
+      }
+      if (c.kind === "setOwner" && c.existing) {
+        return { code: "OWNER_CHANGED", message: `gives ${describeTarget(c.target)} to role ${c.owner} (owned by ${c.from}); ${c.from} loses the owner's rights (ALTER, DROP, GRANT)` };
+      }
+      return null;
     },
   },
 ];

@@ -20,6 +20,8 @@ import {
   type IndexDef as IndexDefinition,
   type ObjectDef,
 } from "./model";
+import { ACLS_SQL, DEFAULT_ACLS_SQL, toAcls, toDefaultAcls, type AclRow, type DefaultAclRow } from "./introspect-acls";
+import { IN_SCOPE, MANAGED_TABLE, NOT_EXTENSION_MEMBER } from "./catalog-scope";
 import { catalogQuery } from "./internal/prepared";
 import { compositeDefinition, domainDefinition, objectKeys } from "./objects";
 
@@ -89,10 +91,12 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
     ranges: ifPresent<RangeRow>("ranges", RANGES_SQL),
     matviews: ifPresent<MatViewRow>("matviews", MATVIEWS_SQL),
     policies: ifPresent<PolicyRow>("policies", POLICIES_SQL),
+    acls: q<AclRow>(ACLS_SQL, 1),
+    defaultAcls: q<DefaultAclRow>(DEFAULT_ACLS_SQL, 0),
   };
   // Wait for all before reporting the first failure, so no query is left running on a connection.
   await Promise.allSettled(Object.values(pending));
-  const [columns, indexes, constraints, relations, sequences, unmanaged, schemas, extensions, enums, views, routines, aggregates, triggers, domains, composites, ranges, matviews, policies] = await Promise.all([
+  const [columns, indexes, constraints, relations, sequences, unmanaged, schemas, extensions, enums, views, routines, aggregates, triggers, domains, composites, ranges, matviews, policies, acls, defaultAcls] = await Promise.all([
     pending.columns,
     pending.indexes,
     pending.constraints,
@@ -111,6 +115,8 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
     pending.ranges,
     pending.matviews,
     pending.policies,
+    pending.acls,
+    pending.defaultAcls,
   ]);
 
   const tables = assembleTables(relations, columns, constraints, indexes);
@@ -129,11 +135,12 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
         columns: v.columns,
         options: [...(v.options ?? [])].sort(),
         dependsOn: v.depends,
-        grants: v.grants,
         comment: v.comment,
       }),
     ),
     objects: assembleObjects({ routines: [...routines, ...aggregates], triggers, domains, composites, ranges, matviews, policies }),
+    acls: toAcls(acls),
+    defaultAcls: toDefaultAcls(defaultAcls),
     unmanaged: unmanaged.map((u) => ({ schema: u.schema, name: u.name, kind: u.kind as UnmanagedKind })),
   };
 }
@@ -148,7 +155,7 @@ function assembleObjects(rows: {
   matviews: MatViewRow[];
   policies: PolicyRow[];
 }): ObjectDef[] {
-  const base = (r: ObjectRow) => ({ schema: r.schema, name: r.name, identity: r.identity, definition: r.definition, dependsOn: r.depends, grants: r.grants ?? [], comment: r.comment });
+  const base = (r: ObjectRow) => ({ schema: r.schema, name: r.name, identity: r.identity, definition: r.definition, dependsOn: r.depends, comment: r.comment });
   const out: ObjectDef[] = [
     ...rows.routines.map((r): ObjectDef => ({ ...base(r), kind: r.kind, arguments: r.arguments, result: r.result })),
     ...rows.triggers.map((r): ObjectDef => ({ ...base(r), kind: "trigger", table: r.table, constraint: r.constraint, enabled: r.enabled })),
@@ -183,7 +190,7 @@ function cmp(a: string, b: string): number {
 // them (new xmin values or a lower count); ANALYZE and VACUUM only update in place.
 const FINGERPRINT_CATALOGS = [
   "pg_namespace", "pg_class", "pg_attribute", "pg_attrdef", "pg_constraint", "pg_index", "pg_description", "pg_enum", "pg_type",
-  "pg_sequence", "pg_extension", "pg_rewrite", "pg_depend", "pg_proc", "pg_trigger", "pg_policy", "pg_inherits", "pg_collation",
+  "pg_sequence", "pg_extension", "pg_rewrite", "pg_depend", "pg_proc", "pg_trigger", "pg_policy", "pg_inherits", "pg_collation", "pg_default_acl",
 ];
 
 const FINGERPRINT_SQL = `SELECT concat_ws('|', ${FINGERPRINT_CATALOGS.map(
@@ -207,7 +214,6 @@ interface ViewRow {
   columns: string[];
   options: string[] | null;
   depends: string[];
-  grants: string[];
   comment: string | null;
 }
 
@@ -217,7 +223,6 @@ interface ObjectRow {
   identity: string;
   definition: string;
   depends: string[];
-  grants?: string[];
   comment: string | null;
 }
 
@@ -446,12 +451,6 @@ function groupBy<T, K>(items: T[], key: (t: T) => K): Map<K, T[]> {
 
 // ---- catalog queries: $1 is the schema scope (text[]) or NULL for every user schema ----
 
-const IN_SCOPE = (nsp: string) =>
-  `(${nsp}.nspname NOT LIKE 'pg\\_%' AND ${nsp}.nspname <> 'information_schema' AND ($1::text[] IS NULL OR ${nsp}.nspname = ANY($1::text[])))`;
-
-const NOT_EXTENSION_MEMBER = (catalog: string, oid: string) =>
-  `NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '${catalog}'::regclass AND dep.objid = ${oid} AND dep.deptype = 'e')`;
-
 /** Whether the scope holds any object of a kind (ignoring extension members): false means its query returns nothing. */
 interface Presence {
   sequences: boolean;
@@ -520,13 +519,6 @@ LEFT JOIN pg_namespace own_n ON own_n.oid = own_c.relnamespace
 LEFT JOIN pg_attribute own_a ON own_a.attrelid = d.refobjid AND own_a.attnum = d.refobjsubid
 WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
 ORDER BY 1, 2`;
-
-// Plain and partitioned tables and partitions; tables in classic inheritance (a child that is not a
-// partition, a plain table with children) are reported as unmanaged.
-const MANAGED_TABLE = `
-c.relkind IN ('r', 'p')
-AND (c.relispartition OR NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid))
-AND (c.relkind = 'p' OR NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhparent = c.oid))`;
 
 // The in-scope managed tables, computed once (OFFSET 0 keeps the planner from flattening it, so the
 // scope and inheritance tests run per table rather than per column, constraint or index row).
@@ -636,21 +628,11 @@ const DEP_KEYS = (where: string) => `array(
   WHERE ${where} AND d.deptype IN ('n', 'a') AND k.key IS NOT NULL
   ORDER BY 1)`;
 
-/**
- * The grants of an ACL other than the owner's own, as `PRIVILEGE TO grantee[ WITH GRANT OPTION]`,
- * after `REVOKE` when the ACL is not the default (PUBLIC's default privileges may have been revoked):
- * privileges are not managed, but an object the plan re-creates gets them back.
- */
-const GRANTS = (acl: string, owner: string) => `CASE WHEN ${acl} IS NULL THEN '{}'::text[] ELSE array['REVOKE'] || array(
-  SELECT x.privilege_type || ' TO ' || CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE x.grantee::regrole::text END || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
-  FROM aclexplode(${acl}) x WHERE x.grantee <> ${owner} ORDER BY 1) END`;
-
 const VIEWS_SQL = `
 SELECT n.nspname AS schema, c.relname AS name, pg_get_viewdef(c.oid) AS definition,
        array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
        c.reloptions AS options,
        ${DEP_KEYS("d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT rw.oid FROM pg_rewrite rw WHERE rw.ev_class = c.oid) AND d.refobjid <> c.oid")} AS depends,
-       ${GRANTS("c.relacl", "c.relowner")} AS grants,
        obj_description(c.oid, 'pg_class') AS comment
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'v' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
@@ -682,26 +664,21 @@ SELECT schema, name, kind FROM (
   FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE r.rulename <> '_RETURN' AND ${IN_SCOPE("n")}
   UNION ALL
+  -- Privileges of what the engine manages are managed (ACLS_SQL); those of the rest are reported.
   SELECT n.nspname, c.relname, 'privileges'
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
+  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
+    AND (c.relkind = 'f' OR (c.relkind IN ('r', 'p') AND NOT (${MANAGED_TABLE}))
+         OR (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_class'::regclass AND i.objid = c.oid AND i.deptype = 'i')))
     AND (c.relacl IS NOT NULL OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND a.attacl IS NOT NULL))
   UNION ALL
   SELECT n.nspname, p.proname || '(' || oidvectortypes(p.proargtypes) || ')', 'privileges'
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-  WHERE p.proacl IS NOT NULL AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_aggregate a ON a.aggfnoid = p.oid
+  WHERE p.proacl IS NOT NULL AND a.aggkind <> 'n' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
   UNION ALL
   SELECT n.nspname, t.typname, 'privileges'
   FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-  WHERE t.typacl IS NOT NULL AND t.typtype IN ('d', 'e', 'r', 'c') AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
-  UNION ALL
-  SELECT n.nspname, n.nspname, 'privileges'
-  FROM pg_namespace n
-  WHERE n.nspacl IS NOT NULL AND n.nspname <> 'public' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_namespace", "n.oid")}
-  UNION ALL
-  SELECT n.nspname, 'default privileges for ' || d.defaclrole::regrole::text || ' on ' || d.defaclobjtype::text, 'privileges'
-  FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace
-  WHERE ${IN_SCOPE("n")}
+  WHERE t.typacl IS NOT NULL AND t.typtype = 'm' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
   UNION ALL
   SELECT n.nspname, co.collname, 'collation'
   FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
@@ -735,7 +712,6 @@ SELECT n.nspname AS schema, p.proname AS name, CASE p.prokind WHEN 'p' THEN 'pro
        p.proname || '(' || oidvectortypes(p.proargtypes) || ')' AS identity,
        pg_get_functiondef(p.oid) AS definition, pg_get_function_arguments(p.oid) AS arguments, pg_get_function_result(p.oid) AS result,
        ${DEP_KEYS("d.classid = 'pg_proc'::regclass AND d.objid = p.oid")} AS depends,
-       ${GRANTS("p.proacl", "p.proowner")} AS grants,
        obj_description(p.oid, 'pg_proc') AS comment
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE p.prokind IN ('f', 'p', 'w') AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
@@ -773,7 +749,6 @@ SELECT n.nspname AS schema, p.proname AS name, 'aggregate' AS kind,
        || ')' AS definition,
        pg_get_function_arguments(p.oid) AS arguments, pg_get_function_result(p.oid) AS result,
        ${DEP_KEYS("d.classid = 'pg_proc'::regclass AND d.objid = p.oid")} AS depends,
-       ${GRANTS("p.proacl", "p.proowner")} AS grants,
        obj_description(p.oid, 'pg_proc') AS comment
 FROM pg_proc p JOIN pg_aggregate a ON a.aggfnoid = p.oid JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE a.aggkind = 'n' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_proc", "p.oid")}
@@ -796,7 +771,6 @@ SELECT n.nspname AS schema, t.typname AS name, t.typname AS identity, format_typ
           FROM pg_constraint con WHERE con.contypid = t.oid AND con.contype = 'c') AS constraints,
        ${DEP_KEYS("((d.classid = 'pg_type'::regclass AND d.objid = t.oid) OR (d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT con.oid FROM pg_constraint con WHERE con.contypid = t.oid))) AND d.refobjid <> t.oid")} AS depends,
        '' AS definition,
-       ${GRANTS("t.typacl", "t.typowner")} AS grants,
        obj_description(t.oid, 'pg_type') AS comment
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_type bt ON bt.oid = t.typbasetype
 WHERE t.typtype = 'd' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
@@ -810,7 +784,6 @@ SELECT n.nspname AS schema, t.typname AS name, t.typname AS identity,
          WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) AS attributes,
        ${DEP_KEYS("d.classid = 'pg_class'::regclass AND d.objid = t.typrelid")} AS depends,
        '' AS definition,
-       ${GRANTS("t.typacl", "t.typowner")} AS grants,
        obj_description(t.oid, 'pg_type') AS comment
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_class tc ON tc.oid = t.typrelid
 WHERE t.typtype = 'c' AND tc.relkind = 'c' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
@@ -825,7 +798,6 @@ SELECT n.nspname AS schema, t.typname AS name, t.typname AS identity,
        || CASE WHEN r.rngsubdiff <> 0 THEN ', SUBTYPE_DIFF = ' || r.rngsubdiff::regproc::text ELSE '' END
        || ', MULTIRANGE_TYPE_NAME = ' || quote_ident(mn.nspname) || '.' || quote_ident(mt.typname) || ')' AS definition,
        ${DEP_KEYS("d.classid = 'pg_type'::regclass AND d.objid = t.oid")} AS depends,
-       ${GRANTS("t.typacl", "t.typowner")} AS grants,
        obj_description(t.oid, 'pg_type') AS comment
 FROM pg_range r JOIN pg_type t ON t.oid = r.rngtypid JOIN pg_namespace n ON n.oid = t.typnamespace
 JOIN pg_type st ON st.oid = r.rngsubtype
@@ -842,7 +814,6 @@ SELECT n.nspname AS schema, c.relname AS name, c.relname AS identity, pg_get_vie
        (SELECT json_agg(json_build_object('name', ic.relname, 'definition', pg_get_indexdef(i.indexrelid), 'unique', i.indisunique, 'valid', i.indisvalid,
                                           'keys', i.indkey::int2[]::int[], 'comment', obj_description(i.indexrelid, 'pg_class')) ORDER BY ic.relname)
           FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid) AS indexes,
-       ${GRANTS("c.relacl", "c.relowner")} AS grants,
        obj_description(c.oid, 'pg_class') AS comment
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'm' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}

@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 5;
+export const MODEL_VERSION = 6;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -149,8 +149,6 @@ export interface ViewDef extends QualifiedName {
   readonly options: readonly string[];
   /** Graph keys (see {@link ObjectDef.dependsOn}) of what the view reads: relations, columns, routines, types. */
   readonly dependsOn: readonly string[];
-  /** See {@link ObjectBase.grants}. */
-  readonly grants: readonly string[];
   readonly comment: string | null;
 }
 
@@ -171,13 +169,6 @@ interface ObjectBase extends QualifiedName {
    * `type:s.n`, `function:s.f(argtypes)`, `sequence:s.n`, `index:s.n`.
    */
   readonly dependsOn: readonly string[];
-  /**
-   * Grants to roles other than the owner, as `PRIVILEGE TO grantee[ WITH GRANT OPTION]`, after
-   * `REVOKE` (revoke PUBLIC's default privileges) when the object's ACL is not the default. Privileges
-   * are not diffed (they are reported as unmanaged); these are given back to an object the plan
-   * drops and re-creates. Always empty for triggers and policies.
-   */
-  readonly grants: readonly string[];
   readonly comment: string | null;
 }
 
@@ -261,13 +252,61 @@ export type UnmanagedKind =
   /** A trigger or policy on a relation the engine does not manage (an inheritance child, a foreign table, ...). */
   | "trigger"
   | "policy"
-  /** Grants on an object (table, view, sequence, routine, type, schema other than public, column), and default privileges. */
+  /**
+   * Grants on an object the engine does not manage the privileges of: an identity sequence, a
+   * multirange type, an unmanaged relation or aggregate; default privileges of a role for a kind
+   * PostgreSQL keeps only globally.
+   */
   | "privileges"
   | "collation"
   | "operator"
   | "extended statistics"
   | "text search configuration"
   | "text search dictionary";
+
+/** Kinds of objects whose owner and privileges are managed (see {@link AclDef}). */
+export type AclObjectType = "schema" | "table" | "view" | "materialized view" | "sequence" | "function" | "procedure" | "aggregate" | "type" | "domain" | "column";
+
+/** One privilege of an ACL, whoever granted it. */
+export interface AclEntry {
+  /** Role name; null for PUBLIC. */
+  readonly grantee: string | null;
+  /** `SELECT`, `INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`, `REFERENCES`, `TRIGGER`, `MAINTAIN`, `USAGE`, `EXECUTE`, `CREATE`. */
+  readonly privilege: string;
+  readonly grantable: boolean;
+}
+
+/**
+ * The owner and effective privileges of a managed object (a NULL ACL is read as the kind's
+ * default, `acldefault`), or a column's own privileges. Entries are sorted by grantee (PUBLIC
+ * first), then privilege; the owner's own privileges are entries like any other.
+ */
+export interface AclDef extends QualifiedName {
+  readonly type: AclObjectType;
+  /** The routine's `name(argtypes)`, `table.column` for a column, else the name (the schema's name for a schema). */
+  readonly identity: string;
+  /** The column of a column ACL, else null (`name` is then the table). */
+  readonly column: string | null;
+  /** Owner role; null for a column. A sequence owned by a column has its table's owner (it follows the table). */
+  readonly owner: string | null;
+  readonly acl: readonly AclEntry[];
+}
+
+/** Object kinds of `ALTER DEFAULT PRIVILEGES ... ON <kind>`. */
+export type DefaultAclObjects = "TABLES" | "SEQUENCES" | "FUNCTIONS" | "TYPES" | "SCHEMAS";
+
+/**
+ * Default privileges (`pg_default_acl`) of a role: in a schema (privileges added to what new
+ * objects there get), or global (schema null: what new objects get instead of the built-in default;
+ * only those of the role the model was read as).
+ */
+export interface DefaultAclDef {
+  readonly schema: string | null;
+  readonly role: string;
+  readonly objects: DefaultAclObjects;
+  /** In a schema: the added privileges; global: the effective ACL (built-in default when absent). */
+  readonly acl: readonly AclEntry[];
+}
 
 /** An object present in a managed schema that this engine version does not diff. */
 export interface UnmanagedObject extends QualifiedName {
@@ -285,12 +324,16 @@ export interface SchemaModel {
   readonly views: readonly ViewDef[];
   /** Routines, triggers, domains, composite and range types, materialized views, policies; sorted by kind, schema, identity. */
   readonly objects: readonly ObjectDef[];
+  /** Owners and privileges of the managed objects (not of `public` itself), and columns' own privileges; sorted by type, schema, identity. */
+  readonly acls: readonly AclDef[];
+  /** Default privileges in the managed schemas, and the global ones of the role the model was read as. */
+  readonly defaultAcls: readonly DefaultAclDef[];
   readonly unmanaged: readonly UnmanagedObject[];
 }
 
 /** An empty model: what a freshly created database holds outside `public`. */
 export function emptyModel(): SchemaModel {
-  return { version: MODEL_VERSION, schemas: [], extensions: [], enums: [], sequences: [], tables: [], views: [], objects: [], unmanaged: [] };
+  return { version: MODEL_VERSION, schemas: [], extensions: [], enums: [], sequences: [], tables: [], views: [], objects: [], acls: [], defaultAcls: [], unmanaged: [] };
 }
 
 /** `schema.name` key used for maps and sorting. */
@@ -319,6 +362,8 @@ export function inSchemas(model: SchemaModel, schemas: readonly string[]): Schem
     tables: inScope(model.tables),
     views: inScope(model.views),
     objects: inScope(model.objects),
+    acls: inScope(model.acls),
+    defaultAcls: model.defaultAcls.filter((d) => d.schema === null || keep.has(d.schema)),
     unmanaged: inScope(model.unmanaged),
   };
 }

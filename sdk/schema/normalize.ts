@@ -35,12 +35,34 @@ export interface NormalizeOptions {
    * @default false
    */
   reuse?: boolean;
+  /**
+   * The target's roles (see {@link TargetRoles}): mirrored onto the dev server before the desired
+   * SQL runs, which then runs as the applying role's mirror, so owners and grants come out as they
+   * would on the target. @default none: the desired SQL runs as the dev connection's user
+   */
+  roles?: TargetRoles;
 }
 
-/** Hash of the desired input and the server major: the cache key of its normalized model. */
-export function desiredFingerprint(desired: DesiredSchema, major: number): string {
+/**
+ * Roles of the target that normalization reproduces on the dev server as NOLOGIN roles without
+ * passwords (secrets never leave the target): names only, plus what the applying role needs to
+ * act as it does on the target.
+ */
+export interface TargetRoles {
+  /** Every role of the target server. Those missing on the dev server are created there (except `pg_*`). */
+  readonly names: readonly string[];
+  /** The role the engine applies as (the target connection's `current_user`). */
+  readonly applying: string;
+  /** Whether the applying role is a superuser on the target (its mirror, when created, is too). */
+  readonly superuser: boolean;
+  /** Roles the applying role is a direct member of (granted to its mirror). */
+  readonly memberOf: readonly string[];
+}
+
+/** Hash of the desired input, the server major and the applying role: the cache key of its normalized model. */
+export function desiredFingerprint(desired: DesiredSchema, major: number, applyingRole?: string): string {
   const h = createHash("sha256");
-  h.update(`setpoint-model-v${MODEL_VERSION}\0${major}\0`);
+  h.update(`setpoint-model-v${MODEL_VERSION}\0${major}\0${applyingRole ?? ""}\0`);
   for (const f of desired.files) h.update(`${f.name}\0${f.sql}\0`);
   return h.digest("hex");
 }
@@ -58,13 +80,14 @@ export async function normalize(desired: DesiredSchema, options: NormalizeOption
   const hit = normalizedFromCache(desired, options);
   if (hit) return hit;
   const major = options.major ?? DEFAULT_MAJOR;
-  const fingerprint = desiredFingerprint(desired, major);
+  const fingerprint = desiredFingerprint(desired, major, options.roles?.applying);
   const cacheDir = options.cacheDir === false ? null : (options.cacheDir ?? defaultCacheDir());
+  const roles = options.roles ?? null;
   const model = options.reuse
-    ? await buildReusing(options.devUrl ?? (await keptDevServer(major)), desired)
+    ? await buildReusing(options.devUrl ?? (await keptDevServer(major)), desired, roles)
     : options.devUrl
-      ? await buildOn(options.devUrl, desired, { dropScratch: true })
-      : await buildEmbedded(major, desired);
+      ? await buildOn(options.devUrl, desired, { dropScratch: true, roles })
+      : await buildEmbedded(major, desired, roles);
   if (cacheDir) {
     // Remembered now; written to disk after returning (serializing a 10,000-table model takes ~0.2 s).
     remember(join(cacheDir, fingerprint), model);
@@ -75,7 +98,7 @@ export async function normalize(desired: DesiredSchema, options: NormalizeOption
 
 /** The cached normalized model of `desired`, or null when {@link normalize} would have to build it. */
 export function normalizedFromCache(desired: DesiredSchema, options: NormalizeOptions = {}): { model: SchemaModel; fingerprint: string; cached: true } | null {
-  const fingerprint = desiredFingerprint(desired, options.major ?? DEFAULT_MAJOR);
+  const fingerprint = desiredFingerprint(desired, options.major ?? DEFAULT_MAJOR, options.roles?.applying);
   const cacheDir = options.cacheDir === false ? null : (options.cacheDir ?? defaultCacheDir());
   const hit = cacheDir ? readCache(cacheDir, fingerprint) : null;
   return hit ? { model: hit, fingerprint, cached: true } : null;
@@ -105,11 +128,11 @@ function startDevServer(major: number): Promise<EmbeddedPostgres> {
   return startEmbeddedPostgres({ major, parameters: DEV_SERVER_PARAMETERS, baseDir, templateDir: baseDir });
 }
 
-async function buildEmbedded(major: number, desired: DesiredSchema): Promise<SchemaModel> {
+async function buildEmbedded(major: number, desired: DesiredSchema, roles: TargetRoles | null): Promise<SchemaModel> {
   const pg = await startDevServer(major);
   try {
     // The whole server goes, so its scratch database is not dropped first.
-    return await buildOn(pg.url(), desired, { dropScratch: false });
+    return await buildOn(pg.url(), desired, { dropScratch: false, roles });
   } finally {
     // Stopped before returning, so no server outlives a caller that is killed right after (a
     // Pulumi provider process); without the shutdown checkpoint, its data being thrown away.
@@ -126,11 +149,16 @@ function scratchName(): string {
   return `${SCRATCH_PREFIX}${Math.floor(Date.now() / 1000).toString(36)}_${randomBytes(6).toString("hex")}`;
 }
 
-async function buildOn(devUrl: string, desired: DesiredSchema, { dropScratch }: { dropScratch: boolean }): Promise<SchemaModel> {
+async function buildOn(devUrl: string, desired: DesiredSchema, { dropScratch, roles }: { dropScratch: boolean; roles: TargetRoles | null }): Promise<SchemaModel> {
   const admin = await connect(devUrl, { applicationName: "setpoint-dev" });
   const name = scratchName();
+  let runAs: string | null = null;
   try {
+    runAs = await mirrorRoles(admin, roles);
     await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
+    // Owning the scratch database gives the mirror what the applying role has on its own database
+    // (CREATE, and on 15+ the public schema through pg_database_owner).
+    if (runAs !== null) await admin.query(`ALTER DATABASE ${quoteIdent(name)} OWNER TO ${quoteIdent(runAs)}`);
   } catch (err) {
     await admin.end();
     throw err;
@@ -143,10 +171,14 @@ async function buildOn(devUrl: string, desired: DesiredSchema, { dropScratch }: 
     const second = connect(url.toString(), { applicationName: "setpoint-dev" });
     second.catch(() => undefined); // its failure is reported where it is awaited
     try {
+      if (runAs !== null) await scratch.query(`SET ROLE ${quoteIdent(runAs)}`);
       for (const file of desired.files) await applyFile(scratch, file.name, file.sql);
+      // Introspection reads the global default privileges of the current role: the mirror's.
+      const other = await second;
+      if (runAs !== null) await other.query(`SET ROLE ${quoteIdent(runAs)}`);
       // The columns query (first lane) needs no relation cache; the index and constraint
       // definitions do, and the connection that ran the DDL has it warm.
-      return await introspect(await second, { concurrent: [scratch] });
+      return await introspect(other, { concurrent: [scratch] });
     } finally {
       await Promise.all([scratch.end(), second.then((c) => c.end(), () => undefined)]);
     }
@@ -287,15 +319,21 @@ async function dropScratchDatabase(devUrl: string, name: string): Promise<void> 
  * which leaves the database as empty as it was. No `CREATE DATABASE` or `DROP DATABASE` per
  * normalization, which cost two thirds of it.
  */
-async function buildReusing(devUrl: string, desired: DesiredSchema): Promise<SchemaModel> {
+async function buildReusing(devUrl: string, desired: DesiredSchema, roles: TargetRoles | null): Promise<SchemaModel> {
   const pool = poolOf(devUrl);
   const scratch = await leaseScratch(pool);
   const { client } = scratch;
   let reusable = false;
   try {
+    const runAs = await mirrorRoles(client, roles);
     await client.query("BEGIN");
     let failure: unknown;
     try {
+      if (runAs !== null) {
+        // Both undone by the rollback, so the pooled database serves any applying role next.
+        await client.query(`ALTER DATABASE ${quoteIdent(scratch.name)} OWNER TO ${quoteIdent(runAs)}`);
+        await client.query(`SET LOCAL ROLE ${quoteIdent(runAs)}`);
+      }
       for (const file of desired.files) await applyFile(client, file.name, file.sql);
     } catch (err) {
       failure = err;
@@ -309,7 +347,45 @@ async function buildReusing(devUrl: string, desired: DesiredSchema): Promise<Sch
     reusable = (await rollback(client)) && reusable;
     returnScratch(pool, scratch, reusable);
   }
-  return await buildOn(devUrl, desired, { dropScratch: true });
+  return await buildOn(devUrl, desired, { dropScratch: true, roles });
+}
+
+/**
+ * Creates on the dev server, as NOLOGIN roles without passwords, the target's roles it lacks (a
+ * superuser mirror of a superuser applying role; the applying role's memberships granted), and
+ * returns the role the desired SQL runs as: the applying role's mirror, or null when that is the
+ * dev connection's own user (or no roles were given). Roles are committed (they are server-wide);
+ * a concurrent normalization creating the same one is not an error.
+ * @throws {InputError} when the dev server does not let this connection create roles.
+ */
+async function mirrorRoles(admin: Client, roles: TargetRoles | null): Promise<string | null> {
+  if (roles === null) return null;
+  const { rows } = await admin.query<{ me: string; have: string[] }>(
+    "SELECT current_user::text AS me, array(SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])) AS have",
+    [roles.names],
+  );
+  const have = new Set(rows[0]!.have);
+  for (const name of roles.names) {
+    if (have.has(name) || name.startsWith("pg_")) continue;
+    const attributes = name === roles.applying && roles.superuser ? "NOLOGIN SUPERUSER" : "NOLOGIN";
+    try {
+      await admin.query(`CREATE ROLE ${quoteIdent(name)} ${attributes}`);
+    } catch (cause) {
+      const code = (cause as { code?: string }).code;
+      if (code === "42710" || code === "23505") continue; // created meanwhile by another normalization
+      throw new InputError(
+        `cannot mirror the target's role ${quoteIdent(name)} onto the dev server to normalize the desired schema: ${(cause as Error).message}; ` +
+          "use a dev server (--dev-url) where Setpoint's user may create roles, or the default embedded one",
+        { propertyPath: "devUrl" },
+        { cause },
+      );
+    }
+  }
+  if (roles.applying === rows[0]!.me) return null;
+  for (const m of roles.memberOf) {
+    if (m !== roles.applying) await admin.query(`GRANT ${quoteIdent(m)} TO ${quoteIdent(roles.applying)}`).catch(() => undefined);
+  }
+  return roles.applying;
 }
 
 /** Whether the session is still inside the transaction this module opened (aborted counts). */
@@ -376,7 +452,9 @@ async function applyFile(client: Client, file: string, sql: string): Promise<voi
     const err = cause as { message?: string; position?: string; code?: string };
     const line = err.position ? lineOf(sql, Number(err.position)) : undefined;
     const where = line === undefined ? file : `${file}:${line}`;
-    throw new InputError(`invalid desired schema at ${where}: ${err.message ?? String(cause)}${err.code ? ` (SQLSTATE ${err.code})` : ""}`, { file, line }, { cause });
+    // Roles are server-wide: normalization mirrors the target's, and creates none of its own.
+    const fix = err.code === "42704" && /^role ".*" does not exist$/.test(err.message ?? "") ? "; create the role on the target first (CREATE ROLE ...), then plan again" : "";
+    throw new InputError(`invalid desired schema at ${where}: ${err.message ?? String(cause)}${err.code ? ` (SQLSTATE ${err.code})` : ""}${fix}`, { file, line }, { cause });
   }
 }
 

@@ -11,7 +11,6 @@ const routine = (over: Partial<RoutineDef> = {}): RoutineDef => ({
   arguments: "a integer",
   result: "integer",
   dependsOn: [],
-  grants: [],
   comment: null,
   ...over,
 });
@@ -28,7 +27,6 @@ const domain = (over: Partial<DomainDef> = {}): DomainDef => ({
   notNull: false,
   constraints: [],
   dependsOn: [],
-  grants: [],
   comment: null,
   ...over,
 });
@@ -41,7 +39,6 @@ const composite = (attrs: [string, string][]): CompositeTypeDef => ({
   definition: "",
   attributes: attrs.map(([name, type]) => ({ name, type, collation: null })),
   dependsOn: [],
-  grants: [],
   comment: null,
 });
 
@@ -140,7 +137,7 @@ describe("routinesInExpression", () => {
 describe("objectReference", () => {
   it("names routines with their argument types and triggers with their table", () => {
     expect(objectReference(routine())).toBe('"public"."f"(integer)');
-    expect(objectReference({ kind: "trigger", schema: "s", name: "t", table: "tbl", identity: "tbl.t", definition: "", constraint: false, enabled: "O", dependsOn: [], grants: [], comment: null })).toBe(
+    expect(objectReference({ kind: "trigger", schema: "s", name: "t", table: "tbl", identity: "tbl.t", definition: "", constraint: false, enabled: "O", dependsOn: [], comment: null })).toBe(
       '"t" ON "s"."tbl"',
     );
   });

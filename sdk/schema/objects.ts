@@ -100,24 +100,6 @@ export function createSql(o: ObjectDef): string[] {
   }
 }
 
-/**
- * `GRANT` statements that give an object re-created by the plan the grants of the one it replaces
- * (`PRIVILEGE TO grantee[ WITH GRANT OPTION]`, as in {@link ObjectDef.grants}).
- */
-export function grantSql(o: ObjectDef | { readonly kind?: undefined; readonly schema: string; readonly name: string }, grants: readonly string[]): string[] {
-  const target =
-    o.kind === undefined || o.kind === "materialized view"
-      ? `TABLE ${quoteQualified(o.schema, o.name)}`
-      : o.kind === "function" || o.kind === "procedure" || o.kind === "aggregate"
-        ? `ROUTINE ${objectReference(o)}`
-        : `${o.kind === "domain" ? "DOMAIN" : "TYPE"} ${quoteQualified(o.schema, o.name)}`;
-  return grants.map((g) => {
-    if (g === "REVOKE") return `REVOKE ALL ON ${target} FROM PUBLIC`;
-    const at = g.indexOf(" TO ");
-    return `GRANT ${g.slice(0, at)} ON ${target} TO ${g.slice(at + " TO ".length)}`;
-  });
-}
-
 /** `DROP` statement of the object. */
 export function dropSql(o: ObjectDef): string {
   return `DROP ${keyword(o.kind)} ${objectReference(o)}`;
@@ -145,7 +127,7 @@ export function triggerEnableSql(schema: string, table: string, name: string, en
 }
 
 /** The rebuilt CREATE DOMAIN of a domain's parts. */
-export function domainDefinition(d: Omit<DomainDef, "definition" | "dependsOn" | "grants" | "comment" | "kind" | "identity">): string {
+export function domainDefinition(d: Omit<DomainDef, "definition" | "dependsOn" | "comment" | "kind" | "identity">): string {
   let sql = `CREATE DOMAIN ${quoteQualified(d.schema, d.name)} AS ${d.type}`;
   if (d.collation) sql += ` COLLATE ${d.collation}`;
   if (d.default !== null) sql += ` DEFAULT ${d.default}`;
@@ -288,11 +270,11 @@ export function recreateTypeSql(change: Extract<Change, { kind: "recreateType" }
   for (const col of columns) if (col.default !== null) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} DROP DEFAULT`);
   if (change.from.kind === "range type") {
     for (const col of columns) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE text${col.array ? "[]" : ""} USING ${col.c}::text${col.array ? "[]" : ""}`);
-    out.push(`DROP TYPE ${type}`, ...createSql(t), ...grantSql(t, change.from.grants));
+    out.push(`DROP TYPE ${type}`, ...createSql(t));
     for (const col of columns) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE ${col.target} USING ${col.c}::${col.target}`);
   } else {
     const oldName = `${t.name}`.slice(0, 40) + "_setpoint_old";
-    out.push(`ALTER ${word} ${type} RENAME TO ${quoteIdent(oldName)}`, ...createSql(t), ...grantSql(t, change.from.grants));
+    out.push(`ALTER ${word} ${type} RENAME TO ${quoteIdent(oldName)}`, ...createSql(t));
     for (const col of columns) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE ${col.target} USING ${col.c}::text${col.array ? "[]" : ""}::${col.target}`);
     out.push(`DROP ${word} ${quoteQualified(t.schema, oldName)}`);
   }

@@ -1,7 +1,8 @@
 import { quoteIdent, quoteLiteral, quoteNullableLiteral, quoteQualified } from "../postgres/quote";
 import type { Change, CommentTarget } from "./changes";
 import type { ColumnDef, ConstraintDef, IdentityDef, SequenceDef, TableDef } from "./model";
-import { commentTargetSql, createSql, dropSql, grantSql, recreateTypeSql, replaceSql, triggerEnableSql } from "./objects";
+import { commentTargetSql, createSql, dropSql, recreateTypeSql, replaceSql, triggerEnableSql } from "./objects";
+import { grantDefaultPrivilegesSql, grantPrivilegesSql, ownerSql, revokeDefaultPrivilegesSql, revokePrivilegesSql } from "./privileges";
 
 /**
  * Renders a change to the SQL statements that perform it. Names and user strings go through
@@ -143,7 +144,7 @@ export function render(change: Change): string[] {
     case "createView": {
       const v = change.view;
       const options = v.options.length ? ` WITH (${v.options.map(renderOption).join(", ")})` : "";
-      return [`CREATE VIEW ${quoteQualified(v.schema, v.name)}${options} AS\n${v.definition}`, ...grantSql(v, change.grants ?? [])];
+      return [`CREATE VIEW ${quoteQualified(v.schema, v.name)}${options} AS\n${v.definition}`];
     }
     case "dropView":
       return [`DROP VIEW ${quoteQualified(change.view.schema, change.view.name)}`];
@@ -158,7 +159,7 @@ export function render(change: Change): string[] {
       return [`ALTER TABLE ${t} ${change.enabled ? "ENABLE" : "DISABLE"} ROW LEVEL SECURITY`, `ALTER TABLE ${t} ${change.forced ? "" : "NO "}FORCE ROW LEVEL SECURITY`];
     }
     case "createObject":
-      return [...createSql(change.object), ...grantSql(change.object, change.grants ?? [])];
+      return createSql(change.object);
     case "dropObject":
       return [dropSql(change.object)];
     case "replaceObject":
@@ -185,6 +186,16 @@ export function render(change: Change): string[] {
       return recreateTypeSql(change);
     case "comment":
       return [`COMMENT ON ${commentTarget(change.target)} IS ${quoteNullableLiteral(change.comment)}`];
+    case "setOwner":
+      return [ownerSql(change.target, change.owner)];
+    case "grantPrivileges":
+      return [grantPrivilegesSql(change.target, change.grantee, change.privileges, change.withGrantOption)];
+    case "revokePrivileges":
+      return [revokePrivilegesSql(change.target, change.grantee, change.privileges, change.grantOptionOnly)];
+    case "grantDefaultPrivileges":
+      return [grantDefaultPrivilegesSql(change.target, change.grantee, change.privileges, change.withGrantOption)];
+    case "revokeDefaultPrivileges":
+      return [revokeDefaultPrivilegesSql(change.target, change.grantee, change.privileges, change.grantOptionOnly)];
     default:
       return assertNever(change);
   }

@@ -9,7 +9,6 @@ import { introspect } from "../schema/introspect";
 import type { SchemaModel, UnmanagedObject } from "../schema/model";
 import { keyOf } from "../schema/model";
 import {
-  EXCLUDED_SCHEMAS_SQL,
   availableExtensions,
   hasUsableReplicaIdentity,
   installedExtensions,
@@ -84,7 +83,7 @@ export interface PreflightObservation {
   readonly greenNonEmpty: readonly string[];
   /** Roles that own or are granted blue's objects but do not exist on green. */
   readonly missingRoles: readonly string[];
-  /** Grants on blue's tables, views and sequences to roles other than their owner. */
+  /** Objects on blue with grants the schema engine does not manage (so the schema copy does not copy them). */
   readonly blueGrants: number;
   /** Tables green holds now. */
   readonly greenTables: number;
@@ -335,8 +334,8 @@ export const PREFLIGHT_CHECKERS: readonly { readonly name: string; readonly chec
               code: "PRIVILEGES_NOT_COPIED" as const,
               severity: "warning" as const,
               side: "green" as const,
-              message: `blue has ${o.blueGrants} grant(s) on tables, views and sequences; the schema copy creates objects owned by green's connection user and does not copy grants yet`,
-              fix: "on green, before the upgrade, ALTER DEFAULT PRIVILEGES ... GRANT ... to the application's roles (or GRANT after the schema phase)",
+              message: `blue has grants on ${o.blueGrants} object(s) the schema engine does not manage the privileges of (identity sequences, unmanaged relations or aggregates); the schema copy does not copy them (it copies owners and every other grant)`,
+              fix: "GRANT them on green after the schema phase",
             },
           ]
         : []),
@@ -382,7 +381,7 @@ export async function observeForPreflight(blue: ClientBase, green: ClientBase, o
     greenUnmanaged: greenModel.unmanaged,
     greenNonEmpty: fresh ? await nonEmptyTables(green, tables, new Set(greenModel.tables.map((t) => keyOf(t)))) : [],
     greenTables: greenModel.tables.length,
-    ...(await roleFacts(blue, green)),
+    ...(await roleFacts(blueModel, green)),
     fresh,
   };
 }
@@ -422,22 +421,14 @@ async function nonEmptyTables(green: ClientBase, tables: readonly ReplicatedTabl
   return out;
 }
 
-async function roleFacts(blue: ClientBase, green: ClientBase): Promise<{ missingRoles: string[]; blueGrants: number }> {
-  const { rows } = await blue.query<{ roles: string[]; grants: string }>(`
-    WITH objs AS (
-      SELECT c.relowner AS owner, c.relacl AS acl FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND ${EXCLUDED_SCHEMAS_SQL}
-      UNION ALL
-      SELECT n.nspowner, n.nspacl FROM pg_namespace n WHERE ${EXCLUDED_SCHEMAS_SQL}
-    ), grants AS (
-      SELECT a.grantee, a.grantor, c.relowner AS owner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
-       WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND ${EXCLUDED_SCHEMAS_SQL}
-    )
-    SELECT ARRAY(SELECT DISTINCT r.rolname FROM pg_roles r
-                  WHERE r.oid IN (SELECT owner FROM objs UNION SELECT grantee FROM grants))::text[] AS roles,
-           (SELECT count(*) FROM grants WHERE grantee <> owner)::text AS grants`);
-  const roles = rows[0]!.roles;
+async function roleFacts(blue: SchemaModel, green: ClientBase): Promise<{ missingRoles: string[]; blueGrants: number }> {
+  // The roles the schema copy names on green: owners, grantees, default privileges in a schema
+  // (global ones are those of the connection user and are copied only to a user of the same name).
+  const named = new Set<string>();
+  for (const a of blue.acls) for (const r of [a.owner, ...a.acl.map((e) => e.grantee)]) if (r !== null) named.add(r);
+  for (const d of blue.defaultAcls) if (d.schema !== null) for (const r of [d.role, ...d.acl.map((e) => e.grantee)]) if (r !== null) named.add(r);
+  const roles = [...named].sort();
   const present = await green.query<{ name: string }>(`SELECT rolname AS name FROM pg_roles WHERE rolname = ANY($1::text[])`, [roles]);
   const have = new Set(present.rows.map((r) => r.name));
-  return { missingRoles: roles.filter((r) => !have.has(r)), blueGrants: Number(rows[0]!.grants) };
+  return { missingRoles: roles.filter((r) => !have.has(r)), blueGrants: blue.unmanaged.filter((u) => u.kind === "privileges").length };
 }

@@ -74,7 +74,9 @@ async function copySchema(blue: ClientBase, green: ClientBase, greenMajor: numbe
   const schemas = await userSchemas(blue);
   const desired = await introspect(blue, { schemas });
   const live = await introspect(green, { schemas });
-  const steps = plan(live, desired, { online: false, serverMajor: greenMajor });
+  // Green's connection user creates the objects; they are then given blue's owners and grants.
+  const role = (await green.query<{ r: string }>("SELECT current_user::text AS r")).rows[0]!.r;
+  const steps = plan(live, desired, { online: false, serverMajor: greenMajor, role });
   await applyPlan(green, steps, { allowHazards: CREATION_HAZARDS });
   return steps.steps.length;
 }

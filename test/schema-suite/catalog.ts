@@ -7,13 +7,19 @@ import type { Client } from "pg";
 const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
 const notExt = (catalog: string, oid: string) => `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
 
+// An ACL as its sorted items, NULL read as the kind's built-in default (`acldefault`): PostgreSQL
+// never resets an ACL to NULL, so an object whose grants were all revoked again holds the default
+// written out, which grants exactly the same privileges as NULL.
+const acl = (value: string, kind: string, owner: string) =>
+  `coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(coalesce(${value}, acldefault(${kind}, ${owner}))) x), '')`;
+
 /** One query per object kind; each row is one line `kind identity: detail`. */
 const QUERIES: readonly string[] = [
-  `SELECT 'schema ' || quote_ident(n.nspname) || ': owner=' || pg_get_userbyid(n.nspowner) || ' acl=' || coalesce(n.nspacl::text, '-') AS line
+  `SELECT 'schema ' || quote_ident(n.nspname) || ': owner=' || pg_get_userbyid(n.nspowner) || ' acl=' || ${acl("n.nspacl", "'n'", "n.nspowner")} AS line
      FROM pg_namespace n WHERE ${USER_NS}`,
   `SELECT 'extension ' || x.extname || ': ' || x.extversion || ' in ' || n.nspname AS line FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql'`,
   `SELECT 'relation ' || c.oid::regclass::text || ': kind=' || c.relkind::text || ' persistence=' || c.relpersistence::text || ' owner=' || pg_get_userbyid(c.relowner)
-          || ' acl=' || coalesce(c.relacl::text, '-') || ' options=' || coalesce(c.reloptions::text, '-') || ' rls=' || c.relrowsecurity || '/' || c.relforcerowsecurity
+          || ' acl=' || ${acl("c.relacl", `CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char"`, "c.relowner")} || ' options=' || coalesce(c.reloptions::text, '-') || ' rls=' || c.relrowsecurity || '/' || c.relforcerowsecurity
           || ' partkey=' || coalesce(pg_get_partkeydef(c.oid), '-') || ' bound=' || coalesce(pg_get_expr(c.relpartbound, c.oid), '-')
           || ' parents=' || coalesce((SELECT string_agg(i.inhparent::regclass::text, ',' ORDER BY i.inhseqno) FROM pg_inherits i WHERE i.inhrelid = c.oid), '-')
           || CASE WHEN c.relkind IN ('v', 'm') THEN ' def=' || pg_get_viewdef(c.oid) ELSE '' END
@@ -23,7 +29,7 @@ const QUERIES: readonly string[] = [
   `SELECT 'column ' || c.oid::regclass::text || '.' || quote_ident(a.attname) || ': #' || row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum) || ' ' || format_type(a.atttypid, a.atttypmod)
           || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
           || ' generated=' || a.attgenerated::text || ' identity=' || a.attidentity::text || ' collation=' || coalesce(NULLIF(a.attcollation, t.typcollation)::regcollation::text, '-')
-          || ' acl=' || coalesce(a.attacl::text, '-') || ' local=' || a.attislocal AS line
+          || ' acl=' || ${acl("a.attacl", "'c'", "c.relowner")} || ' local=' || a.attislocal AS line
      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
     WHERE ${USER_NS} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND a.attnum > 0 AND NOT a.attisdropped AND ${notExt("pg_class", "c.oid")}`,
@@ -36,7 +42,7 @@ const QUERIES: readonly string[] = [
   `SELECT 'sequence ' || s.seqrelid::regclass::text || ': ' || format_type(s.seqtypid, NULL) || ' ' || s.seqstart || ' ' || s.seqincrement || ' ' || s.seqmin || ' ' || s.seqmax || ' ' || s.seqcache || ' ' || s.seqcycle
           || ' owned=' || coalesce((SELECT d.refobjid::regclass::text || '.' || d.refobjsubid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = s.seqrelid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1), '-') AS line
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_NS} AND ${notExt("pg_class", "c.oid")}`,
-  `SELECT 'type ' || t.oid::regtype::text || ': kind=' || t.typtype::text || ' owner=' || pg_get_userbyid(t.typowner) || ' acl=' || coalesce(t.typacl::text, '-')
+  `SELECT 'type ' || t.oid::regtype::text || ': kind=' || t.typtype::text || ' owner=' || pg_get_userbyid(t.typowner) || ' acl=' || ${acl("t.typacl", "'T'", "t.typowner")}
           || CASE t.typtype WHEN 'e' THEN ' labels=' || (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)
                             WHEN 'd' THEN ' base=' || format_type(t.typbasetype, t.typtypmod) || ' notnull=' || t.typnotnull || ' default=' || coalesce(t.typdefault, '-')
                                        || ' collation=' || coalesce(NULLIF(t.typcollation, bt.typcollation)::regcollation::text, '-')
@@ -45,7 +51,7 @@ const QUERIES: readonly string[] = [
      FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
     WHERE ${USER_NS} AND t.typtype IN ('e', 'd', 'r', 'c') AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
       AND ${notExt("pg_type", "t.oid")}`,
-  `SELECT 'routine ' || p.oid::regprocedure::text || ': owner=' || pg_get_userbyid(p.proowner) || ' acl=' || coalesce(p.proacl::text, '-')
+  `SELECT 'routine ' || p.oid::regprocedure::text || ': owner=' || pg_get_userbyid(p.proowner) || ' acl=' || ${acl("p.proacl", "'f'", "p.proowner")}
           || CASE WHEN p.prokind = 'a' THEN ' aggregate sfunc=' || (SELECT a.aggtransfn::text || ' init=' || coalesce(a.agginitval, '-') || ' parallel=' || p.proparallel::text FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
                   ELSE ' ' || pg_get_functiondef(p.oid) END AS line
      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${USER_NS} AND ${notExt("pg_proc", "p.oid")}`,

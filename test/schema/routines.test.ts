@@ -141,7 +141,7 @@ describe.each(majors())("functions, procedures and triggers on PostgreSQL %i", (
        GRANT SELECT, UPDATE ON prices TO PUBLIC;
        REVOKE EXECUTE ON FUNCTION cheapest() FROM PUBLIC;`;
     const { applied, db } = await expectConverges(major, schema("numeric(10,2)"), schema("numeric(12,2)"));
-    expect(kinds(applied.plan.steps)).toEqual(["dropObject", "dropView", "alterColumnType", "createView", "createObject"]);
+    expect(kinds(applied.plan.steps)).toEqual(["dropObject", "dropView", "alterColumnType", "createView", "createObject", "revokePrivileges", "grantPrivileges"]);
     const c = await db.client();
     const acl = await c.query("SELECT (SELECT relacl::text FROM pg_class WHERE relname = 'prices') AS v, (SELECT proacl::text FROM pg_proc WHERE proname = 'cheapest') AS f");
     expect(acl.rows[0].v).toMatch(/=rw\//);
