@@ -95,19 +95,26 @@ function applyRenames(live: SchemaModel, renames: readonly Rename[], ctx: Ctx): 
       if (idx < 0 || tables.some((t) => t.schema === r.schema && t.name === r.to)) continue; // already renamed, or nothing to rename
       ctx.out.push({ kind: "renameTable", table: { schema: r.schema, name: r.from }, to: r.to });
       tables[idx] = { ...tables[idx]!, name: r.to };
+      // Children name their parents: a renamed parent is renamed there too.
+      const renamed = (p: QualifiedName) => (p.schema === r.schema && p.name === r.from ? { schema: p.schema, name: r.to } : p);
+      tables = tables.map((x) => (x.inherits.some((p) => p.schema === r.schema && p.name === r.from) ? { ...x, inherits: x.inherits.map(renamed) } : x));
     } else {
       const idx = tables.findIndex((t) => t.schema === r.schema && t.name === r.table);
       const t = tables[idx];
       if (!t || !t.columns.some((c) => c.name === r.from) || t.columns.some((c) => c.name === r.to)) continue;
       ctx.out.push({ kind: "renameColumn", table: { schema: r.schema, name: r.table }, from: r.from, to: r.to });
-      tables[idx] = { ...t, columns: t.columns.map((c) => (c.name === r.from ? { ...c, name: r.to } : c)) };
+      // PostgreSQL renames the column in every descendant too (inheritance children).
+      const renamedIn = new Set([keyOf(t)]);
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const x of tables) {
+          if (renamedIn.has(keyOf(x)) || !x.inherits.some((p) => renamedIn.has(keyOf(p)))) continue;
+          renamedIn.add(keyOf(x));
+          grew = true;
+        }
+      }
+      tables = tables.map((x) => (renamedIn.has(keyOf(x)) ? { ...x, columns: x.columns.map((c) => (c.name === r.from ? { ...c, name: r.to } : c)) } : x));
     }
-  }
-  // Children name their parents: a renamed parent is renamed there too.
-  for (const r of renames) {
-    if (r.kind !== "table") continue;
-    const renamed = (p: QualifiedName) => (p.schema === r.schema && p.name === r.from ? { schema: p.schema, name: r.to } : p);
-    tables = tables.map((t) => (t.inherits.some((p) => p.schema === r.schema && p.name === r.from) ? { ...t, inherits: t.inherits.map(renamed) } : t));
   }
   tables = tables.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   // Sequences follow their owning column through renames.

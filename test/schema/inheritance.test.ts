@@ -172,6 +172,23 @@ describe.each(majors())("table inheritance on PostgreSQL %i", (major) => {
     expect(kinds(back.applied.plan.steps)).toEqual(["noInherit"]);
   });
 
+  it("renames a parent and a parent's column once (PostgreSQL renames the column in every child)", async () => {
+    const desired = {
+      ...schemaFromSql("CREATE TABLE party (id int, full_name text); CREATE TABLE person (born date) INHERITS (party); CREATE TABLE staff (full_name text) INHERITS (person);"),
+      renames: [
+        { kind: "table" as const, schema: "public", from: "entity", to: "party" },
+        { kind: "column" as const, schema: "public", table: "party", from: "name", to: "full_name" },
+      ],
+    };
+    const { applied, db } = await expectConverges(
+      major,
+      "CREATE TABLE entity (id int, name text); CREATE TABLE person (born date) INHERITS (entity); CREATE TABLE staff (name text) INHERITS (person); INSERT INTO staff VALUES (1, 'Ada', NULL);",
+      desired,
+    );
+    expect(kinds(applied.plan.steps)).toEqual(["renameTable", "renameColumn"]);
+    expect(await rows(db, "SELECT full_name FROM party")).toEqual([{ full_name: "Ada" }]);
+  });
+
   it("changes a parent's CHECK once, also where a child declares it too", async () => {
     const sql = (check: string) =>
       `CREATE TABLE p (n int, CONSTRAINT small CHECK (${check})); CREATE TABLE c1 () INHERITS (p); CREATE TABLE c2 (CONSTRAINT small CHECK (${check})) INHERITS (p);`;
