@@ -1,6 +1,6 @@
 import type { Change, CommentTarget } from "./changes";
 import type { ColumnDef, ConstraintDef, QualifiedName, SchemaModel, TableDef, ViewDef } from "./model";
-import { childrenOf, inheritable, keptChildren } from "./inheritance";
+import { childrenOf, inheritable, keptDescendants } from "./inheritance";
 import { objectKeys, objectNeeds, routinesInExpression } from "./objects";
 
 /**
@@ -286,8 +286,8 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const name = change.column.name;
       const creates = [K.column(change.table, name), K.shape(change.table)];
       const needs = [...columnNeeds(change.table, change.column, desired), onParent(change.table)];
-      // Children get the column too; one that declares it itself adds it first (PostgreSQL merges them).
-      for (const c of keptChildren(live, desired, change.table)) {
+      // Descendants get the column too; one that declares it itself adds it first (PostgreSQL merges them).
+      for (const c of keptDescendants(live, desired, change.table)) {
         const own = c.desired.columns.find((x) => x.name === name);
         if (own?.local) needs.push(K.column(c.desired, name));
         else if (own) creates.push(K.column(c.desired, name));

@@ -62,6 +62,17 @@ export function keptChildren(live: SchemaModel, desired: SchemaModel, parent: Qu
   return out;
 }
 
+/** {@link keptChildren}, and theirs, down the hierarchy: PostgreSQL's ALTER TABLE on a parent reaches them all. */
+export function keptDescendants(live: SchemaModel, desired: SchemaModel, parent: QualifiedName, seen = new Set<string>()): { live: TableDef; desired: TableDef }[] {
+  const out: { live: TableDef; desired: TableDef }[] = [];
+  for (const c of keptChildren(live, desired, parent)) {
+    if (seen.has(keyOf(c.live))) continue;
+    seen.add(keyOf(c.live));
+    out.push(c, ...keptDescendants(live, desired, c.live, seen));
+  }
+  return out;
+}
+
 /** A CHECK children get from their parent (one not marked NO INHERIT). */
 export function inheritable(c: ConstraintDef): boolean {
   return c.kind === "CHECK" && !c.noInherit;

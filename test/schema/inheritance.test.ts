@@ -101,6 +101,18 @@ describe.each(majors())("table inheritance on PostgreSQL %i", (major) => {
     ]);
   });
 
+  it("adds a column at the top of three levels once, merged into a grandchild that declares it first", async () => {
+    const { applied } = await converges(
+      major,
+      "CREATE TABLE node (id int); CREATE TABLE branch (depth int) INHERITS (node); CREATE TABLE leaf (payload text) INHERITS (branch); INSERT INTO leaf VALUES (1, 2, 'x');",
+      "CREATE TABLE node (id int, label text DEFAULT 'n'); CREATE TABLE branch (depth int) INHERITS (node); CREATE TABLE leaf (payload text, label text DEFAULT 'n') INHERITS (branch);",
+    );
+    expect(applied.plan.steps.map((s) => s.sql.join("; "))).toEqual([
+      `ALTER TABLE "public"."leaf" ADD COLUMN "label" text DEFAULT 'n'::text`,
+      `ALTER TABLE "public"."node" ADD COLUMN "label" text DEFAULT 'n'::text`,
+    ]);
+  });
+
   it("changes a column's type on the parent once (PostgreSQL changes it in every child)", async () => {
     const tables = (type: string) =>
       `CREATE TABLE account (id ${type} NOT NULL, name text); CREATE TABLE admin (level int, id ${type}) INHERITS (account); CREATE TABLE root () INHERITS (admin);`;
