@@ -79,6 +79,19 @@ describe.each(majors())("table inheritance on PostgreSQL %i", (major) => {
     expect(kinds(applied.plan.steps).filter((k) => k === "createTable")).toHaveLength(5);
   });
 
+  it("creates and grows children of a parent with identity, serial and stored generated columns, and a CHECK NO INHERIT", async () => {
+    const parent = (extra: string) =>
+      `CREATE TABLE entry (id int GENERATED ALWAYS AS IDENTITY, seq serial, price numeric NOT NULL, gross numeric GENERATED ALWAYS AS (price * 1.2) STORED${extra},
+         CONSTRAINT parent_only CHECK (price < 1000) NO INHERIT);`;
+    await converges(major, "", `${parent("")} CREATE TABLE entry_eu (vat numeric) INHERITS (entry); CREATE TABLE entry_us () INHERITS (entry);`);
+    const { db } = await converges(
+      major,
+      `${parent("")} CREATE TABLE entry_eu (vat numeric) INHERITS (entry); INSERT INTO entry_eu (id, price, vat) VALUES (1, 10, 0.2);`,
+      `${parent(", note text DEFAULT 'none', half numeric GENERATED ALWAYS AS (price / 2) STORED")} CREATE TABLE entry_eu (vat numeric) INHERITS (entry);`,
+    );
+    expect(await rows(db, "SELECT price, gross, note, half FROM entry")).toEqual([{ price: "10", gross: "12.0", note: "none", half: "5.0000000000000000" }]);
+  });
+
   it("adds a parent's new column, NOT NULL, default and CHECK once, through the parent, keeping rows", async () => {
     const before = `${VEHICLES} CREATE TABLE car (seats int) INHERITS (vehicle); CREATE TABLE truck (wheels int) INHERITS (vehicle);`;
     const { applied, db } = await converges(
