@@ -18,7 +18,7 @@ import {
 import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render";
 import { dependenciesOf } from "./dependencies";
 import { compareObject, convertedColumns, objectId, routinesInExpression } from "./objects";
-import { checksForNewParents, childrenOf, linkPlan, parentsFirst, projectedChecks, projectedColumns, providedByParent } from "./inheritance";
+import { checksForNewParents, childrenOf, linkPlan, parentsFirst, projectedChecks, projectedColumns, providedByParent, relinkForOwnColumns } from "./inheritance";
 
 /** A rename the user declared; the engine never guesses renames. */
 export type Rename =
@@ -532,7 +532,7 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
     ctx.out.push({ kind: "setRowSecurity", table: t, enabled: t.rowSecurity, forced: t.forceRowSecurity });
   }
   const { live, desired } = ctx;
-  const links = linkPlan(l.inherits, t.inherits);
+  const links = linkPlan(l.inherits, t.inherits, l.inherits.length ? relinkForOwnColumns(l, t, desired) : t.inherits.length);
   for (const p of links.remove) ctx.out.push({ kind: "noInherit", table: t, parent: p });
   // A parent drops a column with ONLY: its children keep theirs (those that should not have it drop it).
   const only = !t.partitionBy && childrenOf(live, l).length > 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { emptyModel, type ColumnDef, type QualifiedName, type SchemaModel, type TableDef } from "./model";
-import { linkPlan, parentsFirst, projectedColumns } from "./inheritance";
+import { linkPlan, parentsFirst, projectedColumns, relinkForOwnColumns } from "./inheritance";
 
 const q = (name: string): QualifiedName => ({ schema: "public", name });
 
@@ -71,6 +71,21 @@ describe("projectedColumns", () => {
       ["id", false, 1],
       ["x", true, 0],
     ]);
+  });
+});
+
+describe("relinkForOwnColumns", () => {
+  const parent = table("p", [column("id"), column("name")]);
+  const live = table("c", [column("id", { local: false, inheritCount: 1 }), column("name", { local: false, inheritCount: 1 })], ["p"]);
+
+  it("relinks from the parent whose columns the child now declares, when it declares them all", () => {
+    const desired = table("c", [column("id", { inheritCount: 1 }), column("name", { inheritCount: 1 })], ["p"]);
+    expect(relinkForOwnColumns(live, desired, model(parent, desired))).toBe(0);
+  });
+
+  it("relinks nothing when the child would make a column its own that it does not declare", () => {
+    const desired = table("c", [column("id", { local: false, inheritCount: 1 }), column("name", { inheritCount: 1 })], ["p"]);
+    expect(relinkForOwnColumns(live, desired, model(parent, desired))).toBe(1);
   });
 });
 

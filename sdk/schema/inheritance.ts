@@ -17,13 +17,14 @@ export interface LinkPlan {
 
 /**
  * The parent links to keep, drop and add so the table ends with `desired`'s parents in their order:
- * INHERIT appends, so a kept parent that must come after a new one is unlinked and linked again.
+ * INHERIT appends, so a kept parent that must come after a new one is unlinked and linked again, and
+ * so is every parent from `relinkFrom` (an index into `desired`) on.
  */
-export function linkPlan(live: readonly QualifiedName[], desired: readonly QualifiedName[]): LinkPlan {
+export function linkPlan(live: readonly QualifiedName[], desired: readonly QualifiedName[], relinkFrom = desired.length): LinkPlan {
   const wanted = new Set(desired.map(keyOf));
   const kept = live.filter((p) => wanted.has(keyOf(p)));
   let i = 0;
-  while (i < desired.length && i < kept.length && keyOf(desired[i]!) === keyOf(kept[i]!)) i++;
+  while (i < relinkFrom && i < desired.length && i < kept.length && keyOf(desired[i]!) === keyOf(kept[i]!)) i++;
   const stay = desired.slice(0, i);
   const staying = new Set(stay.map(keyOf));
   return { stay, remove: live.filter((p) => !staying.has(keyOf(p))), add: desired.slice(i) };
@@ -186,6 +187,31 @@ export function providedByParent(c: ConstraintDef, t: TableDef, desired: SchemaM
   return t.inherits.some((p) =>
     desired.tables.find((x) => x.schema === p.schema && x.name === p.name)?.constraints.some((pc) => pc.name === c.name && pc.definition === c.definition && inheritable(pc)),
   );
+}
+
+/**
+ * Where a child's parent links must be made again so that columns it now declares itself (merged with
+ * a parent's) are its own, as when its SQL runs directly: PostgreSQL makes what a child inherited its
+ * own on NO INHERIT and keeps it so on INHERIT. Only when that is exact: from the first parent giving
+ * such a column on, every column and CHECK those parents give must be declared by the child too
+ * (or come from a parent before them). Else `t.inherits.length` (nothing to relink).
+ */
+export function relinkForOwnColumns(l: TableDef, t: TableDef, desired: SchemaModel): number {
+  const none = t.inherits.length;
+  const wasInherited = new Set(l.columns.filter((c) => !c.local).map((c) => c.name));
+  const own = new Set(t.columns.filter((c) => c.local).map((c) => c.name));
+  const ownChecks = new Set(t.constraints.map((c) => c.name));
+  const parents = t.inherits.map((p) => desired.tables.find((x) => x.schema === p.schema && x.name === p.name));
+  const first = parents.findIndex((p) => p?.columns.some((c) => own.has(c.name) && wasInherited.has(c.name)));
+  if (first < 0) return none;
+  const before = new Set(parents.slice(0, first).flatMap((p) => p?.columns.map((c) => c.name) ?? []));
+  const beforeChecks = new Set(parents.slice(0, first).flatMap((p) => p?.constraints.filter(inheritable).map((c) => c.name) ?? []));
+  for (const p of parents.slice(first)) {
+    if (!p) return none;
+    if (p.columns.some((c) => !own.has(c.name) && !before.has(c.name))) return none;
+    if (p.constraints.some((c) => inheritable(c) && !ownChecks.has(c.name) && !beforeChecks.has(c.name))) return none;
+  }
+  return first;
 }
 
 /** Tables ordered so that every parent comes before its children (stable otherwise). */

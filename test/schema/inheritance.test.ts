@@ -199,6 +199,17 @@ describe.each(majors())("table inheritance on PostgreSQL %i", (major) => {
     expect(kinds(back.applied.plan.steps)).toEqual(["noInherit"]);
   });
 
+  it("makes inherited columns and CHECKs a child now declares itself its own by linking the parent again", async () => {
+    const parent = "CREATE TABLE p (id int, name text, CONSTRAINT named CHECK (name <> ''));";
+    const { applied, db } = await converges(
+      major,
+      `${parent} CREATE TABLE c (extra int) INHERITS (p); INSERT INTO c VALUES (1, 'a', 2);`,
+      `${parent} CREATE TABLE c (id int, name text, extra int, CONSTRAINT named CHECK (name <> '')) INHERITS (p);`,
+    );
+    expect(kinds(applied.plan.steps)).toEqual(["noInherit", "inherit"]);
+    expect(await rows(db, "SELECT id, name FROM p")).toEqual([{ id: 1, name: "a" }]);
+  });
+
   it("renames a parent and a parent's column once (PostgreSQL renames the column in every child)", async () => {
     const desired = {
       ...schemaFromSql("CREATE TABLE party (id int, full_name text); CREATE TABLE person (born date) INHERITS (party); CREATE TABLE staff (full_name text) INHERITS (person);"),
