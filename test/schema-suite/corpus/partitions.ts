@@ -124,6 +124,13 @@ CREATE TABLE owned (owner_id int, changed_by text, CONSTRAINT owner_known CHECK 
       wider: `CREATE TABLE stock (qty int, CONSTRAINT qty_ok CHECK (qty >= -10));\nCREATE TABLE stock_eu (vat numeric) INHERITS (stock);\nCREATE TABLE stock_us (CONSTRAINT qty_ok CHECK (qty >= -10)) INHERITS (stock);`,
     },
   }),
+  ...slot("inheritance", "redeclared", {
+    prelude: `CREATE TABLE base_r (id int NOT NULL, name text, CONSTRAINT base_r_named CHECK (name <> ''));`,
+    variants: {
+      inherited: `CREATE TABLE kid_r (x int) INHERITS (base_r);`,
+      own: `CREATE TABLE kid_r (id int NOT NULL, name text, x int, CONSTRAINT base_r_named CHECK (name <> '')) INHERITS (base_r);`,
+    },
+  }),
   ...slot("inheritance", "grandchildren", {
     variants: {
       two: `CREATE TABLE node (id int);\nCREATE TABLE branch (depth int) INHERITS (node);\nCREATE TABLE leaf (payload text) INHERITS (branch);`,
