@@ -12,11 +12,10 @@ export const NOT_EXTENSION_MEMBER = (catalog: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '${catalog}'::regclass AND dep.objid = ${oid} AND dep.deptype = 'e')`;
 
 /**
- * The relation `c` is a managed table: plain and partitioned tables and partitions; tables in
- * classic inheritance (a child that is not a partition, a plain table with children) are unmanaged.
+ * The relation `c` is a managed table: plain and partitioned tables, partitions, and tables in
+ * classic inheritance; a table inheriting from a relation that is not a table (a foreign table) is
+ * unmanaged.
  */
 export const MANAGED_TABLE = `
 c.relkind IN ('r', 'p')
-AND (c.relispartition OR NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = c.oid))
-AND (c.relkind = 'p' OR NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhparent = c.oid))`;
-
+AND NOT EXISTS (SELECT 1 FROM pg_inherits inh JOIN pg_class ipc ON ipc.oid = inh.inhparent WHERE inh.inhrelid = c.oid AND ipc.relkind NOT IN ('r', 'p'))`;

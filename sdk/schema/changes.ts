@@ -76,7 +76,11 @@ export type Change =
   | { readonly kind: "setTableLogged"; readonly table: QualifiedName; readonly unlogged: boolean }
   | { readonly kind: "setTableOptions"; readonly table: QualifiedName; readonly set: readonly string[]; readonly reset: readonly string[] }
   | { readonly kind: "addColumn"; readonly table: QualifiedName; readonly column: ColumnDef; readonly volatileDefault: boolean }
-  | { readonly kind: "dropColumn"; readonly table: QualifiedName; readonly column: ColumnDef; readonly rows: RowFacts }
+  /**
+   * `only`: the table has inheritance children, which keep the column as their own (`ALTER TABLE ONLY`);
+   * those that should lose it drop it in their own step.
+   */
+  | { readonly kind: "dropColumn"; readonly table: QualifiedName; readonly column: ColumnDef; readonly rows: RowFacts; readonly only: boolean }
   | { readonly kind: "renameColumn"; readonly table: QualifiedName; readonly from: string; readonly to: string }
   | {
       readonly kind: "alterColumnType";
@@ -111,6 +115,10 @@ export type Change =
   /** `ALTER TABLE parent ATTACH PARTITION table FOR VALUES ...` (scans the table to check the bound). */
   | { readonly kind: "attachPartition"; readonly table: QualifiedName; readonly parent: QualifiedName; readonly bound: string }
   | { readonly kind: "detachPartition"; readonly table: QualifiedName; readonly parent: QualifiedName }
+  /** `ALTER TABLE table INHERIT parent`: the table already has the parent's columns and CHECKs (no scan). */
+  | { readonly kind: "inherit"; readonly table: QualifiedName; readonly parent: QualifiedName }
+  /** `ALTER TABLE table NO INHERIT parent`: the table keeps the columns it inherited, as its own. */
+  | { readonly kind: "noInherit"; readonly table: QualifiedName; readonly parent: QualifiedName }
   | { readonly kind: "setRowSecurity"; readonly table: QualifiedName; readonly enabled: boolean; readonly forced: boolean }
   /** A routine, trigger, domain, composite or range type, materialized view or policy (see `objects.ts`). */
   | { readonly kind: "createObject"; readonly object: ObjectDef }

@@ -1,5 +1,6 @@
 import type { AclTarget, Change, CommentTarget } from "./changes";
 import type { ColumnDef, ConstraintDef, QualifiedName, SchemaModel, TableDef, ViewDef } from "./model";
+import { childrenOf, inheritable, keptDescendants } from "./inheritance";
 import { objectKeys, objectNeeds, routinesInExpression } from "./objects";
 import { aclObjectKey } from "./privileges";
 
@@ -30,7 +31,31 @@ const K = {
   index: (s: string, n: string) => `index:${s}.${n}`,
   /** The partition bounds of a partitioned table: detached or dropped partitions release theirs before others are attached or created. */
   bounds: (t: QualifiedName) => `bounds:${t.schema}.${t.name}`,
+  /** A table's set of columns: settled (added, dropped, retyped) before a child is created or linked to it. */
+  shape: (t: QualifiedName) => `shape:${t.schema}.${t.name}`,
+  /** A parent's children as they stay: links dropped (NO INHERIT) before the parent's ALTERs, which would reach them. */
+  children: (t: QualifiedName) => `children:${t.schema}.${t.name}`,
+  /** A child's links dropped: what it inherited is its own afterwards (droppable, alterable). */
+  unlinked: (t: QualifiedName) => `unlinked:${t.schema}.${t.name}`,
 };
+
+// PostgreSQL's ALTER TABLE on a parent reaches its children: a change on a table waits for the
+// NO INHERIT of children that leave it, and one that drops or alters what a child inherited waits
+// for the child's own NO INHERIT.
+const onParent = (t: QualifiedName) => K.children(t);
+const onInherited = (t: QualifiedName) => [K.children(t), K.unlinked(t)];
+
+/** Column keys of `column` in every live descendant of `table` (classic inheritance) that has it. */
+function descendantColumns(live: SchemaModel, table: QualifiedName, column: string, seen = new Set<string>()): string[] {
+  const out: string[] = [];
+  for (const c of childrenOf(live, table)) {
+    const key = `${c.schema}.${c.name}`;
+    if (seen.has(key) || !c.columns.some((x) => x.name === column)) continue;
+    seen.add(key);
+    out.push(K.column(c, column), ...descendantColumns(live, c, column, seen));
+  }
+  return out;
+}
 
 /** Sequences named in `nextval('...'::regclass)` calls of an expression, resolved against `public`. */
 export function sequencesInExpression(expr: string | null): QualifiedName[] {
@@ -236,6 +261,11 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
         needs.push(K.table(t.partitionOf));
         creates.push(K.bounds(t.partitionOf));
       }
+      // A child after its parents have their columns (what it does not declare comes from them).
+      for (const p of t.inherits) {
+        needs.push(K.table(p), K.shape(p));
+        for (const c of t.columns) if (!c.local) needs.push(K.column(p, c.name));
+      }
       return d({ creates, needs });
     }
     case "dropTable": {
@@ -243,7 +273,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const drops = [K.table(t), ...t.columns.map((c) => K.column(t, c.name)), ...t.constraints.map((c) => K.constraint(t, c.name))];
       drops.push(...t.indexes.map((i) => K.index(t.schema, i.name)));
       if (t.partitionOf) drops.push(K.bounds(t.partitionOf));
-      const releases = [K.schema(t.schema), ...(t.partitionOf ? [K.table(t.partitionOf)] : []), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
+      const releases = [K.schema(t.schema), ...(t.partitionOf ? [K.table(t.partitionOf)] : []), ...t.inherits.map(K.table), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
       return d({ drops, releases });
     }
     case "renameTable":
@@ -253,24 +283,46 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "setTableLogged":
     case "setTableOptions":
       return d({ needs: [K.table(change.table)] });
-    case "addColumn":
-      return d({ creates: [K.column(change.table, change.column.name)], needs: columnNeeds(change.table, change.column, desired) });
-    case "dropColumn":
-      return d({ drops: [K.column(change.table, change.column.name)], releases: columnReleases(change.column, live) });
+    case "addColumn": {
+      const name = change.column.name;
+      const creates = [K.column(change.table, name), K.shape(change.table)];
+      const needs = [...columnNeeds(change.table, change.column, desired), onParent(change.table)];
+      // Descendants get the column too; one that declares it itself adds it first (PostgreSQL merges them).
+      for (const c of keptDescendants(live, desired, change.table)) {
+        const own = c.desired.columns.find((x) => x.name === name);
+        if (own?.local) needs.push(K.column(c.desired, name));
+        else if (own) creates.push(K.column(c.desired, name));
+      }
+      return d({ creates, needs });
+    }
+    case "dropColumn": {
+      const name = change.column.name;
+      // With ONLY, children keep the column as their own: those that drop it come after.
+      const children = change.only ? childrenOf(live, change.table).filter((c) => c.columns.some((x) => x.name === name)) : [];
+      return d({
+        drops: [K.column(change.table, name)],
+        creates: [K.shape(change.table)],
+        needs: onInherited(change.table),
+        releases: [...columnReleases(change.column, live), ...children.map((c) => K.column(c, name))],
+      });
+    }
     case "alterColumnType": {
       const to = findColumn(desired, change.table, change.column);
       // PostgreSQL refuses to change a column's type under a view: the column counts as dropped
-      // and re-created, so views reading it are dropped before and re-created after.
+      // and re-created, so views reading it are dropped before and re-created after. The change
+      // reaches the column in every descendant, and so do views over them.
+      const columns = [K.column(change.table, change.column), ...descendantColumns(live, change.table, change.column)];
       return d({
-        drops: [K.column(change.table, change.column)],
-        creates: [K.column(change.table, change.column)],
-        needs: to ? columnNeeds(change.table, to, desired) : [K.column(change.table, change.column)],
+        drops: columns,
+        creates: [...columns, K.shape(change.table)],
+        needs: [...(to ? columnNeeds(change.table, to, desired) : [K.column(change.table, change.column)]), ...onInherited(change.table)],
         releases: columnReleases(findColumn(live, change.table, change.column), live),
       });
     }
     case "setDefault": {
       const needs = [
         K.column(change.table, change.column),
+        onParent(change.table),
         ...sequencesInExpression(change.default).map((s) => K.sequence(s.schema, s.name)),
         ...routinesInExpression(change.default, desired),
       ];
@@ -279,11 +331,13 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     }
     case "dropDefault":
       return d({
-        needs: [K.column(change.table, change.column)],
+        needs: [K.column(change.table, change.column), onParent(change.table)],
         releases: columnReleases(findColumn(live, change.table, change.column), live).filter((k) => !k.startsWith("type:")),
       });
     case "setNotNull":
+      return d({ needs: [K.column(change.table, change.column), onParent(change.table)] });
     case "dropNotNull":
+      return d({ needs: [K.column(change.table, change.column), ...onInherited(change.table)] });
     case "addIdentity":
     case "alterIdentity":
     case "dropIdentity":
@@ -291,12 +345,22 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       return d({ needs: [K.column(change.table, change.column)] });
     case "setGeneratedExpression":
       return d({ needs: [K.column(change.table, change.column.name)] });
-    case "addConstraint":
-      return d({ creates: [K.constraint(change.table, change.constraint.name)], needs: constraintNeeds(change.table, change.constraint, desired) });
+    case "addConstraint": {
+      // An inheritable CHECK reaches the children too: after they drop a CHECK of the same name.
+      const copies = inheritable(change.constraint) ? childrenOf(live, change.table).map((c) => K.constraint(c, change.constraint.name)) : [];
+      return d({ creates: [K.constraint(change.table, change.constraint.name), ...copies], needs: [...constraintNeeds(change.table, change.constraint, desired), onParent(change.table)] });
+    }
     case "validateConstraint":
       return d({ needs: [K.constraint(change.table, change.constraint)] });
-    case "dropConstraint":
-      return d({ drops: [K.constraint(change.table, change.constraint.name)], releases: constraintReleases(change.table, change.constraint, live) });
+    case "dropConstraint": {
+      // Children's copies of an inherited CHECK that they also declare stay theirs: dropped after.
+      const copies = inheritable(change.constraint) ? childrenOf(live, change.table).map((c) => K.constraint(c, change.constraint.name)) : [];
+      return d({
+        drops: [K.constraint(change.table, change.constraint.name)],
+        needs: onInherited(change.table),
+        releases: [...constraintReleases(change.table, change.constraint, live), ...copies],
+      });
+    }
     case "renameConstraint":
       return d({ drops: [K.constraint(change.table, change.from)], creates: [K.constraint(change.table, change.to)] });
     case "addConstraintUsingIndex":
@@ -336,6 +400,16 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       return d({ needs: [K.table(change.table), K.table(change.parent)], creates: [K.bounds(change.parent)] });
     case "detachPartition":
       return d({ needs: [K.table(change.table)], releases: [K.table(change.parent)], drops: [K.bounds(change.parent)] });
+    case "inherit": {
+      // PostgreSQL requires the child to have the parent's columns and CHECKs already.
+      const parent = findTable(desired, change.parent);
+      const needs = [K.table(change.table), K.table(change.parent), K.shape(change.parent), K.unlinked(change.table)];
+      for (const c of parent?.columns ?? []) needs.push(K.column(change.parent, c.name), K.column(change.table, c.name));
+      for (const c of parent?.constraints ?? []) if (inheritable(c)) needs.push(K.constraint(change.parent, c.name), K.constraint(change.table, c.name));
+      return d({ needs });
+    }
+    case "noInherit":
+      return d({ needs: [K.table(change.table)], releases: [K.table(change.parent)], creates: [K.children(change.parent), K.unlinked(change.table)] });
     case "setRowSecurity":
       return d({ needs: [K.table(change.table)] });
     case "createObject":

@@ -19,6 +19,7 @@ import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render"
 import { dependenciesOf } from "./dependencies";
 import { compareObject, convertedColumns, objectId, routinesInExpression } from "./objects";
 import { diffPrivileges } from "./privileges";
+import { checksForNewParents, childrenOf, linkPlan, parentsFirst, projectedChecks, projectedColumns, providedByParent, relinkForOwnColumns } from "./inheritance";
 
 /** A rename the user declared; the engine never guesses renames. */
 export type Rename =
@@ -59,8 +60,11 @@ export function diff(live: SchemaModel, desired: SchemaModel, options: DiffOptio
     major: options.serverMajor ?? 17,
     facts: options.facts ?? new Map(),
     out: [],
+    live,
+    desired,
   };
   const renamedLive = renameOwnedSequences(applyRenames(live, options.renames ?? [], ctx), desired, ctx);
+  ctx.live = renamedLive;
   diffSchemas(renamedLive, desired, ctx);
   diffExtensions(renamedLive, desired, ctx);
   diffEnums(renamedLive, desired, ctx);
@@ -84,6 +88,9 @@ interface Ctx {
   major: number;
   facts: ReadonlyMap<string, RowFacts>;
   out: Change[];
+  /** Both models (live after declared renames), for what crosses tables (inheritance). */
+  live: SchemaModel;
+  readonly desired: SchemaModel;
 }
 
 /** Key under which facts about a table (`schema.table`) or a column (`schema.table.column`) are stored. */
@@ -104,12 +111,25 @@ function applyRenames(live: SchemaModel, renames: readonly Rename[], ctx: Ctx): 
       if (idx < 0 || tables.some((t) => t.schema === r.schema && t.name === r.to)) continue; // already renamed, or nothing to rename
       ctx.out.push({ kind: "renameTable", table: { schema: r.schema, name: r.from }, to: r.to });
       tables[idx] = { ...tables[idx]!, name: r.to };
+      // Children name their parents: a renamed parent is renamed there too.
+      const renamed = (p: QualifiedName) => (p.schema === r.schema && p.name === r.from ? { schema: p.schema, name: r.to } : p);
+      tables = tables.map((x) => (x.inherits.some((p) => p.schema === r.schema && p.name === r.from) ? { ...x, inherits: x.inherits.map(renamed) } : x));
     } else {
       const idx = tables.findIndex((t) => t.schema === r.schema && t.name === r.table);
       const t = tables[idx];
       if (!t || !t.columns.some((c) => c.name === r.from) || t.columns.some((c) => c.name === r.to)) continue;
       ctx.out.push({ kind: "renameColumn", table: { schema: r.schema, name: r.table }, from: r.from, to: r.to });
-      tables[idx] = { ...t, columns: t.columns.map((c) => (c.name === r.from ? { ...c, name: r.to } : c)) };
+      // PostgreSQL renames the column in every descendant too (inheritance children).
+      const renamedIn = new Set([keyOf(t)]);
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const x of tables) {
+          if (renamedIn.has(keyOf(x)) || !x.inherits.some((p) => renamedIn.has(keyOf(p)))) continue;
+          renamedIn.add(keyOf(x));
+          grew = true;
+        }
+      }
+      tables = tables.map((x) => (renamedIn.has(keyOf(x)) ? { ...x, columns: x.columns.map((c) => (c.name === r.from ? { ...c, name: r.to } : c)) } : x));
     }
   }
   tables = tables.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
@@ -296,7 +316,8 @@ function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
     }
   }
   const liveMap = byKey(live.tables.filter((t) => !recreated.has(keyOf(t))));
-  for (const t of desired.tables) {
+  // Parents first: PostgreSQL applies their ALTERs to their children, whose own steps follow.
+  for (const t of parentsFirst(desired.tables)) {
     const l = liveMap.get(keyOf(t));
     if (l) diffTable(l, t, ctx);
     else createTable(t, ctx);
@@ -525,7 +546,13 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
   if (l.rowSecurity !== t.rowSecurity || l.forceRowSecurity !== t.forceRowSecurity) {
     ctx.out.push({ kind: "setRowSecurity", table: t, enabled: t.rowSecurity, forced: t.forceRowSecurity });
   }
+  const { live, desired } = ctx;
+  const links = linkPlan(l.inherits, t.inherits, l.inherits.length ? relinkForOwnColumns(l, t, desired) : t.inherits.length);
+  for (const p of links.remove) ctx.out.push({ kind: "noInherit", table: t, parent: p });
+  // A parent drops a column with ONLY: its children keep theirs (those that should not have it drop it).
+  const only = !t.partitionBy && childrenOf(live, l).length > 0;
 
+  if (links.remove.length) l = { ...l, constraints: projectedChecks(l, links, live) };
   l = renameEquivalents(l, t, ctx);
   const desiredCons = new Map(t.constraints.map((c) => [c.name, c]));
   const liveCons = new Map(l.constraints.map((c) => [c.name, c]));
@@ -534,20 +561,23 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
   // Drops first in emission order; the dependency graph enforces what must precede what.
   for (const c of l.constraints) {
     const d = desiredCons.get(c.name);
+    if (!d && c.inheritCount + links.add.length > 0 && providedByParent(c, t, desired)) continue;
     if (!d || d.definition !== c.definition) ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
   }
   for (const i of l.indexes) if (!desiredIdx.has(i.name)) ctx.out.push({ kind: "dropIndex", schema: t.schema, index: i, concurrently: ctx.online });
 
-  // A partition's columns follow its parent's: the parent's changes reach them.
-  const liveCols = new Map(l.columns.map((c) => [c.name, c]));
+  // A partition's columns follow its parent's, and so do an inheritance child's inherited columns:
+  // the parent's changes reach them (see inheritance.ts).
+  const liveColumns = links.stay.length || links.remove.length ? projectedColumns(l, t, links, live, desired) : l.columns;
+  const liveCols = new Map(liveColumns.map((c) => [c.name, c]));
   const desiredColNames = new Set(t.columns.map((c) => c.name));
-  for (const c of lp && tp ? [] : l.columns) {
-    if (!desiredColNames.has(c.name)) ctx.out.push({ kind: "dropColumn", table: t, column: c, rows: ctx.facts.get(factsKey(t, c.name)) ?? UNKNOWN_FACTS });
+  for (const c of lp && tp ? [] : liveColumns) {
+    if (!desiredColNames.has(c.name)) ctx.out.push({ kind: "dropColumn", table: t, column: c, rows: ctx.facts.get(factsKey(t, c.name)) ?? UNKNOWN_FACTS, only });
   }
   for (const c of lp && tp ? [] : t.columns) {
     const lc = liveCols.get(c.name);
     if (!lc) ctx.out.push({ kind: "addColumn", table: t, column: c, volatileDefault: isVolatileDefault(c) });
-    else diffColumn(t, lc, c, ctx);
+    else diffColumn(t, lc, c, ctx, only);
   }
 
   for (const c of t.constraints) {
@@ -555,6 +585,8 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
     if (!lc || lc.definition !== c.definition) addConstraint(t, c, true, ctx);
     else if (!lc.validated && c.validated) ctx.out.push({ kind: "validateConstraint", table: t, constraint: c.name });
   }
+  for (const c of checksForNewParents(l, t, links, desired)) addConstraint(t, c, true, ctx);
+  for (const p of links.add) ctx.out.push({ kind: "inherit", table: t, parent: p });
   for (const i of t.indexes) {
     const li = l.indexes.find((x) => x.name === i.name);
     if (!li) ctx.out.push({ kind: "createIndex", table: t, index: i, concurrently: ctx.online });
@@ -597,7 +629,7 @@ function optionName(opt: string): string {
   return opt.slice(0, opt.indexOf("="));
 }
 
-function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx): void {
+function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx, only: boolean): void {
   const table = { schema: t.schema, name: t.name };
   // Generated columns: expression changes, or a switch between generated and plain.
   if (l.generated !== c.generated) {
@@ -606,7 +638,7 @@ function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx): void {
     } else if (l.generated !== null && ctx.major >= 17) {
       ctx.out.push({ kind: "setGeneratedExpression", table, column: c });
     } else {
-      ctx.out.push({ kind: "dropColumn", table, column: l, rows: ctx.facts.get(factsKey(t, l.name)) ?? UNKNOWN_FACTS });
+      ctx.out.push({ kind: "dropColumn", table, column: l, rows: ctx.facts.get(factsKey(t, l.name)) ?? UNKNOWN_FACTS, only });
       ctx.out.push({ kind: "addColumn", table, column: c, volatileDefault: true });
       return;
     }
@@ -641,6 +673,8 @@ function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx): void {
         deferrable: false,
         initiallyDeferred: false,
         validated: true,
+        inheritCount: 0,
+        noInherit: false,
         comment: null,
       };
       ctx.out.push({ kind: "addConstraint", table, constraint: check, notValid: true });

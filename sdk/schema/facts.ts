@@ -14,13 +14,19 @@ const COLUMN_PROBE_MAX_ROWS = 1_000_000;
  */
 export async function gatherRowFacts(client: ClientBase, changes: readonly Change[]): Promise<Map<string, RowFacts>> {
   const facts = new Map<string, RowFacts>();
-  const targets = changes.flatMap((c): { table: QualifiedName; column: string | undefined }[] =>
-    c.kind === "dropTable" ? [{ table: c.table, column: undefined }] : c.kind === "dropColumn" ? [{ table: c.table, column: c.column.name }] : [],
+  // A parent in classic inheritance loses only its own rows (its children leave it first, or keep
+  // the column), so it is probed with ONLY; a partitioned table takes its partitions' rows with it.
+  const targets = changes.flatMap((c): { table: QualifiedName; column: string | undefined; only: boolean }[] =>
+    c.kind === "dropTable"
+      ? [{ table: c.table, column: undefined, only: c.table.partitionBy === null }]
+      : c.kind === "dropColumn"
+        ? [{ table: c.table, column: c.column.name, only: c.only }]
+        : [],
   );
   if (targets.length === 0) return facts;
   await client.query("SET statement_timeout = '2s'");
   try {
-    for (const { table, column } of targets) {
+    for (const { table, column, only } of targets) {
       const t = quoteQualified(table.schema, table.name);
       const est = await client.query<{ n: string }>(
         `SELECT greatest(c.reltuples, 0)::bigint::text AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
@@ -31,7 +37,7 @@ export async function gatherRowFacts(client: ClientBase, changes: readonly Chang
       if (column === undefined || estimatedRows <= COLUMN_PROBE_MAX_ROWS) {
         const where = column === undefined ? "" : ` WHERE ${quoteIdent(column)} IS NOT NULL`;
         try {
-          const r = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${t}${where}) AS any`);
+          const r = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${only ? "ONLY " : ""}${t}${where}) AS any`);
           empty = !r.rows[0]?.any;
         } catch {
           empty = null;

@@ -289,6 +289,7 @@ interface RelationRow {
   comment: string | null;
   partition_by: string | null;
   partition_of: { schema: string; name: string; bound: string } | null;
+  inherits: { schema: string; name: string }[] | null;
 }
 
 interface ColumnRow {
@@ -305,6 +306,8 @@ interface ColumnRow {
   ut_schema: string | null;
   ut_name: string;
   ut_array: boolean;
+  local: boolean;
+  inherit_count: number;
   id_start: string | null;
   id_increment: string | null;
   id_min: string | null;
@@ -327,6 +330,8 @@ interface ConstraintRow {
   deferrable: boolean;
   deferred: boolean;
   validated: boolean;
+  inherit_count: number;
+  no_inherit: boolean;
   comment: string | null;
 }
 
@@ -396,6 +401,7 @@ function assembleTables(relations: RelationRow[], columns: ColumnRow[], constrai
       forceRowSecurity: r.force_row_security,
       partitionBy: r.partition_by,
       partitionOf: r.partition_of,
+      inherits: r.inherits ?? [],
       comment: r.comment,
       columns: tableColumns.map(
         (c): ColumnDef => ({
@@ -407,6 +413,9 @@ function assembleTables(relations: RelationRow[], columns: ColumnRow[], constrai
           identity: toIdentity(c),
           collation: c.collation,
           userType: c.ut_schema === null ? null : { schema: c.ut_schema, name: c.ut_name, array: c.ut_array },
+          // A partition's columns always follow its parent's (attached or created as one).
+          local: r.partition_of ? false : c.local,
+          inheritCount: c.inherit_count,
           comment: c.comment,
         }),
       ),
@@ -420,6 +429,8 @@ function assembleTables(relations: RelationRow[], columns: ColumnRow[], constrai
           deferrable: c.deferrable,
           initiallyDeferred: c.deferred,
           validated: c.validated,
+          inheritCount: c.inherit_count,
+          noInherit: c.no_inherit,
           comment: c.comment,
         }),
       ),
@@ -530,7 +541,9 @@ SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relpersisten
        c.reloptions AS options, c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security, dsc.description AS comment,
        CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_by,
        CASE WHEN c.relispartition THEN (SELECT json_build_object('schema', pn.nspname, 'name', pc.relname, 'bound', pg_get_expr(c.relpartbound, c.oid))
-         FROM pg_inherits pi JOIN pg_class pc ON pc.oid = pi.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE pi.inhrelid = c.oid) END AS partition_of
+         FROM pg_inherits pi JOIN pg_class pc ON pc.oid = pi.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE pi.inhrelid = c.oid) END AS partition_of,
+       CASE WHEN NOT c.relispartition THEN (SELECT json_agg(json_build_object('schema', pn.nspname, 'name', pc.relname) ORDER BY pi.inhseqno)
+         FROM pg_inherits pi JOIN pg_class pc ON pc.oid = pi.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE pi.inhrelid = c.oid) END AS inherits
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
 WHERE ${MANAGED_TABLE} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
@@ -548,7 +561,7 @@ SELECT a.attrelid::int AS relid, a.attnum::int AS attnum, a.attname AS name, for
             THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
        dsc.description AS comment,
        CASE WHEN utn.nspname NOT IN ('pg_catalog', 'information_schema') THEN utn.nspname END AS ut_schema,
-       ut.typname AS ut_name, t.typcategory = 'A' AS ut_array,
+       ut.typname AS ut_name, t.typcategory = 'A' AS ut_array, a.attislocal AS local, a.attinhcount::int AS inherit_count,
        s.seqstart::text AS id_start, s.seqincrement::text AS id_increment, s.seqmin::text AS id_min,
        s.seqmax::text AS id_max, s.seqcache::text AS id_cache, s.seqcycle AS id_cycle
 FROM ${MANAGED_TABLES} m
@@ -577,6 +590,7 @@ SELECT con.conrelid::int AS relid, con.conname AS name, con.contype::text AS con
                JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = k.attnum ORDER BY k.ord) END AS columns,
        rn.nspname AS ref_schema, rc.relname AS ref_table,
        con.condeferrable AS deferrable, con.condeferred AS deferred, con.convalidated AS validated,
+       con.coninhcount::int AS inherit_count, con.connoinherit AS no_inherit,
        dsc.description AS comment
 FROM ${MANAGED_TABLES} m
 JOIN pg_constraint con ON con.conrelid = m.oid

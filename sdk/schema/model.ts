@@ -74,6 +74,14 @@ export interface ColumnDef {
   readonly collation: string | null;
   /** The user-defined type (enum, domain, composite, range) the column uses, for dependency ordering. */
   readonly userType: UserTypeRef | null;
+  /**
+   * Declared by the table itself (`attislocal`). False for a column that only comes from parents
+   * (classic inheritance); true for a table's own columns, also when a parent has one of the same
+   * name (PostgreSQL merges them). A partition's columns follow its parent and are always false.
+   */
+  readonly local: boolean;
+  /** How many parents provide the column (`attinhcount`); 0 outside inheritance, 1 in a partition. */
+  readonly inheritCount: number;
   readonly comment: string | null;
 }
 
@@ -85,7 +93,10 @@ export interface UserTypeRef extends QualifiedName {
 /** Constraint kinds: primary key, unique, check, foreign key, exclusion. */
 export type ConstraintKind = "PRIMARY KEY" | "UNIQUE" | "CHECK" | "FOREIGN KEY" | "EXCLUDE";
 
-/** A table constraint. NOT NULL is a column property, not a constraint, in this model. */
+/**
+ * A table constraint. NOT NULL is a column property, not a constraint, in this model. Only a table's
+ * own constraints are listed (`conislocal`): a CHECK a child only inherits belongs to its parent.
+ */
 export interface ConstraintDef {
   readonly name: string;
   readonly kind: ConstraintKind;
@@ -98,6 +109,10 @@ export interface ConstraintDef {
   readonly initiallyDeferred: boolean;
   /** False for a constraint added NOT VALID and not yet validated. */
   readonly validated: boolean;
+  /** How many parents also provide this CHECK (`coninhcount`): the table's own copy is merged with theirs. */
+  readonly inheritCount: number;
+  /** A CHECK marked `NO INHERIT` (`connoinherit`): children do not get it. */
+  readonly noInherit: boolean;
   readonly comment: string | null;
 }
 
@@ -114,7 +129,7 @@ export interface IndexDef {
   readonly comment: string | null;
 }
 
-/** A table: regular (optionally unlogged), partitioned, or a partition. */
+/** A table: regular (optionally unlogged), partitioned, or a partition; a regular table may inherit from others. */
 export interface TableDef extends QualifiedName {
   readonly unlogged: boolean;
   readonly columns: readonly ColumnDef[];
@@ -134,6 +149,12 @@ export interface TableDef extends QualifiedName {
    * cloned from the parent are left out).
    */
   readonly partitionOf: { readonly schema: string; readonly name: string; readonly bound: string } | null;
+  /**
+   * Parents in classic inheritance (`INHERITS (...)`, pg_inherits in `inhseqno` order); empty for a
+   * table without parents and for a partition. Columns and CHECKs a child only inherits are not its own
+   * (see {@link ColumnDef.local}); parents' changes reach them.
+   */
+  readonly inherits: readonly QualifiedName[];
   readonly comment: string | null;
 }
 
@@ -248,8 +269,9 @@ export type UnmanagedKind =
   | "foreign table"
   | "aggregate"
   | "rule"
+  /** A table inheriting from a relation the engine does not manage (a foreign table). */
   | "inherited table"
-  /** A trigger or policy on a relation the engine does not manage (an inheritance child, a foreign table, ...). */
+  /** A trigger or policy on a relation the engine does not manage (a foreign table, ...). */
   | "trigger"
   | "policy"
   /**

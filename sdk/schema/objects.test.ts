@@ -110,11 +110,12 @@ describe("compareObject", () => {
           forceRowSecurity: false,
           partitionBy: null,
           partitionOf: null,
+        inherits: [],
           comment: null,
           constraints: [],
           indexes: [],
           columns: [
-            { name: "x", type: "c", notNull: false, default: null, generated: null, identity: null, collation: null, userType: { schema: "public", name: "c", array: false }, comment: null },
+            { name: "x", type: "c", notNull: false, default: null, generated: null, identity: null, collation: null, userType: { schema: "public", name: "c", array: false }, local: true, inheritCount: 0, comment: null },
           ],
         },
       ],

@@ -65,7 +65,7 @@ export function render(change: Change): string[] {
     case "addColumn":
       return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ADD COLUMN ${renderColumn(change.column)}`];
     case "dropColumn":
-      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} DROP COLUMN ${quoteIdent(change.column.name)}`];
+      return [`ALTER TABLE ${change.only ? "ONLY " : ""}${quoteQualified(change.table.schema, change.table.name)} DROP COLUMN ${quoteIdent(change.column.name)}`];
     case "renameColumn":
       return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} RENAME COLUMN ${quoteIdent(change.from)} TO ${quoteIdent(change.to)}`];
     case "alterColumnType": {
@@ -154,6 +154,10 @@ export function render(change: Change): string[] {
       ];
     case "detachPartition":
       return [`ALTER TABLE ${quoteQualified(change.parent.schema, change.parent.name)} DETACH PARTITION ${quoteQualified(change.table.schema, change.table.name)}`];
+    case "inherit":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} INHERIT ${quoteQualified(change.parent.schema, change.parent.name)}`];
+    case "noInherit":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} NO INHERIT ${quoteQualified(change.parent.schema, change.parent.name)}`];
     case "setRowSecurity": {
       const t = quoteQualified(change.table.schema, change.table.name);
       return [`ALTER TABLE ${t} ${change.enabled ? "ENABLE" : "DISABLE"} ROW LEVEL SECURITY`, `ALTER TABLE ${t} ${change.forced ? "" : "NO "}FORCE ROW LEVEL SECURITY`];
@@ -223,8 +227,11 @@ export function renderCreateTable(table: TableDef): string {
     const own = constraints.length ? ` (\n${constraints.join(",\n")}\n)` : "";
     return `CREATE ${table.unlogged ? "UNLOGGED " : ""}TABLE ${name} PARTITION OF ${parent}${own} ${table.partitionOf.bound}${partitionBy}${options}`;
   }
-  const parts = [...table.columns.map((c) => `  ${renderColumn(c)}`), ...constraints];
-  return `CREATE ${table.unlogged ? "UNLOGGED " : ""}TABLE ${name} (\n${parts.join(",\n")}\n)${partitionBy}${options}`;
+  // A child lists its own columns (also those merged with a parent's); the rest come from its parents.
+  const parts = [...table.columns.filter((c) => c.local || table.inherits.length === 0).map((c) => `  ${renderColumn(c)}`), ...constraints];
+  const inherits = table.inherits.length ? ` INHERITS (${table.inherits.map((p) => quoteQualified(p.schema, p.name)).join(", ")})` : "";
+  const body = parts.length ? `(\n${parts.join(",\n")}\n)` : "()";
+  return `CREATE ${table.unlogged ? "UNLOGGED " : ""}TABLE ${name} ${body}${inherits}${partitionBy}${options}`;
 }
 
 /** A column definition as in `CREATE TABLE` / `ADD COLUMN`. */

@@ -23,6 +23,18 @@ function samplePairs(pairs: readonly SchemaPair[]): SchemaPair[] {
   });
 }
 
+/**
+ * Whether an inheritance pair's catalogs differ from the new SQL's only in what PostgreSQL cannot
+ * ALTER (ADR 0008): a column's position (a column a parent gains is appended in its children) and
+ * `attislocal` (no DDL makes a table's own column inherited-only). Every other detail must match.
+ */
+function onlyInheritanceLimits(r: PairResult): boolean {
+  if (r.kind !== "inheritance" || !r.converged || !r.catalogDiff?.length) return false;
+  const strip = (line: string) => line.slice(2).replace(/: #\d+ /, ": ").replace(/ local=(true|false)$/, "");
+  const side = (sign: string) => r.catalogDiff!.filter((l) => l.startsWith(sign)).map(strip).sort();
+  return r.catalogDiff.every((l) => /^[-+] column /.test(l)) && JSON.stringify(side("- ")) === JSON.stringify(side("+ "));
+}
+
 const major = majors().includes(17) ? 17 : majors()[0]!;
 const sample = samplePairs(SCHEMA_PAIRS);
 
@@ -74,7 +86,7 @@ describe(`schema suite sample on PostgreSQL ${major}`, () => {
 
   it("converges every other pair to the catalogs of the new SQL, or reports its objects as unmanaged", () => {
     // A pair that neither reaches the new SQL's state nor reports what it leaves alone is a silent gap.
-    const silent = results.filter((r) => !MANAGED_KINDS.includes(r.kind) && !(r.converged && r.matches) && r.unmanaged.length === 0);
+    const silent = results.filter((r) => !MANAGED_KINDS.includes(r.kind) && !(r.converged && r.matches) && r.unmanaged.length === 0 && !onlyInheritanceLimits(r));
     expect(silent.map((r) => `${r.name}: ${r.converged ? (r.catalogDiff ?? []).join(" | ") : `${r.phase}: ${r.error}`}`)).toEqual([]);
   });
 

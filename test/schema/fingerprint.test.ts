@@ -66,6 +66,12 @@ describe.each(majors())("catalog fingerprint on PostgreSQL %i", (major) => {
       "CREATE POLICY p ON app.t USING (n > 0)",
       "GRANT SELECT ON app.t TO PUBLIC",
       "CREATE TABLE public.p (id int)",
+      "CREATE TABLE app.child () INHERITS (public.p)",
+      "ALTER TABLE app.child NO INHERIT public.p",
+      "ALTER TABLE app.child INHERIT public.p",
+      "CREATE TABLE app.kid () INHERITS (other.x)",
+      // A parent elsewhere: renaming it changes how the child names it.
+      "ALTER TABLE other.x RENAME TO x2",
       // Objects elsewhere that the schemas refer to: renaming them changes how ours print.
       "ALTER TABLE shared.lookup RENAME TO lookup2",
       "ALTER SCHEMA shared RENAME TO shared2",

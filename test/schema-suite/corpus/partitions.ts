@@ -85,4 +85,56 @@ export const inheritancePairs: SchemaPair[] = [
       both: `CREATE TABLE person_i (id int) INHERITS (has_name, has_age);`,
     },
   }),
+  ...slot("inheritance", "three-parents", {
+    prelude: `CREATE TABLE named (name text NOT NULL);
+CREATE TABLE audited (changed_at timestamptz DEFAULT now(), changed_by text);
+CREATE TABLE owned (owner_id int, changed_by text, CONSTRAINT owner_known CHECK (owner_id > 0));`,
+    variants: {
+      one: `CREATE TABLE project (budget numeric(12,2)) INHERITS (named);`,
+      two: `CREATE TABLE project (budget numeric(12,2)) INHERITS (named, audited);`,
+      three: `CREATE TABLE project (budget numeric(12,2)) INHERITS (named, audited, owned);`,
+    },
+  }),
+  ...slot("inheritance", "no-inherit", {
+    prelude: `CREATE TABLE ledger (id bigint NOT NULL, amount numeric NOT NULL DEFAULT 0, CONSTRAINT amount_sane CHECK (amount > -1000000));`,
+    variants: {
+      child: `CREATE TABLE ledger_archive (archived_on date) INHERITS (ledger);`,
+      detached: `CREATE TABLE ledger_archive (id bigint NOT NULL, amount numeric NOT NULL DEFAULT 0, archived_on date, CONSTRAINT amount_sane CHECK (amount > -1000000));`,
+      narrowed: `CREATE TABLE ledger_archive (id bigint NOT NULL, archived_on date);`,
+    },
+  }),
+  ...slot("inheritance", "parent-type", {
+    variants: {
+      int: `CREATE TABLE reading (id int NOT NULL, value int DEFAULT 0);\nCREATE TABLE reading_hot (sensor text) INHERITS (reading);\nCREATE TABLE reading_cold () INHERITS (reading);`,
+      bigint: `CREATE TABLE reading (id bigint NOT NULL, value bigint DEFAULT 0);\nCREATE TABLE reading_hot (sensor text) INHERITS (reading);\nCREATE TABLE reading_cold () INHERITS (reading);`,
+      numeric: `CREATE TABLE reading (id bigint NOT NULL, value numeric(14,3) DEFAULT 0.5);\nCREATE TABLE reading_hot (sensor text) INHERITS (reading);\nCREATE TABLE reading_cold () INHERITS (reading);`,
+    },
+  }),
+  ...slot("inheritance", "parent-dropped", {
+    variants: {
+      parent: `CREATE TABLE doc_base (id int NOT NULL, title text);\nCREATE TABLE memo (body text) INHERITS (doc_base);\nCREATE TABLE letter (sent date) INHERITS (doc_base);`,
+      orphans: `CREATE TABLE memo (id int NOT NULL, title text, body text);\nCREATE TABLE letter (id int NOT NULL, title text, sent date);`,
+      gone: ``,
+    },
+  }),
+  ...slot("inheritance", "parent-checks", {
+    variants: {
+      none: `CREATE TABLE stock (qty int);\nCREATE TABLE stock_eu (vat numeric) INHERITS (stock);\nCREATE TABLE stock_us (CONSTRAINT qty_ok CHECK (qty >= 0)) INHERITS (stock);`,
+      check: `CREATE TABLE stock (qty int, CONSTRAINT qty_ok CHECK (qty >= 0));\nCREATE TABLE stock_eu (vat numeric) INHERITS (stock);\nCREATE TABLE stock_us (CONSTRAINT qty_ok CHECK (qty >= 0)) INHERITS (stock);`,
+      wider: `CREATE TABLE stock (qty int, CONSTRAINT qty_ok CHECK (qty >= -10));\nCREATE TABLE stock_eu (vat numeric) INHERITS (stock);\nCREATE TABLE stock_us (CONSTRAINT qty_ok CHECK (qty >= -10)) INHERITS (stock);`,
+    },
+  }),
+  ...slot("inheritance", "redeclared", {
+    prelude: `CREATE TABLE base_r (id int NOT NULL, name text, CONSTRAINT base_r_named CHECK (name <> ''));`,
+    variants: {
+      inherited: `CREATE TABLE kid_r (x int) INHERITS (base_r);`,
+      own: `CREATE TABLE kid_r (id int NOT NULL, name text, x int, CONSTRAINT base_r_named CHECK (name <> '')) INHERITS (base_r);`,
+    },
+  }),
+  ...slot("inheritance", "grandchildren", {
+    variants: {
+      two: `CREATE TABLE node (id int);\nCREATE TABLE branch (depth int) INHERITS (node);\nCREATE TABLE leaf (payload text) INHERITS (branch);`,
+      grown: `CREATE TABLE node (id int, label text DEFAULT 'n', weight real NOT NULL DEFAULT 1);\nCREATE TABLE branch (depth int) INHERITS (node);\nCREATE TABLE leaf (payload text, label text DEFAULT 'n') INHERITS (branch);`,
+    },
+  }),
 ];
