@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresSchemaStatus } from "../sdk/api/index";
 import { startOperator } from "../sdk/operator/main";
+import { OPERATOR_NODE_OPTIONS } from "../sdk/operator/process";
 import type { LogFields, Logger } from "../sdk/reconcile/index";
 import { Informer } from "../sdk/reconcile/internal/informer";
 import { MetricsRegistry } from "../sdk/reconcile/internal/metrics";
@@ -245,7 +246,7 @@ async function compiledOperator(kubeconfigPath: string, opts: Options, devUrl: s
   // The normalized-model cache goes to a fresh directory: a warm cache from an earlier run would skip the dev server.
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: root,
-    env: { ...process.env, SETPOINT_CACHE_DIR: cacheDir },
+    env: { ...process.env, SETPOINT_CACHE_DIR: cacheDir, NODE_OPTIONS: OPERATOR_NODE_OPTIONS },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let port: number | undefined;

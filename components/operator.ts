@@ -8,6 +8,7 @@ import { z } from "zod";
 import { crdManifests, KINDS, GROUP, parseWithSchema } from "../sdk/api/index";
 import { kubeName } from "../sdk/api/names";
 import { InputError } from "../sdk/errors";
+import { OPERATOR_NODE_OPTIONS } from "../sdk/operator/process";
 
 /** Most operator replicas; more add nothing with a single leader. */
 export const MAX_OPERATOR_REPLICAS = 3;
@@ -249,6 +250,7 @@ export class Operator extends pulumi.ComponentResource {
                     { name: "SETPOINT_LOG_LEVEL", value: a.logLevel },
                     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                     { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                    { name: "NODE_OPTIONS", value: OPERATOR_NODE_OPTIONS },
                   ],
                   resources: a.resources,
                   securityContext: {
