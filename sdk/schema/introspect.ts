@@ -78,7 +78,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
     constraints: q<ConstraintRow>(CONSTRAINTS_SQL, 3),
     relations: q<RelationRow>(RELATIONS_SQL, 1),
     sequences: ifPresent<SequenceRow>("sequences", SEQUENCES_SQL),
-    unmanaged: q<UnmanagedObject>(UNMANAGED_SQL, 1),
+    unmanaged: ifPresent<UnmanagedObject>("unmanaged", UNMANAGED_SQL),
     schemas: q<{ name: string; comment: string | null }>(SCHEMAS_SQL, 0),
     extensions: q<ExtensionDef>(EXTENSIONS_SQL, 0),
     enums: ifPresent<{ schema: string; name: string; values: string[]; comment: string | null }>("enums", ENUMS_SQL),
@@ -474,13 +474,15 @@ interface Presence {
   ranges: boolean;
   matviews: boolean;
   policies: boolean;
+  /** Anything UNMANAGED_SQL could report. */
+  unmanaged: boolean;
 }
 
 // Each condition is implied by the WHERE clause of its kind's query, so a false is never wrong.
 const PRESENCE_SQL = `
 WITH ns AS (SELECT n.oid FROM pg_namespace n WHERE ${IN_SCOPE("n")}),
      rel AS (SELECT c.oid, c.relkind FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM ns)),
-     typ AS (SELECT t.typtype FROM pg_type t WHERE t.typnamespace IN (SELECT oid FROM ns) AND t.typtype IN ('e', 'd', 'r'))
+     typ AS (SELECT t.typtype FROM pg_type t WHERE t.typnamespace IN (SELECT oid FROM ns) AND t.typtype IN ('e', 'd', 'r', 'm'))
 SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        EXISTS (SELECT 1 FROM typ WHERE typtype = 'e') AS enums,
        EXISTS (SELECT 1 FROM rel WHERE relkind = 'v') AS views,
@@ -490,7 +492,23 @@ SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        EXISTS (SELECT 1 FROM rel WHERE relkind = 'c') AS composites,
        EXISTS (SELECT 1 FROM typ WHERE typtype = 'r') AS ranges,
        EXISTS (SELECT 1 FROM rel WHERE relkind = 'm') AS matviews,
-       EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid IN (SELECT oid FROM rel)) AS policies`;
+       EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid IN (SELECT oid FROM rel)) AS policies,
+       -- Each branch of UNMANAGED_SQL needs one of these: a foreign table or an inheritance child
+       -- (a parent may be foreign), a routine (ordered-set aggregates), a trigger or policy (on an
+       -- unmanaged relation), a rule, a sequence (identity sequences' grants), a multirange, or one
+       -- of the kinds never managed.
+       EXISTS (SELECT 1 FROM rel WHERE relkind IN ('f', 'S'))
+       OR EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid IN (SELECT oid FROM rel))
+       OR EXISTS (SELECT 1 FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM ns))
+       OR EXISTS (SELECT 1 FROM pg_trigger tg WHERE NOT tg.tgisinternal AND tg.tgrelid IN (SELECT oid FROM rel))
+       OR EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid IN (SELECT oid FROM rel))
+       OR EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class IN (SELECT oid FROM rel) AND r.rulename <> '_RETURN')
+       OR EXISTS (SELECT 1 FROM typ WHERE typtype = 'm')
+       OR EXISTS (SELECT 1 FROM pg_collation co WHERE co.collnamespace IN (SELECT oid FROM ns))
+       OR EXISTS (SELECT 1 FROM pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM ns))
+       OR EXISTS (SELECT 1 FROM pg_statistic_ext st WHERE st.stxnamespace IN (SELECT oid FROM ns))
+       OR EXISTS (SELECT 1 FROM pg_ts_config cfg WHERE cfg.cfgnamespace IN (SELECT oid FROM ns))
+       OR EXISTS (SELECT 1 FROM pg_ts_dict dct WHERE dct.dictnamespace IN (SELECT oid FROM ns)) AS unmanaged`;
 
 const SCHEMAS_SQL = `
 SELECT n.nspname AS name, obj_description(n.oid, 'pg_namespace') AS comment
