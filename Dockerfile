@@ -22,9 +22,9 @@ RUN npx tsc -p tsconfig.build.json
 # --- runtime: production dependencies and compiled code only ---
 FROM node:20-slim
 ENV NODE_ENV=production
-# The operator's Node options (sdk/operator/process.ts, OPERATOR_NODE_OPTIONS): a heap limit, so
+# The operator's Node options (sdk/operator/process.ts, OPERATOR_NODE_OPTIONS): heap limits, so
 # garbage is collected before the process grows past its container's memory.
-ENV NODE_OPTIONS=--max-old-space-size=128
+ENV NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=8"
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # --ignore-scripts skips our own prepare (it needs dev dependencies); the PostgreSQL packages'

@@ -167,7 +167,7 @@ describe("Operator (mocked engine)", () => {
     expect(container.image).toBe("setpoint/operator:dev");
     expect(container.args).toEqual(["--leader-elect"]);
     expect(container.env).toContainEqual({ name: "SETPOINT_LEADER_ELECT", value: "true" });
-    expect(container.env).toContainEqual({ name: "NODE_OPTIONS", value: "--max-old-space-size=128" });
+    expect(container.env).toContainEqual({ name: "NODE_OPTIONS", value: "--max-old-space-size=128 --max-semi-space-size=8" });
     expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
     expect(container.resources).toEqual({ requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } });
   });
