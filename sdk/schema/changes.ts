@@ -16,6 +16,7 @@ import type {
   CompositeTypeDef,
   RangeTypeDef,
   TriggerDef,
+  MaterializedViewDef,
 } from "./model";
 
 /** A column converted in place when its type is re-created. */
@@ -37,6 +38,8 @@ export type Change =
   | { readonly kind: "createExtension"; readonly extension: ExtensionDef }
   | { readonly kind: "dropExtension"; readonly extension: ExtensionDef }
   | { readonly kind: "updateExtension"; readonly extension: ExtensionDef; readonly from: string }
+  /** `ALTER EXTENSION ... SET SCHEMA`: `from` is the schema it leaves. */
+  | { readonly kind: "setExtensionSchema"; readonly extension: ExtensionDef; readonly from: string }
   | { readonly kind: "createEnum"; readonly enum: EnumDef }
   | { readonly kind: "dropEnum"; readonly enum: EnumDef }
   | { readonly kind: "addEnumValue"; readonly enum: QualifiedName; readonly value: string; readonly before: string | null }
@@ -88,6 +91,8 @@ export type Change =
   | { readonly kind: "createIndex"; readonly table: QualifiedName; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "dropIndex"; readonly schema: string; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "renameIndex"; readonly schema: string; readonly from: string; readonly to: string }
+  /** `ALTER INDEX ... SET / RESET (...)` of a primary key's or unique constraint's index (`index` is the constraint's name). */
+  | { readonly kind: "setIndexOptions"; readonly table: QualifiedName; readonly index: string; readonly set: readonly string[]; readonly reset: readonly string[] }
   /** `grants`: those of the live view this one replaces, given back (privileges are not diffed). */
   | { readonly kind: "createView"; readonly view: ViewDef; readonly grants?: readonly string[] }
   | { readonly kind: "dropView"; readonly view: ViewDef }
@@ -108,6 +113,8 @@ export type Change =
   /** `ALTER TYPE ... ADD / DROP / ALTER ATTRIBUTE`, in one statement. */
   | { readonly kind: "alterCompositeType"; readonly type: CompositeTypeDef; readonly actions: readonly string[] }
   | { readonly kind: "setTriggerEnabled"; readonly trigger: TriggerDef }
+  /** `REFRESH MATERIALIZED VIEW` of a kept view left unpopulated (`WITH NO DATA`) that the desired state has populated. */
+  | { readonly kind: "refreshMaterializedView"; readonly view: MaterializedViewDef }
   /**
    * A domain, composite or range type re-created under columns that use it: the old type is renamed,
    * the new one created, the columns converted through text, the old type dropped.

@@ -75,7 +75,9 @@ function columnNeeds(table: QualifiedName, c: ColumnDef, desired: SchemaModel): 
 function columnReleases(c: ColumnDef | undefined, live: SchemaModel): string[] {
   if (!c) return [];
   const out: string[] = [];
-  if (c.userType) out.push(K.type(c.userType.schema, c.userType.name), K.extensionObjects);
+  // A default or generated expression may call an extension's function (uuid_generate_v4()).
+  if (c.userType || c.default !== null || c.generated !== null) out.push(K.extensionObjects);
+  if (c.userType) out.push(K.type(c.userType.schema, c.userType.name));
   for (const s of sequencesInExpression(c.default)) out.push(K.sequence(s.schema, s.name));
   out.push(...routinesInExpression(c.default, live), ...routinesInExpression(c.generated, live));
   return out;
@@ -94,6 +96,8 @@ function constraintNeeds(table: QualifiedName, c: ConstraintDef, desired: Schema
 
 function constraintReleases(table: QualifiedName, c: ConstraintDef, live: SchemaModel): string[] {
   const out = [...c.columns.map((col) => K.column(table, col)), ...routinesInExpression(c.kind === "FOREIGN KEY" ? null : c.definition, live)];
+  // An exclusion constraint's operator classes, or a check's functions, may be an extension's (btree_gist).
+  if (c.kind === "EXCLUDE" || c.kind === "CHECK") out.push(K.extensionObjects);
   if (c.references) {
     out.push(K.table(c.references));
     const ref = findTable(live, c.references);
@@ -159,7 +163,7 @@ function viewKeys(v: ViewDef): string[] {
 }
 
 function viewReads(v: ViewDef): string[] {
-  return [...v.dependsOn, K.anyExtension];
+  return [...v.dependsOn, K.anyExtension, K.extensionObjects];
 }
 
 /**
@@ -192,9 +196,16 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "dropSchema":
       return d({ drops: [K.schema(change.schema.name)] });
     case "createExtension":
-      return d({ creates: [K.extension(change.extension.name), K.anyExtension], needs: [K.schema(change.extension.schema)] });
+      return d({ creates: [K.extension(change.extension.name), K.anyExtension], needs: [K.schema(change.extension.schema), ...change.extension.requires.map(K.extension)] });
     case "dropExtension":
-      return d({ drops: [K.extension(change.extension.name), K.extensionObjects], releases: [K.schema(change.extension.schema)] });
+      // After the extensions that require it (whose drops release it).
+      return d({
+        drops: [K.extension(change.extension.name), K.extensionObjects],
+        releases: [K.schema(change.extension.schema), ...change.extension.requires.map(K.extension)],
+      });
+    case "setExtensionSchema":
+      // What names the extension's objects (an index's operator class) comes after the move.
+      return d({ needs: [K.extension(change.extension.name), K.schema(change.extension.schema)], creates: [K.anyExtension], releases: [K.schema(change.from)] });
     case "updateExtension":
       return d({ needs: [K.extension(change.extension.name)], creates: [K.anyExtension] });
     case "createEnum":
@@ -242,7 +253,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const drops = [K.table(t), ...t.columns.map((c) => K.column(t, c.name)), ...t.constraints.map((c) => K.constraint(t, c.name))];
       drops.push(...t.indexes.map((i) => K.index(t.schema, i.name)));
       if (t.partitionOf) drops.push(K.bounds(t.partitionOf));
-      const releases = [K.schema(t.schema), ...(t.partitionOf ? [K.table(t.partitionOf)] : []), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
+      const releases = [K.schema(t.schema), K.extensionObjects, ...(t.partitionOf ? [K.table(t.partitionOf)] : []), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
       return d({ drops, releases });
     }
     case "renameTable":
@@ -322,6 +333,8 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
           ...(owner ? change.index.columns.map((c) => K.column(owner, c)) : []),
           ...columnsMentioned(change.index.definition, owner),
           ...routinesInExpression(change.index.definition, live),
+          // Its operator classes or functions may be an extension's (gin_trgm_ops).
+          K.extensionObjects,
         ],
       });
     }
@@ -357,6 +370,11 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "alterCompositeType":
       // Creates (re-provides) the type: a view or routine using a new attribute comes after.
       return d({ creates: [K.type(change.type.schema, change.type.name)], needs: objectNeeds(change.type) });
+    case "setIndexOptions":
+      return d({ needs: [K.constraint(change.table, change.index)] });
+    case "refreshMaterializedView":
+      // After the indexes and what the view reads are in place.
+      return d({ needs: [K.table(change.view), ...change.view.dependsOn] });
     case "setTriggerEnabled":
       return d({ needs: objectKeys(change.trigger) });
     case "recreateType": {

@@ -17,6 +17,7 @@ import {
 } from "./model";
 import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render";
 import { dependenciesOf } from "./dependencies";
+import { indexOptionsOf, withoutIndexOptions } from "./index-options";
 import { compareObject, convertedColumns, objectId, routinesInExpression } from "./objects";
 
 /** A rename the user declared; the engine never guesses renames. */
@@ -181,10 +182,19 @@ function diffExtensions(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
       comment(ctx, { type: "EXTENSION", name: e.name }, null, e.comment);
       continue;
     }
+    if (l.schema !== e.schema && !l.relocatable) {
+      // PostgreSQL cannot move it: dropped and created again, under DATA_LOSS_DROP_EXTENSION.
+      ctx.out.push({ kind: "dropExtension", extension: l }, { kind: "createExtension", extension: e });
+      comment(ctx, { type: "EXTENSION", name: e.name }, null, e.comment);
+      continue;
+    }
+    if (l.schema !== e.schema) ctx.out.push({ kind: "setExtensionSchema", extension: e, from: l.schema });
     if (l.version !== e.version) ctx.out.push({ kind: "updateExtension", extension: e, from: l.version });
     comment(ctx, { type: "EXTENSION", name: e.name }, l.comment, e.comment);
   }
-  for (const e of live.extensions) if (!desiredNames.has(e.name)) ctx.out.push({ kind: "dropExtension", extension: e });
+  // Every installed extension is read; only those in a managed schema are the plan's to drop.
+  const managed = new Set(live.schemas.map((s) => s.name));
+  for (const e of live.extensions) if (!desiredNames.has(e.name) && managed.has(e.schema)) ctx.out.push({ kind: "dropExtension", extension: e });
 }
 
 function diffEnums(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
@@ -405,6 +415,7 @@ function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
     if (isView(d)) {
       ctx.out.push(grants.length ? { kind: "createView", view: d, grants } : { kind: "createView", view: d });
       comment(ctx, { type: "VIEW", schema: d.schema, name: d.name }, null, d.comment);
+      columnComments(d, null, ctx);
       continue;
     }
     if (!recreatedInPlace) ctx.out.push(grants.length ? { kind: "createObject", object: d, grants } : { kind: "createObject", object: d });
@@ -416,16 +427,25 @@ function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
       }
     }
     comment(ctx, { type: "OBJECT", object: d }, null, d.comment);
+    if (d.kind === "materialized view") columnComments(d, null, ctx);
   }
   for (const e of ordered) {
     if (e.decision !== "keep") continue;
     ctx.out.push(...e.changes);
     const l = e.live!;
     const d = e.desired!;
-    if (isView(d)) comment(ctx, { type: "VIEW", schema: d.schema, name: d.name }, l.comment, d.comment);
-    else {
-      if (d.kind === "materialized view" && !isView(l) && l.kind === "materialized view") diffMaterializedViewIndexes(l, d, ctx);
+    if (isView(d)) {
+      comment(ctx, { type: "VIEW", schema: d.schema, name: d.name }, l.comment, d.comment);
+      if (isView(l)) columnComments(d, l, ctx);
+    } else {
+      if (d.kind === "materialized view" && !isView(l) && l.kind === "materialized view") {
+        // Never emptied (WITH NO DATA only decides how a view is created), but a view left
+        // unpopulated is filled when the desired state is: reading it fails until then.
+        if (!l.populated && d.populated) ctx.out.push({ kind: "refreshMaterializedView", view: d });
+        diffMaterializedViewIndexes(l, d, ctx);
+      }
       comment(ctx, { type: "OBJECT", object: d }, l.comment, d.comment);
+      if (d.kind === "materialized view" && !isView(l) && l.kind === "materialized view") columnComments(d, l, ctx);
     }
   }
 }
@@ -452,6 +472,13 @@ function releaseDefaultsOfDroppedRoutines(live: SchemaModel, desired: SchemaMode
       ctx.out.push({ kind: "dropDefault", table, column: c.name });
       if (d.default !== null) ctx.out.push({ kind: "setDefault", table, column: c.name, default: d.default });
     }
+  }
+}
+
+/** `COMMENT ON COLUMN` of a view's or materialized view's columns; `l` null for a (re-)created one. */
+function columnComments(d: ViewDef | MaterializedViewDef, l: ViewDef | MaterializedViewDef | null, ctx: Ctx): void {
+  for (const c of d.columns) {
+    comment(ctx, { type: "COLUMN", schema: d.schema, table: d.name, column: c }, l?.columnComments[c] ?? null, d.columnComments[c] ?? null);
   }
 }
 
@@ -519,7 +546,7 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
   // Drops first in emission order; the dependency graph enforces what must precede what.
   for (const c of l.constraints) {
     const d = desiredCons.get(c.name);
-    if (!d || d.definition !== c.definition) ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
+    if (!d || (d.definition !== c.definition && !onlyIndexOptionsDiffer(c, d))) ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
   }
   for (const i of l.indexes) if (!desiredIdx.has(i.name)) ctx.out.push({ kind: "dropIndex", schema: t.schema, index: i, concurrently: ctx.online });
 
@@ -537,7 +564,13 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
 
   for (const c of t.constraints) {
     const lc = liveCons.get(c.name);
-    if (!lc || lc.definition !== c.definition) addConstraint(t, c, true, ctx);
+    if (lc && lc.definition !== c.definition && onlyIndexOptionsDiffer(lc, c)) {
+      // The constraint's index takes new storage parameters in place (no rebuild, no gap).
+      const from = indexOptionsOf(lc.definition);
+      const to = indexOptionsOf(c.definition);
+      const reset = from.map(optionName).filter((n) => !to.some((o) => optionName(o) === n));
+      ctx.out.push({ kind: "setIndexOptions", table: t, index: c.name, set: to.filter((o) => !from.includes(o)), reset });
+    } else if (!lc || lc.definition !== c.definition) addConstraint(t, c, true, ctx);
     else if (!lc.validated && c.validated) ctx.out.push({ kind: "validateConstraint", table: t, constraint: c.name });
   }
   for (const i of t.indexes) {
@@ -576,6 +609,12 @@ function renameEquivalents(l: TableDef, t: TableDef, ctx: Ctx): TableDef {
     return { ...i, name: match.name, definition: withIndexName(i.definition, match.name) };
   });
   return { ...l, constraints, indexes };
+}
+
+// A primary key or unique constraint whose index's storage parameters alone change (the index of a
+// primary key or unique constraint has the constraint's name).
+function onlyIndexOptionsDiffer(l: ConstraintDef, d: ConstraintDef): boolean {
+  return (d.kind === "PRIMARY KEY" || d.kind === "UNIQUE") && l.kind === d.kind && withoutIndexOptions(l.definition) === withoutIndexOptions(d.definition);
 }
 
 function optionName(opt: string): string {

@@ -40,7 +40,8 @@ export function objectKeys(o: ObjectDef): string[] {
 
 /** What must exist before the object is created (and is released when it is dropped). */
 export function objectNeeds(o: ObjectDef): string[] {
-  const out = [`schema:${o.schema}`, "extension:*", ...o.dependsOn];
+  // Extension objects: what a routine or trigger calls may be an extension's, so it is dropped first.
+  const out = [`schema:${o.schema}`, "extension:*", "extension-objects:*", ...o.dependsOn];
   if (o.kind === "trigger" || o.kind === "policy") out.push(`table:${o.schema}.${o.table}`);
   return out;
 }
@@ -88,7 +89,7 @@ export function createSql(o: ObjectDef): string[] {
   switch (o.kind) {
     case "materialized view": {
       const options = o.options.length ? ` WITH (${o.options.map(renderOption).join(", ")})` : "";
-      return [`CREATE MATERIALIZED VIEW ${quoteQualified(o.schema, o.name)}${options} AS\n${o.definition}`];
+      return [`CREATE MATERIALIZED VIEW ${quoteQualified(o.schema, o.name)}${options} AS\n${o.definition}${o.populated ? "" : "\nWITH NO DATA"}`];
     }
     case "trigger": {
       const out = [o.definition];

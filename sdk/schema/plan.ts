@@ -117,6 +117,7 @@ function isLong(change: Change): boolean {
     case "setDomainNotNull":
     case "recreateType":
     case "recreateEnum":
+    case "refreshMaterializedView":
     case "setTableLogged":
     case "setGeneratedExpression":
       return true;

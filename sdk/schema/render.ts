@@ -20,6 +20,8 @@ export function render(change: Change): string[] {
       ];
     case "dropExtension":
       return [`DROP EXTENSION ${quoteIdent(change.extension.name)}`];
+    case "setExtensionSchema":
+      return [`ALTER EXTENSION ${quoteIdent(change.extension.name)} SET SCHEMA ${quoteIdent(change.extension.schema)}`];
     case "updateExtension":
       return [`ALTER EXTENSION ${quoteIdent(change.extension.name)} UPDATE TO ${quoteLiteral(change.extension.version)}`];
     case "createEnum":
@@ -181,6 +183,15 @@ export function render(change: Change): string[] {
       return [`ALTER TYPE ${quoteQualified(change.type.schema, change.type.name)} ${change.actions.join(", ")}`];
     case "setTriggerEnabled":
       return [triggerEnableSql(change.trigger.schema, change.trigger.table, change.trigger.name, change.trigger.enabled)];
+    case "setIndexOptions": {
+      const i = quoteQualified(change.table.schema, change.index);
+      const out: string[] = [];
+      if (change.reset.length) out.push(`ALTER INDEX ${i} RESET (${change.reset.map(quoteIdent).join(", ")})`);
+      if (change.set.length) out.push(`ALTER INDEX ${i} SET (${change.set.map(renderOption).join(", ")})`);
+      return out;
+    }
+    case "refreshMaterializedView":
+      return [`REFRESH MATERIALIZED VIEW ${quoteQualified(change.view.schema, change.view.name)}`];
     case "recreateType":
       return recreateTypeSql(change);
     case "comment":

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applySchema } from "../../sdk/schema/engine";
+import { applySchema, planSchema } from "../../sdk/schema/engine";
 import { HazardsRefusedError } from "../../sdk/schema/plan";
 import { schemaFromSql } from "../../sdk/schema/source";
 import { freshDatabase, majors } from "../support/postgres";
@@ -54,6 +54,40 @@ describe.each(majors())("enums, sequences and extensions on PostgreSQL %i", (maj
 
   it("drops a serial column together with its owned sequence", async () => {
     await expectConverges(major, "CREATE TABLE t (id serial, n int);", "CREATE TABLE t (n int);");
+  });
+
+  it("moves an extension to another schema with ALTER EXTENSION ... SET SCHEMA, also from a schema the plan does not manage", async () => {
+    const moved = await expectConverges(major, "CREATE EXTENSION pg_trgm; CREATE TABLE w (t text);", "CREATE SCHEMA ext; CREATE EXTENSION pg_trgm SCHEMA ext; CREATE TABLE w (t text);");
+    expect(moved.applied.plan.steps.map((s) => s.sql[0])).toEqual(['CREATE SCHEMA "ext"', 'ALTER EXTENSION "pg_trgm" SET SCHEMA "ext"']);
+    // Back to public from `ext`, which the desired state does not have (so it is not managed, and stays).
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE SCHEMA ext; CREATE EXTENSION pg_trgm SCHEMA ext; CREATE TABLE w (t text); INSERT INTO w VALUES ('abc');");
+    const desired = schemaFromSql("CREATE EXTENSION pg_trgm; CREATE TABLE w (t text); CREATE INDEX w_trgm ON w USING gin (t gin_trgm_ops);");
+    const applied = await applySchema(db.url, desired, engineOptions(db, { allowHazards: "all" }));
+    expect(applied.plan.steps.map((s) => s.kind)).toEqual(["setExtensionSchema", "createIndex"]);
+    expect((await planSchema(db.url, desired, engineOptions(db))).plan.steps).toEqual([]);
+    const c = await db.client();
+    expect((await c.query("SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'")).rows).toEqual([{ schema: "public" }]);
+    expect((await c.query("SELECT count(*)::int AS n FROM w WHERE t % 'abd'")).rows).toEqual([{ n: 1 }]);
+  });
+
+  it("drops what uses an extension (exclusion constraint, default, index, another extension) before the extension", async () => {
+    const { applied, db } = await expectConverges(
+      major,
+      `CREATE EXTENSION btree_gist; CREATE EXTENSION cube; CREATE EXTENSION earthdistance; CREATE EXTENSION "uuid-ossp"; CREATE EXTENSION pg_trgm;
+       CREATE TABLE booking (id int PRIMARY KEY, room int, during tstzrange, ref uuid DEFAULT uuid_generate_v4(), note text,
+         CONSTRAINT booking_excl EXCLUDE USING gist (room WITH =, during WITH &&));
+       CREATE INDEX booking_note ON booking USING gin (note gin_trgm_ops);
+       CREATE TABLE token (id uuid DEFAULT uuid_generate_v4());
+       INSERT INTO booking (id, room, during, note) VALUES (1, 1, '[2026-01-01,2026-01-02)', 'x');`,
+      "CREATE TABLE booking (id int PRIMARY KEY, room int, during tstzrange, ref uuid, note text);",
+    );
+    const steps = applied.plan.steps.map((s) => (s.kind === "dropExtension" ? `dropExtension ${s.extension.name}` : s.kind));
+    const at = (k: string) => steps.indexOf(k);
+    for (const ext of ["btree_gist", "uuid-ossp", "pg_trgm", "cube"]) expect(at(`dropExtension ${ext}`)).toBeGreaterThan(Math.max(at("dropConstraint"), at("dropDefault"), at("dropIndex"), at("dropTable")));
+    expect(at("dropExtension cube")).toBeGreaterThan(at("dropExtension earthdistance"));
+    const c = await db.client();
+    expect((await c.query("SELECT id, room, note FROM booking")).rows).toEqual([{ id: 1, room: 1, note: "x" }]);
   });
 
   it("creates and drops extensions, and types from extensions work in columns", async () => {
