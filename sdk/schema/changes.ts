@@ -24,7 +24,9 @@ export interface ConvertedColumn {
   readonly table: QualifiedName;
   readonly column: string;
   readonly array: boolean;
-  /** Default to drop before and restore after the conversion. */
+  /** Whether the live column has a default, dropped before the conversion (PostgreSQL cannot cast it along). */
+  readonly dropDefault: boolean;
+  /** Default to set after the conversion (the desired one). */
   readonly default: string | null;
 }
 
@@ -48,7 +50,7 @@ export type Change =
       readonly enum: EnumDef;
       readonly removedValues: readonly string[];
       /** Columns using the type: each is converted through text. */
-      readonly columns: readonly { readonly table: QualifiedName; readonly column: string; readonly array: boolean; readonly default: string | null }[];
+      readonly columns: readonly ConvertedColumn[];
     }
   | { readonly kind: "createSequence"; readonly sequence: SequenceDef }
   | { readonly kind: "dropSequence"; readonly sequence: SequenceDef }
@@ -71,7 +73,9 @@ export type Change =
       readonly to: string;
       readonly collation: string | null;
       readonly rewrite: boolean;
-      /** Default to drop before and restore after the conversion, when it cannot be cast along. */
+      /** Whether the live column has a default, dropped before the conversion (it may not cast along). */
+      readonly dropDefault: boolean;
+      /** Default to set after the conversion (the desired one). */
       readonly default: string | null;
     }
   | { readonly kind: "setNotNull"; readonly table: QualifiedName; readonly column: string; readonly online: boolean }

@@ -227,6 +227,7 @@ function diffEnums(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
             table: { schema: t.schema, name: t.name },
             column: c.name,
             array: c.userType!.array,
+            dropDefault: c.default !== null,
             default: desiredColumn(desired, t, c.name)!.default,
           })),
       );
@@ -645,6 +646,7 @@ function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx): void {
       to: c.type,
       collation: c.collation,
       rewrite: needsRewrite(l.type, c.type) || (l.collation !== c.collation && !isTextual(c.type)),
+      dropDefault: l.default !== null && c.generated === null,
       default: l.default !== null && c.generated === null ? c.default : null,
     });
   }

@@ -270,8 +270,8 @@ export function convertedColumns(live: SchemaModel, desired: SchemaModel, t: Qua
   return columnsUsing(live, t).flatMap((c) => {
     const w = wanted.get(`${c.table.schema}.${c.table.name}.${c.column}`);
     if (!w || w.type !== c.type) return [];
-    const def = desired.tables.find((x) => x.schema === c.table.schema && x.name === c.table.name)?.columns.find((x) => x.name === c.column)?.default ?? null;
-    return [{ table: c.table, column: c.column, array: c.array, default: def }];
+    const column = (m: SchemaModel) => m.tables.find((x) => x.schema === c.table.schema && x.name === c.table.name)?.columns.find((x) => x.name === c.column);
+    return [{ table: c.table, column: c.column, array: c.array, dropDefault: (column(live)?.default ?? null) !== null, default: column(desired)?.default ?? null }];
   });
 }
 
@@ -286,7 +286,7 @@ export function recreateTypeSql(change: Extract<Change, { kind: "recreateType" }
   const type = quoteQualified(t.schema, t.name);
   const columns = change.columns.map((col) => ({ ...col, tbl: quoteQualified(col.table.schema, col.table.name), c: quoteIdent(col.column), target: col.array ? `${type}[]` : type }));
   const out: string[] = [];
-  for (const col of columns) if (col.default !== null) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} DROP DEFAULT`);
+  for (const col of columns) if (col.dropDefault) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} DROP DEFAULT`);
   if (change.from.kind === "range type") {
     for (const col of columns) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE text${col.array ? "[]" : ""} USING ${col.c}::text${col.array ? "[]" : ""}`);
     out.push(`DROP TYPE ${type}`, ...createSql(t), ...grantSql(t, change.from.grants));

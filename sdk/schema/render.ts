@@ -74,7 +74,7 @@ export function render(change: Change): string[] {
       const c = quoteIdent(change.column);
       const collate = change.collation ? ` COLLATE ${change.collation}` : "";
       const out: string[] = [];
-      if (change.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
+      if (change.dropDefault) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
       out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${change.to}${collate} USING ${c}::${change.to}`);
       if (change.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ${change.default}`);
       return out;
@@ -274,7 +274,7 @@ function renderRecreateEnum(change: Extract<Change, { kind: "recreateEnum" }>): 
   for (const col of change.columns) {
     const t = quoteQualified(col.table.schema, col.table.name);
     const c = quoteIdent(col.column);
-    if (col.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
+    if (col.dropDefault) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
     const target = col.array ? `${type}[]` : type;
     out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${target} USING ${c}::text${col.array ? "[]" : ""}::${target}`);
     if (col.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ${col.default}`);

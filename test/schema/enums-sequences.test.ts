@@ -29,6 +29,24 @@ describe.each(majors())("enums, sequences and extensions on PostgreSQL %i", (maj
     await expectConverges(major, old, next);
   });
 
+  it("re-creates an enum under columns whose default goes away or changes, in another schema too, keeping data", async () => {
+    const { db } = await expectConverges(
+      major,
+      `CREATE SCHEMA billing; CREATE TYPE billing.mood AS ENUM ('sad', 'ok', 'happy', 'ecstatic');
+       CREATE TABLE billing.diary (id int PRIMARY KEY, mood billing.mood NOT NULL DEFAULT 'happy', moods billing.mood[] DEFAULT '{ok}');
+       INSERT INTO billing.diary (id) VALUES (1);`,
+      `CREATE SCHEMA billing; CREATE TYPE billing.mood AS ENUM ('sad', 'ok', 'happy');
+       CREATE TABLE billing.diary (id int PRIMARY KEY, mood billing.mood, moods billing.mood[] DEFAULT '{}');`,
+    );
+    const c = await db.client();
+    expect((await c.query("SELECT id, mood::text, moods::text FROM billing.diary")).rows).toEqual([{ id: 1, mood: "happy", moods: "{ok}" }]);
+  });
+
+  it("changes a column's type and drops its default together", async () => {
+    const { db } = await expectConverges(major, "CREATE TABLE t (a text DEFAULT 'x'); INSERT INTO t VALUES ('12');", "CREATE TABLE t (a integer);");
+    expect((await (await db.client()).query("SELECT a FROM t")).rows).toEqual([{ a: 12 }]);
+  });
+
   it("fails a value removal that rows still use, rolling back to the untouched database", async () => {
     const db = await freshDatabase(major);
     await runSql(db, "CREATE TYPE color AS ENUM ('red', 'blue'); CREATE TABLE t (c color); INSERT INTO t VALUES ('blue');");
