@@ -54,7 +54,13 @@ export type Change =
     }
   | { readonly kind: "createSequence"; readonly sequence: SequenceDef }
   | { readonly kind: "dropSequence"; readonly sequence: SequenceDef }
-  | { readonly kind: "alterSequence"; readonly sequence: SequenceDef }
+  /** `from`: the live sequence (its bounds, to move the current value into the new ones). */
+  | { readonly kind: "alterSequence"; readonly sequence: SequenceDef; readonly from: SequenceDef }
+  /**
+   * Moves a sequence the plan creates for an existing column past the column's values (a serial
+   * column that was an identity or a plain column), so new rows do not collide with old ones.
+   */
+  | { readonly kind: "syncSequence"; readonly sequence: SequenceDef; readonly table: QualifiedName; readonly column: string }
   | { readonly kind: "setSequenceOwner"; readonly sequence: SequenceDef }
   | { readonly kind: "renameSequence"; readonly sequence: QualifiedName; readonly to: string }
   | { readonly kind: "createTable"; readonly table: TableDef }

@@ -64,6 +64,21 @@ function splitQualified(text: string): string[] {
   return parts;
 }
 
+/**
+ * The name PostgreSQL gives the sequence of an identity or serial column when it is free
+ * (`table_column_seq`, each part shortened to fit 63 bytes as `ChooseRelationName` does).
+ */
+export function identitySequenceName(table: string, column: string): string {
+  const bytes = (s: string) => Buffer.byteLength(s, "utf8");
+  let t = table;
+  let c = column;
+  while (bytes(t) + bytes(c) + "__seq".length > 63) {
+    if (bytes(t) > bytes(c)) t = t.slice(0, -1);
+    else c = c.slice(0, -1);
+  }
+  return `${t}_${c}_seq`;
+}
+
 function columnNeeds(table: QualifiedName, c: ColumnDef, desired: SchemaModel): string[] {
   const out = [K.table(table), K.anyExtension];
   if (c.userType) out.push(K.type(c.userType.schema, c.userType.name), K.enumValues(c.userType.schema, c.userType.name));
@@ -295,8 +310,16 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "setNotNull":
     case "dropNotNull":
     case "addIdentity":
-    case "alterIdentity":
+      // After a sequence of the name PostgreSQL gives the identity's (a serial's) is dropped.
+      return d({ needs: [K.column(change.table, change.column)], creates: [K.sequence(change.table.schema, identitySequenceName(change.table.name, change.column))] });
     case "dropIdentity":
+      // Before a sequence of its name (a serial's) is created.
+      // Before the column's type changes too (releases, not needs: the serial's default, set after
+      // the type change, needs the new sequence, which comes after this drop).
+      return d({ releases: [K.column(change.table, change.column)], drops: [K.sequence(change.table.schema, identitySequenceName(change.table.name, change.column))] });
+    case "syncSequence":
+      return d({ needs: [K.sequence(change.sequence.schema, change.sequence.name), K.column(change.table, change.column)] });
+    case "alterIdentity":
     case "dropGeneratedExpression":
       return d({ needs: [K.column(change.table, change.column)] });
     case "setGeneratedExpression":

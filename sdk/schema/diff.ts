@@ -16,7 +16,7 @@ import {
   type ViewDef,
 } from "./model";
 import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render";
-import { dependenciesOf } from "./dependencies";
+import { dependenciesOf, sequencesInExpression } from "./dependencies";
 import { indexOptionsOf, withoutIndexOptions } from "./index-options";
 import { compareObject, convertedColumns, objectId, routinesInExpression } from "./objects";
 
@@ -60,6 +60,7 @@ export function diff(live: SchemaModel, desired: SchemaModel, options: DiffOptio
   diffEnums(renamedLive, desired, ctx);
   diffSequences(renamedLive, desired, ctx);
   diffTables(renamedLive, desired, ctx);
+  syncNewSequences(renamedLive, desired, ctx);
   diffDependents(renamedLive, desired, ctx);
   return ctx.out;
 }
@@ -261,7 +262,7 @@ function diffSequences(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void 
       continue;
     }
     const opts = (x: typeof s) => [x.dataType, x.start, x.increment, x.min, x.max, x.cache, x.cycle].join("|");
-    if (opts(l) !== opts(s)) ctx.out.push({ kind: "alterSequence", sequence: s });
+    if (opts(l) !== opts(s)) ctx.out.push({ kind: "alterSequence", sequence: s, from: l });
     if (JSON.stringify(l.ownedBy) !== JSON.stringify(s.ownedBy)) ctx.out.push({ kind: "setSequenceOwner", sequence: s });
     comment(ctx, target, l.comment, s.comment);
   }
@@ -271,6 +272,26 @@ function diffSequences(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void 
     const o = s.ownedBy;
     if (o && !desiredColumn(desired, { schema: o.schema, name: o.table }, o.column)) continue;
     ctx.out.push({ kind: "dropSequence", sequence: s });
+  }
+}
+
+/**
+ * A sequence the plan creates as the default of an existing column (identity → serial, or a plain
+ * column given a serial default) starts past the values the column already holds.
+ */
+function syncNewSequences(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
+  const liveSequences = byKey(live.sequences);
+  const desiredSequences = byKey(desired.sequences);
+  for (const t of desired.tables) {
+    const lt = live.tables.find((x) => x.schema === t.schema && x.name === t.name);
+    if (!lt) continue;
+    for (const c of t.columns) {
+      if (!lt.columns.some((x) => x.name === c.name)) continue;
+      for (const q of sequencesInExpression(c.default)) {
+        const s = desiredSequences.get(keyOf(q));
+        if (s && !liveSequences.has(keyOf(q))) ctx.out.push({ kind: "syncSequence", sequence: s, table: { schema: t.schema, name: t.name }, column: c.name });
+      }
+    }
   }
 }
 

@@ -38,7 +38,15 @@ export function render(change: Change): string[] {
     case "createSequence":
       return [`CREATE SEQUENCE ${quoteQualified(change.sequence.schema, change.sequence.name)} ${sequenceOptions(change.sequence)}`];
     case "alterSequence":
-      return [`ALTER SEQUENCE ${quoteQualified(change.sequence.schema, change.sequence.name)} ${sequenceOptions(change.sequence)}`];
+      return renderAlterSequence(change.sequence, change.from);
+    case "syncSequence": {
+      const s = change.sequence;
+      // The last value given out, so the next one is past every row's (min for a descending sequence).
+      const agg = s.increment.startsWith("-") ? "min" : "max";
+      return [
+        `SELECT setval(${quoteLiteral(quoteQualified(s.schema, s.name))}::regclass, v) FROM (SELECT ${agg}(${quoteIdent(change.column)}) AS v FROM ${quoteQualified(change.table.schema, change.table.name)}) x WHERE v ${agg === "max" ? ">=" : "<="} ${s.start}`,
+      ];
+    }
     case "dropSequence":
       return [`DROP SEQUENCE ${quoteQualified(change.sequence.schema, change.sequence.name)}`];
     case "setSequenceOwner": {
@@ -94,10 +102,16 @@ export function render(change: Change): string[] {
       return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} SET DEFAULT ${change.default}`];
     case "dropDefault":
       return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} DROP DEFAULT`];
-    case "addIdentity":
+    case "addIdentity": {
+      const t = quoteQualified(change.table.schema, change.table.name);
+      const c = quoteIdent(change.column);
+      // Rows already there (a serial or plain column) keep their values: the identity goes on past them.
+      const agg = change.identity.increment.startsWith("-") ? "min" : "max";
       return [
-        `ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} ADD ${identityClause(change.identity)}`,
+        `ALTER TABLE ${t} ALTER COLUMN ${c} ADD ${identityClause(change.identity)}`,
+        `SELECT setval(pg_get_serial_sequence(${quoteLiteral(t)}, ${quoteLiteral(change.column)}), v) FROM (SELECT ${agg}(${c}) AS v FROM ${t}) x WHERE v ${agg === "max" ? ">=" : "<="} ${change.identity.start}`,
       ];
+    }
     case "alterIdentity": {
       const i = change.identity;
       return [
@@ -248,6 +262,29 @@ function identityClause(i: IdentityDef): string {
     `GENERATED ${i.generation} AS IDENTITY (START WITH ${i.start} INCREMENT BY ${i.increment} ` +
     `MINVALUE ${i.min} MAXVALUE ${i.max} CACHE ${i.cache}${i.cycle ? " CYCLE" : ""})`
   );
+}
+
+const TYPE_WIDTH: Record<string, number> = { smallint: 1, integer: 2, bigint: 3 };
+
+/**
+ * ALTER SEQUENCE to new options. PostgreSQL refuses bounds that exclude the current value; when
+ * the bounds change, the sequence first takes both ranges (and the wider type), a current value
+ * outside the new range restarts at the new START, then the new options are set. All in the
+ * step's transaction (the setval goes to the sequence's new storage, so it rolls back with it).
+ */
+function renderAlterSequence(s: SequenceDef, from: SequenceDef): string[] {
+  const seq = quoteQualified(s.schema, s.name);
+  const last = `ALTER SEQUENCE ${seq} ${sequenceOptions(s)}`;
+  if (s.min === from.min && s.max === from.max && s.dataType === from.dataType) return [last];
+  const big = (x: string) => BigInt(x);
+  const min = big(s.min) < big(from.min) ? s.min : from.min;
+  const max = big(s.max) > big(from.max) ? s.max : from.max;
+  const type = (TYPE_WIDTH[s.dataType] ?? 3) >= (TYPE_WIDTH[from.dataType] ?? 3) ? s.dataType : from.dataType;
+  return [
+    `ALTER SEQUENCE ${seq} AS ${type} MINVALUE ${min} MAXVALUE ${max}`,
+    `SELECT setval(${quoteLiteral(seq)}::regclass, ${s.start}, false) FROM ${seq} WHERE last_value < ${s.min} OR last_value > ${s.max}`,
+    last,
+  ];
 }
 
 function sequenceOptions(s: SequenceDef): string {
