@@ -130,6 +130,13 @@ export type Change =
    * the new one created, the columns converted through text, the old type dropped.
    */
   | { readonly kind: "recreateType"; readonly type: DomainDef | CompositeTypeDef | RangeTypeDef; readonly from: DomainDef | CompositeTypeDef | RangeTypeDef; readonly columns: readonly ConvertedColumn[] }
+  /**
+   * The columns of composite type `type` are converted to text, and back after (`columnsFromText`),
+   * around a change PostgreSQL refuses while they use it: an attribute of `inner`, a type nested in
+   * it, retyped; or `type` re-created with a nested type re-created too (`inner` null).
+   */
+  | { readonly kind: "columnsToText"; readonly type: CompositeTypeDef; readonly columns: readonly ConvertedColumn[]; readonly inner: CompositeTypeDef | null }
+  | { readonly kind: "columnsFromText"; readonly type: CompositeTypeDef; readonly columns: readonly ConvertedColumn[]; readonly inner: CompositeTypeDef | null }
   | { readonly kind: "comment"; readonly target: CommentTarget; readonly comment: string | null };
 
 /** What a change's comment is attached to. */

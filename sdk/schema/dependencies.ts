@@ -27,6 +27,8 @@ const K = {
   column: (t: QualifiedName, c: string) => `column:${t.schema}.${t.name}.${c}`,
   constraint: (t: QualifiedName, c: string) => `constraint:${t.schema}.${t.name}.${c}`,
   index: (s: string, n: string) => `index:${s}.${n}`,
+  /** A composite type as columns use it inside other types: released while they are text. */
+  typeInUse: (s: string, n: string) => `typeinuse:${s}.${n}`,
   /** The partition bounds of a partitioned table: detached or dropped partitions release theirs before others are attached or created. */
   bounds: (t: QualifiedName) => `bounds:${t.schema}.${t.name}`,
 };
@@ -390,9 +392,12 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "setDomainNotNull":
     case "validateDomainConstraint":
       return d({ needs: [K.type(change.domain.schema, change.domain.name)] });
-    case "alterCompositeType":
-      // Creates (re-provides) the type: a view or routine using a new attribute comes after.
-      return d({ creates: [K.type(change.type.schema, change.type.name)], needs: objectNeeds(change.type) });
+    case "alterCompositeType": {
+      // Creates (re-provides) the type: a view or routine using a new attribute comes after. While
+      // columns using it inside other types are text (typeInUse released before, needed after).
+      const inUse = K.typeInUse(change.type.schema, change.type.name);
+      return d({ creates: [K.type(change.type.schema, change.type.name), inUse], drops: [inUse], needs: objectNeeds(change.type) });
+    }
     case "setIndexOptions":
       return d({ needs: [K.constraint(change.table, change.index)] });
     case "refreshMaterializedView":
@@ -405,6 +410,19 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const t = K.type(change.type.schema, change.type.name);
       const columns = change.columns.map((c) => K.column(c.table, c.column));
       return d({ drops: [t, ...columns], creates: [t, ...columns], needs: [...columns, ...objectNeeds(change.type)], releases: objectNeeds(change.from) });
+    }
+    case "columnsToText": {
+      // The columns count as dropped (views reading them go around). Re-creating: the type is
+      // released (dropped after); a nested type's change: before the nested type's ALTER.
+      const columns = change.columns.map((c) => K.column(c.table, c.column));
+      const type = K.type(change.type.schema, change.type.name);
+      return d({ drops: columns, releases: [change.inner ? K.typeInUse(change.inner.schema, change.inner.name) : type] });
+    }
+    case "columnsFromText": {
+      // After the nested type's ALTER, and before the outer type's own (the text has its old attributes).
+      const creates = change.columns.map((c) => K.column(c.table, c.column));
+      if (!change.inner) return d({ creates, needs: [K.type(change.type.schema, change.type.name)] });
+      return d({ creates, needs: [K.typeInUse(change.inner.schema, change.inner.name)], releases: [K.typeInUse(change.type.schema, change.type.name)] });
     }
     case "comment":
       return d({ needs: [commentNeeds(change.target)] });

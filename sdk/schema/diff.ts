@@ -1,5 +1,5 @@
 import { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteQualified } from "../postgres/quote";
-import type { Change, CommentTarget, RowFacts } from "./changes";
+import type { Change, CommentTarget, ConvertedColumn, RowFacts } from "./changes";
 import {
   byKey,
   keyOf,
@@ -341,7 +341,7 @@ const isView = (o: ViewDef | ObjectDef): o is ViewDef => o.kind === undefined;
 // Change kinds whose dependencies list dropped keys (see dependencies.ts).
 const DROPPING: ReadonlySet<Change["kind"]> = new Set<Change["kind"]>([
   "dropSchema", "dropExtension", "dropEnum", "recreateEnum", "dropSequence", "renameSequence", "dropTable", "renameTable", "renameColumn",
-  "dropColumn", "alterColumnType", "dropConstraint", "renameConstraint", "dropIndex", "dropView", "dropObject", "recreateType",
+  "dropColumn", "alterColumnType", "dropConstraint", "renameConstraint", "dropIndex", "dropView", "dropObject", "recreateType", "columnsToText",
 ]);
 
 // Emission order of creations (the dependency graph has the last word): types before the views
@@ -395,6 +395,8 @@ function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
   const dropped = new Set<string>();
   // Only changes that drop keys matter (computing every change's graph effects costs on a large cold plan).
   for (const c of ctx.out) if (DROPPING.has(c.kind)) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
+  // And in-place changes that drop keys (columns converted to text around a nested type's change).
+  for (const e of entries.values()) for (const c of e.changes) if (DROPPING.has(c.kind)) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
   const removal = (e: Dependent): Change[] => {
     const l = e.live!;
     if (isView(l)) return [{ kind: "dropView", view: l }];
@@ -406,6 +408,7 @@ function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
     return [{ kind: "dropObject", object: l }];
   };
   const removals = new Map<Dependent, Change[]>();
+  const textColumns = new Map<Dependent, readonly ConvertedColumn[]>();
   const remove = (e: Dependent) => {
     const changes = removal(e);
     removals.set(e, changes);
@@ -421,6 +424,18 @@ function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
       remove(e);
       grew = true;
     }
+  }
+  // A composite type re-created while a type it contains is re-created too (a nested composite)
+  // cannot be renamed aside: the old one would hold on to the old inner type. Its columns go
+  // through text instead, around the drops and creations of both types.
+  for (const [e, changes] of removals) {
+    const c = changes[0];
+    if (c?.kind !== "recreateType" || c.from.kind !== "composite type" || !c.from.dependsOn.some((k) => dropped.has(k))) continue;
+    removals.set(e, [
+      { kind: "columnsToText", type: c.from, columns: c.columns, inner: null },
+      { kind: "dropObject", object: c.from },
+    ]);
+    textColumns.set(e, c.columns);
   }
 
   releaseDefaultsOfDroppedRoutines(live, desired, dropped, ctx);
@@ -441,6 +456,8 @@ function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
       continue;
     }
     if (!recreatedInPlace) ctx.out.push(grants.length ? { kind: "createObject", object: d, grants } : { kind: "createObject", object: d });
+    const converted = textColumns.get(e);
+    if (converted && d.kind === "composite type") ctx.out.push({ kind: "columnsFromText", type: d, columns: converted, inner: null });
     if (d.kind === "materialized view") {
       // A new materialized view: its indexes are built right after it, without CONCURRENTLY.
       for (const i of d.indexes) {

@@ -116,6 +116,8 @@ function isLong(change: Change): boolean {
     case "validateDomainConstraint":
     case "setDomainNotNull":
     case "recreateType":
+    case "columnsToText":
+    case "columnsFromText":
     case "recreateEnum":
     case "refreshMaterializedView":
     case "setTableLogged":

@@ -1,7 +1,7 @@
 import { quoteIdent, quoteLiteral, quoteNullableLiteral, quoteQualified } from "../postgres/quote";
 import type { Change, CommentTarget } from "./changes";
 import type { ColumnDef, ConstraintDef, IdentityDef, SequenceDef, TableDef } from "./model";
-import { commentTargetSql, createSql, dropSql, grantSql, recreateTypeSql, replaceSql, triggerEnableSql } from "./objects";
+import { columnsThroughTextSql, commentTargetSql, createSql, dropSql, grantSql, recreateTypeSql, replaceSql, triggerEnableSql } from "./objects";
 
 /**
  * Renders a change to the SQL statements that perform it. Names and user strings go through
@@ -208,6 +208,9 @@ export function render(change: Change): string[] {
       return [`REFRESH MATERIALIZED VIEW ${quoteQualified(change.view.schema, change.view.name)}`];
     case "recreateType":
       return recreateTypeSql(change);
+    case "columnsToText":
+    case "columnsFromText":
+      return columnsThroughTextSql(change);
     case "comment":
       return [`COMMENT ON ${commentTarget(change.target)} IS ${quoteNullableLiteral(change.comment)}`];
     default:
