@@ -439,6 +439,7 @@ function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
   }
 
   releaseDefaultsOfDroppedRoutines(live, desired, dropped, ctx);
+  rebuildChecksAndIndexesOfDroppedRoutines(live, desired, dropped, ctx);
 
   const ordered = [...entries.values()];
   for (const e of ordered) if (removals.has(e)) ctx.out.push(...removals.get(e)!);
@@ -518,6 +519,41 @@ function releaseDefaultsOfDroppedRoutines(live: SchemaModel, desired: SchemaMode
 function columnComments(d: ViewDef | MaterializedViewDef, l: ViewDef | MaterializedViewDef | null, ctx: Ctx): void {
   for (const c of d.columns) {
     comment(ctx, { type: "COLUMN", schema: d.schema, table: d.name, column: c }, l?.columnComments[c] ?? null, d.columnComments[c] ?? null);
+  }
+}
+
+/**
+ * PostgreSQL refuses to drop a routine that a check, exclusion constraint or index expression
+ * calls: those the desired state keeps as they are are dropped before the routine goes and built
+ * again after it is re-created (indexes under their INDEX_DROPPED and INDEX_BUILD hazards).
+ */
+function rebuildChecksAndIndexesOfDroppedRoutines(live: SchemaModel, desired: SchemaModel, dropped: ReadonlySet<string>, ctx: Ctx): void {
+  const routines = new Set([...dropped].filter((k) => k.startsWith("function:")));
+  if (routines.size === 0) return;
+  const handled = new Set<string>();
+  for (const c of ctx.out) {
+    if (c.kind === "dropConstraint") handled.add(`constraint:${keyOf(c.table)}.${c.constraint.name}`);
+    if (c.kind === "dropIndex") handled.add(`index:${c.schema}.${c.index.name}`);
+    if (c.kind === "dropTable") handled.add(`table:${keyOf(c.table)}`);
+  }
+  const calls = (expr: string) => routinesInExpression(expr, live).some((k) => routines.has(k));
+  const desiredTables = byKey(desired.tables);
+  for (const l of live.tables) {
+    const t = desiredTables.get(keyOf(l));
+    if (!t || handled.has(`table:${keyOf(l)}`)) continue;
+    const tableCtx = t.partitionBy ? { ...ctx, online: false } : ctx;
+    for (const c of l.constraints) {
+      const d = t.constraints.find((x) => x.name === c.name && x.definition === c.definition);
+      if (!d || c.kind === "FOREIGN KEY" || handled.has(`constraint:${keyOf(l)}.${c.name}`) || !calls(c.definition)) continue;
+      ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
+      addConstraint(t, d, true, tableCtx);
+    }
+    for (const i of l.indexes) {
+      const d = t.indexes.find((x) => x.name === i.name && indexSignature(x) === indexSignature(i));
+      if (!d || handled.has(`index:${l.schema}.${i.name}`) || !calls(i.definition)) continue;
+      ctx.out.push({ kind: "dropIndex", schema: l.schema, index: i, concurrently: tableCtx.online });
+      ctx.out.push({ kind: "createIndex", table: t, index: d, concurrently: tableCtx.online });
+    }
   }
 }
 
