@@ -4,6 +4,7 @@ import { connect, type ConnectionInput } from "../postgres/connection";
 import { majorFromVersionNum } from "../postgres/versions";
 import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply";
 import { diff } from "./diff";
+import { findUncastableColumns, UncastableColumnsError } from "./casts";
 import { gatherRowFacts } from "./facts";
 import { scopedCatalogFingerprint } from "./fingerprint";
 import { introspect } from "./introspect";
@@ -75,6 +76,7 @@ export class NonConvergenceError extends SetpointError {
  * catalog reads and cheap emptiness probes for objects the plan would drop.
  * @throws {ConnectionError} when the target is unreachable.
  * @throws {InputError} when the desired SQL is invalid (with file and line).
+ * @throws {UncastableColumnsError} when a column changes to a type its values have no cast to.
  */
 export async function planSchema(target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions = {}): Promise<PlannedSchema> {
   const client = await connect(target);
@@ -89,8 +91,12 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
   const serverMajor = majorFromVersionNum(Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v));
   const { normalized, live } = await desiredAndLive(client, desired, { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources }, options.schemas);
   const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [] };
-  // Probe emptiness only for what the plan would drop, then plan with those facts.
-  const facts = await gatherRowFacts(client, diff(live, normalized.model, policy));
+  // Probe emptiness only for what the plan would drop, then plan with those facts; a column type
+  // change PostgreSQL has no cast for is refused here, before anything runs.
+  const changes = diff(live, normalized.model, policy);
+  const uncastable = await findUncastableColumns(client, changes, normalized.model);
+  if (uncastable.length) throw new UncastableColumnsError(uncastable);
+  const facts = await gatherRowFacts(client, changes);
   const p = plan(live, normalized.model, { ...policy, facts });
   return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached };
 }
@@ -165,6 +171,7 @@ async function introspectUnlessUnchanged(client: Client, schemas: readonly strin
 /**
  * Plans and applies in one session, then re-plans to prove convergence.
  * @throws {HazardsRefusedError} before anything runs, when the plan has hazards not allowed.
+ * @throws {UncastableColumnsError} before anything runs, when a column changes to a type its values have no cast to.
  * @throws {ApplyError} when a step fails (see its `results`).
  * @throws {NonConvergenceError} when the re-plan is not empty.
  */

@@ -35,4 +35,5 @@ export {
 } from "./plan";
 export { applyPlan, ApplyError, ConcurrentApplyError, type ApplyOptions, type StepResult, type StepStatus } from "./apply";
 export { planSchema, applySchema, NonConvergenceError, type SchemaEngineOptions, type PlannedSchema, type AppliedSchema } from "./engine";
+export { UncastableColumnsError, type UncastableColumn } from "./casts";
 export * from "./builders/index";
