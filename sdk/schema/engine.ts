@@ -5,6 +5,7 @@ import { majorFromVersionNum } from "../postgres/versions";
 import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply";
 import { diff } from "./diff";
 import { findUncastableColumns, UncastableColumnsError } from "./casts";
+import { ExtensionInUseError, findExtensionDependents } from "./extension-dependents";
 import { gatherRowFacts } from "./facts";
 import { scopedCatalogFingerprint } from "./fingerprint";
 import { introspect } from "./introspect";
@@ -77,6 +78,7 @@ export class NonConvergenceError extends SetpointError {
  * @throws {ConnectionError} when the target is unreachable.
  * @throws {InputError} when the desired SQL is invalid (with file and line).
  * @throws {UncastableColumnsError} when a column changes to a type its values have no cast to.
+ * @throws {ExtensionInUseError} when an extension to drop is used by objects outside the managed schemas.
  */
 export async function planSchema(target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions = {}): Promise<PlannedSchema> {
   const client = await connect(target);
@@ -96,6 +98,8 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
   const changes = diff(live, normalized.model, policy);
   const uncastable = await findUncastableColumns(client, changes, normalized.model);
   if (uncastable.length) throw new UncastableColumnsError(uncastable);
+  const extensionDependents = await findExtensionDependents(client, changes, live.schemas.map((s) => s.name));
+  if (extensionDependents.length) throw new ExtensionInUseError(extensionDependents);
   const facts = await gatherRowFacts(client, changes);
   const p = plan(live, normalized.model, { ...policy, facts });
   return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached };
@@ -172,6 +176,7 @@ async function introspectUnlessUnchanged(client: Client, schemas: readonly strin
  * Plans and applies in one session, then re-plans to prove convergence.
  * @throws {HazardsRefusedError} before anything runs, when the plan has hazards not allowed.
  * @throws {UncastableColumnsError} before anything runs, when a column changes to a type its values have no cast to.
+ * @throws {ExtensionInUseError} before anything runs, when an extension to drop is used by objects outside the managed schemas.
  * @throws {ApplyError} when a step fails (see its `results`).
  * @throws {NonConvergenceError} when the re-plan is not empty.
  */

@@ -36,4 +36,5 @@ export {
 export { applyPlan, ApplyError, ConcurrentApplyError, type ApplyOptions, type StepResult, type StepStatus } from "./apply";
 export { planSchema, applySchema, NonConvergenceError, type SchemaEngineOptions, type PlannedSchema, type AppliedSchema } from "./engine";
 export { UncastableColumnsError, type UncastableColumn } from "./casts";
+export { ExtensionInUseError, type ExtensionDependent } from "./extension-dependents";
 export * from "./builders/index";

@@ -241,7 +241,7 @@ function compareComposite(l: CompositeTypeDef, d: CompositeTypeDef, ctx: Compare
   const retyped = kept.filter((a) => !same(a, wanted.get(a.name)!));
   // PostgreSQL refuses to retype an attribute of a type that a column uses: such a type is
   // re-created, or, when columns use it only inside other composite types, altered while those
-  // columns are text (the outer types, altered before, keep their attributes meanwhile).
+  // columns are text (the outer types are altered after they come back, so the text still fits).
   const outer = retyped.length && !columnsUsing(ctx.live, d).length ? containingTypes(ctx.live, d) : [];
   const nested = outer.map((o) => ({ type: o, columns: convertedColumns(ctx.live, ctx.desired, o) })).filter((x) => x.columns.length);
   if (retyped.length && usedByColumns(ctx.live, d) && !nested.length) return { action: "recreate" };

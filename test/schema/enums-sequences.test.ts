@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applySchema, planSchema } from "../../sdk/schema/engine";
+import { ExtensionInUseError } from "../../sdk/schema/extension-dependents";
 import { HazardsRefusedError } from "../../sdk/schema/plan";
 import { schemaFromSql } from "../../sdk/schema/source";
 import { freshDatabase, majors } from "../support/postgres";
@@ -140,6 +141,19 @@ describe.each(majors())("enums, sequences and extensions on PostgreSQL %i", (maj
     expect(at("dropExtension cube")).toBeGreaterThan(at("dropExtension earthdistance"));
     const c = await db.client();
     expect((await c.query("SELECT id, room, note FROM booking")).rows).toEqual([{ id: 1, room: 1, note: "x" }]);
+  });
+
+  it("refuses at plan time to drop an extension that objects outside the managed schemas use, and changes nothing", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE EXTENSION citext; CREATE SCHEMA other; CREATE TABLE other.handle (name citext); CREATE TABLE t (id int);");
+    const desired = schemaFromSql("CREATE TABLE t (id int, n int);");
+    const err = await applySchema(db.url, desired, engineOptions(db, { allowHazards: "all" })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExtensionInUseError);
+    expect((err as ExtensionInUseError).dependents).toEqual([{ extension: "citext", object: "column name of table other.handle" }]);
+    expect((err as Error).message).toContain("Keep the extension in the desired schema");
+    const c = await db.client();
+    expect((await c.query("SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'citext'")).rows).toEqual([{ n: 1 }]);
+    expect((await c.query("SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'n'")).rows).toEqual([{ n: 0 }]);
   });
 
   it("creates and drops extensions, and types from extensions work in columns", async () => {
