@@ -74,7 +74,7 @@ const SCHEMA_LOCK_CLASS = 1936027760; // "setp"
 export function lockScopeOf(plan: Plan): string[] | null {
   const out = new Set<string>();
   for (const step of plan.steps) {
-    if (step.kind.endsWith("Extension")) return null;
+    if (step.kind.includes("Extension")) return null;
     const found = schemasIn(step);
     if (found.length === 0) return null;
     for (const s of found) out.add(s);

@@ -18,6 +18,7 @@ import type {
   TriggerDef,
   AclObjectType,
   DefaultAclObjects,
+  MaterializedViewDef,
 } from "./model";
 
 /** What an owner or privilege change is about (an {@link AclDef} without its owner and ACL). */
@@ -41,7 +42,9 @@ export interface ConvertedColumn {
   readonly table: QualifiedName;
   readonly column: string;
   readonly array: boolean;
-  /** Default to drop before and restore after the conversion. */
+  /** Whether the live column has a default, dropped before the conversion (PostgreSQL cannot cast it along). */
+  readonly dropDefault: boolean;
+  /** Default to set after the conversion (the desired one). */
   readonly default: string | null;
 }
 
@@ -55,6 +58,8 @@ export type Change =
   | { readonly kind: "createExtension"; readonly extension: ExtensionDef }
   | { readonly kind: "dropExtension"; readonly extension: ExtensionDef }
   | { readonly kind: "updateExtension"; readonly extension: ExtensionDef; readonly from: string }
+  /** `ALTER EXTENSION ... SET SCHEMA`: `from` is the schema it leaves. */
+  | { readonly kind: "setExtensionSchema"; readonly extension: ExtensionDef; readonly from: string }
   | { readonly kind: "createEnum"; readonly enum: EnumDef }
   | { readonly kind: "dropEnum"; readonly enum: EnumDef }
   | { readonly kind: "addEnumValue"; readonly enum: QualifiedName; readonly value: string; readonly before: string | null }
@@ -63,11 +68,17 @@ export type Change =
       readonly enum: EnumDef;
       readonly removedValues: readonly string[];
       /** Columns using the type: each is converted through text. */
-      readonly columns: readonly { readonly table: QualifiedName; readonly column: string; readonly array: boolean; readonly default: string | null }[];
+      readonly columns: readonly ConvertedColumn[];
     }
   | { readonly kind: "createSequence"; readonly sequence: SequenceDef }
   | { readonly kind: "dropSequence"; readonly sequence: SequenceDef }
-  | { readonly kind: "alterSequence"; readonly sequence: SequenceDef }
+  /** `from`: the live sequence (its bounds, to move the current value into the new ones). */
+  | { readonly kind: "alterSequence"; readonly sequence: SequenceDef; readonly from: SequenceDef }
+  /**
+   * Moves a sequence the plan creates for an existing column past the column's values (a serial
+   * column that was an identity or a plain column), so new rows do not collide with old ones.
+   */
+  | { readonly kind: "syncSequence"; readonly sequence: SequenceDef; readonly table: QualifiedName; readonly column: string }
   | { readonly kind: "setSequenceOwner"; readonly sequence: SequenceDef }
   | { readonly kind: "renameSequence"; readonly sequence: QualifiedName; readonly to: string }
   | { readonly kind: "createTable"; readonly table: TableDef }
@@ -90,7 +101,9 @@ export type Change =
       readonly to: string;
       readonly collation: string | null;
       readonly rewrite: boolean;
-      /** Default to drop before and restore after the conversion, when it cannot be cast along. */
+      /** Whether the live column has a default, dropped before the conversion (it may not cast along). */
+      readonly dropDefault: boolean;
+      /** Default to set after the conversion (the desired one). */
       readonly default: string | null;
     }
   | { readonly kind: "setNotNull"; readonly table: QualifiedName; readonly column: string; readonly online: boolean }
@@ -110,6 +123,8 @@ export type Change =
   | { readonly kind: "createIndex"; readonly table: QualifiedName; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "dropIndex"; readonly schema: string; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "renameIndex"; readonly schema: string; readonly from: string; readonly to: string }
+  /** `ALTER INDEX ... SET / RESET (...)` of a primary key's or unique constraint's index (`index` is the constraint's name). */
+  | { readonly kind: "setIndexOptions"; readonly table: QualifiedName; readonly index: string; readonly set: readonly string[]; readonly reset: readonly string[] }
   | { readonly kind: "createView"; readonly view: ViewDef }
   | { readonly kind: "dropView"; readonly view: ViewDef }
   /** `ALTER TABLE parent ATTACH PARTITION table FOR VALUES ...` (scans the table to check the bound). */
@@ -133,11 +148,20 @@ export type Change =
   /** `ALTER TYPE ... ADD / DROP / ALTER ATTRIBUTE`, in one statement. */
   | { readonly kind: "alterCompositeType"; readonly type: CompositeTypeDef; readonly actions: readonly string[] }
   | { readonly kind: "setTriggerEnabled"; readonly trigger: TriggerDef }
+  /** `REFRESH MATERIALIZED VIEW` of a kept view left unpopulated (`WITH NO DATA`) that the desired state has populated. */
+  | { readonly kind: "refreshMaterializedView"; readonly view: MaterializedViewDef }
   /**
    * A domain, composite or range type re-created under columns that use it: the old type is renamed,
    * the new one created, the columns converted through text, the old type dropped.
    */
   | { readonly kind: "recreateType"; readonly type: DomainDef | CompositeTypeDef | RangeTypeDef; readonly from: DomainDef | CompositeTypeDef | RangeTypeDef; readonly columns: readonly ConvertedColumn[] }
+  /**
+   * The columns of composite type `type` are converted to text, and back after (`columnsFromText`),
+   * around a change PostgreSQL refuses while they use it: an attribute of `inner`, a type nested in
+   * it, retyped; or `type` re-created with a nested type re-created too (`inner` null).
+   */
+  | { readonly kind: "columnsToText"; readonly type: CompositeTypeDef; readonly columns: readonly ConvertedColumn[]; readonly inner: CompositeTypeDef | null }
+  | { readonly kind: "columnsFromText"; readonly type: CompositeTypeDef; readonly columns: readonly ConvertedColumn[]; readonly inner: CompositeTypeDef | null }
   | { readonly kind: "comment"; readonly target: CommentTarget; readonly comment: string | null }
   /** `ALTER ... OWNER TO`; `existing` is false for an object the plan creates (or re-creates). */
   | { readonly kind: "setOwner"; readonly target: AclTarget; readonly owner: string; readonly from: string; readonly existing: boolean }

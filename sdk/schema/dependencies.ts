@@ -29,6 +29,8 @@ const K = {
   column: (t: QualifiedName, c: string) => `column:${t.schema}.${t.name}.${c}`,
   constraint: (t: QualifiedName, c: string) => `constraint:${t.schema}.${t.name}.${c}`,
   index: (s: string, n: string) => `index:${s}.${n}`,
+  /** A composite type as columns use it inside other types: released while they are text. */
+  typeInUse: (s: string, n: string) => `typeinuse:${s}.${n}`,
   /** The partition bounds of a partitioned table: detached or dropped partitions release theirs before others are attached or created. */
   bounds: (t: QualifiedName) => `bounds:${t.schema}.${t.name}`,
   /** A table's set of columns: settled (added, dropped, retyped) before a child is created or linked to it. */
@@ -90,6 +92,21 @@ function splitQualified(text: string): string[] {
   return parts;
 }
 
+/**
+ * The name PostgreSQL gives the sequence of an identity or serial column when it is free
+ * (`table_column_seq`, each part shortened to fit 63 bytes as `ChooseRelationName` does).
+ */
+export function identitySequenceName(table: string, column: string): string {
+  const bytes = (s: string) => Buffer.byteLength(s, "utf8");
+  let t = table;
+  let c = column;
+  while (bytes(t) + bytes(c) + "__seq".length > 63) {
+    if (bytes(t) > bytes(c)) t = t.slice(0, -1);
+    else c = c.slice(0, -1);
+  }
+  return `${t}_${c}_seq`;
+}
+
 function columnNeeds(table: QualifiedName, c: ColumnDef, desired: SchemaModel): string[] {
   const out = [K.table(table), K.anyExtension];
   if (c.userType) out.push(K.type(c.userType.schema, c.userType.name), K.enumValues(c.userType.schema, c.userType.name));
@@ -101,7 +118,9 @@ function columnNeeds(table: QualifiedName, c: ColumnDef, desired: SchemaModel): 
 function columnReleases(c: ColumnDef | undefined, live: SchemaModel): string[] {
   if (!c) return [];
   const out: string[] = [];
-  if (c.userType) out.push(K.type(c.userType.schema, c.userType.name), K.extensionObjects);
+  // A default or generated expression may call an extension's function (uuid_generate_v4()).
+  if (c.userType || c.default !== null || c.generated !== null) out.push(K.extensionObjects);
+  if (c.userType) out.push(K.type(c.userType.schema, c.userType.name));
   for (const s of sequencesInExpression(c.default)) out.push(K.sequence(s.schema, s.name));
   out.push(...routinesInExpression(c.default, live), ...routinesInExpression(c.generated, live));
   return out;
@@ -120,6 +139,8 @@ function constraintNeeds(table: QualifiedName, c: ConstraintDef, desired: Schema
 
 function constraintReleases(table: QualifiedName, c: ConstraintDef, live: SchemaModel): string[] {
   const out = [...c.columns.map((col) => K.column(table, col)), ...routinesInExpression(c.kind === "FOREIGN KEY" ? null : c.definition, live)];
+  // An exclusion constraint's operator classes, or a check's functions, may be an extension's (btree_gist).
+  if (c.kind === "EXCLUDE" || c.kind === "CHECK") out.push(K.extensionObjects);
   if (c.references) {
     out.push(K.table(c.references));
     const ref = findTable(live, c.references);
@@ -185,7 +206,7 @@ function viewKeys(v: ViewDef): string[] {
 }
 
 function viewReads(v: ViewDef): string[] {
-  return [...v.dependsOn, K.anyExtension];
+  return [...v.dependsOn, K.anyExtension, K.extensionObjects];
 }
 
 /**
@@ -218,9 +239,16 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "dropSchema":
       return d({ drops: [K.schema(change.schema.name)] });
     case "createExtension":
-      return d({ creates: [K.extension(change.extension.name), K.anyExtension], needs: [K.schema(change.extension.schema)] });
+      return d({ creates: [K.extension(change.extension.name), K.anyExtension], needs: [K.schema(change.extension.schema), ...change.extension.requires.map(K.extension)] });
     case "dropExtension":
-      return d({ drops: [K.extension(change.extension.name), K.extensionObjects], releases: [K.schema(change.extension.schema)] });
+      // After the extensions that require it (whose drops release it).
+      return d({
+        drops: [K.extension(change.extension.name), K.extensionObjects],
+        releases: [K.schema(change.extension.schema), ...change.extension.requires.map(K.extension)],
+      });
+    case "setExtensionSchema":
+      // What names the extension's objects (an index's operator class) comes after the move.
+      return d({ needs: [K.extension(change.extension.name), K.schema(change.extension.schema)], creates: [K.anyExtension], releases: [K.schema(change.from)] });
     case "updateExtension":
       return d({ needs: [K.extension(change.extension.name)], creates: [K.anyExtension] });
     case "createEnum":
@@ -273,7 +301,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const drops = [K.table(t), ...t.columns.map((c) => K.column(t, c.name)), ...t.constraints.map((c) => K.constraint(t, c.name))];
       drops.push(...t.indexes.map((i) => K.index(t.schema, i.name)));
       if (t.partitionOf) drops.push(K.bounds(t.partitionOf));
-      const releases = [K.schema(t.schema), ...(t.partitionOf ? [K.table(t.partitionOf)] : []), ...t.inherits.map(K.table), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
+      const releases = [K.schema(t.schema), K.extensionObjects, ...(t.partitionOf ? [K.table(t.partitionOf)] : []), ...t.inherits.map(K.table), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
       return d({ drops, releases });
     }
     case "renameTable":
@@ -339,8 +367,16 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "dropNotNull":
       return d({ needs: [K.column(change.table, change.column), ...onInherited(change.table)] });
     case "addIdentity":
-    case "alterIdentity":
+      // After a sequence of the name PostgreSQL gives the identity's (a serial's) is dropped.
+      return d({ needs: [K.column(change.table, change.column)], creates: [K.sequence(change.table.schema, identitySequenceName(change.table.name, change.column))] });
     case "dropIdentity":
+      // Before a sequence of its name (a serial's) is created.
+      // Before the column's type changes too (releases, not needs: the serial's default, set after
+      // the type change, needs the new sequence, which comes after this drop).
+      return d({ releases: [K.column(change.table, change.column)], drops: [K.sequence(change.table.schema, identitySequenceName(change.table.name, change.column))] });
+    case "syncSequence":
+      return d({ needs: [K.sequence(change.sequence.schema, change.sequence.name), K.column(change.table, change.column)] });
+    case "alterIdentity":
     case "dropGeneratedExpression":
       return d({ needs: [K.column(change.table, change.column)] });
     case "setGeneratedExpression":
@@ -387,6 +423,8 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
           ...(owner ? change.index.columns.map((c) => K.column(owner, c)) : []),
           ...columnsMentioned(change.index.definition, owner),
           ...routinesInExpression(change.index.definition, live),
+          // Its operator classes or functions may be an extension's (gin_trgm_ops).
+          K.extensionObjects,
         ],
       });
     }
@@ -429,9 +467,17 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "setDomainNotNull":
     case "validateDomainConstraint":
       return d({ needs: [K.type(change.domain.schema, change.domain.name)] });
-    case "alterCompositeType":
-      // Creates (re-provides) the type: a view or routine using a new attribute comes after.
-      return d({ creates: [K.type(change.type.schema, change.type.name)], needs: objectNeeds(change.type) });
+    case "alterCompositeType": {
+      // Creates (re-provides) the type: a view or routine using a new attribute comes after. While
+      // columns using it inside other types are text (typeInUse released before, needed after).
+      const inUse = K.typeInUse(change.type.schema, change.type.name);
+      return d({ creates: [K.type(change.type.schema, change.type.name), inUse], drops: [inUse], needs: objectNeeds(change.type) });
+    }
+    case "setIndexOptions":
+      return d({ needs: [K.constraint(change.table, change.index)] });
+    case "refreshMaterializedView":
+      // After the indexes and what the view reads are in place.
+      return d({ needs: [K.table(change.view), ...change.view.dependsOn] });
     case "setTriggerEnabled":
       return d({ needs: objectKeys(change.trigger) });
     case "recreateType": {
@@ -439,6 +485,19 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const t = K.type(change.type.schema, change.type.name);
       const columns = change.columns.map((c) => K.column(c.table, c.column));
       return d({ drops: [t, ...columns], creates: [t, ...columns], needs: [...columns, ...objectNeeds(change.type)], releases: objectNeeds(change.from) });
+    }
+    case "columnsToText": {
+      // The columns count as dropped (views reading them go around). Re-creating: the type is
+      // released (dropped after); a nested type's change: before the nested type's ALTER.
+      const columns = change.columns.map((c) => K.column(c.table, c.column));
+      const type = K.type(change.type.schema, change.type.name);
+      return d({ drops: columns, releases: [change.inner ? K.typeInUse(change.inner.schema, change.inner.name) : type] });
+    }
+    case "columnsFromText": {
+      // After the nested type's ALTER, and before the outer type's own (the text has its old attributes).
+      const creates = change.columns.map((c) => K.column(c.table, c.column));
+      if (!change.inner) return d({ creates, needs: [K.type(change.type.schema, change.type.name)] });
+      return d({ creates, needs: [K.typeInUse(change.inner.schema, change.inner.name)], releases: [K.typeInUse(change.type.schema, change.type.name)] });
     }
     case "comment":
       return d({ needs: [commentNeeds(change.target)] });

@@ -6,20 +6,17 @@ import {
   type ColumnDef,
   type ConstraintDef,
   type IndexDef,
-  type MaterializedViewDef,
-  type ObjectDef,
-  type ObjectKind,
   type QualifiedName,
   type SchemaModel,
   type SequenceDef,
   type TableDef,
-  type ViewDef,
 } from "./model";
 import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render";
-import { dependenciesOf } from "./dependencies";
-import { compareObject, convertedColumns, objectId, routinesInExpression } from "./objects";
+import { dependenciesOf, sequencesInExpression } from "./dependencies";
 import { diffPrivileges } from "./privileges";
 import { checksForNewParents, childrenOf, linkPlan, parentsFirst, projectedChecks, projectedColumns, providedByParent, relinkForOwnColumns } from "./inheritance";
+import { diffDependents } from "./diff-dependents";
+import { indexOptionsOf, withoutIndexOptions } from "./index-options";
 
 /** A rename the user declared; the engine never guesses renames. */
 export type Rename =
@@ -70,6 +67,7 @@ export function diff(live: SchemaModel, desired: SchemaModel, options: DiffOptio
   diffEnums(renamedLive, desired, ctx);
   diffSequences(renamedLive, desired, ctx);
   diffTables(renamedLive, desired, ctx);
+  syncNewSequences(renamedLive, desired, ctx);
   diffDependents(renamedLive, desired, ctx);
   const recreated = new Set<string>();
   for (const c of ctx.out) if (RECREATING.has(c.kind)) for (const k of dependenciesOf(c, live, desired).drops) recreated.add(k);
@@ -83,7 +81,8 @@ const RECREATING: ReadonlySet<Change["kind"]> = new Set<Change["kind"]>([
   "dropSchema", "dropEnum", "recreateEnum", "dropSequence", "dropTable", "dropColumn", "dropView", "dropObject", "recreateType",
 ]);
 
-interface Ctx {
+/** The diff's state while it runs (see {@link diff}). */
+export interface Ctx {
   online: boolean;
   major: number;
   facts: ReadonlyMap<string, RowFacts>;
@@ -98,7 +97,8 @@ export function factsKey(table: QualifiedName, column?: string): string {
   return column === undefined ? keyOf(table) : `${keyOf(table)}.${column}`;
 }
 
-function comment(ctx: Ctx, target: CommentTarget, from: string | null, to: string | null): void {
+/** Adds a comment change when the comment differs. */
+export function comment(ctx: Ctx, target: CommentTarget, from: string | null, to: string | null): void {
   if (from !== to) ctx.out.push({ kind: "comment", target, comment: to });
 }
 
@@ -217,10 +217,19 @@ function diffExtensions(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void
       comment(ctx, { type: "EXTENSION", name: e.name }, null, e.comment);
       continue;
     }
+    if (l.schema !== e.schema && !l.relocatable) {
+      // PostgreSQL cannot move it: dropped and created again, under DATA_LOSS_DROP_EXTENSION.
+      ctx.out.push({ kind: "dropExtension", extension: l }, { kind: "createExtension", extension: e });
+      comment(ctx, { type: "EXTENSION", name: e.name }, null, e.comment);
+      continue;
+    }
+    if (l.schema !== e.schema) ctx.out.push({ kind: "setExtensionSchema", extension: e, from: l.schema });
     if (l.version !== e.version) ctx.out.push({ kind: "updateExtension", extension: e, from: l.version });
     comment(ctx, { type: "EXTENSION", name: e.name }, l.comment, e.comment);
   }
-  for (const e of live.extensions) if (!desiredNames.has(e.name)) ctx.out.push({ kind: "dropExtension", extension: e });
+  // Every installed extension is read; only those in a managed schema are the plan's to drop.
+  const managed = new Set(live.schemas.map((s) => s.name));
+  for (const e of live.extensions) if (!desiredNames.has(e.name) && managed.has(e.schema)) ctx.out.push({ kind: "dropExtension", extension: e });
 }
 
 function diffEnums(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
@@ -253,6 +262,7 @@ function diffEnums(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
             table: { schema: t.schema, name: t.name },
             column: c.name,
             array: c.userType!.array,
+            dropDefault: c.default !== null,
             default: desiredColumn(desired, t, c.name)!.default,
           })),
       );
@@ -263,7 +273,8 @@ function diffEnums(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
   for (const e of live.enums) if (!desiredMap.has(keyOf(e))) ctx.out.push({ kind: "dropEnum", enum: e });
 }
 
-function desiredColumn(desired: SchemaModel, table: QualifiedName, column: string): ColumnDef | undefined {
+/** The desired model's column of a table, if any. */
+export function desiredColumn(desired: SchemaModel, table: QualifiedName, column: string): ColumnDef | undefined {
   return desired.tables.find((t) => t.schema === table.schema && t.name === table.name)?.columns.find((c) => c.name === column);
 }
 
@@ -286,7 +297,7 @@ function diffSequences(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void 
       continue;
     }
     const opts = (x: typeof s) => [x.dataType, x.start, x.increment, x.min, x.max, x.cache, x.cycle].join("|");
-    if (opts(l) !== opts(s)) ctx.out.push({ kind: "alterSequence", sequence: s });
+    if (opts(l) !== opts(s)) ctx.out.push({ kind: "alterSequence", sequence: s, from: l });
     if (JSON.stringify(l.ownedBy) !== JSON.stringify(s.ownedBy)) ctx.out.push({ kind: "setSequenceOwner", sequence: s });
     comment(ctx, target, l.comment, s.comment);
   }
@@ -296,6 +307,26 @@ function diffSequences(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void 
     const o = s.ownedBy;
     if (o && !desiredColumn(desired, { schema: o.schema, name: o.table }, o.column)) continue;
     ctx.out.push({ kind: "dropSequence", sequence: s });
+  }
+}
+
+/**
+ * A sequence the plan creates as the default of an existing column (identity → serial, or a plain
+ * column given a serial default) starts past the values the column already holds.
+ */
+function syncNewSequences(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
+  const liveSequences = byKey(live.sequences);
+  const desiredSequences = byKey(desired.sequences);
+  for (const t of desired.tables) {
+    const lt = live.tables.find((x) => x.schema === t.schema && x.name === t.name);
+    if (!lt) continue;
+    for (const c of t.columns) {
+      if (!lt.columns.some((x) => x.name === c.name)) continue;
+      for (const q of sequencesInExpression(c.default)) {
+        const s = desiredSequences.get(keyOf(q));
+        if (s && !liveSequences.has(keyOf(q))) ctx.out.push({ kind: "syncSequence", sequence: s, table: { schema: t.schema, name: t.name }, column: c.name });
+      }
+    }
   }
 }
 
@@ -329,179 +360,6 @@ function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
   }
   for (const t of live.tables) {
     if (!desiredMap.has(keyOf(t)) || recreated.has(keyOf(t))) ctx.out.push({ kind: "dropTable", table: t, rows: ctx.facts.get(factsKey(t)) ?? UNKNOWN_FACTS });
-  }
-}
-
-/** A view or generic object, as the dependents pass sees it. */
-interface Dependent {
-  readonly live: ViewDef | ObjectDef | null;
-  readonly desired: ViewDef | ObjectDef | null;
-  decision: "create" | "drop" | "recreate" | "keep";
-  /** For `keep`: the in-place changes (CREATE OR REPLACE, ALTER). */
-  changes: readonly Change[];
-}
-
-const isView = (o: ViewDef | ObjectDef): o is ViewDef => o.kind === undefined;
-
-// Change kinds whose dependencies list dropped keys (see dependencies.ts).
-const DROPPING: ReadonlySet<Change["kind"]> = new Set<Change["kind"]>([
-  "dropSchema", "dropExtension", "dropEnum", "recreateEnum", "dropSequence", "renameSequence", "dropTable", "renameTable", "renameColumn",
-  "dropColumn", "alterColumnType", "dropConstraint", "renameConstraint", "dropIndex", "dropView", "dropObject", "recreateType",
-]);
-
-// Emission order of creations (the dependency graph has the last word): types before the views
-// and routines that use them, views before routines whose SQL bodies read them (such bodies record
-// no dependency), routines before the triggers that call them.
-const CREATE_RANK: Record<ObjectKind | "view", number> = {
-  domain: 0,
-  "composite type": 1,
-  "range type": 1,
-  view: 2,
-  "materialized view": 2,
-  function: 3,
-  procedure: 3,
-  aggregate: 4,
-  trigger: 4,
-  policy: 4,
-};
-
-/**
- * Views and generic objects (routines, triggers, domains, composite and range types, materialized
- * views, policies). Each is created, dropped, changed in place (CREATE OR REPLACE, ALTER) or dropped
- * and re-created. Then one fixpoint over the dependency keys: a kept view or object that depends on
- * a key some change drops (a column whose type changes, a re-created view, function or type) is
- * dropped and re-created around it, and so are, in turn, those that depend on it.
- */
-function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
-  const entries = new Map<string, Dependent>();
-  const desiredViews = byKey(desired.views);
-  for (const v of live.views) {
-    const d = desiredViews.get(keyOf(v)) ?? null;
-    const same = d !== null && d.definition === v.definition && d.options.join() === v.options.join();
-    entries.set(`view:${keyOf(v)}`, { live: v, desired: d, decision: d === null ? "drop" : same ? "keep" : "recreate", changes: [] });
-  }
-  for (const v of desired.views) if (!entries.has(`view:${keyOf(v)}`)) entries.set(`view:${keyOf(v)}`, { live: null, desired: v, decision: "create", changes: [] });
-  const desiredObjects = new Map(desired.objects.map((o) => [objectId(o), o]));
-  const cmpCtx = { live, desired, online: ctx.online };
-  for (const o of live.objects) {
-    const d = desiredObjects.get(objectId(o)) ?? null;
-    if (d === null) {
-      entries.set(objectId(o), { live: o, desired: null, decision: "drop", changes: [] });
-      continue;
-    }
-    const how = compareObject(o, d, cmpCtx);
-    const changes = how.action === "replace" ? [{ kind: "replaceObject", object: d, from: o } as const] : how.action === "alter" ? how.changes : [];
-    entries.set(objectId(o), { live: o, desired: d, decision: how.action === "recreate" ? "recreate" : "keep", changes });
-  }
-  for (const o of desired.objects) if (!entries.has(objectId(o))) entries.set(objectId(o), { live: null, desired: o, decision: "create", changes: [] });
-  if (entries.size === 0) return;
-
-  // Keys dropped by the changes so far and by the views and objects dropped or re-created.
-  const dropped = new Set<string>();
-  // Only changes that drop keys matter (computing every change's graph effects costs on a large cold plan).
-  for (const c of ctx.out) if (DROPPING.has(c.kind)) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
-  const removal = (e: Dependent): Change[] => {
-    const l = e.live!;
-    if (isView(l)) return [{ kind: "dropView", view: l }];
-    const d = e.desired;
-    if (e.decision === "recreate" && d && (d.kind === "domain" || d.kind === "composite type" || d.kind === "range type") && l.kind === d.kind) {
-      const columns = convertedColumns(live, desired, d);
-      if (columns.length) return [{ kind: "recreateType", type: d, from: l as typeof d, columns }];
-    }
-    return [{ kind: "dropObject", object: l }];
-  };
-  const removals = new Map<Dependent, Change[]>();
-  const remove = (e: Dependent) => {
-    const changes = removal(e);
-    removals.set(e, changes);
-    for (const c of changes) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
-  };
-  for (const e of entries.values()) if (e.decision === "drop" || e.decision === "recreate") remove(e);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const e of entries.values()) {
-      if (e.decision !== "keep" || !e.live!.dependsOn.some((k) => dropped.has(k))) continue;
-      e.decision = "recreate";
-      e.changes = [];
-      remove(e);
-      grew = true;
-    }
-  }
-
-  releaseDefaultsOfDroppedRoutines(live, desired, dropped, ctx);
-
-  const ordered = [...entries.values()];
-  for (const e of ordered) if (removals.has(e)) ctx.out.push(...removals.get(e)!);
-  const rank = (e: Dependent) => CREATE_RANK[isView(e.desired!) ? "view" : e.desired!.kind];
-  const creating = ordered.filter((e) => e.desired && (e.decision === "create" || e.decision === "recreate")).sort((a, b) => rank(a) - rank(b));
-  for (const e of creating) {
-    const d = e.desired!;
-    const recreatedInPlace = removals.get(e)?.some((c) => c.kind === "recreateType");
-    // Owners and privileges of what is (re-)created come from the privileges pass.
-    if (isView(d)) {
-      ctx.out.push({ kind: "createView", view: d });
-      comment(ctx, { type: "VIEW", schema: d.schema, name: d.name }, null, d.comment);
-      continue;
-    }
-    if (!recreatedInPlace) ctx.out.push({ kind: "createObject", object: d });
-    if (d.kind === "materialized view") {
-      // A new materialized view: its indexes are built right after it, without CONCURRENTLY.
-      for (const i of d.indexes) {
-        ctx.out.push({ kind: "createIndex", table: d, index: i, concurrently: false });
-        comment(ctx, { type: "INDEX", schema: d.schema, name: i.name }, null, i.comment);
-      }
-    }
-    comment(ctx, { type: "OBJECT", object: d }, null, d.comment);
-  }
-  for (const e of ordered) {
-    if (e.decision !== "keep") continue;
-    ctx.out.push(...e.changes);
-    const l = e.live!;
-    const d = e.desired!;
-    if (isView(d)) comment(ctx, { type: "VIEW", schema: d.schema, name: d.name }, l.comment, d.comment);
-    else {
-      if (d.kind === "materialized view" && !isView(l) && l.kind === "materialized view") diffMaterializedViewIndexes(l, d, ctx);
-      comment(ctx, { type: "OBJECT", object: d }, l.comment, d.comment);
-    }
-  }
-}
-
-/**
- * PostgreSQL refuses to drop a routine a column default calls: such defaults are dropped before a
- * routine goes and set again (to the desired default) after it is re-created.
- */
-function releaseDefaultsOfDroppedRoutines(live: SchemaModel, desired: SchemaModel, dropped: ReadonlySet<string>, ctx: Ctx): void {
-  const routines = new Set([...dropped].filter((k) => k.startsWith("function:")));
-  if (routines.size === 0) return;
-  const handled = new Set<string>();
-  for (const c of ctx.out) {
-    if (c.kind === "setDefault" || c.kind === "dropDefault" || c.kind === "alterColumnType") handled.add(factsKey(c.table, c.column));
-    if (c.kind === "dropColumn" || c.kind === "addColumn") handled.add(factsKey(c.table, c.column.name));
-  }
-  for (const t of live.tables) {
-    for (const c of t.columns) {
-      if (c.default === null || handled.has(factsKey(t, c.name))) continue;
-      if (!routinesInExpression(c.default, live).some((k) => routines.has(k))) continue;
-      const d = desiredColumn(desired, t, c.name);
-      if (!d) continue;
-      const table = { schema: t.schema, name: t.name };
-      ctx.out.push({ kind: "dropDefault", table, column: c.name });
-      if (d.default !== null) ctx.out.push({ kind: "setDefault", table, column: c.name, default: d.default });
-    }
-  }
-}
-
-function diffMaterializedViewIndexes(l: MaterializedViewDef, d: MaterializedViewDef, ctx: Ctx): void {
-  const wanted = new Set(d.indexes.map((i) => i.name));
-  for (const i of l.indexes) if (!wanted.has(i.name)) ctx.out.push({ kind: "dropIndex", schema: l.schema, index: i, concurrently: ctx.online });
-  for (const i of d.indexes) {
-    const li = l.indexes.find((x) => x.name === i.name);
-    if (!li) ctx.out.push({ kind: "createIndex", table: d, index: i, concurrently: ctx.online });
-    else if (!li.valid || indexSignature(li) !== indexSignature(i)) {
-      ctx.out.push({ kind: "dropIndex", schema: l.schema, index: li, concurrently: ctx.online });
-      ctx.out.push({ kind: "createIndex", table: d, index: i, concurrently: ctx.online });
-    }
-    comment(ctx, { type: "INDEX", schema: d.schema, name: i.name }, li && li.valid && indexSignature(li) === indexSignature(i) ? li.comment : null, i.comment);
   }
 }
 
@@ -562,7 +420,7 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
   for (const c of l.constraints) {
     const d = desiredCons.get(c.name);
     if (!d && c.inheritCount + links.add.length > 0 && providedByParent(c, t, desired)) continue;
-    if (!d || d.definition !== c.definition) ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
+    if (!d || (d.definition !== c.definition && !onlyIndexOptionsDiffer(c, d))) ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
   }
   for (const i of l.indexes) if (!desiredIdx.has(i.name)) ctx.out.push({ kind: "dropIndex", schema: t.schema, index: i, concurrently: ctx.online });
 
@@ -582,7 +440,13 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
 
   for (const c of t.constraints) {
     const lc = liveCons.get(c.name);
-    if (!lc || lc.definition !== c.definition) addConstraint(t, c, true, ctx);
+    if (lc && lc.definition !== c.definition && onlyIndexOptionsDiffer(lc, c)) {
+      // The constraint's index takes new storage parameters in place (no rebuild, no gap).
+      const from = indexOptionsOf(lc.definition);
+      const to = indexOptionsOf(c.definition);
+      const reset = from.map(optionName).filter((n) => !to.some((o) => optionName(o) === n));
+      ctx.out.push({ kind: "setIndexOptions", table: t, index: c.name, set: to.filter((o) => !from.includes(o)), reset });
+    } else if (!lc || lc.definition !== c.definition) addConstraint(t, c, true, ctx);
     else if (!lc.validated && c.validated) ctx.out.push({ kind: "validateConstraint", table: t, constraint: c.name });
   }
   for (const c of checksForNewParents(l, t, links, desired)) addConstraint(t, c, true, ctx);
@@ -625,6 +489,12 @@ function renameEquivalents(l: TableDef, t: TableDef, ctx: Ctx): TableDef {
   return { ...l, constraints, indexes };
 }
 
+// A primary key or unique constraint whose index's storage parameters alone change (the index of a
+// primary key or unique constraint has the constraint's name).
+function onlyIndexOptionsDiffer(l: ConstraintDef, d: ConstraintDef): boolean {
+  return (d.kind === "PRIMARY KEY" || d.kind === "UNIQUE") && l.kind === d.kind && withoutIndexOptions(l.definition) === withoutIndexOptions(d.definition);
+}
+
 function optionName(opt: string): string {
   return opt.slice(0, opt.indexOf("="));
 }
@@ -653,6 +523,7 @@ function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx, only: boo
       to: c.type,
       collation: c.collation,
       rewrite: needsRewrite(l.type, c.type) || (l.collation !== c.collation && !isTextual(c.type)),
+      dropDefault: l.default !== null && c.generated === null,
       default: l.default !== null && c.generated === null ? c.default : null,
     });
   }
@@ -690,7 +561,8 @@ function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx, only: boo
   }
 }
 
-function addConstraint(t: TableDef, c: ConstraintDef, existingTable: boolean, ctx: Ctx): void {
+/** Adds a constraint: online on a live table, NOT VALID then validated, or through a concurrently built index. */
+export function addConstraint(t: TableDef, c: ConstraintDef, existingTable: boolean, ctx: Ctx): void {
   const table = { schema: t.schema, name: t.name };
   const online = ctx.online && existingTable;
   if (online && (c.kind === "CHECK" || c.kind === "FOREIGN KEY")) {

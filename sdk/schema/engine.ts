@@ -5,6 +5,8 @@ import { connect, type ConnectionInput } from "../postgres/connection";
 import { majorFromVersionNum } from "../postgres/versions";
 import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply";
 import { diff } from "./diff";
+import { findUncastableColumns, UncastableColumnsError } from "./casts";
+import { ExtensionInUseError, findExtensionDependents } from "./extension-dependents";
 import { gatherRowFacts } from "./facts";
 import { scopedCatalogFingerprint, scopedCatalogState } from "./fingerprint";
 import { introspect } from "./introspect";
@@ -84,6 +86,8 @@ export class NonConvergenceError extends SetpointError {
  * catalog reads and cheap emptiness probes for objects the plan would drop.
  * @throws {ConnectionError} when the target is unreachable.
  * @throws {InputError} when the desired SQL is invalid (with file and line).
+ * @throws {UncastableColumnsError} when a column changes to a type its values have no cast to.
+ * @throws {ExtensionInUseError} when an extension to drop is used by objects outside the managed schemas.
  */
 export async function planSchema(target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions = {}): Promise<PlannedSchema> {
   const client = await open(target, options);
@@ -121,8 +125,14 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
   );
   assertRolesExist(normalized.model, roles);
   const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [], role: roles.applying };
-  // Probe emptiness only for what the plan would drop, then plan with those facts.
-  const facts = await gatherRowFacts(client, diff(live, normalized.model, policy));
+  // Probe emptiness only for what the plan would drop, then plan with those facts; a column type
+  // change PostgreSQL has no cast for is refused here, before anything runs.
+  const changes = diff(live, normalized.model, policy);
+  const uncastable = await findUncastableColumns(client, changes, normalized.model);
+  if (uncastable.length) throw new UncastableColumnsError(uncastable);
+  const extensionDependents = await findExtensionDependents(client, changes, live.schemas.map((s) => s.name));
+  if (extensionDependents.length) throw new ExtensionInUseError(extensionDependents);
+  const facts = await gatherRowFacts(client, changes);
   const p = plan(live, normalized.model, { ...policy, facts });
   return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached };
 }
@@ -234,6 +244,8 @@ async function introspectUnlessUnchanged(client: Client, schemas: readonly strin
 /**
  * Plans and applies in one session, then re-plans to prove convergence.
  * @throws {HazardsRefusedError} before anything runs, when the plan has hazards not allowed.
+ * @throws {UncastableColumnsError} before anything runs, when a column changes to a type its values have no cast to.
+ * @throws {ExtensionInUseError} before anything runs, when an extension to drop is used by objects outside the managed schemas.
  * @throws {ApplyError} when a step fails (see its `results`).
  * @throws {NonConvergenceError} when the re-plan is not empty.
  */

@@ -35,4 +35,6 @@ export {
 } from "./plan";
 export { applyPlan, ApplyError, ConcurrentApplyError, type ApplyOptions, type StepResult, type StepStatus } from "./apply";
 export { planSchema, applySchema, closeKeptConnections, NonConvergenceError, type SchemaEngineOptions, type PlannedSchema, type AppliedSchema } from "./engine";
+export { UncastableColumnsError, type UncastableColumn } from "./casts";
+export { ExtensionInUseError, type ExtensionDependent } from "./extension-dependents";
 export * from "./builders/index";

@@ -24,6 +24,7 @@ import { ACLS_SQL, DEFAULT_ACLS_SQL, toAcls, toDefaultAcls, type AclRow, type De
 import { IN_SCOPE, MANAGED_TABLE, NOT_EXTENSION_MEMBER } from "./catalog-scope";
 import { catalogQuery } from "./internal/prepared";
 import { compositeDefinition, domainDefinition, objectKeys } from "./objects";
+import { withIndexOptions } from "./index-options";
 
 /** Options for {@link introspect}. */
 export interface IntrospectOptions {
@@ -135,6 +136,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
         columns: v.columns,
         options: [...(v.options ?? [])].sort(),
         dependsOn: v.depends,
+        columnComments: v.column_comments ?? {},
         comment: v.comment,
       }),
     ),
@@ -170,7 +172,16 @@ function assembleObjects(rows: {
       const indexes = (r.indexes ?? []).map(
         (i): IndexDefinition => ({ name: i.name, definition: i.definition, unique: i.unique, valid: i.valid, columns: indexColumns(i.keys, name), comment: i.comment }),
       );
-      return { ...base(r), kind: "materialized view", definition: r.definition.trim().replace(/;$/, ""), columns: r.columns, options: [...(r.options ?? [])].sort(), indexes };
+      return {
+        ...base(r),
+        kind: "materialized view",
+        definition: r.definition.trim().replace(/;$/, ""),
+        columns: r.columns,
+        options: [...(r.options ?? [])].sort(),
+        indexes,
+        columnComments: r.column_comments ?? {},
+        populated: r.populated,
+      };
     }),
     ...rows.policies.map((r): ObjectDef => ({ ...base(r), kind: "policy", table: r.table })),
   ];
@@ -214,6 +225,7 @@ interface ViewRow {
   columns: string[];
   options: string[] | null;
   depends: string[];
+  column_comments: Record<string, string> | null;
   comment: string | null;
 }
 
@@ -255,6 +267,8 @@ type RangeRow = ObjectRow;
 interface MatViewRow extends ObjectRow {
   columns: string[];
   options: string[] | null;
+  column_comments: Record<string, string> | null;
+  populated: boolean;
   indexes: { name: string; definition: string; unique: boolean; valid: boolean; keys: number[]; comment: string | null }[] | null;
 }
 
@@ -332,6 +346,8 @@ interface ConstraintRow {
   validated: boolean;
   inherit_count: number;
   no_inherit: boolean;
+  /** Storage parameters of a primary key's or unique constraint's index (`name=value`). */
+  index_options: string[] | null;
   comment: string | null;
 }
 
@@ -423,7 +439,7 @@ function assembleTables(relations: RelationRow[], columns: ColumnRow[], constrai
         (c): ConstraintDef => ({
           name: c.name,
           kind: CONSTRAINT_KINDS[c.contype]!,
-          definition: c.definition,
+          definition: withIndexOptions(c.definition, c.index_options),
           columns: c.columns ?? (c.keys ?? []).map(name),
           references: c.ref_table ? { schema: c.ref_schema!, name: c.ref_table } : null,
           deferrable: c.deferrable,
@@ -517,9 +533,13 @@ WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_namespace", "n.oid")}
 ORDER BY 1`;
 
 const EXTENSIONS_SQL = `
-SELECT e.extname AS name, n.nspname AS schema, e.extversion AS version, obj_description(e.oid, 'pg_extension') AS comment
+SELECT e.extname AS name, n.nspname AS schema, e.extversion AS version, e.extrelocatable AS relocatable,
+       array(SELECT re.extname::text FROM pg_depend d JOIN pg_extension re ON re.oid = d.refobjid
+             WHERE d.classid = 'pg_extension'::regclass AND d.objid = e.oid AND d.refclassid = 'pg_extension'::regclass ORDER BY 1) AS requires,
+       obj_description(e.oid, 'pg_extension') AS comment
 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-WHERE e.extname <> 'plpgsql' AND ($1::text[] IS NULL OR n.nspname = ANY($1::text[]))
+-- Every extension, whatever the scope ($1 is referenced only because every query gets it).
+WHERE e.extname <> 'plpgsql' AND ($1::text[] IS NULL OR TRUE)
 ORDER BY 1`;
 
 const ENUMS_SQL = `
@@ -609,6 +629,7 @@ SELECT con.conrelid::int AS relid, con.conname AS name, con.contype::text AS con
        rn.nspname AS ref_schema, rc.relname AS ref_table,
        con.condeferrable AS deferrable, con.condeferred AS deferred, con.convalidated AS validated,
        con.coninhcount::int AS inherit_count, con.connoinherit AS no_inherit,
+       CASE WHEN con.contype IN ('p', 'u') THEN (SELECT ic.reloptions FROM pg_class ic WHERE ic.oid = con.conindid) END AS index_options,
        dsc.description AS comment
 FROM ${MANAGED_TABLES} m
 JOIN pg_constraint con ON con.conrelid = m.oid
@@ -660,11 +681,17 @@ const DEP_KEYS = (where: string) => `array(
   WHERE ${where} AND d.deptype IN ('n', 'a') AND k.key IS NOT NULL
   ORDER BY 1)`;
 
+// Comments on a view's or materialized view's columns, as a JSON object by column name (null when none).
+const COLUMN_COMMENTS = (rel: string) => `(SELECT json_object_agg(a.attname, dsc.description)
+  FROM pg_attribute a JOIN pg_description dsc ON dsc.objoid = a.attrelid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = a.attnum
+  WHERE a.attrelid = ${rel} AND a.attnum > 0 AND NOT a.attisdropped)`;
+
 const VIEWS_SQL = `
 SELECT n.nspname AS schema, c.relname AS name, pg_get_viewdef(c.oid) AS definition,
        array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
        c.reloptions AS options,
        ${DEP_KEYS("d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT rw.oid FROM pg_rewrite rw WHERE rw.ev_class = c.oid) AND d.refobjid <> c.oid")} AS depends,
+       ${COLUMN_COMMENTS("c.oid")} AS column_comments,
        obj_description(c.oid, 'pg_class') AS comment
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'v' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
@@ -846,6 +873,7 @@ SELECT n.nspname AS schema, c.relname AS name, c.relname AS identity, pg_get_vie
        (SELECT json_agg(json_build_object('name', ic.relname, 'definition', pg_get_indexdef(i.indexrelid), 'unique', i.indisunique, 'valid', i.indisvalid,
                                           'keys', i.indkey::int2[]::int[], 'comment', obj_description(i.indexrelid, 'pg_class')) ORDER BY ic.relname)
           FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid) AS indexes,
+       ${COLUMN_COMMENTS("c.oid")} AS column_comments, c.relispopulated AS populated,
        obj_description(c.oid, 'pg_class') AS comment
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'm' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}

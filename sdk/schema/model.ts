@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 7;
+export const MODEL_VERSION = 8;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -20,11 +20,19 @@ export interface NamespaceDef {
   readonly comment: string | null;
 }
 
-/** An installed extension. */
+/**
+ * An installed extension. Extensions belong to the database, not to a schema: every installed one
+ * is read, whatever its schema, so one the desired state wants elsewhere is moved (not created
+ * again); only those in managed schemas are dropped.
+ */
 export interface ExtensionDef {
   readonly name: string;
   readonly schema: string;
   readonly version: string;
+  /** `pg_extension.extrelocatable`: whether `ALTER EXTENSION ... SET SCHEMA` can move it. */
+  readonly relocatable: boolean;
+  /** Extensions it requires (`earthdistance` requires `cube`), sorted: created before it and dropped after it. */
+  readonly requires: readonly string[];
   readonly comment: string | null;
 }
 
@@ -170,6 +178,8 @@ export interface ViewDef extends QualifiedName {
   readonly options: readonly string[];
   /** Graph keys (see {@link ObjectDef.dependsOn}) of what the view reads: relations, columns, routines, types. */
   readonly dependsOn: readonly string[];
+  /** Comments on output columns (`COMMENT ON COLUMN view.c`), by column name; columns without one are absent. */
+  readonly columnComments: Readonly<Record<string, string>>;
   readonly comment: string | null;
 }
 
@@ -253,6 +263,14 @@ export interface MaterializedViewDef extends ObjectBase {
   readonly columns: readonly string[];
   readonly options: readonly string[];
   readonly indexes: readonly IndexDef[];
+  /** See {@link ViewDef.columnComments}. */
+  readonly columnComments: Readonly<Record<string, string>>;
+  /**
+   * `pg_class.relispopulated`: false when created `WITH NO DATA` and not refreshed since. Only
+   * decides how the view is created (see ADR 0008): a kept view is never emptied, and one left
+   * unpopulated is refreshed when the desired state is populated.
+   */
+  readonly populated: boolean;
 }
 
 /** A row-level security policy. `definition` is the rebuilt CREATE POLICY. */
@@ -378,7 +396,8 @@ export function inSchemas(model: SchemaModel, schemas: readonly string[]): Schem
   return {
     version: model.version,
     schemas: model.schemas.filter((s) => keep.has(s.name)),
-    extensions: inScope(model.extensions),
+    // Extensions are database-wide (see ExtensionDef): introspect reads them all.
+    extensions: model.extensions,
     enums: inScope(model.enums),
     sequences: inScope(model.sequences),
     tables: inScope(model.tables),

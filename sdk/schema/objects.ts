@@ -40,7 +40,8 @@ export function objectKeys(o: ObjectDef): string[] {
 
 /** What must exist before the object is created (and is released when it is dropped). */
 export function objectNeeds(o: ObjectDef): string[] {
-  const out = [`schema:${o.schema}`, "extension:*", ...o.dependsOn];
+  // Extension objects: what a routine or trigger calls may be an extension's, so it is dropped first.
+  const out = [`schema:${o.schema}`, "extension:*", "extension-objects:*", ...o.dependsOn];
   if (o.kind === "trigger" || o.kind === "policy") out.push(`table:${o.schema}.${o.table}`);
   return out;
 }
@@ -88,7 +89,7 @@ export function createSql(o: ObjectDef): string[] {
   switch (o.kind) {
     case "materialized view": {
       const options = o.options.length ? ` WITH (${o.options.map(renderOption).join(", ")})` : "";
-      return [`CREATE MATERIALIZED VIEW ${quoteQualified(o.schema, o.name)}${options} AS\n${o.definition}`];
+      return [`CREATE MATERIALIZED VIEW ${quoteQualified(o.schema, o.name)}${options} AS\n${o.definition}${o.populated ? "" : "\nWITH NO DATA"}`];
     }
     case "trigger": {
       const out = [o.definition];
@@ -220,8 +221,12 @@ function compareComposite(l: CompositeTypeDef, d: CompositeTypeDef, ctx: Compare
   // ALTER TYPE can drop, retype and append attributes: the kept ones must come first, in order.
   if (!kept.every((a, i) => d.attributes[i]?.name === a.name)) return { action: "recreate" };
   const retyped = kept.filter((a) => !same(a, wanted.get(a.name)!));
-  // PostgreSQL refuses to retype an attribute of a type that a column uses.
-  if (retyped.length && columnsUsing(ctx.live, d).length) return { action: "recreate" };
+  // PostgreSQL refuses to retype an attribute of a type that a column uses: such a type is
+  // re-created, or, when columns use it only inside other composite types, altered while those
+  // columns are text (the outer types are altered after they come back, so the text still fits).
+  const outer = retyped.length && !columnsUsing(ctx.live, d).length ? containingTypes(ctx.live, d) : [];
+  const nested = outer.map((o) => ({ type: o, columns: convertedColumns(ctx.live, ctx.desired, o) })).filter((x) => x.columns.length);
+  if (retyped.length && usedByColumns(ctx.live, d) && !nested.length) return { action: "recreate" };
   const actions = [
     ...l.attributes.filter((a) => !wanted.has(a.name)).map((a) => `DROP ATTRIBUTE ${quoteIdent(a.name)}`),
     ...retyped.map((a) => {
@@ -230,7 +235,29 @@ function compareComposite(l: CompositeTypeDef, d: CompositeTypeDef, ctx: Compare
     }),
     ...d.attributes.slice(kept.length).map((a) => `ADD ATTRIBUTE ${attributeSql(a)}`),
   ];
-  return actions.length ? { action: "alter", changes: [{ kind: "alterCompositeType", type: d, actions }] } : { action: "none" };
+  if (!actions.length) return { action: "none" };
+  return {
+    action: "alter",
+    changes: [
+      ...nested.map((n): Change => ({ kind: "columnsToText", type: n.type, columns: n.columns, inner: d })),
+      { kind: "alterCompositeType", type: d, actions },
+      ...nested.map((n): Change => ({ kind: "columnsFromText", type: n.type, columns: n.columns, inner: d })),
+    ],
+  };
+}
+
+/** The composite types of `model` that contain `t`, directly or through others. */
+function containingTypes(model: SchemaModel, t: QualifiedName): CompositeTypeDef[] {
+  const out: CompositeTypeDef[] = [];
+  const keys = [`type:${t.schema}.${t.name}`];
+  for (let i = 0; i < keys.length; i++) {
+    for (const o of model.objects) {
+      if (o.kind !== "composite type" || !o.dependsOn.includes(keys[i]!) || out.includes(o)) continue;
+      out.push(o);
+      keys.push(`type:${o.schema}.${o.name}`);
+    }
+  }
+  return out;
 }
 
 /** Columns of `model`'s tables whose type is `t` (or an array of it). */
@@ -251,8 +278,8 @@ export function convertedColumns(live: SchemaModel, desired: SchemaModel, t: Qua
   return columnsUsing(live, t).flatMap((c) => {
     const w = wanted.get(`${c.table.schema}.${c.table.name}.${c.column}`);
     if (!w || w.type !== c.type) return [];
-    const def = desired.tables.find((x) => x.schema === c.table.schema && x.name === c.table.name)?.columns.find((x) => x.name === c.column)?.default ?? null;
-    return [{ table: c.table, column: c.column, array: c.array, default: def }];
+    const column = (m: SchemaModel) => m.tables.find((x) => x.schema === c.table.schema && x.name === c.table.name)?.columns.find((x) => x.name === c.column);
+    return [{ table: c.table, column: c.column, array: c.array, dropDefault: (column(live)?.default ?? null) !== null, default: column(desired)?.default ?? null }];
   });
 }
 
@@ -267,7 +294,7 @@ export function recreateTypeSql(change: Extract<Change, { kind: "recreateType" }
   const type = quoteQualified(t.schema, t.name);
   const columns = change.columns.map((col) => ({ ...col, tbl: quoteQualified(col.table.schema, col.table.name), c: quoteIdent(col.column), target: col.array ? `${type}[]` : type }));
   const out: string[] = [];
-  for (const col of columns) if (col.default !== null) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} DROP DEFAULT`);
+  for (const col of columns) if (col.dropDefault) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} DROP DEFAULT`);
   if (change.from.kind === "range type") {
     for (const col of columns) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE text${col.array ? "[]" : ""} USING ${col.c}::text${col.array ? "[]" : ""}`);
     out.push(`DROP TYPE ${type}`, ...createSql(t));
@@ -280,6 +307,35 @@ export function recreateTypeSql(change: Extract<Change, { kind: "recreateType" }
   }
   for (const col of columns) if (col.default !== null) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} SET DEFAULT ${col.default}`);
   return out;
+}
+
+/** The statements of a columnsToText or columnsFromText change (defaults dropped before, set after). */
+export function columnsThroughTextSql(change: Extract<Change, { kind: "columnsToText" | "columnsFromText" }>): string[] {
+  const type = quoteQualified(change.type.schema, change.type.name);
+  return change.columns.flatMap((col) => {
+    const tbl = quoteQualified(col.table.schema, col.table.name);
+    const c = quoteIdent(col.column);
+    const suffix = col.array ? "[]" : "";
+    if (change.kind === "columnsToText") {
+      const out = col.dropDefault ? [`ALTER TABLE ${tbl} ALTER COLUMN ${c} DROP DEFAULT`] : [];
+      return [...out, `ALTER TABLE ${tbl} ALTER COLUMN ${c} TYPE text${suffix} USING ${c}::text${suffix}`];
+    }
+    const out = [`ALTER TABLE ${tbl} ALTER COLUMN ${c} TYPE ${type}${suffix} USING ${c}::${type}${suffix}`];
+    if (col.default !== null) out.push(`ALTER TABLE ${tbl} ALTER COLUMN ${c} SET DEFAULT ${col.default}`);
+    return out;
+  });
+}
+
+/**
+ * Whether columns of `model` use composite type `t`, directly or inside other composite types
+ * (PostgreSQL refuses to retype an attribute of such a type).
+ */
+export function usedByColumns(model: SchemaModel, t: QualifiedName, seen: Set<string> = new Set()): boolean {
+  const key = `type:${t.schema}.${t.name}`;
+  if (seen.has(key)) return false;
+  seen.add(key);
+  if (columnsUsing(model, t).length) return true;
+  return model.objects.some((o) => o.kind === "composite type" && o.dependsOn.includes(key) && usedByColumns(model, o, seen));
 }
 
 function unquote(name: string): string {

@@ -116,7 +116,10 @@ function isLong(change: Change): boolean {
     case "validateDomainConstraint":
     case "setDomainNotNull":
     case "recreateType":
+    case "columnsToText":
+    case "columnsFromText":
     case "recreateEnum":
+    case "refreshMaterializedView":
     case "setTableLogged":
     case "setGeneratedExpression":
       return true;

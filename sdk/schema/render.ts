@@ -1,7 +1,7 @@
 import { quoteIdent, quoteLiteral, quoteNullableLiteral, quoteQualified } from "../postgres/quote";
 import type { Change, CommentTarget } from "./changes";
 import type { ColumnDef, ConstraintDef, IdentityDef, SequenceDef, TableDef } from "./model";
-import { commentTargetSql, createSql, dropSql, recreateTypeSql, replaceSql, triggerEnableSql } from "./objects";
+import { columnsThroughTextSql, commentTargetSql, createSql, dropSql, recreateTypeSql, replaceSql, triggerEnableSql } from "./objects";
 import { grantDefaultPrivilegesSql, grantPrivilegesSql, ownerSql, revokeDefaultPrivilegesSql, revokePrivilegesSql } from "./privileges";
 
 /**
@@ -21,6 +21,8 @@ export function render(change: Change): string[] {
       ];
     case "dropExtension":
       return [`DROP EXTENSION ${quoteIdent(change.extension.name)}`];
+    case "setExtensionSchema":
+      return [`ALTER EXTENSION ${quoteIdent(change.extension.name)} SET SCHEMA ${quoteIdent(change.extension.schema)}`];
     case "updateExtension":
       return [`ALTER EXTENSION ${quoteIdent(change.extension.name)} UPDATE TO ${quoteLiteral(change.extension.version)}`];
     case "createEnum":
@@ -37,7 +39,15 @@ export function render(change: Change): string[] {
     case "createSequence":
       return [`CREATE SEQUENCE ${quoteQualified(change.sequence.schema, change.sequence.name)} ${sequenceOptions(change.sequence)}`];
     case "alterSequence":
-      return [`ALTER SEQUENCE ${quoteQualified(change.sequence.schema, change.sequence.name)} ${sequenceOptions(change.sequence)}`];
+      return renderAlterSequence(change.sequence, change.from);
+    case "syncSequence": {
+      const s = change.sequence;
+      // The last value given out, so the next one is past every row's (min for a descending sequence).
+      const agg = s.increment.startsWith("-") ? "min" : "max";
+      return [
+        `SELECT setval(${quoteLiteral(quoteQualified(s.schema, s.name))}::regclass, v) FROM (SELECT ${agg}(${quoteIdent(change.column)}) AS v FROM ${quoteQualified(change.table.schema, change.table.name)}) x WHERE v ${agg === "max" ? ">=" : "<="} ${s.start}`,
+      ];
+    }
     case "dropSequence":
       return [`DROP SEQUENCE ${quoteQualified(change.sequence.schema, change.sequence.name)}`];
     case "setSequenceOwner": {
@@ -73,7 +83,7 @@ export function render(change: Change): string[] {
       const c = quoteIdent(change.column);
       const collate = change.collation ? ` COLLATE ${change.collation}` : "";
       const out: string[] = [];
-      if (change.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
+      if (change.dropDefault) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
       out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${change.to}${collate} USING ${c}::${change.to}`);
       if (change.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ${change.default}`);
       return out;
@@ -93,10 +103,16 @@ export function render(change: Change): string[] {
       return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} SET DEFAULT ${change.default}`];
     case "dropDefault":
       return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} DROP DEFAULT`];
-    case "addIdentity":
+    case "addIdentity": {
+      const t = quoteQualified(change.table.schema, change.table.name);
+      const c = quoteIdent(change.column);
+      // Rows already there (a serial or plain column) keep their values: the identity goes on past them.
+      const agg = change.identity.increment.startsWith("-") ? "min" : "max";
       return [
-        `ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ALTER COLUMN ${quoteIdent(change.column)} ADD ${identityClause(change.identity)}`,
+        `ALTER TABLE ${t} ALTER COLUMN ${c} ADD ${identityClause(change.identity)}`,
+        `SELECT setval(pg_get_serial_sequence(${quoteLiteral(t)}, ${quoteLiteral(change.column)}), v) FROM (SELECT ${agg}(${c}) AS v FROM ${t}) x WHERE v ${agg === "max" ? ">=" : "<="} ${change.identity.start}`,
       ];
+    }
     case "alterIdentity": {
       const i = change.identity;
       return [
@@ -186,8 +202,20 @@ export function render(change: Change): string[] {
       return [`ALTER TYPE ${quoteQualified(change.type.schema, change.type.name)} ${change.actions.join(", ")}`];
     case "setTriggerEnabled":
       return [triggerEnableSql(change.trigger.schema, change.trigger.table, change.trigger.name, change.trigger.enabled)];
+    case "setIndexOptions": {
+      const i = quoteQualified(change.table.schema, change.index);
+      const out: string[] = [];
+      if (change.reset.length) out.push(`ALTER INDEX ${i} RESET (${change.reset.map(quoteIdent).join(", ")})`);
+      if (change.set.length) out.push(`ALTER INDEX ${i} SET (${change.set.map(renderOption).join(", ")})`);
+      return out;
+    }
+    case "refreshMaterializedView":
+      return [`REFRESH MATERIALIZED VIEW ${quoteQualified(change.view.schema, change.view.name)}`];
     case "recreateType":
       return recreateTypeSql(change);
+    case "columnsToText":
+    case "columnsFromText":
+      return columnsThroughTextSql(change);
     case "comment":
       return [`COMMENT ON ${commentTarget(change.target)} IS ${quoteNullableLiteral(change.comment)}`];
     case "setOwner":
@@ -257,6 +285,29 @@ function identityClause(i: IdentityDef): string {
   );
 }
 
+const TYPE_WIDTH: Record<string, number> = { smallint: 1, integer: 2, bigint: 3 };
+
+/**
+ * ALTER SEQUENCE to new options. PostgreSQL refuses bounds that exclude the current value; when
+ * the bounds change, the sequence first takes both ranges (and the wider type), a current value
+ * outside the new range restarts at the new START, then the new options are set. All in the
+ * step's transaction (the setval goes to the sequence's new storage, so it rolls back with it).
+ */
+function renderAlterSequence(s: SequenceDef, from: SequenceDef): string[] {
+  const seq = quoteQualified(s.schema, s.name);
+  const last = `ALTER SEQUENCE ${seq} ${sequenceOptions(s)}`;
+  if (s.min === from.min && s.max === from.max && s.dataType === from.dataType) return [last];
+  const big = (x: string) => BigInt(x);
+  const min = big(s.min) < big(from.min) ? s.min : from.min;
+  const max = big(s.max) > big(from.max) ? s.max : from.max;
+  const type = (TYPE_WIDTH[s.dataType] ?? 3) >= (TYPE_WIDTH[from.dataType] ?? 3) ? s.dataType : from.dataType;
+  return [
+    `ALTER SEQUENCE ${seq} AS ${type} MINVALUE ${min} MAXVALUE ${max}`,
+    `SELECT setval(${quoteLiteral(seq)}::regclass, ${s.start}, false) FROM ${seq} WHERE last_value < ${s.min} OR last_value > ${s.max}`,
+    last,
+  ];
+}
+
 function sequenceOptions(s: SequenceDef): string {
   return (
     `AS ${s.dataType} INCREMENT BY ${s.increment} MINVALUE ${s.min} MAXVALUE ${s.max} ` +
@@ -281,7 +332,7 @@ function renderRecreateEnum(change: Extract<Change, { kind: "recreateEnum" }>): 
   for (const col of change.columns) {
     const t = quoteQualified(col.table.schema, col.table.name);
     const c = quoteIdent(col.column);
-    if (col.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
+    if (col.dropDefault) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
     const target = col.array ? `${type}[]` : type;
     out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${target} USING ${c}::text${col.array ? "[]" : ""}::${target}`);
     if (col.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ${col.default}`);

@@ -17,6 +17,28 @@ describe.each(majors())("constraints on PostgreSQL %i", (major) => {
     );
   });
 
+  it("sets and resets the storage parameters of primary key and unique constraint indexes in place", async () => {
+    const table = (pk: string, uq: string) => `CREATE TABLE item (id int, code text, CONSTRAINT item_pkey PRIMARY KEY (id)${pk}, CONSTRAINT item_code UNIQUE (code) INCLUDE (id)${uq} DEFERRABLE);`;
+    const created = await expectConverges(major, "", table(" WITH (fillfactor = 70)", " WITH (fillfactor = 80, deduplicate_items = off)"));
+    expect(created.applied.plan.steps[0]!.sql[0]).toContain(`UNIQUE (code) INCLUDE (id) WITH ("deduplicate_items"='off', "fillfactor"='80') DEFERRABLE`);
+    const { applied, db } = await expectConverges(
+      major,
+      `${table(" WITH (fillfactor = 70)", " WITH (fillfactor = 80, deduplicate_items = off)")} INSERT INTO item VALUES (1, 'a');`,
+      table("", " WITH (fillfactor = 90)"),
+    );
+    expect(applied.plan.steps.map((s) => s.sql)).toEqual([
+      [`ALTER INDEX "public"."item_code" RESET ("deduplicate_items")`, `ALTER INDEX "public"."item_code" SET ("fillfactor" = '90')`],
+      [`ALTER INDEX "public"."item_pkey" RESET ("fillfactor")`],
+    ]);
+    const c = await db.client();
+    const { rows } = await c.query("SELECT relname, reloptions FROM pg_class WHERE relname IN ('item_pkey', 'item_code') ORDER BY 1");
+    expect(rows).toEqual([
+      { relname: "item_code", reloptions: ["fillfactor=90"] },
+      { relname: "item_pkey", reloptions: null },
+    ]);
+    expect((await c.query("SELECT id, code FROM item")).rows).toEqual([{ id: 1, code: "a" }]);
+  });
+
   if (major >= 15) {
     it("handles UNIQUE NULLS NOT DISTINCT", async () => {
       await expectConverges(major, "CREATE TABLE t (a int, b int);", "CREATE TABLE t (a int, b int, CONSTRAINT t_ab UNIQUE NULLS NOT DISTINCT (a, b));");

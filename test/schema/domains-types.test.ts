@@ -84,6 +84,21 @@ describe.each(majors())("domains, composite and range types on PostgreSQL %i", (
     expect((await c2.query("SELECT (p).x::int AS x, (p).y FROM shapes")).rows).toEqual([{ x: 1, y: 2 }]);
   });
 
+  it("re-creates a composite type nested in another that a column uses, through text, both ways, keeping data and the view over it", async () => {
+    const a = `CREATE TYPE money_amount AS (value numeric, currency char(3)); CREATE TYPE price_range AS (low money_amount, high money_amount);
+       CREATE TABLE offer (id int PRIMARY KEY, p price_range, ps price_range[] DEFAULT '{}'); CREATE VIEW lows AS SELECT id, (p).low FROM offer;`;
+    const b = `CREATE TYPE money_amount AS (value numeric(12,2), currency char(3)); CREATE TYPE price_range AS (low money_amount, high money_amount, note text);
+       CREATE TABLE offer (id int PRIMARY KEY, p price_range, ps price_range[] DEFAULT '{}'); CREATE VIEW lows AS SELECT id, (p).low FROM offer;`;
+    const data = "INSERT INTO offer VALUES (1, ROW(ROW(1.5, 'EUR'), ROW(2.25, 'EUR')), ARRAY[ROW(ROW(1, 'USD'), NULL)::price_range]);";
+    const there = await expectConverges(major, `${a} ${data}`, b);
+    expect(kinds(there.applied.plan.steps)).toEqual(["dropView", "columnsToText", "alterCompositeType", "columnsFromText", "createView", "alterCompositeType"]);
+    const c1 = await there.db.client();
+    expect((await c1.query("SELECT p::text, ps::text FROM offer")).rows).toEqual([{ p: '("(1.50,EUR)","(2.25,EUR)",)', ps: '{"(\\"(1.00,USD)\\",,)"}' }]);
+    const back = await expectConverges(major, `${b} INSERT INTO offer VALUES (1, ROW(ROW(1.5, 'EUR'), ROW(2.25, 'EUR'), 'n'));`, a);
+    const c2 = await back.db.client();
+    expect((await c2.query("SELECT (p).low::text AS low, ((p).high).value AS v FROM offer")).rows).toEqual([{ low: "(1.50,EUR)", v: "2.25" }]);
+  });
+
   it("re-creates a range type and its multirange under the columns that use it", async () => {
     const { applied, db } = await expectConverges(
       major,

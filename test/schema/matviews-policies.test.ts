@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { majors } from "../support/postgres";
-import { expectConverges } from "../support/schema";
+import { planSchema } from "../../sdk/schema/engine";
+import { schemaFromSql } from "../../sdk/schema/source";
+import { freshDatabase, majors } from "../support/postgres";
+import { engineOptions, expectConverges, runSql } from "../support/schema";
 
 const TABLES = `CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, region text);
 CREATE TABLE payments (id int PRIMARY KEY, account_id int REFERENCES accounts(id), amount numeric(10,2));`;
@@ -37,6 +39,26 @@ describe.each(majors())("materialized views and row-level security on PostgreSQL
 
     const retyped = await expectConverges(major, `${TABLES} ${base} ${DATA}`, `${TABLES.replace("amount numeric(10,2)", "amount numeric(12,2)")} ${base}`);
     expect(kinds(retyped.applied.plan.steps)).toEqual(["dropView", "dropObject", "alterColumnType", "createObject", "createView", "createIndex"]);
+  });
+
+  it("creates a materialized view WITH NO DATA as declared, refreshes one left unpopulated, and never empties a populated one", async () => {
+    const mv = "CREATE MATERIALIZED VIEW owners AS SELECT id, owner FROM accounts";
+    const populated = async (db: { client(): Promise<{ query(sql: string): Promise<{ rows: unknown[] }> }> }) =>
+      (await (await db.client()).query("SELECT relispopulated AS p FROM pg_class WHERE relname = 'owners'")).rows;
+    // Created (here re-created for a new query) WITH NO DATA, as the SQL says.
+    const created = await expectConverges(major, `${TABLES} ${DATA} ${mv};`, `${TABLES} ${mv.replace("owner FROM", "owner, region FROM")} WITH NO DATA;`);
+    expect(created.applied.plan.steps.find((s) => s.kind === "createObject")!.sql[0]).toMatch(/WITH NO DATA$/);
+    expect(await populated(created.db)).toEqual([{ p: false }]);
+    // Left unpopulated, wanted populated: refreshed, and readable.
+    const refreshed = await expectConverges(major, `${TABLES} ${DATA} ${mv} WITH NO DATA;`, `${TABLES} ${mv};`);
+    expect(kinds(refreshed.applied.plan.steps)).toEqual(["refreshMaterializedView"]);
+    expect((await (await refreshed.db.client()).query("SELECT count(*)::int AS n FROM owners")).rows).toEqual([{ n: 2 }]);
+    // Populated, declared WITH NO DATA: nothing to do (emptying it would break its readers).
+    const db = await freshDatabase(major);
+    await runSql(db, `${TABLES} ${DATA} ${mv};`);
+    const kept = await planSchema(db.url, schemaFromSql(`${TABLES} ${mv} WITH NO DATA;`), engineOptions(db));
+    expect(kept.plan.steps).toEqual([]);
+    expect(await populated(db)).toEqual([{ p: true }]);
   });
 
   it("builds and drops indexes of a kept materialized view concurrently", async () => {

@@ -121,6 +121,19 @@ describe.each(majors())("functions, procedures and triggers on PostgreSQL %i", (
     expect((await c.query("SELECT c FROM t ORDER BY id")).rows).toEqual([{ c: "a" }, { c: "b" }]);
   });
 
+  it("drops and rebuilds a check and an index expression around a function re-created for a new signature, keeping data", async () => {
+    const table = "CREATE TABLE tag (id int PRIMARY KEY, label text CHECK (norm(label) <> '')); CREATE UNIQUE INDEX tag_label_idx ON tag (norm(label));";
+    const { applied, db } = await expectConverges(
+      major,
+      `CREATE FUNCTION norm(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(trim(t)) $$; ${table} INSERT INTO tag VALUES (1, ' A ');`,
+      `CREATE FUNCTION norm(t text, strip text DEFAULT ' ') RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(btrim(t, strip)) $$; ${table}`,
+    );
+    expect(kinds(applied.plan.steps)).toEqual(["dropConstraint", "dropIndex", "dropObject", "createObject", "addConstraint", "validateConstraint", "createIndex"]);
+    const c = await db.client();
+    expect((await c.query("SELECT id, label FROM tag")).rows).toEqual([{ id: 1, label: " A " }]);
+    await expect(c.query("INSERT INTO tag VALUES (2, 'a')")).rejects.toThrow(/duplicate key value violates unique constraint "tag_label_idx"/);
+  });
+
   it("keeps triggers and policies with their table through a declared rename", async () => {
     const fn = "CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;";
     const after = (t: string) =>

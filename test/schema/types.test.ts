@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { majors } from "../support/postgres";
-import { expectConverges } from "../support/schema";
+import { UncastableColumnsError } from "../../sdk/schema/casts";
+import { applySchema, planSchema } from "../../sdk/schema/engine";
+import { schemaFromSql } from "../../sdk/schema/source";
+import { freshDatabase, majors } from "../support/postgres";
+import { engineOptions, expectConverges, runSql } from "../support/schema";
 
 const EVERY_TYPE = `CREATE TABLE every_type (
   c_smallint smallint, c_integer integer, c_bigint bigint, c_numeric numeric(12,3), c_numeric_free numeric,
@@ -36,6 +39,27 @@ describe.each(majors())("column types on PostgreSQL %i", (major) => {
       "CREATE TABLE t (a text DEFAULT '5', b varchar(5)); INSERT INTO t VALUES ('7', 'x');",
       "CREATE TABLE t (a integer DEFAULT 5, b text COLLATE \"C\");",
     );
+  });
+
+  it("refuses at plan time a column type change PostgreSQL has no cast for, naming the column, and changes nothing", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE TABLE doc (id int PRIMARY KEY, tags text[], spans int4range, label text); INSERT INTO doc VALUES (1, '{a}', '[1,3)', '[2,4)');");
+    const desired = schemaFromSql(
+      `CREATE FUNCTION time_diff(a time, b time) RETURNS float8 LANGUAGE sql IMMUTABLE AS 'SELECT EXTRACT(EPOCH FROM (a - b))';
+       CREATE TYPE timerange AS RANGE (subtype = time, subtype_diff = time_diff);
+       CREATE TABLE doc (id int PRIMARY KEY, tags jsonb, spans timerange, label int4range);`,
+    );
+    const err = await planSchema(db.url, desired, engineOptions(db)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UncastableColumnsError);
+    // text to a range goes through the range's input: that one is a cast PostgreSQL has.
+    expect((err as UncastableColumnsError).columns.map((c) => `${c.column}: ${c.from} -> ${c.to}`)).toEqual(["tags: text[] -> jsonb", "spans: int4range -> timerange"]);
+    expect((err as Error).message).toMatch(/public\.doc\.tags: from text\[\] to jsonb/);
+    await expect(applySchema(db.url, desired, engineOptions(db, { allowHazards: "all" }))).rejects.toBeInstanceOf(UncastableColumnsError);
+    const c = await db.client();
+    expect((await c.query("SELECT tags::text, spans::text, label FROM doc")).rows).toEqual([{ tags: "{a}", spans: "[1,3)", label: "[2,4)" }]);
+    expect((await c.query("SELECT count(*)::int AS n FROM pg_type WHERE typname = 'timerange'")).rows).toEqual([{ n: 0 }]);
+    // The castable change alone converges.
+    await expectConverges(major, "CREATE TABLE doc (id int PRIMARY KEY, label text); INSERT INTO doc VALUES (1, '[2,4)');", "CREATE TABLE doc (id int PRIMARY KEY, label int4range);");
   });
 
   it("handles identity columns, stored generated columns, serial and collation", async () => {

@@ -35,6 +35,35 @@ describe.each(majors())("views on PostgreSQL %i", (major) => {
     expect(applied.plan.steps.map((s) => s.kind)).toEqual(["dropView", "alterColumnType", "createView"]);
   });
 
+  it("comments on view and materialized view columns: added, changed, removed, and kept through a re-creation", async () => {
+    const view = (cols: string) => `${TABLES} CREATE VIEW emails AS SELECT id, email${cols} FROM users; CREATE MATERIALIZED VIEW order_totals AS SELECT user_id, sum(total) AS total FROM orders GROUP BY user_id;`;
+    const first = await expectConverges(
+      major,
+      view(""),
+      `${view("")} COMMENT ON COLUMN emails.email IS 'lower case'; COMMENT ON COLUMN emails.id IS 'the user'; COMMENT ON COLUMN order_totals.total IS 'in cents';`,
+    );
+    expect(first.applied.plan.steps.map((s) => s.sql[0])).toEqual([
+      `COMMENT ON COLUMN "public"."emails"."id" IS 'the user'`,
+      `COMMENT ON COLUMN "public"."emails"."email" IS 'lower case'`,
+      `COMMENT ON COLUMN "public"."order_totals"."total" IS 'in cents'`,
+    ]);
+    // A re-created view (a new column) gets its column comments again; a removed comment goes.
+    const { db } = await expectConverges(
+      major,
+      `${view("")} COMMENT ON COLUMN emails.email IS 'lower case'; COMMENT ON COLUMN emails.id IS 'the user'; COMMENT ON COLUMN order_totals.total IS 'in cents';`,
+      `${view(", active")} COMMENT ON COLUMN emails.email IS 'lower case, trimmed'; COMMENT ON COLUMN emails.active IS 'can log in';`,
+    );
+    const c = await db.client();
+    const { rows } = await c.query(
+      `SELECT c.relname AS rel, a.attname AS col, col_description(c.oid, a.attnum) AS comment FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+       WHERE c.relname IN ('emails', 'order_totals') AND a.attnum > 0 AND col_description(c.oid, a.attnum) IS NOT NULL ORDER BY 1, 2`,
+    );
+    expect(rows).toEqual([
+      { rel: "emails", col: "active", comment: "can log in" },
+      { rel: "emails", col: "email", comment: "lower case, trimmed" },
+    ]);
+  });
+
   it("drops a view before a column it reads is dropped", async () => {
     await expectConverges(
       major,
