@@ -291,7 +291,10 @@ function phaseTime(m: Measured<unknown>): PhaseTime {
 
 async function measurePhases(pg: EmbeddedPostgres, pid: readonly number[], target: string, desired: DesiredSchema, coldPlan: PlannedSchema, filledCache: string): Promise<Phases> {
   const devUrl = pg.url("postgres");
-  const normalized = await measure(pid, () => normalize(desired, { devUrl, major: 17, cacheDir: false }));
+  // As the engine normalizes for a target it connects to as the superuser postgres (the applying
+  // role is part of the cache key).
+  const roles = { names: ["postgres"], applying: "postgres", superuser: true, memberOf: [] };
+  const normalized = await measure(pid, () => normalize(desired, { devUrl, major: 17, cacheDir: false, roles }));
 
   // The dev-server half of normalize, step by step (the same statements normalize runs).
   const { devDdl, devIntrospect } = await withDatabase(pg, "bench_phase_dev", async (url) => {
@@ -305,7 +308,7 @@ async function measurePhases(pg: EmbeddedPostgres, pid: readonly number[], targe
     }
   });
 
-  const cacheRead = await measure(pid, () => normalize(desired, { devUrl, major: 17, cacheDir: filledCache }));
+  const cacheRead = await measure(pid, () => normalize(desired, { devUrl, major: 17, cacheDir: filledCache, roles }));
   if (!cacheRead.value.cached) throw new Error("phase cacheRead missed the cache");
   const desiredModel = cacheRead.value.model;
 

@@ -14,7 +14,7 @@ import { inSchemas, type SchemaModel } from "./model";
 import { closeKeptConnections as closeKept, giveBack, lease } from "./internal/kept-connections";
 import { WeightedLru } from "./internal/lru";
 import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, type NormalizeOptions, type TargetRoles } from "./normalize";
-import { assertHazardsAllowed, plan, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
+import { assertHazardsAllowed, plan, planChanges, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
 import type { DesiredSchema } from "./source";
 
 /** Options shared by {@link planSchema} and {@link applySchema}. */
@@ -133,7 +133,8 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
   const extensionDependents = await findExtensionDependents(client, changes, live.schemas.map((s) => s.name));
   if (extensionDependents.length) throw new ExtensionInUseError(extensionDependents);
   const facts = await gatherRowFacts(client, changes);
-  const p = plan(live, normalized.model, { ...policy, facts });
+  // The diff reads facts only into the drops they describe: without any, it would be the same again.
+  const p = facts.size === 0 ? planChanges(changes, live, normalized.model, policy) : plan(live, normalized.model, { ...policy, facts });
   return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached };
 }
 

@@ -497,7 +497,7 @@ interface Presence {
 // Each condition is implied by the WHERE clause of its kind's query, so a false is never wrong.
 const PRESENCE_SQL = `
 WITH ns AS (SELECT n.oid FROM pg_namespace n WHERE ${IN_SCOPE("n")}),
-     rel AS (SELECT c.oid, c.relkind FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM ns)),
+     rel AS (SELECT c.oid, c.relkind, c.relacl IS NOT NULL AS granted FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM ns)),
      typ AS (SELECT t.typtype FROM pg_type t WHERE t.typnamespace IN (SELECT oid FROM ns) AND t.typtype IN ('e', 'd', 'r', 'm'))
 SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        EXISTS (SELECT 1 FROM typ WHERE typtype = 'e') AS enums,
@@ -511,9 +511,9 @@ SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid IN (SELECT oid FROM rel)) AS policies,
        -- Each branch of UNMANAGED_SQL needs one of these: a foreign table or an inheritance child
        -- (a parent may be foreign), a routine (ordered-set aggregates), a trigger or policy (on an
-       -- unmanaged relation), a rule, a sequence (identity sequences' grants), a multirange, or one
-       -- of the kinds never managed.
-       EXISTS (SELECT 1 FROM rel WHERE relkind IN ('f', 'S'))
+       -- unmanaged relation), a rule, a sequence with grants (identity sequences' grants), a
+       -- multirange, or one of the kinds never managed.
+       EXISTS (SELECT 1 FROM rel WHERE relkind = 'f' OR (relkind = 'S' AND granted))
        OR EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid IN (SELECT oid FROM rel))
        OR EXISTS (SELECT 1 FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM ns))
        OR EXISTS (SELECT 1 FROM pg_trigger tg WHERE NOT tg.tgisinternal AND tg.tgrelid IN (SELECT oid FROM rel))

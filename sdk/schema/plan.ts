@@ -54,7 +54,14 @@ export interface PlanPolicy extends DiffOptions {
  * @throws {SetpointError} `PLAN_CYCLE` if the changes cannot be ordered (a bug: please report it).
  */
 export function plan(live: SchemaModel, desired: SchemaModel, policy: PlanPolicy = {}): Plan {
-  const changes = diff(live, desired, policy);
+  return planChanges(diff(live, desired, policy), live, desired, policy);
+}
+
+/**
+ * {@link plan} of changes already diffed with the same models and policy (the engine diffs first to
+ * learn what to probe, and plans those changes when the probes found nothing to add).
+ */
+export function planChanges(changes: readonly Change[], live: SchemaModel, desired: SchemaModel, policy: PlanPolicy = {}): Plan {
   const ordered = order(changes, live, desired);
   const newTables = new Set(
     changes.flatMap((c) => (c.kind === "createTable" ? [keyOf(c.table)] : c.kind === "createObject" && c.object.kind === "materialized view" ? [keyOf(c.object)] : [])),
@@ -154,7 +161,7 @@ function unmanagedOf(live: SchemaModel, desired: SchemaModel): Plan["unmanaged"]
  * Orders changes by their dependency graph (stable: ties keep the diff's order): creators before
  * needers, releasers before droppers, droppers before re-creators of the same key.
  */
-function order(changes: Change[], live: SchemaModel, desired: SchemaModel): { change: Change; deps: ChangeDeps }[] {
+function order(changes: readonly Change[], live: SchemaModel, desired: SchemaModel): { change: Change; deps: ChangeDeps }[] {
   const nodes = changes.map((change) => ({ change, deps: dependenciesOf(change, live, desired) }));
   const index = (field: keyof ChangeDeps) => {
     const m = new Map<string, number[]>();
