@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { quoteIdent } from "../../sdk/postgres/quote";
 import { applySchema, planSchema } from "../../sdk/schema/engine";
 import { closeDevResources } from "../../sdk/schema/normalize";
 import { schemaFromSql } from "../../sdk/schema/source";
-import { createPasswordRole, freshDatabase, majors, serverUrl, servers, type TestDatabase } from "../support/postgres";
+import { createPasswordRole, freshDatabase, majors, runOnServer, servers, type TestDatabase } from "../support/postgres";
 import { engineOptions, expectConverges, runSql } from "../support/schema";
 
 const kinds = (steps: readonly { kind: string }[]) => steps.map((s) => s.kind);
@@ -19,23 +18,13 @@ const OWNER = `owner_${suffix}`;
 const NOBODY = `nobody_${suffix}`;
 const ROLES = [RO, RW, OWNER, NOBODY];
 
-async function admin(major: number, sql: string): Promise<void> {
-  const c = new Client({ connectionString: serverUrl(servers().find((s) => s.major === major)!) });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 beforeAll(async () => {
-  for (const s of servers()) for (const r of ROLES) await admin(s.major, `CREATE ROLE ${quoteIdent(r)} NOLOGIN`);
+  for (const s of servers()) for (const r of ROLES) await runOnServer(s.major, `CREATE ROLE ${quoteIdent(r)} NOLOGIN`);
 });
 
 afterAll(async () => {
   await closeDevResources();
-  for (const s of servers()) for (const r of ROLES) await admin(s.major, `DROP ROLE IF EXISTS ${quoteIdent(r)}`).catch(() => undefined);
+  for (const s of servers()) for (const r of ROLES) await runOnServer(s.major, `DROP ROLE IF EXISTS ${quoteIdent(r)}`).catch(() => undefined);
 });
 
 async function rows<T>(db: TestDatabase, sql: string): Promise<T[]> {

@@ -37,6 +37,17 @@ export function serverUrl(server: SharedServer, database = "postgres"): string {
   return `postgres://postgres@${server.host}:${server.port}/${database}`;
 }
 
+/** Runs `sql` as the superuser on the shared server of `major` (server-wide objects: roles). */
+export async function runOnServer(major: number, sql: string): Promise<void> {
+  const c = new Client({ connectionString: serverUrl(servers().find((s) => s.major === major)!) });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
 /**
  * Creates a fresh, empty database on the server of `major` for the current test; it is dropped
  * (with its connections terminated) when the test finishes.

@@ -1,28 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { Client } from "pg";
 import { describe, expect, test } from "vitest";
 import { quoteIdent } from "../../sdk/postgres/quote";
 import { prepareGreenSchema } from "../../sdk/upgrade/schema";
-import { majors, serverUrl, servers } from "../support/postgres";
+import { majors, runOnServer } from "../support/postgres";
 import { bluegreen } from "../support/upgrade";
 
 const ok = majors().includes(16) && majors().includes(17);
-
-async function onServer(major: number, sql: string): Promise<void> {
-  const c = new Client({ connectionString: serverUrl(servers().find((s) => s.major === major)!) });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 describe.runIf(ok)("upgrade schema copy", () => {
   test("gives green blue's owners, grants, column grants, revoked PUBLIC defaults and default privileges", async () => {
     const reader = `reader_${randomBytes(3).toString("hex")}`;
     const owner = `owner_${randomBytes(3).toString("hex")}`;
-    for (const m of [16, 17]) await onServer(m, `CREATE ROLE ${quoteIdent(reader)} NOLOGIN; CREATE ROLE ${quoteIdent(owner)} NOLOGIN`);
+    for (const m of [16, 17]) await runOnServer(m, `CREATE ROLE ${quoteIdent(reader)} NOLOGIN; CREATE ROLE ${quoteIdent(owner)} NOLOGIN`);
     const { blue, green } = await bluegreen(16, 17);
     try {
       const b = await blue.client();
@@ -53,7 +42,7 @@ describe.runIf(ok)("upgrade schema copy", () => {
     } finally {
       // The roles go once they own and hold nothing in either database.
       for (const db of [blue, green]) await (await db.client()).query(`DROP OWNED BY ${quoteIdent(reader)}, ${quoteIdent(owner)}`);
-      for (const m of [16, 17]) await onServer(m, `DROP ROLE IF EXISTS ${quoteIdent(reader)}; DROP ROLE IF EXISTS ${quoteIdent(owner)}`).catch(() => undefined);
+      for (const m of [16, 17]) await runOnServer(m, `DROP ROLE IF EXISTS ${quoteIdent(reader)}; DROP ROLE IF EXISTS ${quoteIdent(owner)}`).catch(() => undefined);
     }
   });
 });
