@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { applySchema, closeKeptConnections, planSchema } from "../../sdk/schema/engine";
-import { keptConnectionCount } from "../../sdk/schema/internal/kept-connections";
+import { giveBack, keptConnectionCount, lease } from "../../sdk/schema/internal/kept-connections";
 import { schemaFromSql } from "../../sdk/schema/source";
 import { freshDatabase, majors } from "../support/postgres";
 import { engineOptions, runSql } from "../support/schema";
@@ -84,5 +84,21 @@ describe.each(majors())("kept target connections (keepConnections) on PostgreSQL
     for (let i = 0; i < 50 && (await engineBackends(first)).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(await engineBackends(first)).toEqual([]);
     expect(await engineBackends(await dbs[17]!.client())).toHaveLength(1);
+  });
+
+  it("goes on with unnamed statements when the server lost the kept connection's prepared ones (a pooler, DEALLOCATE ALL)", async () => {
+    const db = await freshDatabase(major);
+    const options = { ...engineOptions(db), keepConnections: true };
+    await applySchema(db.url, tenant("delta"), options);
+    // What PgBouncer's server_reset_query or another client's DISCARD ALL does to the session.
+    const kept = await lease(db.url);
+    expect((await kept.query("SELECT count(*)::int AS n FROM pg_prepared_statements")).rows[0].n).toBeGreaterThan(0);
+    await kept.query("DEALLOCATE ALL");
+    await giveBack(db.url, kept);
+    await applySchema(db.url, tenant("delta", ", price numeric"), options);
+    expect((await planSchema(db.url, tenant("delta", ", price numeric"), options)).plan.steps).toEqual([]);
+    const again = await lease(db.url);
+    expect(again).toBe(kept);
+    await giveBack(db.url, again);
   });
 });

@@ -27,9 +27,25 @@ function nameOf(sql: string): string {
 
 /**
  * Runs a catalog query: as a named prepared statement on a kept connection ({@link markKept}),
- * as an unnamed one elsewhere (a one-off connection would parse and plan it once either way).
+ * as an unnamed one elsewhere (a one-off connection would parse and plan it once either way), and
+ * on a kept connection whose prepared statements the server lost.
  */
 export async function catalogQuery<R extends QueryResultRow>(client: ClientBase, sql: string, values: unknown[] = []): Promise<R[]> {
-  const { rows } = keptClients.has(client) ? await client.query<R>({ name: nameOf(sql), text: sql, values }) : await client.query<R>(sql, values);
-  return rows;
+  if (keptClients.has(client)) {
+    try {
+      return (await client.query<R>({ name: nameOf(sql), text: sql, values })).rows;
+    } catch (err) {
+      if (!PREPARED_STATEMENT_GONE.has((err as { code?: string }).code ?? "")) throw err;
+      // The server no longer has what this connection prepared: a pooler in between (PgBouncer in
+      // transaction mode hands each transaction another server connection), or DEALLOCATE /
+      // DISCARD ALL. Unnamed statements work everywhere: this connection uses them from now on.
+      keptClients.delete(client);
+    }
+  }
+  return (await client.query<R>(sql, values)).rows;
 }
+
+const PREPARED_STATEMENT_GONE = new Set([
+  "26000", // invalid_sql_statement_name: prepared statement "..." does not exist
+  "42P05", // duplicate_prepared_statement: another client's statement of that name on a pooled server connection
+]);
