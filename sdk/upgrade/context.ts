@@ -55,6 +55,17 @@ export interface UpgradeOptions {
   readonly verifyBeforeSwitch?: boolean;
   /** Accept objects on blue Setpoint cannot create on green (see preflight). @default false */
   readonly allowObjectsNotCopied?: boolean;
+  /**
+   * Names this runner to anyone refused while it holds the upgrade's lock (with its pid and host):
+   * `cli`, `pulumi`, `operator`, ... @default "api"
+   */
+  readonly driver?: string;
+  /**
+   * How long an operation waits for another runner of an upgrade of the same blue database before
+   * refusing with `UPGRADE_IN_PROGRESS` (a killed runner's lock is gone as soon as blue's server
+   * reads its closed socket: the default covers a run started right after a crash). @default 5000
+   */
+  readonly lockWaitMs?: number;
   /** Receives progress events. */
   readonly onProgress?: (event: UpgradeEvent) => void;
   /**
@@ -118,7 +129,7 @@ export function describeSides(state: UpgradeState | undefined): { blue: string; 
 }
 
 /** Options with every default applied. */
-export type ResolvedOptions = Required<Pick<UpgradeOptions, "cutoverDeadlineMs" | "maxLagBytes" | "catchUpTimeoutMs" | "maxRetainedWalBytes" | "syncTimeoutMs" | "verify" | "verifyChunkRows" | "verifyBeforeSwitch" | "allowObjectsNotCopied">> &
+export type ResolvedOptions = Required<Pick<UpgradeOptions, "driver" | "lockWaitMs" | "cutoverDeadlineMs" | "maxLagBytes" | "catchUpTimeoutMs" | "maxRetainedWalBytes" | "syncTimeoutMs" | "verify" | "verifyChunkRows" | "verifyBeforeSwitch" | "allowObjectsNotCopied">> &
   UpgradeOptions;
 
 /** One run's shared context. */
@@ -141,6 +152,8 @@ export function resolveOptions(o: UpgradeOptions): ResolvedOptions {
   // An option given as `undefined` means "the default", not "no value".
   const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as UpgradeOptions;
   return {
+    driver: "api",
+    lockWaitMs: 5_000,
     cutoverDeadlineMs: 30_000,
     maxLagBytes: 16 * 1024 * 1024,
     catchUpTimeoutMs: 600_000,
@@ -154,19 +167,15 @@ export function resolveOptions(o: UpgradeOptions): ResolvedOptions {
   };
 }
 
-/** Loads (or starts) the state and connects to both sides. */
-export async function openContext(options: UpgradeOptions): Promise<RunContext> {
+/** A state nothing has been saved for yet; `id` empty means "not started" (never saved: it has no objects). */
+export function newState(id = randomBytes(5).toString("hex")): UpgradeState {
+  return { version: STATE_VERSION, id, phase: "new" as UpgradePhase, tables: [], fences: [], reverseSubscribed: false, history: [] };
+}
+
+/** Starts from the `loaded` state (saving a new one when there is none) and connects to both sides. */
+export async function openContext(options: UpgradeOptions, loaded: UpgradeState | undefined): Promise<RunContext> {
   const o = resolveOptions(options);
-  const loaded = await o.store.load();
-  const state: UpgradeState = loaded ?? {
-    version: STATE_VERSION,
-    id: randomBytes(5).toString("hex"),
-    phase: "new" as UpgradePhase,
-    tables: [],
-    fences: [],
-    reverseSubscribed: false,
-    history: [],
-  };
+  const state: UpgradeState = loaded ?? newState();
   const blue = await connect(o.blue, { applicationName: UPGRADE_APPLICATION_NAME });
   let green: Client;
   try {

@@ -1,6 +1,23 @@
 /** Blue-green major-version upgrades over logical replication: the contract of `setpoint/upgrade`. */
-export { planUpgrade, runUpgrade, rollbackUpgrade, finalizeUpgrade, PreflightRefusedError, UPGRADE_STEPS } from "./engine";
-export type { UpgradePlan, UpgradeResult, RunOptions, UpgradeStep } from "./engine";
+export { planUpgrade, runUpgrade, rollbackUpgrade, finalizeUpgrade, forgetUpgrade, PreflightRefusedError, UpgradeRefusedError, UPGRADE_STEPS } from "./engine";
+export type { UpgradePlan, UpgradeResult, RunOptions, PlanOptions, UpgradeStep } from "./engine";
+export {
+  UPGRADE_PHASE_TABLE,
+  RUN_UNTIL,
+  phaseRule,
+  planSteps,
+  switchInterrupted,
+  type PhaseRule,
+  type ForwardStep,
+  type RunUntil,
+  type RollbackRule,
+  type FinalizeRule,
+  type ForgetRule,
+  type UpgradeRequest,
+  type UpgradeRefusal,
+  type StepPlan,
+} from "./phases";
+export { UpgradeInProgressError, describeHolder, type LockHolder } from "./lock";
 export { UpgradeError, describeSides, type UpgradeOptions, type UpgradeEvent } from "./context";
 export { CutoverAbortedError, type CutoverResult } from "./cutover";
 export { PREFLIGHT_CHECKERS, type PreflightReport, type PreflightFinding, type PreflightCode, type SideSummary } from "./preflight";

@@ -3,7 +3,7 @@
  * that changed either database, so a killed run resumes exactly where it stopped. The state never
  * holds a connection string or a password: only names, positions and what the fence changed.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { SetpointError } from "../errors";
@@ -101,7 +101,8 @@ export type CutoverState = z.output<typeof cutoverSchema>;
 
 const phaseResultSchema = z.object({
   phase: z.string(),
-  status: z.enum(["Succeeded", "Failed", "Skipped"]),
+  /** `NotStarted` only in an operation's results (a planned step after a failed one), never in the saved history. */
+  status: z.enum(["Succeeded", "Failed", "Skipped", "NotStarted"]),
   startedAt: z.number(),
   durationMs: z.number(),
   message: z.string(),
@@ -165,6 +166,8 @@ export interface StateStore {
   load(): Promise<UpgradeState | undefined>;
   /** Saves the state durably before returning. */
   save(state: UpgradeState): Promise<void>;
+  /** Drops the saved state (the engine calls it once nothing of the upgrade is left); a later upgrade starts afresh. Idempotent. */
+  forget(): Promise<void>;
 }
 
 /** Raised when a saved state cannot be read back. */
@@ -195,6 +198,10 @@ export function memoryStateStore(initial?: UpgradeState): StateStore & { current
       state = structuredClone(s);
       return Promise.resolve();
     },
+    forget: () => {
+      state = undefined;
+      return Promise.resolve();
+    },
     current: () => state,
   };
 }
@@ -217,6 +224,10 @@ export function fileStateStore(path: string): StateStore {
       const tmp = `${path}.${process.pid}.tmp`;
       writeFileSync(tmp, JSON.stringify(s, null, 2));
       renameSync(tmp, path);
+      return Promise.resolve();
+    },
+    forget: () => {
+      rmSync(path, { force: true });
       return Promise.resolve();
     },
   };
@@ -254,6 +265,16 @@ export function tableStateStore(blue: ConnectionInput, key: string): StateStore 
           key,
           JSON.stringify(s),
         ]);
+      } finally {
+        await client.end();
+      }
+    },
+    forget: async () => {
+      const client = await connect(blue, { applicationName: "setpoint-upgrade" });
+      try {
+        // The table may not exist: nothing was ever saved, so there is nothing to forget.
+        const { rows } = await client.query<{ exists: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS exists`, [table]);
+        if (rows[0]!.exists) await client.query(`DELETE FROM ${table} WHERE key = $1`, [key]);
       } finally {
         await client.end();
       }

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, expect, onTestFailed, onTestFinished, test } from "vitest";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { schemaFromSql } from "../../sdk/schema/source";
-import { finalizeUpgrade, memoryStateStore, pgbouncerSwitch, planUpgrade, rollbackUpgrade, runUpgrade } from "../../sdk/upgrade/index";
+import type { UpgradeError} from "../../sdk/upgrade/index";
+import { finalizeUpgrade, memoryStateStore, pgbouncerSwitch, planUpgrade, rollbackUpgrade, runUpgrade, UPGRADE_STEPS, UpgradeRefusedError } from "../../sdk/upgrade/index";
 import { bindToTest, startPgBouncer } from "../support/pgbouncer";
 import { eventually } from "../support/eventually";
 import { majors } from "../support/postgres";
@@ -35,6 +36,10 @@ describe.runIf(pairs.length > 0).each(pairs)("upgrade %i → %i", (from, to) => 
     const planned = await planUpgrade({ blue: blue.url, green: green.url, store });
     expect(planned.preflight?.ok).toBe(true);
     expect(planned.steps).toEqual(["preflight", "schema", "replicate", "synchronize", "cutover"]);
+    // The plan honours the run's options: what a run with them would do.
+    expect((await planUpgrade({ blue: blue.url, green: green.url, store }, { until: "synchronized" })).steps).toEqual(["preflight", "schema", "replicate", "synchronize"]);
+    expect((await planUpgrade({ blue: blue.url, green: green.url, store }, { finalize: true })).steps).toEqual([...UPGRADE_STEPS, "finalize"]);
+    expect(await planUpgrade({ blue: blue.url, green: green.url, store }, { rollback: true })).toMatchObject({ steps: [], preflight: null });
 
     const result = await runUpgrade({ blue: blue.url, green: green.url, traffic: sw, store, cutoverDeadlineMs: 20_000 });
     expect(result.state.phase).toBe("switched");
@@ -133,6 +138,10 @@ describe.runIf(pairs.length > 0).each(pairs)("upgrade %i → %i", (from, to) => 
     const options = { blue: blue.url, green: green.url, traffic: sw, store, cutoverDeadlineMs: 20_000 };
     await runUpgrade(options);
     expect(sw.side()).toBe("green");
+    // Past until, a run has nothing to do (it used to run the post-switch steps over and over).
+    const staged = await runUpgrade(options, { until: "synchronized" });
+    expect([staged.state.phase, staged.phases]).toEqual(["switched", []]);
+    expect((await planUpgrade(options, { rollback: true })).steps).toEqual(["rollback"]);
     const writer = startWriter(app, sw.side);
     await new Promise((r) => setTimeout(r, 400));
     const rolled = await rollbackUpgrade(options);
@@ -154,6 +163,13 @@ describe.runIf(pairs.length > 0).each(pairs)("upgrade %i → %i", (from, to) => 
     expect(acl.rows[0]!.ok).toBe(true);
     expect(await upgradeLeftovers(blue)).toEqual([]);
     expect(await upgradeLeftovers(green)).toEqual([]);
+    // A rolled-back upgrade does not start again; rolling back again has nothing to do.
+    expect((await planUpgrade(options)).refusal).toMatchObject({ code: "UPGRADE_ENDED", phase: "rolled-back" });
+    const again = await runUpgrade(options).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(UpgradeRefusedError);
+    expect((again as UpgradeRefusedError).message).toMatch(/^upgrade run failed: the upgrade was rolled back \(last: rollback succeeded: .*\); it does not start again by itself/);
+    expect((await rollbackUpgrade(options)).phases).toEqual([]);
+    expect(store.current()!.phase).toBe("rolled-back");
   });
 
   test("abort while replicating leaves blue serving as before with no slot or publication", async () => {
@@ -248,6 +264,16 @@ describe.runIf(pairs.length > 0)("upgrade guards", () => {
     expect((err as Error).message).toMatch(/column "b" of "public"."t" is missing on green/);
     expect((err as Error).message).toMatch(/Add them to the schema definition/);
     expect(store.current()!.phase).toBe("preflighted");
+    // Every planned step has a result: those it never reached are NotStarted.
+    expect((err as UpgradeError).results.map((r) => `${r.phase} ${r.status}`)).toEqual([
+      "preflight Succeeded",
+      "schema Failed",
+      "replicate NotStarted",
+      "synchronize NotStarted",
+      "cutover NotStarted",
+    ]);
+    // The saved history keeps only what ran.
+    expect(store.current()!.history.map((r) => `${r.phase} ${r.status}`)).toEqual(["preflight Succeeded", "schema Failed"]);
     expect(await upgradeLeftovers(blue)).toEqual([]);
     await rollbackUpgrade({ blue: blue.url, green: green.url, store });
     expect(await upgradeLeftovers(green)).toEqual([]);
