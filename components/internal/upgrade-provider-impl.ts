@@ -1,15 +1,18 @@
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import { SetpointError } from "../../sdk/errors";
-import { connect, redactUrl } from "../../sdk/postgres/connection";
-import { quoteIdent } from "../../sdk/postgres/quote";
+import { redactUrl } from "../../sdk/postgres/connection";
 import {
+  forgetUpgrade,
+  phaseRule,
+  planSteps,
   planUpgrade,
   PreflightRefusedError,
   rollbackUpgrade,
   runUpgrade,
   STATE_VERSION,
   tableStateStore,
+  UPGRADE_PHASES,
+  UpgradeRefusedError,
   type TrafficSwitch,
   type UpgradeEvent,
   type UpgradeOptions,
@@ -17,11 +20,9 @@ import {
 } from "../../sdk/upgrade/index";
 import { kubernetesSecretSwitch, kubernetesServiceSwitch } from "../../sdk/upgrade/kubernetes";
 import { pgbouncerSwitch } from "../../sdk/upgrade/pgbouncer";
-import { STATE_SCHEMA } from "../../sdk/upgrade/state";
 import { containsUnknown } from "../schema-args";
 import { describeTraffic, parseUpgradeInputs, scrub, secretsOf, stableArgs, sameUpgradeArgs, type TrafficInput, type UpgradeResourceInputs } from "../upgrade-args";
-import { lockUpgrade, type UpgradeLock } from "./upgrade-lock";
-import { decideSteps, planView, preflightLines, PRE_SWITCH_PHASES, runUntil, summaryOf, type UpgradeSummary } from "./upgrade-view";
+import { planView, preflightLines, refusalText, requestOf, summaryOf, type UpgradeSummary } from "./upgrade-view";
 
 /**
  * The implementation behind the `Upgrade` dynamic provider. The serialized provider
@@ -30,10 +31,12 @@ import { decideSteps, planView, preflightLines, PRE_SWITCH_PHASES, runUntil, sum
  *
  * The engine's state lives in `setpoint.upgrades` on blue (one row per state key), not in Pulumi's
  * state: a `pulumi up` that failed or was killed leaves it exactly where the engine stopped, and
- * the next run's `check` reads it to plan and its `create` or `update` resumes from it.
+ * the next run's `check` reads it to plan and its `create` or `update` resumes from it. Which steps
+ * run, and what rollback, finalize and delete mean from each phase, is the engine's phase table:
+ * this driver maps arguments to an engine request and the engine's answer to outputs.
  */
 
-/** How long an operation waits for another process running the same upgrade. */
+/** How long an operation waits for another runner of an upgrade of the same blue database (a killed `up` leaves its provider running). */
 const LOCK_WAIT_MS = 30_000;
 
 /** What the resource stores besides its inputs. Never a connection or a password. */
@@ -81,6 +84,8 @@ function optionsOf(i: UpgradeResourceInputs, traffic: TrafficSwitch | undefined,
     ...(i.schema ? { schema: i.schema, schemaOptions: { ...(i.devUrl ? { devUrl: i.devUrl } : {}), ...(i.schemas ? { schemas: i.schemas } : {}) } } : {}),
     ...(traffic ? { traffic } : {}),
     store: tableStateStore(i.blue, i.stateKey),
+    driver: "pulumi",
+    lockWaitMs: LOCK_WAIT_MS,
     cutoverDeadlineMs: i.cutoverDeadlineMs,
     verify: i.verify,
     verifyBeforeSwitch: i.verifyBeforeSwitch,
@@ -114,18 +119,10 @@ function failedProperty(err: unknown, i: UpgradeResourceInputs): string {
 
 /** Plans from the saved state: the steps the next run executes, or why it refuses. */
 async function planFor(i: UpgradeResourceInputs): Promise<{ view: UpgradeView; refusal?: string }> {
-  const options = optionsOf(i, undefined);
-  let state: UpgradeState | undefined;
-  let planned: Awaited<ReturnType<typeof planUpgrade>> | undefined;
-  if (i.rollback) state = await options.store.load();
-  else {
-    planned = await planUpgrade(options);
-    state = planned.state;
-  }
-  const decision = decideSteps(i, state, planned?.steps ?? []);
-  const view: UpgradeView = { ...planView(i, state, decision), preflight: preflightLines(planned?.preflight ?? null) };
-  if (planned?.preflight && !planned.preflight.ok) return { view, refusal: new PreflightRefusedError(planned.preflight).message };
-  return { view, ...(decision.refusal ? { refusal: decision.refusal } : {}) };
+  const planned = await planUpgrade(optionsOf(i, undefined), { until: i.until, finalize: i.finalize, rollback: i.rollback });
+  const view: UpgradeView = { ...planView(i, planned.state, planned.steps), preflight: preflightLines(planned.preflight) };
+  if (planned.preflight && !planned.preflight.ok) return { view, refusal: new PreflightRefusedError(planned.preflight).message };
+  return { view, ...(planned.refusal ? { refusal: refusalText(planned.refusal) } : {}) };
 }
 
 /**
@@ -154,8 +151,8 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
   }
   const final = recordedFinal(olds);
   if (final) {
-    const refusal = decideSteps(inputs, finalState(final), []).refusal;
-    if (refusal) return { inputs: proposed, failures: [{ property: "", reason: `Upgrade: ${refusal}` }] };
+    const refusal = planSteps(finalState(final), requestOf(inputs)).refusal;
+    if (refusal) return { inputs: proposed, failures: [{ property: "", reason: `Upgrade: ${refusalText(refusal)}` }] };
     return { inputs: { ...proposed, ...inputs, plannedSteps: [], preflight: [], trafficSummary: describeTraffic(inputs.traffic) } };
   }
   let planned: Awaited<ReturnType<typeof planFor>>;
@@ -179,15 +176,13 @@ function outputsOf(raw: Record<string, unknown>, i: UpgradeResourceInputs, summa
   return { ...kept, ...i, plannedSteps: [], preflight: raw.preflight ?? [], trafficSummary: raw.trafficSummary ?? "", phase: summary.phase, summary };
 }
 
-const FINAL_PHASES: readonly string[] = ["finalized", "aborted", "rolled-back"];
-
 /**
  * The summary Pulumi recorded, when its phase is final. The engine never leaves a final phase and
  * no upgrade object is left in one, so nothing needs the databases any more (blue may be gone).
  */
 function recordedFinal(props: Record<string, unknown>): UpgradeSummary | undefined {
   const s = props.summary as UpgradeSummary | undefined;
-  return s && typeof s === "object" && FINAL_PHASES.includes(s.phase) ? s : undefined;
+  return s && typeof s === "object" && UPGRADE_PHASES.includes(s.phase) && phaseRule(s.phase).final ? s : undefined;
 }
 
 /** A state standing for a recorded final summary, for deciding what arguments may ask. */
@@ -203,8 +198,8 @@ interface Session {
 }
 
 /**
- * Runs `body` with the traffic switch built and the upgrade's lock held. Errors come out with
- * every password scrubbed; `onError` may turn them into what Pulumi should record.
+ * Runs `body` with the traffic switch built (the engine takes the upgrade's lock itself). Errors
+ * come out with every password scrubbed; `onError` may turn them into what Pulumi should record.
  */
 async function withUpgrade<T>(raw: Record<string, unknown>, body: (s: Session) => Promise<T>, onError: (message: string, err: unknown, s: Session) => Promise<Error>): Promise<T> {
   const i = parseUpgradeInputs(raw);
@@ -212,17 +207,15 @@ async function withUpgrade<T>(raw: Record<string, unknown>, body: (s: Session) =
   const progress = progressLogger(i);
   const log = (phase: string, message: string) => progress({ phase, message, at: Date.now() });
   let traffic: TrafficSwitch | undefined;
-  let lock: UpgradeLock | undefined;
   const session: Session = { i, options: optionsOf(i, undefined, progress), log };
   try {
     traffic = trafficSwitchOf(i.traffic);
     const withTraffic: Session = { ...session, options: optionsOf(i, traffic, progress) };
-    lock = await lockUpgrade(i.blue, i.stateKey, { waitMs: LOCK_WAIT_MS, onWait: (m) => log("lock", m) });
     return await body(withTraffic);
   } catch (err) {
-    throw await onError(scrub(`Upgrade: ${(err as Error).message}`, secrets), err, session);
+    const message = err instanceof UpgradeRefusedError ? refusalText(err.refusal) : (err as Error).message;
+    throw await onError(scrub(`Upgrade: ${message}`, secrets), err, session);
   } finally {
-    await lock?.release().catch(() => undefined);
     await traffic?.close().catch(() => undefined);
   }
 }
@@ -236,17 +229,9 @@ async function drive(raw: Record<string, unknown>): Promise<{ id: string; outs: 
   return withUpgrade(
     raw,
     async ({ i, options }) => {
-      const saved = await options.store.load();
-      let state: UpgradeState | undefined = saved;
-      if (i.rollback) {
-        if (saved?.phase === "finalized") throw new SetpointError("UPGRADE_FINALIZED", decideSteps(i, saved, []).refusal!);
-        if (saved && saved.phase !== "aborted" && saved.phase !== "rolled-back") state = (await rollbackUpgrade(options)).state;
-      } else {
-        const refusal = decideSteps(i, saved, []).refusal;
-        if (refusal) throw new SetpointError("UPGRADE_ENDED", refusal);
-        state = (await runUpgrade(options, { until: runUntil(i.until, saved?.phase ?? "new"), finalize: i.finalize })).state;
-      }
-      return { id: idOf(i), outs: outputsOf(raw, i, summaryOf(state)) };
+      const { state } = i.rollback ? await rollbackUpgrade(options) : await runUpgrade(options, { until: i.until, finalize: i.finalize });
+      // An empty id: no upgrade was ever saved (a rollback of nothing), shown as not started.
+      return { id: idOf(i), outs: outputsOf(raw, i, summaryOf(state.id ? state : undefined)) };
     },
     async (message, err, { i, options }) => {
       const failure = new Error(message, { cause: err }) as Error & { id?: string; properties?: Record<string, unknown>; reasons?: string[] };
@@ -290,36 +275,16 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
   if (recordedFinal(props)) {
     // Nothing of the upgrade is left; forget its state if blue is still there (it may be gone).
     const i = parseUpgradeInputs(props);
-    await forgetState(i.blue, i.stateKey).catch((err: unknown) =>
+    await forgetUpgrade(optionsOf(i, undefined)).catch((err: unknown) =>
       progressLogger(i)({ phase: "delete", message: scrub(`the saved state was not removed from blue (${(err as Error).message})`, secretsOf(i)), at: Date.now() }),
     );
     return;
   }
   await withUpgrade(
     props,
-    async ({ i, options, log }) => {
-      const saved = await options.store.load();
-      if (!saved) return;
-      if (PRE_SWITCH_PHASES.includes(saved.phase)) {
-        log("delete", `the upgrade is ${saved.phase}, not switched: aborting it (blue keeps serving)`);
-        await rollbackUpgrade(options);
-      } else if (saved.phase === "switched") {
-        log("delete", "the upgrade is switched: finalizing it (green keeps serving; the rollback path is dropped)");
-        // Completes a switch interrupted after traffic moved, then drops the rollback path.
-        await runUpgrade(options, { until: "switched", finalize: true });
-      }
-      await forgetState(i.blue, i.stateKey);
+    async ({ options }) => {
+      await forgetUpgrade(options);
     },
     (message, err) => Promise.resolve(new Error(message, { cause: err })),
   );
-}
-
-async function forgetState(blue: string, key: string): Promise<void> {
-  const client = await connect(blue, { applicationName: "setpoint-upgrade" });
-  try {
-    const table = `${quoteIdent(STATE_SCHEMA)}.${quoteIdent("upgrades")}`;
-    await client.query(`DELETE FROM ${table} WHERE key = $1`, [key]);
-  } finally {
-    await client.end();
-  }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { STATE_VERSION, UPGRADE_STEPS, type PreflightReport, type UpgradePhase, type UpgradeState } from "../../sdk/upgrade/index";
+import { planSteps, STATE_VERSION, type PreflightReport, type UpgradePhase, type UpgradeState } from "../../sdk/upgrade/index";
 import { parseUpgradeInputs } from "../upgrade-args";
-import { decideSteps, describeStep, formatBytes, planView, preflightLines, runUntil, summaryOf } from "./upgrade-view";
+import { describeStep, formatBytes, planView, preflightLines, refusalText, requestOf, summaryOf } from "./upgrade-view";
 
 function state(phase: UpgradePhase, extra: Partial<UpgradeState> = {}): UpgradeState {
   return { version: STATE_VERSION, id: "abc123", phase, tables: [], fences: [], reverseSubscribed: false, history: [], ...extra };
@@ -21,66 +21,21 @@ const SWITCHED_DONE: Partial<UpgradeState> = {
   },
 };
 
-const args = (extra: { until?: "synchronized" | "switched"; finalize?: boolean; rollback?: boolean } = {}) => ({ until: "switched" as const, finalize: false, rollback: false, ...extra });
-
-// What planUpgrade returns as steps toward `switched`, per phase.
-const PLANNED: Record<string, readonly (typeof UPGRADE_STEPS)[number][]> = {
-  new: UPGRADE_STEPS,
-  replicating: ["synchronize", "cutover"],
-  synchronized: ["cutover"],
-};
-
-describe("decideSteps", () => {
-  it("runs every phase of a new upgrade, and stops before the cutover when staging", () => {
-    expect(decideSteps(args(), undefined, PLANNED.new!).steps).toEqual(["preflight", "schema", "replicate", "synchronize", "cutover"]);
-    expect(decideSteps(args({ until: "synchronized" }), undefined, PLANNED.new!).steps).toEqual(["preflight", "schema", "replicate", "synchronize"]);
-    expect(decideSteps(args({ finalize: true }), undefined, PLANNED.new!).steps).toEqual([...UPGRADE_STEPS, "finalize"]);
-  });
-
-  it("resumes from the saved phase", () => {
-    expect(decideSteps(args(), state("replicating"), PLANNED.replicating!).steps).toEqual(["synchronize", "cutover"]);
-    expect(decideSteps(args({ until: "synchronized" }), state("synchronized"), PLANNED.synchronized!).steps).toEqual([]);
-    expect(decideSteps(args(), state("synchronized"), PLANNED.synchronized!).steps).toEqual(["cutover"]);
-  });
-
-  it("has nothing to do once switched, finalizes on request, and completes an interrupted switch first", () => {
-    expect(decideSteps(args(), state("switched", SWITCHED_DONE), []).steps).toEqual([]);
-    expect(decideSteps(args({ until: "synchronized" }), state("switched", SWITCHED_DONE), []).steps).toEqual([]);
-    expect(decideSteps(args({ finalize: true }), state("switched", SWITCHED_DONE), []).steps).toEqual(["finalize"]);
-    const interrupted = state("switched", { cutover: { ...SWITCHED_DONE.cutover!, postSwitchDone: false } });
-    expect(decideSteps(args(), interrupted, []).steps).toEqual(["cutover"]);
-    expect(decideSteps(args({ finalize: true }), interrupted, []).steps).toEqual(["cutover", "finalize"]);
-    expect(decideSteps(args({ finalize: true }), state("finalized"), []).steps).toEqual([]);
-  });
-
-  it("rolls back any started upgrade, and refuses once finalized", () => {
-    expect(decideSteps(args({ rollback: true }), undefined, []).steps).toEqual([]);
-    expect(decideSteps(args({ rollback: true }), state("replicating"), []).steps).toEqual(["rollback"]);
-    expect(decideSteps(args({ rollback: true }), state("switched", SWITCHED_DONE), []).steps).toEqual(["rollback"]);
-    expect(decideSteps(args({ rollback: true }), state("rolled-back"), []).steps).toEqual([]);
-    const finalized = decideSteps(args({ rollback: true }), state("finalized"), []);
-    expect(finalized.steps).toEqual([]);
-    expect(finalized.refusal).toMatch(/^the upgrade was finalized, so its rollback path no longer exists/);
-  });
-
-  it("refuses to go on with an aborted upgrade, saying why it ended and what to do", () => {
-    const aborted = state("aborted", { history: [{ phase: "synchronize", status: "Failed", startedAt: 1, durationMs: 2, message: "blue retained 9 bytes of WAL" }] });
-    const d = decideSteps(args(), aborted, []);
-    expect(d.steps).toEqual([]);
-    expect(d.refusal).toBe(
+describe("refusalText and requestOf", () => {
+  it("puts the engine's refusals in the resource's words: what is wrong, then what to change", () => {
+    const ended = planSteps(state("aborted", { history: [{ phase: "synchronize", status: "Failed", startedAt: 1, durationMs: 2, message: "blue retained 9 bytes of WAL" }] }), requestOf({ until: "switched", finalize: false, rollback: false }));
+    expect(refusalText(ended.refusal!)).toBe(
       "the upgrade was aborted (last: synchronize failed: blue retained 9 bytes of WAL); it does not start again by itself. " +
         "Set rollback to true to keep it that way, or delete this resource (or give a new stateKey), empty green and create the upgrade again",
     );
-    expect(decideSteps(args(), state("rolled-back"), []).refusal).toMatch(/^the upgrade was rolled back; it does not start again/);
+    const finalized = planSteps(state("finalized"), requestOf({ until: "switched", finalize: false, rollback: true }));
+    expect(refusalText(finalized.refusal!)).toBe("the upgrade was finalized, so its rollback path no longer exists; set rollback to false (green keeps serving)");
   });
-});
 
-describe("runUntil", () => {
-  it("stages only before the switch", () => {
-    expect(runUntil("synchronized", "new")).toBe("synchronized");
-    expect(runUntil("synchronized", "synchronized")).toBe("synchronized");
-    expect(runUntil("synchronized", "switched")).toBe("switched");
-    expect(runUntil("switched", "new")).toBe("switched");
+  it("asks for a rollback, or a run up to until that finalizes when asked", () => {
+    expect(requestOf({ until: "synchronized", finalize: false, rollback: true })).toEqual({ operation: "rollback" });
+    expect(requestOf({ until: "synchronized", finalize: false, rollback: false })).toEqual({ operation: "run", until: "synchronized", finalize: false });
+    expect(requestOf({ until: "switched", finalize: true, rollback: false })).toEqual({ operation: "run", until: "switched", finalize: true });
   });
 });
 
@@ -114,7 +69,7 @@ describe("describeStep and planView", () => {
   });
 
   it("renders one line per step and the traffic switch", () => {
-    const view = planView(inputs, undefined, { steps: ["preflight", "finalize"] });
+    const view = planView(inputs, undefined, ["preflight", "finalize"]);
     expect(view.plannedSteps).toEqual([expect.stringMatching(/^preflight: /), expect.stringMatching(/^finalize: /)]);
     expect(view.trafficSummary).toMatch(/^none: /);
   });

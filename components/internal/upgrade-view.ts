@@ -1,9 +1,20 @@
 /**
- * What the `Upgrade` resource shows: the steps a run will execute (decided from the saved state and
- * the arguments, the same way the provider's operations decide them), the preflight report as
- * lines, and the credential-free summary of the engine's state. Pure functions: no I/O.
+ * What the `Upgrade` resource shows: the steps the engine planned (its phase table decides them;
+ * nothing here restates a rule), in words for these arguments, the preflight report as lines, and
+ * the credential-free summary of the engine's state. Pure functions: no I/O.
  */
-import { describeSides, type PhaseResult, type PreflightReport, type UpgradePhase, type UpgradeState, type UpgradeStep } from "../../sdk/upgrade/index";
+import {
+  describeSides,
+  phaseRule,
+  switchInterrupted,
+  type PhaseResult,
+  type PreflightReport,
+  type UpgradePhase,
+  type UpgradeRefusal,
+  type UpgradeRequest,
+  type UpgradeState,
+  type UpgradeStep,
+} from "../../sdk/upgrade/index";
 import { describeTraffic, trafficCanPause, type UpgradeResourceInputs } from "../upgrade-args";
 
 /** The engine's state as the resource outputs it: no connection, no password. */
@@ -44,50 +55,26 @@ export function summaryOf(state: UpgradeState | undefined): UpgradeSummary {
   };
 }
 
-/** Phases in which nothing has switched yet: deleting or rolling back aborts. */
-export const PRE_SWITCH_PHASES: readonly UpgradePhase[] = ["new", "preflighted", "schema-ready", "replicating", "synchronized"];
-
-/** What a run with these arguments will do from the saved state, or why it refuses. */
-export interface StepDecision {
-  readonly steps: readonly UpgradeStep[];
-  /** Set when the arguments ask for something the state no longer allows; nothing runs. */
-  readonly refusal?: string;
+/**
+ * A refusal of the engine's phase table in the `Upgrade` resource's words: what is wrong, then what
+ * to change in the program.
+ */
+export function refusalText(refusal: UpgradeRefusal): string {
+  switch (refusal.code) {
+    case "UPGRADE_FINALIZED":
+      return `${refusal.message}; set rollback to false (green keeps serving)`;
+    case "UPGRADE_ENDED":
+      return `${refusal.message}. Set rollback to true to keep it that way, or delete this resource (or give a new stateKey), empty green and create the upgrade again`;
+    case "UPGRADE_NOT_SWITCHED":
+      return `${refusal.message}; set finalize to false until the upgrade has switched`;
+    default:
+      return assertNever(refusal.code);
+  }
 }
 
-/**
- * The steps `up` will run, from the saved state and the steps the engine would run toward
- * `switched` (`planned`, from `planUpgrade`).
- */
-export function decideSteps(inputs: Pick<UpgradeResourceInputs, "until" | "finalize" | "rollback">, state: UpgradeState | undefined, planned: readonly UpgradeStep[]): StepDecision {
-  const phase = state?.phase ?? "new";
-  if (inputs.rollback) {
-    if (phase === "finalized") return { steps: [], refusal: "the upgrade was finalized, so its rollback path no longer exists; set rollback to false (green keeps serving)" };
-    if (!state || phase === "aborted" || phase === "rolled-back") return { steps: [] };
-    return { steps: ["rollback"] };
-  }
-  if (phase === "aborted" || phase === "rolled-back") {
-    const last = state?.history.at(-1);
-    return {
-      steps: [],
-      refusal:
-        `the upgrade was ${phase === "aborted" ? "aborted" : "rolled back"}${last ? ` (last: ${last.phase} ${last.status.toLowerCase()}: ${last.message})` : ""}; ` +
-        "it does not start again by itself. Set rollback to true to keep it that way, or delete this resource (or give a new stateKey), empty green and create the upgrade again",
-    };
-  }
-  let steps: UpgradeStep[] = [...planned];
-  // A switch interrupted after traffic moved is completed before anything else.
-  if (phase === "switched" && !state?.cutover?.postSwitchDone) steps = ["cutover"];
-  if (runUntil(inputs.until, phase) === "synchronized") steps = steps.filter((s) => s !== "cutover");
-  if (inputs.finalize && (phase === "switched" || steps.includes("cutover"))) steps.push("finalize");
-  return { steps };
-}
-
-/**
- * The `until` to give the engine: staging at `synchronized` only means something before the
- * switch (the engine runs on from a later phase toward `until`).
- */
-export function runUntil(until: UpgradeResourceInputs["until"], phase: UpgradePhase): "synchronized" | "switched" {
-  return until === "synchronized" && PRE_SWITCH_PHASES.includes(phase) ? "synchronized" : "switched";
+/** The engine's request for these arguments: a rollback, or a run up to `until` (finalizing if asked). */
+export function requestOf(inputs: Pick<UpgradeResourceInputs, "until" | "finalize" | "rollback">): UpgradeRequest {
+  return inputs.rollback ? { operation: "rollback" } : { operation: "run", until: inputs.until, finalize: inputs.finalize };
 }
 
 /**
@@ -105,7 +92,7 @@ export function describeStep(step: UpgradeStep, inputs: UpgradeResourceInputs, s
     case "synchronize":
       return `synchronize: wait for the initial copy; abort and drop the slot if blue retains over ${formatBytes(inputs.maxRetainedWalBytes ?? 8 * 1024 ** 3)} of WAL`;
     case "cutover": {
-      if (state?.phase === "switched") return "cutover: complete the switch interrupted after traffic moved (blue closed, rollback path, verification)";
+      if (switchInterrupted(state)) return "cutover: complete the switch interrupted after traffic moved (blue closed, rollback path, verification)";
       const fence = trafficCanPause(inputs.traffic) ? `pause ${inputs.traffic.kind}` : "close logins on blue";
       const verify = inputs.verify === "none" ? [] : [`verify ${inputs.verify}`];
       const order = inputs.verifyBeforeSwitch ? [...verify, `switch ${inputs.traffic.kind}`] : [`switch ${inputs.traffic.kind}`, ...verify];
@@ -114,7 +101,7 @@ export function describeStep(step: UpgradeStep, inputs: UpgradeResourceInputs, s
     case "finalize":
       return "finalize: drop the rollback path and the upgrade's objects (no rollback afterwards)";
     case "rollback":
-      return state?.phase === "switched"
+      return phaseRule(state?.phase ?? "new").rollback === "switch-back"
         ? "rollback: fence green, wait until blue has all of green's writes, sync sequences, switch traffic back to blue"
         : "rollback: abort; drop the upgrade's slot, publication and subscription (blue serves as before)";
     default:
@@ -131,9 +118,9 @@ export function preflightLines(report: PreflightReport | null): string[] {
   return [head, ...report.findings.flatMap((f) => [`${f.severity} ${f.code} (${f.side}${f.object ? ` ${f.object}` : ""}): ${f.message}`, `fix: ${f.fix}`])];
 }
 
-/** The preview's view of a decision: one line per step, the traffic switch, and what the state is now. */
-export function planView(inputs: UpgradeResourceInputs, state: UpgradeState | undefined, decision: StepDecision): { plannedSteps: string[]; trafficSummary: string } {
-  return { plannedSteps: decision.steps.map((s) => describeStep(s, inputs, state)), trafficSummary: describeTraffic(inputs.traffic) };
+/** The preview's view of the planned steps: one line per step, and the traffic switch. */
+export function planView(inputs: UpgradeResourceInputs, state: UpgradeState | undefined, steps: readonly UpgradeStep[]): { plannedSteps: string[]; trafficSummary: string } {
+  return { plannedSteps: steps.map((s) => describeStep(s, inputs, state)), trafficSummary: describeTraffic(inputs.traffic) };
 }
 
 /** Bytes in binary units, e.g. `8.0 GiB`. */
@@ -149,5 +136,5 @@ export function formatBytes(n: number): string {
 }
 
 function assertNever(v: never): never {
-  throw new Error(`unexpected step ${String(v)}`);
+  throw new Error(`unexpected value ${String(v)}`);
 }

@@ -24,10 +24,11 @@ Commands:
   schema plan     --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--format text|json|sql]
   schema apply    --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--yes]
   schema inspect  --url URL [--format sql|json]
-  upgrade plan      --blue URL --green URL [--schema PATH] [--format text|json]
-  upgrade run       --blue URL --green URL [--schema PATH] [--until synchronized|switched] [--finalize]
+  upgrade plan      --blue URL --green URL [--schema PATH] [--until STAGE] [--finalize | --rollback] [--format text|json]
+  upgrade run       --blue URL --green URL [--schema PATH] [--until schema-ready|synchronized|switched] [--finalize]
   upgrade rollback  --blue URL --green URL
   upgrade finalize  --blue URL --green URL
+  upgrade forget    --blue URL --green URL   (abort before the switch, finalize after; never moves traffic)
 
 Schema options:
   --url URL             the target database (postgres://user:password@host:port/db)
@@ -55,7 +56,8 @@ Options:
   -h, --help      show this help
   -v, --version   print the version
 
-Exit codes: 0 ok, 1 error, 2 refused (by hazards, or by the upgrade preflight).
+Exit codes: 0 ok, 1 error, 2 refused (by hazards, by the upgrade preflight or state, or because
+another runner is running an upgrade of the same blue database).
 `;
 
 /**

@@ -1,8 +1,10 @@
 import { parseArgs } from "node:util";
 import { InputError } from "../errors";
 import { loadSchemaPath } from "../schema/source";
-import { finalizeUpgrade, planUpgrade, PreflightRefusedError, rollbackUpgrade, runUpgrade, type UpgradeResult } from "../upgrade/engine";
+import { finalizeUpgrade, forgetUpgrade, planUpgrade, PreflightRefusedError, rollbackUpgrade, runUpgrade, UpgradeRefusedError, type UpgradeResult } from "../upgrade/engine";
 import type { UpgradeOptions } from "../upgrade/context";
+import { UpgradeInProgressError } from "../upgrade/lock";
+import { RUN_UNTIL, type RunUntil } from "../upgrade/phases";
 import type { PreflightReport } from "../upgrade/preflight";
 import { pgbouncerSwitch } from "../upgrade/pgbouncer";
 import { tableStateStore } from "../upgrade/state";
@@ -16,6 +18,7 @@ const FLAGS = {
   name: { type: "string" },
   until: { type: "string" },
   finalize: { type: "boolean" },
+  rollback: { type: "boolean" },
   deadline: { type: "string" },
   verify: { type: "string" },
   "pgbouncer-admin": { type: "string" },
@@ -36,7 +39,10 @@ function parseFlags(args: readonly string[]) {
   }
 }
 
-/** Runs `setpoint upgrade <plan|run|rollback|finalize>`; resolves to the exit code. */
+/**
+ * Runs `setpoint upgrade <plan|run|rollback|finalize|forget>`; resolves to the exit code. A thin
+ * driver: the engine decides the steps (its phase table) and holds the upgrade's lock.
+ */
 export async function upgradeCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const [sub, ...rest] = argv;
   const { values } = parseFlags(rest);
@@ -48,27 +54,25 @@ export async function upgradeCommand(argv: readonly string[], io: CliIO): Promis
   try {
     switch (sub) {
       case "plan": {
-        const p = await planUpgrade(options);
-        if (json) io.stdout(`${JSON.stringify({ phase: p.state?.phase ?? "new", steps: p.steps, preflight: p.preflight }, null, 2)}\n`);
-        else io.stdout(`phase: ${p.state?.phase ?? "new"}\nsteps: ${p.steps.join(" → ") || "(none)"}\n${p.preflight ? preflightText(p.preflight) : ""}`);
-        return p.preflight && !p.preflight.ok ? EXIT.refused : EXIT.ok;
+        const p = await planUpgrade(options, { until: untilOf(values), finalize: values.finalize ?? false, rollback: values.rollback ?? false });
+        const refusal = p.refusal ? `${p.refusal.code}: ${p.refusal.message}` : null;
+        if (json) io.stdout(`${JSON.stringify({ phase: p.state?.phase ?? "new", steps: p.steps, preflight: p.preflight, refusal }, null, 2)}\n`);
+        else io.stdout(`phase: ${p.state?.phase ?? "new"}\nsteps: ${p.steps.join(" → ") || "(none)"}\n${refusal ? `refused: ${refusal}\n` : ""}${p.preflight ? preflightText(p.preflight) : ""}`);
+        return (p.preflight && !p.preflight.ok) || p.refusal ? EXIT.refused : EXIT.ok;
       }
-      case "run": {
-        const until = values.until ?? "switched";
-        if (until !== "schema-ready" && until !== "synchronized" && until !== "switched") {
-          throw new InputError(`--until must be schema-ready, synchronized or switched, not "${until}"`, { propertyPath: "until" });
-        }
-        return print(await runUpgrade(options, { until, finalize: values.finalize ?? false }), json, io);
-      }
+      case "run":
+        return print(await runUpgrade(options, { until: untilOf(values), finalize: values.finalize ?? false }), json, io);
       case "rollback":
         return print(await rollbackUpgrade(options), json, io);
       case "finalize":
         return print(await finalizeUpgrade(options), json, io);
+      case "forget":
+        return print(await forgetUpgrade(options), json, io);
       default:
-        throw new InputError(`unknown upgrade command "${sub ?? ""}"; use one of plan, run, rollback, finalize`, { propertyPath: "command" });
+        throw new InputError(`unknown upgrade command "${sub ?? ""}"; use one of plan, run, rollback, finalize, forget`, { propertyPath: "command" });
     }
   } catch (err) {
-    if (err instanceof PreflightRefusedError) {
+    if (err instanceof PreflightRefusedError || err instanceof UpgradeRefusedError || err instanceof UpgradeInProgressError) {
       io.stderr(`setpoint: ${err.message}\n`);
       return EXIT.refused;
     }
@@ -76,6 +80,13 @@ export async function upgradeCommand(argv: readonly string[], io: CliIO): Promis
   } finally {
     await options.traffic?.close();
   }
+}
+
+function untilOf(values: Flags): RunUntil | undefined {
+  const until = values.until;
+  if (until === undefined) return undefined;
+  if (!(RUN_UNTIL as readonly string[]).includes(until)) throw new InputError(`--until must be ${RUN_UNTIL.slice(0, -1).join(", ")} or ${RUN_UNTIL.at(-1)}, not "${until}"`, { propertyPath: "until" });
+  return until as RunUntil;
 }
 
 function upgradeOptions(values: Flags, io: CliIO): UpgradeOptions {
@@ -100,6 +111,7 @@ function upgradeOptions(values: Flags, io: CliIO): UpgradeOptions {
     cutoverDeadlineMs: deadline,
     verify,
     allowObjectsNotCopied: values["allow-objects-not-copied"] ?? false,
+    driver: "cli",
     onProgress: (e) => io.stderr(`[${e.phase}] ${e.message}\n`),
   };
 }

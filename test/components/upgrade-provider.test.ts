@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type * as UpgradeLockModule from "../../components/internal/upgrade-lock";
+import { acquireUpgradeLock } from "../../sdk/upgrade/lock";
 import { majors } from "../support/postgres";
 import { bluegreen, seedApp, upgradeAdmin, upgradeLeftovers } from "../support/upgrade";
 
@@ -20,14 +20,12 @@ const work = mkdtempSync(join(tmpdir(), "setpoint-upgrade-provider-"));
 
 type Provider = Required<Pick<pulumi.dynamic.ResourceProvider, "check" | "diff" | "create" | "update" | "read" | "delete">>;
 let provider: Provider;
-let lockModule: typeof UpgradeLockModule;
 
 beforeAll(() => {
   // The provider resolves setpoint/internal/upgrade-provider, i.e. dist/: it must be built.
   if (!existsSync(join(root, "dist/components/internal/upgrade-provider-impl.js"))) throw new Error("dist/ is missing: run `npm run build` before the integration tests");
   const load = createRequire(__filename);
   provider = (load(join(root, "dist/components/upgrade-provider.js")) as { upgradeProvider: Provider }).upgradeProvider;
-  lockModule = load(join(root, "dist/components/internal/upgrade-lock.js")) as typeof lockModule;
 });
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -176,21 +174,28 @@ describe.runIf(majors().includes(FROM) && majors().includes(TO))("Upgrade dynami
     expect((await (await blue.client()).query("SELECT key FROM setpoint.upgrades")).rows).toEqual([]);
   });
 
-  it("the upgrade's lock: a second holder waits, then fails naming the first; released when the first ends", async () => {
+  it("refuses to run an upgrade another driver is running, after waiting for it, naming the holder; changes nothing", { timeout: 90_000 }, async () => {
     const { blue, green } = await bluegreen(FROM, TO);
+    await seedApp(await blue.client(), 5, 20);
     const admin = await upgradeAdmin(blue, green);
-    const first = await lockModule.lockUpgrade(admin.blue, "k", { waitMs: 0 });
-    const waits: string[] = [];
-    const error = await lockModule.lockUpgrade(admin.blue, "k", { waitMs: 1200, onWait: (m) => waits.push(m) }).then(
-      () => null,
-      (e: Error) => e,
-    );
-    expect(error).toBeInstanceOf(lockModule.UpgradeLockedError);
-    expect(error!.message).toMatch(/^another process is running this upgrade \(blue session pid \d+, application setpoint-upgrade-lock/);
-    expect(waits).toEqual([expect.stringMatching(/^waiting up to 1 s for another process running this upgrade/)]);
-    // Another key is another upgrade.
-    await (await lockModule.lockUpgrade(admin.blue, "other", { waitMs: 0 })).release();
-    await first.release();
-    await (await lockModule.lockUpgrade(admin.blue, "k", { waitMs: 0 })).release();
+    // The operator (or a CLI) runs an upgrade of this blue database: it holds the engine's lock.
+    const held = await acquireUpgradeLock(admin.blue, { driver: "operator" });
+    try {
+      const inputs = inputsFor(admin);
+      const checked = await provider.check({}, inputs);
+      expect(checked.failures ?? []).toEqual([]);
+      const started = Date.now();
+      const error = await provider.create(checked.inputs!).then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(Date.now() - started).toBeGreaterThanOrEqual(29_000);
+      expect(error!.message).toMatch(/^Upgrade: another runner is running an upgrade of this blue database: operator \(pid \d+ on [^)]+\) since \d{4}-\d\d-\d\dT[^,]+, blue session \d+ \(waited 30 s\); nothing was changed/);
+      expect(error!.message).not.toContain(admin.password);
+      expect(await upgradeLeftovers(blue)).toEqual([]);
+      expect((await (await blue.client()).query("SELECT 1 FROM pg_namespace WHERE nspname = 'setpoint'")).rowCount).toBe(0);
+    } finally {
+      await held.release();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { main } from "../../sdk/cli/main";
+import { acquireUpgradeLock } from "../../sdk/upgrade/lock";
 import { majors } from "../support/postgres";
 import { bluegreen, seedApp, upgradeLeftovers } from "../support/upgrade";
 
@@ -28,7 +29,24 @@ describe.runIf(ok)("setpoint upgrade", () => {
 
     const replan = capture();
     expect(await main(["upgrade", "plan", ...flags, "--format", "json"], replan.io)).toBe(0);
-    expect(JSON.parse(replan.out())).toMatchObject({ phase: "synchronized", steps: ["cutover"], preflight: null });
+    expect(JSON.parse(replan.out())).toMatchObject({ phase: "synchronized", steps: ["cutover"], preflight: null, refusal: null });
+    const planFinalize = capture();
+    expect(await main(["upgrade", "plan", ...flags, "--finalize"], planFinalize.io)).toBe(0);
+    expect(planFinalize.out()).toBe("phase: synchronized\nsteps: cutover → finalize\n");
+    const planRollback = capture();
+    expect(await main(["upgrade", "plan", ...flags, "--rollback"], planRollback.io)).toBe(0);
+    expect(planRollback.out()).toBe("phase: synchronized\nsteps: rollback\n");
+
+    // Another driver (here standing in for the operator) runs an upgrade of this blue database: refused, named.
+    const held = await acquireUpgradeLock(blue.url, { driver: "operator" });
+    const busy = capture();
+    try {
+      expect(await main(["upgrade", "run", ...flags], busy.io)).toBe(2);
+    } finally {
+      await held.release();
+    }
+    expect(busy.err()).toMatch(/^\[lock\] waiting up to 5 s for another runner of an upgrade of this database: operator \(pid \d+ on /);
+    expect(busy.err()).toMatch(/setpoint: another runner is running an upgrade of this blue database: operator \(pid \d+ on .*\(waited 5 s\); nothing was changed/);
 
     const run = capture();
     expect(await main(["upgrade", "run", ...flags, "--format", "json"], run.io)).toBe(0);
@@ -41,6 +59,14 @@ describe.runIf(ok)("setpoint upgrade", () => {
     expect(fin.out()).toMatch(/phase: finalized/);
     expect(await upgradeLeftovers(blue)).toEqual([]);
     expect(await upgradeLeftovers(green)).toEqual([]);
+
+    const noRollback = capture();
+    expect(await main(["upgrade", "plan", ...flags, "--rollback"], noRollback.io)).toBe(2);
+    expect(noRollback.out()).toBe("phase: finalized\nsteps: (none)\nrefused: UPGRADE_FINALIZED: the upgrade was finalized, so its rollback path no longer exists\n");
+    const forget = capture();
+    expect(await main(["upgrade", "forget", ...flags], forget.io), forget.err()).toBe(0);
+    expect(forget.err()).toMatch(/\[forget\] the upgrade is finalized: forgetting it/);
+    expect((await (await blue.client()).query("SELECT key FROM setpoint.upgrades")).rows).toEqual([]);
   });
 
   test("a preflight refusal exits 2 with the findings and their fixes; bad flags exit 1", async () => {
