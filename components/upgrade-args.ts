@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { InputError } from "../sdk/errors";
 import { redactUrl } from "../sdk/postgres/connection";
+import { optionsConflict } from "../sdk/upgrade/phases";
 import { sameArgsBy } from "./schema-args";
 
 /**
@@ -129,10 +130,8 @@ export function parseUpgradeInputs(raw: unknown): UpgradeResourceInputs {
     throw new InputError(`invalid Upgrade argument ${path || "(root)"}: ${issue.message}${allowed ? ` (allowed: ${allowed})` : ""}`, { propertyPath: path });
   }
   const inputs = result.data;
-  if (inputs.finalize && inputs.rollback) throw new InputError("invalid Upgrade arguments: finalize and rollback cannot both be true", { propertyPath: "rollback" });
-  if (inputs.finalize && inputs.until === "synchronized") {
-    throw new InputError('invalid Upgrade arguments: finalize needs until "switched" (only a switched upgrade can be finalized)', { propertyPath: "finalize" });
-  }
+  const conflict = optionsConflict(inputs);
+  if (conflict) throw new InputError(`invalid Upgrade arguments: ${conflict.message}`, { propertyPath: conflict.option });
   return inputs;
 }
 

@@ -3,6 +3,7 @@ import type { Rename } from "../sdk/schema/diff";
 import type { SqlFile } from "../sdk/schema/source";
 import type { UpgradeSummary } from "./internal/upgrade-view";
 import { desiredFiles, resolveConnection, type SchemaArgs } from "./schema";
+import { optionsConflict } from "../sdk/upgrade/phases";
 import { SECRET_INPUTS, TRAFFIC_KINDS } from "./upgrade-args";
 import { upgradeProvider } from "./upgrade-provider";
 
@@ -149,8 +150,8 @@ export function validateUpgradeArgs(args: UpgradeArgs, resource?: pulumi.Resourc
     const v = args[k];
     if (typeof v === "number" && !(Number.isInteger(v) && v > 0)) fail(`${k} must be a positive whole number, got ${v}`);
   }
-  if (args.finalize === true && args.rollback === true) fail("finalize and rollback cannot both be true");
-  if (args.finalize === true && args.until === "synchronized") fail('finalize needs until "switched" (only a switched upgrade can be finalized)');
+  const conflict = optionsConflict({ finalize: args.finalize === true, rollback: args.rollback === true, until: args.until === "synchronized" ? "synchronized" : undefined });
+  if (conflict) fail(conflict.message);
   if (args.stateKey !== undefined && (typeof args.stateKey !== "string" || args.stateKey.length === 0 || args.stateKey.length > 200)) fail("stateKey must be 1 to 200 characters");
   if (args.schema !== undefined && args.schema.sql === undefined && args.schema.sqlPath === undefined && args.schema.definition === undefined) {
     fail("schema needs one of sql, sqlPath or definition (or leave schema out to copy blue's schema)");

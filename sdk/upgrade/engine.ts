@@ -10,7 +10,7 @@ import { closeContext, newState, openContext, resolveOptions, UpgradeError, type
 import type { CutoverResult } from "./cutover";
 import { UPGRADE_APPLICATION_NAME } from "./fence";
 import { acquireUpgradeLock } from "./lock";
-import { phaseRule, planSteps, UPGRADE_STEPS, type RunUntil, type UpgradeRefusal, type UpgradeRequest, type UpgradeStep } from "./phases";
+import { optionsConflict, phaseRule, planSteps, UPGRADE_STEPS, type RunUntil, type UpgradeRefusal, type UpgradeRequest, type UpgradeStep } from "./phases";
 import { evaluatePreflight, observeForPreflight, type PreflightReport } from "./preflight";
 import type { PhaseResult, UpgradeState } from "./state";
 import { runStep, slotPattern, type StepOutputs } from "./steps";
@@ -68,10 +68,10 @@ export interface PlanOptions extends RunOptions {
  * Read-only: the steps a run (or a rollback) with these options executes from the saved state,
  * or why it refuses, and the preflight while nothing has been created from it. This is what
  * `pulumi preview` and `setpoint upgrade plan` show. Takes no lock.
- * @throws {InputError} when `rollback` is combined with `finalize`.
+ * @throws {InputError} when the options contradict each other (see `optionsConflict`).
  */
 export async function planUpgrade(options: UpgradeOptions, plan: PlanOptions = {}): Promise<UpgradePlan> {
-  if (plan.rollback && plan.finalize) throw new InputError("finalize and rollback cannot both be true", { propertyPath: "rollback" });
+  refuseConflicts(plan);
   const request: UpgradeRequest = plan.rollback ? { operation: "rollback" } : { operation: "run", ...(plan.until ? { until: plan.until } : {}), finalize: plan.finalize ?? false };
   const saved = await options.store.load();
   const decided = planSteps(saved, request);
@@ -94,12 +94,14 @@ export async function planUpgrade(options: UpgradeOptions, plan: PlanOptions = {
 /**
  * Runs the upgrade from wherever its state stands, up to `until`. Each phase is idempotent, so a
  * run after a failure or a killed process resumes where it stopped.
+ * @throws {InputError} when the options contradict each other (see `optionsConflict`).
  * @throws {UpgradeInProgressError} when another runner holds the upgrade's lock (nothing was changed).
  * @throws {PreflightRefusedError} when preflight finds problems (nothing was touched).
  * @throws {UpgradeRefusedError} `UPGRADE_ENDED` when the upgrade was aborted or rolled back.
  * @throws {UpgradeError} naming the failed phase and where both databases stand.
  */
 export async function runUpgrade(options: UpgradeOptions, run: RunOptions = {}): Promise<UpgradeResult> {
+  refuseConflicts(run);
   return operate(options, { operation: "run", ...(run.until ? { until: run.until } : {}), finalize: run.finalize ?? false });
 }
 
@@ -129,6 +131,11 @@ export async function finalizeUpgrade(options: UpgradeOptions): Promise<UpgradeR
  */
 export async function forgetUpgrade(options: UpgradeOptions): Promise<UpgradeResult> {
   return operate(options, { operation: "forget" });
+}
+
+function refuseConflicts(o: PlanOptions): void {
+  const conflict = optionsConflict(o);
+  if (conflict) throw new InputError(conflict.message, { propertyPath: conflict.option });
 }
 
 /** Holds the lock, decides the steps from the saved state, runs them, and reports every one. */

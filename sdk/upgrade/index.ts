@@ -6,6 +6,7 @@ export {
   RUN_UNTIL,
   phaseRule,
   planSteps,
+  optionsConflict,
   switchInterrupted,
   type PhaseRule,
   type ForwardStep,
@@ -16,6 +17,7 @@ export {
   type UpgradeRequest,
   type UpgradeRefusal,
   type StepPlan,
+  type OptionsConflict,
 } from "./phases";
 export { UpgradeInProgressError, describeHolder, type LockHolder } from "./lock";
 export { UpgradeError, describeSides, type UpgradeOptions, type UpgradeEvent } from "./context";

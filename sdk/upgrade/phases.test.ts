@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { phaseRule, planSteps, switchInterrupted, UPGRADE_PHASE_TABLE, UPGRADE_STEPS, type UpgradeRequest } from "./phases";
+import { optionsConflict, phaseRule, planSteps, switchInterrupted, UPGRADE_PHASE_TABLE, UPGRADE_STEPS, type UpgradeRequest } from "./phases";
 import { STATE_VERSION, UPGRADE_PHASES, type UpgradePhase, type UpgradeState } from "./state";
 
 function state(phase: UpgradePhase, extra: Partial<UpgradeState> = {}): UpgradeState {
@@ -129,5 +129,16 @@ describe("planSteps: rollback, finalize, forget", () => {
     expect(switchInterrupted(switched)).toBe(false);
     expect(switchInterrupted(state("synchronized", { cutover: { ...CUTOVER_DONE, postSwitchDone: false } }))).toBe(false);
     expect(switchInterrupted(undefined)).toBe(false);
+  });
+});
+
+describe("optionsConflict", () => {
+  it("names the option to change when two options contradict each other", () => {
+    expect(optionsConflict({ finalize: true, rollback: true })).toEqual({ option: "rollback", message: "finalize and rollback cannot both be true" });
+    expect(optionsConflict({ finalize: true, until: "synchronized" })).toEqual({ option: "finalize", message: 'finalize needs until "switched" (only a switched upgrade can be finalized)' });
+    expect(optionsConflict({ finalize: true, until: "schema-ready" })?.option).toBe("finalize");
+    expect(optionsConflict({ finalize: true, until: "switched" })).toBeUndefined();
+    expect(optionsConflict({ finalize: true })).toBeUndefined();
+    expect(optionsConflict({ rollback: true, until: "synchronized" })).toBeUndefined();
   });
 });

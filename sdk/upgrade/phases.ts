@@ -115,6 +115,22 @@ export interface StepPlan {
   readonly refusal?: UpgradeRefusal;
 }
 
+/** A combination of run options that asks for two contradicting things, named by the option to change. */
+export interface OptionsConflict {
+  readonly option: "finalize" | "rollback";
+  readonly message: string;
+}
+
+/**
+ * Why these options contradict each other (finalize and roll back at once; finalize a run that
+ * stops before the switch), or `undefined`. Drivers validating their own arguments use it too.
+ */
+export function optionsConflict(o: { readonly until?: RunUntil | undefined; readonly finalize?: boolean | undefined; readonly rollback?: boolean | undefined }): OptionsConflict | undefined {
+  if (o.finalize && o.rollback) return { option: "rollback", message: "finalize and rollback cannot both be true" };
+  if (o.finalize && o.until !== undefined && o.until !== "switched") return { option: "finalize", message: `finalize needs until "switched" (only a switched upgrade can be finalized)` };
+  return undefined;
+}
+
 /** True when the switch moved traffic to green but its run ended before the post-switch steps. */
 export function switchInterrupted(state: UpgradeState | undefined): boolean {
   return state?.phase === "switched" && !state.cutover?.postSwitchDone;

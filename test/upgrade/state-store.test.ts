@@ -1,11 +1,11 @@
 // The state stores' forget(), on real PostgreSQL: drivers drop an upgrade's state through the
 // store (never with their own SQL); forgetting what was never saved changes nothing; an operation
-// with nothing to do from no saved state saves none.
+// with nothing to do from no saved state saves none, and contradicting options save nothing.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, onTestFinished, test } from "vitest";
-import { fileStateStore, forgetUpgrade, memoryStateStore, rollbackUpgrade, STATE_VERSION, tableStateStore, type UpgradeState } from "../../sdk/upgrade/index";
+import { fileStateStore, forgetUpgrade, memoryStateStore, rollbackUpgrade, runUpgrade, STATE_VERSION, tableStateStore, type UpgradeState } from "../../sdk/upgrade/index";
 import { freshDatabase, majors } from "../support/postgres";
 import { bluegreen } from "../support/upgrade";
 
@@ -53,6 +53,9 @@ describe.runIf(major !== undefined)("state stores forget", () => {
     expect([rolled.state.id, rolled.state.phase]).toEqual(["", "new"]);
     const forgot = await forgetUpgrade({ blue: blue.url, green: green.url, store });
     expect(forgot.phases).toEqual([]);
+    // Contradicting options are refused before anything connects.
+    const contradiction = await runUpgrade({ blue: blue.url, green: green.url, store }, { until: "synchronized", finalize: true }).catch((e: unknown) => e);
+    expect(contradiction).toMatchObject({ code: "INVALID_INPUT", propertyPath: "finalize", message: 'finalize needs until "switched" (only a switched upgrade can be finalized)' });
     expect(await hasStateSchema(await blue.client())).toBe(false);
   });
 });
