@@ -190,11 +190,10 @@ function finalState(s: UpgradeSummary): UpgradeState {
   return { version: STATE_VERSION, id: s.id, phase: s.phase, tables: [], fences: [], reverseSubscribed: false, history: [...s.history] };
 }
 
-/** What an operation gets: the parsed inputs, the engine's options (switch, store, progress) and a logger. */
+/** What an operation gets: the parsed inputs and the engine's options (switch, store, progress, lock wait). */
 interface Session {
   readonly i: UpgradeResourceInputs;
   readonly options: UpgradeOptions;
-  log(phase: string, message: string): void;
 }
 
 /**
@@ -205,9 +204,8 @@ async function withUpgrade<T>(raw: Record<string, unknown>, body: (s: Session) =
   const i = parseUpgradeInputs(raw);
   const secrets = secretsOf(i);
   const progress = progressLogger(i);
-  const log = (phase: string, message: string) => progress({ phase, message, at: Date.now() });
   let traffic: TrafficSwitch | undefined;
-  const session: Session = { i, options: optionsOf(i, undefined, progress), log };
+  const session: Session = { i, options: optionsOf(i, undefined, progress) };
   try {
     traffic = trafficSwitchOf(i.traffic);
     const withTraffic: Session = { ...session, options: optionsOf(i, traffic, progress) };
@@ -269,7 +267,8 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
  * left retaining WAL on blue); after the switch it finalizes (green keeps serving, and the rollback
  * path's slot on green, which would retain WAL on the serving database once blue is gone, is
  * dropped). Then the saved state is forgotten, so a new upgrade under the same key starts afresh.
- * See docs/adr/0006-upgrade-component.md.
+ * That is the engine's `forgetUpgrade` (its phase table says what it means from each phase).
+ * See docs/adr/0006-upgrade-component.md and 0019.
  */
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
   if (recordedFinal(props)) {
