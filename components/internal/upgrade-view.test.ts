@@ -46,6 +46,7 @@ describe("describeStep and planView", () => {
     expect(describeStep("schema", inputs, undefined)).toBe("schema: copy blue's schema to green by introspection");
     const withSchema = parseUpgradeInputs({ ...inputs, schema: { files: [{ name: "a", sql: "" }, { name: "b", sql: "" }] } });
     expect(describeStep("schema", withSchema, undefined)).toBe("schema: apply the schema definition (2 file(s)) on green");
+    expect(describeStep("schema", inputs, state("synchronized"))).toBe("schema: blue grew tables since replication started: add them to green and the publication, copy them");
     expect(describeStep("synchronize", inputs, undefined)).toBe("synchronize: wait for the initial copy; abort and drop the slot if blue retains over 8.0 GiB of WAL");
     expect(describeStep("cutover", inputs, undefined)).toBe("cutover: close logins on blue, wait for green, sync sequences, switch none, verify checksums; abort after 30000 ms");
     const pgb = parseUpgradeInputs({ ...inputs, traffic: { kind: "pgbouncer", admin: "postgres://a@p:6432/pgbouncer", databasesFile: "/f", databases: [{ name: "app", blue: "postgres://b/app", green: "postgres://g/app" }] } });
@@ -64,7 +65,7 @@ describe("describeStep and planView", () => {
       schema: { files: [{ name: "a", sql: "" }] },
     });
     for (const step of ["preflight", "schema", "replicate", "synchronize", "cutover", "finalize", "rollback"] as const) {
-      for (const s of [undefined, state("switched")]) expect(describeStep(step, longest, s).length, step).toBeLessThanOrEqual(150);
+      for (const s of [undefined, state("synchronized"), state("switched")]) expect(describeStep(step, longest, s).length, step).toBeLessThanOrEqual(150);
     }
   });
 

@@ -86,6 +86,8 @@ export function describeStep(step: UpgradeStep, inputs: UpgradeResourceInputs, s
     case "preflight":
       return "preflight: check both sides again before touching anything (refuses on any error)";
     case "schema":
+      // Past the schema phase, a schema step is the cutover bringing green up to date with blue.
+      if (state && phaseRule(state.phase).order > phaseRule("schema-ready").order) return "schema: blue grew tables since replication started: add them to green and the publication, copy them";
       return inputs.schema ? `schema: apply the schema definition (${inputs.schema.files.length} file(s)) on green` : "schema: copy blue's schema to green by introspection";
     case "replicate":
       return "replicate: publication on blue, subscription on green with the initial copy";

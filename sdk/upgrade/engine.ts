@@ -13,7 +13,7 @@ import { acquireUpgradeLock } from "./lock";
 import { optionsConflict, phaseRule, planSteps, UPGRADE_STEPS, type RunUntil, type UpgradeRefusal, type UpgradeRequest, type UpgradeStep } from "./phases";
 import { evaluatePreflight, observeForPreflight, type PreflightReport } from "./preflight";
 import type { PhaseResult, UpgradeState } from "./state";
-import { runStep, slotPattern, type StepOutputs } from "./steps";
+import { blueGrewTables, runStep, slotPattern, type StepOutputs } from "./steps";
 
 /** What {@link planUpgrade} found: the preflight result and what a run with the same options would do. */
 export interface UpgradePlan {
@@ -21,7 +21,7 @@ export interface UpgradePlan {
   readonly state: UpgradeState | undefined;
   /** Preflight, while the upgrade has created nothing on green yet; `null` after that (or for a rollback). */
   readonly preflight: PreflightReport | null;
-  /** Steps a run with these options executes now, in order (a cutover that finds new tables on blue runs `schema` first). */
+  /** Steps a run with these options executes now, in order (with `schema` before the cutover when blue grew tables since replication started). */
   readonly steps: readonly UpgradeStep[];
   /** Set when the options ask for something the state does not allow; a run refuses the same way. */
   readonly refusal?: UpgradeRefusal;
@@ -75,6 +75,7 @@ export async function planUpgrade(options: UpgradeOptions, plan: PlanOptions = {
   const request: UpgradeRequest = plan.rollback ? { operation: "rollback" } : { operation: "run", ...(plan.until ? { until: plan.until } : {}), finalize: plan.finalize ?? false };
   const saved = await options.store.load();
   const decided = planSteps(saved, request);
+  let steps = decided.steps;
   let preflight: PreflightReport | null = null;
   if (request.operation === "run" && !decided.refusal && phaseRule(saved?.phase ?? "new").preflightInPlan) {
     const blue = await connect(options.blue, { applicationName: UPGRADE_APPLICATION_NAME });
@@ -87,8 +88,16 @@ export async function planUpgrade(options: UpgradeOptions, plan: PlanOptions = {
     } finally {
       await Promise.all([blue.end(), green.end()]);
     }
+  } else if (saved && steps.includes("cutover") && phaseRule(saved.phase).beforeSwitch) {
+    // Blue grew tables since replication started: the cutover brings green up to date first.
+    const blue = await connect(options.blue, { applicationName: UPGRADE_APPLICATION_NAME });
+    try {
+      if (await blueGrewTables(blue, saved, options)) steps = steps.flatMap((s) => (s === "cutover" ? ["schema", "cutover"] : [s]));
+    } finally {
+      await blue.end();
+    }
   }
-  return { state: saved, preflight, steps: decided.steps, ...(decided.refusal ? { refusal: decided.refusal } : {}) };
+  return { state: saved, preflight, steps, ...(decided.refusal ? { refusal: decided.refusal } : {}) };
 }
 
 /**

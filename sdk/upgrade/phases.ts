@@ -138,9 +138,9 @@ export function switchInterrupted(state: UpgradeState | undefined): boolean {
 
 /**
  * The steps `request` takes from `state` (`undefined`: no upgrade saved), read from
- * {@link UPGRADE_PHASE_TABLE}. The engine runs exactly these, and `planUpgrade` returns them. A
- * cutover that finds blue's tables changed also runs a `schema` step first (only known once it
- * looks).
+ * {@link UPGRADE_PHASE_TABLE}. The engine runs exactly these, and `planUpgrade` returns them. One
+ * step depends on data, not on the state: a cutover first runs `schema` when blue grew tables
+ * since replication started (the engine and `planUpgrade` look at blue for it).
  */
 export function planSteps(state: UpgradeState | undefined, request: UpgradeRequest): StepPlan {
   const phase = state?.phase ?? "new";

@@ -6,7 +6,8 @@
 import { SetpointError } from "../errors";
 import { toConninfo } from "../postgres/connection";
 import { replicatedTables } from "./catalog";
-import { UpgradeError, type RunContext } from "./context";
+import type { ClientBase } from "pg";
+import { UpgradeError, type RunContext, type UpgradeOptions } from "./context";
 import { completeSwitch, cutover, type CutoverResult } from "./cutover";
 import { checkRetention, RetentionExceededError } from "./lag";
 import { phaseRule, type UpgradeStep } from "./phases";
@@ -14,7 +15,7 @@ import { evaluatePreflight, observeForPreflight, type PreflightReport } from "./
 import { ensurePublication, ensureSubscription, refreshSubscription, sleep, syncState } from "./replicate";
 import { abortUpgrade, finalizeUpgrade, rollbackAfterSwitch } from "./rollback";
 import { ensureSentinel, prepareGreenSchema, sentinelTable } from "./schema";
-import type { PhaseResult } from "./state";
+import type { PhaseResult, UpgradeState } from "./state";
 
 /** Raised when preflight finds errors; nothing was touched. */
 export class PreflightRefusedError extends SetpointError {
@@ -187,9 +188,8 @@ async function waitSynchronized(ctx: RunContext): Promise<void> {
  * schema definition, the cutover refuses (the definition must change first).
  */
 async function refreshIfBlueChanged(ctx: RunContext): Promise<void> {
+  if (!(await blueGrewTables(ctx.blue, ctx.state, ctx.o))) return;
   const tables = (await replicatedTables(ctx.blue)).map((t) => t.qualified);
-  const published = new Set(ctx.state.tables);
-  if (tables.every((t) => published.has(t)) || ctx.o.schema) return;
   await step(ctx, "schema", async () => {
     const r = await prepareGreenSchema(ctx.blue, ctx.green, ctx.o.green, { greenMajor: ctx.state.greenMajor! });
     ctx.state.tables = [...tables, sentinelTable()];
@@ -198,6 +198,17 @@ async function refreshIfBlueChanged(ctx: RunContext): Promise<void> {
     await waitSynchronized(ctx);
     return { message: `blue changed during the upgrade; green's schema updated (${r.steps} step(s)) and new tables copied`, value: null };
   });
+}
+
+/**
+ * True when the cutover will first bring green's schema and the publication up to date: blue has
+ * tables replication started without, and green's schema is copied from blue (with a schema
+ * definition the cutover refuses instead). `planUpgrade` asks the same question.
+ */
+export async function blueGrewTables(blue: ClientBase, state: UpgradeState, o: Pick<UpgradeOptions, "schema">): Promise<boolean> {
+  if (o.schema || state.tables.length === 0) return false;
+  const published = new Set(state.tables);
+  return (await replicatedTables(blue)).some((t) => !published.has(t.qualified));
 }
 
 function assertNever(v: never): never {

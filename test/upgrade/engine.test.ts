@@ -201,6 +201,8 @@ describe.runIf(pairs.length > 0)("upgrade guards", () => {
     await b.query(`INSERT INTO audit (note) SELECT 'n' || g FROM generate_series(1, 100) g`);
     await b.query(`ALTER TABLE orders ADD COLUMN note text`);
     await b.query(`UPDATE orders SET note = 'x' WHERE id <= 10`);
+    // The plan shows what the run will do: bring green up to date, then cut over.
+    expect((await planUpgrade(options)).steps).toEqual(["schema", "cutover"]);
     const r = await runUpgrade(options);
     expect(r.state.phase).toBe("switched");
     expect(r.phases.map((p) => p.phase)).toEqual(["schema", "cutover"]);
