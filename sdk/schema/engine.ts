@@ -291,6 +291,7 @@ export async function applySchema(
           lockRetries: options.lockRetries,
           retryBaseDelayMs: options.retryBaseDelayMs,
           lockHeld: true,
+          observer: () => connect(target, { applicationName: "setpoint-observer" }),
         });
         if (planned.plan.steps.length > 0) {
           const after = await planWith(client, desired, options);
