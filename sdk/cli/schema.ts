@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { InputError } from "../errors";
 import { connect } from "../postgres/connection";
 import type { StepResult } from "../schema/apply";
@@ -9,6 +8,7 @@ import { introspect } from "../schema/introspect";
 import { emptyModel, type SchemaModel } from "../schema/model";
 import { plan as computePlan, refusedHazards, type AllowedHazards, type Plan } from "../schema/plan";
 import { loadSchemaPath } from "../schema/source";
+import { HELP, parseFlags as parseCommandFlags, SUBCOMMANDS, unknownCommand, wantsHelp } from "./args";
 import type { CliIO } from "./main";
 
 const COMMON = {
@@ -21,13 +21,27 @@ const COMMON = {
   offline: { type: "boolean" },
   rename: { type: "string", multiple: true },
   "lock-timeout": { type: "string" },
+  "statement-timeout": { type: "string" },
+  "long-statement-timeout": { type: "string" },
+  "probe-timeout": { type: "string" },
+  "no-sample-keys": { type: "boolean" },
+  "no-data-probes": { type: "boolean" },
   yes: { type: "boolean", short: "y" },
 } as const;
 
 /** Runs `setpoint schema <plan|apply|inspect>`; resolves to the exit code. */
 export async function schemaCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values } = parseFlags(rest);
+  if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {
+    (sub === undefined ? io.stderr : io.stdout)(HELP.schema!);
+    return sub === undefined ? 1 : 0;
+  }
+  if (!SUBCOMMANDS.schema!.includes(sub)) throw unknownCommand(sub, SUBCOMMANDS.schema!, "schema");
+  if (wantsHelp(rest)) {
+    io.stdout(HELP[`schema ${sub}`]!);
+    return 0;
+  }
+  const { values } = parseFlags(rest, sub);
   switch (sub) {
     case "plan":
       return planCommand(values, io);
@@ -42,12 +56,15 @@ export async function schemaCommand(argv: readonly string[], io: CliIO): Promise
 
 type Flags = ReturnType<typeof parseFlags>["values"];
 
-function parseFlags(args: readonly string[]) {
-  try {
-    return parseArgs({ args: [...args], options: COMMON, allowPositionals: false, strict: true });
-  } catch (cause) {
-    throw new InputError(`${(cause as Error).message}; see setpoint --help`, {}, { cause });
-  }
+function parseFlags(args: readonly string[], sub: string) {
+  return parseCommandFlags(args, COMMON, `schema ${sub}`);
+}
+
+function milliseconds(values: Flags, name: "lock-timeout" | "statement-timeout" | "long-statement-timeout" | "probe-timeout"): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new InputError(`--${name} must be a whole number of milliseconds, got "${v.slice(0, 40)}"`, { propertyPath: name });
+  return Number(v);
 }
 
 function required(values: Flags, name: "url" | "schema"): string {
@@ -78,14 +95,19 @@ export function parseRenames(items: readonly string[] | undefined): Rename[] {
 }
 
 function engineOptions(values: Flags): SchemaEngineOptions {
-  const lock = values["lock-timeout"];
-  if (lock !== undefined && !/^\d+$/.test(lock)) throw new InputError(`--lock-timeout must be a whole number of milliseconds, got "${lock}"`, { propertyPath: "lock-timeout" });
+  const lock = milliseconds(values, "lock-timeout");
+  const statement = milliseconds(values, "statement-timeout");
+  const long = milliseconds(values, "long-statement-timeout");
+  const probe = milliseconds(values, "probe-timeout");
   return {
     devUrl: values["dev-url"],
     online: !values.offline,
     allowHazards: parseAllowedHazards(values["allow-hazards"]),
     ...(values.schemas ? { schemas: values.schemas.split(",").map((s) => s.trim()) } : {}),
-    ...(lock !== undefined ? { lockTimeoutMs: Number(lock) } : {}),
+    ...(lock !== undefined ? { lockTimeoutMs: lock } : {}),
+    ...(statement !== undefined ? { statementTimeoutMs: statement } : {}),
+    ...(long !== undefined ? { longStatementTimeoutMs: long } : {}),
+    dataProbes: values["no-data-probes"] ? false : { ...(probe !== undefined ? { timeoutMs: probe } : {}), sampleKeys: !values["no-sample-keys"] },
   };
 }
 
