@@ -109,6 +109,6 @@ function formatError(err: unknown): string {
 export function redactSecrets(text: string): string {
   return text
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi, "$1***@")
-    .replace(/(\bpassword\s*=\s*)(?:'(?:\\.|[^'\\])*'?|\S+)/gi, "$1***")
+    .replace(/(\bpassword\s*=\s*)(?!\*\*\*)(?:'(?:\\.|[^'\\])*'?|\S+)/gi, "$1***")
     .replace(/([?&][^=&\s]*pass[^=&\s]*=)[^&\s]+/gi, "$1***");
 }

@@ -3,12 +3,12 @@ import { connect } from "../postgres/connection";
 import type { StepResult } from "../schema/apply";
 import type { Rename } from "../schema/diff";
 import { applySchema, planSchema, type SchemaEngineOptions } from "../schema/engine";
-import { HAZARD_CODES, isHazardCode, type HazardCode } from "../schema/hazards";
+import { HAZARD_CODES, isHazardCode, isUnallowable, type HazardCode } from "../schema/hazards";
 import { introspect } from "../schema/introspect";
 import { emptyModel, type SchemaModel } from "../schema/model";
 import { plan as computePlan, refusedHazards, type AllowedHazards, type Plan } from "../schema/plan";
 import { loadSchemaPath } from "../schema/source";
-import { HELP, parseFlags as parseCommandFlags, SUBCOMMANDS, unknownCommand, wantsHelp } from "./args";
+import { HELP, parseFlags as parseCommandFlags, SUBCOMMANDS, suggest, unknownCommand, wantsHelp } from "./args";
 import type { CliIO } from "./main";
 
 const COMMON = {
@@ -79,7 +79,21 @@ export function parseAllowedHazards(text: string | undefined): AllowedHazards {
   if (text.trim() === "all") return "all";
   const codes = text.split(",").map((s) => s.trim()).filter(Boolean);
   const bad = codes.filter((c) => !isHazardCode(c));
-  if (bad.length) throw new InputError(`--allow-hazards: unknown hazard code(s) ${bad.join(", ")}; allowed: all, ${HAZARD_CODES.join(", ")}`, { propertyPath: "allow-hazards" });
+  const allowable = HAZARD_CODES.filter((c) => !isUnallowable(c));
+  if (bad.length) {
+    const guesses = bad.map((b) => suggest(b, allowable)).filter((g): g is HazardCode => g !== undefined);
+    throw new InputError(
+      `--allow-hazards: unknown hazard code(s) ${bad.join(", ")}${guesses.length ? ` (did you mean ${guesses.join(", ")}?)` : ""}; allowed: all, ${allowable.join(", ")}`,
+      { propertyPath: "allow-hazards" },
+    );
+  }
+  const blocked = (codes as HazardCode[]).filter(isUnallowable);
+  if (blocked.length) {
+    throw new InputError(
+      `--allow-hazards: ${blocked.join(", ")} cannot be allowed: existing rows make the step fail, so applying could only fail; fix those rows (the plan names one) or change the desired schema`,
+      { propertyPath: "allow-hazards" },
+    );
+  }
   return codes as HazardCode[];
 }
 
@@ -204,8 +218,8 @@ export function planText(p: Plan, allowed: AllowedHazards): string {
     lines.push("", `${i + 1}. ${s.kind} (${mode}, lock_timeout ${s.lockTimeoutMs} ms)`);
     for (const q of s.sql) lines.push(...q.split("\n").map((l) => `     ${l}`));
     for (const h of s.hazards) {
-      const ok = allowed === "all" || allowed.includes(h.code);
-      lines.push(`   ${ok ? "hazard (allowed)" : "HAZARD (not allowed)"}: ${h.code}: ${h.message}`);
+      const ok = !isUnallowable(h.code) && (allowed === "all" || allowed.includes(h.code));
+      lines.push(`   ${ok ? "hazard (allowed)" : isUnallowable(h.code) ? "HAZARD (cannot be allowed)" : "HAZARD (not allowed)"}: ${h.code}: ${h.message}`);
     }
   });
   if (p.unmanaged.length) {
@@ -214,8 +228,10 @@ export function planText(p: Plan, allowed: AllowedHazards): string {
   }
   const refused = refusedHazards(p, allowed);
   if (refused.length) {
-    const codes = [...new Set(refused.map((h) => h.code))];
-    lines.push("", `Refused: ${refused.length} hazard(s) not allowed. To allow: --allow-hazards ${codes.join(",")}`);
+    const codes = [...new Set(refused.map((h) => h.code))].filter((c) => !isUnallowable(c));
+    const blocked = [...new Set(refused.map((h) => h.code))].filter(isUnallowable);
+    lines.push("", `Refused: ${refused.length} hazard(s) not allowed.${codes.length ? ` To allow: --allow-hazards ${codes.join(",")}` : ""}`);
+    if (blocked.length) lines.push(`${blocked.join(", ")} cannot be allowed: fix the rows named above (or change the desired schema), then plan again.`);
   }
   return lines.join("\n") + "\n";
 }
