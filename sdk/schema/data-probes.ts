@@ -202,11 +202,15 @@ function foreignKeyProbe(ctx: Ctx, table: QualifiedName, c: ConstraintDef, key: 
 
 function duplicatesProbe(ctx: Ctx, table: QualifiedName, needed: readonly string[], key: string, label: string, keys: readonly string[], nullsDistinct: boolean, where: string | null): Probe[] {
   const p = projection(ctx, table, "t", needed);
-  if (!p) return [];
+  const q = projection(ctx, table, "u", needed);
+  if (!p || !q) return [];
   const filter = [...(nullsDistinct ? keys.map((k) => `(${k}) IS NOT NULL`) : []), ...(where ? [`(${where})`] : [])];
-  const sql =
-    `SELECT d.k FROM (SELECT t.${KEY} AS k, count(*) OVER (PARTITION BY ${keys.map((k) => `(${k})`).join(", ")}) AS n FROM ${p.from}` +
-    `${filter.length ? ` WHERE ${filter.join(" AND ")}` : ""}) AS d WHERE d.n > 1 LIMIT ${PROBE_ROW_CAP + 1}`;
+  const whereClause = filter.length ? ` WHERE ${filter.join(" AND ")}` : "";
+  // Duplicate keys by a hashed aggregate first (no sort of the table), then rows holding them. Key
+  // expressions are unqualified: inside, they read u; outside, t (d has only d1, d2, ...).
+  const dup = `SELECT ${keys.map((k, i) => `(${k}) AS d${i + 1}`).join(", ")} FROM ${q.from}${whereClause} GROUP BY ${keys.map((_, i) => i + 1).join(", ")} HAVING count(*) > 1 LIMIT ${PROBE_ROW_CAP + 1}`;
+  const eq = nullsDistinct ? "=" : "IS NOT DISTINCT FROM";
+  const sql = `SELECT t.${KEY} AS k FROM ${p.from} JOIN (${dup}) AS d ON ${keys.map((k, i) => `(${k}) ${eq} d.d${i + 1}`).join(" AND ")}${whereClause} LIMIT ${PROBE_ROW_CAP + 1}`;
   return [{ kind: "rows", key, code: "UNIQUE_VIOLATION", what: label, offence: ["shares its key with another row", "share their key with another row"], keyColumns: p.keyColumns, sql }];
 }
 
