@@ -9,12 +9,15 @@ import { InputError } from "../errors";
 /** Flags of one parseArgs call. */
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
 
+/** What {@link parseFlags} returns for flags `O`. */
+export type ParsedFlags<O extends FlagSpec> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: false; strict: true }>>;
+
 /**
  * Parses `args` strictly against `options`.
  * @throws {InputError} naming an unknown flag and the closest known one, or a flag missing its value;
  *   never echoing a stray argument (it may be a connection URL with a password).
  */
-export function parseFlags<O extends FlagSpec>(args: readonly string[], options: O, command: string) {
+export function parseFlags<O extends FlagSpec>(args: readonly string[], options: O, command: string): ParsedFlags<O> {
   try {
     return parseArgs({ args: [...args], options, allowPositionals: false, strict: true });
   } catch (cause) {
