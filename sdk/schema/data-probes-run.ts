@@ -138,6 +138,11 @@ async function runCastProbe(client: ClientBase, p: CastProbe, limitMs: number, s
     : null;
   const n = result?.ok ? Number(result.rows[0]?.n ?? 0) : 0;
   const k = result?.ok ? result.rows[0]?.k : null;
+  if (count.ok && result?.ok && n === 0) {
+    // Every value casts: what failed was casting some back (9.2e18 as double precision back to
+    // bigint), so the cast changes them.
+    return [{ code: "TYPE_CAST_LOSSY", message: `${p.what} changes some values (they do not survive the round trip back to ${p.from}); allow TYPE_CAST_LOSSY if that is intended` }];
+  }
   const sample = samples && k ? formatKey(p.keyColumns, k) : undefined;
   const counted = n > 0 ? `${rowsText(n, false)} ${n === 1 ? "holds a value" : "hold values"}` : `some rows (not counted: ${failureReason(count.ok ? "unknown" : count.code, limitMs)}) hold values`;
   return [

@@ -57,12 +57,13 @@ describe.each(majors())("data-aware hazards on PostgreSQL %i", (major) => {
     const db = await freshDatabase(major);
     await runSql(
       db,
-      `CREATE TABLE m (id int PRIMARY KEY, amount numeric(12,2), big bigint, name text, code text, n int);
-       INSERT INTO m VALUES (1, 10.00, 1, 'short', '12', 1), (2, 10.50, 3000000000, 'a much longer name', 'x1', 2), (3, 7.25, 4000000000, 'ok', '007', 3), (4, NULL, NULL, NULL, NULL, NULL);`,
+      `CREATE TABLE m (id int PRIMARY KEY, amount numeric(12,2), big bigint, name text, code text, n int, huge bigint);
+       INSERT INTO m VALUES (1, 10.00, 1, 'short', '12', 1, 5), (2, 10.50, 3000000000, 'a much longer name', 'x1', 2, 9007199254740993),
+         (3, 7.25, 4000000000, 'ok', '007', 3, 9223372036854775807), (4, NULL, NULL, NULL, NULL, NULL, NULL);`,
     );
     const p = await planOn(
       db,
-      "CREATE TABLE m (id int PRIMARY KEY, amount bigint, big integer, name varchar(10), code integer, n bigint);",
+      "CREATE TABLE m (id int PRIMARY KEY, amount bigint, big integer, name varchar(10), code integer, n bigint, huge double precision);",
     );
     const byColumn = Object.fromEntries(
       p.steps.filter((s) => s.kind === "alterColumnType").map((s) => [(s as { column: string }).column, s.hazards.filter((h) => DATA_CODES.has(h.code))]),
@@ -76,19 +77,21 @@ describe.each(majors())("data-aware hazards on PostgreSQL %i", (major) => {
     // text -> integer: 'x1' fails; '007' becoming 7 is a spelling change, not a loss.
     expect(byColumn.code).toEqual([expect.objectContaining({ code: "CAST_FAILS", rows: { count: 1, capped: false, sampleKey: "(id)=(2)" } })]);
     expect(byColumn.n).toEqual([]);
+    // bigint -> double precision: every value casts, but the largest do not come back (nor exactly).
+    expect(byColumn.huge).toEqual([expect.objectContaining({ code: "TYPE_CAST_LOSSY", message: expect.stringMatching(/do not survive the round trip back to bigint/) })]);
     // The offending values themselves never appear, only keys.
     const text = JSON.stringify(p.steps.map((s) => s.hazards));
     expect(text).not.toContain("much longer");
     expect(text).not.toContain("3000000000");
     // Lossy alone can be allowed, and then applies.
     await runSql(db, "DELETE FROM m WHERE id IN (2, 3)");
-    const desired = schemaFromSql("CREATE TABLE m (id int PRIMARY KEY, amount bigint, big integer, name varchar(10), code integer, n bigint);");
+    const desired = schemaFromSql("CREATE TABLE m (id int PRIMARY KEY, amount bigint, big integer, name varchar(10), code integer, n bigint, huge double precision);");
     await runSql(db, "UPDATE m SET amount = 1.5 WHERE id = 1");
     await expect(applySchema(db.url, desired, engineOptions(db, { allowHazards: ["TABLE_REWRITE", "ACCESS_EXCLUSIVE_LOCK"] }))).rejects.toThrow(/TYPE_CAST_LOSSY/);
     await applySchema(db.url, desired, engineOptions(db, { allowHazards: ["TABLE_REWRITE", "ACCESS_EXCLUSIVE_LOCK", "TYPE_CAST_LOSSY"] }));
     expect(await tableRows(db, "m")).toEqual([
-      { id: 1, amount: "2", big: 1, name: "short", code: 12, n: "1" },
-      { id: 4, amount: null, big: null, name: null, code: null, n: null },
+      { id: 1, amount: "2", big: 1, name: "short", code: 12, n: "1", huge: 5 },
+      { id: 4, amount: null, big: null, name: null, code: null, n: null, huge: null },
     ]);
   });
 
