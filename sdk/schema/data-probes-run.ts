@@ -28,6 +28,7 @@ const UNDEFINED_FUNCTION = "42883";
 const CANNOT_COERCE = "42846";
 const QUERY_CANCELED = "57014";
 const LOCK_NOT_AVAILABLE = "55P03";
+const INSUFFICIENT_PRIVILEGE = "42501";
 
 /**
  * Checks the existing rows against the changes that would fail on them (SET NOT NULL, a new
@@ -49,6 +50,9 @@ export async function probeData(client: ClientBase, changes: readonly Change[], 
   try {
     // Type and expression texts are printed under the canonical search_path, as the apply runs them.
     await client.query(`SET LOCAL search_path = ${CANONICAL_SEARCH_PATH}`);
+    // A probe must see every row, as the step's own check does: where row-level security would hide
+    // some, PostgreSQL then refuses the query (42501) and the probe reports DATA_UNVERIFIED.
+    await client.query("SET LOCAL row_security = off");
     let current: number | undefined;
     for (const probe of probes) {
       const left = budgetMs - (Date.now() - started);
@@ -166,6 +170,7 @@ function unverified(what: string, reason: string, timedOut = true): Hazard {
 function failureReason(code: string, limitMs: number): string {
   if (code === QUERY_CANCELED) return `the probe did not finish within ${limitMs} ms`;
   if (code === LOCK_NOT_AVAILABLE) return "the table is locked by another session";
+  if (code === INSUFFICIENT_PRIVILEGE) return "the applying role cannot read every row (privileges or row-level security)";
   return `the probe failed with SQLSTATE ${code}`;
 }
 

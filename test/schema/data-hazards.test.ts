@@ -3,7 +3,7 @@ import { applySchema, planSchema, type SchemaEngineOptions } from "../../sdk/sch
 import type { Hazard } from "../../sdk/schema/hazards";
 import { HazardsRefusedError, type Plan } from "../../sdk/schema/plan";
 import { schemaFromSql } from "../../sdk/schema/source";
-import { freshDatabase, majors, type TestDatabase } from "../support/postgres";
+import { createPasswordRole, freshDatabase, majors, type TestDatabase } from "../support/postgres";
 import { engineOptions, runSql } from "../support/schema";
 
 const DATA_CODES = new Set(["NOT_NULL_VIOLATION", "CAST_FAILS", "TYPE_CAST_LOSSY", "UNIQUE_VIOLATION", "CHECK_VIOLATION", "FOREIGN_KEY_VIOLATION", "DATA_UNVERIFIED"]);
@@ -167,6 +167,26 @@ describe.each(majors())("data-aware hazards on PostgreSQL %i", (major) => {
     expect(none).toEqual([expect.objectContaining({ code: "DATA_UNVERIFIED", message: expect.stringMatching(/budget of 0 ms/) })]);
     // dataProbes: false turns them off (the step then fails only at apply).
     expect(dataHazards(await planOn(db, "CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL);", { dataProbes: false }))).toEqual([]);
+  });
+
+  it("rows hidden by row-level security are not a pass: the probe reports DATA_UNVERIFIED", async () => {
+    const db = await freshDatabase(major);
+    const role = await createPasswordRole(db);
+    try {
+      const c = await db.client();
+      await c.query(`SET ROLE ${role.role};
+        CREATE TABLE s (id int PRIMARY KEY, v int); INSERT INTO s VALUES (1, NULL);
+        ALTER TABLE s ENABLE ROW LEVEL SECURITY; ALTER TABLE s FORCE ROW LEVEL SECURITY; CREATE POLICY none ON s USING (false);
+        RESET ROLE;`);
+      const desired = "CREATE TABLE s (id int PRIMARY KEY, v int NOT NULL); ALTER TABLE s ENABLE ROW LEVEL SECURITY; ALTER TABLE s FORCE ROW LEVEL SECURITY; CREATE POLICY none ON s USING (false);";
+      const p = (await planSchema(role.url, schemaFromSql(desired), engineOptions(db))).plan;
+      const found = dataHazards(p);
+      expect(found).toEqual([expect.objectContaining({ code: "DATA_UNVERIFIED", message: expect.stringMatching(/cannot read every row \(privileges or row-level security\)/) })]);
+    } finally {
+      const c = await db.client();
+      await c.query(`DROP TABLE IF EXISTS s`);
+      await role.drop().catch(() => undefined);
+    }
   });
 
   it("samples can be turned off, and a key with control characters is quoted, never raw", async () => {
