@@ -36,6 +36,12 @@ export function probeKeyOf(change: Change): string | null {
       return `constraint:${keyOf(change.table)}:${change.constraint}`;
     case "createIndex":
       return change.index.unique ? `index:${keyOf(change.table)}:${change.index.name}` : null;
+    case "addDomainConstraint":
+      return change.notValid ? null : `domainConstraint:${keyOf(change.domain)}:${change.constraint.name}`;
+    case "validateDomainConstraint":
+      return `domainConstraint:${keyOf(change.domain)}:${change.constraint}`;
+    case "setDomainNotNull":
+      return change.notNull ? `domainNotNull:${keyOf(change.domain)}` : null;
     default:
       return null;
   }
@@ -116,8 +122,49 @@ export function probesFor(changes: readonly Change[], live: SchemaModel, desired
   const out: Probe[] = [];
   for (const c of changes) {
     const key = probeKeyOf(c);
-    if (key === null || !("table" in c) || created.has(keyOf(c.table))) continue;
-    out.push(...probesOfChange(c, key, ctx));
+    if (key === null) continue;
+    if (c.kind === "addDomainConstraint" || c.kind === "validateDomainConstraint" || c.kind === "setDomainNotNull") out.push(...domainProbes(c, key, ctx));
+    else if ("table" in c && !created.has(keyOf(c.table))) out.push(...probesOfChange(c, key, ctx));
+  }
+  return out;
+}
+
+/**
+ * A domain's new CHECK or NOT NULL is checked against every live column of the domain (not arrays
+ * or composites of it). Each column's values are read as `value`, the name `VALUE` in a domain
+ * CHECK resolves to outside a domain.
+ */
+function domainProbes(c: Extract<Change, { kind: "addDomainConstraint" | "validateDomainConstraint" | "setDomainNotNull" }>, key: string, ctx: Ctx): Probe[] {
+  let what: string;
+  let where: string;
+  let code: RowProbe["code"];
+  let offence: RowProbe["offence"];
+  if (c.kind === "setDomainNotNull") {
+    what = `SET NOT NULL on domain ${keyOf(c.domain)}`;
+    where = "t.value IS NULL";
+    code = "NOT_NULL_VIOLATION";
+    offence = ["holds NULL", "hold NULL"];
+  } else {
+    const name = c.kind === "addDomainConstraint" ? c.constraint.name : c.constraint;
+    const def = c.kind === "addDomainConstraint" ? c.constraint : c.domain.constraints.find((x) => x.name === name);
+    const expr = def ? checkExpression(def.definition) : null;
+    if (!expr) return [];
+    what = `check constraint ${name} of domain ${keyOf(c.domain)}`;
+    where = `(${expr}) IS FALSE`;
+    code = "CHECK_VIOLATION";
+    offence = ["violates it", "violate it"];
+  }
+  const out: Probe[] = [];
+  for (const t of ctx.live.tables) {
+    for (const col of t.columns) {
+      const u = col.userType;
+      if (!u || u.array || u.schema !== c.domain.schema || u.name !== c.domain.name) continue;
+      // Partitions and inheritance children are read through their parent when it has the column too.
+      if (!col.local && col.inheritCount > 0) continue;
+      const { expr: k, columns } = sampleKey(t);
+      const from = `(SELECT ${k} AS ${KEY}, t.${quoteIdent(col.name)} AS value FROM ${quoteQualified(t.schema, t.name)} AS t) AS t`;
+      out.push({ kind: "rows", key, code, what: `${what} (column ${keyOf(t)}.${col.name})`, offence, keyColumns: columns, sql: `SELECT t.${KEY} AS k FROM ${from} WHERE ${where} LIMIT ${PROBE_ROW_CAP + 1}` });
+    }
   }
   return out;
 }

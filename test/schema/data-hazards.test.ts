@@ -169,6 +169,24 @@ describe.each(majors())("data-aware hazards on PostgreSQL %i", (major) => {
     expect(dataHazards(await planOn(db, "CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL);", { dataProbes: false }))).toEqual([]);
   });
 
+  it("a domain's new CHECK or NOT NULL is checked against the columns that use it", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE DOMAIN qty AS int; CREATE TABLE a (id int PRIMARY KEY, q qty); INSERT INTO a VALUES (1, -1), (2, NULL), (3, 5); CREATE TABLE b (q qty); INSERT INTO b VALUES (-2);");
+    const desired = "CREATE DOMAIN qty AS int NOT NULL CONSTRAINT qty_positive CHECK (VALUE > 0); CREATE TABLE a (id int PRIMARY KEY, q qty); CREATE TABLE b (q qty);";
+    const found = dataHazards(await planOn(db, desired));
+    expect(found.map((h) => [h.code, h.kind, h.rows])).toEqual(
+      expect.arrayContaining([
+        ["NOT_NULL_VIOLATION", "setDomainNotNull", { count: 1, capped: false, sampleKey: "(id)=(2)" }],
+        ["CHECK_VIOLATION", expect.stringMatching(/DomainConstraint$/), { count: 1, capped: false, sampleKey: "(id)=(1)" }],
+        ["CHECK_VIOLATION", expect.stringMatching(/DomainConstraint$/), { count: 1, capped: false, sampleKey: '(ctid)=("(0,1)")' }],
+      ]),
+    );
+    expect(found).toHaveLength(3);
+    expect(found.find((h) => h.code === "CHECK_VIOLATION" && h.rows?.sampleKey === "(id)=(1)")?.message).toMatch(/check constraint qty_positive of domain public\.qty \(column public\.a\.q\) would fail/);
+    await runSql(db, "UPDATE a SET q = 1 WHERE q IS NULL OR q < 0; UPDATE b SET q = 2;");
+    expect(dataHazards(await planOn(db, desired))).toEqual([]);
+  });
+
   it("rows hidden by row-level security are not a pass: the probe reports DATA_UNVERIFIED", async () => {
     const db = await freshDatabase(major);
     const role = await createPasswordRole(db);
