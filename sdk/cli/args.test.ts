@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { InputError } from "../errors";
 import { editDistance, parseFlags, suggest, wantsHelp } from "./args";
 import { main, redactSecrets } from "./main";
+import { parseAllowedHazards } from "./schema";
 
 function capture() {
   const out: string[] = [];
@@ -121,6 +122,14 @@ describe("setpoint help and unknown commands", () => {
     rmSync(dir, { recursive: true, force: true });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('--statement-timeout must be a whole number of milliseconds, got "soon"');
+  });
+});
+
+describe("--allow-hazards", () => {
+  it("suggests the closest code, and refuses codes no allowance can accept", () => {
+    expect(() => parseAllowedHazards("INDEX_BUIL")).toThrow(/unknown hazard code\(s\) INDEX_BUIL \(did you mean INDEX_BUILD\?\)/);
+    expect(() => parseAllowedHazards("INDEX_BUILD,CHECK_VIOLATION")).toThrow(/CHECK_VIOLATION cannot be allowed: existing rows make the step fail/);
+    expect(parseAllowedHazards("TYPE_CAST_LOSSY, DATA_UNVERIFIED")).toEqual(["TYPE_CAST_LOSSY", "DATA_UNVERIFIED"]);
   });
 });
 
