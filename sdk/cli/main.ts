@@ -1,5 +1,6 @@
 import { SetpointError } from "../errors";
 import { packageVersion } from "../version";
+import { HELP, unknownCommand } from "./args";
 import { schemaCommand } from "./schema";
 import { upgradeCommand } from "./upgrade";
 
@@ -30,8 +31,12 @@ Commands:
   upgrade finalize  --blue URL --green URL
   upgrade forget    --blue URL --green URL   (abort before the switch, finalize after; never moves traffic)
 
+Run "setpoint <command> --help" or "setpoint <command> <subcommand> --help" for details, e.g.
+"setpoint schema plan --help" (timeouts of each step, data probes, connection strings).
+
 Schema options:
-  --url URL             the target database (postgres://user:password@host:port/db)
+  --url URL             the target database: postgres://user:password@host:port/db, or a libpq
+                        connection string "host=... port=... dbname=... user=... password=..."
   --schema PATH         desired state: a .sql file, or a directory of .sql files applied in name order
   --dev-url URL         server for scratch databases that normalize the desired SQL
                         (default: an embedded server of the target's major version)
@@ -39,7 +44,11 @@ Schema options:
   --offline             plain DDL instead of online-safe forms (empty or offline databases)
   --schemas LIST        schemas to manage (default: those in the desired state)
   --rename table:S.OLD=NEW | column:S.T.OLD=NEW   declare a rename (repeatable)
-  --lock-timeout MS     lock_timeout for each step (default 3000)
+  --lock-timeout MS     lock_timeout of each step (default 3000)
+  --statement-timeout MS / --long-statement-timeout MS
+                        statement_timeout of quick steps (default 60000) / of steps that scan or
+                        rewrite a table (default 10800000)
+  --probe-timeout MS    statement_timeout of each plan-time data probe (default 5000)
   --yes                 apply without stopping at the plan
 
 Upgrade options (blue-green major-version upgrade; state kept in setpoint.upgrades on blue):
@@ -67,6 +76,12 @@ another runner is running an upgrade of the same blue database).
 export async function main(argv: readonly string[], io: CliIO = defaultIO): Promise<number> {
   const [command] = argv;
   try {
+    if (command === "help" && argv.length > 1) {
+      const text = HELP[argv.slice(1).join(" ")];
+      if (text === undefined) throw unknownCommand(argv.slice(1).join(" "), Object.keys(HELP), "help");
+      io.stdout(text);
+      return EXIT.ok;
+    }
     if (command === undefined || command === "-h" || command === "--help" || command === "help") {
       io.stdout(USAGE);
       return command === undefined ? EXIT.error : EXIT.ok;
@@ -77,8 +92,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
     }
     if (command === "schema") return await schemaCommand(argv.slice(1), io);
     if (command === "upgrade") return await upgradeCommand(argv.slice(1), io);
-    io.stderr(`setpoint: unknown command "${command}"\n\n${USAGE}`);
-    return EXIT.error;
+    throw unknownCommand(command, ["schema", "upgrade", "help", "version"], "");
   } catch (err) {
     io.stderr(`setpoint: ${formatError(err)}\n`);
     return err instanceof SetpointError && err.code === "HAZARDS_REFUSED" ? EXIT.refused : EXIT.error;
@@ -86,5 +100,17 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
 }
 
 function formatError(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return redactSecrets(err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * Masks what looks like a password in text bound for the terminal: a URL's `user:password@`, a
+ * connection string's `password=...` (quoted or not), a `password` query parameter. Every error
+ * already redacts what it knows; this guards the rest (a server or library message echoing input).
+ */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi, "$1***@")
+    .replace(/(\bpassword\s*=\s*)(?!\*\*\*)(?:'(?:\\.|[^'\\])*'?|\S+)/gi, "$1***")
+    .replace(/([?&][^=&\s]*pass[^=&\s]*=)[^&\s]+/gi, "$1***");
 }

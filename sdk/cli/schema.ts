@@ -1,14 +1,14 @@
-import { parseArgs } from "node:util";
 import { InputError } from "../errors";
 import { connect } from "../postgres/connection";
 import type { StepResult } from "../schema/apply";
 import type { Rename } from "../schema/diff";
 import { applySchema, planSchema, type SchemaEngineOptions } from "../schema/engine";
-import { HAZARD_CODES, isHazardCode, type HazardCode } from "../schema/hazards";
+import { HAZARD_CODES, isHazardCode, isUnallowable, type HazardCode } from "../schema/hazards";
 import { introspect } from "../schema/introspect";
 import { emptyModel, type SchemaModel } from "../schema/model";
 import { plan as computePlan, refusedHazards, type AllowedHazards, type Plan } from "../schema/plan";
 import { loadSchemaPath } from "../schema/source";
+import { HELP, parseFlags as parseCommandFlags, SUBCOMMANDS, suggest, unknownCommand, wantsHelp } from "./args";
 import type { CliIO } from "./main";
 
 const COMMON = {
@@ -21,13 +21,27 @@ const COMMON = {
   offline: { type: "boolean" },
   rename: { type: "string", multiple: true },
   "lock-timeout": { type: "string" },
+  "statement-timeout": { type: "string" },
+  "long-statement-timeout": { type: "string" },
+  "probe-timeout": { type: "string" },
+  "no-sample-keys": { type: "boolean" },
+  "no-data-probes": { type: "boolean" },
   yes: { type: "boolean", short: "y" },
 } as const;
 
 /** Runs `setpoint schema <plan|apply|inspect>`; resolves to the exit code. */
 export async function schemaCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values } = parseFlags(rest);
+  if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {
+    (sub === undefined ? io.stderr : io.stdout)(HELP.schema!);
+    return sub === undefined ? 1 : 0;
+  }
+  if (!SUBCOMMANDS.schema!.includes(sub)) throw unknownCommand(sub, SUBCOMMANDS.schema!, "schema");
+  if (wantsHelp(rest)) {
+    io.stdout(HELP[`schema ${sub}`]!);
+    return 0;
+  }
+  const { values } = parseFlags(rest, sub);
   switch (sub) {
     case "plan":
       return planCommand(values, io);
@@ -42,12 +56,15 @@ export async function schemaCommand(argv: readonly string[], io: CliIO): Promise
 
 type Flags = ReturnType<typeof parseFlags>["values"];
 
-function parseFlags(args: readonly string[]) {
-  try {
-    return parseArgs({ args: [...args], options: COMMON, allowPositionals: false, strict: true });
-  } catch (cause) {
-    throw new InputError(`${(cause as Error).message}; see setpoint --help`, {}, { cause });
-  }
+function parseFlags(args: readonly string[], sub: string) {
+  return parseCommandFlags(args, COMMON, `schema ${sub}`);
+}
+
+function milliseconds(values: Flags, name: "lock-timeout" | "statement-timeout" | "long-statement-timeout" | "probe-timeout"): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new InputError(`--${name} must be a whole number of milliseconds, got "${v.slice(0, 40)}"`, { propertyPath: name });
+  return Number(v);
 }
 
 function required(values: Flags, name: "url" | "schema"): string {
@@ -62,7 +79,21 @@ export function parseAllowedHazards(text: string | undefined): AllowedHazards {
   if (text.trim() === "all") return "all";
   const codes = text.split(",").map((s) => s.trim()).filter(Boolean);
   const bad = codes.filter((c) => !isHazardCode(c));
-  if (bad.length) throw new InputError(`--allow-hazards: unknown hazard code(s) ${bad.join(", ")}; allowed: all, ${HAZARD_CODES.join(", ")}`, { propertyPath: "allow-hazards" });
+  const allowable = HAZARD_CODES.filter((c) => !isUnallowable(c));
+  if (bad.length) {
+    const guesses = bad.map((b) => suggest(b, allowable)).filter((g): g is HazardCode => g !== undefined);
+    throw new InputError(
+      `--allow-hazards: unknown hazard code(s) ${bad.join(", ")}${guesses.length ? ` (did you mean ${guesses.join(", ")}?)` : ""}; allowed: all, ${allowable.join(", ")}`,
+      { propertyPath: "allow-hazards" },
+    );
+  }
+  const blocked = (codes as HazardCode[]).filter(isUnallowable);
+  if (blocked.length) {
+    throw new InputError(
+      `--allow-hazards: ${blocked.join(", ")} cannot be allowed: existing rows make the step fail, so applying could only fail; fix those rows (the plan names one) or change the desired schema`,
+      { propertyPath: "allow-hazards" },
+    );
+  }
   return codes as HazardCode[];
 }
 
@@ -78,14 +109,19 @@ export function parseRenames(items: readonly string[] | undefined): Rename[] {
 }
 
 function engineOptions(values: Flags): SchemaEngineOptions {
-  const lock = values["lock-timeout"];
-  if (lock !== undefined && !/^\d+$/.test(lock)) throw new InputError(`--lock-timeout must be a whole number of milliseconds, got "${lock}"`, { propertyPath: "lock-timeout" });
+  const lock = milliseconds(values, "lock-timeout");
+  const statement = milliseconds(values, "statement-timeout");
+  const long = milliseconds(values, "long-statement-timeout");
+  const probe = milliseconds(values, "probe-timeout");
   return {
     devUrl: values["dev-url"],
     online: !values.offline,
     allowHazards: parseAllowedHazards(values["allow-hazards"]),
     ...(values.schemas ? { schemas: values.schemas.split(",").map((s) => s.trim()) } : {}),
-    ...(lock !== undefined ? { lockTimeoutMs: Number(lock) } : {}),
+    ...(lock !== undefined ? { lockTimeoutMs: lock } : {}),
+    ...(statement !== undefined ? { statementTimeoutMs: statement } : {}),
+    ...(long !== undefined ? { longStatementTimeoutMs: long } : {}),
+    dataProbes: values["no-data-probes"] ? false : { ...(probe !== undefined ? { timeoutMs: probe } : {}), sampleKeys: !values["no-sample-keys"] },
   };
 }
 
@@ -182,8 +218,8 @@ export function planText(p: Plan, allowed: AllowedHazards): string {
     lines.push("", `${i + 1}. ${s.kind} (${mode}, lock_timeout ${s.lockTimeoutMs} ms)`);
     for (const q of s.sql) lines.push(...q.split("\n").map((l) => `     ${l}`));
     for (const h of s.hazards) {
-      const ok = allowed === "all" || allowed.includes(h.code);
-      lines.push(`   ${ok ? "hazard (allowed)" : "HAZARD (not allowed)"}: ${h.code}: ${h.message}`);
+      const ok = !isUnallowable(h.code) && (allowed === "all" || allowed.includes(h.code));
+      lines.push(`   ${ok ? "hazard (allowed)" : isUnallowable(h.code) ? "HAZARD (cannot be allowed)" : "HAZARD (not allowed)"}: ${h.code}: ${h.message}`);
     }
   });
   if (p.unmanaged.length) {
@@ -192,8 +228,10 @@ export function planText(p: Plan, allowed: AllowedHazards): string {
   }
   const refused = refusedHazards(p, allowed);
   if (refused.length) {
-    const codes = [...new Set(refused.map((h) => h.code))];
-    lines.push("", `Refused: ${refused.length} hazard(s) not allowed. To allow: --allow-hazards ${codes.join(",")}`);
+    const codes = [...new Set(refused.map((h) => h.code))].filter((c) => !isUnallowable(c));
+    const blocked = [...new Set(refused.map((h) => h.code))].filter(isUnallowable);
+    lines.push("", `Refused: ${refused.length} hazard(s) not allowed.${codes.length ? ` To allow: --allow-hazards ${codes.join(",")}` : ""}`);
+    if (blocked.length) lines.push(`${blocked.join(", ")} cannot be allowed: fix the rows named above (or change the desired schema), then plan again.`);
   }
   return lines.join("\n") + "\n";
 }

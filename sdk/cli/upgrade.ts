@@ -1,5 +1,5 @@
-import { parseArgs } from "node:util";
 import { InputError } from "../errors";
+import { connectionFields } from "../postgres/connection";
 import { loadSchemaPath } from "../schema/source";
 import { finalizeUpgrade, forgetUpgrade, planUpgrade, PreflightRefusedError, rollbackUpgrade, runUpgrade, UpgradeRefusedError, type UpgradeResult } from "../upgrade/engine";
 import type { UpgradeOptions } from "../upgrade/context";
@@ -9,6 +9,7 @@ import type { PreflightReport } from "../upgrade/preflight";
 import { pgbouncerSwitch } from "../upgrade/pgbouncer";
 import { tableStateStore } from "../upgrade/state";
 import type { TrafficSwitch } from "../upgrade/traffic";
+import { HELP, parseFlags as parseCommandFlags, SUBCOMMANDS, unknownCommand, wantsHelp } from "./args";
 import { EXIT, type CliIO } from "./main";
 
 const FLAGS = {
@@ -31,12 +32,8 @@ const FLAGS = {
 
 type Flags = ReturnType<typeof parseFlags>["values"];
 
-function parseFlags(args: readonly string[]) {
-  try {
-    return parseArgs({ args: [...args], options: FLAGS, allowPositionals: false, strict: true });
-  } catch (cause) {
-    throw new InputError(`${(cause as Error).message}; see setpoint --help`, {}, { cause });
-  }
+function parseFlags(args: readonly string[], sub: string) {
+  return parseCommandFlags(args, FLAGS, `upgrade ${sub}`);
 }
 
 /**
@@ -45,7 +42,16 @@ function parseFlags(args: readonly string[]) {
  */
 export async function upgradeCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values } = parseFlags(rest);
+  if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {
+    (sub === undefined ? io.stderr : io.stdout)(HELP.upgrade!);
+    return sub === undefined ? EXIT.error : EXIT.ok;
+  }
+  if (!SUBCOMMANDS.upgrade!.includes(sub)) throw unknownCommand(sub, SUBCOMMANDS.upgrade!, "upgrade");
+  if (wantsHelp(rest)) {
+    io.stdout(HELP[`upgrade ${sub}`]!);
+    return EXIT.ok;
+  }
+  const { values } = parseFlags(rest, sub);
   const options = upgradeOptions(values, io);
   const json = values.format === "json";
   if (values.format !== undefined && values.format !== "json" && values.format !== "text") {
@@ -122,9 +128,10 @@ function trafficFrom(values: Flags, blue: string, green: string): TrafficSwitch 
   const file = values["pgbouncer-file"];
   const db = values["pgbouncer-db"];
   if (!file || !db) throw new InputError("--pgbouncer-admin needs --pgbouncer-file (the %included databases file) and --pgbouncer-db (the database name clients use)", { propertyPath: "pgbouncer-file" });
+  // A URL or a libpq connection string: only where the server is, not who logs in.
   const target = (url: string) => {
-    const u = new URL(url);
-    return { host: u.hostname, port: Number(u.port || 5432), database: decodeURIComponent(u.pathname.slice(1)), user: values["pgbouncer-user"] };
+    const f = connectionFields(url);
+    return { host: f.host ?? "localhost", port: f.port ?? 5432, database: f.database ?? "", user: values["pgbouncer-user"] };
   };
   return pgbouncerSwitch({ admin, databasesFile: file, databases: [{ name: db, blue: target(blue), green: target(green) }] });
 }

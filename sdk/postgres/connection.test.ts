@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors";
-import { describeConnection, redactUrl, toClientConfig } from "./connection";
+import { connectionFields, describeConnection, isConninfo, parseConninfo, redactUrl, toClientConfig, withDatabase } from "./connection";
 
 describe("redactUrl", () => {
   it("hides the password and password-like parameters", () => {
@@ -32,5 +32,56 @@ describe("toClientConfig", () => {
   });
   it("maps discrete fields with defaults", () => {
     expect(toClientConfig({ host: "db", user: "u", database: "d" })).toMatchObject({ host: "db", port: 5432, user: "u", database: "d", connectionTimeoutMillis: 10000 });
+  });
+});
+
+describe("libpq connection strings", () => {
+  it("parses key=value pairs by libpq's rules: spaces around =, quoted values, backslash escapes", () => {
+    expect(parseConninfo("host=db port=5433 dbname=app user=me")).toEqual({ host: "db", port: "5433", dbname: "app", user: "me" });
+    expect(parseConninfo("  host = db   password = 'a b\\'c\\\\d'  ")).toEqual({ host: "db", password: "a b'c\\d" });
+    expect(parseConninfo("password=x\\ y user=''")).toEqual({ password: "x y", user: "" });
+    // Later keys win.
+    expect(parseConninfo("user=a user=b")).toEqual({ user: "b" });
+  });
+
+  it("refuses malformed strings without echoing values", () => {
+    expect(() => parseConninfo("host=db password='unterminated")).toThrow(/unterminated quoted value of password/);
+    expect(() => parseConninfo("host=db password='unterminated")).not.toThrow(/unterminated'/);
+    expect(() => parseConninfo("host db")).toThrow(/missing "=" after "host"/);
+    expect(() => toClientConfig("host=db colour=blue")).toThrow(/unsupported parameter\(s\) colour; supported: host, port, dbname/);
+    expect(() => toClientConfig("host=db port=http")).toThrow(/port must be a number/);
+    expect(() => toClientConfig("host=db sslmode=maybe")).toThrow(/sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full/);
+  });
+
+  it("tells connection strings from URLs", () => {
+    expect(isConninfo("host=db dbname=app")).toBe(true);
+    expect(isConninfo("postgres://u@h/d?sslmode=require")).toBe(false);
+    expect(isConninfo("db.example.com")).toBe(false);
+  });
+
+  it("maps to node-postgres fields, sslmode included", () => {
+    expect(toClientConfig("host=db port=6432 dbname=app user=me password='p w' application_name=x connect_timeout=3")).toMatchObject({
+      host: "db",
+      port: 6432,
+      database: "app",
+      user: "me",
+      password: "p w",
+      application_name: "x",
+      connectionTimeoutMillis: 3000,
+      ssl: undefined,
+    });
+    expect(toClientConfig("host=db sslmode=require").ssl).toEqual({ rejectUnauthorized: false });
+    expect(toClientConfig("host=db sslmode=verify-full").ssl).toBe(true);
+    expect(toClientConfig("host=db sslmode=disable").ssl).toBeUndefined();
+  });
+
+  it("redacts the password, and points at another database", () => {
+    expect(redactUrl("host=db password='hun ter2' user=me")).toBe("host='db' password=*** user='me'");
+    expect(describeConnection("host=db password=hunter2")).not.toContain("hunter2");
+    expect(redactUrl("host=db password='oops")).toBe("(unparseable connection string)");
+    expect(withDatabase("host=db dbname=app password='a b'", "scratch")).toBe("host='db' dbname='scratch' password='a b'");
+    expect(withDatabase("postgres://u:p@db:5432/app?sslmode=require", "scratch")).toBe("postgres://u:p@db:5432/scratch?sslmode=require");
+    expect(connectionFields("host=db port=6432 dbname=app user=me")).toEqual({ host: "db", port: 6432, database: "app", user: "me", password: undefined });
+    expect(connectionFields("postgres://me:pw@[::1]:6432/app")).toEqual({ host: "::1", port: 6432, database: "app", user: "me", password: "pw" });
   });
 });

@@ -2,7 +2,11 @@ import { Client, type ClientConfig } from "pg";
 import { ConnectionError, InputError } from "../errors";
 import { quoteConninfoValue } from "./quote";
 
-/** How to reach a database: a URL, or discrete fields. The password is never logged. */
+/**
+ * How to reach a database: a URL (`postgres://user:password@host:port/db?sslmode=require`), a libpq
+ * connection string (`host=db port=5432 dbname=app user=app password='s e c' sslmode=require`), or
+ * discrete fields. The password is never logged.
+ */
 export type ConnectionInput =
   | string
   | {
@@ -24,8 +28,20 @@ export interface ConnectOptions {
   applicationName?: string;
 }
 
-/** Returns the URL with the password replaced by `***`, safe for logs, errors and status. */
+/**
+ * Returns the URL or libpq connection string with the password replaced by `***`, safe for logs,
+ * errors and status.
+ */
 export function redactUrl(url: string): string {
+  if (isConninfo(url)) {
+    try {
+      return Object.entries(parseConninfo(url))
+        .map(([k, v]) => `${k}=${/pass/i.test(k) ? "***" : quoteConninfoValue(v)}`)
+        .join(" ");
+    } catch {
+      return "(unparseable connection string)";
+    }
+  }
   try {
     const u = new URL(url);
     if (u.password) u.password = "***";
@@ -62,16 +78,137 @@ export function toClientConfig(input: ConnectionInput, options: ConnectOptions =
       ssl: input.sslmode === "require" ? { rejectUnauthorized: false } : input.sslmode === "verify-full" ? true : undefined,
     };
   }
+  if (isConninfo(input)) return { ...common, ...conninfoConfig(parseConninfo(input)) };
   let url: URL;
   try {
     url = new URL(input);
   } catch (cause) {
-    throw new InputError(`connection URL is not a valid URL; expected postgres://user:password@host:port/database`, { propertyPath: "url" }, { cause });
+    throw new InputError(
+      `connection URL is not a valid URL; expected postgres://user:password@host:port/database or a libpq connection string (host=... dbname=... user=...)`,
+      { propertyPath: "url" },
+      { cause },
+    );
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
     throw new InputError(`connection URL has scheme "${url.protocol}"; expected postgres:// or postgresql://`, { propertyPath: "url" });
   }
   return { ...common, connectionString: input };
+}
+
+/** libpq parameters a connection string may hold (others are refused, naming these). */
+export const CONNINFO_KEYS = ["host", "port", "dbname", "user", "password", "sslmode", "application_name", "connect_timeout", "options"] as const;
+
+/**
+ * True when `text` is a libpq `key=value` connection string rather than a URL: it has no URL scheme
+ * and its first word is followed by `=`.
+ */
+export function isConninfo(text: string): boolean {
+  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(text.trim()) && /^\s*[A-Za-z_]+\s*=/.test(text);
+}
+
+/**
+ * Parses a libpq connection string by libpq's rules: `key = value` pairs separated by whitespace; a
+ * value is single-quoted (may hold spaces; `\'` and `\\` escape) or a run of non-space characters
+ * (`\` escapes the next one). Later keys win, as in libpq.
+ * @throws {InputError} naming the problem (never the value, which may be a password).
+ */
+export function parseConninfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let i = 0;
+  const bad = (what: string) => new InputError(`connection string: ${what}; expected key=value pairs such as host=db port=5432 dbname=app user=app`, { propertyPath: "url" });
+  const space = () => {
+    while (i < text.length && /\s/.test(text[i]!)) i++;
+  };
+  for (space(); i < text.length; space()) {
+    const start = i;
+    while (i < text.length && text[i] !== "=" && !/\s/.test(text[i]!)) i++;
+    const key = text.slice(start, i);
+    space();
+    if (text[i] !== "=") throw bad(`missing "=" after "${key.slice(0, 40)}"`);
+    if (!/^[a-z_]+$/.test(key)) throw bad(`"${key.slice(0, 40)}" is not a parameter name`);
+    i++;
+    space();
+    let value = "";
+    if (text[i] === "'") {
+      i++;
+      for (;;) {
+        if (i >= text.length) throw bad(`unterminated quoted value of ${key}`);
+        const ch = text[i++]!;
+        if (ch === "'") break;
+        value += ch === "\\" && i < text.length ? text[i++]! : ch;
+      }
+    } else {
+      while (i < text.length && !/\s/.test(text[i]!)) {
+        const ch = text[i++]!;
+        value += ch === "\\" && i < text.length ? text[i++]! : ch;
+      }
+    }
+    out[key] = value;
+  }
+  if (Object.keys(out).length === 0) throw bad("it is empty");
+  return out;
+}
+
+function conninfoConfig(params: Record<string, string>): ClientConfig {
+  const unknown = Object.keys(params).filter((k) => !(CONNINFO_KEYS as readonly string[]).includes(k));
+  if (unknown.length) {
+    throw new InputError(`connection string: unsupported parameter(s) ${unknown.join(", ")}; supported: ${CONNINFO_KEYS.join(", ")}`, { propertyPath: "url" });
+  }
+  const port = params.port === undefined ? undefined : Number(params.port);
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new InputError(`connection string: port must be a number from 1 to 65535, got "${params.port}"`, { propertyPath: "url" });
+  const sslmode = params.sslmode;
+  const modes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+  if (sslmode !== undefined && !modes.includes(sslmode)) throw new InputError(`connection string: sslmode must be one of ${modes.join(", ")}, got "${sslmode}"`, { propertyPath: "url" });
+  const timeout = params.connect_timeout === undefined ? undefined : Number(params.connect_timeout);
+  return {
+    host: params.host,
+    port,
+    database: params.dbname,
+    user: params.user,
+    password: params.password,
+    ...(params.application_name !== undefined ? { application_name: params.application_name } : {}),
+    ...(timeout !== undefined && timeout > 0 ? { connectionTimeoutMillis: timeout * 1000 } : {}),
+    ...(params.options !== undefined ? { options: params.options } : {}),
+    // node-postgres speaks TLS only when asked: disable, allow and prefer connect without it.
+    ssl: sslmode === "require" ? { rejectUnauthorized: false } : sslmode === "verify-ca" ? { checkServerIdentity: () => undefined } : sslmode === "verify-full" ? true : undefined,
+  };
+}
+
+/**
+ * `input` pointed at another database of the same server (a URL's path, a connection string's
+ * `dbname`, or the `database` field), for scratch databases beside a given one.
+ */
+export function withDatabase(input: string, database: string): string;
+export function withDatabase(input: ConnectionInput, database: string): ConnectionInput;
+export function withDatabase(input: ConnectionInput, database: string): ConnectionInput {
+  if (typeof input !== "string") return { ...input, database };
+  if (isConninfo(input)) {
+    toClientConfig(input); // validates
+    return Object.entries({ ...parseConninfo(input), dbname: database })
+      .map(([k, v]) => `${k}=${quoteConninfoValue(v)}`)
+      .join(" ");
+  }
+  const url = new URL(input);
+  url.pathname = `/${encodeURIComponent(database)}`;
+  return url.toString();
+}
+
+/**
+ * The discrete fields of any connection input (what a pooler's configuration or a display needs).
+ * @throws {InputError} when the input is not a valid URL or connection string.
+ */
+export function connectionFields(input: ConnectionInput): { host: string | undefined; port: number | undefined; database: string | undefined; user: string | undefined; password: string | undefined } {
+  if (typeof input !== "string") return { host: input.host, port: input.port, database: input.database, user: input.user, password: input.password };
+  const c = toClientConfig(input);
+  if (c.connectionString === undefined) return { host: c.host, port: c.port, database: c.database, user: c.user, password: typeof c.password === "string" ? c.password : undefined };
+  const url = new URL(input);
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, "$1") || undefined,
+    port: url.port === "" ? undefined : Number(url.port),
+    database: url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : undefined,
+    user: url.username === "" ? undefined : decodeURIComponent(url.username),
+    password: url.password === "" ? undefined : decodeURIComponent(url.password),
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteNullableLiteral, quoteQualified } from "./quote";
+import { dollarQuote, quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteNullableLiteral, quoteQualified } from "./quote";
 
 describe("quoteIdent", () => {
   it.each([
@@ -38,4 +38,14 @@ describe("quoteLiteral", () => {
 
 it("quoteQualified joins schema and name", () => {
   expect(quoteQualified("app", "t")).toBe('"app"."t"');
+});
+
+describe("dollarQuote", () => {
+  it("picks a tag the body cannot end early", () => {
+    expect(dollarQuote("SELECT 1")).toBe("$sp$SELECT 1$sp$");
+    expect(dollarQuote("a $sp$ b")).toBe("$sp0$a $sp$ b$sp0$");
+    // The body's tail and the closing tag must not form a tag either.
+    expect(dollarQuote("x$sp")).toBe("$sp0$x$sp$sp0$");
+    expect(() => dollarQuote("a\0")).toThrow(/NUL/);
+  });
 });

@@ -44,6 +44,19 @@ export function quoteConninfoValue(value: string): string {
   return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
 }
 
+/**
+ * Dollar-quotes a body (`$tag$...$tag$`, e.g. the code of a `DO` block) with a tag that does not
+ * occur in it, so nothing in the body can end the quote.
+ * @throws {TypeError} when the body contains a NUL byte.
+ */
+export function dollarQuote(body: string): string {
+  if (body.includes("\0")) throw new TypeError("an SQL literal cannot contain a NUL byte");
+  let tag = "$sp$";
+  // The body's end must not complete a tag either (`x$sp` + `$sp$`).
+  for (let i = 0; (body + tag).indexOf(tag) !== body.length; i++) tag = `$sp${i}$`;
+  return `${tag}${body}${tag}`;
+}
+
 /** Renders a nullable string as an SQL literal or `NULL`. */
 export function quoteNullableLiteral(value: string | null): string {
   return value === null ? "NULL" : quoteLiteral(value);

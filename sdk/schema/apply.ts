@@ -2,6 +2,7 @@ import type { ClientBase } from "pg";
 import { SetpointError } from "../errors";
 import { quoteLiteral, quoteQualified } from "../postgres/quote";
 import { CANONICAL_SEARCH_PATH } from "./introspect";
+import { describeLockWait, LockWatch, type LockWait, type ObserverFactory } from "./lock-watch";
 import { assertHazardsAllowed, type AllowedHazards, type Plan, type PlanStep } from "./plan";
 
 /** Outcome of one step. */
@@ -32,6 +33,11 @@ export interface ApplyOptions {
   retryBaseDelayMs?: number;
   /** The caller already holds the apply lock for this plan ({@link acquireApplyLock}). @default false */
   lockHeld?: boolean;
+  /**
+   * Opens a second connection to the same database, used only while a step waits on a lock, so a
+   * lock-timeout error can name the blocking session. @default none (the error names no blocker)
+   */
+  observer?: ObserverFactory;
 }
 
 /** Raised when a step fails. Transactional groups are rolled back whole; `results` says what ran. */
@@ -39,12 +45,25 @@ export class ApplyError extends SetpointError {
   readonly results: readonly StepResult[];
   readonly step: number;
   readonly statement: string | undefined;
+  /** For a lock timeout: what the step waited for and who held it, as last seen before it gave up. */
+  readonly lockWait: LockWait | undefined;
+  /** For a lock timeout: milliseconds from the first attempt to the last failure, retries included. */
+  readonly elapsedMs: number | undefined;
 
-  constructor(message: string, results: readonly StepResult[], step: number, statement: string | undefined, cause: unknown) {
+  constructor(
+    message: string,
+    results: readonly StepResult[],
+    step: number,
+    statement: string | undefined,
+    cause: unknown,
+    lock: { wait: LockWait | undefined; elapsedMs: number } | undefined = undefined,
+  ) {
     super("APPLY_FAILED", message, { cause });
     this.results = results;
     this.step = step;
     this.statement = statement;
+    this.lockWait = lock?.wait;
+    this.elapsedMs = lock?.elapsedMs;
   }
 }
 
@@ -149,18 +168,30 @@ export async function applyPlan(client: ClientBase, plan: Plan, options: ApplyOp
   if (plan.steps.length === 0) return results;
 
   const release = options.lockHeld ? null : await acquireApplyLock(client, lockScopeOf(plan));
+  const watch = options.observer ? new LockWatch(backendPid(client), options.observer) : null;
   try {
     await client.query(`SET search_path = ${CANONICAL_SEARCH_PATH}`);
     // If this process dies, the server notices within a second and stops the step (PostgreSQL 14+),
     // instead of finishing it unattended after a lock wait.
     await client.query("SET client_connection_check_interval = '1s'");
     for (const batch of batches(plan.steps)) {
-      await runBatch(client, plan, batch, results, options);
+      await runBatch(client, plan, batch, results, options, watch);
     }
     return results;
   } finally {
+    await watch?.close();
     await release?.();
   }
+}
+
+// The apply connection's backend pid (node-postgres keeps it from the startup), for the lock watch.
+function backendPid(client: ClientBase): Promise<number | null> {
+  const known = (client as { processID?: unknown }).processID;
+  if (typeof known === "number" && known > 0) return Promise.resolve(known);
+  return client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid").then(
+    (r) => r.rows[0]?.pid ?? null,
+    () => null,
+  );
 }
 
 /** Groups step indexes into units that run together. */
@@ -182,8 +213,18 @@ function batches(steps: readonly PlanStep[]): number[][] {
 
 const LOCK_TIMEOUT = "55P03";
 
-async function runBatch(client: ClientBase, plan: Plan, batch: number[], results: StepResult[], options: ApplyOptions): Promise<void> {
+async function runBatch(client: ClientBase, plan: Plan, batch: number[], results: StepResult[], options: ApplyOptions, watch: LockWatch | null): Promise<void> {
   const transactional = plan.steps[batch[0]!]!.transactional;
+  const batchStarted = Date.now();
+  if (watch) watch.last = null;
+  const run = async (sql: string, lockTimeoutMs: number) => {
+    watch?.start(lockTimeoutMs);
+    try {
+      await client.query(sql);
+    } finally {
+      watch?.stop();
+    }
+  };
   const retries = options.lockRetries ?? 5;
   // A transactional group goes first as a few multi-statement queries: a round trip per statement
   // and per timeout change costs more, client and server, than the DDL of a small table. When that
@@ -201,7 +242,7 @@ async function runBatch(client: ClientBase, plan: Plan, batch: number[], results
       if (chunked) {
         for (const chunk of chunks(plan, batch)) {
           for (const i of chunk.steps) started.set(i, Date.now());
-          await client.query(chunk.sql);
+          await run(chunk.sql, Math.min(...chunk.steps.map((i) => plan.steps[i]!.lockTimeoutMs)));
         }
       } else {
         for (const i of batch) {
@@ -216,7 +257,7 @@ async function runBatch(client: ClientBase, plan: Plan, batch: number[], results
           statementTimeout = step.statementTimeoutMs;
           for (const sql of step.sql) {
             statement = sql;
-            await client.query(sql);
+            await run(sql, step.lockTimeoutMs);
           }
           statement = undefined;
           if (!transactional) finish(results, i, "Succeeded", attempt, started, options);
@@ -249,7 +290,13 @@ async function runBatch(client: ClientBase, plan: Plan, batch: number[], results
         else if (started.has(i) && transactional) results[i] = { ...results[i]!, status: "NotStarted", rolledBack: true, attempts: attempt };
       }
       const step = plan.steps[current]!;
-      const hint = code === LOCK_TIMEOUT ? ` (lock not acquired within ${step.lockTimeoutMs} ms after ${attempt} attempts; another session holds a conflicting lock)` : "";
+      const elapsedMs = Date.now() - batchStarted;
+      const wait = watch?.last ?? undefined;
+      const hint =
+        code === LOCK_TIMEOUT
+          ? ` (lock not acquired within ${step.lockTimeoutMs} ms after ${attempt} attempts, ${elapsedMs} ms in all with the waits between them; ` +
+            `${wait ? describeLockWait(wait) : "another session holds a conflicting lock"})`
+          : "";
       throw new ApplyError(
         `step ${current + 1} (${step.kind}) failed${hint}: ${message}${statement ? `\n  statement: ${statement}` : ""}` +
           (transactional ? `\n  its transaction was rolled back; ${countSucceeded(results)} earlier step(s) are committed; run apply again to resume` : `\n  run apply again to resume`),
@@ -257,6 +304,7 @@ async function runBatch(client: ClientBase, plan: Plan, batch: number[], results
         current,
         statement,
         cause,
+        code === LOCK_TIMEOUT ? { wait, elapsedMs } : undefined,
       );
     }
   }

@@ -8,6 +8,7 @@ import { diff } from "./diff";
 import { findUncastableColumns, UncastableColumnsError } from "./casts";
 import { ExtensionInUseError, findExtensionDependents } from "./extension-dependents";
 import { gatherRowFacts } from "./facts";
+import { probeData, type DataProbeOptions } from "./data-probes-run";
 import { scopedCatalogFingerprint, scopedCatalogState } from "./fingerprint";
 import { introspect } from "./introspect";
 import { inSchemas, type SchemaModel } from "./model";
@@ -18,7 +19,7 @@ import { assertHazardsAllowed, plan, planChanges, type AllowedHazards, type Plan
 import type { DesiredSchema } from "./source";
 
 /** Options shared by {@link planSchema} and {@link applySchema}. */
-export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "facts" | "renames" | "role"> {
+export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "facts" | "renames" | "role" | "dataHazards"> {
   /** Dev database server for normalizing the desired schema. @default an embedded server of the target's major */
   devUrl?: string;
   /**
@@ -42,6 +43,13 @@ export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "f
   keepConnections?: boolean;
   /** Hazards to accept. @default [] */
   allowHazards?: AllowedHazards;
+  /**
+   * Bounds of the plan-time probes of existing rows (NULLs under a new NOT NULL, values a type
+   * change cannot cast or would change, duplicates under a new UNIQUE, rows a new CHECK or foreign
+   * key rejects), or `false` to skip them: such steps then fail only when applied.
+   * @default { timeoutMs: 5000, budgetMs: 30000, sampleKeys: true }
+   */
+  dataProbes?: DataProbeOptions | false;
   /** Retries of a step after a lock timeout. @default 5 */
   lockRetries?: number;
   /** First delay before a lock-timeout retry, doubling each time. @default 250 */
@@ -83,7 +91,8 @@ export class NonConvergenceError extends SetpointError {
 /**
  * Plans the changes that make the database at `target` match `desired`: normalizes the desired
  * SQL (cached), introspects the target once, diffs, and orders. Runs nothing on the target but
- * catalog reads and cheap emptiness probes for objects the plan would drop.
+ * catalog reads, cheap emptiness probes for objects the plan would drop, and bounded read-only
+ * probes of the rows that changes would fail on or alter (see {@link SchemaEngineOptions.dataProbes}).
  * @throws {ConnectionError} when the target is unreachable.
  * @throws {InputError} when the desired SQL is invalid (with file and line).
  * @throws {UncastableColumnsError} when a column changes to a type its values have no cast to.
@@ -133,8 +142,9 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
   const extensionDependents = await findExtensionDependents(client, changes, live.schemas.map((s) => s.name));
   if (extensionDependents.length) throw new ExtensionInUseError(extensionDependents);
   const facts = await gatherRowFacts(client, changes);
+  const dataHazards = options.dataProbes === false ? undefined : await probeData(client, changes, live, normalized.model, options.dataProbes);
   // The diff reads facts only into the drops they describe: without any, it would be the same again.
-  const p = facts.size === 0 ? planChanges(changes, live, normalized.model, policy) : plan(live, normalized.model, { ...policy, facts });
+  const p = facts.size === 0 ? planChanges(changes, live, normalized.model, { ...policy, dataHazards }) : plan(live, normalized.model, { ...policy, facts, dataHazards });
   return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached };
 }
 
@@ -281,6 +291,7 @@ export async function applySchema(
           lockRetries: options.lockRetries,
           retryBaseDelayMs: options.retryBaseDelayMs,
           lockHeld: true,
+          observer: () => connect(target, { applicationName: "setpoint-observer" }),
         });
         if (planned.plan.steps.length > 0) {
           const after = await planWith(client, desired, options);

@@ -1,6 +1,7 @@
 import type { Change, RowFacts } from "./changes";
 import { keyOf, type QualifiedName } from "./model";
 import { describeTarget } from "./privileges";
+import { probeKeyOf } from "./data-probes";
 
 /** Stable hazard codes. A plan with a hazard that is not allowed is refused before anything runs. */
 export const HAZARD_CODES = [
@@ -17,16 +18,40 @@ export const HAZARD_CODES = [
   "ENUM_VALUE_REMOVAL",
   "PRIVILEGES_REVOKED",
   "OWNER_CHANGED",
+  // Found by probing the existing rows at plan time (data-probes.ts).
+  "NOT_NULL_VIOLATION",
+  "CAST_FAILS",
+  "TYPE_CAST_LOSSY",
+  "UNIQUE_VIOLATION",
+  "CHECK_VIOLATION",
+  "FOREIGN_KEY_VIOLATION",
+  "DATA_UNVERIFIED",
 ] as const;
 
 /** One of {@link HAZARD_CODES}. */
 export type HazardCode = (typeof HAZARD_CODES)[number];
+
+/**
+ * Hazards no allowance covers: the existing rows make the step fail, so applying could only fail.
+ * The plan is refused until the data or the desired schema changes.
+ */
+export const UNALLOWABLE_HAZARDS: readonly HazardCode[] = ["NOT_NULL_VIOLATION", "CAST_FAILS", "UNIQUE_VIOLATION", "CHECK_VIOLATION", "FOREIGN_KEY_VIOLATION"];
+
+/** True when no allowance can accept `code` (see {@link UNALLOWABLE_HAZARDS}). */
+export function isUnallowable(code: HazardCode): boolean {
+  return UNALLOWABLE_HAZARDS.includes(code);
+}
 
 /** A reason a step is not safe to run unattended. */
 export interface Hazard {
   readonly code: HazardCode;
   /** What will happen, naming the object, e.g. `drops table public.users (about 1200 rows)`. */
   readonly message: string;
+  /**
+   * The offending rows a data probe found: how many (`capped`: at least that many), and the key of
+   * one (`(id)=(42)`; the primary key, else `ctid`; absent when samples are off).
+   */
+  readonly rows?: { readonly count: number; readonly capped: boolean; readonly sampleKey?: string };
 }
 
 /** True when `code` is a known hazard code. */
@@ -38,6 +63,8 @@ export function isHazardCode(code: string): code is HazardCode {
 export interface HazardContext {
   /** Keys (`schema.name`) of tables created by the same plan: they are empty, so nothing on them is hazardous. */
   readonly newTables: ReadonlySet<string>;
+  /** Findings of the data probes by probe key (see `data-probes.ts`). */
+  readonly data?: ReadonlyMap<string, readonly Hazard[]>;
 }
 
 type Checker = (change: Change, ctx: HazardContext) => Hazard | null;
@@ -196,5 +223,7 @@ export function hazardsOf(change: Change, ctx: HazardContext): Hazard[] {
     const h = check(change, ctx);
     if (h) out.push(h);
   }
+  const key = ctx.data?.size ? probeKeyOf(change) : null;
+  if (key !== null) out.push(...(ctx.data?.get(key) ?? []));
   return out;
 }

@@ -21,7 +21,8 @@ export { normalize, desiredFingerprint, scratchCleanup, closeDevResources, type 
 export { loadSchemaPath, schemaFromSql, type DesiredSchema, type SqlFile } from "./source";
 export { diff, type DiffOptions, type Rename } from "./diff";
 export type { Change, ChangeKind, RowFacts } from "./changes";
-export { HAZARD_CODES, isHazardCode, type Hazard, type HazardCode } from "./hazards";
+export { HAZARD_CODES, UNALLOWABLE_HAZARDS, isHazardCode, isUnallowable, type Hazard, type HazardCode } from "./hazards";
+export type { DataProbeOptions } from "./data-probes-run";
 export {
   plan,
   assertHazardsAllowed,

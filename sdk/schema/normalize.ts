@@ -4,7 +4,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "pg";
 import { InputError } from "../errors";
-import { connect } from "../postgres/connection";
+import { connect, withDatabase } from "../postgres/connection";
 import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "../postgres/embedded";
 import { quoteIdent } from "../postgres/quote";
 import { isSupportedMajor, DEFAULT_MAJOR } from "../postgres/versions";
@@ -164,11 +164,10 @@ async function buildOn(devUrl: string, desired: DesiredSchema, { dropScratch, ro
     throw err;
   }
   try {
-    const url = new URL(devUrl);
-    url.pathname = `/${name}`;
-    const scratch = await connect(url.toString(), { applicationName: "setpoint-dev" });
+    const url = withDatabase(devUrl, name);
+    const scratch = await connect(url, { applicationName: "setpoint-dev" });
     // A second connection, opened while the DDL runs, reads half of the catalogs at the same time.
-    const second = connect(url.toString(), { applicationName: "setpoint-dev" });
+    const second = connect(url, { applicationName: "setpoint-dev" });
     second.catch(() => undefined); // its failure is reported where it is awaited
     try {
       if (runAs !== null) await scratch.query(`SET ROLE ${quoteIdent(runAs)}`);
@@ -276,10 +275,8 @@ async function leaseScratch(pool: ScratchPool): Promise<PooledScratch> {
   } finally {
     await admin.end();
   }
-  const url = new URL(pool.devUrl);
-  url.pathname = `/${name}`;
   try {
-    const client = await connect(url.toString(), { applicationName: "setpoint-dev" });
+    const client = await connect(withDatabase(pool.devUrl, name), { applicationName: "setpoint-dev" });
     markKept(client);
     const scratch: PooledScratch = { name, client, uses: 0 };
     client.on("error", () => retireScratch(pool, scratch)); // a server restart ends the connection

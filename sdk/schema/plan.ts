@@ -2,7 +2,7 @@ import { SetpointError } from "../errors";
 import type { Change } from "./changes";
 import { dependenciesOf, type ChangeDeps } from "./dependencies";
 import { diff, type DiffOptions } from "./diff";
-import { hazardsOf, type Hazard, type HazardCode } from "./hazards";
+import { hazardsOf, isUnallowable, type Hazard, type HazardCode } from "./hazards";
 import { keyOf, type SchemaModel, type UnmanagedObject } from "./model";
 import { render } from "./render";
 
@@ -46,6 +46,8 @@ export interface PlanPolicy extends DiffOptions {
   statementTimeoutMs?: number;
   /** `statement_timeout` for steps that scan or rewrite (index builds, validation, rewrites). @default 10800000 (3 h) */
   longStatementTimeoutMs?: number;
+  /** What the data probes found, by probe key (see `data-probes-run.ts`); added to the steps' hazards. */
+  dataHazards?: ReadonlyMap<string, readonly Hazard[]>;
 }
 
 /**
@@ -72,7 +74,7 @@ export function planChanges(changes: readonly Change[], live: SchemaModel, desir
     const meta: StepMeta = {
       sql: render(change),
       objects: stepObjects(deps),
-      hazards: hazardsOf(change, { newTables }),
+      hazards: hazardsOf(change, { newTables, data: policy.dataHazards }),
       transaction,
       transactional: transaction !== "none",
       lockTimeoutMs: policy.lockTimeoutMs ?? 3000,
@@ -253,13 +255,18 @@ export class HazardsRefusedError extends SetpointError {
   readonly hazards: readonly (Hazard & { readonly step: number })[];
 
   constructor(hazards: readonly (Hazard & { step: number })[]) {
-    const codes = [...new Set(hazards.map((h) => h.code))];
+    const codes = [...new Set(hazards.map((h) => h.code))].filter((c) => !isUnallowable(c));
+    const blocked = [...new Set(hazards.map((h) => h.code))].filter(isUnallowable);
     super(
       "HAZARDS_REFUSED",
       `the plan was refused before anything ran: ${hazards.length} hazardous step(s) not allowed:\n` +
         hazards.map((h) => `  - step ${h.step + 1}: ${h.code}: ${h.message}`).join("\n") +
-        `\nTo allow them, pass --allow-hazards ${codes.join(",")} (CLI) or allowHazards: [${codes.map((c) => `"${c}"`).join(", ")}] (API), ` +
-        `or change the desired schema.`,
+        (blocked.length
+          ? `\n${blocked.join(", ")} cannot be allowed: existing rows make the step fail. Fix those rows (or change the desired schema), then plan again.`
+          : "") +
+        (codes.length
+          ? `\nTo allow ${blocked.length ? "the others" : "them"}, pass --allow-hazards ${codes.join(",")} (CLI) or allowHazards: [${codes.map((c) => `"${c}"`).join(", ")}] (API), or change the desired schema.`
+          : ""),
     );
     this.hazards = hazards;
   }
@@ -268,10 +275,10 @@ export class HazardsRefusedError extends SetpointError {
 /** Allowed hazards: a list of codes, or `"all"`. */
 export type AllowedHazards = readonly HazardCode[] | "all";
 
-/** The hazards of a plan that `allowed` does not cover, with their step index. */
+/** The hazards of a plan that `allowed` does not cover (unallowable ones always), with their step index. */
 export function refusedHazards(p: Plan, allowed: AllowedHazards): (Hazard & { step: number })[] {
-  if (allowed === "all") return [];
-  return p.steps.flatMap((s, step) => s.hazards.filter((h) => !allowed.includes(h.code)).map((h) => ({ ...h, step })));
+  const covered = (code: HazardCode) => !isUnallowable(code) && (allowed === "all" || allowed.includes(code));
+  return p.steps.flatMap((s, step) => s.hazards.filter((h) => !covered(h.code)).map((h) => ({ ...h, step })));
 }
 
 /**

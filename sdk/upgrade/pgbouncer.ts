@@ -23,7 +23,7 @@
  *   its connection is the only way out, which is what the timeout does.
  */
 import type { Client } from "pg";
-import { connect, describeConnection, toClientConfig, type ConnectionInput } from "../postgres/connection";
+import { connect, connectionFields, describeConnection, toClientConfig, type ConnectionInput } from "../postgres/connection";
 import { InputError, SetpointError } from "../errors";
 import {
   DATABASE_NAME,
@@ -104,7 +104,7 @@ interface Resolved {
 
 function validate(options: PgBouncerSwitchOptions): Resolved {
   const adminConfig = toClientConfig(options.admin); // validates a URL's scheme
-  const adminDatabase = typeof options.admin === "string" ? new URL(options.admin).pathname.replace(/^\//, "") : adminConfig.database;
+  const adminDatabase = typeof options.admin === "string" ? connectionFields(options.admin).database : adminConfig.database;
   if (adminDatabase !== "pgbouncer") {
     throw new InputError(`admin must connect to PgBouncer's admin console, database "pgbouncer"; got "${adminDatabase ?? ""}" (${describeConnection(options.admin)})`, { propertyPath: "admin" });
   }

@@ -29,7 +29,7 @@ export class SchemaMismatchError extends SetpointError {
 }
 
 // Creating objects on an empty green is not hazardous; dropping what green already has is.
-const CREATION_HAZARDS: readonly HazardCode[] = HAZARD_CODES.filter((c) => !c.startsWith("DATA_LOSS_") && c !== "ENUM_VALUE_REMOVAL");
+const CREATION_HAZARDS: readonly HazardCode[] = HAZARD_CODES.filter((c) => !c.startsWith("DATA_LOSS_") && c !== "ENUM_VALUE_REMOVAL" && c !== "TYPE_CAST_LOSSY");
 
 /** Result of {@link prepareGreenSchema}. */
 export interface GreenSchemaResult {

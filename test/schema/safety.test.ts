@@ -17,13 +17,25 @@ describe.each(majors())("apply safety on PostgreSQL %i", (major) => {
     const db = await freshDatabase(major);
     await runSql(db, "CREATE TABLE t (id int); CREATE TABLE other (id int);");
     const holder = await db.client();
-    await holder.query("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE;");
+    await holder.query("SET application_name = 'report-job'; BEGIN; LOCK TABLE t IN ACCESS SHARE MODE;");
+    const holderPid = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
     const desired = schemaFromSql("CREATE TABLE t (id int, note text); CREATE TABLE other (id int, extra int);");
+    const started = Date.now();
     const err = await applySchema(db.url, desired, engineOptions(db, { lockTimeoutMs: 100, retryBaseDelayMs: 20 })).catch((e: unknown) => e);
+    const waited = Date.now() - started;
     await holder.query("ROLLBACK");
     expect(err).toBeInstanceOf(ApplyError);
     const applyErr = err as ApplyError;
-    expect(applyErr.message).toMatch(/lock not acquired within 100 ms after 6 attempts/);
+    expect(applyErr.message).toMatch(/lock not acquired within 100 ms after 6 attempts, \d+ ms in all with the waits between them/);
+    // The blocker, as seen from a second connection while the step waited: pid, application, mode, query start.
+    expect(applyErr.message).toMatch(
+      new RegExp(`it wanted AccessExclusiveLock on t, blocked by pid ${holderPid} \\(application_name "report-job", user "[^"]+", holds AccessShareLock, idle in transaction, query started \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\)`),
+    );
+    expect(applyErr.lockWait?.blockers.map((b) => [b.pid, b.applicationName, b.modes, b.granted])).toEqual([[holderPid, "report-job", ["AccessShareLock"], true]]);
+    // The real time: six lock waits of 100 ms at least, and no more than the call took.
+    expect(applyErr.elapsedMs).toBeGreaterThanOrEqual(600);
+    expect(applyErr.elapsedMs).toBeLessThanOrEqual(waited);
+    expect(applyErr.message).toContain(`${applyErr.elapsedMs} ms in all`);
     expect(applyErr.message).toContain("its transaction was rolled back");
     expect(applyErr.results.map((r) => r.status).sort()).toEqual(["Failed", "NotStarted"]);
     // Both ADD COLUMNs were one transaction group: neither happened.
@@ -39,7 +51,8 @@ describe.each(majors())("apply safety on PostgreSQL %i", (major) => {
     await runSql(db, "CREATE TABLE a (id int); CREATE TABLE b (id int); INSERT INTO b VALUES (1), (1);");
     // Offline: both steps join one transaction group; the unique constraint fails on the duplicates.
     const desired = schemaFromSql("CREATE TABLE a (id int, note text); CREATE TABLE b (id int, CONSTRAINT b_id_key UNIQUE (id)); CREATE TABLE c (id int);");
-    const err = await applySchema(db.url, desired, engineOptions(db, { online: false, allowHazards: "all" })).catch((e: unknown) => e);
+    // Data probes off: this is about how apply reports a failure (the probes would refuse the plan first).
+    const err = await applySchema(db.url, desired, engineOptions(db, { online: false, allowHazards: "all", dataProbes: false })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplyError);
     const applyErr = err as ApplyError;
     const failed = applyErr.results.find((r) => r.status === "Failed")!;

@@ -20,6 +20,17 @@ describe("resolveTarget", () => {
     expect(resolveTarget("postgresql://[::1]:6543/app", "green")).toEqual({ host: "::1", port: 6543, database: "app", user: undefined, password: undefined });
   });
 
+  it("reads a libpq connection string the same way, and refuses parameters PgBouncer cannot take", () => {
+    expect(resolveTarget("host=db.internal dbname='my db' user=app password='p@ss word'", "blue")).toEqual({
+      host: "db.internal",
+      port: 5432,
+      database: "my db",
+      user: "app",
+      password: "p@ss word",
+    });
+    expect(() => resolveTarget("host=db dbname=app sslmode=require", "blue")).toThrow(/blue has parameter\(s\) sslmode; a PgBouncer target takes only host, port, dbname, user and password/);
+  });
+
   it("refuses query parameters, other schemes, missing fields and line breaks, naming the property", () => {
     const refusal = (t: Parameters<typeof resolveTarget>[0]): InputError => {
       try {

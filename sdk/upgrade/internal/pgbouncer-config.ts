@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, chown, open, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { InputError } from "../../errors";
+import { connectionFields, isConninfo, parseConninfo } from "../../postgres/connection";
 import type { Side } from "../traffic";
 
 /** Where one side of a PgBouncer database points: discrete fields. */
@@ -62,7 +63,15 @@ const RESERVED_KEYS = new Set(["host", "port", "dbname", "user", "password"]);
  */
 export function resolveTarget(target: PgBouncerTarget, propertyPath: string): ResolvedTarget {
   let fields: PgBouncerTargetFields;
-  if (typeof target === "string") {
+  if (typeof target === "string" && isConninfo(target)) {
+    const params = parseConninfo(target);
+    const extra = Object.keys(params).filter((k) => !RESERVED_KEYS.has(k));
+    if (extra.length) {
+      throw new InputError(`${propertyPath} has parameter(s) ${extra.join(", ")}; a PgBouncer target takes only host, port, dbname, user and password (TLS to servers is PgBouncer's server_tls_* setting)`, { propertyPath });
+    }
+    const f = connectionFields(target);
+    fields = { host: f.host ?? "", port: f.port, database: f.database ?? "", user: f.user, password: f.password };
+  } else if (typeof target === "string") {
     let url: URL;
     try {
       url = new URL(target);
