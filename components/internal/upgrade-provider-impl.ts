@@ -21,7 +21,8 @@ import { STATE_SCHEMA } from "../../sdk/upgrade/state";
 import { containsUnknown } from "../schema-args";
 import { describeTraffic, parseUpgradeInputs, scrub, secretsOf, stableArgs, sameUpgradeArgs, type TrafficInput, type UpgradeResourceInputs } from "../upgrade-args";
 import { lockUpgrade, type UpgradeLock } from "./upgrade-lock";
-import { decideSteps, planView, preflightLines, PRE_SWITCH_PHASES, runUntil, summaryOf, type UpgradeSummary } from "./upgrade-view";
+import { decideSteps, planView, preflightLines, PRE_SWITCH_PHASES, runUntil, summaryOf } from "./upgrade-view";
+import type { UpgradeSummary } from "../upgrade-summary";
 
 /**
  * The implementation behind the `Upgrade` dynamic provider. The serialized provider
