@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import type { onTestFailed, onTestFinished } from "vitest";
+import { ensureDebianPackage, type EnsureOptions, type ToolAvailability } from "./debian";
 
 /** Where Debian installs PgBouncer; /usr/sbin is often not on a non-root PATH. */
 const CANDIDATES = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"];
@@ -71,19 +72,6 @@ export function pgbouncerBinary(): string {
   return found;
 }
 
-/** Outcome of {@link ensurePgBouncer}: the binary, or why it is missing (one line). */
-export type PgBouncerAvailability = { readonly path: string; readonly installed: boolean } | { readonly missing: string };
-
-/** Options of {@link ensurePgBouncer}. */
-export interface EnsurePgBouncerOptions {
-  /** Finds an installed binary. @default the PATH and Debian's locations (see {@link pgbouncerBinary}) */
-  find?: () => string | undefined;
-  /** May it run `apt-get install`? @default true when this process is root and apt-get exists */
-  canInstall?: boolean;
-  /** Where its one line of progress goes. @default console.log */
-  log?: (line: string) => void;
-}
-
 function findPgBouncer(): string | undefined {
   try {
     return pgbouncerBinary();
@@ -92,34 +80,14 @@ function findPgBouncer(): string | undefined {
   }
 }
 
-function aptRun(args: string[]): boolean {
-  const r = spawnSync("apt-get", args, { stdio: "ignore", timeout: 600_000, env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  return r.status === 0;
-}
-
 /**
- * Makes PgBouncer available to the tests that need it, before any test runs: an installed one, else
- * the Debian package installed with apt-get when this process may (root, apt-get present; the
- * package lists are refreshed when the first attempt fails), else a one-line reason naming what
- * is missing and the command that fixes it. The tests that need it skip with that reason.
+ * Makes PgBouncer available to the tests that need it, before any test runs (see
+ * {@link ensureDebianPackage}): installed, installed now with apt-get, or a one-line reason why
+ * not, with which the PgBouncer tests skip.
  */
-export function ensurePgBouncer(options: EnsurePgBouncerOptions = {}): PgBouncerAvailability {
-  const find = options.find ?? findPgBouncer;
-  const log = options.log ?? ((line: string) => console.log(line));
-  const found = find();
-  if (found) return { path: found, installed: false };
-  const canInstall =
-    options.canInstall ?? (process.getuid?.() === 0 && spawnSync("sh", ["-c", "command -v apt-get"], { stdio: "ignore" }).status === 0);
-  const fix = "apt-get install -y --no-install-recommends pgbouncer";
-  if (!canInstall) {
-    return { missing: `pgbouncer is not installed and this setup cannot install it (needs root and apt-get); the PgBouncer tests are skipped. Install it with: ${fix}` };
-  }
-  log("test setup: pgbouncer is not installed; installing the Debian package with apt-get (the upgrade tests' traffic switch needs it)");
-  const args = ["install", "-y", "--no-install-recommends", "pgbouncer"];
-  if (!aptRun(args) && aptRun(["update"])) aptRun(args);
-  const after = find();
-  if (after) return { path: after, installed: true };
-  return { missing: `pgbouncer is not installed and \`${fix}\` failed here; the PgBouncer tests are skipped. Install it and run the tests again` };
+export function ensurePgBouncer(options: EnsureOptions & { find?: () => string | undefined } = {}): ToolAvailability {
+  const what = { tool: "pgbouncer", package: "pgbouncer", purpose: "the upgrade tests' traffic switch", without: "the PgBouncer tests are skipped", find: options.find ?? findPgBouncer };
+  return ensureDebianPackage(what, options);
 }
 
 /**
