@@ -33,7 +33,7 @@ COPY --from=build /src/dist ./dist
 # the same on-demand path a library user takes (sdk/postgres/binaries.ts, ADR 0011); the running
 # operator finds them there and never downloads.
 ENV SETPOINT_POSTGRES_CACHE_DIR=/opt/setpoint/postgres SETPOINT_POSTGRES_INSTALL=never
-RUN SETPOINT_POSTGRES_INSTALL= node -e 'const b = require("./dist/sdk/postgres/binaries.js"); \
+RUN SETPOINT_POSTGRES_INSTALL= node -e 'const b = require("./dist/sdk/postgres/index.js"); \
       (async () => { for (const m of [14, 15, 16, 17, 18]) console.log((await b.ensurePostgresBinaries(m)).binDir); })() \
       .catch((e) => { console.error(e.message); process.exit(1); })' \
     && npm cache clean --force
