@@ -11,9 +11,8 @@
 FROM node:20-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
-# No lifecycle scripts (prepare would build before the sources are here), no embedded
-# PostgreSQL binaries (optional dependencies used only by tests and the demo).
-RUN npm ci --ignore-scripts --omit=optional
+# No lifecycle scripts (prepare would build before the sources are here).
+RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY sdk ./sdk
 COPY components ./components
@@ -27,10 +26,17 @@ ENV NODE_ENV=production
 ENV NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=8"
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-# --ignore-scripts skips our own prepare (it needs dev dependencies); the PostgreSQL packages'
-# install script (it restores their library symlinks) is then run explicitly.
-RUN npm ci --omit=dev --ignore-scripts && npm rebuild pg14 pg15 pg16 pg17 pg18 && npm cache clean --force
+# --ignore-scripts skips our own prepare (it needs dev dependencies).
+RUN npm ci --omit=dev --ignore-scripts
 COPY --from=build /src/dist ./dist
+# The PostgreSQL majors the schema engine's dev servers may need, installed at build time through
+# the same on-demand path a library user takes (sdk/postgres/binaries.ts, ADR 0011); the running
+# operator finds them there and never downloads.
+ENV SETPOINT_POSTGRES_CACHE_DIR=/opt/setpoint/postgres SETPOINT_POSTGRES_INSTALL=never
+RUN SETPOINT_POSTGRES_INSTALL= node -e 'const b = require("./dist/sdk/postgres/index.js"); \
+      (async () => { for (const m of [14, 15, 16, 17, 18]) console.log((await b.ensurePostgresBinaries(m)).binDir); })() \
+      .catch((e) => { console.error(e.message); process.exit(1); })' \
+    && npm cache clean --force
 # The `node` user of the base image (uid/gid 1000) matches the Deployment's runAsUser.
 USER 1000:1000
 ENTRYPOINT ["node", "dist/sdk/operator/main.js"]

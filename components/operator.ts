@@ -2,13 +2,14 @@
  * `Operator`: installs the Setpoint operator into a Kubernetes cluster: the CRDs, a namespace,
  * a service account with least-privilege RBAC, and the operator Deployment.
  */
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8sTypes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { crdManifests, KINDS, GROUP, parseWithSchema } from "../sdk/api/index";
 import { kubeName } from "../sdk/api/names";
 import { InputError } from "../sdk/errors";
 import { OPERATOR_NODE_OPTIONS } from "../sdk/operator/process";
+import { loadPulumiKubernetes } from "./internal/optional-peers";
 
 /** Most operator replicas; more add nothing with a single leader. */
 export const MAX_OPERATOR_REPLICAS = 3;
@@ -73,7 +74,26 @@ const operatorArgsSchema = z.object({
 });
 
 /** {@link OperatorArgs} after validation, every default applied (the image is passed through). */
-export type ResolvedOperatorArgs = z.output<typeof operatorArgsSchema> & { image: pulumi.Input<string> };
+export interface ResolvedOperatorArgs {
+  image: pulumi.Input<string>;
+  namespace: string;
+  createNamespace: boolean;
+  name: string;
+  replicas: number;
+  leaderElect: boolean;
+  resources: { requests?: Record<string, string>; limits?: Record<string, string> };
+  logLevel: "debug" | "info" | "warn" | "error";
+  imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  installCrds: boolean;
+  skipAwait: boolean;
+}
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+// Fails to compile when the documented type and the schema drift apart. Spelled out rather than
+// derived from zod, so the published declarations never reference zod (whose types need
+// esModuleInterop, which Pulumi's stock tsconfig does not set).
+const RESOLVED_MATCHES_SCHEMA: Equal<Omit<ResolvedOperatorArgs, "image">, z.output<typeof operatorArgsSchema>> = true;
+void RESOLVED_MATCHES_SCHEMA;
 
 /**
  * Validates {@link OperatorArgs} and applies the defaults. Pure.
@@ -156,17 +176,23 @@ export class Operator extends pulumi.ComponentResource {
   readonly serviceAccountName: pulumi.Output<string>;
   /** Name of the operator Deployment. */
   readonly deploymentName: pulumi.Output<string>;
-  /** The CRD resources, for `dependsOn` of custom resources created in the same program. */
-  readonly crds: k8s.apiextensions.v1.CustomResourceDefinition[];
-  /** The operator Deployment. */
-  readonly deployment: k8s.apps.v1.Deployment;
-  /** The cluster-wide role. */
-  readonly clusterRole: k8s.rbac.v1.ClusterRole;
+  // Typed as pulumi.CustomResource, not as @pulumi/kubernetes classes: the declarations of
+  // `setpoint/components` must type-check in a program without @pulumi/kubernetes (a Schema-only
+  // one). Cast to the @pulumi/kubernetes class to reach its typed outputs.
+  /** The `CustomResourceDefinition` resources, for `dependsOn` of custom resources created in the same program. */
+  readonly crds: pulumi.CustomResource[];
+  /** The operator `apps/v1` Deployment. */
+  readonly deployment: pulumi.CustomResource;
+  /** The cluster-wide `rbac.authorization.k8s.io/v1` ClusterRole. */
+  readonly clusterRole: pulumi.CustomResource;
 
   constructor(name: string, args: OperatorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("setpoint:index:Operator", name, {}, opts);
     let a: ResolvedOperatorArgs;
+    // Loaded here, not at the top: a program that never creates an Operator needs no @pulumi/kubernetes.
+    let k8s: typeof k8sTypes;
     try {
+      k8s = loadPulumiKubernetes("Operator");
       a = operatorDefaults(args);
     } catch (err) {
       throw toResourceError(err, this);
@@ -175,13 +201,13 @@ export class Operator extends pulumi.ComponentResource {
     const names = operatorObjectNames(a.name);
     const labels = { "app.kubernetes.io/name": "setpoint-operator", "app.kubernetes.io/instance": a.name, "app.kubernetes.io/part-of": "setpoint" };
 
-    this.crds = a.installCrds
+    const crds = a.installCrds
       ? crdManifests().map(
           (crd) =>
             new k8s.apiextensions.v1.CustomResourceDefinition(
               `${name}-${crd.spec.names.plural}`,
               // The provider accepts wire-format `x-kubernetes-*` keys as well as the SDK's underscored ones.
-              { metadata: crd.metadata, spec: crd.spec as unknown as k8s.types.input.apiextensions.v1.CustomResourceDefinitionSpec },
+              { metadata: crd.metadata, spec: crd.spec as unknown as k8sTypes.types.input.apiextensions.v1.CustomResourceDefinitionSpec },
               child,
             ),
         )
@@ -196,12 +222,12 @@ export class Operator extends pulumi.ComponentResource {
     const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: names.serviceAccount, namespace, labels } }, inNs);
     const subject = [{ kind: "ServiceAccount", name: sa.metadata.name, namespace }];
 
-    this.clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-role`, { metadata: { name: names.clusterRole, labels }, rules: operatorClusterRules() }, child);
+    const clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-role`, { metadata: { name: names.clusterRole, labels }, rules: operatorClusterRules() }, child);
     const binding = new k8s.rbac.v1.ClusterRoleBinding(
       `${name}-binding`,
       {
         metadata: { name: names.clusterRole, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: this.clusterRole.metadata.name },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
         subjects: subject,
       },
       child,
@@ -221,7 +247,7 @@ export class Operator extends pulumi.ComponentResource {
       inNs,
     );
 
-    this.deployment = new k8s.apps.v1.Deployment(
+    const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
         metadata: {
@@ -265,13 +291,16 @@ export class Operator extends pulumi.ComponentResource {
         },
       },
       // The operator must not start before it may read its resources.
-      { parent: this, dependsOn: [...(ns ? [ns] : []), ...this.crds, binding, leBinding] },
+      { parent: this, dependsOn: [...(ns ? [ns] : []), ...crds, binding, leBinding] },
     );
 
     this.namespace = namespace;
-    this.crdNames = pulumi.output(this.crds.map((c) => c.metadata.name));
+    this.crds = crds;
+    this.clusterRole = clusterRole;
+    this.deployment = deployment;
+    this.crdNames = pulumi.output(crds.map((c) => c.metadata.name));
     this.serviceAccountName = sa.metadata.name;
-    this.deploymentName = this.deployment.metadata.name;
+    this.deploymentName = deployment.metadata.name;
     this.registerOutputs({
       namespace: this.namespace,
       crdNames: this.crdNames,

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { InputError } from "../sdk/errors";
-import { PostgresCluster, clusterEndpoints, isServing, postgresClusterDefaults, waitForClusterReady } from "./postgres-cluster";
+import { PostgresCluster } from "./postgres-cluster";
+import { clusterEndpoints, isServing, postgresClusterDefaults, waitForClusterReady } from "./internal/postgres-cluster-spec";
 
 const registered: pulumi.runtime.MockResourceArgs[] = [];
 
@@ -109,7 +110,8 @@ describe("isServing", () => {
 });
 
 describe("waitForClusterReady", () => {
-  it("gives up after the timeout with the last API error, not credentials", async () => {
+  // The Kubernetes client is loaded on first use (ADR 0011), inside this test: seconds on a busy machine.
+  it("gives up after the timeout with the last API error, not credentials", { timeout: 60_000 }, async () => {
     const kubeconfig = JSON.stringify({
       apiVersion: "v1",
       kind: "Config",

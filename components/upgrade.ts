@@ -1,13 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Rename } from "../sdk/schema/diff";
 import type { SqlFile } from "../sdk/schema/source";
-import type { UpgradeSummary } from "./internal/upgrade-view";
+import type { UpgradeSummary } from "./upgrade-summary";
 import { desiredFiles, resolveConnection, type SchemaArgs } from "./schema";
 import { optionsConflict } from "../sdk/upgrade/phases";
 import { SECRET_INPUTS, TRAFFIC_KINDS } from "./upgrade-args";
 import { upgradeProvider } from "./upgrade-provider";
 
-export type { UpgradeSummary } from "./internal/upgrade-view";
+export type { UpgradeSummary, UpgradePhaseResult } from "./upgrade-summary";
 
 /**
  * A connection of the upgrade: a postgres:// URL, fields, or a Kubernetes Secret holding the URL

@@ -22,7 +22,8 @@ import { kubernetesSecretSwitch, kubernetesServiceSwitch } from "../../sdk/upgra
 import { pgbouncerSwitch } from "../../sdk/upgrade/pgbouncer";
 import { containsUnknown } from "../schema-args";
 import { describeTraffic, parseUpgradeInputs, scrub, secretsOf, stableArgs, sameUpgradeArgs, type TrafficInput, type UpgradeResourceInputs } from "../upgrade-args";
-import { planView, preflightLines, refusalText, requestOf, summaryOf, type UpgradeSummary } from "./upgrade-view";
+import { planView, preflightLines, refusalText, requestOf, summaryOf } from "./upgrade-view";
+import type { UpgradeSummary } from "../upgrade-summary";
 
 /**
  * The implementation behind the `Upgrade` dynamic provider. The serialized provider

@@ -7,7 +7,6 @@ import {
   describeSides,
   phaseRule,
   switchInterrupted,
-  type PhaseResult,
   type PreflightReport,
   type UpgradePhase,
   type UpgradeRefusal,
@@ -15,28 +14,9 @@ import {
   type UpgradeState,
   type UpgradeStep,
 } from "../../sdk/upgrade/index";
+import type { UpgradeSummary } from "../upgrade-summary";
 import { describeTraffic, trafficCanPause, type UpgradeResourceInputs } from "../upgrade-args";
 
-/** The engine's state as the resource outputs it: no connection, no password. */
-export interface UpgradeSummary {
-  /** The engine's id of this upgrade (every replication object it creates carries it). */
-  readonly id: string;
-  readonly phase: UpgradePhase;
-  readonly blueMajor: number | null;
-  readonly greenMajor: number | null;
-  /** Where blue stands, e.g. `serving; publishing to green`. */
-  readonly blue: string;
-  /** Where green stands, e.g. `serving`. */
-  readonly green: string;
-  /** One entry per phase run so far (the last 50): phase, status, start, duration, message. */
-  readonly history: readonly PhaseResult[];
-  /** The cutover's data verification, once it ran. */
-  readonly verification: { mode: string; equal: boolean | null; tables: number; rows: number; mismatchedTables: string[]; skipped?: string } | null;
-  /** How long writes were held during the cutover. */
-  readonly writePauseMs: number | null;
-  /** Epoch ms of the switch to green. */
-  readonly switchedAt: number | null;
-}
 
 /** The summary of a state; `undefined` (no upgrade started) reads as phase `new`. */
 export function summaryOf(state: UpgradeState | undefined): UpgradeSummary {

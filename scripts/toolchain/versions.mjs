@@ -11,8 +11,9 @@ export const GO_TOOLCHAIN = "go1.26.8";
 
 /**
  * Pulumi CLI (github.com/pulumi/pulumi/pkg/v3). v3.260.0's module zip is refused by the
- * proxy (403), so v3.259.0 is the newest buildable release; keep @pulumi/pulumi on npm at
- * the same version.
+ * proxy (403), so v3.259.0 is the newest buildable release. The npm SDK (@pulumi/pulumi) is a
+ * different version on purpose: 3.248.0, the newest that supports Node.js 20 (3.249.0 and later
+ * declare Node >= 22); a newer CLI runs programs of an older SDK (ADR 0011).
  */
 export const PULUMI_VERSION = "3.259.0";
 

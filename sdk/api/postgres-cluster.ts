@@ -141,74 +141,8 @@ export const postgresClusterSpecSchema = withRules(
   ],
 );
 
-/**
- * `PostgresCluster.spec` as written by a user (defaults not yet applied). Spelled out for
- * documentation; a compile-time check below keeps it identical to the zod schema's input.
- */
-export interface PostgresClusterSpecInput {
-  /** Number of instances, one primary plus replicas (1-9). @default 1 */
-  instances?: number;
-  /** PostgreSQL major version (14-18). Required unless `image` is set. */
-  postgresVersion?: number;
-  /** Container image; overrides the default image of `postgresVersion`. @default the image of `postgresVersion` */
-  image?: string;
-  /** Persistent storage of each instance. */
-  storage: {
-    /** Size of each data volume, a quantity such as `10Gi`. */
-    size: string;
-    /** StorageClass of the volumes. @default the cluster's default StorageClass */
-    storageClass?: string;
-    /** Grow volumes automatically (needs an expandable StorageClass). @default no automatic growth */
-    autoGrow?: {
-      /** Grow when a volume is fuller than this percentage (50-95). @default 80 */
-      thresholdPercent?: number;
-      /** How much to add each time, e.g. `5Gi`. */
-      step: string;
-      /** Never grow beyond this size, e.g. `100Gi`. */
-      limit: string;
-    };
-  };
-  /**
-   * postgresql.conf parameters, e.g. `{ work_mem: "8MB" }`, applied with a reload when that is
-   * enough, else by restarting replicas then switching over (see `primaryUpdateStrategy`).
-   * Not {@link RESERVED_PARAMETERS}. @default {} (PostgreSQL's defaults)
-   */
-  parameters?: Record<string, string>;
-  /** CPU and memory of each PostgreSQL container, as quantities. @default none (no requests or limits) */
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  /** What to create when the cluster is first initialized. @default { database: "app", owner: "app" } */
-  bootstrap?: {
-    /** Application database. @default "app" */
-    database?: string;
-    /** Role owning it; its credentials go to the `<cluster>-app` Secret. @default "app" */
-    owner?: string;
-  };
-  /** Which Services to create. @default { rw: true, ro: true } */
-  services?: {
-    /** `<cluster>-rw`, routing to the primary. @default true */
-    rw?: boolean;
-    /** `<cluster>-ro`, routing to the replicas. @default true */
-    ro?: boolean;
-  };
-  /**
-   * `unsupervised`: the operator switches over to an updated replica by itself; `supervised`:
-   * it waits for you. @default "unsupervised"
-   */
-  primaryUpdateStrategy?: (typeof PRIMARY_UPDATE_STRATEGIES)[number];
-  /**
-   * How long a primary that is unready and does not answer may stay so before it is fenced and a
-   * replica promoted, e.g. `5s`, `30s`. Longer avoids failing over a server the kubelet is about
-   * to restart; shorter fails over sooner. A deleted primary pod is replaced at once. @default "5s"
-   */
-  failoverGrace?: string;
-  /** Synchronous replication. @default none (asynchronous) */
-  synchronous?: {
-    /** Quorum (`any`) or priority (`first`). @default "any" */
-    method?: "any" | "first";
-    /** Replicas that must confirm each commit (less than `instances`). */
-    number: number;
-  };
-}
+export type { PostgresClusterSpecInput } from "./postgres-cluster-input";
+import type { PostgresClusterSpecInput } from "./postgres-cluster-input";
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 /** Fails to compile when the documented input type and the schema drift apart. */

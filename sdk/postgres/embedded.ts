@@ -3,15 +3,21 @@ import { randomBytes } from "node:crypto";
 import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { Client } from "pg";
 import { EmbeddedPostgresError } from "../errors";
+import { binDirEnv, CACHE_DIR_ENV, ensurePostgresBinaries, findPostgresBinaries } from "./binaries";
 import { isSupportedMajor, SUPPORTED_MAJORS, type PostgresMajor } from "./versions";
 
 /** Options for {@link startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
-  /** PostgreSQL major version; its binaries come from the `pg<major>` package alias. */
+  /**
+   * PostgreSQL major version. Its binaries come from `binDir`, `SETPOINT_PG<major>_BIN_DIR`, a
+   * `pg<major>` package alias, or an on-demand install of that major (see `binaries.ts`).
+   */
   major: PostgresMajor;
+  /** The `bin` directory of PostgreSQL `major` (with `initdb` and `postgres`). @default found as described at `major` */
+  binDir?: string;
   /** TCP port on 127.0.0.1. @default a free port chosen by the OS */
   port?: number;
   /** Directory under which the instance directory is created. @default os.tmpdir() */
@@ -69,26 +75,17 @@ const OWNER_FILE = "owner.json";
 const running = new Map<string, { child: ChildProcess; dataDir: string }>();
 let exitHooksInstalled = false;
 
-/** Absolute path of the `bin` directory holding `initdb` and `postgres` for a major. */
+/**
+ * Absolute path of the `bin` directory holding `initdb` and `postgres` for a major, when present
+ * without an install (an explicit directory, a `pg<major>` alias or an earlier on-demand install;
+ * see `binaries.ts`). {@link startEmbeddedPostgres} also installs a missing major on demand.
+ * @throws {EmbeddedPostgresError} naming every way to provide the binaries when none is present.
+ */
 export function embeddedBinDir(major: PostgresMajor): string {
-  let entry: string;
-  try {
-    // The package exports only its ESM entry (dist/index.js); resolving it finds the package root.
-    entry = require.resolve(`pg${major}`);
-  } catch (cause) {
-    throw new EmbeddedPostgresError(
-      major,
-      `PostgreSQL ${major} binaries are not installed (package alias "pg${major}" not found). ` +
-        `Run \`npm ci\` on linux-x64, or pass a dev database URL instead of using an embedded server.`,
-      { cause },
-    );
-  }
-  let root = dirname(entry);
-  while (!existsSync(join(root, "package.json")) && dirname(root) !== root) root = dirname(root);
-  return join(root, "native", "bin");
+  return findPostgresBinaries(major).binDir;
 }
 
-/** Majors whose packaged binaries are installed here. */
+/** Majors whose server binaries are present here without an install. */
 export function installedMajors(): PostgresMajor[] {
   return SUPPORTED_MAJORS.filter((m) => {
     try {
@@ -97,6 +94,36 @@ export function installedMajors(): PostgresMajor[] {
       return false;
     }
   });
+}
+
+const checkedBinaries = new Set<string>();
+
+/**
+ * Proves that `bin` holds PostgreSQL `major` and that the server's user can run it (as root, the
+ * server runs as an unprivileged user, who may not reach a directory under /root).
+ */
+async function checkBinaries(bin: string, major: PostgresMajor, identity: Identity | undefined): Promise<void> {
+  const key = `${bin}\0${identity?.uid ?? "self"}`;
+  if (checkedBinaries.has(key)) return;
+  let result: { code: number | null; output: string };
+  try {
+    result = await runAs(join(bin, "postgres"), ["--version"], identity);
+  } catch (cause) {
+    throw new EmbeddedPostgresError(major, `cannot run ${join(bin, "postgres")}: ${(cause as Error).message}`, { cause });
+  }
+  const reported = /\(PostgreSQL\) (\d+)/.exec(result.output)?.[1];
+  if (result.code !== 0 || reported === undefined) {
+    const who = identity ? ` as uid ${identity.uid} (the server's user; this process is root)` : "";
+    throw new EmbeddedPostgresError(
+      major,
+      `cannot run ${join(bin, "postgres")}${who}: ${result.output.trim().slice(-500) || `exit ${String(result.code)}`}; ` +
+        `the binaries must be readable and executable by that user (choose another directory with ${CACHE_DIR_ENV} or ${binDirEnv(major)})`,
+    );
+  }
+  if (Number(reported) !== major) {
+    throw new EmbeddedPostgresError(major, `${bin} holds PostgreSQL ${reported}, not ${major}; point ${binDirEnv(major)} at a PostgreSQL ${major} bin directory`);
+  }
+  checkedBinaries.add(key);
 }
 
 /**
@@ -114,8 +141,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const baseDir = options.baseDir ?? tmpdir();
   sweepAbandonedInstances(baseDir);
   installExitHooks();
-  const bin = embeddedBinDir(major);
   const identity = runIdentity(options.runAs ?? "nobody", major);
+  const bin = (await ensurePostgresBinaries(major, options.binDir === undefined ? {} : { binDir: options.binDir })).binDir;
+  await checkBinaries(bin, major, identity);
 
   const dir = mkdtempSync(join(baseDir, `${INSTANCE_PREFIX}${major}-`));
   writeFileSync(join(dir, OWNER_FILE), JSON.stringify({ pid: process.pid }));

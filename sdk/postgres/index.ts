@@ -11,3 +11,10 @@ export {
   type EmbeddedPostgres,
   type EmbeddedPostgresOptions,
 } from "./embedded";
+export {
+  ensurePostgresBinaries,
+  findPostgresBinaries,
+  EMBEDDED_POSTGRES_VERSIONS,
+  type PostgresBinaries,
+  type BinariesOptions,
+} from "./binaries";

@@ -1,11 +1,21 @@
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import type * as k8sClient from "@kubernetes/client-node";
+import type { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+
+/**
+ * `@kubernetes/client-node`, loaded on first use rather than with this module: a Pulumi program
+ * whose `Schema` connects by URL never loads the Kubernetes client (ADR 0011).
+ */
+function client(): typeof k8sClient {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use (ADR 0011)
+  return require("@kubernetes/client-node") as typeof k8sClient;
+}
 
 /**
  * Loads a kubeconfig from its content (YAML or JSON) or a file path; the default kubeconfig
  * ($KUBECONFIG, ~/.kube/config, or the in-cluster service account) when undefined or empty.
  */
 export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new (client().KubeConfig)();
   if (kubeconfig === undefined || kubeconfig === "") kc.loadFromDefault();
   else if (!kubeconfig.includes("\n") && !kubeconfig.trimStart().startsWith("{")) kc.loadFromFile(kubeconfig);
   else kc.loadFromString(kubeconfig);
@@ -24,7 +34,7 @@ export async function readSecretKey(opts: {
   /** A client to reuse (a long-running caller should pass one); `kubeconfig` is then ignored. */
   api?: Pick<CoreV1Api, "readNamespacedSecret">;
 }): Promise<string> {
-  const api = opts.api ?? loadKubeConfig(opts.kubeconfig).makeApiClient(CoreV1Api);
+  const api = opts.api ?? loadKubeConfig(opts.kubeconfig).makeApiClient(client().CoreV1Api);
   let secret;
   try {
     secret = await api.readNamespacedSecret({ name: opts.name, namespace: opts.namespace });

@@ -9,28 +9,12 @@ import { z } from "zod";
 import { SetpointError } from "../errors";
 import { connect, type ConnectionInput } from "../postgres/connection";
 import { quoteIdent, quoteLiteral } from "../postgres/quote";
+import { UPGRADE_PHASES, type UpgradePhase } from "./phase-names";
 
 /** Version of the persisted {@link UpgradeState} format. */
 export const STATE_VERSION = 1;
 
-/**
- * Where the upgrade stands. `switched` is the only state with traffic on green; `finalized`,
- * `aborted` and `rolled-back` are final.
- */
-export const UPGRADE_PHASES = [
-  "new",
-  "preflighted",
-  "schema-ready",
-  "replicating",
-  "synchronized",
-  "switched",
-  "finalized",
-  "aborted",
-  "rolled-back",
-] as const;
-
-/** One of {@link UPGRADE_PHASES}. */
-export type UpgradePhase = (typeof UPGRADE_PHASES)[number];
+export { UPGRADE_PHASES, type UpgradePhase };
 
 const connectGrant = z.object({ grantee: z.string(), grantor: z.string() });
 

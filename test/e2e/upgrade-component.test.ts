@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
-import { afterAll, describe, expect, it, onTestFailed, onTestFinished } from "vitest";
+import { afterAll, describe, expect, inject, it, onTestFailed, onTestFinished } from "vitest";
 import { toolchainOrSkip } from "../support/control-plane";
 import { bindToTest, startPgBouncer } from "../support/pgbouncer";
 import { majors, serverUrl, type TestDatabase } from "../support/postgres";
@@ -133,7 +133,7 @@ async function phaseOnBlue(c: Client): Promise<string | undefined> {
   return rows[0]?.phase;
 }
 
-describe.skipIf(toolchain.skip !== undefined || !majors().includes(FROM) || !majors().includes(TO))("Upgrade component (real engine, PostgreSQL 16 -> 17)", () => {
+describe.skipIf(toolchain.skip !== undefined || inject("pgbouncerMissing") !== null || !majors().includes(FROM) || !majors().includes(TO))("Upgrade component (real engine, PostgreSQL 16 -> 17)", () => {
   it("previews the preflight and the steps, refuses a preflight error, resumes after a failed cutover, switches PgBouncer, finalizes on destroy", async () => {
     const { blue, green } = await bluegreen(FROM, TO);
     const b = await blue.client();

@@ -1,11 +1,15 @@
 import type { TestProject } from "vitest/node";
 import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { SUPPORTED_MAJORS, type PostgresMajor } from "../../sdk/postgres/versions";
+import { ensureDebianPackage, onPath } from "./debian";
+import { ensurePgBouncer } from "./pgbouncer";
 import type { SharedServer } from "./postgres";
 
 declare module "vitest" {
   export interface ProvidedContext {
     postgresServers: SharedServer[];
+    /** Why PgBouncer is unavailable (the tests that need it skip), or null when it is available. */
+    pgbouncerMissing: string | null;
   }
 }
 
@@ -18,6 +22,19 @@ function majorsToStart(): PostgresMajor[] {
 
 /** Starts one server per major for the whole run, and stops them all when it ends. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Before anything runs: install what the tests need when possible, else say in one line what is missing.
+  const pgbouncer = ensurePgBouncer();
+  if ("missing" in pgbouncer) console.log(`test setup: ${pgbouncer.missing}`);
+  // The test API server's certificates are made with openssl; without it those tests fail, naming it.
+  const openssl = ensureDebianPackage({
+    tool: "openssl",
+    package: "openssl",
+    purpose: "the test Kubernetes API server's certificates",
+    without: "the Kubernetes tests will fail",
+    find: () => onPath("openssl"),
+  });
+  if ("missing" in openssl) console.log(`test setup: ${openssl.missing}`);
+  project.provide("pgbouncerMissing", "missing" in pgbouncer ? pgbouncer.missing : null);
   const started: EmbeddedPostgres[] = [];
   try {
     // Sequential starts keep the two cores free for the test workers' own startup.

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import type { onTestFailed, onTestFinished } from "vitest";
+import { ensureDebianPackage, type EnsureOptions, type ToolAvailability } from "./debian";
 
 /** Where Debian installs PgBouncer; /usr/sbin is often not on a non-root PATH. */
 const CANDIDATES = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"];
@@ -69,6 +70,24 @@ export function pgbouncerBinary(): string {
   const found = CANDIDATES.find((p) => existsSync(p));
   if (!found) throw new Error("pgbouncer is not installed; install the Debian package: apt-get install -y --no-install-recommends pgbouncer");
   return found;
+}
+
+function findPgBouncer(): string | undefined {
+  try {
+    return pgbouncerBinary();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes PgBouncer available to the tests that need it, before any test runs (see
+ * {@link ensureDebianPackage}): installed, installed now with apt-get, or a one-line reason why
+ * not, with which the PgBouncer tests skip.
+ */
+export function ensurePgBouncer(options: EnsureOptions & { find?: () => string | undefined } = {}): ToolAvailability {
+  const what = { tool: "pgbouncer", package: "pgbouncer", purpose: "the upgrade tests' traffic switch", without: "the PgBouncer tests are skipped", find: options.find ?? findPgBouncer };
+  return ensureDebianPackage(what, options);
 }
 
 /**

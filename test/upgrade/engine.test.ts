@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, onTestFailed, onTestFinished, test } from "vitest";
+import { describe, expect, inject, onTestFailed, onTestFinished, test } from "vitest";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { schemaFromSql } from "../../sdk/schema/source";
 import type { UpgradeError} from "../../sdk/upgrade/index";
@@ -78,7 +78,7 @@ describe.runIf(pairs.length > 0).each(pairs)("upgrade %i → %i", (from, to) => 
     expect(await upgradeLeftovers(green)).toEqual([]);
   });
 
-  test("through a real PgBouncer: the pause is the fence, clients wait instead of failing, and no committed write is lost", async () => {
+  test.skipIf(inject("pgbouncerMissing") !== null)("through a real PgBouncer: the pause is the fence, clients wait instead of failing, and no committed write is lost", async () => {
     const { blue, green } = await bluegreen(from, to);
     await seedApp(await blue.client(), 20, 500);
     const bouncer = bindToTest(
