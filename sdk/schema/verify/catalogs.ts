@@ -32,6 +32,8 @@ const role = (oid: string) => `pg_get_userbyid(${oid})`;
 const relName = (oid: string) => `CASE WHEN ${oid} = 0 THEN NULL ELSE ${oid}::regclass::text END`;
 const typeName = (oid: string) => `CASE WHEN ${oid} = 0 THEN NULL ELSE format_type(${oid}, NULL) END`;
 const collationName = (oid: string) => `CASE WHEN ${oid} = 0 THEN NULL ELSE ${oid}::regcollation::text END`;
+/** A list of `name=value` options as a set: PostgreSQL keeps them in the order they were last set. */
+const sortedOptions = (list: string) => `(SELECT array_agg(o ORDER BY o) FROM unnest(${list}) o)`;
 const notExtensionMember = (catalog: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
 /**
@@ -42,6 +44,14 @@ const notExtensionMember = (catalog: string, oid: string) =>
 export const aclText = (acl: string, kind: string, owner: string) =>
   `(SELECT coalesce(string_agg(a.item, ',' ORDER BY a.item), '') FROM (SELECT CASE WHEN p.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(p.grantee) END
      || ':' || p.privilege_type || CASE WHEN p.is_grantable THEN '*' ELSE '' END AS item FROM aclexplode(coalesce(${acl}, acldefault(${kind}, ${owner}))) p) a)`;
+
+/** The column an identity sequence belongs to (`public.t.id`), else NULL: such a sequence is identified by it. */
+const identityOwner = (oid: string) => `(SELECT d.refobjid::regclass::text || '.' || quote_ident(a.attname) FROM pg_depend d
+   JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+  WHERE d.classid = 'pg_class'::regclass AND d.objid = ${oid} AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i')`;
+/** A sequence's identity: an identity sequence's is its column's (PostgreSQL names it when the column is created, and keeps the name when table or column is renamed). */
+const sequenceIdentity = (relkind: string, oid: string, schema: string, name: string) =>
+  `coalesce(CASE WHEN ${relkind} = 'S' THEN ${identityOwner(oid)} || ' identity' END, ${qname(schema, name)})`;
 
 const OID = "the row's oid: differs between any two databases";
 const NAME = "part of the row's identity";
@@ -62,7 +72,7 @@ export const CATALOGS: readonly CatalogSpec[] = [
     catalog: "pg_class",
     joins: "JOIN pg_namespace n ON n.oid = x.relnamespace",
     schema: "n.nspname",
-    identity: qname("n.nspname", "x.relname"),
+    identity: sequenceIdentity("x.relkind", "x.oid", "n.nspname", "x.relname"),
     where: `x.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c', 'i', 'I') AND ${notExtensionMember("pg_class", "x.oid")}`,
     excluded: {
       oid: OID,
@@ -84,12 +94,14 @@ export const CATALOGS: readonly CatalogSpec[] = [
       relhastriggers: "cleared lazily like relhasindex; triggers are compared in pg_trigger",
       relhassubclass: "cleared lazily like relhasindex; inheritance is compared in pg_inherits",
     },
+    computed: { name: `CASE WHEN x.relkind = 'S' AND ${identityOwner("x.oid")} IS NOT NULL THEN x.relname END` },
     mapped: {
       reltype: "x.reltype <> 0",
       reloftype: typeName("x.reloftype"),
       relowner: role("x.relowner"),
       relam: "(SELECT amname FROM pg_am WHERE oid = x.relam)",
       reltablespace: "(SELECT spcname FROM pg_tablespace WHERE oid = x.reltablespace)",
+      reloptions: sortedOptions("x.reloptions"),
       relacl: aclText("x.relacl", `CASE WHEN x.relkind = 'S' THEN 's' ELSE 'r' END::"char"`, "x.relowner"),
       relpartbound: "pg_get_expr(x.relpartbound, x.oid)",
     },
@@ -107,12 +119,15 @@ export const CATALOGS: readonly CatalogSpec[] = [
       attisdropped: "dropped columns are not compared",
       attcacheoff: PHYSICAL,
       atthasmissing: "whether rows written before ADD COLUMN ... DEFAULT hold the default (physical history)",
+      attndims: "declared array dimensions: not enforced, and not kept by ALTER COLUMN TYPE or pg_dump (types print with one [])",
       attmissingval: "whether rows written before ADD COLUMN ... DEFAULT hold the default (physical history)",
     },
     mapped: {
       atttypid: "format_type(x.atttypid, NULL)",
       attcollation: collationName("x.attcollation"),
       attacl: aclText("x.attacl", "'c'", "c.relowner"),
+      attoptions: sortedOptions("x.attoptions"),
+      attfdwoptions: sortedOptions("x.attfdwoptions"),
     },
     computed: { position: "row_number() OVER (PARTITION BY x.attrelid ORDER BY x.attnum)" },
   },
@@ -173,7 +188,11 @@ export const CATALOGS: readonly CatalogSpec[] = [
       indcheckxmin: "set when the index was built over broken HOT chains (physical history)",
     },
     mapped: {},
-    computed: { definition: "pg_get_indexdef(x.indexrelid)" },
+    // Storage parameters print in the order they were set: compared as a set in pg_class.reloptions.
+    computed: {
+      definition: `CASE WHEN c.reloptions IS NULL THEN pg_get_indexdef(x.indexrelid)
+                        ELSE regexp_replace(pg_get_indexdef(x.indexrelid), ' WITH \\((?:[^()'']|''[^'']*'')*\\)', '') END`,
+    },
   },
   {
     catalog: "pg_inherits",
@@ -198,7 +217,7 @@ export const CATALOGS: readonly CatalogSpec[] = [
     catalog: "pg_sequence",
     joins: "JOIN pg_class c ON c.oid = x.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace",
     schema: "n.nspname",
-    identity: qname("n.nspname", "c.relname"),
+    identity: sequenceIdentity("c.relkind", "c.oid", "n.nspname", "c.relname"),
     where: notExtensionMember("pg_class", "c.oid"),
     excluded: { seqrelid: NAME },
     mapped: { seqtypid: "format_type(x.seqtypid, NULL)" },
@@ -273,6 +292,7 @@ export const CATALOGS: readonly CatalogSpec[] = [
       proallargtypes: "(SELECT array_agg(format_type(t, NULL) ORDER BY i) FROM unnest(x.proallargtypes) WITH ORDINALITY AS u(t, i))",
       protrftypes: "(SELECT array_agg(format_type(t, NULL) ORDER BY i) FROM unnest(x.protrftypes) WITH ORDINALITY AS u(t, i))",
       proacl: aclText("x.proacl", "'f'", "x.proowner"),
+      proconfig: sortedOptions("x.proconfig"),
     },
     computed: { definition: "CASE WHEN x.prokind <> 'a' THEN pg_get_functiondef(x.oid) END" },
   },
@@ -381,6 +401,7 @@ export const CATALOGS: readonly CatalogSpec[] = [
  */
 export const KNOWN_DIFFERENCES: Readonly<Record<string, { readonly reason: string; readonly applies?: (expected: unknown, actual: unknown, identity: string) => boolean }>> = {
   "pg_attribute.position": { reason: "column order: PostgreSQL adds columns at the end and cannot reorder them (ADR 0003)" },
+  "pg_class.name": { reason: "an identity sequence keeps the name PostgreSQL gave it when its table or column is renamed" },
   "pg_attribute.attislocal": { reason: "no DDL turns a table's own column into an inherited-only one (ADR 0008)" },
   "pg_constraint.conislocal": { reason: "no DDL turns a table's own CHECK into an inherited-only one (ADR 0008)" },
   "pg_class.relispopulated": {
