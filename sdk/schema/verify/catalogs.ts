@@ -145,7 +145,12 @@ export const CATALOGS: readonly CatalogSpec[] = [
     catalog: "pg_constraint",
     joins: "JOIN pg_namespace n ON n.oid = x.connamespace LEFT JOIN pg_class c ON c.oid = x.conrelid LEFT JOIN pg_type ty ON ty.oid = x.contypid",
     schema: "n.nspname",
-    identity: `coalesce(${qname("n.nspname", "c.relname")}, ${qname("n.nspname", "ty.typname")}) || '.' || quote_ident(x.conname)`,
+    // A NOT NULL constraint (catalogued since PostgreSQL 18, for domains since 17) is identified by
+    // its column (or domain): PostgreSQL names it after the table and column it was first made for
+    // and keeps that name through renames and inheritance, where the same SQL run directly names it anew.
+    identity: `coalesce(${qname("n.nspname", "c.relname")}, ${qname("n.nspname", "ty.typname")}) || '.' || CASE WHEN x.contype = 'n'
+      THEN coalesce((SELECT quote_ident(a.attname) || ' ' FROM pg_attribute a WHERE a.attrelid = x.conrelid AND a.attnum = x.conkey[1]), '') || 'NOT NULL'
+      ELSE quote_ident(x.conname) END`,
     where: notExtensionMember("pg_constraint", "x.oid"),
     excluded: {
       oid: OID,
@@ -166,9 +171,9 @@ export const CATALOGS: readonly CatalogSpec[] = [
     mapped: {
       conindid: relName("x.conindid"),
       conparentid:
-        "(SELECT coalesce(pc.relname::text, pt.typname::text) || '.' || p.conname FROM pg_constraint p LEFT JOIN pg_class pc ON pc.oid = p.conrelid LEFT JOIN pg_type pt ON pt.oid = p.contypid WHERE p.oid = x.conparentid)",
+        "(SELECT coalesce(pc.relname::text, pt.typname::text) || '.' || CASE WHEN p.contype = 'n' THEN 'NOT NULL' ELSE p.conname::text END FROM pg_constraint p LEFT JOIN pg_class pc ON pc.oid = p.conrelid LEFT JOIN pg_type pt ON pt.oid = p.contypid WHERE p.oid = x.conparentid)",
     },
-    computed: { definition: "pg_get_constraintdef(x.oid)" },
+    computed: { definition: "pg_get_constraintdef(x.oid)", name: "CASE WHEN x.contype = 'n' THEN x.conname END" },
   },
   {
     catalog: "pg_index",
@@ -402,6 +407,7 @@ export const CATALOGS: readonly CatalogSpec[] = [
 export const KNOWN_DIFFERENCES: Readonly<Record<string, { readonly reason: string; readonly applies?: (expected: unknown, actual: unknown, identity: string) => boolean }>> = {
   "pg_attribute.position": { reason: "column order: PostgreSQL adds columns at the end and cannot reorder them (ADR 0003)" },
   "pg_class.name": { reason: "an identity sequence keeps the name PostgreSQL gave it when its table or column is renamed" },
+  "pg_constraint.name": { reason: "a NOT NULL constraint keeps the name PostgreSQL gave it when its table or column is renamed, or when it came from a parent" },
   "pg_attribute.attislocal": { reason: "no DDL turns a table's own column into an inherited-only one (ADR 0008)" },
   "pg_constraint.conislocal": { reason: "no DDL turns a table's own CHECK into an inherited-only one (ADR 0008)" },
   "pg_class.relispopulated": {
