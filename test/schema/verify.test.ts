@@ -1,9 +1,13 @@
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { main } from "../../sdk/cli/main";
 import { applySchema, planSchema, verifySchema } from "../../sdk/schema/engine";
 import { schemaFromSql } from "../../sdk/schema/source";
 import { formatDifference, unmappedReferenceColumns, UnmodelledDifferenceError, type CatalogDifference } from "../../sdk/schema/verify/index";
 import { planText } from "../../sdk/cli/schema";
-import { freshDatabase, majors } from "../support/postgres";
+import { freshDatabase, majors, serverUrl } from "../support/postgres";
 import { engineOptions, expectConverges, runSql } from "../support/schema";
 
 /** A schema with most object kinds, whose catalogs the check reads. */
@@ -141,5 +145,48 @@ describe.each(majors())("catalog-level convergence check on PostgreSQL %i", (maj
     ]);
     const planned = await planSchema(db.url, desired, engineOptions(db));
     expect(planText(planned.plan, [], planned.catalogCheck)).toMatch(/^No changes: the database matches the desired schema\.\n[\s\S]*Known differences/);
+  });
+});
+
+describe("setpoint schema verify and the plan text", () => {
+  const work = mkdtempSync(join(tmpdir(), "setpoint-verify-"));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  const major = majors().includes(17) ? 17 : majors()[0]!;
+
+  async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = "";
+    let stderr = "";
+    const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+    return { code, stdout, stderr };
+  }
+
+  it("exits 1 naming each difference, 0 once the catalogs match; plan lists them and apply fails on them", async () => {
+    const db = await freshDatabase(major);
+    const schema = join(work, "orders.sql");
+    writeFileSync(schema, "CREATE TABLE orders (id bigint PRIMARY KEY, note text);\n");
+    const common = ["--url", db.url, "--schema", schema, "--dev-url", serverUrl(db.server)];
+    expect((await cli(["schema", "apply", ...common, "--yes"])).code).toBe(0);
+    expect(await cli(["schema", "verify", ...common])).toMatchObject({ code: 0, stdout: "The database's catalogs match the desired schema.\n" });
+
+    await runSql(db, "ALTER TABLE orders REPLICA IDENTITY FULL");
+    const drifted = await cli(["schema", "verify", ...common]);
+    expect(drifted.code).toBe(1);
+    expect(drifted.stdout).toContain('UNMODELLED_DIFFERENCE pg_class.relreplident public.orders: expected "d", found "f"');
+    const json = JSON.parse((await cli(["schema", "verify", ...common, "--format", "json"])).stdout) as { converged: boolean; differences: CatalogDifference[] };
+    expect(json.converged).toBe(false);
+    expect(json.differences.map((d) => [d.catalog, d.property, d.object])).toEqual([["pg_class", "relreplident", "public.orders"]]);
+
+    const planned = await cli(["schema", "plan", ...common, "--format", "json"]);
+    const doc = JSON.parse(planned.stdout) as { converged: boolean; unmanagedDifferences: CatalogDifference[] };
+    // The engine may come to model REPLICA IDENTITY (a step then removes the difference); until then the plan lists it.
+    if (doc.unmanagedDifferences.length) {
+      expect(doc.converged).toBe(false);
+      const applied = await cli(["schema", "apply", ...common, "--yes"]);
+      expect(applied.code).toBe(1);
+      expect(applied.stderr).toContain("UNMODELLED_DIFFERENCE pg_class.relreplident public.orders");
+      expect((await cli(["schema", "plan", ...common, "--no-verify"])).stdout).toContain("No changes: the database matches the desired schema.");
+    }
+    await runSql(db, "ALTER TABLE orders REPLICA IDENTITY DEFAULT");
+    expect((await cli(["schema", "verify", ...common])).code).toBe(0);
   });
 });
