@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../sdk/cli/main";
 import { applySchema, planSchema, verifySchema } from "../../sdk/schema/engine";
+import { closeDevResources, normalize } from "../../sdk/schema/normalize";
+import { readCatalogSnapshot, type CatalogSnapshot } from "../../sdk/schema/verify/snapshot";
 import { schemaFromSql } from "../../sdk/schema/source";
 import { formatDifference, unmappedReferenceColumns, UnmodelledDifferenceError, type CatalogDifference } from "../../sdk/schema/verify/index";
 import { planText } from "../../sdk/cli/schema";
@@ -129,6 +131,35 @@ describe.each(majors())("catalog-level convergence check on PostgreSQL %i", (maj
     const off = await planSchema(db.url, more, engineOptions(db, { verifyCatalogs: false }));
     expect(off.plan.steps).toEqual([]);
     expect(off.catalogCheck).toBeNull();
+  });
+
+  it("reads the same desired catalogs in a reused scratch database (inside its transaction) as in a fresh one", async () => {
+    const db = await freshDatabase(major);
+    const read = async (reuse: boolean) => {
+      let snapshot: CatalogSnapshot | null = null;
+      await normalize(schemaFromSql(RICH), {
+        devUrl: engineOptions(db).devUrl,
+        major,
+        cacheDir: false,
+        reuse,
+        onBuilt: async (scratch, inTransaction) => {
+          expect(inTransaction).toBe(reuse);
+          snapshot = await readCatalogSnapshot(scratch, { inTransaction });
+        },
+      });
+      return snapshot!;
+    };
+    const fresh = await read(false);
+    try {
+      const reused = await read(true);
+      expect(reused.hashes).toEqual(fresh.hashes);
+      const sorted = (x: CatalogSnapshot) => [...x.rows].sort((a, b) => `${a.catalog} ${a.identity}`.localeCompare(`${b.catalog} ${b.identity}`));
+      expect(sorted(reused)).toEqual(sorted(fresh));
+      // The savepoint left the reused database's transaction usable: a second normalization reads it again.
+      expect((await read(true)).hashes).toEqual(fresh.hashes);
+    } finally {
+      await closeDevResources();
+    }
   });
 
   it("reports column order and inheritance-only columns as known differences, never as errors", async () => {
