@@ -33,15 +33,18 @@ const relName = (oid: string) => `CASE WHEN ${oid} = 0 THEN NULL ELSE ${oid}::re
 const typeName = (oid: string) => `CASE WHEN ${oid} = 0 THEN NULL ELSE format_type(${oid}, NULL) END`;
 const collationName = (oid: string) => `CASE WHEN ${oid} = 0 THEN NULL ELSE ${oid}::regcollation::text END`;
 /** A list of `name=value` options as a set: PostgreSQL keeps them in the order they were last set. */
-const sortedOptions = (list: string) => `(SELECT array_agg(o ORDER BY o) FROM unnest(${list}) o)`;
+const sortedOptions = (list: string) => `CASE WHEN ${list} IS NOT NULL THEN (SELECT array_agg(o ORDER BY o) FROM unnest(${list}) o) END`;
+// One hashed set per query rather than a probe per row (pg_attribute has a row per column).
 const notExtensionMember = (catalog: string, oid: string) =>
-  `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
+  `${oid} NOT IN (SELECT e.objid FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.deptype = 'e')`;
 /**
  * An ACL as the sorted set of `grantee:PRIVILEGE[*]` it grants (`*`: with grant option), NULL read as
  * the kind's built-in default: who granted an entry, and whether the default is written out, do not
  * change what anyone may do.
  */
-export const aclText = (acl: string, kind: string, owner: string) =>
+export const aclText = (acl: string, kind: string, owner: string, nullIsEmpty = false) =>
+  nullIsEmpty ? `CASE WHEN ${acl} IS NULL THEN '' ELSE ${aclItems(acl, kind, owner)} END` : aclItems(acl, kind, owner);
+const aclItems = (acl: string, kind: string, owner: string) =>
   `(SELECT coalesce(string_agg(a.item, ',' ORDER BY a.item), '') FROM (SELECT CASE WHEN p.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(p.grantee) END
      || ':' || p.privilege_type || CASE WHEN p.is_grantable THEN '*' ELSE '' END AS item FROM aclexplode(coalesce(${acl}, acldefault(${kind}, ${owner}))) p) a)`;
 
@@ -125,7 +128,8 @@ export const CATALOGS: readonly CatalogSpec[] = [
     mapped: {
       atttypid: "format_type(x.atttypid, NULL)",
       attcollation: collationName("x.attcollation"),
-      attacl: aclText("x.attacl", "'c'", "c.relowner"),
+      // A column's built-in default ACL is empty.
+      attacl: aclText("x.attacl", "'c'", "c.relowner", true),
       attoptions: sortedOptions("x.attoptions"),
       attfdwoptions: sortedOptions("x.attfdwoptions"),
     },

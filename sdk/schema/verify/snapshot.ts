@@ -120,7 +120,7 @@ export async function serverQueries(client: ClientBase): Promise<ServerQueries> 
 async function withStableOutput<T>(client: ClientBase, inTransaction: boolean, work: () => Promise<T>): Promise<T> {
   await client.query(inTransaction ? "SAVEPOINT setpoint_verify" : "BEGIN READ ONLY");
   try {
-    await client.query("SET LOCAL search_path = pg_catalog; SET LOCAL extra_float_digits = 1; SET LOCAL quote_all_identifiers = off");
+    await client.query("SET LOCAL search_path = pg_catalog; SET LOCAL extra_float_digits = 1; SET LOCAL quote_all_identifiers = off; SET LOCAL work_mem = '64MB'");
     return await work();
   } finally {
     await client.query(inTransaction ? "ROLLBACK TO SAVEPOINT setpoint_verify; RELEASE SAVEPOINT setpoint_verify" : "ROLLBACK");
