@@ -2,7 +2,7 @@
 // Plans, applies and re-plans synthetic schemas against two embedded PostgreSQL 17 servers: the
 // target (a fresh database per size) and a dev server for normalization set up as Setpoint's own.
 // See docs/bench-schema.md for what each number means.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { connect } from "../sdk/postgres/connection";
@@ -20,6 +20,7 @@ import { cpuSince, cpuSnapshot, postmasterPid } from "./support/cpu";
 import { recordQueries, type RecordedQuery } from "./support/query-counter";
 import { median, ms, textTable, timed, timedSync } from "./support/stats";
 import { syntheticSchema } from "./support/synthetic";
+import { checkCatalogs, desiredCatalogsFromCache, readCatalogSnapshot } from "../sdk/schema/verify/index";
 
 /** Targets from the issue, at 1,000 tables. */
 const TARGETS = { tables: 1000, coldPlanMs: 3000, noopPlanMs: 1500, cachedDriftCheckMs: 250 } as const;
@@ -51,6 +52,8 @@ interface Phases {
   devDdl: PhaseTime[];
   /** introspect() of the scratch database right after the DDL (catalog statistics not yet analyzed, as in normalize). */
   devIntrospect: PhaseTime;
+  /** The desired catalogs read on the scratch database for the catalog-level check (part of normalize). */
+  devCatalogSnapshot: PhaseTime;
   /** normalize() with a cache hit: reading and parsing the cached model. */
   cacheRead: PhaseTime;
   /** introspect() of the converged target, and each of its queries (wall ms). */
@@ -92,7 +95,23 @@ interface Result {
   cpuMs: Record<"coldPlan" | "apply" | "noopPlan" | "cachedDriftCheck", { node: number; server: number }>;
   /** Every run of each measurement, in order (the reported value is the median). */
   runs: { coldPlanMs: number[]; coldPlanEmbeddedMs: number[]; noopPlanMs: number[]; cachedDriftCheckMs: number[] };
+  catalogCheck: CatalogCheckCost;
   phases?: Phases;
+}
+
+/** What the catalog-level convergence check (ADR 0014) costs on the converged target. */
+interface CatalogCheckCost {
+  /** Rows of the desired state's catalogs, and the size of their cache file. */
+  desiredRows: number;
+  desiredCacheBytes: number;
+  /** The check of a converged target: one hash per catalog and schema, all equal (median of runs). */
+  hashesEqual: PhaseTime;
+  /** The check after one property drifted: hashes, then the rows of the one differing catalog. */
+  oneDifference: PhaseTime;
+  /** Every row of every catalog of the target (the check's worst case: every hash differs). */
+  allRows: PhaseTime;
+  /** The no-op plan (from the disk cache) without the check, to compare with noopPlanMs. */
+  noopPlanWithoutCheckMs: number;
 }
 
 function usage(problem: string): never {
@@ -264,6 +283,8 @@ async function benchSize(pg: EmbeddedPostgres, dev: EmbeddedPostgres, tables: nu
       }
       log(`${tables} tables: cached drift check ${cached.map((x) => ms(x.wallMs)).join(", ")} ms; cpu node ${medianCpu(cached).node} server ${medianCpu(cached).server}; ${queries.length} queries`);
 
+      const catalogCheck = await measureCatalogCheck(pid, target, desired, coldPlan, filledCache, devUrl, repeat);
+
       const wall = (runs: Measured<unknown>[]) => runs.map((r) => ms(r.wallMs));
       const result: Result = {
         ...countModel(coldPlan.desired),
@@ -276,12 +297,65 @@ async function benchSize(pg: EmbeddedPostgres, dev: EmbeddedPostgres, tables: nu
         catalogQueries: queries.length,
         cpuMs: { coldPlan: medianCpu(cold), apply: medianCpu([apply]), noopPlan: medianCpu(noop), cachedDriftCheck: medianCpu(cached) },
         runs: { coldPlanMs: wall(cold), coldPlanEmbeddedMs: embedded.map(ms), noopPlanMs: wall(noop), cachedDriftCheckMs: wall(cached) },
+        catalogCheck,
       };
       if (opts.phases) result.phases = await measurePhases(dev, pid, target, desired, coldPlan, filledCache);
       return result;
     });
   } finally {
     for (const d of cacheDirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** The catalog-level check's cost on the converged target (it is left converged afterwards). */
+async function measureCatalogCheck(
+  pid: readonly number[],
+  target: string,
+  desired: DesiredSchema,
+  coldPlan: PlannedSchema,
+  filledCache: string,
+  devUrl: string,
+  repeat: number,
+): Promise<CatalogCheckCost> {
+  const snapshot = desiredCatalogsFromCache(coldPlan.fingerprint, filledCache);
+  if (!snapshot) throw new Error("the desired catalogs are not in the cache after the no-op plans");
+  const desiredCacheBytes = statSync(join(filledCache, `${coldPlan.fingerprint}.catalogs.json`)).size;
+  const schemas = coldPlan.desired.schemas.map((x) => x.name);
+  const client = await connect(target);
+  try {
+    const equal: Measured<unknown>[] = [];
+    for (let r = 0; r < Math.max(repeat, 3); r++) {
+      const m = await measure(pid, () => checkCatalogs(client, snapshot, schemas));
+      const check = m.value as Awaited<ReturnType<typeof checkCatalogs>>;
+      if (check.differences.length || check.differingPairs) throw new Error(`catalog check of the converged target found ${check.differences.length} difference(s)`);
+      equal.push(m);
+    }
+    const table = coldPlan.desired.tables[0]!;
+    await client.query(`ALTER TABLE ${quoteIdent(table.schema)}.${quoteIdent(table.name)} REPLICA IDENTITY FULL`);
+    const one = await measure(pid, () => checkCatalogs(client, snapshot, schemas));
+    const found = (one.value as Awaited<ReturnType<typeof checkCatalogs>>).differences.map((d) => `${d.catalog}.${d.property} ${d.object}`);
+    if (found.length !== 1 || !found[0]!.startsWith("pg_class.relreplident")) throw new Error(`expected one relreplident difference, found ${found.join(", ")}`);
+    await client.query(`ALTER TABLE ${quoteIdent(table.schema)}.${quoteIdent(table.name)} REPLICA IDENTITY DEFAULT`);
+    const all = await measure(pid, () => readCatalogSnapshot(client, { schemas }));
+    forgetCachedModels();
+    forgetLiveIntrospections();
+    const without = await measure(pid, () => planSchema(target, desired, { devUrl, cacheDir: filledCache, verifyCatalogs: false }));
+    assertConverged(without.value, "no-op plan without the check");
+    const cost: CatalogCheckCost = {
+      desiredRows: snapshot.rows.length,
+      desiredCacheBytes,
+      hashesEqual: phaseTime(equal.sort((a, b) => a.wallMs - b.wallMs)[Math.floor(equal.length / 2)]!),
+      oneDifference: phaseTime(one),
+      allRows: phaseTime(all),
+      noopPlanWithoutCheckMs: ms(without.wallMs),
+    };
+    log(
+      `${coldPlan.desired.tables.length} tables: catalog check ${cost.hashesEqual.wall} ms (hashes equal), ${cost.oneDifference.wall} ms (one difference), ${cost.allRows.wall} ms (all rows); ` +
+        `desired catalogs ${cost.desiredRows} rows, ${Math.round(desiredCacheBytes / 1024)} KiB; no-op plan without the check ${cost.noopPlanWithoutCheckMs} ms`,
+    );
+    return cost;
+  } finally {
+    await client.end();
   }
 }
 
@@ -297,12 +371,13 @@ async function measurePhases(pg: EmbeddedPostgres, pid: readonly number[], targe
   const normalized = await measure(pid, () => normalize(desired, { devUrl, major: 17, cacheDir: false, roles }));
 
   // The dev-server half of normalize, step by step (the same statements normalize runs).
-  const { devDdl, devIntrospect } = await withDatabase(pg, "bench_phase_dev", async (url) => {
+  const { devDdl, devIntrospect, devCatalogSnapshot } = await withDatabase(pg, "bench_phase_dev", async (url) => {
     const scratch = await connect(url);
     try {
       const ddl: PhaseTime[] = [];
       for (const f of desired.files) ddl.push(phaseTime(await measure(pid, () => scratch.query(f.sql))));
-      return { devDdl: ddl, devIntrospect: phaseTime(await measure(pid, () => introspect(scratch))) };
+      const devIntrospect = phaseTime(await measure(pid, () => introspect(scratch)));
+      return { devDdl: ddl, devIntrospect, devCatalogSnapshot: phaseTime(await measure(pid, () => readCatalogSnapshot(scratch))) };
     } finally {
       await scratch.end();
     }
@@ -335,6 +410,7 @@ async function measurePhases(pg: EmbeddedPostgres, pid: readonly number[], targe
     normalize: phaseTime(normalized),
     devDdl,
     devIntrospect,
+    devCatalogSnapshot,
     cacheRead: phaseTime(cacheRead),
     liveIntrospect: phaseTime(liveIntrospect),
     liveIntrospectQueries: liveIntrospectQueries.map((q) => ({ sql: q.sql, ms: ms(q.ms) })),
@@ -387,15 +463,23 @@ function report(results: Result[]): string {
     ["tables", "cold plan", "apply", "no-op plan", "cached drift"],
     results.map((r) => [r.tables, ...(["coldPlan", "apply", "noopPlan", "cachedDriftCheck"] as const).map((k) => `${r.cpuMs[k].node} + ${r.cpuMs[k].server}`)]),
   );
+  const check = textTable(
+    ["tables", "desired rows", "cache KiB", "hashes equal", "one difference", "all rows", "no-op plan", "without check"],
+    results.map((r) => {
+      const c = r.catalogCheck;
+      const t = (p: PhaseTime) => `${p.wall} (${p.cpuNode}+${p.cpuServer})`;
+      return [r.tables, c.desiredRows, Math.round(c.desiredCacheBytes / 1024), t(c.hashesEqual), t(c.oneDifference), t(c.allRows), r.noopPlanMs, c.noopPlanWithoutCheckMs];
+    }),
+  );
   const withPhases = results.filter((r) => r.phases);
   const pt = (p: PhaseTime) => `${p.wall} (${p.cpuNode}+${p.cpuServer})`;
   const phases = withPhases.length
     ? "\n\nphases, each measured alone: wall ms (cpu node + server ms)\n" +
       textTable(
-        ["tables", "normalize", "dev DDL tables", "dev DDL indexes", "dev DDL FKs", "dev introspect", "cache read", "live introspect"],
+        ["tables", "normalize", "dev DDL tables", "dev DDL indexes", "dev DDL FKs", "dev introspect", "dev catalogs", "cache read", "live introspect"],
         withPhases.map((r) => {
           const p = r.phases!;
-          return [r.tables, pt(p.normalize), ...p.devDdl.map(pt), pt(p.devIntrospect), pt(p.cacheRead), pt(p.liveIntrospect)];
+          return [r.tables, pt(p.normalize), ...p.devDdl.map(pt), pt(p.devIntrospect), pt(p.devCatalogSnapshot), pt(p.cacheRead), pt(p.liveIntrospect)];
         }),
       ) +
       "\n\nin-memory phases (wall ms, Node only)\n" +
@@ -410,7 +494,7 @@ function report(results: Result[]): string {
         .map((r) => `\nlive introspection queries at ${r.tables} tables (wall ms): ` + r.phases!.liveIntrospectQueries.map((q) => `${q.sql.replace(/^SELECT\s+/i, "").slice(0, 24)}… ${q.ms}`).join(" | "))
         .join("")
     : "";
-  return `wall ms (median)\n${main}\n\ncpu ms (median, node + server)\n${cpu}${phases}\n\n${verdict(results).join("\n")}`;
+  return `wall ms (median)\n${main}\n\ncpu ms (median, node + server)\n${cpu}\n\ncatalog-level check on the converged target: wall ms (cpu node + server ms)\n${check}${phases}\n\n${verdict(results).join("\n")}`;
 }
 
 async function main(): Promise<void> {

@@ -134,5 +134,10 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
   if (inputs.deletionPolicy !== "drop") return;
   const managed = (await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs))).desired.schemas.map((s) => s.name);
   // The desired state "nothing" over the same schemas: every managed object is dropped.
-  await applySchema(inputs.connection, { files: [{ name: "(deleted)", sql: "" }] }, { ...engineOptions(inputs), schemas: inputs.schemas ?? managed, allowHazards: "all" });
+  // What the engine does not manage stays (ADR 0008), so the catalogs are not compared with "nothing" (ADR 0014).
+  await applySchema(
+    inputs.connection,
+    { files: [{ name: "(deleted)", sql: "" }] },
+    { ...engineOptions(inputs), schemas: inputs.schemas ?? managed, allowHazards: "all", verifyCatalogs: false },
+  );
 }

@@ -154,6 +154,7 @@ Declarative schema changes: plan the SQL that makes a database match .sql files,
 Commands:
   plan      print the plan (SQL, hazards, timeouts); exit 2 when hazards refuse it
   apply     plan, then apply with --yes (without it: print the plan and stop)
+  verify    compare the database's catalogs with the desired state's (exit 1 on a difference)
   inspect   print a database's managed schema as SQL or JSON
 
 Run "setpoint schema <command> --help" for its options.
@@ -194,6 +195,23 @@ ${CONNECTION}
 
 Exit codes: 0 ok, 1 error, 2 refused by hazards.
 `,
+  "schema verify": `Usage: setpoint schema verify --url URL --schema PATH [--dev-url URL] [--schemas LIST] [--format text|json]
+
+Compares the catalogs of the managed schemas (pg_class, pg_attribute, pg_constraint, pg_index, ...,
+ACLs, comments) with those of the normalized desired state, by name, whatever the engine models.
+Each difference is named UNMODELLED_DIFFERENCE <catalog>.<column> <object> (docs/adr/0014).
+
+Options:
+  --url URL|CONNINFO    the target database
+  --schema PATH         desired state: a .sql file, or a directory of .sql files
+  --dev-url URL         server for scratch databases (default: an embedded server of the target's major)
+  --schemas LIST        schemas to compare (default: those in the desired state)
+  --format text|json    output (default text)
+
+${CONNECTION}
+
+Exit codes: 0 equal, 1 a difference or an error.
+`,
   "schema inspect": `Usage: setpoint schema inspect --url URL [--schemas LIST] [--format sql|json]
 
 Prints the managed objects of a database: as SQL that re-creates them (default) or as the model JSON.
@@ -214,6 +232,7 @@ Commands:
   run        run (or resume) the upgrade up to --until
   rollback   before the switch: abort; after it: traffic back to blue with green's writes
   finalize   drop the rollback path after a switch
+  forget     drop the upgrade's state: abort before the switch, finalize after (never moves traffic)
 
 Run "setpoint upgrade <command> --help" for its options.
 
@@ -221,10 +240,13 @@ ${CONNECTION}
 `,
   "upgrade plan": `Usage: setpoint upgrade plan --blue URL --green URL [options]
 
-Runs the preflight checks and prints the phases left. Exit 2 when the preflight refuses.
+Runs the preflight checks and prints the steps a run with the same options would take, from the
+saved state. Exit 2 when the preflight refuses.
 
 Options:
 ${UPGRADE_FLAGS}
+  --until schema-ready|synchronized|switched   plan a run that stops there (default switched)
+  --finalize | --rollback    plan a finalizing run, or a rollback
   --allow-objects-not-copied accept blue objects Setpoint cannot create on green
 
 ${CONNECTION}
@@ -252,10 +274,17 @@ Drops the rollback path of a switched upgrade; rollback is impossible afterwards
 
 ${CONNECTION}
 `,
+  "upgrade forget": `Usage: setpoint upgrade forget --blue URL --green URL [--name NAME] [--format text|json]
+
+Drops the upgrade's saved state: before the switch it aborts first, after it it finalizes first.
+Never moves traffic.
+
+${CONNECTION}
+`,
 };
 
 /** Subcommands of each command. */
 export const SUBCOMMANDS: Readonly<Record<string, readonly string[]>> = {
-  schema: ["plan", "apply", "inspect"],
-  upgrade: ["plan", "run", "rollback", "finalize"],
+  schema: ["plan", "apply", "verify", "inspect"],
+  upgrade: ["plan", "run", "rollback", "finalize", "forget"],
 };

@@ -24,6 +24,8 @@ export const USAGE = `Usage: setpoint <command> [options]
 Commands:
   schema plan     --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--format text|json|sql]
   schema apply    --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--yes]
+  schema verify   --url URL --schema PATH [--dev-url URL] [--format text|json]
+                  compare the database's catalogs with the desired state's (exit 1 on a difference)
   schema inspect  --url URL [--format sql|json]
   upgrade plan      --blue URL --green URL [--schema PATH] [--until STAGE] [--finalize | --rollback] [--format text|json]
   upgrade run       --blue URL --green URL [--schema PATH] [--until schema-ready|synchronized|switched] [--finalize]
@@ -44,6 +46,7 @@ Schema options:
   --offline             plain DDL instead of online-safe forms (empty or offline databases)
   --schemas LIST        schemas to manage (default: those in the desired state)
   --rename table:S.OLD=NEW | column:S.T.OLD=NEW   declare a rename (repeatable)
+  --no-verify           skip the catalog-level check of plan and apply (docs/adr/0014)
   --lock-timeout MS     lock_timeout of each step (default 3000)
   --statement-timeout MS / --long-statement-timeout MS
                         statement_timeout of quick steps (default 60000) / of steps that scan or

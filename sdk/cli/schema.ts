@@ -2,12 +2,13 @@ import { InputError } from "../errors";
 import { connect } from "../postgres/connection";
 import type { StepResult } from "../schema/apply";
 import type { Rename } from "../schema/diff";
-import { applySchema, planSchema, type SchemaEngineOptions } from "../schema/engine";
+import { applySchema, planSchema, verifySchema, type SchemaEngineOptions } from "../schema/engine";
 import { HAZARD_CODES, isHazardCode, isUnallowable, type HazardCode } from "../schema/hazards";
 import { introspect } from "../schema/introspect";
 import { emptyModel, type SchemaModel } from "../schema/model";
 import { plan as computePlan, refusedHazards, type AllowedHazards, type Plan } from "../schema/plan";
 import { loadSchemaPath } from "../schema/source";
+import { formatDifference, type CatalogCheck } from "../schema/verify/index";
 import { HELP, parseFlags as parseCommandFlags, SUBCOMMANDS, suggest, unknownCommand, wantsHelp } from "./args";
 import type { CliIO } from "./main";
 
@@ -27,9 +28,10 @@ const COMMON = {
   "no-sample-keys": { type: "boolean" },
   "no-data-probes": { type: "boolean" },
   yes: { type: "boolean", short: "y" },
+  "no-verify": { type: "boolean" },
 } as const;
 
-/** Runs `setpoint schema <plan|apply|inspect>`; resolves to the exit code. */
+/** Runs `setpoint schema <plan|apply|verify|inspect>`; resolves to the exit code. */
 export async function schemaCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {
@@ -47,10 +49,12 @@ export async function schemaCommand(argv: readonly string[], io: CliIO): Promise
       return planCommand(values, io);
     case "apply":
       return applyCommand(values, io);
+    case "verify":
+      return verifyCommand(values, io);
     case "inspect":
       return inspectCommand(values, io);
     default:
-      throw new InputError(`unknown schema command "${sub ?? ""}"; use one of plan, apply, inspect`, { propertyPath: "command" });
+      throw new InputError(`unknown schema command "${sub ?? ""}"; use one of plan, apply, verify, inspect`, { propertyPath: "command" });
   }
 }
 
@@ -122,6 +126,7 @@ function engineOptions(values: Flags): SchemaEngineOptions {
     ...(statement !== undefined ? { statementTimeoutMs: statement } : {}),
     ...(long !== undefined ? { longStatementTimeoutMs: long } : {}),
     dataProbes: values["no-data-probes"] ? false : { ...(probe !== undefined ? { timeoutMs: probe } : {}), sampleKeys: !values["no-sample-keys"] },
+    ...(values["no-verify"] ? { verifyCatalogs: false } : {}),
   };
 }
 
@@ -137,9 +142,9 @@ async function planCommand(values: Flags, io: CliIO): Promise<number> {
   const options = engineOptions(values);
   const planned = await planSchema(required(values, "url"), desired, options);
   const refused = refusedHazards(planned.plan, options.allowHazards ?? []);
-  if (fmt === "json") io.stdout(JSON.stringify(planJson(planned.plan, planned.fingerprint, refused.length), null, 2) + "\n");
+  if (fmt === "json") io.stdout(JSON.stringify(planJson(planned.plan, planned.fingerprint, refused.length, planned.catalogCheck), null, 2) + "\n");
   else if (fmt === "sql") io.stdout(planSql(planned.plan));
-  else io.stdout(planText(planned.plan, options.allowHazards ?? []));
+  else io.stdout(planText(planned.plan, options.allowHazards ?? [], planned.catalogCheck));
   return refused.length ? 2 : 0;
 }
 
@@ -150,7 +155,7 @@ async function applyCommand(values: Flags, io: CliIO): Promise<number> {
   if (!values.yes) {
     // Without --yes, show the plan and stop: applying is an explicit decision.
     const planned = await planSchema(url, desired, options);
-    io.stdout(planText(planned.plan, options.allowHazards ?? []));
+    io.stdout(planText(planned.plan, options.allowHazards ?? [], planned.catalogCheck));
     if (planned.plan.steps.length === 0) return 0;
     io.stderr("setpoint: not applied; re-run with --yes to apply this plan\n");
     return refusedHazards(planned.plan, options.allowHazards ?? []).length ? 2 : 1;
@@ -158,6 +163,38 @@ async function applyCommand(values: Flags, io: CliIO): Promise<number> {
   const applied = await applySchema(url, desired, { ...options, onStep: (r) => io.stderr(progressLine(r)) });
   io.stdout(applied.plan.steps.length === 0 ? "No changes: the database already matches the desired schema.\n" : `Applied ${applied.plan.steps.length} step(s); the database now matches the desired schema.\n`);
   return 0;
+}
+
+/** `setpoint schema verify`: the catalog-level comparison with the desired state; exit 1 on any unmodelled difference. */
+async function verifyCommand(values: Flags, io: CliIO): Promise<number> {
+  const fmt = format(values, ["text", "json"], "text");
+  const desired = { ...loadSchemaPath(required(values, "schema")), renames: parseRenames(values.rename) };
+  const checked = await verifySchema(required(values, "url"), desired, engineOptions(values));
+  const check = checked.catalogCheck;
+  if (fmt === "json") {
+    io.stdout(JSON.stringify({ converged: check.differences.length === 0, planSteps: checked.plan.steps.length, ...check }, null, 2) + "\n");
+  } else {
+    const lines = [
+      check.differences.length === 0
+        ? "The database's catalogs match the desired schema."
+        : `The database's catalogs differ from the desired schema: ${check.differences.length} difference(s).`,
+      ...checkLines(check),
+    ];
+    if (checked.plan.steps.length) lines.push(`(A plan of ${checked.plan.steps.length} step(s) is pending: see setpoint schema plan.)`);
+    io.stdout(lines.join("\n") + "\n");
+  }
+  return check.differences.length === 0 ? 0 : 1;
+}
+
+/** The lines of a catalog check: each unmodelled difference, then each known one. */
+function checkLines(check: CatalogCheck): string[] {
+  const lines: string[] = [];
+  for (const d of check.differences) lines.push(`   ${formatDifference(d)}`);
+  if (check.known.length) {
+    lines.push("", `Known differences (tolerated, see docs/adr/0014): ${check.known.length}`);
+    for (const d of check.known) lines.push(`   ${formatDifference(d)}`);
+  }
+  return lines;
 }
 
 async function inspectCommand(values: Flags, io: CliIO): Promise<number> {
@@ -182,8 +219,8 @@ function progressLine(r: StepResult): string {
   return `  [${r.status}] step ${r.index + 1} ${r.kind} (${r.durationMs} ms${r.attempts > 1 ? `, ${r.attempts} attempts` : ""})\n`;
 }
 
-/** The `--format json` document: `statements` is `[]` when converged. */
-export function planJson(p: Plan, fingerprint: string, refusedCount: number) {
+/** The `--format json` document: `statements` is `[]` and `unmanagedDifferences` too when converged. */
+export function planJson(p: Plan, fingerprint: string, refusedCount: number, check: CatalogCheck | null = null) {
   return {
     statements: p.steps.flatMap((s) => s.sql.map((sql) => ({ sql, hazards: s.hazards.map((h) => h.code), transactional: s.transactional }))),
     steps: p.steps.map((s, i) => ({
@@ -197,7 +234,9 @@ export function planJson(p: Plan, fingerprint: string, refusedCount: number) {
       objects: s.objects,
     })),
     unmanaged: p.unmanaged,
-    converged: p.steps.length === 0,
+    unmanagedDifferences: check?.differences ?? [],
+    knownDifferences: check?.known ?? [],
+    converged: p.steps.length === 0 && !check?.differences.length,
     refusedHazards: refusedCount,
     fingerprint,
   };
@@ -208,11 +247,18 @@ export function planSql(p: Plan): string {
   return p.steps.map((s) => s.sql.map((q) => `${q};\n`).join("") + (s.transactional ? "" : "-- (runs outside a transaction)\n")).join("");
 }
 
-/** The plan for people: numbered steps, SQL, hazards, and what is not managed. */
-export function planText(p: Plan, allowed: AllowedHazards): string {
+/** The plan for people: numbered steps, SQL, hazards, what is not managed, and the catalog check of an empty plan. */
+export function planText(p: Plan, allowed: AllowedHazards, check: CatalogCheck | null = null): string {
   const lines: string[] = [];
-  if (p.steps.length === 0) lines.push("No changes: the database matches the desired schema.");
-  else lines.push(`Plan: ${p.steps.length} step(s)`);
+  if (p.steps.length === 0 && check?.differences.length) {
+    lines.push(
+      `No changes the engine can make, but the database differs from the desired schema in ${check.differences.length} unmanaged propert(ies) (apply fails on them):`,
+      ...checkLines(check),
+    );
+  } else if (p.steps.length === 0) {
+    lines.push("No changes: the database matches the desired schema.");
+    if (check?.known.length) lines.push(...checkLines(check));
+  } else lines.push(`Plan: ${p.steps.length} step(s)`);
   p.steps.forEach((s, i) => {
     const mode = s.transaction === "none" ? "no transaction" : s.transaction === "own" ? "own transaction" : "transaction";
     lines.push("", `${i + 1}. ${s.kind} (${mode}, lock_timeout ${s.lockTimeoutMs} ms)`);

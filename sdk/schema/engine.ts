@@ -14,9 +14,10 @@ import { introspect } from "./introspect";
 import { inSchemas, type SchemaModel } from "./model";
 import { closeKeptConnections as closeKept, giveBack, lease } from "./internal/kept-connections";
 import { WeightedLru } from "./internal/lru";
-import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, type NormalizeOptions, type TargetRoles } from "./normalize";
+import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, resolvedCacheDir, type NormalizeOptions, type TargetRoles } from "./normalize";
 import { assertHazardsAllowed, plan, planChanges, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
 import type { DesiredSchema } from "./source";
+import { desiredCatalogCheck, snapshotReader, UnmodelledDifferenceError, type CatalogCheck } from "./verify/engine-check";
 
 /** Options shared by {@link planSchema} and {@link applySchema}. */
 export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "facts" | "renames" | "role" | "dataHazards"> {
@@ -54,6 +55,13 @@ export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "f
   lockRetries?: number;
   /** First delay before a lock-timeout retry, doubling each time. @default 250 */
   retryBaseDelayMs?: number;
+  /**
+   * Compare the target's catalogs with the desired state's on the dev database when the plan is
+   * empty (see `verify/`, ADR 0014): `plan` lists the differences it cannot remove
+   * (`PlannedSchema.catalogCheck`), and `apply` fails with `UnmodelledDifferenceError` when any
+   * remain. @default true
+   */
+  verifyCatalogs?: boolean;
 }
 
 /** A plan together with what it was computed from. */
@@ -66,6 +74,12 @@ export interface PlannedSchema {
   readonly serverMajor: number;
   /** True when the desired model came from the cache (no dev database was used). */
   readonly desiredFromCache: boolean;
+  /**
+   * The catalog-level check of an empty plan: differences the plan does not remove (properties the
+   * engine does not model), and known, tolerated ones. Null when the plan has steps, or with
+   * `verifyCatalogs: false`.
+   */
+  readonly catalogCheck: CatalogCheck | null;
 }
 
 /** Result of {@link applySchema}. */
@@ -121,17 +135,17 @@ export function closeKeptConnections(): Promise<void> {
   return closeKept();
 }
 
-async function planWith(client: Client, desired: DesiredSchema, options: SchemaEngineOptions): Promise<PlannedSchema> {
+async function planWith(client: Client, desired: DesiredSchema, options: SchemaEngineOptions, check: "if-converged" | "always" = "if-converged"): Promise<PlannedSchema> {
   const { rows } = await client.query<{ v: string; me: string; superuser: boolean; names: string[]; member_of: string[] }>(TARGET_FACTS_SQL);
   const target = rows[0]!;
   const serverMajor = majorFromVersionNum(Number(target.v));
   const roles: TargetRoles = { names: target.names, applying: target.me, superuser: target.superuser, memberOf: target.member_of };
-  const { normalized, live } = await desiredAndLive(
-    client,
-    desired,
-    { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources, roles },
-    options.schemas,
-  );
+  const verifying = options.verifyCatalogs !== false;
+  const normalizeOptions: NormalizeOptions = { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources, roles };
+  // The desired state's catalogs are read on the dev database while it holds the desired SQL.
+  const reader = verifying ? snapshotReader() : null;
+  const { normalized, live } = await desiredAndLive(client, desired, reader ? { ...normalizeOptions, onBuilt: reader.onBuilt } : normalizeOptions, options.schemas);
+  if (reader) reader.remember(normalized.fingerprint, resolvedCacheDir(options.cacheDir));
   assertRolesExist(normalized.model, roles);
   const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [], role: roles.applying };
   // Probe emptiness only for what the plan would drop, then plan with those facts; a column type
@@ -145,7 +159,17 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
   const dataHazards = options.dataProbes === false ? undefined : await probeData(client, changes, live, normalized.model, options.dataProbes);
   // The diff reads facts only into the drops they describe: without any, it would be the same again.
   const p = facts.size === 0 ? planChanges(changes, live, normalized.model, { ...policy, dataHazards }) : plan(live, normalized.model, { ...policy, facts, dataHazards });
-  return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached };
+  const catalogCheck =
+    verifying && (p.steps.length === 0 || check === "always")
+      ? await desiredCatalogCheck(client, {
+          desired,
+          normalizeOptions,
+          fingerprint: normalized.fingerprint,
+          schemas: options.schemas ?? normalized.model.schemas.map((s) => s.name),
+          liveReadAt: readAt.get(live)?.fingerprint,
+        })
+      : null;
+  return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached, catalogCheck };
 }
 
 // The server major, and the roles normalization mirrors (names only: no attributes, no secrets).
@@ -259,6 +283,8 @@ async function introspectUnlessUnchanged(client: Client, schemas: readonly strin
  * @throws {ExtensionInUseError} before anything runs, when an extension to drop is used by objects outside the managed schemas.
  * @throws {ApplyError} when a step fails (see its `results`).
  * @throws {NonConvergenceError} when the re-plan is not empty.
+ * @throws {UnmodelledDifferenceError} when the re-plan is empty (or there was nothing to apply) but
+ *   the target's catalogs still differ from the desired state's (unless `verifyCatalogs: false`).
  */
 export async function applySchema(
   target: ConnectionInput,
@@ -268,7 +294,10 @@ export async function applySchema(
   const client = await open(target, options);
   try {
     const first = await planWith(client, desired, options);
-    if (first.plan.steps.length === 0) return { ...first, results: [] };
+    if (first.plan.steps.length === 0) {
+      if (first.catalogCheck?.differences.length) throw new UnmodelledDifferenceError(first.catalogCheck.differences);
+      return { ...first, results: [] };
+    }
     const allowHazards = options.allowHazards ?? [];
     assertHazardsAllowed(first.plan, allowHazards); // refused before any lock is taken
     let scope = lockScopeOf(first.plan);
@@ -293,16 +322,40 @@ export async function applySchema(
           lockHeld: true,
           observer: () => connect(target, { applicationName: "setpoint-observer" }),
         });
+        let catalogCheck = planned.catalogCheck;
         if (planned.plan.steps.length > 0) {
           const after = await planWith(client, desired, options);
           if (after.plan.steps.length > 0) throw new NonConvergenceError(after.plan);
+          catalogCheck = after.catalogCheck;
         }
+        // What the plan did not remove: properties the engine does not model.
+        if (catalogCheck?.differences.length) throw new UnmodelledDifferenceError(catalogCheck.differences);
         // The desired model came from where the first plan found it (a plan under the lock reads it from the cache).
-        return { ...planned, desiredFromCache: first.desiredFromCache, results };
+        return { ...planned, desiredFromCache: first.desiredFromCache, results, catalogCheck };
       } finally {
         await release();
       }
     }
+  } finally {
+    await close(target, client, options);
+  }
+}
+
+/**
+ * Plans, and compares the target's catalogs with the desired state's whatever the plan (the
+ * catalog-level convergence proof on demand, `setpoint schema verify`). Runs nothing on the target
+ * but catalog reads.
+ * @throws what {@link planSchema} throws.
+ */
+export async function verifySchema(
+  target: ConnectionInput,
+  desired: DesiredSchema,
+  options: SchemaEngineOptions = {},
+): Promise<PlannedSchema & { readonly catalogCheck: CatalogCheck }> {
+  const client = await open(target, options);
+  try {
+    const planned = await planWith(client, desired, { ...options, verifyCatalogs: true }, "always");
+    return { ...planned, catalogCheck: planned.catalogCheck! };
   } finally {
     await close(target, client, options);
   }

@@ -41,6 +41,12 @@ export interface NormalizeOptions {
    * would on the target. @default none: the desired SQL runs as the dev connection's user
    */
   roles?: TargetRoles;
+  /**
+   * Called with the scratch database's connection once the desired SQL ran there and was
+   * introspected, before it is dropped or rolled back (`inTransaction`: inside the transaction a
+   * reused scratch database rolls back). Not called on a cache hit. @default none
+   */
+  onBuilt?: (scratch: Client, inTransaction: boolean) => Promise<void>;
 }
 
 /**
@@ -67,6 +73,11 @@ export function desiredFingerprint(desired: DesiredSchema, major: number, applyi
   return h.digest("hex");
 }
 
+/** The normalized-model cache directory {@link NormalizeOptions.cacheDir} resolves to, or null when disabled. */
+export function resolvedCacheDir(cacheDir: string | false | undefined): string | null {
+  return cacheDir === false ? null : (cacheDir ?? defaultCacheDir());
+}
+
 function defaultCacheDir(): string {
   return join(process.env.SETPOINT_CACHE_DIR ?? join(homedir(), ".cache", "setpoint"), "schema");
 }
@@ -83,11 +94,12 @@ export async function normalize(desired: DesiredSchema, options: NormalizeOption
   const fingerprint = desiredFingerprint(desired, major, options.roles?.applying);
   const cacheDir = options.cacheDir === false ? null : (options.cacheDir ?? defaultCacheDir());
   const roles = options.roles ?? null;
+  const onBuilt = options.onBuilt ?? null;
   const model = options.reuse
-    ? await buildReusing(options.devUrl ?? (await keptDevServer(major)), desired, roles)
+    ? await buildReusing(options.devUrl ?? (await keptDevServer(major)), desired, roles, onBuilt)
     : options.devUrl
-      ? await buildOn(options.devUrl, desired, { dropScratch: true, roles })
-      : await buildEmbedded(major, desired, roles);
+      ? await buildOn(options.devUrl, desired, { dropScratch: true, roles, onBuilt })
+      : await buildEmbedded(major, desired, roles, onBuilt);
   if (cacheDir) {
     // Remembered now; written to disk after returning (serializing a 10,000-table model takes ~0.2 s).
     remember(join(cacheDir, fingerprint), model);
@@ -128,11 +140,13 @@ function startDevServer(major: number): Promise<EmbeddedPostgres> {
   return startEmbeddedPostgres({ major, parameters: DEV_SERVER_PARAMETERS, baseDir, templateDir: baseDir });
 }
 
-async function buildEmbedded(major: number, desired: DesiredSchema, roles: TargetRoles | null): Promise<SchemaModel> {
+type OnBuilt = NormalizeOptions["onBuilt"] & {};
+
+async function buildEmbedded(major: number, desired: DesiredSchema, roles: TargetRoles | null, onBuilt: OnBuilt | null): Promise<SchemaModel> {
   const pg = await startDevServer(major);
   try {
     // The whole server goes, so its scratch database is not dropped first.
-    return await buildOn(pg.url(), desired, { dropScratch: false, roles });
+    return await buildOn(pg.url(), desired, { dropScratch: false, roles, onBuilt });
   } finally {
     // Stopped before returning, so no server outlives a caller that is killed right after (a
     // Pulumi provider process); without the shutdown checkpoint, its data being thrown away.
@@ -149,7 +163,11 @@ function scratchName(): string {
   return `${SCRATCH_PREFIX}${Math.floor(Date.now() / 1000).toString(36)}_${randomBytes(6).toString("hex")}`;
 }
 
-async function buildOn(devUrl: string, desired: DesiredSchema, { dropScratch, roles }: { dropScratch: boolean; roles: TargetRoles | null }): Promise<SchemaModel> {
+async function buildOn(
+  devUrl: string,
+  desired: DesiredSchema,
+  { dropScratch, roles, onBuilt }: { dropScratch: boolean; roles: TargetRoles | null; onBuilt: OnBuilt | null },
+): Promise<SchemaModel> {
   const admin = await connect(devUrl, { applicationName: "setpoint-dev" });
   const name = scratchName();
   let runAs: string | null = null;
@@ -177,7 +195,9 @@ async function buildOn(devUrl: string, desired: DesiredSchema, { dropScratch, ro
       if (runAs !== null) await other.query(`SET ROLE ${quoteIdent(runAs)}`);
       // The columns query (first lane) needs no relation cache; the index and constraint
       // definitions do, and the connection that ran the DDL has it warm.
-      return await introspect(other, { concurrent: [scratch] });
+      const model = await introspect(other, { concurrent: [scratch] });
+      if (onBuilt) await onBuilt(scratch, false);
+      return model;
     } finally {
       await Promise.all([scratch.end(), second.then((c) => c.end(), () => undefined)]);
     }
@@ -316,7 +336,7 @@ async function dropScratchDatabase(devUrl: string, name: string): Promise<void> 
  * which leaves the database as empty as it was. No `CREATE DATABASE` or `DROP DATABASE` per
  * normalization, which cost two thirds of it.
  */
-async function buildReusing(devUrl: string, desired: DesiredSchema, roles: TargetRoles | null): Promise<SchemaModel> {
+async function buildReusing(devUrl: string, desired: DesiredSchema, roles: TargetRoles | null, onBuilt: OnBuilt | null): Promise<SchemaModel> {
   const pool = poolOf(devUrl);
   const scratch = await leaseScratch(pool);
   const { client } = scratch;
@@ -337,14 +357,18 @@ async function buildReusing(devUrl: string, desired: DesiredSchema, roles: Targe
     }
     // A file that ended the transaction itself (COMMIT) left objects behind: that database goes.
     reusable = await stillInTransaction(client);
-    if (failure === undefined) return await introspect(client);
+    if (failure === undefined) {
+      const model = await introspect(client);
+      if (onBuilt) await onBuilt(client, true);
+      return model;
+    }
     const code = (failure as { cause?: { code?: string } }).cause?.code;
     if (!code || !NOT_IN_A_TRANSACTION.has(code)) throw failure;
   } finally {
     reusable = (await rollback(client)) && reusable;
     returnScratch(pool, scratch, reusable);
   }
-  return await buildOn(devUrl, desired, { dropScratch: true, roles });
+  return await buildOn(devUrl, desired, { dropScratch: true, roles, onBuilt });
 }
 
 /**

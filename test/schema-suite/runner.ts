@@ -52,6 +52,12 @@ export interface PairResult {
   matches?: boolean;
   /** The first catalog differences when `matches` is false (`-` expected, `+` found). */
   catalogDiff?: string[];
+  /**
+   * The product's own catalog-level check after `apply` of the new SQL (`setpoint schema verify`,
+   * ADR 0014): its unmodelled differences and the number of known ones. Absent when `apply` did
+   * not get to run the plan.
+   */
+  verify?: { differences: string[]; known: number };
   durationMs: number;
 }
 
@@ -164,7 +170,10 @@ export async function runPair(pair: SchemaPair, options: SuiteOptions, dir: stri
     const hazards = [...new Set(plan.steps.flatMap((s) => s.hazards.map((h) => h.code)))].sort();
     Object.assign(result, { planSteps: plan.steps.length, planHazards: hazards, unmanaged: plan.unmanaged });
     const applied = await options.cli(["schema", "apply", ...common, "--schema", newFile, ...(hazards.length ? ["--allow-hazards", hazards.join(",")] : []), "--yes"]);
-    if (applied.code !== 0) return fail("apply-new", applied.stderr || applied.stdout);
+    // An apply that ran its plan but failed the catalog check still gets both catalog comparisons.
+    const ranPlan = applied.code === 0 || /UNMODELLED_DIFFERENCE/.test(applied.stderr);
+    if (ranPlan) result.verify = await productCheck(options.cli, common, newFile);
+    if (!ranPlan) return fail("apply-new", applied.stderr || applied.stdout);
     try {
       const diff = await compareWithDirect(options.targetUrl, url, pair.new);
       result.matches = diff.length === 0;
@@ -173,6 +182,7 @@ export async function runPair(pair: SchemaPair, options: SuiteOptions, dir: stri
       // The comparison is the suite's own check: its failure leaves `matches` unset, not the pair failed.
       result.catalogDiff = [`catalog comparison failed: ${(err as Error).message}`];
     }
+    if (applied.code !== 0) return fail("apply-new", applied.stderr || applied.stdout);
     const replanned = await options.cli(["schema", "plan", ...common, "--schema", newFile, "--format", "json"]);
     const replan = replanned.code === 0 || replanned.code === 2 ? parsePlan(replanned.stdout) : null;
     if (!replan) return fail("replan", replanned.stderr || replanned.stdout);
@@ -190,6 +200,26 @@ export async function runPair(pair: SchemaPair, options: SuiteOptions, dir: stri
     result.durationMs = Date.now() - started;
     await admin(options.targetUrl, `DROP DATABASE IF EXISTS ${quoteIdent(db)} WITH (FORCE)`).catch(() => undefined);
   }
+}
+
+/** `setpoint schema verify --format json`: the product's catalog-level differences, or the failure as one. */
+async function productCheck(cli: CliDriver, common: readonly string[], schemaFile: string): Promise<{ differences: string[]; known: number }> {
+  const r = await cli(["schema", "verify", ...common, "--schema", schemaFile, "--format", "json"]);
+  try {
+    const doc = JSON.parse(r.stdout) as { differences: { code: string; catalog: string; property: string | null; object: string }[]; known: unknown[] };
+    return { differences: doc.differences.map((d) => `${d.code} ${d.catalog}${d.property === null ? "" : `.${d.property}`} ${d.object}`), known: doc.known.length };
+  } catch {
+    return { differences: [`verify failed: ${firstLine(r.stderr || r.stdout)}`], known: 0 };
+  }
+}
+
+/**
+ * A silent divergence: `apply` succeeded and the re-plan is empty, yet the catalogs differ from
+ * the new SQL run directly, and the product's catalog check reported nothing, neither an error nor
+ * a known difference (column order, `attislocal`: ADR 0008, 0014).
+ */
+export function silentDivergence(r: PairResult): boolean {
+  return r.converged && r.matches === false && (r.verify?.differences.length ?? 0) === 0 && (r.verify?.known ?? 0) === 0;
 }
 
 /** Catalog differences between the database at `url` and a fresh one where `sql` ran directly. */
@@ -259,6 +289,10 @@ export interface KindSummary {
   withUnmanaged: number;
   /** Pairs whose database after `apply` equals the new SQL run directly (catalog.ts). */
   matching: number;
+  /** Pairs whose catalogs the product's check found equal to the desired state's (no unmodelled difference). */
+  verified: number;
+  /** Pairs that diverge silently (see {@link silentDivergence}). */
+  silent: number;
 }
 
 /** Counts per kind, in corpus kind order, for kinds present in `results`. */
@@ -267,7 +301,11 @@ export function summarize(results: readonly PairResult[]): KindSummary[] {
     const of = results.filter((r) => r.kind === kind);
     const failed: Record<Phase, number> = { "apply-old": 0, plan: 0, "apply-new": 0, replan: 0 };
     for (const r of of) if (r.phase) failed[r.phase]++;
-    return { kind, pairs: of.length, converged: of.filter((r) => r.converged).length, failed, withUnmanaged: of.filter((r) => r.unmanaged.length > 0).length, matching: of.filter((r) => r.matches).length };
+    return { kind, pairs: of.length, converged: of.filter((r) => r.converged).length, failed, withUnmanaged: of.filter((r) => r.unmanaged.length > 0).length,
+      matching: of.filter((r) => r.matches).length,
+      verified: of.filter((r) => r.verify !== undefined && r.verify.differences.length === 0).length,
+      silent: of.filter(silentDivergence).length,
+    };
   }).filter((s) => s.pairs > 0);
 }
 
@@ -289,12 +327,15 @@ export function causeOf(r: PairResult): string {
 /** The human report: per-kind table, overall rates, failures and state differences grouped by cause. */
 export function report(results: readonly PairResult[]): string {
   const phases = ["apply-old", "plan", "apply-new", "replan"] as const;
-  const rows = summarize(results).map((s) => [s.kind, s.pairs, s.converged, pct(s.converged, s.pairs), ...phases.map((p) => s.failed[p]), s.withUnmanaged, s.matching]);
+  const rows = summarize(results).map((s) => [s.kind, s.pairs, s.converged, pct(s.converged, s.pairs), ...phases.map((p) => s.failed[p]), s.withUnmanaged, s.matching, s.verified, s.silent]);
   const total = results.length;
   const ok = results.filter((r) => r.converged).length;
   const matching = results.filter((r) => r.matches).length;
-  rows.push(["total", total, ok, pct(ok, total), ...phases.map((p) => results.filter((r) => r.phase === p).length), results.filter((r) => r.unmanaged.length > 0).length, matching]);
-  const table = textTable(["kind", "pairs", "converged", "%", ...phases, "unmanaged", "state ok"], rows);
+  const verified = results.filter((r) => r.verify !== undefined && r.verify.differences.length === 0).length;
+  const silent = results.filter(silentDivergence);
+  const caught = results.filter((r) => (r.verify?.differences.length ?? 0) > 0);
+  rows.push(["total", total, ok, pct(ok, total), ...phases.map((p) => results.filter((r) => r.phase === p).length), results.filter((r) => r.unmanaged.length > 0).length, matching, verified, silent.length]);
+  const table = textTable(["kind", "pairs", "converged", "%", ...phases, "unmanaged", "state ok", "check ok", "silent"], rows);
   const grouped = (of: readonly PairResult[], cause: (r: PairResult) => string) => {
     const groups = new Map<string, string[]>();
     for (const r of of) groups.set(cause(r), [...(groups.get(cause(r)) ?? []), r.name]);
@@ -310,6 +351,10 @@ export function report(results: readonly PairResult[]): string {
     "",
     `${ok}/${total} converged (${pct(ok, total)}%): apply exited 0 and the re-plan is empty`,
     `${matching}/${total} match the new SQL run directly (${pct(matching, total)}%): same catalogs after apply`,
+    `${verified}/${total} pass the product's catalog-level check (setpoint schema verify) after apply; ${caught.length} fail it (apply reports UNMODELLED_DIFFERENCE)`,
+    `${silent.length} silent divergence(s): converged, catalogs differ from the new SQL, and the catalog check reported nothing; ${results.filter((r) => (r.verify?.known ?? 0) > 0).length} pair(s) with known differences (reported, not errors)`,
+    ...(silent.length ? silent.map((r) => `  SILENT ${r.name}: ${(r.catalogDiff ?? []).slice(0, 2).join(" | ")}`) : []),
+    ...(caught.length ? ["", "catalog check differences, by pair:", ...caught.map((r) => `  ${r.name}: ${r.verify!.differences.slice(0, 3).join("; ")}${r.verify!.differences.length > 3 ? ` (+${r.verify!.differences.length - 3})` : ""}`)] : []),
     ...(dropped.length ? ["", `UNMANAGED OBJECTS DROPPED in ${dropped.length} pair(s): ${dropped.map((r) => `${r.name} (${r.droppedUnmanaged.join(", ")})`).join("; ")}`] : []),
     ...(causes.length ? ["", "failures by cause:", ...causes] : []),
     ...(differing.length ? ["", "converged (empty re-plan) but the catalogs differ from the new SQL, by first difference:", ...differing] : []),

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshDatabase, majors, serverUrl, servers } from "../support/postgres";
 import { PAIR_KINDS, SCHEMA_PAIRS, type PairKind, type SchemaPair } from "./corpus";
 import { inProcessDriver } from "./in-process";
-import { binDriver, invalidSql, report, runSuite, type PairResult } from "./runner";
+import { binDriver, invalidSql, report, runSuite, silentDivergence, type PairResult } from "./runner";
 
 /** Kinds the core schema engine manages: every pair of these must converge. */
 const MANAGED_KINDS: readonly PairKind[] = ["tables", "constraints", "indexes", "enums", "sequences", "views", "schemas", "extensions"];
@@ -88,6 +88,16 @@ describe(`schema suite sample on PostgreSQL ${major}`, () => {
     // A pair that neither reaches the new SQL's state nor reports what it leaves alone is a silent gap.
     const silent = results.filter((r) => !MANAGED_KINDS.includes(r.kind) && !(r.converged && r.matches) && r.unmanaged.length === 0 && !onlyInheritanceLimits(r));
     expect(silent.map((r) => `${r.name}: ${r.converged ? (r.catalogDiff ?? []).join(" | ") : `${r.phase}: ${r.error}`}`)).toEqual([]);
+  });
+
+  it("runs the product's catalog-level check on every applied pair, and no pair diverges silently", () => {
+    const applied = results.filter((r) => r.converged || r.phase === "replan");
+    expect(applied.filter((r) => r.verify === undefined).map((r) => r.name)).toEqual([]);
+    // The suite's own comparison with the new SQL run directly, cross-checked with the product's:
+    // a difference the first sees must be reported by the second (apply then fails), never silent.
+    expect(results.filter(silentDivergence).map((r) => `${r.name}: ${(r.catalogDiff ?? []).join(" | ")}`)).toEqual([]);
+    // And the other way: the product's check finds nothing in a pair whose catalogs match the new SQL's.
+    expect(results.filter((r) => r.matches === true && (r.verify?.differences.length ?? 0) > 0).map((r) => `${r.name}: ${r.verify!.differences.join("; ")}`)).toEqual([]);
   });
 
   it("never drops an object it reports as unmanaged", () => {

@@ -3,6 +3,7 @@ import { introspect } from "../../sdk/schema/introspect";
 import type { SchemaModel } from "../../sdk/schema/model";
 import { applySchema, planSchema, type AppliedSchema, type SchemaEngineOptions } from "../../sdk/schema/engine";
 import { schemaFromSql, type DesiredSchema } from "../../sdk/schema/source";
+import { formatDifference } from "../../sdk/schema/verify/index";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { freshDatabase, serverUrl, type TestDatabase } from "./postgres";
 
@@ -32,7 +33,9 @@ export async function runSql(db: TestDatabase, sql: string): Promise<void> {
 
 /**
  * The convergence contract: starting from `oldSql`, apply `newSql` through the engine, then
- * (1) a fresh plan is empty and (2) the live catalog equals a database built directly from `newSql`.
+ * (1) a fresh plan is empty, (2) the catalog-level check finds no unmodelled difference with the
+ * dev database that held the desired state (ADR 0014), and (3) the live catalog equals a database
+ * built directly from `newSql`.
  */
 export async function expectConverges(
   major: PostgresMajor,
@@ -46,6 +49,7 @@ export async function expectConverges(
   const applied = await applySchema(db.url, desired, engineOptions(db, { allowHazards: "all", ...options }));
   const again = await planSchema(db.url, desired, engineOptions(db, options));
   expect(again.plan.steps.map((s) => s.sql)).toEqual([]);
+  if (options.verifyCatalogs !== false) expect(again.catalogCheck?.differences.map(formatDifference)).toEqual([]);
 
   const reference = await freshDatabase(major);
   for (const f of desired.files) await runSql(reference, f.sql);

@@ -5,6 +5,7 @@ import { noopLogger } from "../../reconcile/internal/logger";
 import type { StatusApi } from "../../reconcile/internal/status";
 import type { applySchema, planSchema } from "../../schema/engine";
 import { HazardsRefusedError, refusedHazards } from "../../schema/plan";
+import { UnmodelledDifferenceError } from "../../schema/verify/index";
 import { reconcilePostgresSchema, referencedConfigMaps, referencedSecrets, type PostgresSchemaDeps, type PostgresSchemaObject } from "./controller";
 
 const ctx: ReconcileContext = { reconcileId: "r1", log: noopLogger, signal: new AbortController().signal, now: () => new Date("2026-01-02T03:04:05.678Z") };
@@ -117,6 +118,22 @@ describe("reconcilePostgresSchema", () => {
     expect(await h.reconcile(ctx, req)).toEqual({ requeueAfterMs: 10_000 });
     expect(JSON.stringify(h.written)).toContain("DatabaseUnreachable");
     expect(JSON.stringify(h.written)).not.toContain("hunter2");
+  });
+
+  it("reports catalog differences the engine cannot change as not Ready and Degraded, naming catalog, property and object", async () => {
+    const plan = (async () => {
+      throw new UnmodelledDifferenceError([
+        { code: "UNMODELLED_DIFFERENCE", catalog: "pg_class", schema: "public", object: "public.orders", property: "relreplident", expected: "d", actual: "f" },
+      ]);
+    }) as unknown as typeof planSchema;
+    const h = harness(object(goodSpec), plan);
+    expect(await h.reconcile(ctx, req)).toEqual({ requeueAfterMs: 30_000 });
+    const status = h.written[0] as { drift: boolean; conditions: { type: string; status: string; reason: string; message: string }[] };
+    expect(status.drift).toBe(true);
+    const ready = status.conditions.find((c) => c.type === "Ready")!;
+    expect(ready).toMatchObject({ status: "False", reason: "UnmodelledDifference" });
+    expect(ready.message).toContain('UNMODELLED_DIFFERENCE pg_class.relreplident public.orders: expected "d", found "f"');
+    expect(status.conditions.find((c) => c.type === "Degraded")).toMatchObject({ status: "True", reason: "UnmodelledDifference" });
   });
 
   it("reports an invalid spec and clusterRef as conditions without requeueing", async () => {

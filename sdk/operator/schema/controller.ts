@@ -21,6 +21,7 @@ import { applySchema, planSchema, type AppliedSchema, type SchemaEngineOptions }
 import type { HazardCode } from "../../schema/hazards";
 import { HazardsRefusedError, refusedHazards, type AllowedHazards, type Plan } from "../../schema/plan";
 import type { DesiredSchema } from "../../schema/source";
+import { formatDifference, UnmodelledDifferenceError } from "../../schema/verify/index";
 
 /** A `PostgresSchema` object as read from the API server or the informer cache (unvalidated). */
 export interface PostgresSchemaObject extends KubernetesObject {
@@ -91,6 +92,7 @@ type Outcome =
   | { readonly kind: "DatabaseUnreachable"; readonly message: string }
   | { readonly kind: "InvalidSpec"; readonly message: string }
   | { readonly kind: "InvalidSchema"; readonly message: string }
+  | { readonly kind: "UnmodelledDifference"; readonly message: string }
   | { readonly kind: "Unsupported"; readonly message: string };
 
 /** A property of an unvalidated object, or undefined. */
@@ -133,6 +135,13 @@ export function refusalMessage(hazards: readonly { code: string; message: string
     hazards.map((h) => `step ${h.step + 1}: ${h.code}: ${h.message}`).join("; ") +
     `. To apply them add ${codes.join(", ")} to spec.allowHazards, or change the desired schema.`
   );
+}
+
+/** The status message for catalog differences: the first few, each naming catalog, property and object. */
+export function unmodelledMessage(err: UnmodelledDifferenceError): string {
+  const shown = err.differences.slice(0, 5).map((d) => formatDifference(d));
+  const more = err.differences.length > shown.length ? `; and ${err.differences.length - shown.length} more` : "";
+  return `${err.differences.length} catalog difference(s) the engine does not change: ${shown.join("; ")}${more}. Change them on the database, or in the desired schema.`;
 }
 
 function desiredFrom(spec: PostgresSchemaSpec, sql: string, name: string): DesiredSchema {
@@ -187,6 +196,11 @@ export function statusFor(
     case "HazardsRefused":
       inputs = [ready("False", "HazardsRefused", outcome.message), degraded("True", "HazardsRefused", outcome.message)];
       fields = { drift: true, pendingStatements: [...outcome.pending] };
+      break;
+    case "UnmodelledDifference":
+      // The database differs from the desired schema where the engine cannot change it: drift it cannot correct.
+      inputs = [ready("False", outcome.kind, outcome.message), degraded("True", outcome.kind, outcome.message)];
+      fields = { drift: true, pendingStatements: [] };
       break;
     case "DatabaseUnreachable":
     case "InvalidSpec":
@@ -350,6 +364,11 @@ export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
           outcome: { kind: "DatabaseUnreachable", message: `cannot reach ${err.target}: ${err.message}` },
           requeueAfterMs: deps.unreachableRequeueMs ?? 10_000,
         };
+      }
+      if (err instanceof UnmodelledDifferenceError) {
+        // The catalog-level check (ADR 0014): properties the engine does not model differ.
+        ctx.log.info("catalogs differ from the desired schema", { differences: err.differences.length });
+        return { outcome: { kind: "UnmodelledDifference", message: unmodelledMessage(err) }, requeueAfterMs: driftMs };
       }
       if (err instanceof InputError && err.propertyPath !== "url") {
         return { outcome: { kind: "InvalidSchema", message: err.message }, requeueAfterMs: driftMs };

@@ -1,0 +1,71 @@
+import type { Client } from "pg";
+import { WeightedLru } from "../internal/lru";
+import { normalize, resolvedCacheDir, type NormalizeOptions } from "../normalize";
+import type { DesiredSchema } from "../source";
+import { desiredCatalogsFromCache, rememberDesiredCatalogs } from "./desired-catalogs";
+import { checkCatalogs, type CatalogCheck } from "./index";
+import { readCatalogSnapshot, type CatalogSnapshot } from "./snapshot";
+
+export { UnmodelledDifferenceError, type CatalogCheck } from "./index";
+
+/**
+ * A `NormalizeOptions.onBuilt` hook that reads the desired state's catalogs on the dev database
+ * while it holds the desired SQL, and `remember`, which keeps what it read by the desired fingerprint.
+ */
+export function snapshotReader(): { onBuilt: (scratch: Client, inTransaction: boolean) => Promise<void>; remember: (fingerprint: string, cacheDir: string | null) => CatalogSnapshot | null } {
+  let read: CatalogSnapshot | null = null;
+  return {
+    onBuilt: async (scratch, inTransaction) => {
+      read = await readCatalogSnapshot(scratch, { inTransaction });
+    },
+    remember: (fingerprint, cacheDir) => {
+      if (read) rememberDesiredCatalogs(fingerprint, cacheDir, read);
+      return read;
+    },
+  };
+}
+
+/** What {@link desiredCatalogCheck} compares. */
+export interface CheckInput {
+  readonly desired: DesiredSchema;
+  /** How the desired state is normalized (to read its catalogs again when they are not remembered). */
+  readonly normalizeOptions: NormalizeOptions;
+  /** The desired fingerprint (normalized model's cache key). */
+  readonly fingerprint: string;
+  /** The managed schemas. */
+  readonly schemas: readonly string[];
+  /** The target's scoped catalog fingerprint the live model was read at, when known. */
+  readonly liveReadAt: string | undefined;
+}
+
+// Last check per target, desired state and scope, reused while the target's scoped catalog
+// fingerprint is unchanged (no DDL in between): a converged drift check then reads nothing more.
+const lastChecks = new WeightedLru<string, { at: string; check: CatalogCheck }>(10_000, (e) => 1 + e.check.differences.length + e.check.known.length);
+
+/**
+ * The catalog-level check of the target connected on `client` against the desired state: its
+ * catalogs as remembered from normalization (else normalized again, without the model cache, to
+ * read them), compared hash first (see {@link checkCatalogs}).
+ */
+export async function desiredCatalogCheck(client: Client, input: CheckInput): Promise<CatalogCheck> {
+  const key = `${client.host}:${client.port}/${client.database}|${input.fingerprint}|${[...input.schemas].sort().join(",")}`;
+  const last = lastChecks.get(key);
+  if (last && input.liveReadAt !== undefined && last.at === input.liveReadAt) return last.check;
+  const cacheDir = resolvedCacheDir(input.normalizeOptions.cacheDir);
+  let desired = desiredCatalogsFromCache(input.fingerprint, cacheDir);
+  if (!desired) {
+    // The model was cached before its catalogs were (an older cache): build it once more to read them.
+    const reader = snapshotReader();
+    await normalize(input.desired, { ...input.normalizeOptions, cacheDir: false, onBuilt: reader.onBuilt });
+    desired = reader.remember(input.fingerprint, cacheDir);
+    if (!desired) throw new Error("normalization did not read the desired catalogs"); // unreachable: onBuilt runs on every build
+  }
+  const check = await checkCatalogs(client, desired, input.schemas);
+  if (input.liveReadAt !== undefined) lastChecks.set(key, { at: input.liveReadAt, check });
+  return check;
+}
+
+/** Forgets remembered checks (each next plan checks again); for benchmarks and tests. */
+export function forgetCatalogChecks(): void {
+  lastChecks.clear();
+}

@@ -1,0 +1,171 @@
+import type { ClientBase } from "pg";
+import { CATALOGS, REFERENCE_TYPES, type CatalogSpec } from "./catalogs";
+
+/** Version of {@link CatalogSnapshot}'s format and of what it holds; a cached snapshot of another version is read again. */
+export const SNAPSHOT_VERSION = 1;
+
+/** One catalog row, by name: `props` holds every compared column and computed property. */
+export interface CatalogRow {
+  readonly catalog: string;
+  readonly schema: string;
+  readonly identity: string;
+  readonly props: Readonly<Record<string, unknown>>;
+}
+
+/** A hash of the rows of one catalog in one schema: equal hashes mean equal rows. */
+export type CatalogHashes = Readonly<Record<string, string>>;
+
+/** The catalogs of some schemas of one database, read by {@link readCatalogSnapshot}. */
+export interface CatalogSnapshot {
+  readonly version: number;
+  /** `server_version_num` of the server it was read on: which columns its catalogs have. */
+  readonly serverVersionNum: number;
+  /** Schemas read. */
+  readonly schemas: readonly string[];
+  /** Hash per `catalog|schema` (pairs without rows are absent). */
+  readonly hashes: CatalogHashes;
+  /** The compared properties of each catalog on that server. */
+  readonly properties: Readonly<Record<string, readonly string[]>>;
+  /** The rows; empty when only the hashes were read. */
+  readonly rows: readonly CatalogRow[];
+}
+
+/** The key of a hash: catalog and schema. */
+export const hashKey = (catalog: string, schema: string) => `${catalog}|${schema}`;
+
+interface BuiltQuery {
+  readonly spec: CatalogSpec;
+  /** SELECT schema, id, props (text) of the rows whose schema is in $1. */
+  readonly rowsSql: string;
+  readonly properties: readonly string[];
+  /** Reference columns neither mapped nor excluded (a new major's), compared by a generic fallback. */
+  readonly fallbacks: readonly string[];
+}
+
+interface ServerQueries {
+  readonly serverVersionNum: number;
+  readonly catalogs: readonly BuiltQuery[];
+  readonly hashSql: string;
+}
+
+// Numbers JavaScript cannot hold exactly, and floats whose text depends on settings: compared as text.
+const AS_TEXT = new Set(["bigint", "real", "double precision"]);
+
+/** The generic fallback for a reference column the spec does not know (a column a new major added). */
+function fallback(column: string, type: string): string {
+  if (type === "oid") return `CASE WHEN x.${column} < 16384 THEN x.${column}::text ELSE 'user object' END`;
+  return `x.${column} IS NOT NULL`;
+}
+
+/**
+ * The rows query of one catalog for the columns the server's catalog has: excluded ones left out,
+ * mapped ones by meaning, reference columns nobody mapped by a generic fallback, the rest as stored.
+ */
+export function buildCatalogQuery(spec: CatalogSpec, columns: readonly { name: string; type: string }[]): BuiltQuery {
+  const pairs: [string, string][] = [];
+  const fallbacks: string[] = [];
+  for (const { name, type } of columns) {
+    if (name in spec.excluded) continue;
+    const mapped = spec.mapped[name];
+    if (mapped !== undefined) pairs.push([name, mapped]);
+    else if (REFERENCE_TYPES.has(type)) {
+      pairs.push([name, fallback(name, type)]);
+      fallbacks.push(name);
+    } else pairs.push([name, AS_TEXT.has(type) ? `x.${name}::text` : `x.${name}`]);
+  }
+  for (const [name, sql] of Object.entries(spec.computed ?? {})) pairs.push([name, sql]);
+  // jsonb_build_object takes at most 100 arguments: 40 properties per call.
+  const chunks: string[] = [];
+  for (let i = 0; i < pairs.length; i += 40) {
+    chunks.push(`jsonb_build_object(${pairs.slice(i, i + 40).map(([k, v]) => `'${k}', ${v}`).join(", ")})`);
+  }
+  const rowsSql = `SELECT (${spec.schema})::text AS schema, (${spec.identity})::text AS id, (${chunks.join(" || ")})::text AS props
+    FROM ${spec.catalog} x ${spec.joins}
+   WHERE (${spec.schema}) = ANY ($1::text[])${spec.where ? ` AND ${spec.where}` : ""}`;
+  return { spec, rowsSql, properties: pairs.map(([k]) => k), fallbacks };
+}
+
+const COLUMNS_SQL = `
+SELECT current_setting('server_version_num')::int AS v,
+       coalesce(json_agg(json_build_object('catalog', c.relname, 'name', a.attname, 'type', format_type(a.atttypid, NULL)) ORDER BY c.relname, a.attnum), '[]') AS columns
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+ WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relname = ANY ($1::text[]) AND a.attnum > 0 AND NOT a.attisdropped`;
+
+// Built once per server version: catalogs only change between majors (and never within one).
+const built = new Map<number, ServerQueries>();
+
+/** The check's queries for the connected server (reads its catalogs' columns on first use per version). */
+export async function serverQueries(client: ClientBase): Promise<ServerQueries> {
+  const { rows } = await client.query<{ v: number; columns: { catalog: string; name: string; type: string }[] }>(COLUMNS_SQL, [CATALOGS.map((c) => c.catalog)]);
+  const v = rows[0]!.v;
+  const hit = built.get(v);
+  if (hit) return hit;
+  const catalogs = CATALOGS.map((spec) => buildCatalogQuery(spec, rows[0]!.columns.filter((c) => c.catalog === spec.catalog)));
+  const hashSql = catalogs
+    .map(
+      (q) => `SELECT '${q.spec.catalog}' AS catalog, r.schema, md5(string_agg(r.id || E'\\t' || r.props, E'\\n' ORDER BY r.id COLLATE "C")) AS hash
+                FROM (${q.rowsSql}) r GROUP BY r.schema`,
+    )
+    .join("\nUNION ALL\n");
+  const queries = { serverVersionNum: v, catalogs, hashSql };
+  built.set(v, queries);
+  return queries;
+}
+
+/**
+ * Runs `work` with the session settings that make PostgreSQL print names and values the same way
+ * on every database: `search_path` = pg_catalog (every user object printed schema-qualified) and
+ * fixed float output, inside a transaction (or a savepoint of the caller's) that restores them.
+ */
+async function withStableOutput<T>(client: ClientBase, inTransaction: boolean, work: () => Promise<T>): Promise<T> {
+  await client.query(inTransaction ? "SAVEPOINT setpoint_verify" : "BEGIN READ ONLY");
+  try {
+    await client.query("SET LOCAL search_path = pg_catalog; SET LOCAL extra_float_digits = 1; SET LOCAL quote_all_identifiers = off; SET LOCAL work_mem = '64MB'");
+    return await work();
+  } finally {
+    await client.query(inTransaction ? "ROLLBACK TO SAVEPOINT setpoint_verify; RELEASE SAVEPOINT setpoint_verify" : "ROLLBACK");
+  }
+}
+
+/** What to read: the schemas, whether the connection is inside a transaction, and whether to read rows or only hashes. */
+export interface SnapshotOptions {
+  /** Schemas to read. @default every schema but the system ones */
+  readonly schemas?: readonly string[];
+  /** The connection is inside a transaction (a savepoint is used). @default false */
+  readonly inTransaction?: boolean;
+  /** Read the rows of these `catalog|schema` pairs only (`"all"`: every row). @default "all" */
+  readonly rowsOf?: readonly string[] | "all";
+}
+
+const USER_SCHEMAS_SQL = `SELECT coalesce(array_agg(nspname::text ORDER BY nspname), '{}') AS schemas FROM pg_namespace
+  WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp%'`;
+
+/**
+ * Reads the catalogs of `schemas` by name, with a hash per catalog and schema, and the rows asked for.
+ * Only catalog reads; nothing is written.
+ */
+export async function readCatalogSnapshot(client: ClientBase, options: SnapshotOptions = {}): Promise<CatalogSnapshot> {
+  const queries = await serverQueries(client);
+  const schemas = options.schemas ?? (await client.query<{ schemas: string[] }>(USER_SCHEMAS_SQL)).rows[0]!.schemas;
+  const rowsOf = options.rowsOf ?? "all";
+  return withStableOutput(client, options.inTransaction ?? false, async () => {
+    const hashes: Record<string, string> = {};
+    const { rows: hashRows } = await client.query<{ catalog: string; schema: string; hash: string }>(queries.hashSql, [schemas]);
+    for (const h of hashRows) hashes[hashKey(h.catalog, h.schema)] = h.hash;
+    const rows: CatalogRow[] = [];
+    for (const q of queries.catalogs) {
+      const wanted = rowsOf === "all" ? schemas : rowsOf.filter((k) => k.startsWith(`${q.spec.catalog}|`)).map((k) => k.slice(q.spec.catalog.length + 1));
+      if (wanted.length === 0) continue;
+      const { rows: found } = await client.query<{ schema: string; id: string; props: string }>(q.rowsSql, [wanted]);
+      for (const r of found) rows.push({ catalog: q.spec.catalog, schema: r.schema, identity: r.id, props: JSON.parse(r.props) as Record<string, unknown> });
+    }
+    const properties = Object.fromEntries(queries.catalogs.map((q) => [q.spec.catalog, q.properties]));
+    return { version: SNAPSHOT_VERSION, serverVersionNum: queries.serverVersionNum, schemas: [...schemas], hashes, properties, rows };
+  });
+}
+
+/** Reference columns of the connected server's catalogs that no spec maps or excludes (for tests: none on supported majors). */
+export async function unmappedReferenceColumns(client: ClientBase): Promise<string[]> {
+  const queries = await serverQueries(client);
+  return queries.catalogs.flatMap((q) => q.fallbacks.map((f) => `${q.spec.catalog}.${f}`));
+}

@@ -1,0 +1,223 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { main } from "../../sdk/cli/main";
+import { applySchema, planSchema, verifySchema } from "../../sdk/schema/engine";
+import { closeDevResources, normalize } from "../../sdk/schema/normalize";
+import { readCatalogSnapshot, type CatalogSnapshot } from "../../sdk/schema/verify/snapshot";
+import { schemaFromSql } from "../../sdk/schema/source";
+import { formatDifference, unmappedReferenceColumns, UnmodelledDifferenceError, type CatalogDifference } from "../../sdk/schema/verify/index";
+import { planText } from "../../sdk/cli/schema";
+import { freshDatabase, majors, serverUrl } from "../support/postgres";
+import { engineOptions, expectConverges, runSql } from "../support/schema";
+
+/** A schema with most object kinds, whose catalogs the check reads. */
+const RICH = `
+CREATE TYPE mood AS ENUM ('calm', 'busy');
+CREATE DOMAIN positive AS integer CHECK (VALUE > 0);
+CREATE TYPE span AS RANGE (subtype = float8);
+CREATE TYPE pair AS (a int, b text);
+CREATE TABLE orders (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  code text COLLATE "C" NOT NULL DEFAULT 'x' CHECK (length(code) > 0),
+  state mood, qty positive, serial_no serial, note text
+);
+CREATE INDEX orders_code_idx ON orders (lower(code)) WHERE id > 5;
+CREATE TABLE items (order_id bigint REFERENCES orders, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE items_2026 PARTITION OF items FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE archived_orders (archived_at timestamptz) INHERITS (orders);
+CREATE VIEW recent AS SELECT id, code FROM orders WHERE id > 100;
+CREATE MATERIALIZED VIEW totals AS SELECT count(*) AS n FROM orders;
+CREATE FUNCTION add_one(i integer DEFAULT 1) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT i + 1';
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch();
+ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
+CREATE POLICY orders_mine ON orders USING (id > 0);
+COMMENT ON TABLE orders IS 'what was sold';
+COMMENT ON COLUMN orders.code IS 'the code';
+GRANT SELECT ON orders TO PUBLIC;
+`;
+
+const lines = (ds: readonly CatalogDifference[]) => ds.map((d) => formatDifference(d).replace(/:.*$/s, ""));
+
+describe.each(majors())("catalog-level convergence check on PostgreSQL %i", (major) => {
+  it("maps or excludes every reference column of the catalogs it reads", async () => {
+    const db = await freshDatabase(major);
+    expect(await unmappedReferenceColumns(await db.client())).toEqual([]);
+  });
+
+  it("passes on a converged schema with every object kind, from empty and from an older state", async () => {
+    const { db } = await expectConverges(major, "", RICH);
+    const checked = await verifySchema(db.url, schemaFromSql(RICH), engineOptions(db));
+    expect(checked.catalogCheck.differences).toEqual([]);
+    expect(checked.catalogCheck.known).toEqual([]);
+    // Equal hashes: no catalog's rows were read on the target.
+    expect(checked.catalogCheck.differingPairs).toBe(0);
+
+    const old = "CREATE TYPE mood AS ENUM ('calm'); CREATE TABLE orders (id int PRIMARY KEY, code varchar(3), note text, gone int); CREATE VIEW recent AS SELECT id FROM orders;";
+    const { db: db2 } = await expectConverges(major, old, RICH);
+    const again = await verifySchema(db2.url, schemaFromSql(RICH), engineOptions(db2));
+    expect(again.catalogCheck.differences).toEqual([]);
+  });
+
+  it("reports each property the target changed behind the engine's back, by catalog, property and object", async () => {
+    const db = await freshDatabase(major);
+    const desired = schemaFromSql(RICH);
+    await applySchema(db.url, desired, engineOptions(db));
+    await runSql(
+      db,
+      `ALTER TABLE orders ALTER COLUMN note TYPE text COLLATE "C";
+       ALTER TABLE orders REPLICA IDENTITY FULL;
+       ALTER TABLE orders SET (fillfactor = 70);
+       ALTER TABLE orders ALTER COLUMN note SET STORAGE EXTERNAL;
+       ALTER TABLE orders ALTER COLUMN note SET COMPRESSION pglz;
+       ALTER TABLE orders ALTER COLUMN state SET STATISTICS 5;
+       ALTER TABLE orders FORCE ROW LEVEL SECURITY;
+       ALTER TABLE orders CLUSTER ON orders_pkey;
+       ALTER INDEX orders_pkey SET (fillfactor = 50);
+       ALTER TABLE items_2026 SET UNLOGGED;
+       ALTER TRIGGER orders_touch ON orders RENAME TO orders_touched;
+       CREATE TABLE stray (id int);`,
+    );
+    const checked = await verifySchema(db.url, desired, engineOptions(db));
+    expect(lines(checked.catalogCheck.differences)).toEqual([
+      "UNMODELLED_DIFFERENCE pg_class.relpersistence public.items_2026",
+      "UNMODELLED_DIFFERENCE pg_class.relforcerowsecurity public.orders",
+      "UNMODELLED_DIFFERENCE pg_class.reloptions public.orders",
+      "UNMODELLED_DIFFERENCE pg_class.relreplident public.orders",
+      "UNMODELLED_DIFFERENCE pg_class.reloptions public.orders_pkey",
+      "UNMODELLED_DIFFERENCE pg_class public.stray",
+      // ALTER TABLE reaches the inheriting table too, except SET COMPRESSION.
+      "UNMODELLED_DIFFERENCE pg_attribute.attcollation public.archived_orders.note",
+      "UNMODELLED_DIFFERENCE pg_attribute.attstorage public.archived_orders.note",
+      "UNMODELLED_DIFFERENCE pg_attribute.attstattarget public.archived_orders.state",
+      "UNMODELLED_DIFFERENCE pg_attribute.attcollation public.orders.note",
+      "UNMODELLED_DIFFERENCE pg_attribute.attcompression public.orders.note",
+      "UNMODELLED_DIFFERENCE pg_attribute.attstorage public.orders.note",
+      "UNMODELLED_DIFFERENCE pg_attribute.attstattarget public.orders.state",
+      "UNMODELLED_DIFFERENCE pg_index.indisclustered public.orders_pkey",
+      "UNMODELLED_DIFFERENCE pg_trigger public.orders.orders_touch",
+      "UNMODELLED_DIFFERENCE pg_trigger public.orders.orders_touched",
+    ]);
+    const replident = checked.catalogCheck.differences.find((d) => d.property === "relreplident")!;
+    expect(replident).toMatchObject({ catalog: "pg_class", object: "public.orders", schema: "public", expected: "d", actual: "f" });
+  });
+
+  it("lists unmodelled differences in the plan instead of no changes, and apply fails on them", async () => {
+    const db = await freshDatabase(major);
+    const desired = schemaFromSql("CREATE TABLE docs (id int PRIMARY KEY, body text);");
+    await applySchema(db.url, desired, engineOptions(db));
+    await runSql(db, "ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL");
+
+    const planned = await planSchema(db.url, desired, engineOptions(db));
+    expect(planned.plan.steps).toEqual([]);
+    expect(lines(planned.catalogCheck!.differences)).toEqual(["UNMODELLED_DIFFERENCE pg_attribute.attstorage public.docs.body"]);
+    const text = planText(planned.plan, [], planned.catalogCheck);
+    expect(text).not.toContain("No changes: the database matches");
+    expect(text).toContain("UNMODELLED_DIFFERENCE pg_attribute.attstorage public.docs.body");
+
+    const failure = await applySchema(db.url, desired, engineOptions(db)).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(UnmodelledDifferenceError);
+    expect((failure as UnmodelledDifferenceError).code).toBe("UNMODELLED_DIFFERENCE");
+    expect(lines((failure as UnmodelledDifferenceError).differences)).toEqual(["UNMODELLED_DIFFERENCE pg_attribute.attstorage public.docs.body"]);
+
+    // After apply with changes, too: the plan adds a column, the storage difference stays.
+    const more = schemaFromSql("CREATE TABLE docs (id int PRIMARY KEY, body text, title text);");
+    const after = await applySchema(db.url, more, engineOptions(db)).catch((e: unknown) => e);
+    expect(after).toBeInstanceOf(UnmodelledDifferenceError);
+    expect(lines((after as UnmodelledDifferenceError).differences)).toEqual(["UNMODELLED_DIFFERENCE pg_attribute.attstorage public.docs.body"]);
+    // The title column was added all the same, and the check can be turned off.
+    const off = await planSchema(db.url, more, engineOptions(db, { verifyCatalogs: false }));
+    expect(off.plan.steps).toEqual([]);
+    expect(off.catalogCheck).toBeNull();
+  });
+
+  it("reads the same desired catalogs in a reused scratch database (inside its transaction) as in a fresh one", async () => {
+    const db = await freshDatabase(major);
+    const read = async (reuse: boolean) => {
+      let snapshot: CatalogSnapshot | null = null;
+      await normalize(schemaFromSql(RICH), {
+        devUrl: engineOptions(db).devUrl,
+        major,
+        cacheDir: false,
+        reuse,
+        onBuilt: async (scratch, inTransaction) => {
+          expect(inTransaction).toBe(reuse);
+          snapshot = await readCatalogSnapshot(scratch, { inTransaction });
+        },
+      });
+      return snapshot!;
+    };
+    const fresh = await read(false);
+    try {
+      const reused = await read(true);
+      expect(reused.hashes).toEqual(fresh.hashes);
+      const sorted = (x: CatalogSnapshot) => [...x.rows].sort((a, b) => `${a.catalog} ${a.identity}`.localeCompare(`${b.catalog} ${b.identity}`));
+      expect(sorted(reused)).toEqual(sorted(fresh));
+      // The savepoint left the reused database's transaction usable: a second normalization reads it again.
+      expect((await read(true)).hashes).toEqual(fresh.hashes);
+    } finally {
+      await closeDevResources();
+    }
+  });
+
+  it("reports column order and inheritance-only columns as known differences, never as errors", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE TABLE t (id int PRIMARY KEY, c text); CREATE TABLE parent (id int); CREATE TABLE child (id int);");
+    const desired = schemaFromSql("CREATE TABLE t (id int PRIMARY KEY, b int, c text); CREATE TABLE parent (id int); CREATE TABLE child () INHERITS (parent);");
+    const applied = await applySchema(db.url, desired, engineOptions(db));
+    expect(applied.plan.steps.length).toBeGreaterThan(0);
+    expect(applied.catalogCheck!.differences).toEqual([]);
+    expect(lines(applied.catalogCheck!.known)).toEqual([
+      "KNOWN_DIFFERENCE pg_attribute.attislocal public.child.id",
+      "KNOWN_DIFFERENCE pg_attribute.position public.t.b",
+      "KNOWN_DIFFERENCE pg_attribute.position public.t.c",
+    ]);
+    const planned = await planSchema(db.url, desired, engineOptions(db));
+    expect(planText(planned.plan, [], planned.catalogCheck)).toMatch(/^No changes: the database matches the desired schema\.\n[\s\S]*Known differences/);
+  });
+});
+
+describe("setpoint schema verify and the plan text", () => {
+  const work = mkdtempSync(join(tmpdir(), "setpoint-verify-"));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  const major = majors().includes(17) ? 17 : majors()[0]!;
+
+  async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = "";
+    let stderr = "";
+    const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+    return { code, stdout, stderr };
+  }
+
+  it("exits 1 naming each difference, 0 once the catalogs match; plan lists them and apply fails on them", async () => {
+    const db = await freshDatabase(major);
+    const schema = join(work, "orders.sql");
+    writeFileSync(schema, "CREATE TABLE orders (id bigint PRIMARY KEY, note text);\n");
+    const common = ["--url", db.url, "--schema", schema, "--dev-url", serverUrl(db.server)];
+    expect((await cli(["schema", "apply", ...common, "--yes"])).code).toBe(0);
+    expect(await cli(["schema", "verify", ...common])).toMatchObject({ code: 0, stdout: "The database's catalogs match the desired schema.\n" });
+
+    await runSql(db, "ALTER TABLE orders REPLICA IDENTITY FULL");
+    const drifted = await cli(["schema", "verify", ...common]);
+    expect(drifted.code).toBe(1);
+    expect(drifted.stdout).toContain('UNMODELLED_DIFFERENCE pg_class.relreplident public.orders: expected "d", found "f"');
+    const json = JSON.parse((await cli(["schema", "verify", ...common, "--format", "json"])).stdout) as { converged: boolean; differences: CatalogDifference[] };
+    expect(json.converged).toBe(false);
+    expect(json.differences.map((d) => [d.catalog, d.property, d.object])).toEqual([["pg_class", "relreplident", "public.orders"]]);
+
+    const planned = await cli(["schema", "plan", ...common, "--format", "json"]);
+    const doc = JSON.parse(planned.stdout) as { converged: boolean; unmanagedDifferences: CatalogDifference[] };
+    // The engine may come to model REPLICA IDENTITY (a step then removes the difference); until then the plan lists it.
+    if (doc.unmanagedDifferences.length) {
+      expect(doc.converged).toBe(false);
+      const applied = await cli(["schema", "apply", ...common, "--yes"]);
+      expect(applied.code).toBe(1);
+      expect(applied.stderr).toContain("UNMODELLED_DIFFERENCE pg_class.relreplident public.orders");
+      expect((await cli(["schema", "plan", ...common, "--no-verify"])).stdout).toContain("No changes: the database matches the desired schema.");
+    }
+    await runSql(db, "ALTER TABLE orders REPLICA IDENTITY DEFAULT");
+    expect((await cli(["schema", "verify", ...common])).code).toBe(0);
+  });
+});
