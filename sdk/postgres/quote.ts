@@ -44,6 +44,17 @@ export function quoteConninfoValue(value: string): string {
   return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
 }
 
+/**
+ * Dollar-quotes a body (`$sp$...$sp$`, a `DO` block's code) with a tag that does not occur in it.
+ * @throws {TypeError} when the body contains a NUL byte.
+ */
+export function quoteDollar(body: string): string {
+  if (body.includes("\0")) throw new TypeError("an SQL literal cannot contain a NUL byte");
+  let tag = "$sp$";
+  for (let i = 0; body.includes(tag); i++) tag = `$sp${i}$`;
+  return `${tag}${body}${tag}`;
+}
+
 /** Renders a nullable string as an SQL literal or `NULL`. */
 export function quoteNullableLiteral(value: string | null): string {
   return value === null ? "NULL" : quoteLiteral(value);

@@ -9,6 +9,7 @@ import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "..
 import { quoteIdent } from "../postgres/quote";
 import { isSupportedMajor, DEFAULT_MAJOR } from "../postgres/versions";
 import { introspect } from "./introspect";
+import { withReprintedChecks } from "./reprint";
 import { WeightedLru } from "./internal/lru";
 import { markKept } from "./internal/prepared";
 import { MODEL_VERSION, type SchemaModel } from "./model";
@@ -178,7 +179,7 @@ async function buildOn(devUrl: string, desired: DesiredSchema, { dropScratch, ro
       if (runAs !== null) await other.query(`SET ROLE ${quoteIdent(runAs)}`);
       // The columns query (first lane) needs no relation cache; the index and constraint
       // definitions do, and the connection that ran the DDL has it warm.
-      return await introspect(other, { concurrent: [scratch] });
+      return await withReprintedChecks(scratch, await introspect(other, { concurrent: [scratch] }), false);
     } finally {
       await Promise.all([scratch.end(), second.then((c) => c.end(), () => undefined)]);
     }
@@ -340,7 +341,7 @@ async function buildReusing(devUrl: string, desired: DesiredSchema, roles: Targe
     }
     // A file that ended the transaction itself (COMMIT) left objects behind: that database goes.
     reusable = await stillInTransaction(client);
-    if (failure === undefined) return await introspect(client);
+    if (failure === undefined) return await withReprintedChecks(client, await introspect(client), true);
     const code = (failure as { cause?: { code?: string } }).cause?.code;
     if (!code || !NOT_IN_A_TRANSACTION.has(code)) throw failure;
   } finally {
