@@ -37,6 +37,8 @@ Schema options:
   --allow-hazards LIST  hazard codes to accept, comma-separated, or "all"
   --offline             plain DDL instead of online-safe forms (empty or offline databases)
   --schemas LIST        schemas to manage (default: those in the desired state)
+  --all-schemas         manage every schema of the database: one the desired state lacks is
+                        dropped (hazard DATA_LOSS_DROP_SCHEMA)
   --rename table:S.OLD=NEW | column:S.T.OLD=NEW   declare a rename (repeatable)
   --lock-timeout MS     lock_timeout for each step (default 3000)
   --yes                 apply without stopping at the plan

@@ -185,10 +185,58 @@ export function partitionIndexChanges(live: SchemaModel, desired: SchemaModel, c
         comment(ctx, target, own.comment, pi.comment);
         continue;
       }
-      ctx.out.push({ kind: "renamePartitionIndex", parent: table(parent), parentIndex: pi.parentIndex, table: table(t), to: pi.name });
+      // The name PostgreSQL gives it is the desired one: nothing to rename.
+      if (pi.name !== chosenIndexName(t.name, pi.definition)) {
+        ctx.out.push({ kind: "renamePartitionIndex", parent: table(parent), parentIndex: pi.parentIndex, table: table(t), to: pi.name });
+      }
       comment(ctx, target, null, pi.comment);
     }
   }
+}
+
+const NAMEDATALEN = 64;
+const bytes = (x: string) => Buffer.byteLength(x, "utf8");
+
+/**
+ * The name PostgreSQL chooses for an index it builds on `table` with the definition's columns when
+ * that name is free (`ChooseIndexName`: `table_col1_col2_idx`, an expression counting as `expr`,
+ * shortened to 63 bytes as `makeObjectName` does); null for a definition this does not read.
+ */
+export function chosenIndexName(table: string, definition: string): string | null {
+  const m = / USING \S+ \((.*)\)/.exec(definition);
+  if (!m) return null;
+  // Key columns, then INCLUDE columns; a WHERE clause is not part of the name.
+  let body = m[1]!;
+  const where = body.indexOf(") WHERE ");
+  if (where >= 0) body = body.slice(0, where);
+  body = body.replace(/\) INCLUDE \(/, ", ").replace(/\) WITH \(.*$/, "").replace(/\) NULLS NOT DISTINCT$/, "");
+  const names: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const ch of `${body},`) {
+    if (ch === "," && depth === 0) {
+      const item = cur.trim();
+      const ident = /^("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(?: |$)/.exec(item);
+      names.push(ident ? (ident[1]!.startsWith('"') ? ident[1]!.slice(1, -1).replaceAll('""', '"') : ident[1]!) : "expr");
+      cur = "";
+      continue;
+    }
+    if (ch === "(") depth++;
+    if (ch === ")") depth--;
+    cur += ch;
+  }
+  let addition = "";
+  for (const n of names) {
+    addition = addition ? `${addition}_${n}` : n;
+    if (bytes(addition) >= NAMEDATALEN - 1) break;
+  }
+  let t = table;
+  let a = addition;
+  while (bytes(t) + bytes(a) + "__idx".length > NAMEDATALEN - 1) {
+    if (bytes(t) > bytes(a)) t = t.slice(0, -1);
+    else a = a.slice(0, -1);
+  }
+  return `${t}_${a}_idx`;
 }
 
 /**
