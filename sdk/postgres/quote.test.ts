@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteNullableLiteral, quoteQualified } from "./quote";
+import { quoteDollar, quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteNullableLiteral, quoteQualified } from "./quote";
 
 describe("quoteIdent", () => {
   it.each([
@@ -38,4 +38,13 @@ describe("quoteLiteral", () => {
 
 it("quoteQualified joins schema and name", () => {
   expect(quoteQualified("app", "t")).toBe('"app"."t"');
+});
+
+describe("quoteDollar", () => {
+  it("dollar-quotes with a tag the body does not contain", () => {
+    expect(quoteDollar("BEGIN NULL; END")).toBe("$sp$BEGIN NULL; END$sp$");
+    expect(quoteDollar("x $sp$ y")).toBe("$sp0$x $sp$ y$sp0$");
+    expect(quoteDollar("$sp$ $sp0$")).toBe("$sp1$$sp$ $sp0$$sp1$");
+    expect(() => quoteDollar("a\0b")).toThrow(TypeError);
+  });
 });
