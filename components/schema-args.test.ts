@@ -29,6 +29,11 @@ describe("parseSchemaInputs", () => {
     });
   });
 
+  it("accepts schemas: a list, or \"all\" (every schema of the database)", () => {
+    expect(parseSchemaInputs({ ...VALID, schemas: ["app"] }).schemas).toEqual(["app"]);
+    expect(parseSchemaInputs({ ...VALID, schemas: "all" }).schemas).toBe("all");
+  });
+
   it("drops what is not an argument (the plan, the provider text)", () => {
     const parsed = parseSchemaInputs({ ...VALID, plannedStatements: ["DROP TABLE t"], __provider: "exports.handler = ..." });
     expect(parsed).not.toHaveProperty("plannedStatements");
@@ -47,6 +52,7 @@ describe("parseSchemaInputs", () => {
     [{ ...VALID, deletionPolicy: "destroy" }, "deletionPolicy", '(allowed: "retain", "drop")'],
     [{ ...VALID, online: "yes" }, "online", "invalid Schema argument online"],
     [{ ...VALID, schemas: [""] }, "schemas.0", "invalid Schema argument schemas.0"],
+    [{ ...VALID, schemas: "some" }, "schemas", "invalid Schema argument schemas"],
     [{ ...VALID, planAtPreview: 1 }, "planAtPreview", "invalid Schema argument planAtPreview"],
   ])("rejects %j naming %s", (raw, path, message) => {
     const err = parseError(raw);

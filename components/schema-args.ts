@@ -25,7 +25,7 @@ export const schemaResourceInputs = z.object({
   online: z.boolean().default(true),
   devUrl: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL").optional(),
   deletionPolicy: z.enum(["retain", "drop"]).default("retain"),
-  schemas: z.array(z.string().min(1)).optional(),
+  schemas: z.union([z.literal("all"), z.array(z.string().min(1))]).optional(),
   planAtPreview: z.boolean().default(true),
 });
 

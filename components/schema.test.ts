@@ -103,7 +103,7 @@ describe("validateSchemaArgs", () => {
   it("rejects empty schema names", () => {
     const err = failure({ sql: "", schemas: ["public", ""] });
     expect(err).toBeInstanceOf(pulumi.ResourceError);
-    expect(err.message).toContain("schemas must be non-empty schema names");
+    expect(err.message).toContain('schemas must be "all" or a list of non-empty schema names');
   });
 });
 

@@ -49,8 +49,11 @@ export interface SchemaArgs {
   devUrl?: pulumi.Input<string>;
   /** `retain` keeps every object when the resource is destroyed; `drop` drops what it manages. @default "retain" */
   deletionPolicy?: "retain" | "drop";
-  /** Schemas to manage. @default the schemas the desired state contains */
-  schemas?: string[];
+  /**
+   * Schemas to manage, or `"all"`: every schema of the database, where one the desired state lacks is
+   * dropped (only with DATA_LOSS_DROP_SCHEMA allowed). @default the schemas the desired state contains
+   */
+  schemas?: string[] | "all";
   /**
    * Plan during `pulumi preview` (needs the database reachable from where Pulumi runs). When false,
    * `up` applies only when arguments change, and drift shows after `pulumi refresh`. @default true
@@ -75,7 +78,9 @@ export function validateSchemaArgs(args: SchemaArgs, resource?: pulumi.Resource)
   if (args.deletionPolicy !== undefined && args.deletionPolicy !== "retain" && args.deletionPolicy !== "drop") {
     fail(`deletionPolicy must be "retain" or "drop", got "${String(args.deletionPolicy)}"`);
   }
-  if (args.schemas !== undefined && args.schemas.some((s) => typeof s !== "string" || s.length === 0)) fail("schemas must be non-empty schema names");
+  if (args.schemas !== undefined && args.schemas !== "all" && (!Array.isArray(args.schemas) || args.schemas.some((s) => typeof s !== "string" || s.length === 0))) {
+    fail('schemas must be "all" or a list of non-empty schema names');
+  }
 }
 
 /** Pulumi's marker for a value not known during preview; the provider then skips planning. */

@@ -88,7 +88,7 @@ export const upgradeResourceInputs = z.object({
         .default([]),
     })
     .optional(),
-  schemas: z.array(z.string().min(1)).optional(),
+  schemas: z.union([z.literal("all"), z.array(z.string().min(1))]).optional(),
   devUrl: postgresUrl.optional(),
   traffic: trafficInput.default({ kind: "none" }),
   cutoverDeadlineMs: positive.default(30_000),

@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "../sdk/postgres/embedded";
 import { isSupportedMajor, type PostgresMajor } from "../sdk/postgres/versions";
-import { SCHEMA_PAIRS } from "../test/schema-suite/corpus";
+import { pairsFor } from "../test/schema-suite/corpus";
 import { binDriver, invalidSql, report, runSuite, summarize } from "../test/schema-suite/runner";
 
 // Settings of Setpoint's own embedded dev server (DEV_SERVER_PARAMETERS in sdk/schema/normalize.ts),
@@ -37,7 +37,7 @@ function options() {
 
 async function main(): Promise<void> {
   const opts = options();
-  const pairs = SCHEMA_PAIRS.filter((p) => !opts.filter || p.name.includes(opts.filter));
+  const pairs = pairsFor(opts.major).filter((p) => !opts.filter || p.name.includes(opts.filter));
   if (pairs.length === 0) throw new Error(`no pair matches --filter "${opts.filter}"`);
   const root = resolve(__dirname, "..");
   // bin/setpoint runs dist/: build it from the sources as they are now.

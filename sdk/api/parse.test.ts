@@ -99,6 +99,7 @@ describe("parsePostgresSchemaSpec", () => {
       online: true,
       driftCheckInterval: "5m",
       renames: [],
+      allSchemas: false,
     });
     expect(parsePostgresSchemaSpec({ connection: secret, desired: { configMapRef: { name: "m" } } }).desired).toEqual({
       configMapRef: { name: "m", key: "schema.sql" },
@@ -106,6 +107,11 @@ describe("parsePostgresSchemaSpec", () => {
     expect(parsePostgresSchemaSpec({ connection: secret, desired: sql, renames: [{ kind: "table", from: "a", to: "b" }] }).renames).toEqual([
       { kind: "table", schema: "public", from: "a", to: "b" },
     ]);
+  });
+
+  it("accepts a list of schemas, or allSchemas", () => {
+    expect(parsePostgresSchemaSpec({ connection: secret, desired: sql, schemas: ["app"] }).schemas).toEqual(["app"]);
+    expect(parsePostgresSchemaSpec({ connection: secret, desired: sql, allSchemas: true }).allSchemas).toBe(true);
   });
 
   it("accepts allowHazards: [all]", () => {
@@ -119,6 +125,7 @@ describe("parsePostgresSchemaSpec", () => {
     [{ connection: secret, desired: sql, allowHazards: ["DROP_EVERYTHING"] }, "spec.allowHazards[0]", '"DATA_LOSS_DROP_TABLE"'],
     [{ connection: secret, desired: sql, allowHazards: ["all", "INDEX_BUILD"] }, "spec.allowHazards", "cannot be combined"],
     [{ connection: secret, desired: sql, driftCheckInterval: "5 min" }, "spec.driftCheckInterval", "duration such as 30s"],
+    [{ connection: secret, desired: sql, schemas: ["app"], allSchemas: true }, "spec.allSchemas", "cannot be combined"],
     [{ connection: secret, desired: sql, renames: [{ kind: "column", from: "a", to: "b" }] }, "spec.renames[0].table", "table is required"],
     [{ connection: secret, desired: sql, renames: [{ kind: "table", table: "t", from: "a", to: "b" }] }, "spec.renames[0].table", "not allowed"],
     [{ connection: { secretRef: { name: "Bad_Name" } }, desired: sql }, "spec.connection.secretRef.name", "Kubernetes object name"],

@@ -77,8 +77,19 @@ export const postgresSchemaSpecSchema = withRules(
     online: z.boolean().default(true).describe("Build indexes concurrently and validate constraints separately."),
     driftCheckInterval: duration.default("5m").describe("How often to re-inspect the database for drift."),
     renames: z.array(renameSchema).max(1000).default([]).describe("Declared renames; the engine never guesses them."),
+    schemas: z.array(z.string().min(1).max(63)).max(1000).optional().describe("Schemas to manage (default: those the desired schema contains)."),
+    allSchemas: z
+      .boolean()
+      .default(false)
+      .describe("Manage every schema of the database; one the desired schema lacks is dropped when DATA_LOSS_DROP_SCHEMA is allowed."),
   }),
   [
+    {
+      cel: "!(has(self.allSchemas) && self.allSchemas && has(self.schemas))",
+      message: "schemas and allSchemas cannot be combined: list the schemas, or manage them all",
+      field: "allSchemas",
+      check: (s) => !(s.allSchemas && s.schemas !== undefined),
+    },
     {
       cel: "!has(self.allowHazards) || !('all' in self.allowHazards) || size(self.allowHazards) == 1",
       message: "allowHazards: [all] cannot be combined with individual hazard codes",

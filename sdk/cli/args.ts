@@ -122,6 +122,9 @@ const SCHEMA_FLAGS = `  --url URL|CONNINFO     the target database
   --allow-hazards LIST  hazard codes to accept, comma-separated, or "all"
   --offline             plain DDL instead of online-safe forms (empty or offline databases)
   --schemas LIST        schemas to manage (default: those in the desired state)
+  --all-schemas         manage every schema of the database (one the desired state lacks is
+                        dropped only with DATA_LOSS_DROP_SCHEMA allowed)
+  --no-verify           skip the catalog-level check of plan and apply (docs/adr/0014)
   --rename table:S.OLD=NEW | column:S.T.OLD=NEW   declare a rename (repeatable)
   --lock-timeout MS     lock_timeout of each step (default 3000)
   --statement-timeout MS        statement_timeout of quick steps (default 60000)

@@ -19,6 +19,7 @@ const COMMON = {
   "allow-hazards": { type: "string" },
   format: { type: "string" },
   schemas: { type: "string" },
+  "all-schemas": { type: "boolean" },
   offline: { type: "boolean" },
   rename: { type: "string", multiple: true },
   "lock-timeout": { type: "string" },
@@ -121,13 +122,28 @@ function engineOptions(values: Flags): SchemaEngineOptions {
     devUrl: values["dev-url"],
     online: !values.offline,
     allowHazards: parseAllowedHazards(values["allow-hazards"]),
-    ...(values.schemas ? { schemas: values.schemas.split(",").map((s) => s.trim()) } : {}),
+    ...parseSchemaScope(values.schemas, values["all-schemas"]),
     ...(lock !== undefined ? { lockTimeoutMs: lock } : {}),
     ...(statement !== undefined ? { statementTimeoutMs: statement } : {}),
     ...(long !== undefined ? { longStatementTimeoutMs: long } : {}),
     dataProbes: values["no-data-probes"] ? false : { ...(probe !== undefined ? { timeoutMs: probe } : {}), sampleKeys: !values["no-sample-keys"] },
     ...(values["no-verify"] ? { verifyCatalogs: false } : {}),
   };
+}
+
+/**
+ * Parses `--schemas LIST` (comma-separated) and `--all-schemas` (every schema of the database).
+ * @throws {InputError} when both are given, or the list names an empty schema.
+ */
+export function parseSchemaScope(list: string | undefined, all: boolean | undefined): Pick<SchemaEngineOptions, "schemas"> {
+  if (all && list !== undefined) {
+    throw new InputError("--schemas and --all-schemas cannot be combined; pass one: a list of schemas, or every schema of the database", { propertyPath: "schemas" });
+  }
+  if (all) return { schemas: "all" };
+  if (list === undefined) return {};
+  const names = list.split(",").map((s) => s.trim());
+  if (names.some((n) => n === "")) throw new InputError(`--schemas "${list}" names an empty schema; pass schema names separated by commas`, { propertyPath: "schemas" });
+  return { schemas: names };
 }
 
 function format(values: Flags, allowed: readonly string[], fallback: string): string {

@@ -19,6 +19,8 @@ import type {
   AclObjectType,
   DefaultAclObjects,
   MaterializedViewDef,
+  NotNullConstraintDef,
+  ReplicaIdentity,
 } from "./model";
 
 /** What an owner or privilege change is about (an {@link AclDef} without its owner and ACL). */
@@ -106,7 +108,11 @@ export type Change =
       /** Default to set after the conversion (the desired one). */
       readonly default: string | null;
     }
-  | { readonly kind: "setNotNull"; readonly table: QualifiedName; readonly column: string; readonly online: boolean }
+  /**
+   * `ALTER COLUMN ... SET NOT NULL`, or on PostgreSQL 18 with `constraint`, `ADD CONSTRAINT name NOT NULL
+   * column [NO INHERIT] [NOT VALID]` (the constraint under its desired name).
+   */
+  | { readonly kind: "setNotNull"; readonly table: QualifiedName; readonly column: string; readonly online: boolean; readonly constraint?: NotNullConstraintDef }
   | { readonly kind: "dropNotNull"; readonly table: QualifiedName; readonly column: string }
   | { readonly kind: "setDefault"; readonly table: QualifiedName; readonly column: string; readonly default: string }
   | { readonly kind: "dropDefault"; readonly table: QualifiedName; readonly column: string }
@@ -135,6 +141,15 @@ export type Change =
   /** `ALTER TABLE table NO INHERIT parent`: the table keeps the columns it inherited, as its own. */
   | { readonly kind: "noInherit"; readonly table: QualifiedName; readonly parent: QualifiedName }
   | { readonly kind: "setRowSecurity"; readonly table: QualifiedName; readonly enabled: boolean; readonly forced: boolean }
+  /** `ALTER TABLE ... REPLICA IDENTITY ...`. */
+  | { readonly kind: "setReplicaIdentity"; readonly table: QualifiedName; readonly identity: ReplicaIdentity }
+  /** `ALTER INDEX parentIndex ATTACH PARTITION index`: a partition's existing index joins its parent's (`parent` is the parent table). */
+  | { readonly kind: "attachIndex"; readonly parent: QualifiedName; readonly parentIndex: string; readonly table: QualifiedName; readonly index: string }
+  /**
+   * Gives the index of partition `table` attached to `parentIndex` of `parent` the name `to`, whatever
+   * name PostgreSQL chose when it built it (with the parent's index, the partition or its attachment).
+   */
+  | { readonly kind: "renamePartitionIndex"; readonly parent: QualifiedName; readonly parentIndex: string; readonly table: QualifiedName; readonly to: string }
   /** A routine, trigger, domain, composite or range type, materialized view or policy (see `objects.ts`). */
   | { readonly kind: "createObject"; readonly object: ObjectDef }
   | { readonly kind: "dropObject"; readonly object: ObjectDef }

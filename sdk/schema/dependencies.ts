@@ -1,8 +1,9 @@
 import type { AclTarget, Change, CommentTarget } from "./changes";
 import type { ColumnDef, ConstraintDef, QualifiedName, SchemaModel, TableDef, ViewDef } from "./model";
-import { childrenOf, inheritable, keptDescendants } from "./inheritance";
+import { childrenOf, inheritable, keptDescendants, partitionsOf } from "./inheritance";
 import { objectKeys, objectNeeds, routinesInExpression } from "./objects";
 import { aclObjectKey } from "./privileges";
+import { inCreateTable } from "./render";
 
 /**
  * What a change does to the object graph, as keys (`table:s.t`, `column:s.t.c`, `type:s.n`, ...):
@@ -37,6 +38,8 @@ const K = {
   shape: (t: QualifiedName) => `shape:${t.schema}.${t.name}`,
   /** A parent's children as they stay: links dropped (NO INHERIT) before the parent's ALTERs, which would reach them. */
   children: (t: QualifiedName) => `children:${t.schema}.${t.name}`,
+  /** A column's default set or dropped: a partition's own default comes after its parent's, which reaches it. */
+  columnDefault: (t: QualifiedName, c: string) => `default:${t.schema}.${t.name}.${c}`,
   /** A child's links dropped: what it inherited is its own afterwards (droppable, alterable). */
   unlinked: (t: QualifiedName) => `unlinked:${t.schema}.${t.name}`,
 };
@@ -57,6 +60,12 @@ function descendantColumns(live: SchemaModel, table: QualifiedName, column: stri
     out.push(K.column(c, column), ...descendantColumns(live, c, column, seen));
   }
   return out;
+}
+
+/** A partition's own default waits for its parent's default change (which PostgreSQL applies to the partitions too). */
+function partitionParentDefault(table: QualifiedName, column: string, desired: SchemaModel): string[] {
+  const p = findTable(desired, table)?.partitionOf;
+  return p ? [K.columnDefault(p, column)] : [];
 }
 
 /** Sequences named in `nextval('...'::regclass)` calls of an expression, resolved against `public`. */
@@ -280,9 +289,9 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "createTable": {
       const t = change.table;
       const creates = [K.table(t), ...t.columns.map((c) => K.column(t, c.name))];
-      for (const c of t.constraints) if (c.kind !== "FOREIGN KEY") creates.push(K.constraint(t, c.name));
+      for (const c of t.constraints) if (inCreateTable(c)) creates.push(K.constraint(t, c.name));
       const needs = [K.schema(t.schema), ...t.columns.flatMap((c) => columnNeeds(t, c, desired))];
-      for (const c of t.constraints) if (c.kind !== "FOREIGN KEY") needs.push(...routinesInExpression(c.definition, desired));
+      for (const c of t.constraints) if (inCreateTable(c)) needs.push(...routinesInExpression(c.definition, desired));
       // A partition after its parent (its columns come from it), and after the partitions whose
       // bounds it may overlap are dropped or detached.
       if (t.partitionOf) {
@@ -351,15 +360,17 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const needs = [
         K.column(change.table, change.column),
         onParent(change.table),
+        ...partitionParentDefault(change.table, change.column, desired),
         ...sequencesInExpression(change.default).map((s) => K.sequence(s.schema, s.name)),
         ...routinesInExpression(change.default, desired),
       ];
       // What the new default still uses is not released (a routine re-created around it).
-      return d({ needs, releases: columnReleases(findColumn(live, change.table, change.column), live).filter((k) => !k.startsWith("type:") && !needs.includes(k)) });
+      return d({ needs, creates: [K.columnDefault(change.table, change.column)], releases: columnReleases(findColumn(live, change.table, change.column), live).filter((k) => !k.startsWith("type:") && !needs.includes(k)) });
     }
     case "dropDefault":
       return d({
-        needs: [K.column(change.table, change.column), onParent(change.table)],
+        creates: [K.columnDefault(change.table, change.column)],
+        needs: [K.column(change.table, change.column), onParent(change.table), ...partitionParentDefault(change.table, change.column, desired)],
         releases: columnReleases(findColumn(live, change.table, change.column), live).filter((k) => !k.startsWith("type:")),
       });
     case "setNotNull":
@@ -383,14 +394,14 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       return d({ needs: [K.column(change.table, change.column.name)] });
     case "addConstraint": {
       // An inheritable CHECK reaches the children too: after they drop a CHECK of the same name.
-      const copies = inheritable(change.constraint) ? childrenOf(live, change.table).map((c) => K.constraint(c, change.constraint.name)) : [];
+      const copies = inheritable(change.constraint) ? [...childrenOf(live, change.table), ...partitionsOf(live, change.table)].map((c) => K.constraint(c, change.constraint.name)) : [];
       return d({ creates: [K.constraint(change.table, change.constraint.name), ...copies], needs: [...constraintNeeds(change.table, change.constraint, desired), onParent(change.table)] });
     }
     case "validateConstraint":
       return d({ needs: [K.constraint(change.table, change.constraint)] });
     case "dropConstraint": {
       // Children's copies of an inherited CHECK that they also declare stay theirs: dropped after.
-      const copies = inheritable(change.constraint) ? childrenOf(live, change.table).map((c) => K.constraint(c, change.constraint.name)) : [];
+      const copies = inheritable(change.constraint) ? [...childrenOf(live, change.table), ...partitionsOf(live, change.table)].map((c) => K.constraint(c, change.constraint.name)) : [];
       return d({
         drops: [K.constraint(change.table, change.constraint.name)],
         needs: onInherited(change.table),
@@ -417,8 +428,10 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       });
     case "dropIndex": {
       const owner = ownerOfIndex(live, change.schema, change.index.name);
+      // A partitioned table's index takes its partitions' indexes attached to it along.
+      const attached = owner ? partitionsOf(live, owner).flatMap((p) => p.partitionIndexes.filter((i) => i.parentIndex === change.index.name).map((i) => K.index(p.schema, i.name))) : [];
       return d({
-        drops: [K.index(change.schema, change.index.name)],
+        drops: [K.index(change.schema, change.index.name), ...attached],
         releases: [
           ...(owner ? change.index.columns.map((c) => K.column(owner, c)) : []),
           ...columnsMentioned(change.index.definition, owner),
@@ -450,6 +463,22 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       return d({ needs: [K.table(change.table)], releases: [K.table(change.parent)], creates: [K.children(change.parent), K.unlinked(change.table)] });
     case "setRowSecurity":
       return d({ needs: [K.table(change.table)] });
+    case "setReplicaIdentity": {
+      // After the index it names is built (a constraint's index has the constraint's name); before
+      // the index it stops naming is dropped.
+      const identityKeys = (t: TableDef | undefined) =>
+        t?.replicaIdentity.kind === "INDEX" ? [K.index(t.schema, t.replicaIdentity.index), K.constraint(t, t.replicaIdentity.index)] : [];
+      const needs = identityKeys(findTable(desired, change.table));
+      return d({ needs: [K.table(change.table), ...needs], releases: identityKeys(findTable(live, change.table)).filter((k) => !needs.includes(k)) });
+    }
+    case "attachIndex":
+      return d({ needs: [K.index(change.parent.schema, change.parentIndex), K.index(change.table.schema, change.index), K.table(change.table)] });
+    case "renamePartitionIndex":
+      // After the parent's index is built and every partition of the parent is created or attached.
+      return d({
+        needs: [K.index(change.parent.schema, change.parentIndex), K.table(change.table), K.bounds(change.parent)],
+        creates: [K.index(change.table.schema, change.to)],
+      });
     case "createObject":
       return d({ creates: objectKeys(change.object), needs: objectNeeds(change.object) });
     case "dropObject":

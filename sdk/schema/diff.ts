@@ -11,12 +11,23 @@ import {
   type SequenceDef,
   type TableDef,
 } from "./model";
-import { notNullCheckName, splitIndexDefinition, withIndexName } from "./render";
+import { inCreateTable, splitIndexDefinition, withIndexName } from "./render";
 import { dependenciesOf, sequencesInExpression } from "./dependencies";
 import { diffPrivileges } from "./privileges";
 import { checksForNewParents, childrenOf, linkPlan, parentsFirst, projectedChecks, projectedColumns, providedByParent, relinkForOwnColumns } from "./inheritance";
 import { diffDependents } from "./diff-dependents";
 import { indexOptionsOf, withoutIndexOptions } from "./index-options";
+import {
+  keepsValidation,
+  keptForAttachment,
+  notNullChanges,
+  partitionColumnChanges,
+  partitionIndexChanges,
+  providedByPartitionParent,
+  replicaIdentityChanges,
+  sameDefinition,
+  withDetachedIndexes,
+} from "./diff-table-properties";
 
 /** A rename the user declared; the engine never guesses renames. */
 export type Rename =
@@ -67,6 +78,7 @@ export function diff(live: SchemaModel, desired: SchemaModel, options: DiffOptio
   diffEnums(renamedLive, desired, ctx);
   diffSequences(renamedLive, desired, ctx);
   diffTables(renamedLive, desired, ctx);
+  partitionIndexChanges(renamedLive, desired, ctx);
   syncNewSequences(renamedLive, desired, ctx);
   diffDependents(renamedLive, desired, ctx);
   const recreated = new Set<string>();
@@ -353,10 +365,11 @@ function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
     if (l) diffTable(l, t, ctx);
     else createTable(t, ctx);
   }
-  // Foreign keys of new tables come after every table exists (they may reference each other).
+  // Foreign keys of new tables come after every table exists (they may reference each other), and
+  // so do constraints declared NOT VALID (CREATE TABLE cannot leave one unvalidated).
   for (const t of desired.tables) {
     if (liveMap.has(keyOf(t))) continue;
-    for (const c of t.constraints) if (c.kind === "FOREIGN KEY") addConstraint(t, c, false, ctx);
+    for (const c of t.constraints) if (!inCreateTable(c)) addConstraint(t, c, false, ctx);
   }
   for (const t of live.tables) {
     if (!desiredMap.has(keyOf(t)) || recreated.has(keyOf(t))) ctx.out.push({ kind: "dropTable", table: t, rows: ctx.facts.get(factsKey(t)) ?? UNKNOWN_FACTS });
@@ -364,10 +377,15 @@ function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
 }
 
 function createTable(t: TableDef, ctx: Ctx): void {
+  const from = ctx.out.length;
   ctx.out.push({ kind: "createTable", table: t });
   if (t.rowSecurity || t.forceRowSecurity) ctx.out.push({ kind: "setRowSecurity", table: t, enabled: t.rowSecurity, forced: t.forceRowSecurity });
   // A new table is empty: its indexes are built in the same transaction, without CONCURRENTLY.
   for (const i of t.indexes) ctx.out.push({ kind: "createIndex", table: t, index: i, concurrently: false });
+  // NOT NULL NOT VALID (PostgreSQL 18) cannot be declared in CREATE TABLE.
+  if (!t.partitionOf) for (const c of t.columns) if (c.notNull && c.notNullConstraint?.validated === false) notNullChanges(t, { ...c, notNull: false }, c, { ...ctx, online: false }, false);
+  partitionColumnChanges(null, t, { ...ctx, online: false });
+  replicaIdentityChanges(null, t, ctx, from);
   tableComments(t, null, ctx);
 }
 
@@ -391,11 +409,15 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
   // A partitioned table's indexes and constraints cannot be built CONCURRENTLY or NOT VALID (in
   // general): they are built directly, under their hazards.
   const ctx = t.partitionBy ? { ...outerCtx, online: false } : outerCtx;
+  const from = ctx.out.length;
   let l = liveTable;
   const lp = l.partitionOf;
   const tp = t.partitionOf;
   const parentKey = (p: TableDef["partitionOf"]) => (p ? `${p.schema}.${p.name}` : "");
-  if (lp && (!tp || parentKey(lp) !== parentKey(tp) || lp.bound !== tp.bound)) ctx.out.push({ kind: "detachPartition", table: t, parent: lp });
+  if (lp && (!tp || parentKey(lp) !== parentKey(tp) || lp.bound !== tp.bound)) {
+    ctx.out.push({ kind: "detachPartition", table: t, parent: lp });
+    l = withDetachedIndexes(l);
+  }
   if (tp && (!lp || parentKey(lp) !== parentKey(tp) || lp.bound !== tp.bound)) ctx.out.push({ kind: "attachPartition", table: t, parent: tp, bound: tp.bound });
   if (l.unlogged !== t.unlogged) ctx.out.push({ kind: "setTableLogged", table: t, unlogged: t.unlogged });
   const set = t.options.filter((o) => !l.options.includes(o));
@@ -420,9 +442,12 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
   for (const c of l.constraints) {
     const d = desiredCons.get(c.name);
     if (!d && c.inheritCount + links.add.length > 0 && providedByParent(c, t, desired)) continue;
-    if (!d || (d.definition !== c.definition && !onlyIndexOptionsDiffer(c, d))) ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
+    if (!d && providedByPartitionParent(c, t, desired)) continue;
+    if (!d || (!sameDefinition(c, d) && !onlyIndexOptionsDiffer(c, d)) || !keepsValidation(c, d)) ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
   }
-  for (const i of l.indexes) if (!desiredIdx.has(i.name)) ctx.out.push({ kind: "dropIndex", schema: t.schema, index: i, concurrently: ctx.online });
+  for (const i of l.indexes) {
+    if (!desiredIdx.has(i.name) && !keptForAttachment(i, t, desired)) ctx.out.push({ kind: "dropIndex", schema: t.schema, index: i, concurrently: ctx.online });
+  }
 
   // A partition's columns follow its parent's, and so do an inheritance child's inherited columns:
   // the parent's changes reach them (see inheritance.ts).
@@ -437,16 +462,17 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
     if (!lc) ctx.out.push({ kind: "addColumn", table: t, column: c, volatileDefault: isVolatileDefault(c) });
     else diffColumn(t, lc, c, ctx, only);
   }
+  if (lp && tp) partitionColumnChanges(l, t, ctx);
 
   for (const c of t.constraints) {
     const lc = liveCons.get(c.name);
-    if (lc && lc.definition !== c.definition && onlyIndexOptionsDiffer(lc, c)) {
+    if (lc && !sameDefinition(lc, c) && onlyIndexOptionsDiffer(lc, c)) {
       // The constraint's index takes new storage parameters in place (no rebuild, no gap).
       const from = indexOptionsOf(lc.definition);
       const to = indexOptionsOf(c.definition);
       const reset = from.map(optionName).filter((n) => !to.some((o) => optionName(o) === n));
       ctx.out.push({ kind: "setIndexOptions", table: t, index: c.name, set: to.filter((o) => !from.includes(o)), reset });
-    } else if (!lc || lc.definition !== c.definition) addConstraint(t, c, true, ctx);
+    } else if (!lc || !sameDefinition(lc, c) || !keepsValidation(lc, c)) addConstraint(t, c, true, ctx);
     else if (!lc.validated && c.validated) ctx.out.push({ kind: "validateConstraint", table: t, constraint: c.name });
   }
   for (const c of checksForNewParents(l, t, links, desired)) addConstraint(t, c, true, ctx);
@@ -456,6 +482,7 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
     if (!li) ctx.out.push({ kind: "createIndex", table: t, index: i, concurrently: ctx.online });
     else if (!li.valid || indexSignature(li) !== indexSignature(i)) rebuildIndex(t, li, i, ctx);
   }
+  replicaIdentityChanges(l, t, ctx, from);
   tableComments(t, l, ctx);
 }
 
@@ -502,10 +529,10 @@ function optionName(opt: string): string {
 function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx, only: boolean): void {
   const table = { schema: t.schema, name: t.name };
   // Generated columns: expression changes, or a switch between generated and plain.
-  if (l.generated !== c.generated) {
-    if (c.generated === null) {
+  if (l.generated !== c.generated || l.generatedKind !== c.generatedKind) {
+    if (c.generated === null && l.generatedKind !== "VIRTUAL") {
       ctx.out.push({ kind: "dropGeneratedExpression", table, column: c.name });
-    } else if (l.generated !== null && ctx.major >= 17) {
+    } else if (l.generated !== null && l.generatedKind === c.generatedKind && ctx.major >= 17) {
       ctx.out.push({ kind: "setGeneratedExpression", table, column: c });
     } else {
       ctx.out.push({ kind: "dropColumn", table, column: l, rows: ctx.facts.get(factsKey(t, l.name)) ?? UNKNOWN_FACTS, only });
@@ -533,28 +560,7 @@ function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx, only: boo
     if (c.default === null) ctx.out.push({ kind: "dropDefault", table, column: c.name });
     else ctx.out.push({ kind: "setDefault", table, column: c.name, default: c.default });
   }
-  if (!l.notNull && c.notNull) {
-    if (ctx.online) {
-      const check: ConstraintDef = {
-        name: notNullCheckName(t.name, c.name),
-        kind: "CHECK",
-        definition: `CHECK ((${quoteIdent(c.name)} IS NOT NULL))`,
-        columns: [c.name],
-        references: null,
-        deferrable: false,
-        initiallyDeferred: false,
-        validated: true,
-        inheritCount: 0,
-        noInherit: false,
-        comment: null,
-      };
-      ctx.out.push({ kind: "addConstraint", table, constraint: check, notValid: true });
-      ctx.out.push({ kind: "validateConstraint", table, constraint: check.name });
-    }
-    ctx.out.push({ kind: "setNotNull", table, column: c.name, online: ctx.online });
-  } else if (l.notNull && !c.notNull) {
-    ctx.out.push({ kind: "dropNotNull", table, column: c.name });
-  }
+  notNullChanges(table, l, c, ctx, ctx.online);
   if (!l.identity && c.identity) ctx.out.push({ kind: "addIdentity", table, column: c.name, identity: c.identity });
   else if (l.identity && c.identity && JSON.stringify(l.identity) !== JSON.stringify(c.identity)) {
     ctx.out.push({ kind: "alterIdentity", table, column: c.name, identity: c.identity });
@@ -565,6 +571,11 @@ function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx, only: boo
 export function addConstraint(t: TableDef, c: ConstraintDef, existingTable: boolean, ctx: Ctx): void {
   const table = { schema: t.schema, name: t.name };
   const online = ctx.online && existingTable;
+  // NOT ENFORCED (PostgreSQL 18): never checked, so neither NOT VALID nor validated.
+  if (!c.enforced) {
+    ctx.out.push({ kind: "addConstraint", table, constraint: c, notValid: false });
+    return;
+  }
   if (online && (c.kind === "CHECK" || c.kind === "FOREIGN KEY")) {
     ctx.out.push({ kind: "addConstraint", table, constraint: c, notValid: true });
     if (c.validated) ctx.out.push({ kind: "validateConstraint", table, constraint: c.name });
@@ -587,6 +598,8 @@ export function addConstraint(t: TableDef, c: ConstraintDef, existingTable: bool
  * does not recognise (the constraint is then added directly, under its hazard).
  */
 export function uniqueIndexForConstraint(t: QualifiedName, c: ConstraintDef): string | null {
+  // WITHOUT OVERLAPS (PostgreSQL 18) is a GiST index with a temporal key: only the constraint itself builds it.
+  if (c.definition.includes(" WITHOUT OVERLAPS")) return null;
   const m = /^(?:PRIMARY KEY|UNIQUE)( NULLS NOT DISTINCT)? (\(.*?\))( INCLUDE \(.*?\))?( WITH \(.*?\))?(?: DEFERRABLE(?: INITIALLY (?:DEFERRED|IMMEDIATE))?)?$/.exec(c.definition);
   if (!m) return null;
   const [, nullsNotDistinct = "", cols, include = "", withOpts = ""] = m;

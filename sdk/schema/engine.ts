@@ -11,6 +11,8 @@ import { gatherRowFacts } from "./facts";
 import { probeData, type DataProbeOptions } from "./data-probes-run";
 import { scopedCatalogFingerprint, scopedCatalogState } from "./fingerprint";
 import { introspect } from "./introspect";
+import { IN_SCOPE, NOT_EXTENSION_MEMBER } from "./catalog-scope";
+import { catalogQuery } from "./internal/prepared";
 import { inSchemas, type SchemaModel } from "./model";
 import { closeKeptConnections as closeKept, giveBack, lease } from "./internal/kept-connections";
 import { WeightedLru } from "./internal/lru";
@@ -24,10 +26,14 @@ export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "f
   /** Dev database server for normalizing the desired schema. @default an embedded server of the target's major */
   devUrl?: string;
   /**
-   * Schemas the engine manages on the target. Objects in other schemas are never touched.
+   * Schemas the engine manages on the target. Objects in other schemas are never touched, and the
+   * desired state's objects outside them are left out of the plan. `"all"`: every schema of the
+   * target except PostgreSQL's own (pg_*, information_schema) and those of extensions, plus those the
+   * desired state creates; a schema the desired state does not have is dropped (under the
+   * DATA_LOSS_DROP_SCHEMA hazard), as whole-database diff tools do.
    * @default the schemas the desired state contains
    */
-  schemas?: readonly string[];
+  schemas?: readonly string[] | "all";
   /** Normalized-model cache directory, or `false`. @default ~/.cache/setpoint/schema */
   cacheDir?: string | false;
   /**
@@ -144,8 +150,19 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
   const normalizeOptions: NormalizeOptions = { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources, roles };
   // The desired state's catalogs are read on the dev database while it holds the desired SQL.
   const reader = verifying ? snapshotReader() : null;
-  const { normalized, live } = await desiredAndLive(client, desired, reader ? { ...normalizeOptions, onBuilt: reader.onBuilt } : normalizeOptions, options.schemas);
-  if (reader) reader.remember(normalized.fingerprint, resolvedCacheDir(options.cacheDir));
+  // Every schema of the target: managed on top of those the desired state has.
+  const targetSchemas = options.schemas === "all" ? await catalogQuery<{ name: string }>(client, TARGET_SCHEMAS_SQL, [null]).then((r) => r.map((x) => x.name)) : [];
+  const { normalized: full, live } = await desiredAndLive(
+    client,
+    desired,
+    reader ? { ...normalizeOptions, onBuilt: reader.onBuilt } : normalizeOptions,
+    options.schemas === "all" ? undefined : options.schemas,
+    targetSchemas,
+  );
+  if (reader) reader.remember(full.fingerprint, resolvedCacheDir(options.cacheDir));
+  // The desired state in the managed schemas only: `public`, which every database has, is not
+  // created when another schema alone is managed.
+  const normalized = options.schemas === undefined || options.schemas === "all" ? full : { ...full, model: inSchemas(full.model, options.schemas) };
   assertRolesExist(normalized.model, roles);
   const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [], role: roles.applying };
   // Probe emptiness only for what the plan would drop, then plan with those facts; a column type
@@ -165,7 +182,7 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
           desired,
           normalizeOptions,
           fingerprint: normalized.fingerprint,
-          schemas: options.schemas ?? normalized.model.schemas.map((s) => s.name),
+          schemas: Array.isArray(options.schemas) ? options.schemas : [...new Set([...normalized.model.schemas.map((s) => s.name), ...targetSchemas])],
           liveReadAt: readAt.get(live)?.fingerprint,
         })
       : null;
@@ -211,20 +228,26 @@ async function desiredAndLive(
   desired: DesiredSchema,
   normalizeOptions: NormalizeOptions,
   schemas: readonly string[] | undefined,
+  alsoManaged: readonly string[],
 ): Promise<{ normalized: Awaited<ReturnType<typeof normalize>>; live: SchemaModel }> {
+  const inDesired = (m: SchemaModel) => [...new Set([...m.schemas.map((s) => s.name), ...alsoManaged])];
   const cached = normalizedFromCache(desired, normalizeOptions);
-  if (cached) return { normalized: cached, live: await introspectUnlessUnchanged(client, schemas ?? cached.model.schemas.map((s) => s.name)) };
-  const guess = schemas ?? likelySchemas(desired);
+  if (cached) return { normalized: cached, live: await introspectUnlessUnchanged(client, schemas ?? inDesired(cached.model)) };
+  const guess = schemas ?? [...new Set([...likelySchemas(desired), ...alsoManaged])];
   // Settle both before reporting a failure (an invalid desired schema first), so neither is left running.
   const [normalized, early] = await Promise.allSettled([normalize(desired, normalizeOptions), introspectUnlessUnchanged(client, guess)]);
   if (normalized.status === "rejected") throw normalized.reason;
   if (early.status === "rejected") throw early.reason;
-  const actual = schemas ?? normalized.value.model.schemas.map((s) => s.name);
+  const actual = schemas ?? inDesired(normalized.value.model);
   if (!actual.every((s) => guess.includes(s))) return { normalized: normalized.value, live: await introspectUnlessUnchanged(client, actual) };
   const live = inSchemas(early.value, actual);
   readAt.set(live, readAt.get(early.value)!);
   return { normalized: normalized.value, live };
 }
+
+// The target's schemas, but PostgreSQL's own and those an extension created.
+const TARGET_SCHEMAS_SQL = `SELECT n.nspname AS name FROM pg_namespace n
+WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_namespace", "n.oid")} ORDER BY 1`;
 
 // `CREATE SCHEMA [IF NOT EXISTS] name`, the name quoted or not (AUTHORIZATION forms are simply missed).
 const CREATE_SCHEMA = /\bcreate\s+schema\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[a-z_][\w$]*)/gi;

@@ -142,9 +142,11 @@ export const HAZARD_CHECKERS: readonly { readonly name: string; readonly check: 
       if (c.kind === "alterColumnType" && !c.rewrite && onExisting(c, ctx)) {
         return { code: "ACCESS_EXCLUSIVE_LOCK", message: `changing the type of ${q(c.table)}.${c.column} takes an ACCESS EXCLUSIVE lock and may scan or rebuild indexes` };
       }
-      if (c.kind === "setNotNull" && !c.online && onExisting(c, ctx)) {
+      if (c.kind === "setNotNull" && !c.online && c.constraint?.validated !== false && onExisting(c, ctx)) {
         return { code: "ACCESS_EXCLUSIVE_LOCK", message: `SET NOT NULL on ${q(c.table)}.${c.column} scans the table under an ACCESS EXCLUSIVE lock` };
       }
+      // A NOT ENFORCED constraint is never checked: adding it only takes the lock for a moment.
+      if (c.kind === "addConstraint" && !c.constraint.enforced) return null;
       if (c.kind === "addConstraint" && !c.notValid && onExisting(c, ctx) && c.constraint.kind !== "FOREIGN KEY") {
         return { code: "ACCESS_EXCLUSIVE_LOCK", message: `adding ${c.constraint.kind} ${c.constraint.name} on ${q(c.table)} checks every row under an ACCESS EXCLUSIVE lock` };
       }

@@ -5,7 +5,7 @@ import { linkPlan, parentsFirst, projectedColumns, relinkForOwnColumns } from ".
 const q = (name: string): QualifiedName => ({ schema: "public", name });
 
 function column(name: string, extra: Partial<ColumnDef> = {}): ColumnDef {
-  return { name, type: "integer", notNull: false, default: null, generated: null, identity: null, collation: null, userType: null, local: true, inheritCount: 0, comment: null, ...extra };
+  return { name, type: "integer", notNull: false, default: null, generated: null, generatedKind: null, notNullConstraint: null, identity: null, collation: null, userType: null, local: true, inheritCount: 0, comment: null, ...extra };
 }
 
 function table(name: string, columns: ColumnDef[], inherits: string[] = []): TableDef {
@@ -16,6 +16,8 @@ function table(name: string, columns: ColumnDef[], inherits: string[] = []): Tab
     columns,
     constraints: [],
     indexes: [],
+    partitionIndexes: [],
+    replicaIdentity: { kind: "DEFAULT" },
     options: [],
     rowSecurity: false,
     forceRowSecurity: false,

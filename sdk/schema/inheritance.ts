@@ -49,6 +49,24 @@ export function childrenOf(model: SchemaModel, parent: QualifiedName): readonly 
   return index.get(keyOf(parent)) ?? [];
 }
 
+const partitionIndex = new WeakMap<SchemaModel, Map<string, TableDef[]>>();
+
+/** The partitions of `parent` in `model`. */
+export function partitionsOf(model: SchemaModel, parent: QualifiedName): readonly TableDef[] {
+  let index = partitionIndex.get(model);
+  if (!index) {
+    index = new Map();
+    for (const t of model.tables) {
+      if (!t.partitionOf) continue;
+      const list = index.get(keyOf(t.partitionOf));
+      if (list) list.push(t);
+      else index.set(keyOf(t.partitionOf), [t]);
+    }
+    partitionIndex.set(model, index);
+  }
+  return index.get(keyOf(parent)) ?? [];
+}
+
 /**
  * The children whose link to `parent` is kept from `live` to `desired`, as pairs: ALTER TABLE on
  * the parent reaches them. (A link dropped is dropped first; one added is added last.)

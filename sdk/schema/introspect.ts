@@ -19,6 +19,8 @@ import {
   type DomainConstraintDef,
   type IndexDef as IndexDefinition,
   type ObjectDef,
+  type PartitionIndexDef,
+  type ReplicaIdentity,
 } from "./model";
 import { ACLS_SQL, DEFAULT_ACLS_SQL, toAcls, toDefaultAcls, type AclRow, type DefaultAclRow } from "./introspect-acls";
 import { IN_SCOPE, MANAGED_TABLE, NOT_EXTENSION_MEMBER } from "./catalog-scope";
@@ -304,6 +306,10 @@ interface RelationRow {
   partition_by: string | null;
   partition_of: { schema: string; name: string; bound: string } | null;
   inherits: { schema: string; name: string }[] | null;
+  /** `pg_class.relreplident`: d, f, n or i. */
+  replident: string;
+  /** The index marked `indisreplident`, when any. */
+  replident_index: string | null;
 }
 
 interface ColumnRow {
@@ -328,6 +334,10 @@ interface ColumnRow {
   id_max: string | null;
   id_cache: string | null;
   id_cycle: boolean | null;
+  /** The column's own NOT NULL constraint (PostgreSQL 18). */
+  nn_name: string | null;
+  nn_no_inherit: boolean | null;
+  nn_validated: boolean | null;
 }
 
 interface ConstraintRow {
@@ -360,6 +370,8 @@ interface IndexRow {
   /** attnums of the key columns, 0 for an expression */
   keys: number[];
   comment: string | null;
+  /** The parent's index a partition's index is attached to. */
+  parent_index: string | null;
 }
 
 const CONSTRAINT_KINDS: Record<string, ConstraintKind> = {
@@ -424,8 +436,10 @@ function assembleTables(relations: RelationRow[], columns: ColumnRow[], constrai
           name: c.name,
           type: c.type,
           notNull: c.not_null,
-          default: c.generated === "s" ? null : c.default_expr,
-          generated: c.generated === "s" ? c.default_expr : null,
+          default: c.generated === "s" || c.generated === "v" ? null : c.default_expr,
+          generated: c.generated === "s" || c.generated === "v" ? c.default_expr : null,
+          generatedKind: c.generated === "s" ? "STORED" : c.generated === "v" ? "VIRTUAL" : null,
+          notNullConstraint: c.nn_name === null ? null : { name: c.nn_name, noInherit: c.nn_no_inherit === true, validated: c.nn_validated !== false },
           identity: toIdentity(c),
           collation: c.collation,
           userType: c.ut_schema === null ? null : { schema: c.ut_schema, name: c.ut_name, array: c.ut_array },
@@ -445,16 +459,36 @@ function assembleTables(relations: RelationRow[], columns: ColumnRow[], constrai
           deferrable: c.deferrable,
           initiallyDeferred: c.deferred,
           validated: c.validated,
+          // PostgreSQL 18 prints NOT ENFORCED last (there is no such clause before).
+          enforced: !c.definition.endsWith(" NOT ENFORCED"),
           inheritCount: c.inherit_count,
           noInherit: c.no_inherit,
           comment: c.comment,
         }),
       ),
-      indexes: (idx.get(r.oid) ?? []).map(
-        (i): IndexDef => ({ name: i.name, definition: i.definition, unique: i.unique, valid: i.valid, columns: indexColumns(i.keys, name), comment: i.comment }),
-      ),
+      indexes: (idx.get(r.oid) ?? [])
+        .filter((i) => i.parent_index === null)
+        .map((i): IndexDef => ({ name: i.name, definition: i.definition, unique: i.unique, valid: i.valid, columns: indexColumns(i.keys, name), comment: i.comment })),
+      partitionIndexes: (idx.get(r.oid) ?? [])
+        .filter((i) => i.parent_index !== null)
+        .map((i): PartitionIndexDef => ({ name: i.name, definition: i.definition, unique: i.unique, valid: i.valid, columns: indexColumns(i.keys, name), comment: i.comment, parentIndex: i.parent_index! })),
+      replicaIdentity: toReplicaIdentity(r),
     };
   });
+}
+
+// relreplident 'i' whose index is gone (dropped) behaves as NOTHING, as PostgreSQL documents.
+function toReplicaIdentity(r: RelationRow): ReplicaIdentity {
+  switch (r.replident) {
+    case "f":
+      return { kind: "FULL" };
+    case "n":
+      return { kind: "NOTHING" };
+    case "i":
+      return r.replident_index === null ? { kind: "NOTHING" } : { kind: "INDEX", index: r.replident_index };
+    default:
+      return { kind: "DEFAULT" };
+  }
 }
 
 // An index's plain key columns in attnum order, repeated as often as they appear (expressions, 0, are left out).
@@ -581,7 +615,9 @@ SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relpersisten
        CASE WHEN c.relispartition THEN (SELECT json_build_object('schema', pn.nspname, 'name', pc.relname, 'bound', pg_get_expr(c.relpartbound, c.oid))
          FROM pg_inherits pi JOIN pg_class pc ON pc.oid = pi.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE pi.inhrelid = c.oid) END AS partition_of,
        CASE WHEN NOT c.relispartition THEN (SELECT json_agg(json_build_object('schema', pn.nspname, 'name', pc.relname) ORDER BY pi.inhseqno)
-         FROM pg_inherits pi JOIN pg_class pc ON pc.oid = pi.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE pi.inhrelid = c.oid) END AS inherits
+         FROM pg_inherits pi JOIN pg_class pc ON pc.oid = pi.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE pi.inhrelid = c.oid) END AS inherits,
+       c.relreplident::text AS replident,
+       CASE WHEN c.relreplident = 'i' THEN (SELECT ric.relname FROM pg_index ri JOIN pg_class ric ON ric.oid = ri.indexrelid WHERE ri.indrelid = c.oid AND ri.indisreplident) END AS replident_index
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
 WHERE ${MANAGED_TABLE} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
@@ -601,7 +637,8 @@ SELECT a.attrelid::int AS relid, a.attnum::int AS attnum, a.attname AS name, for
        CASE WHEN utn.nspname NOT IN ('pg_catalog', 'information_schema') THEN utn.nspname END AS ut_schema,
        ut.typname AS ut_name, t.typcategory = 'A' AS ut_array, a.attislocal AS local, a.attinhcount::int AS inherit_count,
        s.seqstart::text AS id_start, s.seqincrement::text AS id_increment, s.seqmin::text AS id_min,
-       s.seqmax::text AS id_max, s.seqcache::text AS id_cache, s.seqcycle AS id_cycle
+       s.seqmax::text AS id_max, s.seqcache::text AS id_cache, s.seqcycle AS id_cycle,
+       nn.conname AS nn_name, nn.connoinherit AS nn_no_inherit, nn.convalidated AS nn_validated
 FROM ${MANAGED_TABLES} m
 JOIN pg_attribute a ON a.attrelid = m.oid
 JOIN pg_type t ON t.oid = a.atttypid
@@ -614,6 +651,8 @@ LEFT JOIN (SELECT idd.refobjid, idd.refobjsubid, sq.* FROM pg_depend idd JOIN pg
            WHERE idd.classid = 'pg_class'::regclass AND idd.refclassid = 'pg_class'::regclass AND idd.deptype = 'i') s
      ON a.attidentity <> '' AND s.refobjid = a.attrelid AND s.refobjsubid = a.attnum
 LEFT JOIN pg_description dsc ON dsc.objoid = a.attrelid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = a.attnum
+-- PostgreSQL 18 catalogs NOT NULL as constraints (contype 'n', one column); none exist before.
+LEFT JOIN pg_constraint nn ON nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum AND nn.conislocal
 WHERE a.attnum > 0 AND NOT a.attisdropped`;
 
 // Key columns come as attnums, named in assembleTables from the columns query (a subquery per row
@@ -643,14 +682,15 @@ ORDER BY con.conrelid, con.conname`;
 const INDEXES_SQL = `
 SELECT i.indrelid::int AS relid, ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
        i.indisunique AS unique, i.indisvalid AS valid, i.indkey::int2[]::int[] AS keys,
-       dsc.description AS comment
+       dsc.description AS comment,
+       CASE WHEN ic.relispartition THEN (SELECT pic.relname FROM pg_inherits ii JOIN pg_class pic ON pic.oid = ii.inhparent WHERE ii.inhrelid = i.indexrelid) END AS parent_index
 FROM ${MANAGED_TABLES} m
 JOIN pg_index i ON i.indrelid = m.oid
 LEFT JOIN pg_description dsc ON dsc.objoid = i.indexrelid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
 JOIN pg_class ic ON ic.oid = i.indexrelid
+-- A partition's index attached to its parent's index is listed apart (parent_index): its definition
+-- follows the parent's index, its name is the partition's own.
 WHERE NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
-  -- A partition's index attached to its parent's index belongs to the parent.
-  AND (NOT ic.relispartition OR NOT EXISTS (SELECT 1 FROM pg_inherits ii WHERE ii.inhrelid = i.indexrelid))
 ORDER BY i.indrelid, ic.relname`;
 
 /**

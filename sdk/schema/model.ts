@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 8;
+export const MODEL_VERSION = 9;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -75,8 +75,16 @@ export interface ColumnDef {
   readonly notNull: boolean;
   /** Default expression (`pg_get_expr`), null when none. Never set together with `generated`. */
   readonly default: string | null;
-  /** Expression of a stored generated column. */
+  /** Expression of a generated column. */
   readonly generated: string | null;
+  /** How a generated column is kept: computed on write (`STORED`) or on read (`VIRTUAL`, PostgreSQL 18); null when not generated. */
+  readonly generatedKind: "STORED" | "VIRTUAL" | null;
+  /**
+   * The column's own NOT NULL constraint as PostgreSQL 18 catalogs it (`pg_constraint` rows of type
+   * `n`): its name, `NO INHERIT` and validation. Null before 18, when the column is nullable, and when
+   * the table only inherits it (a partition's or child's copy of its parent's).
+   */
+  readonly notNullConstraint: NotNullConstraintDef | null;
   readonly identity: IdentityDef | null;
   /** Collation when it differs from the type's default, as a quoted qualified name. */
   readonly collation: string | null;
@@ -91,6 +99,15 @@ export interface ColumnDef {
   /** How many parents provide the column (`attinhcount`); 0 outside inheritance, 1 in a partition. */
   readonly inheritCount: number;
   readonly comment: string | null;
+}
+
+/** A column's NOT NULL constraint on PostgreSQL 18 (see {@link ColumnDef.notNullConstraint}). */
+export interface NotNullConstraintDef {
+  readonly name: string;
+  /** `NO INHERIT`: children and partitions do not get it. */
+  readonly noInherit: boolean;
+  /** False for `NOT NULL ... NOT VALID` not yet validated (rows may still hold nulls). */
+  readonly validated: boolean;
 }
 
 /** A column's reference to a user-defined type; `array` when the column is an array of it. */
@@ -115,8 +132,16 @@ export interface ConstraintDef {
   readonly references: QualifiedName | null;
   readonly deferrable: boolean;
   readonly initiallyDeferred: boolean;
-  /** False for a constraint added NOT VALID and not yet validated. */
+  /** False for a constraint added NOT VALID and not yet validated (and for one NOT ENFORCED). */
   readonly validated: boolean;
+  /** False for a CHECK or foreign key declared `NOT ENFORCED` (PostgreSQL 18): never checked, never validated. */
+  readonly enforced: boolean;
+  /**
+   * The definition as PostgreSQL prints it once more after it is re-applied from its own text, when
+   * that differs (`ANY (ARRAY[...]::text[])` becomes per-item casts): what a database the engine
+   * changed holds. Set by normalization on desired CHECKs only; the diff accepts either text.
+   */
+  readonly reprinted?: string;
   /** How many parents also provide this CHECK (`coninhcount`): the table's own copy is merged with theirs. */
   readonly inheritCount: number;
   /** A CHECK marked `NO INHERIT` (`connoinherit`): children do not get it. */
@@ -137,12 +162,29 @@ export interface IndexDef {
   readonly comment: string | null;
 }
 
+/**
+ * A partition's index that is attached to an index of its parent (`ALTER INDEX ... ATTACH
+ * PARTITION`, or built when the parent's index or the partition was created): only its name is the
+ * partition's own; its definition follows the parent's index.
+ */
+export interface PartitionIndexDef extends IndexDef {
+  /** The parent's index it is attached to (in the parent's schema). */
+  readonly parentIndex: string;
+}
+
+/** `REPLICA IDENTITY` of a table: what logical replication writes to identify updated and deleted rows. */
+export type ReplicaIdentity = { readonly kind: "DEFAULT" | "FULL" | "NOTHING" } | { readonly kind: "INDEX"; readonly index: string };
+
 /** A table: regular (optionally unlogged), partitioned, or a partition; a regular table may inherit from others. */
 export interface TableDef extends QualifiedName {
   readonly unlogged: boolean;
   readonly columns: readonly ColumnDef[];
   readonly constraints: readonly ConstraintDef[];
   readonly indexes: readonly IndexDef[];
+  /** A partition's indexes attached to its parent's indexes, sorted by name (empty for other tables). */
+  readonly partitionIndexes: readonly PartitionIndexDef[];
+  /** `REPLICA IDENTITY` (`pg_class.relreplident`, and the index marked `indisreplident`). */
+  readonly replicaIdentity: ReplicaIdentity;
   /** Storage parameters, `name=value`, sorted. */
   readonly options: readonly string[];
   /** `ALTER TABLE ... ENABLE ROW LEVEL SECURITY`. */

@@ -9,6 +9,7 @@ import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "..
 import { quoteIdent } from "../postgres/quote";
 import { isSupportedMajor, DEFAULT_MAJOR } from "../postgres/versions";
 import { introspect } from "./introspect";
+import { withReprintedChecks } from "./reprint";
 import { WeightedLru } from "./internal/lru";
 import { markKept } from "./internal/prepared";
 import { MODEL_VERSION, type SchemaModel } from "./model";
@@ -195,7 +196,7 @@ async function buildOn(
       if (runAs !== null) await other.query(`SET ROLE ${quoteIdent(runAs)}`);
       // The columns query (first lane) needs no relation cache; the index and constraint
       // definitions do, and the connection that ran the DDL has it warm.
-      const model = await introspect(other, { concurrent: [scratch] });
+      const model = await withReprintedChecks(scratch, await introspect(other, { concurrent: [scratch] }), false);
       if (onBuilt) await onBuilt(scratch, false);
       return model;
     } finally {
@@ -358,7 +359,7 @@ async function buildReusing(devUrl: string, desired: DesiredSchema, roles: Targe
     // A file that ended the transaction itself (COMMIT) left objects behind: that database goes.
     reusable = await stillInTransaction(client);
     if (failure === undefined) {
-      const model = await introspect(client);
+      const model = await withReprintedChecks(client, await introspect(client), true);
       if (onBuilt) await onBuilt(client, true);
       return model;
     }

@@ -114,8 +114,10 @@ describe("compareObject", () => {
           comment: null,
           constraints: [],
           indexes: [],
+          partitionIndexes: [],
+          replicaIdentity: { kind: "DEFAULT" },
           columns: [
-            { name: "x", type: "c", notNull: false, default: null, generated: null, identity: null, collation: null, userType: { schema: "public", name: "c", array: false }, local: true, inheritCount: 0, comment: null },
+            { name: "x", type: "c", notNull: false, default: null, generated: null, generatedKind: null, notNullConstraint: null, identity: null, collation: null, userType: { schema: "public", name: "c", array: false }, local: true, inheritCount: 0, comment: null },
           ],
         },
       ],

@@ -1,6 +1,6 @@
-import { quoteIdent, quoteLiteral, quoteNullableLiteral, quoteQualified } from "../postgres/quote";
+import { dollarQuote, quoteIdent, quoteLiteral, quoteNullableLiteral, quoteQualified } from "../postgres/quote";
 import type { Change, CommentTarget } from "./changes";
-import type { ColumnDef, ConstraintDef, IdentityDef, SequenceDef, TableDef } from "./model";
+import type { ColumnDef, ConstraintDef, IdentityDef, NotNullConstraintDef, QualifiedName, ReplicaIdentity, SequenceDef, TableDef } from "./model";
 import { columnsThroughTextSql, commentTargetSql, createSql, dropSql, recreateTypeSql, replaceSql, triggerEnableSql } from "./objects";
 import { grantDefaultPrivilegesSql, grantPrivilegesSql, ownerSql, revokeDefaultPrivilegesSql, revokePrivilegesSql } from "./privileges";
 
@@ -91,7 +91,7 @@ export function render(change: Change): string[] {
     case "setNotNull": {
       const t = quoteQualified(change.table.schema, change.table.name);
       const c = quoteIdent(change.column);
-      const out = [`ALTER TABLE ${t} ALTER COLUMN ${c} SET NOT NULL`];
+      const out = [change.constraint ? `ALTER TABLE ${t} ADD ${notNullClause(change.constraint, c)}${change.constraint.validated ? "" : " NOT VALID"}` : `ALTER TABLE ${t} ALTER COLUMN ${c} SET NOT NULL`];
       // Online, a validated CHECK (c IS NOT NULL) added by earlier steps lets PostgreSQL skip the
       // scan under ACCESS EXCLUSIVE; it has served its purpose once NOT NULL is set.
       if (change.online) out.push(`ALTER TABLE ${t} DROP CONSTRAINT ${quoteIdent(notNullCheckName(change.table.name, change.column))}`);
@@ -178,6 +178,12 @@ export function render(change: Change): string[] {
       const t = quoteQualified(change.table.schema, change.table.name);
       return [`ALTER TABLE ${t} ${change.enabled ? "ENABLE" : "DISABLE"} ROW LEVEL SECURITY`, `ALTER TABLE ${t} ${change.forced ? "" : "NO "}FORCE ROW LEVEL SECURITY`];
     }
+    case "setReplicaIdentity":
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} REPLICA IDENTITY ${replicaIdentityClause(change.identity)}`];
+    case "attachIndex":
+      return [`ALTER INDEX ${quoteQualified(change.parent.schema, change.parentIndex)} ATTACH PARTITION ${quoteQualified(change.table.schema, change.index)}`];
+    case "renamePartitionIndex":
+      return [renamePartitionIndexSql(change.parent, change.parentIndex, change.table, change.to)];
     case "createObject":
       return createSql(change.object);
     case "dropObject":
@@ -243,9 +249,17 @@ export function notNullCheckName(table: string, column: string): string {
   return `${table}_${column}`.slice(0, 40) + "_setpoint_not_null";
 }
 
-/** `CREATE TABLE` with columns and every constraint except foreign keys (added after all tables). */
+/**
+ * Whether `CREATE TABLE` declares the constraint: not a foreign key (added once every table exists),
+ * nor one to leave NOT VALID (only ALTER TABLE can).
+ */
+export function inCreateTable(c: ConstraintDef): boolean {
+  return c.kind !== "FOREIGN KEY" && (c.validated || !c.enforced);
+}
+
+/** `CREATE TABLE` with columns and the constraints {@link inCreateTable} allows. */
 export function renderCreateTable(table: TableDef): string {
-  const constraints = table.constraints.filter((c) => c.kind !== "FOREIGN KEY").map((c) => `  ${constraintClause(c)}`);
+  const constraints = table.constraints.filter(inCreateTable).map((c) => `  ${constraintClause(c)}`);
   const options = table.options.length ? ` WITH (${table.options.map(renderOption).join(", ")})` : "";
   const partitionBy = table.partitionBy ? ` PARTITION BY ${table.partitionBy}` : "";
   const name = quoteQualified(table.schema, table.name);
@@ -266,11 +280,36 @@ export function renderCreateTable(table: TableDef): string {
 export function renderColumn(c: ColumnDef): string {
   let sql = `${quoteIdent(c.name)} ${c.type}`;
   if (c.collation) sql += ` COLLATE ${c.collation}`;
-  if (c.generated !== null) sql += ` GENERATED ALWAYS AS (${c.generated}) STORED`;
+  if (c.generated !== null) sql += ` GENERATED ALWAYS AS (${c.generated}) ${c.generatedKind === "VIRTUAL" ? "VIRTUAL" : "STORED"}`;
   if (c.identity) sql += ` ${identityClause(c.identity)}`;
   if (c.default !== null) sql += ` DEFAULT ${c.default}`;
-  if (c.notNull) sql += " NOT NULL";
+  // A NOT NULL NOT VALID cannot be declared in CREATE TABLE: the diff adds it afterwards.
+  if (c.notNull && c.notNullConstraint) sql += c.notNullConstraint.validated ? ` ${notNullClause(c.notNullConstraint, "")}` : "";
+  else if (c.notNull) sql += " NOT NULL";
   return sql;
+}
+
+/** `CONSTRAINT name NOT NULL [column] [NO INHERIT]` (PostgreSQL 18): the column is named in ALTER TABLE ADD, not in a column definition. */
+function notNullClause(n: NotNullConstraintDef, quotedColumn: string): string {
+  return `CONSTRAINT ${quoteIdent(n.name)} NOT NULL${quotedColumn ? ` ${quotedColumn}` : ""}${n.noInherit ? " NO INHERIT" : ""}`;
+}
+
+function replicaIdentityClause(r: ReplicaIdentity): string {
+  return r.kind === "INDEX" ? `USING INDEX ${quoteIdent(r.index)}` : r.kind;
+}
+
+// The partition's index attached to the parent's index is found by the attachment, not by name:
+// PostgreSQL chose the name when it built it.
+function renamePartitionIndexSql(parent: QualifiedName, parentIndex: string, table: QualifiedName, to: string): string {
+  const body = `DECLARE n name;
+BEGIN
+  SELECT c.relname INTO n FROM pg_inherits h JOIN pg_index i ON i.indexrelid = h.inhrelid JOIN pg_class c ON c.oid = h.inhrelid
+   WHERE h.inhparent = ${quoteLiteral(quoteQualified(parent.schema, parentIndex))}::regclass AND i.indrelid = ${quoteLiteral(quoteQualified(table.schema, table.name))}::regclass;
+  IF n IS DISTINCT FROM ${quoteLiteral(to)} THEN
+    EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', ${quoteLiteral(table.schema)}, n, ${quoteLiteral(to)});
+  END IF;
+END`;
+  return `DO ${dollarQuote(body)}`;
 }
 
 /** `CONSTRAINT name <definition>` with deferral as PostgreSQL prints it inside the definition. */

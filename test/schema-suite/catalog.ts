@@ -23,7 +23,8 @@ const QUERIES: readonly string[] = [
           || ' partkey=' || coalesce(pg_get_partkeydef(c.oid), '-') || ' bound=' || coalesce(pg_get_expr(c.relpartbound, c.oid), '-')
           || ' parents=' || coalesce((SELECT string_agg(i.inhparent::regclass::text, ',' ORDER BY i.inhseqno) FROM pg_inherits i WHERE i.inhrelid = c.oid), '-')
           || CASE WHEN c.relkind IN ('v', 'm') THEN ' def=' || pg_get_viewdef(c.oid) ELSE '' END
-          || CASE WHEN c.relkind = 'm' THEN ' populated=' || c.relispopulated ELSE '' END AS line
+          || CASE WHEN c.relkind = 'm' THEN ' populated=' || c.relispopulated ELSE '' END
+          || CASE WHEN c.relkind IN ('r', 'p', 'm') THEN ' replident=' || c.relreplident::text ELSE '' END AS line
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE ${USER_NS} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND ${notExt("pg_class", "c.oid")}`,
   `SELECT 'column ' || c.oid::regclass::text || '.' || quote_ident(a.attname) || ': #' || row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum) || ' ' || format_type(a.atttypid, a.atttypmod)
@@ -37,7 +38,7 @@ const QUERIES: readonly string[] = [
           || ' deferrable=' || k.condeferrable || '/' || k.condeferred || ' valid=' || k.convalidated AS line
      FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace LEFT JOIN pg_class r ON r.oid = k.conrelid LEFT JOIN pg_type ty ON ty.oid = k.contypid
     WHERE ${USER_NS} AND ${notExt("pg_constraint", "k.oid")} AND k.contype <> 'n'`,
-  `SELECT 'index ' || i.indexrelid::regclass::text || ': ' || pg_get_indexdef(i.indexrelid) || ' options=' || coalesce(c.reloptions::text, '-') AS line
+  `SELECT 'index ' || i.indexrelid::regclass::text || ': ' || pg_get_indexdef(i.indexrelid) || ' options=' || coalesce(c.reloptions::text, '-') || ' replident=' || i.indisreplident AS line
      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_NS} AND ${notExt("pg_class", "i.indrelid")}`,
   `SELECT 'sequence ' || s.seqrelid::regclass::text || ': ' || format_type(s.seqtypid, NULL) || ' ' || s.seqstart || ' ' || s.seqincrement || ' ' || s.seqmin || ' ' || s.seqmax || ' ' || s.seqcache || ' ' || s.seqcycle
           || ' owned=' || coalesce((SELECT d.refobjid::regclass::text || '.' || d.refobjsubid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = s.seqrelid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1), '-') AS line
@@ -89,4 +90,22 @@ export function catalogDiff(expected: readonly string[], actual: readonly string
   const have = new Set(actual);
   const out = [...expected.filter((l) => !have.has(l)).map((l) => `- ${l}`), ...actual.filter((l) => !want.has(l)).map((l) => `+ ${l}`)];
   return out.slice(0, limit).map((l) => (l.length > 300 ? `${l.slice(0, 300)}…` : l));
+}
+
+/**
+ * Puts every CHECK of a table outside inheritance through one round trip on its own server (dropped
+ * and added again from its printed text), so two databases compare by the form PostgreSQL settles on:
+ * its printed text is not always a fixed point (`c IN ('a', 'b')` on varchar prints an array cast
+ * that prints per-item casts once re-applied; see ADR 0012). Changes the database.
+ */
+export async function settleChecks(client: Client): Promise<void> {
+  await client.query(`DO $settle$ DECLARE r record; BEGIN
+    FOR r IN SELECT k.conrelid::regclass::text AS rel, k.conname, pg_get_constraintdef(k.oid) AS def
+               FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE k.contype = 'c' AND ${USER_NS} AND k.conislocal AND k.coninhcount = 0 AND NOT k.connoinherit
+                AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = k.conrelid OR i.inhrelid = k.conrelid)
+    LOOP
+      EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I %s', r.rel, r.conname, r.conname, r.def);
+    END LOOP;
+  END $settle$`);
 }

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client } from "pg";
 import { quoteIdent } from "../../sdk/postgres/quote";
-import { catalogDiff, catalogLines } from "./catalog";
+import { catalogDiff, catalogLines, settleChecks } from "./catalog";
 import { PAIR_KINDS, SUITE_ROLES, type PairKind, type SchemaPair } from "./corpus";
 
 /** Where a pair stopped: the four CLI calls of a run, in order. */
@@ -148,7 +148,7 @@ export async function runPair(pair: SchemaPair, options: SuiteOptions, dir: stri
   writeFileSync(newFile, pair.new);
   const db = `suite_${randomBytes(6).toString("hex")}`;
   const url = databaseUrl(options.targetUrl, db);
-  const common = ["--url", url, "--dev-url", options.devUrl, ...(pair.schemas ? ["--schemas", pair.schemas.join(",")] : [])];
+  const common = ["--url", url, "--dev-url", options.devUrl, ...(pair.schemas === "all" ? ["--all-schemas"] : pair.schemas ? ["--schemas", pair.schemas.join(",")] : [])];
   const result: PairResult = { name: pair.name, kind: pair.kind, converged: false, planSteps: 0, planHazards: [], unmanaged: [], droppedUnmanaged: [], durationMs: 0 };
   const fail = (phase: Phase, error: string) => Object.assign(result, { phase, error: firstLine(error) });
   await admin(options.targetUrl, `CREATE DATABASE ${quoteIdent(db)} TEMPLATE template0`);
@@ -230,9 +230,19 @@ async function compareWithDirect(serverUrl: string, url: string, sql: string): P
     const [expected, actual] = await Promise.all([
       withClient(databaseUrl(serverUrl, ref), async (c) => {
         await c.query(sql);
+        await settleChecks(c);
         return catalogLines(c);
       }),
-      withClient(url, catalogLines),
+      // Settled in a transaction rolled back: the re-plan that follows sees the target as apply left it.
+      withClient(url, async (c) => {
+        await c.query("BEGIN");
+        try {
+          await settleChecks(c);
+          return await catalogLines(c);
+        } finally {
+          await c.query("ROLLBACK");
+        }
+      }),
     ]);
     return catalogDiff(expected, actual);
   } finally {

@@ -83,6 +83,18 @@ describe("reconcilePostgresSchema", () => {
     ]);
   });
 
+  it("passes the managed scope to the engine: allSchemas as \"all\", a list of schemas as it is", async () => {
+    const scopes: unknown[] = [];
+    const recording = (async (_url: string, _desired: unknown, options: { schemas?: unknown }) => {
+      scopes.push(options.schemas);
+      return { plan: { steps: [], unmanaged: [] }, fingerprint: "fp1" };
+    }) as unknown as typeof planSchema;
+    await harness(object({ ...goodSpec, allSchemas: true }), recording).reconcile(ctx, req);
+    await harness(object({ ...goodSpec, schemas: ["app"] }), recording).reconcile(ctx, req);
+    await harness(object(goodSpec), recording).reconcile(ctx, req);
+    expect(scopes).toEqual(["all", ["app"], undefined]);
+  });
+
   it("skips the status write when nothing changed", async () => {
     const first = harness(object(goodSpec), emptyPlan);
     await first.reconcile(ctx, req);

@@ -324,7 +324,12 @@ export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
             await deps.readConfigMapKey(req.namespace, configMapRef!.name, configMapRef!.key),
             `configmap ${configMapRef!.name} key ${configMapRef!.key}`,
           );
-    const options: SchemaEngineOptions = { ...deps.engineOptions, online: spec.online, allowHazards: allowedHazards(spec) };
+    const options: SchemaEngineOptions = {
+      ...deps.engineOptions,
+      online: spec.online,
+      allowHazards: allowedHazards(spec),
+      ...(spec.allSchemas ? { schemas: "all" as const } : spec.schemas ? { schemas: spec.schemas } : {}),
+    };
     try {
       // Apply straight away: the engine plans, and refuses the plan whole before anything runs
       // when it has hazards the spec does not allow; planning here first would plan twice.

@@ -8,6 +8,7 @@ import { indexPairs } from "./indexes";
 import { matviewPairs } from "./matviews";
 import type { SchemaPair } from "./pair";
 import { inheritancePairs, partitionPairs } from "./partitions";
+import { propertyPairs } from "./properties";
 import { routinePairs } from "./routines";
 import { extensionPairs, schemaPairs } from "./schemas";
 import { sequencePairs } from "./sequences";
@@ -42,4 +43,10 @@ export const SCHEMA_PAIRS: readonly SchemaPair[] = [
   ...schemaPairs,
   ...chainPairs,
   ...appPairs,
+  ...propertyPairs,
 ];
+
+/** The pairs whose SQL a server of `major` accepts (see {@link SchemaPair.minMajor}). */
+export function pairsFor(major: number): SchemaPair[] {
+  return SCHEMA_PAIRS.filter((p) => (p.minMajor ?? 0) <= major);
+}

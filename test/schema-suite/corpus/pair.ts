@@ -8,8 +8,10 @@ export interface SchemaPair {
   readonly kind: PairKind;
   readonly old: string;
   readonly new: string;
-  /** Schemas to manage (`--schemas`), for pairs that drop a whole schema. @default those in the desired SQL */
-  readonly schemas?: readonly string[];
+  /** Schemas to manage (`--schemas`, or `--all-schemas` for "all"), for pairs that drop a whole schema. @default those in the desired SQL */
+  readonly schemas?: readonly string[] | "all";
+  /** The first PostgreSQL major whose SQL the pair uses. @default every supported major */
+  readonly minMajor?: number;
 }
 
 /** Object kinds the corpus is organized by (the per-kind table of the runner's report). */

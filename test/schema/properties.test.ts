@@ -1,0 +1,157 @@
+import { describe, expect, it } from "vitest";
+import { applySchema, planSchema } from "../../sdk/schema/engine";
+import { schemaFromSql } from "../../sdk/schema/source";
+import { expectCatalogConverges, expectSameCatalog } from "../support/catalog-props";
+import { freshDatabase, majors } from "../support/postgres";
+import { engineOptions, runSql } from "../support/schema";
+
+// Table properties the engine did not model before issue 16, each proven by the catalogs: after
+// apply, a re-plan is empty and the catalogs equal those of a database where the SQL ran directly.
+
+const R = `CREATE TABLE r (id int PRIMARY KEY, code text NOT NULL, note text);
+CREATE UNIQUE INDEX r_code ON r (code);`;
+
+const EV = `CREATE TABLE ev (id int NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE ev1 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');`;
+
+const M = `CREATE TABLE m (id int, kind text DEFAULT 'a', qty int, note text) PARTITION BY LIST (kind);`;
+
+const PI = `CREATE TABLE pi (id int, k int, j int) PARTITION BY RANGE (id);
+CREATE TABLE pi1 PARTITION OF pi FOR VALUES FROM (0) TO (10);`;
+
+describe.each(majors())("table properties on PostgreSQL %i", (major) => {
+  it("replica identity: DEFAULT, FULL, NOTHING and USING INDEX, read, changed and set on new tables", async () => {
+    const full = `${R} ALTER TABLE r REPLICA IDENTITY FULL;`;
+    const byIndex = `${R} ALTER TABLE r REPLICA IDENTITY USING INDEX r_code;`;
+    const byKey = `${R} ALTER TABLE r REPLICA IDENTITY USING INDEX r_pkey;`;
+    const nothing = `${R} ALTER TABLE r REPLICA IDENTITY NOTHING;`;
+    await expectCatalogConverges(major, R, full);
+    await expectCatalogConverges(major, full, byIndex);
+    await expectCatalogConverges(major, byIndex, nothing);
+    await expectCatalogConverges(major, nothing, byKey);
+    await expectCatalogConverges(major, byKey, R);
+    await expectCatalogConverges(major, "", byIndex);
+  });
+
+  it("keeps a replica identity index when the index is rebuilt with another definition", async () => {
+    const { applied } = await expectCatalogConverges(
+      major,
+      `${R} ALTER TABLE r REPLICA IDENTITY USING INDEX r_code;`,
+      `${R.replace("ON r (code)", "ON r (code, id)")} ALTER TABLE r REPLICA IDENTITY USING INDEX r_code;`,
+    );
+    expect(applied.plan.steps.map((s) => s.kind)).toContain("setReplicaIdentity");
+  });
+
+  it("replica identity of partitioned tables and partitions, new and existing", async () => {
+    const wanted = `${EV} ALTER TABLE ev REPLICA IDENTITY FULL; ALTER TABLE ev1 REPLICA IDENTITY FULL;
+      CREATE TABLE ev2 PARTITION OF ev FOR VALUES FROM ('2025-01-01') TO ('2026-01-01'); ALTER TABLE ev2 REPLICA IDENTITY NOTHING;`;
+    await expectCatalogConverges(major, EV, wanted);
+    await expectCatalogConverges(major, "", wanted);
+    await expectCatalogConverges(major, wanted, EV);
+  });
+
+  it("a partition's own DEFAULT and NOT NULL are kept when it is created, and diffed afterwards", async () => {
+    const own = `${M}
+      CREATE TABLE m_a PARTITION OF m (qty NOT NULL DEFAULT 1, note DEFAULT 'x') FOR VALUES IN ('a');
+      CREATE TABLE m_b PARTITION OF m (kind DEFAULT 'b') FOR VALUES IN ('b');`;
+    const plain = `${M}
+      CREATE TABLE m_a PARTITION OF m FOR VALUES IN ('a');
+      CREATE TABLE m_b PARTITION OF m FOR VALUES IN ('b');`;
+    await expectCatalogConverges(major, "", own);
+    await expectCatalogConverges(major, plain, own);
+    await expectCatalogConverges(major, own, plain);
+    // The parent's default changes (reaching the partitions) while a partition keeps its own.
+    await expectCatalogConverges(major, own, own.replace("kind text DEFAULT 'a'", "kind text DEFAULT 'c'"));
+  });
+
+  it("a partition's index that matches a new index of its parent is attached under its own name, not dropped", async () => {
+    const own = `${PI} CREATE INDEX pi1_k ON pi1 (k);`;
+    const attached = `${own} CREATE INDEX pi_k ON pi (k);`;
+    const { applied } = await expectCatalogConverges(major, own, attached);
+    expect(applied.plan.steps.map((s) => s.kind)).toEqual(["createIndex"]);
+    await expectCatalogConverges(major, attached, own);
+    await expectCatalogConverges(major, "", attached);
+  });
+
+  it("indexes a parent's index builds in new and attached partitions get the names the desired state gives them", async () => {
+    const wanted = `${PI} CREATE INDEX pi_k ON pi (k);
+      CREATE TABLE pi2 (id int, k int, j int); CREATE INDEX pi2_own ON pi2 (k);
+      ALTER TABLE pi ATTACH PARTITION pi2 FOR VALUES FROM (10) TO (20);
+      CREATE TABLE pi3 (id int, k int, j int); CREATE INDEX pi3_own ON pi3 (k); CREATE INDEX pi3_j ON pi3 (j);
+      ALTER TABLE pi ATTACH PARTITION pi3 FOR VALUES FROM (20) TO (30);
+      ALTER INDEX pi1_k_idx RENAME TO pi1_renamed;`;
+    await expectCatalogConverges(major, PI, wanted);
+    await expectCatalogConverges(major, "", wanted);
+    // The parent's index changes: it is rebuilt, and its partitions' indexes keep their names.
+    await expectCatalogConverges(major, wanted, wanted.replace("CREATE INDEX pi_k ON pi (k);", "CREATE INDEX pi_k ON pi (k, j);").replaceAll("ON pi2 (k)", "ON pi2 (k, j)").replace("pi3_own ON pi3 (k)", "pi3_own ON pi3 (k, j)").replace("pi1_k_idx", "pi1_k_j_idx"));
+  });
+
+  it("a CHECK a partition declares and its parent gains is merged, and one the parent loses stays the partition's", async () => {
+    const own = `${PI} ALTER TABLE pi1 ADD CONSTRAINT k_positive CHECK (k > 0);`;
+    const parent = `${PI} ALTER TABLE pi ADD CONSTRAINT k_positive CHECK (k > 0);`;
+    const both = `${own} ALTER TABLE pi ADD CONSTRAINT k_positive CHECK (k > 0);`;
+    await expectCatalogConverges(major, own, parent);
+    await expectCatalogConverges(major, parent, own);
+    await expectCatalogConverges(major, both, parent);
+    await expectCatalogConverges(major, parent, both);
+    // A different definition on the partition: dropped before the parent's is added.
+    await expectCatalogConverges(major, `${PI} ALTER TABLE pi1 ADD CONSTRAINT k_positive CHECK (k > 1);`, parent);
+  });
+
+  it("a CHECK PostgreSQL prints differently once re-applied settles, on a new and an existing table", async () => {
+    const plain = "CREATE TABLE ck (id int PRIMARY KEY, c varchar(10), d varchar(5)[]);";
+    const checked = `${plain} ALTER TABLE ck ADD CONSTRAINT ck_c CHECK (c IN ('a', 'b')), ADD CONSTRAINT ck_d CHECK (d <@ ARRAY['x', 'y']::varchar[]);`;
+    for (const old of [plain, ""]) {
+      const db = await freshDatabase(major);
+      if (old) await runSql(db, old);
+      const desired = schemaFromSql(checked);
+      await applySchema(db.url, desired, engineOptions(db, { allowHazards: "all" }));
+      expect((await planSchema(db.url, desired, engineOptions(db))).plan.steps.map((s) => s.sql)).toEqual([]);
+      // The catalogs hold what the desired state holds once PostgreSQL prints it again: compare both
+      // after the same round trip on the same server.
+      const reference = await freshDatabase(major);
+      await runSql(reference, checked);
+      const ref = await reference.client();
+      const { rows } = await ref.query<{ name: string; def: string }>("SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'ck'::regclass AND contype = 'c'");
+      for (const r of rows) await ref.query(`ALTER TABLE ck DROP CONSTRAINT ${r.name}, ADD CONSTRAINT ${r.name} ${r.def}`);
+      await expectSameCatalog(await db.client(), ref);
+    }
+  });
+
+  it("a constraint declared NOT VALID stays unvalidated, and one validated in the desired state is validated", async () => {
+    const base = "CREATE TABLE nv (id int PRIMARY KEY, q int, p int); CREATE TABLE nvp (id int PRIMARY KEY);";
+    const notValid = `${base} ALTER TABLE nv ADD CONSTRAINT nv_q CHECK (q >= 0) NOT VALID, ADD CONSTRAINT nv_p FOREIGN KEY (p) REFERENCES nvp (id) NOT VALID;`;
+    const valid = `${base} ALTER TABLE nv ADD CONSTRAINT nv_q CHECK (q >= 0), ADD CONSTRAINT nv_p FOREIGN KEY (p) REFERENCES nvp (id);`;
+    await expectCatalogConverges(major, "", notValid);
+    await expectCatalogConverges(major, `${base} INSERT INTO nv VALUES (1, -1, NULL);`, notValid);
+    await expectCatalogConverges(major, valid, notValid);
+    await expectCatalogConverges(major, notValid, valid);
+  });
+
+  it("--schemas without public manages that schema alone and never creates public", async () => {
+    const sql = "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY); CREATE TABLE public.elsewhere (id int);";
+    const db = await freshDatabase(major);
+    await runSql(db, "DROP SCHEMA public CASCADE");
+    const desired = schemaFromSql(sql);
+    const applied = await applySchema(db.url, desired, engineOptions(db, { schemas: ["app"] }));
+    expect(applied.plan.steps.map((s) => s.kind)).toEqual(["createSchema", "createTable"]);
+    expect((await planSchema(db.url, desired, engineOptions(db, { schemas: ["app"] }))).plan.steps).toEqual([]);
+    const c = await db.client();
+    expect((await c.query("SELECT nspname FROM pg_namespace WHERE nspname IN ('app', 'public') ORDER BY 1")).rows).toEqual([{ nspname: "app" }]);
+    // With public present (every new database has it), the catalogs are those of the SQL run directly but for public's table.
+    await expectCatalogConverges(major, "", "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY);", { schemas: ["app"] });
+  });
+
+  it("schemas: all manages every non-system schema; one the desired state lacks is dropped only as an allowed hazard", async () => {
+    const old = "CREATE SCHEMA a; CREATE SCHEMA gone; CREATE TABLE gone.t (id int); CREATE TABLE public.p (id int);";
+    const sql = "CREATE SCHEMA a; CREATE TABLE a.x (id int); CREATE TABLE public.p (id int);";
+    const db = await freshDatabase(major);
+    await runSql(db, old);
+    const planned = await planSchema(db.url, schemaFromSql(sql), engineOptions(db, { schemas: "all" }));
+    expect(planned.plan.steps.flatMap((s) => s.hazards.map((h) => h.code)).sort()).toEqual(["DATA_LOSS_DROP_SCHEMA", "DATA_LOSS_DROP_TABLE"]);
+    await expect(applySchema(db.url, schemaFromSql(sql), engineOptions(db, { schemas: "all" }))).rejects.toThrow(/DATA_LOSS_DROP_SCHEMA/);
+    // Without "all", a schema the desired state does not name is not the engine's.
+    expect((await planSchema(db.url, schemaFromSql(sql), engineOptions(db))).plan.steps.map((s) => s.kind)).toEqual(["createTable"]);
+    await expectCatalogConverges(major, old, sql, { schemas: "all" });
+  });
+});
