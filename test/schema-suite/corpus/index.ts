@@ -6,6 +6,7 @@ import { constraintPairs } from "./constraints";
 import { enumPairs } from "./enums";
 import { indexPairs } from "./indexes";
 import { matviewPairs } from "./matviews";
+import { orderingPairs } from "./ordering";
 import type { SchemaPair } from "./pair";
 import { inheritancePairs, partitionPairs } from "./partitions";
 import { routinePairs } from "./routines";
@@ -42,4 +43,5 @@ export const SCHEMA_PAIRS: readonly SchemaPair[] = [
   ...schemaPairs,
   ...chainPairs,
   ...appPairs,
+  ...orderingPairs,
 ];
