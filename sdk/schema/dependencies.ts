@@ -352,8 +352,9 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const t = change.table;
       const drops = [K.table(t), ...t.columns.map((c) => K.column(t, c.name)), ...t.constraints.map((c) => K.constraint(t, c.name))];
       drops.push(...t.indexes.map((i) => K.index(t.schema, i.name)));
-      // Sequences owned by its columns go with it.
+      // Sequences owned by its columns (also identity sequences, by the name PostgreSQL gives them) go with it.
       drops.push(...sequencesDroppedWith(live, desired, t).map((s) => K.sequence(s.schema, s.name)));
+      for (const c of t.columns) if (c.identity) drops.push(K.sequence(t.schema, identitySequenceName(t.name, c.name)));
       if (t.partitionOf) drops.push(K.bounds(t.partitionOf));
       const releases = [K.schema(t.schema), K.extensionObjects, ...(t.partitionOf ? [K.table(t.partitionOf)] : []), ...t.inherits.map(K.table), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
       return d({ drops, releases });
@@ -384,6 +385,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       // Without ONLY the column goes from partitions (and their own indexes and constraints on it)
       // too, and so do the sequences it owns.
       const drops = [K.column(change.table, name), ...sequencesDroppedWith(live, desired, change.table, name).map((s) => K.sequence(s.schema, s.name))];
+      if (change.column.identity) drops.push(K.sequence(change.table.schema, identitySequenceName(change.table.name, name)));
       if (!change.only) drops.push(...descendantColumns(live, change.table, name));
       return d({
         drops,
@@ -505,8 +507,9 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "attachPartition":
       return d({ needs: [K.table(change.table), K.table(change.parent)], creates: [K.bounds(change.parent)] });
     case "detachPartition":
-      // Before the partition is dropped (a partition of a referenced table is detached first).
-      return d({ needs: [K.table(change.table)], releases: [K.table(change.parent), K.table(change.table)], drops: [K.bounds(change.parent)] });
+      // Before the partition is dropped (a partition of a referenced table is detached first, also
+      // one re-created); one known by a new name only, after the rename.
+      return d({ needs: findTable(live, change.table) ? none : [K.table(change.table)], releases: [K.table(change.parent), K.table(change.table)], drops: [K.bounds(change.parent)] });
     case "inherit": {
       // PostgreSQL requires the child to have the parent's columns and CHECKs already.
       const parent = findTable(desired, change.parent);

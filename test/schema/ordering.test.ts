@@ -115,6 +115,12 @@ describe.each(majors())("plan ordering on PostgreSQL %i", (major) => {
          CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a (id));`,
       );
       expect(kinds(applied.plan.steps)).toEqual(["detachPartition", "dropTable"]);
+      // A referenced partition re-created as a partitioned one, and back.
+      const nested = (sub: boolean) => `CREATE TABLE a (id int PRIMARY KEY) PARTITION BY RANGE (id);
+        CREATE TABLE a1 PARTITION OF a FOR VALUES FROM (0) TO (10)${sub ? " PARTITION BY RANGE (id); CREATE TABLE a11 PARTITION OF a1 FOR VALUES FROM (0) TO (5)" : ""};
+        CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a (id));`;
+      await converges(major, nested(false), nested(true));
+      await converges(major, nested(true), nested(false));
     });
 
     it("re-creates a view grouping by a primary key (a functional dependency) around the key's replacement", async () => {
@@ -153,6 +159,12 @@ describe.each(majors())("plan ordering on PostgreSQL %i", (major) => {
         major,
         `CREATE TABLE t (id serial, n bigserial, at date NOT NULL) PARTITION BY RANGE (at); COMMENT ON SEQUENCE t_id_seq IS 'ids';`,
         `CREATE TABLE t (id serial, n bigint GENERATED ALWAYS AS IDENTITY, at date NOT NULL) PARTITION BY LIST (at); COMMENT ON SEQUENCE t_id_seq IS 'ids';`,
+      );
+      // An identity's sequence goes with its table too: a serial of the same name comes after.
+      await converges(
+        major,
+        `CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY, at date NOT NULL) PARTITION BY LIST (at);`,
+        `CREATE TABLE t (id serial, at date NOT NULL) PARTITION BY RANGE (at);`,
       );
     });
 

@@ -92,7 +92,7 @@ CREATE TABLE visit_2020 PARTITION OF visit FOR VALUES FROM ('2020-01-01') TO ('2
   }),
   ...slot("sequences", "ordering-owned-by-dropped-column", {
     variants: {
-      serial: `CREATE TABLE ticket (id serial, label text);`,
+      serial: `CREATE TABLE ticket (label text, id serial);`,
       gone: `CREATE TABLE ticket (label text);`,
       standalone: `CREATE SEQUENCE ticket_id_seq;\nCREATE TABLE ticket (label text);`,
       moved: `CREATE SEQUENCE ticket_id_seq AS integer;\nCREATE TABLE ticket (label text, no int DEFAULT nextval('ticket_id_seq'));\nALTER SEQUENCE ticket_id_seq OWNED BY ticket.no;`,
@@ -110,8 +110,8 @@ CREATE TABLE visit_2020 PARTITION OF visit FOR VALUES FROM ('2020-01-01') TO ('2
 ALTER TABLE gauge ADD CONSTRAINT gauge_level_check CHECK (level >= 0), ADD CONSTRAINT gauge_level_site_key UNIQUE (level, site);
 CREATE TABLE gauge_alarm (id int PRIMARY KEY, level int, site int, FOREIGN KEY (level, site) REFERENCES gauge (level, site));`,
     variants: {
-      plain: `CREATE TABLE gauge (raw int, level int, site int);`,
-      generated: `CREATE TABLE gauge (raw int, level int GENERATED ALWAYS AS (raw * 10) STORED, site int);`,
+      plain: `CREATE TABLE gauge (raw int, site int, level int);`,
+      generated: `CREATE TABLE gauge (raw int, site int, level int GENERATED ALWAYS AS (raw * 10) STORED);`,
     },
   }),
   pair(
