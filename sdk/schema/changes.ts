@@ -125,7 +125,12 @@ export type Change =
   | { readonly kind: "validateConstraint"; readonly table: QualifiedName; readonly constraint: string }
   | { readonly kind: "dropConstraint"; readonly table: QualifiedName; readonly constraint: ConstraintDef }
   | { readonly kind: "renameConstraint"; readonly table: QualifiedName; readonly from: string; readonly to: string }
-  | { readonly kind: "addConstraintUsingIndex"; readonly table: QualifiedName; readonly constraint: ConstraintDef; readonly index: string }
+  /**
+   * `ADD CONSTRAINT ... USING INDEX` of an index built concurrently. `replaces`: the live primary key
+   * or unique constraint of the same name, dropped in the same step (one transaction), so the table
+   * is never without a key while the new index is built under a temporary name.
+   */
+  | { readonly kind: "addConstraintUsingIndex"; readonly table: QualifiedName; readonly constraint: ConstraintDef; readonly index: string; readonly replaces: ConstraintDef | null }
   | { readonly kind: "createIndex"; readonly table: QualifiedName; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "dropIndex"; readonly schema: string; readonly index: IndexDef; readonly concurrently: boolean }
   | { readonly kind: "renameIndex"; readonly schema: string; readonly from: string; readonly to: string }

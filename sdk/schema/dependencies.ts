@@ -42,6 +42,11 @@ const K = {
   columnDefault: (t: QualifiedName, c: string) => `default:${t.schema}.${t.name}.${c}`,
   /** A child's links dropped: what it inherited is its own afterwards (droppable, alterable). */
   unlinked: (t: QualifiedName) => `unlinked:${t.schema}.${t.name}`,
+  /**
+   * A column's NOT NULL as a primary key or an identity holds it (PostgreSQL refuses DROP NOT NULL
+   * while they do): their drops release it, DROP NOT NULL drops it.
+   */
+  notNull: (t: QualifiedName, c: string) => `notnull:${t.schema}.${t.name}.${c}`,
 };
 
 // PostgreSQL's ALTER TABLE on a parent reaches its children: a change on a table waits for the
@@ -50,10 +55,51 @@ const K = {
 const onParent = (t: QualifiedName) => K.children(t);
 const onInherited = (t: QualifiedName) => [K.children(t), K.unlinked(t)];
 
-/** Column keys of `column` in every live descendant of `table` (classic inheritance) that has it. */
+const partitionIndex = new WeakMap<SchemaModel, Map<string, TableDef[]>>();
+
+/** The partitions of `parent` in `model` (direct ones). */
+function partitionsOf(model: SchemaModel, parent: QualifiedName): readonly TableDef[] {
+  let index = partitionIndex.get(model);
+  if (!index) {
+    index = new Map();
+    for (const t of model.tables) {
+      if (!t.partitionOf) continue;
+      const key = `${t.partitionOf.schema}.${t.partitionOf.name}`;
+      const list = index.get(key);
+      if (list) list.push(t);
+      else index.set(key, [t]);
+    }
+    partitionIndex.set(model, index);
+  }
+  return index.get(`${parent.schema}.${parent.name}`) ?? [];
+}
+
+/** Table keys of every live partition of `table`, at any depth. */
+function partitionTables(live: SchemaModel, table: QualifiedName): string[] {
+  return partitionsOf(live, table).flatMap((p) => [K.table(p), ...partitionTables(live, p)]);
+}
+
+/**
+ * The live sequences OWNED BY `table`'s `column` (any column when undefined) that PostgreSQL drops
+ * with it: all but those the plan gives another owner first (whose setSequenceOwner releases the column).
+ */
+export function sequencesDroppedWith(live: SchemaModel, desired: SchemaModel, table: QualifiedName, column?: string): QualifiedName[] {
+  const same = (o: { schema: string; table: string; column: string } | null, col: string) => o?.schema === table.schema && o.table === table.name && o.column === col;
+  return live.sequences.filter((s) => {
+    const o = s.ownedBy;
+    if (!o || o.schema !== table.schema || o.table !== table.name || (column !== undefined && o.column !== column)) return false;
+    const d = desired.sequences.find((x) => x.schema === s.schema && x.name === s.name);
+    return !d || same(d.ownedBy, o.column);
+  });
+}
+
+/**
+ * Column keys of `column` in every live descendant of `table` that has it: inheritance children
+ * and partitions (whose columns are the parent's: PostgreSQL drops or retypes them with it).
+ */
 function descendantColumns(live: SchemaModel, table: QualifiedName, column: string, seen = new Set<string>()): string[] {
   const out: string[] = [];
-  for (const c of childrenOf(live, table)) {
+  for (const c of [...childrenOf(live, table), ...partitionsOf(live, table)]) {
     const key = `${c.schema}.${c.name}`;
     if (seen.has(key) || !c.columns.some((x) => x.name === column)) continue;
     seen.add(key);
@@ -150,8 +196,11 @@ function constraintReleases(table: QualifiedName, c: ConstraintDef, live: Schema
   const out = [...c.columns.map((col) => K.column(table, col)), ...routinesInExpression(c.kind === "FOREIGN KEY" ? null : c.definition, live)];
   // An exclusion constraint's operator classes, or a check's functions, may be an extension's (btree_gist).
   if (c.kind === "EXCLUDE" || c.kind === "CHECK") out.push(K.extensionObjects);
+  // A primary key holds its columns' NOT NULL.
+  if (c.kind === "PRIMARY KEY") out.push(...c.columns.map((col) => K.notNull(table, col)));
   if (c.references) {
-    out.push(K.table(c.references));
+    // A foreign key to a partitioned table depends on each of its partitions too.
+    out.push(K.table(c.references), ...partitionTables(live, c.references));
     const ref = findTable(live, c.references);
     for (const rc of ref?.constraints ?? []) if (rc.kind === "PRIMARY KEY" || rc.kind === "UNIQUE") out.push(K.constraint(c.references, rc.name));
     for (const ri of ref?.indexes ?? []) if (ri.unique) out.push(K.index(c.references.schema, ri.name));
@@ -282,7 +331,10 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const o = change.sequence.ownedBy;
       const needs = [K.sequence(change.sequence.schema, change.sequence.name)];
       if (o) needs.push(K.column({ schema: o.schema, name: o.table }, o.column));
-      return d({ needs });
+      // A sequence moving to another owner moves before its old owner column goes (which would take it along).
+      const from = live.sequences.find((s) => s.schema === change.sequence.schema && s.name === change.sequence.name)?.ownedBy;
+      const moved = from && (!o || from.schema !== o.schema || from.table !== o.table || from.column !== o.column);
+      return d({ needs, releases: moved ? [K.column({ schema: from.schema, name: from.table }, from.column)] : none });
     }
     case "renameSequence":
       return d({ drops: [K.sequence(change.sequence.schema, change.sequence.name)], creates: [K.sequence(change.sequence.schema, change.to)] });
@@ -309,6 +361,9 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const t = change.table;
       const drops = [K.table(t), ...t.columns.map((c) => K.column(t, c.name)), ...t.constraints.map((c) => K.constraint(t, c.name))];
       drops.push(...t.indexes.map((i) => K.index(t.schema, i.name)));
+      // Sequences owned by its columns (also identity sequences, by the name PostgreSQL gives them) go with it.
+      drops.push(...sequencesDroppedWith(live, desired, t).map((s) => K.sequence(s.schema, s.name)));
+      for (const c of t.columns) if (c.identity) drops.push(K.sequence(t.schema, identitySequenceName(t.name, c.name)));
       if (t.partitionOf) drops.push(K.bounds(t.partitionOf));
       const releases = [K.schema(t.schema), K.extensionObjects, ...(t.partitionOf ? [K.table(t.partitionOf)] : []), ...t.inherits.map(K.table), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
       return d({ drops, releases });
@@ -336,8 +391,13 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const name = change.column.name;
       // With ONLY, children keep the column as their own: those that drop it come after.
       const children = change.only ? childrenOf(live, change.table).filter((c) => c.columns.some((x) => x.name === name)) : [];
+      // Without ONLY the column goes from partitions (and their own indexes and constraints on it)
+      // too, and so do the sequences it owns.
+      const drops = [K.column(change.table, name), ...sequencesDroppedWith(live, desired, change.table, name).map((s) => K.sequence(s.schema, s.name))];
+      if (change.column.identity) drops.push(K.sequence(change.table.schema, identitySequenceName(change.table.name, name)));
+      if (!change.only) drops.push(...descendantColumns(live, change.table, name));
       return d({
-        drops: [K.column(change.table, name)],
+        drops,
         creates: [K.shape(change.table)],
         needs: onInherited(change.table),
         releases: [...columnReleases(change.column, live), ...children.map((c) => K.column(c, name))],
@@ -367,16 +427,21 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       // What the new default still uses is not released (a routine re-created around it).
       return d({ needs, creates: [K.columnDefault(change.table, change.column)], releases: columnReleases(findColumn(live, change.table, change.column), live).filter((k) => !k.startsWith("type:") && !needs.includes(k)) });
     }
-    case "dropDefault":
+    case "dropDefault": {
+      // On a live column, before whatever drops it (its table dropped or re-created); on one
+      // known by a new name only, after the rename.
+      const column = findColumn(live, change.table, change.column);
+      const key = K.column(change.table, change.column);
       return d({
         creates: [K.columnDefault(change.table, change.column)],
-        needs: [K.column(change.table, change.column), onParent(change.table), ...partitionParentDefault(change.table, change.column, desired)],
-        releases: columnReleases(findColumn(live, change.table, change.column), live).filter((k) => !k.startsWith("type:")),
+        needs: [...(column ? [] : [key]), onParent(change.table), ...partitionParentDefault(change.table, change.column, desired)],
+        releases: [...(column ? [key] : []), ...columnReleases(column, live).filter((k) => !k.startsWith("type:"))],
       });
+    }
     case "setNotNull":
       return d({ needs: [K.column(change.table, change.column), onParent(change.table)] });
     case "dropNotNull":
-      return d({ needs: [K.column(change.table, change.column), ...onInherited(change.table)] });
+      return d({ needs: [K.column(change.table, change.column), ...onInherited(change.table)], drops: [K.notNull(change.table, change.column)] });
     case "addIdentity":
       // After a sequence of the name PostgreSQL gives the identity's (a serial's) is dropped.
       return d({ needs: [K.column(change.table, change.column)], creates: [K.sequence(change.table.schema, identitySequenceName(change.table.name, change.column))] });
@@ -384,7 +449,10 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       // Before a sequence of its name (a serial's) is created.
       // Before the column's type changes too (releases, not needs: the serial's default, set after
       // the type change, needs the new sequence, which comes after this drop).
-      return d({ releases: [K.column(change.table, change.column)], drops: [K.sequence(change.table.schema, identitySequenceName(change.table.name, change.column))] });
+      return d({
+        releases: [K.column(change.table, change.column), K.notNull(change.table, change.column)],
+        drops: [K.sequence(change.table.schema, identitySequenceName(change.table.name, change.column))],
+      });
     case "syncSequence":
       return d({ needs: [K.sequence(change.sequence.schema, change.sequence.name), K.column(change.table, change.column)] });
     case "alterIdentity":
@@ -410,11 +478,13 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     }
     case "renameConstraint":
       return d({ drops: [K.constraint(change.table, change.from)], creates: [K.constraint(change.table, change.to)] });
-    case "addConstraintUsingIndex":
-      return d({
-        creates: [K.constraint(change.table, change.constraint.name)],
-        needs: [K.index(change.table.schema, change.index), ...change.constraint.columns.map((c) => K.column(change.table, c))],
-      });
+    case "addConstraintUsingIndex": {
+      const key = K.constraint(change.table, change.constraint.name);
+      const needs = [K.index(change.table.schema, change.index), ...change.constraint.columns.map((c) => K.column(change.table, c))];
+      // Replacing a key of the same name: what depends on the old one goes before, what needs the new one after.
+      if (change.replaces) return d({ creates: [key], drops: [key], needs, releases: constraintReleases(change.table, change.replaces, live) });
+      return d({ creates: [key], needs });
+    }
     case "createIndex":
       return d({
         creates: [K.index(change.table.schema, change.index.name)],
@@ -450,7 +520,9 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "attachPartition":
       return d({ needs: [K.table(change.table), K.table(change.parent)], creates: [K.bounds(change.parent)] });
     case "detachPartition":
-      return d({ needs: [K.table(change.table)], releases: [K.table(change.parent)], drops: [K.bounds(change.parent)] });
+      // Before the partition is dropped (a partition of a referenced table is detached first, also
+      // one re-created); one known by a new name only, after the rename.
+      return d({ needs: findTable(live, change.table) ? none : [K.table(change.table)], releases: [K.table(change.parent), K.table(change.table)], drops: [K.bounds(change.parent)] });
     case "inherit": {
       // PostgreSQL requires the child to have the parent's columns and CHECKs already.
       const parent = findTable(desired, change.parent);

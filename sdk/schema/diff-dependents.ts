@@ -180,8 +180,11 @@ function releaseDefaultsOfDroppedRoutines(live: SchemaModel, desired: SchemaMode
   for (const c of ctx.out) {
     if (c.kind === "setDefault" || c.kind === "dropDefault" || c.kind === "alterColumnType") handled.add(factsKey(c.table, c.column));
     if (c.kind === "dropColumn" || c.kind === "addColumn") handled.add(factsKey(c.table, c.column.name));
+    // A table dropped (or re-created) takes its defaults along.
+    if (c.kind === "dropTable") handled.add(factsKey(c.table));
   }
   for (const t of live.tables) {
+    if (handled.has(factsKey(t))) continue;
     for (const c of t.columns) {
       if (c.default === null || handled.has(factsKey(t, c.name))) continue;
       if (!routinesInExpression(c.default, live).some((k) => routines.has(k))) continue;

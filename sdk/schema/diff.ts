@@ -16,6 +16,7 @@ import { dependenciesOf, sequencesInExpression } from "./dependencies";
 import { diffPrivileges } from "./privileges";
 import { checksForNewParents, childrenOf, linkPlan, parentsFirst, projectedChecks, projectedColumns, providedByParent, relinkForOwnColumns } from "./inheritance";
 import { diffDependents } from "./diff-dependents";
+import { diffImplied } from "./diff-implied";
 import { indexOptionsOf, withoutIndexOptions } from "./index-options";
 import {
   keepsValidation,
@@ -81,6 +82,7 @@ export function diff(live: SchemaModel, desired: SchemaModel, options: DiffOptio
   partitionIndexChanges(renamedLive, desired, ctx);
   syncNewSequences(renamedLive, desired, ctx);
   diffDependents(renamedLive, desired, ctx);
+  diffImplied(renamedLive, desired, ctx);
   const recreated = new Set<string>();
   for (const c of ctx.out) if (RECREATING.has(c.kind)) for (const k of dependenciesOf(c, live, desired).drops) recreated.add(k);
   ctx.out.push(...diffPrivileges(live, desired, ctx.out, { major: ctx.major, role: options.role, recreated }));
@@ -438,12 +440,16 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
   const liveCons = new Map(l.constraints.map((c) => [c.name, c]));
   const desiredIdx = new Map(t.indexes.map((i) => [i.name, i]));
 
-  // Drops first in emission order; the dependency graph enforces what must precede what.
+  // Drops first in emission order; the dependency graph enforces what must precede what. A key
+  // replaced by another of the same name is dropped where the new one is added (see addConstraint).
+  const replaced = new Map<string, ConstraintDef>();
   for (const c of l.constraints) {
     const d = desiredCons.get(c.name);
     if (!d && c.inheritCount + links.add.length > 0 && providedByParent(c, t, desired)) continue;
     if (!d && providedByPartitionParent(c, t, desired)) continue;
-    if (!d || (!sameDefinition(c, d) && !onlyIndexOptionsDiffer(c, d)) || !keepsValidation(c, d)) ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
+    const changed = d !== undefined && !sameDefinition(c, d) && !onlyIndexOptionsDiffer(c, d);
+    if (changed && isKey(c) && isKey(d)) replaced.set(c.name, c);
+    else if (!d || changed || !keepsValidation(c, d)) ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
   }
   for (const i of l.indexes) {
     if (!desiredIdx.has(i.name) && !keptForAttachment(i, t, desired)) ctx.out.push({ kind: "dropIndex", schema: t.schema, index: i, concurrently: ctx.online });
@@ -472,7 +478,7 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
       const to = indexOptionsOf(c.definition);
       const reset = from.map(optionName).filter((n) => !to.some((o) => optionName(o) === n));
       ctx.out.push({ kind: "setIndexOptions", table: t, index: c.name, set: to.filter((o) => !from.includes(o)), reset });
-    } else if (!lc || !sameDefinition(lc, c) || !keepsValidation(lc, c)) addConstraint(t, c, true, ctx);
+    } else if (!lc || !sameDefinition(lc, c) || !keepsValidation(lc, c)) addConstraint(t, c, true, ctx, replaced.get(c.name) ?? null);
     else if (!lc.validated && c.validated) ctx.out.push({ kind: "validateConstraint", table: t, constraint: c.name });
   }
   for (const c of checksForNewParents(l, t, links, desired)) addConstraint(t, c, true, ctx);
@@ -515,6 +521,8 @@ function renameEquivalents(l: TableDef, t: TableDef, ctx: Ctx): TableDef {
   });
   return { ...l, constraints, indexes };
 }
+
+const isKey = (c: ConstraintDef) => c.kind === "PRIMARY KEY" || c.kind === "UNIQUE";
 
 // A primary key or unique constraint whose index's storage parameters alone change (the index of a
 // primary key or unique constraint has the constraint's name).
@@ -567,8 +575,13 @@ function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx, only: boo
   }
 }
 
-/** Adds a constraint: online on a live table, NOT VALID then validated, or through a concurrently built index. */
-export function addConstraint(t: TableDef, c: ConstraintDef, existingTable: boolean, ctx: Ctx): void {
+/**
+ * Adds a constraint: online on a live table, NOT VALID then validated, or through a concurrently
+ * built index. `replaces` is a live primary key or unique constraint of the same name that goes:
+ * online, the new index is built under a temporary name and swapped in, in one step with the drop
+ * (no moment without a key); otherwise it is dropped first.
+ */
+export function addConstraint(t: TableDef, c: ConstraintDef, existingTable: boolean, ctx: Ctx, replaces: ConstraintDef | null = null): void {
   const table = { schema: t.schema, name: t.name };
   const online = ctx.online && existingTable;
   // NOT ENFORCED (PostgreSQL 18): never checked, so neither NOT VALID nor validated.
@@ -576,7 +589,20 @@ export function addConstraint(t: TableDef, c: ConstraintDef, existingTable: bool
     ctx.out.push({ kind: "addConstraint", table, constraint: c, notValid: false });
     return;
   }
-  if (online && (c.kind === "CHECK" || c.kind === "FOREIGN KEY")) {
+  if (online && replaces && (c.kind === "PRIMARY KEY" || c.kind === "UNIQUE")) {
+    const name = `${c.name.slice(0, 50)}_setpoint_new`;
+    const indexDef = uniqueIndexForConstraint(t, { ...c, name });
+    if (indexDef) {
+      ctx.out.push({ kind: "createIndex", table, index: { name, definition: indexDef, unique: true, valid: true, columns: c.columns, comment: null }, concurrently: true });
+      ctx.out.push({ kind: "addConstraintUsingIndex", table, constraint: c, index: name, replaces });
+      return;
+    }
+  }
+  if (replaces) ctx.out.push({ kind: "dropConstraint", table, constraint: replaces });
+  // VALIDATE leaves the per-partition pieces of a foreign key to a partitioned table NOT VALID:
+  // such a key is added validated (under its hazard).
+  const toPartitioned = c.kind === "FOREIGN KEY" && c.references !== null && ctx.desired.tables.some((x) => x.schema === c.references!.schema && x.name === c.references!.name && x.partitionBy !== null);
+  if (online && (c.kind === "CHECK" || (c.kind === "FOREIGN KEY" && !toPartitioned))) {
     ctx.out.push({ kind: "addConstraint", table, constraint: c, notValid: true });
     if (c.validated) ctx.out.push({ kind: "validateConstraint", table, constraint: c.name });
     return;
@@ -585,7 +611,7 @@ export function addConstraint(t: TableDef, c: ConstraintDef, existingTable: bool
     const indexDef = uniqueIndexForConstraint(t, c);
     if (indexDef) {
       ctx.out.push({ kind: "createIndex", table, index: { name: c.name, definition: indexDef, unique: true, valid: true, columns: c.columns, comment: null }, concurrently: true });
-      ctx.out.push({ kind: "addConstraintUsingIndex", table, constraint: c, index: c.name });
+      ctx.out.push({ kind: "addConstraintUsingIndex", table, constraint: c, index: c.name, replaces: null });
       return;
     }
   }

@@ -351,6 +351,8 @@ interface ConstraintRow {
   columns: string[] | null;
   ref_schema: string | null;
   ref_table: string | null;
+  /** A foreign key's referenced index (conindid). */
+  ref_index: string | null;
   deferrable: boolean;
   deferred: boolean;
   validated: boolean;
@@ -456,6 +458,7 @@ function assembleTables(relations: RelationRow[], columns: ColumnRow[], constrai
           definition: withIndexOptions(c.definition, c.index_options),
           columns: c.columns ?? (c.keys ?? []).map(name),
           references: c.ref_table ? { schema: c.ref_schema!, name: c.ref_table } : null,
+          referencedIndex: c.ref_index,
           deferrable: c.deferrable,
           initiallyDeferred: c.deferred,
           validated: c.validated,
@@ -666,6 +669,7 @@ SELECT con.conrelid::int AS relid, con.conname AS name, con.contype::text AS con
          array(SELECT att.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
                JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = k.attnum ORDER BY k.ord) END AS columns,
        rn.nspname AS ref_schema, rc.relname AS ref_table,
+       CASE WHEN con.contype = 'f' THEN (SELECT ri.relname FROM pg_class ri WHERE ri.oid = con.conindid) END AS ref_index,
        con.condeferrable AS deferrable, con.condeferred AS deferred, con.convalidated AS validated,
        con.coninhcount::int AS inherit_count, con.connoinherit AS no_inherit,
        CASE WHEN con.contype IN ('p', 'u') THEN (SELECT ic.reloptions FROM pg_class ic WHERE ic.oid = con.conindid) END AS index_options,
@@ -696,7 +700,8 @@ ORDER BY i.indrelid, ic.relname`;
 /**
  * The graph keys (see ObjectDef.dependsOn) of the pg_depend rows `d` that match `where`: relations,
  * columns, sequences, indexes, user types (a table's row type is the table; an array its element),
- * routines (by name and argument types) and schemas. Built-in objects have no key.
+ * routines (by name and argument types), schemas and table constraints (a view or SQL-standard body
+ * grouping by a primary key depends on it). Built-in objects have no key.
  */
 const DEP_KEYS = (where: string) => `array(
   SELECT DISTINCT k.key FROM pg_depend d CROSS JOIN LATERAL (SELECT CASE
@@ -717,6 +722,11 @@ const DEP_KEYS = (where: string) => `array(
       WHERE p.oid = d.refobjid AND pn.nspname NOT IN ('pg_catalog', 'information_schema'))
     WHEN d.refclassid = 'pg_namespace'::regclass THEN (
       SELECT 'schema:' || dn.nspname FROM pg_namespace dn WHERE dn.oid = d.refobjid AND dn.nspname NOT IN ('pg_catalog', 'information_schema'))
+    -- A query grouping by a primary key reads the other columns through it (functional dependency).
+    WHEN d.refclassid = 'pg_constraint'::regclass THEN (
+      SELECT 'constraint:' || kn.nspname || '.' || kr.relname || '.' || kc.conname
+      FROM pg_constraint kc JOIN pg_class kr ON kr.oid = kc.conrelid JOIN pg_namespace kn ON kn.oid = kr.relnamespace
+      WHERE kc.oid = d.refobjid)
   END AS key) k
   WHERE ${where} AND d.deptype IN ('n', 'a') AND k.key IS NOT NULL
   ORDER BY 1)`;

@@ -130,6 +130,12 @@ export interface ConstraintDef {
   readonly columns: readonly string[];
   /** Referenced table of a foreign key. */
   readonly references: QualifiedName | null;
+  /**
+   * The unique index of the referenced table a foreign key depends on (`conindid`, in the referenced
+   * table's schema; a primary key's or unique constraint's index has the constraint's name), else
+   * null. Dropping it takes the foreign key down with it, so the plan drops and re-adds the key.
+   */
+  readonly referencedIndex: string | null;
   readonly deferrable: boolean;
   readonly initiallyDeferred: boolean;
   /** False for a constraint added NOT VALID and not yet validated (and for one NOT ENFORCED). */
@@ -239,7 +245,7 @@ interface ObjectBase extends QualifiedName {
   readonly definition: string;
   /**
    * Graph keys of what the object needs, from pg_depend: `schema:s`, `table:s.t`, `column:s.t.c`,
-   * `type:s.n`, `function:s.f(argtypes)`, `sequence:s.n`, `index:s.n`.
+   * `type:s.n`, `function:s.f(argtypes)`, `sequence:s.n`, `index:s.n`, `constraint:s.t.c`.
    */
   readonly dependsOn: readonly string[];
   readonly comment: string | null;

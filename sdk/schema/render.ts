@@ -142,8 +142,10 @@ export function render(change: Change): string[] {
     case "addConstraintUsingIndex": {
       const c = change.constraint;
       const deferral = c.deferrable ? ` DEFERRABLE INITIALLY ${c.initiallyDeferred ? "DEFERRED" : "IMMEDIATE"}` : "";
+      const table = quoteQualified(change.table.schema, change.table.name);
       return [
-        `ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.kind === "PRIMARY KEY" ? "PRIMARY KEY" : "UNIQUE"} USING INDEX ${quoteIdent(change.index)}${deferral}`,
+        ...(change.replaces ? [`ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdent(change.replaces.name)}`] : []),
+        `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.kind === "PRIMARY KEY" ? "PRIMARY KEY" : "UNIQUE"} USING INDEX ${quoteIdent(change.index)}${deferral}`,
       ];
     }
     case "createIndex": {

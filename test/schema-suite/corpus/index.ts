@@ -6,6 +6,7 @@ import { constraintPairs } from "./constraints";
 import { enumPairs } from "./enums";
 import { indexPairs } from "./indexes";
 import { matviewPairs } from "./matviews";
+import { orderingPairs } from "./ordering";
 import type { SchemaPair } from "./pair";
 import { inheritancePairs, partitionPairs } from "./partitions";
 import { propertyPairs } from "./properties";
@@ -44,6 +45,7 @@ export const SCHEMA_PAIRS: readonly SchemaPair[] = [
   ...chainPairs,
   ...appPairs,
   ...propertyPairs,
+  ...orderingPairs,
 ];
 
 /** The pairs whose SQL a server of `major` accepts (see {@link SchemaPair.minMajor}). */
