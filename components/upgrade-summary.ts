@@ -5,7 +5,7 @@ import type { UpgradePhase } from "../sdk/upgrade/phase-names";
 /** The outcome of one phase run (the engine's \`PhaseResult\`, spelled out). */
 export interface UpgradePhaseResult {
   readonly phase: string;
-  readonly status: "Succeeded" | "Failed" | "Skipped";
+  readonly status: "Succeeded" | "Failed" | "Skipped" | "NotStarted";
   /** Epoch ms. */
   readonly startedAt: number;
   readonly durationMs: number;

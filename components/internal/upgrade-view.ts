@@ -8,7 +8,6 @@ import {
   phaseRule,
   switchInterrupted,
   type PreflightReport,
-  type UpgradePhase,
   type UpgradeRefusal,
   type UpgradeRequest,
   type UpgradeState,

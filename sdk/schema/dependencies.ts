@@ -55,25 +55,6 @@ const K = {
 const onParent = (t: QualifiedName) => K.children(t);
 const onInherited = (t: QualifiedName) => [K.children(t), K.unlinked(t)];
 
-const partitionIndex = new WeakMap<SchemaModel, Map<string, TableDef[]>>();
-
-/** The partitions of `parent` in `model` (direct ones). */
-function partitionsOf(model: SchemaModel, parent: QualifiedName): readonly TableDef[] {
-  let index = partitionIndex.get(model);
-  if (!index) {
-    index = new Map();
-    for (const t of model.tables) {
-      if (!t.partitionOf) continue;
-      const key = `${t.partitionOf.schema}.${t.partitionOf.name}`;
-      const list = index.get(key);
-      if (list) list.push(t);
-      else index.set(key, [t]);
-    }
-    partitionIndex.set(model, index);
-  }
-  return index.get(`${parent.schema}.${parent.name}`) ?? [];
-}
-
 /** Table keys of every live partition of `table`, at any depth. */
 function partitionTables(live: SchemaModel, table: QualifiedName): string[] {
   return partitionsOf(live, table).flatMap((p) => [K.table(p), ...partitionTables(live, p)]);

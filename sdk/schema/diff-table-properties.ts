@@ -115,6 +115,7 @@ function setNotNull(t: QualifiedName, column: string, constraint: ColumnDef["not
       definition: `CHECK ((${quoteIdent(column)} IS NOT NULL))`,
       columns: [column],
       references: null,
+      referencedIndex: null,
       deferrable: false,
       initiallyDeferred: false,
       validated: true,
