@@ -103,7 +103,7 @@ describe("setpoint help and unknown commands", () => {
   it.each([
     [["shema", "plan"], /unknown command "shema"; did you mean "setpoint schema"\?/],
     [["upgrde"], /did you mean "setpoint upgrade"\?/],
-    [["schema", "paln"], /unknown schema command "paln"; did you mean "setpoint schema plan"\? \(commands: plan, apply, inspect/],
+    [["schema", "paln"], /unknown schema command "paln"; did you mean "setpoint schema plan"\? \(commands: plan, apply, verify, inspect/],
     [["upgrade", "rollbak"], /did you mean "setpoint upgrade rollback"\?/],
     [["schema", "plan", "--shema", "x.sql"], /unknown option --shema for "setpoint schema plan"; did you mean --schema\?/],
     [["schema", "plan", "--lock-timout", "5"], /did you mean --lock-timeout\?/],
