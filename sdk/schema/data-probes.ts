@@ -20,18 +20,19 @@ const KEY = quoteIdent("?setpoint probe key");
 /**
  * The key under which a change's probe findings are stored, or null when the change is not probed.
  * A constraint is keyed where it is checked: an `addConstraint` that is not NOT VALID, or the
- * `validateConstraint` that follows a NOT VALID one.
+ * `validateConstraint` that follows a NOT VALID one. A step that checks no existing row (NOT VALID,
+ * NOT ENFORCED, a NOT VALID NOT NULL constraint of PostgreSQL 18) is not probed.
  */
 export function probeKeyOf(change: Change): string | null {
   switch (change.kind) {
     case "setNotNull":
-      return `setNotNull:${keyOf(change.table)}.${change.column}`;
+      return change.constraint?.validated === false ? null : `setNotNull:${keyOf(change.table)}.${change.column}`;
     case "addColumn":
       return `addColumn:${keyOf(change.table)}.${change.column.name}`;
     case "alterColumnType":
       return `alterColumnType:${keyOf(change.table)}.${change.column}`;
     case "addConstraint":
-      return change.notValid ? null : `constraint:${keyOf(change.table)}:${change.constraint.name}`;
+      return change.notValid || !change.constraint.enforced ? null : `constraint:${keyOf(change.table)}:${change.constraint.name}`;
     case "validateConstraint":
       return `constraint:${keyOf(change.table)}:${change.constraint}`;
     case "createIndex":
