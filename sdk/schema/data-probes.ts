@@ -1,4 +1,4 @@
-import { quoteIdent, quoteQualified } from "../postgres/quote";
+import { quoteIdent, quoteLiteral, quoteQualified } from "../postgres/quote";
 import type { Change } from "./changes";
 import { keyOf, type ConstraintDef, type QualifiedName, type SchemaModel, type TableDef } from "./model";
 
@@ -42,6 +42,8 @@ export function probeKeyOf(change: Change): string | null {
       return `domainConstraint:${keyOf(change.domain)}:${change.constraint}`;
     case "setDomainNotNull":
       return change.notNull ? `domainNotNull:${keyOf(change.domain)}` : null;
+    case "recreateEnum":
+      return change.removedValues.length > 0 ? `recreateEnum:${keyOf(change.enum)}` : null;
     default:
       return null;
   }
@@ -54,7 +56,7 @@ export function probeKeyOf(change: Change): string | null {
 export interface RowProbe {
   readonly kind: "rows";
   readonly key: string;
-  readonly code: Exclude<DataHazardCode, "DATA_UNVERIFIED" | "TYPE_CAST_LOSSY" | "CAST_FAILS">;
+  readonly code: Exclude<DataHazardCode, "DATA_UNVERIFIED" | "TYPE_CAST_LOSSY">;
   /** What the step does, e.g. `SET NOT NULL on public.t.c`. */
   readonly what: string;
   /** What the offending rows do, for one row and for several, e.g. `holds NULL` / `hold NULL`. */
@@ -124,7 +126,36 @@ export function probesFor(changes: readonly Change[], live: SchemaModel, desired
     const key = probeKeyOf(c);
     if (key === null) continue;
     if (c.kind === "addDomainConstraint" || c.kind === "validateDomainConstraint" || c.kind === "setDomainNotNull") out.push(...domainProbes(c, key, ctx));
+    else if (c.kind === "recreateEnum") out.push(...enumProbes(c, key, ctx));
     else if ("table" in c && !created.has(keyOf(c.table))) out.push(...probesOfChange(c, key, ctx));
+  }
+  return out;
+}
+
+/**
+ * An enum re-created without some values: each column converted through text fails on a row
+ * holding one (the probe reads the live columns the step converts, by their live names).
+ */
+function enumProbes(c: Extract<Change, { kind: "recreateEnum" }>, key: string, ctx: Ctx): Probe[] {
+  const removed = c.removedValues.map(quoteLiteral).join(", ");
+  const out: Probe[] = [];
+  for (const col of c.columns) {
+    const t = ctx.live.tables.find((x) => keyOf(x) === keyOf(col.table));
+    const def = t?.columns.find((x) => x.name === col.column);
+    // A partition's or child's inherited column is read through its parent.
+    if (!t || !def || (!def.local && def.inheritCount > 0)) continue;
+    const { expr: k, columns } = sampleKey(t);
+    const v = `t.${quoteIdent(col.column)}`;
+    const where = col.array ? `${v}::text[] && ARRAY[${removed}]::text[]` : `${v}::text IN (${removed})`;
+    out.push({
+      kind: "rows",
+      key,
+      code: "CAST_FAILS",
+      what: `recreating enum ${keyOf(c.enum)} without ${c.removedValues.map((x) => `'${x}'`).join(", ")} (column ${keyOf(t)}.${col.column})`,
+      offence: ["holds a removed value", "hold removed values"],
+      keyColumns: columns,
+      sql: `SELECT ${k} AS k FROM ${quoteQualified(t.schema, t.name)} AS t WHERE ${where} LIMIT ${PROBE_ROW_CAP + 1}`,
+    });
   }
   return out;
 }

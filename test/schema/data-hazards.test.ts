@@ -187,6 +187,20 @@ describe.each(majors())("data-aware hazards on PostgreSQL %i", (major) => {
     expect(dataHazards(await planOn(db, desired))).toEqual([]);
   });
 
+  it("an enum re-created without a value that rows still hold is refused (their conversion would fail)", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE TYPE color AS ENUM ('red', 'green', 'blue'); CREATE TABLE p (id int PRIMARY KEY, c color, cs color[]); INSERT INTO p VALUES (1, 'red', '{red}'), (2, 'green', '{red,green}'), (3, NULL, NULL);");
+    const desired = "CREATE TYPE color AS ENUM ('red', 'blue'); CREATE TABLE p (id int PRIMARY KEY, c color, cs color[]);";
+    const found = dataHazards(await planOn(db, desired));
+    expect(found.map((h) => [h.code, h.kind, h.rows])).toEqual([
+      ["CAST_FAILS", "recreateEnum", { count: 1, capped: false, sampleKey: "(id)=(2)" }],
+      ["CAST_FAILS", "recreateEnum", { count: 1, capped: false, sampleKey: "(id)=(2)" }],
+    ]);
+    expect(found[0]!.message).toMatch(/recreating enum public\.color without 'green' \(column public\.p\.c\) would fail: 1 row holds a removed value/);
+    await runSql(db, "UPDATE p SET c = 'blue', cs = '{blue}' WHERE id = 2");
+    expect(dataHazards(await planOn(db, desired))).toEqual([]);
+  });
+
   it("rows hidden by row-level security are not a pass: the probe reports DATA_UNVERIFIED", async () => {
     const db = await freshDatabase(major);
     const role = await createPasswordRole(db);
