@@ -201,6 +201,29 @@ describe.each(majors())("data-aware hazards on PostgreSQL %i", (major) => {
     expect(dataHazards(await planOn(db, desired))).toEqual([]);
   });
 
+  it("reads partitioned tables whole, quoted names and composite keys", async () => {
+    const db = await freshDatabase(major);
+    await runSql(
+      db,
+      `CREATE SCHEMA "Sales";
+       CREATE TABLE "Sales"."Orders" ("Region" text, "Order No" int, "Net Amount" numeric, PRIMARY KEY ("Region", "Order No")) PARTITION BY LIST ("Region");
+       CREATE TABLE "Sales"."Orders_eu" PARTITION OF "Sales"."Orders" FOR VALUES IN ('eu');
+       CREATE TABLE "Sales"."Orders_us" PARTITION OF "Sales"."Orders" FOR VALUES IN ('us');
+       INSERT INTO "Sales"."Orders" VALUES ('eu', 1, 10), ('us', 7, -5), ('us', 8, NULL);`,
+    );
+    const desired = `CREATE SCHEMA "Sales";
+       CREATE TABLE "Sales"."Orders" ("Region" text, "Order No" int, "Net Amount" numeric NOT NULL CONSTRAINT "Net positive" CHECK ("Net Amount" > 0), PRIMARY KEY ("Region", "Order No")) PARTITION BY LIST ("Region");
+       CREATE TABLE "Sales"."Orders_eu" PARTITION OF "Sales"."Orders" FOR VALUES IN ('eu');
+       CREATE TABLE "Sales"."Orders_us" PARTITION OF "Sales"."Orders" FOR VALUES IN ('us');`;
+    const found = dataHazards(await planOn(db, desired));
+    // The partitioned parent is read once, with its partitions' rows.
+    expect(found.map((h) => [h.code, h.kind, h.rows])).toEqual([
+      ["NOT_NULL_VIOLATION", "setNotNull", { count: 1, capped: false, sampleKey: '("Region", "Order No")=(us, 8)' }],
+      ["CHECK_VIOLATION", "addConstraint", { count: 1, capped: false, sampleKey: '("Region", "Order No")=(us, 7)' }],
+    ]);
+    expect(found[1]!.message).toMatch(/^check constraint Net positive on Sales\.Orders would fail: 1 row violates it/);
+  });
+
   it("rows hidden by row-level security are not a pass: the probe reports DATA_UNVERIFIED", async () => {
     const db = await freshDatabase(major);
     const role = await createPasswordRole(db);
