@@ -1,4 +1,4 @@
-import { quoteIdent, quoteQualified } from "../postgres/quote";
+import { quoteIdent, quoteLiteral, quoteQualified } from "../postgres/quote";
 import type { Change } from "./changes";
 import { keyOf, type ConstraintDef, type QualifiedName, type SchemaModel, type TableDef } from "./model";
 
@@ -43,6 +43,10 @@ export function probeKeyOf(change: Change): string | null {
       return `domainConstraint:${keyOf(change.domain)}:${change.constraint}`;
     case "setDomainNotNull":
       return change.notNull ? `domainNotNull:${keyOf(change.domain)}` : null;
+    case "recreateEnum":
+      return change.removedValues.length > 0 ? `recreateEnum:${keyOf(change.enum)}` : null;
+    case "attachPartition":
+      return `attachPartition:${keyOf(change.table)}`;
     default:
       return null;
   }
@@ -55,7 +59,7 @@ export function probeKeyOf(change: Change): string | null {
 export interface RowProbe {
   readonly kind: "rows";
   readonly key: string;
-  readonly code: Exclude<DataHazardCode, "DATA_UNVERIFIED" | "TYPE_CAST_LOSSY" | "CAST_FAILS">;
+  readonly code: Exclude<DataHazardCode, "DATA_UNVERIFIED" | "TYPE_CAST_LOSSY">;
   /** What the step does, e.g. `SET NOT NULL on public.t.c`. */
   readonly what: string;
   /** What the offending rows do, for one row and for several, e.g. `holds NULL` / `hold NULL`. */
@@ -125,7 +129,81 @@ export function probesFor(changes: readonly Change[], live: SchemaModel, desired
     const key = probeKeyOf(c);
     if (key === null) continue;
     if (c.kind === "addDomainConstraint" || c.kind === "validateDomainConstraint" || c.kind === "setDomainNotNull") out.push(...domainProbes(c, key, ctx));
+    else if (c.kind === "recreateEnum") out.push(...enumProbes(c, key, ctx));
     else if ("table" in c && !created.has(keyOf(c.table))) out.push(...probesOfChange(c, key, ctx));
+  }
+  return out;
+}
+
+/**
+ * Rows of a table being attached as a partition that lie outside its bound (the ATTACH checks them
+ * and fails with a check violation). LIST, RANGE without MINVALUE/MAXVALUE, and HASH bounds of a
+ * parent the target has; a DEFAULT partition and other forms are not probed.
+ */
+function partitionBoundProbe(ctx: Ctx, c: Extract<Change, { kind: "attachPartition" }>, key: string): Probe[] {
+  const lt = liveTable(ctx, c.table);
+  const parentDef = ctx.desired.tables.find((t) => keyOf(t) === keyOf(c.parent));
+  const partKey = parentDef?.partitionBy ? /^(LIST|RANGE|HASH) \((.*)\)$/.exec(parentDef.partitionBy) : null;
+  if (!lt || !partKey) return [];
+  const keys = splitTopLevel(partKey[2]!).map((k) => `(${k})`);
+  const bound = c.bound;
+  let outside: string | null = null;
+  if (partKey[1] === "LIST" && bound.startsWith("FOR VALUES IN (") && keys.length === 1) {
+    const values = splitTopLevel(bound.slice("FOR VALUES IN (".length, closingParen(bound, "FOR VALUES IN ".length)));
+    const nonNull = values.filter((v) => v !== "NULL");
+    const k = keys[0]!;
+    outside = `(${k} IS NULL${values.includes("NULL") ? " AND false" : ""}) OR (${k} IS NOT NULL AND ${nonNull.length ? `${k} NOT IN (${nonNull.join(", ")})` : "true"})`;
+  } else if (partKey[1] === "RANGE" && bound.startsWith("FOR VALUES FROM (") && !/\b(MINVALUE|MAXVALUE)\b/.test(bound)) {
+    const fromOpen = "FOR VALUES FROM ".length;
+    const fromEnd = closingParen(bound, fromOpen);
+    const to = bound.slice(fromEnd + 1);
+    if (fromEnd < 0 || !to.startsWith(" TO (")) return [];
+    const row = `ROW(${keys.join(", ")})`;
+    outside = `${keys.map((k) => `${k} IS NULL`).join(" OR ")} OR NOT (${row} >= ROW${bound.slice(fromOpen, fromEnd + 1)} AND ${row} < ROW${to.slice(" TO ".length)})`;
+  } else if (partKey[1] === "HASH" && !ctx.created.has(keyOf(c.parent))) {
+    const m = /^FOR VALUES WITH \(modulus (\d+), remainder (\d+)\)$/.exec(bound);
+    if (!m) return [];
+    outside = `NOT satisfies_hash_partition(${quoteLiteral(quoteQualified(c.parent.schema, c.parent.name))}::regclass, ${m[1]}, ${m[2]}, ${keys.join(", ")})`;
+  }
+  if (outside === null) return [];
+  const { expr: k, columns } = sampleKey(lt);
+  return [
+    {
+      kind: "rows",
+      key,
+      code: "CHECK_VIOLATION",
+      what: `attaching ${keyOf(c.table)} to ${keyOf(c.parent)} ${bound}`,
+      offence: ["lies outside the bound", "lie outside the bound"],
+      keyColumns: columns,
+      sql: `SELECT ${k} AS k FROM ${quoteQualified(lt.schema, lt.name)} AS t WHERE ${outside} LIMIT ${PROBE_ROW_CAP + 1}`,
+    },
+  ];
+}
+
+/**
+ * An enum re-created without some values: each column converted through text fails on a row
+ * holding one (the probe reads the live columns the step converts, by their live names).
+ */
+function enumProbes(c: Extract<Change, { kind: "recreateEnum" }>, key: string, ctx: Ctx): Probe[] {
+  const removed = c.removedValues.map(quoteLiteral).join(", ");
+  const out: Probe[] = [];
+  for (const col of c.columns) {
+    const t = ctx.live.tables.find((x) => keyOf(x) === keyOf(col.table));
+    const def = t?.columns.find((x) => x.name === col.column);
+    // A partition's or child's inherited column is read through its parent.
+    if (!t || !def || (!def.local && def.inheritCount > 0)) continue;
+    const { expr: k, columns } = sampleKey(t);
+    const v = `t.${quoteIdent(col.column)}`;
+    const where = col.array ? `${v}::text[] && ARRAY[${removed}]::text[]` : `${v}::text IN (${removed})`;
+    out.push({
+      kind: "rows",
+      key,
+      code: "CAST_FAILS",
+      what: `recreating enum ${keyOf(c.enum)} without ${c.removedValues.map((x) => `'${x}'`).join(", ")} (column ${keyOf(t)}.${col.column})`,
+      offence: ["holds a removed value", "hold removed values"],
+      keyColumns: columns,
+      sql: `SELECT ${k} AS k FROM ${quoteQualified(t.schema, t.name)} AS t WHERE ${where} LIMIT ${PROBE_ROW_CAP + 1}`,
+    });
   }
   return out;
 }
@@ -183,6 +261,8 @@ function probesOfChange(c: Change, key: string, ctx: Ctx): Probe[] {
     }
     case "alterColumnType":
       return castProbe(ctx, c, key);
+    case "attachPartition":
+      return partitionBoundProbe(ctx, c, key);
     case "addConstraint":
       return constraintProbes(ctx, c.table, c.constraint, key);
     case "validateConstraint": {

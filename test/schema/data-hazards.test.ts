@@ -187,6 +187,73 @@ describe.each(majors())("data-aware hazards on PostgreSQL %i", (major) => {
     expect(dataHazards(await planOn(db, desired))).toEqual([]);
   });
 
+  it("an enum re-created without a value that rows still hold is refused (their conversion would fail)", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE TYPE color AS ENUM ('red', 'green', 'blue'); CREATE TABLE p (id int PRIMARY KEY, c color, cs color[]); INSERT INTO p VALUES (1, 'red', '{red}'), (2, 'green', '{red,green}'), (3, NULL, NULL);");
+    const desired = "CREATE TYPE color AS ENUM ('red', 'blue'); CREATE TABLE p (id int PRIMARY KEY, c color, cs color[]);";
+    const found = dataHazards(await planOn(db, desired));
+    expect(found.map((h) => [h.code, h.kind, h.rows])).toEqual([
+      ["CAST_FAILS", "recreateEnum", { count: 1, capped: false, sampleKey: "(id)=(2)" }],
+      ["CAST_FAILS", "recreateEnum", { count: 1, capped: false, sampleKey: "(id)=(2)" }],
+    ]);
+    expect(found[0]!.message).toMatch(/recreating enum public\.color without 'green' \(column public\.p\.c\) would fail: 1 row holds a removed value/);
+    await runSql(db, "UPDATE p SET c = 'blue', cs = '{blue}' WHERE id = 2");
+    expect(dataHazards(await planOn(db, desired))).toEqual([]);
+  });
+
+  it("reads partitioned tables whole, quoted names and composite keys", async () => {
+    const db = await freshDatabase(major);
+    await runSql(
+      db,
+      `CREATE SCHEMA "Sales";
+       CREATE TABLE "Sales"."Orders" ("Region" text, "Order No" int, "Net Amount" numeric, PRIMARY KEY ("Region", "Order No")) PARTITION BY LIST ("Region");
+       CREATE TABLE "Sales"."Orders_eu" PARTITION OF "Sales"."Orders" FOR VALUES IN ('eu');
+       CREATE TABLE "Sales"."Orders_us" PARTITION OF "Sales"."Orders" FOR VALUES IN ('us');
+       INSERT INTO "Sales"."Orders" VALUES ('eu', 1, 10), ('us', 7, -5), ('us', 8, NULL);`,
+    );
+    const desired = `CREATE SCHEMA "Sales";
+       CREATE TABLE "Sales"."Orders" ("Region" text, "Order No" int, "Net Amount" numeric NOT NULL CONSTRAINT "Net positive" CHECK ("Net Amount" > 0), PRIMARY KEY ("Region", "Order No")) PARTITION BY LIST ("Region");
+       CREATE TABLE "Sales"."Orders_eu" PARTITION OF "Sales"."Orders" FOR VALUES IN ('eu');
+       CREATE TABLE "Sales"."Orders_us" PARTITION OF "Sales"."Orders" FOR VALUES IN ('us');`;
+    const found = dataHazards(await planOn(db, desired));
+    // The partitioned parent is read once, with its partitions' rows.
+    expect(found.map((h) => [h.code, h.kind, h.rows])).toEqual([
+      ["NOT_NULL_VIOLATION", "setNotNull", { count: 1, capped: false, sampleKey: '("Region", "Order No")=(us, 8)' }],
+      ["CHECK_VIOLATION", "addConstraint", { count: 1, capped: false, sampleKey: '("Region", "Order No")=(us, 7)' }],
+    ]);
+    expect(found[1]!.message).toMatch(/^check constraint Net positive on Sales\.Orders would fail: 1 row violates it/);
+  });
+
+  it("a table attached as a partition with rows outside its bound is refused (LIST, RANGE, HASH)", async () => {
+    const db = await freshDatabase(major);
+    await runSql(
+      db,
+      `CREATE TABLE l (id int, region text) PARTITION BY LIST (region);
+       CREATE TABLE l_eu (id int, region text); INSERT INTO l_eu VALUES (1, 'eu'), (2, 'us'), (3, NULL);
+       CREATE TABLE r (id int, at date) PARTITION BY RANGE (at);
+       CREATE TABLE r_2024 (id int, at date); INSERT INTO r_2024 VALUES (1, '2024-05-01'), (2, '2025-01-01');
+       CREATE TABLE h (id int) PARTITION BY HASH (id);
+       CREATE TABLE h_0 (id int); INSERT INTO h_0 SELECT generate_series(1, 20);`,
+    );
+    const desired = `CREATE TABLE l (id int, region text) PARTITION BY LIST (region);
+       CREATE TABLE l_eu PARTITION OF l FOR VALUES IN ('eu');
+       CREATE TABLE r (id int, at date) PARTITION BY RANGE (at);
+       CREATE TABLE r_2024 PARTITION OF r FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+       CREATE TABLE h (id int) PARTITION BY HASH (id);
+       CREATE TABLE h_0 PARTITION OF h FOR VALUES WITH (modulus 2, remainder 0);`;
+    const found = dataHazards(await planOn(db, desired));
+    const byTable = Object.fromEntries(found.map((h) => [/attaching public\.(\w+)/.exec(h.message)?.[1], [h.code, h.kind, h.rows?.count]]));
+    expect(byTable.l_eu).toEqual(["CHECK_VIOLATION", "attachPartition", 2]);
+    expect(byTable.r_2024).toEqual(["CHECK_VIOLATION", "attachPartition", 1]);
+    expect(byTable.h_0?.[0]).toBe("CHECK_VIOLATION");
+    expect(byTable.h_0?.[2]).toBeGreaterThan(0);
+    expect(found).toHaveLength(3);
+    // Rows that fit: no finding, and the attach applies.
+    await runSql(db, "DELETE FROM l_eu WHERE region IS DISTINCT FROM 'eu'; DELETE FROM r_2024 WHERE at >= '2025-01-01'; DELETE FROM h_0 WHERE NOT satisfies_hash_partition('h'::regclass, 2, 0, id);");
+    expect(dataHazards(await planOn(db, desired))).toEqual([]);
+    await applySchema(db.url, schemaFromSql(desired), engineOptions(db, { allowHazards: "all" }));
+  });
+
   it("rows hidden by row-level security are not a pass: the probe reports DATA_UNVERIFIED", async () => {
     const db = await freshDatabase(major);
     const role = await createPasswordRole(db);

@@ -48,12 +48,14 @@ describe.each(majors())("enums, sequences and extensions on PostgreSQL %i", (maj
     expect((await (await db.client()).query("SELECT a FROM t")).rows).toEqual([{ a: 12 }]);
   });
 
-  it("fails a value removal that rows still use, rolling back to the untouched database", async () => {
+  it("refuses a value removal that rows still use (or, without data probes, fails it and rolls back), leaving the database untouched", async () => {
     const db = await freshDatabase(major);
     await runSql(db, "CREATE TYPE color AS ENUM ('red', 'blue'); CREATE TABLE t (c color); INSERT INTO t VALUES ('blue');");
-    await expect(applySchema(db.url, schemaFromSql("CREATE TYPE color AS ENUM ('red'); CREATE TABLE t (c color);"), engineOptions(db, { allowHazards: "all" }))).rejects.toThrow(
-      /invalid input value for enum/,
-    );
+    const desired = schemaFromSql("CREATE TYPE color AS ENUM ('red'); CREATE TABLE t (c color);");
+    // The plan's data probe finds the row first, and nothing runs.
+    await expect(applySchema(db.url, desired, engineOptions(db, { allowHazards: "all" }))).rejects.toThrow(/CAST_FAILS: recreating enum public\.color without 'blue'.*1 row holds a removed value/);
+    // Without the probes, the apply itself fails and rolls back.
+    await expect(applySchema(db.url, desired, engineOptions(db, { allowHazards: "all", dataProbes: false }))).rejects.toThrow(/invalid input value for enum/);
     const c = await db.client();
     const { rows } = await c.query("SELECT enum_range(NULL::color)::text AS r, (SELECT c::text FROM t) AS v");
     expect(rows).toEqual([{ r: "{red,blue}", v: "blue" }]);
