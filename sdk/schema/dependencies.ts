@@ -409,7 +409,8 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       });
     }
     case "renameConstraint":
-      return d({ drops: [K.constraint(change.table, change.from)], creates: [K.constraint(change.table, change.to)] });
+      // An inherited constraint cannot be renamed: after the links that give it are dropped.
+      return d({ drops: [K.constraint(change.table, change.from)], creates: [K.constraint(change.table, change.to)], needs: [K.unlinked(change.table)] });
     case "addConstraintUsingIndex":
       return d({
         creates: [K.constraint(change.table, change.constraint.name)],
@@ -450,7 +451,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "attachPartition":
       return d({ needs: [K.table(change.table), K.table(change.parent)], creates: [K.bounds(change.parent)] });
     case "detachPartition":
-      return d({ needs: [K.table(change.table)], releases: [K.table(change.parent)], drops: [K.bounds(change.parent)] });
+      return d({ needs: [K.table(change.table)], releases: [K.table(change.parent)], drops: [K.bounds(change.parent)], creates: [K.unlinked(change.table)] });
     case "inherit": {
       // PostgreSQL requires the child to have the parent's columns and CHECKs already.
       const parent = findTable(desired, change.parent);
