@@ -458,7 +458,8 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       });
     }
     case "renameConstraint":
-      return d({ drops: [K.constraint(change.table, change.from)], creates: [K.constraint(change.table, change.to)] });
+      // An inherited constraint cannot be renamed: after the links that give it are dropped.
+      return d({ drops: [K.constraint(change.table, change.from)], creates: [K.constraint(change.table, change.to)], needs: [K.unlinked(change.table)] });
     case "addConstraintUsingIndex": {
       const key = K.constraint(change.table, change.constraint.name);
       const needs = [K.index(change.table.schema, change.index), ...change.constraint.columns.map((c) => K.column(change.table, c))];
@@ -503,7 +504,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
     case "detachPartition":
       // Before the partition is dropped (a partition of a referenced table is detached first, also
       // one re-created); one known by a new name only, after the rename.
-      return d({ needs: findTable(live, change.table) ? none : [K.table(change.table)], releases: [K.table(change.parent), K.table(change.table)], drops: [K.bounds(change.parent)] });
+      return d({ needs: findTable(live, change.table) ? none : [K.table(change.table)], releases: [K.table(change.parent), K.table(change.table)], drops: [K.bounds(change.parent)], creates: [K.unlinked(change.table)] });
     case "inherit": {
       // PostgreSQL requires the child to have the parent's columns and CHECKs already.
       const parent = findTable(desired, change.parent);

@@ -1,9 +1,9 @@
 import { quoteIdent } from "../postgres/quote";
 import type { Change } from "./changes";
 import { comment, indexSignature, type Ctx } from "./diff";
-import { inheritable } from "./inheritance";
+import { inheritable, inheritedNotNull } from "./inheritance";
 import { keyOf, type ColumnDef, type ConstraintDef, type IndexDef, type QualifiedName, type ReplicaIdentity, type SchemaModel, type TableDef } from "./model";
-import { notNullCheckName } from "./render";
+import { makeObjectName, notNullCheckName } from "./render";
 
 /**
  * Table properties beside columns, constraints and indexes proper, in the diff: replica identity,
@@ -231,13 +231,7 @@ export function chosenIndexName(table: string, definition: string): string | nul
     addition = addition ? `${addition}_${n}` : n;
     if (bytes(addition) >= NAMEDATALEN - 1) break;
   }
-  let t = table;
-  let a = addition;
-  while (bytes(t) + bytes(a) + "__idx".length > NAMEDATALEN - 1) {
-    if (bytes(t) > bytes(a)) t = t.slice(0, -1);
-    else a = a.slice(0, -1);
-  }
-  return `${t}_${a}_idx`;
+  return makeObjectName(table, addition, "idx");
 }
 
 /**
@@ -251,7 +245,16 @@ export function keptForAttachment(i: IndexDef, t: TableDef, desired: SchemaModel
   return parentIndex !== undefined && indexSignature({ ...parentIndex, definition: parentIndex.definition.replace(" ON ONLY ", " ON ") }) === indexSignature(i);
 }
 
-/** A detached partition's attached indexes stay, as standalone indexes: the live table as it will be once detached. */
-export function withDetachedIndexes(l: TableDef): TableDef {
-  return l.partitionIndexes.length ? { ...l, indexes: [...l.indexes, ...l.partitionIndexes.map(({ parentIndex: _, ...i }) => i)], partitionIndexes: [] } : l;
+/**
+ * The live partition as it will be once detached: its attached indexes stay as standalone ones, and
+ * the NOT NULL constraints it inherited (PostgreSQL 18) become its own, under its parent's names.
+ */
+export function asDetached(l: TableDef, live: SchemaModel): TableDef {
+  const parent = l.partitionOf ? find(live, l.partitionOf) : undefined;
+  return {
+    ...l,
+    indexes: [...l.indexes, ...l.partitionIndexes.map(({ parentIndex: _, ...i }) => i)],
+    partitionIndexes: [],
+    columns: l.columns.map((c) => (c.notNull && !c.notNullConstraint ? { ...c, notNullConstraint: inheritedNotNull(c.name, parent ? [parent] : []) } : c)),
+  };
 }

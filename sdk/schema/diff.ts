@@ -27,7 +27,7 @@ import {
   providedByPartitionParent,
   replicaIdentityChanges,
   sameDefinition,
-  withDetachedIndexes,
+  asDetached,
 } from "./diff-table-properties";
 
 /** A rename the user declared; the engine never guesses renames. */
@@ -418,7 +418,7 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
   const parentKey = (p: TableDef["partitionOf"]) => (p ? `${p.schema}.${p.name}` : "");
   if (lp && (!tp || parentKey(lp) !== parentKey(tp) || lp.bound !== tp.bound)) {
     ctx.out.push({ kind: "detachPartition", table: t, parent: lp });
-    l = withDetachedIndexes(l);
+    l = asDetached(l, ctx.live);
   }
   if (tp && (!lp || parentKey(lp) !== parentKey(tp) || lp.bound !== tp.bound)) ctx.out.push({ kind: "attachPartition", table: t, parent: tp, bound: tp.bound });
   if (l.unlogged !== t.unlogged) ctx.out.push({ kind: "setTableLogged", table: t, unlogged: t.unlogged });

@@ -92,6 +92,18 @@ export function keptDescendants(live: SchemaModel, desired: SchemaModel, parent:
   return out;
 }
 
+/**
+ * The NOT NULL constraint (PostgreSQL 18) a table inherits for `column` from the first of `parents`
+ * that has one: once the table is unlinked it keeps it as its own, under that parent's name.
+ */
+export function inheritedNotNull(column: string, parents: readonly TableDef[]): ColumnDef["notNullConstraint"] {
+  for (const p of parents) {
+    const n = p.columns.find((x) => x.name === column)?.notNullConstraint;
+    if (n) return { ...n, noInherit: false };
+  }
+  return null;
+}
+
 /** A CHECK children get from their parent (one not marked NO INHERIT). */
 export function inheritable(c: ConstraintDef): boolean {
   return c.kind === "CHECK" && !c.noInherit;
@@ -114,7 +126,11 @@ export function projectedColumns(l: TableDef, t: TableDef, links: LinkPlan, live
       const c = cols.get(pc.name);
       if (!c || c.inheritCount === 0) continue;
       c.inheritCount--;
-      if (c.inheritCount === 0) c.local = true;
+      if (c.inheritCount === 0) {
+        c.local = true;
+        // Its inherited NOT NULL constraint (PostgreSQL 18) becomes its own too, under the parent's name.
+        if (c.notNull && !c.notNullConstraint) c.notNullConstraint = inheritedNotNull(c.name, links.remove.flatMap((q) => find(live, q) ?? []));
+      }
     }
   }
   const wanted = new Map(t.columns.map((c) => [c.name, c]));

@@ -82,7 +82,8 @@ export interface ColumnDef {
   /**
    * The column's own NOT NULL constraint as PostgreSQL 18 catalogs it (`pg_constraint` rows of type
    * `n`): its name, `NO INHERIT` and validation. Null before 18, when the column is nullable, and when
-   * the table only inherits it (a partition's or child's copy of its parent's).
+   * the table only inherits it (a partition's or child's copy of its parent's, whose name the table
+   * does not choose; it becomes the table's own, under the parent's name, when the table is unlinked).
    */
   readonly notNullConstraint: NotNullConstraintDef | null;
   readonly identity: IdentityDef | null;

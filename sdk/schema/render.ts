@@ -91,7 +91,10 @@ export function render(change: Change): string[] {
     case "setNotNull": {
       const t = quoteQualified(change.table.schema, change.table.name);
       const c = quoteIdent(change.column);
-      const out = [change.constraint ? `ALTER TABLE ${t} ADD ${notNullClause(change.constraint, c)}${change.constraint.validated ? "" : " NOT VALID"}` : `ALTER TABLE ${t} ALTER COLUMN ${c} SET NOT NULL`];
+      // SET NOT NULL gives the constraint its default name; another name, NO INHERIT or NOT VALID need ADD CONSTRAINT.
+      const n = change.constraint;
+      const plain = !n || (n.validated && !n.noInherit && n.name === defaultNotNullName(change.table.name, change.column));
+      const out = [plain ? `ALTER TABLE ${t} ALTER COLUMN ${c} SET NOT NULL` : `ALTER TABLE ${t} ADD ${notNullClause(n, c)}${n.validated ? "" : " NOT VALID"}`];
       // Online, a validated CHECK (c IS NOT NULL) added by earlier steps lets PostgreSQL skip the
       // scan under ACCESS EXCLUSIVE; it has served its purpose once NOT NULL is set.
       if (change.online) out.push(`ALTER TABLE ${t} DROP CONSTRAINT ${quoteIdent(notNullCheckName(change.table.name, change.column))}`);
@@ -289,6 +292,26 @@ export function renderColumn(c: ColumnDef): string {
   if (c.notNull && c.notNullConstraint) sql += c.notNullConstraint.validated ? ` ${notNullClause(c.notNullConstraint, "")}` : "";
   else if (c.notNull) sql += " NOT NULL";
   return sql;
+}
+
+/**
+ * The name PostgreSQL 18 gives a column's NOT NULL constraint when it is free (`table_column_not_null`,
+ * shortened to 63 bytes as `makeObjectName` does).
+ */
+export function defaultNotNullName(table: string, column: string): string {
+  return makeObjectName(table, column, "not_null");
+}
+
+/** `name1_name2_label` within 63 bytes, the longer of the names shortened first (PostgreSQL's `makeObjectName`). */
+export function makeObjectName(name1: string, name2: string, label: string): string {
+  const bytes = (x: string) => Buffer.byteLength(x, "utf8");
+  let a = name1;
+  let b = name2;
+  while (bytes(a) + bytes(b) + label.length + 2 > 63) {
+    if (bytes(a) > bytes(b)) a = a.slice(0, -1);
+    else b = b.slice(0, -1);
+  }
+  return `${a}_${b}_${label}`;
 }
 
 /** `CONSTRAINT name NOT NULL [column] [NO INHERIT]` (PostgreSQL 18): the column is named in ALTER TABLE ADD, not in a column definition. */

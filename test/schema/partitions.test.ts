@@ -76,7 +76,8 @@ describe.each(majors())("partitioned tables on PostgreSQL %i", (major) => {
        CREATE TABLE log_old PARTITION OF log FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
        CREATE TABLE log_2024 (at date NOT NULL, msg text);`,
     );
-    expect(kinds(applied.plan.steps).sort()).toEqual(["attachPartition", "detachPartition"]);
+    // On 18 the detached partition's NOT NULL constraint (its parent's) takes the name the SQL run directly gives it.
+    expect(kinds(applied.plan.steps).sort()).toEqual(["attachPartition", "detachPartition", ...(major >= 18 ? ["renameConstraint"] : [])]);
     const c = await db.client();
     expect((await c.query("SELECT msg FROM log UNION ALL SELECT msg FROM log_2024 ORDER BY 1")).rows).toEqual([{ msg: "new" }, { msg: "old" }]);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applySchema, planSchema } from "../../sdk/schema/engine";
+import { closeDevResources } from "../../sdk/schema/normalize";
 import { schemaFromSql } from "../../sdk/schema/source";
 import { expectCatalogConverges, expectSameCatalog } from "../support/catalog-props";
 import { freshDatabase, majors } from "../support/postgres";
@@ -101,12 +102,17 @@ describe.each(majors())("table properties on PostgreSQL %i", (major) => {
   it("a CHECK PostgreSQL prints differently once re-applied settles, on a new and an existing table", async () => {
     const plain = "CREATE TABLE ck (id int PRIMARY KEY, c varchar(10), d varchar(5)[]);";
     const checked = `${plain} ALTER TABLE ck ADD CONSTRAINT ck_c CHECK (c IN ('a', 'b')), ADD CONSTRAINT ck_d CHECK (d <@ ARRAY['x', 'y']::varchar[]);`;
-    for (const old of [plain, ""]) {
+    // Also with reused scratch databases (the operator's normalization, in a transaction).
+    for (const [old, reuseDevResources] of [[plain, false], ["", false], [plain, true]] as const) {
       const db = await freshDatabase(major);
       if (old) await runSql(db, old);
       const desired = schemaFromSql(checked);
-      await applySchema(db.url, desired, engineOptions(db, { allowHazards: "all" }));
-      expect((await planSchema(db.url, desired, engineOptions(db))).plan.steps.map((s) => s.sql)).toEqual([]);
+      try {
+        await applySchema(db.url, desired, engineOptions(db, { allowHazards: "all", reuseDevResources }));
+        expect((await planSchema(db.url, desired, engineOptions(db, { reuseDevResources }))).plan.steps.map((s) => s.sql)).toEqual([]);
+      } finally {
+        await closeDevResources();
+      }
       // The catalogs hold what the desired state holds once PostgreSQL prints it again: compare both
       // after the same round trip on the same server.
       const reference = await freshDatabase(major);
