@@ -1,5 +1,5 @@
 import type { AclTarget, Change, CommentTarget } from "./changes";
-import type { ColumnDef, ConstraintDef, QualifiedName, SchemaModel, TableDef, ViewDef } from "./model";
+import type { ColumnDef, ConstraintDef, QualifiedName, SchemaModel, SequenceDef, TableDef, ViewDef } from "./model";
 import { childrenOf, inheritable, keptDescendants, partitionsOf } from "./inheritance";
 import { objectKeys, objectNeeds, routinesInExpression } from "./objects";
 import { aclObjectKey } from "./privileges";
@@ -65,13 +65,33 @@ function partitionTables(live: SchemaModel, table: QualifiedName): string[] {
  * with it: all but those the plan gives another owner first (whose setSequenceOwner releases the column).
  */
 export function sequencesDroppedWith(live: SchemaModel, desired: SchemaModel, table: QualifiedName, column?: string): QualifiedName[] {
-  const same = (o: { schema: string; table: string; column: string } | null, col: string) => o?.schema === table.schema && o.table === table.name && o.column === col;
-  return live.sequences.filter((s) => {
-    const o = s.ownedBy;
-    if (!o || o.schema !== table.schema || o.table !== table.name || (column !== undefined && o.column !== column)) return false;
-    const d = desired.sequences.find((x) => x.schema === s.schema && x.name === s.name);
-    return !d || same(d.ownedBy, o.column);
+  const same = (o: SequenceDef["ownedBy"] | undefined, col: string) => o?.schema === table.schema && o.table === table.name && o.column === col;
+  const wanted = sequenceIndex(desired).byName;
+  return (sequenceIndex(live).byOwner.get(`${table.schema}.${table.name}`) ?? []).filter((s) => {
+    if (column !== undefined && s.ownedBy!.column !== column) return false;
+    const d = wanted.get(`${s.schema}.${s.name}`);
+    return !d || same(d.ownedBy, s.ownedBy!.column);
   });
+}
+
+const sequenceIndexes = new WeakMap<SchemaModel, { byName: Map<string, SequenceDef>; byOwner: Map<string, SequenceDef[]> }>();
+
+// Sequences by name and by owning table, built once per (immutable) model.
+function sequenceIndex(model: SchemaModel): { byName: Map<string, SequenceDef>; byOwner: Map<string, SequenceDef[]> } {
+  let index = sequenceIndexes.get(model);
+  if (!index) {
+    index = { byName: new Map(), byOwner: new Map() };
+    for (const s of model.sequences) {
+      index.byName.set(`${s.schema}.${s.name}`, s);
+      if (!s.ownedBy) continue;
+      const key = `${s.ownedBy.schema}.${s.ownedBy.table}`;
+      const list = index.byOwner.get(key);
+      if (list) list.push(s);
+      else index.byOwner.set(key, [s]);
+    }
+    sequenceIndexes.set(model, index);
+  }
+  return index;
 }
 
 /**
@@ -313,7 +333,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const needs = [K.sequence(change.sequence.schema, change.sequence.name)];
       if (o) needs.push(K.column({ schema: o.schema, name: o.table }, o.column));
       // A sequence moving to another owner moves before its old owner column goes (which would take it along).
-      const from = live.sequences.find((s) => s.schema === change.sequence.schema && s.name === change.sequence.name)?.ownedBy;
+      const from = sequenceIndex(live).byName.get(`${change.sequence.schema}.${change.sequence.name}`)?.ownedBy;
       const moved = from && (!o || from.schema !== o.schema || from.table !== o.table || from.column !== o.column);
       return d({ needs, releases: moved ? [K.column({ schema: from.schema, name: from.table }, from.column)] : none });
     }

@@ -1,8 +1,8 @@
 import type { Change } from "./changes";
 import { dependenciesOf, sequencesDroppedWith } from "./dependencies";
 import { addConstraint, comment, indexSignature, type Ctx } from "./diff";
-import { byKey, keyOf, type ConstraintDef, type QualifiedName, type SchemaModel, type TableDef } from "./model";
-import { objectKeys, routinesInExpression } from "./objects";
+import { byKey, keyOf, type ConstraintDef, type DomainConstraintDef, type DomainDef, type QualifiedName, type SchemaModel, type TableDef } from "./model";
+import { domainDefinition, objectId, objectKeys, routinesInExpression } from "./objects";
 
 // The diff's last structural pass (ADR 0015): what PostgreSQL does on its own when the plan drops
 // something (takes owned sequences along, refuses while a kept foreign key depends on it, refuses a
@@ -14,7 +14,8 @@ const KEY_DROPPING: ReadonlySet<Change["kind"]> = new Set<Change["kind"]>(["drop
 /**
  * Changes implied by the drops the diff found so far, in order:
  * - a table whose new CHECK or default calls a routine that reads the table gets them after the
- *   routine, by ALTER (one dropped goes the other way round: they go before the routine);
+ *   routine, by ALTER (one dropped goes the other way round: they go before the routine), and so
+ *   does a domain whose CHECK calls a routine that reads a table using the domain;
  * - foreign keys among tables dropped together in a cycle are dropped before the tables;
  * - a partition dropped from a kept partitioned table that foreign keys reference is detached first;
  * - indexes and constraints the desired state keeps on a column that is dropped and added again
@@ -70,6 +71,7 @@ function callsReaderOf(expr: string | null, t: TableDef, model: SchemaModel): bo
 function splitRoutineCycles(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
   const out: Change[] = [];
   const after: Change[] = [];
+  const recreated = new Set(ctx.out.flatMap((c) => (c.kind === "createObject" ? [objectId(c.object)] : [])));
   for (const c of ctx.out) {
     if (c.kind === "createTable" && !c.table.partitionOf) {
       const t = c.table;
@@ -83,6 +85,18 @@ function splitRoutineCycles(live: SchemaModel, desired: SchemaModel, ctx: Ctx): 
       const sub: Ctx = { ...ctx, out: after };
       for (const x of defaults) after.push({ kind: "setDefault", table: { schema: t.schema, name: t.name }, column: x.name, default: x.default! });
       for (const x of checks) addConstraint(t, x, false, sub);
+      continue;
+    }
+    if (c.kind === "createObject" && c.object.kind === "domain") {
+      const { domain, split } = withoutCyclicChecks(c.object, desired);
+      out.push(split.length ? { ...c, object: domain } : c);
+      for (const x of split) after.push({ kind: "addDomainConstraint", domain: c.object, constraint: x, notValid: !x.validated });
+      continue;
+    }
+    if (c.kind === "dropObject" && c.object.kind === "domain" && !recreated.has(objectId(c.object))) {
+      const { domain, split } = withoutCyclicChecks(c.object, live);
+      for (const x of split) out.push({ kind: "dropDomainConstraint", domain: c.object, constraint: x });
+      out.push(split.length ? { ...c, object: domain } : c);
       continue;
     }
     if (c.kind === "dropTable") {
@@ -102,6 +116,26 @@ function splitRoutineCycles(live: SchemaModel, desired: SchemaModel, ctx: Ctx): 
     out.push(c);
   }
   ctx.out = [...out, ...after];
+}
+
+/**
+ * A domain's CHECKs that call a routine reading the domain itself or a table with a column of it:
+ * the domain without them (nor the routines they call among its dependencies), and those CHECKs.
+ */
+function withoutCyclicChecks(d: DomainDef, model: SchemaModel): { domain: DomainDef; split: DomainConstraintDef[] } {
+  const type = `type:${keyOf(d)}`;
+  const using = new Set([type]);
+  for (const t of model.tables) {
+    const cols = t.columns.filter((c) => c.userType?.schema === d.schema && c.userType.name === d.name);
+    if (cols.length) using.add(`table:${keyOf(t)}`);
+    for (const c of cols) using.add(`column:${keyOf(t)}.${c.name}`);
+  }
+  const calls = (c: DomainConstraintDef) => routinesInExpression(c.definition, model);
+  const split = d.constraints.filter((c) => calls(c).some((r) => [...reachable(model, r)].some((k) => using.has(k))));
+  if (!split.length) return { domain: d, split };
+  const dropped = new Set(split.flatMap(calls));
+  const parts = { ...d, constraints: d.constraints.filter((c) => !split.includes(c)) };
+  return { domain: { ...parts, definition: domainDefinition(parts), dependsOn: d.dependsOn.filter((k) => !dropped.has(k)) }, split };
 }
 
 /**

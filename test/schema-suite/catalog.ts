@@ -34,7 +34,10 @@ const QUERIES: readonly string[] = [
      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
     WHERE ${USER_NS} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND a.attnum > 0 AND NOT a.attisdropped AND ${notExt("pg_class", "c.oid")}`,
-  `SELECT 'constraint ' || coalesce(r.oid::regclass::text, ty.oid::regtype::text) || '.' || quote_ident(k.conname) || ': ' || pg_get_constraintdef(k.oid)
+  // A foreign key's pieces PostgreSQL clones per partition are named by it in creation order: they
+  // are told apart by their parent key and what they reference, not by that name.
+  `SELECT 'constraint ' || coalesce(r.oid::regclass::text, ty.oid::regtype::text) || '.'
+          || coalesce((SELECT quote_ident(pk.conname) || '[part]' FROM pg_constraint pk WHERE pk.oid = k.conparentid AND k.contype = 'f'), quote_ident(k.conname)) || ': ' || pg_get_constraintdef(k.oid)
           || ' deferrable=' || k.condeferrable || '/' || k.condeferred || ' valid=' || k.convalidated AS line
      FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace LEFT JOIN pg_class r ON r.oid = k.conrelid LEFT JOIN pg_type ty ON ty.oid = k.contypid
     WHERE ${USER_NS} AND ${notExt("pg_constraint", "k.oid")} AND k.contype <> 'n'`,

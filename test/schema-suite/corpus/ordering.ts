@@ -16,6 +16,16 @@ export const orderingPairs: SchemaPair[] = [
     prelude: `CREATE TABLE audit_note (id int PRIMARY KEY);`,
     variants: { none: ``, plain: ledger(null), range: ledger("RANGE"), list: ledger("LIST") },
   }),
+  ...slot("domains", "ordering-domain-routine-cycle", {
+    prelude: `CREATE TABLE audit_note (id int PRIMARY KEY);`,
+    variants: {
+      none: ``,
+      capped: `CREATE TABLE stall (id int PRIMARY KEY);
+CREATE FUNCTION stall_count() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT count(*) FROM stall; END;
+CREATE DOMAIN stall_slot AS int CONSTRAINT stall_slot_cap CHECK (VALUE < stall_count() + 100);
+ALTER TABLE stall ADD COLUMN slot stall_slot;`,
+    },
+  }),
   ...slot("routines", "ordering-atomic-callee", {
     variants: {
       narrow: `CREATE FUNCTION rate(x numeric) RETURNS numeric LANGUAGE sql IMMUTABLE RETURN x * 0.2;
