@@ -47,7 +47,7 @@ export interface NormalizeOptions {
    * introspected, before it is dropped or rolled back (`inTransaction`: inside the transaction a
    * reused scratch database rolls back). Not called on a cache hit. @default none
    */
-  onBuilt?: (scratch: Client, inTransaction: boolean) => Promise<void>;
+  onBuilt?: (scratch: Client, inTransaction: boolean, model: SchemaModel) => Promise<void>;
 }
 
 /**
@@ -197,7 +197,7 @@ async function buildOn(
       // The columns query (first lane) needs no relation cache; the index and constraint
       // definitions do, and the connection that ran the DDL has it warm.
       const model = await withReprintedChecks(scratch, await introspect(other, { concurrent: [scratch] }), false);
-      if (onBuilt) await onBuilt(scratch, false);
+      if (onBuilt) await onBuilt(scratch, false, model);
       return model;
     } finally {
       await Promise.all([scratch.end(), second.then((c) => c.end(), () => undefined)]);
@@ -360,7 +360,7 @@ async function buildReusing(devUrl: string, desired: DesiredSchema, roles: Targe
     reusable = await stillInTransaction(client);
     if (failure === undefined) {
       const model = await withReprintedChecks(client, await introspect(client), true);
-      if (onBuilt) await onBuilt(client, true);
+      if (onBuilt) await onBuilt(client, true, model);
       return model;
     }
     const code = (failure as { cause?: { code?: string } }).cause?.code;

@@ -73,7 +73,7 @@ export function render(change: Change): string[] {
       return out;
     }
     case "addColumn":
-      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ADD COLUMN ${renderColumn(change.column)}`];
+      return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} ADD COLUMN ${renderColumn(change.column, change.table.name)}`];
     case "dropColumn":
       return [`ALTER TABLE ${change.only ? "ONLY " : ""}${quoteQualified(change.table.schema, change.table.name)} DROP COLUMN ${quoteIdent(change.column.name)}`];
     case "renameColumn":
@@ -275,21 +275,26 @@ export function renderCreateTable(table: TableDef): string {
     return `CREATE ${table.unlogged ? "UNLOGGED " : ""}TABLE ${name} PARTITION OF ${parent}${own} ${table.partitionOf.bound}${partitionBy}${options}`;
   }
   // A child lists its own columns (also those merged with a parent's); the rest come from its parents.
-  const parts = [...table.columns.filter((c) => c.local || table.inherits.length === 0).map((c) => `  ${renderColumn(c)}`), ...constraints];
+  const parts = [...table.columns.filter((c) => c.local || table.inherits.length === 0).map((c) => `  ${renderColumn(c, table.name)}`), ...constraints];
   const inherits = table.inherits.length ? ` INHERITS (${table.inherits.map((p) => quoteQualified(p.schema, p.name)).join(", ")})` : "";
   const body = parts.length ? `(\n${parts.join(",\n")}\n)` : "()";
   return `CREATE ${table.unlogged ? "UNLOGGED " : ""}TABLE ${name} ${body}${inherits}${partitionBy}${options}`;
 }
 
-/** A column definition as in `CREATE TABLE` / `ADD COLUMN`. */
-export function renderColumn(c: ColumnDef): string {
+/**
+ * A column definition as in `CREATE TABLE` / `ADD COLUMN` of `table`. A NOT NULL constraint
+ * (PostgreSQL 18) under the name PostgreSQL gives it anyway (`<table>_<column>_not_null`) is
+ * written plainly, as users write it.
+ */
+export function renderColumn(c: ColumnDef, table: string): string {
   let sql = `${quoteIdent(c.name)} ${c.type}`;
   if (c.collation) sql += ` COLLATE ${c.collation}`;
   if (c.generated !== null) sql += ` GENERATED ALWAYS AS (${c.generated}) ${c.generatedKind === "VIRTUAL" ? "VIRTUAL" : "STORED"}`;
   if (c.identity) sql += ` ${identityClause(c.identity)}`;
   if (c.default !== null) sql += ` DEFAULT ${c.default}`;
   // A NOT NULL NOT VALID cannot be declared in CREATE TABLE: the diff adds it afterwards.
-  if (c.notNull && c.notNullConstraint) sql += c.notNullConstraint.validated ? ` ${notNullClause(c.notNullConstraint, "")}` : "";
+  const named = c.notNullConstraint && (c.notNullConstraint.noInherit || c.notNullConstraint.name !== defaultNotNullName(table, c.name));
+  if (c.notNull && c.notNullConstraint && named) sql += c.notNullConstraint.validated ? ` ${notNullClause(c.notNullConstraint, "")}` : "";
   else if (c.notNull) sql += " NOT NULL";
   return sql;
 }

@@ -28,6 +28,16 @@ export interface CatalogSpec {
 
 const qname = (schema: string, name: string) => `quote_ident(${schema}) || '.' || quote_ident(${name})`;
 const role = (oid: string) => `pg_get_userbyid(${oid})`;
+/**
+ * A foreign key's piece PostgreSQL clones for a partition (of the referencing or the referenced
+ * table), named by the key it comes from and the table it references: PostgreSQL numbers the
+ * pieces' own names (`fk_1`, `fk_1_2`) in the order it made them, which depends on history, where
+ * the same SQL run directly numbers them anew.
+ */
+const fkPiece = (c: string) =>
+  `(WITH RECURSIVE up(oid, parent, name) AS (SELECT k.oid, k.conparentid, k.conname FROM pg_constraint k WHERE k.oid = ${c}.conparentid
+     UNION ALL SELECT k.oid, k.conparentid, k.conname FROM pg_constraint k JOIN up ON k.oid = up.parent)
+    SELECT quote_ident(up.name) || ' -> ' || ${c}.confrelid::regclass::text FROM up WHERE up.parent = 0)`;
 /** A relation (or type, routine...) oid as its qualified name; NULL for 0. */
 const relName = (oid: string) => `CASE WHEN ${oid} = 0 THEN NULL ELSE ${oid}::regclass::text END`;
 const typeName = (oid: string) => `CASE WHEN ${oid} = 0 THEN NULL ELSE format_type(${oid}, NULL) END`;
@@ -154,6 +164,7 @@ export const CATALOGS: readonly CatalogSpec[] = [
     // and keeps that name through renames and inheritance, where the same SQL run directly names it anew.
     identity: `coalesce(${qname("n.nspname", "c.relname")}, ${qname("n.nspname", "ty.typname")}) || '.' || CASE WHEN x.contype = 'n'
       THEN coalesce((SELECT quote_ident(a.attname) || ' ' FROM pg_attribute a WHERE a.attrelid = x.conrelid AND a.attnum = x.conkey[1]), '') || 'NOT NULL'
+      WHEN x.contype = 'f' AND x.conparentid <> 0 THEN ${fkPiece("x")}
       ELSE quote_ident(x.conname) END`,
     where: notExtensionMember("pg_constraint", "x.oid"),
     excluded: {
@@ -174,8 +185,9 @@ export const CATALOGS: readonly CatalogSpec[] = [
     },
     mapped: {
       conindid: relName("x.conindid"),
-      conparentid:
-        "(SELECT coalesce(pc.relname::text, pt.typname::text) || '.' || CASE WHEN p.contype = 'n' THEN 'NOT NULL' ELSE p.conname::text END FROM pg_constraint p LEFT JOIN pg_class pc ON pc.oid = p.conrelid LEFT JOIN pg_type pt ON pt.oid = p.contypid WHERE p.oid = x.conparentid)",
+      conparentid: `(SELECT coalesce(pc.relname::text, pt.typname::text) || '.' || CASE WHEN p.contype = 'n' THEN 'NOT NULL'
+        WHEN p.contype = 'f' AND p.conparentid <> 0 THEN ${fkPiece("p")} ELSE p.conname::text END
+        FROM pg_constraint p LEFT JOIN pg_class pc ON pc.oid = p.conrelid LEFT JOIN pg_type pt ON pt.oid = p.contypid WHERE p.oid = x.conparentid)`,
     },
     computed: { definition: "pg_get_constraintdef(x.oid)", name: "CASE WHEN x.contype = 'n' THEN x.conname END" },
   },

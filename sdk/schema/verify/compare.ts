@@ -84,6 +84,7 @@ export function compareSnapshots(expected: CatalogSnapshot, actual: CatalogSnaps
       const e = w.props[p] ?? null;
       const a = h.props[p] ?? null;
       if (JSON.stringify(e) === JSON.stringify(a)) continue;
+      if (expected.equivalents?.[key]?.[p]?.some((v) => JSON.stringify(v) === JSON.stringify(a))) continue;
       const known = KNOWN_DIFFERENCES[`${w.catalog}.${p}`];
       const isKnown = known !== undefined && (known.applies?.(e, a, w.identity) ?? true);
       out.push({

@@ -1,6 +1,7 @@
 import type { Client } from "pg";
 import { WeightedLru } from "../internal/lru";
 import { normalize, resolvedCacheDir, type NormalizeOptions } from "../normalize";
+import type { SchemaModel } from "../model";
 import type { DesiredSchema } from "../source";
 import { desiredCatalogsFromCache, rememberDesiredCatalogs } from "./desired-catalogs";
 import { checkCatalogs, type CatalogCheck } from "./index";
@@ -12,17 +13,37 @@ export { UnmodelledDifferenceError, type CatalogCheck } from "./index";
  * A `NormalizeOptions.onBuilt` hook that reads the desired state's catalogs on the dev database
  * while it holds the desired SQL, and `remember`, which keeps what it read by the desired fingerprint.
  */
-export function snapshotReader(): { onBuilt: (scratch: Client, inTransaction: boolean) => Promise<void>; remember: (fingerprint: string, cacheDir: string | null) => CatalogSnapshot | null } {
+export function snapshotReader(): {
+  onBuilt: (scratch: Client, inTransaction: boolean, model: SchemaModel) => Promise<void>;
+  remember: (fingerprint: string, cacheDir: string | null) => CatalogSnapshot | null;
+} {
   let read: CatalogSnapshot | null = null;
   return {
-    onBuilt: async (scratch, inTransaction) => {
-      read = await readCatalogSnapshot(scratch, { inTransaction });
+    onBuilt: async (scratch, inTransaction, model) => {
+      const snapshot = await readCatalogSnapshot(scratch, { inTransaction });
+      const equivalents = await reprintedEquivalents(scratch, model);
+      read = equivalents ? { ...snapshot, equivalents } : snapshot;
     },
     remember: (fingerprint, cacheDir) => {
       if (read) rememberDesiredCatalogs(fingerprint, cacheDir, read);
       return read;
     },
   };
+}
+
+/**
+ * The re-printed form of each desired CHECK PostgreSQL prints differently once its printed form is
+ * applied again (the form a target built by the plan shows), keyed as the snapshot's rows are;
+ * identities are quoted by the server, as the snapshot's are. Null when there is none.
+ */
+async function reprintedEquivalents(scratch: Client, model: SchemaModel): Promise<CatalogSnapshot["equivalents"] | null> {
+  const items = model.tables.flatMap((t) => t.constraints.flatMap((c) => (c.reprinted ? [{ schema: t.schema, table: t.name, name: c.name, reprinted: c.reprinted }] : [])));
+  if (items.length === 0) return null;
+  const { rows } = await scratch.query<{ id: string }>(
+    "SELECT quote_ident(s) || '.' || quote_ident(t) || '.' || quote_ident(n) AS id FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(s, t, n, i) ORDER BY i",
+    [items.map((i) => i.schema), items.map((i) => i.table), items.map((i) => i.name)],
+  );
+  return Object.fromEntries(rows.map((r, i) => [`pg_constraint|${r.id}`, { definition: [items[i]!.reprinted] }]));
 }
 
 /** What {@link desiredCatalogCheck} compares. */

@@ -2,7 +2,7 @@ import type { ClientBase } from "pg";
 import { CATALOGS, REFERENCE_TYPES, type CatalogSpec } from "./catalogs";
 
 /** Version of {@link CatalogSnapshot}'s format and of what it holds; a cached snapshot of another version is read again. */
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
 /** One catalog row, by name: `props` holds every compared column and computed property. */
 export interface CatalogRow {
@@ -28,6 +28,11 @@ export interface CatalogSnapshot {
   readonly properties: Readonly<Record<string, readonly string[]>>;
   /** The rows; empty when only the hashes were read. */
   readonly rows: readonly CatalogRow[];
+  /**
+   * Other values a property may hold and mean the same, by `catalog|identity` and property: a
+   * CHECK PostgreSQL prints differently once its printed form is applied again (ADR 0012).
+   */
+  readonly equivalents?: Readonly<Record<string, Readonly<Record<string, readonly unknown[]>>>>;
 }
 
 /** The key of a hash: catalog and schema. */
