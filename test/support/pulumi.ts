@@ -45,6 +45,14 @@ export interface PulumiProjectOptions {
    * @default false (node_modules is a link to the repo's)
    */
   installSetpoint?: boolean;
+  /**
+   * `own`: no node_modules is made; the test installs the program's dependencies itself (as a
+   * user would, e.g. from a packed tarball). Overrides `installSetpoint`.
+   * @default "repo"
+   */
+  nodeModules?: "repo" | "own";
+  /** Run the program as TypeScript (Pulumi's default, through its ts-node); the entry point is then `index.ts`. @default false */
+  typescript?: boolean;
 }
 
 /** A Pulumi program directory with its own backend and stack. */
@@ -146,7 +154,9 @@ export async function createPulumiProject(opts: PulumiProjectOptions): Promise<P
   for (const d of [programDir, home, state]) mkdirSync(d);
   const plugins = join(opts.toolchain.pulumiHome, "plugins");
   if (existsSync(plugins)) symlinkSync(plugins, join(home, "plugins"));
-  if (opts.installSetpoint) {
+  if (opts.nodeModules === "own") {
+    // The test installs the program's dependencies.
+  } else if (opts.installSetpoint) {
     const modules = join(programDir, "node_modules");
     mkdirSync(modules);
     for (const entry of readdirSync(repoNodeModules)) if (entry !== "setpoint") symlinkSync(join(repoNodeModules, entry), join(modules, entry));
@@ -154,8 +164,8 @@ export async function createPulumiProject(opts: PulumiProjectOptions): Promise<P
   } else {
     symlinkSync(repoNodeModules, join(programDir, "node_modules"));
   }
-  writeFileSync(join(programDir, "Pulumi.yaml"), `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: false\n`);
-  writeFileSync(join(programDir, "package.json"), JSON.stringify({ name, private: true, main: "index.js" }));
+  writeFileSync(join(programDir, "Pulumi.yaml"), opts.typescript ? `name: ${name}\nruntime: nodejs\n` : `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: false\n`);
+  writeFileSync(join(programDir, "package.json"), JSON.stringify({ name, private: true, main: opts.typescript ? "index.ts" : "index.js" }));
   for (const [file, text] of Object.entries(opts.files)) {
     mkdirSync(dirname(join(programDir, file)), { recursive: true });
     writeFileSync(join(programDir, file), text);
