@@ -28,6 +28,8 @@ export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "f
   schemas?: readonly string[];
   /** Normalized-model cache directory, or `false`. @default ~/.cache/setpoint/schema */
   cacheDir?: string | false;
+  /** Writable directory of the embedded dev server's data (see `NormalizeOptions.scratchDir`). @default $SETPOINT_SCRATCH_DIR, tmpfs, or $TMPDIR */
+  scratchDir?: string;
   /**
    * Keep the dev server and scratch databases between calls (a long-running process); see
    * `NormalizeOptions.reuse` and `closeDevResources`. @default false
@@ -120,7 +122,7 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
   const { normalized, live } = await desiredAndLive(
     client,
     desired,
-    { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources, roles },
+    { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources, roles, scratchDir: options.scratchDir },
     options.schemas,
   );
   assertRolesExist(normalized.model, roles);

@@ -11,6 +11,7 @@ import { KINDS } from "../../api/crds";
 import type { Logger, Request } from "../../reconcile/index";
 import { Controller } from "../../reconcile/internal/controller";
 import { Informer } from "../../reconcile/internal/informer";
+import { reportFailureInStatus, type StatusApi } from "../../reconcile/internal/status";
 import type { MetricsRegistry } from "../../reconcile/internal/metrics";
 import { enqueueForOwner, enqueueObject, generationChanged } from "../../reconcile/internal/sources";
 import { clusterObjectNames } from "../../api/names";
@@ -71,11 +72,13 @@ export function clusterController(opts: {
 
   // The reconciler reads the collector's samples through this holder (the collector needs the controller to enqueue).
   const holder: { collector?: DiskCollector } = {};
+  const status: StatusApi = { client: objects, group: GROUP, version: VERSION, plural };
   const controller = new ClusterController({
     name: "postgrescluster",
     concurrency: opts.concurrency,
     logger,
     metrics,
+    onFailure: reportFailureInStatus(status, clusters),
     reconciler: reconcilePostgresCluster({
       clusters,
       pods,
@@ -83,7 +86,7 @@ export function clusterController(opts: {
       services,
       secrets: opts.secrets,
       api: core,
-      status: { client: objects, group: GROUP, version: VERSION, plural },
+      status,
       events: kubernetesEventRecorder({ api: core, logger }),
       disk: { usage: (namespace, instance) => holder.collector?.usage(namespace, instance) },
       patchCluster: (namespace, name, patch) =>
