@@ -112,7 +112,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     });
   const configMaps = referenced("configmaps");
   const secrets = referenced("secrets");
-  const cluster = clusterController({ kubeConfig: kc, namespace: ns, logger: log, metrics, concurrency: options.concurrency ?? 2, secrets });
+  const cluster = clusterController({ kubeConfig: kc, namespace: ns, logger: log, metrics, concurrency: options.concurrency ?? 2, secrets, configMaps });
   const informers = [informer, configMaps, secrets, ...cluster.informers];
   const controllers = [cluster.controller];
 

@@ -47,7 +47,7 @@ export interface ClusterControllerParts {
 
 /**
  * Builds (does not start) the PostgresCluster controller and its informers.
- * @param secrets the operator's metadata-only Secrets informer.
+ * @param secrets the operator's metadata-only Secrets informer (ConfigMaps likewise).
  */
 export function clusterController(opts: {
   kubeConfig: KubeConfig;
@@ -56,6 +56,8 @@ export function clusterController(opts: {
   metrics: MetricsRegistry;
   concurrency: number;
   secrets: Informer<KubernetesObject>;
+  /** The operator's metadata-only ConfigMaps informer. */
+  configMaps: Informer<KubernetesObject>;
   /** Time between disk usage samples. @default 10_000 ms */
   diskIntervalMs?: number;
 }): ClusterControllerParts {
@@ -85,6 +87,7 @@ export function clusterController(opts: {
       claims,
       services,
       secrets: opts.secrets,
+      configMaps: opts.configMaps,
       api: core,
       status,
       events: kubernetesEventRecorder({ api: core, logger }),
@@ -129,6 +132,6 @@ export function clusterController(opts: {
   const enqueue = (req: Request): void => controller.enqueue(req);
   clusters.onEvent(enqueueObject(enqueue, generationChanged));
   const owner = { group: GROUP, kind: KINDS.PostgresCluster.kind };
-  for (const informer of [pods, claims, services, opts.secrets] as Informer<KubernetesObject>[]) informer.onEvent(enqueueForOwner(owner, enqueue));
+  for (const informer of [pods, claims, services, opts.secrets, opts.configMaps] as Informer<KubernetesObject>[]) informer.onEvent(enqueueForOwner(owner, enqueue));
   return { controller, clusters, informers: [clusters, pods, claims, services] as Informer<KubernetesObject>[] };
 }
