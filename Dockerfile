@@ -1,9 +1,5 @@
-# Image of the Setpoint operator, deployed by the `Operator` Pulumi component
-# (components/operator.ts).
-#
-# Entry point: dist/sdk/operator/main.js (sdk/operator/main.ts). The embedded PostgreSQL binaries
-# are included so the operator can normalize desired schemas without a dev server (--dev-url).
-# Not built here: this workplace has no Docker daemon.
+# Image setpoint-operator, rendered from images/recipes.ts (npm run images:dockerfile); do not edit.
+# The real-pod tests build their image from the same recipe (test/support/real-node/images.ts).
 #
 #   docker build -t setpoint-operator:dev .
 
@@ -19,14 +15,10 @@ COPY sdk ./sdk
 COPY components ./components
 RUN npx tsc -p tsconfig.build.json
 
-# --- runtime: production dependencies and compiled code only ---
+# --- runtime: Debian packages, production dependencies and compiled code ---
 FROM node:20-slim
-ENV NODE_ENV=production
-# nss_wrapper: the embedded dev server's initdb needs a passwd entry for the user it runs as, and a
-# pod may run the image as any runAsUser (sdk/postgres/embedded.ts provides the entry through it).
-RUN apt-get update && apt-get install -y --no-install-recommends libnss-wrapper && rm -rf /var/lib/apt/lists/*
-# The operator's Node options (sdk/operator/process.ts, OPERATOR_NODE_OPTIONS): heap limits, so
-# garbage is collected before the process grows past its container's memory.
+RUN apt-get update && apt-get install -y --no-install-recommends libnss-wrapper ca-certificates && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV="production"
 ENV NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=8"
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
@@ -34,8 +26,7 @@ COPY package.json package-lock.json .npmrc ./
 # install script (it restores their library symlinks) is then run explicitly.
 RUN npm ci --omit=dev --ignore-scripts && npm rebuild pg14 pg15 pg16 pg17 pg18 && npm cache clean --force
 COPY --from=build /src/dist ./dist
-# The `node` user of the base image (uid/gid 1000) matches the Deployment's runAsUser; any other
-# works too. The root filesystem is read-only in the Deployment: scratch data goes to the emptyDir
-# mounted at /tmp (TMPDIR, SETPOINT_SCRATCH_DIR, SETPOINT_CACHE_DIR; see components/operator.ts).
+# Any runAsUser works (nss_wrapper); the Deployment's root filesystem is read-only, scratch data
+# goes to the emptyDir at /tmp (components/operator.ts).
 USER 1000:1000
-ENTRYPOINT ["node", "dist/sdk/operator/main.js"]
+ENTRYPOINT ["node","dist/sdk/operator/main.js"]
