@@ -196,9 +196,10 @@ function makeInstanceDir(baseDir: string, major: PostgresMajor): string {
     return mkdtempSync(join(baseDir, `${INSTANCE_PREFIX}${major}-`));
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? "error";
+    const detail = (cause as Error).message.startsWith(`${code}:`) ? (cause as Error).message : `${code}: ${(cause as Error).message}`;
     throw new EmbeddedPostgresError(
       major,
-      `the embedded PostgreSQL ${major} server needs a writable scratch directory, but ${baseDir} is not writable (${code}: ${(cause as Error).message}); ` +
+      `the embedded PostgreSQL ${major} server needs a writable scratch directory, but ${baseDir} is not writable (${detail}); ` +
         `set ${SCRATCH_DIR_ENV} (or TMPDIR) to a writable directory (in a pod with a read-only root filesystem: an emptyDir volume), ` +
         `or pass a dev database URL (--dev-url) instead of using an embedded server`,
       { cause },
