@@ -2,12 +2,12 @@
 // the bridge, iptables chains, cgroups and kernel settings behind; the sweep that the next start
 // (and the run's watchdog) runs must remove all of it.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { toolchainOrSkip } from "../support/control-plane";
 import { eventually } from "../support/eventually";
-import { leftovers, processesMentioning, run, sweepRealNodes, type RunState } from "../support/real-node/host";
+import { leftovers, NODE_LOCK, processesMentioning, run, sweepRealNodes, type RunState } from "../support/real-node/host";
 
 const isRoot = process.getuid?.() === 0;
 const toolchain = isRoot ? toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause"]) : { skip: "needs root" };
@@ -39,5 +39,8 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: an inte
     await eventually("nothing left", () => leftovers(dir, state).length === 0, 30_000, 500).catch(() => {
       throw new Error(`left: ${leftovers(dir, state).join("; ")}`);
     });
-  }, 300_000);
+    // The killed run's node lock is released (another run of this test session may hold a new one).
+    const holder = existsSync(NODE_LOCK) ? Number(readFileSync(join(NODE_LOCK, "pid"), "utf8")) : undefined;
+    expect(holder).not.toBe(child.pid);
+  }, 1_500_000); // the child may wait for another real node of this run to finish
 });

@@ -73,7 +73,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
     chmodSync(work, 0o755);
     chmodSync(hba, 0o644);
     pg = await startEmbeddedPostgres({ major, password, parameters: { listen_addresses: `127.0.0.1,${node.nodeIp}`, hba_file: hba } });
-  }, 900_000);
+  }, 1_500_000); // may wait for another real node of this run to finish
 
   afterAll(async () => {
     await pg?.stop({ immediate: true });

@@ -22,7 +22,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a pod o
   beforeAll(async () => {
     node = await startRealNode({ toolchain: toolchain.env! });
     core = node.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
-  }, 300_000);
+  }, 1_200_000); // may wait for another real node of this run to finish
 
   afterAll(async () => {
     await node?.stop();

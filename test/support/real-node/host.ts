@@ -12,6 +12,19 @@ import { isProcessAlive } from "../../../sdk/postgres/embedded";
 /** Prefix of every run directory (under the temporary directory). */
 export const RUN_PREFIX = "setpoint-realnode-";
 
+/** Lock directory of the one real node a machine runs at a time (holds the owner's pid). */
+export const NODE_LOCK = join(tmpdir(), "setpoint-realnode.lock");
+
+/** Removes {@link NODE_LOCK} when the process holding it is gone. */
+export function releaseAbandonedLock(): void {
+  try {
+    const holder = Number(readFileSync(join(NODE_LOCK, "pid"), "utf8"));
+    if (Number.isInteger(holder) && holder > 0 && !isProcessAlive(holder)) rmSync(NODE_LOCK, { recursive: true, force: true });
+  } catch {
+    // no lock, or being created
+  }
+}
+
 /** Kernel settings the node components may change; restored at teardown. */
 export const SYSCTLS = [
   "net/ipv4/ip_forward",
@@ -310,8 +323,9 @@ export function undoRun(dir: string, state: RunState, kubeProxy?: string): void 
  */
 export function sweepRealNodes(kubeProxy?: string, base: string = tmpdir()): number {
   let swept = 0;
+  releaseAbandonedLock();
   for (const entry of readdirSync(base)) {
-    if (!entry.startsWith(RUN_PREFIX)) continue;
+    if (!entry.startsWith(RUN_PREFIX) || join(base, entry) === NODE_LOCK) continue;
     const dir = join(base, entry);
     let state: RunState;
     try {

@@ -12,7 +12,7 @@
 // restores the kernel settings the components changed (host.ts).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { ToolchainEnv } from "../../../scripts/toolchain/paths.mjs";
 import { startControlPlane, SERVICE_CIDR, type ControlPlane } from "../control-plane";
-import { absentHostPaths, iptablesChains, createCgroupRoot, installForwardRule, leftovers, must, readSysctls, run, RUN_PREFIX, sweepRealNodes, undoRun, type RunState } from "./host";
+import { absentHostPaths, iptablesChains, NODE_LOCK, releaseAbandonedLock, createCgroupRoot, installForwardRule, leftovers, must, readSysctls, run, RUN_PREFIX, sweepRealNodes, undoRun, type RunState } from "./host";
 import { buildOciArchive, importImage, normalisedName } from "./oci";
 
 /** The sandbox (pause) image every pod runs first. */
@@ -101,6 +101,9 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     if (run("sh", ["-c", `command -v ${cmd}`]).status !== 0) throw new Error(`${cmd} not installed (Debian: containerd runc containernetworking-plugins iptables)`);
   }
   if (!existsSync("/usr/lib/cni/bridge")) throw new Error("CNI plugins not installed (Debian: containernetworking-plugins)");
+  // One real node at a time on this machine: kube-proxy's cleanup, containerd's /run/containerd
+  // and the host paths a run removes are machine-wide.
+  const releaseLock = await acquireNodeLock();
   sweepRealNodes(tool("kube-proxy"));
 
   const nodeName = options.nodeName ?? "setpoint-real-1";
@@ -186,6 +189,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       }
       await controlPlane?.stop();
       undoRun(dir, state, tool("kube-proxy"));
+      releaseLock();
     })());
   const onExit = (): void => undoRun(dir, state, tool("kube-proxy"));
   process.on("exit", onExit);
@@ -386,6 +390,20 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/** Waits until no live process holds {@link NODE_LOCK}, takes it, and returns its release. */
+async function acquireNodeLock(): Promise<() => void> {
+  for (;;) {
+    try {
+      mkdirSync(NODE_LOCK);
+      writeFileSync(join(NODE_LOCK, "pid"), String(process.pid));
+      return () => rmSync(NODE_LOCK, { recursive: true, force: true });
+    } catch {
+      releaseAbandonedLock();
+      await sleep(1000);
+    }
   }
 }
 
