@@ -14,7 +14,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["sdk/**/*.test.ts", "components/**/*.test.ts"],
+          include: ["sdk/**/*.test.ts", "components/**/*.test.ts", "images/**/*.test.ts"],
         },
       },
       {

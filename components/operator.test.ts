@@ -172,6 +172,16 @@ describe("Operator (mocked engine)", () => {
     expect(container.resources).toEqual({ requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } });
   });
 
+  it("gives the read-only container a writable scratch volume for TMPDIR, the dev server and the model cache", () => {
+    const pod = byType("kubernetes:apps/v1:Deployment")[0]!.inputs.spec.template.spec;
+    const container = pod.containers[0];
+    expect(pod.volumes).toEqual([{ name: "scratch", emptyDir: { sizeLimit: "1Gi" } }]);
+    expect(container.volumeMounts).toEqual([{ name: "scratch", mountPath: "/tmp" }]);
+    // Every directory the process writes to is on that volume.
+    const env = Object.fromEntries((container.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+    for (const name of ["TMPDIR", "HOME", "SETPOINT_SCRATCH_DIR", "SETPOINT_CACHE_DIR"]) expect(env[name], name).toMatch(/^\/tmp(\/|$)/);
+  });
+
   it("skips CRDs and namespace when asked, and awaits by default", async () => {
     const before = registered.length;
     const other = new Operator("other", { image: "i", installCrds: false, createNamespace: false, namespace: "ops", name: "pg-operator" });

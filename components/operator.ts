@@ -14,6 +14,29 @@ import { loadPulumiKubernetes } from "./internal/optional-peers";
 /** Most operator replicas; more add nothing with a single leader. */
 export const MAX_OPERATOR_REPLICAS = 3;
 
+/**
+ * Where the operator container mounts its writable scratch volume (an `emptyDir`), also its
+ * `TMPDIR` and `HOME`: the root filesystem is read-only, and the schema engine's embedded dev
+ * server keeps its data there (`SETPOINT_SCRATCH_DIR`), as does the normalized-model cache
+ * (`SETPOINT_CACHE_DIR`).
+ */
+export const OPERATOR_SCRATCH_DIR = "/tmp";
+
+/** Size limit of the scratch volume: a dev server per major (~40 MB each) plus the model cache. */
+export const OPERATOR_SCRATCH_SIZE = "1Gi";
+
+/**
+ * The operator container's environment for its scratch volume (see {@link OPERATOR_SCRATCH_DIR}). Pure.
+ */
+export function operatorScratchEnv(): { name: string; value: string }[] {
+  return [
+    { name: "TMPDIR", value: OPERATOR_SCRATCH_DIR },
+    { name: "HOME", value: OPERATOR_SCRATCH_DIR },
+    { name: "SETPOINT_SCRATCH_DIR", value: OPERATOR_SCRATCH_DIR },
+    { name: "SETPOINT_CACHE_DIR", value: `${OPERATOR_SCRATCH_DIR}/setpoint-cache` },
+  ];
+}
+
 /** Arguments of {@link Operator}. */
 export interface OperatorArgs {
   /** Operator container image, e.g. `ghcr.io/acme/setpoint-operator:0.1.0` (built from the repo's Dockerfile). */
@@ -277,7 +300,9 @@ export class Operator extends pulumi.ComponentResource {
                     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                     { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
                     { name: "NODE_OPTIONS", value: OPERATOR_NODE_OPTIONS },
+                    ...operatorScratchEnv(),
                   ],
+                  volumeMounts: [{ name: "scratch", mountPath: OPERATOR_SCRATCH_DIR }],
                   resources: a.resources,
                   securityContext: {
                     allowPrivilegeEscalation: false,
@@ -286,6 +311,7 @@ export class Operator extends pulumi.ComponentResource {
                   },
                 },
               ],
+              volumes: [{ name: "scratch", emptyDir: { sizeLimit: OPERATOR_SCRATCH_SIZE } }],
             },
           },
         },

@@ -4,14 +4,16 @@
 //   pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs  -> $PULUMI_HOME/versions/<v>/bin
 //   pulumi-resource-kubernetes                                     -> $PULUMI_HOME/plugins/resource-kubernetes-v<v>/
 //   kube-apiserver, kube-controller-manager, etcd                  -> <cache>/kube-<key>/bin
+//   kubelet, kube-proxy, kube-scheduler, coredns (real-pod tier)   -> <cache>/node-<key>/bin
 // Idempotent: a warm run only checks files and never invokes `go`. Writes <cache>/<key>/env.json
 // with the absolute path and version of every executable. Options:
-//   --only=pulumi,kube,kubernetes-provider   provide some groups only
+//   --only=pulumi,kube,node,kubernetes-provider   provide some groups only
 //   --force                                  rebuild the selected groups even when cached
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureGo } from "./go.mjs";
 import { buildKube, kubeVersions } from "./kube.mjs";
+import { buildNode, nodeVersions } from "./node.mjs";
 import { buildKubernetesProvider, installKubernetesProvider, kubernetesProviderVersion } from "./kubernetes-provider.mjs";
 import { acquireLock } from "./lock.mjs";
 import { GROUPS, envJsonPath, groupDir, toolchainDir, toolchainKey, toolchainRoot } from "./paths.mjs";
@@ -62,6 +64,10 @@ async function buildGroup(group, toolchain, dir) {
     case "kube": {
       const built = await buildKube(toolchain, bin, logs);
       return { built, versions: kubeVersions(bin) };
+    }
+    case "node": {
+      const built = await buildNode(toolchain, bin, logs);
+      return { built, versions: nodeVersions(bin) };
     }
     case "kubernetes-provider": {
       const built = await buildKubernetesProvider(toolchain, dir);

@@ -10,8 +10,9 @@ import { ETCD_VERSION, KUBERNETES_VERSION } from "./versions.mjs";
 /**
  * Version variables the Kubernetes build normally stamps from git (hack/lib/version.sh).
  * Without them the server reports v0.0.0-master, which clients treat as very old.
+ * @returns {string[]}
  */
-function kubeVersionFlags() {
+export function kubeVersionFlags() {
   const [major, minor] = KUBERNETES_VERSION.split(".");
   const vars = {
     gitVersion: `v${KUBERNETES_VERSION}`,

@@ -6,6 +6,7 @@ import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  COREDNS_VERSION,
   ETCD_VERSION,
   GENERATED_REVISION,
   GO_TOOLCHAIN,
@@ -42,6 +43,11 @@ export const GROUPS = {
     modules: ["kube-apiserver", "etcd"],
     pins: { GO_TOOLCHAIN, KUBERNETES_VERSION, ETCD_VERSION },
     binaries: ["kube-apiserver", "kube-controller-manager", "etcd"],
+  },
+  node: {
+    modules: ["kube-node", "coredns", "pause"],
+    pins: { GO_TOOLCHAIN, KUBERNETES_VERSION, COREDNS_VERSION },
+    binaries: ["kubelet", "kube-proxy", "kube-scheduler", "pause", "coredns"],
   },
   "kubernetes-provider": {
     modules: ["pulumi-resource-kubernetes"],

@@ -20,6 +20,12 @@ export const PULUMI_VERSION = "3.259.0";
 /** Kubernetes release whose kube-apiserver is built (k8s.io/kubernetes). */
 export const KUBERNETES_VERSION = "1.34.1";
 
+/**
+ * CoreDNS release (github.com/coredns/coredns) for the real-pod tier's cluster DNS; its
+ * client-go (v0.34.0) matches KUBERNETES_VERSION's minor.
+ */
+export const COREDNS_VERSION = "1.12.4";
+
 /** etcd release (go.etcd.io/etcd/server/v3); 3.6 is the line Kubernetes 1.34 is tested with. */
 export const ETCD_VERSION = "3.6.5";
 

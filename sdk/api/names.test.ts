@@ -27,6 +27,7 @@ describe("kubeName", () => {
       appSecret: "a-very-long-cluster-name-that-goes-on-and-on-for-quite-812f670f",
       superuserSecret: "a-very-long-cluster-name-that-goes-on-and-on-for-quite-6def22bc",
       replicationSecret: "a-very-long-cluster-name-that-goes-on-and-on-for-quite-09713128",
+      configMap: "a-very-long-cluster-name-that-goes-on-and-on-for-quite-fc6b08e0",
     });
   });
 
@@ -61,7 +62,7 @@ describe("kubeName", () => {
 
 describe("clusterObjectNames", () => {
   it("follows the <cluster>-rw / -ro / -app convention", () => {
-    expect(clusterObjectNames("orders")).toEqual({ readWriteService: "orders-rw", readOnlyService: "orders-ro", appSecret: "orders-app", superuserSecret: "orders-superuser", replicationSecret: "orders-replication" });
+    expect(clusterObjectNames("orders")).toEqual({ readWriteService: "orders-rw", readOnlyService: "orders-ro", appSecret: "orders-app", superuserSecret: "orders-superuser", replicationSecret: "orders-replication", configMap: "orders-config" });
   });
 });
 

@@ -78,6 +78,8 @@ export interface ClusterObjectNames {
   readonly superuserSecret: string;
   /** Secret with the streaming replication role's credentials (`username`, `password`). */
   readonly replicationSecret: string;
+  /** ConfigMap with the instances' configuration files Setpoint writes (`pg_hba.conf`). */
+  readonly configMap: string;
 }
 
 /** Port every PostgresCluster service listens on. */
@@ -95,6 +97,7 @@ export function clusterObjectNames(clusterName: string): ClusterObjectNames {
     appSecret: kubeName([clusterName, "app"]),
     superuserSecret: kubeName([clusterName, "superuser"]),
     replicationSecret: kubeName([clusterName, "replication"]),
+    configMap: kubeName([clusterName, "config"]),
   };
 }
 

@@ -32,6 +32,7 @@ import { Informer } from "../reconcile/internal/informer";
 import { LeaderElector } from "../reconcile/internal/leader-election";
 import { enqueueObject, generationChanged, ReferenceIndex } from "../reconcile/internal/sources";
 import { LOW_PRIORITY } from "../reconcile/internal/work-queue";
+import { reportFailureInStatus, type StatusApi } from "../reconcile/internal/status";
 import { jsonLogger } from "../reconcile/internal/logger";
 import { defaultRegistry, type MetricsRegistry } from "../reconcile/internal/metrics";
 import { closeKeptConnections, type SchemaEngineOptions } from "../schema/engine";
@@ -111,18 +112,20 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     });
   const configMaps = referenced("configmaps");
   const secrets = referenced("secrets");
-  const cluster = clusterController({ kubeConfig: kc, namespace: ns, logger: log, metrics, concurrency: options.concurrency ?? 2, secrets });
+  const cluster = clusterController({ kubeConfig: kc, namespace: ns, logger: log, metrics, concurrency: options.concurrency ?? 2, secrets, configMaps });
   const informers = [informer, configMaps, secrets, ...cluster.informers];
   const controllers = [cluster.controller];
 
+  const schemaStatus: StatusApi = { client: objects, group: GROUP, version: VERSION, plural };
   const controller = new Controller({
     name: "postgresschema",
     concurrency: options.concurrency ?? 2,
     logger: log,
     metrics,
+    onFailure: reportFailureInStatus(schemaStatus, informer),
     reconciler: reconcilePostgresSchema({
       cache: informer,
-      status: { client: objects, group: GROUP, version: VERSION, plural },
+      status: schemaStatus,
       readSecretKey: (namespace, name, key) => readSecretKey({ namespace, name, key, api: core }),
       readConfigMapKey: async (namespace, name, key) => {
         const cm = await core.readNamespacedConfigMap({ name, namespace });

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
 import { EmbeddedPostgresError } from "../errors";
@@ -145,18 +145,18 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const bin = (await ensurePostgresBinaries(major, options.binDir === undefined ? {} : { binDir: options.binDir })).binDir;
   await checkBinaries(bin, major, identity);
 
-  const dir = mkdtempSync(join(baseDir, `${INSTANCE_PREFIX}${major}-`));
-  writeFileSync(join(dir, OWNER_FILE), JSON.stringify({ pid: process.pid }));
+  const dir = makeInstanceDir(baseDir, major);
   const dataDir = join(dir, "data");
   const logFile = join(dir, "server.log");
-  if (identity) chownSync(dir, identity.uid, identity.gid);
-
   try {
-    const copied = options.templateDir !== undefined && options.password === undefined && (await copyTemplate(options.templateDir, bin, major, dataDir, identity));
-    if (!copied) await initdb(bin, major, dir, dataDir, identity, options.password);
+    writeFileSync(join(dir, OWNER_FILE), JSON.stringify({ pid: process.pid }));
+    if (identity) chownSync(dir, identity.uid, identity.gid);
+    const env = serverEnv(dir, identity, major);
+    const copied = options.templateDir !== undefined && options.password === undefined && (await copyTemplate(options.templateDir, bin, major, dataDir, identity, env));
+    if (!copied) await initdb(bin, major, dir, dataDir, identity, options.password, env);
     for (let attempt = 1; ; attempt++) {
       const port = options.port ?? (await freePort());
-      const child = spawnServer(bin, dataDir, dir, logFile, port, identity, options);
+      const child = spawnServer(bin, dataDir, dir, logFile, port, identity, options, env);
       running.set(dir, { child, dataDir });
       try {
         const version = await waitReady(child, port, options.password, logFile, major, options.startTimeoutMs ?? 30_000);
@@ -214,7 +214,101 @@ export function runIdentity(user: string, major: number): Identity | undefined {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-async function initdb(bin: string, major: number, dir: string, dataDir: string, identity: Identity | undefined, password: string | undefined): Promise<void> {
+/**
+ * Creates the instance directory under `baseDir`.
+ * @throws {EmbeddedPostgresError} naming the directory and how to choose another when it cannot be
+ *   written (a read-only root filesystem in a container, a missing directory, no permission).
+ */
+function makeInstanceDir(baseDir: string, major: PostgresMajor): string {
+  try {
+    return mkdtempSync(join(baseDir, `${INSTANCE_PREFIX}${major}-`));
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? "error";
+    const detail = (cause as Error).message.startsWith(`${code}:`) ? (cause as Error).message : `${code}: ${(cause as Error).message}`;
+    throw new EmbeddedPostgresError(
+      major,
+      `the embedded PostgreSQL ${major} server needs a writable scratch directory, but ${baseDir} is not writable (${detail}); ` +
+        `set ${SCRATCH_DIR_ENV} (or TMPDIR) to a writable directory (in a pod with a read-only root filesystem: an emptyDir volume), ` +
+        `or pass a dev database URL (--dev-url) instead of using an embedded server`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * Environment of initdb and the server. initdb looks up the user it runs as and refuses a user id
+ * without an entry in the user database (`could not look up effective user ID`), which is what a
+ * container running as an arbitrary `runAsUser` has. For such an id, nss_wrapper (Debian package
+ * `libnss-wrapper`) is preloaded with a passwd and a group file written into the instance directory
+ * that name it `postgres`, the way the official `postgres` image's entrypoint does.
+ * @throws {EmbeddedPostgresError} when the id has no entry and nss_wrapper is not installed.
+ */
+function serverEnv(dir: string, identity: Identity | undefined, major: PostgresMajor): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: "C.UTF-8" };
+  const uid = identity?.uid ?? process.getuid?.();
+  const gid = identity?.gid ?? process.getgid?.();
+  if (uid === undefined || gid === undefined || hasPasswdEntry(uid)) return env;
+  const library = nssWrapperLibrary();
+  if (library === undefined) {
+    throw new EmbeddedPostgresError(
+      major,
+      `user id ${uid} has no entry in /etc/passwd, and PostgreSQL's initdb refuses to run without one; ` +
+        `install nss_wrapper (Debian: apt-get install libnss-wrapper; or set ${NSS_WRAPPER_ENV} to libnss_wrapper.so) so Setpoint can provide the entry, ` +
+        `or run as a user that has one`,
+    );
+  }
+  const passwd = join(dir, "passwd");
+  const group = join(dir, "group");
+  writeFileSync(passwd, `postgres:x:${uid}:${gid}:PostgreSQL:${dir}:/bin/false\n`);
+  writeFileSync(group, `postgres:x:${gid}:\n`);
+  if (identity) {
+    chownSync(passwd, identity.uid, identity.gid);
+    chownSync(group, identity.uid, identity.gid);
+  }
+  const preload = [library, ...(process.env.LD_PRELOAD ?? "").split(/[\s:]+/).filter((x) => x !== "")].join(":");
+  return { ...env, LD_PRELOAD: preload, NSS_WRAPPER_PASSWD: passwd, NSS_WRAPPER_GROUP: group };
+}
+
+/** Environment variable naming nss_wrapper's library, when it is not in a standard place. */
+export const NSS_WRAPPER_ENV = "SETPOINT_NSS_WRAPPER";
+
+/** True when the user database (`getent passwd`, else /etc/passwd) has an entry for `uid`. */
+export function hasPasswdEntry(uid: number): boolean {
+  const r = spawnSync("getent", ["passwd", String(uid)], { encoding: "utf8" });
+  if (r.error === undefined) return r.status === 0;
+  if (uid === process.getuid?.()) {
+    try {
+      userInfo();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  try {
+    return readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .some((line) => line.split(":")[2] === String(uid));
+  } catch {
+    return false;
+  }
+}
+
+/** Path of nss_wrapper's library ($SETPOINT_NSS_WRAPPER, or where distributions install it), if present. */
+export function nssWrapperLibrary(): string | undefined {
+  const triplet = process.arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+  const candidates = [process.env[NSS_WRAPPER_ENV], `/usr/lib/${triplet}/libnss_wrapper.so`, "/usr/lib64/libnss_wrapper.so", "/usr/lib/libnss_wrapper.so"];
+  return candidates.find((c): c is string => c !== undefined && c !== "" && existsSync(c));
+}
+
+async function initdb(
+  bin: string,
+  major: number,
+  dir: string,
+  dataDir: string,
+  identity: Identity | undefined,
+  password: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   const args = ["-D", dataDir, "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"];
   if (password === undefined) {
     args.push("--auth=trust");
@@ -224,7 +318,7 @@ async function initdb(bin: string, major: number, dir: string, dataDir: string, 
     if (identity) chownSync(pwfile, identity.uid, identity.gid);
     args.push("--auth=scram-sha-256", `--pwfile=${pwfile}`);
   }
-  const result = await runAs(join(bin, "initdb"), args, identity);
+  const result = await runAs(join(bin, "initdb"), args, identity, env);
   rmSync(join(dir, "pwfile"), { force: true });
   if (result.code !== 0) {
     throw new EmbeddedPostgresError(major, `initdb for PostgreSQL ${major} failed (exit ${String(result.code)}): ${result.output.trim().slice(-2000)}`);
@@ -237,7 +331,14 @@ async function initdb(bin: string, major: number, dir: string, dataDir: string, 
  * initdb. The template is initialized in a private directory and renamed into place, so concurrent
  * starters never copy a partial one.
  */
-async function copyTemplate(templateDir: string, bin: string, major: PostgresMajor, dataDir: string, identity: Identity | undefined): Promise<boolean> {
+async function copyTemplate(
+  templateDir: string,
+  bin: string,
+  major: PostgresMajor,
+  dataDir: string,
+  identity: Identity | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<boolean> {
   try {
     const template = join(templateDir, `${TEMPLATE_PREFIX}${major}-${identity?.uid ?? process.getuid?.() ?? "user"}`);
     if (!existsSync(join(template, "data", "PG_VERSION"))) {
@@ -245,7 +346,7 @@ async function copyTemplate(templateDir: string, bin: string, major: PostgresMaj
       const tmp = mkdtempSync(`${template}.tmp-`);
       try {
         if (identity) chownSync(tmp, identity.uid, identity.gid);
-        await initdb(bin, major, tmp, join(tmp, "data"), identity, undefined);
+        await initdb(bin, major, tmp, join(tmp, "data"), identity, undefined, env);
         renameSync(tmp, template);
       } catch {
         // Another starter may have put its template in place first; use that one if so.
@@ -261,7 +362,16 @@ async function copyTemplate(templateDir: string, bin: string, major: PostgresMaj
   return false;
 }
 
-function spawnServer(bin: string, dataDir: string, dir: string, logFile: string, port: number, identity: Identity | undefined, options: EmbeddedPostgresOptions): ChildProcess {
+function spawnServer(
+  bin: string,
+  dataDir: string,
+  dir: string,
+  logFile: string,
+  port: number,
+  identity: Identity | undefined,
+  options: EmbeddedPostgresOptions,
+  env: NodeJS.ProcessEnv,
+): ChildProcess {
   const settings: Record<string, string | number> = {
     listen_addresses: "127.0.0.1",
     port,
@@ -282,7 +392,7 @@ function spawnServer(bin: string, dataDir: string, dir: string, logFile: string,
   const child = spawn(join(bin, "postgres"), args, {
     stdio: ["ignore", log, log],
     ...(identity ?? {}),
-    env: { ...process.env, LC_ALL: "C.UTF-8" },
+    env,
   });
   closeSync(log);
   return child;
@@ -429,16 +539,37 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Runs a packaged binary as `identity` (with `LC_ALL=C.UTF-8`); resolves to its exit code and combined output. */
-export function runAs(cmd: string, args: string[], identity: Identity | undefined): Promise<{ code: number | null; output: string }> {
+/**
+ * Runs a packaged binary as `identity`; resolves to its exit code and combined output.
+ * @param env its environment. @default this process's, with `LC_ALL=C.UTF-8`
+ */
+export function runAs(
+  cmd: string,
+  args: string[],
+  identity: Identity | undefined,
+  env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: "C.UTF-8" },
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(identity ?? {}), env: { ...process.env, LC_ALL: "C.UTF-8" } });
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(identity ?? {}), env });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, output }));
   });
+}
+
+/** Environment variable naming the directory for embedded dev servers' scratch data. */
+export const SCRATCH_DIR_ENV = "SETPOINT_SCRATCH_DIR";
+
+/**
+ * Where an embedded dev server keeps its scratch data: `$SETPOINT_SCRATCH_DIR` when set, else
+ * {@link scratchBaseDir} (tmpfs) when there is one, else the temporary directory (`$TMPDIR`, or
+ * `/tmp`). A container with a read-only root filesystem mounts a writable volume there.
+ */
+export function devScratchDir(): string {
+  const configured = process.env[SCRATCH_DIR_ENV];
+  return configured !== undefined && configured !== "" ? configured : (scratchBaseDir() ?? tmpdir());
 }
 
 /**

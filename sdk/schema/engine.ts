@@ -36,6 +36,8 @@ export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "f
   schemas?: readonly string[] | "all";
   /** Normalized-model cache directory, or `false`. @default ~/.cache/setpoint/schema */
   cacheDir?: string | false;
+  /** Writable directory of the embedded dev server's data (see `NormalizeOptions.scratchDir`). @default $SETPOINT_SCRATCH_DIR, tmpfs, or $TMPDIR */
+  scratchDir?: string;
   /**
    * Keep the dev server and scratch databases between calls (a long-running process); see
    * `NormalizeOptions.reuse` and `closeDevResources`. @default false
@@ -147,7 +149,7 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
   const serverMajor = majorFromVersionNum(Number(target.v));
   const roles: TargetRoles = { names: target.names, applying: target.me, superuser: target.superuser, memberOf: target.member_of };
   const verifying = options.verifyCatalogs !== false;
-  const normalizeOptions: NormalizeOptions = { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources, roles };
+  const normalizeOptions: NormalizeOptions = { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources, roles, scratchDir: options.scratchDir };
   // The desired state's catalogs are read on the dev database while it holds the desired SQL.
   const reader = verifying ? snapshotReader() : null;
   // Every schema of the target: managed on top of those the desired state has.

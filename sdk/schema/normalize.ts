@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "pg";
 import { InputError } from "../errors";
 import { connect, withDatabase } from "../postgres/connection";
-import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "../postgres/embedded";
+import { devScratchDir, startEmbeddedPostgres, type EmbeddedPostgres } from "../postgres/embedded";
 import { quoteIdent } from "../postgres/quote";
 import { isSupportedMajor, DEFAULT_MAJOR } from "../postgres/versions";
 import { introspect } from "./introspect";
@@ -48,6 +48,12 @@ export interface NormalizeOptions {
    * reused scratch database rolls back). Not called on a cache hit. @default none
    */
   onBuilt?: (scratch: Client, inTransaction: boolean, model: SchemaModel) => Promise<void>;
+  /**
+   * Directory where the embedded dev server keeps its data; it must be writable (a container with a
+   * read-only root filesystem mounts a volume there).
+   * @default $SETPOINT_SCRATCH_DIR, else /dev/shm when it has 1 GiB free, else $TMPDIR or /tmp
+   */
+  scratchDir?: string;
 }
 
 /**
@@ -97,10 +103,10 @@ export async function normalize(desired: DesiredSchema, options: NormalizeOption
   const roles = options.roles ?? null;
   const onBuilt = options.onBuilt ?? null;
   const model = options.reuse
-    ? await buildReusing(options.devUrl ?? (await keptDevServer(major)), desired, roles, onBuilt)
+    ? await buildReusing(options.devUrl ?? (await keptDevServer(major, options.scratchDir)), desired, roles, onBuilt)
     : options.devUrl
       ? await buildOn(options.devUrl, desired, { dropScratch: true, roles, onBuilt })
-      : await buildEmbedded(major, desired, roles, onBuilt);
+      : await buildEmbedded(major, desired, roles, onBuilt, options.scratchDir);
   if (cacheDir) {
     // Remembered now; written to disk after returning (serializing a 10,000-table model takes ~0.2 s).
     remember(join(cacheDir, fingerprint), model);
@@ -130,21 +136,21 @@ export const DEV_SERVER_PARAMETERS: Readonly<Record<string, string | number>> = 
   max_locks_per_transaction: 1024,
 };
 
-function startDevServer(major: number): Promise<EmbeddedPostgres> {
+function startDevServer(major: number, scratchDir: string | undefined): Promise<EmbeddedPostgres> {
   if (!isSupportedMajor(major)) {
     throw new InputError(`no embedded PostgreSQL ${major} to normalize the desired schema; pass a dev database URL (--dev-url) of that major`, { propertyPath: "devUrl" });
   }
   // Scratch data: on tmpfs when there is one, where creating relation files is several times cheaper.
   // The server starts from a copy of a data directory initialized there once per major (~40 MB),
   // not from initdb each time.
-  const baseDir = scratchBaseDir() ?? tmpdir();
+  const baseDir = scratchDir ?? devScratchDir();
   return startEmbeddedPostgres({ major, parameters: DEV_SERVER_PARAMETERS, baseDir, templateDir: baseDir });
 }
 
 type OnBuilt = NormalizeOptions["onBuilt"] & {};
 
-async function buildEmbedded(major: number, desired: DesiredSchema, roles: TargetRoles | null, onBuilt: OnBuilt | null): Promise<SchemaModel> {
-  const pg = await startDevServer(major);
+async function buildEmbedded(major: number, desired: DesiredSchema, roles: TargetRoles | null, onBuilt: OnBuilt | null, scratchDir: string | undefined): Promise<SchemaModel> {
+  const pg = await startDevServer(major, scratchDir);
   try {
     // The whole server goes, so its scratch database is not dropped first.
     return await buildOn(pg.url(), desired, { dropScratch: false, roles, onBuilt });
@@ -266,10 +272,10 @@ const pools = new Map<string, ScratchPool>();
 const keptServers = new Map<number, Promise<EmbeddedPostgres>>();
 
 /** The embedded dev server of `major`, started on first use and kept until {@link closeDevResources}. */
-async function keptDevServer(major: number): Promise<string> {
+async function keptDevServer(major: number, scratchDir: string | undefined): Promise<string> {
   let server = keptServers.get(major);
   if (!server) {
-    server = startDevServer(major);
+    server = startDevServer(major, scratchDir);
     keptServers.set(major, server);
     server.catch(() => keptServers.delete(major));
   }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ControlPlane } from "../support/control-plane";
 import { startControlPlane, toolchainOrSkip } from "../support/control-plane";
 import { startNodeHarness, type NodeHarness } from "../support/node/harness";
+import { instanceConfigFiles, REPLICATION_USER } from "../../sdk/operator/cluster/objects";
 import { majors } from "../support/postgres";
 import { eventually } from "../support/eventually";
 
@@ -31,7 +32,8 @@ function podManifest(name: string, claim: string): V1Pod {
         {
           name: "postgres",
           image: `postgres:${major}`,
-          args: ["-c", "work_mem=8MB"],
+          // Replication is allowed by Setpoint's own pg_hba.conf (mounted from a ConfigMap), never by the image.
+          args: ["-c", "work_mem=8MB", "-c", "hba_file=/etc/setpoint/pg_hba.conf"],
           env: [
             { name: "POSTGRES_USER", value: "postgres" },
             { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "pg-superuser", key: "password" } } },
@@ -39,10 +41,16 @@ function podManifest(name: string, claim: string): V1Pod {
             { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
           ],
           ports: [{ name: "postgres", containerPort: 5432 }],
-          volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
+          volumeMounts: [
+            { name: "data", mountPath: "/var/lib/postgresql/data" },
+            { name: "config", mountPath: "/etc/setpoint", readOnly: true },
+          ],
         },
       ],
-      volumes: [{ name: "data", persistentVolumeClaim: { claimName: claim } }],
+      volumes: [
+        { name: "data", persistentVolumeClaim: { claimName: claim } },
+        { name: "config", configMap: { name: "pg-config" } },
+      ],
     },
   };
 }
@@ -58,6 +66,7 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
     node = await startNodeHarness({ kubeConfig: cp.kubeConfig });
     await core.createNamespace({ body: { metadata: { name: ns } } });
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "pg-superuser" }, stringData: { password } } });
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "pg-config" }, data: instanceConfigFiles() } });
     await core.createNamespacedPersistentVolumeClaim({
       namespace: ns,
       body: { metadata: { name: "data-1" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
@@ -133,7 +142,7 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
   it("plays a pg_basebackup init container: the clone streams from its source through the slot", async () => {
     const source = await readyPod("pg-0");
     const sourceIp = source.status!.podIP!;
-    await query(sourceIp, "create role repl login replication password 'repl-pw'; select pg_create_physical_replication_slot('clone_1', true)");
+    await query(sourceIp, `create role ${REPLICATION_USER} login replication password 'repl-pw'; select pg_create_physical_replication_slot('clone_1', true)`);
     await core.createNamespacedPersistentVolumeClaim({
       namespace: ns,
       body: { metadata: { name: "data-2" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
@@ -143,7 +152,7 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
       {
         name: "clone",
         image: `postgres:${major}`,
-        command: ["pg_basebackup", "-d", `host=${sourceIp} port=5432 user=repl application_name=clone_1`, "-D", "/var/lib/postgresql/data/pgdata", "-R", "-X", "stream", "-S", "clone_1"],
+        command: ["pg_basebackup", "-d", `host=${sourceIp} port=5432 user=${REPLICATION_USER} application_name=clone_1`, "-D", "/var/lib/postgresql/data/pgdata", "-R", "-X", "stream", "-S", "clone_1", "--checkpoint=fast"],
         env: [{ name: "PGPASSWORD", value: "repl-pw" }],
         volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
       },

@@ -79,7 +79,24 @@ export interface ControlPlaneOptions {
    * @default []
    */
   apiserverArgs?: string[];
+  /**
+   * The address kube-apiserver binds to and advertises (the `kubernetes` Service's endpoint). A
+   * real node's pods reach the API server there, so the real-node harness passes its bridge's
+   * address. @default "127.0.0.1"
+   */
+  address?: string;
+  /**
+   * Keep the ServiceAccount admission plugin (pods get service-account tokens), as a cluster
+   * with real pods needs; the controller-manager then also needs the `serviceaccount`,
+   * `serviceaccount-token` and `root-ca-cert-publisher` controllers. @default false (envtest style)
+   */
+  serviceAccounts?: boolean;
 }
+
+/** The first address of the test clusters' Service range: the `kubernetes` Service. */
+export const KUBERNETES_SERVICE_IP = "10.0.0.1";
+/** The test clusters' Service range. */
+export const SERVICE_CIDR = "10.0.0.0/24";
 
 /** Everything started and not yet stopped, killed on exit or interrupt. */
 const running = new Set<{ procs: ChildProcess[]; dir: string }>();
@@ -140,7 +157,7 @@ interface Certs {
  * One CA signs the serving certificate (127.0.0.1, localhost) and an admin client
  * certificate (O=system:masters); a separate EC key pair signs service-account tokens.
  */
-function generateCerts(dir: string): Certs {
+function generateCerts(dir: string, address: string): Certs {
   const p = (name: string): string => join(dir, name);
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=setpoint-test-ca"], dir);
@@ -152,7 +169,16 @@ function generateCerts(dir: string): Certs {
       dir,
     );
   };
-  sign("serving", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  // In-cluster clients reach it as the `kubernetes` Service (its IP and names), the node at `address`.
+  const sans = [
+    ...new Set(["IP:127.0.0.1", `IP:${address}`, `IP:${KUBERNETES_SERVICE_IP}`]),
+    "DNS:localhost",
+    "DNS:kubernetes",
+    "DNS:kubernetes.default",
+    "DNS:kubernetes.default.svc",
+    "DNS:kubernetes.default.svc.cluster.local",
+  ];
+  sign("serving", "/CN=kube-apiserver", `subjectAltName=${sans.join(",")}\nextendedKeyUsage=serverAuth\n`);
   sign("admin", "/O=system:masters/CN=setpoint-admin", "extendedKeyUsage=clientAuth\n");
   const sa = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   writeFileSync(p("sa.key"), sa.privateKey.export({ type: "pkcs8", format: "pem" }));
@@ -274,6 +300,7 @@ async function startControllerManager(
   kubeconfigPath: string,
   dir: string,
   procs: ChildProcess[],
+  certs: Certs,
 ): Promise<ChildProcess> {
   const bin = toolchain.tools["kube-controller-manager"]?.path;
   if (!bin) throw new Error("kube-controller-manager not built; run `npm run toolchain`");
@@ -290,6 +317,9 @@ async function startControllerManager(
       "--bind-address=127.0.0.1",
       `--secure-port=${port}`,
       `--cert-dir=${join(dir, "controller-manager-certs")}`,
+      // For the service-account token and root CA publisher controllers, when they run.
+      `--service-account-private-key-file=${certs.saPrivate}`,
+      `--root-ca-file=${certs.caCert}`,
     ],
     log,
   );
@@ -331,7 +361,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const entry = { procs: [] as ChildProcess[], dir };
   running.add(entry);
   try {
-    const certs = generateCerts(dir);
+    const address = opts.address ?? "127.0.0.1";
+    const certs = generateCerts(dir, address);
     const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     const etcdLog = join(dir, "etcd.log");
@@ -356,14 +387,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       return res.ok && ((await res.json()) as { health?: string }).health === "true";
     });
 
-    const server = `https://127.0.0.1:${securePort}`;
+    const server = `https://${address}:${securePort}`;
     const apiserverLog = join(dir, "kube-apiserver.log");
     const apiserver = startProcess(
       apiserverBin,
       [
         `--etcd-servers=${etcdUrl}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
+        `--bind-address=${address}`,
+        `--advertise-address=${address}`,
         `--secure-port=${securePort}`,
         `--cert-dir=${join(dir, "apiserver-certs")}`,
         `--tls-cert-file=${certs.servingCert}`,
@@ -372,10 +403,10 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--service-account-issuer=${server}`,
         `--service-account-key-file=${certs.saPublic}`,
         `--service-account-signing-key-file=${certs.saPrivate}`,
-        "--service-cluster-ip-range=10.0.0.0/24",
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
         "--authorization-mode=RBAC",
-        // No controller-manager creates the default ServiceAccount, so do not require it.
-        "--disable-admission-plugins=ServiceAccount",
+        // Without a controller-manager nothing creates the default ServiceAccount, so do not require it.
+        ...(opts.serviceAccounts ? [] : ["--disable-admission-plugins=ServiceAccount"]),
         "--allow-privileged=true",
         ...(opts.apiserverArgs ?? []),
       ],
@@ -396,7 +427,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     let controllerManager: ChildProcess | undefined;
     if (opts.controllers && opts.controllers.length > 0) {
-      controllerManager = await startControllerManager(toolchain!, opts.controllers, kubeconfigPath, dir, entry.procs);
+      controllerManager = await startControllerManager(toolchain!, opts.controllers, kubeconfigPath, dir, entry.procs, certs);
     }
 
     let stopped: Promise<void> | undefined;

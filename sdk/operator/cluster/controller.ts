@@ -61,6 +61,8 @@ import {
   readWriteSelector,
   REPLICATION_USER,
   replicationSecret,
+  instanceConfigMap,
+  CONFIG_HASH_ANNOTATION,
   ROLE_LABEL,
   service,
   streamingConninfo,
@@ -91,9 +93,13 @@ export interface PostgresClusterDeps {
   readonly services: Cache<V1Service>;
   /** Secrets, metadata only: existence is all the cache is asked. */
   readonly secrets: Cache<KubernetesObject>;
+  /** ConfigMaps, metadata only: existence and the content hash annotation. */
+  readonly configMaps: Cache<KubernetesObject>;
   readonly api: Pick<
     CoreV1Api,
-        | "createNamespacedSecret"
+    | "createNamespacedSecret"
+    | "createNamespacedConfigMap"
+    | "replaceNamespacedConfigMap"
     | "createNamespacedPersistentVolumeClaim"
     | "createNamespacedPod"
     | "createNamespacedService"
@@ -208,6 +214,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const claims = mine(deps.claims);
     const services = mine(deps.services);
     const secrets = mine(deps.secrets);
+    const configMaps = mine(deps.configMaps);
     const names = clusterObjectNames(req.name);
     const ordinals = new Map(Array.from({ length: MAX_INSTANCES * 4 }, (_, k) => [instanceName(req.name, k + 1), k + 1] as const));
     const ordinalOf = (name: string): number => ordinals.get(name) ?? Number.MAX_SAFE_INTEGER;
@@ -291,6 +298,15 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     }
     if (!secrets.has(names.replicationSecret)) {
       steps.push(await createIfMissing("replication-secret", () => deps.api.createNamespacedSecret({ namespace: req.namespace, body: replicationSecret(cluster, randomPassword()) })));
+    }
+    // The configuration files Setpoint writes for its instances (pg_hba.conf), before any pod mounts them.
+    const config = instanceConfigMap(cluster);
+    const liveConfig = configMaps.get(names.configMap);
+    if (liveConfig === undefined) {
+      steps.push(await createIfMissing("config", () => deps.api.createNamespacedConfigMap({ namespace: req.namespace, body: config })));
+    } else if (liveConfig.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== config.metadata?.annotations?.[CONFIG_HASH_ANNOTATION]) {
+      await deps.api.replaceNamespacedConfigMap({ name: names.configMap, namespace: req.namespace, body: config });
+      steps.push({ step: "config", outcome: "Updated" });
     }
 
     // A switchover in progress: promote its target once the old primary has shut down and the

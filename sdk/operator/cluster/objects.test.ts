@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parsePostgresClusterSpec } from "../../api/parse";
-import { appSecret, desiredParameters, instanceClaim, instancePod, readWriteSelector, replicationSecret, service, type ClusterObject } from "./objects";
+import { appSecret, desiredParameters, instanceClaim, instanceConfigMap, instancePod, readWriteSelector, replicationSecret, service, type ClusterObject } from "./objects";
 
 const cluster: ClusterObject = { apiVersion: "setpoint.dev/v1alpha1", kind: "PostgresCluster", metadata: { name: "orders", namespace: "shop", uid: "u-1" } };
 const spec = parsePostgresClusterSpec({ postgresVersion: 16, storage: { size: "5Gi", storageClass: "fast" }, parameters: { work_mem: "8MB", max_connections: "200" } });
@@ -17,10 +17,13 @@ describe("cluster child objects", () => {
     });
     const c = pod.spec!.containers[0]!;
     expect(c.image).toBe("postgres:16");
-    expect(c.args).toBeUndefined();
+    // Setpoint's own client authentication file, from the cluster's ConfigMap (never the image's).
+    expect(c.args).toEqual(["-c", "hba_file=/etc/setpoint/pg_hba.conf"]);
+    expect(c.volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/setpoint", readOnly: true });
+    expect(pod.spec!.volumes).toContainEqual({ name: "config", configMap: { name: "orders-config" } });
     expect(c.env).toContainEqual({ name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "orders-superuser", key: "password" } } });
     expect(c.env).toContainEqual({ name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" });
-    expect(pod.spec!.volumes).toEqual([{ name: "pgdata", persistentVolumeClaim: { claimName: "orders-1" } }]);
+    expect(pod.spec!.volumes).toContainEqual({ name: "pgdata", persistentVolumeClaim: { claimName: "orders-1" } });
   });
 
   it("clones a replica with a guarded pg_basebackup init container through its own slot (existing data becomes a standby); a primary has none", () => {
@@ -44,6 +47,7 @@ describe("cluster child objects", () => {
           "stream",
           "-S",
           "orders_2",
+          "--checkpoint=fast",
           "-w",
         ],
         env: [
@@ -54,6 +58,24 @@ describe("cluster child objects", () => {
       },
     ]);
     expect(replicationSecret(cluster, "pw").stringData).toEqual({ username: "streaming_replica", password: "pw" });
+  });
+
+  it("writes the instances' pg_hba.conf into a ConfigMap owned by the cluster, with a hash of its content", () => {
+    const cm = instanceConfigMap(cluster);
+    expect(cm.metadata).toMatchObject({ name: "orders-config", namespace: "shop", labels: { "setpoint.dev/cluster": "orders" }, ownerReferences: [owner] });
+    expect(Object.keys(cm.data!)).toEqual(["pg_hba.conf"]);
+    const rules = cm
+      .data!["pg_hba.conf"]!.split("\n")
+      .filter((l) => l !== "" && !l.startsWith("#"))
+      .map((l) => l.split(/\s+/));
+    expect(rules).toEqual([
+      ["local", "all", "all", "trust"],
+      ["host", "replication", "streaming_replica", "all", "scram-sha-256"],
+      ["host", "replication", "all", "all", "reject"],
+      ["host", "all", "all", "all", "scram-sha-256"],
+    ]);
+    expect(cm.metadata!.annotations!["setpoint.dev/config-hash"]).toMatch(/^[0-9a-f]{16}$/);
+    expect(instanceConfigMap(cluster).metadata!.annotations).toEqual(cm.metadata!.annotations);
   });
 
   it("claims the spec's size and class per instance", () => {

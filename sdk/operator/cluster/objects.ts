@@ -6,13 +6,18 @@
  *
  * Pods are written for the official `postgres` image: the image tag names the major, the
  * superuser password comes from the superuser Secret through `POSTGRES_PASSWORD`, and PGDATA is
- * a subdirectory of the claim's mount. Parameters are not in the pod: the controller writes them
- * with `ALTER SYSTEM`, so they can change without recreating it. A replica's pod clones the
+ * a subdirectory of the claim's mount. What the operator relies on is set by Setpoint, not by the
+ * image (ADR 0016): the client authentication file comes from the cluster's ConfigMap
+ * (`-c hba_file=...`, sdk/instance/hba.ts), and parameters are written by the controller with
+ * `ALTER SYSTEM`, so they can change without recreating the pod. A replica's pod clones the
  * primary with an init container running the image's `pg_basebackup` (streaming the WAL it
- * needs, through the replica's own slot, writing the standby configuration), guarded so that a
- * pod recreated on a volume that already holds data starts from that data, as a standby.
+ * needs, through the replica's own slot, writing the standby configuration, after a fast
+ * checkpoint), guarded so that a pod recreated on a volume that already holds data starts from
+ * that data, as a standby.
  */
-import type { V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
+import { createHash } from "node:crypto";
+import type { V1ConfigMap, V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
+import { HBA_FILE, instanceHba } from "../../instance/hba";
 import { clusterObjectNames, instanceName, POSTGRES_PORT, replicationSlotName, serviceHost } from "../../api/names";
 import type { PostgresClusterSpec } from "../../api/postgres-cluster";
 import { setControllerReference, type OwnerObject } from "../../reconcile/owners";
@@ -37,6 +42,10 @@ export const STANDBY_IF_INITIALIZED = 'if [ -s "$PGDATA/PG_VERSION" ]; then touc
 /** Where the data volume is mounted, and PGDATA inside it (as the official image expects). */
 const DATA_MOUNT = "/var/lib/postgresql/data";
 const PGDATA = `${DATA_MOUNT}/pgdata`;
+/** Where the cluster's ConfigMap (the configuration files Setpoint writes) is mounted, read-only. */
+export const CONFIG_MOUNT = "/etc/setpoint";
+/** Annotation on the cluster's ConfigMap: a hash of its data, so the controller sees a stale one from its metadata. */
+export const CONFIG_HASH_ANNOTATION = "setpoint.dev/config-hash";
 
 /** A PostgresCluster as read from the API server (it has a uid, so it can own children). */
 export interface ClusterObject extends OwnerObject {
@@ -91,6 +100,43 @@ export function streamingConninfo(primaryHost: string, instance: string): Record
   return { host: primaryHost, port: String(POSTGRES_PORT), user: REPLICATION_USER, application_name: replicationSlotName(instance) };
 }
 
+/** The configuration files every instance of a cluster reads (today `pg_hba.conf`). Pure. */
+export function instanceConfigFiles(): Record<string, string> {
+  return { [HBA_FILE]: instanceHba({ replicationUser: REPLICATION_USER }) };
+}
+
+/** The cluster's ConfigMap of {@link instanceConfigFiles}, annotated with their hash ({@link CONFIG_HASH_ANNOTATION}). */
+export function instanceConfigMap(cluster: ClusterObject): V1ConfigMap {
+  const data = instanceConfigFiles();
+  const hash = createHash("sha256").update(JSON.stringify(Object.entries(data).sort())).digest("hex").slice(0, 16);
+  const body: V1ConfigMap = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { ...meta(cluster, clusterObjectNames(cluster.metadata.name).configMap), annotations: { [CONFIG_HASH_ANNOTATION]: hash } },
+    data,
+  };
+  return setControllerReference(cluster, body);
+}
+
+/**
+ * The server arguments of every instance: what Setpoint owns that cannot be a parameter written
+ * with `ALTER SYSTEM` (the files it writes). Passed as container args, which the official image's
+ * entrypoint hands to `postgres` (also for its own first-start server).
+ */
+export function serverArgs(): string[] {
+  return ["-c", `hba_file=${CONFIG_MOUNT}/${HBA_FILE}`];
+}
+
+/**
+ * pg_basebackup's options besides the connection and the target: the standby configuration
+ * (`-R`), WAL streamed alongside (`-X stream`) through the replica's own slot, no password prompt,
+ * and a fast checkpoint. Without `--checkpoint=fast` the clone waits for a spread checkpoint on
+ * the source (about 100 s on an idle cluster, measured on real pods).
+ */
+export function cloneOptions(slot: string): string[] {
+  return ["-R", "-X", "stream", "-S", slot, "--checkpoint=fast", "-w"];
+}
+
 /**
  * The data volume claim of instance `ordinal`.
  * @param size the size to ask for. @default spec.storage.size
@@ -137,7 +183,7 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
     name: "clone",
     image: imageOf(spec),
     command: ["sh", "-c", STANDBY_IF_INITIALIZED],
-    args: ["pg_basebackup", "-d", conninfo, "-D", PGDATA, "-R", "-X", "stream", "-S", replicationSlotName(name), "-w"],
+    args: ["pg_basebackup", "-d", conninfo, "-D", PGDATA, ...cloneOptions(replicationSlotName(name))],
     env: [
       { name: "PGDATA", value: PGDATA },
       { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: names.replicationSecret, key: "password" } } },
@@ -161,13 +207,20 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
             { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: names.superuserSecret, key: "password" } } },
             { name: "PGDATA", value: PGDATA },
           ],
+          args: serverArgs(),
           ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
-          volumeMounts: [{ name: "pgdata", mountPath: DATA_MOUNT }],
+          volumeMounts: [
+            { name: "pgdata", mountPath: DATA_MOUNT },
+            { name: "config", mountPath: CONFIG_MOUNT, readOnly: true },
+          ],
           readinessProbe: { exec: { command: ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"] }, periodSeconds: 5 },
           ...(spec.resources ? { resources: spec.resources } : {}),
         },
       ],
-      volumes: [{ name: "pgdata", persistentVolumeClaim: { claimName: name } }],
+      volumes: [
+        { name: "pgdata", persistentVolumeClaim: { claimName: name } },
+        { name: "config", configMap: { name: names.configMap } },
+      ],
     },
   };
   return setControllerReference(cluster, body);

@@ -11,6 +11,7 @@ import { KINDS } from "../../api/crds";
 import type { Logger, Request } from "../../reconcile/index";
 import { Controller } from "../../reconcile/internal/controller";
 import { Informer } from "../../reconcile/internal/informer";
+import { reportFailureInStatus, type StatusApi } from "../../reconcile/internal/status";
 import type { MetricsRegistry } from "../../reconcile/internal/metrics";
 import { enqueueForOwner, enqueueObject, generationChanged } from "../../reconcile/internal/sources";
 import { clusterObjectNames } from "../../api/names";
@@ -46,7 +47,7 @@ export interface ClusterControllerParts {
 
 /**
  * Builds (does not start) the PostgresCluster controller and its informers.
- * @param secrets the operator's metadata-only Secrets informer.
+ * @param secrets the operator's metadata-only Secrets informer (ConfigMaps likewise).
  */
 export function clusterController(opts: {
   kubeConfig: KubeConfig;
@@ -55,6 +56,8 @@ export function clusterController(opts: {
   metrics: MetricsRegistry;
   concurrency: number;
   secrets: Informer<KubernetesObject>;
+  /** The operator's metadata-only ConfigMaps informer. */
+  configMaps: Informer<KubernetesObject>;
   /** Time between disk usage samples. @default 10_000 ms */
   diskIntervalMs?: number;
 }): ClusterControllerParts {
@@ -71,19 +74,22 @@ export function clusterController(opts: {
 
   // The reconciler reads the collector's samples through this holder (the collector needs the controller to enqueue).
   const holder: { collector?: DiskCollector } = {};
+  const status: StatusApi = { client: objects, group: GROUP, version: VERSION, plural };
   const controller = new ClusterController({
     name: "postgrescluster",
     concurrency: opts.concurrency,
     logger,
     metrics,
+    onFailure: reportFailureInStatus(status, clusters),
     reconciler: reconcilePostgresCluster({
       clusters,
       pods,
       claims,
       services,
       secrets: opts.secrets,
+      configMaps: opts.configMaps,
       api: core,
-      status: { client: objects, group: GROUP, version: VERSION, plural },
+      status,
       events: kubernetesEventRecorder({ api: core, logger }),
       disk: { usage: (namespace, instance) => holder.collector?.usage(namespace, instance) },
       patchCluster: (namespace, name, patch) =>
@@ -126,6 +132,6 @@ export function clusterController(opts: {
   const enqueue = (req: Request): void => controller.enqueue(req);
   clusters.onEvent(enqueueObject(enqueue, generationChanged));
   const owner = { group: GROUP, kind: KINDS.PostgresCluster.kind };
-  for (const informer of [pods, claims, services, opts.secrets] as Informer<KubernetesObject>[]) informer.onEvent(enqueueForOwner(owner, enqueue));
+  for (const informer of [pods, claims, services, opts.secrets, opts.configMaps] as Informer<KubernetesObject>[]) informer.onEvent(enqueueForOwner(owner, enqueue));
   return { controller, clusters, informers: [clusters, pods, claims, services] as Informer<KubernetesObject>[] };
 }

@@ -167,6 +167,53 @@ describe("Controller", () => {
     await controller.stop();
   });
 
+  it("reports every failure (retried or terminal) through onFailure before the key is free again, never a success", async () => {
+    const reported: [string, string][] = [];
+    let inFlight = 0;
+    const { controller, lines } = setup(
+      async (_ctx, r) => {
+        inFlight++;
+        try {
+          if (r.name === "ok") return;
+          if (r.name === "terminal") throw new TerminalError("spec is invalid");
+          throw new Error(`failure of ${r.name}`);
+        } finally {
+          inFlight--;
+        }
+      },
+      {
+        onFailure: async (_ctx, r, err) => {
+          reported.push([r.name, (err as Error).message]);
+          if (r.name === "broken-report") throw new Error("status write failed");
+        },
+      },
+    );
+    for (const name of ["ok", "bad", "terminal", "broken-report"]) controller.enqueue(req(name));
+    controller.start();
+    await settle();
+    expect(reported).toEqual([
+      ["bad", "failure of bad"],
+      ["terminal", "spec is invalid"],
+      ["broken-report", "failure of broken-report"],
+    ]);
+    expect(inFlight).toBe(0);
+    expect(lines.find((l) => l.message === "could not report the failure")?.fields).toMatchObject({ name: "broken-report", error: "status write failed" });
+    await controller.stop({ abort: true });
+  });
+
+  it("does not report a failure once the controller is stopping (it may no longer lead)", async () => {
+    const { calls, reconciler } = gated();
+    const reported: string[] = [];
+    const { controller } = setup(reconciler, { onFailure: async (_ctx, r) => void reported.push(r.name) });
+    controller.enqueue(req("a"));
+    controller.start();
+    await settle();
+    const stopped = controller.stop({ abort: true });
+    calls[0]!.release(new Error("aborted mid-way"));
+    await stopped;
+    expect(reported).toEqual([]);
+  });
+
   it("keeps at most `concurrency` reconciles in flight and never one key twice at once", async () => {
     const { calls, reconciler } = gated();
     let inFlight = 0;

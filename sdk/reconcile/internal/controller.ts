@@ -47,6 +47,14 @@ export interface ControllerOptions {
   metrics?: MetricsRegistry;
   /** Generates reconcile ids. @default crypto.randomUUID */
   newReconcileId?: () => string;
+  /**
+   * Called after every failed reconcile (thrown error, terminal or not) unless the controller is
+   * stopping, to report the error where users look: every controller of a resource with status
+   * passes `reportFailureInStatus` (./status.ts), so the status says what is wrong now. Its own
+   * errors are logged, never retried.
+   * @default undefined (the error is only logged and counted)
+   */
+  onFailure?: (ctx: ReconcileContext, req: Request, err: unknown) => Promise<void>;
 }
 
 /** Options of {@link Controller.stop}. */
@@ -102,6 +110,7 @@ export class Controller {
   private readonly metrics: ControllerMetrics;
   private readonly labels: { controller: string };
   private readonly newReconcileId: () => string;
+  private readonly onFailure: ControllerOptions["onFailure"];
   private readonly abort = new AbortController();
   private workers: Promise<void>[] = [];
   private started = false;
@@ -118,6 +127,7 @@ export class Controller {
     this.clock = options.clock ?? realClock;
     this.log = (options.logger ?? noopLogger).child({ controller: options.name });
     this.newReconcileId = options.newReconcileId ?? randomUUID;
+    this.onFailure = options.onFailure;
     this.labels = { controller: options.name };
     this.metrics = registerMetrics(options.metrics ?? defaultRegistry);
     this.queue = new WorkQueue({
@@ -192,6 +202,7 @@ export class Controller {
     const started = this.clock.now();
     this.metrics.active.add(this.labels, 1);
     let outcome: ReconcileOutcome;
+    let failure: { err: unknown } | undefined;
     try {
       const result: Result | void = await this.reconciler(ctx, req);
       this.queue.forget(key);
@@ -204,6 +215,7 @@ export class Controller {
       }
       log.debug("reconciled", after !== undefined && after > 0 ? { requeueAfterMs: after } : undefined);
     } catch (err) {
+      failure = { err };
       if (isTerminalError(err)) {
         this.queue.forget(key);
         outcome = "terminal";
@@ -219,6 +231,14 @@ export class Controller {
       }
     } finally {
       this.metrics.active.add(this.labels, -1);
+    }
+    // A controller that stops (lost leadership) must not write: another one may lead already.
+    if (failure !== undefined && this.onFailure !== undefined && !ctx.signal.aborted) {
+      try {
+        await this.onFailure(ctx, req, failure.err);
+      } catch (err) {
+        log.error("could not report the failure", { error: errorMessage(err), code: errorCode(err) });
+      }
     }
     this.metrics.total.inc({ ...this.labels, result: outcome });
     this.metrics.duration.observe(this.labels, (this.clock.now() - started) / 1000);

@@ -1,6 +1,6 @@
 import { ApiException } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { writeStatus, type StatusApi, type StatusObject } from "./status";
+import { failedStatus, failureOf, reportFailureInStatus, writeStatus, type StatusApi, type StatusObject } from "./status";
 
 function fakeApi(impl: (req: { name: string; namespace: string; body: object }) => Promise<object>) {
   const calls: unknown[] = [];
@@ -61,5 +61,53 @@ describe("writeStatus", () => {
     const { api, calls } = fakeApi(async (r) => r.body);
     await expect(writeStatus<TestStatus>(api, { metadata: { name: "a", namespace: "ns" } }, { observedGeneration: 1 })).rejects.toThrow(TypeError);
     expect(calls).toEqual([]);
+  });
+});
+
+describe("failed reconciles in status", () => {
+  const now = new Date("2026-12-05T17:00:00.123Z");
+  const old = {
+    type: "Ready" as const,
+    status: "False" as const,
+    reason: "DatabaseUnreachable",
+    message: "cannot reach postgres://app:***@db:5432/app: timed out",
+    lastTransitionTime: "2026-12-05T16:00:00Z",
+    observedGeneration: 2,
+  };
+
+  it("names a Setpoint error's code, an API error's status, or a generic reason; never the stack", () => {
+    const setpoint = Object.assign(new Error("initdb failed"), { code: "EMBEDDED_POSTGRES" });
+    expect(failureOf(setpoint)).toEqual({ reason: "EmbeddedPostgres", message: "initdb failed" });
+    expect(failureOf(new ApiException(409, "conflict", "{}", {}))).toMatchObject({ reason: "ApiError409" });
+    expect(failureOf(new Error("EROFS: read-only file system, mkdtemp '/tmp/setpoint-pg-17-XXXXXX'"))).toEqual({
+      reason: "ReconcileError",
+      message: "EROFS: read-only file system, mkdtemp '/tmp/setpoint-pg-17-XXXXXX'",
+    });
+    expect(failureOf("boom")).toEqual({ reason: "ReconcileError", message: "boom" });
+    expect(failureOf(new Error("x".repeat(40_000))).message).toHaveLength(32_768);
+  });
+
+  it("replaces an older, unrelated Ready condition with the current failure, at the current generation", () => {
+    const previous = { observedGeneration: 2, conditions: [old], extra: "kept" };
+    const next = failedStatus(previous, { reason: "EmbeddedPostgres", message: "scratch not writable" }, 3, now);
+    expect(next.extra).toBe("kept");
+    expect(next.observedGeneration).toBe(3);
+    expect(next.conditions).toEqual([
+      { type: "Ready", status: "False", reason: "EmbeddedPostgres", message: "scratch not writable", lastTransitionTime: "2026-12-05T16:00:00Z", observedGeneration: 3 },
+      { type: "Degraded", status: "True", reason: "EmbeddedPostgres", message: "scratch not writable", lastTransitionTime: "2026-12-05T17:00:00Z", observedGeneration: 3 },
+    ]);
+  });
+
+  it("writes it through the status subresource, and nothing for an object that is gone", async () => {
+    const { api, calls } = fakeApi(async (r) => r.body);
+    const live = { ...obj, metadata: { ...obj.metadata, generation: 4 }, status: { observedGeneration: 2, conditions: [old] } };
+    const report = reportFailureInStatus<{ observedGeneration?: number; conditions?: (typeof old)[] }>(api as StatusApi, { get: (key) => (key === "ns/a" ? live : undefined) });
+    const ctx = { now: () => now } as Parameters<typeof report>[0];
+    await report(ctx, { namespace: "ns", name: "a" }, new Error("current problem"));
+    await report(ctx, { namespace: "ns", name: "gone" }, new Error("current problem"));
+    expect(calls).toHaveLength(1);
+    const body = (calls[0] as { body: { status: TestStatus } }).body;
+    expect(body.status.observedGeneration).toBe(4);
+    expect(body.status.conditions).toContainEqual(expect.objectContaining({ type: "Ready", status: "False", reason: "ReconcileError", message: "current problem", observedGeneration: 4 }));
   });
 });

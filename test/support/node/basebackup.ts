@@ -5,9 +5,11 @@
 // container with what it has, against the source pod it runs itself:
 //
 // 1. Connects to the source over TCP with the init container's credentials and checks that the
-//    role may replicate and that the slot exists (what a real replication connection enforces).
+//    role may replicate and that the slot exists, then opens a replication connection as
+//    pg_basebackup does (IDENTIFY_SYSTEM), so the source's pg_hba.conf decides as it would.
 // 2. Starts a non-exclusive backup on the source (pg_backup_start; pg_start_backup on 14) over
-//    the source's local socket as its superuser, and keeps that session open.
+//    the source's local socket as its superuser, with the checkpoint mode asked for
+//    (`--checkpoint`, spread by default), and keeps that session open.
 // 3. Copies the source's data directory file by file, skipping what pg_basebackup skips
 //    (postmaster.pid, pg_wal and pg_replslot contents, temporary state).
 // 4. Stops the backup (pg_backup_stop), then copies the source's pg_wal segments: the slot has
@@ -30,6 +32,8 @@ export interface BaseBackupRequest {
   readonly dataDir: string;
   readonly slot?: string;
   readonly writeRecoveryConf: boolean;
+  /** `--checkpoint` / `-c`: pg_basebackup's default is a spread checkpoint. */
+  readonly checkpoint: "fast" | "spread";
 }
 
 /** The running pod a backup is taken from, as the harness knows it. */
@@ -67,8 +71,15 @@ export function parseBaseBackupArgs(args: readonly string[]): BaseBackupRequest 
   let dataDir: string | undefined;
   let slot: string | undefined;
   let writeRecoveryConf = false;
+  let checkpoint: "fast" | "spread" = "spread";
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
+    const mode = a.startsWith("--checkpoint=") ? a.slice("--checkpoint=".length) : a === "-c" || a === "--checkpoint" ? args[++i] : undefined;
+    if (mode !== undefined) {
+      if (mode !== "fast" && mode !== "spread") throw new UnsupportedBaseBackupError(`invalid checkpoint argument ${JSON.stringify(mode)}, must be "fast" or "spread"`);
+      checkpoint = mode;
+      continue;
+    }
     const value = (): string => {
       const v = args[++i];
       if (v === undefined) throw new UnsupportedBaseBackupError(`${a} needs a value`);
@@ -109,7 +120,7 @@ export function parseBaseBackupArgs(args: readonly string[]): BaseBackupRequest 
     }
   }
   if (dataDir === undefined) throw new UnsupportedBaseBackupError("pg_basebackup needs -D");
-  return { conninfo: { ...conninfo, ...flags }, dataDir, slot, writeRecoveryConf };
+  return { conninfo: { ...conninfo, ...flags }, dataDir, slot, writeRecoveryConf, checkpoint };
 }
 
 /** Top-level entries whose contents pg_basebackup leaves out (the directories themselves are kept). */
@@ -176,13 +187,24 @@ export async function emulateBaseBackup(request: BaseBackupRequest, password: st
   } finally {
     await check.end().catch(() => undefined);
   }
+  // A replication connection, as pg_basebackup opens: pg_hba.conf's `replication` lines apply.
+  const replication = new Client({ host, port: Number(port ?? source.port), user, password, database: "replication", replication: "true", connectionTimeoutMillis: 5000 } as ConstructorParameters<typeof Client>[0]);
+  await replication.connect();
+  try {
+    await replication.query("IDENTIFY_SYSTEM");
+  } finally {
+    await replication.end().catch(() => undefined);
+  }
   // 2-5. The backup itself, as the source's superuser over its socket.
   rmSync(targetDir, { recursive: true, force: true });
   const admin = new Client({ host: source.socketDir, port: source.port, user: source.superuser, database: "postgres", connectionTimeoutMillis: 5000 });
   await admin.connect();
   try {
     const legacy = source.major < 15;
-    await admin.query(legacy ? "select pg_start_backup('setpoint harness clone', true, false)" : "select pg_backup_start('setpoint harness clone', true)");
+    // The checkpoint mode asked for: a spread checkpoint takes as long as the server's
+    // checkpoint_completion_target makes it, as with the real pg_basebackup.
+    const fast = request.checkpoint === "fast";
+    await admin.query(legacy ? "select pg_start_backup('setpoint harness clone', $1, false)" : "select pg_backup_start('setpoint harness clone', $1)", [fast]);
     copyTree(source.dataDir, targetDir, identity, true);
     const stop = await admin.query<{ labelfile: string; spcmapfile: string | null }>(
       legacy ? "select labelfile, spcmapfile from pg_stop_backup(false, false)" : "select labelfile, spcmapfile from pg_backup_stop(false)",

@@ -179,7 +179,9 @@ async function initdb(config: ContainerConfig, identity: Identity | undefined): 
   rmSync(pwfile, { force: true });
   if (result.code !== 0) throw new Error(`initdb failed (exit ${String(result.code)}): ${result.output.trim().slice(-1500)}`);
   // As the image does: any address may connect (the pod network), with a password when one is set.
+  // Replication is not opened: the official image's entrypoint does not, so whatever a cluster
+  // needs for it must come from Setpoint's own configuration (its hba_file).
   const method = password !== undefined ? "scram-sha-256" : "trust";
-  appendFileSync(join(config.dataDir, "pg_hba.conf"), `\nhost all all all ${method}\nhost replication all all ${method}\n`);
+  appendFileSync(join(config.dataDir, "pg_hba.conf"), `\nhost all all all ${method}\n`);
   appendFileSync(join(config.dataDir, "postgresql.conf"), `\n# node harness defaults\n${HARNESS_DEFAULTS.join("\n")}\n`);
 }

@@ -330,6 +330,16 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     const volume = mkdir(claimDir(pvc));
     const dataDir = spec.dataSubPath === "" ? volume : join(volume, spec.dataSubPath);
     const runDir = mkdir(join(baseDir, "pods", w.uid));
+    let settings: readonly string[];
+    try {
+      settings = await mountConfigMaps(w.namespace, spec, join(runDir, "configmaps"));
+    } catch (err) {
+      // As a kubelet: the pod waits in ContainerCreating until its ConfigMap exists.
+      w.waiting = { reason: "ContainerCreating", message: err instanceof Error ? err.message : String(err) };
+      await writeStatus(w);
+      scheduleRestart(w, backoff * 4);
+      return;
+    }
     if (w.terminating || w.gone) return;
     if (!w.initialized && spec.clone) {
       try {
@@ -343,7 +353,7 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     }
     w.initialized = true;
     if (w.terminating || w.gone) return;
-    const container = await PostgresContainer.start({ major: spec.major, ip: w.ip, port: spec.port, dataDir, runDir, env, settings: spec.settings });
+    const container = await PostgresContainer.start({ major: spec.major, ip: w.ip, port: spec.port, dataDir, runDir, env, settings });
     w.container = container;
     w.waiting = undefined;
     w.ready = false;
@@ -355,6 +365,29 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
         await writeStatus(w);
       }
     }
+  }
+
+  /**
+   * Writes the files of the container's ConfigMap volumes under `dir` and returns the settings
+   * with paths under a mount pointing there.
+   * @throws when a ConfigMap does not exist.
+   */
+  async function mountConfigMaps(namespace: string, spec: InstanceSpec, dir: string): Promise<string[]> {
+    let settings = [...spec.settings];
+    for (const [i, m] of spec.configMapMounts.entries()) {
+      const cm = await core.readNamespacedConfigMap({ name: m.configMap, namespace }).catch(() => undefined);
+      if (cm === undefined) throw new Error(`configmap "${m.configMap}" not found`);
+      const target = mkdir(join(dir, String(i)));
+      for (const [key, value] of Object.entries(cm.data ?? {})) {
+        writeFileSync(join(target, key), value, { mode: 0o644 });
+      }
+      settings = settings.map((s) => {
+        const eq = s.indexOf("=");
+        const value = s.slice(eq + 1).replace(/^'(.*)'$/, "$1");
+        return value.startsWith(`${m.mountPath}/`) ? `${s.slice(0, eq)}=${target}${value.slice(m.mountPath.length)}` : s;
+      });
+    }
+    return settings;
   }
 
   /** Plays the pod's pg_basebackup init container (see basebackup.ts). */

@@ -4,6 +4,8 @@
 // PGDATA configure the entrypoint's first-start initdb, the container's args are server options
 // (`-c name=value`, as the image passes them to `postgres`), the data directory lives on the
 // volume mounted at the PGDATA path's mount, and the first containerPort is the listen port.
+// ConfigMap volumes are written out per pod and paths under their mount in the settings (e.g.
+// `hba_file=/etc/setpoint/pg_hba.conf`) point there, as a kubelet's mount would make them.
 // One kind of init container is understood: `pg_basebackup` into PGDATA (see basebackup.ts),
 // either as the command itself or behind the guard `sh -c '[ -s "$PGDATA/PG_VERSION" ] && exit
 // 0; exec "$0" "$@"' pg_basebackup ...` that skips the clone when the volume already has data,
@@ -35,6 +37,14 @@ export interface InstanceSpec {
   readonly terminationGraceSeconds: number;
   /** The pod's `pg_basebackup` init container, if it has one. */
   readonly clone?: CloneSpec;
+  /** ConfigMap volumes mounted into the container: the harness writes their files and maps the paths in `settings`. */
+  readonly configMapMounts: readonly ConfigMapMount[];
+}
+
+/** A ConfigMap volume mounted into the container. */
+export interface ConfigMapMount {
+  readonly mountPath: string;
+  readonly configMap: string;
 }
 
 /** A `pg_basebackup` init container. */
@@ -111,6 +121,11 @@ export function instanceSpec(pod: V1Pod): InstanceSpec {
     else if (a.startsWith("--") && a.includes("=")) settings.push(a.slice(2));
     else throw new UnsupportedPodError("CreateContainerConfigError", `unsupported argument ${JSON.stringify(a)}: only -c name=value and --name=value`);
   }
+  const configMapMounts: ConfigMapMount[] = [];
+  for (const m of c.volumeMounts ?? []) {
+    const cm = pod.spec?.volumes?.find((v) => v.name === m.name)?.configMap;
+    if (cm?.name) configMapMounts.push({ mountPath: m.mountPath.replace(/\/+$/, ""), configMap: cm.name });
+  }
   const inits = pod.spec?.initContainers ?? [];
   if (inits.length > 1) throw new UnsupportedPodError("CreateContainerConfigError", "at most one init container (pg_basebackup) is supported");
   const clone = inits.length === 1 ? cloneSpec(inits[0]!, pgdata) : undefined;
@@ -122,6 +137,7 @@ export function instanceSpec(pod: V1Pod): InstanceSpec {
     dataSubPath: pgdata.slice(mount.mountPath.length).replace(/^\/+/, ""),
     port: c.ports?.[0]?.containerPort ?? 5432,
     settings,
+    configMapMounts,
     terminationGraceSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
     ...(clone ? { clone } : {}),
   };

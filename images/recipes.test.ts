@@ -1,0 +1,21 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { OPERATOR_IMAGE, renderDockerfile } from "./recipes";
+
+describe("image recipes", () => {
+  it("the committed Dockerfile is the one rendered from the operator recipe", () => {
+    expect(readFileSync(join(__dirname, "..", "Dockerfile"), "utf8")).toBe(renderDockerfile(OPERATOR_IMAGE));
+  });
+
+  it("renders the recipe's packages, environment, user and entry point into the runtime stage", () => {
+    const runtime = renderDockerfile(OPERATOR_IMAGE).split("# --- runtime")[1]!;
+    expect(runtime).toContain("apt-get install -y --no-install-recommends libnss-wrapper ca-certificates");
+    expect(runtime).toContain('ENV NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=8"');
+    expect(runtime).toContain("USER 1000:1000");
+    expect(runtime).toContain('ENTRYPOINT ["node","dist/sdk/operator/main.js"]');
+    // Every supported major installed at build time, never downloaded by the running operator.
+    expect(runtime).toContain('ENV SETPOINT_POSTGRES_INSTALL="never"');
+    expect(runtime).toMatch(/RUN SETPOINT_POSTGRES_INSTALL= node -e .*ensurePostgresBinaries.*\[14,15,16,17,18\]/);
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * The one recipe of each image Setpoint ships, as data. Two builders read it: the production
+ * Dockerfile is rendered from it (`renderDockerfile`; a test fails when the committed Dockerfile
+ * differs), and the real-pod tier builds its test image from it without a registry (a Debian
+ * root filesystem from `debootstrap` plus the same packages, Node.js, files, environment, user and
+ * entry point; test/support/real-node/images.ts). So what the tests run is what users run, built
+ * two ways from one description (ADR 0017).
+ */
+import { OPERATOR_NODE_OPTIONS } from "../sdk/operator/process";
+import { CACHE_DIR_ENV, INSTALL_ENV } from "../sdk/postgres/binaries";
+import { SUPPORTED_MAJORS, type PostgresMajor } from "../sdk/postgres/versions";
+
+/** One image: a Debian release with Node.js, packages from Debian, files from the repository. */
+export interface ImageRecipe {
+  /** Image name (the test image is imported as `docker.io/library/<name>:<tag>`). */
+  readonly name: string;
+  /** Debian release of the root filesystem. */
+  readonly debian: "bookworm";
+  /** Node.js major in the image (`node:<major>-slim` in the Dockerfile, the host's `node` in tests). */
+  readonly nodeMajor: number;
+  /** Debian packages installed on top (without recommends). */
+  readonly packages: readonly string[];
+  /** Working directory, where `files` are copied. */
+  readonly workdir: string;
+  /**
+   * Files and directories of the built repository copied into `workdir`. `node_modules` means the
+   * production dependencies (`npm ci --omit=dev`).
+   */
+  readonly files: readonly string[];
+  /**
+   * PostgreSQL majors installed at build time into `postgresDir` through the path a library user's
+   * first use takes (`ensurePostgresBinaries`, ADR 0011); the running image never downloads.
+   */
+  readonly postgresMajors: readonly PostgresMajor[];
+  /** Where they are installed (the image's `SETPOINT_POSTGRES_CACHE_DIR`). */
+  readonly postgresDir: string;
+  /** Environment of the image. */
+  readonly env: Readonly<Record<string, string>>;
+  /** `uid:gid` the image runs as (any other `runAsUser` works as well). */
+  readonly user: string;
+  readonly entrypoint: readonly string[];
+}
+
+/** The operator image, deployed by the `Operator` component (components/operator.ts). */
+export const OPERATOR_IMAGE: ImageRecipe = {
+  name: "setpoint-operator",
+  debian: "bookworm",
+  nodeMajor: 20,
+  // nss_wrapper: initdb of the embedded dev server under a uid without a passwd entry.
+  packages: ["libnss-wrapper", "ca-certificates"],
+  workdir: "/app",
+  files: ["package.json", "package-lock.json", ".npmrc", "node_modules", "dist"],
+  postgresMajors: SUPPORTED_MAJORS,
+  postgresDir: "/opt/setpoint/postgres",
+  env: { NODE_ENV: "production", NODE_OPTIONS: OPERATOR_NODE_OPTIONS, [CACHE_DIR_ENV]: "/opt/setpoint/postgres", [INSTALL_ENV]: "never" },
+  user: "1000:1000",
+  entrypoint: ["node", "dist/sdk/operator/main.js"],
+};
+
+/**
+ * The program that installs `recipe.postgresMajors` with the built package (`dist/`); the Dockerfile
+ * and the test image builder run the same one. Reads the cache directory from the environment.
+ */
+export function postgresInstallScript(recipe: ImageRecipe): string {
+  return `const b = require("./dist/sdk/postgres/index.js"); (async () => { for (const m of ${JSON.stringify(recipe.postgresMajors)}) console.log((await b.ensurePostgresBinaries(m)).binDir); })().catch((e) => { console.error(e.message); process.exit(1); })`;
+}
+
+/** The production Dockerfile of `recipe`: a build stage compiling TypeScript, then the runtime stage. Pure. */
+export function renderDockerfile(recipe: ImageRecipe): string {
+  const json = (v: readonly string[]): string => JSON.stringify(v);
+  const deps = recipe.files.filter((f) => f !== "node_modules" && f !== "dist");
+  return [
+    `# Image ${recipe.name}, rendered from images/recipes.ts (npm run images:dockerfile); do not edit.`,
+    "# The real-pod tests build their image from the same recipe (test/support/real-node/images.ts).",
+    "#",
+    `#   docker build -t ${recipe.name}:dev .`,
+    "",
+    "# --- build: compile TypeScript to dist/ ---",
+    `FROM node:${recipe.nodeMajor}-slim AS build`,
+    "WORKDIR /src",
+    `COPY ${deps.join(" ")} ./`,
+    "# No lifecycle scripts (prepare would build before the sources are here).",
+    "RUN npm ci --ignore-scripts",
+    "COPY tsconfig.json tsconfig.build.json ./",
+    "COPY sdk ./sdk",
+    "COPY components ./components",
+    "RUN npx tsc -p tsconfig.build.json",
+    "",
+    "# --- runtime: Debian packages, production dependencies and compiled code ---",
+    `FROM node:${recipe.nodeMajor}-slim`,
+    `RUN apt-get update && apt-get install -y --no-install-recommends ${recipe.packages.join(" ")} && rm -rf /var/lib/apt/lists/*`,
+    ...Object.entries(recipe.env).map(([k, v]) => `ENV ${k}=${JSON.stringify(v)}`),
+    `WORKDIR ${recipe.workdir}`,
+    `COPY ${deps.join(" ")} ./`,
+    "# --ignore-scripts skips our own prepare (it needs dev dependencies).",
+    "RUN npm ci --omit=dev --ignore-scripts",
+    "COPY --from=build /src/dist ./dist",
+    "# The PostgreSQL majors the schema engine's dev servers may need, installed through the path a",
+    "# library user's first use takes (ADR 0011); the running operator never downloads.",
+    `RUN ${INSTALL_ENV}= node -e ${JSON.stringify(postgresInstallScript(recipe))} && npm cache clean --force`,
+    "# Any runAsUser works (nss_wrapper); the Deployment's root filesystem is read-only, scratch data",
+    "# goes to the emptyDir at /tmp (components/operator.ts).",
+    `USER ${recipe.user}`,
+    `ENTRYPOINT ${json(recipe.entrypoint)}`,
+    "",
+  ].join("\n");
+}
