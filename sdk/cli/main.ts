@@ -1,5 +1,6 @@
 import { SetpointError } from "../errors";
 import { packageVersion } from "../version";
+import { prCommentCommand } from "./pr-comment";
 import { schemaCommand } from "./schema";
 import { upgradeCommand } from "./upgrade";
 
@@ -7,11 +8,27 @@ import { upgradeCommand } from "./upgrade";
 export interface CliIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** True when a person is at a terminal (stdin and stdout are TTYs): the CLI may ask. @default false */
+  interactive?: boolean;
+  /** Asks a question and resolves to the answer line (only called when `interactive`). */
+  prompt?: (question: string) => Promise<string>;
+  /** Everything piped into stdin (`pr-comment`). */
+  readStdin?: () => Promise<string>;
 }
 
 const defaultIO: CliIO = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
+  interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+  prompt: async (question) => {
+    const { createInterface } = await import("node:readline/promises");
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      return await rl.question(question);
+    } finally {
+      rl.close();
+    }
+  },
 };
 
 /** Exit codes of the `setpoint` command: a stable contract for scripts. */
@@ -21,13 +38,15 @@ export const EXIT = { ok: 0, error: 1, refused: 2 } as const;
 export const USAGE = `Usage: setpoint <command> [options]
 
 Commands:
-  schema plan     --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--format text|json|sql]
+  schema plan     --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--format text|json|sql] [--out PLAN.json]
   schema apply    --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--yes]
+  schema apply    PLAN.json --url URL [--allow-hazards CODES|all]   run exactly a saved plan
   schema inspect  --url URL [--format sql|json]
   upgrade plan      --blue URL --green URL [--schema PATH] [--format text|json]
   upgrade run       --blue URL --green URL [--schema PATH] [--until synchronized|switched] [--finalize]
   upgrade rollback  --blue URL --green URL
   upgrade finalize  --blue URL --green URL
+  pr-comment      [--file PREVIEW.json]   Markdown summary of \`pulumi preview --json\` (stdin without --file)
 
 Schema options:
   --url URL             the target database (postgres://user:password@host:port/db)
@@ -39,7 +58,9 @@ Schema options:
   --schemas LIST        schemas to manage (default: those in the desired state)
   --rename table:S.OLD=NEW | column:S.T.OLD=NEW   declare a rename (repeatable)
   --lock-timeout MS     lock_timeout for each step (default 3000)
-  --yes                 apply without stopping at the plan
+  --yes                 apply without stopping at the plan (on a terminal, apply asks instead)
+  --out PLAN.json       save the plan: \`schema apply PLAN.json\` runs exactly it, and refuses if
+                        the database changed since or the file was edited
 
 Upgrade options (blue-green major-version upgrade; state kept in setpoint.upgrades on blue):
   --blue URL / --green URL   the database to upgrade and the new, empty one (superusers)
@@ -75,6 +96,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
     }
     if (command === "schema") return await schemaCommand(argv.slice(1), io);
     if (command === "upgrade") return await upgradeCommand(argv.slice(1), io);
+    if (command === "pr-comment") return await prCommentCommand(argv.slice(1), io, io.readStdin);
     io.stderr(`setpoint: unknown command "${command}"\n\n${USAGE}`);
     return EXIT.error;
   } catch (err) {

@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { InputError } from "../errors";
 import { connect } from "../postgres/connection";
@@ -8,6 +9,8 @@ import { HAZARD_CODES, isHazardCode, type HazardCode } from "../schema/hazards";
 import { introspect } from "../schema/introspect";
 import { emptyModel, type SchemaModel } from "../schema/model";
 import { plan as computePlan, refusedHazards, type AllowedHazards, type Plan } from "../schema/plan";
+import { planHash } from "../schema/approvals";
+import { applyPlanFile, loadPlanFile, toPlanFile, type PlanFile } from "../schema/plan-file";
 import { loadSchemaPath } from "../schema/source";
 import type { CliIO } from "./main";
 
@@ -22,17 +25,21 @@ const COMMON = {
   rename: { type: "string", multiple: true },
   "lock-timeout": { type: "string" },
   yes: { type: "boolean", short: "y" },
+  out: { type: "string" },
 } as const;
 
 /** Runs `setpoint schema <plan|apply|inspect>`; resolves to the exit code. */
 export async function schemaCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values } = parseFlags(rest);
+  const { values, positionals } = parseFlags(rest);
+  if (positionals.length > (sub === "apply" ? 1 : 0)) {
+    throw new InputError(`unexpected argument "${positionals.at(-1)}"; only \`schema apply\` takes one (a plan file saved by \`schema plan --out\`)`, { propertyPath: "arguments" });
+  }
   switch (sub) {
     case "plan":
       return planCommand(values, io);
     case "apply":
-      return applyCommand(values, io);
+      return positionals.length ? applyFileCommand(positionals[0]!, values, io) : applyCommand(values, io);
     case "inspect":
       return inspectCommand(values, io);
     default:
@@ -44,7 +51,7 @@ type Flags = ReturnType<typeof parseFlags>["values"];
 
 function parseFlags(args: readonly string[]) {
   try {
-    return parseArgs({ args: [...args], options: COMMON, allowPositionals: false, strict: true });
+    return parseArgs({ args: [...args], options: COMMON, allowPositionals: true, strict: true });
   } catch (cause) {
     throw new InputError(`${(cause as Error).message}; see setpoint --help`, {}, { cause });
   }
@@ -99,12 +106,41 @@ async function planCommand(values: Flags, io: CliIO): Promise<number> {
   const fmt = format(values, ["text", "json", "sql"], "text");
   const desired = { ...loadSchemaPath(required(values, "schema")), renames: parseRenames(values.rename) };
   const options = engineOptions(values);
-  const planned = await planSchema(required(values, "url"), desired, options);
+  const url = required(values, "url");
+  const planned = await planSchema(url, desired, options);
   const refused = refusedHazards(planned.plan, options.allowHazards ?? []);
   if (fmt === "json") io.stdout(JSON.stringify(planJson(planned.plan, planned.fingerprint, refused.length), null, 2) + "\n");
   else if (fmt === "sql") io.stdout(planSql(planned.plan));
   else io.stdout(planText(planned.plan, options.allowHazards ?? []));
+  if (values.out) {
+    const file = toPlanFile(planned, url, desired, { online: options.online });
+    try {
+      await writeFile(values.out, JSON.stringify(file, null, 2) + "\n", { mode: 0o600 });
+    } catch (cause) {
+      throw new InputError(`cannot write --out ${values.out}: ${(cause as Error).message}`, { propertyPath: "out", file: values.out }, { cause });
+    }
+    io.stderr(`setpoint: saved the plan to ${values.out} (${file.planHash}); run it with: setpoint schema apply ${values.out} --url ...\n`);
+  }
   return refused.length ? 2 : 0;
+}
+
+/**
+ * The hazards to accept for this one plan: those allowed by flags, plus, on a terminal, those the
+ * person at it accepts when asked. Resolves to `null` when refused.
+ */
+async function confirmHazards(p: Plan, allowed: AllowedHazards, io: CliIO, what: string): Promise<AllowedHazards | null> {
+  const refused = refusedHazards(p, allowed);
+  if (refused.length === 0 && !io.interactive) return allowed;
+  if (!io.interactive || !io.prompt) return null;
+  const lines = [""];
+  if (refused.length) {
+    lines.push(`This plan has ${refused.length} hazard(s) not allowed by --allow-hazards:`);
+    for (const h of refused) lines.push(`  - step ${h.step + 1}: ${h.code}: ${h.message}`);
+  }
+  lines.push(`${what} (plan ${planHash(p).slice(0, 19)}…)? [y/N] `);
+  const answer = (await io.prompt(lines.join("\n"))).trim().toLowerCase();
+  if (answer !== "y" && answer !== "yes") return null;
+  return allowed === "all" ? "all" : [...new Set([...allowed, ...refused.map((h) => h.code)])];
 }
 
 async function applyCommand(values: Flags, io: CliIO): Promise<number> {
@@ -112,15 +148,53 @@ async function applyCommand(values: Flags, io: CliIO): Promise<number> {
   const options = engineOptions(values);
   const url = required(values, "url");
   if (!values.yes) {
-    // Without --yes, show the plan and stop: applying is an explicit decision.
+    // Without --yes, show the plan; on a terminal ask, else stop: applying is an explicit decision.
     const planned = await planSchema(url, desired, options);
     io.stdout(planText(planned.plan, options.allowHazards ?? []));
     if (planned.plan.steps.length === 0) return 0;
+    if (io.interactive) {
+      const accepted = await confirmHazards(planned.plan, options.allowHazards ?? [], io, `Apply these ${planned.plan.steps.length} step(s)`);
+      if (accepted === null) {
+        io.stderr("setpoint: not applied\n");
+        return refusedHazards(planned.plan, options.allowHazards ?? []).length ? 2 : 1;
+      }
+      // Exactly the plan shown: refused if the database changed while the question was open.
+      return runPlanFile(url, toPlanFile(planned, url, desired, { online: options.online }), { ...options, allowHazards: accepted }, io);
+    }
     io.stderr("setpoint: not applied; re-run with --yes to apply this plan\n");
     return refusedHazards(planned.plan, options.allowHazards ?? []).length ? 2 : 1;
   }
   const applied = await applySchema(url, desired, { ...options, onStep: (r) => io.stderr(progressLine(r)) });
   io.stdout(applied.plan.steps.length === 0 ? "No changes: the database already matches the desired schema.\n" : `Applied ${applied.plan.steps.length} step(s); the database now matches the desired schema.\n`);
+  return 0;
+}
+
+async function applyFileCommand(path: string, values: Flags, io: CliIO): Promise<number> {
+  if (values.schema !== undefined || values.rename !== undefined) {
+    throw new InputError("a saved plan already holds its desired schema: pass either a plan file or --schema, not both", { propertyPath: "schema" });
+  }
+  const file = await loadPlanFile(path);
+  const options = engineOptions(values);
+  const url = required(values, "url");
+  io.stdout(`Plan ${file.planHash}, made ${file.createdAt} against ${file.target}\n`);
+  io.stdout(planText(file.plan, options.allowHazards ?? []));
+  if (file.plan.steps.length === 0) return 0;
+  // --yes: no question; the hazards must then be allowed by flag.
+  const accepted = await confirmHazards(file.plan, options.allowHazards ?? [], values.yes ? { ...io, interactive: false } : io, `Apply these ${file.plan.steps.length} step(s)`);
+  if (accepted === null) {
+    io.stderr("setpoint: not applied\n");
+    return refusedHazards(file.plan, options.allowHazards ?? []).length ? 2 : 1;
+  }
+  return runPlanFile(url, file, { ...options, allowHazards: accepted }, io);
+}
+
+async function runPlanFile(url: string, file: PlanFile, options: SchemaEngineOptions, io: CliIO): Promise<number> {
+  const results = await applyPlanFile(url, file, {
+    allowHazards: options.allowHazards,
+    devUrl: options.devUrl,
+    onStep: (r) => io.stderr(progressLine(r)),
+  });
+  io.stdout(`Applied ${results.length} step(s) of plan ${file.planHash}; the database now matches the desired schema.\n`);
   return 0;
 }
 
@@ -162,6 +236,7 @@ export function planJson(p: Plan, fingerprint: string, refusedCount: number) {
     })),
     unmanaged: p.unmanaged,
     converged: p.steps.length === 0,
+    planHash: p.steps.length ? planHash(p) : "",
     refusedHazards: refusedCount,
     fingerprint,
   };
@@ -176,7 +251,7 @@ export function planSql(p: Plan): string {
 export function planText(p: Plan, allowed: AllowedHazards): string {
   const lines: string[] = [];
   if (p.steps.length === 0) lines.push("No changes: the database matches the desired schema.");
-  else lines.push(`Plan: ${p.steps.length} step(s)`);
+  else lines.push(`Plan: ${p.steps.length} step(s), ${planHash(p)}`);
   p.steps.forEach((s, i) => {
     const mode = s.transaction === "none" ? "no transaction" : s.transaction === "own" ? "own transaction" : "transaction";
     lines.push("", `${i + 1}. ${s.kind} (${mode}, lock_timeout ${s.lockTimeoutMs} ms)`);
