@@ -70,6 +70,25 @@ describe("prComment", () => {
   });
 });
 
+describe("prComment of a failed check", () => {
+  it("shows the error of a Setpoint resource that has no step (its check failed), and nothing for other resources", () => {
+    const md = prComment(
+      parsePreviewJson(
+        JSON.stringify({
+          steps: [{ op: "same", urn: "urn:pulumi:dev::shop::setpoint:index:Schema::library" }],
+          diagnostics: [
+            { urn: "urn:pulumi:dev::shop::setpoint:index:Schema$pulumi-nodejs:dynamic:Resource::library", severity: "error", message: "invalid desired schema at sql:2" },
+            { urn: "urn:pulumi:dev::shop::aws:s3/bucket:Bucket::b", severity: "error", message: "not ours" },
+          ],
+        }),
+      ),
+    );
+    expect(md).toContain("### Schema `library`: **refused**");
+    expect(md).toContain("invalid desired schema at sql:2");
+    expect(md).not.toContain("not ours");
+  });
+});
+
 describe("changedPaths", () => {
   it("lists leaf paths that differ, arrays compared whole", () => {
     expect(changedPaths({ a: 1, b: { c: [1, 2], d: "x" } }, { a: 1, b: { c: [1, 3], e: true } })).toEqual([

@@ -63,6 +63,12 @@ function typeChain(urn: string): string {
   return parts.length >= 4 ? parts[parts.length - 2]! : "";
 }
 
+/** `Schema`, `Upgrade` or `PostgresCluster` for a Setpoint resource or its child; `""` otherwise. */
+function kindOf(urn: string): string {
+  const m = /(?:^|\$)setpoint:index:(Schema|Upgrade|PostgresCluster)(?:\$|$)/.exec(typeChain(urn));
+  return m ? m[1]! : "";
+}
+
 function nameOf(urn: string): string {
   return urn.split("::").at(-1) ?? urn;
 }
@@ -195,6 +201,23 @@ export function prComment(preview: PreviewJson): string {
       else section = clusterSection(preview, s);
     }
     if (section) sections.push(section);
+  }
+  // A resource whose check failed has no step, only its error (e.g. an Upgrade refused by preflight).
+  const stepped = new Set(
+    preview.steps.filter((s) => [SCHEMA_TYPE, UPGRADE_TYPE, CLUSTER_TYPE].some((t) => typeChain(s.urn).endsWith(t))).map((s) => `${kindOf(s.urn)}::${nameOf(s.urn)}`),
+  );
+  const failed = new Map<string, string[]>();
+  for (const d of preview.diagnostics) {
+    if (d.severity !== "error" || !d.urn) continue;
+    const kind = kindOf(d.urn);
+    const key = `${kind}::${nameOf(d.urn)}`;
+    if (!kind || stepped.has(key)) continue;
+    failed.set(key, [...(failed.get(key) ?? []), d.message.trim()]);
+  }
+  for (const [key, messages] of failed) {
+    const [kind, name] = key.split("::") as [string, string];
+    refused++;
+    sections.push([`### ${kind} \`${name}\`: **refused**`, "", "The preview failed before it could show a plan:", "", ...messages.flatMap((m) => ["```", m, "```", ""])]);
   }
   const head = [`## Setpoint preview`, ""];
   if (sections.length === 0 && unchanged.length === 0) return [...head, "No Setpoint resources in this preview.", ""].join("\n");
