@@ -202,7 +202,8 @@ describe("Schema component (Pulumi mocks)", () => {
       preview: false,
     });
     expect(child.inputs.__provider).toEqual(expect.stringContaining("exports.handler"));
-  });
+    // The first test pays for loading the Pulumi runtime: on a loaded machine that nears 5 s.
+  }, 30_000);
 
   it("shows each planned step's SQL as one statement text, and passes approvals through", async () => {
     const approvals = [{ planHash: "sha256:0123456789abcdef", hazards: ["TABLE_REWRITE" as const] }];

@@ -173,6 +173,11 @@ async function applyFileCommand(path: string, values: Flags, io: CliIO): Promise
   if (values.schema !== undefined || values.rename !== undefined) {
     throw new InputError("a saved plan already holds its desired schema: pass either a plan file or --schema, not both", { propertyPath: "schema" });
   }
+  // What shaped the plan is fixed in the file: a flag that would change it is a mistake, not a wish.
+  const fixed = (["offline", "schemas", "lock-timeout", "format", "out"] as const).filter((f) => values[f] !== undefined);
+  if (fixed.length) {
+    throw new InputError(`--${fixed[0]} cannot change a saved plan (the plan file fixes it); make a new plan with it instead`, { propertyPath: fixed[0] });
+  }
   const file = await loadPlanFile(path);
   const options = engineOptions(values);
   const url = required(values, "url");

@@ -203,6 +203,8 @@ describe("saved plans: setpoint schema plan --out / apply FILE", () => {
     expect(both.err).toContain("pass either a plan file or --schema, not both");
     const two = await run(["schema", "apply", "a.json", "b.json", "--url", "postgres://db/x"]);
     expect(two.err).toContain('unexpected argument "b.json"');
+    const fixed = await run(["schema", "apply", "x.plan.json", "--url", "postgres://db/x", "--lock-timeout", "100"]);
+    expect(fixed.err).toContain("--lock-timeout cannot change a saved plan");
     const plan = await run(["schema", "plan", "extra", "--url", "postgres://db/x"]);
     expect(plan.err).toContain('unexpected argument "extra"');
   });
