@@ -217,17 +217,20 @@ export class Schema extends pulumi.ComponentResource {
     this.planHash = resource.planHash;
     this.plannedStatements = resource.plan.apply((steps) => (steps ?? []).map((s) => (s.sql ?? []).join("\n")));
     this.fingerprint = resource.fingerprint;
-    // A preview with refused hazards shows the whole plan, then fails here, naming the hazards: a
-    // ResourceError thrown in an apply nobody awaits fails the program with this one diagnostic.
+    // A preview with refused hazards shows the whole plan, then fails here: the reason as an error
+    // on this resource, then an error thrown in an apply (which fails the program; its own stack
+    // would only point here, so it carries none).
     void pulumi.all([resource.refused, resource.planHash]).apply(([refused, hash]) => {
       if (pulumi.runtime.isDryRun() && refused && refused.length) {
         const codes = refused.map((c) => `"${c}"`).join(", ");
-        throw new pulumi.ResourceError(
+        void pulumi.log.error(
           `the plan was refused before anything ran: hazard(s) ${refused.join(", ")} not allowed (see the plan above). ` +
             `To allow them in every plan: allowHazards: [${codes}]; to approve this plan only: approvals: [{ planHash: "${hash}", hazards: [${codes}] }]; or change the desired schema.`,
           this,
-          true,
         );
+        const failed = new pulumi.RunError(`Schema ${name}: the preview failed because the plan was refused (see the error above)`);
+        failed.stack = failed.message;
+        throw failed;
       }
     });
     this.registerOutputs({
