@@ -220,11 +220,13 @@ export class Schema extends pulumi.ComponentResource {
     // A preview with refused hazards shows the whole plan, then fails here: the reason as an error
     // on this resource, then an error thrown in an apply (which fails the program; its own stack
     // would only point here, so it carries none).
-    void pulumi.all([resource.refused, resource.planHash]).apply(([refused, hash]) => {
+    void pulumi.all([resource.refused, resource.planHash, resource.plan]).apply(([refused, hash, steps]) => {
       if (pulumi.runtime.isDryRun() && refused && refused.length) {
         const codes = refused.map((c) => `"${c}"`).join(", ");
+        // Each refused hazard names its object, as the engine's own refusal does.
+        const which = (steps ?? []).flatMap((s) => (s.hazards ?? []).filter((h) => h.endsWith("(NOT ALLOWED)")).map((h) => `step ${s.step} ${h.replace(/ \(NOT ALLOWED\)$/, "")}`));
         void pulumi.log.error(
-          `the plan was refused before anything ran: hazard(s) ${refused.join(", ")} not allowed (see the plan above). ` +
+          `the plan was refused before anything ran: hazard(s) ${refused.join(", ")} not allowed (see the plan above): ${which.join("; ")}. ` +
             `To allow them in every plan: allowHazards: [${codes}]; to approve this plan only: approvals: [{ planHash: "${hash}", hazards: [${codes}] }]; or change the desired schema.`,
           this,
         );
