@@ -26,6 +26,7 @@ describe("parseSchemaInputs", () => {
       online: true,
       deletionPolicy: "retain",
       planAtPreview: true,
+      approvals: [],
     });
   });
 
@@ -34,9 +35,17 @@ describe("parseSchemaInputs", () => {
     expect(parseSchemaInputs({ ...VALID, schemas: "all" }).schemas).toBe("all");
   });
 
+  it("accepts approvals by plan hash and names a bad one", () => {
+    const approvals = [{ planHash: "sha256:0123456789abcdef", hazards: ["TABLE_REWRITE"] }];
+    expect(parseSchemaInputs({ ...VALID, approvals }).approvals).toEqual(approvals);
+    expect(parseError({ ...VALID, approvals: [{ planHash: "nope", hazards: "all" }] }).message).toContain("invalid Schema argument approvals.0.planHash: must be the plan hash");
+    expect(parseError({ ...VALID, approvals: [{ planHash: "0123456789abcdef", hazards: ["NOPE"] }] }).message).toMatch(/approvals\.0\.hazards: .*\(allowed: "all" or a list of/);
+  });
+
   it("drops what is not an argument (the plan, the provider text)", () => {
-    const parsed = parseSchemaInputs({ ...VALID, plannedStatements: ["DROP TABLE t"], __provider: "exports.handler = ..." });
-    expect(parsed).not.toHaveProperty("plannedStatements");
+    const parsed = parseSchemaInputs({ ...VALID, plan: [{ step: 1 }], preview: true, __provider: "exports.handler = ..." });
+    expect(parsed).not.toHaveProperty("plan");
+    expect(parsed).not.toHaveProperty("preview");
     expect(parsed).not.toHaveProperty("__provider");
   });
 

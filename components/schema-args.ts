@@ -22,6 +22,15 @@ export const schemaResourceInputs = z.object({
       .default([]),
   }),
   allowHazards: z.union([z.literal("all"), z.array(z.enum(HAZARD_CODES))]).default([]),
+  /** Hazards approved for one plan, by its hash: they lapse when the plan changes. */
+  approvals: z
+    .array(
+      z.object({
+        planHash: z.string().regex(/^(sha256:)?[0-9a-f]{12,64}$/, 'must be the plan hash the preview shows ("sha256:" and at least 12 hex digits)'),
+        hazards: z.union([z.literal("all"), z.array(z.enum(HAZARD_CODES))]),
+      }),
+    )
+    .default([]),
   online: z.boolean().default(true),
   devUrl: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL").optional(),
   deletionPolicy: z.enum(["retain", "drop"]).default("retain"),
@@ -43,7 +52,7 @@ export function parseSchemaInputs(raw: unknown): SchemaResourceInputs {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const path = issue.path.join(".");
-  const allowed = path.startsWith("allowHazards") ? ` (allowed: "all" or a list of ${HAZARD_CODES.join(", ")})` : path === "deletionPolicy" ? ' (allowed: "retain", "drop")' : "";
+  const allowed = path.startsWith("allowHazards") || /^approvals\.\d+\.hazards/.test(path) ? ` (allowed: "all" or a list of ${HAZARD_CODES.join(", ")})` : path === "deletionPolicy" ? ' (allowed: "retain", "drop")' : "";
   // Never echo the value: it may be a connection URL with a password.
   throw new InputError(`invalid Schema argument ${path || "(root)"}: ${issue.message}${allowed}`, { propertyPath: path });
 }

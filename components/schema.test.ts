@@ -21,7 +21,9 @@ const registered: Registration[] = [];
 pulumi.runtime.setMocks(
   {
     newResource(args) {
-      return { id: `${args.name}-id`, state: { ...args.inputs, plannedStatements: [], appliedStatements: ["CREATE TABLE t (id int)"], fingerprint: "f1" } };
+      const planned = args.name === "planned";
+      const plan = planned ? [{ step: 1, kind: "createTable", sql: ["CREATE TABLE t (", "  id int", ");"], hazards: [] }] : [];
+      return { id: `${args.name}-id`, state: { ...args.inputs, plan, planHash: planned ? "sha256:abc" : "", refused: [], fingerprint: "f1" } };
     },
     call(args) {
       return args.inputs;
@@ -92,6 +94,12 @@ describe("validateSchemaArgs", () => {
     expect(err.message).toContain("allowHazards has unknown code(s) DROP_EVERYTHING");
     expect(err.message).toContain(`allowed: "all" or ${HAZARD_CODES.join(", ")}`);
     expect(() => validateSchemaArgs({ connection: "postgres://db/app", sql: "", allowHazards: "all" })).not.toThrow();
+  });
+
+  it("rejects approvals without a plan hash or with unknown hazard codes, naming the entry", () => {
+    expect(failure({ sql: "", approvals: [{ planHash: "abc", hazards: ["TABLE_REWRITE"] }] }).message).toContain("approvals[0].planHash must be the plan hash");
+    expect(failure({ sql: "", approvals: [{ planHash: "sha256:0123456789abcd", hazards: ["NOPE" as never] }] }).message).toContain("approvals[0].hazards must be");
+    expect(() => validateSchemaArgs({ connection: "postgres://db/app", sql: "", approvals: [{ planHash: "sha256:0123456789abcd", hazards: "all" }] })).not.toThrow();
   });
 
   it("rejects a bad deletionPolicy, naming the allowed values", () => {
@@ -169,8 +177,8 @@ describe("Schema component (Pulumi mocks)", () => {
       devUrl: "postgres://postgres:devpass@dev:5432/postgres",
     });
     const componentUrn = await urnOf(schema);
-    expect(await valueOf(schema.appliedStatements)).toEqual(["CREATE TABLE t (id int)"]);
     expect(await valueOf(schema.plannedStatements)).toEqual([]);
+    expect(await valueOf(schema.plan)).toEqual([]);
     expect(await valueOf(schema.fingerprint)).toBe("f1");
 
     const mine = registered.filter((r) => r.name === "shop");
@@ -189,8 +197,21 @@ describe("Schema component (Pulumi mocks)", () => {
       online: true,
       deletionPolicy: "retain",
       planAtPreview: true,
+      approvals: [],
+      // Not a preview (the mocks run as an update): the provider keeps the plan out of the state.
+      preview: false,
     });
     expect(child.inputs.__provider).toEqual(expect.stringContaining("exports.handler"));
+    // The first test pays for loading the Pulumi runtime: on a loaded machine that nears 5 s.
+  }, 30_000);
+
+  it("shows each planned step's SQL as one statement text, and passes approvals through", async () => {
+    const approvals = [{ planHash: "sha256:0123456789abcdef", hazards: ["TABLE_REWRITE" as const] }];
+    const schema = new Schema("planned", { connection: "postgres://app@db/shop", sql: "CREATE TABLE t (id int);", approvals });
+    expect(await valueOf(schema.plannedStatements)).toEqual(["CREATE TABLE t (\n  id int\n);"]);
+    expect(await valueOf(schema.planHash)).toBe("sha256:abc");
+    await urnOf(schema);
+    expect(registered.find((r) => r.name === "planned" && r.type === "pulumi-nodejs:dynamic:Resource")?.inputs.approvals).toEqual(approvals);
   });
 
   it("builds the connection URL from fields, secret even when the password was not", async () => {

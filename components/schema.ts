@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Rename } from "../sdk/schema/diff";
+import type { PlanApproval } from "../sdk/schema/approvals";
 import { HAZARD_CODES, type HazardCode } from "../sdk/schema/hazards";
+import type { ReviewedStep } from "../sdk/schema/review";
 import { loadSchemaPath, type DesiredSchema, type SqlFile } from "../sdk/schema/source";
 import { readSecretKey } from "../sdk/reconcile/kubeconfig";
 import { schemaProvider } from "./schema-provider";
@@ -41,8 +43,14 @@ export interface SchemaArgs {
   definition?: DesiredSchema;
   /** Declared renames, in addition to the builders' `renamedFrom`. @default [] */
   renames?: Rename[];
-  /** Hazards to accept; any other hazard fails the preview before anything runs. @default [] */
+  /** Hazards to accept in every plan; any other hazard fails the preview before anything runs. @default [] */
   allowHazards?: HazardCode[] | "all";
+  /**
+   * Hazards approved for one plan only, by the plan hash the preview shows (`planHash`): when the
+   * plan changes, its hash changes and the approval no longer applies. Often read from stack
+   * config: `approvals: config.getObject("approvals")`. @default []
+   */
+  approvals?: pulumi.Input<PlanApproval[]>;
   /** Online-safe forms (CONCURRENTLY, NOT VALID + VALIDATE, ...). @default true */
   online?: boolean;
   /** A server for scratch databases that normalize the desired SQL. @default an embedded server of the target's major */
@@ -74,6 +82,16 @@ export function validateSchemaArgs(args: SchemaArgs, resource?: pulumi.Resource)
   if (args.allowHazards !== undefined && args.allowHazards !== "all") {
     const bad = args.allowHazards.filter((h) => !(HAZARD_CODES as readonly string[]).includes(h));
     if (bad.length) fail(`allowHazards has unknown code(s) ${bad.join(", ")}; allowed: "all" or ${HAZARD_CODES.join(", ")}`);
+  }
+  if (args.approvals !== undefined && !pulumi.Output.isInstance(args.approvals) && !(args.approvals instanceof Promise)) {
+    if (!Array.isArray(args.approvals)) fail("approvals must be a list of { planHash, hazards }");
+    for (const [i, a] of (args.approvals as PlanApproval[]).entries()) {
+      if (typeof a?.planHash !== "string" || !/^(sha256:)?[0-9a-f]{12,64}$/.test(a.planHash)) fail(`approvals[${i}].planHash must be the plan hash the preview shows ("sha256:" and at least 12 hex digits)`);
+      const hz = a.hazards;
+      if (hz !== "all" && (!Array.isArray(hz) || hz.some((h) => !(HAZARD_CODES as readonly string[]).includes(h)))) {
+        fail(`approvals[${i}].hazards must be "all" or a list of ${HAZARD_CODES.join(", ")}`);
+      }
+    }
   }
   if (args.deletionPolicy !== undefined && args.deletionPolicy !== "retain" && args.deletionPolicy !== "drop") {
     fail(`deletionPolicy must be "retain" or "drop", got "${String(args.deletionPolicy)}"`);
@@ -132,8 +150,9 @@ export function desiredFiles(args: Pick<SchemaArgs, "definition" | "sqlPath" | "
 
 // The dynamic resource doing the work; its type token is Pulumi's pulumi-nodejs:dynamic:Resource.
 class SchemaResource extends pulumi.dynamic.Resource {
-  declare readonly appliedStatements: pulumi.Output<string[]>;
-  declare readonly plannedStatements: pulumi.Output<string[]>;
+  declare readonly plan: pulumi.Output<ReviewedStep[]>;
+  declare readonly planHash: pulumi.Output<string>;
+  declare readonly refused: pulumi.Output<string[]>;
   declare readonly fingerprint: pulumi.Output<string>;
 
   constructor(name: string, props: Record<string, unknown>, opts: pulumi.CustomResourceOptions) {
@@ -142,15 +161,19 @@ class SchemaResource extends pulumi.dynamic.Resource {
 }
 
 /**
- * A declarative PostgreSQL schema. `pulumi preview --diff` shows the ordered SQL it will run
- * (`plannedStatements`) and its hazards; `pulumi up` applies it safely and proves convergence;
- * `pulumi refresh` reports drift. Destroying it keeps the data unless `deletionPolicy` is `drop`.
+ * A declarative PostgreSQL schema. `pulumi preview --diff` shows the plan step by step (`plan`:
+ * SQL, hazards, lock, expected duration) and its hash; `pulumi up` applies it safely and proves
+ * convergence; `pulumi refresh` reports drift. A plan with a hazard neither allowed nor approved
+ * fails the preview, which still shows the whole plan. Destroying it keeps the data unless
+ * `deletionPolicy` is `drop`.
  */
 export class Schema extends pulumi.ComponentResource {
-  /** SQL the last update ran. */
-  readonly appliedStatements: pulumi.Output<string[]>;
-  /** SQL the next update will run (empty when converged). */
+  /** The SQL of each step the next update will run (empty when converged, and after `up`). */
   readonly plannedStatements: pulumi.Output<string[]>;
+  /** The steps the next update will run, as the preview shows them (empty when converged, and after `up`). */
+  readonly plan: pulumi.Output<ReviewedStep[]>;
+  /** Hash of the plan, for `approvals` (empty when converged). */
+  readonly planHash: pulumi.Output<string>;
   /** Hash of the desired state and the server major. */
   readonly fingerprint: pulumi.Output<string>;
 
@@ -184,17 +207,44 @@ export class Schema extends pulumi.ComponentResource {
         deletionPolicy: args.deletionPolicy ?? "retain",
         schemas: args.schemas,
         planAtPreview: args.planAtPreview ?? true,
-        plannedStatements: undefined,
-        plannedHazards: undefined,
+        approvals: args.approvals ?? [],
+        // Tells the provider's check whether to show the plan (preview) or keep it out of the state (up).
+        preview: pulumi.runtime.isDryRun(),
+        plan: undefined,
+        planHash: undefined,
+        refused: undefined,
         unmanaged: undefined,
-        appliedStatements: undefined,
         fingerprint: undefined,
       },
       { parent: this, additionalSecretOutputs: ["connection", "devUrl"] },
     );
-    this.appliedStatements = resource.appliedStatements;
-    this.plannedStatements = resource.plannedStatements;
+    this.plan = resource.plan;
+    this.planHash = resource.planHash;
+    this.plannedStatements = resource.plan.apply((steps) => (steps ?? []).map((s) => (s.sql ?? []).join("\n")));
     this.fingerprint = resource.fingerprint;
-    this.registerOutputs({ appliedStatements: this.appliedStatements, plannedStatements: this.plannedStatements, fingerprint: this.fingerprint });
+    // A preview with refused hazards shows the whole plan, then fails here: the reason as an error
+    // on this resource, then an error thrown in an apply (which fails the program; its own stack
+    // would only point here, so it carries none).
+    void pulumi.all([resource.refused, resource.planHash, resource.plan]).apply(([refused, hash, steps]) => {
+      if (pulumi.runtime.isDryRun() && refused && refused.length) {
+        const codes = refused.map((c) => `"${c}"`).join(", ");
+        // Each refused hazard names its object, as the engine's own refusal does.
+        const which = (steps ?? []).flatMap((s) => (s.hazards ?? []).filter((h) => h.endsWith("(NOT ALLOWED)")).map((h) => `step ${s.step} ${h.replace(/ \(NOT ALLOWED\)$/, "")}`));
+        void pulumi.log.error(
+          `the plan was refused before anything ran: hazard(s) ${refused.join(", ")} not allowed (see the plan above): ${which.join("; ")}. ` +
+            `To allow them in every plan: allowHazards: [${codes}]; to approve this plan only: approvals: [{ planHash: "${hash}", hazards: [${codes}] }]; or change the desired schema.`,
+          this,
+        );
+        const failed = new pulumi.RunError(`Schema ${name}: the preview failed because the plan was refused (see the error above)`);
+        failed.stack = failed.message;
+        throw failed;
+      }
+    });
+    this.registerOutputs({
+      plannedStatements: this.plannedStatements,
+      plan: this.plan,
+      planHash: this.planHash,
+      fingerprint: this.fingerprint,
+    });
   }
 }

@@ -1,41 +1,69 @@
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import { redactUrl } from "../../sdk/postgres/connection";
+import { connect, redactUrl } from "../../sdk/postgres/connection";
+import { allowedForPlan, planHash } from "../../sdk/schema/approvals";
 import { applySchema, planSchema, type PlannedSchema, type SchemaEngineOptions } from "../../sdk/schema/engine";
 import { HazardsRefusedError, refusedHazards, type Plan } from "../../sdk/schema/plan";
+import { allowedBy, readTableSizes, reviewPlan, type ReviewedStep, type TableSize } from "../../sdk/schema/review";
 import { containsUnknown, parseSchemaInputs, sameArgs, stableArgs, type SchemaResourceInputs } from "../schema-args";
 
 /**
  * The implementation behind the `Schema` dynamic provider. The serialized provider
  * (`components/schema-provider.ts`) only `require`s this module and forwards each call, so engine
  * changes never change the serialized text stored in state.
+ *
+ * What the preview shows and what the state keeps (ADR 0018): in a preview, `check` returns the
+ * plan step by step (`plan`), its hash and the hazards it refuses; Pulumi shows those as the
+ * resource's new outputs. During `up`, `check` keeps the plan out of the inputs it returns, and
+ * `create`/`update` store `plan: []`: after an update the state holds only what is true (nothing is
+ * pending), so the next preview shows only the next change. Pulumi shows a preview as the old
+ * outputs against the new ones, unchanged properties included: an output the preview cannot
+ * reproduce (such as the SQL an earlier update ran) would show as removed, so there is none.
  */
 
 /** What the resource shows and stores besides its inputs. */
 interface PlanView {
-  /** The SQL that `up` will run, in order; empty when converged. Shown by `pulumi preview --diff`. */
-  plannedStatements: string[];
-  /** One line per hazard: `step N CODE: message`. */
-  plannedHazards: string[];
+  /** The steps `up` will run, for people: SQL lines, hazards, lock, expected duration. Empty when converged. */
+  plan: ReviewedStep[];
+  /** {@link planHash} of the plan (what approvals name); empty when converged. */
+  planHash: string;
+  /** Hazard codes of the plan that are neither allowed nor approved (the preview fails on them). */
+  refused: string[];
   /** Objects in managed schemas the engine does not manage (left untouched). */
   unmanaged: string[];
 }
+
+const EMPTY_VIEW: PlanView = { plan: [], planHash: "", refused: [], unmanaged: [] };
 
 function engineOptions(i: SchemaResourceInputs): SchemaEngineOptions {
   return {
     devUrl: i.devUrl,
     online: i.online,
     allowHazards: i.allowHazards,
+    approvals: i.approvals,
     ...(i.schemas ? { schemas: i.schemas } : {}),
   };
 }
 
-function view(p: Plan): PlanView {
+function view(p: Plan, i: SchemaResourceInputs, sizes: ReadonlyMap<string, TableSize> = new Map()): PlanView {
+  const allowed = allowedForPlan(p, i.allowHazards, i.approvals);
   return {
-    plannedStatements: p.steps.flatMap((s) => s.sql.map((q) => (s.transactional ? q : `${q} -- outside a transaction`))),
-    plannedHazards: p.steps.flatMap((s, i) => s.hazards.map((h) => `step ${i + 1} ${h.code}: ${h.message}`)),
+    plan: reviewPlan(p, allowedBy(allowed), sizes),
+    planHash: p.steps.length ? planHash(p) : "",
+    refused: [...new Set(refusedHazards(p, allowed).map((h) => h.code))],
     unmanaged: p.unmanaged.map((u) => `${u.kind} ${u.schema}.${u.name}`),
   };
+}
+
+/** Planner sizes of the tables the plan scans or rewrites (catalog reads only); none when they cannot be read. */
+async function sizesOf(url: string, p: Plan): Promise<Map<string, TableSize>> {
+  if (!p.steps.length) return new Map();
+  const client = await connect(url);
+  try {
+    return await readTableSizes(client, p);
+  } finally {
+    await client.end();
+  }
 }
 
 function desiredOf(i: SchemaResourceInputs) {
@@ -67,45 +95,88 @@ function failedProperty(err: unknown, inputs: SchemaResourceInputs): string {
   }
 }
 
-/** `check`: validates and, when the target is known, plans, so preview shows the SQL. */
-export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+/**
+ * The refusal as the failure reason of `check` during `up`: the engine's message, the whole plan,
+ * and how to approve this plan only.
+ */
+export function refusalMessage(p: Plan, i: SchemaResourceInputs, v: PlanView): string {
+  const refused = refusedHazards(p, allowedForPlan(p, i.allowHazards, i.approvals));
+  const lines = [new HazardsRefusedError(refused).message];
+  lines.push(`Or approve this plan only (the approval lapses when the plan changes): approvals: [{ planHash: "${v.planHash}", hazards: [${v.refused.map((c) => `"${c}"`).join(", ")}] }]`);
+  lines.push("", `The whole plan (${v.plan.length} step(s), ${v.planHash}):`);
+  for (const s of v.plan) {
+    lines.push(`  ${s.step}. ${s.kind} (${s.transaction}; lock: ${s.lock}; duration: ${s.duration})`);
+    for (const l of s.sql) lines.push(`       ${l}`);
+    for (const h of s.hazards) lines.push(`     hazard ${h}`);
+  }
+  return lines.join("\n");
+}
+
+// Steps found by the last `check` of each set of inputs in this provider process, for the `diff`
+// that follows it during `up` (whose check keeps the plan out of the inputs). Read once; `diff`
+// plans again when it is absent.
+const checkedSteps = new Map<string, number>();
+const inputsKey = (i: SchemaResourceInputs) => createHash("sha256").update(JSON.stringify(stableArgs(i as unknown as Record<string, unknown>))).digest("hex");
+
+/**
+ * `check`: validates and, when the target is known, plans. In a preview (`preview: true`, set by
+ * the component) the plan is returned for Pulumi to show, refused hazards included; during `up` a
+ * refused hazard fails the check before anything runs, and the plan stays out of the inputs.
+ */
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+  const preview = news.preview === true;
+  // The preview flag is not an argument: it never reaches the state.
+  const { preview: _flag, ...rest } = news;
+  const kept = { fingerprint: typeof olds.fingerprint === "string" ? olds.fingerprint : "" };
   let inputs: SchemaResourceInputs;
   try {
-    if (containsUnknown(stableArgs(news))) return { inputs: { ...news, plannedStatements: ["(planned once the database is known)"], plannedHazards: [], unmanaged: [] } };
-    inputs = parseSchemaInputs(news);
+    if (containsUnknown(stableArgs(rest))) return { inputs: { ...rest, ...kept, ...EMPTY_VIEW, plan: [{ step: 1, kind: "(planned once the database is known)" }] } };
+    inputs = parseSchemaInputs(rest);
   } catch (err) {
     const e = err as { propertyPath?: string; message: string };
-    return { inputs: news, failures: [{ property: e.propertyPath ?? "", reason: e.message }] };
+    return { inputs: rest, failures: [{ property: e.propertyPath ?? "", reason: e.message }] };
   }
   // Without planning, only changed arguments make an update; drift shows after `pulumi refresh`.
-  if (!inputs.planAtPreview) return { inputs: { ...news, ...inputs, plannedStatements: [], plannedHazards: [], unmanaged: [] } };
+  if (!inputs.planAtPreview) return { inputs: { ...rest, ...inputs, ...kept, ...EMPTY_VIEW } };
   let planned: PlannedSchema;
+  let v: PlanView;
   try {
     planned = await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs));
+    v = view(planned.plan, inputs, preview ? await sizesOf(inputs.connection, planned.plan) : new Map());
   } catch (err) {
-    return { inputs: news, failures: [{ property: failedProperty(err, inputs), reason: (err as Error).message }] };
+    return { inputs: rest, failures: [{ property: failedProperty(err, inputs), reason: (err as Error).message }] };
   }
-  const refused = refusedHazards(planned.plan, inputs.allowHazards);
-  if (refused.length) return { inputs: news, failures: [{ property: "allowHazards", reason: new HazardsRefusedError(refused).message }] };
-  return { inputs: { ...news, ...inputs, ...view(planned.plan) } };
+  checkedSteps.set(inputsKey(inputs), planned.plan.steps.length);
+  const fingerprint = planned.fingerprint;
+  if (preview) return { inputs: { ...rest, ...inputs, ...kept, fingerprint, ...v } };
+  if (v.refused.length) return { inputs: rest, failures: [{ property: "allowHazards", reason: refusalMessage(planned.plan, inputs, v) }] };
+  return { inputs: { ...rest, ...inputs, fingerprint, ...EMPTY_VIEW } };
 }
 
 /** `diff`: a change only when the plan is not empty or the arguments changed. Ignores the provider's own code. */
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
-  const planned = (news.plannedStatements as string[] | undefined) ?? [];
   const argsChanged = !sameArgs(olds, news);
-  return { changes: planned.length > 0 || argsChanged, replaces: [], deleteBeforeReplace: false };
+  if (argsChanged) return { changes: true, replaces: [], deleteBeforeReplace: false };
+  const shown = news.plan as unknown[] | undefined;
+  const inputs = parseSchemaInputs(news);
+  const key = inputsKey(inputs);
+  let steps = shown && shown.length ? shown.length : checkedSteps.get(key);
+  checkedSteps.delete(key);
+  if (steps === undefined) {
+    steps = inputs.planAtPreview ? (await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs))).plan.steps.length : 0;
+  }
+  return { changes: steps > 0, replaces: [], deleteBeforeReplace: false };
 }
 
 async function converge(raw: Record<string, unknown>): Promise<Record<string, unknown>> {
+  // What ran is reported by the update itself; the state keeps only what is true after it.
   const inputs = parseSchemaInputs(raw);
+  checkedSteps.delete(inputsKey(inputs));
   const applied = await applySchema(inputs.connection, desiredOf(inputs), engineOptions(inputs));
   return {
     ...inputs,
-    plannedStatements: [],
-    plannedHazards: [],
-    unmanaged: view(applied.plan).unmanaged,
-    appliedStatements: applied.plan.steps.flatMap((s) => s.sql),
+    ...EMPTY_VIEW,
+    unmanaged: view(applied.plan, inputs).unmanaged,
     fingerprint: applied.fingerprint,
   };
 }
@@ -121,11 +192,11 @@ export async function update(_id: string, _olds: Record<string, unknown>, news: 
   return { outs: await converge(news) };
 }
 
-/** `read` (refresh): reports drift as the statements that would bring the database back. */
+/** `read` (refresh): reports drift as the plan that would bring the database back. */
 export async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
   const inputs = parseSchemaInputs(props);
   const planned = await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs));
-  return { id, props: { ...props, ...view(planned.plan) } };
+  return { id, props: { ...props, ...view(planned.plan, inputs, await sizesOf(inputs.connection, planned.plan)) } };
 }
 
 /** `delete`: keeps the data unless the deletion policy is `drop`. */

@@ -68,4 +68,4 @@ CREATE INDEX orders_placed_at_idx ON orders (placed_at);
 export const clusterName = cluster.clusterName;
 export const readWriteHost = cluster.readWriteHost;
 export const secretName = cluster.secretName;
-export const appliedStatements = schema.appliedStatements;
+export const planHash = schema.planHash;

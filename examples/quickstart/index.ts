@@ -44,5 +44,5 @@ const schema = new Schema("shop", {
           GROUP BY u.email;`,
 });
 
-export const appliedStatements = schema.appliedStatements;
+export const planHash = schema.planHash;
 export const fingerprint = schema.fingerprint;

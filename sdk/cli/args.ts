@@ -10,16 +10,18 @@ import { InputError } from "../errors";
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
 
 /** What {@link parseFlags} returns for flags `O`. */
-export type ParsedFlags<O extends FlagSpec> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: false; strict: true }>>;
+export type ParsedFlags<O extends FlagSpec> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
 
 /**
- * Parses `args` strictly against `options`.
- * @throws {InputError} naming an unknown flag and the closest known one, or a flag missing its value;
- *   never echoing a stray argument (it may be a connection URL with a password).
+ * Parses `args` strictly against `options`, with at most `positionals` arguments that are not flags
+ * (e.g. `schema apply PLAN.json`).
+ * @throws {InputError} naming an unknown flag and the closest known one, a flag missing its value,
+ *   or an argument too many; never echoing a stray argument (it may be a connection URL with a password).
  */
-export function parseFlags<O extends FlagSpec>(args: readonly string[], options: O, command: string): ParsedFlags<O> {
+export function parseFlags<O extends FlagSpec>(args: readonly string[], options: O, command: string, positionals = 0): ParsedFlags<O> {
+  let parsed: ParsedFlags<O>;
   try {
-    return parseArgs({ args: [...args], options, allowPositionals: false, strict: true });
+    parsed = parseArgs({ args: [...args], options, allowPositionals: positionals > 0, strict: true }) as ParsedFlags<O>;
   } catch (cause) {
     const code = (cause as { code?: string }).code;
     const message = (cause as Error).message;
@@ -35,6 +37,10 @@ export function parseFlags<O extends FlagSpec>(args: readonly string[], options:
     }
     throw new InputError(`${message.replace(/'(?!-)[^']*'/g, "(value)")}; ${see}`, {}, { cause });
   }
+  if (parsed.positionals.length > positionals) {
+    throw new InputError(`unexpected argument for "setpoint ${command}": ${positionals ? `it takes ${positionals} (${command === "schema apply" ? "a plan file saved by `schema plan --out`" : "see its help"}), ` : ""}every other value follows its flag, e.g. --url URL (see setpoint ${command} --help)`, { propertyPath: "arguments" });
+  }
+  return parsed;
 }
 
 /**
@@ -172,6 +178,8 @@ and read-only data probes.
 Options:
 ${SCHEMA_FLAGS}
   --format text|json|sql   output (default text)
+  --out PLAN.json       also save the plan: \`setpoint schema apply PLAN.json --url URL\` runs exactly
+                        it, and refuses if the database changed since or the file was edited
 
 ${TIMEOUTS}
 
@@ -182,9 +190,12 @@ ${CONNECTION}
 Exit codes: 0 ok, 1 error, 2 refused by hazards.
 `,
   "schema apply": `Usage: setpoint schema apply --url URL --schema PATH [options] --yes
+       setpoint schema apply PLAN.json --url URL [--allow-hazards LIST] [--yes]
 
 Plans, refuses hazards not allowed (before anything runs), applies step by step, then re-plans
-to prove the database matches. Without --yes it prints the plan and stops.
+to prove the database matches. Without --yes it prints the plan and, on a terminal, asks (y/N)
+showing its hazards; elsewhere it stops. With a plan file saved by \`schema plan --out\` it runs
+exactly that plan, refusing (nothing run) if the database moved since or the file was edited.
 
 Options:
 ${SCHEMA_FLAGS}

@@ -1,6 +1,7 @@
 import { SetpointError } from "../errors";
 import { packageVersion } from "../version";
 import { HELP, unknownCommand } from "./args";
+import { prCommentCommand } from "./pr-comment";
 import { schemaCommand } from "./schema";
 import { upgradeCommand } from "./upgrade";
 
@@ -8,11 +9,27 @@ import { upgradeCommand } from "./upgrade";
 export interface CliIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** True when a person is at a terminal (stdin and stdout are TTYs): the CLI may ask. @default false */
+  interactive?: boolean;
+  /** Asks a question and resolves to the answer line (only called when `interactive`). */
+  prompt?: (question: string) => Promise<string>;
+  /** Everything piped into stdin (`pr-comment`). */
+  readStdin?: () => Promise<string>;
 }
 
 const defaultIO: CliIO = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
+  interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+  prompt: async (question) => {
+    const { createInterface } = await import("node:readline/promises");
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      return await rl.question(question);
+    } finally {
+      rl.close();
+    }
+  },
 };
 
 /** Exit codes of the `setpoint` command: a stable contract for scripts. */
@@ -22,8 +39,9 @@ export const EXIT = { ok: 0, error: 1, refused: 2 } as const;
 export const USAGE = `Usage: setpoint <command> [options]
 
 Commands:
-  schema plan     --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--format text|json|sql]
+  schema plan     --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--format text|json|sql] [--out PLAN.json]
   schema apply    --url URL --schema PATH [--dev-url URL] [--allow-hazards CODES|all] [--yes]
+  schema apply    PLAN.json --url URL [--allow-hazards CODES|all]   run exactly a saved plan
   schema verify   --url URL --schema PATH [--dev-url URL] [--format text|json]
                   compare the database's catalogs with the desired state's (exit 1 on a difference)
   schema inspect  --url URL [--format sql|json]
@@ -32,6 +50,7 @@ Commands:
   upgrade rollback  --blue URL --green URL
   upgrade finalize  --blue URL --green URL
   upgrade forget    --blue URL --green URL   (abort before the switch, finalize after; never moves traffic)
+  pr-comment      [--file PREVIEW.json]   Markdown summary of \`pulumi preview --json\` (stdin without --file)
 
 Run "setpoint <command> --help" or "setpoint <command> <subcommand> --help" for details, e.g.
 "setpoint schema plan --help" (timeouts of each step, data probes, connection strings).
@@ -54,7 +73,9 @@ Schema options:
                         statement_timeout of quick steps (default 60000) / of steps that scan or
                         rewrite a table (default 10800000)
   --probe-timeout MS    statement_timeout of each plan-time data probe (default 5000)
-  --yes                 apply without stopping at the plan
+  --yes                 apply without stopping at the plan (on a terminal, apply asks instead)
+  --out PLAN.json       save the plan: \`schema apply PLAN.json\` runs exactly it, and refuses if
+                        the database changed since or the file was edited
 
 Upgrade options (blue-green major-version upgrade; state kept in setpoint.upgrades on blue):
   --blue URL / --green URL   the database to upgrade and the new, empty one (superusers)
@@ -97,7 +118,8 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
     }
     if (command === "schema") return await schemaCommand(argv.slice(1), io);
     if (command === "upgrade") return await upgradeCommand(argv.slice(1), io);
-    throw unknownCommand(command, ["schema", "upgrade", "help", "version"], "");
+    if (command === "pr-comment") return await prCommentCommand(argv.slice(1), io, io.readStdin);
+    throw unknownCommand(command, ["schema", "upgrade", "pr-comment", "help", "version"], "");
   } catch (err) {
     io.stderr(`setpoint: ${formatError(err)}\n`);
     return err instanceof SetpointError && err.code === "HAZARDS_REFUSED" ? EXIT.refused : EXIT.error;

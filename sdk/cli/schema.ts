@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import { InputError } from "../errors";
 import { connect } from "../postgres/connection";
 import type { StepResult } from "../schema/apply";
@@ -7,6 +8,8 @@ import { HAZARD_CODES, isHazardCode, isUnallowable, type HazardCode } from "../s
 import { introspect } from "../schema/introspect";
 import { emptyModel, type SchemaModel } from "../schema/model";
 import { plan as computePlan, refusedHazards, type AllowedHazards, type Plan } from "../schema/plan";
+import { planHash } from "../schema/approvals";
+import { applyPlanFile, loadPlanFile, toPlanFile, type PlanFile } from "../schema/plan-file";
 import { loadSchemaPath } from "../schema/source";
 import { formatDifference, type CatalogCheck } from "../schema/verify/index";
 import { HELP, parseFlags as parseCommandFlags, SUBCOMMANDS, suggest, unknownCommand, wantsHelp } from "./args";
@@ -30,6 +33,7 @@ const COMMON = {
   "no-data-probes": { type: "boolean" },
   yes: { type: "boolean", short: "y" },
   "no-verify": { type: "boolean" },
+  out: { type: "string" },
 } as const;
 
 /** Runs `setpoint schema <plan|apply|verify|inspect>`; resolves to the exit code. */
@@ -44,12 +48,12 @@ export async function schemaCommand(argv: readonly string[], io: CliIO): Promise
     io.stdout(HELP[`schema ${sub}`]!);
     return 0;
   }
-  const { values } = parseFlags(rest, sub);
+  const { values, positionals } = parseFlags(rest, sub);
   switch (sub) {
     case "plan":
       return planCommand(values, io);
     case "apply":
-      return applyCommand(values, io);
+      return positionals.length ? applyFileCommand(positionals[0]!, values, io) : applyCommand(values, io);
     case "verify":
       return verifyCommand(values, io);
     case "inspect":
@@ -62,7 +66,7 @@ export async function schemaCommand(argv: readonly string[], io: CliIO): Promise
 type Flags = ReturnType<typeof parseFlags>["values"];
 
 function parseFlags(args: readonly string[], sub: string) {
-  return parseCommandFlags(args, COMMON, `schema ${sub}`);
+  return parseCommandFlags(args, COMMON, `schema ${sub}`, sub === "apply" ? 1 : 0);
 }
 
 function milliseconds(values: Flags, name: "lock-timeout" | "statement-timeout" | "long-statement-timeout" | "probe-timeout"): number | undefined {
@@ -156,12 +160,41 @@ async function planCommand(values: Flags, io: CliIO): Promise<number> {
   const fmt = format(values, ["text", "json", "sql"], "text");
   const desired = { ...loadSchemaPath(required(values, "schema")), renames: parseRenames(values.rename) };
   const options = engineOptions(values);
-  const planned = await planSchema(required(values, "url"), desired, options);
+  const url = required(values, "url");
+  const planned = await planSchema(url, desired, options);
   const refused = refusedHazards(planned.plan, options.allowHazards ?? []);
   if (fmt === "json") io.stdout(JSON.stringify(planJson(planned.plan, planned.fingerprint, refused.length, planned.catalogCheck), null, 2) + "\n");
   else if (fmt === "sql") io.stdout(planSql(planned.plan));
   else io.stdout(planText(planned.plan, options.allowHazards ?? [], planned.catalogCheck));
+  if (values.out) {
+    const file = toPlanFile(planned, url, desired, { online: options.online });
+    try {
+      await writeFile(values.out, JSON.stringify(file, null, 2) + "\n", { mode: 0o600 });
+    } catch (cause) {
+      throw new InputError(`cannot write --out ${values.out}: ${(cause as Error).message}`, { propertyPath: "out", file: values.out }, { cause });
+    }
+    io.stderr(`setpoint: saved the plan to ${values.out} (${file.planHash}); run it with: setpoint schema apply ${values.out} --url ...\n`);
+  }
   return refused.length ? 2 : 0;
+}
+
+/**
+ * The hazards to accept for this one plan: those allowed by flags, plus, on a terminal, those the
+ * person at it accepts when asked. Resolves to `null` when refused.
+ */
+async function confirmHazards(p: Plan, allowed: AllowedHazards, io: CliIO, what: string): Promise<AllowedHazards | null> {
+  const refused = refusedHazards(p, allowed);
+  if (refused.length === 0 && !io.interactive) return allowed;
+  if (!io.interactive || !io.prompt) return null;
+  const lines = [""];
+  if (refused.length) {
+    lines.push(`This plan has ${refused.length} hazard(s) not allowed by --allow-hazards:`);
+    for (const h of refused) lines.push(`  - step ${h.step + 1}: ${h.code}: ${h.message}`);
+  }
+  lines.push(`${what} (plan ${planHash(p).slice(0, 19)}…)? [y/N] `);
+  const answer = (await io.prompt(lines.join("\n"))).trim().toLowerCase();
+  if (answer !== "y" && answer !== "yes") return null;
+  return allowed === "all" ? "all" : [...new Set([...allowed, ...refused.map((h) => h.code)])];
 }
 
 async function applyCommand(values: Flags, io: CliIO): Promise<number> {
@@ -169,10 +202,19 @@ async function applyCommand(values: Flags, io: CliIO): Promise<number> {
   const options = engineOptions(values);
   const url = required(values, "url");
   if (!values.yes) {
-    // Without --yes, show the plan and stop: applying is an explicit decision.
+    // Without --yes, show the plan; on a terminal ask, else stop: applying is an explicit decision.
     const planned = await planSchema(url, desired, options);
     io.stdout(planText(planned.plan, options.allowHazards ?? [], planned.catalogCheck));
     if (planned.plan.steps.length === 0) return 0;
+    if (io.interactive) {
+      const accepted = await confirmHazards(planned.plan, options.allowHazards ?? [], io, `Apply these ${planned.plan.steps.length} step(s)`);
+      if (accepted === null) {
+        io.stderr("setpoint: not applied\n");
+        return refusedHazards(planned.plan, options.allowHazards ?? []).length ? 2 : 1;
+      }
+      // Exactly the plan shown: refused if the database changed while the question was open.
+      return runPlanFile(url, toPlanFile(planned, url, desired, { online: options.online }), { ...options, allowHazards: accepted }, io);
+    }
     io.stderr("setpoint: not applied; re-run with --yes to apply this plan\n");
     return refusedHazards(planned.plan, options.allowHazards ?? []).length ? 2 : 1;
   }
@@ -211,6 +253,40 @@ function checkLines(check: CatalogCheck): string[] {
     for (const d of check.known) lines.push(`   ${formatDifference(d)}`);
   }
   return lines;
+}
+
+async function applyFileCommand(path: string, values: Flags, io: CliIO): Promise<number> {
+  if (values.schema !== undefined || values.rename !== undefined) {
+    throw new InputError("a saved plan already holds its desired schema: pass either a plan file or --schema, not both", { propertyPath: "schema" });
+  }
+  // What shaped the plan is fixed in the file: a flag that would change it is a mistake, not a wish.
+  const fixed = (["offline", "schemas", "lock-timeout", "format", "out"] as const).filter((f) => values[f] !== undefined);
+  if (fixed.length) {
+    throw new InputError(`--${fixed[0]} cannot change a saved plan (the plan file fixes it); make a new plan with it instead`, { propertyPath: fixed[0] });
+  }
+  const file = await loadPlanFile(path);
+  const options = engineOptions(values);
+  const url = required(values, "url");
+  io.stdout(`Plan ${file.planHash}, made ${file.createdAt} against ${file.target}\n`);
+  io.stdout(planText(file.plan, options.allowHazards ?? []));
+  if (file.plan.steps.length === 0) return 0;
+  // --yes: no question; the hazards must then be allowed by flag.
+  const accepted = await confirmHazards(file.plan, options.allowHazards ?? [], values.yes ? { ...io, interactive: false } : io, `Apply these ${file.plan.steps.length} step(s)`);
+  if (accepted === null) {
+    io.stderr("setpoint: not applied\n");
+    return refusedHazards(file.plan, options.allowHazards ?? []).length ? 2 : 1;
+  }
+  return runPlanFile(url, file, { ...options, allowHazards: accepted }, io);
+}
+
+async function runPlanFile(url: string, file: PlanFile, options: SchemaEngineOptions, io: CliIO): Promise<number> {
+  const results = await applyPlanFile(url, file, {
+    allowHazards: options.allowHazards,
+    devUrl: options.devUrl,
+    onStep: (r) => io.stderr(progressLine(r)),
+  });
+  io.stdout(`Applied ${results.length} step(s) of plan ${file.planHash}; the database now matches the desired schema.\n`);
+  return 0;
 }
 
 async function inspectCommand(values: Flags, io: CliIO): Promise<number> {
@@ -253,6 +329,7 @@ export function planJson(p: Plan, fingerprint: string, refusedCount: number, che
     unmanagedDifferences: check?.differences ?? [],
     knownDifferences: check?.known ?? [],
     converged: p.steps.length === 0 && !check?.differences.length,
+    planHash: p.steps.length ? planHash(p) : "",
     refusedHazards: refusedCount,
     fingerprint,
   };
@@ -274,7 +351,7 @@ export function planText(p: Plan, allowed: AllowedHazards, check: CatalogCheck |
   } else if (p.steps.length === 0) {
     lines.push("No changes: the database matches the desired schema.");
     if (check?.known.length) lines.push(...checkLines(check));
-  } else lines.push(`Plan: ${p.steps.length} step(s)`);
+  } else lines.push(`Plan: ${p.steps.length} step(s), ${planHash(p)}`);
   p.steps.forEach((s, i) => {
     const mode = s.transaction === "none" ? "no transaction" : s.transaction === "own" ? "own transaction" : "transaction";
     lines.push("", `${i + 1}. ${s.kind} (${mode}, lock_timeout ${s.lockTimeoutMs} ms)`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dollarQuote, quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteNullableLiteral, quoteQualified } from "./quote";
+import { dollarQuote, quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteNullableLiteral, quoteQualified, readableSql } from "./quote";
 
 describe("quoteIdent", () => {
   it.each([
@@ -48,4 +48,15 @@ describe("dollarQuote", () => {
     expect(dollarQuote("x$sp")).toBe("$sp0$x$sp$sp0$");
     expect(() => dollarQuote("a\0")).toThrow(/NUL/);
   });
+});
+
+describe("readableSql", () => {
+  it.each([
+    ['ALTER TABLE "public"."books" DROP COLUMN "title"', "ALTER TABLE public.books DROP COLUMN title"],
+    ['CREATE TABLE "public"."Order" ("user" text, "a""b" int)', 'CREATE TABLE public."Order" ("user" text, "a""b" int)'],
+    [`COMMENT ON TABLE "public"."t" IS 'say "hi"'`, `COMMENT ON TABLE public.t IS 'say "hi"'`],
+    [`SELECT E'it\\'s "x"', "y"`, `SELECT E'it\\'s "x"', y`],
+    ['CREATE FUNCTION "f"() RETURNS text AS $body$ SELECT "x" $body$ LANGUAGE sql', 'CREATE FUNCTION f() RETURNS text AS $body$ SELECT "x" $body$ LANGUAGE sql'],
+    ['SELECT 1 -- "keep"\nFROM "t"', 'SELECT 1 -- "keep"\nFROM t'],
+  ])("%s", (input, expected) => expect(readableSql(input)).toBe(expected));
 });

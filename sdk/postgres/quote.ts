@@ -18,6 +18,64 @@ export function quoteIdentIfNeeded(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name) ? name : quoteIdent(name);
 }
 
+/**
+ * The same SQL with each double-quoted identifier quoted only where needed ({@link
+ * quoteIdentIfNeeded}), for people to read: `"public"."books"` becomes `public.books`, `"Order"`
+ * stays quoted. String literals, dollar-quoted bodies and comments are left as they are.
+ */
+export function readableSql(sql: string): string {
+  let out = "";
+  let i = 0;
+  while (i < sql.length) {
+    const ch = sql[i]!;
+    if (ch === "'") {
+      // A literal, to its closing quote ('' is an escaped quote; E'' literals also escape with \).
+      const escapes = /[eE]$/.test(out) && !/[\w$]$/.test(out.slice(0, -1));
+      let j = i + 1;
+      while (j < sql.length) {
+        if (escapes && sql[j] === "\\") j += 2;
+        else if (sql[j] === "'" && sql[j + 1] === "'") j += 2;
+        else if (sql[j] === "'") break;
+        else j++;
+      }
+      out += sql.slice(i, j + 1);
+      i = j + 1;
+    } else if (ch === "$" && !/[\w$]$/.test(out)) {
+      const tag = /^\$[A-Za-z_]*\$/.exec(sql.slice(i))?.[0];
+      if (!tag) {
+        out += ch;
+        i++;
+        continue;
+      }
+      const end = sql.indexOf(tag, i + tag.length);
+      const stop = end < 0 ? sql.length : end + tag.length;
+      out += sql.slice(i, stop);
+      i = stop;
+    } else if (ch === "-" && sql[i + 1] === "-") {
+      const end = sql.indexOf("\n", i);
+      const stop = end < 0 ? sql.length : end;
+      out += sql.slice(i, stop);
+      i = stop;
+    } else if (ch === '"') {
+      let j = i + 1;
+      let name = "";
+      while (j < sql.length) {
+        if (sql[j] === '"' && sql[j + 1] === '"') {
+          name += '"';
+          j += 2;
+        } else if (sql[j] === '"') break;
+        else name += sql[j++];
+      }
+      out += j < sql.length && name.length > 0 ? quoteIdentIfNeeded(name) : sql.slice(i, j + 1);
+      i = j + 1;
+    } else {
+      out += ch;
+      i++;
+    }
+  }
+  return out;
+}
+
 /** Quotes a schema-qualified name, e.g. `"public"."users"`. */
 export function quoteQualified(schema: string, name: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(name)}`;

@@ -20,6 +20,7 @@ import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, resolve
 import { assertHazardsAllowed, plan, planChanges, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
 import type { DesiredSchema } from "./source";
 import { desiredCatalogCheck, snapshotReader, UnmodelledDifferenceError, type CatalogCheck } from "./verify/engine-check";
+import { allowedForPlan, type PlanApproval } from "./approvals";
 
 /** Options shared by {@link planSchema} and {@link applySchema}. */
 export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "facts" | "renames" | "role" | "dataHazards"> {
@@ -59,6 +60,8 @@ export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "f
    * @default { timeoutMs: 5000, budgetMs: 30000, sampleKeys: true }
    */
   dataProbes?: DataProbeOptions | false;
+  /** Hazards accepted for one plan only, by its hash (see `planHash`). @default [] */
+  approvals?: readonly PlanApproval[];
   /** Retries of a step after a lock timeout. @default 5 */
   lockRetries?: number;
   /** First delay before a lock-timeout retry, doubling each time. @default 250 */
@@ -281,6 +284,16 @@ export function forgetLiveIntrospections(): void {
   liveMemo.clear();
 }
 
+/**
+ * What the live model of `planned` was read at: the scoped catalog fingerprint (taken before the
+ * read) and the schemas it covers. Equal fingerprints later mean no DDL touched those schemas.
+ */
+export function catalogReadAt(planned: Pick<PlannedSchema, "live">): { readonly fingerprint: string; readonly schemas: readonly string[] } {
+  const at = readAt.get(planned.live);
+  if (!at) throw new SetpointError("INTERNAL", "the plan's live model has no recorded catalog fingerprint; please report this");
+  return at;
+}
+
 async function introspectUnlessUnchanged(client: Client, schemas: readonly string[]): Promise<SchemaModel> {
   const { fingerprint, existing } = await scopedCatalogState(client, schemas);
   // A schema that does not exist holds nothing: the model of the scope is the model of the schemas
@@ -324,7 +337,7 @@ export async function applySchema(
       return { ...first, results: [] };
     }
     const allowHazards = options.allowHazards ?? [];
-    assertHazardsAllowed(first.plan, allowHazards); // refused before any lock is taken
+    assertHazardsAllowed(first.plan, allowedForPlan(first.plan, allowHazards, options.approvals)); // refused before any lock is taken
     let scope = lockScopeOf(first.plan);
     for (let attempt = 1; ; attempt++) {
       const release = await acquireApplyLock(client, scope);
@@ -340,7 +353,8 @@ export async function applySchema(
           continue;
         }
         const results = await applyPlan(client, planned.plan, {
-          allowHazards,
+          // An approval holds for the plan it names: a plan that changed under the lock needs its own.
+          allowHazards: allowedForPlan(planned.plan, allowHazards, options.approvals),
           onStep: options.onStep,
           lockRetries: options.lockRetries,
           retryBaseDelayMs: options.retryBaseDelayMs,

@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planSchema } from "../../sdk/schema/engine";
+import { planHash } from "../../sdk/schema/approvals";
 import { HazardsRefusedError, refusedHazards } from "../../sdk/schema/plan";
 import { schemaFromSql } from "../../sdk/schema/source";
 import { freshDatabase, majors, serverUrl, type TestDatabase } from "../support/postgres";
@@ -19,7 +20,7 @@ const work = mkdtempSync(join(tmpdir(), "setpoint-schema-provider-"));
 // The provider has no cache option: point the engine's model cache at a temp dir, not $HOME.
 const cacheEnv = { SETPOINT_CACHE_DIR: join(work, "cache") };
 
-type Provider = Required<Pick<pulumi.dynamic.ResourceProvider, "check" | "diff" | "create" | "read" | "delete">>;
+type Provider = Required<Pick<pulumi.dynamic.ResourceProvider, "check" | "diff" | "create" | "update" | "read" | "delete">>;
 let provider: Provider;
 let savedCacheDir: string | undefined;
 
@@ -94,10 +95,11 @@ describe.runIf(majors().includes(MAJOR))("Schema dynamic provider (built, Postgr
       const provider = require(${JSON.stringify(file)}).__entry();
       const inputs = JSON.parse(process.env.SETPOINT_TEST_INPUTS);
       (async () => {
+        const shown = await provider.check({}, { ...inputs, preview: true });
         const checked = await provider.check({}, inputs);
         if (checked.failures && checked.failures.length) throw new Error(JSON.stringify(checked.failures));
         const result = await provider.create(checked.inputs);
-        process.stdout.write(JSON.stringify({ planned: checked.inputs.plannedStatements, result }));
+        process.stdout.write(JSON.stringify({ planned: shown.inputs.plan, stored: checked.inputs, result }));
       })().catch((err) => { console.error(err); process.exit(1); });
     `;
     // cwd is the repository root, like a program directory where setpoint is installed; no NODE_PATH.
@@ -106,11 +108,14 @@ describe.runIf(majors().includes(MAJOR))("Schema dynamic provider (built, Postgr
       encoding: "utf8",
       env: { ...process.env, ...cacheEnv, NODE_PATH: "", SETPOINT_TEST_INPUTS: JSON.stringify(inputsFor(db, TWO_TABLES)) },
     });
-    const { planned, result } = JSON.parse(out) as { planned: string[]; result: { id: string; outs: Record<string, unknown> } };
-    expect(planned.some((s) => s.startsWith("CREATE TABLE"))).toBe(true);
+    const { planned, stored, result } = JSON.parse(out) as { planned: { kind: string; sql: string[] }[]; stored: Record<string, unknown>; result: { id: string; outs: Record<string, unknown> } };
+    // The preview shows the plan; the inputs stored by `up` and its outputs hold nothing pending.
+    expect(planned.filter((s) => s.kind === "createTable").map((s) => s.sql[0])).toEqual(["CREATE TABLE public.authors (", "CREATE TABLE public.books ("]);
+    expect(stored).toMatchObject({ plan: [], planHash: "", refused: [] });
+    expect(stored).not.toHaveProperty("preview");
     expect(result.id).toMatch(/^[0-9a-f]{16}$/);
-    expect(result.outs).toMatchObject({ plannedStatements: [], plannedHazards: [] });
-    expect((result.outs.appliedStatements as string[]).filter((s) => s.startsWith("CREATE TABLE"))).toHaveLength(2);
+    expect(result.outs).toMatchObject({ plan: [], planHash: "", refused: [] });
+    expect(result.outs).not.toHaveProperty("appliedStatements");
     expect(result.outs.fingerprint).toEqual(expect.any(String));
     expect(await tablesOf(db)).toEqual(["authors", "books"]);
   });
@@ -147,17 +152,29 @@ describe.runIf(majors().includes(MAJOR))("Schema dynamic provider (built, Postgr
     const db = await freshDatabase(MAJOR);
     const { id, state } = await created(inputsFor(db, TWO_TABLES, { __provider: "provider text v1" }));
 
-    const same = await provider.check(state, inputsFor(db, TWO_TABLES, { __provider: "provider text v2" }));
+    const same = await provider.check(state, inputsFor(db, TWO_TABLES, { __provider: "provider text v2", preview: true }));
     expect(same.failures ?? []).toEqual([]);
-    expect(same.inputs!.plannedStatements).toEqual([]);
+    expect(same.inputs!.plan).toEqual([]);
     expect(await provider.diff(id, state, same.inputs!)).toMatchObject({ changes: false });
 
-    const grown = await provider.check(state, inputsFor(db, `${TWO_TABLES} CREATE TABLE tags (id bigint PRIMARY KEY);`));
-    expect(grown.inputs!.plannedStatements).toEqual([expect.stringMatching(/^CREATE TABLE "?public"?\."?tags"?/)]);
+    const withTags = `${TWO_TABLES} CREATE TABLE tags (id bigint PRIMARY KEY);`;
+    const grown = await provider.check(state, inputsFor(db, withTags, { preview: true }));
+    expect(grown.inputs!.plan).toEqual([expect.objectContaining({ step: 1, kind: "createTable", lock: "none (new objects only)", sql: expect.arrayContaining(["CREATE TABLE public.tags ("]) })]);
+    expect(grown.inputs!.planHash).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(await provider.diff(id, state, grown.inputs!)).toMatchObject({ changes: true });
+    // During `up` the plan stays out of the inputs, and diff still sees the change ...
+    const during = await provider.check(state, inputsFor(db, withTags));
+    expect(during.inputs).toMatchObject({ plan: [], planHash: "" });
+    expect(await provider.diff(id, state, during.inputs!)).toMatchObject({ changes: true });
+    // ... also when it has to plan for itself (no check of these inputs before it in this process).
+    expect(await provider.diff(id, state, { ...state })).toMatchObject({ changes: false });
+    const c = await db.client();
+    await c.query("ALTER TABLE books ADD COLUMN drifted int");
+    expect(await provider.diff(id, state, { ...state })).toMatchObject({ changes: true });
+    await c.query("ALTER TABLE books DROP COLUMN drifted");
 
-    const offline = await provider.check(state, inputsFor(db, TWO_TABLES, { online: false }));
-    expect(offline.inputs!.plannedStatements).toEqual([]);
+    const offline = await provider.check(state, inputsFor(db, TWO_TABLES, { online: false, preview: true }));
+    expect(offline.inputs!.plan).toEqual([]);
     expect(await provider.diff(id, state, offline.inputs!)).toMatchObject({ changes: true });
 
     // Arguments left to their defaults mean the same as the defaults spelled out.
@@ -174,32 +191,65 @@ describe.runIf(majors().includes(MAJOR))("Schema dynamic provider (built, Postgr
     const c = await db.client();
     await c.query("INSERT INTO authors (id, name, email) VALUES (1, 'Ursula', 'u@example.com')");
 
+    // During `up`: refused, with the engine's message, the whole plan, and how to approve it.
     const checked = await provider.check(state, inputsFor(db, TWO_TABLES));
     const expected = await planSchema(db.url, schemaFromSql(TWO_TABLES), { devUrl: serverUrl(db.server), cacheDir: false });
     const refused = refusedHazards(expected.plan, []);
     expect(refused.map((h) => h.code)).toEqual(["DATA_LOSS_DROP_COLUMN"]);
-    expect(checked.failures).toEqual([{ property: "allowHazards", reason: new HazardsRefusedError(refused).message }]);
-    expect(checked.failures![0]!.reason).toContain('allowHazards: ["DATA_LOSS_DROP_COLUMN"]');
+    expect(checked.failures).toEqual([{ property: "allowHazards", reason: expect.stringContaining(new HazardsRefusedError(refused).message) }]);
+    const reason = checked.failures![0]!.reason;
+    expect(reason).toContain('allowHazards: ["DATA_LOSS_DROP_COLUMN"]');
+    expect(reason).toContain(`approvals: [{ planHash: "${planHash(expected.plan)}", hazards: ["DATA_LOSS_DROP_COLUMN"] }]`);
+    expect(reason).toContain("The whole plan (1 step(s)");
+    expect(reason).toContain("ALTER TABLE public.authors DROP COLUMN email;");
     expect(await columnsOf(db, "authors")).toEqual(["email", "id", "name"]);
 
-    const allowed = await provider.check(state, inputsFor(db, TWO_TABLES, { allowHazards: ["DATA_LOSS_DROP_COLUMN"] }));
+    // In a preview: no failure (the component fails the preview), the whole plan with the refusal.
+    const shown = await provider.check(state, inputsFor(db, TWO_TABLES, { preview: true }));
+    expect(shown.failures ?? []).toEqual([]);
+    expect(shown.inputs).toMatchObject({ refused: ["DATA_LOSS_DROP_COLUMN"], planHash: planHash(expected.plan) });
+    expect(shown.inputs!.plan).toEqual([expect.objectContaining({ kind: "dropColumn", hazards: [expect.stringMatching(/^DATA_LOSS_DROP_COLUMN: drops column public\.authors\.email .*\(NOT ALLOWED\)$/)] })]);
+
+    const allowed = await provider.check(state, inputsFor(db, TWO_TABLES, { allowHazards: ["DATA_LOSS_DROP_COLUMN"], preview: true }));
     expect(allowed.failures ?? []).toEqual([]);
-    expect(allowed.inputs!.plannedStatements).toEqual([expect.stringContaining("DROP COLUMN")]);
-    expect(allowed.inputs!.plannedHazards).toEqual([expect.stringMatching(/^step 1 DATA_LOSS_DROP_COLUMN: drops column public\.authors\.email/)]);
+    expect(allowed.inputs!.refused).toEqual([]);
+    expect(allowed.inputs!.plan).toEqual([expect.objectContaining({ sql: ["ALTER TABLE public.authors DROP COLUMN email;"], hazards: [expect.stringMatching(/\(allowed\)$/)] })]);
   });
 
-  it("read reports out-of-band drift as plannedStatements", async () => {
+  it("an approval holds for the plan hash it names only, in check and in update", async () => {
+    const db = await freshDatabase(MAJOR);
+    const withEmail = `${TWO_TABLES} ALTER TABLE authors ADD COLUMN email text; ALTER TABLE authors ADD COLUMN phone text;`;
+    const { id, state } = await created(inputsFor(db, withEmail));
+    const c = await db.client();
+    await c.query("INSERT INTO authors (id, name, email, phone) VALUES (1, 'Ursula', 'u@example.com', '555')");
+    const dropEmail = `${TWO_TABLES} ALTER TABLE authors ADD COLUMN phone text;`;
+    const hash = (await provider.check(state, inputsFor(db, dropEmail, { preview: true }))).inputs!.planHash as string;
+    const approvals = [{ planHash: hash, hazards: ["DATA_LOSS_DROP_COLUMN"] }];
+
+    // The same approval does not cover another plan with the same hazard (dropping both columns).
+    const other = await provider.check(state, inputsFor(db, TWO_TABLES, { approvals }));
+    expect(other.failures).toEqual([{ property: "allowHazards", reason: expect.stringContaining("DATA_LOSS_DROP_COLUMN") }]);
+
+    const approved = await provider.check(state, inputsFor(db, dropEmail, { approvals }));
+    expect(approved.failures ?? []).toEqual([]);
+    await provider.update(id, state, approved.inputs!);
+    expect(await columnsOf(db, "authors")).toEqual(["id", "name", "phone"]);
+  });
+
+  it("read reports out-of-band drift as the plan", async () => {
     const db = await freshDatabase(MAJOR);
     const { id, state } = await created(inputsFor(db, TWO_TABLES));
     const converged = await provider.read!(id, state);
-    expect(converged.props).toMatchObject({ plannedStatements: [], plannedHazards: [] });
+    expect(converged.props).toMatchObject({ plan: [], planHash: "", refused: [] });
 
     const c = await db.client();
     await c.query("ALTER TABLE books ADD COLUMN isbn text");
     const drifted = await provider.read!(id, state);
     expect(drifted.id).toBe(id);
-    expect(drifted.props!.plannedStatements).toEqual([expect.stringMatching(/^ALTER TABLE "?public"?\."?books"? DROP COLUMN "?isbn"?/)]);
-    expect(drifted.props!.plannedHazards).toEqual([expect.stringContaining("DATA_LOSS_DROP_COLUMN")]);
+    expect(drifted.props!.plan).toEqual([
+      expect.objectContaining({ sql: ["ALTER TABLE public.books DROP COLUMN isbn;"], hazards: [expect.stringContaining("DATA_LOSS_DROP_COLUMN")] }),
+    ]);
+    expect(drifted.props!.refused).toEqual(["DATA_LOSS_DROP_COLUMN"]);
     // The arguments are kept, so the next diff compares like with like.
     expect(drifted.props).toMatchObject({ connection: db.url, deletionPolicy: "retain", __provider: state.__provider });
   });

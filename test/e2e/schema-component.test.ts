@@ -29,7 +29,7 @@ const schema = new Schema("library", {
   \`,
   allowHazards: config.getObject("allowHazards"),
 });
-exports.appliedStatements = schema.appliedStatements;
+exports.planHash = schema.planHash;
 `;
 
 /** One resource of `pulumi stack export`. */
@@ -95,8 +95,7 @@ describe.skipIf(toolchain.skip !== undefined || !majors().includes(MAJOR))("Sche
     await project.pulumi("refresh", "--yes");
     const stateAfterRefresh = JSON.parse(await project.pulumi("stack", "export")) as { deployment: { resources: ExportedResource[] } };
     const dynamic = stateAfterRefresh.deployment.resources.find((r) => r.type === "pulumi-nodejs:dynamic:Resource");
-    expect(dynamic?.outputs?.plannedStatements).toEqual([expect.stringMatching(/^ALTER TABLE "?public"?\."?books"? DROP COLUMN "?x"?/)]);
-    expect(dynamic?.outputs?.plannedHazards).toEqual([expect.stringContaining("DATA_LOSS_DROP_COLUMN")]);
+    expect(dynamic?.outputs?.plan).toEqual([expect.objectContaining({ sql: ["ALTER TABLE public.books DROP COLUMN x;"], hazards: [expect.stringContaining("DATA_LOSS_DROP_COLUMN")] })]);
 
     // Undoing it drops data: the preview refuses, naming the hazard, and nothing runs.
     const refused = await project.pulumi("up", "--yes").then(

@@ -21,7 +21,7 @@ const schema = new Schema("widgets", {
   devUrl: process.env.SETPOINT_TEST_DEV_URL,
   sql: "CREATE TABLE widgets (id int PRIMARY KEY, label text);",
 });
-exports.appliedStatements = schema.appliedStatements;
+exports.planHash = schema.planHash;
 `;
 
 const cleanups: (() => Promise<void> | void)[] = [];
