@@ -108,7 +108,7 @@ describe("setpoint help and unknown commands", () => {
     [["schema", "plan", "--shema", "x.sql"], /unknown option --shema for "setpoint schema plan"; did you mean --schema\?/],
     [["schema", "plan", "--lock-timout", "5"], /did you mean --lock-timeout\?/],
     [["upgrade", "run", "--blu", "x"], /unknown option --blu for "setpoint upgrade run"; did you mean --blue\?/],
-    [["frobnicate"], /unknown command "frobnicate" \(commands: schema, upgrade, help, version/],
+    [["frobnicate"], /unknown command "frobnicate" \(commands: schema, upgrade, pr-comment, help, version/],
   ])("%j: names the mistake and the likely fix, exit 1", async (argv, re) => {
     const r = await run(argv);
     expect(r.code).toBe(1);
