@@ -30,6 +30,12 @@ describe("parseSchemaInputs", () => {
     });
   });
 
+  it("accepts a libpq connection string for the target and the dev server", () => {
+    const parsed = parseSchemaInputs({ ...VALID, connection: "host=db port=5433 dbname=app user=app password='p w'", devUrl: "host=dev dbname=postgres" });
+    expect(parsed.connection).toBe("host=db port=5433 dbname=app user=app password='p w'");
+    expect(parsed.devUrl).toBe("host=dev dbname=postgres");
+  });
+
   it("accepts schemas: a list, or \"all\" (every schema of the database)", () => {
     expect(parseSchemaInputs({ ...VALID, schemas: ["app"] }).schemas).toEqual(["app"]);
     expect(parseSchemaInputs({ ...VALID, schemas: "all" }).schemas).toBe("all");
@@ -50,9 +56,9 @@ describe("parseSchemaInputs", () => {
   });
 
   it.each([
-    [{ ...VALID, connection: "mysql://app:pw@db/app" }, "connection", "must be a postgres:// or postgresql:// URL"],
+    [{ ...VALID, connection: "mysql://app:pw@db/app" }, "connection", "must be a postgres:// or postgresql:// URL, or a libpq connection string (host=... dbname=... user=...)"],
     [{ ...VALID, connection: undefined }, "connection", "invalid Schema argument connection"],
-    [{ ...VALID, devUrl: "http://dev" }, "devUrl", "must be a postgres:// or postgresql:// URL"],
+    [{ ...VALID, devUrl: "http://dev" }, "devUrl", "must be a postgres:// or postgresql:// URL, or a libpq connection string (host=... dbname=... user=...)"],
     [{ ...VALID, desired: { files: [] } }, "desired.files", "the desired schema is empty: pass sql, sqlPath or definition"],
     [{ ...VALID, desired: { files: [{ name: "", sql: "" }] } }, "desired.files.0.name", "invalid Schema argument desired.files.0.name"],
     [{ ...VALID, desired: { files: VALID.desired.files, renames: [{ kind: "index", schema: "public", from: "a", to: "b" }] } }, "desired.renames.0", "desired.renames.0"],

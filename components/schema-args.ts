@@ -1,6 +1,12 @@
 import { z } from "zod";
 import { InputError } from "../sdk/errors";
+import { isConninfo } from "../sdk/postgres/connection";
 import { HAZARD_CODES } from "../sdk/schema/hazards";
+
+/** A connection: a `postgres://` URL, or a libpq `key=value` string (as the CLI and the engine accept). */
+const connectionString = z
+  .string()
+  .refine((s) => /^postgres(ql)?:\/\//.test(s) || isConninfo(s), "must be a postgres:// or postgresql:// URL, or a libpq connection string (host=... dbname=... user=...)");
 
 /**
  * The plain, serializable inputs of the schema dynamic resource (after the component resolved its
@@ -8,8 +14,8 @@ import { HAZARD_CODES } from "../sdk/schema/hazards";
  * registering, and again in the provider's `check` (state written by older versions is untrusted).
  */
 export const schemaResourceInputs = z.object({
-  /** postgres:// URL of the target, including credentials (kept secret in state). */
-  connection: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL"),
+  /** postgres:// URL or libpq connection string of the target, including credentials (kept secret in state). */
+  connection: connectionString,
   desired: z.object({
     files: z.array(z.object({ name: z.string().min(1), sql: z.string() })).min(1, "the desired schema is empty: pass sql, sqlPath or definition"),
     renames: z
@@ -32,7 +38,7 @@ export const schemaResourceInputs = z.object({
     )
     .default([]),
   online: z.boolean().default(true),
-  devUrl: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL").optional(),
+  devUrl: connectionString.optional(),
   deletionPolicy: z.enum(["retain", "drop"]).default("retain"),
   schemas: z.union([z.literal("all"), z.array(z.string().min(1))]).optional(),
   planAtPreview: z.boolean().default(true),

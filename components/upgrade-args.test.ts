@@ -44,8 +44,16 @@ describe("parseUpgradeInputs", () => {
     const err = failure({ ...BASE, green: "mysql://admin:green-secret@green/app" });
     expect(err).toBeInstanceOf(InputError);
     expect(err.propertyPath).toBe("green");
-    expect(err.message).toBe("invalid Upgrade argument green: must be a postgres:// or postgresql:// URL");
+    expect(err.message).toBe("invalid Upgrade argument green: must be a postgres:// or postgresql:// URL, or a libpq connection string (host=... dbname=... user=...)");
     expect(err.message).not.toContain("green-secret");
+  });
+
+  it("accepts libpq connection strings, and finds their passwords to scrub", () => {
+    const inputs = parseUpgradeInputs({ ...BASE, blue: "host=db-16 dbname=app user=admin password='blue pw'", green: "host=db-17 dbname=app user=admin password=green-pw" });
+    expect(inputs.blue).toBe("host=db-16 dbname=app user=admin password='blue pw'");
+    expect(secretsOf(inputs)).toEqual(expect.arrayContaining(["blue pw", "green-pw"]));
+    expect(secretsOf(inputs)).not.toContain("db-17");
+    expect(failure({ ...BASE, blue: "db-16 app" }).propertyPath).toBe("blue");
   });
 
   it("lists the allowed values of enumerations", () => {

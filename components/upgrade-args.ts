@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { InputError } from "../sdk/errors";
-import { redactUrl } from "../sdk/postgres/connection";
+import { isConninfo, parseConninfo, redactUrl } from "../sdk/postgres/connection";
 import { optionsConflict } from "../sdk/upgrade/phases";
 import { sameArgsBy } from "./schema-args";
 
@@ -10,7 +10,10 @@ import { sameArgsBy } from "./schema-args";
  * again before every operation (state written by older versions is untrusted).
  */
 
-const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL");
+/** A connection: a `postgres://` URL, or a libpq `key=value` string (as the CLI and the engine accept). */
+const postgresUrl = z
+  .string()
+  .refine((s) => /^postgres(ql)?:\/\//.test(s) || isConninfo(s), "must be a postgres:// or postgresql:// URL, or a libpq connection string (host=... dbname=... user=...)");
 
 const pgbouncerTarget = z.union([
   z.string().min(1),
@@ -164,6 +167,14 @@ export function secretsOf(inputs: UpgradeResourceInputs): string[] {
   const found = new Set<string>();
   const fromUrl = (url: string | undefined) => {
     if (!url) return;
+    if (isConninfo(url)) {
+      try {
+        for (const [k, v] of Object.entries(parseConninfo(url))) if (/pass/i.test(k) && v) found.add(v);
+      } catch {
+        // Unparseable: the engine refuses it before using it, naming no value.
+      }
+      return;
+    }
     try {
       const u = new URL(url);
       if (u.password) {
