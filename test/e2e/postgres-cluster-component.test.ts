@@ -9,6 +9,7 @@ import { GROUP, VERSION, crdManifests } from "../../sdk/api/index";
 import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
 import type { PulumiProject } from "../support/pulumi";
+import { prComment, previewDocument } from "../support/pr-comment";
 import { createPulumiProject, errorsOf, requireTypeScriptPrelude, summaryOf } from "../support/pulumi";
 
 const toolchain = toolchainOrSkip(["pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "etcd", "kube-apiserver"]);
@@ -26,7 +27,7 @@ const provider = new k8s.Provider("harness", { kubeconfig });
 const cluster = new PostgresCluster(process.env.SETPOINT_TEST_CLUSTER, {
   namespace: "${namespace}",
   postgresVersion: 17,
-  instances: 2,
+  instances: new pulumi.Config().getNumber("instances") ?? 2,
   storage: { size: "1Gi" },
   readyTimeout: process.env.SETPOINT_TEST_READY_TIMEOUT,
   kubeconfig,
@@ -142,6 +143,13 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresCluster component (real e
     // Nothing changed: the second up neither rewrites the resource nor waits for a new generation.
     const second = await p.up();
     expect(summaryOf(second), errorsOf(second)).toMatchObject({ result: "succeeded", resourceChanges: { same: 4 } });
+
+    // A spec change as a pull request shows it: the real preview's JSON, summarized by pr-comment.
+    await p.pulumi("config", "set", "instances", "3");
+    const markdown = await prComment(previewDocument(await p.pulumi("preview", "--json")));
+    expect(markdown).toMatch(/### PostgresCluster `[^`]+`: update/);
+    expect(markdown).toContain("| `spec.instances` | `2` | `3` |");
+    expect(markdown).not.toContain("spec.postgresVersion");
   }, 400_000);
 
   it("fails after readyTimeout with the last Ready condition in the message", async () => {

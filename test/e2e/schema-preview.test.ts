@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { main } from "../../sdk/cli/main";
 import { toolchainOrSkip } from "../support/control-plane";
+import { prComment, previewDocument } from "../support/pr-comment";
 import { freshDatabase, majors, serverUrl } from "../support/postgres";
 import { bluegreen, seedApp, upgradeAdmin } from "../support/upgrade";
 import type { PulumiProject } from "../support/pulumi";
@@ -66,14 +66,6 @@ async function attempt(run: () => Promise<string>): Promise<{ ok: boolean; text:
   );
 }
 
-/** The JSON document of `pulumi preview --json`, also when the preview failed (it is printed either way). */
-function previewDocument(text: string): string {
-  const start = text.indexOf("{\n");
-  const end = text.lastIndexOf("\n}");
-  if (start < 0 || end < 0) throw new Error(`no JSON document in:\n${text}`);
-  return text.slice(start, end + 2);
-}
-
 /**
  * The resources of `pulumi preview --diff` (from the stack line to the resource counts) and the
  * errors it printed (to stderr, in `--diff` mode), without the progress lines (`@ previewing
@@ -86,14 +78,6 @@ function diffExcerpt(text: string): string {
   const resources = lines.slice(from < 0 ? 0 : from, to < 0 ? lines.length : to).join("\n").replace(/\s+$/, "");
   const errors = [...new Set(lines.map((l) => l.trim()).filter((l) => l.startsWith("error: ")))];
   return errors.length ? `${resources}\n\n${errors.join("\n")}` : resources;
-}
-
-async function prComment(json: string): Promise<string> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(["pr-comment"], { stdout: (t) => out.push(t), stderr: (t) => err.push(t), readStdin: async () => json });
-  expect(code, err.join("")).toBe(0);
-  return out.join("");
 }
 
 /** A resource's inputs and outputs without the desired SQL (which names the tables it creates). */
