@@ -59,7 +59,7 @@ const args: SchemaArgs = {
   sql: "CREATE TABLE books (id bigint PRIMARY KEY, author_id bigint NOT NULL REFERENCES authors (id), title text NOT NULL);",
 };
 const schema = new Schema("library", args);
-export const appliedStatements = schema.appliedStatements;
+export const planHash = schema.planHash;
 export const quoted = quoteIdent("Books");
 export const errorName = SetpointError.name;
 `;
@@ -163,6 +163,8 @@ describe.skipIf(toolchain.skip !== undefined || !majors().includes(MAJOR))("the 
     const outputs = await project.outputs();
     expect(outputs.quoted).toBe('"Books"');
     expect(outputs.errorName).toBe("SetpointError");
+    // After an up nothing is left to plan: the plan hash output is empty (nothing stale in state).
+    expect(outputs.planHash).toBe("");
 
     const again = await project.up();
     expect(summaryOf(again), errorsOf(again)).toMatchObject({ result: "succeeded" });
