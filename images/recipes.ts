@@ -59,10 +59,11 @@ export const OPERATOR_IMAGE: ImageRecipe = {
 
 /**
  * The program that installs `recipe.postgresMajors` with the built package (`dist/`); the Dockerfile
- * and the test image builder run the same one. Reads the cache directory from the environment.
+ * and the test image builder run the same one. Reads the cache directory from the environment, and
+ * installs there even where a `pg<major>` package is resolvable (the repository's dev install).
  */
 export function postgresInstallScript(recipe: ImageRecipe): string {
-  return `const b = require("./dist/sdk/postgres/index.js"); (async () => { for (const m of ${JSON.stringify(recipe.postgresMajors)}) console.log((await b.ensurePostgresBinaries(m)).binDir); })().catch((e) => { console.error(e.message); process.exit(1); })`;
+  return `const b = require("./dist/sdk/postgres/index.js"); (async () => { for (const m of ${JSON.stringify(recipe.postgresMajors)}) console.log((await b.ensurePostgresBinaries(m, { packageAliases: false })).binDir); })().catch((e) => { console.error(e.message); process.exit(1); })`;
 }
 
 /** The production Dockerfile of `recipe`: a build stage compiling TypeScript, then the runtime stage. Pure. */
