@@ -12,6 +12,8 @@ class FakeLeases {
   private rv = 0;
   mode: "ok" | "fail" | "hang" = "ok";
   writes = 0;
+  /** Runs once before the next replace is checked (e.g. another write landing first). */
+  beforeReplace: (() => void) | undefined;
 
   constructor(lease?: V1Lease) {
     if (lease) this.store(lease);
@@ -30,6 +32,9 @@ class FakeLeases {
     },
     replaceNamespacedLease: async ({ body }: { body: V1Lease }) => {
       await this.gate();
+      const hook = this.beforeReplace;
+      this.beforeReplace = undefined;
+      hook?.();
       if (body.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion) throw new ApiException(409, "Conflict", {}, {});
       return this.store(body);
     },
@@ -200,6 +205,23 @@ describe("LeaderElector", () => {
     await advance(clock, 2100);
     expect(b.e.isLeader()).toBe(true);
     expect(leases.lease?.spec).toMatchObject({ holderIdentity: "b", leaseTransitions: 1 });
+    b.e.stop();
+  });
+
+  it("release() reads again when a renewal still in flight wrote the Lease first (409)", async () => {
+    const clock = new FakeClock(1_000_000);
+    const leases = new FakeLeases();
+    const a = elector(leases, clock, "a");
+    a.e.start();
+    await advance(clock, 100);
+    leases.beforeReplace = () => leases.touch(); // the renewal sent before the release lands between its read and write
+    await a.e.release();
+    expect(leases.lease?.spec?.holderIdentity).toBe("");
+    expect(a.logs.map((l) => l.msg)).toContain("released the lease");
+    const b = elector(leases, clock, "b");
+    b.e.start();
+    await advance(clock, 0);
+    expect(b.e.isLeader()).toBe(true);
     // Released by a replica that no longer holds it: nothing is written.
     const writes = leases.writes;
     await a.e.release();

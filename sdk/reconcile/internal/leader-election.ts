@@ -142,19 +142,25 @@ export class LeaderElector {
     this.halt();
     if (!held) return;
     const { api, namespace, name } = this.opts;
-    try {
-      const lease = await api.readNamespacedLease({ name, namespace });
-      // Written with the resourceVersion read: a renewal still in flight and this write cannot both land.
-      if (lease.spec?.holderIdentity !== this.identity) return;
-      const stamp = new V1MicroTime(this.clock.now());
-      await api.replaceNamespacedLease({
-        name,
-        namespace,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: stamp, acquireTime: stamp } },
-      });
-      this.log.info("released the lease");
-    } catch (err) {
-      this.log.error("could not release the lease; it expires after its duration", { error: err instanceof Error ? err.message : String(err) });
+    // A renewal sent before halt() may land between the read and the write here (409): read again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const lease = await api.readNamespacedLease({ name, namespace });
+        // Written with the resourceVersion read: a renewal still in flight and this write cannot both land.
+        if (lease.spec?.holderIdentity !== this.identity) return;
+        const stamp = new V1MicroTime(this.clock.now());
+        await api.replaceNamespacedLease({
+          name,
+          namespace,
+          body: { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: stamp, acquireTime: stamp } },
+        });
+        this.log.info("released the lease");
+        return;
+      } catch (err) {
+        if (apiStatusCode(err) === 409 && attempt < 3) continue;
+        this.log.error("could not release the lease; it expires after its duration", { error: err instanceof Error ? err.message : String(err) });
+        return;
+      }
     }
   }
 
