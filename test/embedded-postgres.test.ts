@@ -20,8 +20,8 @@ async function diesWithin(pid: number, ms: number): Promise<boolean> {
   return false;
 }
 
-async function startInChild(): Promise<{ child: ReturnType<typeof spawn>; dir: string; postmasterPid: number }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/start-embedded.ts", "17", base], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+async function startInChild(...extra: string[]): Promise<{ child: ReturnType<typeof spawn>; dir: string; postmasterPid: number }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/start-embedded.ts", "17", base, ...extra], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((resolveLine, reject) => {
     let buf = "";
     child.stdout!.on("data", (d: Buffer) => {
@@ -43,6 +43,19 @@ describe("embedded PostgreSQL lifecycle", () => {
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
     child.kill("SIGTERM");
     expect(await exited).toBe(143);
+    expect(await diesWithin(postmasterPid, 5000)).toBe(true);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it("leaves SIGTERM to the process's own handler (a `once` listener too): its graceful shutdown runs to the end", async () => {
+    const { child, dir, postmasterPid } = await startInChild("own-handler");
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    child.kill("SIGTERM");
+    // Before the fix the server's hook exited with 143 before the handler's work was done.
+    expect(await exited).toBe(0);
+    expect(out).toContain("graceful");
     expect(await diesWithin(postmasterPid, 5000)).toBe(true);
     expect(existsSync(dir)).toBe(false);
   });

@@ -10,7 +10,10 @@
  * Flags: `--kubeconfig <path>`, `--namespace <ns>` (default: all namespaces), `--resync <seconds>`
  * (default 300), `--leader-elect`, `--lease-namespace <ns>` (default `default`), `--lease-name`
  * (default `setpoint-operator`), `--metrics-port <port>` (default 8080, 0 = random),
- * `--dev-url <postgres url>` (default: an embedded server), `--concurrency <n>` (default 2).
+ * `--dev-url <postgres url>` (default: an embedded server), `--concurrency <n>` (default 2). The
+ * Lease's namespace and name default to `$POD_NAMESPACE` and `$SETPOINT_LEADER_ELECTION_LEASE`
+ * where set (the `Operator` component's Deployment sets both). On SIGTERM the in-flight reconciles
+ * are cancelled first and the Lease is released last, so another replica leads at once.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -182,6 +185,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       name: options.leaseName ?? "setpoint-operator",
       ...options.leaseTiming,
       logger: log,
+      metrics,
       onStartedLeading: () => {
         controllerRunning = true;
         controller.start();
@@ -209,8 +213,10 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       if (stopping) return;
       stopping = true;
       clearInterval(resync);
-      elector?.stop();
+      // Work first, the Lease last: it is renewed while in-flight reconciles are cancelled, then
+      // given up, so the next leader starts at once, and never while this one still works.
       if (controllerRunning) await Promise.all([controller, ...controllers].map((c) => c.stop({ abort: true })));
+      await elector?.release();
       await Promise.all(informers.map((i) => i.stop()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
@@ -270,7 +276,8 @@ export function parseOperatorArgs(argv: readonly string[]): OperatorOptions {
     resyncSeconds: int("resync", values.resync, 1, 86_400),
     leaderElect: values["leader-elect"] ?? false,
     leaseNamespace: values["lease-namespace"] ?? process.env.POD_NAMESPACE,
-    leaseName: values["lease-name"],
+    // The Operator component names the Lease after its Deployment in the environment.
+    leaseName: values["lease-name"] ?? process.env.SETPOINT_LEADER_ELECTION_LEASE,
     metricsPort: int("metrics-port", values["metrics-port"], 0, 65_535),
     concurrency: int("concurrency", values.concurrency, 1, 64),
     engineOptions: values["dev-url"] === undefined ? {} : { devUrl: values["dev-url"] },

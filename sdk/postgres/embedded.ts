@@ -458,10 +458,15 @@ function installExitHooks(): void {
   exitHooksInstalled = true;
   process.on("exit", stopAllSync);
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
-    process.on(signal, () => {
+    // Called before the process's own listeners, so that those are still counted: a `once`
+    // listener removes itself before it runs, and counted after it, it looked absent.
+    process.prependListener(signal, () => {
+      // The process handles the signal itself (the operator's graceful shutdown stops its dev
+      // server and exits): leave it to that; the exit hook stops whatever is left.
+      if (process.listenerCount(signal) > 1) return;
+      // Adding a listener suppresses Node's default exit: restore it.
       stopAllSync();
-      // Adding a listener suppresses Node's default exit; restore it unless someone else handles the signal.
-      if (process.listenerCount(signal) <= 1) process.exit(code);
+      process.exit(code);
     });
   }
 }

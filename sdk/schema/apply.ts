@@ -38,6 +38,13 @@ export interface ApplyOptions {
    * lock-timeout error can name the blocking session. @default none (the error names no blocker)
    */
   observer?: ObserverFactory;
+  /**
+   * Stops the apply: no further step or retry starts, and with an `observer` the running statement
+   * is cancelled (`pg_cancel_backend`) so its transaction group rolls back at once, even while it
+   * waits on a lock. The apply then fails with an {@link ApplyError} saying what is committed.
+   * @default none
+   */
+  signal?: AbortSignal;
 }
 
 /** Raised when a step fails. Transactional groups are rolled back whole; `results` says what ran. */
@@ -175,6 +182,7 @@ export async function applyPlan(client: ClientBase, plan: Plan, options: ApplyOp
     // instead of finishing it unattended after a lock wait.
     await client.query("SET client_connection_check_interval = '1s'");
     for (const batch of batches(plan.steps)) {
+      if (options.signal?.aborted) throw stoppedBefore(results, batch[0]!, options.signal);
       await runBatch(client, plan, batch, results, options, watch);
     }
     return results;
@@ -217,11 +225,15 @@ async function runBatch(client: ClientBase, plan: Plan, batch: number[], results
   const transactional = plan.steps[batch[0]!]!.transactional;
   const batchStarted = Date.now();
   if (watch) watch.last = null;
+  const cancel = (): void => void watch?.cancel();
   const run = async (sql: string, lockTimeoutMs: number) => {
     watch?.start(lockTimeoutMs);
+    options.signal?.addEventListener("abort", cancel, { once: true });
     try {
+      if (options.signal?.aborted) cancel(); // aborted before the listener was in place
       await client.query(sql);
     } finally {
+      options.signal?.removeEventListener("abort", cancel);
       watch?.stop();
     }
   };
@@ -272,14 +284,17 @@ async function runBatch(client: ClientBase, plan: Plan, batch: number[], results
       if (transactional) await client.query("ROLLBACK").catch(() => undefined);
       else await cleanupFailedConcurrentBuild(client, plan.steps[current]!);
       const code = (cause as { code?: string }).code;
-      if (chunked) {
+      // Stopped: no retry, whatever the error (a cancelled statement, or a lock timeout meanwhile).
+      const stopped = options.signal?.aborted === true;
+      if (chunked && !stopped) {
         chunked = false;
         if (code !== LOCK_TIMEOUT || attempt > retries) attempt--;
         else await retryDelay(attempt, options);
         continue;
       }
-      if (code === LOCK_TIMEOUT && attempt <= retries) {
+      if (code === LOCK_TIMEOUT && attempt <= retries && !stopped) {
         await retryDelay(attempt, options);
+        if (options.signal?.aborted) throw stoppedBefore(results, batch[0]!, options.signal);
         continue;
       }
       // The server's hint says what to change (e.g. max_locks_per_transaction for "out of shared memory").
@@ -308,6 +323,12 @@ async function runBatch(client: ClientBase, plan: Plan, batch: number[], results
       );
     }
   }
+}
+
+/** The error of an apply stopped through its signal before the step at `index` (re)started. */
+function stoppedBefore(results: StepResult[], index: number, signal: AbortSignal): ApplyError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+  return new ApplyError(`apply stopped before step ${index + 1} (${reason}); ${countSucceeded(results)} earlier step(s) are committed; run apply again to resume`, results, index, undefined, signal.reason);
 }
 
 /** Waits before retry `attempt + 1` after a lock timeout: the base delay doubling, with jitter. */

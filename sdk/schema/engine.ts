@@ -73,6 +73,12 @@ export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "f
    * remain. @default true
    */
   verifyCatalogs?: boolean;
+  /**
+   * Stops an apply (see `ApplyOptions.signal`): no further step starts and the running one is
+   * cancelled, its transaction group rolled back. A long-running driver passes its shutdown signal.
+   * @default none
+   */
+  signal?: AbortSignal;
 }
 
 /** A plan together with what it was computed from. */
@@ -359,6 +365,7 @@ export async function applySchema(
           lockRetries: options.lockRetries,
           retryBaseDelayMs: options.retryBaseDelayMs,
           lockHeld: true,
+          signal: options.signal,
           observer: () => connect(target, { applicationName: "setpoint-observer" }),
         });
         let catalogCheck = planned.catalogCheck;

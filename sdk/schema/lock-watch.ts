@@ -77,6 +77,22 @@ export class LockWatch {
     this.timer = null;
   }
 
+  /**
+   * Cancels the statement the watched connection runs (`pg_cancel_backend` from the second
+   * connection): a statement waiting on a lock stops at once instead of at its lock timeout.
+   * Best effort: a failed cancel leaves the statement to its timeouts.
+   */
+  async cancel(): Promise<void> {
+    try {
+      const pid = await this.pid;
+      if (pid === null) return;
+      this.observer ??= this.open().catch(() => null);
+      await (await this.observer)?.query("SELECT pg_cancel_backend($1)", [pid]);
+    } catch {
+      // The statement then ends by its own timeouts.
+    }
+  }
+
   /** Stops polling and closes the second connection. */
   async close(): Promise<void> {
     this.stop();

@@ -264,9 +264,10 @@ describe.skipIf(toolchain.skip !== undefined)("operator runtime on a real API se
     await stopOperator(op);
   }, 120_000);
 
-  it("two replicas on one Lease: only the leader reconciles; the other takes over when it stops", async () => {
+  it("two replicas on one Lease: only the leader reconciles; the other takes over when it stops, before the Lease would expire", async () => {
     const ns = "rt-leader";
-    const leaseTiming = { leaseDurationMs: 3000, renewDeadlineMs: 1500, retryPeriodMs: 300 };
+    // A Lease far longer than the handover: only the stopping leader's release explains a quick one.
+    const leaseTiming = { leaseDurationMs: 30_000, renewDeadlineMs: 1500, retryPeriodMs: 300 };
     const common = { leaderElect: true, leaseNamespace: ns, leaseName: "rt-leader", leaseTiming, resyncSeconds: 1 };
     const sql = desiredSql(2);
     await setUp(ns, sql);
@@ -281,7 +282,11 @@ describe.skipIf(toolchain.skip !== undefined)("operator runtime on a real API se
     expect(reconciles(leaderLines, ns, "s")).toBeGreaterThan(0);
     expect(reconciles(followerLines, ns, "s")).toBe(0);
 
+    const stopped = Date.now();
     await stopOperator(leader);
+    expect(leaderLines.some((l) => l.message === "released the lease")).toBe(true);
+    while (!followerLines.some((l) => l.message === "started leading") && Date.now() - stopped < leaseTiming.leaseDurationMs) await sleep(50);
+    expect(Date.now() - stopped).toBeLessThan(leaseTiming.leaseDurationMs);
     await touch(ns, `${sql}\n-- after the leader stopped`);
     const live = await waitReady(ns);
     expect(live.status?.observedGeneration).toBe(live.metadata.generation);

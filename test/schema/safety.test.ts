@@ -46,6 +46,38 @@ describe.each(majors())("apply safety on PostgreSQL %i", (major) => {
     await applySchema(db.url, desired, engineOptions(db));
   });
 
+  it("stops at once when its signal is aborted while a step waits on a lock: no retry, the group rolled back", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "CREATE TABLE t (id int); CREATE TABLE other (id int);");
+    const holder = await db.client();
+    await holder.query("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE;");
+    const desired = schemaFromSql("CREATE TABLE t (id int, note text); CREATE TABLE other (id int, extra int);");
+    const stop = new AbortController();
+    // A lock timeout far longer than the test: only the abort can end the wait.
+    const applying = applySchema(db.url, desired, { ...engineOptions(db, { lockTimeoutMs: 120_000 }), signal: stop.signal }).catch((e: unknown) => e);
+    const watcher = await db.client();
+    const waiting = async (): Promise<number> =>
+      (await watcher.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows[0]!.n;
+    for (let i = 0; i < 200 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await waiting()).toBe(1);
+    stop.abort(new Error("operator shutting down"));
+    const err = await applying;
+    expect(err).toBeInstanceOf(ApplyError);
+    const applyErr = err as ApplyError;
+    expect(applyErr.message).toContain("canceling statement due to user request");
+    expect(applyErr.message).toContain("its transaction was rolled back; 0 earlier step(s) are committed");
+    expect(applyErr.results.every((r) => r.attempts <= 1)).toBe(true);
+    expect(await waiting()).toBe(0);
+    await holder.query("ROLLBACK");
+    const { rows } = await watcher.query("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name IN ('t', 'other')");
+    expect(rows).toEqual([{ n: 2 }]);
+    // Aborted before it starts: nothing runs.
+    const err2 = await applySchema(db.url, desired, { ...engineOptions(db), signal: stop.signal }).catch((e: unknown) => e);
+    expect((err2 as ApplyError).message).toMatch(/^apply stopped before step 1 \(operator shutting down\); 0 earlier step\(s\) are committed/);
+    expect((await watcher.query("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name IN ('t', 'other')")).rows).toEqual([{ n: 2 }]);
+    await applySchema(db.url, desired, engineOptions(db));
+  });
+
   it("names the failing step and statement of a transaction group sent in one query, and rolls the whole group back", async () => {
     const db = await freshDatabase(major);
     await runSql(db, "CREATE TABLE a (id int); CREATE TABLE b (id int); INSERT INTO b VALUES (1), (1);");

@@ -400,6 +400,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--tls-cert-file=${certs.servingCert}`,
         `--tls-private-key-file=${certs.servingKey}`,
         `--client-ca-file=${certs.caCert}`,
+        // How it authenticates to a kubelet (logs, exec): a real node's trusts this CA.
+        `--kubelet-client-certificate=${certs.clientCert}`,
+        `--kubelet-client-key=${certs.clientKey}`,
         `--service-account-issuer=${server}`,
         `--service-account-key-file=${certs.saPublic}`,
         `--service-account-signing-key-file=${certs.saPrivate}`,

@@ -326,6 +326,9 @@ export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
           );
     const options: SchemaEngineOptions = {
       ...deps.engineOptions,
+      // A stopping operator (shutdown, lost leadership) cancels its apply: the group rolls back now
+      // rather than finishing after another replica took over.
+      signal: ctx.signal,
       online: spec.online,
       allowHazards: allowedHazards(spec),
       ...(spec.allSchemas ? { schemas: "all" as const } : spec.schemas ? { schemas: spec.schemas } : {}),

@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { InputError } from "../../errors";
 import { FakeClock } from "./clock";
 import { LeaderElector, type LeaseApi } from "./leader-election";
+import { jsonLogger } from "./logger";
+import { MetricsRegistry } from "./metrics";
 
 /** An in-memory Lease store with resourceVersion checks, and switches to fail or hang calls. */
 class FakeLeases {
@@ -10,6 +12,8 @@ class FakeLeases {
   private rv = 0;
   mode: "ok" | "fail" | "hang" = "ok";
   writes = 0;
+  /** Runs once before the next replace is checked (e.g. another write landing first). */
+  beforeReplace: (() => void) | undefined;
 
   constructor(lease?: V1Lease) {
     if (lease) this.store(lease);
@@ -28,6 +32,9 @@ class FakeLeases {
     },
     replaceNamespacedLease: async ({ body }: { body: V1Lease }) => {
       await this.gate();
+      const hook = this.beforeReplace;
+      this.beforeReplace = undefined;
+      hook?.();
       if (body.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion) throw new ApiException(409, "Conflict", {}, {});
       return this.store(body);
     },
@@ -66,6 +73,8 @@ async function advance(clock: FakeClock, ms: number, step = 100): Promise<void> 
 
 function elector(leases: FakeLeases, clock: FakeClock, identity = "me") {
   const events: string[] = [];
+  const logs: { msg: string; holder?: string }[] = [];
+  const metrics = new MetricsRegistry();
   const e = new LeaderElector({
     api: leases.api,
     namespace: "ns",
@@ -74,8 +83,11 @@ function elector(leases: FakeLeases, clock: FakeClock, identity = "me") {
     clock,
     onStartedLeading: () => events.push("start"),
     onStoppedLeading: () => events.push("stop"),
+    logger: jsonLogger({ write: (line) => logs.push(JSON.parse(line) as { msg: string; holder?: string }) }),
+    metrics,
   });
-  return { e, events };
+  const leading = (): number => metrics.gauge("setpoint_leader_election_leader", "", ["lease"]).get({ lease: "ns/lock" });
+  return { e, events, logs, leading };
 }
 
 describe("LeaderElector", () => {
@@ -156,6 +168,64 @@ describe("LeaderElector", () => {
     expect([a.e.isLeader(), b.e.isLeader()].filter(Boolean)).toHaveLength(1);
     expect([...a.events, ...b.events]).toEqual(["start"]);
     a.e.stop();
+    b.e.stop();
+  });
+
+  it("a candidate says whom it waits for, once per holder, and the gauge says who leads", async () => {
+    const clock = new FakeClock(1_000_000);
+    const leases = new FakeLeases();
+    const a = elector(leases, clock, "a");
+    const b = elector(leases, clock, "b");
+    a.e.start();
+    await advance(clock, 100);
+    b.e.start();
+    await advance(clock, 8000);
+    expect([a.leading(), b.leading()]).toEqual([1, 0]);
+    expect(b.logs.filter((l) => l.msg === "waiting for the lease held by another replica")).toEqual([expect.objectContaining({ holder: "a" })]);
+    a.e.stop();
+    expect(a.leading()).toBe(0);
+    await advance(clock, 20_000);
+    expect([a.leading(), b.leading()]).toEqual([0, 1]);
+    b.e.stop();
+  });
+
+  it("release() gives the Lease up: another replica takes it at its next attempt, not after leaseDuration", async () => {
+    const clock = new FakeClock(1_000_000);
+    const leases = new FakeLeases();
+    const a = elector(leases, clock, "a");
+    const b = elector(leases, clock, "b");
+    a.e.start();
+    await advance(clock, 100);
+    b.e.start();
+    await advance(clock, 4000);
+    expect(b.e.isLeader()).toBe(false);
+    await a.e.release();
+    expect(a.events).toEqual(["start", "stop"]);
+    expect(leases.lease?.spec?.holderIdentity).toBe("");
+    await advance(clock, 2100);
+    expect(b.e.isLeader()).toBe(true);
+    expect(leases.lease?.spec).toMatchObject({ holderIdentity: "b", leaseTransitions: 1 });
+    b.e.stop();
+  });
+
+  it("release() reads again when a renewal still in flight wrote the Lease first (409)", async () => {
+    const clock = new FakeClock(1_000_000);
+    const leases = new FakeLeases();
+    const a = elector(leases, clock, "a");
+    a.e.start();
+    await advance(clock, 100);
+    leases.beforeReplace = () => leases.touch(); // the renewal sent before the release lands between its read and write
+    await a.e.release();
+    expect(leases.lease?.spec?.holderIdentity).toBe("");
+    expect(a.logs.map((l) => l.msg)).toContain("released the lease");
+    const b = elector(leases, clock, "b");
+    b.e.start();
+    await advance(clock, 0);
+    expect(b.e.isLeader()).toBe(true);
+    // Released by a replica that no longer holds it: nothing is written.
+    const writes = leases.writes;
+    await a.e.release();
+    expect(leases.writes).toBe(writes);
     b.e.stop();
   });
 

@@ -21,6 +21,7 @@ import type { Logger } from "../index";
 import { apiStatusCode } from "./api-error";
 import { realClock, type Clock, type TimerHandle } from "./clock";
 import { noopLogger } from "./logger";
+import { defaultRegistry, type Gauge, type MetricsRegistry } from "./metrics";
 
 /** The Lease calls the elector makes (a `CoordinationV1Api` satisfies it). */
 export type LeaseApi = Pick<CoordinationV1Api, "readNamespacedLease" | "createNamespacedLease" | "replaceNamespacedLease">;
@@ -53,6 +54,11 @@ export interface LeaderElectionOptions {
   clock?: Clock;
   /** Where attempts and transitions are logged. @default noopLogger */
   logger?: Logger;
+  /**
+   * Where `setpoint_leader_election_leader{lease}` (1 while leading, 0 otherwise) is registered.
+   * @default defaultRegistry
+   */
+  metrics?: MetricsRegistry;
 }
 
 /** See the module documentation. */
@@ -73,6 +79,10 @@ export class LeaderElector {
   private deadlineTimer: TimerHandle | undefined;
   private observedResourceVersion: string | undefined;
   private observedAt = 0;
+  /** The other holder last reported as the one this candidate waits for (logged once per holder). */
+  private waitingFor: string | undefined;
+  private readonly leaderGauge: Gauge;
+  private readonly gaugeLabels: { lease: string };
 
   /** @throws {InputError} unless `leaseDurationMs > renewDeadlineMs > retryPeriodMs > 0`. */
   constructor(options: LeaderElectionOptions) {
@@ -83,6 +93,8 @@ export class LeaderElector {
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.leaderGauge = (options.metrics ?? defaultRegistry).gauge("setpoint_leader_election_leader", "1 while this process holds the leader-election Lease, 0 while it waits for it.", ["lease"]);
+    this.gaugeLabels = { lease: `${options.namespace}/${options.name}` };
     if (!(this.retryPeriodMs > 0)) {
       throw new InputError(`retryPeriodMs must be > 0, got ${this.retryPeriodMs}`, { propertyPath: "retryPeriodMs" });
     }
@@ -104,6 +116,7 @@ export class LeaderElector {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.leaderGauge.set(this.gaugeLabels, 0);
     this.schedule(0);
   }
 
@@ -115,6 +128,40 @@ export class LeaderElector {
     if (!this.running) return;
     this.halt();
     this.log.info("leader election stopped");
+  }
+
+  /**
+   * Stops as {@link stop} does and, if this replica held the Lease, gives it up: writes it with no
+   * holder, so another replica takes it at its next attempt instead of after `leaseDuration`
+   * (client-go's `ReleaseOnCancel`). Call it only once this replica's work has stopped: the
+   * moment the write lands another replica may lead. A failed write is logged, not thrown (the
+   * Lease then expires as after {@link stop}).
+   */
+  async release(): Promise<void> {
+    const held = this.leading;
+    this.halt();
+    if (!held) return;
+    const { api, namespace, name } = this.opts;
+    // A renewal sent before halt() may land between the read and the write here (409): read again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const lease = await api.readNamespacedLease({ name, namespace });
+        // Written with the resourceVersion read: a renewal still in flight and this write cannot both land.
+        if (lease.spec?.holderIdentity !== this.identity) return;
+        const stamp = new V1MicroTime(this.clock.now());
+        await api.replaceNamespacedLease({
+          name,
+          namespace,
+          body: { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: stamp, acquireTime: stamp } },
+        });
+        this.log.info("released the lease");
+        return;
+      } catch (err) {
+        if (apiStatusCode(err) === 409 && attempt < 3) continue;
+        this.log.error("could not release the lease; it expires after its duration", { error: err instanceof Error ? err.message : String(err) });
+        return;
+      }
+    }
   }
 
   /** True while this replica holds the Lease and renewed it within the deadline. */
@@ -145,6 +192,8 @@ export class LeaderElector {
       this.deadlineTimer = this.clock.setTimeout(() => this.renewDeadlinePassed(), remaining);
       if (!this.leading) {
         this.leading = true;
+        this.waitingFor = undefined;
+        this.leaderGauge.set(this.gaugeLabels, 1);
         this.log.info("started leading");
         this.opts.onStartedLeading();
       }
@@ -168,6 +217,7 @@ export class LeaderElector {
     this.deadlineTimer = undefined;
     if (this.leading) {
       this.leading = false;
+      this.leaderGauge.set(this.gaugeLabels, 0);
       this.log.info("stopped leading");
       this.opts.onStoppedLeading();
     }
@@ -206,7 +256,13 @@ export class LeaderElector {
     }
     const holder = spec.holderIdentity ?? "";
     const validMs = spec.leaseDurationSeconds !== undefined ? spec.leaseDurationSeconds * 1000 : this.leaseDurationMs;
-    if (holder !== "" && holder !== this.identity && this.observedAt + validMs > this.clock.now()) return false;
+    if (holder !== "" && holder !== this.identity && this.observedAt + validMs > this.clock.now()) {
+      if (holder !== this.waitingFor) {
+        this.waitingFor = holder;
+        this.log.info("waiting for the lease held by another replica", { holder });
+      }
+      return false;
+    }
 
     const renewing = holder === this.identity;
     const body: V1Lease = {
