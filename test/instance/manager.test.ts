@@ -7,6 +7,8 @@
 //   SIGTERM is a fast shutdown and the manager exits 0.
 // - the same pod restarted: the data as it is; a replica pod on that data: a standby; the server
 //   killed: the manager exits with 137, as a container does.
+// - `run` on an empty PGDATA of a replica: a clone of the primary over the replication protocol
+//   (as the cluster's replication role, through its slot), started as a streaming standby.
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -161,5 +163,67 @@ describe.each(majors())("instance manager on PostgreSQL %i", (major) => {
     const bad = await runManager(["run"], env({ SETPOINT_ROLE: "leader" }), identity);
     expect(bad.code).toBe(1);
     expect(bad.output).toContain('SETPOINT_ROLE must be \\"primary\\" or \\"replica\\"');
+  });
+
+  it("clones an empty replica PGDATA from the primary and streams from it through its slot", async () => {
+    const primaryData = join(dir(`pg${major}`, "primary-volume"), "pgdata");
+    const primaryEnv = env({ PGDATA: primaryData, SETPOINT_POD_UID: "pod-p" });
+    const primary = startManager(["run", ...serverArgs], primaryEnv, identity);
+    running = primary;
+    await waitReady(primaryEnv, primary);
+    const c = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+    await c.connect();
+    try {
+      await c.query("create role streaming_replica login replication password 'repl-pw'");
+      await c.query("select pg_create_physical_replication_slot('pod_2', true)");
+      await c.query("create table kept (n int); insert into kept values (1)");
+    } finally {
+      await c.end();
+    }
+    const replicaPort = nextPort++;
+    const replicaEnv = env({
+      PGDATA: join(dir(`pg${major}`, "replica-volume"), "pgdata"),
+      PGPORT: String(replicaPort),
+      SETPOINT_SOCKET_DIR: dir(`pg${major}`, "replica-run"),
+      SETPOINT_ROLE: "replica",
+      SETPOINT_POD_UID: "pod-r",
+      SETPOINT_PRIMARY_HOST: "127.0.0.1",
+      SETPOINT_PRIMARY_PORT: String(port),
+      SETPOINT_REPLICATION_USER: "streaming_replica",
+      SETPOINT_REPLICATION_PASSWORD: "repl-pw",
+      SETPOINT_REPLICATION_SLOT: "pod_2",
+    });
+    const replica = startManager(["run", ...serverArgs], replicaEnv, identity);
+    try {
+      await waitReady(replicaEnv, replica);
+      expect(replica.output()).toContain('"event":"cloned"');
+      expect(replica.output()).not.toContain("repl-pw");
+      const r = new Client({ host: "127.0.0.1", port: replicaPort, user: "postgres", password, database: "postgres" });
+      await r.connect();
+      try {
+        expect((await r.query("select pg_is_in_recovery() as r, n from kept")).rows).toEqual([{ r: true, n: 1 }]);
+      } finally {
+        await r.end();
+      }
+      const p = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+      await p.connect();
+      try {
+        for (let i = 0; i < 100; i++) {
+          const rows = (await p.query<{ application_name: string; state: string }>("select application_name, state from pg_stat_replication")).rows;
+          if (rows.length === 1 && rows[0]!.state === "streaming") break;
+          await sleep(200);
+        }
+        expect((await p.query("select application_name, state from pg_stat_replication")).rows).toEqual([{ application_name: "pod_2", state: "streaming" }]);
+        expect((await p.query("select active from pg_replication_slots where slot_name = 'pod_2'")).rows).toEqual([{ active: true }]);
+      } finally {
+        await p.end();
+      }
+    } finally {
+      replica.child.kill("SIGTERM");
+      expect(await replica.exited).toBe(0);
+      primary.child.kill("SIGTERM");
+      expect(await primary.exited).toBe(0);
+      running = undefined;
+    }
   });
 });
