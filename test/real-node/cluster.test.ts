@@ -299,4 +299,12 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     const streaming = await query<{ n: string }>(await podIp(primary), "select count(*) as n from pg_stat_replication where state = 'streaming'");
     expect(Number(streaming[0]!.n)).toBe(2);
   }, 900_000);
+
+  it("leaves nothing behind after stop (pods, volumes, the node)", async () => {
+    stopProvisioner();
+    await operator?.stop();
+    operator = undefined;
+    await node!.stop();
+    expect(node!.leftovers()).toEqual([]);
+  }, 600_000);
 });
