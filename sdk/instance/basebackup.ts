@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { Client, type ClientConfig } from "pg";
 import { ConnectionError, InputError, SetpointError } from "../errors";
 import { quoteConninfoValue, quoteLiteral } from "../postgres/quote";
-import { extractTar, type Owner } from "./tar";
+import { TarExtractor, type Owner } from "./tar";
 
 /** Where a base backup is taken from: a server accepting replication connections for `user`. */
 export interface ReplicationSource {
@@ -204,16 +204,22 @@ export async function streamBaseBackup(
   options: StreamBaseBackupOptions,
   onArchive: (archive: BackupArchive, data: AsyncIterable<Buffer>) => Promise<void>,
 ): Promise<BaseBackupResult> {
+  return takeBaseBackup(options, asyncConsumer(onArchive));
+}
+
+async function takeBaseBackup(options: StreamBaseBackupOptions, open: OpenArchive): Promise<BaseBackupResult> {
   const source = sourceName(options.source);
   options.signal?.throwIfAborted();
   const client = await connectReplication(options.source);
   const abort = (): void => void client.end().catch(() => undefined);
   options.signal?.addEventListener("abort", abort, { once: true });
   try {
+    // Aborted while connecting: the listener came too late to fire.
+    options.signal?.throwIfAborted();
     const version = await client.query("SHOW server_version_num");
     const versionNum = Number((version.rows[0] as { server_version_num: string }).server_version_num);
     const text = baseBackupCommand(versionNum, options);
-    return await runBaseBackup(client, versionNum, text, source, onArchive);
+    return await runBaseBackup(client, versionNum, text, source, open);
   } catch (err) {
     if (options.signal?.aborted) throw new BaseBackupError(source, `the base backup from ${source} was aborted`, { cause: options.signal.reason });
     if (err instanceof SetpointError) throw err;
@@ -225,37 +231,56 @@ export async function streamBaseBackup(
   }
 }
 
-async function runBaseBackup(
-  client: Client,
-  versionNum: number,
-  text: string,
-  source: string,
-  onArchive: (archive: BackupArchive, data: AsyncIterable<Buffer>) => Promise<void>,
-): Promise<BaseBackupResult> {
+/** Where one archive's bytes go: pushed in order, then ended (or failed). May throw: the backup stops. */
+interface ArchiveSink {
+  push(chunk: Buffer): void;
+  end(): void;
+  fail(err: unknown): void;
+}
+
+/** Opens the sink of one archive; `done` settles when its consumer has finished with it. */
+type OpenArchive = (archive: BackupArchive, flow: { pause(): void; resume(): void }) => { sink: ArchiveSink; done: Promise<void> };
+
+/** {@link OpenArchive} for an async consumer of each archive's chunks (backpressured). */
+function asyncConsumer(onArchive: (archive: BackupArchive, data: AsyncIterable<Buffer>) => Promise<void>): OpenArchive {
+  return (archive, flow) => {
+    const channel = new Channel(flow);
+    return { sink: channel, done: onArchive(archive, channel) };
+  };
+}
+
+async function runBaseBackup(client: Client, versionNum: number, text: string, source: string, open: OpenArchive): Promise<BaseBackupResult> {
   // Internal but stable since pg 8: the protocol connection and its socket.
   const connection = (client as unknown as { connection: NodeJS.EventEmitter & { stream: { pause(): void; resume(): void } } }).connection;
   const flow = connection.stream;
   const resultSets: Row[][] = [];
   let rows: Row[] | undefined;
-  let current: Channel | undefined;
+  let current: ArchiveSink | undefined;
   let copyIndex = 0;
   let bytes = 0;
   const consumers: Promise<void>[] = [];
   let consumerError: { err: unknown } | undefined;
   const legacy = versionNum < 150000;
 
+  // A consumer that fails stops the transfer (an async one's channel would otherwise fill and pause
+  // the socket forever); its error is the one reported.
+  const stopWith = (err: unknown): void => {
+    consumerError ??= { err };
+    current?.fail(err);
+    current = undefined;
+    flow.resume();
+    void client.end().catch(() => undefined);
+  };
+  const endCurrent = (): void => {
+    const sink = current;
+    current = undefined;
+    sink?.end();
+  };
   const startArchive = (archive: BackupArchive): void => {
-    current?.end();
-    const channel = new Channel(flow);
-    current = channel;
-    // A consumer that fails stops the transfer (its channel would otherwise fill and pause the
-    // socket forever); its error is the one reported.
-    const consumer = onArchive(archive, channel).catch((err: unknown) => {
-      consumerError ??= { err };
-      flow.resume();
-      void client.end().catch(() => undefined);
-    });
-    consumers.push(consumer);
+    endCurrent();
+    const { sink, done } = open(archive, flow);
+    current = sink;
+    consumers.push(done.catch(stopWith));
   };
   const closeRows = (): void => {
     if (rows !== undefined) resultSets.push(rows);
@@ -269,9 +294,6 @@ async function runBaseBackup(
     const row = tablespaces[copyIndex++];
     if (row === undefined) throw new BaseBackupError(source, "the server sent more archives than tablespaces");
     startArchive(row[0] === null ? { tablespace: null } : { tablespace: row[0]!, location: row[1] ?? "" });
-  };
-  const onCopyDone = (): void => {
-    if (legacy) current?.end();
   };
   const onCopyData = (chunk: Buffer): void => {
     if (legacy) {
@@ -291,21 +313,27 @@ async function runBaseBackup(
       bytes += body.length;
       current?.push(body);
     } else if (kind === "m") {
-      current?.end();
-      current = undefined;
+      endCurrent();
     }
     // "p" (progress) carries nothing we need.
   };
+  const guarded =
+    <A extends unknown[]>(f: (...args: A) => void) =>
+    (...args: A): void => {
+      if (consumerError !== undefined) return;
+      try {
+        f(...args);
+      } catch (err) {
+        stopWith(err);
+      }
+    };
+  const copyOut = guarded(onCopyOut);
+  const copyDone = guarded(() => legacy && endCurrent());
 
-  connection.on("copyOutResponse", onCopyOut);
-  connection.on("copyDone", onCopyDone);
+  connection.on("copyOutResponse", copyOut);
+  connection.on("copyDone", copyDone);
   try {
     await new Promise<void>((resolve, reject) => {
-      let failed: unknown;
-      const fail = (err: unknown): void => {
-        failed ??= err;
-        current?.fail(err);
-      };
       client.query({
         submit: (c: { query(text: string): void }) => c.query(text),
         handleRowDescription: () => {
@@ -315,32 +343,24 @@ async function runBaseBackup(
         handleDataRow: (msg: { fields: Row }) => rows?.push(msg.fields),
         handleCommandComplete: () => closeRows(),
         handleEmptyQuery: () => undefined,
-        handleCopyData: (msg: { chunk: Buffer }) => {
-          try {
-            onCopyData(msg.chunk);
-          } catch (err) {
-            fail(err);
-          }
-        },
+        handleCopyData: guarded((msg: { chunk: Buffer }) => onCopyData(msg.chunk)),
         handlePortalSuspended: () => undefined,
-        handleError: (err: Error) => {
-          fail(err);
-          // An error before ReadyForQuery: the client reports ReadyForQuery next, or the socket closed.
-          reject(err);
-        },
-        handleReadyForQuery: () => (failed === undefined ? resolve() : reject(failed instanceof Error ? failed : new Error(String(failed)))),
+        // An error before ReadyForQuery: the client reports ReadyForQuery next, or the socket closed.
+        handleError: (err: Error) => reject(err),
+        handleReadyForQuery: () => resolve(),
       } as unknown as Parameters<Client["query"]>[0]);
     });
+    endCurrent();
   } catch (err) {
     // Let every consumer stop before reporting, so a caller's cleanup never races a writer.
     current?.fail(err);
+    current = undefined;
     await Promise.all(consumers);
     throw consumerError === undefined ? err : consumerError.err;
   } finally {
-    connection.off("copyOutResponse", onCopyOut);
-    connection.off("copyDone", onCopyDone);
+    connection.off("copyOutResponse", copyOut);
+    connection.off("copyDone", copyDone);
   }
-  current?.end();
   closeRows();
   await Promise.all(consumers);
   if (consumerError !== undefined) throw consumerError.err;
@@ -412,9 +432,10 @@ export async function cloneInstance(options: CloneOptions): Promise<BaseBackupRe
   mkdirSync(pgdata, { recursive: true, mode: 0o700 });
   if (options.owner) chownSync(pgdata, options.owner.uid, options.owner.gid);
   try {
-    const result = await streamBaseBackup({ source: options.source, label: options.label ?? "setpoint clone", ...(options.signal ? { signal: options.signal } : {}) }, async (archive, data) => {
-      const mapping = options.tablespaceMapping ?? {};
-      const relocate = (location: string): string => mapping[location] ?? location;
+    const mapping = options.tablespaceMapping ?? {};
+    const relocate = (location: string): string => mapping[location] ?? location;
+    // Extracted synchronously as the data arrives: no copy of the protocol's buffers, no queue.
+    const open: OpenArchive = (archive) => {
       const target = archive.tablespace === null ? pgdata : relocate(archive.location ?? "");
       if (archive.tablespace !== null) {
         if (target === "") throw new BaseBackupError(sourceName(options.source), `tablespace ${archive.tablespace} has no location`);
@@ -423,8 +444,10 @@ export async function cloneInstance(options: CloneOptions): Promise<BaseBackupRe
         }
         if (!existsSync(target)) created.push(target);
       }
-      await extractTar(data, target, options.owner, { linkTarget: (name, link) => (name.startsWith("pg_tblspc/") ? relocate(link) : link) });
-    });
+      const extractor = new TarExtractor(target, options.owner, { linkTarget: (name, link) => (name.startsWith("pg_tblspc/") ? relocate(link) : link) });
+      return { sink: { push: (chunk) => extractor.write(chunk), end: () => void extractor.end(), fail: () => extractor.abandon() }, done: Promise.resolve() };
+    };
+    const result = await takeBaseBackup({ source: options.source, label: options.label ?? "setpoint clone", ...(options.signal ? { signal: options.signal } : {}) }, open);
     if (options.standby ?? true) writeStandbyConfig(pgdata, options.source, options.slot, options.owner);
     return result;
   } catch (err) {

@@ -94,23 +94,31 @@ export interface ExtractOptions {
 }
 
 /**
- * Extracts a tar stream into `dir` (created with mode 0700 if absent). Files keep the archive's
- * permission bits; directories are 0700, as PostgreSQL wants its data directory. Returns the number
- * of content bytes written.
- * @param owner chown every entry to it (for a root process extracting for the server's user).
- * @throws {TarError} on a malformed or truncated archive.
+ * A push-based tar extractor: `write` takes the archive's bytes in any chunking and writes entries
+ * synchronously (so a caller may pass buffers it reuses), `end` checks the archive was complete.
+ * Directories are 0700, as PostgreSQL wants its data directory; files keep the archive's bits.
  */
-export async function extractTar(data: AsyncIterable<Buffer>, dir: string, owner?: Owner, options: ExtractOptions = {}): Promise<number> {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (owner) lchownSync(dir, owner.uid, owner.gid);
-  let pending = Buffer.alloc(0);
-  let file: { fd: number; remaining: number; padding: number; name: string } | undefined;
-  let skip = 0;
-  let ended = false;
-  let bytes = 0;
+export class TarExtractor {
+  private pending: Buffer = Buffer.alloc(0);
+  private file: { fd: number; remaining: number; padding: number; name: string } | undefined;
+  private skip = 0;
+  private ended = false;
+  /** Content bytes written so far. */
+  bytes = 0;
 
-  const openEntry = (header: Header): void => {
-    const path = inside(dir, header.name);
+  /** Creates `dir` (mode 0700) when absent. @param owner chown every entry to it (a root process extracting for the server's user). */
+  constructor(
+    private readonly dir: string,
+    private readonly owner?: Owner,
+    private readonly options: ExtractOptions = {},
+  ) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (owner) lchownSync(dir, owner.uid, owner.gid);
+  }
+
+  private openEntry(header: Header): void {
+    const { owner } = this;
+    const path = inside(this.dir, header.name);
     if (header.type === "directory") {
       mkdirSync(path, { recursive: true, mode: 0o700 });
       if (owner) lchownSync(path, owner.uid, owner.gid);
@@ -118,7 +126,7 @@ export async function extractTar(data: AsyncIterable<Buffer>, dir: string, owner
     }
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     if (header.type === "symlink") {
-      symlinkSync(options.linkTarget ? options.linkTarget(header.name, header.linkName) : header.linkName, path);
+      symlinkSync(this.options.linkTarget ? this.options.linkTarget(header.name, header.linkName) : header.linkName, path);
       if (owner) lchownSync(path, owner.uid, owner.gid);
       return;
     }
@@ -127,56 +135,81 @@ export async function extractTar(data: AsyncIterable<Buffer>, dir: string, owner
     const padding = (BLOCK - (header.size % BLOCK)) % BLOCK;
     if (header.size === 0) {
       closeSync(fd);
-      skip = padding;
-    } else file = { fd, remaining: header.size, padding, name: header.name };
-  };
-
-  try {
-    for await (const chunk of data) {
-      let buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      pending = Buffer.alloc(0);
-      while (buf.length > 0) {
-        if (file) {
-          const n = Math.min(file.remaining, buf.length);
-          writeSync(file.fd, buf, 0, n);
-          bytes += n;
-          file.remaining -= n;
-          buf = buf.subarray(n);
-          if (file.remaining === 0) {
-            closeSync(file.fd);
-            skip = file.padding;
-            file = undefined;
-          }
-          continue;
-        }
-        if (skip > 0) {
-          const n = Math.min(skip, buf.length);
-          skip -= n;
-          buf = buf.subarray(n);
-          continue;
-        }
-        if (ended) {
-          // After the end-of-archive marker only zero padding may follow.
-          if (buf.some((b) => b !== 0)) throw new TarError("data after the end of the tar archive");
-          break;
-        }
-        if (buf.length < BLOCK) {
-          pending = Buffer.from(buf);
-          break;
-        }
-        const block = buf.subarray(0, BLOCK);
-        buf = buf.subarray(BLOCK);
-        if (isZeroBlock(block)) {
-          ended = true;
-          continue;
-        }
-        openEntry(decodeHeader(block));
-      }
-    }
-  } finally {
-    if (file) closeSync(file.fd);
+      this.skip = padding;
+    } else this.file = { fd, remaining: header.size, padding, name: header.name };
   }
-  if (file) throw new TarError(`the tar archive ended inside entry ${JSON.stringify(file.name)} (${file.remaining} bytes missing): the stream was cut`, file.name);
-  if (pending.length > 0 || skip > 0) throw new TarError("the tar archive ended inside a header block: the stream was cut");
-  return bytes;
+
+  /** Writes what `chunk` completes. @throws {TarError} on a malformed archive. */
+  write(chunk: Buffer): void {
+    let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.pending = Buffer.alloc(0);
+    while (buf.length > 0) {
+      const file = this.file;
+      if (file) {
+        const n = Math.min(file.remaining, buf.length);
+        writeSync(file.fd, buf, 0, n);
+        this.bytes += n;
+        file.remaining -= n;
+        buf = buf.subarray(n);
+        if (file.remaining === 0) {
+          closeSync(file.fd);
+          this.skip = file.padding;
+          this.file = undefined;
+        }
+        continue;
+      }
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, buf.length);
+        this.skip -= n;
+        buf = buf.subarray(n);
+        continue;
+      }
+      if (this.ended) {
+        // After the end-of-archive marker only zero padding may follow.
+        if (buf.some((b) => b !== 0)) throw new TarError("data after the end of the tar archive");
+        return;
+      }
+      if (buf.length < BLOCK) {
+        this.pending = Buffer.from(buf);
+        return;
+      }
+      const block = buf.subarray(0, BLOCK);
+      buf = buf.subarray(BLOCK);
+      if (isZeroBlock(block)) this.ended = true;
+      else this.openEntry(decodeHeader(block));
+    }
+  }
+
+  /** Closes what is open. @throws {TarError} when the archive ended inside an entry or a header. */
+  end(): number {
+    const file = this.file;
+    if (file) {
+      closeSync(file.fd);
+      this.file = undefined;
+      throw new TarError(`the tar archive ended inside entry ${JSON.stringify(file.name)} (${file.remaining} bytes missing): the stream was cut`, file.name);
+    }
+    if (this.pending.length > 0 || this.skip > 0) throw new TarError("the tar archive ended inside a header block: the stream was cut");
+    return this.bytes;
+  }
+
+  /** Closes an open file after a failure elsewhere (the caller removes what was written). */
+  abandon(): void {
+    if (this.file) closeSync(this.file.fd);
+    this.file = undefined;
+  }
+}
+
+/**
+ * Extracts a tar stream into `dir` (see {@link TarExtractor}). Returns the content bytes written.
+ * @throws {TarError} on a malformed or truncated archive.
+ */
+export async function extractTar(data: AsyncIterable<Buffer>, dir: string, owner?: Owner, options: ExtractOptions = {}): Promise<number> {
+  const extractor = new TarExtractor(dir, owner, options);
+  try {
+    for await (const chunk of data) extractor.write(chunk);
+  } catch (err) {
+    extractor.abandon();
+    throw err;
+  }
+  return extractor.end();
 }
