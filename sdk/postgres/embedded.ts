@@ -236,15 +236,18 @@ function makeInstanceDir(baseDir: string, major: PostgresMajor): string {
 }
 
 /**
- * Environment of initdb and the server. initdb looks up the user it runs as and refuses a user id
- * without an entry in the user database (`could not look up effective user ID`), which is what a
- * container running as an arbitrary `runAsUser` has. For such an id, nss_wrapper (Debian package
- * `libnss-wrapper`) is preloaded with a passwd and a group file written into the instance directory
- * that name it `postgres`, the way the official `postgres` image's entrypoint does.
+ * Environment of initdb and the server (this process's, with `LC_ALL=C.UTF-8`). initdb looks up
+ * the user it runs as and refuses a user id without an entry in the user database (`could not look
+ * up effective user ID`), which is what a container running as an arbitrary `runAsUser` has. For
+ * such an id, nss_wrapper (Debian package `libnss-wrapper`) is preloaded with a passwd and a group
+ * file written into `dir` that name it `postgres`, the way the official `postgres` image's
+ * entrypoint does. Used by the embedded servers and by the instance manager (sdk/instance).
+ * @param dir a directory the server's user may read, for the two files (also its home directory).
+ * @param identity the server's user when this process is root (see {@link runIdentity}); undefined: this process's own.
  * @throws {EmbeddedPostgresError} when the id has no entry and nss_wrapper is not installed.
  */
-function serverEnv(dir: string, identity: Identity | undefined, major: PostgresMajor): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: "C.UTF-8" };
+export function serverEnv(dir: string, identity: Identity | undefined, major: number, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, LC_ALL: "C.UTF-8" };
   const uid = identity?.uid ?? process.getuid?.();
   const gid = identity?.gid ?? process.getgid?.();
   if (uid === undefined || gid === undefined || hasPasswdEntry(uid)) return env;
@@ -265,7 +268,7 @@ function serverEnv(dir: string, identity: Identity | undefined, major: PostgresM
     chownSync(passwd, identity.uid, identity.gid);
     chownSync(group, identity.uid, identity.gid);
   }
-  const preload = [library, ...(process.env.LD_PRELOAD ?? "").split(/[\s:]+/).filter((x) => x !== "")].join(":");
+  const preload = [library, ...(base.LD_PRELOAD ?? "").split(/[\s:]+/).filter((x) => x !== "")].join(":");
   return { ...env, LD_PRELOAD: preload, NSS_WRAPPER_PASSWD: passwd, NSS_WRAPPER_GROUP: group };
 }
 

@@ -1,15 +1,15 @@
-// The node harness on a real API server: a pod written as for the official postgres image
-// becomes Running on its own loopback address and accepts connections there; a killed server is
+// The node harness on a real API server: a pod running Setpoint's instance manager becomes
+// Running on its own loopback address and accepts connections there; a killed container is
 // restarted with restartCount 1 and its data; a deleted and recreated pod on the same claim
-// keeps the data; a pod with a pg_basebackup init container (emulated: the packaged binaries
-// have none) starts as a streaming standby of its source.
+// keeps the data; a replica pod's manager clones its source (over the replication protocol,
+// through its slot) and starts as a streaming standby.
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ControlPlane } from "../support/control-plane";
 import { startControlPlane, toolchainOrSkip } from "../support/control-plane";
 import { startNodeHarness, type NodeHarness } from "../support/node/harness";
-import { instanceConfigFiles, REPLICATION_USER } from "../../sdk/operator/cluster/objects";
+import { INSTANCE_MANAGER, instanceConfigFiles, REPLICATION_USER } from "../../sdk/operator/cluster/objects";
 import { majors } from "../support/postgres";
 import { eventually } from "../support/eventually";
 
@@ -21,7 +21,7 @@ const major = majors().includes(17) ? 17 : majors()[0]!;
 const ns = "harness";
 const password = "harness-secret-pw";
 
-function podManifest(name: string, claim: string): V1Pod {
+function podManifest(name: string, claim: string, replicaOf?: string): V1Pod {
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -31,14 +31,23 @@ function podManifest(name: string, claim: string): V1Pod {
       containers: [
         {
           name: "postgres",
-          image: `postgres:${major}`,
+          image: `setpoint-postgres:${major}`,
+          command: [...INSTANCE_MANAGER],
           // Replication is allowed by Setpoint's own pg_hba.conf (mounted from a ConfigMap), never by the image.
-          args: ["-c", "work_mem=8MB", "-c", "hba_file=/etc/setpoint/pg_hba.conf"],
+          args: ["run", "-c", "work_mem=8MB", "-c", "hba_file=/etc/setpoint/pg_hba.conf"],
           env: [
-            { name: "POSTGRES_USER", value: "postgres" },
-            { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "pg-superuser", key: "password" } } },
-            { name: "POSTGRES_DB", value: "app" },
             { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
+            { name: "SETPOINT_ROLE", value: replicaOf === undefined ? "primary" : "replica" },
+            { name: "SETPOINT_POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
+            { name: "SETPOINT_SUPERUSER_PASSWORD", valueFrom: { secretKeyRef: { name: "pg-superuser", key: "password" } } },
+            ...(replicaOf === undefined
+              ? []
+              : [
+                  { name: "SETPOINT_PRIMARY_HOST", value: replicaOf },
+                  { name: "SETPOINT_REPLICATION_USER", value: REPLICATION_USER },
+                  { name: "SETPOINT_REPLICATION_PASSWORD", value: "repl-pw" },
+                  { name: "SETPOINT_REPLICATION_SLOT", value: "clone_1" },
+                ]),
           ],
           ports: [{ name: "postgres", containerPort: 5432 }],
           volumeMounts: [
@@ -87,7 +96,7 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
     }, WAIT_MS);
 
   const query = async (ip: string, sql: string): Promise<unknown[]> => {
-    const client = new Client({ host: ip, port: 5432, user: "postgres", password, database: "app", connectionTimeoutMillis: 5000 });
+    const client = new Client({ host: ip, port: 5432, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 5000 });
     await client.connect();
     try {
       return (await client.query(sql)).rows;
@@ -112,7 +121,7 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
     await query(pod.status!.podIP!, "create table kept (n int); insert into kept values (1)");
   });
 
-  it("restarts a killed server with restartCount 1 and its data", async () => {
+  it("restarts a killed container with restartCount 1 and its data", async () => {
     const before = await readyPod("pg-0");
     const pid = node!.pid(ns, "pg-0");
     node!.kill(ns, "pg-0", "SIGKILL");
@@ -139,7 +148,7 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
     expect(await query(pod.status!.podIP!, "select n from kept")).toEqual([{ n: 1 }]);
   });
 
-  it("plays a pg_basebackup init container: the clone streams from its source through the slot", async () => {
+  it("runs a replica pod's manager: the clone streams from its source through the slot", async () => {
     const source = await readyPod("pg-0");
     const sourceIp = source.status!.podIP!;
     await query(sourceIp, `create role ${REPLICATION_USER} login replication password 'repl-pw'; select pg_create_physical_replication_slot('clone_1', true)`);
@@ -147,16 +156,7 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
       namespace: ns,
       body: { metadata: { name: "data-2" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
     });
-    const manifest = podManifest("pg-1", "data-2");
-    manifest.spec!.initContainers = [
-      {
-        name: "clone",
-        image: `postgres:${major}`,
-        command: ["pg_basebackup", "-d", `host=${sourceIp} port=5432 user=${REPLICATION_USER} application_name=clone_1`, "-D", "/var/lib/postgresql/data/pgdata", "-R", "-X", "stream", "-S", "clone_1", "--checkpoint=fast"],
-        env: [{ name: "PGPASSWORD", value: "repl-pw" }],
-        volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
-      },
-    ];
+    const manifest = podManifest("pg-1", "data-2", sourceIp);
     await core.createNamespacedPod({ namespace: ns, body: manifest });
     const clone = await readyPod("pg-1");
     const cloneIp = clone.status!.podIP!;

@@ -41,7 +41,7 @@ describe.skipIf(clusterToolchain.skip !== undefined)("PostgresCluster controller
     const selected = await env.core.listNamespacedPod({ namespace: ns, labelSelector: selector });
     expect(selected.items.map((p) => p.metadata!.name)).toEqual(["orders-1"]);
     const pod = selected.items[0]!;
-    expect(pod.spec!.containers[0]!.image).toBe(`postgres:${major}`);
+    expect(pod.spec!.containers[0]!.image).toBe(`setpoint-postgres:${major}`);
 
     // The generated application credentials connect to the bootstrap database, owned by the owner.
     const password = await secretValue("orders-app", "password");

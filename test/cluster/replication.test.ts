@@ -1,6 +1,6 @@
 // Streaming replicas, scaling and failover of a PostgresCluster, against a real API server (with
-// the garbage collector and PVC protection) and the node harness running real PostgreSQL (whose
-// pg_basebackup init containers the harness emulates, see test/support/node/basebackup.ts):
+// the garbage collector and PVC protection) and the node harness running the pods' instance
+// manager with real PostgreSQL (replicas cloned by the manager over the replication protocol):
 // - scaling 1 -> 3 gives two streaming replicas behind the ro Service, and a row written on the
 //   primary is read on both; scaling 3 -> 2 removes the highest ordinal (pod, claim, slot);
 // - with synchronous replication, deleting the primary's pod promotes a replica, repoints the rw

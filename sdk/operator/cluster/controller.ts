@@ -13,7 +13,7 @@
  * comes back as a fresh replica); the first instance's claim and pod on a new cluster; the rw / ro
  * Services (rw selects exactly the primary's pod, ro the replicas); on the primary, the bootstrap
  * database and owner, the replication role, one physical slot per replica and
- * `synchronous_standby_names`; replica claims and pods (cloned by `pg_basebackup` through their
+ * `synchronous_standby_names`; replica claims and pods (cloned by their instance manager through their
  * slot) up to `spec.instances`, scale-down of the highest-ordinal replicas (never the primary);
  * each replica's streaming configuration ({@link FOLLOW_CHECKERS}); every instance's parameters
  * (`ALTER SYSTEM` + reload); the parameter rollout (rollout.ts: restart replicas one at a time,

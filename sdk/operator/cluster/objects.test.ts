@@ -7,7 +7,7 @@ const spec = parsePostgresClusterSpec({ postgresVersion: 16, storage: { size: "5
 const owner = { apiVersion: "setpoint.dev/v1alpha1", kind: "PostgresCluster", name: "orders", uid: "u-1", controller: true, blockOwnerDeletion: true };
 
 describe("cluster child objects", () => {
-  it("writes the instance pod as for the official postgres image, owned by the cluster", () => {
+  it("runs Setpoint's instance manager in Setpoint's instance image of the major, owned by the cluster", () => {
     const pod = instancePod(cluster, spec, 1, "primary");
     expect(pod.metadata).toMatchObject({
       name: "orders-1",
@@ -16,47 +16,45 @@ describe("cluster child objects", () => {
       ownerReferences: [owner],
     });
     const c = pod.spec!.containers[0]!;
-    expect(c.image).toBe("postgres:16");
-    // Setpoint's own client authentication file, from the cluster's ConfigMap (never the image's).
-    expect(c.args).toEqual(["-c", "hba_file=/etc/setpoint/pg_hba.conf"]);
+    expect(c.image).toBe("setpoint-postgres:16");
+    expect(instancePod(cluster, { ...spec, image: "registry.example/pg:16-x" }, 1, "primary").spec!.containers[0]!.image).toBe("registry.example/pg:16-x");
+    expect(c.command).toEqual(["node", "dist/sdk/instance/main.js"]);
+    // Setpoint's own client authentication file, from the cluster's ConfigMap (never the image's), handed to postgres by `run`.
+    expect(c.args).toEqual(["run", "-c", "hba_file=/etc/setpoint/pg_hba.conf"]);
+    expect(c.readinessProbe?.exec?.command).toEqual(["node", "dist/sdk/instance/main.js", "ready"]);
     expect(c.volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/setpoint", readOnly: true });
     expect(pod.spec!.volumes).toContainEqual({ name: "config", configMap: { name: "orders-config" } });
-    expect(c.env).toContainEqual({ name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "orders-superuser", key: "password" } } });
-    expect(c.env).toContainEqual({ name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" });
     expect(pod.spec!.volumes).toContainEqual({ name: "pgdata", persistentVolumeClaim: { claimName: "orders-1" } });
+    expect(pod.spec!.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 26, runAsGroup: 26, fsGroup: 26 });
+    expect(pod.spec!.initContainers).toBeUndefined();
+    expect(c.env).toEqual([
+      { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
+      { name: "SETPOINT_POSTGRES_MAJOR", value: "16" },
+      { name: "SETPOINT_ROLE", value: "primary" },
+      { name: "SETPOINT_POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
+      { name: "PGPORT", value: "5432" },
+      { name: "SETPOINT_SUPERUSER", value: "postgres" },
+      // The password from the Secret, never a literal value or an argument.
+      { name: "SETPOINT_SUPERUSER_PASSWORD", valueFrom: { secretKeyRef: { name: "orders-superuser", key: "password" } } },
+    ]);
   });
 
-  it("clones a replica with a guarded pg_basebackup init container through its own slot (existing data becomes a standby); a primary has none", () => {
-    expect(instancePod(cluster, spec, 1, "primary").spec!.initContainers).toBeUndefined();
+  it("tells a replica's manager where to clone and stream from, through its own slot, with the replication Secret's password", () => {
     expect(() => instancePod(cluster, spec, 2, "replica")).toThrow(TypeError);
     const pod = instancePod(cluster, spec, 2, "replica", "10.0.0.7");
     expect(pod.metadata!.labels).toMatchObject({ "setpoint.dev/role": "replica" });
-    expect(pod.spec!.initContainers).toEqual([
-      {
-        name: "clone",
-        image: "postgres:16",
-        command: ["sh", "-c", 'if [ -s "$PGDATA/PG_VERSION" ]; then touch "$PGDATA/standby.signal"; exit 0; fi; exec "$0" "$@"'],
-        args: [
-          "pg_basebackup",
-          "-d",
-          "host=10.0.0.7 port=5432 user=streaming_replica application_name=orders_2",
-          "-D",
-          "/var/lib/postgresql/data/pgdata",
-          "-R",
-          "-X",
-          "stream",
-          "-S",
-          "orders_2",
-          "--checkpoint=fast",
-          "-w",
-        ],
-        env: [
-          { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
-          { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: "orders-replication", key: "password" } } },
-        ],
-        volumeMounts: [{ name: "pgdata", mountPath: "/var/lib/postgresql/data" }],
-      },
+    expect(pod.spec!.initContainers).toBeUndefined();
+    const env = pod.spec!.containers[0]!.env!;
+    expect(env).toContainEqual({ name: "SETPOINT_ROLE", value: "replica" });
+    expect(env.slice(7)).toEqual([
+      { name: "SETPOINT_PRIMARY_HOST", value: "10.0.0.7" },
+      { name: "SETPOINT_PRIMARY_PORT", value: "5432" },
+      { name: "SETPOINT_REPLICATION_USER", value: "streaming_replica" },
+      { name: "SETPOINT_REPLICATION_PASSWORD", valueFrom: { secretKeyRef: { name: "orders-replication", key: "password" } } },
+      { name: "SETPOINT_REPLICATION_SLOT", value: "orders_2" },
+      { name: "SETPOINT_APPLICATION_NAME", value: "orders_2" },
     ]);
+    expect(JSON.stringify(pod)).not.toMatch(/PGPASSWORD|pg_basebackup/);
     expect(replicationSecret(cluster, "pw").stringData).toEqual({ username: "streaming_replica", password: "pw" });
   });
 

@@ -4,20 +4,21 @@
  * Services. Every child carries the cluster's labels and a controller owner reference, so the
  * garbage collector deletes it with the cluster and its events reconcile the cluster.
  *
- * Pods are written for the official `postgres` image: the image tag names the major, the
- * superuser password comes from the superuser Secret through `POSTGRES_PASSWORD`, and PGDATA is
- * a subdirectory of the claim's mount. What the operator relies on is set by Setpoint, not by the
- * image (ADR 0016): the client authentication file comes from the cluster's ConfigMap
- * (`-c hba_file=...`, sdk/instance/hba.ts), and parameters are written by the controller with
- * `ALTER SYSTEM`, so they can change without recreating the pod. A replica's pod clones the
- * primary with an init container running the image's `pg_basebackup` (streaming the WAL it
- * needs, through the replica's own slot, writing the standby configuration, after a fast
- * checkpoint), guarded so that a pod recreated on a volume that already holds data starts from
- * that data, as a standby.
+ * Pods run Setpoint's instance image (`setpoint-postgres:<major>`, images/recipes.ts) whose PID 1
+ * is Setpoint's instance manager (sdk/instance, ADR 0020): `run` prepares PGDATA for the pod's
+ * role (initdb with Setpoint's options for the first primary; a clone of the primary over the
+ * replication protocol, fast checkpoint, through the replica's own slot, for a new replica;
+ * existing data of a replica pod started as a standby) and supervises `postgres`; `ready` is the
+ * readiness probe. Its settings are environment variables (sdk/instance/settings.ts), the
+ * passwords come from the cluster's Secrets (never in arguments). What the operator relies on is
+ * set by Setpoint, not by the image (ADR 0016): the client authentication file comes from the
+ * cluster's ConfigMap (`-c hba_file=...`, sdk/instance/hba.ts), and parameters are written by the
+ * controller with `ALTER SYSTEM`, so they can change without recreating the pod.
  */
 import { createHash } from "node:crypto";
-import type { V1ConfigMap, V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1EnvVar, V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
 import { HBA_FILE, instanceHba } from "../../instance/hba";
+import { INSTANCE_ENV } from "../../instance/settings";
 import { clusterObjectNames, instanceName, POSTGRES_PORT, replicationSlotName, serviceHost } from "../../api/names";
 import type { PostgresClusterSpec } from "../../api/postgres-cluster";
 import { setControllerReference, type OwnerObject } from "../../reconcile/owners";
@@ -32,14 +33,7 @@ export const ROLE_LABEL = "setpoint.dev/role";
 /** The role replicas stream as (`REPLICATION`, no superuser). */
 export const REPLICATION_USER = "streaming_replica";
 
-/**
- * The clone init container's guard: when PGDATA already holds a data directory (a replica's pod
- * recreated on its volume, or a former primary rejoining after a switchover) nothing is cloned,
- * and the data is marked a standby, so a replica pod can never start a second primary.
- */
-export const STANDBY_IF_INITIALIZED = 'if [ -s "$PGDATA/PG_VERSION" ]; then touch "$PGDATA/standby.signal"; exit 0; fi; exec "$0" "$@"';
-
-/** Where the data volume is mounted, and PGDATA inside it (as the official image expects). */
+/** Where the data volume is mounted, and PGDATA inside it (a subdirectory: a fresh volume's root may hold lost+found). */
 const DATA_MOUNT = "/var/lib/postgresql/data";
 const PGDATA = `${DATA_MOUNT}/pgdata`;
 /** Where the cluster's ConfigMap (the configuration files Setpoint writes) is mounted, read-only. */
@@ -56,9 +50,16 @@ function meta(cluster: ClusterObject, name: string, extra: Record<string, string
   return { name, namespace: cluster.metadata.namespace, labels: { [CLUSTER_LABEL]: cluster.metadata.name, ...extra } };
 }
 
-/** The container image of a spec: `spec.image`, else `postgres:<postgresVersion>`. */
+/** Name of Setpoint's instance image (tagged with the PostgreSQL major it holds). */
+export const INSTANCE_IMAGE = "setpoint-postgres";
+/** The uid and gid the instance image runs as (the pod's `runAsUser`/`fsGroup`, so a fresh volume is writable). */
+export const INSTANCE_UID = 26;
+/** How the container starts the instance manager (relative to the image's working directory). */
+export const INSTANCE_MANAGER = ["node", "dist/sdk/instance/main.js"] as const;
+
+/** The container image of a spec: `spec.image`, else Setpoint's instance image of the major, `setpoint-postgres:<postgresVersion>`. */
 export function imageOf(spec: PostgresClusterSpec): string {
-  return spec.image ?? `postgres:${String(spec.postgresVersion)}`;
+  return spec.image ?? `${INSTANCE_IMAGE}:${String(spec.postgresVersion)}`;
 }
 
 /** A `kubernetes.io/basic-auth` Secret of the cluster, owned by it. */
@@ -93,7 +94,7 @@ export function replicationSecret(cluster: ClusterObject, password: string): V1S
 
 /**
  * The libpq connection parameters a replica streams from `primaryHost` with (the password comes
- * separately: PGPASSWORD in the clone, the Secret's value in `primary_conninfo`).
+ * separately: the replication Secret's value, in the pod's environment and in `primary_conninfo`).
  * @param instance the replica's instance name (its `application_name`).
  */
 export function streamingConninfo(primaryHost: string, instance: string): Record<string, string> {
@@ -120,21 +121,11 @@ export function instanceConfigMap(cluster: ClusterObject): V1ConfigMap {
 
 /**
  * The server arguments of every instance: what Setpoint owns that cannot be a parameter written
- * with `ALTER SYSTEM` (the files it writes). Passed as container args, which the official image's
- * entrypoint hands to `postgres` (also for its own first-start server).
+ * with `ALTER SYSTEM` (the files it writes). Passed as container args after `run`: the instance
+ * manager hands them to `postgres`.
  */
 export function serverArgs(): string[] {
   return ["-c", `hba_file=${CONFIG_MOUNT}/${HBA_FILE}`];
-}
-
-/**
- * pg_basebackup's options besides the connection and the target: the standby configuration
- * (`-R`), WAL streamed alongside (`-X stream`) through the replica's own slot, no password prompt,
- * and a fast checkpoint. Without `--checkpoint=fast` the clone waits for a spread checkpoint on
- * the source (about 100 s on an idle cluster, measured on real pods).
- */
-export function cloneOptions(slot: string): string[] {
-  return ["-R", "-X", "stream", "-S", slot, "--checkpoint=fast", "-w"];
 }
 
 /**
@@ -178,18 +169,29 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
   const name = instanceName(cluster.metadata.name, ordinal);
   const names = clusterObjectNames(cluster.metadata.name);
   if (role === "replica" && primaryHost === undefined) throw new TypeError("a replica's pod needs the primary's host");
-  const conninfo = primaryHost === undefined ? "" : Object.entries(streamingConninfo(primaryHost, name)).map(([k, v]) => `${k}=${v}`).join(" ");
-  const clone = {
-    name: "clone",
-    image: imageOf(spec),
-    command: ["sh", "-c", STANDBY_IF_INITIALIZED],
-    args: ["pg_basebackup", "-d", conninfo, "-D", PGDATA, ...cloneOptions(replicationSlotName(name))],
-    env: [
-      { name: "PGDATA", value: PGDATA },
-      { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: names.replicationSecret, key: "password" } } },
-    ],
-    volumeMounts: [{ name: "pgdata", mountPath: DATA_MOUNT }],
-  };
+  const E = INSTANCE_ENV;
+  const secret = (env: string, secretName: string): V1EnvVar => ({ name: env, valueFrom: { secretKeyRef: { name: secretName, key: "password" } } });
+  const env: V1EnvVar[] = [
+    { name: E.pgdata, value: PGDATA },
+    // Without postgresVersion (spec.image alone), the image's own SETPOINT_POSTGRES_MAJOR names it.
+    ...(spec.postgresVersion === undefined ? [] : [{ name: E.major, value: String(spec.postgresVersion) }]),
+    { name: E.role, value: role },
+    { name: E.podUid, valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
+    { name: E.port, value: String(POSTGRES_PORT) },
+    { name: E.superuser, value: "postgres" },
+    secret(E.superuserPassword, names.superuserSecret),
+  ];
+  if (primaryHost !== undefined) {
+    const c = streamingConninfo(primaryHost, name);
+    env.push(
+      { name: E.primaryHost, value: primaryHost },
+      { name: E.primaryPort, value: String(POSTGRES_PORT) },
+      { name: E.replicationUser, value: REPLICATION_USER },
+      secret(E.replicationPassword, names.replicationSecret),
+      { name: E.slot, value: replicationSlotName(name) },
+      { name: E.applicationName, value: c.application_name! },
+    );
+  }
   const body: V1Pod = {
     apiVersion: "v1",
     kind: "Pod",
@@ -197,23 +199,21 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
     spec: {
       hostname: name,
       terminationGracePeriodSeconds: 30,
-      ...(role === "replica" ? { initContainers: [clone] } : {}),
+      // The image runs as an unprivileged user; fsGroup makes a fresh volume writable for it.
+      securityContext: { runAsNonRoot: true, runAsUser: INSTANCE_UID, runAsGroup: INSTANCE_UID, fsGroup: INSTANCE_UID },
       containers: [
         {
           name: "postgres",
           image: imageOf(spec),
-          env: [
-            { name: "POSTGRES_USER", value: "postgres" },
-            { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: names.superuserSecret, key: "password" } } },
-            { name: "PGDATA", value: PGDATA },
-          ],
-          args: serverArgs(),
+          command: [...INSTANCE_MANAGER],
+          args: ["run", ...serverArgs()],
+          env,
           ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
           volumeMounts: [
             { name: "pgdata", mountPath: DATA_MOUNT },
             { name: "config", mountPath: CONFIG_MOUNT, readOnly: true },
           ],
-          readinessProbe: { exec: { command: ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"] }, periodSeconds: 5 },
+          readinessProbe: { exec: { command: [...INSTANCE_MANAGER, "ready"] }, periodSeconds: 3, timeoutSeconds: 5 },
           ...(spec.resources ? { resources: spec.resources } : {}),
         },
       ],

@@ -9,18 +9,17 @@
 //   claim gets a fresh volume), reported Bound with the requested capacity; a deleted claim's
 //   directory is removed (reclaim policy Delete); a larger request on a bound claim is granted
 //   at once (online volume expansion).
-// - Runs each bound pod's PostgreSQL (container.ts) on the pod's own loopback address
-//   127.B.x.y (B fixed per harness, x.y per pod), and reports status through pods/status: phase,
-//   podIP, conditions, container state, ready and restartCount.
+// - Runs each bound pod's container command, Setpoint's instance manager (container.ts), which
+//   prepares PGDATA (initdb, or a replica's clone from its primary over the replication protocol)
+//   and runs PostgreSQL on the pod's own loopback address 127.B.x.y (B fixed per harness, x.y per
+//   pod), and reports status through pods/status: phase, podIP, conditions, container state,
+//   ready and restartCount.
 // - A process that dies is reported terminated and restarted after a backoff with
 //   restartCount + 1 (restartPolicy Always). A pod being deleted is stopped with SIGINT, SIGKILL
 //   after its grace period, then removed with grace period 0, as a kubelet finishes a deletion.
-// - A pod's `pg_basebackup` init container runs once per pod before its server, emulated by
-//   basebackup.ts against the source pod this harness runs (test infrastructure only: the
-//   packaged binaries have no pg_basebackup).
 import { spawn } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,7 +28,6 @@ import { runIdentity } from "../../../sdk/postgres/embedded";
 import { Informer, objectKey } from "../../../sdk/reconcile/internal/informer";
 import { MetricsRegistry } from "../../../sdk/reconcile/internal/metrics";
 import { quantityBytes } from "../../../sdk/operator/cluster/disk";
-import { emulateBaseBackup, parseBaseBackupArgs } from "./basebackup";
 import { PostgresContainer, type Exit } from "./container";
 import { instanceSpec, postgresContainer, POSTGRES_CONTAINER, UnsupportedPodError, type InstanceSpec } from "./pod-spec";
 
@@ -54,9 +52,9 @@ export interface NodeHarness {
   readonly baseDir: string;
   /** Host directory of a claim's volume, if the claim was provisioned. */
   volumeDir(namespace: string, claimName: string): string | undefined;
-  /** The OS process id of a pod's PostgreSQL, if running. */
+  /** The OS process id of a pod's container (its PID 1, the instance manager), if running. */
   pid(namespace: string, podName: string): number | undefined;
-  /** Sends a signal to a pod's PostgreSQL (a crash or an OOM kill, as the node sees it). */
+  /** Sends a signal to a pod's container (SIGKILL: every process of it, a crash or an OOM kill as the node sees it). */
   kill(namespace: string, podName: string, signal?: NodeJS.Signals): void;
   /**
    * Kills a pod's PostgreSQL for good: it is reported in CrashLoopBackOff and never restarted
@@ -78,7 +76,7 @@ interface Worker {
   /** Set while a start is in progress, to serialize starts. */
   starting?: Promise<void>;
   restartCount: number;
-  /** The init container (if any) has completed. */
+  /** Reported in the Initialized condition (no init containers: true once the container started). */
   initialized: boolean;
   ready: boolean;
   lastExit?: { exit: Exit; startedAt: Date };
@@ -276,10 +274,18 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     }
   }
 
-  async function resolveEnv(namespace: string, vars: InstanceSpec["env"]): Promise<Record<string, string>> {
+  async function resolveEnv(pod: V1Pod, vars: InstanceSpec["env"]): Promise<Record<string, string>> {
+    const namespace = pod.metadata!.namespace!;
     const env: Record<string, string> = {};
     for (const e of vars) {
       if (e.value !== undefined) env[e.name] = e.value;
+      const field = e.valueFrom?.fieldRef?.fieldPath;
+      if (field !== undefined) {
+        const fields: Record<string, string | undefined> = { "metadata.uid": pod.metadata?.uid, "metadata.name": pod.metadata?.name, "metadata.namespace": namespace };
+        const v = fields[field];
+        if (v === undefined) throw new UnsupportedPodError("CreateContainerConfigError", `unsupported fieldRef ${field}`);
+        env[e.name] = v;
+      }
       const ref = e.valueFrom?.secretKeyRef;
       if (ref) {
         const secret = await core.readNamespacedSecret({ name: ref.name!, namespace });
@@ -304,7 +310,7 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     try {
       spec = instanceSpec(pod);
       specs.set(w.uid, spec);
-      env = await resolveEnv(w.namespace, spec.env);
+      env = await resolveEnv(pod, spec.env);
     } catch (err) {
       w.waiting = { reason: err instanceof UnsupportedPodError ? err.reason : "CreateContainerConfigError", message: err instanceof Error ? err.message : String(err) };
       await writeStatus(w);
@@ -330,9 +336,9 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     const volume = mkdir(claimDir(pvc));
     const dataDir = spec.dataSubPath === "" ? volume : join(volume, spec.dataSubPath);
     const runDir = mkdir(join(baseDir, "pods", w.uid));
-    let settings: readonly string[];
+    let serverArgs: readonly string[];
     try {
-      settings = await mountConfigMaps(w.namespace, spec, join(runDir, "configmaps"));
+      serverArgs = await mountConfigMaps(w.namespace, spec, join(runDir, "configmaps"));
     } catch (err) {
       // As a kubelet: the pod waits in ContainerCreating until its ConfigMap exists.
       w.waiting = { reason: "ContainerCreating", message: err instanceof Error ? err.message : String(err) };
@@ -341,19 +347,8 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
       return;
     }
     if (w.terminating || w.gone) return;
-    if (!w.initialized && spec.clone) {
-      try {
-        await runClone(w, spec, dataDir);
-      } catch (err) {
-        w.waiting = { reason: "Init:Error", message: `init container ${spec.clone.name}: ${err instanceof Error ? err.message : String(err)}` };
-        await writeStatus(w);
-        scheduleRestart(w, Math.min(10_000, backoff * 4));
-        return;
-      }
-    }
     w.initialized = true;
-    if (w.terminating || w.gone) return;
-    const container = await PostgresContainer.start({ major: spec.major, ip: w.ip, port: spec.port, dataDir, runDir, env, settings });
+    const container = PostgresContainer.start({ major: spec.major, ip: w.ip, port: spec.port, dataDir, runDir, env, serverArgs });
     w.container = container;
     w.waiting = undefined;
     w.ready = false;
@@ -368,12 +363,12 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
   }
 
   /**
-   * Writes the files of the container's ConfigMap volumes under `dir` and returns the settings
-   * with paths under a mount pointing there.
+   * Writes the files of the container's ConfigMap volumes under `dir` and returns the server
+   * arguments with paths under a mount pointing there.
    * @throws when a ConfigMap does not exist.
    */
   async function mountConfigMaps(namespace: string, spec: InstanceSpec, dir: string): Promise<string[]> {
-    let settings = [...spec.settings];
+    let args = [...spec.serverArgs];
     for (const [i, m] of spec.configMapMounts.entries()) {
       const cm = await core.readNamespacedConfigMap({ name: m.configMap, namespace }).catch(() => undefined);
       if (cm === undefined) throw new Error(`configmap "${m.configMap}" not found`);
@@ -381,38 +376,14 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
       for (const [key, value] of Object.entries(cm.data ?? {})) {
         writeFileSync(join(target, key), value, { mode: 0o644 });
       }
-      settings = settings.map((s) => {
-        const eq = s.indexOf("=");
-        const value = s.slice(eq + 1).replace(/^'(.*)'$/, "$1");
-        return value.startsWith(`${m.mountPath}/`) ? `${s.slice(0, eq)}=${target}${value.slice(m.mountPath.length)}` : s;
+      args = args.map((a) => {
+        const eq = a.indexOf("=");
+        if (a === "-c" || eq < 0) return a;
+        const value = a.slice(eq + 1).replace(/^'(.*)'$/, "$1");
+        return value.startsWith(`${m.mountPath}/`) ? `${a.slice(0, eq)}=${target}${value.slice(m.mountPath.length)}` : a;
       });
     }
-    return settings;
-  }
-
-  /** Plays the pod's pg_basebackup init container (see basebackup.ts). */
-  async function runClone(w: Worker, spec: InstanceSpec, dataDir: string): Promise<void> {
-    const clone = spec.clone!;
-    if (clone.skipIfInitialized && existsSync(join(dataDir, "PG_VERSION"))) {
-      if (clone.standbyIfInitialized) {
-        const signal = join(dataDir, "standby.signal");
-        writeFileSync(signal, "");
-        if (identity) chownSync(signal, identity.uid, identity.gid);
-      }
-      return;
-    }
-    const request = parseBaseBackupArgs(clone.args);
-    const env = await resolveEnv(w.namespace, clone.env);
-    const host = request.conninfo.host;
-    const source = [...workers.values()].find((o) => o.ip === host && o.container !== undefined && !o.gone)?.container;
-    if (!source) throw new Error(`pg_basebackup: could not connect to server at "${host ?? ""}"`);
-    await emulateBaseBackup(
-      request,
-      env.PGPASSWORD,
-      { major: source.config.major, dataDir: source.config.dataDir, socketDir: source.config.runDir, port: source.config.port, superuser: source.config.env.POSTGRES_USER ?? "postgres" },
-      dataDir,
-      identity,
-    );
+    return args;
   }
 
   function onExit(w: Worker, container: PostgresContainer, exit: Exit): void {

@@ -10,6 +10,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { postgresInstallScript, type ImageRecipe } from "../../../images/recipes";
+import { INSTANCE_ENV } from "../../../sdk/instance/settings";
 import { CACHE_DIR_ENV, EMBEDDED_POSTGRES_VERSIONS, INSTALL_ENV } from "../../../sdk/postgres/binaries";
 import { must } from "./host";
 
@@ -75,6 +76,8 @@ function postgresBinaries(recipe: ImageRecipe): string {
   return cached(key, (tmp) => {
     const env: NodeJS.ProcessEnv = { ...process.env, [CACHE_DIR_ENV]: tmp };
     delete env[INSTALL_ENV];
+    // A one-major image: its build argument's value, as the Dockerfile's ENV gives it to the program.
+    if (recipe.postgresMajorArg !== undefined) env[INSTANCE_ENV.major] = String(recipe.postgresMajors[0]);
     const r = spawnSync(process.execPath, ["-e", postgresInstallScript(recipe)], { cwd: repo, env, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`installing PostgreSQL ${recipe.postgresMajors.join(", ")} for ${recipe.name} failed (${String(r.status)}): ${`${r.stdout}${r.stderr}`.trim().slice(-2000)}`);
   });
@@ -107,9 +110,10 @@ export function recipeRootfs(recipe: ImageRecipe, target: string): void {
 }
 
 /** The image config of `recipe` (environment with PATH, user, working directory, entry point). */
-export function recipeConfig(recipe: ImageRecipe): { entrypoint: string[]; env: string[]; user: string; workingDir: string } {
+export function recipeConfig(recipe: ImageRecipe): { entrypoint: string[]; cmd?: string[]; env: string[]; user: string; workingDir: string } {
   return {
     entrypoint: [...recipe.entrypoint],
+    ...(recipe.cmd === undefined ? {} : { cmd: [...recipe.cmd] }),
     env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...Object.entries(recipe.env).map(([k, v]) => `${k}=${v}`)],
     user: recipe.user,
     workingDir: recipe.workdir,

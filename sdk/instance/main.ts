@@ -1,0 +1,39 @@
+/**
+ * The instance manager: Setpoint's own PID 1 in a PostgreSQL instance container (ADR 0020).
+ *
+ *   node dist/sdk/instance/main.js run [-c name=value ...]   prepare PGDATA, run and supervise postgres
+ *   node dist/sdk/instance/main.js ready                     readiness probe: exit 0 when the server accepts a connection
+ *
+ * Its settings come from the environment (settings.ts); the arguments after `run` go to `postgres`.
+ */
+import { SetpointError } from "../errors";
+import { cloneWithBaseBackup } from "./clone";
+import { checkReady } from "./ready";
+import { logLine, runInstance } from "./run";
+import { instanceSettings } from "./settings";
+
+const USAGE = "usage: setpoint-instance run [-c name=value ...] | ready";
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "run":
+      return runInstance(instanceSettings(process.env), rest, { clone: cloneWithBaseBackup });
+    case "ready": {
+      const r = await checkReady(instanceSettings(process.env));
+      if (!r.ready) process.stderr.write(`not ready: ${r.reason}\n`);
+      return r.ready ? 0 : 1;
+    }
+    default:
+      process.stderr.write(`${command === undefined ? "no command" : `unknown command ${JSON.stringify(command)}`}; ${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    logLine("failed", { error: err instanceof Error ? err.message : String(err), ...(err instanceof SetpointError ? { code: err.code } : {}) });
+    process.exit(1);
+  },
+);

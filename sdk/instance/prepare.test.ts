@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { initdbOptions, InstanceError, podMarkerPath, preparation } from "./prepare";
+import { instanceSettings, withoutSecrets } from "./settings";
+import { postgresArgs } from "./supervise";
+
+describe("preparation", () => {
+  const state = (hasData: boolean, firstStartInPod: boolean, foreignFiles = false) => ({ hasData, firstStartInPod, foreignFiles });
+  it("follows the table: initdb, clone, standby, start", () => {
+    expect(preparation("primary", state(false, true), "/d").kind).toBe("initdb");
+    expect(preparation("replica", state(false, true), "/d").kind).toBe("clone");
+    expect(preparation("replica", state(false, false), "/d").kind).toBe("clone");
+    expect(preparation("replica", state(true, true), "/d").kind).toBe("standby");
+    expect(preparation("replica", state(true, false), "/d").kind).toBe("start");
+    expect(preparation("primary", state(true, true), "/d").kind).toBe("start");
+    expect(preparation("primary", state(true, false), "/d").kind).toBe("start");
+  });
+  it("refuses files that are not a data directory, naming the path", () => {
+    expect(() => preparation("primary", state(false, true, true), "/v/pgdata")).toThrow(InstanceError);
+    expect(() => preparation("replica", state(false, true, true), "/v/pgdata")).toThrow(/\/v\/pgdata holds files but no PG_VERSION/);
+  });
+  it("keeps the pod marker beside PGDATA, on the volume", () => {
+    expect(podMarkerPath("/var/lib/postgresql/data/pgdata")).toBe("/var/lib/postgresql/data/.setpoint-pod-pgdata");
+  });
+  it("chooses initdb options: checksums, UTF8, C.UTF-8, trust only on the local socket", () => {
+    expect(initdbOptions("postgres")).toEqual([
+      "--username",
+      "postgres",
+      "--auth-local=trust",
+      "--auth-host=scram-sha-256",
+      "--data-checksums",
+      "--encoding=UTF8",
+      "--locale=C.UTF-8",
+      "--no-instructions",
+    ]);
+  });
+});
+
+describe("instanceSettings", () => {
+  const base = { PGDATA: "/data/pgdata", SETPOINT_POSTGRES_MAJOR: "17", SETPOINT_ROLE: "primary" };
+  it("reads a primary's settings with their defaults", () => {
+    expect(instanceSettings(base)).toEqual({
+      pgdata: "/data/pgdata",
+      major: 17,
+      role: "primary",
+      podUid: undefined,
+      superuser: "postgres",
+      superuserPassword: undefined,
+      source: undefined,
+      port: 5432,
+      listenAddresses: "*",
+      socketDir: "/tmp",
+      initialConf: undefined,
+    });
+  });
+  it("reads a replica's source; application_name defaults to the slot", () => {
+    const s = instanceSettings({
+      ...base,
+      SETPOINT_ROLE: "replica",
+      PGPORT: "6000",
+      SETPOINT_PRIMARY_HOST: "10.0.0.7",
+      SETPOINT_REPLICATION_USER: "streaming_replica",
+      SETPOINT_REPLICATION_PASSWORD: "s3cret",
+      SETPOINT_REPLICATION_SLOT: "orders_2",
+    });
+    expect(s.source).toEqual({ host: "10.0.0.7", port: 6000, user: "streaming_replica", password: "s3cret", slot: "orders_2", applicationName: "orders_2" });
+  });
+  it("names the variable that is missing or wrong", () => {
+    expect(() => instanceSettings({ ...base, PGDATA: "" })).toThrow(/PGDATA is not set/);
+    expect(() => instanceSettings({ ...base, PGDATA: "rel" })).toThrow(/PGDATA must be an absolute path/);
+    expect(() => instanceSettings({ ...base, SETPOINT_POSTGRES_MAJOR: "12" })).toThrow(/SETPOINT_POSTGRES_MAJOR must be one of 14, 15, 16, 17, 18, got "12"/);
+    expect(() => instanceSettings({ ...base, PGPORT: "70000" })).toThrow(/PGPORT must be a TCP port/);
+    expect(() => instanceSettings({ ...base, SETPOINT_ROLE: "replica", SETPOINT_PRIMARY_HOST: "h" })).toThrow(/SETPOINT_REPLICATION_SLOT is not set/);
+  });
+  it("never echoes a password", () => {
+    const read = () =>
+      instanceSettings({ ...base, SETPOINT_ROLE: "replica", SETPOINT_REPLICATION_SLOT: "s", SETPOINT_PRIMARY_HOST: "h", SETPOINT_REPLICATION_USER: "u", SETPOINT_REPLICATION_PASSWORD: "hunter2", PGPORT: "x" });
+    expect(read).toThrow(/PGPORT/);
+    expect(read).not.toThrow(/hunter2/);
+    expect(withoutSecrets({ A: "1", SETPOINT_SUPERUSER_PASSWORD: "p", SETPOINT_REPLICATION_PASSWORD: "r", PGPASSWORD: "q" })).toEqual({ A: "1" });
+  });
+});
+
+describe("postgresArgs", () => {
+  it("puts where the server listens first and the container's arguments last (they win)", () => {
+    expect(postgresArgs({ pgdata: "/d", port: 5432, listenAddresses: "*", socketDir: "/tmp" }, ["-c", "hba_file=/etc/setpoint/pg_hba.conf"])).toEqual([
+      "-D",
+      "/d",
+      "-c",
+      "listen_addresses=*",
+      "-c",
+      "port=5432",
+      "-c",
+      "unix_socket_directories=/tmp",
+      "-c",
+      "hba_file=/etc/setpoint/pg_hba.conf",
+    ]);
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * `run`: the instance manager's main command. Reads its settings, prepares PGDATA for the pod's
+ * role (prepare.ts), then runs and supervises `postgres` (supervise.ts). Every step is logged as
+ * one JSON line on stderr (no password ever reaches a line: the settings' passwords are not
+ * logged and initdb's password goes through a file).
+ */
+import { ensurePostgresBinaries } from "../postgres/binaries";
+import { cloneReplica, initdb, inspectData, markStandby, preparation, recordPod, type CloneFn, type Preparation } from "./prepare";
+import { postgresArgs, superviseServer } from "./supervise";
+import { withoutSecrets, type InstanceSettings } from "./settings";
+
+/** One log line of the manager. */
+export function logLine(event: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), component: "setpoint-instance", event, ...fields })}\n`);
+}
+
+/** What `run` needs besides its settings. */
+export interface RunDeps {
+  /** Clones a replica's data directory (sdk/instance/basebackup.ts in production). */
+  readonly clone: CloneFn;
+  /** The server's environment before the passwords are removed. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Prepares PGDATA and runs `postgres` with `serverArgs` until it exits.
+ * @returns the exit status for the container.
+ * @throws {InstanceError} when PGDATA cannot be prepared (the container fails and is restarted).
+ */
+export async function runInstance(settings: InstanceSettings, serverArgs: readonly string[], deps: RunDeps): Promise<number> {
+  if (typeof process.getuid === "function" && process.getuid() === 0) {
+    throw new Error("the instance manager runs PostgreSQL, which refuses to run as root: run the container as an unprivileged user (securityContext.runAsUser)");
+  }
+  const env = withoutSecrets(deps.env ?? process.env);
+  const bin = (await ensurePostgresBinaries(settings.major)).binDir;
+  const plan: Preparation = preparation(settings.role, inspectData(settings), settings.pgdata);
+  const started = Date.now();
+  logLine("prepare", { kind: plan.kind, reason: plan.reason, pgdata: settings.pgdata, major: settings.major, role: settings.role });
+  switch (plan.kind) {
+    case "initdb":
+      await initdb(settings, bin, env);
+      break;
+    case "clone": {
+      const r = await cloneReplica(settings, deps.clone);
+      logLine("cloned", { from: `${settings.source!.host}:${settings.source!.port}`, bytes: r.bytes, ms: Date.now() - started });
+      break;
+    }
+    case "standby":
+      markStandby(settings.pgdata);
+      break;
+    case "start":
+      break;
+    default: {
+      const never: never = plan;
+      throw new Error(`unknown preparation ${JSON.stringify(never)}`);
+    }
+  }
+  recordPod(settings);
+  logLine("starting postgres", { ms: Date.now() - started });
+  const code = await superviseServer(bin, postgresArgs(settings, serverArgs), env);
+  logLine("postgres exited", { code });
+  return code;
+}

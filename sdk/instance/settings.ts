@@ -1,0 +1,138 @@
+/**
+ * What the instance manager is told, through its container's environment (the pod spec the
+ * operator writes, sdk/operator/cluster/objects.ts). The environment is a trust boundary: it is
+ * read once, checked, and every problem names the variable and what it may hold. Passwords come
+ * from Secrets as environment variables; they are read here and never passed on to `postgres`,
+ * written into logs or put on a command line.
+ */
+import { InputError } from "../errors";
+import { isSupportedMajor, SUPPORTED_MAJORS, type PostgresMajor } from "../postgres/versions";
+
+/** Environment variable names of the instance manager's contract with the pod spec. */
+export const INSTANCE_ENV = {
+  /** The data directory (absent or empty on a pod's first start, or a data directory). */
+  pgdata: "PGDATA",
+  /** PostgreSQL major of the data directory and the binaries to run. */
+  major: "SETPOINT_POSTGRES_MAJOR",
+  /** `primary` (bootstraps a new cluster when PGDATA is empty) or `replica` (clones the primary). */
+  role: "SETPOINT_ROLE",
+  /** The pod's uid (downward API): what happens once per pod, not once per container start. */
+  podUid: "SETPOINT_POD_UID",
+  /** The superuser's name. @default postgres */
+  superuser: "SETPOINT_SUPERUSER",
+  /** The superuser's password (from the cluster's Secret): initdb's `--pwfile`. */
+  superuserPassword: "SETPOINT_SUPERUSER_PASSWORD",
+  /** A replica's source: the primary's address. */
+  primaryHost: "SETPOINT_PRIMARY_HOST",
+  /** The primary's port. @default the instance's own port */
+  primaryPort: "SETPOINT_PRIMARY_PORT",
+  /** The role replicas clone and stream as. */
+  replicationUser: "SETPOINT_REPLICATION_USER",
+  /** Its password (from the cluster's replication Secret). */
+  replicationPassword: "SETPOINT_REPLICATION_PASSWORD",
+  /** The replica's replication slot on the primary (created by the controller). */
+  slot: "SETPOINT_REPLICATION_SLOT",
+  /** The replica's `application_name` (what `synchronous_standby_names` lists). @default the slot */
+  applicationName: "SETPOINT_APPLICATION_NAME",
+  /** The port the server listens on (libpq's variable, as PostgreSQL itself reads it). @default 5432 */
+  port: "PGPORT",
+  /** The server's `listen_addresses`. @default * */
+  listenAddresses: "SETPOINT_LISTEN_ADDRESSES",
+  /** Directory of the server's Unix socket (the readiness probe connects there). @default /tmp */
+  socketDir: "SETPOINT_SOCKET_DIR",
+  /**
+   * Optional file whose settings are appended to `postgresql.conf` right after initdb: defaults
+   * of an environment (e.g. small buffers for tests), below `ALTER SYSTEM` and server arguments.
+   */
+  initialConf: "SETPOINT_INITIAL_CONF",
+} as const;
+
+/** Where a replica clones from and streams from. */
+export interface ReplicaSource {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly slot: string;
+  readonly applicationName: string;
+}
+
+/** The instance manager's settings (see {@link INSTANCE_ENV}). */
+export interface InstanceSettings {
+  readonly pgdata: string;
+  readonly major: PostgresMajor;
+  readonly role: "primary" | "replica";
+  readonly podUid: string | undefined;
+  readonly superuser: string;
+  /** Needed only to bootstrap (initdb). */
+  readonly superuserPassword: string | undefined;
+  /** Set for a replica. */
+  readonly source: ReplicaSource | undefined;
+  readonly port: number;
+  readonly listenAddresses: string;
+  readonly socketDir: string;
+  readonly initialConf: string | undefined;
+}
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InputError(`${name} must be a TCP port (1-65535), got ${JSON.stringify(raw)}`, { propertyPath: name });
+  return n;
+}
+
+/**
+ * Reads and checks the settings from `env`. Pure.
+ * @throws {InputError} naming the variable when one is missing or malformed (never echoing a password).
+ */
+export function instanceSettings(env: NodeJS.ProcessEnv): InstanceSettings {
+  const E = INSTANCE_ENV;
+  const required = (name: string, why: string): string => {
+    const v = env[name];
+    if (v === undefined || v === "") throw new InputError(`${name} is not set: ${why}`, { propertyPath: name });
+    return v;
+  };
+  const pgdata = required(E.pgdata, "the instance manager needs the data directory's path");
+  if (!pgdata.startsWith("/")) throw new InputError(`${E.pgdata} must be an absolute path, got ${JSON.stringify(pgdata)}`, { propertyPath: E.pgdata });
+  const majorRaw = required(E.major, `the PostgreSQL major to run (one of ${SUPPORTED_MAJORS.join(", ")})`);
+  const major = Number(majorRaw);
+  if (!isSupportedMajor(major)) throw new InputError(`${E.major} must be one of ${SUPPORTED_MAJORS.join(", ")}, got ${JSON.stringify(majorRaw)}`, { propertyPath: E.major });
+  const role = required(E.role, "primary or replica");
+  if (role !== "primary" && role !== "replica") throw new InputError(`${E.role} must be "primary" or "replica", got ${JSON.stringify(role)}`, { propertyPath: E.role });
+  const ownPort = port(env, E.port, 5432);
+  let source: ReplicaSource | undefined;
+  if (role === "replica") {
+    const slot = required(E.slot, "a replica streams through its own replication slot on the primary");
+    source = {
+      host: required(E.primaryHost, "a replica clones and streams from the primary"),
+      port: port(env, E.primaryPort, ownPort),
+      user: required(E.replicationUser, "the role replicas clone and stream as"),
+      password: required(E.replicationPassword, "the replication role's password (from the cluster's replication Secret)"),
+      slot,
+      applicationName: env[E.applicationName] || slot,
+    };
+  }
+  return {
+    pgdata,
+    major,
+    role,
+    podUid: env[E.podUid] || undefined,
+    superuser: env[E.superuser] || "postgres",
+    superuserPassword: env[E.superuserPassword] || undefined,
+    source,
+    port: ownPort,
+    listenAddresses: env[E.listenAddresses] || "*",
+    socketDir: env[E.socketDir] || "/tmp",
+    initialConf: env[E.initialConf] || undefined,
+  };
+}
+
+/** `env` without the passwords: what initdb and `postgres` get (they need none of them). */
+export function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  delete out[INSTANCE_ENV.superuserPassword];
+  delete out[INSTANCE_ENV.replicationPassword];
+  delete out.PGPASSWORD;
+  return out;
+}

@@ -1,0 +1,229 @@
+// The instance manager (sdk/instance/main.ts) on real PostgreSQL of every major, run as a local
+// process the way a container runs it: as a uid without a passwd entry (nss_wrapper), its
+// settings from the environment, Setpoint's hba file as a server argument.
+// - `run` on an empty PGDATA of a primary: initdb with Setpoint's options (checksums, UTF8,
+//   C.UTF-8, SCRAM over TCP, trust on the local socket only), the superuser's password from the
+//   environment through a file: nowhere on a command line or in the output; `ready` answers;
+//   SIGTERM is a fast shutdown and the manager exits 0.
+// - the same pod restarted: the data as it is; a replica pod on that data: a standby; the server
+//   killed: the manager exits with 137, as a container does.
+// - `run` on an empty PGDATA of a replica: a clone of the primary over the replication protocol
+//   (as the cluster's replication role, through its slot), started as a streaming standby.
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Client } from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { hasPasswdEntry, randomPassword } from "../../sdk/postgres/embedded";
+import { instanceConfigFiles } from "../../sdk/operator/cluster/objects";
+import { podMarkerPath } from "../../sdk/instance/prepare";
+import { majors } from "../support/postgres";
+import { runManager, startManager, type ManagerProcess } from "../support/instance";
+
+const root = mkdtempSync(join(tmpdir(), "setpoint-instance-test-"));
+chmodSync(root, 0o755); // the manager's user traverses it
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+// A uid and gid without a passwd entry, as an arbitrary runAsUser in a container.
+const uid = [4242, 4343, 4444, 5151].find((u) => !hasPasswdEntry(u))!;
+const identity = process.getuid?.() === 0 ? { uid, gid: uid } : undefined;
+
+function dir(...parts: string[]): string {
+  const d = join(root, ...parts);
+  mkdirSync(d, { recursive: true, mode: 0o755 });
+  if (identity) chownSync(d, identity.uid, identity.gid);
+  return d;
+}
+
+async function waitReady(env: Record<string, string>, server: ManagerProcess): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const r = await runManager(["ready"], env, identity);
+    if (r.code === 0) return;
+    if (server.child.exitCode !== null) throw new Error(`the manager exited: ${server.output()}`);
+    await sleep(200);
+  }
+  throw new Error(`not ready: ${server.output()}`);
+}
+
+async function tcp(port: number, password: string | undefined): Promise<string> {
+  const c = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 5000 });
+  c.on("error", () => undefined);
+  try {
+    await c.connect();
+    const r = await c.query<{ enc: string; cks: string; coll: string }>(
+      "select pg_encoding_to_char(encoding) as enc, current_setting('data_checksums') as cks, datcollate as coll from pg_database where datname = 'postgres'",
+    );
+    return JSON.stringify(r.rows[0]);
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+function commandLines(): string {
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .map((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ");
+      } catch {
+        return "";
+      }
+    })
+    .join("\n");
+}
+
+let nextPort = 25_400 + Math.floor(Math.random() * 1000);
+
+describe.each(majors())("instance manager on PostgreSQL %i", (major) => {
+  const password = randomPassword();
+  const base = dir(`pg${major}`);
+  const socketDir = dir(`pg${major}`, "run");
+  const hba = join(base, "pg_hba.conf");
+  writeFileSync(hba, instanceConfigFiles()["pg_hba.conf"]!, { mode: 0o644 });
+  const port = nextPort++;
+  const pgdata = join(dir(`pg${major}`, "volume"), "pgdata");
+  const env = (over: Record<string, string> = {}): Record<string, string> => ({
+    PGDATA: pgdata,
+    SETPOINT_POSTGRES_MAJOR: String(major),
+    SETPOINT_ROLE: "primary",
+    SETPOINT_POD_UID: "pod-a",
+    SETPOINT_SUPERUSER_PASSWORD: password,
+    PGPORT: String(port),
+    SETPOINT_LISTEN_ADDRESSES: "127.0.0.1",
+    SETPOINT_SOCKET_DIR: socketDir,
+    ...over,
+  });
+  const serverArgs = ["-c", `hba_file=${hba}`, "-c", "fsync=off"];
+  let running: ManagerProcess | undefined;
+  afterAll(() => {
+    running?.child.kill("SIGKILL");
+  });
+
+  it("bootstraps an empty PGDATA with Setpoint's initdb options, answers ready, and stops fast on SIGTERM", async () => {
+    expect((await runManager(["ready"], env(), identity)).code).toBe(1);
+    running = startManager(["run", ...serverArgs], env(), identity);
+    await waitReady(env(), running);
+    const seen = commandLines();
+    expect(seen).toContain("hba_file=");
+    expect(seen).not.toContain(password);
+    expect(JSON.parse(await tcp(port, password))).toEqual({ enc: "UTF8", cks: "on", coll: "C.UTF-8" });
+    expect(await tcp(port, `${password}x`)).toMatch(/password authentication failed/);
+    expect(await tcp(port, undefined)).toMatch(/password|SASL/i);
+    expect(readFileSync(podMarkerPath(pgdata), "utf8").trim()).toBe("pod-a");
+    running.child.kill("SIGTERM");
+    expect(await running.exited).toBe(0);
+    const out = running.output();
+    expect(out).toContain('"kind":"initdb"');
+    expect(out).not.toContain(password);
+    expect(readdirSync(join(pgdata, ".."))).toEqual(expect.not.arrayContaining([".pgdata.initdb"]));
+    expect((await runManager(["ready"], env(), identity)).code).toBe(1);
+  });
+
+  it("restarts on its data; a replica pod on existing data starts it as a standby; a killed server fails the container", async () => {
+    running = startManager(["run", ...serverArgs], env(), identity);
+    await waitReady(env(), running);
+    running.child.kill("SIGTERM");
+    expect(await running.exited).toBe(0);
+    expect(running.output()).toContain('"kind":"start"');
+
+    const replica = env({
+      SETPOINT_ROLE: "replica",
+      SETPOINT_POD_UID: "pod-b",
+      SETPOINT_PRIMARY_HOST: "127.0.0.1",
+      SETPOINT_PRIMARY_PORT: "1",
+      SETPOINT_REPLICATION_USER: "streaming_replica",
+      SETPOINT_REPLICATION_PASSWORD: "unused",
+      SETPOINT_REPLICATION_SLOT: "x_2",
+    });
+    running = startManager(["run", ...serverArgs], replica, identity);
+    await waitReady(replica, running);
+    expect(running.output()).toContain('"kind":"standby"');
+    const c = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+    await c.connect();
+    const r = await c.query<{ r: boolean }>("select pg_is_in_recovery() as r");
+    await c.end();
+    expect(r.rows[0]!.r).toBe(true);
+    const postmaster = Number(readFileSync(join(pgdata, "postmaster.pid"), "utf8").split("\n")[0]);
+    process.kill(postmaster, "SIGKILL");
+    expect(await running.exited).toBe(137);
+    running = undefined;
+  });
+
+  it("refuses a PGDATA holding files that are not a data directory, and names what is missing", async () => {
+    const foreign = join(dir(`pg${major}`, "foreign"), "pgdata");
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, "notes.txt"), "keep me");
+    if (identity) chownSync(foreign, identity.uid, identity.gid);
+    const r = await runManager(["run"], env({ PGDATA: foreign }), identity);
+    expect(r.code).toBe(1);
+    expect(r.output).toContain("not a PostgreSQL data directory");
+    expect(readFileSync(join(foreign, "notes.txt"), "utf8")).toBe("keep me");
+    const bad = await runManager(["run"], env({ SETPOINT_ROLE: "leader" }), identity);
+    expect(bad.code).toBe(1);
+    expect(bad.output).toContain('SETPOINT_ROLE must be \\"primary\\" or \\"replica\\"');
+  });
+
+  it("clones an empty replica PGDATA from the primary and streams from it through its slot", async () => {
+    const primaryData = join(dir(`pg${major}`, "primary-volume"), "pgdata");
+    const primaryEnv = env({ PGDATA: primaryData, SETPOINT_POD_UID: "pod-p" });
+    const primary = startManager(["run", ...serverArgs], primaryEnv, identity);
+    running = primary;
+    await waitReady(primaryEnv, primary);
+    const c = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+    await c.connect();
+    try {
+      await c.query("create role streaming_replica login replication password 'repl-pw'");
+      await c.query("select pg_create_physical_replication_slot('pod_2', true)");
+      await c.query("create table kept (n int); insert into kept values (1)");
+    } finally {
+      await c.end();
+    }
+    const replicaPort = nextPort++;
+    const replicaEnv = env({
+      PGDATA: join(dir(`pg${major}`, "replica-volume"), "pgdata"),
+      PGPORT: String(replicaPort),
+      SETPOINT_SOCKET_DIR: dir(`pg${major}`, "replica-run"),
+      SETPOINT_ROLE: "replica",
+      SETPOINT_POD_UID: "pod-r",
+      SETPOINT_PRIMARY_HOST: "127.0.0.1",
+      SETPOINT_PRIMARY_PORT: String(port),
+      SETPOINT_REPLICATION_USER: "streaming_replica",
+      SETPOINT_REPLICATION_PASSWORD: "repl-pw",
+      SETPOINT_REPLICATION_SLOT: "pod_2",
+    });
+    const replica = startManager(["run", ...serverArgs], replicaEnv, identity);
+    try {
+      await waitReady(replicaEnv, replica);
+      expect(replica.output()).toContain('"event":"cloned"');
+      expect(replica.output()).not.toContain("repl-pw");
+      const r = new Client({ host: "127.0.0.1", port: replicaPort, user: "postgres", password, database: "postgres" });
+      await r.connect();
+      try {
+        expect((await r.query("select pg_is_in_recovery() as r, n from kept")).rows).toEqual([{ r: true, n: 1 }]);
+      } finally {
+        await r.end();
+      }
+      const p = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+      await p.connect();
+      try {
+        for (let i = 0; i < 100; i++) {
+          const rows = (await p.query<{ application_name: string; state: string }>("select application_name, state from pg_stat_replication")).rows;
+          if (rows.length === 1 && rows[0]!.state === "streaming") break;
+          await sleep(200);
+        }
+        expect((await p.query("select application_name, state from pg_stat_replication")).rows).toEqual([{ application_name: "pod_2", state: "streaming" }]);
+        expect((await p.query("select active from pg_replication_slots where slot_name = 'pod_2'")).rows).toEqual([{ active: true }]);
+      } finally {
+        await p.end();
+      }
+    } finally {
+      replica.child.kill("SIGTERM");
+      expect(await replica.exited).toBe(0);
+      primary.child.kill("SIGTERM");
+      expect(await primary.exited).toBe(0);
+      running = undefined;
+    }
+  });
+});

@@ -1,0 +1,310 @@
+// A PostgresCluster on real pods: a real node (kubelet + containerd, test/support/real-node), the
+// instance image built from its recipe (images/recipes.ts) and imported without a registry, the
+// operator run by this process (out of cluster) reconciling a 3-instance synchronous cluster whose
+// pods run Setpoint's instance manager: initdb on the first, clones over the replication protocol
+// on the others. A writer commits through the rw Service's ClusterIP (kube-proxy's rules) while
+// the primary's container is killed (containerd kills its task: PID 1 and everything in it), and
+// then while the primary's pod is deleted; each time the time to the first write acknowledged
+// again is printed and no acknowledged row may be lost. Then a parameter that needs a restart
+// (replicas restarted, a switchover: the writers' pause printed) and scaling 3 -> 2 -> 3. Times are printed and written to
+// docs/real-pods.md by hand; the bound asserted is loose (a loaded CI machine), the target 10 s.
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import { chownSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { instanceImageRecipe } from "../../images/recipes";
+import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
+import { INSTANCE_UID } from "../../sdk/operator/cluster/objects";
+import { startOperator, type RunningOperator } from "../../sdk/operator/main";
+import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
+import { recorder } from "../support/cluster";
+import { installCrds, toolchainOrSkip } from "../support/control-plane";
+import { createCustomObject } from "../support/custom-objects";
+import { eventually } from "../support/eventually";
+import { must, run } from "../support/real-node/host";
+import { recipeConfig, recipeRootfs } from "../support/real-node/images";
+import { startRealNode, type RealNode } from "../support/real-node/node";
+import { majors } from "../support/postgres";
+import { startWriter, type Writer } from "../support/writer";
+
+const isRoot = process.getuid?.() === 0;
+const toolchain = isRoot
+  ? toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause"])
+  : { skip: "needs root" };
+const hasRuntime = run("sh", ["-c", "command -v containerd && command -v runc && command -v debootstrap && test -x /usr/lib/cni/bridge"]).status === 0;
+const major = majors().includes(17) ? 17 : majors()[0]!;
+const ns = "default";
+const WAIT_MS = 300_000;
+
+interface Cluster {
+  metadata: { generation?: number };
+  status?: PostgresClusterStatus;
+}
+
+describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a PostgresCluster on real pods", () => {
+  let node: RealNode | undefined;
+  let operator: RunningOperator | undefined;
+  let stopProvisioner = (): void => undefined;
+  const lines: string[] = [];
+  const times: Record<string, number> = {};
+
+  const core = (): CoreV1Api => node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+  const objects = (): CustomObjectsApi => node!.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
+  const read = async (name: string): Promise<Cluster> =>
+    (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name })) as Cluster;
+  const secret = async (name: string): Promise<string> => Buffer.from((await core().readNamespacedSecret({ name, namespace: ns })).data!.password!, "base64").toString("utf8");
+  const podIp = async (name: string): Promise<string> => (await core().readNamespacedPod({ name, namespace: ns })).status!.podIP!;
+  /** Runs `sql` as the superuser on `host`, retrying while the server is not there yet (a restarting container). */
+  const queryEventually = <T extends object>(host: () => Promise<string>, sql: string): Promise<T[]> =>
+    eventually("a query on the primary", async () => query<T>(await host(), sql), WAIT_MS);
+  const query = async <T extends object>(host: string, sql: string): Promise<T[]> => {
+    const c = new Client({ host, port: 5432, user: "postgres", password: await secret("ledger-superuser"), database: "postgres", connectionTimeoutMillis: 5000 });
+    await c.connect();
+    try {
+      return (await c.query<T>(sql)).rows;
+    } finally {
+      await c.end();
+    }
+  };
+  /**
+   * A pod's container log, every start of its current pod, read from the kubelet's log directory
+   * (the API server's log proxy to this kubelet answers 401: it has no kubelet client credentials).
+   */
+  const containerLog = (name: string): string => {
+    const root = join(node!.dir, "pod-logs");
+    const dirs = readdirSync(root).filter((d) => d.startsWith(`${ns}_${name}_`));
+    return dirs
+      .flatMap((d) => readdirSync(join(root, d, "postgres")).sort().map((f) => readFileSync(join(root, d, "postgres", f), "utf8")))
+      .join("");
+  };
+  /** The pods' container logs and the operator's last lines, for a failing wait. */
+  const diagnostics = async (): Promise<string> => {
+    const out: string[] = [];
+    for (const p of (await core().listNamespacedPod({ namespace: ns })).items) {
+      const log = containerLog(p.metadata!.name!).split("\n").slice(-15).join("\n");
+      out.push(`--- ${p.metadata!.name} ${p.status?.phase} ${JSON.stringify(p.status?.containerStatuses?.[0]?.state)}\n${log}`);
+    }
+    return `${out.join("\n")}\n--- operator\n${lines.slice(-25).join("\n")}`;
+  };
+  const settled = (generation: number): Promise<Cluster> =>
+    eventually(`ledger Ready and settled at generation ${generation}`, async () => {
+      const c = await read("ledger");
+      const ready = c.status?.conditions?.find((x) => x.type === "Ready");
+      const progressing = c.status?.conditions?.find((x) => x.type === "Progressing");
+      return c.status?.observedGeneration === generation && ready?.status === "True" && progressing?.status === "False" ? c : undefined;
+    }, WAIT_MS).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await diagnostics()}`);
+    });
+
+  /**
+   * A static provisioner for this node: each pending claim gets a hostPath volume under the run
+   * directory, owned by the instance image's user (hostPath volumes ignore fsGroup), pre-bound to
+   * the claim; kube-controller-manager's binder completes the binding.
+   */
+  function provisioner(): () => void {
+    let stopped = false;
+    const seen = new Set<string>();
+    void (async () => {
+      while (!stopped) {
+        try {
+          for (const pvc of (await core().listNamespacedPersistentVolumeClaim({ namespace: ns })).items as V1PersistentVolumeClaim[]) {
+            const uid = pvc.metadata!.uid!;
+            if (pvc.status?.phase === "Bound" || pvc.metadata?.deletionTimestamp || seen.has(uid)) continue;
+            seen.add(uid);
+            const dir = join(node!.dir, "volumes", `${pvc.metadata!.name}-${uid.slice(0, 8)}`);
+            mkdirSync(dir, { recursive: true, mode: 0o700 });
+            chownSync(dir, INSTANCE_UID, INSTANCE_UID);
+            await core().createPersistentVolume({
+              body: {
+                metadata: { name: `pv-${uid.slice(0, 13)}` },
+                spec: {
+                  capacity: { storage: pvc.spec!.resources!.requests!.storage! },
+                  accessModes: pvc.spec!.accessModes!,
+                  persistentVolumeReclaimPolicy: "Retain",
+                  storageClassName: pvc.spec?.storageClassName ?? "",
+                  hostPath: { path: dir, type: "Directory" },
+                  claimRef: { namespace: ns, name: pvc.metadata!.name!, uid },
+                },
+              },
+            });
+          }
+        } catch (err) {
+          lines.push(`provisioner: ${(err as Error).message}`);
+        }
+        await sleep(300);
+      }
+    })();
+    return () => {
+      stopped = true;
+    };
+  }
+
+  beforeAll(async () => {
+    node = await startRealNode({ toolchain: toolchain.env! });
+    const work = join(node.dir, "instance-image");
+    mkdirSync(work, { recursive: true });
+    let t = Date.now();
+    const recipe = instanceImageRecipe(major);
+    recipeRootfs(recipe, join(work, "rootfs"));
+    times.imageRootfsS = (Date.now() - t) / 1000;
+    t = Date.now();
+    node.importRootfs(join(work, "rootfs"), `setpoint-postgres:${major}`, recipeConfig(recipe));
+    times.imageImportS = (Date.now() - t) / 1000;
+    must("rm", ["-rf", join(work, "rootfs")]);
+    await installCrds(node.controlPlane.kubeConfig, crdManifests());
+    stopProvisioner = provisioner();
+    operator = await startOperator({ kubeconfig: node.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+  }, 1_800_000); // may wait for another real node of this run to finish
+
+  afterAll(async () => {
+    console.log(`real-pod cluster times: ${JSON.stringify(times)}`);
+    stopProvisioner();
+    await operator?.stop();
+    await node?.stop();
+  }, 600_000);
+
+  it("runs a 3-instance synchronous cluster: every pod Ready, two replicas cloned by the instance manager and streaming", async () => {
+    const t = Date.now();
+    await createCustomObject(objects(), ns, "PostgresCluster", "ledger", { postgresVersion: major, instances: 3, synchronous: { number: 1 }, storage: { size: "1Gi" } });
+    const c = await settled(1);
+    times.clusterReadyS = (Date.now() - t) / 1000;
+    expect(c.status?.currentPrimary).toBe("ledger-1");
+    expect(c.status?.instances?.map((i) => [i.name, i.role, i.ready])).toEqual([
+      ["ledger-1", "primary", true],
+      ["ledger-2", "replica", true],
+      ["ledger-3", "replica", true],
+    ]);
+    const streaming = await query<{ application_name: string; state: string; sync_state: string }>(await podIp("ledger-1"), "select application_name, state, sync_state from pg_stat_replication order by 1");
+    expect(streaming.map((r) => [r.application_name, r.state])).toEqual([
+      ["ledger_2", "streaming"],
+      ["ledger_3", "streaming"],
+    ]);
+    // synchronous_standby_names = ANY 1 (ledger_2, ledger_3): both are quorum candidates.
+    expect(streaming.map((r) => r.sync_state)).toEqual(["quorum", "quorum"]);
+    // What the manager chose at initdb, as the server reports it.
+    const [settings] = await query<{ cks: string; enc: string }>(await podIp("ledger-2"), "select current_setting('data_checksums') as cks, pg_encoding_to_char(encoding) as enc from pg_database where datname = 'postgres'");
+    expect(settings).toEqual({ cks: "on", enc: "UTF8" });
+    // The clone's and the start's lines, from the replica's container log.
+    const log = containerLog("ledger-2");
+    const cloned = /"event":"cloned".*"ms":(\d+)/.exec(log);
+    expect(cloned).not.toBeNull();
+    times.cloneMs = Number(cloned![1]);
+  }, 900_000);
+
+  /** Starts a writer through the rw Service's ClusterIP, with a table to write into. */
+  async function writer(firstId: number): Promise<Writer> {
+    const svc = await core().readNamespacedService({ name: "ledger-rw", namespace: ns });
+    const password = await secret("ledger-superuser");
+    await queryEventually(async () => podIp((await read("ledger")).status!.currentPrimary!), "create table if not exists acked (id int primary key, note text)");
+    const w = startWriter({ host: svc.spec!.clusterIP!, port: 5432, user: "postgres", password, database: "postgres" }, "acked", firstId);
+    await eventually("writer running", async () => w.acked.length >= 20, WAIT_MS);
+    return w;
+  }
+
+  /** Stops the writer after a second more of writing and asserts every acknowledged row is on the current primary. */
+  async function noLoss(w: Writer): Promise<void> {
+    await sleep(1000);
+    await w.stop();
+    const present = new Set((await queryEventually<{ id: number }>(async () => podIp((await read("ledger")).status!.currentPrimary!), "select id from acked")).map((r) => r.id));
+    const lost = w.acked.filter((a) => !present.has(a.id));
+    console.log(`${w.acked.length} rows acknowledged, lost ${lost.length} acknowledged rows`);
+    expect(lost).toEqual([]);
+  }
+
+  it("kills the primary's container: writes resume through the rw Service, no acknowledged row lost", async () => {
+    const w = await writer(1);
+    const before = await read("ledger");
+    const primary = before.status!.currentPrimary!;
+    const oldIp = await podIp(primary);
+    const pod = await core().readNamespacedPod({ name: primary, namespace: ns });
+    const containerId = pod.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, "");
+    const failuresBefore = w.failures();
+    must("ctr", ["--address", node!.containerdSocket, "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", containerId]);
+    // The kill has taken effect once a write fails; the outage lasts until the next acknowledged one.
+    const killedAt = Date.now();
+    const failedAt = await eventually("a failed write after the kill", async () => (w.failures() > failuresBefore ? Date.now() : undefined), WAIT_MS, 10);
+    const ack = await eventually("a write acknowledged after the kill", async () => w.acked.find((a) => a.at > failedAt), WAIT_MS, 10);
+    const seconds = (ack.at - Math.min(killedAt, failedAt)) / 1000;
+    const byIp = (await core().listNamespacedPod({ namespace: ns })).items.find((p) => p.status?.podIP === ack.server)?.metadata?.name;
+    const how = ack.server === oldIp ? `${primary} restarted in place` : `failover: acknowledged by ${byIp ?? ack.server}`;
+    times.containerKillToAckS = seconds;
+    console.log(`primary container killed: first write acknowledged ${seconds.toFixed(2)} s later (${how})`);
+    await noLoss(w);
+    expect(seconds).toBeLessThanOrEqual(30);
+    const healed = await settled((await read("ledger")).metadata.generation!);
+    expect(healed.status?.instances).toHaveLength(3);
+  }, 900_000);
+
+  it("deletes the primary's pod: a replica is promoted, writes resume through the rw Service, no acknowledged row lost", async () => {
+    const w = await writer(1_000_000);
+    const primary = (await read("ledger")).status!.currentPrimary!;
+    const oldIp = await podIp(primary);
+    const deletedAt = Date.now();
+    await core().deleteNamespacedPod({ name: primary, namespace: ns });
+    const ack = await eventually("a write acknowledged by a new primary", async () => w.acked.find((a) => a.at > deletedAt && a.server !== oldIp), WAIT_MS).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await diagnostics()}`);
+    });
+    const seconds = (ack.at - deletedAt) / 1000;
+    times.podDeleteFailoverS = seconds;
+    console.log(`primary pod deleted: first write acknowledged by ${ack.server} ${seconds.toFixed(2)} s later`);
+    await noLoss(w);
+    expect(seconds).toBeLessThanOrEqual(30);
+    const healed = await settled((await read("ledger")).metadata.generation!);
+    expect(healed.status?.currentPrimary).not.toBe(primary);
+    expect(healed.status?.instances).toHaveLength(3);
+    const streaming = await query<{ n: string }>(await podIp(healed.status!.currentPrimary!), "select count(*) as n from pg_stat_replication where state = 'streaming'");
+    expect(Number(streaming[0]!.n)).toBe(2);
+  }, 900_000);
+
+  const patch = (body: object): Promise<unknown> =>
+    objects().patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "ledger", body },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+
+  it("rolls out a parameter that needs a restart: replicas first, then a switchover, no acknowledged row lost", async () => {
+    const w = await writer(2_000_000);
+    const before = await read("ledger");
+    const oldPrimary = before.status!.currentPrimary!;
+    const t = Date.now();
+    await patch({ spec: { parameters: { max_connections: "120" } } });
+    const after = await settled(before.metadata.generation! + 1);
+    times.restartRolloutS = (Date.now() - t) / 1000;
+    expect(after.status?.currentPrimary).not.toBe(oldPrimary);
+    // The longest gap between two acknowledged writes: the pause the switchover caused.
+    let gap = 0;
+    for (let i = 1; i < w.acked.length; i++) if (w.acked[i]!.at >= t) gap = Math.max(gap, w.acked[i]!.at - w.acked[i - 1]!.at);
+    times.switchoverPauseS = gap / 1000;
+    console.log(`max_connections rolled out in ${times.restartRolloutS.toFixed(1)} s, switchover ${oldPrimary} -> ${after.status?.currentPrimary}: writes paused ${(gap / 1000).toFixed(2)} s`);
+    await noLoss(w);
+    for (const i of after.status!.instances!) {
+      expect((await query<{ v: string }>(await podIp(i.name), "select current_setting('max_connections') as v"))[0]!.v).toBe("120");
+    }
+  }, 900_000);
+
+  it("scales 3 -> 2 -> 3: the highest replica goes, a new one is cloned and streams", async () => {
+    const c = await read("ledger");
+    const primary = c.status!.currentPrimary!;
+    await patch({ spec: { instances: 2 } });
+    const two = await settled(c.metadata.generation! + 1);
+    expect(two.status?.instances).toHaveLength(2);
+    expect(two.status?.currentPrimary).toBe(primary);
+    const t = Date.now();
+    await patch({ spec: { instances: 3 } });
+    const three = await settled(c.metadata.generation! + 2);
+    times.scaleUpReadyS = (Date.now() - t) / 1000;
+    expect(three.status?.instances).toHaveLength(3);
+    const streaming = await query<{ n: string }>(await podIp(primary), "select count(*) as n from pg_stat_replication where state = 'streaming'");
+    expect(Number(streaming[0]!.n)).toBe(2);
+  }, 900_000);
+
+  it("leaves nothing behind after stop (pods, volumes, the node)", async () => {
+    stopProvisioner();
+    await operator?.stop();
+    operator = undefined;
+    await node!.stop();
+    expect(node!.leftovers()).toEqual([]);
+  }, 600_000);
+});
