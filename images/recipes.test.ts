@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { OPERATOR_IMAGE, renderDockerfile } from "./recipes";
+import { DEFAULT_POOLER_IMAGE } from "../sdk/operator/cluster/pooler";
+import { OPERATOR_IMAGE, POOLER_IMAGE, renderDockerfile, renderPackageDockerfile } from "./recipes";
 
 describe("image recipes", () => {
   it("the committed Dockerfile is the one rendered from the operator recipe", () => {
@@ -17,5 +18,14 @@ describe("image recipes", () => {
     // Every supported major installed at build time, never downloaded by the running operator.
     expect(runtime).toContain('ENV SETPOINT_POSTGRES_INSTALL="never"');
     expect(runtime).toMatch(/RUN SETPOINT_POSTGRES_INSTALL= node -e .*\[14,15,16,17,18\].*ensurePostgresBinaries/);
+  });
+
+  it("the committed pooler Dockerfile is the one rendered from the pooler recipe, whose image the operator's pods run", () => {
+    expect(readFileSync(join(__dirname, `${POOLER_IMAGE.name}.Dockerfile`), "utf8")).toBe(renderPackageDockerfile(POOLER_IMAGE));
+    expect(DEFAULT_POOLER_IMAGE.startsWith(`${POOLER_IMAGE.name}:`)).toBe(true);
+    const text = renderPackageDockerfile(POOLER_IMAGE);
+    expect(text).toContain("apt-get install -y --no-install-recommends pgbouncer");
+    expect(text).toContain("USER 1000:1000");
+    expect(text).toContain('ENTRYPOINT ["/usr/sbin/pgbouncer"]');
   });
 });

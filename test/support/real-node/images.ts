@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { postgresInstallScript, type ImageRecipe } from "../../../images/recipes";
+import { postgresInstallScript, type ImageRecipe, type PackageImageRecipe } from "../../../images/recipes";
 import { CACHE_DIR_ENV, EMBEDDED_POSTGRES_VERSIONS, INSTALL_ENV } from "../../../sdk/postgres/binaries";
 import { must } from "./host";
 
@@ -113,5 +113,21 @@ export function recipeConfig(recipe: ImageRecipe): { entrypoint: string[]; env: 
     env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...Object.entries(recipe.env).map(([k, v]) => `${k}=${v}`)],
     user: recipe.user,
     workingDir: recipe.workdir,
+  };
+}
+
+/** Assembles the root filesystem of a packages-only recipe (the pooler's) in `target`: the debootstrap root with its packages. */
+export function packageRootfs(recipe: PackageImageRecipe, target: string): void {
+  rmSync(target, { recursive: true, force: true });
+  must("cp", ["-a", debianRootfs(recipe), target]);
+}
+
+/** The image config of a packages-only recipe. */
+export function packageConfig(recipe: PackageImageRecipe): { entrypoint: string[]; env: string[]; user: string; workingDir: string } {
+  return {
+    entrypoint: [...recipe.entrypoint],
+    env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...Object.entries(recipe.env).map(([k, v]) => `${k}=${v}`)],
+    user: recipe.user,
+    workingDir: "/",
   };
 }
