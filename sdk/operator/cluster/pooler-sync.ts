@@ -10,8 +10,10 @@
  *   Service; each pod whose files changed is annotated with the new hash (a pod update makes the
  *   kubelet refresh its ConfigMap and Secret volumes at once instead of at its next periodic
  *   sync) and told `RELOAD` until `SHOW DATABASES` shows the primary; then `RESUME` for a pod the
- *   operator paused — unless a switchover is still in progress, or the pause is older than
- *   {@link POOLER_PAUSE_LIMIT_MS} (clients are never held forever).
+ *   operator paused, once no switchover is in progress and it points at the primary — or in any
+ *   case once the pause is older than {@link POOLER_PAUSE_LIMIT_MS} (clients are never held
+ *   forever). A PgBouncer or a primary that does not answer never fails the reconcile: it is
+ *   looked at again soon.
  */
 import type { CoreV1Api, KubernetesObject, V1Pod } from "@kubernetes/client-node";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
@@ -198,7 +200,8 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
   let iniHash = liveIniHash;
   let authHash = liveAuthHash;
   let changed = false;
-  const source = input.primary ? await readPoolerSource(input.primary.target) : undefined;
+  // A primary that does not answer now is asked again on the next reconcile; the files stay as they are.
+  const source = input.primary ? await readPoolerSource(input.primary.target).catch(() => undefined) : undefined;
   if (source !== undefined || liveIniHash === undefined || liveAuthHash === undefined) {
     databases = source?.databases ?? [];
     const ini = poolerIni(pooler, input.primary?.ip, databases);
@@ -267,14 +270,19 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
         probe = await probePooler(target);
       } catch {
         soon = true; // starting, or restarting: looked at again
+        if (annotations[POOLER_PAUSED_ANNOTATION] !== undefined) paused = true;
         return;
       }
       const primaryIp = input.primary?.ip;
       const onPrimary = primaryIp !== undefined && pointsAt(probe, primaryIp, databases);
       const recentlyChanged = !Number.isNaN(changedAt) && input.now.getTime() - changedAt < RELOAD_WINDOW_MS;
       if ((primaryIp !== undefined && !onPrimary) || recentlyChanged) {
-        await reloadPooler(target);
-        probe = await probePooler(target);
+        try {
+          await reloadPooler(target);
+          probe = await probePooler(target);
+        } catch {
+          soon = true; // it stopped answering meanwhile: looked at again
+        }
       }
       const nowOnPrimary = primaryIp !== undefined && pointsAt(probe, primaryIp, databases);
       if (nowOnPrimary) pointing.add(name);
@@ -283,7 +291,13 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       if (pausedAt !== undefined) {
         const heldMs = input.now.getTime() - (Date.parse(pausedAt) || 0);
         if ((!input.holding && nowOnPrimary) || heldMs > POOLER_PAUSE_LIMIT_MS) {
-          await resumePooler(target);
+          try {
+            await resumePooler(target);
+          } catch {
+            soon = true;
+            paused = true;
+            return;
+          }
           await ignoreMissing(api.patchNamespacedPod({ name, namespace, body: [{ op: "remove", path: `/metadata/annotations/${POOLER_PAUSED_ANNOTATION.replace("/", "~1")}` }] }, JSON_PATCH), [404, 422]);
           if (nowOnPrimary) steps.push({ step: `pooler resume ${name}`, outcome: "Updated", detail: `clients held ${(heldMs / 1000).toFixed(1)} s, now served by ${input.primary!.name}` });
           else input.event("Warning", "PoolerResumedUnconfirmed", `${name} resumed after ${(heldMs / 1000).toFixed(0)} s without pointing at a confirmed primary`);

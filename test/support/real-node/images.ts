@@ -51,7 +51,10 @@ export function debianRootfs(recipe: Pick<ImageRecipe, "debian" | "packages">): 
   const packages = [...recipe.packages].sort();
   const key = `${recipe.debian}-minbase-${createHash("sha256").update(packages.join(",")).digest("hex").slice(0, 12)}`;
   return cached(key, (tmp) => {
-    must("debootstrap", ["--variant=minbase", `--include=${packages.join(",")}`, recipe.debian, tmp, debianMirror()]);
+    // Not `must`: its 2-minute limit is too short for a root with more packages on a busy machine.
+    const args = ["--variant=minbase", `--include=${packages.join(",")}`, recipe.debian, tmp, debianMirror()];
+    const r = spawnSync("debootstrap", args, { encoding: "utf8", timeout: 1_200_000 });
+    if (r.status !== 0) throw new Error(`debootstrap ${args.join(" ")} failed (${String(r.status ?? r.error)}): ${`${r.stdout ?? ""}${r.stderr ?? ""}`.trim().slice(-2000)}`);
     // Nothing of the build host's apt state is needed at run time.
     rmSync(join(tmp, "var", "cache", "apt", "archives"), { recursive: true, force: true });
   });
