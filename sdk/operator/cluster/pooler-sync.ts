@@ -15,6 +15,7 @@
  *   forever). A PgBouncer or a primary that does not answer never fails the reconcile: it is
  *   looked at again soon.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { CoreV1Api, KubernetesObject, V1Pod } from "@kubernetes/client-node";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { poolerObjectNames } from "../../api/names";
@@ -277,9 +278,16 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       const onPrimary = primaryIp !== undefined && pointsAt(probe, primaryIp, databases);
       const recentlyChanged = !Number.isNaN(changedAt) && input.now.getTime() - changedAt < RELOAD_WINDOW_MS;
       if ((primaryIp !== undefined && !onPrimary) || recentlyChanged) {
+        // Clients held for a switchover wait on every round trip: while the kubelet writes the new
+        // file, RELOAD again every 100 ms (up to 2 s) rather than on the next reconcile.
+        const heldForUs = annotations[POOLER_PAUSED_ANNOTATION] !== undefined && !input.holding;
         try {
-          await reloadPooler(target);
-          probe = await probePooler(target);
+          for (let attempt = 0; ; attempt++) {
+            await reloadPooler(target);
+            probe = await probePooler(target);
+            if (!heldForUs || primaryIp === undefined || pointsAt(probe, primaryIp, databases) || attempt >= 20) break;
+            await sleep(100);
+          }
         } catch {
           soon = true; // it stopped answering meanwhile: looked at again
         }
