@@ -166,6 +166,20 @@ export async function pausePoolers(options: {
   return failed;
 }
 
+/** What to do with clients the operator holds in one PgBouncer. */
+export type PauseDecision = { readonly kind: "Hold"; readonly reason: string } | { readonly kind: "Resume"; readonly reason: string } | { readonly kind: "ResumeUnconfirmed"; readonly reason: string };
+
+/**
+ * Whether a PgBouncer the operator paused is resumed now: once no switchover is in progress and
+ * it points at the confirmed primary; in any case once it has held its clients for
+ * {@link POOLER_PAUSE_LIMIT_MS}. Pure.
+ */
+export function pauseDecision(o: { readonly holding: boolean; readonly onPrimary: boolean; readonly heldMs: number }): PauseDecision {
+  if (!o.holding && o.onPrimary) return { kind: "Resume", reason: "it points at the confirmed primary" };
+  if (o.heldMs > POOLER_PAUSE_LIMIT_MS) return { kind: "ResumeUnconfirmed", reason: `clients held longer than ${POOLER_PAUSE_LIMIT_MS / 1000} s` };
+  return { kind: "Hold", reason: o.holding ? "the switchover is in progress" : "it does not point at the confirmed primary yet" };
+}
+
 /** Every configured database points at `ip` (and there is at least one). */
 function pointsAt(probe: PoolerProbe, ip: string, databases: readonly string[]): boolean {
   return databases.length > 0 && databases.every((d) => probe.hosts[d] === ip);
@@ -298,7 +312,7 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       const pausedAt = annotations[POOLER_PAUSED_ANNOTATION];
       if (pausedAt !== undefined) {
         const heldMs = input.now.getTime() - (Date.parse(pausedAt) || 0);
-        if ((!input.holding && nowOnPrimary) || heldMs > POOLER_PAUSE_LIMIT_MS) {
+        if (pauseDecision({ holding: input.holding, onPrimary: nowOnPrimary, heldMs }).kind !== "Hold") {
           try {
             await resumePooler(target);
           } catch {
