@@ -486,6 +486,31 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       }
     }
 
+    // The pooler (pooler-sync.ts): its files follow the confirmed primary; clients held for a switchover
+    // are resumed once it serves — right after a promotion, before the slower steps below.
+    const poolerPrimaryIp = podIp(primary);
+    const poolerPrimaryProbe = probes.get(primary);
+    const confirmedPrimary =
+      poolerPrimaryIp && poolerPrimaryProbe?.reachable && !poolerPrimaryProbe.inRecovery && !fencing ? { name: primary, ip: poolerPrimaryIp, target: await target(poolerPrimaryIp) } : undefined;
+    const poolerResult = await syncPooler({
+      cluster,
+      spec,
+      api: deps.api,
+      pods: poolerPods,
+      secrets,
+      configMaps,
+      services,
+      readSecret,
+      ...(confirmedPrimary ? { primary: confirmedPrimary } : {}),
+      instanceIps: new Map([...pods.keys()].flatMap((n) => (podIp(n) ? [[podIp(n)!, n] as const] : []))),
+      holding: switching && fencing,
+      now: ctx.now(),
+      timeoutMs,
+      event,
+    });
+    steps.push(...poolerResult.steps);
+    const poolerStatus: PoolerObservation | undefined = poolerResult.status;
+
     const primaryIp = podIp(primary);
     const primaryProbe = probes.get(primary);
     let bootstrapped = false;
@@ -568,26 +593,6 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       }
     }
 
-    // The pooler (pooler-sync.ts): its files follow the confirmed primary; clients held for a switchover are resumed once it serves.
-    const confirmedPrimary = primaryIp && primaryProbe?.reachable && !primaryProbe.inRecovery && !fencing && bootstrapped ? { name: primary, ip: primaryIp, target: await target(primaryIp) } : undefined;
-    const poolerResult = await syncPooler({
-      cluster,
-      spec,
-      api: deps.api,
-      pods: poolerPods,
-      secrets,
-      configMaps,
-      services,
-      readSecret,
-      ...(confirmedPrimary ? { primary: confirmedPrimary } : {}),
-      instanceIps: new Map([...pods.keys()].flatMap((n) => (podIp(n) ? [[podIp(n)!, n] as const] : []))),
-      holding: switching && fencing,
-      now: ctx.now(),
-      timeoutMs,
-      event,
-    });
-    steps.push(...poolerResult.steps);
-    const poolerStatus: PoolerObservation | undefined = poolerResult.status;
 
     // Configuration: every instance's postgresql.auto.conf holds exactly the desired parameters
     // (plus those the operator manages itself); a change is reloaded at once, and the instance is
