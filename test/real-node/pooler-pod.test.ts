@@ -147,21 +147,34 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
     const tookMs = Date.now() - started;
     console.log(`real node: a pgbouncer.ini change reached the running PgBouncer (pod annotated, RELOAD) in ${tookMs} ms`);
 
-    // PAUSE, a client's query waits, the next reconcile resumes.
+    // PAUSE: a connected client's query and a new client's login wait; the next reconcile resumes both.
     const core = node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    const connect = async (timeoutMs: number) => {
+      const c = new Client({ host: ip, port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "other", connectionTimeoutMillis: timeoutMs });
+      c.on("error", () => undefined);
+      await c.connect();
+      return c;
+    };
+    const client = await connect(5000);
+    await client.query("select 1");
     const pod: V1Pod = await core.readNamespacedPod({ name: "db-pooler-1", namespace: ns });
     expect(await pausePoolers({ api: core, namespace: ns, pods: [pod], adminPassword, poolMode: "transaction", now: new Date(), timeoutMs: 5000 })).toEqual([]);
-    const client = new Client({ host: ip, port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "other", connectionTimeoutMillis: 5000 });
-    await client.connect();
     const t0 = Date.now();
-    const pending = client.query<{ one: number }>("select 1 as one");
-    let settled = false;
-    void pending.then(() => (settled = true));
+    let settled = 0;
+    const pending = client.query<{ one: number }>("select 1 as one").finally(() => settled++);
+    const newcomer = connect(30_000)
+      .then(async (c) => {
+        const r = await c.query<{ one: number }>("select 1 as one");
+        await c.end();
+        return r;
+      })
+      .finally(() => settled++);
     await new Promise((r) => setTimeout(r, 1500));
-    expect(settled).toBe(false); // held by PAUSE
+    expect(settled).toBe(0); // both held by PAUSE
     const resumed = await reconcile();
     expect(resumed.steps.map((s) => s.step)).toContain("pooler resume db-pooler-1");
     expect((await pending).rows[0]!.one).toBe(1);
+    expect((await newcomer).rows[0]!.one).toBe(1);
     const heldMs = Date.now() - t0;
     await client.end();
     console.log(`real node: a query held by PAUSE for ${heldMs} ms, answered after RESUME`);
