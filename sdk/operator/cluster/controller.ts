@@ -17,7 +17,9 @@
  * slot) up to `spec.instances`, scale-down of the highest-ordinal replicas (never the primary);
  * each replica's streaming configuration ({@link FOLLOW_CHECKERS}); every instance's parameters
  * (`ALTER SYSTEM` + reload); the parameter rollout (rollout.ts: restart replicas one at a time,
- * then switch over); volume growth (grow.ts). Decisions are recorded as Events.
+ * then switch over); volume growth (grow.ts). Decisions are recorded as Events. With
+ * `spec.pooler`, the PgBouncer pods follow the primary right after the topology steps, and a
+ * planned switchover pauses them before the old primary shuts down (pooler-sync.ts, ADR 0022).
  *
  * The primary is the pod labelled `setpoint.dev/role=primary`, written before status, so a lost
  * status write never loses a promotion.
@@ -592,7 +594,6 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         }
       }
     }
-
 
     // Configuration: every instance's postgresql.auto.conf holds exactly the desired parameters
     // (plus those the operator manages itself); a change is reloaded at once, and the instance is

@@ -284,8 +284,8 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       try {
         probe = await probePooler(target);
       } catch {
-        soon = true; // starting, or restarting: looked at again
-        if (annotations[POOLER_PAUSED_ANNOTATION] !== undefined) paused = true;
+        // Starting or restarting: its readiness is an event; only held clients make it urgent.
+        if (annotations[POOLER_PAUSED_ANNOTATION] !== undefined) soon = paused = true;
         return;
       }
       const primaryIp = input.primary?.ip;
@@ -308,7 +308,8 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       }
       const nowOnPrimary = primaryIp !== undefined && pointsAt(probe, primaryIp, databases);
       if (nowOnPrimary) pointing.add(name);
-      else if (primaryIp !== undefined) soon = true;
+      // The kubelet writes the files in its own time (no event says when): look again soon while a change is fresh.
+      else if (primaryIp !== undefined && recentlyChanged) soon = true;
       const pausedAt = annotations[POOLER_PAUSED_ANNOTATION];
       if (pausedAt !== undefined) {
         const heldMs = input.now.getTime() - (Date.parse(pausedAt) || 0);
