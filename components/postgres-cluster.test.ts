@@ -48,6 +48,16 @@ describe("postgresClusterDefaults", () => {
     });
   });
 
+  it("types and defaults the pooler from the same schema as the CRD", () => {
+    expect(postgresClusterDefaults("orders", { ...minimal, pooler: { instances: 2, poolMode: "session" } }).spec.pooler).toEqual({
+      instances: 2,
+      poolMode: "session",
+      defaultPoolSize: 20,
+      maxClientConn: 1000,
+    });
+    expect(() => postgresClusterDefaults("orders", { ...minimal, pooler: { parameters: { listen_port: "1" } } })).toThrow(/pooler\.parameters may only set server_idle_timeout/);
+  });
+
   it("derives a valid cluster name from any Pulumi name", () => {
     expect(postgresClusterDefaults("Orders_DB", minimal).clusterName).toBe("orders-db-06a465a1");
     expect(postgresClusterDefaults("x", { ...minimal, clusterName: "orders" }).clusterName).toBe("orders");

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { INSTANCE_DOCKERFILE, INSTANCE_IMAGE_RECIPE, instanceImageRecipe, OPERATOR_IMAGE, postgresInstallScript, renderDockerfile } from "./recipes";
+import { DEFAULT_POOLER_IMAGE } from "../sdk/operator/cluster/pooler";
+import { INSTANCE_DOCKERFILE, INSTANCE_IMAGE_RECIPE, instanceImageRecipe, OPERATOR_IMAGE, POOLER_IMAGE, postgresInstallScript, renderDockerfile, renderPackageDockerfile } from "./recipes";
 
 describe("image recipes", () => {
   it("the committed Dockerfile is the one rendered from the operator recipe", () => {
@@ -35,5 +36,14 @@ describe("image recipes", () => {
     expect(postgresInstallScript(instanceImageRecipe(15))).toBe(postgresInstallScript(INSTANCE_IMAGE_RECIPE));
     // Same Debian packages as the operator image: the test builder shares its Debian root cache.
     expect([...INSTANCE_IMAGE_RECIPE.packages].sort()).toEqual([...OPERATOR_IMAGE.packages].sort());
+  });
+
+  it("the committed pooler Dockerfile is the one rendered from the pooler recipe, whose image the operator's pods run", () => {
+    expect(readFileSync(join(__dirname, `${POOLER_IMAGE.name}.Dockerfile`), "utf8")).toBe(renderPackageDockerfile(POOLER_IMAGE));
+    expect(DEFAULT_POOLER_IMAGE.startsWith(`${POOLER_IMAGE.name}:`)).toBe(true);
+    const text = renderPackageDockerfile(POOLER_IMAGE);
+    expect(text).toContain("apt-get install -y --no-install-recommends pgbouncer");
+    expect(text).toContain("USER 1000:1000");
+    expect(text).toContain('ENTRYPOINT ["/usr/sbin/pgbouncer"]');
   });
 });

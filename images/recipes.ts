@@ -159,3 +159,52 @@ export function renderDockerfile(recipe: ImageRecipe, file = "Dockerfile"): stri
     "",
   ].join("\n");
 }
+
+/**
+ * An image of Debian packages only — no Node.js, no repository files: the PgBouncer pods'.
+ * The same two builders read it (the rendered Dockerfile, and the real-pod tier's debootstrap
+ * root with these packages; test/support/real-node/images.ts `packageRootfs`).
+ */
+export interface PackageImageRecipe {
+  /** Image name (the test image is imported as `docker.io/library/<name>:<tag>`). */
+  readonly name: string;
+  readonly debian: "bookworm";
+  /** Debian packages installed (without recommends). */
+  readonly packages: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** `uid:gid` the image runs as. */
+  readonly user: string;
+  readonly entrypoint: readonly string[];
+}
+
+/**
+ * The pooler image (ADR 0022): Debian's `pgbouncer`, run as an unprivileged uid (PgBouncer
+ * refuses root) with its configuration file as the only argument, which the operator's pods pass
+ * (sdk/operator/cluster/pooler.ts). It writes nothing to its root filesystem: no pid file, no log
+ * file (stderr), no Unix socket.
+ */
+export const POOLER_IMAGE: PackageImageRecipe = {
+  name: "setpoint-pooler",
+  debian: "bookworm",
+  packages: ["pgbouncer"],
+  env: {},
+  user: "1000:1000",
+  entrypoint: ["/usr/sbin/pgbouncer"],
+};
+
+/** The production Dockerfile of a {@link PackageImageRecipe}: Debian slim plus the packages. Pure. */
+export function renderPackageDockerfile(recipe: PackageImageRecipe): string {
+  return [
+    `# Image ${recipe.name}, rendered from images/recipes.ts (npm run images:dockerfile); do not edit.`,
+    "# The real-pod tests build their image from the same recipe (test/support/real-node/images.ts).",
+    "#",
+    `#   docker build -t ${recipe.name}:dev -f images/${recipe.name}.Dockerfile images`,
+    "",
+    `FROM debian:${recipe.debian}-slim`,
+    `RUN apt-get update && apt-get install -y --no-install-recommends ${recipe.packages.join(" ")} && rm -rf /var/lib/apt/lists/*`,
+    ...Object.entries(recipe.env).map(([k, v]) => `ENV ${k}=${JSON.stringify(v)}`),
+    `USER ${recipe.user}`,
+    `ENTRYPOINT ${JSON.stringify(recipe.entrypoint)}`,
+    "",
+  ].join("\n");
+}

@@ -101,6 +101,40 @@ export function clusterObjectNames(clusterName: string): ClusterObjectNames {
   };
 }
 
+/** Names of the objects of a cluster's managed PgBouncer (`spec.pooler`). */
+export interface PoolerObjectNames {
+  /** Service routing to the PgBouncer pods: `<cluster>-pooler-rw`. */
+  readonly service: string;
+  /** ConfigMap with `pgbouncer.ini`: `<cluster>-pooler`. */
+  readonly configMap: string;
+  /** Secret with PgBouncer's `auth_file` (SCRAM verifiers only): `<cluster>-pooler-auth`. */
+  readonly authSecret: string;
+  /** Secret with the admin console's credentials, read by the operator only: `<cluster>-pooler-admin`. */
+  readonly adminSecret: string;
+}
+
+/**
+ * Names of a cluster's pooler objects (hashed to fit when the cluster name is long).
+ * @param clusterName the PostgresCluster's `metadata.name`.
+ */
+export function poolerObjectNames(clusterName: string): PoolerObjectNames {
+  return {
+    service: kubeName([clusterName, "pooler", "rw"]),
+    configMap: kubeName([clusterName, "pooler"]),
+    authSecret: kubeName([clusterName, "pooler", "auth"]),
+    adminSecret: kubeName([clusterName, "pooler", "admin"]),
+  };
+}
+
+/**
+ * Name of PgBouncer pod `ordinal` (1-based) of a cluster: `<cluster>-pooler-<ordinal>`.
+ * @param clusterName the PostgresCluster's `metadata.name`.
+ * @param ordinal 1 for the first pod.
+ */
+export function poolerPodName(clusterName: string, ordinal: number): string {
+  return kubeName([clusterName, "pooler", String(ordinal)]);
+}
+
 /**
  * Name of a cluster's instance `ordinal` (1-based): its pod and its PersistentVolumeClaim,
  * `<cluster>-<ordinal>` (hashed to fit when the cluster name is long).

@@ -62,6 +62,32 @@ export interface PostgresClusterSpecInput {
    * to restart; shorter fails over sooner. A deleted primary pod is replaced at once. @default "5s"
    */
   failoverGrace?: string;
+  /**
+   * A managed PgBouncer in front of the primary, reached through the `<cluster>-pooler-rw`
+   * Service (port 5432). The operator owns its configuration and authentication (clients log in
+   * with their PostgreSQL role's password; superusers and replication roles cannot), points it at
+   * the primary after every failover and switchover, and pauses it through a planned switchover so
+   * that clients wait instead of failing. @default none (no pooler)
+   */
+  pooler?: {
+    /** PgBouncer pods (1-9). @default 1 */
+    instances?: number;
+    /** `transaction` (a server connection per transaction) or `session`. @default "transaction" */
+    poolMode?: "session" | "transaction";
+    /** Server connections per database and user pair (`default_pool_size`). @default 20 */
+    defaultPoolSize?: number;
+    /** Client connections each pod accepts (`max_client_conn`). @default 1000 */
+    maxClientConn?: number;
+    /**
+     * Other `pgbouncer.ini` settings, from `POOLER_PARAMETERS` of `setpoint/api` only, e.g.
+     * `{ query_wait_timeout: "60" }`. @default {} (PgBouncer's defaults)
+     */
+    parameters?: Record<string, string>;
+    /** PgBouncer image, built from Setpoint's pooler recipe. @default "setpoint-pooler:<version>" */
+    image?: string;
+    /** CPU and memory of each PgBouncer container. @default none */
+    resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  };
   /** Synchronous replication. @default none (asynchronous) */
   synchronous?: {
     /** Quorum (`any`) or priority (`first`). @default "any" */

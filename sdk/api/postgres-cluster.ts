@@ -92,6 +92,79 @@ export const DEFAULT_FAILOVER_GRACE = "5s";
 /** Accepted values of `primaryUpdateStrategy`. */
 export const PRIMARY_UPDATE_STRATEGIES = ["unsupervised", "supervised"] as const;
 
+/** PgBouncer pool modes `pooler.poolMode` accepts (statement mode breaks multi-statement transactions: not offered). */
+export const POOL_MODES = ["session", "transaction"] as const;
+
+/**
+ * PgBouncer settings `pooler.parameters` may set. Everything else in `pgbouncer.ini` (addresses,
+ * authentication, the admin console, databases, logging targets, pool mode and sizes) is the
+ * operator's: a setting outside this list is refused, naming it.
+ */
+export const POOLER_PARAMETERS = [
+  "server_idle_timeout",
+  "server_lifetime",
+  "server_connect_timeout",
+  "server_login_retry",
+  "server_reset_query",
+  "server_reset_query_always",
+  "server_check_delay",
+  "server_check_query",
+  "query_timeout",
+  "query_wait_timeout",
+  "client_idle_timeout",
+  "client_login_timeout",
+  "idle_transaction_timeout",
+  "min_pool_size",
+  "reserve_pool_size",
+  "reserve_pool_timeout",
+  "max_db_connections",
+  "max_user_connections",
+  "ignore_startup_parameters",
+  "application_name_add_host",
+  "log_connections",
+  "log_disconnections",
+  "log_pooler_errors",
+  "stats_period",
+  "tcp_keepalive",
+  "tcp_keepidle",
+  "tcp_keepintvl",
+  "tcp_keepcnt",
+] as const;
+
+/** A PgBouncer setting's value: one line of printable characters, no `;` or `#` (comments in pgbouncer.ini). */
+export const POOLER_VALUE_PATTERN = /^[A-Za-z0-9_.,:/ *=-]*$/;
+
+/** Most PgBouncer pods a pooler may have. */
+export const MAX_POOLER_INSTANCES = 9;
+
+const poolerSchema = withRules(
+  z.object({
+    instances: intRange(1, MAX_POOLER_INSTANCES).default(1).describe("Number of PgBouncer pods behind <cluster>-pooler-rw."),
+    poolMode: z
+      .enum(POOL_MODES)
+      .default("transaction")
+      .describe("transaction: a server connection per transaction (switchovers wait between transactions); session: per client session."),
+    defaultPoolSize: intRange(1, 10_000).default(20).describe("Server connections per database and user pair (PgBouncer default_pool_size)."),
+    maxClientConn: intRange(1, 100_000).default(1000).describe("Client connections each PgBouncer pod accepts (max_client_conn)."),
+    parameters: z
+      .record(z.string().max(63), z.string().max(256).regex(POOLER_VALUE_PATTERN, { error: "must be one line of letters, digits, spaces and _ . , : / * = - (no ; or #)" }))
+      .refine((p) => Object.keys(p).length <= POOLER_PARAMETERS.length, { error: `at most ${POOLER_PARAMETERS.length} parameters` })
+      .meta({ maxProperties: POOLER_PARAMETERS.length })
+      .optional()
+      .describe(`Other pgbouncer.ini settings, e.g. { query_wait_timeout: "60" }; one of ${POOLER_PARAMETERS.join(", ")}.`),
+    image: z.string().min(1).optional().describe("PgBouncer image (Setpoint's pooler image, images/recipes.ts); setpoint-pooler:<version> when omitted."),
+    resources: resourcesSchema.optional().describe("CPU and memory of each PgBouncer container."),
+  }),
+  [
+    {
+      cel: `!has(self.parameters) || self.parameters.all(k, k in [${POOLER_PARAMETERS.map((p) => `'${p}'`).join(", ")}])`,
+      message: `pooler.parameters may only set ${POOLER_PARAMETERS.join(", ")} (the operator owns the rest of pgbouncer.ini)`,
+      field: "parameters",
+      check: (p) => Object.keys(p.parameters ?? {}).every((k) => (POOLER_PARAMETERS as readonly string[]).includes(k)),
+    },
+  ],
+).describe("A managed PgBouncer in front of the primary (<cluster>-pooler-rw): it follows the primary and holds clients through planned switchovers.");
+
 /** Zod schema of `PostgresCluster.spec` (the trust boundary for components and the operator). */
 export const postgresClusterSpecSchema = withRules(
   z.object({
@@ -118,6 +191,7 @@ export const postgresClusterSpecSchema = withRules(
     failoverGrace: duration
       .default(DEFAULT_FAILOVER_GRACE)
       .describe("How long an unready primary that does not answer may stay so before a replica replaces it (a deleted pod is replaced at once)."),
+    pooler: poolerSchema.optional(),
   }),
   [
     {
@@ -159,6 +233,14 @@ const instanceStatusSchema = z.object({
   diskUsedBytes: z.int().min(0).optional().describe("Bytes used on the data volume, as last measured."),
 });
 
+const poolerStatusSchema = z.object({
+  service: z.string().describe("Service routing to the PgBouncer pods."),
+  instances: z.int().min(0).describe("PgBouncer pods that exist."),
+  readyInstances: z.int().min(0).describe("PgBouncer pods that are ready."),
+  primary: z.string().optional().describe("Instance (pod name) every ready PgBouncer pod sends its server connections to."),
+  paused: z.boolean().optional().describe("The operator holds clients (PAUSE) for a switchover in progress."),
+});
+
 /** Zod schema of `PostgresCluster.status` (written by the operator, read by the component). */
 export const postgresClusterStatusSchema = z.object({
   ...baseStatusShape,
@@ -176,6 +258,7 @@ export const postgresClusterStatusSchema = z.object({
   readOnlyService: z.string().optional().describe("Service routing to replicas."),
   port: z.int().min(1).max(65535).optional(),
   secretName: z.string().optional().describe("Secret with the application credentials."),
+  pooler: poolerStatusSchema.optional().describe("The managed PgBouncer, when spec.pooler is set."),
 });
 
 /** `PostgresCluster.status`. */

@@ -107,6 +107,13 @@ describe.skipIf(toolchain.skip !== undefined)("CRDs on a real API server", () =>
       expect(created.spec["synchronous"]).toEqual({ method: "any", number: 1 });
     });
 
+    it("applies the pooler's defaults as parsePostgresClusterSpec does, and keeps its settings", async () => {
+      const input = { postgresVersion: 17, storage: { size: "1Gi" }, pooler: { parameters: { query_wait_timeout: "60" } } };
+      const created = await create("PostgresCluster", input);
+      expect(created.spec).toEqual(parsePostgresClusterSpec(input));
+      expect(created.spec["pooler"]).toEqual({ instances: 1, poolMode: "transaction", defaultPoolSize: 20, maxClientConn: 1000, parameters: { query_wait_timeout: "60" } });
+    });
+
     it.each([
       ["instances: 0", { instances: 0, postgresVersion: 17, storage: { size: "1Gi" } }, "spec.instances"],
       ["instances: 10", { instances: 10, postgresVersion: 17, storage: { size: "1Gi" } }, "spec.instances"],
@@ -118,6 +125,10 @@ describe.skipIf(toolchain.skip !== undefined)("CRDs on a real API server", () =>
       ["a non-string parameter", { postgresVersion: 17, storage: { size: "1Gi" }, parameters: { work_mem: 8 } }, "spec.parameters.work_mem"],
       ["a parameter the operator manages", { postgresVersion: 17, storage: { size: "1Gi" }, parameters: { primary_conninfo: "host=x" } }, "spec.parameters"],
       ["a failoverGrace that is not a duration", { postgresVersion: 17, storage: { size: "1Gi" }, failoverGrace: "soon" }, "spec.failoverGrace"],
+      ["pooler.instances: 0", { postgresVersion: 17, storage: { size: "1Gi" }, pooler: { instances: 0 } }, "spec.pooler.instances"],
+      ["pooler.poolMode: statement", { postgresVersion: 17, storage: { size: "1Gi" }, pooler: { poolMode: "statement" } }, "spec.pooler.poolMode"],
+      ["a pooler parameter the operator owns", { postgresVersion: 17, storage: { size: "1Gi" }, pooler: { parameters: { auth_type: "trust" } } }, "spec.pooler.parameters"],
+      ["a pooler parameter value with a comment", { postgresVersion: 17, storage: { size: "1Gi" }, pooler: { parameters: { query_timeout: "5 ; auth_type = trust" } } }, "spec.pooler.parameters.query_timeout"],
     ])("rejects %s with a 422 naming the field, as zod does", async (_label, spec, field) => {
       const status = await reject("PostgresCluster", spec);
       expect(fields(status)).toContain(field);

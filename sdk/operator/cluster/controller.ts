@@ -17,7 +17,9 @@
  * slot) up to `spec.instances`, scale-down of the highest-ordinal replicas (never the primary);
  * each replica's streaming configuration ({@link FOLLOW_CHECKERS}); every instance's parameters
  * (`ALTER SYSTEM` + reload); the parameter rollout (rollout.ts: restart replicas one at a time,
- * then switch over); volume growth (grow.ts). Decisions are recorded as Events.
+ * then switch over); volume growth (grow.ts). Decisions are recorded as Events. With
+ * `spec.pooler`, the PgBouncer pods follow the primary right after the topology steps, and a
+ * planned switchover pauses them before the old primary shuts down (pooler-sync.ts, ADR 0022).
  *
  * The primary is the pod labelled `setpoint.dev/role=primary`, written before status, so a lost
  * status write never loses a promotion.
@@ -70,6 +72,9 @@ import {
   type ClusterObject,
 } from "./objects";
 import { statusFor, type InstanceObservation, type Observation } from "./status";
+import { POOLER_LABEL } from "./pooler";
+import { pausePoolers, syncPooler, type PoolerObservation } from "./pooler-sync";
+import { poolerObjectNames } from "../../api/names";
 
 export type { InstanceProbe } from "./instance-sql";
 
@@ -110,6 +115,9 @@ export interface PostgresClusterDeps {
     | "deleteNamespacedPod"
     | "deleteNamespacedPersistentVolumeClaim"
     | "patchNamespacedPersistentVolumeClaim"
+    | "replaceNamespacedSecret"
+    | "deleteNamespacedSecret"
+    | "deleteNamespacedConfigMap"
   >;
   /** Where status is written (the `postgresclusters` status subresource). */
   readonly status: StatusApi;
@@ -210,7 +218,10 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const uid = cluster.metadata.uid;
     const mine = <T extends KubernetesObject>(cache: Cache<T>): Map<string, T> =>
       new Map(cache.list().filter((o) => o.metadata?.namespace === req.namespace && controllerOf(o)?.uid === uid).map((o) => [o.metadata!.name!, o]));
-    const pods = mine(deps.pods);
+    // PgBouncer pods (pooler-sync.ts) are not instances: every instance step ignores them.
+    const allPods = mine(deps.pods);
+    const poolerPods = new Map([...allPods].filter(([, p]) => p.metadata?.labels?.[POOLER_LABEL] !== undefined));
+    const pods = new Map([...allPods].filter(([n]) => !poolerPods.has(n)));
     const claims = mine(deps.claims);
     const services = mine(deps.services);
     const secrets = mine(deps.secrets);
@@ -278,6 +289,14 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       if (present.length === 0) return;
       await ignoreNotFound(deps.api.patchNamespacedPod({ name, namespace: req.namespace, body: present.map((k) => ({ op: "remove", path: `/metadata/annotations/${k.replace("/", "~1")}` })) }, JSON_PATCH));
     };
+    /** Before a planned switchover shuts the primary down: the pooler holds its clients (PAUSE). */
+    const holdPoolerClients = async (): Promise<void> => {
+      if (spec.pooler === undefined || poolerPods.size === 0) return;
+      const adminPassword = await readSecret(poolerObjectNames(req.name).adminSecret, "password").catch(() => undefined);
+      if (adminPassword === undefined) return;
+      const failed = await pausePoolers({ api: deps.api, namespace: req.namespace, pods: poolerPods.values(), adminPassword, poolMode: spec.pooler.poolMode, now: ctx.now(), timeoutMs });
+      if (failed.length > 0) event("Warning", "PoolerPauseIncomplete", `switching over anyway: ${failed.join("; ")}`);
+    };
     const clearSwitchoverRequest = async (): Promise<void> => {
       if (obj.metadata?.annotations?.[SWITCHOVER_TO_ANNOTATION] === undefined || !deps.patchCluster) return;
       await deps.patchCluster(req.namespace, req.name, [{ op: "remove", path: `/metadata/annotations/${SWITCHOVER_TO_ANNOTATION.replace("/", "~1")}` }]).catch((err: unknown) => {
@@ -319,6 +338,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       const to = switchover.to;
       // Decided, but the operator stopped before the old primary's shutdown began: begin it now.
       if (primaryPod !== undefined && !primaryPod.metadata?.deletionTimestamp && !isPrimaryNow(to)) {
+        await holdPoolerClients();
         await ignoreNotFound(deps.api.deleteNamespacedPod({ name: primary, namespace: req.namespace, body: { preconditions: { uid: primaryPod.metadata?.uid } } }));
       }
       const others = new Map([...pods.keys()].filter((n) => n !== primary && live(n) !== undefined).map((n) => [n, probes.get(n)] as const));
@@ -467,6 +487,31 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         }
       }
     }
+
+    // The pooler (pooler-sync.ts): its files follow the confirmed primary; clients held for a switchover
+    // are resumed once it serves — right after a promotion, before the slower steps below.
+    const poolerPrimaryIp = podIp(primary);
+    const poolerPrimaryProbe = probes.get(primary);
+    const confirmedPrimary =
+      poolerPrimaryIp && poolerPrimaryProbe?.reachable && !poolerPrimaryProbe.inRecovery && !fencing ? { name: primary, ip: poolerPrimaryIp, target: await target(poolerPrimaryIp) } : undefined;
+    const poolerResult = await syncPooler({
+      cluster,
+      spec,
+      api: deps.api,
+      pods: poolerPods,
+      secrets,
+      configMaps,
+      services,
+      readSecret,
+      ...(confirmedPrimary ? { primary: confirmedPrimary } : {}),
+      instanceIps: new Map([...pods.keys()].flatMap((n) => (podIp(n) ? [[podIp(n)!, n] as const] : []))),
+      holding: switching && fencing,
+      now: ctx.now(),
+      timeoutMs,
+      event,
+    });
+    steps.push(...poolerResult.steps);
+    const poolerStatus: PoolerObservation | undefined = poolerResult.status;
 
     const primaryIp = podIp(primary);
     const primaryProbe = probes.get(primary);
@@ -636,6 +681,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
             { name: action.to, namespace: req.namespace, body: { metadata: { annotations: switchoverAnnotations(action.from, fenceLsn, ctx.now()) } } },
             MERGE_PATCH,
           );
+          await holdPoolerClients();
           await ignoreNotFound(deps.api.deleteNamespacedPod({ name: action.from, namespace: req.namespace }));
           steps.push({ step: "switchover", outcome: "Updated", detail: `${action.checker}: ${action.reason}; shutting ${action.from} down, then promoting ${action.to}` });
           event("Normal", "Switchover", `switching over from ${action.from} to ${action.to}: ${action.reason}`);
@@ -699,11 +745,12 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       ...(topology ? { topology } : {}),
       ...(effective ? { effectiveParameters: effective } : {}),
       ...(fullest ? { diskUsage: fullest } : {}),
+      ...(poolerStatus && spec.pooler ? { pooler: poolerStatus } : {}),
     };
     const next = statusFor(obj.status, observation, generation, ctx.now());
     const written = await writeStatus(deps.status, obj as StatusObject<PostgresClusterStatus>, next);
     if (written.conflict) return { requeueAfterMs: 500 };
-    if (topology?.reason === "Failover" || topology?.reason === "Switchover") return { requeueAfterMs: 250 }; // in progress: look again soon
+    if (topology?.reason === "Failover" || topology?.reason === "Switchover" || poolerResult.soon) return { requeueAfterMs: 250 }; // in progress: look again soon
     // Waiting for a user's approval is as settled as it gets: the annotation's arrival is an event.
     const settled = (next.conditions?.some((c) => c.type === "Progressing" && c.status === "False") ?? false) || topology?.reason === "WaitingForSwitchover";
     const after = settled ? (deps.healthRequeueMs ?? 30_000) : (deps.progressRequeueMs ?? 2000);

@@ -33,6 +33,13 @@ describe("statusFor", () => {
     expect(cond(s, "Degraded")).toMatchObject({ status: "False", observedGeneration: 3 });
   });
 
+  it("reports the pooler as observed, and drops it once the spec has none", () => {
+    const pooler = { service: "orders-pooler-rw", instances: 2, readyInstances: 1, primary: "orders-1", paused: true };
+    const s = statusFor(undefined, observed({ pooler }), 1, now);
+    expect(s.pooler).toEqual(pooler);
+    expect(statusFor(s, observed(), 2, now).pooler).toBeUndefined();
+  });
+
   it("names why it is not Ready, in order: no pod, unreachable, not bootstrapped", () => {
     expect(cond(statusFor(undefined, observed({ instances: [] }), 1, now), "Ready")).toMatchObject({ status: "False", reason: "PrimaryPending" });
     const down = { ...up, podReady: false, probe: { reachable: false as const, error: "connection refused" } };

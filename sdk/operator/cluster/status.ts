@@ -43,6 +43,8 @@ export type Observation =
       readonly effectiveParameters?: Readonly<Record<string, string>>;
       /** The fullest instance's data volume. */
       readonly diskUsage?: { readonly usedBytes: number; readonly capacityBytes: number };
+      /** The managed PgBouncer, when the spec has one. */
+      readonly pooler?: NonNullable<PostgresClusterStatus["pooler"]>;
     };
 
 /**
@@ -104,6 +106,7 @@ export function statusFor(previous: PostgresClusterStatus | undefined, observati
         readOnlyService: observation.services.ro ? observation.names.readOnlyService : undefined,
         ...(observation.effectiveParameters ? { effectiveParameters: { ...observation.effectiveParameters } } : {}),
         ...(observation.diskUsage ? { diskUsage: { ...observation.diskUsage } } : {}),
+        pooler: observation.pooler ? { ...observation.pooler } : undefined,
       };
       break;
     }

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { postgresInstallScript, type ImageRecipe } from "../../../images/recipes";
+import { postgresInstallScript, type ImageRecipe, type PackageImageRecipe } from "../../../images/recipes";
 import { INSTANCE_ENV } from "../../../sdk/instance/settings";
 import { CACHE_DIR_ENV, EMBEDDED_POSTGRES_VERSIONS, INSTALL_ENV } from "../../../sdk/postgres/binaries";
 import { must } from "./host";
@@ -52,7 +52,10 @@ export function debianRootfs(recipe: Pick<ImageRecipe, "debian" | "packages">): 
   const packages = [...recipe.packages].sort();
   const key = `${recipe.debian}-minbase-${createHash("sha256").update(packages.join(",")).digest("hex").slice(0, 12)}`;
   return cached(key, (tmp) => {
-    must("debootstrap", ["--variant=minbase", `--include=${packages.join(",")}`, recipe.debian, tmp, debianMirror()]);
+    // Not `must`: its 2-minute limit is too short for a root with more packages on a busy machine.
+    const args = ["--variant=minbase", `--include=${packages.join(",")}`, recipe.debian, tmp, debianMirror()];
+    const r = spawnSync("debootstrap", args, { encoding: "utf8", timeout: 1_200_000 });
+    if (r.status !== 0) throw new Error(`debootstrap ${args.join(" ")} failed (${String(r.status ?? r.error)}): ${`${r.stdout ?? ""}${r.stderr ?? ""}`.trim().slice(-2000)}`);
     // Nothing of the build host's apt state is needed at run time.
     rmSync(join(tmp, "var", "cache", "apt", "archives"), { recursive: true, force: true });
   });
@@ -117,5 +120,21 @@ export function recipeConfig(recipe: ImageRecipe): { entrypoint: string[]; cmd?:
     env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...Object.entries(recipe.env).map(([k, v]) => `${k}=${v}`)],
     user: recipe.user,
     workingDir: recipe.workdir,
+  };
+}
+
+/** Assembles the root filesystem of a packages-only recipe (the pooler's) in `target`: the debootstrap root with its packages. */
+export function packageRootfs(recipe: PackageImageRecipe, target: string): void {
+  rmSync(target, { recursive: true, force: true });
+  must("cp", ["-a", debianRootfs(recipe), target]);
+}
+
+/** The image config of a packages-only recipe. */
+export function packageConfig(recipe: PackageImageRecipe): { entrypoint: string[]; env: string[]; user: string; workingDir: string } {
+  return {
+    entrypoint: [...recipe.entrypoint],
+    env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...Object.entries(recipe.env).map(([k, v]) => `${k}=${v}`)],
+    user: recipe.user,
+    workingDir: "/",
   };
 }

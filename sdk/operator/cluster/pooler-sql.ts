@@ -1,0 +1,111 @@
+/**
+ * What the cluster controller asks of the primary for its pooler (the login roles' SCRAM
+ * verifiers, the connectable databases) and does through each PgBouncer's admin console
+ * (`SHOW DATABASES`, `SHOW STATE`, `PAUSE`, `RESUME`, `RELOAD`), over short-lived connections
+ * with short timeouts. Verifiers and passwords are never logged.
+ */
+import { Client } from "pg";
+import { withClient, type InstanceTarget } from "./instance-sql";
+import { PGBOUNCER_PORT, POOLER_ADMIN_USER, type PoolerRole } from "./pooler";
+
+/** What the primary says the pooler must serve. */
+export interface PoolerSource {
+  /** Login roles that are neither superusers nor replication roles, with a SCRAM verifier that has not expired. */
+  readonly roles: readonly PoolerRole[];
+  /** Databases that accept connections (templates excluded). */
+  readonly databases: readonly string[];
+}
+
+/** Reads {@link PoolerSource} from the primary as the superuser. */
+export function readPoolerSource(t: InstanceTarget): Promise<PoolerSource> {
+  return withClient(t, async (c) => {
+    const roles = await c.query<{ name: string; verifier: string }>(
+      `select rolname as name, rolpassword as verifier from pg_catalog.pg_authid
+        where rolcanlogin and not rolsuper and not rolreplication and rolpassword like 'SCRAM-SHA-256$%'
+          and (rolvaliduntil is null or rolvaliduntil > now()) order by rolname`,
+    );
+    const dbs = await c.query<{ name: string }>("select datname as name from pg_catalog.pg_database where datallowconn and not datistemplate order by datname");
+    return { roles: roles.rows, databases: dbs.rows.map((r) => r.name) };
+  });
+}
+
+/** A connection to one PgBouncer's admin console. */
+export interface PoolerTarget {
+  readonly host: string;
+  readonly password: string;
+  readonly timeoutMs: number;
+}
+
+/** What one PgBouncer reports. */
+export interface PoolerProbe {
+  /** Host of each configured database (the admin database excluded). */
+  readonly hosts: Readonly<Record<string, string>>;
+}
+
+/**
+ * Runs `fn` on a fresh connection to PgBouncer's admin console (simple query protocol: the
+ * console accepts nothing else), closed after.
+ */
+async function withConsole<T>(t: PoolerTarget, fn: (c: Client) => Promise<T>, queryTimeoutMs = t.timeoutMs): Promise<T> {
+  const client = new Client({ host: t.host, port: PGBOUNCER_PORT, user: POOLER_ADMIN_USER, password: t.password, database: "pgbouncer", connectionTimeoutMillis: t.timeoutMs, query_timeout: queryTimeoutMs });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * `SHOW DATABASES` of one PgBouncer (whether it is paused is not asked: PgBouncer 1.18, Debian
+ * bookworm's, has no `SHOW STATE`; the operator's pause is its pod annotation).
+ * @throws when its console does not answer.
+ */
+export function probePooler(t: PoolerTarget): Promise<PoolerProbe> {
+  return withConsole(t, async (c) => {
+    const dbs = await c.query<{ name: string; host: string | null }>("SHOW DATABASES");
+    return { hosts: Object.fromEntries(dbs.rows.filter((r) => r.name !== "pgbouncer").map((r) => [r.name, r.host ?? ""])) };
+  });
+}
+
+/**
+ * `PAUSE`: PgBouncer releases every server connection once its transaction (transaction mode) or
+ * session (session mode) ends and holds new queries until `RESUME`. Waits up to `waitMs` for it
+ * to complete; false when it had not by then (the pause stays in force).
+ */
+export async function pausePooler(t: PoolerTarget, waitMs: number): Promise<boolean> {
+  return withConsole(
+    t,
+    async (c) => {
+      try {
+        await c.query("PAUSE");
+        return true;
+      } catch (err) {
+        // Already paused: done.
+        if (/already (in progress|paused|suspended)/i.test(err instanceof Error ? err.message : "")) return true;
+        if (/timeout/i.test(err instanceof Error ? err.message : "")) return false;
+        throw err;
+      }
+    },
+    waitMs,
+  );
+}
+
+/** `RELOAD`: PgBouncer re-reads its configuration files; new server connections use them. */
+export function reloadPooler(t: PoolerTarget): Promise<void> {
+  return withConsole(t, async (c) => {
+    await c.query("RELOAD");
+  });
+}
+
+/** `RESUME` (a PgBouncer that is not paused counts as resumed). */
+export function resumePooler(t: PoolerTarget): Promise<void> {
+  return withConsole(t, async (c) => {
+    try {
+      await c.query("RESUME");
+    } catch (err) {
+      if (!/not paused|not suspended/i.test(err instanceof Error ? err.message : "")) throw err;
+    }
+  });
+}

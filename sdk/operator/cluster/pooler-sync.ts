@@ -1,0 +1,350 @@
+/**
+ * The cluster controller's pooler steps (ADR 0022), apart from its instance steps:
+ *
+ * - {@link pausePoolers}, called before a planned switchover shuts the old primary down: each
+ *   PgBouncer pod is annotated ({@link POOLER_PAUSED_ANNOTATION}, first, so an operator that dies
+ *   right after still knows the pause is its own) and told `PAUSE`, which returns once every
+ *   server connection is released; clients' next queries wait in PgBouncer.
+ * - {@link syncPooler}, every reconcile: the admin Secret, `pgbouncer.ini` (the confirmed
+ *   primary's address) and the auth file (verifiers read from the primary), the pods, the
+ *   Service; each pod whose files changed is annotated with the new hash (a pod update makes the
+ *   kubelet refresh its ConfigMap and Secret volumes at once instead of at its next periodic
+ *   sync) and told `RELOAD` until `SHOW DATABASES` shows the primary; then `RESUME` for a pod the
+ *   operator paused, once no switchover is in progress and it points at the primary — or in any
+ *   case once the pause is older than {@link POOLER_PAUSE_LIMIT_MS} (clients are never held
+ *   forever). A PgBouncer or a primary that does not answer never fails the reconcile: it is
+ *   looked at again soon.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { CoreV1Api, KubernetesObject, V1Pod } from "@kubernetes/client-node";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { poolerObjectNames } from "../../api/names";
+import type { PostgresClusterSpec } from "../../api/postgres-cluster";
+import { randomPassword } from "../../postgres/embedded";
+import { apiStatusCode } from "../../reconcile/internal/api-error";
+import type { InstanceTarget } from "./instance-sql";
+import type { ClusterObject } from "./objects";
+import {
+  dataHash,
+  POOLER_CONFIG_HASH_ANNOTATION,
+  POOLER_DATA_HASH_ANNOTATION,
+  POOLER_PAUSED_ANNOTATION,
+  POOLER_POD_HASH_ANNOTATION,
+  POOLER_USERLIST,
+  POOLER_INI,
+  poolerAdminSecret,
+  poolerAuthSecret,
+  poolerConfigMap,
+  poolerIni,
+  poolerPod,
+  poolerService,
+  poolerUserlist,
+} from "./pooler";
+import { pausePooler, probePooler, readPoolerSource, reloadPooler, resumePooler, type PoolerProbe, type PoolerTarget } from "./pooler-sql";
+import { poolerPodName } from "../../api/names";
+
+/** Longest the operator holds a pooler's clients: past it, `RESUME` even unconfirmed. */
+export const POOLER_PAUSE_LIMIT_MS = 30_000;
+/** Annotation on a PgBouncer pod: when its files last changed (it is told `RELOAD` for a while after). */
+export const POOLER_CHANGED_ANNOTATION = "setpoint.dev/pooler-config-changed-at";
+/** How long after a change a pod is told `RELOAD` on every reconcile (the kubelet writes the files in its own time). */
+const RELOAD_WINDOW_MS = 120_000;
+
+const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
+const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/** The Kubernetes calls the pooler steps make. */
+export type PoolerApi = Pick<
+  CoreV1Api,
+  | "createNamespacedSecret"
+  | "replaceNamespacedSecret"
+  | "deleteNamespacedSecret"
+  | "createNamespacedConfigMap"
+  | "replaceNamespacedConfigMap"
+  | "deleteNamespacedConfigMap"
+  | "createNamespacedPod"
+  | "patchNamespacedPod"
+  | "deleteNamespacedPod"
+  | "createNamespacedService"
+  | "deleteNamespacedService"
+>;
+
+/** One step's outcome, as the controller logs it. */
+export interface PoolerStep {
+  readonly step: string;
+  readonly outcome: "Created" | "Updated" | "Unchanged" | "Waiting";
+  readonly detail?: string;
+}
+
+/** What the pooler reports in status. */
+export interface PoolerObservation {
+  readonly service: string;
+  readonly instances: number;
+  readonly readyInstances: number;
+  /** The instance every ready pod points at, when they agree. */
+  readonly primary?: string;
+  readonly paused: boolean;
+}
+
+/** Inputs of {@link syncPooler}. */
+export interface PoolerSyncInput {
+  readonly cluster: ClusterObject;
+  readonly spec: PostgresClusterSpec;
+  readonly api: PoolerApi;
+  /** The cluster's PgBouncer pods, by name (from the cache). */
+  readonly pods: ReadonlyMap<string, V1Pod>;
+  /** The cluster's Secrets, ConfigMaps and Services (metadata), by name. */
+  readonly secrets: ReadonlyMap<string, KubernetesObject>;
+  readonly configMaps: ReadonlyMap<string, KubernetesObject>;
+  readonly services: ReadonlyMap<string, KubernetesObject>;
+  readonly readSecret: (name: string, key: string) => Promise<string>;
+  /** The primary, when it is confirmed (answers, not in recovery) and nothing fences it. */
+  readonly primary?: { readonly name: string; readonly ip: string; readonly target: InstanceTarget };
+  /** Instance pod IPs -> names (to report which instance the pooler points at). */
+  readonly instanceIps: ReadonlyMap<string, string>;
+  /** A planned switchover is in progress: keep the operator's pause. */
+  readonly holding: boolean;
+  readonly now: Date;
+  readonly timeoutMs: number;
+  readonly event: (type: "Normal" | "Warning", reason: string, message: string) => void;
+}
+
+/** What {@link syncPooler} did and saw. */
+export interface PoolerSyncResult {
+  readonly steps: readonly PoolerStep[];
+  readonly status?: PoolerObservation;
+  /** Something is converging (a pod not pointing at the primary yet, clients held): look again soon. */
+  readonly soon: boolean;
+}
+
+function isReady(pod: V1Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+}
+
+function isRunning(pod: V1Pod): boolean {
+  return !pod.metadata?.deletionTimestamp && pod.status?.podIP !== undefined && (pod.status.containerStatuses?.some((c) => c.state?.running) ?? false);
+}
+
+async function ignoreMissing(p: Promise<unknown>, codes: readonly number[] = [404]): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if (!codes.includes(apiStatusCode(err) ?? 0)) throw err;
+  }
+}
+
+/**
+ * Holds the clients of every running PgBouncer pod of a cluster (see the module documentation).
+ * Never throws for a pod that does not answer: a switchover must not wait on its pooler.
+ * @returns the pods that did not confirm the pause in time, with why.
+ */
+export async function pausePoolers(options: {
+  readonly api: Pick<CoreV1Api, "patchNamespacedPod">;
+  readonly namespace: string;
+  readonly pods: Iterable<V1Pod>;
+  readonly adminPassword: string;
+  readonly poolMode: "session" | "transaction";
+  readonly now: Date;
+  readonly timeoutMs: number;
+}): Promise<string[]> {
+  // In session mode PAUSE waits for every client to disconnect: a short wait, then the switchover goes on.
+  const waitMs = options.poolMode === "transaction" ? 10_000 : 1000;
+  const failed: string[] = [];
+  await Promise.all(
+    [...options.pods].filter(isRunning).map(async (pod) => {
+      const name = pod.metadata!.name!;
+      try {
+        if (pod.metadata?.annotations?.[POOLER_PAUSED_ANNOTATION] === undefined) {
+          await options.api.patchNamespacedPod({ name, namespace: options.namespace, body: { metadata: { annotations: { [POOLER_PAUSED_ANNOTATION]: options.now.toISOString() } } } }, MERGE_PATCH);
+        }
+        if (!(await pausePooler({ host: pod.status!.podIP!, password: options.adminPassword, timeoutMs: options.timeoutMs }, waitMs))) failed.push(`${name}: PAUSE not complete after ${waitMs} ms`);
+      } catch (err) {
+        failed.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }),
+  );
+  return failed;
+}
+
+/** What to do with clients the operator holds in one PgBouncer. */
+export type PauseDecision = { readonly kind: "Hold"; readonly reason: string } | { readonly kind: "Resume"; readonly reason: string } | { readonly kind: "ResumeUnconfirmed"; readonly reason: string };
+
+/**
+ * Whether a PgBouncer the operator paused is resumed now: once no switchover is in progress and
+ * it points at the confirmed primary; in any case once it has held its clients for
+ * {@link POOLER_PAUSE_LIMIT_MS}. Pure.
+ */
+export function pauseDecision(o: { readonly holding: boolean; readonly onPrimary: boolean; readonly heldMs: number }): PauseDecision {
+  if (!o.holding && o.onPrimary) return { kind: "Resume", reason: "it points at the confirmed primary" };
+  if (o.heldMs > POOLER_PAUSE_LIMIT_MS) return { kind: "ResumeUnconfirmed", reason: `clients held longer than ${POOLER_PAUSE_LIMIT_MS / 1000} s` };
+  return { kind: "Hold", reason: o.holding ? "the switchover is in progress" : "it does not point at the confirmed primary yet" };
+}
+
+/** Every configured database points at `ip` (and there is at least one). */
+function pointsAt(probe: PoolerProbe, ip: string, databases: readonly string[]): boolean {
+  return databases.length > 0 && databases.every((d) => probe.hosts[d] === ip);
+}
+
+/** The pooler steps of one reconcile (see the module documentation). */
+export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResult> {
+  const { cluster, api, spec } = input;
+  const namespace = cluster.metadata.namespace;
+  const names = poolerObjectNames(cluster.metadata.name);
+  const steps: PoolerStep[] = [];
+  const pooler = spec.pooler;
+  if (pooler === undefined) {
+    // No pooler wanted: remove whatever one left (its pods first, so nothing serves stale files).
+    for (const name of input.pods.keys()) await ignoreMissing(api.deleteNamespacedPod({ name, namespace }));
+    if (input.services.has(names.service)) await ignoreMissing(api.deleteNamespacedService({ name: names.service, namespace }));
+    if (input.configMaps.has(names.configMap)) await ignoreMissing(api.deleteNamespacedConfigMap({ name: names.configMap, namespace }));
+    for (const s of [names.authSecret, names.adminSecret]) if (input.secrets.has(s)) await ignoreMissing(api.deleteNamespacedSecret({ name: s, namespace }));
+    if (input.pods.size > 0) steps.push({ step: "pooler", outcome: "Updated", detail: "removed (spec.pooler unset)" });
+    return { steps, soon: false };
+  }
+
+  if (!input.secrets.has(names.adminSecret)) {
+    await ignoreMissing(api.createNamespacedSecret({ namespace, body: poolerAdminSecret(cluster, randomPassword()) }), [409]);
+    steps.push({ step: "pooler admin-secret", outcome: "Created" });
+  }
+  const adminPassword = await input.readSecret(names.adminSecret, "password");
+
+  // The files: written from the primary when it is confirmed, else left as they are (created empty).
+  const liveIniHash = input.configMaps.get(names.configMap)?.metadata?.annotations?.[POOLER_DATA_HASH_ANNOTATION];
+  const liveAuthHash = input.secrets.get(names.authSecret)?.metadata?.annotations?.[POOLER_DATA_HASH_ANNOTATION];
+  let databases: readonly string[] = [];
+  let iniHash = liveIniHash;
+  let authHash = liveAuthHash;
+  let changed = false;
+  // A primary that does not answer now is asked again on the next reconcile; the files stay as they are.
+  const source = input.primary ? await readPoolerSource(input.primary.target).catch(() => undefined) : undefined;
+  if (source !== undefined || liveIniHash === undefined || liveAuthHash === undefined) {
+    databases = source?.databases ?? [];
+    const ini = poolerIni(pooler, input.primary?.ip, databases);
+    const userlist = poolerUserlist(await input.readSecret(names.adminSecret, "verifier"), source?.roles ?? []);
+    iniHash = dataHash({ [POOLER_INI]: ini });
+    authHash = dataHash({ [POOLER_USERLIST]: userlist });
+    if (liveIniHash === undefined) {
+      await ignoreMissing(api.createNamespacedConfigMap({ namespace, body: poolerConfigMap(cluster, ini) }), [409]);
+      steps.push({ step: "pooler config", outcome: "Created" });
+    } else if (liveIniHash !== iniHash && source !== undefined) {
+      await api.replaceNamespacedConfigMap({ name: names.configMap, namespace, body: poolerConfigMap(cluster, ini) });
+      steps.push({ step: "pooler config", outcome: "Updated", detail: `databases at ${input.primary!.name}` });
+      changed = true;
+    }
+    if (liveAuthHash === undefined) {
+      await ignoreMissing(api.createNamespacedSecret({ namespace, body: poolerAuthSecret(cluster, userlist) }), [409]);
+      steps.push({ step: "pooler auth", outcome: "Created" });
+    } else if (liveAuthHash !== authHash && source !== undefined) {
+      await api.replaceNamespacedSecret({ name: names.authSecret, namespace, body: poolerAuthSecret(cluster, userlist) });
+      steps.push({ step: "pooler auth", outcome: "Updated", detail: `${source.roles.length} roles` });
+      changed = true;
+    }
+  }
+  const configHash = `${iniHash ?? ""}.${authHash ?? ""}`;
+
+  // Pods: ordinals 1..instances; others go; one with an outdated pod spec is replaced when the rest are ready.
+  const wanted = new Map(Array.from({ length: pooler.instances }, (_, k) => [poolerPodName(cluster.metadata.name, k + 1), k + 1] as const));
+  for (const [name, ordinal] of wanted) {
+    if (input.pods.has(name)) continue;
+    await ignoreMissing(api.createNamespacedPod({ namespace, body: poolerPod(cluster, pooler, ordinal, configHash) }), [409]);
+    steps.push({ step: `pooler pod ${name}`, outcome: "Created" });
+  }
+  for (const name of input.pods.keys()) {
+    if (wanted.has(name)) continue;
+    await ignoreMissing(api.deleteNamespacedPod({ name, namespace }));
+    steps.push({ step: `pooler pod ${name}`, outcome: "Updated", detail: "deleted (scale-down)" });
+  }
+  const live = [...input.pods.values()].filter((p) => wanted.has(p.metadata!.name!) && !p.metadata?.deletionTimestamp);
+  const outdated = live.find((p) => p.metadata?.annotations?.[POOLER_POD_HASH_ANNOTATION] !== poolerPod(cluster, pooler, wanted.get(p.metadata!.name!)!, configHash).metadata?.annotations?.[POOLER_POD_HASH_ANNOTATION]);
+  if (outdated && !input.holding && live.every((p) => p === outdated || isReady(p))) {
+    await ignoreMissing(api.deleteNamespacedPod({ name: outdated.metadata!.name!, namespace, body: { preconditions: { uid: outdated.metadata?.uid } } }), [404, 409]);
+    steps.push({ step: `pooler pod ${outdated.metadata!.name!}`, outcome: "Updated", detail: "replaced (pod spec changed)" });
+  }
+  if (!input.services.has(names.service)) {
+    await ignoreMissing(api.createNamespacedService({ namespace, body: poolerService(cluster) }), [409]);
+    steps.push({ step: `pooler service ${names.service}`, outcome: "Created" });
+  }
+
+  // Each running pod: its files announced (annotation), reloaded until it points at the primary, resumed.
+  let soon = false;
+  const pointing = new Set<string>();
+  let paused = false;
+  await Promise.all(
+    live.filter(isRunning).map(async (pod) => {
+      const name = pod.metadata!.name!;
+      const annotations = pod.metadata?.annotations ?? {};
+      const target: PoolerTarget = { host: pod.status!.podIP!, password: adminPassword, timeoutMs: input.timeoutMs };
+      let changedAt = Date.parse(annotations[POOLER_CHANGED_ANNOTATION] ?? "");
+      if (annotations[POOLER_CONFIG_HASH_ANNOTATION] !== configHash || changed) {
+        const at = input.now.toISOString();
+        await ignoreMissing(api.patchNamespacedPod({ name, namespace, body: { metadata: { annotations: { [POOLER_CONFIG_HASH_ANNOTATION]: configHash, [POOLER_CHANGED_ANNOTATION]: at } } } }, MERGE_PATCH));
+        changedAt = input.now.getTime();
+      }
+      let probe: PoolerProbe;
+      try {
+        probe = await probePooler(target);
+      } catch {
+        // Starting or restarting: its readiness is an event; only held clients make it urgent.
+        if (annotations[POOLER_PAUSED_ANNOTATION] !== undefined) soon = paused = true;
+        return;
+      }
+      const primaryIp = input.primary?.ip;
+      const onPrimary = primaryIp !== undefined && pointsAt(probe, primaryIp, databases);
+      const recentlyChanged = !Number.isNaN(changedAt) && input.now.getTime() - changedAt < RELOAD_WINDOW_MS;
+      if ((primaryIp !== undefined && !onPrimary) || recentlyChanged) {
+        // Clients held for a switchover wait on every round trip: while the kubelet writes the new
+        // file, RELOAD again every 100 ms (up to 2 s) rather than on the next reconcile.
+        const heldForUs = annotations[POOLER_PAUSED_ANNOTATION] !== undefined && !input.holding;
+        try {
+          for (let attempt = 0; ; attempt++) {
+            await reloadPooler(target);
+            probe = await probePooler(target);
+            if (!heldForUs || primaryIp === undefined || pointsAt(probe, primaryIp, databases) || attempt >= 20) break;
+            await sleep(100);
+          }
+        } catch {
+          soon = true; // it stopped answering meanwhile: looked at again
+        }
+      }
+      const nowOnPrimary = primaryIp !== undefined && pointsAt(probe, primaryIp, databases);
+      if (nowOnPrimary) pointing.add(name);
+      // The kubelet writes the files in its own time (no event says when): look again soon while a change is fresh.
+      else if (primaryIp !== undefined && recentlyChanged) soon = true;
+      const pausedAt = annotations[POOLER_PAUSED_ANNOTATION];
+      if (pausedAt !== undefined) {
+        const heldMs = input.now.getTime() - (Date.parse(pausedAt) || 0);
+        if (pauseDecision({ holding: input.holding, onPrimary: nowOnPrimary, heldMs }).kind !== "Hold") {
+          try {
+            await resumePooler(target);
+          } catch {
+            soon = true;
+            paused = true;
+            return;
+          }
+          await ignoreMissing(api.patchNamespacedPod({ name, namespace, body: [{ op: "remove", path: `/metadata/annotations/${POOLER_PAUSED_ANNOTATION.replace("/", "~1")}` }] }, JSON_PATCH), [404, 422]);
+          if (nowOnPrimary) steps.push({ step: `pooler resume ${name}`, outcome: "Updated", detail: `clients held ${(heldMs / 1000).toFixed(1)} s, now served by ${input.primary!.name}` });
+          else input.event("Warning", "PoolerResumedUnconfirmed", `${name} resumed after ${(heldMs / 1000).toFixed(0)} s without pointing at a confirmed primary`);
+        } else {
+          soon = true;
+          paused = true;
+        }
+      }
+    }),
+  );
+  if (changed) soon = true;
+
+  const ready = live.filter(isReady);
+  const serving = ready.filter(isRunning);
+  const agreed = serving.length > 0 && serving.every((p) => pointing.has(p.metadata!.name!)) ? input.primary?.ip : undefined;
+  return {
+    steps,
+    soon,
+    status: {
+      service: names.service,
+      instances: live.length,
+      readyInstances: ready.length,
+      ...(agreed !== undefined && input.instanceIps.has(agreed) ? { primary: input.instanceIps.get(agreed)! } : {}),
+      paused,
+    },
+  };
+}

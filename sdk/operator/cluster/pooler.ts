@@ -1,0 +1,240 @@
+/**
+ * The managed PgBouncer of a `PostgresCluster` (`spec.pooler`, ADR 0022), as pure functions of the
+ * cluster, its spec and what the primary says: `pgbouncer.ini` (a ConfigMap: every connectable
+ * database at the current primary's address, the pool settings, the admin console), PgBouncer's
+ * `auth_file` (a Secret holding SCRAM verifiers only: the login roles' as PostgreSQL stores them,
+ * which PgBouncer also uses to log in to the server by SCRAM pass-through, and the admin console
+ * user's), the PgBouncer pods (non-root, read-only root filesystem, no capabilities) and the
+ * `<cluster>-pooler-rw` Service. The controller's side is pooler-sync.ts.
+ */
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import type { V1ConfigMap, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
+import { poolerObjectNames, poolerPodName, POSTGRES_PORT } from "../../api/names";
+import type { PostgresClusterSpec } from "../../api/postgres-cluster";
+import { setControllerReference } from "../../reconcile/owners";
+import { CLUSTER_LABEL, type ClusterObject } from "./objects";
+
+/** The pooler of a spec, with every default applied. */
+export type PoolerSpec = NonNullable<PostgresClusterSpec["pooler"]>;
+
+/** Label on PgBouncer pods: the owning cluster's name (instance pods never carry it). */
+export const POOLER_LABEL = "setpoint.dev/pooler";
+/** Annotation on a PgBouncer pod: the hash of the configuration it should run (a change makes the kubelet refresh its volumes). */
+export const POOLER_CONFIG_HASH_ANNOTATION = "setpoint.dev/pooler-config-hash";
+/** Annotation on a PgBouncer pod: the hash of its pod spec (a pod with another one is replaced). */
+export const POOLER_POD_HASH_ANNOTATION = "setpoint.dev/pooler-pod-hash";
+/** Annotation on a PgBouncer pod while the operator holds its clients (`PAUSE`): since when. */
+export const POOLER_PAUSED_ANNOTATION = "setpoint.dev/pooler-paused-at";
+/** Annotation on the pooler's ConfigMap and auth Secret: a hash of their data (the caches are metadata-only). */
+export const POOLER_DATA_HASH_ANNOTATION = "setpoint.dev/data-hash";
+
+/** Port PgBouncer listens on in its pod (the Service maps 5432 to it). */
+export const PGBOUNCER_PORT = 6432;
+/** The admin console's user (`admin_users`); its password is in the admin Secret, its verifier in the auth file. */
+export const POOLER_ADMIN_USER = "setpoint_pooler_admin";
+/** Image of the PgBouncer pods unless `spec.pooler.image` names another (built from images/recipes.ts `POOLER_IMAGE`). */
+export const DEFAULT_POOLER_IMAGE = "setpoint-pooler:0.1.0";
+/** Where the ConfigMap (`pgbouncer.ini`) and the auth Secret (`userlist.txt`) are mounted, read-only. */
+export const POOLER_CONFIG_MOUNT = "/etc/setpoint/pooler";
+export const POOLER_AUTH_MOUNT = "/etc/setpoint/pooler-auth";
+export const POOLER_INI = "pgbouncer.ini";
+export const POOLER_USERLIST = "userlist.txt";
+/** uid/gid of the PgBouncer container (the image's user; fsGroup makes the auth file readable to it). */
+const POOLER_UID = 1000;
+
+/**
+ * Settings of `pgbouncer.ini` the operator sets unless `spec.pooler.parameters` does:
+ * retry a failed server login after 1 s instead of 15 s (a failover's new primary is found
+ * quickly), and accept the startup parameter JDBC and pgbench send.
+ */
+export const POOLER_DEFAULT_SETTINGS: Readonly<Record<string, string>> = { server_login_retry: "1", ignore_startup_parameters: "extra_float_digits" };
+
+/** A login role PgBouncer may authenticate, with its SCRAM verifier as `pg_authid` stores it. */
+export interface PoolerRole {
+  readonly name: string;
+  readonly verifier: string;
+}
+
+/** Names PgBouncer's configuration can carry safely (a database key, a role in the auth file). */
+const SAFE_NAME = /^[A-Za-z0-9_.$-]{1,63}$/;
+const SCRAM_VERIFIER = /^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/;
+
+/** Hash of a set of files (stable across key order). */
+export function dataHash(data: Readonly<Record<string, string>>): string {
+  return createHash("sha256").update(JSON.stringify(Object.entries(data).sort())).digest("hex").slice(0, 16);
+}
+
+/**
+ * A SCRAM-SHA-256 verifier of `password` in PostgreSQL's format
+ * (`SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, RFC 7677), which PgBouncer's
+ * auth file accepts in place of a password.
+ * @param salt 16 random bytes unless given (tests).
+ */
+export function scramVerifier(password: string, salt: Buffer = randomBytes(16), iterations = 4096): string {
+  const salted = pbkdf2Sync(password.normalize("NFKC"), salt, iterations, 32, "sha256");
+  const clientKey = createHmac("sha256", salted).update("Client Key").digest();
+  const storedKey = createHash("sha256").update(clientKey).digest();
+  const serverKey = createHmac("sha256", salted).update("Server Key").digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
+}
+
+/** auth_file fields are double-quoted; a double quote inside is doubled. */
+function authQuote(value: string): string {
+  return `"${value.replace(/"/g, '""')}"`;
+}
+
+/** The contract of a value in `pgbouncer.ini`'s `[databases]` (libpq-style, single-quoted when needed). */
+function connstrValue(value: string): string {
+  return /^[A-Za-z0-9_.:-]+$/.test(value) ? value : `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * PgBouncer's auth file: the admin console user, then every role in `roles` whose name and
+ * verifier PgBouncer can carry (anything else is left out: it cannot log in through the pooler).
+ * Verifiers only — no password is ever written. Pure.
+ */
+export function poolerUserlist(adminVerifier: string, roles: readonly PoolerRole[]): string {
+  const lines = [`${authQuote(POOLER_ADMIN_USER)} ${authQuote(adminVerifier)}`];
+  for (const r of [...roles].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (r.name === POOLER_ADMIN_USER || !SAFE_NAME.test(r.name) || !SCRAM_VERIFIER.test(r.verifier)) continue;
+    lines.push(`${authQuote(r.name)} ${authQuote(r.verifier)}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * `pgbouncer.ini`: the pool settings of `pooler`, the operator's own settings, and one
+ * `[databases]` entry per database in `databases` at `primaryHost` (none while no primary is
+ * known: clients then get "no such database" instead of a wrong server). Pure.
+ */
+export function poolerIni(pooler: PoolerSpec, primaryHost: string | undefined, databases: readonly string[]): string {
+  const settings: Record<string, string> = {
+    listen_addr: "*",
+    listen_port: String(PGBOUNCER_PORT),
+    // TCP only: the root filesystem is read-only, and nothing in the pod needs a socket.
+    unix_socket_dir: "",
+    auth_type: "scram-sha-256",
+    auth_file: `${POOLER_AUTH_MOUNT}/${POOLER_USERLIST}`,
+    admin_users: POOLER_ADMIN_USER,
+    pool_mode: pooler.poolMode,
+    default_pool_size: String(pooler.defaultPoolSize),
+    max_client_conn: String(pooler.maxClientConn),
+    ...POOLER_DEFAULT_SETTINGS,
+    ...pooler.parameters,
+  };
+  const dbs = primaryHost === undefined ? [] : [...databases].filter((d) => SAFE_NAME.test(d)).sort();
+  return [
+    "; Written by the Setpoint operator (ADR 0022); changes here are overwritten.",
+    "[databases]",
+    ...dbs.map((d) => `${d} = host=${connstrValue(primaryHost!)} port=${POSTGRES_PORT} dbname=${connstrValue(d)}`),
+    "",
+    "[pgbouncer]",
+    ...Object.entries(settings).map(([k, v]) => `${k} = ${v}`),
+    "",
+  ].join("\n");
+}
+
+function meta(cluster: ClusterObject, name: string, extra: Record<string, string> = {}): { name: string; namespace: string; labels: Record<string, string> } {
+  return { name, namespace: cluster.metadata.namespace, labels: { [CLUSTER_LABEL]: cluster.metadata.name, ...extra } };
+}
+
+/** The pooler's ConfigMap (`pgbouncer.ini`), annotated with its hash. */
+export function poolerConfigMap(cluster: ClusterObject, ini: string): V1ConfigMap {
+  const data = { [POOLER_INI]: ini };
+  return setControllerReference(cluster, {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { ...meta(cluster, poolerObjectNames(cluster.metadata.name).configMap), annotations: { [POOLER_DATA_HASH_ANNOTATION]: dataHash(data) } },
+    data,
+  });
+}
+
+/** The pooler's auth Secret (`userlist.txt`, verifiers only), annotated with its hash. */
+export function poolerAuthSecret(cluster: ClusterObject, userlist: string): V1Secret {
+  const stringData = { [POOLER_USERLIST]: userlist };
+  return setControllerReference(cluster, {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { ...meta(cluster, poolerObjectNames(cluster.metadata.name).authSecret), annotations: { [POOLER_DATA_HASH_ANNOTATION]: dataHash(stringData) } },
+    type: "Opaque",
+    stringData,
+  });
+}
+
+/**
+ * The admin console's Secret, read by the operator only (never mounted): `username`, `password`
+ * (generated once) and `verifier` (its SCRAM verifier, computed once so the auth file is stable).
+ */
+export function poolerAdminSecret(cluster: ClusterObject, password: string): V1Secret {
+  return setControllerReference(cluster, {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: meta(cluster, poolerObjectNames(cluster.metadata.name).adminSecret),
+    type: "kubernetes.io/basic-auth",
+    stringData: { username: POOLER_ADMIN_USER, password, verifier: scramVerifier(password) },
+  });
+}
+
+/** Labels of the PgBouncer pods (the Service's selector). */
+export function poolerSelector(cluster: ClusterObject): Record<string, string> {
+  return { [CLUSTER_LABEL]: cluster.metadata.name, [POOLER_LABEL]: cluster.metadata.name };
+}
+
+/** The image of the PgBouncer pods. */
+export function poolerImageOf(pooler: PoolerSpec): string {
+  return pooler.image ?? DEFAULT_POOLER_IMAGE;
+}
+
+/**
+ * PgBouncer pod `ordinal`: the pooler image's `pgbouncer` on the mounted `pgbouncer.ini`,
+ * non-root with a read-only root filesystem and no capabilities, ready once it accepts TCP.
+ * Annotated with the hash of its own spec ({@link POOLER_POD_HASH_ANNOTATION}) and of the
+ * configuration it should run ({@link POOLER_CONFIG_HASH_ANNOTATION}).
+ */
+export function poolerPod(cluster: ClusterObject, pooler: PoolerSpec, ordinal: number, configHash: string): V1Pod {
+  const names = poolerObjectNames(cluster.metadata.name);
+  const spec: V1Pod["spec"] = {
+    terminationGracePeriodSeconds: 10,
+    automountServiceAccountToken: false,
+    securityContext: { runAsNonRoot: true, runAsUser: POOLER_UID, runAsGroup: POOLER_UID, fsGroup: POOLER_UID, seccompProfile: { type: "RuntimeDefault" } },
+    containers: [
+      {
+        name: "pgbouncer",
+        image: poolerImageOf(pooler),
+        args: [`${POOLER_CONFIG_MOUNT}/${POOLER_INI}`],
+        ports: [{ name: "pgbouncer", containerPort: PGBOUNCER_PORT, protocol: "TCP" }],
+        readinessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 2 },
+        securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+        volumeMounts: [
+          { name: "config", mountPath: POOLER_CONFIG_MOUNT, readOnly: true },
+          { name: "auth", mountPath: POOLER_AUTH_MOUNT, readOnly: true },
+        ],
+        ...(pooler.resources ? { resources: pooler.resources } : {}),
+      },
+    ],
+    volumes: [
+      { name: "config", configMap: { name: names.configMap } },
+      { name: "auth", secret: { secretName: names.authSecret, defaultMode: 0o440, items: [{ key: POOLER_USERLIST, path: POOLER_USERLIST }] } },
+    ],
+  };
+  const podHash = createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 16);
+  return setControllerReference(cluster, {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      ...meta(cluster, poolerPodName(cluster.metadata.name, ordinal), { [POOLER_LABEL]: cluster.metadata.name }),
+      annotations: { [POOLER_POD_HASH_ANNOTATION]: podHash, [POOLER_CONFIG_HASH_ANNOTATION]: configHash },
+    },
+    spec,
+  });
+}
+
+/** `<cluster>-pooler-rw`: port 5432 to the PgBouncer pods. */
+export function poolerService(cluster: ClusterObject): V1Service {
+  return setControllerReference(cluster, {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: meta(cluster, poolerObjectNames(cluster.metadata.name).service),
+    spec: { type: "ClusterIP", selector: poolerSelector(cluster), ports: [{ name: "postgres", port: POSTGRES_PORT, targetPort: "pgbouncer", protocol: "TCP" }] },
+  });
+}

@@ -1,0 +1,183 @@
+// The operator's PgBouncer pods on a real node (ADR 0022): the pooler image built from its recipe
+// (images/recipes.ts) runs the pod syncPooler writes — non-root, read-only root filesystem, no
+// capabilities, the auth file from a Secret through fsGroup — in front of a real PostgreSQL on the
+// node's address (a PostgresCluster's instances do not run on real pods yet). The operator's
+// pooler steps run here as the controller runs them, one call per reconcile:
+// - an application role logs in through the pod (SCRAM against the verifier, SCRAM pass-through
+//   to the server);
+// - a change of the files reaches the running PgBouncer through the pod annotation (the kubelet's
+//   sync) and RELOAD: the time it takes is printed;
+// - PAUSE holds a client's transaction and the next reconcile's RESUME lets it finish: 0 errors.
+import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { POOLER_IMAGE } from "../../images/recipes";
+import { crdManifests, GROUP, KINDS, VERSION } from "../../sdk/api/index";
+import { parsePostgresClusterSpec } from "../../sdk/api/parse";
+import type { ClusterObject } from "../../sdk/operator/cluster/objects";
+import { PGBOUNCER_PORT, POOLER_PAUSED_ANNOTATION } from "../../sdk/operator/cluster/pooler";
+import { probePooler } from "../../sdk/operator/cluster/pooler-sql";
+import { pausePoolers, syncPooler, type PoolerSyncResult } from "../../sdk/operator/cluster/pooler-sync";
+import { randomPassword, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
+import { installCrds, toolchainOrSkip } from "../support/control-plane";
+import { eventually } from "../support/eventually";
+import { majors } from "../support/postgres";
+import { run } from "../support/real-node/host";
+import { packageConfig, packageRootfs } from "../support/real-node/images";
+import { startRealNode, type RealNode } from "../support/real-node/node";
+
+const isRoot = process.getuid?.() === 0;
+const toolchain = isRoot
+  ? toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause"])
+  : { skip: "needs root" };
+const hasRuntime = run("sh", ["-c", "command -v containerd && command -v runc && command -v debootstrap && test -x /usr/lib/cni/bridge"]).status === 0;
+const major = majors().includes(17) ? 17 : majors()[0]!;
+const IMAGE = "setpoint-pooler:test";
+const ns = "default";
+
+describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the operator's PgBouncer pods", () => {
+  let node: RealNode | undefined;
+  let pg: EmbeddedPostgres | undefined;
+  let work: string | undefined;
+  let cluster: ClusterObject | undefined;
+  const password = randomPassword();
+  const appPassword = randomPassword();
+
+  beforeAll(async () => {
+    node = await startRealNode({ toolchain: toolchain.env! });
+    work = mkdtempSync(join(node.dir, "pooler-image-"));
+    packageRootfs(POOLER_IMAGE, join(work, "rootfs"));
+    node.importRootfs(join(work, "rootfs"), IMAGE, packageConfig(POOLER_IMAGE));
+    rmSync(join(work, "rootfs"), { recursive: true, force: true });
+    const hba = join(work, "pg_hba.conf");
+    writeFileSync(hba, `local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all ${node.podCidr} scram-sha-256\n`);
+    chmodSync(work, 0o755);
+    chmodSync(hba, 0o644);
+    // The "primary": a real server on the node's address and the port the pooler's configuration names.
+    pg = await startEmbeddedPostgres({ major, password, port: 5432, parameters: { listen_addresses: `127.0.0.1,${node.nodeIp}`, hba_file: hba } });
+    const admin = new Client({ host: "127.0.0.1", port: pg.port, user: "postgres", password, database: "postgres" });
+    await admin.connect();
+    await admin.query(`create role app login password '${appPassword}'`);
+    await admin.query("create database app owner app");
+    await admin.end();
+    const kc = node.controlPlane.kubeConfig;
+    await installCrds(kc, crdManifests());
+    await eventually("CRDs served", async () => (await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural })) !== undefined);
+    // The owner of the pooler's objects (no operator runs here: the test plays its pooler steps).
+    cluster = (await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: KINDS.PostgresCluster.plural,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: "PostgresCluster", metadata: { name: "db" }, spec: { postgresVersion: major, storage: { size: "1Gi" }, pooler: { image: IMAGE } } },
+    })) as ClusterObject;
+  }, 1_500_000); // may wait for another real node of this run to finish
+
+  afterAll(async () => {
+    await pg?.stop({ immediate: true });
+    await node?.stop();
+    expect(node?.leftovers() ?? []).toEqual([]);
+  }, 300_000);
+
+  /** One reconcile's pooler steps, as the controller runs them. */
+  const reconcile = async (holding = false): Promise<PoolerSyncResult> => {
+    const core = node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    const byName = <T extends KubernetesObject>(items: T[]) => new Map(items.map((o) => [o.metadata!.name!, o]));
+    const spec = parsePostgresClusterSpec({ postgresVersion: major, storage: { size: "1Gi" }, pooler: { image: IMAGE } });
+    const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: "setpoint.dev/pooler=db" })).items;
+    return syncPooler({
+      cluster: cluster!,
+      spec,
+      api: core, // the image is imported into containerd: IfNotPresent (a tag other than latest) never pulls it
+      pods: byName(pods),
+      secrets: byName((await core.listNamespacedSecret({ namespace: ns })).items),
+      configMaps: byName((await core.listNamespacedConfigMap({ namespace: ns })).items),
+      services: byName((await core.listNamespacedService({ namespace: ns })).items),
+      readSecret: async (name, key) => Buffer.from((await core.readNamespacedSecret({ name, namespace: ns })).data![key]!, "base64").toString("utf8"),
+      primary: { name: "db-1", ip: node!.nodeIp, target: { host: node!.nodeIp, password, timeoutMs: 5000 } },
+      instanceIps: new Map([[node!.nodeIp, "db-1"]]),
+      holding,
+      now: new Date(),
+      timeoutMs: 5000,
+      event: () => undefined,
+    });
+  };
+  const podIp = async (): Promise<string> => {
+    const core = node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    return (await core.readNamespacedPod({ name: "db-pooler-1", namespace: ns })).status!.podIP!;
+  };
+
+  it("runs the pooler pod from the recipe's image and serves the application role through it", async () => {
+    const status = await eventually(
+      "pooler pod ready and pointing at the server",
+      async () => {
+        const r = await reconcile();
+        return r.status?.readyInstances === 1 && r.status.primary === "db-1" ? r.status : undefined;
+      },
+      240_000,
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\nkubelet:\n${node!.logTail("kubelet").slice(-3000)}`);
+    });
+    expect(status).toMatchObject({ service: "db-pooler-rw", instances: 1, readyInstances: 1, paused: false });
+    const client = new Client({ host: await podIp(), port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000 });
+    await client.connect();
+    const [row] = (await client.query<{ who: string; addr: string }>("select current_user as who, host(inet_server_addr()) as addr")).rows;
+    await client.end();
+    expect(row).toEqual({ who: "app", addr: node!.nodeIp });
+  }, 1_500_000);
+
+  it("brings a file change to the running PgBouncer through the pod annotation and RELOAD, and holds a transaction through PAUSE", async () => {
+    const admin = new Client({ host: "127.0.0.1", port: pg!.port, user: "postgres", password, database: "postgres" });
+    await admin.connect();
+    await admin.query("create database other owner app");
+    await admin.end();
+    const adminPassword = Buffer.from((await node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ name: "db-pooler-admin", namespace: ns })).data!["password"]!, "base64").toString("utf8");
+    const ip = await podIp();
+    const started = Date.now();
+    await eventually(
+      "the new database served",
+      async () => {
+        await reconcile();
+        return (await probePooler({ host: ip, password: adminPassword, timeoutMs: 5000 })).hosts["other"] === node!.nodeIp ? true : undefined;
+      },
+      180_000,
+    );
+    const tookMs = Date.now() - started;
+    console.log(`real node: a pgbouncer.ini change reached the running PgBouncer (pod annotated, RELOAD) in ${tookMs} ms`);
+
+    // PAUSE: a connected client's query and a new client's login wait; the next reconcile resumes both.
+    const core = node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    const connect = async (timeoutMs: number) => {
+      const c = new Client({ host: ip, port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "other", connectionTimeoutMillis: timeoutMs });
+      c.on("error", () => undefined);
+      await c.connect();
+      return c;
+    };
+    const client = await connect(5000);
+    await client.query("select 1");
+    const pod: V1Pod = await core.readNamespacedPod({ name: "db-pooler-1", namespace: ns });
+    expect(await pausePoolers({ api: core, namespace: ns, pods: [pod], adminPassword, poolMode: "transaction", now: new Date(), timeoutMs: 5000 })).toEqual([]);
+    const t0 = Date.now();
+    let settled = 0;
+    const pending = client.query<{ one: number }>("select 1 as one").finally(() => settled++);
+    const newcomer = connect(30_000)
+      .then(async (c) => {
+        const r = await c.query<{ one: number }>("select 1 as one");
+        await c.end();
+        return r;
+      })
+      .finally(() => settled++);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(settled).toBe(0); // both held by PAUSE
+    const resumed = await reconcile();
+    expect(resumed.steps.map((s) => s.step)).toContain("pooler resume db-pooler-1");
+    expect((await pending).rows[0]!.one).toBe(1);
+    expect((await newcomer).rows[0]!.one).toBe(1);
+    const heldMs = Date.now() - t0;
+    await client.end();
+    console.log(`real node: a query held by PAUSE for ${heldMs} ms, answered after RESUME`);
+    expect((await core.readNamespacedPod({ name: "db-pooler-1", namespace: ns })).metadata?.annotations?.[POOLER_PAUSED_ANNOTATION]).toBeUndefined();
+  }, 600_000);
+});
