@@ -36,7 +36,7 @@ import { reportFailureInStatus, type StatusApi } from "../reconcile/internal/sta
 import { jsonLogger } from "../reconcile/internal/logger";
 import { defaultRegistry, type MetricsRegistry } from "../reconcile/internal/metrics";
 import { closeKeptConnections, type SchemaEngineOptions } from "../schema/engine";
-import { closeDevResources } from "../schema/normalize";
+import { closeDevResources } from "../schema/normalize/normalize";
 import { clusterController } from "./cluster/register";
 import { customResourceInformer } from "./informers";
 import { reconcilePostgresSchema, referencedConfigMaps, referencedSecrets, type PostgresSchemaObject } from "./schema/controller";

@@ -3,24 +3,24 @@ import { InputError, SetpointError } from "../errors";
 import { quoteIdent } from "../postgres/quote";
 import { connect, type ConnectionInput } from "../postgres/connection";
 import { majorFromVersionNum } from "../postgres/versions";
-import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply";
-import { diff } from "./diff";
-import { findUncastableColumns, UncastableColumnsError } from "./casts";
-import { ExtensionInUseError, findExtensionDependents } from "./extension-dependents";
-import { gatherRowFacts } from "./facts";
-import { probeData, type DataProbeOptions } from "./data-probes-run";
-import { scopedCatalogFingerprint, scopedCatalogState } from "./fingerprint";
-import { introspect } from "./introspect";
-import { IN_SCOPE, NOT_EXTENSION_MEMBER } from "./catalog-scope";
+import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply/apply";
+import { diff } from "./diff/diff";
+import { findUncastableColumns, UncastableColumnsError } from "./probes/casts";
+import { ExtensionInUseError, findExtensionDependents } from "./probes/extension-dependents";
+import { gatherRowFacts } from "./probes/row-facts";
+import { probeData, type DataProbeOptions } from "./probes/data-probes-run";
+import { scopedCatalogFingerprint, scopedCatalogState } from "./introspect/fingerprint";
+import { introspect } from "./introspect/introspect";
+import { IN_SCOPE, NOT_EXTENSION_MEMBER } from "./introspect/catalog-scope";
 import { catalogQuery } from "./internal/prepared";
 import { inSchemas, type SchemaModel } from "./model";
 import { closeKeptConnections as closeKept, giveBack, lease } from "./internal/kept-connections";
 import { WeightedLru } from "./internal/lru";
-import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, resolvedCacheDir, type NormalizeOptions, type TargetRoles } from "./normalize";
-import { assertHazardsAllowed, plan, planChanges, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
-import type { DesiredSchema } from "./source";
+import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, resolvedCacheDir, type NormalizeOptions, type TargetRoles } from "./normalize/normalize";
+import { assertHazardsAllowed, plan, planChanges, type AllowedHazards, type Plan, type PlanPolicy } from "./plan/plan";
+import type { DesiredSchema } from "./source/desired";
 import { desiredCatalogCheck, snapshotReader, UnmodelledDifferenceError, type CatalogCheck } from "./verify/engine-check";
-import { allowedForPlan, type PlanApproval } from "./approvals";
+import { allowedForPlan, type PlanApproval } from "./plan/approvals";
 
 /** Options shared by {@link planSchema} and {@link applySchema}. */
 export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "facts" | "renames" | "role" | "dataHazards"> {

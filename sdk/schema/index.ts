@@ -16,13 +16,14 @@ export type {
   QualifiedName,
 } from "./model";
 export { MODEL_VERSION, emptyModel } from "./model";
-export { introspect, type IntrospectOptions } from "./introspect";
-export { normalize, desiredFingerprint, scratchCleanup, closeDevResources, type NormalizeOptions } from "./normalize";
-export { loadSchemaPath, schemaFromSql, type DesiredSchema, type SqlFile } from "./source";
-export { diff, type DiffOptions, type Rename } from "./diff";
+export { introspect, type IntrospectOptions } from "./introspect/introspect";
+export { normalize, desiredFingerprint, scratchCleanup, closeDevResources, type NormalizeOptions } from "./normalize/normalize";
+export { loadSchemaPath, schemaFromSql, type DesiredSchema, type SqlFile } from "./source/desired";
+export { diff, type DiffOptions } from "./diff/diff";
+export type { Rename } from "./source/rename";
 export type { Change, ChangeKind, RowFacts } from "./changes";
 export { HAZARD_CODES, UNALLOWABLE_HAZARDS, isHazardCode, isUnallowable, type Hazard, type HazardCode } from "./hazards";
-export type { DataProbeOptions } from "./data-probes-run";
+export type { DataProbeOptions } from "./probes/data-probes-run";
 export {
   plan,
   assertHazardsAllowed,
@@ -33,9 +34,9 @@ export {
   type PlanPolicy,
   type AllowedHazards,
   type TransactionMode,
-} from "./plan";
-export { applyPlan, ApplyError, ConcurrentApplyError, type ApplyOptions, type StepResult, type StepStatus } from "./apply";
+} from "./plan/plan";
+export { applyPlan, ApplyError, ConcurrentApplyError, type ApplyOptions, type StepResult, type StepStatus } from "./apply/apply";
 export { planSchema, applySchema, closeKeptConnections, NonConvergenceError, type SchemaEngineOptions, type PlannedSchema, type AppliedSchema } from "./engine";
-export { UncastableColumnsError, type UncastableColumn } from "./casts";
-export { ExtensionInUseError, type ExtensionDependent } from "./extension-dependents";
+export { UncastableColumnsError, type UncastableColumn } from "./probes/casts";
+export { ExtensionInUseError, type ExtensionDependent } from "./probes/extension-dependents";
 export * from "./builders/index";

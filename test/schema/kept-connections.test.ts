@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { applySchema, closeKeptConnections, planSchema } from "../../sdk/schema/engine";
 import { giveBack, keptConnectionCount, lease } from "../../sdk/schema/internal/kept-connections";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { freshDatabase, majors } from "../support/postgres";
 import { engineOptions, runSql } from "../support/schema";
 

@@ -3,8 +3,8 @@ import { connect } from "../../sdk/postgres/connection";
 import { startEmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { quoteIdent } from "../../sdk/postgres/quote";
 import { planSchema } from "../../sdk/schema/engine";
-import { closeDevResources, keptDevServers, normalize, scratchCleanup } from "../../sdk/schema/normalize";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { closeDevResources, keptDevServers, normalize, scratchCleanup } from "../../sdk/schema/normalize/normalize";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { freshDatabase, majors } from "../support/postgres";
 import { engineOptions, expectConverges, runSql } from "../support/schema";
 

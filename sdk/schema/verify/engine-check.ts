@@ -1,8 +1,8 @@
 import type { Client } from "pg";
 import { WeightedLru } from "../internal/lru";
-import { normalize, resolvedCacheDir, type NormalizeOptions } from "../normalize";
+import { normalize, resolvedCacheDir, type NormalizeOptions } from "../normalize/normalize";
 import type { SchemaModel } from "../model";
-import type { DesiredSchema } from "../source";
+import type { DesiredSchema } from "../source/desired";
 import { desiredCatalogsFromCache, rememberDesiredCatalogs } from "./desired-catalogs";
 import { checkCatalogs, type CatalogCheck } from "./index";
 import { readCatalogSnapshot, type CatalogSnapshot } from "./snapshot";
