@@ -14,12 +14,14 @@ import { introspect } from "./introspect/introspect";
 import { IN_SCOPE, NOT_EXTENSION_MEMBER } from "./introspect/catalog-scope";
 import { catalogQuery } from "./internal/prepared";
 import { inSchemas, type SchemaModel } from "./model";
-import { closeKeptConnections as closeKept, giveBack, lease } from "./internal/kept-connections";
+import { KeptConnections } from "./internal/kept-connections";
 import { WeightedLru } from "./internal/lru";
-import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, resolvedCacheDir, type NormalizeOptions, type TargetRoles } from "./normalize/normalize";
+import { DevResources } from "./normalize/dev-servers";
+import { MODEL_MEMO_WEIGHT, ModelCache, modelWeight } from "./normalize/model-cache";
+import { normalizedFromCache, normalizeWith, resolvedCacheDir, type NormalizeOptions, type NormalizeResources, type TargetRoles } from "./normalize/normalize";
 import { assertHazardsAllowed, plan, planChanges, type AllowedHazards, type Plan, type PlanPolicy } from "./plan/plan";
 import type { DesiredSchema } from "./source/desired";
-import { desiredCatalogCheck, snapshotReader, UnmodelledDifferenceError, type CatalogCheck } from "./verify/engine-check";
+import { CatalogChecks, desiredCatalogCheck, snapshotReader, UnmodelledDifferenceError, type CatalogCheck } from "./verify/engine-check";
 import { allowedForPlan, type PlanApproval } from "./plan/approvals";
 
 /** Options shared by {@link planSchema} and {@link applySchema}. */
@@ -40,15 +42,15 @@ export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "f
   /** Writable directory of the embedded dev server's data (see `NormalizeOptions.scratchDir`). @default $SETPOINT_SCRATCH_DIR, tmpfs, or $TMPDIR */
   scratchDir?: string;
   /**
-   * Keep the dev server and scratch databases between calls (a long-running process); see
-   * `NormalizeOptions.reuse` and `closeDevResources`. @default false
+   * Keep the dev server and scratch databases between calls (a long-running process), until the
+   * engine's `close()`; see `NormalizeOptions.reuse`. @default false
    */
   reuseDevResources?: boolean;
   /**
    * Keep target connections open between calls (a long-running process that plans the same
    * databases again and again): each call leases an idle connection of its target instead of
    * opening one, and its catalog queries, prepared once per connection, are not planned again.
-   * Call {@link closeKeptConnections} before exiting. @default false
+   * The engine's `close()` closes them (see {@link createSchemaEngine}). @default false
    */
   keepConnections?: boolean;
   /** Hazards to accept. @default [] */
@@ -113,40 +115,21 @@ export class NonConvergenceError extends SetpointError {
   }
 }
 
-/**
- * Plans the changes that make the database at `target` match `desired`: normalizes the desired
- * SQL (cached), introspects the target once, diffs, and orders. Runs nothing on the target but
- * catalog reads, cheap emptiness probes for objects the plan would drop, and bounded read-only
- * probes of the rows that changes would fail on or alter (see {@link SchemaEngineOptions.dataProbes}).
- * @throws {ConnectionError} when the target is unreachable.
- * @throws {InputError} when the desired SQL is invalid (with file and line).
- * @throws {UncastableColumnsError} when a column changes to a type its values have no cast to.
- * @throws {ExtensionInUseError} when an extension to drop is used by objects outside the managed schemas.
- */
-export async function planSchema(target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions = {}): Promise<PlannedSchema> {
-  const client = await open(target, options);
-  try {
-    return await planWith(client, desired, options);
-  } finally {
-    await close(target, client, options);
-  }
+/** What one schema engine owns (see {@link createSchemaEngine}). */
+interface EngineState extends NormalizeResources {
+  readonly kept: KeptConnections;
+  /** Last introspection per target and scope, reused while the scoped catalog fingerprint is unchanged. */
+  readonly live: WeightedLru<string, { fingerprint: string; model: SchemaModel }>;
+  readonly checks: CatalogChecks;
 }
 
-/** A connection to the target: a kept one with {@link SchemaEngineOptions.keepConnections}, else a new one. */
-function open(target: ConnectionInput, options: SchemaEngineOptions): Promise<Client> {
-  return options.keepConnections ? lease(target) : connect(target);
-}
-
-function close(target: ConnectionInput, client: Client, options: SchemaEngineOptions): Promise<void> {
-  return options.keepConnections ? giveBack(target, client) : client.end();
-}
-
-/** Closes the target connections kept by {@link SchemaEngineOptions.keepConnections}. */
-export function closeKeptConnections(): Promise<void> {
-  return closeKept();
-}
-
-async function planWith(client: Client, desired: DesiredSchema, options: SchemaEngineOptions, check: "if-converged" | "always" = "if-converged"): Promise<PlannedSchema> {
+async function planWith(
+  state: EngineState,
+  client: Client,
+  desired: DesiredSchema,
+  options: SchemaEngineOptions,
+  check: "if-converged" | "always" = "if-converged",
+): Promise<PlannedSchema> {
   const { rows } = await client.query<{ v: string; me: string; superuser: boolean; names: string[]; member_of: string[] }>(TARGET_FACTS_SQL);
   const target = rows[0]!;
   const serverMajor = majorFromVersionNum(Number(target.v));
@@ -158,13 +141,14 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
   // Every schema of the target: managed on top of those the desired state has.
   const targetSchemas = options.schemas === "all" ? await catalogQuery<{ name: string }>(client, TARGET_SCHEMAS_SQL, [null]).then((r) => r.map((x) => x.name)) : [];
   const { normalized: full, live } = await desiredAndLive(
+    state,
     client,
     desired,
     reader ? { ...normalizeOptions, onBuilt: reader.onBuilt } : normalizeOptions,
     options.schemas === "all" ? undefined : options.schemas,
     targetSchemas,
   );
-  if (reader) reader.remember(full.fingerprint, resolvedCacheDir(options.cacheDir));
+  if (reader) reader.remember(state.checks.desired, full.fingerprint, resolvedCacheDir(options.cacheDir));
   // The desired state in the managed schemas only: `public`, which every database has, is not
   // created when another schema alone is managed.
   const normalized = options.schemas === undefined || options.schemas === "all" ? full : { ...full, model: inSchemas(full.model, options.schemas) };
@@ -189,7 +173,10 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
           fingerprint: normalized.fingerprint,
           schemas: Array.isArray(options.schemas) ? options.schemas : [...new Set([...normalized.model.schemas.map((s) => s.name), ...targetSchemas])],
           liveReadAt: readAt.get(live)?.fingerprint,
-        })
+        },
+        state.checks,
+        (d, o) => normalizeWith(d, o, state),
+      )
       : null;
   return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached, catalogCheck };
 }
@@ -229,6 +216,7 @@ export function assertRolesExist(model: SchemaModel, roles: Pick<TargetRoles, "n
  * the target is read again over the right ones, as it would have been without the overlap.
  */
 async function desiredAndLive(
+  state: EngineState,
   client: Client,
   desired: DesiredSchema,
   normalizeOptions: NormalizeOptions,
@@ -236,15 +224,15 @@ async function desiredAndLive(
   alsoManaged: readonly string[],
 ): Promise<{ normalized: Awaited<ReturnType<typeof normalize>>; live: SchemaModel }> {
   const inDesired = (m: SchemaModel) => [...new Set([...m.schemas.map((s) => s.name), ...alsoManaged])];
-  const cached = normalizedFromCache(desired, normalizeOptions);
-  if (cached) return { normalized: cached, live: await introspectUnlessUnchanged(client, schemas ?? inDesired(cached.model)) };
+  const cached = normalizedFromCache(desired, normalizeOptions, state.models);
+  if (cached) return { normalized: cached, live: await introspectUnlessUnchanged(state, client, schemas ?? inDesired(cached.model)) };
   const guess = schemas ?? [...new Set([...likelySchemas(desired), ...alsoManaged])];
   // Settle both before reporting a failure (an invalid desired schema first), so neither is left running.
-  const [normalized, early] = await Promise.allSettled([normalize(desired, normalizeOptions), introspectUnlessUnchanged(client, guess)]);
+  const [normalized, early] = await Promise.allSettled([normalizeWith(desired, normalizeOptions, state), introspectUnlessUnchanged(state, client, guess)]);
   if (normalized.status === "rejected") throw normalized.reason;
   if (early.status === "rejected") throw early.reason;
   const actual = schemas ?? inDesired(normalized.value.model);
-  if (!actual.every((s) => guess.includes(s))) return { normalized: normalized.value, live: await introspectUnlessUnchanged(client, actual) };
+  if (!actual.every((s) => guess.includes(s))) return { normalized: normalized.value, live: await introspectUnlessUnchanged(state, client, actual) };
   const live = inSchemas(early.value, actual);
   readAt.set(live, readAt.get(early.value)!);
   return { normalized: normalized.value, live };
@@ -273,16 +261,11 @@ function likelySchemas(desired: DesiredSchema): string[] {
   return [...out];
 }
 
-// Last introspection per target and scope, reused while the catalog fingerprint is unchanged: a
-// long-running process (the operator's drift checks) then costs one cheap query when converged.
-const liveMemo = new WeightedLru<string, { fingerprint: string; model: SchemaModel }>(MODEL_MEMO_WEIGHT, (e) => modelWeight(e.model));
-/** The catalog fingerprint each live model was read at (taken before the read, so never newer). */
+/**
+ * The catalog fingerprint each live model was read at (taken before the read, so never newer): an
+ * attribute of the model object, not a cache (it keeps nothing alive).
+ */
 const readAt = new WeakMap<SchemaModel, { readonly fingerprint: string; readonly schemas: readonly string[] }>();
-
-/** Forgets remembered introspections (each next plan introspects again); for benchmarks and tests. */
-export function forgetLiveIntrospections(): void {
-  liveMemo.clear();
-}
 
 /**
  * What the live model of `planned` was read at: the scoped catalog fingerprint (taken before the
@@ -294,18 +277,20 @@ export function catalogReadAt(planned: Pick<PlannedSchema, "live">): { readonly 
   return at;
 }
 
-async function introspectUnlessUnchanged(client: Client, schemas: readonly string[]): Promise<SchemaModel> {
+// The last introspection per target and scope is reused while the catalog fingerprint is unchanged:
+// a long-running process (the operator's drift checks) then costs one cheap query when converged.
+async function introspectUnlessUnchanged(state: EngineState, client: Client, schemas: readonly string[]): Promise<SchemaModel> {
   const { fingerprint, existing } = await scopedCatalogState(client, schemas);
   // A schema that does not exist holds nothing: the model of the scope is the model of the schemas
   // in it that exist, and so is the fingerprint. Keyed by those, scopes that differ only in schemas
   // not created yet (each new tenant's, with the shared public schema) share one read.
   const key = `${client.host}:${client.port}/${client.database}|${existing.join(",")}`;
-  const hit = liveMemo.get(key);
+  const hit = state.live.get(key);
   let model: SchemaModel;
   if (hit && hit.fingerprint === fingerprint) model = hit.model;
   else {
     model = await introspect(client, { schemas: existing });
-    liveMemo.set(key, { fingerprint, model });
+    state.live.set(key, { fingerprint, model });
   }
   // A copy per call: what it was read at names the scope asked for, which other calls sharing the
   // model do not.
@@ -314,24 +299,23 @@ async function introspectUnlessUnchanged(client: Client, schemas: readonly strin
   return live;
 }
 
-/**
- * Plans and applies in one session, then re-plans to prove convergence.
- * @throws {HazardsRefusedError} before anything runs, when the plan has hazards not allowed.
- * @throws {UncastableColumnsError} before anything runs, when a column changes to a type its values have no cast to.
- * @throws {ExtensionInUseError} before anything runs, when an extension to drop is used by objects outside the managed schemas.
- * @throws {ApplyError} when a step fails (see its `results`).
- * @throws {NonConvergenceError} when the re-plan is not empty.
- * @throws {UnmodelledDifferenceError} when the re-plan is empty (or there was nothing to apply) but
- *   the target's catalogs still differ from the desired state's (unless `verifyCatalogs: false`).
- */
-export async function applySchema(
-  target: ConnectionInput,
-  desired: DesiredSchema,
-  options: SchemaEngineOptions & { onStep?: (r: StepResult) => void } = {},
-): Promise<AppliedSchema> {
-  const client = await open(target, options);
+/** Whether a lock scope (`null`: the whole database) includes another. */
+function covers(held: readonly string[] | null, needed: readonly string[] | null): boolean {
+  if (held === null) return true;
+  if (needed === null) return false;
+  return needed.every((s) => held.includes(s));
+}
+
+/** Whether the target's catalog is unchanged since `planned` read it (so the plan still holds). */
+async function unchangedSince(client: Client, planned: PlannedSchema): Promise<boolean> {
+  const at = readAt.get(planned.live);
+  return at !== undefined && (await scopedCatalogFingerprint(client, at.schemas)) === at.fingerprint;
+}
+
+async function applyWith(state: EngineState, target: ConnectionInput, desired: DesiredSchema, options: ApplyOptions): Promise<AppliedSchema> {
+  const client = await open(state, target, options);
   try {
-    const first = await planWith(client, desired, options);
+    const first = await planWith(state, client, desired, options);
     if (first.plan.steps.length === 0) {
       if (first.catalogCheck?.differences.length) throw new UnmodelledDifferenceError(first.catalogCheck.differences);
       return { ...first, results: [] };
@@ -344,7 +328,7 @@ export async function applySchema(
       try {
         // Another apply may have changed these schemas between the plan and the lock: plan again
         // under it (the desired model is cached; the target is read again only if its catalog changed).
-        const planned = attempt === 1 && (await unchangedSince(client, first)) ? first : await planWith(client, desired, options);
+        const planned = attempt === 1 && (await unchangedSince(client, first)) ? first : await planWith(state, client, desired, options);
         const needed = lockScopeOf(planned.plan);
         if (!covers(scope, needed)) {
           // The plan now reaches schemas the lock does not hold: take a wider lock and plan again.
@@ -363,7 +347,7 @@ export async function applySchema(
         });
         let catalogCheck = planned.catalogCheck;
         if (planned.plan.steps.length > 0) {
-          const after = await planWith(client, desired, options);
+          const after = await planWith(state, client, desired, options);
           if (after.plan.steps.length > 0) throw new NonConvergenceError(after.plan);
           catalogCheck = after.catalogCheck;
         }
@@ -376,39 +360,197 @@ export async function applySchema(
       }
     }
   } finally {
-    await close(target, client, options);
+    await giveBack(state, target, client, options);
   }
+}
+
+async function verifyWith(state: EngineState, target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions): Promise<VerifiedSchema> {
+  const client = await open(state, target, options);
+  try {
+    const planned = await planWith(state, client, desired, { ...options, verifyCatalogs: true }, "always");
+    return { ...planned, catalogCheck: planned.catalogCheck! };
+  } finally {
+    await giveBack(state, target, client, options);
+  }
+}
+
+/** A connection to the target: a kept one with {@link SchemaEngineOptions.keepConnections}, else a new one. */
+function open(state: EngineState, target: ConnectionInput, options: SchemaEngineOptions): Promise<Client> {
+  return options.keepConnections ? state.kept.lease(target) : connect(target);
+}
+
+function giveBack(state: EngineState, target: ConnectionInput, client: Client, options: SchemaEngineOptions): Promise<void> {
+  return options.keepConnections ? state.kept.giveBack(target, client) : client.end();
+}
+
+/** Options of {@link SchemaEngine.apply}. */
+export type ApplyOptions = SchemaEngineOptions & { onStep?: (r: StepResult) => void };
+
+/** Result of {@link SchemaEngine.verify}: a plan with its catalog-level check. */
+export type VerifiedSchema = PlannedSchema & { readonly catalogCheck: CatalogCheck };
+
+/**
+ * A schema engine: plan, apply and verify, and the process state they share — normalized models in
+ * memory, the last introspection of each target, catalog checks, and (when the options ask for
+ * them) kept target connections and dev servers with pooled scratch databases. A one-shot process
+ * can use the default engine behind {@link planSchema}, {@link applySchema} and {@link verifySchema};
+ * a long-running one creates its own and closes it.
+ */
+export interface SchemaEngine {
+  /**
+   * Plans the changes that make the database at `target` match `desired`: normalizes the desired
+   * SQL (cached), introspects the target once, diffs, and orders. Runs nothing on the target but
+   * catalog reads, cheap emptiness probes for objects the plan would drop, and bounded read-only
+   * probes of the rows that changes would fail on or alter (see {@link SchemaEngineOptions.dataProbes}).
+   * @throws {ConnectionError} when the target is unreachable.
+   * @throws {InputError} when the desired SQL is invalid (with file and line).
+   * @throws {UncastableColumnsError} when a column changes to a type its values have no cast to.
+   * @throws {ExtensionInUseError} when an extension to drop is used by objects outside the managed schemas.
+   */
+  plan(target: ConnectionInput, desired: DesiredSchema, options?: SchemaEngineOptions): Promise<PlannedSchema>;
+  /**
+   * Plans and applies in one session, then re-plans to prove convergence.
+   * @throws {HazardsRefusedError} before anything runs, when the plan has hazards not allowed.
+   * @throws {UncastableColumnsError} before anything runs, when a column changes to a type its values have no cast to.
+   * @throws {ExtensionInUseError} before anything runs, when an extension to drop is used by objects outside the managed schemas.
+   * @throws {ApplyError} when a step fails (see its `results`).
+   * @throws {NonConvergenceError} when the re-plan is not empty.
+   * @throws {UnmodelledDifferenceError} when the re-plan is empty (or there was nothing to apply) but
+   *   the target's catalogs still differ from the desired state's (unless `verifyCatalogs: false`).
+   */
+  apply(target: ConnectionInput, desired: DesiredSchema, options?: ApplyOptions): Promise<AppliedSchema>;
+  /**
+   * Plans, and compares the target's catalogs with the desired state's whatever the plan (the
+   * catalog-level convergence proof on demand, `setpoint schema verify`). Runs nothing on the target
+   * but catalog reads.
+   * @throws what {@link SchemaEngine.plan} throws.
+   */
+  verify(target: ConnectionInput, desired: DesiredSchema, options?: SchemaEngineOptions): Promise<VerifiedSchema>;
+  /**
+   * Normalizes desired SQL into a model on the dev server (see {@link NormalizeOptions}), through
+   * this engine's caches, dev servers and scratch databases.
+   * @throws {InputError} with the file and line when the SQL is invalid (the server's own message).
+   */
+  normalize(desired: DesiredSchema, options?: NormalizeOptions): Promise<{ model: SchemaModel; fingerprint: string; cached: boolean }>;
+  /**
+   * Resolves when the work earlier calls left for after returning is done: scratch databases
+   * dropped (with those a killed process left) and models written to the cache directory. A process
+   * that exits normally waits for it anyway; benchmarks and tests wait to measure or assert without it.
+   */
+  settled(): Promise<void>;
+  /** Majors whose embedded dev server this engine keeps running now (`reuseDevResources`). */
+  keptDevServers(): number[];
+  /** Idle target connections this engine keeps now (`keepConnections`). */
+  keptConnections(): number;
+  /**
+   * Forgets what is remembered in memory — normalized models, introspections, catalog checks and
+   * desired catalogs — so each next call reads them again (the cache directory stays); for
+   * benchmarks and tests.
+   */
+  forgetCaches(): void;
+  /**
+   * Ends what the engine keeps: closes kept target connections (those leased now when given back),
+   * drops pooled scratch databases, stops kept dev servers, and waits for background work. The
+   * engine can still be used afterwards; it starts them again.
+   */
+  close(): Promise<void>;
 }
 
 /**
- * Plans, and compares the target's catalogs with the desired state's whatever the plan (the
- * catalog-level convergence proof on demand, `setpoint schema verify`). Runs nothing on the target
- * but catalog reads.
- * @throws what {@link planSchema} throws.
+ * A schema engine that owns its state. `defaults` apply to every call; a call's own options are
+ * laid over them.
  */
-export async function verifySchema(
-  target: ConnectionInput,
-  desired: DesiredSchema,
-  options: SchemaEngineOptions = {},
-): Promise<PlannedSchema & { readonly catalogCheck: CatalogCheck }> {
-  const client = await open(target, options);
-  try {
-    const planned = await planWith(client, desired, { ...options, verifyCatalogs: true }, "always");
-    return { ...planned, catalogCheck: planned.catalogCheck! };
-  } finally {
-    await close(target, client, options);
-  }
+export function createSchemaEngine(defaults: SchemaEngineOptions = {}): SchemaEngine {
+  const state: EngineState = {
+    kept: new KeptConnections(),
+    dev: new DevResources(),
+    models: new ModelCache(),
+    live: new WeightedLru(MODEL_MEMO_WEIGHT, (e) => modelWeight(e.model)),
+    checks: new CatalogChecks(),
+  };
+  const planOnce = async (target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions) => {
+    const client = await open(state, target, options);
+    try {
+      return await planWith(state, client, desired, options);
+    } finally {
+      await giveBack(state, target, client, options);
+    }
+  };
+  const engine: SchemaEngine = {
+    plan: (target, desired, options = {}) => planOnce(target, desired, { ...defaults, ...options }),
+    apply: (target, desired, options = {}) => applyWith(state, target, desired, { ...defaults, ...options }),
+    verify: (target, desired, options = {}) => verifyWith(state, target, desired, { ...defaults, ...options }),
+    normalize: (desired, options = {}) => normalizeWith(desired, options, state),
+    settled: () => state.dev.settled(),
+    keptDevServers: () => state.dev.keptMajors(),
+    keptConnections: () => state.kept.count(),
+    forgetCaches: () => {
+      state.models.clear();
+      state.live.clear();
+      state.checks.clear();
+    },
+    close: async () => {
+      await Promise.all([state.kept.close(), state.dev.close()]);
+    },
+  };
+  keptOf.set(engine, state.kept);
+  return engine;
 }
 
-/** Whether a lock scope (`null`: the whole database) includes another. */
-function covers(held: readonly string[] | null, needed: readonly string[] | null): boolean {
-  if (held === null) return true;
-  if (needed === null) return false;
-  return needed.every((s) => held.includes(s));
+const keptOf = new WeakMap<SchemaEngine, KeptConnections>();
+
+/** The target connections an engine keeps, to lease one as the engine would (tests). */
+export function keptConnectionsOf(engine: SchemaEngine): KeptConnections {
+  return keptOf.get(engine)!;
 }
 
-/** Whether the target's catalog is unchanged since `planned` read it (so the plan still holds). */
-async function unchangedSince(client: Client, planned: PlannedSchema): Promise<boolean> {
-  const at = readAt.get(planned.live);
-  return at !== undefined && (await scopedCatalogFingerprint(client, at.schemas)) === at.fingerprint;
+// ---- The default engine, behind the functions of earlier versions ----
+
+let defaultEngine: SchemaEngine | undefined;
+
+/** The engine behind {@link planSchema}, {@link applySchema}, {@link verifySchema} and {@link normalize}, created on first use. */
+export function defaultSchemaEngine(): SchemaEngine {
+  defaultEngine ??= createSchemaEngine();
+  return defaultEngine;
+}
+
+/** {@link SchemaEngine.plan} of the default engine. */
+export function planSchema(target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions = {}): Promise<PlannedSchema> {
+  return defaultSchemaEngine().plan(target, desired, options);
+}
+
+/** {@link SchemaEngine.apply} of the default engine. */
+export function applySchema(target: ConnectionInput, desired: DesiredSchema, options: ApplyOptions = {}): Promise<AppliedSchema> {
+  return defaultSchemaEngine().apply(target, desired, options);
+}
+
+/** {@link SchemaEngine.verify} of the default engine. */
+export function verifySchema(target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions = {}): Promise<VerifiedSchema> {
+  return defaultSchemaEngine().verify(target, desired, options);
+}
+
+/** {@link SchemaEngine.normalize} of the default engine. */
+export function normalize(desired: DesiredSchema, options: NormalizeOptions = {}): Promise<{ model: SchemaModel; fingerprint: string; cached: boolean }> {
+  return defaultSchemaEngine().normalize(desired, options);
+}
+
+/** {@link SchemaEngine.settled} of the default engine. */
+export function scratchCleanup(): Promise<void> {
+  return defaultSchemaEngine().settled();
+}
+
+/**
+ * Closes what the default engine keeps (`keepConnections`, and `reuseDevResources` too).
+ * @deprecated create an engine ({@link createSchemaEngine}) and call its `close()`.
+ */
+export function closeKeptConnections(): Promise<void> {
+  return defaultEngine ? defaultEngine.close() : Promise.resolve();
+}
+
+/**
+ * Ends what the default engine keeps (`reuseDevResources`, and `keepConnections` too).
+ * @deprecated create an engine ({@link createSchemaEngine}) and call its `close()`.
+ */
+export function closeDevResources(): Promise<void> {
+  return defaultEngine ? defaultEngine.close() : Promise.resolve();
 }

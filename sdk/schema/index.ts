@@ -17,7 +17,7 @@ export type {
 } from "./model";
 export { MODEL_VERSION, emptyModel } from "./model";
 export { introspect, type IntrospectOptions } from "./introspect/introspect";
-export { normalize, desiredFingerprint, scratchCleanup, closeDevResources, type NormalizeOptions } from "./normalize/normalize";
+export { desiredFingerprint, type NormalizeOptions } from "./normalize/normalize";
 export { loadSchemaPath, schemaFromSql, type DesiredSchema, type SqlFile } from "./source/desired";
 export { diff, type DiffOptions } from "./diff/diff";
 export type { Rename } from "./source/rename";
@@ -36,7 +36,23 @@ export {
   type TransactionMode,
 } from "./plan/plan";
 export { applyPlan, ApplyError, ConcurrentApplyError, type ApplyOptions, type StepResult, type StepStatus } from "./apply/apply";
-export { planSchema, applySchema, closeKeptConnections, NonConvergenceError, type SchemaEngineOptions, type PlannedSchema, type AppliedSchema } from "./engine";
+export {
+  createSchemaEngine,
+  planSchema,
+  applySchema,
+  verifySchema,
+  normalize,
+  scratchCleanup,
+  closeKeptConnections,
+  closeDevResources,
+  NonConvergenceError,
+  type SchemaEngine,
+  type SchemaEngineOptions,
+  type ApplyOptions as ApplySchemaOptions,
+  type PlannedSchema,
+  type AppliedSchema,
+  type VerifiedSchema,
+} from "./engine";
 export { UncastableColumnsError, type UncastableColumn } from "./probes/casts";
 export { ExtensionInUseError, type ExtensionDependent } from "./probes/extension-dependents";
 export * from "./builders/index";

@@ -21,7 +21,7 @@ const STAGES: readonly (readonly string[])[] = [
   ["apply"],
   ["verify"],
   // The engine object and what drives it.
-  ["engine.ts", "engine-plan.ts", "plan-file.ts", "index.ts"],
+  ["engine.ts", "plan-file.ts", "index.ts"],
 ];
 
 function sourceFiles(dir: string): string[] {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { column as c, defineSchema, enumType, sequence, sql, table, type SchemaDefinition } from "../../sdk/schema/builders/index";
-import { normalize } from "../../sdk/schema/normalize/normalize";
+import { normalize } from "../../sdk/schema/engine";
 import { schemaFromSql } from "../../sdk/schema/source/desired";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { majors, servers, serverUrl } from "../support/postgres";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applySchema, planSchema } from "../../sdk/schema/engine";
-import { closeDevResources } from "../../sdk/schema/normalize/normalize";
+import { closeDevResources } from "../../sdk/schema/engine";
 import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { expectCatalogConverges, expectSameCatalog } from "../support/catalog-props";
 import { freshDatabase, majors } from "../support/postgres";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../sdk/cli/main";
 import { applySchema, planSchema, verifySchema } from "../../sdk/schema/engine";
-import { closeDevResources, normalize } from "../../sdk/schema/normalize/normalize";
+import { closeDevResources, normalize } from "../../sdk/schema/engine";
 import { readCatalogSnapshot, type CatalogSnapshot } from "../../sdk/schema/verify/snapshot";
 import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { formatDifference, unmappedReferenceColumns, UnmodelledDifferenceError, type CatalogDifference } from "../../sdk/schema/verify/index";

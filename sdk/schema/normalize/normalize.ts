@@ -1,19 +1,26 @@
-import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "pg";
 import { InputError } from "../../errors";
 import { connect, withDatabase } from "../../postgres/connection";
-import { devScratchDir, startEmbeddedPostgres, type EmbeddedPostgres } from "../../postgres/embedded";
 import { quoteIdent } from "../../postgres/quote";
-import { isSupportedMajor, DEFAULT_MAJOR } from "../../postgres/versions";
+import { DEFAULT_MAJOR } from "../../postgres/versions";
 import { introspect } from "../introspect/introspect";
-import { withReprintedChecks } from "./reprint";
-import { WeightedLru } from "../internal/lru";
-import { markKept } from "../internal/prepared";
 import { MODEL_VERSION, type SchemaModel } from "../model";
 import { lineOf, type DesiredSchema } from "../source/desired";
+import type { DevResources} from "./dev-servers";
+import { scratchName, startDevServer, sweepAbandonedScratchDatabases } from "./dev-servers";
+import type { ModelCache } from "./model-cache";
+import { withReprintedChecks } from "./reprint";
+
+/** What normalizations of one schema engine share (see `createSchemaEngine`). */
+export interface NormalizeResources {
+  /** Kept dev servers, pooled scratch databases, work left for after returning. */
+  readonly dev: DevResources;
+  /** Normalized models in memory (and on disk). */
+  readonly models: ModelCache;
+}
 
 /** Where to build the desired schema so PostgreSQL itself normalizes it. */
 export interface NormalizeOptions {
@@ -30,8 +37,8 @@ export interface NormalizeOptions {
    * For a long-running process (the operator) that normalizes many desired schemas: keep the
    * embedded dev server of each major running between normalizations, and reuse scratch databases
    * instead of creating and dropping one each time: each normalization applies the desired SQL in a
-   * transaction, introspects it there, and rolls it back. Call {@link closeDevResources} before
-   * exiting. SQL that cannot run in a transaction block (`CREATE INDEX CONCURRENTLY`, a new enum
+   * transaction, introspects it there, and rolls it back. The engine's `close()` ends them
+   * (`closeDevResources()` for the default engine). SQL that cannot run in a transaction block (`CREATE INDEX CONCURRENTLY`, a new enum
    * value used in the same file) falls back to a fresh scratch database.
    * @default false
    */
@@ -94,66 +101,50 @@ function defaultCacheDir(): string {
  * server, or an embedded server of the target's major) and introspects it, then caches the result.
  * @throws {InputError} with the file and line when the SQL is invalid (the server's own message).
  */
-export async function normalize(desired: DesiredSchema, options: NormalizeOptions = {}): Promise<{ model: SchemaModel; fingerprint: string; cached: boolean }> {
-  const hit = normalizedFromCache(desired, options);
+export async function normalizeWith(desired: DesiredSchema, options: NormalizeOptions, resources: NormalizeResources): Promise<{ model: SchemaModel; fingerprint: string; cached: boolean }> {
+  const hit = normalizedFromCache(desired, options, resources.models);
   if (hit) return hit;
   const major = options.major ?? DEFAULT_MAJOR;
   const fingerprint = desiredFingerprint(desired, major, options.roles?.applying);
   const cacheDir = options.cacheDir === false ? null : (options.cacheDir ?? defaultCacheDir());
   const roles = options.roles ?? null;
   const onBuilt = options.onBuilt ?? null;
+  const { dev, models } = resources;
   const model = options.reuse
-    ? await buildReusing(options.devUrl ?? (await keptDevServer(major, options.scratchDir)), desired, roles, onBuilt)
+    ? await buildReusing(dev, options.devUrl ?? (await dev.keptDevServer(major, options.scratchDir)), desired, roles, onBuilt)
     : options.devUrl
-      ? await buildOn(options.devUrl, desired, { dropScratch: true, roles, onBuilt })
-      : await buildEmbedded(major, desired, roles, onBuilt, options.scratchDir);
+      ? await buildOn(dev, options.devUrl, desired, { dropScratch: true, roles, onBuilt })
+      : await buildEmbedded(dev, major, desired, roles, onBuilt, options.scratchDir);
   if (cacheDir) {
     // Remembered now; written to disk after returning (serializing a 10,000-table model takes ~0.2 s).
-    remember(join(cacheDir, fingerprint), model);
-    inBackground(new Promise<void>((resolve) => setImmediate(() => resolve(writeCache(cacheDir, fingerprint, model)))));
+    models.remember(cacheDir, fingerprint, model);
+    dev.inBackground(new Promise<void>((resolve) => setImmediate(() => resolve(models.write(cacheDir, fingerprint, model)))));
   }
   return { model, fingerprint, cached: false };
 }
 
 /** The cached normalized model of `desired`, or null when {@link normalize} would have to build it. */
-export function normalizedFromCache(desired: DesiredSchema, options: NormalizeOptions = {}): { model: SchemaModel; fingerprint: string; cached: true } | null {
+export function normalizedFromCache(desired: DesiredSchema, options: NormalizeOptions, models: ModelCache): { model: SchemaModel; fingerprint: string; cached: true } | null {
   const fingerprint = desiredFingerprint(desired, options.major ?? DEFAULT_MAJOR, options.roles?.applying);
   const cacheDir = options.cacheDir === false ? null : (options.cacheDir ?? defaultCacheDir());
-  const hit = cacheDir ? readCache(cacheDir, fingerprint) : null;
+  const hit = cacheDir ? models.read(cacheDir, fingerprint) : null;
   return hit ? { model: hit, fingerprint, cached: true } : null;
-}
-
-/**
- * Settings of the embedded dev server: it holds only scratch databases, so no WAL senders and no
- * autovacuum. WAL stays at `replica`: with `minimal`, every relation created in a transaction is
- * synced or WAL-logged at commit, fork by fork, which costs more than the WAL of DDL without data
- * (the benchmark's DDL takes ~5 % less CPU at `replica`).
- */
-export const DEV_SERVER_PARAMETERS: Readonly<Record<string, string | number>> = {
-  wal_level: "replica",
-  max_wal_senders: 0,
-  autovacuum: "off",
-  max_locks_per_transaction: 1024,
-};
-
-function startDevServer(major: number, scratchDir: string | undefined): Promise<EmbeddedPostgres> {
-  if (!isSupportedMajor(major)) {
-    throw new InputError(`no embedded PostgreSQL ${major} to normalize the desired schema; pass a dev database URL (--dev-url) of that major`, { propertyPath: "devUrl" });
-  }
-  // Scratch data: on tmpfs when there is one, where creating relation files is several times cheaper.
-  // The server starts from a copy of a data directory initialized there once per major (~40 MB),
-  // not from initdb each time.
-  const baseDir = scratchDir ?? devScratchDir();
-  return startEmbeddedPostgres({ major, parameters: DEV_SERVER_PARAMETERS, baseDir, templateDir: baseDir });
 }
 
 type OnBuilt = NormalizeOptions["onBuilt"] & {};
 
-async function buildEmbedded(major: number, desired: DesiredSchema, roles: TargetRoles | null, onBuilt: OnBuilt | null, scratchDir: string | undefined): Promise<SchemaModel> {
+async function buildEmbedded(
+  dev: DevResources,
+  major: number,
+  desired: DesiredSchema,
+  roles: TargetRoles | null,
+  onBuilt: OnBuilt | null,
+  scratchDir: string | undefined,
+): Promise<SchemaModel> {
   const pg = await startDevServer(major, scratchDir);
   try {
     // The whole server goes, so its scratch database is not dropped first.
-    return await buildOn(pg.url(), desired, { dropScratch: false, roles, onBuilt });
+    return await buildOn(dev, pg.url(), desired, { dropScratch: false, roles, onBuilt });
   } finally {
     // Stopped before returning, so no server outlives a caller that is killed right after (a
     // Pulumi provider process); without the shutdown checkpoint, its data being thrown away.
@@ -161,16 +152,8 @@ async function buildEmbedded(major: number, desired: DesiredSchema, roles: Targe
   }
 }
 
-/** Prefix of scratch database names; the rest is the creation time (base-36 seconds) and a random suffix. */
-const SCRATCH_PREFIX = "setpoint_dev_";
-/** A scratch database without connections older than this was left by a process that died. */
-const ABANDONED_AFTER_S = 600;
-
-function scratchName(): string {
-  return `${SCRATCH_PREFIX}${Math.floor(Date.now() / 1000).toString(36)}_${randomBytes(6).toString("hex")}`;
-}
-
 async function buildOn(
+  dev: DevResources,
   devUrl: string,
   desired: DesiredSchema,
   { dropScratch, roles, onBuilt }: { dropScratch: boolean; roles: TargetRoles | null; onBuilt: OnBuilt | null },
@@ -211,7 +194,7 @@ async function buildOn(
   } finally {
     // The model no longer needs the scratch database: drop it (and any a killed process left behind)
     // after returning, off the caller's critical path.
-    inBackground(
+    dev.inBackground(
       (async () => {
         try {
           if (dropScratch) {
@@ -226,116 +209,13 @@ async function buildOn(
   }
 }
 
-/**
- * Drops scratch databases that a killed process left on the dev server: no connection, and created
- * more than ten minutes ago (a normalization holds a connection to its scratch database until it is
- * done). Without FORCE, so a database someone connects to meanwhile stays. Errors are ignored.
- */
-async function sweepAbandonedScratchDatabases(admin: Client): Promise<void> {
-  const { rows } = await admin.query<{ name: string }>(
-    `SELECT d.datname AS name FROM pg_database d
-     WHERE d.datname LIKE 'setpoint\\_dev\\_%' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)`,
-  );
-  const now = Date.now() / 1000;
-  for (const { name } of rows) {
-    const created = parseInt(name.slice(SCRATCH_PREFIX.length).split("_")[0] ?? "", 36);
-    // Names without a time come from an earlier version; with no connection they are abandoned.
-    const abandoned = !name.slice(SCRATCH_PREFIX.length).includes("_") || (Number.isFinite(created) && now - created > ABANDONED_AFTER_S);
-    if (abandoned) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`).catch(() => undefined);
-  }
-}
-
 // ---- Reused dev resources (NormalizeOptions.reuse) ----
 
-/** A scratch database is dropped and replaced after this many normalizations (rolled-back DDL leaves dead catalog rows). */
-const SCRATCH_REUSES = 200;
 /** SQLSTATEs after which a desired schema is normalized in a fresh scratch database instead. */
 const NOT_IN_A_TRANSACTION = new Set([
   "25001", // active_sql_transaction: e.g. CREATE INDEX CONCURRENTLY in a transaction block
   "55P04", // unsafe_new_enum_value_usage: a value added by ALTER TYPE ... ADD VALUE used in the same transaction
 ]);
-
-interface PooledScratch {
-  readonly name: string;
-  readonly client: Client;
-  uses: number;
-}
-
-interface ScratchPool {
-  readonly devUrl: string;
-  readonly idle: PooledScratch[];
-  /** Leased and idle scratch databases, for {@link closeDevResources}. */
-  readonly all: Set<PooledScratch>;
-}
-
-const pools = new Map<string, ScratchPool>();
-const keptServers = new Map<number, Promise<EmbeddedPostgres>>();
-
-/** The embedded dev server of `major`, started on first use and kept until {@link closeDevResources}. */
-async function keptDevServer(major: number, scratchDir: string | undefined): Promise<string> {
-  let server = keptServers.get(major);
-  if (!server) {
-    server = startDevServer(major, scratchDir);
-    keptServers.set(major, server);
-    server.catch(() => keptServers.delete(major));
-  }
-  return (await server).url();
-}
-
-function poolOf(devUrl: string): ScratchPool {
-  let pool = pools.get(devUrl);
-  if (!pool) {
-    pool = { devUrl, idle: [], all: new Set() };
-    pools.set(devUrl, pool);
-  }
-  return pool;
-}
-
-async function leaseScratch(pool: ScratchPool): Promise<PooledScratch> {
-  const idle = pool.idle.pop();
-  if (idle) return idle;
-  const admin = await connect(pool.devUrl, { applicationName: "setpoint-dev" });
-  const name = scratchName();
-  try {
-    await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
-    await sweepAbandonedScratchDatabases(admin);
-  } finally {
-    await admin.end();
-  }
-  try {
-    const client = await connect(withDatabase(pool.devUrl, name), { applicationName: "setpoint-dev" });
-    markKept(client);
-    const scratch: PooledScratch = { name, client, uses: 0 };
-    client.on("error", () => retireScratch(pool, scratch)); // a server restart ends the connection
-    pool.all.add(scratch);
-    return scratch;
-  } catch (err) {
-    inBackground(dropScratchDatabase(pool.devUrl, name));
-    throw err;
-  }
-}
-
-function returnScratch(pool: ScratchPool, scratch: PooledScratch, reusable: boolean): void {
-  scratch.uses += 1;
-  if (reusable && scratch.uses < SCRATCH_REUSES && pool.all.has(scratch)) pool.idle.push(scratch);
-  else retireScratch(pool, scratch);
-}
-
-function retireScratch(pool: ScratchPool, scratch: PooledScratch): void {
-  if (!pool.all.delete(scratch)) return;
-  const at = pool.idle.indexOf(scratch);
-  if (at >= 0) pool.idle.splice(at, 1);
-  inBackground(scratch.client.end().then(() => dropScratchDatabase(pool.devUrl, scratch.name)));
-}
-
-async function dropScratchDatabase(devUrl: string, name: string): Promise<void> {
-  const admin = await connect(devUrl, { applicationName: "setpoint-dev" });
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-}
 
 /**
  * Normalizes in a reused scratch database: the desired SQL runs in one transaction, is introspected
@@ -343,9 +223,8 @@ async function dropScratchDatabase(devUrl: string, name: string): Promise<void> 
  * which leaves the database as empty as it was. No `CREATE DATABASE` or `DROP DATABASE` per
  * normalization, which cost two thirds of it.
  */
-async function buildReusing(devUrl: string, desired: DesiredSchema, roles: TargetRoles | null, onBuilt: OnBuilt | null): Promise<SchemaModel> {
-  const pool = poolOf(devUrl);
-  const scratch = await leaseScratch(pool);
+async function buildReusing(dev: DevResources, devUrl: string, desired: DesiredSchema, roles: TargetRoles | null, onBuilt: OnBuilt | null): Promise<SchemaModel> {
+  const scratch = await dev.leaseScratch(devUrl);
   const { client } = scratch;
   let reusable = false;
   try {
@@ -373,9 +252,9 @@ async function buildReusing(devUrl: string, desired: DesiredSchema, roles: Targe
     if (!code || !NOT_IN_A_TRANSACTION.has(code)) throw failure;
   } finally {
     reusable = (await rollback(client)) && reusable;
-    returnScratch(pool, scratch, reusable);
+    dev.returnScratch(devUrl, scratch, reusable);
   }
-  return await buildOn(devUrl, desired, { dropScratch: true, roles, onBuilt });
+  return await buildOn(dev, devUrl, desired, { dropScratch: true, roles, onBuilt });
 }
 
 /**
@@ -433,46 +312,6 @@ async function rollback(client: Client): Promise<boolean> {
   );
 }
 
-/** Majors whose embedded dev server {@link NormalizeOptions.reuse} keeps running now. */
-export function keptDevServers(): number[] {
-  return [...keptServers.keys()].sort();
-}
-
-/**
- * Ends what {@link NormalizeOptions.reuse} kept: drops the reused scratch databases and stops the
- * kept embedded dev servers. Normalizations started afterwards create them again.
- */
-export async function closeDevResources(): Promise<void> {
-  for (const pool of pools.values()) for (const scratch of [...pool.all]) retireScratch(pool, scratch);
-  pools.clear();
-  const servers = [...keptServers.values()];
-  keptServers.clear();
-  await scratchCleanup();
-  await Promise.all(servers.map((s) => s.then((pg) => pg.stop({ immediate: true }), () => undefined)));
-}
-
-// Work normalizations left for after returning: scratch databases to drop, cache writes.
-const cleanups = new Set<Promise<void>>();
-
-function inBackground(work: Promise<unknown>): void {
-  const done: Promise<void> = work.then(
-    () => undefined,
-    () => undefined,
-  );
-  cleanups.add(done);
-  void done.then(() => cleanups.delete(done));
-}
-
-/**
- * Resolves when the work earlier normalizations left for after returning is done: scratch databases
- * dropped (with those a killed process left) and models written to the cache directory. A process
- * that exits normally waits for it anyway; benchmarks and tests call this to measure or assert
- * without that work in flight.
- */
-export async function scratchCleanup(): Promise<void> {
-  await Promise.all([...cleanups]);
-}
-
 async function applyFile(client: Client, file: string, sql: string): Promise<void> {
   try {
     await client.query(sql);
@@ -483,67 +322,5 @@ async function applyFile(client: Client, file: string, sql: string): Promise<voi
     // Roles are server-wide: normalization mirrors the target's, and creates none of its own.
     const fix = err.code === "42704" && /^role ".*" does not exist$/.test(err.message ?? "") ? "; create the role on the target first (CREATE ROLE ...), then plan again" : "";
     throw new InputError(`invalid desired schema at ${where}: ${err.message ?? String(cause)}${err.code ? ` (SQLSTATE ${err.code})` : ""}${fix}`, { file, line }, { cause });
-  }
-}
-
-interface CacheEntry {
-  version: number;
-  model: SchemaModel;
-}
-
-/**
- * How many objects a model holds (every list entry, and each table's columns, constraints and
- * indexes): the weight of its in-memory cache entry, roughly proportional to its memory.
- */
-export function modelWeight(model: SchemaModel): number {
-  let n = 1;
-  for (const value of Object.values(model)) if (Array.isArray(value)) n += value.length;
-  for (const t of model.tables) n += t.columns.length + t.constraints.length + t.indexes.length;
-  return n;
-}
-
-/**
- * Objects kept in the in-memory cache of live models (introspections, which only a new read can
- * replace): ~100,000 (some tens of MB), or one model of any size.
- */
-export const MODEL_MEMO_WEIGHT = 100_000;
-
-// A long-running process (the operator) checks drift often: keep parsed models in memory too. A
-// fifth of the live cache: these are also on disk, where reading a small one back costs well
-// under a millisecond.
-const memo = new WeightedLru<string, SchemaModel>(MODEL_MEMO_WEIGHT / 5, modelWeight);
-
-function readCache(dir: string, key: string): SchemaModel | null {
-  const hit = memo.get(join(dir, key));
-  if (hit) return hit;
-  try {
-    const entry = JSON.parse(readFileSync(join(dir, `${key}.json`), "utf8")) as CacheEntry;
-    if (entry.version !== MODEL_VERSION || entry.model?.version !== MODEL_VERSION) return null;
-    remember(join(dir, key), entry.model);
-    return entry.model;
-  } catch {
-    return null;
-  }
-}
-
-/** Forgets the in-memory copies of cached models (the on-disk cache stays); for benchmarks and tests. */
-export function forgetCachedModels(): void {
-  memo.clear();
-}
-
-// Keyed by cache directory and fingerprint: another directory is another cache.
-function remember(key: string, model: SchemaModel): void {
-  memo.set(key, model);
-}
-
-function writeCache(dir: string, key: string, model: SchemaModel): void {
-  remember(join(dir, key), model);
-  try {
-    mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `${key}.${process.pid}.tmp`);
-    writeFileSync(tmp, JSON.stringify({ version: MODEL_VERSION, model } satisfies CacheEntry));
-    renameSync(tmp, join(dir, `${key}.json`));
-  } catch {
-    // A cache that cannot be written only costs time.
   }
 }
