@@ -7,7 +7,7 @@ import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./app
 import { diff } from "./diff/diff";
 import { findUncastableColumns, UncastableColumnsError } from "./probes/casts";
 import { ExtensionInUseError, findExtensionDependents } from "./probes/extension-dependents";
-import { gatherRowFacts } from "./probes/row-facts";
+import { gatherRowFacts, withRowFacts } from "./probes/row-facts";
 import { probeData, type DataProbeOptions } from "./probes/data-probes-run";
 import { scopedCatalogFingerprint, scopedCatalogState } from "./introspect/fingerprint";
 import { introspect } from "./introspect/introspect";
@@ -19,7 +19,7 @@ import { WeightedLru } from "./internal/lru";
 import { DevResources } from "./normalize/dev-servers";
 import { MODEL_MEMO_WEIGHT, ModelCache, modelWeight } from "./normalize/model-cache";
 import { normalizedFromCache, normalizeWith, resolvedCacheDir, type NormalizeOptions, type NormalizeResources, type TargetRoles } from "./normalize/normalize";
-import { assertHazardsAllowed, plan, planChanges, type AllowedHazards, type Plan, type PlanPolicy } from "./plan/plan";
+import { assertHazardsAllowed, planChanges, type AllowedHazards, type Plan, type PlanPolicy } from "./plan/plan";
 import type { DesiredSchema } from "./source/desired";
 import { CatalogChecks, desiredCatalogCheck, snapshotReader, UnmodelledDifferenceError, type CatalogCheck } from "./verify/engine-check";
 import { allowedForPlan, type PlanApproval } from "./plan/approvals";
@@ -154,8 +154,9 @@ async function planWith(
   const normalized = options.schemas === undefined || options.schemas === "all" ? full : { ...full, model: inSchemas(full.model, options.schemas) };
   assertRolesExist(normalized.model, roles);
   const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [], role: roles.applying };
-  // Probe emptiness only for what the plan would drop, then plan with those facts; a column type
-  // change PostgreSQL has no cast for is refused here, before anything runs.
+  // Diffed once: the probes read what the changes need (emptiness of what they drop, the rows of
+  // what they validate) and annotate them; a column type change PostgreSQL has no cast for is
+  // refused here, before anything runs.
   const changes = diff(live, normalized.model, policy);
   const uncastable = await findUncastableColumns(client, changes, normalized.model);
   if (uncastable.length) throw new UncastableColumnsError(uncastable);
@@ -163,8 +164,7 @@ async function planWith(
   if (extensionDependents.length) throw new ExtensionInUseError(extensionDependents);
   const facts = await gatherRowFacts(client, changes);
   const dataHazards = options.dataProbes === false ? undefined : await probeData(client, changes, live, normalized.model, options.dataProbes);
-  // The diff reads facts only into the drops they describe: without any, it would be the same again.
-  const p = facts.size === 0 ? planChanges(changes, live, normalized.model, { ...policy, dataHazards }) : plan(live, normalized.model, { ...policy, facts, dataHazards });
+  const p = planChanges(withRowFacts(changes, facts), live, normalized.model, { ...policy, dataHazards });
   const catalogCheck =
     verifying && (p.steps.length === 0 || check === "always")
       ? await desiredCatalogCheck(client, {

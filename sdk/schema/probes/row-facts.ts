@@ -50,3 +50,17 @@ export async function gatherRowFacts(client: ClientBase, changes: readonly Chang
   }
   return facts;
 }
+
+/**
+ * The changes with what the probes learned written into the drops they describe (`rows` of
+ * `dropTable` and `dropColumn`): the same changes a diff given these facts returns, without
+ * diffing again.
+ */
+export function withRowFacts(changes: readonly Change[], facts: ReadonlyMap<string, RowFacts>): Change[] {
+  if (facts.size === 0) return [...changes];
+  return changes.map((c) => {
+    if (c.kind === "dropTable") return { ...c, rows: facts.get(factsKey(c.table)) ?? c.rows };
+    if (c.kind === "dropColumn") return { ...c, rows: facts.get(factsKey(c.table, c.column.name)) ?? c.rows };
+    return c;
+  });
+}
