@@ -129,6 +129,7 @@ async function planWith(
   desired: DesiredSchema,
   options: SchemaEngineOptions,
   check: "if-converged" | "always" = "if-converged",
+  catalogs: "when-checked" | "eager" = "when-checked",
 ): Promise<PlannedSchema> {
   const { rows } = await client.query<{ v: string; me: string; superuser: boolean; names: string[]; member_of: string[] }>(TARGET_FACTS_SQL);
   const target = rows[0]!;
@@ -136,24 +137,37 @@ async function planWith(
   const roles: TargetRoles = { names: target.names, applying: target.me, superuser: target.superuser, memberOf: target.member_of };
   const verifying = options.verifyCatalogs !== false;
   const normalizeOptions: NormalizeOptions = { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources, roles, scratchDir: options.scratchDir };
-  // The desired state's catalogs are read on the dev database while it holds the desired SQL.
+  const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [], role: roles.applying };
+  const inScope = (m: SchemaModel) => (options.schemas === undefined || options.schemas === "all" ? m : inSchemas(m, options.schemas));
+  // The desired state's catalogs are read on the dev database while it holds the desired SQL: for an
+  // apply or a verify (their check always runs), else only when the plan is empty (the check runs
+  // then), as the target read meanwhile predicts. A check that finds them missing normalizes again.
   const reader = verifying ? snapshotReader() : null;
+  const onBuilt: BuiltHook | undefined =
+    reader === null
+      ? undefined
+      : check === "always" || catalogs === "eager"
+        ? (scratch, inTransaction, model) => reader.onBuilt(scratch, inTransaction, model)
+        : async (scratch, inTransaction, model, liveFor) => {
+            const live = await liveFor(model);
+            if (live === null || diff(live, inScope(model), policy).length === 0) await reader.onBuilt(scratch, inTransaction, model);
+          };
   // Every schema of the target: managed on top of those the desired state has.
   const targetSchemas = options.schemas === "all" ? await catalogQuery<{ name: string }>(client, TARGET_SCHEMAS_SQL, [null]).then((r) => r.map((x) => x.name)) : [];
   const { normalized: full, live } = await desiredAndLive(
     state,
     client,
     desired,
-    reader ? { ...normalizeOptions, onBuilt: reader.onBuilt } : normalizeOptions,
+    normalizeOptions,
     options.schemas === "all" ? undefined : options.schemas,
     targetSchemas,
+    onBuilt,
   );
   if (reader) reader.remember(state.checks.desired, full.fingerprint, resolvedCacheDir(options.cacheDir));
   // The desired state in the managed schemas only: `public`, which every database has, is not
   // created when another schema alone is managed.
-  const normalized = options.schemas === undefined || options.schemas === "all" ? full : { ...full, model: inSchemas(full.model, options.schemas) };
+  const normalized = { ...full, model: inScope(full.model) };
   assertRolesExist(normalized.model, roles);
-  const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [], role: roles.applying };
   // Diffed once: the probes read what the changes need (emptiness of what they drop, the rows of
   // what they validate) and annotate them; a column type change PostgreSQL has no cast for is
   // refused here, before anything runs.
@@ -215,6 +229,13 @@ export function assertRolesExist(model: SchemaModel, roles: Pick<TargetRoles, "n
  * meanwhile, over the schemas the desired SQL most likely has; when it turns out to have one more,
  * the target is read again over the right ones, as it would have been without the overlap.
  */
+/**
+ * Called while the dev database holds the desired SQL (see `NormalizeOptions.onBuilt`), with
+ * `liveFor`: the target's model over the desired model's scope, as read meanwhile (null when that
+ * read does not cover the scope).
+ */
+type BuiltHook = (scratch: Client, inTransaction: boolean, model: SchemaModel, liveFor: (model: SchemaModel) => Promise<SchemaModel | null>) => Promise<void>;
+
 async function desiredAndLive(
   state: EngineState,
   client: Client,
@@ -222,13 +243,21 @@ async function desiredAndLive(
   normalizeOptions: NormalizeOptions,
   schemas: readonly string[] | undefined,
   alsoManaged: readonly string[],
+  onBuilt?: BuiltHook,
 ): Promise<{ normalized: Awaited<ReturnType<typeof normalize>>; live: SchemaModel }> {
   const inDesired = (m: SchemaModel) => [...new Set([...m.schemas.map((s) => s.name), ...alsoManaged])];
   const cached = normalizedFromCache(desired, normalizeOptions, state.models);
   if (cached) return { normalized: cached, live: await introspectUnlessUnchanged(state, client, schemas ?? inDesired(cached.model)) };
   const guess = schemas ?? [...new Set([...likelySchemas(desired), ...alsoManaged])];
+  const earlyRead = introspectUnlessUnchanged(state, client, guess);
+  const liveFor = async (model: SchemaModel): Promise<SchemaModel | null> => {
+    const actual = schemas ?? inDesired(model);
+    const early = actual.every((s) => guess.includes(s)) ? await earlyRead.catch(() => null) : null;
+    return early && inSchemas(early, actual);
+  };
+  const withHook: NormalizeOptions = onBuilt ? { ...normalizeOptions, onBuilt: (scratch, inTransaction, model) => onBuilt(scratch, inTransaction, model, liveFor) } : normalizeOptions;
   // Settle both before reporting a failure (an invalid desired schema first), so neither is left running.
-  const [normalized, early] = await Promise.allSettled([normalizeWith(desired, normalizeOptions, state), introspectUnlessUnchanged(state, client, guess)]);
+  const [normalized, early] = await Promise.allSettled([normalizeWith(desired, withHook, state), earlyRead]);
   if (normalized.status === "rejected") throw normalized.reason;
   if (early.status === "rejected") throw early.reason;
   const actual = schemas ?? inDesired(normalized.value.model);
@@ -315,7 +344,7 @@ async function unchangedSince(client: Client, planned: PlannedSchema): Promise<b
 async function applyWith(state: EngineState, target: ConnectionInput, desired: DesiredSchema, options: ApplyOptions): Promise<AppliedSchema> {
   const client = await open(state, target, options);
   try {
-    const first = await planWith(state, client, desired, options);
+    const first = await planWith(state, client, desired, options, "if-converged", "eager");
     if (first.plan.steps.length === 0) {
       if (first.catalogCheck?.differences.length) throw new UnmodelledDifferenceError(first.catalogCheck.differences);
       return { ...first, results: [] };
@@ -328,7 +357,7 @@ async function applyWith(state: EngineState, target: ConnectionInput, desired: D
       try {
         // Another apply may have changed these schemas between the plan and the lock: plan again
         // under it (the desired model is cached; the target is read again only if its catalog changed).
-        const planned = attempt === 1 && (await unchangedSince(client, first)) ? first : await planWith(state, client, desired, options);
+        const planned = attempt === 1 && (await unchangedSince(client, first)) ? first : await planWith(state, client, desired, options, "if-converged", "eager");
         const needed = lockScopeOf(planned.plan);
         if (!covers(scope, needed)) {
           // The plan now reaches schemas the lock does not hold: take a wider lock and plan again.
@@ -347,7 +376,7 @@ async function applyWith(state: EngineState, target: ConnectionInput, desired: D
         });
         let catalogCheck = planned.catalogCheck;
         if (planned.plan.steps.length > 0) {
-          const after = await planWith(state, client, desired, options);
+          const after = await planWith(state, client, desired, options, "if-converged", "eager");
           if (after.plan.steps.length > 0) throw new NonConvergenceError(after.plan);
           catalogCheck = after.catalogCheck;
         }
