@@ -6,14 +6,9 @@ import { isUnallowable, type Hazard, type HazardCode } from "../hazards";
 import { hazardsOf } from "./hazard-checkers";
 import { keyOf, type SchemaModel, type UnmanagedObject } from "../model";
 import { render } from "./render";
+import { isLong, transactionMode, type TransactionMode } from "./step-kinds";
 
-/**
- * How a step runs: `group` steps that follow each other share one transaction; an `own` step
- * commits what came before and runs in a transaction of its own (so the locks of earlier steps are
- * released, e.g. before validating a NOT VALID constraint); `none` runs outside any transaction
- * (CONCURRENTLY, ALTER TYPE ... ADD VALUE).
- */
-export type TransactionMode = "group" | "own" | "none";
+export type { TransactionMode } from "./step-kinds";
 
 /** Per-step metadata the plan adds to a change. */
 export interface StepMeta {
@@ -97,56 +92,6 @@ function stepObjects(deps: ChangeDeps): string[] {
   deps.drops.forEach(add);
   if (deps.needs.length) add(deps.needs[0]!);
   return out;
-}
-
-function transactionMode(change: Change): TransactionMode {
-  switch (change.kind) {
-    case "createIndex":
-    case "dropIndex":
-      return change.concurrently ? "none" : "group";
-    case "addEnumValue":
-      // A value added in a transaction cannot be used until it commits: run it alone.
-      return "none";
-    case "validateConstraint":
-    case "validateDomainConstraint":
-    case "setNotNull":
-      return "own";
-    case "addConstraint":
-    case "addDomainConstraint":
-      return change.notValid ? "own" : "group";
-    default:
-      return "group";
-  }
-}
-
-function isLong(change: Change): boolean {
-  switch (change.kind) {
-    case "createIndex":
-    case "validateConstraint":
-    case "validateDomainConstraint":
-    case "setDomainNotNull":
-    case "recreateType":
-    case "columnsToText":
-    case "columnsFromText":
-    case "recreateEnum":
-    case "refreshMaterializedView":
-    case "setTableLogged":
-    case "setGeneratedExpression":
-      return true;
-    case "alterColumnType":
-      return change.rewrite;
-    case "addColumn":
-      return change.volatileDefault;
-    case "setNotNull":
-      return !change.online;
-    case "addConstraint":
-    case "addDomainConstraint":
-      return !change.notValid;
-    case "createObject":
-      return change.object.kind === "materialized view";
-    default:
-      return false;
-  }
 }
 
 function unmanagedOf(live: SchemaModel, desired: SchemaModel): Plan["unmanaged"] {

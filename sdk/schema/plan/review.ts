@@ -2,6 +2,9 @@ import type { ClientBase } from "pg";
 import { readableSql } from "../../postgres/quote";
 import { keyOf, type QualifiedName } from "../model";
 import type { AllowedHazards, Plan, PlanStep } from "./plan";
+import { stepLock, stepWork, type StepLock } from "./step-kinds";
+
+export { LOCK_LEVELS, stepLock, stepWork, type LockLevel, type StepLock, type StepWork } from "./step-kinds";
 
 /**
  * What a reviewer needs of each plan step beyond its SQL: the lock it takes (PostgreSQL's documented
@@ -9,243 +12,12 @@ import type { AllowedHazards, Plan, PlanStep } from "./plan";
  * Pure, apart from {@link readTableSizes}.
  */
 
-/** PostgreSQL's table-level lock modes, weakest first (see "Explicit Locking" in its documentation). */
-export const LOCK_LEVELS = [
-  "ACCESS SHARE",
-  "ROW SHARE",
-  "ROW EXCLUSIVE",
-  "SHARE UPDATE EXCLUSIVE",
-  "SHARE",
-  "SHARE ROW EXCLUSIVE",
-  "EXCLUSIVE",
-  "ACCESS EXCLUSIVE",
-] as const;
-
-/** One of {@link LOCK_LEVELS}. */
-export type LockLevel = (typeof LOCK_LEVELS)[number];
-
-/**
- * The lock a step takes on existing tables: `none` when it only creates new objects or changes
- * non-table objects, `null` when the documentation states no level for the statement form.
- */
-export interface StepLock {
-  readonly level: LockLevel | "none" | null;
-  /** `schema.table` keys of the existing tables locked. */
-  readonly tables: readonly string[];
-  /** What the level means for traffic. */
-  readonly blocks: string;
-}
-
-/**
- * How a step's running time scales: `catalog` changes only catalog rows (milliseconds once the lock
- * is granted); `scan` reads every row of its tables; `rewrite` writes a new copy of them; `index`
- * sorts them into a new index.
- */
-export type StepWork = "catalog" | "scan" | "rewrite" | "index";
-
 /** Planner estimate of a table's size. */
 export interface TableSize {
   /** `pg_class.reltuples` (`-1`: never analyzed). */
   readonly rows: number;
   /** `pg_total_relation_size`, in bytes. */
   readonly bytes: number;
-}
-
-const blocksOf = (level: StepLock["level"]): string => {
-  switch (level) {
-    case "ACCESS EXCLUSIVE":
-      return "blocks reads and writes";
-    case "EXCLUSIVE":
-    case "SHARE ROW EXCLUSIVE":
-    case "SHARE":
-      return "blocks writes";
-    case "SHARE UPDATE EXCLUSIVE":
-      return "blocks other schema changes and VACUUM, not reads or writes";
-    case "ROW EXCLUSIVE":
-    case "ROW SHARE":
-    case "ACCESS SHARE":
-      return "blocks only ACCESS EXCLUSIVE (DDL that rewrites or drops)";
-    case "none":
-      return "no lock on existing tables";
-    case null:
-      return "lock level not documented for this statement";
-  }
-};
-
-const lock = (level: StepLock["level"], ...tables: (QualifiedName | string)[]): StepLock => ({
-  level,
-  tables: [...new Set(tables.map((t) => (typeof t === "string" ? t : keyOf(t))))],
-  blocks: blocksOf(level),
-});
-
-// Storage parameters PostgreSQL changes under SHARE UPDATE EXCLUSIVE (ALTER TABLE ... SET): the rest take ACCESS EXCLUSIVE.
-const LIGHT_TABLE_OPTION = /^(fillfactor|parallel_workers|autovacuum_\w+|toast\.\w+|toast_tuple_target|vacuum_truncate|vacuum_index_cleanup|log_autovacuum_min_duration)\b/;
-
-/**
- * The lock a step takes, from PostgreSQL's documented lock levels of each statement form:
- * `ALTER TABLE` takes ACCESS EXCLUSIVE unless the form is documented otherwise (ADD FOREIGN KEY:
- * SHARE ROW EXCLUSIVE; VALIDATE CONSTRAINT, ATTACH PARTITION (on the parent), some storage
- * parameters: SHARE UPDATE EXCLUSIVE); `CREATE INDEX` SHARE, `CONCURRENTLY` SHARE UPDATE
- * EXCLUSIVE; `DROP TABLE`, `DROP INDEX` and `REFRESH MATERIALIZED VIEW` ACCESS EXCLUSIVE;
- * `CREATE TRIGGER` and `ALTER TABLE ... ENABLE/DISABLE TRIGGER` SHARE ROW EXCLUSIVE.
- */
-export function stepLock(step: PlanStep): StepLock {
-  switch (step.kind) {
-    case "createSchema":
-    case "createExtension":
-    case "createEnum":
-    case "createSequence":
-    case "createTable":
-    case "grantDefaultPrivileges":
-    case "revokeDefaultPrivileges":
-      return lock("none");
-    case "addEnumValue":
-    case "dropEnum":
-    case "updateExtension":
-    case "setExtensionSchema":
-    case "alterSequence":
-    case "setSequenceOwner":
-    case "renameSequence":
-    case "setIndexOptions":
-    case "setDomainDefault":
-    case "dropDomainConstraint":
-    case "alterCompositeType":
-    case "comment":
-    case "setOwner":
-    case "grantPrivileges":
-    case "revokePrivileges":
-      return lock(null);
-    case "syncSequence":
-      return lock("ACCESS SHARE", step.table);
-    case "dropSchema":
-    case "dropExtension":
-    case "dropSequence":
-      return lock("ACCESS EXCLUSIVE");
-    case "dropTable":
-    case "renameTable":
-    case "setTableLogged":
-    case "addColumn":
-    case "dropColumn":
-    case "renameColumn":
-    case "alterColumnType":
-    case "setNotNull":
-    case "dropNotNull":
-    case "setDefault":
-    case "dropDefault":
-    case "addIdentity":
-    case "alterIdentity":
-    case "dropIdentity":
-    case "setGeneratedExpression":
-    case "dropGeneratedExpression":
-    case "dropConstraint":
-    case "renameConstraint":
-    case "addConstraintUsingIndex":
-    case "inherit":
-    case "noInherit":
-    case "setRowSecurity":
-    case "setReplicaIdentity":
-      return lock("ACCESS EXCLUSIVE", step.table);
-    case "setTableOptions":
-      return lock([...step.set, ...step.reset].every((o) => LIGHT_TABLE_OPTION.test(o)) ? "SHARE UPDATE EXCLUSIVE" : "ACCESS EXCLUSIVE", step.table);
-    case "addConstraint":
-      if (step.constraint.kind === "FOREIGN KEY") return lock("SHARE ROW EXCLUSIVE", step.table, ...(step.constraint.references ? [step.constraint.references] : []));
-      return lock("ACCESS EXCLUSIVE", step.table);
-    case "validateConstraint":
-      return lock("SHARE UPDATE EXCLUSIVE", step.table);
-    case "createIndex":
-      return lock(step.concurrently ? "SHARE UPDATE EXCLUSIVE" : "SHARE", step.table);
-    case "dropIndex":
-      return lock(step.concurrently ? "SHARE UPDATE EXCLUSIVE" : "ACCESS EXCLUSIVE");
-    case "renameIndex":
-    case "renamePartitionIndex":
-      return lock("SHARE UPDATE EXCLUSIVE");
-    case "attachIndex":
-      // Not in the documented table of lock levels: said as unknown rather than guessed.
-      return lock(null);
-    case "createView":
-    case "dropView":
-      return lock("ACCESS EXCLUSIVE", step.view);
-    case "attachPartition":
-      // SHARE UPDATE EXCLUSIVE on the parent; the table attached takes ACCESS EXCLUSIVE.
-      return lock("ACCESS EXCLUSIVE", step.table);
-    case "detachPartition":
-      return lock("ACCESS EXCLUSIVE", step.parent, step.table);
-    case "createObject":
-    case "dropObject":
-    case "replaceObject":
-      return objectLock(step.object, step.kind);
-    case "setDomainNotNull":
-    case "addDomainConstraint":
-    case "validateDomainConstraint":
-      return lock(null);
-    case "setTriggerEnabled":
-      return lock("SHARE ROW EXCLUSIVE", { schema: step.trigger.schema, name: step.trigger.table });
-    case "refreshMaterializedView":
-      return lock("ACCESS EXCLUSIVE", step.view);
-    case "recreateEnum":
-    case "recreateType":
-    case "columnsToText":
-    case "columnsFromText":
-      return lock("ACCESS EXCLUSIVE", ...step.columns.map((c) => c.table));
-    default:
-      return assertNever(step);
-  }
-}
-
-function objectLock(object: Extract<PlanStep, { kind: "createObject" }>["object"], kind: "createObject" | "dropObject" | "replaceObject"): StepLock {
-  switch (object.kind) {
-    case "trigger":
-      // CREATE TRIGGER: SHARE ROW EXCLUSIVE; DROP TRIGGER is not documented.
-      return kind === "dropObject" ? lock(null) : lock("SHARE ROW EXCLUSIVE", { schema: object.schema, name: object.table });
-    case "materialized view":
-      return kind === "createObject" ? lock("none") : lock("ACCESS EXCLUSIVE", object);
-    case "function":
-    case "procedure":
-    case "aggregate":
-    case "domain":
-    case "composite type":
-    case "range type":
-      return kind === "createObject" ? lock("none") : lock(null);
-    case "policy":
-      return lock(null);
-    default:
-      return assertNever(object);
-  }
-}
-
-/** How a step's running time scales with its tables (see {@link StepWork}). */
-export function stepWork(step: PlanStep): StepWork {
-  switch (step.kind) {
-    case "createIndex":
-      return "index";
-    case "addConstraint":
-      if (step.notValid) return "catalog";
-      return step.constraint.kind === "PRIMARY KEY" || step.constraint.kind === "UNIQUE" || step.constraint.kind === "EXCLUDE" ? "index" : "scan";
-    case "validateConstraint":
-    case "attachPartition":
-    case "syncSequence":
-      return "scan";
-    case "setNotNull":
-      // Online: a validated CHECK (IS NOT NULL) lets PostgreSQL skip the scan.
-      return step.online ? "catalog" : "scan";
-    case "alterColumnType":
-      return step.rewrite ? "rewrite" : "catalog";
-    case "addColumn":
-      return step.volatileDefault ? "rewrite" : "catalog";
-    case "setTableLogged":
-    case "setGeneratedExpression":
-    case "refreshMaterializedView":
-      return "rewrite";
-    case "recreateEnum":
-    case "recreateType":
-    case "columnsToText":
-    case "columnsFromText":
-      return step.columns.length > 0 ? "rewrite" : "catalog";
-    case "createObject":
-      return step.object.kind === "materialized view" ? "rewrite" : "catalog";
-    default:
-      return "catalog";
-  }
 }
 
 /** The tables whose size drives a step's time (empty for catalog-only steps). */
@@ -405,8 +177,4 @@ export function reviewPlan(plan: Plan, allowed: (code: string) => boolean, sizes
 /** `allowed` of {@link reviewPlan} from a list of codes or `"all"`. */
 export function allowedBy(list: AllowedHazards): (code: string) => boolean {
   return (code) => list === "all" || (list as readonly string[]).includes(code);
-}
-
-function assertNever(x: never): never {
-  throw new Error(`unhandled step ${JSON.stringify(x)}`);
 }
