@@ -1,4 +1,7 @@
-/** The schema engine: model → introspect → normalize → diff → plan → render → apply. */
+/**
+ * The schema engine: source → introspect → normalize → diff → probes → plan (render) → apply → verify,
+ * one directory per stage (ADR 0023); `createSchemaEngine` owns the state a long-running process keeps.
+ */
 export type {
   SchemaModel,
   TableDef,
