@@ -22,7 +22,7 @@ import type { LogFields, Logger } from "../sdk/reconcile/index";
 import { Informer } from "../sdk/reconcile/internal/informer";
 import { MetricsRegistry } from "../sdk/reconcile/internal/metrics";
 import { startEmbeddedPostgres } from "../sdk/postgres/embedded";
-import { DEV_SERVER_PARAMETERS } from "../sdk/schema/normalize";
+import { DEV_SERVER_PARAMETERS } from "../sdk/schema/normalize/dev-servers";
 import { installCrds, loadToolchain, startControlPlane } from "../test/support/control-plane";
 import { textTable } from "./support/stats";
 

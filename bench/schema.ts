@@ -8,14 +8,14 @@ import { join } from "node:path";
 import { connect } from "../sdk/postgres/connection";
 import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "../sdk/postgres/embedded";
 import { quoteIdent } from "../sdk/postgres/quote";
-import { applyPlan } from "../sdk/schema/apply";
-import { diff } from "../sdk/schema/diff";
-import { forgetLiveIntrospections, planSchema, type PlannedSchema } from "../sdk/schema/engine";
-import { introspect } from "../sdk/schema/introspect";
+import { applyPlan } from "../sdk/schema/apply/apply";
+import { diff } from "../sdk/schema/diff/diff";
+import { defaultSchemaEngine, normalize, planSchema, scratchCleanup, type PlannedSchema } from "../sdk/schema/engine";
+import { introspect } from "../sdk/schema/introspect/introspect";
 import type { SchemaModel } from "../sdk/schema/model";
-import { DEV_SERVER_PARAMETERS, forgetCachedModels, normalize, scratchCleanup } from "../sdk/schema/normalize";
-import { plan } from "../sdk/schema/plan";
-import { schemaFromSql, type DesiredSchema } from "../sdk/schema/source";
+import { DEV_SERVER_PARAMETERS } from "../sdk/schema/normalize/dev-servers";
+import { plan } from "../sdk/schema/plan/plan";
+import { schemaFromSql, type DesiredSchema } from "../sdk/schema/source/desired";
 import { cpuSince, cpuSnapshot, postmasterPid } from "./support/cpu";
 import { recordQueries, type RecordedQuery } from "./support/query-counter";
 import { median, ms, textTable, timed, timedSync } from "./support/stats";
@@ -221,7 +221,7 @@ async function benchSize(pg: EmbeddedPostgres, dev: EmbeddedPostgres, tables: nu
       for (let r = 0; r < repeat; r++) {
         filledCache = freshCacheDir();
         const dir = filledCache;
-        forgetLiveIntrospections();
+        defaultSchemaEngine().forgetCaches();
         const m = await measure(pid, () => planSchema(target, desired, { devUrl, cacheDir: dir }));
         if (m.value.desiredFromCache) throw new Error("cold plan unexpectedly hit the cache");
         cold.push(m);
@@ -235,7 +235,7 @@ async function benchSize(pg: EmbeddedPostgres, dev: EmbeddedPostgres, tables: nu
       const embedded: number[] = [];
       for (let r = 0; r < repeat; r++) {
         const dir = freshCacheDir();
-        forgetLiveIntrospections();
+        defaultSchemaEngine().forgetCaches();
         embedded.push((await measure(pid, () => planSchema(target, desired, { cacheDir: dir }))).wallMs);
         log(`${tables} tables: cold plan with the embedded dev server ${ms(embedded.at(-1)!)} ms`);
       }
@@ -257,8 +257,7 @@ async function benchSize(pg: EmbeddedPostgres, dev: EmbeddedPostgres, tables: nu
       // a CLI run): the desired model comes from the on-disk cache, nothing is remembered in memory.
       const noop: Measured<PlannedSchema>[] = [];
       for (let r = 0; r < repeat; r++) {
-        forgetCachedModels();
-        forgetLiveIntrospections();
+        defaultSchemaEngine().forgetCaches();
         const m = await measure(pid, () => planSchema(target, desired, { devUrl, cacheDir: filledCache }));
         assertConverged(m.value, "no-op plan after apply");
         noop.push(m);
@@ -337,8 +336,7 @@ async function measureCatalogCheck(
     if (found.length !== 1 || !found[0]!.startsWith("pg_class.relreplident")) throw new Error(`expected one relreplident difference, found ${found.join(", ")}`);
     await client.query(`ALTER TABLE ${quoteIdent(table.schema)}.${quoteIdent(table.name)} REPLICA IDENTITY DEFAULT`);
     const all = await measure(pid, () => readCatalogSnapshot(client, { schemas }));
-    forgetCachedModels();
-    forgetLiveIntrospections();
+    defaultSchemaEngine().forgetCaches();
     const without = await measure(pid, () => planSchema(target, desired, { devUrl, cacheDir: filledCache, verifyCatalogs: false }));
     assertConverged(without.value, "no-op plan without the check");
     const cost: CatalogCheckCost = {

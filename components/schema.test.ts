@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, describe, expect, it } from "vitest";
 import { InputError } from "../sdk/errors";
 import { HAZARD_CODES } from "../sdk/schema/hazards";
-import type { DesiredSchema } from "../sdk/schema/source";
+import type { DesiredSchema } from "../sdk/schema/source/desired";
 import { connectionUrl, desiredFiles, Schema, validateSchemaArgs, type SchemaArgs } from "./schema";
 
 /** What the mock engine saw for each registered resource. */

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Rename } from "../sdk/schema/diff";
-import type { PlanApproval } from "../sdk/schema/approvals";
+import type { Rename } from "../sdk/schema/source/rename";
+import type { PlanApproval } from "../sdk/schema/plan/approvals";
 import { HAZARD_CODES, type HazardCode } from "../sdk/schema/hazards";
-import type { ReviewedStep } from "../sdk/schema/review";
-import { loadSchemaPath, type DesiredSchema, type SqlFile } from "../sdk/schema/source";
+import type { ReviewedStep } from "../sdk/schema/plan/review";
+import { loadSchemaPath, type DesiredSchema, type SqlFile } from "../sdk/schema/source/desired";
 import { readSecretKey } from "../sdk/reconcile/kubeconfig";
 import { schemaProvider } from "./schema-provider";
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Rename } from "../sdk/schema/diff";
-import type { SqlFile } from "../sdk/schema/source";
+import type { Rename } from "../sdk/schema/source/rename";
+import type { SqlFile } from "../sdk/schema/source/desired";
 import type { UpgradeSummary } from "./upgrade-summary";
 import { desiredFiles, resolveConnection, type SchemaArgs } from "./schema";
 import { optionsConflict } from "../sdk/upgrade/phases";

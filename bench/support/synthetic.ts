@@ -1,7 +1,7 @@
 // Synthetic desired schemas for the schema benchmark: N tables of 10 columns, 2 secondary indexes
 // and 1 foreign key each, emitted as three large SQL strings (tables, indexes, foreign keys) so
 // the dev database runs three statements batches, not tens of thousands of round trips.
-import { schemaFromSql, type DesiredSchema } from "../../sdk/schema/source";
+import { schemaFromSql, type DesiredSchema } from "../../sdk/schema/source/desired";
 
 /** Shape of one synthetic table; the benchmark reports the totals it reads back from the model. */
 export const SYNTHETIC_SHAPE = { columns: 10, indexes: 2, foreignKeys: 1 } as const;

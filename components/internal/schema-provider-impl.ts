@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import { connect, redactUrl } from "../../sdk/postgres/connection";
-import { allowedForPlan, planHash } from "../../sdk/schema/approvals";
+import { allowedForPlan, planHash } from "../../sdk/schema/plan/approvals";
 import { applySchema, planSchema, type PlannedSchema, type SchemaEngineOptions } from "../../sdk/schema/engine";
-import { HazardsRefusedError, refusedHazards, type Plan } from "../../sdk/schema/plan";
-import { allowedBy, readTableSizes, reviewPlan, type ReviewedStep, type TableSize } from "../../sdk/schema/review";
+import { HazardsRefusedError, refusedHazards, type Plan } from "../../sdk/schema/plan/plan";
+import { allowedBy, readTableSizes, reviewPlan, type ReviewedStep, type TableSize } from "../../sdk/schema/plan/review";
 import { containsUnknown, parseSchemaInputs, sameArgs, stableArgs, type SchemaResourceInputs } from "../schema-args";
 
 /**

@@ -1,6 +1,6 @@
 import { InputError } from "../errors";
 import { connectionFields } from "../postgres/connection";
-import { loadSchemaPath } from "../schema/source";
+import { loadSchemaPath } from "../schema/source/desired";
 import { finalizeUpgrade, forgetUpgrade, planUpgrade, PreflightRefusedError, rollbackUpgrade, runUpgrade, UpgradeRefusedError, type UpgradeResult } from "../upgrade/engine";
 import type { UpgradeOptions } from "../upgrade/context";
 import { UpgradeInProgressError } from "../upgrade/lock";

@@ -38,8 +38,7 @@ import { LOW_PRIORITY } from "../reconcile/internal/work-queue";
 import { reportFailureInStatus, type StatusApi } from "../reconcile/internal/status";
 import { jsonLogger } from "../reconcile/internal/logger";
 import { defaultRegistry, type MetricsRegistry } from "../reconcile/internal/metrics";
-import { closeKeptConnections, type SchemaEngineOptions } from "../schema/engine";
-import { closeDevResources } from "../schema/normalize";
+import { createSchemaEngine, type SchemaEngineOptions } from "../schema/engine";
 import { clusterController } from "./cluster/register";
 import { customResourceInformer } from "./informers";
 import { reconcilePostgresSchema, referencedConfigMaps, referencedSecrets, type PostgresSchemaObject } from "./schema/controller";
@@ -120,6 +119,8 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
   const controllers = [cluster.controller];
 
   const schemaStatus: StatusApi = { client: objects, group: GROUP, version: VERSION, plural };
+  // The schema engine owns its caches, kept connections and dev servers; stop() closes it.
+  const schemaEngine = createSchemaEngine();
   const controller = new Controller({
     name: "postgresschema",
     concurrency: options.concurrency ?? 2,
@@ -139,6 +140,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       // A long-running process: keep the dev server and scratch databases between normalizations,
       // and target connections between checks.
       engineOptions: { reuseDevResources: true, keepConnections: true, ...options.engineOptions },
+      engine: schemaEngine,
       unreachableRequeueMs: options.unreachableRequeueMs,
       metrics,
       versions: {
@@ -220,7 +222,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       await Promise.all(informers.map((i) => i.stop()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await Promise.all([closeDevResources(), closeKeptConnections()]);
+      await schemaEngine.close();
     },
   };
 }

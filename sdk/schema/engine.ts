@@ -3,24 +3,26 @@ import { InputError, SetpointError } from "../errors";
 import { quoteIdent } from "../postgres/quote";
 import { connect, type ConnectionInput } from "../postgres/connection";
 import { majorFromVersionNum } from "../postgres/versions";
-import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply";
-import { diff } from "./diff";
-import { findUncastableColumns, UncastableColumnsError } from "./casts";
-import { ExtensionInUseError, findExtensionDependents } from "./extension-dependents";
-import { gatherRowFacts } from "./facts";
-import { probeData, type DataProbeOptions } from "./data-probes-run";
-import { scopedCatalogFingerprint, scopedCatalogState } from "./fingerprint";
-import { introspect } from "./introspect";
-import { IN_SCOPE, NOT_EXTENSION_MEMBER } from "./catalog-scope";
+import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply/apply";
+import { diff } from "./diff/diff";
+import { findUncastableColumns, UncastableColumnsError } from "./probes/casts";
+import { ExtensionInUseError, findExtensionDependents } from "./probes/extension-dependents";
+import { gatherRowFacts, withRowFacts } from "./probes/row-facts";
+import { probeData, type DataProbeOptions } from "./probes/data-probes-run";
+import { scopedCatalogFingerprint, scopedCatalogState } from "./introspect/fingerprint";
+import { introspect } from "./introspect/introspect";
+import { IN_SCOPE, NOT_EXTENSION_MEMBER } from "./introspect/catalog-scope";
 import { catalogQuery } from "./internal/prepared";
 import { inSchemas, type SchemaModel } from "./model";
-import { closeKeptConnections as closeKept, giveBack, lease } from "./internal/kept-connections";
+import { KeptConnections } from "./internal/kept-connections";
 import { WeightedLru } from "./internal/lru";
-import { MODEL_MEMO_WEIGHT, modelWeight, normalize, normalizedFromCache, resolvedCacheDir, type NormalizeOptions, type TargetRoles } from "./normalize";
-import { assertHazardsAllowed, plan, planChanges, type AllowedHazards, type Plan, type PlanPolicy } from "./plan";
-import type { DesiredSchema } from "./source";
-import { desiredCatalogCheck, snapshotReader, UnmodelledDifferenceError, type CatalogCheck } from "./verify/engine-check";
-import { allowedForPlan, type PlanApproval } from "./approvals";
+import { DevResources } from "./normalize/dev-servers";
+import { MODEL_MEMO_WEIGHT, ModelCache, modelWeight } from "./normalize/model-cache";
+import { normalizedFromCache, normalizeWith, resolvedCacheDir, type NormalizeOptions, type NormalizeResources, type TargetRoles } from "./normalize/normalize";
+import { assertHazardsAllowed, planChanges, type AllowedHazards, type Plan, type PlanPolicy } from "./plan/plan";
+import type { DesiredSchema } from "./source/desired";
+import { CatalogChecks, desiredCatalogCheck, snapshotReader, UnmodelledDifferenceError, type CatalogCheck } from "./verify/engine-check";
+import { allowedForPlan, type PlanApproval } from "./plan/approvals";
 
 /** Options shared by {@link planSchema} and {@link applySchema}. */
 export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "facts" | "renames" | "role" | "dataHazards"> {
@@ -40,15 +42,15 @@ export interface SchemaEngineOptions extends Omit<PlanPolicy, "serverMajor" | "f
   /** Writable directory of the embedded dev server's data (see `NormalizeOptions.scratchDir`). @default $SETPOINT_SCRATCH_DIR, tmpfs, or $TMPDIR */
   scratchDir?: string;
   /**
-   * Keep the dev server and scratch databases between calls (a long-running process); see
-   * `NormalizeOptions.reuse` and `closeDevResources`. @default false
+   * Keep the dev server and scratch databases between calls (a long-running process), until the
+   * engine's `close()`; see `NormalizeOptions.reuse`. @default false
    */
   reuseDevResources?: boolean;
   /**
    * Keep target connections open between calls (a long-running process that plans the same
    * databases again and again): each call leases an idle connection of its target instead of
    * opening one, and its catalog queries, prepared once per connection, are not planned again.
-   * Call {@link closeKeptConnections} before exiting. @default false
+   * The engine's `close()` closes them (see {@link createSchemaEngine}). @default false
    */
   keepConnections?: boolean;
   /** Hazards to accept. @default [] */
@@ -119,65 +121,62 @@ export class NonConvergenceError extends SetpointError {
   }
 }
 
-/**
- * Plans the changes that make the database at `target` match `desired`: normalizes the desired
- * SQL (cached), introspects the target once, diffs, and orders. Runs nothing on the target but
- * catalog reads, cheap emptiness probes for objects the plan would drop, and bounded read-only
- * probes of the rows that changes would fail on or alter (see {@link SchemaEngineOptions.dataProbes}).
- * @throws {ConnectionError} when the target is unreachable.
- * @throws {InputError} when the desired SQL is invalid (with file and line).
- * @throws {UncastableColumnsError} when a column changes to a type its values have no cast to.
- * @throws {ExtensionInUseError} when an extension to drop is used by objects outside the managed schemas.
- */
-export async function planSchema(target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions = {}): Promise<PlannedSchema> {
-  const client = await open(target, options);
-  try {
-    return await planWith(client, desired, options);
-  } finally {
-    await close(target, client, options);
-  }
+/** What one schema engine owns (see {@link createSchemaEngine}). */
+interface EngineState extends NormalizeResources {
+  readonly kept: KeptConnections;
+  /** Last introspection per target and scope, reused while the scoped catalog fingerprint is unchanged. */
+  readonly live: WeightedLru<string, { fingerprint: string; model: SchemaModel }>;
+  readonly checks: CatalogChecks;
 }
 
-/** A connection to the target: a kept one with {@link SchemaEngineOptions.keepConnections}, else a new one. */
-function open(target: ConnectionInput, options: SchemaEngineOptions): Promise<Client> {
-  return options.keepConnections ? lease(target) : connect(target);
-}
-
-function close(target: ConnectionInput, client: Client, options: SchemaEngineOptions): Promise<void> {
-  return options.keepConnections ? giveBack(target, client) : client.end();
-}
-
-/** Closes the target connections kept by {@link SchemaEngineOptions.keepConnections}. */
-export function closeKeptConnections(): Promise<void> {
-  return closeKept();
-}
-
-async function planWith(client: Client, desired: DesiredSchema, options: SchemaEngineOptions, check: "if-converged" | "always" = "if-converged"): Promise<PlannedSchema> {
+async function planWith(
+  state: EngineState,
+  client: Client,
+  desired: DesiredSchema,
+  options: SchemaEngineOptions,
+  check: "if-converged" | "always" = "if-converged",
+  catalogs: "when-checked" | "eager" = "when-checked",
+): Promise<PlannedSchema> {
   const { rows } = await client.query<{ v: string; me: string; superuser: boolean; names: string[]; member_of: string[] }>(TARGET_FACTS_SQL);
   const target = rows[0]!;
   const serverMajor = majorFromVersionNum(Number(target.v));
   const roles: TargetRoles = { names: target.names, applying: target.me, superuser: target.superuser, memberOf: target.member_of };
   const verifying = options.verifyCatalogs !== false;
   const normalizeOptions: NormalizeOptions = { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources, roles, scratchDir: options.scratchDir };
-  // The desired state's catalogs are read on the dev database while it holds the desired SQL.
+  const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [], role: roles.applying };
+  const inScope = (m: SchemaModel) => (options.schemas === undefined || options.schemas === "all" ? m : inSchemas(m, options.schemas));
+  // The desired state's catalogs are read on the dev database while it holds the desired SQL: for an
+  // apply or a verify (their check always runs), else only when the plan is empty (the check runs
+  // then), as the target read meanwhile predicts. A check that finds them missing normalizes again.
   const reader = verifying ? snapshotReader() : null;
+  const onBuilt: BuiltHook | undefined =
+    reader === null
+      ? undefined
+      : check === "always" || catalogs === "eager"
+        ? (scratch, inTransaction, model) => reader.onBuilt(scratch, inTransaction, model)
+        : async (scratch, inTransaction, model, liveFor) => {
+            const live = await liveFor(model);
+            if (live === null || diff(live, inScope(model), policy).length === 0) await reader.onBuilt(scratch, inTransaction, model);
+          };
   // Every schema of the target: managed on top of those the desired state has.
   const targetSchemas = options.schemas === "all" ? await catalogQuery<{ name: string }>(client, TARGET_SCHEMAS_SQL, [null]).then((r) => r.map((x) => x.name)) : [];
   const { normalized: full, live } = await desiredAndLive(
+    state,
     client,
     desired,
-    reader ? { ...normalizeOptions, onBuilt: reader.onBuilt } : normalizeOptions,
+    normalizeOptions,
     options.schemas === "all" ? undefined : options.schemas,
     targetSchemas,
+    onBuilt,
   );
-  if (reader) reader.remember(full.fingerprint, resolvedCacheDir(options.cacheDir));
+  if (reader) reader.remember(state.checks.desired, full.fingerprint, resolvedCacheDir(options.cacheDir));
   // The desired state in the managed schemas only: `public`, which every database has, is not
   // created when another schema alone is managed.
-  const normalized = options.schemas === undefined || options.schemas === "all" ? full : { ...full, model: inSchemas(full.model, options.schemas) };
+  const normalized = { ...full, model: inScope(full.model) };
   assertRolesExist(normalized.model, roles);
-  const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [], role: roles.applying };
-  // Probe emptiness only for what the plan would drop, then plan with those facts; a column type
-  // change PostgreSQL has no cast for is refused here, before anything runs.
+  // Diffed once: the probes read what the changes need (emptiness of what they drop, the rows of
+  // what they validate) and annotate them; a column type change PostgreSQL has no cast for is
+  // refused here, before anything runs.
   const changes = diff(live, normalized.model, policy);
   const uncastable = await findUncastableColumns(client, changes, normalized.model);
   if (uncastable.length) throw new UncastableColumnsError(uncastable);
@@ -185,8 +184,7 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
   if (extensionDependents.length) throw new ExtensionInUseError(extensionDependents);
   const facts = await gatherRowFacts(client, changes);
   const dataHazards = options.dataProbes === false ? undefined : await probeData(client, changes, live, normalized.model, options.dataProbes);
-  // The diff reads facts only into the drops they describe: without any, it would be the same again.
-  const p = facts.size === 0 ? planChanges(changes, live, normalized.model, { ...policy, dataHazards }) : plan(live, normalized.model, { ...policy, facts, dataHazards });
+  const p = planChanges(withRowFacts(changes, facts), live, normalized.model, { ...policy, dataHazards });
   const catalogCheck =
     verifying && (p.steps.length === 0 || check === "always")
       ? await desiredCatalogCheck(client, {
@@ -195,7 +193,10 @@ async function planWith(client: Client, desired: DesiredSchema, options: SchemaE
           fingerprint: normalized.fingerprint,
           schemas: Array.isArray(options.schemas) ? options.schemas : [...new Set([...normalized.model.schemas.map((s) => s.name), ...targetSchemas])],
           liveReadAt: readAt.get(live)?.fingerprint,
-        })
+        },
+        state.checks,
+        (d, o) => normalizeWith(d, o, state),
+      )
       : null;
   return { plan: p, live, desired: normalized.model, fingerprint: normalized.fingerprint, serverMajor, desiredFromCache: normalized.cached, catalogCheck };
 }
@@ -234,23 +235,39 @@ export function assertRolesExist(model: SchemaModel, roles: Pick<TargetRoles, "n
  * meanwhile, over the schemas the desired SQL most likely has; when it turns out to have one more,
  * the target is read again over the right ones, as it would have been without the overlap.
  */
+/**
+ * Called while the dev database holds the desired SQL (see `NormalizeOptions.onBuilt`), with
+ * `liveFor`: the target's model over the desired model's scope, as read meanwhile (null when that
+ * read does not cover the scope).
+ */
+type BuiltHook = (scratch: Client, inTransaction: boolean, model: SchemaModel, liveFor: (model: SchemaModel) => Promise<SchemaModel | null>) => Promise<void>;
+
 async function desiredAndLive(
+  state: EngineState,
   client: Client,
   desired: DesiredSchema,
   normalizeOptions: NormalizeOptions,
   schemas: readonly string[] | undefined,
   alsoManaged: readonly string[],
+  onBuilt?: BuiltHook,
 ): Promise<{ normalized: Awaited<ReturnType<typeof normalize>>; live: SchemaModel }> {
   const inDesired = (m: SchemaModel) => [...new Set([...m.schemas.map((s) => s.name), ...alsoManaged])];
-  const cached = normalizedFromCache(desired, normalizeOptions);
-  if (cached) return { normalized: cached, live: await introspectUnlessUnchanged(client, schemas ?? inDesired(cached.model)) };
+  const cached = normalizedFromCache(desired, normalizeOptions, state.models);
+  if (cached) return { normalized: cached, live: await introspectUnlessUnchanged(state, client, schemas ?? inDesired(cached.model)) };
   const guess = schemas ?? [...new Set([...likelySchemas(desired), ...alsoManaged])];
+  const earlyRead = introspectUnlessUnchanged(state, client, guess);
+  const liveFor = async (model: SchemaModel): Promise<SchemaModel | null> => {
+    const actual = schemas ?? inDesired(model);
+    const early = actual.every((s) => guess.includes(s)) ? await earlyRead.catch(() => null) : null;
+    return early && inSchemas(early, actual);
+  };
+  const withHook: NormalizeOptions = onBuilt ? { ...normalizeOptions, onBuilt: (scratch, inTransaction, model) => onBuilt(scratch, inTransaction, model, liveFor) } : normalizeOptions;
   // Settle both before reporting a failure (an invalid desired schema first), so neither is left running.
-  const [normalized, early] = await Promise.allSettled([normalize(desired, normalizeOptions), introspectUnlessUnchanged(client, guess)]);
+  const [normalized, early] = await Promise.allSettled([normalizeWith(desired, withHook, state), earlyRead]);
   if (normalized.status === "rejected") throw normalized.reason;
   if (early.status === "rejected") throw early.reason;
   const actual = schemas ?? inDesired(normalized.value.model);
-  if (!actual.every((s) => guess.includes(s))) return { normalized: normalized.value, live: await introspectUnlessUnchanged(client, actual) };
+  if (!actual.every((s) => guess.includes(s))) return { normalized: normalized.value, live: await introspectUnlessUnchanged(state, client, actual) };
   const live = inSchemas(early.value, actual);
   readAt.set(live, readAt.get(early.value)!);
   return { normalized: normalized.value, live };
@@ -279,16 +296,11 @@ function likelySchemas(desired: DesiredSchema): string[] {
   return [...out];
 }
 
-// Last introspection per target and scope, reused while the catalog fingerprint is unchanged: a
-// long-running process (the operator's drift checks) then costs one cheap query when converged.
-const liveMemo = new WeightedLru<string, { fingerprint: string; model: SchemaModel }>(MODEL_MEMO_WEIGHT, (e) => modelWeight(e.model));
-/** The catalog fingerprint each live model was read at (taken before the read, so never newer). */
+/**
+ * The catalog fingerprint each live model was read at (taken before the read, so never newer): an
+ * attribute of the model object, not a cache (it keeps nothing alive).
+ */
 const readAt = new WeakMap<SchemaModel, { readonly fingerprint: string; readonly schemas: readonly string[] }>();
-
-/** Forgets remembered introspections (each next plan introspects again); for benchmarks and tests. */
-export function forgetLiveIntrospections(): void {
-  liveMemo.clear();
-}
 
 /**
  * What the live model of `planned` was read at: the scoped catalog fingerprint (taken before the
@@ -300,18 +312,20 @@ export function catalogReadAt(planned: Pick<PlannedSchema, "live">): { readonly 
   return at;
 }
 
-async function introspectUnlessUnchanged(client: Client, schemas: readonly string[]): Promise<SchemaModel> {
+// The last introspection per target and scope is reused while the catalog fingerprint is unchanged:
+// a long-running process (the operator's drift checks) then costs one cheap query when converged.
+async function introspectUnlessUnchanged(state: EngineState, client: Client, schemas: readonly string[]): Promise<SchemaModel> {
   const { fingerprint, existing } = await scopedCatalogState(client, schemas);
   // A schema that does not exist holds nothing: the model of the scope is the model of the schemas
   // in it that exist, and so is the fingerprint. Keyed by those, scopes that differ only in schemas
   // not created yet (each new tenant's, with the shared public schema) share one read.
   const key = `${client.host}:${client.port}/${client.database}|${existing.join(",")}`;
-  const hit = liveMemo.get(key);
+  const hit = state.live.get(key);
   let model: SchemaModel;
   if (hit && hit.fingerprint === fingerprint) model = hit.model;
   else {
     model = await introspect(client, { schemas: existing });
-    liveMemo.set(key, { fingerprint, model });
+    state.live.set(key, { fingerprint, model });
   }
   // A copy per call: what it was read at names the scope asked for, which other calls sharing the
   // model do not.
@@ -320,24 +334,23 @@ async function introspectUnlessUnchanged(client: Client, schemas: readonly strin
   return live;
 }
 
-/**
- * Plans and applies in one session, then re-plans to prove convergence.
- * @throws {HazardsRefusedError} before anything runs, when the plan has hazards not allowed.
- * @throws {UncastableColumnsError} before anything runs, when a column changes to a type its values have no cast to.
- * @throws {ExtensionInUseError} before anything runs, when an extension to drop is used by objects outside the managed schemas.
- * @throws {ApplyError} when a step fails (see its `results`).
- * @throws {NonConvergenceError} when the re-plan is not empty.
- * @throws {UnmodelledDifferenceError} when the re-plan is empty (or there was nothing to apply) but
- *   the target's catalogs still differ from the desired state's (unless `verifyCatalogs: false`).
- */
-export async function applySchema(
-  target: ConnectionInput,
-  desired: DesiredSchema,
-  options: SchemaEngineOptions & { onStep?: (r: StepResult) => void } = {},
-): Promise<AppliedSchema> {
-  const client = await open(target, options);
+/** Whether a lock scope (`null`: the whole database) includes another. */
+function covers(held: readonly string[] | null, needed: readonly string[] | null): boolean {
+  if (held === null) return true;
+  if (needed === null) return false;
+  return needed.every((s) => held.includes(s));
+}
+
+/** Whether the target's catalog is unchanged since `planned` read it (so the plan still holds). */
+async function unchangedSince(client: Client, planned: PlannedSchema): Promise<boolean> {
+  const at = readAt.get(planned.live);
+  return at !== undefined && (await scopedCatalogFingerprint(client, at.schemas)) === at.fingerprint;
+}
+
+async function applyWith(state: EngineState, target: ConnectionInput, desired: DesiredSchema, options: ApplyOptions): Promise<AppliedSchema> {
+  const client = await open(state, target, options);
   try {
-    const first = await planWith(client, desired, options);
+    const first = await planWith(state, client, desired, options, "if-converged", "eager");
     if (first.plan.steps.length === 0) {
       if (first.catalogCheck?.differences.length) throw new UnmodelledDifferenceError(first.catalogCheck.differences);
       return { ...first, results: [] };
@@ -350,7 +363,7 @@ export async function applySchema(
       try {
         // Another apply may have changed these schemas between the plan and the lock: plan again
         // under it (the desired model is cached; the target is read again only if its catalog changed).
-        const planned = attempt === 1 && (await unchangedSince(client, first)) ? first : await planWith(client, desired, options);
+        const planned = attempt === 1 && (await unchangedSince(client, first)) ? first : await planWith(state, client, desired, options, "if-converged", "eager");
         const needed = lockScopeOf(planned.plan);
         if (!covers(scope, needed)) {
           // The plan now reaches schemas the lock does not hold: take a wider lock and plan again.
@@ -370,7 +383,7 @@ export async function applySchema(
         });
         let catalogCheck = planned.catalogCheck;
         if (planned.plan.steps.length > 0) {
-          const after = await planWith(client, desired, options);
+          const after = await planWith(state, client, desired, options, "if-converged", "eager");
           if (after.plan.steps.length > 0) throw new NonConvergenceError(after.plan);
           catalogCheck = after.catalogCheck;
         }
@@ -383,39 +396,197 @@ export async function applySchema(
       }
     }
   } finally {
-    await close(target, client, options);
+    await giveBack(state, target, client, options);
   }
+}
+
+async function verifyWith(state: EngineState, target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions): Promise<VerifiedSchema> {
+  const client = await open(state, target, options);
+  try {
+    const planned = await planWith(state, client, desired, { ...options, verifyCatalogs: true }, "always");
+    return { ...planned, catalogCheck: planned.catalogCheck! };
+  } finally {
+    await giveBack(state, target, client, options);
+  }
+}
+
+/** A connection to the target: a kept one with {@link SchemaEngineOptions.keepConnections}, else a new one. */
+function open(state: EngineState, target: ConnectionInput, options: SchemaEngineOptions): Promise<Client> {
+  return options.keepConnections ? state.kept.lease(target) : connect(target);
+}
+
+function giveBack(state: EngineState, target: ConnectionInput, client: Client, options: SchemaEngineOptions): Promise<void> {
+  return options.keepConnections ? state.kept.giveBack(target, client) : client.end();
+}
+
+/** Options of {@link SchemaEngine.apply}. */
+export type ApplyOptions = SchemaEngineOptions & { onStep?: (r: StepResult) => void };
+
+/** Result of {@link SchemaEngine.verify}: a plan with its catalog-level check. */
+export type VerifiedSchema = PlannedSchema & { readonly catalogCheck: CatalogCheck };
+
+/**
+ * A schema engine: plan, apply and verify, and the process state they share — normalized models in
+ * memory, the last introspection of each target, catalog checks, and (when the options ask for
+ * them) kept target connections and dev servers with pooled scratch databases. A one-shot process
+ * can use the default engine behind {@link planSchema}, {@link applySchema} and {@link verifySchema};
+ * a long-running one creates its own and closes it.
+ */
+export interface SchemaEngine {
+  /**
+   * Plans the changes that make the database at `target` match `desired`: normalizes the desired
+   * SQL (cached), introspects the target once, diffs, and orders. Runs nothing on the target but
+   * catalog reads, cheap emptiness probes for objects the plan would drop, and bounded read-only
+   * probes of the rows that changes would fail on or alter (see {@link SchemaEngineOptions.dataProbes}).
+   * @throws {ConnectionError} when the target is unreachable.
+   * @throws {InputError} when the desired SQL is invalid (with file and line).
+   * @throws {UncastableColumnsError} when a column changes to a type its values have no cast to.
+   * @throws {ExtensionInUseError} when an extension to drop is used by objects outside the managed schemas.
+   */
+  plan(target: ConnectionInput, desired: DesiredSchema, options?: SchemaEngineOptions): Promise<PlannedSchema>;
+  /**
+   * Plans and applies in one session, then re-plans to prove convergence.
+   * @throws {HazardsRefusedError} before anything runs, when the plan has hazards not allowed.
+   * @throws {UncastableColumnsError} before anything runs, when a column changes to a type its values have no cast to.
+   * @throws {ExtensionInUseError} before anything runs, when an extension to drop is used by objects outside the managed schemas.
+   * @throws {ApplyError} when a step fails (see its `results`).
+   * @throws {NonConvergenceError} when the re-plan is not empty.
+   * @throws {UnmodelledDifferenceError} when the re-plan is empty (or there was nothing to apply) but
+   *   the target's catalogs still differ from the desired state's (unless `verifyCatalogs: false`).
+   */
+  apply(target: ConnectionInput, desired: DesiredSchema, options?: ApplyOptions): Promise<AppliedSchema>;
+  /**
+   * Plans, and compares the target's catalogs with the desired state's whatever the plan (the
+   * catalog-level convergence proof on demand, `setpoint schema verify`). Runs nothing on the target
+   * but catalog reads.
+   * @throws what {@link SchemaEngine.plan} throws.
+   */
+  verify(target: ConnectionInput, desired: DesiredSchema, options?: SchemaEngineOptions): Promise<VerifiedSchema>;
+  /**
+   * Normalizes desired SQL into a model on the dev server (see {@link NormalizeOptions}), through
+   * this engine's caches, dev servers and scratch databases.
+   * @throws {InputError} with the file and line when the SQL is invalid (the server's own message).
+   */
+  normalize(desired: DesiredSchema, options?: NormalizeOptions): Promise<{ model: SchemaModel; fingerprint: string; cached: boolean }>;
+  /**
+   * Resolves when the work earlier calls left for after returning is done: scratch databases
+   * dropped (with those a killed process left) and models written to the cache directory. A process
+   * that exits normally waits for it anyway; benchmarks and tests wait to measure or assert without it.
+   */
+  settled(): Promise<void>;
+  /** Majors whose embedded dev server this engine keeps running now (`reuseDevResources`). */
+  keptDevServers(): number[];
+  /** Idle target connections this engine keeps now (`keepConnections`). */
+  keptConnections(): number;
+  /**
+   * Forgets what is remembered in memory — normalized models, introspections, catalog checks and
+   * desired catalogs — so each next call reads them again (the cache directory stays); for
+   * benchmarks and tests.
+   */
+  forgetCaches(): void;
+  /**
+   * Ends what the engine keeps: closes kept target connections (those leased now when given back),
+   * drops pooled scratch databases, stops kept dev servers, and waits for background work. The
+   * engine can still be used afterwards; it starts them again.
+   */
+  close(): Promise<void>;
 }
 
 /**
- * Plans, and compares the target's catalogs with the desired state's whatever the plan (the
- * catalog-level convergence proof on demand, `setpoint schema verify`). Runs nothing on the target
- * but catalog reads.
- * @throws what {@link planSchema} throws.
+ * A schema engine that owns its state. `defaults` apply to every call; a call's own options are
+ * laid over them.
  */
-export async function verifySchema(
-  target: ConnectionInput,
-  desired: DesiredSchema,
-  options: SchemaEngineOptions = {},
-): Promise<PlannedSchema & { readonly catalogCheck: CatalogCheck }> {
-  const client = await open(target, options);
-  try {
-    const planned = await planWith(client, desired, { ...options, verifyCatalogs: true }, "always");
-    return { ...planned, catalogCheck: planned.catalogCheck! };
-  } finally {
-    await close(target, client, options);
-  }
+export function createSchemaEngine(defaults: SchemaEngineOptions = {}): SchemaEngine {
+  const state: EngineState = {
+    kept: new KeptConnections(),
+    dev: new DevResources(),
+    models: new ModelCache(),
+    live: new WeightedLru(MODEL_MEMO_WEIGHT, (e) => modelWeight(e.model)),
+    checks: new CatalogChecks(),
+  };
+  const planOnce = async (target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions) => {
+    const client = await open(state, target, options);
+    try {
+      return await planWith(state, client, desired, options);
+    } finally {
+      await giveBack(state, target, client, options);
+    }
+  };
+  const engine: SchemaEngine = {
+    plan: (target, desired, options = {}) => planOnce(target, desired, { ...defaults, ...options }),
+    apply: (target, desired, options = {}) => applyWith(state, target, desired, { ...defaults, ...options }),
+    verify: (target, desired, options = {}) => verifyWith(state, target, desired, { ...defaults, ...options }),
+    normalize: (desired, options = {}) => normalizeWith(desired, options, state),
+    settled: () => state.dev.settled(),
+    keptDevServers: () => state.dev.keptMajors(),
+    keptConnections: () => state.kept.count(),
+    forgetCaches: () => {
+      state.models.clear();
+      state.live.clear();
+      state.checks.clear();
+    },
+    close: async () => {
+      await Promise.all([state.kept.close(), state.dev.close()]);
+    },
+  };
+  keptOf.set(engine, state.kept);
+  return engine;
 }
 
-/** Whether a lock scope (`null`: the whole database) includes another. */
-function covers(held: readonly string[] | null, needed: readonly string[] | null): boolean {
-  if (held === null) return true;
-  if (needed === null) return false;
-  return needed.every((s) => held.includes(s));
+const keptOf = new WeakMap<SchemaEngine, KeptConnections>();
+
+/** The target connections an engine keeps, to lease one as the engine would (tests). */
+export function keptConnectionsOf(engine: SchemaEngine): KeptConnections {
+  return keptOf.get(engine)!;
 }
 
-/** Whether the target's catalog is unchanged since `planned` read it (so the plan still holds). */
-async function unchangedSince(client: Client, planned: PlannedSchema): Promise<boolean> {
-  const at = readAt.get(planned.live);
-  return at !== undefined && (await scopedCatalogFingerprint(client, at.schemas)) === at.fingerprint;
+// ---- The default engine, behind the functions of earlier versions ----
+
+let defaultEngine: SchemaEngine | undefined;
+
+/** The engine behind {@link planSchema}, {@link applySchema}, {@link verifySchema} and {@link normalize}, created on first use. */
+export function defaultSchemaEngine(): SchemaEngine {
+  defaultEngine ??= createSchemaEngine();
+  return defaultEngine;
+}
+
+/** {@link SchemaEngine.plan} of the default engine. */
+export function planSchema(target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions = {}): Promise<PlannedSchema> {
+  return defaultSchemaEngine().plan(target, desired, options);
+}
+
+/** {@link SchemaEngine.apply} of the default engine. */
+export function applySchema(target: ConnectionInput, desired: DesiredSchema, options: ApplyOptions = {}): Promise<AppliedSchema> {
+  return defaultSchemaEngine().apply(target, desired, options);
+}
+
+/** {@link SchemaEngine.verify} of the default engine. */
+export function verifySchema(target: ConnectionInput, desired: DesiredSchema, options: SchemaEngineOptions = {}): Promise<VerifiedSchema> {
+  return defaultSchemaEngine().verify(target, desired, options);
+}
+
+/** {@link SchemaEngine.normalize} of the default engine. */
+export function normalize(desired: DesiredSchema, options: NormalizeOptions = {}): Promise<{ model: SchemaModel; fingerprint: string; cached: boolean }> {
+  return defaultSchemaEngine().normalize(desired, options);
+}
+
+/** {@link SchemaEngine.settled} of the default engine. */
+export function scratchCleanup(): Promise<void> {
+  return defaultSchemaEngine().settled();
+}
+
+/**
+ * Closes what the default engine keeps (`keepConnections`, and `reuseDevResources` too).
+ * @deprecated create an engine ({@link createSchemaEngine}) and call its `close()`.
+ */
+export function closeKeptConnections(): Promise<void> {
+  return defaultEngine ? defaultEngine.close() : Promise.resolve();
+}
+
+/**
+ * Ends what the default engine keeps (`reuseDevResources`, and `keepConnections` too).
+ * @deprecated create an engine ({@link createSchemaEngine}) and call its `close()`.
+ */
+export function closeDevResources(): Promise<void> {
+  return defaultEngine ? defaultEngine.close() : Promise.resolve();
 }

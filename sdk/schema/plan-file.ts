@@ -2,13 +2,13 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { InputError, SetpointError } from "../errors";
 import { connect, redactUrl, type ConnectionInput } from "../postgres/connection";
-import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply";
-import { allowedForPlan, planHash, type PlanApproval } from "./approvals";
+import { acquireApplyLock, applyPlan, lockScopeOf, type StepResult } from "./apply/apply";
+import { allowedForPlan, planHash, type PlanApproval } from "./plan/approvals";
 import { catalogReadAt, NonConvergenceError, planSchema, type PlannedSchema, type SchemaEngineOptions } from "./engine";
-import { scopedCatalogFingerprint } from "./fingerprint";
+import { scopedCatalogFingerprint } from "./introspect/fingerprint";
 import { HAZARD_CODES } from "./hazards";
-import { assertHazardsAllowed, type AllowedHazards, type Plan } from "./plan";
-import type { DesiredSchema } from "./source";
+import { assertHazardsAllowed, type AllowedHazards, type Plan } from "./plan/plan";
+import type { DesiredSchema } from "./source/desired";
 
 /**
  * A saved plan (`setpoint schema plan --out plan.json`): exactly the steps to run, the catalog

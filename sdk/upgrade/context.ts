@@ -7,7 +7,7 @@ import type { Client } from "pg";
 import { SetpointError } from "../errors";
 import { connect, type ConnectionInput } from "../postgres/connection";
 import type { SchemaEngineOptions } from "../schema/engine";
-import type { DesiredSchema } from "../schema/source";
+import type { DesiredSchema } from "../schema/source/desired";
 import { UPGRADE_APPLICATION_NAME } from "./fence";
 import { STATE_VERSION, upgradeObjectNames, type PhaseResult, type StateStore, type UpgradePhase, type UpgradeState } from "./state";
 import type { TrafficSwitch } from "./traffic";

@@ -5,7 +5,7 @@
  */
 import type { ClientBase } from "pg";
 import { quoteIdent } from "../postgres/quote";
-import { introspect } from "../schema/introspect";
+import { introspect } from "../schema/introspect/introspect";
 import type { SchemaModel, UnmanagedObject } from "../schema/model";
 import { keyOf } from "../schema/model";
 import {

@@ -9,9 +9,9 @@ import { join, resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planSchema } from "../../sdk/schema/engine";
-import { planHash } from "../../sdk/schema/approvals";
-import { HazardsRefusedError, refusedHazards } from "../../sdk/schema/plan";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { planHash } from "../../sdk/schema/plan/approvals";
+import { HazardsRefusedError, refusedHazards } from "../../sdk/schema/plan/plan";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { freshDatabase, majors, serverUrl, type TestDatabase } from "../support/postgres";
 
 const root = resolve(__dirname, "../..");

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { acquireApplyLock, APPLY_LOCK_KEY, ConcurrentApplyError, lockScopeOf } from "../../sdk/schema/apply";
+import { acquireApplyLock, APPLY_LOCK_KEY, ConcurrentApplyError, lockScopeOf } from "../../sdk/schema/apply/apply";
 import { applySchema, planSchema } from "../../sdk/schema/engine";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { freshDatabase, majors } from "../support/postgres";
 import { engineOptions, runSql } from "../support/schema";
 

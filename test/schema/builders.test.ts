@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { column as c, defineSchema, enumType, sequence, sql, table, type SchemaDefinition } from "../../sdk/schema/builders/index";
-import { normalize } from "../../sdk/schema/normalize";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { normalize } from "../../sdk/schema/engine";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { majors, servers, serverUrl } from "../support/postgres";
 import { comparable, expectConverges } from "../support/schema";

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { applySchema, planSchema, type SchemaEngineOptions } from "../../sdk/schema/engine";
 import type { Hazard } from "../../sdk/schema/hazards";
-import { HazardsRefusedError, type Plan } from "../../sdk/schema/plan";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { HazardsRefusedError, type Plan } from "../../sdk/schema/plan/plan";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { createPasswordRole, freshDatabase, majors, type TestDatabase } from "../support/postgres";
 import { engineOptions, runSql } from "../support/schema";
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { applySchema, planSchema } from "../../sdk/schema/engine";
-import { ExtensionInUseError } from "../../sdk/schema/extension-dependents";
-import { HazardsRefusedError } from "../../sdk/schema/plan";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { ExtensionInUseError } from "../../sdk/schema/probes/extension-dependents";
+import { HazardsRefusedError } from "../../sdk/schema/plan/plan";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { freshDatabase, majors } from "../support/postgres";
 import { engineOptions, expectConverges, runSql } from "../support/schema";
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { planSchema } from "../../sdk/schema/engine";
-import { scopedCatalogFingerprint, scopedCatalogState } from "../../sdk/schema/fingerprint";
-import { catalogFingerprint } from "../../sdk/schema/introspect";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { scopedCatalogFingerprint, scopedCatalogState } from "../../sdk/schema/introspect/fingerprint";
+import { catalogFingerprint } from "../../sdk/schema/introspect/introspect";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { freshDatabase, majors } from "../support/postgres";
 import { engineOptions, runSql } from "../support/schema";
 

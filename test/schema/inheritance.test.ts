@@ -1,7 +1,7 @@
 import type { ClientBase } from "pg";
 import { describe, expect, it } from "vitest";
 import { applySchema, planSchema } from "../../sdk/schema/engine";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { freshDatabase, majors, type TestDatabase } from "../support/postgres";
 import { engineOptions, expectConverges, runSql } from "../support/schema";

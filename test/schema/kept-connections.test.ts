@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { applySchema, closeKeptConnections, planSchema } from "../../sdk/schema/engine";
-import { giveBack, keptConnectionCount, lease } from "../../sdk/schema/internal/kept-connections";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { createSchemaEngine, keptConnectionsOf } from "../../sdk/schema/engine";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { freshDatabase, majors } from "../support/postgres";
 import { engineOptions, runSql } from "../support/schema";
 
@@ -14,7 +13,16 @@ async function engineBackends(c: { query: (sql: string) => Promise<{ rows: { pid
 }
 
 describe.each(majors())("kept target connections (keepConnections) on PostgreSQL %i", (major) => {
-  afterEach(() => closeKeptConnections());
+  // Each test's own engine, closed after it: what the operator does.
+  let engine = createSchemaEngine();
+  afterEach(async () => {
+    await engine.close();
+    engine = createSchemaEngine();
+  });
+  const applySchema: typeof engine.apply = (...args) => engine.apply(...args);
+  const planSchema: typeof engine.plan = (...args) => engine.plan(...args);
+  const lease = (url: string) => keptConnectionsOf(engine).lease(url);
+  const giveBack: ReturnType<typeof keptConnectionsOf>["giveBack"] = (...args) => keptConnectionsOf(engine).giveBack(...args);
 
   it("plans and applies over one kept connection, reset between calls, and converge as without it", async () => {
     const db = await freshDatabase(major);
@@ -23,7 +31,7 @@ describe.each(majors())("kept target connections (keepConnections) on PostgreSQL
     await applySchema(db.url, tenant("alpha"), options);
     const afterFirst = await engineBackends(watcher);
     expect(afterFirst).toHaveLength(1);
-    expect(keptConnectionCount()).toBe(1);
+    expect(engine.keptConnections()).toBe(1);
     // A change, a drift check and a plan later, still that one backend: no new connection per call.
     await applySchema(db.url, tenant("alpha", ", price numeric"), options);
     expect((await planSchema(db.url, tenant("alpha", ", price numeric"), options)).plan.steps).toEqual([]);
@@ -64,13 +72,13 @@ describe.each(majors())("kept target connections (keepConnections) on PostgreSQL
     expect(await engineBackends(watcher)).toEqual([second]);
   });
 
-  it("closeKeptConnections closes the idle connections", async () => {
+  it("the engine's close() closes the idle connections", async () => {
     const db = await freshDatabase(major);
     const watcher = await db.client();
     await applySchema(db.url, tenant("gamma"), { ...engineOptions(db), keepConnections: true });
     expect(await engineBackends(watcher)).toHaveLength(1);
-    await closeKeptConnections();
-    expect(keptConnectionCount()).toBe(0);
+    await engine.close();
+    expect(engine.keptConnections()).toBe(0);
     for (let i = 0; i < 50 && (await engineBackends(watcher)).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(await engineBackends(watcher)).toEqual([]);
   });
@@ -78,7 +86,7 @@ describe.each(majors())("kept target connections (keepConnections) on PostgreSQL
   it("keeps at most 16 idle connections in all, however many targets", async () => {
     const dbs = await Promise.all(Array.from({ length: 18 }, () => freshDatabase(major)));
     for (const [i, db] of dbs.entries()) await applySchema(db.url, tenant(`t${i}`), { ...engineOptions(db), keepConnections: true });
-    expect(keptConnectionCount()).toBe(16);
+    expect(engine.keptConnections()).toBe(16);
     // The oldest went: the first two targets have no engine connection left, the last one has its one.
     const first = await dbs[0]!.client();
     for (let i = 0; i < 50 && (await engineBackends(first)).length > 0; i++) await new Promise((r) => setTimeout(r, 20));

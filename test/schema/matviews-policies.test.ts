@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { planSchema } from "../../sdk/schema/engine";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { freshDatabase, majors } from "../support/postgres";
 import { engineOptions, expectConverges, runSql } from "../support/schema";
 

@@ -3,8 +3,8 @@ import { connect } from "../../sdk/postgres/connection";
 import { startEmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { quoteIdent } from "../../sdk/postgres/quote";
 import { planSchema } from "../../sdk/schema/engine";
-import { closeDevResources, keptDevServers, normalize, scratchCleanup } from "../../sdk/schema/normalize";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { closeDevResources, defaultSchemaEngine, normalize, scratchCleanup } from "../../sdk/schema/engine";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { freshDatabase, majors } from "../support/postgres";
 import { engineOptions, expectConverges, runSql } from "../support/schema";
 
@@ -134,8 +134,8 @@ describe.each(majors())("normalization with reused dev resources (the operator) 
     const a = await normalize(schemaFromSql("CREATE TABLE a (id int);"), { major, cacheDir: false, reuse: true });
     const b = await normalize(schemaFromSql("CREATE TABLE b (id int);"), { major, cacheDir: false, reuse: true });
     expect([a.model.tables[0]!.name, b.model.tables[0]!.name]).toEqual(["a", "b"]);
-    expect(keptDevServers()).toEqual([major]);
+    expect(defaultSchemaEngine().keptDevServers()).toEqual([major]);
     await closeDevResources();
-    expect(keptDevServers()).toEqual([]);
+    expect(defaultSchemaEngine().keptDevServers()).toEqual([]);
   });
 });

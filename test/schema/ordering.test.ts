@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { freshDatabase, majors, type TestDatabase } from "../support/postgres";
 import { expectConverges, runSql } from "../support/schema";
 import { catalogDiff, catalogLines } from "../schema-suite/catalog";
-import { schemaFromSql, type DesiredSchema } from "../../sdk/schema/source";
+import { schemaFromSql, type DesiredSchema } from "../../sdk/schema/source/desired";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 
 // Plan ordering (issue 16, ADR 0015): edges the dependency graph missed, and drops PostgreSQL makes

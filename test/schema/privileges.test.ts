@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { quoteIdent } from "../../sdk/postgres/quote";
 import { applySchema, planSchema } from "../../sdk/schema/engine";
-import { closeDevResources } from "../../sdk/schema/normalize";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { closeDevResources } from "../../sdk/schema/engine";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { createPasswordRole, freshDatabase, majors, runOnServer, servers, type TestDatabase } from "../support/postgres";
 import { engineOptions, expectConverges, runSql } from "../support/schema";
 

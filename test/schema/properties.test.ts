@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { applySchema, planSchema } from "../../sdk/schema/engine";
-import { closeDevResources } from "../../sdk/schema/normalize";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { closeDevResources } from "../../sdk/schema/engine";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { expectCatalogConverges, expectSameCatalog } from "../support/catalog-props";
 import { freshDatabase, majors } from "../support/postgres";
 import { engineOptions, runSql } from "../support/schema";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { majors } from "../support/postgres";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { expectConverges } from "../support/schema";
 
 const TABLE = "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2), updated_at timestamptz);";

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ApplyError, ConcurrentApplyError, APPLY_LOCK_KEY } from "../../sdk/schema/apply";
+import { ApplyError, ConcurrentApplyError, APPLY_LOCK_KEY } from "../../sdk/schema/apply/apply";
 import { applySchema, planSchema } from "../../sdk/schema/engine";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { freshDatabase, majors, serverUrl } from "../support/postgres";
 import { engineOptions, expectConverges, runSql } from "../support/schema";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { UncastableColumnsError } from "../../sdk/schema/casts";
+import { UncastableColumnsError } from "../../sdk/schema/probes/casts";
 import { applySchema, planSchema } from "../../sdk/schema/engine";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import { freshDatabase, majors } from "../support/postgres";
 import { engineOptions, expectConverges, runSql } from "../support/schema";
 

@@ -5,7 +5,7 @@
 import type { Client } from "pg";
 import { expect } from "vitest";
 import { applySchema, planSchema, type AppliedSchema, type SchemaEngineOptions } from "../../sdk/schema/engine";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { catalogLines } from "../schema-suite/catalog";
 import { freshDatabase, type TestDatabase } from "./postgres";

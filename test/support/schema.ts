@@ -1,8 +1,8 @@
 import { expect } from "vitest";
-import { introspect } from "../../sdk/schema/introspect";
+import { introspect } from "../../sdk/schema/introspect/introspect";
 import type { SchemaModel } from "../../sdk/schema/model";
 import { applySchema, planSchema, type AppliedSchema, type SchemaEngineOptions } from "../../sdk/schema/engine";
-import { schemaFromSql, type DesiredSchema } from "../../sdk/schema/source";
+import { schemaFromSql, type DesiredSchema } from "../../sdk/schema/source/desired";
 import { formatDifference } from "../../sdk/schema/verify/index";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { freshDatabase, serverUrl, type TestDatabase } from "./postgres";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, onTestFailed, onTestFinished, test } from "vitest";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
-import { schemaFromSql } from "../../sdk/schema/source";
+import { schemaFromSql } from "../../sdk/schema/source/desired";
 import type { UpgradeError} from "../../sdk/upgrade/index";
 import { finalizeUpgrade, memoryStateStore, pgbouncerSwitch, planUpgrade, rollbackUpgrade, runUpgrade, UPGRADE_STEPS, UpgradeRefusedError } from "../../sdk/upgrade/index";
 import { bindToTest, startPgBouncer } from "../support/pgbouncer";

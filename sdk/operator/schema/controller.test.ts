@@ -4,7 +4,7 @@ import type { ReconcileContext } from "../../reconcile/index";
 import { noopLogger } from "../../reconcile/internal/logger";
 import type { StatusApi } from "../../reconcile/internal/status";
 import type { applySchema, planSchema } from "../../schema/engine";
-import { HazardsRefusedError, refusedHazards } from "../../schema/plan";
+import { HazardsRefusedError, refusedHazards } from "../../schema/plan/plan";
 import { UnmodelledDifferenceError } from "../../schema/verify/index";
 import { reconcilePostgresSchema, referencedConfigMaps, referencedSecrets, type PostgresSchemaDeps, type PostgresSchemaObject } from "./controller";
 

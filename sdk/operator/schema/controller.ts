@@ -19,8 +19,8 @@ import { defaultRegistry, type MetricsRegistry } from "../../reconcile/internal/
 import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
 import { applySchema, planSchema, type AppliedSchema, type SchemaEngineOptions } from "../../schema/engine";
 import type { HazardCode } from "../../schema/hazards";
-import { HazardsRefusedError, refusedHazards, type AllowedHazards, type Plan } from "../../schema/plan";
-import type { DesiredSchema } from "../../schema/source";
+import { HazardsRefusedError, refusedHazards, type AllowedHazards, type Plan } from "../../schema/plan/plan";
+import type { DesiredSchema } from "../../schema/source/desired";
 import { formatDifference, UnmodelledDifferenceError } from "../../schema/verify/index";
 
 /** A `PostgresSchema` object as read from the API server or the informer cache (unvalidated). */

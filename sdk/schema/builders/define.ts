@@ -1,5 +1,5 @@
-import type { Rename } from "../diff";
-import type { DesiredSchema } from "../source";
+import type { Rename } from "../source/rename";
+import type { DesiredSchema } from "../source/desired";
 import { renderSchema } from "./render";
 import type { SchemaDefinition } from "./types";
 import { assertValidDefinition } from "./validate";

@@ -1,9 +1,9 @@
 import type { Client } from "pg";
 import { WeightedLru } from "../internal/lru";
-import { normalize, resolvedCacheDir, type NormalizeOptions } from "../normalize";
+import { resolvedCacheDir, type NormalizeOptions } from "../normalize/normalize";
 import type { SchemaModel } from "../model";
-import type { DesiredSchema } from "../source";
-import { desiredCatalogsFromCache, rememberDesiredCatalogs } from "./desired-catalogs";
+import type { DesiredSchema } from "../source/desired";
+import { DesiredCatalogs } from "./desired-catalogs";
 import { checkCatalogs, type CatalogCheck } from "./index";
 import { readCatalogSnapshot, type CatalogSnapshot } from "./snapshot";
 
@@ -15,7 +15,7 @@ export { UnmodelledDifferenceError, type CatalogCheck } from "./index";
  */
 export function snapshotReader(): {
   onBuilt: (scratch: Client, inTransaction: boolean, model: SchemaModel) => Promise<void>;
-  remember: (fingerprint: string, cacheDir: string | null) => CatalogSnapshot | null;
+  remember: (store: DesiredCatalogs, fingerprint: string, cacheDir: string | null) => CatalogSnapshot | null;
 } {
   let read: CatalogSnapshot | null = null;
   return {
@@ -24,8 +24,8 @@ export function snapshotReader(): {
       const equivalents = await reprintedEquivalents(scratch, model);
       read = equivalents ? { ...snapshot, equivalents } : snapshot;
     },
-    remember: (fingerprint, cacheDir) => {
-      if (read) rememberDesiredCatalogs(fingerprint, cacheDir, read);
+    remember: (store, fingerprint, cacheDir) => {
+      if (read) store.remember(fingerprint, cacheDir, read);
       return read;
     },
   };
@@ -59,34 +59,45 @@ export interface CheckInput {
   readonly liveReadAt: string | undefined;
 }
 
-// Last check per target, desired state and scope, reused while the target's scoped catalog
-// fingerprint is unchanged (no DDL in between): a converged drift check then reads nothing more.
-const lastChecks = new WeightedLru<string, { at: string; check: CatalogCheck }>(10_000, (e) => 1 + e.check.differences.length + e.check.known.length);
+/**
+ * What the catalog checks of one schema engine remember: the desired catalogs, and the last check
+ * per target, desired state and scope, reused while the target's scoped catalog fingerprint is
+ * unchanged (no DDL in between): a converged drift check then reads nothing more.
+ */
+export class CatalogChecks {
+  readonly desired = new DesiredCatalogs();
+  readonly last = new WeightedLru<string, { at: string; check: CatalogCheck }>(10_000, (e) => 1 + e.check.differences.length + e.check.known.length);
+
+  /** Forgets remembered checks and in-memory desired catalogs (each next check reads again). */
+  clear(): void {
+    this.desired.clear();
+    this.last.clear();
+  }
+}
+
+/** Normalizes the desired state again (without the model cache) with an `onBuilt` hook. */
+export type NormalizeAgain = (desired: DesiredSchema, options: NormalizeOptions) => Promise<unknown>;
 
 /**
  * The catalog-level check of the target connected on `client` against the desired state: its
  * catalogs as remembered from normalization (else normalized again, without the model cache, to
  * read them), compared hash first (see {@link checkCatalogs}).
  */
-export async function desiredCatalogCheck(client: Client, input: CheckInput): Promise<CatalogCheck> {
+export async function desiredCatalogCheck(client: Client, input: CheckInput, state: CatalogChecks, normalizeAgain: NormalizeAgain): Promise<CatalogCheck> {
   const key = `${client.host}:${client.port}/${client.database}|${input.fingerprint}|${[...input.schemas].sort().join(",")}`;
-  const last = lastChecks.get(key);
+  const last = state.last.get(key);
   if (last && input.liveReadAt !== undefined && last.at === input.liveReadAt) return last.check;
   const cacheDir = resolvedCacheDir(input.normalizeOptions.cacheDir);
-  let desired = desiredCatalogsFromCache(input.fingerprint, cacheDir);
+  let desired = state.desired.get(input.fingerprint, cacheDir);
   if (!desired) {
-    // The model was cached before its catalogs were (an older cache): build it once more to read them.
+    // Not read when the model was normalized (a plan with steps, or an older cache): build it once
+    // more to read them.
     const reader = snapshotReader();
-    await normalize(input.desired, { ...input.normalizeOptions, cacheDir: false, onBuilt: reader.onBuilt });
-    desired = reader.remember(input.fingerprint, cacheDir);
+    await normalizeAgain(input.desired, { ...input.normalizeOptions, cacheDir: false, onBuilt: reader.onBuilt });
+    desired = reader.remember(state.desired, input.fingerprint, cacheDir);
     if (!desired) throw new Error("normalization did not read the desired catalogs"); // unreachable: onBuilt runs on every build
   }
   const check = await checkCatalogs(client, desired, input.schemas);
-  if (input.liveReadAt !== undefined) lastChecks.set(key, { at: input.liveReadAt, check });
+  if (input.liveReadAt !== undefined) state.last.set(key, { at: input.liveReadAt, check });
   return check;
-}
-
-/** Forgets remembered checks (each next plan checks again); for benchmarks and tests. */
-export function forgetCatalogChecks(): void {
-  lastChecks.clear();
 }

@@ -6,7 +6,7 @@ import { readCatalogSnapshot, type CatalogSnapshot } from "./snapshot";
 export { formatDifference, type CatalogDifference } from "./compare";
 export { readCatalogSnapshot, unmappedReferenceColumns, type CatalogSnapshot, type CatalogRow } from "./snapshot";
 export { CATALOGS, KNOWN_DIFFERENCES, type CatalogSpec } from "./catalogs";
-export { desiredCatalogsFromCache, rememberDesiredCatalogs, forgetDesiredCatalogs } from "./desired-catalogs";
+export { desiredCatalogsFromCache } from "./desired-catalogs";
 
 /** The result of comparing a target's catalogs with the desired state's (see {@link checkCatalogs}). */
 export interface CatalogCheck {

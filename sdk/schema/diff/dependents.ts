@@ -1,0 +1,254 @@
+import type { Change, ConvertedColumn } from "../changes";
+import { dependenciesOf } from "./dependencies";
+import { addConstraint, comment, desiredColumn, factsKey, indexSignature, type Ctx } from "./context";
+import { byKey, keyOf, type MaterializedViewDef, type ObjectDef, type ObjectKind, type SchemaModel, type ViewDef } from "../model";
+import { compareObject, convertedColumns, objectId, routinesInExpression } from "../kinds/objects";
+
+// The diff's pass over views and generic objects (ADR 0008): created, dropped, changed in place, or
+// dropped and re-created around what they depend on.
+
+/** A view or generic object, as the dependents pass sees it. */
+interface Dependent {
+  readonly live: ViewDef | ObjectDef | null;
+  readonly desired: ViewDef | ObjectDef | null;
+  decision: "create" | "drop" | "recreate" | "keep";
+  /** For `keep`: the in-place changes (CREATE OR REPLACE, ALTER). */
+  changes: readonly Change[];
+}
+
+const isView = (o: ViewDef | ObjectDef): o is ViewDef => o.kind === undefined;
+
+// Change kinds whose dependencies list dropped keys (see dependencies.ts).
+const DROPPING: ReadonlySet<Change["kind"]> = new Set<Change["kind"]>([
+  "dropSchema", "dropExtension", "dropEnum", "recreateEnum", "dropSequence", "renameSequence", "dropTable", "renameTable", "renameColumn",
+  "dropColumn", "alterColumnType", "dropConstraint", "renameConstraint", "dropIndex", "dropView", "dropObject", "recreateType", "columnsToText",
+]);
+
+// Emission order of creations (the dependency graph has the last word): types before the views
+// and routines that use them, views before routines whose SQL bodies read them (such bodies record
+// no dependency), routines before the triggers that call them.
+const CREATE_RANK: Record<ObjectKind | "view", number> = {
+  domain: 0,
+  "composite type": 1,
+  "range type": 1,
+  view: 2,
+  "materialized view": 2,
+  function: 3,
+  procedure: 3,
+  aggregate: 4,
+  trigger: 4,
+  policy: 4,
+};
+
+/**
+ * Views and generic objects (routines, triggers, domains, composite and range types, materialized
+ * views, policies). Each is created, dropped, changed in place (CREATE OR REPLACE, ALTER) or dropped
+ * and re-created. Then one fixpoint over the dependency keys: a kept view or object that depends on
+ * a key some change drops (a column whose type changes, a re-created view, function or type) is
+ * dropped and re-created around it, and so are, in turn, those that depend on it.
+ */
+export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
+  const entries = new Map<string, Dependent>();
+  const desiredViews = byKey(desired.views);
+  for (const v of live.views) {
+    const d = desiredViews.get(keyOf(v)) ?? null;
+    const same = d !== null && d.definition === v.definition && d.options.join() === v.options.join();
+    entries.set(`view:${keyOf(v)}`, { live: v, desired: d, decision: d === null ? "drop" : same ? "keep" : "recreate", changes: [] });
+  }
+  for (const v of desired.views) if (!entries.has(`view:${keyOf(v)}`)) entries.set(`view:${keyOf(v)}`, { live: null, desired: v, decision: "create", changes: [] });
+  const desiredObjects = new Map(desired.objects.map((o) => [objectId(o), o]));
+  const cmpCtx = { live, desired, online: ctx.online };
+  for (const o of live.objects) {
+    const d = desiredObjects.get(objectId(o)) ?? null;
+    if (d === null) {
+      entries.set(objectId(o), { live: o, desired: null, decision: "drop", changes: [] });
+      continue;
+    }
+    const how = compareObject(o, d, cmpCtx);
+    const changes = how.action === "replace" ? [{ kind: "replaceObject", object: d, from: o } as const] : how.action === "alter" ? how.changes : [];
+    entries.set(objectId(o), { live: o, desired: d, decision: how.action === "recreate" ? "recreate" : "keep", changes });
+  }
+  for (const o of desired.objects) if (!entries.has(objectId(o))) entries.set(objectId(o), { live: null, desired: o, decision: "create", changes: [] });
+  if (entries.size === 0) return;
+
+  // Keys dropped by the changes so far and by the views and objects dropped or re-created.
+  const dropped = new Set<string>();
+  // Only changes that drop keys matter (computing every change's graph effects costs on a large cold plan).
+  for (const c of ctx.out) if (DROPPING.has(c.kind)) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
+  // And in-place changes that drop keys (columns converted to text around a nested type's change).
+  for (const e of entries.values()) for (const c of e.changes) if (DROPPING.has(c.kind)) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
+  const removal = (e: Dependent): Change[] => {
+    const l = e.live!;
+    if (isView(l)) return [{ kind: "dropView", view: l }];
+    const d = e.desired;
+    if (e.decision === "recreate" && d && (d.kind === "domain" || d.kind === "composite type" || d.kind === "range type") && l.kind === d.kind) {
+      const columns = convertedColumns(live, desired, d);
+      if (columns.length) return [{ kind: "recreateType", type: d, from: l as typeof d, columns }];
+    }
+    return [{ kind: "dropObject", object: l }];
+  };
+  const removals = new Map<Dependent, Change[]>();
+  const textColumns = new Map<Dependent, readonly ConvertedColumn[]>();
+  const remove = (e: Dependent) => {
+    const changes = removal(e);
+    removals.set(e, changes);
+    for (const c of changes) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
+  };
+  for (const e of entries.values()) if (e.decision === "drop" || e.decision === "recreate") remove(e);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const e of entries.values()) {
+      if (e.decision !== "keep" || !e.live!.dependsOn.some((k) => dropped.has(k))) continue;
+      e.decision = "recreate";
+      e.changes = [];
+      remove(e);
+      grew = true;
+    }
+  }
+  // A composite type re-created while a type it contains is re-created too (a nested composite)
+  // cannot be renamed aside: the old one would hold on to the old inner type. Its columns go
+  // through text instead, around the drops and creations of both types.
+  for (const [e, changes] of removals) {
+    const c = changes[0];
+    if (c?.kind !== "recreateType" || c.from.kind !== "composite type" || !c.from.dependsOn.some((k) => dropped.has(k))) continue;
+    removals.set(e, [
+      { kind: "columnsToText", type: c.from, columns: c.columns, inner: null },
+      { kind: "dropObject", object: c.from },
+    ]);
+    textColumns.set(e, c.columns);
+  }
+
+  releaseDefaultsOfDroppedRoutines(live, desired, dropped, ctx);
+  rebuildChecksAndIndexesOfDroppedRoutines(live, desired, dropped, ctx);
+
+  const ordered = [...entries.values()];
+  for (const e of ordered) if (removals.has(e)) ctx.out.push(...removals.get(e)!);
+  const rank = (e: Dependent) => CREATE_RANK[isView(e.desired!) ? "view" : e.desired!.kind];
+  const creating = ordered.filter((e) => e.desired && (e.decision === "create" || e.decision === "recreate")).sort((a, b) => rank(a) - rank(b));
+  for (const e of creating) {
+    const d = e.desired!;
+    const recreatedInPlace = removals.get(e)?.some((c) => c.kind === "recreateType");
+    // Owners and privileges of what is (re-)created come from the privileges pass.
+    if (isView(d)) {
+      ctx.out.push({ kind: "createView", view: d });
+      comment(ctx, { type: "VIEW", schema: d.schema, name: d.name }, null, d.comment);
+      columnComments(d, null, ctx);
+      continue;
+    }
+    if (!recreatedInPlace) ctx.out.push({ kind: "createObject", object: d });
+    const converted = textColumns.get(e);
+    if (converted && d.kind === "composite type") ctx.out.push({ kind: "columnsFromText", type: d, columns: converted, inner: null });
+    if (d.kind === "materialized view") {
+      // A new materialized view: its indexes are built right after it, without CONCURRENTLY.
+      for (const i of d.indexes) {
+        ctx.out.push({ kind: "createIndex", table: d, index: i, concurrently: false });
+        comment(ctx, { type: "INDEX", schema: d.schema, name: i.name }, null, i.comment);
+      }
+    }
+    comment(ctx, { type: "OBJECT", object: d }, null, d.comment);
+    if (d.kind === "materialized view") columnComments(d, null, ctx);
+  }
+  for (const e of ordered) {
+    if (e.decision !== "keep") continue;
+    ctx.out.push(...e.changes);
+    const l = e.live!;
+    const d = e.desired!;
+    if (isView(d)) {
+      comment(ctx, { type: "VIEW", schema: d.schema, name: d.name }, l.comment, d.comment);
+      if (isView(l)) columnComments(d, l, ctx);
+    } else {
+      if (d.kind === "materialized view" && !isView(l) && l.kind === "materialized view") {
+        // Never emptied (WITH NO DATA only decides how a view is created), but a view left
+        // unpopulated is filled when the desired state is: reading it fails until then.
+        if (!l.populated && d.populated) ctx.out.push({ kind: "refreshMaterializedView", view: d });
+        diffMaterializedViewIndexes(l, d, ctx);
+      }
+      comment(ctx, { type: "OBJECT", object: d }, l.comment, d.comment);
+      if (d.kind === "materialized view" && !isView(l) && l.kind === "materialized view") columnComments(d, l, ctx);
+    }
+  }
+}
+
+/**
+ * PostgreSQL refuses to drop a routine a column default calls: such defaults are dropped before a
+ * routine goes and set again (to the desired default) after it is re-created.
+ */
+function releaseDefaultsOfDroppedRoutines(live: SchemaModel, desired: SchemaModel, dropped: ReadonlySet<string>, ctx: Ctx): void {
+  const routines = new Set([...dropped].filter((k) => k.startsWith("function:")));
+  if (routines.size === 0) return;
+  const handled = new Set<string>();
+  for (const c of ctx.out) {
+    if (c.kind === "setDefault" || c.kind === "dropDefault" || c.kind === "alterColumnType") handled.add(factsKey(c.table, c.column));
+    if (c.kind === "dropColumn" || c.kind === "addColumn") handled.add(factsKey(c.table, c.column.name));
+    // A table dropped (or re-created) takes its defaults along.
+    if (c.kind === "dropTable") handled.add(factsKey(c.table));
+  }
+  for (const t of live.tables) {
+    if (handled.has(factsKey(t))) continue;
+    for (const c of t.columns) {
+      if (c.default === null || handled.has(factsKey(t, c.name))) continue;
+      if (!routinesInExpression(c.default, live).some((k) => routines.has(k))) continue;
+      const d = desiredColumn(desired, t, c.name);
+      if (!d) continue;
+      const table = { schema: t.schema, name: t.name };
+      ctx.out.push({ kind: "dropDefault", table, column: c.name });
+      if (d.default !== null) ctx.out.push({ kind: "setDefault", table, column: c.name, default: d.default });
+    }
+  }
+}
+
+/** `COMMENT ON COLUMN` of a view's or materialized view's columns; `l` null for a (re-)created one. */
+function columnComments(d: ViewDef | MaterializedViewDef, l: ViewDef | MaterializedViewDef | null, ctx: Ctx): void {
+  for (const c of d.columns) {
+    comment(ctx, { type: "COLUMN", schema: d.schema, table: d.name, column: c }, l?.columnComments[c] ?? null, d.columnComments[c] ?? null);
+  }
+}
+
+/**
+ * PostgreSQL refuses to drop a routine that a check, exclusion constraint or index expression
+ * calls: those the desired state keeps as they are are dropped before the routine goes and built
+ * again after it is re-created (indexes under their INDEX_DROPPED and INDEX_BUILD hazards).
+ */
+function rebuildChecksAndIndexesOfDroppedRoutines(live: SchemaModel, desired: SchemaModel, dropped: ReadonlySet<string>, ctx: Ctx): void {
+  const routines = new Set([...dropped].filter((k) => k.startsWith("function:")));
+  if (routines.size === 0) return;
+  const handled = new Set<string>();
+  for (const c of ctx.out) {
+    if (c.kind === "dropConstraint") handled.add(`constraint:${keyOf(c.table)}.${c.constraint.name}`);
+    if (c.kind === "dropIndex") handled.add(`index:${c.schema}.${c.index.name}`);
+    if (c.kind === "dropTable") handled.add(`table:${keyOf(c.table)}`);
+  }
+  const calls = (expr: string) => routinesInExpression(expr, live).some((k) => routines.has(k));
+  const desiredTables = byKey(desired.tables);
+  for (const l of live.tables) {
+    const t = desiredTables.get(keyOf(l));
+    if (!t || handled.has(`table:${keyOf(l)}`)) continue;
+    const tableCtx = t.partitionBy ? { ...ctx, online: false } : ctx;
+    for (const c of l.constraints) {
+      const d = t.constraints.find((x) => x.name === c.name && x.definition === c.definition);
+      if (!d || c.kind === "FOREIGN KEY" || handled.has(`constraint:${keyOf(l)}.${c.name}`) || !calls(c.definition)) continue;
+      ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
+      addConstraint(t, d, true, tableCtx);
+    }
+    for (const i of l.indexes) {
+      const d = t.indexes.find((x) => x.name === i.name && indexSignature(x) === indexSignature(i));
+      if (!d || handled.has(`index:${l.schema}.${i.name}`) || !calls(i.definition)) continue;
+      ctx.out.push({ kind: "dropIndex", schema: l.schema, index: i, concurrently: tableCtx.online });
+      ctx.out.push({ kind: "createIndex", table: t, index: d, concurrently: tableCtx.online });
+    }
+  }
+}
+
+function diffMaterializedViewIndexes(l: MaterializedViewDef, d: MaterializedViewDef, ctx: Ctx): void {
+  const wanted = new Set(d.indexes.map((i) => i.name));
+  for (const i of l.indexes) if (!wanted.has(i.name)) ctx.out.push({ kind: "dropIndex", schema: l.schema, index: i, concurrently: ctx.online });
+  for (const i of d.indexes) {
+    const li = l.indexes.find((x) => x.name === i.name);
+    if (!li) ctx.out.push({ kind: "createIndex", table: d, index: i, concurrently: ctx.online });
+    else if (!li.valid || indexSignature(li) !== indexSignature(i)) {
+      ctx.out.push({ kind: "dropIndex", schema: l.schema, index: li, concurrently: ctx.online });
+      ctx.out.push({ kind: "createIndex", table: d, index: i, concurrently: ctx.online });
+    }
+    comment(ctx, { type: "INDEX", schema: d.schema, name: i.name }, li && li.valid && indexSignature(li) === indexSignature(i) ? li.comment : null, i.comment);
+  }
+}

@@ -1,0 +1,326 @@
+import { createHash } from "node:crypto";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { Client } from "pg";
+import { InputError } from "../../errors";
+import { connect, withDatabase } from "../../postgres/connection";
+import { quoteIdent } from "../../postgres/quote";
+import { DEFAULT_MAJOR } from "../../postgres/versions";
+import { introspect } from "../introspect/introspect";
+import { MODEL_VERSION, type SchemaModel } from "../model";
+import { lineOf, type DesiredSchema } from "../source/desired";
+import type { DevResources} from "./dev-servers";
+import { scratchName, startDevServer, sweepAbandonedScratchDatabases } from "./dev-servers";
+import type { ModelCache } from "./model-cache";
+import { withReprintedChecks } from "./reprint";
+
+/** What normalizations of one schema engine share (see `createSchemaEngine`). */
+export interface NormalizeResources {
+  /** Kept dev servers, pooled scratch databases, work left for after returning. */
+  readonly dev: DevResources;
+  /** Normalized models in memory (and on disk). */
+  readonly models: ModelCache;
+}
+
+/** Where to build the desired schema so PostgreSQL itself normalizes it. */
+export interface NormalizeOptions {
+  /** A server where Setpoint may create and drop scratch databases. @default an embedded server of `major` */
+  devUrl?: string;
+  /** Server major of the target; the embedded dev server uses the same. @default 17 */
+  major?: number;
+  /**
+   * Directory for cached normalized models, keyed by a hash of the input and the server major;
+   * `false` disables the cache. @default ~/.cache/setpoint/schema (or $SETPOINT_CACHE_DIR/schema)
+   */
+  cacheDir?: string | false;
+  /**
+   * For a long-running process (the operator) that normalizes many desired schemas: keep the
+   * embedded dev server of each major running between normalizations, and reuse scratch databases
+   * instead of creating and dropping one each time: each normalization applies the desired SQL in a
+   * transaction, introspects it there, and rolls it back. The engine's `close()` ends them
+   * (`closeDevResources()` for the default engine). SQL that cannot run in a transaction block (`CREATE INDEX CONCURRENTLY`, a new enum
+   * value used in the same file) falls back to a fresh scratch database.
+   * @default false
+   */
+  reuse?: boolean;
+  /**
+   * The target's roles (see {@link TargetRoles}): mirrored onto the dev server before the desired
+   * SQL runs, which then runs as the applying role's mirror, so owners and grants come out as they
+   * would on the target. @default none: the desired SQL runs as the dev connection's user
+   */
+  roles?: TargetRoles;
+  /**
+   * Called with the scratch database's connection once the desired SQL ran there and was
+   * introspected, before it is dropped or rolled back (`inTransaction`: inside the transaction a
+   * reused scratch database rolls back). Not called on a cache hit. @default none
+   */
+  onBuilt?: (scratch: Client, inTransaction: boolean, model: SchemaModel) => Promise<void>;
+  /**
+   * Directory where the embedded dev server keeps its data; it must be writable (a container with a
+   * read-only root filesystem mounts a volume there).
+   * @default $SETPOINT_SCRATCH_DIR, else /dev/shm when it has 1 GiB free, else $TMPDIR or /tmp
+   */
+  scratchDir?: string;
+}
+
+/**
+ * Roles of the target that normalization reproduces on the dev server as NOLOGIN roles without
+ * passwords (secrets never leave the target): names only, plus what the applying role needs to
+ * act as it does on the target.
+ */
+export interface TargetRoles {
+  /** Every role of the target server. Those missing on the dev server are created there (except `pg_*`). */
+  readonly names: readonly string[];
+  /** The role the engine applies as (the target connection's `current_user`). */
+  readonly applying: string;
+  /** Whether the applying role is a superuser on the target (its mirror, when created, is too). */
+  readonly superuser: boolean;
+  /** Roles the applying role is a direct member of (granted to its mirror). */
+  readonly memberOf: readonly string[];
+}
+
+/** Hash of the desired input, the server major and the applying role: the cache key of its normalized model. */
+export function desiredFingerprint(desired: DesiredSchema, major: number, applyingRole?: string): string {
+  const h = createHash("sha256");
+  h.update(`setpoint-model-v${MODEL_VERSION}\0${major}\0${applyingRole ?? ""}\0`);
+  for (const f of desired.files) h.update(`${f.name}\0${f.sql}\0`);
+  return h.digest("hex");
+}
+
+/** The normalized-model cache directory {@link NormalizeOptions.cacheDir} resolves to, or null when disabled. */
+export function resolvedCacheDir(cacheDir: string | false | undefined): string | null {
+  return cacheDir === false ? null : (cacheDir ?? defaultCacheDir());
+}
+
+function defaultCacheDir(): string {
+  return join(process.env.SETPOINT_CACHE_DIR ?? join(homedir(), ".cache", "setpoint"), "schema");
+}
+
+/**
+ * Normalizes desired SQL into a {@link SchemaModel}: applies it to a scratch database (on the dev
+ * server, or an embedded server of the target's major) and introspects it, then caches the result.
+ * @throws {InputError} with the file and line when the SQL is invalid (the server's own message).
+ */
+export async function normalizeWith(desired: DesiredSchema, options: NormalizeOptions, resources: NormalizeResources): Promise<{ model: SchemaModel; fingerprint: string; cached: boolean }> {
+  const hit = normalizedFromCache(desired, options, resources.models);
+  if (hit) return hit;
+  const major = options.major ?? DEFAULT_MAJOR;
+  const fingerprint = desiredFingerprint(desired, major, options.roles?.applying);
+  const cacheDir = options.cacheDir === false ? null : (options.cacheDir ?? defaultCacheDir());
+  const roles = options.roles ?? null;
+  const onBuilt = options.onBuilt ?? null;
+  const { dev, models } = resources;
+  const model = options.reuse
+    ? await buildReusing(dev, options.devUrl ?? (await dev.keptDevServer(major, options.scratchDir)), desired, roles, onBuilt)
+    : options.devUrl
+      ? await buildOn(dev, options.devUrl, desired, { dropScratch: true, roles, onBuilt })
+      : await buildEmbedded(dev, major, desired, roles, onBuilt, options.scratchDir);
+  if (cacheDir) {
+    // Remembered now; written to disk after returning (serializing a 10,000-table model takes ~0.2 s).
+    models.remember(cacheDir, fingerprint, model);
+    dev.inBackground(new Promise<void>((resolve) => setImmediate(() => resolve(models.write(cacheDir, fingerprint, model)))));
+  }
+  return { model, fingerprint, cached: false };
+}
+
+/** The cached normalized model of `desired`, or null when {@link normalize} would have to build it. */
+export function normalizedFromCache(desired: DesiredSchema, options: NormalizeOptions, models: ModelCache): { model: SchemaModel; fingerprint: string; cached: true } | null {
+  const fingerprint = desiredFingerprint(desired, options.major ?? DEFAULT_MAJOR, options.roles?.applying);
+  const cacheDir = options.cacheDir === false ? null : (options.cacheDir ?? defaultCacheDir());
+  const hit = cacheDir ? models.read(cacheDir, fingerprint) : null;
+  return hit ? { model: hit, fingerprint, cached: true } : null;
+}
+
+type OnBuilt = NormalizeOptions["onBuilt"] & {};
+
+async function buildEmbedded(
+  dev: DevResources,
+  major: number,
+  desired: DesiredSchema,
+  roles: TargetRoles | null,
+  onBuilt: OnBuilt | null,
+  scratchDir: string | undefined,
+): Promise<SchemaModel> {
+  const pg = await startDevServer(major, scratchDir);
+  try {
+    // The whole server goes, so its scratch database is not dropped first.
+    return await buildOn(dev, pg.url(), desired, { dropScratch: false, roles, onBuilt });
+  } finally {
+    // Stopped before returning, so no server outlives a caller that is killed right after (a
+    // Pulumi provider process); without the shutdown checkpoint, its data being thrown away.
+    await pg.stop({ immediate: true });
+  }
+}
+
+async function buildOn(
+  dev: DevResources,
+  devUrl: string,
+  desired: DesiredSchema,
+  { dropScratch, roles, onBuilt }: { dropScratch: boolean; roles: TargetRoles | null; onBuilt: OnBuilt | null },
+): Promise<SchemaModel> {
+  const admin = await connect(devUrl, { applicationName: "setpoint-dev" });
+  const name = scratchName();
+  let runAs: string | null = null;
+  try {
+    runAs = await mirrorRoles(admin, roles);
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
+    // Owning the scratch database gives the mirror what the applying role has on its own database
+    // (CREATE, and on 15+ the public schema through pg_database_owner).
+    if (runAs !== null) await admin.query(`ALTER DATABASE ${quoteIdent(name)} OWNER TO ${quoteIdent(runAs)}`);
+  } catch (err) {
+    await admin.end();
+    throw err;
+  }
+  try {
+    const url = withDatabase(devUrl, name);
+    const scratch = await connect(url, { applicationName: "setpoint-dev" });
+    // A second connection, opened while the DDL runs, reads half of the catalogs at the same time.
+    const second = connect(url, { applicationName: "setpoint-dev" });
+    second.catch(() => undefined); // its failure is reported where it is awaited
+    try {
+      if (runAs !== null) await scratch.query(`SET ROLE ${quoteIdent(runAs)}`);
+      for (const file of desired.files) await applyFile(scratch, file.name, file.sql);
+      // Introspection reads the global default privileges of the current role: the mirror's.
+      const other = await second;
+      if (runAs !== null) await other.query(`SET ROLE ${quoteIdent(runAs)}`);
+      // The columns query (first lane) needs no relation cache; the index and constraint
+      // definitions do, and the connection that ran the DDL has it warm.
+      const model = await withReprintedChecks(scratch, await introspect(other, { concurrent: [scratch] }), false);
+      if (onBuilt) await onBuilt(scratch, false, model);
+      return model;
+    } finally {
+      await Promise.all([scratch.end(), second.then((c) => c.end(), () => undefined)]);
+    }
+  } finally {
+    // The model no longer needs the scratch database: drop it (and any a killed process left behind)
+    // after returning, off the caller's critical path.
+    dev.inBackground(
+      (async () => {
+        try {
+          if (dropScratch) {
+            await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+            await sweepAbandonedScratchDatabases(admin);
+          }
+        } finally {
+          await admin.end();
+        }
+      })(),
+    );
+  }
+}
+
+// ---- Reused dev resources (NormalizeOptions.reuse) ----
+
+/** SQLSTATEs after which a desired schema is normalized in a fresh scratch database instead. */
+const NOT_IN_A_TRANSACTION = new Set([
+  "25001", // active_sql_transaction: e.g. CREATE INDEX CONCURRENTLY in a transaction block
+  "55P04", // unsafe_new_enum_value_usage: a value added by ALTER TYPE ... ADD VALUE used in the same transaction
+]);
+
+/**
+ * Normalizes in a reused scratch database: the desired SQL runs in one transaction, is introspected
+ * there (uncommitted catalog rows are visible to the session that wrote them), and is rolled back,
+ * which leaves the database as empty as it was. No `CREATE DATABASE` or `DROP DATABASE` per
+ * normalization, which cost two thirds of it.
+ */
+async function buildReusing(dev: DevResources, devUrl: string, desired: DesiredSchema, roles: TargetRoles | null, onBuilt: OnBuilt | null): Promise<SchemaModel> {
+  const scratch = await dev.leaseScratch(devUrl);
+  const { client } = scratch;
+  let reusable = false;
+  try {
+    const runAs = await mirrorRoles(client, roles);
+    await client.query("BEGIN");
+    let failure: unknown;
+    try {
+      if (runAs !== null) {
+        // Both undone by the rollback, so the pooled database serves any applying role next.
+        await client.query(`ALTER DATABASE ${quoteIdent(scratch.name)} OWNER TO ${quoteIdent(runAs)}`);
+        await client.query(`SET LOCAL ROLE ${quoteIdent(runAs)}`);
+      }
+      for (const file of desired.files) await applyFile(client, file.name, file.sql);
+    } catch (err) {
+      failure = err;
+    }
+    // A file that ended the transaction itself (COMMIT) left objects behind: that database goes.
+    reusable = await stillInTransaction(client);
+    if (failure === undefined) {
+      const model = await withReprintedChecks(client, await introspect(client), true);
+      if (onBuilt) await onBuilt(client, true, model);
+      return model;
+    }
+    const code = (failure as { cause?: { code?: string } }).cause?.code;
+    if (!code || !NOT_IN_A_TRANSACTION.has(code)) throw failure;
+  } finally {
+    reusable = (await rollback(client)) && reusable;
+    dev.returnScratch(devUrl, scratch, reusable);
+  }
+  return await buildOn(dev, devUrl, desired, { dropScratch: true, roles, onBuilt });
+}
+
+/**
+ * Creates on the dev server, as NOLOGIN roles without passwords, the target's roles it lacks (a
+ * superuser mirror of a superuser applying role; the applying role's memberships granted), and
+ * returns the role the desired SQL runs as: the applying role's mirror, or null when that is the
+ * dev connection's own user (or no roles were given). Roles are committed (they are server-wide);
+ * a concurrent normalization creating the same one is not an error.
+ * @throws {InputError} when the dev server does not let this connection create roles.
+ */
+async function mirrorRoles(admin: Client, roles: TargetRoles | null): Promise<string | null> {
+  if (roles === null) return null;
+  const { rows } = await admin.query<{ me: string; have: string[] }>(
+    "SELECT current_user::text AS me, array(SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])) AS have",
+    [roles.names],
+  );
+  const have = new Set(rows[0]!.have);
+  for (const name of roles.names) {
+    if (have.has(name) || name.startsWith("pg_")) continue;
+    const attributes = name === roles.applying && roles.superuser ? "NOLOGIN SUPERUSER" : "NOLOGIN";
+    try {
+      await admin.query(`CREATE ROLE ${quoteIdent(name)} ${attributes}`);
+    } catch (cause) {
+      const code = (cause as { code?: string }).code;
+      if (code === "42710" || code === "23505") continue; // created meanwhile by another normalization
+      throw new InputError(
+        `cannot mirror the target's role ${quoteIdent(name)} onto the dev server to normalize the desired schema: ${(cause as Error).message}; ` +
+          "use a dev server (--dev-url) where Setpoint's user may create roles, or the default embedded one",
+        { propertyPath: "devUrl" },
+        { cause },
+      );
+    }
+  }
+  if (roles.applying === rows[0]!.me) return null;
+  for (const m of roles.memberOf) {
+    if (m !== roles.applying) await admin.query(`GRANT ${quoteIdent(m)} TO ${quoteIdent(roles.applying)}`).catch(() => undefined);
+  }
+  return roles.applying;
+}
+
+/** Whether the session is still inside the transaction this module opened (aborted counts). */
+async function stillInTransaction(client: Client): Promise<boolean> {
+  try {
+    await client.query("SAVEPOINT setpoint_still_open");
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === "25P02"; // in_failed_sql_transaction: still ours
+  }
+}
+
+async function rollback(client: Client): Promise<boolean> {
+  return client.query("ROLLBACK").then(
+    () => true,
+    () => false,
+  );
+}
+
+async function applyFile(client: Client, file: string, sql: string): Promise<void> {
+  try {
+    await client.query(sql);
+  } catch (cause) {
+    const err = cause as { message?: string; position?: string; code?: string };
+    const line = err.position ? lineOf(sql, Number(err.position)) : undefined;
+    const where = line === undefined ? file : `${file}:${line}`;
+    // Roles are server-wide: normalization mirrors the target's, and creates none of its own.
+    const fix = err.code === "42704" && /^role ".*" does not exist$/.test(err.message ?? "") ? "; create the role on the target first (CREATE ROLE ...), then plan again" : "";
+    throw new InputError(`invalid desired schema at ${where}: ${err.message ?? String(cause)}${err.code ? ` (SQLSTATE ${err.code})` : ""}${fix}`, { file, line }, { cause });
+  }
+}

@@ -1,0 +1,50 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { InputError } from "../../errors";
+import type { Rename } from "./rename";
+
+/** One piece of desired-state SQL and where it came from (for error messages with file and line). */
+export interface SqlFile {
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** The desired schema: SQL files applied in order, plus declared renames. */
+export interface DesiredSchema {
+  readonly files: readonly SqlFile[];
+  /** Declared renames (`renamedFrom`); the engine never guesses them. @default [] */
+  readonly renames?: readonly Rename[];
+}
+
+/**
+ * Loads desired SQL from a `.sql` file or a directory of `.sql` files (applied in name order).
+ * @throws {InputError} when the path does not exist, is empty, or holds no `.sql` file.
+ */
+export function loadSchemaPath(path: string): DesiredSchema {
+  const abs = resolve(path);
+  let isDir: boolean;
+  try {
+    isDir = statSync(abs).isDirectory();
+  } catch (cause) {
+    throw new InputError(`schema path ${path} does not exist; pass a .sql file or a directory of .sql files`, { propertyPath: "schema", file: path }, { cause });
+  }
+  if (!isDir) return { files: [{ name: path, sql: readFileSync(abs, "utf8") }] };
+  const names = readdirSync(abs)
+    .filter((n) => n.endsWith(".sql"))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (names.length === 0) throw new InputError(`schema directory ${path} holds no .sql file`, { propertyPath: "schema", file: path });
+  return { files: names.map((n) => ({ name: join(path, n), sql: readFileSync(join(abs, n), "utf8") })) };
+}
+
+/** Desired schema from SQL text. */
+export function schemaFromSql(sql: string | readonly string[], name = "schema.sql"): DesiredSchema {
+  const parts = typeof sql === "string" ? [sql] : sql;
+  return { files: parts.map((s, i) => ({ name: parts.length === 1 ? name : `${name}#${i + 1}`, sql: s })) };
+}
+
+/** 1-based line of a 1-based character position in `text`. */
+export function lineOf(text: string, position: number): number {
+  let line = 1;
+  for (let i = 0; i < Math.min(position - 1, text.length); i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
