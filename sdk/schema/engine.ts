@@ -135,7 +135,7 @@ async function planWith(
   desired: DesiredSchema,
   options: SchemaEngineOptions,
   check: "if-converged" | "always" = "if-converged",
-  catalogs: "when-checked" | "eager" = "when-checked",
+  catalogs: "when-checked" | "eager" = "eager",
 ): Promise<PlannedSchema> {
   const { rows } = await client.query<{ v: string; me: string; superuser: boolean; names: string[]; member_of: string[] }>(TARGET_FACTS_SQL);
   const target = rows[0]!;
@@ -145,9 +145,10 @@ async function planWith(
   const normalizeOptions: NormalizeOptions = { devUrl: options.devUrl, major: serverMajor, cacheDir: options.cacheDir, reuse: options.reuseDevResources, roles, scratchDir: options.scratchDir };
   const policy: PlanPolicy = { ...options, serverMajor, renames: desired.renames ?? [], role: roles.applying };
   const inScope = (m: SchemaModel) => (options.schemas === undefined || options.schemas === "all" ? m : inSchemas(m, options.schemas));
-  // The desired state's catalogs are read on the dev database while it holds the desired SQL: for an
-  // apply or a verify (their check always runs), else only when the plan is empty (the check runs
-  // then), as the target read meanwhile predicts. A check that finds them missing normalizes again.
+  // The desired state's catalogs are read on the dev database while it holds the desired SQL, by
+  // default always (an apply sharing this model cache would otherwise normalize again for its check,
+  // ADR 0023); "when-checked" reads them only for an apply or a verify, or when the target read
+  // meanwhile predicts an empty plan (the check runs then). A check that finds them missing normalizes again.
   const reader = verifying ? snapshotReader() : null;
   const onBuilt: BuiltHook | undefined =
     reader === null
