@@ -1,0 +1,299 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { appendFile, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createGunzip } from "node:zlib";
+import { BackupError } from "../errors";
+import { quoteLiteral } from "../postgres/quote";
+import { readCatalog, type Catalog, type CatalogBackup, type SegmentIndex } from "./catalog";
+import { parseLsn, segmentName, segnoOf } from "./layout";
+import type { BackupManifest } from "./manifest";
+import type { ObjectStore } from "./store";
+
+/** Where recovery stops. */
+export type RecoveryTarget =
+  /** Replay every archived WAL file. */
+  | { kind: "latest" }
+  /** Stop after the last commit at or before `time`. */
+  | { kind: "time"; time: Date }
+  /** Stop after WAL position `lsn`. */
+  | { kind: "lsn"; lsn: string }
+  /** Stop at the restore point created by `pg_create_restore_point(name)`. */
+  | { kind: "name"; name: string };
+
+/** A checked restore: which backup, and which archived WAL segments recovery will read. */
+export interface RestorePlan {
+  target: RecoveryTarget;
+  backup: BackupManifest;
+  /** First and last segment recovery needs from the archive (all present when planned). */
+  firstWal: string;
+  lastWal: string;
+  segments: number;
+}
+
+function where(store: { endpoint: string; bucket: string }): { endpoint: string; bucket: string } {
+  return { endpoint: store.endpoint, bucket: store.bucket };
+}
+
+/**
+ * Chooses the base backup for `target` and proves the archive holds every WAL segment recovery
+ * needs, before anything is downloaded: the newest usable backup that ends at or before the target
+ * (or `backupId`), then every segment from its start up to the one holding the target, none missing.
+ * For a time target, the needed segments end at the first one archived after the target time (the
+ * WAL written at the target is in it or before it).
+ * @throws {BackupError} BACKUP_NOT_FOUND, TARGET_BEFORE_OLDEST_BACKUP, TARGET_AFTER_ARCHIVE or
+ *   WAL_SEGMENT_MISSING naming the segment; the object store's reasons.
+ */
+export function planRestore(catalog: Catalog & { index: SegmentIndex }, target: RecoveryTarget, backupId?: string): RestorePlan {
+  const store = { endpoint: catalog.endpoint, bucket: catalog.bucket };
+  const bucketText = `s3://${catalog.bucket}${catalog.prefix ? `/${catalog.prefix}` : ""}`;
+  const usable = catalog.backups.filter((b): b is CatalogBackup & { manifest: BackupManifest } => b.usable && b.manifest !== undefined);
+  let chosen: (CatalogBackup & { manifest: BackupManifest }) | undefined;
+  if (backupId !== undefined) {
+    const named = catalog.backups.find((b) => b.id === backupId);
+    if (named === undefined) throw new BackupError("BACKUP_NOT_FOUND", `no base backup ${backupId} in ${bucketText}`, { ...store, object: backupId });
+    if (!named.usable || named.manifest === undefined) throw new BackupError("BACKUP_NOT_FOUND", `base backup ${backupId} in ${bucketText} is not usable: ${named.problem ?? "unknown"}`, { ...store, object: backupId });
+    chosen = named as CatalogBackup & { manifest: BackupManifest };
+  } else if (usable.length === 0) {
+    const broken = catalog.backups.length > 0 ? ` (${catalog.backups.length} unusable: ${catalog.backups.map((b) => `${b.id}: ${b.problem}`).join("; ")})` : "";
+    throw new BackupError("BACKUP_NOT_FOUND", `no usable base backup in ${bucketText}${broken}; take a base backup first`, store);
+  } else {
+    const fits = usable.filter((b) => reaches(b.manifest, target));
+    chosen = fits[fits.length - 1];
+    if (chosen === undefined) {
+      const oldest = usable[0]!.manifest;
+      throw new BackupError(
+        "TARGET_BEFORE_OLDEST_BACKUP",
+        `the recovery target ${describeTarget(target)} is before the end of the oldest usable base backup ${oldest.id} (${oldest.endTime}, LSN ${oldest.endLsn}); the earliest point ${bucketText} can restore to is ${oldest.endTime}`,
+        { ...store, object: oldest.id },
+      );
+    }
+  }
+  if (backupId !== undefined && !reaches(chosen.manifest, target)) {
+    throw new BackupError("TARGET_BEFORE_OLDEST_BACKUP", `the recovery target ${describeTarget(target)} is before the end of base backup ${chosen.id} (${chosen.manifest.endTime}, LSN ${chosen.manifest.endLsn})`, { ...store, object: chosen.id });
+  }
+  const m = chosen.manifest;
+  const segs = catalog.index.get(m.timeline) ?? new Map();
+  const start = segnoOf(m.startLsn, m.segmentBytes);
+  const archivedNos = [...segs.keys()].filter((n) => n >= start);
+  const newest = archivedNos.reduce((a, b) => (a > b ? a : b), start - 1n);
+  let last: bigint;
+  switch (target.kind) {
+    case "latest":
+    case "name":
+      last = newest;
+      break;
+    case "lsn":
+      last = segnoOf(target.lsn, m.segmentBytes);
+      if (last > newest) {
+        throw new BackupError("TARGET_AFTER_ARCHIVE", `the recovery target LSN ${target.lsn} is beyond the archived WAL of timeline ${m.timeline} in ${bucketText} (newest segment ${segmentName(m.timeline, newest, m.segmentBytes)})`, store);
+      }
+      break;
+    case "time": {
+      const after = archivedNos.filter((n) => segs.get(n)!.lastModified.getTime() > target.time.getTime()).sort((a, b) => (a < b ? -1 : 1))[0];
+      if (after === undefined) {
+        const newestAt = segs.get(newest)?.lastModified.toISOString() ?? "never";
+        throw new BackupError(
+          "TARGET_AFTER_ARCHIVE",
+          `the recovery target ${describeTarget(target)} is after the newest archived WAL of timeline ${m.timeline} in ${bucketText} (archived ${newestAt}); WAL written since is not archived yet`,
+          store,
+        );
+      }
+      last = after;
+      break;
+    }
+    default: {
+      const never: never = target;
+      throw new Error(`unknown target ${JSON.stringify(never)}`);
+    }
+  }
+  const endNo = segnoOf(m.endLsn, m.segmentBytes);
+  if (last < endNo) last = endNo;
+  for (let n = start; n <= last; n++) {
+    if (!segs.has(n)) {
+      const name = segmentName(m.timeline, n, m.segmentBytes);
+      throw new BackupError(
+        "WAL_SEGMENT_MISSING",
+        `WAL segment ${name} is missing from ${bucketText}: recovery from base backup ${m.id} to ${describeTarget(target)} needs every segment from ${m.startWal} to ${segmentName(m.timeline, last, m.segmentBytes)}; restoring would stop short of the target`,
+        { ...store, object: name },
+      );
+    }
+  }
+  return { target, backup: m, firstWal: m.startWal, lastWal: segmentName(m.timeline, last, m.segmentBytes), segments: Number(last - start + 1n) };
+}
+
+/** Whether a restore from this backup can reach `target` (the backup is consistent at or before it). */
+function reaches(m: BackupManifest, target: RecoveryTarget): boolean {
+  switch (target.kind) {
+    case "time":
+      return new Date(m.endTime).getTime() <= target.time.getTime();
+    case "lsn":
+      return parseLsn(m.endLsn) <= parseLsn(target.lsn);
+    default:
+      return true;
+  }
+}
+
+/** The target for messages. */
+export function describeTarget(target: RecoveryTarget): string {
+  switch (target.kind) {
+    case "latest":
+      return "the latest archived WAL";
+    case "time":
+      return `time ${target.time.toISOString()}`;
+    case "lsn":
+      return `LSN ${target.lsn}`;
+    case "name":
+      return `restore point "${target.name}"`;
+  }
+}
+
+/** Extracts a tar stream into a directory; resolves to the bytes read. */
+export type TarExtractor = (data: AsyncIterable<Buffer>, dir: string) => Promise<number>;
+
+/** Options of {@link restoreBackup}. */
+export interface RestoreOptions {
+  target: RecoveryTarget;
+  /** A specific base backup. @default the newest that reaches the target */
+  backupId?: string;
+  /** The new data directory: missing or empty. */
+  dataDir: string;
+  /** The `restore_command` the restored server runs (e.g. the WAL CLI's `restore %f %p`). */
+  restoreCommand: string;
+  /** Directory each tablespace is restored into, by OID. @default its location on the source */
+  tablespaceDir?: (oid: string, location: string | undefined) => string;
+  /** Extra settings for the restored server's postgresql.auto.conf (e.g. its own archive_command). */
+  settings?: Readonly<Record<string, string>>;
+  /** The tar extractor. @default `tar -x` */
+  extract?: TarExtractor;
+}
+
+/** Outcome of {@link restoreBackup}. */
+export interface RestoreResult {
+  plan: RestorePlan;
+  /** Uncompressed bytes extracted. */
+  bytes: number;
+  seconds: number;
+}
+
+/**
+ * Prepares a data directory that recovers to `target` when started: plans (see
+ * {@link planRestore}; nothing is written when it refuses), downloads and checks each archive of the
+ * base backup into `dataDir` (and tablespace directories), then writes the recovery settings
+ * (`restore_command`, the target, `recovery_target_action = 'promote'`) and `recovery.signal`.
+ * Start the server on `dataDir` next and wait with {@link recoveryFailure} watching its log.
+ * @throws {BackupError} DESTINATION_NOT_EMPTY, the planning errors, CHECKSUM_MISMATCH (the
+ *   directory is removed again: nothing half-restored is left), the object store's reasons.
+ */
+export async function restoreBackup(store: ObjectStore, options: RestoreOptions): Promise<RestoreResult> {
+  const started = Date.now();
+  const existing = await readdir(options.dataDir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return [];
+    throw err;
+  });
+  if (existing.length > 0) {
+    throw new BackupError("DESTINATION_NOT_EMPTY", `the restore destination ${options.dataDir} is not empty (${existing.length} entries); restore into a new, empty directory`, { ...where(store), object: options.dataDir });
+  }
+  const plan = planRestore(await readCatalog(store), options.target, options.backupId);
+  const extract = options.extract ?? tarCommand;
+  const created: string[] = [];
+  let bytes = 0;
+  try {
+    for (const archive of plan.backup.archives) {
+      const dir = archive.tablespace === null ? options.dataDir : (options.tablespaceDir?.(archive.tablespace, archive.location) ?? archive.location);
+      if (dir === undefined) throw new BackupError("STORE_ERROR", `the manifest of ${plan.backup.id} has no location for tablespace ${archive.tablespace}; pass tablespaceDir`, where(store));
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      created.push(dir);
+      const object = await store.stream(archive.key);
+      if (object === undefined) throw new BackupError("BACKUP_NOT_FOUND", `archive ${archive.key} of base backup ${plan.backup.id} is missing from s3://${store.bucket}`, { ...where(store), object: archive.key });
+      const hash = createHash("sha256");
+      const gunzip = createGunzip();
+      const source = object.body;
+      void (async () => {
+        try {
+          for await (const chunk of source) if (!gunzip.write(chunk)) await new Promise((r) => gunzip.once("drain", r));
+          gunzip.end();
+        } catch (err) {
+          gunzip.destroy(err as Error);
+        }
+      })();
+      const hashed = (async function* () {
+        for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+          hash.update(chunk);
+          yield chunk;
+        }
+      })();
+      const n = await extract(hashed, dir);
+      const digest = hash.digest("hex");
+      if (digest !== archive.sha256) {
+        throw new BackupError("CHECKSUM_MISMATCH", `archive ${archive.key} of base backup ${plan.backup.id} is damaged: sha256 ${digest}, the manifest records ${archive.sha256}`, { ...where(store), object: archive.key });
+      }
+      bytes += n;
+    }
+    await writeRecoveryConfig(options.dataDir, plan.target, options.restoreCommand, options.settings ?? {});
+  } catch (err) {
+    for (const dir of created) await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { plan, bytes, seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * Appends the recovery settings to postgresql.auto.conf and creates recovery.signal. The target is
+ * inclusive: a time target keeps the commits at exactly that time.
+ */
+export async function writeRecoveryConfig(dataDir: string, target: RecoveryTarget, restoreCommand: string, settings: Readonly<Record<string, string>>): Promise<void> {
+  const conf: Record<string, string> = { restore_command: restoreCommand, recovery_target_timeline: "latest", ...settings };
+  switch (target.kind) {
+    case "latest":
+      break;
+    case "time":
+      conf.recovery_target_time = target.time.toISOString();
+      break;
+    case "lsn":
+      conf.recovery_target_lsn = target.lsn;
+      break;
+    case "name":
+      conf.recovery_target_name = target.name;
+      break;
+  }
+  if (target.kind !== "latest") {
+    conf.recovery_target_inclusive = "on";
+    conf.recovery_target_action = "promote";
+  }
+  const lines = Object.entries(conf).map(([k, v]) => `${k} = ${quoteLiteral(v)}`);
+  await appendFile(join(dataDir, "postgresql.auto.conf"), `\n# Setpoint restore\n${lines.join("\n")}\n`);
+  await writeFile(join(dataDir, "recovery.signal"), "");
+}
+
+/**
+ * The reason in a restored server's log that recovery failed short of its target, or undefined.
+ * PostgreSQL stops with FATAL when the archive ends before the target or a restore_command failed.
+ */
+export function recoveryFailure(log: string): string | undefined {
+  const lines = log.split("\n");
+  const fatal = lines.find((l) => /FATAL:\s+(recovery ended before configured recovery target was reached|could not locate required checkpoint record|requested timeline|restore_command|could not restore file|WAL ends before end of online backup|archive file .* has wrong size)/.test(l));
+  if (fatal !== undefined) return fatal.replace(/^.*FATAL:\s+/, "");
+  const failed = lines.find((l) => /FATAL:.*recovery/i.test(l));
+  return failed?.replace(/^.*FATAL:\s+/, "");
+}
+
+/** Extracts with the system's `tar`. */
+async function tarCommand(data: AsyncIterable<Buffer>, dir: string): Promise<number> {
+  const child = spawn("tar", ["-x", "-C", dir], { stdio: ["pipe", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
+  let bytes = 0;
+  for await (const chunk of data) {
+    bytes += chunk.length;
+    if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once("drain", r));
+  }
+  child.stdin.end();
+  const code = await exited;
+  if (code !== 0) throw new Error(`tar -x into ${dir} failed (exit ${String(code)}): ${stderr.slice(-500)}`);
+  return bytes;
+}
