@@ -5,29 +5,11 @@ import { BackupError } from "../errors";
 import { archiveKey, backupIdFor, DEFAULT_SEGMENT_BYTES, FORMAT_VERSION, manifestKey, META, segmentName, segnoBefore, segnoOf } from "./layout";
 import type { BackupManifest, ManifestArchive } from "./manifest";
 import type { ObjectStore } from "./store";
-
-/** A server to take a base backup from, over the replication protocol. */
-export interface ReplicationSource {
-  host: string;
-  port: number;
-  user: string;
-  password?: string;
-  applicationName?: string;
-}
-
-/** What a base-backup stream reports when it ends. */
-export interface BaseBackupResult {
-  serverVersionNum: number;
-  timeline: number;
-  startLsn: string;
-  endLsn: string;
-  bytes: number;
-}
+import { streamBaseBackup, type BaseBackupResult, type ReplicationSource } from "../instance/basebackup";
 
 /**
  * A base-backup client: streams a base backup of `source`, calling `onArchive` once per tar archive
- * (tablespace null = the main data directory), in order (`sdk/instance/basebackup.ts`'s
- * `streamBaseBackup` has this shape).
+ * (tablespace null = the main data directory), in order. {@link streamBaseBackup} by default.
  */
 export type BaseBackupStreamer = (
   o: { source: ReplicationSource; label?: string; fastCheckpoint?: boolean; wal?: boolean; signal?: AbortSignal },
@@ -37,8 +19,8 @@ export type BaseBackupStreamer = (
 /** Options of {@link takeBaseBackup}. */
 export interface TakeBaseBackupOptions {
   source: ReplicationSource;
-  /** The base-backup client. */
-  stream: BaseBackupStreamer;
+  /** The base-backup client. @default streamBaseBackup (the replication protocol's BASE_BACKUP) */
+  stream?: BaseBackupStreamer;
   /** Label recorded by the server. @default "setpoint <id>" */
   label?: string;
   /** Checkpoint at once instead of spreading it. @default true */
@@ -72,7 +54,7 @@ export async function takeBaseBackup(store: ObjectStore, options: TakeBaseBackup
   }
   const archives: ManifestArchive[] = [];
   const level = options.gzipLevel ?? 1;
-  const result = await options.stream(
+  const result = await (options.stream ?? streamBaseBackup)(
     { source: options.source, label: options.label ?? `setpoint ${id}`, fastCheckpoint: options.fastCheckpoint ?? true, wal: false, ...(options.signal ? { signal: options.signal } : {}) },
     async (archive, data) => {
       const key = archiveKey(id, archive.tablespace);

@@ -7,7 +7,8 @@ export { describeStore, parseObjectStoreOptions, resolveCredentials, type Creden
 export { openObjectStore, type ObjectInfo, type ObjectStore, type StoredObject } from "./store";
 export { archiveWal, restoreWal, WAL_GZIP_LEVEL, type ArchiveResult, type RestoreWalResult } from "./wal";
 export { EXIT_ABORT_RECOVERY, EXIT_NOT_FOUND, loadStoreConfig, walCommand } from "./wal-cli";
-export { takeBaseBackup, type BaseBackupResult, type BaseBackupStreamer, type ReplicationSource, type TakeBaseBackupOptions, type TakeBaseBackupResult } from "./base-backup";
+export { takeBaseBackup, type BaseBackupStreamer, type TakeBaseBackupOptions, type TakeBaseBackupResult } from "./base-backup";
+export type { BaseBackupResult, ReplicationSource } from "../instance/basebackup";
 export { readCatalog, type Catalog, type CatalogBackup, type TimelineWal } from "./catalog";
 export { parseManifest, type BackupManifest, type ManifestArchive } from "./manifest";
 export { describeTarget, planRestore, recoveryFailure, restoreBackup, writeRecoveryConfig, type RecoveryTarget, type RestoreOptions, type RestorePlan, type RestoreResult, type TarExtractor } from "./restore";

@@ -1,6 +1,5 @@
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFile, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { appendFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createGunzip } from "node:zlib";
 import { BackupError } from "../errors";
@@ -9,6 +8,7 @@ import { readCatalog, type Catalog, type CatalogBackup, type SegmentIndex } from
 import { parseLsn, segmentName, segnoOf } from "./layout";
 import type { BackupManifest } from "./manifest";
 import type { ObjectStore } from "./store";
+import { extractTar, type Owner } from "../instance/tar";
 
 /** Where recovery stops. */
 export type RecoveryTarget =
@@ -164,7 +164,9 @@ export interface RestoreOptions {
   tablespaceDir?: (oid: string, location: string | undefined) => string;
   /** Extra settings for the restored server's postgresql.auto.conf (e.g. its own archive_command). */
   settings?: Readonly<Record<string, string>>;
-  /** The tar extractor. @default `tar -x` */
+  /** Owner of every restored file (a root process restoring for the server's user). @default this process's user */
+  owner?: Owner;
+  /** The tar extractor. @default extractTar (sdk/instance/tar.ts) */
   extract?: TarExtractor;
 }
 
@@ -187,22 +189,23 @@ export interface RestoreResult {
  */
 export async function restoreBackup(store: ObjectStore, options: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
+  let dataDirExisted = true;
   const existing = await readdir(options.dataDir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return [];
-    throw err;
+    if (err.code !== "ENOENT") throw err;
+    dataDirExisted = false;
+    return [];
   });
   if (existing.length > 0) {
     throw new BackupError("DESTINATION_NOT_EMPTY", `the restore destination ${options.dataDir} is not empty (${existing.length} entries); restore into a new, empty directory`, { ...where(store), object: options.dataDir });
   }
   const plan = planRestore(await readCatalog(store), options.target, options.backupId);
-  const extract = options.extract ?? tarCommand;
+  const extract: TarExtractor = options.extract ?? ((data, dir) => extractTar(data, dir, options.owner));
   const created: string[] = [];
   let bytes = 0;
   try {
     for (const archive of plan.backup.archives) {
       const dir = archive.tablespace === null ? options.dataDir : (options.tablespaceDir?.(archive.tablespace, archive.location) ?? archive.location);
       if (dir === undefined) throw new BackupError("STORE_ERROR", `the manifest of ${plan.backup.id} has no location for tablespace ${archive.tablespace}; pass tablespaceDir`, where(store));
-      await mkdir(dir, { recursive: true, mode: 0o700 });
       created.push(dir);
       const object = await store.stream(archive.key);
       if (object === undefined) throw new BackupError("BACKUP_NOT_FOUND", `archive ${archive.key} of base backup ${plan.backup.id} is missing from s3://${store.bucket}`, { ...where(store), object: archive.key });
@@ -232,7 +235,14 @@ export async function restoreBackup(store: ObjectStore, options: RestoreOptions)
     }
     await writeRecoveryConfig(options.dataDir, plan.target, options.restoreCommand, options.settings ?? {});
   } catch (err) {
-    for (const dir of created) await rm(dir, { recursive: true, force: true });
+    // Nothing half-restored stays: what this restore wrote goes, a directory that was there (empty) stays.
+    for (const dir of created) {
+      if (dir === options.dataDir && existing.length === 0 && dataDirExisted) {
+        for (const entry of await readdir(dir).catch(() => [])) await rm(join(dir, entry), { recursive: true, force: true });
+      } else {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
     throw err;
   }
   return { plan, bytes, seconds: (Date.now() - started) / 1000 };
@@ -276,24 +286,4 @@ export function recoveryFailure(log: string): string | undefined {
   if (fatal !== undefined) return fatal.replace(/^.*FATAL:\s+/, "");
   const failed = lines.find((l) => /FATAL:.*recovery/i.test(l));
   return failed?.replace(/^.*FATAL:\s+/, "");
-}
-
-/** Extracts with the system's `tar`. */
-async function tarCommand(data: AsyncIterable<Buffer>, dir: string): Promise<number> {
-  const child = spawn("tar", ["-x", "-C", dir], { stdio: ["pipe", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", resolve);
-  });
-  let bytes = 0;
-  for await (const chunk of data) {
-    bytes += chunk.length;
-    if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once("drain", r));
-  }
-  child.stdin.end();
-  const code = await exited;
-  if (code !== 0) throw new Error(`tar -x into ${dir} failed (exit ${String(code)}): ${stderr.slice(-500)}`);
-  return bytes;
 }
