@@ -38,9 +38,9 @@ function where(store: { endpoint: string; bucket: string }): { endpoint: string;
 /**
  * Chooses the base backup for `target` and proves the archive holds every WAL segment recovery
  * needs, before anything is downloaded: the newest usable backup that ends at or before the target
- * (or `backupId`), then every segment from its start up to the one holding the target, none missing.
- * For a time target, the needed segments end at the first one archived after the target time (the
- * WAL written at the target is in it or before it).
+ * (or `backupId`), then every segment from its start on, none missing: up to the target's for an LSN
+ * target, up to the newest archived otherwise (where a time or a restore point lies is not known
+ * without reading the WAL).
  * @throws {BackupError} BACKUP_NOT_FOUND, TARGET_BEFORE_OLDEST_BACKUP, TARGET_AFTER_ARCHIVE or
  *   WAL_SEGMENT_MISSING naming the segment; the object store's reasons.
  */
@@ -78,33 +78,26 @@ export function planRestore(catalog: Catalog & { index: SegmentIndex }, target: 
   const archivedNos = [...segs.keys()].filter((n) => n >= start);
   const newest = archivedNos.reduce((a, b) => (a > b ? a : b), start - 1n);
   let last: bigint;
-  switch (target.kind) {
-    case "latest":
-    case "name":
-      last = newest;
-      break;
-    case "lsn":
-      last = segnoOf(target.lsn, m.segmentBytes);
-      if (last > newest) {
-        throw new BackupError("TARGET_AFTER_ARCHIVE", `the recovery target LSN ${target.lsn} is beyond the archived WAL of timeline ${m.timeline} in ${bucketText} (newest segment ${segmentName(m.timeline, newest, m.segmentBytes)})`, store);
-      }
-      break;
-    case "time": {
-      const after = archivedNos.filter((n) => segs.get(n)!.lastModified.getTime() > target.time.getTime()).sort((a, b) => (a < b ? -1 : 1))[0];
-      if (after === undefined) {
-        const newestAt = segs.get(newest)?.lastModified.toISOString() ?? "never";
+  if (target.kind === "lsn") {
+    last = segnoOf(target.lsn, m.segmentBytes);
+    if (last > newest) {
+      throw new BackupError("TARGET_AFTER_ARCHIVE", `the recovery target LSN ${target.lsn} is beyond the archived WAL of timeline ${m.timeline} in ${bucketText} (newest segment ${segmentName(m.timeline, newest, m.segmentBytes)})`, store);
+    }
+  } else {
+    // Which segment holds a time or a restore point is not known without reading the WAL (an
+    // archive time bounds a segment's content from above only: archiving lags), so every segment
+    // archived after the backup must be there. PostgreSQL itself refuses to end recovery short of
+    // a time or name target (FATAL), which the restored server's log check turns into RECOVERY_FAILED.
+    last = newest;
+    if (target.kind === "time") {
+      const newestAt = segs.get(newest)?.lastModified;
+      if (newestAt === undefined || newestAt.getTime() < target.time.getTime()) {
         throw new BackupError(
           "TARGET_AFTER_ARCHIVE",
-          `the recovery target ${describeTarget(target)} is after the newest archived WAL of timeline ${m.timeline} in ${bucketText} (archived ${newestAt}); WAL written since is not archived yet`,
+          `the recovery target ${describeTarget(target)} is after the newest archived WAL of timeline ${m.timeline} in ${bucketText} (archived ${newestAt?.toISOString() ?? "never"}); WAL written since is not archived yet`,
           store,
         );
       }
-      last = after;
-      break;
-    }
-    default: {
-      const never: never = target;
-      throw new Error(`unknown target ${JSON.stringify(never)}`);
     }
   }
   const endNo = segnoOf(m.endLsn, m.segmentBytes);
@@ -258,7 +251,8 @@ export async function writeRecoveryConfig(dataDir: string, target: RecoveryTarge
     case "latest":
       break;
     case "time":
-      conf.recovery_target_time = target.time.toISOString();
+      // PostgreSQL's timestamptz input, in UTC, to the millisecond.
+      conf.recovery_target_time = target.time.toISOString().replace("T", " ").replace("Z", "+00");
       break;
     case "lsn":
       conf.recovery_target_lsn = target.lsn;
