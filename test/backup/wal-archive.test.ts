@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archiveWal, restoreWal } from "../../sdk/backup/wal";
+import { EXIT_ABORT_RECOVERY, EXIT_NOT_FOUND, walCommand } from "../../sdk/backup/wal-cli";
 import { openObjectStore, type ObjectStore } from "../../sdk/backup/store";
 import { META } from "../../sdk/backup/layout";
 import { BackupError } from "../../sdk/errors";
@@ -107,6 +108,26 @@ describe.skipIf(tc.skip !== undefined).each(majors())("WAL archive on PostgreSQL
       expect(after?.metadata[META.sha256]).toBe(before?.metadata[META.sha256]);
       // An unknown name is refused before anything is read or written.
       await expect(archiveWal(store, forged, "not-a-wal-file")).rejects.toThrow(/not a WAL file name/);
+
+      // restore_command's exit status: 0 found, 1 not archived (the end of the archive), 126 for
+      // anything that must stop recovery rather than end it (here: a damaged object).
+      const err2: string[] = [];
+      const dest = join(scratch.dir, "via-cli");
+      expect(await walCommand(["restore", name, dest, "--config", config], {}, (t) => err2.push(t))).toBe(0);
+      expect(readFileSync(dest).equals(readFileSync(path))).toBe(true);
+      expect(await walCommand(["restore", "0000000100000000000000FF", join(scratch.dir, "none"), "--config", config], {}, (t) => err2.push(t))).toBe(EXIT_NOT_FOUND);
+      const damaged = `wal/00000001/${name}.gz`;
+      const stored = await store.get(damaged);
+      const other = openObjectStore(s3.store(bucket, "clusters/damaged"));
+      const body = Buffer.from(stored!.body);
+      body[body.length - 12] = body[body.length - 12]! ^ 0xff;
+      await other.put(damaged, body, stored!.info.metadata);
+      other.close();
+      const damagedConfig = writeStoreConfig(scratch.dir, major, s3, bucket, "clusters/damaged");
+      expect(await walCommand(["restore", name, join(scratch.dir, "bad"), "--config", damagedConfig], {}, (t) => err2.push(t))).toBe(EXIT_ABORT_RECOVERY);
+      expect(existsSync(join(scratch.dir, "bad"))).toBe(false);
+      expect(err2.join("")).toMatch(/CHECKSUM_MISMATCH/);
+      expect(err2.join("")).not.toContain(s3.secretAccessKey);
     } finally {
       await c.end();
     }

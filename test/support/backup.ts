@@ -46,7 +46,8 @@ export function writeStoreConfig(dir: string, major: PostgresMajor, s3: Pick<S3S
   writeFileSync(secretFile, `${s3.secretAccessKey}\n`, { mode: 0o600 });
   own(keyFile);
   own(secretFile);
-  const config = join(dir, "backup.json");
+  // One file per prefix: several configs may share a directory.
+  const config = join(dir, `backup-${prefix.replace(/[^A-Za-z0-9]+/g, "-")}.json`);
   writeFileSync(config, JSON.stringify({ endpoint: s3.endpoint, bucket, prefix, credentials: { kind: "files", accessKeyIdFile: keyFile, secretAccessKeyFile: secretFile } }), { mode: 0o644 });
   own(config);
   return config;
