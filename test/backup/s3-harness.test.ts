@@ -1,6 +1,7 @@
 // The S3 harness itself: a real SeaweedFS server that refuses a wrong key, keeps a missing bucket
 // missing, and leaves no process or directory behind (also when its owner was killed).
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { resolve } from "node:path";
@@ -34,6 +35,15 @@ describe.skipIf(tc.skip !== undefined)("S3 harness (SeaweedFS)", () => {
       const listed = [];
       for await (const o of store.list("a/")) listed.push(o.key);
       expect(listed).toEqual(["a/b"]);
+      // A stream of unknown length goes up in 16 MiB parts, two at a time, and comes back whole and in order.
+      const big = randomBytes(40 * 1024 * 1024 + 123);
+      const chunks = (async function* () {
+        for (let at = 0; at < big.length; at += 1_000_000) yield big.subarray(at, Math.min(at + 1_000_000, big.length));
+      })();
+      expect(await store.upload("big", chunks, { "setpoint-x": "2" })).toBe(big.length);
+      const back = await store.get("big");
+      expect(back?.body.equals(big)).toBe(true);
+      expect(back?.info.metadata["setpoint-x"]).toBe("2");
       store.close();
 
       const wrong = openObjectStore({ ...s3.store("good"), credentials: { kind: "static", accessKeyId: s3.accessKeyId, secretAccessKey: "not-the-secret" } });
