@@ -35,12 +35,13 @@ export async function buildS3(toolchain, binDir, logDir) {
 }
 
 /**
- * Version the built executable reports, e.g. { weed: "30GB 3.99 7506e5f" }.
+ * Version the built executable reports, e.g. { weed: "4.53" }.
  * @param {string} binDir
  * @returns {Record<string, string>}
  */
 export function s3Versions(binDir) {
   const out = probe(join(binDir, "weed"), ["version"]) ?? "";
-  const version = /version\s+(.+?)\s+linux/.exec(out)?.[1] ?? /version\s+(\S+(?:\s\S+)?)/.exec(out)?.[1];
+  // `version 30GB 4.53  linux amd64`: the volume size limit build flag, then the release.
+  const version = /version\s+(?:\d+GB\s+)?(\d+\.\d+\S*)/.exec(out)?.[1];
   return { weed: version ?? SEAWEEDFS_VERSION };
 }
