@@ -88,6 +88,7 @@ export async function startS3Server(weed: string | undefined = loadToolchain()?.
   writeFileSync(join(dir, PID_FILE), String(child.pid));
   running.set(dir, child);
   const endpoint = `http://127.0.0.1:${s3}`;
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"; // as sdk/backup/store.ts
   const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
   const stop = async (): Promise<void> => {
     client.destroy();
