@@ -64,3 +64,58 @@ export class EmbeddedPostgresError extends SetpointError {
     this.major = major;
   }
 }
+
+/** Why a backup or restore operation failed: a stable code callers branch on. */
+export type BackupErrorReason =
+  /** The bucket does not exist at the endpoint. */
+  | "BUCKET_NOT_FOUND"
+  /** The endpoint refused the credentials (unknown key, wrong secret, no permission). */
+  | "ACCESS_DENIED"
+  /** The endpoint could not be reached (connection refused, DNS, timeout). */
+  | "ENDPOINT_UNREACHABLE"
+  /** The object store answered with an error not otherwise classified. */
+  | "STORE_ERROR"
+  /** A WAL file with the same name but different content is already archived. */
+  | "ARCHIVE_CONFLICT"
+  /** An object's content does not match the checksum recorded when it was written. */
+  | "CHECKSUM_MISMATCH"
+  /** A WAL segment between a base backup and the recovery target is not in the archive. */
+  | "WAL_SEGMENT_MISSING"
+  /** The recovery target is earlier than the end of the oldest usable base backup. */
+  | "TARGET_BEFORE_OLDEST_BACKUP"
+  /** The recovery target is later than the archived WAL reaches. */
+  | "TARGET_AFTER_ARCHIVE"
+  /** No (usable) base backup matches: none in the bucket, or the named one is missing or incomplete. */
+  | "BACKUP_NOT_FOUND"
+  /** The restored server stopped recovering before it reached its target. */
+  | "RECOVERY_FAILED"
+  /** The restore's destination is not an empty directory. */
+  | "DESTINATION_NOT_EMPTY";
+
+/**
+ * A backup, WAL-archive or restore operation failed. The payload names the endpoint, bucket and
+ * object key involved; never a credential.
+ */
+export class BackupError extends SetpointError {
+  /** What went wrong; see {@link BackupErrorReason}. */
+  readonly reason: BackupErrorReason;
+  /** Object store endpoint URL, when one is involved. */
+  readonly endpoint: string | undefined;
+  /** Bucket, when one is involved. */
+  readonly bucket: string | undefined;
+  /** Object key or WAL file name, when one is involved. */
+  readonly object: string | undefined;
+
+  constructor(
+    reason: BackupErrorReason,
+    message: string,
+    details: { endpoint?: string; bucket?: string; object?: string } = {},
+    options: SetpointErrorOptions = {},
+  ) {
+    super(reason, message, options);
+    this.reason = reason;
+    this.endpoint = details.endpoint;
+    this.bucket = details.bucket;
+    this.object = details.object;
+  }
+}

@@ -5,9 +5,10 @@
 //   pulumi-resource-kubernetes                                     -> $PULUMI_HOME/plugins/resource-kubernetes-v<v>/
 //   kube-apiserver, kube-controller-manager, etcd                  -> <cache>/kube-<key>/bin
 //   kubelet, kube-proxy, kube-scheduler, coredns (real-pod tier)   -> <cache>/node-<key>/bin
+//   weed (SeaweedFS, the backup tests' S3 server)                   -> <cache>/s3-<key>/bin
 // Idempotent: a warm run only checks files and never invokes `go`. Writes <cache>/<key>/env.json
 // with the absolute path and version of every executable. Options:
-//   --only=pulumi,kube,node,kubernetes-provider   provide some groups only
+//   --only=pulumi,kube,node,kubernetes-provider,s3 provide some groups only
 //   --force                                  rebuild the selected groups even when cached
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import { buildNode, nodeVersions } from "./node.mjs";
 import { buildKubernetesProvider, installKubernetesProvider, kubernetesProviderVersion } from "./kubernetes-provider.mjs";
 import { acquireLock } from "./lock.mjs";
 import { GROUPS, envJsonPath, groupDir, toolchainDir, toolchainKey, toolchainRoot } from "./paths.mjs";
+import { buildS3, s3Versions } from "./s3.mjs";
 import { buildPulumi, installPulumi, pulumiHome, pulumiOnPath, pulumiVersions } from "./pulumi.mjs";
 
 const STAMP_FORMAT = 1;
@@ -72,6 +74,10 @@ async function buildGroup(group, toolchain, dir) {
     case "kubernetes-provider": {
       const built = await buildKubernetesProvider(toolchain, dir);
       return { built, versions: { "pulumi-resource-kubernetes": kubernetesProviderVersion() } };
+    }
+    case "s3": {
+      const built = await buildS3(toolchain, bin, logs);
+      return { built, versions: s3Versions(bin) };
     }
     default:
       throw new Error(`no build for group ${group}`);

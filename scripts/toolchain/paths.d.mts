@@ -16,7 +16,7 @@ export interface ToolchainEnv {
   pulumiHome: string;
   /** Directory holding `pulumi` and its bundled plugins (language host, dynamic-provider shim). */
   pulumiBinDir: string;
-  /** Every tool by name: pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs, kube-apiserver, kube-controller-manager, etcd, kubelet, kube-proxy, kube-scheduler, coredns, pulumi-resource-kubernetes. */
+  /** Every tool by name: pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs, kube-apiserver, kube-controller-manager, etcd, kubelet, kube-proxy, kube-scheduler, coredns, pulumi-resource-kubernetes, weed. */
   tools: Record<string, ToolchainTool>;
 }
 
@@ -25,9 +25,9 @@ export function toolchainRoot(): string;
 /** Cache key of this checkout's toolchain (hash of every group's key). */
 export function toolchainKey(): string;
 /** Cache key of one build group. */
-export function groupKey(group: "pulumi" | "kube" | "node" | "kubernetes-provider"): string;
+export function groupKey(group: "pulumi" | "kube" | "node" | "kubernetes-provider" | "s3"): string;
 /** `<root>/<group>-<groupKey>`: a group's bin/, logs/ and stamp.json. */
-export function groupDir(group: "pulumi" | "kube" | "node" | "kubernetes-provider"): string;
+export function groupDir(group: "pulumi" | "kube" | "node" | "kubernetes-provider" | "s3"): string;
 /** `<root>/<key>`, holding env.json. */
 export function toolchainDir(): string;
 /** Path of env.json for this checkout. */

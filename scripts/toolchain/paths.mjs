@@ -14,6 +14,8 @@ import {
   PULUMI_KUBERNETES_SOURCE,
   PULUMI_KUBERNETES_VERSION,
   PULUMI_VERSION,
+  SEAWEEDFS_MODULE,
+  SEAWEEDFS_VERSION,
 } from "./versions.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -53,6 +55,11 @@ export const GROUPS = {
     modules: ["pulumi-resource-kubernetes"],
     pins: { GO_TOOLCHAIN, PULUMI_KUBERNETES_VERSION, PULUMI_KUBERNETES_SOURCE },
     binaries: ["pulumi-resource-kubernetes"],
+  },
+  s3: {
+    modules: [],
+    pins: { GO_TOOLCHAIN, SEAWEEDFS_MODULE, SEAWEEDFS_VERSION },
+    binaries: ["weed"],
   },
 };
 

@@ -44,3 +44,10 @@ export const PULUMI_KUBERNETES_VERSION = "4.25.0";
 /** Provider module version the plugin is built from (commit f47bc2d6f199, 2026-01-15). */
 export const PULUMI_KUBERNETES_SOURCE =
   "github.com/pulumi/pulumi-kubernetes/provider/v4@v4.0.0-20260115033456-f47bc2d6f199";
+
+/**
+ * SeaweedFS (github.com/seaweedfs/seaweedfs), the S3-compatible server of the backup tests. The
+ * proxy lists only this pseudo-version (commit 7506e5f91cd6, 2025-11-09); `@latest` is refused.
+ */
+export const SEAWEEDFS_MODULE = "github.com/seaweedfs/seaweedfs";
+export const SEAWEEDFS_VERSION = "v0.0.0-20261109003541-7506e5f91cd6";

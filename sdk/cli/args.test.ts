@@ -108,7 +108,13 @@ describe("setpoint help and unknown commands", () => {
     [["schema", "plan", "--shema", "x.sql"], /unknown option --shema for "setpoint schema plan"; did you mean --schema\?/],
     [["schema", "plan", "--lock-timout", "5"], /did you mean --lock-timeout\?/],
     [["upgrade", "run", "--blu", "x"], /unknown option --blu for "setpoint upgrade run"; did you mean --blue\?/],
-    [["frobnicate"], /unknown command "frobnicate" \(commands: schema, upgrade, pr-comment, help, version/],
+    [["frobnicate"], /unknown command "frobnicate" \(commands: schema, upgrade, backup, pr-comment, help, version/],
+    [["backup", "lst"], /unknown backup command "lst"; did you mean "setpoint backup list"\? \(commands: list, describe/],
+    [["backup", "list", "--bukcet", "b"], /unknown option --bukcet for "setpoint backup list"; did you mean --bucket\?/],
+    [["backup", "list", "--bucket", "b"], /--endpoint is required \(see setpoint backup list --help\)/],
+    [["backup", "list", "--endpoint", "ftp://x", "--bucket", "b"], /setpoint backup: endpoint: endpoint must be an http:\/\/ or https:\/\/ URL/],
+    [["backup", "list", "--endpoint", "http://127.0.0.1:1", "--bucket", "No_Such"], /setpoint backup: bucket: bucket must be 3-63 characters/],
+    [["backup", "list", "--endpoint", "http://127.0.0.1:1", "--bucket", "b", "--access-key", "k"], /unknown option --access-key for "setpoint backup list"/],
   ])("%j: names the mistake and the likely fix, exit 1", async (argv, re) => {
     const r = await run(argv);
     expect(r.code).toBe(1);

@@ -154,8 +154,45 @@ const UPGRADE_RUN_FLAGS = `${UPGRADE_FLAGS}
                              closed to logins and the application is repointed by you)
   --allow-objects-not-copied accept blue objects Setpoint cannot create on green`;
 
+const BUCKET_FLAGS = `  --endpoint URL        the S3-compatible endpoint, e.g. https://s3.eu-west-1.amazonaws.com
+  --bucket NAME         the bucket
+  --prefix PATH         the cluster's key prefix in the bucket (default: the bucket root)
+  --region NAME         signing region (default us-east-1)
+  --path-style true|false   path-style addressing (default true)
+  --format text|json    output (default text)
+
+Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (never flags).`;
+
 /** Help texts by command path (`""`, `schema`, `schema plan`, ...). */
 export const HELP: Readonly<Record<string, string>> = {
+  backup: `Usage: setpoint backup <command> --endpoint URL --bucket NAME [options]
+
+What a backup bucket holds and what it can restore (no Kubernetes needed).
+
+Commands:
+  list       base backups, whether each is usable, and the recoverable window
+  describe   the same with the WAL archive per timeline and its gaps; --backup ID for one backup
+
+Run "setpoint backup <command> --help" for its options.
+`,
+  "backup list": `Usage: setpoint backup list --endpoint URL --bucket NAME [--prefix PATH] [options]
+
+Lists the base backups (oldest first): id, usable, timeline, end time, size, and how far the
+archived WAL after each reaches; then the window a restore can reach.
+
+Options:
+${BUCKET_FLAGS}
+`,
+  "backup describe": `Usage: setpoint backup describe --endpoint URL --bucket NAME [--prefix PATH] [--backup ID] [options]
+
+Everything \`list\` shows, plus each timeline's archived WAL (first and last segment, archive
+times, missing segments, history file). With --backup ID: that backup's manifest (begin and end
+LSN and time, archives with their sha256, recoverable window).
+
+Options:
+${BUCKET_FLAGS}
+  --backup ID           one backup
+`,
   schema: `Usage: setpoint schema <command> [options]
 
 Declarative schema changes: plan the SQL that makes a database match .sql files, then apply it.
@@ -299,6 +336,7 @@ ${CONNECTION}
 
 /** Subcommands of each command. */
 export const SUBCOMMANDS: Readonly<Record<string, readonly string[]>> = {
+  backup: ["list", "describe"],
   schema: ["plan", "apply", "verify", "inspect"],
   upgrade: ["plan", "run", "rollback", "finalize", "forget"],
 };

@@ -1,6 +1,7 @@
 import { SetpointError } from "../errors";
 import { packageVersion } from "../version";
 import { HELP, unknownCommand } from "./args";
+import { backupCommand } from "./backup";
 import { prCommentCommand } from "./pr-comment";
 import { schemaCommand } from "./schema";
 import { upgradeCommand } from "./upgrade";
@@ -50,6 +51,8 @@ Commands:
   upgrade rollback  --blue URL --green URL
   upgrade finalize  --blue URL --green URL
   upgrade forget    --blue URL --green URL   (abort before the switch, finalize after; never moves traffic)
+  backup list       --endpoint URL --bucket NAME [--prefix PATH]   base backups and the recoverable window
+  backup describe   --endpoint URL --bucket NAME [--prefix PATH] [--backup ID]   plus the WAL archive and its gaps
   pr-comment      [--file PREVIEW.json]   Markdown summary of \`pulumi preview --json\` (stdin without --file)
 
 Run "setpoint <command> --help" or "setpoint <command> <subcommand> --help" for details, e.g.
@@ -119,7 +122,8 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
     if (command === "schema") return await schemaCommand(argv.slice(1), io);
     if (command === "upgrade") return await upgradeCommand(argv.slice(1), io);
     if (command === "pr-comment") return await prCommentCommand(argv.slice(1), io, io.readStdin);
-    throw unknownCommand(command, ["schema", "upgrade", "pr-comment", "help", "version"], "");
+    if (command === "backup") return await backupCommand(argv.slice(1), io);
+    throw unknownCommand(command, ["schema", "upgrade", "backup", "pr-comment", "help", "version"], "");
   } catch (err) {
     io.stderr(`setpoint: ${formatError(err)}\n`);
     return err instanceof SetpointError && err.code === "HAZARDS_REFUSED" ? EXIT.refused : EXIT.error;
