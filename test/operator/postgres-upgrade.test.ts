@@ -137,7 +137,13 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", () => {
       // The writer reaches green through blue's rw Service; every acknowledged row is on green.
       const before = writer.acked.length;
       await eventually("writes on green", () => writer.acked.length > before + 20 && writer.acked.at(-1)!.server === greenIp, WAIT_MS);
-      expect(await missing(await appRows("shop17", greenIp), writer)).toEqual([]);
+      const lost = await missing(await appRows("shop17", greenIp), writer);
+      if (lost.length > 0) {
+        const onBlueNow = new Set((await appRows("shop", blueIp)).map((r) => r.id));
+        const around = writer.acked.filter((a) => lost.some((id) => Math.abs(a.id - id) <= 3)).map((a) => ({ ...a, onBlue: onBlueNow.has(a.id) }));
+        const st = await readUpgrade("shop-to-17");
+        throw new Error(`lost ${JSON.stringify(lost)}; around: ${JSON.stringify(around)}; blue ${blueIp} green ${greenIp}; status ${JSON.stringify(st.status)}\n${env.lines.filter((l) => l.includes("upgrade progress")).slice(-25).join("\n")}`);
+      }
       const gaps = writer.acked.slice(1).map((a, i) => a.at - writer.acked[i]!.at);
       process.stdout.write(`upgrade 16→17 via the operator: write pause (engine) ${u.status?.writePauseMs} ms, longest gap between acknowledged writes ${Math.max(...gaps)} ms, failed attempts ${writer.failures()}\n`);
 
@@ -206,5 +212,35 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", () => {
     await patchUpgrade("cart-to-17", [{ op: "add", path: "/spec/action", value: "finalize" }]);
     await until("cart-to-17", "finalized", (s) => s?.phase === "finalized" && condition(s, "Ready")?.reason === "Finalized");
     await eventually("green released", async () => ((await env.objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "cart17" })) as { metadata: { ownerReferences?: unknown[] } }).metadata.ownerReferences?.length ? undefined : true, WAIT_MS);
+    // Deleting the finalized upgrade leaves the serving green alone.
+    await env.objects.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name: "cart-to-17" });
+    await eventually("upgrade gone", async () => readUpgrade("cart-to-17").then(() => undefined, () => true), WAIT_MS);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await env.read("cart17")).metadata.name).toBe("cart17");
+    expect(await env.selectedPods("cart-rw")).toEqual(["cart17-1"]);
+  });
+
+  it("refuses a table without a replica identity at preflight: findings with the fix in status, nothing changed on blue", async () => {
+    const { ip } = await blueCluster("books");
+    const superuser = { host: ip, port: 5432, user: "postgres", password: await env.secretValue("books-superuser", "password"), database: "app" };
+    const c = new Client(superuser);
+    await c.connect();
+    try {
+      await c.query("create table public.loose (a int, b text)");
+      await createCustomObject(env.objects, ns, "PostgresUpgrade", "books-to-17", upgradeSpec("books", "books17"));
+      const u = await until("books-to-17", "refused at preflight", (s) => condition(s, "Degraded")?.reason === "PreflightRefused");
+      expect(condition(u.status, "Ready")).toMatchObject({ status: "False", reason: "PreflightRefused" });
+      expect(u.status?.findings?.join("\n")).toMatch(/loose[\s\S]*fix: /);
+      expect(u.status?.phase).toBe("new");
+      // Nothing of the upgrade on blue: no publication, no slot.
+      expect((await c.query("select 1 from pg_publication")).rowCount).toBe(0);
+      expect((await c.query("select 1 from pg_replication_slots where slot_type = 'logical'")).rowCount).toBe(0);
+      // Deleting it forgets the upgrade on blue first (the finalizer), then it goes.
+      await env.objects.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name: "books-to-17" });
+      await eventually("upgrade gone", async () => readUpgrade("books-to-17").then(() => undefined, () => true), WAIT_MS);
+      expect((await c.query("select 1 from setpoint.upgrades where key = $1", [`PostgresUpgrade/${ns}/books-to-17`])).rowCount).toBe(0);
+    } finally {
+      await c.end();
+    }
   });
 });

@@ -19,7 +19,8 @@ import { requestKey, type ReconcileContext, type Request, type Result } from "..
 import { apiStatusCode } from "../../reconcile/internal/api-error";
 import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
 import { setControllerReference } from "../../reconcile/owners";
-import { finalizeUpgrade, rollbackUpgrade, runUpgrade, type UpgradeResult } from "../../upgrade/engine";
+import { finalizeUpgrade, forgetUpgrade, rollbackUpgrade, runUpgrade, type UpgradeResult } from "../../upgrade/engine";
+import { phaseRule } from "../../upgrade/phases";
 import type { UpgradeOptions } from "../../upgrade/context";
 import { UpgradeError } from "../../upgrade/context";
 import { UpgradeInProgressError, describeHolder } from "../../upgrade/lock";
@@ -66,6 +67,8 @@ export interface PostgresUpgradeDeps {
   readonly api: Pick<CoreV1Api, "readNamespacedSecret" | "createNamespacedSecret" | "readNamespacedPod" | "patchNamespacedService" | "patchNamespacedSecret">;
   /** Creates a PostgresCluster (the green side). */
   readonly createCluster: (namespace: string, body: object) => Promise<unknown>;
+  /** Merge-patches a PostgresUpgrade's metadata (its finalizer). */
+  readonly patchUpgradeMetadata: (namespace: string, name: string, metadata: object) => Promise<unknown>;
   /** Merge-patches a PostgresCluster's metadata (releasing a finalized green). */
   readonly patchClusterMetadata: (namespace: string, name: string, metadata: object) => Promise<unknown>;
   readonly status: StatusApi;
@@ -86,12 +89,20 @@ export { TRAFFIC_OWNER_ANNOTATION };
 const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const RETRY_AFTER_FAILURE_MS = 15_000;
 
+/**
+ * Held by a PostgresUpgrade the engine has started: its deletion first forgets the upgrade
+ * (`forgetUpgrade`: abort before the switch, finalize after it; never moves traffic), so no
+ * publication or slot is left on blue retaining WAL.
+ */
+export const UPGRADE_FINALIZER = "setpoint.dev/upgrade";
+
 /** Creates the `PostgresUpgrade` reconciler. */
 export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
   const waitMs = deps.waitRequeueMs ?? 5_000;
   return async (ctx: ReconcileContext, req: Request): Promise<Result> => {
     const obj = deps.upgrades.get(requestKey(req));
-    if (obj === undefined || obj.metadata?.deletionTimestamp) return {};
+    if (obj === undefined) return {};
+    if (obj.metadata?.deletionTimestamp) return deleting(deps, ctx, req, obj);
     const generation = obj.metadata?.generation ?? 0;
     const previous = obj.status;
     const write = async (facts: StateFacts, outcome: UpgradeOutcome, extra: Pick<PostgresUpgradeStatus, "greenCreated" | "findings"> = {}): Promise<void> => {
@@ -163,7 +174,6 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
 
     const blue = await endpoint(deps, req.namespace, blueName, blueObj, blueSpec);
     const green = await endpoint(deps, req.namespace, greenName, greenObj, greenSpec!);
-    const conn = (e: SideEndpoint): UpgradeOptions["blue"] => ({ host: e.host, port: e.port, user: "postgres", password: e.password, database: e.database });
     const store = (deps.store ?? tableStateStore)(conn(blue), `PostgresUpgrade/${req.namespace}/${req.name}`);
     const state = await store.load();
     const decision = decideUpgrade(spec, state);
@@ -177,6 +187,8 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
       return {};
     }
 
+    const finalizers = obj.metadata?.finalizers ?? [];
+    if (!finalizers.includes(UPGRADE_FINALIZER)) await deps.patchUpgradeMetadata(req.namespace, req.name, { finalizers: [...finalizers, UPGRADE_FINALIZER] });
     // The switch moves blue's rw Service: tell the cluster controller it is not its to reconcile now.
     const rwService = clusterObjectNames(blueName).readWriteService;
     await deps.api.patchNamespacedService(
@@ -184,19 +196,7 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
       MERGE_PATCH,
     );
     const traffic = deps.traffic({ namespace: req.namespace, blueCluster: blueName, blue, green });
-    const options: UpgradeOptions = {
-      blue: conn(blue),
-      green: conn(green),
-      store,
-      traffic,
-      driver: "operator",
-      lockWaitMs: deps.lockWaitMs ?? 2_000,
-      onProgress: (e) => ctx.log.info("upgrade progress", { phase: e.phase, message: e.message }),
-      onCheckpoint: async (name, s) => {
-        if (name.startsWith("phase:")) void event("Normal", "UpgradePhase", `the upgrade is ${s.phase}`);
-        await deps.onCheckpoint?.(name, s);
-      },
-    };
+    const options = engineOptions(deps, ctx, conn(blue), conn(green), store, traffic, event);
     await event("Normal", "UpgradeStepStarted", decision.message);
     let result: UpgradeResult;
     try {
@@ -245,6 +245,88 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
     );
     return more ? { requeueAfterMs: 1 } : {};
   };
+}
+
+function conn(e: SideEndpoint): UpgradeOptions["blue"] {
+  return { host: e.host, port: e.port, user: "postgres", password: e.password, database: e.database };
+}
+
+type EventFn = (type: "Normal" | "Warning", reason: string, message: string) => Promise<void>;
+
+function engineOptions(deps: PostgresUpgradeDeps, ctx: ReconcileContext, blue: UpgradeOptions["blue"], green: UpgradeOptions["green"], store: StateStore, traffic: TrafficSwitch, event: EventFn): UpgradeOptions {
+  return {
+    blue,
+    green,
+    store,
+    traffic,
+    driver: "operator",
+    lockWaitMs: deps.lockWaitMs ?? 2_000,
+    onProgress: (e) => ctx.log.info("upgrade progress", { phase: e.phase, message: e.message }),
+    onCheckpoint: async (name, s) => {
+      if (name.startsWith("phase:")) void event("Normal", "UpgradePhase", `the upgrade is ${s.phase}`);
+      await deps.onCheckpoint?.(name, s);
+    },
+  };
+}
+
+/**
+ * A PostgresUpgrade being deleted: forget the upgrade on blue (abort before the switch, finalize
+ * after it; traffic never moves), release a green that now serves, hand blue's rw Service back
+ * when traffic stayed on blue, then drop the finalizer. A blue that no longer exists holds nothing
+ * to clean up.
+ */
+async function deleting(deps: PostgresUpgradeDeps, ctx: ReconcileContext, req: Request, obj: PostgresUpgradeObject): Promise<Result> {
+  const finalizers = obj.metadata?.finalizers ?? [];
+  if (!finalizers.includes(UPGRADE_FINALIZER)) return {};
+  const done = async (): Promise<Result> => {
+    await deps.patchUpgradeMetadata(req.namespace, req.name, { finalizers: finalizers.filter((f) => f !== UPGRADE_FINALIZER) });
+    return {};
+  };
+  const subject = { apiVersion: API_VERSION, kind: "PostgresUpgrade", metadata: { name: req.name, namespace: req.namespace, uid: obj.metadata?.uid ?? "" } };
+  const event: EventFn = (type, reason, message) => deps.events.record(subject, type, reason, message);
+  let spec: PostgresUpgradeSpec;
+  try {
+    spec = parsePostgresUpgradeSpec(obj.spec);
+  } catch {
+    return done();
+  }
+  const blueName = spec.from.clusterRef.name;
+  const greenName = spec.to.clusterRef.name;
+  const blueObj = deps.clusters.get(`${req.namespace}/${blueName}`);
+  const blueSpec = blueObj ? clusterSpec(blueObj) : undefined;
+  if (!blueObj || !blueSpec || blueObj.metadata?.deletionTimestamp) return done();
+  const greenObj = deps.clusters.get(`${req.namespace}/${greenName}`);
+  const greenSpec = greenObj ? clusterSpec(greenObj) : undefined;
+  if (!clusterReady(blueObj)) return { requeueAfterMs: deps.waitRequeueMs ?? 5_000 };
+  const blue = await endpoint(deps, req.namespace, blueName, blueObj, blueSpec);
+  const store = (deps.store ?? tableStateStore)(conn(blue), `PostgresUpgrade/${req.namespace}/${req.name}`);
+  const state = await store.load();
+  if (!state) return done();
+  if (!greenObj || !greenSpec || !clusterReady(greenObj)) {
+    await event("Warning", "ForgetWaiting", `waiting for PostgresCluster ${greenName} to be Ready to end the upgrade before deletion; to give up, remove the finalizer ${UPGRADE_FINALIZER}`);
+    return { requeueAfterMs: deps.waitRequeueMs ?? 5_000 };
+  }
+  const green = await endpoint(deps, req.namespace, greenName, greenObj, greenSpec);
+  const traffic = deps.traffic({ namespace: req.namespace, blueCluster: blueName, blue, green });
+  try {
+    await forgetUpgrade(engineOptions(deps, ctx, conn(blue), conn(green), store, traffic, event));
+  } catch (err) {
+    await event("Warning", "ForgetFailed", `${err instanceof Error ? err.message : String(err)}; retrying. To give up, remove the finalizer ${UPGRADE_FINALIZER}`);
+    return { requeueAfterMs: RETRY_AFTER_FAILURE_MS };
+  } finally {
+    await traffic.close();
+  }
+  if (phaseRule(state.phase).beforeSwitch || state.phase === "aborted" || state.phase === "rolled-back") {
+    await deps.api.patchNamespacedService(
+      { name: clusterObjectNames(blueName).readWriteService, namespace: req.namespace, body: { metadata: { annotations: { [TRAFFIC_OWNER_ANNOTATION]: null } } } },
+      MERGE_PATCH,
+    );
+  } else {
+    // Switched or finalized: green serves and must outlive this object.
+    await releaseGreen(deps, req.namespace, greenName, obj.metadata?.uid);
+  }
+  await event("Normal", "UpgradeForgotten", `the upgrade (${state.phase}) was ended and its state dropped`);
+  return done();
 }
 
 async function refuse(

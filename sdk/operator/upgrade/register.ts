@@ -60,6 +60,8 @@ export function upgradeController(opts: {
       clusters: opts.clusters,
       api: core,
       createCluster: (namespace, body) => objects.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: KINDS.PostgresCluster.plural, body }),
+      patchUpgradeMetadata: (namespace, name, metadata) =>
+        objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: { metadata } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch)),
       patchClusterMetadata: (namespace, name, metadata) =>
         objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: KINDS.PostgresCluster.plural, name, body: { metadata } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch)),
       status,
