@@ -166,8 +166,8 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
       return { requeueAfterMs: waitMs };
     }
     for (const [name, c] of [[blueName, blueObj], [greenName, greenObj]] as const) {
-      if (!clusterReady(c)) {
-        await write(known, { kind: "waiting", reason: name === blueName ? "WaitingForBlue" : "WaitingForGreen", message: `waiting for PostgresCluster ${name} to become Ready` });
+      if (!clusterSettled(c)) {
+        await write(known, { kind: "waiting", reason: name === blueName ? "WaitingForBlue" : "WaitingForGreen", message: `waiting for PostgresCluster ${name} to be Ready with nothing in progress (no rollout or restart pending)` });
         return { requeueAfterMs: waitMs };
       }
     }
@@ -356,6 +356,21 @@ function clusterSpec(c: UpgradeClusterObject): PostgresClusterSpec | undefined {
 function clusterReady(c: UpgradeClusterObject): boolean {
   const ready = c.status?.conditions?.find((x) => x.type === "Ready");
   return ready?.status === "True" && c.status?.currentPrimary !== undefined;
+}
+
+/**
+ * Ready with nothing in progress at its current generation, and no parameter waiting for a
+ * restart: an engine step never starts on a side about to restart (a new cluster restarts its
+ * primary for `wal_level` right after it first becomes Ready).
+ */
+function clusterSettled(c: UpgradeClusterObject): boolean {
+  const progressing = c.status?.conditions?.find((x) => x.type === "Progressing");
+  return (
+    clusterReady(c) &&
+    progressing?.status === "False" &&
+    c.status?.observedGeneration === c.metadata?.generation &&
+    !(c.status?.instances ?? []).some((i) => i.pendingRestart === true)
+  );
 }
 
 async function secretValue(api: PostgresUpgradeDeps["api"], namespace: string, name: string, key: string): Promise<string> {
