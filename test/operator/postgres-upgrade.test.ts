@@ -134,12 +134,15 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
       let u = await until("shop-to-17", "synchronized, at the gate", (s) => s?.phase === "synchronized" && condition(s, "Ready")?.status === "True");
       expect(condition(u.status, "Ready")).toMatchObject({ reason: "Synchronized", observedGeneration: 1 });
       expect(await env.selectedPods("shop-rw")).toEqual(["shop-1"]);
+      // Before the cutover the cluster controller still owns blue's rw Service (it follows a failover).
+      expect((await env.core.readNamespacedService({ name: "shop-rw", namespace: ns })).metadata?.annotations?.["setpoint.dev/traffic-owner"]).toBeUndefined();
 
       await patchUpgrade("shop-to-17", [{ op: "replace", path: "/spec/until", value: "switched" }]);
       u = await until("shop-to-17", "switched", (s) => s?.phase === "switched" && condition(s, "Ready")?.status === "True");
       expect(condition(u.status, "Ready")).toMatchObject({ reason: "Switched", observedGeneration: 2 });
       expect(u.status?.verification).toMatchObject({ mode: "checksums", equal: true, mismatchedTables: [] });
       expect(await env.selectedPods("shop-rw")).toEqual(["shop17-1"]);
+      expect((await env.core.readNamespacedService({ name: "shop-rw", namespace: ns })).metadata?.annotations?.["setpoint.dev/traffic-owner"]).toBe("PostgresUpgrade/shop-to-17");
       const greenIp = await env.podIp("shop17-1");
 
       // The writer reaches green through blue's rw Service; every acknowledged row is on green.

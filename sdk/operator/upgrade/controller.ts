@@ -20,7 +20,7 @@ import { apiStatusCode } from "../../reconcile/internal/api-error";
 import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
 import { setControllerReference } from "../../reconcile/owners";
 import { finalizeUpgrade, forgetUpgrade, rollbackUpgrade, runUpgrade, type UpgradeResult } from "../../upgrade/engine";
-import { phaseRule } from "../../upgrade/phases";
+import { phaseRule, planSteps } from "../../upgrade/phases";
 import type { UpgradeOptions } from "../../upgrade/context";
 import { UpgradeError } from "../../upgrade/context";
 import { UpgradeInProgressError, describeHolder } from "../../upgrade/lock";
@@ -189,9 +189,11 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
 
     const finalizers = obj.metadata?.finalizers ?? [];
     if (!finalizers.includes(UPGRADE_FINALIZER)) await deps.patchUpgradeMetadata(req.namespace, req.name, { finalizers: [...finalizers, UPGRADE_FINALIZER] });
-    // The switch moves blue's rw Service: tell the cluster controller it is not its to reconcile now.
+    // The switch moves blue's rw Service: from the cutover on, tell the cluster controller the
+    // selector is not its to reconcile. Before it, the Service keeps following blue's primary.
     const rwService = clusterObjectNames(blueName).readWriteService;
-    await deps.api.patchNamespacedService(
+    const movesTraffic = !phaseRule(state?.phase ?? "new").beforeSwitch || planSteps(state, decision.request).steps.includes("cutover");
+    if (movesTraffic) await deps.api.patchNamespacedService(
       { name: rwService, namespace: req.namespace, body: { metadata: { annotations: { [TRAFFIC_OWNER_ANNOTATION]: `PostgresUpgrade/${req.name}` } } } },
       MERGE_PATCH,
     );
