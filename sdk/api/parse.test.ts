@@ -140,11 +140,15 @@ describe("parsePostgresUpgradeSpec", () => {
   const side = (name: string, v: number) => ({ clusterRef: { name }, postgresVersion: v });
   it("accepts an upgrade to a newer major on another cluster", () => {
     expect(parsePostgresUpgradeSpec({ from: side("blue", 16), to: side("green", 17) })).toEqual({ from: side("blue", 16), to: side("green", 17) });
+    // The gate and the action are optional; when given they pass through.
+    expect(parsePostgresUpgradeSpec({ from: side("blue", 16), to: side("green", 17), until: "synchronized", action: "rollback" })).toMatchObject({ until: "synchronized", action: "rollback" });
   });
   it.each([
     [{ from: side("blue", 17), to: side("green", 17) }, "spec.to", "greater than"],
     [{ from: side("blue", 16), to: side("blue", 17) }, "spec.to", "must differ"],
     [{ from: side("blue", 13), to: side("green", 17) }, "spec.from.postgresVersion", "from 14 to 18"],
+    [{ from: side("blue", 16), to: side("green", 17), action: "explode" }, "spec.action", "rollback"],
+    [{ from: side("blue", 16), to: side("green", 17), until: "replicating" }, "spec.until", "synchronized"],
   ])("rejects %j at %s", (spec, path, message) => {
     const err = errorOf(() => parsePostgresUpgradeSpec(spec));
     expect(err.propertyPath).toBe(path);

@@ -4,7 +4,7 @@
  * (spec and metadata changes only: the echo of our own status writes is filtered out), metadata
  * informers on ConfigMaps and Secrets that reconcile the `PostgresSchema`s referring to a changed
  * one; the `PostgresCluster` controller (`./cluster/register.ts`) with informers on the pods,
- * claims and services it owns; a periodic resync, optional Lease leader election, and an HTTP endpoint with `/healthz`,
+ * claims and services it owns; the `PostgresUpgrade` controller (`./upgrade/register.ts`); a periodic resync, optional Lease leader election, and an HTTP endpoint with `/healthz`,
  * `/readyz` (200 once every informer has synced) and `/metrics` (Prometheus text).
  *
  * Flags: `--kubeconfig <path>`, `--namespace <ns>` (default: all namespaces), `--resync <seconds>`
@@ -41,6 +41,9 @@ import { defaultRegistry, type MetricsRegistry } from "../reconcile/internal/met
 import { createSchemaEngine, type SchemaEngineOptions } from "../schema/engine";
 import { clusterController } from "./cluster/register";
 import { customResourceInformer } from "./informers";
+import type { TrafficSwitchFactory } from "./upgrade/controller";
+import { upgradeController } from "./upgrade/register";
+import type { UpgradeState } from "../upgrade/state";
 import { reconcilePostgresSchema, referencedConfigMaps, referencedSecrets, type PostgresSchemaObject } from "./schema/controller";
 
 /** Options of {@link startOperator}. */
@@ -73,6 +76,10 @@ export interface OperatorOptions {
   logger?: Logger;
   /** Metrics registry served on `/metrics`. @default defaultRegistry */
   metrics?: MetricsRegistry;
+  /** Test seam: runs at each checkpoint of an upgrade the operator drives (e.g. to hold it mid-phase). */
+  upgradeCheckpoint?: (name: string, state: UpgradeState) => void | Promise<void>;
+  /** The traffic switch of `PostgresUpgrade`s (a pooler's). @default blue's rw Service */
+  upgradeTraffic?: TrafficSwitchFactory;
   /** Called once when leadership is lost, after the controller stopped (the process should exit non-zero). */
   onLostLeadership?: () => void;
 }
@@ -115,8 +122,17 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
   const configMaps = referenced("configmaps");
   const secrets = referenced("secrets");
   const cluster = clusterController({ kubeConfig: kc, namespace: ns, logger: log, metrics, concurrency: options.concurrency ?? 2, secrets, configMaps });
-  const informers = [informer, configMaps, secrets, ...cluster.informers];
-  const controllers = [cluster.controller];
+  const upgrade = upgradeController({
+    kubeConfig: kc,
+    namespace: ns,
+    logger: log,
+    metrics,
+    clusters: cluster.clusters,
+    ...(options.upgradeCheckpoint ? { onCheckpoint: options.upgradeCheckpoint } : {}),
+    ...(options.upgradeTraffic ? { traffic: options.upgradeTraffic } : {}),
+  });
+  const informers = [informer, configMaps, secrets, ...cluster.informers, ...upgrade.informers];
+  const controllers = [cluster.controller, upgrade.controller];
 
   const schemaStatus: StatusApi = { client: objects, group: GROUP, version: VERSION, plural };
   // The schema engine owns its caches, kept connections and dev servers; stop() closes it.
@@ -174,6 +190,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
   const resync = setInterval(() => {
     for (const obj of informer.list()) controller.enqueue({ namespace: obj.metadata?.namespace ?? "", name: obj.metadata?.name ?? "" }, LOW_PRIORITY);
     for (const obj of cluster.clusters.list()) cluster.controller.enqueue({ namespace: obj.metadata?.namespace ?? "", name: obj.metadata?.name ?? "" }, LOW_PRIORITY);
+    for (const obj of upgrade.upgrades.list()) upgrade.controller.enqueue({ namespace: obj.metadata?.namespace ?? "", name: obj.metadata?.name ?? "" }, LOW_PRIORITY);
   }, resyncSeconds * 1000);
   resync.unref();
 

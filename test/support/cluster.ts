@@ -7,7 +7,7 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type Kube
 import { Client } from "pg";
 import { afterAll, beforeAll } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
-import { startOperator, type RunningOperator } from "../../sdk/operator/main";
+import { startOperator, type OperatorOptions, type RunningOperator } from "../../sdk/operator/main";
 import type { LogFields, Logger } from "../../sdk/reconcile/index";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import { installCrds, startControlPlane, toolchainOrSkip, type ControlPlane } from "./control-plane";
@@ -54,6 +54,8 @@ export interface ClusterTestOptions {
   readonly controllers?: string[];
   /** Runs once the CRDs are installed, before the node harness starts (e.g. creates a StorageClass). */
   readonly prepare?: (kubeConfig: KubeConfig) => Promise<void>;
+  /** More options of every operator the file starts (e.g. test seams). */
+  readonly operator?: Partial<OperatorOptions>;
 }
 
 /** What {@link useCluster} gives a test file; the API clients and processes exist once its beforeAll ran. */
@@ -120,7 +122,7 @@ export function useCluster(options: ClusterTestOptions): ClusterTest {
     },
     lines,
     startOperator: async () => {
-      operator = await startOperator({ kubeconfig: t.kubeConfig, namespace, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+      operator = await startOperator({ kubeconfig: t.kubeConfig, namespace, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry(), ...options.operator });
     },
     stopOperator: async () => {
       await operator?.stop();

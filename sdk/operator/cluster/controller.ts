@@ -67,6 +67,7 @@ import {
   CONFIG_HASH_ANNOTATION,
   ROLE_LABEL,
   service,
+  TRAFFIC_OWNER_ANNOTATION,
   streamingConninfo,
   superuserSecret,
   type ClusterObject,
@@ -454,6 +455,9 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       }
       if (liveService === undefined) {
         steps.push(await createIfMissing(`service ${name}`, () => deps.api.createNamespacedService({ namespace: req.namespace, body: service(cluster, name, selector) })));
+      } else if (liveService.metadata?.annotations?.[TRAFFIC_OWNER_ANNOTATION] !== undefined && name === names.readWriteService) {
+        // A PostgresUpgrade switches this Service between its blue and green primaries (ADR 0027).
+        steps.push({ step: `service ${name}`, outcome: "Unchanged", detail: `selector owned by ${liveService.metadata.annotations[TRAFFIC_OWNER_ANNOTATION]}` });
       } else if (JSON.stringify(liveService.spec?.selector ?? {}) !== JSON.stringify(selector)) {
         // A merge patch would keep stale selector keys: replace the selector as a whole.
         await deps.api.patchNamespacedService({ name, namespace: req.namespace, body: [{ op: "replace", path: "/spec/selector", value: selector }] }, JSON_PATCH);

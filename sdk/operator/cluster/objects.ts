@@ -27,6 +27,11 @@ import { setControllerReference, type OwnerObject } from "../../reconcile/owners
 export const CLUSTER_LABEL = "setpoint.dev/cluster";
 /** Label on instance pods and claims: the instance (pod) name. */
 export const INSTANCE_LABEL = "setpoint.dev/instance";
+/**
+ * On a cluster's rw Service: a `PostgresUpgrade` owns its selector (it switches traffic between
+ * the upgrade's blue and green primaries), so the cluster controller leaves the selector alone.
+ */
+export const TRAFFIC_OWNER_ANNOTATION = "setpoint.dev/traffic-owner";
 /** Label on instance pods: `primary` or `replica`. */
 export const ROLE_LABEL = "setpoint.dev/role";
 
