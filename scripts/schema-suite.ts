@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "../sdk/postgres/embedded";
 import { isSupportedMajor, type PostgresMajor } from "../sdk/postgres/versions";
 import { pairsFor } from "../test/schema-suite/corpus";
-import { binDriver, invalidSql, report, runSuite, summarize } from "../test/schema-suite/runner";
+import { binDriver, invalidSql, report, runSuite, silentDivergence, summarize } from "../test/schema-suite/runner";
 
 // Settings of Setpoint's own embedded dev server (DEV_SERVER_PARAMETERS in sdk/schema/normalize.ts),
 // repeated so this process never loads the engine: bin/setpoint is what is measured.
@@ -82,6 +82,10 @@ async function main(): Promise<void> {
         total: results.length,
         converged,
         percent: results.length ? Math.round((1000 * converged) / results.length) / 10 : 0,
+        // The product's catalog-level check after apply (setpoint schema verify), per pair in `results[].verify`.
+        catalogCheckPassed: results.filter((r) => r.verify !== undefined && r.verify.differences.length === 0).length,
+        catalogCheckFailed: results.filter((r) => (r.verify?.differences.length ?? 0) > 0).length,
+        silentDivergences: results.filter(silentDivergence).map((r) => r.name),
         kinds: summarize(results),
         failures: results.filter((r) => !r.converged),
         results,
