@@ -1,4 +1,4 @@
-// The external schema suite: `npm run suite:schema -- [--major 17] [--filter TEXT] [--json FILE] [--concurrency 2] [--no-build] [--bin PATH]`.
+// The external schema suite: `npm run suite:schema -- [--major 17] [--filter TEXT[,TEXT...]] [--json FILE] [--concurrency 2] [--no-build] [--bin PATH]`.
 // Every old→new pair of test/schema-suite/corpus runs through `bin/setpoint schema apply` and
 // `schema plan` against an embedded PostgreSQL server, with a second embedded server as --dev-url.
 // --bin runs another checkout's bin/setpoint (built there), e.g. to compare with a release.
@@ -37,7 +37,9 @@ function options() {
 
 async function main(): Promise<void> {
   const opts = options();
-  const pairs = pairsFor(opts.major).filter((p) => !opts.filter || p.name.includes(opts.filter));
+  // Several filters separated by commas: a pair runs when its name contains any of them.
+  const filters = opts.filter?.split(",").filter(Boolean) ?? [];
+  const pairs = pairsFor(opts.major).filter((p) => filters.length === 0 || filters.some((f) => p.name.includes(f)));
   if (pairs.length === 0) throw new Error(`no pair matches --filter "${opts.filter}"`);
   const root = resolve(__dirname, "..");
   // bin/setpoint runs dist/: build it from the sources as they are now.
