@@ -10,7 +10,7 @@ import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "..
 import { quoteIdent } from "../sdk/postgres/quote";
 import { applyPlan } from "../sdk/schema/apply/apply";
 import { diff } from "../sdk/schema/diff/diff";
-import { defaultSchemaEngine, normalize, planSchema, scratchCleanup, type PlannedSchema } from "../sdk/schema/engine";
+import { applySchema, defaultSchemaEngine, normalize, planSchema, scratchCleanup, type PlannedSchema } from "../sdk/schema/engine";
 import { introspect } from "../sdk/schema/introspect/introspect";
 import type { SchemaModel } from "../sdk/schema/model";
 import { DEV_SERVER_PARAMETERS } from "../sdk/schema/normalize/dev-servers";
@@ -20,7 +20,7 @@ import { cpuSince, cpuSnapshot, postmasterPid } from "./support/cpu";
 import { recordQueries, type RecordedQuery } from "./support/query-counter";
 import { median, ms, textTable, timed, timedSync } from "./support/stats";
 import { syntheticSchema } from "./support/synthetic";
-import { checkCatalogs, desiredCatalogsFromCache, readCatalogSnapshot } from "../sdk/schema/verify/index";
+import { checkCatalogs, desiredCatalogsFromCache, readCatalogSnapshot, UnmodelledDifferenceError } from "../sdk/schema/verify/index";
 
 /** Targets from the issue, at 1,000 tables. */
 const TARGETS = { tables: 1000, coldPlanMs: 3000, noopPlanMs: 1500, cachedDriftCheckMs: 250 } as const;
@@ -97,6 +97,8 @@ interface Result {
   runs: { coldPlanMs: number[]; coldPlanEmbeddedMs: number[]; noopPlanMs: number[]; cachedDriftCheckMs: number[] };
   catalogCheck: CatalogCheckCost;
   phases?: Phases;
+  /** The machine's 1-minute load average when this size started and ended (a shared machine's other work shows here). */
+  loadAvg1: { start: number; end: number };
 }
 
 /** What the catalog-level convergence check (ADR 0014) costs on the converged target. */
@@ -112,6 +114,22 @@ interface CatalogCheckCost {
   allRows: PhaseTime;
   /** The no-op plan (from the disk cache) without the check, to compare with noopPlanMs. */
   noopPlanWithoutCheckMs: number;
+  /** The operator's drift check with the catalog-level check in it (see {@link DriftLoopCost}). */
+  driftLoop: DriftLoopCost;
+}
+
+/**
+ * What one drift check of the operator costs (`applySchema` on the converged target, as the
+ * PostgresSchema reconciler calls it at each `driftCheckInterval`), in a long-running process whose
+ * in-memory caches are warm: wall and CPU (median of runs) and the queries issued.
+ */
+interface DriftLoopCost {
+  /** Nothing changed since the last check: the check's result is kept with the live model. */
+  unchanged: PhaseTime & { queries: number };
+  /** A DDL touched the managed schema and left it as it was (a new catalog row version, equal catalogs): introspection and one hash query. */
+  afterDdl: PhaseTime & { queries: number };
+  /** A property the engine does not model drifted: the check reads the differing catalog's rows and apply fails naming it. */
+  unmodelledDrift: PhaseTime & { queries: number; reported: string };
 }
 
 function usage(problem: string): never {
@@ -200,6 +218,7 @@ function log(message: string): void {
 }
 
 async function benchSize(pg: EmbeddedPostgres, dev: EmbeddedPostgres, tables: number, opts: Options): Promise<Result> {
+  const loadAtStart = load1();
   // Server CPU is the target's plus the dev server's.
   const pid = [postmasterPid(join(pg.dir, "data")), postmasterPid(join(dev.dir, "data"))];
   const desired = syntheticSchema(tables);
@@ -297,8 +316,11 @@ async function benchSize(pg: EmbeddedPostgres, dev: EmbeddedPostgres, tables: nu
         cpuMs: { coldPlan: medianCpu(cold), apply: medianCpu([apply]), noopPlan: medianCpu(noop), cachedDriftCheck: medianCpu(cached) },
         runs: { coldPlanMs: wall(cold), coldPlanEmbeddedMs: embedded.map(ms), noopPlanMs: wall(noop), cachedDriftCheckMs: wall(cached) },
         catalogCheck,
+        loadAvg1: { start: loadAtStart, end: loadAtStart },
       };
       if (opts.phases) result.phases = await measurePhases(dev, pid, target, desired, coldPlan, filledCache);
+      result.loadAvg1.end = load1();
+      log(`${tables} tables: load average ${result.loadAvg1.start} at the start, ${result.loadAvg1.end} at the end`);
       return result;
     });
   } finally {
@@ -339,6 +361,7 @@ async function measureCatalogCheck(
     defaultSchemaEngine().forgetCaches();
     const without = await measure(pid, () => planSchema(target, desired, { devUrl, cacheDir: filledCache, verifyCatalogs: false }));
     assertConverged(without.value, "no-op plan without the check");
+    const driftLoop = await measureDriftLoop(pid, target, desired, coldPlan, filledCache, devUrl, repeat);
     const cost: CatalogCheckCost = {
       desiredRows: snapshot.rows.length,
       desiredCacheBytes,
@@ -346,10 +369,81 @@ async function measureCatalogCheck(
       oneDifference: phaseTime(one),
       allRows: phaseTime(all),
       noopPlanWithoutCheckMs: ms(without.wallMs),
+      driftLoop,
     };
     log(
       `${coldPlan.desired.tables.length} tables: catalog check ${cost.hashesEqual.wall} ms (hashes equal), ${cost.oneDifference.wall} ms (one difference), ${cost.allRows.wall} ms (all rows); ` +
         `desired catalogs ${cost.desiredRows} rows, ${Math.round(desiredCacheBytes / 1024)} KiB; no-op plan without the check ${cost.noopPlanWithoutCheckMs} ms`,
+    );
+    return cost;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The 1-minute load average, two decimals. */
+function load1(): number {
+  return Math.round(loadavg()[0]! * 100) / 100;
+}
+
+/** The operator's drift check at this size (see {@link DriftLoopCost}); leaves the target converged. */
+async function measureDriftLoop(
+  pid: readonly number[],
+  target: string,
+  desired: DesiredSchema,
+  coldPlan: PlannedSchema,
+  filledCache: string,
+  devUrl: string,
+  repeat: number,
+): Promise<DriftLoopCost> {
+  const options = { devUrl, cacheDir: filledCache };
+  const table = coldPlan.desired.tables[0]!;
+  const name = `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
+  const index = table.indexes[0]!;
+  const run = async (): Promise<{ m: Measured<unknown>; queries: number; error?: unknown }> => {
+    let error: unknown;
+    const rec = await recordQueries(() => measure(pid, () => applySchema(target, desired, options).catch((e: unknown) => (error = e))));
+    return { m: rec.value, queries: rec.queries.length, error };
+  };
+  const converged = (r: { error?: unknown }, what: string) => {
+    if (r.error !== undefined) throw new Error(`drift loop, ${what}: ${(r.error as Error).message}`);
+  };
+  const client = await connect(target);
+  try {
+    converged(await run(), "warm-up"); // the in-memory caches of a process that checked once already
+    const unchanged: { m: Measured<unknown>; queries: number }[] = [];
+    for (let r = 0; r < Math.max(repeat, 3); r++) {
+      const x = await run();
+      converged(x, "unchanged target");
+      unchanged.push(x);
+    }
+    const afterDdl: { m: Measured<unknown>; queries: number }[] = [];
+    for (let r = 0; r < Math.max(repeat, 3); r++) {
+      // Rewrites a column's pg_attribute row with the value it has (PostgreSQL updates it even when
+      // unchanged): the catalog fingerprint changes (a new row version), the catalogs do not.
+      await client.query(`ALTER TABLE ${name} ALTER COLUMN ${quoteIdent(table.columns.at(-1)!.name)} SET STATISTICS -1`);
+      const x = await run();
+      converged(x, "after a DDL that was undone");
+      afterDdl.push(x);
+    }
+    await client.query(`ALTER TABLE ${name} CLUSTER ON ${quoteIdent(index.name)}`);
+    const drifted = await run();
+    await client.query(`ALTER TABLE ${name} SET WITHOUT CLUSTER`);
+    if (!(drifted.error instanceof UnmodelledDifferenceError)) throw new Error(`drift loop: expected an UnmodelledDifferenceError after CLUSTER ON, got ${String(drifted.error)}`);
+    converged(await run(), "after the drift was undone");
+    const median3 = (xs: { m: Measured<unknown>; queries: number }[]) => {
+      const sorted = [...xs].sort((a, b) => a.m.wallMs - b.m.wallMs);
+      const mid = sorted[Math.floor(sorted.length / 2)]!;
+      return { ...phaseTime(mid.m), cpuNode: medianCpu(xs.map((x) => x.m)).node, cpuServer: medianCpu(xs.map((x) => x.m)).server, queries: mid.queries };
+    };
+    const cost: DriftLoopCost = {
+      unchanged: median3(unchanged),
+      afterDdl: median3(afterDdl),
+      unmodelledDrift: { ...phaseTime(drifted.m), queries: drifted.queries, reported: drifted.error.differences.map((d) => `${d.catalog}.${d.property} ${d.object}`).join(", ") },
+    };
+    log(
+      `${coldPlan.desired.tables.length} tables: operator drift check ${cost.unchanged.wall} ms, ${cost.unchanged.queries} queries (unchanged); ` +
+        `${cost.afterDdl.wall} ms, ${cost.afterDdl.queries} queries (after a DDL); ${cost.unmodelledDrift.wall} ms, ${cost.unmodelledDrift.queries} queries (unmodelled drift: ${cost.unmodelledDrift.reported})`,
     );
     return cost;
   } finally {
@@ -462,11 +556,19 @@ function report(results: Result[]): string {
     results.map((r) => [r.tables, ...(["coldPlan", "apply", "noopPlan", "cachedDriftCheck"] as const).map((k) => `${r.cpuMs[k].node} + ${r.cpuMs[k].server}`)]),
   );
   const check = textTable(
-    ["tables", "desired rows", "cache KiB", "hashes equal", "one difference", "all rows", "no-op plan", "without check"],
+    ["tables", "desired rows", "cache KiB", "hashes equal", "one difference", "all rows", "no-op plan", "without check", "load (start-end)"],
     results.map((r) => {
       const c = r.catalogCheck;
       const t = (p: PhaseTime) => `${p.wall} (${p.cpuNode}+${p.cpuServer})`;
-      return [r.tables, c.desiredRows, Math.round(c.desiredCacheBytes / 1024), t(c.hashesEqual), t(c.oneDifference), t(c.allRows), r.noopPlanMs, c.noopPlanWithoutCheckMs];
+      return [r.tables, c.desiredRows, Math.round(c.desiredCacheBytes / 1024), t(c.hashesEqual), t(c.oneDifference), t(c.allRows), r.noopPlanMs, c.noopPlanWithoutCheckMs, `${r.loadAvg1.start}-${r.loadAvg1.end}`];
+    }),
+  );
+  const drift = textTable(
+    ["tables", "unchanged", "queries", "after a DDL", "queries", "unmodelled drift", "queries"],
+    results.map((r) => {
+      const d = r.catalogCheck.driftLoop;
+      const t = (p: PhaseTime) => `${p.wall} (${p.cpuNode}+${p.cpuServer})`;
+      return [r.tables, t(d.unchanged), d.unchanged.queries, t(d.afterDdl), d.afterDdl.queries, t(d.unmodelledDrift), d.unmodelledDrift.queries];
     }),
   );
   const withPhases = results.filter((r) => r.phases);
@@ -492,7 +594,7 @@ function report(results: Result[]): string {
         .map((r) => `\nlive introspection queries at ${r.tables} tables (wall ms): ` + r.phases!.liveIntrospectQueries.map((q) => `${q.sql.replace(/^SELECT\s+/i, "").slice(0, 24)}… ${q.ms}`).join(" | "))
         .join("")
     : "";
-  return `wall ms (median)\n${main}\n\ncpu ms (median, node + server)\n${cpu}\n\ncatalog-level check on the converged target: wall ms (cpu node + server ms)\n${check}${phases}\n\n${verdict(results).join("\n")}`;
+  return `wall ms (median)\n${main}\n\ncpu ms (median, node + server)\n${cpu}\n\ncatalog-level check on the converged target: wall ms (cpu node + server ms)\n${check}\n\nthe operator's drift check (applySchema, warm caches), catalog check included: wall ms (cpu node + server ms)\n${drift}${phases}\n\n${verdict(results).join("\n")}`;
 }
 
 async function main(): Promise<void> {
@@ -513,7 +615,7 @@ async function main(): Promise<void> {
     const admin = await connect(pg.url("postgres"));
     const postgres = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
     await admin.end();
-    const machine = { baseDir: opts.baseDir ?? tmpdir(), cpus: cpus().length, totalMemGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, node: process.version, postgres, loadAvg1AtStart: Math.round(loadavg()[0]! * 100) / 100 };
+    const machine = { baseDir: opts.baseDir ?? tmpdir(), cpus: cpus().length, totalMemGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, node: process.version, postgres, loadAvg1AtStart: load1() };
     log(`PostgreSQL ${postgres} at ${pg.url("postgres")}; ${machine.cpus} CPUs, ${machine.totalMemGiB} GiB, node ${machine.node}; load average ${machine.loadAvg1AtStart}`);
     const results: Result[] = [];
     for (const size of opts.sizes) results.push(await benchSize(pg, dev, size, opts));

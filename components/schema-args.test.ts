@@ -126,6 +126,7 @@ describe("sameArgs", () => {
     ["devUrl", { devUrl: "postgres://dev/postgres" }],
     ["deletionPolicy", { deletionPolicy: "drop" }],
     ["schemas", { schemas: ["public"] }],
+    ["verifyCatalogs", { verifyCatalogs: false }],
   ])("sees a change of %s", (_name, change) => {
     expect(sameArgs(VALID, { ...VALID, ...change })).toBe(false);
   });
@@ -139,7 +140,7 @@ describe("sameArgs", () => {
 describe("stableArgs and containsUnknown", () => {
   it("stableArgs keeps only the arguments", () => {
     expect(Object.keys(stableArgs({ ...VALID, plannedStatements: [], fingerprint: "f", __provider: "p" })).sort()).toEqual(
-      ["allowHazards", "connection", "deletionPolicy", "desired", "devUrl", "online", "schemas"].sort(),
+      ["allowHazards", "connection", "deletionPolicy", "desired", "devUrl", "online", "schemas", "verifyCatalogs"].sort(),
     );
   });
 

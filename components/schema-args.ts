@@ -42,6 +42,11 @@ export const schemaResourceInputs = z.object({
   deletionPolicy: z.enum(["retain", "drop"]).default("retain"),
   schemas: z.union([z.literal("all"), z.array(z.string().min(1))]).optional(),
   planAtPreview: z.boolean().default(true),
+  /**
+   * Compare the catalogs with the desired state's when the plan is empty (ADR 0014); absent means
+   * true (no default here: an unset argument stays out of the inputs and of every stack's diff).
+   */
+  verifyCatalogs: z.boolean().optional(),
 });
 
 /** Validated inputs of the schema dynamic resource. */
@@ -76,8 +81,8 @@ export function containsUnknown(v: unknown): boolean {
 
 /** The argument part of inputs or state: what a change to means "update", apart from the plan. */
 export function stableArgs(v: Record<string, unknown>): Record<string, unknown> {
-  const { connection, desired, allowHazards, online, devUrl, deletionPolicy, schemas } = v;
-  return { connection, desired, allowHazards, online, devUrl, deletionPolicy, schemas };
+  const { connection, desired, allowHazards, online, devUrl, deletionPolicy, schemas, verifyCatalogs } = v;
+  return { connection, desired, allowHazards, online, devUrl, deletionPolicy, schemas, verifyCatalogs };
 }
 
 /**

@@ -67,6 +67,12 @@ export interface SchemaArgs {
    * `up` applies only when arguments change, and drift shows after `pulumi refresh`. @default true
    */
   planAtPreview?: boolean;
+  /**
+   * Compare the database's catalogs with the desired SQL's when the plan is empty (ADR 0014): a
+   * property the engine does not model that differs is listed by the preview (`unmodelled`) and
+   * fails `up`, instead of both reporting no changes. False turns the check off. @default true
+   */
+  verifyCatalogs?: boolean;
 }
 
 /**
@@ -153,6 +159,7 @@ class SchemaResource extends pulumi.dynamic.Resource {
   declare readonly plan: pulumi.Output<ReviewedStep[]>;
   declare readonly planHash: pulumi.Output<string>;
   declare readonly refused: pulumi.Output<string[]>;
+  declare readonly unmodelled: pulumi.Output<string[]>;
   declare readonly fingerprint: pulumi.Output<string>;
 
   constructor(name: string, props: Record<string, unknown>, opts: pulumi.CustomResourceOptions) {
@@ -176,6 +183,12 @@ export class Schema extends pulumi.ComponentResource {
   readonly planHash: pulumi.Output<string>;
   /** Hash of the desired state and the server major. */
   readonly fingerprint: pulumi.Output<string>;
+  /**
+   * Properties the engine does not model that differ from the desired SQL, found by the
+   * catalog-level check of an empty plan (`UNMODELLED_DIFFERENCE <catalog>.<column> <object>: ...`);
+   * empty when converged. The preview lists them and `up` fails on them (ADR 0014).
+   */
+  readonly unmodelled: pulumi.Output<string[]>;
 
   /**
    * @throws {pulumi.ResourceError} when an argument is invalid, naming it and the allowed values, or
@@ -207,6 +220,8 @@ export class Schema extends pulumi.ComponentResource {
         deletionPolicy: args.deletionPolicy ?? "retain",
         schemas: args.schemas,
         planAtPreview: args.planAtPreview ?? true,
+        // Only when set: the default stays out of the inputs (and of every existing stack's diff).
+        verifyCatalogs: args.verifyCatalogs,
         approvals: args.approvals ?? [],
         // Tells the provider's check whether to show the plan (preview) or keep it out of the state (up).
         preview: pulumi.runtime.isDryRun(),
@@ -214,6 +229,7 @@ export class Schema extends pulumi.ComponentResource {
         planHash: undefined,
         refused: undefined,
         unmanaged: undefined,
+        unmodelled: undefined,
         fingerprint: undefined,
       },
       { parent: this, additionalSecretOutputs: ["connection", "devUrl"] },
@@ -222,6 +238,18 @@ export class Schema extends pulumi.ComponentResource {
     this.planHash = resource.planHash;
     this.plannedStatements = resource.plan.apply((steps) => (steps ?? []).map((s) => (s.sql ?? []).join("\n")));
     this.fingerprint = resource.fingerprint;
+    this.unmodelled = resource.unmodelled.apply((lines) => lines ?? []);
+    // An empty plan with unmodelled differences is not "no changes": say so next to the resource.
+    void this.unmodelled.apply((lines) => {
+      if (pulumi.runtime.isDryRun() && lines.length) {
+        void pulumi.log.warn(
+          "the plan is empty, but the database differs from the desired schema in properties Setpoint does not manage (up fails on them):\n" +
+            lines.map((l) => `  ${l}`).join("\n") +
+            "\nChange them on the database (or in the desired SQL) to match, or set verifyCatalogs: false to skip this check.",
+          this,
+        );
+      }
+    });
     // A preview with refused hazards shows the whole plan, then fails here: the reason as an error
     // on this resource, then an error thrown in an apply (which fails the program; its own stack
     // would only point here, so it carries none).
@@ -245,6 +273,7 @@ export class Schema extends pulumi.ComponentResource {
       plan: this.plan,
       planHash: this.planHash,
       fingerprint: this.fingerprint,
+      unmodelled: this.unmodelled,
     });
   }
 }

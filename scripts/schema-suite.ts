@@ -1,4 +1,4 @@
-// The external schema suite: `npm run suite:schema -- [--major 17] [--filter TEXT] [--json FILE] [--concurrency 2] [--no-build] [--bin PATH]`.
+// The external schema suite: `npm run suite:schema -- [--major 17] [--filter TEXT[,TEXT...]] [--json FILE] [--concurrency 2] [--no-build] [--bin PATH]`.
 // Every old→new pair of test/schema-suite/corpus runs through `bin/setpoint schema apply` and
 // `schema plan` against an embedded PostgreSQL server, with a second embedded server as --dev-url.
 // --bin runs another checkout's bin/setpoint (built there), e.g. to compare with a release.
@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "../sdk/postgres/embedded";
 import { isSupportedMajor, type PostgresMajor } from "../sdk/postgres/versions";
 import { pairsFor } from "../test/schema-suite/corpus";
-import { binDriver, invalidSql, report, runSuite, summarize } from "../test/schema-suite/runner";
+import { binDriver, invalidSql, report, runSuite, silentDivergence, summarize } from "../test/schema-suite/runner";
 
 // Settings of Setpoint's own embedded dev server (DEV_SERVER_PARAMETERS in sdk/schema/normalize.ts),
 // repeated so this process never loads the engine: bin/setpoint is what is measured.
@@ -37,7 +37,9 @@ function options() {
 
 async function main(): Promise<void> {
   const opts = options();
-  const pairs = pairsFor(opts.major).filter((p) => !opts.filter || p.name.includes(opts.filter));
+  // Several filters separated by commas: a pair runs when its name contains any of them.
+  const filters = opts.filter?.split(",").filter(Boolean) ?? [];
+  const pairs = pairsFor(opts.major).filter((p) => filters.length === 0 || filters.some((f) => p.name.includes(f)));
   if (pairs.length === 0) throw new Error(`no pair matches --filter "${opts.filter}"`);
   const root = resolve(__dirname, "..");
   // bin/setpoint runs dist/: build it from the sources as they are now.
@@ -82,6 +84,10 @@ async function main(): Promise<void> {
         total: results.length,
         converged,
         percent: results.length ? Math.round((1000 * converged) / results.length) / 10 : 0,
+        // The product's catalog-level check after apply (setpoint schema verify), per pair in `results[].verify`.
+        catalogCheckPassed: results.filter((r) => r.verify !== undefined && r.verify.differences.length === 0).length,
+        catalogCheckFailed: results.filter((r) => (r.verify?.differences.length ?? 0) > 0).length,
+        silentDivergences: results.filter(silentDivergence).map((r) => r.name),
         kinds: summarize(results),
         failures: results.filter((r) => !r.converged),
         results,

@@ -5,6 +5,7 @@ import { allowedForPlan, planHash } from "../../sdk/schema/plan/approvals";
 import { applySchema, planSchema, type PlannedSchema, type SchemaEngineOptions } from "../../sdk/schema/engine";
 import { HazardsRefusedError, refusedHazards, type Plan } from "../../sdk/schema/plan/plan";
 import { allowedBy, readTableSizes, reviewPlan, type ReviewedStep, type TableSize } from "../../sdk/schema/plan/review";
+import { formatDifference, type CatalogCheck } from "../../sdk/schema/verify/index";
 import { containsUnknown, parseSchemaInputs, sameArgs, stableArgs, type SchemaResourceInputs } from "../schema-args";
 
 /**
@@ -19,6 +20,11 @@ import { containsUnknown, parseSchemaInputs, sameArgs, stableArgs, type SchemaRe
  * pending), so the next preview shows only the next change. Pulumi shows a preview as the old
  * outputs against the new ones, unchanged properties included: an output the preview cannot
  * reproduce (such as the SQL an earlier update ran) would show as removed, so there is none.
+ *
+ * An empty plan is not "no changes" when the catalog-level check (ADR 0014) finds properties the
+ * engine does not model that differ from the desired SQL: the preview lists them (`unmodelled`) and
+ * shows the resource as changing, and `up` then fails naming them (the engine's apply refuses to
+ * call such a database converged), instead of both reporting nothing.
  */
 
 /** What the resource shows and stores besides its inputs. */
@@ -31,9 +37,18 @@ interface PlanView {
   refused: string[];
   /** Objects in managed schemas the engine does not manage (left untouched). */
   unmanaged: string[];
+  /**
+   * Catalog-level differences an empty plan does not remove (`UNMODELLED_DIFFERENCE <catalog>.<column>
+   * <object>: expected ..., found ...`): properties the engine does not model. Empty when the plan
+   * has steps (the check runs after them, in `up`) or the check is off.
+   */
+  unmodelled: string[];
 }
 
-const EMPTY_VIEW: PlanView = { plan: [], planHash: "", refused: [], unmanaged: [] };
+const EMPTY_VIEW: PlanView = { plan: [], planHash: "", refused: [], unmanaged: [], unmodelled: [] };
+
+/** Differences shown at most; the rest is counted in one last line (the error of `up` names them too). */
+const UNMODELLED_SHOWN = 50;
 
 function engineOptions(i: SchemaResourceInputs): SchemaEngineOptions {
   return {
@@ -42,16 +57,25 @@ function engineOptions(i: SchemaResourceInputs): SchemaEngineOptions {
     allowHazards: i.allowHazards,
     approvals: i.approvals,
     ...(i.schemas ? { schemas: i.schemas } : {}),
+    ...(i.verifyCatalogs === false ? { verifyCatalogs: false } : {}),
   };
 }
 
-function view(p: Plan, i: SchemaResourceInputs, sizes: ReadonlyMap<string, TableSize> = new Map()): PlanView {
+/** The unmodelled differences of a catalog check, one line each (see {@link PlanView.unmodelled}). */
+export function unmodelledLines(check: CatalogCheck | null | undefined): string[] {
+  const all = check?.differences ?? [];
+  const shown = all.slice(0, UNMODELLED_SHOWN).map(formatDifference);
+  return all.length > shown.length ? [...shown, `... and ${all.length - shown.length} more (setpoint schema verify lists them all)`] : shown;
+}
+
+function view(p: Plan, i: SchemaResourceInputs, sizes: ReadonlyMap<string, TableSize> = new Map(), check: CatalogCheck | null = null): PlanView {
   const allowed = allowedForPlan(p, i.allowHazards, i.approvals);
   return {
     plan: reviewPlan(p, allowedBy(allowed), sizes),
     planHash: p.steps.length ? planHash(p) : "",
     refused: [...new Set(refusedHazards(p, allowed).map((h) => h.code))],
     unmanaged: p.unmanaged.map((u) => `${u.kind} ${u.schema}.${u.name}`),
+    unmodelled: p.steps.length ? [] : unmodelledLines(check),
   };
 }
 
@@ -112,10 +136,13 @@ export function refusalMessage(p: Plan, i: SchemaResourceInputs, v: PlanView): s
   return lines.join("\n");
 }
 
-// Steps found by the last `check` of each set of inputs in this provider process, for the `diff`
-// that follows it during `up` (whose check keeps the plan out of the inputs). Read once; `diff`
-// plans again when it is absent.
+// What the last `check` of each set of inputs in this provider process found to do (steps, or
+// unmodelled differences), for the `diff` that follows it during `up` (whose check keeps the plan
+// out of the inputs). Read once; `diff` plans again when it is absent.
 const checkedSteps = new Map<string, number>();
+
+/** Steps plus unmodelled differences: more than zero means the resource is not converged. */
+const pendingOf = (planned: PlannedSchema): number => planned.plan.steps.length + (planned.plan.steps.length ? 0 : (planned.catalogCheck?.differences.length ?? 0));
 const inputsKey = (i: SchemaResourceInputs) => createHash("sha256").update(JSON.stringify(stableArgs(i as unknown as Record<string, unknown>))).digest("hex");
 
 /**
@@ -142,28 +169,31 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
   let v: PlanView;
   try {
     planned = await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs));
-    v = view(planned.plan, inputs, preview ? await sizesOf(inputs.connection, planned.plan) : new Map());
+    v = view(planned.plan, inputs, preview ? await sizesOf(inputs.connection, planned.plan) : new Map(), planned.catalogCheck);
   } catch (err) {
     return { inputs: rest, failures: [{ property: failedProperty(err, inputs), reason: (err as Error).message }] };
   }
-  checkedSteps.set(inputsKey(inputs), planned.plan.steps.length);
+  checkedSteps.set(inputsKey(inputs), pendingOf(planned));
   const fingerprint = planned.fingerprint;
   if (preview) return { inputs: { ...rest, ...inputs, ...kept, fingerprint, ...v } };
   if (v.refused.length) return { inputs: rest, failures: [{ property: "allowHazards", reason: refusalMessage(planned.plan, inputs, v) }] };
   return { inputs: { ...rest, ...inputs, fingerprint, ...EMPTY_VIEW } };
 }
 
-/** `diff`: a change only when the plan is not empty or the arguments changed. Ignores the provider's own code. */
+/**
+ * `diff`: a change only when the plan is not empty, the catalog-level check found differences, or
+ * the arguments changed. Ignores the provider's own code.
+ */
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
   const argsChanged = !sameArgs(olds, news);
   if (argsChanged) return { changes: true, replaces: [], deleteBeforeReplace: false };
-  const shown = news.plan as unknown[] | undefined;
+  const shown = [...((news.plan as unknown[] | undefined) ?? []), ...((news.unmodelled as unknown[] | undefined) ?? [])];
   const inputs = parseSchemaInputs(news);
   const key = inputsKey(inputs);
-  let steps = shown && shown.length ? shown.length : checkedSteps.get(key);
+  let steps = shown.length ? shown.length : checkedSteps.get(key);
   checkedSteps.delete(key);
   if (steps === undefined) {
-    steps = inputs.planAtPreview ? (await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs))).plan.steps.length : 0;
+    steps = inputs.planAtPreview ? pendingOf(await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs))) : 0;
   }
   return { changes: steps > 0, replaces: [], deleteBeforeReplace: false };
 }
@@ -196,7 +226,7 @@ export async function update(_id: string, _olds: Record<string, unknown>, news: 
 export async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
   const inputs = parseSchemaInputs(props);
   const planned = await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs));
-  return { id, props: { ...props, ...view(planned.plan, inputs, await sizesOf(inputs.connection, planned.plan)) } };
+  return { id, props: { ...props, ...view(planned.plan, inputs, await sizesOf(inputs.connection, planned.plan), planned.catalogCheck) } };
 }
 
 /** `delete`: keeps the data unless the deletion policy is `drop`. */

@@ -1,25 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { planSteps, STATE_VERSION, type PreflightReport, type UpgradePhase, type UpgradeState } from "../../sdk/upgrade/index";
+import { planSteps, type PreflightReport, type UpgradeState } from "../../sdk/upgrade/index";
+import { CUTOVER_DONE, upgradeState as state } from "../../test/support/upgrade-state";
 import { parseUpgradeInputs } from "../upgrade-args";
 import { describeStep, formatBytes, planView, preflightLines, refusalText, requestOf, summaryOf } from "./upgrade-view";
 
-function state(phase: UpgradePhase, extra: Partial<UpgradeState> = {}): UpgradeState {
-  return { version: STATE_VERSION, id: "abc123", phase, tables: [], fences: [], reverseSubscribed: false, history: [], ...extra };
-}
-
-const SWITCHED_DONE: Partial<UpgradeState> = {
-  cutover: {
-    fencedAt: 1,
-    deadline: 2,
-    fence: "logins",
-    caughtUp: true,
-    forwardDisabled: true,
-    reverseSlotCreated: true,
-    switching: true,
-    writePauseMs: 42,
-    postSwitchDone: true,
-  },
-};
+const SWITCHED_DONE: Partial<UpgradeState> = { cutover: CUTOVER_DONE };
 
 describe("refusalText and requestOf", () => {
   it("puts the engine's refusals in the resource's words: what is wrong, then what to change", () => {

@@ -97,7 +97,8 @@ export function wantsHelp(args: readonly string[]): boolean {
   return false;
 }
 
-const CONNECTION = `Connections (--url, --dev-url, --blue, --green, --pgbouncer-admin) take a URL
+/** How connections are written (every command's help ends with it). */
+export const CONNECTION = `Connections (--url, --dev-url, --blue, --green, --pgbouncer-admin) take a URL
   postgres://user:password@host:port/database?sslmode=require
 or a libpq connection string, quoted for the shell as one argument:
   "host=db port=5432 dbname=app user=app password='s3cret word' sslmode=require"
@@ -121,7 +122,8 @@ FOREIGN_KEY_VIOLATION: these cannot be allowed; fix the rows first). TYPE_CAST_L
 cast would change) and DATA_UNVERIFIED (a probe did not finish) can be allowed.
 --no-sample-keys leaves row keys out of messages; --no-data-probes turns the probes off.`;
 
-const SCHEMA_FLAGS = `  --url URL|CONNINFO     the target database
+/** The flags of `schema plan` and `schema apply`, one help text for both and for `setpoint --help`. */
+export const SCHEMA_FLAGS = `  --url URL|CONNINFO     the target database
   --schema PATH         desired state: a .sql file, or a directory of .sql files applied in name order
   --dev-url URL         server for scratch databases that normalize the desired SQL
                         (default: an embedded server of the target's major version)
@@ -144,7 +146,8 @@ const UPGRADE_FLAGS = `  --blue URL / --green URL   the database to upgrade and 
   --schema PATH              desired schema to create on green (default: copied from blue)
   --format text|json         output format (default text)`;
 
-const UPGRADE_RUN_FLAGS = `${UPGRADE_FLAGS}
+/** The flags of `upgrade run`, also shown by `setpoint --help`. */
+export const UPGRADE_RUN_FLAGS = `${UPGRADE_FLAGS}
   --until schema-ready|synchronized|switched   where to stop (default switched)
   --finalize                 finalize right after switching (no rollback path kept)
   --deadline MS              cutover deadline from fence to switch (default 30000)

@@ -1,6 +1,6 @@
 import { SetpointError } from "../errors";
 import { packageVersion } from "../version";
-import { HELP, unknownCommand } from "./args";
+import { CONNECTION, HELP, SCHEMA_FLAGS, UPGRADE_RUN_FLAGS, unknownCommand } from "./args";
 import { backupCommand } from "./backup";
 import { prCommentCommand } from "./pr-comment";
 import { schemaCommand } from "./schema";
@@ -58,37 +58,16 @@ Commands:
 Run "setpoint <command> --help" or "setpoint <command> <subcommand> --help" for details, e.g.
 "setpoint schema plan --help" (timeouts of each step, data probes, connection strings).
 
-Schema options:
-  --url URL             the target database: postgres://user:password@host:port/db, or a libpq
-                        connection string "host=... port=... dbname=... user=... password=..."
-  --schema PATH         desired state: a .sql file, or a directory of .sql files applied in name order
-  --dev-url URL         server for scratch databases that normalize the desired SQL
-                        (default: an embedded server of the target's major version)
-  --allow-hazards LIST  hazard codes to accept, comma-separated, or "all"
-  --offline             plain DDL instead of online-safe forms (empty or offline databases)
-  --schemas LIST        schemas to manage (default: those in the desired state)
-  --all-schemas         manage every schema of the database: one the desired state lacks is
-                        dropped (hazard DATA_LOSS_DROP_SCHEMA)
-  --rename table:S.OLD=NEW | column:S.T.OLD=NEW   declare a rename (repeatable)
-  --no-verify           skip the catalog-level check of plan and apply (docs/adr/0014)
-  --lock-timeout MS     lock_timeout of each step (default 3000)
-  --statement-timeout MS / --long-statement-timeout MS
-                        statement_timeout of quick steps (default 60000) / of steps that scan or
-                        rewrite a table (default 10800000)
-  --probe-timeout MS    statement_timeout of each plan-time data probe (default 5000)
+Schema options (of plan and apply):
+${SCHEMA_FLAGS}
   --yes                 apply without stopping at the plan (on a terminal, apply asks instead)
   --out PLAN.json       save the plan: \`schema apply PLAN.json\` runs exactly it, and refuses if
                         the database changed since or the file was edited
 
 Upgrade options (blue-green major-version upgrade; state kept in setpoint.upgrades on blue):
-  --blue URL / --green URL   the database to upgrade and the new, empty one (superusers)
-  --name NAME                which upgrade, when blue has several (default "default")
-  --deadline MS              cutover deadline from fence to switch (default 30000)
-  --verify MODE              checksums | counts | none (default checksums)
-  --pgbouncer-admin URL --pgbouncer-file PATH --pgbouncer-db NAME [--pgbouncer-user NAME]
-                             switch traffic by pausing and repointing PgBouncer (default: blue is
-                             closed to logins and the application is repointed by you)
-  --allow-objects-not-copied accept blue objects Setpoint cannot create on green
+${UPGRADE_RUN_FLAGS}
+
+${CONNECTION}
 
 Options:
   -h, --help      show this help

@@ -46,6 +46,18 @@ describe("prComment", () => {
     expect(md).toContain("preflight refused the upgrade");
   });
 
+  it("lists a Schema's unmodelled differences instead of saying the database matches", () => {
+    const urn = "urn:pulumi:dev::shop::setpoint:index:Schema$pulumi-nodejs:dynamic:Resource::app";
+    const line = "UNMODELLED_DIFFERENCE pg_index.indisclustered public.docs_body_idx: expected false, found true";
+    const md = prComment(parsePreviewJson(JSON.stringify({ steps: [{ op: "update", urn, newState: { inputs: { plan: [], refused: [], unmodelled: [line] } } }] })));
+    expect(md).toContain("### Schema `app`: **differs in unmanaged properties**");
+    expect(md).toContain(`- \`${line}\``);
+    expect(md).toContain("`pulumi up` fails on them until they match");
+    expect(md).not.toContain("The database matches the desired schema.");
+    const matching = prComment(parsePreviewJson(JSON.stringify({ steps: [{ op: "update", urn, newState: { inputs: { plan: [], refused: [], unmodelled: [] } } }] })));
+    expect(matching).toContain("The database matches the desired schema.");
+  });
+
   it("shows a PostgresCluster's spec changes field by field, and lists unchanged resources", () => {
     const preview = parsePreviewJson(
       JSON.stringify({

@@ -109,8 +109,19 @@ function schemaSection(preview: PreviewJson, s: PreviewStep): string[] {
   const plan = (Array.isArray(st.plan) ? st.plan : []) as StepView[];
   const refused = (Array.isArray(st.refused) ? st.refused : []) as string[];
   const errors = errorsFor(preview, s.urn, "setpoint:index:Schema");
-  const status = refused.length || errors.length ? "**refused**" : plan.length ? `${plan.length} step(s)` : "no changes";
+  // Catalog-level differences an empty plan does not remove (ADR 0014): not "no changes".
+  const unmodelled = (Array.isArray(st.unmodelled) ? st.unmodelled : []) as string[];
+  const status = refused.length || errors.length ? "**refused**" : plan.length ? `${plan.length} step(s)` : unmodelled.length ? "**differs in unmanaged properties**" : "no changes";
   const out = [`### Schema \`${nameOf(s.urn)}\`: ${status}`, ""];
+  if (plan.length === 0 && unmodelled.length && !errors.length) {
+    out.push(
+      "The plan is empty, but the database differs from the desired schema in properties Setpoint does not manage; `pulumi up` fails on them until they match (change them on the database or in the desired SQL, or set `verifyCatalogs: false`):",
+      "",
+      ...unmodelled.map((u) => `- \`${u}\``),
+      "",
+    );
+    return out;
+  }
   if (plan.length === 0) {
     out.push(errors.length ? "The plan could not be made:" : "The database matches the desired schema.", "");
     for (const e of errors) out.push("```", e, "```", "");

@@ -15,7 +15,8 @@ import { formatDifference, type CatalogCheck } from "../schema/verify/index";
 import { HELP, parseFlags as parseCommandFlags, SUBCOMMANDS, suggest, unknownCommand, wantsHelp } from "./args";
 import type { CliIO } from "./main";
 
-const COMMON = {
+/** The flags `schema plan` and `schema apply` accept (their help: `SCHEMA_FLAGS` in args.ts). */
+export const SCHEMA_FLAG_SPEC = {
   url: { type: "string" },
   schema: { type: "string" },
   "dev-url": { type: "string" },
@@ -66,7 +67,7 @@ export async function schemaCommand(argv: readonly string[], io: CliIO): Promise
 type Flags = ReturnType<typeof parseFlags>["values"];
 
 function parseFlags(args: readonly string[], sub: string) {
-  return parseCommandFlags(args, COMMON, `schema ${sub}`, sub === "apply" ? 1 : 0);
+  return parseCommandFlags(args, SCHEMA_FLAG_SPEC, `schema ${sub}`, sub === "apply" ? 1 : 0);
 }
 
 function milliseconds(values: Flags, name: "lock-timeout" | "statement-timeout" | "long-statement-timeout" | "probe-timeout"): number | undefined {

@@ -12,7 +12,8 @@ import type { TrafficSwitch } from "../upgrade/traffic";
 import { HELP, parseFlags as parseCommandFlags, SUBCOMMANDS, unknownCommand, wantsHelp } from "./args";
 import { EXIT, type CliIO } from "./main";
 
-const FLAGS = {
+/** The flags the `upgrade` commands accept (the help of `upgrade run`: `UPGRADE_RUN_FLAGS` in args.ts). */
+export const UPGRADE_FLAG_SPEC = {
   blue: { type: "string" },
   green: { type: "string" },
   schema: { type: "string" },
@@ -33,7 +34,7 @@ const FLAGS = {
 type Flags = ReturnType<typeof parseFlags>["values"];
 
 function parseFlags(args: readonly string[], sub: string) {
-  return parseCommandFlags(args, FLAGS, `upgrade ${sub}`);
+  return parseCommandFlags(args, UPGRADE_FLAG_SPEC, `upgrade ${sub}`);
 }
 
 /**

@@ -1,22 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { optionsConflict, phaseRule, planSteps, switchInterrupted, UPGRADE_PHASE_TABLE, UPGRADE_STEPS, type UpgradeRequest } from "./phases";
-import { STATE_VERSION, UPGRADE_PHASES, type UpgradePhase, type UpgradeState } from "./state";
-
-function state(phase: UpgradePhase, extra: Partial<UpgradeState> = {}): UpgradeState {
-  return { version: STATE_VERSION, id: "abc123", phase, tables: [], fences: [], reverseSubscribed: false, history: [], ...extra };
-}
-
-const CUTOVER_DONE: NonNullable<UpgradeState["cutover"]> = {
-  fencedAt: 1,
-  deadline: 2,
-  fence: "logins",
-  caughtUp: true,
-  forwardDisabled: true,
-  reverseSlotCreated: true,
-  switching: true,
-  writePauseMs: 42,
-  postSwitchDone: true,
-};
+import { CUTOVER_DONE, upgradeState as state } from "../../test/support/upgrade-state";
+import { UPGRADE_PHASES, type UpgradeState } from "./state";
 const switched = state("switched", { cutover: CUTOVER_DONE });
 const interrupted = state("switched", { cutover: { ...CUTOVER_DONE, postSwitchDone: false } });
 

@@ -8,25 +8,24 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { crdManifests, GROUP, KINDS, VERSION, type PostgresSchemaStatus } from "../../sdk/api/index";
+import { crdManifests, type PostgresSchemaStatus } from "../../sdk/api/index";
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import { noopLogger } from "../../sdk/reconcile/internal/logger";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
-import { eventually } from "../support/eventually";
+import { conditionOf, createCustomObject, deleteCustomObject, waitForStatus } from "../support/custom-objects";
 import { freshDatabase, majors } from "../support/postgres";
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
 const namespace = "default";
-const plural = KINDS.PostgresSchema.plural;
 const major = majors().includes(17) ? 17 : majors()[0]!;
 /** A scratch "directory" below a regular file: nothing can be created there, not even by root. */
 const notADirectory = join(tmpdir(), `setpoint-failure-status-${process.pid}`);
 
 interface SchemaObject {
   metadata: { name: string; generation?: number };
-  status?: PostgresSchemaStatus;
+  status?: PostgresSchemaStatus & Record<string, unknown>;
 }
 
 describe.skipIf(toolchain.skip !== undefined)("PostgresSchema status after failed reconciles", () => {
@@ -61,37 +60,23 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresSchema status after faile
   it("replaces an older condition with the error of the current reconcile", async () => {
     const objects = cp!.kubeConfig.makeApiClient(CustomObjectsApi);
     const core = cp!.kubeConfig.makeApiClient(CoreV1Api);
-    const read = async (): Promise<SchemaObject> => (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name: "fails" })) as SchemaObject;
-    const ready = (o: SchemaObject) => o.status?.conditions?.find((c) => c.type === "Ready");
+    const waitFor = (what: string, done: (o: SchemaObject) => boolean) => waitForStatus<SchemaObject>(objects, { namespace, kind: "PostgresSchema", name: "fails" }, what, done);
+    const ready = (o: SchemaObject) => conditionOf(o, "Ready");
 
     await core.createNamespacedSecret({ namespace, body: { metadata: { name: "fails-db" }, stringData: { uri: "postgres://app:pw@127.0.0.1:1/app" } } });
-    await objects.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "PostgresSchema",
-        metadata: { name: "fails" },
-        spec: { connection: { secretRef: { name: "fails-db" } }, desired: { sql: "CREATE TABLE t (id int);" }, driftCheckInterval: "2s" },
-      },
-    });
-    await eventually("Ready=False reason DatabaseUnreachable", async () => ready(await read())?.reason === "DatabaseUnreachable");
+    await createCustomObject(objects, namespace, "PostgresSchema", "fails", { connection: { secretRef: { name: "fails-db" } }, desired: { sql: "CREATE TABLE t (id int);" }, driftCheckInterval: "2s" });
+    await waitFor("Ready=False reason DatabaseUnreachable", (o) => ready(o)?.reason === "DatabaseUnreachable");
 
     // The database becomes reachable; now the dev server fails on every reconcile.
     const db = await freshDatabase(major);
     await core.replaceNamespacedSecret({ name: "fails-db", namespace, body: { metadata: { name: "fails-db" }, stringData: { uri: db.url } } });
-    const live = await eventually("the current error in status", async () => {
-      const o = await read();
-      return ready(o)?.reason !== "DatabaseUnreachable" ? o : undefined;
-    });
+    const live = await waitFor("the current error in status", (o) => ready(o)?.reason !== "DatabaseUnreachable");
     expect(ready(live)).toMatchObject({ status: "False", reason: "EmbeddedPostgres", observedGeneration: live.metadata.generation });
     expect(ready(live)?.message).toContain(`${join(notADirectory, "scratch")} is not writable`);
     expect(ready(live)?.message).toContain("SETPOINT_SCRATCH_DIR");
-    expect(live.status?.conditions?.find((c) => c.type === "Degraded")).toMatchObject({ status: "True", reason: "EmbeddedPostgres" });
+    expect(conditionOf(live, "Degraded")).toMatchObject({ status: "True", reason: "EmbeddedPostgres" });
     expect(live.status?.observedGeneration).toBe(live.metadata.generation);
     expect(JSON.stringify(live.status)).not.toContain(db.url);
-    await objects.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name: "fails" });
+    await deleteCustomObject(objects, namespace, "PostgresSchema", "fails");
   }, 120_000);
 });

@@ -3,18 +3,18 @@
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, V1MicroTime } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { crdManifests, GROUP, KINDS, VERSION, type PostgresSchemaStatus } from "../../sdk/api/index";
+import { crdManifests, type PostgresSchemaStatus } from "../../sdk/api/index";
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import type { LogFields, Logger } from "../../sdk/reconcile/index";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
+import { conditionOf as condition, createCustomObject, deleteCustomObject, hasCondition, readCustomObject, waitForStatus } from "../support/custom-objects";
 import { freshDatabase, majors, serverUrl, servers } from "../support/postgres";
 import { eventually } from "../support/eventually";
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
 const namespace = "default";
-const plural = KINDS.PostgresSchema.plural;
 const major = majors().includes(17) ? 17 : majors()[0]!;
 
 const DESIRED = `
@@ -25,12 +25,7 @@ CREATE INDEX books_author_idx ON books (author_id);
 
 interface SchemaObject {
   metadata: { name: string; generation?: number };
-  status?: PostgresSchemaStatus;
-}
-
-/** Polls `check` every 200 ms until it returns true; fails after `timeoutMs`. */
-function condition(o: SchemaObject | undefined, type: string): { status: string; reason: string; message?: string; observedGeneration?: number } | undefined {
-  return o?.status?.conditions?.find((c) => c.type === type);
+  status?: PostgresSchemaStatus & Record<string, unknown>;
 }
 
 describe.skipIf(toolchain.skip !== undefined)("PostgresSchema operator", () => {
@@ -74,23 +69,13 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresSchema operator", () => {
     await core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData: { uri } } });
   };
   const createSchema = async (name: string, secret: string, sql: string): Promise<void> => {
-    await objects.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "PostgresSchema",
-        metadata: { name },
-        spec: { connection: { secretRef: { name: secret } }, desired: { sql }, driftCheckInterval: "2s", allowHazards: ["INDEX_BUILD"] },
-      },
-    });
+    await createCustomObject(objects, namespace, "PostgresSchema", name, { connection: { secretRef: { name: secret } }, desired: { sql }, driftCheckInterval: "2s", allowHazards: ["INDEX_BUILD"] });
   };
-  const read = async (name: string): Promise<SchemaObject> =>
-    (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name })) as SchemaObject;
+  const read = (name: string): Promise<SchemaObject> => readCustomObject<SchemaObject>(objects, namespace, "PostgresSchema", name);
+  const waitFor = (name: string, what: string, ready: (o: SchemaObject) => boolean, timeoutMs?: number): Promise<SchemaObject> =>
+    waitForStatus<SchemaObject>(objects, { namespace, kind: "PostgresSchema", name }, what, ready, timeoutMs);
   const remove = async (name: string): Promise<void> => {
-    await objects.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name });
+    await deleteCustomObject(objects, namespace, "PostgresSchema", name);
   };
   const readyFor = (o: SchemaObject): boolean => {
     const ready = condition(o, "Ready");
@@ -109,7 +94,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresSchema operator", () => {
     const hasColumn = async (): Promise<boolean> =>
       (await sql.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'authors' AND column_name = 'nickname'")).rowCount === 1;
 
-    await eventually("Ready=True for the current generation", async () => readyFor(await read("main")));
+    await waitFor("main", "Ready=True for the current generation", readyFor);
     expect(await tables()).toEqual(["authors", "books"]);
     expect(await hasIndex()).toBe(true);
     let live = await read("main");
@@ -120,7 +105,7 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresSchema operator", () => {
 
     // Out-of-band column holding data: removing it needs DATA_LOSS_DROP_COLUMN, which is not allowed.
     await sql.query("ALTER TABLE authors ADD COLUMN nickname text; INSERT INTO authors VALUES (1, 'Ann', 'A')");
-    await eventually("Degraded=True reason HazardsRefused", async () => condition(await read("main"), "Degraded")?.reason === "HazardsRefused");
+    await waitFor("main", "Degraded=True reason HazardsRefused", (o) => hasCondition(o, "Degraded", { status: "True", reason: "HazardsRefused" }));
     live = await read("main");
     expect(condition(live, "Ready")).toMatchObject({ status: "False", reason: "HazardsRefused" });
     expect(condition(live, "Degraded")?.status).toBe("True");
@@ -132,22 +117,47 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresSchema operator", () => {
 
     // The user resolves it; then a harmless drift (a dropped index) is corrected unattended.
     await sql.query("ALTER TABLE authors DROP COLUMN nickname");
-    await eventually("Ready again", async () => readyFor(await read("main")));
+    await waitFor("main", "Ready again", readyFor);
     await sql.query("DROP INDEX books_author_idx");
     await eventually("index re-created", hasIndex);
     await eventually("drift correction logged", () =>
       lines.some((l) => /drift .*corrected/.test(l.message) && l.fields.name === "main" && Number(l.fields.statements) > 0),
     );
-    await eventually("Ready after the correction", async () => readyFor(await read("main")));
+    await waitFor("main", "Ready after the correction", readyFor);
 
     await remove("main");
+    await sleep(500); // let an in-flight reconcile finish before the database is dropped
+  }, 180_000);
+
+  it("reports a property the engine does not model as UnmodelledDifference in the drift loop, and Ready once it matches", async () => {
+    // The catalog-level check (ADR 0014) in the drift loop: the plan is empty, yet the database
+    // differs from the desired SQL in a column's statistics target (pg_attribute.attstattarget,
+    // which the engine does not model). The drift check must not call that converged.
+    const db = await freshDatabase(major);
+    const sql = await db.client();
+    await createSecret("db-unmodelled", db.url);
+    await createSchema("unmodelled", "db-unmodelled", "CREATE TABLE notes (id bigint PRIMARY KEY, body text);");
+    await waitFor("unmodelled", "Ready=True for the current generation", readyFor);
+
+    await sql.query("ALTER TABLE notes ALTER COLUMN body SET STATISTICS 500");
+    const drifted = await waitFor("unmodelled", "Ready=False reason UnmodelledDifference", (o) => hasCondition(o, "Ready", { status: "False", reason: "UnmodelledDifference" }));
+    expect(condition(drifted, "Degraded")).toMatchObject({ status: "True", reason: "UnmodelledDifference" });
+    expect(condition(drifted, "Ready")?.message).toContain("UNMODELLED_DIFFERENCE pg_attribute.attstattarget public.notes.body");
+    expect(drifted.status?.pendingStatements ?? []).toEqual([]);
+    expect(JSON.stringify(drifted.status)).not.toContain(db.url);
+    // Nothing was changed to hide it: the statistics target is the one set out of band.
+    expect((await sql.query<{ n: string }>("SELECT attstattarget::text AS n FROM pg_attribute WHERE attrelid = 'notes'::regclass AND attname = 'body'")).rows[0]!.n).toBe("500");
+
+    await sql.query("ALTER TABLE notes ALTER COLUMN body SET STATISTICS -1");
+    await waitFor("unmodelled", "Ready again once the catalogs match", readyFor);
+    await remove("unmodelled");
     await sleep(500); // let an in-flight reconcile finish before the database is dropped
   }, 180_000);
 
   it("reports an unreachable database as a condition, without secrets, and keeps serving", async () => {
     await createSecret("db-down", "postgres://app:s3cret-pw@127.0.0.1:1/app");
     await createSchema("down", "db-down", "CREATE TABLE t (id int);");
-    await eventually("Ready=False reason DatabaseUnreachable", async () => condition(await read("down"), "Ready")?.reason === "DatabaseUnreachable");
+    await waitFor("down", "Ready=False reason DatabaseUnreachable", (o) => hasCondition(o, "Ready", { status: "False", reason: "DatabaseUnreachable" }));
     const live = await read("down");
     expect(condition(live, "Ready")?.status).toBe("False");
     expect(condition(live, "Degraded")).toMatchObject({ status: "True", reason: "DatabaseUnreachable" });

@@ -14,6 +14,7 @@ import { enqueueForOwner, enqueueObject, observeForOwner } from "../../sdk/recon
 import { WorkQueue } from "../../sdk/reconcile/internal/work-queue";
 import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
+import { createCustomObject } from "../support/custom-objects";
 import { eventually } from "../support/eventually";
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
@@ -51,18 +52,7 @@ describe.skipIf(toolchain.skip !== undefined)("owner references and expectations
 
   const createNamespace = (name: string): Promise<unknown> => core.createNamespace({ body: { metadata: { name } } });
   const createParent = async (namespace: string, name: string): Promise<KubernetesObject> =>
-    (await objects.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "PostgresSchema",
-        metadata: { name },
-        spec: { connection: { secretRef: { name: "db" } }, desired: { sql: "CREATE TABLE t (id int);" } },
-      },
-    })) as KubernetesObject;
+    (await createCustomObject(objects, namespace, "PostgresSchema", name, { connection: { secretRef: { name: "db" } }, desired: { sql: "CREATE TABLE t (id int);" } })) as KubernetesObject;
   const informerOf = <T extends KubernetesObject>(path: string, clock?: FakeClock): Informer<T> => {
     const informer = new Informer<T>({ kubeConfig: cp!.kubeConfig, path, clock, restartBackoff: { initialMs: 100, maxMs: 100 }, metrics: new MetricsRegistry() });
     stops.push(() => informer.stop());

@@ -11,6 +11,7 @@ import { Informer, objectKey, type InformerEvent } from "../../sdk/reconcile/int
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import type { ControlPlane } from "../support/control-plane";
 import { compactEtcd, installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
+import { createCustomObject, deleteCustomObject } from "../support/custom-objects";
 import { eventually } from "../support/eventually";
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
@@ -42,22 +43,11 @@ describe.skipIf(toolchain.skip !== undefined)("informer relist after 410 Gone (e
 
   const sqlOf = (o: SchemaObject | undefined): string | undefined => o?.spec?.desired?.sql;
   const create = async (name: string): Promise<void> => {
-    await objects.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "PostgresSchema",
-        metadata: { name },
-        spec: { connection: { secretRef: { name: "db" } }, desired: { sql: `CREATE TABLE ${name.replace(/-/g, "_")} (id int);` } },
-      },
-    });
+    await createCustomObject(objects, namespace, "PostgresSchema", name, { connection: { secretRef: { name: "db" } }, desired: { sql: `CREATE TABLE ${name.replace(/-/g, "_")} (id int);` } });
   };
   const setSql = (name: string, sql: string): Promise<unknown> =>
     objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: [{ op: "replace", path: "/spec/desired/sql", value: sql }] });
-  const remove = (name: string): Promise<unknown> => objects.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name });
+  const remove = (name: string): Promise<unknown> => deleteCustomObject(objects, namespace, "PostgresSchema", name);
 
   it("relists on 410, reports every change made while the watch was down, and loses no object", async () => {
     const kept = Array.from({ length: 20 }, (_, i) => `keep-${i}`);

@@ -53,6 +53,11 @@ export interface PairResult {
   /** The first catalog differences when `matches` is false (`-` expected, `+` found). */
   catalogDiff?: string[];
   /**
+   * Those of `catalogDiff` outside the managed scope: a schema only on the target that the pair
+   * does not manage, with what it holds (the engine leaves it alone by design, ADR 0012).
+   */
+  outOfScope?: string[];
+  /**
    * The product's own catalog-level check after `apply` of the new SQL (`setpoint schema verify`,
    * ADR 0014): its unmodelled differences and the number of known ones. Absent when `apply` did
    * not get to run the plan.
@@ -178,6 +183,8 @@ export async function runPair(pair: SchemaPair, options: SuiteOptions, dir: stri
       const diff = await compareWithDirect(options.targetUrl, url, pair.new);
       result.matches = diff.length === 0;
       if (diff.length) result.catalogDiff = diff;
+      const outside = outOfScope(diff, pair.schemas);
+      if (outside.length) result.outOfScope = outside;
     } catch (err) {
       // The comparison is the suite's own check: its failure leaves `matches` unset, not the pair failed.
       result.catalogDiff = [`catalog comparison failed: ${(err as Error).message}`];
@@ -215,11 +222,36 @@ async function productCheck(cli: CliDriver, common: readonly string[], schemaFil
 
 /**
  * A silent divergence: `apply` succeeded and the re-plan is empty, yet the catalogs differ from
- * the new SQL run directly, and the product's catalog check reported nothing, neither an error nor
- * a known difference (column order, `attislocal`: ADR 0008, 0014).
+ * the new SQL run directly within the managed scope, and the product's catalog check reported
+ * nothing, neither an error nor a known difference (column order, `attislocal`: ADR 0008, 0014).
  */
 export function silentDivergence(r: PairResult): boolean {
-  return r.converged && r.matches === false && (r.verify?.differences.length ?? 0) === 0 && (r.verify?.known ?? 0) === 0;
+  const outside = new Set(r.outOfScope ?? []);
+  const inScope = (r.catalogDiff ?? []).filter((l) => !outside.has(l));
+  return r.converged && r.matches === false && inScope.length > 0 && (r.verify?.differences.length ?? 0) === 0 && (r.verify?.known ?? 0) === 0;
+}
+
+/** The schema a catalog line (catalog.ts: `kind identity: detail`) is about. */
+function schemaOfLine(line: string): string | undefined {
+  return /^[-+] schema ([^:]+):/.exec(line)?.[1] ?? /^[-+] (?:default acl|\w+) ("(?:[^"]|"")*"|[^.\s:]+)\./.exec(line)?.[1];
+}
+
+/**
+ * The differences outside the managed scope: schemas found only on the target that the scope does
+ * not include (the default scope is the desired SQL's schemas, which a schema only on the target
+ * is not; a `--schemas` list names its own), and every line about an object in one of them. With
+ * `--all-schemas` every schema is managed and nothing is outside.
+ */
+export function outOfScope(diff: readonly string[], scope: SchemaPair["schemas"]): string[] {
+  if (scope === "all") return [];
+  const expected = new Set(diff.filter((l) => l.startsWith("- schema ")).map(schemaOfLine));
+  const extra = new Set(
+    diff
+      .filter((l) => l.startsWith("+ schema "))
+      .map(schemaOfLine)
+      .filter((n): n is string => n !== undefined && !expected.has(n) && !(Array.isArray(scope) && scope.includes(n))),
+  );
+  return diff.filter((l) => l.startsWith("+ ") && extra.has(schemaOfLine(l) ?? ""));
 }
 
 /** Catalog differences between the database at `url` and a fresh one where `sql` ran directly. */
@@ -362,7 +394,7 @@ export function report(results: readonly PairResult[]): string {
     `${ok}/${total} converged (${pct(ok, total)}%): apply exited 0 and the re-plan is empty`,
     `${matching}/${total} match the new SQL run directly (${pct(matching, total)}%): same catalogs after apply`,
     `${verified}/${total} pass the product's catalog-level check (setpoint schema verify) after apply; ${caught.length} fail it (apply reports UNMODELLED_DIFFERENCE)`,
-    `${silent.length} silent divergence(s): converged, catalogs differ from the new SQL, and the catalog check reported nothing; ${results.filter((r) => (r.verify?.known ?? 0) > 0).length} pair(s) with known differences (reported, not errors)`,
+    `${silent.length} silent divergence(s): converged, catalogs differ from the new SQL within the managed scope, and the catalog check reported nothing; ${results.filter((r) => (r.verify?.known ?? 0) > 0).length} pair(s) with known differences (reported, not errors); ${results.filter((r) => r.outOfScope?.length).length} pair(s) with differences outside the managed scope (left alone by design)`,
     ...(silent.length ? silent.map((r) => `  SILENT ${r.name}: ${(r.catalogDiff ?? []).slice(0, 2).join(" | ")}`) : []),
     ...(caught.length ? ["", "catalog check differences, by pair:", ...caught.map((r) => `  ${r.name}: ${r.verify!.differences.slice(0, 3).join("; ")}${r.verify!.differences.length > 3 ? ` (+${r.verify!.differences.length - 3})` : ""}`)] : []),
     ...(dropped.length ? ["", `UNMANAGED OBJECTS DROPPED in ${dropped.length} pair(s): ${dropped.map((r) => `${r.name} (${r.droppedUnmanaged.join(", ")})`).join("; ")}`] : []),

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshDatabase, majors, serverUrl, servers } from "../support/postgres";
 import { PAIR_KINDS, pairsFor, type PairKind, type SchemaPair } from "./corpus";
 import { inProcessDriver } from "./in-process";
-import { binDriver, invalidSql, report, runSuite, silentDivergence, type PairResult } from "./runner";
+import { binDriver, invalidSql, outOfScope, report, runSuite, silentDivergence, type PairResult } from "./runner";
 
 /** Kinds the core schema engine manages: every pair of these must converge. */
 const MANAGED_KINDS: readonly PairKind[] = ["tables", "constraints", "indexes", "enums", "sequences", "views", "schemas", "extensions"];
@@ -103,5 +103,26 @@ describe(`schema suite sample on PostgreSQL ${major}`, () => {
   it("never drops an object it reports as unmanaged", () => {
     const reporting = results.filter((r) => r.unmanaged.some((u) => u.side === "both"));
     expect(reporting.filter((r) => r.droppedUnmanaged.length > 0).map((r) => `${r.name}: ${r.droppedUnmanaged.join(", ")}`)).toEqual([]);
+  });
+});
+
+describe("silent divergences are counted within the managed scope", () => {
+  const base: PairResult = { name: "x/y/a->b", kind: "extensions", converged: true, planSteps: 1, planHazards: [], unmanaged: [], droppedUnmanaged: [], durationMs: 1, verify: { differences: [], known: 0 } };
+  const leftOver = ["+ schema ext: owner=postgres acl=postgres=UC/postgres", "+ relation ext.t: kind=r"];
+
+  it("leaves out a schema only on the target that the pair does not manage, with its objects", () => {
+    expect(outOfScope(leftOver, undefined)).toEqual(leftOver);
+    expect(outOfScope(leftOver, ["public"])).toEqual(leftOver);
+    // Managed, or expected by the new SQL: a real difference.
+    expect(outOfScope(leftOver, "all")).toEqual([]);
+    expect(outOfScope(leftOver, ["public", "ext"])).toEqual([]);
+    expect(outOfScope([...leftOver, "- schema ext: owner=app acl=app=UC/app"], undefined)).toEqual([]);
+    expect(outOfScope(["+ relation public.t: kind=r"], undefined)).toEqual([]);
+  });
+
+  it("is silent only with a difference in scope that the product's check did not report", () => {
+    expect(silentDivergence({ ...base, matches: false, catalogDiff: leftOver, outOfScope: leftOver })).toBe(false);
+    expect(silentDivergence({ ...base, matches: false, catalogDiff: [...leftOver, "+ relation public.t: kind=r"], outOfScope: leftOver })).toBe(true);
+    expect(silentDivergence({ ...base, matches: false, catalogDiff: ["+ relation public.t: kind=r"], verify: { differences: [], known: 1 } })).toBe(false);
   });
 });

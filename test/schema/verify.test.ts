@@ -207,17 +207,26 @@ describe("setpoint schema verify and the plan text", () => {
     expect(json.converged).toBe(false);
     expect(json.differences.map((d) => [d.catalog, d.property, d.object])).toEqual([["pg_class", "relreplident", "public.orders"]]);
 
-    const planned = await cli(["schema", "plan", ...common, "--format", "json"]);
-    const doc = JSON.parse(planned.stdout) as { converged: boolean; unmanagedDifferences: CatalogDifference[] };
-    // The engine may come to model REPLICA IDENTITY (a step then removes the difference); until then the plan lists it.
-    if (doc.unmanagedDifferences.length) {
-      expect(doc.converged).toBe(false);
-      const applied = await cli(["schema", "apply", ...common, "--yes"]);
-      expect(applied.code).toBe(1);
-      expect(applied.stderr).toContain("UNMODELLED_DIFFERENCE pg_class.relreplident public.orders");
-      expect((await cli(["schema", "plan", ...common, "--no-verify"])).stdout).toContain("No changes: the database matches the desired schema.");
-    }
     await runSql(db, "ALTER TABLE orders REPLICA IDENTITY DEFAULT");
     expect((await cli(["schema", "verify", ...common])).code).toBe(0);
+
+    // A property the engine does not model (a column's storage; REPLICA IDENTITY is modelled, so a
+    // plan step removes that one): plan lists it instead of "No changes", and apply fails on it.
+    await runSql(db, "ALTER TABLE orders ALTER COLUMN note SET STORAGE EXTERNAL");
+    const text = await cli(["schema", "plan", ...common]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain("No changes the engine can make, but the database differs from the desired schema in 1 unmanaged propert(ies) (apply fails on them):");
+    expect(text.stdout).toContain('UNMODELLED_DIFFERENCE pg_attribute.attstorage public.orders.note: expected "x", found "e"');
+    expect(text.stdout).not.toContain("No changes: the database matches");
+    const doc = JSON.parse((await cli(["schema", "plan", ...common, "--format", "json"])).stdout) as { converged: boolean; steps: unknown[]; unmanagedDifferences: CatalogDifference[] };
+    expect(doc.steps).toEqual([]);
+    expect(doc.converged).toBe(false);
+    expect(doc.unmanagedDifferences.map((d) => [d.catalog, d.property, d.object])).toEqual([["pg_attribute", "attstorage", "public.orders.note"]]);
+    const applied = await cli(["schema", "apply", ...common, "--yes"]);
+    expect(applied.code).toBe(1);
+    expect(applied.stderr).toContain("UNMODELLED_DIFFERENCE pg_attribute.attstorage public.orders.note");
+    expect((await cli(["schema", "plan", ...common, "--no-verify"])).stdout).toContain("No changes: the database matches the desired schema.");
+    await runSql(db, "ALTER TABLE orders ALTER COLUMN note SET STORAGE EXTENDED");
+    expect((await cli(["schema", "plan", ...common])).stdout).toContain("No changes: the database matches the desired schema.");
   });
 });
