@@ -190,6 +190,14 @@ async function main(): Promise<void> {
     await eventually("3 instances ready again", () => settled(v.status(), 3), 120_000, 250);
     console.log(`healed in ${((Date.now() - healStart) / 1000).toFixed(1)} s`);
     printPods(watch);
+    // Where the failover's seconds went, as this process saw them (the watch polls; Events carry
+    // the operator's steps).
+    const timeline = [
+      { at: failedAt, text: "the writer's first failed attempt" },
+      { at: firstAck.at, text: `the first acknowledged write (${firstAck.server})` },
+      ...v.changes.filter((c) => c.at >= killedAt && c.at <= firstAck.at + 2000).map((c) => ({ at: c.at, text: `${c.kind}: ${c.text}` })),
+    ].sort((a, b) => a.at - b.at);
+    console.log(`failover timeline (s after the kill):\n${timeline.map((e) => `  +${((e.at - killedAt) / 1000).toFixed(2).padStart(6)}  ${e.text}`).join("\n")}`);
 
     const current = await maxConnectionsOf(app);
     step(`raising max_connections ${current} -> ${MAX_CONNECTIONS} (needs a restart): pulumi up`);
