@@ -4,6 +4,8 @@
 // processes and the operator as a local process. Both give the demo the same things: an API
 // server, how to reach the rw Service, how to kill the primary, and a stop that removes everything.
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { clusterObjectNames, crdManifests } from "../../sdk/api/index";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
@@ -32,6 +34,8 @@ export interface ClusterPlatform {
   readonly killWhat: string;
   /** Kills the primary `pod`'s PostgreSQL; resolves to a description (pid, container id). */
   killPrimary(pod: string): Promise<string>;
+  /** The operator's log so far, when it runs in a pod (read from the kubelet's log directory). */
+  operatorLog?(): string;
   /** Stops everything; resolves to what was left behind (empty when everything went). */
   stop(): Promise<string[]>;
 }
@@ -85,6 +89,16 @@ export async function startRealPods(namespace: string, name: string, major: Post
       const id = p.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, "");
       must("ctr", ["--address", node.containerdSocket, "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", id]);
       return `container ${id.slice(0, 12)} SIGKILLed by containerd; the kubelet restarts it`;
+    },
+    operatorLog: () => {
+      const root = join(node.dir, "pod-logs");
+      const files = (dir: string): string[] =>
+        readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+      return readdirSync(root)
+        .filter((d) => d.startsWith(`${real.operator.namespace}_`))
+        .flatMap((d) => files(join(root, d)).sort())
+        .map((f) => readFileSync(f, "utf8"))
+        .join("");
     },
     stop: async () => {
       stopProvisioner();

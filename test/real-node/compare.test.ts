@@ -13,6 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { describe, expect, it } from "vitest";
 import { realPodsUnavailable, startHarness, startRealPods, type ClusterPlatform } from "../../examples/support/cluster-platform";
+import { watchCluster } from "../../examples/support/cluster-watch";
 import { ensureBuilt } from "../../examples/support/demo";
 import { clusterObjectNames, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
 import { recorder } from "../support/cluster";
@@ -50,8 +51,11 @@ interface Timings {
 const conditions = (s: PostgresClusterStatus | undefined): Reported["ready"] =>
   (s?.conditions ?? []).map((c) => [c.type, c.status, c.reason] as [string, string, string | undefined]).sort((a, b) => a[0].localeCompare(b[0]));
 
-/** Runs the scenario on `p`; everything it created goes with `p.stop()`. */
-async function scenario(p: ClusterPlatform): Promise<{ reported: Reported; timings: Timings }> {
+/**
+ * Runs the scenario on `p`; everything it created goes with `p.stop()`. `operatorLog`: the
+ * operator's log lines (JSON or text), for the printed failover timeline.
+ */
+async function scenario(p: ClusterPlatform, operatorLog: () => string): Promise<{ reported: Reported; timings: Timings }> {
   const core = p.kubeConfig.makeApiClient(CoreV1Api);
   const objects = p.kubeConfig.makeApiClient(CustomObjectsApi);
   const status = async (): Promise<PostgresClusterStatus | undefined> =>
@@ -72,6 +76,7 @@ async function scenario(p: ClusterPlatform): Promise<{ reported: Reported; timin
     return c;
   };
 
+  const watch = watchCluster({ kubeConfig: p.kubeConfig, namespace: NS, name: NAME, print: () => undefined });
   let t = Date.now();
   await createCustomObject(objects, NS, "PostgresCluster", NAME, { postgresVersion: 17, instances: 3, synchronous: { number: 1 }, storage: { size: "1Gi" } });
   const first = await settled();
@@ -94,6 +99,18 @@ async function scenario(p: ClusterPlatform): Promise<{ reported: Reported; timin
     const deleteToStatusS = (Date.now() - t) / 1000;
     const healed = await settled();
     const deleteToHealedS = (Date.now() - t) / 1000;
+    // Where the seconds went: what the watch saw and the operator's failover lines, after the delete.
+    const deletedAt = t;
+    const steps = [
+      { at: ack.at, text: `the first write acknowledged by ${ack.server}` },
+      ...watch.changes.filter((c) => c.at >= deletedAt).map((c) => ({ at: c.at, text: `${c.kind}: ${c.text}` })),
+      ...operatorLog()
+        .split("\n")
+        .filter((l) => /failover|fenc|promot|selector/i.test(l))
+        .map((l) => ({ at: Date.parse(/(\d{4}-\d\d-\d\dT[\d:.]+Z)/.exec(l)?.[1] ?? ""), text: `operator: ${l.slice(0, 300)}` }))
+        .filter((e) => e.at >= deletedAt - 1000),
+    ].sort((a, b) => a.at - b.at);
+    console.log(`${p.kind}: after the primary's pod was deleted (s):\n${steps.map((e) => `  +${((e.at - deletedAt) / 1000).toFixed(2).padStart(6)}  ${e.text}`).join("\n")}`);
     await sleep(500);
     await w.stop();
     const check = await superuser(await podIp(healed.currentPrimary!));
@@ -117,6 +134,7 @@ async function scenario(p: ClusterPlatform): Promise<{ reported: Reported; timin
     };
   } finally {
     await w.stop();
+    await watch.stop();
   }
 }
 
@@ -125,9 +143,10 @@ describe.skipIf(unavailable !== undefined)("the node harness and real pods repor
 
   it("runs the scenario on the node harness", async () => {
     ensureBuilt();
-    const p = await startHarness(NS, NAME, recorder([]));
+    const lines: string[] = [];
+    const p = await startHarness(NS, NAME, recorder(lines));
     try {
-      results.harness = await scenario(p);
+      results.harness = await scenario(p, () => lines.join("\n"));
     } finally {
       await p.stop();
     }
@@ -138,7 +157,7 @@ describe.skipIf(unavailable !== undefined)("the node harness and real pods repor
     const p = await startRealPods(NS, NAME, 17);
     let left: string[] = [];
     try {
-      results["real-pods"] = await scenario(p);
+      results["real-pods"] = await scenario(p, () => p.operatorLog?.() ?? "");
     } finally {
       left = await p.stop();
     }
