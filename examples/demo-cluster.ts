@@ -1,33 +1,38 @@
 // `npm run demo:cluster`: the PostgresCluster operator end to end, with real PostgreSQL servers.
-// Starts a local control plane (etcd, kube-apiserver and the garbage collector from the
-// toolchain), a node harness that plays the kubelet (each pod's PostgreSQL runs as a local
-// process on its own 127.B.x.y address) and the operator as a local process; `pulumi up`s
+// On real pods when the machine can run a real node (root, the toolchain's node group, containerd,
+// runc, debootstrap: examples/support/cluster-platform.ts): the node (kubelet + containerd +
+// kube-proxy + CoreDNS), Setpoint's instance image built and imported, and the operator deployed
+// in its pod by `pulumi up` of the Operator component. Otherwise on the node harness that plays the
+// kubelet (each pod's PostgreSQL a local process on its own 127.B.x.y address) with the operator
+// as a local process. The first line of the output says which. Then it `pulumi up`s
 // examples/cluster (a 3-instance cluster with synchronous replication, and a Schema on it); runs
-// a writer that commits numbered rows through the rw Service; kills the primary's server for
-// good and prints the failover time and the acknowledged rows missing afterwards; then raises
-// max_connections with a second `pulumi up` and prints the rolling restart as the cluster's
-// pods and status show it. Everything it started is stopped and its files removed at the end,
-// also when a step fails or the demo is interrupted (Ctrl-C).
+// a writer that commits numbered rows through the rw Service; kills the primary (its container on
+// real pods, its server for good on the harness) and prints the failover time and the
+// acknowledged rows missing afterwards; then raises max_connections with a second `pulumi up` and
+// prints the rolling restart as the cluster's pods and status show it. Everything it started is
+// stopped and its files removed at the end, also when a step fails or the demo is interrupted
+// (Ctrl-C); on real pods it prints what the node left behind (nothing).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { Client, type ClientConfig } from "pg";
-import { clusterObjectNames, crdManifests, type PostgresClusterStatus } from "../sdk/api/index";
-import { startOperator, type RunningOperator } from "../sdk/operator/main";
-import { installCrds, startControlPlane, type ControlPlane } from "../test/support/control-plane";
+import { clusterObjectNames, type PostgresClusterStatus } from "../sdk/api/index";
+import type { PostgresMajor } from "../sdk/postgres/versions";
 import { eventually } from "../test/support/eventually";
-import { startNodeHarness, type NodeHarness } from "../test/support/node/harness";
-import { startServiceProxy, type ServiceProxy } from "../test/support/service-proxy";
+import { REAL_OPERATOR_TOOLS } from "../test/support/real-node/operator";
+import { realPodsUnavailable, startHarness, startRealPods, type ClusterPlatform } from "./support/cluster-platform";
 import { watchCluster, type ClusterChange, type ClusterWatch } from "./support/cluster-watch";
-import { ensureBuilt, localStack, recordingLogger, requireToolchain, runMain, step, stopOnce } from "./support/demo";
+import { ensureBuilt, localStack, requireToolchain, runMain, step, stopOnce } from "./support/demo";
 import { startWriter, type Ack, type Writer } from "../test/support/writer";
 
 const programDir = join(__dirname, "cluster");
 const NAMESPACE = "default";
 const NAME = "shop";
 const TABLE = "orders";
+/** examples/cluster's postgresVersion: the instance image built on real pods. */
+const POSTGRES_VERSION: PostgresMajor = 17;
 const TOOLS = ["pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "etcd", "kube-apiserver", "kube-controller-manager"];
 /** The max_connections the demo raises the cluster's to (a change that needs a restart). */
 const MAX_CONNECTIONS = "200";
@@ -89,57 +94,44 @@ function rolloutSummary(changes: readonly ClusterChange[], primary: string | und
 
 async function main(): Promise<void> {
   step("toolchain");
-  const tc = requireToolchain(TOOLS);
+  const notReal = realPodsUnavailable();
+  console.log(notReal === undefined ? "mode: real pods (a real node: kubelet + containerd; the operator in its pod)" : `mode: node harness (plays the kubelet; real pods unavailable: ${notReal})`);
+  const tc = requireToolchain(notReal === undefined ? REAL_OPERATOR_TOOLS : TOOLS);
   ensureBuilt();
 
   const work = mkdtempSync(join(tmpdir(), "setpoint-demo-cluster-"));
   const stack = localStack(tc, programDir, work);
-  let cp: ControlPlane | undefined;
-  let node: NodeHarness | undefined;
-  let operator: RunningOperator | undefined;
-  let proxy: ServiceProxy | undefined;
+  let platform: ClusterPlatform | undefined;
   let watch: ClusterWatch | undefined;
   let writer: Writer | undefined;
   const stopAll = stopOnce(async () => {
     step("stopping everything");
     await writer?.stop();
     await watch?.stop();
-    await proxy?.stop();
-    await operator?.stop().catch((err: unknown) => console.error(`stopping the operator: ${String(err)}`));
     // Removing the stack without `pulumi destroy`: the control plane and everything in it go next.
     await stack.remove();
-    await node?.stop();
-    await cp?.stop();
+    const left = await platform?.stop();
     rmSync(work, { recursive: true, force: true });
-    console.log("stopped the writer, the operator, the node's PostgreSQL servers and the control plane, and removed the demo's files");
+    console.log(
+      platform?.kind === "real-pods"
+        ? "stopped the writer, the real node (pods, containerd, kubelet, control plane) and removed the demo's files"
+        : "stopped the writer, the operator, the node's PostgreSQL servers and the control plane, and removed the demo's files",
+    );
+    if (platform?.kind === "real-pods") console.log(`left behind: ${left?.length ? left.join(", ") : "nothing"}`);
   });
 
   try {
-    step("starting the local control plane (etcd + kube-apiserver + garbage collector)");
-    cp = await startControlPlane({ toolchain: tc, controllers: ["garbagecollector", "pvc-protection"] });
-    console.log(`API server ${cp.server}; etcd pid ${cp.pids.etcd}, kube-apiserver pid ${cp.pids.apiserver}; kubeconfig ${cp.kubeconfigPath}`);
-    // What the Operator component installs on a real cluster (examples/kubernetes); here the operator runs locally.
-    await installCrds(cp.kubeConfig, crdManifests());
-    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
-
-    step("starting the node harness (plays the kubelet: each pod's PostgreSQL is a local process)");
-    node = await startNodeHarness({ kubeConfig: cp.kubeConfig });
-    console.log(`node ${node.nodeName}: pod addresses 127.${node.block}.x.y, volumes in ${node.baseDir}`);
-
-    step("starting the operator (local process, out of cluster)");
-    const logLines: string[] = [];
-    operator = await startOperator({ kubeconfig: cp.kubeConfig, namespace: NAMESPACE, metricsPort: 0, metricsHost: "127.0.0.1", logger: recordingLogger(logLines) });
+    platform = notReal === undefined ? await startRealPods(NAMESPACE, NAME, POSTGRES_VERSION) : await startHarness(NAMESPACE, NAME);
+    const p = platform;
+    const core = p.kubeConfig.makeApiClient(CoreV1Api);
     const names = clusterObjectNames(NAME);
-    // No kube-proxy here: a local stand-in gives the rw Service an address on this machine.
-    proxy = await startServiceProxy({ kubeConfig: cp.kubeConfig, namespace: NAMESPACE, service: names.readWriteService });
-    console.log(`${names.readWriteService} Service reachable at ${proxy.host}:${proxy.port} (each new connection goes to the pod the Service selects)`);
 
     step(`pulumi up (examples/cluster, stack ${stack.name}, local file backend)`);
-    watch = watchCluster({ kubeConfig: cp.kubeConfig, namespace: NAMESPACE, name: NAME, print: (l) => console.log(`cluster  | ${l}`) });
+    watch = watchCluster({ kubeConfig: p.kubeConfig, namespace: NAMESPACE, name: NAME, print: (l) => console.log(`cluster  | ${l}`) });
     await stack.init();
     // Secrets go in on stdin, never on the command line.
-    await stack.run(["config", "set", "--secret", "kubeconfig"], { show: false, input: readFileSync(cp.kubeconfigPath, "utf8") });
-    await stack.run(["config", "set", "readWriteAddress", `${proxy.host}:${proxy.port}`], { show: false });
+    await stack.run(["config", "set", "--secret", "kubeconfig"], { show: false, input: readFileSync(p.kubeconfigPath, "utf8") });
+    await stack.run(["config", "set", "readWriteAddress", p.readWriteAddress], { show: false });
     const startedUp = Date.now();
     await stack.run(["up", "--yes", "--skip-preview", "--suppress-progress"], { timeoutMs: UP_TIMEOUT_MS });
     console.log(`pulumi up: 3 instances Ready and the Schema applied in ${((Date.now() - startedUp) / 1000).toFixed(1)} s`);
@@ -148,7 +140,9 @@ async function main(): Promise<void> {
     printPods(watch);
     const secret = (await core.readNamespacedSecret({ name: names.appSecret, namespace: NAMESPACE })).data ?? {};
     const field = (k: string): string => Buffer.from(secret[k] ?? "", "base64").toString("utf8");
-    const app: ClientConfig = { host: proxy.host, port: proxy.port, user: field("username"), password: field("password"), database: field("dbname") };
+    const rw = await p.readWriteEndpoint();
+    console.log(`the writer reaches ${names.readWriteService} at ${rw.host}:${rw.port}`);
+    const app: ClientConfig = { host: rw.host, port: rw.port, user: field("username"), password: field("password"), database: field("dbname") };
     const columns = await withClient(app, async (c) =>
       (await c.query<{ c: string }>("select column_name || ' ' || data_type as c from information_schema.columns where table_name = $1 order by ordinal_position", [TABLE])).rows.map((r) => r.c),
     );
@@ -162,29 +156,48 @@ async function main(): Promise<void> {
     const oldIp = watch.pods().find((p) => p.metadata?.name === oldPrimary)?.status?.podIP;
     console.log(`${w.acked.length} rows acknowledged so far, all by ${oldPrimary} (${oldIp ?? "?"})`);
 
-    step(`killing the primary's server (${oldPrimary}, pid ${node.pid(NAMESPACE, oldPrimary) ?? "?"}) for good`);
+    step(`killing the primary's ${p.killWhat} (${oldPrimary})`);
+    const failuresBefore = w.failures();
     const killedAt = Date.now();
-    node.crash(NAMESPACE, oldPrimary);
-    const firstAck = await eventually("a write acknowledged by a new primary", () => w.acked.find((a) => a.at > killedAt && a.server !== oldIp), FAILOVER_TIMEOUT_MS, 50).catch((err: unknown) => {
+    console.log(await p.killPrimary(oldPrimary));
+    // The kill has taken effect once a write fails; the outage lasts until the next acknowledged one.
+    const failedAt = await eventually("a failed write after the kill", () => (w.failures() > failuresBefore ? Date.now() : undefined), FAILOVER_TIMEOUT_MS, 10);
+    const firstAck = await eventually("a write acknowledged after the kill", () => w.acked.find((a) => a.at > failedAt), FAILOVER_TIMEOUT_MS, 10).catch((err: unknown) => {
       throw new Error(`failover did not complete: ${(err as Error).message}`);
     });
     const v = watch;
-    const newPrimary = await eventually("the new primary in status", () => {
-      const p = v.status()?.currentPrimary;
-      return p !== undefined && p !== oldPrimary ? p : undefined;
-    }, FAILOVER_TIMEOUT_MS, 50);
+    const inPlace = firstAck.server === oldIp;
+    const newPrimary = inPlace
+      ? oldPrimary
+      : await eventually("the new primary in status", () => {
+          const np = v.status()?.currentPrimary;
+          return np !== undefined && np !== oldPrimary ? np : undefined;
+        }, FAILOVER_TIMEOUT_MS, 50);
     const ackedAtFailover = [...w.acked];
     const lost = await withClient(app, (c) => missingRows(c, ackedAtFailover));
     step("failover");
-    console.log(`${newPrimary} (${firstAck.server}) acknowledged its first write ${((firstAck.at - killedAt) / 1000).toFixed(2)} s after ${oldPrimary} was killed`);
+    console.log(
+      inPlace
+        ? `${oldPrimary} was restarted in place by the kubelet before the operator's failover grace ended, and acknowledged a write again ${((firstAck.at - killedAt) / 1000).toFixed(2)} s after it was killed`
+        : `${newPrimary} (${firstAck.server}) acknowledged its first write ${((firstAck.at - killedAt) / 1000).toFixed(2)} s after ${oldPrimary} was killed`,
+    );
+    console.log(`primary after the failover: ${newPrimary} (${inPlace ? "restarted in place" : `promoted, was ${oldPrimary}`})`);
     console.log(`failover completed in ${((firstAck.at - killedAt) / 1000).toFixed(1)} s, lost ${lost.length} acknowledged rows (${ackedAtFailover.length} acknowledged, all checked on ${newPrimary})`);
     if (lost.length > 0) console.log(`missing ids: ${lost.slice(0, 20).map((a) => a.id).join(", ")}${lost.length > 20 ? ", ..." : ""}`);
 
-    step(`waiting for the cluster to heal (${oldPrimary} re-cloned as a replica)`);
+    step(inPlace ? "waiting for the cluster to settle" : `waiting for the cluster to heal (${oldPrimary} back as a replica)`);
     const healStart = Date.now();
     await eventually("3 instances ready again", () => settled(v.status(), 3), 120_000, 250);
     console.log(`healed in ${((Date.now() - healStart) / 1000).toFixed(1)} s`);
     printPods(watch);
+    // Where the failover's seconds went, as this process saw them (the watch polls; Events carry
+    // the operator's steps).
+    const timeline = [
+      { at: failedAt, text: "the writer's first failed attempt" },
+      { at: firstAck.at, text: `the first acknowledged write (${firstAck.server})` },
+      ...v.changes.filter((c) => c.at >= killedAt && c.at <= firstAck.at + 2000).map((c) => ({ at: c.at, text: `${c.kind}: ${c.text}` })),
+    ].sort((a, b) => a.at - b.at);
+    console.log(`failover timeline (s after the kill):\n${timeline.map((e) => `  +${((e.at - killedAt) / 1000).toFixed(2).padStart(6)}  ${e.text}`).join("\n")}`);
 
     const current = await maxConnectionsOf(app);
     step(`raising max_connections ${current} -> ${MAX_CONNECTIONS} (needs a restart): pulumi up`);

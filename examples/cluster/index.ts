@@ -15,10 +15,13 @@
 //   readWriteAddress      host:port at which the machine running Pulumi reaches the cluster's rw
 //                         Service (e.g. a `kubectl port-forward svc/shop-rw 5432`). Unset, the
 //                         Schema connects by the URL in the cluster's application Secret, whose
-//                         host is the Service's in-cluster name.
+//                         host is the Service's in-cluster name. "clusterIP": the rw
+//                         Service's ClusterIP, port 5432 (Pulumi runs on a node of the cluster,
+//                         where kube-proxy's rules reach ClusterIPs).
 //
-// `npm run demo:cluster` runs this against a local API server whose "node" runs each pod's
-// PostgreSQL as a local process, with the operator as a local process too.
+// `npm run demo:cluster` runs this against a real node (kubelet + containerd) with the operator
+// deployed in its pod when the machine can run one, else against a local API server whose "node"
+// runs each pod's PostgreSQL as a local process, with the operator as a local process too.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PostgresCluster, Schema, type SchemaArgs } from "setpoint/components";
@@ -47,7 +50,13 @@ const cluster = new PostgresCluster(
 
 /** The application Secret's credentials, with the host and port of `address` instead of the Service's. */
 function viaAddress(address: string): SchemaArgs["connection"] {
-  const [host, port] = address.split(":");
+  const [host, port] =
+    address === "clusterIP"
+      ? [
+          k8s.core.v1.Service.get("shop-rw", pulumi.interpolate`${cluster.namespace}/${cluster.readWriteHost.apply((h: string) => h.split(".")[0]!)}`, { provider, dependsOn: [cluster] }).spec.clusterIP,
+          "5432",
+        ]
+      : address.split(":");
   const secret = k8s.core.v1.Secret.get("shop-app", pulumi.interpolate`${cluster.namespace}/${cluster.secretName}`, { provider });
   const field = (key: string) => secret.data.apply((d) => Buffer.from(d[key] ?? "", "base64").toString("utf8"));
   return { host: host!, port: Number(port ?? 5432), user: field("username"), password: field("password"), database: field("dbname") };

@@ -8,15 +8,14 @@
 // again is printed and no acknowledged row may be lost. Then a parameter that needs a restart
 // (replicas restarted, a switchover: the writers' pause printed) and scaling 3 -> 2 -> 3. Times are printed and written to
 // docs/real-pods.md by hand; the bound asserted is loose (a loaded CI machine), the target 10 s.
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { chownSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instanceImageRecipe } from "../../images/recipes";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
-import { INSTANCE_UID } from "../../sdk/operator/cluster/objects";
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import { recorder } from "../support/cluster";
@@ -26,6 +25,7 @@ import { eventually } from "../support/eventually";
 import { must, run } from "../support/real-node/host";
 import { recipeConfig, recipeRootfs } from "../support/real-node/images";
 import { startRealNode, type RealNode } from "../support/real-node/node";
+import { startVolumeProvisioner } from "../support/real-node/volumes";
 import { majors } from "../support/postgres";
 import { startWriter, type Writer } from "../support/writer";
 
@@ -98,49 +98,6 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
       throw new Error(`${String(err)}\n${await diagnostics()}`);
     });
 
-  /**
-   * A static provisioner for this node: each pending claim gets a hostPath volume under the run
-   * directory, owned by the instance image's user (hostPath volumes ignore fsGroup), pre-bound to
-   * the claim; kube-controller-manager's binder completes the binding.
-   */
-  function provisioner(): () => void {
-    let stopped = false;
-    const seen = new Set<string>();
-    void (async () => {
-      while (!stopped) {
-        try {
-          for (const pvc of (await core().listNamespacedPersistentVolumeClaim({ namespace: ns })).items as V1PersistentVolumeClaim[]) {
-            const uid = pvc.metadata!.uid!;
-            if (pvc.status?.phase === "Bound" || pvc.metadata?.deletionTimestamp || seen.has(uid)) continue;
-            seen.add(uid);
-            const dir = join(node!.dir, "volumes", `${pvc.metadata!.name}-${uid.slice(0, 8)}`);
-            mkdirSync(dir, { recursive: true, mode: 0o700 });
-            chownSync(dir, INSTANCE_UID, INSTANCE_UID);
-            await core().createPersistentVolume({
-              body: {
-                metadata: { name: `pv-${uid.slice(0, 13)}` },
-                spec: {
-                  capacity: { storage: pvc.spec!.resources!.requests!.storage! },
-                  accessModes: pvc.spec!.accessModes!,
-                  persistentVolumeReclaimPolicy: "Retain",
-                  storageClassName: pvc.spec?.storageClassName ?? "",
-                  hostPath: { path: dir, type: "Directory" },
-                  claimRef: { namespace: ns, name: pvc.metadata!.name!, uid },
-                },
-              },
-            });
-          }
-        } catch (err) {
-          lines.push(`provisioner: ${(err as Error).message}`);
-        }
-        await sleep(300);
-      }
-    })();
-    return () => {
-      stopped = true;
-    };
-  }
-
   beforeAll(async () => {
     node = await startRealNode({ toolchain: toolchain.env! });
     const work = join(node.dir, "instance-image");
@@ -154,7 +111,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     times.imageImportS = (Date.now() - t) / 1000;
     must("rm", ["-rf", join(work, "rootfs")]);
     await installCrds(node.controlPlane.kubeConfig, crdManifests());
-    stopProvisioner = provisioner();
+    stopProvisioner = startVolumeProvisioner(node, ns, (m) => lines.push(m));
     operator = await startOperator({ kubeconfig: node.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
   }, 1_800_000); // may wait for another real node of this run to finish
 

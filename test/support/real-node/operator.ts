@@ -7,7 +7,8 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ToolchainEnv } from "../../../scripts/toolchain/paths.mjs";
-import { OPERATOR_IMAGE } from "../../../images/recipes";
+import { instanceImageRecipe, OPERATOR_IMAGE } from "../../../images/recipes";
+import type { PostgresMajor } from "../../../sdk/postgres/versions";
 import { createPulumiProject, errorsOf, requireTypeScriptPrelude, summaryOf, type EngineEvent, type PulumiProject } from "../pulumi";
 import { run } from "./host";
 import { recipeConfig, recipeRootfs } from "./images";
@@ -61,6 +62,24 @@ export function importOperatorImage(node: RealNode, ref = OPERATOR_TEST_IMAGE): 
     const uids = new Set(passwd.split("\n").map((l) => Number(l.split(":")[2])));
     node.importRootfs(rootfs, ref, recipeConfig(OPERATOR_IMAGE));
     return { ref, uidUnknownToImage: (uid) => !uids.has(uid), buildMs: Date.now() - started };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Builds Setpoint's instance image of `major` from its recipe and imports it into the node's
+ * containerd as `setpoint-postgres:<major>` (the image the operator's pods use by default);
+ * resolves to the wall time it took, in ms.
+ */
+export function importInstanceImage(node: RealNode, major: PostgresMajor): number {
+  const started = Date.now();
+  const work = mkdtempSync(join(node.dir, "instance-image-"));
+  try {
+    const recipe = instanceImageRecipe(major);
+    recipeRootfs(recipe, join(work, "rootfs"));
+    node.importRootfs(join(work, "rootfs"), `setpoint-postgres:${major}`, recipeConfig(recipe));
+    return Date.now() - started;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
