@@ -88,9 +88,11 @@ export class PostgresContainer {
       this.child.once("exit", (code, signal) => {
         // A signal death reports 128+n, as a container runtime does.
         this.exitInfo = { exitCode: code ?? 128 + (SIGNALS[signal ?? ""] ?? 0), signal: signal ?? undefined, finishedAt: new Date() };
-        // PID 1 gone: the runtime kills what is left in the container.
+        // PID 1 gone: the runtime kills what is left in the container, and reports it stopped only
+        // once every process of it is gone (a restart never meets the old server's lock file or port).
         this.killGroup("SIGKILL");
-        res(this.exitInfo);
+        const exit = this.exitInfo;
+        void this.groupGone().then(() => res(exit));
       });
     });
   }
@@ -154,6 +156,20 @@ export class PostgresContainer {
       if (this.child.pid !== undefined) process.kill(-this.child.pid, signal);
     } catch {
       // already gone
+    }
+  }
+
+  /** Resolves when no process of the container's group is left (reaped), or after 20 s. */
+  private async groupGone(): Promise<void> {
+    const pgid = this.child.pid;
+    if (pgid === undefined) return;
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+      try {
+        process.kill(-pgid, 0);
+      } catch {
+        return;
+      }
+      await sleep(50);
     }
   }
 
