@@ -139,47 +139,50 @@ describe.each(majors())("base backup over the replication protocol, PostgreSQL %
     expect(result.endLsn >= result.startLsn || result.endLsn.length > result.startLsn.length).toBe(true);
   }, 60_000);
 
-  it.runIf(major === majors()[majors().length - 1])("a consumer that fails stops the transfer, and its error is the one reported", async () => {
-    let chunks = 0;
-    const failing = streamBaseBackup({ source: source() }, async (_archive, data) => {
-      for await (const _chunk of data) if (++chunks === 3) throw new Error("disk full (test)");
+  // Bad input and failures: once, on the newest major (registered only there, so nothing is skipped).
+  if (major === majors()[majors().length - 1]) {
+    it("a consumer that fails stops the transfer, and its error is the one reported", async () => {
+      let chunks = 0;
+      const failing = streamBaseBackup({ source: source() }, async (_archive, data) => {
+        for await (const _chunk of data) if (++chunks === 3) throw new Error("disk full (test)");
+      });
+      await expect(failing).rejects.toThrow(/disk full \(test\)/);
+      // The source is still usable for the next backup (no backup left running).
+      const again = await streamBaseBackup({ source: source() }, async (_a, data) => {
+        for await (const _c of data) void _c;
+      });
+      expect(again.bytes).toBeGreaterThan(0);
+    }, 60_000);
+
+    it("refuses a non-empty directory without touching it", async () => {
+      const pgdata = join(work, "occupied");
+      mkdirSync(pgdata);
+      writeFileSync(join(pgdata, "keep.txt"), "data");
+      await expect(cloneInstance({ source: source(), pgdata })).rejects.toBeInstanceOf(InputError);
+      expect(readdirSync(pgdata)).toEqual(["keep.txt"]);
     });
-    await expect(failing).rejects.toThrow(/disk full \(test\)/);
-    // The source is still usable for the next backup (no backup left running).
-    const again = await streamBaseBackup({ source: source() }, async (_a, data) => {
-      for await (const _c of data) void _c;
+
+    it("names a wrong password and a role without REPLICATION, and leaves no directory", async () => {
+      const pgdata = join(work, "refused");
+      const wrong = cloneInstance({ source: { ...source(), password: "wrong" }, pgdata });
+      await expect(wrong).rejects.toBeInstanceOf(ConnectionError);
+      await expect(wrong).rejects.toThrow(/password/);
+      await expect(wrong).rejects.not.toThrow(/wrong/);
+      expect(existsSync(pgdata)).toBe(false);
+      const notReplication = cloneInstance({ source: { ...source(), user: "plain_user", password: "plain" }, pgdata });
+      await expect(notReplication).rejects.toThrow(/REPLICATION|replication/);
+      expect(existsSync(pgdata)).toBe(false);
     });
-    expect(again.bytes).toBeGreaterThan(0);
-  }, 60_000);
 
-  it.runIf(major === majors()[majors().length - 1])("refuses a non-empty directory without touching it", async () => {
-    const pgdata = join(work, "occupied");
-    mkdirSync(pgdata);
-    writeFileSync(join(pgdata, "keep.txt"), "data");
-    await expect(cloneInstance({ source: source(), pgdata })).rejects.toBeInstanceOf(InputError);
-    expect(readdirSync(pgdata)).toEqual(["keep.txt"]);
-  });
-
-  it.runIf(major === majors()[majors().length - 1])("names a wrong password and a role without REPLICATION, and leaves no directory", async () => {
-    const pgdata = join(work, "refused");
-    const wrong = cloneInstance({ source: { ...source(), password: "wrong" }, pgdata });
-    await expect(wrong).rejects.toBeInstanceOf(ConnectionError);
-    await expect(wrong).rejects.toThrow(/password/);
-    await expect(wrong).rejects.not.toThrow(/wrong/);
-    expect(existsSync(pgdata)).toBe(false);
-    const notReplication = cloneInstance({ source: { ...source(), user: "plain_user", password: "plain" }, pgdata });
-    await expect(notReplication).rejects.toThrow(/REPLICATION|replication/);
-    expect(existsSync(pgdata)).toBe(false);
-  });
-
-  it.runIf(major === majors()[majors().length - 1])("an aborted clone removes what it wrote from an existing empty directory", async () => {
-    const pgdata = join(work, "aborted");
-    mkdirSync(pgdata);
-    const controller = new AbortController();
-    const cloning = cloneInstance({ source: source(), pgdata, signal: controller.signal, tablespaceMapping: { [join(work, "ts-source")]: join(work, "ts-aborted") } });
-    setTimeout(() => controller.abort(new Error("test abort")), 30);
-    await expect(cloning).rejects.toBeInstanceOf(BaseBackupError);
-    expect(readdirSync(pgdata)).toEqual([]);
-    expect(existsSync(join(work, "ts-aborted"))).toBe(false);
-  });
+    it("an aborted clone removes what it wrote from an existing empty directory", async () => {
+      const pgdata = join(work, "aborted");
+      mkdirSync(pgdata);
+      const controller = new AbortController();
+      const cloning = cloneInstance({ source: source(), pgdata, signal: controller.signal, tablespaceMapping: { [join(work, "ts-source")]: join(work, "ts-aborted") } });
+      setTimeout(() => controller.abort(new Error("test abort")), 30);
+      await expect(cloning).rejects.toBeInstanceOf(BaseBackupError);
+      expect(readdirSync(pgdata)).toEqual([]);
+      expect(existsSync(join(work, "ts-aborted"))).toBe(false);
+    });
+  }
 });
