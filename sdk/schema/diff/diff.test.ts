@@ -1,53 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { RowFacts } from "../changes";
-import { emptyModel, type ColumnDef, type ConstraintDef, type SchemaModel, type TableDef } from "../model";
+import { emptyModel, type SchemaModel, type TableDef } from "../model";
+import { column, constraint, table } from "../../../test/support/schema-model";
 import { withRowFacts } from "../probes/row-facts";
 import { factsKey } from "./context";
 import { diff } from "./diff";
 
 // The diff on small hand-written models: no database, milliseconds.
-
-function column(name: string, type = "integer", extra: Partial<ColumnDef> = {}): ColumnDef {
-  return { name, type, notNull: false, default: null, generated: null, generatedKind: null, notNullConstraint: null, identity: null, collation: null, userType: null, local: true, inheritCount: 0, comment: null, ...extra };
-}
-
-function constraint(name: string, kind: ConstraintDef["kind"], definition: string, columns: string[], references: TableDef | null = null): ConstraintDef {
-  return {
-    name,
-    kind,
-    definition,
-    columns,
-    references: references && { schema: references.schema, name: references.name },
-    referencedIndex: references ? `${references.name}_pkey` : null,
-    deferrable: false,
-    initiallyDeferred: false,
-    validated: true,
-    enforced: true,
-    inheritCount: 0,
-    noInherit: false,
-    comment: null,
-  };
-}
-
-function table(name: string, columns: ColumnDef[], constraints: readonly ConstraintDef[] = []): TableDef {
-  return {
-    schema: "public",
-    name,
-    unlogged: false,
-    columns,
-    constraints,
-    indexes: [],
-    partitionIndexes: [],
-    replicaIdentity: { kind: "DEFAULT" },
-    options: [],
-    rowSecurity: false,
-    forceRowSecurity: false,
-    partitionBy: null,
-    partitionOf: null,
-    inherits: [],
-    comment: null,
-  };
-}
 
 const model = (...tables: TableDef[]): SchemaModel => ({ ...emptyModel(), schemas: [{ name: "public", comment: null, owner: null } as SchemaModel["schemas"][number]], tables });
 const kinds = (m: readonly { kind: string }[]) => m.map((c) => c.kind);
@@ -62,7 +21,7 @@ describe("diff on hand-written models", () => {
   it("creates a new table, then adds its foreign key online (NOT VALID, then validated)", () => {
     const orders = table("orders", [column("id", "bigint", { notNull: true }), column("user_id", "bigint")], [
       constraint("orders_pkey", "PRIMARY KEY", "PRIMARY KEY (id)", ["id"]),
-      constraint("orders_user_id_fkey", "FOREIGN KEY", "FOREIGN KEY (user_id) REFERENCES users(id)", ["user_id"], users),
+      constraint("orders_user_id_fkey", "FOREIGN KEY", "FOREIGN KEY (user_id) REFERENCES users(id)", ["user_id"], "users"),
     ]);
     const changes = diff(model(users), model(users, orders));
     expect(kinds(changes)).toEqual(["createTable", "addConstraint"]);

@@ -1,53 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { emptyModel, type ColumnDef, type ConstraintDef, type SchemaModel, type TableDef } from "../model";
+import { column, constraint, model, table } from "../../../test/support/schema-model";
 import { plan } from "./plan";
 import { render } from "./render";
 
 // Plan and render on small hand-written models: order, SQL text and hazards, without a database.
 
-function column(name: string, type = "integer", extra: Partial<ColumnDef> = {}): ColumnDef {
-  return { name, type, notNull: false, default: null, generated: null, generatedKind: null, notNullConstraint: null, identity: null, collation: null, userType: null, local: true, inheritCount: 0, comment: null, ...extra };
-}
-
-function key(name: string, definition: string, columns: string[], references: string | null = null): ConstraintDef {
-  return {
-    name,
-    kind: references ? "FOREIGN KEY" : "PRIMARY KEY",
-    definition,
-    columns,
-    references: references === null ? null : { schema: "public", name: references },
-    referencedIndex: references === null ? null : `${references}_pkey`,
-    deferrable: false,
-    initiallyDeferred: false,
-    validated: true,
-    enforced: true,
-    inheritCount: 0,
-    noInherit: false,
-    comment: null,
-  };
-}
-
-function table(name: string, columns: ColumnDef[], constraints: readonly ConstraintDef[] = []): TableDef {
-  return {
-    schema: "public",
-    name,
-    unlogged: false,
-    columns,
-    constraints,
-    indexes: [],
-    partitionIndexes: [],
-    replicaIdentity: { kind: "DEFAULT" },
-    options: [],
-    rowSecurity: false,
-    forceRowSecurity: false,
-    partitionBy: null,
-    partitionOf: null,
-    inherits: [],
-    comment: null,
-  };
-}
-
-const model = (...tables: TableDef[]): SchemaModel => ({ ...emptyModel(), tables });
+const key = (name: string, definition: string, columns: string[], references: string | null = null) =>
+  constraint(name, references ? "FOREIGN KEY" : "PRIMARY KEY", definition, columns, references);
 
 const users = table("users", [column("id", "bigint", { notNull: true }), column("Email", "text")], [key("users_pkey", "PRIMARY KEY (id)", ["id"])]);
 const orders = table("orders", [column("id", "bigint", { notNull: true }), column("user_id", "bigint")], [

@@ -26,6 +26,7 @@ import { join } from "node:path";
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1PersistentVolumeClaim, type V1Pod, type V1PodCondition, type V1ContainerStatus } from "@kubernetes/client-node";
 import { runIdentity } from "../../../sdk/postgres/embedded";
 import { Informer, objectKey } from "../../../sdk/reconcile/internal/informer";
+import { bindPod } from "./binding";
 import { MetricsRegistry } from "../../../sdk/reconcile/internal/metrics";
 import { quantityBytes } from "../../../sdk/operator/cluster/disk";
 import { PostgresContainer, type Exit } from "./container";
@@ -228,14 +229,7 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
   pods.onEvent((event) => {
     const pod = event.object;
     if (event.type !== "delete" && !pod.spec?.nodeName && (pod.spec?.schedulerName ?? "default-scheduler") === "default-scheduler" && postgresContainer(pod)) {
-      background(
-        `binding pod ${objectKey(pod)}`,
-        core.createNamespacedPodBinding({
-          name: pod.metadata!.name!,
-          namespace: pod.metadata!.namespace!,
-          body: { apiVersion: "v1", kind: "Binding", metadata: { name: pod.metadata!.name!, uid: pod.metadata!.uid }, target: { apiVersion: "v1", kind: "Node", name: nodeName } },
-        }),
-      );
+      background(`binding pod ${objectKey(pod)}`, bindPod(core, pod, nodeName));
       return;
     }
     if (pod.spec?.nodeName !== nodeName) return;

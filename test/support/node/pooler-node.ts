@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { Informer, objectKey } from "../../../sdk/reconcile/internal/informer";
+import { bindPod } from "./binding";
 import { MetricsRegistry } from "../../../sdk/reconcile/internal/metrics";
 import { pgbouncerBinary } from "../pgbouncer";
 
@@ -274,14 +275,7 @@ export async function startPoolerNode(options: PoolerNodeOptions): Promise<Poole
     const isPooler = pod.spec?.containers.some((c) => c.name === PGBOUNCER_CONTAINER) ?? false;
     if (!isPooler) return;
     if (event.type !== "delete" && !pod.spec?.nodeName) {
-      background(
-        `binding ${objectKey(pod)}`,
-        core.createNamespacedPodBinding({
-          name: pod.metadata!.name!,
-          namespace: pod.metadata!.namespace!,
-          body: { apiVersion: "v1", kind: "Binding", metadata: { name: pod.metadata!.name!, uid: pod.metadata!.uid }, target: { apiVersion: "v1", kind: "Node", name: nodeName } },
-        }),
-      );
+      background(`binding ${objectKey(pod)}`, bindPod(core, pod, nodeName));
       return;
     }
     if (pod.spec?.nodeName !== nodeName) return;
