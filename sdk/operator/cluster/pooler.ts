@@ -7,7 +7,8 @@
  * user's), the PgBouncer pods (non-root, read-only root filesystem, no capabilities) and the
  * `<cluster>-pooler-rw` Service. The controller's side is pooler-sync.ts.
  */
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
+import { scramVerifier } from "../../roles/scram";
 import type { V1ConfigMap, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
 import { poolerObjectNames, poolerPodName, POSTGRES_PORT } from "../../api/names";
 import type { PostgresClusterSpec } from "../../api/postgres-cluster";
@@ -64,19 +65,8 @@ export function dataHash(data: Readonly<Record<string, string>>): string {
   return createHash("sha256").update(JSON.stringify(Object.entries(data).sort())).digest("hex").slice(0, 16);
 }
 
-/**
- * A SCRAM-SHA-256 verifier of `password` in PostgreSQL's format
- * (`SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, RFC 7677), which PgBouncer's
- * auth file accepts in place of a password.
- * @param salt 16 random bytes unless given (tests).
- */
-export function scramVerifier(password: string, salt: Buffer = randomBytes(16), iterations = 4096): string {
-  const salted = pbkdf2Sync(password.normalize("NFKC"), salt, iterations, 32, "sha256");
-  const clientKey = createHmac("sha256", salted).update("Client Key").digest();
-  const storedKey = createHash("sha256").update(clientKey).digest();
-  const serverKey = createHmac("sha256", salted).update("Server Key").digest();
-  return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
-}
+/** SCRAM verifiers (PgBouncer's auth file accepts one in place of a password): the roles module's, with PostgreSQL's SASLprep. */
+export { scramVerifier };
 
 /** auth_file fields are double-quoted; a double quote inside is doubled. */
 function authQuote(value: string): string {
