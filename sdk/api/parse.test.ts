@@ -51,6 +51,34 @@ describe("parsePostgresClusterSpec", () => {
     expect(spec.synchronous).toEqual({ method: "any", number: 2 });
   });
 
+  it("defaults the backup destination and recovery fields, and refuses what S3, cron and recovery cannot use", () => {
+    const destination = { endpoint: "http://10.0.0.1:8333", bucket: "backups", credentials: { secretName: "s3-creds" } };
+    const spec = parsePostgresClusterSpec({
+      ...minimalCluster,
+      backup: { destination, schedule: "0 3 * * *", retention: "30d" },
+      bootstrap: { recovery: { source: destination, target: { time: "2026-12-05T10:00:00Z" } } },
+    });
+    expect(spec.backup).toEqual({
+      destination: { ...destination, region: "us-east-1", forcePathStyle: true, credentials: { secretName: "s3-creds", accessKeyIdKey: "AWS_ACCESS_KEY_ID", secretAccessKeyKey: "AWS_SECRET_ACCESS_KEY" } },
+      archiveTimeout: "5m",
+      schedule: "0 3 * * *",
+      retention: "30d",
+      target: "prefer-standby",
+    });
+    expect(spec.bootstrap.recovery?.target).toEqual({ time: "2026-12-05T10:00:00Z", inclusive: true });
+    const bad: [unknown, string][] = [
+      [{ backup: { destination: { ...destination, bucket: "A_B" } } }, "spec.backup.destination.bucket"],
+      [{ backup: { destination: { ...destination, endpoint: "ftp://x" } } }, "spec.backup.destination.endpoint"],
+      [{ backup: { destination, schedule: "every day" } }, "spec.backup.schedule"],
+      [{ backup: { destination, retention: "30 days" } }, "spec.backup.retention"],
+      [{ bootstrap: { recovery: { source: destination, target: { time: "yesterday" } } } }, "spec.bootstrap.recovery.target.time"],
+      [{ bootstrap: { recovery: { source: destination, target: { lsn: "0/1", name: "before" } } } }, "spec.bootstrap.recovery.target"],
+    ];
+    for (const [extra, path] of bad) {
+      expect(errorOf(() => parsePostgresClusterSpec({ ...minimalCluster, ...(extra as object) })).message).toContain(path);
+    }
+  });
+
   it("accepts an image instead of a version", () => {
     expect(parsePostgresClusterSpec({ image: "postgres:17", storage: { size: "1Gi" } }).image).toBe("postgres:17");
   });

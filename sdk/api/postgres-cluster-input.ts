@@ -43,6 +43,49 @@ export interface PostgresClusterSpecInput {
     database?: string;
     /** Role owning it; its credentials go to the `<cluster>-app` Secret. @default "app" */
     owner?: string;
+    /**
+     * Create the cluster by restoring a base backup and replaying archived WAL from an object
+     * store (another cluster's `backup.destination`) instead of `initdb`; once at its target it is
+     * promoted on a new timeline. A restore that cannot reach its target fails with a condition;
+     * it never comes up short of it. @default none (initdb)
+     */
+    recovery?: {
+      /** The bucket and prefix the source cluster archives to. */
+      source: {
+      /** Endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://minio.storage:9000`. */
+      endpoint: string;
+      /** Signing region. @default "us-east-1" */
+      region?: string;
+      /** Path-style addressing (`endpoint/bucket/key`). @default true */
+      forcePathStyle?: boolean;
+      /** Bucket name. */
+      bucket: string;
+      /** Key prefix of the cluster's objects. @default "<namespace>/<cluster>" */
+      prefix?: string;
+      /** The Secret (in the cluster's namespace) holding the access key; its values are never copied anywhere else. */
+      credentials: {
+        /** Secret name. */
+        secretName: string;
+        /** Key of the access key id. @default "AWS_ACCESS_KEY_ID" */
+        accessKeyIdKey?: string;
+        /** Key of the secret access key. @default "AWS_SECRET_ACCESS_KEY" */
+        secretAccessKeyKey?: string;
+      };
+      };
+      /** Base backup to start from. @default the latest one that ends before the target */
+      backupId?: string;
+      /** Where to stop; at most one of `time`, `lsn`, `name`. @default the latest archived point */
+      target?: {
+        /** An RFC 3339 time with a zone. */
+        time?: string;
+        /** A WAL position such as `0/1A2B3C4`. */
+        lsn?: string;
+        /** A restore point made with `pg_create_restore_point`. */
+        name?: string;
+        /** Stop just after (true) or just before (false) the target. @default true */
+        inclusive?: boolean;
+      };
+    };
   };
   /** Which Services to create. @default { rw: true, ro: true } */
   services?: {
@@ -87,6 +130,41 @@ export interface PostgresClusterSpecInput {
     image?: string;
     /** CPU and memory of each PgBouncer container. @default none */
     resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  };
+  /**
+   * Continuous WAL archiving and base backups to an S3-compatible bucket. @default none (no backups)
+   */
+  backup?: {
+    /** Where the WAL archive and base backups go. */
+    destination: {
+    /** Endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://minio.storage:9000`. */
+    endpoint: string;
+    /** Signing region. @default "us-east-1" */
+    region?: string;
+    /** Path-style addressing (`endpoint/bucket/key`). @default true */
+    forcePathStyle?: boolean;
+    /** Bucket name. */
+    bucket: string;
+    /** Key prefix of the cluster's objects. @default "<namespace>/<cluster>" */
+    prefix?: string;
+    /** The Secret (in the cluster's namespace) holding the access key; its values are never copied anywhere else. */
+    credentials: {
+      /** Secret name. */
+      secretName: string;
+      /** Key of the access key id. @default "AWS_ACCESS_KEY_ID" */
+      accessKeyIdKey?: string;
+      /** Key of the secret access key. @default "AWS_SECRET_ACCESS_KEY" */
+      secretAccessKeyKey?: string;
+    };
+  };
+    /** `archive_timeout`: the longest a finished transaction waits before its WAL is archived. @default "5m" */
+    archiveTimeout?: string;
+    /** Five-field cron (UTC) for scheduled base backups, e.g. `0 3 * * *`. @default none */
+    schedule?: string;
+    /** How long base backups (and the WAL they need) are kept, e.g. `30d`, `4w`, `12h`. @default forever */
+    retention?: string;
+    /** Take base backups from a healthy replica (`prefer-standby`) or from the primary. @default "prefer-standby" */
+    target?: "prefer-standby" | "primary";
   };
   /** Synchronous replication. @default none (asynchronous) */
   synchronous?: {

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { SUPPORTED_MAJORS } from "../postgres/versions";
-import { baseStatusShape, duration, intRange, quantity, withRules } from "./common";
+import { baseStatusShape, duration, intRange, localObjectName, quantity, withRules } from "./common";
 
 /** Most instances (one primary plus replicas) a cluster may have. */
 export const MAX_INSTANCES = 9;
@@ -44,10 +44,91 @@ const pgIdentifier = z
   .max(63)
   .regex(/^[a-z_][a-z0-9_]*$/, { error: "must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*)" });
 
+/** A five-field cron expression (minute hour day-of-month month day-of-week), e.g. `0 3 * * *`. */
+export const CRON_PATTERN = /^\s*[0-9*,/-]+\s+[0-9*,/-]+\s+[0-9*,/?LW-]+\s+[0-9A-Za-z*,/-]+\s+[0-9A-Za-z*,/?L#-]+\s*$/;
+
+/** A retention period such as `30d`, `4w` or `12h`: base backups older than this (and WAL only they need) are deleted. */
+export const RETENTION_PATTERN = /^[1-9][0-9]{0,4}[hdw]$/;
+
+const s3BucketName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "bucket must be 3-63 characters of a-z, 0-9, '.', '-', starting and ending with a letter or digit" });
+
+const objectStoreSchema = z
+  .object({
+    endpoint: z.url({ protocol: /^https?$/, error: "endpoint must be an http:// or https:// URL" }).describe("S3 endpoint URL, e.g. https://s3.eu-west-1.amazonaws.com."),
+    region: z.string().min(1).default("us-east-1").describe("Signing region."),
+    forcePathStyle: z.boolean().default(true).describe("Path-style addressing (endpoint/bucket/key), which most S3-compatible servers need."),
+    bucket: s3BucketName.describe("Bucket name."),
+    prefix: z
+      .string()
+      .regex(/^(?:[A-Za-z0-9!_.*'()-]+(?:\/[A-Za-z0-9!_.*'()-]+)*)?$/, { error: "prefix must be path segments of letters, digits and !_.*'()- separated by single '/', without a leading or trailing '/'" })
+      .optional()
+      .describe("Key prefix of this cluster's objects; <namespace>/<cluster> when omitted."),
+    credentials: z
+      .object({
+        secretName: localObjectName.describe("Secret in the cluster's namespace holding the access key and secret."),
+        accessKeyIdKey: z.string().min(1).default("AWS_ACCESS_KEY_ID").describe("Key of the access key id in the Secret."),
+        secretAccessKeyKey: z.string().min(1).default("AWS_SECRET_ACCESS_KEY").describe("Key of the secret access key in the Secret."),
+      })
+      .describe("Where the credentials come from (never written anywhere else)."),
+  })
+  .describe("An S3-compatible bucket (and a prefix in it).");
+
+const backupSchema = z
+  .object({
+    destination: objectStoreSchema,
+    archiveTimeout: duration.default("5m").describe("archive_timeout: the longest a finished transaction waits before its WAL segment is archived (the RPO bound under a light load)."),
+    schedule: z
+      .string()
+      .regex(CRON_PATTERN, { error: "schedule must be a five-field cron expression, e.g. '0 3 * * *'" })
+      .optional()
+      .describe("When to take base backups (cron, UTC); none scheduled when omitted."),
+    retention: z
+      .string()
+      .regex(RETENTION_PATTERN, { error: "retention must be a number of hours, days or weeks, e.g. 30d, 4w, 12h" })
+      .optional()
+      .describe("Keep base backups (and the WAL they need) for this long; nothing deleted when omitted."),
+    target: z.enum(["prefer-standby", "primary"]).default("prefer-standby").describe("Take base backups from a healthy replica when there is one, or always from the primary."),
+  })
+  .describe("Continuous WAL archiving and base backups to an S3-compatible bucket.");
+
+const recoveryTargetSchema = withRules(
+  z
+    .object({
+      time: z.iso.datetime({ offset: true, error: "target.time must be an RFC 3339 time with a zone, e.g. 2026-01-02T03:04:05Z" }).optional().describe("Recover up to this time."),
+      lsn: z
+        .string()
+        .regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, { error: "target.lsn must be an LSN such as 0/1A2B3C4" })
+        .optional()
+        .describe("Recover up to this WAL position."),
+      name: z.string().min(1).max(63).optional().describe("Recover up to this named restore point (pg_create_restore_point)."),
+      inclusive: z.boolean().default(true).describe("Stop just after (true) or just before (false) the target."),
+    })
+    .describe("Where to stop replaying WAL; the latest archived point when omitted."),
+  [
+    {
+      cel: "[has(self.time), has(self.lsn), has(self.name)].filter(x, x).size() <= 1",
+      message: "target may set at most one of time, lsn, name",
+      field: "time",
+      check: (t) => [t.time, t.lsn, t.name].filter((x) => x !== undefined).length <= 1,
+    },
+  ],
+);
+
+const recoverySchema = z
+  .object({
+    source: objectStoreSchema.describe("The bucket and prefix the source cluster archives to (its backup.destination)."),
+    backupId: z.string().min(1).optional().describe("Base backup to start from; the latest one that ends before the target when omitted."),
+    target: recoveryTargetSchema.optional(),
+  })
+  .describe("Create the cluster by restoring a backup from an object store instead of initdb, then promote it on a new timeline.");
+
 const bootstrapSchema = z
   .object({
     database: pgIdentifier.default("app").describe("Application database created at bootstrap."),
     owner: pgIdentifier.default("app").describe("Role that owns the database; its credentials go to the <cluster>-app Secret."),
+    recovery: recoverySchema.optional(),
   })
   .describe("What to create when the cluster is first initialized.");
 
@@ -192,6 +273,7 @@ export const postgresClusterSpecSchema = withRules(
       .default(DEFAULT_FAILOVER_GRACE)
       .describe("How long an unready primary that does not answer may stay so before a replica replaces it (a deleted pod is replaced at once)."),
     pooler: poolerSchema.optional(),
+    backup: backupSchema.optional(),
   }),
   [
     {
@@ -241,6 +323,18 @@ const poolerStatusSchema = z.object({
   paused: z.boolean().optional().describe("The operator holds clients (PAUSE) for a switchover in progress."),
 });
 
+const backupStatusSchema = z.object({
+  lastArchivedWal: z.string().optional().describe("Last WAL segment archived."),
+  lastArchivedTime: z.string().optional().describe("When it was archived (RFC 3339)."),
+  lastFailedWal: z.string().optional().describe("Last WAL segment whose archiving failed."),
+  lastFailedTime: z.string().optional().describe("When it failed (RFC 3339)."),
+  archiveLagSeconds: z.number().min(0).optional().describe("Age of the oldest WAL not yet archived, as last measured (0 when all is archived)."),
+  lastBackup: z.string().optional().describe("Name of the last completed base backup."),
+  lastBackupTime: z.string().optional().describe("When it ended (RFC 3339)."),
+  firstRecoverabilityPoint: z.string().optional().describe("Oldest time the cluster can be restored to (RFC 3339)."),
+  lastRetentionTime: z.string().optional().describe("When retention last ran (RFC 3339)."),
+});
+
 /** Zod schema of `PostgresCluster.status` (written by the operator, read by the component). */
 export const postgresClusterStatusSchema = z.object({
   ...baseStatusShape,
@@ -259,6 +353,7 @@ export const postgresClusterStatusSchema = z.object({
   port: z.int().min(1).max(65535).optional(),
   secretName: z.string().optional().describe("Secret with the application credentials."),
   pooler: poolerStatusSchema.optional().describe("The managed PgBouncer, when spec.pooler is set."),
+  backup: backupStatusSchema.optional().describe("WAL archiving and base backups, when spec.backup is set."),
 });
 
 /** `PostgresCluster.status`. */

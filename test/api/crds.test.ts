@@ -114,6 +114,18 @@ describe.skipIf(toolchain.skip !== undefined)("CRDs on a real API server", () =>
       expect(created.spec["pooler"]).toEqual({ instances: 1, poolMode: "transaction", defaultPoolSize: 20, maxClientConn: 1000, parameters: { query_wait_timeout: "60" } });
     });
 
+    it("applies backup and recovery defaults as parsePostgresClusterSpec does", async () => {
+      const destination = { endpoint: "http://10.0.0.1:8333", bucket: "backups", prefix: "team/orders", credentials: { secretName: "s3-creds" } };
+      const input = {
+        postgresVersion: 17,
+        storage: { size: "1Gi" },
+        backup: { destination, schedule: "30 2 * * 1-5", retention: "4w" },
+        bootstrap: { recovery: { source: destination, target: { lsn: "0/3000060", inclusive: false } } },
+      };
+      const created = await create("PostgresCluster", input);
+      expect(created.spec).toEqual(parsePostgresClusterSpec(input));
+    });
+
     it.each([
       ["instances: 0", { instances: 0, postgresVersion: 17, storage: { size: "1Gi" } }, "spec.instances"],
       ["instances: 10", { instances: 10, postgresVersion: 17, storage: { size: "1Gi" } }, "spec.instances"],
@@ -129,6 +141,10 @@ describe.skipIf(toolchain.skip !== undefined)("CRDs on a real API server", () =>
       ["pooler.poolMode: statement", { postgresVersion: 17, storage: { size: "1Gi" }, pooler: { poolMode: "statement" } }, "spec.pooler.poolMode"],
       ["a pooler parameter the operator owns", { postgresVersion: 17, storage: { size: "1Gi" }, pooler: { parameters: { auth_type: "trust" } } }, "spec.pooler.parameters"],
       ["a pooler parameter value with a comment", { postgresVersion: 17, storage: { size: "1Gi" }, pooler: { parameters: { query_timeout: "5 ; auth_type = trust" } } }, "spec.pooler.parameters.query_timeout"],
+      ["a backup bucket S3 does not allow", { postgresVersion: 17, storage: { size: "1Gi" }, backup: { destination: { ...{ endpoint: "http://10.0.0.1:8333", bucket: "backups", credentials: { secretName: "s3-creds" } }, bucket: "Not_A_Bucket" } } }, "spec.backup.destination.bucket"],
+      ["a backup schedule that is not cron", { postgresVersion: 17, storage: { size: "1Gi" }, backup: { destination: { endpoint: "http://10.0.0.1:8333", bucket: "backups", credentials: { secretName: "s3-creds" } }, schedule: "nightly" } }, "spec.backup.schedule"],
+      ["a retention that is not a period", { postgresVersion: 17, storage: { size: "1Gi" }, backup: { destination: { endpoint: "http://10.0.0.1:8333", bucket: "backups", credentials: { secretName: "s3-creds" } }, retention: "forever" } }, "spec.backup.retention"],
+      ["a recovery target with both a time and a name", { postgresVersion: 17, storage: { size: "1Gi" }, bootstrap: { recovery: { source: { endpoint: "http://10.0.0.1:8333", bucket: "backups", credentials: { secretName: "s3-creds" } }, target: { time: "2026-12-05T10:00:00Z", name: "x" } } } }, "spec.bootstrap.recovery.target.time"],
     ])("rejects %s with a 422 naming the field, as zod does", async (_label, spec, field) => {
       const status = await reject("PostgresCluster", spec);
       expect(fields(status)).toContain(field);
