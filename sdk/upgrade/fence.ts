@@ -32,27 +32,66 @@ function grantee(name: string): string {
 
 /**
  * Applies the fence: revokes CONNECT, then ends every other client session on the database
- * (waiting up to `timeoutMs` for each to exit). Idempotent.
+ * (waiting up to `timeoutMs` for each to exit). Idempotent. `client` must not be inside a
+ * transaction block: the REVOKE has to be committed before the wait below starts.
+ *
+ * A session that passed its CONNECT check just before the REVOKE committed may not be listed in
+ * `pg_stat_activity` yet (PostgreSQL reports a backend there only at the end of its start-up; 18
+ * lists it earlier with no database), so no number of quiet passes proves the database closed:
+ * under load a backend's start-up can take longer than any pause. What does prove it is the lock
+ * every backend holds on its database from before its CONNECT check until after it is reported:
+ * once every holder seen after the REVOKE has released it, each session that got past the check
+ * is listed, and every later one is refused. So: wait for those holders, then end the listed
+ * sessions, and repeat until a pass ends none.
  * @returns how many sessions were ended.
+ * @throws {Error} when a backend stays in start-up longer than `timeoutMs`.
  */
 export async function applyLoginFence(client: ClientBase, fence: LoginFence, timeoutMs = 5000): Promise<number> {
   for (const g of fence.revoked) await client.query(`REVOKE CONNECT ON DATABASE ${quoteIdent(fence.database)} FROM ${grantee(g.grantee)}`);
-  // A session that passed its CONNECT check just before the REVOKE may not be listed in
-  // pg_stat_activity yet: end sessions until two passes, well apart, find none.
   let ended = 0;
-  for (let quiet = 0; quiet < 2; ) {
-    const { rows } = await client.query<{ ended: string; seen: string }>(
-      `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, $2))::text AS ended, count(*)::text AS seen
+  for (;;) {
+    await waitForStartingBackends(client, timeoutMs);
+    // A separate statement after the wait: pg_stat_activity is read afresh, after the holders' reports.
+    const { rows } = await client.query<{ ended: string }>(
+      `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, $2))::text AS ended
          FROM pg_stat_activity
         WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
           AND application_name NOT LIKE $1`,
       [`${UPGRADE_APPLICATION_NAME}%`, timeoutMs],
     );
-    ended += Number(rows[0]!.ended);
-    quiet = Number(rows[0]!.seen) === 0 ? quiet + 1 : 0;
-    if (quiet < 2) await new Promise((r) => setTimeout(r, 100));
+    const n = Number(rows[0]!.ended);
+    ended += n;
+    if (n === 0) return ended;
   }
-  return ended;
+}
+
+/** Backends holding (or waiting for) the start-up lock on the current database, other than this one. */
+const STARTING_BACKENDS = `SELECT pid FROM pg_locks
+  WHERE locktype = 'object' AND database = 0 AND classid = 'pg_database'::regclass
+    AND objid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objsubid = 0
+    AND pid <> pg_backend_pid()`;
+
+/**
+ * Waits until every backend that holds the current database's start-up lock now has released it
+ * (finished starting, or exited). Backends that take the lock later are not waited for: they make
+ * their CONNECT check after the caller's REVOKE. Long-lived holders (other than start-up, nothing
+ * takes this lock in a mode a connecting backend waits on) would keep the wait going: bounded.
+ */
+async function waitForStartingBackends(client: ClientBase, timeoutMs: number): Promise<void> {
+  const first = new Set((await client.query<{ pid: number }>(STARTING_BACKENDS)).rows.map((r) => r.pid));
+  const deadline = Date.now() + timeoutMs;
+  for (let pending = first; pending.size > 0; ) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `login fence on database ${JSON.stringify((await client.query<{ d: string }>("SELECT current_database() AS d")).rows[0]!.d)}: ` +
+          `backend${pending.size === 1 ? "" : "s"} ${[...pending].join(", ")} still starting after ${timeoutMs} ms; ` +
+          "the fence cannot tell whether they passed their CONNECT check (check the server's load, then run again)",
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    const now = new Set((await client.query<{ pid: number }>(STARTING_BACKENDS)).rows.map((r) => r.pid));
+    pending = new Set([...pending].filter((pid) => now.has(pid)));
+  }
 }
 
 /** Lifts the fence: grants back every CONNECT it revoked. Idempotent. */
