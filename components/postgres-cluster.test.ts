@@ -58,6 +58,29 @@ describe("postgresClusterDefaults", () => {
     expect(() => postgresClusterDefaults("orders", { ...minimal, pooler: { parameters: { listen_port: "1" } } })).toThrow(/pooler\.parameters may only set server_idle_timeout/);
   });
 
+  it("types and defaults managed roles from the same schema as the CRD, refusing the operator's roles with the field named", () => {
+    const roles = postgresClusterDefaults("orders", { ...minimal, roles: [{ name: "svc", login: true, passwordSecret: { secretName: "svc-pw" } }] }).spec.roles;
+    expect(roles).toEqual([
+      {
+        name: "svc",
+        ensure: "present",
+        login: true,
+        superuser: false,
+        createdb: false,
+        createrole: false,
+        inherit: true,
+        replication: false,
+        bypassrls: false,
+        connectionLimit: -1,
+        inRoles: [],
+        passwordSecret: { secretName: "svc-pw", key: "password" },
+        disablePassword: false,
+      },
+    ]);
+    expect(() => postgresClusterDefaults("orders", { ...minimal, roles: [{ name: "streaming_replica" }] })).toThrow(expect.objectContaining({ propertyPath: "roles[0].name" }));
+    expect(() => postgresClusterDefaults("orders", { ...minimal, roles: [{ name: "app" }] })).toThrow(/bootstrap owner/);
+  });
+
   it("derives a valid cluster name from any Pulumi name", () => {
     expect(postgresClusterDefaults("Orders_DB", minimal).clusterName).toBe("orders-db-06a465a1");
     expect(postgresClusterDefaults("x", { ...minimal, clusterName: "orders" }).clusterName).toBe("orders");

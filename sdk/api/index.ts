@@ -28,6 +28,7 @@ export {
   type PostgresClusterSpecInput,
   type PostgresClusterStatus,
 } from "./postgres-cluster";
+export { RESERVED_ROLES, MAX_ROLES, ROLE_OUTCOMES, type ManagedRole, type ManagedRoleInput, type RolesStatus } from "./roles";
 export {
   postgresSchemaSpecSchema,
   postgresSchemaStatusSchema,

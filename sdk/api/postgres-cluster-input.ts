@@ -166,6 +166,51 @@ export interface PostgresClusterSpecInput {
     /** Take base backups from a healthy replica (`prefer-standby`) or from the primary. @default "prefer-standby" */
     target?: "prefer-standby" | "primary";
   };
+  /**
+   * Roles the operator keeps as declared on the primary (ADR 0032): created, altered back when
+   * changed by hand, their passwords set from a Secret as SCRAM verifiers (rotated when the Secret
+   * changes, never re-set when unchanged), dropped only with `ensure: "absent"`. Roles not listed
+   * are reported in `status.roles.unmanaged` and left alone. Not allowed: `pg_*` names, the
+   * operator's roles (`postgres`, `streaming_replica`, `setpoint_pooler_admin`, the bootstrap
+   * owner), superuser or replication roles. @default none (roles are not managed)
+   */
+  roles?: {
+    /** The role's name. */
+    name: string;
+    /** `present`, or `absent` to drop it (it must own nothing). @default "present" */
+    ensure?: "present" | "absent";
+    /** `COMMENT ON ROLE`; `""` removes it. @default left as it is */
+    comment?: string;
+    /** `LOGIN`. @default false */
+    login?: boolean;
+    /** Must be false: superuser roles are refused. @default false */
+    superuser?: boolean;
+    /** `CREATEDB`. @default false */
+    createdb?: boolean;
+    /** `CREATEROLE`. @default false */
+    createrole?: boolean;
+    /** `INHERIT`. @default true */
+    inherit?: boolean;
+    /** Must be false: replication roles are refused. @default false */
+    replication?: boolean;
+    /** `BYPASSRLS`. @default false */
+    bypassrls?: boolean;
+    /** `CONNECTION LIMIT`; -1 for none. @default -1 */
+    connectionLimit?: number;
+    /** `VALID UNTIL`: an RFC 3339 time, or `infinity`. @default none */
+    validUntil?: string;
+    /** Roles it is a member of; others are revoked. @default [] */
+    inRoles?: string[];
+    /** Its password, from a Secret in the cluster's namespace. @default its password is not managed */
+    passwordSecret?: {
+      /** Secret name. */
+      secretName: string;
+      /** Key of the password. @default "password" */
+      key?: string;
+    };
+    /** `PASSWORD NULL` (excludes `passwordSecret`). @default false */
+    disablePassword?: boolean;
+  }[];
   /** Synchronous replication. @default none (asynchronous) */
   synchronous?: {
     /** Quorum (`any`) or priority (`first`). @default "any" */

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { SUPPORTED_MAJORS } from "../postgres/versions";
 import { baseStatusShape, duration, intRange, localObjectName, quantity, withRules } from "./common";
+import { managedRolesSchema, rolesStatusSchema } from "./roles";
 
 /** Most instances (one primary plus replicas) a cluster may have. */
 export const MAX_INSTANCES = 9;
@@ -274,6 +275,8 @@ export const postgresClusterSpecSchema = withRules(
       .describe("How long an unready primary that does not answer may stay so before a replica replaces it (a deleted pod is replaced at once)."),
     pooler: poolerSchema.optional(),
     backup: backupSchema.optional(),
+    // Managed roles (ADR 0032).
+    roles: managedRolesSchema.optional(),
   }),
   [
     {
@@ -293,6 +296,12 @@ export const postgresClusterSpecSchema = withRules(
       message: `parameters may not set ${RESERVED_PARAMETERS.join(", ")} (the operator manages them)`,
       field: "parameters",
       check: (s) => Object.keys(s.parameters ?? {}).every((k) => !(RESERVED_PARAMETERS as readonly string[]).includes(k)),
+    },
+    {
+      cel: "!has(self.roles) || self.roles.all(r, r.name != (has(self.bootstrap) && has(self.bootstrap.owner) ? self.bootstrap.owner : 'app'))",
+      message: "roles may not declare the bootstrap owner (bootstrap.owner, 'app' by default): the operator manages it and its <cluster>-app Secret; choose another name",
+      field: "roles",
+      check: (s) => (s.roles ?? []).every((r) => r.name !== s.bootstrap.owner),
     },
   ],
 );
@@ -354,6 +363,7 @@ export const postgresClusterStatusSchema = z.object({
   secretName: z.string().optional().describe("Secret with the application credentials."),
   pooler: poolerStatusSchema.optional().describe("The managed PgBouncer, when spec.pooler is set."),
   backup: backupStatusSchema.optional().describe("WAL archiving and base backups, when spec.backup is set."),
+  roles: rolesStatusSchema.optional().describe("Managed roles (spec.roles): each one's outcome and the roles the spec does not name."),
 });
 
 /** `PostgresCluster.status`. */

@@ -104,7 +104,9 @@ export function planRoles(desired: readonly ManagedRole[], observed: readonly Ob
       }
     }
     if (role.passwordSecret && !options.passwords.has(role.name)) {
-      throw new InputError(`the password of role "${role.name}" was not found (Secret "${role.passwordSecret.name}", key "password")`, { propertyPath: "spec.roles.passwordSecret" });
+      throw new InputError(`the password of role "${role.name}" was not found (Secret "${role.passwordSecret.secretName}", key "${role.passwordSecret.key}"); create the Secret with that key`, {
+        propertyPath: "spec.roles.passwordSecret",
+      });
     }
   }
 

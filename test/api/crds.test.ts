@@ -114,6 +114,24 @@ describe.skipIf(toolchain.skip !== undefined)("CRDs on a real API server", () =>
       expect(created.spec["pooler"]).toEqual({ instances: 1, poolMode: "transaction", defaultPoolSize: 20, maxClientConn: 1000, parameters: { query_wait_timeout: "60" } });
     });
 
+    it("applies the roles' defaults as parsePostgresClusterSpec does, and refuses a duplicate name", async () => {
+      const input = {
+        postgresVersion: 17,
+        storage: { size: "1Gi" },
+        roles: [
+          { name: "reader", login: true, inRoles: ["readers", "pg_read_all_data"], passwordSecret: { secretName: "reader-pw" }, validUntil: "2030-01-01T00:00:00Z" },
+          { name: "readers", comment: "group", connectionLimit: 3 },
+          { name: "old", ensure: "absent" },
+        ],
+      };
+      const created = await create("PostgresCluster", input);
+      expect(created.spec).toEqual(parsePostgresClusterSpec(input));
+      expect((created.spec["roles"] as { passwordSecret?: unknown }[])[0]!.passwordSecret).toEqual({ secretName: "reader-pw", key: "password" });
+      const duplicate = { postgresVersion: 17, storage: { size: "1Gi" }, roles: [{ name: "a" }, { name: "a", login: true }] };
+      expect(fields(await reject("PostgresCluster", duplicate))).toContain("spec.roles[1]");
+      expect(() => parsePostgresClusterSpec(duplicate)).toThrow(/must be unique/);
+    });
+
     it("applies backup and recovery defaults as parsePostgresClusterSpec does", async () => {
       const destination = { endpoint: "http://10.0.0.1:8333", bucket: "backups", prefix: "team/orders", credentials: { secretName: "s3-creds" } };
       const input = {
@@ -145,6 +163,15 @@ describe.skipIf(toolchain.skip !== undefined)("CRDs on a real API server", () =>
       ["a backup schedule that is not cron", { postgresVersion: 17, storage: { size: "1Gi" }, backup: { destination: { endpoint: "http://10.0.0.1:8333", bucket: "backups", credentials: { secretName: "s3-creds" } }, schedule: "nightly" } }, "spec.backup.schedule"],
       ["a retention that is not a period", { postgresVersion: 17, storage: { size: "1Gi" }, backup: { destination: { endpoint: "http://10.0.0.1:8333", bucket: "backups", credentials: { secretName: "s3-creds" } }, retention: "forever" } }, "spec.backup.retention"],
       ["a recovery target with both a time and a name", { postgresVersion: 17, storage: { size: "1Gi" }, bootstrap: { recovery: { source: { endpoint: "http://10.0.0.1:8333", bucket: "backups", credentials: { secretName: "s3-creds" } }, target: { time: "2026-12-05T10:00:00Z", name: "x" } } } }, "spec.bootstrap.recovery.target.time"],
+      ["a pg_* role", { postgresVersion: 17, storage: { size: "1Gi" }, roles: [{ name: "pg_mine" }] }, "spec.roles[0].name"],
+      ["the operator's replication role", { postgresVersion: 17, storage: { size: "1Gi" }, roles: [{ name: "x" }, { name: "streaming_replica" }] }, "spec.roles[1].name"],
+      ["a superuser role", { postgresVersion: 17, storage: { size: "1Gi" }, roles: [{ name: "boss", superuser: true }] }, "spec.roles[0].superuser"],
+      ["a replication role", { postgresVersion: 17, storage: { size: "1Gi" }, roles: [{ name: "rep", replication: true }] }, "spec.roles[0].replication"],
+      ["a membership in the superuser", { postgresVersion: 17, storage: { size: "1Gi" }, roles: [{ name: "sneaky", inRoles: ["postgres"] }] }, "spec.roles[0].inRoles"],
+      ["the bootstrap owner as a role", { postgresVersion: 17, storage: { size: "1Gi" }, bootstrap: { owner: "shopper" }, roles: [{ name: "shopper" }] }, "spec.roles"],
+      ["the default bootstrap owner as a role", { postgresVersion: 17, storage: { size: "1Gi" }, roles: [{ name: "app" }] }, "spec.roles"],
+      ["a password Secret and disablePassword", { postgresVersion: 17, storage: { size: "1Gi" }, roles: [{ name: "a", passwordSecret: { secretName: "s" }, disablePassword: true }] }, "spec.roles[0].disablePassword"],
+      ["a validUntil that is not a time", { postgresVersion: 17, storage: { size: "1Gi" }, roles: [{ name: "a", validUntil: "tomorrow" }] }, "spec.roles[0].validUntil"],
     ])("rejects %s with a 422 naming the field, as zod does", async (_label, spec, field) => {
       const status = await reject("PostgresCluster", spec);
       expect(fields(status)).toContain(field);

@@ -62,7 +62,7 @@ describe.each(majors())("managed roles, PostgreSQL %i", (major) => {
     cleanup.push(group, user);
     const password = `pä ss ${suffix}`;
     const declared: ManagedRoleInput[] = [
-      { name: user, login: true, connectionLimit: 5, inRoles: [group], passwordSecret: { name: "svc-pw" }, comment: "the service", validUntil: "2099-01-01T00:00:00Z" },
+      { name: user, login: true, connectionLimit: 5, inRoles: [group], passwordSecret: { secretName: "svc-pw" }, comment: "the service", validUntil: "2099-01-01T00:00:00Z" },
       { name: group },
     ];
     const first = await converge(declared, { [user]: password });

@@ -17,7 +17,8 @@
  * slot) up to `spec.instances`, scale-down of the highest-ordinal replicas (never the primary);
  * each replica's streaming configuration ({@link FOLLOW_CHECKERS}); every instance's parameters
  * (`ALTER SYSTEM` + reload); the parameter rollout (rollout.ts: restart replicas one at a time,
- * then switch over); volume growth (grow.ts). Decisions are recorded as Events. With
+ * then switch over); volume growth (grow.ts); with `spec.roles`, the managed roles on the primary
+ * (roles-sync.ts). Decisions are recorded as Events. With
  * `spec.pooler`, the PgBouncer pods follow the primary right after the topology steps, and a
  * planned switchover pauses them before the old primary shuts down (pooler-sync.ts, ADR 0022).
  *
@@ -73,6 +74,7 @@ import {
   type ClusterObject,
 } from "./objects";
 import { statusFor, type InstanceObservation, type Observation } from "./status";
+import { syncRoles } from "./roles-sync";
 import { POOLER_LABEL } from "./pooler";
 import { pausePoolers, syncPooler, type PoolerObservation } from "./pooler-sync";
 import { poolerObjectNames } from "../../api/names";
@@ -520,6 +522,9 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const primaryIp = podIp(primary);
     const primaryProbe = probes.get(primary);
     let bootstrapped = false;
+    // Managed roles as last seen when the primary cannot be reached in this reconcile.
+    let roles: { status: NonNullable<PostgresClusterStatus["roles"]>; failure?: { reason: string; message: string } } | undefined =
+      spec.roles !== undefined && obj.status?.roles ? { status: obj.status.roles } : undefined;
     const replicaNames = [...present].filter((n) => n !== primary).sort((a, b) => ordinalOf(a) - ordinalOf(b));
     let keep: string[] = [];
     let adding: string[] = [];
@@ -537,6 +542,13 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       bootstrapped = true;
       const replicationPassword = await readSecret(names.replicationSecret, "password");
       if (await ensureReplicationRole(primaryTarget, REPLICATION_USER, replicationPassword)) steps.push({ step: "replication-role", outcome: "Created" });
+      // Managed roles (roles-sync.ts, ADR 0032): as declared, passwords from their Secrets; never a password in a step or Event.
+      if (spec.roles !== undefined) {
+        const synced = await syncRoles({ roles: spec.roles, bootstrapOwner: spec.bootstrap.owner, target: primaryTarget, api: deps.api, namespace: req.namespace, previous: obj.status?.roles });
+        if (synced.applied.length > 0) steps.push({ step: "roles", outcome: "Updated", detail: synced.applied.join("; ") });
+        for (const e of synced.events) event(e.type, e.reason, e.message);
+        roles = { status: synced.status, ...(synced.failure ? { failure: synced.failure } : {}) };
+      }
 
       // Scale: keep the lowest-ordinal replicas, add the lowest free ordinals, never remove the primary.
       keep = replicaNames.slice(0, Math.max(0, spec.instances - 1));
@@ -750,6 +762,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       ...(effective ? { effectiveParameters: effective } : {}),
       ...(fullest ? { diskUsage: fullest } : {}),
       ...(poolerStatus && spec.pooler ? { pooler: poolerStatus } : {}),
+      ...(roles ? { roles } : {}),
     };
     const next = statusFor(obj.status, observation, generation, ctx.now());
     const written = await writeStatus(deps.status, obj as StatusObject<PostgresClusterStatus>, next);

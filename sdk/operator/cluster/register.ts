@@ -2,7 +2,7 @@
  * Wiring of the `PostgresCluster` controller: an informer on `PostgresCluster` objects (spec
  * and metadata changes only), informers on the kinds it owns (Pods, PersistentVolumeClaims,
  * Services; Secrets as metadata, shared with the operator) whose events reconcile the owning
- * cluster, the controller running {@link reconcilePostgresCluster}, its Event recorder, and the
+ * cluster (and, for a role's password Secret, every cluster whose `spec.roles` names it), the controller running {@link reconcilePostgresCluster}, its Event recorder, and the
  * disk collector (disk.ts), which runs while the controller runs (i.e. while this operator leads).
  */
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject, type V1PersistentVolumeClaim, type V1Pod, type V1Service } from "@kubernetes/client-node";
@@ -13,7 +13,7 @@ import { Controller } from "../../reconcile/internal/controller";
 import { Informer } from "../../reconcile/internal/informer";
 import { reportFailureInStatus, type StatusApi } from "../../reconcile/internal/status";
 import type { MetricsRegistry } from "../../reconcile/internal/metrics";
-import { enqueueForOwner, enqueueObject, generationChanged } from "../../reconcile/internal/sources";
+import { enqueueForOwner, enqueueObject, generationChanged, ReferenceIndex } from "../../reconcile/internal/sources";
 import { clusterObjectNames } from "../../api/names";
 import { parsePostgresClusterSpec } from "../../api/parse";
 import { controllerOf } from "../../reconcile/owners";
@@ -21,6 +21,7 @@ import type { StopOptions } from "../../reconcile/internal/controller";
 import { reconcilePostgresCluster, type PostgresClusterObject } from "./controller";
 import { DiskCollector, quantityBytes, type DiskTarget } from "./disk";
 import { kubernetesEventRecorder } from "./events";
+import { referencedRoleSecrets } from "./roles-sync";
 import { customResourceInformer } from "../informers";
 
 /** A controller that also runs its disk collector while it runs. */
@@ -133,5 +134,7 @@ export function clusterController(opts: {
   clusters.onEvent(enqueueObject(enqueue, generationChanged));
   const owner = { group: GROUP, kind: KINDS.PostgresCluster.kind };
   for (const informer of [pods, claims, services, opts.secrets, opts.configMaps] as Informer<KubernetesObject>[]) informer.onEvent(enqueueForOwner(owner, enqueue));
+  // A changed role password Secret (a rotation) reconciles the clusters whose spec.roles name it.
+  opts.secrets.onEvent(new ReferenceIndex(clusters, referencedRoleSecrets).enqueueReferrers(enqueue));
   return { controller, clusters, informers: [clusters, pods, claims, services] as Informer<KubernetesObject>[] };
 }

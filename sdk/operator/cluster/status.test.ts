@@ -40,6 +40,17 @@ describe("statusFor", () => {
     expect(statusFor(s, observed(), 2, now).pooler).toBeUndefined();
   });
 
+  it("reports managed roles, is Degraded with the roles' reason while one is not as declared, and drops them once the spec has none", () => {
+    const roles = { managed: [{ name: "svc", outcome: "Failed" as const, reason: "RoleSecretMissing", message: 'role "svc": Secret "svc-pw" not found' }], unmanaged: ["legacy"] };
+    const failing = statusFor(undefined, observed({ roles: { status: roles, failure: { reason: "RoleSecretMissing", message: 'role "svc": Secret "svc-pw" not found' } } }), 1, now);
+    expect(failing.roles).toEqual(roles);
+    expect(cond(failing, "Ready")).toMatchObject({ status: "True" });
+    expect(cond(failing, "Degraded")).toMatchObject({ status: "True", reason: "RoleSecretMissing", message: 'role "svc": Secret "svc-pw" not found' });
+    const fixed = statusFor(failing, observed({ roles: { status: { managed: [{ name: "svc", outcome: "Updated" }], unmanaged: [] } } }), 1, now);
+    expect(cond(fixed, "Degraded")).toMatchObject({ status: "False", reason: "Ready" });
+    expect(statusFor(fixed, observed(), 2, now).roles).toBeUndefined();
+  });
+
   it("names why it is not Ready, in order: no pod, unreachable, not bootstrapped", () => {
     expect(cond(statusFor(undefined, observed({ instances: [] }), 1, now), "Ready")).toMatchObject({ status: "False", reason: "PrimaryPending" });
     const down = { ...up, podReady: false, probe: { reachable: false as const, error: "connection refused" } };

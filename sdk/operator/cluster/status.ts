@@ -2,7 +2,8 @@
  * `PostgresCluster` status as a pure function of the previous status and one observation:
  * conditions (`Ready`, `Progressing`, `Degraded`, each with `observedGeneration`), the current
  * primary, per-instance role, readiness, lag, pending restart and disk usage, the parameters the
- * instances run, and where to connect.
+ * instances run, managed roles' outcomes (a failure makes a ready cluster Degraded with its
+ * reason), and where to connect.
  */
 import type { ClusterObjectNames } from "../../api/names";
 import { POSTGRES_PORT } from "../../api/names";
@@ -45,6 +46,8 @@ export type Observation =
       readonly diskUsage?: { readonly usedBytes: number; readonly capacityBytes: number };
       /** The managed PgBouncer, when the spec has one. */
       readonly pooler?: NonNullable<PostgresClusterStatus["pooler"]>;
+      /** Managed roles (roles-sync.ts), when the spec has them: `status.roles`, and why they are not as declared. */
+      readonly roles?: { readonly status: NonNullable<PostgresClusterStatus["roles"]>; readonly failure?: { readonly reason: string; readonly message: string } };
     };
 
 /**
@@ -86,7 +89,8 @@ export function statusFor(previous: PostgresClusterStatus | undefined, observati
             : ["Ready", `primary ${observation.primary} is accepting connections`];
       inputs = [
         cond("Ready", ready ? "True" : "False", why[0]!, why[1]),
-        cond("Degraded", "False", ready ? "Ready" : why[0]!),
+        // A ready cluster whose managed roles are not as declared is degraded, with the roles' reason.
+        ready && observation.roles?.failure ? cond("Degraded", "True", observation.roles.failure.reason, observation.roles.failure.message) : cond("Degraded", "False", ready ? "Ready" : why[0]!),
         observation.topology
           ? cond("Progressing", "True", observation.topology.reason, observation.topology.message)
           : !ready
@@ -107,6 +111,7 @@ export function statusFor(previous: PostgresClusterStatus | undefined, observati
         ...(observation.effectiveParameters ? { effectiveParameters: { ...observation.effectiveParameters } } : {}),
         ...(observation.diskUsage ? { diskUsage: { ...observation.diskUsage } } : {}),
         pooler: observation.pooler ? { ...observation.pooler } : undefined,
+        roles: observation.roles ? { ...observation.roles.status } : undefined,
       };
       break;
     }
