@@ -75,6 +75,7 @@ import {
 import { statusFor, type InstanceObservation, type Observation } from "./status";
 import { POOLER_LABEL } from "./pooler";
 import { pausePoolers, syncPooler, type PoolerObservation } from "./pooler-sync";
+import { syncClusterTls } from "./tls";
 import { clusterNetworkPolicy, SAME_NAMESPACE_PEERS, syncNetworkPolicy, type NetworkPolicyApi, type NetworkPolicyOptions } from "./network-policy";
 import { poolerObjectNames } from "../../api/names";
 
@@ -334,6 +335,11 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       await deps.api.replaceNamespacedConfigMap({ name: names.configMap, namespace: req.namespace, body: config });
       steps.push({ step: "config", outcome: "Updated" });
     }
+
+    // The cluster's authority and certificates (tls.ts): created first, renewed before they expire.
+    const tls = await syncClusterTls(deps.api, cluster, ctx.now());
+    for (const a of tls.actions) steps.push({ step: a.kind === "create-authority" ? "tls authority" : `tls ${a.leaf}`, outcome: "Updated", detail: a.reason });
+    for (const a of tls.actions) if (a.kind === "issue" && a.reason !== "missing" && a.reason !== "issued by the new authority") event("Normal", "CertificateRenewed", `${a.leaf} certificate renewed: ${a.reason}`);
 
     // Who may reach the instances (issue 19): created with the cluster, drift corrected every reconcile.
     if (deps.networkPolicies) {
