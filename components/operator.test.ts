@@ -75,6 +75,7 @@ describe("operator RBAC", () => {
         resources: ["pods", "services", "persistentvolumeclaims", "secrets", "configmaps"],
         verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
       },
+      { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
       { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
       { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
     ]);

@@ -18,7 +18,7 @@
  * WAL is included only from what the server still has at the end of the backup: the caller keeps it
  * there (a replica's slot, created with reserved WAL before the clone, or `wal_keep_size`).
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, appendFileSync, chownSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync, chownSync } from "node:fs";
 import { join } from "node:path";
 import { Client, type ClientConfig } from "pg";
 import { ConnectionError, InputError, SetpointError } from "../errors";
@@ -35,6 +35,13 @@ export interface ReplicationSource {
   readonly applicationName?: string;
   /** Seconds to wait for the connection. @default 10 */
   readonly connectTimeoutSeconds?: number;
+  /**
+   * TLS with libpq's `verify-full` semantics: the source's certificate must chain to `caFile` and
+   * carry `serverName` (the source is reached at `host`, an address), TLS 1.3 at least, and the
+   * client presents `certFile`/`keyFile` (the replication role's certificate, for `cert`
+   * authentication). Files, so a standby's `primary_conninfo` can name them too.
+   */
+  readonly tls?: { readonly serverName: string; readonly caFile: string; readonly certFile: string; readonly keyFile: string };
 }
 
 /** What the server reported about a finished base backup. */
@@ -149,6 +156,18 @@ async function connectReplication(source: ReplicationSource): Promise<Client> {
     connectionTimeoutMillis: (source.connectTimeoutSeconds ?? 10) * 1000,
     ...(source.password === undefined ? {} : { password: source.password }),
     ...(source.applicationName === undefined ? {} : { application_name: source.applicationName }),
+    ...(source.tls === undefined
+      ? {}
+      : {
+          ssl: {
+            ca: readFileSync(source.tls.caFile, "utf8"),
+            cert: readFileSync(source.tls.certFile, "utf8"),
+            key: readFileSync(source.tls.keyFile, "utf8"),
+            servername: source.tls.serverName,
+            minVersion: "TLSv1.3" as const,
+            rejectUnauthorized: true,
+          },
+        }),
   };
   const client = new Client(config);
   try {
@@ -392,10 +411,25 @@ export interface CloneOptions {
   readonly signal?: AbortSignal;
 }
 
-/** `primary_conninfo` for a standby of `source`: libpq key=value, each value quoted. */
+/**
+ * `primary_conninfo` for a standby of `source`: libpq key=value, each value quoted. With TLS,
+ * `host` is the name the certificate carries and `hostaddr` the address (libpq verifies the one and
+ * connects to the other), `sslmode=verify-full`, and the client certificate's files.
+ */
 export function primaryConninfo(source: ReplicationSource): string {
+  const t = source.tls;
   const pairs: [string, string][] = [
-    ["host", source.host],
+    ...(t === undefined
+      ? ([["host", source.host]] as [string, string][])
+      : ([
+          ["host", t.serverName],
+          ["hostaddr", source.host],
+          ["sslmode", "verify-full"],
+          ["sslrootcert", t.caFile],
+          ["sslcert", t.certFile],
+          ["sslkey", t.keyFile],
+          ["ssl_min_protocol_version", "TLSv1.3"],
+        ] as [string, string][])),
     ["port", String(source.port)],
     ["user", source.user],
     ...(source.password === undefined ? [] : ([["password", source.password]] as [string, string][])),

@@ -9,7 +9,7 @@ import type { CloneFn } from "./prepare";
 /** Clones `source` into `pgdata` as a standby streaming through `source.slot`. */
 export const cloneWithBaseBackup: CloneFn = async ({ source, pgdata }) =>
   cloneInstance({
-    source: { host: source.host, port: source.port, user: source.user, password: source.password, applicationName: source.applicationName },
+    source: { host: source.host, port: source.port, user: source.user, password: source.password, applicationName: source.applicationName, ...(source.tls ? { tls: source.tls } : {}) },
     pgdata,
     slot: source.slot,
     standby: true,

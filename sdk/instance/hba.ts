@@ -11,6 +11,13 @@
  *    connection is rejected, the superuser's included.
  * 3. Every other connection over TCP: SCRAM passwords (the operator as the superuser, the
  *    application as its owner). No `trust` and no `md5` over the network.
+ *
+ * With `tls` (issue 19, ADR 0031) every network rule is `hostssl`, and there is no `host` rule at
+ * all: a plaintext connection matches nothing and the server refuses it ("no pg_hba.conf entry
+ * ... no encryption"). Replication is for the replication role with a client certificate of the
+ * cluster's authority (`cert`: its common name must be the role); the superuser comes over the
+ * network only with a client certificate (the operator's), never with a password, unless
+ * `superuserPasswordOverNetwork`; everyone else uses SCRAM.
  */
 
 /** Name of the file in the configuration volume. */
@@ -20,6 +27,12 @@ export const HBA_FILE = "pg_hba.conf";
 export interface HbaOptions {
   /** The role replicas stream and clone as. */
   readonly replicationUser: string;
+  /** Only TLS connections, certificates for replication and the superuser (see the module documentation). @default false */
+  readonly tls?: boolean;
+  /** The superuser's name (with `tls`). @default postgres */
+  readonly superuser?: string;
+  /** With `tls`: the superuser may also log in over the network with its password (SCRAM). @default false */
+  readonly superuserPasswordOverNetwork?: boolean;
 }
 
 /** A role name as a pg_hba.conf token: quoted unless it is plain lower-case (ours are). */
@@ -34,12 +47,20 @@ function hbaToken(name: string): string {
  * @throws {TypeError} when the replication role's name cannot be written in the file.
  */
 export function instanceHba(options: HbaOptions): string {
-  const rows: [string, string, string, string, string][] = [
-    ["local", "all", "all", "", "trust"],
-    ["host", "replication", hbaToken(options.replicationUser), "all", "scram-sha-256"],
-    ["host", "replication", "all", "all", "reject"],
-    ["host", "all", "all", "all", "scram-sha-256"],
-  ];
+  const rows: [string, string, string, string, string][] = options.tls
+    ? [
+        ["local", "all", "all", "", "trust"],
+        ["hostssl", "replication", hbaToken(options.replicationUser), "all", "cert"],
+        ["hostssl", "replication", "all", "all", "reject"],
+        ["hostssl", "all", hbaToken(options.superuser ?? "postgres"), "all", options.superuserPasswordOverNetwork ? "scram-sha-256" : "cert"],
+        ["hostssl", "all", "all", "all", "scram-sha-256"],
+      ]
+    : [
+        ["local", "all", "all", "", "trust"],
+        ["host", "replication", hbaToken(options.replicationUser), "all", "scram-sha-256"],
+        ["host", "replication", "all", "all", "reject"],
+        ["host", "all", "all", "all", "scram-sha-256"],
+      ];
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => r.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]!) : cell)).join("  "));
   return ["# Written by Setpoint for this PostgresCluster's instances; edits are overwritten.", "# TYPE  DATABASE  USER  ADDRESS  METHOD", ...lines, ""].join("\n");

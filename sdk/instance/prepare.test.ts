@@ -50,7 +50,35 @@ describe("instanceSettings", () => {
       listenAddresses: "*",
       socketDir: "/tmp",
       initialConf: undefined,
+      managed: { runtimeDir: "/tmp/setpoint", hbaSource: undefined, tlsServerDir: undefined, tlsClientDir: undefined, syncIntervalMs: 10_000 },
     });
+  });
+  it("reads the files the manager keeps, and a replica's TLS to its source (verify-full, client certificate)", () => {
+    const tls = {
+      SETPOINT_HBA_SOURCE: "/etc/setpoint/pg_hba.conf",
+      SETPOINT_TLS_SERVER_DIR: "/etc/setpoint/tls/server",
+      SETPOINT_TLS_CLIENT_DIR: "/etc/setpoint/tls/replication",
+      SETPOINT_RUNTIME_DIR: "/tmp/run",
+      SETPOINT_SYNC_INTERVAL_MS: "500",
+    };
+    expect(instanceSettings({ ...base, ...tls }).managed).toEqual({
+      runtimeDir: "/tmp/run",
+      hbaSource: "/etc/setpoint/pg_hba.conf",
+      tlsServerDir: "/etc/setpoint/tls/server",
+      tlsClientDir: "/etc/setpoint/tls/replication",
+      syncIntervalMs: 500,
+    });
+    const replica = { ...base, ...tls, SETPOINT_ROLE: "replica", SETPOINT_PRIMARY_HOST: "10.0.0.7", SETPOINT_REPLICATION_USER: "streaming_replica", SETPOINT_REPLICATION_PASSWORD: "s3cret", SETPOINT_REPLICATION_SLOT: "orders_2" };
+    expect(() => instanceSettings(replica)).toThrow(/SETPOINT_TLS_SERVER_NAME is not set/);
+    expect(instanceSettings({ ...replica, SETPOINT_TLS_SERVER_NAME: "orders-rw.shop.svc" }).source?.tls).toEqual({
+      serverName: "orders-rw.shop.svc",
+      caFile: "/tmp/run/ca.crt",
+      certFile: "/tmp/run/replication.crt",
+      keyFile: "/tmp/run/replication.key",
+    });
+    expect(() => instanceSettings({ ...replica, SETPOINT_TLS_CLIENT_DIR: "" })).toThrow(/a replica over TLS needs both SETPOINT_TLS_SERVER_DIR .* and SETPOINT_TLS_CLIENT_DIR/);
+    expect(() => instanceSettings({ ...base, SETPOINT_HBA_SOURCE: "pg_hba.conf" })).toThrow(/SETPOINT_HBA_SOURCE must be an absolute path/);
+    expect(() => instanceSettings({ ...base, SETPOINT_SYNC_INTERVAL_MS: "5" })).toThrow(/SETPOINT_SYNC_INTERVAL_MS must be a whole number of milliseconds from 100/);
   });
   it("reads a replica's source; application_name defaults to the slot", () => {
     const s = instanceSettings({

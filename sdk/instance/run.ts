@@ -6,6 +6,7 @@
  */
 import { ensurePostgresBinaries } from "../postgres/binaries";
 import { cloneReplica, initdb, inspectData, markStandby, preparation, recordPod, type CloneFn, type Preparation } from "./prepare";
+import { managedFiles, managedServerArgs, syncManagedFiles } from "./files";
 import { postgresArgs, superviseServer } from "./supervise";
 import { withoutSecrets, type InstanceSettings } from "./settings";
 
@@ -35,6 +36,10 @@ export async function runInstance(settings: InstanceSettings, serverArgs: readon
   const bin = (await ensurePostgresBinaries(settings.major)).binDir;
   const plan: Preparation = preparation(settings.role, inspectData(settings), settings.pgdata);
   const started = Date.now();
+  // The files Setpoint owns (files.ts), before anything needs them (a clone uses the client certificate),
+  // then kept equal to their sources while the server runs.
+  const written = syncManagedFiles(settings.managed);
+  if (written.length > 0) logLine("files", { written });
   logLine("prepare", { kind: plan.kind, reason: plan.reason, pgdata: settings.pgdata, major: settings.major, role: settings.role });
   switch (plan.kind) {
     case "initdb":
@@ -57,7 +62,23 @@ export async function runInstance(settings: InstanceSettings, serverArgs: readon
   }
   recordPod(settings);
   logLine("starting postgres", { ms: Date.now() - started });
-  const code = await superviseServer(bin, postgresArgs(settings, serverArgs), env);
+  let timer: NodeJS.Timeout | undefined;
+  const keep = (reload: () => void): void => {
+    if (managedFiles(settings.managed).length === 0) return;
+    timer = setInterval(() => {
+      try {
+        const changed = syncManagedFiles(settings.managed);
+        if (changed.length === 0) return;
+        reload();
+        logLine("reloaded", { changed, reason: "a kept file differed from its source (renewed, changed or edited): written back and reloaded" });
+      } catch (err) {
+        // The server keeps its current files; the next check tries again.
+        logLine("files not synced", { error: (err as Error).message });
+      }
+    }, settings.managed.syncIntervalMs);
+  };
+  // Setpoint's managed arguments first: the container's own arguments (tests' extras) come after and win.
+  const code = await superviseServer(bin, postgresArgs(settings, [...managedServerArgs(settings.managed), ...serverArgs]), env, keep).finally(() => clearInterval(timer));
   logLine("postgres exited", { code });
   return code;
 }

@@ -45,6 +45,27 @@ export const INSTANCE_ENV = {
    * of an environment (e.g. small buffers for tests), below `ALTER SYSTEM` and server arguments.
    */
   initialConf: "SETPOINT_INITIAL_CONF",
+  /**
+   * The client authentication file Setpoint gives the instance (the cluster's ConfigMap, mounted).
+   * The manager keeps a private copy in the runtime directory for `hba_file` and puts it back
+   * whenever it drifts (files.ts).
+   */
+  hbaSource: "SETPOINT_HBA_SOURCE",
+  /**
+   * A directory holding the server's `tls.crt`, `tls.key` and the authority's `ca.crt` (a
+   * `kubernetes.io/tls` Secret, mounted; cert-manager's shape). With it the server runs TLS only
+   * (`ssl`, TLS 1.3 at least) and verifies client certificates with `ca.crt`; renewed files are
+   * picked up by a reload, never a restart.
+   */
+  tlsServerDir: "SETPOINT_TLS_SERVER_DIR",
+  /** A directory holding the replication role's client certificate (`tls.crt`, `tls.key`): a replica clones and streams with it. */
+  tlsClientDir: "SETPOINT_TLS_CLIENT_DIR",
+  /** The name a replica verifies its primary's certificate against (libpq `verify-full`; the primary is reached by address). */
+  tlsServerName: "SETPOINT_TLS_SERVER_NAME",
+  /** A private writable directory for the manager's copies of those files. @default /tmp/setpoint */
+  runtimeDir: "SETPOINT_RUNTIME_DIR",
+  /** How often (ms) the manager compares its copies with their sources. @default 10000 */
+  syncIntervalMs: "SETPOINT_SYNC_INTERVAL_MS",
 } as const;
 
 /** Where a replica clones from and streams from. */
@@ -55,6 +76,26 @@ export interface ReplicaSource {
   readonly password: string;
   readonly slot: string;
   readonly applicationName: string;
+  /** TLS to the source (verify-full with the cluster's authority, the replication role's client certificate). */
+  readonly tls?: ReplicaTls;
+}
+
+/** How a replica reaches its source over TLS: files in the manager's runtime directory. */
+export interface ReplicaTls {
+  /** The name the source's certificate must carry. */
+  readonly serverName: string;
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** The files the manager keeps in its runtime directory, from their sources (files.ts). */
+export interface ManagedSources {
+  readonly runtimeDir: string;
+  readonly hbaSource: string | undefined;
+  readonly tlsServerDir: string | undefined;
+  readonly tlsClientDir: string | undefined;
+  readonly syncIntervalMs: number;
 }
 
 /** The instance manager's settings (see {@link INSTANCE_ENV}). */
@@ -72,6 +113,7 @@ export interface InstanceSettings {
   readonly listenAddresses: string;
   readonly socketDir: string;
   readonly initialConf: string | undefined;
+  readonly managed: ManagedSources;
 }
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -101,6 +143,24 @@ export function instanceSettings(env: NodeJS.ProcessEnv): InstanceSettings {
   const role = required(E.role, "primary or replica");
   if (role !== "primary" && role !== "replica") throw new InputError(`${E.role} must be "primary" or "replica", got ${JSON.stringify(role)}`, { propertyPath: E.role });
   const ownPort = port(env, E.port, 5432);
+  const absolute = (name: string): string | undefined => {
+    const v = env[name];
+    if (v === undefined || v === "") return undefined;
+    if (!v.startsWith("/")) throw new InputError(`${name} must be an absolute path, got ${JSON.stringify(v)}`, { propertyPath: name });
+    return v;
+  };
+  const intervalRaw = env[E.syncIntervalMs];
+  const syncIntervalMs = intervalRaw === undefined || intervalRaw === "" ? 10_000 : Number(intervalRaw);
+  if (!Number.isInteger(syncIntervalMs) || syncIntervalMs < 100 || syncIntervalMs > 3_600_000) {
+    throw new InputError(`${E.syncIntervalMs} must be a whole number of milliseconds from 100 to 3600000, got ${JSON.stringify(intervalRaw)}`, { propertyPath: E.syncIntervalMs });
+  }
+  const managed: ManagedSources = {
+    runtimeDir: absolute(E.runtimeDir) ?? "/tmp/setpoint",
+    hbaSource: absolute(E.hbaSource),
+    tlsServerDir: absolute(E.tlsServerDir),
+    tlsClientDir: absolute(E.tlsClientDir),
+    syncIntervalMs,
+  };
   let source: ReplicaSource | undefined;
   if (role === "replica") {
     const slot = required(E.slot, "a replica streams through its own replication slot on the primary");
@@ -112,6 +172,18 @@ export function instanceSettings(env: NodeJS.ProcessEnv): InstanceSettings {
       slot,
       applicationName: env[E.applicationName] || slot,
     };
+    if (managed.tlsClientDir !== undefined || managed.tlsServerDir !== undefined) {
+      if (managed.tlsClientDir === undefined || managed.tlsServerDir === undefined) {
+        throw new InputError(`a replica over TLS needs both ${E.tlsServerDir} (the authority's ca.crt) and ${E.tlsClientDir} (the replication role's client certificate)`, {
+          propertyPath: managed.tlsClientDir === undefined ? E.tlsClientDir : E.tlsServerDir,
+        });
+      }
+      const files = runtimeFiles(managed.runtimeDir);
+      source = {
+        ...source,
+        tls: { serverName: required(E.tlsServerName, "the name the primary's certificate carries (verify-full)"), caFile: files.ca, certFile: files.clientCert, keyFile: files.clientKey },
+      };
+    }
   }
   return {
     pgdata,
@@ -125,6 +197,19 @@ export function instanceSettings(env: NodeJS.ProcessEnv): InstanceSettings {
     listenAddresses: env[E.listenAddresses] || "*",
     socketDir: env[E.socketDir] || "/tmp",
     initialConf: env[E.initialConf] || undefined,
+    managed,
+  };
+}
+
+/** Where the manager keeps its copies in `runtimeDir`. Pure. */
+export function runtimeFiles(runtimeDir: string): { hba: string; serverCert: string; serverKey: string; ca: string; clientCert: string; clientKey: string } {
+  return {
+    hba: `${runtimeDir}/pg_hba.conf`,
+    serverCert: `${runtimeDir}/server.crt`,
+    serverKey: `${runtimeDir}/server.key`,
+    ca: `${runtimeDir}/ca.crt`,
+    clientCert: `${runtimeDir}/replication.crt`,
+    clientKey: `${runtimeDir}/replication.key`,
   };
 }
 

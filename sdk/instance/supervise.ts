@@ -35,9 +35,14 @@ export function postgresArgs(settings: Pick<InstanceSettings, "pgdata" | "port" 
 /**
  * Runs `postgres` until it exits; resolves to the exit status the manager should exit with.
  * @param env the server's environment (without the Secrets' passwords).
+ * @param onStarted called once the server is spawned with a function that reloads it (SIGHUP);
+ *   the reload function does nothing once the server has exited.
  */
-export function superviseServer(bin: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+export function superviseServer(bin: string, args: readonly string[], env: NodeJS.ProcessEnv, onStarted?: (reload: () => void) => void): Promise<number> {
   const child = spawn(join(bin, "postgres"), [...args], { stdio: ["ignore", "inherit", "inherit"], env });
+  onStarted?.(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGHUP");
+  });
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const [received, sent] of Object.entries(FORWARDED_SIGNALS) as [NodeJS.Signals, NodeJS.Signals][]) {
     const handler = (): void => {

@@ -121,7 +121,16 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     });
   const configMaps = referenced("configmaps");
   const secrets = referenced("secrets");
-  const cluster = clusterController({ kubeConfig: kc, namespace: ns, logger: log, metrics, concurrency: options.concurrency ?? 2, secrets, configMaps });
+  const cluster = clusterController({
+    kubeConfig: kc,
+    namespace: ns,
+    logger: log,
+    metrics,
+    concurrency: options.concurrency ?? 2,
+    secrets,
+    configMaps,
+    ...(process.env.POD_NAMESPACE ? { operatorNamespace: process.env.POD_NAMESPACE } : {}),
+  });
   const upgrade = upgradeController({
     kubeConfig: kc,
     namespace: ns,

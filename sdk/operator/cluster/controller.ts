@@ -77,6 +77,8 @@ import { statusFor, type InstanceObservation, type Observation } from "./status"
 import { syncRoles } from "./roles-sync";
 import { POOLER_LABEL } from "./pooler";
 import { pausePoolers, syncPooler, type PoolerObservation } from "./pooler-sync";
+import { syncClusterTls } from "./tls";
+import { clusterNetworkPolicy, SAME_NAMESPACE_PEERS, syncNetworkPolicy, type NetworkPolicyApi, type NetworkPolicyOptions } from "./network-policy";
 import { poolerObjectNames } from "../../api/names";
 
 export type { InstanceProbe } from "./instance-sql";
@@ -136,6 +138,11 @@ export interface PostgresClusterDeps {
   readonly events?: EventRecorder;
   /** The disk collector's latest samples (disk.ts). @default none: no disk usage, no growth */
   readonly disk?: { usage(namespace: string, instance: string): DiskSample | undefined };
+  /**
+   * The cluster's NetworkPolicy (network-policy.ts): where the operator runs and the API to write
+   * it. @default none: no NetworkPolicy is written
+   */
+  readonly networkPolicies?: { readonly api: NetworkPolicyApi; readonly operator: NetworkPolicyOptions["operator"] };
   /** JSON-patches the PostgresCluster's metadata (to clear a handled switchover request). @default none */
   readonly patchCluster?: (namespace: string, name: string, patch: readonly object[]) => Promise<unknown>;
 }
@@ -329,6 +336,18 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     } else if (liveConfig.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== config.metadata?.annotations?.[CONFIG_HASH_ANNOTATION]) {
       await deps.api.replaceNamespacedConfigMap({ name: names.configMap, namespace: req.namespace, body: config });
       steps.push({ step: "config", outcome: "Updated" });
+    }
+
+    // The cluster's authority and certificates (tls.ts): created first, renewed before they expire.
+    const tls = await syncClusterTls(deps.api, cluster, ctx.now());
+    for (const a of tls.actions) steps.push({ step: a.kind === "create-authority" ? "tls authority" : `tls ${a.leaf}`, outcome: "Updated", detail: a.reason });
+    for (const a of tls.actions) if (a.kind === "issue" && a.reason !== "missing" && a.reason !== "issued by the new authority") event("Normal", "CertificateRenewed", `${a.leaf} certificate renewed: ${a.reason}`);
+
+    // Who may reach the instances (issue 19): created with the cluster, drift corrected every reconcile.
+    if (deps.networkPolicies) {
+      const policy = clusterNetworkPolicy(cluster, { operator: deps.networkPolicies.operator, allowFrom: SAME_NAMESPACE_PEERS });
+      const outcome = await syncNetworkPolicy(deps.networkPolicies.api, policy);
+      if (outcome !== "Unchanged") steps.push({ step: "network-policy", outcome });
     }
 
     // A switchover in progress: promote its target once the old primary has shut down and the

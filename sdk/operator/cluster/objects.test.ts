@@ -25,7 +25,13 @@ describe("cluster child objects", () => {
     expect(c.volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/setpoint", readOnly: true });
     expect(pod.spec!.volumes).toContainEqual({ name: "config", configMap: { name: "orders-config" } });
     expect(pod.spec!.volumes).toContainEqual({ name: "pgdata", persistentVolumeClaim: { claimName: "orders-1" } });
-    expect(pod.spec!.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 26, runAsGroup: 26, fsGroup: 26 });
+    expect(pod.spec!.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 26, runAsGroup: 26, fsGroup: 26, seccompProfile: { type: "RuntimeDefault" } });
+    expect(pod.spec!.automountServiceAccountToken).toBe(false);
+    const main = pod.spec!.containers[0]!;
+    expect(main.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ["ALL"] } });
+    // A read-only root: every writable path is a volume (data, scratch for the socket and initdb's password file).
+    expect(main.volumeMounts!.filter((m) => !m.readOnly).map((m) => m.mountPath).sort()).toEqual(["/tmp", "/var/lib/postgresql/data"]);
+    expect(pod.spec!.volumes).toContainEqual({ name: "scratch", emptyDir: { sizeLimit: "64Mi" } });
     expect(pod.spec!.initContainers).toBeUndefined();
     expect(c.env).toEqual([
       { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },

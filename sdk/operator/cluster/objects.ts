@@ -41,6 +41,11 @@ export const REPLICATION_USER = "streaming_replica";
 /** Where the data volume is mounted, and PGDATA inside it (a subdirectory: a fresh volume's root may hold lost+found). */
 const DATA_MOUNT = "/var/lib/postgresql/data";
 const PGDATA = `${DATA_MOUNT}/pgdata`;
+/**
+ * The container's only writable paths besides the data volume (its root filesystem is read-only):
+ * `/tmp` (the server's Unix socket, initdb's private password file) as an emptyDir.
+ */
+export const SCRATCH_MOUNT = "/tmp";
 /** Where the cluster's ConfigMap (the configuration files Setpoint writes) is mounted, read-only. */
 export const CONFIG_MOUNT = "/etc/setpoint";
 /** Annotation on the cluster's ConfigMap: a hash of its data, so the controller sees a stale one from its metadata. */
@@ -204,8 +209,11 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
     spec: {
       hostname: name,
       terminationGracePeriodSeconds: 30,
-      // The image runs as an unprivileged user; fsGroup makes a fresh volume writable for it.
-      securityContext: { runAsNonRoot: true, runAsUser: INSTANCE_UID, runAsGroup: INSTANCE_UID, fsGroup: INSTANCE_UID },
+      // Least privilege (issue 19): the image runs as an unprivileged user (fsGroup makes a fresh
+      // volume writable for it) under the runtime's default seccomp profile; the manager never
+      // talks to the Kubernetes API, so the pod gets no service-account token.
+      automountServiceAccountToken: false,
+      securityContext: { runAsNonRoot: true, runAsUser: INSTANCE_UID, runAsGroup: INSTANCE_UID, fsGroup: INSTANCE_UID, seccompProfile: { type: "RuntimeDefault" } },
       containers: [
         {
           name: "postgres",
@@ -214,9 +222,11 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
           args: ["run", ...serverArgs()],
           env,
           ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ["ALL"] } },
           volumeMounts: [
             { name: "pgdata", mountPath: DATA_MOUNT },
             { name: "config", mountPath: CONFIG_MOUNT, readOnly: true },
+            { name: "scratch", mountPath: SCRATCH_MOUNT },
           ],
           readinessProbe: { exec: { command: [...INSTANCE_MANAGER, "ready"] }, periodSeconds: 3, timeoutSeconds: 5 },
           ...(spec.resources ? { resources: spec.resources } : {}),
@@ -225,6 +235,7 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
       volumes: [
         { name: "pgdata", persistentVolumeClaim: { claimName: name } },
         { name: "config", configMap: { name: names.configMap } },
+        { name: "scratch", emptyDir: { sizeLimit: "64Mi" } },
       ],
     },
   };

@@ -5,7 +5,7 @@
  * cluster (and, for a role's password Secret, every cluster whose `spec.roles` names it), the controller running {@link reconcilePostgresCluster}, its Event recorder, and the
  * disk collector (disk.ts), which runs while the controller runs (i.e. while this operator leads).
  */
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject, type V1PersistentVolumeClaim, type V1Pod, type V1Service } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject, type V1PersistentVolumeClaim, type V1Pod, type V1Service } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "../../api/common";
 import { KINDS } from "../../api/crds";
 import type { Logger, Request } from "../../reconcile/index";
@@ -21,6 +21,7 @@ import type { StopOptions } from "../../reconcile/internal/controller";
 import { reconcilePostgresCluster, type PostgresClusterObject } from "./controller";
 import { DiskCollector, quantityBytes, type DiskTarget } from "./disk";
 import { kubernetesEventRecorder } from "./events";
+import { OPERATOR_POD_LABELS } from "./network-policy";
 import { referencedRoleSecrets } from "./roles-sync";
 import { customResourceInformer } from "../informers";
 
@@ -59,6 +60,8 @@ export function clusterController(opts: {
   secrets: Informer<KubernetesObject>;
   /** The operator's metadata-only ConfigMaps informer. */
   configMaps: Informer<KubernetesObject>;
+  /** The operator's own namespace (its pods' NetworkPolicy peer). @default "default" */
+  operatorNamespace?: string;
   /** Time between disk usage samples. @default 10_000 ms */
   diskIntervalMs?: number;
 }): ClusterControllerParts {
@@ -93,6 +96,7 @@ export function clusterController(opts: {
       status,
       events: kubernetesEventRecorder({ api: core, logger }),
       disk: { usage: (namespace, instance) => holder.collector?.usage(namespace, instance) },
+      networkPolicies: { api: kc.makeApiClient(NetworkingV1Api), operator: { namespace: opts.operatorNamespace ?? "default", podLabels: OPERATOR_POD_LABELS } },
       patchCluster: (namespace, name, patch) =>
         objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: patch }, setHeaderOptions("Content-Type", PatchStrategy.JsonPatch)),
     }),

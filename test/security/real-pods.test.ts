@@ -1,0 +1,156 @@
+// Least privilege and the refusals that hold today, on real pods (issue 19, ADR 0031): a real node
+// (kubelet + containerd + runc, test/support/real-node), Setpoint's instance image, the operator run
+// by this process reconciling a 2-instance cluster. What the kernel says about each instance's PID 1
+// (/proc/<pid>/status and mountinfo of the task containerd started): uid 26, no capabilities at all
+// (effective, permitted, bounding), no_new_privs, seccomp filtering, a read-only root filesystem
+// with /tmp and the data volume writable, no service-account token mounted. The cluster's
+// NetworkPolicy and certificate Secrets exist, owned by it. From this host (outside the cluster),
+// over the network: a wrong password, a replication connection as the superuser and one as the
+// replication role with a guessed password are refused with the server's own error.
+// TLS-only and certificate attacks are in instance-tls.test.ts: the pods do not mount the
+// certificates yet (ADR 0031, "Left").
+import { CoreV1Api, CustomObjectsApi, NetworkingV1Api } from "@kubernetes/client-node";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Client, type ClientConfig } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { instanceImageRecipe } from "../../images/recipes";
+import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
+import { startOperator, type RunningOperator } from "../../sdk/operator/main";
+import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
+import { recorder } from "../support/cluster";
+import { installCrds, toolchainOrSkip } from "../support/control-plane";
+import { createCustomObject } from "../support/custom-objects";
+import { eventually } from "../support/eventually";
+import { must, run } from "../support/real-node/host";
+import { recipeConfig, recipeRootfs } from "../support/real-node/images";
+import { startRealNode, type RealNode } from "../support/real-node/node";
+import { startVolumeProvisioner } from "../support/real-node/volumes";
+import { majors } from "../support/postgres";
+
+const isRoot = process.getuid?.() === 0;
+const toolchain = isRoot
+  ? toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause"])
+  : { skip: "needs root" };
+const hasRuntime = run("sh", ["-c", "command -v containerd && command -v runc && command -v debootstrap && test -x /usr/lib/cni/bridge"]).status === 0;
+const major = majors().includes(17) ? 17 : majors()[0]!;
+const ns = "default";
+const WAIT_MS = 300_000;
+
+describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: least-privilege instance pods and the refusals of a cluster", () => {
+  let node: RealNode | undefined;
+  let operator: RunningOperator | undefined;
+  let stopProvisioner = (): void => undefined;
+  const lines: string[] = [];
+  const core = (): CoreV1Api => node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+  const objects = (): CustomObjectsApi => node!.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
+  const password = async (name: string): Promise<string> => Buffer.from((await core().readNamespacedSecret({ name, namespace: ns })).data!.password!, "base64").toString("utf8");
+
+  beforeAll(async () => {
+    node = await startRealNode({ toolchain: toolchain.env! });
+    const work = join(node.dir, "instance-image");
+    mkdirSync(work, { recursive: true });
+    const recipe = instanceImageRecipe(major);
+    recipeRootfs(recipe, join(work, "rootfs"));
+    node.importRootfs(join(work, "rootfs"), `setpoint-postgres:${major}`, recipeConfig(recipe));
+    must("rm", ["-rf", join(work, "rootfs")]);
+    await installCrds(node.controlPlane.kubeConfig, crdManifests());
+    stopProvisioner = startVolumeProvisioner(node, ns, (m) => lines.push(m));
+    operator = await startOperator({ kubeconfig: node.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+    await createCustomObject(objects(), ns, "PostgresCluster", "vault", { postgresVersion: major, instances: 2, storage: { size: "1Gi" } });
+    await eventually(
+      "vault Ready",
+      async () => {
+        const c = (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "vault" })) as { status?: PostgresClusterStatus };
+        return c.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True") && c.status.instances?.length === 2 ? c : undefined;
+      },
+      WAIT_MS,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n--- operator\n${lines.slice(-30).join("\n")}`);
+    });
+  }, 1_800_000); // may wait for another real node of this run to finish
+
+  afterAll(async () => {
+    stopProvisioner();
+    await operator?.stop();
+    await node?.stop();
+  }, 600_000);
+
+  /** The host PID of a pod's container's PID 1, from containerd. */
+  const taskPid = async (pod: string): Promise<number> => {
+    const id = (await core().readNamespacedPod({ name: pod, namespace: ns })).status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, "");
+    const row = run("ctr", ["--address", node!.containerdSocket, "-n", "k8s.io", "tasks", "ls"]).out.split("\n").find((l) => l.startsWith(id));
+    return Number(row!.trim().split(/\s+/)[1]);
+  };
+
+  it("runs every instance's PID 1 unprivileged: uid 26, no capabilities, no_new_privs, seccomp, read-only root, no token", async () => {
+    for (const pod of ["vault-1", "vault-2"]) {
+      const pid = await taskPid(pod);
+      const status = Object.fromEntries(
+        readFileSync(`/proc/${pid}/status`, "utf8")
+          .split("\n")
+          .map((l) => l.split(":\t"))
+          .filter((p) => p.length === 2)
+          .map(([k, v]) => [k!, v!.trim()]),
+      );
+      expect({ pod, uid: status.Uid, gid: status.Gid, eff: status.CapEff, prm: status.CapPrm, bnd: status.CapBnd, nnp: status.NoNewPrivs, seccomp: status.Seccomp }).toEqual({
+        pod,
+        uid: "26\t26\t26\t26",
+        gid: "26\t26\t26\t26",
+        eff: "0000000000000000",
+        prm: "0000000000000000",
+        bnd: "0000000000000000",
+        nnp: "1",
+        seccomp: "2",
+      });
+      // mountinfo: mount point is field 5, per-mount options field 6.
+      const mounts = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => l.split(" "))
+        .map((f) => ({ at: f[4]!, options: f[5]!.split(",") }));
+      const at = (p: string) => mounts.filter((m) => m.at === p).at(-1);
+      expect(at("/")?.options).toContain("ro");
+      expect(at("/tmp")?.options).toContain("rw");
+      expect(at("/var/lib/postgresql/data")?.options).toContain("rw");
+      expect(at("/etc/setpoint")?.options).toContain("ro");
+      expect(mounts.some((m) => m.at.includes("serviceaccount"))).toBe(false);
+    }
+  });
+
+  it("writes the cluster's NetworkPolicy and certificate Secrets, owned by the cluster", async () => {
+    const policy = await node!.controlPlane.kubeConfig.makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: "vault-instances", namespace: ns });
+    expect(policy.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "PostgresCluster", name: "vault" });
+    expect(policy.spec?.ingress?.length).toBe(3);
+    for (const name of ["vault-ca", "vault-server-tls", "vault-replication-tls", "vault-operator-tls"]) {
+      const s = await core().readNamespacedSecret({ name, namespace: ns });
+      expect(s.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "PostgresCluster", name: "vault" });
+    }
+  });
+
+  it("refuses from outside the cluster, with the server's own error: a wrong password, replication as the superuser or with a guessed password", async () => {
+    const host = (await core().readNamespacedPod({ name: "vault-1", namespace: ns })).status!.podIP!;
+    const superPassword = await password("vault-superuser");
+    const attempt = async (config: ClientConfig & { replication?: string }): Promise<string> => {
+      const c = new Client({ host, port: 5432, database: "postgres", connectionTimeoutMillis: 5000, ...config } as ClientConfig);
+      c.on("error", () => undefined);
+      try {
+        await c.connect();
+        return "connected";
+      } catch (err) {
+        return (err as Error).message;
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    };
+    const results = {
+      wrongPassword: await attempt({ user: "postgres", password: `${superPassword}x` }),
+      replicationAsSuperuser: await attempt({ user: "postgres", password: superPassword, replication: "true", database: "replication" }),
+      replicationGuessedPassword: await attempt({ user: "streaming_replica", password: "guess", replication: "true", database: "replication" }),
+    };
+    process.stdout.write(`real-pod refusals: ${JSON.stringify(results)}\n`);
+    expect(results.wrongPassword).toBe(`password authentication failed for user "postgres"`);
+    expect(results.replicationAsSuperuser).toMatch(/^pg_hba\.conf rejects replication connection for host "[\d.]+", user "postgres", no encryption$/);
+    expect(results.replicationGuessedPassword).toBe(`password authentication failed for user "streaming_replica"`);
+  });
+});
