@@ -106,13 +106,15 @@ async function main(): Promise<void> {
     t = Date.now();
     const taken = await takeBaseBackup(store, { source });
     const s3Seconds = secs(t);
-    // The reference: pg_basebackup (Debian's client of this major, when installed) to local disk.
+    // The reference: pg_basebackup (Debian's client of this major, when installed) to local disk,
+    // streaming its WAL (-X stream): with -X none the server waits until the backup's last segment
+    // is archived, which measures the archive's backlog, not the copy.
     const reference = `/usr/lib/postgresql/${major}/bin/pg_basebackup`;
     let pgBasebackupSeconds: number | undefined;
     if (existsSync(reference)) {
       const target = mkdtempSync(join(tmpdir(), "setpoint-bench-pgbb-"));
       t = Date.now();
-      const r = spawnSync(reference, ["-D", join(target, "data"), "-X", "none", "--checkpoint=fast", "--no-sync", "--no-manifest", "-Fp", "-d", `host=${server.host} port=${server.port} user=postgres`], { encoding: "utf8" });
+      const r = spawnSync(reference, ["-D", join(target, "data"), "-X", "stream", "--checkpoint=fast", "--no-sync", "--no-manifest", "-Fp", "-d", `host=${server.host} port=${server.port} user=postgres`], { encoding: "utf8" });
       pgBasebackupSeconds = secs(t);
       rmSync(target, { recursive: true, force: true });
       if (r.status !== 0) throw new Error(`pg_basebackup failed: ${r.stderr}`);
