@@ -1,15 +1,18 @@
-// `npm run bench:backup-s3 -- [--size-mb 256] [--major 17] [--json FILE]`
+// `npm run bench:backup-s3 -- [--size-mb 256] [--major 17] [--json FILE] [--rpo-seconds 180] [--rpo-wal-kbps 512]`
 //
 // The S3 side of backups on a real SeaweedFS server (from `npm run toolchain`), on one source
 // loaded with --size-mb of table data (md5 text: compresses about like real rows):
-// - base backup into the bucket (BASE_BACKUP → gzip → multipart upload) against the same backup
-//   extracted to local disk (no compression, no network) and a plain `cp -a` of the data directory;
+// - base backup into the bucket (BASE_BACKUP → gzip → multipart upload) against raw `pg_basebackup`
+//   to local disk (Debian's client of --major when installed: 15 on bookworm), the same backup
+//   extracted to local disk by Setpoint's client, and a plain `cp -a` of the data directory;
 // - WAL archive throughput: archiveWal on the server's own segments in-process, and the time of one
 //   `wal-cli archive` process (what archive_command pays per segment);
-// - restore: download + extract of the base backup, then recovery to the latest WAL and promotion.
+// - restore: download + extract of the base backup, then recovery to the latest WAL and promotion;
+// - RPO: the worst archive lag under a steady write load (--rpo-wal-kbps of WAL) for --rpo-seconds
+//   with archive_timeout at its default (5m).
 // The machine's load average is recorded with the numbers.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -27,12 +30,20 @@ import { startS3Server } from "../test/support/s3";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
-  options: { "size-mb": { type: "string", default: "256" }, major: { type: "string", default: "17" }, json: { type: "string" } },
+  options: {
+    "size-mb": { type: "string", default: "256" },
+    major: { type: "string", default: "17" },
+    json: { type: "string" },
+    "rpo-seconds": { type: "string", default: "180" },
+    "rpo-wal-kbps": { type: "string", default: "512" },
+  },
 });
 const sizeMb = Number(values["size-mb"]);
+const rpoSeconds = Number(values["rpo-seconds"]);
+const rpoWalKbps = Number(values["rpo-wal-kbps"]);
 const major = Number(values.major);
-if (!Number.isFinite(sizeMb) || sizeMb <= 0 || !isSupportedMajor(major)) {
-  console.error("usage: bench:backup-s3 -- [--size-mb N>0] [--major 14..18] [--json FILE]");
+if (!Number.isFinite(sizeMb) || sizeMb <= 0 || !isSupportedMajor(major) || !(rpoSeconds >= 0) || !(rpoWalKbps > 0)) {
+  console.error("usage: bench:backup-s3 -- [--size-mb N>0] [--major 14..18] [--json FILE] [--rpo-seconds N>=0] [--rpo-wal-kbps N>0]");
   process.exit(2);
 }
 
@@ -49,7 +60,9 @@ async function main(): Promise<void> {
   await s3.createBucket(bucket);
   const store = openObjectStore(s3.store(bucket, "source"));
   const config = writeStoreConfig(scratch.dir, major, s3, bucket, "source");
-  const server = await startEmbeddedPostgres({ major, parameters: { archive_mode: "on", archive_command: `${walCli(config)} archive %p %f`, max_wal_size: "2GB" } });
+  // archive_timeout stays at the default of spec.backup.archiveTimeout (5m): the RPO phase measures
+  // the archive lag a steady load sees with it.
+  const server = await startEmbeddedPostgres({ major, parameters: { archive_mode: "on", archive_command: `${walCli(config)} archive %p %f`, archive_timeout: "5min", max_wal_size: "2GB" } });
   const result: Record<string, unknown> = { major, sizeMb, loadBefore: loadavg()[0] };
   try {
     const c = new Client({ connectionString: server.url() });
@@ -93,6 +106,19 @@ async function main(): Promise<void> {
     t = Date.now();
     const taken = await takeBaseBackup(store, { source });
     const s3Seconds = secs(t);
+    // The reference: pg_basebackup (Debian's client of this major, when installed) to local disk,
+    // streaming its WAL (-X stream): with -X none the server waits until the backup's last segment
+    // is archived, which measures the archive's backlog, not the copy.
+    const reference = `/usr/lib/postgresql/${major}/bin/pg_basebackup`;
+    let pgBasebackupSeconds: number | undefined;
+    if (existsSync(reference)) {
+      const target = mkdtempSync(join(tmpdir(), "setpoint-bench-pgbb-"));
+      t = Date.now();
+      const r = spawnSync(reference, ["-D", join(target, "data"), "-X", "stream", "--checkpoint=fast", "--no-sync", "--no-manifest", "-Fp", "-d", `host=${server.host} port=${server.port} user=postgres`], { encoding: "utf8" });
+      pgBasebackupSeconds = secs(t);
+      rmSync(target, { recursive: true, force: true });
+      if (r.status !== 0) throw new Error(`pg_basebackup failed: ${r.stderr}`);
+    }
     // The same backup to local disk: no compression, no network.
     const local = mkdtempSync(join(tmpdir(), "setpoint-bench-local-"));
     t = Date.now();
@@ -115,6 +141,9 @@ async function main(): Promise<void> {
       localDisk: { seconds: localSeconds, mbPerSecond: mbps(bytes, localSeconds) },
       cp: { seconds: cpSeconds, mbPerSecond: mbps(bytes, cpSeconds) },
       s3VsLocalDisk: Math.round((localSeconds / s3Seconds) * 100) / 100,
+      ...(pgBasebackupSeconds === undefined
+        ? { pgBasebackup: `not measured: ${reference} is not installed (Debian ships pg_basebackup 15 only; run with --major 15)` }
+        : { pgBasebackup: { seconds: pgBasebackupSeconds, mbPerSecond: mbps(bytes, pgBasebackupSeconds) }, s3VsPgBasebackup: Math.round((pgBasebackupSeconds / s3Seconds) * 100) / 100 }),
     };
     console.log(`base backup: ${JSON.stringify(result.baseBackup)}`);
 
@@ -146,6 +175,10 @@ async function main(): Promise<void> {
       totalSeconds: fetchSeconds + recoverySeconds,
     };
     console.log(`restore: ${JSON.stringify(result.restore)}`);
+    if (rpoSeconds > 0) {
+      result.rpo = await measureRpo(server.url(), rpoSeconds, rpoWalKbps);
+      console.log(`archive lag under load: ${JSON.stringify(result.rpo)}`);
+    }
     result.loadAfter = loadavg()[0];
   } finally {
     store.close();
@@ -156,6 +189,65 @@ async function main(): Promise<void> {
   const json = JSON.stringify(result, null, 2);
   console.log(json);
   if (values.json) writeFileSync(values.json, `${json}\n`);
+}
+
+/**
+ * The worst-case archive lag (RPO) under a steady write load: a writer commits rows at a fixed WAL
+ * rate for `seconds`; twice a second the current WAL position and pg_stat_archiver's last archived
+ * segment are sampled. The lag at a sample is the age of the oldest WAL byte not archived yet: now
+ * minus the time of the first sample whose position passed the end of the last archived segment.
+ */
+async function measureRpo(url: string, seconds: number, walKbps: number): Promise<Record<string, unknown>> {
+  const writer = new Client({ connectionString: url });
+  const sampler = new Client({ connectionString: url });
+  await writer.connect();
+  await sampler.connect();
+  await writer.query("create table if not exists rpo (id bigserial primary key, at timestamptz not null default now(), payload text not null)");
+  const segmentBytes = Number((await sampler.query<{ s: string }>("select setting::bigint * (case unit when '8kB' then 8192 when 'MB' then 1048576 else 1 end) as s from pg_settings where name = 'wal_segment_size'")).rows[0]!.s);
+  const toBytes = (lsn: string): number => {
+    const [hi, lo] = lsn.split("/");
+    return parseInt(hi!, 16) * 2 ** 32 + parseInt(lo!, 16);
+  };
+  const segEnd = (walfile: string | null): number => (walfile === null ? 0 : (parseInt(walfile.slice(8, 16), 16) * (2 ** 32 / segmentBytes) + parseInt(walfile.slice(16, 24), 16) + 1) * segmentBytes);
+  let stop = false;
+  // ~1 KB of WAL per row (a 700-byte payload plus tuple, index and record overhead).
+  const rowsPerTick = Math.max(1, Math.round(walKbps / 10));
+  const writing = (async () => {
+    while (!stop) {
+      const t0 = Date.now();
+      await writer.query("insert into rpo (payload) select repeat(md5(random()::text), 22) from generate_series(1, $1::int)", [rowsPerTick]);
+      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - t0))));
+    }
+  })();
+  const samples: { t: number; pos: number; archivedEnd: number }[] = [];
+  let worst = 0;
+  const startPos = toBytes((await sampler.query<{ l: string }>("select pg_current_wal_lsn()::text as l")).rows[0]!.l);
+  const started = Date.now();
+  while (Date.now() - started < seconds * 1000) {
+    const r = await sampler.query<{ l: string; a: string | null }>("select pg_current_wal_lsn()::text as l, (select last_archived_wal from pg_stat_archiver) as a");
+    const now = Date.now();
+    const pos = toBytes(r.rows[0]!.l);
+    const a = r.rows[0]!.a;
+    const archivedEnd = a !== null && /^[0-9A-F]{24}$/.test(a) ? segEnd(a) : (samples[samples.length - 1]?.archivedEnd ?? 0);
+    samples.push({ t: now, pos, archivedEnd });
+    const firstUnarchived = samples.find((s) => s.pos > archivedEnd);
+    const lag = firstUnarchived === undefined || pos <= archivedEnd ? 0 : (now - firstUnarchived.t) / 1000;
+    if (lag > worst) worst = lag;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  stop = true;
+  await writing;
+  const endPos = samples[samples.length - 1]!.pos;
+  await writer.end();
+  await sampler.end();
+  const walMbPerSecond = (endPos - startPos) / 1e6 / ((Date.now() - started) / 1000);
+  return {
+    seconds,
+    archiveTimeout: "5min",
+    walMbPerSecond: Math.round(walMbPerSecond * 100) / 100,
+    segmentFillSeconds: Math.round((segmentBytes / 1e6 / walMbPerSecond) * 10) / 10,
+    worstLagSeconds: Math.round(worst * 10) / 10,
+  };
 }
 
 main().catch((err: unknown) => {

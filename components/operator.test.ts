@@ -65,11 +65,12 @@ describe("operatorDefaults", () => {
 
 describe("operator RBAC", () => {
   it("grants exactly what the controllers use, cluster-wide", () => {
-    const plurals = ["postgresclusters", "postgresschemas", "postgresupgrades"];
+    const plurals = ["postgresclusters", "postgresschemas", "postgresupgrades", "postgresbackups", "postgresscheduledbackups"];
     expect(operatorClusterRules()).toEqual([
       { apiGroups: ["setpoint.dev"], resources: plurals, verbs: ["get", "list", "watch", "update", "patch"] },
       { apiGroups: ["setpoint.dev"], resources: plurals.map((p) => `${p}/status`), verbs: ["get", "update", "patch"] },
       { apiGroups: ["setpoint.dev"], resources: plurals.map((p) => `${p}/finalizers`), verbs: ["update"] },
+      { apiGroups: ["setpoint.dev"], resources: ["postgresbackups"], verbs: ["create"] },
       {
         apiGroups: [""],
         resources: ["pods", "services", "persistentvolumeclaims", "secrets", "configmaps"],
@@ -118,6 +119,8 @@ describe("Operator (mocked engine)", () => {
         "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
         "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
         "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
+        "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
+        "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
         "kubernetes:apps/v1:Deployment",
         "kubernetes:core/v1:Namespace",
         "kubernetes:core/v1:ServiceAccount",
@@ -128,7 +131,9 @@ describe("Operator (mocked engine)", () => {
       ].sort(),
     );
     expect(byType("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition").map((r) => r.inputs.metadata.name).sort()).toEqual([
+      "postgresbackups.setpoint.dev",
       "postgresclusters.setpoint.dev",
+      "postgresscheduledbackups.setpoint.dev",
       "postgresschemas.setpoint.dev",
       "postgresupgrades.setpoint.dev",
     ]);
@@ -142,7 +147,7 @@ describe("Operator (mocked engine)", () => {
   it("exposes names as outputs", async () => {
     expect(await valueOf(op.namespace)).toBe("setpoint-system");
     expect(await valueOf(op.serviceAccountName)).toBe("setpoint-operator");
-    expect(await valueOf(op.crdNames)).toHaveLength(3);
+    expect(await valueOf(op.crdNames)).toHaveLength(5);
   });
 
   it("binds the roles to the service account", () => {

@@ -151,9 +151,9 @@ const MANAGE = [...READ, "create", "update", "patch", "delete"];
 
 /**
  * Cluster-wide permissions of the operator, exactly what its controllers use: read its custom
- * resources (and set finalizers on them; it never writes their spec), write their status, and
- * manage the pods, services, volumes, secrets, config maps and network policies it creates, and
- * emit events.
+ * resources (and set finalizers on them; it never writes their spec), create the PostgresBackups
+ * of schedules, write their status, manage the pods, services, volumes, secrets, config maps and
+ * network policies it creates, and emit events.
  */
 export function operatorClusterRules(): PolicyRule[] {
   const plurals = Object.values(KINDS).map((k) => k.plural);
@@ -161,6 +161,8 @@ export function operatorClusterRules(): PolicyRule[] {
     { apiGroups: [GROUP], resources: plurals, verbs: [...READ, "update", "patch"] },
     { apiGroups: [GROUP], resources: plurals.map((p) => `${p}/status`), verbs: ["get", "update", "patch"] },
     { apiGroups: [GROUP], resources: plurals.map((p) => `${p}/finalizers`), verbs: ["update"] },
+    // The backup scheduler creates a PostgresBackup for each due cron time.
+    { apiGroups: [GROUP], resources: [KINDS.PostgresBackup.plural], verbs: ["create"] },
     { apiGroups: [""], resources: ["pods", "services", "persistentvolumeclaims", "secrets", "configmaps"], verbs: MANAGE },
     { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: MANAGE },
     { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },

@@ -6,11 +6,13 @@ const byKind = Object.fromEntries(crdManifests().map((c) => [c.spec.names.kind, 
 const props = (s: unknown): Record<string, OpenApiSchema> => (s as { properties: Record<string, OpenApiSchema> }).properties;
 
 describe("crdManifests", () => {
-  it("defines the three kinds of setpoint.dev/v1alpha1", () => {
+  it("defines the five kinds of setpoint.dev/v1alpha1", () => {
     expect(crdManifests().map((c) => c.metadata.name)).toEqual([
       "postgresclusters.setpoint.dev",
       "postgresschemas.setpoint.dev",
       "postgresupgrades.setpoint.dev",
+      "postgresbackups.setpoint.dev",
+      "postgresscheduledbackups.setpoint.dev",
     ]);
     expect(crdName("PostgresSchema")).toBe("postgresschemas.setpoint.dev");
     for (const crd of crdManifests()) {
@@ -60,12 +62,24 @@ describe("crdManifests", () => {
     });
   });
 
+  it("generates PostgresBackup and PostgresScheduledBackup from their zod schemas", () => {
+    const backup = props(byKind["PostgresBackup"]!.spec.versions[0]!.schema.openAPIV3Schema)["spec"]!;
+    expect(props(backup)["target"]).toMatchObject({ enum: ["prefer-standby", "primary"] });
+    expect(backup["required"]).toEqual(["cluster"]);
+    const status = props(byKind["PostgresBackup"]!.spec.versions[0]!.schema.openAPIV3Schema)["status"]!;
+    expect(Object.keys(props(status))).toEqual(expect.arrayContaining(["phase", "beginLsn", "endLsn", "beginTime", "endTime", "timeline", "sizeBytes", "usable", "error"]));
+    const scheduled = props(byKind["PostgresScheduledBackup"]!.spec.versions[0]!.schema.openAPIV3Schema)["spec"]!;
+    expect(props(scheduled)["suspend"]).toMatchObject({ type: "boolean", default: false });
+    expect(props(scheduled)["schedule"]).toMatchObject({ type: "string" });
+    expect(scheduled["required"]).toEqual(["cluster", "schedule"]);
+  });
+
   it("returns fresh objects and a kubectl-friendly List", () => {
     const a = crdManifests();
     a[0]!.metadata.name = "changed";
     expect(crdManifests()[0]!.metadata.name).toBe("postgresclusters.setpoint.dev");
     const list = crdManifestList();
     expect(list).toMatchObject({ apiVersion: "v1", kind: "List" });
-    expect(list.items).toHaveLength(3);
+    expect(list.items).toHaveLength(5);
   });
 });

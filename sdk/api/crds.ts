@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import { GROUP, VERSION } from "./common";
 import { toOpenApiSchema, type OpenApiSchema } from "./openapi";
+import { postgresBackupSpecSchema, postgresBackupStatusSchema, postgresScheduledBackupSpecSchema, postgresScheduledBackupStatusSchema } from "./postgres-backup";
 import { postgresClusterSpecSchema, postgresClusterStatusSchema } from "./postgres-cluster";
 import { postgresSchemaSpecSchema, postgresSchemaStatusSchema } from "./postgres-schema";
 import { postgresUpgradeSpecSchema, postgresUpgradeStatusSchema } from "./postgres-upgrade";
@@ -26,6 +27,8 @@ export const KINDS = {
   PostgresCluster: { kind: "PostgresCluster", plural: "postgresclusters", singular: "postgrescluster", shortNames: ["pgc"] },
   PostgresSchema: { kind: "PostgresSchema", plural: "postgresschemas", singular: "postgresschema", shortNames: ["pgs"] },
   PostgresUpgrade: { kind: "PostgresUpgrade", plural: "postgresupgrades", singular: "postgresupgrade", shortNames: ["pgu"] },
+  PostgresBackup: { kind: "PostgresBackup", plural: "postgresbackups", singular: "postgresbackup", shortNames: ["pgb"] },
+  PostgresScheduledBackup: { kind: "PostgresScheduledBackup", plural: "postgresscheduledbackups", singular: "postgresscheduledbackup", shortNames: ["pgsb"] },
 } as const satisfies Record<string, KindNames>;
 
 /** One of the kinds in {@link KINDS}. */
@@ -130,6 +133,8 @@ export function crdManifests(): CustomResourceDefinitionManifest[] {
     crd("PostgresCluster", postgresClusterSpecSchema, postgresClusterStatusSchema),
     crd("PostgresSchema", postgresSchemaSpecSchema, postgresSchemaStatusSchema),
     crd("PostgresUpgrade", postgresUpgradeSpecSchema, postgresUpgradeStatusSchema),
+    crd("PostgresBackup", postgresBackupSpecSchema, postgresBackupStatusSchema),
+    crd("PostgresScheduledBackup", postgresScheduledBackupSpecSchema, postgresScheduledBackupStatusSchema),
   ];
 }
 

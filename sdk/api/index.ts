@@ -45,6 +45,20 @@ export {
   type PostgresUpgradeStatus,
 } from "./postgres-upgrade";
 export {
+  postgresBackupSpecSchema,
+  postgresBackupStatusSchema,
+  postgresScheduledBackupSpecSchema,
+  postgresScheduledBackupStatusSchema,
+  BACKUP_PHASES,
+  BACKUP_TARGETS,
+  type PostgresBackupSpec,
+  type PostgresBackupSpecInput,
+  type PostgresBackupStatus,
+  type PostgresScheduledBackupSpec,
+  type PostgresScheduledBackupSpecInput,
+  type PostgresScheduledBackupStatus,
+} from "./postgres-backup";
+export {
   parsePostgresClusterSpec,
   parsePostgresSchemaSpec,
   parsePostgresUpgradeSpec,

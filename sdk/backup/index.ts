@@ -12,5 +12,7 @@ export type { BaseBackupResult, ReplicationSource } from "../instance/basebackup
 export { readCatalog, type Catalog, type CatalogBackup, type TimelineWal } from "./catalog";
 export { parseManifest, type BackupManifest, type ManifestArchive } from "./manifest";
 export { describeTarget, planRestore, recoveryFailure, restoreBackup, writeRecoveryConfig, type RecoveryTarget, type RestoreOptions, type RestorePlan, type RestoreResult, type TarExtractor } from "./restore";
+export { applyRetention, backupIdTime, parseRetention, planRetention, type RetainedBackup, type RetentionInput, type RetentionPlan, type RetentionResult } from "./retention";
+export { dueRun, nextRun, parseCron, previousRun, type CronSchedule } from "./cron";
 export { backupIdFor, formatLsn, parseLsn, parseWalName, segmentName, type WalFile } from "./layout";
 export { BackupError, type BackupErrorReason } from "../errors";

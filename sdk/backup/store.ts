@@ -37,6 +37,8 @@ export interface ObjectStore {
   stream(key: string): Promise<{ body: AsyncIterable<Buffer>; info: ObjectInfo } | undefined>;
   /** Metadata of an object, or undefined when there is none at `key`. */
   head(key: string): Promise<ObjectInfo | undefined>;
+  /** Deletes an object; deleting one that is not there is success. */
+  remove(key: string): Promise<void>;
   /** Every object whose key starts with `keyPrefix`, in key order. */
   list(keyPrefix: string): AsyncIterable<StoredObject>;
   /** Releases the client's sockets. */
@@ -61,7 +63,7 @@ export function openObjectStore(options: ObjectStoreOptions): ObjectStore {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   // Loaded on use: a program that never opens a bucket never loads the S3 client (ADR 0011).
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use
-  const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand } = require("@aws-sdk/client-s3") as typeof S3;
+  const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand } = require("@aws-sdk/client-s3") as typeof S3;
   const endpoint = redactEndpoint(options.endpoint);
   const bucket = options.bucket;
   const prefix = options.prefix ?? "";
@@ -186,6 +188,14 @@ export function openObjectStore(options: ObjectStoreOptions): ObjectStore {
       } catch (err) {
         if (isNotFound(err)) return undefined;
         throw fail(err, "read", key);
+      }
+    },
+    async remove(key) {
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: full(key) }));
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw fail(err, "delete", key);
       }
     },
     async *list(keyPrefix) {

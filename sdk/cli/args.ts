@@ -175,6 +175,7 @@ What a backup bucket holds and what it can restore (no Kubernetes needed).
 Commands:
   list       base backups, whether each is usable, and the recoverable window
   describe   the same with the WAL archive per timeline and its gaps; --backup ID for one backup
+  retention  what a retention period deletes (--dry-run) or delete it (--apply)
 
 Run "setpoint backup <command> --help" for its options.
 `,
@@ -195,6 +196,16 @@ LSN and time, archives with their sha256, recoverable window).
 Options:
 ${BUCKET_FLAGS}
   --backup ID           one backup
+`,
+  "backup retention": `Usage: setpoint backup retention --endpoint URL --bucket NAME --retention PERIOD (--dry-run | --apply) [options]
+
+Base backups that end before the window (now - PERIOD) are deleted, except the newest usable one
+before it (a restore to the window's start begins there) and the newest usable backup overall;
+then the WAL older than the oldest kept backup's start. Nothing a kept backup needs to reach any
+later point is deleted. Deleting is resumable: run it again after an interruption.
+
+Options:
+${BUCKET_FLAGS.replace("\n\nCredentials", "\n  --retention PERIOD    12h, 30d, 4w (as spec.backup.retention)\n  --dry-run             print the plan, delete nothing\n  --apply               delete what the plan names\n\nCredentials")}
 `,
   schema: `Usage: setpoint schema <command> [options]
 
@@ -339,7 +350,7 @@ ${CONNECTION}
 
 /** Subcommands of each command. */
 export const SUBCOMMANDS: Readonly<Record<string, readonly string[]>> = {
-  backup: ["list", "describe"],
+  backup: ["list", "describe", "retention"],
   schema: ["plan", "apply", "verify", "inspect"],
   upgrade: ["plan", "run", "rollback", "finalize", "forget"],
 };

@@ -1,6 +1,7 @@
 import { InputError } from "../errors";
 import { readCatalog, type Catalog, type CatalogBackup } from "../backup/catalog";
 import { parseObjectStoreOptions, type ObjectStoreOptions } from "../backup/config";
+import { applyRetention, parseRetention, type RetentionResult } from "../backup/retention";
 import { openObjectStore } from "../backup/store";
 import { HELP, parseFlags, SUBCOMMANDS, unknownCommand, wantsHelp } from "./args";
 import { EXIT, type CliIO } from "./main";
@@ -13,6 +14,9 @@ const FLAGS = {
   "path-style": { type: "string" },
   backup: { type: "string" },
   format: { type: "string" },
+  retention: { type: "string" },
+  "dry-run": { type: "boolean" },
+  apply: { type: "boolean" },
 } as const;
 
 /**
@@ -34,6 +38,16 @@ export async function backupCommand(argv: readonly string[], io: CliIO): Promise
   const { values } = parseFlags(rest, FLAGS, `backup ${sub}`);
   const format = values.format ?? "text";
   if (format !== "text" && format !== "json") throw new InputError(`--format must be text or json, not "${format}"`, { propertyPath: "format" });
+  if (sub !== "retention") {
+    for (const flag of ["retention", "dry-run", "apply"] as const) {
+      if (values[flag] !== undefined) throw new InputError(`--${flag} belongs to "setpoint backup retention"`, { propertyPath: flag });
+    }
+  } else {
+    if (values.backup !== undefined) throw new InputError(`--backup belongs to "setpoint backup describe"; retention decides which backups go`, { propertyPath: "backup" });
+    if (values.retention === undefined) throw new InputError("--retention is required, e.g. --retention 30d (see setpoint backup retention --help)", { propertyPath: "retention" });
+    parseRetention(values.retention, "--retention");
+    if (values["dry-run"] === values.apply) throw new InputError("give exactly one of --dry-run (print the plan) and --apply (delete what it names)", { propertyPath: "apply" });
+  }
   if (sub === "list" && values.backup !== undefined) throw new InputError(`--backup belongs to "setpoint backup describe"; "list" shows every backup`, { propertyPath: "backup" });
   for (const required of ["endpoint", "bucket"] as const) {
     if (values[required] === undefined) throw new InputError(`--${required} is required (see setpoint backup ${sub} --help)`, { propertyPath: required });
@@ -53,6 +67,11 @@ export async function backupCommand(argv: readonly string[], io: CliIO): Promise
   );
   const store = openObjectStore(options);
   try {
+    if (sub === "retention") {
+      const result = await applyRetention(store, { period: values.retention!, dryRun: values["dry-run"] === true });
+      io.stdout(format === "json" ? `${JSON.stringify(result, null, 2)}\n` : retentionText(result, values.retention!, values["dry-run"] === true));
+      return EXIT.ok;
+    }
     const { index, ...catalog } = await readCatalog(store);
     void index;
     if (sub === "describe" && values.backup !== undefined) {
@@ -128,5 +147,17 @@ export function describeBackup(b: CatalogBackup): string {
     for (const a of m.archives) lines.push(`  archive         ${a.key}  ${size(a.bytes)}  sha256 ${a.sha256}${a.tablespace ? `  tablespace ${a.tablespace} at ${a.location ?? "?"}` : ""}`);
     if (b.recoverableUntil) lines.push(`  recoverable     ${b.recoverableFrom} .. ${b.recoverableUntil}${b.lastWal ? ` (WAL up to ${b.lastWal})` : ""}`);
   }
+  return `${lines.join("\n")}\n`;
+}
+
+/** The retention plan (and what was deleted). */
+export function retentionText(r: RetentionResult, period: string, dryRun: boolean): string {
+  const p = r.plan;
+  const lines = [`retention ${period}: window starts ${p.windowStart}${p.note ? ` (${p.note})` : ""}`];
+  for (const k of p.keep) lines.push(`  keep    ${k.id}  ${k.why}`);
+  for (const d of p.remove) lines.push(`  delete  ${d.id}  ${d.why}`);
+  lines.push(`  WAL: ${p.walObjects.length} file(s) to delete${p.walObjects.length ? ` (${p.walObjects[0]!.split("/").pop()} .. ${p.walObjects[p.walObjects.length - 1]!.split("/").pop()})` : ""}${p.oldestKeptWal ? `; kept from ${p.oldestKeptWal}` : ""}`);
+  const total = p.backupObjects.length + p.walObjects.length;
+  lines.push(dryRun ? `dry run: would delete ${total} object(s), ${size(p.bytes)}; nothing deleted` : `deleted ${r.deleted} object(s), ${size(p.bytes)}`);
   return `${lines.join("\n")}\n`;
 }

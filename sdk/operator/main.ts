@@ -43,6 +43,7 @@ import { clusterController } from "./cluster/register";
 import { customResourceInformer } from "./informers";
 import type { TrafficSwitchFactory } from "./upgrade/controller";
 import { upgradeController } from "./upgrade/register";
+import { backupController, type BackupTimings } from "./backup/register";
 import type { UpgradeState } from "../upgrade/state";
 import { reconcilePostgresSchema, referencedConfigMaps, referencedSecrets, type PostgresSchemaObject } from "./schema/controller";
 
@@ -80,6 +81,8 @@ export interface OperatorOptions {
   upgradeCheckpoint?: (name: string, state: UpgradeState) => void | Promise<void>;
   /** The traffic switch of `PostgresUpgrade`s (a pooler's). @default blue's rw Service */
   upgradeTraffic?: TrafficSwitchFactory;
+  /** Timings of the backup scheduler and retention (tests shorten them). */
+  backupTimings?: BackupTimings;
   /** Called once when leadership is lost, after the controller stopped (the process should exit non-zero). */
   onLostLeadership?: () => void;
 }
@@ -140,8 +143,9 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     ...(options.upgradeCheckpoint ? { onCheckpoint: options.upgradeCheckpoint } : {}),
     ...(options.upgradeTraffic ? { traffic: options.upgradeTraffic } : {}),
   });
-  const informers = [informer, configMaps, secrets, ...cluster.informers, ...upgrade.informers];
-  const controllers = [cluster.controller, upgrade.controller];
+  const backup = backupController({ kubeConfig: kc, namespace: ns, logger: log, metrics, clusters: cluster.clusters, ...options.backupTimings });
+  const informers = [informer, configMaps, secrets, ...cluster.informers, ...upgrade.informers, ...backup.informers];
+  const controllers = [cluster.controller, upgrade.controller, backup.controller];
 
   const schemaStatus: StatusApi = { client: objects, group: GROUP, version: VERSION, plural };
   // The schema engine owns its caches, kept connections and dev servers; stop() closes it.

@@ -28,7 +28,7 @@ exports.deploymentName = operator.deploymentName;
 `;
 
 /** 10 Kubernetes objects + the component + the provider + the stack. */
-const RESOURCES = 13;
+const RESOURCES = 15;
 
 describe.skipIf(toolchain.skip !== undefined)("Operator component (real engine, real API server)", () => {
   let cp: ControlPlane | undefined;
@@ -54,7 +54,7 @@ describe.skipIf(toolchain.skip !== undefined)("Operator component (real engine, 
     expect(summaryOf(first), errorsOf(first)).toMatchObject({ result: "succeeded", resourceChanges: { create: RESOURCES } });
     expect(await project!.outputs()).toEqual({
       namespace: "setpoint-system",
-      crdNames: ["postgresclusters.setpoint.dev", "postgresschemas.setpoint.dev", "postgresupgrades.setpoint.dev"],
+      crdNames: ["postgresclusters.setpoint.dev", "postgresschemas.setpoint.dev", "postgresupgrades.setpoint.dev", "postgresbackups.setpoint.dev", "postgresscheduledbackups.setpoint.dev"],
       serviceAccountName: "setpoint-operator",
       deploymentName: "setpoint-operator",
     });
