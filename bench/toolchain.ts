@@ -44,12 +44,16 @@ interface Stamp {
   buildSeconds: Record<string, number>;
 }
 
-/** Runs `node index.mjs args` with `env`, returning its wall time and output. */
-function runToolchain(args: string[], env: NodeJS.ProcessEnv, niced: boolean): Promise<{ seconds: number; status: number | null; output: string }> {
+/**
+ * Runs `node index.mjs args` with `env` (under `nice -n 10` when `niced`), returning its wall time,
+ * output and the CPU seconds (user + system) of the whole process tree, as bash's `times` reports
+ * for its reaped children: a measure of the build's work that does not depend on the machine's load.
+ */
+function runToolchain(args: string[], env: NodeJS.ProcessEnv, niced: boolean): Promise<{ seconds: number; cpuSeconds: number; status: number | null; output: string }> {
   const started = process.hrtime.bigint();
-  const [cmd, argv] = niced ? ["nice", ["-n", "10", process.execPath, join(source, "index.mjs"), ...args]] : [process.execPath, [join(source, "index.mjs"), ...args]];
+  const run = `${niced ? "nice -n 10 " : ""}"$0" "$@"; rc=$?; echo "@@times"; times; exit $rc`;
   return new Promise((done) => {
-    const child = spawn(cmd as string, argv as string[], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", ["-c", run, process.execPath, join(source, "index.mjs"), ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const take = (d: Buffer): void => {
       output += d.toString();
@@ -57,7 +61,12 @@ function runToolchain(args: string[], env: NodeJS.ProcessEnv, niced: boolean): P
     };
     child.stdout.on("data", take);
     child.stderr.on("data", take);
-    child.on("close", (status) => done({ seconds: Number(process.hrtime.bigint() - started) / 1e9, status, output }));
+    child.on("close", (status) => {
+      // `times`: the shell's own user/system line, then its children's.
+      const children = output.split("@@times").pop()?.trim().split("\n")[1] ?? "";
+      const cpuSeconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
+      done({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: Math.round(cpuSeconds), status, output });
+    });
   });
 }
 
@@ -106,7 +115,7 @@ async function main(): Promise<void> {
     source,
     args,
     cores: spawnSync("nproc", { encoding: "utf8" }).stdout.trim(),
-    cold: { seconds: Math.round(cold.seconds), ok: cold.status === 0 },
+    cold: { seconds: Math.round(cold.seconds), cpuSeconds: cold.cpuSeconds, ok: cold.status === 0 },
     warm: warm ? { seconds: Number(warm.seconds.toFixed(2)), ok: warm.status === 0 && /cached in/.test(warm.output) } : undefined,
     /** Seconds per `go build` as each group's stamp records them (overlapping when groups ran at once). */
     builds: Object.fromEntries(groups.map((s) => [s.group, s.buildSeconds])),
@@ -125,6 +134,7 @@ async function main(): Promise<void> {
       ["measure", "value"],
       [
         ["cold (s)", result.cold.seconds + (result.cold.ok ? "" : " FAILED")],
+        ["cold CPU, user+system (s)", String(result.cold.cpuSeconds)],
         ["warm (s)", result.warm ? String(result.warm.seconds) : "-"],
         ["load1 mean / max", `${result.load.meanLoad1} / ${result.load.maxLoad1}`],
         ...groups.flatMap((s) => Object.entries(s.buildSeconds).map(([b, sec]): [string, string] => [`  ${s.group}: ${b} (s)`, sec.toFixed(0)])),
