@@ -75,7 +75,7 @@ function parseArgs(argv) {
     if (arg === "--force") opts.force = true;
     else if (arg.startsWith("--jobs=")) opts.jobs = parseJobs(arg.slice("--jobs=".length), "--jobs");
     else if (arg.startsWith("--only=")) opts.groups = arg.slice("--only=".length).split(",");
-    else throw new Error(`unknown option ${arg}; use --only=${Object.keys(GROUPS).join(",")} or --force`);
+    else throw new Error(`unknown option ${arg}; use --only=${Object.keys(GROUPS).join(",")}, --force or --jobs=N`);
   }
   for (const g of opts.groups) {
     if (!(g in GROUPS)) throw new Error(`unknown group ${g} in --only; use ${Object.keys(GROUPS).join(", ")}`);

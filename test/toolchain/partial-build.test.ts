@@ -43,8 +43,8 @@ esac
 let scratch: string;
 let env: NodeJS.ProcessEnv;
 
-function toolchain(failIn = ""): { status: number | null; output: string } {
-  const r = spawnSync(process.execPath, [script, "--only=kube,node,s3"], {
+function toolchain(failIn = "", args = ["--only=kube,node,s3"]): { status: number | null; output: string } {
+  const r = spawnSync(process.execPath, [script, ...args], {
     env: { ...env, FAKE_GO_FAIL_IN: failIn },
     encoding: "utf8",
     timeout: 60_000,
@@ -118,5 +118,16 @@ describe("npm run toolchain after a failed build", () => {
     const tools = JSON.parse(readFileSync(envFile!, "utf8")).tools as Record<string, { path: string; version: string }>;
     expect(Object.keys(tools).sort()).toEqual(["coredns", "etcd", "kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "kubelet", "pause", "weed"]);
     for (const t of Object.values(tools)) expect(existsSync(t.path)).toBe(true);
+  });
+
+  it("refuses a bad group count, naming the option and what it accepts", () => {
+    for (const args of [["--jobs=0"], ["--jobs=two"]]) {
+      const r = toolchain("", args);
+      expect(r.status).toBe(1);
+      expect(r.output).toMatch(/--jobs must be a positive integer/);
+    }
+    const r = spawnSync(process.execPath, [script, "--only=kube"], { env: { ...env, SETPOINT_TOOLCHAIN_JOBS: "-1", SETPOINT_TOOLCHAIN_DIR: join(scratch, "other") }, encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(`${r.stdout}${r.stderr}`).toMatch(/SETPOINT_TOOLCHAIN_JOBS must be a positive integer, got "-1"/);
   });
 });
