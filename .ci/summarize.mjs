@@ -31,8 +31,26 @@ if (status !== 0 && failed === 0) {
 if (passed === 0) problems.push("no test passed");
 
 // The PostgreSQL harness must leave nothing behind. Only what this run created counts: servers
-// that were already there when it started (another job on a shared machine) are not its leftovers.
+// that were already there when it started, or that belong to another job on a shared machine
+// (a process without this run's SETPOINT_CI_RUN marker uses them), are not its leftovers.
 const preexisting = new Set((process.env.SETPOINT_CI_PREEXISTING ?? "").split(/\s+/).filter(Boolean));
+const runMarker = process.env.SETPOINT_CI_RUN ? `SETPOINT_CI_RUN=${process.env.SETPOINT_CI_RUN}` : undefined;
+/** Whether process `pid` belongs to this run (always, when no marker is set). */
+function ofThisRun(pid) {
+  if (!runMarker) return true;
+  try {
+    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(runMarker);
+  } catch {
+    return false;
+  }
+}
+let serverLines = [];
+try {
+  serverLines = execFileSync("pgrep", ["-a", "-f", "setpoint-pg-"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+} catch {
+  // pgrep exits 1 when nothing matches
+}
+const foreignLines = serverLines.filter((line) => !ofThisRun(Number(line.split(" ")[0])));
 const leftovers = [tmpdir(), "/dev/shm"]
   .flatMap((dir) => {
     try {
@@ -41,17 +59,10 @@ const leftovers = [tmpdir(), "/dev/shm"]
       return [];
     }
   })
-  .filter((d) => !preexisting.has(d));
-let processes = "";
-try {
-  processes = execFileSync("pgrep", ["-a", "-f", "setpoint-pg-"], { encoding: "utf8" })
-    .trim()
-    .split("\n")
-    .filter((line) => line && ![...preexisting].some((d) => line.includes(`/${d}/`)))
-    .join("\n");
-} catch {
-  // pgrep exits 1 when nothing matches
-}
+  .filter((d) => !preexisting.has(d) && !foreignLines.some((line) => line.includes(`/${d}/`)));
+const processes = serverLines
+  .filter((line) => !foreignLines.includes(line) && ![...preexisting].some((d) => line.includes(`/${d}/`)))
+  .join("\n");
 if (leftovers.length > 0 || processes) {
   problems.push(`PostgreSQL servers left behind: ${[...leftovers, processes].filter(Boolean).join(", ")}`);
   failed++;

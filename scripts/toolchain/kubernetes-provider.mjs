@@ -1,11 +1,11 @@
 // The Pulumi Kubernetes provider plugin (pulumi-resource-kubernetes), built from the Go module
 // proxy and installed into $PULUMI_HOME/plugins like the CLI's own plugin installer does.
-import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { goBuild } from "./go-build.mjs";
 import { placeExecutable, sameFile } from "./install.mjs";
+import { runCapture } from "./proc.mjs";
 import { pulumiHome } from "./pulumi.mjs";
 import { PULUMI_KUBERNETES_SOURCE, PULUMI_KUBERNETES_VERSION } from "./versions.mjs";
 
@@ -30,7 +30,7 @@ export async function buildKubernetesProvider(toolchain, dir) {
   for (const f of ["go.mod", "go.sum", "main.go"]) copyFileSync(join(wrapperDir, f), join(src, f));
 
   const [module] = PULUMI_KUBERNETES_SOURCE.split("@");
-  const dl = spawnSync(toolchain.go, ["mod", "download", "-json", module], { cwd: src, env: toolchain.env, encoding: "utf8" });
+  const dl = await runCapture(toolchain.go, ["mod", "download", "-json", module], { cwd: src, env: toolchain.env, timeoutMs: 30 * 60_000 });
   if (dl.status !== 0) throw new Error(`go mod download ${module} failed: ${dl.stderr || dl.stdout}`);
   const moduleDir = JSON.parse(dl.stdout).Dir;
   const cmdDir = join(moduleDir, "cmd", "pulumi-resource-kubernetes");

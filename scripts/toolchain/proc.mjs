@@ -73,3 +73,38 @@ export function runLogged(cmd, args, opts) {
     });
   });
 }
+
+/**
+ * Runs a command to completion without blocking the event loop (other builds of a concurrent
+ * run keep being watched) and returns its status and output. Killed after `timeoutMs`, and when
+ * this script exits.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ env?: NodeJS.ProcessEnv, cwd?: string, timeoutMs: number }} opts
+ * @returns {Promise<{ status: number | null, stdout: string, stderr: string }>}
+ */
+export function runCapture(cmd, args, opts) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+    const kill = () => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(kill, opts.timeoutMs);
+    process.once("exit", kill);
+    const done = (status, extra = "") => {
+      clearTimeout(timer);
+      process.removeListener("exit", kill);
+      resolve({ status, stdout, stderr: stderr + extra });
+    };
+    child.on("error", (err) => done(null, `could not start ${cmd}: ${err.message}`));
+    child.on("close", (code) => done(code));
+  });
+}

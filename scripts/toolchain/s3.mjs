@@ -1,12 +1,11 @@
 // The S3-compatible object store the backup tests and demo run against: SeaweedFS's `weed`,
 // built from the Go module proxy at one pinned pseudo-version (the only one the proxy lists),
 // in the downloaded module's own directory with its own go.mod and go.sum (no wrapper module).
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { goBuild } from "./go-build.mjs";
-import { probe } from "./proc.mjs";
+import { probe, runCapture } from "./proc.mjs";
 import { SEAWEEDFS_MODULE, SEAWEEDFS_VERSION } from "./versions.mjs";
 
 /**
@@ -21,7 +20,7 @@ export async function buildS3(toolchain, binDir, logDir) {
   if (existsSync(join(binDir, "weed"))) return {};
   const started = Date.now();
   const spec = `${SEAWEEDFS_MODULE}@${SEAWEEDFS_VERSION}`;
-  const dl = spawnSync(toolchain.go, ["mod", "download", "-json", spec], { env: toolchain.env, encoding: "utf8", timeout: 30 * 60_000, cwd: tmpdir() });
+  const dl = await runCapture(toolchain.go, ["mod", "download", "-json", spec], { env: toolchain.env, timeoutMs: 30 * 60_000, cwd: tmpdir() });
   let moduleDir;
   try {
     moduleDir = JSON.parse(dl.stdout).Dir;
