@@ -268,7 +268,7 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     }
   }
 
-  async function resolveEnv(pod: V1Pod, vars: InstanceSpec["env"]): Promise<Record<string, string>> {
+  async function resolveEnv(pod: V1Pod, vars: InstanceSpec["env"], ip: () => Promise<string>): Promise<Record<string, string>> {
     const namespace = pod.metadata!.namespace!;
     const env: Record<string, string> = {};
     for (const e of vars) {
@@ -276,7 +276,8 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
       const field = e.valueFrom?.fieldRef?.fieldPath;
       if (field !== undefined) {
         const fields: Record<string, string | undefined> = { "metadata.uid": pod.metadata?.uid, "metadata.name": pod.metadata?.name, "metadata.namespace": namespace };
-        const v = fields[field];
+        // The pod's address is known before its container starts, as a kubelet's sandbox has it.
+        const v = field === "status.podIP" ? await ip() : fields[field];
         if (v === undefined) throw new UnsupportedPodError("CreateContainerConfigError", `unsupported fieldRef ${field}`);
         env[e.name] = v;
       }
@@ -304,7 +305,7 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     try {
       spec = instanceSpec(pod);
       specs.set(w.uid, spec);
-      env = await resolveEnv(pod, spec.env);
+      env = await resolveEnv(pod, spec.env, async () => (w.ip ??= await allocateIp(spec.port)));
     } catch (err) {
       w.waiting = { reason: err instanceof UnsupportedPodError ? err.reason : "CreateContainerConfigError", message: err instanceof Error ? err.message : String(err) };
       await writeStatus(w);
