@@ -4,8 +4,9 @@
 // pods run Setpoint's instance manager: initdb on the first, clones over the replication protocol
 // on the others. A writer commits through the rw Service's ClusterIP (kube-proxy's rules) while
 // the primary's container is killed (containerd kills its task: PID 1 and everything in it), and
-// then while the primary's pod is deleted; each time the time to the first write acknowledged
-// again is printed and no acknowledged row may be lost. Then a parameter that needs a restart
+// then while the primary's pod is deleted, then while the primary is alive but unready (its postmaster
+// stopped, its sessions committing: the fence must confirm it stopped before a promotion, ADR 0026); each time the time to
+// the first write acknowledged again is printed and no acknowledged row may be lost. Then a parameter that needs a restart
 // (replicas restarted, a switchover: the writers' pause printed) and scaling 3 -> 2 -> 3. Times are printed and written to
 // docs/real-pods.md by hand; the bound asserted is loose (a loaded CI machine), the target 10 s.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
@@ -213,6 +214,61 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     expect(healed.status?.instances).toHaveLength(3);
     const streaming = await query<{ n: string }>(await podIp(healed.status!.currentPrimary!), "select count(*) as n from pg_stat_replication where state = 'streaming'");
     expect(Number(streaming[0]!.n)).toBe(2);
+  }, 900_000);
+
+  it("fences a primary that is alive but unready (its postmaster hung, its sessions still committing) before promoting: a client holding a connection to it gets nothing acknowledged that the new primary lacks", async () => {
+    const w = await writer(3_000_000);
+    const primary = (await read("ledger")).status!.currentPrimary!;
+    const oldIp = await podIp(primary);
+    // A client that holds its own session on the old primary's address (not through the Service).
+    const held = startWriter({ host: oldIp, port: 5432, user: "postgres", password: await secret("ledger-superuser"), database: "postgres" }, "acked", 4_000_000);
+    await eventually("the held writer running", async () => held.acked.length >= 20, WAIT_MS);
+    const pod = await core().readNamespacedPod({ name: primary, namespace: ns });
+    const containerId = pod.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, "");
+    const task = must("ctr", ["--address", node!.containerdSocket, "-n", "k8s.io", "tasks", "ls"])
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .find((f) => f[0] === containerId);
+    const managerPid = Number(task?.[1]);
+    expect(managerPid).toBeGreaterThan(1);
+    const postmasterPid = Number(must("ps", ["--ppid", String(managerPid), "-o", "pid="]).trim().split(/\s+/)[0]);
+    expect(postmasterPid).toBeGreaterThan(1);
+    // The postmaster stops: no new connection (the probes, the operator's), while the sessions it
+    // forked, the WAL senders and so synchronous commits go on: alive but unready and unreachable.
+    process.kill(postmasterPid, "SIGSTOP");
+    const stoppedAt = Date.now();
+    let goneAt: number | undefined;
+    const watchGone = (async () => {
+      while (goneAt === undefined && Date.now() - stoppedAt < WAIT_MS) {
+        try {
+          process.kill(postmasterPid, 0);
+          await sleep(20);
+        } catch {
+          goneAt = Date.now();
+        }
+      }
+    })();
+    const ack = await eventually("a write acknowledged by a new primary", async () => w.acked.find((a) => a.at > stoppedAt && a.server !== oldIp), WAIT_MS).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await diagnostics()}`);
+    });
+    await watchGone;
+    const seconds = (ack.at - stoppedAt) / 1000;
+    times.unreadyPrimaryFailoverS = seconds;
+    const lastOld = held.acked.filter((a) => a.server === oldIp).at(-1);
+    console.log(
+      `primary alive but unready: first write acknowledged by ${ack.server} ${seconds.toFixed(2)} s later; old primary's postmaster gone +${((goneAt! - stoppedAt) / 1000).toFixed(2)} s; its last acknowledgement to the held client +${(((lastOld?.at ?? stoppedAt) - stoppedAt) / 1000).toFixed(2)} s`,
+    );
+    // The kubelet's confirmation came first: the old primary was gone before the new one acknowledged anything.
+    expect(goneAt).toBeLessThanOrEqual(ack.at);
+    await held.stop();
+    const present = new Set((await queryEventually<{ id: number }>(async () => podIp((await read("ledger")).status!.currentPrimary!), "select id from acked")).map((r) => r.id));
+    const lostHeld = held.acked.filter((a) => !present.has(a.id));
+    console.log(`held client: ${held.acked.length} rows acknowledged, lost ${lostHeld.length}`);
+    expect(lostHeld).toEqual([]);
+    await noLoss(w);
+    const healed = await settled((await read("ledger")).metadata.generation!);
+    expect(healed.status?.currentPrimary).not.toBe(primary);
+    expect(healed.status?.instances).toHaveLength(3);
   }, 900_000);
 
   const patch = (body: object): Promise<unknown> =>
