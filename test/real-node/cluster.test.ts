@@ -99,6 +99,9 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
       throw new Error(`${String(err)}\n${await diagnostics()}`);
     });
 
+  const runOperator = (): Promise<RunningOperator> =>
+    startOperator({ kubeconfig: node!.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+
   beforeAll(async () => {
     node = await startRealNode({ toolchain: toolchain.env! });
     const work = join(node.dir, "instance-image");
@@ -113,7 +116,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     must("rm", ["-rf", join(work, "rootfs")]);
     await installCrds(node.controlPlane.kubeConfig, crdManifests());
     stopProvisioner = startVolumeProvisioner(node, ns, (m) => lines.push(m));
-    operator = await startOperator({ kubeconfig: node.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+    operator = await runOperator();
   }, 1_800_000); // may wait for another real node of this run to finish
 
   afterAll(async () => {
@@ -151,6 +154,44 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     times.cloneMs = Number(cloned![1]);
   }, 900_000);
 
+  /**
+   * Watches the pods every 100 ms from `t0` on and records, relative to it, when each was first
+   * seen unready, terminating, gone, Ready again, or labelled with another role: where a
+   * failover's seconds go. Returns a function that stops it and formats the timeline.
+   */
+  function timeline(t0: number): () => Promise<string> {
+    const seen: string[] = [];
+    const last = new Map<string, string>();
+    let stop = false;
+    const at = (): string => `+${((Date.now() - t0) / 1000).toFixed(2)} s`;
+    const loop = (async () => {
+      while (!stop) {
+        const items = (await core().listNamespacedPod({ namespace: ns }).catch(() => undefined))?.items;
+        if (items) {
+          const names = new Set<string>();
+          for (const p of items) {
+            const name = p.metadata!.name!;
+            names.add(name);
+            const ready = p.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+            const state = `${p.metadata?.labels?.["setpoint.dev/role"] ?? "?"} ${ready ? "ready" : "unready"}${p.metadata?.deletionTimestamp ? " terminating" : ""} uid ${p.metadata!.uid!.slice(0, 8)}`;
+            if (last.get(name) !== state) seen.push(`${at()} ${name}: ${state}`);
+            last.set(name, state);
+          }
+          for (const name of [...last.keys()].filter((n) => !names.has(n))) {
+            seen.push(`${at()} ${name}: gone`);
+            last.delete(name);
+          }
+        }
+        await sleep(100);
+      }
+    })();
+    return async () => {
+      stop = true;
+      await loop;
+      return seen.join("; ");
+    };
+  }
+
   /** Starts a writer through the rw Service's ClusterIP, with a table to write into. */
   async function writer(firstId: number): Promise<Writer> {
     const svc = await core().readNamespacedService({ name: "ledger-rw", namespace: ns });
@@ -179,6 +220,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     const pod = await core().readNamespacedPod({ name: primary, namespace: ns });
     const containerId = pod.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, "");
     const failuresBefore = w.failures();
+    const killTimeline = timeline(Date.now());
     must("ctr", ["--address", node!.containerdSocket, "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", containerId]);
     // The kill has taken effect once a write fails; the outage lasts until the next acknowledged one.
     const killedAt = Date.now();
@@ -188,7 +230,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     const byIp = (await core().listNamespacedPod({ namespace: ns })).items.find((p) => p.status?.podIP === ack.server)?.metadata?.name;
     const how = ack.server === oldIp ? `${primary} restarted in place` : `failover: acknowledged by ${byIp ?? ack.server}`;
     times.containerKillToAckS = seconds;
-    console.log(`primary container killed: first write acknowledged ${seconds.toFixed(2)} s later (${how})`);
+    console.log(`primary container killed: first write acknowledged ${seconds.toFixed(2)} s later (${how}); pods: ${await killTimeline()}`);
     await noLoss(w);
     expect(seconds).toBeLessThanOrEqual(30);
     const healed = await settled((await read("ledger")).metadata.generation!);
@@ -200,13 +242,14 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     const primary = (await read("ledger")).status!.currentPrimary!;
     const oldIp = await podIp(primary);
     const deletedAt = Date.now();
+    const deleteTimeline = timeline(deletedAt);
     await core().deleteNamespacedPod({ name: primary, namespace: ns });
     const ack = await eventually("a write acknowledged by a new primary", async () => w.acked.find((a) => a.at > deletedAt && a.server !== oldIp), WAIT_MS).catch(async (err: unknown) => {
       throw new Error(`${String(err)}\n${await diagnostics()}`);
     });
     const seconds = (ack.at - deletedAt) / 1000;
     times.podDeleteFailoverS = seconds;
-    console.log(`primary pod deleted: first write acknowledged by ${ack.server} ${seconds.toFixed(2)} s later`);
+    console.log(`primary pod deleted: first write acknowledged by ${ack.server} ${seconds.toFixed(2)} s later; pods: ${await deleteTimeline()}`);
     await noLoss(w);
     expect(seconds).toBeLessThanOrEqual(30);
     const healed = await settled((await read("ledger")).metadata.generation!);
@@ -237,6 +280,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     // forked, the WAL senders and so synchronous commits go on: alive but unready and unreachable.
     process.kill(postmasterPid, "SIGSTOP");
     const stoppedAt = Date.now();
+    const hungTimeline = timeline(stoppedAt);
     let goneAt: number | undefined;
     const watchGone = (async () => {
       while (goneAt === undefined && Date.now() - stoppedAt < WAIT_MS) {
@@ -256,7 +300,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     times.unreadyPrimaryFailoverS = seconds;
     const lastOld = held.acked.filter((a) => a.server === oldIp).at(-1);
     console.log(
-      `primary alive but unready: first write acknowledged by ${ack.server} ${seconds.toFixed(2)} s later; old primary's postmaster gone +${((goneAt! - stoppedAt) / 1000).toFixed(2)} s; its last acknowledgement to the held client +${(((lastOld?.at ?? stoppedAt) - stoppedAt) / 1000).toFixed(2)} s`,
+      `primary alive but unready: first write acknowledged by ${ack.server} ${seconds.toFixed(2)} s later; old primary's postmaster gone +${((goneAt! - stoppedAt) / 1000).toFixed(2)} s; its last acknowledgement to the held client +${(((lastOld?.at ?? stoppedAt) - stoppedAt) / 1000).toFixed(2)} s; pods: ${await hungTimeline()}`,
     );
     // The kubelet's confirmation came first: the old primary was gone before the new one acknowledged anything.
     expect(goneAt).toBeLessThanOrEqual(ack.at);
@@ -269,6 +313,35 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     const healed = await settled((await read("ledger")).metadata.generation!);
     expect(healed.status?.currentPrimary).not.toBe(primary);
     expect(healed.status?.instances).toHaveLength(3);
+  }, 900_000);
+
+  it("finishes a failover with a new operator when the one that began it stops mid-way (after the fence, before the promotion): no acknowledged row lost", async () => {
+    const w = await writer(5_000_000);
+    const primary = (await read("ledger")).status!.currentPrimary!;
+    const oldIp = await podIp(primary);
+    const mark = lines.length;
+    const deletedAt = Date.now();
+    const restartTimeline = timeline(deletedAt);
+    await core().deleteNamespacedPod({ name: primary, namespace: ns });
+    // The operator decides and fences; it stops while the fence waits for the kubelet.
+    await eventually("the operator's failover decision", async () => lines.slice(mark).some((l) => l.includes("failover: PrimaryPodGone")), WAIT_MS, 10);
+    const stopping = Date.now();
+    await operator!.stop();
+    operator = undefined;
+    const promotedEarly = (await core().listNamespacedPod({ namespace: ns, labelSelector: "setpoint.dev/role=primary" })).items.some((p) => p.metadata?.name !== primary);
+    console.log(`operator stopped mid-failover +${((stopping - deletedAt) / 1000).toFixed(2)} s after the deletion (a replica already labelled primary: ${String(promotedEarly)})`);
+    operator = await runOperator();
+    const ack = await eventually("a write acknowledged by a new primary", async () => w.acked.find((a) => a.at > deletedAt && a.server !== oldIp), WAIT_MS).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await diagnostics()}`);
+    });
+    const seconds = (ack.at - deletedAt) / 1000;
+    times.operatorRestartFailoverS = seconds;
+    console.log(`failover finished by a new operator: first write acknowledged by ${ack.server} ${seconds.toFixed(2)} s after the deletion; pods: ${await restartTimeline()}`);
+    await noLoss(w);
+    const healed = await settled((await read("ledger")).metadata.generation!);
+    expect(healed.status?.currentPrimary).not.toBe(primary);
+    expect(healed.status?.instances).toHaveLength(3);
+    expect(healed.status?.instances?.filter((i) => i.role === "primary")).toHaveLength(1);
   }, 900_000);
 
   const patch = (body: object): Promise<unknown> =>
