@@ -98,6 +98,20 @@ export function fenceDeletion(uid: string | undefined): { gracePeriodSeconds: nu
 }
 
 /**
+ * Whether the kubelet has confirmed that a pod being deleted runs no container any more. Pure.
+ * Either its object is gone (the caller passes undefined), or it is being deleted and the kubelet
+ * has written a terminal phase (`Failed`/`Succeeded`): a kubelet moves a deleted pod to a
+ * terminal phase only once every container stopped, and never starts one again, before it
+ * cleans up volumes and cgroups and removes the object (seconds later on a loaded node).
+ * A terminal phase without a deletion is not enough: nothing said the kubelet had finished.
+ */
+export function fenceConfirmed(pod: { metadata?: { deletionTimestamp?: Date | string }; status?: { phase?: string } } | undefined): boolean {
+  if (pod === undefined) return true;
+  const phase = pod.status?.phase;
+  return pod.metadata?.deletionTimestamp !== undefined && (phase === "Failed" || phase === "Succeeded");
+}
+
+/**
  * What the status says while the fence waits for the kubelet to confirm `pod` stopped. Pure.
  * @param deletingSince the pod's deletionTimestamp (undefined: the deletion was just sent).
  */
