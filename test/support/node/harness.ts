@@ -12,7 +12,8 @@
 // - Runs each bound pod's container command, Setpoint's instance manager (container.ts), which
 //   prepares PGDATA (initdb, or a replica's clone from its primary over the replication protocol)
 //   and runs PostgreSQL on the pod's own loopback address 127.B.x.y (B fixed per harness, x.y per
-//   pod), and reports status through pods/status: phase, podIP, conditions, container state,
+//   pod; the downward API's status.podIP gives the manager that address for its status endpoint,
+//   ADR 0026), and reports status through pods/status: phase, podIP, conditions, container state,
 //   ready and restartCount.
 // - A process that dies is reported terminated and restarted after a backoff with
 //   restartCount + 1 (restartPolicy Always). A pod being deleted is stopped with SIGINT, SIGKILL
