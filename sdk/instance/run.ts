@@ -9,6 +9,8 @@ import { cloneReplica, initdb, inspectData, markStandby, preparation, recordPod,
 import { managedFiles, managedServerArgs, syncManagedFiles } from "./files";
 import { postgresArgs, superviseServer } from "./supervise";
 import { withoutSecrets, type InstanceSettings } from "./settings";
+import { checkReady } from "./ready";
+import { startStatusServer, type ManagerPhase, type StatusServer } from "./status-server";
 
 /** One log line of the manager. */
 export function logLine(event: string, fields: Record<string, unknown> = {}): void {
@@ -33,6 +35,25 @@ export async function runInstance(settings: InstanceSettings, serverArgs: readon
     throw new Error("the instance manager runs PostgreSQL, which refuses to run as root: run the container as an unprivileged user (securityContext.runAsUser)");
   }
   const env = withoutSecrets(deps.env ?? process.env);
+  // The status endpoint answers from the start: not ready while PGDATA is prepared (a clone can take long).
+  let phase: ManagerPhase = "preparing";
+  let status: StatusServer | undefined;
+  if (settings.status !== undefined) {
+    const { host, port } = settings.status;
+    status = await startStatusServer(host, port, { phase: () => phase, check: () => checkReady(settings, 1500) }).catch((cause: unknown) => {
+      throw new Error(`the status endpoint cannot listen on ${host}:${String(port)} (SETPOINT_STATUS_ADDRESS, SETPOINT_STATUS_PORT): ${(cause as Error).message}`, { cause });
+    });
+    logLine("status endpoint", { address: `${host}:${String(port)}`, paths: ["/readyz", "/livez"] });
+  }
+  try {
+    return await prepareAndRun(settings, serverArgs, deps, env, (p) => (phase = p));
+  } finally {
+    phase = "exited";
+    await status?.close();
+  }
+}
+
+async function prepareAndRun(settings: InstanceSettings, serverArgs: readonly string[], deps: RunDeps, env: NodeJS.ProcessEnv, setPhase: (p: ManagerPhase) => void): Promise<number> {
   const bin = (await ensurePostgresBinaries(settings.major)).binDir;
   const plan: Preparation = preparation(settings.role, inspectData(settings), settings.pgdata);
   const started = Date.now();
@@ -77,8 +98,10 @@ export async function runInstance(settings: InstanceSettings, serverArgs: readon
       }
     }, settings.managed.syncIntervalMs);
   };
+  setPhase("running");
   // Setpoint's managed arguments first: the container's own arguments (tests' extras) come after and win.
   const code = await superviseServer(bin, postgresArgs(settings, [...managedServerArgs(settings.managed), ...serverArgs]), env, keep).finally(() => clearInterval(timer));
+  setPhase("exited");
   logLine("postgres exited", { code });
   return code;
 }

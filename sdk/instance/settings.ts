@@ -5,7 +5,9 @@
  * from Secrets as environment variables; they are read here and never passed on to `postgres`,
  * written into logs or put on a command line.
  */
+import { isIP } from "node:net";
 import { InputError } from "../errors";
+import { STATUS_PORT } from "./status-server";
 import { isSupportedMajor, SUPPORTED_MAJORS, type PostgresMajor } from "../postgres/versions";
 
 /** Environment variable names of the instance manager's contract with the pod spec. */
@@ -66,6 +68,13 @@ export const INSTANCE_ENV = {
   runtimeDir: "SETPOINT_RUNTIME_DIR",
   /** How often (ms) the manager compares its copies with their sources. @default 10000 */
   syncIntervalMs: "SETPOINT_SYNC_INTERVAL_MS",
+  /**
+   * The address the manager's status endpoint listens on (status-server.ts; the pod's IP from the
+   * downward API). Unset: no endpoint (the `ready` command still answers).
+   */
+  statusAddress: "SETPOINT_STATUS_ADDRESS",
+  /** The status endpoint's port. @default 8000 */
+  statusPort: "SETPOINT_STATUS_PORT",
 } as const;
 
 /** Where a replica clones from and streams from. */
@@ -114,6 +123,8 @@ export interface InstanceSettings {
   readonly socketDir: string;
   readonly initialConf: string | undefined;
   readonly managed: ManagedSources;
+  /** Where the status endpoint listens; undefined: none. */
+  readonly status: { readonly host: string; readonly port: number } | undefined;
 }
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -122,6 +133,13 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InputError(`${name} must be a TCP port (1-65535), got ${JSON.stringify(raw)}`, { propertyPath: name });
   return n;
+}
+
+function statusEndpoint(env: NodeJS.ProcessEnv): InstanceSettings["status"] {
+  const host = env[INSTANCE_ENV.statusAddress];
+  if (host === undefined || host === "") return undefined;
+  if (!isIP(host)) throw new InputError(`${INSTANCE_ENV.statusAddress} must be an IP address (the pod's, from the downward API status.podIP), got ${JSON.stringify(host)}`, { propertyPath: INSTANCE_ENV.statusAddress });
+  return { host, port: port(env, INSTANCE_ENV.statusPort, STATUS_PORT) };
 }
 
 /**
@@ -198,6 +216,7 @@ export function instanceSettings(env: NodeJS.ProcessEnv): InstanceSettings {
     socketDir: env[E.socketDir] || "/tmp",
     initialConf: env[E.initialConf] || undefined,
     managed,
+    status: statusEndpoint(env),
   };
 }
 

@@ -7,6 +7,8 @@
 //   SIGTERM is a fast shutdown and the manager exits 0.
 // - the same pod restarted: the data as it is; a replica pod on that data: a standby; the server
 //   killed: the manager exits with 137, as a container does.
+// - the status endpoint (ADR 0026): /readyz answers 200 with the role the server plays, 503 while
+//   the server does not answer (its processes stopped), /livez while the manager runs; no secret.
 // - `run` on an empty PGDATA of a replica: a clone of the primary over the replication protocol
 //   (as the cluster's replication role, through its slot), started as a streaming standby.
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -149,6 +151,62 @@ describe.each(majors())("instance manager on PostgreSQL %i", (major) => {
     process.kill(postmaster, "SIGKILL");
     expect(await running.exited).toBe(137);
     running = undefined;
+  });
+
+  it("answers the kubelet's probes on its status endpoint from the server it supervises (role, an unanswering server, stopped)", async () => {
+    const statusPort = nextPort++;
+    const url = (p: string): string => `http://127.0.0.1:${String(statusPort)}${p}`;
+    const get = async (p: string, method = "GET"): Promise<{ code: number; body: string }> => {
+      try {
+        const r = await fetch(url(p), { method, signal: AbortSignal.timeout(5000) });
+        return { code: r.status, body: await r.text() };
+      } catch (err) {
+        return { code: 0, body: (err as Error).message };
+      }
+    };
+    const until = async (p: string, want: (r: { code: number; body: string }) => boolean): Promise<{ code: number; body: string }> => {
+      let last = { code: 0, body: "" };
+      for (let i = 0; i < 300; i++) {
+        last = await get(p);
+        if (want(last)) return last;
+        await sleep(100);
+      }
+      throw new Error(`${p} never answered as expected; last ${JSON.stringify(last)}: ${running?.output() ?? ""}`);
+    };
+    const replica = env({
+      SETPOINT_ROLE: "replica",
+      SETPOINT_POD_UID: "pod-s",
+      SETPOINT_PRIMARY_HOST: "127.0.0.1",
+      SETPOINT_PRIMARY_PORT: "1",
+      SETPOINT_REPLICATION_USER: "streaming_replica",
+      SETPOINT_REPLICATION_PASSWORD: "repl-secret-value",
+      SETPOINT_REPLICATION_SLOT: "x_2",
+      SETPOINT_STATUS_ADDRESS: "127.0.0.1",
+      SETPOINT_STATUS_PORT: String(statusPort),
+    });
+    running = startManager(["run", ...serverArgs], replica, identity);
+    const ready = await until("/readyz", (r) => r.code === 200);
+    expect(JSON.parse(ready.body)).toEqual({ ready: true, phase: "running", role: "replica" });
+    expect(running.output()).toContain('"event":"status endpoint"');
+    expect((await get("/livez")).code).toBe(200);
+    expect((await get("/readyz", "POST")).code).toBe(405);
+    expect((await get("/env")).code).toBe(404);
+    // A server that no longer answers (every process stopped, as a hung one) is unready, while the manager stays alive.
+    const postmaster = Number(readFileSync(join(pgdata, "postmaster.pid"), "utf8").split("\n")[0]);
+    process.kill(postmaster, "SIGSTOP");
+    try {
+      const down = await until("/readyz", (r) => r.code === 503);
+      expect(JSON.parse(down.body)).toMatchObject({ ready: false, phase: "running" });
+      expect((await get("/livez")).code).toBe(200);
+    } finally {
+      process.kill(postmaster, "SIGCONT");
+    }
+    await until("/readyz", (r) => r.code === 200);
+    for (const secret of [password, "repl-secret-value"]) expect(`${ready.body}${running.output()}`).not.toContain(secret);
+    running.child.kill("SIGTERM");
+    expect(await running.exited).toBe(0);
+    running = undefined;
+    expect((await get("/livez")).code).toBe(0); // the endpoint went with the manager
   });
 
   it("refuses a PGDATA holding files that are not a data directory, and names what is missing", async () => {

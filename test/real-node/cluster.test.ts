@@ -4,8 +4,9 @@
 // pods run Setpoint's instance manager: initdb on the first, clones over the replication protocol
 // on the others. A writer commits through the rw Service's ClusterIP (kube-proxy's rules) while
 // the primary's container is killed (containerd kills its task: PID 1 and everything in it), and
-// then while the primary's pod is deleted; each time the time to the first write acknowledged
-// again is printed and no acknowledged row may be lost. Then a parameter that needs a restart
+// then while the primary's pod is deleted, then while the primary is alive but unready (its postmaster
+// stopped, its sessions committing: the fence must confirm it stopped before a promotion, ADR 0026); each time the time to
+// the first write acknowledged again is printed and no acknowledged row may be lost. Then a parameter that needs a restart
 // (replicas restarted, a switchover: the writers' pause printed) and scaling 3 -> 2 -> 3. Times are printed and written to
 // docs/real-pods.md by hand; the bound asserted is loose (a loaded CI machine), the target 10 s.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
@@ -98,6 +99,9 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
       throw new Error(`${String(err)}\n${await diagnostics()}`);
     });
 
+  const runOperator = (): Promise<RunningOperator> =>
+    startOperator({ kubeconfig: node!.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+
   beforeAll(async () => {
     node = await startRealNode({ toolchain: toolchain.env! });
     const work = join(node.dir, "instance-image");
@@ -112,7 +116,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     must("rm", ["-rf", join(work, "rootfs")]);
     await installCrds(node.controlPlane.kubeConfig, crdManifests());
     stopProvisioner = startVolumeProvisioner(node, ns, (m) => lines.push(m));
-    operator = await startOperator({ kubeconfig: node.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+    operator = await runOperator();
   }, 1_800_000); // may wait for another real node of this run to finish
 
   afterAll(async () => {
@@ -150,6 +154,44 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     times.cloneMs = Number(cloned![1]);
   }, 900_000);
 
+  /**
+   * Watches the pods every 100 ms from `t0` on and records, relative to it, when each was first
+   * seen unready, terminating, gone, Ready again, or labelled with another role: where a
+   * failover's seconds go. Returns a function that stops it and formats the timeline.
+   */
+  function timeline(t0: number): () => Promise<string> {
+    const seen: string[] = [];
+    const last = new Map<string, string>();
+    let stop = false;
+    const at = (): string => `+${((Date.now() - t0) / 1000).toFixed(2)} s`;
+    const loop = (async () => {
+      while (!stop) {
+        const items = (await core().listNamespacedPod({ namespace: ns }).catch(() => undefined))?.items;
+        if (items) {
+          const names = new Set<string>();
+          for (const p of items) {
+            const name = p.metadata!.name!;
+            names.add(name);
+            const ready = p.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+            const state = `${p.metadata?.labels?.["setpoint.dev/role"] ?? "?"} ${ready ? "ready" : "unready"}${p.metadata?.deletionTimestamp ? " terminating" : ""} uid ${p.metadata!.uid!.slice(0, 8)}`;
+            if (last.get(name) !== state) seen.push(`${at()} ${name}: ${state}`);
+            last.set(name, state);
+          }
+          for (const name of [...last.keys()].filter((n) => !names.has(n))) {
+            seen.push(`${at()} ${name}: gone`);
+            last.delete(name);
+          }
+        }
+        await sleep(100);
+      }
+    })();
+    return async () => {
+      stop = true;
+      await loop;
+      return seen.join("; ");
+    };
+  }
+
   /** Starts a writer through the rw Service's ClusterIP, with a table to write into. */
   async function writer(firstId: number): Promise<Writer> {
     const svc = await core().readNamespacedService({ name: "ledger-rw", namespace: ns });
@@ -178,6 +220,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     const pod = await core().readNamespacedPod({ name: primary, namespace: ns });
     const containerId = pod.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, "");
     const failuresBefore = w.failures();
+    const killTimeline = timeline(Date.now());
     must("ctr", ["--address", node!.containerdSocket, "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", containerId]);
     // The kill has taken effect once a write fails; the outage lasts until the next acknowledged one.
     const killedAt = Date.now();
@@ -187,7 +230,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     const byIp = (await core().listNamespacedPod({ namespace: ns })).items.find((p) => p.status?.podIP === ack.server)?.metadata?.name;
     const how = ack.server === oldIp ? `${primary} restarted in place` : `failover: acknowledged by ${byIp ?? ack.server}`;
     times.containerKillToAckS = seconds;
-    console.log(`primary container killed: first write acknowledged ${seconds.toFixed(2)} s later (${how})`);
+    console.log(`primary container killed: first write acknowledged ${seconds.toFixed(2)} s later (${how}); pods: ${await killTimeline()}`);
     await noLoss(w);
     expect(seconds).toBeLessThanOrEqual(30);
     const healed = await settled((await read("ledger")).metadata.generation!);
@@ -199,13 +242,14 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     const primary = (await read("ledger")).status!.currentPrimary!;
     const oldIp = await podIp(primary);
     const deletedAt = Date.now();
+    const deleteTimeline = timeline(deletedAt);
     await core().deleteNamespacedPod({ name: primary, namespace: ns });
     const ack = await eventually("a write acknowledged by a new primary", async () => w.acked.find((a) => a.at > deletedAt && a.server !== oldIp), WAIT_MS).catch(async (err: unknown) => {
       throw new Error(`${String(err)}\n${await diagnostics()}`);
     });
     const seconds = (ack.at - deletedAt) / 1000;
     times.podDeleteFailoverS = seconds;
-    console.log(`primary pod deleted: first write acknowledged by ${ack.server} ${seconds.toFixed(2)} s later`);
+    console.log(`primary pod deleted: first write acknowledged by ${ack.server} ${seconds.toFixed(2)} s later; pods: ${await deleteTimeline()}`);
     await noLoss(w);
     expect(seconds).toBeLessThanOrEqual(30);
     const healed = await settled((await read("ledger")).metadata.generation!);
@@ -213,6 +257,91 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     expect(healed.status?.instances).toHaveLength(3);
     const streaming = await query<{ n: string }>(await podIp(healed.status!.currentPrimary!), "select count(*) as n from pg_stat_replication where state = 'streaming'");
     expect(Number(streaming[0]!.n)).toBe(2);
+  }, 900_000);
+
+  it("fences a primary that is alive but unready (its postmaster hung, its sessions still committing) before promoting: a client holding a connection to it gets nothing acknowledged that the new primary lacks", async () => {
+    const w = await writer(3_000_000);
+    const primary = (await read("ledger")).status!.currentPrimary!;
+    const oldIp = await podIp(primary);
+    // A client that holds its own session on the old primary's address (not through the Service).
+    const held = startWriter({ host: oldIp, port: 5432, user: "postgres", password: await secret("ledger-superuser"), database: "postgres" }, "acked", 4_000_000);
+    await eventually("the held writer running", async () => held.acked.length >= 20, WAIT_MS);
+    const pod = await core().readNamespacedPod({ name: primary, namespace: ns });
+    const containerId = pod.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, "");
+    const task = must("ctr", ["--address", node!.containerdSocket, "-n", "k8s.io", "tasks", "ls"])
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .find((f) => f[0] === containerId);
+    const managerPid = Number(task?.[1]);
+    expect(managerPid).toBeGreaterThan(1);
+    const postmasterPid = Number(must("ps", ["--ppid", String(managerPid), "-o", "pid="]).trim().split(/\s+/)[0]);
+    expect(postmasterPid).toBeGreaterThan(1);
+    // The postmaster stops: no new connection (the probes, the operator's), while the sessions it
+    // forked, the WAL senders and so synchronous commits go on: alive but unready and unreachable.
+    process.kill(postmasterPid, "SIGSTOP");
+    const stoppedAt = Date.now();
+    const hungTimeline = timeline(stoppedAt);
+    let goneAt: number | undefined;
+    const watchGone = (async () => {
+      while (goneAt === undefined && Date.now() - stoppedAt < WAIT_MS) {
+        try {
+          process.kill(postmasterPid, 0);
+          await sleep(20);
+        } catch {
+          goneAt = Date.now();
+        }
+      }
+    })();
+    const ack = await eventually("a write acknowledged by a new primary", async () => w.acked.find((a) => a.at > stoppedAt && a.server !== oldIp), WAIT_MS).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await diagnostics()}`);
+    });
+    await watchGone;
+    const seconds = (ack.at - stoppedAt) / 1000;
+    times.unreadyPrimaryFailoverS = seconds;
+    const lastOld = held.acked.filter((a) => a.server === oldIp).at(-1);
+    console.log(
+      `primary alive but unready: first write acknowledged by ${ack.server} ${seconds.toFixed(2)} s later; old primary's postmaster gone +${((goneAt! - stoppedAt) / 1000).toFixed(2)} s; its last acknowledgement to the held client +${(((lastOld?.at ?? stoppedAt) - stoppedAt) / 1000).toFixed(2)} s; pods: ${await hungTimeline()}`,
+    );
+    // The kubelet's confirmation came first: the old primary was gone before the new one acknowledged anything.
+    expect(goneAt).toBeLessThanOrEqual(ack.at);
+    await held.stop();
+    const present = new Set((await queryEventually<{ id: number }>(async () => podIp((await read("ledger")).status!.currentPrimary!), "select id from acked")).map((r) => r.id));
+    const lostHeld = held.acked.filter((a) => !present.has(a.id));
+    console.log(`held client: ${held.acked.length} rows acknowledged, lost ${lostHeld.length}`);
+    expect(lostHeld).toEqual([]);
+    await noLoss(w);
+    const healed = await settled((await read("ledger")).metadata.generation!);
+    expect(healed.status?.currentPrimary).not.toBe(primary);
+    expect(healed.status?.instances).toHaveLength(3);
+  }, 900_000);
+
+  it("finishes a failover with a new operator when the one that began it stops mid-way (after the fence, before the promotion): no acknowledged row lost", async () => {
+    const w = await writer(5_000_000);
+    const primary = (await read("ledger")).status!.currentPrimary!;
+    const oldIp = await podIp(primary);
+    const mark = lines.length;
+    const deletedAt = Date.now();
+    const restartTimeline = timeline(deletedAt);
+    await core().deleteNamespacedPod({ name: primary, namespace: ns });
+    // The operator decides and fences; it stops while the fence waits for the kubelet.
+    await eventually("the operator's failover decision", async () => lines.slice(mark).some((l) => l.includes("failover: PrimaryPodGone")), WAIT_MS, 10);
+    const stopping = Date.now();
+    await operator!.stop();
+    operator = undefined;
+    const promotedEarly = (await core().listNamespacedPod({ namespace: ns, labelSelector: "setpoint.dev/role=primary" })).items.some((p) => p.metadata?.name !== primary);
+    console.log(`operator stopped mid-failover +${((stopping - deletedAt) / 1000).toFixed(2)} s after the deletion (a replica already labelled primary: ${String(promotedEarly)})`);
+    operator = await runOperator();
+    const ack = await eventually("a write acknowledged by a new primary", async () => w.acked.find((a) => a.at > deletedAt && a.server !== oldIp), WAIT_MS).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await diagnostics()}`);
+    });
+    const seconds = (ack.at - deletedAt) / 1000;
+    times.operatorRestartFailoverS = seconds;
+    console.log(`failover finished by a new operator: first write acknowledged by ${ack.server} ${seconds.toFixed(2)} s after the deletion; pods: ${await restartTimeline()}`);
+    await noLoss(w);
+    const healed = await settled((await read("ledger")).metadata.generation!);
+    expect(healed.status?.currentPrimary).not.toBe(primary);
+    expect(healed.status?.instances).toHaveLength(3);
+    expect(healed.status?.instances?.filter((i) => i.role === "primary")).toHaveLength(1);
   }, 900_000);
 
   const patch = (body: object): Promise<unknown> =>

@@ -42,6 +42,9 @@ import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/
 import {
   ALLOW_DATA_LOSS_ANNOTATION,
   FAILOVER_CHECKERS,
+  fenceConfirmed,
+  fenceDeletion,
+  fenceWaitMessage,
   FOLLOW_CHECKERS,
   firstRequired,
   pickCandidate,
@@ -426,13 +429,19 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         event("Warning", "FailoverRefused", `${refusal.checker}: ${topology.message}`);
       } else if (decision && chosen) {
         ctx.log.info(`failover: ${decision.checker}`, { reason: decision.reason, candidate: chosen.name });
-        if (primaryPod !== undefined) {
-          // Fence first: never two primaries. The old primary's process must be gone before a promotion.
-          if (!primaryPod.metadata?.deletionTimestamp) {
-            await ignoreNotFound(deps.api.deleteNamespacedPod({ name: primary, namespace: req.namespace, body: { gracePeriodSeconds: 0 } }));
+        if (!fenceConfirmed(primaryPod)) {
+          // Fence first: never two primaries. The old primary's process must be gone before a
+          // promotion: a graceful deletion, whose object the kubelet removes only once its
+          // containers stopped, never a force delete (ADR 0026).
+          if (primaryPod !== undefined && !primaryPod.metadata?.deletionTimestamp) {
+            // A 409: the cache showed a pod since replaced; the next reconcile sees the new one.
+            await ignoreNotFound(deps.api.deleteNamespacedPod({ name: primary, namespace: req.namespace, body: fenceDeletion(primaryPod.metadata?.uid) })).catch((err: unknown) => {
+              if (apiStatusCode(err) !== 409) throw err;
+            });
             event("Warning", "Failover", `${decision.checker}: ${decision.reason}; fencing ${primary} before promoting ${chosen.name}`);
           }
-          topology = { reason: "Failover", message: `${decision.reason}; fencing ${primary} before promoting ${chosen.name}` };
+          const deletingSince = primaryPod?.metadata?.deletionTimestamp ? new Date(primaryPod.metadata.deletionTimestamp) : undefined;
+          topology = { reason: "Failover", message: `${decision.reason}; ${fenceWaitMessage(primary, chosen.name, deletingSince, ctx.now())}` };
           fencing = true;
         } else {
           // The old primary's data may hold WAL the new one never saw: it comes back as a fresh clone.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FAILOVER_CHECKERS, FOLLOW_CHECKERS, firstRequired, GROW_GUARDS, pickCandidate, PRIMARY_FIRST_CHECKERS, PROMOTION_GUARDS, RESTART_CHECKERS, SWITCHOVER_GUARDS, type PrimaryHealth } from "./decisions";
+import { FAILOVER_CHECKERS, fenceConfirmed, fenceDeletion, fenceWaitMessage, FOLLOW_CHECKERS, firstRequired, GROW_GUARDS, pickCandidate, PRIMARY_FIRST_CHECKERS, PROMOTION_GUARDS, RESTART_CHECKERS, SWITCHOVER_GUARDS, type PrimaryHealth } from "./decisions";
 import { lsnBytes, parseConninfo, renderConninfo } from "./instance-sql";
 
 const now = new Date("2025-01-02T03:04:05Z");
@@ -22,6 +22,34 @@ describe("failover checkers", () => {
       checker: "PrimaryUnreachable",
       reason: "primary orders-1 has been unready and unreachable for 12 s (grace 10 s)",
     });
+  });
+});
+
+describe("the fence (ADR 0026)", () => {
+  it("deletes the old primary with a grace period, never a force delete, and only the pod it saw", () => {
+    // Grace 0 would remove the object before the kubelet stopped the containers: no confirmation to wait for.
+    expect(fenceDeletion("uid-1")).toEqual({ gracePeriodSeconds: 1, preconditions: { uid: "uid-1" } });
+    expect(fenceDeletion(undefined).gracePeriodSeconds).toBeGreaterThan(0);
+  });
+
+  it("counts as confirmed only a pod gone, or being deleted with the terminal phase its kubelet writes once every container stopped", () => {
+    const deleting = { metadata: { deletionTimestamp: now } };
+    expect(fenceConfirmed(undefined)).toBe(true);
+    expect(fenceConfirmed({ ...deleting, status: { phase: "Failed" } })).toBe(true);
+    expect(fenceConfirmed({ ...deleting, status: { phase: "Succeeded" } })).toBe(true);
+    // Still running, or the kubelet has not answered the deletion yet.
+    expect(fenceConfirmed({ ...deleting, status: { phase: "Running" } })).toBe(false);
+    expect(fenceConfirmed(deleting)).toBe(false);
+    // A terminal phase without a deletion says nothing about the fence.
+    expect(fenceConfirmed({ metadata: {}, status: { phase: "Failed" } })).toBe(false);
+  });
+
+  it("says what it waits for, and after a while what a human can do when the node is down", () => {
+    expect(fenceWaitMessage("orders-1", "orders-2", undefined, now)).toBe("fencing orders-1 before promoting orders-2: waiting for its kubelet to confirm its containers stopped");
+    expect(fenceWaitMessage("orders-1", "orders-2", new Date(now.getTime() - 5_000), now)).not.toContain("out-of-service");
+    const stuck = fenceWaitMessage("orders-1", "orders-2", new Date(now.getTime() - 30_000), now);
+    expect(stuck).toContain("30 s so far");
+    expect(stuck).toContain("node.kubernetes.io/out-of-service=nodeshutdown:NoExecute");
   });
 });
 

@@ -78,6 +78,49 @@ export const FAILOVER_CHECKERS: readonly Checker<PrimaryHealth>[] = [
   },
 ];
 
+/**
+ * Grace period of the fence's deletion of an old primary (ADR 0026). Never 0: a deletion with
+ * grace 0 is a force delete, which removes the pod object at once while its containers may still
+ * run (the kubelet stops them afterwards, at least 2 s later for a hung one), so a promotion that
+ * follows the object's disappearance could run beside a live old primary that still acknowledges
+ * commits. With a grace period the kubelet removes the object only once every container has
+ * stopped: the object's disappearance is the kubelet's confirmation. 1 s: the old primary is dead
+ * or unresponsive already; its manager turns SIGTERM into a fast shutdown, SIGKILL follows.
+ */
+export const FENCE_GRACE_SECONDS = 1;
+
+/** After this long without the kubelet's confirmation, the fence's status names what a human can do. */
+export const FENCE_STUCK_MS = 20_000;
+
+/** The deletion that fences the old primary's pod `uid` (never a force delete). Pure. */
+export function fenceDeletion(uid: string | undefined): { gracePeriodSeconds: number; preconditions?: { uid: string } } {
+  return { gracePeriodSeconds: FENCE_GRACE_SECONDS, ...(uid === undefined ? {} : { preconditions: { uid } }) };
+}
+
+/**
+ * Whether the kubelet has confirmed that a pod being deleted runs no container any more. Pure.
+ * Either its object is gone (the caller passes undefined), or it is being deleted and the kubelet
+ * has written a terminal phase (`Failed`/`Succeeded`): a kubelet moves a deleted pod to a
+ * terminal phase only once every container stopped, and never starts one again, before it
+ * cleans up volumes and cgroups and removes the object (seconds later on a loaded node).
+ * A terminal phase without a deletion is not enough: nothing said the kubelet had finished.
+ */
+export function fenceConfirmed(pod: { metadata?: { deletionTimestamp?: Date | string }; status?: { phase?: string } } | undefined): boolean {
+  if (pod === undefined) return true;
+  const phase = pod.status?.phase;
+  return pod.metadata?.deletionTimestamp !== undefined && (phase === "Failed" || phase === "Succeeded");
+}
+
+/**
+ * What the status says while the fence waits for the kubelet to confirm `pod` stopped. Pure.
+ * @param deletingSince the pod's deletionTimestamp (undefined: the deletion was just sent).
+ */
+export function fenceWaitMessage(pod: string, candidate: string, deletingSince: Date | undefined, now: Date): string {
+  const base = `fencing ${pod} before promoting ${candidate}: waiting for its kubelet to confirm its containers stopped`;
+  if (deletingSince === undefined || now.getTime() - deletingSince.getTime() < FENCE_STUCK_MS) return base;
+  return `${base} (${Math.round((now.getTime() - deletingSince.getTime()) / 1000)} s so far: its node may be down; once the machine is known to be off, taint the node node.kubernetes.io/out-of-service=nodeshutdown:NoExecute or delete the pod with --force, and the failover proceeds)`;
+}
+
 /** Annotation on a PostgresCluster that allows a failover which may lose acknowledged commits. */
 export const ALLOW_DATA_LOSS_ANNOTATION = "setpoint.dev/allow-data-loss-failover";
 

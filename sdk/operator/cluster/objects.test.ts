@@ -21,7 +21,11 @@ describe("cluster child objects", () => {
     expect(c.command).toEqual(["node", "dist/sdk/instance/main.js"]);
     // Setpoint's own client authentication file, from the cluster's ConfigMap (never the image's), handed to postgres by `run`.
     expect(c.args).toEqual(["run", "-c", "hba_file=/etc/setpoint/pg_hba.conf"]);
-    expect(c.readinessProbe?.exec?.command).toEqual(["node", "dist/sdk/instance/main.js", "ready"]);
+    // Readiness from the running manager's status endpoint (no process spawned per probe), on the pod's address.
+    expect(c.readinessProbe?.exec).toBeUndefined();
+    expect(c.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "status" });
+    expect(c.readinessProbe?.periodSeconds).toBe(1);
+    expect(c.ports).toContainEqual({ name: "status", containerPort: 8000, protocol: "TCP" });
     expect(c.volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/setpoint", readOnly: true });
     expect(pod.spec!.volumes).toContainEqual({ name: "config", configMap: { name: "orders-config" } });
     expect(pod.spec!.volumes).toContainEqual({ name: "pgdata", persistentVolumeClaim: { claimName: "orders-1" } });
@@ -38,6 +42,8 @@ describe("cluster child objects", () => {
       { name: "SETPOINT_POSTGRES_MAJOR", value: "16" },
       { name: "SETPOINT_ROLE", value: "primary" },
       { name: "SETPOINT_POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
+      { name: "SETPOINT_STATUS_ADDRESS", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+      { name: "SETPOINT_STATUS_PORT", value: "8000" },
       { name: "PGPORT", value: "5432" },
       { name: "SETPOINT_SUPERUSER", value: "postgres" },
       // The password from the Secret, never a literal value or an argument.
@@ -52,7 +58,7 @@ describe("cluster child objects", () => {
     expect(pod.spec!.initContainers).toBeUndefined();
     const env = pod.spec!.containers[0]!.env!;
     expect(env).toContainEqual({ name: "SETPOINT_ROLE", value: "replica" });
-    expect(env.slice(7)).toEqual([
+    expect(env.slice(9)).toEqual([
       { name: "SETPOINT_PRIMARY_HOST", value: "10.0.0.7" },
       { name: "SETPOINT_PRIMARY_PORT", value: "5432" },
       { name: "SETPOINT_REPLICATION_USER", value: "streaming_replica" },

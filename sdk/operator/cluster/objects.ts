@@ -8,8 +8,8 @@
  * is Setpoint's instance manager (sdk/instance, ADR 0020): `run` prepares PGDATA for the pod's
  * role (initdb with Setpoint's options for the first primary; a clone of the primary over the
  * replication protocol, fast checkpoint, through the replica's own slot, for a new replica;
- * existing data of a replica pod started as a standby) and supervises `postgres`; `ready` is the
- * readiness probe. Its settings are environment variables (sdk/instance/settings.ts), the
+ * existing data of a replica pod started as a standby) and supervises `postgres`; its status
+ * endpoint on the pod's address answers the readiness probe (`GET /readyz`, ADR 0026). Its settings are environment variables (sdk/instance/settings.ts), the
  * passwords come from the cluster's Secrets (never in arguments). What the operator relies on is
  * set by Setpoint, not by the image (ADR 0016): the client authentication file comes from the
  * cluster's ConfigMap (`-c hba_file=...`, sdk/instance/hba.ts), and parameters are written by the
@@ -19,6 +19,7 @@ import { createHash } from "node:crypto";
 import type { V1ConfigMap, V1EnvVar, V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
 import { HBA_FILE, instanceHba } from "../../instance/hba";
 import { INSTANCE_ENV } from "../../instance/settings";
+import { STATUS_PORT } from "../../instance/status-server";
 import { clusterObjectNames, instanceName, POSTGRES_PORT, replicationSlotName, serviceHost } from "../../api/names";
 import type { PostgresClusterSpec } from "../../api/postgres-cluster";
 import { setControllerReference, type OwnerObject } from "../../reconcile/owners";
@@ -187,6 +188,9 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
     ...(spec.postgresVersion === undefined ? [] : [{ name: E.major, value: String(spec.postgresVersion) }]),
     { name: E.role, value: role },
     { name: E.podUid, valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
+    // The manager's status endpoint listens on the pod's address only (the kubelet probes it there).
+    { name: E.statusAddress, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+    { name: E.statusPort, value: String(STATUS_PORT) },
     { name: E.port, value: String(POSTGRES_PORT) },
     { name: E.superuser, value: "postgres" },
     secret(E.superuserPassword, names.superuserSecret),
@@ -221,14 +225,18 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
           command: [...INSTANCE_MANAGER],
           args: ["run", ...serverArgs()],
           env,
-          ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
+          ports: [
+            { name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" },
+            { name: "status", containerPort: STATUS_PORT, protocol: "TCP" },
+          ],
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ["ALL"] } },
           volumeMounts: [
             { name: "pgdata", mountPath: DATA_MOUNT },
             { name: "config", mountPath: CONFIG_MOUNT, readOnly: true },
             { name: "scratch", mountPath: SCRATCH_MOUNT },
           ],
-          readinessProbe: { exec: { command: [...INSTANCE_MANAGER, "ready"] }, periodSeconds: 3, timeoutSeconds: 5 },
+          // Answered by the running manager (ADR 0026): every second, unready after two misses.
+          readinessProbe: { httpGet: { path: "/readyz", port: "status" }, periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 2, successThreshold: 1 },
           ...(spec.resources ? { resources: spec.resources } : {}),
         },
       ],

@@ -12,7 +12,8 @@
 // - Runs each bound pod's container command, Setpoint's instance manager (container.ts), which
 //   prepares PGDATA (initdb, or a replica's clone from its primary over the replication protocol)
 //   and runs PostgreSQL on the pod's own loopback address 127.B.x.y (B fixed per harness, x.y per
-//   pod), and reports status through pods/status: phase, podIP, conditions, container state,
+//   pod; the downward API's status.podIP gives the manager that address for its status endpoint,
+//   ADR 0026), and reports status through pods/status: phase, podIP, conditions, container state,
 //   ready and restartCount.
 // - A process that dies is reported terminated and restarted after a backoff with
 //   restartCount + 1 (restartPolicy Always). A pod being deleted is stopped with SIGINT, SIGKILL
@@ -268,7 +269,7 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     }
   }
 
-  async function resolveEnv(pod: V1Pod, vars: InstanceSpec["env"]): Promise<Record<string, string>> {
+  async function resolveEnv(pod: V1Pod, vars: InstanceSpec["env"], ip: () => Promise<string>): Promise<Record<string, string>> {
     const namespace = pod.metadata!.namespace!;
     const env: Record<string, string> = {};
     for (const e of vars) {
@@ -276,7 +277,8 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
       const field = e.valueFrom?.fieldRef?.fieldPath;
       if (field !== undefined) {
         const fields: Record<string, string | undefined> = { "metadata.uid": pod.metadata?.uid, "metadata.name": pod.metadata?.name, "metadata.namespace": namespace };
-        const v = fields[field];
+        // The pod's address is known before its container starts, as a kubelet's sandbox has it.
+        const v = field === "status.podIP" ? await ip() : fields[field];
         if (v === undefined) throw new UnsupportedPodError("CreateContainerConfigError", `unsupported fieldRef ${field}`);
         env[e.name] = v;
       }
@@ -304,7 +306,7 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     try {
       spec = instanceSpec(pod);
       specs.set(w.uid, spec);
-      env = await resolveEnv(pod, spec.env);
+      env = await resolveEnv(pod, spec.env, async () => (w.ip ??= await allocateIp(spec.port)));
     } catch (err) {
       w.waiting = { reason: err instanceof UnsupportedPodError ? err.reason : "CreateContainerConfigError", message: err instanceof Error ? err.message : String(err) };
       await writeStatus(w);
