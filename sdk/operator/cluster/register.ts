@@ -92,6 +92,7 @@ export function clusterController(opts: {
       status,
       events: kubernetesEventRecorder({ api: core, logger }),
       disk: { usage: (namespace, instance) => holder.collector?.usage(namespace, instance) },
+      upgrades: objects,
       patchCluster: (namespace, name, patch) =>
         objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: patch }, setHeaderOptions("Content-Type", PatchStrategy.JsonPatch)),
     }),
