@@ -126,6 +126,7 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
         `postgresVersion 16 -> 17 through shop-pooler-rw, 4 writers: ${failures} failed transactions, ${lost} lost rows, ${acks.length} rows acknowledged; ` +
           `longest gap between acknowledgements ${maxPauseMs} ms; engine write pause ${String(u.status?.writePauseMs)} ms`,
       );
+      console.log(lines.filter((l) => l.includes('"phase":"cutover"')).map((l) => l.slice(11, 23) + " " + (/"message":"([^"]*)"/.exec(l)?.[1] ?? "")).join("\n"));
       expect(failures).toBe(0);
       expect(lost).toBe(0);
       expect(u.status?.verification).toMatchObject({ equal: true, mismatchedTables: [] });

@@ -1,11 +1,13 @@
 /**
  * The traffic switch of an upgrade whose blue cluster has a managed pooler (ADR 0033): blue's
- * own PgBouncer pods (ADR 0022) are the switch. `pause` holds their clients (`PAUSE`, which
- * returns once every server connection is released), `pointTo` moves blue's rw Service (direct
- * clients) and rewrites the pooler's `pgbouncer.ini` to the side's primary, announces it to the
+ * own PgBouncer pods (ADR 0022) are the switch. `pause` first does everything that needs no held
+ * client (copies the verifiers to green, computes both sides' `pgbouncer.ini`, marks the pods,
+ * opens an admin console per pod), then holds the clients (`PAUSE`, which returns once every
+ * server connection is released); `pointTo` moves blue's rw Service (direct clients) and, at the
+ * same time, replaces the pooler's `pgbouncer.ini` with the side's primary, announces it to the
  * pods (a pod update makes the kubelet refresh the volume at once) and sends `RELOAD` every 50 ms
- * until `SHOW DATABASES` shows the new host on every pod; `resume` lets the held clients go on —
- * to green. Clients wait instead of failing.
+ * on the open console until `SHOW DATABASES` shows the new host on every pod; `resume` lets the
+ * held clients go on — to green. Clients wait instead of failing.
  *
  * The pods are annotated {@link POOLER_PAUSED_ANNOTATION} before `PAUSE`, as the cluster
  * controller does for a switchover: while an upgrade owns the traffic the cluster controller
@@ -19,14 +21,15 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { Client } from "pg";
 import { API_VERSION } from "../../api/common";
 import { poolerObjectNames } from "../../api/names";
 import { quoteIdent, quoteLiteral } from "../../postgres/quote";
 import { TrafficSwitchError, type TrafficSwitchFailure, type TrafficSwitchOperation } from "../../upgrade/traffic-error";
 import type { PauseOptions, Side, TrafficSwitch } from "../../upgrade/traffic";
 import { withClient, type InstanceTarget } from "../cluster/instance-sql";
-import { POOLER_CONFIG_HASH_ANNOTATION, POOLER_INI, POOLER_LABEL, POOLER_PAUSED_ANNOTATION, dataHash, poolerConfigMap, poolerIni, type PoolerSpec } from "../cluster/pooler";
-import { pausePooler, probePooler, readPoolerSource, reloadPooler, resumePooler, type PoolerTarget } from "../cluster/pooler-sql";
+import { PGBOUNCER_PORT, POOLER_ADMIN_USER, POOLER_CONFIG_HASH_ANNOTATION, POOLER_INI, POOLER_LABEL, POOLER_PAUSED_ANNOTATION, dataHash, poolerConfigMap, poolerIni, type PoolerSpec } from "../cluster/pooler";
+import { pausePooler, probePooler, readPoolerSource, resumePooler, type PoolerTarget } from "../cluster/pooler-sql";
 import { POOLER_CHANGED_ANNOTATION, POOLER_PAUSE_LIMIT_MS } from "../cluster/pooler-sync";
 
 export { POOLER_PAUSE_LIMIT_MS };
@@ -83,6 +86,44 @@ export function managedPoolerSwitch(o: ManagedPoolerSwitchOptions): TrafficSwitc
   const side = (s: Side): PoolerSide => (s === "blue" ? o.blue : o.green);
   const instance = (s: PoolerSide): InstanceTarget => ({ host: s.host, password: s.password, timeoutMs: 5000 });
 
+  /** Both sides' files, computed before the pause (the verifiers copied to green first). */
+  const filesFor = async (s: Side): Promise<{ ini: string; databases: readonly string[] }> => {
+    const to = side(s);
+    const databases = (await readPoolerSource(instance(to))).databases;
+    return { ini: poolerIni(o.pooler, to.host, databases), databases };
+  };
+  let prepared: { pods: V1Pod[]; files: Record<Side, { ini: string; databases: readonly string[] }> } | undefined;
+  /** Admin console connections kept open for the switch (RELOAD, SHOW DATABASES, RESUME without a login each). */
+  const consoles = new Map<string, Client>();
+  const consoleOf = async (pod: V1Pod): Promise<Client> => {
+    const t = await target(pod);
+    let c = consoles.get(t.host);
+    if (!c) {
+      c = new Client({ host: t.host, port: PGBOUNCER_PORT, user: POOLER_ADMIN_USER, password: t.password, database: "pgbouncer", connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+      c.on("error", () => undefined);
+      await c.connect();
+      consoles.set(t.host, c);
+    }
+    return c;
+  };
+  const prepare = async (): Promise<void> => {
+    const pods = await running();
+    await copyVerifiers(instance(o.blue), instance(o.green));
+    const [blueFiles, greenFiles] = await Promise.all([filesFor("blue"), filesFor("green")]);
+    const at = new Date().toISOString();
+    await Promise.all(
+      pods.map(async (pod) => {
+        // Marked before PAUSE, so an operator that dies holding the clients leaves a pause the cluster controller ends.
+        await o.api.patchNamespacedPod({ name: pod.metadata!.name!, namespace: o.namespace, body: { metadata: { annotations: { [POOLER_PAUSED_ANNOTATION]: at } } } }, MERGE_PATCH);
+        await consoleOf(pod);
+      }),
+    );
+    prepared = { pods, files: { blue: blueFiles, green: greenFiles } };
+  };
+  const notPaused = (err: unknown): void => {
+    if (!/not paused|not suspended/i.test(err instanceof Error ? err.message : "")) throw err;
+  };
+
   return {
     kind: "managed-pooler",
     canPause: true,
@@ -94,60 +135,69 @@ export function managedPoolerSwitch(o: ManagedPoolerSwitchOptions): TrafficSwitc
       }
       return o.service.current();
     },
+    prepare,
     async pause(p: PauseOptions): Promise<void> {
-      const pods = await running();
-      const at = new Date().toISOString();
+      // Everything that needs no held client first (the engine calls prepare itself, before its pause).
+      if (!prepared) await prepare();
       await Promise.all(
-        pods.map(async (pod) => {
-          await o.api.patchNamespacedPod({ name: pod.metadata!.name!, namespace: o.namespace, body: { metadata: { annotations: { [POOLER_PAUSED_ANNOTATION]: at } } } }, MERGE_PATCH);
+        prepared!.pods.map(async (pod) => {
           if (!(await pausePooler(await target(pod), Math.min(p.timeoutMs, POOLER_PAUSE_LIMIT_MS / 2)))) throw fail("pause", "pause-timeout", `${pod.metadata!.name!}: PAUSE not complete in time`);
         }),
       );
     },
     async resume(): Promise<void> {
-      const pods = await running();
+      const pods = prepared?.pods ?? (await running());
       await Promise.all(
         pods.map(async (pod) => {
-          await resumePooler(await target(pod));
-          if (pod.metadata?.annotations?.[POOLER_PAUSED_ANNOTATION] === undefined) return;
-          await o.api
-            .patchNamespacedPod({ name: pod.metadata!.name!, namespace: o.namespace, body: [{ op: "remove", path: `/metadata/annotations/${POOLER_PAUSED_ANNOTATION.replace("/", "~1")}` }] }, JSON_PATCH)
-            .catch(() => undefined); // already gone
+          const t = await target(pod);
+          await (consoles.has(t.host) ? consoles.get(t.host)!.query("RESUME").catch(notPaused) : resumePooler(t));
         }),
+      );
+      await Promise.all(
+        pods.map((pod) =>
+          o.api
+            .patchNamespacedPod({ name: pod.metadata!.name!, namespace: o.namespace, body: [{ op: "remove", path: `/metadata/annotations/${POOLER_PAUSED_ANNOTATION.replace("/", "~1")}` }] }, JSON_PATCH)
+            .catch(() => undefined), // already gone
+        ),
       );
     },
     async pointTo(s: Side): Promise<void> {
       const to = side(s);
-      if (s === "green") await copyVerifiers(instance(o.blue), instance(o.green));
-      const source = await readPoolerSource(instance(to));
-      const ini = poolerIni(o.pooler, to.host, source.databases);
+      const { ini, databases } = prepared?.files[s] ?? (await filesFor(s));
       const body = poolerConfigMap(owner as never, ini);
-      await o.api.replaceNamespacedConfigMap({ name: names.configMap, namespace: o.namespace, body });
       const iniHash = dataHash({ [POOLER_INI]: ini });
-      await o.service.pointTo(s);
-      const pods = await running();
+      const pods = prepared?.pods ?? (await running());
       const at = new Date().toISOString();
       const deadline = Date.now() + POINT_TIMEOUT_MS;
-      await Promise.all(
-        pods.map(async (pod) => {
-          // The pod's config hash is "<ini>.<auth>" (pooler-sync.ts): only the ini part changes.
-          const auth = (pod.metadata?.annotations?.[POOLER_CONFIG_HASH_ANNOTATION] ?? ".").split(".").slice(1).join(".");
-          await o.api.patchNamespacedPod(
-            { name: pod.metadata!.name!, namespace: o.namespace, body: { metadata: { annotations: { [POOLER_CONFIG_HASH_ANNOTATION]: `${iniHash}.${auth}`, [POOLER_CHANGED_ANNOTATION]: at } } } },
-            MERGE_PATCH,
+      await Promise.all([
+        o.service.pointTo(s),
+        (async () => {
+          await o.api.replaceNamespacedConfigMap({ name: names.configMap, namespace: o.namespace, body });
+          await Promise.all(
+            pods.map(async (pod) => {
+              // The pod's config hash is "<ini>.<auth>" (pooler-sync.ts): only the ini part changes.
+              const auth = (pod.metadata?.annotations?.[POOLER_CONFIG_HASH_ANNOTATION] ?? ".").split(".").slice(1).join(".");
+              await o.api.patchNamespacedPod(
+                { name: pod.metadata!.name!, namespace: o.namespace, body: { metadata: { annotations: { [POOLER_CONFIG_HASH_ANNOTATION]: `${iniHash}.${auth}`, [POOLER_CHANGED_ANNOTATION]: at } } } },
+                MERGE_PATCH,
+              );
+              const c = await consoleOf(pod);
+              for (;;) {
+                await c.query("RELOAD");
+                const rows = (await c.query<{ name: string; host: string | null }>("SHOW DATABASES")).rows;
+                const hosts = Object.fromEntries(rows.map((r) => [r.name, r.host ?? ""]));
+                if (databases.every((d) => hosts[d] === to.host)) return;
+                if (Date.now() > deadline) throw fail("pointTo", "not-applied", `${pod.metadata!.name!} still points at ${JSON.stringify(hosts)} after ${POINT_TIMEOUT_MS} ms`, s);
+                await sleep(RELOAD_EVERY_MS);
+              }
+            }),
           );
-          const t = await target(pod);
-          for (;;) {
-            await reloadPooler(t);
-            const hosts = (await probePooler(t)).hosts;
-            if (source.databases.every((d) => hosts[d] === to.host)) return;
-            if (Date.now() > deadline) throw fail("pointTo", "not-applied", `${pod.metadata!.name!} still points at ${JSON.stringify(hosts)} after ${POINT_TIMEOUT_MS} ms`);
-            await sleep(RELOAD_EVERY_MS);
-          }
-        }),
-      );
+        })(),
+      ]);
     },
     async close(): Promise<void> {
+      for (const c of consoles.values()) await c.end().catch(() => undefined);
+      consoles.clear();
       await o.service.close();
     },
   };
