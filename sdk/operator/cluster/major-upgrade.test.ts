@@ -42,6 +42,10 @@ describe("decideMajor", () => {
   it("refuses a second target while an upgrade is under way", () => {
     const status: PostgresClusterStatus = { upgrade: { name: "shop-to-17", green: "shop-v17", from: 16, to: 17, phase: "replicating" } };
     expect(decide({ spec: spec({ postgresVersion: 18 }), running: 16, status })).toMatchObject({ kind: "refuse", reason: "UpgradeTargetChanged" });
+    // Going back to the old major mid-way is refused too (the upgrade must be rolled back first) ...
+    expect(decide({ spec: spec({ postgresVersion: 16 }), running: 16, status })).toMatchObject({ kind: "refuse", reason: "UpgradeTargetChanged", message: expect.stringContaining("action: rollback") });
+    // ... and accepted once it was.
+    expect(decide({ spec: spec({ postgresVersion: 16 }), running: 16, status: { upgrade: { ...status.upgrade!, phase: "rolled-back" } } })).toEqual({ kind: "same", running: 16 });
   });
   it("leaves a cluster given by image alone", () => {
     expect(decide({ spec: spec({ image: "custom:1" }), running: 16 })).toEqual({ kind: "same", running: 16 });

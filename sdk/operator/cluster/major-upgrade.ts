@@ -28,6 +28,8 @@ export const UPGRADE_APPROVED_ANNOTATION = "setpoint.dev/upgrade-approved";
 export const MAJOR_UPGRADE_LABEL = "setpoint.dev/major-upgrade-of";
 
 const MAJOR_ENV = "SETPOINT_POSTGRES_MAJOR";
+/** Phases of an upgrade that ended with traffic on the cluster's own instances. */
+const ENDED_WITHOUT_SWITCH = new Set(["rolled-back", "aborted"]);
 const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /** The status block of a cluster's major upgrade. */
@@ -71,6 +73,16 @@ export function decideMajor(o: {
 }): MajorDecision {
   const wanted = o.spec.postgresVersion;
   const running = o.running;
+  // An upgrade under way (not rolled back or aborted) is the only major change there is until it ends.
+  const current = o.status?.upgrade;
+  if (current && running !== undefined && wanted !== undefined && wanted !== current.to && !ENDED_WITHOUT_SWITCH.has(current.phase)) {
+    return {
+      kind: "refuse",
+      running,
+      reason: "UpgradeTargetChanged",
+      message: `an upgrade to ${current.to} (PostgresUpgrade ${current.name}, ${current.phase}) is under way; spec.postgresVersion ${wanted} was not acted on. Set spec.postgresVersion back to ${current.to}, or roll that upgrade back (spec.action: rollback on ${current.name}) first`,
+    };
+  }
   if (wanted === undefined || running === undefined || wanted === running || o.spec.image !== undefined) return { kind: "same", running: running ?? wanted };
   if (wanted < running) {
     return {
@@ -78,15 +90,6 @@ export function decideMajor(o: {
       running,
       reason: "DowngradeRefused",
       message: `spec.postgresVersion ${wanted} is lower than the ${running} the instances run: PostgreSQL cannot go back a major in place, and nothing was changed. Set spec.postgresVersion back to ${running} (to run ${wanted}, restore a backup into a new cluster)`,
-    };
-  }
-  const current = o.status?.upgrade;
-  if (current && current.to !== wanted) {
-    return {
-      kind: "refuse",
-      running,
-      reason: "UpgradeTargetChanged",
-      message: `an upgrade to ${current.to} (PostgresUpgrade ${current.name}) is under way; spec.postgresVersion ${wanted} was not started. Set spec.postgresVersion back to ${current.to}, or roll that upgrade back (spec.action: rollback on ${current.name}) and delete it first`,
     };
   }
   const names = majorUpgradeNames(o.cluster, wanted);

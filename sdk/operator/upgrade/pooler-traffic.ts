@@ -164,7 +164,7 @@ export function managedPoolerSwitch(o: ManagedPoolerSwitchOptions): TrafficSwitc
     async pointTo(s: Side): Promise<void> {
       const to = side(s);
       const { ini, databases } = prepared?.files[s] ?? (await filesFor(s));
-      const body = poolerConfigMap(owner as never, ini);
+      const body = poolerConfigMap(owner, ini);
       const iniHash = dataHash({ [POOLER_INI]: ini });
       const pods = prepared?.pods ?? (await running());
       const at = new Date().toISOString();
