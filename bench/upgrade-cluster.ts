@@ -10,13 +10,13 @@ import { writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { Client } from "pg";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus, type PostgresUpgradeStatus } from "../sdk/api/index";
 import { startOperator } from "../sdk/operator/main";
 import { MetricsRegistry } from "../sdk/reconcile/internal/metrics";
-import { clusterToolchain, recorder } from "../test/support/cluster";
-import { installCrds, startControlPlane } from "../test/support/control-plane";
+import type { Logger } from "../sdk/reconcile/index";
+import { installCrds, startControlPlane, toolchainOrSkip } from "../test/support/control-plane";
 import { createCustomObject } from "../test/support/custom-objects";
 import { startNodeHarness } from "../test/support/node/harness";
 import { startPoolerNode } from "../test/support/node/pooler-node";
@@ -24,6 +24,19 @@ import { ensurePgBouncer } from "../test/support/pgbouncer";
 import { startServiceProxy } from "../test/support/service-proxy";
 import { startWriter, type Writer } from "../test/support/writer";
 import { textTable } from "./support/stats";
+
+const clusterToolchain = toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager"]);
+
+/** The operator's log, kept in memory (printed when the run fails). */
+function recorder(lines: string[]): Logger {
+  const make = (base: object): Logger => ({
+    debug: () => undefined,
+    info: (m, f) => void lines.push(`${new Date().toISOString()} info ${m} ${JSON.stringify({ ...base, ...f })}`),
+    error: (m, f) => void lines.push(`${new Date().toISOString()} error ${m} ${JSON.stringify({ ...base, ...f })}`),
+    child: (f) => make({ ...base, ...f }),
+  });
+  return make({});
+}
 
 const TARGETS = { lostRows: 0, failedTransactions: 0, maxWritePauseMs: 1000, checksumsEqual: true } as const;
 const ns = "bench";
@@ -93,7 +106,7 @@ async function main(): Promise<void> {
 
     const started = performance.now();
     const phases: { phase: string; atSeconds: number }[] = [];
-    await objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "shop", body: { spec: { postgresVersion: 17 } } }, { headers: { "Content-Type": "application/merge-patch+json" } } as never);
+    await objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "shop", body: { spec: { postgresVersion: 17 } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
     let switchedAt = 0;
     await until("the cluster served by 17", 7_200_000, async () => {
       const s = (await read("shop")).status;
