@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { InputError } from "../sdk/errors";
 import { PostgresCluster } from "./postgres-cluster";
-import { clusterEndpoints, isServing, postgresClusterDefaults, waitForClusterReady } from "./internal/postgres-cluster-spec";
+import { clusterEndpoints, isServing, majorProgress, postgresClusterDefaults, previewMajorChange, waitForClusterReady } from "./internal/postgres-cluster-spec";
 
 const registered: pulumi.runtime.MockResourceArgs[] = [];
 
@@ -198,5 +198,29 @@ describe("PostgresCluster (mocked engine)", () => {
     }
     expect(pulumi.ResourceError.isInstance(error)).toBe(true);
     expect((error as Error).message).toContain("postgresVersion: must be an integer from 14 to 18");
+  });
+});
+
+describe("a changed postgresVersion (ADR 0033)", () => {
+  const upgrade = { name: "shop-to-17", green: "shop-v17", from: 16, to: 17 };
+  it("preview refuses a downgrade with the fix, and shows the engine's planned steps for a raise", () => {
+    const down = previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 15, primaryUpdateStrategy: "unsupervised" }, "shop");
+    expect(down).toMatchObject({ kind: "refuse", message: expect.stringContaining("Set postgresVersion back to 16") });
+    const up = previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop");
+    expect(up.kind).toBe("upgrade");
+    expect(up.kind === "upgrade" && up.message).toMatch(/16 -> 17.*shop-to-17.*shop-v17.*planned steps: preflight -> schema -> replicate -> synchronize -> cutover/);
+    const supervised = previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 17, primaryUpdateStrategy: "supervised" }, "shop");
+    expect(supervised.kind === "upgrade" && supervised.message).not.toMatch(/cutover ->|-> cutover/);
+    expect(supervised.kind === "upgrade" && supervised.message).toMatch(/supervised: stops before the cutover/);
+    expect(previewMajorChange(undefined, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop")).toEqual({ kind: "none" });
+    expect(previewMajorChange({ postgresVersion: 17 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop")).toEqual({ kind: "none" });
+  });
+  it("pulumi up waits for the new major to serve, stops at the supervised gate, and fails on a refusal", () => {
+    expect(majorProgress({ postgresVersion: 16, upgrade: { ...upgrade, phase: "replicating" } }, 17, 2)).toMatchObject({ kind: "wait", why: expect.stringContaining("replicating") });
+    expect(majorProgress({ postgresVersion: 17, upgrade: { ...upgrade, phase: "switched" } }, 17, 2)).toEqual({ kind: "done" });
+    expect(majorProgress({ postgresVersion: 16, upgrade: { ...upgrade, phase: "synchronized", gate: "supervised" } }, 17, 2)).toMatchObject({ kind: "done", note: expect.stringContaining("upgrade-approved=17") });
+    const refused = { postgresVersion: 16, conditions: [{ type: "Degraded" as const, status: "True" as const, reason: "DowngradeRefused", message: "Set spec.postgresVersion back to 16", lastTransitionTime: "2026-12-05T00:00:00Z", observedGeneration: 2 }] };
+    expect(majorProgress(refused, 15, 2)).toMatchObject({ kind: "refused", message: expect.stringContaining("back to 16") });
+    expect(majorProgress(refused, 15, 3)).toMatchObject({ kind: "wait" }); // a refusal of an older generation is not this spec's
   });
 });

@@ -8,7 +8,7 @@ import { API_VERSION, KINDS } from "../sdk/api/index";
 import type { PostgresClusterSpecInput } from "../sdk/api/postgres-cluster-input";
 import { InputError } from "../sdk/errors";
 import { loadPulumiKubernetes } from "./internal/optional-peers";
-import { clusterEndpoints, postgresClusterDefaults, waitForClusterReady, type ResolvedPostgresClusterArgs } from "./internal/postgres-cluster-spec";
+import { clusterEndpoints, postgresClusterDefaults, previewMajorChange, readClusterStatus, waitForClusterReady, type ResolvedPostgresClusterArgs } from "./internal/postgres-cluster-spec";
 
 /** Arguments of {@link PostgresCluster}: the cluster's spec plus where and how to wait. */
 export interface PostgresClusterArgs extends PostgresClusterSpecInput {
@@ -94,6 +94,14 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const kubeconfig = pulumi.secret(pulumi.output(args.kubeconfig ?? ""));
     // Outputs settle only when the operator reports Ready for this generation, so dependents
     // (schemas, applications) never see a cluster that is not serving the spec just written.
+    // A changed postgresVersion (ADR 0033): preview refuses a downgrade and shows the upgrade's plan.
+    if (pulumi.runtime.isDryRun()) {
+      kubeconfig.apply(async (config) => {
+        const preview = previewMajorChange(await readClusterStatus(config || undefined, a.namespace, a.clusterName), a.spec, a.clusterName);
+        if (preview.kind === "upgrade") void pulumi.log.info(preview.message, this);
+        if (preview.kind === "refuse") throw new pulumi.ResourceError(preview.message, this, true);
+      });
+    }
     const ready = pulumi.all([resource.metadata, kubeconfig]).apply(async ([metadata, config]) => {
       if (!a.waitForReady || pulumi.runtime.isDryRun()) return undefined;
       try {
@@ -103,6 +111,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
           name: a.clusterName,
           generation: metadata.generation,
           timeoutMs: a.readyTimeoutMs,
+          ...(a.spec.postgresVersion !== undefined ? { postgresVersion: a.spec.postgresVersion } : {}),
         });
       } catch (err) {
         throw new pulumi.ResourceError((err as Error).message, this, true);

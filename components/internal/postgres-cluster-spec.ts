@@ -24,6 +24,7 @@ import {
 import type { PostgresClusterSpec, PostgresClusterStatus } from "../../sdk/api/index";
 import { InputError } from "../../sdk/errors";
 import { loadKubeConfig } from "../../sdk/reconcile/kubeconfig";
+import { planSteps } from "../../sdk/upgrade/phases";
 import type { ClusterEndpoints, PostgresClusterArgs } from "../postgres-cluster";
 
 /** {@link PostgresClusterArgs} validated, with every default applied. */
@@ -90,6 +91,76 @@ export interface WaitOptions {
   timeoutMs: number;
   /** Delay between reads. @default 1000 */
   pollMs?: number;
+  /** The major the spec asks: wait until it serves the cluster (or a supervised upgrade's gate). */
+  postgresVersion?: number;
+}
+
+/** Reasons of a refused major change (the operator's `Degraded` condition, ADR 0033). */
+const MAJOR_REFUSALS = new Set(["DowngradeRefused", "UpgradeTargetChanged", "UpgradeRefused"]);
+
+/** Where a cluster stands with the major its spec asks (ADR 0033). Pure. */
+export type MajorProgress =
+  | { readonly kind: "done"; readonly note?: string }
+  | { readonly kind: "wait"; readonly why: string }
+  | { readonly kind: "refused"; readonly message: string };
+
+/**
+ * Whether `pulumi up` may stop waiting for a raised `postgresVersion`: done when the major serves
+ * the cluster (status `postgresVersion`) or the upgrade rests at its supervised gate; refused
+ * when the operator refused the change for this generation (the message names the fix). Pure.
+ */
+export function majorProgress(status: PostgresClusterStatus | undefined, wanted: number | undefined, generation: number): MajorProgress {
+  if (wanted === undefined) return { kind: "done" };
+  const degraded = status?.conditions?.find((c) => c.type === "Degraded" && c.status === "True");
+  if (degraded && MAJOR_REFUSALS.has(degraded.reason) && (degraded.observedGeneration ?? 0) >= generation) return { kind: "refused", message: `${degraded.reason}: ${degraded.message ?? ""}` };
+  if (status?.postgresVersion === undefined || status.postgresVersion === wanted) return { kind: "done" };
+  const u = status.upgrade;
+  if (u?.to === wanted && u.gate === "supervised" && u.phase === "synchronized") {
+    return { kind: "done", note: `PostgresUpgrade ${u.name} is synchronized and waits at the supervised gate: annotate the cluster setpoint.dev/upgrade-approved=${wanted} (or set primaryUpdateStrategy: unsupervised) to cut over` };
+  }
+  return { kind: "wait", why: u ? `upgrading ${u.from} -> ${u.to} (PostgresUpgrade ${u.name}): ${u.phase}` : `waiting for the upgrade to ${wanted} to start` };
+}
+
+/** What `pulumi preview` says about a change of `postgresVersion` (ADR 0033). Pure. */
+export type MajorPreview = { readonly kind: "none" } | { readonly kind: "refuse"; readonly message: string } | { readonly kind: "upgrade"; readonly message: string };
+
+/**
+ * The preview of a major change against the live cluster's status: a downgrade is refused with
+ * the fix; a raise lists the upgrade's planned steps (the engine's own plan for a new upgrade) and
+ * where a supervised cluster stops. Pure.
+ */
+export function previewMajorChange(status: PostgresClusterStatus | undefined, spec: Pick<PostgresClusterSpec, "postgresVersion" | "image" | "primaryUpdateStrategy">, clusterName: string): MajorPreview {
+  const running = status?.upgrade?.from ?? status?.postgresVersion;
+  const wanted = spec.postgresVersion;
+  if (running === undefined || wanted === undefined || spec.image !== undefined || running === wanted) return { kind: "none" };
+  if (status?.upgrade && status.upgrade.to === wanted) return { kind: "none" };
+  if (wanted < running) {
+    return { kind: "refuse", message: `postgresVersion ${wanted} is lower than the ${running} cluster ${clusterName} runs: PostgreSQL cannot go back a major in place, and nothing was changed. Set postgresVersion back to ${running} (to run ${wanted}, restore a backup into a new cluster)` };
+  }
+  if (status?.upgrade) {
+    return { kind: "refuse", message: `an upgrade to ${status.upgrade.to} (PostgresUpgrade ${status.upgrade.name}) is under way: set postgresVersion back to ${status.upgrade.to}, or roll that upgrade back and delete it first` };
+  }
+  const until = spec.primaryUpdateStrategy === "supervised" ? "synchronized" : "switched";
+  const steps = planSteps(undefined, { operation: "run", until }).steps;
+  return {
+    kind: "upgrade",
+    message:
+      `major upgrade ${running} -> ${wanted} (blue-green): PostgresUpgrade ${clusterName}-to-${wanted} builds PostgresCluster ${clusterName}-v${wanted} from this spec; ` +
+      `planned steps: ${steps.join(" -> ")}${until === "synchronized" ? " (supervised: stops before the cutover until approved)" : ""}; ` +
+      `the engine's preflight (extensions on ${wanted}, replica identities, the upgrade path) runs before anything is replicated and refuses into status with the fix`,
+  };
+}
+
+/** The live cluster's status, or undefined when it does not exist (or cannot be read). */
+export async function readClusterStatus(kubeconfig: string | undefined, namespace: string, name: string): Promise<PostgresClusterStatus | undefined> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use (ADR 0011)
+  const { CustomObjectsApi } = require("@kubernetes/client-node") as typeof k8sClient;
+  try {
+    const obj = (await loadKubeConfig(kubeconfig).makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: KINDS.PostgresCluster.plural, name })) as { status?: unknown };
+    return parsePostgresClusterStatus(obj.status ?? {});
+  } catch {
+    return undefined;
+  }
 }
 
 
@@ -127,14 +198,18 @@ export async function waitForClusterReady(opts: WaitOptions): Promise<PostgresCl
         name: opts.name,
       })) as { status?: unknown };
       const status = parsePostgresClusterStatus(obj.status);
-      if (isServing(status, opts.generation)) return status;
+      const major = majorProgress(status, opts.postgresVersion, opts.generation);
+      if (major.kind === "refused") throw new InputError(`PostgresCluster ${opts.namespace}/${opts.name}: ${major.message}`);
+      if (isServing(status, opts.generation) && major.kind === "done") return status;
       const ready = readyCondition(status);
       const progressing = status.conditions?.find((c) => c.type === "Progressing");
       last = ready
         ? `Ready=${ready.status} (${ready.reason}${ready.message ? `: ${ready.message}` : ""}) for generation ${ready.observedGeneration ?? "?"}`
         : "no Ready condition yet";
+      if (major.kind === "wait") last += `; ${major.why}`;
       if (ready?.status === "True" && progressing?.status === "True") last += `; Progressing=True (${progressing.reason}${progressing.message ? `: ${progressing.message}` : ""})`;
     } catch (err) {
+      if (err instanceof InputError) throw err;
       const e = err as { code?: number; message?: string };
       last = `reading the resource failed: ${e.code ? `HTTP ${e.code}` : (e.message ?? String(err)).split("\n")[0]}`;
     }

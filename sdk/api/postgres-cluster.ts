@@ -364,6 +364,19 @@ export const postgresClusterStatusSchema = z.object({
   pooler: poolerStatusSchema.optional().describe("The managed PgBouncer, when spec.pooler is set."),
   backup: backupStatusSchema.optional().describe("WAL archiving and base backups, when spec.backup is set."),
   roles: rolesStatusSchema.optional().describe("Managed roles (spec.roles): each one's outcome and the roles the spec does not name."),
+  // Major upgrades by a postgresVersion bump (ADR 0033).
+  postgresVersion: z.int().min(1).optional().describe("Major serving the cluster's Services: the instances' own, or the new one once a major upgrade switched traffic."),
+  upgrade: z
+    .object({
+      name: z.string().describe("The PostgresUpgrade the cluster owns for it."),
+      green: z.string().describe("The PostgresCluster of the new major."),
+      from: z.int().min(1).describe("Major of the cluster's own instances."),
+      to: z.int().min(1),
+      phase: z.string().describe("The upgrade's phase (new, schema-ready, replicating, synchronized, switched, finalized, ...)."),
+      gate: z.enum(["supervised"]).optional().describe("Set while the cutover waits for approval (primaryUpdateStrategy: supervised)."),
+    })
+    .optional()
+    .describe("A major upgrade started by raising spec.postgresVersion."),
 });
 
 /** `PostgresCluster.status`. */

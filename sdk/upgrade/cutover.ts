@@ -65,6 +65,8 @@ export async function cutover(ctx: RunContext): Promise<CutoverResult> {
   }
   await waitForLowLag(ctx);
   await ensurePublication(ctx.green, ctx.names.reversePublication, ctx.state.tables);
+  // What the switch can do without holding a client is not part of the write pause.
+  if (ctx.o.traffic?.canPause) await ctx.o.traffic.prepare?.();
 
   const now = Date.now();
   const c: CutoverState = {

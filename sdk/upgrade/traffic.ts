@@ -29,7 +29,14 @@ export interface TrafficSwitch {
   readonly canPause: boolean;
   /** Which side traffic goes to now, read from the switch itself (not from memory). */
   current(): Promise<Side>;
+  /**
+   * Optional: everything `pause` and `pointTo` need that holds no client (reading both sides,
+   * opening admin connections), run by the engine right before the pause so that it is not part
+   * of the write pause. `pause` must still work without it.
+   */
+  prepare?(): Promise<void>;
   /** Holds new transactions and waits for in-flight ones. A no-op when `canPause` is false. */
+
   pause(options: PauseOptions): Promise<void>;
   /** Lets held clients continue (to whichever side the switch now points at). */
   resume(): Promise<void>;

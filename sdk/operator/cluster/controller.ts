@@ -79,6 +79,7 @@ import {
 import { statusFor, type InstanceObservation, type Observation } from "./status";
 import { syncRoles } from "./roles-sync";
 import { POOLER_LABEL } from "./pooler";
+import { decideMajor, majorUpgradeStep, runningMajor, withMajorUpgrade, type MajorUpgradeApi } from "./major-upgrade";
 import { pausePoolers, syncPooler, type PoolerObservation } from "./pooler-sync";
 import { syncClusterTls } from "./tls";
 import { clusterNetworkPolicy, SAME_NAMESPACE_PEERS, syncNetworkPolicy, type NetworkPolicyApi, type NetworkPolicyOptions } from "./network-policy";
@@ -129,6 +130,8 @@ export interface PostgresClusterDeps {
   >;
   /** Where status is written (the `postgresclusters` status subresource). */
   readonly status: StatusApi;
+  /** PostgresUpgrades, for a raised postgresVersion (ADR 0033). @default none: a raise is pinned, nothing created */
+  readonly upgrades?: MajorUpgradeApi;
   /** Asks an instance for its role. @default a connection to `podIP:5432` as the superuser */
   readonly probe?: (host: string, password: string, timeoutMs: number) => Promise<InstanceProbe>;
   /** Timeout of each instance probe and bootstrap connection. @default 3000 ms */
@@ -239,6 +242,10 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const services = mine(deps.services);
     const secrets = mine(deps.secrets);
     const configMaps = mine(deps.configMaps);
+    // A raised postgresVersion (ADR 0033): the instances keep the major they run; a PostgresUpgrade
+    // the cluster owns moves the cluster to the new major on a green sibling.
+    const major = decideMajor({ cluster: req.name, spec, running: runningMajor(obj.status, [...allPods.values()].filter((p) => p.metadata?.labels?.[POOLER_LABEL] === undefined)), status: obj.status, annotations: obj.metadata?.annotations ?? {} });
+    if (major.kind !== "same") spec = { ...spec, postgresVersion: major.kind === "upgrade" ? major.from : major.running };
     const names = clusterObjectNames(req.name);
     const ordinals = new Map(Array.from({ length: MAX_INSTANCES * 4 }, (_, k) => [instanceName(req.name, k + 1), k + 1] as const));
     const ordinalOf = (name: string): number => ordinals.get(name) ?? Number.MAX_SAFE_INTEGER;
@@ -526,8 +533,10 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     // are resumed once it serves — right after a promotion, before the slower steps below.
     const poolerPrimaryIp = podIp(primary);
     const poolerPrimaryProbe = probes.get(primary);
+    // While a PostgresUpgrade owns the traffic (ADR 0027/0033) the pooler's files are its: left alone, clients it holds kept.
+    const trafficOwned = services.get(names.readWriteService)?.metadata?.annotations?.[TRAFFIC_OWNER_ANNOTATION] !== undefined;
     const confirmedPrimary =
-      poolerPrimaryIp && poolerPrimaryProbe?.reachable && !poolerPrimaryProbe.inRecovery && !fencing ? { name: primary, ip: poolerPrimaryIp, target: await target(poolerPrimaryIp) } : undefined;
+      poolerPrimaryIp && poolerPrimaryProbe?.reachable && !poolerPrimaryProbe.inRecovery && !fencing && !trafficOwned ? { name: primary, ip: poolerPrimaryIp, target: await target(poolerPrimaryIp) } : undefined;
     const poolerResult = await syncPooler({
       cluster,
       spec,
@@ -539,7 +548,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       readSecret,
       ...(confirmedPrimary ? { primary: confirmedPrimary } : {}),
       instanceIps: new Map([...pods.keys()].flatMap((n) => (podIp(n) ? [[podIp(n)!, n] as const] : []))),
-      holding: switching && fencing,
+      holding: (switching && fencing) || trafficOwned,
       now: ctx.now(),
       timeoutMs,
       event,
@@ -792,10 +801,13 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       ...(poolerStatus && spec.pooler ? { pooler: poolerStatus } : {}),
       ...(roles ? { roles } : {}),
     };
-    const next = statusFor(obj.status, observation, generation, ctx.now());
+    let next = statusFor(obj.status, observation, generation, ctx.now());
+    const upgrade = await majorUpgradeStep(deps.upgrades, cluster, major, event);
+    next = withMajorUpgrade(next, upgrade, major, generation, ctx.now());
     const written = await writeStatus(deps.status, obj as StatusObject<PostgresClusterStatus>, next);
     if (written.conflict) return { requeueAfterMs: 500 };
     if (topology?.reason === "Failover" || topology?.reason === "Switchover" || poolerResult.soon) return { requeueAfterMs: 250 }; // in progress: look again soon
+    if (upgrade?.status && upgrade.status.phase !== "finalized") return { requeueAfterMs: 2000 }; // the upgrade's phase is reported here
     // Waiting for a user's approval is as settled as it gets: the annotation's arrival is an event.
     const settled = (next.conditions?.some((c) => c.type === "Progressing" && c.status === "False") ?? false) || topology?.reason === "WaitingForSwitchover";
     const after = settled ? (deps.healthRequeueMs ?? 30_000) : (deps.progressRequeueMs ?? 2000);

@@ -97,6 +97,7 @@ export function clusterController(opts: {
       events: kubernetesEventRecorder({ api: core, logger }),
       disk: { usage: (namespace, instance) => holder.collector?.usage(namespace, instance) },
       networkPolicies: { api: kc.makeApiClient(NetworkingV1Api), operator: { namespace: opts.operatorNamespace ?? "default", podLabels: OPERATOR_POD_LABELS } },
+      upgrades: objects,
       patchCluster: (namespace, name, patch) =>
         objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: patch }, setHeaderOptions("Content-Type", PatchStrategy.JsonPatch)),
     }),

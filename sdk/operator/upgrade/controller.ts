@@ -58,7 +58,16 @@ export interface SideEndpoint {
  * blue cluster's rw Service between blue's and green's primary (no pause: the engine fences
  * logins on blue); a pooler-aware builder returns a pausing switch instead.
  */
-export type TrafficSwitchFactory = (input: { namespace: string; blueCluster: string; blue: SideEndpoint; green: SideEndpoint }) => TrafficSwitch;
+export type TrafficSwitchFactory = (input: {
+  namespace: string;
+  blueCluster: string;
+  /** Blue's PostgresCluster uid (owner of its pooler's objects). */
+  blueUid: string;
+  /** Blue's `spec.pooler`, when it has a managed pooler (ADR 0033: the cutover goes through it). */
+  bluePooler?: PostgresClusterSpec["pooler"];
+  blue: SideEndpoint;
+  green: SideEndpoint;
+}) => TrafficSwitch;
 
 /** Everything the reconciler needs, injectable. */
 export interface PostgresUpgradeDeps {
@@ -139,13 +148,15 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
     const greenSpec = greenObj ? clusterSpec(greenObj) : undefined;
     const started = previous?.upgradeId !== undefined;
     // Before anything started, blue must run from.postgresVersion (after the start a finalize may retire it).
-    if (!started && blueSpec.postgresVersion !== spec.from.postgresVersion) {
+    // The major blue's instances run: a cluster whose postgresVersion was raised (ADR 0033) keeps its own.
+    const blueMajor = blueObj.status?.upgrade?.from ?? blueObj.status?.postgresVersion ?? blueSpec.postgresVersion;
+    if (!started && blueMajor !== spec.from.postgresVersion) {
       await refuse(
         write,
         known,
         event,
         "VersionMismatch",
-        `PostgresCluster ${blueName} runs PostgreSQL ${String(blueSpec.postgresVersion)}, not ${spec.from.postgresVersion} (spec.from.postgresVersion); nothing was created. Set spec.from.postgresVersion to ${String(blueSpec.postgresVersion)}`,
+        `PostgresCluster ${blueName} runs PostgreSQL ${String(blueMajor)}, not ${spec.from.postgresVersion} (spec.from.postgresVersion); nothing was created. Set spec.from.postgresVersion to ${String(blueMajor)}`,
       );
       return {};
     }
@@ -197,7 +208,7 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
       { name: rwService, namespace: req.namespace, body: { metadata: { annotations: { [TRAFFIC_OWNER_ANNOTATION]: `PostgresUpgrade/${req.name}` } } } },
       MERGE_PATCH,
     );
-    const traffic = deps.traffic({ namespace: req.namespace, blueCluster: blueName, blue, green });
+    const traffic = deps.traffic(trafficInput(req.namespace, blueName, blueObj, blueSpec, blue, green));
     const options = engineOptions(deps, ctx, conn(blue), conn(green), store, traffic, event);
     await event("Normal", "UpgradeStepStarted", decision.message);
     let result: UpgradeResult;
@@ -247,6 +258,10 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
     );
     return more ? { requeueAfterMs: 1 } : {};
   };
+}
+
+function trafficInput(namespace: string, blueCluster: string, blueObj: UpgradeClusterObject, blueSpec: PostgresClusterSpec, blue: SideEndpoint, green: SideEndpoint): Parameters<TrafficSwitchFactory>[0] {
+  return { namespace, blueCluster, blueUid: blueObj.metadata?.uid ?? "", ...(blueSpec.pooler ? { bluePooler: blueSpec.pooler } : {}), blue, green };
 }
 
 function conn(e: SideEndpoint): UpgradeOptions["blue"] {
@@ -309,7 +324,7 @@ async function deleting(deps: PostgresUpgradeDeps, ctx: ReconcileContext, req: R
     return { requeueAfterMs: deps.waitRequeueMs ?? 5_000 };
   }
   const green = await endpoint(deps, req.namespace, greenName, greenObj, greenSpec);
-  const traffic = deps.traffic({ namespace: req.namespace, blueCluster: blueName, blue, green });
+  const traffic = deps.traffic(trafficInput(req.namespace, blueName, blueObj, blueSpec, blue, green));
   try {
     await forgetUpgrade(engineOptions(deps, ctx, conn(blue), conn(green), store, traffic, event));
   } catch (err) {
@@ -413,12 +428,14 @@ async function createGreen(deps: PostgresUpgradeDeps, upgrade: PostgresUpgradeOb
     data: { ...blueApp.data },
   });
   await ignoreConflict(deps.api.createNamespacedSecret({ namespace, body: app }));
-  const { image: _image, ...rest } = blueSpec;
+  // Green serves through blue's Services and blue's pooler (ADR 0033): it gets no pooler of its own.
+  const { image: _image, pooler: _pooler, ...rest } = blueSpec;
   const body = setControllerReference(owner, {
     apiVersion: API_VERSION,
     kind: "PostgresCluster",
     metadata: { name: greenName, namespace, labels: { "setpoint.dev/upgrade": upgrade.metadata!.name! } },
-    spec: { ...rest, postgresVersion: major },
+    // Green serves nothing before the cutover: its own restarts (wal_level) need no approval.
+    spec: { ...rest, postgresVersion: major, primaryUpdateStrategy: "unsupervised" },
   });
   await ignoreConflict(deps.createCluster(namespace, body));
 }

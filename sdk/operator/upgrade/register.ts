@@ -18,6 +18,7 @@ import type { UpgradeState } from "../../upgrade/state";
 import { kubernetesServiceSwitch } from "../../upgrade/kubernetes";
 import { kubernetesEventRecorder } from "../cluster/events";
 import { customResourceInformer } from "../informers";
+import { managedPoolerSwitch } from "./pooler-traffic";
 import { reconcilePostgresUpgrade, type PostgresUpgradeObject, type TrafficSwitchFactory, type UpgradeClusterObject } from "./controller";
 
 /** The parts of the upgrade controller the operator starts, stops and resyncs. */
@@ -46,8 +47,12 @@ export function upgradeController(opts: {
   const { plural } = KINDS.PostgresUpgrade;
   const upgrades = customResourceInformer<PostgresUpgradeObject>({ kubeConfig: kc, plural, namespace: ns, logger, metrics });
   const status: StatusApi = { client: objects, group: GROUP, version: VERSION, plural };
-  const serviceSwitch: TrafficSwitchFactory = ({ namespace, blueCluster, blue, green }) =>
-    kubernetesServiceSwitch({ kubeconfig: kc, namespace, name: clusterObjectNames(blueCluster).readWriteService, blue: blue.selector, green: green.selector });
+  // Blue's rw Service; with a managed pooler, blue's PgBouncers too (they hold the clients: ADR 0033).
+  const serviceSwitch: TrafficSwitchFactory = ({ namespace, blueCluster, blueUid, bluePooler, blue, green }) => {
+    const service = kubernetesServiceSwitch({ kubeconfig: kc, namespace, name: clusterObjectNames(blueCluster).readWriteService, blue: blue.selector, green: green.selector });
+    if (!bluePooler) return service;
+    return managedPoolerSwitch({ api: core, namespace, blueCluster: { name: blueCluster, uid: blueUid }, pooler: bluePooler, blue, green, service });
+  };
   const controller = new Controller({
     name: "postgresupgrade",
     // Upgrades of different blue databases run side by side; the engine's lock serializes one blue's.

@@ -1,0 +1,174 @@
+// Declarative major upgrade benchmark (ADR 0033): `npm run bench:upgrade-cluster -- [--size-mb 200]
+// [--writers 4] [--json FILE]`.
+// A real API server, the node harness (real PostgreSQL 16 and 17 per pod), the pooler node (real
+// pgbouncer per pod) and the operator in process. A PostgresCluster of 16 with a pooler gets a
+// dataset of --size-mb; --writers connections write through <cluster>-pooler-rw (one row per
+// transaction, every 10 ms each) while spec.postgresVersion is raised to 17 and the operator runs
+// the blue-green upgrade to the cutover through the pooler. Then every acknowledged row is looked
+// up on green. Prints a table and writes JSON.
+import { writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { Client } from "pg";
+import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus, type PostgresUpgradeStatus } from "../sdk/api/index";
+import { startOperator } from "../sdk/operator/main";
+import { MetricsRegistry } from "../sdk/reconcile/internal/metrics";
+import type { Logger } from "../sdk/reconcile/index";
+import { installCrds, startControlPlane, toolchainOrSkip } from "../test/support/control-plane";
+import { createCustomObject } from "../test/support/custom-objects";
+import { startNodeHarness } from "../test/support/node/harness";
+import { startPoolerNode } from "../test/support/node/pooler-node";
+import { ensurePgBouncer } from "../test/support/pgbouncer";
+import { startServiceProxy } from "../test/support/service-proxy";
+import { startWriter, type Writer } from "../test/support/writer";
+import { textTable } from "./support/stats";
+
+const clusterToolchain = toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager"]);
+
+/** The operator's log, kept in memory (printed when the run fails). */
+function recorder(lines: string[]): Logger {
+  const make = (base: object): Logger => ({
+    debug: () => undefined,
+    info: (m, f) => void lines.push(`${new Date().toISOString()} info ${m} ${JSON.stringify({ ...base, ...f })}`),
+    error: (m, f) => void lines.push(`${new Date().toISOString()} error ${m} ${JSON.stringify({ ...base, ...f })}`),
+    child: (f) => make({ ...base, ...f }),
+  });
+  return make({});
+}
+
+const TARGETS = { lostRows: 0, failedTransactions: 0, maxWritePauseMs: 1000, checksumsEqual: true } as const;
+const ns = "bench";
+
+async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(500);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { "size-mb": { type: "string", default: "200" }, writers: { type: "string", default: "4" }, json: { type: "string", default: "bench-upgrade-cluster.json" } } });
+  const sizeMb = Number(values["size-mb"]);
+  const writerCount = Number(values.writers);
+  if (clusterToolchain.skip !== undefined) throw new Error(`toolchain missing: ${clusterToolchain.skip}`);
+  const pgbouncer = ensurePgBouncer();
+  if ("missing" in pgbouncer) throw new Error(pgbouncer.missing);
+  const lines: string[] = [];
+  const cp = await startControlPlane({ toolchain: clusterToolchain.env!, controllers: ["garbagecollector"] });
+  const stops: (() => Promise<unknown>)[] = [() => cp.stop()];
+  try {
+    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    const objects = cp.kubeConfig.makeApiClient(CustomObjectsApi);
+    await installCrds(cp.kubeConfig, crdManifests());
+    const node = await startNodeHarness({ kubeConfig: cp.kubeConfig });
+    stops.unshift(() => node.stop());
+    const poolerNode = await startPoolerNode({ kubeConfig: cp.kubeConfig, avoidBlock: node.block });
+    stops.unshift(() => poolerNode.stop());
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    const operator = await startOperator({ kubeconfig: cp.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+    stops.unshift(() => operator.stop());
+    const read = async (name: string) => (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name })) as { status?: PostgresClusterStatus };
+    const secret = async (name: string) => Buffer.from((await core.readNamespacedSecret({ name, namespace: ns })).data!.password!, "base64").toString("utf8");
+    const podIp = async (name: string) => (await core.readNamespacedPod({ name, namespace: ns })).status!.podIP!;
+
+    await createCustomObject(objects, ns, "PostgresCluster", "shop", { postgresVersion: 16, instances: 1, storage: { size: "20Gi" }, parameters: { wal_level: "logical" }, pooler: { instances: 1 } });
+    await until("shop settled with its pooler", 600_000, async () => {
+      const s = (await read("shop")).status;
+      const settled = s?.conditions?.some((c) => c.type === "Progressing" && c.status === "False") && s.pooler?.primary === s.currentPrimary && !(s.instances ?? []).some((i) => i.pendingRestart);
+      return settled ? s : undefined;
+    });
+    const blueIp = await podIp("shop-1");
+    const appPassword = await secret("shop-app");
+    const generateStarted = performance.now();
+    const app = new Client({ host: blueIp, port: 5432, user: "app", password: appPassword, database: "app" });
+    await app.connect();
+    await app.query("create table acked (id int primary key, note text)");
+    await app.query("create table payload (id bigint primary key, body text not null)");
+    const rowsPerMb = 1024; // ~1 KiB per row
+    for (let mb = 0; mb < sizeMb; mb += 50) {
+      const n = Math.min(50, sizeMb - mb) * rowsPerMb;
+      await app.query(`insert into payload select g, repeat(md5(g::text), 30) from generate_series(${mb * rowsPerMb + 1}, ${mb * rowsPerMb + n}) g`);
+    }
+    const datasetBytes = Number((await app.query<{ b: string }>("select pg_database_size('app')::text as b")).rows[0]!.b);
+    await app.end();
+    const generateSeconds = (performance.now() - generateStarted) / 1000;
+
+    const proxy = await startServiceProxy({ kubeConfig: cp.kubeConfig, namespace: ns, service: "shop-pooler-rw" });
+    stops.unshift(() => proxy.stop());
+    const conn = { host: proxy.host, port: proxy.port, user: "app", password: appPassword, database: "app" };
+    const writers: Writer[] = Array.from({ length: writerCount }, (_, k) => startWriter(conn, "acked", (k + 1) * 10_000_000, 10));
+    await until("writers running", 60_000, async () => (writers.every((w) => w.acked.length > 10) ? true : undefined));
+
+    const started = performance.now();
+    const phases: { phase: string; atSeconds: number }[] = [];
+    await objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "shop", body: { spec: { postgresVersion: 17 } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    let switchedAt = 0;
+    await until("the cluster served by 17", 7_200_000, async () => {
+      const s = (await read("shop")).status;
+      const phase = s?.upgrade?.phase;
+      if (phase && phases.at(-1)?.phase !== phase) phases.push({ phase, atSeconds: Math.round((performance.now() - started) / 100) / 10 });
+      if (s?.postgresVersion === 17) switchedAt = Date.now();
+      return s?.postgresVersion === 17 ? s : undefined;
+    });
+    await until("writers after the switch", 60_000, async () => (writers.every((w) => (w.acked.at(-1)?.at ?? 0) > switchedAt) ? true : undefined));
+    await sleep(500);
+    for (const w of writers) await w.stop();
+    const totalSeconds = (performance.now() - started) / 1000;
+
+    const acks = writers.flatMap((w) => w.acked).sort((a, b) => a.at - b.at);
+    let maxWritePauseMs = 0;
+    for (let i = 1; i < acks.length; i++) maxWritePauseMs = Math.max(maxWritePauseMs, acks[i]!.at - acks[i - 1]!.at);
+    const greenIp = await podIp("shop-v17-1");
+    const green = new Client({ host: greenIp, port: 5432, user: "postgres", password: await secret("shop-v17-superuser"), database: "app" });
+    await green.connect();
+    const present = new Set((await green.query<{ id: number }>("select id from acked")).rows.map((r) => r.id));
+    await green.end();
+    const upgrade = (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural, name: "shop-to-17" })) as { status?: PostgresUpgradeStatus };
+    const result = {
+      fromVersion: 16,
+      toVersion: 17,
+      datasetBytes,
+      writers: writerCount,
+      upgradeSeconds: Math.round(totalSeconds * 10) / 10,
+      maxWritePauseMs,
+      engineWritePauseMs: upgrade.status?.writePauseMs ?? null,
+      committedTransactions: acks.length,
+      failedTransactions: writers.reduce((n, w) => n + w.failures(), 0),
+      lostRows: acks.filter((a) => !present.has(a.id)).length,
+      checksumsEqual: upgrade.status?.verification?.equal === true,
+      detail: { phases, generateSeconds: Math.round(generateSeconds), machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverage1m: loadavg()[0] } },
+      targets: TARGETS,
+    };
+    console.log(
+      textTable(
+        ["metric", "value", "target"],
+        [
+          ["dataset", `${(datasetBytes / 2 ** 20).toFixed(0)} MiB`, "≥ 1 GiB (issue)"],
+          ["upgrade (bump → served by 17)", `${result.upgradeSeconds} s`, ""],
+          ["max write pause (client view)", `${maxWritePauseMs} ms`, `≤ ${TARGETS.maxWritePauseMs} ms`],
+          ["engine write pause", `${String(result.engineWritePauseMs)} ms`, ""],
+          ["failed transactions", String(result.failedTransactions), "0"],
+          ["lost rows", String(result.lostRows), "0"],
+          ["checksums equal", String(result.checksumsEqual), "true"],
+        ],
+      ),
+    );
+    writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`wrote ${values.json}`);
+  } catch (err) {
+    console.error(lines.slice(-40).join("\n"));
+    throw err;
+  } finally {
+    for (const stop of stops) await stop().catch(() => undefined);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

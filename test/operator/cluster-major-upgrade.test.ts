@@ -1,0 +1,143 @@
+// A PostgresCluster's postgresVersion raised 16 → 17 (ADR 0033) against a real API server, the
+// node harness running real PostgreSQL 16 and 17 and the pooler node running Debian's real
+// pgbouncer:
+// - a downgrade is refused into the cluster's status (Degraded DowngradeRefused, the fix named),
+//   nothing created, the instances untouched;
+// - the raise under four writers through <cluster>-pooler-rw: the cluster's instances keep 16, a
+//   PostgresUpgrade the cluster owns builds green (<cluster>-v17) and stops at the supervised gate;
+//   approved by annotation, the cutover goes through the pooler (PAUSE, point at green, RESUME):
+//   0 failed client transactions, 0 lost rows, checksums equal; the cluster's status reports 17
+//   and its pooler and rw Service serve green. The longest write pause is printed.
+import { setTimeout as sleep } from "node:timers/promises";
+import { Client } from "pg";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from "vitest";
+import { GROUP, KINDS, VERSION, type PostgresUpgradeStatus } from "../../sdk/api/index";
+import { UPGRADE_APPROVED_ANNOTATION } from "../../sdk/operator/cluster/major-upgrade";
+import { clusterToolchain, useCluster } from "../support/cluster";
+import { eventually } from "../support/eventually";
+import { startPoolerNode, type PoolerNode } from "../support/node/pooler-node";
+import { majors } from "../support/postgres";
+import { startServiceProxy, type ServiceProxy } from "../support/service-proxy";
+import { startWriter, type Writer } from "../support/writer";
+
+const WAIT_MS = 240_000;
+const ns = "major";
+const ok = clusterToolchain.skip === undefined && majors().includes(16) && majors().includes(17);
+
+describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postgresVersion 16 → 17", { timeout: 900_000 }, () => {
+  const env = useCluster({ namespace: ns, waitMs: WAIT_MS });
+  const { lines, read, settled, secretValue } = env;
+  let poolerNode: PoolerNode | undefined;
+  let proxy: ServiceProxy | undefined;
+  beforeAll(async () => {
+    poolerNode = await startPoolerNode({ kubeConfig: env.kubeConfig, avoidBlock: env.node.block });
+    proxy = await startServiceProxy({ kubeConfig: env.kubeConfig, namespace: ns, service: "shop-pooler-rw" });
+  }, 60_000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await poolerNode?.stop();
+  }, 60_000);
+  beforeEach(() => {
+    onTestFailed(async () => {
+      console.error(`status: ${JSON.stringify((await read("shop").catch(() => undefined))?.status)}`);
+      console.error(`upgrade: ${JSON.stringify((await readUpgrade("shop-to-17").catch(() => undefined))?.status)}`);
+      console.error(`shop-pooler-1 log:\n${poolerNode?.logTail(ns, "shop-pooler-1") ?? ""}`);
+      console.error(`operator log:\n${lines.slice(-40).join("\n")}`);
+    });
+  });
+  const readUpgrade = async (name: string): Promise<{ status?: PostgresUpgradeStatus }> =>
+    (await env.objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural, name })) as never;
+  const upgrades = async (): Promise<unknown[]> =>
+    ((await env.objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural })) as { items: unknown[] }).items;
+  const onInstance = async <T extends object>(cluster: string, ip: string, sql: string): Promise<T[]> => {
+    const c = new Client({ host: ip, port: 5432, user: "postgres", password: await secretValue(`${cluster}-superuser`, "password"), database: "app", connectionTimeoutMillis: 5000 });
+    await c.connect();
+    try {
+      return (await c.query<T>(sql)).rows;
+    } finally {
+      await c.end();
+    }
+  };
+  const major = async (cluster: string, ip: string): Promise<number> =>
+    Number((await onInstance<{ v: string }>(cluster, ip, "select current_setting('server_version_num') as v"))[0]!.v.slice(0, 2));
+
+  it("refuses a downgrade into status, changing nothing", async () => {
+    await env.create("shop", { postgresVersion: 16, instances: 1, parameters: { wal_level: "logical" }, pooler: { instances: 1 } });
+    await settled("shop", 1, (c) => c.status?.pooler?.readyInstances === 1 && c.status.pooler.primary === c.status.currentPrimary && !(c.status.instances ?? []).some((i) => i.pendingRestart));
+    expect((await read("shop")).status).toMatchObject({ postgresVersion: 16 });
+    await env.patch("shop", { spec: { postgresVersion: 15 } });
+    const refused = await eventually("downgrade refused", async () => {
+      const c = await read("shop");
+      return c.status?.conditions?.find((x) => x.type === "Degraded" && x.status === "True" && x.reason === "DowngradeRefused" && x.observedGeneration === 2) ? c : undefined;
+    }, WAIT_MS);
+    expect(refused.status?.conditions?.find((x) => x.type === "Degraded")?.message).toMatch(/Set spec\.postgresVersion back to 16/);
+    expect(await upgrades()).toEqual([]);
+    expect(await major("shop", await env.podIp("shop-1"))).toBe(16);
+    await env.patch("shop", { spec: { postgresVersion: 16 } });
+    await settled("shop", 3, (c) => c.status?.conditions?.find((x) => x.type === "Degraded")?.status === "False");
+  });
+
+  it("upgrades through the pooler under 4 writers: supervised gate, then 0 failed transactions, 0 lost rows, checksums equal", async () => {
+    const appPassword = await secretValue("shop-app", "password");
+    const blueIp = await env.podIp("shop-1");
+    const app = new Client({ host: blueIp, port: 5432, user: "app", password: appPassword, database: "app" });
+    await app.connect();
+    await app.query("create table acked (id int primary key, note text)");
+    await app.query("insert into acked select g, 'seed ' || g from generate_series(-5000, -1) g");
+    await app.end();
+    const conn = { host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app" };
+    const writers: Writer[] = Array.from({ length: 4 }, (_, k) => startWriter(conn, "acked", (k + 1) * 1_000_000, 10));
+    try {
+      await eventually("every writer running", async () => writers.every((w) => w.acked.length >= 20), WAIT_MS);
+      await env.patch("shop", { spec: { postgresVersion: 17, primaryUpdateStrategy: "supervised" } });
+      // Supervised: green is built and kept in sync; the cutover waits for approval.
+      const gated = await eventually("at the supervised gate", async () => {
+        const c = await read("shop");
+        return c.status?.upgrade?.phase === "synchronized" && c.status.upgrade.gate === "supervised" ? c : undefined;
+      }, WAIT_MS);
+      expect(gated.status).toMatchObject({ postgresVersion: 16, upgrade: { name: "shop-to-17", green: "shop-v17", from: 16, to: 17 } });
+      expect(await major("shop", await env.podIp("shop-1"))).toBe(16); // the cluster's own instance was not rolled
+      expect(await major("shop-v17", await env.podIp("shop-v17-1"))).toBe(17);
+      const before = writers.map((w) => w.acked.length);
+      await sleep(1000);
+      expect(writers.every((w, i) => w.acked.length > before[i]!)).toBe(true); // still writing on blue through the pooler
+
+      const mark = Date.now();
+      await env.patch("shop", { metadata: { annotations: { [UPGRADE_APPROVED_ANNOTATION]: "17" } } });
+      const switched = await eventually("switched", async () => {
+        const c = await read("shop");
+        return c.status?.upgrade?.phase === "switched" && c.status.postgresVersion === 17 ? c : undefined;
+      }, WAIT_MS);
+      expect(switched.status?.upgrade?.gate).toBeUndefined();
+      const greenIp = await env.podIp("shop-v17-1");
+      const switchedAt = Date.now();
+      await eventually("every writer writing after the switch", async () => writers.every((w) => (w.acked.at(-1)?.at ?? 0) > switchedAt), WAIT_MS);
+      await sleep(500);
+      for (const w of writers) await w.stop();
+
+      const failures = writers.reduce((n, w) => n + w.failures(), 0);
+      const acks = writers.flatMap((w) => w.acked).sort((a, b) => a.at - b.at);
+      let maxPauseMs = 0;
+      for (let i = 1; i < acks.length; i++) if (acks[i]!.at > mark) maxPauseMs = Math.max(maxPauseMs, acks[i]!.at - acks[i - 1]!.at);
+      const present = new Set((await onInstance<{ id: number }>("shop-v17", greenIp, "select id from acked")).map((r) => r.id));
+      const lost = acks.filter((a) => !present.has(a.id)).length;
+      const u = await readUpgrade("shop-to-17");
+      console.log(
+        `postgresVersion 16 -> 17 through shop-pooler-rw, 4 writers: ${failures} failed transactions, ${lost} lost rows, ${acks.length} rows acknowledged; ` +
+          `longest gap between acknowledgements ${maxPauseMs} ms; engine write pause ${String(u.status?.writePauseMs)} ms`,
+      );
+      console.log(lines.filter((l) => l.includes('"phase":"cutover"')).map((l) => l.slice(11, 23) + " " + (/"message":"([^"]*)"/.exec(l)?.[1] ?? "")).join("\n"));
+      expect(failures).toBe(0);
+      expect(lost).toBe(0);
+      expect(u.status?.verification).toMatchObject({ equal: true, mismatchedTables: [] });
+      // The cluster's names serve 17: its rw Service selects green, its pooler points at green.
+      expect(await env.selectedPods("shop-rw")).toEqual(["shop-v17-1"]);
+      const ini = (await env.core.readNamespacedConfigMap({ name: "shop-pooler", namespace: ns })).data!["pgbouncer.ini"]!;
+      expect(ini).toContain(`app = host=${greenIp} port=5432`);
+      // Green is not the cluster's own: no pooler of its own.
+      expect(((await read("shop-v17")) as { spec?: object }).spec).not.toHaveProperty("pooler");
+    } finally {
+      for (const w of writers) await w.stop();
+    }
+  });
+});
