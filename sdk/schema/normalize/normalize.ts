@@ -247,11 +247,20 @@ class ParallelDdlFailed extends Error {
 /** Connections the split DDL may use at once: the cores of this machine, 2 to 4. */
 const DDL_LANES = Math.max(2, Math.min(4, availableParallelism()));
 
+/**
+ * The shortest run of independent statements worth more connections: 32, or
+ * `$SETPOINT_PARALLEL_DDL_MIN_RUN` (the schema suite sets 2 to put the split run through its corpus).
+ */
+function minRun(): number {
+  const n = Number(process.env.SETPOINT_PARALLEL_DDL_MIN_RUN);
+  return Number.isInteger(n) && n >= 2 ? n : 32;
+}
+
 /** The desired SQL as segments, when the whole schema may be split and some run is worth it; else null. */
 function parallelSegments(desired: DesiredSchema): Segment[] | null {
   const files = desired.files.map((f) => splitStatements(f.sql));
   if (!files.every(splittable)) return null;
-  const all = files.flatMap((statements) => segments(statements, DDL_LANES));
+  const all = files.flatMap((statements) => segments(statements, DDL_LANES, minRun()));
   return all.some((s) => s.kind === "parallel") ? all : null;
 }
 
