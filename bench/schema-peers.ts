@@ -10,9 +10,10 @@
 // server (which it needs) and dropping it. Runs alternate which tool goes first; each output is
 // checked to be a real plan (the scenario's statements are in it, a no-op is empty). Writes the
 // medians and ratios (migra time / Setpoint time: above 1 means Setpoint is faster) as JSON, with
-// the machine's load average.
+// the machine's load average, and the same ratio over CPU time (the tool's process and the server's,
+// from /proc), which a loaded machine distorts far less than wall time.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -71,7 +72,35 @@ async function sql(server: EmbeddedPostgres, database: string, statements: strin
 interface Sample {
   readonly tool: "setpoint" | "migra";
   readonly ms: number;
+  /** CPU of the tool's process (and its children) and of the PostgreSQL server during the run, from /proc. */
+  readonly toolCpuMs: number;
+  readonly serverCpuMs: number;
 }
+
+const TICK_MS = 10; // USER_HZ = 100 on Linux
+
+/** utime + stime (+ reaped children's, with `children`) of a process, in ms. */
+function procCpuMs(pid: number | "self", children: boolean): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0)) * TICK_MS;
+}
+
+/** CPU of a PostgreSQL server: the postmaster, its reaped children and its live ones. */
+function serverCpuMs(postmaster: number): number {
+  let sum = procCpuMs(postmaster, true);
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (Number(readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ")[1]) === postmaster) sum += procCpuMs(Number(p), false);
+    } catch {
+      // exited meanwhile: counted in the postmaster's reaped children
+    }
+  }
+  return sum;
+}
+
+/** CPU of child processes this process waited for (`spawnSync`): the reaped children's time of /proc/self. */
+const childrenCpuMs = () => procCpuMs("self", true) - procCpuMs("self", false);
 
 function timedRun(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): { ms: number; stdout: string; status: number | null; stderr: string } {
   const t0 = process.hrtime.bigint();
@@ -87,6 +116,7 @@ async function main(): Promise<void> {
   }
   const server = await startEmbeddedPostgres({ major: 17, parameters: { max_connections: 200 } });
   const work = mkdtempSync(join(tmpdir(), "setpoint-bench-peers-"));
+  const postmaster = Number(readFileSync(join(server.dir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
   const results: Record<string, unknown>[] = [];
   try {
     for (const tables of sizes) {
@@ -103,6 +133,7 @@ async function main(): Promise<void> {
           for (const tool of run % 2 === 0 ? (["setpoint", "migra"] as const) : (["migra", "setpoint"] as const)) {
             if (tool === "setpoint") {
               const cache = mkdtempSync(join(work, "cache-"));
+              const [c0, s0] = [childrenCpuMs(), serverCpuMs(postmaster)];
               const r = timedRun(process.execPath, [join(repo, "bin", "setpoint"), "schema", "plan", "--url", server.url(target), "--dev-url", server.url(), "--schema", schemaDir, "--format", "json"], {
                 ...process.env,
                 SETPOINT_CACHE_DIR: cache,
@@ -111,9 +142,10 @@ async function main(): Promise<void> {
               if (r.status !== 0) throw new Error(`setpoint failed: ${r.stderr}`);
               const steps = (JSON.parse(r.stdout) as { steps: { sql: string[] }[] }).steps.flatMap((s) => s.sql).join("\n");
               checkPlan("setpoint", scenario, tables, steps);
-              samples.push({ tool, ms: r.ms });
+              samples.push({ tool, ms: r.ms, toolCpuMs: childrenCpuMs() - c0, serverCpuMs: serverCpuMs(postmaster) - s0 });
             } else {
               const scratch = `scratch_${run}_${tables}`;
+              const [c0, s0] = [childrenCpuMs(), serverCpuMs(postmaster)];
               const t0 = process.hrtime.bigint();
               await sql(server, "postgres", `CREATE DATABASE ${scratch}`);
               await sql(server, scratch, desired);
@@ -124,17 +156,33 @@ async function main(): Promise<void> {
               // migra exits 2 when there are differences, 0 when none.
               if (r.status !== 0 && r.status !== 2) throw new Error(`migra failed: ${r.stderr}`);
               checkPlan("migra", scenario, tables, r.stdout);
-              samples.push({ tool, ms });
+              samples.push({ tool, ms, toolCpuMs: childrenCpuMs() - c0, serverCpuMs: serverCpuMs(postmaster) - s0 });
             }
           }
         }
-        const median = (tool: Sample["tool"]) => {
-          const xs = samples.filter((s) => s.tool === tool).map((s) => s.ms).sort((a, b) => a - b);
+        const median = (tool: Sample["tool"], of: (s: Sample) => number = (s) => s.ms) => {
+          const xs = samples.filter((s) => s.tool === tool).map(of).sort((a, b) => a - b);
           return xs[Math.floor(xs.length / 2)]!;
         };
-        const row = { tables, scenario, setpointMs: Math.round(median("setpoint")), migraMs: Math.round(median("migra")), ratio: median("migra") / median("setpoint"), samples };
+        // CPU of the tool and the server together: what a busy machine's wall time follows.
+        const cpu = (s: Sample) => s.toolCpuMs + s.serverCpuMs;
+        const row = {
+          tables,
+          scenario,
+          setpointMs: Math.round(median("setpoint")),
+          migraMs: Math.round(median("migra")),
+          ratio: median("migra") / median("setpoint"),
+          setpointCpuMs: median("setpoint", cpu),
+          migraCpuMs: median("migra", cpu),
+          cpuRatio: median("migra", cpu) / median("setpoint", cpu),
+          loadAverage: loadavg(),
+          samples,
+        };
         results.push(row);
-        console.log(`${String(tables).padStart(6)} ${scenario.padEnd(10)} setpoint ${String(row.setpointMs).padStart(7)} ms  migra ${String(row.migraMs).padStart(7)} ms  migra/setpoint ${row.ratio.toFixed(2)}x`);
+        console.log(
+          `${String(tables).padStart(6)} ${scenario.padEnd(10)} setpoint ${String(row.setpointMs).padStart(7)} ms  migra ${String(row.migraMs).padStart(7)} ms  migra/setpoint ${row.ratio.toFixed(2)}x` +
+            `  CPU (tool + server) ${row.setpointCpuMs} / ${row.migraCpuMs} ms: ${row.cpuRatio.toFixed(2)}x  load ${loadavg()[0]!.toFixed(1)}`,
+        );
         await sql(server, "postgres", `DROP DATABASE ${target}`);
       }
     }

@@ -3,9 +3,10 @@ import { connect } from "../../sdk/postgres/connection";
 import { startEmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { quoteIdent } from "../../sdk/postgres/quote";
 import { planSchema } from "../../sdk/schema/engine";
-import { closeDevResources, defaultSchemaEngine, normalize, scratchCleanup } from "../../sdk/schema/engine";
+import { closeDevResources, createSchemaEngine, defaultSchemaEngine, normalize, scratchCleanup } from "../../sdk/schema/engine";
+import { readCatalogSnapshot, type CatalogSnapshot } from "../../sdk/schema/verify/snapshot";
 import { schemaFromSql } from "../../sdk/schema/source/desired";
-import { freshDatabase, majors } from "../support/postgres";
+import { freshDatabase, majors, serverUrl } from "../support/postgres";
 import { engineOptions, expectConverges, runSql } from "../support/schema";
 
 describe.each(majors())("normalization and the overlapped plan on PostgreSQL %i", (major) => {
@@ -44,6 +45,57 @@ describe.each(majors())("normalization and the overlapped plan on PostgreSQL %i"
     const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'setpoint%' ORDER BY 1");
     // Only the one that may still be in use by another process (created moments ago) is left.
     expect(rows.map((r) => r.datname)).toEqual([recent]);
+  });
+
+  it("runs long runs of independent tables and indexes on several connections, leaving the catalogs the serial run leaves", async () => {
+    // One file, so the serial run is one transaction; names PostgreSQL derives that could meet
+    // (`a_b_c_key` from two tables, the array type of `items` and a table `_items`, an explicit
+    // constraint named like another table's derived one, long names it truncates).
+    const body = (i: number) => `(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, code text UNIQUE, n int CHECK (n > ${i}), s serial)`;
+    const sql = [
+      ...Array.from({ length: 60 }, (_, i) => `CREATE TABLE t${i} ${body(i)};`),
+      "CREATE TABLE a (b_c int UNIQUE);",
+      "CREATE TABLE a_b (c int UNIQUE);",
+      "CREATE TABLE items (id int);",
+      "CREATE TABLE _items (id int);",
+      "CREATE TABLE notes (id int, CONSTRAINT t3_n_check1 CHECK (id > 0));",
+      "CREATE TABLE holder (x t5, y items[]);",
+      "CREATE TABLE a_very_long_table_name_that_postgres_truncates_one (a_rather_long_column_name_as_well int UNIQUE);",
+      "CREATE TABLE a_very_long_table_name_that_postgres_truncates_two (a_rather_long_column_name_as_well int UNIQUE);",
+      ...Array.from({ length: 60 }, (_, i) => `CREATE INDEX t${i}_n_idx ON t${i} (n); CREATE UNIQUE INDEX t${i}_lower ON t${i} (lower(code));`),
+      ...Array.from({ length: 59 }, (_, i) => `ALTER TABLE t${i + 1} ADD CONSTRAINT t${i + 1}_fk FOREIGN KEY (n) REFERENCES t${i} (id);`),
+      "COMMENT ON TABLE t1 IS 'one';",
+    ].join("\n");
+    const serial = await freshDatabase(major);
+    await runSql(serial, sql);
+    const expected = await readCatalogSnapshot(await serial.client());
+    let read: { snapshot: CatalogSnapshot; transactions: number } | null = null;
+    const engine = createSchemaEngine();
+    onTestFinished(() => engine.close());
+    const dev = await freshDatabase(major);
+    await engine.normalize(schemaFromSql(sql), {
+      devUrl: serverUrl(dev.server),
+      major,
+      cacheDir: false,
+      onBuilt: async (scratch) => {
+        const { rows } = await scratch.query<{ n: number }>("SELECT count(DISTINCT xmin::text)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'");
+        read = { snapshot: await readCatalogSnapshot(scratch), transactions: rows[0]!.n };
+      },
+    });
+    const got = read as { snapshot: CatalogSnapshot; transactions: number } | null;
+    // The tables were created by several transactions (lanes), not the serial run's one.
+    expect(got!.transactions).toBeGreaterThan(1);
+    const key = (r: { catalog: string; identity: string }) => `${r.catalog}|${r.identity}`;
+    const sorted = (rows: readonly { catalog: string; identity: string }[]) => [...rows].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
+    expect(sorted(got!.snapshot.rows)).toEqual(sorted(expected.rows));
+    expect(got!.snapshot.hashes).toEqual(expected.hashes);
+    expect(expected.rows.some((r) => r.identity === "public.a_b_c_key1")).toBe(true);
+  });
+
+  it("reports invalid SQL in a statement run on another connection with its file and line, as the serial run does", async () => {
+    const sql = [...Array.from({ length: 50 }, (_, i) => `CREATE TABLE t${i} (id int PRIMARY KEY);`), "CREATE TABLE bad (id nosuchtype);", ...Array.from({ length: 50 }, (_, i) => `CREATE TABLE u${i} (id int);`)].join("\n");
+    const dev = await freshDatabase(major);
+    await expect(normalize(schemaFromSql(sql), { devUrl: serverUrl(dev.server), major, cacheDir: false })).rejects.toThrow(/invalid desired schema at schema\.sql:51: type "nosuchtype" does not exist/);
   });
 
   it("normalizes on an embedded server of the target's major when there is no dev database", async () => {

@@ -47,6 +47,24 @@ describe.each(majors())("catalog-level convergence check on PostgreSQL %i", (maj
     expect(await unmappedReferenceColumns(await db.client())).toEqual([]);
   });
 
+  it("computes a full snapshot's hashes in Node exactly as the server's hash query does (byte order, non-ASCII names)", async () => {
+    const db = await freshDatabase(major);
+    const client = await db.client();
+    // UTF-16 and UTF-8 order these differently: the surrogate pair of U+1F600 sorts before U+FF21
+    // in JavaScript's string order, after it in the bytes the C collation compares.
+    await client.query(`${RICH}
+      CREATE TABLE "\u{1F600}" (id int PRIMARY KEY, "\u00e9" text);
+      CREATE TABLE "\uFF21" (id int PRIMARY KEY, "z\u{1F600}" text CHECK ("z\u{1F600}" <> '\u00e9'));
+      CREATE INDEX ON "\uFF21" ("z\u{1F600}");
+      COMMENT ON TABLE "\uFF21" IS 'caf\u00e9 \u{1F600}';`);
+    const full = await readCatalogSnapshot(client);
+    const server = await readCatalogSnapshot(client, { rowsOf: [] });
+    expect(full.rows.length).toBeGreaterThan(50);
+    expect(server.rows).toEqual([]);
+    expect(Object.keys(server.hashes).length).toBeGreaterThan(10);
+    expect(full.hashes).toEqual(server.hashes);
+  });
+
   it("passes on a converged schema with every object kind, from empty and from an older state", async () => {
     const { db } = await expectConverges(major, "", RICH);
     const checked = await verifySchema(db.url, schemaFromSql(RICH), engineOptions(db));

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { homedir } from "node:os";
+import { availableParallelism, homedir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "pg";
 import { InputError } from "../../errors";
@@ -12,6 +12,7 @@ import { lineOf, type DesiredSchema } from "../source/desired";
 import type { DevResources} from "./dev-servers";
 import { scratchName, startDevServer, sweepAbandonedScratchDatabases } from "./dev-servers";
 import type { ModelCache } from "./model-cache";
+import { joined, segments, splitStatements, splittable, type Segment } from "./parallel-ddl";
 import { withReprintedChecks } from "./reprint";
 
 /** What normalizations of one schema engine share (see `createSchemaEngine`). */
@@ -156,7 +157,24 @@ async function buildOn(
   dev: DevResources,
   devUrl: string,
   desired: DesiredSchema,
+  options: { dropScratch: boolean; roles: TargetRoles | null; onBuilt: OnBuilt | null },
+): Promise<SchemaModel> {
+  try {
+    return await buildOnce(dev, devUrl, desired, options, true);
+  } catch (err) {
+    // Any failure of the split run (bad SQL included) is decided by the serial run, on a fresh
+    // scratch database: it gives the result, or the error with its file and line, as always.
+    if (!(err instanceof ParallelDdlFailed)) throw err;
+    return await buildOnce(dev, devUrl, desired, options, false);
+  }
+}
+
+async function buildOnce(
+  dev: DevResources,
+  devUrl: string,
+  desired: DesiredSchema,
   { dropScratch, roles, onBuilt }: { dropScratch: boolean; roles: TargetRoles | null; onBuilt: OnBuilt | null },
+  parallel: boolean,
 ): Promise<SchemaModel> {
   const admin = await connect(devUrl, { applicationName: "setpoint-dev" });
   const name = scratchName();
@@ -179,10 +197,18 @@ async function buildOn(
     second.catch(() => undefined); // its failure is reported where it is awaited
     try {
       if (runAs !== null) await scratch.query(`SET ROLE ${quoteIdent(runAs)}`);
-      for (const file of desired.files) await applyFile(scratch, file.name, file.sql);
       // Introspection reads the global default privileges of the current role: the mirror's.
-      const other = await second;
-      if (runAs !== null) await other.query(`SET ROLE ${quoteIdent(runAs)}`);
+      const asRunner = second.then(async (c) => (runAs !== null ? (await c.query(`SET ROLE ${quoteIdent(runAs)}`), c) : c));
+      asRunner.catch(() => undefined);
+      const split = parallel ? parallelSegments(desired) : null;
+      if (split) {
+        try {
+          await runSegments(split, [scratch, () => asRunner, ...extraLanes(url, runAs)]);
+        } catch (cause) {
+          throw new ParallelDdlFailed(cause);
+        }
+      } else for (const file of desired.files) await applyFile(scratch, file.name, file.sql);
+      const other = await asRunner;
       // The columns query (first lane) needs no relation cache; the index and constraint
       // definitions do, and the connection that ran the DDL has it warm.
       const model = await withReprintedChecks(scratch, await introspect(other, { concurrent: [scratch] }), false);
@@ -206,6 +232,74 @@ async function buildOn(
         }
       })(),
     );
+  }
+}
+
+// ---- The desired DDL on several connections (ADR 0034) ----
+
+/** Raised inside {@link buildOnce} when the split run failed: the serial run decides. */
+class ParallelDdlFailed extends Error {
+  constructor(cause: unknown) {
+    super("the desired SQL failed on the split run", { cause });
+  }
+}
+
+/** Connections the split DDL may use at once: the cores of this machine, 2 to 4. */
+const DDL_LANES = Math.max(2, Math.min(4, availableParallelism()));
+
+/**
+ * The shortest run of independent statements worth more connections: 32, or
+ * `$SETPOINT_PARALLEL_DDL_MIN_RUN` (the schema suite sets 2 to put the split run through its corpus).
+ */
+function minRun(): number {
+  const n = Number(process.env.SETPOINT_PARALLEL_DDL_MIN_RUN);
+  return Number.isInteger(n) && n >= 2 ? n : 32;
+}
+
+/** The desired SQL as segments, when the whole schema may be split and some run is worth it; else null. */
+function parallelSegments(desired: DesiredSchema): Segment[] | null {
+  const files = desired.files.map((f) => splitStatements(f.sql));
+  if (!files.every(splittable)) return null;
+  const all = files.flatMap((statements) => segments(statements, DDL_LANES, minRun()));
+  return all.some((s) => s.kind === "parallel") ? all : null;
+}
+
+type Lane = Client | (() => Promise<Client>);
+
+function extraLanes(url: string, runAs: string | null): Lane[] {
+  return Array.from({ length: DDL_LANES - 2 }, () => async () => {
+    const c = await connect(url, { applicationName: "setpoint-dev" });
+    if (runAs !== null) await c.query(`SET ROLE ${quoteIdent(runAs)}`);
+    return c;
+  });
+}
+
+/**
+ * Runs the segments in order, each committed before the next: a serial one as one multi-statement
+ * query on the first connection, a parallel one with each lane as one multi-statement query on its
+ * own connection (opened on first use; those beyond the first two are closed at the end).
+ */
+async function runSegments(split: readonly Segment[], lanes: readonly Lane[]): Promise<void> {
+  const opened: (Promise<Client> | Client | null)[] = lanes.map((l) => (typeof l === "function" ? null : l));
+  const laneClient = (k: number): Promise<Client> => {
+    const have = opened[k];
+    if (have) return Promise.resolve(have);
+    const p = (lanes[k] as () => Promise<Client>)();
+    opened[k] = p;
+    return p;
+  };
+  try {
+    for (const segment of split) {
+      if (segment.kind === "serial") await (lanes[0] as Client).query(joined(segment.statements));
+      else {
+        const results = await Promise.allSettled(segment.lanes.map(async (statements, k) => (await laneClient(k)).query(joined(statements))));
+        const failed = results.find((r) => r.status === "rejected");
+        if (failed) throw failed.reason;
+      }
+    }
+  } finally {
+    // Connections beyond the scratch and the introspection ones.
+    await Promise.all(opened.slice(2).map((c) => (c ? Promise.resolve(c).then((x) => x.end()).catch(() => undefined) : undefined)));
   }
 }
 

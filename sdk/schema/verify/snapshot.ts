@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { ClientBase } from "pg";
 import { CATALOGS, REFERENCE_TYPES, type CatalogSpec } from "./catalogs";
 
@@ -154,19 +155,53 @@ export async function readCatalogSnapshot(client: ClientBase, options: SnapshotO
   const schemas = options.schemas ?? (await client.query<{ schemas: string[] }>(USER_SCHEMAS_SQL)).rows[0]!.schemas;
   const rowsOf = options.rowsOf ?? "all";
   return withStableOutput(client, options.inTransaction ?? false, async () => {
+    // Reading every row, the hashes are computed here from the rows' text as the server would
+    // (the hash query costs as much server CPU as the rows themselves); on a database whose
+    // encoding is not UTF-8 the bytes the server hashes are not JavaScript's, so it hashes them.
+    const hashHere = rowsOf === "all" && (await client.query<{ e: string }>("SELECT current_setting('server_encoding') AS e")).rows[0]!.e === "UTF8";
     const hashes: Record<string, string> = {};
-    const { rows: hashRows } = await client.query<{ catalog: string; schema: string; hash: string }>(queries.hashSql, [schemas]);
-    for (const h of hashRows) hashes[hashKey(h.catalog, h.schema)] = h.hash;
+    if (!hashHere) {
+      const { rows: hashRows } = await client.query<{ catalog: string; schema: string; hash: string }>(queries.hashSql, [schemas]);
+      for (const h of hashRows) hashes[hashKey(h.catalog, h.schema)] = h.hash;
+    }
     const rows: CatalogRow[] = [];
     for (const q of queries.catalogs) {
       const wanted = rowsOf === "all" ? schemas : rowsOf.filter((k) => k.startsWith(`${q.spec.catalog}|`)).map((k) => k.slice(q.spec.catalog.length + 1));
       if (wanted.length === 0) continue;
-      const { rows: found } = await client.query<{ schema: string; id: string; props: string }>(q.rowsSql, [wanted]);
-      for (const r of found) rows.push({ catalog: q.spec.catalog, schema: r.schema, identity: r.id, props: JSON.parse(r.props) as Record<string, unknown> });
+      const { rows: found } = await client.query<{ schema: string; id: string | null; props: string | null }>(q.rowsSql, [wanted]);
+      if (hashHere) Object.assign(hashes, rowHashes(q.spec.catalog, found));
+      for (const r of found) rows.push({ catalog: q.spec.catalog, schema: r.schema, identity: r.id!, props: JSON.parse(r.props!) as Record<string, unknown> });
     }
     const properties = Object.fromEntries(queries.catalogs.map((q) => [q.spec.catalog, q.properties]));
     return { version: SNAPSHOT_VERSION, serverVersionNum: queries.serverVersionNum, schemas: [...schemas], hashes, properties, rows };
   });
+}
+
+/**
+ * The hash the server's hash query gives each schema's rows of one catalog:
+ * `md5(string_agg(id || E'\t' || props, E'\n' ORDER BY id COLLATE "C"))` over the UTF-8 bytes
+ * (the C collation orders by bytes; rows with a NULL id or props are left out, as `string_agg` does).
+ */
+export function rowHashes(catalog: string, rows: readonly { schema: string; id: string | null; props: string | null }[]): Record<string, string> {
+  const bySchema = new Map<string, { key: Buffer; line: Buffer }[]>();
+  for (const r of rows) {
+    if (r.id === null || r.props === null) continue;
+    const key = Buffer.from(r.id, "utf8");
+    const list = bySchema.get(r.schema) ?? [];
+    list.push({ key, line: Buffer.concat([key, Buffer.from(`\t${r.props}`, "utf8")]) });
+    bySchema.set(r.schema, list);
+  }
+  const out: Record<string, string> = {};
+  for (const [schema, list] of bySchema) {
+    list.sort((a, b) => Buffer.compare(a.key, b.key));
+    const h = createHash("md5");
+    list.forEach((r, i) => {
+      if (i > 0) h.update("\n");
+      h.update(r.line);
+    });
+    out[hashKey(catalog, schema)] = h.digest("hex");
+  }
+  return out;
 }
 
 /** Reference columns of the connected server's catalogs that no spec maps or excludes (for tests: none on supported majors). */

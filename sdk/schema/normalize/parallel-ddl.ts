@@ -1,0 +1,302 @@
+// Parallel execution of the desired DDL on the scratch database (issue 20, ADR 0034).
+//
+// PostgreSQL executing the desired SQL is most of a cold plan. Runs of statements that create
+// independent tables and indexes can run on several connections at once and leave the catalogs the
+// serial run leaves, provided nothing in one lane can see or race with another lane's work. This
+// module decides that from the SQL's tokens, conservatively: when in doubt a statement runs in
+// order on the main connection, and a desired schema with anything that changes session state or
+// depends on transaction boundaries is not split at all.
+
+/** One statement of a desired SQL file: its text (without the `;`) and where it starts in the file. */
+export interface Statement {
+  readonly text: string;
+  readonly offset: number;
+  /** Identifier and keyword tokens, unquoted ones lower-cased, quoted ones as written. */
+  readonly words: readonly Word[];
+}
+
+/** A token that names something or is a keyword; `depth` is the parenthesis depth at it. */
+export interface Word {
+  readonly text: string;
+  readonly quoted: boolean;
+  readonly depth: number;
+}
+
+/** How a file's statements run: in order on the main connection, or split into lanes run at once. */
+export type Segment = { readonly kind: "serial"; readonly statements: readonly Statement[] } | { readonly kind: "parallel"; readonly lanes: readonly (readonly Statement[])[] };
+
+/**
+ * Splits SQL into statements at top-level semicolons, skipping quoted strings (`'…'`, `E'…'` with
+ * backslash escapes), quoted identifiers, dollar-quoted bodies and comments (nested block comments
+ * included). Statements holding only whitespace and comments are dropped.
+ */
+export function splitStatements(sql: string): Statement[] {
+  const out: Statement[] = [];
+  let start = 0;
+  let words: Word[] = [];
+  let depth = 0;
+  let i = 0;
+  const n = sql.length;
+  const flush = (end: number) => {
+    if (words.length > 0 || /\S/.test(stripComments(sql.slice(start, end)))) out.push({ text: sql.slice(start, end), offset: start, words });
+    words = [];
+    depth = 0;
+  };
+  while (i < n) {
+    const c = sql[i]!;
+    if (c === "-" && sql[i + 1] === "-") {
+      const nl = sql.indexOf("\n", i);
+      i = nl < 0 ? n : nl + 1;
+    } else if (c === "/" && sql[i + 1] === "*") {
+      let level = 1;
+      i += 2;
+      while (i < n && level > 0) {
+        if (sql[i] === "/" && sql[i + 1] === "*") {
+          level++;
+          i += 2;
+        } else if (sql[i] === "*" && sql[i + 1] === "/") {
+          level--;
+          i += 2;
+        } else i++;
+      }
+    } else if (c === "'") {
+      const escapes = i > 0 && /[eE]/.test(sql[i - 1]!) && (i < 2 || !/[\w$]/.test(sql[i - 2]!));
+      i++;
+      while (i < n) {
+        if (escapes && sql[i] === "\\") i += 2;
+        else if (sql[i] === "'" && sql[i + 1] === "'") i += 2;
+        else if (sql[i] === "'") break;
+        else i++;
+      }
+      i++;
+    } else if (c === '"') {
+      let j = i + 1;
+      let text = "";
+      while (j < n) {
+        if (sql[j] === '"' && sql[j + 1] === '"') {
+          text += '"';
+          j += 2;
+        } else if (sql[j] === '"') break;
+        else text += sql[j++];
+      }
+      words.push({ text, quoted: true, depth });
+      i = j + 1;
+    } else if (c === "$" && /[A-Za-z_$]/.test(sql[i + 1] ?? "") && !(i > 0 && /[\w$]/.test(sql[i - 1]!))) {
+      const m = /^\$([A-Za-z_][\w]*)?\$/.exec(sql.slice(i, i + 70));
+      if (m) {
+        const close = sql.indexOf(m[0], i + m[0].length);
+        i = close < 0 ? n : close + m[0].length;
+      } else i++;
+    } else if (/[A-Za-z_\u0080-\uffff]/.test(c)) {
+      let j = i + 1;
+      while (j < n && /[\w$\u0080-\uffff]/.test(sql[j]!)) j++;
+      // The letter before a quote is a string prefix (E'', U&'', B'', X''), not a word.
+      if (!((sql[j] === "'" || (sql[j] === "&" && sql[j + 1] === "'")) && j - i <= 2)) words.push({ text: sql.slice(i, j).toLowerCase(), quoted: false, depth });
+      i = j;
+    } else if (c === "(" || c === ")") {
+      depth += c === "(" ? 1 : -1;
+      i++;
+    } else if (c === ";") {
+      flush(i);
+      i++;
+      start = i;
+    } else i++;
+  }
+  flush(n);
+  return out;
+}
+
+function stripComments(text: string): string {
+  return text.replace(/--[^\n]*/g, "").replace(/\/\*[\s\S]*?\*\//g, "");
+}
+
+const kw = (w: Word | undefined, ...texts: string[]) => w !== undefined && !w.quoted && texts.includes(w.text);
+
+/** First words a statement of a schema that may be split can start with. */
+const ALLOWED_FIRST = new Set(["create", "alter", "comment", "grant", "revoke", "drop", "security"]);
+/** After ALTER: what changes session state or other sessions' defaults. */
+const ALTER_SESSION_STATE = new Set(["role", "user", "group", "database", "system"]);
+/** Words that make a schema depend on its transaction boundaries or on session state. */
+const NOT_SPLIT_WORDS = new Set(["concurrently", "set_config", "temp", "temporary"]);
+
+/**
+ * Whether a desired schema's statements may run in segments of their own transactions, on other
+ * sessions: only DDL (CREATE, ALTER of objects, COMMENT, GRANT, REVOKE, DROP, SECURITY LABEL), none
+ * that acts differently outside one transaction (`CONCURRENTLY`, `ALTER TYPE … ADD VALUE` then used),
+ * changes session state (SET, set_config, ALTER ROLE/DATABASE … SET) or makes session-local objects.
+ */
+export function splittable(statements: readonly Statement[]): boolean {
+  for (const s of statements) {
+    const [first, second] = s.words;
+    if (!first || first.quoted || !ALLOWED_FIRST.has(first.text)) return false;
+    if (first.text === "alter" && (second === undefined || ALTER_SESSION_STATE.has(second.text) || kw(second, "type"))) return false;
+    if (first.text === "create" && kw(second, "database", "role", "user", "group", "tablespace", "subscription", "publication")) return false;
+    for (const w of s.words) if (!w.quoted && NOT_SPLIT_WORDS.has(w.text)) return false;
+    // Routine bodies are strings: a body that sets configuration runs when called (a default, a CHECK).
+    if (/set_config/i.test(s.text)) return false;
+  }
+  return true;
+}
+
+/** What a statement of a parallel run creates and on which relation it works, or null when it must run in order. */
+interface Independent {
+  /** The relation the statement creates or indexes (last name part): statements on it share a lane. */
+  readonly relation: string;
+  /** Names the statement gives relations (the table, or the index). */
+  readonly creates: readonly string[];
+}
+
+/** Words that tie a CREATE TABLE to other relations or to an order: it runs in order. */
+const TABLE_TIES = new Set(["references", "inherits", "like", "partition", "of", "as", "foreign", "exists"]);
+
+/**
+ * A statement that may run in a lane: `CREATE [UNLOGGED] TABLE name (…)` with no reference to
+ * another table (no REFERENCES, INHERITS, LIKE, PARTITION OF, OF type, AS query, IF NOT EXISTS),
+ * or `CREATE [UNIQUE] INDEX name ON [ONLY] table …` with an explicit name.
+ */
+export function independent(s: Statement): Independent | null {
+  const w = s.words;
+  if (!kw(w[0], "create")) return null;
+  let i = 1;
+  if (kw(w[i], "unlogged")) i++;
+  if (kw(w[i], "table")) {
+    if (kw(w[i + 1], "if")) return null;
+    const name = qualifiedName(w, i + 1);
+    if (!name || w.slice(name.next).some((x) => !x.quoted && TABLE_TIES.has(x.text) && !(x.text === "as" && x.depth > 0))) return null;
+    return { relation: name.last, creates: [name.last] };
+  }
+  if (kw(w[i], "unique")) i++;
+  if (!kw(w[i], "index")) return null;
+  const index = qualifiedName(w, i + 1);
+  if (!index || index.parts > 1 || kw(w[i + 1], "on", "concurrently", "if") || !kw(w[index.next], "on")) return null;
+  let t = index.next + 1;
+  if (kw(w[t], "only")) t++;
+  const table = qualifiedName(w, t);
+  if (!table) return null;
+  return { relation: table.last, creates: [index.last] };
+}
+
+function qualifiedName(w: readonly Word[], at: number): { last: string; parts: number; next: number } | null {
+  const first = w[at];
+  if (!first || first.depth !== 0) return null;
+  // Words carry no dots: a qualified name is two or three words in a row at depth 0; the caller
+  // checks the word after it (`ON`, or nothing but the column list for a table).
+  let next = at + 1;
+  let last = first.text;
+  let parts = 1;
+  while (next < w.length && w[next]!.depth === 0 && parts < 3 && !kw(w[next], "on", "using", "partition", "inherits", "with", "tablespace", "as", "of", "include", "where", "nulls")) {
+    last = w[next]!.text;
+    next++;
+    parts++;
+  }
+  return { last, parts, next };
+}
+
+const PREFIX_BYTES = 20;
+
+/**
+ * Splits a file's statements into segments. Maximal runs of at least `minRun` independent
+ * statements become parallel segments of up to `lanes` lanes; everything else runs in order.
+ * Within a run, statements that might interact share a lane and keep their order: the statements
+ * on one relation, and any statement with a word that names — or could be part of a name
+ * PostgreSQL derives from (`<table>_<column>_key`, a truncated prefix, an `_<type>` array name) —
+ * a relation another statement of the run creates. Names PostgreSQL picks to avoid a clash then
+ * come out as in the serial run, and no name resolves differently.
+ */
+export function segments(statements: readonly Statement[], lanes: number, minRun = 32): Segment[] {
+  const out: Segment[] = [];
+  let serial: Statement[] = [];
+  let i = 0;
+  while (i < statements.length) {
+    let j = i;
+    const run: { s: Statement; d: Independent }[] = [];
+    for (; j < statements.length; j++) {
+      const d = independent(statements[j]!);
+      if (!d) break;
+      run.push({ s: statements[j]!, d });
+    }
+    if (run.length >= minRun && lanes > 1) {
+      if (serial.length > 0) out.push({ kind: "serial", statements: serial });
+      serial = [];
+      out.push({ kind: "parallel", lanes: assignLanes(run, lanes) });
+      i = j;
+    } else {
+      serial.push(...run.map((r) => r.s));
+      if (j < statements.length) serial.push(statements[j]!);
+      i = j + 1;
+    }
+  }
+  if (serial.length > 0) out.push({ kind: "serial", statements: serial });
+  return out;
+}
+
+function assignLanes(run: readonly { s: Statement; d: Independent }[], lanes: number): Statement[][] {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    if (!parent.has(x)) parent.set(x, x);
+    let r = x;
+    while (parent.get(r) !== r) r = parent.get(r)!;
+    parent.set(x, r);
+    return r;
+  };
+  const union = (a: string, b: string) => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra !== rb) parent.set(ra, rb);
+  };
+  const created = new Set<string>();
+  const byPrefix = new Map<string, string>();
+  const prefix = (name: string) => {
+    const bytes = Buffer.from(name, "utf8");
+    return bytes.length >= PREFIX_BYTES ? bytes.subarray(0, PREFIX_BYTES).toString("latin1") : null;
+  };
+  for (const { d } of run) {
+    find(d.relation);
+    for (const name of d.creates) {
+      created.add(name);
+      union(name, d.relation);
+      const p = prefix(name);
+      if (p !== null) {
+        const other = byPrefix.get(p);
+        if (other !== undefined) union(other, name);
+        else byPrefix.set(p, name);
+      }
+    }
+  }
+  for (const { s, d } of run) {
+    for (const w of s.words) {
+      const name = w.text.replace(/^_+/, "");
+      if (created.has(name)) union(name, d.relation);
+      for (let k = name.indexOf("_"); k > 0; k = name.indexOf("_", k + 1)) {
+        if (created.has(name.slice(0, k))) union(name.slice(0, k), d.relation);
+      }
+      const p = prefix(name);
+      const other = p === null ? undefined : byPrefix.get(p);
+      if (other !== undefined) union(other, d.relation);
+    }
+  }
+  // Groups keep the run's order; each goes whole to the lane with the least text so far.
+  const groups = new Map<string, Statement[]>();
+  for (const { s, d } of run) {
+    const g = find(d.relation);
+    const list = groups.get(g) ?? [];
+    list.push(s);
+    groups.set(g, list);
+  }
+  const out: Statement[][] = Array.from({ length: lanes }, () => []);
+  const size = new Array<number>(lanes).fill(0);
+  for (const list of groups.values()) {
+    const k = size.indexOf(Math.min(...size));
+    out[k]!.push(...list);
+    size[k]! += list.reduce((a, s) => a + s.text.length, 0);
+  }
+  // A lane's statements in the run's order (groups were appended whole).
+  const order = new Map(run.map(({ s }, i) => [s, i]));
+  for (const lane of out) lane.sort((a, b) => order.get(a)! - order.get(b)!);
+  return out.filter((l) => l.length > 0);
+}
+
+/** The statements as one multi-statement query (a newline before each `;` ends a trailing line comment). */
+export function joined(statements: readonly Statement[]): string {
+  return statements.map((s) => s.text).join("\n;\n");
+}
