@@ -6,6 +6,7 @@
  */
 import { ensurePostgresBinaries } from "../postgres/binaries";
 import { cloneReplica, initdb, inspectData, markStandby, preparation, recordPod, type CloneFn, type Preparation } from "./prepare";
+import { archiveEnv, restoreBootstrap, writeArchiveConf } from "./backup";
 import { postgresArgs, superviseServer } from "./supervise";
 import { withoutSecrets, type InstanceSettings } from "./settings";
 
@@ -31,15 +32,21 @@ export async function runInstance(settings: InstanceSettings, serverArgs: readon
   if (typeof process.getuid === "function" && process.getuid() === 0) {
     throw new Error("the instance manager runs PostgreSQL, which refuses to run as root: run the container as an unprivileged user (securityContext.runAsUser)");
   }
-  const env = withoutSecrets(deps.env ?? process.env);
+  const env = archiveEnv(settings, withoutSecrets(deps.env ?? process.env));
   const bin = (await ensurePostgresBinaries(settings.major)).binDir;
-  const plan: Preparation = preparation(settings.role, inspectData(settings), settings.pgdata);
+  const plan: Preparation = preparation(settings.role, inspectData(settings), settings.pgdata, settings.recovery !== undefined);
   const started = Date.now();
   logLine("prepare", { kind: plan.kind, reason: plan.reason, pgdata: settings.pgdata, major: settings.major, role: settings.role });
   switch (plan.kind) {
     case "initdb":
       await initdb(settings, bin, env);
+      if (settings.backup !== undefined) writeArchiveConf(settings.pgdata);
       break;
+    case "restore": {
+      const r = await restoreBootstrap(settings, bin, serverArgs, env, logLine);
+      logLine("recovered", { ...r, ms: Date.now() - started });
+      break;
+    }
     case "clone": {
       const r = await cloneReplica(settings, deps.clone);
       logLine("cloned", { from: `${settings.source!.host}:${settings.source!.port}`, bytes: r.bytes, ms: Date.now() - started });
