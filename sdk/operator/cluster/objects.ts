@@ -274,6 +274,8 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
             { name: "config", mountPath: CONFIG_MOUNT, readOnly: true },
           ],
           readinessProbe: { exec: { command: [...INSTANCE_MANAGER, "ready"] }, periodSeconds: 3, timeoutSeconds: 5 },
+          // The manager writes a failure's named reason there (a failed restore); the controller puts it in a condition.
+          terminationMessagePolicy: "FallbackToLogsOnError",
           ...(spec.resources ? { resources: spec.resources } : {}),
         },
       ],
