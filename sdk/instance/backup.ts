@@ -19,7 +19,8 @@
  * comes up short of its target.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
@@ -51,8 +52,12 @@ export function archiveParameters(archiveTimeoutSeconds: number): Record<string,
   return { archive_mode: ARCHIVE_MODE, archive_command: ARCHIVE_COMMAND, archive_timeout: `${String(Math.max(0, Math.round(archiveTimeoutSeconds)))}s` };
 }
 
-/** Parameters a restore writes that a running cluster never keeps. */
-const RECOVERY_KEYS = /^(restore_command|recovery_target\w*|archive_mode|archive_command|archive_timeout)$/;
+/**
+ * Parameters a restore writes, and the source's replication and archiving settings, that the new
+ * cluster never keeps: its controller writes its own (a source's `synchronous_standby_names` would
+ * make every commit of the restored server wait for standbys it does not have).
+ */
+const RECOVERY_KEYS = /^(restore_command|recovery_target\w*|archive_mode|archive_command|archive_timeout|synchronous_standby_names|primary_conninfo|primary_slot_name)$/;
 
 const SHELL_SAFE = /^[A-Za-z0-9_./:@%+=,-]+$/;
 
@@ -157,9 +162,9 @@ export async function restoreBootstrap(settings: InstanceSettings, bin: string, 
   const target = scratchSibling(settings.pgdata, "restore");
   mkdirSync(target, { mode: 0o700 });
   const sourceConfig = writeStoreConfig(settings.pgdata, "recovery", recovery.source);
-  const socketDir = join(settings.socketDir, `.setpoint-restore-${String(process.pid)}`);
-  rmSync(socketDir, { recursive: true, force: true });
-  mkdirSync(socketDir, { mode: 0o700 });
+  // A private socket directory (the readiness probe must not find this server), with a short path:
+  // a Unix socket's path is limited to 107 bytes.
+  const socketDir = mkdtempSync(join(tmpdir(), "sp-restore-"));
   try {
     const store = openObjectStore(recovery.source);
     let restored;
@@ -186,7 +191,8 @@ export async function restoreBootstrap(settings: InstanceSettings, bin: string, 
     // The failure record lives in the data directory being restored (it moves into place with it).
     if (settings.backup !== undefined) serverEnv[ARCHIVE_STATUS_ENV] = join(target, ARCHIVE_STATUS_FILE);
     const archiving = settings.backup === undefined ? ["-c", "archive_mode=off"] : ["-c", "archive_mode=on", "-c", `archive_command=${ARCHIVE_COMMAND}`];
-    const args = ["-D", target, "-c", "listen_addresses=", "-c", `port=${String(settings.port)}`, "-c", `unix_socket_directories=${socketDir}`, ...serverArgs, ...archiving];
+    // No synchronous standby: the source's setting would hold the statements below forever.
+    const args = ["-D", target, "-c", "listen_addresses=", "-c", `port=${String(settings.port)}`, "-c", `unix_socket_directories=${socketDir}`, ...serverArgs, ...archiving, "-c", "synchronous_standby_names="];
     const child = spawn(join(bin, "postgres"), args, { stdio: ["ignore", "inherit", "pipe"], env: serverEnv });
     let serverLog = "";
     child.stderr!.on("data", (d: Buffer) => {

@@ -82,9 +82,11 @@ export async function readArchive(c: Client): Promise<ArchiveProbe | undefined> 
   if (r === undefined || r.mode === "off") return undefined;
   const pendingFiles = Number(r.n);
   const segBytes = /^\d+MB$/.test(r.seg) ? Number(r.seg.slice(0, -2)) * 2 ** 20 : Number(r.seg) || 16 * 2 ** 20;
-  const failing = r.ft !== null && (r.at === null || r.ft.getTime() > r.at.getTime());
+  // The WAL CLI's record is written on a failure and removed on the next success: it is current
+  // before the server's statistics are (pg_stat_archiver is updated after the command returns).
+  const failing = Boolean(r.failure) || (r.ft !== null && (r.at === null || r.ft.getTime() > r.at.getTime()));
   let failure: ArchiveProbe["failure"];
-  if (failing && r.failure) {
+  if (r.failure) {
     try {
       const f = JSON.parse(r.failure) as { reason?: unknown; message?: unknown; wal?: unknown };
       if (typeof f.reason === "string" && typeof f.message === "string" && typeof f.wal === "string") failure = { reason: f.reason, message: f.message, wal: f.wal };
