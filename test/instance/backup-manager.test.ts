@@ -263,6 +263,7 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
       const failure = JSON.parse(readFileSync(join(e.PGDATA!, ARCHIVE_STATUS_FILE), "utf8")) as { reason: string; wal: string; message: string };
       expect(failure.reason).toBe("BUCKET_NOT_FOUND");
       expect(failure.message).not.toContain(s3.secretAccessKey);
+      await until("pg_stat_archiver's failure", async () => (await c.query<{ fw: string | null }>("select last_failed_wal as fw from pg_stat_archiver")).rows[0]?.fw === failure.wal);
       const a = await readArchive(c);
       expect(a).toMatchObject({ failing: true, lastFailedWal: failure.wal, failure: { reason: "BUCKET_NOT_FOUND", wal: failure.wal } });
       expect(a!.pendingFiles).toBeGreaterThan(0);
