@@ -32,6 +32,8 @@ const root = mkdtempSync(join(tmpdir(), "setpoint-backup-manager-"));
 chmodSync(root, 0o755);
 const uid = [4242, 4343, 4444, 5151].find((u) => !hasPasswdEntry(u))!;
 const identity = process.getuid?.() === 0 ? { uid, gid: uid } : undefined;
+// Every major's directory lives under root: removed once, after all of them.
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function dir(...parts: string[]): string {
   const d = join(root, ...parts);
@@ -105,7 +107,6 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
     source?.close();
     restoredStore?.close();
     await s3?.stop();
-    rmSync(root, { recursive: true, force: true });
   });
 
   it("archives from the first start; a writer, a base backup, then a table dropped", async () => {
