@@ -61,6 +61,9 @@ export function openObjectStore(options: ObjectStoreOptions): ObjectStore {
   // The pinned SDK supports Node 20 (engines >=20); its warning about later releases would land in
   // PostgreSQL's log once per archived segment. The SDK's own switch; an explicit setting wins.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  // The SDK looks for ~/.aws files and fails (uv_os_homedir ENOENT) for a uid without a passwd
+  // entry and no HOME (an arbitrary runAsUser): such a user has no such files.
+  if (!process.env.HOME) process.env.HOME = "/nonexistent";
   // Loaded on use: a program that never opens a bucket never loads the S3 client (ADR 0011).
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use
   const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand } = require("@aws-sdk/client-s3") as typeof S3;

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { BackupError, SetpointError } from "../errors";
 import { parseObjectStoreOptions, type ObjectStoreOptions } from "./config";
 import { openObjectStore } from "./store";
@@ -25,6 +25,33 @@ export const EXIT_ABORT_RECOVERY = 126;
 
 /** Exit status of `restore` when the archive has no such file (a normal answer during recovery). */
 export const EXIT_NOT_FOUND = 1;
+
+/**
+ * Environment variable naming a file where `archive` records its last failure (JSON
+ * {@link ArchiveFailure}) and which it removes on success: how the instance's archive health
+ * reaches the operator (which reads it over SQL), with the failure's named reason.
+ */
+export const ARCHIVE_STATUS_ENV = "SETPOINT_ARCHIVE_STATUS";
+
+/** What {@link ARCHIVE_STATUS_ENV}'s file holds after a failed archive. Never a credential. */
+export interface ArchiveFailure {
+  wal: string;
+  /** A {@link BackupError} reason (BUCKET_NOT_FOUND, ACCESS_DENIED, ENDPOINT_UNREACHABLE, …) or ERROR. */
+  reason: string;
+  message: string;
+  time: string;
+}
+
+function recordArchiveOutcome(env: NodeJS.ProcessEnv, failure: ArchiveFailure | undefined): void {
+  const file = env[ARCHIVE_STATUS_ENV];
+  if (!file) return;
+  try {
+    if (failure === undefined) rmSync(file, { force: true });
+    else writeFileSync(file, JSON.stringify(failure), { mode: 0o600 });
+  } catch {
+    // Health reporting never fails an archive.
+  }
+}
 
 /** Reads and validates the object store config file. */
 export function loadStoreConfig(file: string): ObjectStoreOptions {
@@ -67,6 +94,7 @@ export async function walCommand(argv: readonly string[], env: NodeJS.ProcessEnv
       if (!restoring) {
         const r = await archiveWal(store, a, b);
         if (r.status === "already-archived") stderr(`setpoint wal: ${b} was already archived with the same content\n`);
+        recordArchiveOutcome(env, undefined);
         return 0;
       }
       const r = await restoreWal(store, a, b);
@@ -76,7 +104,9 @@ export async function walCommand(argv: readonly string[], env: NodeJS.ProcessEnv
     }
   } catch (err) {
     const reason = err instanceof BackupError ? err.reason : err instanceof SetpointError ? err.code : "ERROR";
-    stderr(`setpoint wal ${op} ${restoring ? a : b}: ${reason}: ${err instanceof Error ? err.message : String(err)}\n`);
+    const message = err instanceof Error ? err.message : String(err);
+    stderr(`setpoint wal ${op} ${restoring ? a : b}: ${reason}: ${message}\n`);
+    if (!restoring) recordArchiveOutcome(env, { wal: b, reason, message: message.slice(0, 1000), time: new Date().toISOString() });
     return restoring ? EXIT_ABORT_RECOVERY : 1;
   }
 }

@@ -6,11 +6,12 @@
  *
  * Its settings come from the environment (settings.ts); the arguments after `run` go to `postgres`.
  */
-import { SetpointError } from "../errors";
+import { writeFileSync } from "node:fs";
+import { BackupError, SetpointError } from "../errors";
 import { cloneWithBaseBackup } from "./clone";
 import { checkReady } from "./ready";
 import { logLine, runInstance } from "./run";
-import { instanceSettings } from "./settings";
+import { INSTANCE_ENV, instanceSettings } from "./settings";
 
 const USAGE = "usage: setpoint-instance run [-c name=value ...] | ready";
 
@@ -30,10 +31,25 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * The container's termination message (the kubelet shows it in the pod's status): the failure's
+ * reason and message, so the operator can name it in a condition. Best effort.
+ */
+function writeTerminationMessage(err: unknown): void {
+  const reason = err instanceof BackupError ? err.reason : err instanceof SetpointError ? err.code : "ERROR";
+  const message = err instanceof Error ? err.message : String(err);
+  try {
+    writeFileSync(process.env[INSTANCE_ENV.terminationLog] || "/dev/termination-log", `${reason}: ${message}`.slice(0, 4000));
+  } catch {
+    // no termination log outside a container
+  }
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    logLine("failed", { error: err instanceof Error ? err.message : String(err), ...(err instanceof SetpointError ? { code: err.code } : {}) });
+    logLine("failed", { error: err instanceof Error ? err.message : String(err), ...(err instanceof SetpointError ? { code: err.code } : {}), ...(err instanceof BackupError ? { reason: err.reason } : {}) });
+    writeTerminationMessage(err);
     process.exit(1);
   },
 );

@@ -6,7 +6,7 @@
  *
  * | PGDATA | role | first start in this pod | action |
  * |---|---|---|---|
- * | empty | primary | any | initdb (a new cluster) |
+ * | empty | primary | any | initdb (a new cluster), or with bootstrap.recovery: restore a backup (backup.ts) |
  * | empty | replica | any | clone the primary (a standby) |
  * | data | replica | yes | mark a standby (`standby.signal`): a replica pod never starts a second primary |
  * | data | any | no | start as it is (a restarted container; a promoted replica stays primary) |
@@ -33,13 +33,14 @@ export interface DataState {
 export type Preparation =
   | { readonly kind: "initdb"; readonly reason: string }
   | { readonly kind: "clone"; readonly reason: string }
+  | { readonly kind: "restore"; readonly reason: string }
   | { readonly kind: "standby"; readonly reason: string }
   | { readonly kind: "start"; readonly reason: string };
 
 /** An instance that cannot be prepared; `step` names the stage that failed. */
 export class InstanceError extends SetpointError {
   constructor(
-    readonly step: "inspect" | "initdb" | "clone" | "standby" | "start" | "ready",
+    readonly step: "inspect" | "initdb" | "clone" | "restore" | "standby" | "start" | "ready",
     message: string,
     options: { cause?: unknown } = {},
   ) {
@@ -51,7 +52,7 @@ export class InstanceError extends SetpointError {
  * The decision of the module table. Pure.
  * @throws {InstanceError} when PGDATA holds files that are not a data directory.
  */
-export function preparation(role: "primary" | "replica", state: DataState, pgdata: string): Preparation {
+export function preparation(role: "primary" | "replica", state: DataState, pgdata: string, recovering = false): Preparation {
   if (state.foreignFiles) {
     throw new InstanceError(
       "inspect",
@@ -59,6 +60,7 @@ export function preparation(role: "primary" | "replica", state: DataState, pgdat
     );
   }
   if (!state.hasData) {
+    if (role === "primary" && recovering) return { kind: "restore", reason: "PGDATA is empty and this pod bootstraps the cluster from a backup (bootstrap.recovery)" };
     return role === "primary"
       ? { kind: "initdb", reason: "PGDATA is empty and this pod bootstraps the cluster" }
       : { kind: "clone", reason: "PGDATA is empty and this pod is a replica" };
@@ -103,7 +105,7 @@ export function initdbOptions(superuser: string): string[] {
 }
 
 /** A new directory beside `pgdata` to build into, removed first if a previous attempt left it. */
-function scratchSibling(pgdata: string, what: string): string {
+export function scratchSibling(pgdata: string, what: string): string {
   const dir = join(dirname(pgdata), `.${basename(pgdata)}.${what}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dirname(pgdata), { recursive: true });
@@ -111,7 +113,7 @@ function scratchSibling(pgdata: string, what: string): string {
 }
 
 /** Moves a complete data directory into place (PGDATA absent or an empty directory). */
-function moveIntoPlace(built: string, pgdata: string): void {
+export function moveIntoPlace(built: string, pgdata: string): void {
   if (existsSync(pgdata)) rmdirSync(pgdata); // empty (checked by the decision); fails loudly otherwise
   renameSync(built, pgdata);
 }

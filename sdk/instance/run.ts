@@ -7,6 +7,7 @@
 import { ensurePostgresBinaries } from "../postgres/binaries";
 import { cloneReplica, initdb, inspectData, markStandby, preparation, recordPod, type CloneFn, type Preparation } from "./prepare";
 import { managedFiles, managedServerArgs, syncManagedFiles } from "./files";
+import { archiveEnv, restoreBootstrap, writeArchiveConf } from "./backup";
 import { postgresArgs, superviseServer } from "./supervise";
 import { withoutSecrets, type InstanceSettings } from "./settings";
 import { checkReady } from "./ready";
@@ -34,7 +35,7 @@ export async function runInstance(settings: InstanceSettings, serverArgs: readon
   if (typeof process.getuid === "function" && process.getuid() === 0) {
     throw new Error("the instance manager runs PostgreSQL, which refuses to run as root: run the container as an unprivileged user (securityContext.runAsUser)");
   }
-  const env = withoutSecrets(deps.env ?? process.env);
+  const env = archiveEnv(settings, withoutSecrets(deps.env ?? process.env));
   // The status endpoint answers from the start: not ready while PGDATA is prepared (a clone can take long).
   let phase: ManagerPhase = "preparing";
   let status: StatusServer | undefined;
@@ -55,7 +56,7 @@ export async function runInstance(settings: InstanceSettings, serverArgs: readon
 
 async function prepareAndRun(settings: InstanceSettings, serverArgs: readonly string[], deps: RunDeps, env: NodeJS.ProcessEnv, setPhase: (p: ManagerPhase) => void): Promise<number> {
   const bin = (await ensurePostgresBinaries(settings.major)).binDir;
-  const plan: Preparation = preparation(settings.role, inspectData(settings), settings.pgdata);
+  const plan: Preparation = preparation(settings.role, inspectData(settings), settings.pgdata, settings.recovery !== undefined);
   const started = Date.now();
   // The files Setpoint owns (files.ts), before anything needs them (a clone uses the client certificate),
   // then kept equal to their sources while the server runs.
@@ -65,7 +66,13 @@ async function prepareAndRun(settings: InstanceSettings, serverArgs: readonly st
   switch (plan.kind) {
     case "initdb":
       await initdb(settings, bin, env);
+      if (settings.backup !== undefined) writeArchiveConf(settings.pgdata);
       break;
+    case "restore": {
+      const r = await restoreBootstrap(settings, bin, serverArgs, env, logLine);
+      logLine("recovered", { ...r, ms: Date.now() - started });
+      break;
+    }
     case "clone": {
       const r = await cloneReplica(settings, deps.clone);
       logLine("cloned", { from: `${settings.source!.host}:${settings.source!.port}`, bytes: r.bytes, ms: Date.now() - started });

@@ -6,6 +6,9 @@
  * written into logs or put on a command line.
  */
 import { isIP } from "node:net";
+import { z } from "zod";
+import { parseObjectStoreOptions, type ObjectStoreOptions } from "../backup/config";
+import type { RecoveryTarget } from "../backup/restore";
 import { InputError } from "../errors";
 import { STATUS_PORT } from "./status-server";
 import { isSupportedMajor, SUPPORTED_MAJORS, type PostgresMajor } from "../postgres/versions";
@@ -75,6 +78,33 @@ export const INSTANCE_ENV = {
   statusAddress: "SETPOINT_STATUS_ADDRESS",
   /** The status endpoint's port. @default 8000 */
   statusPort: "SETPOINT_STATUS_PORT",
+  /**
+   * Continuous WAL archiving (spec.backup): the destination as JSON (endpoint, region,
+   * forcePathStyle, bucket, prefix; never a credential). Set only when the cluster archives.
+   */
+  backupDestination: "SETPOINT_BACKUP_DESTINATION",
+  /** The destination's access key id and secret (secretKeyRef to the user's Secret). */
+  backupAccessKeyId: "SETPOINT_BACKUP_ACCESS_KEY_ID",
+  backupSecretAccessKey: "SETPOINT_BACKUP_SECRET_ACCESS_KEY",
+  /**
+   * bootstrap.recovery: the source bucket as JSON (same shape as the destination), and the target
+   * as JSON (`{ kind: "latest" } | { kind: "time", time } | { kind: "lsn", lsn } | { kind: "name", name }`
+   * plus an optional `backupId`). Set only on a restored cluster's primary pods.
+   */
+  recoverySource: "SETPOINT_RECOVERY_SOURCE",
+  recoveryTarget: "SETPOINT_RECOVERY_TARGET",
+  recoveryAccessKeyId: "SETPOINT_RECOVERY_ACCESS_KEY_ID",
+  recoverySecretAccessKey: "SETPOINT_RECOVERY_SECRET_ACCESS_KEY",
+  /**
+   * The command line (words without spaces) that runs the WAL CLI, set by the manager itself for
+   * `postgres` (archive_command is `$SETPOINT_WAL_COMMAND archive %p %f`); may be given to override.
+   */
+  walCommand: "SETPOINT_WAL_COMMAND",
+  /** A restored cluster's bootstrap owner: its password is set anew after the restore (the source's is not this cluster's). */
+  ownerName: "SETPOINT_OWNER",
+  ownerPassword: "SETPOINT_OWNER_PASSWORD",
+  /** Where the container's termination message goes (the kubelet's terminationMessagePath). @default /dev/termination-log */
+  terminationLog: "SETPOINT_TERMINATION_LOG",
 } as const;
 
 /** Where a replica clones from and streams from. */
@@ -125,6 +155,54 @@ export interface InstanceSettings {
   readonly managed: ManagedSources;
   /** Where the status endpoint listens; undefined: none. */
   readonly status: { readonly host: string; readonly port: number } | undefined;
+  /** Where WAL is archived, when the cluster archives (credentials from the environment). */
+  readonly backup: ObjectStoreOptions | undefined;
+  /** What to restore when PGDATA is empty and this pod bootstraps the cluster. */
+  readonly recovery: RecoverySettings | undefined;
+}
+
+/** A restore bootstrap (`bootstrap.recovery`). */
+export interface RecoverySettings {
+  readonly source: ObjectStoreOptions;
+  readonly target: RecoveryTarget;
+  readonly backupId: string | undefined;
+}
+
+const storeJson = z
+  .object({ endpoint: z.string(), region: z.string().optional(), forcePathStyle: z.boolean().optional(), bucket: z.string(), prefix: z.string().optional() })
+  .strict();
+const targetJson = z.union([
+  z.object({ kind: z.literal("latest"), backupId: z.string().min(1).optional() }).strict(),
+  z.object({ kind: z.literal("time"), time: z.iso.datetime({ offset: true }), backupId: z.string().min(1).optional() }).strict(),
+  z.object({ kind: z.literal("lsn"), lsn: z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/), backupId: z.string().min(1).optional() }).strict(),
+  z.object({ kind: z.literal("name"), name: z.string().min(1), backupId: z.string().min(1).optional() }).strict(),
+]);
+
+function json(env: NodeJS.ProcessEnv, name: string): unknown {
+  try {
+    return JSON.parse(env[name]!) as unknown;
+  } catch {
+    throw new InputError(`${name} must be JSON`, { propertyPath: name });
+  }
+}
+
+/** The object store named by variable `name`, its credentials from the variables `idVar` and `secretVar`. */
+function store(env: NodeJS.ProcessEnv, name: string, idVar: string, secretVar: string): ObjectStoreOptions {
+  const raw = storeJson.safeParse(json(env, name));
+  if (!raw.success) throw new InputError(`${name}: ${raw.error.issues[0]!.path.join(".") || "(root)"}: ${raw.error.issues[0]!.message}`, { propertyPath: name });
+  return parseObjectStoreOptions({ ...raw.data, credentials: { kind: "env", accessKeyIdVar: idVar, secretAccessKeyVar: secretVar } }, name);
+}
+
+function recovery(env: NodeJS.ProcessEnv): RecoverySettings | undefined {
+  const E = INSTANCE_ENV;
+  if (!env[E.recoverySource]) return undefined;
+  const source = store(env, E.recoverySource, E.recoveryAccessKeyId, E.recoverySecretAccessKey);
+  const t = targetJson.safeParse(env[E.recoveryTarget] ? json(env, E.recoveryTarget) : { kind: "latest" });
+  if (!t.success) throw new InputError(`${E.recoveryTarget}: ${t.error.issues[0]!.message}`, { propertyPath: E.recoveryTarget });
+  const v = t.data;
+  const target: RecoveryTarget =
+    v.kind === "time" ? { kind: "time", time: new Date(v.time) } : v.kind === "lsn" ? { kind: "lsn", lsn: v.lsn } : v.kind === "name" ? { kind: "name", name: v.name } : { kind: "latest" };
+  return { source, target, backupId: v.backupId };
 }
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -217,6 +295,8 @@ export function instanceSettings(env: NodeJS.ProcessEnv): InstanceSettings {
     initialConf: env[E.initialConf] || undefined,
     managed,
     status: statusEndpoint(env),
+    backup: env[E.backupDestination] ? store(env, E.backupDestination, E.backupAccessKeyId, E.backupSecretAccessKey) : undefined,
+    recovery: recovery(env),
   };
 }
 
@@ -232,11 +312,18 @@ export function runtimeFiles(runtimeDir: string): { hba: string; serverCert: str
   };
 }
 
-/** `env` without the passwords: what initdb and `postgres` get (they need none of them). */
+/**
+ * `env` without the passwords: what initdb and `postgres` get (they need none of them). The
+ * archive destination's credentials stay: `archive_command` runs as a child of `postgres`. The
+ * recovery source's go (the restore's own server gets them explicitly, see backup.ts).
+ */
 export function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out = { ...env };
   delete out[INSTANCE_ENV.superuserPassword];
   delete out[INSTANCE_ENV.replicationPassword];
+  delete out[INSTANCE_ENV.ownerPassword];
+  delete out[INSTANCE_ENV.recoveryAccessKeyId];
+  delete out[INSTANCE_ENV.recoverySecretAccessKey];
   delete out.PGPASSWORD;
   return out;
 }

@@ -59,10 +59,11 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: least-p
     operator = await startOperator({ kubeconfig: node.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
     await createCustomObject(objects(), ns, "PostgresCluster", "vault", { postgresVersion: major, instances: 2, storage: { size: "1Gi" } });
     await eventually(
-      "vault Ready",
+      "vault Ready with both instances ready",
       async () => {
         const c = (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "vault" })) as { status?: PostgresClusterStatus };
-        return c.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True") && c.status.instances?.length === 2 ? c : undefined;
+        // Every instance ready, not only the primary: the checks below read each pod's running container.
+        return c.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True") && c.status.instances?.length === 2 && c.status.instances.every((i) => i.ready) ? c : undefined;
       },
       WAIT_MS,
     ).catch((err: unknown) => {

@@ -60,6 +60,7 @@ import { planRollout, type RolloutInstance } from "./rollout";
 import { nextSwitchoverStep, readSwitchover, SWITCHOVER_ANNOTATIONS, SWITCHOVER_TIMEOUT_MS, switchoverAnnotations } from "./switchover";
 import {
   appSecret,
+  backupDestination,
   desiredParameters,
   instanceClaim,
   instancePod,
@@ -76,7 +77,8 @@ import {
   superuserSecret,
   type ClusterObject,
 } from "./objects";
-import { statusFor, type InstanceObservation, type Observation } from "./status";
+import { archiveFailureMessage, archiveFailureReason, statusFor, type InstanceObservation, type Observation } from "./status";
+import { sameStore } from "../../instance/backup";
 import { syncRoles } from "./roles-sync";
 import { POOLER_LABEL } from "./pooler";
 import { decideMajor, majorUpgradeStep, runningMajor, withMajorUpgrade, type MajorUpgradeApi } from "./major-upgrade";
@@ -177,6 +179,13 @@ interface StepResult {
 
 const defaultProbe = (host: string, password: string, timeoutMs: number): Promise<InstanceProbe> => probeInstance({ host, password, timeoutMs });
 
+/** The last termination message of a pod's container (the instance manager's failure: reason and message). */
+function terminationMessage(pod: V1Pod | undefined): string | undefined {
+  const c = pod?.status?.containerStatuses?.[0];
+  const m = c?.state?.terminated?.message ?? c?.lastState?.terminated?.message;
+  return m?.trim() || undefined;
+}
+
 function isPodReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }
@@ -226,6 +235,16 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       const next = statusFor(obj.status, { kind: "InvalidSpec", message: err.message }, generation, ctx.now());
+      await writeStatus(deps.status, obj as StatusObject<PostgresClusterStatus>, next);
+      return {};
+    }
+
+    // A restored cluster archives its new timeline to its own prefix, never into its source's.
+    const destination = backupDestination(cluster, spec);
+    const recoverySource = spec.bootstrap.recovery?.source;
+    if (destination && recoverySource && sameStore(destination, { ...recoverySource, prefix: recoverySource.prefix ?? "" })) {
+      const message = `backup.destination (s3://${destination.bucket}/${destination.prefix}) is bootstrap.recovery.source: a restored cluster archives a new timeline to its own prefix and never writes into its source's; choose another backup.destination.prefix`;
+      const next = statusFor(obj.status, { kind: "InvalidSpec", message }, generation, ctx.now());
       await writeStatus(deps.status, obj as StatusObject<PostgresClusterStatus>, next);
       return {};
     }
@@ -787,6 +806,12 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const effective = reporter?.reachable ? Object.fromEntries(Object.keys(desired).sort().flatMap((k) => (reporter.effective?.[k] !== undefined ? [[k, reporter.effective[k]!]] : []))) : undefined;
     const fullest = [...disk.values()].sort((a, b) => b.usedBytes / Math.max(1, b.capacityBytes) - a.usedBytes / Math.max(1, a.capacityBytes))[0];
     if (rejected.length > 0 && topology === undefined) topology = { reason: "InvalidParameter", message: `PostgreSQL refused: ${[...new Set(rejected)].join("; ")}` };
+    // Backups: the primary's archiver (spec.backup), and a restore bootstrap that failed (its container's termination message).
+    const archive = spec.backup && primaryProbe?.reachable && !primaryProbe.inRecovery ? primaryProbe.archive : undefined;
+    if (archive?.failing && archive.lastFailedWal !== obj.status?.backup?.lastFailedWal) event("Warning", archiveFailureReason(archive), archiveFailureMessage(archive));
+    const restoreFailure = spec.bootstrap.recovery && !bootstrapped ? terminationMessage(pods.get(primary)) : undefined;
+    const backupProblem = restoreFailure ? { reason: "RestoreFailed", message: `restoring from s3://${spec.bootstrap.recovery!.source.bucket}/${spec.bootstrap.recovery!.source.prefix ?? ""} failed: ${restoreFailure}` } : undefined;
+    if (backupProblem && obj.status?.conditions?.find((c) => c.type === "Ready")?.message !== backupProblem.message) event("Warning", "RestoreFailed", backupProblem.message);
     const observation: Observation = {
       kind: "Observed",
       instances,
@@ -800,6 +825,8 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       ...(fullest ? { diskUsage: fullest } : {}),
       ...(poolerStatus && spec.pooler ? { pooler: poolerStatus } : {}),
       ...(roles ? { roles } : {}),
+      ...(archive ? { archive } : {}),
+      ...(backupProblem ? { backupProblem } : {}),
     };
     let next = statusFor(obj.status, observation, generation, ctx.now());
     const upgrade = await majorUpgradeStep(deps.upgrades, cluster, major, event);

@@ -41,8 +41,71 @@ export type InstanceProbe =
       readonly effective?: Readonly<Record<string, string>>;
       /** Parameters changed in the configuration that wait for a restart (`pg_settings.pending_restart`). */
       readonly pendingRestart?: readonly string[];
+      /** WAL archiving, when `archive_mode` is not off. */
+      readonly archive?: ArchiveProbe;
     }
   | { readonly reachable: false; readonly error: string };
+
+/** An instance's WAL archiver: `pg_stat_archiver`, the segments waiting (`.ready`), the WAL CLI's last failure. */
+export interface ArchiveProbe {
+  readonly lastArchivedWal?: string;
+  readonly lastArchivedTime?: string;
+  readonly lastFailedWal?: string;
+  readonly lastFailedTime?: string;
+  /** WAL files waiting to be archived, and their bytes (kept in pg_wal until archived). */
+  readonly pendingFiles: number;
+  readonly pendingBytes: number;
+  /** Seconds since the oldest file waiting was completed (0 when none waits). */
+  readonly lagSeconds: number;
+  /** The last attempt failed (a failure newer than the last success). */
+  readonly failing: boolean;
+  /** The WAL CLI's named reason of the last failure (sdk/backup/wal-cli.ts ArchiveFailure), when recorded. */
+  readonly failure?: { readonly reason: string; readonly message: string; readonly wal: string };
+}
+
+/** Where the WAL CLI records its last failure, relative to PGDATA (sdk/instance/backup.ts ARCHIVE_STATUS_FILE). */
+const ARCHIVE_STATUS_FILE = "pg_stat_tmp/setpoint-archive.json";
+
+/** Reads an instance's {@link ArchiveProbe} (undefined when `archive_mode` is off). */
+export async function readArchive(c: Client): Promise<ArchiveProbe | undefined> {
+  const r = (
+    await c.query<{ mode: string; aw: string | null; at: Date | null; fw: string | null; ft: Date | null; n: string; oldest: Date | null; now: Date; seg: string; failure: string | null }>(
+      `select current_setting('archive_mode') as mode, a.last_archived_wal as aw, a.last_archived_time as at, a.last_failed_wal as fw, a.last_failed_time as ft,
+              (select count(*) from pg_ls_archive_statusdir() where name like '%.ready')::text as n,
+              (select min(modification) from pg_ls_archive_statusdir() where name like '%.ready') as oldest,
+              now() as now, current_setting('wal_segment_size', true) as seg,
+              pg_read_file($1, 0, 8192, true) as failure
+         from pg_stat_archiver a`,
+      [ARCHIVE_STATUS_FILE],
+    )
+  ).rows[0];
+  if (r === undefined || r.mode === "off") return undefined;
+  const pendingFiles = Number(r.n);
+  const segBytes = /^\d+MB$/.test(r.seg) ? Number(r.seg.slice(0, -2)) * 2 ** 20 : Number(r.seg) || 16 * 2 ** 20;
+  // The WAL CLI's record is written on a failure and removed on the next success: it is current
+  // before the server's statistics are (pg_stat_archiver is updated after the command returns).
+  const failing = Boolean(r.failure) || (r.ft !== null && (r.at === null || r.ft.getTime() > r.at.getTime()));
+  let failure: ArchiveProbe["failure"];
+  if (r.failure) {
+    try {
+      const f = JSON.parse(r.failure) as { reason?: unknown; message?: unknown; wal?: unknown };
+      if (typeof f.reason === "string" && typeof f.message === "string" && typeof f.wal === "string") failure = { reason: f.reason, message: f.message, wal: f.wal };
+    } catch {
+      failure = undefined;
+    }
+  }
+  return {
+    ...(r.aw ? { lastArchivedWal: r.aw } : {}),
+    ...(r.at ? { lastArchivedTime: r.at.toISOString() } : {}),
+    ...(r.fw ? { lastFailedWal: r.fw } : {}),
+    ...(r.ft ? { lastFailedTime: r.ft.toISOString() } : {}),
+    pendingFiles,
+    pendingBytes: pendingFiles * segBytes,
+    lagSeconds: r.oldest ? Math.max(0, (r.now.getTime() - r.oldest.getTime()) / 1000) : 0,
+    failing,
+    ...(failure ? { failure } : {}),
+  };
+}
 
 /** Connection of the controller to an instance. */
 export interface InstanceTarget {
@@ -87,7 +150,8 @@ export async function probeInstance(t: InstanceTarget): Promise<InstanceProbe> {
           "select application_name as a, state, sync_state as sync, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint::text as lag from pg_stat_replication",
         )
       ).rows.map((p) => ({ applicationName: p.a, state: p.state, syncState: p.sync, lagBytes: p.lag === null ? undefined : Math.max(0, Number(p.lag)) }));
-      return { reachable: true, inRecovery: false, lsn: r.lsn ?? undefined, slots, peers, synchronousStandbyNames: r.ssn, ...config };
+      const archive = await readArchive(c);
+      return { reachable: true, inRecovery: false, lsn: r.lsn ?? undefined, slots, peers, synchronousStandbyNames: r.ssn, ...config, ...(archive ? { archive } : {}) };
     });
   } catch (err) {
     return { reachable: false, error: err instanceof Error ? err.message : String(err) };

@@ -117,3 +117,44 @@ describe("cluster child objects", () => {
     expect(desiredParameters({ ...spec, parameters: { work_mem: "8MB", wal_retrieve_retry_interval: "2s" } })).toEqual({ work_mem: "8MB", wal_retrieve_retry_interval: "2s" });
   });
 });
+
+describe("backups in instance pods", () => {
+  const destination = { endpoint: "http://s3.example:8333", bucket: "backups", credentials: { secretName: "s3-creds", accessKeyIdKey: "id", secretAccessKeyKey: "secret" } };
+  const backed = parsePostgresClusterSpec({ postgresVersion: 17, storage: { size: "5Gi" }, backup: { destination, archiveTimeout: "90s" } });
+  const envOf = (pod: ReturnType<typeof instancePod>) => pod.spec!.containers[0]!.env!;
+
+  it("archives with the image's WAL CLI, archive_timeout from the spec, on every instance", () => {
+    expect(desiredParameters(backed)).toMatchObject({ archive_mode: "always", archive_command: "$SETPOINT_WAL_COMMAND archive %p %f", archive_timeout: "90s" });
+    expect(desiredParameters(spec)).not.toHaveProperty("archive_mode");
+  });
+
+  it("passes the destination (default prefix <namespace>/<cluster>) and takes the credentials from the user's Secret only", () => {
+    for (const pod of [instancePod(cluster, backed, 1, "primary"), instancePod(cluster, backed, 2, "replica", "10.0.0.1")]) {
+      const env = envOf(pod);
+      expect(JSON.parse(env.find((e) => e.name === "SETPOINT_BACKUP_DESTINATION")!.value!)).toEqual({ endpoint: "http://s3.example:8333", region: "us-east-1", forcePathStyle: true, bucket: "backups", prefix: "shop/orders" });
+      expect(env).toContainEqual({ name: "SETPOINT_BACKUP_ACCESS_KEY_ID", valueFrom: { secretKeyRef: { name: "s3-creds", key: "id" } } });
+      expect(env).toContainEqual({ name: "SETPOINT_BACKUP_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: "s3-creds", key: "secret" } } });
+    }
+    const prefixed = parsePostgresClusterSpec({ postgresVersion: 17, storage: { size: "5Gi" }, backup: { destination: { ...destination, prefix: "prod/orders-v2" } } });
+    expect(JSON.parse(envOf(instancePod(cluster, prefixed, 1, "primary")).find((e) => e.name === "SETPOINT_BACKUP_DESTINATION")!.value!).prefix).toBe("prod/orders-v2");
+    expect(envOf(instancePod(cluster, spec, 1, "primary")).some((e) => e.name.startsWith("SETPOINT_BACKUP_"))).toBe(false);
+  });
+
+  it("gives the first primary the recovery source, target and the new cluster's owner password; replicas clone as usual", () => {
+    const restored = parsePostgresClusterSpec({
+      postgresVersion: 17,
+      storage: { size: "5Gi" },
+      bootstrap: { recovery: { source: { ...destination, prefix: "shop/old" }, target: { time: "2026-12-05T10:00:00Z" } } },
+    });
+    const env = envOf(instancePod(cluster, restored, 1, "primary"));
+    expect(JSON.parse(env.find((e) => e.name === "SETPOINT_RECOVERY_SOURCE")!.value!)).toMatchObject({ bucket: "backups", prefix: "shop/old" });
+    expect(JSON.parse(env.find((e) => e.name === "SETPOINT_RECOVERY_TARGET")!.value!)).toEqual({ kind: "time", time: "2026-12-05T10:00:00Z" });
+    expect(env).toContainEqual({ name: "SETPOINT_RECOVERY_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: "s3-creds", key: "secret" } } });
+    expect(env).toContainEqual({ name: "SETPOINT_OWNER_PASSWORD", valueFrom: { secretKeyRef: { name: "orders-app", key: "password" } } });
+    // Every value is a literal location or a Secret reference: no credential is ever in the pod spec.
+    for (const e of env) expect(e.value === undefined || !/secret|AKIA/i.test(e.value) || e.name === "SETPOINT_RECOVERY_SOURCE").toBe(true);
+    expect(envOf(instancePod(cluster, restored, 2, "replica", "10.0.0.1")).some((e) => e.name.startsWith("SETPOINT_RECOVERY_"))).toBe(false);
+    const latest = parsePostgresClusterSpec({ postgresVersion: 17, storage: { size: "5Gi" }, bootstrap: { recovery: { source: destination, backupId: "20261205T100000Z" } } });
+    expect(JSON.parse(envOf(instancePod(cluster, latest, 1, "primary")).find((e) => e.name === "SETPOINT_RECOVERY_TARGET")!.value!)).toEqual({ kind: "latest", backupId: "20261205T100000Z" });
+  });
+});

@@ -20,6 +20,8 @@ import type { V1ConfigMap, V1EnvVar, V1PersistentVolumeClaim, V1Pod, V1Secret, V
 import { HBA_FILE, instanceHba } from "../../instance/hba";
 import { INSTANCE_ENV } from "../../instance/settings";
 import { STATUS_PORT } from "../../instance/status-server";
+import { archiveParameters } from "../../instance/backup";
+import { durationToMs } from "../../api/common";
 import { clusterObjectNames, instanceName, POSTGRES_PORT, replicationSlotName, serviceHost } from "../../api/names";
 import type { PostgresClusterSpec } from "../../api/postgres-cluster";
 import { setControllerReference, type OwnerObject } from "../../reconcile/owners";
@@ -169,7 +171,44 @@ export const DEFAULT_PARAMETERS: Readonly<Record<string, string>> = { wal_retrie
 
 /** The parameters an instance should run: {@link DEFAULT_PARAMETERS} overridden by `spec.parameters`. */
 export function desiredParameters(spec: PostgresClusterSpec): Record<string, string> {
-  return { ...DEFAULT_PARAMETERS, ...spec.parameters };
+  const archiving = spec.backup ? archiveParameters(durationToMs(spec.backup.archiveTimeout) / 1000) : {};
+  return { ...DEFAULT_PARAMETERS, ...spec.parameters, ...archiving };
+}
+
+/** `<namespace>/<cluster>`: the prefix of a destination that names none. */
+export function defaultBackupPrefix(cluster: Pick<ClusterObject, "metadata">): string {
+  return `${cluster.metadata.namespace}/${cluster.metadata.name}`;
+}
+
+type StoreSpec = NonNullable<PostgresClusterSpec["backup"]>["destination"];
+
+/** A destination's location as the instance manager reads it (JSON; never a credential). */
+function storeLocation(store: StoreSpec, prefix: string): string {
+  return JSON.stringify({ endpoint: store.endpoint, region: store.region, forcePathStyle: store.forcePathStyle, bucket: store.bucket, prefix });
+}
+
+/** The credentials of `store` as environment variables from the user's Secret (secretKeyRef: the values never enter the pod spec). */
+function storeCredentials(store: StoreSpec, idVar: string, secretVar: string): V1EnvVar[] {
+  const { secretName, accessKeyIdKey, secretAccessKeyKey } = store.credentials;
+  return [
+    { name: idVar, valueFrom: { secretKeyRef: { name: secretName, key: accessKeyIdKey } } },
+    { name: secretVar, valueFrom: { secretKeyRef: { name: secretName, key: secretAccessKeyKey } } },
+  ];
+}
+
+/** The archive destination of a spec with `backup`, its prefix resolved (`<namespace>/<cluster>` by default). */
+export function backupDestination(cluster: Pick<ClusterObject, "metadata">, spec: PostgresClusterSpec): (StoreSpec & { prefix: string }) | undefined {
+  return spec.backup ? { ...spec.backup.destination, prefix: spec.backup.destination.prefix ?? defaultBackupPrefix(cluster) } : undefined;
+}
+
+/** The recovery target as the instance manager reads it (JSON). */
+function recoveryTarget(recovery: NonNullable<PostgresClusterSpec["bootstrap"]["recovery"]>): string {
+  const t = recovery.target;
+  const id = recovery.backupId ? { backupId: recovery.backupId } : {};
+  if (t?.time !== undefined) return JSON.stringify({ kind: "time", time: t.time, ...id });
+  if (t?.lsn !== undefined) return JSON.stringify({ kind: "lsn", lsn: t.lsn, ...id });
+  if (t?.name !== undefined) return JSON.stringify({ kind: "name", name: t.name, ...id });
+  return JSON.stringify({ kind: "latest", ...id });
 }
 
 /**
@@ -195,6 +234,22 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
     { name: E.superuser, value: "postgres" },
     secret(E.superuserPassword, names.superuserSecret),
   ];
+  const destination = backupDestination(cluster, spec);
+  if (destination) {
+    env.push({ name: E.backupDestination, value: storeLocation(destination, destination.prefix) }, ...storeCredentials(destination, E.backupAccessKeyId, E.backupSecretAccessKey));
+  }
+  const recovery = spec.bootstrap.recovery;
+  if (recovery && role === "primary") {
+    // Used only while PGDATA is empty (the restore bootstrap); the new cluster's passwords replace the source's.
+    env.push(
+      { name: E.recoverySource, value: storeLocation(recovery.source, recovery.source.prefix ?? "") },
+      { name: E.recoveryTarget, value: recoveryTarget(recovery) },
+      ...storeCredentials(recovery.source, E.recoveryAccessKeyId, E.recoverySecretAccessKey),
+      { name: E.ownerName, value: spec.bootstrap.owner },
+      { name: E.ownerPassword, valueFrom: { secretKeyRef: { name: names.appSecret, key: "password" } } },
+      { name: E.replicationUser, value: REPLICATION_USER },
+    );
+  }
   if (primaryHost !== undefined) {
     const c = streamingConninfo(primaryHost, name);
     env.push(
@@ -237,6 +292,8 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
           ],
           // Answered by the running manager (ADR 0026): every second, unready after two misses.
           readinessProbe: { httpGet: { path: "/readyz", port: "status" }, periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 2, successThreshold: 1 },
+          // The manager writes a failure's named reason there (a failed restore); the controller puts it in a condition.
+          terminationMessagePolicy: "FallbackToLogsOnError",
           ...(spec.resources ? { resources: spec.resources } : {}),
         },
       ],

@@ -118,3 +118,42 @@ describe("statusFor", () => {
     expect(cond(s, "Progressing")).toMatchObject({ status: "True", reason: "RollingRestart" });
   });
 });
+
+describe("statusFor: WAL archiving", () => {
+  const healthy = { lastArchivedWal: "000000010000000000000007", lastArchivedTime: "2025-01-02T03:04:00.000Z", pendingFiles: 0, pendingBytes: 0, lagSeconds: 0, failing: false };
+  it("merges the archive's fields into status.backup, keeping the fields other controllers own", () => {
+    const previous = { backup: { lastBackup: "orders-20250101", lastBackupTime: "2025-01-01T00:00:00Z", firstRecoverabilityPoint: "2025-01-01T00:00:00Z" } };
+    const s = statusFor(previous, observed({ archive: healthy }), 1, now);
+    expect(s.backup).toEqual({ ...previous.backup, lastArchivedWal: healthy.lastArchivedWal, lastArchivedTime: healthy.lastArchivedTime, archiveLagSeconds: 0 });
+    expect(cond(s, "Degraded")).toMatchObject({ status: "False" });
+    // Not observed this time (primary unreachable): what was there stays.
+    expect(statusFor(s, observed(), 2, now).backup).toEqual(s.backup);
+  });
+
+  it("is Degraded with the failure's named reason, the segment and the WAL held in pg_wal", () => {
+    const failing = {
+      ...healthy,
+      lastFailedWal: "000000010000000000000008",
+      lastFailedTime: "2025-01-02T03:04:04.000Z",
+      pendingFiles: 3,
+      pendingBytes: 3 * 16 * 2 ** 20,
+      lagSeconds: 61.26,
+      failing: true,
+      failure: { reason: "BUCKET_NOT_FOUND", message: "bucket s3://gone does not exist", wal: "000000010000000000000008" },
+    };
+    const s = statusFor(undefined, observed({ archive: failing }), 1, now);
+    expect(s.backup).toMatchObject({ lastFailedWal: "000000010000000000000008", archiveLagSeconds: 61.3 });
+    expect(cond(s, "Degraded")).toMatchObject({ status: "True", reason: "ArchiveBucketNotFound" });
+    expect(cond(s, "Degraded")!.message).toContain("3 WAL files (48 MiB) wait in pg_wal");
+    expect(cond(s, "Ready")).toMatchObject({ status: "True" });
+    for (const [reason, expected] of [["ACCESS_DENIED", "ArchiveAccessDenied"], ["ENDPOINT_UNREACHABLE", "ArchiveEndpointUnreachable"], ["STORE_ERROR", "ArchiveFailing"]] as const) {
+      expect(cond(statusFor(undefined, observed({ archive: { ...failing, failure: { ...failing.failure, reason } } }), 1, now), "Degraded")!.reason).toBe(expected);
+    }
+  });
+
+  it("names a failed restore in Ready and Degraded", () => {
+    const s = statusFor(undefined, observed({ bootstrapped: false, instances: [], backupProblem: { reason: "RestoreFailed", message: "WAL_SEGMENT_MISSING: segment 000000010000000000000009 is not archived" } }), 1, now);
+    expect(cond(s, "Ready")).toMatchObject({ status: "False", reason: "RestoreFailed", message: "WAL_SEGMENT_MISSING: segment 000000010000000000000009 is not archived" });
+    expect(cond(s, "Degraded")).toMatchObject({ status: "True", reason: "RestoreFailed" });
+  });
+});

@@ -9,7 +9,7 @@ import type { ClusterObjectNames } from "../../api/names";
 import { POSTGRES_PORT } from "../../api/names";
 import type { PostgresClusterSpec, PostgresClusterStatus } from "../../api/postgres-cluster";
 import { setCondition, type ConditionInput } from "../../reconcile/conditions";
-import type { InstanceProbe } from "./instance-sql";
+import type { ArchiveProbe, InstanceProbe } from "./instance-sql";
 
 /** One instance as observed: its pod's readiness and what its database said. */
 export interface InstanceObservation {
@@ -48,7 +48,34 @@ export type Observation =
       readonly pooler?: NonNullable<PostgresClusterStatus["pooler"]>;
       /** Managed roles (roles-sync.ts), when the spec has them: `status.roles`, and why they are not as declared. */
       readonly roles?: { readonly status: NonNullable<PostgresClusterStatus["roles"]>; readonly failure?: { readonly reason: string; readonly message: string } };
+      /** The primary's WAL archiver, when the spec archives (spec.backup) and the primary answered. */
+      readonly archive?: ArchiveProbe;
+      /** A backup problem that keeps the cluster from being what its spec says (a failed restore), with its reason. */
+      readonly backupProblem?: { readonly reason: string; readonly message: string };
     };
+
+/** Condition reason of a failing WAL archive, from the WAL CLI's named reason. */
+export function archiveFailureReason(archive: ArchiveProbe): string {
+  switch (archive.failure?.reason) {
+    case "BUCKET_NOT_FOUND":
+      return "ArchiveBucketNotFound";
+    case "ACCESS_DENIED":
+      return "ArchiveAccessDenied";
+    case "ENDPOINT_UNREACHABLE":
+      return "ArchiveEndpointUnreachable";
+    case "ARCHIVE_CONFLICT":
+      return "ArchiveConflict";
+    default:
+      return "ArchiveFailing";
+  }
+}
+
+/** A failing archive's message: the segment, the named reason, and the WAL held back in pg_wal meanwhile. */
+export function archiveFailureMessage(archive: ArchiveProbe): string {
+  const wal = archive.failure?.wal ?? archive.lastFailedWal ?? "a WAL file";
+  const why = archive.failure ? `${archive.failure.reason}: ${archive.failure.message}` : "see the instance's log";
+  return `archiving ${wal} fails (${why}); ${String(archive.pendingFiles)} WAL files (${String(Math.round(archive.pendingBytes / 2 ** 20))} MiB) wait in pg_wal, archive lag ${String(Math.round(archive.lagSeconds))} s`;
+}
 
 /**
  * The next status.
@@ -80,17 +107,27 @@ export function statusFor(previous: PostgresClusterStatus | undefined, observati
       const replicas = observation.instances.filter((i) => i.name !== observation.primary);
       const notStreaming = replicas.filter((i) => !(i.podReady && i.probe.reachable && i.streaming));
       const running = observation.instances.length;
-      const why = !primary
+      const why = observation.backupProblem
+        ? [observation.backupProblem.reason, observation.backupProblem.message]
+        : !primary
         ? ["PrimaryPending", `waiting for pod ${observation.primary}`]
         : !primaryUp
           ? ["PrimaryNotReady", primary.probe.reachable ? `pod ${primary.name} is not ready` : `instance ${primary.name}: ${primary.probe.error}`]
           : !observation.bootstrapped
             ? ["Bootstrapping", "creating the bootstrap database and owner"]
             : ["Ready", `primary ${observation.primary} is accepting connections`];
+      const archive = observation.archive;
+      const archiveFailing = archive?.failing === true;
       inputs = [
         cond("Ready", ready ? "True" : "False", why[0]!, why[1]),
-        // A ready cluster whose managed roles are not as declared is degraded, with the roles' reason.
-        ready && observation.roles?.failure ? cond("Degraded", "True", observation.roles.failure.reason, observation.roles.failure.message) : cond("Degraded", "False", ready ? "Ready" : why[0]!),
+        // Degraded: a backup problem first, then a failing archive, then (on a ready cluster) managed roles not as declared.
+        observation.backupProblem
+          ? cond("Degraded", "True", observation.backupProblem.reason, observation.backupProblem.message)
+          : archiveFailing
+            ? cond("Degraded", "True", archiveFailureReason(archive), archiveFailureMessage(archive))
+            : ready && observation.roles?.failure
+              ? cond("Degraded", "True", observation.roles.failure.reason, observation.roles.failure.message)
+              : cond("Degraded", "False", ready ? "Ready" : why[0]!),
         observation.topology
           ? cond("Progressing", "True", observation.topology.reason, observation.topology.message)
           : !ready
@@ -112,6 +149,19 @@ export function statusFor(previous: PostgresClusterStatus | undefined, observati
         ...(observation.diskUsage ? { diskUsage: { ...observation.diskUsage } } : {}),
         pooler: observation.pooler ? { ...observation.pooler } : undefined,
         roles: observation.roles ? { ...observation.roles.status } : undefined,
+        // The archive's fields; the rest of status.backup (base backups, retention) belongs to other controllers.
+        ...(archive
+          ? {
+              backup: {
+                ...previous?.backup,
+                ...(archive.lastArchivedWal ? { lastArchivedWal: archive.lastArchivedWal } : {}),
+                ...(archive.lastArchivedTime ? { lastArchivedTime: archive.lastArchivedTime } : {}),
+                ...(archive.lastFailedWal ? { lastFailedWal: archive.lastFailedWal } : {}),
+                ...(archive.lastFailedTime ? { lastFailedTime: archive.lastFailedTime } : {}),
+                archiveLagSeconds: Math.round(archive.lagSeconds * 10) / 10,
+              },
+            }
+          : {}),
       };
       break;
     }

@@ -1,0 +1,259 @@
+/**
+ * Backups inside the instance (ADR 0029): the WAL archive's wiring for `postgres`, and the restore
+ * bootstrap of a cluster created from a backup (`bootstrap.recovery`).
+ *
+ * Archiving: the controller writes `archive_mode`, `archive_command` ({@link ARCHIVE_COMMAND}) and
+ * `archive_timeout` with `ALTER SYSTEM` like every parameter; `archive_command` runs
+ * `$SETPOINT_WAL_COMMAND`, which the manager sets in the server's environment to the WAL CLI of
+ * the image it runs from (sdk/backup/wal-cli), with the config file it writes next to PGDATA (the
+ * destination, no credential: those stay in the environment, from the user's Secret). The CLI
+ * records its last failure in {@link ARCHIVE_STATUS_FILE}, which the operator reads over SQL.
+ *
+ * Restore: an empty PGDATA of a restored cluster's first primary is filled by `restoreBackup`
+ * (sdk/backup/restore.ts) into a sibling directory; a private `postgres` (Unix socket in a private
+ * directory, no TCP: nobody connects, the readiness probe fails) replays WAL to the target and
+ * promotes on a new timeline; then the new cluster's passwords replace the source's, the
+ * recovery settings are removed, the server stops, and the directory is renamed into place. A
+ * restore that fails (a missing segment, a target the archive does not reach, an unreachable
+ * store) leaves PGDATA empty and fails the container with the named reason: never a cluster that
+ * comes up short of its target.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Client } from "pg";
+import type { ObjectStoreOptions } from "../backup/config";
+import { describeTarget, recoveryFailure, restoreBackup } from "../backup/restore";
+import { openObjectStore } from "../backup/store";
+import { ARCHIVE_STATUS_ENV } from "../backup/wal-cli";
+import { BackupError, InputError } from "../errors";
+import { quoteIdent, quoteLiteral } from "../postgres/quote";
+import { InstanceError, moveIntoPlace, scratchSibling } from "./prepare";
+import { INSTANCE_ENV, type InstanceSettings } from "./settings";
+
+/** `archive_command` of every archiving instance: the WAL CLI the manager names in the server's environment. */
+export const ARCHIVE_COMMAND = `$${INSTANCE_ENV.walCommand} archive %p %f`;
+
+/**
+ * `archive_mode` of an archiving cluster: `always`, so a standby archives (idempotently: the
+ * same content already there is success) every segment it receives. Then a segment the old primary
+ * completed but had not archived when it failed is archived by the standby that has it, and the
+ * new primary continues on its timeline with no gap. On a primary `always` is `on`.
+ */
+export const ARCHIVE_MODE = "always";
+
+/** Where the WAL CLI records its last archive failure, relative to PGDATA (not part of base backups). */
+export const ARCHIVE_STATUS_FILE = "pg_stat_tmp/setpoint-archive.json";
+
+/** The archiving parameters of a cluster with `spec.backup` (written with `ALTER SYSTEM`). Pure. */
+export function archiveParameters(archiveTimeoutSeconds: number): Record<string, string> {
+  return { archive_mode: ARCHIVE_MODE, archive_command: ARCHIVE_COMMAND, archive_timeout: `${String(Math.max(0, Math.round(archiveTimeoutSeconds)))}s` };
+}
+
+/**
+ * Parameters a restore writes, and the source's replication and archiving settings, that the new
+ * cluster never keeps: its controller writes its own (a source's `synchronous_standby_names` would
+ * make every commit of the restored server wait for standbys it does not have).
+ */
+const RECOVERY_KEYS = /^(restore_command|recovery_target\w*|archive_mode|archive_command|archive_timeout|synchronous_standby_names|primary_conninfo|primary_slot_name)$/;
+
+const SHELL_SAFE = /^[A-Za-z0-9_./:@%+=,-]+$/;
+
+/**
+ * The command line that runs the WAL CLI from the code this manager runs: `node wal-cli.js` in the
+ * image; from the sources (tests), through the tsx loader. Words without spaces or shell
+ * characters: `archive_command` expands it unquoted.
+ * @throws {InstanceError} when a path holds characters a shell would interpret.
+ */
+export function walCommandLine(env: NodeJS.ProcessEnv = process.env): string {
+  const given = env[INSTANCE_ENV.walCommand];
+  if (given) return given;
+  const ext = extname(__filename);
+  const cli = join(__dirname, "..", "backup", `wal-cli${ext}`);
+  const words = [process.execPath];
+  if (ext === ".ts") words.push("--import", `file://${resolve(__dirname, "../../node_modules/tsx/dist/loader.mjs")}`);
+  words.push(cli);
+  const bad = words.find((w) => !SHELL_SAFE.test(w));
+  if (bad !== undefined) throw new InstanceError("start", `the WAL CLI's path ${JSON.stringify(bad)} holds characters archive_command cannot pass; install Setpoint under a plain path or set ${INSTANCE_ENV.walCommand}`);
+  return words.join(" ");
+}
+
+/** The WAL CLI's config file for `store` next to PGDATA (no credential: the config names the variables). */
+function writeStoreConfig(pgdata: string, what: string, store: ObjectStoreOptions): string {
+  const file = join(dirname(pgdata), `.setpoint-${what}-${basename(pgdata)}.json`);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(store), { mode: 0o600 });
+  return file;
+}
+
+/**
+ * The server's environment for archiving: `$SETPOINT_WAL_COMMAND`, the config of the destination
+ * and the failure record's path. Unchanged without `settings.backup`.
+ */
+export function archiveEnv(settings: Pick<InstanceSettings, "pgdata" | "backup">, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (settings.backup === undefined) return env;
+  return {
+    ...env,
+    [INSTANCE_ENV.walCommand]: walCommandLine(env),
+    SETPOINT_BACKUP_CONFIG: writeStoreConfig(settings.pgdata, "backup", settings.backup),
+    [ARCHIVE_STATUS_ENV]: join(settings.pgdata, ARCHIVE_STATUS_FILE),
+  };
+}
+
+/**
+ * Appends the archiving parameters to a new data directory's postgresql.auto.conf (as `ALTER
+ * SYSTEM` would), so a new cluster archives from its first start without a restart for
+ * `archive_mode`. `archive_timeout` follows from the controller.
+ */
+export function writeArchiveConf(dataDir: string): void {
+  const lines = Object.entries({ archive_mode: ARCHIVE_MODE, archive_command: ARCHIVE_COMMAND }).map(([k, v]) => `${k} = ${quoteLiteral(v)}`);
+  writeFileSync(join(dataDir, "postgresql.auto.conf"), `${readAutoConf(dataDir)}${lines.join("\n")}\n`);
+}
+
+function readAutoConf(dataDir: string): string {
+  const file = join(dataDir, "postgresql.auto.conf");
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  return text === "" || text.endsWith("\n") ? text : `${text}\n`;
+}
+
+/** Removes the restore's and the source's archiving settings from postgresql.auto.conf. */
+function dropRecoveryConf(dataDir: string): void {
+  const kept = readAutoConf(dataDir)
+    .split("\n")
+    .filter((l) => !/^# Setpoint restore$/.test(l) && !RECOVERY_KEYS.test(l.split("=")[0]!.trim()));
+  writeFileSync(join(dataDir, "postgresql.auto.conf"), `${kept.join("\n").replace(/\n+$/, "")}\n`);
+}
+
+/** Same bucket and prefix at the same endpoint. */
+export function sameStore(a: Pick<ObjectStoreOptions, "endpoint" | "bucket" | "prefix">, b: Pick<ObjectStoreOptions, "endpoint" | "bucket" | "prefix">): boolean {
+  const norm = (e: string): string => e.replace(/\/+$/, "").toLowerCase();
+  return norm(a.endpoint) === norm(b.endpoint) && a.bucket === b.bucket && (a.prefix ?? "") === (b.prefix ?? "");
+}
+
+/** What a restore bootstrap did. */
+export interface RestoreBootstrapResult {
+  backupId: string;
+  target: string;
+  bytes: number;
+  /** Download and extraction. */
+  restoreSeconds: number;
+  /** WAL replay to the target and promotion. */
+  recoverySeconds: number;
+}
+
+/**
+ * Restores `settings.recovery` into an empty PGDATA (see the module documentation).
+ * @param bin the major's `bin` directory. @param serverArgs the container's server arguments (the hba file).
+ * @throws {BackupError} the planning and store reasons (WAL_SEGMENT_MISSING, TARGET_BEFORE_OLDEST_BACKUP,
+ *   ENDPOINT_UNREACHABLE, …) and RECOVERY_FAILED with PostgreSQL's reason; PGDATA stays empty.
+ */
+export async function restoreBootstrap(settings: InstanceSettings, bin: string, serverArgs: readonly string[], env: NodeJS.ProcessEnv, log: (event: string, fields: Record<string, unknown>) => void): Promise<RestoreBootstrapResult> {
+  const recovery = settings.recovery;
+  if (recovery === undefined) throw new InstanceError("restore", "no recovery source");
+  if (settings.backup !== undefined && sameStore(settings.backup, recovery.source)) {
+    throw new InputError(
+      `backup.destination is the recovery source (s3://${recovery.source.bucket}/${recovery.source.prefix ?? ""}): a restored cluster archives a new timeline to its own prefix and never writes into its source's; choose another prefix`,
+      { propertyPath: "backup.destination.prefix" },
+    );
+  }
+  const walCli = walCommandLine(env);
+  const target = scratchSibling(settings.pgdata, "restore");
+  mkdirSync(target, { mode: 0o700 });
+  const sourceConfig = writeStoreConfig(settings.pgdata, "recovery", recovery.source);
+  // A private socket directory (the readiness probe must not find this server), with a short path:
+  // a Unix socket's path is limited to 107 bytes.
+  const socketDir = mkdtempSync(join(tmpdir(), "sp-restore-"));
+  try {
+    const store = openObjectStore(recovery.source);
+    let restored;
+    try {
+      restored = await restoreBackup(store, {
+        dataDir: target,
+        target: recovery.target,
+        ...(recovery.backupId ? { backupId: recovery.backupId } : {}),
+        restoreCommand: `${walCli} restore %f %p --config ${sourceConfig}`,
+      });
+    } finally {
+      store.close();
+    }
+    log("restored", { backup: restored.plan.backup.id, target: describeTarget(recovery.target), bytes: restored.bytes, firstWal: restored.plan.firstWal, lastWal: restored.plan.lastWal, seconds: restored.seconds });
+    const started = Date.now();
+    // The restore's own server: the recovery source's credentials for restore_command; archiving of
+    // the new timeline (its history file first) to this cluster's destination once promoted.
+    const E = INSTANCE_ENV;
+    const serverEnv: NodeJS.ProcessEnv = {
+      ...archiveEnv(settings, env),
+      [E.recoveryAccessKeyId]: process.env[E.recoveryAccessKeyId] ?? "",
+      [E.recoverySecretAccessKey]: process.env[E.recoverySecretAccessKey] ?? "",
+    };
+    // The failure record lives in the data directory being restored (it moves into place with it).
+    if (settings.backup !== undefined) serverEnv[ARCHIVE_STATUS_ENV] = join(target, ARCHIVE_STATUS_FILE);
+    const archiving = settings.backup === undefined ? ["-c", "archive_mode=off"] : ["-c", "archive_mode=on", "-c", `archive_command=${ARCHIVE_COMMAND}`];
+    // No synchronous standby: the source's setting would hold the statements below forever.
+    const args = ["-D", target, "-c", "listen_addresses=", "-c", `port=${String(settings.port)}`, "-c", `unix_socket_directories=${socketDir}`, ...serverArgs, ...archiving, "-c", "synchronous_standby_names="];
+    const child = spawn(join(bin, "postgres"), args, { stdio: ["ignore", "inherit", "pipe"], env: serverEnv });
+    let serverLog = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      process.stderr.write(d);
+      serverLog = (serverLog + d.toString()).slice(-100_000);
+    });
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    try {
+      await waitPromoted(settings, socketDir, () => serverLog, () => child.exitCode !== null || child.signalCode !== null);
+      await withSocket(settings, socketDir, async (c) => {
+        // The new cluster's credentials replace the source's (its Secrets were made for this cluster).
+        if (settings.superuserPassword !== undefined) await c.query(`ALTER ROLE ${quoteIdent(settings.superuser)} PASSWORD ${quoteLiteral(settings.superuserPassword)}`);
+        const owner = process.env[E.ownerName];
+        const ownerPassword = process.env[E.ownerPassword];
+        if (owner && ownerPassword && (await c.query("select 1 from pg_roles where rolname = $1", [owner])).rowCount !== 0) {
+          await c.query(`ALTER ROLE ${quoteIdent(owner)} PASSWORD ${quoteLiteral(ownerPassword)}`);
+        }
+        // The source's replication role: the controller creates this cluster's with its own password.
+        const replication = process.env[E.replicationUser];
+        if (replication) await c.query(`DROP ROLE IF EXISTS ${quoteIdent(replication)}`);
+        await c.query("CHECKPOINT");
+      });
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+      await exited;
+    }
+    dropRecoveryConf(target);
+    if (settings.backup !== undefined) writeArchiveConf(target);
+    rmSync(join(target, "recovery.signal"), { force: true });
+    moveIntoPlace(target, settings.pgdata);
+    return { backupId: restored.plan.backup.id, target: describeTarget(recovery.target), bytes: restored.bytes, restoreSeconds: restored.seconds, recoverySeconds: (Date.now() - started) / 1000 };
+  } finally {
+    rmSync(socketDir, { recursive: true, force: true });
+    rmSync(sourceConfig, { force: true });
+    rmSync(target, { recursive: true, force: true });
+  }
+}
+
+async function withSocket<T>(settings: Pick<InstanceSettings, "port" | "superuser">, socketDir: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ host: socketDir, port: settings.port, user: settings.superuser, database: "postgres", connectionTimeoutMillis: 3000 });
+  c.on("error", () => undefined);
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** Waits until the restore's server has promoted; a server that stops first fails with its reason. */
+async function waitPromoted(settings: InstanceSettings, socketDir: string, serverLog: () => string, stopped: () => boolean): Promise<void> {
+  for (;;) {
+    const reason = recoveryFailure(serverLog());
+    if (reason !== undefined || stopped()) {
+      throw new BackupError("RECOVERY_FAILED", `recovery stopped short of its target ${describeTarget(settings.recovery!.target)}: ${reason ?? serverLog().slice(-1500)}`, {
+        endpoint: settings.recovery!.source.endpoint,
+        bucket: settings.recovery!.source.bucket,
+      });
+    }
+    const inRecovery = await withSocket(settings, socketDir, async (c) => (await c.query<{ r: boolean }>("select pg_is_in_recovery() as r")).rows[0]?.r).catch(() => undefined);
+    if (inRecovery === false) return;
+    await sleep(250);
+  }
+}
