@@ -43,8 +43,9 @@ describe.runIf(ok)("PostgresBackup controller", { timeout: 600_000 }, () => {
   const setBackup = async (backupSpec: object | null): Promise<void> => {
     await env.patch("db", { spec: { backup: backupSpec } });
     const c = await env.read("db");
-    // The operator's cache has the new spec once the cluster controller observed it.
-    await env.readyAt("db", (c as unknown as { metadata: { generation: number } }).metadata.generation);
+    // The operator's cache has the new spec once the cluster controller observed it; archiving's
+    // restart parameters (archive_mode) roll out to every instance (replicas, then a switchover).
+    await env.settled("db", (c as unknown as { metadata: { generation: number } }).metadata.generation, (x) => (x.status?.instances ?? []).filter((i) => i.ready).length === 2);
   };
   afterAll(async () => {
     await s3?.stop();
@@ -100,8 +101,11 @@ describe.runIf(ok)("PostgresBackup controller", { timeout: 600_000 }, () => {
     await setBackup({ destination: destination() });
     const before = await env.read("db");
     const replica = before.status!.instances!.find((i) => i.role === "replica")!.name;
+    // The timeline the cluster runs on now (a switchover may have started a new one).
+    const primaryIp = await env.podIp(before.status!.currentPrimary!);
+    const [{ timeline }] = await env.query<{ timeline: number }>("db", primaryIp, "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS timeline");
     const b1 = await take("first", { cluster: { name: "db" } });
-    expect(b1.status, JSON.stringify(b1.status)).toMatchObject({ phase: "Completed", instance: replica, role: "replica", timeline: 1 });
+    expect(b1.status, JSON.stringify(b1.status)).toMatchObject({ phase: "Completed", instance: replica, role: "replica", timeline });
     expect(b1.status!.beginLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     expect(b1.status!.endLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     expect(b1.status!.sizeBytes).toBeGreaterThan(1_000_000);
