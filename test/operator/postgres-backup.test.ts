@@ -103,7 +103,7 @@ describe.runIf(ok)("PostgresBackup controller", { timeout: 600_000 }, () => {
     const replica = before.status!.instances!.find((i) => i.role === "replica")!.name;
     // The timeline the cluster runs on now (a switchover may have started a new one).
     const primaryIp = await env.podIp(before.status!.currentPrimary!);
-    const [{ timeline }] = await env.query<{ timeline: number }>("db", primaryIp, "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS timeline");
+    const timeline = (await env.query<{ timeline: number }>("db", primaryIp, "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS timeline"))[0]!.timeline;
     const b1 = await take("first", { cluster: { name: "db" } });
     expect(b1.status, JSON.stringify(b1.status)).toMatchObject({ phase: "Completed", instance: replica, role: "replica", timeline });
     expect(b1.status!.beginLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
