@@ -51,27 +51,7 @@ export interface PostgresClusterSpecInput {
      */
     recovery?: {
       /** The bucket and prefix the source cluster archives to. */
-      source: {
-      /** Endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://minio.storage:9000`. */
-      endpoint: string;
-      /** Signing region. @default "us-east-1" */
-      region?: string;
-      /** Path-style addressing (`endpoint/bucket/key`). @default true */
-      forcePathStyle?: boolean;
-      /** Bucket name. */
-      bucket: string;
-      /** Key prefix of the cluster's objects. @default "<namespace>/<cluster>" */
-      prefix?: string;
-      /** The Secret (in the cluster's namespace) holding the access key; its values are never copied anywhere else. */
-      credentials: {
-        /** Secret name. */
-        secretName: string;
-        /** Key of the access key id. @default "AWS_ACCESS_KEY_ID" */
-        accessKeyIdKey?: string;
-        /** Key of the secret access key. @default "AWS_SECRET_ACCESS_KEY" */
-        secretAccessKeyKey?: string;
-      };
-      };
+      source: ObjectStoreInput;
       /** Base backup to start from. @default the latest one that ends before the target */
       backupId?: string;
       /** Where to stop; at most one of `time`, `lsn`, `name`. @default the latest archived point */
@@ -136,27 +116,7 @@ export interface PostgresClusterSpecInput {
    */
   backup?: {
     /** Where the WAL archive and base backups go. */
-    destination: {
-    /** Endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://minio.storage:9000`. */
-    endpoint: string;
-    /** Signing region. @default "us-east-1" */
-    region?: string;
-    /** Path-style addressing (`endpoint/bucket/key`). @default true */
-    forcePathStyle?: boolean;
-    /** Bucket name. */
-    bucket: string;
-    /** Key prefix of the cluster's objects. @default "<namespace>/<cluster>" */
-    prefix?: string;
-    /** The Secret (in the cluster's namespace) holding the access key; its values are never copied anywhere else. */
-    credentials: {
-      /** Secret name. */
-      secretName: string;
-      /** Key of the access key id. @default "AWS_ACCESS_KEY_ID" */
-      accessKeyIdKey?: string;
-      /** Key of the secret access key. @default "AWS_SECRET_ACCESS_KEY" */
-      secretAccessKeyKey?: string;
-    };
-  };
+    destination: ObjectStoreInput;
     /** `archive_timeout`: the longest a finished transaction waits before its WAL is archived. @default "5m" */
     archiveTimeout?: string;
     /** Five-field cron (UTC) for scheduled base backups, e.g. `0 3 * * *`. @default none */
@@ -220,3 +180,26 @@ export interface PostgresClusterSpecInput {
   };
 }
 
+
+/** An S3-compatible bucket and a prefix in it, as `backup.destination` and `bootstrap.recovery.source` take it. */
+export interface ObjectStoreInput {
+  /** Endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://minio.storage:9000`. */
+  endpoint: string;
+  /** Signing region. @default "us-east-1" */
+  region?: string;
+  /** Path-style addressing (`endpoint/bucket/key`). @default true */
+  forcePathStyle?: boolean;
+  /** Bucket name. */
+  bucket: string;
+  /** Key prefix of the cluster's objects. @default "<namespace>/<cluster>" for a destination; the bucket's root for a recovery source */
+  prefix?: string;
+  /** The Secret (in the cluster's namespace) holding the access key; its values are never copied anywhere else. */
+  credentials: {
+    /** Secret name. */
+    secretName: string;
+    /** Key of the access key id. @default "AWS_ACCESS_KEY_ID" */
+    accessKeyIdKey?: string;
+    /** Key of the secret access key. @default "AWS_SECRET_ACCESS_KEY" */
+    secretAccessKeyKey?: string;
+  };
+}

@@ -19,27 +19,13 @@ import type { BackupManifest } from "../../sdk/backup/manifest";
 import { main } from "../../sdk/cli/main";
 import { BackupError } from "../../sdk/errors";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
-import { scratchDir, serverIdentity, startOnDataDir, waitForPromotion, walCli, writeStoreConfig } from "../support/backup";
+import { objectKeys, scratchDir, serverIdentity, startOnDataDir, until, waitForPromotion, walCli, writeStoreConfig } from "../support/backup";
 import { toolchainOrSkip } from "../support/control-plane";
 import { majors } from "../support/postgres";
 import { startS3Server, type S3Server } from "../support/s3";
 
 const tc = toolchainOrSkip(["weed"]);
 const PREFIX = "clusters/source";
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
-async function objectKeys(store: ObjectStore): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const o of store.list("")) keys.push(o.key);
-  return keys.sort();
-}
 
 describe.skipIf(tc.skip !== undefined).each(majors())("point-in-time recovery from S3 on PostgreSQL %i", (major) => {
   let s3: S3Server;

@@ -22,6 +22,7 @@ import { ARCHIVE_STATUS_FILE } from "../../sdk/instance/backup";
 import { instanceConfigFiles, REPLICATION_USER } from "../../sdk/operator/cluster/objects";
 import { readArchive } from "../../sdk/operator/cluster/instance-sql";
 import { hasPasswdEntry, randomPassword } from "../../sdk/postgres/embedded";
+import { objectKeys } from "../support/backup";
 import { toolchainOrSkip } from "../support/control-plane";
 import { runManager, startManager, type ManagerProcess } from "../support/instance";
 import { majors } from "../support/postgres";
@@ -49,12 +50,6 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 12
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${server ? `: ${server.output().slice(-3000)}` : ""}`);
     await sleep(250);
   }
-}
-
-async function keys(store: ObjectStore, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const o of store.list(prefix)) out.push(o.key);
-  return out.sort();
 }
 
 let nextPort = 26_400 + Math.floor(Math.random() * 1000);
@@ -164,7 +159,7 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
     } finally {
       await c.end();
     }
-    const objects = await keys(source, "wal/");
+    const objects = await objectKeys(source, "wal/");
     expect(objects.some((k) => /^wal\/00000001\/00000001[0-9A-F]{16}\.gz$/.test(k))).toBe(true);
     // No credential in the manager's output (the server's log included) or in the config it wrote.
     expect(primary.output()).not.toContain(s3.secretAccessKey);
@@ -209,8 +204,8 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
       await c.end();
     }
     await expect(client(port2, password)).rejects.toThrow(/password authentication failed/);
-    await until("timeline 2 archived to the new prefix", async () => (await keys(restoredStore, "wal/")).some((k) => k.startsWith("wal/00000002/00000002.history")), 120_000);
-    expect((await keys(source, "wal/")).filter((k) => k.startsWith("wal/00000002/"))).toEqual([]);
+    await until("timeline 2 archived to the new prefix", async () => (await objectKeys(restoredStore, "wal/")).some((k) => k.startsWith("wal/00000002/00000002.history")), 120_000);
+    expect((await objectKeys(source, "wal/")).filter((k) => k.startsWith("wal/00000002/"))).toEqual([]);
     expect(readFileSync(join(e.PGDATA!, "postgresql.auto.conf"), "utf8")).not.toMatch(/recovery_target|restore_command/);
     expect(existsSync(join(e.PGDATA!, ARCHIVE_STATUS_FILE))).toBe(false);
     expect(restored.output()).not.toContain(s3.secretAccessKey);

@@ -209,3 +209,19 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+/** Polls `check` every 250 ms until it is true; fails naming `what` after `timeoutMs`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+/** Every key under `prefix` of `store`, sorted. */
+export async function objectKeys(store: { list(prefix: string): AsyncIterable<{ key: string }> }, prefix = ""): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of store.list(prefix)) keys.push(o.key);
+  return keys.sort();
+}
