@@ -3,7 +3,7 @@
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { operatorClusterRules, operatorNamespaceRules } from "../../components/operator";
-import { API_VERSION, GROUP, VERSION } from "../../sdk/api/index";
+import { API_VERSION, crdManifests, GROUP, VERSION } from "../../sdk/api/index";
 import type { ControlPlane } from "../support/control-plane";
 import { startControlPlane, toolchainOrSkip } from "../support/control-plane";
 import type { PulumiProject } from "../support/pulumi";
@@ -27,8 +27,8 @@ exports.serviceAccountName = operator.serviceAccountName;
 exports.deploymentName = operator.deploymentName;
 `;
 
-/** 10 Kubernetes objects + the component + the provider + the stack. */
-const RESOURCES = 15;
+/** The Kubernetes objects (namespace, service account, RBAC, Deployment, … and one per CRD) + the component + the provider + the stack. */
+const RESOURCES = 7 + crdManifests().length + 3;
 
 describe.skipIf(toolchain.skip !== undefined)("Operator component (real engine, real API server)", () => {
   let cp: ControlPlane | undefined;

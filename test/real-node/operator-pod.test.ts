@@ -14,7 +14,7 @@ import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, writeFileSyn
 import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GROUP, KINDS, VERSION, type PostgresSchemaStatus } from "../../sdk/api/index";
+import { crdManifests, GROUP, KINDS, VERSION, type PostgresSchemaStatus } from "../../sdk/api/index";
 import { randomPassword, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { toolchainOrSkip } from "../support/control-plane";
 import { eventually } from "../support/eventually";
@@ -31,8 +31,8 @@ const major = majors().includes(17) ? 17 : majors()[0]!;
 /** The LeaderElector's default Lease duration (the component does not change it). */
 const LEASE_DURATION_MS = 15_000;
 const RETRY_PERIOD_MS = 2_000;
-/** 10 Kubernetes objects + the component + the provider + the stack. */
-const RESOURCES = 13;
+/** The Kubernetes objects (namespace, service account, RBAC, Deployment, … and one per CRD) + the component + the provider + the stack. */
+const RESOURCES = 7 + crdManifests().length + 3;
 const plural = KINDS.PostgresSchema.plural;
 const ACCOUNTS = "CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL";
 
