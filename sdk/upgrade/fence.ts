@@ -52,16 +52,17 @@ export async function applyLoginFence(client: ClientBase, fence: LoginFence, tim
   for (;;) {
     await waitForStartingBackends(client, timeoutMs);
     // A separate statement after the wait: pg_stat_activity is read afresh, after the holders' reports.
-    const { rows } = await client.query<{ ended: string }>(
-      `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, $2))::text AS ended
+    // A pass is quiet only when it lists no session at all: one whose termination timed out (it may
+    // still be committing) keeps the fence going, like one that was just ended.
+    const { rows } = await client.query<{ ended: string; seen: string }>(
+      `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, $2))::text AS ended, count(*)::text AS seen
          FROM pg_stat_activity
         WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
           AND application_name NOT LIKE $1`,
       [`${UPGRADE_APPLICATION_NAME}%`, timeoutMs],
     );
-    const n = Number(rows[0]!.ended);
-    ended += n;
-    if (n === 0) return ended;
+    ended += Number(rows[0]!.ended);
+    if (Number(rows[0]!.seen) === 0) return ended;
   }
 }
 

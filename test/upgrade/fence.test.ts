@@ -32,8 +32,10 @@ async function slowSession(admin: Client, database: string, url: string, delaySe
     (e: unknown) => e,
   );
   let seen = new Set<number>();
+  let settled: unknown;
+  void connected.then((r) => (settled = r));
   for (let i = 0; ; i++) {
-    if (i > 100) throw new Error("the slow session never held its start-up lock");
+    if (i > 100) throw new Error(`the slow session never held its start-up lock alone (holders seen last: ${[...seen].join(", ") || "none"}; its connection: ${String(settled ?? "pending")})`);
     const now = await startingBackends(admin, database);
     const held = now.filter((pid) => seen.has(pid));
     if (held.length === 1) return { client, connected, pid: held[0]! };
