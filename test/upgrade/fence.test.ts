@@ -21,7 +21,8 @@ async function startingBackends(admin: Client, database: string): Promise<number
 /**
  * Starts a connection as `url`'s role that sleeps `delaySeconds` after its CONNECT check and before
  * it is reported; resolves once the backend is past the check: holding the start-up lock for longer
- * than any other starter (an autovacuum worker takes the same lock for a moment) would.
+ * than any other starter (an autovacuum worker takes the same lock for a moment) would. Should two
+ * hold it that long, the fence must wait for both anyway; the first is named.
  */
 async function slowSession(admin: Client, database: string, url: string, delaySeconds: number): Promise<{ client: Client; connected: Promise<unknown>; pid: number }> {
   const client = new Client({ connectionString: url, options: `-c post_auth_delay=${delaySeconds}` });
@@ -35,10 +36,11 @@ async function slowSession(admin: Client, database: string, url: string, delaySe
   let settled: unknown;
   void connected.then((r) => (settled = r));
   for (let i = 0; ; i++) {
-    if (i > 100) throw new Error(`the slow session never held its start-up lock alone (holders seen last: ${[...seen].join(", ") || "none"}; its connection: ${String(settled ?? "pending")})`);
+    if (i > 200) throw new Error(`the slow session never held its start-up lock (holders seen last: ${[...seen].join(", ") || "none"}; its connection: ${String(settled ?? "pending")})`);
     const now = await startingBackends(admin, database);
+    // Held across two polls: a backend in its start-up sleep (a starter of another kind is gone by then).
     const held = now.filter((pid) => seen.has(pid));
-    if (held.length === 1) return { client, connected, pid: held[0]! };
+    if (held.length >= 1) return { client, connected, pid: held[0]! };
     seen = new Set(now);
     await new Promise((r) => setTimeout(r, 300));
   }
