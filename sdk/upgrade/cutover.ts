@@ -221,12 +221,15 @@ async function finishSwitch(ctx: RunContext, snapshots: Snapshots | null, pauseS
  * Idempotent.
  */
 export async function postSwitch(ctx: RunContext): Promise<void> {
-  if (!ctx.state.fences.some((f) => f.side === "blue")) {
-    const fence = await planLoginFence(ctx.blue, "blue");
+  // Applied again when already recorded (idempotent): the run that recorded it may have stopped
+  // before applying it.
+  let fence = ctx.state.fences.find((f) => f.side === "blue");
+  if (!fence) {
+    fence = await planLoginFence(ctx.blue, "blue");
     ctx.state.fences = [...ctx.state.fences, fence];
     await ctx.save();
-    await applyLoginFence(ctx.blue, fence);
   }
+  await applyLoginFence(ctx.blue, fence);
   await dropSubscription(ctx.green, ctx.names.subscription, ctx.blue);
   await dropPublication(ctx.blue, ctx.names.publication);
   await subscribeReverse(ctx);

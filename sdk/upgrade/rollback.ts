@@ -59,10 +59,17 @@ export async function rollbackAfterSwitch(ctx: RunContext): Promise<void> {
     try {
       if (r.fence === "switch") {
         await traffic!.pause({ timeoutMs: Math.max(1, r.deadline - Date.now()) });
-      } else if (!ctx.state.fences.some((f) => f.side === "green")) {
-        const fence = await planLoginFence(ctx.green, "green");
-        ctx.state.fences = [...ctx.state.fences, fence];
-        await ctx.save();
+      } else {
+        // Recorded before it is applied (so that a crash can always lift it): a resumed rollback
+        // applies the recorded fence again (idempotent) instead of trusting that the run that
+        // recorded it got as far as applying it.
+        let fence = ctx.state.fences.find((f) => f.side === "green");
+        if (!fence) {
+          fence = await planLoginFence(ctx.green, "green");
+          ctx.state.fences = [...ctx.state.fences, fence];
+          await ctx.save();
+          await ctx.checkpoint("rollback-fence-recorded");
+        }
         await applyLoginFence(ctx.green, fence);
       }
       await ctx.checkpoint("rollback-fenced");

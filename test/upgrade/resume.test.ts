@@ -76,7 +76,7 @@ describe.runIf(ok)("upgrade 16 → 17: the orchestrating process killed and resu
     expect(await upgradeLeftovers(green)).toEqual([]);
   });
 
-  test.each(["rollback-fenced", "rollback-switched"])("rollback killed at %s, the next rollback returns every write to blue", async (crashAt) => {
+  test.each(["rollback-fence-recorded", "rollback-fenced", "rollback-switched"])("rollback killed at %s, the next rollback returns every write to blue", async (crashAt) => {
     const { blue, green } = await bluegreen(16, 17);
     await seedApp(await blue.client(), 5, 50);
     const app = await appRole(blue, green);
