@@ -21,7 +21,7 @@ import { requestKey, type Reconciler, type Result } from "../../reconcile/index"
 import { setCondition } from "../../reconcile/conditions";
 import type { Informer } from "../../reconcile/internal/informer";
 import type { EventRecorder, EventSubject } from "../cluster/events";
-import { REPLICATION_USER } from "../cluster/objects";
+import { defaultBackupPrefix, REPLICATION_USER } from "../cluster/objects";
 
 /** A PostgresBackup as the informer holds it. */
 export interface PostgresBackupObject extends KubernetesObject {
@@ -67,9 +67,12 @@ export class BackupRefused extends Error {
   }
 }
 
-/** The key prefix of a cluster's backups: `spec.backup.destination.prefix`, else `<namespace>/<cluster>`. */
+/**
+ * The key prefix of a cluster's backups: `spec.backup.destination.prefix`, else the default the
+ * instances archive to ({@link defaultBackupPrefix}: one rule for the archive and the base backups).
+ */
 export function clusterBackupPrefix(namespace: string, cluster: string, spec: PostgresClusterSpec): string {
-  return spec.backup?.destination.prefix ?? `${namespace}/${cluster}`;
+  return spec.backup?.destination.prefix ?? defaultBackupPrefix(namespace, cluster);
 }
 
 /** The instance a backup is taken from: a ready replica when preferred and there is one, else the ready primary. */

@@ -176,8 +176,8 @@ export function desiredParameters(spec: PostgresClusterSpec): Record<string, str
 }
 
 /** `<namespace>/<cluster>`: the prefix of a destination that names none. */
-export function defaultBackupPrefix(cluster: Pick<ClusterObject, "metadata">): string {
-  return `${cluster.metadata.namespace}/${cluster.metadata.name}`;
+export function defaultBackupPrefix(namespace: string, cluster: string): string {
+  return `${namespace}/${cluster}`;
 }
 
 type StoreSpec = NonNullable<PostgresClusterSpec["backup"]>["destination"];
@@ -198,7 +198,7 @@ function storeCredentials(store: StoreSpec, idVar: string, secretVar: string): V
 
 /** The archive destination of a spec with `backup`, its prefix resolved (`<namespace>/<cluster>` by default). */
 export function backupDestination(cluster: Pick<ClusterObject, "metadata">, spec: PostgresClusterSpec): (StoreSpec & { prefix: string }) | undefined {
-  return spec.backup ? { ...spec.backup.destination, prefix: spec.backup.destination.prefix ?? defaultBackupPrefix(cluster) } : undefined;
+  return spec.backup ? { ...spec.backup.destination, prefix: spec.backup.destination.prefix ?? defaultBackupPrefix(cluster.metadata.namespace, cluster.metadata.name) } : undefined;
 }
 
 /** The recovery target as the instance manager reads it (JSON). */
