@@ -83,7 +83,7 @@ export function describeStep(step: UpgradeStep, inputs: UpgradeResourceInputs, s
       return "finalize: drop the rollback path and the upgrade's objects (no rollback afterwards)";
     case "rollback":
       return phaseRule(state?.phase ?? "new").rollback === "switch-back"
-        ? "rollback: fence green, wait until blue has all of green's writes, sync sequences, switch traffic back to blue"
+        ? "rollback: fence green, wait until blue has all of green's writes, sync sequences, switch traffic back to blue; green stays closed to logins"
         : "rollback: abort; drop the upgrade's slot, publication and subscription (blue serves as before)";
     default:
       return assertNever(step);

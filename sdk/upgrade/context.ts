@@ -124,7 +124,7 @@ export function describeSides(state: UpgradeState | undefined): { blue: string; 
     case "aborted":
       return { blue: "serving, upgrade objects removed", green: "not serving; holds a copy, no longer replicated" };
     case "rolled-back":
-      return { blue: "serving, with every write made on green", green: "not serving; no longer replicated" };
+      return { blue: "serving, with every write made on green", green: "not serving, closed to logins; no longer replicated" };
   }
 }
 

@@ -38,7 +38,10 @@ export async function abortUpgrade(ctx: RunContext): Promise<void> {
 
 /**
  * Rollback after the switch: fence green, wait until blue has every write green took, copy
- * sequences back, switch traffic to blue, unfence, drop the upgrade's objects.
+ * sequences back, switch traffic to blue, drop the upgrade's objects. Green stays closed to logins
+ * afterwards (as blue does after a forward switch): nothing replicates from it any more, so a
+ * client that still picks green (its connection in flight during the switch back, an old address
+ * cached) must be refused, not acknowledged and lost.
  * @throws {SetpointError} `UPGRADE_ROLLBACK_NOT_CAUGHT_UP` when blue does not confirm in time; traffic then stays on green, unfenced.
  */
 export async function rollbackAfterSwitch(ctx: RunContext): Promise<void> {
@@ -60,17 +63,7 @@ export async function rollbackAfterSwitch(ctx: RunContext): Promise<void> {
       if (r.fence === "switch") {
         await traffic!.pause({ timeoutMs: Math.max(1, r.deadline - Date.now()) });
       } else {
-        // Recorded before it is applied (so that a crash can always lift it): a resumed rollback
-        // applies the recorded fence again (idempotent) instead of trusting that the run that
-        // recorded it got as far as applying it.
-        let fence = ctx.state.fences.find((f) => f.side === "green");
-        if (!fence) {
-          fence = await planLoginFence(ctx.green, "green");
-          ctx.state.fences = [...ctx.state.fences, fence];
-          await ctx.save();
-          await ctx.checkpoint("rollback-fence-recorded");
-        }
-        await applyLoginFence(ctx.green, fence);
+        await fenceGreen(ctx, "rollback-fence-recorded");
       }
       await ctx.checkpoint("rollback-fenced");
       // The rollback path may not be subscribed yet when the run that switched was interrupted.
@@ -107,11 +100,30 @@ export async function rollbackAfterSwitch(ctx: RunContext): Promise<void> {
     }
   }
   if (r.fence === "switch") await traffic!.resume();
-  for (const f of ctx.state.fences.filter((x) => x.side === "green")) await liftLoginFence(ctx.green, f);
-  ctx.state.fences = ctx.state.fences.filter((x) => x.side !== "green");
+  // Never lifted after the switch back: a client that chose green before it and whose connection
+  // passes its CONNECT check after a lift would commit where nothing replicates any more (seen: one
+  // acknowledged write lost per such client). With a pausing switch green was not fenced yet:
+  // direct clients of green are closed out now, as blue's are after a forward switch.
+  await fenceGreen(ctx, "rollback-green-fence-recorded");
   await dropUpgradeObjects(ctx);
   ctx.state.phase = "rolled-back";
   await ctx.save();
+}
+
+/**
+ * Closes green to logins with the recorded fence, or plans and records one first (recorded before
+ * it is applied, so that a crash can always lift it). Applied again when already recorded
+ * (idempotent): the run that recorded it may have stopped before applying it.
+ */
+async function fenceGreen(ctx: RunContext, recorded: string): Promise<void> {
+  let fence = ctx.state.fences.find((f) => f.side === "green");
+  if (!fence) {
+    fence = await planLoginFence(ctx.green, "green");
+    ctx.state.fences = [...ctx.state.fences, fence];
+    await ctx.save();
+    await ctx.checkpoint(recorded);
+  }
+  await applyLoginFence(ctx.green, fence);
 }
 
 /** Finalize after the switch: drops the rollback path and the upgrade's objects. Blue stays closed to logins. */

@@ -72,6 +72,32 @@ export function startWriter(urls: Record<Side, string>, target: () => Side, tabl
   };
 }
 
+/**
+ * Connects to `url` and ends the session at once; the server's error text when the login is
+ * refused, null when it is accepted. What a client that still picks a retired side (its address
+ * cached, its connection in flight during the switch) would get.
+ */
+export async function loginError(url: string): Promise<string | null> {
+  const c = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  c.on("error", () => undefined);
+  try {
+    await c.connect();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  await c.end();
+  return null;
+}
+
+/** A session on `url`, ended when the test finishes (errors after the server ends it are ignored). */
+export async function loginSession(url: string): Promise<Client> {
+  const c = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  c.on("error", () => undefined);
+  await c.connect();
+  onTestFinished(() => c.end().catch(() => undefined));
+  return c;
+}
+
 /** Upgrade objects (slots, publications, subscriptions, sentinel schema) left in a database. */
 export async function upgradeLeftovers(db: TestDatabase): Promise<string[]> {
   const c = await db.client();

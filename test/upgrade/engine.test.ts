@@ -9,7 +9,7 @@ import { finalizeUpgrade, memoryStateStore, pgbouncerSwitch, planUpgrade, rollba
 import { bindToTest, startPgBouncer } from "../support/pgbouncer";
 import { eventually } from "../support/eventually";
 import { majors } from "../support/postgres";
-import { APP_SCHEMA, appRole, bluegreen, fileTrafficSwitch, seedApp, startWriter, upgradeLeftovers } from "../support/upgrade";
+import { APP_SCHEMA, appRole, bluegreen, fileTrafficSwitch, loginError, loginSession, seedApp, startWriter, upgradeLeftovers } from "../support/upgrade";
 
 const PAIRS: [PostgresMajor, PostgresMajor][] = [
   [16, 17],
@@ -127,6 +127,52 @@ describe.runIf(pairs.length > 0).each(pairs)("upgrade %i → %i", (from, to) => 
     expect(await upgradeLeftovers(green)).toEqual([]);
   });
 
+  test.skipIf(inject("pgbouncerMissing") !== null)("rollback through a real PgBouncer: the pause is the fence, no committed write is lost, and green is closed to direct clients after it", async () => {
+    const { blue, green } = await bluegreen(from, to);
+    await seedApp(await blue.client(), 5, 50);
+    const app = await appRole(blue, green);
+    const bouncer = bindToTest(
+      await startPgBouncer({ databases: { app: `host=127.0.0.1 port=${blue.server.port} dbname=${blue.name} user=postgres` } }),
+      { onTestFinished, onTestFailed },
+    );
+    const traffic = pgbouncerSwitch({
+      admin: bouncer.adminUrl,
+      databasesFile: bouncer.databasesFile,
+      databases: [
+        {
+          name: "app",
+          blue: { host: "127.0.0.1", port: blue.server.port, database: blue.name, user: "postgres" },
+          green: { host: "127.0.0.1", port: green.server.port, database: green.name, user: "postgres" },
+        },
+      ],
+    });
+    onTestFinished(() => traffic.close());
+    const store = memoryStateStore();
+    const options = { blue: blue.url, green: green.url, traffic, store, cutoverDeadlineMs: 20_000 };
+    expect((await runUpgrade(options)).state.phase).toBe("switched");
+    const pooled = bouncer.url("app");
+    const writer = startWriter({ blue: pooled, green: pooled }, () => "blue", "events", 1);
+    // A client of green that bypasses the pooler: the pause does not hold it.
+    const direct = await loginSession(app.green);
+    await eventually("writes through PgBouncer on green", async () => (await (await green.client()).query<{ n: number }>(`SELECT count(*)::int AS n FROM events`)).rows[0]!.n > 3, 30_000);
+    const rolled = await rollbackUpgrade(options);
+    expect(rolled.state.phase).toBe("rolled-back");
+    expect(rolled.state.rollback?.fence).toBe("switch");
+    expect(await traffic.current()).toBe("blue");
+    const stats = await writer.stop();
+    // The pause made clients wait: every transaction committed or never started.
+    expect(stats.failed).toBe(0);
+    const onBlue = new Set((await (await blue.client()).query<{ uid: string }>(`SELECT uid FROM events`)).rows.map((r) => Number(r.uid)));
+    expect(stats.committed.filter((u) => !onBlue.has(u))).toEqual([]);
+    expect(onBlue.size).toBe(stats.committed.length);
+    // Green is retired: the direct session was ended and a new login is refused, as blue's are
+    // after a forward switch (before, green stayed open and such a client's commits were lost).
+    await expect(direct.query("SELECT 1")).rejects.toThrow();
+    expect(await loginError(app.green)).toEqual(expect.stringMatching(/permission denied for database/));
+    expect(await upgradeLeftovers(blue)).toEqual([]);
+    expect(await upgradeLeftovers(green)).toEqual([]);
+  });
+
   test("rollback after the switch returns traffic to blue with every write green took, and leaves nothing behind", async () => {
     const { blue, green } = await bluegreen(from, to);
     await seedApp(await blue.client(), 10, 100);
@@ -159,6 +205,10 @@ describe.runIf(pairs.length > 0).each(pairs)("upgrade %i → %i", (from, to) => 
     expect(Number(next.rows[0]!.id)).toBeGreaterThan(Number(max.rows[0]!.n));
     const acl = await b.query<{ ok: boolean }>(`SELECT has_database_privilege('public', current_database(), 'CONNECT') AS ok`);
     expect(acl.rows[0]!.ok).toBe(true);
+    // Green stays closed to logins: a client that picked green before the switch back and connects
+    // after it (in flight, or an address cached) would commit where nothing replicates any more.
+    expect(await loginError(app.green)).toEqual(expect.stringMatching(/permission denied for database/));
+    expect(await loginError(app.blue)).toBeNull();
     expect(await upgradeLeftovers(blue)).toEqual([]);
     expect(await upgradeLeftovers(green)).toEqual([]);
     // A rolled-back upgrade does not start again; rolling back again has nothing to do.

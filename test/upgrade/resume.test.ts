@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, onTestFinished, test } from "vitest";
 import { fileStateStore, finalizeUpgrade, rollbackUpgrade, runUpgrade } from "../../sdk/upgrade/index";
 import { majors } from "../support/postgres";
-import { appRole, bluegreen, fileTrafficSwitch, seedApp, startWriter, upgradeLeftovers } from "../support/upgrade";
+import { appRole, bluegreen, fileTrafficSwitch, loginError, seedApp, startWriter, upgradeLeftovers } from "../support/upgrade";
 
 const root = resolve(__dirname, "../..");
 const ok = majors().includes(16) && majors().includes(17);
@@ -100,6 +100,9 @@ describe.runIf(ok)("upgrade 16 → 17: the orchestrating process killed and resu
     const onBlue = new Set((await b.query<{ uid: string }>(`SELECT uid FROM events`)).rows.map((r) => Number(r.uid)));
     expect(stats.committed.filter((u) => !onBlue.has(u))).toEqual([]);
     expect(onBlue.size).toBe(stats.committed.length);
+    // Green is retired and nothing replicates from it: a client that still picks it is refused
+    // (one whose connection was in flight during the switch back used to commit there, lost).
+    expect(await loginError(app.green)).toEqual(expect.stringMatching(/permission denied for database/));
     expect(await upgradeLeftovers(blue)).toEqual([]);
     expect(await upgradeLeftovers(green)).toEqual([]);
   });
