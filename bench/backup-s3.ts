@@ -1,10 +1,12 @@
-// `npm run bench:backup-s3 -- [--size-mb 256] [--major 17] [--json FILE] [--rpo-seconds 180] [--rpo-wal-kbps 512]`
+// `npm run bench:backup -- [--size-mb 256] [--major 15] [--runs 3] [--json FILE] [--rpo-seconds 180] [--rpo-wal-kbps 512]`
+// (also `npm run bench:backup-s3`)
 //
 // The S3 side of backups on a real SeaweedFS server (from `npm run toolchain`), on one source
 // loaded with --size-mb of table data (md5 text: compresses about like real rows):
-// - base backup into the bucket (BASE_BACKUP → gzip → multipart upload) against raw `pg_basebackup`
-//   to local disk (Debian's client of --major when installed: 15 on bookworm), the same backup
-//   extracted to local disk by Setpoint's client, and a plain `cp -a` of the data directory;
+// - base-backup throughput into the bucket against raw `pg_basebackup` to local disk (Debian's
+//   client of --major: 15 on bookworm, hence the default major) and against the S3 server's own
+//   ceiling (the same tar bytes uploaded by the AWS SDK), with and without gzip, --runs rounds
+//   interleaved (see measureBaseBackup; the JSON says what compression each side uses);
 // - WAL archive throughput: archiveWal on the server's own segments in-process, and the time of one
 //   `wal-cli archive` process (what archive_command pays per segment);
 // - restore: download + extract of the base backup, then recovery to the latest WAL and promotion;
@@ -16,34 +18,37 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSy
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
 import { Client } from "pg";
 import { takeBaseBackup } from "../sdk/backup/base-backup";
 import { restoreBackup } from "../sdk/backup/restore";
 import { openObjectStore } from "../sdk/backup/store";
 import { archiveWal } from "../sdk/backup/wal";
-import { extractTar, streamBaseBackup } from "../sdk/instance/basebackup";
+import { streamBaseBackup } from "../sdk/instance/basebackup";
 import { startEmbeddedPostgres } from "../sdk/postgres/embedded";
 import { isSupportedMajor } from "../sdk/postgres/versions";
 import { scratchDir, serverIdentity, startOnDataDir, waitForPromotion, walCli, writeStoreConfig } from "../test/support/backup";
 import { loadToolchain } from "../test/support/control-plane";
-import { startS3Server } from "../test/support/s3";
+import { startS3Server, type S3Server } from "../test/support/s3";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: {
     "size-mb": { type: "string", default: "256" },
-    major: { type: "string", default: "17" },
+    major: { type: "string", default: "15" },
     json: { type: "string" },
     "rpo-seconds": { type: "string", default: "180" },
     "rpo-wal-kbps": { type: "string", default: "512" },
+    runs: { type: "string", default: "3" },
   },
 });
 const sizeMb = Number(values["size-mb"]);
 const rpoSeconds = Number(values["rpo-seconds"]);
 const rpoWalKbps = Number(values["rpo-wal-kbps"]);
 const major = Number(values.major);
-if (!Number.isFinite(sizeMb) || sizeMb <= 0 || !isSupportedMajor(major) || !(rpoSeconds >= 0) || !(rpoWalKbps > 0)) {
-  console.error("usage: bench:backup-s3 -- [--size-mb N>0] [--major 14..18] [--json FILE] [--rpo-seconds N>=0] [--rpo-wal-kbps N>0]");
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1 || !Number.isFinite(sizeMb) || sizeMb <= 0 || !isSupportedMajor(major) || !(rpoSeconds >= 0) || !(rpoWalKbps > 0)) {
+  console.error("usage: bench:backup -- [--size-mb N>0] [--major 14..18] [--runs N>=1] [--json FILE] [--rpo-seconds N>=0] [--rpo-wal-kbps N>0]");
   process.exit(2);
 }
 
@@ -102,49 +107,7 @@ async function main(): Promise<void> {
     console.log(`WAL archive: ${JSON.stringify(result.walArchive)}`);
 
     const source = { host: server.host, port: server.port, user: "postgres" };
-    // Base backup into S3.
-    t = Date.now();
-    const taken = await takeBaseBackup(store, { source });
-    const s3Seconds = secs(t);
-    // The reference: pg_basebackup (Debian's client of this major, when installed) to local disk,
-    // streaming its WAL (-X stream): with -X none the server waits until the backup's last segment
-    // is archived, which measures the archive's backlog, not the copy.
-    const reference = `/usr/lib/postgresql/${major}/bin/pg_basebackup`;
-    let pgBasebackupSeconds: number | undefined;
-    if (existsSync(reference)) {
-      const target = mkdtempSync(join(tmpdir(), "setpoint-bench-pgbb-"));
-      t = Date.now();
-      const r = spawnSync(reference, ["-D", join(target, "data"), "-X", "stream", "--checkpoint=fast", "--no-sync", "--no-manifest", "-Fp", "-d", `host=${server.host} port=${server.port} user=postgres`], { encoding: "utf8" });
-      pgBasebackupSeconds = secs(t);
-      rmSync(target, { recursive: true, force: true });
-      if (r.status !== 0) throw new Error(`pg_basebackup failed: ${r.stderr}`);
-    }
-    // The same backup to local disk: no compression, no network.
-    const local = mkdtempSync(join(tmpdir(), "setpoint-bench-local-"));
-    t = Date.now();
-    await streamBaseBackup({ source, wal: false }, async (archive, data) => {
-      await extractTar(data, join(local, archive.tablespace ?? "data"));
-    });
-    const localSeconds = secs(t);
-    rmSync(local, { recursive: true, force: true });
-    // A plain copy of the data directory.
-    const copy = mkdtempSync(join(tmpdir(), "setpoint-bench-cp-"));
-    t = Date.now();
-    spawnSync("cp", ["-a", join(server.dir, "data"), join(copy, "data")]);
-    const cpSeconds = secs(t);
-    rmSync(copy, { recursive: true, force: true });
-    const bytes = taken.manifest.bytes;
-    result.baseBackup = {
-      bytes,
-      storedBytes: taken.manifest.storedBytes,
-      s3: { seconds: s3Seconds, mbPerSecond: mbps(bytes, s3Seconds) },
-      localDisk: { seconds: localSeconds, mbPerSecond: mbps(bytes, localSeconds) },
-      cp: { seconds: cpSeconds, mbPerSecond: mbps(bytes, cpSeconds) },
-      s3VsLocalDisk: Math.round((localSeconds / s3Seconds) * 100) / 100,
-      ...(pgBasebackupSeconds === undefined
-        ? { pgBasebackup: `not measured: ${reference} is not installed (Debian ships pg_basebackup 15 only; run with --major 15)` }
-        : { pgBasebackup: { seconds: pgBasebackupSeconds, mbPerSecond: mbps(bytes, pgBasebackupSeconds) }, s3VsPgBasebackup: Math.round((pgBasebackupSeconds / s3Seconds) * 100) / 100 }),
-    };
+    result.baseBackup = await measureBaseBackup(source, server.host, server.port, s3, bucket, runs);
     console.log(`base backup: ${JSON.stringify(result.baseBackup)}`);
 
     // Restore to the latest point: wait for the backup's WAL, download + extract, then recovery.
@@ -158,7 +121,8 @@ async function main(): Promise<void> {
     const dest = scratchDir(major);
     const id = serverIdentity(major);
     t = Date.now();
-    const restored = await restoreBackup(store, { target: { kind: "latest" }, dataDir: join(dest.dir, "data"), restoreCommand: `${walCli(config)} restore %f %p`, ...(id ? { owner: id } : {}) });
+    const restoreFrom = (result.baseBackup as { restoreFrom: string }).restoreFrom;
+    const restored = await restoreBackup(store, { target: { kind: "latest" }, backupId: restoreFrom, dataDir: join(dest.dir, "data"), restoreCommand: `${walCli(config)} restore %f %p`, ...(id ? { owner: id } : {}) });
     const fetchSeconds = secs(t);
     const recoveryStart = Date.now();
     const started = await startOnDataDir(major, join(dest.dir, "data"));
@@ -167,6 +131,7 @@ async function main(): Promise<void> {
     await started.stop();
     dest.remove();
     result.restore = {
+      backup: `${restoreFrom} (compression none, the default)`,
       bytes: restored.bytes,
       segments: restored.plan.segments,
       downloadExtractSeconds: fetchSeconds,
@@ -189,6 +154,120 @@ async function main(): Promise<void> {
   const json = JSON.stringify(result, null, 2);
   console.log(json);
   if (values.json) writeFileSync(values.json, `${json}\n`);
+}
+
+/**
+ * Base-backup throughput, `runs` rounds in alternating order so that load on the shared machine
+ * falls on every side alike (medians reported, every sample kept):
+ * - `pgBasebackup`: raw `pg_basebackup -Fp -X stream` to local disk (no compression; Debian's
+ *   client of this major): the issue's reference;
+ * - `s3Ceiling`: the same tar bytes (captured in memory first) uploaded by the AWS SDK as one
+ *   multipart object, 16 MiB parts, 4 in flight: what this S3 server takes at best, no
+ *   PostgreSQL, no hashing, no compression;
+ * - `setpoint`: takeBaseBackup with its defaults (stored as it is: no compression);
+ * - `setpointGzip`: takeBaseBackup with `compression: "gzip"` (level 1, 8 MiB members on min(4, cores) threads).
+ * Throughput is always tar bytes (uncompressed) per second.
+ */
+async function measureBaseBackup(source: { host: string; port: number; user: string }, host: string, port: number, s3: S3Server, bucket: string, rounds: number): Promise<Record<string, unknown>> {
+  const reference = `/usr/lib/postgresql/${major}/bin/pg_basebackup`;
+  const hasReference = existsSync(reference);
+  const store = openObjectStore(s3.store(bucket, "source"));
+  const client = new S3Client({ endpoint: s3.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, requestChecksumCalculation: "WHEN_REQUIRED" });
+  // The main archive's tar, as the server sends it, for the ceiling's upload.
+  const chunks: Buffer[] = [];
+  await streamBaseBackup({ source, wal: false }, async (archive, data) => {
+    for await (const chunk of data) if (archive.tablespace === null) chunks.push(chunk);
+  });
+  const tar = Buffer.concat(chunks);
+  chunks.length = 0;
+  const sides = ["pgBasebackup", "s3Ceiling", "setpoint", "setpointGzip"].filter((x) => hasReference || x !== "pgBasebackup");
+  const samples: { side: string; round: number; seconds: number; bytes: number; storedBytes?: number; loadAverage: number }[] = [];
+  let restoreFrom = "";
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
+      for (const side of order) {
+        const loadAverage = loadavg()[0]!;
+        const t = Date.now();
+        let bytes = tar.length;
+        let storedBytes: number | undefined;
+        if (side === "pgBasebackup") {
+          const target = mkdtempSync(join(tmpdir(), "setpoint-bench-pgbb-"));
+          const r = spawnSync(reference, ["-D", join(target, "data"), "-X", "stream", "--checkpoint=fast", "--no-sync", "--no-manifest", "-Fp", "-d", `host=${host} port=${port} user=postgres`], { encoding: "utf8" });
+          const s = secs(t);
+          bytes = Number(spawnSync("du", ["-sb", "--exclude=pg_wal", join(target, "data")], { encoding: "utf8" }).stdout.split("\t")[0]);
+          rmSync(target, { recursive: true, force: true });
+          if (r.status !== 0) throw new Error(`pg_basebackup failed: ${r.stderr}`);
+          samples.push({ side, round, seconds: s, bytes, loadAverage });
+          console.log(`round ${round + 1} ${side.padEnd(13)} ${s.toFixed(1)} s ${mbps(bytes, s)} MB/s (load ${loadAverage.toFixed(1)})`);
+          continue;
+        }
+        if (side === "s3Ceiling") {
+          await rawUpload(client, bucket, `ceiling/${round}.tar`, tar);
+        } else {
+          const taken = await takeBaseBackup(store, { source, ...(side === "setpointGzip" ? { compression: "gzip" as const } : {}) });
+          bytes = taken.manifest.bytes;
+          storedBytes = taken.manifest.storedBytes;
+          if (side === "setpoint") restoreFrom = taken.manifest.id;
+        }
+        const s = secs(t);
+        samples.push({ side, round, seconds: s, bytes, ...(storedBytes === undefined ? {} : { storedBytes }), loadAverage });
+        console.log(`round ${round + 1} ${side.padEnd(13)} ${s.toFixed(1)} s ${mbps(bytes, s)} MB/s (load ${loadAverage.toFixed(1)})`);
+        await new Promise((r) => setTimeout(r, 1100)); // backup ids are unique to the second
+      }
+    }
+  } finally {
+    store.close();
+    client.destroy();
+  }
+  const median = (side: string): number | undefined => {
+    const xs = samples.filter((x) => x.side === side).map((x) => x.bytes / 1e6 / x.seconds).sort((a, b) => a - b);
+    return xs.length === 0 ? undefined : Math.round(xs[Math.floor(xs.length / 2)]! * 10) / 10;
+  };
+  const m = Object.fromEntries(sides.map((x) => [x, median(x)])) as Record<string, number | undefined>;
+  const ratio = (a: string, b: string): number | undefined => (m[a] === undefined || m[b] === undefined ? undefined : Math.round((m[a]! / m[b]!) * 100) / 100);
+  return {
+    tarBytes: tar.length,
+    rounds,
+    compression: {
+      pgBasebackup: hasReference ? "none: plain format (-Fp) to local disk, -X stream, --no-sync" : `not measured: ${reference} is not installed (Debian ships pg_basebackup 15 only; run with --major 15)`,
+      s3Ceiling: "none: the same tar bytes from memory, one multipart upload (16 MiB parts, 4 in flight), AWS SDK",
+      setpoint: "none (the default): tar stored as it is, sha256 of the tar, 16 MiB parts, 4 in flight",
+      setpointGzip: "gzip level 1 in 8 MiB members on min(4, cores) threads, sha256 of the tar, 16 MiB parts, 4 in flight",
+    },
+    medianMBps: m,
+    ratios: {
+      setpointVsPgBasebackup: ratio("setpoint", "pgBasebackup"),
+      setpointVsS3Ceiling: ratio("setpoint", "s3Ceiling"),
+      s3CeilingVsPgBasebackup: ratio("s3Ceiling", "pgBasebackup"),
+      setpointGzipVsPgBasebackup: ratio("setpointGzip", "pgBasebackup"),
+      setpointGzipVsS3Ceiling: ratio("setpointGzip", "s3Ceiling"),
+    },
+    target: "setpoint >= 0.8 x pgBasebackup",
+    restoreFrom,
+    samples: samples.map((x) => ({ ...x, seconds: Math.round(x.seconds * 100) / 100, loadAverage: Math.round(x.loadAverage * 10) / 10 })),
+  };
+}
+
+/** One multipart upload of `body` with the AWS SDK: 16 MiB parts, 4 in flight. */
+async function rawUpload(client: S3Client, bucket: string, key: string, body: Buffer): Promise<void> {
+  const part = 16 * 1024 * 1024;
+  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const count = Math.ceil(body.length / part);
+  const parts: { ETag: string; PartNumber: number }[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < count) {
+        const n = next++;
+        const data = body.subarray(n * part, Math.min(body.length, (n + 1) * part));
+        const r = await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n + 1, Body: data, ContentLength: data.length }));
+        parts.push({ ETag: r.ETag ?? "", PartNumber: n + 1 });
+      }
+    }),
+  );
+  parts.sort((a, b) => a.PartNumber - b.PartNumber);
+  await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }));
 }
 
 /**

@@ -1,4 +1,4 @@
-// `npm run bench:backup -- [--size-mb 1024] [--runs 3] [--major 15] [--json FILE]`
+// `npm run bench:clone -- [--size-mb 1024] [--runs 3] [--major 15] [--json FILE]`
 //
 // Base-backup throughput of Setpoint's own client (sdk/instance/basebackup.ts, the BASE_BACKUP
 // replication command) against PostgreSQL's `pg_basebackup` on the same server and data, both
@@ -33,7 +33,7 @@ const sizeMb = Number(values["size-mb"]);
 const runs = Number(values.runs);
 const majorArg = Number(values.major);
 if (!Number.isFinite(sizeMb) || sizeMb <= 0 || !Number.isInteger(runs) || runs < 1 || !isSupportedMajor(majorArg)) {
-  console.error("usage: bench:backup -- [--size-mb N>0] [--runs N>=1] [--major 14..18] [--json FILE]");
+  console.error("usage: bench:clone -- [--size-mb N>0] [--runs N>=1] [--major 14..18] [--json FILE]");
   process.exit(2);
 }
 const major = majorArg;
@@ -43,7 +43,7 @@ function pgBasebackup(): string {
   if (!existsSync(path)) {
     const r = spawnSync("sh", ["-c", `apt-get install -y --no-install-recommends postgresql-client-${major} >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y --no-install-recommends postgresql-client-${major} >/dev/null)`], { stdio: "inherit" });
     if (r.status !== 0 || !existsSync(path)) {
-      console.error(`bench:backup needs pg_basebackup ${major} (Debian postgresql-client-${major}) as the reference; install it or pick --major with a Debian client`);
+      console.error(`bench:clone needs pg_basebackup ${major} (Debian postgresql-client-${major}) as the reference; install it or pick --major with a Debian client`);
       process.exit(2);
     }
   }

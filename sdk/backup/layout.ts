@@ -3,7 +3,8 @@
  *
  *   <prefix>/wal/<TTTTTTTT>/<walfile>.gz      every WAL file of timeline T: segments, .partial,
  *                                              .backup history files and T's .history file
- *   <prefix>/base/<id>/<archive>.tar.gz        one base backup's tar archives (data, per tablespace)
+ *   <prefix>/base/<id>/<archive>.tar[.gz]      one base backup's tar archives (data, per tablespace),
+ *                                              gzip-compressed or not (the manifest says which)
  *   <prefix>/base/<id>/backup.json             its manifest, written last: present = complete
  *
  * and the WAL file naming and LSN arithmetic PostgreSQL uses.
@@ -19,7 +20,7 @@ export const META = {
   sha256: "setpoint-sha256",
   /** Size in bytes of the uncompressed content. */
   size: "setpoint-size",
-  /** How the content is compressed: `gzip`. */
+  /** How the content is compressed: `gzip` or `none`. */
   compression: "setpoint-compression",
 } as const;
 
@@ -105,9 +106,12 @@ export function manifestKey(backupId: string): string {
   return `${BASE_PREFIX}${backupId}/backup.json`;
 }
 
+/** How a base backup's tar archive is stored: as it is, or gzip-compressed (possibly in several members). */
+export type ArchiveCompression = "none" | "gzip";
+
 /** Key of one of a base backup's tar archives: `data` for the main directory, else the tablespace OID. */
-export function archiveKey(backupId: string, tablespace: string | null): string {
-  return `${BASE_PREFIX}${backupId}/${tablespace ?? "data"}.tar.gz`;
+export function archiveKey(backupId: string, tablespace: string | null, compression: ArchiveCompression = "gzip"): string {
+  return `${BASE_PREFIX}${backupId}/${tablespace ?? "data"}.tar${compression === "gzip" ? ".gz" : ""}`;
 }
 
 /** A backup id from its start time: `20261205T194501Z` (sortable; unique to the second). */

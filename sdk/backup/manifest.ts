@@ -1,5 +1,11 @@
 import { z } from "zod";
-import { FORMAT_VERSION, isBackupId } from "./layout";
+import { isBackupId, type ArchiveCompression } from "./layout";
+
+/**
+ * Version of the manifest written now. 2 added `archives[].compression` (format 1 archives are all
+ * gzip); a reader of format 1 only refuses a format 2 manifest instead of misreading its archives.
+ */
+export const MANIFEST_FORMAT = 2;
 
 /** One tar archive of a base backup, as stored. */
 export interface ManifestArchive {
@@ -15,6 +21,8 @@ export interface ManifestArchive {
   storedBytes: number;
   /** sha256 (hex) of the uncompressed tar. */
   sha256: string;
+  /** How the archive is stored (format 1 manifests: always gzip, and the field is absent). */
+  compression: ArchiveCompression;
 }
 
 /**
@@ -22,7 +30,8 @@ export interface ManifestArchive {
  * backup without one is incomplete and never used.
  */
 export interface BackupManifest {
-  format: typeof FORMAT_VERSION;
+  /** 1 (every archive gzip) or 2 (per-archive `compression`); written as {@link MANIFEST_FORMAT}. */
+  format: 1 | typeof MANIFEST_FORMAT;
   /** Backup id (its start time, `20261205T194501Z`). */
   id: string;
   /** Label given to the server. */
@@ -57,7 +66,7 @@ const lsn = z.string().regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i);
 const wal = z.string().regex(/^[0-9A-F]{24}$/);
 
 const manifestSchema = z.object({
-  format: z.literal(FORMAT_VERSION),
+  format: z.union([z.literal(1), z.literal(MANIFEST_FORMAT)]),
   id: z.string().refine(isBackupId, "not a backup id"),
   label: z.string(),
   serverVersionNum: z.number().int().positive(),
@@ -81,6 +90,7 @@ const manifestSchema = z.object({
         bytes: z.number().int().nonnegative(),
         storedBytes: z.number().int().nonnegative(),
         sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        compression: z.enum(["none", "gzip"]).optional(),
       }),
     )
     .min(1),
@@ -103,5 +113,9 @@ export function parseManifest(text: string): { manifest: BackupManifest } | { pr
     const issue = r.error.issues[0]!;
     return { problem: `backup.json: ${issue.path.join(".") || "(root)"}: ${issue.message}` };
   }
-  return { manifest: r.data as BackupManifest };
+  const m = r.data;
+  if (m.format === 1 && m.archives.some((a) => a.compression !== undefined)) return { problem: "backup.json: a format 1 manifest names an archive's compression (only format 2 does)" };
+  if (m.format === MANIFEST_FORMAT && m.archives.some((a) => a.compression === undefined)) return { problem: "backup.json: a format 2 manifest must name each archive's compression" };
+  // Format 1 archives are gzip: the field is filled in, so readers need not know the format.
+  return { manifest: { ...m, archives: m.archives.map((a) => ({ ...a, compression: a.compression ?? "gzip" })) } as BackupManifest };
 }

@@ -203,18 +203,9 @@ export async function restoreBackup(store: ObjectStore, options: RestoreOptions)
       const object = await store.stream(archive.key);
       if (object === undefined) throw new BackupError("BACKUP_NOT_FOUND", `archive ${archive.key} of base backup ${plan.backup.id} is missing from s3://${store.bucket}`, { ...where(store), object: archive.key });
       const hash = createHash("sha256");
-      const gunzip = createGunzip();
-      const source = object.body;
-      void (async () => {
-        try {
-          for await (const chunk of source) if (!gunzip.write(chunk)) await new Promise((r) => gunzip.once("drain", r));
-          gunzip.end();
-        } catch (err) {
-          gunzip.destroy(err as Error);
-        }
-      })();
+      const tar = archive.compression === "none" ? object.body : gunzipped(object.body);
       const hashed = (async function* () {
-        for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+        for await (const chunk of tar) {
           hash.update(chunk);
           yield chunk;
         }
@@ -280,4 +271,18 @@ export function recoveryFailure(log: string): string | undefined {
   if (fatal !== undefined) return fatal.replace(/^.*FATAL:\s+/, "");
   const failed = lines.find((l) => /FATAL:.*recovery/i.test(l));
   return failed?.replace(/^.*FATAL:\s+/, "");
+}
+
+/** The gunzipped content of a stream (every gzip member of it, in order). */
+function gunzipped(source: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  const gunzip = createGunzip();
+  void (async () => {
+    try {
+      for await (const chunk of source) if (!gunzip.write(chunk)) await new Promise((r) => gunzip.once("drain", r));
+      gunzip.end();
+    } catch (err) {
+      gunzip.destroy(err as Error);
+    }
+  })();
+  return gunzip as AsyncIterable<Buffer>;
 }

@@ -29,7 +29,7 @@ function backup(daysAgo: number, start: number, timeline = 1, usable = true): Ca
     bytes: 100,
     storedBytes: 50,
     walIncluded: false,
-    archives: [{ tablespace: null, key: archiveKey(id, null), bytes: 100, storedBytes: 50, sha256: "0".repeat(64) }],
+    archives: [{ tablespace: null, key: archiveKey(id, null), bytes: 100, storedBytes: 50, sha256: "0".repeat(64), compression: "gzip" }],
   };
   return usable ? { id, manifest, usable: true, recoverableFrom: manifest.endTime } : { id, manifest, usable: false, problem: "WAL missing" };
 }

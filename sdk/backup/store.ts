@@ -30,7 +30,7 @@ export interface ObjectStore {
   /** Writes a whole object. */
   put(key: string, body: Buffer, metadata: Record<string, string>): Promise<void>;
   /** Writes an object of unknown length from a stream (multipart); returns its size in bytes. */
-  upload(key: string, body: AsyncIterable<Buffer>, metadata: Record<string, string>): Promise<number>;
+  upload(key: string, body: AsyncIterable<Buffer>, metadata: Record<string, string>, options?: UploadOptions): Promise<number>;
   /** Reads a whole object, or undefined when there is none at `key`. */
   get(key: string): Promise<{ body: Buffer; info: ObjectInfo } | undefined>;
   /** Streams an object, or undefined when there is none at `key`. */
@@ -45,11 +45,19 @@ export interface ObjectStore {
   close(): void;
 }
 
-/** Size of each part of a multipart upload (S3's minimum is 5 MiB). */
-const PART_BYTES = 16 * 1024 * 1024;
+/** How {@link ObjectStore.upload} splits a stream into the parts of a multipart upload. */
+export interface UploadOptions {
+  /** Bytes per part (S3: 5 MiB to 5 GiB; at most 10 000 parts, so 16 MiB allows 160 GB). @default 16 MiB */
+  partBytes?: number;
+  /** Parts sent at once; reading the next part waits while this many are in flight. @default 4 */
+  partsInFlight?: number;
+}
 
-/** Parts of one multipart upload sent at once. */
-const PARTS_IN_FLIGHT = 2;
+const MIB = 1024 * 1024;
+/** Default part size of a multipart upload (S3's minimum is 5 MiB). */
+export const DEFAULT_PART_BYTES = 16 * MIB;
+/** Default number of parts of one multipart upload sent at once. */
+export const DEFAULT_PARTS_IN_FLIGHT = 4;
 
 /**
  * Opens an S3-compatible bucket with `@aws-sdk/client-s3`. Credentials are resolved now (from the
@@ -108,7 +116,13 @@ export function openObjectStore(options: ObjectStoreOptions): ObjectStore {
         throw fail(err, "write", key);
       }
     },
-    async upload(key, body, metadata) {
+    async upload(key, body, metadata, uploadOptions = {}) {
+      const partBytes = uploadOptions.partBytes ?? DEFAULT_PART_BYTES;
+      const partsInFlight = uploadOptions.partsInFlight ?? DEFAULT_PARTS_IN_FLIGHT;
+      if (!Number.isInteger(partBytes) || partBytes < 5 * MIB || partBytes > 5 * 1024 * MIB) {
+        throw new RangeError(`partBytes must be an integer from 5 MiB to 5 GiB (S3's limits), got ${String(partBytes)}`);
+      }
+      if (!Number.isInteger(partsInFlight) || partsInFlight < 1) throw new RangeError(`partsInFlight must be a positive integer, got ${String(partsInFlight)}`);
       let uploadId: string | undefined;
       let total = 0;
       // Parts in flight at once: reading and compressing the next part overlaps the upload of the last.
@@ -135,14 +149,14 @@ export function openObjectStore(options: ObjectStoreOptions): ObjectStore {
             .catch((err: unknown) => void (failure ??= err))
             .finally(() => inFlight.delete(sending));
           inFlight.add(sending);
-          while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+          while (inFlight.size >= partsInFlight) await Promise.race(inFlight);
           if (failure !== undefined) throw failure;
         };
         for await (const chunk of body) {
           pending.push(chunk);
           pendingBytes += chunk.length;
           total += chunk.length;
-          if (pendingBytes >= PART_BYTES) await flush();
+          if (pendingBytes >= partBytes) await flush();
         }
         if (uploadId === undefined) {
           // Small enough for one request.

@@ -69,7 +69,8 @@ describe.skipIf(tc.skip !== undefined).each(majors())("point-in-time recovery fr
         }
       })();
       await until("rows before the backup", async () => next > 100);
-      const taken = await takeBaseBackup(store, { source: { host: source.host, port: source.port, user: "postgres" } });
+      // gzip in blocks of 1 MiB on 2 threads: the archive is many gzip members, which the restore reads whole.
+      const taken = await takeBaseBackup(store, { source: { host: source.host, port: source.port, user: "postgres" }, compression: "gzip", gzipThreads: 2, gzipBlockBytes: 1024 * 1024 });
       backup = taken.manifest;
       const atBackup = next;
       await until("rows after the backup", async () => next > atBackup + 100);
@@ -114,7 +115,7 @@ describe.skipIf(tc.skip !== undefined).each(majors())("point-in-time recovery fr
     const [b] = catalog.backups;
     expect(b).toMatchObject({ usable: true, recoverableFrom: backup.endTime });
     expect(b!.manifest).toMatchObject({ timeline: 1, walIncluded: false, startLsn: backup.startLsn, endLsn: backup.endLsn });
-    expect(b!.manifest!.archives[0]).toMatchObject({ tablespace: null, key: `base/${backup.id}/data.tar.gz` });
+    expect(b!.manifest!.archives[0]).toMatchObject({ tablespace: null, key: `base/${backup.id}/data.tar.gz`, compression: "gzip" });
     expect(b!.manifest!.archives[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(b!.manifest!.bytes).toBeGreaterThan(b!.manifest!.storedBytes);
     expect(b!.recoverableUntil! > target.toISOString()).toBe(true);

@@ -71,7 +71,8 @@ describe.skipIf(tc.skip !== undefined).each(majors())("retention on PostgreSQL %
       for (let i = 0; i < 3; i++) {
         await batch();
         rowsAt.push(totalRows);
-        backups.push((await takeBaseBackup(store, { source: { host: source.host, port: source.port, user: "postgres" } })).manifest);
+        // Stored as they are (the default) and gzip-compressed, alternately: restoring each kept backup reads both.
+        backups.push((await takeBaseBackup(store, { source: { host: source.host, port: source.port, user: "postgres" }, ...(i === 1 ? { compression: "gzip" as const } : {}) })).manifest);
         await sleep(1100); // backup ids are unique to the second
       }
       await batch();

@@ -35,15 +35,22 @@ describe.skipIf(tc.skip !== undefined)("S3 harness (SeaweedFS)", () => {
       const listed = [];
       for await (const o of store.list("a/")) listed.push(o.key);
       expect(listed).toEqual(["a/b"]);
-      // A stream of unknown length goes up in 16 MiB parts, two at a time, and comes back whole and in order.
+      // A stream of unknown length goes up in 16 MiB parts, four at a time, and comes back whole and in order.
       const big = randomBytes(40 * 1024 * 1024 + 123);
-      const chunks = (async function* () {
-        for (let at = 0; at < big.length; at += 1_000_000) yield big.subarray(at, Math.min(at + 1_000_000, big.length));
-      })();
-      expect(await store.upload("big", chunks, { "setpoint-x": "2" })).toBe(big.length);
+      const chunks = (): AsyncIterable<Buffer> =>
+        (async function* () {
+          for (let at = 0; at < big.length; at += 1_000_000) yield big.subarray(at, Math.min(at + 1_000_000, big.length));
+        })();
+      expect(await store.upload("big", chunks(), { "setpoint-x": "2" })).toBe(big.length);
       const back = await store.get("big");
       expect(back?.body.equals(big)).toBe(true);
       expect(back?.info.metadata["setpoint-x"]).toBe("2");
+      // Smaller parts, more in flight (parts finish out of order; the object is still in order).
+      expect(await store.upload("big5", chunks(), {}, { partBytes: 5 * 1024 * 1024, partsInFlight: 8 })).toBe(big.length);
+      expect((await store.get("big5"))?.body.equals(big)).toBe(true);
+      await expect(store.upload("bad", chunks(), {}, { partBytes: 1024 })).rejects.toThrow(/partBytes must be an integer from 5 MiB to 5 GiB/);
+      await expect(store.upload("bad", chunks(), {}, { partsInFlight: 0 })).rejects.toThrow(/partsInFlight must be a positive integer/);
+      expect(await store.head("bad")).toBeUndefined();
       store.close();
 
       const wrong = openObjectStore({ ...s3.store("good"), credentials: { kind: "static", accessKeyId: s3.accessKeyId, secretAccessKey: "not-the-secret" } });

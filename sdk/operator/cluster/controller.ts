@@ -77,6 +77,7 @@ import {
   superuserSecret,
   type ClusterObject,
 } from "./objects";
+import type { ClusterMetrics } from "./metrics";
 import { archiveFailureMessage, archiveFailureReason, statusFor, type InstanceObservation, type Observation } from "./status";
 import { sameStore } from "../../instance/backup";
 import { syncRoles } from "./roles-sync";
@@ -138,6 +139,8 @@ export interface PostgresClusterDeps {
   readonly probe?: (host: string, password: string, timeoutMs: number) => Promise<InstanceProbe>;
   /** Timeout of each instance probe and bootstrap connection. @default 3000 ms */
   readonly probeTimeoutMs?: number;
+  /** Where the primary's archiver is exported (`setpoint_backup_*` on the operator's /metrics). */
+  readonly metrics?: ClusterMetrics;
   /** Look again this soon while the cluster is not Ready. @default 2000 ms */
   readonly progressRequeueMs?: number;
   /** Look again this often once settled (health). @default 30_000 ms */
@@ -226,7 +229,10 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
   const timeoutMs = deps.probeTimeoutMs ?? 3000;
   return async (ctx: ReconcileContext, req: Request): Promise<Result> => {
     const obj = deps.clusters.get(requestKey(req));
-    if (obj === undefined || obj.metadata?.deletionTimestamp) return {}; // gone or going: the garbage collector takes the children
+    if (obj === undefined || obj.metadata?.deletionTimestamp) {
+      deps.metrics?.forgetCluster(req.namespace, req.name);
+      return {}; // gone or going: the garbage collector takes the children
+    }
     const generation = obj.metadata?.generation ?? 0;
     const cluster = obj as ClusterObject & PostgresClusterObject;
     let spec: PostgresClusterSpec;
@@ -808,6 +814,8 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     if (rejected.length > 0 && topology === undefined) topology = { reason: "InvalidParameter", message: `PostgreSQL refused: ${[...new Set(rejected)].join("; ")}` };
     // Backups: the primary's archiver (spec.backup), and a restore bootstrap that failed (its container's termination message).
     const archive = spec.backup && primaryProbe?.reachable && !primaryProbe.inRecovery ? primaryProbe.archive : undefined;
+    // Exported as it is observed; without spec.backup or a primary to ask, the series go (no stale lag).
+    deps.metrics?.archive(req.namespace, req.name, archive);
     if (archive?.failing && archive.lastFailedWal !== obj.status?.backup?.lastFailedWal) event("Warning", archiveFailureReason(archive), archiveFailureMessage(archive));
     const restoreFailure = spec.bootstrap.recovery && !bootstrapped ? terminationMessage(pods.get(primary)) : undefined;
     const backupProblem = restoreFailure ? { reason: "RestoreFailed", message: `restoring from s3://${spec.bootstrap.recovery!.source.bucket}/${spec.bootstrap.recovery!.source.prefix ?? ""} failed: ${restoreFailure}` } : undefined;

@@ -16,6 +16,7 @@
  */
 import type { Logger, Request } from "../../reconcile/index";
 import { withClient, type InstanceTarget } from "./instance-sql";
+import type { ClusterMetrics } from "./metrics";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -52,11 +53,23 @@ export function bytesQuantity(bytes: number): string {
 
 /** Bytes of an instance's data directory that PostgreSQL accounts for: every database plus pg_wal. */
 export async function measureDataBytes(t: InstanceTarget): Promise<number> {
+  return (await measureDisk(t)).usedBytes;
+}
+
+/** One measurement of an instance's disk: what {@link measureDataBytes} counts, and of it pg_wal. */
+export interface DiskMeasurement {
+  readonly usedBytes: number;
+  readonly walBytes: number;
+}
+
+/** {@link DiskMeasurement} of an instance, in one query. */
+export async function measureDisk(t: InstanceTarget): Promise<DiskMeasurement> {
   return withClient(t, async (c) => {
-    const r = await c.query<{ used: string }>(
-      "select ((select coalesce(sum(pg_database_size(oid)), 0) from pg_database) + (select coalesce(sum(size), 0) from pg_ls_waldir()))::bigint::text as used",
+    const r = await c.query<{ db: string; wal: string }>(
+      "select (select coalesce(sum(pg_database_size(oid)), 0) from pg_database)::bigint::text as db, (select coalesce(sum(size), 0) from pg_ls_waldir())::bigint::text as wal",
     );
-    return Number(r.rows[0]!.used);
+    const wal = Number(r.rows[0]!.wal);
+    return { usedBytes: Number(r.rows[0]!.db) + wal, walBytes: wal };
   });
 }
 
@@ -67,6 +80,8 @@ export interface DiskTarget {
   /** The instance (pod and claim) name. */
   readonly instance: string;
   readonly host: string;
+  /** @default POSTGRES_PORT (every instance pod's) */
+  readonly port?: number;
   /** The size its claim asks for, in bytes. */
   readonly requestedBytes: number;
   /** `spec.storage.autoGrow.thresholdPercent`, when auto-grow is on. */
@@ -78,6 +93,8 @@ export interface DiskTarget {
 /** The latest sample of one instance. */
 export interface DiskSample {
   readonly usedBytes: number;
+  /** Of `usedBytes`, pg_wal's (when the measurement tells it apart). */
+  readonly walBytes?: number;
   readonly at: Date;
 }
 
@@ -87,8 +104,10 @@ export interface DiskCollectorOptions {
   readonly targets: () => readonly DiskTarget[];
   /** Called with a cluster whose instance crossed its threshold upwards, or was measured for the first time. */
   readonly enqueue: (req: Request) => void;
-  /** How one instance is measured. @default {@link measureDataBytes} */
-  readonly measure?: (t: InstanceTarget) => Promise<number>;
+  /** How one instance is measured: bytes in use, or those and pg_wal's. @default {@link measureDisk} */
+  readonly measure?: (t: InstanceTarget) => Promise<number | DiskMeasurement>;
+  /** Where each sample is exported (`setpoint_instance_disk_used_bytes`, `…_wal_bytes`, `…_disk_requested_bytes`). */
+  readonly metrics?: ClusterMetrics;
   /** Time between rounds. @default 10_000 ms */
   readonly intervalMs?: number;
   /** Timeout of each measurement. @default 3000 ms */
@@ -133,7 +152,7 @@ export class DiskCollector {
 
   /** One round: samples every target, enqueues clusters whose instance crossed its threshold upwards. */
   async sampleOnce(): Promise<void> {
-    const measure = this.options.measure ?? measureDataBytes;
+    const measure = this.options.measure ?? measureDisk;
     const targets = this.options.targets();
     const seen = new Set<string>();
     await Promise.all(
@@ -141,14 +160,18 @@ export class DiskCollector {
         const key = `${t.cluster.namespace}/${t.instance}`;
         seen.add(key);
         let used: number;
+        let wal: number | undefined;
         try {
-          used = await measure({ host: t.host, password: await t.password(), timeoutMs: this.options.timeoutMs ?? 3000 });
+          const m = await measure({ host: t.host, ...(t.port === undefined ? {} : { port: t.port }), password: await t.password(), timeoutMs: this.options.timeoutMs ?? 3000 });
+          used = typeof m === "number" ? m : m.usedBytes;
+          wal = typeof m === "number" ? undefined : m.walBytes;
         } catch (err) {
           this.options.logger?.debug("disk sample failed", { instance: key, error: err instanceof Error ? err.message : String(err) });
           return;
         }
         const first = !this.samples.has(key);
-        this.samples.set(key, { usedBytes: used, at: new Date() });
+        this.samples.set(key, { usedBytes: used, ...(wal === undefined ? {} : { walBytes: wal }), at: new Date() });
+        this.options.metrics?.disk(t.cluster.namespace, t.cluster.name, t.instance, { usedBytes: used, ...(wal === undefined ? {} : { walBytes: wal }), requestedBytes: t.requestedBytes });
         const above = t.thresholdPercent !== undefined && used * 100 >= t.thresholdPercent * t.requestedBytes;
         const was = this.above.get(key) ?? false;
         this.above.set(key, above);
@@ -164,6 +187,8 @@ export class DiskCollector {
       if (!seen.has(key)) {
         this.samples.delete(key);
         this.above.delete(key);
+        const slash = key.indexOf("/");
+        this.options.metrics?.forgetInstance(key.slice(0, slash), key.slice(slash + 1));
       }
     }
   }

@@ -110,6 +110,8 @@ export async function readArchive(c: Client): Promise<ArchiveProbe | undefined> 
 /** Connection of the controller to an instance. */
 export interface InstanceTarget {
   readonly host: string;
+  /** @default POSTGRES_PORT (5432, every instance pod's) */
+  readonly port?: number;
   readonly password: string;
   readonly timeoutMs: number;
 }
@@ -119,7 +121,7 @@ export interface InstanceTarget {
  * @throws the connection's or `fn`'s error.
  */
 export async function withClient<T>(t: InstanceTarget, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ host: t.host, port: POSTGRES_PORT, user: "postgres", password: t.password, database: "postgres", connectionTimeoutMillis: t.timeoutMs, query_timeout: t.timeoutMs });
+  const client = new Client({ host: t.host, port: t.port ?? POSTGRES_PORT, user: "postgres", password: t.password, database: "postgres", connectionTimeoutMillis: t.timeoutMs, query_timeout: t.timeoutMs });
   await client.connect();
   try {
     return await fn(client);

@@ -20,6 +20,7 @@ import { controllerOf } from "../../reconcile/owners";
 import type { StopOptions } from "../../reconcile/internal/controller";
 import { reconcilePostgresCluster, type PostgresClusterObject } from "./controller";
 import { DiskCollector, quantityBytes, type DiskTarget } from "./disk";
+import { clusterMetrics } from "./metrics";
 import { kubernetesEventRecorder } from "./events";
 import { OPERATOR_POD_LABELS } from "./network-policy";
 import { referencedRoleSecrets } from "./roles-sync";
@@ -78,6 +79,7 @@ export function clusterController(opts: {
 
   // The reconciler reads the collector's samples through this holder (the collector needs the controller to enqueue).
   const holder: { collector?: DiskCollector } = {};
+  const exported = clusterMetrics(metrics);
   const status: StatusApi = { client: objects, group: GROUP, version: VERSION, plural };
   const controller = new ClusterController({
     name: "postgrescluster",
@@ -96,6 +98,7 @@ export function clusterController(opts: {
       status,
       events: kubernetesEventRecorder({ api: core, logger }),
       disk: { usage: (namespace, instance) => holder.collector?.usage(namespace, instance) },
+      metrics: exported,
       networkPolicies: { api: kc.makeApiClient(NetworkingV1Api), operator: { namespace: opts.operatorNamespace ?? "default", podLabels: OPERATOR_POD_LABELS } },
       upgrades: objects,
       patchCluster: (namespace, name, patch) =>
@@ -104,6 +107,7 @@ export function clusterController(opts: {
   });
   const collector = new DiskCollector({
     intervalMs: opts.diskIntervalMs,
+    metrics: exported,
     logger,
     enqueue: (req) => controller.enqueue(req),
     targets: () => {

@@ -43,3 +43,19 @@ describe("MetricsRegistry", () => {
     expect(() => r.counter("a_total", "A", ["x"]).inc({}, -1)).toThrow(/>= 0/);
   });
 });
+
+describe("Labelled.remove", () => {
+  it("drops exactly the series whose labels include the match, so a gone object stops being exported", () => {
+    const r = new MetricsRegistry();
+    const g = r.gauge("y_bytes", "Bytes.", ["namespace", "cluster", "instance"]);
+    g.set({ namespace: "a", cluster: "db", instance: "db-1" }, 1);
+    g.set({ namespace: "a", cluster: "db", instance: "db-2" }, 2);
+    g.set({ namespace: "b", cluster: "db", instance: "db-1" }, 3);
+    expect(g.remove({ namespace: "a", instance: "db-1" })).toBe(1);
+    expect(r.render()).not.toContain('namespace="a",cluster="db",instance="db-1"');
+    expect(g.remove({ namespace: "a", cluster: "db" })).toBe(1);
+    expect(r.render()).toContain('y_bytes{namespace="b",cluster="db",instance="db-1"} 3');
+    expect(g.remove({ nope: "x" })).toBe(0);
+    expect(g.get({ namespace: "b", cluster: "db", instance: "db-1" })).toBe(3);
+  });
+});

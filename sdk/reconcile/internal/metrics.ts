@@ -74,6 +74,21 @@ abstract class Labelled<S> implements Metric {
   lines(): string[] {
     return [...this.series.values()].flatMap((s) => this.render(s.labels, s.state));
   }
+
+  /**
+   * Drops every series whose labels include all of `match` (e.g. `{ namespace, cluster }` of a
+   * deleted cluster), so a gone object stops being exported. @returns how many were dropped.
+   */
+  remove(match: Labels): number {
+    let n = 0;
+    for (const [id, s] of this.series) {
+      if (s.labels.every(([k, v]) => match[k] === undefined || match[k] === v) && Object.keys(match).every((k) => this.labelNames.includes(k))) {
+        this.series.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
 }
 
 /** A monotonically increasing count. */
