@@ -89,6 +89,9 @@ describe("independent and segments", () => {
       // Long names PostgreSQL truncates to build derived names: same first 20 bytes.
       "CREATE TABLE a_very_long_table_name_number_one (id int PRIMARY KEY);",
       "CREATE TABLE a_very_long_table_name_number_two (id int PRIMARY KEY);",
+      // The same first 20 bytes in UTF-8 (ten two-byte letters), not in characters.
+      'CREATE TABLE "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9_one" (id int PRIMARY KEY);',
+      'CREATE TABLE "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9_two" (id int PRIMARY KEY);',
     ].join("\n");
     const [seg] = segments(splitStatements(sql), 2);
     expect(seg!.kind).toBe("parallel");
@@ -99,6 +102,7 @@ describe("independent and segments", () => {
       ["TABLE items", "TABLE _items"],
       ["TABLE t002 ", "TABLE notes"],
       ["number_one", "number_two"],
+      ["\u00e9_one", "\u00e9_two"],
     ];
     for (const [a, b] of pairs) expect(laneOf(seg!, a), `${a} / ${b}`).toBe(laneOf(seg!, b));
     // Within a lane, the file's order.

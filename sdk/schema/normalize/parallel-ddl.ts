@@ -31,6 +31,8 @@ export type Segment = { readonly kind: "serial"; readonly statements: readonly S
  * included). Statements holding only whitespace and comments are dropped.
  */
 export function splitStatements(sql: string): Statement[] {
+  // A scan over UTF-16 code units (no regular expression or slice per character: the desired SQL
+  // of 10,000 tables is ~5 MB and this runs before its DDL can start).
   const out: Statement[] = [];
   let start = 0;
   let words: Word[] = [];
@@ -43,60 +45,71 @@ export function splitStatements(sql: string): Statement[] {
     depth = 0;
   };
   while (i < n) {
-    const c = sql[i]!;
-    if (c === "-" && sql[i + 1] === "-") {
+    const c = sql.charCodeAt(i);
+    if (c === DASH && sql.charCodeAt(i + 1) === DASH) {
       const nl = sql.indexOf("\n", i);
       i = nl < 0 ? n : nl + 1;
-    } else if (c === "/" && sql[i + 1] === "*") {
+    } else if (c === SLASH && sql.charCodeAt(i + 1) === STAR) {
       let level = 1;
       i += 2;
       while (i < n && level > 0) {
-        if (sql[i] === "/" && sql[i + 1] === "*") {
+        const d = sql.charCodeAt(i);
+        if (d === SLASH && sql.charCodeAt(i + 1) === STAR) {
           level++;
           i += 2;
-        } else if (sql[i] === "*" && sql[i + 1] === "/") {
+        } else if (d === STAR && sql.charCodeAt(i + 1) === SLASH) {
           level--;
           i += 2;
         } else i++;
       }
-    } else if (c === "'") {
-      const escapes = i > 0 && /[eE]/.test(sql[i - 1]!) && (i < 2 || !/[\w$]/.test(sql[i - 2]!));
+    } else if (c === QUOTE) {
+      const before = i > 0 ? sql.charCodeAt(i - 1) : 0;
+      const escapes = (before === 0x45 || before === 0x65) && (i < 2 || !isWordOrDollar(sql.charCodeAt(i - 2)));
       i++;
       while (i < n) {
-        if (escapes && sql[i] === "\\") i += 2;
-        else if (sql[i] === "'" && sql[i + 1] === "'") i += 2;
-        else if (sql[i] === "'") break;
+        const d = sql.charCodeAt(i);
+        if (escapes && d === BACKSLASH) i += 2;
+        else if (d === QUOTE && sql.charCodeAt(i + 1) === QUOTE) i += 2;
+        else if (d === QUOTE) break;
         else i++;
       }
       i++;
-    } else if (c === '"') {
+    } else if (c === DQUOTE) {
       let j = i + 1;
       let text = "";
+      let from = j;
       while (j < n) {
-        if (sql[j] === '"' && sql[j + 1] === '"') {
+        if (sql.charCodeAt(j) === DQUOTE) {
+          text += sql.slice(from, j);
+          if (sql.charCodeAt(j + 1) !== DQUOTE) break;
           text += '"';
           j += 2;
-        } else if (sql[j] === '"') break;
-        else text += sql[j++];
+          from = j;
+        } else j++;
       }
+      if (j >= n) text += sql.slice(from, n);
       words.push({ text, quoted: true, depth });
       i = j + 1;
-    } else if (c === "$" && /[A-Za-z_$]/.test(sql[i + 1] ?? "") && !(i > 0 && /[\w$]/.test(sql[i - 1]!))) {
+    } else if (c === DOLLAR && isDollarTagStart(sql.charCodeAt(i + 1)) && !(i > 0 && isWordOrDollar(sql.charCodeAt(i - 1)))) {
       const m = /^\$([A-Za-z_][\w]*)?\$/.exec(sql.slice(i, i + 70));
       if (m) {
         const close = sql.indexOf(m[0], i + m[0].length);
         i = close < 0 ? n : close + m[0].length;
       } else i++;
-    } else if (/[A-Za-z_\u0080-\uffff]/.test(c)) {
+    } else if (isIdentifierStart(c)) {
       let j = i + 1;
-      while (j < n && /[\w$\u0080-\uffff]/.test(sql[j]!)) j++;
+      while (j < n && isIdentifierPart(sql.charCodeAt(j))) j++;
       // The letter before a quote is a string prefix (E'', U&'', B'', X''), not a word.
-      if (!((sql[j] === "'" || (sql[j] === "&" && sql[j + 1] === "'")) && j - i <= 2)) words.push({ text: sql.slice(i, j).toLowerCase(), quoted: false, depth });
+      const after = sql.charCodeAt(j);
+      if (!((after === QUOTE || (after === AMPERSAND && sql.charCodeAt(j + 1) === QUOTE)) && j - i <= 2)) words.push({ text: sql.slice(i, j).toLowerCase(), quoted: false, depth });
       i = j;
-    } else if (c === "(" || c === ")") {
-      depth += c === "(" ? 1 : -1;
+    } else if (c === LPAREN) {
+      depth++;
       i++;
-    } else if (c === ";") {
+    } else if (c === RPAREN) {
+      depth--;
+      i++;
+    } else if (c === SEMICOLON) {
       flush(i);
       i++;
       start = i;
@@ -105,6 +118,20 @@ export function splitStatements(sql: string): Statement[] {
   flush(n);
   return out;
 }
+
+const [DASH, SLASH, STAR, QUOTE, DQUOTE, DOLLAR, BACKSLASH, AMPERSAND, LPAREN, RPAREN, SEMICOLON] = [..."-/*'\"$\\&();"].map((ch) => ch.charCodeAt(0)) as [
+  number, number, number, number, number, number, number, number, number, number, number,
+];
+const isAsciiLetter = (c: number) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+/** `[A-Za-z_\u0080-\uffff]`: a character an unquoted identifier starts with. */
+const isIdentifierStart = (c: number) => isAsciiLetter(c) || c === 0x5f || c >= 0x80;
+/** `[\w$\u0080-\uffff]`: a character of an unquoted identifier. */
+const isIdentifierPart = (c: number) => isIdentifierStart(c) || isDigit(c) || c === DOLLAR;
+/** `[\w$]`. */
+const isWordOrDollar = (c: number) => isAsciiLetter(c) || isDigit(c) || c === 0x5f || c === DOLLAR;
+/** `[A-Za-z_$]`: what may follow the `$` that opens a dollar quote. */
+const isDollarTagStart = (c: number) => isAsciiLetter(c) || c === 0x5f || c === DOLLAR;
 
 function stripComments(text: string): string {
   return text.replace(/--[^\n]*/g, "").replace(/\/\*[\s\S]*?\*\//g, "");
@@ -194,6 +221,11 @@ function qualifiedName(w: readonly Word[], at: number): { last: string; parts: n
 
 const PREFIX_BYTES = 20;
 
+function isAscii(name: string): boolean {
+  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
 /**
  * Splits a file's statements into segments. Maximal runs of at least `minRun` independent
  * statements become parallel segments of up to `lanes` lanes; everything else runs in order.
@@ -247,6 +279,8 @@ function assignLanes(run: readonly { s: Statement; d: Independent }[], lanes: nu
   const created = new Set<string>();
   const byPrefix = new Map<string, string>();
   const prefix = (name: string) => {
+    // An ASCII name's bytes are its characters: no buffer per word (most names).
+    if (isAscii(name)) return name.length >= PREFIX_BYTES ? name.slice(0, PREFIX_BYTES) : null;
     const bytes = Buffer.from(name, "utf8");
     return bytes.length >= PREFIX_BYTES ? bytes.subarray(0, PREFIX_BYTES).toString("latin1") : null;
   };
@@ -265,7 +299,7 @@ function assignLanes(run: readonly { s: Statement; d: Independent }[], lanes: nu
   }
   for (const { s, d } of run) {
     for (const w of s.words) {
-      const name = w.text.replace(/^_+/, "");
+      const name = w.text.charCodeAt(0) === 0x5f ? w.text.replace(/^_+/, "") : w.text;
       if (created.has(name)) union(name, d.relation);
       for (let k = name.indexOf("_"); k > 0; k = name.indexOf("_", k + 1)) {
         if (created.has(name.slice(0, k))) union(name.slice(0, k), d.relation);
