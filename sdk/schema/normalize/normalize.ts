@@ -53,9 +53,11 @@ export interface NormalizeOptions {
   /**
    * Called with the scratch database's connection once the desired SQL ran there and was
    * introspected, before it is dropped or rolled back (`inTransaction`: inside the transaction a
-   * reused scratch database rolls back). Not called on a cache hit. @default none
+   * reused scratch database rolls back), and `concurrent`: other idle connections to the same
+   * scratch database the hook may use at once (empty inside a transaction). Not called on a cache
+   * hit. @default none
    */
-  onBuilt?: (scratch: Client, inTransaction: boolean, model: SchemaModel) => Promise<void>;
+  onBuilt?: (scratch: Client, inTransaction: boolean, model: SchemaModel, concurrent: readonly Client[]) => Promise<void>;
   /**
    * Directory where the embedded dev server keeps its data; it must be writable (a container with a
    * read-only root filesystem mounts a volume there).
@@ -212,7 +214,8 @@ async function buildOnce(
       // The columns query (first lane) needs no relation cache; the index and constraint
       // definitions do, and the connection that ran the DDL has it warm.
       const model = await withReprintedChecks(scratch, await introspect(other, { concurrent: [scratch] }), false);
-      if (onBuilt) await onBuilt(scratch, false, model);
+      // The desired catalogs (ADR 0014) are read on both connections too.
+      if (onBuilt) await onBuilt(scratch, false, model, [other]);
       return model;
     } finally {
       await Promise.all([scratch.end(), second.then((c) => c.end(), () => undefined)]);
@@ -339,7 +342,7 @@ async function buildReusing(dev: DevResources, devUrl: string, desired: DesiredS
     reusable = await stillInTransaction(client);
     if (failure === undefined) {
       const model = await withReprintedChecks(client, await introspect(client), true);
-      if (onBuilt) await onBuilt(client, true, model);
+      if (onBuilt) await onBuilt(client, true, model, []);
       return model;
     }
     const code = (failure as { cause?: { code?: string } }).cause?.code;
