@@ -295,7 +295,7 @@ async function runSegments(split: readonly Segment[], lanes: readonly Lane[]): P
     for (const segment of split) {
       if (segment.kind === "serial") await (lanes[0] as Client).query(joined(segment.statements));
       else {
-        const results = await Promise.allSettled(segment.lanes.map(async (statements, k) => (await laneClient(k)).query(joined(statements))));
+        const results = await Promise.allSettled(segment.lanes.map(async (statements, k) => (await laneClient(k)).query(joined(statements, segment.eachCommitted))));
         const failed = results.find((r) => r.status === "rejected");
         if (failed) throw failed.reason;
       }
