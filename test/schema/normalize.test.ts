@@ -113,6 +113,21 @@ describe.each(majors())("normalization and the overlapped plan on PostgreSQL %i"
   });
 });
 
+describe("normalization on a dev server too small for the desired schema", () => {
+  it("names the dev server's lock table and the setting to raise, not the schema, when it runs out of shared memory", async () => {
+    // Not per major: which SQLSTATE the server raises is the same on all of them.
+    const major = majors()[0]!;
+    const dev = await startEmbeddedPostgres({ major, parameters: { max_locks_per_transaction: 10, max_connections: 5 } });
+    onTestFinished(() => dev.stop());
+    const sql = Array.from({ length: 3000 }, (_, i) => `CREATE TABLE t${i} (id int PRIMARY KEY, note text);`).join("\n");
+    const err = await normalize(schemaFromSql(sql), { devUrl: dev.url(), major, cacheDir: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^the dev server ran out of shared memory while creating the desired schema of schema\.sql.*raise max_locks_per_transaction on the dev server/);
+    expect((err as Error).message).not.toMatch(/invalid desired schema/);
+    await scratchCleanup();
+  });
+});
+
 describe.each(majors())("normalization with reused dev resources (the operator) on PostgreSQL %i", (major) => {
   const RICH = [
     `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');

@@ -416,6 +416,17 @@ async function applyFile(client: Client, file: string, sql: string): Promise<voi
     const err = cause as { message?: string; position?: string; code?: string };
     const line = err.position ? lineOf(sql, Number(err.position)) : undefined;
     const where = line === undefined ? file : `${file}:${line}`;
+    if (err.code === "53200") {
+      // out_of_shared_memory: the lock table (max_locks_per_transaction × connections) cannot hold
+      // a lock per object this file creates in one transaction. The schema is fine; the server is small.
+      throw new InputError(
+        `the dev server ran out of shared memory while creating the desired schema of ${where} (SQLSTATE 53200: ${err.message ?? "out of shared memory"}): ` +
+          "each file runs in one transaction, which holds a lock per object it creates; raise max_locks_per_transaction on the dev server " +
+          "(Setpoint's embedded dev server, used without --dev-url, has 1024), restart it, and plan again",
+        { propertyPath: "devUrl", file },
+        { cause },
+      );
+    }
     // Roles are server-wide: normalization mirrors the target's, and creates none of its own.
     const fix = err.code === "42704" && /^role ".*" does not exist$/.test(err.message ?? "") ? "; create the role on the target first (CREATE ROLE ...), then plan again" : "";
     throw new InputError(`invalid desired schema at ${where}: ${err.message ?? String(cause)}${err.code ? ` (SQLSTATE ${err.code})` : ""}${fix}`, { file, line }, { cause });
