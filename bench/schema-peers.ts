@@ -114,7 +114,9 @@ async function main(): Promise<void> {
     console.error("bench:peers runs bin/setpoint, which needs dist/: run `npm run build` first");
     process.exit(2);
   }
-  const server = await startEmbeddedPostgres({ major: 17, parameters: { max_connections: 200 } });
+  // Setpoint's own embedded dev server has max_locks_per_transaction=1024: with the default 64 a
+  // 10,000-table file cannot be created in one transaction (psql, migra's loader, commits each statement).
+  const server = await startEmbeddedPostgres({ major: 17, parameters: { max_connections: 200, max_locks_per_transaction: 1024 } });
   const work = mkdtempSync(join(tmpdir(), "setpoint-bench-peers-"));
   const postmaster = Number(readFileSync(join(server.dir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
   const results: Record<string, unknown>[] = [];

@@ -154,10 +154,10 @@ async function planWith(
     reader === null
       ? undefined
       : check === "always" || catalogs === "eager"
-        ? (scratch, inTransaction, model) => reader.onBuilt(scratch, inTransaction, model)
-        : async (scratch, inTransaction, model, liveFor) => {
+        ? (scratch, inTransaction, model, _liveFor, concurrent) => reader.onBuilt(scratch, inTransaction, model, concurrent)
+        : async (scratch, inTransaction, model, liveFor, concurrent) => {
             const live = await liveFor(model);
-            if (live === null || diff(live, inScope(model), policy).length === 0) await reader.onBuilt(scratch, inTransaction, model);
+            if (live === null || diff(live, inScope(model), policy).length === 0) await reader.onBuilt(scratch, inTransaction, model, concurrent);
           };
   // Every schema of the target: managed on top of those the desired state has.
   const targetSchemas = options.schemas === "all" ? await catalogQuery<{ name: string }>(client, TARGET_SCHEMAS_SQL, [null]).then((r) => r.map((x) => x.name)) : [];
@@ -241,7 +241,13 @@ export function assertRolesExist(model: SchemaModel, roles: Pick<TargetRoles, "n
  * `liveFor`: the target's model over the desired model's scope, as read meanwhile (null when that
  * read does not cover the scope).
  */
-type BuiltHook = (scratch: Client, inTransaction: boolean, model: SchemaModel, liveFor: (model: SchemaModel) => Promise<SchemaModel | null>) => Promise<void>;
+type BuiltHook = (
+  scratch: Client,
+  inTransaction: boolean,
+  model: SchemaModel,
+  liveFor: (model: SchemaModel) => Promise<SchemaModel | null>,
+  concurrent: readonly Client[],
+) => Promise<void>;
 
 async function desiredAndLive(
   state: EngineState,
@@ -262,7 +268,7 @@ async function desiredAndLive(
     const early = actual.every((s) => guess.includes(s)) ? await earlyRead.catch(() => null) : null;
     return early && inSchemas(early, actual);
   };
-  const withHook: NormalizeOptions = onBuilt ? { ...normalizeOptions, onBuilt: (scratch, inTransaction, model) => onBuilt(scratch, inTransaction, model, liveFor) } : normalizeOptions;
+  const withHook: NormalizeOptions = onBuilt ? { ...normalizeOptions, onBuilt: (scratch, inTransaction, model, concurrent) => onBuilt(scratch, inTransaction, model, liveFor, concurrent) } : normalizeOptions;
   // Settle both before reporting a failure (an invalid desired schema first), so neither is left running.
   const [normalized, early] = await Promise.allSettled([normalizeWith(desired, withHook, state), earlyRead]);
   if (normalized.status === "rejected") throw normalized.reason;

@@ -47,7 +47,7 @@ describe.each(majors())("normalization and the overlapped plan on PostgreSQL %i"
     expect(rows.map((r) => r.datname)).toEqual([recent]);
   });
 
-  it("runs long runs of independent tables and indexes on several connections, leaving the catalogs the serial run leaves", async () => {
+  it("runs long runs of independent tables, indexes and named foreign keys on several connections, leaving the catalogs the serial run leaves", async () => {
     // One file, so the serial run is one transaction; names PostgreSQL derives that could meet
     // (`a_b_c_key` from two tables, the array type of `items` and a table `_items`, an explicit
     // constraint named like another table's derived one, long names it truncates).
@@ -63,13 +63,15 @@ describe.each(majors())("normalization and the overlapped plan on PostgreSQL %i"
       "CREATE TABLE a_very_long_table_name_that_postgres_truncates_one (a_rather_long_column_name_as_well int UNIQUE);",
       "CREATE TABLE a_very_long_table_name_that_postgres_truncates_two (a_rather_long_column_name_as_well int UNIQUE);",
       ...Array.from({ length: 60 }, (_, i) => `CREATE INDEX t${i}_n_idx ON t${i} (n); CREATE UNIQUE INDEX t${i}_lower ON t${i} (lower(code));`),
-      ...Array.from({ length: 59 }, (_, i) => `ALTER TABLE t${i + 1} ADD CONSTRAINT t${i + 1}_fk FOREIGN KEY (n) REFERENCES t${i} (id);`),
+      ...Array.from({ length: 59 }, (_, i) => `ALTER TABLE t${i + 1} ADD CONSTRAINT t${i + 1}_fk FOREIGN KEY (n) REFERENCES t${i} (id)${i % 3 === 0 ? " ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED" : ""};`),
+      // A key named like one PostgreSQL derives for another table, and one back to a parent.
+      "ALTER TABLE t0 ADD CONSTRAINT t1_n_fkey FOREIGN KEY (n) REFERENCES t1 (id);",
       "COMMENT ON TABLE t1 IS 'one';",
     ].join("\n");
     const serial = await freshDatabase(major);
     await runSql(serial, sql);
     const expected = await readCatalogSnapshot(await serial.client());
-    let read: { snapshot: CatalogSnapshot; transactions: number } | null = null;
+    let read: { snapshot: CatalogSnapshot; transactions: number; keyTransactions: number } | null = null;
     const engine = createSchemaEngine();
     onTestFinished(() => engine.close());
     const dev = await freshDatabase(major);
@@ -79,12 +81,15 @@ describe.each(majors())("normalization and the overlapped plan on PostgreSQL %i"
       cacheDir: false,
       onBuilt: async (scratch) => {
         const { rows } = await scratch.query<{ n: number }>("SELECT count(DISTINCT xmin::text)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'");
-        read = { snapshot: await readCatalogSnapshot(scratch), transactions: rows[0]!.n };
+        const keys = await scratch.query<{ n: number }>("SELECT count(DISTINCT xmin::text)::int AS n FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype = 'f'");
+        read = { snapshot: await readCatalogSnapshot(scratch), transactions: rows[0]!.n, keyTransactions: keys.rows[0]!.n };
       },
     });
-    const got = read as { snapshot: CatalogSnapshot; transactions: number } | null;
-    // The tables were created by several transactions (lanes), not the serial run's one.
+    const got = read as { snapshot: CatalogSnapshot; transactions: number; keyTransactions: number } | null;
+    // The tables were created by several transactions (lanes), not the serial run's one; the
+    // foreign keys each by its own.
     expect(got!.transactions).toBeGreaterThan(1);
+    expect(got!.keyTransactions).toBeGreaterThan(50);
     const key = (r: { catalog: string; identity: string }) => `${r.catalog}|${r.identity}`;
     const sorted = (rows: readonly { catalog: string; identity: string }[]) => [...rows].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
     expect(sorted(got!.snapshot.rows)).toEqual(sorted(expected.rows));
@@ -104,6 +109,21 @@ describe.each(majors())("normalization and the overlapped plan on PostgreSQL %i"
       ["id", "integer", null],
       ["n", "numeric(5,2)", "0"],
     ]);
+    await scratchCleanup();
+  });
+});
+
+describe("normalization on a dev server too small for the desired schema", () => {
+  it("names the dev server's lock table and the setting to raise, not the schema, when it runs out of shared memory", async () => {
+    // Not per major: which SQLSTATE the server raises is the same on all of them.
+    const major = majors()[0]!;
+    const dev = await startEmbeddedPostgres({ major, parameters: { max_locks_per_transaction: 10, max_connections: 5 } });
+    onTestFinished(() => dev.stop());
+    const sql = Array.from({ length: 3000 }, (_, i) => `CREATE TABLE t${i} (id int PRIMARY KEY, note text);`).join("\n");
+    const err = await normalize(schemaFromSql(sql), { devUrl: dev.url(), major, cacheDir: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^the dev server ran out of shared memory while creating the desired schema of schema\.sql.*raise max_locks_per_transaction on the dev server/);
+    expect((err as Error).message).not.toMatch(/invalid desired schema/);
     await scratchCleanup();
   });
 });

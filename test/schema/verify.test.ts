@@ -65,6 +65,28 @@ describe.each(majors())("catalog-level convergence check on PostgreSQL %i", (maj
     expect(full.hashes).toEqual(server.hashes);
   });
 
+  it("reads the same snapshot on several connections at once as on one (rows in the same order, same hashes)", async () => {
+    const db = await freshDatabase(major);
+    const client = await db.client();
+    await client.query(RICH);
+    const others = [await db.client(), await db.client()];
+    const one = await readCatalogSnapshot(client);
+    const several = await readCatalogSnapshot(client, { concurrent: others });
+    expect(one.rows.length).toBeGreaterThan(50);
+    expect(JSON.stringify(several)).toBe(JSON.stringify(one));
+    // Inside a transaction other sessions would not see its rows: the connection alone reads.
+    await client.query("BEGIN");
+    await client.query("CREATE TABLE only_in_this_transaction (id int)");
+    const inTx = await readCatalogSnapshot(client, { inTransaction: true, concurrent: others });
+    await client.query("ROLLBACK");
+    expect(inTx.rows.some((r) => r.identity.includes("only_in_this_transaction"))).toBe(true);
+    // A connection that fails fails the read, and the others are left outside its transaction.
+    const broken = await db.client();
+    await broken.end();
+    await expect(readCatalogSnapshot(client, { concurrent: [others[0]!, broken] })).rejects.toThrow();
+    for (const c of [client, others[0]!]) expect((await c.query<{ p: string }>("SELECT current_setting('search_path') AS p")).rows[0]!.p).not.toBe("pg_catalog");
+  });
+
   it("passes on a converged schema with every object kind, from empty and from an older state", async () => {
     const { db } = await expectConverges(major, "", RICH);
     const checked = await verifySchema(db.url, schemaFromSql(RICH), engineOptions(db));

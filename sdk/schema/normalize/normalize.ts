@@ -53,9 +53,11 @@ export interface NormalizeOptions {
   /**
    * Called with the scratch database's connection once the desired SQL ran there and was
    * introspected, before it is dropped or rolled back (`inTransaction`: inside the transaction a
-   * reused scratch database rolls back). Not called on a cache hit. @default none
+   * reused scratch database rolls back), and `concurrent`: other idle connections to the same
+   * scratch database the hook may use at once (empty inside a transaction). Not called on a cache
+   * hit. @default none
    */
-  onBuilt?: (scratch: Client, inTransaction: boolean, model: SchemaModel) => Promise<void>;
+  onBuilt?: (scratch: Client, inTransaction: boolean, model: SchemaModel, concurrent: readonly Client[]) => Promise<void>;
   /**
    * Directory where the embedded dev server keeps its data; it must be writable (a container with a
    * read-only root filesystem mounts a volume there).
@@ -212,7 +214,8 @@ async function buildOnce(
       // The columns query (first lane) needs no relation cache; the index and constraint
       // definitions do, and the connection that ran the DDL has it warm.
       const model = await withReprintedChecks(scratch, await introspect(other, { concurrent: [scratch] }), false);
-      if (onBuilt) await onBuilt(scratch, false, model);
+      // The desired catalogs (ADR 0014) are read on both connections too.
+      if (onBuilt) await onBuilt(scratch, false, model, [other]);
       return model;
     } finally {
       await Promise.all([scratch.end(), second.then((c) => c.end(), () => undefined)]);
@@ -292,7 +295,7 @@ async function runSegments(split: readonly Segment[], lanes: readonly Lane[]): P
     for (const segment of split) {
       if (segment.kind === "serial") await (lanes[0] as Client).query(joined(segment.statements));
       else {
-        const results = await Promise.allSettled(segment.lanes.map(async (statements, k) => (await laneClient(k)).query(joined(statements))));
+        const results = await Promise.allSettled(segment.lanes.map(async (statements, k) => (await laneClient(k)).query(joined(statements, segment.eachCommitted))));
         const failed = results.find((r) => r.status === "rejected");
         if (failed) throw failed.reason;
       }
@@ -339,7 +342,7 @@ async function buildReusing(dev: DevResources, devUrl: string, desired: DesiredS
     reusable = await stillInTransaction(client);
     if (failure === undefined) {
       const model = await withReprintedChecks(client, await introspect(client), true);
-      if (onBuilt) await onBuilt(client, true, model);
+      if (onBuilt) await onBuilt(client, true, model, []);
       return model;
     }
     const code = (failure as { cause?: { code?: string } }).cause?.code;
@@ -413,6 +416,17 @@ async function applyFile(client: Client, file: string, sql: string): Promise<voi
     const err = cause as { message?: string; position?: string; code?: string };
     const line = err.position ? lineOf(sql, Number(err.position)) : undefined;
     const where = line === undefined ? file : `${file}:${line}`;
+    if (err.code === "53200") {
+      // out_of_shared_memory: the lock table (max_locks_per_transaction × connections) cannot hold
+      // a lock per object this file creates in one transaction. The schema is fine; the server is small.
+      throw new InputError(
+        `the dev server ran out of shared memory while creating the desired schema of ${where} (SQLSTATE 53200: ${err.message ?? "out of shared memory"}): ` +
+          "each file runs in one transaction, which holds a lock per object it creates; raise max_locks_per_transaction on the dev server " +
+          "(Setpoint's embedded dev server, used without --dev-url, has 1024), restart it, and plan again",
+        { propertyPath: "devUrl", file },
+        { cause },
+      );
+    }
     // Roles are server-wide: normalization mirrors the target's, and creates none of its own.
     const fix = err.code === "42704" && /^role ".*" does not exist$/.test(err.message ?? "") ? "; create the role on the target first (CREATE ROLE ...), then plan again" : "";
     throw new InputError(`invalid desired schema at ${where}: ${err.message ?? String(cause)}${err.code ? ` (SQLSTATE ${err.code})` : ""}${fix}`, { file, line }, { cause });

@@ -47,8 +47,8 @@ describe("splittable", () => {
 
 describe("independent and segments", () => {
   it("runs independent tables and named indexes in lanes, and what ties relations together in order", () => {
-    expect(independent(splitStatements("CREATE UNIQUE INDEX t_email_key ON ONLY public.t USING btree (lower(email))")[0]!)).toEqual({ relation: "t", creates: ["t_email_key"] });
-    expect(independent(splitStatements("CREATE TABLE s.t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY)")[0]!)).toEqual({ relation: "t", creates: ["t"] });
+    expect(independent(splitStatements("CREATE UNIQUE INDEX t_email_key ON ONLY public.t USING btree (lower(email))")[0]!)).toEqual({ class: "create", relation: "t", creates: ["t_email_key"] });
+    expect(independent(splitStatements("CREATE TABLE s.t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY)")[0]!)).toEqual({ class: "create", relation: "t", creates: ["t"] });
     for (const tied of [
       "CREATE TABLE t (id int REFERENCES p)",
       "CREATE TABLE t (id int, FOREIGN KEY (id) REFERENCES p)",
@@ -61,12 +61,34 @@ describe("independent and segments", () => {
       "CREATE TABLE IF NOT EXISTS t (id int)",
       "CREATE INDEX ON t (id)",
       "CREATE INDEX IF NOT EXISTS i ON t (id)",
-      "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (id) REFERENCES p",
+      "ALTER TABLE t ADD FOREIGN KEY (id) REFERENCES p",
+      "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (id) REFERENCES p NOT VALID",
+      "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (id) REFERENCES p, ADD COLUMN x int",
+      "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (id) REFERENCES p, ALTER COLUMN id SET NOT NULL",
+      "ALTER TABLE IF EXISTS t ADD CONSTRAINT f FOREIGN KEY (id) REFERENCES p",
+      "ALTER TABLE t ADD CONSTRAINT f CHECK (id > 0)",
     ]) {
       expect(independent(splitStatements(tied)[0]!), tied).toBeNull();
     }
+    expect(independent(splitStatements("ALTER TABLE ONLY s.t ADD CONSTRAINT t_fk FOREIGN KEY (a, b) REFERENCES s.p (x, y) MATCH FULL ON DELETE SET NULL (a) DEFERRABLE INITIALLY DEFERRED")[0]!)).toEqual({
+      class: "foreignKey",
+      relation: "t",
+      creates: ["t_fk"],
+      locks: ['"s"."t"', '"s"."p"'],
+    });
     const fk = Array.from({ length: 40 }, (_, i) => `ALTER TABLE t${String(i).padStart(3, "0")} ADD CONSTRAINT f${i} FOREIGN KEY (id) REFERENCES t000;`).join("\n");
-    expect(shape(segments(splitStatements(`CREATE SCHEMA s;\n${tables(40)}\nCREATE TYPE x AS (a int);\n${tables(10)}\n${fk}`), 2))).toEqual(["serial 1", "parallel 20/20", "serial 51"]);
+    // Creations and foreign keys never share a run: the keys' run starts once every table exists.
+    expect(shape(segments(splitStatements(`CREATE SCHEMA s;\n${tables(40)}\nCREATE TYPE x AS (a int);\n${tables(10)}\n${fk}`), 2))).toEqual(["serial 1", "parallel 20/20", "serial 11", "parallel 20/20"]);
+    expect(shape(segments(splitStatements(`${tables(40)}\n${fk}`), 2))).toEqual(["parallel 20/20", "parallel 20/20"]);
+    const [, keys] = segments(splitStatements(`${tables(40)}\n${fk}`), 2);
+    expect(keys?.kind === "parallel" && keys.eachCommitted).toBe(true);
+    expect(joined(splitStatements("ALTER TABLE a ADD CONSTRAINT f FOREIGN KEY (x) REFERENCES b; ALTER TABLE c ADD CONSTRAINT g FOREIGN KEY (x) REFERENCES b"), true)).toBe(
+      // Each key in its own transaction, its two tables locked first in one order (no deadlock on a cycle).
+      'BEGIN;\nLOCK TABLE "a" IN SHARE ROW EXCLUSIVE MODE;\nLOCK TABLE "b" IN SHARE ROW EXCLUSIVE MODE;\nALTER TABLE a ADD CONSTRAINT f FOREIGN KEY (x) REFERENCES b\n;\nCOMMIT;\n' +
+        'BEGIN;\nLOCK TABLE "b" IN SHARE ROW EXCLUSIVE MODE;\nLOCK TABLE "c" IN SHARE ROW EXCLUSIVE MODE;\n ALTER TABLE c ADD CONSTRAINT g FOREIGN KEY (x) REFERENCES b\n;\nCOMMIT',
+    );
+    // With partitions in the file a key may be cloned onto them: keys run in order.
+    expect(shape(segments(splitStatements(`${tables(40)}\nCREATE TABLE pt (id int) PARTITION BY LIST (id);\n${fk}`), 2))).toEqual(["parallel 20/20", "serial 41"]);
     // Too short a run is not worth more connections.
     expect(shape(segments(splitStatements(tables(31)), 2))).toEqual(["serial 31"]);
     expect(shape(segments(splitStatements(tables(40)), 1))).toEqual(["serial 40"]);
@@ -89,6 +111,9 @@ describe("independent and segments", () => {
       // Long names PostgreSQL truncates to build derived names: same first 20 bytes.
       "CREATE TABLE a_very_long_table_name_number_one (id int PRIMARY KEY);",
       "CREATE TABLE a_very_long_table_name_number_two (id int PRIMARY KEY);",
+      // The same first 20 bytes in UTF-8 (ten two-byte letters), not in characters.
+      'CREATE TABLE "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9_one" (id int PRIMARY KEY);',
+      'CREATE TABLE "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9_two" (id int PRIMARY KEY);',
     ].join("\n");
     const [seg] = segments(splitStatements(sql), 2);
     expect(seg!.kind).toBe("parallel");
@@ -99,6 +124,7 @@ describe("independent and segments", () => {
       ["TABLE items", "TABLE _items"],
       ["TABLE t002 ", "TABLE notes"],
       ["number_one", "number_two"],
+      ["\u00e9_one", "\u00e9_two"],
     ];
     for (const [a, b] of pairs) expect(laneOf(seg!, a), `${a} / ${b}`).toBe(laneOf(seg!, b));
     // Within a lane, the file's order.

@@ -14,13 +14,13 @@ export { UnmodelledDifferenceError, type CatalogCheck } from "./index";
  * while it holds the desired SQL, and `remember`, which keeps what it read by the desired fingerprint.
  */
 export function snapshotReader(): {
-  onBuilt: (scratch: Client, inTransaction: boolean, model: SchemaModel) => Promise<void>;
+  onBuilt: (scratch: Client, inTransaction: boolean, model: SchemaModel, concurrent?: readonly Client[]) => Promise<void>;
   remember: (store: DesiredCatalogs, fingerprint: string, cacheDir: string | null) => CatalogSnapshot | null;
 } {
   let read: CatalogSnapshot | null = null;
   return {
-    onBuilt: async (scratch, inTransaction, model) => {
-      const snapshot = await readCatalogSnapshot(scratch, { inTransaction });
+    onBuilt: async (scratch, inTransaction, model, concurrent = []) => {
+      const snapshot = await readCatalogSnapshot(scratch, { inTransaction, concurrent });
       const equivalents = await reprintedEquivalents(scratch, model);
       read = equivalents ? { ...snapshot, equivalents } : snapshot;
     },

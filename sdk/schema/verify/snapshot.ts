@@ -141,6 +141,12 @@ export interface SnapshotOptions {
   readonly inTransaction?: boolean;
   /** Read the rows of these `catalog|schema` pairs only (`"all"`: every row). @default "all" */
   readonly rowsOf?: readonly string[] | "all";
+  /**
+   * Other idle connections to the same database: the catalogs' rows are read on all of them at once
+   * (each catalog query on the first connection free). Ignored with `inTransaction` (another
+   * session would not see the transaction's rows). @default none
+   */
+  readonly concurrent?: readonly ClientBase[];
 }
 
 const USER_SCHEMAS_SQL = `SELECT coalesce(array_agg(nspname::text ORDER BY nspname), '{}') AS schemas FROM pg_namespace
@@ -154,27 +160,47 @@ export async function readCatalogSnapshot(client: ClientBase, options: SnapshotO
   const queries = await serverQueries(client);
   const schemas = options.schemas ?? (await client.query<{ schemas: string[] }>(USER_SCHEMAS_SQL)).rows[0]!.schemas;
   const rowsOf = options.rowsOf ?? "all";
-  return withStableOutput(client, options.inTransaction ?? false, async () => {
-    // Reading every row, the hashes are computed here from the rows' text as the server would
-    // (the hash query costs as much server CPU as the rows themselves); on a database whose
-    // encoding is not UTF-8 the bytes the server hashes are not JavaScript's, so it hashes them.
-    const hashHere = rowsOf === "all" && (await client.query<{ e: string }>("SELECT current_setting('server_encoding') AS e")).rows[0]!.e === "UTF8";
-    const hashes: Record<string, string> = {};
-    if (!hashHere) {
-      const { rows: hashRows } = await client.query<{ catalog: string; schema: string; hash: string }>(queries.hashSql, [schemas]);
-      for (const h of hashRows) hashes[hashKey(h.catalog, h.schema)] = h.hash;
-    }
-    const rows: CatalogRow[] = [];
-    for (const q of queries.catalogs) {
-      const wanted = rowsOf === "all" ? schemas : rowsOf.filter((k) => k.startsWith(`${q.spec.catalog}|`)).map((k) => k.slice(q.spec.catalog.length + 1));
-      if (wanted.length === 0) continue;
-      const { rows: found } = await client.query<{ schema: string; id: string | null; props: string | null }>(q.rowsSql, [wanted]);
-      if (hashHere) Object.assign(hashes, rowHashes(q.spec.catalog, found));
-      for (const r of found) rows.push({ catalog: q.spec.catalog, schema: r.schema, identity: r.id!, props: JSON.parse(r.props!) as Record<string, unknown> });
-    }
-    const properties = Object.fromEntries(queries.catalogs.map((q) => [q.spec.catalog, q.properties]));
-    return { version: SNAPSHOT_VERSION, serverVersionNum: queries.serverVersionNum, schemas: [...schemas], hashes, properties, rows };
+  const inTransaction = options.inTransaction ?? false;
+  // Reading every row, the hashes are computed here from the rows' text as the server would
+  // (the hash query costs as much server CPU as the rows themselves); on a database whose
+  // encoding is not UTF-8 the bytes the server hashes are not JavaScript's, so it hashes them.
+  const hashHere = rowsOf === "all" && (await client.query<{ e: string }>("SELECT current_setting('server_encoding') AS e")).rows[0]!.e === "UTF8";
+  const work = queries.catalogs.flatMap((q, at) => {
+    const wanted = rowsOf === "all" ? schemas : rowsOf.filter((k) => k.startsWith(`${q.spec.catalog}|`)).map((k) => k.slice(q.spec.catalog.length + 1));
+    return wanted.length === 0 ? [] : [{ q, at, wanted }];
   });
+  const hashes: Record<string, string> = {};
+  // Per catalog, kept in the catalogs' order whichever connection read them.
+  const read: CatalogRow[][] = [];
+  const readHashes: Record<string, string>[] = [];
+  let next = 0;
+  const lanes = inTransaction ? [client] : [client, ...(options.concurrent ?? [])];
+  const settled = await Promise.allSettled(
+    lanes.map((lane) =>
+      withStableOutput(lane, inTransaction, async () => {
+        if (lane === client && !hashHere) {
+          const { rows: hashRows } = await client.query<{ catalog: string; schema: string; hash: string }>(queries.hashSql, [schemas]);
+          for (const h of hashRows) hashes[hashKey(h.catalog, h.schema)] = h.hash;
+        }
+        // Each connection takes the next catalog when it is free; a failure stops the others' taking.
+        while (next < work.length) {
+          const { q, at, wanted } = work[next++]!;
+          const { rows: found } = await lane.query<{ schema: string; id: string | null; props: string | null }>(q.rowsSql, [wanted]);
+          if (hashHere) readHashes[at] = rowHashes(q.spec.catalog, found);
+          read[at] = found.map((r) => ({ catalog: q.spec.catalog, schema: r.schema, identity: r.id!, props: JSON.parse(r.props!) as Record<string, unknown> }));
+        }
+      }).catch((err: unknown) => {
+        next = work.length;
+        throw err;
+      }),
+    ),
+  );
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  for (const h of readHashes) if (h) Object.assign(hashes, h);
+  const rows = read.flatMap((r) => r ?? []);
+  const properties = Object.fromEntries(queries.catalogs.map((q) => [q.spec.catalog, q.properties]));
+  return { version: SNAPSHOT_VERSION, serverVersionNum: queries.serverVersionNum, schemas: [...schemas], hashes, properties, rows };
 }
 
 /**
