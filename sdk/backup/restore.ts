@@ -235,9 +235,16 @@ export async function restoreBackup(store: ObjectStore, options: RestoreOptions)
 /**
  * Appends the recovery settings to postgresql.auto.conf and creates recovery.signal. The target is
  * inclusive: a time target keeps the commits at exactly that time.
+ *
+ * A base backup taken from a standby carries that standby's `standby.signal` and its
+ * `primary_conninfo`/`primary_slot_name`: with them the restored server would start in standby
+ * mode (which wins over recovery.signal), stream from the source's primary, and — to the latest
+ * point — never end recovery. So the signal file goes and both settings are emptied (later lines
+ * of postgresql.auto.conf win): the restored server reads WAL from the archive only.
  */
 export async function writeRecoveryConfig(dataDir: string, target: RecoveryTarget, restoreCommand: string, settings: Readonly<Record<string, string>>): Promise<void> {
-  const conf: Record<string, string> = { restore_command: restoreCommand, recovery_target_timeline: "latest", ...settings };
+  await rm(join(dataDir, "standby.signal"), { force: true });
+  const conf: Record<string, string> = { restore_command: restoreCommand, recovery_target_timeline: "latest", primary_conninfo: "", primary_slot_name: "", ...settings };
   switch (target.kind) {
     case "latest":
       break;

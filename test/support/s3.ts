@@ -40,12 +40,23 @@ export interface S3Server {
 const running = new Map<string, ChildProcess>();
 let hooksInstalled = false;
 
+/** Where a server listens. */
+export interface S3ServerOptions {
+  /**
+   * The local address it binds and advertises: loopback, or an address of the test's own network
+   * (a real node's bridge: `RealNode.nodeIp`) so that pods reach it; never a routable one.
+   * @default 127.0.0.1
+   */
+  host?: string;
+}
+
 /**
- * Starts `weed server -s3` on loopback ports with a fresh identity (access key and secret).
+ * Starts `weed server -s3` on free ports of `options.host` with a fresh identity (access key and secret).
  * @param weed path of the `weed` binary. @default the toolchain's
  * @throws {Error} when the binary is missing or the S3 endpoint does not answer within 60 s.
  */
-export async function startS3Server(weed: string | undefined = loadToolchain()?.tools.weed?.path): Promise<S3Server> {
+export async function startS3Server(weed: string | undefined = loadToolchain()?.tools.weed?.path, options: S3ServerOptions = {}): Promise<S3Server> {
+  const host = options.host ?? "127.0.0.1";
   if (!weed) throw new Error("weed (SeaweedFS) is not built; run `npm run toolchain`");
   sweepAbandonedS3Servers();
   installHooks();
@@ -57,12 +68,12 @@ export async function startS3Server(weed: string | undefined = loadToolchain()?.
     identities: [{ name: "setpoint-test", credentials: [{ accessKey: accessKeyId, secretKey: secretAccessKey }], actions: ["Admin", "Read", "Write", "List", "Tagging"] }],
   };
   writeFileSync(join(dir, "s3.json"), JSON.stringify(identities), { mode: 0o600 });
-  const [master, volume, filer, s3, masterGrpc, volumeGrpc, filerGrpc, s3Grpc] = await freePorts(8);
+  const [master, volume, filer, s3, masterGrpc, volumeGrpc, filerGrpc, s3Grpc] = await freePorts(8, host);
   const args = [
     "server",
     `-dir=${join(dir, "data")}`,
-    "-ip=127.0.0.1",
-    "-ip.bind=127.0.0.1",
+    `-ip=${host}`,
+    `-ip.bind=${host}`,
     `-master.port=${master}`,
     `-master.port.grpc=${masterGrpc}`,
     "-master.volumeSizeLimitMB=512",
@@ -87,7 +98,7 @@ export async function startS3Server(weed: string | undefined = loadToolchain()?.
   if (child.pid === undefined) throw new Error(`could not start ${weed}`);
   writeFileSync(join(dir, PID_FILE), String(child.pid));
   running.set(dir, child);
-  const endpoint = `http://127.0.0.1:${s3}`;
+  const endpoint = `http://${host}:${s3}`;
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"; // as sdk/backup/store.ts
   const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
   const stop = async (): Promise<void> => {
@@ -212,12 +223,12 @@ function isWeed(pid: number): boolean {
   }
 }
 
-async function freePorts(n: number): Promise<number[]> {
+async function freePorts(n: number, host: string): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
       const srv = createServer();
       srv.on("error", reject);
-      srv.listen(0, "127.0.0.1", () => resolve(srv));
+      srv.listen(0, host, () => resolve(srv));
     })),
   );
   const ports = servers.map((s) => {

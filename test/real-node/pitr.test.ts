@@ -1,0 +1,375 @@
+// Backups and point-in-time recovery on real pods (issue 17's acceptance): a real node (kubelet +
+// containerd, test/support/real-node), the instance image from its recipe, the operator run by this
+// process, and a real S3 server (SeaweedFS) listening on the node's bridge address, where the pods
+// reach it (the harness's own network, nothing routable). One life of the source cluster does all:
+// - a 2-instance synchronous cluster with spec.backup archives from its pods (the WAL CLI in the
+//   image, credentials from the user's Secret); a writer commits rows through the rw Service, the
+//   server recording each commit's time (track_commit_timestamp);
+// - a base backup is taken by a PostgresBackup (from the replica); later a table is dropped; then
+//   the primary's pod is deleted under the writer (a failover during archiving, timeline 2);
+// - a NEW cluster restored to a time T before the drop holds exactly the rows the source committed
+//   at or before T (compared row by row, commit times as the server saw them) and none after, the
+//   dropped table is back, it runs on a new timeline and archives to its own prefix while the
+//   source's objects stay as they were;
+// - a NEW cluster restored to the latest point holds every acknowledged row, those acknowledged by
+//   the new primary after the failover included;
+// - bad input on the restore path, through the real kubelet's termination message: a target before
+//   the oldest backup and a missing WAL segment are each `RestoreFailed` in Ready/Degraded naming
+//   the reason, and the cluster never comes up.
+// Times (restore, failover) are printed.
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { instanceImageRecipe } from "../../images/recipes";
+import { openObjectStore, type ObjectStore } from "../../sdk/backup/store";
+import { crdManifests, GROUP, KINDS, VERSION, type PostgresBackupStatus, type PostgresClusterStatus } from "../../sdk/api/index";
+import { startOperator, type RunningOperator } from "../../sdk/operator/main";
+import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
+import { recorder } from "../support/cluster";
+import { installCrds, toolchainOrSkip } from "../support/control-plane";
+import { createCustomObject } from "../support/custom-objects";
+import { eventually } from "../support/eventually";
+import { must, run } from "../support/real-node/host";
+import { recipeConfig, recipeRootfs } from "../support/real-node/images";
+import { startRealNode, type RealNode } from "../support/real-node/node";
+import { startVolumeProvisioner } from "../support/real-node/volumes";
+import { majors } from "../support/postgres";
+import { startS3Server, type S3Server } from "../support/s3";
+import { startWriter, type Writer } from "../support/writer";
+
+const isRoot = process.getuid?.() === 0;
+const toolchain = isRoot
+  ? toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause", "weed"])
+  : { skip: "needs root" };
+const hasRuntime = run("sh", ["-c", "command -v containerd && command -v runc && command -v debootstrap && test -x /usr/lib/cni/bridge"]).status === 0;
+const major = majors().includes(17) ? 17 : majors()[0]!;
+const ns = "default";
+const bucket = "pitr";
+/** A restore replays one WAL file per restore_command (a Node process each), seconds each on a loaded machine. */
+const WAIT_MS = 600_000;
+
+interface Cluster {
+  metadata: { generation?: number };
+  status?: PostgresClusterStatus;
+}
+
+interface Row {
+  id: number;
+  note: string;
+}
+
+describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups and point-in-time recovery on real pods", () => {
+  let node: RealNode | undefined;
+  let operator: RunningOperator | undefined;
+  let s3: S3Server | undefined;
+  let stopProvisioner = (): void => undefined;
+  const lines: string[] = [];
+  const times: Record<string, number> = {};
+  const stores: ObjectStore[] = [];
+  // What the source's life leaves for the restores.
+  let target: Date;
+  let expectedAtT: Row[] = [];
+  let auditRows = 0;
+  let writer: Writer;
+  let backupStatus: PostgresBackupStatus;
+  let sourceBefore = new Map<string, number>();
+  let sourceTimeline = 0;
+
+  const core = (): CoreV1Api => node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+  const objects = (): CustomObjectsApi => node!.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
+  const read = async (name: string): Promise<Cluster> =>
+    (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name })) as Cluster;
+  const secret = async (name: string): Promise<string> => Buffer.from((await core().readNamespacedSecret({ name, namespace: ns })).data!.password!, "base64").toString("utf8");
+  const podIp = async (name: string): Promise<string> => (await core().readNamespacedPod({ name, namespace: ns })).status!.podIP!;
+  const primaryIp = async (cluster: string): Promise<string> => podIp((await read(cluster)).status!.currentPrimary!);
+  const query = async <T extends object>(cluster: string, host: string, sql: string, params: unknown[] = []): Promise<T[]> => {
+    const c = new Client({ host, port: 5432, user: "postgres", password: await secret(`${cluster}-superuser`), database: "postgres", connectionTimeoutMillis: 5000 });
+    c.on("error", () => undefined);
+    await c.connect();
+    try {
+      return (await c.query<T>(sql, params)).rows;
+    } finally {
+      await c.end();
+    }
+  };
+  const store = (prefix: string): ObjectStore => {
+    const s = openObjectStore(s3!.store(bucket, prefix));
+    stores.push(s);
+    return s;
+  };
+  const listing = async (s: ObjectStore, prefix = ""): Promise<Map<string, number>> => {
+    const out = new Map<string, number>();
+    for await (const o of s.list(prefix)) out.set(o.key, o.size);
+    return out;
+  };
+  const destination = (): { endpoint: string; bucket: string; credentials: { secretName: string } } => ({ endpoint: s3!.endpoint, bucket, credentials: { secretName: "s3-creds" } });
+  const containerLog = (name: string): string => {
+    const root = join(node!.dir, "pod-logs");
+    return readdirSync(root)
+      .filter((d) => d.startsWith(`${ns}_${name}_`))
+      .flatMap((d) => readdirSync(join(root, d, "postgres")).sort().map((f) => readFileSync(join(root, d, "postgres", f), "utf8")))
+      .join("");
+  };
+  const diagnostics = async (): Promise<string> => {
+    const out: string[] = [];
+    for (const p of (await core().listNamespacedPod({ namespace: ns })).items) {
+      out.push(`--- ${p.metadata!.name} ${p.status?.phase} ${JSON.stringify(p.status?.containerStatuses?.[0]?.state)}\n${containerLog(p.metadata!.name!).split("\n").slice(-15).join("\n")}`);
+    }
+    return `${out.join("\n")}\n--- operator\n${lines.slice(-25).join("\n")}`;
+  };
+  const settled = (name: string, generation = 1): Promise<Cluster> =>
+    eventually(`${name} Ready and settled at generation ${generation}`, async () => {
+      const c = await read(name);
+      const ready = c.status?.conditions?.find((x) => x.type === "Ready");
+      const progressing = c.status?.conditions?.find((x) => x.type === "Progressing");
+      return c.status?.observedGeneration === generation && ready?.status === "True" && progressing?.status === "False" ? c : undefined;
+    }, WAIT_MS).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await diagnostics()}`);
+    });
+
+  beforeAll(async () => {
+    node = await startRealNode({ toolchain: toolchain.env! });
+    const work = join(node.dir, "instance-image");
+    mkdirSync(work, { recursive: true });
+    const recipe = instanceImageRecipe(major);
+    recipeRootfs(recipe, join(work, "rootfs"));
+    node.importRootfs(join(work, "rootfs"), `setpoint-postgres:${major}`, recipeConfig(recipe));
+    must("rm", ["-rf", join(work, "rootfs")]);
+    await installCrds(node.controlPlane.kubeConfig, crdManifests());
+    stopProvisioner = startVolumeProvisioner(node, ns, (m) => lines.push(m));
+    // On the node's bridge address: the pods' gateway, this machine, no other.
+    s3 = await startS3Server(toolchain.env!.tools.weed!.path, { host: node.nodeIp });
+    await s3.createBucket(bucket);
+    operator = await startOperator({ kubeconfig: node.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+  }, 1_800_000); // may wait for another real node of this run to finish
+
+  afterAll(async () => {
+    console.log(`real-pod PITR times: ${JSON.stringify(times)}`);
+    await writer?.stop();
+    for (const s of stores) s.close();
+    stopProvisioner();
+    await operator?.stop();
+    await node?.stop();
+    await s3?.stop();
+  }, 600_000);
+
+  it("archives a synchronous cluster from its pods; a base backup by PostgresBackup; a table dropped; a failover under the writer", async () => {
+    expect(s3!.endpoint).toContain(node!.nodeIp);
+    await core().createNamespacedSecret({ namespace: ns, body: { metadata: { name: "s3-creds" }, stringData: { AWS_ACCESS_KEY_ID: s3!.accessKeyId, AWS_SECRET_ACCESS_KEY: s3!.secretAccessKey } } });
+    let t = Date.now();
+    await createCustomObject(objects(), ns, "PostgresCluster", "ledger", {
+      postgresVersion: major,
+      instances: 2,
+      synchronous: { number: 1 },
+      storage: { size: "1Gi" },
+      parameters: { track_commit_timestamp: "on" },
+      backup: { destination: destination(), archiveTimeout: "10s" },
+    });
+    await settled("ledger");
+    times.sourceReadyS = (Date.now() - t) / 1000;
+    const ip = await primaryIp("ledger");
+    await query("ledger", ip, "create table orders (id int primary key, note text not null)");
+    await query("ledger", ip, "create table audit (id int primary key, what text not null)");
+    await query("ledger", ip, "insert into audit select g, 'audit ' || g from generate_series(1, 500) g");
+    auditRows = 500;
+    const first = (await query<{ name: string }>("ledger", ip, "select pg_walfile_name(pg_switch_wal()) as name"))[0]!.name;
+    const archived = await eventually("the pods' archive in status.backup", async () => {
+      const c = await read("ledger");
+      return (c.status?.backup?.lastArchivedWal ?? "") >= first ? c : undefined;
+    }, WAIT_MS).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await diagnostics()}`);
+    });
+    expect(archived.status!.conditions!.find((c) => c.type === "Degraded")).toMatchObject({ status: "False" });
+    // The credentials stay in the user's Secret.
+    for (const p of ["ledger-1", "ledger-2"]) expect(JSON.stringify(await core().readNamespacedPod({ name: p, namespace: ns }))).not.toContain(s3!.secretAccessKey);
+
+    const svc = await core().readNamespacedService({ name: "ledger-rw", namespace: ns });
+    writer = startWriter({ host: svc.spec!.clusterIP!, port: 5432, user: "postgres", password: await secret("ledger-superuser"), database: "postgres" }, "orders", 1, 50);
+    await eventually("writer running", async () => writer.acked.length >= 20, WAIT_MS);
+
+    t = Date.now();
+    await createCustomObject(objects(), ns, "PostgresBackup", "base-1", { cluster: { name: "ledger" } });
+    backupStatus = await eventually("PostgresBackup base-1 Completed and usable", async () => {
+      const b = (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresBackup.plural, name: "base-1" })) as { status?: PostgresBackupStatus };
+      if (b.status?.phase === "Failed") throw new Error(`base-1 failed: ${b.status.error}`);
+      // Usable once the WAL from its start to its end is archived (the next archive_timeout at the latest).
+      return b.status?.phase === "Completed" && b.status.usable === true ? b.status : undefined;
+    }, WAIT_MS);
+    times.baseBackupS = (Date.now() - t) / 1000;
+    expect(backupStatus.usable).toBe(true);
+    expect(backupStatus.role).toBe("replica");
+    // (Not necessarily timeline 1: track_commit_timestamp needs a restart, rolled out with a switchover.)
+    expect(backupStatus.timeline).toBeGreaterThanOrEqual(1);
+
+    // T: rows on both sides of it, then the drop, then more rows.
+    await sleep(4000);
+    target = new Date();
+    await sleep(4000);
+    await query("ledger", await primaryIp("ledger"), "drop table audit");
+    const droppedAt = writer.acked.length;
+    await eventually("rows after the drop", async () => writer.acked.length >= droppedAt + 40, WAIT_MS);
+    // Segments on this timeline after the backup's end, whatever archive_timeout did (the missing-segment case drops one).
+    for (let i = 0; i < 2; i++) {
+      await query("ledger", await primaryIp("ledger"), "select pg_switch_wal()");
+      await sleep(1000);
+    }
+
+    // A failover under the writer: the primary's pod deleted, a replica promoted (timeline 2).
+    const oldPrimary = (await read("ledger")).status!.currentPrimary!;
+    const oldIp = await podIp(oldPrimary);
+    const deletedAt = Date.now();
+    await core().deleteNamespacedPod({ name: oldPrimary, namespace: ns });
+    const ack = await eventually("a write acknowledged by a new primary", async () => writer.acked.find((a) => a.at > deletedAt && a.server !== oldIp), WAIT_MS).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await diagnostics()}`);
+    });
+    times.failoverToAckS = (ack.at - deletedAt) / 1000;
+    const afterFailover = writer.acked.length;
+    await eventually("rows on the new primary", async () => writer.acked.length >= afterFailover + 40, WAIT_MS);
+    await writer.stop();
+    const healed = await settled("ledger", (await read("ledger")).metadata.generation!);
+    const newIp = await podIp(healed.status!.currentPrimary!);
+    const last = (await query<{ name: string }>("ledger", newIp, "select pg_walfile_name(pg_switch_wal()) as name"))[0]!.name;
+    sourceTimeline = parseInt(last.slice(0, 8), 16);
+    expect(sourceTimeline).toBeGreaterThan(backupStatus.timeline!);
+    await eventually("the new timeline archived up to the last acknowledged row", async () => {
+      const c = await read("ledger");
+      return (c.status?.backup?.lastArchivedWal ?? "") >= last ? c : undefined;
+    }, WAIT_MS);
+
+    // The rows committed at or before T, by the server's commit timestamps.
+    const all = await query<Row & { committed: Date }>("ledger", newIp, "select id, note, pg_xact_commit_timestamp(xmin) as committed from orders order by id");
+    expectedAtT = all.filter((r) => r.committed.getTime() <= target.getTime()).map(({ id, note }) => ({ id, note }));
+    const afterT = all.length - expectedAtT.length;
+    console.log(`source: ${all.length} rows (${expectedAtT.length} committed at or before T ${target.toISOString()}, ${afterT} after), ${writer.acked.length} acknowledged; base backup ${backupStatus.backupId} from ${backupStatus.instance} usable ${times.baseBackupS.toFixed(1)} s after it was requested; failover: first write acknowledged ${times.failoverToAckS.toFixed(2)} s after the pod's deletion`);
+    expect(expectedAtT.length).toBeGreaterThan(20);
+    expect(afterT).toBeGreaterThan(80);
+    const present = new Set(all.map((r) => r.id));
+    expect(writer.acked.filter((a) => !present.has(a.id))).toEqual([]);
+    sourceBefore = await listing(store(`${ns}/ledger`));
+    expect([...sourceBefore.keys()]).toContain(`wal/${hex8(sourceTimeline)}/${hex8(sourceTimeline)}.history.gz`);
+  }, 1_500_000);
+
+  it("restores NEW clusters: to T (exactly the rows committed at or before T, the dropped table back, a new timeline archived to its own prefix) and to the latest point (every acknowledged row)", async () => {
+    const t = Date.now();
+    const source = { ...destination(), prefix: `${ns}/ledger` };
+    await createCustomObject(objects(), ns, "PostgresCluster", "pitr", {
+      postgresVersion: major,
+      instances: 1,
+      storage: { size: "1Gi" },
+      bootstrap: { recovery: { source, target: { time: target.toISOString() } } },
+      backup: { destination: destination() },
+    });
+    await createCustomObject(objects(), ns, "PostgresCluster", "latest", {
+      postgresVersion: major,
+      instances: 1,
+      storage: { size: "1Gi" },
+      bootstrap: { recovery: { source } },
+      backup: { destination: destination() },
+    });
+    const [pitr, latest] = await Promise.all(
+      ["pitr", "latest"].map(async (name) => {
+        const c = await settled(name);
+        times[`restore_${name}_S`] = (Date.now() - t) / 1000;
+        return c;
+      }),
+    );
+
+    // To T: row by row.
+    const ip = await podIp(pitr!.status!.currentPrimary!);
+    const restored = await query<Row>("pitr", ip, "select id, note from orders order by id");
+    expect(restored).toEqual(expectedAtT);
+    const [audit] = await query<{ n: string }>("pitr", ip, "select count(*) as n from audit");
+    expect(Number(audit!.n)).toBe(auditRows);
+    const [tl] = await query<{ tl: number; r: boolean }>("pitr", ip, "select timeline_id as tl, pg_is_in_recovery() as r from pg_control_checkpoint()");
+    expect(tl!.r).toBe(false);
+    expect(tl!.tl).toBeGreaterThan(sourceTimeline);
+    // Its own timeline, archived to its own prefix; nothing of it in the source's.
+    const own = store(`${ns}/pitr`);
+    const seg = (await query<{ name: string }>("pitr", ip, "select pg_walfile_name(pg_switch_wal()) as name"))[0]!.name;
+    const timelineDir = `wal/${seg.slice(0, 8)}/`;
+    await eventually("the restored cluster's timeline in its own prefix", async () => [...(await listing(own, "wal/")).keys()].some((k) => k.startsWith(timelineDir) && !k.endsWith(".history.gz")), WAIT_MS);
+
+    // To the latest point: every acknowledged row, those of the new primary after the failover too.
+    const latestIp = await podIp(latest!.status!.currentPrimary!);
+    const present = new Set((await query<{ id: number }>("latest", latestIp, "select id from orders")).map((r) => r.id));
+    const lost = writer.acked.filter((a) => !present.has(a.id));
+    expect(lost).toEqual([]);
+    await expect(query("latest", latestIp, "select 1 from audit")).rejects.toThrow(/audit/);
+
+    // The source's prefix: every object it had is still there, unchanged in size; anything new is of its own timelines.
+    const sourceAfter = await listing(store(`${ns}/ledger`));
+    for (const [k, size] of sourceBefore) expect(sourceAfter.get(k), k).toBe(size);
+    expect([...sourceAfter.keys()].filter((k) => !sourceBefore.has(k) && !(k.startsWith("wal/") && parseInt(k.slice(4, 12), 16) <= sourceTimeline))).toEqual([]);
+    console.log(
+      `restore to T: ${restored.length} rows compared row by row, audit ${auditRows} rows back, timeline ${tl!.tl}, ${times.restore_pitr_S!.toFixed(1)} s until settled; restore to latest: ${writer.acked.length} acknowledged rows all present, ${times.restore_latest_S!.toFixed(1)} s (both restores ran at once)`,
+    );
+  }, 1_500_000);
+
+  it("a target before the oldest backup and a missing WAL segment are each RestoreFailed naming the reason, and the cluster never comes up", async () => {
+    const source = store(`${ns}/ledger`);
+    // A copy of the source's bucket prefix without one segment after the backup's end.
+    const tlDir = `wal/${hex8(backupStatus.timeline!)}/`;
+    const walKeys = [...sourceBefore.keys()].filter((k) => k.startsWith(tlDir) && /\/[0-9A-F]{24}\.gz$/.test(k)).sort();
+    const afterEnd = walKeys.filter((k) => k.slice(-27, -3) > walSegmentOf(backupStatus));
+    expect(afterEnd.length).toBeGreaterThanOrEqual(2);
+    const dropped = afterEnd[0]!;
+    const gap = store(`${ns}/gap-source`);
+    for (const key of sourceBefore.keys()) {
+      if (key === dropped) continue;
+      const o = await source.get(key);
+      await gap.put(key, o!.body, o!.info.metadata);
+    }
+    await createCustomObject(objects(), ns, "PostgresCluster", "early", {
+      postgresVersion: major,
+      storage: { size: "1Gi" },
+      bootstrap: { recovery: { source: { ...destination(), prefix: `${ns}/ledger` }, target: { time: new Date(Date.parse(backupStatus.beginTime!) - 60_000).toISOString() } } },
+    });
+    await createCustomObject(objects(), ns, "PostgresCluster", "gap", {
+      postgresVersion: major,
+      storage: { size: "1Gi" },
+      bootstrap: { recovery: { source: { ...destination(), prefix: `${ns}/gap-source` }, target: { time: target.toISOString() } } },
+    });
+    const failed = async (name: string, reason: string): Promise<string> => {
+      const c = await eventually(`${name} RestoreFailed`, async () => {
+        const x = await read(name);
+        const ready = x.status?.conditions?.find((k) => k.type === "Ready");
+        return ready?.reason === "RestoreFailed" && ready.message?.includes(reason) ? x : undefined;
+      }, WAIT_MS).catch(async (err: unknown) => {
+        throw new Error(`${String(err)}\n${await diagnostics()}`);
+      });
+      expect(c.status!.conditions!.find((k) => k.type === "Ready")).toMatchObject({ status: "False" });
+      expect(c.status!.conditions!.find((k) => k.type === "Degraded")).toMatchObject({ status: "True", reason: "RestoreFailed" });
+      expect(c.status?.instances?.some((i) => i.ready) ?? false).toBe(false);
+      const message = c.status!.conditions!.find((k) => k.type === "Ready")!.message!;
+      expect(message).not.toContain(s3!.secretAccessKey);
+      return message;
+    };
+    const early = await failed("early", "TARGET_BEFORE_OLDEST_BACKUP");
+    const hole = await failed("gap", "WAL_SEGMENT_MISSING");
+    expect(hole).toContain(dropped.split("/").pop()!.replace(/\.gz$/, ""));
+    console.log(`early: ${early}\ngap: ${hole}`);
+    // Still not up a while later (the container restarts and fails the same way).
+    await sleep(5000);
+    for (const name of ["early", "gap"]) expect((await read(name)).status?.conditions?.find((k) => k.type === "Ready")?.status).toBe("False");
+  }, 900_000);
+
+  it("leaves nothing behind after stop (pods, volumes, the node)", async () => {
+    stopProvisioner();
+    await operator?.stop();
+    operator = undefined;
+    await node!.stop();
+    expect(node!.leftovers()).toEqual([]);
+    await s3!.stop();
+  }, 600_000);
+});
+
+const hex8 = (n: number): string => n.toString(16).toUpperCase().padStart(8, "0");
+
+/** The name of the WAL segment (16 MB) holding a backup's end LSN, on the backup's timeline. */
+function walSegmentOf(b: PostgresBackupStatus): string {
+  const [hi, lo] = b.endLsn!.split("/").map((x) => parseInt(x, 16)) as [number, number];
+  return `${hex8(b.timeline!)}${hex8(hi)}${hex8(Math.floor(lo / (16 * 1024 * 1024)))}`;
+}
