@@ -1,29 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { InputError } from "../sdk/errors";
+import { setPulumiMocks, valueOf } from "../test/support/pulumi-mocks";
 import { Operator, operatorClusterRules, operatorDefaults, operatorNamespaceRules, operatorObjectNames } from "./operator";
 
 /** Resources registered with the mock engine, in order. */
 const registered: pulumi.runtime.MockResourceArgs[] = [];
 
-pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      registered.push(args);
-      return { id: `${args.name}-id`, state: args.inputs };
-    },
-    call(args) {
-      return args.inputs;
-    },
-  },
-  "setpoint",
-  "test",
-  false,
-);
-
-function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => output.apply(resolve));
-}
+void setPulumiMocks((args) => {
+  registered.push(args);
+  return { id: `${args.name}-id`, state: args.inputs };
+});
 
 describe("operatorDefaults", () => {
   it("applies every default", () => {

@@ -1,31 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { InputError } from "../sdk/errors";
+import { setPulumiMocks, valueOf } from "../test/support/pulumi-mocks";
 import { PostgresCluster } from "./postgres-cluster";
 import { clusterEndpoints, isServing, majorProgress, postgresClusterDefaults, previewMajorChange, waitForClusterReady } from "./internal/postgres-cluster-spec";
 
 const registered: pulumi.runtime.MockResourceArgs[] = [];
 
-pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      registered.push(args);
-      // Like the API server: the first write of a spec is generation 1.
-      const state = args.type.startsWith("kubernetes:") ? { ...args.inputs, metadata: { ...args.inputs.metadata, generation: 1 } } : args.inputs;
-      return { id: `${args.name}-id`, state };
-    },
-    call(args) {
-      return args.inputs;
-    },
-  },
-  "setpoint",
-  "test",
-  false,
-);
-
-function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => output.apply(resolve));
-}
+void setPulumiMocks((args) => {
+  registered.push(args);
+  // Like the API server: the first write of a spec is generation 1.
+  const state = args.type.startsWith("kubernetes:") ? { ...args.inputs, metadata: { ...args.inputs.metadata, generation: 1 } } : args.inputs;
+  return { id: `${args.name}-id`, state };
+});
 
 const minimal = { postgresVersion: 17, storage: { size: "10Gi" } };
 
