@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { InputError } from "../sdk/errors";
+import { inputErrorOf } from "../test/support/input-error";
 import { setPulumiMocks, valueOf } from "../test/support/pulumi-mocks";
 import { Operator, operatorClusterRules, operatorDefaults, operatorNamespaceRules, operatorObjectNames } from "./operator";
 
@@ -38,15 +38,9 @@ describe("operatorDefaults", () => {
     [{ image: "i", logLevel: "trace" }, "logLevel", '"debug", "info", "warn", "error"'],
     [{ image: "i", imagePullPolicy: "Sometimes" }, "imagePullPolicy", '"Always", "IfNotPresent", "Never"'],
   ])("rejects %j naming %s", (args, path, message) => {
-    let error: unknown;
-    try {
-      operatorDefaults(args as never);
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).propertyPath).toBe(path);
-    expect((error as InputError).message).toContain(message);
+    const error = inputErrorOf(() => operatorDefaults(args as never));
+    expect(error.propertyPath).toBe(path);
+    expect(error.message).toContain(message);
   });
 });
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { InputError } from "../sdk/errors";
+import { inputErrorOf } from "../test/support/input-error";
 import { setPulumiMocks, valueOf } from "../test/support/pulumi-mocks";
 import { PostgresCluster } from "./postgres-cluster";
 import { clusterEndpoints, isServing, majorProgress, postgresClusterDefaults, previewMajorChange, waitForClusterReady } from "./internal/postgres-cluster-spec";
@@ -87,15 +87,9 @@ describe("postgresClusterDefaults", () => {
     [{ ...minimal, clusterName: "a".repeat(64) }, "clusterName", "at most 63 characters"],
     [{ ...minimal, readyTimeout: "ten minutes" }, "readyTimeout", "duration such as 90s"],
   ])("rejects %j naming %s", (args, path, message) => {
-    let error: unknown;
-    try {
-      postgresClusterDefaults("orders", args as never);
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).propertyPath).toBe(path);
-    expect((error as InputError).message).toContain(message);
+    const error = inputErrorOf(() => postgresClusterDefaults("orders", args as never));
+    expect(error.propertyPath).toBe(path);
+    expect(error.message).toContain(message);
   });
 });
 
