@@ -1,29 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { InputError } from "../sdk/errors";
+import { inputErrorOf } from "../test/support/input-error";
+import { setPulumiMocks, valueOf } from "../test/support/pulumi-mocks";
 import { Operator, operatorClusterRules, operatorDefaults, operatorNamespaceRules, operatorObjectNames } from "./operator";
 
 /** Resources registered with the mock engine, in order. */
 const registered: pulumi.runtime.MockResourceArgs[] = [];
 
-pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      registered.push(args);
-      return { id: `${args.name}-id`, state: args.inputs };
-    },
-    call(args) {
-      return args.inputs;
-    },
-  },
-  "setpoint",
-  "test",
-  false,
-);
-
-function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => output.apply(resolve));
-}
+void setPulumiMocks((args) => {
+  registered.push(args);
+  return { id: `${args.name}-id`, state: args.inputs };
+});
 
 describe("operatorDefaults", () => {
   it("applies every default", () => {
@@ -51,15 +38,9 @@ describe("operatorDefaults", () => {
     [{ image: "i", logLevel: "trace" }, "logLevel", '"debug", "info", "warn", "error"'],
     [{ image: "i", imagePullPolicy: "Sometimes" }, "imagePullPolicy", '"Always", "IfNotPresent", "Never"'],
   ])("rejects %j naming %s", (args, path, message) => {
-    let error: unknown;
-    try {
-      operatorDefaults(args as never);
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).propertyPath).toBe(path);
-    expect((error as InputError).message).toContain(message);
+    const error = inputErrorOf(() => operatorDefaults(args as never));
+    expect(error.propertyPath).toBe(path);
+    expect(error.message).toContain(message);
   });
 });
 

@@ -1,31 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { InputError } from "../sdk/errors";
+import { inputErrorOf } from "../test/support/input-error";
+import { setPulumiMocks, valueOf } from "../test/support/pulumi-mocks";
 import { PostgresCluster } from "./postgres-cluster";
 import { clusterEndpoints, isServing, majorProgress, postgresClusterDefaults, previewMajorChange, waitForClusterReady } from "./internal/postgres-cluster-spec";
 
 const registered: pulumi.runtime.MockResourceArgs[] = [];
 
-pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      registered.push(args);
-      // Like the API server: the first write of a spec is generation 1.
-      const state = args.type.startsWith("kubernetes:") ? { ...args.inputs, metadata: { ...args.inputs.metadata, generation: 1 } } : args.inputs;
-      return { id: `${args.name}-id`, state };
-    },
-    call(args) {
-      return args.inputs;
-    },
-  },
-  "setpoint",
-  "test",
-  false,
-);
-
-function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => output.apply(resolve));
-}
+void setPulumiMocks((args) => {
+  registered.push(args);
+  // Like the API server: the first write of a spec is generation 1.
+  const state = args.type.startsWith("kubernetes:") ? { ...args.inputs, metadata: { ...args.inputs.metadata, generation: 1 } } : args.inputs;
+  return { id: `${args.name}-id`, state };
+});
 
 const minimal = { postgresVersion: 17, storage: { size: "10Gi" } };
 
@@ -100,15 +87,9 @@ describe("postgresClusterDefaults", () => {
     [{ ...minimal, clusterName: "a".repeat(64) }, "clusterName", "at most 63 characters"],
     [{ ...minimal, readyTimeout: "ten minutes" }, "readyTimeout", "duration such as 90s"],
   ])("rejects %j naming %s", (args, path, message) => {
-    let error: unknown;
-    try {
-      postgresClusterDefaults("orders", args as never);
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).propertyPath).toBe(path);
-    expect((error as InputError).message).toContain(message);
+    const error = inputErrorOf(() => postgresClusterDefaults("orders", args as never));
+    expect(error.propertyPath).toBe(path);
+    expect(error.message).toContain(message);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { InputError } from "../sdk/errors";
+import type { InputError } from "../sdk/errors";
+import { inputErrorOf } from "../test/support/input-error";
 import { containsUnknown, parseSchemaInputs, sameArgs, stableArgs, UNKNOWN } from "./schema-args";
 
 const VALID = {
@@ -8,13 +9,7 @@ const VALID = {
 };
 
 function parseError(raw: unknown): InputError {
-  try {
-    parseSchemaInputs(raw);
-  } catch (err) {
-    expect(err).toBeInstanceOf(InputError);
-    return err as InputError;
-  }
-  throw new Error("parseSchemaInputs accepted invalid inputs");
+  return inputErrorOf(() => parseSchemaInputs(raw));
 }
 
 describe("parseSchemaInputs", () => {

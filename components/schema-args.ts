@@ -4,9 +4,27 @@ import { isConninfo } from "../sdk/postgres/connection";
 import { HAZARD_CODES } from "../sdk/schema/hazards";
 
 /** A connection: a `postgres://` URL, or a libpq `key=value` string (as the CLI and the engine accept). */
-const connectionString = z
+export const connectionString = z
   .string()
   .refine((s) => /^postgres(ql)?:\/\//.test(s) || isConninfo(s), "must be a postgres:// or postgresql:// URL, or a libpq connection string (host=... dbname=... user=...)");
+
+/**
+ * A schema definition as a dynamic resource carries it: its SQL files (at least one; `whenEmpty` is
+ * the error when there are none) and its declared renames.
+ */
+export function desiredDefinition(whenEmpty: string) {
+  return z.object({
+    files: z.array(z.object({ name: z.string().min(1), sql: z.string() })).min(1, whenEmpty),
+    renames: z
+      .array(
+        z.union([
+          z.object({ kind: z.literal("table"), schema: z.string(), from: z.string(), to: z.string() }),
+          z.object({ kind: z.literal("column"), schema: z.string(), table: z.string(), from: z.string(), to: z.string() }),
+        ]),
+      )
+      .default([]),
+  });
+}
 
 /**
  * The plain, serializable inputs of the schema dynamic resource (after the component resolved its
@@ -16,17 +34,7 @@ const connectionString = z
 export const schemaResourceInputs = z.object({
   /** postgres:// URL or libpq connection string of the target, including credentials (kept secret in state). */
   connection: connectionString,
-  desired: z.object({
-    files: z.array(z.object({ name: z.string().min(1), sql: z.string() })).min(1, "the desired schema is empty: pass sql, sqlPath or definition"),
-    renames: z
-      .array(
-        z.union([
-          z.object({ kind: z.literal("table"), schema: z.string(), from: z.string(), to: z.string() }),
-          z.object({ kind: z.literal("column"), schema: z.string(), table: z.string(), from: z.string(), to: z.string() }),
-        ]),
-      )
-      .default([]),
-  }),
+  desired: desiredDefinition("the desired schema is empty: pass sql, sqlPath or definition"),
   allowHazards: z.union([z.literal("all"), z.array(z.enum(HAZARD_CODES))]).default([]),
   /** Hazards approved for one plan, by its hash: they lapse when the plan changes. */
   approvals: z

@@ -6,58 +6,16 @@ import { afterAll, describe, expect, it } from "vitest";
 import { InputError } from "../sdk/errors";
 import { HAZARD_CODES } from "../sdk/schema/hazards";
 import type { DesiredSchema } from "../sdk/schema/source/desired";
+import { recordRegistrations, setPulumiMocks, valueOf } from "../test/support/pulumi-mocks";
 import { connectionUrl, desiredFiles, Schema, validateSchemaArgs, type SchemaArgs } from "./schema";
 
-/** What the mock engine saw for each registered resource. */
-interface Registration {
-  type: string;
-  name: string;
-  parent: string;
-  inputs: Record<string, unknown>;
-  additionalSecretOutputs: string[];
-}
-const registered: Registration[] = [];
+void setPulumiMocks((args) => {
+  const planned = args.name === "planned";
+  const plan = planned ? [{ step: 1, kind: "createTable", sql: ["CREATE TABLE t (", "  id int", ");"], hazards: [] }] : [];
+  return { id: `${args.name}-id`, state: { ...args.inputs, plan, planHash: planned ? "sha256:abc" : "", refused: [], fingerprint: "f1" } };
+});
 
-pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      const planned = args.name === "planned";
-      const plan = planned ? [{ step: 1, kind: "createTable", sql: ["CREATE TABLE t (", "  id int", ");"], hazards: [] }] : [];
-      return { id: `${args.name}-id`, state: { ...args.inputs, plan, planHash: planned ? "sha256:abc" : "", refused: [], fingerprint: "f1" } };
-    },
-    call(args) {
-      return args.inputs;
-    },
-  },
-  "setpoint",
-  "test",
-  false,
-);
-
-// The mock's newResource does not see parents or resource options: record them from the request.
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-  getParent(): string;
-  getObject(): unknown;
-  getAdditionalsecretoutputsList(): string[];
-}
-const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
-const registerResource = monitor.registerResource.bind(monitor);
-monitor.registerResource = (req, cb) => {
-  registered.push({
-    type: req.getType(),
-    name: req.getName(),
-    parent: req.getParent(),
-    inputs: pulumi.runtime.deserializeProperties(req.getObject() as never) as Record<string, unknown>,
-    additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
-  });
-  return registerResource(req, cb);
-};
-
-function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => output.apply(resolve));
-}
+const registered = recordRegistrations();
 
 function urnOf(r: pulumi.Resource): Promise<string> {
   return valueOf(r.urn);

@@ -2,18 +2,13 @@ import { z } from "zod";
 import { InputError } from "../sdk/errors";
 import { isConninfo, parseConninfo, redactUrl } from "../sdk/postgres/connection";
 import { optionsConflict } from "../sdk/upgrade/phases";
-import { sameArgsBy } from "./schema-args";
+import { connectionString, desiredDefinition, sameArgsBy } from "./schema-args";
 
 /**
  * The plain, serializable inputs of the upgrade dynamic resource (after the component resolved its
  * Pulumi inputs). Validated with zod here, at the trust boundary: in the provider's `check`, and
  * again before every operation (state written by older versions is untrusted).
  */
-
-/** A connection: a `postgres://` URL, or a libpq `key=value` string (as the CLI and the engine accept). */
-const postgresUrl = z
-  .string()
-  .refine((s) => /^postgres(ql)?:\/\//.test(s) || isConninfo(s), "must be a postgres:// or postgresql:// URL, or a libpq connection string (host=... dbname=... user=...)");
 
 const pgbouncerTarget = z.union([
   z.string().min(1),
@@ -43,7 +38,7 @@ export const trafficInput = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("none") }),
   z.object({
     kind: z.literal("pgbouncer"),
-    admin: postgresUrl,
+    admin: connectionString,
     databasesFile: z.string().min(1, "the file PgBouncer %includes with the switched databases is required"),
     databases: z
       .array(
@@ -73,26 +68,14 @@ const positive = z.number().int().positive();
 export const upgradeResourceInputs = z.object({
   /** Row of `setpoint.upgrades` on blue holding the engine's state; fixed when the resource is created. */
   stateKey: z.string().min(1).max(200),
-  blue: postgresUrl,
-  green: postgresUrl,
-  blueFromGreen: postgresUrl.optional(),
-  greenFromBlue: postgresUrl.optional(),
+  blue: connectionString,
+  green: connectionString,
+  blueFromGreen: connectionString.optional(),
+  greenFromBlue: connectionString.optional(),
   /** The schema definition applied on green; blue's schema is copied when absent. */
-  schema: z
-    .object({
-      files: z.array(z.object({ name: z.string().min(1), sql: z.string() })).min(1, "the schema definition is empty: pass sql, sqlPath or definition"),
-      renames: z
-        .array(
-          z.union([
-            z.object({ kind: z.literal("table"), schema: z.string(), from: z.string(), to: z.string() }),
-            z.object({ kind: z.literal("column"), schema: z.string(), table: z.string(), from: z.string(), to: z.string() }),
-          ]),
-        )
-        .default([]),
-    })
-    .optional(),
+  schema: desiredDefinition("the schema definition is empty: pass sql, sqlPath or definition").optional(),
   schemas: z.union([z.literal("all"), z.array(z.string().min(1))]).optional(),
-  devUrl: postgresUrl.optional(),
+  devUrl: connectionString.optional(),
   traffic: trafficInput.default({ kind: "none" }),
   cutoverDeadlineMs: positive.default(30_000),
   verify: z.enum(["checksums", "counts", "none"]).default("checksums"),

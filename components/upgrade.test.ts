@@ -3,58 +3,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, describe, expect, it } from "vitest";
+import { recordRegistrations, setPulumiMocks, valueOf, type Registration } from "../test/support/pulumi-mocks";
 import { Upgrade, validateUpgradeArgs, type UpgradeArgs } from "./upgrade";
-
-/** What the mock engine saw for each registered resource. */
-interface Registration {
-  type: string;
-  name: string;
-  parent: string;
-  inputs: Record<string, unknown>;
-  additionalSecretOutputs: string[];
-}
-const registered: Registration[] = [];
 
 const SUMMARY = { id: "abc123", phase: "switched", blueMajor: 16, greenMajor: 17, blue: "b", green: "g", history: [], verification: null, writePauseMs: 12, switchedAt: 1 };
 
-pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      return { id: `${args.name}-id`, state: { ...args.inputs, phase: "switched", summary: SUMMARY, plannedSteps: [], preflight: ["ok: ..."] } };
-    },
-    call(args) {
-      return args.inputs;
-    },
-  },
+void setPulumiMocks(
+  (args) => ({ id: `${args.name}-id`, state: { ...args.inputs, phase: "switched", summary: SUMMARY, plannedSteps: [], preflight: ["ok: ..."] } }),
   "proj",
   "dev",
-  false,
 );
 
-// The mock's newResource does not see parents or resource options: record them from the request.
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-  getParent(): string;
-  getObject(): unknown;
-  getAdditionalsecretoutputsList(): string[];
-}
-const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
-const registerResource = monitor.registerResource.bind(monitor);
-monitor.registerResource = (req, cb) => {
-  registered.push({
-    type: req.getType(),
-    name: req.getName(),
-    parent: req.getParent(),
-    inputs: pulumi.runtime.deserializeProperties(req.getObject() as never) as Record<string, unknown>,
-    additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
-  });
-  return registerResource(req, cb);
-};
-
-function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => output.apply(resolve));
-}
+const registered = recordRegistrations();
 
 function child(name: string): Registration {
   return registered.find((r) => r.name === name && r.type === "pulumi-nodejs:dynamic:Resource")!;

@@ -2,15 +2,12 @@
 // against real PostgreSQL 17 with a password-protected role: preview shows the SQL, up applies it,
 // a second up is a no-op, refresh reports drift, a destructive fix is refused until allowed,
 // destroy keeps the tables, and the password never reaches the state.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { toolchainOrSkip } from "../support/control-plane";
 import { createPasswordRole, freshDatabase, majors, serverUrl } from "../support/postgres";
-import type { PulumiProject } from "../support/pulumi";
-import { createPulumiProject, errorsOf, REPO_ROOT, summaryOf } from "../support/pulumi";
+import { errorsOf, summaryOf } from "../support/pulumi";
+import { schemaProject } from "../support/schema-project";
 
 const MAJOR = 17;
 const toolchain = toolchainOrSkip(["pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"]);
@@ -51,7 +48,6 @@ async function columnsOf(c: Client, table: string): Promise<string[]> {
 
 describe.skipIf(toolchain.skip !== undefined || !majors().includes(MAJOR))("Schema component (real engine, PostgreSQL 17)", () => {
   it("previews, applies, converges, reports drift, refuses then allows the destructive fix, and retains on destroy", async () => {
-    if (!existsSync(join(REPO_ROOT, "dist/components/index.js"))) throw new Error("dist/ is missing: run `npm run build` first");
     const db = await freshDatabase(MAJOR);
 
     // The shared servers trust local connections; a role with a password makes the secret real.
@@ -60,18 +56,7 @@ describe.skipIf(toolchain.skip !== undefined || !majors().includes(MAJOR))("Sche
     cleanups.push(drop);
     const c = await db.client(); // the superuser, on the test database
 
-    const cache = mkdtempSync(join(tmpdir(), "setpoint-schema-e2e-cache-"));
-    cleanups.push(() => rmSync(cache, { recursive: true, force: true }));
-    const project: PulumiProject = await createPulumiProject({
-      toolchain: toolchain.env!,
-      name: "schema-e2e",
-      files: { "index.js": PROGRAM },
-      installSetpoint: true,
-      env: { SETPOINT_CACHE_DIR: cache },
-    });
-    cleanups.push(() => project.cleanup());
-    await project.pulumiWithInput(url, "config", "set", "--secret", "databaseUrl");
-    await project.pulumi("config", "set", "devUrl", serverUrl(db.server));
+    const project = await schemaProject({ toolchain: toolchain.env!, name: "schema-e2e", program: PROGRAM, databaseUrl: url, devUrl: serverUrl(db.server) }, cleanups);
 
     // Preview: the plan is visible, the password is not.
     const preview = await project.pulumi("preview", "--diff");

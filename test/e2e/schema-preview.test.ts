@@ -3,8 +3,7 @@
 // `--json`, the JSON turned into the pull-request summary by `setpoint pr-comment`, approvals tied
 // to one plan hash, and nothing stale in the state after `up`. The outputs shown in docs/preview.md
 // are the ones this test produces (it fails when they differ; SETPOINT_UPDATE_DOCS=1 rewrites them).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -12,8 +11,8 @@ import { toolchainOrSkip } from "../support/control-plane";
 import { prComment, previewDocument } from "../support/pr-comment";
 import { freshDatabase, majors, serverUrl } from "../support/postgres";
 import { bluegreen, seedApp, upgradeAdmin } from "../support/upgrade";
-import type { PulumiProject } from "../support/pulumi";
 import { createPulumiProject, errorsOf, REPO_ROOT, summaryOf } from "../support/pulumi";
+import { schemaProject } from "../support/schema-project";
 
 const MAJOR = 17;
 const toolchain = toolchainOrSkip(["pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"]);
@@ -93,21 +92,9 @@ async function typeOf(c: Client, table: string, column: string): Promise<string 
 
 describe.skipIf(toolchain.skip !== undefined || !majors().includes(MAJOR))("Schema preview and pr-comment (real engine, PostgreSQL 17)", () => {
   it("shows full plans with hazards, keeps nothing stale after up, shows refused plans whole, and approves one plan by hash", async () => {
-    if (!existsSync(join(REPO_ROOT, "dist/components/index.js"))) throw new Error("dist/ is missing: run `npm run build` first");
     const db = await freshDatabase(MAJOR);
     const c = await db.client();
-    const cache = mkdtempSync(join(tmpdir(), "setpoint-preview-e2e-cache-"));
-    cleanups.push(() => rmSync(cache, { recursive: true, force: true }));
-    const project: PulumiProject = await createPulumiProject({
-      toolchain: toolchain.env!,
-      name: "bookshop",
-      files: { "index.js": PROGRAM },
-      installSetpoint: true,
-      env: { SETPOINT_CACHE_DIR: cache },
-    });
-    cleanups.push(() => project.cleanup());
-    await project.pulumiWithInput(db.url, "config", "set", "--secret", "databaseUrl");
-    await project.pulumi("config", "set", "devUrl", serverUrl(db.server));
+    const project = await schemaProject({ toolchain: toolchain.env!, name: "bookshop", program: PROGRAM, databaseUrl: db.url, devUrl: serverUrl(db.server) }, cleanups);
     const setSql = (sql: string) => project.pulumiWithInput(sql, "config", "set", "sql");
     const preview = () => attempt(() => project.pulumi("preview", "--diff", "--color", "never"));
     const previewJson = async () => previewDocument((await attempt(() => project.pulumi("preview", "--json"))).text);

@@ -6,13 +6,11 @@
 //
 // The property is `pg_index.indisclustered` (`ALTER TABLE ... CLUSTER ON`), which the engine does
 // not model: if it comes to, the first assertion says so; pick another from test/schema/verify.test.ts.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { toolchainOrSkip } from "../support/control-plane";
 import { freshDatabase, majors, serverUrl } from "../support/postgres";
-import { createPulumiProject, errorsOf, REPO_ROOT, summaryOf, type PulumiProject } from "../support/pulumi";
+import { errorsOf, summaryOf, type PulumiProject } from "../support/pulumi";
+import { schemaProject } from "../support/schema-project";
 
 const MAJOR = 17;
 const toolchain = toolchainOrSkip(["pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"]);
@@ -49,21 +47,9 @@ async function attempt(project: PulumiProject, ...args: string[]): Promise<{ ok:
 
 describe.skipIf(toolchain.skip !== undefined || !majors().includes(MAJOR))("Schema with a property the engine does not model (real engine, PostgreSQL 17)", () => {
   it("lists it in the preview instead of no changes, fails up naming it, and is quiet once the database matches", async () => {
-    if (!existsSync(join(REPO_ROOT, "dist/components/index.js"))) throw new Error("dist/ is missing: run `npm run build` first");
     const db = await freshDatabase(MAJOR);
     const c = await db.client();
-    const cache = mkdtempSync(join(tmpdir(), "setpoint-unmodelled-e2e-cache-"));
-    cleanups.push(() => rmSync(cache, { recursive: true, force: true }));
-    const project: PulumiProject = await createPulumiProject({
-      toolchain: toolchain.env!,
-      name: "unmodelled",
-      files: { "index.js": PROGRAM },
-      installSetpoint: true,
-      env: { SETPOINT_CACHE_DIR: cache },
-    });
-    cleanups.push(() => project.cleanup());
-    await project.pulumiWithInput(db.url, "config", "set", "--secret", "databaseUrl");
-    await project.pulumi("config", "set", "devUrl", serverUrl(db.server));
+    const project = await schemaProject({ toolchain: toolchain.env!, name: "unmodelled", program: PROGRAM, databaseUrl: db.url, devUrl: serverUrl(db.server) }, cleanups);
     await project.pulumiWithInput(SQL, "config", "set", "sql");
     const preview = () => attempt(project, "preview", "--diff", "--color", "never");
 

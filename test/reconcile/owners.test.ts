@@ -16,21 +16,11 @@ import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
 import { createCustomObject } from "../support/custom-objects";
 import { eventually } from "../support/eventually";
+import { drain } from "../support/work-queue";
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
 const plural = KINDS.PostgresSchema.plural;
 const OWNER = { group: GROUP, kind: "PostgresSchema" } as const;
-
-/** Every key the queue holds now, in order (each is marked done at once). */
-async function drain(queue: WorkQueue): Promise<string[]> {
-  const keys: string[] = [];
-  while (queue.len() > 0) {
-    const key = (await queue.get())!;
-    keys.push(key);
-    queue.done(key);
-  }
-  return keys;
-}
 
 describe.skipIf(toolchain.skip !== undefined)("owner references and expectations on a real API server", () => {
   let cp: ControlPlane | undefined;

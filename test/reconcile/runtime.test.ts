@@ -13,6 +13,7 @@ import { WorkQueue } from "../../sdk/reconcile/internal/work-queue";
 import type { ControlPlane } from "../support/control-plane";
 import { installCrds, startControlPlane, toolchainOrSkip } from "../support/control-plane";
 import { eventually } from "../support/eventually";
+import { drain } from "../support/work-queue";
 
 const toolchain = toolchainOrSkip(["etcd", "kube-apiserver"]);
 const namespace = "default";
@@ -21,18 +22,6 @@ const plural = KINDS.PostgresSchema.plural;
 interface SchemaObject extends KubernetesObject {
   spec?: Record<string, unknown>;
   status?: { observedGeneration?: number };
-}
-
-/** Polls `check` every 50 ms until it returns true; fails after `timeoutMs`. */
-/** Every key the queue holds now, in order (each is marked done at once). */
-async function drain(queue: WorkQueue): Promise<string[]> {
-  const keys: string[] = [];
-  while (queue.len() > 0) {
-    const key = (await queue.get())!;
-    keys.push(key);
-    queue.done(key);
-  }
-  return keys;
 }
 
 describe.skipIf(toolchain.skip !== undefined)("controller runtime on a real API server", () => {

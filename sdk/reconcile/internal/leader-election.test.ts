@@ -90,6 +90,18 @@ function elector(leases: FakeLeases, clock: FakeClock, identity = "me") {
   return { e, events, logs, leading };
 }
 
+/** Two replicas on a new Lease: "a" starts and takes it, then "b" starts as a candidate. */
+async function leaderAndCandidate() {
+  const clock = new FakeClock(1_000_000);
+  const leases = new FakeLeases();
+  const a = elector(leases, clock, "a");
+  const b = elector(leases, clock, "b");
+  a.e.start();
+  await advance(clock, 100);
+  b.e.start();
+  return { clock, leases, a, b };
+}
+
 describe("LeaderElector", () => {
   it("creates an absent Lease, leads, and renews every retry period", async () => {
     const clock = new FakeClock(1_000_000);
@@ -172,13 +184,7 @@ describe("LeaderElector", () => {
   });
 
   it("a candidate says whom it waits for, once per holder, and the gauge says who leads", async () => {
-    const clock = new FakeClock(1_000_000);
-    const leases = new FakeLeases();
-    const a = elector(leases, clock, "a");
-    const b = elector(leases, clock, "b");
-    a.e.start();
-    await advance(clock, 100);
-    b.e.start();
+    const { clock, a, b } = await leaderAndCandidate();
     await advance(clock, 8000);
     expect([a.leading(), b.leading()]).toEqual([1, 0]);
     expect(b.logs.filter((l) => l.msg === "waiting for the lease held by another replica")).toEqual([expect.objectContaining({ holder: "a" })]);
@@ -190,13 +196,7 @@ describe("LeaderElector", () => {
   });
 
   it("release() gives the Lease up: another replica takes it at its next attempt, not after leaseDuration", async () => {
-    const clock = new FakeClock(1_000_000);
-    const leases = new FakeLeases();
-    const a = elector(leases, clock, "a");
-    const b = elector(leases, clock, "b");
-    a.e.start();
-    await advance(clock, 100);
-    b.e.start();
+    const { clock, leases, a, b } = await leaderAndCandidate();
     await advance(clock, 4000);
     expect(b.e.isLeader()).toBe(false);
     await a.e.release();

@@ -91,17 +91,8 @@ abstract class Labelled<S> implements Metric {
   }
 }
 
-/** A monotonically increasing count. */
-export class Counter extends Labelled<{ value: number }> {
-  readonly type = "counter";
-  /**
-   * Adds `by` to the series with `labels`.
-   * @throws {RangeError} when `by` is negative or a label is not declared.
-   */
-  inc(labels: Labels = {}, by = 1): void {
-    if (!(by >= 0)) throw new RangeError(`counter ${this.name}: increment must be >= 0, got ${by}`);
-    this.state(labels).value += by;
-  }
+// A metric with one number per series (a counter or a gauge), rendered as one sample line.
+abstract class SingleValue extends Labelled<{ value: number }> {
   /** Current value of the series with `labels`. */
   get(labels: Labels = {}): number {
     return this.state(labels).value;
@@ -114,8 +105,21 @@ export class Counter extends Labelled<{ value: number }> {
   }
 }
 
+/** A monotonically increasing count. */
+export class Counter extends SingleValue {
+  readonly type = "counter";
+  /**
+   * Adds `by` to the series with `labels`.
+   * @throws {RangeError} when `by` is negative or a label is not declared.
+   */
+  inc(labels: Labels = {}, by = 1): void {
+    if (!(by >= 0)) throw new RangeError(`counter ${this.name}: increment must be >= 0, got ${by}`);
+    this.state(labels).value += by;
+  }
+}
+
 /** A value that goes up and down. */
-export class Gauge extends Labelled<{ value: number }> {
+export class Gauge extends SingleValue {
   readonly type = "gauge";
   /** Sets the series with `labels` to `value`. */
   set(labels: Labels, value: number): void {
@@ -124,16 +128,6 @@ export class Gauge extends Labelled<{ value: number }> {
   /** Adds `by` (may be negative) to the series with `labels`. */
   add(labels: Labels, by: number): void {
     this.state(labels).value += by;
-  }
-  /** Current value of the series with `labels`. */
-  get(labels: Labels = {}): number {
-    return this.state(labels).value;
-  }
-  protected initial(): { value: number } {
-    return { value: 0 };
-  }
-  protected render(labels: readonly (readonly [string, string])[], s: { value: number }): string[] {
-    return [`${this.name}${renderLabels(labels)} ${formatValue(s.value)}`];
   }
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "./clock";
 import { ExponentialBackoffLimiter } from "./rate-limiter";
+import { drain } from "../../../test/support/work-queue";
 import { LOW_PRIORITY, WorkQueue } from "./work-queue";
 
 /** Lets pending promise callbacks run (no real time passes in these tests). */
@@ -177,17 +178,6 @@ describe("WorkQueue shutdown", () => {
 });
 
 describe("WorkQueue priorities", () => {
-  /** Every key the queue holds now, in hand-out order (each is marked done at once). */
-  async function drainAll(queue: WorkQueue): Promise<string[]> {
-    const keys: string[] = [];
-    while (queue.len() > 0) {
-      const k = (await queue.get())!;
-      keys.push(k);
-      queue.done(k);
-    }
-    return keys;
-  }
-
   it("hands out higher priorities first, FIFO within one priority", async () => {
     const { queue } = newQueue();
     queue.add("r1", LOW_PRIORITY);
@@ -197,7 +187,7 @@ describe("WorkQueue priorities", () => {
     queue.add("e2");
     queue.add("urgent", 10);
     expect(queue.len()).toBe(6);
-    expect(await drainAll(queue)).toEqual(["urgent", "e1", "e2", "r1", "r2", "r3"]);
+    expect(await drain(queue)).toEqual(["urgent", "e1", "e2", "r1", "r2", "r3"]);
   });
 
   it("a resync of 1,000 queued keys does not delay an event added after it", async () => {
@@ -214,7 +204,7 @@ describe("WorkQueue priorities", () => {
     queue.add("b");
     queue.add("b", LOW_PRIORITY); // lower again: no effect
     expect(queue.len()).toBe(2);
-    expect(await drainAll(queue)).toEqual(["b", "a"]);
+    expect(await drain(queue)).toEqual(["b", "a"]);
     expect(queue.len()).toBe(0);
   });
 
@@ -226,17 +216,17 @@ describe("WorkQueue priorities", () => {
     queue.add("k");
     queue.add("other", LOW_PRIORITY);
     queue.done(k!);
-    expect(await drainAll(queue)).toEqual(["k", "other"]);
+    expect(await drain(queue)).toEqual(["k", "other"]);
   });
 
   it("a key handed out and added again is queued once more, never twice", async () => {
     const { queue } = newQueue();
     queue.add("k", LOW_PRIORITY);
     queue.add("k"); // leaves a stale entry at the low priority
-    expect(await drainAll(queue)).toEqual(["k"]);
+    expect(await drain(queue)).toEqual(["k"]);
     queue.add("k", LOW_PRIORITY);
     queue.add("z", LOW_PRIORITY);
-    expect(await drainAll(queue)).toEqual(["k", "z"]);
+    expect(await drain(queue)).toEqual(["k", "z"]);
   });
 
   it("addAfter keeps the higher priority of two delayed adds", async () => {
@@ -247,7 +237,7 @@ describe("WorkQueue priorities", () => {
     queue.addAfter("j", 10, LOW_PRIORITY);
     queue.add("x", LOW_PRIORITY);
     clock.advance(100);
-    expect(await drainAll(queue)).toEqual(["k", "x", "j"]);
+    expect(await drain(queue)).toEqual(["k", "x", "j"]);
   });
 
   it("discard drops keys of every priority", async () => {

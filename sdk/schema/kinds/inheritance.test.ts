@@ -1,34 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { emptyModel, type ColumnDef, type QualifiedName, type SchemaModel, type TableDef } from "../model";
+import type { ColumnDef, QualifiedName, TableDef } from "../model";
+import { column as modelColumn, model, table as modelTable } from "../../../test/support/schema-model";
 import { linkPlan, parentsFirst, projectedColumns, relinkForOwnColumns } from "./inheritance";
 
 const q = (name: string): QualifiedName => ({ schema: "public", name });
 
 function column(name: string, extra: Partial<ColumnDef> = {}): ColumnDef {
-  return { name, type: "integer", notNull: false, default: null, generated: null, generatedKind: null, notNullConstraint: null, identity: null, collation: null, userType: null, local: true, inheritCount: 0, comment: null, ...extra };
+  return modelColumn(name, "integer", extra);
 }
 
 function table(name: string, columns: ColumnDef[], inherits: string[] = []): TableDef {
-  return {
-    schema: "public",
-    name,
-    unlogged: false,
-    columns,
-    constraints: [],
-    indexes: [],
-    partitionIndexes: [],
-    replicaIdentity: { kind: "DEFAULT" },
-    options: [],
-    rowSecurity: false,
-    forceRowSecurity: false,
-    partitionBy: null,
-    partitionOf: null,
-    inherits: inherits.map(q),
-    comment: null,
-  };
+  return modelTable(name, columns, [], { inherits: inherits.map(q) });
 }
 
-const model = (...tables: TableDef[]): SchemaModel => ({ ...emptyModel(), tables });
 const names = (ps: readonly QualifiedName[]) => ps.map((p) => p.name);
 
 describe("linkPlan", () => {

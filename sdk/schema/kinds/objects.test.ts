@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { emptyModel, type CompositeTypeDef, type DomainDef, type RoutineDef, type SchemaModel } from "../model";
+import { column, model as modelOf, table } from "../../../test/support/schema-model";
 import { compareObject, objectReference, routinesInExpression } from "./objects";
 
 const routine = (over: Partial<RoutineDef> = {}): RoutineDef => ({
@@ -98,30 +99,7 @@ describe("compareObject", () => {
         ctx(),
       ),
     ).toEqual({ action: "recreate" });
-    const used: SchemaModel = {
-      ...emptyModel(),
-      tables: [
-        {
-          schema: "public",
-          name: "t",
-          unlogged: false,
-          options: [],
-          rowSecurity: false,
-          forceRowSecurity: false,
-          partitionBy: null,
-          partitionOf: null,
-        inherits: [],
-          comment: null,
-          constraints: [],
-          indexes: [],
-          partitionIndexes: [],
-          replicaIdentity: { kind: "DEFAULT" },
-          columns: [
-            { name: "x", type: "c", notNull: false, default: null, generated: null, generatedKind: null, notNullConstraint: null, identity: null, collation: null, userType: { schema: "public", name: "c", array: false }, local: true, inheritCount: 0, comment: null },
-          ],
-        },
-      ],
-    };
+    const used = modelOf(table("t", [column("x", "c", { userType: { schema: "public", name: "c", array: false } })]));
     expect(compareObject(composite([["a", "integer"]]), composite([["a", "bigint"]]), ctx(used))).toEqual({ action: "recreate" });
   });
 });
