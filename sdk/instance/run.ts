@@ -36,6 +36,18 @@ export async function runInstance(settings: InstanceSettings, serverArgs: readon
     throw new Error("the instance manager runs PostgreSQL, which refuses to run as root: run the container as an unprivileged user (securityContext.runAsUser)");
   }
   const env = archiveEnv(settings, withoutSecrets(deps.env ?? process.env));
+  // Stopped before postgres runs (the kubelet's SIGTERM while PGDATA is prepared, e.g. a fenced
+  // primary whose container was just restarted, ADR 0038): nothing to shut down, so exit at once.
+  // As a container's PID 1 the manager would otherwise ignore the signal (no default action for
+  // PID 1) and the kubelet would wait for its grace period, and then some, before SIGKILL.
+  let serverStarted = false;
+  const stopEarly = (signal: NodeJS.Signals): void => {
+    if (serverStarted) return; // supervise.ts turns it into the server's shutdown
+    logLine("stopped before postgres started", { signal });
+    process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+  };
+  const early: [NodeJS.Signals, () => void][] = (["SIGTERM", "SIGINT"] as const).map((s) => [s, () => stopEarly(s)]);
+  for (const [s, h] of early) process.on(s, h);
   // The status endpoint answers from the start: not ready while PGDATA is prepared (a clone can take long).
   let phase: ManagerPhase = "preparing";
   let status: StatusServer | undefined;
@@ -47,8 +59,12 @@ export async function runInstance(settings: InstanceSettings, serverArgs: readon
     logLine("status endpoint", { address: `${host}:${String(port)}`, paths: ["/readyz", "/livez"] });
   }
   try {
-    return await prepareAndRun(settings, serverArgs, deps, env, (p) => (phase = p));
+    return await prepareAndRun(settings, serverArgs, deps, env, (p) => {
+      phase = p;
+      if (p === "running") serverStarted = true;
+    });
   } finally {
+    for (const [s, h] of early) process.off(s, h);
     phase = "exited";
     await status?.close();
   }
