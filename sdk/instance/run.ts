@@ -24,6 +24,8 @@ export interface RunDeps {
   readonly clone: CloneFn;
   /** The server's environment before the passwords are removed. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+  /** Called right before `postgres` is spawned (main.ts: the early stop's handlers go, early-stop.ts). */
+  readonly onServerStarting?: () => void;
 }
 
 /**
@@ -36,18 +38,6 @@ export async function runInstance(settings: InstanceSettings, serverArgs: readon
     throw new Error("the instance manager runs PostgreSQL, which refuses to run as root: run the container as an unprivileged user (securityContext.runAsUser)");
   }
   const env = archiveEnv(settings, withoutSecrets(deps.env ?? process.env));
-  // Stopped before postgres runs (the kubelet's SIGTERM while PGDATA is prepared, e.g. a fenced
-  // primary whose container was just restarted, ADR 0038): nothing to shut down, so exit at once.
-  // As a container's PID 1 the manager would otherwise ignore the signal (no default action for
-  // PID 1) and the kubelet would wait for its grace period, and then some, before SIGKILL.
-  let serverStarted = false;
-  const stopEarly = (signal: NodeJS.Signals): void => {
-    if (serverStarted) return; // supervise.ts turns it into the server's shutdown
-    logLine("stopped before postgres started", { signal });
-    process.exit(128 + (signal === "SIGINT" ? 2 : 15));
-  };
-  const early: [NodeJS.Signals, () => void][] = (["SIGTERM", "SIGINT"] as const).map((s) => [s, () => stopEarly(s)]);
-  for (const [s, h] of early) process.on(s, h);
   // The status endpoint answers from the start: not ready while PGDATA is prepared (a clone can take long).
   let phase: ManagerPhase = "preparing";
   let status: StatusServer | undefined;
@@ -59,12 +49,8 @@ export async function runInstance(settings: InstanceSettings, serverArgs: readon
     logLine("status endpoint", { address: `${host}:${String(port)}`, paths: ["/readyz", "/livez"] });
   }
   try {
-    return await prepareAndRun(settings, serverArgs, deps, env, (p) => {
-      phase = p;
-      if (p === "running") serverStarted = true;
-    });
+    return await prepareAndRun(settings, serverArgs, deps, env, (p) => (phase = p));
   } finally {
-    for (const [s, h] of early) process.off(s, h);
     phase = "exited";
     await status?.close();
   }
@@ -122,6 +108,8 @@ async function prepareAndRun(settings: InstanceSettings, serverArgs: readonly st
     }, settings.managed.syncIntervalMs);
   };
   setPhase("running");
+  // From here supervise.ts turns SIGTERM/SIGINT into the server's shutdown (spawned synchronously below).
+  deps.onServerStarting?.();
   // Setpoint's managed arguments first: the container's own arguments (tests' extras) come after and win.
   const code = await superviseServer(bin, postgresArgs(settings, [...managedServerArgs(settings.managed), ...serverArgs]), env, keep).finally(() => clearInterval(timer));
   setPhase("exited");
