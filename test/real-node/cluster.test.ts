@@ -204,7 +204,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
       // The operator's decisions, when it first logged each.
       const logged = new Set<string>();
       for (const l of lines.slice(linesBefore)) {
-        const m = /^(\S+) \w+ (failover[^{]*|step (failover|service ledger-rw|role label \S+): \w+)/.exec(l);
+        const m = /^(\S+) \w+ (failover[^{]*|step (failover|service ledger-rw|role label \S+): \w+|reconcile failed.*"error":"[^"]{0,160})/.exec(l);
         if (m && !logged.has(m[2]!.trim())) seen.push([Date.parse(m[1]!), `operator: ${m[2]!.trim()}`]);
         if (m) logged.add(m[2]!.trim());
       }

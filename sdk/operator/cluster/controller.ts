@@ -599,8 +599,8 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     // Right after a promotion too: the other replicas follow the new primary without waiting for another reconcile.
     if (primaryIp && primaryProbe?.reachable && !primaryProbe.inRecovery && !fencing) {
       const primaryTarget = await target(primaryIp);
-      // CREATE DATABASE may take longer than a probe on a busy node.
-      const created = await ensureBootstrap({ ...primaryTarget, timeoutMs: Math.max(timeoutMs, 30_000) }, spec.bootstrap.owner, spec.bootstrap.database, () => readSecret(names.appSecret, "password"));
+      // CREATE DATABASE may take longer than a probe on a busy node; connecting may not (a primary hung since its probe).
+      const created = await ensureBootstrap({ ...primaryTarget, queryTimeoutMs: Math.max(timeoutMs, 30_000) }, spec.bootstrap.owner, spec.bootstrap.database, () => readSecret(names.appSecret, "password"));
       steps.push(created.length > 0 ? { step: "bootstrap", outcome: "Created", detail: created.join(", ") } : { step: "bootstrap", outcome: "Unchanged" });
       bootstrapped = true;
       const replicationPassword = await readSecret(names.replicationSecret, "password");
