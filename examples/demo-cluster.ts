@@ -178,7 +178,7 @@ async function main(): Promise<void> {
     step("failover");
     console.log(
       inPlace
-        ? `${oldPrimary} was restarted in place by the kubelet before the operator's failover grace ended, and acknowledged a write again ${((firstAck.at - killedAt) / 1000).toFixed(2)} s after it was killed`
+        ? `${oldPrimary} was restarted in place by the kubelet and answered before the operator fenced it, and acknowledged a write again ${((firstAck.at - killedAt) / 1000).toFixed(2)} s after it was killed`
         : `${newPrimary} (${firstAck.server}) acknowledged its first write ${((firstAck.at - killedAt) / 1000).toFixed(2)} s after ${oldPrimary} was killed`,
     );
     console.log(`primary after the failover: ${newPrimary} (${inPlace ? "restarted in place" : `promoted, was ${oldPrimary}`})`);

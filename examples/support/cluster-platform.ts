@@ -36,6 +36,8 @@ export interface ClusterPlatform {
   killPrimary(pod: string): Promise<string>;
   /** The operator's log so far, when it runs in a pod (read from the kubelet's log directory). */
   operatorLog?(): string;
+  /** SIGKILLs the operator's container(s) (when it runs in a pod): nothing released, the kubelet restarts it. */
+  killOperator?(): Promise<string>;
   /** Stops everything; resolves to what was left behind (empty when everything went). */
   stop(): Promise<string[]>;
 }
@@ -89,6 +91,12 @@ export async function startRealPods(namespace: string, name: string, major: Post
       const id = p.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, "");
       must("ctr", ["--address", node.containerdSocket, "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", id]);
       return `container ${id.slice(0, 12)} SIGKILLed by containerd; the kubelet restarts it`;
+    },
+    killOperator: async () => {
+      const pods = (await core.listNamespacedPod({ namespace: real.operator.namespace })).items;
+      const ids = pods.flatMap((p) => (p.status?.containerStatuses ?? []).flatMap((c) => (c.state?.running && c.containerID ? [c.containerID.replace(/^containerd:\/\//, "")] : [])));
+      for (const id of ids) must("ctr", ["--address", node.containerdSocket, "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", id]);
+      return `operator container(s) ${ids.map((i) => i.slice(0, 12)).join(", ") || "(none running)"} SIGKILLed by containerd`;
     },
     operatorLog: () => {
       const root = join(node.dir, "pod-logs");

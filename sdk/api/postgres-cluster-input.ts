@@ -80,9 +80,11 @@ export interface PostgresClusterSpecInput {
    */
   primaryUpdateStrategy?: "unsupervised" | "supervised";
   /**
-   * How long a primary that is unready and does not answer may stay so before it is fenced and a
-   * replica promoted, e.g. `5s`, `30s`. Longer avoids failing over a server the kubelet is about
-   * to restart; shorter fails over sooner. A deleted primary pod is replaced at once. @default "5s"
+   * How long a primary that is unready and does not answer, while its container still runs (a
+   * hung, overloaded or cut-off server), may stay so before it is fenced and a replica promoted,
+   * e.g. `5s`, `30s`. Longer rides out a slow spell; shorter fails over sooner. A deleted primary
+   * pod, or a primary container its kubelet saw exit (crash, kill, OOM), is replaced at once
+   * (ADR 0038). @default "5s"
    */
   failoverGrace?: string;
   /**

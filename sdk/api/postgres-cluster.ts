@@ -272,7 +272,7 @@ export const postgresClusterSpecSchema = withRules(
     synchronous: synchronousSchema.optional(),
     failoverGrace: duration
       .default(DEFAULT_FAILOVER_GRACE)
-      .describe("How long an unready primary that does not answer may stay so before a replica replaces it (a deleted pod is replaced at once)."),
+      .describe("How long an unready primary that does not answer, and whose container still runs (hung, overloaded, cut off), may stay so before a replica replaces it. A deleted pod, or a container its kubelet saw exit, is replaced at once."),
     pooler: poolerSchema.optional(),
     backup: backupSchema.optional(),
     // Managed roles (ADR 0032).

@@ -6,6 +6,8 @@
  *
  * Its settings come from the environment (settings.ts); the arguments after `run` go to `postgres`.
  */
+// First: exits on SIGTERM/SIGINT until postgres runs, installed before the other modules load.
+import { disarmEarlyStop } from "./early-stop";
 import { writeFileSync } from "node:fs";
 import { BackupError, SetpointError } from "../errors";
 import { cloneWithBaseBackup } from "./clone";
@@ -19,7 +21,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "run":
-      return runInstance(instanceSettings(process.env), rest, { clone: cloneWithBaseBackup });
+      return runInstance(instanceSettings(process.env), rest, { clone: cloneWithBaseBackup, onServerStarting: disarmEarlyStop });
     case "ready": {
       const r = await checkReady(instanceSettings(process.env));
       if (!r.ready) process.stderr.write(`not ready: ${r.reason}\n`);

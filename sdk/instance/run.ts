@@ -24,6 +24,8 @@ export interface RunDeps {
   readonly clone: CloneFn;
   /** The server's environment before the passwords are removed. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+  /** Called right before `postgres` is spawned (main.ts: the early stop's handlers go, early-stop.ts). */
+  readonly onServerStarting?: () => void;
 }
 
 /**
@@ -106,6 +108,8 @@ async function prepareAndRun(settings: InstanceSettings, serverArgs: readonly st
     }, settings.managed.syncIntervalMs);
   };
   setPhase("running");
+  // From here supervise.ts turns SIGTERM/SIGINT into the server's shutdown (spawned synchronously below).
+  deps.onServerStarting?.();
   // Setpoint's managed arguments first: the container's own arguments (tests' extras) come after and win.
   const code = await superviseServer(bin, postgresArgs(settings, [...managedServerArgs(settings.managed), ...serverArgs]), env, keep).finally(() => clearInterval(timer));
   setPhase("exited");

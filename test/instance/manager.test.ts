@@ -13,7 +13,9 @@
 //   (as the cluster's replication role, through its slot), started as a streaming standby.
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -284,4 +286,61 @@ describe.each(majors())("instance manager on PostgreSQL %i", (major) => {
       running = undefined;
     }
   });
+});
+
+// A container's PID 1 gets no default action for SIGTERM: without a handler the kubelet's stop
+// signal is ignored and it waits out the grace period before SIGKILL. The manager stopped while it
+// prepares PGDATA (here a clone whose primary accepts the connection and never answers) exits at
+// once (ADR 0038: a fenced primary whose container was just restarted). Run as PID 1 of a PID
+// namespace of its own, as in a container (root only: unshare).
+describe.skipIf(identity === undefined)("instance manager as a container's PID 1", () => {
+  it("exits at once on SIGTERM while it prepares PGDATA, before postgres runs", async () => {
+    const major = majors()[0]!;
+    const silent = createServer(() => undefined); // accepts, never answers: the clone waits
+    await new Promise<void>((res) => silent.listen(0, "127.0.0.1", res));
+    const sourcePort = (silent.address() as AddressInfo).port;
+    const env = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^SETPOINT_(POSTGRES_CACHE_DIR|NSS_WRAPPER|PG1\d_BIN_DIR)$/.test(k))),
+      SETPOINT_POSTGRES_INSTALL: "never",
+      PGDATA: join(dir("pid1", "volume"), "pgdata"),
+      SETPOINT_POSTGRES_MAJOR: String(major),
+      SETPOINT_ROLE: "replica",
+      SETPOINT_POD_UID: "pod-pid1",
+      SETPOINT_SUPERUSER_PASSWORD: randomPassword(),
+      PGPORT: String(nextPort++),
+      SETPOINT_LISTEN_ADDRESSES: "127.0.0.1",
+      SETPOINT_SOCKET_DIR: dir("pid1", "run"),
+      SETPOINT_PRIMARY_HOST: "127.0.0.1",
+      SETPOINT_PRIMARY_PORT: String(sourcePort),
+      SETPOINT_REPLICATION_USER: "streaming_replica",
+      SETPOINT_REPLICATION_PASSWORD: "repl-pw",
+      SETPOINT_REPLICATION_SLOT: "pod_9",
+    };
+    const child = spawn(
+      "unshare",
+      ["--pid", "--fork", "--kill-child", "--", "setpriv", `--reuid=${identity!.uid}`, `--regid=${identity!.gid}`, "--clear-groups", process.execPath, "--import", "tsx", resolve(__dirname, "../../sdk/instance/main.ts"), "run"],
+      { env, cwd: resolve(__dirname, "../.."), stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
+    try {
+      for (let i = 0; i < 300 && !out.includes('"kind":"clone"'); i++) await sleep(100);
+      expect(out).toContain('"kind":"clone"');
+      // The manager is PID 1 inside: the child of unshare's forked process outside.
+      const inner = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/)[0]);
+      expect(readFileSync(`/proc/${inner}/status`, "utf8")).toMatch(/^NSpid:\s+\d+\s+1$/m);
+      const t = Date.now();
+      process.kill(inner, "SIGTERM");
+      const stopped = await Promise.race([exited.then(() => Date.now() - t), sleep(5000).then(() => undefined)]);
+      // Without a handler it would run on until the clone's 10 s connect timeout.
+      expect(stopped, out).toBeDefined();
+      expect(stopped!).toBeLessThan(5000);
+      expect(out).toContain('"event":"stopped before postgres started","signal":"SIGTERM"');
+    } finally {
+      child.kill("SIGKILL");
+      silent.close();
+    }
+  }, 60_000);
 });

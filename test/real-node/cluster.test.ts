@@ -9,7 +9,7 @@
 // the first write acknowledged again is printed and no acknowledged row may be lost. Then a parameter that needs a restart
 // (replicas restarted, a switchover: the writers' pause printed) and scaling 3 -> 2 -> 3. Times are printed and written to
 // docs/real-pods.md by hand; the bound asserted is loose (a loaded CI machine), the target 10 s.
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -155,17 +155,22 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
   }, 900_000);
 
   /**
-   * Watches the pods every 100 ms from `t0` on and records, relative to it, when each was first
-   * seen unready, terminating, gone, Ready again, or labelled with another role: where a
-   * failover's seconds go. Returns a function that stops it and formats the timeline.
+   * Watches the pods and the rw Service's EndpointSlice every 100 ms from `t0` on and records,
+   * relative to it, when each pod was first seen unready, restarted, terminating, in a terminal
+   * phase, gone, Ready again, or labelled with another role, which addresses the rw Service sends
+   * to, and the operator's failover decisions (its log): where a failover's seconds go.
+   * Returns a function that stops it and formats the timeline.
    */
   function timeline(t0: number): () => Promise<string> {
-    const seen: string[] = [];
+    const seen: [number, string][] = [];
     const last = new Map<string, string>();
+    const linesBefore = lines.length;
     let stop = false;
-    const at = (): string => `+${((Date.now() - t0) / 1000).toFixed(2)} s`;
+    const rel = (ms: number): string => `+${((ms - t0) / 1000).toFixed(2)} s`;
+    const discovery = node!.controlPlane.kubeConfig.makeApiClient(DiscoveryV1Api);
     const loop = (async () => {
       while (!stop) {
+        const now = Date.now();
         const items = (await core().listNamespacedPod({ namespace: ns }).catch(() => undefined))?.items;
         if (items) {
           const names = new Set<string>();
@@ -173,14 +178,22 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
             const name = p.metadata!.name!;
             names.add(name);
             const ready = p.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
-            const state = `${p.metadata?.labels?.["setpoint.dev/role"] ?? "?"} ${ready ? "ready" : "unready"}${p.metadata?.deletionTimestamp ? " terminating" : ""} uid ${p.metadata!.uid!.slice(0, 8)}`;
-            if (last.get(name) !== state) seen.push(`${at()} ${name}: ${state}`);
+            const c = p.status?.containerStatuses?.[0];
+            const container = c?.state?.running ? `running#${c.restartCount ?? 0}` : c?.state?.terminated ? "exited" : c?.state?.waiting ? `waiting#${c.restartCount ?? 0}` : "-";
+            const state = `${p.metadata?.labels?.["setpoint.dev/role"] ?? "?"} ${ready ? "ready" : "unready"} ${p.status?.phase ?? "?"} ${container}${p.metadata?.deletionTimestamp ? " terminating" : ""} uid ${p.metadata!.uid!.slice(0, 8)}`;
+            if (last.get(name) !== state) seen.push([now, `${name}: ${state}`]);
             last.set(name, state);
           }
-          for (const name of [...last.keys()].filter((n) => !names.has(n))) {
-            seen.push(`${at()} ${name}: gone`);
+          for (const name of [...last.keys()].filter((n) => !names.has(n) && !n.startsWith("rw "))) {
+            seen.push([now, `${name}: gone`]);
             last.delete(name);
           }
+        }
+        const slices = (await discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: "kubernetes.io/service-name=ledger-rw" }).catch(() => undefined))?.items;
+        if (slices) {
+          const ready = slices.flatMap((sl) => (sl.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.targetRef?.name ?? e.addresses[0])).sort().join(",");
+          if (last.get("rw ") !== ready) seen.push([now, `rw Service endpoints: [${ready}]`]);
+          last.set("rw ", ready);
         }
         await sleep(100);
       }
@@ -188,7 +201,17 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     return async () => {
       stop = true;
       await loop;
-      return seen.join("; ");
+      // The operator's decisions, when it first logged each.
+      const logged = new Set<string>();
+      for (const l of lines.slice(linesBefore)) {
+        const m = /^(\S+) \w+ (failover[^{]*|step (failover|service ledger-rw|role label \S+): \w+|reconcile failed.*"error":"[^"]{0,160})/.exec(l);
+        if (m && !logged.has(m[2]!.trim())) seen.push([Date.parse(m[1]!), `operator: ${m[2]!.trim()}`]);
+        if (m) logged.add(m[2]!.trim());
+      }
+      return seen
+        .sort((a, b) => a[0] - b[0])
+        .map(([t, what]) => `${rel(t)} ${what}`)
+        .join("; ");
     };
   }
 

@@ -41,6 +41,7 @@ import { apiStatusCode } from "../../reconcile/internal/api-error";
 import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
 import {
   ALLOW_DATA_LOSS_ANNOTATION,
+  containerExitedSince,
   FAILOVER_CHECKERS,
   fenceConfirmed,
   fenceDeletion,
@@ -438,9 +439,15 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         now: ctx.now(),
         graceMs: durationToMs(spec.failoverGrace),
         restartingUntil: restartingUntil(claims.get(primary)),
+        containerExited: containerExitedSince(primaryPod, primaryPod ? notReadySince(primaryPod) : undefined),
       });
       const since = primaryPod ? notReadySince(primaryPod) : undefined;
-      if (!decision && since !== undefined && !isPrimaryNow(primary)) failoverDueInMs = Math.max(100, since.getTime() + durationToMs(spec.failoverGrace) - ctx.now().getTime() + 50);
+      if (!decision && since !== undefined && !isPrimaryNow(primary)) {
+        // The reconcile that decides probes the primary first, and a hung one answers only with the
+        // probe's timeout: start it that much before the grace ends (else the timeout comes after it).
+        const dueIn = since.getTime() + durationToMs(spec.failoverGrace) - ctx.now().getTime() + 50;
+        failoverDueInMs = Math.max(100, dueIn - timeoutMs > 100 ? dueIn - timeoutMs : dueIn);
+      }
       const candidates = [...pods.keys()]
         .filter((n) => n !== primary && live(n) !== undefined && probes.get(n)?.reachable === true && (probes.get(n) as { inRecovery: boolean }).inRecovery)
         .map((n) => {
@@ -598,8 +605,8 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     // Right after a promotion too: the other replicas follow the new primary without waiting for another reconcile.
     if (primaryIp && primaryProbe?.reachable && !primaryProbe.inRecovery && !fencing) {
       const primaryTarget = await target(primaryIp);
-      // CREATE DATABASE may take longer than a probe on a busy node.
-      const created = await ensureBootstrap({ ...primaryTarget, timeoutMs: Math.max(timeoutMs, 30_000) }, spec.bootstrap.owner, spec.bootstrap.database, () => readSecret(names.appSecret, "password"));
+      // CREATE DATABASE may take longer than a probe on a busy node; connecting may not (a primary hung since its probe).
+      const created = await ensureBootstrap({ ...primaryTarget, queryTimeoutMs: Math.max(timeoutMs, 30_000) }, spec.bootstrap.owner, spec.bootstrap.database, () => readSecret(names.appSecret, "password"));
       steps.push(created.length > 0 ? { step: "bootstrap", outcome: "Created", detail: created.join(", ") } : { step: "bootstrap", outcome: "Unchanged" });
       bootstrapped = true;
       const replicationPassword = await readSecret(names.replicationSecret, "password");

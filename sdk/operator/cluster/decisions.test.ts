@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FAILOVER_CHECKERS, fenceConfirmed, fenceDeletion, fenceWaitMessage, FOLLOW_CHECKERS, firstRequired, GROW_GUARDS, pickCandidate, PRIMARY_FIRST_CHECKERS, PROMOTION_GUARDS, RESTART_CHECKERS, SWITCHOVER_GUARDS, type PrimaryHealth } from "./decisions";
+import { containerExitedSince, FAILOVER_CHECKERS, fenceConfirmed, fenceDeletion, fenceWaitMessage, FOLLOW_CHECKERS, firstRequired, GROW_GUARDS, pickCandidate, PRIMARY_FIRST_CHECKERS, PROMOTION_GUARDS, RESTART_CHECKERS, SWITCHOVER_GUARDS, type PrimaryHealth } from "./decisions";
 import { lsnBytes, parseConninfo, renderConninfo } from "./instance-sql";
 
 const now = new Date("2025-01-02T03:04:05Z");
@@ -22,6 +22,47 @@ describe("failover checkers", () => {
       checker: "PrimaryUnreachable",
       reason: "primary orders-1 has been unready and unreachable for 12 s (grace 10 s)",
     });
+  });
+});
+
+describe("a primary whose container exited (ADR 0038)", () => {
+  const spell = new Date(now.getTime() - 1_500);
+  it("fails over at once, before the grace, when the kubelet saw its container exit and it does not answer", () => {
+    const exited = { ...healthy, reachable: false, notReadySince: spell, containerExited: true };
+    expect(firstRequired(FAILOVER_CHECKERS, exited)).toEqual({
+      checker: "PrimaryContainerExited",
+      reason: "the primary's container in orders-1 exited (its kubelet reports it): its server is gone, a replica takes over without waiting for a restart",
+    });
+    // The restarted server already answers as the primary: it won the race, nothing to do.
+    expect(firstRequired(FAILOVER_CHECKERS, { ...exited, reachable: true })).toBeUndefined();
+    // A restart the controller decided is not a loss.
+    expect(firstRequired(FAILOVER_CHECKERS, { ...exited, restartingUntil: new Date(now.getTime() + 10_000) })).toBeUndefined();
+    // Without the kubelet's word, an unready primary keeps its grace (a hung or overloaded server).
+    expect(firstRequired(FAILOVER_CHECKERS, { ...exited, containerExited: false })).toBeUndefined();
+  });
+
+  const at = (s: number): string => new Date(Math.floor((now.getTime() + s * 1000) / 1000) * 1000).toISOString();
+  it("reads an exit from what the kubelet wrote: terminated, waiting after an exit, or started again during the unready spell", () => {
+    const unready = new Date(now.getTime() - 2_000);
+    const pod = (c: object) => ({ status: { containerStatuses: [c] } });
+    expect(containerExitedSince(pod({ state: { terminated: { exitCode: 137 } } }), unready)).toBe(true);
+    expect(containerExitedSince(pod({ restartCount: 1, state: { waiting: { reason: "CrashLoopBackOff" } }, lastState: { terminated: { exitCode: 137 } } }), unready)).toBe(true);
+    expect(containerExitedSince(pod({ restartCount: 1, state: { running: { startedAt: at(-1) } }, lastState: { terminated: { exitCode: 137 } } }), unready)).toBe(true);
+    // Started again in the same second the spell began (1 s resolution): still this spell's exit.
+    expect(containerExitedSince(pod({ restartCount: 2, state: { running: { startedAt: at(-2) } } }), new Date(now.getTime() - 1_500))).toBe(true);
+  });
+
+  it("is not fooled by a first start, an old exit, a hung server or a missing status", () => {
+    const unready = new Date(now.getTime() - 2_000);
+    const pod = (c: object) => ({ status: { containerStatuses: [c] } });
+    // Being created for the first time: nothing exited.
+    expect(containerExitedSince(pod({ restartCount: 0, state: { waiting: { reason: "ContainerCreating" } } }), unready)).toBe(false);
+    // Running since before the spell (it was Ready after its last restart, then hung): the grace's case.
+    expect(containerExitedSince(pod({ restartCount: 3, state: { running: { startedAt: at(-60) } }, lastState: { terminated: { exitCode: 137 } } }), unready)).toBe(false);
+    expect(containerExitedSince(pod({ restartCount: 0, state: { running: { startedAt: at(0) } } }), unready)).toBe(false);
+    expect(containerExitedSince(undefined, unready)).toBe(false);
+    expect(containerExitedSince({ status: {} }, unready)).toBe(false);
+    expect(containerExitedSince(pod({ state: { terminated: {} } }), undefined)).toBe(false);
   });
 });
 

@@ -53,18 +53,32 @@ export interface PrimaryHealth {
   readonly graceMs: number;
   /** The primary is being restarted in place (a decided restart, not a loss) until then. */
   readonly restartingUntil?: Date;
+  /**
+   * The kubelet reports that the primary's container exited since the pod was last Ready
+   * ({@link containerExitedSince}): its server is gone, whatever the kubelet does next.
+   */
+  readonly containerExited?: boolean;
 }
 
 const restarting = (p: PrimaryHealth): boolean => p.restartingUntil !== undefined && p.now.getTime() < p.restartingUntil.getTime();
 
 /**
- * Ordered: a deleted pod is certain; an unreachable one only after its grace period. Neither
- * while the controller itself restarts the primary in place (bounded by `restartingUntil`).
+ * Ordered: a deleted pod is certain, and so is a container the kubelet saw exit (ADR 0038); an
+ * unready, unreachable one whose container still runs (hung, overloaded, cut off) only after its
+ * grace period. None while the controller itself restarts the primary in place (bounded by
+ * `restartingUntil`).
  */
 export const FAILOVER_CHECKERS: readonly Checker<PrimaryHealth>[] = [
   {
     name: "PrimaryPodGone",
     check: (p) => ({ required: !p.podPresent && !restarting(p), reason: `the primary's pod ${p.name} is gone or being deleted` }),
+  },
+  {
+    name: "PrimaryContainerExited",
+    check: (p) => ({
+      required: p.containerExited === true && !p.reachable && p.notReadySince !== undefined && !restarting(p),
+      reason: `the primary's container in ${p.name} exited (its kubelet reports it): its server is gone, a replica takes over without waiting for a restart`,
+    }),
   },
   {
     name: "PrimaryUnreachable",
@@ -77,6 +91,36 @@ export const FAILOVER_CHECKERS: readonly Checker<PrimaryHealth>[] = [
     },
   },
 ];
+
+/** The part of a pod's status {@link containerExitedSince} reads. */
+export interface ContainerView {
+  readonly status?: {
+    readonly containerStatuses?: readonly {
+      readonly restartCount?: number;
+      readonly state?: { readonly running?: { readonly startedAt?: Date | string }; readonly waiting?: object; readonly terminated?: object };
+      readonly lastState?: { readonly terminated?: object };
+    }[];
+  };
+}
+
+/**
+ * Whether the kubelet reports that the pod's (first) container exited since `unreadySince`, the
+ * start of the pod's current unready spell. Pure. Evidence, each written by the kubelet only after
+ * it saw the process end: the container is terminated; or it waits to be started again after an
+ * exit (`lastState.terminated`, the restart backoff); or it runs but was started again at or after
+ * the spell began (timestamps have 1 s resolution: same second counts), so the one that was Ready
+ * before it exited. A first start (waiting, no exit yet) and a container that runs since before
+ * the spell (a hung or slow server) are not exits: the failover grace covers those.
+ */
+export function containerExitedSince(pod: ContainerView | undefined, unreadySince: Date | undefined): boolean {
+  const c = pod?.status?.containerStatuses?.[0];
+  if (c === undefined || unreadySince === undefined) return false;
+  if (c.state?.terminated !== undefined) return true;
+  if (c.state?.waiting !== undefined) return c.lastState?.terminated !== undefined;
+  const started = c.state?.running?.startedAt;
+  if (started === undefined || (c.restartCount ?? 0) === 0) return false;
+  return Math.floor(new Date(started).getTime() / 1000) >= Math.floor(unreadySince.getTime() / 1000);
+}
 
 /**
  * Grace period of the fence's deletion of an old primary (ADR 0026). Never 0: a deletion with

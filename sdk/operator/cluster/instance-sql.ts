@@ -113,7 +113,14 @@ export interface InstanceTarget {
   /** @default POSTGRES_PORT (5432, every instance pod's) */
   readonly port?: number;
   readonly password: string;
+  /** Bounds the connection's establishment, and each query unless {@link queryTimeoutMs} is set. */
   readonly timeoutMs: number;
+  /**
+   * Each query's bound when a statement may legitimately take longer than a probe (CREATE DATABASE,
+   * a promotion). Never the connection's: a server that stopped answering since it was last probed
+   * (a hung postmaster) must fail the connection within `timeoutMs`, not hold a failover that long.
+   */
+  readonly queryTimeoutMs?: number;
 }
 
 /**
@@ -121,7 +128,7 @@ export interface InstanceTarget {
  * @throws the connection's or `fn`'s error.
  */
 export async function withClient<T>(t: InstanceTarget, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ host: t.host, port: t.port ?? POSTGRES_PORT, user: "postgres", password: t.password, database: "postgres", connectionTimeoutMillis: t.timeoutMs, query_timeout: t.timeoutMs });
+  const client = new Client({ host: t.host, port: t.port ?? POSTGRES_PORT, user: "postgres", password: t.password, database: "postgres", connectionTimeoutMillis: t.timeoutMs, query_timeout: t.queryTimeoutMs ?? t.timeoutMs });
   await client.connect();
   try {
     return await fn(client);
@@ -284,5 +291,5 @@ export function parseConninfo(s: string): Record<string, string> {
 
 /** Promotes a replica and waits (up to `waitSeconds`) until it accepts writes. */
 export async function promote(t: InstanceTarget, waitSeconds: number): Promise<boolean> {
-  return withClient({ ...t, timeoutMs: t.timeoutMs + waitSeconds * 1000 }, async (c) => (await c.query<{ ok: boolean }>("select pg_promote(true, $1) as ok", [waitSeconds])).rows[0]?.ok ?? false);
+  return withClient({ ...t, queryTimeoutMs: t.timeoutMs + waitSeconds * 1000 }, async (c) => (await c.query<{ ok: boolean }>("select pg_promote(true, $1) as ok", [waitSeconds])).rows[0]?.ok ?? false);
 }

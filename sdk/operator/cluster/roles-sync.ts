@@ -107,7 +107,7 @@ export async function syncRoles(input: RolesSyncInput): Promise<RolesSyncResult>
     events: [{ type: "Warning", reason, message }],
   });
 
-  const result = await withClient({ ...input.target, timeoutMs: Math.max(input.target.timeoutMs, 10_000) }, async (c) => {
+  const result = await withClient({ ...input.target, queryTimeoutMs: Math.max(input.target.timeoutMs, 10_000) }, async (c) => {
     const observed = await readRoles(c);
     let plan: RolePlan;
     try {

@@ -481,7 +481,8 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
       started: running,
       restartCount: w.restartCount,
       state: state as V1ContainerStatus["state"],
-      lastState: (running && terminated ? terminated : {}) as V1ContainerStatus["lastState"],
+      // As the kubelet: the last exit stays in lastState while the container runs again or waits to (CrashLoopBackOff).
+      lastState: ((running || w.waiting) && terminated ? terminated : {}) as V1ContainerStatus["lastState"],
     };
     return {
       phase: running || w.lastExit ? "Running" : "Pending",
