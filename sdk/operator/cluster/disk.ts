@@ -15,7 +15,7 @@
  * replace it where the operator may read node stats.
  */
 import type { Logger, Request } from "../../reconcile/index";
-import { withClient, type InstanceTarget } from "./instance-sql";
+import { withClient, type InstanceTarget, type OperatorTls } from "./instance-sql";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -73,6 +73,8 @@ export interface DiskTarget {
   readonly thresholdPercent?: number;
   /** The superuser password (read when the sample is taken). */
   readonly password: () => Promise<string>;
+  /** The operator's TLS identity towards the instance (read when the sample is taken). @default none: plaintext */
+  readonly tls?: () => Promise<OperatorTls | undefined>;
 }
 
 /** The latest sample of one instance. */
@@ -142,7 +144,8 @@ export class DiskCollector {
         seen.add(key);
         let used: number;
         try {
-          used = await measure({ host: t.host, password: await t.password(), timeoutMs: this.options.timeoutMs ?? 3000 });
+          const tls = await t.tls?.();
+          used = await measure({ host: t.host, password: await t.password(), timeoutMs: this.options.timeoutMs ?? 3000, ...(tls ? { tls } : {}) });
         } catch (err) {
           this.options.logger?.debug("disk sample failed", { instance: key, error: err instanceof Error ? err.message : String(err) });
           return;

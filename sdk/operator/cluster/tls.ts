@@ -21,6 +21,7 @@ import { apiStatusCode } from "../../reconcile/internal/api-error";
 import { setControllerReference } from "../../reconcile/owners";
 import { createCertificateAuthority, issueCertificate, renewalDecision, type KeyPair } from "../../tls/certificates";
 import { CLUSTER_LABEL, REPLICATION_USER, type ClusterObject } from "./objects";
+import type { OperatorTls } from "./instance-sql";
 
 /** The leaves of a cluster's authority. */
 export type LeafKind = "server" | "replication" | "operator";
@@ -144,7 +145,7 @@ function decoded(secret: V1Secret | undefined, key: string): string | undefined 
   return v === undefined ? undefined : Buffer.from(v, "base64").toString("utf8");
 }
 
-async function readOrUndefined(api: TlsSecretApi, namespace: string, name: string): Promise<V1Secret | undefined> {
+async function readOrUndefined(api: Pick<CoreV1Api, "readNamespacedSecret">, namespace: string, name: string): Promise<V1Secret | undefined> {
   try {
     return await api.readNamespacedSecret({ name, namespace });
   } catch (err) {
@@ -153,11 +154,30 @@ async function readOrUndefined(api: TlsSecretApi, namespace: string, name: strin
   }
 }
 
+/**
+ * The operator's TLS identity towards `clusterName`'s instances, read from its Secret (ADR 0035):
+ * for connections made outside the cluster reconcile (the disk collector). Undefined while the
+ * Secret does not exist yet (the reconcile creates it before any pod).
+ */
+export async function readOperatorTls(api: Pick<CoreV1Api, "readNamespacedSecret">, namespace: string, clusterName: string): Promise<OperatorTls | undefined> {
+  const s = await readOrUndefined(api, namespace, clusterTlsNames(clusterName).operator);
+  const ca = decoded(s, "ca.crt");
+  const cert = decoded(s, "tls.crt");
+  const key = decoded(s, "tls.key");
+  if (ca === undefined || cert === undefined || key === undefined) return undefined;
+  return { ca, cert, key, serverName: verifiedServerName(clusterName, namespace) };
+}
+
 /** What {@link syncClusterTls} did (no key material). */
 export interface TlsSyncResult {
   readonly actions: readonly TlsAction[];
   /** The authority's certificate (public), for what clients need to verify the servers. */
   readonly caPem: string;
+  /**
+   * The operator's client certificate and key (PEM), for its own connections to the instances
+   * (ADR 0035). Key material: kept in memory only, never logged or written to status.
+   */
+  readonly operatorIdentity: { readonly cert: string; readonly key: string };
 }
 
 /**
@@ -184,6 +204,13 @@ export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, 
   const observed: ObservedTls = { ...(caCert !== undefined && caKey !== undefined ? { ca: { certificatePem: caCert, privateKeyPem: caKey } } : {}), leaves };
   const actions = planClusterTls(observed, serverAltNames(cluster.metadata.name, ns), now);
   let ca = observed.ca;
+  let operatorIdentity: { cert: string; key: string } | undefined;
+  const liveOperator = live.operator;
+  if (liveOperator !== undefined) {
+    const cert = decoded(liveOperator, "tls.crt");
+    const key = decoded(liveOperator, "tls.key");
+    if (cert !== undefined && key !== undefined) operatorIdentity = { cert, key };
+  }
   for (const action of actions) {
     if (action.kind === "create-authority") {
       const created = createCertificateAuthority({ commonName: `${cluster.metadata.name}.${ns} setpoint ca`.slice(0, 64), now });
@@ -194,10 +221,18 @@ export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, 
       continue;
     }
     const pair = issueLeaf(cluster, action.leaf, ca!, now);
+    if (action.leaf === "operator") operatorIdentity = { cert: pair.certificatePem, key: pair.privateKeyPem };
     const body = leafSecret(cluster, action.leaf, pair, ca!.certificatePem);
     const existing = live[action.leaf];
     if (existing === undefined) await api.createNamespacedSecret({ namespace: ns, body });
     else await api.replaceNamespacedSecret({ name: names[action.leaf], namespace: ns, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
   }
-  return { actions, caPem: ca!.certificatePem };
+  if (operatorIdentity === undefined) {
+    // The Secret exists with a certificate the plan keeps but no key: issue a complete one.
+    const pair = issueLeaf(cluster, "operator", ca!, now);
+    const body = leafSecret(cluster, "operator", pair, ca!.certificatePem);
+    await api.replaceNamespacedSecret({ name: names.operator, namespace: ns, body: { ...body, metadata: { ...body.metadata, resourceVersion: liveOperator?.metadata?.resourceVersion } } });
+    operatorIdentity = { cert: pair.certificatePem, key: pair.privateKeyPem };
+  }
+  return { actions, caPem: ca!.certificatePem, operatorIdentity };
 }
