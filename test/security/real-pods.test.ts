@@ -209,7 +209,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: least-p
       foreignReplicationCertificate: await attempt({ ...physical, user: "streaming_replica", ssl: verified({ cert: foreignReplication.certificatePem, key: foreignReplication.privateKeyPem }) }),
       foreignOperatorCertificate: await attempt({ user: "postgres", ssl: verified({ cert: foreignOperator.certificatePem, key: foreignOperator.privateKeyPem }) }),
       operatorCertificateForReplication: await attempt({ ...physical, user: "streaming_replica", ssl: verified({ cert: operator["tls.crt"], key: operator["tls.key"] }) }),
-      tls12: await attempt({ user: "app", password: appPassword, database: "app", ssl: verified({ maxVersion: "TLSv1.2" }) }),
+      tls12: await attempt({ user: "app", password: appPassword, database: "app", ssl: verified({ minVersion: "TLSv1.2", maxVersion: "TLSv1.2" }) }),
     };
     process.stdout.write(`real-pod attack results (PostgreSQL ${major}): ${JSON.stringify(results, null, 1)}\n`);
     expect(results.plaintext).toMatch(new RegExp(`^no pg_hba\\.conf entry for host "[\\d.]+", user "app", database "app", no encryption$`));

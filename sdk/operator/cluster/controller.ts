@@ -290,7 +290,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const superPassword = (): Promise<string> => readSecret(names.superuserSecret, "password");
     // The cluster's authority and certificates (tls.ts): created first, renewed before they
     // expire; the operator's own connections use them (verify-full, its client certificate).
-    const tls = await syncClusterTls(deps.api, cluster, ctx.now());
+    const tls = await syncClusterTls(deps.api, cluster, ctx.now(), spec.tls?.authority?.secretName);
     const operatorTls: OperatorTls = { ca: tls.caPem, cert: tls.operatorIdentity.cert, key: tls.operatorIdentity.key, serverName: verifiedServerName(req.name, req.namespace) };
     const target = async (host: string): Promise<InstanceTarget> => ({ host, password: await superPassword(), timeoutMs, tls: operatorTls });
     const probes = new Map<string, InstanceProbe>();
@@ -374,7 +374,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       steps.push(await createIfMissing("replication-secret", () => deps.api.createNamespacedSecret({ namespace: req.namespace, body: replicationSecret(cluster, randomPassword()) })));
     }
     // The configuration files Setpoint writes for its instances (pg_hba.conf), before any pod mounts them.
-    const config = instanceConfigMap(cluster);
+    const config = instanceConfigMap(cluster, spec);
     const liveConfig = configMaps.get(names.configMap);
     if (liveConfig === undefined) {
       steps.push(await createIfMissing("config", () => deps.api.createNamespacedConfigMap({ namespace: req.namespace, body: config })));

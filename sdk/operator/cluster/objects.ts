@@ -160,13 +160,13 @@ export function streamingConninfo(primaryIp: string, instance: string, tls?: { r
  * The configuration files every instance of a cluster reads (today `pg_hba.conf`: TLS only, the
  * replication role and the superuser by client certificate, ADR 0031/0035). Pure.
  */
-export function instanceConfigFiles(): Record<string, string> {
-  return { [HBA_FILE]: instanceHba({ replicationUser: REPLICATION_USER, tls: true, superuser: SUPERUSER_NAME }) };
+export function instanceConfigFiles(spec?: Pick<PostgresClusterSpec, "tls">): Record<string, string> {
+  return { [HBA_FILE]: instanceHba({ replicationUser: REPLICATION_USER, tls: true, superuser: SUPERUSER_NAME, superuserPasswordOverNetwork: spec?.tls?.superuserPasswordOverNetwork === true }) };
 }
 
-/** The cluster's ConfigMap of {@link instanceConfigFiles}, annotated with their hash ({@link CONFIG_HASH_ANNOTATION}). */
-export function instanceConfigMap(cluster: ClusterObject): V1ConfigMap {
-  const data = instanceConfigFiles();
+/** The cluster's ConfigMap of {@link instanceConfigFiles} (`spec.tls` decides the superuser's rule), annotated with their hash ({@link CONFIG_HASH_ANNOTATION}). */
+export function instanceConfigMap(cluster: ClusterObject, spec?: Pick<PostgresClusterSpec, "tls">): V1ConfigMap {
+  const data = instanceConfigFiles(spec);
   const hash = createHash("sha256").update(JSON.stringify(Object.entries(data).sort())).digest("hex").slice(0, 16);
   const body: V1ConfigMap = {
     apiVersion: "v1",

@@ -181,14 +181,19 @@ export interface TlsSyncResult {
 }
 
 /**
- * The controller's step: reads the cluster's certificate Secrets, carries out
+ * The controller's step: reads the cluster's certificate Secrets (the authority from
+ * `suppliedAuthority` when `spec.tls.authority` names one: read, never written), carries out
  * {@link planClusterTls}, and writes what it issued (a Secret replaced in place keeps its name, so
  * mounted volumes follow it).
  */
-export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, now: Date): Promise<TlsSyncResult> {
+export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, now: Date, suppliedAuthority?: string): Promise<TlsSyncResult> {
   const names = clusterTlsNames(cluster.metadata.name);
   const ns = cluster.metadata.namespace;
-  const caSecret = await readOrUndefined(api, ns, names.ca);
+  const caSecret = await readOrUndefined(api, ns, suppliedAuthority ?? names.ca);
+  if (suppliedAuthority !== undefined && (decoded(caSecret, "ca.crt") === undefined || decoded(caSecret, "ca.key") === undefined)) {
+    // A supplied authority is never generated or written: without it nothing can be issued.
+    throw new Error(`spec.tls.authority: Secret ${ns}/${suppliedAuthority} ${caSecret === undefined ? "does not exist" : "lacks ca.crt or ca.key"}; create it with the authority's PEM certificate (ca.crt) and key (ca.key), or remove spec.tls.authority`);
+  }
   const caCert = decoded(caSecret, "ca.crt");
   const caKey = decoded(caSecret, "ca.key");
   const live: Partial<Record<LeafKind, V1Secret>> = {};
@@ -213,6 +218,7 @@ export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, 
   }
   for (const action of actions) {
     if (action.kind === "create-authority") {
+      if (suppliedAuthority !== undefined) throw new Error(`spec.tls.authority: Secret ${ns}/${suppliedAuthority} holds no usable authority`);
       const created = createCertificateAuthority({ commonName: `${cluster.metadata.name}.${ns} setpoint ca`.slice(0, 64), now });
       const body = authoritySecret(cluster, created);
       if (caSecret === undefined) await api.createNamespacedSecret({ namespace: ns, body });
