@@ -137,6 +137,8 @@ export interface PostgresClusterSpecInput {
      * @default false
      */
     superuserPasswordOverNetwork?: boolean;
+    /** More DNS names the server certificate carries (an upgrade's green carries blue's). @default none */
+    serverNames?: string[];
     /**
      * A Secret (`ca.crt`, `ca.key`) the operator issues this cluster's certificates from instead of
      * generating an authority; never written by the operator. An upgrade's green shares blue's.

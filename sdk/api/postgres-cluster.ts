@@ -256,6 +256,11 @@ const tlsSchema = z
       .describe(
         "Let the superuser log in over the network (TLS only) with its password, besides the operator's client certificate. Off by default; the blue/green upgrade engine needs it on both clusters (its logical subscription logs in as the superuser).",
       ),
+    serverNames: z
+      .array(z.string().min(1).max(253).regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, { error: "must be a lower-case DNS name" }))
+      .max(32)
+      .optional()
+      .describe("More DNS names the server certificate carries besides the cluster's Services' (an upgrade's green carries blue's, whose Services move to it)."),
     authority: z
       .object({ secretName: z.string().min(1).max(253).describe("Secret in the cluster's namespace with ca.crt and ca.key (PEM).") })
       .optional()

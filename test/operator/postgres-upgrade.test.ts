@@ -93,7 +93,8 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
     startWriter(async () => {
       const [p] = await env.selectedPods(`${cluster}-rw`);
       if (!p) throw new Error("rw selects no pod");
-      return { host: await env.podIp(p), port: 5432, user: "app", password: appPassword, database: "app" };
+      // verify-full against blue's rw Service name, which green's certificate carries too.
+      return clusterClientConfig(env.core, ns, cluster, { host: await env.podIp(p), user: "app", password: appPassword, database: "app" });
     }, "acked");
   const patchUpgrade = (name: string, ops: object[]) =>
     env.objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name, body: ops }, { headers: { "Content-Type": "application/json-patch+json" } } as never);

@@ -290,7 +290,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const superPassword = (): Promise<string> => readSecret(names.superuserSecret, "password");
     // The cluster's authority and certificates (tls.ts): created first, renewed before they
     // expire; the operator's own connections use them (verify-full, its client certificate).
-    const tls = await syncClusterTls(deps.api, cluster, ctx.now(), spec.tls?.authority?.secretName);
+    const tls = await syncClusterTls(deps.api, cluster, ctx.now(), spec.tls?.authority?.secretName, spec.tls?.serverNames);
     const operatorTls: OperatorTls = { ca: tls.caPem, cert: tls.operatorIdentity.cert, key: tls.operatorIdentity.key, serverName: verifiedServerName(req.name, req.namespace) };
     const target = async (host: string): Promise<InstanceTarget> => ({ host, password: await superPassword(), timeoutMs, tls: operatorTls });
     const probes = new Map<string, InstanceProbe>();

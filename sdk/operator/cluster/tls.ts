@@ -53,10 +53,11 @@ export const SUPERUSER = "postgres";
  * operator reach an instance by its address and verify the rw Service's name (libpq `hostaddr`,
  * Node's `servername`), so pod addresses never need to be in the certificate. Pure.
  */
-export function serverAltNames(clusterName: string, namespace: string): string[] {
+export function serverAltNames(clusterName: string, namespace: string, extra: readonly string[] = []): string[] {
   const names = clusterObjectNames(clusterName);
   const services = [names.readWriteService, names.readOnlyService, poolerObjectNames(clusterName).service];
-  return services.flatMap((s) => [s, `${s}.${namespace}`, `${s}.${namespace}.svc`, `${s}.${namespace}.svc.cluster.local`]);
+  const own = services.flatMap((s) => [s, `${s}.${namespace}`, `${s}.${namespace}.svc`, `${s}.${namespace}.svc.cluster.local`]);
+  return [...own, ...extra.filter((n) => !own.includes(n))];
 }
 
 /** The name replicas and the operator verify an instance's certificate against: the rw Service's in-cluster name. Pure. */
@@ -122,10 +123,10 @@ export function leafSecret(cluster: ClusterObject, leaf: LeafKind, pair: KeyPair
 }
 
 /** Issues `leaf` for `cluster` from `ca`. */
-export function issueLeaf(cluster: ClusterObject, leaf: LeafKind, ca: Pick<KeyPair, "certificatePem" | "privateKeyPem">, now: Date): KeyPair {
+export function issueLeaf(cluster: ClusterObject, leaf: LeafKind, ca: Pick<KeyPair, "certificatePem" | "privateKeyPem">, now: Date, extraNames: readonly string[] = []): KeyPair {
   switch (leaf) {
     case "server":
-      return issueCertificate(ca, { commonName: cluster.metadata.name.slice(0, 64), usage: "server", altNames: serverAltNames(cluster.metadata.name, cluster.metadata.namespace), now });
+      return issueCertificate(ca, { commonName: cluster.metadata.name.slice(0, 64), usage: "server", altNames: serverAltNames(cluster.metadata.name, cluster.metadata.namespace, extraNames), now });
     case "replication":
       return issueCertificate(ca, { commonName: REPLICATION_USER, usage: "client", now });
     case "operator":
@@ -186,7 +187,7 @@ export interface TlsSyncResult {
  * {@link planClusterTls}, and writes what it issued (a Secret replaced in place keeps its name, so
  * mounted volumes follow it).
  */
-export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, now: Date, suppliedAuthority?: string): Promise<TlsSyncResult> {
+export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, now: Date, suppliedAuthority?: string, extraNames: readonly string[] = []): Promise<TlsSyncResult> {
   const names = clusterTlsNames(cluster.metadata.name);
   const ns = cluster.metadata.namespace;
   const caSecret = await readOrUndefined(api, ns, suppliedAuthority ?? names.ca);
@@ -207,7 +208,7 @@ export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, 
     if (pem !== undefined) leaves[leaf] = pem;
   }
   const observed: ObservedTls = { ...(caCert !== undefined && caKey !== undefined ? { ca: { certificatePem: caCert, privateKeyPem: caKey } } : {}), leaves };
-  const actions = planClusterTls(observed, serverAltNames(cluster.metadata.name, ns), now);
+  const actions = planClusterTls(observed, serverAltNames(cluster.metadata.name, ns, extraNames), now);
   let ca = observed.ca;
   let operatorIdentity: { cert: string; key: string } | undefined;
   const liveOperator = live.operator;
@@ -226,7 +227,7 @@ export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, 
       ca = created;
       continue;
     }
-    const pair = issueLeaf(cluster, action.leaf, ca!, now);
+    const pair = issueLeaf(cluster, action.leaf, ca!, now, extraNames);
     if (action.leaf === "operator") operatorIdentity = { cert: pair.certificatePem, key: pair.privateKeyPem };
     const body = leafSecret(cluster, action.leaf, pair, ca!.certificatePem);
     const existing = live[action.leaf];

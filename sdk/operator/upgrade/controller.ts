@@ -29,7 +29,7 @@ import { tableStateStore, type StateStore, type UpgradeState } from "../../upgra
 import type { TrafficSwitch } from "../../upgrade/traffic";
 import type { EventRecorder } from "../cluster/events";
 import { CLUSTER_LABEL, INSTANCE_LABEL, TRAFFIC_OWNER_ANNOTATION } from "../cluster/objects";
-import { clusterTlsNames, readOperatorTls } from "../cluster/tls";
+import { clusterTlsNames, readOperatorTls, serverAltNames } from "../cluster/tls";
 import type { OperatorTls } from "../cluster/instance-sql";
 import { decideUpgrade, restingPhases, stateFacts, upgradeStatus, type StateFacts, type UpgradeOutcome } from "./decisions";
 
@@ -457,7 +457,7 @@ async function createGreen(deps: PostgresUpgradeDeps, upgrade: PostgresUpgradeOb
     // Green serves nothing before the cutover: its own restarts (wal_level) need no approval.
     // Green's certificates come from blue's authority (ADR 0035): blue's pooler and the operator
     // verify green's servers with what they already trust once the names move to green.
-    spec: { ...rest, postgresVersion: major, primaryUpdateStrategy: "unsupervised", tls: { ...rest.tls, authority: rest.tls?.authority ?? { secretName: clusterTlsNames(blueName).ca } } },
+    spec: { ...rest, postgresVersion: major, primaryUpdateStrategy: "unsupervised", tls: { ...rest.tls, authority: rest.tls?.authority ?? { secretName: clusterTlsNames(blueName).ca }, serverNames: [...(rest.tls?.serverNames ?? []), ...serverAltNames(blueName, namespace)] } },
   });
   await ignoreConflict(deps.createCluster(namespace, body));
 }
