@@ -94,6 +94,9 @@ describe("withAuthority (a cluster's app Secret: uri and ca.crt)", () => {
     expect(toClientConfig(input).ssl).toEqual({ ca, rejectUnauthorized: true, servername: "orders-rw.shop.svc" });
     // An address has no name to verify against: node checks the address itself.
     expect(toClientConfig({ ...input, host: "10.0.0.7" }).ssl).toEqual({ ca, rejectUnauthorized: true });
+    // libpq's hostaddr: connect to the address, verify the name.
+    const viaAddress = withAuthority("postgresql://app:pw@orders-rw.shop.svc:5432/app?hostaddr=10.0.0.7&sslmode=verify-full", ca);
+    expect(toClientConfig(viaAddress)).toMatchObject({ host: "10.0.0.7", ssl: { ca, rejectUnauthorized: true, servername: "orders-rw.shop.svc" } });
     expect(() => withAuthority("mysql://x@y/z", ca)).toThrow(InputError);
   });
 });

@@ -21,6 +21,8 @@ export type ConnectionInput =
       sslmode?: "disable" | "require" | "verify-full";
       /** With `verify-full`: the authority (PEM) to verify the server against instead of the system's (libpq `sslrootcert`). */
       ca?: string;
+      /** With `ca`: the name the server's certificate must carry when `host` is an address (libpq's `host` beside `hostaddr`). @default host */
+      servername?: string;
     };
 
 /** Options for {@link connect}. */
@@ -84,7 +86,7 @@ export function toClientConfig(input: ConnectionInput, options: ConnectOptions =
           : input.sslmode === "verify-full"
             ? input.ca === undefined
               ? true
-              : { ca: input.ca, rejectUnauthorized: true, ...(isIP(input.host) === 0 ? { servername: input.host } : {}) }
+              : { ca: input.ca, rejectUnauthorized: true, ...(input.servername !== undefined ? { servername: input.servername } : isIP(input.host) === 0 ? { servername: input.host } : {}) }
             : undefined,
     };
   }
@@ -119,8 +121,11 @@ export function withAuthority(url: string, caPem: string): Exclude<ConnectionInp
     throw new InputError("connection URL is not a valid URL; expected postgres://user:password@host:port/database", { propertyPath: "url" }, { cause });
   }
   if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw new InputError(`connection URL has scheme "${u.protocol}"; expected postgres:// or postgresql://`, { propertyPath: "url" });
+  // libpq's `hostaddr`: connect there, verify the certificate against the URL's host name.
+  const hostaddr = u.searchParams.get("hostaddr") ?? undefined;
   return {
-    host: u.hostname,
+    host: hostaddr ?? u.hostname,
+    ...(hostaddr !== undefined ? { servername: u.hostname } : {}),
     port: u.port === "" ? 5432 : Number(u.port),
     user: decodeURIComponent(u.username),
     ...(u.password === "" ? {} : { password: decodeURIComponent(u.password) }),

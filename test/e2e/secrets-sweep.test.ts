@@ -64,8 +64,9 @@ const cluster = new PostgresCluster("shop", {
 const app = k8s.core.v1.Secret.get("app", pulumi.interpolate\`\${cluster.namespace}/\${cluster.secretName}\`, { provider });
 const primary = k8s.core.v1.Pod.get("primary", pulumi.interpolate\`\${cluster.namespace}/\${cluster.clusterName}-1\`, { provider, dependsOn: [cluster] });
 const field = (key) => app.data.apply((d) => Buffer.from(d[key], "base64").toString("utf8"));
-const uri = pulumi.secret(pulumi.interpolate\`postgresql://\${field("username")}:\${field("password").apply(encodeURIComponent)}@\${primary.status.podIP}:5432/\${field("dbname")}\`);
-const schemaUri = new k8s.core.v1.Secret("schema-uri", { metadata: { name: "schema-uri", namespace }, stringData: { uri } }, { provider });
+// TLS (ADR 0035): verify-full against the Secret's authority and name, connecting to the primary's address.
+const uri = pulumi.secret(pulumi.interpolate\`postgresql://\${field("username")}:\${field("password").apply(encodeURIComponent)}@\${field("host")}:5432/\${field("dbname")}?hostaddr=\${primary.status.podIP}&sslmode=verify-full\`);
+const schemaUri = new k8s.core.v1.Secret("schema-uri", { metadata: { name: "schema-uri", namespace }, stringData: { uri, "ca.crt": field("ca.crt") } }, { provider });
 // A URI that cannot connect, with a real password in it: its error must reach status without it.
 const brokenUri = new k8s.core.v1.Secret("broken-uri", {
   metadata: { name: "broken-uri", namespace },
