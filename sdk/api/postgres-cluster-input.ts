@@ -129,6 +129,29 @@ export interface PostgresClusterSpecInput {
     target?: "prefer-standby" | "primary";
   };
   /**
+   * Client authentication over TLS (ADR 0035). TLS is always on: every connection is TLS 1.3 with
+   * a certificate of the cluster's own authority; plaintext is refused. @default {}
+   */
+  tls?: {
+    /**
+     * Let the superuser log in over the network (TLS only) with its password, besides the
+     * operator's client certificate. The blue/green upgrade engine needs it on both clusters.
+     * @default false
+     */
+    superuserPasswordOverNetwork?: boolean;
+    /** More DNS names the server certificate carries (an upgrade's green carries blue's). @default none */
+    serverNames?: string[];
+    /**
+     * A Secret (`ca.crt`, `ca.key`) the operator issues this cluster's certificates from instead of
+     * generating an authority; never written by the operator. An upgrade's green shares blue's.
+     * @default the operator's own `<cluster>-ca`
+     */
+    authority?: {
+      /** Secret name, in the cluster's namespace. */
+      secretName: string;
+    };
+  };
+  /**
    * Roles the operator keeps as declared on the primary (ADR 0032): created, altered back when
    * changed by hand, their passwords set from a Secret as SCRAM verifiers (rotated when the Secret
    * changes, never re-set when unchanged), dropped only with `ensure: "absent"`. Roles not listed

@@ -247,6 +247,29 @@ const poolerSchema = withRules(
   ],
 ).describe("A managed PgBouncer in front of the primary (<cluster>-pooler-rw): it follows the primary and holds clients through planned switchovers.");
 
+/** `spec.tls` (ADR 0035): TLS is always on; this only widens who may log in how. */
+const tlsSchema = z
+  .object({
+    superuserPasswordOverNetwork: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Let the superuser log in over the network (TLS only) with its password, besides the operator's client certificate. Off by default; the blue/green upgrade engine needs it on both clusters (its logical subscription logs in as the superuser).",
+      ),
+    serverNames: z
+      .array(z.string().min(1).max(253).regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, { error: "must be a lower-case DNS name" }))
+      .max(32)
+      .optional()
+      .describe("More DNS names the server certificate carries besides the cluster's Services' (an upgrade's green carries blue's, whose Services move to it)."),
+    authority: z
+      .object({ secretName: z.string().min(1).max(253).describe("Secret in the cluster's namespace with ca.crt and ca.key (PEM).") })
+      .optional()
+      .describe(
+        "A certificate authority the operator issues this cluster's certificates from instead of generating one (yours, or another cluster's <name>-ca: an upgrade's green shares blue's). The operator never writes it.",
+      ),
+  })
+  .describe("Client authentication over TLS. Every connection is TLS 1.3 with a certificate of the cluster's own authority; plaintext is refused.");
+
 /** Zod schema of `PostgresCluster.spec` (the trust boundary for components and the operator). */
 export const postgresClusterSpecSchema = withRules(
   z.object({
@@ -277,6 +300,7 @@ export const postgresClusterSpecSchema = withRules(
     backup: backupSchema.optional(),
     // Managed roles (ADR 0032).
     roles: managedRolesSchema.optional(),
+    tls: tlsSchema.optional(),
   }),
   [
     {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors";
-import { connectionFields, describeConnection, isConninfo, parseConninfo, redactUrl, toClientConfig, withDatabase } from "./connection";
+import { connectionFields, describeConnection, isConninfo, parseConninfo, redactUrl, toClientConfig, withAuthority, withDatabase } from "./connection";
 
 describe("redactUrl", () => {
   it("hides the password and password-like parameters", () => {
@@ -83,5 +83,20 @@ describe("libpq connection strings", () => {
     expect(withDatabase("postgres://u:p@db:5432/app?sslmode=require", "scratch")).toBe("postgres://u:p@db:5432/scratch?sslmode=require");
     expect(connectionFields("host=db port=6432 dbname=app user=me")).toEqual({ host: "db", port: 6432, database: "app", user: "me", password: undefined });
     expect(connectionFields("postgres://me:pw@[::1]:6432/app")).toEqual({ host: "::1", port: 6432, database: "app", user: "me", password: "pw" });
+  });
+});
+
+describe("withAuthority (a cluster's app Secret: uri and ca.crt)", () => {
+  it("takes the URL apart and verifies the server against the given authority and the URL's host name", () => {
+    const ca = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n";
+    const input = withAuthority("postgresql://app:p%40ss@orders-rw.shop.svc:5432/app?sslmode=verify-full", ca);
+    expect(input).toEqual({ host: "orders-rw.shop.svc", port: 5432, user: "app", password: "p@ss", database: "app", sslmode: "verify-full", ca });
+    expect(toClientConfig(input).ssl).toEqual({ ca, rejectUnauthorized: true, servername: "orders-rw.shop.svc" });
+    // An address has no name to verify against: node checks the address itself.
+    expect(toClientConfig({ ...input, host: "10.0.0.7" }).ssl).toEqual({ ca, rejectUnauthorized: true });
+    // libpq's hostaddr: connect to the address, verify the name.
+    const viaAddress = withAuthority("postgresql://app:pw@orders-rw.shop.svc:5432/app?hostaddr=10.0.0.7&sslmode=verify-full", ca);
+    expect(toClientConfig(viaAddress)).toMatchObject({ host: "10.0.0.7", ssl: { ca, rejectUnauthorized: true, servername: "orders-rw.shop.svc" } });
+    expect(() => withAuthority("mysql://x@y/z", ca)).toThrow(InputError);
   });
 });

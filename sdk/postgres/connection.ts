@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { Client, type ClientConfig } from "pg";
 import { ConnectionError, InputError } from "../errors";
 import { quoteConninfoValue } from "./quote";
@@ -18,6 +19,10 @@ export type ConnectionInput =
       database: string;
       /** libpq-style sslmode. @default "prefer" semantics of node-postgres (no TLS unless asked) */
       sslmode?: "disable" | "require" | "verify-full";
+      /** With `verify-full`: the authority (PEM) to verify the server against instead of the system's (libpq `sslrootcert`). */
+      ca?: string;
+      /** With `ca`: the name the server's certificate must carry when `host` is an address (libpq's `host` beside `hostaddr`). @default host */
+      servername?: string;
     };
 
 /** Options for {@link connect}. */
@@ -75,7 +80,14 @@ export function toClientConfig(input: ConnectionInput, options: ConnectOptions =
       user: input.user,
       password: input.password,
       database: input.database,
-      ssl: input.sslmode === "require" ? { rejectUnauthorized: false } : input.sslmode === "verify-full" ? true : undefined,
+      ssl:
+        input.sslmode === "require"
+          ? { rejectUnauthorized: false }
+          : input.sslmode === "verify-full"
+            ? input.ca === undefined
+              ? true
+              : { ca: input.ca, rejectUnauthorized: true, ...(input.servername !== undefined ? { servername: input.servername } : isIP(input.host) === 0 ? { servername: input.host } : {}) }
+            : undefined,
     };
   }
   if (isConninfo(input)) return { ...common, ...conninfoConfig(parseConninfo(input)) };
@@ -93,6 +105,34 @@ export function toClientConfig(input: ConnectionInput, options: ConnectOptions =
     throw new InputError(`connection URL has scheme "${url.protocol}"; expected postgres:// or postgresql://`, { propertyPath: "url" });
   }
   return { ...common, connectionString: input };
+}
+
+/**
+ * A `postgres://` URL as connection fields verified against `caPem` (verify-full): what a cluster's
+ * app Secret gives (`uri` and `ca.crt`, ADR 0035). node-postgres cannot take an authority inside a
+ * URL, so the URL is taken apart. Pure.
+ * @throws {InputError} when `url` is not a postgres:// URL.
+ */
+export function withAuthority(url: string, caPem: string): Exclude<ConnectionInput, string> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (cause) {
+    throw new InputError("connection URL is not a valid URL; expected postgres://user:password@host:port/database", { propertyPath: "url" }, { cause });
+  }
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw new InputError(`connection URL has scheme "${u.protocol}"; expected postgres:// or postgresql://`, { propertyPath: "url" });
+  // libpq's `hostaddr`: connect there, verify the certificate against the URL's host name.
+  const hostaddr = u.searchParams.get("hostaddr") ?? undefined;
+  return {
+    host: hostaddr ?? u.hostname,
+    ...(hostaddr !== undefined ? { servername: u.hostname } : {}),
+    port: u.port === "" ? 5432 : Number(u.port),
+    user: decodeURIComponent(u.username),
+    ...(u.password === "" ? {} : { password: decodeURIComponent(u.password) }),
+    database: decodeURIComponent(u.pathname.replace(/^\//, "")) || decodeURIComponent(u.username),
+    sslmode: "verify-full",
+    ca: caPem,
+  };
 }
 
 /** libpq parameters a connection string may hold (others are refused, naming these). */

@@ -9,6 +9,7 @@
 // - a destination equal to the recovery source is refused with a condition.
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
+import { clusterClientConfig } from "../support/cluster-tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { takeBaseBackup } from "../../sdk/backup/base-backup";
 import { openObjectStore, type ObjectStore } from "../../sdk/backup/store";
@@ -112,7 +113,7 @@ describe.skipIf(clusterToolchain.skip !== undefined || weed.skip !== undefined)(
     expect(writer.acked.length).toBeGreaterThan(50);
     expect(writer.acked.filter((a) => !present.has(a.id))).toEqual([]);
     // This cluster's own credentials work (the source's were replaced), and it archives its new timeline to its own prefix.
-    const app = new Client({ host: ip, port: 5432, user: "app", password: await env.secretValue("restored-app", "password"), database: "app", connectionTimeoutMillis: 5000 });
+    const app = new Client(await clusterClientConfig(env.core, ns, "restored", { host: ip, user: "app", password: await env.secretValue("restored-app", "password"), database: "app" }));
     await app.connect();
     await app.end();
     await env.query("restored", ip, "select pg_switch_wal()");

@@ -3,18 +3,19 @@
 // replication role may open replication connections with its password, nobody else may (the
 // superuser included), and every TCP connection needs a SCRAM password.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { instanceHba } from "../../sdk/instance/hba";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, type ClientConfig } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { REPLICATION_USER, instanceConfigFiles } from "../../sdk/operator/cluster/objects";
+import { REPLICATION_USER } from "../../sdk/operator/cluster/objects";
 import { randomPassword, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { majors } from "../support/postgres";
 
 const dir = mkdtempSync(join(tmpdir(), "setpoint-hba-test-"));
 chmodSync(dir, 0o755); // the server runs as an unprivileged user and must read the file
 const hbaFile = join(dir, "pg_hba.conf");
-writeFileSync(hbaFile, instanceConfigFiles()["pg_hba.conf"]!, { mode: 0o644 });
+writeFileSync(hbaFile, instanceHba({ replicationUser: REPLICATION_USER }) /* the password variant: this server runs without TLS */, { mode: 0o644 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.each(majors())("instance pg_hba.conf on PostgreSQL %i", (major) => {

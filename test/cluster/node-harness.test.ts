@@ -4,12 +4,13 @@
 // keeps the data; a replica pod's manager clones its source (over the replication protocol,
 // through its slot) and starts as a streaming standby.
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { HBA_FILE, instanceHba } from "../../sdk/instance/hba";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ControlPlane } from "../support/control-plane";
 import { startControlPlane, toolchainOrSkip } from "../support/control-plane";
 import { startNodeHarness, type NodeHarness } from "../support/node/harness";
-import { INSTANCE_MANAGER, instanceConfigFiles, REPLICATION_USER } from "../../sdk/operator/cluster/objects";
+import { INSTANCE_MANAGER, REPLICATION_USER } from "../../sdk/operator/cluster/objects";
 import { majors } from "../support/postgres";
 import { eventually } from "../support/eventually";
 
@@ -75,7 +76,7 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
     node = await startNodeHarness({ kubeConfig: cp.kubeConfig });
     await core.createNamespace({ body: { metadata: { name: ns } } });
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "pg-superuser" }, stringData: { password } } });
-    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "pg-config" }, data: instanceConfigFiles() } });
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "pg-config" }, data: { [HBA_FILE]: instanceHba({ replicationUser: REPLICATION_USER }) } /* the password variant: these pods mount no certificates */ } });
     await core.createNamespacedPersistentVolumeClaim({
       namespace: ns,
       body: { metadata: { name: "data-1" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },

@@ -15,6 +15,7 @@ import { Client } from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from "vitest";
 import { POOLER_PAUSED_ANNOTATION } from "../../sdk/operator/cluster/pooler";
 import { clusterToolchain, useCluster } from "../support/cluster";
+import { clusterClientConfig } from "../support/cluster-tls";
 import { eventually } from "../support/eventually";
 import { startPoolerNode, type PoolerNode } from "../support/node/pooler-node";
 import { startServiceProxy, type ServiceProxy } from "../support/service-proxy";
@@ -54,7 +55,7 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
   };
   /** Rows of `sql` in the application database of the instance at `ip`, as the superuser. */
   const onInstance = async <T extends object>(ip: string, sql: string): Promise<T[]> => {
-    const client = new Client({ host: ip, port: 5432, user: "postgres", password: await secretValue("pg-superuser", "password"), database: "app", connectionTimeoutMillis: 5000 });
+    const client = new Client(await clusterClientConfig(env.core, ns, "pg", { host: ip, password: await secretValue("pg-superuser", "password"), database: "app" }));
     await client.connect();
     try {
       return (await client.query<T>(sql)).rows;

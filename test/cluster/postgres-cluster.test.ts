@@ -5,6 +5,7 @@
 // follows the spec, and deleting the cluster garbage-collects every child.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { Client } from "pg";
+import { clusterClientConfig } from "../support/cluster-tls";
 import { describe, expect, it } from "vitest";
 import { CLUSTER_LABEL } from "../../sdk/operator/cluster/objects";
 import { clusterMajor as major, clusterToolchain, useCluster } from "../support/cluster";
@@ -47,7 +48,10 @@ describe.skipIf(clusterToolchain.skip !== undefined)("PostgresCluster controller
     const password = await secretValue("orders-app", "password");
     expect(password.length).toBeGreaterThanOrEqual(20);
     expect(await secretValue("orders-app", "uri")).toContain("@orders-rw.clusters.svc:5432/shop");
-    const client = new Client({ host: pod.status!.podIP!, port: 5432, user: "shopper", password, database: "shop", connectionTimeoutMillis: 5000 });
+    // The app Secret carries the authority and a verify-full URL (ADR 0035); the connection uses them.
+    expect(await secretValue("orders-app", "uri")).toMatch(/\?sslmode=verify-full$/);
+    expect(await secretValue("orders-app", "ca.crt")).toBe(await secretValue("orders-ca", "ca.crt"));
+    const client = new Client(await clusterClientConfig(env.core, ns, "orders", { host: pod.status!.podIP!, user: "shopper", password, database: "shop" }));
     await client.connect();
     try {
       const rows = (await client.query("select current_user as u, (select pg_get_userbyid(datdba) from pg_database where datname = current_database()) as owner, current_setting('work_mem') as wm")).rows;

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
+import { clusterClientConfig } from "../support/cluster-tls";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
 import { GROUP, KINDS, VERSION } from "../../sdk/api/index";
 import { clusterMajor, useCluster } from "../support/cluster";
@@ -63,8 +64,9 @@ const cluster = new PostgresCluster("shop", {
 const app = k8s.core.v1.Secret.get("app", pulumi.interpolate\`\${cluster.namespace}/\${cluster.secretName}\`, { provider });
 const primary = k8s.core.v1.Pod.get("primary", pulumi.interpolate\`\${cluster.namespace}/\${cluster.clusterName}-1\`, { provider, dependsOn: [cluster] });
 const field = (key) => app.data.apply((d) => Buffer.from(d[key], "base64").toString("utf8"));
-const uri = pulumi.secret(pulumi.interpolate\`postgresql://\${field("username")}:\${field("password").apply(encodeURIComponent)}@\${primary.status.podIP}:5432/\${field("dbname")}\`);
-const schemaUri = new k8s.core.v1.Secret("schema-uri", { metadata: { name: "schema-uri", namespace }, stringData: { uri } }, { provider });
+// TLS (ADR 0035): verify-full against the Secret's authority and name, connecting to the primary's address.
+const uri = pulumi.secret(pulumi.interpolate\`postgresql://\${field("username")}:\${field("password").apply(encodeURIComponent)}@\${field("host")}:5432/\${field("dbname")}?hostaddr=\${primary.status.podIP}&sslmode=verify-full\`);
+const schemaUri = new k8s.core.v1.Secret("schema-uri", { metadata: { name: "schema-uri", namespace }, stringData: { uri, "ca.crt": field("ca.crt") } }, { provider });
 // A URI that cannot connect, with a real password in it: its error must reach status without it.
 const brokenUri = new k8s.core.v1.Secret("broken-uri", {
   metadata: { name: "broken-uri", namespace },
@@ -118,7 +120,7 @@ describe.skipIf(toolchain.skip !== undefined)(`secrets hygiene of a full run (re
   const crs = async (kind: "PostgresCluster" | "PostgresSchema" | "PostgresUpgrade") =>
     ((await env.objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS[kind].plural })) as { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string; reason: string; message?: string }[] } }[] }).items;
   const login = async (user: string, password: string): Promise<string> => {
-    const c = new Client({ host: await env.podIp("shop-1"), port: 5432, user, password, database: "app", connectionTimeoutMillis: 5000 });
+    const c = new Client(await clusterClientConfig(env.core, ns, "shop", { host: await env.podIp("shop-1"), user, password, database: "app" }));
     await c.connect();
     try {
       return (await c.query<{ u: string }>("select current_user as u")).rows[0]!.u;

@@ -11,6 +11,7 @@
 // - bad input: a target before the oldest backup fails with TARGET_BEFORE_OLDEST_BACKUP in the
 //   container's termination message, PGDATA stays empty; a destination equal to the source is refused.
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { instanceHba } from "../../sdk/instance/hba";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -19,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { takeBaseBackup } from "../../sdk/backup/base-backup";
 import { openObjectStore, type ObjectStore } from "../../sdk/backup/store";
 import { ARCHIVE_STATUS_FILE } from "../../sdk/instance/backup";
-import { instanceConfigFiles, REPLICATION_USER } from "../../sdk/operator/cluster/objects";
+import { REPLICATION_USER } from "../../sdk/operator/cluster/objects";
 import { readArchive } from "../../sdk/operator/cluster/instance-sql";
 import { hasPasswdEntry, randomPassword } from "../../sdk/postgres/embedded";
 import { objectKeys } from "../support/backup";
@@ -65,7 +66,7 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
   const newPassword = randomPassword();
   const base = dir(`pg${major}`);
   const hba = join(base, "pg_hba.conf");
-  writeFileSync(hba, instanceConfigFiles()["pg_hba.conf"]!, { mode: 0o644 });
+  writeFileSync(hba, instanceHba({ replicationUser: REPLICATION_USER }) /* the password variant: this server runs without TLS */, { mode: 0o644 });
   const serverArgs = ["-c", `hba_file=${hba}`, "-c", "fsync=off", "-c", "track_commit_timestamp=on"];
   const destination = (prefix: string): string => JSON.stringify({ endpoint: s3.endpoint, bucket, prefix });
   const env = (name: string, port: number, over: Record<string, string> = {}): Record<string, string> => ({

@@ -12,6 +12,7 @@
 // - `run` on an empty PGDATA of a replica: a clone of the primary over the replication protocol
 //   (as the cluster's replication role, through its slot), started as a streaming standby.
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { instanceHba } from "../../sdk/instance/hba";
 import { tmpdir } from "node:os";
 import { spawn } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
@@ -20,7 +21,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { hasPasswdEntry, randomPassword } from "../../sdk/postgres/embedded";
-import { instanceConfigFiles } from "../../sdk/operator/cluster/objects";
+import { REPLICATION_USER } from "../../sdk/operator/cluster/objects";
 import { podMarkerPath } from "../../sdk/instance/prepare";
 import { majors } from "../support/postgres";
 import { runManager, startManager, type ManagerProcess } from "../support/instance";
@@ -85,7 +86,7 @@ describe.each(majors())("instance manager on PostgreSQL %i", (major) => {
   const base = dir(`pg${major}`);
   const socketDir = dir(`pg${major}`, "run");
   const hba = join(base, "pg_hba.conf");
-  writeFileSync(hba, instanceConfigFiles()["pg_hba.conf"]!, { mode: 0o644 });
+  writeFileSync(hba, instanceHba({ replicationUser: REPLICATION_USER }) /* the password variant: this server runs without TLS */, { mode: 0o644 });
   const port = nextPort++;
   const pgdata = join(dir(`pg${major}`, "volume"), "pgdata");
   const env = (over: Record<string, string> = {}): Record<string, string> => ({

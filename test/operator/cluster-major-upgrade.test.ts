@@ -10,6 +10,7 @@
 //   and its pooler and rw Service serve green. The longest write pause is printed.
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
+import { clusterClientConfig } from "../support/cluster-tls";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from "vitest";
 import { GROUP, KINDS, VERSION, type PostgresUpgradeStatus } from "../../sdk/api/index";
 import { UPGRADE_APPROVED_ANNOTATION } from "../../sdk/operator/cluster/major-upgrade";
@@ -50,7 +51,7 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
   const upgrades = async (): Promise<unknown[]> =>
     ((await env.objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural })) as { items: unknown[] }).items;
   const onInstance = async <T extends object>(cluster: string, ip: string, sql: string): Promise<T[]> => {
-    const c = new Client({ host: ip, port: 5432, user: "postgres", password: await secretValue(`${cluster}-superuser`, "password"), database: "app", connectionTimeoutMillis: 5000 });
+    const c = new Client(await clusterClientConfig(env.core, ns, cluster, { host: ip, password: await secretValue(`${cluster}-superuser`, "password"), database: "app" }));
     await c.connect();
     try {
       return (await c.query<T>(sql)).rows;
@@ -62,7 +63,7 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
     Number((await onInstance<{ v: string }>(cluster, ip, "select current_setting('server_version_num') as v"))[0]!.v.slice(0, 2));
 
   it("refuses a downgrade into status, changing nothing", async () => {
-    await env.create("shop", { postgresVersion: 16, instances: 1, parameters: { wal_level: "logical" }, pooler: { instances: 1 } });
+    await env.create("shop", { postgresVersion: 16, instances: 1, parameters: { wal_level: "logical" }, pooler: { instances: 1 }, tls: { superuserPasswordOverNetwork: true } });
     await settled("shop", 1, (c) => c.status?.pooler?.readyInstances === 1 && c.status.pooler.primary === c.status.currentPrimary && !(c.status.instances ?? []).some((i) => i.pendingRestart));
     expect((await read("shop")).status).toMatchObject({ postgresVersion: 16 });
     await env.patch("shop", { spec: { postgresVersion: 15 } });
@@ -80,7 +81,7 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
   it("upgrades through the pooler under 4 writers: supervised gate, then 0 failed transactions, 0 lost rows, checksums equal", async () => {
     const appPassword = await secretValue("shop-app", "password");
     const blueIp = await env.podIp("shop-1");
-    const app = new Client({ host: blueIp, port: 5432, user: "app", password: appPassword, database: "app" });
+    const app = new Client(await clusterClientConfig(env.core, ns, "shop", { host: blueIp, user: "app", password: appPassword, database: "app" }));
     await app.connect();
     await app.query("create table acked (id int primary key, note text)");
     await app.query("insert into acked select g, 'seed ' || g from generate_series(-5000, -1) g");

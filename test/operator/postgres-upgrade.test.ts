@@ -5,6 +5,7 @@
 // state on blue each time), the CLI refused while the operator holds the upgrade, 0 lost rows and
 // equal checksums; then a rollback by spec that returns traffic to blue with 0 lost rows.
 import { Client } from "pg";
+import { clusterClientConfig } from "../support/cluster-tls";
 import { describe, expect, it } from "vitest";
 import { GROUP, KINDS, VERSION, type PostgresUpgradeStatus } from "../../sdk/api/index";
 import { runUpgrade, tableStateStore, UpgradeInProgressError, type UpgradeState } from "../../sdk/upgrade/index";
@@ -54,7 +55,7 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
 
   /** The writer's rows in the app database of `cluster`'s server at `host`. */
   const appRows = async (cluster: string, host: string): Promise<{ id: number }[]> => {
-    const c = new Client({ host, port: 5432, user: "postgres", password: await env.secretValue(`${cluster}-superuser`, "password"), database: "app" });
+    const c = new Client(await clusterClientConfig(env.core, ns, cluster, { host, password: await env.secretValue(`${cluster}-superuser`, "password"), database: "app" }));
     await c.connect();
     try {
       return (await c.query<{ id: number }>("select id from acked where id > 0")).rows;
@@ -75,12 +76,12 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
 
   /** A 1-instance 16 cluster `name` with the writer's table (seeded) in its app database; its blue pod's IP and app password. */
   const blueCluster = async (name: string): Promise<{ ip: string; appPassword: string }> => {
-    await env.create(name, { postgresVersion: 16, instances: 1, parameters: { wal_level: "logical" } });
+    await env.create(name, { postgresVersion: 16, instances: 1, parameters: { wal_level: "logical" }, tls: { superuserPasswordOverNetwork: true } });
     // Settled: a new cluster restarts its primary for wal_level right after it first becomes Ready.
     await env.settled(name, 1, (c) => !(c.status?.instances ?? []).some((i) => i.pendingRestart));
     const appPassword = await env.secretValue(`${name}-app`, "password");
     const ip = await env.podIp(`${name}-1`);
-    const app = new Client({ host: ip, port: 5432, user: "app", password: appPassword, database: "app" });
+    const app = new Client(await clusterClientConfig(env.core, ns, name, { host: ip, user: "app", password: appPassword, database: "app" }));
     await app.connect();
     await app.query("create table acked (id int primary key, note text)");
     await app.query("insert into acked select g, 'seed ' || g from generate_series(-2000, -1) g");
@@ -92,7 +93,8 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
     startWriter(async () => {
       const [p] = await env.selectedPods(`${cluster}-rw`);
       if (!p) throw new Error("rw selects no pod");
-      return { host: await env.podIp(p), port: 5432, user: "app", password: appPassword, database: "app" };
+      // verify-full against blue's rw Service name, which green's certificate carries too.
+      return clusterClientConfig(env.core, ns, cluster, { host: await env.podIp(p), user: "app", password: appPassword, database: "app" });
     }, "acked");
   const patchUpgrade = (name: string, ops: object[]) =>
     env.objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, name, body: ops }, { headers: { "Content-Type": "application/json-patch+json" } } as never);
@@ -104,7 +106,7 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
   };
   /** md5 of every row of the writer's table in `cluster`'s app database at `host`. */
   const checksum = async (cluster: string, host: string): Promise<string> => {
-    const c = new Client({ host, port: 5432, user: "postgres", password: await env.secretValue(`${cluster}-superuser`, "password"), database: "app" });
+    const c = new Client(await clusterClientConfig(env.core, ns, cluster, { host, password: await env.secretValue(`${cluster}-superuser`, "password"), database: "app" }));
     await c.connect();
     try {
       return (await c.query<{ sum: string }>("select md5(coalesce(string_agg(id || ':' || note, ',' order by id), '')) as sum from acked")).rows[0]!.sum;
@@ -189,7 +191,8 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
         throw new Error(`${String(err)}\nstatus: ${JSON.stringify((await readUpgrade("cart-to-17")).status)}\ngreen: ${JSON.stringify((await env.read("cart17").catch(() => undefined))?.status)}\noperator log:\n${env.lines.slice(-30).join("\n")}`);
       });
       // The operator holds the upgrade (mid-cutover): the CLI is refused, naming it.
-      const blue = { host: blueIp, port: 5432, user: "postgres", password: await env.secretValue("cart-superuser", "password"), database: "app" };
+      // The superuser's password over TLS (spec.tls.superuserPasswordOverNetwork), as the engine logs in.
+      const blue = { host: blueIp, port: 5432, user: "postgres", password: await env.secretValue("cart-superuser", "password"), database: "app", sslmode: "require" as const };
       const green = { ...blue, host: await env.podIp("cart17-1"), password: await env.secretValue("cart17-superuser", "password") };
       const refused = await runUpgrade({ blue, green, store: tableStateStore(blue, `PostgresUpgrade/${ns}/cart-to-17`), driver: "cli", lockWaitMs: 0 }).then(
         () => undefined,
@@ -235,8 +238,7 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
 
   it("refuses a table without a replica identity at preflight: findings with the fix in status, nothing changed on blue", async () => {
     const { ip } = await blueCluster("books");
-    const superuser = { host: ip, port: 5432, user: "postgres", password: await env.secretValue("books-superuser", "password"), database: "app" };
-    const c = new Client(superuser);
+    const c = new Client(await clusterClientConfig(env.core, ns, "books", { host: ip, password: await env.secretValue("books-superuser", "password"), database: "app" }));
     await c.connect();
     try {
       await c.query("create table public.loose (a int, b text)");

@@ -13,6 +13,7 @@ import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, PatchStrategy, setHeaderOp
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { clusterClientConfig } from "../support/cluster-tls";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instanceImageRecipe } from "../../images/recipes";
@@ -61,7 +62,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
   const queryEventually = <T extends object>(host: () => Promise<string>, sql: string): Promise<T[]> =>
     eventually("a query on the primary", async () => query<T>(await host(), sql), WAIT_MS);
   const query = async <T extends object>(host: string, sql: string): Promise<T[]> => {
-    const c = new Client({ host, port: 5432, user: "postgres", password: await secret("ledger-superuser"), database: "postgres", connectionTimeoutMillis: 5000 });
+    const c = new Client(await clusterClientConfig(core(), ns, "ledger", { host, password: await secret("ledger-superuser") }));
     await c.connect();
     try {
       return (await c.query<T>(sql)).rows;

@@ -10,6 +10,7 @@
 // by side (not asserted: a loaded machine). The test fails when the reported outcomes differ.
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
+import { clusterClientConfig } from "../support/cluster-tls";
 import { Client } from "pg";
 import { describe, expect, it } from "vitest";
 import { realPodsUnavailable, startHarness, startRealPods, type ClusterPlatform } from "../../examples/support/cluster-platform";
@@ -71,7 +72,7 @@ async function scenario(p: ClusterPlatform, operatorLog: () => string): Promise<
   const password = async (): Promise<string> =>
     Buffer.from((await core.readNamespacedSecret({ name: clusterObjectNames(NAME).superuserSecret, namespace: NS })).data!.password!, "base64").toString("utf8");
   const superuser = async (host: string, port = 5432): Promise<Client> => {
-    const c = new Client({ host, port, user: "postgres", password: await password(), database: "postgres", connectionTimeoutMillis: 5000 });
+    const c = new Client(await clusterClientConfig(core, NS, NAME, { host, port, password: await password() }));
     await c.connect();
     return c;
   };

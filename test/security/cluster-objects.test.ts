@@ -9,7 +9,7 @@
 import { X509Certificate } from "node:crypto";
 import { CoreV1Api, NetworkingV1Api } from "@kubernetes/client-node";
 import { clusterTlsNames, serverAltNames, syncClusterTls } from "../../sdk/operator/cluster/tls";
-import { issueCertificate } from "../../sdk/tls/certificates";
+import { createCertificateAuthority, issueCertificate } from "../../sdk/tls/certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterNetworkPolicy, OPERATOR_POD_LABELS, SAME_NAMESPACE_PEERS, syncNetworkPolicy } from "../../sdk/operator/cluster/network-policy";
 import type { ControlPlane } from "../support/control-plane";
@@ -104,5 +104,25 @@ describe.skipIf(toolchain.skip !== undefined)("the cluster's NetworkPolicy and c
     expect(again.actions.map((a) => a.kind)).toEqual(["create-authority", "issue", "issue", "issue"]);
     expect(again.caPem).not.toBe(ca["ca.crt"]);
     expect((await read(names.replication))["ca.crt"]).toBe(again.caPem);
+  });
+
+  it("issues from a supplied authority without writing it, with extra server names, and refuses a missing one with the fix (spec.tls)", async () => {
+    const green = { ...cluster, metadata: { ...cluster.metadata, name: "orders-v17", uid: "5d1f8a2e-9c0b-4b7e-8f3a-1e2d3c4b5a69" } };
+    const supplied = createCertificateAuthority({ commonName: "supplied ca" });
+    await expect(syncClusterTls(core, green, new Date(), "shared-ca")).rejects.toThrow(/spec\.tls\.authority: Secret shop\/shared-ca does not exist; create it/);
+    await core.createNamespacedSecret({ namespace: "shop", body: { metadata: { name: "shared-ca" }, stringData: { "ca.crt": supplied.certificatePem, "ca.key": supplied.privateKeyPem } } });
+    const before = (await core.readNamespacedSecret({ name: "shared-ca", namespace: "shop" })).metadata!.resourceVersion;
+    const extra = serverAltNames("orders", "shop");
+    const r = await syncClusterTls(core, green, new Date(), "shared-ca", extra);
+    expect(r.actions.map((a) => (a.kind === "issue" ? a.leaf : a.kind))).toEqual(["server", "replication", "operator"]);
+    expect(r.caPem).toBe(supplied.certificatePem);
+    // The operator's identity comes back for its own connections; the supplied Secret is untouched and no own authority is made.
+    expect(new X509Certificate(r.operatorIdentity.cert).verify(new X509Certificate(supplied.certificatePem).publicKey)).toBe(true);
+    expect((await core.readNamespacedSecret({ name: "shared-ca", namespace: "shop" })).metadata!.resourceVersion).toBe(before);
+    await expect(core.readNamespacedSecret({ name: "orders-v17-ca", namespace: "shop" })).rejects.toThrow();
+    const san = new X509Certificate(Buffer.from((await core.readNamespacedSecret({ name: "orders-v17-server-tls", namespace: "shop" })).data!["tls.crt"]!, "base64")).subjectAltName!;
+    expect(san).toContain("DNS:orders-v17-rw.shop.svc");
+    expect(san).toContain("DNS:orders-rw.shop.svc");
+    expect((await syncClusterTls(core, green, new Date(), "shared-ca", extra)).actions).toEqual([]);
   });
 });

@@ -5,20 +5,28 @@
 // (effective, permitted, bounding), no_new_privs, seccomp filtering, a read-only root filesystem
 // with /tmp and the data volume writable, no service-account token mounted. The cluster's
 // NetworkPolicy and certificate Secrets exist, owned by it. From this host (outside the cluster),
-// over the network: a wrong password, a replication connection as the superuser and one as the
-// replication role with a guessed password are refused with the server's own error.
-// TLS-only and certificate attacks are in instance-tls.test.ts: the pods do not mount the
-// certificates yet (ADR 0031, "Left").
+// TLS is on (ADR 0035): the certificate Secrets are mounted 0440 group 26 and the manager runs the
+// server on its own 0600 copies (ssl on, TLS 1.3, no plaintext rule), the replica streams over
+// TLS 1.3 with the replication certificate. From this host (outside the cluster: no pod of it, no
+// certificate the operator gave out), every attack is refused with the server's own error:
+// plaintext, a wrong password, replication without the role's certificate (with its real
+// password), replication as the superuser, the superuser with its real password, an expired
+// client certificate of the cluster's own authority, a foreign authority's certificates, the
+// operator's certificate used for replication, TLS 1.2. NetworkPolicy enforcement cannot be
+// tested here (no policy engine runs without ipset/nftables): its rules' contents are.
 import { CoreV1Api, CustomObjectsApi, NetworkingV1Api } from "@kubernetes/client-node";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Client, type ClientConfig } from "pg";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instanceImageRecipe } from "../../images/recipes";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import { recorder } from "../support/cluster";
+import { clusterClientConfig } from "../support/cluster-tls";
+import { createCertificateAuthority, issueCertificate } from "../../sdk/tls/certificates";
 import { installCrds, toolchainOrSkip } from "../support/control-plane";
 import { createCustomObject } from "../support/custom-objects";
 import { eventually } from "../support/eventually";
@@ -77,6 +85,20 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: least-p
     await node?.stop();
   }, 600_000);
 
+  const secretData = async (name: string): Promise<Record<string, string>> =>
+    Object.fromEntries(Object.entries((await core().readNamespacedSecret({ name, namespace: ns })).data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+  /** Runs `sql` on `pod` as the operator does: verify-full, the operator's client certificate. */
+  const asOperator = async (pod: string, sql: string): Promise<unknown[]> => {
+    const host = (await core().readNamespacedPod({ name: pod, namespace: ns })).status!.podIP!;
+    const c = new Client(await clusterClientConfig(core(), ns, "vault", { host }));
+    await c.connect();
+    try {
+      return (await c.query(sql)).rows;
+    } finally {
+      await c.end();
+    }
+  };
+
   /** The host PID of a pod's container's PID 1, from containerd. */
   const taskPid = async (pod: string): Promise<number> => {
     const id = (await core().readNamespacedPod({ name: pod, namespace: ns })).status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, "");
@@ -129,9 +151,39 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: least-p
     }
   });
 
-  it("refuses from outside the cluster, with the server's own error: a wrong password, replication as the superuser or with a guessed password", async () => {
+  it("mounts the certificates read-only, 0440 group 26, and runs the server on the manager's own 0600 copies: ssl on, TLS 1.3, Setpoint's hba", async () => {
+    for (const pod of ["vault-1", "vault-2"]) {
+      const root = `/proc/${await taskPid(pod)}/root`;
+      for (const dir of ["/etc/setpoint-tls/server", "/etc/setpoint-tls/replication"]) {
+        const key = statSync(`${root}${dir}/tls.key`);
+        expect({ pod, dir, mode: (key.mode & 0o777).toString(8), gid: key.gid }).toEqual({ pod, dir, mode: "440", gid: 26 });
+      }
+      for (const copy of ["server.key", "replication.key", "pg_hba.conf"]) {
+        const st = statSync(`${root}/tmp/setpoint/${copy}`);
+        expect({ pod, copy, mode: (st.mode & 0o777).toString(8), uid: st.uid }).toEqual({ pod, copy, mode: "600", uid: 26 });
+      }
+    }
+    const settings = await asOperator("vault-1", "select current_setting('ssl') as ssl, current_setting('ssl_min_protocol_version') as min, current_setting('hba_file') as hba, (select count(*) from pg_hba_file_rules where type = 'host')::int as plain");
+    expect(settings).toEqual([{ ssl: "on", min: "TLSv1.3", hba: "/tmp/setpoint/pg_hba.conf", plain: 0 }]);
+    // The replica streams over TLS 1.3 with the replication role's certificate (verify-full on its side).
+    const streams = await asOperator("vault-1", "select r.state, s.ssl, s.version, s.client_dn from pg_stat_replication r join pg_stat_ssl s using (pid)");
+    expect(streams).toEqual([{ state: "streaming", ssl: true, version: "TLSv1.3", client_dn: "/CN=streaming_replica" }]);
+  });
+
+  it("refuses every attack from outside the cluster with the server's own error", async () => {
     const host = (await core().readNamespacedPod({ name: "vault-1", namespace: ns })).status!.podIP!;
     const superPassword = await password("vault-superuser");
+    const replicationPassword = await password("vault-replication");
+    const appPassword = await password("vault-app");
+    const ca = await secretData("vault-ca");
+    const authority = { certificatePem: ca["ca.crt"]!, privateKeyPem: ca["ca.key"]! };
+    const foreignCa = createCertificateAuthority({ commonName: "someone else's ca" });
+    const expired = issueCertificate(authority, { commonName: "streaming_replica", usage: "client", validDays: 1, now: new Date(Date.now() - 3 * 24 * 3600 * 1000) });
+    const foreignReplication = issueCertificate(foreignCa, { commonName: "streaming_replica", usage: "client" });
+    const foreignOperator = issueCertificate(foreignCa, { commonName: "postgres", usage: "client" });
+    const operator = await secretData("vault-operator-tls");
+    const verified = (extra: object = {}): object => ({ ca: ca["ca.crt"], servername: "vault-rw.default.svc", minVersion: "TLSv1.3", rejectUnauthorized: true, ...extra });
+    const physical = { replication: "true", database: "replication" };
     const attempt = async (config: ClientConfig & { replication?: string }): Promise<string> => {
       const c = new Client({ host, port: 5432, database: "postgres", connectionTimeoutMillis: 5000, ...config } as ClientConfig);
       c.on("error", () => undefined);
@@ -141,17 +193,37 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: least-p
       } catch (err) {
         return (err as Error).message;
       } finally {
-        await c.end().catch(() => undefined);
+        // end() of a connection the server dropped mid-handshake can wait forever: bounded.
+        await Promise.race([c.end().catch(() => undefined), sleep(1000)]);
       }
     };
+    // What works: the application over verify-full with its password, the operator with its certificate.
+    expect(await attempt({ user: "app", password: appPassword, database: "app", ssl: verified() })).toBe("connected");
+    expect(await attempt({ user: "postgres", ssl: verified({ cert: operator["tls.crt"], key: operator["tls.key"] }) })).toBe("connected");
     const results = {
-      wrongPassword: await attempt({ user: "postgres", password: `${superPassword}x` }),
-      replicationAsSuperuser: await attempt({ user: "postgres", password: superPassword, replication: "true", database: "replication" }),
-      replicationGuessedPassword: await attempt({ user: "streaming_replica", password: "guess", replication: "true", database: "replication" }),
+      plaintext: await attempt({ user: "app", password: appPassword, database: "app", ssl: false }),
+      wrongPassword: await attempt({ user: "app", password: `${appPassword}x`, database: "app", ssl: verified() }),
+      replicationWithPasswordNoCertificate: await attempt({ ...physical, user: "streaming_replica", password: replicationPassword, ssl: verified() }),
+      replicationAsSuperuser: await attempt({ ...physical, user: "postgres", password: superPassword, ssl: verified() }),
+      superuserWithPassword: await attempt({ user: "postgres", password: superPassword, ssl: verified() }),
+      superuserPlaintext: await attempt({ user: "postgres", password: superPassword, ssl: false }),
+      expiredClientCertificate: await attempt({ ...physical, user: "streaming_replica", ssl: verified({ cert: expired.certificatePem, key: expired.privateKeyPem }) }),
+      foreignReplicationCertificate: await attempt({ ...physical, user: "streaming_replica", ssl: verified({ cert: foreignReplication.certificatePem, key: foreignReplication.privateKeyPem }) }),
+      foreignOperatorCertificate: await attempt({ user: "postgres", ssl: verified({ cert: foreignOperator.certificatePem, key: foreignOperator.privateKeyPem }) }),
+      operatorCertificateForReplication: await attempt({ ...physical, user: "streaming_replica", ssl: verified({ cert: operator["tls.crt"], key: operator["tls.key"] }) }),
+      tls12: await attempt({ user: "app", password: appPassword, database: "app", ssl: verified({ minVersion: "TLSv1.2", maxVersion: "TLSv1.2" }) }),
     };
-    process.stdout.write(`real-pod refusals: ${JSON.stringify(results)}\n`);
-    expect(results.wrongPassword).toBe(`password authentication failed for user "postgres"`);
-    expect(results.replicationAsSuperuser).toMatch(/^pg_hba\.conf rejects replication connection for host "[\d.]+", user "postgres", no encryption$/);
-    expect(results.replicationGuessedPassword).toBe(`password authentication failed for user "streaming_replica"`);
+    process.stdout.write(`real-pod attack results (PostgreSQL ${major}): ${JSON.stringify(results, null, 1)}\n`);
+    expect(results.plaintext).toMatch(new RegExp(`^no pg_hba\\.conf entry for host "[\\d.]+", user "app", database "app", no encryption$`));
+    expect(results.wrongPassword).toBe(`password authentication failed for user "app"`);
+    expect(results.replicationWithPasswordNoCertificate).toBe("connection requires a valid client certificate");
+    expect(results.replicationAsSuperuser).toMatch(/^pg_hba\.conf rejects replication connection for host "[\d.]+", user "postgres", (SSL encryption|SSL on)$/);
+    expect(results.superuserWithPassword).toBe("connection requires a valid client certificate");
+    expect(results.superuserPlaintext).toMatch(/^no pg_hba\.conf entry for host "[\d.]+", user "postgres", database "postgres", no encryption$/);
+    expect(results.expiredClientCertificate).toMatch(/alert certificate expired/);
+    expect(results.foreignReplicationCertificate).toMatch(/alert unknown ca/);
+    expect(results.foreignOperatorCertificate).toMatch(/alert unknown ca/);
+    expect(results.operatorCertificateForReplication).toMatch(/certificate authentication failed for user "streaming_replica"/);
+    expect(results.tls12).toMatch(/alert protocol version/);
   });
 });

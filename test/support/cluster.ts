@@ -5,6 +5,7 @@
 // for it, reach its pods over SQL and write through its rw Service.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { Client } from "pg";
+import { clusterClientConfig } from "./cluster-tls";
 import { afterAll, beforeAll } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
 import { startOperator, type OperatorOptions, type RunningOperator } from "../../sdk/operator/main";
@@ -155,7 +156,7 @@ export function useCluster(options: ClusterTestOptions): ClusterTest {
       return (await t.core.listNamespacedPod({ namespace, labelSelector: selector })).items.map((p) => p.metadata!.name!).sort();
     },
     query: async <T extends object>(cluster: string, host: string, sql: string, params: unknown[] = []): Promise<T[]> => {
-      const client = new Client({ host, port: 5432, user: "postgres", password: await t.secretValue(`${cluster}-superuser`, "password"), database: "postgres", connectionTimeoutMillis: 5000 });
+      const client = new Client(await clusterClientConfig(t.core, namespace, cluster, { host, password: await t.secretValue(`${cluster}-superuser`, "password") }));
       await client.connect();
       try {
         return (await client.query<T>(sql, params)).rows;
@@ -168,7 +169,7 @@ export function useCluster(options: ClusterTestOptions): ClusterTest {
         async () => {
           const [p] = await t.selectedPods(`${cluster}-rw`);
           if (!p) throw new Error("rw selects no pod");
-          return { host: await t.podIp(p), port: 5432, user: "postgres", password, database: "postgres" };
+          return clusterClientConfig(t.core, namespace, cluster, { host: await t.podIp(p), password });
         },
         "acked",
         firstId,

@@ -55,12 +55,14 @@ import {
 } from "./decisions";
 import { quantityBytes, type DiskSample } from "./disk";
 import type { EventRecorder } from "./events";
-import { applyParameters, dropInactiveSlots, ensureBootstrap, ensureReplicationRole, probeInstance, promote, renderConninfo, setAndReload, syncSlots, type InstanceProbe } from "./instance-sql";
+import { applyParameters, dropInactiveSlots, ensureBootstrap, ensureReplicationRole, probeInstance, promote, renderConninfo, setAndReload, syncSlots, type InstanceProbe, type InstanceTarget, type OperatorTls } from "./instance-sql";
 import { planGrowth } from "./grow";
 import { planRollout, type RolloutInstance } from "./rollout";
 import { nextSwitchoverStep, readSwitchover, SWITCHOVER_ANNOTATIONS, SWITCHOVER_TIMEOUT_MS, switchoverAnnotations } from "./switchover";
 import {
   appSecret,
+  CA_HASH_ANNOTATION,
+  caHash,
   backupDestination,
   desiredParameters,
   instanceClaim,
@@ -85,7 +87,7 @@ import { syncRoles } from "./roles-sync";
 import { POOLER_LABEL } from "./pooler";
 import { decideMajor, majorUpgradeStep, runningMajor, withMajorUpgrade, type MajorUpgradeApi } from "./major-upgrade";
 import { pausePoolers, syncPooler, type PoolerObservation } from "./pooler-sync";
-import { syncClusterTls } from "./tls";
+import { syncClusterTls, verifiedServerName } from "./tls";
 import { clusterNetworkPolicy, SAME_NAMESPACE_PEERS, syncNetworkPolicy, type NetworkPolicyApi, type NetworkPolicyOptions } from "./network-policy";
 import { poolerObjectNames } from "../../api/names";
 
@@ -124,6 +126,7 @@ export interface PostgresClusterDeps {
     | "patchNamespacedService"
     | "deleteNamespacedService"
     | "readNamespacedSecret"
+    | "patchNamespacedSecret"
     | "patchNamespacedPod"
     | "deleteNamespacedPod"
     | "deleteNamespacedPersistentVolumeClaim"
@@ -136,8 +139,8 @@ export interface PostgresClusterDeps {
   readonly status: StatusApi;
   /** PostgresUpgrades, for a raised postgresVersion (ADR 0033). @default none: a raise is pinned, nothing created */
   readonly upgrades?: MajorUpgradeApi;
-  /** Asks an instance for its role. @default a connection to `podIP:5432` as the superuser */
-  readonly probe?: (host: string, password: string, timeoutMs: number) => Promise<InstanceProbe>;
+  /** Asks an instance for its role. @default a connection to `podIP:5432` as the superuser, over TLS with the operator's certificate */
+  readonly probe?: (target: InstanceTarget) => Promise<InstanceProbe>;
   /** Timeout of each instance probe and bootstrap connection. @default 3000 ms */
   readonly probeTimeoutMs?: number;
   /** Where the primary's archiver is exported (`setpoint_backup_*` on the operator's /metrics). */
@@ -181,7 +184,12 @@ interface StepResult {
   readonly detail?: string;
 }
 
-const defaultProbe = (host: string, password: string, timeoutMs: number): Promise<InstanceProbe> => probeInstance({ host, password, timeoutMs });
+const defaultProbe = (target: InstanceTarget): Promise<InstanceProbe> => probeInstance(target);
+
+/** Does the app Secret (metadata from the cache) lack the cluster's current authority? Pure. */
+function appCaOutdated(secret: KubernetesObject, caPem: string): boolean {
+  return secret.metadata?.annotations?.[CA_HASH_ANNOTATION] !== caHash(caPem);
+}
 
 /** The last termination message of a pod's container (the instance manager's failure: reason and message). */
 function terminationMessage(pod: V1Pod | undefined): string | undefined {
@@ -287,13 +295,17 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       return value;
     };
     const superPassword = (): Promise<string> => readSecret(names.superuserSecret, "password");
-    const target = async (host: string) => ({ host, password: await superPassword(), timeoutMs });
+    // The cluster's authority and certificates (tls.ts): created first, renewed before they
+    // expire; the operator's own connections use them (verify-full, its client certificate).
+    const tls = await syncClusterTls(deps.api, cluster, ctx.now(), spec.tls?.authority?.secretName, spec.tls?.serverNames);
+    const operatorTls: OperatorTls = { ca: tls.caPem, cert: tls.operatorIdentity.cert, key: tls.operatorIdentity.key, serverName: verifiedServerName(req.name, req.namespace) };
+    const target = async (host: string): Promise<InstanceTarget> => ({ host, password: await superPassword(), timeoutMs, tls: operatorTls });
     const probes = new Map<string, InstanceProbe>();
     await Promise.all(
       [...pods].map(async ([name, pod]) => {
         const ip = pod.status?.podIP;
         let result: InstanceProbe = { reachable: false, error: "no pod IP yet" };
-        if (ip && !pod.metadata?.deletionTimestamp && pod.status?.containerStatuses?.some((c) => c.state?.running)) result = await probe(ip, await superPassword(), timeoutMs);
+        if (ip && !pod.metadata?.deletionTimestamp && pod.status?.containerStatuses?.some((c) => c.state?.running)) result = await probe(await target(ip));
         probes.set(name, result);
       }),
     );
@@ -359,13 +371,17 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       steps.push(await createIfMissing("superuser-secret", () => deps.api.createNamespacedSecret({ namespace: req.namespace, body: superuserSecret(cluster, randomPassword()) })));
     }
     if (!secrets.has(names.appSecret)) {
-      steps.push(await createIfMissing("app-secret", () => deps.api.createNamespacedSecret({ namespace: req.namespace, body: appSecret(cluster, spec, randomPassword()) })));
+      steps.push(await createIfMissing("app-secret", () => deps.api.createNamespacedSecret({ namespace: req.namespace, body: appSecret(cluster, spec, randomPassword(), tls.caPem) })));
+    } else if (appCaOutdated(secrets.get(names.appSecret)!, tls.caPem)) {
+      // The application's copy of the authority follows a new one (ADR 0035).
+      await deps.api.patchNamespacedSecret({ name: names.appSecret, namespace: req.namespace, body: { metadata: { annotations: { [CA_HASH_ANNOTATION]: caHash(tls.caPem) } }, data: { "ca.crt": Buffer.from(tls.caPem).toString("base64"), sslmode: Buffer.from("verify-full").toString("base64") } } }, MERGE_PATCH);
+      steps.push({ step: "app-secret ca.crt", outcome: "Updated" });
     }
     if (!secrets.has(names.replicationSecret)) {
       steps.push(await createIfMissing("replication-secret", () => deps.api.createNamespacedSecret({ namespace: req.namespace, body: replicationSecret(cluster, randomPassword()) })));
     }
     // The configuration files Setpoint writes for its instances (pg_hba.conf), before any pod mounts them.
-    const config = instanceConfigMap(cluster);
+    const config = instanceConfigMap(cluster, spec);
     const liveConfig = configMaps.get(names.configMap);
     if (liveConfig === undefined) {
       steps.push(await createIfMissing("config", () => deps.api.createNamespacedConfigMap({ namespace: req.namespace, body: config })));
@@ -374,8 +390,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       steps.push({ step: "config", outcome: "Updated" });
     }
 
-    // The cluster's authority and certificates (tls.ts): created first, renewed before they expire.
-    const tls = await syncClusterTls(deps.api, cluster, ctx.now());
+    // The certificates' plan ran before the probes (above); what it did is reported here.
     for (const a of tls.actions) steps.push({ step: a.kind === "create-authority" ? "tls authority" : `tls ${a.leaf}`, outcome: "Updated", detail: a.reason });
     for (const a of tls.actions) if (a.kind === "issue" && a.reason !== "missing" && a.reason !== "issued by the new authority") event("Normal", "CertificateRenewed", `${a.leaf} certificate renewed: ${a.reason}`);
 
@@ -665,7 +680,8 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         const r = probes.get(name);
         const ip = podIp(name);
         if (!ip || !r?.reachable || !r.inRecovery) continue;
-        const wantedConninfo = { ...streamingConninfo(primaryIp, name), password: replicationPassword };
+        const streamTls = r.tlsRuntimeDir === undefined ? undefined : { serverName: verifiedServerName(req.name, req.namespace), runtimeDir: r.tlsRuntimeDir };
+        const wantedConninfo = { ...streamingConninfo(primaryIp, name, streamTls), password: replicationPassword };
         const change = firstRequired(FOLLOW_CHECKERS, { liveConninfo: r.primaryConninfo ?? "", liveSlot: r.primarySlotName ?? "", wantedConninfo, wantedSlot: replicationSlotName(name) });
         if (change) {
           await setAndReload(await target(ip), { primary_conninfo: renderConninfo(wantedConninfo), primary_slot_name: replicationSlotName(name) });
@@ -699,7 +715,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
           for (const x of result.rejected) rejected.push(`${x.name}: ${x.message}`);
           const applied = [...Object.keys(set), ...reset].filter((k) => !result.rejected.some((x) => x.name === k));
           if (applied.length > 0) steps.push({ step: `config ${name}`, outcome: "Updated", detail: `set [${Object.keys(set).join(", ")}], reset [${reset.join(", ")}]; reloaded` });
-          probes.set(name, await probe(ip, await superPassword(), timeoutMs));
+          probes.set(name, await probe(await target(ip)));
         }),
       );
       if (rejected.length > 0) event("Warning", "InvalidParameter", `PostgreSQL refused: ${[...new Set(rejected)].join("; ")}`);

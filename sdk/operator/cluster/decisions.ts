@@ -243,13 +243,20 @@ export const FOLLOW_CHECKERS: readonly Checker<FollowInput>[] = [
   {
     name: "FollowsOtherPrimary",
     check: (f) => ({
-      required: differs(["host", "port"])(f),
-      reason: `streams from ${parseConninfo(f.liveConninfo).host ?? "(none)"}, the primary is ${f.wantedConninfo.host ?? "?"}`,
+      required: differs(["host", "hostaddr", "port"])(f),
+      reason: `streams from ${parseConninfo(f.liveConninfo).hostaddr ?? parseConninfo(f.liveConninfo).host ?? "(none)"}, the primary is ${f.wantedConninfo.hostaddr ?? f.wantedConninfo.host ?? "?"}`,
     }),
   },
   {
     name: "StreamingCredentials",
     check: (f) => ({ required: differs(["user", "password", "application_name"])(f), reason: "streaming user, password or application_name differ from the replication Secret" }),
+  },
+  {
+    name: "StreamingTls",
+    check: (f) => ({
+      required: differs(["sslmode", "sslrootcert", "sslcert", "sslkey", "ssl_min_protocol_version"])(f),
+      reason: "streaming TLS settings (verify-full, the authority, the replication client certificate) differ",
+    }),
   },
   {
     name: "ReplicationSlot",

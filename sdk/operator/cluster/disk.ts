@@ -15,7 +15,7 @@
  * replace it where the operator may read node stats.
  */
 import type { Logger, Request } from "../../reconcile/index";
-import { withClient, type InstanceTarget } from "./instance-sql";
+import { withClient, type InstanceTarget, type OperatorTls } from "./instance-sql";
 import type { ClusterMetrics } from "./metrics";
 
 const UNITS: Record<string, number> = {
@@ -88,6 +88,8 @@ export interface DiskTarget {
   readonly thresholdPercent?: number;
   /** The superuser password (read when the sample is taken). */
   readonly password: () => Promise<string>;
+  /** The operator's TLS identity towards the instance (read when the sample is taken). @default none: plaintext */
+  readonly tls?: () => Promise<OperatorTls | undefined>;
 }
 
 /** The latest sample of one instance. */
@@ -162,7 +164,8 @@ export class DiskCollector {
         let used: number;
         let wal: number | undefined;
         try {
-          const m = await measure({ host: t.host, ...(t.port === undefined ? {} : { port: t.port }), password: await t.password(), timeoutMs: this.options.timeoutMs ?? 3000 });
+          const tls = await t.tls?.();
+          const m = await measure({ host: t.host, ...(t.port === undefined ? {} : { port: t.port }), password: await t.password(), timeoutMs: this.options.timeoutMs ?? 3000, ...(tls ? { tls } : {}) });
           used = typeof m === "number" ? m : m.usedBytes;
           wal = typeof m === "number" ? undefined : m.walBytes;
         } catch (err) {

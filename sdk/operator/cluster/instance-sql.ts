@@ -35,6 +35,11 @@ export type InstanceProbe =
       /** `primary_conninfo` and `primary_slot_name` (replica). */
       readonly primaryConninfo?: string;
       readonly primarySlotName?: string;
+      /**
+       * With `ssl = on`: the directory of the server's `ssl_ca_file`, i.e. the instance manager's
+       * runtime directory, where it also keeps the replication client certificate (ADR 0035).
+       */
+      readonly tlsRuntimeDir?: string;
       /** What postgresql.auto.conf says now (`ALTER SYSTEM`), from pg_file_settings. */
       readonly autoConf?: Readonly<Record<string, string>>;
       /** Each auto.conf parameter's value as the server runs it (`current_setting`). */
@@ -107,6 +112,19 @@ export async function readArchive(c: Client): Promise<ArchiveProbe | undefined> 
   };
 }
 
+/**
+ * The operator's TLS identity towards a cluster's instances (ADR 0035): the cluster's authority
+ * (the server must present a certificate it signed), the name to verify (the rw Service's: an
+ * instance is reached by its pod address, which no certificate names), and the operator's client
+ * certificate (common name = the superuser; pg_hba's `cert` lets the superuser in only with it).
+ */
+export interface OperatorTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly serverName: string;
+}
+
 /** Connection of the controller to an instance. */
 export interface InstanceTarget {
   readonly host: string;
@@ -121,6 +139,13 @@ export interface InstanceTarget {
    * (a hung postmaster) must fail the connection within `timeoutMs`, not hold a failover that long.
    */
   readonly queryTimeoutMs?: number;
+  /** TLS with verify-full and the operator's certificate; undefined: plaintext (a server without TLS). */
+  readonly tls?: OperatorTls;
+}
+
+/** node-postgres' `ssl` for `tls`: verify-full (the authority, the name), TLS 1.3, the client certificate. Pure. */
+export function operatorSsl(tls: OperatorTls): { ca: string; cert: string; key: string; servername: string; minVersion: "TLSv1.3"; rejectUnauthorized: true } {
+  return { ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.serverName, minVersion: "TLSv1.3", rejectUnauthorized: true };
 }
 
 /**
@@ -128,7 +153,16 @@ export interface InstanceTarget {
  * @throws the connection's or `fn`'s error.
  */
 export async function withClient<T>(t: InstanceTarget, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ host: t.host, port: t.port ?? POSTGRES_PORT, user: "postgres", password: t.password, database: "postgres", connectionTimeoutMillis: t.timeoutMs, query_timeout: t.queryTimeoutMs ?? t.timeoutMs });
+  const client = new Client({
+    host: t.host,
+    port: t.port ?? POSTGRES_PORT,
+    user: "postgres",
+    password: t.password,
+    database: "postgres",
+    connectionTimeoutMillis: t.timeoutMs,
+    query_timeout: t.queryTimeoutMs ?? t.timeoutMs,
+    ...(t.tls === undefined ? {} : { ssl: operatorSsl(t.tls) }),
+  });
   await client.connect();
   try {
     return await fn(client);
@@ -142,18 +176,21 @@ export async function probeInstance(t: InstanceTarget): Promise<InstanceProbe> {
   try {
     return await withClient(t, async (c) => {
       const r = (
-        await c.query<{ r: boolean; lsn: string | null; rlsn: string | null; ssn: string; pci: string; psn: string }>(
+        await c.query<{ r: boolean; lsn: string | null; rlsn: string | null; ssn: string; pci: string; psn: string; ssl: string; caf: string }>(
           `select pg_is_in_recovery() as r,
                   (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as lsn,
                   pg_last_wal_receive_lsn()::text as rlsn,
                   current_setting('synchronous_standby_names') as ssn,
                   current_setting('primary_conninfo') as pci,
-                  current_setting('primary_slot_name') as psn`,
+                  current_setting('primary_slot_name') as psn,
+                  current_setting('ssl') as ssl,
+                  current_setting('ssl_ca_file') as caf`,
         )
       ).rows[0]!;
       const config = await readConfig(c);
       const slots = (await c.query<{ name: string; active: boolean }>("select slot_name as name, active from pg_replication_slots where slot_type = 'physical'")).rows;
-      if (r.r) return { reachable: true, inRecovery: true, lsn: r.lsn ?? undefined, receiveLsn: r.rlsn ?? undefined, primaryConninfo: r.pci, primarySlotName: r.psn, slots, ...config };
+      const tlsRuntimeDir = r.ssl === "on" && r.caf.includes("/") ? r.caf.slice(0, r.caf.lastIndexOf("/")) : undefined;
+      if (r.r) return { reachable: true, inRecovery: true, lsn: r.lsn ?? undefined, receiveLsn: r.rlsn ?? undefined, primaryConninfo: r.pci, primarySlotName: r.psn, slots, ...(tlsRuntimeDir ? { tlsRuntimeDir } : {}), ...config };
       const peers = (
         await c.query<{ a: string; state: string; sync: string; lag: string | null }>(
           "select application_name as a, state, sync_state as sync, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint::text as lag from pg_stat_replication",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parsePostgresClusterSpec } from "../../api/parse";
-import { appSecret, desiredParameters, instanceClaim, instanceConfigMap, instancePod, readWriteSelector, replicationSecret, service, type ClusterObject } from "./objects";
+import { appSecret, desiredParameters, instanceClaim, instanceConfigMap, instancePod, readWriteSelector, replicationSecret, service, streamingConninfo, type ClusterObject } from "./objects";
 
 const cluster: ClusterObject = { apiVersion: "setpoint.dev/v1alpha1", kind: "PostgresCluster", metadata: { name: "orders", namespace: "shop", uid: "u-1" } };
 const spec = parsePostgresClusterSpec({ postgresVersion: 16, storage: { size: "5Gi", storageClass: "fast" }, parameters: { work_mem: "8MB", max_connections: "200" } });
@@ -19,8 +19,15 @@ describe("cluster child objects", () => {
     expect(c.image).toBe("setpoint-postgres:16");
     expect(instancePod(cluster, { ...spec, image: "registry.example/pg:16-x" }, 1, "primary").spec!.containers[0]!.image).toBe("registry.example/pg:16-x");
     expect(c.command).toEqual(["node", "dist/sdk/instance/main.js"]);
-    // Setpoint's own client authentication file, from the cluster's ConfigMap (never the image's), handed to postgres by `run`.
-    expect(c.args).toEqual(["run", "-c", "hba_file=/etc/setpoint/pg_hba.conf"]);
+    // No server arguments: the manager adds hba_file and ssl on its own copies of the mounted files (ADR 0035).
+    expect(c.args).toEqual(["run"]);
+    // The certificate Secrets, read-only, 0440 (group = fsGroup): the manager reads them, no other user can.
+    expect(c.volumeMounts).toContainEqual({ name: "tls-server", mountPath: "/etc/setpoint-tls/server", readOnly: true });
+    expect(c.volumeMounts).toContainEqual({ name: "tls-replication", mountPath: "/etc/setpoint-tls/replication", readOnly: true });
+    expect(pod.spec!.volumes).toContainEqual({ name: "tls-server", secret: { secretName: "orders-server-tls", defaultMode: 0o440 } });
+    expect(pod.spec!.volumes).toContainEqual({ name: "tls-replication", secret: { secretName: "orders-replication-tls", defaultMode: 0o440 } });
+    expect(JSON.stringify(pod)).not.toContain("orders-ca");
+    expect(JSON.stringify(pod)).not.toContain("orders-operator-tls");
     // Readiness from the running manager's status endpoint (no process spawned per probe), on the pod's address.
     expect(c.readinessProbe?.exec).toBeUndefined();
     expect(c.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "status" });
@@ -48,6 +55,11 @@ describe("cluster child objects", () => {
       { name: "SETPOINT_SUPERUSER", value: "postgres" },
       // The password from the Secret, never a literal value or an argument.
       { name: "SETPOINT_SUPERUSER_PASSWORD", valueFrom: { secretKeyRef: { name: "orders-superuser", key: "password" } } },
+      { name: "SETPOINT_HBA_SOURCE", value: "/etc/setpoint/pg_hba.conf" },
+      { name: "SETPOINT_TLS_SERVER_DIR", value: "/etc/setpoint-tls/server" },
+      { name: "SETPOINT_TLS_CLIENT_DIR", value: "/etc/setpoint-tls/replication" },
+      { name: "SETPOINT_TLS_SERVER_NAME", value: "orders-rw.shop.svc" },
+      { name: "SETPOINT_RUNTIME_DIR", value: "/tmp/setpoint" },
     ]);
   });
 
@@ -58,7 +70,7 @@ describe("cluster child objects", () => {
     expect(pod.spec!.initContainers).toBeUndefined();
     const env = pod.spec!.containers[0]!.env!;
     expect(env).toContainEqual({ name: "SETPOINT_ROLE", value: "replica" });
-    expect(env.slice(9)).toEqual([
+    expect(env.slice(14)).toEqual([
       { name: "SETPOINT_PRIMARY_HOST", value: "10.0.0.7" },
       { name: "SETPOINT_PRIMARY_PORT", value: "5432" },
       { name: "SETPOINT_REPLICATION_USER", value: "streaming_replica" },
@@ -79,10 +91,12 @@ describe("cluster child objects", () => {
       .filter((l) => l !== "" && !l.startsWith("#"))
       .map((l) => l.split(/\s+/));
     expect(rules).toEqual([
+      // TLS only (no `host` rule: plaintext matches nothing), certificates for replication and the superuser.
       ["local", "all", "all", "trust"],
-      ["host", "replication", "streaming_replica", "all", "scram-sha-256"],
-      ["host", "replication", "all", "all", "reject"],
-      ["host", "all", "all", "all", "scram-sha-256"],
+      ["hostssl", "replication", "streaming_replica", "all", "cert"],
+      ["hostssl", "replication", "all", "all", "reject"],
+      ["hostssl", "all", "postgres", "all", "cert"],
+      ["hostssl", "all", "all", "all", "scram-sha-256"],
     ]);
     expect(cm.metadata!.annotations!["setpoint.dev/config-hash"]).toMatch(/^[0-9a-f]{16}$/);
     expect(instanceConfigMap(cluster).metadata!.annotations).toEqual(cm.metadata!.annotations);
@@ -109,7 +123,27 @@ describe("cluster child objects", () => {
       dbname: "app",
       host: "orders-rw.shop.svc",
       port: "5432",
-      uri: "postgresql://app:p%40ss%2Fword@orders-rw.shop.svc:5432/app",
+      sslmode: "verify-full",
+      uri: "postgresql://app:p%40ss%2Fword@orders-rw.shop.svc:5432/app?sslmode=verify-full",
+    });
+    // With the cluster's authority: `ca.crt`, and its hash in an annotation (the controller's cache sees metadata only).
+    const withCa = appSecret(cluster, spec, "pw", "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n");
+    expect(withCa.stringData!["ca.crt"]).toContain("BEGIN CERTIFICATE");
+    expect(withCa.metadata!.annotations!["setpoint.dev/ca-hash"]).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it("streams a replica over verify-full with the replication certificate the replica's manager keeps", () => {
+    expect(streamingConninfo("10.0.0.7", "orders-2", { serverName: "orders-rw.shop.svc", runtimeDir: "/tmp/setpoint" })).toEqual({
+      host: "orders-rw.shop.svc",
+      hostaddr: "10.0.0.7",
+      sslmode: "verify-full",
+      sslrootcert: "/tmp/setpoint/ca.crt",
+      sslcert: "/tmp/setpoint/replication.crt",
+      sslkey: "/tmp/setpoint/replication.key",
+      ssl_min_protocol_version: "TLSv1.3",
+      port: "5432",
+      user: "streaming_replica",
+      application_name: "orders_2",
     });
   });
 

@@ -25,6 +25,8 @@ import { durationToMs } from "../../api/common";
 import { clusterObjectNames, instanceName, POSTGRES_PORT, replicationSlotName, serviceHost } from "../../api/names";
 import type { PostgresClusterSpec } from "../../api/postgres-cluster";
 import { setControllerReference, type OwnerObject } from "../../reconcile/owners";
+import { runtimeFiles } from "../../instance/settings";
+import { clusterTlsNames, verifiedServerName } from "./tls";
 
 /** Label on every child: the owning cluster's name. */
 export const CLUSTER_LABEL = "setpoint.dev/cluster";
@@ -37,6 +39,9 @@ export const INSTANCE_LABEL = "setpoint.dev/instance";
 export const TRAFFIC_OWNER_ANNOTATION = "setpoint.dev/traffic-owner";
 /** Label on instance pods: `primary` or `replica`. */
 export const ROLE_LABEL = "setpoint.dev/role";
+
+/** The superuser's name (the operator's client certificate's common name). */
+export const SUPERUSER_NAME = "postgres";
 
 /** The role replicas stream as (`REPLICATION`, no superuser). */
 export const REPLICATION_USER = "streaming_replica";
@@ -51,6 +56,19 @@ const PGDATA = `${DATA_MOUNT}/pgdata`;
 export const SCRATCH_MOUNT = "/tmp";
 /** Where the cluster's ConfigMap (the configuration files Setpoint writes) is mounted, read-only. */
 export const CONFIG_MOUNT = "/etc/setpoint";
+/**
+ * Where the cluster's certificate Secrets are mounted, read-only (issue 19, ADR 0035): the
+ * server's (`tls.crt`, `tls.key`, `ca.crt`) and the replication role's client certificate. The
+ * instance manager copies them into {@link RUNTIME_DIR} (0600, its own) and runs the server on
+ * the copies; the volumes' files are mode 0440, group {@link INSTANCE_UID} (fsGroup), so no other
+ * user of the node can read a key and the manager can.
+ */
+export const TLS_SERVER_MOUNT = "/etc/setpoint-tls/server";
+export const TLS_CLIENT_MOUNT = "/etc/setpoint-tls/replication";
+/** The manager's private directory (in the `/tmp` emptyDir): its copies of the hba file and TLS files. */
+export const RUNTIME_DIR = `${SCRATCH_MOUNT}/setpoint`;
+/** Mode of the certificate Secret volumes' files (group-readable for fsGroup, never others). */
+export const TLS_VOLUME_MODE = 0o440;
 /** Annotation on the cluster's ConfigMap: a hash of its data, so the controller sees a stale one from its metadata. */
 export const CONFIG_HASH_ANNOTATION = "setpoint.dev/config-hash";
 
@@ -82,22 +100,38 @@ function basicAuthSecret(cluster: ClusterObject, name: string, stringData: Recor
 
 /** The superuser Secret (`username`, `password`), with a freshly generated password. */
 export function superuserSecret(cluster: ClusterObject, password: string): V1Secret {
-  return basicAuthSecret(cluster, clusterObjectNames(cluster.metadata.name).superuserSecret, { username: "postgres", password });
+  return basicAuthSecret(cluster, clusterObjectNames(cluster.metadata.name).superuserSecret, { username: SUPERUSER_NAME, password });
 }
 
-/** The application Secret: the bootstrap owner's credentials and how to reach the rw Service. */
-export function appSecret(cluster: ClusterObject, spec: PostgresClusterSpec, password: string): V1Secret {
+/** On the app Secret: a hash of the authority its `ca.crt` holds (the controller's cache sees Secrets' metadata only). */
+export const CA_HASH_ANNOTATION = "setpoint.dev/ca-hash";
+
+/** {@link CA_HASH_ANNOTATION}'s value for `caPem`. Pure. */
+export function caHash(caPem: string): string {
+  return createHash("sha256").update(caPem).digest("hex").slice(0, 16);
+}
+
+/**
+ * The application Secret: the bootstrap owner's credentials and how to reach the rw Service over
+ * TLS: `ca.crt` (the cluster's authority, when known) and `uri` with `sslmode=verify-full` (libpq
+ * reads the authority from `sslrootcert`; a client that cannot name a file passes `ca.crt` itself).
+ */
+export function appSecret(cluster: ClusterObject, spec: PostgresClusterSpec, password: string, caPem?: string): V1Secret {
   const names = clusterObjectNames(cluster.metadata.name);
   const host = serviceHost(names.readWriteService, cluster.metadata.namespace);
   const { owner, database } = spec.bootstrap;
-  return basicAuthSecret(cluster, names.appSecret, {
+  const secret = basicAuthSecret(cluster, names.appSecret, {
     username: owner,
     password,
     dbname: database,
     host,
     port: String(POSTGRES_PORT),
-    uri: `postgresql://${encodeURIComponent(owner)}:${encodeURIComponent(password)}@${host}:${POSTGRES_PORT}/${encodeURIComponent(database)}`,
+    sslmode: "verify-full",
+    uri: `postgresql://${encodeURIComponent(owner)}:${encodeURIComponent(password)}@${host}:${POSTGRES_PORT}/${encodeURIComponent(database)}?sslmode=verify-full`,
+    ...(caPem === undefined ? {} : { "ca.crt": caPem }),
   });
+  if (caPem !== undefined) secret.metadata = { ...secret.metadata, annotations: { [CA_HASH_ANNOTATION]: caHash(caPem) } };
+  return secret;
 }
 
 /** The replication Secret (`username`, `password`) of the streaming replication role. */
@@ -106,22 +140,33 @@ export function replicationSecret(cluster: ClusterObject, password: string): V1S
 }
 
 /**
- * The libpq connection parameters a replica streams from `primaryHost` with (the password comes
+ * The libpq connection parameters a replica streams from `primaryIp` with (the password comes
  * separately: the replication Secret's value, in the pod's environment and in `primary_conninfo`).
+ * Over TLS (ADR 0035): `host` is the name the primary's certificate carries and `hostaddr` its
+ * address (libpq verifies the one and connects to the other), `sslmode=verify-full`, and the
+ * replication role's client certificate as the replica's manager keeps it in `runtimeDir` (the
+ * same string the manager itself writes, sdk/instance/basebackup.ts `primaryConninfo`).
  * @param instance the replica's instance name (its `application_name`).
+ * @param tls the verified name and the replica's runtime directory; undefined: plaintext (a cluster without TLS).
  */
-export function streamingConninfo(primaryHost: string, instance: string): Record<string, string> {
-  return { host: primaryHost, port: String(POSTGRES_PORT), user: REPLICATION_USER, application_name: replicationSlotName(instance) };
+export function streamingConninfo(primaryIp: string, instance: string, tls?: { readonly serverName: string; readonly runtimeDir: string }): Record<string, string> {
+  const common = { port: String(POSTGRES_PORT), user: REPLICATION_USER, application_name: replicationSlotName(instance) };
+  if (tls === undefined) return { host: primaryIp, ...common };
+  const f = runtimeFiles(tls.runtimeDir);
+  return { host: tls.serverName, hostaddr: primaryIp, sslmode: "verify-full", sslrootcert: f.ca, sslcert: f.clientCert, sslkey: f.clientKey, ssl_min_protocol_version: "TLSv1.3", ...common };
 }
 
-/** The configuration files every instance of a cluster reads (today `pg_hba.conf`). Pure. */
-export function instanceConfigFiles(): Record<string, string> {
-  return { [HBA_FILE]: instanceHba({ replicationUser: REPLICATION_USER }) };
+/**
+ * The configuration files every instance of a cluster reads (today `pg_hba.conf`: TLS only, the
+ * replication role and the superuser by client certificate, ADR 0031/0035). Pure.
+ */
+export function instanceConfigFiles(spec?: Pick<PostgresClusterSpec, "tls">): Record<string, string> {
+  return { [HBA_FILE]: instanceHba({ replicationUser: REPLICATION_USER, tls: true, superuser: SUPERUSER_NAME, superuserPasswordOverNetwork: spec?.tls?.superuserPasswordOverNetwork === true }) };
 }
 
-/** The cluster's ConfigMap of {@link instanceConfigFiles}, annotated with their hash ({@link CONFIG_HASH_ANNOTATION}). */
-export function instanceConfigMap(cluster: ClusterObject): V1ConfigMap {
-  const data = instanceConfigFiles();
+/** The cluster's ConfigMap of {@link instanceConfigFiles} (`spec.tls` decides the superuser's rule), annotated with their hash ({@link CONFIG_HASH_ANNOTATION}). */
+export function instanceConfigMap(cluster: ClusterObject, spec?: Pick<PostgresClusterSpec, "tls">): V1ConfigMap {
+  const data = instanceConfigFiles(spec);
   const hash = createHash("sha256").update(JSON.stringify(Object.entries(data).sort())).digest("hex").slice(0, 16);
   const body: V1ConfigMap = {
     apiVersion: "v1",
@@ -133,12 +178,14 @@ export function instanceConfigMap(cluster: ClusterObject): V1ConfigMap {
 }
 
 /**
- * The server arguments of every instance: what Setpoint owns that cannot be a parameter written
- * with `ALTER SYSTEM` (the files it writes). Passed as container args after `run`: the instance
- * manager hands them to `postgres`.
+ * The server arguments of every instance, passed as container args after `run`. None today: what
+ * Setpoint owns that cannot be a parameter written with `ALTER SYSTEM` (`hba_file`, `ssl` and its
+ * files, TLS 1.3 minimum) the instance manager adds itself, on its own copies of the mounted files
+ * (sdk/instance/files.ts `managedServerArgs`), so a renewed certificate or changed rule reaches
+ * the server by a reload.
  */
 export function serverArgs(): string[] {
-  return ["-c", `hba_file=${CONFIG_MOUNT}/${HBA_FILE}`];
+  return [];
 }
 
 /**
@@ -218,6 +265,7 @@ function recoveryTarget(recovery: NonNullable<PostgresClusterSpec["bootstrap"]["
 export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, ordinal: number, role: "primary" | "replica", primaryHost?: string): V1Pod {
   const name = instanceName(cluster.metadata.name, ordinal);
   const names = clusterObjectNames(cluster.metadata.name);
+  const tls = clusterTlsNames(cluster.metadata.name);
   if (role === "replica" && primaryHost === undefined) throw new TypeError("a replica's pod needs the primary's host");
   const E = INSTANCE_ENV;
   const secret = (env: string, secretName: string): V1EnvVar => ({ name: env, valueFrom: { secretKeyRef: { name: secretName, key: "password" } } });
@@ -231,8 +279,14 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
     { name: E.statusAddress, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
     { name: E.statusPort, value: String(STATUS_PORT) },
     { name: E.port, value: String(POSTGRES_PORT) },
-    { name: E.superuser, value: "postgres" },
+    { name: E.superuser, value: SUPERUSER_NAME },
     secret(E.superuserPassword, names.superuserSecret),
+    // TLS and client authentication (ADR 0035): the manager keeps private copies of these and runs the server on them.
+    { name: E.hbaSource, value: `${CONFIG_MOUNT}/${HBA_FILE}` },
+    { name: E.tlsServerDir, value: TLS_SERVER_MOUNT },
+    { name: E.tlsClientDir, value: TLS_CLIENT_MOUNT },
+    { name: E.tlsServerName, value: verifiedServerName(cluster.metadata.name, cluster.metadata.namespace) },
+    { name: E.runtimeDir, value: RUNTIME_DIR },
   ];
   const destination = backupDestination(cluster, spec);
   if (destination) {
@@ -289,6 +343,8 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
             { name: "pgdata", mountPath: DATA_MOUNT },
             { name: "config", mountPath: CONFIG_MOUNT, readOnly: true },
             { name: "scratch", mountPath: SCRATCH_MOUNT },
+            { name: "tls-server", mountPath: TLS_SERVER_MOUNT, readOnly: true },
+            { name: "tls-replication", mountPath: TLS_CLIENT_MOUNT, readOnly: true },
           ],
           // Answered by the running manager (ADR 0026): every second, unready after two misses.
           readinessProbe: { httpGet: { path: "/readyz", port: "status" }, periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 2, successThreshold: 1 },
@@ -301,6 +357,8 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
         { name: "pgdata", persistentVolumeClaim: { claimName: name } },
         { name: "config", configMap: { name: names.configMap } },
         { name: "scratch", emptyDir: { sizeLimit: "64Mi" } },
+        { name: "tls-server", secret: { secretName: tls.server, defaultMode: TLS_VOLUME_MODE } },
+        { name: "tls-replication", secret: { secretName: tls.replication, defaultMode: TLS_VOLUME_MODE } },
       ],
     },
   };

@@ -37,6 +37,16 @@ describe("poolerIni", () => {
     expect(ini.indexOf("app =")).toBeLessThan(ini.indexOf("postgres ="));
   });
 
+  it("reaches the instances over TLS 1.3 verified against the cluster's authority (ADR 0035)", () => {
+    const ini = poolerIni(pooler(), "10.0.0.7", ["app"]);
+    expect(ini.split("\n")).toEqual(expect.arrayContaining(["server_tls_sslmode = verify-ca", "server_tls_ca_file = /etc/setpoint/pooler-ca/ca.crt", "server_tls_protocols = tlsv1.3"]));
+    // The spec cannot turn it off (the operator owns the rest of pgbouncer.ini).
+    expect(() => pooler({ parameters: { server_tls_sslmode: "disable" } })).toThrow(/may only set/);
+    // Only the authority of the server certificate's Secret: never its key.
+    const pod = poolerPod(cluster, pooler(), 1, "x");
+    expect(pod.spec?.volumes?.find((v) => v.name === "ca")?.secret).toEqual({ secretName: "shop-server-tls", defaultMode: 0o444, items: [{ key: "ca.crt", path: "ca.crt" }] });
+  });
+
   it("lists no database while no primary is known, and leaves out names it cannot carry", () => {
     expect(poolerIni(pooler(), undefined, ["app"])).not.toMatch(/^app =/m);
     expect(poolerIni(pooler(), "10.0.0.7", ["app", "we;ird", "x = y"])).not.toMatch(/weird|we;ird|x = y =/);

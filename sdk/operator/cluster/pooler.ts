@@ -14,6 +14,7 @@ import { poolerObjectNames, poolerPodName, POSTGRES_PORT } from "../../api/names
 import type { PostgresClusterSpec } from "../../api/postgres-cluster";
 import { setControllerReference } from "../../reconcile/owners";
 import { CLUSTER_LABEL, type ClusterObject } from "./objects";
+import { clusterTlsNames } from "./tls";
 
 /** The pooler of a spec, with every default applied. */
 export type PoolerSpec = NonNullable<PostgresClusterSpec["pooler"]>;
@@ -39,6 +40,9 @@ export const DEFAULT_POOLER_IMAGE = "setpoint-pooler:0.1.0";
 export const POOLER_CONFIG_MOUNT = "/etc/setpoint/pooler";
 export const POOLER_AUTH_MOUNT = "/etc/setpoint/pooler-auth";
 export const POOLER_INI = "pgbouncer.ini";
+/** Where the cluster's authority (`ca.crt` of the server certificate's Secret) is mounted: PgBouncer verifies the instances with it (ADR 0035). */
+export const POOLER_CA_MOUNT = "/etc/setpoint/pooler-ca";
+export const POOLER_CA_FILE = "ca.crt";
 export const POOLER_USERLIST = "userlist.txt";
 /** uid/gid of the PgBouncer container (the image's user; fsGroup makes the auth file readable to it). */
 const POOLER_UID = 1000;
@@ -111,6 +115,12 @@ export function poolerIni(pooler: PoolerSpec, primaryHost: string | undefined, d
     max_client_conn: String(pooler.maxClientConn),
     ...POOLER_DEFAULT_SETTINGS,
     ...pooler.parameters,
+    // To the instances: TLS 1.3 only, the server's certificate must be signed by the cluster's
+    // authority (ADR 0035). verify-ca, not verify-full: PgBouncer reaches the primary by its pod
+    // address (no DNS, no libpq hostaddr) and no certificate names a pod address. Not overridable.
+    server_tls_sslmode: "verify-ca",
+    server_tls_ca_file: `${POOLER_CA_MOUNT}/${POOLER_CA_FILE}`,
+    server_tls_protocols: "tlsv1.3",
   };
   const dbs = primaryHost === undefined ? [] : [...databases].filter((d) => SAFE_NAME.test(d)).sort();
   return [
@@ -198,6 +208,7 @@ export function poolerPod(cluster: ClusterObject, pooler: PoolerSpec, ordinal: n
         volumeMounts: [
           { name: "config", mountPath: POOLER_CONFIG_MOUNT, readOnly: true },
           { name: "auth", mountPath: POOLER_AUTH_MOUNT, readOnly: true },
+          { name: "ca", mountPath: POOLER_CA_MOUNT, readOnly: true },
         ],
         ...(pooler.resources ? { resources: pooler.resources } : {}),
       },
@@ -205,6 +216,8 @@ export function poolerPod(cluster: ClusterObject, pooler: PoolerSpec, ordinal: n
     volumes: [
       { name: "config", configMap: { name: names.configMap } },
       { name: "auth", secret: { secretName: names.authSecret, defaultMode: 0o440, items: [{ key: POOLER_USERLIST, path: POOLER_USERLIST }] } },
+      // The authority only (public): never the server's key.
+      { name: "ca", secret: { secretName: clusterTlsNames(cluster.metadata.name).server, defaultMode: 0o444, items: [{ key: POOLER_CA_FILE, path: POOLER_CA_FILE }] } },
     ],
   };
   const podHash = createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 16);

@@ -21,6 +21,7 @@ import type { StopOptions } from "../../reconcile/internal/controller";
 import { reconcilePostgresCluster, type PostgresClusterObject } from "./controller";
 import { DiskCollector, quantityBytes, type DiskTarget } from "./disk";
 import { clusterMetrics } from "./metrics";
+import { readOperatorTls } from "./tls";
 import { kubernetesEventRecorder } from "./events";
 import { OPERATOR_POD_LABELS } from "./network-policy";
 import { referencedRoleSecrets } from "./roles-sync";
@@ -131,7 +132,7 @@ export function clusterController(opts: {
           const ready = pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
           const request = claims.get(`${namespace}/${pod.metadata.name!}`)?.spec?.resources?.requests?.storage;
           if (!ip || !ready || request === undefined) continue;
-          out.push({ cluster: { namespace, name }, instance: pod.metadata.name!, host: ip, requestedBytes: quantityBytes(request), thresholdPercent: threshold, password });
+          out.push({ cluster: { namespace, name }, instance: pod.metadata.name!, host: ip, requestedBytes: quantityBytes(request), thresholdPercent: threshold, password, tls: () => readOperatorTls(core, namespace, name) });
         }
       }
       return out;

@@ -21,6 +21,7 @@ import { apiStatusCode } from "../../reconcile/internal/api-error";
 import { setControllerReference } from "../../reconcile/owners";
 import { createCertificateAuthority, issueCertificate, renewalDecision, type KeyPair } from "../../tls/certificates";
 import { CLUSTER_LABEL, REPLICATION_USER, type ClusterObject } from "./objects";
+import type { OperatorTls } from "./instance-sql";
 
 /** The leaves of a cluster's authority. */
 export type LeafKind = "server" | "replication" | "operator";
@@ -52,10 +53,11 @@ export const SUPERUSER = "postgres";
  * operator reach an instance by its address and verify the rw Service's name (libpq `hostaddr`,
  * Node's `servername`), so pod addresses never need to be in the certificate. Pure.
  */
-export function serverAltNames(clusterName: string, namespace: string): string[] {
+export function serverAltNames(clusterName: string, namespace: string, extra: readonly string[] = []): string[] {
   const names = clusterObjectNames(clusterName);
   const services = [names.readWriteService, names.readOnlyService, poolerObjectNames(clusterName).service];
-  return services.flatMap((s) => [s, `${s}.${namespace}`, `${s}.${namespace}.svc`, `${s}.${namespace}.svc.cluster.local`]);
+  const own = services.flatMap((s) => [s, `${s}.${namespace}`, `${s}.${namespace}.svc`, `${s}.${namespace}.svc.cluster.local`]);
+  return [...own, ...extra.filter((n) => !own.includes(n))];
 }
 
 /** The name replicas and the operator verify an instance's certificate against: the rw Service's in-cluster name. Pure. */
@@ -121,10 +123,10 @@ export function leafSecret(cluster: ClusterObject, leaf: LeafKind, pair: KeyPair
 }
 
 /** Issues `leaf` for `cluster` from `ca`. */
-export function issueLeaf(cluster: ClusterObject, leaf: LeafKind, ca: Pick<KeyPair, "certificatePem" | "privateKeyPem">, now: Date): KeyPair {
+export function issueLeaf(cluster: ClusterObject, leaf: LeafKind, ca: Pick<KeyPair, "certificatePem" | "privateKeyPem">, now: Date, extraNames: readonly string[] = []): KeyPair {
   switch (leaf) {
     case "server":
-      return issueCertificate(ca, { commonName: cluster.metadata.name.slice(0, 64), usage: "server", altNames: serverAltNames(cluster.metadata.name, cluster.metadata.namespace), now });
+      return issueCertificate(ca, { commonName: cluster.metadata.name.slice(0, 64), usage: "server", altNames: serverAltNames(cluster.metadata.name, cluster.metadata.namespace, extraNames), now });
     case "replication":
       return issueCertificate(ca, { commonName: REPLICATION_USER, usage: "client", now });
     case "operator":
@@ -144,7 +146,7 @@ function decoded(secret: V1Secret | undefined, key: string): string | undefined 
   return v === undefined ? undefined : Buffer.from(v, "base64").toString("utf8");
 }
 
-async function readOrUndefined(api: TlsSecretApi, namespace: string, name: string): Promise<V1Secret | undefined> {
+async function readOrUndefined(api: Pick<CoreV1Api, "readNamespacedSecret">, namespace: string, name: string): Promise<V1Secret | undefined> {
   try {
     return await api.readNamespacedSecret({ name, namespace });
   } catch (err) {
@@ -153,22 +155,46 @@ async function readOrUndefined(api: TlsSecretApi, namespace: string, name: strin
   }
 }
 
+/**
+ * The operator's TLS identity towards `clusterName`'s instances, read from its Secret (ADR 0035):
+ * for connections made outside the cluster reconcile (the disk collector). Undefined while the
+ * Secret does not exist yet (the reconcile creates it before any pod).
+ */
+export async function readOperatorTls(api: Pick<CoreV1Api, "readNamespacedSecret">, namespace: string, clusterName: string): Promise<OperatorTls | undefined> {
+  const s = await readOrUndefined(api, namespace, clusterTlsNames(clusterName).operator);
+  const ca = decoded(s, "ca.crt");
+  const cert = decoded(s, "tls.crt");
+  const key = decoded(s, "tls.key");
+  if (ca === undefined || cert === undefined || key === undefined) return undefined;
+  return { ca, cert, key, serverName: verifiedServerName(clusterName, namespace) };
+}
+
 /** What {@link syncClusterTls} did (no key material). */
 export interface TlsSyncResult {
   readonly actions: readonly TlsAction[];
   /** The authority's certificate (public), for what clients need to verify the servers. */
   readonly caPem: string;
+  /**
+   * The operator's client certificate and key (PEM), for its own connections to the instances
+   * (ADR 0035). Key material: kept in memory only, never logged or written to status.
+   */
+  readonly operatorIdentity: { readonly cert: string; readonly key: string };
 }
 
 /**
- * The controller's step: reads the cluster's certificate Secrets, carries out
+ * The controller's step: reads the cluster's certificate Secrets (the authority from
+ * `suppliedAuthority` when `spec.tls.authority` names one: read, never written), carries out
  * {@link planClusterTls}, and writes what it issued (a Secret replaced in place keeps its name, so
  * mounted volumes follow it).
  */
-export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, now: Date): Promise<TlsSyncResult> {
+export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, now: Date, suppliedAuthority?: string, extraNames: readonly string[] = []): Promise<TlsSyncResult> {
   const names = clusterTlsNames(cluster.metadata.name);
   const ns = cluster.metadata.namespace;
-  const caSecret = await readOrUndefined(api, ns, names.ca);
+  const caSecret = await readOrUndefined(api, ns, suppliedAuthority ?? names.ca);
+  if (suppliedAuthority !== undefined && (decoded(caSecret, "ca.crt") === undefined || decoded(caSecret, "ca.key") === undefined)) {
+    // A supplied authority is never generated or written: without it nothing can be issued.
+    throw new Error(`spec.tls.authority: Secret ${ns}/${suppliedAuthority} ${caSecret === undefined ? "does not exist" : "lacks ca.crt or ca.key"}; create it with the authority's PEM certificate (ca.crt) and key (ca.key), or remove spec.tls.authority`);
+  }
   const caCert = decoded(caSecret, "ca.crt");
   const caKey = decoded(caSecret, "ca.key");
   const live: Partial<Record<LeafKind, V1Secret>> = {};
@@ -182,10 +208,18 @@ export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, 
     if (pem !== undefined) leaves[leaf] = pem;
   }
   const observed: ObservedTls = { ...(caCert !== undefined && caKey !== undefined ? { ca: { certificatePem: caCert, privateKeyPem: caKey } } : {}), leaves };
-  const actions = planClusterTls(observed, serverAltNames(cluster.metadata.name, ns), now);
+  const actions = planClusterTls(observed, serverAltNames(cluster.metadata.name, ns, extraNames), now);
   let ca = observed.ca;
+  let operatorIdentity: { cert: string; key: string } | undefined;
+  const liveOperator = live.operator;
+  if (liveOperator !== undefined) {
+    const cert = decoded(liveOperator, "tls.crt");
+    const key = decoded(liveOperator, "tls.key");
+    if (cert !== undefined && key !== undefined) operatorIdentity = { cert, key };
+  }
   for (const action of actions) {
     if (action.kind === "create-authority") {
+      if (suppliedAuthority !== undefined) throw new Error(`spec.tls.authority: Secret ${ns}/${suppliedAuthority} holds no usable authority`);
       const created = createCertificateAuthority({ commonName: `${cluster.metadata.name}.${ns} setpoint ca`.slice(0, 64), now });
       const body = authoritySecret(cluster, created);
       if (caSecret === undefined) await api.createNamespacedSecret({ namespace: ns, body });
@@ -193,11 +227,19 @@ export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, 
       ca = created;
       continue;
     }
-    const pair = issueLeaf(cluster, action.leaf, ca!, now);
+    const pair = issueLeaf(cluster, action.leaf, ca!, now, extraNames);
+    if (action.leaf === "operator") operatorIdentity = { cert: pair.certificatePem, key: pair.privateKeyPem };
     const body = leafSecret(cluster, action.leaf, pair, ca!.certificatePem);
     const existing = live[action.leaf];
     if (existing === undefined) await api.createNamespacedSecret({ namespace: ns, body });
     else await api.replaceNamespacedSecret({ name: names[action.leaf], namespace: ns, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
   }
-  return { actions, caPem: ca!.certificatePem };
+  if (operatorIdentity === undefined) {
+    // The Secret exists with a certificate the plan keeps but no key: issue a complete one.
+    const pair = issueLeaf(cluster, "operator", ca!, now);
+    const body = leafSecret(cluster, "operator", pair, ca!.certificatePem);
+    await api.replaceNamespacedSecret({ name: names.operator, namespace: ns, body: { ...body, metadata: { ...body.metadata, resourceVersion: liveOperator?.metadata?.resourceVersion } } });
+    operatorIdentity = { cert: pair.certificatePem, key: pair.privateKeyPem };
+  }
+  return { actions, caPem: ca!.certificatePem, operatorIdentity };
 }

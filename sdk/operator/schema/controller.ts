@@ -8,6 +8,7 @@
  * Secrets (connection URLs, passwords) never reach status, logs or errors: a target is named
  * only in redacted form (`ConnectionError.target`, built with `redactUrl`).
  */
+import { withAuthority, type ConnectionInput } from "../../postgres/connection";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { durationToMs } from "../../api/common";
 import { parsePostgresSchemaSpec } from "../../api/parse";
@@ -314,7 +315,10 @@ export function reconcilePostgresSchema(deps: PostgresSchemaDeps) {
     if (clusterRef !== undefined || secretRef === undefined) {
       return { outcome: { kind: "Unsupported", message: "spec.connection.clusterRef is not supported yet; use spec.connection.secretRef" } };
     }
-    const url = await deps.readSecretKey(req.namespace, secretRef.name, secretRef.key);
+    const secretUrl = await deps.readSecretKey(req.namespace, secretRef.name, secretRef.key);
+    // A cluster's app Secret carries its authority (ADR 0035): verify-full against it, not the system's.
+    const ca = await deps.readSecretKey(req.namespace, secretRef.name, "ca.crt").catch(() => undefined);
+    const url: ConnectionInput = ca !== undefined && /^postgres(ql)?:\/\//.test(secretUrl) ? withAuthority(secretUrl, ca) : secretUrl;
     const { sql, configMapRef } = spec.desired;
     const desired =
       sql !== undefined

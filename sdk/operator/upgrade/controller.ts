@@ -29,6 +29,8 @@ import { tableStateStore, type StateStore, type UpgradeState } from "../../upgra
 import type { TrafficSwitch } from "../../upgrade/traffic";
 import type { EventRecorder } from "../cluster/events";
 import { CLUSTER_LABEL, INSTANCE_LABEL, TRAFFIC_OWNER_ANNOTATION } from "../cluster/objects";
+import { clusterTlsNames, readOperatorTls, serverAltNames } from "../cluster/tls";
+import type { OperatorTls } from "../cluster/instance-sql";
 import { decideUpgrade, restingPhases, stateFacts, upgradeStatus, type StateFacts, type UpgradeOutcome } from "./decisions";
 
 /** A `PostgresUpgrade` as read from the cache (unvalidated spec). */
@@ -51,6 +53,8 @@ export interface SideEndpoint {
   readonly database: string;
   /** The rw Service's selector of this side's primary. */
   readonly selector: Readonly<Record<string, string>>;
+  /** The operator's TLS identity towards this side (ADR 0035); undefined before its certificates exist. */
+  readonly tls?: OperatorTls;
 }
 
 /**
@@ -160,6 +164,19 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
       );
       return {};
     }
+    // TLS (ADR 0035): the engine's logical subscription logs in to blue as the superuser with its
+    // password, which a cluster accepts over the network only when its spec allows it.
+    const closed = [blueSpec.tls?.superuserPasswordOverNetwork === true ? undefined : blueName, greenSpec === undefined || greenSpec.tls?.superuserPasswordOverNetwork === true ? undefined : greenName].filter((n) => n !== undefined);
+    if (!started && closed.length > 0) {
+      await refuse(
+        write,
+        known,
+        event,
+        "SuperuserPasswordRefused",
+        `PostgresCluster ${closed.join(" and ")} refuses the superuser's password over the network, and the upgrade's logical replication logs in with it; nothing was created. Set spec.tls.superuserPasswordOverNetwork: true on ${closed.join(" and ")} (TLS stays required)`,
+      );
+      return {};
+    }
     if (greenObj && (!greenSpec || greenSpec.postgresVersion !== spec.to.postgresVersion)) {
       await refuse(
         write,
@@ -265,7 +282,9 @@ function trafficInput(namespace: string, blueCluster: string, blueObj: UpgradeCl
 }
 
 function conn(e: SideEndpoint): UpgradeOptions["blue"] {
-  return { host: e.host, port: e.port, user: "postgres", password: e.password, database: e.database };
+  // Over TLS (ADR 0035): the superuser's password is accepted only with spec.tls.superuserPasswordOverNetwork
+  // (the engine's logical subscription logs in with it); the preflight refuses an upgrade without it.
+  return { host: e.host, port: e.port, user: "postgres", password: e.password, database: e.database, sslmode: "require" };
 }
 
 type EventFn = (type: "Normal" | "Warning", reason: string, message: string) => Promise<void>;
@@ -409,6 +428,7 @@ async function endpoint(deps: PostgresUpgradeDeps, namespace: string, name: stri
     password: await secretValue(deps.api, namespace, clusterObjectNames(name).superuserSecret, "password"),
     database: spec.bootstrap.database,
     selector: { [CLUSTER_LABEL]: name, [INSTANCE_LABEL]: primary },
+    tls: await readOperatorTls(deps.api, namespace, name),
   };
 }
 
@@ -435,7 +455,9 @@ async function createGreen(deps: PostgresUpgradeDeps, upgrade: PostgresUpgradeOb
     kind: "PostgresCluster",
     metadata: { name: greenName, namespace, labels: { "setpoint.dev/upgrade": upgrade.metadata!.name! } },
     // Green serves nothing before the cutover: its own restarts (wal_level) need no approval.
-    spec: { ...rest, postgresVersion: major, primaryUpdateStrategy: "unsupervised" },
+    // Green's certificates come from blue's authority (ADR 0035): blue's pooler and the operator
+    // verify green's servers with what they already trust once the names move to green.
+    spec: { ...rest, postgresVersion: major, primaryUpdateStrategy: "unsupervised", tls: { ...rest.tls, authority: rest.tls?.authority ?? { secretName: clusterTlsNames(blueName).ca }, serverNames: [...(rest.tls?.serverNames ?? []), ...serverAltNames(blueName, namespace)] } },
   });
   await ignoreConflict(deps.createCluster(namespace, body));
 }

@@ -27,7 +27,7 @@ import { poolerObjectNames } from "../../api/names";
 import { quoteIdent, quoteLiteral } from "../../postgres/quote";
 import { TrafficSwitchError, type TrafficSwitchFailure, type TrafficSwitchOperation } from "../../upgrade/traffic-error";
 import type { PauseOptions, Side, TrafficSwitch } from "../../upgrade/traffic";
-import { withClient, type InstanceTarget } from "../cluster/instance-sql";
+import { withClient, type InstanceTarget, type OperatorTls } from "../cluster/instance-sql";
 import { PGBOUNCER_PORT, POOLER_ADMIN_USER, POOLER_CONFIG_HASH_ANNOTATION, POOLER_INI, POOLER_LABEL, POOLER_PAUSED_ANNOTATION, dataHash, poolerConfigMap, poolerIni, type PoolerSpec } from "../cluster/pooler";
 import { pausePooler, probePooler, readPoolerSource, resumePooler, type PoolerTarget } from "../cluster/pooler-sql";
 import { POOLER_CHANGED_ANNOTATION, POOLER_PAUSE_LIMIT_MS } from "../cluster/pooler-sync";
@@ -44,6 +44,8 @@ const RELOAD_EVERY_MS = 50;
 export interface PoolerSide {
   readonly host: string;
   readonly password: string;
+  /** The operator's TLS identity towards this side (ADR 0035). */
+  readonly tls?: OperatorTls;
 }
 
 /** Options of {@link managedPoolerSwitch}. */
@@ -84,7 +86,7 @@ export function managedPoolerSwitch(o: ManagedPoolerSwitchOptions): TrafficSwitc
   };
   const target = async (pod: V1Pod): Promise<PoolerTarget> => ({ host: pod.status!.podIP!, password: await admin(), timeoutMs });
   const side = (s: Side): PoolerSide => (s === "blue" ? o.blue : o.green);
-  const instance = (s: PoolerSide): InstanceTarget => ({ host: s.host, password: s.password, timeoutMs: 5000 });
+  const instance = (s: PoolerSide): InstanceTarget => ({ host: s.host, password: s.password, timeoutMs: 5000, ...(s.tls ? { tls: s.tls } : {}) });
 
   /** Both sides' files, computed before the pause (the verifiers copied to green first). */
   const filesFor = async (s: Side): Promise<{ ini: string; databases: readonly string[] }> => {

@@ -3,7 +3,8 @@
 // and the pod's resolved environment. What the node changes, as a kubelet's mounts and network
 // would: PGDATA is the claim's directory on the host, the server listens on the pod's own
 // loopback address, its socket is in the pod's run directory, and initdb's configuration gets the
-// harness's small test defaults (SETPOINT_INITIAL_CONF). The manager is the container's PID 1: it
+// harness's small test defaults (SETPOINT_INITIAL_CONF); the manager's runtime directory (its
+// copies of the hba and TLS files) is in the pod's run directory. The manager is the container's PID 1: it
 // leads its own process group, and a kill of the container (SIGKILL) kills the whole group.
 import { spawn, type ChildProcess } from "node:child_process";
 import { chownSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
@@ -71,6 +72,8 @@ export class PostgresContainer {
       [E.port]: String(config.port),
       [E.listenAddresses]: config.ip,
       [E.socketDir]: config.runDir,
+      // The manager's private copies (hba file, TLS files): per pod, as the pod's own /tmp emptyDir is.
+      [E.runtimeDir]: join(config.runDir, "runtime"),
       [E.initialConf]: defaults,
     };
     try {

@@ -334,9 +334,9 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
     const runDir = mkdir(join(baseDir, "pods", w.uid));
     let serverArgs: readonly string[];
     try {
-      serverArgs = await mountConfigMaps(w.namespace, spec, join(runDir, "configmaps"));
+      ({ args: serverArgs, env } = await mountVolumes(w.namespace, spec, env, join(runDir, "configmaps")));
     } catch (err) {
-      // As a kubelet: the pod waits in ContainerCreating until its ConfigMap exists.
+      // As a kubelet: the pod waits in ContainerCreating until its ConfigMaps and Secrets exist.
       w.waiting = { reason: "ContainerCreating", message: err instanceof Error ? err.message : String(err) };
       await writeStatus(w);
       scheduleRestart(w, backoff * 4);
@@ -359,12 +359,14 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
   }
 
   /**
-   * Writes the files of the container's ConfigMap volumes under `dir` and returns the server
-   * arguments with paths under a mount pointing there.
-   * @throws when a ConfigMap does not exist.
+   * Writes the files of the container's ConfigMap and Secret volumes under `dir` (as a kubelet
+   * mounts them; Secret files owned by the container's user with the volume's mode, as fsGroup
+   * makes them readable) and returns the server arguments and environment with paths under a
+   * mount pointing there.
+   * @throws when a ConfigMap or Secret does not exist (the pod waits, as on a kubelet).
    */
-  async function mountConfigMaps(namespace: string, spec: InstanceSpec, dir: string): Promise<string[]> {
-    let args = [...spec.serverArgs];
+  async function mountVolumes(namespace: string, spec: InstanceSpec, env: Record<string, string>, dir: string): Promise<{ args: string[]; env: Record<string, string> }> {
+    const mounts: [string, string][] = [];
     for (const [i, m] of spec.configMapMounts.entries()) {
       const cm = await core.readNamespacedConfigMap({ name: m.configMap, namespace }).catch(() => undefined);
       if (cm === undefined) throw new Error(`configmap "${m.configMap}" not found`);
@@ -372,14 +374,36 @@ export async function startNodeHarness(options: NodeHarnessOptions): Promise<Nod
       for (const [key, value] of Object.entries(cm.data ?? {})) {
         writeFileSync(join(target, key), value, { mode: 0o644 });
       }
-      args = args.map((a) => {
-        const eq = a.indexOf("=");
-        if (a === "-c" || eq < 0) return a;
-        const value = a.slice(eq + 1).replace(/^'(.*)'$/, "$1");
-        return value.startsWith(`${m.mountPath}/`) ? `${a.slice(0, eq)}=${target}${value.slice(m.mountPath.length)}` : a;
-      });
+      mounts.push([m.mountPath, target]);
     }
-    return args;
+    const identity = runIdentity("nobody", spec.major);
+    for (const [i, m] of spec.secretMounts.entries()) {
+      const secret = await core.readNamespacedSecret({ name: m.secretName, namespace }).catch(() => undefined);
+      if (secret === undefined) throw new Error(`secret "${m.secretName}" not found`);
+      const target = mkdir(join(dir, `secret-${i}`));
+      if (identity) chownSync(target, identity.uid, identity.gid);
+      for (const [key, b64] of Object.entries(secret.data ?? {})) {
+        const path = m.items ? m.items.find((x) => x.key === key)?.path : key;
+        if (path === undefined) continue;
+        const file = join(target, path);
+        writeFileSync(file, Buffer.from(b64, "base64"), { mode: m.defaultMode });
+        chmodSync(file, m.defaultMode);
+        if (identity) chownSync(file, identity.uid, identity.gid);
+      }
+      mounts.push([m.mountPath, target]);
+    }
+    const mapPath = (value: string): string => {
+      for (const [mount, target] of mounts) if (value === mount || value.startsWith(`${mount}/`)) return target + value.slice(mount.length);
+      return value;
+    };
+    const args = spec.serverArgs.map((a) => {
+      const eq = a.indexOf("=");
+      if (a === "-c" || eq < 0) return a;
+      const value = a.slice(eq + 1).replace(/^'(.*)'$/, "$1");
+      const mapped = mapPath(value);
+      return mapped === value ? a : `${a.slice(0, eq)}=${mapped}`;
+    });
+    return { args, env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.startsWith("/") ? mapPath(v) : v])) };
   }
 
   function onExit(w: Worker, container: PostgresContainer, exit: Exit): void {

@@ -6,7 +6,9 @@
 // environment would give it; the data directory lives on the volume mounted at the PGDATA path's
 // mount, and the first containerPort is the listen port. ConfigMap volumes are written out per
 // pod and paths under their mount in the arguments (e.g. `hba_file=/etc/setpoint/pg_hba.conf`)
-// point there, as a kubelet's mount would make them. Init containers are not supported: the
+// point there, as a kubelet's mount would make them. Secret volumes (the certificates) are written
+// the same way, and environment values that are paths under a mount (SETPOINT_HBA_SOURCE,
+// SETPOINT_TLS_*_DIR) are mapped too. Init containers are not supported: the
 // manager clones a replica itself.
 import type { V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node";
 import { INSTANCE_MANAGER } from "../../../sdk/operator/cluster/objects";
@@ -37,14 +39,24 @@ export interface InstanceSpec {
   readonly serverArgs: readonly string[];
   /** Grace period when the pod is deleted, before SIGKILL. */
   readonly terminationGraceSeconds: number;
-  /** ConfigMap volumes mounted into the container: the harness writes their files and maps the paths in `serverArgs`. */
+  /** ConfigMap volumes mounted into the container: the harness writes their files and maps the paths in `serverArgs` and the environment. */
   readonly configMapMounts: readonly ConfigMapMount[];
+  /** Secret volumes mounted into the container (the certificates, ADR 0035): written like ConfigMaps, files mode `defaultMode` (0644 when unset). */
+  readonly secretMounts: readonly SecretMount[];
 }
 
 /** A ConfigMap volume mounted into the container. */
 export interface ConfigMapMount {
   readonly mountPath: string;
   readonly configMap: string;
+}
+
+/** A Secret volume mounted into the container. */
+export interface SecretMount {
+  readonly mountPath: string;
+  readonly secretName: string;
+  readonly items?: readonly { readonly key: string; readonly path: string }[];
+  readonly defaultMode: number;
 }
 
 /** A pod the harness cannot run, with the reason a kubelet would report. */
@@ -114,6 +126,11 @@ export function instanceSpec(pod: V1Pod): InstanceSpec {
     const cm = pod.spec?.volumes?.find((v) => v.name === m.name)?.configMap;
     if (cm?.name) configMapMounts.push({ mountPath: m.mountPath.replace(/\/+$/, ""), configMap: cm.name });
   }
+  const secretMounts: SecretMount[] = [];
+  for (const m of c.volumeMounts ?? []) {
+    const sv = pod.spec?.volumes?.find((v) => v.name === m.name)?.secret;
+    if (sv?.secretName) secretMounts.push({ mountPath: m.mountPath.replace(/\/+$/, ""), secretName: sv.secretName, ...(sv.items ? { items: sv.items } : {}), defaultMode: sv.defaultMode ?? 0o644 });
+  }
   return {
     major,
     image: c.image!,
@@ -124,6 +141,7 @@ export function instanceSpec(pod: V1Pod): InstanceSpec {
     port: c.ports?.[0]?.containerPort ?? 5432,
     serverArgs,
     configMapMounts,
+    secretMounts,
     terminationGraceSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
   };
 }

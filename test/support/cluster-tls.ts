@@ -1,0 +1,61 @@
+// How tests reach a PostgresCluster's instances now that they accept TLS only (ADR 0035): every
+// connection verifies the server against the cluster's authority and the rw Service's name
+// (verify-full, the pod address as the host, the name as `servername`), and the superuser comes in
+// with the operator's client certificate (pg_hba `cert`), as the operator itself does. One place
+// for every test helper that connects to cluster pods.
+import type { CoreV1Api } from "@kubernetes/client-node";
+import type { ClientConfig } from "pg";
+import { clusterTlsNames, verifiedServerName } from "../../sdk/operator/cluster/tls";
+
+/** node-postgres `ssl` options towards a cluster's instances. */
+export interface ClusterSsl {
+  readonly ca: string;
+  readonly servername: string;
+  readonly minVersion: "TLSv1.3";
+  readonly rejectUnauthorized: true;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+async function secretData(core: CoreV1Api, namespace: string, name: string): Promise<Record<string, string>> {
+  const raw = (await core.readNamespacedSecret({ name, namespace })).data ?? {};
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+}
+
+/**
+ * `ssl` for a connection to `cluster`'s instances: verify-full against its authority; with
+ * `asSuperuser`, the operator's client certificate (the only way the superuser gets in over the network).
+ */
+export async function clusterSsl(core: CoreV1Api, namespace: string, cluster: string, asSuperuser: boolean): Promise<ClusterSsl> {
+  const names = clusterTlsNames(cluster);
+  const op = await secretData(core, namespace, asSuperuser ? names.operator : names.server);
+  return {
+    ca: op["ca.crt"]!,
+    servername: verifiedServerName(cluster, namespace),
+    minVersion: "TLSv1.3",
+    rejectUnauthorized: true,
+    ...(asSuperuser ? { cert: op["tls.crt"]!, key: op["tls.key"]! } : {}),
+  };
+}
+
+/**
+ * A client configuration for `user` at `host` (a pod address) of `cluster`: TLS verify-full, the
+ * operator's certificate for the superuser, the password otherwise.
+ */
+export async function clusterClientConfig(
+  core: CoreV1Api,
+  namespace: string,
+  cluster: string,
+  target: { readonly host: string; readonly port?: number; readonly user?: string; readonly password?: string; readonly database?: string; readonly connectionTimeoutMillis?: number },
+): Promise<ClientConfig> {
+  const user = target.user ?? "postgres";
+  return {
+    host: target.host,
+    port: target.port ?? 5432,
+    user,
+    database: target.database ?? "postgres",
+    connectionTimeoutMillis: target.connectionTimeoutMillis ?? 5000,
+    ...(target.password === undefined ? {} : { password: target.password }),
+    ssl: await clusterSsl(core, namespace, cluster, user === "postgres"),
+  };
+}
