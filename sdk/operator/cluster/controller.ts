@@ -82,6 +82,7 @@ import { sameStore } from "../../instance/backup";
 import { syncRoles } from "./roles-sync";
 import { POOLER_LABEL } from "./pooler";
 import { decideMajor, majorUpgradeStep, runningMajor, withMajorUpgrade, type MajorUpgradeApi } from "./major-upgrade";
+import { readinessStep } from "./upgrade-readiness";
 import { pausePoolers, syncPooler, type PoolerObservation } from "./pooler-sync";
 import { syncClusterTls } from "./tls";
 import { clusterNetworkPolicy, SAME_NAMESPACE_PEERS, syncNetworkPolicy, type NetworkPolicyApi, type NetworkPolicyOptions } from "./network-policy";
@@ -829,8 +830,17 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       ...(backupProblem ? { backupProblem } : {}),
     };
     let next = statusFor(obj.status, observation, generation, ctx.now());
-    const upgrade = await majorUpgradeStep(deps.upgrades, cluster, major, event);
-    next = withMajorUpgrade(next, upgrade, major, generation, ctx.now());
+    // Preflight of a bump before anything exists (ADR 0037): refreshed while steady, checked live before an upgrade is created.
+    const ready = await readinessStep({
+      status: obj.status,
+      decision: major,
+      primary: primaryIp && primaryProbe?.reachable && !primaryProbe.inRecovery ? async () => ({ ...(await target(primaryIp)), database: spec.bootstrap.database }) : undefined,
+      now: ctx.now(),
+    });
+    if (ready.error) ctx.log.info("upgrade readiness not inspected", { detail: ready.error });
+    const upgrade = await majorUpgradeStep(deps.upgrades, cluster, ready.decision, event);
+    next = withMajorUpgrade(next, upgrade, ready.decision, generation, ctx.now());
+    if (ready.readiness) next = { ...next, upgradeReadiness: ready.readiness };
     const written = await writeStatus(deps.status, obj as StatusObject<PostgresClusterStatus>, next);
     if (written.conflict) return { requeueAfterMs: 500 };
     if (topology?.reason === "Failover" || topology?.reason === "Switchover" || poolerResult.soon) return { requeueAfterMs: 250 }; // in progress: look again soon
