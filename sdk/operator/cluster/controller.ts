@@ -54,10 +54,10 @@ import {
 } from "./decisions";
 import { quantityBytes, type DiskSample } from "./disk";
 import type { EventRecorder } from "./events";
-import { applyParameters, dropInactiveSlots, ensureBootstrap, ensureReplicationRole, probeInstance, promote, renderConninfo, setAndReload, syncSlots, type InstanceProbe } from "./instance-sql";
+import { applyParameters, checkpoint, dropInactiveSlots, ensureBootstrap, ensureReplicationRole, probeInstance, promote, renderConninfo, setAndReload, syncSlots, type InstanceProbe } from "./instance-sql";
 import { planGrowth } from "./grow";
 import { planRollout, type RolloutInstance } from "./rollout";
-import { nextSwitchoverStep, readSwitchover, SWITCHOVER_ANNOTATIONS, SWITCHOVER_TIMEOUT_MS, switchoverAnnotations } from "./switchover";
+import { nextSwitchoverStep, oldPrimaryDown, readSwitchover, SWITCHOVER_ANNOTATIONS, SWITCHOVER_TIMEOUT_MS, switchoverAnnotations } from "./switchover";
 import {
   appSecret,
   backupDestination,
@@ -89,6 +89,9 @@ import { clusterNetworkPolicy, SAME_NAMESPACE_PEERS, syncNetworkPolicy, type Net
 import { poolerObjectNames } from "../../api/names";
 
 export type { InstanceProbe } from "./instance-sql";
+
+/** How long the checkpoint before a switchover's pause may take (it runs while clients still write). */
+const SWITCHOVER_CHECKPOINT_MS = 30_000;
 
 /** A `PostgresCluster` as read from the informer cache (spec unvalidated). */
 export interface PostgresClusterObject extends KubernetesObject {
@@ -334,7 +337,9 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       if (spec.pooler === undefined || poolerPods.size === 0) return;
       const adminPassword = await readSecret(poolerObjectNames(req.name).adminSecret, "password").catch(() => undefined);
       if (adminPassword === undefined) return;
+      const t0 = Date.now();
       const failed = await pausePoolers({ api: deps.api, namespace: req.namespace, pods: poolerPods.values(), adminPassword, poolMode: spec.pooler.poolMode, now: ctx.now(), timeoutMs });
+      ctx.log.info(`switchover: ${poolerPods.size} pooler pod(s) paused in ${Date.now() - t0} ms`);
       if (failed.length > 0) event("Warning", "PoolerPauseIncomplete", `switching over anyway: ${failed.join("; ")}`);
     };
     const clearSwitchoverRequest = async (): Promise<void> => {
@@ -394,7 +399,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         await ignoreNotFound(deps.api.deleteNamespacedPod({ name: primary, namespace: req.namespace, body: { preconditions: { uid: primaryPod.metadata?.uid } } }));
       }
       const others = new Map([...pods.keys()].filter((n) => n !== primary && live(n) !== undefined).map((n) => [n, probes.get(n)] as const));
-      const next = nextSwitchoverStep(switchover, pods.has(primary), others, ctx.now());
+      const next = nextSwitchoverStep(switchover, !oldPrimaryDown(pods.get(primary)), others, ctx.now());
       if (next.kind === "Abandon") {
         // Give up: the failover path (with its promotion guards) decides from here.
         await removeAnnotations(to, SWITCHOVER_ANNOTATIONS);
@@ -406,8 +411,10 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         fencing = true;
       } else {
         if (next.kind === "Promote") {
+          const t0 = Date.now();
           const ok = await promote(await target(podIp(to)!), 30);
           if (!ok) throw new Error(`switchover: ${to} did not finish promotion within 30 s`);
+          ctx.log.info(`switchover: ${to} promoted in ${Date.now() - t0} ms`);
         }
         await setRoleLabel(to, "primary");
         await removeAnnotations(to, SWITCHOVER_ANNOTATIONS);
@@ -749,6 +756,14 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         case "Switchover": {
           // Fence by a graceful shutdown: a fast shutdown streams all WAL, its shutdown checkpoint
           // included, to the connected replicas before the server exits (SWITCHOVER_GUARDS check it).
+          // A checkpoint first, while clients still write: the shutdown checkpoint inside the pause is then short.
+          if (primaryIp && primaryProbe?.reachable && !primaryProbe.inRecovery) {
+            const t0 = Date.now();
+            await checkpoint(await target(primaryIp), SWITCHOVER_CHECKPOINT_MS).then(
+              () => ctx.log.info(`switchover: checkpoint on ${action.from} before the pause took ${Date.now() - t0} ms`),
+              (err: unknown) => ctx.log.info(`switchover: checkpoint on ${action.from} failed, switching over anyway`, { detail: (err as Error).message }),
+            );
+          }
           const fenceLsn = primaryProbe?.reachable ? (primaryProbe.lsn ?? "0/0") : "0/0";
           await deps.api.patchNamespacedPod(
             { name: action.to, namespace: req.namespace, body: { metadata: { annotations: switchoverAnnotations(action.from, fenceLsn, ctx.now()) } } },
