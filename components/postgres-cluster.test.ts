@@ -196,6 +196,26 @@ describe("a changed postgresVersion (ADR 0033)", () => {
     expect(previewMajorChange(undefined, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop")).toEqual({ kind: "none" });
     expect(previewMajorChange({ postgresVersion: 17 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop")).toEqual({ kind: "none" });
   });
+  it("preview refuses a raise the operator's readiness says the preflight would refuse, naming each fix (ADR 0037)", () => {
+    const finding = (code: string, severity: "error" | "warning", object: string, fix: string) => ({ code, severity, object, message: `${object} is a problem`, fix });
+    const readiness = {
+      postgresVersion: 16,
+      checkedAt: "2026-12-06T03:00:00Z",
+      targets: [
+        { postgresVersion: 17, findings: [finding("NO_REPLICA_IDENTITY", "error", '"public"."events"', "add a primary key"), finding("MISSING_EXTENSION", "error", '"adminpack"', "drop it"), finding("MATERIALIZED_VIEW", "warning", '"public"."mv"', "refresh it")] },
+        { postgresVersion: 18, findings: [finding("MATERIALIZED_VIEW", "warning", '"public"."mv"', "refresh it")] },
+      ],
+    };
+    const refused = previewMajorChange({ postgresVersion: 16, upgradeReadiness: readiness }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop");
+    expect(refused.kind).toBe("refuse");
+    expect(refused.kind === "refuse" && refused.message).toMatch(/16 -> 17 would be refused.*nothing was created.*NO_REPLICA_IDENTITY "public"\."events".*fix: add a primary key.*MISSING_EXTENSION "adminpack".*fix: drop it/);
+    expect(refused.kind === "refuse" && refused.message).not.toContain("MATERIALIZED_VIEW"); // warnings do not refuse
+    const allowed = previewMajorChange({ postgresVersion: 16, upgradeReadiness: readiness }, { postgresVersion: 18, primaryUpdateStrategy: "unsupervised" }, "shop");
+    expect(allowed.kind === "upgrade" && allowed.message).toMatch(/no blocking finding for 18.*warnings: MATERIALIZED_VIEW "public"\."mv"/);
+    // A readiness of another major (the instances changed since) says nothing about this bump.
+    const stale = previewMajorChange({ postgresVersion: 16, upgradeReadiness: { ...readiness, postgresVersion: 15 } }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop");
+    expect(stale.kind === "upgrade" && stale.message).toMatch(/has not inspected the cluster for 17 yet/);
+  });
   it("pulumi up waits for the new major to serve, stops at the supervised gate, and fails on a refusal", () => {
     expect(majorProgress({ postgresVersion: 16, upgrade: { ...upgrade, phase: "replicating" } }, 17, 2)).toMatchObject({ kind: "wait", why: expect.stringContaining("replicating") });
     expect(majorProgress({ postgresVersion: 17, upgrade: { ...upgrade, phase: "switched" } }, 17, 2)).toEqual({ kind: "done" });
@@ -203,5 +223,7 @@ describe("a changed postgresVersion (ADR 0033)", () => {
     const refused = { postgresVersion: 16, conditions: [{ type: "Degraded" as const, status: "True" as const, reason: "DowngradeRefused", message: "Set spec.postgresVersion back to 16", lastTransitionTime: "2026-12-05T00:00:00Z", observedGeneration: 2 }] };
     expect(majorProgress(refused, 15, 2)).toMatchObject({ kind: "refused", message: expect.stringContaining("back to 16") });
     expect(majorProgress(refused, 15, 3)).toMatchObject({ kind: "wait" }); // a refusal of an older generation is not this spec's
+    const preflight = { postgresVersion: 16, conditions: [{ ...refused.conditions[0]!, reason: "UpgradePreflightRefused", message: "NO_REPLICA_IDENTITY" }] };
+    expect(majorProgress(preflight, 17, 2)).toMatchObject({ kind: "refused", message: expect.stringContaining("UpgradePreflightRefused") });
   });
 });

@@ -80,28 +80,31 @@ export class PostgresCluster extends pulumi.ComponentResource {
       throw err instanceof InputError ? new pulumi.ResourceError(err.message, this, true) : err;
     }
 
+    const kubeconfig = pulumi.secret(pulumi.output(args.kubeconfig ?? ""));
+    // A changed postgresVersion (ADR 0033, 0037): a downgrade, or a raise the operator's readiness
+    // says the engine's preflight would refuse, fails the preview (and `up`, before the spec is
+    // written: the resource's spec waits for this check); a raise shows the upgrade's plan.
+    const checkedSpec = pulumi.unsecret(
+      kubeconfig.apply(async (config) => {
+        const preview = previewMajorChange(await readClusterStatus(config || undefined, a.namespace, a.clusterName), a.spec, a.clusterName);
+        if (preview.kind === "upgrade" && pulumi.runtime.isDryRun()) void pulumi.log.info(preview.message, this);
+        if (preview.kind === "refuse") throw new pulumi.ResourceError(preview.message, this, true);
+        return a.spec;
+      }),
+    );
     const resource = new k8s.apiextensions.CustomResource(
       name,
       {
         apiVersion: API_VERSION,
         kind: KINDS.PostgresCluster.kind,
         metadata: { name: a.clusterName, namespace: a.namespace, labels: { "app.kubernetes.io/managed-by": "pulumi" } },
-        spec: a.spec,
+        spec: checkedSpec,
       },
       { parent: this },
     );
 
-    const kubeconfig = pulumi.secret(pulumi.output(args.kubeconfig ?? ""));
     // Outputs settle only when the operator reports Ready for this generation, so dependents
     // (schemas, applications) never see a cluster that is not serving the spec just written.
-    // A changed postgresVersion (ADR 0033): preview refuses a downgrade and shows the upgrade's plan.
-    if (pulumi.runtime.isDryRun()) {
-      kubeconfig.apply(async (config) => {
-        const preview = previewMajorChange(await readClusterStatus(config || undefined, a.namespace, a.clusterName), a.spec, a.clusterName);
-        if (preview.kind === "upgrade") void pulumi.log.info(preview.message, this);
-        if (preview.kind === "refuse") throw new pulumi.ResourceError(preview.message, this, true);
-      });
-    }
     const ready = pulumi.all([resource.metadata, kubeconfig]).apply(async ([metadata, config]) => {
       if (!a.waitForReady || pulumi.runtime.isDryRun()) return undefined;
       try {

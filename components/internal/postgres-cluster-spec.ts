@@ -25,6 +25,7 @@ import type { PostgresClusterSpec, PostgresClusterStatus } from "../../sdk/api/i
 import { InputError } from "../../sdk/errors";
 import { loadKubeConfig } from "../../sdk/reconcile/kubeconfig";
 import { planSteps } from "../../sdk/upgrade/phases";
+import { readinessRefusal } from "../../sdk/upgrade/preflight-predict";
 import type { ClusterEndpoints, PostgresClusterArgs } from "../postgres-cluster";
 
 /** {@link PostgresClusterArgs} validated, with every default applied. */
@@ -96,7 +97,7 @@ export interface WaitOptions {
 }
 
 /** Reasons of a refused major change (the operator's `Degraded` condition, ADR 0033). */
-const MAJOR_REFUSALS = new Set(["DowngradeRefused", "UpgradeTargetChanged", "UpgradeRefused"]);
+const MAJOR_REFUSALS = new Set(["DowngradeRefused", "UpgradeTargetChanged", "UpgradeRefused", "UpgradePreflightRefused"]);
 
 /** Where a cluster stands with the major its spec asks (ADR 0033). Pure. */
 export type MajorProgress =
@@ -140,14 +141,22 @@ export function previewMajorChange(status: PostgresClusterStatus | undefined, sp
   if (status?.upgrade) {
     return { kind: "refuse", message: `an upgrade to ${status.upgrade.to} (PostgresUpgrade ${status.upgrade.name}) is under way: set postgresVersion back to ${status.upgrade.to}, or roll that upgrade back and delete it first` };
   }
+  // The engine's preflight rules that need only the running cluster, as the operator last ran them (ADR 0037).
+  const readiness = status?.upgradeReadiness?.postgresVersion === running ? status.upgradeReadiness : undefined;
+  const refusal = readinessRefusal(readiness, wanted);
+  if (refusal) return { kind: "refuse", message: `PostgresCluster ${clusterName}: ${refusal} (the operator inspected the cluster at ${readiness!.checkedAt})` };
   const until = spec.primaryUpdateStrategy === "supervised" ? "synchronized" : "switched";
   const steps = planSteps(undefined, { operation: "run", until }).steps;
+  const checked = readiness?.targets.find((t) => t.postgresVersion === wanted);
+  const warnings = checked?.findings.filter((f) => f.severity === "warning").map((f) => `${f.code}${f.object ? ` ${f.object}` : ""}: ${f.message} (${f.fix})`) ?? [];
   return {
     kind: "upgrade",
     message:
       `major upgrade ${running} -> ${wanted} (blue-green): PostgresUpgrade ${clusterName}-to-${wanted} builds PostgresCluster ${clusterName}-v${wanted} from this spec; ` +
       `planned steps: ${steps.join(" -> ")}${until === "synchronized" ? " (supervised: stops before the cutover until approved)" : ""}; ` +
-      `the engine's preflight (extensions on ${wanted}, replica identities, the upgrade path) runs before anything is replicated and refuses into status with the fix`,
+      (checked
+        ? `preflight at ${readiness!.checkedAt}: no blocking finding for ${wanted} (replica identities, extensions ${wanted} ships, unlogged tables, large objects)${warnings.length ? `; warnings: ${warnings.join("; ")}` : ""}; the rest (green's capacity, roles, privileges) runs once green exists`
+        : `the operator has not inspected the cluster for ${wanted} yet: the engine's preflight runs before anything is replicated and refuses into status with the fix`),
   };
 }
 

@@ -401,6 +401,33 @@ export const postgresClusterStatusSchema = z.object({
     })
     .optional()
     .describe("A major upgrade started by raising spec.postgresVersion."),
+  // Preflight before a postgresVersion bump (ADR 0037).
+  upgradeReadiness: z
+    .object({
+      postgresVersion: z.int().min(1).describe("Major of the instances inspected."),
+      checkedAt: z.string().describe("When the primary was inspected (RFC 3339)."),
+      targets: z
+        .array(
+          z.object({
+            postgresVersion: z.int().min(1),
+            findings: z
+              .array(
+                z.object({
+                  code: z.string(),
+                  severity: z.enum(["error", "warning"]),
+                  object: z.string().optional(),
+                  message: z.string(),
+                  fix: z.string(),
+                }),
+              )
+              .describe("The upgrade engine's preflight findings that need only the running cluster and the new major's packages; an error refuses the bump."),
+            more: z.int().min(1).optional().describe("Findings left out of the list (it holds at most 20)."),
+          }),
+        )
+        .describe("Each supported major above the running one."),
+    })
+    .optional()
+    .describe("What raising spec.postgresVersion would meet, refreshed while the cluster runs: pulumi preview refuses a bump with errors, naming the fix."),
 });
 
 /** `PostgresCluster.status`. */

@@ -39,6 +39,7 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
       console.error(`status: ${JSON.stringify((await read("pg").catch(() => undefined))?.status)}`);
       for (const p of ["pg-pooler-1", "pg-pooler-2"]) console.error(`${p} log:\n${poolerNode?.logTail(ns, p) ?? ""}`);
       console.error(`operator errors:\n${lines.filter((l) => / error /.test(l)).slice(-10).join("\n")}`);
+      console.error(`switchover steps:\n${lines.filter((l) => /step (switchover|pooler)|switchover:/.test(l)).slice(-20).map((l) => l.slice(11, 23) + l.replace(/^\S+ info /, " ").slice(0, 240)).join("\n")}`);
     });
   });
   afterAll(async () => {
@@ -117,18 +118,21 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
       const failures = writers.reduce((n, w) => n + w.failures(), 0);
       const acks = writers.flatMap((w) => w.acked).sort((a, b) => a.at - b.at);
       let maxPauseMs = 0;
-      for (let i = 1; i < acks.length; i++) maxPauseMs = Math.max(maxPauseMs, acks[i]!.at - acks[i - 1]!.at);
+      let gapEnd = 0;
+      for (let i = 1; i < acks.length; i++) if (acks[i]!.at - acks[i - 1]!.at > maxPauseMs) [maxPauseMs, gapEnd] = [acks[i]!.at - acks[i - 1]!.at, acks[i]!.at];
+      const clock = (ms: number): string => new Date(ms).toISOString().slice(11, 23);
       const perWriterMaxMs = writers.map((w) => w.acked.slice(1).reduce((m, a, i) => Math.max(m, a.at - w.acked[i]!.at), 0));
       const present = new Set((await onInstance<{ id: number }>(await env.podIp(to), "select id from acked")).map((r) => r.id));
       const lost = acks.filter((a) => !present.has(a.id)).length;
       console.log(
         `pooler switchover (${from} -> ${to}), 4 writers through pg-pooler-rw: ${failures} failed transactions, ${lost} lost rows, ${acks.length} rows acknowledged; ` +
-          `longest gap between acknowledgements ${maxPauseMs} ms (per writer: ${perWriterMaxMs.join(", ")} ms)`,
+          `longest gap between acknowledgements ${maxPauseMs} ms, ${clock(gapEnd - maxPauseMs)} -> ${clock(gapEnd)} (per writer: ${perWriterMaxMs.join(", ")} ms)`,
       );
       expect(failures).toBe(0);
       expect(lost).toBe(0);
       const log = lines.slice(mark);
-      console.log(log.filter((l) => /step (switchover|pooler)/.test(l)).map((l) => l.slice(11, 23) + l.replace(/^\S+ info /, " ").replace(/\{"controller".*?"reconcileId":"[^"]*",?/, "{")).join("\n"));
+      // Where the pause goes: the operator's switchover and pooler steps (checkpoint, PAUSE, promote, repoint, RESUME).
+      console.log(log.filter((l) => /step (switchover|pooler)|switchover:/.test(l)).map((l) => l.slice(11, 23) + l.replace(/^\S+ info /, " ").replace(/\{"controller".*?"reconcileId":"[^"]*",?/, "{")).join("\n"));
       expect(log.some((l) => /step pooler resume pg-pooler-1: Updated/.test(l))).toBe(true);
       expect(log.some((l) => /step pooler resume pg-pooler-2: Updated/.test(l))).toBe(true);
       for (const name of ["pg-pooler-1", "pg-pooler-2"]) expect((await pod(name)).metadata?.annotations?.[POOLER_PAUSED_ANNOTATION]).toBeUndefined();

@@ -3,6 +3,8 @@
 // pgbouncer:
 // - a downgrade is refused into the cluster's status (Degraded DowngradeRefused, the fix named),
 //   nothing created, the instances untouched;
+// - the preflight of each newer major is kept in status (upgradeReadiness), and a raise it would
+//   fail (a table without a replica identity) is refused live with the fix, nothing created;
 // - the raise under four writers through <cluster>-pooler-rw: the cluster's instances keep 16, a
 //   PostgresUpgrade the cluster owns builds green (<cluster>-v17) and stops at the supervised gate;
 //   approved by annotation, the cutover goes through the pooler (PAUSE, point at green, RESUME):
@@ -76,6 +78,27 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
     expect(await major("shop", await env.podIp("shop-1"))).toBe(16);
     await env.patch("shop", { spec: { postgresVersion: 16 } });
     await settled("shop", 3, (c) => c.status?.conditions?.find((x) => x.type === "Degraded")?.status === "False");
+  });
+
+  it("records the preflight of each newer major in status and refuses a raise it would fail, creating nothing (ADR 0037)", async () => {
+    const withReadiness = await eventually("upgradeReadiness in status", async () => {
+      const c = await read("shop");
+      return c.status?.upgradeReadiness?.postgresVersion === 16 ? c : undefined;
+    }, WAIT_MS);
+    expect(withReadiness.status?.upgradeReadiness?.targets.map((t) => t.postgresVersion)).toEqual([17, 18]);
+    await onInstance("shop", await env.podIp("shop-1"), "create table nokey (a int, b text)");
+    await env.patch("shop", { spec: { postgresVersion: 17 } });
+    const refused = await eventually("raise refused by the live preflight", async () => {
+      const c = await read("shop");
+      return c.status?.conditions?.find((x) => x.type === "Degraded" && x.status === "True" && x.reason === "UpgradePreflightRefused" && x.observedGeneration === 4) ? c : undefined;
+    }, WAIT_MS);
+    expect(refused.status?.conditions?.find((x) => x.type === "Degraded")?.message).toMatch(/NO_REPLICA_IDENTITY "public"\."nokey".*fix: add a primary key/);
+    expect(refused.status?.upgradeReadiness?.targets.find((t) => t.postgresVersion === 17)?.findings.map((f) => f.code)).toContain("NO_REPLICA_IDENTITY");
+    expect(await upgrades()).toEqual([]);
+    expect(refused.status?.postgresVersion).toBe(16);
+    await env.patch("shop", { spec: { postgresVersion: 16 } });
+    await settled("shop", 5, (c) => c.status?.conditions?.find((x) => x.type === "Degraded")?.status === "False");
+    await onInstance("shop", await env.podIp("shop-1"), "drop table nokey");
   });
 
   it("upgrades through the pooler under 4 writers: supervised gate, then 0 failed transactions, 0 lost rows, checksums equal", async () => {

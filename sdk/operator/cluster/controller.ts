@@ -55,10 +55,10 @@ import {
 } from "./decisions";
 import { quantityBytes, type DiskSample } from "./disk";
 import type { EventRecorder } from "./events";
-import { applyParameters, dropInactiveSlots, ensureBootstrap, ensureReplicationRole, probeInstance, promote, renderConninfo, setAndReload, syncSlots, type InstanceProbe, type InstanceTarget, type OperatorTls } from "./instance-sql";
+import { applyParameters, checkpoint, dropInactiveSlots, ensureBootstrap, ensureReplicationRole, probeInstance, promote, renderConninfo, setAndReload, syncSlots, type InstanceProbe, type InstanceTarget, type OperatorTls } from "./instance-sql";
 import { planGrowth } from "./grow";
 import { planRollout, type RolloutInstance } from "./rollout";
-import { nextSwitchoverStep, readSwitchover, SWITCHOVER_ANNOTATIONS, SWITCHOVER_TIMEOUT_MS, switchoverAnnotations } from "./switchover";
+import { nextSwitchoverStep, oldPrimaryDown, readSwitchover, SWITCHOVER_ANNOTATIONS, SWITCHOVER_TIMEOUT_MS, switchoverAnnotations } from "./switchover";
 import {
   appSecret,
   CA_HASH_ANNOTATION,
@@ -86,12 +86,16 @@ import { sameStore } from "../../instance/backup";
 import { syncRoles } from "./roles-sync";
 import { POOLER_LABEL } from "./pooler";
 import { decideMajor, majorUpgradeStep, runningMajor, withMajorUpgrade, type MajorUpgradeApi } from "./major-upgrade";
+import { readinessStep } from "./upgrade-readiness";
 import { pausePoolers, syncPooler, type PoolerObservation } from "./pooler-sync";
 import { syncClusterTls, verifiedServerName } from "./tls";
 import { clusterNetworkPolicy, SAME_NAMESPACE_PEERS, syncNetworkPolicy, type NetworkPolicyApi, type NetworkPolicyOptions } from "./network-policy";
 import { poolerObjectNames } from "../../api/names";
 
 export type { InstanceProbe } from "./instance-sql";
+
+/** How long the checkpoint before a switchover's pause may take (it runs while clients still write). */
+const SWITCHOVER_CHECKPOINT_MS = 30_000;
 
 /** A `PostgresCluster` as read from the informer cache (spec unvalidated). */
 export interface PostgresClusterObject extends KubernetesObject {
@@ -352,7 +356,9 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       if (spec.pooler === undefined || poolerPods.size === 0) return;
       const adminPassword = await readSecret(poolerObjectNames(req.name).adminSecret, "password").catch(() => undefined);
       if (adminPassword === undefined) return;
+      const t0 = Date.now();
       const failed = await pausePoolers({ api: deps.api, namespace: req.namespace, pods: poolerPods.values(), adminPassword, poolMode: spec.pooler.poolMode, now: ctx.now(), timeoutMs });
+      ctx.log.info(`switchover: ${poolerPods.size} pooler pod(s) paused in ${Date.now() - t0} ms`);
       if (failed.length > 0) event("Warning", "PoolerPauseIncomplete", `switching over anyway: ${failed.join("; ")}`);
     };
     const clearSwitchoverRequest = async (): Promise<void> => {
@@ -415,7 +421,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         await ignoreNotFound(deps.api.deleteNamespacedPod({ name: primary, namespace: req.namespace, body: { preconditions: { uid: primaryPod.metadata?.uid } } }));
       }
       const others = new Map([...pods.keys()].filter((n) => n !== primary && live(n) !== undefined).map((n) => [n, probes.get(n)] as const));
-      const next = nextSwitchoverStep(switchover, pods.has(primary), others, ctx.now());
+      const next = nextSwitchoverStep(switchover, !oldPrimaryDown(pods.get(primary)), others, ctx.now());
       if (next.kind === "Abandon") {
         // Give up: the failover path (with its promotion guards) decides from here.
         await removeAnnotations(to, SWITCHOVER_ANNOTATIONS);
@@ -427,8 +433,10 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         fencing = true;
       } else {
         if (next.kind === "Promote") {
+          const t0 = Date.now();
           const ok = await promote(await target(podIp(to)!), 30);
           if (!ok) throw new Error(`switchover: ${to} did not finish promotion within 30 s`);
+          ctx.log.info(`switchover: ${to} promoted in ${Date.now() - t0} ms`);
         }
         await setRoleLabel(to, "primary");
         await removeAnnotations(to, SWITCHOVER_ANNOTATIONS);
@@ -777,6 +785,14 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         case "Switchover": {
           // Fence by a graceful shutdown: a fast shutdown streams all WAL, its shutdown checkpoint
           // included, to the connected replicas before the server exits (SWITCHOVER_GUARDS check it).
+          // A checkpoint first, while clients still write: the shutdown checkpoint inside the pause is then short.
+          if (primaryIp && primaryProbe?.reachable && !primaryProbe.inRecovery) {
+            const t0 = Date.now();
+            await checkpoint(await target(primaryIp), SWITCHOVER_CHECKPOINT_MS).then(
+              () => ctx.log.info(`switchover: checkpoint on ${action.from} before the pause took ${Date.now() - t0} ms`),
+              (err: unknown) => ctx.log.info(`switchover: checkpoint on ${action.from} failed, switching over anyway`, { detail: (err as Error).message }),
+            );
+          }
           const fenceLsn = primaryProbe?.reachable ? (primaryProbe.lsn ?? "0/0") : "0/0";
           await deps.api.patchNamespacedPod(
             { name: action.to, namespace: req.namespace, body: { metadata: { annotations: switchoverAnnotations(action.from, fenceLsn, ctx.now()) } } },
@@ -860,8 +876,17 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       ...(backupProblem ? { backupProblem } : {}),
     };
     let next = statusFor(obj.status, observation, generation, ctx.now());
-    const upgrade = await majorUpgradeStep(deps.upgrades, cluster, major, event);
-    next = withMajorUpgrade(next, upgrade, major, generation, ctx.now());
+    // Preflight of a bump before anything exists (ADR 0037): refreshed while steady, checked live before an upgrade is created.
+    const ready = await readinessStep({
+      status: obj.status,
+      decision: major,
+      primary: primaryIp && primaryProbe?.reachable && !primaryProbe.inRecovery ? async () => ({ ...(await target(primaryIp)), database: spec.bootstrap.database }) : undefined,
+      now: ctx.now(),
+    });
+    if (ready.error) ctx.log.info("upgrade readiness not inspected", { detail: ready.error });
+    const upgrade = await majorUpgradeStep(deps.upgrades, cluster, ready.decision, event);
+    next = withMajorUpgrade(next, upgrade, ready.decision, generation, ctx.now());
+    if (ready.readiness) next = { ...next, upgradeReadiness: ready.readiness };
     const written = await writeStatus(deps.status, obj as StatusObject<PostgresClusterStatus>, next);
     if (written.conflict) return { requeueAfterMs: 500 };
     if (topology?.reason === "Failover" || topology?.reason === "Switchover" || poolerResult.soon) return { requeueAfterMs: 250 }; // in progress: look again soon

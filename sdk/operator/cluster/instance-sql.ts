@@ -330,3 +330,12 @@ export function parseConninfo(s: string): Record<string, string> {
 export async function promote(t: InstanceTarget, waitSeconds: number): Promise<boolean> {
   return withClient({ ...t, queryTimeoutMs: t.timeoutMs + waitSeconds * 1000 }, async (c) => (await c.query<{ ok: boolean }>("select pg_promote(true, $1) as ok", [waitSeconds])).rows[0]?.ok ?? false);
 }
+
+/**
+ * `CHECKPOINT` on a primary, before a switchover pauses its clients: the shutdown checkpoint that
+ * fences it then flushes only what was written since, so the pause is shorter under writes.
+ * @param waitMs how long the checkpoint may take.
+ */
+export async function checkpoint(t: InstanceTarget, waitMs: number): Promise<void> {
+  await withClient({ ...t, timeoutMs: t.timeoutMs + waitMs }, (c) => c.query("CHECKPOINT"));
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { InstanceProbe } from "./instance-sql";
-import { nextSwitchoverStep, readSwitchover, switchoverAnnotations } from "./switchover";
+import { nextSwitchoverStep, oldPrimaryDown, readSwitchover, switchoverAnnotations } from "./switchover";
 
 const start = new Date("2025-01-02T03:04:05Z");
 const replica = (lsn: string): InstanceProbe => ({ reachable: true, inRecovery: true, lsn, receiveLsn: lsn });
@@ -23,5 +23,18 @@ describe("switchover state", () => {
     expect(nextSwitchoverStep(s, false, new Map([["db-2", replica("0/3000060")]]), later(61_000))).toMatchObject({ kind: "Abandon", checker: "TargetBehindFence" });
     // Waiting for the old primary's shutdown is never abandoned: promoting before it is gone could make two primaries.
     expect(nextSwitchoverStep(s, true, new Map([["db-2", replica("0/3000060")]]), later(600_000))).toMatchObject({ kind: "Wait", checker: "OldPrimaryRunning" });
+  });
+});
+
+describe("oldPrimaryDown", () => {
+  const pod = (deleting: boolean, states: object[]): V1Pod =>
+    ({ metadata: { name: "db-1", ...(deleting ? { deletionTimestamp: new Date() } : {}) }, status: { containerStatuses: states.map((state) => ({ name: "postgres", state })) } }) as V1Pod;
+  it("is down when the pod is gone, or deleted with every container terminated; not while one runs or the pod is not being deleted", () => {
+    expect(oldPrimaryDown(undefined)).toBe(true);
+    expect(oldPrimaryDown(pod(true, [{ terminated: { exitCode: 0 } }]))).toBe(true);
+    expect(oldPrimaryDown(pod(true, [{ running: { startedAt: new Date() } }]))).toBe(false);
+    expect(oldPrimaryDown(pod(true, [{ terminated: { exitCode: 0 } }, { running: {} }]))).toBe(false);
+    expect(oldPrimaryDown(pod(true, []))).toBe(false); // nothing reported yet
+    expect(oldPrimaryDown(pod(false, [{ terminated: { exitCode: 1 } }]))).toBe(false); // crashed, the kubelet restarts it
   });
 });

@@ -41,6 +41,18 @@ export function readSwitchover(pods: Iterable<V1Pod>): Switchover | undefined {
   return undefined;
 }
 
+/**
+ * Whether a switchover's old primary may count as shut down: its pod is gone, or it is being
+ * deleted and every container reports terminated (PID 1 exited, so the kernel ended every process
+ * of the container: no server runs). Waiting for the pod object to go as well adds the kubelet's
+ * sandbox and volume teardown and the API deletion to the clients' pause. Pure.
+ */
+export function oldPrimaryDown(pod: V1Pod | undefined): boolean {
+  if (pod === undefined) return true;
+  const statuses = pod.status?.containerStatuses ?? [];
+  return pod.metadata?.deletionTimestamp !== undefined && statuses.length > 0 && statuses.every((c) => c.state?.terminated !== undefined && c.state.running === undefined);
+}
+
 /** What to do about a switchover in progress. */
 export type SwitchoverStep =
   | { readonly kind: "Promote" }

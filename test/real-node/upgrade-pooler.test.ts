@@ -1,0 +1,187 @@
+// A postgresVersion bump and a planned switchover through the managed pooler on real pods (issue
+// #18, ADR 0033, 0037): a real node (kubelet + containerd), the instance images of 16 and 17 and
+// the pooler image built from their recipes, the operator run by this process, and the cluster
+// written by `pulumi up` (real engine, PostgresCluster component). A 3-instance 16 cluster with a
+// PgBouncer; four writers commit through `<cluster>-pooler-rw`'s ClusterIP (kube-proxy) while
+// - a parameter that needs a restart makes the operator switch the primary over (PAUSE, promote,
+//   repoint, RESUME), and then
+// - `pulumi up` raises postgresVersion to 17: green is built, synchronized and cut over through the
+//   pooler.
+// Asserted: 0 failed client transactions, 0 lost rows, the engine's checksums equal. Printed: the
+// longest gap between two acknowledgements in each (the write pause the clients saw).
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { instanceImageRecipe, POOLER_IMAGE } from "../../images/recipes";
+import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus, type PostgresUpgradeStatus } from "../../sdk/api/index";
+import { startOperator, type RunningOperator } from "../../sdk/operator/main";
+import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
+import { recorder } from "../support/cluster";
+import { installCrds, toolchainOrSkip } from "../support/control-plane";
+import { eventually } from "../support/eventually";
+import { majors } from "../support/postgres";
+import { createPulumiProject, errorsOf, requireTypeScriptPrelude, summaryOf, type PulumiProject } from "../support/pulumi";
+import { must, run } from "../support/real-node/host";
+import { packageConfig, packageRootfs, recipeConfig, recipeRootfs } from "../support/real-node/images";
+import { startRealNode, type RealNode } from "../support/real-node/node";
+import { startVolumeProvisioner } from "../support/real-node/volumes";
+import { startWriter, type Ack, type Writer } from "../support/writer";
+
+const isRoot = process.getuid?.() === 0;
+const toolchain = isRoot
+  ? toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause", "pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes"])
+  : { skip: "needs root" };
+const hasRuntime = run("sh", ["-c", "command -v containerd && command -v runc && command -v debootstrap && test -x /usr/lib/cni/bridge"]).status === 0;
+const ok = majors().includes(16) && majors().includes(17);
+const ns = "default";
+const POOLER = "setpoint-pooler:test";
+
+const PROGRAM = `${requireTypeScriptPrelude()}
+const fs = require("node:fs");
+const pulumi = require("@pulumi/pulumi");
+const k8s = require("@pulumi/kubernetes");
+const { PostgresCluster } = require(REPO + "/components/postgres-cluster.ts");
+const config = new pulumi.Config();
+const kubeconfig = pulumi.secret(fs.readFileSync(process.env.SETPOINT_TEST_KUBECONFIG, "utf8"));
+const provider = new k8s.Provider("node", { kubeconfig });
+new PostgresCluster("shop", {
+  namespace: "${ns}",
+  postgresVersion: config.getNumber("postgresVersion") ?? 16,
+  instances: 3,
+  storage: { size: "1Gi" },
+  parameters: { wal_level: "logical", max_connections: config.get("maxConnections") ?? "100" },
+  pooler: { instances: 1, image: "${POOLER}" },
+  readyTimeout: "15m",
+  kubeconfig,
+}, { providers: [provider] });
+`;
+
+/** The longest gap between two acknowledgements after `from` (ms). */
+function longestGap(acks: readonly Ack[], from: number, to = Number.MAX_SAFE_INTEGER): number {
+  const sorted = acks.filter((a) => a.at <= to).sort((a, b) => a.at - b.at);
+  let gap = 0;
+  for (let i = 1; i < sorted.length; i++) if (sorted[i]!.at > from) gap = Math.max(gap, sorted[i]!.at - sorted[i - 1]!.at);
+  return gap;
+}
+
+describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: switchover and postgresVersion 16 -> 17 through the pooler, by pulumi up", () => {
+  let node: RealNode | undefined;
+  let operator: RunningOperator | undefined;
+  let project: PulumiProject | undefined;
+  let stopProvisioner = (): void => undefined;
+  let writers: Writer[] = [];
+  const lines: string[] = [];
+  const times: Record<string, number> = {};
+
+  const core = (): CoreV1Api => node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+  const objects = (): CustomObjectsApi => node!.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
+  const read = async (): Promise<{ status?: PostgresClusterStatus }> => (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "shop" })) as never;
+  const secret = async (name: string): Promise<string> => Buffer.from((await core().readNamespacedSecret({ name, namespace: ns })).data!.password!, "base64").toString("utf8");
+  const podIp = async (name: string): Promise<string> => (await core().readNamespacedPod({ name, namespace: ns })).status!.podIP!;
+  const query = async <T extends object>(host: string, sql: string, cluster = "shop"): Promise<T[]> => {
+    const c = new Client({ host, port: 5432, user: "postgres", password: await secret(`${cluster}-superuser`), database: "app", connectionTimeoutMillis: 5000 });
+    await c.connect();
+    try {
+      return (await c.query<T>(sql)).rows;
+    } finally {
+      await c.end();
+    }
+  };
+  const up = async (what: string): Promise<void> => {
+    const t = Date.now();
+    const events = await project!.up();
+    times[`${what}UpS`] = (Date.now() - t) / 1000;
+    expect(summaryOf(events), errorsOf(events)).toMatchObject({ result: "succeeded" });
+  };
+
+  beforeAll(async () => {
+    node = await startRealNode({ toolchain: toolchain.env! });
+    let t = Date.now();
+    for (const major of [16, 17] as const) {
+      const work = join(node.dir, `instance-image-${major}`);
+      mkdirSync(work, { recursive: true });
+      const recipe = instanceImageRecipe(major);
+      recipeRootfs(recipe, join(work, "rootfs"));
+      node.importRootfs(join(work, "rootfs"), `setpoint-postgres:${major}`, recipeConfig(recipe));
+      must("rm", ["-rf", join(work, "rootfs")]);
+    }
+    const pooler = join(node.dir, "pooler-image");
+    mkdirSync(pooler, { recursive: true });
+    packageRootfs(POOLER_IMAGE, join(pooler, "rootfs"));
+    node.importRootfs(join(pooler, "rootfs"), POOLER, packageConfig(POOLER_IMAGE));
+    must("rm", ["-rf", join(pooler, "rootfs")]);
+    times.imagesS = (Date.now() - t) / 1000;
+    await installCrds(node.controlPlane.kubeConfig, crdManifests());
+    stopProvisioner = startVolumeProvisioner(node, ns, (m) => lines.push(m));
+    operator = await startOperator({ kubeconfig: node.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+    project = await createPulumiProject({ toolchain: toolchain.env!, name: "real-node-upgrade", files: { "index.js": PROGRAM }, env: { SETPOINT_TEST_KUBECONFIG: node.controlPlane.kubeconfigPath } });
+    t = Date.now();
+    await up("create");
+    times.clusterReadyS = (Date.now() - t) / 1000;
+  }, 2_400_000); // may wait for another real node of this run to finish
+
+  afterAll(async () => {
+    console.log(`real-pod upgrade times: ${JSON.stringify(times)}`);
+    for (const w of writers) await w.stop();
+    project?.cleanup();
+    stopProvisioner();
+    await operator?.stop();
+    await node?.stop();
+  }, 900_000);
+
+  it("switches over through the pooler for a restart, then raises 16 -> 17 by pulumi up: 0 failed transactions, 0 lost rows, checksums equal", async () => {
+    const c0 = await read();
+    expect(c0.status).toMatchObject({ postgresVersion: 16, pooler: { readyInstances: 1 } });
+    expect(c0.status?.instances?.filter((i) => i.ready)).toHaveLength(3);
+    const first = c0.status!.currentPrimary!;
+    await query(await podIp(first), "create table acked (id bigint primary key, note text); alter table acked owner to app");
+    const svc = await core().readNamespacedService({ name: "shop-pooler-rw", namespace: ns });
+    const conn = { host: svc.spec!.clusterIP!, port: svc.spec!.ports![0]!.port, user: "app", password: await secret("shop-app"), database: "app" };
+    writers = Array.from({ length: 4 }, (_, k) => startWriter(conn, "acked", (k + 1) * 1_000_000, 10));
+    await eventually("every writer committing through the pooler", async () => writers.every((w) => w.acked.length >= 20), 120_000);
+
+    // A planned switchover (max_connections needs a restart: replicas first, then the primary's role moves).
+    const s0 = Date.now();
+    await project!.pulumi("config", "set", "maxConnections", "120");
+    await up("switchover");
+    const afterSwitch = await read();
+    expect(afterSwitch.status?.currentPrimary).not.toBe(first);
+    const s1 = Date.now();
+    const all = () => writers.flatMap((w) => w.acked);
+    const switchoverFailures = writers.reduce((n, w) => n + w.failures(), 0);
+    times.switchoverMaxPauseMs = longestGap(all(), s0, s1);
+    console.log(`real node: switchover through the pooler (4 writers): ${switchoverFailures} failed transactions, longest write pause ${times.switchoverMaxPauseMs} ms, primary ${afterSwitch.status?.currentPrimary}`);
+    expect(switchoverFailures).toBe(0);
+
+    // postgresVersion 16 -> 17 through pulumi up (unsupervised: up returns once 17 serves the cluster).
+    const u0 = Date.now();
+    await project!.pulumi("config", "set", "postgresVersion", "17");
+    const preview = await project!.pulumi("preview", "--non-interactive");
+    expect(preview).toMatch(/major upgrade 16 -> 17 \(blue-green\).*no blocking finding for 17/s);
+    await up("upgrade");
+    const u1 = Date.now();
+    const upgraded = await read();
+    expect(upgraded.status).toMatchObject({ postgresVersion: 17, upgrade: { name: "shop-to-17", green: "shop-v17", phase: "switched" } });
+    await eventually("every writer committing after the cutover", async () => writers.every((w) => (w.acked.at(-1)?.at ?? 0) > u1 + 500), 120_000);
+    for (const w of writers) await w.stop();
+    const failures = writers.reduce((n, w) => n + w.failures(), 0);
+    const acks = all();
+    times.upgradeMaxPauseMs = longestGap(acks, u0);
+    const greenPrimary = (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "shop-v17" })) as { status?: PostgresClusterStatus };
+    const greenIp = await podIp(greenPrimary.status!.currentPrimary!);
+    const present = new Set((await query<{ id: string }>(greenIp, "select id from acked", "shop-v17")).map((r) => Number(r.id)));
+    const lost = acks.filter((a) => !present.has(a.id)).length;
+    const u = (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural, name: "shop-to-17" })) as { status?: PostgresUpgradeStatus };
+    const version = (await query<{ v: string }>(greenIp, "select current_setting('server_version_num') as v", "shop-v17"))[0]!.v;
+    console.log(
+      `real node: postgresVersion 16 -> 17 by pulumi up through shop-pooler-rw (4 writers, 3 instances): ${failures} failed transactions, ${lost} lost rows of ${acks.length}; ` +
+        `longest write pause ${times.upgradeMaxPauseMs} ms; engine write pause ${String(u.status?.writePauseMs)} ms; pulumi up ${times.upgradeUpS} s`,
+    );
+    expect(version.slice(0, 2)).toBe("17");
+    expect(failures).toBe(0);
+    expect(lost).toBe(0);
+    expect(u.status?.verification).toMatchObject({ equal: true, mismatchedTables: [] });
+  }, 2_400_000);
+});
