@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     const secret = async (name: string) => Buffer.from((await core.readNamespacedSecret({ name, namespace: ns })).data!.password!, "base64").toString("utf8");
     const podIp = async (name: string) => (await core.readNamespacedPod({ name, namespace: ns })).status!.podIP!;
 
-    await createCustomObject(objects, ns, "PostgresCluster", "shop", { postgresVersion: 16, instances: 1, storage: { size: "20Gi" }, parameters: { wal_level: "logical" }, pooler: { instances: 1 } });
+    await createCustomObject(objects, ns, "PostgresCluster", "shop", { postgresVersion: 16, instances: 1, storage: { size: "20Gi" }, parameters: { wal_level: "logical" }, pooler: { instances: 1 }, tls: { superuserPasswordOverNetwork: true } });
     await until("shop settled with its pooler", 600_000, async () => {
       const s = (await read("shop")).status;
       const settled = s?.conditions?.some((c) => c.type === "Progressing" && c.status === "False") && s.pooler?.primary === s.currentPrimary && !(s.instances ?? []).some((i) => i.pendingRestart);

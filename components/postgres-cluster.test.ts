@@ -184,17 +184,23 @@ describe("PostgresCluster (mocked engine)", () => {
 
 describe("a changed postgresVersion (ADR 0033)", () => {
   const upgrade = { name: "shop-to-17", green: "shop-v17", from: 16, to: 17 };
+  const open = { superuserPasswordOverNetwork: true };
+  it("preview refuses a raise on a cluster that refuses the superuser's password over the network, naming the setting (ADR 0035)", () => {
+    const closed = previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop");
+    expect(closed).toMatchObject({ kind: "refuse", message: expect.stringContaining("Set tls: { superuserPasswordOverNetwork: true } with postgresVersion 17") });
+    expect(previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised", tls: { superuserPasswordOverNetwork: false } }, "shop").kind).toBe("refuse");
+  });
   it("preview refuses a downgrade with the fix, and shows the engine's planned steps for a raise", () => {
     const down = previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 15, primaryUpdateStrategy: "unsupervised" }, "shop");
     expect(down).toMatchObject({ kind: "refuse", message: expect.stringContaining("Set postgresVersion back to 16") });
-    const up = previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop");
+    const up = previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised", tls: open }, "shop");
     expect(up.kind).toBe("upgrade");
     expect(up.kind === "upgrade" && up.message).toMatch(/16 -> 17.*shop-to-17.*shop-v17.*planned steps: preflight -> schema -> replicate -> synchronize -> cutover/);
-    const supervised = previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 17, primaryUpdateStrategy: "supervised" }, "shop");
+    const supervised = previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 17, primaryUpdateStrategy: "supervised", tls: open }, "shop");
     expect(supervised.kind === "upgrade" && supervised.message).not.toMatch(/cutover ->|-> cutover/);
     expect(supervised.kind === "upgrade" && supervised.message).toMatch(/supervised: stops before the cutover/);
-    expect(previewMajorChange(undefined, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop")).toEqual({ kind: "none" });
-    expect(previewMajorChange({ postgresVersion: 17 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop")).toEqual({ kind: "none" });
+    expect(previewMajorChange(undefined, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised", tls: open }, "shop")).toEqual({ kind: "none" });
+    expect(previewMajorChange({ postgresVersion: 17 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised", tls: open }, "shop")).toEqual({ kind: "none" });
   });
   it("preview refuses a raise the operator's readiness says the preflight would refuse, naming each fix (ADR 0037)", () => {
     const finding = (code: string, severity: "error" | "warning", object: string, fix: string) => ({ code, severity, object, message: `${object} is a problem`, fix });
@@ -206,14 +212,14 @@ describe("a changed postgresVersion (ADR 0033)", () => {
         { postgresVersion: 18, findings: [finding("MATERIALIZED_VIEW", "warning", '"public"."mv"', "refresh it")] },
       ],
     };
-    const refused = previewMajorChange({ postgresVersion: 16, upgradeReadiness: readiness }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop");
+    const refused = previewMajorChange({ postgresVersion: 16, upgradeReadiness: readiness }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised", tls: open }, "shop");
     expect(refused.kind).toBe("refuse");
     expect(refused.kind === "refuse" && refused.message).toMatch(/16 -> 17 would be refused.*nothing was created.*NO_REPLICA_IDENTITY "public"\."events".*fix: add a primary key.*MISSING_EXTENSION "adminpack".*fix: drop it/);
     expect(refused.kind === "refuse" && refused.message).not.toContain("MATERIALIZED_VIEW"); // warnings do not refuse
-    const allowed = previewMajorChange({ postgresVersion: 16, upgradeReadiness: readiness }, { postgresVersion: 18, primaryUpdateStrategy: "unsupervised" }, "shop");
+    const allowed = previewMajorChange({ postgresVersion: 16, upgradeReadiness: readiness }, { postgresVersion: 18, primaryUpdateStrategy: "unsupervised", tls: open }, "shop");
     expect(allowed.kind === "upgrade" && allowed.message).toMatch(/no blocking finding for 18.*warnings: MATERIALIZED_VIEW "public"\."mv"/);
     // A readiness of another major (the instances changed since) says nothing about this bump.
-    const stale = previewMajorChange({ postgresVersion: 16, upgradeReadiness: { ...readiness, postgresVersion: 15 } }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop");
+    const stale = previewMajorChange({ postgresVersion: 16, upgradeReadiness: { ...readiness, postgresVersion: 15 } }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised", tls: open }, "shop");
     expect(stale.kind === "upgrade" && stale.message).toMatch(/has not inspected the cluster for 17 yet/);
   });
   it("pulumi up waits for the new major to serve, stops at the supervised gate, and fails on a refusal", () => {

@@ -19,6 +19,7 @@ import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus, type P
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import { recorder } from "../support/cluster";
+import { clusterClientConfig } from "../support/cluster-tls";
 import { installCrds, toolchainOrSkip } from "../support/control-plane";
 import { eventually } from "../support/eventually";
 import { majors } from "../support/postgres";
@@ -53,6 +54,7 @@ new PostgresCluster("shop", {
   storage: { size: "1Gi" },
   parameters: { wal_level: "logical", max_connections: config.get("maxConnections") ?? "100" },
   pooler: { instances: 1, image: "${POOLER}" },
+  tls: { superuserPasswordOverNetwork: true },
   readyTimeout: "15m",
   kubeconfig,
 }, { providers: [provider] });
@@ -81,7 +83,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
   const secret = async (name: string): Promise<string> => Buffer.from((await core().readNamespacedSecret({ name, namespace: ns })).data!.password!, "base64").toString("utf8");
   const podIp = async (name: string): Promise<string> => (await core().readNamespacedPod({ name, namespace: ns })).status!.podIP!;
   const query = async <T extends object>(host: string, sql: string, cluster = "shop"): Promise<T[]> => {
-    const c = new Client({ host, port: 5432, user: "postgres", password: await secret(`${cluster}-superuser`), database: "app", connectionTimeoutMillis: 5000 });
+    const c = new Client(await clusterClientConfig(core(), ns, cluster, { host, database: "app" }));
     await c.connect();
     try {
       return (await c.query<T>(sql)).rows;
