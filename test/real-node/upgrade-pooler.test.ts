@@ -83,7 +83,8 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
   const secret = async (name: string): Promise<string> => Buffer.from((await core().readNamespacedSecret({ name, namespace: ns })).data!.password!, "base64").toString("utf8");
   const podIp = async (name: string): Promise<string> => (await core().readNamespacedPod({ name, namespace: ns })).status!.podIP!;
   const query = async <T extends object>(host: string, sql: string, cluster = "shop"): Promise<T[]> => {
-    const c = new Client(await clusterClientConfig(core(), ns, cluster, { host, database: "app" }));
+    // superuserPasswordOverNetwork (the upgrade needs it) makes pg_hba ask the superuser for its password over TLS.
+    const c = new Client(await clusterClientConfig(core(), ns, cluster, { host, database: "app", password: await secret(`${cluster}-superuser`) }));
     await c.connect();
     try {
       return (await c.query<T>(sql)).rows;
