@@ -245,7 +245,8 @@ export class Schema extends pulumi.ComponentResource {
     const target = resolveTarget(args.connection);
     const connection = pulumi.secret(target.apply((t) => t.url));
     // The authority is no secret, but it comes with the credentials: kept out of plaintext state alike.
-    const ca = pulumi.secret(target.apply((t) => t.ca));
+    // Absent (a plain URL): no input at all, so stacks without an authority keep their inputs.
+    const ca = target.apply((t) => (t.ca === undefined ? undefined : pulumi.secret(t.ca)));
     // Read sqlPath now: a bad path is then this resource's error, not an unhandled rejection in an apply.
     let fixed: { files: SqlFile[]; renames: Rename[] };
     try {
