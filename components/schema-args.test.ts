@@ -135,7 +135,7 @@ describe("sameArgs", () => {
 describe("stableArgs and containsUnknown", () => {
   it("stableArgs keeps only the arguments", () => {
     expect(Object.keys(stableArgs({ ...VALID, plannedStatements: [], fingerprint: "f", __provider: "p" })).sort()).toEqual(
-      ["allowHazards", "connection", "deletionPolicy", "desired", "devUrl", "online", "schemas", "verifyCatalogs"].sort(),
+      ["allowHazards", "ca", "connection", "deletionPolicy", "desired", "devUrl", "online", "schemas", "verifyCatalogs"].sort(),
     );
   });
 
@@ -143,5 +143,19 @@ describe("stableArgs and containsUnknown", () => {
     expect(containsUnknown(VALID)).toBe(false);
     expect(containsUnknown({ ...VALID, connection: UNKNOWN })).toBe(true);
     expect(containsUnknown({ desired: { files: [{ name: "sql", sql: UNKNOWN }] } })).toBe(true);
+  });
+});
+
+describe("parseSchemaInputs: ca (a cluster's authority)", () => {
+  const desired = { files: [{ name: "sql", sql: "CREATE TABLE t (id int);" }] };
+  it("keeps the authority with a URL, and counts it as an argument (a rotated authority is an update)", () => {
+    const pem = "-----BEGIN CERTIFICATE-----";
+    const a = { connection: "postgres://app@shop-rw.ns.svc/shop?sslmode=verify-full", ca: pem, desired };
+    expect(parseSchemaInputs(a).ca).toBe(pem);
+    expect(sameArgs(a, { ...a, ca: "-----BEGIN CERTIFICATE----- other" })).toBe(false);
+  });
+  it("refuses an authority with a libpq connection string, naming ca", () => {
+    const err = inputErrorOf(() => parseSchemaInputs({ connection: "host=db dbname=app user=app", ca: "pem", desired }));
+    expect(err.message).toMatch(/invalid Schema argument ca: an authority \(ca\) needs the connection as a postgres:\/\/ URL/);
   });
 });

@@ -31,9 +31,16 @@ export function desiredDefinition(whenEmpty: string) {
  * Pulumi inputs). Validated with zod here, at the trust boundary: in the component before
  * registering, and again in the provider's `check` (state written by older versions is untrusted).
  */
-export const schemaResourceInputs = z.object({
+export const schemaResourceInputs = z
+  .object({
   /** postgres:// URL or libpq connection string of the target, including credentials (kept secret in state). */
   connection: connectionString,
+  /**
+   * The authority (PEM) to verify the target against, verify-full, instead of the system's (e.g. a
+   * cluster's app Secret `ca.crt`, ADR 0035); a `hostaddr` in the URL is then the address connected
+   * to and the URL's host the name verified. Only with a postgres:// URL. Kept secret in state.
+   */
+  ca: z.string().min(1).optional(),
   desired: desiredDefinition("the desired schema is empty: pass sql, sqlPath or definition"),
   allowHazards: z.union([z.literal("all"), z.array(z.enum(HAZARD_CODES))]).default([]),
   /** Hazards approved for one plan, by its hash: they lapse when the plan changes. */
@@ -55,7 +62,11 @@ export const schemaResourceInputs = z.object({
    * true (no default here: an unset argument stays out of the inputs and of every stack's diff).
    */
   verifyCatalogs: z.boolean().optional(),
-});
+  })
+  .refine((i) => i.ca === undefined || /^postgres(ql)?:\/\//.test(i.connection), {
+    message: "an authority (ca) needs the connection as a postgres:// URL, not a libpq connection string",
+    path: ["ca"],
+  });
 
 /** Validated inputs of the schema dynamic resource. */
 export type SchemaResourceInputs = z.infer<typeof schemaResourceInputs>;
@@ -89,8 +100,8 @@ export function containsUnknown(v: unknown): boolean {
 
 /** The argument part of inputs or state: what a change to means "update", apart from the plan. */
 export function stableArgs(v: Record<string, unknown>): Record<string, unknown> {
-  const { connection, desired, allowHazards, online, devUrl, deletionPolicy, schemas, verifyCatalogs } = v;
-  return { connection, desired, allowHazards, online, devUrl, deletionPolicy, schemas, verifyCatalogs };
+  const { connection, ca, desired, allowHazards, online, devUrl, deletionPolicy, schemas, verifyCatalogs } = v;
+  return { connection, ca, desired, allowHazards, online, devUrl, deletionPolicy, schemas, verifyCatalogs };
 }
 
 /**

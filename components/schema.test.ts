@@ -7,6 +7,7 @@ import { InputError } from "../sdk/errors";
 import { HAZARD_CODES } from "../sdk/schema/hazards";
 import type { DesiredSchema } from "../sdk/schema/source/desired";
 import { recordRegistrations, setPulumiMocks, valueOf } from "../test/support/pulumi-mocks";
+import { targetOf } from "./internal/schema-provider-impl";
 import { connectionUrl, desiredFiles, Schema, validateSchemaArgs, type SchemaArgs } from "./schema";
 
 void setPulumiMocks((args) => {
@@ -85,6 +86,12 @@ describe("connectionUrl", () => {
     expect(decodeURIComponent(parsed.username)).toBe("app@tenant");
     expect(decodeURIComponent(parsed.password)).toBe("p@ss:w/rd?#%");
     expect(parsed.host).toBe("db.internal:6432");
+  });
+
+  it("writes hostaddr and sslmode as libpq's query parameters", () => {
+    expect(connectionUrl({ host: "shop-rw.ns.svc", hostaddr: "127.0.0.1", port: 40001, user: "shop", database: "shop", sslmode: "verify-full" })).toBe(
+      "postgres://shop@shop-rw.ns.svc:40001/shop?hostaddr=127.0.0.1&sslmode=verify-full",
+    );
   });
 });
 
@@ -197,6 +204,36 @@ describe("Schema component (Pulumi mocks)", () => {
     });
     // No dev URL was given: nothing to list as secret beyond what exists.
     expect(child.inputs.devUrl).toBeUndefined();
+    // No authority: the connection stays as before, without TLS parameters.
+    expect(child.inputs.ca).toBeUndefined();
+  });
+
+  it("verifies a cluster's server: fields with ca and servername become verify-full to the address, the authority a secret input", async () => {
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const schema = new Schema("tls-fields", {
+      connection: { host: "10.96.0.7", user: "shop", password: "pw", database: "shop", ca: pem, servername: "shop-rw.default.svc" },
+      sql: "CREATE TABLE t (id int);",
+    });
+    await urnOf(schema);
+    await valueOf(schema.fingerprint);
+    const child = registered.find((r) => r.name === "tls-fields" && r.type === "pulumi-nodejs:dynamic:Resource")!;
+    expect(child.additionalSecretOutputs).toEqual(expect.arrayContaining(["connection", "ca", "devUrl"]));
+    expect(pulumi.runtime.isRpcSecret(child.inputs.ca)).toBe(true);
+    expect(pulumi.runtime.unwrapRpcSecret(child.inputs.ca)).toBe(pem);
+    const url = pulumi.runtime.unwrapRpcSecret(child.inputs.connection) as string;
+    expect(url).toBe("postgres://shop:pw@shop-rw.default.svc:5432/shop?hostaddr=10.96.0.7&sslmode=verify-full");
+    // What the provider hands the engine: connect to the address, verify the name against the authority.
+    expect(targetOf({ connection: url, ca: pem })).toEqual({
+      host: "10.96.0.7",
+      servername: "shop-rw.default.svc",
+      port: 5432,
+      user: "shop",
+      password: "pw",
+      database: "shop",
+      sslmode: "verify-full",
+      ca: pem,
+    });
+    expect(targetOf({ connection: "postgres://app@db/shop" })).toBe("postgres://app@db/shop");
   });
 
   it("keeps a connection Output's secretness and accepts a plain Output", async () => {

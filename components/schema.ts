@@ -4,7 +4,7 @@ import type { PlanApproval } from "../sdk/schema/plan/approvals";
 import { HAZARD_CODES, type HazardCode } from "../sdk/schema/hazards";
 import type { ReviewedStep } from "../sdk/schema/plan/review";
 import { loadSchemaPath, type DesiredSchema, type SqlFile } from "../sdk/schema/source/desired";
-import { readSecretKey } from "../sdk/reconcile/kubeconfig";
+import { readSecretData } from "../sdk/reconcile/kubeconfig";
 import { schemaProvider } from "./schema-provider";
 
 /** Connection fields, as an alternative to a URL. */
@@ -16,6 +16,16 @@ export interface SchemaConnectionFields {
   /** Kept secret in state whether or not it was passed as a secret. */
   password?: pulumi.Input<string>;
   database: pulumi.Input<string>;
+  /**
+   * The authority (PEM) to verify the server against, verify-full (e.g. a cluster's app Secret
+   * `ca.crt`, ADR 0035). Kept secret in state. @default no TLS (the system's authorities with `verify-full` in a URL)
+   */
+  ca?: pulumi.Input<string>;
+  /**
+   * With `ca`: the name the server's certificate must carry when `host` is an address (libpq's
+   * `host` beside `hostaddr`), e.g. a cluster's `readWriteHost` reached at its ClusterIP. @default host
+   */
+  servername?: pulumi.Input<string>;
 }
 
 /** A connection URL kept in a Kubernetes Secret (e.g. the application secret of a PostgresCluster). */
@@ -26,6 +36,12 @@ export interface SchemaSecretRef {
     namespace?: pulumi.Input<string>;
     /** Key holding a postgres:// URL. @default "uri" */
     key?: string;
+    /**
+     * Key holding the authority (PEM) to verify the server against, verify-full, when the Secret has
+     * it (a PostgresCluster's app Secret does: TLS only, ADR 0035). Absent from the Secret: the URL
+     * alone, as before. @default "ca.crt"
+     */
+    caKey?: string;
   };
   /** Kubeconfig content or path used to read the secret. @default the default kubeconfig */
   kubeconfig?: pulumi.Input<string>;
@@ -110,34 +126,63 @@ export function validateSchemaArgs(args: SchemaArgs, resource?: pulumi.Resource)
 /** Pulumi's marker for a value not known during preview; the provider then skips planning. */
 const UNKNOWN_DURING_PREVIEW = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
+/** A resolved connection: its URL and, when TLS is verified against a given authority, that authority (PEM). */
+export interface ResolvedConnection {
+  readonly url: string;
+  readonly ca?: string;
+}
+
 /**
- * Resolves a connection argument (URL, fields or Kubernetes Secret reference) to its URL. During
+ * Resolves a connection argument (URL, fields or Kubernetes Secret reference) to its URL and
+ * authority: a Secret's `ca.crt` (a PostgresCluster's app Secret) or the fields' `ca`. During
  * preview, a secret that does not exist yet resolves to Pulumi's unknown marker.
  * @param where names the argument in errors, e.g. `Schema: connection`.
  * @throws {pulumi.ResourceError} (from the returned Output) when the secret cannot be read during an update.
  */
-export function resolveConnection(c: SchemaArgs["connection"], where = "Schema: connection"): pulumi.Output<string> {
-  if (typeof c === "string" || pulumi.Output.isInstance(c) || c instanceof Promise) return pulumi.output(c as pulumi.Input<string>);
+export function resolveTarget(c: SchemaArgs["connection"], where = "Schema: connection"): pulumi.Output<ResolvedConnection> {
+  if (typeof c === "string" || pulumi.Output.isInstance(c) || c instanceof Promise) return pulumi.output(c as pulumi.Input<string>).apply((url) => ({ url }));
   if ("secretRef" in c) {
     const ref = c.secretRef;
-    return pulumi.all([ref.name, ref.namespace ?? "default", c.kubeconfig ?? ""]).apply(async ([name, namespace, kubeconfig]) => {
+    return pulumi.all([ref.name, ref.namespace ?? "default", c.kubeconfig ?? ""]).apply(async ([name, namespace, kubeconfig]): Promise<ResolvedConnection> => {
       try {
-        return await readSecretKey({ name, namespace, key: ref.key ?? "uri", ...(kubeconfig ? { kubeconfig } : {}) });
+        const data = await readSecretData({ name, namespace, ...(kubeconfig ? { kubeconfig } : {}) });
+        const key = ref.key ?? "uri";
+        const url = data[key];
+        if (url === undefined) throw new Error(`secret ${namespace}/${name} has no key "${key}"; keys: ${Object.keys(data).join(", ") || "(none)"}`);
+        const ca = data[ref.caKey ?? "ca.crt"];
+        return ca === undefined || ca === "" ? { url } : { url, ca };
       } catch (err) {
         // A secret created by the same program (e.g. by the operator for a new cluster) does not
         // exist yet during preview: plan once it does.
-        if (pulumi.runtime.isDryRun()) return UNKNOWN_DURING_PREVIEW;
+        if (pulumi.runtime.isDryRun()) return { url: UNKNOWN_DURING_PREVIEW, ca: UNKNOWN_DURING_PREVIEW };
         throw new pulumi.ResourceError(`${where}.secretRef: ${(err as Error).message}`, undefined);
       }
     });
   }
-  return pulumi.output(c as SchemaConnectionFields).apply(connectionUrl);
+  return pulumi.output(c as SchemaConnectionFields).apply((f): ResolvedConnection => {
+    if (f.servername !== undefined && f.ca === undefined) throw new pulumi.ResourceError(`${where}.servername needs ca (the authority whose certificate names it)`, undefined);
+    if (f.ca === undefined) return { url: connectionUrl(f) };
+    const verified = f.servername === undefined || f.servername === f.host ? { ...f, sslmode: "verify-full" as const } : { ...f, host: f.servername, hostaddr: f.host, sslmode: "verify-full" as const };
+    return { url: connectionUrl(verified), ca: f.ca };
+  });
 }
 
-/** Builds the URL form of a connection (the password URL-encoded). */
-export function connectionUrl(c: { host: string; port?: number; user: string; password?: string; database: string }): string {
+/**
+ * Resolves a connection argument to its URL alone (see {@link resolveTarget}, which also gives the
+ * authority to verify the server against).
+ */
+export function resolveConnection(c: SchemaArgs["connection"], where = "Schema: connection"): pulumi.Output<string> {
+  return resolveTarget(c, where).apply((t) => t.url);
+}
+
+/**
+ * Builds the URL form of a connection (the password URL-encoded; `hostaddr` and `sslmode` as
+ * query parameters, libpq's spelling).
+ */
+export function connectionUrl(c: { host: string; port?: number; user: string; password?: string; database: string; hostaddr?: string; sslmode?: "verify-full" }): string {
   const auth = c.password === undefined ? encodeURIComponent(c.user) : `${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}`;
-  return `postgres://${auth}@${c.host}:${c.port ?? 5432}/${encodeURIComponent(c.database)}`;
+  const query = new URLSearchParams({ ...(c.hostaddr !== undefined ? { hostaddr: c.hostaddr } : {}), ...(c.sslmode !== undefined ? { sslmode: c.sslmode } : {}) }).toString();
+  return `postgres://${auth}@${c.host}:${c.port ?? 5432}/${encodeURIComponent(c.database)}${query ? `?${query}` : ""}`;
 }
 
 /**
@@ -197,7 +242,11 @@ export class Schema extends pulumi.ComponentResource {
   constructor(name: string, args: SchemaArgs, opts?: pulumi.ComponentResourceOptions) {
     super("setpoint:index:Schema", name, {}, opts);
     validateSchemaArgs(args, this);
-    const connection = pulumi.secret(resolveConnection(args.connection));
+    const target = resolveTarget(args.connection);
+    const connection = pulumi.secret(target.apply((t) => t.url));
+    // The authority is no secret, but it comes with the credentials: kept out of plaintext state alike.
+    // Absent (a plain URL): no input at all, so stacks without an authority keep their inputs.
+    const ca = target.apply((t) => (t.ca === undefined ? undefined : pulumi.secret(t.ca)));
     // Read sqlPath now: a bad path is then this resource's error, not an unhandled rejection in an apply.
     let fixed: { files: SqlFile[]; renames: Rename[] };
     try {
@@ -213,6 +262,7 @@ export class Schema extends pulumi.ComponentResource {
       name,
       {
         connection,
+        ca,
         desired,
         allowHazards: args.allowHazards ?? [],
         online: args.online ?? true,
@@ -232,7 +282,7 @@ export class Schema extends pulumi.ComponentResource {
         unmodelled: undefined,
         fingerprint: undefined,
       },
-      { parent: this, additionalSecretOutputs: ["connection", "devUrl"] },
+      { parent: this, additionalSecretOutputs: ["connection", "ca", "devUrl"] },
     );
     this.plan = resource.plan;
     this.planHash = resource.planHash;

@@ -13,9 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
-import { Client } from "pg";
-import { clusterObjectNames, GROUP, KINDS, VERSION, type PostgresBackupStatus, type PostgresClusterStatus } from "../sdk/api/index";
+import { Client, type ClientConfig } from "pg";
+import { GROUP, KINDS, VERSION, type PostgresBackupStatus, type PostgresClusterStatus } from "../sdk/api/index";
 import { openObjectStore } from "../sdk/backup/store";
+import { clusterClientConfig } from "../test/support/cluster-tls";
 import { eventually } from "../test/support/eventually";
 import { startS3Server, type S3Server } from "../test/support/s3";
 import { startWriter, type Writer } from "../test/support/writer";
@@ -79,15 +80,15 @@ async function main(): Promise<void> {
 
     const read = async (name: string): Promise<PostgresClusterStatus | undefined> =>
       ((await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NAMESPACE, plural: KINDS.PostgresCluster.plural, name })) as { status?: PostgresClusterStatus }).status;
-    const superuser = async (name: string): Promise<{ host: string; password: string }> => {
+    // The cluster accepts TLS only (ADR 0035): the superuser comes in with the operator's client
+    // certificate, verify-full against the cluster's authority, as the operator itself does.
+    const superuser = async (name: string): Promise<ClientConfig> => {
       const status = await read(name);
       const pod = await core.readNamespacedPod({ name: status!.currentPrimary!, namespace: NAMESPACE });
-      const secret = await core.readNamespacedSecret({ name: clusterObjectNames(name).superuserSecret, namespace: NAMESPACE });
-      return { host: pod.status!.podIP!, password: Buffer.from(secret.data!.password!, "base64").toString("utf8") };
+      return clusterClientConfig(core, NAMESPACE, name, { host: pod.status!.podIP! });
     };
     const sql = async <T extends object>(name: string, text: string): Promise<T[]> => {
-      const s = await superuser(name);
-      const c = new Client({ host: s.host, port: 5432, user: "postgres", password: s.password, database: "postgres", connectionTimeoutMillis: 5000 });
+      const c = new Client(await superuser(name));
       await c.connect();
       try {
         return (await c.query<T>(text)).rows;
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
     await sql("shop", "create table audit (id int primary key, what text not null)");
     await sql("shop", "insert into audit select g, 'audit entry ' || g from generate_series(1, 1000) g");
     const rw = await p.readWriteEndpoint();
-    writer = startWriter({ host: rw.host, port: rw.port, user: "postgres", password: (await superuser("shop")).password, database: "postgres" }, "orders", 1, 50);
+    writer = startWriter(await clusterClientConfig(core, NAMESPACE, "shop", { host: rw.host, port: rw.port }), "orders", 1, 50);
     const w = writer;
     await eventually("the writer's first rows", () => w.acked.length >= 20, 60_000, 50);
 

@@ -19,6 +19,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { Client, type ClientConfig } from "pg";
 import { clusterObjectNames, type PostgresClusterStatus } from "../sdk/api/index";
+import { verifiedServerName } from "../sdk/operator/cluster/tls";
 import type { PostgresMajor } from "../sdk/postgres/versions";
 import { eventually } from "../test/support/eventually";
 import { REAL_OPERATOR_TOOLS } from "../test/support/real-node/operator";
@@ -142,7 +143,16 @@ async function main(): Promise<void> {
     const field = (k: string): string => Buffer.from(secret[k] ?? "", "base64").toString("utf8");
     const rw = await p.readWriteEndpoint();
     console.log(`the writer reaches ${names.readWriteService} at ${rw.host}:${rw.port}`);
-    const app: ClientConfig = { host: rw.host, port: rw.port, user: field("username"), password: field("password"), database: field("dbname") };
+    // The cluster accepts TLS only: verify-full against the app Secret's ca.crt, the certificate
+    // checked for the rw Service's name whatever address (ClusterIP, proxy, pod) is connected to.
+    const app: ClientConfig = {
+      host: rw.host,
+      port: rw.port,
+      user: field("username"),
+      password: field("password"),
+      database: field("dbname"),
+      ssl: { ca: field("ca.crt"), servername: verifiedServerName(NAME, NAMESPACE), rejectUnauthorized: true, minVersion: "TLSv1.3" },
+    };
     const columns = await withClient(app, async (c) =>
       (await c.query<{ c: string }>("select column_name || ' ' || data_type as c from information_schema.columns where table_name = $1 order by ordinal_position", [TABLE])).rows.map((r) => r.c),
     );

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import { connect, redactUrl } from "../../sdk/postgres/connection";
+import { connect, describeConnection, withAuthority, type ConnectionInput } from "../../sdk/postgres/connection";
 import { allowedForPlan, planHash } from "../../sdk/schema/plan/approvals";
 import { applySchema, planSchema, type PlannedSchema, type SchemaEngineOptions } from "../../sdk/schema/engine";
 import { HazardsRefusedError, refusedHazards, type Plan } from "../../sdk/schema/plan/plan";
@@ -50,6 +50,11 @@ const EMPTY_VIEW: PlanView = { plan: [], planHash: "", refused: [], unmanaged: [
 /** Differences shown at most; the rest is counted in one last line (the error of `up` names them too). */
 const UNMODELLED_SHOWN = 50;
 
+/** The target as the engine takes it: the URL, or with an authority its verify-full fields (ADR 0035). */
+export function targetOf(i: Pick<SchemaResourceInputs, "connection" | "ca">): ConnectionInput {
+  return i.ca === undefined ? i.connection : withAuthority(i.connection, i.ca);
+}
+
 function engineOptions(i: SchemaResourceInputs): SchemaEngineOptions {
   return {
     devUrl: i.devUrl,
@@ -80,7 +85,7 @@ function view(p: Plan, i: SchemaResourceInputs, sizes: ReadonlyMap<string, Table
 }
 
 /** Planner sizes of the tables the plan scans or rewrites (catalog reads only); none when they cannot be read. */
-async function sizesOf(url: string, p: Plan): Promise<Map<string, TableSize>> {
+async function sizesOf(url: ConnectionInput, p: Plan): Promise<Map<string, TableSize>> {
   if (!p.steps.length) return new Map();
   const client = await connect(url);
   try {
@@ -96,7 +101,7 @@ function desiredOf(i: SchemaResourceInputs) {
 
 /** Stable id: the redacted target plus the managed schemas. */
 function idOf(i: SchemaResourceInputs): string {
-  return createHash("sha256").update(redactUrl(i.connection)).update(JSON.stringify(i.schemas ?? null)).digest("hex").slice(0, 16);
+  return createHash("sha256").update(describeConnection(i.connection)).update(JSON.stringify(i.schemas ?? null)).digest("hex").slice(0, 16);
 }
 
 /**
@@ -109,7 +114,7 @@ function failedProperty(err: unknown, inputs: SchemaResourceInputs): string {
   switch (e.code) {
     case "CONNECTION_FAILED":
       // The dev server is reached under scratch database names: anything but the target is the dev server.
-      return e.target === redactUrl(inputs.connection) ? "connection" : "devUrl";
+      return e.target === describeConnection(targetOf(inputs)) ? "connection" : "devUrl";
     case "EMBEDDED_POSTGRES":
       return "devUrl";
     case "INVALID_INPUT":
@@ -168,8 +173,8 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
   let planned: PlannedSchema;
   let v: PlanView;
   try {
-    planned = await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs));
-    v = view(planned.plan, inputs, preview ? await sizesOf(inputs.connection, planned.plan) : new Map(), planned.catalogCheck);
+    planned = await planSchema(targetOf(inputs), desiredOf(inputs), engineOptions(inputs));
+    v = view(planned.plan, inputs, preview ? await sizesOf(targetOf(inputs), planned.plan) : new Map(), planned.catalogCheck);
   } catch (err) {
     return { inputs: rest, failures: [{ property: failedProperty(err, inputs), reason: (err as Error).message }] };
   }
@@ -193,7 +198,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
   let steps = shown.length ? shown.length : checkedSteps.get(key);
   checkedSteps.delete(key);
   if (steps === undefined) {
-    steps = inputs.planAtPreview ? pendingOf(await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs))) : 0;
+    steps = inputs.planAtPreview ? pendingOf(await planSchema(targetOf(inputs), desiredOf(inputs), engineOptions(inputs))) : 0;
   }
   return { changes: steps > 0, replaces: [], deleteBeforeReplace: false };
 }
@@ -202,7 +207,7 @@ async function converge(raw: Record<string, unknown>): Promise<Record<string, un
   // What ran is reported by the update itself; the state keeps only what is true after it.
   const inputs = parseSchemaInputs(raw);
   checkedSteps.delete(inputsKey(inputs));
-  const applied = await applySchema(inputs.connection, desiredOf(inputs), engineOptions(inputs));
+  const applied = await applySchema(targetOf(inputs), desiredOf(inputs), engineOptions(inputs));
   return {
     ...inputs,
     ...EMPTY_VIEW,
@@ -225,19 +230,19 @@ export async function update(_id: string, _olds: Record<string, unknown>, news: 
 /** `read` (refresh): reports drift as the plan that would bring the database back. */
 export async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
   const inputs = parseSchemaInputs(props);
-  const planned = await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs));
-  return { id, props: { ...props, ...view(planned.plan, inputs, await sizesOf(inputs.connection, planned.plan), planned.catalogCheck) } };
+  const planned = await planSchema(targetOf(inputs), desiredOf(inputs), engineOptions(inputs));
+  return { id, props: { ...props, ...view(planned.plan, inputs, await sizesOf(targetOf(inputs), planned.plan), planned.catalogCheck) } };
 }
 
 /** `delete`: keeps the data unless the deletion policy is `drop`. */
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
   const inputs = parseSchemaInputs(props);
   if (inputs.deletionPolicy !== "drop") return;
-  const managed = (await planSchema(inputs.connection, desiredOf(inputs), engineOptions(inputs))).desired.schemas.map((s) => s.name);
+  const managed = (await planSchema(targetOf(inputs), desiredOf(inputs), engineOptions(inputs))).desired.schemas.map((s) => s.name);
   // The desired state "nothing" over the same schemas: every managed object is dropped.
   // What the engine does not manage stays (ADR 0008), so the catalogs are not compared with "nothing" (ADR 0014).
   await applySchema(
-    inputs.connection,
+    targetOf(inputs),
     { files: [{ name: "(deleted)", sql: "" }] },
     { ...engineOptions(inputs), schemas: inputs.schemas ?? managed, allowHazards: "all", verifyCatalogs: false },
   );

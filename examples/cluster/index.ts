@@ -15,7 +15,7 @@
 //   readWriteAddress      host:port at which the machine running Pulumi reaches the cluster's rw
 //                         Service (e.g. a `kubectl port-forward svc/shop-rw 5432`). Unset, the
 //                         Schema connects by the URL in the cluster's application Secret, whose
-//                         host is the Service's in-cluster name. "clusterIP": the rw
+//                         host is the Service's in-cluster name, verify-full against its ca.crt. "clusterIP": the rw
 //                         Service's ClusterIP, port 5432 (Pulumi runs on a node of the cluster,
 //                         where kube-proxy's rules reach ClusterIPs).
 //
@@ -48,7 +48,11 @@ const cluster = new PostgresCluster(
   { providers: [provider] },
 );
 
-/** The application Secret's credentials, with the host and port of `address` instead of the Service's. */
+/**
+ * The application Secret's credentials, reached at the host and port of `address` instead of the
+ * Service's: TLS verify-full against the Secret's `ca.crt`, the certificate checked for the rw
+ * Service's name (the cluster accepts TLS only).
+ */
 function viaAddress(address: string): SchemaArgs["connection"] {
   const [host, port] =
     address === "clusterIP"
@@ -59,7 +63,15 @@ function viaAddress(address: string): SchemaArgs["connection"] {
       : address.split(":");
   const secret = k8s.core.v1.Secret.get("shop-app", pulumi.interpolate`${cluster.namespace}/${cluster.secretName}`, { provider });
   const field = (key: string) => secret.data.apply((d) => Buffer.from(d[key] ?? "", "base64").toString("utf8"));
-  return { host: host!, port: Number(port ?? 5432), user: field("username"), password: field("password"), database: field("dbname") };
+  return {
+    host: host!,
+    port: Number(port ?? 5432),
+    user: field("username"),
+    password: field("password"),
+    database: field("dbname"),
+    ca: field("ca.crt"),
+    servername: cluster.readWriteHost,
+  };
 }
 
 const address = config.get("readWriteAddress");

@@ -42,6 +42,12 @@ export interface ReplicationSource {
    * authentication). Files, so a standby's `primary_conninfo` can name them too.
    */
   readonly tls?: { readonly serverName: string; readonly caFile: string; readonly certFile: string; readonly keyFile: string };
+  /**
+   * The same as `tls` with the PEM texts instead of files, for a client that holds them in memory
+   * (the operator's backup controller reads the replication certificate's Secret). Used for the
+   * base backup's own connection only (a standby's conninfo needs files). Never logged.
+   */
+  readonly tlsPem?: { readonly serverName: string; readonly ca: string; readonly cert: string; readonly key: string };
 }
 
 /** What the server reported about a finished base backup. */
@@ -156,7 +162,9 @@ async function connectReplication(source: ReplicationSource): Promise<Client> {
     connectionTimeoutMillis: (source.connectTimeoutSeconds ?? 10) * 1000,
     ...(source.password === undefined ? {} : { password: source.password }),
     ...(source.applicationName === undefined ? {} : { application_name: source.applicationName }),
-    ...(source.tls === undefined
+    ...(source.tlsPem !== undefined
+      ? { ssl: { ca: source.tlsPem.ca, cert: source.tlsPem.cert, key: source.tlsPem.key, servername: source.tlsPem.serverName, minVersion: "TLSv1.3" as const, rejectUnauthorized: true } }
+      : source.tls === undefined
       ? {}
       : {
           ssl: {

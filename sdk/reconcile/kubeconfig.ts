@@ -23,6 +23,27 @@ export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
 }
 
 /**
+ * Reads every key of a Secret, decoded as UTF-8.
+ * @throws {Error} naming the Secret when it cannot be read (never its values).
+ */
+export async function readSecretData(opts: {
+  name: string;
+  namespace: string;
+  kubeconfig?: string;
+  /** A client to reuse (a long-running caller should pass one); `kubeconfig` is then ignored. */
+  api?: Pick<CoreV1Api, "readNamespacedSecret">;
+}): Promise<Record<string, string>> {
+  const api = opts.api ?? loadKubeConfig(opts.kubeconfig).makeApiClient(client().CoreV1Api);
+  let secret;
+  try {
+    secret = await api.readNamespacedSecret({ name: opts.name, namespace: opts.namespace });
+  } catch (cause) {
+    throw new Error(`cannot read secret ${opts.namespace}/${opts.name}: ${(cause as { code?: number }).code === 404 ? "it does not exist" : (cause as Error).message}`, { cause });
+  }
+  return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+}
+
+/**
  * Reads one key of a Kubernetes Secret, decoded.
  * @throws {Error} naming the secret and key (never the value) when either is missing.
  */
@@ -34,14 +55,8 @@ export async function readSecretKey(opts: {
   /** A client to reuse (a long-running caller should pass one); `kubeconfig` is then ignored. */
   api?: Pick<CoreV1Api, "readNamespacedSecret">;
 }): Promise<string> {
-  const api = opts.api ?? loadKubeConfig(opts.kubeconfig).makeApiClient(client().CoreV1Api);
-  let secret;
-  try {
-    secret = await api.readNamespacedSecret({ name: opts.name, namespace: opts.namespace });
-  } catch (cause) {
-    throw new Error(`cannot read secret ${opts.namespace}/${opts.name}: ${(cause as { code?: number }).code === 404 ? "it does not exist" : (cause as Error).message}`, { cause });
-  }
-  const value = secret.data?.[opts.key];
-  if (value === undefined) throw new Error(`secret ${opts.namespace}/${opts.name} has no key "${opts.key}"; keys: ${Object.keys(secret.data ?? {}).join(", ") || "(none)"}`);
-  return Buffer.from(value, "base64").toString("utf8");
+  const data = await readSecretData(opts);
+  const value = data[opts.key];
+  if (value === undefined) throw new Error(`secret ${opts.namespace}/${opts.name} has no key "${opts.key}"; keys: ${Object.keys(data).join(", ") || "(none)"}`);
+  return value;
 }
