@@ -22,6 +22,7 @@ import { setCondition } from "../../reconcile/conditions";
 import type { Informer } from "../../reconcile/internal/informer";
 import type { EventRecorder, EventSubject } from "../cluster/events";
 import { defaultBackupPrefix, REPLICATION_USER } from "../cluster/objects";
+import { readOperatorTls } from "../cluster/tls";
 
 /** A PostgresBackup as the informer holds it. */
 export interface PostgresBackupObject extends KubernetesObject {
@@ -200,6 +201,9 @@ export function reconcilePostgresBackup(deps: PostgresBackupDeps): Reconciler {
       if (err instanceof BackupRefused) return fail(err.reason, err.message);
       throw err;
     }
+    // The instances take replication by certificate only, over TLS (ADR 0035).
+    const tls = await readOperatorTls(deps.api, namespace, clusterName, "replication");
+    if (tls === undefined) return { requeueAfterMs: 5_000 };
     const running = `taking a base backup of ${namespace}/${clusterName} from ${source.role} ${source.name}`;
     await deps.patchBackupStatus(namespace, name, { observedGeneration: generation, phase: "Running", instance: source.name, role: source.role, conditions: conditions(previous?.conditions, "False", "Running", running, false, true) });
     ctx.log.info("backup started", { instance: source.name, role: source.role, bucket: storeOptions.bucket, prefix: storeOptions.prefix });
@@ -209,7 +213,7 @@ export function reconcilePostgresBackup(deps: PostgresBackupDeps): Reconciler {
       let taken;
       try {
         await store.check();
-        taken = await takeBaseBackup(store, { source: { host, port: cluster.status?.port ?? POSTGRES_PORT, user: REPLICATION_USER, password, applicationName: `setpoint-backup-${name}`.slice(0, 63) }, label: `setpoint ${namespace}/${name}`, signal: ctx.signal });
+        taken = await takeBaseBackup(store, { source: { host, port: cluster.status?.port ?? POSTGRES_PORT, user: REPLICATION_USER, password, tls, applicationName: `setpoint-backup-${name}`.slice(0, 63) }, label: `setpoint ${namespace}/${name}`, signal: ctx.signal });
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         if (err instanceof BackupError) return fail(REASONS[err.reason] ?? "BackupFailed", err.message);
