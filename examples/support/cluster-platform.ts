@@ -6,10 +6,12 @@
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { ClientConfig } from "pg";
 import { clusterObjectNames, crdManifests } from "../../sdk/api/index";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import type { Logger } from "../../sdk/reconcile/index";
+import { clusterClientConfig } from "../../test/support/cluster-tls";
 import { installCrds, startControlPlane, type ControlPlane } from "../../test/support/control-plane";
 import { startNodeHarness, type NodeHarness } from "../../test/support/node/harness";
 import { must } from "../../test/support/real-node/host";
@@ -30,6 +32,11 @@ export interface ClusterPlatform {
   readonly readWriteAddress: string;
   /** Where this process reaches the rw Service, once the cluster exists. */
   readWriteEndpoint(): Promise<{ host: string; port: number }>;
+  /**
+   * How this process connects to the cluster's instances (TLS verify-full, ADR 0035): at `host`
+   * (a pod address), else through the rw Service; the superuser by the operator's certificate.
+   */
+  clientConfig(target?: ClusterTarget): Promise<ClientConfig>;
   /** What killing the primary means here, for the step's title. */
   readonly killWhat: string;
   /** Kills the primary `pod`'s PostgreSQL; resolves to a description (pid, container id). */
@@ -40,6 +47,24 @@ export interface ClusterPlatform {
   killOperator?(): Promise<string>;
   /** Stops everything; resolves to what was left behind (empty when everything went). */
   stop(): Promise<string[]>;
+}
+
+/** Who connects where: a pod's address (default: the rw Service), a user (default: the superuser). */
+export interface ClusterTarget {
+  readonly host?: string;
+  readonly port?: number;
+  readonly user?: string;
+  readonly password?: string;
+  readonly database?: string;
+}
+
+/** `clientConfig` of a platform: the rw Service unless a host is given. */
+function clientConfigOf(kubeConfig: KubeConfig, namespace: string, name: string, readWrite: () => Promise<{ host: string; port: number }>) {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  return async (target: ClusterTarget = {}): Promise<ClientConfig> => {
+    const at = target.host === undefined ? await readWrite() : { host: target.host, port: target.port ?? 5432 };
+    return clusterClientConfig(core, namespace, name, { ...target, ...at });
+  };
 }
 
 /** Why the demo cannot run on real pods here, or undefined when it can. */
@@ -76,15 +101,17 @@ export async function startRealPods(namespace: string, name: string, major: Post
   );
   const stopProvisioner = startVolumeProvisioner(node, namespace, (m) => console.error(m));
   const core = node.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+  const readWriteEndpoint = async (): Promise<{ host: string; port: number }> => {
+    const svc = await core.readNamespacedService({ name: clusterObjectNames(name).readWriteService, namespace });
+    return { host: svc.spec!.clusterIP!, port: 5432 };
+  };
   return {
     kind: "real-pods",
     kubeConfig: node.controlPlane.kubeConfig,
     kubeconfigPath: node.controlPlane.kubeconfigPath,
     readWriteAddress: "clusterIP",
-    readWriteEndpoint: async () => {
-      const svc = await core.readNamespacedService({ name: clusterObjectNames(name).readWriteService, namespace });
-      return { host: svc.spec!.clusterIP!, port: 5432 };
-    },
+    readWriteEndpoint,
+    clientConfig: clientConfigOf(node.controlPlane.kubeConfig, namespace, name, readWriteEndpoint),
     killWhat: "container",
     killPrimary: async (pod) => {
       const p = await core.readNamespacedPod({ name: pod, namespace });
@@ -162,6 +189,7 @@ export async function startHarness(namespace: string, name: string, logger: Logg
     kubeconfigPath: cp.kubeconfigPath,
     readWriteAddress: `${address.host}:${address.port}`,
     readWriteEndpoint: () => Promise.resolve(address),
+    clientConfig: clientConfigOf(cp.kubeConfig, namespace, name, () => Promise.resolve(address)),
     killWhat: "server",
     killPrimary: (pod) => {
       const pid = h.pid(namespace, pod);

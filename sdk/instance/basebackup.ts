@@ -39,15 +39,12 @@ export interface ReplicationSource {
    * TLS with libpq's `verify-full` semantics: the source's certificate must chain to `caFile` and
    * carry `serverName` (the source is reached at `host`, an address), TLS 1.3 at least, and the
    * client presents `certFile`/`keyFile` (the replication role's certificate, for `cert`
-   * authentication). Files, so a standby's `primary_conninfo` can name them too.
+   * authentication). Files, so a standby's `primary_conninfo` can name them too; or the same as PEM
+   * in memory (`ca`, `cert`, `key`: the operator's backups, which never write a key to disk).
    */
-  readonly tls?: { readonly serverName: string; readonly caFile: string; readonly certFile: string; readonly keyFile: string };
-  /**
-   * The same as `tls` with the PEM texts instead of files, for a client that holds them in memory
-   * (the operator's backup controller reads the replication certificate's Secret). Used for the
-   * base backup's own connection only (a standby's conninfo needs files). Never logged.
-   */
-  readonly tlsPem?: { readonly serverName: string; readonly ca: string; readonly cert: string; readonly key: string };
+  readonly tls?:
+    | { readonly serverName: string; readonly caFile: string; readonly certFile: string; readonly keyFile: string }
+    | { readonly serverName: string; readonly ca: string; readonly cert: string; readonly key: string };
 }
 
 /** What the server reported about a finished base backup. */
@@ -162,15 +159,13 @@ async function connectReplication(source: ReplicationSource): Promise<Client> {
     connectionTimeoutMillis: (source.connectTimeoutSeconds ?? 10) * 1000,
     ...(source.password === undefined ? {} : { password: source.password }),
     ...(source.applicationName === undefined ? {} : { application_name: source.applicationName }),
-    ...(source.tlsPem !== undefined
-      ? { ssl: { ca: source.tlsPem.ca, cert: source.tlsPem.cert, key: source.tlsPem.key, servername: source.tlsPem.serverName, minVersion: "TLSv1.3" as const, rejectUnauthorized: true } }
-      : source.tls === undefined
+    ...(source.tls === undefined
       ? {}
       : {
           ssl: {
-            ca: readFileSync(source.tls.caFile, "utf8"),
-            cert: readFileSync(source.tls.certFile, "utf8"),
-            key: readFileSync(source.tls.keyFile, "utf8"),
+            ...("caFile" in source.tls
+              ? { ca: readFileSync(source.tls.caFile, "utf8"), cert: readFileSync(source.tls.certFile, "utf8"), key: readFileSync(source.tls.keyFile, "utf8") }
+              : { ca: source.tls.ca, cert: source.tls.cert, key: source.tls.key }),
             servername: source.tls.serverName,
             minVersion: "TLSv1.3" as const,
             rejectUnauthorized: true,
@@ -426,6 +421,7 @@ export interface CloneOptions {
  */
 export function primaryConninfo(source: ReplicationSource): string {
   const t = source.tls;
+  if (t !== undefined && !("caFile" in t)) throw new InputError("primary_conninfo names TLS files: give tls.caFile, tls.certFile and tls.keyFile, not PEM in memory", { propertyPath: "tls" });
   const pairs: [string, string][] = [
     ...(t === undefined
       ? ([["host", source.host]] as [string, string][])

@@ -13,7 +13,7 @@ import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, PatchStrategy, setHeaderOp
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { clusterClientConfig } from "../support/cluster-tls";
+import { clusterClientConfig, clusterSuperuser } from "../support/cluster-tls";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instanceImageRecipe } from "../../images/recipes";
@@ -219,9 +219,8 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
   /** Starts a writer through the rw Service's ClusterIP, with a table to write into. */
   async function writer(firstId: number): Promise<Writer> {
     const svc = await core().readNamespacedService({ name: "ledger-rw", namespace: ns });
-    const password = await secret("ledger-superuser");
     await queryEventually(async () => podIp((await read("ledger")).status!.currentPrimary!), "create table if not exists acked (id int primary key, note text)");
-    const w = startWriter({ host: svc.spec!.clusterIP!, port: 5432, user: "postgres", password, database: "postgres" }, "acked", firstId);
+    const w = startWriter(clusterSuperuser(core(), ns, "ledger", svc.spec!.clusterIP!), "acked", firstId);
     await eventually("writer running", async () => w.acked.length >= 20, WAIT_MS);
     return w;
   }
@@ -288,7 +287,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     const primary = (await read("ledger")).status!.currentPrimary!;
     const oldIp = await podIp(primary);
     // A client that holds its own session on the old primary's address (not through the Service).
-    const held = startWriter({ host: oldIp, port: 5432, user: "postgres", password: await secret("ledger-superuser"), database: "postgres" }, "acked", 4_000_000);
+    const held = startWriter(clusterSuperuser(core(), ns, "ledger", oldIp), "acked", 4_000_000);
     await eventually("the held writer running", async () => held.acked.length >= 20, WAIT_MS);
     const pod = await core().readNamespacedPod({ name: primary, namespace: ns });
     const containerId = pod.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, "");

@@ -10,13 +10,12 @@
 // by side (not asserted: a loaded machine). The test fails when the reported outcomes differ.
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
-import { clusterClientConfig } from "../support/cluster-tls";
 import { Client } from "pg";
 import { describe, expect, it } from "vitest";
 import { realPodsUnavailable, startHarness, startRealPods, type ClusterPlatform } from "../../examples/support/cluster-platform";
 import { watchCluster } from "../../examples/support/cluster-watch";
 import { ensureBuilt } from "../../examples/support/demo";
-import { clusterObjectNames, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
+import { GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
 import { recorder } from "../support/cluster";
 import { toolchainOrSkip } from "../support/control-plane";
 import { createCustomObject } from "../support/custom-objects";
@@ -69,10 +68,8 @@ async function scenario(p: ClusterPlatform, operatorLog: () => string): Promise<
       return ready && !progressing && s?.instances?.length === 3 && s.instances.every((i) => i.ready) ? s : undefined;
     }, WAIT_MS);
   const podIp = async (name: string): Promise<string> => (await core.readNamespacedPod({ name, namespace: NS })).status!.podIP!;
-  const password = async (): Promise<string> =>
-    Buffer.from((await core.readNamespacedSecret({ name: clusterObjectNames(NAME).superuserSecret, namespace: NS })).data!.password!, "base64").toString("utf8");
-  const superuser = async (host: string, port = 5432): Promise<Client> => {
-    const c = new Client(await clusterClientConfig(core, NS, NAME, { host, port, password: await password() }));
+  const superuser = async (host: string): Promise<Client> => {
+    const c = new Client(await p.clientConfig({ host }));
     await c.connect();
     return c;
   };
@@ -88,8 +85,7 @@ async function scenario(p: ClusterPlatform, operatorLog: () => string): Promise<
   await setup.query("create table acked (id int primary key, note text)");
   await setup.end();
 
-  const rw = await p.readWriteEndpoint();
-  const w = startWriter({ host: rw.host, port: rw.port, user: "postgres", password: await password(), database: "postgres" }, "acked");
+  const w = startWriter(() => p.clientConfig(), "acked");
   try {
     await eventually("the writer's first 20 rows", () => w.acked.length >= 20, WAIT_MS, 20);
     t = Date.now();

@@ -12,7 +12,7 @@ import { Client } from "pg";
 import { describe, expect, it } from "vitest";
 import { realPodsUnavailable, startRealPods } from "../../examples/support/cluster-platform";
 import { ensureBuilt } from "../../examples/support/demo";
-import { clusterObjectNames, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
+import { GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
 import { createCustomObject } from "../support/custom-objects";
 import { eventually } from "../support/eventually";
 import { startWriter } from "../support/writer";
@@ -40,16 +40,14 @@ describe.skipIf(realPodsUnavailable() !== undefined)("real pods: the operator's 
         }, WAIT_MS);
       await createCustomObject(objects, NS, "PostgresCluster", NAME, { postgresVersion: 17, instances: 3, synchronous: { number: 1 }, storage: { size: "1Gi" } });
       const first = await settled();
-      const password = Buffer.from((await core.readNamespacedSecret({ name: clusterObjectNames(NAME).superuserSecret, namespace: NS })).data!.password!, "base64").toString("utf8");
       const oldPrimary = first.currentPrimary!;
       const oldIp = (await core.readNamespacedPod({ name: oldPrimary, namespace: NS })).status!.podIP!;
-      const setup = new Client({ host: oldIp, port: 5432, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 5000 });
+      const setup = new Client(await p.clientConfig({ host: oldIp }));
       await setup.connect();
       await setup.query("create table acked (id int primary key, note text)");
       await setup.end();
 
-      const rw = await p.readWriteEndpoint();
-      const w = startWriter({ host: rw.host, port: rw.port, user: "postgres", password, database: "postgres" }, "acked");
+      const w = startWriter(() => p.clientConfig(), "acked");
       try {
         await eventually("the writer's first 20 rows", () => w.acked.length >= 20, WAIT_MS, 20);
         const t0 = Date.now();
@@ -76,7 +74,7 @@ describe.skipIf(realPodsUnavailable() !== undefined)("real pods: the operator's 
         await w.stop();
         expect(healed.currentPrimary).not.toBe(oldPrimary);
         expect(healed.instances?.filter((i) => i.role === "primary").map((i) => i.name)).toEqual([healed.currentPrimary]);
-        const check = new Client({ host: (await core.readNamespacedPod({ name: healed.currentPrimary!, namespace: NS })).status!.podIP!, port: 5432, user: "postgres", password, database: "postgres" });
+        const check = new Client(await p.clientConfig({ host: (await core.readNamespacedPod({ name: healed.currentPrimary!, namespace: NS })).status!.podIP! }));
         await check.connect();
         const present = new Set((await check.query<{ id: number }>("select id from acked")).rows.map((r) => r.id));
         await check.end();

@@ -29,6 +29,7 @@ import { crdManifests, GROUP, KINDS, VERSION, type PostgresBackupStatus, type Po
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import { recorder } from "../support/cluster";
+import { clusterSuperuser } from "../support/cluster-tls";
 import { installCrds, toolchainOrSkip } from "../support/control-plane";
 import { createCustomObject } from "../support/custom-objects";
 import { eventually } from "../support/eventually";
@@ -82,11 +83,10 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
   const objects = (): CustomObjectsApi => node!.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
   const read = async (name: string): Promise<Cluster> =>
     (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name })) as Cluster;
-  const secret = async (name: string): Promise<string> => Buffer.from((await core().readNamespacedSecret({ name, namespace: ns })).data!.password!, "base64").toString("utf8");
   const podIp = async (name: string): Promise<string> => (await core().readNamespacedPod({ name, namespace: ns })).status!.podIP!;
   const primaryIp = async (cluster: string): Promise<string> => podIp((await read(cluster)).status!.currentPrimary!);
   const query = async <T extends object>(cluster: string, host: string, sql: string, params: unknown[] = []): Promise<T[]> => {
-    const c = new Client({ host, port: 5432, user: "postgres", password: await secret(`${cluster}-superuser`), database: "postgres", connectionTimeoutMillis: 5000 });
+    const c = new Client(await clusterSuperuser(core(), ns, cluster, host)());
     c.on("error", () => undefined);
     await c.connect();
     try {
@@ -187,7 +187,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
     for (const p of ["ledger-1", "ledger-2"]) expect(JSON.stringify(await core().readNamespacedPod({ name: p, namespace: ns }))).not.toContain(s3!.secretAccessKey);
 
     const svc = await core().readNamespacedService({ name: "ledger-rw", namespace: ns });
-    writer = startWriter({ host: svc.spec!.clusterIP!, port: 5432, user: "postgres", password: await secret("ledger-superuser"), database: "postgres" }, "orders", 1, 50);
+    writer = startWriter(clusterSuperuser(core(), ns, "ledger", svc.spec!.clusterIP!), "orders", 1, 50);
     await eventually("writer running", async () => writer.acked.length >= 20, WAIT_MS);
 
     t = Date.now();

@@ -59,3 +59,18 @@ export async function clusterClientConfig(
     ssl: await clusterSsl(core, namespace, cluster, user === "postgres"),
   };
 }
+
+/**
+ * A connection factory for `cluster`'s superuser at `host` (a pod or Service address, or a function
+ * giving one for each connection), over TLS with the operator's certificate: what `startWriter`
+ * takes, and what a test's query helper calls. The Secrets are read for each connection.
+ */
+export function clusterSuperuser(
+  core: CoreV1Api,
+  namespace: string,
+  cluster: string,
+  host: string | (() => Promise<string>),
+  port = 5432,
+): () => Promise<ClientConfig> {
+  return async () => clusterClientConfig(core, namespace, cluster, { host: typeof host === "string" ? host : await host(), port });
+}

@@ -22,7 +22,7 @@ import { setCondition } from "../../reconcile/conditions";
 import type { Informer } from "../../reconcile/internal/informer";
 import type { EventRecorder, EventSubject } from "../cluster/events";
 import { defaultBackupPrefix, REPLICATION_USER } from "../cluster/objects";
-import { clusterTlsNames, verifiedServerName } from "../cluster/tls";
+import { readOperatorTls } from "../cluster/tls";
 
 /** A PostgresBackup as the informer holds it. */
 export interface PostgresBackupObject extends KubernetesObject {
@@ -201,16 +201,9 @@ export function reconcilePostgresBackup(deps: PostgresBackupDeps): Reconciler {
       if (err instanceof BackupRefused) return fail(err.reason, err.message);
       throw err;
     }
-    // Instances accept replication over TLS only, with the replication certificate (ADR 0035).
-    const tlsNames = clusterTlsNames(clusterName);
-    let tlsPem: { serverName: string; ca: string; cert: string; key: string };
-    try {
-      const leaf = (key: string) => secretValue(deps.api, namespace, tlsNames.replication, key, "the cluster's replication certificate");
-      tlsPem = { serverName: verifiedServerName(clusterName, namespace), ca: await leaf("ca.crt"), cert: await leaf("tls.crt"), key: await leaf("tls.key") };
-    } catch (err) {
-      if (err instanceof BackupRefused) return fail(err.reason, err.message);
-      throw err;
-    }
+    // The instances take replication by certificate only, over TLS (ADR 0035).
+    const tls = await readOperatorTls(deps.api, namespace, clusterName, "replication");
+    if (tls === undefined) return { requeueAfterMs: 5_000 };
     const running = `taking a base backup of ${namespace}/${clusterName} from ${source.role} ${source.name}`;
     await deps.patchBackupStatus(namespace, name, { observedGeneration: generation, phase: "Running", instance: source.name, role: source.role, conditions: conditions(previous?.conditions, "False", "Running", running, false, true) });
     ctx.log.info("backup started", { instance: source.name, role: source.role, bucket: storeOptions.bucket, prefix: storeOptions.prefix });
@@ -220,7 +213,7 @@ export function reconcilePostgresBackup(deps: PostgresBackupDeps): Reconciler {
       let taken;
       try {
         await store.check();
-        taken = await takeBaseBackup(store, { source: { host, port: cluster.status?.port ?? POSTGRES_PORT, user: REPLICATION_USER, password, tlsPem, applicationName: `setpoint-backup-${name}`.slice(0, 63) }, label: `setpoint ${namespace}/${name}`, signal: ctx.signal });
+        taken = await takeBaseBackup(store, { source: { host, port: cluster.status?.port ?? POSTGRES_PORT, user: REPLICATION_USER, password, tls, applicationName: `setpoint-backup-${name}`.slice(0, 63) }, label: `setpoint ${namespace}/${name}`, signal: ctx.signal });
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         if (err instanceof BackupError) return fail(REASONS[err.reason] ?? "BackupFailed", err.message);

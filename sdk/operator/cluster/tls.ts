@@ -157,11 +157,13 @@ async function readOrUndefined(api: Pick<CoreV1Api, "readNamespacedSecret">, nam
 
 /**
  * The operator's TLS identity towards `clusterName`'s instances, read from its Secret (ADR 0035):
- * for connections made outside the cluster reconcile (the disk collector). Undefined while the
- * Secret does not exist yet (the reconcile creates it before any pod).
+ * for connections made outside the cluster reconcile (the disk collector). With `leaf:
+ * "replication"`, the replication role's (a base backup the operator streams: pg_hba lets
+ * `streaming_replica` in by certificate only). Undefined while the Secret does not exist yet (the
+ * reconcile creates it before any pod).
  */
-export async function readOperatorTls(api: Pick<CoreV1Api, "readNamespacedSecret">, namespace: string, clusterName: string): Promise<OperatorTls | undefined> {
-  const s = await readOrUndefined(api, namespace, clusterTlsNames(clusterName).operator);
+export async function readOperatorTls(api: Pick<CoreV1Api, "readNamespacedSecret">, namespace: string, clusterName: string, leaf: "operator" | "replication" = "operator"): Promise<OperatorTls | undefined> {
+  const s = await readOrUndefined(api, namespace, clusterTlsNames(clusterName)[leaf]);
   const ca = decoded(s, "ca.crt");
   const cert = decoded(s, "tls.crt");
   const key = decoded(s, "tls.key");
