@@ -246,7 +246,9 @@ export class Schema extends pulumi.ComponentResource {
     const connection = pulumi.secret(target.apply((t) => t.url));
     // The authority is no secret, but it comes with the credentials: kept out of plaintext state alike.
     // Absent (a plain URL): no input at all, so stacks without an authority keep their inputs.
-    const ca = target.apply((t) => (t.ca === undefined ? undefined : pulumi.secret(t.ca)));
+    // The target is secret when its URL is: without unsecret an absent authority would still be a
+    // (secret) null input, shown as `ca: [secret]` in every preview of a plain-URL stack.
+    const ca = pulumi.unsecret(target).apply((t) => (t.ca === undefined ? undefined : pulumi.secret(t.ca)));
     // Read sqlPath now: a bad path is then this resource's error, not an unhandled rejection in an apply.
     let fixed: { files: SqlFile[]; renames: Rename[] };
     try {
