@@ -62,7 +62,9 @@ const cluster = new PostgresCluster("shop", {
 
 // The application Secret read back: a user building a connection URI from it.
 const app = k8s.core.v1.Secret.get("app", pulumi.interpolate\`\${cluster.namespace}/\${cluster.secretName}\`, { provider });
-const primary = k8s.core.v1.Pod.get("primary", pulumi.interpolate\`\${cluster.namespace}/\${cluster.clusterName}-1\`, { provider, dependsOn: [cluster] });
+// Read once the cluster is Ready (readWriteHost settles then): dependsOn a component waits for its
+// children's creation, not for the operator's pods.
+const primary = k8s.core.v1.Pod.get("primary", pulumi.all([cluster.namespace, cluster.clusterName, cluster.readWriteHost]).apply(([ns, n]) => \`\${ns}/\${n}-1\`), { provider });
 const field = (key) => app.data.apply((d) => Buffer.from(d[key], "base64").toString("utf8"));
 // TLS (ADR 0035): verify-full against the Secret's authority and name, connecting to the primary's address.
 const uri = pulumi.secret(pulumi.interpolate\`postgresql://\${field("username")}:\${field("password").apply(encodeURIComponent)}@\${field("host")}:5432/\${field("dbname")}?hostaddr=\${primary.status.podIP}&sslmode=verify-full\`);
