@@ -88,8 +88,13 @@ function managedRoles(env: ReturnType<typeof useCluster>, major: number): void {
         { name: "ghost", login: true, passwordSecret: { secretName: ghostSecret, key: "password" } },
       ],
     });
-    const c = await rolesWhen("svc and readers present, ghost waiting for its Secret", (r) =>
-      ["svc", "readers"].every((n) => r.managed?.some((m) => m.name === n && (m.outcome === "Created" || m.outcome === "Unchanged"))),
+    // Ready is part of the wait: the reconcile that first reports the roles may still see the new
+    // instance settling (a status written before Ready is True); a missing role Secret must not keep it False.
+    const c = await rolesWhen(
+      "svc and readers present, ghost waiting for its Secret, the cluster Ready",
+      (r, obj) =>
+        ["svc", "readers"].every((n) => r.managed?.some((m) => m.name === n && (m.outcome === "Created" || m.outcome === "Unchanged"))) &&
+        obj.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True") === true,
     );
     expect(outcome(c, "ghost")).toMatchObject({ outcome: "Failed", reason: "RoleSecretMissing" });
     expect(outcome(c, "ghost")?.message).toMatch(new RegExp(`Secret "${ghostSecret}" not found .*create it`));
