@@ -23,7 +23,7 @@ describe("DiskCollector", () => {
     const enqueued: Request[] = [];
     const target: DiskTarget = { cluster: { namespace: "ns", name: "db" }, instance: "db-1", host: "h", requestedBytes: 100 * Mi, thresholdPercent: 80, password: async () => "pw" };
     let targets: DiskTarget[] = [target];
-    const c = new DiskCollector({ targets: () => targets, enqueue: (r) => enqueued.push(r), measure: async () => used });
+    const c = new DiskCollector({ targets: () => targets, enqueue: (r) => enqueued.push(r), measure: async () => ({ usedBytes: used, walBytes: 0 }) });
     await c.sampleOnce();
     expect(c.usage("ns", "db-1")?.usedBytes).toBe(50 * Mi);
     expect(enqueued).toEqual([{ namespace: "ns", name: "db" }]); // first measurement
@@ -51,7 +51,7 @@ describe("DiskCollector", () => {
       enqueue: () => undefined,
       measure: async () => {
         if (fail) throw new Error("timeout");
-        return 10;
+        return { usedBytes: 10, walBytes: 0 };
       },
     });
     await c.sampleOnce();

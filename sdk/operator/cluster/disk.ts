@@ -7,7 +7,7 @@
  * source would reconcile a full volume's cluster every interval.
  *
  * How usage is measured (see ADR 0008): over the instance's own superuser connection, as the
- * size of its databases plus its WAL directory ({@link measureDataBytes}). That works on any
+ * size of its databases plus its WAL directory ({@link measureDisk}). That works on any
  * Kubernetes and any storage, with no node access (the operator cannot stat a volume mounted on
  * another node); it misses files outside those (logs, temporary files, filesystem overhead), so
  * thresholds should leave a margin. The measurement is injectable: a statfs-exact source (the
@@ -51,12 +51,7 @@ export function bytesQuantity(bytes: number): string {
   return String(bytes);
 }
 
-/** Bytes of an instance's data directory that PostgreSQL accounts for: every database plus pg_wal. */
-export async function measureDataBytes(t: InstanceTarget): Promise<number> {
-  return (await measureDisk(t)).usedBytes;
-}
-
-/** One measurement of an instance's disk: what {@link measureDataBytes} counts, and of it pg_wal. */
+/** One measurement of an instance's disk: the bytes PostgreSQL accounts for (every database plus pg_wal), and of them pg_wal's. */
 export interface DiskMeasurement {
   readonly usedBytes: number;
   readonly walBytes: number;
@@ -95,8 +90,8 @@ export interface DiskTarget {
 /** The latest sample of one instance. */
 export interface DiskSample {
   readonly usedBytes: number;
-  /** Of `usedBytes`, pg_wal's (when the measurement tells it apart). */
-  readonly walBytes?: number;
+  /** Of `usedBytes`, pg_wal's. */
+  readonly walBytes: number;
   readonly at: Date;
 }
 
@@ -106,8 +101,8 @@ export interface DiskCollectorOptions {
   readonly targets: () => readonly DiskTarget[];
   /** Called with a cluster whose instance crossed its threshold upwards, or was measured for the first time. */
   readonly enqueue: (req: Request) => void;
-  /** How one instance is measured: bytes in use, or those and pg_wal's. @default {@link measureDisk} */
-  readonly measure?: (t: InstanceTarget) => Promise<number | DiskMeasurement>;
+  /** How one instance is measured. @default {@link measureDisk} */
+  readonly measure?: (t: InstanceTarget) => Promise<DiskMeasurement>;
   /** Where each sample is exported (`setpoint_instance_disk_used_bytes`, `…_wal_bytes`, `…_disk_requested_bytes`). */
   readonly metrics?: ClusterMetrics;
   /** Time between rounds. @default 10_000 ms */
@@ -161,20 +156,18 @@ export class DiskCollector {
       targets.map(async (t) => {
         const key = `${t.cluster.namespace}/${t.instance}`;
         seen.add(key);
-        let used: number;
-        let wal: number | undefined;
+        let m: DiskMeasurement;
         try {
           const tls = await t.tls?.();
-          const m = await measure({ host: t.host, ...(t.port === undefined ? {} : { port: t.port }), password: await t.password(), timeoutMs: this.options.timeoutMs ?? 3000, ...(tls ? { tls } : {}) });
-          used = typeof m === "number" ? m : m.usedBytes;
-          wal = typeof m === "number" ? undefined : m.walBytes;
+          m = await measure({ host: t.host, ...(t.port === undefined ? {} : { port: t.port }), password: await t.password(), timeoutMs: this.options.timeoutMs ?? 3000, ...(tls ? { tls } : {}) });
         } catch (err) {
           this.options.logger?.debug("disk sample failed", { instance: key, error: err instanceof Error ? err.message : String(err) });
           return;
         }
         const first = !this.samples.has(key);
-        this.samples.set(key, { usedBytes: used, ...(wal === undefined ? {} : { walBytes: wal }), at: new Date() });
-        this.options.metrics?.disk(t.cluster.namespace, t.cluster.name, t.instance, { usedBytes: used, ...(wal === undefined ? {} : { walBytes: wal }), requestedBytes: t.requestedBytes });
+        const used = m.usedBytes;
+        this.samples.set(key, { ...m, at: new Date() });
+        this.options.metrics?.disk(t.cluster.namespace, t.cluster.name, t.instance, { ...m, requestedBytes: t.requestedBytes });
         const above = t.thresholdPercent !== undefined && used * 100 >= t.thresholdPercent * t.requestedBytes;
         const was = this.above.get(key) ?? false;
         this.above.set(key, above);

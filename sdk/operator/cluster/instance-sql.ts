@@ -141,6 +141,10 @@ export interface InstanceTarget {
   readonly queryTimeoutMs?: number;
   /** TLS with verify-full and the operator's certificate; undefined: plaintext (a server without TLS). */
   readonly tls?: OperatorTls;
+  /** @default "postgres" */
+  readonly database?: string;
+  /** The connection's `application_name` (how it shows in pg_stat_activity). @default none */
+  readonly applicationName?: string;
 }
 
 /** node-postgres' `ssl` for `tls`: verify-full (the authority, the name), TLS 1.3, the client certificate. Pure. */
@@ -149,7 +153,7 @@ export function operatorSsl(tls: OperatorTls): { ca: string; cert: string; key: 
 }
 
 /**
- * Runs `fn` on a fresh superuser connection to the instance's `postgres` database, closed after.
+ * Runs `fn` on a fresh superuser connection to the instance's `postgres` database (or `t.database`), closed after.
  * @throws the connection's or `fn`'s error.
  */
 export async function withClient<T>(t: InstanceTarget, fn: (c: Client) => Promise<T>): Promise<T> {
@@ -158,7 +162,8 @@ export async function withClient<T>(t: InstanceTarget, fn: (c: Client) => Promis
     port: t.port ?? POSTGRES_PORT,
     user: "postgres",
     password: t.password,
-    database: "postgres",
+    database: t.database ?? "postgres",
+    ...(t.applicationName === undefined ? {} : { application_name: t.applicationName }),
     connectionTimeoutMillis: t.timeoutMs,
     query_timeout: t.queryTimeoutMs ?? t.timeoutMs,
     ...(t.tls === undefined ? {} : { ssl: operatorSsl(t.tls) }),

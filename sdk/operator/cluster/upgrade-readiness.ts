@@ -7,14 +7,12 @@
  * refuses a bump with errors, naming the fix; the controller checks again, live, before it creates
  * the upgrade, and refuses (`UpgradePreflightRefused`) with nothing created.
  */
-import { Client } from "pg";
 import type { PostgresClusterStatus } from "../../api/postgres-cluster";
-import { POSTGRES_PORT } from "../../api/names";
 import { shippedExtensions } from "../../postgres/extensions";
 import { SUPPORTED_MAJORS, type PostgresMajor } from "../../postgres/versions";
 import { observeBlue, predictPreflight, readinessRefusal } from "../../upgrade/preflight-predict";
 import type { MajorDecision } from "./major-upgrade";
-import { operatorSsl, type OperatorTls } from "./instance-sql";
+import { withClient, type InstanceTarget } from "./instance-sql";
 
 export { readinessRefusal } from "../../upgrade/preflight-predict";
 
@@ -26,17 +24,8 @@ export const READINESS_REFRESH_MS = 60_000;
 /** Findings kept per target in status (the count of the others is `more`). */
 const MAX_FINDINGS = 20;
 
-/** Where the primary is, as the controller connects to it. */
-export interface ReadinessTarget {
-  readonly host: string;
-  /** @default 5432 */
-  readonly port?: number;
-  readonly password: string;
-  readonly database: string;
-  readonly timeoutMs: number;
-  /** TLS with verify-full and the operator's certificate, as every operator connection (ADR 0035); undefined: plaintext. */
-  readonly tls?: OperatorTls;
-}
+/** Where the primary is, as the controller connects to it: its application database. */
+export type ReadinessTarget = InstanceTarget & { readonly database: string };
 
 /** Pure: whether a steady cluster running `running` needs a new inspection at `now`. */
 export function readinessDue(status: PostgresClusterStatus | undefined, running: number, now: Date): boolean {
@@ -58,9 +47,7 @@ export async function inspectReadiness(
   now: Date,
   options: { only?: number; extensionsOf?: (major: PostgresMajor) => ReadonlySet<string> | undefined } = {},
 ): Promise<UpgradeReadiness> {
-  const client = new Client({ host: at.host, port: at.port ?? POSTGRES_PORT, user: "postgres", password: at.password, database: at.database, connectionTimeoutMillis: at.timeoutMs, statement_timeout: at.timeoutMs, application_name: "setpoint-operator-readiness", ...(at.tls === undefined ? {} : { ssl: operatorSsl(at.tls) }) });
-  await client.connect();
-  try {
+  return withClient({ ...at, applicationName: "setpoint-operator-readiness" }, async (client) => {
     const blue = await observeBlue(client);
     const extensionsOf = options.extensionsOf ?? ((m: PostgresMajor) => shippedExtensions(m));
     const majors = SUPPORTED_MAJORS.filter((m) => m > running && (options.only === undefined || m === options.only));
@@ -74,9 +61,7 @@ export async function inspectReadiness(
         return { postgresVersion: m, findings, ...(all.length > MAX_FINDINGS ? { more: all.length - MAX_FINDINGS } : {}) };
       }),
     };
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  });
 }
 
 /** What {@link readinessStep} decided. */
