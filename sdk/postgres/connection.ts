@@ -80,14 +80,7 @@ export function toClientConfig(input: ConnectionInput, options: ConnectOptions =
       user: input.user,
       password: input.password,
       database: input.database,
-      ssl:
-        input.sslmode === "require"
-          ? { rejectUnauthorized: false }
-          : input.sslmode === "verify-full"
-            ? input.ca === undefined
-              ? true
-              : { ca: input.ca, rejectUnauthorized: true, ...(input.servername !== undefined ? { servername: input.servername } : isIP(input.host) === 0 ? { servername: input.host } : {}) }
-            : undefined,
+      ssl: fieldsSsl(input),
     };
   }
   if (isConninfo(input)) return { ...common, ...conninfoConfig(parseConninfo(input)) };
@@ -105,6 +98,15 @@ export function toClientConfig(input: ConnectionInput, options: ConnectOptions =
     throw new InputError(`connection URL has scheme "${url.protocol}"; expected postgres:// or postgresql://`, { propertyPath: "url" });
   }
   return { ...common, connectionString: input };
+}
+
+/** node-postgres `ssl` for connection fields' `sslmode` (and, with verify-full, their own authority and server name). Pure. */
+function fieldsSsl(input: Extract<ConnectionInput, { host: string }>): ClientConfig["ssl"] {
+  if (input.sslmode === "require") return { rejectUnauthorized: false };
+  if (input.sslmode !== "verify-full") return undefined;
+  if (input.ca === undefined) return true;
+  const servername = input.servername ?? (isIP(input.host) === 0 ? input.host : undefined);
+  return { ca: input.ca, rejectUnauthorized: true, ...(servername !== undefined ? { servername } : {}) };
 }
 
 /**

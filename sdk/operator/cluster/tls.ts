@@ -219,6 +219,16 @@ export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, 
     const key = decoded(liveOperator, "tls.key");
     if (cert !== undefined && key !== undefined) operatorIdentity = { cert, key };
   }
+  /** Issues `leaf` from the authority and creates or replaces its Secret in place (mounts follow it). */
+  const issueAndWrite = async (leaf: LeafKind): Promise<KeyPair> => {
+    const pair = issueLeaf(cluster, leaf, ca!, now, extraNames);
+    const body = leafSecret(cluster, leaf, pair, ca!.certificatePem);
+    const existing = live[leaf];
+    if (existing === undefined) await api.createNamespacedSecret({ namespace: ns, body });
+    else await api.replaceNamespacedSecret({ name: names[leaf], namespace: ns, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+    return pair;
+  };
+  const identity = (pair: KeyPair) => ({ cert: pair.certificatePem, key: pair.privateKeyPem });
   for (const action of actions) {
     if (action.kind === "create-authority") {
       if (suppliedAuthority !== undefined) throw new Error(`spec.tls.authority: Secret ${ns}/${suppliedAuthority} holds no usable authority`);
@@ -229,19 +239,10 @@ export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, 
       ca = created;
       continue;
     }
-    const pair = issueLeaf(cluster, action.leaf, ca!, now, extraNames);
-    if (action.leaf === "operator") operatorIdentity = { cert: pair.certificatePem, key: pair.privateKeyPem };
-    const body = leafSecret(cluster, action.leaf, pair, ca!.certificatePem);
-    const existing = live[action.leaf];
-    if (existing === undefined) await api.createNamespacedSecret({ namespace: ns, body });
-    else await api.replaceNamespacedSecret({ name: names[action.leaf], namespace: ns, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+    const pair = await issueAndWrite(action.leaf);
+    if (action.leaf === "operator") operatorIdentity = identity(pair);
   }
-  if (operatorIdentity === undefined) {
-    // The Secret exists with a certificate the plan keeps but no key: issue a complete one.
-    const pair = issueLeaf(cluster, "operator", ca!, now);
-    const body = leafSecret(cluster, "operator", pair, ca!.certificatePem);
-    await api.replaceNamespacedSecret({ name: names.operator, namespace: ns, body: { ...body, metadata: { ...body.metadata, resourceVersion: liveOperator?.metadata?.resourceVersion } } });
-    operatorIdentity = { cert: pair.certificatePem, key: pair.privateKeyPem };
-  }
+  // The Secret exists with a certificate the plan keeps but no key: issue a complete one.
+  operatorIdentity ??= identity(await issueAndWrite("operator"));
   return { actions, caPem: ca!.certificatePem, operatorIdentity };
 }
