@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { takeBaseBackup } from "../../sdk/backup/base-backup";
 import { openObjectStore, type ObjectStore } from "../../sdk/backup/store";
 import { REPLICATION_USER } from "../../sdk/operator/cluster/objects";
+import { readOperatorTls } from "../../sdk/operator/cluster/tls";
 import { clusterToolchain, useCluster } from "../support/cluster";
 import { toolchainOrSkip } from "../support/control-plane";
 import { eventually } from "../support/eventually";
@@ -70,8 +71,11 @@ describe.skipIf(clusterToolchain.skip !== undefined || weed.skip !== undefined)(
     for (const p of ["ledger-1", "ledger-2"]) expect(JSON.stringify(await env.pod(p))).not.toContain(s3.secretAccessKey);
     expect(env.lines.join("\n")).not.toContain(s3.secretAccessKey);
 
-    const replicationPassword = await env.secretValue("ledger-replication", "password");
-    await takeBaseBackup(source, { source: { host: oldIp, port: 5432, user: REPLICATION_USER, password: replicationPassword } });
+    // pg_hba lets the replication role in over TLS with its certificate only (ADR 0035), as the operator's PostgresBackup does.
+    const replicationTls = await readOperatorTls(env.core, ns, "ledger", "replication");
+    expect(replicationTls).toBeDefined();
+    const { serverName, ca, cert, key } = replicationTls!;
+    await takeBaseBackup(source, { source: { host: oldIp, port: 5432, user: REPLICATION_USER, tls: { serverName, ca, cert, key } } });
 
     const writer = env.startWriter("ledger", password);
     await eventually("writer running", async () => writer.acked.length >= 50, WAIT_MS);
