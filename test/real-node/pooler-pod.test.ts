@@ -9,7 +9,7 @@
 //   sync) and RELOAD: the time it takes is printed;
 // - PAUSE holds a client's transaction and the next reconcile's RESUME lets it finish: 0 errors.
 import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,7 +20,8 @@ import type { ClusterObject } from "../../sdk/operator/cluster/objects";
 import { PGBOUNCER_PORT, POOLER_PAUSED_ANNOTATION } from "../../sdk/operator/cluster/pooler";
 import { probePooler } from "../../sdk/operator/cluster/pooler-sql";
 import { pausePoolers, syncPooler, type PoolerSyncResult } from "../../sdk/operator/cluster/pooler-sync";
-import { randomPassword, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
+import { clusterTlsNames, syncClusterTls } from "../../sdk/operator/cluster/tls";
+import { randomPassword, runIdentity, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { installCrds, toolchainOrSkip } from "../support/control-plane";
 import { eventually } from "../support/eventually";
 import { majors } from "../support/postgres";
@@ -52,7 +53,9 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
     node.importRootfs(join(work, "rootfs"), IMAGE, packageConfig(POOLER_IMAGE));
     rmSync(join(work, "rootfs"), { recursive: true, force: true });
     const hba = join(work, "pg_hba.conf");
-    writeFileSync(hba, `local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all ${node.podCidr} scram-sha-256\n`);
+    // Pods reach the server over TLS only, as they reach a cluster's instances (ADR 0035); the
+    // node's own address is where the test's host-side connections (the operator's steps) come from.
+    writeFileSync(hba, `local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all ${node.nodeIp}/32 scram-sha-256\nhostssl all all ${node.podCidr} scram-sha-256\nhost all all ${node.podCidr} reject\n`);
     chmodSync(work, 0o755);
     chmodSync(hba, 0o644);
     // The "primary": a real server on the node's address and the port the pooler's configuration names.
@@ -73,6 +76,28 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
       plural: KINDS.PostgresCluster.plural,
       body: { apiVersion: `${GROUP}/${VERSION}`, kind: "PostgresCluster", metadata: { name: "db" }, spec: { postgresVersion: major, storage: { size: "1Gi" }, pooler: { image: IMAGE } } },
     })) as ClusterObject;
+    // The cluster's authority and certificates, as the controller's TLS step makes them (no operator
+    // runs here); the server presents its server certificate, which the pooler verifies (verify-ca)
+    // against the authority mounted from the server Secret.
+    const core = kc.makeApiClient(CoreV1Api);
+    await syncClusterTls(core, cluster, new Date());
+    const serverTls = (await core.readNamespacedSecret({ name: clusterTlsNames("db").server, namespace: ns })).data!;
+    const tlsDir = join(pg.dir, "tls");
+    mkdirSync(tlsDir, { mode: 0o700 });
+    const identity = runIdentity("nobody", major);
+    for (const [file, key] of [["server.crt", "tls.crt"], ["server.key", "tls.key"]] as const) {
+      writeFileSync(join(tlsDir, file), Buffer.from(serverTls[key]!, "base64"), { mode: 0o600 });
+      if (identity) chownSync(join(tlsDir, file), identity.uid, identity.gid);
+    }
+    if (identity) chownSync(tlsDir, identity.uid, identity.gid);
+    const tlsAdmin = new Client({ host: "127.0.0.1", port: pg.port, user: "postgres", password, database: "postgres" });
+    await tlsAdmin.connect();
+    for (const [k, v] of [["ssl_cert_file", join(tlsDir, "server.crt")], ["ssl_key_file", join(tlsDir, "server.key")], ["ssl_min_protocol_version", "TLSv1.3"], ["ssl", "on"]]) {
+      await tlsAdmin.query(`alter system set ${k} = '${v}'`);
+    }
+    await tlsAdmin.query("select pg_reload_conf()");
+    await eventually("the server serves TLS", async () => (await tlsAdmin.query<{ ssl: string }>("show ssl")).rows[0]?.ssl === "on");
+    await tlsAdmin.end();
   }, 1_500_000); // may wait for another real node of this run to finish
 
   afterAll(async () => {
@@ -123,9 +148,9 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
     expect(status).toMatchObject({ service: "db-pooler-rw", instances: 1, readyInstances: 1, paused: false });
     const client = new Client({ host: await podIp(), port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000 });
     await client.connect();
-    const [row] = (await client.query<{ who: string; addr: string }>("select current_user as who, host(inet_server_addr()) as addr")).rows;
+    const [row] = (await client.query<{ who: string; addr: string; ssl: boolean }>("select current_user as who, host(inet_server_addr()) as addr, (select ssl from pg_stat_ssl where pid = pg_backend_pid()) as ssl")).rows;
     await client.end();
-    expect(row).toEqual({ who: "app", addr: node!.nodeIp });
+    expect(row).toEqual({ who: "app", addr: node!.nodeIp, ssl: true });
   }, 1_500_000);
 
   it("brings a file change to the running PgBouncer through the pod annotation and RELOAD, and holds a transaction through PAUSE", async () => {
