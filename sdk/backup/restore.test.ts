@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { writeRecoveryConfig } from "./restore";
+import { InputError } from "../errors";
+import { recoveryTargetTime, writeRecoveryConfig } from "./restore";
 
 describe("writeRecoveryConfig", () => {
   const dirs: string[] = [];
@@ -35,11 +36,43 @@ describe("writeRecoveryConfig", () => {
   it("writes an inclusive time target that promotes", async () => {
     const d = dataDir();
     writeFileSync(join(d, "postgresql.auto.conf"), "");
-    await writeRecoveryConfig(d, { kind: "time", time: new Date("2026-01-02T03:04:05.678Z") }, "wal restore %f %p", { archive_mode: "on" });
+    await writeRecoveryConfig(d, { kind: "time", time: "2026-01-02T03:04:05.678Z" }, "wal restore %f %p", { archive_mode: "on" });
     const conf = readFileSync(join(d, "postgresql.auto.conf"), "utf8");
-    expect(conf).toContain("recovery_target_time = '2026-01-02 03:04:05.678+00'");
+    expect(conf).toContain("recovery_target_time = '2026-01-02 03:04:05.678000+00'");
     expect(conf).toContain("recovery_target_inclusive = 'on'");
     expect(conf).toContain("recovery_target_action = 'promote'");
     expect(conf).toContain("archive_mode = 'on'");
+  });
+
+  it("writes an exclusive target as recovery_target_inclusive = off, and a time to the microsecond", async () => {
+    const d = dataDir();
+    writeFileSync(join(d, "postgresql.auto.conf"), "");
+    await writeRecoveryConfig(d, { kind: "time", time: "2026-01-02T05:04:05.123456+02:00", inclusive: false }, "wal restore %f %p", {});
+    const conf = readFileSync(join(d, "postgresql.auto.conf"), "utf8");
+    expect(conf).toContain("recovery_target_time = '2026-01-02 03:04:05.123456+00'");
+    expect(conf).toContain("recovery_target_inclusive = 'off'");
+  });
+});
+
+describe("recoveryTargetTime", () => {
+  it("keeps the microseconds a Date would drop, in UTC", () => {
+    // A commit at .123400 is at or before .123456: a target taken through a Date (.123) would lose it.
+    expect(recoveryTargetTime("2026-12-06T06:30:00.123456Z")).toEqual({ text: "2026-12-06 06:30:00.123456+00", ms: Date.parse("2026-12-06T06:30:00.123Z") });
+    expect(recoveryTargetTime("2026-12-06T08:30:00.5+02:00").text).toBe("2026-12-06 06:30:00.500000+00");
+    expect(recoveryTargetTime("2026-12-05T23:30:00-07:00").text).toBe("2026-12-06 06:30:00.000000+00");
+  });
+
+  it("rounds digits past the microsecond down for an inclusive target and up for an exclusive one", () => {
+    expect(recoveryTargetTime("2026-12-06T06:30:00.1234561Z").text).toBe("2026-12-06 06:30:00.123456+00");
+    expect(recoveryTargetTime("2026-12-06T06:30:00.1234561Z", false).text).toBe("2026-12-06 06:30:00.123457+00");
+    expect(recoveryTargetTime("2026-12-06T06:30:00.1234560Z", false).text).toBe("2026-12-06 06:30:00.123456+00");
+    expect(recoveryTargetTime("2026-12-31T23:59:59.9999991Z", false)).toEqual({ text: "2027-01-01 00:00:00.000000+00", ms: Date.parse("2027-01-01T00:00:00Z") });
+  });
+
+  it("refuses what is not an RFC 3339 time with a zone, naming the field", () => {
+    for (const bad of ["yesterday", "2026-12-06T06:30:00", "2026-02-30T10:00:00Z", "2026-12-06 06:30:00Z"]) {
+      expect(() => recoveryTargetTime(bad)).toThrow(InputError);
+      expect(() => recoveryTargetTime(bad)).toThrow(/RFC 3339.*2026-01-02T03:04:05\.123456Z/);
+    }
   });
 });

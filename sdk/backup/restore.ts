@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { appendFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createGunzip } from "node:zlib";
-import { BackupError } from "../errors";
+import { BackupError, InputError } from "../errors";
 import { quoteLiteral } from "../postgres/quote";
 import { readCatalog, type Catalog, type CatalogBackup, type SegmentIndex } from "./catalog";
 import { parseLsn, segmentName, segnoOf } from "./layout";
@@ -14,10 +14,14 @@ import { extractTar, type Owner } from "../instance/tar";
 export type RecoveryTarget =
   /** Replay every archived WAL file. */
   | { kind: "latest" }
-  /** Stop after the last commit at or before `time`. */
-  | { kind: "time"; time: Date }
-  /** Stop after WAL position `lsn`. */
-  | { kind: "lsn"; lsn: string }
+  /**
+   * Stop after the last commit at or before `time` (before the first commit at or after it when
+   * `inclusive` is false). `time` is RFC 3339 with a zone, to any fractional precision: PostgreSQL
+   * compares commit times to the microsecond, finer than a `Date` holds (see {@link recoveryTargetTime}).
+   */
+  | { kind: "time"; time: string; inclusive?: boolean }
+  /** Stop after WAL position `lsn` (just before it when `inclusive` is false). */
+  | { kind: "lsn"; lsn: string; inclusive?: boolean }
   /** Stop at the restore point created by `pg_create_restore_point(name)`. */
   | { kind: "name"; name: string };
 
@@ -91,7 +95,7 @@ export function planRestore(catalog: Catalog & { index: SegmentIndex }, target: 
     last = newest;
     if (target.kind === "time") {
       const newestAt = segs.get(newest)?.lastModified;
-      if (newestAt === undefined || newestAt.getTime() < target.time.getTime()) {
+      if (newestAt === undefined || newestAt.getTime() < recoveryTargetTime(target.time).ms) {
         throw new BackupError(
           "TARGET_AFTER_ARCHIVE",
           `the recovery target ${describeTarget(target)} is after the newest archived WAL of timeline ${m.timeline} in ${bucketText} (archived ${newestAt?.toISOString() ?? "never"}); WAL written since is not archived yet`,
@@ -119,7 +123,7 @@ export function planRestore(catalog: Catalog & { index: SegmentIndex }, target: 
 function reaches(m: BackupManifest, target: RecoveryTarget): boolean {
   switch (target.kind) {
     case "time":
-      return new Date(m.endTime).getTime() <= target.time.getTime();
+      return new Date(m.endTime).getTime() <= recoveryTargetTime(target.time).ms;
     case "lsn":
       return parseLsn(m.endLsn) <= parseLsn(target.lsn);
     default:
@@ -133,7 +137,7 @@ export function describeTarget(target: RecoveryTarget): string {
     case "latest":
       return "the latest archived WAL";
     case "time":
-      return `time ${target.time.toISOString()}`;
+      return `time ${target.time}`;
     case "lsn":
       return `LSN ${target.lsn}`;
     case "name":
@@ -232,9 +236,35 @@ export async function restoreBackup(store: ObjectStore, options: RestoreOptions)
   return { plan, bytes, seconds: (Date.now() - started) / 1000 };
 }
 
+const RFC3339 = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/;
+
 /**
- * Appends the recovery settings to postgresql.auto.conf and creates recovery.signal. The target is
- * inclusive: a time target keeps the commits at exactly that time.
+ * A time target as PostgreSQL compares it: `text` is timestamptz input in UTC to the microsecond
+ * (PostgreSQL's resolution; commit times are whole microseconds), `ms` the same instant for
+ * comparisons with millisecond times. Digits beyond the microsecond round down for an inclusive
+ * target and up for an exclusive one, so that exactly the commits at or before (before) `time`
+ * are kept. Nothing passes through a `Date`, which would drop the microseconds: a target of
+ * 10:00:00.123456 taken as 10:00:00.123 would lose a commit at 10:00:00.123400.
+ * @throws {InputError} when `time` is not RFC 3339 with a zone (e.g. 2026-01-02T03:04:05.123456Z).
+ */
+export function recoveryTargetTime(time: string, inclusive = true): { text: string; ms: number } {
+  const m = RFC3339.exec(time);
+  const wholeMs = m ? Date.parse(`${m[1]}T${m[2]}${m[4]}`) : NaN;
+  // Date.parse rolls 2026-02-30 over to March: the date and time must read back as written.
+  if (!m || Number.isNaN(wholeMs) || new Date(Date.parse(`${m[1]}T${m[2]}Z`)).toISOString().slice(0, 19) !== `${m[1]}T${m[2]}`) {
+    throw new InputError(`the recovery target time ${JSON.stringify(time)} is not an RFC 3339 time with a zone; write e.g. 2026-01-02T03:04:05.123456Z`, { propertyPath: "target.time" });
+  }
+  const digits = m[3] ?? "";
+  const beyond = /[1-9]/.test(digits.slice(6));
+  const micros = wholeMs * 1000 + Number(digits.slice(0, 6).padEnd(6, "0")) + (beyond && !inclusive ? 1 : 0);
+  const ms = Math.floor(micros / 1000);
+  const iso = new Date(ms).toISOString();
+  return { text: `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${String(((micros % 1_000_000) + 1_000_000) % 1_000_000).padStart(6, "0")}+00`, ms };
+}
+
+/**
+ * Appends the recovery settings to postgresql.auto.conf and creates recovery.signal. A time or LSN
+ * target is inclusive unless it says otherwise: a time target keeps the commits at exactly that time.
  *
  * A base backup taken from a standby carries that standby's `standby.signal` and its
  * `primary_conninfo`/`primary_slot_name`: with them the restored server would start in standby
@@ -249,8 +279,7 @@ export async function writeRecoveryConfig(dataDir: string, target: RecoveryTarge
     case "latest":
       break;
     case "time":
-      // PostgreSQL's timestamptz input, in UTC, to the millisecond.
-      conf.recovery_target_time = target.time.toISOString().replace("T", " ").replace("Z", "+00");
+      conf.recovery_target_time = recoveryTargetTime(target.time, target.inclusive ?? true).text;
       break;
     case "lsn":
       conf.recovery_target_lsn = target.lsn;
@@ -260,7 +289,7 @@ export async function writeRecoveryConfig(dataDir: string, target: RecoveryTarge
       break;
   }
   if (target.kind !== "latest") {
-    conf.recovery_target_inclusive = "on";
+    conf.recovery_target_inclusive = target.kind === "name" || (target.inclusive ?? true) ? "on" : "off";
     conf.recovery_target_action = "promote";
   }
   const lines = Object.entries(conf).map(([k, v]) => `${k} = ${quoteLiteral(v)}`);

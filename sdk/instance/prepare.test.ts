@@ -106,6 +106,14 @@ describe("instanceSettings", () => {
     expect(read).not.toThrow(/hunter2/);
     expect(withoutSecrets({ A: "1", SETPOINT_SUPERUSER_PASSWORD: "p", SETPOINT_REPLICATION_PASSWORD: "r", PGPASSWORD: "q" })).toEqual({ A: "1" });
   });
+  it("reads a restore's target as written: a time keeps its microseconds and zone, an exclusive target says so", () => {
+    const source = JSON.stringify({ endpoint: "http://10.0.0.1:8333", bucket: "backups", prefix: "shop/old" });
+    const target = (t: object) => instanceSettings({ ...base, SETPOINT_RECOVERY_SOURCE: source, SETPOINT_RECOVERY_TARGET: JSON.stringify(t) }).recovery?.target;
+    expect(target({ kind: "time", time: "2026-12-05T12:00:00.123456+02:00" })).toEqual({ kind: "time", time: "2026-12-05T12:00:00.123456+02:00" });
+    expect(target({ kind: "time", time: "2026-12-05T10:00:00Z", inclusive: false })).toEqual({ kind: "time", time: "2026-12-05T10:00:00Z", inclusive: false });
+    expect(target({ kind: "lsn", lsn: "0/1A2B3C4", inclusive: false })).toEqual({ kind: "lsn", lsn: "0/1A2B3C4", inclusive: false });
+    expect(() => target({ kind: "time", time: "yesterday" })).toThrow(/SETPOINT_RECOVERY_TARGET/);
+  });
 });
 
 describe("postgresArgs", () => {

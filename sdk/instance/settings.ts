@@ -88,7 +88,7 @@ export const INSTANCE_ENV = {
   backupSecretAccessKey: "SETPOINT_BACKUP_SECRET_ACCESS_KEY",
   /**
    * bootstrap.recovery: the source bucket as JSON (same shape as the destination), and the target
-   * as JSON (`{ kind: "latest" } | { kind: "time", time } | { kind: "lsn", lsn } | { kind: "name", name }`
+   * as JSON (`{ kind: "latest" } | { kind: "time", time, inclusive? } | { kind: "lsn", lsn, inclusive? } | { kind: "name", name }`
    * plus an optional `backupId`). Set only on a restored cluster's primary pods.
    */
   recoverySource: "SETPOINT_RECOVERY_SOURCE",
@@ -173,8 +173,8 @@ const storeJson = z
   .strict();
 const targetJson = z.union([
   z.object({ kind: z.literal("latest"), backupId: z.string().min(1).optional() }).strict(),
-  z.object({ kind: z.literal("time"), time: z.iso.datetime({ offset: true }), backupId: z.string().min(1).optional() }).strict(),
-  z.object({ kind: z.literal("lsn"), lsn: z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/), backupId: z.string().min(1).optional() }).strict(),
+  z.object({ kind: z.literal("time"), time: z.iso.datetime({ offset: true }), inclusive: z.boolean().optional(), backupId: z.string().min(1).optional() }).strict(),
+  z.object({ kind: z.literal("lsn"), lsn: z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/), inclusive: z.boolean().optional(), backupId: z.string().min(1).optional() }).strict(),
   z.object({ kind: z.literal("name"), name: z.string().min(1), backupId: z.string().min(1).optional() }).strict(),
 ]);
 
@@ -200,8 +200,10 @@ function recovery(env: NodeJS.ProcessEnv): RecoverySettings | undefined {
   const t = targetJson.safeParse(env[E.recoveryTarget] ? json(env, E.recoveryTarget) : { kind: "latest" });
   if (!t.success) throw new InputError(`${E.recoveryTarget}: ${t.error.issues[0]!.message}`, { propertyPath: E.recoveryTarget });
   const v = t.data;
+  // The time as written (a Date would drop its microseconds); inclusive unless it says false.
+  const inclusive = "inclusive" in v && v.inclusive === false ? { inclusive: false } : {};
   const target: RecoveryTarget =
-    v.kind === "time" ? { kind: "time", time: new Date(v.time) } : v.kind === "lsn" ? { kind: "lsn", lsn: v.lsn } : v.kind === "name" ? { kind: "name", name: v.name } : { kind: "latest" };
+    v.kind === "time" ? { kind: "time", time: v.time, ...inclusive } : v.kind === "lsn" ? { kind: "lsn", lsn: v.lsn, ...inclusive } : v.kind === "name" ? { kind: "name", name: v.name } : { kind: "latest" };
   return { source, target, backupId: v.backupId };
 }
 

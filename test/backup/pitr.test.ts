@@ -161,7 +161,7 @@ describe.skipIf(tc.skip !== undefined).each(majors())("point-in-time recovery fr
       const dataDir = join(dir.dir, "data");
       const id = serverIdentity(major);
       const result = await restoreBackup(store, {
-        target: { kind: "time", time: target },
+        target: { kind: "time", time: target.toISOString() },
         dataDir,
         restoreCommand: `${walCli(config)} restore %f %p`,
         ...(id ? { owner: id } : {}),
@@ -199,7 +199,7 @@ describe.skipIf(tc.skip !== undefined).each(majors())("point-in-time recovery fr
         expect(existsSync(dataDir), `${name} left ${dataDir}`).toBe(false);
         return err as BackupError;
       };
-      const at: RecoveryTarget = { kind: "time", time: target };
+      const at: RecoveryTarget = { kind: "time", time: target.toISOString() };
       const missing = openObjectStore(s3.store("no-such-bucket", PREFIX));
       expect((await attempt(missing, at, "missing-bucket")).reason).toBe("BUCKET_NOT_FOUND");
       missing.close();
@@ -213,10 +213,10 @@ describe.skipIf(tc.skip !== undefined).each(majors())("point-in-time recovery fr
       expect(down.reason).toBe("ENDPOINT_UNREACHABLE");
       expect(down.message).toContain("http://127.0.0.1:1");
       unreachable.close();
-      const early = await attempt(store, { kind: "time", time: new Date(Date.parse(backup.beginTime) - 60_000) }, "too-early");
+      const early = await attempt(store, { kind: "time", time: new Date(Date.parse(backup.beginTime) - 60_000).toISOString() }, "too-early");
       expect(early.reason).toBe("TARGET_BEFORE_OLDEST_BACKUP");
       expect(early.message).toContain(backup.endTime);
-      const late = await attempt(store, { kind: "time", time: new Date(Date.now() + 3_600_000) }, "too-late");
+      const late = await attempt(store, { kind: "time", time: new Date(Date.now() + 3_600_000).toISOString() }, "too-late");
       expect(late.reason).toBe("TARGET_AFTER_ARCHIVE");
 
       // Copies of the bucket without one segment: one in the middle (refused when planning), and the

@@ -8,8 +8,8 @@
 // - a base backup is taken by a PostgresBackup (from the replica); later a table is dropped; then
 //   the primary's pod is deleted under the writer (a failover during archiving, timeline 2);
 // - a NEW cluster restored to a time T before the drop holds exactly the rows the source committed
-//   at or before T (compared row by row, commit times as the server saw them) and none after, the
-//   dropped table is back, it runs on a new timeline and archives to its own prefix while the
+//   at or before T (compared row by row, commit times as the server saw them, to the microsecond) and
+//   none after, the dropped table is back, it runs on a new timeline and archives to its own prefix while the
 //   source's objects stay as they were;
 // - a NEW cluster restored to the latest point holds every acknowledged row, those acknowledged by
 //   the new primary after the failover included;
@@ -71,7 +71,11 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
   const times: Record<string, number> = {};
   const stores: ObjectStore[] = [];
   // What the source's life leaves for the restores.
-  let target: Date;
+  /** T: a row's commit time to the microsecond (RFC 3339), as the server recorded it. */
+  let target: string;
+  let targetRow = 0;
+  /** The source's rows around T with their commit times, for the messages. */
+  let aroundT = "";
   let expectedAtT: Row[] = [];
   let auditRows = 0;
   let writer: Writer;
@@ -204,9 +208,19 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
     // (Not necessarily timeline 1: track_commit_timestamp needs a restart, rolled out with a switchover.)
     expect(backupStatus.timeline).toBeGreaterThanOrEqual(1);
 
-    // T: rows on both sides of it, then the drop, then more rows.
+    // T: rows on both sides of it, then the drop, then more rows. T is the commit time of the row
+    // the writer committed last, to the microsecond, as the server recorded it (the clock
+    // recovery_target_time is compared with): that row is the last one a restore to T keeps (the
+    // target is inclusive), the next is not. A T inside a millisecond also catches a target cut
+    // to milliseconds on the way (a JavaScript Date): the row would be missing.
     await sleep(4000);
-    target = new Date();
+    const [boundary] = await query<{ id: number; at: string }>(
+      "ledger",
+      await primaryIp("ledger"),
+      `select id, to_char(pg_xact_commit_timestamp(xmin) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at from orders order by id desc limit 1`,
+    );
+    target = boundary!.at;
+    targetRow = boundary!.id;
     await sleep(4000);
     await query("ledger", await primaryIp("ledger"), "drop table audit");
     const droppedAt = writer.acked.length;
@@ -239,12 +253,24 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
       return (c.status?.backup?.lastArchivedWal ?? "") >= last ? c : undefined;
     }, WAIT_MS);
 
-    // The rows committed at or before T, by the server's commit timestamps.
-    const all = await query<Row & { committed: Date }>("ledger", newIp, "select id, note, pg_xact_commit_timestamp(xmin) as committed from orders order by id");
-    expectedAtT = all.filter((r) => r.committed.getTime() <= target.getTime()).map(({ id, note }) => ({ id, note }));
+    // The rows committed at or before T, by the server's commit timestamps compared by the server,
+    // to the microsecond (a JavaScript Date holds milliseconds: a commit 0.4 ms after T would read
+    // as at T), as recovery compares each commit record's time with recovery_target_time.
+    const all = await query<Row & { atOrBeforeT: boolean; committed: string }>(
+      "ledger",
+      newIp,
+      `select id, note, pg_xact_commit_timestamp(xmin) <= $1::timestamptz as "atOrBeforeT", to_char(pg_xact_commit_timestamp(xmin) at time zone 'UTC', 'HH24:MI:SS.US') as committed from orders order by id`,
+      [target],
+    );
+    expectedAtT = all.filter((r) => r.atOrBeforeT).map(({ id, note }) => ({ id, note }));
     const afterT = all.length - expectedAtT.length;
-    console.log(`source: ${all.length} rows (${expectedAtT.length} committed at or before T ${target.toISOString()}, ${afterT} after), ${writer.acked.length} acknowledged; base backup ${backupStatus.backupId} from ${backupStatus.instance} usable ${times.baseBackupS.toFixed(1)} s after it was requested; failover: first write acknowledged ${times.failoverToAckS.toFixed(2)} s after the pod's deletion`);
+    aroundT = all
+      .filter((r) => Math.abs(r.id - targetRow) <= 2)
+      .map((r) => `row ${r.id} committed ${r.committed}${r.atOrBeforeT ? " (at or before T)" : ""}`)
+      .join(", ");
+    console.log(`source: ${all.length} rows (${expectedAtT.length} committed at or before T ${target}, ${afterT} after; around T: ${aroundT}), ${writer.acked.length} acknowledged; base backup ${backupStatus.backupId} from ${backupStatus.instance} usable ${times.baseBackupS.toFixed(1)} s after it was requested; failover: first write acknowledged ${times.failoverToAckS.toFixed(2)} s after the pod's deletion`);
     expect(expectedAtT.length).toBeGreaterThan(20);
+    expect(expectedAtT.at(-1)!.id).toBe(targetRow);
     expect(afterT).toBeGreaterThan(80);
     const present = new Set(all.map((r) => r.id));
     expect(writer.acked.filter((a) => !present.has(a.id))).toEqual([]);
@@ -259,7 +285,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
       postgresVersion: major,
       instances: 1,
       storage: { size: "1Gi" },
-      bootstrap: { recovery: { source, target: { time: target.toISOString() } } },
+      bootstrap: { recovery: { source, target: { time: target } } },
       backup: { destination: destination() },
     });
     await createCustomObject(objects(), ns, "PostgresCluster", "latest", {
@@ -280,7 +306,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
     // To T: row by row.
     const ip = await podIp(pitr!.status!.currentPrimary!);
     const restored = await query<Row>("pitr", ip, "select id, note from orders order by id");
-    expect(restored).toEqual(expectedAtT);
+    expect(restored, `restored to T ${target}; the source's rows around T: ${aroundT}`).toEqual(expectedAtT);
     const [audit] = await query<{ n: string }>("pitr", ip, "select count(*) as n from audit");
     expect(Number(audit!.n)).toBe(auditRows);
     const [tl] = await query<{ tl: number; r: boolean }>("pitr", ip, "select timeline_id as tl, pg_is_in_recovery() as r from pg_control_checkpoint()");
@@ -304,7 +330,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
     for (const [k, size] of sourceBefore) expect(sourceAfter.get(k), k).toBe(size);
     expect([...sourceAfter.keys()].filter((k) => !sourceBefore.has(k) && !(k.startsWith("wal/") && parseInt(k.slice(4, 12), 16) <= sourceTimeline))).toEqual([]);
     console.log(
-      `restore to T: ${restored.length} rows compared row by row, audit ${auditRows} rows back, timeline ${tl!.tl}, ${times.restore_pitr_S!.toFixed(1)} s until settled; restore to latest: ${writer.acked.length} acknowledged rows all present, ${times.restore_latest_S!.toFixed(1)} s (both restores ran at once)`,
+      `restore to T: ${restored.length} rows compared row by row (the last row ${targetRow}, committed at T), audit ${auditRows} rows back, timeline ${tl!.tl}, ${times.restore_pitr_S!.toFixed(1)} s until settled; restore to latest: ${writer.acked.length} acknowledged rows all present, ${times.restore_latest_S!.toFixed(1)} s (both restores ran at once)`,
     );
   }, 1_500_000);
 
@@ -330,7 +356,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
     await createCustomObject(objects(), ns, "PostgresCluster", "gap", {
       postgresVersion: major,
       storage: { size: "1Gi" },
-      bootstrap: { recovery: { source: { ...destination(), prefix: `${ns}/gap-source` }, target: { time: target.toISOString() } } },
+      bootstrap: { recovery: { source: { ...destination(), prefix: `${ns}/gap-source` }, target: { time: target } } },
     });
     const failed = async (name: string, reason: string): Promise<string> => {
       const c = await eventually(`${name} RestoreFailed`, async () => {

@@ -190,5 +190,8 @@ describe("backups in instance pods", () => {
     expect(envOf(instancePod(cluster, restored, 2, "replica", "10.0.0.1")).some((e) => e.name.startsWith("SETPOINT_RECOVERY_"))).toBe(false);
     const latest = parsePostgresClusterSpec({ postgresVersion: 17, storage: { size: "5Gi" }, bootstrap: { recovery: { source: destination, backupId: "20261205T100000Z" } } });
     expect(JSON.parse(envOf(instancePod(cluster, latest, 1, "primary")).find((e) => e.name === "SETPOINT_RECOVERY_TARGET")!.value!)).toEqual({ kind: "latest", backupId: "20261205T100000Z" });
+    // An exclusive target reaches the instance manager as such; the time as written, microseconds and zone kept.
+    const exclusive = parsePostgresClusterSpec({ postgresVersion: 17, storage: { size: "5Gi" }, bootstrap: { recovery: { source: destination, target: { time: "2026-12-05T12:00:00.123456+02:00", inclusive: false } } } });
+    expect(JSON.parse(envOf(instancePod(cluster, exclusive, 1, "primary")).find((e) => e.name === "SETPOINT_RECOVERY_TARGET")!.value!)).toEqual({ kind: "time", time: "2026-12-05T12:00:00.123456+02:00", inclusive: false });
   });
 });

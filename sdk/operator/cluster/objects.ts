@@ -252,8 +252,10 @@ export function backupDestination(cluster: Pick<ClusterObject, "metadata">, spec
 function recoveryTarget(recovery: NonNullable<PostgresClusterSpec["bootstrap"]["recovery"]>): string {
   const t = recovery.target;
   const id = recovery.backupId ? { backupId: recovery.backupId } : {};
-  if (t?.time !== undefined) return JSON.stringify({ kind: "time", time: t.time, ...id });
-  if (t?.lsn !== undefined) return JSON.stringify({ kind: "lsn", lsn: t.lsn, ...id });
+  // Only an exclusive target says so (an inclusive one's value stays as it always was).
+  const inclusive = t?.inclusive === false ? { inclusive: false } : {};
+  if (t?.time !== undefined) return JSON.stringify({ kind: "time", time: t.time, ...inclusive, ...id });
+  if (t?.lsn !== undefined) return JSON.stringify({ kind: "lsn", lsn: t.lsn, ...inclusive, ...id });
   if (t?.name !== undefined) return JSON.stringify({ kind: "name", name: t.name, ...id });
   return JSON.stringify({ kind: "latest", ...id });
 }
