@@ -185,10 +185,10 @@ describe("PostgresCluster (mocked engine)", () => {
 describe("a changed postgresVersion (ADR 0033)", () => {
   const upgrade = { name: "shop-to-17", green: "shop-v17", from: 16, to: 17 };
   const open = { superuserPasswordOverNetwork: true };
-  it("preview refuses a raise on a cluster that refuses the superuser's password over the network, naming the setting (ADR 0035)", () => {
+  it("preview plans a raise of a default cluster (no superuser password over the network): the upgrade connects by certificate (ADR 0042)", () => {
     const closed = previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop");
-    expect(closed).toMatchObject({ kind: "refuse", message: expect.stringContaining("Set tls: { superuserPasswordOverNetwork: true } with postgresVersion 17") });
-    expect(previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised", tls: { superuserPasswordOverNetwork: false } }, "shop").kind).toBe("refuse");
+    expect(closed).toMatchObject({ kind: "upgrade", message: expect.stringContaining("16 -> 17") });
+    expect(previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised", tls: { superuserPasswordOverNetwork: false } }, "shop").kind).toBe("upgrade");
   });
   it("preview refuses a downgrade with the fix, and shows the engine's planned steps for a raise", () => {
     const down = previewMajorChange({ postgresVersion: 16 }, { postgresVersion: 15, primaryUpdateStrategy: "unsupervised" }, "shop");

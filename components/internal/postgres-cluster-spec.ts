@@ -141,10 +141,6 @@ export function previewMajorChange(status: PostgresClusterStatus | undefined, sp
   if (status?.upgrade) {
     return { kind: "refuse", message: `an upgrade to ${status.upgrade.to} (PostgresUpgrade ${status.upgrade.name}) is under way: set postgresVersion back to ${status.upgrade.to}, or roll that upgrade back and delete it first` };
   }
-  // The operator refuses the same (ADR 0035, SuperuserPasswordRefused): the upgrade's logical replication logs in as the superuser with its password.
-  if (spec.tls?.superuserPasswordOverNetwork !== true) {
-    return { kind: "refuse", message: `PostgresCluster ${clusterName} refuses the superuser's password over the network, and a major upgrade's logical replication logs in with it; nothing was changed. Set tls: { superuserPasswordOverNetwork: true } with postgresVersion ${wanted} (TLS stays required)` };
-  }
   // The engine's preflight rules that need only the running cluster, as the operator last ran them (ADR 0037).
   const readiness = status?.upgradeReadiness?.postgresVersion === running ? status.upgradeReadiness : undefined;
   const refusal = readinessRefusal(readiness, wanted);

@@ -135,7 +135,8 @@ export interface PostgresClusterSpecInput {
   tls?: {
     /**
      * Let the superuser log in over the network (TLS only) with its password, besides the
-     * operator's client certificate. The blue/green upgrade engine needs it on both clusters.
+     * operator's client certificate. Nothing of Setpoint needs it (a major upgrade connects by
+     * certificate, ADR 0042).
      * @default false
      */
     superuserPasswordOverNetwork?: boolean;

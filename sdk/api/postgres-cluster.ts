@@ -254,7 +254,7 @@ const tlsSchema = z
       .boolean()
       .default(false)
       .describe(
-        "Let the superuser log in over the network (TLS only) with its password, besides the operator's client certificate. Off by default; the blue/green upgrade engine needs it on both clusters (its logical subscription logs in as the superuser).",
+        "Let the superuser log in over the network (TLS only) with its password, besides the operator's client certificate. Off by default; nothing of Setpoint needs it (a major upgrade connects by certificate, ADR 0042).",
       ),
     serverNames: z
       .array(z.string().min(1).max(253).regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, { error: "must be a lower-case DNS name" }))

@@ -17,7 +17,9 @@
  * ... no encryption"). Replication is for the replication role with a client certificate of the
  * cluster's authority (`cert`: its common name must be the role); the superuser comes over the
  * network only with a client certificate (the operator's), never with a password, unless
- * `superuserPasswordOverNetwork`; everyone else uses SCRAM.
+ * `superuserPasswordOverNetwork`; everyone else uses SCRAM. The replication role reaches a
+ * database (a logical subscription of a major upgrade, ADR 0042) with its certificate only, never
+ * its password: it may read every table there (`pg_read_all_data`, granted for an upgrade's copy).
  */
 
 /** Name of the file in the configuration volume. */
@@ -52,6 +54,7 @@ export function instanceHba(options: HbaOptions): string {
         ["local", "all", "all", "", "trust"],
         ["hostssl", "replication", hbaToken(options.replicationUser), "all", "cert"],
         ["hostssl", "replication", "all", "all", "reject"],
+        ["hostssl", "all", hbaToken(options.replicationUser), "all", "cert"],
         ["hostssl", "all", hbaToken(options.superuser ?? "postgres"), "all", options.superuserPasswordOverNetwork ? "scram-sha-256" : "cert"],
         ["hostssl", "all", "all", "all", "scram-sha-256"],
       ]

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors";
-import { connectionFields, describeConnection, isConninfo, parseConninfo, redactUrl, toClientConfig, withAuthority, withDatabase } from "./connection";
+import { connectionFields, describeConnection, isConninfo, parseConninfo, redactUrl, toClientConfig, toConninfo, withAuthority, withDatabase } from "./connection";
 
 describe("redactUrl", () => {
   it("hides the password and password-like parameters", () => {
@@ -98,5 +98,46 @@ describe("withAuthority (a cluster's app Secret: uri and ca.crt)", () => {
     const viaAddress = withAuthority("postgresql://app:pw@orders-rw.shop.svc:5432/app?hostaddr=10.0.0.7&sslmode=verify-full", ca);
     expect(toClientConfig(viaAddress)).toMatchObject({ host: "10.0.0.7", ssl: { ca, rejectUnauthorized: true, servername: "orders-rw.shop.svc" } });
     expect(() => withAuthority("mysql://x@y/z", ca)).toThrow(InputError);
+  });
+});
+
+describe("client certificates and a server's connection string (ADR 0042)", () => {
+  const pem = (what: string) => `-----BEGIN ${what}-----\nAAAA\n-----END ${what}-----\n`;
+  const fields = { host: "10.0.0.7", port: 5432, user: "postgres", database: "app", sslmode: "verify-full" as const, ca: pem("CERTIFICATE"), servername: "shop-rw.ns.svc", cert: pem("CERTIFICATE"), key: pem("PRIVATE KEY") };
+
+  it("fields with a client certificate connect verify-full with it: the authority, the verified name, the certificate and key; no password", () => {
+    const c = toClientConfig(fields);
+    expect(c.ssl).toEqual({ ca: fields.ca, rejectUnauthorized: true, servername: "shop-rw.ns.svc", cert: fields.cert, key: fields.key });
+    expect(c.password).toBeUndefined();
+    expect(c.host).toBe("10.0.0.7");
+  });
+
+  it("never shows the key or the certificate in the description", () => {
+    const d = describeConnection(fields);
+    expect(d).not.toContain("PRIVATE KEY");
+    expect(d).not.toContain("AAAA");
+    expect(d).toBe("postgres://postgres@10.0.0.7:5432/app");
+  });
+
+  it("a server's conninfo: host is the verified name, hostaddr the address, the files on that server, each value quoted", () => {
+    const s = toConninfo({ host: "10.0.0.7", servername: "shop-rw.ns.svc", port: 5432, user: "streaming_replica", database: "my app", sslmode: "verify-full", files: { sslrootcert: "/tmp/setpoint/ca.crt", sslcert: "/tmp/setpoint/replication.crt", sslkey: "/tmp/it's/replication.key" } });
+    expect(s).toBe(
+      "host='shop-rw.ns.svc' hostaddr='10.0.0.7' port='5432' user='streaming_replica' dbname='my app' sslmode='verify-full' sslrootcert='/tmp/setpoint/ca.crt' sslcert='/tmp/setpoint/replication.crt' sslkey='/tmp/it\\'s/replication.key'",
+    );
+    expect(parseConninfo(s)).toMatchObject({ host: "shop-rw.ns.svc", hostaddr: "10.0.0.7", sslkey: "/tmp/it's/replication.key" });
+  });
+
+  it("fields without TLS stay as they were (host, port, user, password, dbname)", () => {
+    expect(toConninfo({ host: "db", user: "app", password: "p w", database: "app" })).toBe("host='db' port='5432' user='app' password='p w' dbname='app'");
+  });
+
+  it("refuses PEM fields in a server's conninfo, naming the fix and never the material", () => {
+    expect(() => toConninfo(fields)).toThrow(InputError);
+    expect(() => toConninfo(fields)).toThrow(/files \(sslrootcert, sslcert, sslkey\)/);
+    try {
+      toConninfo(fields);
+    } catch (err) {
+      expect(String((err as Error).message)).not.toContain("AAAA");
+    }
   });
 });

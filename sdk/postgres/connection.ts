@@ -23,6 +23,16 @@ export type ConnectionInput =
       ca?: string;
       /** With `ca`: the name the server's certificate must carry when `host` is an address (libpq's `host` beside `hostaddr`). @default host */
       servername?: string;
+      /** A client certificate (PEM) this process presents (pg_hba `cert`); with `key`. Never shown by {@link describeConnection}. */
+      cert?: string;
+      /** The client certificate's private key (PEM). A secret: never logged, never in errors. */
+      key?: string;
+      /**
+       * For {@link toConninfo} only (a server connecting elsewhere, e.g. a subscription): paths of
+       * the authority, client certificate and key on THAT server's file system (libpq `sslrootcert`,
+       * `sslcert`, `sslkey`). This process never reads them.
+       */
+      files?: { readonly sslrootcert?: string; readonly sslcert?: string; readonly sslkey?: string };
     };
 
 /** Options for {@link connect}. */
@@ -102,11 +112,12 @@ export function toClientConfig(input: ConnectionInput, options: ConnectOptions =
 
 /** node-postgres `ssl` for connection fields' `sslmode` (and, with verify-full, their own authority and server name). Pure. */
 function fieldsSsl(input: Extract<ConnectionInput, { host: string }>): ClientConfig["ssl"] {
-  if (input.sslmode === "require") return { rejectUnauthorized: false };
+  const client = input.cert !== undefined && input.key !== undefined ? { cert: input.cert, key: input.key } : {};
+  if (input.sslmode === "require") return { rejectUnauthorized: false, ...client };
   if (input.sslmode !== "verify-full") return undefined;
-  if (input.ca === undefined) return true;
+  if (input.ca === undefined) return input.cert === undefined ? true : { rejectUnauthorized: true, ...client };
   const servername = input.servername ?? (isIP(input.host) === 0 ? input.host : undefined);
-  return { ca: input.ca, rejectUnauthorized: true, ...(servername !== undefined ? { servername } : {}) };
+  return { ca: input.ca, rejectUnauthorized: true, ...(servername !== undefined ? { servername } : {}), ...client };
 }
 
 /**
@@ -255,20 +266,33 @@ export function connectionFields(input: ConnectionInput): { host: string | undef
 
 /**
  * The libpq connection string of `input`, for a server to use (a subscription's `CONNECTION`).
- * Holds the password: never log it; pass it only as an SQL literal to the server.
+ * Holds the password: never log it; pass it only as an SQL literal to the server. With a
+ * `servername` and `host` an address, `host` is the name to verify and `hostaddr` the address
+ * (libpq's spelling); `files` become `sslrootcert`/`sslcert`/`sslkey` (paths on that server). PEM
+ * fields (`ca`, `cert`, `key`) cannot travel in a conninfo: refused, naming `files` as the fix.
+ * @throws {InputError} when fields hold PEM material.
  */
 export function toConninfo(input: ConnectionInput): string {
   if (typeof input === "string") {
     toClientConfig(input); // validates the scheme
     return input;
   }
+  const pem = (["ca", "cert", "key"] as const).filter((k) => input[k] !== undefined);
+  if (pem.length > 0) {
+    throw new InputError(`connection fields ${pem.join(", ")} hold PEM for this process and cannot be written into a server's connection string; give the paths on that server in files (sslrootcert, sslcert, sslkey)`, { propertyPath: pem[0]! });
+  }
+  const named = input.servername !== undefined && isIP(input.host) !== 0;
   const parts: [string, string | undefined][] = [
-    ["host", input.host],
+    ["host", named ? input.servername : input.host],
+    ["hostaddr", named ? input.host : undefined],
     ["port", String(input.port ?? 5432)],
     ["user", input.user],
     ["password", input.password],
     ["dbname", input.database],
     ["sslmode", input.sslmode],
+    ["sslrootcert", input.files?.sslrootcert],
+    ["sslcert", input.files?.sslcert],
+    ["sslkey", input.files?.sslkey],
   ];
   return parts.flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${quoteConninfoValue(v)}`])).join(" ");
 }

@@ -65,7 +65,7 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
     Number((await onInstance<{ v: string }>(cluster, ip, "select current_setting('server_version_num') as v"))[0]!.v.slice(0, 2));
 
   it("refuses a downgrade into status, changing nothing", async () => {
-    await env.create("shop", { postgresVersion: 16, instances: 1, parameters: { wal_level: "logical" }, pooler: { instances: 1 }, tls: { superuserPasswordOverNetwork: true } });
+    await env.create("shop", { postgresVersion: 16, instances: 1, parameters: { wal_level: "logical" }, pooler: { instances: 1 } });
     await settled("shop", 1, (c) => c.status?.pooler?.readyInstances === 1 && c.status.pooler.primary === c.status.currentPrimary && !(c.status.instances ?? []).some((i) => i.pendingRestart));
     expect((await read("shop")).status).toMatchObject({ postgresVersion: 16 });
     await env.patch("shop", { spec: { postgresVersion: 15 } });

@@ -3,12 +3,19 @@
 // writer upgraded to 17 through the engine, gate by gate, with the operator dying after
 // replication started and again right after the traffic switch (a new operator resumes from the
 // state on blue each time), the CLI refused while the operator holds the upgrade, 0 lost rows and
-// equal checksums; then a rollback by spec that returns traffic to blue with 0 lost rows.
+// equal checksums; then a rollback by spec that returns traffic to blue with 0 lost rows. The
+// clusters are DEFAULT ones (TLS, the superuser by certificate only, ADR 0035): every connection
+// of the upgrade is verify-full by certificate (ADR 0042), a foreign authority or name refused.
 import { Client } from "pg";
-import { clusterClientConfig } from "../support/cluster-tls";
+import { clusterClientConfig, clusterSsl } from "../support/cluster-tls";
 import { describe, expect, it } from "vitest";
 import { GROUP, KINDS, VERSION, type PostgresUpgradeStatus } from "../../sdk/api/index";
 import { runUpgrade, tableStateStore, UpgradeInProgressError, type UpgradeState } from "../../sdk/upgrade/index";
+import { connect } from "../../sdk/postgres/connection";
+import { ConnectionError } from "../../sdk/errors";
+import { engineConnection } from "../../sdk/operator/upgrade/connections";
+import { readOperatorTls } from "../../sdk/operator/cluster/tls";
+import { createCertificateAuthority } from "../../sdk/tls/certificates";
 import { clusterToolchain, useCluster } from "../support/cluster";
 import { createCustomObject } from "../support/custom-objects";
 import { eventually } from "../support/eventually";
@@ -76,7 +83,8 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
 
   /** A 1-instance 16 cluster `name` with the writer's table (seeded) in its app database; its blue pod's IP and app password. */
   const blueCluster = async (name: string): Promise<{ ip: string; appPassword: string }> => {
-    await env.create(name, { postgresVersion: 16, instances: 1, parameters: { wal_level: "logical" }, tls: { superuserPasswordOverNetwork: true } });
+    // A default cluster: no spec.tls, so the superuser gets in over the network by certificate only.
+    await env.create(name, { postgresVersion: 16, instances: 1, parameters: { wal_level: "logical" } });
     // Settled: a new cluster restarts its primary for wal_level right after it first becomes Ready.
     await env.settled(name, 1, (c) => !(c.status?.instances ?? []).some((i) => i.pendingRestart));
     const appPassword = await env.secretValue(`${name}-app`, "password");
@@ -115,8 +123,77 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
     }
   };
 
+  /** Runs `statements` as the superuser (the operator's certificate) on `cluster`'s server at `host`; the last one's rows. */
+  const superuserQuery = async (cluster: string, host: string, statements: string[]): Promise<unknown[]> => {
+    const c = new Client(await clusterClientConfig(env.core, ns, cluster, { host, database: "app" }));
+    await c.connect();
+    try {
+      let rows: unknown[] = [];
+      for (const sql of statements) rows = (await c.query(sql)).rows;
+      return rows;
+    } finally {
+      await c.end();
+    }
+  };
+
+  /**
+   * The upgrade's connections are verified and by certificate (ADR 0042): green's subscription to
+   * blue is the replication role, verify-full with green's own files and no password, and blue's
+   * walsender serves it over TLS to that certificate; the engine's own fields are refused by blue
+   * under a foreign authority or a wrong verified name.
+   */
+  const expectVerifiedReplication = async (blueName: string, blueIp: string, greenName: string, greenIp: string): Promise<void> => {
+    const g = new Client(await clusterClientConfig(env.core, ns, greenName, { host: greenIp, database: "app" }));
+    await g.connect();
+    try {
+      const { rows } = await g.query<{ conninfo: string }>("select subconninfo as conninfo from pg_subscription");
+      expect(rows).toHaveLength(1);
+      const info = rows[0]!.conninfo;
+      expect(info).toContain("sslmode='verify-full'");
+      expect(info).toContain("user='streaming_replica'");
+      expect(info).toContain(`host='${blueName}-rw.${ns}.svc'`);
+      expect(info).toContain(`hostaddr='${blueIp}'`);
+      expect(info).toMatch(/sslrootcert='[^']*\/ca\.crt' sslcert='[^']*\/replication\.crt' sslkey='[^']*\/replication\.key'/);
+      expect(info).not.toMatch(/password/);
+    } finally {
+      await g.end();
+    }
+    const b = new Client(await clusterClientConfig(env.core, ns, blueName, { host: blueIp, database: "app" }));
+    await b.connect();
+    try {
+      const { rows } = await b.query<{ ssl: boolean; version: string; dn: string; usename: string }>(
+        "select s.ssl, s.version, s.client_dn as dn, a.usename from pg_stat_replication a join pg_stat_ssl s using (pid)",
+      );
+      expect(rows.length).toBeGreaterThan(0);
+      for (const r of rows) expect(r).toMatchObject({ ssl: true, version: "TLSv1.3", dn: "/CN=streaming_replica", usename: "streaming_replica" });
+    } finally {
+      await b.end();
+    }
+    // The engine's fields: accepted as they are; refused under a foreign authority or a wrong name.
+    const tls = (await readOperatorTls(env.core, ns, blueName))!;
+    const side = { host: blueIp, port: 5432, password: "", database: "app", selector: {}, tls };
+    await (await connect(engineConnection(side, blueName))).end();
+    const foreign = createCertificateAuthority({ commonName: "foreign" });
+    for (const wrong of [
+      { ...tls, ca: foreign.certificatePem },
+      { ...tls, serverName: `${greenName}-nowhere.${ns}.svc` },
+    ]) {
+      const err = await connect(engineConnection({ ...side, tls: wrong }, blueName)).then((c) => c.end().then(() => undefined), (e: unknown) => e);
+      expect(err).toBeInstanceOf(ConnectionError);
+      expect(String((err as Error).message)).not.toContain("PRIVATE KEY");
+    }
+  };
+
   it("upgrades a 16 cluster under a writer to 17 (the operator dies after replication started; a new one resumes), verified, 0 lost rows; rollback returns traffic to blue with 0 lost rows", async () => {
     const { ip: blueIp, appPassword } = await blueCluster("shop");
+    // A table whose row security hides every row: the subscription's copy (as the replication role,
+    // not the superuser, ADR 0042) must still carry them all.
+    await superuserQuery("shop", blueIp, [
+      "create table public.guarded (id int primary key)",
+      "insert into public.guarded select generate_series(1, 50)",
+      "alter table public.guarded enable row level security",
+      "create policy nothing on public.guarded using (false)",
+    ]);
     const writer = appWriter("shop", appPassword);
     try {
       // A wrong source major is refused before anything is created.
@@ -138,6 +215,8 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
       expect(await env.selectedPods("shop-rw")).toEqual(["shop-1"]);
       // Before the cutover the cluster controller still owns blue's rw Service (it follows a failover).
       expect((await env.core.readNamespacedService({ name: "shop-rw", namespace: ns })).metadata?.annotations?.["setpoint.dev/traffic-owner"]).toBeUndefined();
+      await expectVerifiedReplication("shop", blueIp, "shop17", await env.podIp("shop17-1"));
+      expect(await superuserQuery("shop17", await env.podIp("shop17-1"), ["select count(*)::int as n from public.guarded"])).toEqual([{ n: 50 }]);
 
       await patchUpgrade("shop-to-17", [{ op: "replace", path: "/spec/until", value: "switched" }]);
       u = await until("shop-to-17", "switched", (s) => s?.phase === "switched" && condition(s, "Ready")?.status === "True");
@@ -191,9 +270,11 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
         throw new Error(`${String(err)}\nstatus: ${JSON.stringify((await readUpgrade("cart-to-17")).status)}\ngreen: ${JSON.stringify((await env.read("cart17").catch(() => undefined))?.status)}\noperator log:\n${env.lines.slice(-30).join("\n")}`);
       });
       // The operator holds the upgrade (mid-cutover): the CLI is refused, naming it.
-      // The superuser's password over TLS (spec.tls.superuserPasswordOverNetwork), as the engine logs in.
-      const blue = { host: blueIp, port: 5432, user: "postgres", password: await env.secretValue("cart-superuser", "password"), database: "app", sslmode: "require" as const };
-      const green = { ...blue, host: await env.podIp("cart17-1"), password: await env.secretValue("cart17-superuser", "password") };
+      // The superuser by the operator's certificate, verify-full (ADR 0042), as the engine logs in.
+      const ssl = await clusterSsl(env.core, ns, "cart", true);
+      const blue = { host: blueIp, port: 5432, user: "postgres", database: "app", sslmode: "verify-full" as const, ca: ssl.ca, servername: ssl.servername, cert: ssl.cert!, key: ssl.key! };
+      const greenSsl = await clusterSsl(env.core, ns, "cart17", true);
+      const green = { ...blue, host: await env.podIp("cart17-1"), servername: greenSsl.servername, cert: greenSsl.cert!, key: greenSsl.key! };
       const refused = await runUpgrade({ blue, green, store: tableStateStore(blue, `PostgresUpgrade/${ns}/cart-to-17`), driver: "cli", lockWaitMs: 0 }).then(
         () => undefined,
         (e: unknown) => e,

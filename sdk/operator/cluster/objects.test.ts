@@ -95,6 +95,8 @@ describe("cluster child objects", () => {
       ["local", "all", "all", "trust"],
       ["hostssl", "replication", "streaming_replica", "all", "cert"],
       ["hostssl", "replication", "all", "all", "reject"],
+      // The replication role in a database (an upgrade's subscription, ADR 0042): certificate only.
+      ["hostssl", "all", "streaming_replica", "all", "cert"],
       ["hostssl", "all", "postgres", "all", "cert"],
       ["hostssl", "all", "all", "all", "scram-sha-256"],
     ]);

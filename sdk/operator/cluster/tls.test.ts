@@ -40,14 +40,15 @@ describe("pg_hba.conf with TLS", () => {
       .filter((l) => l !== "" && !l.startsWith("#"))
       .map((l) => l.trim().split(/\s+/));
 
-  it("has no host rule: replication and the superuser by certificate, SCRAM for the rest", () => {
+  it("has no host rule: replication, the replication role in a database (ADR 0042) and the superuser by certificate, SCRAM for the rest", () => {
     expect(rows(instanceHba({ replicationUser: "streaming_replica", tls: true }))).toEqual([
       ["local", "all", "all", "trust"],
       ["hostssl", "replication", "streaming_replica", "all", "cert"],
       ["hostssl", "replication", "all", "all", "reject"],
+      ["hostssl", "all", "streaming_replica", "all", "cert"],
       ["hostssl", "all", "postgres", "all", "cert"],
       ["hostssl", "all", "all", "all", "scram-sha-256"],
     ]);
-    expect(rows(instanceHba({ replicationUser: "streaming_replica", tls: true, superuserPasswordOverNetwork: true }))[3]).toEqual(["hostssl", "all", "postgres", "all", "scram-sha-256"]);
+    expect(rows(instanceHba({ replicationUser: "streaming_replica", tls: true, superuserPasswordOverNetwork: true }))[4]).toEqual(["hostssl", "all", "postgres", "all", "scram-sha-256"]);
   });
 });

@@ -31,6 +31,9 @@ import type { EventRecorder } from "../cluster/events";
 import { CLUSTER_LABEL, INSTANCE_LABEL, TRAFFIC_OWNER_ANNOTATION } from "../cluster/objects";
 import { clusterTlsNames, readOperatorTls, serverAltNames } from "../cluster/tls";
 import type { OperatorTls } from "../cluster/instance-sql";
+import { connect } from "../../postgres/connection";
+import { UPGRADE_APPLICATION_NAME } from "../../upgrade/fence";
+import { engineConnection, grantReplicationRead, runtimeDirOf, subscriptionConnection, type SideConnection } from "./connections";
 import { decideUpgrade, restingPhases, stateFacts, upgradeStatus, type StateFacts, type UpgradeOutcome } from "./decisions";
 
 /** A `PostgresUpgrade` as read from the cache (unvalidated spec). */
@@ -164,19 +167,6 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
       );
       return {};
     }
-    // TLS (ADR 0035): the engine's logical subscription logs in to blue as the superuser with its
-    // password, which a cluster accepts over the network only when its spec allows it.
-    const closed = [blueSpec.tls?.superuserPasswordOverNetwork === true ? undefined : blueName, greenSpec === undefined || greenSpec.tls?.superuserPasswordOverNetwork === true ? undefined : greenName].filter((n) => n !== undefined);
-    if (!started && closed.length > 0) {
-      await refuse(
-        write,
-        known,
-        event,
-        "SuperuserPasswordRefused",
-        `PostgresCluster ${closed.join(" and ")} refuses the superuser's password over the network, and the upgrade's logical replication logs in with it; nothing was created. Set spec.tls.superuserPasswordOverNetwork: true on ${closed.join(" and ")} (TLS stays required)`,
-      );
-      return {};
-    }
     if (greenObj && (!greenSpec || greenSpec.postgresVersion !== spec.to.postgresVersion)) {
       await refuse(
         write,
@@ -202,7 +192,9 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
 
     const blue = await endpoint(deps, req.namespace, blueName, blueObj, blueSpec);
     const green = await endpoint(deps, req.namespace, greenName, greenObj, greenSpec!);
-    const store = (deps.store ?? tableStateStore)(conn(blue), `PostgresUpgrade/${req.namespace}/${req.name}`);
+    const blueConn = engineConnection(blue, blueName);
+    const greenConn = engineConnection(green, greenName);
+    const store = (deps.store ?? tableStateStore)(blueConn, `PostgresUpgrade/${req.namespace}/${req.name}`);
     const state = await store.load();
     const decision = decideUpgrade(spec, state);
     if (decision.kind === "refuse") {
@@ -226,7 +218,8 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
       MERGE_PATCH,
     );
     const traffic = deps.traffic(trafficInput(req.namespace, blueName, blueObj, blueSpec, blue, green));
-    const options = engineOptions(deps, ctx, conn(blue), conn(green), store, traffic, event);
+    const paths = await subscriptionPaths(blue, blueConn, blueName, green, greenConn, greenName);
+    const options = { ...engineOptions(deps, ctx, blueConn, greenConn, store, traffic, event), ...paths };
     await event("Normal", "UpgradeStepStarted", decision.message);
     let result: UpgradeResult;
     try {
@@ -281,10 +274,24 @@ function trafficInput(namespace: string, blueCluster: string, blueObj: UpgradeCl
   return { namespace, blueCluster, blueUid: blueObj.metadata?.uid ?? "", ...(blueSpec.pooler ? { bluePooler: blueSpec.pooler } : {}), blue, green };
 }
 
-function conn(e: SideEndpoint): UpgradeOptions["blue"] {
-  // Over TLS (ADR 0035): the superuser's password is accepted only with spec.tls.superuserPasswordOverNetwork
-  // (the engine's logical subscription logs in with it); the preflight refuses an upgrade without it.
-  return { host: e.host, port: e.port, user: "postgres", password: e.password, database: e.database, sslmode: "require" };
+/**
+ * How each side's server reaches the other for the engine's subscriptions (ADR 0042): the
+ * replication role by certificate with the subscriber's own files. Grants blue's replication role
+ * the read its subscription's initial copy needs.
+ */
+async function subscriptionPaths(blue: SideEndpoint, blueConn: SideConnection, blueName: string, green: SideEndpoint, greenConn: SideConnection, greenName: string): Promise<Pick<UpgradeOptions, "blueFromGreen" | "greenFromBlue">> {
+  const b = await connect(blueConn, { applicationName: UPGRADE_APPLICATION_NAME });
+  try {
+    const g = await connect(greenConn, { applicationName: UPGRADE_APPLICATION_NAME });
+    try {
+      await grantReplicationRead(b);
+      return { blueFromGreen: subscriptionConnection(blue, blueName, await runtimeDirOf(g, greenName)), greenFromBlue: subscriptionConnection(green, greenName, await runtimeDirOf(b, blueName)) };
+    } finally {
+      await g.end();
+    }
+  } finally {
+    await b.end();
+  }
 }
 
 type EventFn = (type: "Normal" | "Warning", reason: string, message: string) => Promise<void>;
@@ -335,7 +342,7 @@ async function deleting(deps: PostgresUpgradeDeps, ctx: ReconcileContext, req: R
   const greenSpec = greenObj ? clusterSpec(greenObj) : undefined;
   if (!clusterReady(blueObj)) return { requeueAfterMs: deps.waitRequeueMs ?? 5_000 };
   const blue = await endpoint(deps, req.namespace, blueName, blueObj, blueSpec);
-  const store = (deps.store ?? tableStateStore)(conn(blue), `PostgresUpgrade/${req.namespace}/${req.name}`);
+  const store = (deps.store ?? tableStateStore)(engineConnection(blue, blueName), `PostgresUpgrade/${req.namespace}/${req.name}`);
   const state = await store.load();
   if (!state) return done();
   if (!greenObj || !greenSpec || !clusterReady(greenObj)) {
@@ -345,7 +352,7 @@ async function deleting(deps: PostgresUpgradeDeps, ctx: ReconcileContext, req: R
   const green = await endpoint(deps, req.namespace, greenName, greenObj, greenSpec);
   const traffic = deps.traffic(trafficInput(req.namespace, blueName, blueObj, blueSpec, blue, green));
   try {
-    await forgetUpgrade(engineOptions(deps, ctx, conn(blue), conn(green), store, traffic, event));
+    await forgetUpgrade(engineOptions(deps, ctx, engineConnection(blue, blueName), engineConnection(green, greenName), store, traffic, event));
   } catch (err) {
     await event("Warning", "ForgetFailed", `${err instanceof Error ? err.message : String(err)}; retrying. To give up, remove the finalizer ${UPGRADE_FINALIZER}`);
     return { requeueAfterMs: RETRY_AFTER_FAILURE_MS };
