@@ -43,6 +43,10 @@ export interface ClusterPlatform {
   killPrimary(pod: string): Promise<string>;
   /** The operator's log so far, when it runs in a pod (read from the kubelet's log directory). */
   operatorLog?(): string;
+  /** The log of `namespace`'s `pod` so far (every container, restarts included), when it runs on a real node. */
+  podLog?(namespace: string, pod: string): string;
+  /** The tail of a node component's log (`kubelet`, `containerd`, …), when it runs on a real node. */
+  nodeLog?(component: string): string;
   /** SIGKILLs the operator's container(s) (when it runs in a pod): nothing released, the kubelet restarts it. */
   killOperator?(): Promise<string>;
   /** Stops everything; resolves to what was left behind (empty when everything went). */
@@ -101,6 +105,17 @@ export async function startRealPods(namespace: string, name: string, major: Post
   );
   const stopProvisioner = startVolumeProvisioner(node, namespace, (m) => console.error(m));
   const core = node.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+  // The kubelet's log directory: pod-logs/<namespace>_<pod>_<uid>/<container>/<restart>.log.
+  const podLogs = (prefix: string): string => {
+    const root = join(node.dir, "pod-logs");
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+    return readdirSync(root)
+      .filter((d) => d.startsWith(prefix))
+      .flatMap((d) => files(join(root, d)).sort())
+      .map((f) => readFileSync(f, "utf8"))
+      .join("");
+  };
   const readWriteEndpoint = async (): Promise<{ host: string; port: number }> => {
     const svc = await core.readNamespacedService({ name: clusterObjectNames(name).readWriteService, namespace });
     return { host: svc.spec!.clusterIP!, port: 5432 };
@@ -125,16 +140,9 @@ export async function startRealPods(namespace: string, name: string, major: Post
       for (const id of ids) must("ctr", ["--address", node.containerdSocket, "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", id]);
       return `operator container(s) ${ids.map((i) => i.slice(0, 12)).join(", ") || "(none running)"} SIGKILLed by containerd`;
     },
-    operatorLog: () => {
-      const root = join(node.dir, "pod-logs");
-      const files = (dir: string): string[] =>
-        readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
-      return readdirSync(root)
-        .filter((d) => d.startsWith(`${real.operator.namespace}_`))
-        .flatMap((d) => files(join(root, d)).sort())
-        .map((f) => readFileSync(f, "utf8"))
-        .join("");
-    },
+    operatorLog: () => podLogs(`${real.operator.namespace}_`),
+    podLog: (ns, pod) => podLogs(`${ns}_${pod}_`),
+    nodeLog: (component) => node.logTail(component),
     stop: async () => {
       stopProvisioner();
       await real.stop();

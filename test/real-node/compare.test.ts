@@ -51,11 +51,74 @@ interface Timings {
 const conditions = (s: PostgresClusterStatus | undefined): Reported["ready"] =>
   (s?.conditions ?? []).map((c) => [c.type, c.status, c.reason] as [string, string, string | undefined]).sort((a, b) => a[0].localeCompare(b[0]));
 
+const tail = (text: string, lines: number): string => text.trimEnd().split("\n").slice(-lines).join("\n");
+
+/**
+ * What the cluster looked like when a step failed: its conditions (with messages), instances, the
+ * Events of the namespace, each pod's containers (waiting, restarts, last termination), the
+ * claims (a pod waits for its volume), and the tails of
+ * the operator's log and of each instance pod's log where the platform keeps them — a failing
+ * run must say why, not only which wait ran out.
+ */
+async function diagnostics(p: ClusterPlatform, operatorLog: () => string): Promise<string> {
+  const core = p.kubeConfig.makeApiClient(CoreV1Api);
+  const objects = p.kubeConfig.makeApiClient(CustomObjectsApi);
+  const parts: string[] = [];
+  const attempt = async (title: string, f: () => Promise<string> | string): Promise<void> => {
+    try {
+      parts.push(`--- ${title}\n${await f()}`);
+    } catch (err) {
+      parts.push(`--- ${title}: not read (${err instanceof Error ? err.message : String(err)})`);
+    }
+  };
+  await attempt("status", async () => {
+    const s = ((await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: KINDS.PostgresCluster.plural, name: NAME })) as { status?: PostgresClusterStatus }).status;
+    return JSON.stringify(s ?? null, null, 1);
+  });
+  await attempt("Events", async () =>
+    (await core.listNamespacedEvent({ namespace: NS })).items
+      .map((e) => `${String(e.lastTimestamp ?? e.eventTime ?? "")} ${e.involvedObject.kind}/${e.involvedObject.name} ${e.type} ${e.reason} x${e.count ?? 1}: ${e.message ?? ""}`)
+      .slice(-60)
+      .join("\n"),
+  );
+  const pods = (await core.listNamespacedPod({ namespace: NS }).catch(() => undefined))?.items ?? [];
+  await attempt("pods", () =>
+    pods
+      .map((pod) => {
+        const cs = (pod.status?.containerStatuses ?? []).map((c) => {
+          const last = c.lastState?.terminated;
+          const waiting = c.state?.waiting;
+          return `${c.name} ready=${c.ready} restarts=${c.restartCount}${waiting ? ` waiting: ${waiting.reason} ${waiting.message ?? ""}` : ""}${last ? ` last: ${last.reason} exit ${last.exitCode} at ${String(last.finishedAt)}` : ""}`;
+        });
+        return `${pod.metadata?.name} ${pod.status?.phase} ${pod.status?.podIP ?? "-"} ${cs.join("; ")}`;
+      })
+      .join("\n"),
+  );
+  await attempt("claims", async () =>
+    (await core.listNamespacedPersistentVolumeClaim({ namespace: NS })).items.map((c) => `${c.metadata?.name} ${c.status?.phase} ${c.spec?.volumeName ?? "(no volume)"}`).join("\n"),
+  );
+  await attempt("operator log (tail)", () => tail(operatorLog(), 120));
+  if (p.nodeLog) await attempt("kubelet log (tail)", () => tail(p.nodeLog!("kubelet"), 40));
+  if (p.podLog) for (const pod of pods) await attempt(`pod ${pod.metadata?.name} log (tail)`, () => tail(p.podLog!(NS, pod.metadata!.name!), 40));
+  return parts.join("\n");
+}
+
 /**
  * Runs the scenario on `p`; everything it created goes with `p.stop()`. `operatorLog`: the
- * operator's log lines (JSON or text), for the printed failover timeline.
+ * operator's log lines (JSON or text), for the printed failover timeline. A failing step's error
+ * carries {@link diagnostics}.
  */
 async function scenario(p: ClusterPlatform, operatorLog: () => string): Promise<{ reported: Reported; timings: Timings }> {
+  try {
+    return await steps(p, operatorLog);
+  } catch (err) {
+    const why = await diagnostics(p, operatorLog);
+    throw new Error(`${p.kind}: ${err instanceof Error ? err.message : String(err)}\n${why}`, { cause: err });
+  }
+}
+
+/** The scenario's steps (see the module comment). */
+async function steps(p: ClusterPlatform, operatorLog: () => string): Promise<{ reported: Reported; timings: Timings }> {
   const core = p.kubeConfig.makeApiClient(CoreV1Api);
   const objects = p.kubeConfig.makeApiClient(CustomObjectsApi);
   const status = async (): Promise<PostgresClusterStatus | undefined> =>
@@ -79,6 +142,7 @@ async function scenario(p: ClusterPlatform, operatorLog: () => string): Promise<
   await createCustomObject(objects, NS, "PostgresCluster", NAME, { postgresVersion: 17, instances: 3, synchronous: { number: 1 }, storage: { size: "1Gi" } });
   const first = await settled();
   const clusterReadyS = (Date.now() - t) / 1000;
+  console.log(`${p.kind}: the cluster Ready, settled, in ${clusterReadyS.toFixed(1)} s`);
   const oldPrimary = first.currentPrimary!;
   const oldIp = await podIp(oldPrimary);
   const setup = await superuser(oldIp);
@@ -96,6 +160,7 @@ async function scenario(p: ClusterPlatform, operatorLog: () => string): Promise<
     const deleteToStatusS = (Date.now() - t) / 1000;
     const healed = await settled();
     const deleteToHealedS = (Date.now() - t) / 1000;
+    console.log(`${p.kind}: a new primary acknowledged a write ${deleteToAckS.toFixed(1)} s after the delete, in status at ${deleteToStatusS.toFixed(1)} s, healed at ${deleteToHealedS.toFixed(1)} s`);
     // Where the seconds went: what the watch saw and the operator's failover lines, after the delete.
     const deletedAt = t;
     const steps = [
