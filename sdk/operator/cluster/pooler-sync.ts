@@ -265,7 +265,9 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
   const wanted = new Map(Array.from({ length: pooler.instances }, (_, k) => [poolerPodName(cluster.metadata.name, k + 1), k + 1] as const));
   for (const [name, ordinal] of wanted) {
     if (input.pods.has(name)) continue;
-    await ignoreMissing(api.createNamespacedPod({ namespace, body: poolerPod(cluster, pooler, ordinal, configHash) }), [409]);
+    const body = poolerPod(cluster, pooler, ordinal, configHash);
+    body.metadata!.annotations![POOLER_SETTINGS_HASH_ANNOTATION] = settingsHash; // not part of the pod hash: the spec is
+    await ignoreMissing(api.createNamespacedPod({ namespace, body }), [409]);
     steps.push({ step: `pooler pod ${name}`, outcome: "Created" });
   }
   for (const name of input.pods.keys()) {
@@ -296,9 +298,10 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       let changedAt = Date.parse(annotations[POOLER_CHANGED_ANNOTATION] ?? "");
       let unseenAt = Date.parse(annotations[POOLER_UNSEEN_CHANGE_ANNOTATION] ?? "");
       const filesChanged = annotations[POOLER_CONFIG_HASH_ANNOTATION] !== configHash || changed;
-      // A pod without the settings annotation was made with these settings or by an older operator: nothing to reload for them.
-      const settingsChanged = annotations[POOLER_SETTINGS_HASH_ANNOTATION] !== undefined && annotations[POOLER_SETTINGS_HASH_ANNOTATION] !== settingsHash;
-      if (filesChanged || annotations[POOLER_SETTINGS_HASH_ANNOTATION] !== settingsHash) {
+      // A pod without the settings annotation was made by an older operator: its settings are unknown only when its files changed.
+      const podSettings = annotations[POOLER_SETTINGS_HASH_ANNOTATION];
+      const settingsChanged = podSettings !== settingsHash && (podSettings !== undefined || filesChanged);
+      if (filesChanged || podSettings !== settingsHash) {
         const at = input.now.toISOString();
         const marks: Record<string, string> = { [POOLER_SETTINGS_HASH_ANNOTATION]: settingsHash };
         if (filesChanged) Object.assign(marks, { [POOLER_CONFIG_HASH_ANNOTATION]: configHash, [POOLER_CHANGED_ANNOTATION]: at });
