@@ -11,6 +11,7 @@
 // - an unplanned failover: the pooler follows the new primary;
 // - spec.pooler removed: its objects go.
 import { setTimeout as sleep } from "node:timers/promises";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { Client } from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from "vitest";
 import { POOLER_PAUSED_ANNOTATION } from "../../sdk/operator/cluster/pooler";
@@ -24,6 +25,7 @@ import { startWriter, type Writer } from "../support/writer";
 /** How long a wait in this file may take: pods start real PostgreSQL servers on a 2-core machine. */
 const WAIT_MS = 180_000;
 const ns = "pooler";
+const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing") !== null)("PostgresCluster pooler", () => {
   const env = useCluster({ namespace: ns, waitMs: WAIT_MS });
@@ -64,6 +66,9 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
       await client.end();
     }
   };
+  /** The lines of PgBouncer's `log` that match `what` and were logged at or after `from`. */
+  const linesSince = (log: string, from: Date, what: RegExp): string[] =>
+    log.split("\n").filter((l) => what.test(l) && (/(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC/.exec(l)?.[1] ?? "") >= from.toISOString().slice(0, 23).replace("T", " "));
   const poolerOn = (primary: string) => (c: Awaited<ReturnType<typeof read>>) =>
     c.status?.currentPrimary === primary && c.status.pooler?.primary === primary && c.status.pooler.readyInstances === c.status.pooler.instances && c.status.pooler.paused === false;
 
@@ -136,6 +141,18 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
       expect(log.some((l) => /step pooler resume pg-pooler-1: Updated/.test(l))).toBe(true);
       expect(log.some((l) => /step pooler resume pg-pooler-2: Updated/.test(l))).toBe(true);
       for (const name of ["pg-pooler-1", "pg-pooler-2"]) expect((await pod(name)).metadata?.annotations?.[POOLER_PAUSED_ANNOTATION]).toBeUndefined();
+
+      // Once a pooler shows the new primary it has nothing left to load: reconciles after that (a pod
+      // event each here) send no RELOAD. With server TLS every RELOAD recycles all server connections,
+      // and PgBouncer 1.18 refuses clients for server_login_retry if one was still logging in.
+      const quietFrom = new Date();
+      for (const name of ["pg-pooler-1", "pg-pooler-2"]) {
+        await env.core.patchNamespacedPod({ name, namespace: ns, body: { metadata: { annotations: { "test.setpoint.dev/poke": quietFrom.toISOString() } } } }, MERGE_PATCH);
+      }
+      // The reconcile that follows a poke looks at the pod through its admin console (a login there), and would RELOAD right after.
+      await eventually("a reconcile looking at each pooler after the pokes", async () => ["pg-pooler-1", "pg-pooler-2"].every((name) => linesSince(poolerNode!.logTail(ns, name), quietFrom, /login attempt: db=pgbouncer/).length > 0), WAIT_MS);
+      await sleep(1000);
+      for (const name of ["pg-pooler-1", "pg-pooler-2"]) expect(linesSince(poolerNode!.logTail(ns, name), quietFrom, /RELOAD command issued/), name).toEqual([]);
     } finally {
       for (const w of writers) await w.stop();
     }

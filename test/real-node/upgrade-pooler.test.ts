@@ -92,6 +92,13 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
       await c.end();
     }
   };
+  /** Prints each writer's failed attempts since `from` and the operator's upgrade and pooler lines, with times. */
+  const printErrors = (what: string, from: number): void => {
+    const errors = writers.flatMap((w, k) => w.errors.filter((e) => e.at >= from).map((e) => `  writer ${k} ${new Date(e.at).toISOString()} row ${e.id}: ${e.message}`));
+    if (errors.length === 0) return;
+    const log = lines.filter((l) => l.slice(0, 24) >= new Date(from).toISOString() && /upgrade (progress|checkpoint)|pooler|switchover|cutover/i.test(l));
+    console.log(`real node: ${what}: failed attempts:\n${errors.join("\n")}\noperator lines:\n${log.map((l) => `  ${l.slice(0, 400)}`).join("\n")}`);
+  };
   const up = async (what: string): Promise<void> => {
     const t = Date.now();
     const events = await project!.up();
@@ -118,7 +125,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
     times.imagesS = (Date.now() - t) / 1000;
     await installCrds(node.controlPlane.kubeConfig, crdManifests());
     stopProvisioner = startVolumeProvisioner(node, ns, (m) => lines.push(m));
-    operator = await startOperator({ kubeconfig: node.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+    operator = await startOperator({ kubeconfig: node.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry(), upgradeCheckpoint: (name) => void lines.push(`${new Date().toISOString()} info upgrade checkpoint ${name}`) });
     project = await createPulumiProject({ toolchain: toolchain.env!, name: "real-node-upgrade", files: { "index.js": PROGRAM }, env: { SETPOINT_TEST_KUBECONFIG: node.controlPlane.kubeconfigPath } });
     t = Date.now();
     await up("create");
@@ -154,6 +161,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
     const s1 = Date.now();
     const all = () => writers.flatMap((w) => w.acked);
     const switchoverFailures = writers.reduce((n, w) => n + w.failures(), 0);
+    printErrors("switchover", s0);
     times.switchoverMaxPauseMs = longestGap(all(), s0, s1);
     console.log(`real node: switchover through the pooler (4 writers): ${switchoverFailures} failed transactions, longest write pause ${times.switchoverMaxPauseMs} ms, primary ${afterSwitch.status?.currentPrimary}`);
     expect(switchoverFailures).toBe(0);
@@ -170,6 +178,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
     await eventually("every writer committing after the cutover", async () => writers.every((w) => (w.acked.at(-1)?.at ?? 0) > u1 + 500), 120_000);
     for (const w of writers) await w.stop();
     const failures = writers.reduce((n, w) => n + w.failures(), 0);
+    printErrors("upgrade", u0);
     const acks = all();
     times.upgradeMaxPauseMs = longestGap(acks, u0);
     const greenPrimary = (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "shop-v17" })) as { status?: PostgresClusterStatus };

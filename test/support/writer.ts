@@ -15,12 +15,24 @@ export interface Ack {
   readonly at: number;
 }
 
+/** One failed attempt. */
+export interface WriterError {
+  /** The row id the attempt was for. */
+  readonly id: number;
+  /** When the attempt failed (ms since the epoch). */
+  readonly at: number;
+  /** The error's message (and its SQLSTATE when the server sent one). */
+  readonly message: string;
+}
+
 /** A running writer. */
 export interface Writer {
   /** Acknowledged rows, in order. */
   readonly acked: readonly Ack[];
   /** Failed attempts (connection refused or lost, statement timed out). */
   readonly failures: () => number;
+  /** Each failed attempt, in order: what a test prints when it finds failures. */
+  readonly errors: readonly WriterError[];
   /** Stops after the statement in flight. */
   stop(): Promise<void>;
 }
@@ -33,6 +45,7 @@ export interface Writer {
  */
 export function startWriter(connection: ClientConfig | (() => Promise<ClientConfig>), table: string, firstId = 1, pauseMs = 20): Writer {
   const acked: Ack[] = [];
+  const errors: WriterError[] = [];
   let failures = 0;
   let stopped = false;
   const done = (async () => {
@@ -53,9 +66,11 @@ export function startWriter(connection: ClientConfig | (() => Promise<ClientConf
         acked.push({ id, server, at: Date.now() });
         id++;
         await sleep(pauseMs);
-      } catch {
+      } catch (err) {
         // Not acknowledged (it may or may not have committed): the next row gets the next id.
         failures++;
+        const code = (err as { code?: unknown }).code;
+        errors.push({ id, at: Date.now(), message: `${err instanceof Error ? err.message : String(err)}${typeof code === "string" ? ` (${code})` : ""}` });
         id++;
         await client?.end().catch(() => undefined);
         client = undefined;
@@ -66,6 +81,7 @@ export function startWriter(connection: ClientConfig | (() => Promise<ClientConf
   })();
   return {
     acked,
+    errors,
     failures: () => failures,
     stop: async () => {
       stopped = true;

@@ -40,6 +40,8 @@ export interface PoolerTarget {
 export interface PoolerProbe {
   /** Host of each configured database (the admin database excluded). */
   readonly hosts: Readonly<Record<string, string>>;
+  /** Every user it has loaded from its auth file so far (`SHOW USERS`; a removed one stays until it restarts). */
+  readonly users: readonly string[];
 }
 
 /**
@@ -58,14 +60,15 @@ async function withConsole<T>(t: PoolerTarget, fn: (c: Client) => Promise<T>, qu
 }
 
 /**
- * `SHOW DATABASES` of one PgBouncer (whether it is paused is not asked: PgBouncer 1.18, Debian
- * bookworm's, has no `SHOW STATE`; the operator's pause is its pod annotation).
+ * `SHOW DATABASES` and `SHOW USERS` of one PgBouncer (whether it is paused is not asked: PgBouncer
+ * 1.18, Debian bookworm's, has no `SHOW STATE`; the operator's pause is its pod annotation).
  * @throws when its console does not answer.
  */
 export function probePooler(t: PoolerTarget): Promise<PoolerProbe> {
   return withConsole(t, async (c) => {
     const dbs = await c.query<{ name: string; host: string | null }>("SHOW DATABASES");
-    return { hosts: Object.fromEntries(dbs.rows.filter((r) => r.name !== "pgbouncer").map((r) => [r.name, r.host ?? ""])) };
+    const users = await c.query<{ name: string }>("SHOW USERS");
+    return { hosts: Object.fromEntries(dbs.rows.filter((r) => r.name !== "pgbouncer").map((r) => [r.name, r.host ?? ""])), users: users.rows.map((r) => r.name) };
   });
 }
 
@@ -92,7 +95,13 @@ export async function pausePooler(t: PoolerTarget, waitMs: number): Promise<bool
   );
 }
 
-/** `RELOAD`: PgBouncer re-reads its configuration files; new server connections use them. */
+/**
+ * `RELOAD`: PgBouncer re-reads its configuration files; new server connections use them. With
+ * `server_tls_sslmode` set, PgBouncer 1.18 also recycles every server connection on each RELOAD
+ * and drops those still logging in, which makes it refuse clients for `server_login_retry`
+ * ("server login has been failing") when no other server connection is left: send it only when a
+ * file changed.
+ */
 export function reloadPooler(t: PoolerTarget): Promise<void> {
   return withConsole(t, async (c) => {
     await c.query("RELOAD");

@@ -38,16 +38,28 @@ import {
   poolerIni,
   poolerPod,
   poolerService,
+  poolerSettingsHash,
   poolerUserlist,
+  userlistChangeVisible,
+  userlistEntries,
 } from "./pooler";
 import { pausePooler, probePooler, readPoolerSource, reloadPooler, resumePooler, type PoolerProbe, type PoolerTarget } from "./pooler-sql";
 import { poolerPodName } from "../../api/names";
 
 /** Longest the operator holds a pooler's clients: past it, `RESUME` even unconfirmed. */
 export const POOLER_PAUSE_LIMIT_MS = 30_000;
-/** Annotation on a PgBouncer pod: when its files last changed (it is told `RELOAD` for a while after). */
+/** Annotation on a PgBouncer pod: when its files last changed (the pod update makes the kubelet write them at once). */
 export const POOLER_CHANGED_ANNOTATION = "setpoint.dev/pooler-config-changed-at";
-/** How long after a change a pod is told `RELOAD` on every reconcile (the kubelet writes the files in its own time). */
+/**
+ * Annotation on a PgBouncer pod: when its files last changed in a way its console cannot show
+ * (a `[pgbouncer]` setting, a verifier changed or a role removed): it is told `RELOAD` on every
+ * reconcile for {@link RELOAD_WINDOW_MS} after. Other changes (the primary's address, databases,
+ * roles added) are reloaded until `SHOW DATABASES` / `SHOW USERS` show them, and then no more.
+ */
+export const POOLER_UNSEEN_CHANGE_ANNOTATION = "setpoint.dev/pooler-unseen-change-at";
+/** Annotation on a PgBouncer pod: {@link poolerSettingsHash} of the files it was last given. */
+export const POOLER_SETTINGS_HASH_ANNOTATION = "setpoint.dev/pooler-settings-hash";
+/** How long after an unseen change a pod is told `RELOAD` on every reconcile (the kubelet writes the files in its own time). */
 const RELOAD_WINDOW_MS = 120_000;
 
 const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
@@ -215,6 +227,9 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
   let iniHash = liveIniHash;
   let authHash = liveAuthHash;
   let changed = false;
+  // A change written now that no pod's console can show (see POOLER_UNSEEN_CHANGE_ANNOTATION).
+  let unseen = false;
+  let users: readonly string[] | undefined;
   // A primary that does not answer now is asked again on the next reconcile; the files stay as they are.
   const source = input.primary ? await readPoolerSource(input.primary.target).catch(() => undefined) : undefined;
   if (source !== undefined || liveIniHash === undefined || liveAuthHash === undefined) {
@@ -223,6 +238,7 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
     const userlist = poolerUserlist(await input.readSecret(names.adminSecret, "verifier"), source?.roles ?? []);
     iniHash = dataHash({ [POOLER_INI]: ini });
     authHash = dataHash({ [POOLER_USERLIST]: userlist });
+    if (source !== undefined) users = [...userlistEntries(userlist).keys()];
     if (liveIniHash === undefined) {
       await ignoreMissing(api.createNamespacedConfigMap({ namespace, body: poolerConfigMap(cluster, ini) }), [409]);
       steps.push({ step: "pooler config", outcome: "Created" });
@@ -235,18 +251,23 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       await ignoreMissing(api.createNamespacedSecret({ namespace, body: poolerAuthSecret(cluster, userlist) }), [409]);
       steps.push({ step: "pooler auth", outcome: "Created" });
     } else if (liveAuthHash !== authHash && source !== undefined) {
+      const before = await input.readSecret(names.authSecret, POOLER_USERLIST).catch(() => undefined);
+      unseen = before === undefined || !userlistChangeVisible(before, userlist);
       await api.replaceNamespacedSecret({ name: names.authSecret, namespace, body: poolerAuthSecret(cluster, userlist) });
       steps.push({ step: "pooler auth", outcome: "Updated", detail: `${source.roles.length} roles` });
       changed = true;
     }
   }
   const configHash = `${iniHash ?? ""}.${authHash ?? ""}`;
+  const settingsHash = poolerSettingsHash(pooler);
 
   // Pods: ordinals 1..instances; others go; one with an outdated pod spec is replaced when the rest are ready.
   const wanted = new Map(Array.from({ length: pooler.instances }, (_, k) => [poolerPodName(cluster.metadata.name, k + 1), k + 1] as const));
   for (const [name, ordinal] of wanted) {
     if (input.pods.has(name)) continue;
-    await ignoreMissing(api.createNamespacedPod({ namespace, body: poolerPod(cluster, pooler, ordinal, configHash) }), [409]);
+    const body = poolerPod(cluster, pooler, ordinal, configHash);
+    body.metadata!.annotations![POOLER_SETTINGS_HASH_ANNOTATION] = settingsHash; // not part of the pod hash: the spec is
+    await ignoreMissing(api.createNamespacedPod({ namespace, body }), [409]);
     steps.push({ step: `pooler pod ${name}`, outcome: "Created" });
   }
   for (const name of input.pods.keys()) {
@@ -275,10 +296,19 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       const annotations = pod.metadata?.annotations ?? {};
       const target: PoolerTarget = { host: pod.status!.podIP!, password: adminPassword, timeoutMs: input.timeoutMs };
       let changedAt = Date.parse(annotations[POOLER_CHANGED_ANNOTATION] ?? "");
-      if (annotations[POOLER_CONFIG_HASH_ANNOTATION] !== configHash || changed) {
+      let unseenAt = Date.parse(annotations[POOLER_UNSEEN_CHANGE_ANNOTATION] ?? "");
+      const filesChanged = annotations[POOLER_CONFIG_HASH_ANNOTATION] !== configHash || changed;
+      // A pod without the settings annotation was made by an older operator: its settings are unknown only when its files changed.
+      const podSettings = annotations[POOLER_SETTINGS_HASH_ANNOTATION];
+      const settingsChanged = podSettings !== settingsHash && (podSettings !== undefined || filesChanged);
+      if (filesChanged || podSettings !== settingsHash) {
         const at = input.now.toISOString();
-        await ignoreMissing(api.patchNamespacedPod({ name, namespace, body: { metadata: { annotations: { [POOLER_CONFIG_HASH_ANNOTATION]: configHash, [POOLER_CHANGED_ANNOTATION]: at } } } }, MERGE_PATCH));
-        changedAt = input.now.getTime();
+        const marks: Record<string, string> = { [POOLER_SETTINGS_HASH_ANNOTATION]: settingsHash };
+        if (filesChanged) Object.assign(marks, { [POOLER_CONFIG_HASH_ANNOTATION]: configHash, [POOLER_CHANGED_ANNOTATION]: at });
+        if ((filesChanged && unseen) || settingsChanged) marks[POOLER_UNSEEN_CHANGE_ANNOTATION] = at;
+        await ignoreMissing(api.patchNamespacedPod({ name, namespace, body: { metadata: { annotations: marks } } }, MERGE_PATCH));
+        if (filesChanged) changedAt = input.now.getTime();
+        if (marks[POOLER_UNSEEN_CHANGE_ANNOTATION] !== undefined) unseenAt = input.now.getTime();
       }
       let probe: PoolerProbe;
       try {
@@ -290,8 +320,12 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       }
       const primaryIp = input.primary?.ip;
       const onPrimary = primaryIp !== undefined && pointsAt(probe, primaryIp, databases);
+      const usersLoaded = (p: PoolerProbe): boolean => users === undefined || users.every((u) => p.users.includes(u));
       const recentlyChanged = !Number.isNaN(changedAt) && input.now.getTime() - changedAt < RELOAD_WINDOW_MS;
-      if ((primaryIp !== undefined && !onPrimary) || recentlyChanged) {
+      const unseenRecently = !Number.isNaN(unseenAt) && input.now.getTime() - unseenAt < RELOAD_WINDOW_MS;
+      // RELOAD only for something to load: with server TLS each one recycles every server connection
+      // and, in PgBouncer 1.18, can make it refuse clients for a moment (pooler-sql.ts, reloadPooler).
+      if ((primaryIp !== undefined && !onPrimary) || !usersLoaded(probe) || unseenRecently) {
         // Clients held for a switchover wait on every round trip: while the kubelet writes the new
         // file, RELOAD again every 100 ms (up to 2 s) rather than on the next reconcile.
         const heldForUs = annotations[POOLER_PAUSED_ANNOTATION] !== undefined && !input.holding;
@@ -310,6 +344,7 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       if (nowOnPrimary) pointing.add(name);
       // The kubelet writes the files in its own time (no event says when): look again soon while a change is fresh.
       else if (primaryIp !== undefined && recentlyChanged) soon = true;
+      if (!usersLoaded(probe) && recentlyChanged) soon = true;
       const pausedAt = annotations[POOLER_PAUSED_ANNOTATION];
       if (pausedAt !== undefined) {
         const heldMs = input.now.getTime() - (Date.parse(pausedAt) || 0);

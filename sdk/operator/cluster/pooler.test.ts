@@ -1,6 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { parsePostgresClusterSpec } from "../../api/parse";
-import { poolerAdminSecret, poolerAuthSecret, poolerConfigMap, poolerIni, poolerPod, poolerService, poolerUserlist, POOLER_ADMIN_USER, scramVerifier, type PoolerSpec } from "./pooler";
+import {
+  poolerAdminSecret,
+  poolerAuthSecret,
+  poolerConfigMap,
+  poolerIni,
+  poolerPod,
+  poolerService,
+  poolerSettingsHash,
+  poolerUserlist,
+  POOLER_ADMIN_USER,
+  scramVerifier,
+  userlistChangeVisible,
+  userlistEntries,
+  type PoolerSpec,
+} from "./pooler";
 
 const cluster = { apiVersion: "setpoint.dev/v1alpha1", kind: "PostgresCluster", metadata: { name: "shop", namespace: "prod", uid: "u-1" } };
 const pooler = (extra: object = {}): PoolerSpec => parsePostgresClusterSpec({ postgresVersion: 17, storage: { size: "1Gi" }, pooler: extra }).pooler!;
@@ -64,6 +78,28 @@ describe("poolerUserlist", () => {
     ]);
     expect(list).toBe(`"${POOLER_ADMIN_USER}" "${verifier("admin")}"\n"app" "${verifier("app")}"\n"orders" "${verifier("orders")}"\n`);
     expect(list).not.toContain("password");
+  });
+});
+
+describe("what the console can show of a file change", () => {
+  const admin = verifier("admin");
+  const app = { name: "app", verifier: verifier("app") };
+  const report = { name: "report", verifier: verifier("report") };
+  it("reads back the entries poolerUserlist writes", () => {
+    expect(userlistEntries(poolerUserlist(admin, [app, report]))).toEqual(new Map([[POOLER_ADMIN_USER, admin], ["app", app.verifier], ["report", report.verifier]]));
+  });
+
+  it("roles only added can be seen (SHOW USERS names them); a changed verifier or a removed role cannot", () => {
+    const before = poolerUserlist(admin, [app]);
+    expect(userlistChangeVisible(before, poolerUserlist(admin, [app, report]))).toBe(true);
+    expect(userlistChangeVisible(before, poolerUserlist(admin, [{ name: "app", verifier: verifier("rotated") }]))).toBe(false);
+    expect(userlistChangeVisible(poolerUserlist(admin, [app, report]), before)).toBe(false);
+  });
+
+  it("the settings hash follows the [pgbouncer] settings, not the primary's address or the databases", () => {
+    expect(poolerSettingsHash(pooler())).toBe(poolerSettingsHash(pooler()));
+    expect(poolerSettingsHash(pooler({ defaultPoolSize: 7 }))).not.toBe(poolerSettingsHash(pooler()));
+    expect(poolerSettingsHash(pooler({ parameters: { server_login_retry: "3" } }))).not.toBe(poolerSettingsHash(pooler()));
   });
 });
 

@@ -96,6 +96,34 @@ export function poolerUserlist(adminVerifier: string, roles: readonly PoolerRole
   return `${lines.join("\n")}\n`;
 }
 
+/** The entries of an auth file written by {@link poolerUserlist}: name -> verifier. Pure. */
+export function userlistEntries(userlist: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const line of userlist.split("\n")) {
+    const m = /^"((?:[^"]|"")*)" "((?:[^"]|"")*)"$/.exec(line.trim());
+    if (m) entries.set(m[1]!.replace(/""/g, '"'), m[2]!.replace(/""/g, '"'));
+  }
+  return entries;
+}
+
+/**
+ * Whether PgBouncer's console can show that it loaded auth file `next` in place of `before`: only
+ * when every entry of `before` stays as it is in `next` (roles only added), since `SHOW USERS`
+ * lists names, never verifiers (and PgBouncer keeps a removed user until it restarts). Pure.
+ */
+export function userlistChangeVisible(before: string, next: string): boolean {
+  const after = userlistEntries(next);
+  return [...userlistEntries(before)].every(([name, verifier]) => after.get(name) === verifier);
+}
+
+/**
+ * Hash of what `pgbouncer.ini` holds apart from its `[databases]` (which `SHOW DATABASES` shows):
+ * the `[pgbouncer]` settings, which the console cannot be asked to compare. Pure.
+ */
+export function poolerSettingsHash(pooler: PoolerSpec): string {
+  return dataHash({ [POOLER_INI]: poolerIni(pooler, undefined, []) });
+}
+
 /**
  * `pgbouncer.ini`: the pool settings of `pooler`, the operator's own settings, and one
  * `[databases]` entry per database in `databases` at `primaryHost` (none while no primary is
