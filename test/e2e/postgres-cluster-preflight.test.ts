@@ -33,7 +33,6 @@ const cluster = new PostgresCluster("shop", {
   instances: 3,
   storage: { size: "1Gi" },
   pooler: { instances: 1 },
-  tls: { superuserPasswordOverNetwork: true },
   readyTimeout: "3m",
   kubeconfig,
 }, { providers: [provider] });
