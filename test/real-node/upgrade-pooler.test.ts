@@ -54,7 +54,6 @@ new PostgresCluster("shop", {
   storage: { size: "1Gi" },
   parameters: { wal_level: "logical", max_connections: config.get("maxConnections") ?? "100" },
   pooler: { instances: 1, image: "${POOLER}" },
-  tls: { superuserPasswordOverNetwork: true },
   readyTimeout: "15m",
   kubeconfig,
 }, { providers: [provider] });
@@ -83,8 +82,8 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
   const secret = async (name: string): Promise<string> => Buffer.from((await core().readNamespacedSecret({ name, namespace: ns })).data!.password!, "base64").toString("utf8");
   const podIp = async (name: string): Promise<string> => (await core().readNamespacedPod({ name, namespace: ns })).status!.podIP!;
   const query = async <T extends object>(host: string, sql: string, cluster = "shop"): Promise<T[]> => {
-    // superuserPasswordOverNetwork (the upgrade needs it) makes pg_hba ask the superuser for its password over TLS.
-    const c = new Client(await clusterClientConfig(core(), ns, cluster, { host, database: "app", password: await secret(`${cluster}-superuser`) }));
+    // A default cluster (ADR 0042: the upgrade needs no superuser password over the network): the superuser comes in by certificate.
+    const c = new Client(await clusterClientConfig(core(), ns, cluster, { host, database: "app" }));
     await c.connect();
     try {
       return (await c.query<T>(sql)).rows;
