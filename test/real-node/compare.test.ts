@@ -133,6 +133,7 @@ async function steps(p: ClusterPlatform, operatorLog: () => string): Promise<{ r
   const podIp = async (name: string): Promise<string> => (await core.readNamespacedPod({ name, namespace: NS })).status!.podIP!;
   const superuser = async (host: string): Promise<Client> => {
     const c = new Client(await p.clientConfig({ host }));
+    c.on("error", () => undefined); // a server that dies under the session (failover, kill) must not crash the run
     await c.connect();
     return c;
   };
