@@ -49,6 +49,8 @@ function where(store: { endpoint: string; bucket: string }): { endpoint: string;
  *   WAL_SEGMENT_MISSING naming the segment; the object store's reasons.
  */
 export function planRestore(catalog: Catalog & { index: SegmentIndex }, target: RecoveryTarget, backupId?: string): RestorePlan {
+  // A time target read once (and refused first when malformed): every comparison below is in milliseconds.
+  const targetMs = target.kind === "time" ? recoveryTargetTime(target.time).ms : undefined;
   const store = { endpoint: catalog.endpoint, bucket: catalog.bucket };
   const bucketText = `s3://${catalog.bucket}${catalog.prefix ? `/${catalog.prefix}` : ""}`;
   const usable = catalog.backups.filter((b): b is CatalogBackup & { manifest: BackupManifest } => b.usable && b.manifest !== undefined);
@@ -62,7 +64,7 @@ export function planRestore(catalog: Catalog & { index: SegmentIndex }, target: 
     const broken = catalog.backups.length > 0 ? ` (${catalog.backups.length} unusable: ${catalog.backups.map((b) => `${b.id}: ${b.problem}`).join("; ")})` : "";
     throw new BackupError("BACKUP_NOT_FOUND", `no usable base backup in ${bucketText}${broken}; take a base backup first`, store);
   } else {
-    const fits = usable.filter((b) => reaches(b.manifest, target));
+    const fits = usable.filter((b) => reaches(b.manifest, target, targetMs));
     chosen = fits[fits.length - 1];
     if (chosen === undefined) {
       const oldest = usable[0]!.manifest;
@@ -73,7 +75,7 @@ export function planRestore(catalog: Catalog & { index: SegmentIndex }, target: 
       );
     }
   }
-  if (backupId !== undefined && !reaches(chosen.manifest, target)) {
+  if (backupId !== undefined && !reaches(chosen.manifest, target, targetMs)) {
     throw new BackupError("TARGET_BEFORE_OLDEST_BACKUP", `the recovery target ${describeTarget(target)} is before the end of base backup ${chosen.id} (${chosen.manifest.endTime}, LSN ${chosen.manifest.endLsn})`, { ...store, object: chosen.id });
   }
   const m = chosen.manifest;
@@ -95,7 +97,7 @@ export function planRestore(catalog: Catalog & { index: SegmentIndex }, target: 
     last = newest;
     if (target.kind === "time") {
       const newestAt = segs.get(newest)?.lastModified;
-      if (newestAt === undefined || newestAt.getTime() < recoveryTargetTime(target.time).ms) {
+      if (newestAt === undefined || newestAt.getTime() < targetMs!) {
         throw new BackupError(
           "TARGET_AFTER_ARCHIVE",
           `the recovery target ${describeTarget(target)} is after the newest archived WAL of timeline ${m.timeline} in ${bucketText} (archived ${newestAt?.toISOString() ?? "never"}); WAL written since is not archived yet`,
@@ -119,11 +121,11 @@ export function planRestore(catalog: Catalog & { index: SegmentIndex }, target: 
   return { target, backup: m, firstWal: m.startWal, lastWal: segmentName(m.timeline, last, m.segmentBytes), segments: Number(last - start + 1n) };
 }
 
-/** Whether a restore from this backup can reach `target` (the backup is consistent at or before it). */
-function reaches(m: BackupManifest, target: RecoveryTarget): boolean {
+/** Whether a restore from this backup can reach `target` (the backup is consistent at or before it); `targetMs`: a time target's instant. */
+function reaches(m: BackupManifest, target: RecoveryTarget, targetMs: number | undefined): boolean {
   switch (target.kind) {
     case "time":
-      return new Date(m.endTime).getTime() <= recoveryTargetTime(target.time).ms;
+      return new Date(m.endTime).getTime() <= targetMs!;
     case "lsn":
       return parseLsn(m.endLsn) <= parseLsn(target.lsn);
     default:

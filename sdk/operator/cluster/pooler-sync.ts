@@ -30,6 +30,7 @@ import {
   POOLER_DATA_HASH_ANNOTATION,
   POOLER_PAUSED_ANNOTATION,
   POOLER_POD_HASH_ANNOTATION,
+  POOLER_SETTINGS_HASH_ANNOTATION,
   POOLER_USERLIST,
   POOLER_INI,
   poolerAdminSecret,
@@ -57,8 +58,6 @@ export const POOLER_CHANGED_ANNOTATION = "setpoint.dev/pooler-config-changed-at"
  * roles added) are reloaded until `SHOW DATABASES` / `SHOW USERS` show them, and then no more.
  */
 export const POOLER_UNSEEN_CHANGE_ANNOTATION = "setpoint.dev/pooler-unseen-change-at";
-/** Annotation on a PgBouncer pod: {@link poolerSettingsHash} of the files it was last given. */
-export const POOLER_SETTINGS_HASH_ANNOTATION = "setpoint.dev/pooler-settings-hash";
 /** How long after an unseen change a pod is told `RELOAD` on every reconcile (the kubelet writes the files in its own time). */
 const RELOAD_WINDOW_MS = 120_000;
 
@@ -265,9 +264,7 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
   const wanted = new Map(Array.from({ length: pooler.instances }, (_, k) => [poolerPodName(cluster.metadata.name, k + 1), k + 1] as const));
   for (const [name, ordinal] of wanted) {
     if (input.pods.has(name)) continue;
-    const body = poolerPod(cluster, pooler, ordinal, configHash);
-    body.metadata!.annotations![POOLER_SETTINGS_HASH_ANNOTATION] = settingsHash; // not part of the pod hash: the spec is
-    await ignoreMissing(api.createNamespacedPod({ namespace, body }), [409]);
+    await ignoreMissing(api.createNamespacedPod({ namespace, body: poolerPod(cluster, pooler, ordinal, configHash) }), [409]);
     steps.push({ step: `pooler pod ${name}`, outcome: "Created" });
   }
   for (const name of input.pods.keys()) {

@@ -25,6 +25,8 @@ export const POOLER_LABEL = "setpoint.dev/pooler";
 export const POOLER_CONFIG_HASH_ANNOTATION = "setpoint.dev/pooler-config-hash";
 /** Annotation on a PgBouncer pod: the hash of its pod spec (a pod with another one is replaced). */
 export const POOLER_POD_HASH_ANNOTATION = "setpoint.dev/pooler-pod-hash";
+/** Annotation on a PgBouncer pod: {@link poolerSettingsHash} of the files it was last given (not part of its pod hash: its spec is). */
+export const POOLER_SETTINGS_HASH_ANNOTATION = "setpoint.dev/pooler-settings-hash";
 /** Annotation on a PgBouncer pod while the operator holds its clients (`PAUSE`): since when. */
 export const POOLER_PAUSED_ANNOTATION = "setpoint.dev/pooler-paused-at";
 /** Annotation on the pooler's ConfigMap and auth Secret: a hash of their data (the caches are metadata-only). */
@@ -217,7 +219,8 @@ export function poolerImageOf(pooler: PoolerSpec): string {
  * PgBouncer pod `ordinal`: the pooler image's `pgbouncer` on the mounted `pgbouncer.ini`,
  * non-root with a read-only root filesystem and no capabilities, ready once it accepts TCP.
  * Annotated with the hash of its own spec ({@link POOLER_POD_HASH_ANNOTATION}) and of the
- * configuration it should run ({@link POOLER_CONFIG_HASH_ANNOTATION}).
+ * configuration it should run ({@link POOLER_CONFIG_HASH_ANNOTATION}) and its settings
+ * ({@link POOLER_SETTINGS_HASH_ANNOTATION}).
  */
 export function poolerPod(cluster: ClusterObject, pooler: PoolerSpec, ordinal: number, configHash: string): V1Pod {
   const names = poolerObjectNames(cluster.metadata.name);
@@ -254,7 +257,7 @@ export function poolerPod(cluster: ClusterObject, pooler: PoolerSpec, ordinal: n
     kind: "Pod",
     metadata: {
       ...meta(cluster, poolerPodName(cluster.metadata.name, ordinal), { [POOLER_LABEL]: cluster.metadata.name }),
-      annotations: { [POOLER_POD_HASH_ANNOTATION]: podHash, [POOLER_CONFIG_HASH_ANNOTATION]: configHash },
+      annotations: { [POOLER_POD_HASH_ANNOTATION]: podHash, [POOLER_CONFIG_HASH_ANNOTATION]: configHash, [POOLER_SETTINGS_HASH_ANNOTATION]: poolerSettingsHash(pooler) },
     },
     spec,
   });
