@@ -41,6 +41,8 @@ const MAX_CONNECTIONS = "200";
 const UP_TIMEOUT_MS = 240_000;
 const FAILOVER_TIMEOUT_MS = 90_000;
 const ROLLOUT_TIMEOUT_MS = 150_000;
+/** How long the cluster must stay settled, with no change seen, before the failover counts as over. */
+const SETTLED_FOR_MS = 5_000;
 
 /** Ready and nothing in progress, every instance ready. */
 function settled(status: PostgresClusterStatus | undefined, instances: number): boolean {
@@ -176,36 +178,56 @@ async function main(): Promise<void> {
       throw new Error(`failover did not complete: ${(err as Error).message}`);
     });
     const v = watch;
-    const inPlace = firstAck.server === oldIp;
-    const newPrimary = inPlace
-      ? oldPrimary
-      : await eventually("the new primary in status", () => {
-          const np = v.status()?.currentPrimary;
-          return np !== undefined && np !== oldPrimary ? np : undefined;
-        }, FAILOVER_TIMEOUT_MS, 50);
+    // The failover is over once the cluster has stayed settled for a while: a container the kubelet
+    // restarted in place may answer (and acknowledge writes, replicated synchronously) before the
+    // operator, which saw it exit, fences it and promotes a replica (ADR 0038). Whatever answered
+    // first, the primary is the one the settled status names.
+    step(`waiting for the cluster to settle (the operator may still fence ${oldPrimary})`);
+    const healStart = Date.now();
+    const newPrimary = await eventually(
+      `3 instances ready, with no change seen for ${SETTLED_FOR_MS / 1000} s`,
+      () => {
+        const s = v.status();
+        // Any pod, role, readiness or condition change the watch records restarts the wait.
+        const lastChange = v.changes.filter((c) => c.kind !== "event").at(-1)?.at ?? 0;
+        return settled(s, 3) && Date.now() - lastChange >= SETTLED_FOR_MS ? s!.currentPrimary : undefined;
+      },
+      FAILOVER_TIMEOUT_MS + 120_000,
+      250,
+    );
+    console.log(`settled in ${((Date.now() - healStart) / 1000).toFixed(1)} s`);
+    const newIp = v.pods().find((p) => p.metadata?.name === newPrimary)?.status?.podIP;
+    const inPlace = newPrimary === oldPrimary;
+    const answeredFirst = firstAck.server === oldIp;
+    // The outage ends with the first write the final primary acknowledged after the kill.
+    const recovered = inPlace ? firstAck : (w.acked.find((a) => a.at > failedAt && a.server === newIp) ?? firstAck);
+    // Every row acknowledged until now (by whichever server) must be on the final primary.
     const ackedAtFailover = [...w.acked];
     const lost = await withClient(app, (c) => missingRows(c, ackedAtFailover));
     step("failover");
-    console.log(
-      inPlace
-        ? `${oldPrimary} was restarted in place by the kubelet and answered before the operator fenced it, and acknowledged a write again ${((firstAck.at - killedAt) / 1000).toFixed(2)} s after it was killed`
-        : `${newPrimary} (${firstAck.server}) acknowledged its first write ${((firstAck.at - killedAt) / 1000).toFixed(2)} s after ${oldPrimary} was killed`,
-    );
-    console.log(`primary after the failover: ${newPrimary} (${inPlace ? "restarted in place" : `promoted, was ${oldPrimary}`})`);
-    console.log(`failover completed in ${((firstAck.at - killedAt) / 1000).toFixed(1)} s, lost ${lost.length} acknowledged rows (${ackedAtFailover.length} acknowledged, all checked on ${newPrimary})`);
+    if (inPlace) {
+      console.log(`${oldPrimary} was restarted in place by the kubelet and answered before the operator fenced it, and acknowledged a write again ${((firstAck.at - killedAt) / 1000).toFixed(2)} s after it was killed`);
+    } else {
+      if (answeredFirst) {
+        const lastOld = [...w.acked].reverse().find((a) => a.server === oldIp && a.at > failedAt);
+        console.log(
+          `${oldPrimary} was restarted in place by the kubelet and acknowledged writes from +${((firstAck.at - killedAt) / 1000).toFixed(2)} s to +${(((lastOld ?? firstAck).at - killedAt) / 1000).toFixed(2)} s ` +
+            `(replicated synchronously) until the operator, which had seen its container exit, fenced it`,
+        );
+      }
+      console.log(`${newPrimary} (${newIp ?? "?"}) acknowledged its first write ${((recovered.at - killedAt) / 1000).toFixed(2)} s after ${oldPrimary} was killed`);
+    }
+    console.log(`primary after the failover: ${newPrimary} (${inPlace ? "restarted in place" : `promoted, was ${oldPrimary}${answeredFirst ? `, which had been restarted in place first` : ""}`})`);
+    console.log(`failover completed in ${((recovered.at - killedAt) / 1000).toFixed(1)} s, lost ${lost.length} acknowledged rows (${ackedAtFailover.length} acknowledged, all checked on ${newPrimary})`);
     if (lost.length > 0) console.log(`missing ids: ${lost.slice(0, 20).map((a) => a.id).join(", ")}${lost.length > 20 ? ", ..." : ""}`);
-
-    step(inPlace ? "waiting for the cluster to settle" : `waiting for the cluster to heal (${oldPrimary} back as a replica)`);
-    const healStart = Date.now();
-    await eventually("3 instances ready again", () => settled(v.status(), 3), 120_000, 250);
-    console.log(`healed in ${((Date.now() - healStart) / 1000).toFixed(1)} s`);
     printPods(watch);
     // Where the failover's seconds went, as this process saw them (the watch polls; Events carry
     // the operator's steps).
     const timeline = [
       { at: failedAt, text: "the writer's first failed attempt" },
       { at: firstAck.at, text: `the first acknowledged write (${firstAck.server})` },
-      ...v.changes.filter((c) => c.at >= killedAt && c.at <= firstAck.at + 2000).map((c) => ({ at: c.at, text: `${c.kind}: ${c.text}` })),
+      ...(recovered === firstAck ? [] : [{ at: recovered.at, text: `the first write acknowledged by ${newPrimary} (${recovered.server})` }]),
+      ...v.changes.filter((c) => c.at >= killedAt && c.at <= recovered.at + 2000).map((c) => ({ at: c.at, text: `${c.kind}: ${c.text}` })),
     ].sort((a, b) => a.at - b.at);
     console.log(`failover timeline (s after the kill):\n${timeline.map((e) => `  +${((e.at - killedAt) / 1000).toFixed(2).padStart(6)}  ${e.text}`).join("\n")}`);
 
