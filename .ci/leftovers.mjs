@@ -17,6 +17,12 @@ import { join } from "node:path";
 
 const MARKER = "SETPOINT_CI_RUN";
 const TMP_PREFIXES = ["setpoint-realnode-", "setpoint-pg-", "setpoint-initdb-", "setpoint-s3-"];
+/**
+ * The schema engine's initdb templates (sdk/postgres/embedded.ts copyTemplate: `setpoint-initdb-<major>-<uid>`
+ * in the scratch directory) are a cache kept across runs on purpose, like the toolchain's: not a
+ * leftover, though a half-made one (`….tmp-XXXXXX`) is.
+ */
+const KEPT_CACHE = /^setpoint-initdb-\d+-\w+$/;
 /** Host paths the real-node harness's components use (test/support/real-node/host.ts HOST_PATHS). */
 const NODE_HOST_PATHS = ["/run/containerd", "/opt/containerd", "/var/lib/containerd", "/var/lib/cni", "/var/lib/kubelet", "/run/netns", "/var/run/netns"];
 
@@ -71,7 +77,7 @@ function hostState() {
   }
   for (const base of [tmpdir(), "/dev/shm"]) {
     try {
-      for (const e of readdirSync(base)) if (TMP_PREFIXES.some((p) => e.startsWith(p))) items.push(`directory ${join(base, e)}`);
+      for (const e of readdirSync(base)) if (TMP_PREFIXES.some((p) => e.startsWith(p)) && !KEPT_CACHE.test(e)) items.push(`directory ${join(base, e)}`);
     } catch {
       // none
     }

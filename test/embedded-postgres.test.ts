@@ -60,6 +60,16 @@ describe("embedded PostgreSQL lifecycle", () => {
     expect(existsSync(dir)).toBe(false);
   });
 
+  it("stops the server and removes its directory on SIGINT when another exit listener calls process.exit() again (vitest's)", async () => {
+    const { child, dir, postmasterPid } = await startInChild("exits-in-exit");
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    child.kill("SIGINT");
+    await exited;
+    // Before the fix the hook, registered after that listener, never ran: the directory stayed.
+    expect(await diesWithin(postmasterPid, 5000)).toBe(true);
+    expect(existsSync(dir)).toBe(false);
+  });
+
   it("removes a server abandoned by a SIGKILLed owner on the next sweep", async () => {
     const { child, dir, postmasterPid } = await startInChild();
     const exited = new Promise<void>((r) => child.on("exit", () => r()));

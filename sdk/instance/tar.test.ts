@@ -39,9 +39,10 @@ describe("extractTar", () => {
   const dirs: string[] = [];
   afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
   const target = (): string => {
-    const d = join(mkdtempSync(join(tmpdir(), "setpoint-tar-")), "out");
-    dirs.push(d);
-    return d;
+    // The extraction target does not exist yet: its parent is the directory to remove.
+    const parent = mkdtempSync(join(tmpdir(), "setpoint-tar-"));
+    dirs.push(parent);
+    return join(parent, "out");
   };
 
   it("writes files, directories and links whatever the chunking, and counts content bytes", async () => {

@@ -459,7 +459,9 @@ function waitForFileGone(file: string, timeoutMs: number): void {
 function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
-  process.on("exit", stopAllSync);
+  // First among the `exit` listeners: one that calls process.exit() again (vitest's command line
+  // does, on SIGINT) ends the process inside the event, and listeners after it never run.
+  process.prependListener("exit", stopAllSync);
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
     // Called before the process's own listeners, so that those are still counted: a `once`
     // listener removes itself before it runs, and counted after it, it looked absent.

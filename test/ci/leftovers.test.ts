@@ -69,6 +69,24 @@ describe("the CI leftover check", () => {
     expect(leftovers(["check", file, "--wait", "10"], runId)).toMatchObject({ status: 0, stderr: expect.stringMatching(/nothing of this run is left/) });
   });
 
+  it("keeps the schema engine's initdb templates (a cache) but names a half-made one", () => {
+    const runId = `test-${process.pid}-${Date.now()}-templates`;
+    const file = snapshot(runId);
+    // As embedded.ts names them: setpoint-initdb-<major>-<uid>, built in <name>.tmp-XXXXXX first.
+    const kept = join(tmpdir(), `setpoint-initdb-99-${process.pid}`);
+    const halfMade = `${kept}.tmp-${String(Date.now()).slice(-6)}`;
+    for (const d of [kept, halfMade]) {
+      mkdirSync(d);
+      cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+    }
+    const r = leftovers(["check", file], runId);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`directory ${halfMade}`);
+    expect(r.stderr).not.toContain(`directory ${kept}\n`);
+    rmSync(halfMade, { recursive: true, force: true });
+    expect(leftovers(["check", file], runId)).toMatchObject({ status: 0 });
+  });
+
   it("does not count what a live real node of another job owns", () => {
     const runId = `test-${process.pid}-${Date.now()}-foreign`;
     const file = snapshot(runId);

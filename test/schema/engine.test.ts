@@ -1,7 +1,7 @@
 // The schema engine object (ADR 0023): each engine owns its caches, kept connections and dev
 // resources; and the desired state's catalogs are read with every normalization and cached beside
 // the model, so an apply sharing a plan's cache never normalizes again for its catalog check.
-import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,7 +14,16 @@ const catalogFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter
 
 describe.each(majors())("createSchemaEngine on PostgreSQL %i", (major) => {
   const engines = [createSchemaEngine(), createSchemaEngine()];
-  afterAll(() => Promise.all(engines.map((e) => e.close())));
+  const cacheDirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(engines.map((e) => e.close()));
+    for (const d of cacheDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const cacheDir = (): string => {
+    const d = mkdtempSync(join(tmpdir(), "setpoint-engine-"));
+    cacheDirs.push(d);
+    return d;
+  };
 
   it("keeps connections per engine, and one engine's close() leaves the other's alone", async () => {
     const db = await freshDatabase(major);
@@ -45,7 +54,7 @@ describe.each(majors())("createSchemaEngine on PostgreSQL %i", (major) => {
     const engine = createSchemaEngine();
     engines.push(engine);
     const desired = schemaFromSql("CREATE TABLE t (id int PRIMARY KEY, v text CHECK (v <> ''));");
-    const changes = mkdtempSync(join(tmpdir(), "setpoint-engine-"));
+    const changes = cacheDir();
     const planned = await engine.plan(db.url, desired, engineOptions(db, { cacheDir: changes }));
     await engine.settled();
     expect(planned.plan.steps.length).toBeGreaterThan(0);
@@ -56,7 +65,7 @@ describe.each(majors())("createSchemaEngine on PostgreSQL %i", (major) => {
     const applied = await engine.apply(db.url, desired, engineOptions(db, { cacheDir: changes }));
     expect([applied.desiredFromCache, applied.catalogCheck?.differences]).toEqual([true, []]);
     // A converged target planned with an empty cache: the check runs, so normalization reads them.
-    const converged = mkdtempSync(join(tmpdir(), "setpoint-engine-"));
+    const converged = cacheDir();
     engine.forgetCaches();
     const again = await engine.plan(db.url, desired, engineOptions(db, { cacheDir: converged }));
     await engine.settled();
