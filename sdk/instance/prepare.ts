@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { InputError, SetpointError } from "../errors";
 import { runAs, serverEnv } from "../postgres/embedded";
+import { readParameters, writeParameters, type ParametersWritten } from "./parameters";
 import type { InstanceSettings, ReplicaSource } from "./settings";
 
 /** What the volume holds, as the decision needs it. */
@@ -120,11 +121,13 @@ export function moveIntoPlace(built: string, pgdata: string): void {
 
 /**
  * initdb of a new cluster into PGDATA with {@link initdbOptions}, the superuser's password through
- * a private `--pwfile` (removed right after), then the optional initial configuration appended.
+ * a private `--pwfile` (removed right after), then the optional initial configuration appended and
+ * the cluster's parameters written (parameters.ts: those PostgreSQL accepts), so the first start runs them.
  * @param bin the major's `bin` directory.
+ * @returns what became of the cluster's parameters.
  * @throws {InstanceError} with initdb's output (which never contains the password).
  */
-export async function initdb(settings: InstanceSettings, bin: string, env: NodeJS.ProcessEnv): Promise<void> {
+export async function initdb(settings: InstanceSettings, bin: string, env: NodeJS.ProcessEnv): Promise<ParametersWritten> {
   if (settings.superuserPassword === undefined) {
     throw new InstanceError("initdb", "SETPOINT_SUPERUSER_PASSWORD is not set: bootstrapping a new cluster needs the superuser's password (from the cluster's superuser Secret)");
   }
@@ -144,7 +147,17 @@ export async function initdb(settings: InstanceSettings, bin: string, env: NodeJ
       }
       appendFileSync(join(target, "postgresql.conf"), `\n# from ${settings.initialConf} (SETPOINT_INITIAL_CONF)\n${extra}\n`);
     }
+    const serverEnvironment = serverEnv(secretDir, undefined, settings.major, env);
+    // `postgres -C` reads the configuration files as a start does and fails on what it refuses.
+    const check = async (dataDir: string): Promise<string | undefined> => {
+      const r = await runAs(join(bin, "postgres"), ["-D", dataDir, "-C", "max_connections"], undefined, serverEnvironment);
+      if (r.code === 0) return undefined;
+      const said = r.output.split("\n").map((l) => l.trim()).filter((l) => /^(LOG|FATAL|ERROR|DETAIL|HINT):/.test(l) || l.includes("parameter"));
+      return (said.join(" ") || `postgres -C exited with ${String(r.code)}`).slice(0, 500);
+    };
+    const parameters = await writeParameters(target, readParameters(settings.parametersSource), check);
     moveIntoPlace(target, settings.pgdata);
+    return parameters;
   } finally {
     rmSync(secretDir, { recursive: true, force: true });
     rmSync(target, { recursive: true, force: true });

@@ -66,10 +66,12 @@ async function prepareAndRun(settings: InstanceSettings, serverArgs: readonly st
   if (written.length > 0) logLine("files", { written });
   logLine("prepare", { kind: plan.kind, reason: plan.reason, pgdata: settings.pgdata, major: settings.major, role: settings.role });
   switch (plan.kind) {
-    case "initdb":
-      await initdb(settings, bin, env);
+    case "initdb": {
+      const parameters = await initdb(settings, bin, env);
+      if (parameters.written.length > 0 || parameters.refused.length > 0) logLine("parameters", { written: parameters.written, refused: parameters.refused });
       if (settings.backup !== undefined) writeArchiveConf(settings.pgdata);
       break;
+    }
     case "restore": {
       const r = await restoreBootstrap(settings, bin, serverArgs, env, logLine);
       logLine("recovered", { ...r, ms: Date.now() - started });

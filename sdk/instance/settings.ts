@@ -57,6 +57,11 @@ export const INSTANCE_ENV = {
    */
   hbaSource: "SETPOINT_HBA_SOURCE",
   /**
+   * The cluster's parameters (`parameters.json` of its ConfigMap, mounted): written into a new data
+   * directory right after initdb, so the first start runs them (parameters.ts, ADR 0043).
+   */
+  parametersSource: "SETPOINT_PARAMETERS_SOURCE",
+  /**
    * A directory holding the server's `tls.crt`, `tls.key` and the authority's `ca.crt` (a
    * `kubernetes.io/tls` Secret, mounted; cert-manager's shape). With it the server runs TLS only
    * (`ssl`, TLS 1.3 at least) and verifies client certificates with `ca.crt`; renewed files are
@@ -152,6 +157,8 @@ export interface InstanceSettings {
   readonly listenAddresses: string;
   readonly socketDir: string;
   readonly initialConf: string | undefined;
+  /** {@link INSTANCE_ENV.parametersSource}. */
+  readonly parametersSource: string | undefined;
   readonly managed: ManagedSources;
   /** Where the status endpoint listens; undefined: none. */
   readonly status: { readonly host: string; readonly port: number } | undefined;
@@ -295,6 +302,7 @@ export function instanceSettings(env: NodeJS.ProcessEnv): InstanceSettings {
     listenAddresses: env[E.listenAddresses] || "*",
     socketDir: env[E.socketDir] || "/tmp",
     initialConf: env[E.initialConf] || undefined,
+    parametersSource: absolute(E.parametersSource),
     managed,
     status: statusEndpoint(env),
     backup: env[E.backupDestination] ? store(env, E.backupDestination, E.backupAccessKeyId, E.backupSecretAccessKey) : undefined,

@@ -10,7 +10,7 @@
 //   cluster is annotated setpoint.dev/switchover-to=<replica>;
 // - a switchover decided by an operator that stopped before acting on it is resumed by the next;
 // - lowering max_connections restarts the primary first, in place, then the replicas;
-// - a new cluster created with a restart parameter converges to it on every instance;
+// - a new cluster created with a restart parameter starts with it on every instance (no restart);
 // - a single instance restarts in place; a value PostgreSQL refuses shows in status and Events.
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -182,15 +182,20 @@ describe.skipIf(clusterToolchain.skip !== undefined)("PostgresCluster parameter 
     expect((await env.core.readNamespacedPersistentVolumeClaim({ name: primary, namespace: ns })).metadata?.annotations?.["setpoint.dev/restart-in-place-until"]).toBeUndefined();
   }, 600_000);
 
-  it("brings a new cluster created with a restart parameter to it on every instance (the first boot runs the defaults)", async () => {
+  it("starts a new cluster with its restart parameter on every instance: no restart, no switchover, still its first timeline (ADR 0043)", async () => {
+    const mark = lines.length;
     await create("fresh", { instances: 3, synchronous: { number: 1 }, parameters: { max_connections: "75" } });
     const done = await settled("fresh", 1, (c) => c.status?.effectiveParameters?.["max_connections"] === "75" && (c.status.instances ?? []).every((i) => i.pendingRestart === false));
     expect(done.status?.instances).toHaveLength(3);
     for (const i of done.status!.instances!) {
-      const [r] = await query<{ v: string }>("fresh", (await pod(i.name)).status!.podIP!, "select current_setting('max_connections') as v");
+      const [r] = await query<{ v: string; tli: number }>("fresh", (await pod(i.name)).status!.podIP!, "select current_setting('max_connections') as v, (select timeline_id from pg_control_checkpoint()) as tli");
       expect(r!.v).toBe("75");
+      expect(r!.tli).toBe(1);
     }
+    expect(done.status?.currentPrimary).toBe("fresh-1");
     expect(done.status?.instances?.filter((i) => i.role === "primary")).toHaveLength(1);
+    // Before ADR 0043 the first boot ran the defaults: every instance restarted, then a switchover.
+    expect(lines.slice(mark).filter((l) => l.includes("fresh") && /step (restart|switchover)/.test(l))).toEqual([]);
   }, 600_000);
 
   it("restarts a single instance in place for a restart parameter, and reports a value PostgreSQL refuses", async () => {

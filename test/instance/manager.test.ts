@@ -126,6 +126,48 @@ describe.each(majors())("instance manager on PostgreSQL %i", (major) => {
     expect((await runManager(["ready"], env(), identity)).code).toBe(1);
   });
 
+  it("starts a new PGDATA with the cluster's parameters (parameters.json), leaving out what PostgreSQL refuses", async () => {
+    const volume = dir(`pg${major}`, "volume-params");
+    const params = join(base, "parameters.json");
+    // Restart parameters (max_connections, shared_buffers, cluster_name with a quote and a backslash)
+    // and three PostgreSQL refuses: a bad value, an unknown name, a malformed name.
+    writeFileSync(params, JSON.stringify({ max_connections: "77", shared_buffers: "16MB", cluster_name: "it's a \\ test", work_mem: "lots", no_such_parameter: "1", "bad name": "x" }), { mode: 0o644 });
+    const own = env({ PGDATA: join(volume, "pgdata"), PGPORT: String(port + 500), SETPOINT_PARAMETERS_SOURCE: params });
+    const server = startManager(["run", ...serverArgs], own, identity);
+    try {
+      await waitReady(own, server);
+      const c = new Client({ host: "127.0.0.1", port: port + 500, user: "postgres", password, database: "postgres" });
+      await c.connect();
+      try {
+        const r = await c.query<{ mc: string; sb: string; cn: string; pending: string; errors: string }>(
+          "select current_setting('max_connections') as mc, current_setting('shared_buffers') as sb, current_setting('cluster_name') as cn, " +
+            "(select count(*) from pg_settings where pending_restart)::text as pending, (select count(*) from pg_file_settings where error is not null)::text as errors",
+        );
+        // The first start ran them: nothing waits for a restart, no line of the files is in error.
+        expect(r.rows[0]).toEqual({ mc: "77", sb: "16MB", cn: "it's a \\ test", pending: "0", errors: "0" });
+      } finally {
+        await c.end();
+      }
+      const logged = server
+        .output()
+        .split("\n")
+        .map((l) => {
+          try {
+            return JSON.parse(l) as { msg?: string; written?: string[]; refused?: { name: string; message: string }[] };
+          } catch {
+            return {};
+          }
+        })
+        .find((l) => l.refused !== undefined);
+      expect(logged?.written).toEqual(["cluster_name", "max_connections", "shared_buffers"]);
+      expect(logged?.refused?.map((x) => x.name)).toEqual(["bad name", "no_such_parameter", "work_mem"]);
+      expect(logged?.refused?.find((x) => x.name === "work_mem")?.message).toMatch(/work_mem/);
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+  });
+
   it("restarts on its data; a replica pod on existing data starts it as a standby; a killed server fails the container", async () => {
     running = startManager(["run", ...serverArgs], env(), identity);
     await waitReady(env(), running);

@@ -56,6 +56,7 @@ describe("cluster child objects", () => {
       // The password from the Secret, never a literal value or an argument.
       { name: "SETPOINT_SUPERUSER_PASSWORD", valueFrom: { secretKeyRef: { name: "orders-superuser", key: "password" } } },
       { name: "SETPOINT_HBA_SOURCE", value: "/etc/setpoint/pg_hba.conf" },
+      { name: "SETPOINT_PARAMETERS_SOURCE", value: "/etc/setpoint/parameters.json" },
       { name: "SETPOINT_TLS_SERVER_DIR", value: "/etc/setpoint-tls/server" },
       { name: "SETPOINT_TLS_CLIENT_DIR", value: "/etc/setpoint-tls/replication" },
       { name: "SETPOINT_TLS_SERVER_NAME", value: "orders-rw.shop.svc" },
@@ -70,7 +71,7 @@ describe("cluster child objects", () => {
     expect(pod.spec!.initContainers).toBeUndefined();
     const env = pod.spec!.containers[0]!.env!;
     expect(env).toContainEqual({ name: "SETPOINT_ROLE", value: "replica" });
-    expect(env.slice(14)).toEqual([
+    expect(env.slice(15)).toEqual([
       { name: "SETPOINT_PRIMARY_HOST", value: "10.0.0.7" },
       { name: "SETPOINT_PRIMARY_PORT", value: "5432" },
       { name: "SETPOINT_REPLICATION_USER", value: "streaming_replica" },
@@ -86,6 +87,11 @@ describe("cluster child objects", () => {
     const cm = instanceConfigMap(cluster);
     expect(cm.metadata).toMatchObject({ name: "orders-config", namespace: "shop", labels: { "setpoint.dev/cluster": "orders" }, ownerReferences: [owner] });
     expect(Object.keys(cm.data!)).toEqual(["pg_hba.conf"]);
+    // With the spec: also the parameters a new data directory starts with (ADR 0043), defaults included, in name order.
+    const withSpec = instanceConfigMap(cluster, { ...spec, parameters: { work_mem: "8MB", max_connections: "75" } });
+    expect(JSON.parse(withSpec.data!["parameters.json"]!)).toEqual({ max_connections: "75", wal_retrieve_retry_interval: "1s", work_mem: "8MB" });
+    expect(Object.keys(JSON.parse(withSpec.data!["parameters.json"]!))).toEqual(["max_connections", "wal_retrieve_retry_interval", "work_mem"]);
+    expect(withSpec.metadata!.annotations!["setpoint.dev/config-hash"]).not.toBe(instanceConfigMap(cluster, spec).metadata!.annotations!["setpoint.dev/config-hash"]);
     const rules = cm
       .data!["pg_hba.conf"]!.split("\n")
       .filter((l) => l !== "" && !l.startsWith("#"))

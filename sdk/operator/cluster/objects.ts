@@ -21,6 +21,7 @@ import { HBA_FILE, instanceHba } from "../../instance/hba";
 import { INSTANCE_ENV } from "../../instance/settings";
 import { STATUS_PORT } from "../../instance/status-server";
 import { archiveParameters } from "../../instance/backup";
+import { PARAMETERS_FILE } from "../../instance/parameters";
 import { durationToMs } from "../../api/common";
 import { clusterObjectNames, instanceName, POSTGRES_PORT, replicationSlotName, serviceHost } from "../../api/names";
 import type { PostgresClusterSpec } from "../../api/postgres-cluster";
@@ -157,15 +158,20 @@ export function streamingConninfo(primaryIp: string, instance: string, tls?: { r
 }
 
 /**
- * The configuration files every instance of a cluster reads (today `pg_hba.conf`: TLS only, the
- * replication role and the superuser by client certificate, ADR 0031/0035). Pure.
+ * The configuration files every instance of a cluster reads: `pg_hba.conf` (TLS only, the
+ * replication role and the superuser by client certificate, ADR 0031/0035) and, with the spec's
+ * parameters, `parameters.json` ({@link desiredParameters}), which a new data directory starts
+ * with (ADR 0043). Pure.
  */
-export function instanceConfigFiles(spec?: Pick<PostgresClusterSpec, "tls">): Record<string, string> {
-  return { [HBA_FILE]: instanceHba({ replicationUser: REPLICATION_USER, tls: true, superuser: SUPERUSER_NAME, superuserPasswordOverNetwork: spec?.tls?.superuserPasswordOverNetwork === true }) };
+export function instanceConfigFiles(spec?: Pick<PostgresClusterSpec, "tls"> & Partial<Pick<PostgresClusterSpec, "parameters" | "backup">>): Record<string, string> {
+  const hba = instanceHba({ replicationUser: REPLICATION_USER, tls: true, superuser: SUPERUSER_NAME, superuserPasswordOverNetwork: spec?.tls?.superuserPasswordOverNetwork === true });
+  if (spec === undefined) return { [HBA_FILE]: hba };
+  const parameters = Object.fromEntries(Object.entries(desiredParameters(spec)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return { [HBA_FILE]: hba, [PARAMETERS_FILE]: `${JSON.stringify(parameters, null, 2)}\n` };
 }
 
 /** The cluster's ConfigMap of {@link instanceConfigFiles} (`spec.tls` decides the superuser's rule), annotated with their hash ({@link CONFIG_HASH_ANNOTATION}). */
-export function instanceConfigMap(cluster: ClusterObject, spec?: Pick<PostgresClusterSpec, "tls">): V1ConfigMap {
+export function instanceConfigMap(cluster: ClusterObject, spec?: Pick<PostgresClusterSpec, "tls"> & Partial<Pick<PostgresClusterSpec, "parameters" | "backup">>): V1ConfigMap {
   const data = instanceConfigFiles(spec);
   const hash = createHash("sha256").update(JSON.stringify(Object.entries(data).sort())).digest("hex").slice(0, 16);
   const body: V1ConfigMap = {
@@ -217,7 +223,7 @@ export function instanceClaim(cluster: ClusterObject, spec: PostgresClusterSpec,
 export const DEFAULT_PARAMETERS: Readonly<Record<string, string>> = { wal_retrieve_retry_interval: "1s" };
 
 /** The parameters an instance should run: {@link DEFAULT_PARAMETERS} overridden by `spec.parameters`. */
-export function desiredParameters(spec: PostgresClusterSpec): Record<string, string> {
+export function desiredParameters(spec: Partial<Pick<PostgresClusterSpec, "parameters" | "backup">>): Record<string, string> {
   const archiving = spec.backup ? archiveParameters(durationToMs(spec.backup.archiveTimeout) / 1000) : {};
   return { ...DEFAULT_PARAMETERS, ...spec.parameters, ...archiving };
 }
@@ -285,6 +291,8 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
     secret(E.superuserPassword, names.superuserSecret),
     // TLS and client authentication (ADR 0035): the manager keeps private copies of these and runs the server on them.
     { name: E.hbaSource, value: `${CONFIG_MOUNT}/${HBA_FILE}` },
+    // The parameters a new data directory starts with (ADR 0043); later changes go by ALTER SYSTEM.
+    { name: E.parametersSource, value: `${CONFIG_MOUNT}/${PARAMETERS_FILE}` },
     { name: E.tlsServerDir, value: TLS_SERVER_MOUNT },
     { name: E.tlsClientDir, value: TLS_CLIENT_MOUNT },
     { name: E.tlsServerName, value: verifiedServerName(cluster.metadata.name, cluster.metadata.namespace) },
