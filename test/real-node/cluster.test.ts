@@ -128,9 +128,10 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     await node?.stop();
   }, 600_000);
 
-  it("runs a 3-instance synchronous cluster: every pod Ready, two replicas cloned by the instance manager and streaming", async () => {
+  it("runs a 3-instance synchronous cluster: every pod Ready, two replicas cloned by the instance manager and streaming, its restart parameter from the first start", async () => {
     const t = Date.now();
-    await createCustomObject(objects(), ns, "PostgresCluster", "ledger", { postgresVersion: major, instances: 3, synchronous: { number: 1 }, storage: { size: "1Gi" } });
+    // max_connections needs a restart: the first start already runs it (ADR 0043).
+    await createCustomObject(objects(), ns, "PostgresCluster", "ledger", { postgresVersion: major, instances: 3, synchronous: { number: 1 }, storage: { size: "1Gi" }, parameters: { max_connections: "110" } });
     const c = await settled(1);
     times.clusterReadyS = (Date.now() - t) / 1000;
     expect(c.status?.currentPrimary).toBe("ledger-1");
@@ -149,6 +150,15 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a Postg
     // What the manager chose at initdb, as the server reports it.
     const [settings] = await query<{ cks: string; enc: string }>(await podIp("ledger-2"), "select current_setting('data_checksums') as cks, pg_encoding_to_char(encoding) as enc from pg_database where datname = 'postgres'");
     expect(settings).toEqual({ cks: "on", enc: "UTF8" });
+    // The parameter on every instance from its first start: no restart pending, no switchover (still timeline 1).
+    for (const n of ["ledger-1", "ledger-2", "ledger-3"]) {
+      const [r] = await query<{ mc: string; pending: string; tli: number }>(
+        await podIp(n),
+        "select current_setting('max_connections') as mc, (select count(*) from pg_settings where pending_restart)::text as pending, (select timeline_id from pg_control_checkpoint()) as tli",
+      );
+      expect(r, n).toEqual({ mc: "110", pending: "0", tli: 1 });
+    }
+    expect(containerLog("ledger-1")).toMatch(/"event":"parameters","written":\[[^\]]*"max_connections"/);
     // The clone's and the start's lines, from the replica's container log.
     const log = containerLog("ledger-2");
     const cloned = /"event":"cloned".*"ms":(\d+)/.exec(log);
