@@ -22,6 +22,7 @@ import { startNodeHarness } from "../test/support/node/harness";
 import { startPoolerNode } from "../test/support/node/pooler-node";
 import { ensurePgBouncer } from "../test/support/pgbouncer";
 import { startServiceProxy } from "../test/support/service-proxy";
+import { poolerSsl } from "../test/support/cluster-tls";
 import { startWriter, type Writer } from "../test/support/writer";
 import { textTable } from "./support/stats";
 
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
 
     const proxy = await startServiceProxy({ kubeConfig: cp.kubeConfig, namespace: ns, service: "shop-pooler-rw" });
     stops.unshift(() => proxy.stop());
-    const conn = { host: proxy.host, port: proxy.port, user: "app", password: appPassword, database: "app" };
+    const conn = { host: proxy.host, port: proxy.port, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(core, ns, "shop") };
     const writers: Writer[] = Array.from({ length: writerCount }, (_, k) => startWriter(conn, "acked", (k + 1) * 10_000_000, 10));
     await until("writers running", 60_000, async () => (writers.every((w) => w.acked.length > 10) ? true : undefined));
 

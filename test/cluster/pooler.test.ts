@@ -12,11 +12,12 @@
 // - spec.pooler removed: its objects go.
 import { setTimeout as sleep } from "node:timers/promises";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { X509Certificate } from "node:crypto";
 import { Client } from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from "vitest";
 import { POOLER_PAUSED_ANNOTATION } from "../../sdk/operator/cluster/pooler";
 import { clusterToolchain, useCluster } from "../support/cluster";
-import { clusterClientConfig } from "../support/cluster-tls";
+import { clusterClientConfig, poolerSsl } from "../support/cluster-tls";
 import { eventually } from "../support/eventually";
 import { startPoolerNode, type PoolerNode } from "../support/node/pooler-node";
 import { startServiceProxy, type ServiceProxy } from "../support/service-proxy";
@@ -51,7 +52,7 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
 
   /** A client of the application database through pg-pooler-rw as `user`. */
   const through = async (user: string, password: string) => {
-    const client = new Client({ host: proxy!.host, port: proxy!.port, user, password, database: "app", connectionTimeoutMillis: 5000 });
+    const client = new Client({ host: proxy!.host, port: proxy!.port, user, password, database: "app", connectionTimeoutMillis: 5000, ssl: await poolerSsl(env.core, ns, "pg") });
     client.on("error", () => undefined);
     await client.connect();
     return client;
@@ -101,6 +102,45 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
       await app.end();
     }
     await expect(through("postgres", superPassword)).rejects.toThrow();
+    // Clients get in over TLS only (ADR 0044): PgBouncer refuses a plaintext one, and the
+    // certificate it shows is the pooler's own (its Service's name), not the instances'.
+    const plain = new Client({ host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000 });
+    plain.on("error", () => undefined);
+    await expect(plain.connect()).rejects.toThrow(/SSL required/);
+    const asInstance = new Client({ host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000, ssl: { ...(await poolerSsl(env.core, ns, "pg")), servername: "pg-rw.pooler.svc" } });
+    asInstance.on("error", () => undefined);
+    await expect(asInstance.connect()).rejects.toThrow(/pg-rw\.pooler\.svc|altnames/i);
+  }, 600_000);
+
+  it("serves a renewed pooler certificate without restarting PgBouncer (ADR 0044)", async () => {
+    await settled("pg", 1, poolerOn("pg-1"));
+    const appPassword = await secretValue("pg-app", "password");
+    /** The serial of the certificate pg-pooler-rw shows a verifying client. */
+    const serialShown = async (): Promise<string> => {
+      const c = await through("app", appPassword);
+      try {
+        return (c as unknown as { connection: { stream: { getPeerCertificate(): { serialNumber: string } } } }).connection.stream.getPeerCertificate().serialNumber;
+      } finally {
+        await c.end();
+      }
+    };
+    const pids = ["pg-pooler-1", "pg-pooler-2"].map((n) => poolerNode!.pid(ns, n));
+    const before = await serialShown();
+    const issued = async () => new X509Certificate(await secretValue("pg-pooler-tls", "tls.crt")).serialNumber;
+    expect((await issued()).toLowerCase()).toBe(before.toLowerCase());
+    // A lost Secret is re-issued at once (the path a renewal takes: a new certificate in the same Secret).
+    await env.core.deleteNamespacedSecret({ name: "pg-pooler-tls", namespace: ns });
+    const renewed = await eventually("a new pooler certificate issued", async () => {
+      const serial = await issued().catch(() => undefined);
+      return serial !== undefined && serial.toLowerCase() !== before.toLowerCase() ? serial : undefined;
+    }, WAIT_MS);
+    // Every new connection, whichever pod serves it, shows the new one: both PgBouncers reloaded it.
+    await eventually("both PgBouncers serving the renewed certificate", async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 8; i++) seen.add((await serialShown()).toLowerCase());
+      return seen.size === 1 && seen.has(renewed.toLowerCase()) ? true : undefined;
+    }, WAIT_MS);
+    expect(["pg-pooler-1", "pg-pooler-2"].map((n) => poolerNode!.pid(ns, n))).toEqual(pids);
   }, 600_000);
 
   it("holds clients through a planned switchover: 4 writers through pg-pooler-rw, 0 failed transactions, 0 lost rows", async () => {
@@ -108,7 +148,7 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
     const from = before.status!.currentPrimary!;
     const to = before.status!.instances!.find((i) => i.role === "replica")!.name;
     const appPassword = await secretValue("pg-app", "password");
-    const conn = { host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app" };
+    const conn = { host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(env.core, ns, "pg") };
     const writers: Writer[] = Array.from({ length: 4 }, (_, k) => startWriter(conn, "acked", (k + 1) * 1_000_000, 10));
     try {
       await eventually("every writer running", async () => writers.every((w) => w.acked.length >= 30), WAIT_MS);
@@ -187,7 +227,9 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
       const pods = (await env.core.listNamespacedPod({ namespace: ns, labelSelector: "setpoint.dev/pooler" })).items;
       const cms = (await env.core.listNamespacedConfigMap({ namespace: ns })).items.filter((x) => x.metadata?.name === "pg-pooler");
       const svc = (await env.core.listNamespacedService({ namespace: ns })).items.filter((x) => x.metadata?.name === "pg-pooler-rw");
-      return pods.length + cms.length + svc.length === 0 ? true : undefined;
+      // Its Secrets too, the pooler's certificate and key among them (ADR 0044).
+      const secrets = (await env.core.listNamespacedSecret({ namespace: ns })).items.filter((x) => /^pg-pooler-(auth|admin|tls)$/.test(x.metadata?.name ?? ""));
+      return pods.length + cms.length + svc.length + secrets.length === 0 ? true : undefined;
     }, WAIT_MS);
     const c = await settled("pg", 2);
     expect(c.status?.pooler).toBeUndefined();

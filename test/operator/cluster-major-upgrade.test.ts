@@ -12,7 +12,7 @@
 //   and its pooler and rw Service serve green. The longest write pause is printed.
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
-import { clusterClientConfig } from "../support/cluster-tls";
+import { clusterClientConfig, poolerSsl } from "../support/cluster-tls";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from "vitest";
 import { GROUP, KINDS, VERSION, type PostgresUpgradeStatus } from "../../sdk/api/index";
 import { UPGRADE_APPROVED_ANNOTATION } from "../../sdk/operator/cluster/major-upgrade";
@@ -109,7 +109,8 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
     await app.query("create table acked (id int primary key, note text)");
     await app.query("insert into acked select g, 'seed ' || g from generate_series(-5000, -1) g");
     await app.end();
-    const conn = { host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app" };
+    // Through the pooler over TLS, verified against its own certificate (ADR 0044).
+    const conn = { host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(env.core, ns, "shop") };
     const writers: Writer[] = Array.from({ length: 4 }, (_, k) => startWriter(conn, "acked", (k + 1) * 1_000_000, 10));
     try {
       await eventually("every writer running", async () => writers.every((w) => w.acked.length >= 20), WAIT_MS);

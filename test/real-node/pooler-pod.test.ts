@@ -18,9 +18,9 @@ import { crdManifests, GROUP, KINDS, VERSION } from "../../sdk/api/index";
 import { parsePostgresClusterSpec } from "../../sdk/api/parse";
 import type { ClusterObject } from "../../sdk/operator/cluster/objects";
 import { PGBOUNCER_PORT, POOLER_PAUSED_ANNOTATION } from "../../sdk/operator/cluster/pooler";
-import { probePooler } from "../../sdk/operator/cluster/pooler-sql";
+import { probePooler, type PoolerTls } from "../../sdk/operator/cluster/pooler-sql";
 import { pausePoolers, syncPooler, type PoolerSyncResult } from "../../sdk/operator/cluster/pooler-sync";
-import { clusterTlsNames, syncClusterTls } from "../../sdk/operator/cluster/tls";
+import { clusterTlsNames, syncClusterTls, verifiedPoolerName } from "../../sdk/operator/cluster/tls";
 import { randomPassword, runIdentity, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { installCrds, toolchainOrSkip } from "../support/control-plane";
 import { eventually } from "../support/eventually";
@@ -45,6 +45,9 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
   let cluster: ClusterObject | undefined;
   const password = randomPassword();
   const appPassword = randomPassword();
+  /** How clients verify the pooler pod (ADR 0044): the cluster's authority, the pooler Service's name. */
+  let poolerTls: PoolerTls | undefined;
+  const clientSsl = () => ({ ca: poolerTls!.ca, servername: poolerTls!.serverName, rejectUnauthorized: true, minVersion: "TLSv1.3" as const });
 
   beforeAll(async () => {
     node = await startRealNode({ toolchain: toolchain.env! });
@@ -80,7 +83,8 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
     // runs here); the server presents its server certificate, which the pooler verifies (verify-ca)
     // against the authority mounted from the server Secret.
     const core = kc.makeApiClient(CoreV1Api);
-    await syncClusterTls(core, cluster, new Date());
+    const tls = await syncClusterTls(core, cluster, new Date(), undefined, [], { pooler: true });
+    poolerTls = { ca: tls.caPem, serverName: verifiedPoolerName("db", ns) };
     const serverTls = (await core.readNamespacedSecret({ name: clusterTlsNames("db").server, namespace: ns })).data!;
     const tlsDir = join(pg.dir, "tls");
     mkdirSync(tlsDir, { mode: 0o700 });
@@ -127,6 +131,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
       now: new Date(),
       timeoutMs: 5000,
       event: () => undefined,
+      poolerTls: poolerTls!,
     });
   };
   const podIp = async (): Promise<string> => {
@@ -146,7 +151,11 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
       throw new Error(`${(err as Error).message}\nkubelet:\n${node!.logTail("kubelet").slice(-3000)}`);
     });
     expect(status).toMatchObject({ service: "db-pooler-rw", instances: 1, readyInstances: 1, paused: false });
-    const client = new Client({ host: await podIp(), port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000 });
+    // Clients reach PgBouncer over TLS 1.3 only, verified against the pooler's own certificate (ADR 0044).
+    const plain = new Client({ host: await podIp(), port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000 });
+    plain.on("error", () => undefined);
+    await expect(plain.connect()).rejects.toThrow(/SSL required/);
+    const client = new Client({ host: await podIp(), port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000, ssl: clientSsl() });
     await client.connect();
     const [row] = (await client.query<{ who: string; addr: string; ssl: boolean }>("select current_user as who, host(inet_server_addr()) as addr, (select ssl from pg_stat_ssl where pid = pg_backend_pid()) as ssl")).rows;
     await client.end();
@@ -165,7 +174,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
       "the new database served",
       async () => {
         await reconcile();
-        return (await probePooler({ host: ip, password: adminPassword, timeoutMs: 5000 })).hosts["other"] === node!.nodeIp ? true : undefined;
+        return (await probePooler({ host: ip, password: adminPassword, timeoutMs: 5000, tls: poolerTls! })).hosts["other"] === node!.nodeIp ? true : undefined;
       },
       180_000,
     );
@@ -175,7 +184,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
     // PAUSE: a connected client's query and a new client's login wait; the next reconcile resumes both.
     const core = node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
     const connect = async (timeoutMs: number) => {
-      const c = new Client({ host: ip, port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "other", connectionTimeoutMillis: timeoutMs });
+      const c = new Client({ host: ip, port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "other", connectionTimeoutMillis: timeoutMs, ssl: clientSsl() });
       c.on("error", () => undefined);
       await c.connect();
       return c;
@@ -183,7 +192,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
     const client = await connect(5000);
     await client.query("select 1");
     const pod: V1Pod = await core.readNamespacedPod({ name: "db-pooler-1", namespace: ns });
-    expect(await pausePoolers({ api: core, namespace: ns, pods: [pod], adminPassword, poolMode: "transaction", now: new Date(), timeoutMs: 5000 })).toEqual([]);
+    expect(await pausePoolers({ api: core, namespace: ns, pods: [pod], adminPassword, poolMode: "transaction", now: new Date(), timeoutMs: 5000, poolerTls: poolerTls! })).toEqual([]);
     const t0 = Date.now();
     let settled = 0;
     const pending = client.query<{ one: number }>("select 1 as one").finally(() => settled++);

@@ -19,7 +19,7 @@ import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus, type P
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import { recorder } from "../support/cluster";
-import { clusterClientConfig } from "../support/cluster-tls";
+import { clusterClientConfig, poolerSsl } from "../support/cluster-tls";
 import { installCrds, toolchainOrSkip } from "../support/control-plane";
 import { eventually } from "../support/eventually";
 import { majors } from "../support/postgres";
@@ -148,7 +148,8 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
     const first = c0.status!.currentPrimary!;
     await query(await podIp(first), "create table acked (id bigint primary key, note text); alter table acked owner to app");
     const svc = await core().readNamespacedService({ name: "shop-pooler-rw", namespace: ns });
-    const conn = { host: svc.spec!.clusterIP!, port: svc.spec!.ports![0]!.port, user: "app", password: await secret("shop-app"), database: "app" };
+    // Through the pooler Service over TLS, verified against the pooler's own certificate (ADR 0044).
+    const conn = { host: svc.spec!.clusterIP!, port: svc.spec!.ports![0]!.port, user: "app", password: await secret("shop-app"), database: "app", ssl: await poolerSsl(core(), ns, "shop") };
     writers = Array.from({ length: 4 }, (_, k) => startWriter(conn, "acked", (k + 1) * 1_000_000, 10));
     await eventually("every writer committing through the pooler", async () => writers.every((w) => w.acked.length >= 20), 120_000);
 

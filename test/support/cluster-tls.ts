@@ -5,7 +5,8 @@
 // for every test helper that connects to cluster pods.
 import type { CoreV1Api } from "@kubernetes/client-node";
 import type { ClientConfig } from "pg";
-import { clusterTlsNames, verifiedServerName } from "../../sdk/operator/cluster/tls";
+import { clusterObjectNames } from "../../sdk/api/names";
+import { clusterTlsNames, verifiedPoolerName, verifiedServerName } from "../../sdk/operator/cluster/tls";
 
 /** node-postgres `ssl` options towards a cluster's instances. */
 export interface ClusterSsl {
@@ -36,6 +37,16 @@ export async function clusterSsl(core: CoreV1Api, namespace: string, cluster: st
     rejectUnauthorized: true,
     ...(asSuperuser ? { cert: op["tls.crt"]!, key: op["tls.key"]! } : {}),
   };
+}
+
+/**
+ * `ssl` for a connection to `cluster`'s PgBouncer (its pods or `<cluster>-pooler-rw`, ADR 0044):
+ * TLS 1.3, verified against the cluster's authority (the app Secret's `ca.crt`, as an application
+ * reads it) and the pooler Service's name.
+ */
+export async function poolerSsl(core: CoreV1Api, namespace: string, cluster: string): Promise<ClusterSsl> {
+  const app = await secretData(core, namespace, clusterObjectNames(cluster).appSecret);
+  return { ca: app["ca.crt"]!, servername: verifiedPoolerName(cluster, namespace), minVersion: "TLSv1.3", rejectUnauthorized: true };
 }
 
 /**

@@ -88,7 +88,8 @@ import { POOLER_LABEL } from "./pooler";
 import { decideMajor, majorUpgradeStep, runningMajor, withMajorUpgrade, type MajorUpgradeApi } from "./major-upgrade";
 import { readinessStep } from "./upgrade-readiness";
 import { pausePoolers, syncPooler, type PoolerObservation } from "./pooler-sync";
-import { syncClusterTls, verifiedServerName } from "./tls";
+import { syncClusterTls, verifiedPoolerName, verifiedServerName } from "./tls";
+import type { PoolerTls } from "./pooler-sql";
 import { clusterNetworkPolicy, SAME_NAMESPACE_PEERS, syncNetworkPolicy, type NetworkPolicyApi, type NetworkPolicyOptions } from "./network-policy";
 import { poolerObjectNames } from "../../api/names";
 
@@ -301,8 +302,10 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const superPassword = (): Promise<string> => readSecret(names.superuserSecret, "password");
     // The cluster's authority and certificates (tls.ts): created first, renewed before they
     // expire; the operator's own connections use them (verify-full, its client certificate).
-    const tls = await syncClusterTls(deps.api, cluster, ctx.now(), spec.tls?.authority?.secretName, spec.tls?.serverNames);
+    // The pooler's own certificate only with a pooler (ADR 0044).
+    const tls = await syncClusterTls(deps.api, cluster, ctx.now(), spec.tls?.authority?.secretName, spec.tls?.serverNames, { pooler: spec.pooler !== undefined });
     const operatorTls: OperatorTls = { ca: tls.caPem, cert: tls.operatorIdentity.cert, key: tls.operatorIdentity.key, serverName: verifiedServerName(req.name, req.namespace) };
+    const poolerTls: PoolerTls = { ca: tls.caPem, serverName: verifiedPoolerName(req.name, req.namespace), ...(tls.poolerCertificatePem ? { certificatePem: tls.poolerCertificatePem } : {}) };
     const target = async (host: string): Promise<InstanceTarget> => ({ host, password: await superPassword(), timeoutMs, tls: operatorTls });
     const probes = new Map<string, InstanceProbe>();
     await Promise.all(
@@ -357,7 +360,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       const adminPassword = await readSecret(poolerObjectNames(req.name).adminSecret, "password").catch(() => undefined);
       if (adminPassword === undefined) return;
       const t0 = Date.now();
-      const failed = await pausePoolers({ api: deps.api, namespace: req.namespace, pods: poolerPods.values(), adminPassword, poolMode: spec.pooler.poolMode, now: ctx.now(), timeoutMs });
+      const failed = await pausePoolers({ api: deps.api, namespace: req.namespace, pods: poolerPods.values(), adminPassword, poolMode: spec.pooler.poolMode, now: ctx.now(), timeoutMs, poolerTls });
       ctx.log.info(`switchover: ${poolerPods.size} pooler pod(s) paused in ${Date.now() - t0} ms`);
       if (failed.length > 0) event("Warning", "PoolerPauseIncomplete", `switching over anyway: ${failed.join("; ")}`);
     };
@@ -607,6 +610,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       now: ctx.now(),
       timeoutMs,
       event,
+      poolerTls,
     });
     steps.push(...poolerResult.steps);
     const poolerStatus: PoolerObservation | undefined = poolerResult.status;

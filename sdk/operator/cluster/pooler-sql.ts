@@ -4,7 +4,7 @@
  * (`SHOW DATABASES`, `SHOW STATE`, `PAUSE`, `RESUME`, `RELOAD`), over short-lived connections
  * with short timeouts. Verifiers and passwords are never logged.
  */
-import { Client } from "pg";
+import { Client, type ClientConfig } from "pg";
 import { withClient, type InstanceTarget } from "./instance-sql";
 import { PGBOUNCER_PORT, POOLER_ADMIN_USER, type PoolerRole } from "./pooler";
 
@@ -34,6 +34,34 @@ export interface PoolerTarget {
   readonly host: string;
   readonly password: string;
   readonly timeoutMs: number;
+  /**
+   * TLS to the pod (ADR 0044): the cluster's authority and the name its pooler certificate is
+   * verified against (the pooler Service's; the pod is reached by address). Undefined: plaintext
+   * (a PgBouncer configured without client TLS, e.g. one an older operator made).
+   */
+  readonly tls?: PoolerTls;
+}
+
+/** How the operator verifies a PgBouncer's certificate. */
+export interface PoolerTls {
+  readonly ca: string;
+  readonly serverName: string;
+  /** The certificate PgBouncer should serve (its Secret's `tls.crt`): until it does, it is told RELOAD. */
+  readonly certificatePem?: string;
+}
+
+/** The `pg` connection options of an admin console session to `t`: TLS 1.3, verified against `t.tls` when given. */
+export function consoleConfig(t: Pick<PoolerTarget, "host" | "password" | "tls">, timeoutMs: number, queryTimeoutMs = timeoutMs): ClientConfig {
+  return {
+    host: t.host,
+    port: PGBOUNCER_PORT,
+    user: POOLER_ADMIN_USER,
+    password: t.password,
+    database: "pgbouncer",
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: queryTimeoutMs,
+    ...(t.tls === undefined ? {} : { ssl: { ca: t.tls.ca, servername: t.tls.serverName, rejectUnauthorized: true, minVersion: "TLSv1.3" as const } }),
+  };
 }
 
 /** What one PgBouncer reports. */
@@ -42,6 +70,18 @@ export interface PoolerProbe {
   readonly hosts: Readonly<Record<string, string>>;
   /** Every user it has loaded from its auth file so far (`SHOW USERS`; a removed one stays until it restarts). */
   readonly users: readonly string[];
+  /**
+   * The serial (hex, upper case) of the certificate it served this TLS session: the one it has
+   * loaded (ADR 0044). Undefined over plaintext.
+   */
+  readonly certificateSerial?: string;
+}
+
+/** The certificate the server of a TLS session showed (node-postgres keeps the TLS socket as `connection.stream`). */
+function peerSerial(c: Client): string | undefined {
+  const stream = (c as unknown as { connection?: { stream?: { getPeerCertificate?: () => { serialNumber?: string } | undefined } } }).connection?.stream;
+  const serial = typeof stream?.getPeerCertificate === "function" ? stream.getPeerCertificate()?.serialNumber : undefined;
+  return serial === undefined || serial === "" ? undefined : serial.toUpperCase();
 }
 
 /**
@@ -49,7 +89,7 @@ export interface PoolerProbe {
  * console accepts nothing else), closed after.
  */
 async function withConsole<T>(t: PoolerTarget, fn: (c: Client) => Promise<T>, queryTimeoutMs = t.timeoutMs): Promise<T> {
-  const client = new Client({ host: t.host, port: PGBOUNCER_PORT, user: POOLER_ADMIN_USER, password: t.password, database: "pgbouncer", connectionTimeoutMillis: t.timeoutMs, query_timeout: queryTimeoutMs });
+  const client = new Client(consoleConfig(t, t.timeoutMs, queryTimeoutMs));
   client.on("error", () => undefined);
   await client.connect();
   try {
@@ -68,7 +108,12 @@ export function probePooler(t: PoolerTarget): Promise<PoolerProbe> {
   return withConsole(t, async (c) => {
     const dbs = await c.query<{ name: string; host: string | null }>("SHOW DATABASES");
     const users = await c.query<{ name: string }>("SHOW USERS");
-    return { hosts: Object.fromEntries(dbs.rows.filter((r) => r.name !== "pgbouncer").map((r) => [r.name, r.host ?? ""])), users: users.rows.map((r) => r.name) };
+    const serial = t.tls === undefined ? undefined : peerSerial(c);
+    return {
+      hosts: Object.fromEntries(dbs.rows.filter((r) => r.name !== "pgbouncer").map((r) => [r.name, r.host ?? ""])),
+      users: users.rows.map((r) => r.name),
+      ...(serial === undefined ? {} : { certificateSerial: serial }),
+    };
   });
 }
 

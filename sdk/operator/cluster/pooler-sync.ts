@@ -15,6 +15,7 @@
  *   forever). A PgBouncer or a primary that does not answer never fails the reconcile: it is
  *   looked at again soon.
  */
+import { X509Certificate } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CoreV1Api, KubernetesObject, V1Pod } from "@kubernetes/client-node";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
@@ -44,8 +45,18 @@ import {
   userlistChangeVisible,
   userlistEntries,
 } from "./pooler";
-import { pausePooler, probePooler, readPoolerSource, reloadPooler, resumePooler, type PoolerProbe, type PoolerTarget } from "./pooler-sql";
+import { pausePooler, probePooler, readPoolerSource, reloadPooler, resumePooler, type PoolerProbe, type PoolerTarget, type PoolerTls } from "./pooler-sql";
+import { clusterTlsNames } from "./tls";
 import { poolerPodName } from "../../api/names";
+
+/** A certificate's serial as Node reports a peer's (hex, upper case); undefined when it cannot be read. */
+function certificateSerial(pem: string): string | undefined {
+  try {
+    return new X509Certificate(pem).serialNumber.toUpperCase();
+  } catch {
+    return undefined;
+  }
+}
 
 /** Longest the operator holds a pooler's clients: past it, `RESUME` even unconfirmed. */
 export const POOLER_PAUSE_LIMIT_MS = 30_000;
@@ -118,6 +129,8 @@ export interface PoolerSyncInput {
   readonly now: Date;
   readonly timeoutMs: number;
   readonly event: (type: "Normal" | "Warning", reason: string, message: string) => void;
+  /** How the operator verifies the PgBouncer pods (ADR 0044). */
+  readonly poolerTls: PoolerTls;
 }
 
 /** What {@link syncPooler} did and saw. */
@@ -157,6 +170,7 @@ export async function pausePoolers(options: {
   readonly poolMode: "session" | "transaction";
   readonly now: Date;
   readonly timeoutMs: number;
+  readonly poolerTls: PoolerTls;
 }): Promise<string[]> {
   // In session mode PAUSE waits for every client to disconnect: a short wait, then the switchover goes on.
   const waitMs = options.poolMode === "transaction" ? 10_000 : 1000;
@@ -168,7 +182,7 @@ export async function pausePoolers(options: {
         if (pod.metadata?.annotations?.[POOLER_PAUSED_ANNOTATION] === undefined) {
           await options.api.patchNamespacedPod({ name, namespace: options.namespace, body: { metadata: { annotations: { [POOLER_PAUSED_ANNOTATION]: options.now.toISOString() } } } }, MERGE_PATCH);
         }
-        if (!(await pausePooler({ host: pod.status!.podIP!, password: options.adminPassword, timeoutMs: options.timeoutMs }, waitMs))) failed.push(`${name}: PAUSE not complete after ${waitMs} ms`);
+        if (!(await pausePooler({ host: pod.status!.podIP!, password: options.adminPassword, timeoutMs: options.timeoutMs, tls: options.poolerTls }, waitMs))) failed.push(`${name}: PAUSE not complete after ${waitMs} ms`);
       } catch (err) {
         failed.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -208,7 +222,7 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
     for (const name of input.pods.keys()) await ignoreMissing(api.deleteNamespacedPod({ name, namespace }));
     if (input.services.has(names.service)) await ignoreMissing(api.deleteNamespacedService({ name: names.service, namespace }));
     if (input.configMaps.has(names.configMap)) await ignoreMissing(api.deleteNamespacedConfigMap({ name: names.configMap, namespace }));
-    for (const s of [names.authSecret, names.adminSecret]) if (input.secrets.has(s)) await ignoreMissing(api.deleteNamespacedSecret({ name: s, namespace }));
+    for (const s of [names.authSecret, names.adminSecret, clusterTlsNames(cluster.metadata.name).pooler]) if (input.secrets.has(s)) await ignoreMissing(api.deleteNamespacedSecret({ name: s, namespace }));
     if (input.pods.size > 0) steps.push({ step: "pooler", outcome: "Updated", detail: "removed (spec.pooler unset)" });
     return { steps, soon: false };
   }
@@ -257,7 +271,12 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       changed = true;
     }
   }
-  const configHash = `${iniHash ?? ""}.${authHash ?? ""}`;
+  // The pooler's certificate (ADR 0044) by its Secret's version: a renewed one makes the pods'
+  // annotation change (the kubelet then writes the files), and each pod is told RELOAD until the
+  // certificate it serves the operator's own TLS session is the new one.
+  const certVersion = input.secrets.get(clusterTlsNames(cluster.metadata.name).pooler)?.metadata?.resourceVersion ?? "";
+  const configHash = `${iniHash ?? ""}.${authHash ?? ""}.${certVersion}`;
+  const expectedSerial = input.poolerTls.certificatePem === undefined ? undefined : certificateSerial(input.poolerTls.certificatePem);
   const settingsHash = poolerSettingsHash(pooler);
 
   // Pods: ordinals 1..instances; others go; one with an outdated pod spec is replaced when the rest are ready.
@@ -291,7 +310,7 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
     live.filter(isRunning).map(async (pod) => {
       const name = pod.metadata!.name!;
       const annotations = pod.metadata?.annotations ?? {};
-      const target: PoolerTarget = { host: pod.status!.podIP!, password: adminPassword, timeoutMs: input.timeoutMs };
+      const target: PoolerTarget = { host: pod.status!.podIP!, password: adminPassword, timeoutMs: input.timeoutMs, tls: input.poolerTls };
       let changedAt = Date.parse(annotations[POOLER_CHANGED_ANNOTATION] ?? "");
       let unseenAt = Date.parse(annotations[POOLER_UNSEEN_CHANGE_ANNOTATION] ?? "");
       const filesChanged = annotations[POOLER_CONFIG_HASH_ANNOTATION] !== configHash || changed;
@@ -318,11 +337,13 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       const primaryIp = input.primary?.ip;
       const onPrimary = primaryIp !== undefined && pointsAt(probe, primaryIp, databases);
       const usersLoaded = (p: PoolerProbe): boolean => users === undefined || users.every((u) => p.users.includes(u));
+      // The certificate it served the probe's TLS session is the one it has loaded (ADR 0044).
+      const certLoaded = (p: PoolerProbe): boolean => expectedSerial === undefined || p.certificateSerial === undefined || p.certificateSerial === expectedSerial;
       const recentlyChanged = !Number.isNaN(changedAt) && input.now.getTime() - changedAt < RELOAD_WINDOW_MS;
       const unseenRecently = !Number.isNaN(unseenAt) && input.now.getTime() - unseenAt < RELOAD_WINDOW_MS;
       // RELOAD only for something to load: with server TLS each one recycles every server connection
       // and, in PgBouncer 1.18, can make it refuse clients for a moment (pooler-sql.ts, reloadPooler).
-      if ((primaryIp !== undefined && !onPrimary) || !usersLoaded(probe) || unseenRecently) {
+      if ((primaryIp !== undefined && !onPrimary) || !usersLoaded(probe) || !certLoaded(probe) || unseenRecently) {
         // Clients held for a switchover wait on every round trip: while the kubelet writes the new
         // file, RELOAD again every 100 ms (up to 2 s) rather than on the next reconcile.
         const heldForUs = annotations[POOLER_PAUSED_ANNOTATION] !== undefined && !input.holding;
@@ -341,7 +362,7 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       if (nowOnPrimary) pointing.add(name);
       // The kubelet writes the files in its own time (no event says when): look again soon while a change is fresh.
       else if (primaryIp !== undefined && recentlyChanged) soon = true;
-      if (!usersLoaded(probe) && recentlyChanged) soon = true;
+      if ((!usersLoaded(probe) || !certLoaded(probe)) && recentlyChanged) soon = true;
       const pausedAt = annotations[POOLER_PAUSED_ANNOTATION];
       if (pausedAt !== undefined) {
         const heldMs = input.now.getTime() - (Date.parse(pausedAt) || 0);

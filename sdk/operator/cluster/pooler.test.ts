@@ -51,14 +51,27 @@ describe("poolerIni", () => {
     expect(ini.indexOf("app =")).toBeLessThan(ini.indexOf("postgres ="));
   });
 
-  it("reaches the instances over TLS 1.3 verified against the cluster's authority (ADR 0035)", () => {
+  it("reaches the instances over TLS 1.3 verified against the cluster's authority (ADR 0035), and requires TLS 1.3 of its clients with its own certificate (ADR 0044)", () => {
     const ini = poolerIni(pooler(), "10.0.0.7", ["app"]);
-    expect(ini.split("\n")).toEqual(expect.arrayContaining(["server_tls_sslmode = verify-ca", "server_tls_ca_file = /etc/setpoint/pooler-ca/ca.crt", "server_tls_protocols = tlsv1.3"]));
+    expect(ini.split("\n")).toEqual(expect.arrayContaining(["server_tls_sslmode = verify-ca", "server_tls_ca_file = /etc/setpoint/pooler-tls/ca.crt", "server_tls_protocols = tlsv1.3"]));
+    expect(ini.split("\n")).toEqual(
+      expect.arrayContaining(["client_tls_sslmode = require", "client_tls_cert_file = /etc/setpoint/pooler-tls/tls.crt", "client_tls_key_file = /etc/setpoint/pooler-tls/tls.key", "client_tls_protocols = tlsv1.3"]),
+    );
+    expect(() => pooler({ parameters: { client_tls_sslmode: "disable" } })).toThrow(/may only set/);
     // The spec cannot turn it off (the operator owns the rest of pgbouncer.ini).
     expect(() => pooler({ parameters: { server_tls_sslmode: "disable" } })).toThrow(/may only set/);
-    // Only the authority of the server certificate's Secret: never its key.
+    // The pooler's own certificate Secret (the authority, its certificate and key): never the instances' key.
     const pod = poolerPod(cluster, pooler(), 1, "x");
-    expect(pod.spec?.volumes?.find((v) => v.name === "ca")?.secret).toEqual({ secretName: "shop-server-tls", defaultMode: 0o444, items: [{ key: "ca.crt", path: "ca.crt" }] });
+    expect(pod.spec?.volumes?.find((v) => v.name === "ca")?.secret).toEqual({
+      secretName: "shop-pooler-tls",
+      defaultMode: 0o440,
+      items: [
+        { key: "ca.crt", path: "ca.crt" },
+        { key: "tls.crt", path: "tls.crt" },
+        { key: "tls.key", path: "tls.key" },
+      ],
+    });
+    expect(JSON.stringify(pod)).not.toContain("shop-server-tls");
   });
 
   it("lists no database while no primary is known, and leaves out names it cannot carry", () => {

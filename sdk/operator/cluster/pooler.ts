@@ -42,9 +42,16 @@ export const DEFAULT_POOLER_IMAGE = "setpoint-pooler:0.1.0";
 export const POOLER_CONFIG_MOUNT = "/etc/setpoint/pooler";
 export const POOLER_AUTH_MOUNT = "/etc/setpoint/pooler-auth";
 export const POOLER_INI = "pgbouncer.ini";
-/** Where the cluster's authority (`ca.crt` of the server certificate's Secret) is mounted: PgBouncer verifies the instances with it (ADR 0035). */
-export const POOLER_CA_MOUNT = "/etc/setpoint/pooler-ca";
+/**
+ * Where the pooler's certificate Secret (`<cluster>-pooler-tls`, ADR 0044) is mounted: `ca.crt`,
+ * the cluster's authority, with which PgBouncer verifies the instances (ADR 0035), and `tls.crt` /
+ * `tls.key`, the certificate it serves its clients (the pooler Service's names; never the
+ * instances' key).
+ */
+export const POOLER_CA_MOUNT = "/etc/setpoint/pooler-tls";
 export const POOLER_CA_FILE = "ca.crt";
+export const POOLER_CERT_FILE = "tls.crt";
+export const POOLER_KEY_FILE = "tls.key";
 export const POOLER_USERLIST = "userlist.txt";
 /** uid/gid of the PgBouncer container (the image's user; fsGroup makes the auth file readable to it). */
 const POOLER_UID = 1000;
@@ -151,6 +158,12 @@ export function poolerIni(pooler: PoolerSpec, primaryHost: string | undefined, d
     server_tls_sslmode: "verify-ca",
     server_tls_ca_file: `${POOLER_CA_MOUNT}/${POOLER_CA_FILE}`,
     server_tls_protocols: "tlsv1.3",
+    // From clients: TLS 1.3 required, with the pooler's own certificate (ADR 0044): a plaintext
+    // client is refused ("SSL required"), as the instances' hba refuses one. Not overridable.
+    client_tls_sslmode: "require",
+    client_tls_cert_file: `${POOLER_CA_MOUNT}/${POOLER_CERT_FILE}`,
+    client_tls_key_file: `${POOLER_CA_MOUNT}/${POOLER_KEY_FILE}`,
+    client_tls_protocols: "tlsv1.3",
   };
   const dbs = primaryHost === undefined ? [] : [...databases].filter((d) => SAFE_NAME.test(d)).sort();
   return [
@@ -247,8 +260,20 @@ export function poolerPod(cluster: ClusterObject, pooler: PoolerSpec, ordinal: n
     volumes: [
       { name: "config", configMap: { name: names.configMap } },
       { name: "auth", secret: { secretName: names.authSecret, defaultMode: 0o440, items: [{ key: POOLER_USERLIST, path: POOLER_USERLIST }] } },
-      // The authority only (public): never the server's key.
-      { name: "ca", secret: { secretName: clusterTlsNames(cluster.metadata.name).server, defaultMode: 0o444, items: [{ key: POOLER_CA_FILE, path: POOLER_CA_FILE }] } },
+      // The pooler's own certificate and the authority (ADR 0044): never the instances' key. The key
+      // readable by the pod's group only (fsGroup).
+      {
+        name: "ca",
+        secret: {
+          secretName: clusterTlsNames(cluster.metadata.name).pooler,
+          defaultMode: 0o440,
+          items: [
+            { key: POOLER_CA_FILE, path: POOLER_CA_FILE },
+            { key: POOLER_CERT_FILE, path: POOLER_CERT_FILE },
+            { key: POOLER_KEY_FILE, path: POOLER_KEY_FILE },
+          ],
+        },
+      },
     ],
   };
   const podHash = createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 16);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { instanceHba } from "../../instance/hba";
 import { createCertificateAuthority, issueCertificate } from "../../tls/certificates";
-import { clusterTlsNames, planClusterTls, serverAltNames, verifiedServerName } from "./tls";
+import { BASE_LEAVES, clusterTlsNames, issueLeaf, planClusterTls, poolerAltNames, serverAltNames, verifiedPoolerName, verifiedServerName } from "./tls";
+import { X509Certificate } from "node:crypto";
 
 describe("the cluster's certificates", () => {
   const now = new Date("2026-12-06T00:00:00Z");
@@ -14,7 +15,9 @@ describe("the cluster's certificates", () => {
   };
 
   it("names the Secrets and the hosts the server certificate carries", () => {
-    expect(clusterTlsNames("orders")).toEqual({ ca: "orders-ca", server: "orders-server-tls", replication: "orders-replication-tls", operator: "orders-operator-tls" });
+    expect(clusterTlsNames("orders")).toEqual({ ca: "orders-ca", server: "orders-server-tls", replication: "orders-replication-tls", operator: "orders-operator-tls", pooler: "orders-pooler-tls" });
+    expect(poolerAltNames("orders", "shop")).toEqual(["orders-pooler-rw", "orders-pooler-rw.shop", "orders-pooler-rw.shop.svc", "orders-pooler-rw.shop.svc.cluster.local"]);
+    expect(poolerAltNames("orders", "shop")).toContain(verifiedPoolerName("orders", "shop"));
     expect(names.slice(0, 4)).toEqual(["orders-rw", "orders-rw.shop", "orders-rw.shop.svc", "orders-rw.shop.svc.cluster.local"]);
     expect(names).toContain("orders-ro.shop.svc");
     expect(names).toContain("orders-pooler-rw.shop.svc");
@@ -30,6 +33,20 @@ describe("the cluster's certificates", () => {
     expect(planClusterTls({ ca, leaves }, names, in61Days).map((a) => (a.kind === "issue" ? a.reason : a.kind))).toEqual(["expiring", "expiring", "expiring"]);
     const other = createCertificateAuthority({ commonName: "other", now });
     expect(planClusterTls({ ca: other, leaves }, names, now).map((a) => (a.kind === "issue" ? a.reason : a.kind))).toEqual(["not-issued-by-authority", "not-issued-by-authority", "not-issued-by-authority"]);
+  });
+
+  it("adds the pooler's own certificate with a pooler: issued when missing, renewed when it names other hosts (ADR 0044)", () => {
+    const withPooler = [...BASE_LEAVES, "pooler" as const];
+    const poolerNames = poolerAltNames("orders", "shop");
+    expect(planClusterTls({ ca, leaves }, names, now, withPooler, poolerNames)).toEqual([{ kind: "issue", leaf: "pooler", reason: "missing" }]);
+    const cluster = { apiVersion: "setpoint.dev/v1alpha1", kind: "PostgresCluster", metadata: { name: "orders", namespace: "shop", uid: "u1" } };
+    const pair = issueLeaf(cluster, "pooler", ca, now);
+    // A server certificate for the pooler Service's names only: not the instances'.
+    const x509 = new X509Certificate(pair.certificatePem);
+    expect(x509.subjectAltName).toBe(poolerNames.map((n) => `DNS:${n}`).join(", "));
+    expect(x509.checkIssued(new X509Certificate(ca.certificatePem))).toBe(true);
+    expect(planClusterTls({ ca, leaves: { ...leaves, pooler: pair.certificatePem } }, names, now, withPooler, poolerNames)).toEqual([]);
+    expect(planClusterTls({ ca, leaves: { ...leaves, pooler: pair.certificatePem } }, names, now, withPooler, [...poolerNames, "x"])).toEqual([{ kind: "issue", leaf: "pooler", reason: "names-changed" }]);
   });
 });
 

@@ -9,6 +9,7 @@
  * | `<cluster>-server-tls` | server certificate: the rw, ro and pooler Services' names | every instance (`SETPOINT_TLS_SERVER_DIR`) |
  * | `<cluster>-replication-tls` | client certificate, CN = the replication role | replicas' clone and `primary_conninfo` (`SETPOINT_TLS_CLIENT_DIR`) |
  * | `<cluster>-operator-tls` | client certificate, CN = the superuser | the operator's own connections; never mounted |
+ * | `<cluster>-pooler-tls` | server certificate: the pooler Service's names (with `spec.pooler` only) | the PgBouncer pods' client side (ADR 0044) |
  *
  * What to do is a pure decision ({@link planClusterTls}): create the authority when missing; issue
  * a leaf when it is missing, past two thirds of its lifetime, expired, not signed by the current
@@ -24,7 +25,10 @@ import { CLUSTER_LABEL, REPLICATION_USER, type ClusterObject } from "./objects";
 import type { OperatorTls } from "./instance-sql";
 
 /** The leaves of a cluster's authority. */
-export type LeafKind = "server" | "replication" | "operator";
+export type LeafKind = "server" | "replication" | "operator" | "pooler";
+
+/** The leaves every cluster has; `pooler` is added with `spec.pooler` (ADR 0044). */
+export const BASE_LEAVES: readonly LeafKind[] = ["server", "replication", "operator"];
 
 /** Names of a cluster's certificate Secrets. */
 export interface ClusterTlsNames {
@@ -32,6 +36,7 @@ export interface ClusterTlsNames {
   readonly server: string;
   readonly replication: string;
   readonly operator: string;
+  readonly pooler: string;
 }
 
 /** Names of `clusterName`'s certificate Secrets (see the module documentation). Pure. */
@@ -41,6 +46,7 @@ export function clusterTlsNames(clusterName: string): ClusterTlsNames {
     server: kubeName([clusterName, "server", "tls"]),
     replication: kubeName([clusterName, "replication", "tls"]),
     operator: kubeName([clusterName, "operator", "tls"]),
+    pooler: kubeName([clusterName, "pooler", "tls"]),
   };
 }
 
@@ -58,6 +64,20 @@ export function serverAltNames(clusterName: string, namespace: string, extra: re
   const services = [names.readWriteService, names.readOnlyService, poolerObjectNames(clusterName).service];
   const own = services.flatMap((s) => [s, `${s}.${namespace}`, `${s}.${namespace}.svc`, `${s}.${namespace}.svc.cluster.local`]);
   return [...own, ...extra.filter((n) => !own.includes(n))];
+}
+
+/**
+ * The names the pooler's certificate carries: the pooler Service's, in the same four forms. The
+ * PgBouncer pods hold this certificate's key, never the instances' (ADR 0044). Pure.
+ */
+export function poolerAltNames(clusterName: string, namespace: string): string[] {
+  const s = poolerObjectNames(clusterName).service;
+  return [s, `${s}.${namespace}`, `${s}.${namespace}.svc`, `${s}.${namespace}.svc.cluster.local`];
+}
+
+/** The name the operator verifies a PgBouncer pod's certificate against: the pooler Service's in-cluster name. Pure. */
+export function verifiedPoolerName(clusterName: string, namespace: string): string {
+  return `${poolerObjectNames(clusterName).service}.${namespace}.svc`;
 }
 
 /** The name replicas and the operator verify an instance's certificate against: the rw Service's in-cluster name. Pure. */
@@ -79,17 +99,17 @@ export type TlsAction = { readonly kind: "create-authority"; readonly reason: st
  * leaf that is missing or that {@link renewalDecision} says to renew. A new authority re-issues
  * every leaf. Pure.
  */
-export function planClusterTls(observed: ObservedTls, altNames: readonly string[], now: Date): TlsAction[] {
+export function planClusterTls(observed: ObservedTls, altNames: readonly string[], now: Date, leaves: readonly LeafKind[] = BASE_LEAVES, poolerNames: readonly string[] = []): TlsAction[] {
   const actions: TlsAction[] = [];
   if (observed.ca === undefined) actions.push({ kind: "create-authority", reason: "the cluster has no certificate authority yet" });
-  for (const leaf of ["server", "replication", "operator"] as const) {
+  for (const leaf of leaves) {
     const pem = observed.leaves[leaf];
     if (observed.ca === undefined) {
       actions.push({ kind: "issue", leaf, reason: "issued by the new authority" });
     } else if (pem === undefined) {
       actions.push({ kind: "issue", leaf, reason: "missing" });
     } else {
-      const d = renewalDecision(pem, observed.ca.certificatePem, now, leaf === "server" ? altNames : undefined);
+      const d = renewalDecision(pem, observed.ca.certificatePem, now, leaf === "server" ? altNames : leaf === "pooler" ? poolerNames : undefined);
       if (d.action === "renew") actions.push({ kind: "issue", leaf, reason: d.reason });
     }
   }
@@ -131,6 +151,8 @@ export function issueLeaf(cluster: ClusterObject, leaf: LeafKind, ca: Pick<KeyPa
       return issueCertificate(ca, { commonName: REPLICATION_USER, usage: "client", now });
     case "operator":
       return issueCertificate(ca, { commonName: SUPERUSER, usage: "client", now });
+    case "pooler":
+      return issueCertificate(ca, { commonName: `${cluster.metadata.name}-pooler`.slice(0, 64), usage: "server", altNames: poolerAltNames(cluster.metadata.name, cluster.metadata.namespace), now });
     default: {
       const never: never = leaf;
       throw new Error(`unknown leaf ${String(never)}`);
@@ -181,6 +203,8 @@ export interface TlsSyncResult {
    * (ADR 0035). Key material: kept in memory only, never logged or written to status.
    */
   readonly operatorIdentity: { readonly cert: string; readonly key: string };
+  /** The pooler's certificate (public) as its Secret holds it now, with a pooler (ADR 0044). */
+  readonly poolerCertificatePem?: string;
 }
 
 /**
@@ -189,7 +213,15 @@ export interface TlsSyncResult {
  * {@link planClusterTls}, and writes what it issued (a Secret replaced in place keeps its name, so
  * mounted volumes follow it).
  */
-export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, now: Date, suppliedAuthority?: string, extraNames: readonly string[] = []): Promise<TlsSyncResult> {
+export async function syncClusterTls(
+  api: TlsSecretApi,
+  cluster: ClusterObject,
+  now: Date,
+  suppliedAuthority?: string,
+  extraNames: readonly string[] = [],
+  options: { readonly pooler?: boolean } = {},
+): Promise<TlsSyncResult> {
+  const wanted: readonly LeafKind[] = options.pooler === true ? [...BASE_LEAVES, "pooler"] : BASE_LEAVES;
   const names = clusterTlsNames(cluster.metadata.name);
   const ns = cluster.metadata.namespace;
   const caSecret = await readOrUndefined(api, ns, suppliedAuthority ?? names.ca);
@@ -200,7 +232,7 @@ export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, 
   const caCert = decoded(caSecret, "ca.crt");
   const caKey = decoded(caSecret, "ca.key");
   const live: Partial<Record<LeafKind, V1Secret>> = {};
-  for (const leaf of ["server", "replication", "operator"] as const) {
+  for (const leaf of wanted) {
     const s = await readOrUndefined(api, ns, names[leaf]);
     if (s !== undefined) live[leaf] = s;
   }
@@ -210,7 +242,7 @@ export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, 
     if (pem !== undefined) leaves[leaf] = pem;
   }
   const observed: ObservedTls = { ...(caCert !== undefined && caKey !== undefined ? { ca: { certificatePem: caCert, privateKeyPem: caKey } } : {}), leaves };
-  const actions = planClusterTls(observed, serverAltNames(cluster.metadata.name, ns, extraNames), now);
+  const actions = planClusterTls(observed, serverAltNames(cluster.metadata.name, ns, extraNames), now, wanted, poolerAltNames(cluster.metadata.name, ns));
   let ca = observed.ca;
   let operatorIdentity: { cert: string; key: string } | undefined;
   const liveOperator = live.operator;
@@ -241,8 +273,9 @@ export async function syncClusterTls(api: TlsSecretApi, cluster: ClusterObject, 
     }
     const pair = await issueAndWrite(action.leaf);
     if (action.leaf === "operator") operatorIdentity = identity(pair);
+    if (action.leaf === "pooler") leaves.pooler = pair.certificatePem;
   }
   // The Secret exists with a certificate the plan keeps but no key: issue a complete one.
   operatorIdentity ??= identity(await issueAndWrite("operator"));
-  return { actions, caPem: ca!.certificatePem, operatorIdentity };
+  return { actions, caPem: ca!.certificatePem, operatorIdentity, ...(wanted.includes("pooler") && leaves.pooler !== undefined ? { poolerCertificatePem: leaves.pooler } : {}) };
 }

@@ -28,8 +28,9 @@ import { quoteIdent, quoteLiteral } from "../../postgres/quote";
 import { TrafficSwitchError, type TrafficSwitchFailure, type TrafficSwitchOperation } from "../../upgrade/traffic-error";
 import type { PauseOptions, Side, TrafficSwitch } from "../../upgrade/traffic";
 import { withClient, type InstanceTarget, type OperatorTls } from "../cluster/instance-sql";
-import { PGBOUNCER_PORT, POOLER_ADMIN_USER, POOLER_CONFIG_HASH_ANNOTATION, POOLER_INI, POOLER_LABEL, POOLER_PAUSED_ANNOTATION, dataHash, poolerConfigMap, poolerIni, type PoolerSpec } from "../cluster/pooler";
-import { pausePooler, probePooler, readPoolerSource, resumePooler, type PoolerTarget } from "../cluster/pooler-sql";
+import { POOLER_CONFIG_HASH_ANNOTATION, POOLER_INI, POOLER_LABEL, POOLER_PAUSED_ANNOTATION, dataHash, poolerConfigMap, poolerIni, type PoolerSpec } from "../cluster/pooler";
+import { consoleConfig, pausePooler, probePooler, readPoolerSource, resumePooler, type PoolerTarget } from "../cluster/pooler-sql";
+import { verifiedPoolerName } from "../cluster/tls";
 import { POOLER_CHANGED_ANNOTATION, POOLER_PAUSE_LIMIT_MS } from "../cluster/pooler-sync";
 
 export { POOLER_PAUSE_LIMIT_MS };
@@ -84,7 +85,9 @@ export function managedPoolerSwitch(o: ManagedPoolerSwitchOptions): TrafficSwitc
     const list = await o.api.listNamespacedPod({ namespace: o.namespace, labelSelector: `${POOLER_LABEL}=${o.blueCluster.name}` });
     return list.items.filter((p) => !p.metadata?.deletionTimestamp && p.status?.podIP && (p.status.containerStatuses?.some((c) => c.state?.running) ?? false));
   };
-  const target = async (pod: V1Pod): Promise<PoolerTarget> => ({ host: pod.status!.podIP!, password: await admin(), timeoutMs });
+  // PgBouncer's certificate is issued by blue's authority for blue's pooler Service (ADR 0044).
+  const poolerTls = o.blue.tls === undefined ? undefined : { ca: o.blue.tls.ca, serverName: verifiedPoolerName(o.blueCluster.name, o.namespace) };
+  const target = async (pod: V1Pod): Promise<PoolerTarget> => ({ host: pod.status!.podIP!, password: await admin(), timeoutMs, ...(poolerTls ? { tls: poolerTls } : {}) });
   const side = (s: Side): PoolerSide => (s === "blue" ? o.blue : o.green);
   const instance = (s: PoolerSide): InstanceTarget => ({ host: s.host, password: s.password, timeoutMs: 5000, ...(s.tls ? { tls: s.tls } : {}) });
 
@@ -101,7 +104,7 @@ export function managedPoolerSwitch(o: ManagedPoolerSwitchOptions): TrafficSwitc
     const t = await target(pod);
     let c = consoles.get(t.host);
     if (!c) {
-      c = new Client({ host: t.host, port: PGBOUNCER_PORT, user: POOLER_ADMIN_USER, password: t.password, database: "pgbouncer", connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+      c = new Client(consoleConfig(t, timeoutMs));
       c.on("error", () => undefined);
       await c.connect();
       consoles.set(t.host, c);
