@@ -9,7 +9,7 @@
 //   sync) and RELOAD: the time it takes is printed;
 // - PAUSE holds a client's transaction and the next reconcile's RESUME lets it finish: 0 errors.
 import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -134,6 +134,19 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
       poolerTls: poolerTls!,
     });
   };
+  /** The PgBouncer container's log, from the kubelet's pod log directory (every restart's). */
+  const pgbouncerLog = (): string => {
+    const root = join(node!.dir, "pod-logs");
+    try {
+      return readdirSync(root)
+        .filter((d) => d.startsWith(`${ns}_db-pooler-1_`))
+        .flatMap((d) => readdirSync(join(root, d, "pgbouncer")).sort().map((f) => readFileSync(join(root, d, "pgbouncer", f), "utf8")))
+        .join("")
+        .slice(-4000);
+    } catch (err) {
+      return `(no log: ${(err as Error).message})`;
+    }
+  };
   const podIp = async (): Promise<string> => {
     const core = node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
     return (await core.readNamespacedPod({ name: "db-pooler-1", namespace: ns })).status!.podIP!;
@@ -148,7 +161,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the ope
       },
       240_000,
     ).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\nkubelet:\n${node!.logTail("kubelet").slice(-3000)}`);
+      throw new Error(`${(err as Error).message}\npgbouncer:\n${pgbouncerLog()}\nkubelet:\n${node!.logTail("kubelet").slice(-3000)}`);
     });
     expect(status).toMatchObject({ service: "db-pooler-rw", instances: 1, readyInstances: 1, paused: false });
     // Clients reach PgBouncer over TLS 1.3 only, verified against the pooler's own certificate (ADR 0044).

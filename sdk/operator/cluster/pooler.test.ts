@@ -55,7 +55,7 @@ describe("poolerIni", () => {
     const ini = poolerIni(pooler(), "10.0.0.7", ["app"]);
     expect(ini.split("\n")).toEqual(expect.arrayContaining(["server_tls_sslmode = verify-ca", "server_tls_ca_file = /etc/setpoint/pooler-tls/ca.crt", "server_tls_protocols = tlsv1.3"]));
     expect(ini.split("\n")).toEqual(
-      expect.arrayContaining(["client_tls_sslmode = require", "client_tls_cert_file = /etc/setpoint/pooler-tls/tls.crt", "client_tls_key_file = /etc/setpoint/pooler-tls/tls.key", "client_tls_protocols = tlsv1.3"]),
+      expect.arrayContaining(["client_tls_sslmode = require", "client_tls_cert_file = /etc/setpoint/pooler-tls/tls.crt", "client_tls_key_file = /etc/setpoint/pooler-tls/tls.key", "client_tls_protocols = tlsv1.3", "client_tls_ca_file = /etc/setpoint/pooler-tls/ca.crt"]),
     );
     expect(() => pooler({ parameters: { client_tls_sslmode: "disable" } })).toThrow(/may only set/);
     // The spec cannot turn it off (the operator owns the rest of pgbouncer.ini).

@@ -164,6 +164,9 @@ export function poolerIni(pooler: PoolerSpec, primaryHost: string | undefined, d
     client_tls_cert_file: `${POOLER_CA_MOUNT}/${POOLER_CERT_FILE}`,
     client_tls_key_file: `${POOLER_CA_MOUNT}/${POOLER_KEY_FILE}`,
     client_tls_protocols: "tlsv1.3",
+    // Named, though no client certificate is required: without it PgBouncer loads the system's
+    // authorities for the client side, and the image has none ("TLS setup failed: failed to load CA").
+    client_tls_ca_file: `${POOLER_CA_MOUNT}/${POOLER_CA_FILE}`,
   };
   const dbs = primaryHost === undefined ? [] : [...databases].filter((d) => SAFE_NAME.test(d)).sort();
   return [
