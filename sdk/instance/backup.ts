@@ -19,7 +19,7 @@
  * comes up short of its target.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -30,6 +30,7 @@ import { openObjectStore } from "../backup/store";
 import { ARCHIVE_STATUS_ENV } from "../backup/wal-cli";
 import { BackupError, InputError } from "../errors";
 import { quoteIdent, quoteLiteral } from "../postgres/quote";
+import { confValue, readAutoConf } from "./parameters";
 import { InstanceError, moveIntoPlace, scratchSibling } from "./prepare";
 import { INSTANCE_ENV, type InstanceSettings } from "./settings";
 
@@ -108,14 +109,8 @@ export function archiveEnv(settings: Pick<InstanceSettings, "pgdata" | "backup">
  * `archive_mode`. `archive_timeout` follows from the controller.
  */
 export function writeArchiveConf(dataDir: string): void {
-  const lines = Object.entries({ archive_mode: ARCHIVE_MODE, archive_command: ARCHIVE_COMMAND }).map(([k, v]) => `${k} = ${quoteLiteral(v)}`);
+  const lines = Object.entries({ archive_mode: ARCHIVE_MODE, archive_command: ARCHIVE_COMMAND }).map(([k, v]) => `${k} = ${confValue(v)}`);
   writeFileSync(join(dataDir, "postgresql.auto.conf"), `${readAutoConf(dataDir)}${lines.join("\n")}\n`);
-}
-
-function readAutoConf(dataDir: string): string {
-  const file = join(dataDir, "postgresql.auto.conf");
-  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
-  return text === "" || text.endsWith("\n") ? text : `${text}\n`;
 }
 
 /** Removes the restore's and the source's archiving settings from postgresql.auto.conf. */

@@ -53,6 +53,13 @@ export function readParameters(file: string | undefined): [string, string][] {
   return Object.entries(parsed as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** `dataDir`'s postgresql.auto.conf, ending with a line break (empty when there is none). */
+export function readAutoConf(dataDir: string): string {
+  const file = join(dataDir, "postgresql.auto.conf");
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  return text === "" || text.endsWith("\n") ? text : `${text}\n`;
+}
+
 /** What {@link writeParameters} did. */
 export interface ParametersWritten {
   readonly written: readonly string[];
@@ -67,8 +74,7 @@ export interface ParametersWritten {
  */
 export async function writeParameters(dataDir: string, parameters: readonly [string, string][], check: (dataDir: string) => Promise<string | undefined>): Promise<ParametersWritten> {
   const file = join(dataDir, "postgresql.auto.conf");
-  const before = existsSync(file) ? readFileSync(file, "utf8") : "";
-  const base = before === "" || before.endsWith("\n") ? before : `${before}\n`;
+  const base = readAutoConf(dataDir);
   const refused: { name: string; message: string }[] = [];
   const lines: [string, string][] = [];
   for (const [name, value] of parameters) {

@@ -271,12 +271,11 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       changed = true;
     }
   }
-  // The pooler's certificate (ADR 0044) by its Secret's version: a renewed one makes the pods'
-  // annotation change (the kubelet then writes the files), and each pod is told RELOAD until the
-  // certificate it serves the operator's own TLS session is the new one.
-  const certVersion = input.secrets.get(clusterTlsNames(cluster.metadata.name).pooler)?.metadata?.resourceVersion ?? "";
-  const configHash = `${iniHash ?? ""}.${authHash ?? ""}.${certVersion}`;
+  // The pooler's certificate (ADR 0044) by its serial: a renewed one makes the pods' annotation
+  // change (the kubelet then writes the files), and each pod is told RELOAD until the certificate
+  // it serves the operator's own TLS session is the new one.
   const expectedSerial = input.poolerTls.certificatePem === undefined ? undefined : certificateSerial(input.poolerTls.certificatePem);
+  const configHash = `${iniHash ?? ""}.${authHash ?? ""}.${expectedSerial ?? ""}`;
   const settingsHash = poolerSettingsHash(pooler);
 
   // Pods: ordinals 1..instances; others go; one with an outdated pod spec is replaced when the rest are ready.

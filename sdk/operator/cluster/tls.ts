@@ -62,7 +62,7 @@ export const SUPERUSER = "postgres";
 export function serverAltNames(clusterName: string, namespace: string, extra: readonly string[] = []): string[] {
   const names = clusterObjectNames(clusterName);
   const services = [names.readWriteService, names.readOnlyService, poolerObjectNames(clusterName).service];
-  const own = services.flatMap((s) => [s, `${s}.${namespace}`, `${s}.${namespace}.svc`, `${s}.${namespace}.svc.cluster.local`]);
+  const own = services.flatMap((s) => serviceNames(s, namespace));
   return [...own, ...extra.filter((n) => !own.includes(n))];
 }
 
@@ -71,8 +71,12 @@ export function serverAltNames(clusterName: string, namespace: string, extra: re
  * PgBouncer pods hold this certificate's key, never the instances' (ADR 0044). Pure.
  */
 export function poolerAltNames(clusterName: string, namespace: string): string[] {
-  const s = poolerObjectNames(clusterName).service;
-  return [s, `${s}.${namespace}`, `${s}.${namespace}.svc`, `${s}.${namespace}.svc.cluster.local`];
+  return serviceNames(poolerObjectNames(clusterName).service, namespace);
+}
+
+/** A Service's in-cluster DNS names: `<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc`, `<svc>.<ns>.svc.cluster.local`. Pure. */
+function serviceNames(service: string, namespace: string): string[] {
+  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
 }
 
 /** The name the operator verifies a PgBouncer pod's certificate against: the pooler Service's in-cluster name. Pure. */
