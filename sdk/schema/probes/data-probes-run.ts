@@ -80,7 +80,14 @@ async function attempt<T extends Record<string, unknown>>(client: ClientBase, sq
     await client.query("RELEASE SAVEPOINT setpoint_probe");
     return { ok: true, rows };
   } catch (e) {
-    await client.query("ROLLBACK TO SAVEPOINT setpoint_probe");
+    // A statement_timeout that fires as the probe ends can leave a second cancel pending (the
+    // timer's signal arrives after the first was handled); it then cancels the next statement,
+    // reported "due to user request". ROLLBACK TO SAVEPOINT works in an aborted transaction, so
+    // it is sent again once the stray cancel has been spent on it.
+    await client.query("ROLLBACK TO SAVEPOINT setpoint_probe").catch(async (err: unknown) => {
+      if ((err as { code?: string }).code !== QUERY_CANCELED) throw err;
+      await client.query("ROLLBACK TO SAVEPOINT setpoint_probe");
+    });
     // Never the server's message: it can quote the offending value.
     return { ok: false, code: String((e as { code?: string }).code ?? "unknown") };
   }
