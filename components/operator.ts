@@ -303,6 +303,8 @@ export class Operator extends pulumi.ComponentResource {
                     { name: "SETPOINT_LOG_LEVEL", value: a.logLevel },
                     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                     { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                    // With POD_NAME, the Lease identity: a restarted container takes its Lease back at once.
+                    { name: "POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
                     { name: "NODE_OPTIONS", value: OPERATOR_NODE_OPTIONS },
                     ...operatorScratchEnv(),
                   ],

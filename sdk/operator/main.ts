@@ -12,7 +12,8 @@
  * (default `setpoint-operator`), `--metrics-port <port>` (default 8080, 0 = random),
  * `--dev-url <postgres url>` (default: an embedded server), `--concurrency <n>` (default 2). The
  * Lease's namespace and name default to `$POD_NAMESPACE` and `$SETPOINT_LEADER_ELECTION_LEASE`
- * where set (the `Operator` component's Deployment sets both). On SIGTERM the in-flight reconciles
+ * where set (the `Operator` component's Deployment sets both), its holder identity to
+ * `$POD_NAME_$POD_UID` (so a restarted container takes its Lease back at once). On SIGTERM the in-flight reconciles
  * are cancelled first and the Lease is released last, so another replica leads at once.
  */
 import { createServer, type Server } from "node:http";
@@ -61,6 +62,11 @@ export interface OperatorOptions {
   leaseNamespace?: string;
   /** Name of the Lease. @default "setpoint-operator" */
   leaseName?: string;
+  /**
+   * This process's holder identity in the Lease. @default `<POD_NAME>_<POD_UID>` where both are
+   * set (the Operator component's Deployment sets them), else the LeaderElector's per-process one
+   */
+  leaseIdentity?: string;
   /** Lease timing, for tests. @default the LeaderElector defaults */
   leaseTiming?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   /** Port of the health and metrics endpoint; 0 picks a free one. @default 8080 */
@@ -215,6 +221,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       api: kc.makeApiClient(CoordinationV1Api),
       namespace: options.leaseNamespace ?? "default",
       name: options.leaseName ?? "setpoint-operator",
+      ...(options.leaseIdentity !== undefined ? { identity: options.leaseIdentity } : {}),
       ...options.leaseTiming,
       logger: log,
       metrics,
@@ -310,10 +317,25 @@ export function parseOperatorArgs(argv: readonly string[]): OperatorOptions {
     leaseNamespace: values["lease-namespace"] ?? process.env.POD_NAMESPACE,
     // The Operator component names the Lease after its Deployment in the environment.
     leaseName: values["lease-name"] ?? process.env.SETPOINT_LEADER_ELECTION_LEASE,
+    leaseIdentity: podLeaseIdentity(process.env),
     metricsPort: int("metrics-port", values["metrics-port"], 0, 65_535),
     concurrency: int("concurrency", values.concurrency, 1, 64),
     engineOptions: values["dev-url"] === undefined ? {} : { devUrl: values["dev-url"] },
   };
+}
+
+/**
+ * The Lease identity of an operator in a pod: the pod's name and UID (downward API `POD_NAME`,
+ * `POD_UID`), the same for every container the kubelet starts in that pod and different for any
+ * other pod, even one recreated under the same name. So a container restarted after a crash
+ * renews the Lease its predecessor held instead of waiting out its duration: safe, because the
+ * kubelet starts a pod's container again only once the previous one has exited, so two processes
+ * never hold one identity at a time. Undefined outside a pod (each process then has its own).
+ */
+export function podLeaseIdentity(env: NodeJS.ProcessEnv): string | undefined {
+  const name = env.POD_NAME?.trim();
+  const uid = env.POD_UID?.trim();
+  return name && uid ? `${name}_${uid}` : undefined;
 }
 
 /** Runs the operator until SIGTERM/SIGINT (exit 0) or lost leadership (exit 1). */

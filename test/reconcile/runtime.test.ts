@@ -214,6 +214,50 @@ describe.skipIf(toolchain.skip !== undefined)("controller runtime on a real API 
     follower.stop();
   }, 60_000);
 
+  it("an elector that restarts with its identity (a container restarted in its pod) takes the Lease back at once; another identity waits for the expiry", async () => {
+    const api = cp!.kubeConfig.makeApiClient(CoordinationV1Api);
+    const name = "setpoint-test-lease-restart";
+    const events: string[] = [];
+    const make = (identity: string, label: string): LeaderElector => {
+      const elector = new LeaderElector({
+        api,
+        namespace,
+        name,
+        identity,
+        // Far longer than the test: nobody can take the Lease by its expiry here.
+        leaseDurationMs: 120_000,
+        renewDeadlineMs: 1500,
+        retryPeriodMs: 200,
+        onStartedLeading: () => events.push(`${label}:start`),
+        onStoppedLeading: () => events.push(`${label}:stop`),
+      });
+      electors.push(elector);
+      return elector;
+    };
+    const first = make("operator-pod-1_uid-1", "first");
+    first.start();
+    await eventually("the first container leads", () => first.isLeader(), 20_000);
+    // A crash: nothing released, the Lease stays with this identity.
+    first.stop();
+    const otherPod = make("operator-pod-2_uid-2", "other pod");
+    otherPod.start();
+    await sleep(600);
+    expect(otherPod.isLeader()).toBe(false);
+    const restarted = make("operator-pod-1_uid-1", "restarted");
+    restarted.start();
+    await eventually("the restarted container leads", () => restarted.isLeader(), 20_000);
+    // Several of the other pod's attempts later it still waits.
+    await sleep(1000);
+    expect(otherPod.isLeader()).toBe(false);
+    expect(events).toEqual(["first:start", "first:stop", "restarted:start"]);
+    const lease = await api.readNamespacedLease({ name, namespace });
+    expect(lease.spec?.holderIdentity).toBe("operator-pod-1_uid-1");
+    // A renewal, not a transition.
+    expect(lease.spec?.leaseTransitions).toBe(0);
+    restarted.stop();
+    otherPod.stop();
+  }, 60_000);
+
   it("writes status through the subresource, skips unchanged writes and reports conflicts", async () => {
     const api: StatusApi = { client: objects, group: GROUP, version: VERSION, plural };
     const created = (await create("st-a")) as StatusObject<SchemaObject["status"]>;
