@@ -30,8 +30,8 @@ import { openObjectStore } from "../backup/store";
 import { ARCHIVE_STATUS_ENV } from "../backup/wal-cli";
 import { BackupError, InputError } from "../errors";
 import { quoteIdent, quoteLiteral } from "../postgres/quote";
-import { confValue, readAutoConf } from "./parameters";
-import { InstanceError, moveIntoPlace, scratchSibling } from "./prepare";
+import { confValue, readAutoConf, readParameters, writeParameters, type ParametersWritten } from "./parameters";
+import { configurationCheck, InstanceError, moveIntoPlace, scratchSibling } from "./prepare";
 import { INSTANCE_ENV, type InstanceSettings } from "./settings";
 
 /** `archive_command` of every archiving instance: the WAL CLI the manager names in the server's environment. */
@@ -136,6 +136,8 @@ export interface RestoreBootstrapResult {
   restoreSeconds: number;
   /** WAL replay to the target and promotion. */
   recoverySeconds: number;
+  /** The cluster's parameters written after the promotion, for the first start (ADR 0043). */
+  parameters: ParametersWritten;
 }
 
 /**
@@ -215,10 +217,14 @@ export async function restoreBootstrap(settings: InstanceSettings, bin: string, 
       await exited;
     }
     dropRecoveryConf(target);
+    // Recovery is over (promoted): this cluster's own parameters can now replace the source's, so
+    // the first start runs them and nothing waits for a restart (ADR 0043; during recovery hot
+    // standby needs settings at least the source's, so they could not be written before).
+    const parameters = await writeParameters(target, readParameters(settings.parametersSource), configurationCheck(bin, serverEnv));
     if (settings.backup !== undefined) writeArchiveConf(target);
     rmSync(join(target, "recovery.signal"), { force: true });
     moveIntoPlace(target, settings.pgdata);
-    return { backupId: restored.plan.backup.id, target: describeTarget(recovery.target), bytes: restored.bytes, restoreSeconds: restored.seconds, recoverySeconds: (Date.now() - started) / 1000 };
+    return { backupId: restored.plan.backup.id, target: describeTarget(recovery.target), bytes: restored.bytes, restoreSeconds: restored.seconds, recoverySeconds: (Date.now() - started) / 1000, parameters };
   } finally {
     rmSync(socketDir, { recursive: true, force: true });
     rmSync(sourceConfig, { force: true });

@@ -1,5 +1,7 @@
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { initdbOptions, InstanceError, podMarkerPath, preparation } from "./prepare";
+import { initdbOptions, initdbSecretDir, InstanceError, podMarkerPath, preparation } from "./prepare";
 import { instanceSettings, withoutSecrets } from "./settings";
 import { postgresArgs } from "./supervise";
 
@@ -17,6 +19,25 @@ describe("preparation", () => {
   it("refuses files that are not a data directory, naming the path", () => {
     expect(() => preparation("primary", state(false, true, true), "/v/pgdata")).toThrow(InstanceError);
     expect(() => preparation("replica", state(false, true, true), "/v/pgdata")).toThrow(/\/v\/pgdata holds files but no PG_VERSION/);
+  });
+  it("gives initdb's password file a private directory per PGDATA that the next start empties (a manager killed during initdb leaves no password behind)", () => {
+    const pgdata = `/volumes/prepare-test-${process.pid}/pgdata`;
+    const first = initdbSecretDir(pgdata);
+    try {
+      expect(statSync(first).mode & 0o777).toBe(0o700);
+      writeFileSync(join(first, "pwfile"), "the superuser's password");
+      // The next start for the same PGDATA: the same directory, emptied.
+      expect(initdbSecretDir(pgdata)).toBe(first);
+      expect(readdirSync(first)).toEqual([]);
+      // Another data directory on the same host: its own directory, this one untouched.
+      writeFileSync(join(first, "pwfile"), "still in use");
+      const other = initdbSecretDir(`${pgdata}-2`);
+      expect(other).not.toBe(first);
+      expect(existsSync(join(first, "pwfile"))).toBe(true);
+      rmSync(other, { recursive: true, force: true });
+    } finally {
+      rmSync(first, { recursive: true, force: true });
+    }
   });
   it("keeps the pod marker beside PGDATA, on the volume", () => {
     expect(podMarkerPath("/var/lib/postgresql/data/pgdata")).toBe("/var/lib/postgresql/data/.setpoint-pod-pgdata");

@@ -12,7 +12,8 @@
  * | data | any | no | start as it is (a restarted container; a promoted replica stays primary) |
  * | files, no PG_VERSION | any | any | refused: not a data directory, never overwritten |
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync, rmdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { InputError, SetpointError } from "../errors";
@@ -120,6 +121,34 @@ export function moveIntoPlace(built: string, pgdata: string): void {
 }
 
 /**
+ * A new, private (0700) directory for initdb's password file, named after PGDATA and removed first
+ * when there: a manager killed during initdb leaves it behind (its `finally` never runs), and the
+ * next start for the same PGDATA removes it, so a superuser password never stays on disk. Per
+ * PGDATA, so managers of different data directories on one host never touch each other's.
+ */
+export function initdbSecretDir(pgdata: string): string {
+  const dir = join(tmpdir(), `setpoint-initdb-secret-${createHash("sha256").update(pgdata).digest("hex").slice(0, 16)}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { mode: 0o700 });
+  return dir;
+}
+
+/**
+ * The check {@link writeParameters} takes: `postgres -D <dir> -C max_connections` reads the
+ * configuration files as a start does and fails on an unknown name or a value it refuses; the
+ * complaint is PostgreSQL's own lines (at most 500 characters).
+ * @param env the server's environment (nss_wrapper where the user has no passwd entry).
+ */
+export function configurationCheck(bin: string, env: NodeJS.ProcessEnv): (dataDir: string) => Promise<string | undefined> {
+  return async (dataDir) => {
+    const r = await runAs(join(bin, "postgres"), ["-D", dataDir, "-C", "max_connections"], undefined, env);
+    if (r.code === 0) return undefined;
+    const said = r.output.split("\n").map((l) => l.trim()).filter((l) => /^(LOG|FATAL|ERROR|DETAIL|HINT):/.test(l) || l.includes("parameter"));
+    return (said.join(" ") || `postgres -C exited with ${String(r.code)}`).slice(0, 500);
+  };
+}
+
+/**
  * initdb of a new cluster into PGDATA with {@link initdbOptions}, the superuser's password through
  * a private `--pwfile` (removed right after), then the optional initial configuration appended and
  * the cluster's parameters written (parameters.ts: those PostgreSQL accepts), so the first start runs them.
@@ -132,7 +161,7 @@ export async function initdb(settings: InstanceSettings, bin: string, env: NodeJ
     throw new InstanceError("initdb", "SETPOINT_SUPERUSER_PASSWORD is not set: bootstrapping a new cluster needs the superuser's password (from the cluster's superuser Secret)");
   }
   const target = scratchSibling(settings.pgdata, "initdb");
-  const secretDir = mkdtempSync(join(tmpdir(), "setpoint-initdb-"));
+  const secretDir = initdbSecretDir(settings.pgdata);
   try {
     const pwfile = join(secretDir, "pwfile");
     writeFileSync(pwfile, settings.superuserPassword, { mode: 0o600 });
@@ -147,15 +176,7 @@ export async function initdb(settings: InstanceSettings, bin: string, env: NodeJ
       }
       appendFileSync(join(target, "postgresql.conf"), `\n# from ${settings.initialConf} (SETPOINT_INITIAL_CONF)\n${extra}\n`);
     }
-    const serverEnvironment = serverEnv(secretDir, undefined, settings.major, env);
-    // `postgres -C` reads the configuration files as a start does and fails on what it refuses.
-    const check = async (dataDir: string): Promise<string | undefined> => {
-      const r = await runAs(join(bin, "postgres"), ["-D", dataDir, "-C", "max_connections"], undefined, serverEnvironment);
-      if (r.code === 0) return undefined;
-      const said = r.output.split("\n").map((l) => l.trim()).filter((l) => /^(LOG|FATAL|ERROR|DETAIL|HINT):/.test(l) || l.includes("parameter"));
-      return (said.join(" ") || `postgres -C exited with ${String(r.code)}`).slice(0, 500);
-    };
-    const parameters = await writeParameters(target, readParameters(settings.parametersSource), check);
+    const parameters = await writeParameters(target, readParameters(settings.parametersSource), configurationCheck(bin, serverEnv(secretDir, undefined, settings.major, env)));
     moveIntoPlace(target, settings.pgdata);
     return parameters;
   } finally {

@@ -73,8 +73,9 @@ async function prepareAndRun(settings: InstanceSettings, serverArgs: readonly st
       break;
     }
     case "restore": {
-      const r = await restoreBootstrap(settings, bin, serverArgs, env, logLine);
+      const { parameters, ...r } = await restoreBootstrap(settings, bin, serverArgs, env, logLine);
       logLine("recovered", { ...r, ms: Date.now() - started });
+      if (parameters.written.length > 0 || parameters.refused.length > 0) logLine("parameters", { written: parameters.written, refused: parameters.refused });
       break;
     }
     case "clone": {

@@ -169,9 +169,14 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
     expect(readFileSync(join(base, "source", written[0]!), "utf8")).not.toContain(s3.secretAccessKey);
   }, 400_000);
 
-  it("restores a NEW instance to T: exactly the rows committed at or before T, the dropped table back, timeline 2 archived to its own prefix", async () => {
+  it("restores a NEW instance to T: exactly the rows committed at or before T, the dropped table back, timeline 2 archived to its own prefix, started on its own parameters", async () => {
     const port2 = nextPort++;
+    // The restored cluster's parameters (ADR 0043): a restart parameter that differs from the
+    // source's, a reloadable one, and one PostgreSQL refuses (left out, logged).
+    const params = join(base, "restored-parameters.json");
+    writeFileSync(params, JSON.stringify({ max_connections: "57", work_mem: "5MB", setpoint_no_such_setting: "1" }));
     const e = env("restored", port2, {
+      SETPOINT_PARAMETERS_SOURCE: params,
       SETPOINT_SUPERUSER_PASSWORD: newPassword,
       SETPOINT_RECOVERY_SOURCE: destination("ns/source"),
       SETPOINT_RECOVERY_TARGET: JSON.stringify({ kind: "time", time: target.toISOString() }),
@@ -198,6 +203,11 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
         "select pg_is_in_recovery() as r, (select timeline_id::text from pg_control_checkpoint()) as tli, current_setting('archive_mode') as m, current_setting('restore_command') as rc",
       )).rows[0]!;
       expect(s).toEqual({ r: false, tli: "2", m: "always", rc: "" });
+      // Its own parameters from the first start: nothing waits for a restart.
+      const p = (await c.query<{ mc: string; wm: string; pending: string }>(
+        "select current_setting('max_connections') as mc, current_setting('work_mem') as wm, (select count(*)::text from pg_settings where pending_restart) as pending",
+      )).rows[0]!;
+      expect(p).toEqual({ mc: "57", wm: "5MB", pending: "0" });
       // The source's replication role is gone (the operator creates this cluster's with its own password).
       expect((await c.query("select 1 from pg_roles where rolname = $1", [REPLICATION_USER])).rowCount).toBe(0);
       await c.query("select pg_switch_wal()");
@@ -210,6 +220,8 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
     expect(readFileSync(join(e.PGDATA!, "postgresql.auto.conf"), "utf8")).not.toMatch(/recovery_target|restore_command/);
     expect(existsSync(join(e.PGDATA!, ARCHIVE_STATUS_FILE))).toBe(false);
     expect(restored.output()).not.toContain(s3.secretAccessKey);
+    const logged = restored.output().split("\n").filter((l) => l.includes('"event":"parameters"')).map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { written: string[]; refused: { name: string }[] });
+    expect(logged.map((l) => [l.written, l.refused.map((r) => r.name)])).toEqual([[["max_connections", "work_mem"], ["setpoint_no_such_setting"]]]);
     restored.child.kill("SIGTERM");
     expect(await restored.exited).toBe(0);
     restored = undefined;

@@ -287,6 +287,8 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
       storage: { size: "1Gi" },
       bootstrap: { recovery: { source, target: { time: target } } },
       backup: { destination: destination() },
+      // A restart parameter other than the source's: the first start after the restore runs it (ADR 0043).
+      parameters: { max_connections: "90" },
     });
     await createCustomObject(objects(), ns, "PostgresCluster", "latest", {
       postgresVersion: major,
@@ -312,6 +314,9 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
     const [tl] = await query<{ tl: number; r: boolean }>("pitr", ip, "select timeline_id as tl, pg_is_in_recovery() as r from pg_control_checkpoint()");
     expect(tl!.r).toBe(false);
     expect(tl!.tl).toBeGreaterThan(sourceTimeline);
+    const [settings] = await query<{ mc: string; pending: string }>("pitr", ip, "select current_setting('max_connections') as mc, (select count(*) from pg_settings where pending_restart)::text as pending");
+    expect(settings).toEqual({ mc: "90", pending: "0" });
+    expect(containerLog(pitr!.status!.currentPrimary!)).toMatch(/"event":"parameters","written":\[[^\]]*"max_connections"/);
     // Its own timeline, archived to its own prefix; nothing of it in the source's.
     const own = store(`${ns}/pitr`);
     const seg = (await query<{ name: string }>("pitr", ip, "select pg_walfile_name(pg_switch_wal()) as name"))[0]!.name;
