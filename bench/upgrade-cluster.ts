@@ -22,7 +22,7 @@ import { startNodeHarness } from "../test/support/node/harness";
 import { startPoolerNode } from "../test/support/node/pooler-node";
 import { ensurePgBouncer } from "../test/support/pgbouncer";
 import { startServiceProxy } from "../test/support/service-proxy";
-import { poolerSsl } from "../test/support/cluster-tls";
+import { clusterClientConfig, poolerSsl } from "../test/support/cluster-tls";
 import { startWriter, type Writer } from "../test/support/writer";
 import { textTable } from "./support/stats";
 
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     const blueIp = await podIp("shop-1");
     const appPassword = await secret("shop-app");
     const generateStarted = performance.now();
-    const app = new Client({ host: blueIp, port: 5432, user: "app", password: appPassword, database: "app" });
+    const app = new Client(await clusterClientConfig(core, ns, "shop", { host: blueIp, user: "app", password: appPassword, database: "app" }));
     await app.connect();
     await app.query("create table acked (id int primary key, note text)");
     await app.query("create table payload (id bigint primary key, body text not null)");
@@ -125,7 +125,8 @@ async function main(): Promise<void> {
     let maxWritePauseMs = 0;
     for (let i = 1; i < acks.length; i++) maxWritePauseMs = Math.max(maxWritePauseMs, acks[i]!.at - acks[i - 1]!.at);
     const greenIp = await podIp("shop-v17-1");
-    const green = new Client({ host: greenIp, port: 5432, user: "postgres", password: await secret("shop-v17-superuser"), database: "app" });
+    // The superuser by the operator's client certificate (instances take TLS only, ADR 0035).
+    const green = new Client(await clusterClientConfig(core, ns, "shop-v17", { host: greenIp, database: "app" }));
     await green.connect();
     const present = new Set((await green.query<{ id: number }>("select id from acked")).rows.map((r) => r.id));
     await green.end();
