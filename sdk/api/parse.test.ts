@@ -61,6 +61,7 @@ describe("parsePostgresClusterSpec", () => {
     expect(spec.backup).toEqual({
       destination: { ...destination, region: "us-east-1", forcePathStyle: true, credentials: { secretName: "s3-creds", accessKeyIdKey: "AWS_ACCESS_KEY_ID", secretAccessKeyKey: "AWS_SECRET_ACCESS_KEY" } },
       archiveTimeout: "5m",
+      replicaBootstrap: "primary",
       schedule: "0 3 * * *",
       retention: "30d",
       target: "prefer-standby",

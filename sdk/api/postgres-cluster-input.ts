@@ -127,6 +127,13 @@ export interface PostgresClusterSpecInput {
     retention?: string;
     /** Take base backups from a healthy replica (`prefer-standby`) or from the primary. @default "prefer-standby" */
     target?: "prefer-standby" | "primary";
+    /**
+     * Where a new replica's data comes from: a base backup streamed from the `primary`, or the
+     * `object-store`: the newest base backup here plus the archived WAL, then streaming (the
+     * primary sends only what the archive lacks). A store without a usable backup, or one that
+     * fails, falls back to the primary. @default "primary"
+     */
+    replicaBootstrap?: "primary" | "object-store";
   };
   /**
    * Client authentication over TLS (ADR 0035). TLS is always on: every connection is TLS 1.3 with

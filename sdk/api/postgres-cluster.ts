@@ -91,6 +91,12 @@ const backupSchema = z
       .optional()
       .describe("Keep base backups (and the WAL they need) for this long; nothing deleted when omitted."),
     target: z.enum(["prefer-standby", "primary"]).default("prefer-standby").describe("Take base backups from a healthy replica when there is one, or always from the primary."),
+    replicaBootstrap: z
+      .enum(["primary", "object-store"])
+      .default("primary")
+      .describe(
+        "Where a new replica's data comes from: a base backup streamed from the primary, or the newest base backup in the destination plus the archived WAL (the primary then sends only what the archive lacks); a replica whose store has no usable backup clones the primary.",
+      ),
   })
   .describe("Continuous WAL archiving and base backups to an S3-compatible bucket.");
 

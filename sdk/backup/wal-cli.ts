@@ -9,6 +9,7 @@ import { archiveWal, restoreWal } from "./wal";
  *
  *   archive_command = 'node …/wal-cli.js archive %p %f'
  *   restore_command = 'node …/wal-cli.js restore %f %p'
+ *   restore_command = 'node …/wal-cli.js restore %f %p --standby'   (a standby: every failure is "not found")
  *
  * The object store comes from the JSON file named by `--config FILE` or `$SETPOINT_BACKUP_CONFIG`
  * ({@link ObjectStoreOptions}: endpoint, bucket, prefix, region, forcePathStyle, and where the
@@ -82,11 +83,15 @@ export async function walCommand(argv: readonly string[], env: NodeJS.ProcessEnv
     config = args[at + 1];
     args.splice(at, 2);
   }
+  // A standby's restore: the archive is a fallback to streaming, so no failure may stop it.
+  const standby = args.indexOf("--standby");
+  if (standby >= 0) args.splice(standby, 1);
   const [op, a, b] = args;
   const restoring = op === "restore";
+  const failedRestore = standby >= 0 ? EXIT_NOT_FOUND : EXIT_ABORT_RECOVERY;
   if ((op !== "archive" && op !== "restore") || a === undefined || b === undefined || args.length !== 3 || !config) {
-    stderr("usage: wal-cli archive PATH NAME | restore NAME PATH  [--config FILE] (or SETPOINT_BACKUP_CONFIG=FILE)\n");
-    return restoring ? EXIT_ABORT_RECOVERY : 1;
+    stderr("usage: wal-cli archive PATH NAME | restore NAME PATH [--standby]  [--config FILE] (or SETPOINT_BACKUP_CONFIG=FILE)\n");
+    return restoring ? failedRestore : 1;
   }
   try {
     const store = openObjectStore(loadStoreConfig(config));
@@ -107,7 +112,7 @@ export async function walCommand(argv: readonly string[], env: NodeJS.ProcessEnv
     const message = err instanceof Error ? err.message : String(err);
     stderr(`setpoint wal ${op} ${restoring ? a : b}: ${reason}: ${message}\n`);
     if (!restoring) recordArchiveOutcome(env, { wal: b, reason, message: message.slice(0, 1000), time: new Date().toISOString() });
-    return restoring ? EXIT_ABORT_RECOVERY : 1;
+    return restoring ? failedRestore : 1;
   }
 }
 

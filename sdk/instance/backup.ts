@@ -31,6 +31,8 @@ import { ARCHIVE_STATUS_ENV } from "../backup/wal-cli";
 import { BackupError, InputError } from "../errors";
 import { quoteIdent, quoteLiteral } from "../postgres/quote";
 import { confValue, readAutoConf, readParameters, writeParameters, type ParametersWritten } from "./parameters";
+import { writeStandbyConfig } from "./basebackup";
+import { replicationSource } from "./clone";
 import { configurationCheck, InstanceError, moveIntoPlace, scratchSibling } from "./prepare";
 import { INSTANCE_ENV, type InstanceSettings } from "./settings";
 
@@ -228,6 +230,61 @@ export async function restoreBootstrap(settings: InstanceSettings, bin: string, 
   } finally {
     rmSync(socketDir, { recursive: true, force: true });
     rmSync(sourceConfig, { force: true });
+    rmSync(target, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `restore_command` of a standby bootstrapped from the object store: the WAL CLI in its standby
+ * mode (every failure is "not found", so the standby goes on streaming), through the variable the
+ * server's environment has while the cluster archives and `false` (not found) once it no longer
+ * does — a missing command would exit 127, which PostgreSQL takes as fatal.
+ */
+export const STANDBY_RESTORE_COMMAND = `\${${INSTANCE_ENV.walCommand}:-false} restore %f %p --standby`;
+
+/** What {@link replicaFromBackup} did. */
+export interface ReplicaFromBackupResult {
+  backupId: string;
+  /** Uncompressed bytes extracted. */
+  bytes: number;
+  seconds: number;
+  parameters: ParametersWritten;
+}
+
+/**
+ * A new replica from the cluster's own object store instead of a clone of the primary: the newest
+ * base backup of `settings.backup` into a sibling directory, then written as a standby of
+ * `settings.source` (`standby.signal`, `primary_conninfo`, its slot) that first replays the
+ * archive's WAL ({@link STANDBY_RESTORE_COMMAND}, any timeline: `recovery_target_timeline =
+ * latest`) and then streams; the cluster's parameters written as after initdb (hot standby needs
+ * the primary's, not those of the backup's time); renamed into place when complete. The primary
+ * sends nothing but the WAL since the archive's end.
+ * @throws {BackupError} the store's or the plan's reason (no backup, unreachable, damaged): nothing
+ *   is left behind, and the caller clones from the primary instead.
+ */
+export async function replicaFromBackup(settings: InstanceSettings, bin: string, env: NodeJS.ProcessEnv): Promise<ReplicaFromBackupResult> {
+  const store = settings.backup;
+  const source = settings.source;
+  if (store === undefined || source === undefined) throw new InstanceError("clone", "a replica from the object store needs the backup destination and the primary (SETPOINT_BACKUP_DESTINATION, SETPOINT_PRIMARY_HOST)");
+  const target = scratchSibling(settings.pgdata, "clone");
+  mkdirSync(target, { mode: 0o700 });
+  try {
+    const opened = openObjectStore(store);
+    let restored;
+    try {
+      restored = await restoreBackup(opened, { dataDir: target, target: { kind: "latest" }, restoreCommand: STANDBY_RESTORE_COMMAND });
+    } finally {
+      opened.close();
+    }
+    // A standby, not a recovery that ends: the restore's recovery.signal goes, standby.signal and
+    // the primary's connection come (appended after the restore's empty ones, so they win).
+    rmSync(join(target, "recovery.signal"), { force: true });
+    writeStandbyConfig(target, replicationSource(source), source.slot, undefined);
+    const parameters = await writeParameters(target, readParameters(settings.parametersSource), configurationCheck(bin, env));
+    writeArchiveConf(target);
+    moveIntoPlace(target, settings.pgdata);
+    return { backupId: restored.plan.backup.id, bytes: restored.bytes, seconds: restored.seconds, parameters };
+  } finally {
     rmSync(target, { recursive: true, force: true });
   }
 }

@@ -497,7 +497,7 @@ export async function cloneInstance(options: CloneOptions): Promise<BaseBackupRe
 }
 
 /** `standby.signal` plus `primary_conninfo` / `primary_slot_name` appended to postgresql.auto.conf (later lines win). */
-function writeStandbyConfig(pgdata: string, source: ReplicationSource, slot: string | undefined, owner: Owner | undefined): void {
+export function writeStandbyConfig(pgdata: string, source: ReplicationSource, slot: string | undefined, owner: Owner | undefined): void {
   const signal = join(pgdata, "standby.signal");
   writeFileSync(signal, "", { mode: 0o600 });
   const auto = join(pgdata, "postgresql.auto.conf");

@@ -72,7 +72,14 @@ describe("instanceSettings", () => {
       socketDir: "/tmp",
       initialConf: undefined,
       managed: { runtimeDir: "/tmp/setpoint", hbaSource: undefined, tlsServerDir: undefined, tlsClientDir: undefined, syncIntervalMs: 10_000 },
+      replicaBootstrap: "primary",
     });
+  });
+  it("bootstraps replicas from the object store only when asked and when the cluster archives there; refuses anything else by name", () => {
+    const destination = JSON.stringify({ endpoint: "http://10.0.0.1:8333", bucket: "backups", prefix: "ns/c" });
+    expect(instanceSettings({ ...base, SETPOINT_BACKUP_DESTINATION: destination, SETPOINT_REPLICA_BOOTSTRAP: "object-store" }).replicaBootstrap).toBe("object-store");
+    expect(() => instanceSettings({ ...base, SETPOINT_REPLICA_BOOTSTRAP: "object-store" })).toThrow(/SETPOINT_REPLICA_BOOTSTRAP=object-store needs SETPOINT_BACKUP_DESTINATION/);
+    expect(() => instanceSettings({ ...base, SETPOINT_REPLICA_BOOTSTRAP: "s3" })).toThrow(/SETPOINT_REPLICA_BOOTSTRAP must be "primary" or "object-store", got "s3"/);
   });
   it("reads the files the manager keeps, and a replica's TLS to its source (verify-full, client certificate)", () => {
     const tls = {

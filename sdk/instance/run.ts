@@ -4,10 +4,11 @@
  * one JSON line on stderr (no password ever reaches a line: the settings' passwords are not
  * logged and initdb's password goes through a file).
  */
+import { BackupError, SetpointError } from "../errors";
 import { ensurePostgresBinaries } from "../postgres/binaries";
 import { cloneReplica, initdb, inspectData, markStandby, preparation, recordPod, type CloneFn, type Preparation } from "./prepare";
 import { managedFiles, managedServerArgs, syncManagedFiles } from "./files";
-import { archiveEnv, restoreBootstrap, writeArchiveConf } from "./backup";
+import { archiveEnv, replicaFromBackup, restoreBootstrap, writeArchiveConf } from "./backup";
 import { postgresArgs, superviseServer } from "./supervise";
 import { withoutSecrets, type InstanceSettings } from "./settings";
 import { checkReady } from "./ready";
@@ -79,6 +80,20 @@ async function prepareAndRun(settings: InstanceSettings, serverArgs: readonly st
       break;
     }
     case "clone": {
+      if (settings.replicaBootstrap === "object-store") {
+        const fromStore = await replicaFromBackup(settings, bin, env).catch((err: unknown) => {
+          // The store is a shortcut, never a precondition: the primary can always be cloned.
+          const reason = err instanceof BackupError ? err.reason : err instanceof SetpointError ? err.code : "ERROR";
+          logLine("replica bootstrap", { from: "object-store", reason, error: (err as Error).message, instead: "a clone of the primary" });
+          return undefined;
+        });
+        if (fromStore !== undefined) {
+          const { parameters, ...r } = fromStore;
+          logLine("cloned", { from: "object-store", ...r, ms: Date.now() - started });
+          if (parameters.written.length > 0 || parameters.refused.length > 0) logLine("parameters", { written: parameters.written, refused: parameters.refused });
+          break;
+        }
+      }
       const r = await cloneReplica(settings, deps.clone);
       logLine("cloned", { from: `${settings.source!.host}:${settings.source!.port}`, bytes: r.bytes, ms: Date.now() - started });
       break;

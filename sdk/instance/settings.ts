@@ -92,6 +92,12 @@ export const INSTANCE_ENV = {
   backupAccessKeyId: "SETPOINT_BACKUP_ACCESS_KEY_ID",
   backupSecretAccessKey: "SETPOINT_BACKUP_SECRET_ACCESS_KEY",
   /**
+   * How a replica with an empty PGDATA gets its data: `primary` (a base backup streamed from the
+   * primary, the default) or `object-store` (the newest base backup of the backup destination, then
+   * the archive's WAL, then streaming; the primary's clone when the store has none or fails).
+   */
+  replicaBootstrap: "SETPOINT_REPLICA_BOOTSTRAP",
+  /**
    * bootstrap.recovery: the source bucket as JSON (same shape as the destination), and the target
    * as JSON (`{ kind: "latest" } | { kind: "time", time, inclusive? } | { kind: "lsn", lsn, inclusive? } | { kind: "name", name }`
    * plus an optional `backupId`). Set only on a restored cluster's primary pods.
@@ -166,7 +172,12 @@ export interface InstanceSettings {
   readonly backup: ObjectStoreOptions | undefined;
   /** What to restore when PGDATA is empty and this pod bootstraps the cluster. */
   readonly recovery: RecoverySettings | undefined;
+  /** {@link INSTANCE_ENV.replicaBootstrap}; `object-store` only with {@link backup}. */
+  readonly replicaBootstrap: ReplicaBootstrap;
 }
+
+/** Where a new replica's data comes from (see {@link INSTANCE_ENV.replicaBootstrap}). */
+export type ReplicaBootstrap = "primary" | "object-store";
 
 /** A restore bootstrap (`bootstrap.recovery`). */
 export interface RecoverySettings {
@@ -307,7 +318,18 @@ export function instanceSettings(env: NodeJS.ProcessEnv): InstanceSettings {
     status: statusEndpoint(env),
     backup: env[E.backupDestination] ? store(env, E.backupDestination, E.backupAccessKeyId, E.backupSecretAccessKey) : undefined,
     recovery: recovery(env),
+    replicaBootstrap: replicaBootstrap(env),
   };
+}
+
+function replicaBootstrap(env: NodeJS.ProcessEnv): ReplicaBootstrap {
+  const E = INSTANCE_ENV;
+  const v = env[E.replicaBootstrap] || "primary";
+  if (v !== "primary" && v !== "object-store") throw new InputError(`${E.replicaBootstrap} must be "primary" or "object-store", got ${JSON.stringify(v)}`, { propertyPath: E.replicaBootstrap });
+  if (v === "object-store" && !env[E.backupDestination]) {
+    throw new InputError(`${E.replicaBootstrap}=object-store needs ${E.backupDestination}: replicas bootstrap from the cluster's own backups`, { propertyPath: E.replicaBootstrap });
+  }
+  return v;
 }
 
 /** Where the manager keeps its copies in `runtimeDir`. Pure. */

@@ -127,6 +127,14 @@ describe.skipIf(tc.skip !== undefined).each(majors())("WAL archive on PostgreSQL
       expect(await walCommand(["restore", name, join(scratch.dir, "bad"), "--config", damagedConfig], {}, (t) => err2.push(t))).toBe(EXIT_ABORT_RECOVERY);
       expect(existsSync(join(scratch.dir, "bad"))).toBe(false);
       expect(err2.join("")).toMatch(/CHECKSUM_MISMATCH/);
+      // A standby's restore (--standby): the archive is a fallback to streaming, so the same damage,
+      // a store without a config, or none at all is "not found" (the standby streams instead), never fatal.
+      expect(await walCommand(["restore", name, join(scratch.dir, "bad"), "--standby", "--config", damagedConfig], {}, (t) => err2.push(t))).toBe(EXIT_NOT_FOUND);
+      expect(existsSync(join(scratch.dir, "bad"))).toBe(false);
+      expect(await walCommand(["restore", name, join(scratch.dir, "bad"), "--standby"], {}, (t) => err2.push(t))).toBe(EXIT_NOT_FOUND);
+      expect(await walCommand(["restore", name, join(scratch.dir, "bad")], {}, (t) => err2.push(t))).toBe(EXIT_ABORT_RECOVERY);
+      expect(await walCommand(["restore", name, join(scratch.dir, "via-standby"), "--standby", "--config", config], {}, (t) => err2.push(t))).toBe(0);
+      expect(readFileSync(join(scratch.dir, "via-standby")).equals(readFileSync(path))).toBe(true);
       expect(err2.join("")).not.toContain(s3.secretAccessKey);
     } finally {
       await c.end();

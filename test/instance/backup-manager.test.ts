@@ -89,6 +89,7 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
   };
   let target: Date;
   let expectedIds: number[];
+  const replicationPassword = randomPassword();
 
   beforeAll(async () => {
     s3 = await startS3Server(tc.env!.tools.weed!.path);
@@ -119,7 +120,6 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
         m: "always",
         cmd: "$SETPOINT_WAL_COMMAND archive %p %f",
       });
-      const replicationPassword = randomPassword();
       await c.query(`create role ${REPLICATION_USER} login replication password '${replicationPassword}'`);
       await c.query("create table orders (id int primary key, note text not null)");
       await c.query("create table audit (id int primary key, what text); insert into audit select g, 'row ' || g from generate_series(1, 300) g");
@@ -167,6 +167,75 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
     const written = readdirSync(join(base, "source")).filter((f) => f.startsWith(".setpoint-backup-"));
     expect(written).toHaveLength(1);
     expect(readFileSync(join(base, "source", written[0]!), "utf8")).not.toContain(s3.secretAccessKey);
+  }, 400_000);
+
+  it("bootstraps a replica from the object store (the newest base backup, the archive's WAL, then streaming), and clones the primary when the store has no backup", async () => {
+    const c = await client(port, password);
+    try {
+      for (const slot of ["from_store", "from_primary"]) await c.query("select pg_create_physical_replication_slot($1, true)", [slot]);
+      const replica = (name: string, slot: string, prefix: string): { env: Record<string, string>; port: number } => {
+        const p = nextPort++;
+        return {
+          port: p,
+          env: env(name, p, {
+            SETPOINT_ROLE: "replica",
+            SETPOINT_PRIMARY_HOST: "127.0.0.1",
+            SETPOINT_PRIMARY_PORT: String(port),
+            SETPOINT_REPLICATION_USER: REPLICATION_USER,
+            SETPOINT_REPLICATION_PASSWORD: replicationPassword,
+            SETPOINT_REPLICATION_SLOT: slot,
+            SETPOINT_REPLICA_BOOTSTRAP: "object-store",
+            SETPOINT_BACKUP_DESTINATION: destination(prefix),
+            SETPOINT_BACKUP_ACCESS_KEY_ID: s3.accessKeyId,
+            SETPOINT_BACKUP_SECRET_ACCESS_KEY: s3.secretAccessKey,
+          }),
+        };
+      };
+      // Written after the base backup: the replica gets them from the archive or the stream.
+      await c.query("create table after_backup (id int primary key); insert into after_backup select generate_series(1, 1000)");
+      const fromStore = replica("from-store", "from_store", "ns/source");
+      const fromPrimary = replica("from-primary", "from_primary", "ns/empty");
+      const managers = [startManager(["run", ...serverArgs], fromStore.env, identity), startManager(["run", ...serverArgs], fromPrimary.env, identity)];
+      try {
+        for (const [i, r] of [fromStore, fromPrimary].entries()) {
+          await until(`replica ${i} ready`, async () => (await runManager(["ready"], r.env, identity)).code === 0, 180_000, managers[i]);
+        }
+        await c.query("insert into after_backup values (1001)");
+        for (const slot of ["from_store", "from_primary"]) {
+          await until(`${slot} streaming`, async () => (await c.query("select 1 from pg_stat_replication where application_name = $1 and state = 'streaming'", [slot])).rowCount === 1);
+        }
+        const lsn = (await c.query<{ l: string }>("select pg_current_wal_lsn()::text as l")).rows[0]!.l;
+        for (const r of [fromStore, fromPrimary]) {
+          const rc = await client(r.port, password);
+          try {
+            await until("the replica replayed the primary's last write", async () => (await rc.query("select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok", [lsn])).rows[0]!.ok === true);
+            expect((await rc.query<{ n: string; r: boolean }>("select count(*)::text as n, pg_is_in_recovery() as r from after_backup")).rows[0]).toEqual({ n: "1001", r: true });
+            expect(Number((await rc.query<{ n: string }>("select count(*)::text as n from orders")).rows[0]!.n)).toBe(Number((await c.query<{ n: string }>("select count(*)::text as n from orders")).rows[0]!.n));
+          } finally {
+            await rc.end();
+          }
+        }
+        const events = (m: ManagerProcess): { event: string; from?: string; reason?: string; backupId?: string }[] =>
+          m.output().split("\n").filter((l) => l.includes('"event":')).map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { event: string });
+        // From the store: the backup, not the primary.
+        const cloned = events(managers[0]!).filter((e) => e.event === "cloned");
+        expect(cloned).toHaveLength(1);
+        expect(cloned[0]).toMatchObject({ from: "object-store" });
+        expect(cloned[0]!.backupId).toMatch(/\S/);
+        // The WAL past the backup came from the archive (PostgreSQL's own line for restore_command's files).
+        expect(managers[0]!.output()).toMatch(/restored log file "[0-9A-F]{24}" from archive/);
+        // An empty store: named, then the primary's clone.
+        const fell = events(managers[1]!).filter((e) => e.event === "replica bootstrap" || e.event === "cloned");
+        expect(fell.map((e) => [e.event, e.event === "cloned" ? e.from : e.reason])).toEqual([["replica bootstrap", "BACKUP_NOT_FOUND"], ["cloned", `127.0.0.1:${port}`]]);
+        for (const m of managers) expect(m.output()).not.toContain(s3.secretAccessKey);
+      } finally {
+        for (const m of managers) m.child.kill("SIGTERM");
+        for (const m of managers) await m.exited;
+      }
+    } finally {
+      for (const slot of ["from_store", "from_primary"]) await c.query("select pg_drop_replication_slot($1) from pg_replication_slots where slot_name = $1", [slot]).catch(() => undefined);
+      await c.end();
+    }
   }, 400_000);
 
   it("restores a NEW instance to T: exactly the rows committed at or before T, the dropped table back, timeline 2 archived to its own prefix, started on its own parameters", async () => {

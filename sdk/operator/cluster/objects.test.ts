@@ -182,6 +182,14 @@ describe("backups in instance pods", () => {
     expect(envOf(instancePod(cluster, spec, 1, "primary")).some((e) => e.name.startsWith("SETPOINT_BACKUP_"))).toBe(false);
   });
 
+  it("tells replicas to bootstrap from the object store only when the spec chooses it (the default adds nothing to any pod)", () => {
+    const fromStore = parsePostgresClusterSpec({ postgresVersion: 17, storage: { size: "5Gi" }, backup: { destination, replicaBootstrap: "object-store" } });
+    expect(envOf(instancePod(cluster, fromStore, 2, "replica", "10.0.0.1"))).toContainEqual({ name: "SETPOINT_REPLICA_BOOTSTRAP", value: "object-store" });
+    // A primary bootstraps by initdb or a restore, never from its own store.
+    expect(envOf(instancePod(cluster, fromStore, 1, "primary")).some((e) => e.name === "SETPOINT_REPLICA_BOOTSTRAP")).toBe(false);
+    expect(envOf(instancePod(cluster, backed, 2, "replica", "10.0.0.1")).some((e) => e.name === "SETPOINT_REPLICA_BOOTSTRAP")).toBe(false);
+  });
+
   it("gives the first primary the recovery source, target and the new cluster's owner password; replicas clone as usual", () => {
     const restored = parsePostgresClusterSpec({
       postgresVersion: 17,

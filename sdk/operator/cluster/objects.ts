@@ -301,6 +301,8 @@ export function instancePod(cluster: ClusterObject, spec: PostgresClusterSpec, o
   const destination = backupDestination(cluster, spec);
   if (destination) {
     env.push({ name: E.backupDestination, value: storeLocation(destination, destination.prefix) }, ...storeCredentials(destination, E.backupAccessKeyId, E.backupSecretAccessKey));
+    // Only when chosen: the default adds nothing, so existing pods' specs do not change.
+    if (spec.backup?.replicaBootstrap === "object-store" && primaryHost !== undefined) env.push({ name: E.replicaBootstrap, value: "object-store" });
   }
   const recovery = spec.bootstrap.recovery;
   if (recovery && role === "primary") {
