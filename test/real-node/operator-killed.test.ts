@@ -70,6 +70,10 @@ describe.skipIf(realPodsUnavailable() !== undefined)("real pods: the operator's 
         );
         const log = (p.operatorLog?.() ?? "").split("\n").filter((l) => /failover|leader|lease|promot|starting/i.test(l) && Date.parse(/(\d{4}-\d\d-\d\dT[\d:.]+Z)/.exec(l)?.[1] ?? "") >= t0 - 1000);
         console.log(`operator log (failover, leadership):\n${log.map((l) => `  ${l.slice(0, 260)}`).join("\n")}`);
+        // The restarted container is the same pod, so the same Lease identity: it renewed the Lease
+        // its predecessor held at once instead of waiting out the 15 s expiry.
+        expect(log.some((l) => l.includes("started leading"))).toBe(true);
+        expect(log.filter((l) => l.includes("waiting for the lease held by another replica"))).toEqual([]);
         await sleep(500);
         await w.stop();
         expect(healed.currentPrimary).not.toBe(oldPrimary);
