@@ -61,6 +61,7 @@ describe("parsePostgresClusterSpec", () => {
     expect(spec.backup).toEqual({
       destination: { ...destination, region: "us-east-1", forcePathStyle: true, credentials: { secretName: "s3-creds", accessKeyIdKey: "AWS_ACCESS_KEY_ID", secretAccessKeyKey: "AWS_SECRET_ACCESS_KEY" } },
       archiveTimeout: "5m",
+      compression: "none",
       replicaBootstrap: "primary",
       schedule: "0 3 * * *",
       retention: "30d",
@@ -97,6 +98,7 @@ describe("parsePostgresClusterSpec", () => {
     [{ ...minimalCluster, synchronous: { number: 1 } }, "spec.synchronous", "synchronous.number must be less than instances"],
     [{ ...minimalCluster, resources: { limits: { memory: "lots" } } }, "spec.resources.limits.memory", "Kubernetes quantity"],
     [{ ...minimalCluster, parameters: { primary_conninfo: "host=x" } }, "spec.parameters", "parameters may not set primary_conninfo"],
+    [{ ...minimalCluster, parameters: { restore_command: "cp /archive/%f %p" } }, "spec.parameters", "hot_standby, restore_command (the operator manages them)"],
     [{ ...minimalCluster, failoverGrace: "5 seconds" }, "spec.failoverGrace", "must be a duration such as 30s"],
   ])("rejects %j at %s", (spec, path, message) => {
     const err = errorOf(() => parsePostgresClusterSpec(spec));

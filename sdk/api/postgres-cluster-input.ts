@@ -128,6 +128,12 @@ export interface PostgresClusterSpecInput {
     /** Take base backups from a healthy replica (`prefer-standby`) or from the primary. @default "prefer-standby" */
     target?: "prefer-standby" | "primary";
     /**
+     * Base backups' archives: `none` (fastest to take and restore) or `gzip` (level 1 on several
+     * threads: smaller in the bucket, CPU on the operator). WAL segments are always gzip-compressed.
+     * @default "none"
+     */
+    compression?: "none" | "gzip";
+    /**
      * Where a new replica's data comes from: a base backup streamed from the `primary`, or the
      * `object-store`: the newest base backup here plus the archived WAL, then streaming (the
      * primary sends only what the archive lacks). A store without a usable backup, or one that

@@ -91,6 +91,10 @@ const backupSchema = z
       .optional()
       .describe("Keep base backups (and the WAL they need) for this long; nothing deleted when omitted."),
     target: z.enum(["prefer-standby", "primary"]).default("prefer-standby").describe("Take base backups from a healthy replica when there is one, or always from the primary."),
+    compression: z
+      .enum(["none", "gzip"])
+      .default("none")
+      .describe("Base backups' archives: as they are (fastest to take and restore), or gzip (level 1, on several threads: smaller in the bucket, CPU on the operator). WAL segments are always gzip-compressed."),
     replicaBootstrap: z
       .enum(["primary", "object-store"])
       .default("primary")
@@ -169,6 +173,9 @@ export const RESERVED_PARAMETERS = [
   "hba_file",
   "ident_file",
   "hot_standby",
+  // A replica bootstrapped from the object store reads the archive with it (ADR 0045): the
+  // reconcile that resets every parameter the spec does not name must leave it alone.
+  "restore_command",
 ] as const;
 
 /** Most entries `parameters` may have (bounds the CEL rule's cost). */

@@ -133,6 +133,10 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
           await sleep(5);
         }
       })();
+      // A setting of the source (ALTER SYSTEM, so in the backup's postgresql.auto.conf) that a
+      // restored cluster with other parameters must not keep.
+      await c.query("alter system set statement_timeout = '42s'");
+      await c.query("select pg_reload_conf()");
       await until("rows before the backup", async () => next > 50);
       await takeBaseBackup(source, { source: { host: "127.0.0.1", port, user: REPLICATION_USER, password: replicationPassword } });
       const atBackup = next;
@@ -273,10 +277,11 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
       )).rows[0]!;
       expect(s).toEqual({ r: false, tli: "2", m: "always", rc: "" });
       // Its own parameters from the first start: nothing waits for a restart.
-      const p = (await c.query<{ mc: string; wm: string; pending: string }>(
-        "select current_setting('max_connections') as mc, current_setting('work_mem') as wm, (select count(*)::text from pg_settings where pending_restart) as pending",
+      const p = (await c.query<{ mc: string; wm: string; st: string; pending: string }>(
+        "select current_setting('max_connections') as mc, current_setting('work_mem') as wm, current_setting('statement_timeout') as st, (select count(*)::text from pg_settings where pending_restart) as pending",
       )).rows[0]!;
-      expect(p).toEqual({ mc: "57", wm: "5MB", pending: "0" });
+      // Exactly its own: the source's statement_timeout is gone with the rest of the source's settings.
+      expect(p).toEqual({ mc: "57", wm: "5MB", st: "0", pending: "0" });
       // The source's replication role is gone (the operator creates this cluster's with its own password).
       expect((await c.query("select 1 from pg_roles where rolname = $1", [REPLICATION_USER])).rowCount).toBe(0);
       await c.query("select pg_switch_wal()");

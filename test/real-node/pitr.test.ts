@@ -17,7 +17,7 @@
 //   the oldest backup and a missing WAL segment are each `RestoreFailed` in Ready/Degraded naming
 //   the reason, and the cluster never comes up.
 // Times (restore, failover) are printed.
-import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -170,7 +170,9 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
       synchronous: { number: 1 },
       storage: { size: "1Gi" },
       parameters: { track_commit_timestamp: "on" },
-      backup: { destination: destination(), archiveTimeout: "10s" },
+      // New replicas from the bucket (ADR 0045): the first one finds no backup yet and clones the
+      // primary; the former primary, re-cloned after the failover below, comes from base-1 and the archive.
+      backup: { destination: destination(), archiveTimeout: "10s", replicaBootstrap: "object-store" },
     });
     await settled("ledger");
     times.sourceReadyS = (Date.now() - t) / 1000;
@@ -245,6 +247,10 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
     await writer.stop();
     const healed = await settled("ledger", (await read("ledger")).metadata.generation!);
     const newIp = await podIp(healed.status!.currentPrimary!);
+    // The first replica was created before any backup: the bucket had none, it cloned the primary.
+    const bootstraps = (name: string): string[] => containerLog(name).split("\n").filter((l) => /"event":"(cloned|replica bootstrap)"/.test(l)).map((l) => l.slice(l.indexOf("{")));
+    const firstReplica = ["ledger-1", "ledger-2"].find((n) => n !== oldPrimary)!;
+    expect(bootstraps(firstReplica)[0]).toMatch(/"event":"replica bootstrap".*"reason":"BACKUP_NOT_FOUND"/);
     const last = (await query<{ name: string }>("ledger", newIp, "select pg_walfile_name(pg_switch_wal()) as name"))[0]!.name;
     sourceTimeline = parseInt(last.slice(0, 8), 16);
     expect(sourceTimeline).toBeGreaterThan(backupStatus.timeline!);
@@ -252,6 +258,30 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
       const c = await read("ledger");
       return (c.status?.backup?.lastArchivedWal ?? "") >= last ? c : undefined;
     }, WAIT_MS);
+
+    // A scale-up from the bucket (ADR 0045): the third instance is built from base-1 and the archive
+    // (both timelines), then streams; it has every row the primary has.
+    const t3 = Date.now();
+    await objects().patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "ledger", body: { spec: { instances: 3 } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const grown = await eventually("3 instances ready", async () => {
+      const c = await read("ledger");
+      return (c.status?.instances ?? []).filter((i) => i.ready).length === 3 ? c : undefined;
+    }, WAIT_MS).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await diagnostics()}`);
+    });
+    times.replicaFromBucketS = (Date.now() - t3) / 1000;
+    const third = grown.status!.instances!.map((i) => i.name).find((n) => n !== "ledger-1" && n !== "ledger-2")!;
+    console.log(`replica bootstraps:\n  ${firstReplica}: ${bootstraps(firstReplica).join("\n    ")}\n  ${third}: ${bootstraps(third).join("\n    ")}`);
+    expect(bootstraps(third)).toHaveLength(1);
+    expect(bootstraps(third)[0]).toMatch(/"event":"cloned","from":"object-store","backupId":"[^"]+"/);
+    const primaryNow = await podIp(grown.status!.currentPrimary!);
+    const lsn = (await query<{ l: string }>("ledger", primaryNow, "select pg_current_wal_lsn()::text as l"))[0]!.l;
+    await eventually("the third instance replays the primary's WAL", async () => ((await query<{ ok: boolean }>("ledger", await podIp(third), "select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok", [lsn]))[0]!.ok ? true : undefined), WAIT_MS);
+    const count = async (ip: string): Promise<number> => (await query<{ n: number }>("ledger", ip, "select count(*)::int as n from orders"))[0]!.n;
+    expect(await count(await podIp(third))).toBe(await count(primaryNow));
 
     // The rows committed at or before T, by the server's commit timestamps compared by the server,
     // to the microsecond (a JavaScript Date holds milliseconds: a commit 0.4 ms after T would read
@@ -316,7 +346,8 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
     expect(tl!.tl).toBeGreaterThan(sourceTimeline);
     const [settings] = await query<{ mc: string; pending: string }>("pitr", ip, "select current_setting('max_connections') as mc, (select count(*) from pg_settings where pending_restart)::text as pending");
     expect(settings).toEqual({ mc: "90", pending: "0" });
-    expect(containerLog(pitr!.status!.currentPrimary!)).toMatch(/"event":"parameters","written":\[[^\]]*"max_connections"/);
+    const events = containerLog(pitr!.status!.currentPrimary!).split("\n").filter((l) => l.includes('"event":')).map((l) => l.slice(l.indexOf("{"), l.indexOf("{") + 300));
+    expect(events.join("\n"), events.join("\n")).toMatch(/"event":"parameters","written":\[[^\]]*"max_connections"/);
     // Its own timeline, archived to its own prefix; nothing of it in the source's.
     const own = store(`${ns}/pitr`);
     const seg = (await query<{ name: string }>("pitr", ip, "select pg_walfile_name(pg_switch_wal()) as name"))[0]!.name;
