@@ -112,6 +112,8 @@ describe.runIf(ok)("PostgresBackup controller", { timeout: 600_000 }, () => {
     expect(Date.parse(b1.status!.endTime!)).toBeGreaterThanOrEqual(Date.parse(b1.status!.beginTime!));
     expect(typeof b1.status!.usable).toBe("boolean");
     expect(b1.status!.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "True", reason: "Completed" });
+    // spec.backup.compression: the next backup's archives gzip-compressed (the first's as they are, the default).
+    await setBackup({ destination: destination(), compression: "gzip" });
     const b2 = await take("second", { cluster: { name: "db" }, target: "primary" });
     expect(b2.status).toMatchObject({ phase: "Completed", instance: before.status!.currentPrimary, role: "primary" });
     // The bucket holds both, with the LSNs the status reports.
@@ -122,6 +124,10 @@ describe.runIf(ok)("PostgresBackup controller", { timeout: 600_000 }, () => {
         [b1.status!.backupId, b1.status!.beginLsn, b1.status!.endLsn],
         [b2.status!.backupId, b2.status!.beginLsn, b2.status!.endLsn],
       ]);
+      const archives = catalog.backups.map((b) => b.manifest!.archives);
+      expect(archives.map((list) => [...new Set(list.map((a) => a.compression))])).toEqual([["none"], ["gzip"]]);
+      // Compressed in the bucket: fewer bytes stored than taken.
+      expect(archives[1]!.reduce((n, a) => n + a.storedBytes, 0)).toBeLessThan(archives[1]!.reduce((n, a) => n + a.bytes, 0));
     } finally {
       store.close();
     }

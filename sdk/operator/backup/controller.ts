@@ -213,7 +213,7 @@ export function reconcilePostgresBackup(deps: PostgresBackupDeps): Reconciler {
       let taken;
       try {
         await store.check();
-        taken = await takeBaseBackup(store, { source: { host, port: cluster.status?.port ?? POSTGRES_PORT, user: REPLICATION_USER, password, tls, applicationName: `setpoint-backup-${name}`.slice(0, 63) }, label: `setpoint ${namespace}/${name}`, signal: ctx.signal });
+        taken = await takeBaseBackup(store, { source: { host, port: cluster.status?.port ?? POSTGRES_PORT, user: REPLICATION_USER, password, tls, applicationName: `setpoint-backup-${name}`.slice(0, 63) }, label: `setpoint ${namespace}/${name}`, compression: spec.backup!.compression, signal: ctx.signal });
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         if (err instanceof BackupError) return fail(REASONS[err.reason] ?? "BackupFailed", err.message);
