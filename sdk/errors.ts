@@ -119,3 +119,8 @@ export class BackupError extends SetpointError {
     this.object = details.object;
   }
 }
+
+/** The name a log or a failure record gives `err`: a {@link BackupError}'s reason, else a {@link SetpointError}'s code, else `ERROR`. */
+export function errorReason(err: unknown): string {
+  return err instanceof BackupError ? err.reason : err instanceof SetpointError ? err.code : "ERROR";
+}

@@ -1,5 +1,5 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { BackupError, SetpointError } from "../errors";
+import { errorReason, SetpointError } from "../errors";
 import { parseObjectStoreOptions, type ObjectStoreOptions } from "./config";
 import { openObjectStore } from "./store";
 import { archiveWal, restoreWal } from "./wal";
@@ -108,7 +108,7 @@ export async function walCommand(argv: readonly string[], env: NodeJS.ProcessEnv
       store.close();
     }
   } catch (err) {
-    const reason = err instanceof BackupError ? err.reason : err instanceof SetpointError ? err.code : "ERROR";
+    const reason = errorReason(err);
     const message = err instanceof Error ? err.message : String(err);
     stderr(`setpoint wal ${op} ${restoring ? a : b}: ${reason}: ${message}\n`);
     if (!restoring) recordArchiveOutcome(env, { wal: b, reason, message: message.slice(0, 1000), time: new Date().toISOString() });

@@ -9,7 +9,7 @@
 // First: exits on SIGTERM/SIGINT until postgres runs, installed before the other modules load.
 import { disarmEarlyStop } from "./early-stop";
 import { writeFileSync } from "node:fs";
-import { BackupError, SetpointError } from "../errors";
+import { BackupError, errorReason, SetpointError } from "../errors";
 import { cloneWithBaseBackup } from "./clone";
 import { checkReady } from "./ready";
 import { logLine, runInstance } from "./run";
@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
  * reason and message, so the operator can name it in a condition. Best effort.
  */
 function writeTerminationMessage(err: unknown): void {
-  const reason = err instanceof BackupError ? err.reason : err instanceof SetpointError ? err.code : "ERROR";
+  const reason = errorReason(err);
   const message = err instanceof Error ? err.message : String(err);
   try {
     writeFileSync(process.env[INSTANCE_ENV.terminationLog] || "/dev/termination-log", `${reason}: ${message}`.slice(0, 4000));

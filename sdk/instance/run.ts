@@ -4,8 +4,9 @@
  * one JSON line on stderr (no password ever reaches a line: the settings' passwords are not
  * logged and initdb's password goes through a file).
  */
-import { BackupError, SetpointError } from "../errors";
+import { errorReason } from "../errors";
 import { ensurePostgresBinaries } from "../postgres/binaries";
+import type { ParametersWritten } from "./parameters";
 import { cloneReplica, initdb, inspectData, markStandby, preparation, recordPod, type CloneFn, type Preparation } from "./prepare";
 import { managedFiles, managedServerArgs, syncManagedFiles } from "./files";
 import { archiveEnv, replicaFromBackup, restoreBootstrap, writeArchiveConf } from "./backup";
@@ -69,28 +70,28 @@ async function prepareAndRun(settings: InstanceSettings, serverArgs: readonly st
   switch (plan.kind) {
     case "initdb": {
       const parameters = await initdb(settings, bin, env);
-      if (parameters.written.length > 0 || parameters.refused.length > 0) logLine("parameters", { written: parameters.written, refused: parameters.refused });
+      logParameters(parameters);
       if (settings.backup !== undefined) writeArchiveConf(settings.pgdata);
       break;
     }
     case "restore": {
       const { parameters, ...r } = await restoreBootstrap(settings, bin, serverArgs, env, logLine);
       logLine("recovered", { ...r, ms: Date.now() - started });
-      if (parameters.written.length > 0 || parameters.refused.length > 0) logLine("parameters", { written: parameters.written, refused: parameters.refused });
+      logParameters(parameters);
       break;
     }
     case "clone": {
       if (settings.replicaBootstrap === "object-store") {
         const fromStore = await replicaFromBackup(settings, bin, env).catch((err: unknown) => {
           // The store is a shortcut, never a precondition: the primary can always be cloned.
-          const reason = err instanceof BackupError ? err.reason : err instanceof SetpointError ? err.code : "ERROR";
+          const reason = errorReason(err);
           logLine("replica bootstrap", { from: "object-store", reason, error: (err as Error).message, instead: "a clone of the primary" });
           return undefined;
         });
         if (fromStore !== undefined) {
           const { parameters, ...r } = fromStore;
           logLine("cloned", { from: "object-store", ...r, ms: Date.now() - started });
-          if (parameters.written.length > 0 || parameters.refused.length > 0) logLine("parameters", { written: parameters.written, refused: parameters.refused });
+          logParameters(parameters);
           break;
         }
       }
@@ -133,4 +134,9 @@ async function prepareAndRun(settings: InstanceSettings, serverArgs: readonly st
   setPhase("exited");
   logLine("postgres exited", { code });
   return code;
+}
+
+/** The `parameters` line: what became of the cluster's parameters in a new data directory (ADR 0043), when there were any. */
+function logParameters(p: ParametersWritten): void {
+  if (p.written.length > 0 || p.refused.length > 0) logLine("parameters", { written: p.written, refused: p.refused });
 }
