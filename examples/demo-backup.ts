@@ -87,11 +87,11 @@ async function main(): Promise<void> {
       const pod = await core.readNamespacedPod({ name: status!.currentPrimary!, namespace: NAMESPACE });
       return clusterClientConfig(core, NAMESPACE, name, { host: pod.status!.podIP! });
     };
-    const sql = async <T extends object>(name: string, text: string): Promise<T[]> => {
+    const sql = async <T extends object>(name: string, text: string, values: unknown[] = []): Promise<T[]> => {
       const c = new Client(await superuser(name));
       await c.connect();
       try {
-        return (await c.query<T>(text)).rows;
+        return (await c.query<T>(text, values)).rows;
       } finally {
         await c.end();
       }
@@ -136,8 +136,15 @@ async function main(): Promise<void> {
     await writer.stop();
     const last = (await sql<{ name: string }>("shop", "select pg_walfile_name(pg_switch_wal()) as name"))[0]!.name;
     await eventually("the last WAL segment archived", async () => ((await read("shop"))?.backup?.lastArchivedWal ?? "") >= last, UP_TIMEOUT_MS, 500);
-    const all = await sql<Row & { committed: Date }>("shop", "select id, note, pg_xact_commit_timestamp(xmin) as committed from orders order by id");
-    const expected = all.filter((r) => r.committed.getTime() <= target.getTime()).map(({ id, note }) => ({ id, note }));
+    // Compared by the server, to the microsecond, as recovery compares each commit record's time with
+    // recovery_target_time: a JavaScript Date holds milliseconds, so a commit 0.4 ms after T would
+    // read as at T and be expected in a restore that rightly leaves it out.
+    const all = await sql<Row & { atOrBeforeT: boolean }>(
+      "shop",
+      `select id, note, pg_xact_commit_timestamp(xmin) <= $1::timestamptz as "atOrBeforeT" from orders order by id`,
+      [target.toISOString()],
+    );
+    const expected = all.filter((r) => r.atOrBeforeT).map(({ id, note }) => ({ id, note }));
     console.log(`shop: ${all.length} rows in orders, ${expected.length} committed at or before T, ${all.length - expected.length} after; archive up to ${last}`);
 
     step(`pulumi up with restoreTo=${target.toISOString()}: a NEW cluster "restored" from s3://${BUCKET}/${NAMESPACE}/shop`);

@@ -110,11 +110,35 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
     return out;
   };
   const destination = (): { endpoint: string; bucket: string; credentials: { secretName: string } } => ({ endpoint: s3!.endpoint, bucket, credentials: { secretName: "s3-creds" } });
-  const containerLog = (name: string): string => {
+  // Every log file ever read, kept by path: the kubelet removes a container's log once a newer
+  // restart's replaces it (and a pod's directory with the pod), and a test asks later what happened.
+  const seenLogs = new Map<string, string>();
+  const readLogs = (name: string): void => {
     const root = join(node!.dir, "pod-logs");
-    return readdirSync(root)
-      .filter((d) => d.startsWith(`${ns}_${name}_`))
-      .flatMap((d) => readdirSync(join(root, d, "postgres")).sort().map((f) => readFileSync(join(root, d, "postgres", f), "utf8")))
+    for (const d of readdirSync(root).filter((x) => x.startsWith(`${ns}_${name}_`))) {
+      let files: string[] = [];
+      try {
+        files = readdirSync(join(root, d, "postgres"));
+      } catch {
+        continue; // removed with its pod meanwhile
+      }
+      for (const f of files) {
+        const path = join(root, d, "postgres", f);
+        try {
+          const text = readFileSync(path, "utf8");
+          if (text.length >= (seenLogs.get(path)?.length ?? 0)) seenLogs.set(path, text);
+        } catch {
+          // rotated away between the listing and the read: what was read before stays
+        }
+      }
+    }
+  };
+  const containerLog = (name: string): string => {
+    readLogs(name);
+    return [...seenLogs]
+      .filter(([path]) => path.slice(join(node!.dir, "pod-logs").length + 1).startsWith(`${ns}_${name}_`))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([, text]) => text)
       .join("");
   };
   const diagnostics = async (): Promise<string> => {
@@ -267,6 +291,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
     const grown = await eventually("3 instances ready", async () => {
+      readLogs("ledger-3");
       const c = await read("ledger");
       return (c.status?.instances ?? []).filter((i) => i.ready).length === 3 ? c : undefined;
     }, WAIT_MS).catch(async (err: unknown) => {
@@ -275,7 +300,8 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups
     times.replicaFromBucketS = (Date.now() - t3) / 1000;
     const third = grown.status!.instances!.map((i) => i.name).find((n) => n !== "ledger-1" && n !== "ledger-2")!;
     console.log(`replica bootstraps:\n  ${firstReplica}: ${bootstraps(firstReplica).join("\n    ")}\n  ${third}: ${bootstraps(third).join("\n    ")}`);
-    expect(bootstraps(third)).toHaveLength(1);
+    const thirdPod = await core().readNamespacedPod({ name: third, namespace: ns });
+    expect(bootstraps(third), `${third}: restarts ${thirdPod.status?.containerStatuses?.[0]?.restartCount}, last state ${JSON.stringify(thirdPod.status?.containerStatuses?.[0]?.lastState)}\n${await diagnostics()}`).toHaveLength(1);
     expect(bootstraps(third)[0]).toMatch(/"event":"cloned","from":"object-store","backupId":"[^"]+"/);
     const primaryNow = await podIp(grown.status!.currentPrimary!);
     const lsn = (await query<{ l: string }>("ledger", primaryNow, "select pg_current_wal_lsn()::text as l"))[0]!.l;
