@@ -455,18 +455,44 @@ async function createGreen(deps: PostgresUpgradeDeps, upgrade: PostgresUpgradeOb
     data: { ...blueApp.data },
   });
   await ignoreConflict(deps.api.createNamespacedSecret({ namespace, body: app }));
-  // Green serves through blue's Services and blue's pooler (ADR 0033): it gets no pooler of its own.
-  const { image: _image, pooler: _pooler, ...rest } = blueSpec;
   const body = setControllerReference(owner, {
     apiVersion: API_VERSION,
     kind: "PostgresCluster",
     metadata: { name: greenName, namespace, labels: { "setpoint.dev/upgrade": upgrade.metadata!.name! } },
-    // Green serves nothing before the cutover: its own restarts (wal_level) need no approval.
-    // Green's certificates come from blue's authority (ADR 0035): blue's pooler and the operator
-    // verify green's servers with what they already trust once the names move to green.
-    spec: { ...rest, postgresVersion: major, primaryUpdateStrategy: "unsupervised", tls: { ...rest.tls, authority: rest.tls?.authority ?? { secretName: clusterTlsNames(blueName).ca }, serverNames: [...(rest.tls?.serverNames ?? []), ...serverAltNames(blueName, namespace)] } },
+    spec: greenSpec(blueSpec, namespace, blueName, major),
   });
   await ignoreConflict(deps.createCluster(namespace, body));
+}
+
+/**
+ * Green's spec from blue's (pure): the new major, everything else blue declares, except what
+ * would make green something other than an empty cluster of the new major that serves blue's
+ * names once switched:
+ * - no `image` (it names blue's major) and no `pooler` (green serves through blue's, ADR 0033);
+ * - no `bootstrap.recovery`: green is initialised empty and filled by replication from blue — a
+ *   green restored from blue's source would hold rows the initial copy then collides with;
+ * - its own archive: a `backup.destination.prefix` blue names explicitly gets `-v<major>` (with the
+ *   default prefix, `<namespace>/<green>` is green's own already) — green starts on timeline 1 and
+ *   its WAL would collide with blue's segments of the same names in blue's prefix;
+ * - `unsupervised` (green serves nothing before the cutover: its own restarts need no approval);
+ * - certificates from blue's authority, also for blue's Service names (ADR 0035): blue's pooler and
+ *   the operator verify green's servers with what they already trust once the names move to green.
+ */
+export function greenSpec(blueSpec: PostgresClusterSpec, namespace: string, blueName: string, major: number): PostgresClusterSpec {
+  const { image: _image, pooler: _pooler, ...rest } = blueSpec;
+  const { recovery: _recovery, ...bootstrap } = rest.bootstrap;
+  const backup = rest.backup && {
+    ...rest.backup,
+    destination: { ...rest.backup.destination, ...(rest.backup.destination.prefix !== undefined ? { prefix: `${rest.backup.destination.prefix}-v${major}` } : {}) },
+  };
+  return {
+    ...rest,
+    bootstrap,
+    ...(backup ? { backup } : {}),
+    postgresVersion: major,
+    primaryUpdateStrategy: "unsupervised",
+    tls: { ...rest.tls, superuserPasswordOverNetwork: rest.tls?.superuserPasswordOverNetwork ?? false, authority: rest.tls?.authority ?? { secretName: clusterTlsNames(blueName).ca }, serverNames: [...(rest.tls?.serverNames ?? []), ...serverAltNames(blueName, namespace)] },
+  };
 }
 
 /**
