@@ -14,6 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { clusterClientConfig, poolerSsl } from "../support/cluster-tls";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from "vitest";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { GROUP, KINDS, VERSION, type PostgresUpgradeStatus } from "../../sdk/api/index";
 import { UPGRADE_APPROVED_ANNOTATION } from "../../sdk/operator/cluster/major-upgrade";
 import { clusterToolchain, useCluster } from "../support/cluster";
@@ -164,5 +165,52 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
     } finally {
       for (const w of writers) await w.stop();
     }
+  });
+
+  it("finalize removes the cluster's own 16 instances (pods and volumes): served by green, Ready, reads and writes through its names; the PostgresUpgrade never connects again and its deletion leaves green serving (ADR 0046)", async () => {
+    const patchUpgrade = (body: object): Promise<unknown> =>
+      env.objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural, name: "shop-to-17", body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    await patchUpgrade({ spec: { action: "finalize" } });
+    const served = await eventually("served by green, its own instances gone", async () => {
+      const c = await read("shop");
+      const progressing = c.status?.conditions?.find((x) => x.type === "Progressing");
+      return c.status?.upgrade?.phase === "finalized" && progressing?.status === "False" && progressing.reason === "ServedByUpgrade" ? c : undefined;
+    }, WAIT_MS);
+    const cond = (type: string) => served.status?.conditions?.find((x) => x.type === type);
+    expect(cond("Ready")).toMatchObject({ status: "True", reason: "ServedByUpgrade", message: expect.stringContaining("shop-v17 (PostgreSQL 17)") });
+    expect(cond("Degraded")?.status).toBe("False");
+    expect(served.status).toMatchObject({ postgresVersion: 17, instances: [], currentPrimary: "shop-v17-1" });
+    // Blue's pod and claim are gone; the pooler's pod stays.
+    const instancePods = (await env.core.listNamespacedPod({ namespace: ns, labelSelector: "setpoint.dev/cluster=shop" })).items.filter((p) => p.metadata?.labels?.["setpoint.dev/pooler"] === undefined);
+    expect(instancePods.map((p) => p.metadata!.name)).toEqual([]);
+    const claims = (await env.core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items.map((c) => c.metadata!.name!).sort();
+    expect(claims).toEqual(["shop-v17-1"]);
+    const events = (await env.core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "shop" && e.reason === "InstancesRetired");
+    expect(events.map((e) => e.message).join("\n")).toMatch(/shop-to-17 is finalized.*removing its 16 instances \(pod shop-1, claim shop-1\)/);
+    // The names lead to green: rw to its primary, ro to its replicas (none here), the pooler to its primary.
+    expect(await env.selectedPods("shop-rw")).toEqual(["shop-v17-1"]);
+    expect((await env.core.readNamespacedService({ name: "shop-ro", namespace: ns })).spec?.selector).toEqual({ "setpoint.dev/cluster": "shop-v17", "setpoint.dev/role": "replica" });
+    const appPassword = await secretValue("shop-app", "password");
+    const app = new Client({ host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(env.core, ns, "shop") });
+    await app.connect();
+    try {
+      await app.query("insert into acked values (-6000, 'after finalize')");
+      const [v] = (await app.query<{ v: string }>("select current_setting('server_version_num') as v")).rows;
+      expect(Number(v!.v.slice(0, 2))).toBe(17);
+    } finally {
+      await app.end();
+    }
+    expect(await onInstance<{ note: string }>("shop-v17", await env.podIp("shop-v17-1"), "select note from acked where id = -6000")).toEqual([{ note: "after finalize" }]);
+    // The PostgresUpgrade rests on its own status: no step against the removed blue, before or after its deletion.
+    const upgrade = await readUpgrade("shop-to-17");
+    expect(upgrade.status).toMatchObject({ phase: "finalized" });
+    expect(upgrade.status?.conditions?.find((x) => x.type === "Ready")).toMatchObject({ status: "True", reason: "Finalized" });
+    await env.objects.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural, name: "shop-to-17" });
+    await eventually("the PostgresUpgrade gone", async () => ((await upgrades()).length === 0 ? true : undefined), WAIT_MS);
+    await sleep(3000); // a few reconciles of shop: nothing recreates the upgrade, nothing deletes green
+    expect(await upgrades()).toEqual([]);
+    expect((await read("shop-v17")).status?.conditions?.find((x) => x.type === "Ready")?.status).toBe("True");
+    expect((await read("shop")).status?.conditions?.find((x) => x.type === "Ready")?.status).toBe("True");
+    expect(lines.filter((l) => /UpgradeStepFailed|ForgetFailed|"level":"error"/.test(l) && l.includes("shop-to-17"))).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parsePostgresClusterSpec } from "../../api/parse";
-import { BackupRefused, chooseBackupSource, clusterBackupPrefix, clusterBackupSpec } from "./controller";
+import { BackupRefused, chooseBackupSource, clusterBackupPrefix, clusterBackupSpec, servedRefusal } from "./controller";
 
 const instance = (name: string, role: "primary" | "replica", ready: boolean, lagBytes?: number) => ({ name, role, ready, ...(lagBytes === undefined ? {} : { lagBytes }) });
 
@@ -41,5 +41,14 @@ describe("a cluster's backup configuration", () => {
     expect(clusterBackupPrefix("ns", "db", spec)).toBe("ns/db");
     const own = parsePostgresClusterSpec({ ...base, backup: { destination: { ...backup.destination, prefix: "prod/db" } } });
     expect(clusterBackupPrefix("ns", "db", own)).toBe("prod/db");
+  });
+});
+
+describe("a backup of a cluster served by its green", () => {
+  it("is refused naming green, once the upgrade is finalized (its own instances are gone)", () => {
+    const upgrade = { name: "db-to-18", green: "db-v18", from: 17, to: 18, phase: "finalized" };
+    expect(servedRefusal("ns", "db", { upgrade })).toEqual({ reason: "ClusterServedByUpgrade", message: expect.stringMatching(/db-v18 \(PostgreSQL 18\) serves it since PostgresUpgrade db-to-18 was finalized.*Back up db-v18/) });
+    expect(servedRefusal("ns", "db", { upgrade: { ...upgrade, phase: "switched" } })).toBeUndefined();
+    expect(servedRefusal("ns", "db", undefined)).toBeUndefined();
   });
 });

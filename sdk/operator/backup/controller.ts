@@ -23,6 +23,7 @@ import type { Informer } from "../../reconcile/internal/informer";
 import type { EventRecorder, EventSubject } from "../cluster/events";
 import { defaultBackupPrefix, REPLICATION_USER } from "../cluster/objects";
 import { readOperatorTls } from "../cluster/tls";
+import { servedBy } from "../cluster/served";
 
 /** A PostgresBackup as the informer holds it. */
 export interface PostgresBackupObject extends KubernetesObject {
@@ -74,6 +75,16 @@ export class BackupRefused extends Error {
  */
 export function clusterBackupPrefix(namespace: string, cluster: string, spec: PostgresClusterSpec): string {
   return spec.backup?.destination.prefix ?? defaultBackupPrefix(namespace, cluster);
+}
+
+/** A backup of a cluster its green serves after a finalized upgrade (ADR 0046): refused, naming green. */
+export function servedRefusal(namespace: string, clusterName: string, status: PostgresClusterStatus | undefined): { reason: string; message: string } | undefined {
+  const served = servedBy(status);
+  if (served === undefined) return undefined;
+  return {
+    reason: "ClusterServedByUpgrade",
+    message: `PostgresCluster ${namespace}/${clusterName} has no instances of its own: ${served.green} (PostgreSQL ${served.to}) serves it since PostgresUpgrade ${served.name} was finalized, and archives to its own prefix. Back up ${served.green} (spec.cluster.name: ${served.green})`,
+  };
 }
 
 /** The instance a backup is taken from: a ready replica when preferred and there is one, else the ready primary. */
@@ -184,6 +195,8 @@ export function reconcilePostgresBackup(deps: PostgresBackupDeps): Reconciler {
       throw err;
     }
     const cluster = deps.clusters.get(`${namespace}/${clusterName}`)!;
+    const noInstances = servedRefusal(namespace, clusterName, cluster.status);
+    if (noInstances) return fail(noInstances.reason, noInstances.message);
     const target = obj.spec.target ?? spec.backup!.target;
     const source = chooseBackupSource(cluster.status, target);
     if (source === undefined) {

@@ -50,6 +50,14 @@ describe("the backup scheduler", () => {
     expect(w.backups.map((b) => b.metadata?.name)).toEqual(["db-202612050500", "db-202612050600"]);
   });
 
+  it("leaves the schedule of a cluster its green serves after a finalized upgrade to green's own copy (ADR 0046)", async () => {
+    const served: BackupClusterObject = { ...cluster("0 * * * *"), status: { upgrade: { name: "db-to-18", green: "db-v18", from: 17, to: 18, phase: "finalized" } } };
+    const switched: BackupClusterObject = { ...cluster("0 * * * *"), status: { upgrade: { name: "db-to-18", green: "db-v18", from: 17, to: 18, phase: "switched" } } };
+    expect(await runSchedules(world([served]).deps, new Date("2026-12-05T05:10:00Z"))).toBe(0);
+    // Until finalized the cluster's own instances exist (a rollback may return to them): its schedule runs.
+    expect(await runSchedules(world([switched]).deps, new Date("2026-12-05T05:10:00Z"))).toBe(1);
+  });
+
   it("treats a create the cache had not seen yet (409) as done", async () => {
     const w = world([cluster("*/5 * * * *")]);
     const stale = { ...w.deps, backups: { list: () => [] } as never };

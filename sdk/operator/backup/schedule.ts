@@ -22,6 +22,7 @@ import type { Logger } from "../../reconcile/index";
 import type { Informer } from "../../reconcile/internal/informer";
 import type { EventRecorder } from "../cluster/events";
 import { clusterBackupSpec, destinationStore, type BackupClusterObject, type PostgresBackupDeps, type PostgresBackupObject } from "./controller";
+import { servedBy } from "../cluster/served";
 
 /** Label naming what created a scheduled PostgresBackup: `cluster.<name>` or `scheduled.<name>`. */
 export const SCHEDULED_BY_LABEL = `${GROUP}/scheduled-by`;
@@ -106,7 +107,8 @@ export async function runSchedules(deps: SchedulerDeps, now: Date): Promise<numb
     const namespace = c.metadata?.namespace ?? "";
     const name = c.metadata?.name ?? "";
     const schedule = (c.spec as { backup?: { schedule?: string } } | undefined)?.backup?.schedule;
-    if (!schedule) continue;
+    // Served by its green after a finalized upgrade (ADR 0046): green has the same schedule and the instances.
+    if (!schedule || servedBy(c.status) !== undefined) continue;
     try {
       const cron = parseCron(schedule, "spec.backup.schedule");
       const by = `cluster.${name}`;

@@ -63,6 +63,7 @@ import {
   appSecret,
   CA_HASH_ANNOTATION,
   caHash,
+  CLUSTER_LABEL,
   backupDestination,
   desiredParameters,
   instanceClaim,
@@ -92,6 +93,7 @@ import { syncClusterTls, verifiedPoolerName, verifiedServerName } from "./tls";
 import type { PoolerTls } from "./pooler-sql";
 import { clusterNetworkPolicy, SAME_NAMESPACE_PEERS, syncNetworkPolicy, type NetworkPolicyApi, type NetworkPolicyOptions } from "./network-policy";
 import { poolerObjectNames } from "../../api/names";
+import { retirement, servedBy, servedStatus } from "./served";
 
 export type { InstanceProbe } from "./instance-sql";
 
@@ -284,6 +286,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     // A raised postgresVersion (ADR 0033): the instances keep the major they run; a PostgresUpgrade
     // the cluster owns moves the cluster to the new major on a green sibling.
     const major = decideMajor({ cluster: req.name, spec, running: runningMajor(obj.status, [...allPods.values()].filter((p) => p.metadata?.labels?.[POOLER_LABEL] === undefined)), status: obj.status, annotations: obj.metadata?.annotations ?? {} });
+    const wantedMajor = spec.postgresVersion;
     if (major.kind !== "same") spec = { ...spec, postgresVersion: major.kind === "upgrade" ? major.from : major.running };
     const names = clusterObjectNames(req.name);
     const ordinals = new Map(Array.from({ length: MAX_INSTANCES * 4 }, (_, k) => [instanceName(req.name, k + 1), k + 1] as const));
@@ -308,8 +311,10 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const poolerTls: PoolerTls = { ca: tls.caPem, serverName: verifiedPoolerName(req.name, req.namespace), ...(tls.poolerCertificatePem ? { certificatePem: tls.poolerCertificatePem } : {}) };
     const target = async (host: string): Promise<InstanceTarget> => ({ host, password: await superPassword(), timeoutMs, tls: operatorTls });
     const probes = new Map<string, InstanceProbe>();
+    // Served by its green after a finalized upgrade (ADR 0046): its own instances are only removed, never probed.
+    const served = servedBy(obj.status);
     await Promise.all(
-      [...pods].map(async ([name, pod]) => {
+      [...pods].filter(() => served === undefined).map(async ([name, pod]) => {
         const ip = pod.status?.podIP;
         let result: InstanceProbe = { reachable: false, error: "no pod IP yet" };
         if (ip && !pod.metadata?.deletionTimestamp && pod.status?.containerStatuses?.some((c) => c.state?.running)) result = await probe(await target(ip));
@@ -408,6 +413,65 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       const policy = clusterNetworkPolicy(cluster, { operator: deps.networkPolicies.operator, allowFrom: SAME_NAMESPACE_PEERS });
       const outcome = await syncNetworkPolicy(deps.networkPolicies.api, policy);
       if (outcome !== "Unchanged") steps.push({ step: "network-policy", outcome });
+    }
+
+    // A finalized major upgrade (ADR 0046): green serves the cluster's names for good, so the old
+    // instances go (pods, then claims) and nothing else acts on instances. The rw Service follows
+    // green's primary, the ro Service selects green's replicas; the pooler keeps pointing at green.
+    if (served !== undefined) {
+      const green = deps.clusters.get(`${req.namespace}/${served.green}`);
+      const plan = retirement(pods.values(), claims.values());
+      for (const name of plan.deletePods) await ignoreNotFound(deps.api.deleteNamespacedPod({ name, namespace: req.namespace }));
+      for (const name of plan.deleteClaims) await ignoreNotFound(deps.api.deleteNamespacedPersistentVolumeClaim({ name, namespace: req.namespace }));
+      if (plan.deletePods.length + plan.deleteClaims.length > 0) {
+        const what = [...plan.deletePods.map((n) => `pod ${n}`), ...plan.deleteClaims.map((n) => `claim ${n}`)].join(", ");
+        steps.push({ step: "retire", outcome: "Updated", detail: what });
+        event("Normal", "InstancesRetired", `PostgresUpgrade ${served.name} is finalized and ${served.green} serves this cluster on ${served.to}: removing its ${served.from} instances (${what})`);
+      }
+      const greenObject: ClusterObject = { ...cluster, metadata: { ...cluster.metadata, name: served.green } };
+      const greenPrimary = green?.status?.currentPrimary;
+      const servedServices: [string, Record<string, string> | undefined, boolean][] = [
+        [names.readWriteService, greenPrimary ? readWriteSelector(greenObject, greenPrimary) : undefined, spec.services.rw],
+        [names.readOnlyService, readOnlySelector(greenObject), spec.services.ro],
+      ];
+      for (const [name, selector, enabled] of servedServices) {
+        const liveService = services.get(name);
+        if (!enabled) {
+          if (liveService !== undefined) await ignoreNotFound(deps.api.deleteNamespacedService({ name, namespace: req.namespace }));
+          continue;
+        }
+        if (selector === undefined) continue; // green's primary not known yet: the Service stays as it is
+        if (liveService === undefined) {
+          steps.push(await createIfMissing(`service ${name}`, () => deps.api.createNamespacedService({ namespace: req.namespace, body: service(cluster, name, selector) })));
+        } else if (JSON.stringify(liveService.spec?.selector ?? {}) !== JSON.stringify(selector)) {
+          await deps.api.patchNamespacedService({ name, namespace: req.namespace, body: [{ op: "replace", path: "/spec/selector", value: selector }] }, JSON_PATCH);
+          steps.push({ step: `service ${name}`, outcome: "Updated", detail: `selector: ${served.green}'s ${name === names.readWriteService ? `primary ${greenPrimary}` : "replicas"}` });
+        }
+      }
+      // The pooler's files stay as the cutover wrote them (green's primary); its pods and Secrets are kept.
+      const poolerResult = await syncPooler({
+        cluster,
+        spec,
+        api: deps.api,
+        pods: poolerPods,
+        secrets,
+        configMaps,
+        services,
+        readSecret,
+        instanceIps: new Map(deps.pods.list().filter((p) => p.metadata?.namespace === req.namespace && p.metadata?.labels?.[CLUSTER_LABEL] === served.green && p.status?.podIP).map((p) => [p.status!.podIP!, p.metadata!.name!] as const)),
+        holding: true,
+        now: ctx.now(),
+        timeoutMs,
+        event,
+        poolerTls,
+      });
+      steps.push(...poolerResult.steps);
+      for (const st of steps) if (st.outcome !== "Unchanged") ctx.log.info(`step ${st.step}: ${st.outcome}`, st.detail ? { detail: st.detail } : undefined);
+      deps.metrics?.archive(req.namespace, req.name, undefined);
+      const next = servedStatus(obj.status, { upgrade: served, green, remaining: plan.remaining, wantedMajor, ...(spec.pooler && poolerResult.status ? { pooler: poolerResult.status } : {}) }, generation, ctx.now());
+      const written = await writeStatus(deps.status, obj as StatusObject<PostgresClusterStatus>, next);
+      if (written.conflict) return { requeueAfterMs: 500 };
+      return { requeueAfterMs: plan.remaining.length > 0 || poolerResult.soon ? (deps.progressRequeueMs ?? 2000) : (deps.healthRequeueMs ?? 30_000) };
     }
 
     // A switchover in progress: promote its target once the old primary has shut down and the

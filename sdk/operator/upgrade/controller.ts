@@ -34,7 +34,7 @@ import type { OperatorTls } from "../cluster/instance-sql";
 import { connect } from "../../postgres/connection";
 import { UPGRADE_APPLICATION_NAME } from "../../upgrade/fence";
 import { engineConnection, grantReplicationRead, runtimeDirOf, subscriptionConnection, type SideConnection } from "./connections";
-import { decideUpgrade, restingPhases, stateFacts, upgradeStatus, type StateFacts, type UpgradeOutcome } from "./decisions";
+import { decideUpgrade, finalizedState, restingPhases, stateFacts, upgradeStatus, type StateFacts, type UpgradeOutcome } from "./decisions";
 
 /** A `PostgresUpgrade` as read from the cache (unvalidated spec). */
 export interface PostgresUpgradeObject extends KubernetesObject {
@@ -142,6 +142,15 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
     const blueName = spec.from.clusterRef.name;
     const greenName = spec.to.clusterRef.name;
     const blueObj = deps.clusters.get(`${req.namespace}/${blueName}`);
+    // Finalized is the end (nothing moves traffic, nothing rolls back): its status is enough, and
+    // blue's instances — which hold the engine's state — may be gone (ADR 0046). Never connect again.
+    if (previous?.phase === "finalized") {
+      await releaseGreen(deps, req.namespace, greenName, obj.metadata?.uid);
+      const rest = decideUpgrade(spec, finalizedState(previous.upgradeId ?? ""));
+      if (rest.kind === "rest") await write(known, { kind: "rest", reason: rest.reason, message: rest.message });
+      else if (rest.kind === "refuse") await refuse(write, known, event, rest.reason, rest.message);
+      return {};
+    }
     if (!blueObj) {
       await refuse(write, known, event, "BlueClusterNotFound", `PostgresCluster ${req.namespace}/${blueName} (spec.from.clusterRef) does not exist; nothing was created. Fix spec.from.clusterRef.name`);
       return {};
@@ -338,6 +347,12 @@ async function deleting(deps: PostgresUpgradeDeps, ctx: ReconcileContext, req: R
   const blueObj = deps.clusters.get(`${req.namespace}/${blueName}`);
   const blueSpec = blueObj ? clusterSpec(blueObj) : undefined;
   if (!blueObj || !blueSpec || blueObj.metadata?.deletionTimestamp) return done();
+  // A finalized upgrade whose blue is served by green (ADR 0046): blue's instances, and the state
+  // on them, are removed; green is released and there is nothing left to end.
+  if (obj.status?.phase === "finalized" && blueObj.status?.upgrade?.name === req.name && blueObj.status.upgrade.phase === "finalized") {
+    await releaseGreen(deps, req.namespace, greenName, obj.metadata?.uid);
+    return done();
+  }
   const greenObj = deps.clusters.get(`${req.namespace}/${greenName}`);
   const greenSpec = greenObj ? clusterSpec(greenObj) : undefined;
   if (!clusterReady(blueObj)) return { requeueAfterMs: deps.waitRequeueMs ?? 5_000 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { STATE_VERSION, type UpgradePhase, type UpgradeState } from "../../upgrade/state";
-import { decideUpgrade, nextGate, phaseReason, restingPhases, stateFacts, upgradeStatus } from "./decisions";
+import { decideUpgrade, finalizedState, nextGate, phaseReason, restingPhases, stateFacts, upgradeStatus } from "./decisions";
 
 function state(phase: UpgradePhase, extra: Partial<UpgradeState> = {}): UpgradeState {
   return { version: STATE_VERSION, id: "abc123", phase, tables: [], fences: [], reverseSubscribed: false, history: [], ...extra };
@@ -92,5 +92,15 @@ describe("status", () => {
     expect(restingPhases({})).toEqual(["switched", "finalized"]);
     expect(restingPhases({ until: "synchronized" })).toEqual(["synchronized"]);
     expect(restingPhases({ action: "abort" })).toEqual(["aborted", "rolled-back"]);
+  });
+});
+
+describe("finalizedState", () => {
+  it("stands for a finalized upgrade's status: every action rests or is refused, none operates", () => {
+    const s = finalizedState("abc123");
+    expect(decideUpgrade({}, s)).toMatchObject({ kind: "rest", reason: "Finalized" });
+    expect(decideUpgrade({ action: "finalize" }, s)).toMatchObject({ kind: "rest" });
+    expect(decideUpgrade({ action: "rollback" }, s)).toMatchObject({ kind: "refuse", reason: "AlreadyFinalized" });
+    expect(decideUpgrade({ action: "abort" }, s).kind).not.toBe("operate");
   });
 });

@@ -7,7 +7,7 @@ import type { Condition } from "../../api/common";
 import type { PostgresUpgradeSpec, PostgresUpgradeStatus } from "../../api/postgres-upgrade";
 import { setCondition, type ConditionInput } from "../../reconcile/conditions";
 import { phaseRule, planSteps, RUN_UNTIL, switchInterrupted, type RunUntil, type UpgradeRequest } from "../../upgrade/phases";
-import type { UpgradePhase, UpgradeState } from "../../upgrade/state";
+import { STATE_VERSION, type UpgradePhase, type UpgradeState } from "../../upgrade/state";
 
 /** What `spec.action` asks for; `run` when omitted. */
 export type UpgradeAction = NonNullable<PostgresUpgradeSpec["action"]>;
@@ -38,6 +38,15 @@ export function nextGate(phase: UpgradePhase, until: RunUntil): RunUntil {
  * Every step list comes from the engine's `planSteps`; this only maps the spec's words onto its
  * requests and says what an empty plan or a refusal means to the user.
  */
+/**
+ * The engine's state a finalized upgrade's status stands for, once blue's instances (which held
+ * the saved state) are removed (ADR 0046): finalized is terminal, and its phase is all
+ * {@link decideUpgrade} reads of it.
+ */
+export function finalizedState(upgradeId: string): UpgradeState {
+  return { version: STATE_VERSION, id: upgradeId, phase: "finalized", tables: [], fences: [], reverseSubscribed: false, history: [] };
+}
+
 export function decideUpgrade(spec: Pick<PostgresUpgradeSpec, "action" | "until">, state: UpgradeState | undefined): UpgradeDecision {
   const action: UpgradeAction = spec.action ?? "run";
   const until: RunUntil = spec.until ?? "switched";
