@@ -167,7 +167,7 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
     }
   });
 
-  it("finalize removes the cluster's own 16 instances (pods and volumes): served by green, Ready, reads and writes through its names; the PostgresUpgrade never connects again and its deletion leaves green serving (ADR 0046)", async () => {
+  it("finalize removes the cluster's own 16 instances (pods and volumes): served by green, Ready, reads and writes through its names; the pooler follows green's primary to a new address; the PostgresUpgrade never connects again and its deletion leaves green serving (ADR 0046)", async () => {
     const patchUpgrade = (body: object): Promise<unknown> =>
       env.objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural, name: "shop-to-17", body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
     await patchUpgrade({ spec: { action: "finalize" } });
@@ -201,6 +201,25 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
       await app.end();
     }
     expect(await onInstance<{ note: string }>("shop-v17", await env.podIp("shop-v17-1"), "select note from acked where id = -6000")).toEqual([{ note: "after finalize" }]);
+    // Green's primary comes back on another address (its pod replaced): the pooler follows it, as it follows an own primary.
+    const oldGreenIp = await env.podIp("shop-v17-1");
+    await env.core.deleteNamespacedPod({ name: "shop-v17-1", namespace: ns });
+    const newGreenIp = await eventually("shop-v17-1 back on a new address", async () => {
+      const p = await env.pod("shop-v17-1").catch(() => undefined);
+      return p?.status?.podIP && p.status.podIP !== oldGreenIp && p.status.containerStatuses?.[0]?.ready ? p.status.podIP : undefined;
+    }, WAIT_MS);
+    await eventually("the pooler points at green's new address", async () => {
+      const ini = (await env.core.readNamespacedConfigMap({ name: "shop-pooler", namespace: ns })).data!["pgbouncer.ini"]!;
+      const c = await read("shop");
+      return ini.includes(`host=${newGreenIp} `) && c.status?.pooler?.primary === "shop-v17-1" && c.status.conditions?.find((x) => x.type === "Ready")?.status === "True" ? true : undefined;
+    }, WAIT_MS);
+    const again = new Client({ host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(env.core, ns, "shop") });
+    await again.connect();
+    try {
+      await again.query("insert into acked values (-6001, 'after green moved')");
+    } finally {
+      await again.end();
+    }
     // The PostgresUpgrade rests on its own status: no step against the removed blue, before or after its deletion.
     const upgrade = await readUpgrade("shop-to-17");
     expect(upgrade.status).toMatchObject({ phase: "finalized" });

@@ -8,8 +8,9 @@
 // - `pulumi up` raises postgresVersion to 17: green is built, synchronized and cut over through the
 //   pooler.
 // Asserted: 0 failed client transactions, 0 lost rows, the engine's checksums equal. Printed: the
-// longest gap between two acknowledgements in each (the write pause the clients saw).
-import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+// longest gap between two acknowledgements in each (the write pause the clients saw). Then the
+// upgrade is finalized (ADR 0046): blue's pods and claims go, the cluster is served by green.
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
@@ -197,4 +198,44 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
     expect(lost).toBe(0);
     expect(u.status?.verification).toMatchObject({ equal: true, mismatchedTables: [] });
   }, 2_400_000);
+
+  it("finalize removes blue's three 16 instances and their claims; the cluster is served by green: writes through the pooler land on 17, ro selects green's replicas, pulumi up converges (ADR 0046)", async () => {
+    const f0 = Date.now();
+    await objects().patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural, name: "shop-to-17", body: { spec: { action: "finalize" } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const served = await eventually("shop served by shop-v17, its own instances removed", async () => {
+      const c = await read();
+      const progressing = c.status?.conditions?.find((x) => x.type === "Progressing");
+      return c.status?.upgrade?.phase === "finalized" && progressing?.status === "False" && progressing.reason === "ServedByUpgrade" ? c : undefined;
+    }, 300_000);
+    times.finalizeRetiredS = (Date.now() - f0) / 1000;
+    const green = (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "shop-v17" })) as { status?: PostgresClusterStatus };
+    expect(served.status).toMatchObject({ postgresVersion: 17, instances: [], currentPrimary: green.status!.currentPrimary });
+    expect(served.status?.conditions?.find((x) => x.type === "Ready")).toMatchObject({ status: "True", reason: "ServedByUpgrade" });
+    // Blue's pods and claims are gone (the pooler's pod stays); their volumes are released to the storage's reclaim policy.
+    const shopPods = (await core().listNamespacedPod({ namespace: ns, labelSelector: "setpoint.dev/cluster=shop" })).items.map((p) => p.metadata!.name!);
+    expect(shopPods.filter((n) => !n.startsWith("shop-pooler-"))).toEqual([]);
+    expect(shopPods.filter((n) => n.startsWith("shop-pooler-"))).toHaveLength(1);
+    const claims = (await core().listNamespacedPersistentVolumeClaim({ namespace: ns })).items.map((c) => c.metadata!.name!).sort();
+    expect(claims).toEqual(["shop-v17-1", "shop-v17-2", "shop-v17-3"]);
+    const released = (await core().listPersistentVolume()).items.filter((v) => /^shop-\d+$/.test(v.spec?.claimRef?.name ?? "")).map((v) => v.status?.phase);
+    expect(released).toEqual(["Released", "Released", "Released"]);
+    // The cluster's names lead to green: ro to its replicas, the pooler to its primary (a write lands on 17).
+    const ro = (await core().readNamespacedService({ name: "shop-ro", namespace: ns })).spec?.selector;
+    expect(ro).toEqual({ "setpoint.dev/cluster": "shop-v17", "setpoint.dev/role": "replica" });
+    const svc = await core().readNamespacedService({ name: "shop-pooler-rw", namespace: ns });
+    const app = new Client({ host: svc.spec!.clusterIP!, port: svc.spec!.ports![0]!.port, user: "app", password: await secret("shop-app"), database: "app", ssl: await poolerSsl(core(), ns, "shop") });
+    await app.connect();
+    try {
+      await app.query("insert into acked values (-1, 'after finalize')");
+      expect((await app.query<{ v: string }>("select current_setting('server_version_num') as v")).rows[0]!.v.slice(0, 2)).toBe("17");
+    } finally {
+      await app.end();
+    }
+    // pulumi up of the unchanged program: the served cluster counts as serving.
+    await up("afterFinalize");
+    console.log(`real node: finalize removed shop-1..3 (pods and claims) in ${times.finalizeRetiredS} s; shop served by shop-v17 (primary ${green.status!.currentPrimary}); pulumi up after it ${times.afterFinalizeUpS} s`);
+  }, 900_000);
 });

@@ -89,7 +89,7 @@ import { POOLER_LABEL } from "./pooler";
 import { decideMajor, majorUpgradeStep, runningMajor, withMajorUpgrade, type MajorUpgradeApi } from "./major-upgrade";
 import { readinessStep } from "./upgrade-readiness";
 import { pausePoolers, syncPooler, type PoolerObservation } from "./pooler-sync";
-import { syncClusterTls, verifiedPoolerName, verifiedServerName } from "./tls";
+import { readOperatorTls, syncClusterTls, verifiedPoolerName, verifiedServerName } from "./tls";
 import type { PoolerTls } from "./pooler-sql";
 import { clusterNetworkPolicy, SAME_NAMESPACE_PEERS, syncNetworkPolicy, type NetworkPolicyApi, type NetworkPolicyOptions } from "./network-policy";
 import { poolerObjectNames } from "../../api/names";
@@ -416,8 +416,8 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     }
 
     // A finalized major upgrade (ADR 0046): green serves the cluster's names for good, so the old
-    // instances go (pods, then claims) and nothing else acts on instances. The rw Service follows
-    // green's primary, the ro Service selects green's replicas; the pooler keeps pointing at green.
+    // instances go (pods, then claims) and nothing else acts on instances. The rw Service and the
+    // pooler follow green's primary, the ro Service selects green's replicas.
     if (served !== undefined) {
       const green = deps.clusters.get(`${req.namespace}/${served.green}`);
       const plan = retirement(pods.values(), claims.values());
@@ -448,7 +448,17 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
           steps.push({ step: `service ${name}`, outcome: "Updated", detail: `selector: ${served.green}'s ${name === names.readWriteService ? `primary ${greenPrimary}` : "replicas"}` });
         }
       }
-      // The pooler's files stay as the cutover wrote them (green's primary); its pods and Secrets are kept.
+      // The pooler follows green's primary (a failover of green included), confirmed the way an own
+      // primary is: green's pod answers, not in recovery, over green's own operator certificate.
+      const greenPod = greenPrimary ? deps.pods.list().find((p) => p.metadata?.namespace === req.namespace && p.metadata?.name === greenPrimary && !p.metadata?.deletionTimestamp) : undefined;
+      const greenIp = greenPod?.status?.podIP;
+      let greenSource: { name: string; ip: string; target: InstanceTarget } | undefined;
+      const greenTls = spec.pooler && greenIp ? await readOperatorTls(deps.api, req.namespace, served.green) : undefined;
+      if (greenPrimary && greenIp && greenTls && greenPod?.status?.containerStatuses?.some((c) => c.state?.running)) {
+        const greenTarget: InstanceTarget = { host: greenIp, password: await readSecret(clusterObjectNames(served.green).superuserSecret, "password"), timeoutMs, tls: greenTls };
+        const answer = await probe(greenTarget);
+        if (answer.reachable && !answer.inRecovery) greenSource = { name: greenPrimary, ip: greenIp, target: greenTarget };
+      }
       const poolerResult = await syncPooler({
         cluster,
         spec,
@@ -458,8 +468,9 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         configMaps,
         services,
         readSecret,
+        ...(greenSource ? { primary: greenSource } : {}),
         instanceIps: new Map(deps.pods.list().filter((p) => p.metadata?.namespace === req.namespace && p.metadata?.labels?.[CLUSTER_LABEL] === served.green && p.status?.podIP).map((p) => [p.status!.podIP!, p.metadata!.name!] as const)),
-        holding: true,
+        holding: false,
         now: ctx.now(),
         timeoutMs,
         event,
