@@ -9,6 +9,8 @@
 //   primary shuts down, RESUME once the pooler points at the new one — 0 failed client
 //   transactions, 0 lost rows; the longest write pause is printed;
 // - an unplanned failover: the pooler follows the new primary;
+// - a changed pool setting: the running PgBouncers load it (SHOW CONFIG shows it), same processes,
+//   and no RELOAD once it is loaded;
 // - spec.pooler removed: its objects go.
 import { setTimeout as sleep } from "node:timers/promises";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
@@ -16,6 +18,8 @@ import { X509Certificate } from "node:crypto";
 import { Client } from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from "vitest";
 import { POOLER_PAUSED_ANNOTATION } from "../../sdk/operator/cluster/pooler";
+import { probePooler } from "../../sdk/operator/cluster/pooler-sql";
+import { verifiedPoolerName } from "../../sdk/operator/cluster/tls";
 import { clusterToolchain, useCluster } from "../support/cluster";
 import { clusterClientConfig, poolerSsl } from "../support/cluster-tls";
 import { eventually } from "../support/eventually";
@@ -221,6 +225,36 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
     expect(after.status?.pooler?.primary).toBe(after.status?.currentPrimary);
   }, 600_000);
 
+  it("loads a changed pooler setting into the running PgBouncers, seen in SHOW CONFIG, and stops reloading once it is (no blind reload window)", async () => {
+    const serving = (c: Awaited<ReturnType<typeof read>>): boolean => c.status?.pooler?.primary === c.status?.currentPrimary && c.status?.pooler?.readyInstances === 2 && c.status?.pooler?.paused === false;
+    const c0 = await settled("pg", (await read("pg")).metadata!.generation!, serving);
+    const pids = ["pg-pooler-1", "pg-pooler-2"].map((n) => poolerNode!.pid(ns, n));
+    const adminPassword = await secretValue("pg-pooler-admin", "password");
+    const tls = { ca: (await poolerSsl(env.core, ns, "pg")).ca, serverName: verifiedPoolerName("pg", ns) };
+    const shown = async (name: string): Promise<string | undefined> =>
+      (await probePooler({ host: (await pod(name)).status!.podIP!, password: adminPassword, timeoutMs: 5000, tls }).catch(() => undefined))?.config.query_wait_timeout;
+    expect(await shown("pg-pooler-1")).toBe("30");
+    const changed = new Date();
+    await env.patch("pg", { spec: { pooler: { parameters: { query_wait_timeout: "45" } } } });
+    await eventually("both PgBouncers running query_wait_timeout 45", async () => ((await shown("pg-pooler-1")) === "45" && (await shown("pg-pooler-2")) === "45" ? true : undefined), WAIT_MS);
+    const loaded = new Date();
+    await settled("pg", c0.metadata!.generation! + 1, serving);
+    // Reconciles that look at each pooler (a pod event each): none may RELOAD what is loaded.
+    const poked = new Date();
+    for (const name of ["pg-pooler-1", "pg-pooler-2"]) {
+      await env.core.patchNamespacedPod({ name, namespace: ns, body: { metadata: { annotations: { "test.setpoint.dev/poke": poked.toISOString() } } } }, MERGE_PATCH);
+    }
+    await eventually("a reconcile looking at each pooler after the pokes", async () => ["pg-pooler-1", "pg-pooler-2"].every((name) => linesSince(poolerNode!.logTail(ns, name), poked, /login attempt: db=pgbouncer/).length > 0), WAIT_MS);
+    await sleep(1000);
+    for (const [k, name] of ["pg-pooler-1", "pg-pooler-2"].entries()) {
+      const log = poolerNode!.logTail(ns, name, 200_000);
+      const before = linesSince(log, changed, /RELOAD command issued/).length - linesSince(log, loaded, /RELOAD command issued/).length;
+      expect(before, `${name}: RELOADs to load the change`).toBeGreaterThan(0);
+      expect(linesSince(log, loaded, /RELOAD command issued/), `${name}: RELOADs after the setting was loaded`).toEqual([]);
+      expect(poolerNode!.pid(ns, name)).toBe(pids[k]); // the same process: its clients stayed connected
+    }
+  }, 600_000);
+
   it("removes the pooler's objects when spec.pooler is removed", async () => {
     await env.patch("pg", [{ op: "remove", path: "/spec/pooler" }]);
     await eventually("pooler objects gone", async () => {
@@ -231,7 +265,7 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
       const secrets = (await env.core.listNamespacedSecret({ namespace: ns })).items.filter((x) => /^pg-pooler-(auth|admin|tls)$/.test(x.metadata?.name ?? ""));
       return pods.length + cms.length + svc.length + secrets.length === 0 ? true : undefined;
     }, WAIT_MS);
-    const c = await settled("pg", 2);
+    const c = await settled("pg", (await read("pg")).metadata!.generation!);
     expect(c.status?.pooler).toBeUndefined();
   }, 600_000);
 });

@@ -75,6 +75,8 @@ export interface PoolerProbe {
    * loaded (ADR 0044). Undefined over plaintext.
    */
   readonly certificateSerial?: string;
+  /** Every setting as it runs now (`SHOW CONFIG`: key → value). */
+  readonly config: Readonly<Record<string, string>>;
 }
 
 /** The certificate the server of a TLS session showed (node-postgres keeps the TLS socket as `connection.stream`). */
@@ -100,7 +102,7 @@ async function withConsole<T>(t: PoolerTarget, fn: (c: Client) => Promise<T>, qu
 }
 
 /**
- * `SHOW DATABASES` and `SHOW USERS` of one PgBouncer (whether it is paused is not asked: PgBouncer
+ * `SHOW DATABASES`, `SHOW USERS` and `SHOW CONFIG` of one PgBouncer (whether it is paused is not asked: PgBouncer
  * 1.18, Debian bookworm's, has no `SHOW STATE`; the operator's pause is its pod annotation).
  * @throws when its console does not answer.
  */
@@ -108,10 +110,12 @@ export function probePooler(t: PoolerTarget): Promise<PoolerProbe> {
   return withConsole(t, async (c) => {
     const dbs = await c.query<{ name: string; host: string | null }>("SHOW DATABASES");
     const users = await c.query<{ name: string }>("SHOW USERS");
+    const config = await c.query<{ key: string; value: string | null }>("SHOW CONFIG");
     const serial = t.tls === undefined ? undefined : peerSerial(c);
     return {
       hosts: Object.fromEntries(dbs.rows.filter((r) => r.name !== "pgbouncer").map((r) => [r.name, r.host ?? ""])),
       users: users.rows.map((r) => r.name),
+      config: Object.fromEntries(config.rows.map((r) => [r.key, r.value ?? ""])),
       ...(serial === undefined ? {} : { certificateSerial: serial }),
     };
   });

@@ -41,6 +41,7 @@ import {
   poolerPod,
   poolerService,
   poolerSettingsHash,
+  settingsNotLoaded,
   poolerUserlist,
   userlistChangeVisible,
   userlistEntries,
@@ -313,14 +314,13 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       let changedAt = Date.parse(annotations[POOLER_CHANGED_ANNOTATION] ?? "");
       let unseenAt = Date.parse(annotations[POOLER_UNSEEN_CHANGE_ANNOTATION] ?? "");
       const filesChanged = annotations[POOLER_CONFIG_HASH_ANNOTATION] !== configHash || changed;
-      // A pod without the settings annotation was made by an older operator: its settings are unknown only when its files changed.
+      // A changed [pgbouncer] setting is seen in SHOW CONFIG (settingsLoaded below): never a blind reload window.
       const podSettings = annotations[POOLER_SETTINGS_HASH_ANNOTATION];
-      const settingsChanged = podSettings !== settingsHash && (podSettings !== undefined || filesChanged);
       if (filesChanged || podSettings !== settingsHash) {
         const at = input.now.toISOString();
         const marks: Record<string, string> = { [POOLER_SETTINGS_HASH_ANNOTATION]: settingsHash };
         if (filesChanged) Object.assign(marks, { [POOLER_CONFIG_HASH_ANNOTATION]: configHash, [POOLER_CHANGED_ANNOTATION]: at });
-        if ((filesChanged && unseen) || settingsChanged) marks[POOLER_UNSEEN_CHANGE_ANNOTATION] = at;
+        if (filesChanged && unseen) marks[POOLER_UNSEEN_CHANGE_ANNOTATION] = at;
         await ignoreMissing(api.patchNamespacedPod({ name, namespace, body: { metadata: { annotations: marks } } }, MERGE_PATCH));
         if (filesChanged) changedAt = input.now.getTime();
         if (marks[POOLER_UNSEEN_CHANGE_ANNOTATION] !== undefined) unseenAt = input.now.getTime();
@@ -340,9 +340,12 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       const certLoaded = (p: PoolerProbe): boolean => expectedSerial === undefined || p.certificateSerial === undefined || p.certificateSerial === expectedSerial;
       const recentlyChanged = !Number.isNaN(changedAt) && input.now.getTime() - changedAt < RELOAD_WINDOW_MS;
       const unseenRecently = !Number.isNaN(unseenAt) && input.now.getTime() - unseenAt < RELOAD_WINDOW_MS;
+      // The settings as it runs them: told RELOAD while the written ones are not all loaded, for as
+      // long as a change is fresh (a value PgBouncer refuses keeps its old one: not reloaded forever).
+      const settingsLoaded = (p: PoolerProbe): boolean => settingsNotLoaded(pooler, p.config).length === 0;
       // RELOAD only for something to load: with server TLS each one recycles every server connection
       // and, in PgBouncer 1.18, can make it refuse clients for a moment (pooler-sql.ts, reloadPooler).
-      if ((primaryIp !== undefined && !onPrimary) || !usersLoaded(probe) || !certLoaded(probe) || unseenRecently) {
+      if ((primaryIp !== undefined && !onPrimary) || !usersLoaded(probe) || !certLoaded(probe) || (recentlyChanged && !settingsLoaded(probe)) || unseenRecently) {
         // Clients held for a switchover wait on every round trip: while the kubelet writes the new
         // file, RELOAD again every 100 ms (up to 2 s) rather than on the next reconcile.
         const heldForUs = annotations[POOLER_PAUSED_ANNOTATION] !== undefined && !input.holding;
@@ -361,7 +364,7 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
       if (nowOnPrimary) pointing.add(name);
       // The kubelet writes the files in its own time (no event says when): look again soon while a change is fresh.
       else if (primaryIp !== undefined && recentlyChanged) soon = true;
-      if ((!usersLoaded(probe) || !certLoaded(probe)) && recentlyChanged) soon = true;
+      if ((!usersLoaded(probe) || !certLoaded(probe) || !settingsLoaded(probe)) && recentlyChanged) soon = true;
       const pausedAt = annotations[POOLER_PAUSED_ANNOTATION];
       if (pausedAt !== undefined) {
         const heldMs = input.now.getTime() - (Date.parse(pausedAt) || 0);

@@ -7,8 +7,11 @@ import {
   poolerIni,
   poolerPod,
   poolerService,
+  poolerSettings,
   poolerSettingsHash,
   poolerUserlist,
+  sameSetting,
+  settingsNotLoaded,
   POOLER_ADMIN_USER,
   scramVerifier,
   userlistChangeVisible,
@@ -113,6 +116,32 @@ describe("what the console can show of a file change", () => {
     expect(poolerSettingsHash(pooler())).toBe(poolerSettingsHash(pooler()));
     expect(poolerSettingsHash(pooler({ defaultPoolSize: 7 }))).not.toBe(poolerSettingsHash(pooler()));
     expect(poolerSettingsHash(pooler({ parameters: { server_login_retry: "3" } }))).not.toBe(poolerSettingsHash(pooler()));
+  });
+
+  // What PgBouncer 1.18 printed in SHOW CONFIG for values written so (Debian bookworm's, run by hand).
+  it("reads a setting back as SHOW CONFIG prints it: booleans as 1/0, numbers plain, lists as written", () => {
+    expect(sameSetting("yes", "1")).toBe(true);
+    expect(sameSetting("off", "0")).toBe(true);
+    expect(sameSetting("600.0", "600")).toBe(true);
+    expect(sameSetting("0.5", "0.5")).toBe(true);
+    expect(sameSetting("extra_float_digits, search_path", "extra_float_digits,search_path")).toBe(true);
+    expect(sameSetting("transaction", "transaction")).toBe(true);
+    expect(sameSetting("", "")).toBe(true);
+    expect(sameSetting("600", "60")).toBe(false);
+    expect(sameSetting("session", "transaction")).toBe(false);
+    expect(sameSetting("yes", "0")).toBe(false);
+    expect(sameSetting("extra_float_digits", "extra_float_digits,search_path")).toBe(false);
+  });
+
+  it("names the settings a PgBouncer does not run yet, from its SHOW CONFIG", () => {
+    const p = pooler({ poolMode: "transaction", defaultPoolSize: 7, parameters: { server_idle_timeout: "300", log_connections: "yes" } });
+    const running = Object.fromEntries(Object.entries(poolerSettings(p)).map(([k, v]) => [k, v === "yes" ? "1" : v]));
+    expect(settingsNotLoaded(p, running)).toEqual([]);
+    // The file changed, the process still runs the old values: those two are what a RELOAD must load.
+    expect(settingsNotLoaded(p, { ...running, default_pool_size: "20", server_idle_timeout: "600" })).toEqual(["default_pool_size", "server_idle_timeout"]);
+    // A key its version does not list is not waited for.
+    const { log_connections: _gone, ...older } = running;
+    expect(settingsNotLoaded(p, older)).toEqual([]);
   });
 });
 

@@ -139,7 +139,33 @@ export function poolerSettingsHash(pooler: PoolerSpec): string {
  * known: clients then get "no such database" instead of a wrong server). Pure.
  */
 export function poolerIni(pooler: PoolerSpec, primaryHost: string | undefined, databases: readonly string[]): string {
-  const settings: Record<string, string> = {
+  const settings = poolerSettings(pooler);
+  const dbs = primaryHost === undefined ? [] : [...databases].filter((d) => SAFE_NAME.test(d)).sort();
+  return [
+    "; Written by the Setpoint operator (ADR 0022); changes here are overwritten.",
+    "[databases]",
+    ...dbs.map((d) => `${d} = host=${connstrValue(primaryHost!)} port=${POSTGRES_PORT} dbname=${connstrValue(d)}`),
+    "",
+    "[pgbouncer]",
+    ...Object.entries(settings).map(([k, v]) => `${k} = ${v}`),
+    "",
+  ].join("\n");
+}
+
+/** The settings of the `[pgbouncer]` section that come from the spec (pool settings, parameters over the operator's defaults). Pure. */
+export function poolSettings(pooler: PoolerSpec): Record<string, string> {
+  return {
+    pool_mode: pooler.poolMode,
+    default_pool_size: String(pooler.defaultPoolSize),
+    max_client_conn: String(pooler.maxClientConn),
+    ...POOLER_DEFAULT_SETTINGS,
+    ...pooler.parameters,
+  };
+}
+
+/** The `[pgbouncer]` section of `pgbouncer.ini`: the operator's own settings and {@link poolSettings}. Pure. */
+export function poolerSettings(pooler: PoolerSpec): Record<string, string> {
+  return {
     listen_addr: "*",
     listen_port: String(PGBOUNCER_PORT),
     // TCP only: the root filesystem is read-only, and nothing in the pod needs a socket.
@@ -147,11 +173,7 @@ export function poolerIni(pooler: PoolerSpec, primaryHost: string | undefined, d
     auth_type: "scram-sha-256",
     auth_file: `${POOLER_AUTH_MOUNT}/${POOLER_USERLIST}`,
     admin_users: POOLER_ADMIN_USER,
-    pool_mode: pooler.poolMode,
-    default_pool_size: String(pooler.defaultPoolSize),
-    max_client_conn: String(pooler.maxClientConn),
-    ...POOLER_DEFAULT_SETTINGS,
-    ...pooler.parameters,
+    ...poolSettings(pooler),
     // To the instances: TLS 1.3 only, the server's certificate must be signed by the cluster's
     // authority (ADR 0035). verify-ca, not verify-full: PgBouncer reaches the primary by its pod
     // address (no DNS, no libpq hostaddr) and no certificate names a pod address. Not overridable.
@@ -168,16 +190,37 @@ export function poolerIni(pooler: PoolerSpec, primaryHost: string | undefined, d
     // authorities for the client side, and the image has none ("TLS setup failed: failed to load CA").
     client_tls_ca_file: `${POOLER_CA_MOUNT}/${POOLER_CA_FILE}`,
   };
-  const dbs = primaryHost === undefined ? [] : [...databases].filter((d) => SAFE_NAME.test(d)).sort();
-  return [
-    "; Written by the Setpoint operator (ADR 0022); changes here are overwritten.",
-    "[databases]",
-    ...dbs.map((d) => `${d} = host=${connstrValue(primaryHost!)} port=${POSTGRES_PORT} dbname=${connstrValue(d)}`),
-    "",
-    "[pgbouncer]",
-    ...Object.entries(settings).map(([k, v]) => `${k} = ${v}`),
-    "",
-  ].join("\n");
+}
+
+const TRUE_WORDS = new Set(["1", "yes", "on", "true"]);
+const FALSE_WORDS = new Set(["0", "no", "off", "false"]);
+
+/**
+ * Pure: whether a setting as `SHOW CONFIG` prints it is the value written in the file. PgBouncer
+ * prints what it parsed: a boolean as 1/0 (`yes` → `1`), a number in its plain form (`600.0` →
+ * `600`), a list as written (compared item by item, spaces ignored).
+ */
+export function sameSetting(written: string, shown: string): boolean {
+  const a = written.trim().toLowerCase();
+  const b = shown.trim().toLowerCase();
+  if (a === b) return true;
+  if ((TRUE_WORDS.has(a) && TRUE_WORDS.has(b)) || (FALSE_WORDS.has(a) && FALSE_WORDS.has(b))) return true;
+  if (/^-?\d+(\.\d+)?$/.test(a) && /^-?\d+(\.\d+)?$/.test(b)) return Number(a) === Number(b);
+  const items = (v: string): string => v.split(",").map((x) => x.trim()).filter((x) => x !== "").join(",");
+  return a.includes(",") && items(a) === items(b);
+}
+
+/**
+ * Pure: the spec's settings ({@link poolSettings}) a PgBouncer does not run yet, by its `SHOW
+ * CONFIG` — what a `RELOAD` has to load (a changed setting is seen, never reloaded blindly). The
+ * operator's own settings (addresses, files, TLS) are left out: they never change with the spec,
+ * and a node's runtime may place the files elsewhere. A key the console does not list (another
+ * PgBouncer version) is not counted.
+ */
+export function settingsNotLoaded(pooler: PoolerSpec, config: Readonly<Record<string, string>>): string[] {
+  return Object.entries(poolSettings(pooler))
+    .filter(([k, v]) => config[k] !== undefined && !sameSetting(v, config[k]!))
+    .map(([k]) => k);
 }
 
 function meta(cluster: ClusterObject, name: string, extra: Record<string, string> = {}): { name: string; namespace: string; labels: Record<string, string> } {

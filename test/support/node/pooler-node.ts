@@ -46,7 +46,7 @@ export interface PoolerNode {
   /** The OS process id of a pod's PgBouncer, if running. */
   pid(namespace: string, pod: string): number | undefined;
   /** The end of a pod's PgBouncer log. */
-  logTail(namespace: string, pod: string): string;
+  logTail(namespace: string, pod: string, chars?: number): string;
   stop(): Promise<void>;
 }
 
@@ -309,7 +309,7 @@ export async function startPoolerNode(options: PoolerNodeOptions): Promise<Poole
   return {
     nodeName,
     pid: (namespace, name) => byName(namespace, name)?.child?.pid,
-    logTail: (namespace, name) => byName(namespace, name)?.log.slice(-3000) ?? "(no such pod)",
+    logTail: (namespace, name, chars = 3000) => byName(namespace, name)?.log.slice(-chars) ?? "(no such pod)",
     stop: () =>
       (stopped ??= (async () => {
         stopping = true;
