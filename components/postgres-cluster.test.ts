@@ -202,6 +202,20 @@ describe("a changed postgresVersion (ADR 0033)", () => {
     expect(previewMajorChange(undefined, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised", tls: open }, "shop")).toEqual({ kind: "none" });
     expect(previewMajorChange({ postgresVersion: 17 }, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised", tls: open }, "shop")).toEqual({ kind: "none" });
   });
+  it("preview and up refuse any other major on a cluster its green serves after a finalized upgrade (ADR 0046)", () => {
+    const served = { postgresVersion: 17, upgrade: { ...upgrade, phase: "finalized" } };
+    expect(previewMajorChange(served, { postgresVersion: 17, primaryUpdateStrategy: "unsupervised" }, "shop")).toEqual({ kind: "none" });
+    for (const wanted of [16, 18]) {
+      expect(previewMajorChange(served, { postgresVersion: wanted, primaryUpdateStrategy: "unsupervised" }, "shop")).toMatchObject({
+        kind: "refuse",
+        message: expect.stringMatching(/served by PostgresCluster shop-v17 on 17.*Set postgresVersion back to 17; a further major upgrade is made on shop-v17/),
+      });
+    }
+    // What the operator reports for such a spec ends pulumi up's wait at once, with the fix.
+    const degraded = { ...served, conditions: [{ type: "Degraded" as const, status: "True" as const, reason: "ServedByUpgrade", message: "spec.postgresVersion 18 was not acted on", lastTransitionTime: "2026-12-06T00:00:00Z", observedGeneration: 9 }] };
+    expect(majorProgress(degraded, 18, 9)).toMatchObject({ kind: "refused", message: expect.stringContaining("ServedByUpgrade") });
+    expect(majorProgress(served, 17, 9)).toEqual({ kind: "done" });
+  });
   it("preview refuses a raise the operator's readiness says the preflight would refuse, naming each fix (ADR 0037)", () => {
     const finding = (code: string, severity: "error" | "warning", object: string, fix: string) => ({ code, severity, object, message: `${object} is a problem`, fix });
     const readiness = {

@@ -97,7 +97,7 @@ export interface WaitOptions {
 }
 
 /** Reasons of a refused major change (the operator's `Degraded` condition, ADR 0033). */
-const MAJOR_REFUSALS = new Set(["DowngradeRefused", "UpgradeTargetChanged", "UpgradeRefused", "UpgradePreflightRefused"]);
+const MAJOR_REFUSALS = new Set(["DowngradeRefused", "UpgradeTargetChanged", "UpgradeRefused", "UpgradePreflightRefused", "ServedByUpgrade"]);
 
 /** Where a cluster stands with the major its spec asks (ADR 0033). Pure. */
 export type MajorProgress =
@@ -133,6 +133,13 @@ export type MajorPreview = { readonly kind: "none" } | { readonly kind: "refuse"
 export function previewMajorChange(status: PostgresClusterStatus | undefined, spec: Pick<PostgresClusterSpec, "postgresVersion" | "image" | "primaryUpdateStrategy" | "tls">, clusterName: string): MajorPreview {
   const running = status?.upgrade?.from ?? status?.postgresVersion;
   const wanted = spec.postgresVersion;
+  // Served by its green after a finalized upgrade (ADR 0046): it has no instances of its own to change.
+  if (status?.upgrade?.phase === "finalized" && wanted !== undefined && spec.image === undefined) {
+    const u = status.upgrade;
+    return wanted === u.to
+      ? { kind: "none" }
+      : { kind: "refuse", message: `cluster ${clusterName} is served by PostgresCluster ${u.green} on ${u.to} since PostgresUpgrade ${u.name} was finalized, and has no instances of its own; nothing was changed. Set postgresVersion back to ${u.to}; a further major upgrade is made on ${u.green}` };
+  }
   if (running === undefined || wanted === undefined || spec.image !== undefined || running === wanted) return { kind: "none" };
   if (status?.upgrade && status.upgrade.to === wanted) return { kind: "none" };
   if (wanted < running) {
