@@ -88,7 +88,7 @@ import { syncRoles } from "./roles-sync";
 import { POOLER_LABEL } from "./pooler";
 import { decideMajor, majorUpgradeStep, runningMajor, withMajorUpgrade, type MajorUpgradeApi } from "./major-upgrade";
 import { readinessStep } from "./upgrade-readiness";
-import { pausePoolers, syncPooler, type PoolerObservation } from "./pooler-sync";
+import { pausePoolers, syncPooler, type PoolerObservation, type PoolerSyncInput } from "./pooler-sync";
 import { readOperatorTls, syncClusterTls, verifiedPoolerName, verifiedServerName } from "./tls";
 import type { PoolerTls } from "./pooler-sql";
 import { clusterNetworkPolicy, SAME_NAMESPACE_PEERS, syncNetworkPolicy, type NetworkPolicyApi, type NetworkPolicyOptions } from "./network-policy";
@@ -354,6 +354,9 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const event = (type: "Normal" | "Warning", reason: string, message: string): void => {
       if (deps.events) void deps.events.record(subject, type, reason, message);
     };
+    /** The pooler (pooler-sync.ts) pointed at `primary` (when confirmed), holding its clients or not. */
+    const poolerStep = (o: Pick<PoolerSyncInput, "primary" | "instanceIps" | "holding">) =>
+      syncPooler({ cluster, spec, api: deps.api, pods: poolerPods, secrets, configMaps, services, readSecret, ...o, now: ctx.now(), timeoutMs, event, poolerTls });
     const removeAnnotations = async (name: string, keys: readonly string[]): Promise<void> => {
       const present = keys.filter((k) => pods.get(name)?.metadata?.annotations?.[k] !== undefined);
       if (present.length === 0) return;
@@ -459,22 +462,10 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         const answer = await probe(greenTarget);
         if (answer.reachable && !answer.inRecovery) greenSource = { name: greenPrimary, ip: greenIp, target: greenTarget };
       }
-      const poolerResult = await syncPooler({
-        cluster,
-        spec,
-        api: deps.api,
-        pods: poolerPods,
-        secrets,
-        configMaps,
-        services,
-        readSecret,
+      const poolerResult = await poolerStep({
         ...(greenSource ? { primary: greenSource } : {}),
         instanceIps: new Map(deps.pods.list().filter((p) => p.metadata?.namespace === req.namespace && p.metadata?.labels?.[CLUSTER_LABEL] === served.green && p.status?.podIP).map((p) => [p.status!.podIP!, p.metadata!.name!] as const)),
         holding: false,
-        now: ctx.now(),
-        timeoutMs,
-        event,
-        poolerTls,
       });
       steps.push(...poolerResult.steps);
       for (const st of steps) if (st.outcome !== "Unchanged") ctx.log.info(`step ${st.step}: ${st.outcome}`, st.detail ? { detail: st.detail } : undefined);
@@ -670,22 +661,10 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const trafficOwned = services.get(names.readWriteService)?.metadata?.annotations?.[TRAFFIC_OWNER_ANNOTATION] !== undefined;
     const confirmedPrimary =
       poolerPrimaryIp && poolerPrimaryProbe?.reachable && !poolerPrimaryProbe.inRecovery && !fencing && !trafficOwned ? { name: primary, ip: poolerPrimaryIp, target: await target(poolerPrimaryIp) } : undefined;
-    const poolerResult = await syncPooler({
-      cluster,
-      spec,
-      api: deps.api,
-      pods: poolerPods,
-      secrets,
-      configMaps,
-      services,
-      readSecret,
+    const poolerResult = await poolerStep({
       ...(confirmedPrimary ? { primary: confirmedPrimary } : {}),
       instanceIps: new Map([...pods.keys()].flatMap((n) => (podIp(n) ? [[podIp(n)!, n] as const] : []))),
       holding: (switching && fencing) || trafficOwned,
-      now: ctx.now(),
-      timeoutMs,
-      event,
-      poolerTls,
     });
     steps.push(...poolerResult.steps);
     const poolerStatus: PoolerObservation | undefined = poolerResult.status;
