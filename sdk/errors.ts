@@ -90,7 +90,12 @@ export type BackupErrorReason =
   /** The restored server stopped recovering before it reached its target. */
   | "RECOVERY_FAILED"
   /** The restore's destination is not an empty directory. */
-  | "DESTINATION_NOT_EMPTY";
+  | "DESTINATION_NOT_EMPTY"
+  /**
+   * The newest base backup is so far behind the archive that fetching its WAL would move more
+   * than the backup itself: a replica bootstrapping from the object store clones the primary instead.
+   */
+  | "BACKUP_TOO_FAR_BEHIND";
 
 /**
  * A backup, WAL-archive or restore operation failed. The payload names the endpoint, bucket and

@@ -99,7 +99,7 @@ const backupSchema = z
       .enum(["primary", "object-store"])
       .default("primary")
       .describe(
-        "Where a new replica's data comes from: a base backup streamed from the primary, or the newest base backup in the destination plus the archived WAL (the primary then sends only what the archive lacks); a replica whose store has no usable backup clones the primary.",
+        "Where a new replica's data comes from: a base backup streamed from the primary, or the newest base backup in the destination plus the archived WAL (the primary then sends only what the archive lacks); a replica whose store has no usable backup, or only one whose archived WAL since weighs more than twice its data, clones the primary.",
       ),
   })
   .describe("Continuous WAL archiving and base backups to an S3-compatible bucket.");

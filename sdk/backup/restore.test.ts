@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { InputError } from "../errors";
-import { recoveryTargetTime, writeRecoveryConfig } from "./restore";
+import type { SegmentIndex } from "./catalog";
+import { archivedWalBytesAfter, recoveryTargetTime, writeRecoveryConfig } from "./restore";
 
 describe("writeRecoveryConfig", () => {
   const dirs: string[] = [];
@@ -74,5 +75,21 @@ describe("recoveryTargetTime", () => {
       expect(() => recoveryTargetTime(bad)).toThrow(InputError);
       expect(() => recoveryTargetTime(bad)).toThrow(/RFC 3339.*2026-01-02T03:04:05\.123456Z/);
     }
+  });
+});
+
+describe("archivedWalBytesAfter", () => {
+  const seg = (size: number) => ({ key: "k", size, lastModified: new Date(0) });
+  const MiB16 = 16 * 2 ** 20;
+  it("counts the stored bytes a recovery from the backup fetches: from its start segment on, its timeline and later ones", () => {
+    const index: SegmentIndex = new Map([
+      [1, new Map([[3n, seg(900)], [4n, seg(1000)], [5n, seg(2000)], [6n, seg(40)]])],
+      [2, new Map([[6n, seg(300)], [7n, seg(7000)]])],
+    ]);
+    // Backup on timeline 1 starting in segment 4 (LSN 0/4000028 with 16 MiB segments): 4, 5, 6 of timeline 1 and 6, 7 of timeline 2.
+    expect(archivedWalBytesAfter(index, { timeline: 1, startLsn: "0/4000028", segmentBytes: MiB16 })).toBe(1000 + 2000 + 40 + 300 + 7000);
+    // A backup taken on timeline 2 never reads timeline 1's segments.
+    expect(archivedWalBytesAfter(index, { timeline: 2, startLsn: "0/7000028", segmentBytes: MiB16 })).toBe(7000);
+    expect(archivedWalBytesAfter(new Map(), { timeline: 1, startLsn: "0/4000028", segmentBytes: MiB16 })).toBe(0);
   });
 });

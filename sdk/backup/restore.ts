@@ -121,6 +121,21 @@ export function planRestore(catalog: Catalog & { index: SegmentIndex }, target: 
   return { target, backup: m, firstWal: m.startWal, lastWal: segmentName(m.timeline, last, m.segmentBytes), segments: Number(last - start + 1n) };
 }
 
+/**
+ * Bytes of archived WAL (as stored: compressed segments count what they hold, not 16 MiB each) a
+ * recovery from `backup` to the archive's end fetches: every segment from the backup's start on,
+ * on its timeline and the later ones. Pure.
+ */
+export function archivedWalBytesAfter(index: SegmentIndex, backup: Pick<BackupManifest, "timeline" | "startLsn" | "segmentBytes">): number {
+  const start = segnoOf(backup.startLsn, backup.segmentBytes);
+  let bytes = 0;
+  for (const [timeline, segments] of index) {
+    if (timeline < backup.timeline) continue;
+    for (const [segno, object] of segments) if (segno >= start) bytes += object.size;
+  }
+  return bytes;
+}
+
 /** Whether a restore from this backup can reach `target` (the backup is consistent at or before it); `targetMs`: a time target's instant. */
 function reaches(m: BackupManifest, target: RecoveryTarget, targetMs: number | undefined): boolean {
   switch (target.kind) {

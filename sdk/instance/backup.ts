@@ -25,7 +25,8 @@ import { basename, dirname, extname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import type { ObjectStoreOptions } from "../backup/config";
-import { describeTarget, recoveryFailure, restoreBackup } from "../backup/restore";
+import { archivedWalBytesAfter, describeTarget, planRestore, recoveryFailure, restoreBackup } from "../backup/restore";
+import { readCatalog } from "../backup/catalog";
 import { openObjectStore } from "../backup/store";
 import { ARCHIVE_STATUS_ENV } from "../backup/wal-cli";
 import { BackupError, InputError } from "../errors";
@@ -249,6 +250,9 @@ export async function restoreBootstrap(settings: InstanceSettings, bin: string, 
  */
 export const STANDBY_RESTORE_COMMAND = `\${${INSTANCE_ENV.walCommand}:-false} restore %f %p --standby`;
 
+/** A replica bootstraps from the bucket while the archived WAL after the newest backup is at most this many times the backup's data. */
+export const REPLAY_LIMIT = 2;
+
 /** What {@link replicaFromBackup} did. */
 export interface ReplicaFromBackupResult {
   backupId: string;
@@ -266,8 +270,9 @@ export interface ReplicaFromBackupResult {
  * latest`) and then streams; the cluster's parameters written as after initdb (hot standby needs
  * the primary's, not those of the backup's time); renamed into place when complete. The primary
  * sends nothing but the WAL since the archive's end.
- * @throws {BackupError} the store's or the plan's reason (no backup, unreachable, damaged): nothing
- *   is left behind, and the caller clones from the primary instead.
+ * @throws {BackupError} the store's or the plan's reason (no backup, unreachable, damaged, or
+ *   BACKUP_TOO_FAR_BEHIND: more archived WAL since the backup than {@link REPLAY_LIMIT} times its
+ *   data): nothing is left behind, and the caller clones from the primary instead.
  */
 export async function replicaFromBackup(settings: InstanceSettings, bin: string, env: NodeJS.ProcessEnv): Promise<ReplicaFromBackupResult> {
   const store = settings.backup;
@@ -279,7 +284,20 @@ export async function replicaFromBackup(settings: InstanceSettings, bin: string,
     const opened = openObjectStore(store);
     let restored;
     try {
-      restored = await restoreBackup(opened, { dataDir: target, target: { kind: "latest" }, restoreCommand: STANDBY_RESTORE_COMMAND });
+      // The bucket is chosen only while it is the shorter way: a backup whose archived WAL since
+      // weighs more than twice the backup's data replays longer than the primary's clone copies
+      // (ADR 0045). Stored sizes overstate a switched segment's WAL (its tail), hence the margin.
+      const catalog = await readCatalog(opened);
+      const plan = planRestore(catalog, { kind: "latest" });
+      const walBytes = archivedWalBytesAfter(catalog.index, plan.backup);
+      if (walBytes > REPLAY_LIMIT * plan.backup.bytes) {
+        throw new BackupError(
+          "BACKUP_TOO_FAR_BEHIND",
+          `base backup ${plan.backup.id} (${plan.backup.bytes} bytes of data) is ${walBytes} bytes of archived WAL behind the archive's end, more than ${REPLAY_LIMIT}x its data: replaying it would take longer than a clone; take a newer base backup`,
+          { endpoint: store.endpoint, bucket: store.bucket },
+        );
+      }
+      restored = await restoreBackup(opened, { dataDir: target, target: { kind: "latest" }, backupId: plan.backup.id, restoreCommand: STANDBY_RESTORE_COMMAND });
     } finally {
       opened.close();
     }

@@ -18,8 +18,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { takeBaseBackup } from "../../sdk/backup/base-backup";
+import { readCatalog } from "../../sdk/backup/catalog";
 import { openObjectStore, type ObjectStore } from "../../sdk/backup/store";
-import { ARCHIVE_STATUS_FILE } from "../../sdk/instance/backup";
+import { ARCHIVE_STATUS_FILE, REPLAY_LIMIT } from "../../sdk/instance/backup";
 import { REPLICATION_USER } from "../../sdk/operator/cluster/objects";
 import { readArchive } from "../../sdk/operator/cluster/instance-sql";
 import { hasPasswdEntry, randomPassword } from "../../sdk/postgres/embedded";
@@ -325,6 +326,52 @@ describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance m
     expect(r2.code).toBe(1);
     expect(readFileSync(same.SETPOINT_TERMINATION_LOG!, "utf8")).toMatch(/backup.destination is the recovery source/);
   }, 300_000);
+
+  // One major: it writes ~70 MB of WAL that does not compress.
+  it.runIf(major === Math.max(...majors()))("clones the primary instead when the archived WAL since the newest backup weighs more than twice its data (BACKUP_TOO_FAR_BEHIND)", async () => {
+    const c = await client(port, password);
+    const p = nextPort++;
+    const e = env("behind", p, {
+      SETPOINT_ROLE: "replica",
+      SETPOINT_PRIMARY_HOST: "127.0.0.1",
+      SETPOINT_PRIMARY_PORT: String(port),
+      SETPOINT_REPLICATION_USER: REPLICATION_USER,
+      SETPOINT_REPLICATION_PASSWORD: replicationPassword,
+      SETPOINT_REPLICATION_SLOT: "behind",
+      SETPOINT_REPLICA_BOOTSTRAP: "object-store",
+      SETPOINT_BACKUP_DESTINATION: destination("ns/source"),
+      SETPOINT_BACKUP_ACCESS_KEY_ID: s3.accessKeyId,
+      SETPOINT_BACKUP_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    });
+    let m: ManagerProcess | undefined;
+    try {
+      await c.query("select pg_create_physical_replication_slot('behind', true)");
+      // Random bytes (uncompressible, also in the gzip'd archive) past the limit of the base backup's data.
+      const backupBytes = (await readCatalog(source)).backups.filter((b) => b.usable).at(-1)!.manifest!.bytes;
+      const rows = Math.ceil((backupBytes * (REPLAY_LIMIT + 0.3)) / 1024);
+      await c.query("create table noise (id int primary key, b bytea not null)");
+      await c.query(`insert into noise select g, (select string_agg(decode(md5(random()::text || g || k), 'hex'), ''::bytea) from generate_series(1, 64) k) from generate_series(1, ${rows}) g`);
+      const last = (await c.query<{ name: string }>("select pg_walfile_name(pg_switch_wal()) as name")).rows[0]!.name;
+      await until("the noise archived", async () => ((await c.query<{ l: string | null }>("select last_archived_wal as l from pg_stat_archiver")).rows[0]?.l ?? "") >= last);
+      m = startManager(["run", ...serverArgs], e, identity);
+      await until("the replica ready", async () => (await runManager(["ready"], e, identity)).code === 0, 180_000, m);
+      const events = m.output().split("\n").filter((l) => /"event":"(replica bootstrap|cloned)"/.test(l)).map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { event: string; reason?: string; from?: string; error?: string });
+      expect(events.map((x) => [x.event, x.event === "cloned" ? x.from : x.reason])).toEqual([["replica bootstrap", "BACKUP_TOO_FAR_BEHIND"], ["cloned", `127.0.0.1:${port}`]]);
+      expect(events[0]!.error).toMatch(/bytes of archived WAL behind the archive's end.*take a newer base backup/);
+      const rc = await client(p, password);
+      try {
+        expect((await rc.query<{ n: string }>("select count(*)::text as n from noise")).rows[0]!.n).toBe(String(rows));
+      } finally {
+        await rc.end();
+      }
+    } finally {
+      m?.child.kill("SIGTERM");
+      if (m) await m.exited;
+      await c.query("select pg_drop_replication_slot('behind') from pg_replication_slots where slot_name = 'behind'").catch(() => undefined);
+      await c.query("drop table if exists noise").catch(() => undefined);
+      await c.end();
+    }
+  }, 400_000);
 
   it("records a failing archive's named reason where the operator reads it (pg_stat_archiver, the WAL waiting in pg_wal)", async () => {
     // The source primary is still running: point its destination at a missing bucket by restarting it.

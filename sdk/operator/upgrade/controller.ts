@@ -520,8 +520,12 @@ async function releaseGreen(deps: PostgresUpgradeDeps, namespace: string, greenN
   if (green && owned(green.metadata?.ownerReferences)) {
     await deps.patchClusterMetadata(namespace, greenName, { ownerReferences: (green.metadata?.ownerReferences ?? []).filter((r) => r.uid !== upgradeUid) });
   }
-  const secret = await deps.api.readNamespacedSecret({ name: clusterObjectNames(greenName).appSecret, namespace });
-  if (owned(secret.metadata?.ownerReferences)) {
+  // Gone with green (or deleted by hand): nothing to release.
+  const secret = await deps.api.readNamespacedSecret({ name: clusterObjectNames(greenName).appSecret, namespace }).catch((err: unknown) => {
+    if (apiStatusCode(err) === 404) return undefined;
+    throw err;
+  });
+  if (secret && owned(secret.metadata?.ownerReferences)) {
     await deps.api.patchNamespacedSecret({ name: secret.metadata!.name!, namespace, body: { metadata: { ownerReferences: (secret.metadata?.ownerReferences ?? []).filter((r) => r.uid !== upgradeUid) } } }, MERGE_PATCH);
   }
 }
