@@ -13,7 +13,8 @@ import { Controller } from "../../reconcile/internal/controller";
 import { Informer } from "../../reconcile/internal/informer";
 import { reportFailureInStatus, type StatusApi } from "../../reconcile/internal/status";
 import type { MetricsRegistry } from "../../reconcile/internal/metrics";
-import { enqueueForOwner, enqueueObject, generationChanged, ReferenceIndex } from "../../reconcile/internal/sources";
+import { enqueueForOwner, enqueueMapped, enqueueObject, generationChanged, ReferenceIndex } from "../../reconcile/internal/sources";
+import { servedClustersOf } from "./served";
 import { clusterObjectNames } from "../../api/names";
 import { parsePostgresClusterSpec } from "../../api/parse";
 import { controllerOf } from "../../reconcile/owners";
@@ -142,6 +143,8 @@ export function clusterController(opts: {
   controller.collector = collector;
   const enqueue = (req: Request): void => controller.enqueue(req);
   clusters.onEvent(enqueueObject(enqueue, generationChanged));
+  // A green's changes (its primary, its readiness) reconcile the clusters it serves (ADR 0046).
+  clusters.onEvent(enqueueMapped((green) => servedClustersOf(clusters.list(), green), enqueue));
   const owner = { group: GROUP, kind: KINDS.PostgresCluster.kind };
   for (const informer of [pods, claims, services, opts.secrets, opts.configMaps] as Informer<KubernetesObject>[]) informer.onEvent(enqueueForOwner(owner, enqueue));
   // A changed role password Secret (a rotation) reconciles the clusters whose spec.roles name it.

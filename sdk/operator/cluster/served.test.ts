@@ -1,7 +1,7 @@
 import type { V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import type { PostgresClusterStatus } from "../../api/postgres-cluster";
-import { retirement, servedBy, servedStatus } from "./served";
+import { retirement, servedBy, servedClustersOf, servedStatus } from "./served";
 
 const now = new Date("2026-12-06T18:00:00Z");
 const upgrade = { name: "shop-to-17", green: "shop-v17", from: 16, to: 17, phase: "finalized" };
@@ -66,5 +66,18 @@ describe("servedStatus", () => {
     const s = servedStatus(previous, { upgrade, green: greenWith("True"), remaining: [], wantedMajor: 18 }, 8, now);
     expect(cond(s, "Degraded")).toMatchObject({ status: "True", reason: "ServedByUpgrade", message: expect.stringMatching(/spec\.postgresVersion 18 was not acted on.*Set spec\.postgresVersion back to 17; a further major upgrade is made on shop-v17/) });
     expect(cond(s, "Ready")?.status).toBe("True");
+  });
+});
+
+describe("servedClustersOf", () => {
+  it("maps a green to the clusters it serves in its namespace, and nothing else to anything", () => {
+    const clusters = [
+      { metadata: { name: "shop", namespace: "prod" }, status: { upgrade } },
+      { metadata: { name: "shop", namespace: "dev" }, status: { upgrade } },
+      { metadata: { name: "cart", namespace: "prod" }, status: { upgrade: { ...upgrade, name: "cart-to-17", green: "shop-v17", phase: "switched" } } },
+      { metadata: { name: "shop-v17", namespace: "prod" }, status: {} },
+    ];
+    expect(servedClustersOf(clusters, { metadata: { name: "shop-v17", namespace: "prod" } })).toEqual([{ namespace: "prod", name: "shop" }]);
+    expect(servedClustersOf(clusters, { metadata: { name: "shop", namespace: "prod" } })).toEqual([]);
   });
 });

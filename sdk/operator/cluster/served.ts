@@ -18,6 +18,22 @@ export function servedBy(status: PostgresClusterStatus | undefined): ClusterUpgr
   return status?.upgrade?.phase === "finalized" ? status.upgrade : undefined;
 }
 
+/**
+ * The clusters `green` serves (same namespace, finalized upgrade naming it): a change of green —
+ * its primary after a failover, its readiness — reconciles them at once, so their rw Service and
+ * pooler follow without waiting for a periodic look. Pure.
+ */
+export function servedClustersOf(
+  clusters: Iterable<{ metadata?: { name?: string; namespace?: string }; status?: PostgresClusterStatus }>,
+  green: { metadata?: { name?: string; namespace?: string } },
+): { namespace: string; name: string }[] {
+  const out: { namespace: string; name: string }[] = [];
+  for (const c of clusters) {
+    if (c.metadata?.namespace === green.metadata?.namespace && servedBy(c.status)?.green === green.metadata?.name) out.push({ namespace: c.metadata?.namespace ?? "", name: c.metadata?.name ?? "" });
+  }
+  return out;
+}
+
 /** What still has to be removed of a served cluster's own instances: pods first, then their claims. */
 export interface Retirement {
   /** Instance pods not yet being deleted. */
