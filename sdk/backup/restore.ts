@@ -182,6 +182,8 @@ export interface RestoreOptions {
   owner?: Owner;
   /** The tar extractor. @default extractTar (sdk/instance/tar.ts) */
   extract?: TarExtractor;
+  /** The bucket's catalog when the caller has just read it (a replica weighing the WAL first). @default read here */
+  catalog?: Catalog & { index: SegmentIndex };
 }
 
 /** Outcome of {@link restoreBackup}. */
@@ -212,7 +214,7 @@ export async function restoreBackup(store: ObjectStore, options: RestoreOptions)
   if (existing.length > 0) {
     throw new BackupError("DESTINATION_NOT_EMPTY", `the restore destination ${options.dataDir} is not empty (${existing.length} entries); restore into a new, empty directory`, { ...where(store), object: options.dataDir });
   }
-  const plan = planRestore(await readCatalog(store), options.target, options.backupId);
+  const plan = planRestore(options.catalog ?? (await readCatalog(store)), options.target, options.backupId);
   const extract: TarExtractor = options.extract ?? ((data, dir) => extractTar(data, dir, options.owner));
   const created: string[] = [];
   let bytes = 0;

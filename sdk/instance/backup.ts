@@ -297,7 +297,7 @@ export async function replicaFromBackup(settings: InstanceSettings, bin: string,
           { endpoint: store.endpoint, bucket: store.bucket },
         );
       }
-      restored = await restoreBackup(opened, { dataDir: target, target: { kind: "latest" }, backupId: plan.backup.id, restoreCommand: STANDBY_RESTORE_COMMAND });
+      restored = await restoreBackup(opened, { dataDir: target, target: { kind: "latest" }, backupId: plan.backup.id, catalog, restoreCommand: STANDBY_RESTORE_COMMAND });
     } finally {
       opened.close();
     }

@@ -354,6 +354,22 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     const event = (type: "Normal" | "Warning", reason: string, message: string): void => {
       if (deps.events) void deps.events.record(subject, type, reason, message);
     };
+    /** A Service of the cluster: deleted when disabled, created when missing, its selector replaced when it differs. */
+    const syncService = async (name: string, selector: Record<string, string>, enabled: boolean, detail: string): Promise<void> => {
+      const liveService = services.get(name);
+      if (!enabled) {
+        if (liveService !== undefined) {
+          await ignoreNotFound(deps.api.deleteNamespacedService({ name, namespace: req.namespace }));
+          steps.push({ step: `service ${name}`, outcome: "Updated", detail: "deleted (disabled in spec.services)" });
+        }
+      } else if (liveService === undefined) {
+        steps.push(await createIfMissing(`service ${name}`, () => deps.api.createNamespacedService({ namespace: req.namespace, body: service(cluster, name, selector) })));
+      } else if (JSON.stringify(liveService.spec?.selector ?? {}) !== JSON.stringify(selector)) {
+        // A merge patch would keep stale selector keys: replace the selector as a whole.
+        await deps.api.patchNamespacedService({ name, namespace: req.namespace, body: [{ op: "replace", path: "/spec/selector", value: selector }] }, JSON_PATCH);
+        steps.push({ step: `service ${name}`, outcome: "Updated", detail });
+      }
+    };
     /** The pooler (pooler-sync.ts) pointed at `primary` (when confirmed), holding its clients or not. */
     const poolerStep = (o: Pick<PoolerSyncInput, "primary" | "instanceIps" | "holding">) =>
       syncPooler({ cluster, spec, api: deps.api, pods: poolerPods, secrets, configMaps, services, readSecret, ...o, now: ctx.now(), timeoutMs, event, poolerTls });
@@ -438,22 +454,13 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         [names.readOnlyService, readOnlySelector(greenObject), spec.services.ro],
       ];
       for (const [name, selector, enabled] of servedServices) {
-        const liveService = services.get(name);
-        if (!enabled) {
-          if (liveService !== undefined) await ignoreNotFound(deps.api.deleteNamespacedService({ name, namespace: req.namespace }));
-          continue;
-        }
-        if (selector === undefined) continue; // green's primary not known yet: the Service stays as it is
-        if (liveService === undefined) {
-          steps.push(await createIfMissing(`service ${name}`, () => deps.api.createNamespacedService({ namespace: req.namespace, body: service(cluster, name, selector) })));
-        } else if (JSON.stringify(liveService.spec?.selector ?? {}) !== JSON.stringify(selector)) {
-          await deps.api.patchNamespacedService({ name, namespace: req.namespace, body: [{ op: "replace", path: "/spec/selector", value: selector }] }, JSON_PATCH);
-          steps.push({ step: `service ${name}`, outcome: "Updated", detail: `selector: ${served.green}'s ${name === names.readWriteService ? `primary ${greenPrimary}` : "replicas"}` });
-        }
+        // Green's primary not known yet: the rw Service stays as it is.
+        if (selector !== undefined || !enabled) await syncService(name, selector ?? {}, enabled, `selector: ${served.green}'s ${name === names.readWriteService ? `primary ${greenPrimary}` : "replicas"}`);
       }
       // The pooler follows green's primary (a failover of green included), confirmed the way an own
       // primary is: green's pod answers, not in recovery, over green's own operator certificate.
-      const greenPod = greenPrimary ? deps.pods.list().find((p) => p.metadata?.namespace === req.namespace && p.metadata?.name === greenPrimary && !p.metadata?.deletionTimestamp) : undefined;
+      const greenPods = deps.pods.list().filter((p) => p.metadata?.namespace === req.namespace && p.metadata?.labels?.[CLUSTER_LABEL] === served.green);
+      const greenPod = greenPrimary ? greenPods.find((p) => p.metadata?.name === greenPrimary && !p.metadata?.deletionTimestamp) : undefined;
       const greenIp = greenPod?.status?.podIP;
       let greenSource: { name: string; ip: string; target: InstanceTarget } | undefined;
       const greenTls = spec.pooler && greenIp ? await readOperatorTls(deps.api, req.namespace, served.green) : undefined;
@@ -464,7 +471,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       }
       const poolerResult = await poolerStep({
         ...(greenSource ? { primary: greenSource } : {}),
-        instanceIps: new Map(deps.pods.list().filter((p) => p.metadata?.namespace === req.namespace && p.metadata?.labels?.[CLUSTER_LABEL] === served.green && p.status?.podIP).map((p) => [p.status!.podIP!, p.metadata!.name!] as const)),
+        instanceIps: new Map(greenPods.filter((p) => p.status?.podIP).map((p) => [p.status!.podIP!, p.metadata!.name!] as const)),
         holding: false,
       });
       steps.push(...poolerResult.steps);
@@ -606,23 +613,12 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
       [names.readOnlyService, readOnlySelector(cluster), spec.services.ro],
     ];
     for (const [name, selector, enabled] of wantServices) {
-      const liveService = services.get(name);
-      if (!enabled) {
-        if (liveService !== undefined) {
-          await ignoreNotFound(deps.api.deleteNamespacedService({ name, namespace: req.namespace }));
-          steps.push({ step: `service ${name}`, outcome: "Updated", detail: "deleted (disabled in spec.services)" });
-        }
-        continue;
-      }
-      if (liveService === undefined) {
-        steps.push(await createIfMissing(`service ${name}`, () => deps.api.createNamespacedService({ namespace: req.namespace, body: service(cluster, name, selector) })));
-      } else if (liveService.metadata?.annotations?.[TRAFFIC_OWNER_ANNOTATION] !== undefined && name === names.readWriteService) {
+      const owner = services.get(name)?.metadata?.annotations?.[TRAFFIC_OWNER_ANNOTATION];
+      if (enabled && owner !== undefined && name === names.readWriteService) {
         // A PostgresUpgrade switches this Service between its blue and green primaries (ADR 0027).
-        steps.push({ step: `service ${name}`, outcome: "Unchanged", detail: `selector owned by ${liveService.metadata.annotations[TRAFFIC_OWNER_ANNOTATION]}` });
-      } else if (JSON.stringify(liveService.spec?.selector ?? {}) !== JSON.stringify(selector)) {
-        // A merge patch would keep stale selector keys: replace the selector as a whole.
-        await deps.api.patchNamespacedService({ name, namespace: req.namespace, body: [{ op: "replace", path: "/spec/selector", value: selector }] }, JSON_PATCH);
-        steps.push({ step: `service ${name}`, outcome: "Updated", detail: "selector" });
+        steps.push({ step: `service ${name}`, outcome: "Unchanged", detail: `selector owned by ${owner}` });
+      } else {
+        await syncService(name, selector, enabled, "selector");
       }
     }
 
