@@ -7,9 +7,12 @@
 import { InputError } from "../errors";
 import { connect } from "../postgres/connection";
 import { closeContext, newState, openContext, resolveOptions, UpgradeError, type RunContext, type UpgradeOptions } from "./context";
-import type { CutoverResult } from "./cutover";
+import { reverseSubscription, type CutoverResult } from "./cutover";
 import { UPGRADE_APPLICATION_NAME } from "./fence";
 import { acquireUpgradeLock } from "./lock";
+import { disableSubscription, ensureSubscription } from "./replicate";
+import { rollbackPathLost } from "./rollback";
+import { TrafficSwitchError } from "./traffic-error";
 import { optionsConflict, phaseRule, planSteps, UPGRADE_STEPS, type RunUntil, type UpgradeRefusal, type UpgradeRequest, type UpgradeStep } from "./phases";
 import { evaluatePreflight, observeForPreflight, type PreflightReport } from "./preflight";
 import type { PhaseResult, UpgradeState } from "./state";
@@ -140,6 +143,66 @@ export async function finalizeUpgrade(options: UpgradeOptions): Promise<UpgradeR
  */
 export async function forgetUpgrade(options: UpgradeOptions): Promise<UpgradeResult> {
   return operate(options, { operation: "forget" });
+}
+
+/** What {@link followUpgrade} found and did. */
+export interface FollowResult {
+  /** The saved phase; nothing is followed unless it is `switched` with no rollback under way. */
+  readonly phase: UpgradeState["phase"] | undefined;
+  /** `moved`: the switch pointed elsewhere and now points at green as the options name it; `none`: no switch, or nothing to follow. */
+  readonly traffic: "moved" | "unchanged" | "none";
+  /** `reconnected`: blue's rollback subscription now reads green's primary at its new address. */
+  readonly rollbackPath: "intact" | "reconnected" | "lost" | "none";
+  /** Why the rollback path is lost, when it is. */
+  readonly lost?: string;
+}
+
+/**
+ * Keeps a switched upgrade on green's primary as `options.green` names it *now*: when green's
+ * primary changed after the switch (a failover of green, or its pod back on a new address), the
+ * traffic switch is pointed at it again and blue's rollback subscription connects to it. A
+ * failover to a server without the rollback slot loses the rollback path; that is reported
+ * (`rollbackPath: "lost"`), and a later rollback is refused with `UPGRADE_ROLLBACK_PATH_LOST`.
+ * Does nothing in any other phase, or while a rollback is under way. Holds the upgrade's lock;
+ * idempotent, so a driver may call it on every look at a switched upgrade.
+ * @throws {UpgradeInProgressError} when another runner holds the upgrade's lock (nothing was changed).
+ */
+export async function followUpgrade(options: UpgradeOptions): Promise<FollowResult> {
+  const o = resolveOptions(options);
+  const lock = await acquireUpgradeLock(o.blue, { driver: o.driver, waitMs: o.lockWaitMs });
+  try {
+    const saved = await o.store.load();
+    if (saved?.phase !== "switched" || saved.rollback || saved.cutover?.postSwitchDone !== true) return { phase: saved?.phase, traffic: "none", rollbackPath: "none" };
+    const ctx = await openContext(o, saved);
+    try {
+      let traffic: FollowResult["traffic"] = "none";
+      if (o.traffic) {
+        // A switch that cannot name its side (a Service selecting green's former primary) points at neither.
+        const at = await o.traffic.current().catch((err: unknown) => {
+          if (err instanceof TrafficSwitchError && err.reason === "unknown-side") return undefined;
+          throw err;
+        });
+        traffic = at === "green" ? "unchanged" : "moved";
+        if (traffic === "moved") {
+          await o.traffic.pointTo("green");
+          ctx.emit("follow", "traffic points at green's primary again (it changed after the switch)");
+        }
+      }
+      const lost = await rollbackPathLost(ctx);
+      if (lost) {
+        // Its worker could only fail against a server without the slot, again and again: stopped (finalize drops it).
+        await disableSubscription(ctx.blue, ctx.names.reverseSubscription);
+        return { phase: saved.phase, traffic, rollbackPath: "lost", lost: lost.message };
+      }
+      const subscribed = await ensureSubscription(ctx.blue, ctx.names.reverseSubscription, reverseSubscription(ctx));
+      if (subscribed === "reconnected") ctx.emit("follow", "blue's rollback subscription reads green's primary at its new address");
+      return { phase: saved.phase, traffic, rollbackPath: subscribed === "reconnected" ? "reconnected" : "intact" };
+    } finally {
+      await closeContext(ctx);
+    }
+  } finally {
+    await lock.release();
+  }
 }
 
 function refuseConflicts(o: PlanOptions): void {

@@ -1,6 +1,6 @@
 /** Blue-green major-version upgrades over logical replication: the contract of `setpoint/upgrade`. */
-export { planUpgrade, runUpgrade, rollbackUpgrade, finalizeUpgrade, forgetUpgrade, PreflightRefusedError, UpgradeRefusedError, UPGRADE_STEPS } from "./engine";
-export type { UpgradePlan, UpgradeResult, RunOptions, PlanOptions, UpgradeStep } from "./engine";
+export { planUpgrade, runUpgrade, rollbackUpgrade, finalizeUpgrade, forgetUpgrade, followUpgrade, PreflightRefusedError, UpgradeRefusedError, UPGRADE_STEPS } from "./engine";
+export type { UpgradePlan, UpgradeResult, RunOptions, PlanOptions, UpgradeStep, FollowResult } from "./engine";
 export {
   UPGRADE_PHASE_TABLE,
   RUN_UNTIL,

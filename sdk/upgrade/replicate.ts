@@ -33,14 +33,19 @@ export interface SubscriptionOptions {
 }
 
 /**
- * Creates the subscription (enabled), or enables it when it exists. CREATE SUBSCRIPTION cannot run
- * in a transaction block; the connection string goes to the server as a literal and is never logged.
+ * Creates the subscription (enabled), or enables it when it exists. An existing subscription whose
+ * connection string is not `o.conninfo` (the publisher's primary moved: a pod replaced on a new
+ * address) is pointed at `o.conninfo` first (`ALTER SUBSCRIPTION … CONNECTION`; reading
+ * `subconninfo` needs a superuser, as the engine's role is). CREATE SUBSCRIPTION cannot run in a
+ * transaction block; the connection string goes to the server as a literal and is never logged.
  */
-export async function ensureSubscription(client: ClientBase, name: string, o: SubscriptionOptions): Promise<"created" | "existed"> {
-  const existing = await client.query<{ enabled: boolean }>(`SELECT subenabled AS enabled FROM pg_subscription WHERE subname = $1`, [name]);
+export async function ensureSubscription(client: ClientBase, name: string, o: SubscriptionOptions): Promise<"created" | "existed" | "reconnected"> {
+  const existing = await client.query<{ enabled: boolean; conninfo: string }>(`SELECT subenabled AS enabled, subconninfo AS conninfo FROM pg_subscription WHERE subname = $1`, [name]);
   if (existing.rows[0]) {
+    const moved = existing.rows[0].conninfo !== o.conninfo;
+    if (moved) await safely(name, "ALTER SUBSCRIPTION", () => client.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(o.conninfo)}`));
     if (!existing.rows[0].enabled) await client.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} ENABLE`);
-    return "existed";
+    return moved ? "reconnected" : "existed";
   }
   const options = [
     `copy_data = ${o.copyData}`,
@@ -50,15 +55,25 @@ export async function ensureSubscription(client: ClientBase, name: string, o: Su
     // Large transactions are streamed while in progress instead of spilled to disk on the publisher.
     "streaming = on",
   ];
+  await safely(name, "CREATE SUBSCRIPTION", () => client.query(`CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(o.conninfo)} PUBLICATION ${quoteIdent(o.publication)} WITH (${options.join(", ")})`));
+  return "created";
+}
+
+/** Runs a statement that carries a connection string; its error keeps the code and a message without secrets. */
+async function safely(name: string, statement: string, run: () => Promise<unknown>): Promise<void> {
   try {
-    await client.query(`CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(o.conninfo)} PUBLICATION ${quoteIdent(o.publication)} WITH (${options.join(", ")})`);
+    await run();
   } catch (cause) {
     // The server's message can quote the connection string; keep only the code and a safe message.
     const code = (cause as { code?: string }).code;
     const message = (cause as Error).message.replace(/password=\S+/gi, "password=***").replace(/:\/\/([^:@/]+):[^@/]+@/g, "://$1:***@");
-    throw Object.assign(new Error(`CREATE SUBSCRIPTION ${name} failed: ${message}`), { code });
+    throw Object.assign(new Error(`${statement} ${name} failed: ${message}`), { code });
   }
-  return "created";
+}
+
+/** Whether the replication slot `name` exists on the server of `client`. */
+export async function slotExists(client: ClientBase, name: string): Promise<boolean> {
+  return ((await client.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [name])).rowCount ?? 0) > 0;
 }
 
 /** Stops the subscription's apply worker (fast; the slot stays). */
@@ -113,8 +128,7 @@ export async function dropSlot(client: ClientBase, name: string, timeoutMs = 30_
 
 /** Creates a logical slot for pgoutput if it does not exist. */
 export async function ensureLogicalSlot(client: ClientBase, name: string): Promise<void> {
-  const { rowCount } = await client.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [name]);
-  if (!rowCount) await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [name]);
+  if (!(await slotExists(client, name))) await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [name]);
 }
 
 /** Per-table synchronization of a subscription. */

@@ -10,7 +10,7 @@ import { quoteIdent } from "../postgres/quote";
 import type { RunContext } from "./context";
 import { abortCutover, subscribeReverse, waitForSentinel } from "./cutover";
 import { applyLoginFence, liftLoginFence, planLoginFence } from "./fence";
-import { disableSubscription, dropPublication, dropSlot, dropSubscription } from "./replicate";
+import { disableSubscription, dropPublication, dropSlot, dropSubscription, slotExists } from "./replicate";
 import { sentinelTable } from "./schema";
 import { readSequences, writeSequences } from "./sequences";
 import { SENTINEL_SCHEMA } from "./state";
@@ -60,6 +60,11 @@ export async function rollbackAfterSwitch(ctx: RunContext): Promise<void> {
   const r = ctx.state.rollback;
   if (!r.switchedBack) {
     try {
+      // Before anything is fenced: a rollback that cannot carry green's writes to blue never starts.
+      if (!r.caughtUp) {
+        const lost = await rollbackPathLost(ctx);
+        if (lost) throw lost;
+      }
       if (r.fence === "switch") {
         await traffic!.pause({ timeoutMs: Math.max(1, r.deadline - Date.now()) });
       } else {
@@ -89,7 +94,10 @@ export async function rollbackAfterSwitch(ctx: RunContext): Promise<void> {
         if (r.fence === "switch") await traffic?.resume().catch(() => undefined);
         for (const f of ctx.state.fences.filter((x) => x.side === "green")) await liftLoginFence(ctx.green, f).catch(() => undefined);
         ctx.state.fences = ctx.state.fences.filter((x) => x.side !== "green");
+        // Nothing of this attempt holds any more: the next one starts afresh (a new deadline and sentinel).
+        ctx.state.rollback = undefined;
         await ctx.save();
+        if (cause instanceof SetpointError && cause.code === "UPGRADE_ROLLBACK_PATH_LOST") throw cause;
         throw new SetpointError(
           "UPGRADE_ROLLBACK_NOT_CAUGHT_UP",
           `rollback stopped before switching back (${(cause as Error).message}); traffic stays on green, unfenced; run the rollback again`,
@@ -108,6 +116,24 @@ export async function rollbackAfterSwitch(ctx: RunContext): Promise<void> {
   await dropUpgradeObjects(ctx);
   ctx.state.phase = "rolled-back";
   await ctx.save();
+}
+
+/**
+ * Why the rollback path can no longer carry green's writes to blue, or undefined while it can.
+ * The path is a logical slot on green's primary (made in the cutover's fence) that blue's reverse
+ * subscription reads. A slot lives on one server: a failover of green to a server that was its
+ * physical standby (or a primary restored from a backup) has no such slot — every write green took
+ * since then would be missing on blue, so rolling back would lose acknowledged writes.
+ */
+export async function rollbackPathLost(ctx: RunContext): Promise<SetpointError | undefined> {
+  if (await slotExists(ctx.green, ctx.names.reverseSubscription)) return undefined;
+  const server = (await ctx.green.query<{ addr: string | null }>("SELECT inet_server_addr()::text AS addr")).rows[0]?.addr;
+  return new SetpointError(
+    "UPGRADE_ROLLBACK_PATH_LOST",
+    `the rollback path is lost: green's primary${server ? ` (${server.replace(/\/\d+$/, "")})` : ""} has no replication slot ${ctx.names.reverseSubscription}, which carried green's writes to blue ` +
+      "(green failed over, or its primary was restored, after the switch: a slot lives on one server). Rolling back would lose the writes green took since; " +
+      "nothing was changed and traffic stays on green. Finalize the upgrade, or move the data back with a new upgrade from green",
+  );
 }
 
 /**

@@ -62,6 +62,15 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
       await c.end();
     }
   };
+  /** Deletes green's pod; its address once it is back (a new one) and ready. */
+  const replaceGreenPod = async (): Promise<string> => {
+    const oldGreenIp = await env.podIp("shop-v17-1");
+    await env.core.deleteNamespacedPod({ name: "shop-v17-1", namespace: ns });
+    return eventually("shop-v17-1 back on a new address", async () => {
+      const p = await env.pod("shop-v17-1").catch(() => undefined);
+      return p?.status?.podIP && p.status.podIP !== oldGreenIp && p.status.containerStatuses?.[0]?.ready ? p.status.podIP : undefined;
+    }, WAIT_MS);
+  };
   const major = async (cluster: string, ip: string): Promise<number> =>
     Number((await onInstance<{ v: string }>(cluster, ip, "select current_setting('server_version_num') as v"))[0]!.v.slice(0, 2));
 
@@ -167,6 +176,34 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
     }
   });
 
+  it("switched, before finalize: green's primary back on a new address — the pooler follows it, blue's rollback subscription reconnects to it, and green's writes reach blue again", async () => {
+    const from = new Date();
+    const newGreenIp = await replaceGreenPod();
+    await eventually("the pooler points at green's new address", async () => {
+      const ini = (await env.core.readNamespacedConfigMap({ name: "shop-pooler", namespace: ns })).data!["pgbouncer.ini"]!;
+      return ini.includes(`app = host=${newGreenIp} `) ? true : undefined;
+    }, WAIT_MS);
+    const blueIp = await env.podIp("shop-1");
+    await eventually("blue's rollback subscription reads green at its new address", async () => {
+      const subs = await onInstance<{ conninfo: string }>("shop", blueIp, "select subconninfo as conninfo from pg_subscription");
+      return subs.length === 1 && subs[0]!.conninfo.includes(`hostaddr='${newGreenIp}'`) ? true : undefined;
+    }, WAIT_MS);
+    const events = (await env.core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "shop-to-17" && new Date(e.lastTimestamp ?? e.eventTime ?? 0) >= new Date(from.getTime() - 1000));
+    expect(events.map((e) => e.reason)).toEqual(expect.arrayContaining(["TrafficFollowedGreen", "RollbackPathReconnected"]));
+    const app = new Client({ host: proxy!.host, port: proxy!.port, user: "app", password: await secretValue("shop-app", "password"), database: "app", ssl: await poolerSsl(env.core, ns, "shop") });
+    await app.connect();
+    try {
+      await app.query("insert into acked values (-7000, 'switched, green moved')");
+    } finally {
+      await app.end();
+    }
+    // The rollback path carries it: blue would lose nothing if rolled back now.
+    await eventually("green's write on blue", async () => ((await onInstance<{ id: number }>("shop", blueIp, "select id from acked where id = -7000")).length === 1 ? true : undefined), WAIT_MS);
+    const u = await readUpgrade("shop-to-17");
+    expect(u.status?.phase).toBe("switched");
+    expect(u.status?.conditions?.find((x) => x.type === "Ready")).toMatchObject({ status: "True", reason: "Switched" });
+  });
+
   it("finalize removes the cluster's own 16 instances (pods and volumes): served by green, Ready, reads and writes through its names; the pooler follows green's primary to a new address; the PostgresUpgrade never connects again and its deletion leaves green serving (ADR 0046)", async () => {
     const patchUpgrade = (body: object): Promise<unknown> =>
       env.objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural, name: "shop-to-17", body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
@@ -202,12 +239,7 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
     }
     expect(await onInstance<{ note: string }>("shop-v17", await env.podIp("shop-v17-1"), "select note from acked where id = -6000")).toEqual([{ note: "after finalize" }]);
     // Green's primary comes back on another address (its pod replaced): the pooler follows it, as it follows an own primary.
-    const oldGreenIp = await env.podIp("shop-v17-1");
-    await env.core.deleteNamespacedPod({ name: "shop-v17-1", namespace: ns });
-    const newGreenIp = await eventually("shop-v17-1 back on a new address", async () => {
-      const p = await env.pod("shop-v17-1").catch(() => undefined);
-      return p?.status?.podIP && p.status.podIP !== oldGreenIp && p.status.containerStatuses?.[0]?.ready ? p.status.podIP : undefined;
-    }, WAIT_MS);
+    const newGreenIp = await replaceGreenPod();
     await eventually("the pooler points at green's new address", async () => {
       const ini = (await env.core.readNamespacedConfigMap({ name: "shop-pooler", namespace: ns })).data!["pgbouncer.ini"]!;
       const c = await read("shop");

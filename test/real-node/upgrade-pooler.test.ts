@@ -17,6 +17,7 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instanceImageRecipe, POOLER_IMAGE } from "../../images/recipes";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus, type PostgresUpgradeStatus } from "../../sdk/api/index";
+import { ALLOW_DATA_LOSS_ANNOTATION } from "../../sdk/operator/cluster/decisions";
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import { recorder } from "../support/cluster";
@@ -80,6 +81,8 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
   const core = (): CoreV1Api => node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
   const objects = (): CustomObjectsApi => node!.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
   const read = async (): Promise<{ status?: PostgresClusterStatus }> => (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "shop" })) as never;
+  const patch = (kind: "PostgresCluster" | "PostgresUpgrade", name: string, body: object): Promise<unknown> =>
+    objects().patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS[kind].plural, name, body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
   const secret = async (name: string): Promise<string> => Buffer.from((await core().readNamespacedSecret({ name, namespace: ns })).data!.password!, "base64").toString("utf8");
   const podIp = async (name: string): Promise<string> => (await core().readNamespacedPod({ name, namespace: ns })).status!.podIP!;
   const query = async <T extends object>(host: string, sql: string, cluster = "shop"): Promise<T[]> => {
@@ -97,7 +100,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
   const printErrors = (what: string, from: number): void => {
     const errors = writers.flatMap((w, k) => w.errors.filter((e) => e.at >= from).map((e) => `  writer ${k} ${new Date(e.at).toISOString()} row ${e.id}: ${e.message}`));
     if (errors.length === 0) return;
-    const log = lines.filter((l) => l.slice(0, 24) >= new Date(from).toISOString() && /upgrade (progress|checkpoint)|pooler|switchover|cutover/i.test(l));
+    const log = lines.filter((l) => l.slice(0, 24) >= new Date(from).toISOString() && /upgrade (progress|checkpoint)|pooler|switchover|cutover|failover|promot|fenc/i.test(l));
     console.log(`real node: ${what}: failed attempts:\n${errors.join("\n")}\noperator lines:\n${log.map((l) => `  ${l.slice(0, 400)}`).join("\n")}`);
   };
   const up = async (what: string): Promise<void> => {
@@ -199,12 +202,75 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
     expect(u.status?.verification).toMatchObject({ equal: true, mismatchedTables: [] });
   }, 2_400_000);
 
+  it("switched, before finalize: green's primary pod deleted — a replica of green is promoted, blue's rw Service and pooler follow it, writes resume through the pooler; the rollback path is lost with that slot, so a rollback is refused and traffic stays on green", async () => {
+    const readGreen = async (): Promise<{ status?: PostgresClusterStatus }> => (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "shop-v17" })) as never;
+    const readUpgrade = async (): Promise<{ metadata?: { generation?: number }; status?: PostgresUpgradeStatus }> => (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural, name: "shop-to-17" })) as never;
+    const before = (await readGreen()).status!.currentPrimary!;
+    const svc = await core().readNamespacedService({ name: "shop-pooler-rw", namespace: ns });
+    const conn = { host: svc.spec!.clusterIP!, port: svc.spec!.ports![0]!.port, user: "app", password: await secret("shop-app"), database: "app", ssl: await poolerSsl(core(), ns, "shop") };
+    const writer = startWriter(conn, "acked", 9_000_000, 10);
+    writers.push(writer);
+    await eventually("the writer committing through the pooler", async () => (writer.acked.length >= 20 ? true : undefined), 120_000);
+    // The program's cluster replicates asynchronously, and so does green (made from its spec): a
+    // failover needs the data-loss annotation (a deleted pod's shutdown sends all its WAL first,
+    // so nothing acknowledged is lost here, as asserted below).
+    await patch("PostgresCluster", "shop-v17", { metadata: { annotations: { [ALLOW_DATA_LOSS_ANNOTATION]: "true" } } });
+    const d0 = Date.now();
+    await core().deleteNamespacedPod({ name: before, namespace: ns });
+    const promoted = await eventually("another instance of green promoted", async () => {
+      const p = (await readGreen()).status?.currentPrimary;
+      return p && p !== before ? p : undefined;
+    }, 300_000);
+    const promotedAt = Date.now();
+    const promotedIp = await podIp(promoted);
+    const pointed = await eventually("the pooler points at green's new primary", async () => {
+      const ini = (await core().readNamespacedConfigMap({ name: "shop-pooler", namespace: ns })).data?.["pgbouncer.ini"] ?? "";
+      return ini.includes(`host=${promotedIp} `) ? Date.now() : undefined;
+    }, 300_000);
+    await eventually("writes acknowledged through the pooler after it moved", async () => writer.acked.find((a) => a.at > pointed), 120_000, 10);
+    times.greenFailoverMaxPauseMs = longestGap(writer.acked, d0);
+    expect((await core().readNamespacedService({ name: "shop-rw", namespace: ns })).spec?.selector).toEqual({ "setpoint.dev/cluster": "shop-v17", "setpoint.dev/instance": promoted });
+    await writer.stop();
+    const present = new Set((await query<{ id: string }>(promotedIp, "select id from acked where id >= 9000000", "shop-v17")).map((r) => Number(r.id)));
+    const lost = writer.acked.filter((a) => !present.has(a.id)).length;
+    printErrors("green failover", d0);
+    console.log(`real node: green's primary ${before} deleted while switched: ${promoted} promoted (in status ${(promotedAt - d0) / 1000} s after the deletion); the pooler followed ${(pointed - d0) / 1000} s after it (as first seen); longest write pause through it ${times.greenFailoverMaxPauseMs} ms; ${writer.failures()} failed attempts, ${lost} of ${writer.acked.length} acknowledged rows lost`);
+    expect(lost).toBe(0);
+    // The rollback slot lived on the deleted primary: the upgrade says the path is lost, and a rollback is refused.
+    const lostStatus = await eventually("the upgrade reports the rollback path lost", async () => {
+      const u = await readUpgrade();
+      const degraded = u.status?.conditions?.find((x) => x.type === "Degraded");
+      return degraded?.status === "True" && degraded.reason === "RollbackPathLost" ? u : undefined;
+    }, 300_000);
+    expect(lostStatus.status?.phase).toBe("switched");
+    // Still serving where the spec wants it (Ready), and saying what it can no longer do.
+    expect(lostStatus.status?.conditions?.find((x) => x.type === "Ready")).toMatchObject({ status: "True", reason: "Switched", message: expect.stringContaining(`has no replication slot`) });
+    const r0 = Date.now();
+    await patch("PostgresUpgrade", "shop-to-17", { spec: { action: "rollback" } });
+    const refused = await eventually("the rollback refused", async () => {
+      const u = await readUpgrade();
+      const ready = u.status?.conditions?.find((x) => x.type === "Ready");
+      return ready?.status === "False" && ready.reason === "RollbackPathLost" && u.status?.observedGeneration === u.metadata?.generation ? u : undefined;
+    }, 300_000);
+    expect(refused.status?.phase).toBe("switched");
+    expect(refused.status?.conditions?.find((x) => x.type === "Ready")?.message).toMatch(/Rolling back would lose the writes green took since; nothing was changed and traffic stays on green/);
+    const events = (await core().listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "shop-to-17").map((e) => e.reason);
+    expect(events).toEqual(expect.arrayContaining(["TrafficFollowedGreen", "RollbackPathLost"]));
+    // Nothing moved: the pooler still leads to green's new primary and takes writes.
+    const app = new Client(conn);
+    await app.connect();
+    try {
+      await app.query("insert into acked values (-2, 'after the refused rollback')");
+      expect((await app.query<{ a: string }>("select inet_server_addr()::text as a")).rows[0]!.a.replace(/\/\d+$/, "")).toBe(promotedIp);
+    } finally {
+      await app.end();
+    }
+    console.log(`real node: rollback refused (RollbackPathLost) ${(Date.now() - r0) / 1000} s after it was asked; traffic stayed on ${promoted}`);
+  }, 900_000);
+
   it("finalize removes blue's three 16 instances and their claims; the cluster is served by green: writes through the pooler land on 17, ro selects green's replicas, pulumi up converges (ADR 0046)", async () => {
     const f0 = Date.now();
-    await objects().patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural, name: "shop-to-17", body: { spec: { action: "finalize" } } },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    );
+    await patch("PostgresUpgrade", "shop-to-17", { spec: { action: "finalize" } });
     const served = await eventually("shop served by shop-v17, its own instances removed", async () => {
       const c = await read();
       const progressing = c.status?.conditions?.find((x) => x.type === "Progressing");

@@ -5,7 +5,7 @@ import { describe, expect, inject, onTestFailed, onTestFinished, test } from "vi
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { schemaFromSql } from "../../sdk/schema/source/desired";
 import type { UpgradeError} from "../../sdk/upgrade/index";
-import { finalizeUpgrade, memoryStateStore, pgbouncerSwitch, planUpgrade, rollbackUpgrade, runUpgrade, UPGRADE_STEPS, UpgradeRefusedError } from "../../sdk/upgrade/index";
+import { finalizeUpgrade, followUpgrade, memoryStateStore, pgbouncerSwitch, planUpgrade, rollbackUpgrade, runUpgrade, upgradeObjectNames, UPGRADE_STEPS, UpgradeRefusedError } from "../../sdk/upgrade/index";
 import { bindToTest, startPgBouncer } from "../support/pgbouncer";
 import { eventually } from "../support/eventually";
 import { majors } from "../support/postgres";
@@ -239,6 +239,68 @@ describe.runIf(pairs.length > 0).each(pairs)("upgrade %i → %i", (from, to) => 
 
 describe.runIf(pairs.length > 0)("upgrade guards", () => {
   const [from, to] = pairs[0]!;
+  test("a switched upgrade follows green: the switch and the rollback subscription move to green as named now; a lost rollback slot (what a failover of green leaves) refuses the rollback and changes nothing", async () => {
+    const { blue, green } = await bluegreen(from, to);
+    await seedApp(await blue.client(), 5, 50);
+    const app = await appRole(blue, green);
+    const sw = fileTrafficSwitch(join(tempDir(), "side"), "blue");
+    const store = memoryStateStore();
+    const options = { blue: blue.url, green: green.url, traffic: sw, store, cutoverDeadlineMs: 20_000 };
+
+    // Before the switch there is nothing to follow.
+    await runUpgrade(options, { until: "synchronized" });
+    expect(await followUpgrade(options)).toEqual({ phase: "synchronized", traffic: "none", rollbackPath: "none" });
+    expect(sw.side()).toBe("blue");
+
+    const switched = await runUpgrade(options);
+    expect(switched.state.phase).toBe("switched");
+    const names = upgradeObjectNames(switched.state.id);
+    expect(await followUpgrade(options)).toEqual({ phase: "switched", traffic: "unchanged", rollbackPath: "intact" });
+
+    // The switch no longer leads to green (it was left on the former side): pointed at green again.
+    await sw.pointTo("blue");
+    expect(await followUpgrade(options)).toEqual({ phase: "switched", traffic: "moved", rollbackPath: "intact" });
+    expect(sw.side()).toBe("green");
+
+    // Green reached under another connection string: blue's rollback subscription is moved to it, and green's writes reach blue.
+    const b = await blue.client();
+    const g = await green.client();
+    const conninfo = async (): Promise<string> => (await b.query<{ c: string }>("SELECT subconninfo AS c FROM pg_subscription WHERE subname = $1", [names.reverseSubscription])).rows[0]!.c;
+    expect(await conninfo()).toBe(green.url);
+    const moved = `${green.url}?application_name=${names.reverseSubscription}`;
+    expect(await followUpgrade({ ...options, greenFromBlue: moved })).toEqual({ phase: "switched", traffic: "unchanged", rollbackPath: "reconnected" });
+    expect(await conninfo()).toBe(moved);
+    expect(await followUpgrade({ ...options, greenFromBlue: moved })).toEqual({ phase: "switched", traffic: "unchanged", rollbackPath: "intact" });
+    const { rows } = await g.query<{ id: string }>("INSERT INTO orders (customer_id, total) VALUES (1, 7) RETURNING id");
+    await eventually("green's write on blue", async () => ((await b.query("SELECT 1 FROM orders WHERE id = $1", [rows[0]!.id])).rowCount === 1 ? true : undefined), 20_000);
+
+    // Green's primary without the rollback slot, as after a failover of green: detach and drop it.
+    await b.query(`ALTER SUBSCRIPTION ${names.reverseSubscription} DISABLE`);
+    await eventually("the slot released", async () => ((await g.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NULL", [names.reverseSubscription])).rowCount === 1 ? true : undefined), 20_000);
+    await g.query("SELECT pg_drop_replication_slot($1)", [names.reverseSubscription]);
+    await b.query(`ALTER SUBSCRIPTION ${names.reverseSubscription} ENABLE`);
+    const followed = await followUpgrade({ ...options, greenFromBlue: moved });
+    expect(followed).toMatchObject({ phase: "switched", traffic: "unchanged", rollbackPath: "lost" });
+    expect((await b.query<{ on: boolean }>("SELECT subenabled AS on FROM pg_subscription WHERE subname = $1", [names.reverseSubscription])).rows).toEqual([{ on: false }]);
+    expect(followed.lost).toMatch(new RegExp(`green's primary \\(127\\.0\\.0\\.1\\) has no replication slot ${names.reverseSubscription}.*nothing was changed and traffic stays on green`));
+
+    const err = await rollbackUpgrade({ ...options, greenFromBlue: moved }).catch((e: unknown) => e as UpgradeError);
+    expect(err).toMatchObject({ code: "UPGRADE_ROLLBACK_PATH_LOST" });
+    expect((err as Error).message).toMatch(/Rolling back would lose the writes green took since/);
+    // Nothing moved: traffic on green, green open to the application, blue still closed, no rollback recorded.
+    expect(sw.side()).toBe("green");
+    expect(await loginError(app.green)).toBeNull();
+    expect(await loginError(app.blue)).not.toBeNull();
+    expect(store.current()).toMatchObject({ phase: "switched", fences: [expect.objectContaining({ side: "blue" })] });
+    expect(store.current()!.rollback).toBeUndefined();
+    expect((await g.query("INSERT INTO orders (customer_id, total) VALUES (1, 8)")).rowCount).toBe(1);
+
+    const fin = await finalizeUpgrade({ ...options, greenFromBlue: moved });
+    expect(fin.state.phase).toBe("finalized");
+    expect(await upgradeLeftovers(blue)).toEqual([]);
+    expect(await upgradeLeftovers(green)).toEqual([]);
+  });
+
 
   test("a table and a column added on blue during replication reach green before the cutover (copied schema)", async () => {
     const { blue, green } = await bluegreen(from, to);

@@ -14,12 +14,12 @@ import { clusterObjectNames } from "../../api/names";
 import { parsePostgresClusterSpec, parsePostgresUpgradeSpec } from "../../api/parse";
 import type { PostgresClusterSpec, PostgresClusterStatus } from "../../api/postgres-cluster";
 import type { PostgresUpgradeSpec, PostgresUpgradeStatus } from "../../api/postgres-upgrade";
-import { InputError } from "../../errors";
+import { InputError, SetpointError } from "../../errors";
 import { requestKey, type ReconcileContext, type Request, type Result } from "../../reconcile/index";
 import { apiStatusCode } from "../../reconcile/internal/api-error";
 import { writeStatus, type StatusApi, type StatusObject } from "../../reconcile/internal/status";
 import { setControllerReference } from "../../reconcile/owners";
-import { finalizeUpgrade, forgetUpgrade, rollbackUpgrade, runUpgrade, type UpgradeResult } from "../../upgrade/engine";
+import { finalizeUpgrade, followUpgrade, forgetUpgrade, rollbackUpgrade, runUpgrade, type FollowResult, type UpgradeResult } from "../../upgrade/engine";
 import { phaseRule, planSteps } from "../../upgrade/phases";
 import type { UpgradeOptions } from "../../upgrade/context";
 import { UpgradeError } from "../../upgrade/context";
@@ -192,12 +192,16 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
       await write(known, { kind: "waiting", reason: "WaitingForGreen", message: `created PostgresCluster ${greenName}; waiting for it to become Ready` }, { greenCreated: true });
       return { requeueAfterMs: waitMs };
     }
-    for (const [name, c] of [[blueName, blueObj], [greenName, greenObj]] as const) {
-      if (!clusterSettled(c)) {
-        await write(known, { kind: "waiting", reason: name === blueName ? "WaitingForBlue" : "WaitingForGreen", message: `waiting for PostgresCluster ${name} to be Ready with nothing in progress (no rollout or restart pending)` });
-        return { requeueAfterMs: waitMs };
-      }
-    }
+    // Switched: green serves. Following green's primary after its failover (while its old primary
+    // rejoins, green is not settled) must not wait for that: only an engine operation does.
+    const switched = previous?.phase === "switched";
+    const unsettled = ([[blueName, blueObj], [greenName, greenObj]] as const).find(([, c]) => !clusterSettled(c));
+    const waitForSettled = async (): Promise<Result> => {
+      const name = unsettled![0];
+      await write(known, { kind: "waiting", reason: name === blueName ? "WaitingForBlue" : "WaitingForGreen", message: `waiting for PostgresCluster ${name} to be Ready with nothing in progress (no rollout or restart pending)` });
+      return { requeueAfterMs: waitMs };
+    };
+    if (unsettled && !switched) return waitForSettled();
 
     const blue = await endpoint(deps, req.namespace, blueName, blueObj, blueSpec);
     const green = await endpoint(deps, req.namespace, greenName, greenObj, greenSpec!);
@@ -212,9 +216,21 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
     }
     if (decision.kind === "rest") {
       if (state?.phase === "finalized") await releaseGreen(deps, req.namespace, greenName, obj.metadata?.uid);
-      await write(stateFacts(state), { kind: "rest", reason: decision.reason, message: decision.message });
+      let lost: string | undefined;
+      if (state?.phase === "switched") {
+        const followed = await follow(deps, ctx, event, { namespace: req.namespace, blueName, blueObj, blueSpec, blue, blueConn, greenName, greenObj, green, greenConn, store });
+        if (followed === undefined) return { requeueAfterMs: waitMs };
+        lost = followed.lost;
+      }
+      await write(
+        stateFacts(state),
+        lost
+          ? { kind: "rest", reason: decision.reason, message: `traffic is on green. ${lost}`, degraded: { reason: "RollbackPathLost", message: lost } }
+          : { kind: "rest", reason: decision.reason, message: decision.message },
+      );
       return {};
     }
+    if (unsettled) return waitForSettled();
 
     const finalizers = obj.metadata?.finalizers ?? [];
     if (!finalizers.includes(UPGRADE_FINALIZER)) await deps.patchUpgradeMetadata(req.namespace, req.name, { finalizers: [...finalizers, UPGRADE_FINALIZER] });
@@ -250,6 +266,11 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
         await refuse(write, stateFacts(latest), event, "PreflightRefused", `preflight refused the upgrade; nothing was changed on either side: ${findings.join("; ")}`, findings);
         return {};
       }
+      if (err instanceof SetpointError && err.code === "UPGRADE_ROLLBACK_PATH_LOST") {
+        // Nothing changed and retrying cannot bring the slot back: say so until the spec changes.
+        await refuse(write, stateFacts(latest), event, "RollbackPathLost", err instanceof UpgradeError ? (err.cause as Error | undefined)?.message ?? err.message : err.message);
+        return {};
+      }
       // A failed step (or a lost connection): the state on blue says where it stopped; the next
       // reconcile resumes from there (every step is idempotent).
       const message = err instanceof UpgradeError ? err.message : `upgrade step failed: ${err instanceof Error ? err.message : String(err)}`;
@@ -277,6 +298,48 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
     );
     return more ? { requeueAfterMs: 1 } : {};
   };
+}
+
+/**
+ * A switched upgrade at rest: traffic and the rollback path follow green's primary as green's
+ * status names it now (`followUpgrade`), with an Event for each move and a Warning once the
+ * rollback path is lost. Undefined when another runner holds the upgrade's lock (look again).
+ */
+async function follow(
+  deps: PostgresUpgradeDeps,
+  ctx: ReconcileContext,
+  event: EventFn,
+  s: {
+    namespace: string;
+    blueName: string;
+    blueObj: UpgradeClusterObject;
+    blueSpec: PostgresClusterSpec;
+    blue: SideEndpoint;
+    blueConn: SideConnection;
+    greenName: string;
+    greenObj: UpgradeClusterObject;
+    green: SideEndpoint;
+    greenConn: SideConnection;
+    store: StateStore;
+  },
+): Promise<FollowResult | undefined> {
+  const traffic = deps.traffic(trafficInput(s.namespace, s.blueName, s.blueObj, s.blueSpec, s.blue, s.green));
+  let result: FollowResult;
+  try {
+    const paths = await subscriptionPaths(s.blue, s.blueConn, s.blueName, s.green, s.greenConn, s.greenName);
+    result = await followUpgrade({ ...engineOptions(deps, ctx, s.blueConn, s.greenConn, s.store, traffic, event), ...paths, lockWaitMs: 0 });
+  } catch (err) {
+    if (err instanceof UpgradeInProgressError) return undefined;
+    throw err;
+  } finally {
+    await traffic.close();
+  }
+  const primary = s.greenObj.status?.currentPrimary ?? "";
+  const names = s.blueSpec.pooler ? "rw Service and pooler" : "rw Service";
+  if (result.traffic === "moved") await event("Normal", "TrafficFollowedGreen", `green's primary is ${primary} (${s.green.host}) now: ${s.blueName}'s ${names} point at it again`);
+  if (result.rollbackPath === "reconnected") await event("Normal", "RollbackPathReconnected", `${s.blueName}'s rollback subscription reads green's primary ${primary} at its new address`);
+  if (result.rollbackPath === "lost") await event("Warning", "RollbackPathLost", result.lost ?? "the rollback path is lost");
+  return result;
 }
 
 function trafficInput(namespace: string, blueCluster: string, blueObj: UpgradeClusterObject, blueSpec: PostgresClusterSpec, blue: SideEndpoint, green: SideEndpoint): Parameters<TrafficSwitchFactory>[0] {

@@ -85,6 +85,15 @@ describe("status", () => {
     const rest = upgradeStatus(refused, { phase: "switched" }, { kind: "rest", reason: "Switched", message: "on green" }, 5, now);
     expect(rest.findings).toBeUndefined();
     expect(rest.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "True", reason: "Switched" });
+    expect(rest.conditions?.find((c) => c.type === "Degraded")).toMatchObject({ status: "False", reason: "AsExpected" });
+    // At rest but without its rollback path: still Ready (green serves), Degraded says what is lost.
+    const lost = upgradeStatus(rest, { phase: "switched" }, { kind: "rest", reason: "Switched", message: "on green; path lost", degraded: { reason: "RollbackPathLost", message: "no slot" } }, 5, now);
+    expect(lost.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ["Ready", "True", "Switched"],
+      ["Progressing", "False", "Switched"],
+      ["Degraded", "True", "RollbackPathLost"],
+    ]);
+    expect(lost.conditions?.find((c) => c.type === "Degraded")?.message).toBe("no slot");
   });
 
   it("names phases as reasons and knows where each action rests", () => {

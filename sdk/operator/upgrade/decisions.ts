@@ -130,8 +130,8 @@ export type UpgradeOutcome =
   | { readonly kind: "progress"; readonly more: boolean; readonly message: string }
   /** Waiting for something outside the upgrade (a cluster to become Ready, another runner's lock). */
   | { readonly kind: "waiting"; readonly reason: string; readonly message: string }
-  /** At rest where the spec wants it. */
-  | { readonly kind: "rest"; readonly reason: string; readonly message: string }
+  /** At rest where the spec wants it; `degraded` when something it should still offer is lost (the rollback path). */
+  | { readonly kind: "rest"; readonly reason: string; readonly message: string; readonly degraded?: { readonly reason: string; readonly message: string } }
   /** Refused or failed: the message says what to fix. */
   | { readonly kind: "failed"; readonly reason: string; readonly message: string };
 
@@ -181,7 +181,7 @@ export function upgradeStatus(
     case "rest":
       ready = { type: "Ready", status: "True", reason: outcome.reason, message: outcome.message };
       progressing = { type: "Progressing", status: "False", reason: outcome.reason, message: outcome.message };
-      degraded = { type: "Degraded", status: "False", reason: "AsExpected" };
+      degraded = outcome.degraded ? { type: "Degraded", status: "True", ...outcome.degraded } : { type: "Degraded", status: "False", reason: "AsExpected" };
       break;
     case "failed":
       ready = { type: "Ready", status: "False", reason: outcome.reason, message: outcome.message };

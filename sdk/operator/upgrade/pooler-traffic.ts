@@ -133,12 +133,14 @@ export function managedPoolerSwitch(o: ManagedPoolerSwitchOptions): TrafficSwitc
     kind: "managed-pooler",
     canPause: true,
     async current(): Promise<Side> {
-      for (const pod of await running()) {
+      const pods = await running();
+      if (pods.length === 0) return o.service.current();
+      for (const pod of pods) {
         const hosts = Object.values((await probePooler(await target(pod))).hosts);
-        if (hosts.length > 0 && hosts.every((h) => h === o.green.host)) return "green";
-        return "blue";
+        if (!(hosts.length > 0 && hosts.every((h) => h === o.green.host))) return "blue";
       }
-      return o.service.current();
+      // Green only when every PgBouncer and the direct clients' Service lead to green's primary (one pointTo moves all).
+      return (await o.service.current().catch(() => "blue" as const)) === "green" ? "green" : "blue";
     },
     prepare,
     async pause(p: PauseOptions): Promise<void> {
