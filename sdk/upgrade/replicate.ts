@@ -83,19 +83,18 @@ export async function disableSubscription(client: ClientBase, name: string): Pro
 }
 
 /**
- * Drops the subscription and its slot on the publisher. When the publisher cannot be reached from
- * the subscriber, detaches the slot and drops it through `publisher` directly.
+ * Drops the subscription, then its slot through `publisher` directly. The subscription is detached
+ * from its slot first (disabled, `slot_name = NONE`), so the subscriber never connects to the
+ * address its connection string names: that server may be gone (a publisher that failed over or
+ * moved), and a connection to an address nobody answers waits for the kernel's TCP timeout
+ * (about two minutes) before DROP SUBSCRIPTION fails.
  */
 export async function dropSubscription(subscriber: ClientBase, name: string, publisher: ClientBase): Promise<void> {
   const oid = await subscriptionOid(subscriber, name);
   if (oid !== null) {
-    try {
-      await subscriber.query(`DROP SUBSCRIPTION IF EXISTS ${quoteIdent(name)}`);
-    } catch {
-      await subscriber.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} DISABLE`);
-      await subscriber.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} SET (slot_name = NONE)`);
-      await subscriber.query(`DROP SUBSCRIPTION IF EXISTS ${quoteIdent(name)}`);
-    }
+    await subscriber.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} DISABLE`);
+    await subscriber.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} SET (slot_name = NONE)`);
+    await subscriber.query(`DROP SUBSCRIPTION IF EXISTS ${quoteIdent(name)}`);
   }
   await dropSlot(publisher, name);
   if (oid !== null) {

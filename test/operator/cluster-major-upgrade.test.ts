@@ -188,8 +188,12 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
       const subs = await onInstance<{ conninfo: string }>("shop", blueIp, "select subconninfo as conninfo from pg_subscription");
       return subs.length === 1 && subs[0]!.conninfo.includes(`hostaddr='${newGreenIp}'`) ? true : undefined;
     }, WAIT_MS);
-    const events = (await env.core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "shop-to-17" && new Date(e.lastTimestamp ?? e.eventTime ?? 0) >= new Date(from.getTime() - 1000));
-    expect(events.map((e) => e.reason)).toEqual(expect.arrayContaining(["TrafficFollowedGreen", "RollbackPathReconnected"]));
+    // Each move said in an Event (recorded once the follow returns).
+    await eventually("TrafficFollowedGreen and RollbackPathReconnected", async () => {
+      const events = (await env.core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "shop-to-17" && new Date(e.lastTimestamp ?? e.eventTime ?? 0) >= new Date(from.getTime() - 1000));
+      const reasons = new Set(events.map((e) => e.reason));
+      return reasons.has("TrafficFollowedGreen") && reasons.has("RollbackPathReconnected") ? true : undefined;
+    }, WAIT_MS);
     const app = new Client({ host: proxy!.host, port: proxy!.port, user: "app", password: await secretValue("shop-app", "password"), database: "app", ssl: await poolerSsl(env.core, ns, "shop") });
     await app.connect();
     try {

@@ -100,7 +100,7 @@ describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: 
   const printErrors = (what: string, from: number): void => {
     const errors = writers.flatMap((w, k) => w.errors.filter((e) => e.at >= from).map((e) => `  writer ${k} ${new Date(e.at).toISOString()} row ${e.id}: ${e.message}`));
     if (errors.length === 0) return;
-    const log = lines.filter((l) => l.slice(0, 24) >= new Date(from).toISOString() && /upgrade (progress|checkpoint)|pooler|switchover|cutover|failover|promot|fenc/i.test(l));
+    const log = lines.filter((l) => l.slice(0, 24) >= new Date(from).toISOString() && /upgrade (progress|checkpoint)|pooler|switchover|cutover|failover|promot|fenc|"controller":"postgresupgrade"/i.test(l));
     console.log(`real node: ${what}: failed attempts:\n${errors.join("\n")}\noperator lines:\n${log.map((l) => `  ${l.slice(0, 400)}`).join("\n")}`);
   };
   const up = async (what: string): Promise<void> => {

@@ -192,16 +192,18 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
       await write(known, { kind: "waiting", reason: "WaitingForGreen", message: `created PostgresCluster ${greenName}; waiting for it to become Ready` }, { greenCreated: true });
       return { requeueAfterMs: waitMs };
     }
-    // Switched: green serves. Following green's primary after its failover (while its old primary
-    // rejoins, green is not settled) must not wait for that: only an engine operation does.
+    // Switched: green serves, and both sides are long established. Following green's primary after
+    // its failover must not wait for green to settle (its former primary rejoins meanwhile), and a
+    // finalize or rollback needs each side's primary (Ready), not a healed cluster: every step is
+    // idempotent and retried. Before the switch a step never starts on a side about to restart.
     const switched = previous?.phase === "switched";
-    const unsettled = ([[blueName, blueObj], [greenName, greenObj]] as const).find(([, c]) => !clusterSettled(c));
-    const waitForSettled = async (): Promise<Result> => {
-      const name = unsettled![0];
-      await write(known, { kind: "waiting", reason: name === blueName ? "WaitingForBlue" : "WaitingForGreen", message: `waiting for PostgresCluster ${name} to be Ready with nothing in progress (no rollout or restart pending)` });
+    const unsettled = ([[blueName, blueObj], [greenName, greenObj]] as const).find(([, c]) => (switched ? !clusterReady(c) : !clusterSettled(c)));
+    if (unsettled) {
+      const name = unsettled[0];
+      const what = switched ? "Ready (its primary accepting connections)" : "Ready with nothing in progress (no rollout or restart pending)";
+      await write(known, { kind: "waiting", reason: name === blueName ? "WaitingForBlue" : "WaitingForGreen", message: `waiting for PostgresCluster ${name} to be ${what}` });
       return { requeueAfterMs: waitMs };
-    };
-    if (unsettled && !switched) return waitForSettled();
+    }
 
     const blue = await endpoint(deps, req.namespace, blueName, blueObj, blueSpec);
     const green = await endpoint(deps, req.namespace, greenName, greenObj, greenSpec!);
@@ -230,7 +232,6 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
       );
       return {};
     }
-    if (unsettled) return waitForSettled();
 
     const finalizers = obj.metadata?.finalizers ?? [];
     if (!finalizers.includes(UPGRADE_FINALIZER)) await deps.patchUpgradeMetadata(req.namespace, req.name, { finalizers: [...finalizers, UPGRADE_FINALIZER] });
