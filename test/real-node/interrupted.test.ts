@@ -5,15 +5,13 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { toolchainOrSkip } from "../support/control-plane";
 import { eventually } from "../support/eventually";
-import { leftovers, NODE_LOCK, processesMentioning, run, sweepRealNodes, type RunState } from "../support/real-node/host";
+import { realNodeToolchain } from "../support/real-node/gate";
+import { leftovers, NODE_LOCK, processesMentioning, sweepRealNodes, type RunState } from "../support/real-node/host";
 
-const isRoot = process.getuid?.() === 0;
-const toolchain = isRoot ? toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause"]) : { skip: "needs root" };
-const hasRuntime = run("sh", ["-c", "command -v containerd && command -v runc && test -x /usr/lib/cni/bridge"]).status === 0;
+const toolchain = realNodeToolchain();
 
-describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: an interrupted run", () => {
+describe.skipIf(toolchain.skip !== undefined)("real node: an interrupted run", () => {
   it("is swept: nothing of it is left", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/real-node-child.ts"], { cwd: resolve(__dirname, "../.."), stdio: ["ignore", "pipe", "inherit"] });
     const line = await new Promise<string>((done, fail) => {

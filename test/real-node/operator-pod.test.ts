@@ -16,17 +16,15 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresSchemaStatus } from "../../sdk/api/index";
 import { randomPassword, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
-import { toolchainOrSkip } from "../support/control-plane";
 import { eventually } from "../support/eventually";
 import { majors } from "../support/postgres";
 import { errorsOf, summaryOf } from "../support/pulumi";
 import { run } from "../support/real-node/host";
-import { deployOperator, importOperatorImage, realOperatorUnavailable, REAL_OPERATOR_TOOLS, type DeployedOperator, type OperatorImage } from "../support/real-node/operator";
+import { realNodeToolchain } from "../support/real-node/gate";
+import { deployOperator, importOperatorImage, type DeployedOperator, type OperatorImage } from "../support/real-node/operator";
 import { startRealNode, type RealNode } from "../support/real-node/node";
 
-const unavailable = realOperatorUnavailable();
-const toolchain = unavailable === undefined ? toolchainOrSkip(REAL_OPERATOR_TOOLS) : { skip: unavailable };
-if (process.env.CI && process.getuid?.() === 0 && unavailable !== undefined) throw new Error(`${unavailable}; CI must not skip the real-pod tier`);
+const toolchain = realNodeToolchain(["pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes"]);
 const major = majors().includes(17) ? 17 : majors()[0]!;
 /** The LeaderElector's default Lease duration (the component does not change it). */
 const LEASE_DURATION_MS = 15_000;

@@ -30,10 +30,11 @@ import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import { recorder } from "../support/cluster";
 import { clusterSuperuser } from "../support/cluster-tls";
-import { installCrds, toolchainOrSkip } from "../support/control-plane";
+import { installCrds } from "../support/control-plane";
 import { createCustomObject } from "../support/custom-objects";
 import { eventually } from "../support/eventually";
-import { must, run } from "../support/real-node/host";
+import { realNodeToolchain } from "../support/real-node/gate";
+import { must } from "../support/real-node/host";
 import { recipeConfig, recipeRootfs } from "../support/real-node/images";
 import { startRealNode, type RealNode } from "../support/real-node/node";
 import { startVolumeProvisioner } from "../support/real-node/volumes";
@@ -41,11 +42,7 @@ import { majors } from "../support/postgres";
 import { startS3Server, type S3Server } from "../support/s3";
 import { startWriter, type Writer } from "../support/writer";
 
-const isRoot = process.getuid?.() === 0;
-const toolchain = isRoot
-  ? toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause", "weed"])
-  : { skip: "needs root" };
-const hasRuntime = run("sh", ["-c", "command -v containerd && command -v runc && command -v debootstrap && test -x /usr/lib/cni/bridge"]).status === 0;
+const toolchain = realNodeToolchain(["weed"]);
 const major = majors().includes(17) ? 17 : majors()[0]!;
 const ns = "default";
 const bucket = "pitr";
@@ -62,7 +59,7 @@ interface Row {
   note: string;
 }
 
-describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: backups and point-in-time recovery on real pods", () => {
+describe.skipIf(toolchain.skip !== undefined)("real node: backups and point-in-time recovery on real pods", () => {
   let node: RealNode | undefined;
   let operator: RunningOperator | undefined;
   let s3: S3Server | undefined;

@@ -22,23 +22,19 @@ import { probePooler, type PoolerTls } from "../../sdk/operator/cluster/pooler-s
 import { pausePoolers, syncPooler, type PoolerSyncResult } from "../../sdk/operator/cluster/pooler-sync";
 import { clusterTlsNames, syncClusterTls, verifiedPoolerName } from "../../sdk/operator/cluster/tls";
 import { randomPassword, runIdentity, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
-import { installCrds, toolchainOrSkip } from "../support/control-plane";
+import { installCrds } from "../support/control-plane";
 import { eventually } from "../support/eventually";
 import { majors } from "../support/postgres";
-import { run } from "../support/real-node/host";
+import { realNodeToolchain } from "../support/real-node/gate";
 import { packageConfig, packageRootfs } from "../support/real-node/images";
 import { startRealNode, type RealNode } from "../support/real-node/node";
 
-const isRoot = process.getuid?.() === 0;
-const toolchain = isRoot
-  ? toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause"])
-  : { skip: "needs root" };
-const hasRuntime = run("sh", ["-c", "command -v containerd && command -v runc && command -v debootstrap && test -x /usr/lib/cni/bridge"]).status === 0;
+const toolchain = realNodeToolchain();
 const major = majors().includes(17) ? 17 : majors()[0]!;
 const IMAGE = "setpoint-pooler:test";
 const ns = "default";
 
-describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: the operator's PgBouncer pods", () => {
+describe.skipIf(toolchain.skip !== undefined)("real node: the operator's PgBouncer pods", () => {
   let node: RealNode | undefined;
   let pg: EmbeddedPostgres | undefined;
   let work: string | undefined;

@@ -5,17 +5,14 @@
 // kernel setting behind.
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toolchainOrSkip } from "../support/control-plane";
 import { eventually } from "../support/eventually";
+import { realNodeToolchain } from "../support/real-node/gate";
 import { run } from "../support/real-node/host";
 import { PAUSE_IMAGE, startRealNode, type RealNode } from "../support/real-node/node";
 
-const isRoot = process.getuid?.() === 0;
-const toolchain = isRoot ? toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause"]) : { skip: "needs root" };
-const hasRuntime = run("sh", ["-c", "command -v containerd && command -v runc && test -x /usr/lib/cni/bridge"]).status === 0;
-if (process.env.CI && isRoot && !hasRuntime) throw new Error("containerd, runc or the CNI plugins are missing (see .ci/run); CI must not skip the real-pod tier");
+const toolchain = realNodeToolchain();
 
-describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: a pod on containerd + kubelet", () => {
+describe.skipIf(toolchain.skip !== undefined)("real node: a pod on containerd + kubelet", () => {
   let node: RealNode | undefined;
   let core: CoreV1Api;
 

@@ -22,21 +22,18 @@ import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import { recorder } from "../support/cluster";
 import { clusterClientConfig, poolerSsl } from "../support/cluster-tls";
-import { installCrds, toolchainOrSkip } from "../support/control-plane";
+import { installCrds } from "../support/control-plane";
 import { eventually } from "../support/eventually";
 import { majors } from "../support/postgres";
 import { createPulumiProject, errorsOf, requireTypeScriptPrelude, summaryOf, type PulumiProject } from "../support/pulumi";
-import { must, run } from "../support/real-node/host";
+import { realNodeToolchain } from "../support/real-node/gate";
+import { must } from "../support/real-node/host";
 import { packageConfig, packageRootfs, recipeConfig, recipeRootfs } from "../support/real-node/images";
 import { startRealNode, type RealNode } from "../support/real-node/node";
 import { startVolumeProvisioner } from "../support/real-node/volumes";
 import { startWriter, type Ack, type Writer } from "../support/writer";
 
-const isRoot = process.getuid?.() === 0;
-const toolchain = isRoot
-  ? toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause", "pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes"])
-  : { skip: "needs root" };
-const hasRuntime = run("sh", ["-c", "command -v containerd && command -v runc && command -v debootstrap && test -x /usr/lib/cni/bridge"]).status === 0;
+const toolchain = realNodeToolchain(["pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes"]);
 const ok = majors().includes(16) && majors().includes(17);
 const ns = "default";
 const POOLER = "setpoint-pooler:test";
@@ -69,7 +66,7 @@ function longestGap(acks: readonly Ack[], from: number, to = Number.MAX_SAFE_INT
   return gap;
 }
 
-describe.skipIf(toolchain.skip !== undefined || !hasRuntime || !ok)("real node: switchover and postgresVersion 16 -> 17 through the pooler, by pulumi up", () => {
+describe.skipIf(toolchain.skip !== undefined || !ok)("real node: switchover and postgresVersion 16 -> 17 through the pooler, by pulumi up", () => {
   let node: RealNode | undefined;
   let operator: RunningOperator | undefined;
   let project: PulumiProject | undefined;

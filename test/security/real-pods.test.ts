@@ -31,26 +31,23 @@ import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import { recorder } from "../support/cluster";
 import { clusterClientConfig } from "../support/cluster-tls";
 import { createCertificateAuthority, issueCertificate } from "../../sdk/tls/certificates";
-import { installCrds, toolchainOrSkip } from "../support/control-plane";
+import { installCrds } from "../support/control-plane";
 import { createCustomObject } from "../support/custom-objects";
 import { eventually } from "../support/eventually";
 import { startWriter } from "../support/writer";
+import { realNodeToolchain } from "../support/real-node/gate";
 import { must, run } from "../support/real-node/host";
 import { recipeConfig, recipeRootfs } from "../support/real-node/images";
 import { startRealNode, type RealNode } from "../support/real-node/node";
 import { startVolumeProvisioner } from "../support/real-node/volumes";
 import { majors } from "../support/postgres";
 
-const isRoot = process.getuid?.() === 0;
-const toolchain = isRoot
-  ? toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause"])
-  : { skip: "needs root" };
-const hasRuntime = run("sh", ["-c", "command -v containerd && command -v runc && command -v debootstrap && test -x /usr/lib/cni/bridge"]).status === 0;
+const toolchain = realNodeToolchain();
 const major = majors().includes(17) ? 17 : majors()[0]!;
 const ns = "default";
 const WAIT_MS = 300_000;
 
-describe.skipIf(toolchain.skip !== undefined || !hasRuntime)("real node: least-privilege instance pods and the refusals of a cluster", () => {
+describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instance pods and the refusals of a cluster", () => {
   let node: RealNode | undefined;
   let operator: RunningOperator | undefined;
   let stopProvisioner = (): void => undefined;

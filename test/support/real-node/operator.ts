@@ -10,33 +10,15 @@ import type { ToolchainEnv } from "../../../scripts/toolchain/paths.mjs";
 import { instanceImageRecipe, OPERATOR_IMAGE } from "../../../images/recipes";
 import type { PostgresMajor } from "../../../sdk/postgres/versions";
 import { createPulumiProject, errorsOf, requireTypeScriptPrelude, summaryOf, type EngineEvent, type PulumiProject } from "../pulumi";
-import { run } from "./host";
+import { REAL_NODE_TOOLS, realNodeUnavailable } from "./gate";
 import { recipeConfig, recipeRootfs } from "./images";
 import { startRealNode, type RealNode } from "./node";
 
 /** The toolchain pieces a real node with the operator deployed through Pulumi needs. */
-export const REAL_OPERATOR_TOOLS = [
-  "etcd",
-  "kube-apiserver",
-  "kube-controller-manager",
-  "kubelet",
-  "kube-proxy",
-  "kube-scheduler",
-  "coredns",
-  "pause",
-  "pulumi",
-  "pulumi-language-nodejs",
-  "pulumi-resource-kubernetes",
-];
+export const REAL_OPERATOR_TOOLS = [...REAL_NODE_TOOLS, "pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes"];
 
 /** Why the real-node operator cannot run here (not root, Debian packages missing), or undefined. */
-export function realOperatorUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root";
-  if (run("sh", ["-c", "command -v containerd && command -v runc && command -v debootstrap && test -x /usr/lib/cni/bridge"]).status !== 0) {
-    return "containerd, runc, debootstrap or the CNI plugins are missing (Debian: containerd runc debootstrap containernetworking-plugins)";
-  }
-  return undefined;
-}
+export const realOperatorUnavailable = realNodeUnavailable;
 
 /** The image reference the operator's test image is imported under. */
 export const OPERATOR_TEST_IMAGE = "setpoint-operator:test";
