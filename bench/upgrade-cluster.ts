@@ -1,16 +1,20 @@
 // Declarative major upgrade benchmark (ADR 0033): `npm run bench:upgrade-cluster -- [--size-mb 200]
-// [--writers 4] [--json FILE]`.
-// A real API server, the node harness (real PostgreSQL 16 and 17 per pod), the pooler node (real
-// pgbouncer per pod) and the operator in process. A PostgresCluster of 16 with a pooler gets a
-// dataset of --size-mb; --writers connections write through <cluster>-pooler-rw (one row per
-// transaction, every 10 ms each) while spec.postgresVersion is raised to 17 and the operator runs
-// the blue-green upgrade to the cutover through the pooler. Then every acknowledged row is looked
-// up on green. Prints a table and writes JSON.
-import { writeFileSync } from "node:fs";
+// [--writers 4] [--instances 1] [--real-node] [--json FILE]`.
+// A real API server and the operator in process; the pods on the node harness (real PostgreSQL 16
+// and 17 per pod) and the pooler node (real pgbouncer per pod), or with --real-node on a real node
+// (kubelet + containerd, the instance images of 16 and 17 and the pooler image built from their
+// recipes, the writers through the pooler Service's ClusterIP by kube-proxy; needs root). A
+// PostgresCluster of 16 with --instances instances and a pooler gets a dataset of --size-mb;
+// --writers connections write through <cluster>-pooler-rw (one row per transaction, every 10 ms
+// each) while spec.postgresVersion is raised to 17 and the operator runs the blue-green upgrade to
+// the cutover through the pooler. Then every acknowledged row is looked up on green. Prints a table
+// and writes JSON.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { cpus, loadavg, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
 import { Client } from "pg";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus, type PostgresUpgradeStatus } from "../sdk/api/index";
 import { startOperator } from "../sdk/operator/main";
@@ -24,6 +28,12 @@ import { ensurePgBouncer } from "../test/support/pgbouncer";
 import { startServiceProxy } from "../test/support/service-proxy";
 import { clusterClientConfig, poolerSsl } from "../test/support/cluster-tls";
 import { startWriter, type Writer } from "../test/support/writer";
+import { instanceImageRecipe, POOLER_IMAGE } from "../images/recipes";
+import { realNodeToolchain } from "../test/support/real-node/gate";
+import { must } from "../test/support/real-node/host";
+import { packageConfig, packageRootfs, recipeConfig, recipeRootfs } from "../test/support/real-node/images";
+import { startRealNode } from "../test/support/real-node/node";
+import { startVolumeProvisioner } from "../test/support/real-node/volumes";
 import { textTable } from "./support/stats";
 
 const clusterToolchain = toolchainOrSkip(["etcd", "kube-apiserver", "kube-controller-manager"]);
@@ -40,7 +50,70 @@ function recorder(lines: string[]): Logger {
 }
 
 const TARGETS = { lostRows: 0, failedTransactions: 0, maxWritePauseMs: 1000, checksumsEqual: true } as const;
-const ns = "bench";
+let ns = "bench";
+
+/** Where the pods run: the kubeconfig, how the writers reach the pooler Service, the pooler image to name. */
+interface Platform {
+  readonly kubeConfig: KubeConfig;
+  readonly poolerImage?: string;
+  pooler(core: CoreV1Api): Promise<{ host: string; port: number }>;
+}
+
+/** The node harness and the pooler node; the writers reach the pooler Service through a local proxy. */
+async function startHarnessPlatform(stops: (() => Promise<unknown>)[]): Promise<Platform> {
+  if (clusterToolchain.skip !== undefined) throw new Error(`toolchain missing: ${clusterToolchain.skip}`);
+  const pgbouncer = ensurePgBouncer();
+  if ("missing" in pgbouncer) throw new Error(pgbouncer.missing);
+  const cp = await startControlPlane({ toolchain: clusterToolchain.env!, controllers: ["garbagecollector"] });
+  stops.unshift(() => cp.stop());
+  await installCrds(cp.kubeConfig, crdManifests());
+  const node = await startNodeHarness({ kubeConfig: cp.kubeConfig });
+  stops.unshift(() => node.stop());
+  const poolerNode = await startPoolerNode({ kubeConfig: cp.kubeConfig, avoidBlock: node.block });
+  stops.unshift(() => poolerNode.stop());
+  return {
+    kubeConfig: cp.kubeConfig,
+    pooler: async () => {
+      const proxy = await startServiceProxy({ kubeConfig: cp.kubeConfig, namespace: ns, service: "shop-pooler-rw" });
+      stops.unshift(() => proxy.stop());
+      return { host: proxy.host, port: proxy.port };
+    },
+  };
+}
+
+/** A real node with the instance images of 16 and 17 and the pooler image; the pooler Service by its ClusterIP (kube-proxy). */
+async function startRealPlatform(lines: string[], stops: (() => Promise<unknown>)[]): Promise<Platform> {
+  const toolchain = realNodeToolchain();
+  if (toolchain.skip !== undefined) throw new Error(`--real-node: ${toolchain.skip}`);
+  ns = "default";
+  const node = await startRealNode({ toolchain: toolchain.env! });
+  stops.unshift(() => node.stop());
+  for (const major of [16, 17] as const) {
+    const work = join(node.dir, `instance-image-${major}`);
+    mkdirSync(work, { recursive: true });
+    const recipe = instanceImageRecipe(major);
+    recipeRootfs(recipe, join(work, "rootfs"));
+    node.importRootfs(join(work, "rootfs"), `setpoint-postgres:${major}`, recipeConfig(recipe));
+    must("rm", ["-rf", join(work, "rootfs")]);
+  }
+  const poolerImage = "setpoint-pooler:bench";
+  const work = join(node.dir, "pooler-image");
+  mkdirSync(work, { recursive: true });
+  packageRootfs(POOLER_IMAGE, join(work, "rootfs"));
+  node.importRootfs(join(work, "rootfs"), poolerImage, packageConfig(POOLER_IMAGE));
+  must("rm", ["-rf", join(work, "rootfs")]);
+  await installCrds(node.controlPlane.kubeConfig, crdManifests());
+  const stopVolumes = startVolumeProvisioner(node, ns, (m) => lines.push(m));
+  stops.unshift(() => Promise.resolve(stopVolumes()));
+  return {
+    kubeConfig: node.controlPlane.kubeConfig,
+    poolerImage,
+    pooler: async (core) => {
+      const svc = await core.readNamespacedService({ name: "shop-pooler-rw", namespace: ns });
+      return { host: svc.spec!.clusterIP!, port: svc.spec!.ports![0]!.port };
+    },
+  };
+}
 
 async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -53,37 +126,47 @@ async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | u
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { "size-mb": { type: "string", default: "200" }, writers: { type: "string", default: "4" }, json: { type: "string", default: "bench-upgrade-cluster.json" } } });
+  const { values } = parseArgs({
+    options: {
+      "size-mb": { type: "string", default: "200" },
+      writers: { type: "string", default: "4" },
+      instances: { type: "string", default: "1" },
+      "real-node": { type: "boolean", default: false },
+      json: { type: "string", default: "bench-upgrade-cluster.json" },
+    },
+  });
   const sizeMb = Number(values["size-mb"]);
   const writerCount = Number(values.writers);
-  if (clusterToolchain.skip !== undefined) throw new Error(`toolchain missing: ${clusterToolchain.skip}`);
-  const pgbouncer = ensurePgBouncer();
-  if ("missing" in pgbouncer) throw new Error(pgbouncer.missing);
+  const instances = Number(values.instances);
+  const realNode = values["real-node"];
   const lines: string[] = [];
-  const cp = await startControlPlane({ toolchain: clusterToolchain.env!, controllers: ["garbagecollector"] });
-  const stops: (() => Promise<unknown>)[] = [() => cp.stop()];
+  const stops: (() => Promise<unknown>)[] = [];
   try {
-    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
-    const objects = cp.kubeConfig.makeApiClient(CustomObjectsApi);
-    await installCrds(cp.kubeConfig, crdManifests());
-    const node = await startNodeHarness({ kubeConfig: cp.kubeConfig });
-    stops.unshift(() => node.stop());
-    const poolerNode = await startPoolerNode({ kubeConfig: cp.kubeConfig, avoidBlock: node.block });
-    stops.unshift(() => poolerNode.stop());
-    await core.createNamespace({ body: { metadata: { name: ns } } });
-    const operator = await startOperator({ kubeconfig: cp.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
+    const platform = realNode ? await startRealPlatform(lines, stops) : await startHarnessPlatform(stops);
+    const kubeConfig = platform.kubeConfig;
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const objects = kubeConfig.makeApiClient(CustomObjectsApi);
+    if (ns !== "default") await core.createNamespace({ body: { metadata: { name: ns } } });
+    const operator = await startOperator({ kubeconfig: kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });
     stops.unshift(() => operator.stop());
     const read = async (name: string) => (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name })) as { status?: PostgresClusterStatus };
     const secret = async (name: string) => Buffer.from((await core.readNamespacedSecret({ name, namespace: ns })).data!.password!, "base64").toString("utf8");
     const podIp = async (name: string) => (await core.readNamespacedPod({ name, namespace: ns })).status!.podIP!;
 
-    await createCustomObject(objects, ns, "PostgresCluster", "shop", { postgresVersion: 16, instances: 1, storage: { size: "20Gi" }, parameters: { wal_level: "logical" }, pooler: { instances: 1 }, tls: { superuserPasswordOverNetwork: true } });
+    await createCustomObject(objects, ns, "PostgresCluster", "shop", {
+      postgresVersion: 16,
+      instances,
+      storage: { size: "20Gi" },
+      parameters: { wal_level: "logical" },
+      pooler: { instances: 1, ...(platform.poolerImage ? { image: platform.poolerImage } : {}) },
+      tls: { superuserPasswordOverNetwork: true },
+    });
     await until("shop settled with its pooler", 600_000, async () => {
       const s = (await read("shop")).status;
       const settled = s?.conditions?.some((c) => c.type === "Progressing" && c.status === "False") && s.pooler?.primary === s.currentPrimary && !(s.instances ?? []).some((i) => i.pendingRestart);
       return settled ? s : undefined;
     });
-    const blueIp = await podIp("shop-1");
+    const blueIp = await podIp((await read("shop")).status!.currentPrimary!);
     const appPassword = await secret("shop-app");
     const generateStarted = performance.now();
     const app = new Client(await clusterClientConfig(core, ns, "shop", { host: blueIp, user: "app", password: appPassword, database: "app" }));
@@ -99,9 +182,8 @@ async function main(): Promise<void> {
     await app.end();
     const generateSeconds = (performance.now() - generateStarted) / 1000;
 
-    const proxy = await startServiceProxy({ kubeConfig: cp.kubeConfig, namespace: ns, service: "shop-pooler-rw" });
-    stops.unshift(() => proxy.stop());
-    const conn = { host: proxy.host, port: proxy.port, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(core, ns, "shop") };
+    const pooler = await platform.pooler(core);
+    const conn = { ...pooler, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(core, ns, "shop") };
     const writers: Writer[] = Array.from({ length: writerCount }, (_, k) => startWriter(conn, "acked", (k + 1) * 10_000_000, 10));
     await until("writers running", 60_000, async () => (writers.every((w) => w.acked.length > 10) ? true : undefined));
 
@@ -124,9 +206,9 @@ async function main(): Promise<void> {
     const acks = writers.flatMap((w) => w.acked).sort((a, b) => a.at - b.at);
     let maxWritePauseMs = 0;
     for (let i = 1; i < acks.length; i++) maxWritePauseMs = Math.max(maxWritePauseMs, acks[i]!.at - acks[i - 1]!.at);
-    const greenIp = await podIp("shop-v17-1");
-    // The superuser by the operator's client certificate (instances take TLS only, ADR 0035).
-    const green = new Client(await clusterClientConfig(core, ns, "shop-v17", { host: greenIp, database: "app" }));
+    const greenIp = await podIp((await read("shop-v17")).status!.currentPrimary!);
+    // The superuser over verified TLS (instances take TLS only, ADR 0035) with its password: this cluster lets it in that way (spec.tls.superuserPasswordOverNetwork).
+    const green = new Client(await clusterClientConfig(core, ns, "shop-v17", { host: greenIp, password: await secret("shop-v17-superuser"), database: "app" }));
     await green.connect();
     const present = new Set((await green.query<{ id: number }>("select id from acked")).rows.map((r) => r.id));
     await green.end();
@@ -143,7 +225,7 @@ async function main(): Promise<void> {
       failedTransactions: writers.reduce((n, w) => n + w.failures(), 0),
       lostRows: acks.filter((a) => !present.has(a.id)).length,
       checksumsEqual: upgrade.status?.verification?.equal === true,
-      detail: { phases, generateSeconds: Math.round(generateSeconds), machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverage1m: loadavg()[0] } },
+      detail: { platform: realNode ? "real node (kubelet + containerd)" : "node harness", instances, phases, generateSeconds: Math.round(generateSeconds), machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverage1m: loadavg()[0] } },
       targets: TARGETS,
     };
     console.log(

@@ -14,6 +14,11 @@ describe("the upgrade's connections (ADR 0042)", () => {
     expect(toClientConfig(c).ssl).toEqual({ ca: tls.ca, servername: "shop-rw.ns.svc", rejectUnauthorized: true, cert: tls.cert, key: tls.key });
   });
 
+  it("a side whose cluster lets the superuser in with its password (pg_hba asks SCRAM, not a certificate): the password goes along, verify-full still", () => {
+    const c = engineConnection(blue, "shop", true);
+    expect(c).toMatchObject({ user: "postgres", password: "superuser-secret", sslmode: "verify-full", servername: "shop-rw.ns.svc" });
+  });
+
   it("refuses a side without the operator's certificate rather than falling back to a password", () => {
     expect(() => engineConnection({ ...blue, tls: undefined }, "shop")).toThrow(/shop has no operator certificate yet/);
   });

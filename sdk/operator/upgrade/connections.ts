@@ -22,12 +22,26 @@ import type { SideEndpoint } from "./controller";
 export type SideConnection = Exclude<ConnectionInput, string>;
 
 /**
- * The engine's session towards `e`: verify-full with the operator's certificate, no password. Pure.
+ * The engine's session towards `e`: verify-full with the operator's certificate, no password —
+ * unless the side's cluster lets the superuser in over the network with its password
+ * (`spec.tls.superuserPasswordOverNetwork`): its `pg_hba.conf` then asks the superuser for SCRAM
+ * instead of a certificate (one rule per role), so the password goes along. Pure.
  * @throws {Error} when the side's operator certificate is not readable yet (the cluster controller creates it before any pod).
  */
-export function engineConnection(e: SideEndpoint, cluster: string): SideConnection {
+export function engineConnection(e: SideEndpoint, cluster: string, superuserPasswordOverNetwork = false): SideConnection {
   if (e.tls === undefined) throw new Error(`PostgresCluster ${cluster} has no operator certificate yet (its <cluster>-operator-tls Secret); the upgrade waits for the cluster controller to issue it`);
-  return { host: e.host, port: e.port, user: "postgres", database: e.database, sslmode: "verify-full", ca: e.tls.ca, servername: e.tls.serverName, cert: e.tls.cert, key: e.tls.key };
+  return {
+    host: e.host,
+    port: e.port,
+    user: "postgres",
+    ...(superuserPasswordOverNetwork ? { password: e.password } : {}),
+    database: e.database,
+    sslmode: "verify-full",
+    ca: e.tls.ca,
+    servername: e.tls.serverName,
+    cert: e.tls.cert,
+    key: e.tls.key,
+  };
 }
 
 /**

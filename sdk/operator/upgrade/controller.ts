@@ -207,8 +207,8 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
 
     const blue = await endpoint(deps, req.namespace, blueName, blueObj, blueSpec);
     const green = await endpoint(deps, req.namespace, greenName, greenObj, greenSpec!);
-    const blueConn = engineConnection(blue, blueName);
-    const greenConn = engineConnection(green, greenName);
+    const blueConn = engineConnection(blue, blueName, passwordOverNetwork(blueSpec));
+    const greenConn = engineConnection(green, greenName, passwordOverNetwork(greenSpec!));
     const store = (deps.store ?? tableStateStore)(blueConn, `PostgresUpgrade/${req.namespace}/${req.name}`);
     const state = await store.load();
     const decision = decideUpgrade(spec, state);
@@ -421,7 +421,7 @@ async function deleting(deps: PostgresUpgradeDeps, ctx: ReconcileContext, req: R
   const greenSpec = greenObj ? clusterSpec(greenObj) : undefined;
   if (!clusterReady(blueObj)) return { requeueAfterMs: deps.waitRequeueMs ?? 5_000 };
   const blue = await endpoint(deps, req.namespace, blueName, blueObj, blueSpec);
-  const store = (deps.store ?? tableStateStore)(engineConnection(blue, blueName), `PostgresUpgrade/${req.namespace}/${req.name}`);
+  const store = (deps.store ?? tableStateStore)(engineConnection(blue, blueName, passwordOverNetwork(blueSpec)), `PostgresUpgrade/${req.namespace}/${req.name}`);
   const state = await store.load();
   if (!state) return done();
   if (!greenObj || !greenSpec || !clusterReady(greenObj)) {
@@ -431,7 +431,7 @@ async function deleting(deps: PostgresUpgradeDeps, ctx: ReconcileContext, req: R
   const green = await endpoint(deps, req.namespace, greenName, greenObj, greenSpec);
   const traffic = deps.traffic(trafficInput(req.namespace, blueName, blueObj, blueSpec, blue, green));
   try {
-    await forgetUpgrade(engineOptions(deps, ctx, engineConnection(blue, blueName), engineConnection(green, greenName), store, traffic, event));
+    await forgetUpgrade(engineOptions(deps, ctx, engineConnection(blue, blueName, passwordOverNetwork(blueSpec)), engineConnection(green, greenName, passwordOverNetwork(greenSpec)), store, traffic, event));
   } catch (err) {
     await event("Warning", "ForgetFailed", `${err instanceof Error ? err.message : String(err)}; retrying. To give up, remove the finalizer ${UPGRADE_FINALIZER}`);
     return { requeueAfterMs: RETRY_AFTER_FAILURE_MS };
@@ -473,6 +473,11 @@ function clusterSpec(c: UpgradeClusterObject): PostgresClusterSpec | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether the cluster's superuser logs in over the network with its password (SCRAM) instead of a certificate. */
+function passwordOverNetwork(spec: PostgresClusterSpec): boolean {
+  return spec.tls?.superuserPasswordOverNetwork === true;
 }
 
 function clusterReady(c: UpgradeClusterObject): boolean {
