@@ -75,7 +75,10 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
     Number((await onInstance<{ v: string }>(cluster, ip, "select current_setting('server_version_num') as v"))[0]!.v.slice(0, 2));
 
   it("refuses a downgrade into status, changing nothing", async () => {
-    await env.create("shop", { postgresVersion: 16, instances: 1, parameters: { wal_level: "logical" }, pooler: { instances: 1 } });
+    // The superuser may log in with its password over the network (pg_hba asks it SCRAM, not a
+    // certificate): the upgrade's own sessions must carry it (the default, by certificate, is
+    // what the real-pod and PostgresUpgrade tests run).
+    await env.create("shop", { postgresVersion: 16, instances: 1, parameters: { wal_level: "logical" }, pooler: { instances: 1 }, tls: { superuserPasswordOverNetwork: true } });
     await settled("shop", 1, (c) => c.status?.pooler?.readyInstances === 1 && c.status.pooler.primary === c.status.currentPrimary && !(c.status.instances ?? []).some((i) => i.pendingRestart));
     expect((await read("shop")).status).toMatchObject({ postgresVersion: 16 });
     await env.patch("shop", { spec: { postgresVersion: 15 } });
