@@ -9,8 +9,7 @@
 // each) while spec.postgresVersion is raised to 17 and the operator runs the blue-green upgrade to
 // the cutover through the pooler. Then every acknowledged row is looked up on green. Prints a table
 // and writes JSON.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
@@ -28,10 +27,8 @@ import { ensurePgBouncer } from "../test/support/pgbouncer";
 import { startServiceProxy } from "../test/support/service-proxy";
 import { clusterClientConfig, poolerSsl } from "../test/support/cluster-tls";
 import { startWriter, type Writer } from "../test/support/writer";
-import { instanceImageRecipe, POOLER_IMAGE } from "../images/recipes";
 import { realNodeToolchain } from "../test/support/real-node/gate";
-import { must } from "../test/support/real-node/host";
-import { packageConfig, packageRootfs, recipeConfig, recipeRootfs } from "../test/support/real-node/images";
+import { importInstanceImage, importPoolerImage } from "../test/support/real-node/operator";
 import { startRealNode } from "../test/support/real-node/node";
 import { startVolumeProvisioner } from "../test/support/real-node/volumes";
 import { textTable } from "./support/stats";
@@ -88,20 +85,9 @@ async function startRealPlatform(lines: string[], stops: (() => Promise<unknown>
   ns = "default";
   const node = await startRealNode({ toolchain: toolchain.env! });
   stops.unshift(() => node.stop());
-  for (const major of [16, 17] as const) {
-    const work = join(node.dir, `instance-image-${major}`);
-    mkdirSync(work, { recursive: true });
-    const recipe = instanceImageRecipe(major);
-    recipeRootfs(recipe, join(work, "rootfs"));
-    node.importRootfs(join(work, "rootfs"), `setpoint-postgres:${major}`, recipeConfig(recipe));
-    must("rm", ["-rf", join(work, "rootfs")]);
-  }
+  for (const major of [16, 17] as const) importInstanceImage(node, major);
   const poolerImage = "setpoint-pooler:bench";
-  const work = join(node.dir, "pooler-image");
-  mkdirSync(work, { recursive: true });
-  packageRootfs(POOLER_IMAGE, join(work, "rootfs"));
-  node.importRootfs(join(work, "rootfs"), poolerImage, packageConfig(POOLER_IMAGE));
-  must("rm", ["-rf", join(work, "rootfs")]);
+  importPoolerImage(node, poolerImage);
   await installCrds(node.controlPlane.kubeConfig, crdManifests());
   const stopVolumes = startVolumeProvisioner(node, ns, (m) => lines.push(m));
   stops.unshift(() => Promise.resolve(stopVolumes()));

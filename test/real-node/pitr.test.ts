@@ -18,12 +18,11 @@
 //   the reason, and the cluster never comes up.
 // Times (restore, failover) are printed.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instanceImageRecipe } from "../../images/recipes";
 import { openObjectStore, type ObjectStore } from "../../sdk/backup/store";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresBackupStatus, type PostgresClusterStatus } from "../../sdk/api/index";
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
@@ -34,8 +33,7 @@ import { installCrds } from "../support/control-plane";
 import { createCustomObject } from "../support/custom-objects";
 import { eventually } from "../support/eventually";
 import { realNodeToolchain } from "../support/real-node/gate";
-import { must } from "../support/real-node/host";
-import { recipeConfig, recipeRootfs } from "../support/real-node/images";
+import { importInstanceImage } from "../support/real-node/operator";
 import { startRealNode, type RealNode } from "../support/real-node/node";
 import { startVolumeProvisioner } from "../support/real-node/volumes";
 import { majors } from "../support/postgres";
@@ -157,12 +155,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: backups and point-in-t
 
   beforeAll(async () => {
     node = await startRealNode({ toolchain: toolchain.env! });
-    const work = join(node.dir, "instance-image");
-    mkdirSync(work, { recursive: true });
-    const recipe = instanceImageRecipe(major);
-    recipeRootfs(recipe, join(work, "rootfs"));
-    node.importRootfs(join(work, "rootfs"), `setpoint-postgres:${major}`, recipeConfig(recipe));
-    must("rm", ["-rf", join(work, "rootfs")]);
+    importInstanceImage(node, major);
     await installCrds(node.controlPlane.kubeConfig, crdManifests());
     stopProvisioner = startVolumeProvisioner(node, ns, (m) => lines.push(m));
     // On the node's bridge address: the pods' gateway, this machine, no other.

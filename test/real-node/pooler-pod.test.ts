@@ -9,11 +9,10 @@
 //   sync) and RELOAD: the time it takes is printed;
 // - PAUSE holds a client's transaction and the next reconcile's RESUME lets it finish: 0 errors.
 import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { POOLER_IMAGE } from "../../images/recipes";
 import { crdManifests, GROUP, KINDS, VERSION } from "../../sdk/api/index";
 import { parsePostgresClusterSpec } from "../../sdk/api/parse";
 import type { ClusterObject } from "../../sdk/operator/cluster/objects";
@@ -26,7 +25,7 @@ import { installCrds } from "../support/control-plane";
 import { eventually } from "../support/eventually";
 import { majors } from "../support/postgres";
 import { realNodeToolchain } from "../support/real-node/gate";
-import { packageConfig, packageRootfs } from "../support/real-node/images";
+import { importPoolerImage } from "../support/real-node/operator";
 import { startRealNode, type RealNode } from "../support/real-node/node";
 
 const toolchain = realNodeToolchain();
@@ -47,10 +46,8 @@ describe.skipIf(toolchain.skip !== undefined)("real node: the operator's PgBounc
 
   beforeAll(async () => {
     node = await startRealNode({ toolchain: toolchain.env! });
-    work = mkdtempSync(join(node.dir, "pooler-image-"));
-    packageRootfs(POOLER_IMAGE, join(work, "rootfs"));
-    node.importRootfs(join(work, "rootfs"), IMAGE, packageConfig(POOLER_IMAGE));
-    rmSync(join(work, "rootfs"), { recursive: true, force: true });
+    importPoolerImage(node, IMAGE);
+    work = mkdtempSync(join(node.dir, "pooler-files-"));
     const hba = join(work, "pg_hba.conf");
     // Pods reach the server over TLS only, as they reach a cluster's instances (ADR 0035); the
     // node's own address is where the test's host-side connections (the operator's steps) come from.

@@ -11,11 +11,8 @@
 // longest gap between two acknowledgements in each (the write pause the clients saw). Then the
 // upgrade is finalized (ADR 0046): blue's pods and claims go, the cluster is served by green.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instanceImageRecipe, POOLER_IMAGE } from "../../images/recipes";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus, type PostgresUpgradeStatus } from "../../sdk/api/index";
 import { ALLOW_DATA_LOSS_ANNOTATION } from "../../sdk/operator/cluster/decisions";
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
@@ -27,8 +24,7 @@ import { eventually } from "../support/eventually";
 import { majors } from "../support/postgres";
 import { createPulumiProject, errorsOf, requireTypeScriptPrelude, summaryOf, type PulumiProject } from "../support/pulumi";
 import { realNodeToolchain } from "../support/real-node/gate";
-import { must } from "../support/real-node/host";
-import { packageConfig, packageRootfs, recipeConfig, recipeRootfs } from "../support/real-node/images";
+import { importInstanceImage, importPoolerImage } from "../support/real-node/operator";
 import { startRealNode, type RealNode } from "../support/real-node/node";
 import { startVolumeProvisioner } from "../support/real-node/volumes";
 import { startWriter, type Ack, type Writer } from "../support/writer";
@@ -110,19 +106,8 @@ describe.skipIf(toolchain.skip !== undefined || !ok)("real node: switchover and 
   beforeAll(async () => {
     node = await startRealNode({ toolchain: toolchain.env! });
     let t = Date.now();
-    for (const major of [16, 17] as const) {
-      const work = join(node.dir, `instance-image-${major}`);
-      mkdirSync(work, { recursive: true });
-      const recipe = instanceImageRecipe(major);
-      recipeRootfs(recipe, join(work, "rootfs"));
-      node.importRootfs(join(work, "rootfs"), `setpoint-postgres:${major}`, recipeConfig(recipe));
-      must("rm", ["-rf", join(work, "rootfs")]);
-    }
-    const pooler = join(node.dir, "pooler-image");
-    mkdirSync(pooler, { recursive: true });
-    packageRootfs(POOLER_IMAGE, join(pooler, "rootfs"));
-    node.importRootfs(join(pooler, "rootfs"), POOLER, packageConfig(POOLER_IMAGE));
-    must("rm", ["-rf", join(pooler, "rootfs")]);
+    for (const major of [16, 17] as const) importInstanceImage(node, major);
+    importPoolerImage(node, POOLER);
     times.imagesS = (Date.now() - t) / 1000;
     await installCrds(node.controlPlane.kubeConfig, crdManifests());
     stopProvisioner = startVolumeProvisioner(node, ns, (m) => lines.push(m));

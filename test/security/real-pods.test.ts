@@ -19,12 +19,10 @@
 // each instance serves the new certificate (verified against the new name) within the kubelet's
 // Secret sync and the manager's reload, with no failed handshake, transaction or lost row.
 import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { mkdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, statSync } from "node:fs";
 import { Client, type ClientConfig } from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instanceImageRecipe } from "../../images/recipes";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
 import { startOperator, type RunningOperator } from "../../sdk/operator/main";
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
@@ -36,8 +34,8 @@ import { createCustomObject } from "../support/custom-objects";
 import { eventually } from "../support/eventually";
 import { startWriter } from "../support/writer";
 import { realNodeToolchain } from "../support/real-node/gate";
-import { must, run } from "../support/real-node/host";
-import { recipeConfig, recipeRootfs } from "../support/real-node/images";
+import { run } from "../support/real-node/host";
+import { importInstanceImage } from "../support/real-node/operator";
 import { startRealNode, type RealNode } from "../support/real-node/node";
 import { startVolumeProvisioner } from "../support/real-node/volumes";
 import { majors } from "../support/postgres";
@@ -58,12 +56,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
 
   beforeAll(async () => {
     node = await startRealNode({ toolchain: toolchain.env! });
-    const work = join(node.dir, "instance-image");
-    mkdirSync(work, { recursive: true });
-    const recipe = instanceImageRecipe(major);
-    recipeRootfs(recipe, join(work, "rootfs"));
-    node.importRootfs(join(work, "rootfs"), `setpoint-postgres:${major}`, recipeConfig(recipe));
-    must("rm", ["-rf", join(work, "rootfs")]);
+    importInstanceImage(node, major);
     await installCrds(node.controlPlane.kubeConfig, crdManifests());
     stopProvisioner = startVolumeProvisioner(node, ns, (m) => lines.push(m));
     operator = await startOperator({ kubeconfig: node.controlPlane.kubeConfig, namespace: ns, metricsPort: 0, metricsHost: "127.0.0.1", logger: recorder(lines), metrics: new MetricsRegistry() });

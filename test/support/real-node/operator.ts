@@ -7,11 +7,11 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ToolchainEnv } from "../../../scripts/toolchain/paths.mjs";
-import { instanceImageRecipe, OPERATOR_IMAGE } from "../../../images/recipes";
+import { instanceImageRecipe, OPERATOR_IMAGE, POOLER_IMAGE } from "../../../images/recipes";
 import type { PostgresMajor } from "../../../sdk/postgres/versions";
 import { createPulumiProject, errorsOf, requireTypeScriptPrelude, summaryOf, type EngineEvent, type PulumiProject } from "../pulumi";
 import { REAL_NODE_TOOLS, realNodeUnavailable } from "./gate";
-import { recipeConfig, recipeRootfs } from "./images";
+import { packageConfig, packageRootfs, recipeConfig, recipeRootfs } from "./images";
 import { startRealNode, type RealNode } from "./node";
 
 /** The toolchain pieces a real node with the operator deployed through Pulumi needs. */
@@ -61,6 +61,22 @@ export function importInstanceImage(node: RealNode, major: PostgresMajor): numbe
     const recipe = instanceImageRecipe(major);
     recipeRootfs(recipe, join(work, "rootfs"));
     node.importRootfs(join(work, "rootfs"), `setpoint-postgres:${major}`, recipeConfig(recipe));
+    return Date.now() - started;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Builds the pooler image (Debian's pgbouncer, from its recipe) and imports it into the node's
+ * containerd as `ref`; resolves to the wall time it took, in ms.
+ */
+export function importPoolerImage(node: RealNode, ref: string): number {
+  const started = Date.now();
+  const work = mkdtempSync(join(node.dir, "pooler-image-"));
+  try {
+    packageRootfs(POOLER_IMAGE, join(work, "rootfs"));
+    node.importRootfs(join(work, "rootfs"), ref, packageConfig(POOLER_IMAGE));
     return Date.now() - started;
   } finally {
     rmSync(work, { recursive: true, force: true });
