@@ -47,11 +47,12 @@ function recorder(lines: string[]): Logger {
 }
 
 const TARGETS = { lostRows: 0, failedTransactions: 0, maxWritePauseMs: 1000, checksumsEqual: true } as const;
-let ns = "bench";
 
 /** Where the pods run: the kubeconfig, how the writers reach the pooler Service, the pooler image to name. */
 interface Platform {
   readonly kubeConfig: KubeConfig;
+  /** Where the cluster goes (a real node's pods run in `default`). */
+  readonly namespace: string;
   readonly poolerImage?: string;
   pooler(core: CoreV1Api): Promise<{ host: string; port: number }>;
 }
@@ -68,8 +69,10 @@ async function startHarnessPlatform(stops: (() => Promise<unknown>)[]): Promise<
   stops.unshift(() => node.stop());
   const poolerNode = await startPoolerNode({ kubeConfig: cp.kubeConfig, avoidBlock: node.block });
   stops.unshift(() => poolerNode.stop());
+  const ns = "bench";
   return {
     kubeConfig: cp.kubeConfig,
+    namespace: ns,
     pooler: async () => {
       const proxy = await startServiceProxy({ kubeConfig: cp.kubeConfig, namespace: ns, service: "shop-pooler-rw" });
       stops.unshift(() => proxy.stop());
@@ -82,7 +85,7 @@ async function startHarnessPlatform(stops: (() => Promise<unknown>)[]): Promise<
 async function startRealPlatform(lines: string[], stops: (() => Promise<unknown>)[]): Promise<Platform> {
   const toolchain = realNodeToolchain();
   if (toolchain.skip !== undefined) throw new Error(`--real-node: ${toolchain.skip}`);
-  ns = "default";
+  const ns = "default";
   const node = await startRealNode({ toolchain: toolchain.env! });
   stops.unshift(() => node.stop());
   for (const major of [16, 17] as const) importInstanceImage(node, major);
@@ -93,6 +96,7 @@ async function startRealPlatform(lines: string[], stops: (() => Promise<unknown>
   stops.unshift(() => Promise.resolve(stopVolumes()));
   return {
     kubeConfig: node.controlPlane.kubeConfig,
+    namespace: ns,
     poolerImage,
     pooler: async (core) => {
       const svc = await core.readNamespacedService({ name: "shop-pooler-rw", namespace: ns });
@@ -129,7 +133,7 @@ async function main(): Promise<void> {
   const stops: (() => Promise<unknown>)[] = [];
   try {
     const platform = realNode ? await startRealPlatform(lines, stops) : await startHarnessPlatform(stops);
-    const kubeConfig = platform.kubeConfig;
+    const { kubeConfig, namespace: ns } = platform;
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const objects = kubeConfig.makeApiClient(CustomObjectsApi);
     if (ns !== "default") await core.createNamespace({ body: { metadata: { name: ns } } });

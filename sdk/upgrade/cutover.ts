@@ -12,7 +12,7 @@ import { replicatedTables, type ReplicatedTable } from "./catalog";
 import type { RunContext } from "./context";
 import { applyLoginFence, liftLoginFence, planLoginFence } from "./fence";
 import { waitForLowLag } from "./lag";
-import { disableSubscription, dropPublication, dropSlot, dropSubscription, ensureLogicalSlot, ensurePublication, ensureSubscription, sleep, type SubscriptionOptions } from "./replicate";
+import { disableSubscription, dropPublication, dropSlot, dropSubscription, ensureLogicalSlot, ensurePublication, ensureSubscription, sleep } from "./replicate";
 import { compatibility, sentinelTable } from "./schema";
 import { readSequences, writeSequences } from "./sequences";
 import type { CutoverState, UpgradeState } from "./state";
@@ -237,15 +237,19 @@ export async function postSwitch(ctx: RunContext): Promise<void> {
   await ctx.checkpoint("reverse-subscribed");
 }
 
-/** Subscribes blue to green through the reverse slot made in the fence (the rollback path). Idempotent. */
-export async function subscribeReverse(ctx: RunContext): Promise<void> {
-  await ensureSubscription(ctx.blue, ctx.names.reverseSubscription, reverseSubscription(ctx));
+/**
+ * Subscribes blue to green through the reverse slot made in the fence (the rollback path), to
+ * green's primary as the options name it now (an existing subscription is reconnected). Idempotent.
+ */
+export async function subscribeReverse(ctx: RunContext): Promise<"created" | "existed" | "reconnected"> {
+  const result = await ensureSubscription(ctx.blue, ctx.names.reverseSubscription, {
+    conninfo: toConninfo(ctx.o.greenFromBlue ?? ctx.o.green),
+    publication: ctx.names.reversePublication,
+    copyData: false,
+    existingSlot: true,
+  });
   ctx.state.reverseSubscribed = true;
-}
-
-/** Blue's subscription to green through the reverse slot: to green's primary as the options name it now. */
-export function reverseSubscription(ctx: RunContext): SubscriptionOptions {
-  return { conninfo: toConninfo(ctx.o.greenFromBlue ?? ctx.o.green), publication: ctx.names.reversePublication, copyData: false, existingSlot: true };
+  return result;
 }
 
 /**

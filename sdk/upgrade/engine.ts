@@ -7,10 +7,10 @@
 import { InputError } from "../errors";
 import { connect } from "../postgres/connection";
 import { closeContext, newState, openContext, resolveOptions, UpgradeError, type RunContext, type UpgradeOptions } from "./context";
-import { reverseSubscription, type CutoverResult } from "./cutover";
+import { subscribeReverse, type CutoverResult } from "./cutover";
 import { UPGRADE_APPLICATION_NAME } from "./fence";
 import { acquireUpgradeLock } from "./lock";
-import { disableSubscription, ensureSubscription } from "./replicate";
+import { disableSubscription } from "./replicate";
 import { rollbackPathLost } from "./rollback";
 import { TrafficSwitchError } from "./traffic-error";
 import { optionsConflict, phaseRule, planSteps, UPGRADE_STEPS, type RunUntil, type UpgradeRefusal, type UpgradeRequest, type UpgradeStep } from "./phases";
@@ -194,7 +194,7 @@ export async function followUpgrade(options: UpgradeOptions): Promise<FollowResu
         await disableSubscription(ctx.blue, ctx.names.reverseSubscription);
         return { phase: saved.phase, traffic, rollbackPath: "lost", lost: lost.message };
       }
-      const subscribed = await ensureSubscription(ctx.blue, ctx.names.reverseSubscription, reverseSubscription(ctx));
+      const subscribed = await subscribeReverse(ctx);
       if (subscribed === "reconnected") ctx.emit("follow", "blue's rollback subscription reads green's primary at its new address");
       return { phase: saved.phase, traffic, rollbackPath: subscribed === "reconnected" ? "reconnected" : "intact" };
     } finally {

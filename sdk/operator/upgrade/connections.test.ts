@@ -15,7 +15,7 @@ describe("the upgrade's connections (ADR 0042)", () => {
   });
 
   it("a side whose cluster lets the superuser in with its password (pg_hba asks SCRAM, not a certificate): the password goes along, verify-full still", () => {
-    const c = engineConnection(blue, "shop", true);
+    const c = engineConnection({ ...blue, passwordOverNetwork: true }, "shop");
     expect(c).toMatchObject({ user: "postgres", password: "superuser-secret", sslmode: "verify-full", servername: "shop-rw.ns.svc" });
   });
 

@@ -28,13 +28,13 @@ export type SideConnection = Exclude<ConnectionInput, string>;
  * instead of a certificate (one rule per role), so the password goes along. Pure.
  * @throws {Error} when the side's operator certificate is not readable yet (the cluster controller creates it before any pod).
  */
-export function engineConnection(e: SideEndpoint, cluster: string, superuserPasswordOverNetwork = false): SideConnection {
+export function engineConnection(e: SideEndpoint, cluster: string): SideConnection {
   if (e.tls === undefined) throw new Error(`PostgresCluster ${cluster} has no operator certificate yet (its <cluster>-operator-tls Secret); the upgrade waits for the cluster controller to issue it`);
   return {
     host: e.host,
     port: e.port,
     user: "postgres",
-    ...(superuserPasswordOverNetwork ? { password: e.password } : {}),
+    ...(e.passwordOverNetwork === true ? { password: e.password } : {}),
     database: e.database,
     sslmode: "verify-full",
     ca: e.tls.ca,

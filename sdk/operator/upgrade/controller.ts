@@ -58,6 +58,8 @@ export interface SideEndpoint {
   readonly selector: Readonly<Record<string, string>>;
   /** The operator's TLS identity towards this side (ADR 0035); undefined before its certificates exist. */
   readonly tls?: OperatorTls;
+  /** The side's superuser logs in over the network with its password (SCRAM, `spec.tls.superuserPasswordOverNetwork`), not a certificate. */
+  readonly passwordOverNetwork?: boolean;
 }
 
 /**
@@ -104,6 +106,8 @@ export { TRAFFIC_OWNER_ANNOTATION };
 
 const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const RETRY_AFTER_FAILURE_MS = 15_000;
+/** How long a switched upgrade whose primaries kept their addresses is not followed again. */
+const FOLLOW_RECHECK_MS = 60_000;
 
 /**
  * Held by a PostgresUpgrade the engine has started: its deletion first forgets the upgrade
@@ -115,6 +119,10 @@ export const UPGRADE_FINALIZER = "setpoint.dev/upgrade";
 /** Creates the `PostgresUpgrade` reconciler. */
 export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
   const waitMs = deps.waitRequeueMs ?? 5_000;
+  // What each switched upgrade last followed (both primaries' addresses) and found: a look at an
+  // unchanged pair within FOLLOW_RECHECK_MS reuses it instead of six connections and the pooler's
+  // consoles (every status change of blue or green reconciles a switched upgrade).
+  const followed = new Map<string, { readonly pair: string; readonly at: number; readonly lost: string | undefined }>();
   return async (ctx: ReconcileContext, req: Request): Promise<Result> => {
     const obj = deps.upgrades.get(requestKey(req));
     if (obj === undefined) return {};
@@ -207,8 +215,8 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
 
     const blue = await endpoint(deps, req.namespace, blueName, blueObj, blueSpec);
     const green = await endpoint(deps, req.namespace, greenName, greenObj, greenSpec!);
-    const blueConn = engineConnection(blue, blueName, passwordOverNetwork(blueSpec));
-    const greenConn = engineConnection(green, greenName, passwordOverNetwork(greenSpec!));
+    const blueConn = engineConnection(blue, blueName);
+    const greenConn = engineConnection(green, greenName);
     const store = (deps.store ?? tableStateStore)(blueConn, `PostgresUpgrade/${req.namespace}/${req.name}`);
     const state = await store.load();
     const decision = decideUpgrade(spec, state);
@@ -220,9 +228,19 @@ export function reconcilePostgresUpgrade(deps: PostgresUpgradeDeps) {
       if (state?.phase === "finalized") await releaseGreen(deps, req.namespace, greenName, obj.metadata?.uid);
       let lost: string | undefined;
       if (state?.phase === "switched") {
-        const followed = await follow(deps, ctx, event, { namespace: req.namespace, blueName, blueObj, blueSpec, blue, blueConn, greenName, greenObj, green, greenConn, store });
-        if (followed === undefined) return { requeueAfterMs: waitMs };
-        lost = followed.lost;
+        const key = requestKey(req);
+        const pair = `${blue.host} ${green.host}`;
+        const last = followed.get(key);
+        if (last?.pair === pair && ctx.now().getTime() - last.at < FOLLOW_RECHECK_MS) {
+          lost = last.lost;
+        } else {
+          const result = await follow(deps, ctx, event, { namespace: req.namespace, blueName, blueObj, blueSpec, blue, blueConn, greenName, greenObj, green, greenConn, store });
+          if (result === undefined) return { requeueAfterMs: waitMs };
+          lost = result.lost;
+          followed.set(key, { pair, at: ctx.now().getTime(), lost });
+        }
+      } else {
+        followed.delete(requestKey(req));
       }
       await write(
         stateFacts(state),
@@ -421,7 +439,7 @@ async function deleting(deps: PostgresUpgradeDeps, ctx: ReconcileContext, req: R
   const greenSpec = greenObj ? clusterSpec(greenObj) : undefined;
   if (!clusterReady(blueObj)) return { requeueAfterMs: deps.waitRequeueMs ?? 5_000 };
   const blue = await endpoint(deps, req.namespace, blueName, blueObj, blueSpec);
-  const store = (deps.store ?? tableStateStore)(engineConnection(blue, blueName, passwordOverNetwork(blueSpec)), `PostgresUpgrade/${req.namespace}/${req.name}`);
+  const store = (deps.store ?? tableStateStore)(engineConnection(blue, blueName), `PostgresUpgrade/${req.namespace}/${req.name}`);
   const state = await store.load();
   if (!state) return done();
   if (!greenObj || !greenSpec || !clusterReady(greenObj)) {
@@ -431,7 +449,7 @@ async function deleting(deps: PostgresUpgradeDeps, ctx: ReconcileContext, req: R
   const green = await endpoint(deps, req.namespace, greenName, greenObj, greenSpec);
   const traffic = deps.traffic(trafficInput(req.namespace, blueName, blueObj, blueSpec, blue, green));
   try {
-    await forgetUpgrade(engineOptions(deps, ctx, engineConnection(blue, blueName, passwordOverNetwork(blueSpec)), engineConnection(green, greenName, passwordOverNetwork(greenSpec)), store, traffic, event));
+    await forgetUpgrade(engineOptions(deps, ctx, engineConnection(blue, blueName), engineConnection(green, greenName), store, traffic, event));
   } catch (err) {
     await event("Warning", "ForgetFailed", `${err instanceof Error ? err.message : String(err)}; retrying. To give up, remove the finalizer ${UPGRADE_FINALIZER}`);
     return { requeueAfterMs: RETRY_AFTER_FAILURE_MS };
@@ -475,11 +493,6 @@ function clusterSpec(c: UpgradeClusterObject): PostgresClusterSpec | undefined {
   }
 }
 
-/** Whether the cluster's superuser logs in over the network with its password (SCRAM) instead of a certificate. */
-function passwordOverNetwork(spec: PostgresClusterSpec): boolean {
-  return spec.tls?.superuserPasswordOverNetwork === true;
-}
-
 function clusterReady(c: UpgradeClusterObject): boolean {
   const ready = c.status?.conditions?.find((x) => x.type === "Ready");
   return ready?.status === "True" && c.status?.currentPrimary !== undefined;
@@ -520,6 +533,7 @@ async function endpoint(deps: PostgresUpgradeDeps, namespace: string, name: stri
     database: spec.bootstrap.database,
     selector: { [CLUSTER_LABEL]: name, [INSTANCE_LABEL]: primary },
     tls: await readOperatorTls(deps.api, namespace, name),
+    passwordOverNetwork: spec.tls?.superuserPasswordOverNetwork === true,
   };
 }
 
