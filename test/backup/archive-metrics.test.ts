@@ -14,7 +14,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres
 import { MetricsRegistry } from "../../sdk/reconcile/internal/metrics";
 import { scratchDir, until, walCli, writeStoreConfig } from "../support/backup";
 import { toolchainOrSkip } from "../support/control-plane";
-import { majors } from "../support/postgres";
+import { edgeMajors } from "../support/postgres";
 import { startS3Server, type S3Server } from "../support/s3";
 
 const tc = toolchainOrSkip(["weed"]);
@@ -31,7 +31,7 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return undefined;
 }
 
-describe.skipIf(tc.skip !== undefined).each(majors())("archive and disk metrics on PostgreSQL %i", (major) => {
+describe.skipIf(tc.skip !== undefined).each(edgeMajors(15))("archive and disk metrics on PostgreSQL %i", (major) => {
   let s3: S3Server;
   let server: EmbeddedPostgres;
   let scratch: { dir: string; remove(): void };

@@ -24,14 +24,14 @@ import { InputError } from "../../sdk/errors";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { objectKeys, scratchDir, serverIdentity, startOnDataDir, until, waitForPromotion, walCli, writeStoreConfig } from "../support/backup";
 import { toolchainOrSkip } from "../support/control-plane";
-import { majors } from "../support/postgres";
+import { edgeMajors } from "../support/postgres";
 import { startS3Server, type S3Server } from "../support/s3";
 
 const tc = toolchainOrSkip(["weed"]);
 const PREFIX = "clusters/kept";
 const BATCH = 200;
 
-describe.skipIf(tc.skip !== undefined).each(majors())("retention on PostgreSQL %i", (major) => {
+describe.skipIf(tc.skip !== undefined).each(edgeMajors(16))("retention on PostgreSQL %i", (major) => {
   let s3: S3Server;
   let store: ObjectStore;
   let source: EmbeddedPostgres;

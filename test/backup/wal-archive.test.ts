@@ -16,7 +16,7 @@ import { BackupError } from "../../sdk/errors";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { scratchDir, serverOwnedDir, startOnDataDir, waitForPromotion, walCli, writeStoreConfig } from "../support/backup";
 import { toolchainOrSkip } from "../support/control-plane";
-import { majors } from "../support/postgres";
+import { edgeMajors } from "../support/postgres";
 import { startS3Server, type S3Server } from "../support/s3";
 
 const tc = toolchainOrSkip(["weed"]);
@@ -40,7 +40,7 @@ async function switchWal(c: Client): Promise<string> {
   return rows[0]!.name;
 }
 
-describe.skipIf(tc.skip !== undefined).each(majors())("WAL archive on PostgreSQL %i", (major) => {
+describe.skipIf(tc.skip !== undefined).each(edgeMajors(17))("WAL archive on PostgreSQL %i", (major) => {
   let s3: S3Server;
   let store: ObjectStore;
   let server: EmbeddedPostgres;

@@ -27,7 +27,7 @@ import { hasPasswdEntry, randomPassword } from "../../sdk/postgres/embedded";
 import { objectKeys } from "../support/backup";
 import { toolchainOrSkip } from "../support/control-plane";
 import { runManager, startManager, type ManagerProcess } from "../support/instance";
-import { majors } from "../support/postgres";
+import { edgeMajors, majors } from "../support/postgres";
 import { startS3Server, type S3Server } from "../support/s3";
 
 const tc = toolchainOrSkip(["weed"]);
@@ -56,7 +56,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 12
 
 let nextPort = 26_400 + Math.floor(Math.random() * 1000);
 
-describe.skipIf(tc.skip !== undefined).each(majors())("backups in the instance manager on PostgreSQL %i", (major) => {
+describe.skipIf(tc.skip !== undefined).each(edgeMajors(15))("backups in the instance manager on PostgreSQL %i", (major) => {
   let s3: S3Server;
   let source: ObjectStore;
   let restoredStore: ObjectStore;

@@ -32,6 +32,24 @@ export function majors(): PostgresMajor[] {
   return servers().map((s) => s.major);
 }
 
+/**
+ * The majors for a file whose every case starts its own servers (the backup files: an object
+ * store, a source, restores): the oldest and the newest of this run plus `middle` when it runs.
+ * What the backup path does differently per major falls on the edges — PostgreSQL 14 is the only
+ * one that takes the old BASE_BACKUP syntax (sdk/instance/basebackup.ts); the newest is where a
+ * new release changes something — and the backup files name different middle majors, so every
+ * major runs the backup path in some file. Five majors in each of these files were a quarter of the
+ * integration tier's time (docs/ci-time.md, ADR 0048). `SETPOINT_TEST_EVERY_MAJOR=1` runs them
+ * on every major of the run.
+ */
+export function edgeMajors(middle: PostgresMajor): PostgresMajor[] {
+  const all = majors();
+  if (process.env.SETPOINT_TEST_EVERY_MAJOR === "1" || all.length <= 2) return all;
+  const lo = Math.min(...all);
+  const hi = Math.max(...all);
+  return all.filter((m) => m === lo || m === hi || m === middle);
+}
+
 /** URL of `database` on a shared server, as the superuser. */
 export function serverUrl(server: SharedServer, database = "postgres"): string {
   return `postgres://postgres@${server.host}:${server.port}/${database}`;
