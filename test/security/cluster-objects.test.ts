@@ -4,11 +4,18 @@
 // - the certificates: an authority per cluster and its server, replication and operator leaves in
 //   Secrets; nothing issued again while valid; a leaf re-issued when it names the wrong hosts, is
 //   past two thirds of its life, or its authority was replaced.
+// - the authority's rotation (ADR 0049): driven through ten years of the operator's clock, every
+//   published ca.crt verifies every published certificate across each step (by `openssl verify`),
+//   and a cluster that borrows the authority (a major upgrade's green) follows the same steps.
 // No NetworkPolicy engine runs on this machine (every one available needs ipset, nftables or eBPF),
 // so what is proven here is the object the API server stores: who it admits is the rule set below.
+import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CoreV1Api, NetworkingV1Api } from "@kubernetes/client-node";
-import { clusterTlsNames, serverAltNames, syncClusterTls } from "../../sdk/operator/cluster/tls";
+import { AUTHORITY_OVERLAP_MS, AUTHORITY_ROTATED_ANNOTATION, clusterTlsNames, serverAltNames, syncClusterTls, type TlsAction } from "../../sdk/operator/cluster/tls";
 import { createCertificateAuthority, issueCertificate } from "../../sdk/tls/certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterNetworkPolicy, OPERATOR_POD_LABELS, SAME_NAMESPACE_PEERS, syncNetworkPolicy } from "../../sdk/operator/cluster/network-policy";
@@ -104,6 +111,97 @@ describe.skipIf(toolchain.skip !== undefined)("the cluster's NetworkPolicy and c
     expect(again.actions.map((a) => a.kind)).toEqual(["create-authority", "issue", "issue", "issue"]);
     expect(again.caPem).not.toBe(ca["ca.crt"]);
     expect((await read(names.replication))["ca.crt"]).toBe(again.caPem);
+  });
+
+  it("rotates its authority in three steps, so that no holder of a published ca.crt meets a published certificate it cannot verify; a cluster borrowing the authority follows", async () => {
+    const blue = { ...cluster, metadata: { ...cluster.metadata, name: "ledger", uid: "7a3c1e55-2b8d-4c6f-9e1a-3d5b7f9c2e41" } };
+    const green = { ...cluster, metadata: { ...cluster.metadata, name: "ledger-v18", uid: "9e4d2c1b-3a5f-4e7d-8c6b-1f2e3d4c5b6a" } };
+    const names = clusterTlsNames("ledger");
+    const greenNames = clusterTlsNames("ledger-v18");
+    const DAY = 24 * 3600 * 1000;
+    const work = mkdtempSync(join(tmpdir(), "setpoint-ca-rotation-"));
+    const decode = async (name: string): Promise<{ data: Record<string, string>; annotations: Record<string, string> }> => {
+      const sec = await core.readNamespacedSecret({ name, namespace: "shop" });
+      return { data: Object.fromEntries(Object.entries(sec.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")])), annotations: sec.metadata?.annotations ?? {} };
+    };
+    /** Every leaf Secret of both clusters: its certificate and its ca.crt. */
+    const published = async (): Promise<{ leaf: string; cert: string; trust: string }[]> =>
+      Promise.all(
+        [names.server, names.replication, names.operator, greenNames.server, greenNames.replication, greenNames.operator].map(async (n) => {
+          const d = (await decode(n)).data;
+          return { leaf: n, cert: d["tls.crt"]!, trust: d["ca.crt"]! };
+        }),
+      );
+    /** OpenSSL's own chain building, at `at`: does `trust` (a bundle) verify `cert`? */
+    const verifies = (trust: string, cert: string, at: Date): boolean => {
+      writeFileSync(join(work, "trust.pem"), trust);
+      writeFileSync(join(work, "cert.pem"), cert);
+      const r = spawnSync("openssl", ["verify", "-attime", String(Math.floor(at.getTime() / 1000)), "-CAfile", join(work, "trust.pem"), join(work, "cert.pem")], { encoding: "utf8" });
+      return r.status === 0;
+    };
+    const kinds = (actions: readonly TlsAction[]): string[] => actions.map((a) => (a.kind === "issue" || a.kind === "trust" ? `${a.kind} ${a.leaf}` : a.kind));
+    const sync = async (at: Date): Promise<{ blue: string[]; green: string[] }> => ({
+      blue: kinds((await syncClusterTls(core, blue, at, undefined, [], { overlapMs: AUTHORITY_OVERLAP_MS })).actions),
+      green: kinds((await syncClusterTls(core, green, at, names.ca, serverAltNames("ledger", "shop"))).actions),
+    });
+    try {
+      const born = new Date("2020-01-01T00:00:00Z");
+      await sync(born);
+      // The authority is past two thirds of its ten years at `late`; `before` is just short of it.
+      const steps: { at: Date; blue: string[]; green: string[]; state: Awaited<ReturnType<typeof published>>; authority: Awaited<ReturnType<typeof decode>> }[] = [
+        { at: born, blue: [], green: [], state: await published(), authority: await decode(names.ca) },
+      ];
+      const late = new Date(born.getTime() + 2500 * DAY);
+      const overlap = AUTHORITY_OVERLAP_MS;
+      for (const at of [new Date(late.getTime() - 70 * DAY), late, new Date(late.getTime() + overlap / 2), new Date(late.getTime() + overlap), new Date(late.getTime() + overlap + DAY), new Date(late.getTime() + 2 * overlap), new Date(late.getTime() + 2 * overlap + DAY)]) {
+        const r = await sync(at);
+        steps.push({ at, ...r, state: await published(), authority: await decode(names.ca) });
+      }
+      const [, before, start, half, moved, , retired, after] = steps;
+      expect(before!.blue).toEqual(["issue server", "issue replication", "issue operator"]);
+      // Step 1: the leaves due anyway are renewed by the old authority first; then a new one signs,
+      // the old one is kept as previous.crt/previous.key, and every ca.crt trusts both. The borrower's
+      // leaves, due too, are signed by the previous authority: some holders may trust it alone yet.
+      expect(start!.blue).toEqual(["issue server", "issue replication", "issue operator", "rotate-authority", "trust server", "trust replication", "trust operator"]);
+      expect(start!.green).toEqual(["issue server", "issue replication", "issue operator"]);
+      const authority = start!.authority;
+      const old = new X509Certificate(authority.data["previous.crt"]!);
+      expect(start!.state.every((p) => new X509Certificate(p.cert).verify(old.publicKey))).toBe(true);
+      expect(authority.data["previous.key"]).toBe(before!.authority.data["ca.key"]);
+      expect(authority.annotations[AUTHORITY_ROTATED_ANNOTATION]).toBe(late.toISOString());
+      expect(new X509Certificate(authority.data["ca.crt"]!).subject).not.toBe(new X509Certificate(authority.data["previous.crt"]!).subject);
+      expect(start!.state.every((p) => p.trust.match(/BEGIN CERTIFICATE/g)?.length === 2)).toBe(true);
+      expect(half!.blue).toEqual([]);
+      expect(half!.green).toEqual([]);
+      // Step 2, one overlap later: every leaf of both clusters is issued by the new authority.
+      expect(moved!.blue).toEqual(["issue server", "issue replication", "issue operator"]);
+      expect(moved!.green).toEqual(["issue server", "issue replication", "issue operator"]);
+      const fresh = new X509Certificate(authority.data["ca.crt"]!);
+      expect(moved!.state.every((p) => new X509Certificate(p.cert).verify(fresh.publicKey))).toBe(true);
+      // Step 3, a second overlap later: the previous authority leaves the bundle, in the borrower too.
+      expect(retired!.blue).toEqual(["retire-previous-authority", "trust server", "trust replication", "trust operator"]);
+      expect(retired!.green).toEqual(["trust server", "trust replication", "trust operator"]);
+      expect(Object.keys(retired!.authority.data).sort()).toEqual(["ca.crt", "ca.key"]);
+      expect(retired!.authority.annotations[AUTHORITY_ROTATED_ANNOTATION]).toBeUndefined();
+      expect(retired!.state.every((p) => p.trust === `${fresh.toString().trim()}\n`)).toBe(true);
+      expect(after!.blue).toEqual([]);
+      expect(after!.green).toEqual([]);
+      // The invariant: between any two consecutive steps of the rotation (pods pick up each Secret
+      // on their own schedule), every ca.crt of either step verifies every certificate of either
+      // step. (From `before` on: the jump from `born` leaves the first leaves long expired.)
+      for (let k = 2; k < steps.length; k++) {
+        const pair = [...steps[k - 1]!.state, ...steps[k]!.state];
+        for (const holder of pair) {
+          for (const presented of pair) {
+            expect.soft(verifies(holder.trust, presented.cert, steps[k]!.at), `step ${k}: ${holder.leaf}'s ca.crt verifying ${presented.leaf}'s certificate`).toBe(true);
+          }
+        }
+      }
+      // And why the overlap matters: a holder that kept the first ca.crt cannot verify the moved leaves.
+      expect(verifies(before!.state[0]!.trust, moved!.state[0]!.cert, moved!.at)).toBe(false);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it("issues from a supplied authority without writing it, with extra server names, and refuses a missing one with the fix (spec.tls)", async () => {

@@ -12,6 +12,10 @@
 // - Drift: a rule added to the server's pg_hba.conf by hand is gone at the manager's next check.
 // - Rotation under a live writer: the server certificate renewed three times, by reloads: 0 failed
 //   transactions, 0 lost rows, new connections see the new certificate.
+// - Rotation of the authority (ADR 0049) under a live writer, new handshakes and a streaming
+//   replica that reconnects after each step, in the operator's three steps (trust bundle, leaves,
+//   old authority out), each pod's volume updated at its own moment: nothing fails, and afterwards
+//   the old authority's certificates are refused.
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +24,7 @@ import { Client, type ClientConfig } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { instanceHba } from "../../sdk/instance/hba";
 import { hasPasswdEntry, randomPassword } from "../../sdk/postgres/embedded";
+import { trustBundle } from "../../sdk/operator/cluster/tls";
 import { createCertificateAuthority, issueCertificate, type KeyPair } from "../../sdk/tls/certificates";
 import { majors } from "../support/postgres";
 import { runManager, startManager, type ManagerProcess } from "../support/instance";
@@ -292,5 +297,142 @@ describe.each(majors())("instance with TLS and Setpoint's pg_hba.conf, PostgreSQ
     expect(await admin("select count(*)::int as n, max(n) as m from ledger")).toBe(JSON.stringify({ n: committed, m: committed }));
     // Reloads, never a restart.
     expect(await admin("select pg_postmaster_start_time()::text as t")).toBe(postmasterStart);
+  });
+
+  it("rotates the authority under a live writer, new handshakes and a streaming replica (ADR 0049): 0 failures; then the old authority's certificates are refused", async () => {
+    const fresh = createCertificateAuthority({ commonName: "orders ca 2" });
+    const both = trustBundle(fresh.certificatePem, ca.certificatePem);
+    // Where the rotation starts: the server's certificate and ca.crt of the current authority.
+    const serverNow = server();
+    writeSecretVolume(serverVolume, { "tls.crt": serverNow.certificatePem, "tls.key": serverNow.privateKeyPem, "ca.crt": ca.certificatePem });
+    // The replica is another pod: its own copy of the server Secret's volume, updated at its own moment.
+    const replicaServerVolume = dir(`pg${major}`, "replica-server-tls");
+    writeSecretVolume(replicaServerVolume, { "tls.crt": serverNow.certificatePem, "tls.key": serverNow.privateKeyPem, "ca.crt": ca.certificatePem });
+    writeSecretVolume(clientVolume, { "tls.crt": replicationCert.certificatePem, "tls.key": replicationCert.privateKeyPem });
+    await admin("create table rotation (n int primary key)");
+    await admin("grant insert, select on rotation to app");
+    await admin("select pg_create_physical_replication_slot('orders_3', true)");
+    const replicaPort = nextPort++;
+    const replicaEnv: Record<string, string> = {
+      ...env,
+      PGDATA: join(dir(`pg${major}`, "replica3-volume"), "pgdata"),
+      PGPORT: String(replicaPort),
+      SETPOINT_SOCKET_DIR: dir(`pg${major}`, "replica3-run"),
+      SETPOINT_RUNTIME_DIR: join(dir(`pg${major}`, "replica3-run"), "setpoint"),
+      SETPOINT_ROLE: "replica",
+      SETPOINT_POD_UID: "pod-3",
+      SETPOINT_PRIMARY_HOST: "127.0.0.1",
+      SETPOINT_PRIMARY_PORT: String(port),
+      SETPOINT_REPLICATION_USER: "streaming_replica",
+      SETPOINT_REPLICATION_PASSWORD: "not-used-by-cert-auth",
+      SETPOINT_REPLICATION_SLOT: "orders_3",
+      SETPOINT_TLS_CLIENT_DIR: clientVolume,
+      SETPOINT_TLS_SERVER_DIR: replicaServerVolume,
+      SETPOINT_TLS_SERVER_NAME: SERVER_NAME,
+    };
+    // The walreceiver retries every 200 ms instead of 5 s: the test makes it reconnect after each step.
+    const replica = startManager(["run", ...serverArgs, "-c", "wal_retrieve_retry_interval=200ms"], replicaEnv, identity);
+    /** Ends the primary's walsender and waits until the replica streams again over TLS with the replication role's certificate: a new handshake both ways. */
+    const reconnectReplica = async (): Promise<string> => {
+      await admin("select pg_terminate_backend(pid) from pg_stat_replication");
+      let row = "";
+      for (let i = 0; i < 150; i++) {
+        await sleep(100);
+        row = await admin("select r.state, s.ssl, s.client_dn, r.reply_time > now() - interval '5 s' as live from pg_stat_replication r join pg_stat_ssl s using (pid)");
+        if (row.includes('"streaming"')) return row;
+      }
+      return `${row} after 15 s; replica: ${replica.output().slice(-3000)}`;
+    };
+    try {
+      await waitReady(replicaEnv, replica);
+      const streaming = JSON.stringify({ state: "streaming", ssl: true, client_dn: "/CN=streaming_replica", live: true });
+      // The application's ca.crt (the app Secret): what new connections verify the server with.
+      let appTrust = ca.certificatePem;
+      let committed = 0;
+      let failed = 0;
+      let handshakes = 0;
+      const handshakeErrors: string[] = [];
+      let stop = false;
+      const writer = (async () => {
+        const c = new Client({ ...tcp, user: "app", password: appPassword, ssl: { ca: appTrust, servername: SERVER_NAME } });
+        await c.connect();
+        try {
+          for (let n = 1; !stop; n++) {
+            try {
+              await c.query("insert into rotation values ($1)", [n]);
+              committed++;
+            } catch {
+              failed++;
+            }
+          }
+        } finally {
+          await c.end();
+        }
+      })();
+      const handshaker = (async () => {
+        while (!stop) {
+          const r = await attempt({ ...tcp, user: "app", password: appPassword, ssl: { ca: appTrust, servername: SERVER_NAME } });
+          handshakes++;
+          if (!r.includes('"u":"app"')) handshakeErrors.push(r);
+          await sleep(50);
+        }
+      })();
+      const steps: Record<string, string> = {};
+      // Step 1: every ca.crt becomes the bundle of both authorities; no certificate changes.
+      appTrust = both;
+      writeSecretVolume(serverVolume, { "tls.crt": serverNow.certificatePem, "tls.key": serverNow.privateKeyPem, "ca.crt": both });
+      await sleep(400);
+      writeSecretVolume(replicaServerVolume, { "tls.crt": serverNow.certificatePem, "tls.key": serverNow.privateKeyPem, "ca.crt": both });
+      await sleep(400);
+      steps.bundle = await reconnectReplica();
+      // Step 2: the leaves move to the new authority — the primary's first, the replica's client certificate next, its server volume last.
+      const serverNew = issueCertificate(fresh, { commonName: "orders", usage: "server", altNames: [SERVER_NAME, "orders-rw"] });
+      const replicationNew = issueCertificate(fresh, { commonName: "streaming_replica", usage: "client" });
+      writeSecretVolume(serverVolume, { "tls.crt": serverNew.certificatePem, "tls.key": serverNew.privateKeyPem, "ca.crt": both });
+      await sleep(400);
+      steps.serverMoved = await reconnectReplica();
+      writeSecretVolume(clientVolume, { "tls.crt": replicationNew.certificatePem, "tls.key": replicationNew.privateKeyPem });
+      await sleep(400);
+      steps.clientMoved = await reconnectReplica();
+      writeSecretVolume(replicaServerVolume, { "tls.crt": serverNew.certificatePem, "tls.key": serverNew.privateKeyPem, "ca.crt": both });
+      await sleep(400);
+      // Step 3: the old authority leaves every ca.crt.
+      writeSecretVolume(serverVolume, { "tls.crt": serverNew.certificatePem, "tls.key": serverNew.privateKeyPem, "ca.crt": fresh.certificatePem });
+      await sleep(400);
+      steps.retiredOnPrimary = await reconnectReplica();
+      writeSecretVolume(replicaServerVolume, { "tls.crt": serverNew.certificatePem, "tls.key": serverNew.privateKeyPem, "ca.crt": fresh.certificatePem });
+      appTrust = fresh.certificatePem;
+      await sleep(400);
+      steps.retired = await reconnectReplica();
+      stop = true;
+      await Promise.all([writer, handshaker]);
+      process.stdout.write(`authority rotation (PostgreSQL ${major}): ${committed} committed, ${failed} failed, ${handshakes} handshakes, ${handshakeErrors.length} refused\n`);
+      expect(steps).toEqual({ bundle: streaming, serverMoved: streaming, clientMoved: streaming, retiredOnPrimary: streaming, retired: streaming });
+      expect(failed).toBe(0);
+      expect(handshakeErrors).toEqual([]);
+      expect(handshakes).toBeGreaterThan(10);
+      expect(committed).toBeGreaterThan(0);
+      expect(await admin("select count(*)::int as n, max(n) as m from rotation")).toBe(JSON.stringify({ n: committed, m: committed }));
+      // Every committed row reached the replica.
+      const lsn = JSON.parse(await admin("select pg_current_wal_lsn()::text as l")) as { l: string };
+      const onReplica = new Client({ host: replicaEnv.SETPOINT_SOCKET_DIR, port: replicaPort, user: "postgres", database: "postgres" });
+      await onReplica.connect();
+      try {
+        for (let i = 0; i < 100; i++) {
+          const r = await onReplica.query<{ caught: boolean }>("select pg_last_wal_replay_lsn() >= $1::pg_lsn as caught", [lsn.l]);
+          if (r.rows[0]!.caught) break;
+          await sleep(100);
+        }
+        expect((await onReplica.query<{ n: number }>("select count(*)::int as n from rotation")).rows[0]!.n).toBe(committed);
+      } finally {
+        await onReplica.end();
+      }
+      // The server now presents the new authority's certificate, and the old authority admits no one.
+      expect(await attempt({ ...tcp, user: "app", password: appPassword, ssl: { ca: ca.certificatePem, servername: SERVER_NAME } })).toMatch(/self[- ]signed certificate|unable to (get|verify)/);
+      expect(await attempt({ ...tcp, ...physical, user: "streaming_replica", ssl: { ca: fresh.certificatePem, servername: SERVER_NAME, cert: replicationCert.certificatePem, key: replicationCert.privateKeyPem } })).toMatch(/alert unknown ca/);
+    } finally {
+      replica.child.kill("SIGTERM");
+      await replica.exited;
+    }
   });
 });

@@ -424,8 +424,12 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     }
 
     // The certificates' plan ran before the probes (above); what it did is reported here.
-    for (const a of tls.actions) steps.push({ step: a.kind === "create-authority" ? "tls authority" : `tls ${a.leaf}`, outcome: "Updated", detail: a.reason });
-    for (const a of tls.actions) if (a.kind === "issue" && a.reason !== "missing" && a.reason !== "issued by the new authority") event("Normal", "CertificateRenewed", `${a.leaf} certificate renewed: ${a.reason}`);
+    for (const a of tls.actions) steps.push({ step: a.kind === "issue" || a.kind === "trust" ? `tls ${a.leaf}` : "tls authority", outcome: "Updated", detail: a.reason });
+    for (const a of tls.actions) {
+      if (a.kind === "issue" && a.reason !== "missing" && a.reason !== "issued by the new authority") event("Normal", "CertificateRenewed", `${a.leaf} certificate renewed: ${a.reason}`);
+      if (a.kind === "rotate-authority") event("Normal", "AuthorityRotationStarted", `a new certificate authority signs (${a.reason}); every ca.crt trusts both until the rotation ends`);
+      if (a.kind === "retire-previous-authority") event("Normal", "AuthorityRotationFinished", `the previous certificate authority is no longer trusted: ${a.reason}`);
+    }
 
     // Who may reach the instances (issue 19): created with the cluster, drift corrected every reconcile.
     if (deps.networkPolicies) {

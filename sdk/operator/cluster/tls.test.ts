@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { instanceHba } from "../../instance/hba";
 import { createCertificateAuthority, issueCertificate } from "../../tls/certificates";
-import { BASE_LEAVES, clusterTlsNames, issueLeaf, planClusterTls, poolerAltNames, serverAltNames, verifiedPoolerName, verifiedServerName } from "./tls";
+import { AUTHORITY_OVERLAP_MS, BASE_LEAVES, authorityCommonName, clusterTlsNames, issueLeaf, planClusterTls, poolerAltNames, serverAltNames, trustBundle, verifiedPoolerName, verifiedServerName, type TlsAction } from "./tls";
 import { X509Certificate } from "node:crypto";
 
 describe("the cluster's certificates", () => {
@@ -47,6 +47,110 @@ describe("the cluster's certificates", () => {
     expect(x509.checkIssued(new X509Certificate(ca.certificatePem))).toBe(true);
     expect(planClusterTls({ ca, leaves: { ...leaves, pooler: pair.certificatePem } }, names, now, withPooler, poolerNames)).toEqual([]);
     expect(planClusterTls({ ca, leaves: { ...leaves, pooler: pair.certificatePem } }, names, now, withPooler, [...poolerNames, "x"])).toEqual([{ kind: "issue", leaf: "pooler", reason: "names-changed" }]);
+  });
+});
+
+describe("rotation of the cluster's authority (ADR 0049)", () => {
+  const DAY = 24 * 3600 * 1000;
+  const born = new Date("2020-01-01T00:00:00Z");
+  const cluster = { apiVersion: "setpoint.dev/v1alpha1", kind: "PostgresCluster", metadata: { name: "orders", namespace: "shop", uid: "u1" } };
+  const names = serverAltNames("orders", "shop");
+  const old = createCertificateAuthority({ commonName: authorityCommonName(cluster), now: born, validDays: 3650 });
+  // Past two thirds of ten years (2026-08-31): 2026-11-05.
+  const late = new Date(born.getTime() + 2500 * DAY);
+  const oldLeaves = {
+    server: issueLeaf(cluster, "server", old, new Date(late.getTime() - DAY)).certificatePem,
+    replication: issueLeaf(cluster, "replication", old, new Date(late.getTime() - DAY)).certificatePem,
+    operator: issueLeaf(cluster, "operator", old, new Date(late.getTime() - DAY)).certificatePem,
+  };
+  const trustOld = { server: old.certificatePem, replication: old.certificatePem, operator: old.certificatePem };
+  const summary = (actions: TlsAction[]): string[] => actions.map((a) => (a.kind === "issue" || a.kind === "trust" ? `${a.kind} ${a.leaf}: ${a.reason}` : `${a.kind}: ${a.reason}`));
+
+  it("starts a rotation of its own authority past two thirds of its life: the leaves stay and learn to trust both; a supplied authority is never rotated", () => {
+    const generated = { ...old, generated: true };
+    expect(planClusterTls({ ca: generated, leaves: oldLeaves, trust: trustOld }, names, new Date(late.getTime() - 300 * DAY))).toEqual([]);
+    expect(summary(planClusterTls({ ca: generated, leaves: oldLeaves, trust: trustOld }, names, late))).toEqual([
+      "rotate-authority: the authority is past two thirds of its lifetime",
+      "trust server: trusts the new authority beside the current one",
+      "trust replication: trusts the new authority beside the current one",
+      "trust operator: trusts the new authority beside the current one",
+    ]);
+    // A leaf due anyway is renewed by the authority every holder trusts yet, before the rotation.
+    const dueOperator = issueLeaf(cluster, "operator", old, new Date(late.getTime() - 80 * DAY)).certificatePem;
+    expect(summary(planClusterTls({ ca: generated, leaves: { ...oldLeaves, operator: dueOperator }, trust: trustOld }, names, late))).toEqual([
+      "issue operator: expiring",
+      "rotate-authority: the authority is past two thirds of its lifetime",
+      "trust server: trusts the new authority beside the current one",
+      "trust replication: trusts the new authority beside the current one",
+      "trust operator: trusts the new authority beside the current one",
+    ]);
+    // A supplied authority (spec.tls.authority) is its owner's to rotate.
+    expect(planClusterTls({ ca: { ...old, generated: false }, leaves: oldLeaves, trust: trustOld }, names, late)).toEqual([]);
+  });
+
+  it("re-issues every leaf at once when its authority has already expired (nothing to overlap with)", () => {
+    const after = new Date(born.getTime() + 3651 * DAY);
+    expect(summary(planClusterTls({ ca: { ...old, generated: true }, leaves: oldLeaves, trust: trustOld }, names, after))).toEqual([
+      "rotate-authority: the authority has expired",
+      "issue server: issued by the new authority",
+      "issue replication: issued by the new authority",
+      "issue operator: issued by the new authority",
+    ]);
+  });
+
+  it("keeps the previous authority's leaves for one overlap, re-issues them after it, and retires the previous authority one overlap later", () => {
+    const fresh = createCertificateAuthority({ commonName: authorityCommonName(cluster, late), now: late });
+    const rotating = { ...fresh, generated: true, previousPem: old.certificatePem, rotatedAt: late };
+    const bundle = trustBundle(fresh.certificatePem, old.certificatePem);
+    const trustBoth = { server: bundle, replication: bundle, operator: bundle };
+    // Within the overlap: the old leaves stay; a Secret whose ca.crt is not the bundle gets it.
+    const during = new Date(late.getTime() + AUTHORITY_OVERLAP_MS - 1000);
+    expect(planClusterTls({ ca: rotating, leaves: oldLeaves, trust: trustBoth }, names, during)).toEqual([]);
+    expect(summary(planClusterTls({ ca: rotating, leaves: oldLeaves, trust: { ...trustBoth, replication: old.certificatePem } }, names, during))).toEqual(["trust replication: its ca.crt is not the trust bundle"]);
+    // A leaf that must change anyway (its names) is issued at once: in the first overlap by the
+    // previous authority when its key is kept (a holder may trust it alone yet), else by the new one.
+    expect(planClusterTls({ ca: rotating, leaves: oldLeaves, trust: trustBoth }, [...names, "orders-extra"], during)).toEqual([{ kind: "issue", leaf: "server", reason: "names-changed" }]);
+    expect(planClusterTls({ ca: { ...rotating, previousKeyPem: old.privateKeyPem }, leaves: { ...oldLeaves, replication: undefined }, trust: trustBoth }, [...names, "orders-extra"], during)).toEqual([
+      { kind: "issue", leaf: "server", reason: "names-changed", signer: "previous" },
+      { kind: "issue", leaf: "replication", reason: "missing", signer: "previous" },
+    ]);
+    // After the overlap: every leaf of the previous authority is re-issued, by the new one.
+    expect(planClusterTls({ ca: { ...rotating, previousKeyPem: old.privateKeyPem }, leaves: oldLeaves, trust: trustBoth }, names, new Date(late.getTime() + AUTHORITY_OVERLAP_MS)).every((a) => a.kind === "issue" && a.signer === undefined)).toBe(true);
+    const next = new Date(late.getTime() + AUTHORITY_OVERLAP_MS);
+    expect(summary(planClusterTls({ ca: rotating, leaves: oldLeaves, trust: trustBoth }, names, next))).toEqual([
+      "issue server: authority-rotated",
+      "issue replication: authority-rotated",
+      "issue operator: authority-rotated",
+    ]);
+    const newLeaves = {
+      server: issueLeaf(cluster, "server", fresh, next).certificatePem,
+      replication: issueLeaf(cluster, "replication", fresh, next).certificatePem,
+      operator: issueLeaf(cluster, "operator", fresh, next).certificatePem,
+    };
+    // Every leaf new, but the second overlap not over: the previous authority stays trusted.
+    expect(planClusterTls({ ca: rotating, leaves: newLeaves, trust: trustBoth }, names, new Date(late.getTime() + 2 * AUTHORITY_OVERLAP_MS - 1000))).toEqual([]);
+    // One leaf still the previous authority's: not retired, whatever the time.
+    const mixed = { ...newLeaves, operator: oldLeaves.operator };
+    expect(summary(planClusterTls({ ca: rotating, leaves: mixed, trust: trustBoth }, names, new Date(late.getTime() + 2 * AUTHORITY_OVERLAP_MS)))).toEqual(["issue operator: authority-rotated"]);
+    // Then: retired, and every ca.crt becomes the new authority alone.
+    expect(summary(planClusterTls({ ca: rotating, leaves: newLeaves, trust: trustBoth }, names, new Date(late.getTime() + 2 * AUTHORITY_OVERLAP_MS)))).toEqual([
+      "retire-previous-authority: every certificate is the new authority's",
+      "trust server: its ca.crt is not the trust bundle",
+      "trust replication: its ca.crt is not the trust bundle",
+      "trust operator: its ca.crt is not the trust bundle",
+    ]);
+    // A leaf of neither authority is re-issued at once, as outside a rotation.
+    const foreign = createCertificateAuthority({ commonName: "someone else", now: late });
+    expect(summary(planClusterTls({ ca: rotating, leaves: { ...oldLeaves, server: issueLeaf(cluster, "server", foreign, late).certificatePem }, trust: trustBoth }, names, during))).toEqual(["issue server: not-issued-by-authority"]);
+  });
+
+  it("names a rotated authority apart from its predecessor, within 64 characters", () => {
+    expect(authorityCommonName(cluster)).toBe("orders.shop setpoint ca");
+    expect(authorityCommonName(cluster, late)).toBe("orders.shop setpoint ca 202611050000");
+    const long = { ...cluster, metadata: { ...cluster.metadata, name: "a".repeat(60) } };
+    expect(authorityCommonName(long, late)).toHaveLength(64);
+    expect(authorityCommonName(long, late)).not.toBe(authorityCommonName(long));
+    expect(trustBundle("A\n", "B")).toBe("A\nB\n");
   });
 });
 

@@ -15,7 +15,16 @@
  * a leaf when it is missing, past two thirds of its lifetime, expired, not signed by the current
  * authority or (the server's) naming other hosts than the Services'. Instances read renewed files
  * from their Secret volumes and reload (sdk/instance/files.ts), so renewal never restarts a pod.
+ *
+ * The authority itself is rotated in three steps, each a reconcile apart by {@link
+ * AUTHORITY_OVERLAP_MS} (ADR 0049), so that no client ever meets a certificate it cannot verify:
+ * past two thirds of its life a new authority signs, and the old one's certificate stays in the
+ * authority Secret as `previous.crt` (annotation {@link AUTHORITY_ROTATED_ANNOTATION}); every
+ * `ca.crt` — the leaves' Secrets, the app Secret — becomes the **trust bundle** (both authorities),
+ * while the leaves stay as they are. One overlap later the leaves are re-issued by the new
+ * authority. One more overlap later (every leaf the new authority's) the old one leaves the bundle.
  */
+import { X509Certificate } from "node:crypto";
 import type { CoreV1Api, V1Secret } from "@kubernetes/client-node";
 import { clusterObjectNames, kubeName, poolerObjectNames } from "../../api/names";
 import { apiStatusCode } from "../../reconcile/internal/api-error";
@@ -89,33 +98,156 @@ export function verifiedServerName(clusterName: string, namespace: string): stri
   return `${clusterObjectNames(clusterName).readWriteService}.${namespace}.svc`;
 }
 
+/**
+ * How long both authorities are trusted before the leaves move to the new one, and again before the
+ * old one leaves the trust bundle (ADR 0049): time for every holder of a `ca.crt` — the instances'
+ * and poolers' Secret volumes (the kubelet's sync, a minute or two), and applications that read the
+ * app Secret when they start — to trust the new authority before any certificate it signed is met.
+ */
+export const AUTHORITY_OVERLAP_MS = 7 * 24 * 3600 * 1000;
+
+/** On the authority Secret during a rotation: when the new authority began to sign (ISO 8601). */
+export const AUTHORITY_ROTATED_ANNOTATION = "setpoint.dev/authority-rotated-at";
+
+/** The authority as its Secret holds it. */
+export interface ObservedAuthority {
+  readonly certificatePem: string;
+  readonly privateKeyPem: string;
+  /** The authority this one replaced, trusted until the rotation ends (`previous.crt`). */
+  readonly previousPem?: string;
+  /** Its key (`previous.key`): what signs in the first overlap, while some holders may trust it alone. */
+  readonly previousKeyPem?: string;
+  /** When this authority began to sign in place of `previousPem`. */
+  readonly rotatedAt?: Date;
+  /** The operator generated it and may rotate it; a supplied authority (spec.tls.authority) is never written. */
+  readonly generated?: boolean;
+}
+
 /** What is in the cluster's certificate Secrets now (PEM), as the plan needs it. */
 export interface ObservedTls {
-  readonly ca?: { readonly certificatePem: string; readonly privateKeyPem: string };
+  readonly ca?: ObservedAuthority;
   readonly leaves: Readonly<Partial<Record<LeafKind, string>>>;
+  /** Each leaf Secret's `ca.crt`: what that Secret's holders trust. */
+  readonly trust?: Readonly<Partial<Record<LeafKind, string>>>;
 }
 
 /** One step of the certificate plan. */
-export type TlsAction = { readonly kind: "create-authority"; readonly reason: string } | { readonly kind: "issue"; readonly leaf: LeafKind; readonly reason: string };
+export type TlsAction =
+  | { readonly kind: "create-authority"; readonly reason: string }
+  /** A new authority signs from now on; the current one becomes `previous.crt` (unless expired). */
+  | { readonly kind: "rotate-authority"; readonly reason: string }
+  /** The previous authority leaves the trust bundle: the rotation is over. */
+  | { readonly kind: "retire-previous-authority"; readonly reason: string }
+  /** `signer: "previous"`: by the previous authority (a rotation's first overlap, when holders may not trust the new one yet). */
+  | { readonly kind: "issue"; readonly leaf: LeafKind; readonly reason: string; readonly signer?: "previous" }
+  /** The leaf Secret's `ca.crt` becomes the trust bundle; its certificate and key stay. */
+  | { readonly kind: "trust"; readonly leaf: LeafKind; readonly reason: string };
+
+/** The trust bundle: the signing authority's certificate, then the previous one's while it is trusted. Pure. */
+export function trustBundle(certificatePem: string, previousPem?: string): string {
+  return [certificatePem, previousPem].filter((p): p is string => p !== undefined).map((p) => `${p.trim()}\n`).join("");
+}
+
+function expired(pem: string, now: Date): boolean {
+  return now.getTime() >= new Date(new X509Certificate(pem).validTo).getTime();
+}
 
 /**
- * What the cluster's certificates need at `now`: the authority first (when missing), then every
- * leaf that is missing or that {@link renewalDecision} says to renew. A new authority re-issues
- * every leaf. Pure.
+ * What the cluster's certificates need at `now`: the authority first (created when missing,
+ * rotated past two thirds of its life, its predecessor retired when the rotation is over), then
+ * every leaf that is missing, that {@link renewalDecision} says to renew, that the previous
+ * authority signed and whose overlap has passed, or whose Secret's `ca.crt` is not the trust
+ * bundle. A new authority without a predecessor re-issues every leaf. Pure.
  */
-export function planClusterTls(observed: ObservedTls, altNames: readonly string[], now: Date, leaves: readonly LeafKind[] = BASE_LEAVES, poolerNames: readonly string[] = []): TlsAction[] {
+export function planClusterTls(
+  observed: ObservedTls,
+  altNames: readonly string[],
+  now: Date,
+  leaves: readonly LeafKind[] = BASE_LEAVES,
+  poolerNames: readonly string[] = [],
+  overlapMs: number = AUTHORITY_OVERLAP_MS,
+): TlsAction[] {
   const actions: TlsAction[] = [];
-  if (observed.ca === undefined) actions.push({ kind: "create-authority", reason: "the cluster has no certificate authority yet" });
+  const ca = observed.ca;
+  if (ca === undefined) {
+    actions.push({ kind: "create-authority", reason: "the cluster has no certificate authority yet" });
+    for (const leaf of leaves) actions.push({ kind: "issue", leaf, reason: "issued by the new authority" });
+    return actions;
+  }
+  const namesOf = (leaf: LeafKind): readonly string[] | undefined => (leaf === "server" ? altNames : leaf === "pooler" ? poolerNames : undefined);
+  const previous = ca.previousPem !== undefined && !expired(ca.previousPem, now) ? ca.previousPem : undefined;
+
+  // Rotation of the authority: only the operator's own, and one rotation at a time.
+  if (ca.generated === true && previous === undefined) {
+    const d = renewalDecision(ca.certificatePem, ca.certificatePem, now);
+    if (d.action === "renew" && d.reason === "expired") {
+      // An expired authority vouches for nothing: nothing to overlap with, every leaf anew.
+      actions.push({ kind: "rotate-authority", reason: "the authority has expired" });
+      for (const leaf of leaves) actions.push({ kind: "issue", leaf, reason: "issued by the new authority" });
+      return actions;
+    }
+    if (d.action === "renew") {
+      // A leaf due anyway is renewed by the current authority first (every holder trusts it); then
+      // the new authority signs, and every leaf Secret's ca.crt becomes the bundle of both.
+      for (const leaf of leaves) {
+        const pem = observed.leaves[leaf];
+        const due = pem === undefined ? ({ action: "renew", reason: "missing" } as const) : renewalDecision(pem, ca.certificatePem, now, namesOf(leaf));
+        if (due.action === "renew") actions.push({ kind: "issue", leaf, reason: due.reason });
+      }
+      actions.push({ kind: "rotate-authority", reason: "the authority is past two thirds of its lifetime" });
+      for (const leaf of leaves) actions.push({ kind: "trust", leaf, reason: "trusts the new authority beside the current one" });
+      return actions;
+    }
+  }
+
+  const overlapOver = (factor: number): boolean => ca.rotatedAt === undefined || now.getTime() >= ca.rotatedAt.getTime() + factor * overlapMs;
+  // In the first overlap a holder may still trust the previous authority alone: what must be issued
+  // then is signed by it (its key is kept for this), never by the new one.
+  const signer = previous !== undefined && ca.previousKeyPem !== undefined && !overlapOver(1) ? ({ signer: "previous" } as const) : {};
+  const issued: LeafKind[] = [];
+  const signedByCurrent = new Set<LeafKind>();
   for (const leaf of leaves) {
     const pem = observed.leaves[leaf];
-    if (observed.ca === undefined) {
-      actions.push({ kind: "issue", leaf, reason: "issued by the new authority" });
-    } else if (pem === undefined) {
-      actions.push({ kind: "issue", leaf, reason: "missing" });
-    } else {
-      const d = renewalDecision(pem, observed.ca.certificatePem, now, leaf === "server" ? altNames : leaf === "pooler" ? poolerNames : undefined);
-      if (d.action === "renew") actions.push({ kind: "issue", leaf, reason: d.reason });
+    if (pem === undefined) {
+      actions.push({ kind: "issue", leaf, reason: "missing", ...signer });
+      issued.push(leaf);
+      continue;
     }
+    const d = renewalDecision(pem, ca.certificatePem, now, namesOf(leaf));
+    if (d.action === "keep") {
+      signedByCurrent.add(leaf);
+      continue;
+    }
+    if (d.reason === "not-issued-by-authority" && previous !== undefined) {
+      const byPrevious = renewalDecision(pem, previous, now, namesOf(leaf));
+      if (byPrevious.action === "keep" || byPrevious.reason !== "not-issued-by-authority") {
+        if (byPrevious.action === "renew") {
+          actions.push({ kind: "issue", leaf, reason: byPrevious.reason, ...signer });
+          issued.push(leaf);
+        } else if (overlapOver(1)) {
+          actions.push({ kind: "issue", leaf, reason: "authority-rotated" });
+          issued.push(leaf);
+        }
+        continue;
+      }
+    }
+    actions.push({ kind: "issue", leaf, reason: d.reason, ...(d.reason === "not-issued-by-authority" ? signer : {}) });
+    issued.push(leaf);
+  }
+
+  // The rotation ends once every leaf already is the new authority's (one issued by this plan has
+  // yet to reach its pods, which still show the previous one's) and a second overlap has passed.
+  let bundle = trustBundle(ca.certificatePem, previous);
+  if (ca.previousPem !== undefined && ca.generated === true) {
+    const allCurrent = leaves.every((l) => signedByCurrent.has(l));
+    if (previous === undefined || (allCurrent && overlapOver(2))) {
+      actions.unshift({ kind: "retire-previous-authority", reason: previous === undefined ? "the previous authority has expired" : "every certificate is the new authority's" });
+      bundle = trustBundle(ca.certificatePem);
+    }
+  }
+  for (const leaf of leaves) {
+    if (issued.includes(leaf) || observed.leaves[leaf] === undefined) continue;
+    if (observed.trust !== undefined && observed.trust[leaf] !== bundle) actions.push({ kind: "trust", leaf, reason: "its ca.crt is not the trust bundle" });
   }
   return actions;
 }
@@ -124,19 +256,40 @@ function labels(cluster: ClusterObject): Record<string, string> {
   return { [CLUSTER_LABEL]: cluster.metadata.name };
 }
 
-/** The authority's Secret (`ca.crt`, `ca.key`), owned by the cluster. */
-export function authoritySecret(cluster: ClusterObject, ca: KeyPair): V1Secret {
+/**
+ * The authority's Secret (`ca.crt`, `ca.key`), owned by the cluster; during a rotation also the
+ * replaced authority's certificate and key (`previous.crt`, `previous.key`) and when the rotation
+ * began.
+ */
+export function authoritySecret(cluster: ClusterObject, ca: Pick<KeyPair, "certificatePem" | "privateKeyPem">, rotation?: { readonly previous: Pick<KeyPair, "certificatePem" | "privateKeyPem">; readonly at: Date }): V1Secret {
   return setControllerReference(cluster, {
     apiVersion: "v1",
     kind: "Secret",
     type: "Opaque",
-    metadata: { name: clusterTlsNames(cluster.metadata.name).ca, namespace: cluster.metadata.namespace, labels: labels(cluster) },
-    stringData: { "ca.crt": ca.certificatePem, "ca.key": ca.privateKeyPem },
+    metadata: {
+      name: clusterTlsNames(cluster.metadata.name).ca,
+      namespace: cluster.metadata.namespace,
+      labels: labels(cluster),
+      ...(rotation === undefined ? {} : { annotations: { [AUTHORITY_ROTATED_ANNOTATION]: rotation.at.toISOString() } }),
+    },
+    stringData: { "ca.crt": ca.certificatePem, "ca.key": ca.privateKeyPem, ...(rotation === undefined ? {} : { "previous.crt": rotation.previous.certificatePem, "previous.key": rotation.previous.privateKeyPem }) },
   });
 }
 
+/**
+ * The common name of an authority the operator creates: the cluster's, and for a rotation the
+ * minute it began, so that two authorities of one cluster never share a subject (a verifier picks
+ * the issuer by subject first). At most 64 characters. Pure.
+ */
+export function authorityCommonName(cluster: ClusterObject, rotatedAt?: Date): string {
+  const base = `${cluster.metadata.name}.${cluster.metadata.namespace} setpoint ca`;
+  if (rotatedAt === undefined) return base.slice(0, 64);
+  const suffix = ` ${rotatedAt.toISOString().slice(0, 16).replace(/[-:T]/g, "")}`;
+  return `${base.slice(0, 64 - suffix.length)}${suffix}`;
+}
+
 /** A leaf's `kubernetes.io/tls` Secret (`tls.crt`, `tls.key`, `ca.crt`), owned by the cluster. */
-export function leafSecret(cluster: ClusterObject, leaf: LeafKind, pair: KeyPair, caPem: string): V1Secret {
+export function leafSecret(cluster: ClusterObject, leaf: LeafKind, pair: Pick<KeyPair, "certificatePem" | "privateKeyPem">, caPem: string): V1Secret {
   return setControllerReference(cluster, {
     apiVersion: "v1",
     kind: "Secret",
@@ -200,7 +353,10 @@ export async function readOperatorTls(api: Pick<CoreV1Api, "readNamespacedSecret
 /** What {@link syncClusterTls} did (no key material). */
 export interface TlsSyncResult {
   readonly actions: readonly TlsAction[];
-  /** The authority's certificate (public), for what clients need to verify the servers. */
+  /**
+   * What clients trust to verify the servers (public): the authority's certificate, and during a
+   * rotation the previous authority's after it (the trust bundle, ADR 0049).
+   */
   readonly caPem: string;
   /**
    * The operator's client certificate and key (PEM), for its own connections to the instances
@@ -223,7 +379,7 @@ export async function syncClusterTls(
   now: Date,
   suppliedAuthority?: string,
   extraNames: readonly string[] = [],
-  options: { readonly pooler?: boolean } = {},
+  options: { readonly pooler?: boolean; readonly overlapMs?: number } = {},
 ): Promise<TlsSyncResult> {
   const wanted: readonly LeafKind[] = options.pooler === true ? [...BASE_LEAVES, "pooler"] : BASE_LEAVES;
   const names = clusterTlsNames(cluster.metadata.name);
@@ -235,19 +391,34 @@ export async function syncClusterTls(
   }
   const caCert = decoded(caSecret, "ca.crt");
   const caKey = decoded(caSecret, "ca.key");
+  const previousPem = decoded(caSecret, "previous.crt");
+  let previousKeyPem = decoded(caSecret, "previous.key");
+  const rotatedRaw = caSecret?.metadata?.annotations?.[AUTHORITY_ROTATED_ANNOTATION];
+  const rotatedAt = rotatedRaw !== undefined && !Number.isNaN(Date.parse(rotatedRaw)) ? new Date(rotatedRaw) : undefined;
   const live: Partial<Record<LeafKind, V1Secret>> = {};
   for (const leaf of wanted) {
     const s = await readOrUndefined(api, ns, names[leaf]);
     if (s !== undefined) live[leaf] = s;
   }
   const leaves: Partial<Record<LeafKind, string>> = {};
+  const trust: Partial<Record<LeafKind, string>> = {};
   for (const [leaf, s] of Object.entries(live) as [LeafKind, V1Secret][]) {
     const pem = decoded(s, "tls.crt");
     if (pem !== undefined) leaves[leaf] = pem;
+    const bundle = decoded(s, "ca.crt");
+    if (bundle !== undefined) trust[leaf] = bundle;
   }
-  const observed: ObservedTls = { ...(caCert !== undefined && caKey !== undefined ? { ca: { certificatePem: caCert, privateKeyPem: caKey } } : {}), leaves };
-  const actions = planClusterTls(observed, serverAltNames(cluster.metadata.name, ns, extraNames), now, wanted, poolerAltNames(cluster.metadata.name, ns));
-  let ca = observed.ca;
+  const observed: ObservedTls = {
+    ...(caCert !== undefined && caKey !== undefined
+      ? { ca: { certificatePem: caCert, privateKeyPem: caKey, generated: suppliedAuthority === undefined, ...(previousPem !== undefined ? { previousPem } : {}), ...(previousKeyPem !== undefined ? { previousKeyPem } : {}), ...(rotatedAt !== undefined ? { rotatedAt } : {}) } }
+      : {}),
+    leaves,
+    trust,
+  };
+  const actions = planClusterTls(observed, serverAltNames(cluster.metadata.name, ns, extraNames), now, wanted, poolerAltNames(cluster.metadata.name, ns), options.overlapMs);
+  let ca: Pick<KeyPair, "certificatePem" | "privateKeyPem"> | undefined = observed.ca;
+  // The previous authority while it is trusted (the plan drops an expired one).
+  let previous = previousPem !== undefined && observed.ca !== undefined && !actions.some((a) => a.kind === "retire-previous-authority") && !expired(previousPem, now) ? previousPem : undefined;
   let operatorIdentity: { cert: string; key: string } | undefined;
   const liveOperator = live.operator;
   if (liveOperator !== undefined) {
@@ -255,31 +426,74 @@ export async function syncClusterTls(
     const key = decoded(liveOperator, "tls.key");
     if (cert !== undefined && key !== undefined) operatorIdentity = { cert, key };
   }
-  /** Issues `leaf` from the authority and creates or replaces its Secret in place (mounts follow it). */
-  const issueAndWrite = async (leaf: LeafKind): Promise<KeyPair> => {
-    const pair = issueLeaf(cluster, leaf, ca!, now, extraNames);
-    const body = leafSecret(cluster, leaf, pair, ca!.certificatePem);
+  const bundle = (): string => trustBundle(ca!.certificatePem, previous);
+  const writeAuthority = async (body: V1Secret): Promise<void> => {
+    if (suppliedAuthority !== undefined) throw new Error(`spec.tls.authority: Secret ${ns}/${suppliedAuthority} holds no usable authority`);
+    if (caSecret === undefined) await api.createNamespacedSecret({ namespace: ns, body });
+    else await api.replaceNamespacedSecret({ name: names.ca, namespace: ns, body: { ...body, metadata: { ...body.metadata, resourceVersion: caSecret.metadata?.resourceVersion } } });
+  };
+  /** Creates or replaces `leaf`'s Secret; what the API server stored is what a later step of this sync reads. */
+  const writeLeaf = async (leaf: LeafKind, body: V1Secret): Promise<void> => {
     const existing = live[leaf];
-    if (existing === undefined) await api.createNamespacedSecret({ namespace: ns, body });
-    else await api.replaceNamespacedSecret({ name: names[leaf], namespace: ns, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+    live[leaf] =
+      existing === undefined
+        ? await api.createNamespacedSecret({ namespace: ns, body })
+        : await api.replaceNamespacedSecret({ name: names[leaf], namespace: ns, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+  };
+  /** Issues `leaf` from the authority (or the previous one) and creates or replaces its Secret in place (mounts follow it). */
+  const issueAndWrite = async (leaf: LeafKind, signer?: "previous"): Promise<KeyPair> => {
+    const by = signer === "previous" && previous !== undefined && previousKeyPem !== undefined ? { certificatePem: previous, privateKeyPem: previousKeyPem } : ca!;
+    const pair = issueLeaf(cluster, leaf, by, now, extraNames);
+    await writeLeaf(leaf, leafSecret(cluster, leaf, pair, bundle()));
     return pair;
   };
   const identity = (pair: KeyPair) => ({ cert: pair.certificatePem, key: pair.privateKeyPem });
   for (const action of actions) {
-    if (action.kind === "create-authority") {
-      if (suppliedAuthority !== undefined) throw new Error(`spec.tls.authority: Secret ${ns}/${suppliedAuthority} holds no usable authority`);
-      const created = createCertificateAuthority({ commonName: `${cluster.metadata.name}.${ns} setpoint ca`.slice(0, 64), now });
-      const body = authoritySecret(cluster, created);
-      if (caSecret === undefined) await api.createNamespacedSecret({ namespace: ns, body });
-      else await api.replaceNamespacedSecret({ name: names.ca, namespace: ns, body: { ...body, metadata: { ...body.metadata, resourceVersion: caSecret.metadata?.resourceVersion } } });
-      ca = created;
-      continue;
+    switch (action.kind) {
+      case "create-authority": {
+        const created = createCertificateAuthority({ commonName: authorityCommonName(cluster), now });
+        await writeAuthority(authoritySecret(cluster, created));
+        ca = created;
+        previous = undefined;
+        break;
+      }
+      case "rotate-authority": {
+        const old = ca!;
+        const created = createCertificateAuthority({ commonName: authorityCommonName(cluster, now), now });
+        previous = expired(old.certificatePem, now) ? undefined : old.certificatePem;
+        previousKeyPem = previous === undefined ? undefined : old.privateKeyPem;
+        await writeAuthority(authoritySecret(cluster, created, previous === undefined ? undefined : { previous: old, at: now }));
+        ca = created;
+        break;
+      }
+      case "retire-previous-authority":
+        await writeAuthority(authoritySecret(cluster, ca!));
+        previous = undefined;
+        break;
+      case "trust": {
+        const s = live[action.leaf]!;
+        const cert = decoded(s, "tls.crt");
+        const key = decoded(s, "tls.key");
+        if (cert === undefined || key === undefined) {
+          await issueAndWrite(action.leaf);
+          break;
+        }
+        await writeLeaf(action.leaf, leafSecret(cluster, action.leaf, { certificatePem: cert, privateKeyPem: key }, bundle()));
+        break;
+      }
+      case "issue": {
+        const pair = await issueAndWrite(action.leaf, action.signer);
+        if (action.leaf === "operator") operatorIdentity = identity(pair);
+        if (action.leaf === "pooler") leaves.pooler = pair.certificatePem;
+        break;
+      }
+      default: {
+        const never: never = action;
+        throw new Error(`unknown certificate action ${JSON.stringify(never)}`);
+      }
     }
-    const pair = await issueAndWrite(action.leaf);
-    if (action.leaf === "operator") operatorIdentity = identity(pair);
-    if (action.leaf === "pooler") leaves.pooler = pair.certificatePem;
   }
   // The Secret exists with a certificate the plan keeps but no key: issue a complete one.
   operatorIdentity ??= identity(await issueAndWrite("operator"));
-  return { actions, caPem: ca!.certificatePem, operatorIdentity, ...(wanted.includes("pooler") && leaves.pooler !== undefined ? { poolerCertificatePem: leaves.pooler } : {}) };
+  return { actions, caPem: bundle(), operatorIdentity, ...(wanted.includes("pooler") && leaves.pooler !== undefined ? { poolerCertificatePem: leaves.pooler } : {}) };
 }
