@@ -33,5 +33,8 @@ describe("parseOperatorArgs", () => {
 
   it("names the flag and the allowed range of a bad number", () => {
     expect(() => parseOperatorArgs(["--metrics-port", "70000"])).toThrow(/--metrics-port must be an integer from 0 to 65535, got "70000"/);
+    expect(() => parseOperatorArgs(["--authority-overlap", "0"])).toThrow(/--authority-overlap must be an integer from 1 to 31536000, got "0"/);
+    expect(parseOperatorArgs(["--authority-overlap", "86400"]).authorityOverlapSeconds).toBe(86_400);
+    expect(parseOperatorArgs([]).authorityOverlapSeconds).toBeUndefined();
   });
 });

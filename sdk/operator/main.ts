@@ -89,6 +89,12 @@ export interface OperatorOptions {
   upgradeTraffic?: TrafficSwitchFactory;
   /** Timings of the backup scheduler and retention (tests shorten them). */
   backupTimings?: BackupTimings;
+  /**
+   * Time between the steps of a cluster authority's rotation (ADR 0049): long enough for every
+   * holder of a `ca.crt` (pods, applications reading the app Secret) to read it again.
+   * @default 7 days
+   */
+  authorityOverlapSeconds?: number;
   /** Called once when leadership is lost, after the controller stopped (the process should exit non-zero). */
   onLostLeadership?: () => void;
 }
@@ -108,6 +114,9 @@ export interface RunningOperator {
 export async function startOperator(options: OperatorOptions = {}): Promise<RunningOperator> {
   const resyncSeconds = options.resyncSeconds ?? 300;
   if (!(resyncSeconds > 0)) throw new InputError(`resync must be a positive number of seconds, got ${resyncSeconds}`, { propertyPath: "resync" });
+  if (options.authorityOverlapSeconds !== undefined && !(options.authorityOverlapSeconds > 0)) {
+    throw new InputError(`authorityOverlapSeconds must be a positive number of seconds, got ${options.authorityOverlapSeconds}`, { propertyPath: "authorityOverlapSeconds" });
+  }
   const kc = typeof options.kubeconfig === "object" ? options.kubeconfig : loadKubeConfig(options.kubeconfig);
   const log = options.logger ?? jsonLogger();
   const metrics = options.metrics ?? defaultRegistry;
@@ -139,6 +148,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     secrets,
     configMaps,
     ...(process.env.POD_NAMESPACE ? { operatorNamespace: process.env.POD_NAMESPACE } : {}),
+    ...(options.authorityOverlapSeconds !== undefined ? { authorityOverlapMs: options.authorityOverlapSeconds * 1000 } : {}),
   });
   const upgrade = upgradeController({
     kubeConfig: kc,
@@ -299,6 +309,7 @@ export function parseOperatorArgs(argv: readonly string[]): OperatorOptions {
       "metrics-port": { type: "string" },
       "dev-url": { type: "string" },
       concurrency: { type: "string" },
+      "authority-overlap": { type: "string" },
     },
   });
   const int = (flag: string, text: string | undefined, min: number, max: number): number | undefined => {
@@ -320,6 +331,7 @@ export function parseOperatorArgs(argv: readonly string[]): OperatorOptions {
     leaseIdentity: podLeaseIdentity(process.env),
     metricsPort: int("metrics-port", values["metrics-port"], 0, 65_535),
     concurrency: int("concurrency", values.concurrency, 1, 64),
+    authorityOverlapSeconds: int("authority-overlap", values["authority-overlap"] ?? process.env.SETPOINT_AUTHORITY_OVERLAP_SECONDS, 1, 365 * 86_400),
     engineOptions: values["dev-url"] === undefined ? {} : { devUrl: values["dev-url"] },
   };
 }

@@ -156,6 +156,8 @@ export interface PostgresClusterDeps {
   readonly progressRequeueMs?: number;
   /** Look again this often once settled (health). @default 30_000 ms */
   readonly healthRequeueMs?: number;
+  /** Each step of an authority's rotation waits this long after the last (ADR 0049). @default AUTHORITY_OVERLAP_MS (7 days) */
+  readonly authorityOverlapMs?: number;
   /** Where Kubernetes Events about decisions go. @default none */
   readonly events?: EventRecorder;
   /** The disk collector's latest samples (disk.ts). @default none: no disk usage, no growth */
@@ -306,7 +308,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     // The cluster's authority and certificates (tls.ts): created first, renewed before they
     // expire; the operator's own connections use them (verify-full, its client certificate).
     // The pooler's own certificate only with a pooler (ADR 0044).
-    const tls = await syncClusterTls(deps.api, cluster, ctx.now(), spec.tls?.authority?.secretName, spec.tls?.serverNames, { pooler: spec.pooler !== undefined });
+    const tls = await syncClusterTls(deps.api, cluster, ctx.now(), spec.tls?.authority?.secretName, spec.tls?.serverNames, { pooler: spec.pooler !== undefined, ...(deps.authorityOverlapMs !== undefined ? { overlapMs: deps.authorityOverlapMs } : {}) });
     const operatorTls: OperatorTls = { ca: tls.caPem, cert: tls.operatorIdentity.cert, key: tls.operatorIdentity.key, serverName: verifiedServerName(req.name, req.namespace) };
     const poolerTls: PoolerTls = { ca: tls.caPem, serverName: verifiedPoolerName(req.name, req.namespace), ...(tls.poolerCertificatePem ? { certificatePem: tls.poolerCertificatePem } : {}) };
     const target = async (host: string): Promise<InstanceTarget> => ({ host, password: await superPassword(), timeoutMs, tls: operatorTls });

@@ -24,7 +24,7 @@ import type { PostgresClusterSpec } from "../../api/postgres-cluster";
 import { randomPassword } from "../../postgres/embedded";
 import { apiStatusCode } from "../../reconcile/internal/api-error";
 import type { InstanceTarget } from "./instance-sql";
-import type { ClusterObject } from "./objects";
+import { caHash, type ClusterObject } from "./objects";
 import {
   dataHash,
   POOLER_CONFIG_HASH_ANNOTATION,
@@ -206,6 +206,21 @@ export function pauseDecision(o: { readonly holding: boolean; readonly onPrimary
   return { kind: "Hold", reason: o.holding ? "the switchover is in progress" : "it does not point at the confirmed primary yet" };
 }
 
+/**
+ * What a PgBouncer pod's files are, as one value for its {@link POOLER_CONFIG_HASH_ANNOTATION}:
+ * `pgbouncer.ini`'s and `userlist.txt`'s hashes, the serial of the certificate it serves, and the
+ * hash of the trust bundle it verifies the instances with (the last part). Pure.
+ */
+export function poolerFilesHash(parts: { readonly ini?: string; readonly auth?: string; readonly serial?: string; readonly trust: string }): string {
+  return `${parts.ini ?? ""}.${parts.auth ?? ""}.${parts.serial ?? ""}.${parts.trust}`;
+}
+
+/** Whether the trust bundle differs between a pod's files hash (`before`; absent: unknown) and `after`. Pure. */
+export function trustChanged(before: string | undefined, after: string): boolean {
+  const trust = (h: string): string | undefined => (h.split(".").length === 4 ? h.split(".")[3] : undefined);
+  return before === undefined || trust(before) !== trust(after);
+}
+
 /** Every configured database points at `ip` (and there is at least one). */
 function pointsAt(probe: PoolerProbe, ip: string, databases: readonly string[]): boolean {
   return databases.length > 0 && databases.every((d) => probe.hosts[d] === ip);
@@ -276,7 +291,7 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
   // change (the kubelet then writes the files), and each pod is told RELOAD until the certificate
   // it serves the operator's own TLS session is the new one.
   const expectedSerial = input.poolerTls.certificatePem === undefined ? undefined : certificateSerial(input.poolerTls.certificatePem);
-  const configHash = `${iniHash ?? ""}.${authHash ?? ""}.${expectedSerial ?? ""}`;
+  const configHash = poolerFilesHash({ ini: iniHash, auth: authHash, serial: expectedSerial, trust: caHash(input.poolerTls.ca) });
   const settingsHash = poolerSettingsHash(pooler);
 
   // Pods: ordinals 1..instances; others go; one with an outdated pod spec is replaced when the rest are ready.
@@ -320,7 +335,9 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
         const at = input.now.toISOString();
         const marks: Record<string, string> = { [POOLER_SETTINGS_HASH_ANNOTATION]: settingsHash };
         if (filesChanged) Object.assign(marks, { [POOLER_CONFIG_HASH_ANNOTATION]: configHash, [POOLER_CHANGED_ANNOTATION]: at });
-        if (filesChanged && unseen) marks[POOLER_UNSEEN_CHANGE_ANNOTATION] = at;
+        // A new trust bundle (ca.crt, ADR 0049) shows in no console either: PgBouncer reads it on a
+        // reload only, and verifies the instances with it.
+        if (filesChanged && (unseen || trustChanged(annotations[POOLER_CONFIG_HASH_ANNOTATION], configHash))) marks[POOLER_UNSEEN_CHANGE_ANNOTATION] = at;
         await ignoreMissing(api.patchNamespacedPod({ name, namespace, body: { metadata: { annotations: marks } } }, MERGE_PATCH));
         if (filesChanged) changedAt = input.now.getTime();
         if (marks[POOLER_UNSEEN_CHANGE_ANNOTATION] !== undefined) unseenAt = input.now.getTime();

@@ -67,6 +67,8 @@ export function clusterController(opts: {
   operatorNamespace?: string;
   /** Time between disk usage samples. @default 10_000 ms */
   diskIntervalMs?: number;
+  /** Time between the steps of an authority's rotation (ADR 0049). @default 7 days */
+  authorityOverlapMs?: number;
 }): ClusterControllerParts {
   const { kubeConfig: kc, namespace: ns, logger, metrics } = opts;
   const objects = kc.makeApiClient(CustomObjectsApi);
@@ -103,6 +105,7 @@ export function clusterController(opts: {
       metrics: exported,
       networkPolicies: { api: kc.makeApiClient(NetworkingV1Api), operator: { namespace: opts.operatorNamespace ?? "default", podLabels: OPERATOR_POD_LABELS } },
       upgrades: objects,
+      ...(opts.authorityOverlapMs !== undefined ? { authorityOverlapMs: opts.authorityOverlapMs } : {}),
       patchCluster: (namespace, name, patch) =>
         objects.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: patch }, setHeaderOptions("Content-Type", PatchStrategy.JsonPatch)),
     }),
