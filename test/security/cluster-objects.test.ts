@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, NetworkingV1Api } from "@kubernetes/client-node";
-import { AUTHORITY_OVERLAP_MS, AUTHORITY_ROTATED_ANNOTATION, clusterTlsNames, serverAltNames, syncClusterTls, type TlsAction } from "../../sdk/operator/cluster/tls";
+import { AUTHORITY_OVERLAP_MS, AUTHORITY_REQUEST_ANNOTATION, AUTHORITY_ROTATED_ANNOTATION, clusterTlsNames, serverAltNames, syncClusterTls, type TlsAction } from "../../sdk/operator/cluster/tls";
 import { createCertificateAuthority, issueCertificate } from "../../sdk/tls/certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterNetworkPolicy, OPERATOR_POD_LABELS, SAME_NAMESPACE_PEERS, syncNetworkPolicy } from "../../sdk/operator/cluster/network-policy";
@@ -186,6 +186,17 @@ describe.skipIf(toolchain.skip !== undefined)("the cluster's NetworkPolicy and c
       expect(retired!.state.every((p) => p.trust === `${fresh.toString().trim()}\n`)).toBe(true);
       expect(after!.blue).toEqual([]);
       expect(after!.green).toEqual([]);
+      // A rotation on request (setpoint.dev/rotate-authority) starts the same steps, once per value.
+      const asked = new Date(after!.at.getTime() + DAY);
+      const request = async (value: string): Promise<string[]> => kinds((await syncClusterTls(core, blue, asked, undefined, [], { rotationRequest: value })).actions);
+      expect(await request("yearly-2027")).toEqual(["rotate-authority", "trust server", "trust replication", "trust operator"]);
+      expect((await decode(names.ca)).annotations[AUTHORITY_REQUEST_ANNOTATION]).toBe("yearly-2027");
+      expect(await request("yearly-2027")).toEqual([]);
+      // Through the rotation's end the honoured value is kept: the same value never rotates again.
+      expect(kinds((await syncClusterTls(core, blue, new Date(asked.getTime() + overlap), undefined, [], { rotationRequest: "yearly-2027" })).actions)).toEqual(["issue server", "issue replication", "issue operator"]);
+      expect(kinds((await syncClusterTls(core, blue, new Date(asked.getTime() + 2 * overlap), undefined, [], { rotationRequest: "yearly-2027" })).actions)).toEqual(["retire-previous-authority", "trust server", "trust replication", "trust operator"]);
+      expect((await decode(names.ca)).annotations[AUTHORITY_REQUEST_ANNOTATION]).toBe("yearly-2027");
+      expect(kinds((await syncClusterTls(core, blue, new Date(asked.getTime() + 3 * overlap), undefined, [], { rotationRequest: "yearly-2027" })).actions)).toEqual([]);
       // The invariant: between any two consecutive steps of the rotation (pods pick up each Secret
       // on their own schedule), every ca.crt of either step verifies every certificate of either
       // step. (From `before` on: the jump from `born` leaves the first leaves long expired.)

@@ -89,7 +89,7 @@ import { POOLER_LABEL } from "./pooler";
 import { decideMajor, majorUpgradeStep, runningMajor, withMajorUpgrade, type MajorUpgradeApi } from "./major-upgrade";
 import { readinessStep } from "./upgrade-readiness";
 import { pausePoolers, syncPooler, type PoolerObservation, type PoolerSyncInput } from "./pooler-sync";
-import { readOperatorTls, syncClusterTls, verifiedPoolerName, verifiedServerName } from "./tls";
+import { readOperatorTls, ROTATE_AUTHORITY_ANNOTATION, syncClusterTls, verifiedPoolerName, verifiedServerName } from "./tls";
 import type { PoolerTls } from "./pooler-sql";
 import { clusterNetworkPolicy, SAME_NAMESPACE_PEERS, syncNetworkPolicy, type NetworkPolicyApi, type NetworkPolicyOptions } from "./network-policy";
 import { poolerObjectNames } from "../../api/names";
@@ -308,7 +308,11 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
     // The cluster's authority and certificates (tls.ts): created first, renewed before they
     // expire; the operator's own connections use them (verify-full, its client certificate).
     // The pooler's own certificate only with a pooler (ADR 0044).
-    const tls = await syncClusterTls(deps.api, cluster, ctx.now(), spec.tls?.authority?.secretName, spec.tls?.serverNames, { pooler: spec.pooler !== undefined, ...(deps.authorityOverlapMs !== undefined ? { overlapMs: deps.authorityOverlapMs } : {}) });
+    const tls = await syncClusterTls(deps.api, cluster, ctx.now(), spec.tls?.authority?.secretName, spec.tls?.serverNames, {
+      pooler: spec.pooler !== undefined,
+      ...(deps.authorityOverlapMs !== undefined ? { overlapMs: deps.authorityOverlapMs } : {}),
+      ...(obj.metadata?.annotations?.[ROTATE_AUTHORITY_ANNOTATION] !== undefined ? { rotationRequest: obj.metadata.annotations[ROTATE_AUTHORITY_ANNOTATION] } : {}),
+    });
     const operatorTls: OperatorTls = { ca: tls.caPem, cert: tls.operatorIdentity.cert, key: tls.operatorIdentity.key, serverName: verifiedServerName(req.name, req.namespace) };
     const poolerTls: PoolerTls = { ca: tls.caPem, serverName: verifiedPoolerName(req.name, req.namespace), ...(tls.poolerCertificatePem ? { certificatePem: tls.poolerCertificatePem } : {}) };
     const target = async (host: string): Promise<InstanceTarget> => ({ host, password: await superPassword(), timeoutMs, tls: operatorTls });

@@ -88,6 +88,25 @@ describe("rotation of the cluster's authority (ADR 0049)", () => {
     expect(planClusterTls({ ca: { ...old, generated: false }, leaves: oldLeaves, trust: trustOld }, names, late)).toEqual([]);
   });
 
+  it("rotates on request (setpoint.dev/rotate-authority) in the same steps, once per value, never during a rotation", () => {
+    const young = createCertificateAuthority({ commonName: authorityCommonName(cluster), now: late });
+    const leavesOfYoung = {
+      server: issueLeaf(cluster, "server", young, late).certificatePem,
+      replication: issueLeaf(cluster, "replication", young, late).certificatePem,
+      operator: issueLeaf(cluster, "operator", young, late).certificatePem,
+    };
+    const trustYoung = { server: young.certificatePem, replication: young.certificatePem, operator: young.certificatePem };
+    const observed = { ca: { ...young, generated: true }, leaves: leavesOfYoung, trust: trustYoung };
+    expect(planClusterTls(observed, names, late)).toEqual([]);
+    expect(planClusterTls({ ...observed, rotationRequest: "2026-12-07" }, names, late)[0]).toEqual({ kind: "rotate-authority", reason: 'requested (setpoint.dev/rotate-authority: "2026-12-07")', request: "2026-12-07" });
+    // The value honoured already: nothing. A supplied authority: nothing.
+    expect(planClusterTls({ ...observed, ca: { ...observed.ca, honouredRequest: "2026-12-07" }, rotationRequest: "2026-12-07" }, names, late)).toEqual([]);
+    expect(planClusterTls({ ...observed, ca: { ...observed.ca, generated: false }, rotationRequest: "2026-12-07" }, names, late)).toEqual([]);
+    // During a rotation a new request waits for it to end.
+    const rotating = { ...observed.ca, previousPem: old.certificatePem, rotatedAt: late };
+    expect(planClusterTls({ ...observed, ca: rotating, trust: { server: trustBundle(young.certificatePem, old.certificatePem), replication: trustBundle(young.certificatePem, old.certificatePem), operator: trustBundle(young.certificatePem, old.certificatePem) }, rotationRequest: "again" }, names, late)).toEqual([]);
+  });
+
   it("re-issues every leaf at once when its authority has already expired (nothing to overlap with)", () => {
     const after = new Date(born.getTime() + 3651 * DAY);
     expect(summary(planClusterTls({ ca: { ...old, generated: true }, leaves: oldLeaves, trust: trustOld }, names, after))).toEqual([

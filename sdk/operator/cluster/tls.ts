@@ -29,7 +29,7 @@ import type { CoreV1Api, V1Secret } from "@kubernetes/client-node";
 import { clusterObjectNames, kubeName, poolerObjectNames } from "../../api/names";
 import { apiStatusCode } from "../../reconcile/internal/api-error";
 import { setControllerReference } from "../../reconcile/owners";
-import { createCertificateAuthority, issueCertificate, renewalDecision, type KeyPair } from "../../tls/certificates";
+import { createCertificateAuthority, issueCertificate, renewalDecision, type KeyPair, type RenewalDecision } from "../../tls/certificates";
 import { CLUSTER_LABEL, REPLICATION_USER, type ClusterObject } from "./objects";
 import type { OperatorTls } from "./instance-sql";
 
@@ -109,6 +109,16 @@ export const AUTHORITY_OVERLAP_MS = 7 * 24 * 3600 * 1000;
 /** On the authority Secret during a rotation: when the new authority began to sign (ISO 8601). */
 export const AUTHORITY_ROTATED_ANNOTATION = "setpoint.dev/authority-rotated-at";
 
+/**
+ * On a `PostgresCluster`: asks for a rotation of its authority now (any value; a new value asks
+ * again), in the same three steps as one at two thirds of its life. The authority Secret records
+ * the last value honoured ({@link AUTHORITY_REQUEST_ANNOTATION}), so one request rotates once.
+ */
+export const ROTATE_AUTHORITY_ANNOTATION = "setpoint.dev/rotate-authority";
+
+/** On the authority Secret: the last {@link ROTATE_AUTHORITY_ANNOTATION} value a rotation began for. */
+export const AUTHORITY_REQUEST_ANNOTATION = "setpoint.dev/authority-rotation-request";
+
 /** The authority as its Secret holds it. */
 export interface ObservedAuthority {
   readonly certificatePem: string;
@@ -121,6 +131,8 @@ export interface ObservedAuthority {
   readonly rotatedAt?: Date;
   /** The operator generated it and may rotate it; a supplied authority (spec.tls.authority) is never written. */
   readonly generated?: boolean;
+  /** The last rotation request honoured ({@link AUTHORITY_REQUEST_ANNOTATION}). */
+  readonly honouredRequest?: string;
 }
 
 /** What is in the cluster's certificate Secrets now (PEM), as the plan needs it. */
@@ -129,13 +141,15 @@ export interface ObservedTls {
   readonly leaves: Readonly<Partial<Record<LeafKind, string>>>;
   /** Each leaf Secret's `ca.crt`: what that Secret's holders trust. */
   readonly trust?: Readonly<Partial<Record<LeafKind, string>>>;
+  /** The cluster's {@link ROTATE_AUTHORITY_ANNOTATION}, when set. */
+  readonly rotationRequest?: string;
 }
 
 /** One step of the certificate plan. */
 export type TlsAction =
   | { readonly kind: "create-authority"; readonly reason: string }
-  /** A new authority signs from now on; the current one becomes `previous.crt` (unless expired). */
-  | { readonly kind: "rotate-authority"; readonly reason: string }
+  /** A new authority signs from now on; the current one becomes `previous.crt` (unless expired). `request`: the rotation request it honours. */
+  | { readonly kind: "rotate-authority"; readonly reason: string; readonly request?: string }
   /** The previous authority leaves the trust bundle: the rotation is over. */
   | { readonly kind: "retire-previous-authority"; readonly reason: string }
   /** `signer: "previous"`: by the previous authority (a rotation's first overlap, when holders may not trust the new one yet). */
@@ -179,10 +193,14 @@ export function planClusterTls(
 
   // Rotation of the authority: only the operator's own, and one rotation at a time.
   if (ca.generated === true && previous === undefined) {
-    const d = renewalDecision(ca.certificatePem, ca.certificatePem, now);
+    const requested = observed.rotationRequest !== undefined && observed.rotationRequest !== ca.honouredRequest ? observed.rotationRequest : undefined;
+    const aged = renewalDecision(ca.certificatePem, ca.certificatePem, now);
+    const d: RenewalDecision = aged.action === "keep" && requested !== undefined ? { action: "renew", reason: "expiring" } : aged;
+    const request = requested !== undefined ? { request: requested } : {};
+    const why = aged.action === "keep" ? `requested (${ROTATE_AUTHORITY_ANNOTATION}: ${JSON.stringify(requested)})` : "the authority is past two thirds of its lifetime";
     if (d.action === "renew" && d.reason === "expired") {
       // An expired authority vouches for nothing: nothing to overlap with, every leaf anew.
-      actions.push({ kind: "rotate-authority", reason: "the authority has expired" });
+      actions.push({ kind: "rotate-authority", reason: "the authority has expired", ...request });
       for (const leaf of leaves) actions.push({ kind: "issue", leaf, reason: "issued by the new authority" });
       return actions;
     }
@@ -194,7 +212,7 @@ export function planClusterTls(
         const due = pem === undefined ? ({ action: "renew", reason: "missing" } as const) : renewalDecision(pem, ca.certificatePem, now, namesOf(leaf));
         if (due.action === "renew") actions.push({ kind: "issue", leaf, reason: due.reason });
       }
-      actions.push({ kind: "rotate-authority", reason: "the authority is past two thirds of its lifetime" });
+      actions.push({ kind: "rotate-authority", reason: why, ...request });
       for (const leaf of leaves) actions.push({ kind: "trust", leaf, reason: "trusts the new authority beside the current one" });
       return actions;
     }
@@ -261,7 +279,16 @@ function labels(cluster: ClusterObject): Record<string, string> {
  * replaced authority's certificate and key (`previous.crt`, `previous.key`) and when the rotation
  * began.
  */
-export function authoritySecret(cluster: ClusterObject, ca: Pick<KeyPair, "certificatePem" | "privateKeyPem">, rotation?: { readonly previous: Pick<KeyPair, "certificatePem" | "privateKeyPem">; readonly at: Date }): V1Secret {
+export function authoritySecret(
+  cluster: ClusterObject,
+  ca: Pick<KeyPair, "certificatePem" | "privateKeyPem">,
+  rotation?: { readonly previous: Pick<KeyPair, "certificatePem" | "privateKeyPem">; readonly at: Date },
+  honouredRequest?: string,
+): V1Secret {
+  const annotations: Record<string, string> = {
+    ...(rotation === undefined ? {} : { [AUTHORITY_ROTATED_ANNOTATION]: rotation.at.toISOString() }),
+    ...(honouredRequest === undefined ? {} : { [AUTHORITY_REQUEST_ANNOTATION]: honouredRequest }),
+  };
   return setControllerReference(cluster, {
     apiVersion: "v1",
     kind: "Secret",
@@ -270,7 +297,7 @@ export function authoritySecret(cluster: ClusterObject, ca: Pick<KeyPair, "certi
       name: clusterTlsNames(cluster.metadata.name).ca,
       namespace: cluster.metadata.namespace,
       labels: labels(cluster),
-      ...(rotation === undefined ? {} : { annotations: { [AUTHORITY_ROTATED_ANNOTATION]: rotation.at.toISOString() } }),
+      ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
     },
     stringData: { "ca.crt": ca.certificatePem, "ca.key": ca.privateKeyPem, ...(rotation === undefined ? {} : { "previous.crt": rotation.previous.certificatePem, "previous.key": rotation.previous.privateKeyPem }) },
   });
@@ -379,7 +406,7 @@ export async function syncClusterTls(
   now: Date,
   suppliedAuthority?: string,
   extraNames: readonly string[] = [],
-  options: { readonly pooler?: boolean; readonly overlapMs?: number } = {},
+  options: { readonly pooler?: boolean; readonly overlapMs?: number; readonly rotationRequest?: string } = {},
 ): Promise<TlsSyncResult> {
   const wanted: readonly LeafKind[] = options.pooler === true ? [...BASE_LEAVES, "pooler"] : BASE_LEAVES;
   const names = clusterTlsNames(cluster.metadata.name);
@@ -395,6 +422,7 @@ export async function syncClusterTls(
   let previousKeyPem = decoded(caSecret, "previous.key");
   const rotatedRaw = caSecret?.metadata?.annotations?.[AUTHORITY_ROTATED_ANNOTATION];
   const rotatedAt = rotatedRaw !== undefined && !Number.isNaN(Date.parse(rotatedRaw)) ? new Date(rotatedRaw) : undefined;
+  let honouredRequest = caSecret?.metadata?.annotations?.[AUTHORITY_REQUEST_ANNOTATION];
   const live: Partial<Record<LeafKind, V1Secret>> = {};
   for (const leaf of wanted) {
     const s = await readOrUndefined(api, ns, names[leaf]);
@@ -410,10 +438,11 @@ export async function syncClusterTls(
   }
   const observed: ObservedTls = {
     ...(caCert !== undefined && caKey !== undefined
-      ? { ca: { certificatePem: caCert, privateKeyPem: caKey, generated: suppliedAuthority === undefined, ...(previousPem !== undefined ? { previousPem } : {}), ...(previousKeyPem !== undefined ? { previousKeyPem } : {}), ...(rotatedAt !== undefined ? { rotatedAt } : {}) } }
+      ? { ca: { certificatePem: caCert, privateKeyPem: caKey, generated: suppliedAuthority === undefined, ...(previousPem !== undefined ? { previousPem } : {}), ...(previousKeyPem !== undefined ? { previousKeyPem } : {}), ...(rotatedAt !== undefined ? { rotatedAt } : {}), ...(honouredRequest !== undefined ? { honouredRequest } : {}) } }
       : {}),
     leaves,
     trust,
+    ...(options.rotationRequest !== undefined ? { rotationRequest: options.rotationRequest } : {}),
   };
   const actions = planClusterTls(observed, serverAltNames(cluster.metadata.name, ns, extraNames), now, wanted, poolerAltNames(cluster.metadata.name, ns), options.overlapMs);
   let ca: Pick<KeyPair, "certificatePem" | "privateKeyPem"> | undefined = observed.ca;
@@ -462,12 +491,13 @@ export async function syncClusterTls(
         const created = createCertificateAuthority({ commonName: authorityCommonName(cluster, now), now });
         previous = expired(old.certificatePem, now) ? undefined : old.certificatePem;
         previousKeyPem = previous === undefined ? undefined : old.privateKeyPem;
-        await writeAuthority(authoritySecret(cluster, created, previous === undefined ? undefined : { previous: old, at: now }));
+        honouredRequest = action.request ?? honouredRequest;
+        await writeAuthority(authoritySecret(cluster, created, previous === undefined ? undefined : { previous: old, at: now }, honouredRequest));
         ca = created;
         break;
       }
       case "retire-previous-authority":
-        await writeAuthority(authoritySecret(cluster, ca!));
+        await writeAuthority(authoritySecret(cluster, ca!, undefined, honouredRequest));
         previous = undefined;
         break;
       case "trust": {
