@@ -40,7 +40,12 @@ import { eventually } from "../support/eventually";
 import { startWriter } from "../support/writer";
 import { realNodeToolchain } from "../support/real-node/gate";
 import { run } from "../support/real-node/host";
-import { importInstanceImage } from "../support/real-node/operator";
+import { importInstanceImage, importPoolerImage } from "../support/real-node/operator";
+import { poolerSsl } from "../support/cluster-tls";
+import { PGBOUNCER_PORT } from "../../sdk/operator/cluster/pooler";
+import { consoleConfig } from "../../sdk/operator/cluster/pooler-sql";
+import { POOLER_UNSEEN_CHANGE_ANNOTATION } from "../../sdk/operator/cluster/pooler-sync";
+import { verifiedPoolerName } from "../../sdk/operator/cluster/tls";
 import { startRealNode, type RealNode } from "../support/real-node/node";
 import { startVolumeProvisioner } from "../support/real-node/volumes";
 import { majors } from "../support/postgres";
@@ -49,6 +54,8 @@ const toolchain = realNodeToolchain();
 const major = majors().includes(17) ? 17 : majors()[0]!;
 const ns = "default";
 const WAIT_MS = 300_000;
+/** The PgBouncer image, built from its recipe (ADR 0044: its pod holds the pooler's own certificate). */
+const POOLER = "setpoint-pooler:test";
 
 describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instance pods and the refusals of a cluster", () => {
   let node: RealNode | undefined;
@@ -62,6 +69,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
   beforeAll(async () => {
     node = await startRealNode({ toolchain: toolchain.env! });
     importInstanceImage(node, major);
+    importPoolerImage(node, POOLER);
     await installCrds(node.controlPlane.kubeConfig, crdManifests());
     stopProvisioner = startVolumeProvisioner(node, ns, (m) => lines.push(m));
     operator = await startOperator({
@@ -75,13 +83,13 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
       // Secret sync here (10 s) plus the manager's reload.
       authorityOverlapSeconds: 30,
     });
-    await createCustomObject(objects(), ns, "PostgresCluster", "vault", { postgresVersion: major, instances: 2, storage: { size: "1Gi" } });
+    await createCustomObject(objects(), ns, "PostgresCluster", "vault", { postgresVersion: major, instances: 2, storage: { size: "1Gi" }, pooler: { instances: 1, image: POOLER } });
     await eventually(
       "vault Ready with both instances ready",
       async () => {
         const c = (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "vault" })) as { status?: PostgresClusterStatus };
         // Every instance ready, not only the primary: the checks below read each pod's running container.
-        return c.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True") && c.status.instances?.length === 2 && c.status.instances.every((i) => i.ready) ? c : undefined;
+        return c.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True") && c.status.instances?.length === 2 && c.status.instances.every((i) => i.ready) && c.status.pooler?.readyInstances === 1 ? c : undefined;
       },
       WAIT_MS,
     ).catch((err: unknown) => {
@@ -340,18 +348,24 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
       const config = await clusterClientConfig(core(), ns, "vault", { host, user: "app", password: appPassword, database: "app" });
       return { ...config, ssl: { ...(config.ssl as object), ca: appSecret["ca.crt"]! } };
     };
+    // Through the pooler too (ADR 0044): PgBouncer verifies the instances with its Secret's ca.crt,
+    // which it reads at start and on RELOAD only; clients verify it with the app Secret's.
+    const poolerIp = await ipOf("vault-pooler-1");
+    const pooled = async (): Promise<ClientConfig> => ({ host: poolerIp, port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(core(), ns, "vault") });
     const setup = new Client(await app(primaryIp));
     await setup.connect();
     await setup.query("create table authority_rotation (id int primary key, note text)");
+    await setup.query("create table authority_rotation_pooled (id int primary key, note text)");
     await setup.end();
     const old = await secretData("vault-ca");
     const writer = startWriter(() => app(primaryIp), "authority_rotation");
+    const pooledWriter = startWriter(() => pooled(), "authority_rotation_pooled");
     const handshakes = { ok: 0, failed: [] as string[] };
     let probing = true;
     const prober = (async () => {
       while (probing) {
-        for (const host of [primaryIp, replicaIp]) {
-          const c = new Client(await app(host));
+        for (const host of [primaryIp, replicaIp, poolerIp]) {
+          const c = new Client(host === poolerIp ? await pooled() : await app(host));
           c.on("error", () => undefined);
           try {
             await c.connect();
@@ -369,7 +383,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
     const at: Record<string, number> = {};
     const served: Record<string, number> = {};
     try {
-      await eventually("writer running", async () => writer.acked.length >= 20, 60_000);
+      await eventually("writers running, directly and through the pooler", async () => writer.acked.length >= 20 && pooledWriter.acked.length >= 20, 60_000);
       const started = Date.now();
       await objects().patchNamespacedCustomObject(
         { group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "vault", body: { metadata: { annotations: { [ROTATE_AUTHORITY_ANNOTATION]: "rotation-test-1" } } } },
@@ -381,6 +395,12 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
         return ca["previous.crt"] === old["ca.crt"] && ca["ca.crt"] !== old["ca.crt"] ? ca : undefined;
       }, WAIT_MS);
       at.bundle = Date.now() - started;
+      // The new bundle shows in no PgBouncer console: its pod is marked for the blind reload window.
+      await eventually(
+        "step 1: the pooler pod told to reload its new trust",
+        async () => Date.parse((await core().readNamespacedPod({ name: "vault-pooler-1", namespace: ns })).metadata?.annotations?.[POOLER_UNSEEN_CHANGE_ANNOTATION] ?? "") >= started - 1000,
+        WAIT_MS,
+      );
       await eventually("step 1: the app Secret trusts both authorities", async () => (await secretData("vault-app"))["ca.crt"]!.match(/BEGIN CERTIFICATE/g)?.length === 2, WAIT_MS);
       const freshKey = new X509Certificate(fresh["ca.crt"]!).publicKey;
       // Step 2: the leaves from the new authority, and both servers serving it (a client trusting the new authority alone gets in).
@@ -439,22 +459,39 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
         throw new Error(`${String(err)}: ${JSON.stringify(refusals)}`);
       });
       at.oldRefused = Date.now() - started;
+      // PgBouncer's own connections to the instances, made anew now (RECONNECT), verify the new
+      // authority's certificates with the trust it loaded: queries through it succeed.
+      const adminPassword = Buffer.from((await core().readNamespacedSecret({ name: "vault-pooler-admin", namespace: ns })).data!.password!, "base64").toString("utf8");
+      const adminConsole = new Client(consoleConfig({ host: poolerIp, password: adminPassword, tls: { ca: (await secretData("vault-app"))["ca.crt"]!, serverName: verifiedPoolerName("vault", ns) } }, 5000));
+      await adminConsole.connect();
+      await adminConsole.query("RECONNECT");
+      await adminConsole.end();
+      for (let i = 0; i < 10; i++) {
+        const c = new Client(await pooled());
+        await c.connect();
+        expect((await c.query<{ one: number }>("select 1 as one")).rows[0]!.one).toBe(1);
+        await c.end();
+      }
     } finally {
       probing = false;
       await prober;
       await writer.stop();
+      await pooledWriter.stop();
     }
     process.stdout.write(
-      `real-pod authority rotation (PostgreSQL ${major}, 30 s overlap): bundle ${at.bundle} ms, leaves ${at.leaves} ms, served by the primary ${served[primaryIp]} ms / the replica ${served[replicaIp]} ms, old authority retired ${at.retired} ms, refused by both ${at.oldRefused} ms; ${writer.acked.length} rows acknowledged, ${writer.failures()} failed; ${handshakes.ok} new verify-full handshakes, ${handshakes.failed.length} failed\n`,
+      `real-pod authority rotation (PostgreSQL ${major}, 30 s overlap): bundle ${at.bundle} ms, leaves ${at.leaves} ms, served by the primary ${served[primaryIp]} ms / the replica ${served[replicaIp]} ms, old authority retired ${at.retired} ms, refused by both ${at.oldRefused} ms; ${writer.acked.length} rows acknowledged directly, ${writer.failures()} failed; ${pooledWriter.acked.length} through the pooler, ${pooledWriter.failures()} failed; ${handshakes.ok} new verify-full handshakes (both instances and the pooler), ${handshakes.failed.length} failed\n`,
     );
     expect(handshakes.failed).toEqual([]);
     expect(handshakes.ok).toBeGreaterThan(0);
     expect(writer.errors).toEqual([]);
+    expect(pooledWriter.errors).toEqual([]);
     const check = new Client(await app(primaryIp));
     await check.connect();
     const stored = new Set((await check.query<{ id: number }>("select id from authority_rotation")).rows.map((r) => r.id));
+    const storedPooled = new Set((await check.query<{ id: number }>("select id from authority_rotation_pooled")).rows.map((r) => r.id));
     await check.end();
     expect(writer.acked.filter((a) => !stored.has(a.id)).map((a) => a.id)).toEqual([]);
+    expect(pooledWriter.acked.filter((a) => !storedPooled.has(a.id)).map((a) => a.id)).toEqual([]);
     // Replication streams over TLS, its certificate now the new authority's (the walreceiver reconnected or kept its session).
     expect(await asOperator(primary, "select r.state, s.ssl from pg_stat_replication r join pg_stat_ssl s using (pid)")).toEqual([{ state: "streaming", ssl: true }]);
   });
