@@ -182,7 +182,7 @@ export function managedPoolerSwitch(o: ManagedPoolerSwitchOptions): TrafficSwitc
           await o.api.replaceNamespacedConfigMap({ name: names.configMap, namespace: o.namespace, body });
           await Promise.all(
             pods.map(async (pod) => {
-              // The pod's config hash is "<ini>.<auth>" (pooler-sync.ts): only the ini part changes.
+              // The pod's files hash is "<ini>.<auth>.<serial>.<trust>" (poolerFilesHash, pooler-sync.ts): only the ini part changes.
               const auth = (pod.metadata?.annotations?.[POOLER_CONFIG_HASH_ANNOTATION] ?? ".").split(".").slice(1).join(".");
               await o.api.patchNamespacedPod(
                 { name: pod.metadata!.name!, namespace: o.namespace, body: { metadata: { annotations: { [POOLER_CONFIG_HASH_ANNOTATION]: `${iniHash}.${auth}`, [POOLER_CHANGED_ANNOTATION]: at } } } },
