@@ -297,6 +297,7 @@ Commands:
   run        run (or resume) the upgrade up to --until
   rollback   before the switch: abort; after it: traffic back to blue with green's writes
   finalize   drop the rollback path after a switch
+  follow     after a switch: point traffic and the rollback path at green's primary as --green names it now
   forget     drop the upgrade's state: abort before the switch, finalize after (never moves traffic)
 
 Run "setpoint upgrade <command> --help" for its options.
@@ -339,6 +340,20 @@ Drops the rollback path of a switched upgrade; rollback is impossible afterwards
 
 ${CONNECTION}
 `,
+  "upgrade follow": `Usage: setpoint upgrade follow --blue URL --green URL [--name NAME] [pgbouncer options] [--format text|json]
+
+After the switch and before finalize, when green's primary has moved (a failover of green, a new
+address): points the traffic switch at green as --green names it now and reconnects blue's
+rollback subscription to it. When the new primary lacks the rollback path's slot, says so: a
+rollback is then refused (UPGRADE_ROLLBACK_PATH_LOST) and finalize is what is left. Idempotent;
+does nothing in any other phase.
+
+Options:
+  --pgbouncer-admin URL, --pgbouncer-file PATH, --pgbouncer-db NAME, --pgbouncer-user NAME
+                        the PgBouncer switch of the run (see "setpoint upgrade run --help")
+
+${CONNECTION}
+`,
   "upgrade forget": `Usage: setpoint upgrade forget --blue URL --green URL [--name NAME] [--format text|json]
 
 Drops the upgrade's saved state: before the switch it aborts first, after it it finalizes first.
@@ -352,5 +367,5 @@ ${CONNECTION}
 export const SUBCOMMANDS: Readonly<Record<string, readonly string[]>> = {
   backup: ["list", "describe", "retention"],
   schema: ["plan", "apply", "verify", "inspect"],
-  upgrade: ["plan", "run", "rollback", "finalize", "forget"],
+  upgrade: ["plan", "run", "rollback", "finalize", "follow", "forget"],
 };

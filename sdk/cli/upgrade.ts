@@ -1,7 +1,7 @@
 import { InputError } from "../errors";
 import { connectionFields } from "../postgres/connection";
 import { loadSchemaPath } from "../schema/source/desired";
-import { finalizeUpgrade, forgetUpgrade, planUpgrade, PreflightRefusedError, rollbackUpgrade, runUpgrade, UpgradeRefusedError, type UpgradeResult } from "../upgrade/engine";
+import { finalizeUpgrade, followUpgrade, forgetUpgrade, planUpgrade, PreflightRefusedError, rollbackUpgrade, runUpgrade, UpgradeRefusedError, type UpgradeResult } from "../upgrade/engine";
 import type { UpgradeOptions } from "../upgrade/context";
 import { UpgradeInProgressError } from "../upgrade/lock";
 import { RUN_UNTIL, type RunUntil } from "../upgrade/phases";
@@ -38,7 +38,7 @@ function parseFlags(args: readonly string[], sub: string) {
 }
 
 /**
- * Runs `setpoint upgrade <plan|run|rollback|finalize|forget>`; resolves to the exit code. A thin
+ * Runs `setpoint upgrade <plan|run|rollback|finalize|follow|forget>`; resolves to the exit code. A thin
  * driver: the engine decides the steps (its phase table) and holds the upgrade's lock.
  */
 export async function upgradeCommand(argv: readonly string[], io: CliIO): Promise<number> {
@@ -75,8 +75,20 @@ export async function upgradeCommand(argv: readonly string[], io: CliIO): Promis
         return print(await finalizeUpgrade(options), json, io);
       case "forget":
         return print(await forgetUpgrade(options), json, io);
+      case "follow": {
+        const f = await followUpgrade(options);
+        if (json) {
+          io.stdout(`${JSON.stringify({ phase: f.phase ?? "new", traffic: f.traffic, rollbackPath: f.rollbackPath, lost: f.lost ?? null }, null, 2)}\n`);
+        } else if (f.phase !== "switched" || f.rollbackPath === "none") {
+          io.stdout(`phase: ${f.phase ?? "new"}\nnothing to follow: only a switched upgrade, before finalize and with no rollback under way, follows green\n`);
+        } else {
+          const path = f.rollbackPath === "lost" ? `lost (${f.lost ?? "its slot is gone"}); a rollback is refused (UPGRADE_ROLLBACK_PATH_LOST): finalize when green serves well` : f.rollbackPath;
+          io.stdout(`phase: switched\ntraffic: ${f.traffic === "none" ? "no switch given" : f.traffic}\nrollback path: ${path}\n`);
+        }
+        return EXIT.ok;
+      }
       default:
-        throw new InputError(`unknown upgrade command "${sub ?? ""}"; use one of plan, run, rollback, finalize, forget`, { propertyPath: "command" });
+        throw new InputError(`unknown upgrade command "${sub ?? ""}"; use one of plan, run, rollback, finalize, follow, forget`, { propertyPath: "command" });
     }
   } catch (err) {
     if (err instanceof PreflightRefusedError || err instanceof UpgradeRefusedError || err instanceof UpgradeInProgressError) {

@@ -27,6 +27,11 @@ describe.runIf(ok)("setpoint upgrade", () => {
     expect(staged.out()).toMatch(/synchronize: Succeeded .*\nphase: synchronized\n$/);
     expect(staged.err()).toMatch(/\[synchronize\] every table copied and streaming/);
 
+    // Before the switch there is nothing to follow.
+    const early = capture();
+    expect(await main(["upgrade", "follow", ...flags], early.io)).toBe(0);
+    expect(early.out()).toBe("phase: synchronized\nnothing to follow: only a switched upgrade, before finalize and with no rollback under way, follows green\n");
+
     const replan = capture();
     expect(await main(["upgrade", "plan", ...flags, "--format", "json"], replan.io)).toBe(0);
     expect(JSON.parse(replan.out())).toMatchObject({ phase: "synchronized", steps: ["cutover"], preflight: null, refusal: null });
@@ -53,6 +58,22 @@ describe.runIf(ok)("setpoint upgrade", () => {
     const result = JSON.parse(run.out()) as { phase: string; verification: { equal: boolean } };
     expect(result.phase).toBe("switched");
     expect(result.verification.equal).toBe(true);
+
+    // Switched: green named anew (here its connection string changed, as a failover's new address
+    // changes it): `follow` reconnects blue's rollback subscription to it, once.
+    const same = capture();
+    expect(await main(["upgrade", "follow", ...flags], same.io), same.err()).toBe(0);
+    expect(same.out()).toBe("phase: switched\ntraffic: no switch given\nrollback path: intact\n");
+    const moved = `${green.url}${green.url.includes("?") ? "&" : "?"}application_name=green_moved`;
+    const follow = capture();
+    expect(await main(["upgrade", "follow", "--blue", blue.url, "--green", moved, "--format", "json"], follow.io), follow.err()).toBe(0);
+    expect(JSON.parse(follow.out())).toEqual({ phase: "switched", traffic: "none", rollbackPath: "reconnected", lost: null });
+    expect(follow.err()).toMatch(/\[follow\] blue's rollback subscription reads green's primary at its new address/);
+    const c = await blue.client();
+    expect((await c.query<{ moved: boolean }>("select bool_and(subconninfo like '%green_moved%') as moved from pg_subscription where subdbid = (select oid from pg_database where datname = current_database())")).rows[0]!.moved).toBe(true);
+    const again = capture();
+    expect(await main(["upgrade", "follow", "--blue", blue.url, "--green", moved], again.io)).toBe(0);
+    expect(again.out()).toBe("phase: switched\ntraffic: no switch given\nrollback path: intact\n");
 
     const fin = capture();
     expect(await main(["upgrade", "finalize", ...flags], fin.io), fin.err()).toBe(0);
