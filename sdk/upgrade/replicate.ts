@@ -43,7 +43,14 @@ export async function ensureSubscription(client: ClientBase, name: string, o: Su
   const existing = await client.query<{ enabled: boolean; conninfo: string }>(`SELECT subenabled AS enabled, subconninfo AS conninfo FROM pg_subscription WHERE subname = $1`, [name]);
   if (existing.rows[0]) {
     const moved = existing.rows[0].conninfo !== o.conninfo;
-    if (moved) await safely(name, "ALTER SUBSCRIPTION", () => client.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(o.conninfo)}`));
+    if (moved) {
+      await safely(name, "ALTER SUBSCRIPTION", () => client.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(o.conninfo)}`));
+      // A worker still connecting to the former address (a failed-over pod's: no answer, only the
+      // kernel's TCP timeout, about two minutes) notices the new connection only when that attempt
+      // ends. Ended now, the launcher starts it again on the new connection at once; its progress
+      // (the replication origin) is kept.
+      await client.query(`SELECT pg_terminate_backend(w.pid) FROM pg_stat_subscription w JOIN pg_subscription s ON s.oid = w.subid WHERE s.subname = $1 AND w.pid IS NOT NULL`, [name]);
+    }
     if (!existing.rows[0].enabled) await client.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} ENABLE`);
     return moved ? "reconnected" : "existed";
   }
@@ -125,9 +132,16 @@ export async function dropSlot(client: ClientBase, name: string, timeoutMs = 30_
   }
 }
 
-/** Creates a logical slot for pgoutput if it does not exist. */
+/**
+ * Creates a logical slot for pgoutput if it does not exist. On PostgreSQL 17 and later it is a
+ * failover slot (`failover = true`): standbys that synchronize slots (`sync_replication_slots`,
+ * ADR 0050) keep a copy, so the slot survives a failover of its server.
+ */
 export async function ensureLogicalSlot(client: ClientBase, name: string): Promise<void> {
-  if (!(await slotExists(client, name))) await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [name]);
+  if (await slotExists(client, name)) return;
+  const { rows } = await client.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v");
+  if (rows[0]!.v >= 170000) await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput', false, false, true)`, [name]);
+  else await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [name]);
 }
 
 /** Per-table synchronization of a subscription. */

@@ -184,7 +184,7 @@ describe.skipIf(toolchain.skip !== undefined || !ok)("real node: switchover and 
     expect(u.status?.verification).toMatchObject({ equal: true, mismatchedTables: [] });
   }, 2_400_000);
 
-  it("switched, before finalize: green's primary pod deleted — a replica of green is promoted, blue's rw Service and pooler follow it, writes resume through the pooler; the rollback path is lost with that slot, so a rollback is refused and traffic stays on green", async () => {
+  it("switched, before finalize: green's primary pod deleted — a replica of green is promoted, blue's rw Service and pooler follow it, writes resume through the pooler; the rollback path's failover slot was synchronized to green's standbys (ADR 0050), so it survives: blue's rollback subscription reconnects and green's writes reach blue", async () => {
     const readGreen = async (): Promise<{ status?: PostgresClusterStatus }> => (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresCluster.plural, name: "shop-v17" })) as never;
     const readUpgrade = async (): Promise<{ metadata?: { generation?: number }; status?: PostgresUpgradeStatus }> => (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural, name: "shop-to-17" })) as never;
     const before = (await readGreen()).status!.currentPrimary!;
@@ -193,6 +193,22 @@ describe.skipIf(toolchain.skip !== undefined || !ok)("real node: switchover and 
     const writer = startWriter(conn, "acked", 9_000_000, 10);
     writers.push(writer);
     await eventually("the writer committing through the pooler", async () => (writer.acked.length >= 20 ? true : undefined), 120_000);
+    // The rollback path is a failover slot on green's primary (PostgreSQL 17): each standby of
+    // green keeps a synchronized copy once the slot has moved past what the standby reserved.
+    const standbys = (await core().listNamespacedPod({ namespace: ns, labelSelector: "setpoint.dev/cluster=shop-v17" })).items.map((p) => p.metadata!.name!).filter((n) => n !== before);
+    const s0 = Date.now();
+    await eventually(
+      "the rollback path's slot synchronized (persistent) on every standby of green",
+      async () => {
+        for (const standby of standbys) {
+          const rows = await query<{ n: number }>(await podIp(standby), "select count(*)::int as n from pg_replication_slots where slot_type = 'logical' and synced and not temporary", "shop-v17");
+          if (rows[0]!.n < 1) return undefined;
+        }
+        return true;
+      },
+      300_000,
+    );
+    times.slotSyncedS = (Date.now() - s0) / 1000;
     // The program's cluster replicates asynchronously, and so does green (made from its spec): a
     // failover needs the data-loss annotation (a deleted pod's shutdown sends all its WAL first,
     // so nothing acknowledged is lost here, as asserted below).
@@ -218,36 +234,34 @@ describe.skipIf(toolchain.skip !== undefined || !ok)("real node: switchover and 
     printErrors("green failover", d0);
     console.log(`real node: green's primary ${before} deleted while switched: ${promoted} promoted (in status ${(promotedAt - d0) / 1000} s after the deletion); the pooler followed ${(pointed - d0) / 1000} s after it (as first seen); longest write pause through it ${times.greenFailoverMaxPauseMs} ms; ${writer.failures()} failed attempts, ${lost} of ${writer.acked.length} acknowledged rows lost`);
     expect(lost).toBe(0);
-    // The rollback slot lived on the deleted primary: the upgrade says the path is lost, and a rollback is refused.
-    const lostStatus = await eventually("the upgrade reports the rollback path lost", async () => {
-      const u = await readUpgrade();
-      const degraded = u.status?.conditions?.find((x) => x.type === "Degraded");
-      return degraded?.status === "True" && degraded.reason === "RollbackPathLost" ? u : undefined;
-    }, 300_000);
-    expect(lostStatus.status?.phase).toBe("switched");
-    // Still serving where the spec wants it (Ready), and saying what it can no longer do.
-    expect(lostStatus.status?.conditions?.find((x) => x.type === "Ready")).toMatchObject({ status: "True", reason: "Switched", message: expect.stringContaining(`has no replication slot`) });
+    // The slot came with the promotion: the upgrade reconnects blue's rollback subscription to the
+    // new primary, never reports the path lost, and a write green takes now reaches blue — what a
+    // rollback would carry back.
     const r0 = Date.now();
-    await patch("PostgresUpgrade", "shop-to-17", { spec: { action: "rollback" } });
-    const refused = await eventually("the rollback refused", async () => {
-      const u = await readUpgrade();
-      const ready = u.status?.conditions?.find((x) => x.type === "Ready");
-      return ready?.status === "False" && ready.reason === "RollbackPathLost" && u.status?.observedGeneration === u.metadata?.generation ? u : undefined;
+    await eventually("the rollback path reconnected to green's new primary", async () => {
+      const events = (await core().listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "shop-to-17").map((e) => e.reason);
+      return events.includes("RollbackPathReconnected") ? true : undefined;
     }, 300_000);
-    expect(refused.status?.phase).toBe("switched");
-    expect(refused.status?.conditions?.find((x) => x.type === "Ready")?.message).toMatch(/Rolling back would lose the writes green took since; nothing was changed and traffic stays on green/);
-    const events = (await core().listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "shop-to-17").map((e) => e.reason);
-    expect(events).toEqual(expect.arrayContaining(["TrafficFollowedGreen", "RollbackPathLost"]));
-    // Nothing moved: the pooler still leads to green's new primary and takes writes.
     const app = new Client(conn);
     await app.connect();
     try {
-      await app.query("insert into acked values (-2, 'after the refused rollback')");
+      await app.query("insert into acked values (-3, 'green, after its failover')");
       expect((await app.query<{ a: string }>("select inet_server_addr()::text as a")).rows[0]!.a.replace(/\/\d+$/, "")).toBe(promotedIp);
     } finally {
       await app.end();
     }
-    console.log(`real node: rollback refused (RollbackPathLost) ${(Date.now() - r0) / 1000} s after it was asked; traffic stayed on ${promoted}`);
+    const bluePrimary = (await core().listNamespacedPod({ namespace: ns, labelSelector: "setpoint.dev/cluster=shop,setpoint.dev/role=primary" })).items[0]!.metadata!.name!;
+    const blueIp = await podIp(bluePrimary);
+    await eventually("green's write after the failover on blue (the rollback path carries it)", async () => ((await query<{ n: number }>(blueIp, "select count(*)::int as n from acked where id = -3")).at(0)?.n === 1 ? true : undefined), 300_000);
+    times.rollbackPathBackS = (Date.now() - r0) / 1000;
+    const u = await readUpgrade();
+    expect(u.status?.phase).toBe("switched");
+    expect(u.status?.conditions?.find((x) => x.type === "Degraded")?.reason).not.toBe("RollbackPathLost");
+    expect(u.status?.conditions?.find((x) => x.type === "Ready")).toMatchObject({ status: "True", reason: "Switched" });
+    const events = (await core().listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "shop-to-17").map((e) => e.reason);
+    expect(events).toEqual(expect.arrayContaining(["TrafficFollowedGreen", "RollbackPathReconnected"]));
+    expect(events).not.toContain("RollbackPathLost");
+    console.log(`real node: the rollback path's slot synchronized to green's standbys ${times.slotSyncedS} s after the writer began; after the failover blue's rollback subscription reads ${promoted} and green's write reached blue ${times.rollbackPathBackS} s after the pooler moved`);
   }, 900_000);
 
   it("finalize removes blue's three 16 instances and their claims; the cluster is served by green: writes through the pooler land on 17, ro selects green's replicas, pulumi up converges (ADR 0046)", async () => {

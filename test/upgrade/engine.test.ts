@@ -267,6 +267,9 @@ describe.runIf(pairs.length > 0)("upgrade guards", () => {
     const g = await green.client();
     const conninfo = async (): Promise<string> => (await b.query<{ c: string }>("SELECT subconninfo AS c FROM pg_subscription WHERE subname = $1", [names.reverseSubscription])).rows[0]!.c;
     expect(await conninfo()).toBe(green.url);
+    // On PostgreSQL 17 and later the rollback path's slot is a failover slot (ADR 0050): standbys that synchronize slots keep it.
+    const slot = (await g.query<{ failover: boolean | null }>(`SELECT ${to >= 17 ? "failover" : "NULL::boolean AS failover"} FROM pg_replication_slots WHERE slot_name = $1`, [names.reverseSubscription])).rows;
+    expect(slot).toEqual([{ failover: to >= 17 ? true : null }]);
     const moved = `${green.url}?application_name=${names.reverseSubscription}`;
     expect(await followUpgrade({ ...options, greenFromBlue: moved })).toEqual({ phase: "switched", traffic: "unchanged", rollbackPath: "reconnected" });
     expect(await conninfo()).toBe(moved);

@@ -78,6 +78,7 @@ import {
   service,
   TRAFFIC_OWNER_ANNOTATION,
   streamingConninfo,
+  synchronizesSlots,
   superuserSecret,
   type ClusterObject,
 } from "./objects";
@@ -753,7 +754,7 @@ export function reconcilePostgresCluster(deps: PostgresClusterDeps) {
         const ip = podIp(name);
         if (!ip || !r?.reachable || !r.inRecovery) continue;
         const streamTls = r.tlsRuntimeDir === undefined ? undefined : { serverName: verifiedServerName(req.name, req.namespace), runtimeDir: r.tlsRuntimeDir };
-        const wantedConninfo = { ...streamingConninfo(primaryIp, name, streamTls), password: replicationPassword };
+        const wantedConninfo = { ...streamingConninfo(primaryIp, name, streamTls, synchronizesSlots(spec) ? "postgres" : undefined), password: replicationPassword };
         const change = firstRequired(FOLLOW_CHECKERS, { liveConninfo: r.primaryConninfo ?? "", liveSlot: r.primarySlotName ?? "", wantedConninfo, wantedSlot: replicationSlotName(name) });
         if (change) {
           await setAndReload(await target(ip), { primary_conninfo: renderConninfo(wantedConninfo), primary_slot_name: replicationSlotName(name) });

@@ -154,6 +154,13 @@ describe("follow checkers", () => {
     expect(cred?.reason).not.toContain("s3cret");
     expect(firstRequired(FOLLOW_CHECKERS, { liveConninfo: live, liveSlot: "", wantedConninfo: wanted, wantedSlot: "orders_2" })?.checker).toBe("ReplicationSlot");
   });
+
+  it("add a database to a replica's conninfo when the cluster synchronizes failover slots (ADR 0050), and take it away when it no longer does", () => {
+    const withDb = { ...wanted, dbname: "postgres" };
+    expect(firstRequired(FOLLOW_CHECKERS, { liveConninfo: live, liveSlot: "orders_2", wantedConninfo: withDb, wantedSlot: "orders_2" })?.checker).toBe("StreamingCredentials");
+    expect(firstRequired(FOLLOW_CHECKERS, { liveConninfo: renderConninfo(withDb), liveSlot: "orders_2", wantedConninfo: withDb, wantedSlot: "orders_2" })).toBeUndefined();
+    expect(firstRequired(FOLLOW_CHECKERS, { liveConninfo: renderConninfo(withDb), liveSlot: "orders_2", wantedConninfo: wanted, wantedSlot: "orders_2" })?.checker).toBe("StreamingCredentials");
+  });
 });
 
 describe("switchover guards", () => {

@@ -249,7 +249,7 @@ export const FOLLOW_CHECKERS: readonly Checker<FollowInput>[] = [
   },
   {
     name: "StreamingCredentials",
-    check: (f) => ({ required: differs(["user", "password", "application_name"])(f), reason: "streaming user, password or application_name differ from the replication Secret" }),
+    check: (f) => ({ required: differs(["user", "password", "application_name", "dbname"])(f), reason: "streaming user, password, application_name or dbname (slot synchronization) differ from the wanted ones" }),
   },
   {
     name: "StreamingTls",

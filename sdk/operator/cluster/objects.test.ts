@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parsePostgresClusterSpec } from "../../api/parse";
-import { appSecret, desiredParameters, instanceClaim, instanceConfigMap, instancePod, readWriteSelector, replicationSecret, service, streamingConninfo, type ClusterObject } from "./objects";
+import { appSecret, desiredParameters, instanceClaim, instanceConfigMap, instancePod, readWriteSelector, replicationSecret, service, streamingConninfo, synchronizesSlots, type ClusterObject } from "./objects";
 
 const cluster: ClusterObject = { apiVersion: "setpoint.dev/v1alpha1", kind: "PostgresCluster", metadata: { name: "orders", namespace: "shop", uid: "u-1" } };
 const spec = parsePostgresClusterSpec({ postgresVersion: 16, storage: { size: "5Gi", storageClass: "fast" }, parameters: { work_mem: "8MB", max_connections: "200" } });
@@ -153,6 +153,14 @@ describe("cluster child objects", () => {
       user: "streaming_replica",
       application_name: "orders_2",
     });
+  });
+
+  it("names a database in the streaming conninfo of a cluster that synchronizes failover slots (ADR 0050)", () => {
+    expect(streamingConninfo("10.0.0.7", "orders-2", undefined, "postgres")).toMatchObject({ host: "10.0.0.7", dbname: "postgres" });
+    expect(streamingConninfo("10.0.0.7", "orders-2")).not.toHaveProperty("dbname");
+    expect(synchronizesSlots({ parameters: { sync_replication_slots: "on" } })).toBe(true);
+    expect(synchronizesSlots({ parameters: { sync_replication_slots: "off" } })).toBe(false);
+    expect(synchronizesSlots({})).toBe(false);
   });
 
   it("keeps parameters out of the pod (they are written with ALTER SYSTEM) and lets the spec override the defaults", () => {

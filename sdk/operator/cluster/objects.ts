@@ -149,12 +149,24 @@ export function replicationSecret(cluster: ClusterObject, password: string): V1S
  * same string the manager itself writes, sdk/instance/basebackup.ts `primaryConninfo`).
  * @param instance the replica's instance name (its `application_name`).
  * @param tls the verified name and the replica's runtime directory; undefined: plaintext (a cluster without TLS).
+ * @param dbname a database for the standby's slot synchronization worker (ADR 0050: it reads the
+ *   primary's failover slots over a database connection); physical streaming ignores it.
  */
-export function streamingConninfo(primaryIp: string, instance: string, tls?: { readonly serverName: string; readonly runtimeDir: string }): Record<string, string> {
-  const common = { port: String(POSTGRES_PORT), user: REPLICATION_USER, application_name: replicationSlotName(instance) };
+export function streamingConninfo(primaryIp: string, instance: string, tls?: { readonly serverName: string; readonly runtimeDir: string }, dbname?: string): Record<string, string> {
+  const common = { port: String(POSTGRES_PORT), user: REPLICATION_USER, application_name: replicationSlotName(instance), ...(dbname === undefined ? {} : { dbname }) };
   if (tls === undefined) return { host: primaryIp, ...common };
   const f = runtimeFiles(tls.runtimeDir);
   return { host: tls.serverName, hostaddr: primaryIp, sslmode: "verify-full", sslrootcert: f.ca, sslcert: f.clientCert, sslkey: f.clientKey, ssl_min_protocol_version: "TLSv1.3", ...common };
+}
+
+/**
+ * Whether the cluster's standbys synchronize the primary's failover slots (ADR 0050): its
+ * parameters turn `sync_replication_slots` on (PostgreSQL 17+; a major upgrade's green of 17+ gets
+ * it, with `hot_standby_feedback`). Then `primary_conninfo` names a database. Pure.
+ */
+export function synchronizesSlots(spec: Pick<PostgresClusterSpec, "parameters">): boolean {
+  const v = spec.parameters?.sync_replication_slots;
+  return v !== undefined && ["on", "true", "1", "yes"].includes(String(v).toLowerCase());
 }
 
 /**

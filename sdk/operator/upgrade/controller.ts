@@ -574,7 +574,10 @@ async function createGreen(deps: PostgresUpgradeDeps, upgrade: PostgresUpgradeOb
  *   its WAL would collide with blue's segments of the same names in blue's prefix;
  * - `unsupervised` (green serves nothing before the cutover: its own restarts need no approval);
  * - certificates from blue's authority, also for blue's Service names (ADR 0035): blue's pooler and
- *   the operator verify green's servers with what they already trust once the names move to green.
+ *   the operator verify green's servers with what they already trust once the names move to green;
+ * - on PostgreSQL 17 and later, standbys that synchronize failover slots (`sync_replication_slots`,
+ *   `hot_standby_feedback`; ADR 0050): the rollback path's slot on green's primary then survives a
+ *   failover of green (unless blue's parameters say otherwise).
  */
 export function greenSpec(blueSpec: PostgresClusterSpec, namespace: string, blueName: string, major: number): PostgresClusterSpec {
   const { image: _image, pooler: _pooler, ...rest } = blueSpec;
@@ -588,6 +591,7 @@ export function greenSpec(blueSpec: PostgresClusterSpec, namespace: string, blue
     bootstrap,
     ...(backup ? { backup } : {}),
     postgresVersion: major,
+    ...(major >= 17 ? { parameters: { sync_replication_slots: "on", hot_standby_feedback: "on", ...rest.parameters } } : {}),
     primaryUpdateStrategy: "unsupervised",
     tls: { ...rest.tls, superuserPasswordOverNetwork: rest.tls?.superuserPasswordOverNetwork ?? false, authority: rest.tls?.authority ?? { secretName: clusterTlsNames(blueName).ca }, serverNames: [...(rest.tls?.serverNames ?? []), ...serverAltNames(blueName, namespace)] },
   };

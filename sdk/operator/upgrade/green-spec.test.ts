@@ -38,4 +38,14 @@ describe("greenSpec", () => {
     expect(green.tls?.authority).toEqual({ secretName: "corp-ca" });
     expect(green.tls?.serverNames?.[0]).toBe("db.example.com");
   });
+
+  it("makes green's standbys keep the rollback path's slot across a failover of green on 17+ (ADR 0050), unless blue's parameters say otherwise", () => {
+    const blue = parsePostgresClusterSpec({ postgresVersion: 16, storage: { size: "10Gi" }, parameters: { work_mem: "8MB" } });
+    expect(greenSpec(blue, "prod", "shop", 17).parameters).toEqual({ sync_replication_slots: "on", hot_standby_feedback: "on", work_mem: "8MB" });
+    const off = parsePostgresClusterSpec({ postgresVersion: 17, storage: { size: "10Gi" }, parameters: { hot_standby_feedback: "off" } });
+    expect(greenSpec(off, "prod", "shop", 18).parameters).toEqual({ sync_replication_slots: "on", hot_standby_feedback: "off" });
+    // PostgreSQL 16 has no slot synchronization: nothing is added.
+    const old = parsePostgresClusterSpec({ postgresVersion: 15, storage: { size: "10Gi" } });
+    expect(greenSpec(old, "prod", "shop", 16).parameters).toBeUndefined();
+  });
 });
