@@ -209,16 +209,12 @@ export function pauseDecision(o: { readonly holding: boolean; readonly onPrimary
 /**
  * What a PgBouncer pod's files are, as one value for its {@link POOLER_CONFIG_HASH_ANNOTATION}:
  * `pgbouncer.ini`'s and `userlist.txt`'s hashes, the serial of the certificate it serves, and the
- * hash of the trust bundle it verifies the instances with (the last part). Pure.
+ * hash of the trust bundle it verifies the instances with. A new bundle always comes with a new
+ * certificate (tls.ts issues the pooler's anew: ADR 0049), whose serial confirms the reload that
+ * loaded both. Pure.
  */
 export function poolerFilesHash(parts: { readonly ini?: string; readonly auth?: string; readonly serial?: string; readonly trust: string }): string {
   return `${parts.ini ?? ""}.${parts.auth ?? ""}.${parts.serial ?? ""}.${parts.trust}`;
-}
-
-/** Whether the trust bundle differs between a pod's files hash (`before`; absent: unknown) and `after`. Pure. */
-export function trustChanged(before: string | undefined, after: string): boolean {
-  const trust = (h: string): string | undefined => (h.split(".").length === 4 ? h.split(".")[3] : undefined);
-  return before === undefined || trust(before) !== trust(after);
 }
 
 /** Every configured database points at `ip` (and there is at least one). */
@@ -335,9 +331,7 @@ export async function syncPooler(input: PoolerSyncInput): Promise<PoolerSyncResu
         const at = input.now.toISOString();
         const marks: Record<string, string> = { [POOLER_SETTINGS_HASH_ANNOTATION]: settingsHash };
         if (filesChanged) Object.assign(marks, { [POOLER_CONFIG_HASH_ANNOTATION]: configHash, [POOLER_CHANGED_ANNOTATION]: at });
-        // A new trust bundle (ca.crt, ADR 0049) shows in no console either: PgBouncer reads it on a
-        // reload only, and verifies the instances with it.
-        if (filesChanged && (unseen || trustChanged(annotations[POOLER_CONFIG_HASH_ANNOTATION], configHash))) marks[POOLER_UNSEEN_CHANGE_ANNOTATION] = at;
+        if (filesChanged && unseen) marks[POOLER_UNSEEN_CHANGE_ANNOTATION] = at;
         await ignoreMissing(api.patchNamespacedPod({ name, namespace, body: { metadata: { annotations: marks } } }, MERGE_PATCH));
         if (filesChanged) changedAt = input.now.getTime();
         if (marks[POOLER_UNSEEN_CHANGE_ANNOTATION] !== undefined) unseenAt = input.now.getTime();

@@ -107,6 +107,32 @@ describe("rotation of the cluster's authority (ADR 0049)", () => {
     expect(planClusterTls({ ...observed, ca: rotating, trust: { server: trustBundle(young.certificatePem, old.certificatePem), replication: trustBundle(young.certificatePem, old.certificatePem), operator: trustBundle(young.certificatePem, old.certificatePem) }, rotationRequest: "again" }, names, late)).toEqual([]);
   });
 
+  it("issues the pooler's certificate anew where other leaves only learn the new trust (PgBouncer's reload is then seen by its serial), by the authority every client still trusts", () => {
+    const withPooler = [...BASE_LEAVES, "pooler" as const];
+    const poolerNames = poolerAltNames("orders", "shop");
+    const leaves = { ...oldLeaves, pooler: issueLeaf(cluster, "pooler", old, new Date(late.getTime() - DAY)).certificatePem };
+    const trust = { ...trustOld, pooler: old.certificatePem };
+    expect(summary(planClusterTls({ ca: { ...old, generated: true }, leaves, trust }, names, late, withPooler, poolerNames)).slice(-2)).toEqual([
+      "trust operator: trusts the new authority beside the current one",
+      "issue pooler: trusts the new authority beside the current one",
+    ]);
+    expect(planClusterTls({ ca: { ...old, generated: true }, leaves, trust }, names, late, withPooler, poolerNames).at(-1)).toMatchObject({ signer: "previous" });
+    // At the rotation's end: issued by the new authority, as the bundle loses the old one.
+    const fresh = createCertificateAuthority({ commonName: authorityCommonName(cluster, late), now: late });
+    const bundle = trustBundle(fresh.certificatePem, old.certificatePem);
+    const end = new Date(late.getTime() + 2 * AUTHORITY_OVERLAP_MS);
+    const current = Object.fromEntries(withPooler.map((l) => [l, issueLeaf(cluster, l, fresh, new Date(late.getTime() + AUTHORITY_OVERLAP_MS)).certificatePem]));
+    const retiring = planClusterTls({ ca: { ...fresh, generated: true, previousPem: old.certificatePem, previousKeyPem: old.privateKeyPem, rotatedAt: late }, leaves: current, trust: Object.fromEntries(withPooler.map((l) => [l, bundle])) }, names, end, withPooler, poolerNames);
+    expect(summary(retiring)).toEqual([
+      "retire-previous-authority: every certificate is the new authority's",
+      "trust server: its ca.crt is not the trust bundle",
+      "trust replication: its ca.crt is not the trust bundle",
+      "trust operator: its ca.crt is not the trust bundle",
+      "issue pooler: its ca.crt is not the trust bundle",
+    ]);
+    expect(retiring.at(-1)).not.toHaveProperty("signer");
+  });
+
   it("re-issues every leaf at once when its authority has already expired (nothing to overlap with)", () => {
     const after = new Date(born.getTime() + 3651 * DAY);
     expect(summary(planClusterTls({ ca: { ...old, generated: true }, leaves: oldLeaves, trust: trustOld }, names, after))).toEqual([

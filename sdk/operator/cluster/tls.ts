@@ -213,7 +213,13 @@ export function planClusterTls(
         if (due.action === "renew") actions.push({ kind: "issue", leaf, reason: due.reason });
       }
       actions.push({ kind: "rotate-authority", reason: why, ...request });
-      for (const leaf of leaves) actions.push({ kind: "trust", leaf, reason: "trusts the new authority beside the current one" });
+      // The pooler's own certificate is issued anew instead (by the authority every client still
+      // trusts): PgBouncer reads its ca.crt only on RELOAD, and the certificate it then serves is
+      // what tells the operator that it has (pooler-sync.ts): no blind RELOADs.
+      for (const leaf of leaves) {
+        if (leaf === "pooler") actions.push({ kind: "issue", leaf, reason: "trusts the new authority beside the current one", signer: "previous" });
+        else actions.push({ kind: "trust", leaf, reason: "trusts the new authority beside the current one" });
+      }
       return actions;
     }
   }
@@ -265,7 +271,11 @@ export function planClusterTls(
   }
   for (const leaf of leaves) {
     if (issued.includes(leaf) || observed.leaves[leaf] === undefined) continue;
-    if (observed.trust !== undefined && observed.trust[leaf] !== bundle) actions.push({ kind: "trust", leaf, reason: "its ca.crt is not the trust bundle" });
+    if (observed.trust !== undefined && observed.trust[leaf] !== bundle) {
+      // The pooler's certificate anew (see above): its reload is then seen, not guessed.
+      if (leaf === "pooler") actions.push({ kind: "issue", leaf, reason: "its ca.crt is not the trust bundle", ...signer });
+      else actions.push({ kind: "trust", leaf, reason: "its ca.crt is not the trust bundle" });
+    }
   }
   return actions;
 }
