@@ -334,14 +334,17 @@ describe.each(majors())("instance with TLS and Setpoint's pg_hba.conf, PostgreSQ
     const replica = startManager(["run", ...serverArgs, "-c", "wal_retrieve_retry_interval=200ms"], replicaEnv, identity);
     /** Ends the primary's walsender and waits until the replica streams again over TLS with the replication role's certificate: a new handshake both ways. */
     const reconnectReplica = async (): Promise<string> => {
+      const before = JSON.parse(await admin("select coalesce(json_agg(pid), '[]') as p from pg_stat_replication")) as { p: number[] };
       await admin("select pg_terminate_backend(pid) from pg_stat_replication");
+      // A new walsender (not one just told to end), streaming, that has heard from the replica.
+      const look = `select r.state, s.ssl, s.client_dn, coalesce(r.reply_time > now() - interval '5 s', false) as live from pg_stat_replication r join pg_stat_ssl s using (pid) where r.pid <> all('{${before.p.join(",")}}'::int[])`;
       let row = "";
-      for (let i = 0; i < 150; i++) {
+      for (let i = 0; i < 300; i++) {
         await sleep(100);
-        row = await admin("select r.state, s.ssl, s.client_dn, r.reply_time > now() - interval '5 s' as live from pg_stat_replication r join pg_stat_ssl s using (pid)");
-        if (row.includes('"streaming"')) return row;
+        row = await admin(look);
+        if (row.includes('"streaming"') && row.includes('"live":true')) return row;
       }
-      return `${row} after 15 s; replica: ${replica.output().slice(-3000)}`;
+      return `${row} after 30 s; replica: ${replica.output().slice(-3000)}`;
     };
     try {
       await waitReady(replicaEnv, replica);
