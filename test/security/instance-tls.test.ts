@@ -144,6 +144,35 @@ describe.each(majors())("instance with TLS and Setpoint's pg_hba.conf, PostgreSQ
     }
   };
 
+  /** One application session inserting 1, 2, 3, … into `table` until stopped; what committed and what failed. */
+  const startLedgerWriter = (table: string, ssl: ClientConfig["ssl"]) => {
+    const counts = { committed: 0, failed: 0 };
+    let stop = false;
+    const done = (async () => {
+      const c = new Client({ ...tcp, user: "app", password: appPassword, ssl });
+      await c.connect();
+      try {
+        for (let n = 1; !stop; n++) {
+          try {
+            await c.query(`insert into ${table} values ($1)`, [n]);
+            counts.committed++;
+          } catch {
+            counts.failed++;
+          }
+        }
+      } finally {
+        await c.end();
+      }
+    })();
+    return {
+      counts,
+      stop: async (): Promise<void> => {
+        stop = true;
+        await done;
+      },
+    };
+  };
+
   it("starts TLS-only with TLS 1.3; the application (SCRAM, verify-full) and the operator (client certificate) get in", async () => {
     primary = startManager(["run", ...serverArgs], env, identity);
     await waitReady(env, primary);
@@ -258,25 +287,7 @@ describe.each(majors())("instance with TLS and Setpoint's pg_hba.conf, PostgreSQ
     await admin("grant insert, select on ledger to app");
     const postmasterStart = await admin("select pg_postmaster_start_time()::text as t");
     const serials = [await serialOf()];
-    let committed = 0;
-    let failed = 0;
-    let stop = false;
-    const writer = (async () => {
-      const c = new Client({ ...tcp, user: "app", password: appPassword, ssl: verified() });
-      await c.connect();
-      try {
-        for (let n = 1; !stop; n++) {
-          try {
-            await c.query("insert into ledger values ($1)", [n]);
-            committed++;
-          } catch {
-            failed++;
-          }
-        }
-      } finally {
-        await c.end();
-      }
-    })();
+    const writer = startLedgerWriter("ledger", verified());
     for (let i = 0; i < 3; i++) {
       await sleep(400);
       const next = server();
@@ -288,8 +299,8 @@ describe.each(majors())("instance with TLS and Setpoint's pg_hba.conf, PostgreSQ
       }
       serials.push(serial);
     }
-    stop = true;
-    await writer;
+    await writer.stop();
+    const { committed, failed } = writer.counts;
     process.stdout.write(`rotation (PostgreSQL ${major}): ${serials.length - 1} renewals, ${committed} committed, ${failed} failed\n`);
     expect(new Set(serials).size).toBe(4);
     expect(failed).toBe(0);
@@ -351,27 +362,11 @@ describe.each(majors())("instance with TLS and Setpoint's pg_hba.conf, PostgreSQ
       const streaming = JSON.stringify({ state: "streaming", ssl: true, client_dn: "/CN=streaming_replica", live: true });
       // The application's ca.crt (the app Secret): what new connections verify the server with.
       let appTrust = ca.certificatePem;
-      let committed = 0;
-      let failed = 0;
       let handshakes = 0;
       const handshakeErrors: string[] = [];
       let stop = false;
-      const writer = (async () => {
-        const c = new Client({ ...tcp, user: "app", password: appPassword, ssl: { ca: appTrust, servername: SERVER_NAME } });
-        await c.connect();
-        try {
-          for (let n = 1; !stop; n++) {
-            try {
-              await c.query("insert into rotation values ($1)", [n]);
-              committed++;
-            } catch {
-              failed++;
-            }
-          }
-        } finally {
-          await c.end();
-        }
-      })();
+      // The ca given at connect time: the application's trust when the session began.
+      const writer = startLedgerWriter("rotation", { ca: appTrust, servername: SERVER_NAME });
       const handshaker = (async () => {
         while (!stop) {
           const r = await attempt({ ...tcp, user: "app", password: appPassword, ssl: { ca: appTrust, servername: SERVER_NAME } });
@@ -408,7 +403,8 @@ describe.each(majors())("instance with TLS and Setpoint's pg_hba.conf, PostgreSQ
       await sleep(400);
       steps.retired = await reconnectReplica();
       stop = true;
-      await Promise.all([writer, handshaker]);
+      await Promise.all([writer.stop(), handshaker]);
+      const { committed, failed } = writer.counts;
       process.stdout.write(`authority rotation (PostgreSQL ${major}): ${committed} committed, ${failed} failed, ${handshakes} handshakes, ${handshakeErrors.length} refused\n`);
       expect(steps).toEqual({ bundle: streaming, serverMoved: streaming, clientMoved: streaming, retiredOnPrimary: streaming, retired: streaming });
       expect(failed).toBe(0);
