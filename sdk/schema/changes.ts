@@ -148,6 +148,25 @@ export type Change =
   | { readonly kind: "setRowSecurity"; readonly table: QualifiedName; readonly enabled: boolean; readonly forced: boolean }
   /** `ALTER TABLE ... REPLICA IDENTITY ...`. */
   | { readonly kind: "setReplicaIdentity"; readonly table: QualifiedName; readonly identity: ReplicaIdentity }
+  /**
+   * A column's statistics target, storage, compression and attribute options (`ALTER TABLE ONLY …
+   * ALTER COLUMN …`: a parent's never reach its children, whose own steps set theirs). Each field
+   * present is set; `statistics: null` and `compression: null` return to the default, `resetOptions`
+   * removes options. Catalog only: nothing is rewritten.
+   */
+  | {
+      readonly kind: "setColumnAttributes";
+      readonly table: QualifiedName;
+      readonly column: string;
+      readonly statistics?: number | null;
+      /** A storage mode letter (p, e, m, x). */
+      readonly storage?: string;
+      readonly compression?: string | null;
+      readonly setOptions: readonly string[];
+      readonly resetOptions: readonly string[];
+    }
+  /** `ALTER TABLE … CLUSTER ON index` (`index` null: `SET WITHOUT CLUSTER`); the mark `CLUSTER` without an index name uses. */
+  | { readonly kind: "setClusterOn"; readonly table: QualifiedName; readonly index: string | null }
   /** `ALTER INDEX parentIndex ATTACH PARTITION index`: a partition's existing index joins its parent's (`parent` is the parent table). */
   | { readonly kind: "attachIndex"; readonly parent: QualifiedName; readonly parentIndex: string; readonly table: QualifiedName; readonly index: string }
   /**

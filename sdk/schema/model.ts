@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 10;
+export const MODEL_VERSION = 11;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -100,6 +100,20 @@ export interface ColumnDef {
   /** How many parents provide the column (`attinhcount`); 0 outside inheritance, 1 in a partition. */
   readonly inheritCount: number;
   readonly comment: string | null;
+  /** `SET STATISTICS`: the column's own statistics target; absent for the default. */
+  readonly statistics?: number;
+  /** `SET STORAGE`, when it is not its type's (`attstorage`); absent for the type's own. */
+  readonly storage?: ColumnStorage;
+  /** `SET COMPRESSION` (`pglz`, `lz4`); absent for the server's default. */
+  readonly compression?: string;
+  /** `SET (n_distinct = …)`: attribute options, `name=value`, sorted; absent for none. */
+  readonly options?: readonly string[];
+}
+
+/** A column's storage mode (`attstorage`: p, e, m, x) beside its type's (`typstorage`), which it returns to on reset. */
+export interface ColumnStorage {
+  readonly mode: string;
+  readonly typeDefault: string;
 }
 
 /** A column's NOT NULL constraint on PostgreSQL 18 (see {@link ColumnDef.notNullConstraint}). */
@@ -194,6 +208,8 @@ export interface TableDef extends QualifiedName {
   readonly replicaIdentity: ReplicaIdentity;
   /** Storage parameters, `name=value`, sorted. */
   readonly options: readonly string[];
+  /** `ALTER TABLE ... CLUSTER ON`: the index marked `indisclustered` (a constraint's index has its name); absent for none. */
+  readonly clusterOn?: string;
   /** `ALTER TABLE ... ENABLE ROW LEVEL SECURITY`. */
   readonly rowSecurity: boolean;
   /** `ALTER TABLE ... FORCE ROW LEVEL SECURITY`. */

@@ -1,3 +1,4 @@
+import type { Client } from "pg";
 import { describe, expect, it } from "vitest";
 import { applySchema, planSchema } from "../../sdk/schema/engine";
 import { closeDevResources } from "../../sdk/schema/engine";
@@ -134,6 +135,68 @@ describe.each(majors())("table properties on PostgreSQL %i", (major) => {
     await expectCatalogConverges(major, notValid, valid);
   });
 
+  it("column statistics targets, storage, compression and options: set, changed and reset, on new tables and columns, in both catalogs alike", async () => {
+    const base = `CREATE TABLE doc (id int PRIMARY KEY, body text, code varchar(20), hits int);`;
+    const tuned = `${base}
+      ALTER TABLE doc ALTER COLUMN body SET STORAGE EXTERNAL, ALTER COLUMN body SET COMPRESSION pglz, ALTER COLUMN body SET STATISTICS 400,
+        ALTER COLUMN hits SET (n_distinct = 50, n_distinct_inherited = -0.5), ALTER COLUMN id SET STATISTICS 0;`;
+    const retuned = `${base}
+      ALTER TABLE doc ALTER COLUMN body SET STORAGE MAIN, ALTER COLUMN code SET STATISTICS 20, ALTER COLUMN hits SET (n_distinct = -0.2);`;
+    for (const [from, to] of [[base, tuned], [tuned, retuned], [retuned, base], ["", tuned]] as const) {
+      const { db, reference } = await expectCatalogConverges(major, from, to);
+      expect(await columnAttributes(await db.client())).toEqual(await columnAttributes(await reference.client()));
+    }
+    // A column the plan adds gets its attributes after it exists.
+    const added = `${base} ALTER TABLE doc ADD COLUMN extra text; ALTER TABLE doc ALTER COLUMN extra SET STORAGE MAIN, ALTER COLUMN extra SET STATISTICS 5;`;
+    const { applied } = await expectCatalogConverges(major, base, added);
+    expect(applied.plan.steps.map((s) => s.kind)).toEqual(["addColumn", "setColumnAttributes"]);
+    expect(applied.plan.steps[1]!.sql).toEqual([`ALTER TABLE ONLY "public"."doc" ALTER COLUMN "extra" SET STATISTICS 5`, `ALTER TABLE ONLY "public"."doc" ALTER COLUMN "extra" SET STORAGE MAIN`]);
+  });
+
+  it("a column type change resets storage and compression and keeps the statistics target and options: the plan sets what the desired state has", async () => {
+    const attrs = `ALTER TABLE doc ALTER COLUMN body SET STORAGE EXTERNAL, ALTER COLUMN body SET COMPRESSION pglz, ALTER COLUMN body SET STATISTICS 50, ALTER COLUMN body SET (n_distinct = 9);`;
+    const { applied, db, reference } = await expectCatalogConverges(major, `CREATE TABLE doc (body varchar(10)); ${attrs}`, `CREATE TABLE doc (body text); ${attrs}`);
+    expect(applied.plan.steps.map((s) => s.kind)).toEqual(["alterColumnType", "setColumnAttributes"]);
+    expect(applied.plan.steps[1]!.sql).toEqual([`ALTER TABLE ONLY "public"."doc" ALTER COLUMN "body" SET STORAGE EXTERNAL`, `ALTER TABLE ONLY "public"."doc" ALTER COLUMN "body" SET COMPRESSION "pglz"`]);
+    expect(await columnAttributes(await db.client())).toEqual(await columnAttributes(await reference.client()));
+    // Back to the type's own storage: the type change alone does it.
+    const back = await expectCatalogConverges(major, `CREATE TABLE doc (body varchar(10)); ${attrs}`, `CREATE TABLE doc (body text);`);
+    expect(back.applied.plan.steps.flatMap((s) => s.sql).filter((q) => /STORAGE|COMPRESSION/.test(q))).toEqual([]);
+  });
+
+  it("column attributes of partitions and inheritance children are their own: a parent's are set with ONLY and a new child's are set explicitly", async () => {
+    const parent = `CREATE TABLE pa (body text, k int) PARTITION BY LIST (k);`;
+    const parentSet = `ALTER TABLE pa ALTER COLUMN body SET STORAGE MAIN, ALTER COLUMN body SET COMPRESSION pglz, ALTER COLUMN body SET STATISTICS 40;`;
+    const parts = `CREATE TABLE pa1 PARTITION OF pa FOR VALUES IN (1); CREATE TABLE pa2 PARTITION OF pa FOR VALUES IN (2);`;
+    const ownPa2 = `ALTER TABLE ONLY pa2 ALTER COLUMN body SET STORAGE EXTENDED, ALTER COLUMN body SET COMPRESSION DEFAULT;`;
+    const cases: [string, string][] = [
+      ["", `${parent} ${parentSet} ${parts} ${ownPa2}`],
+      [`${parent} ${parts}`, `${parent} ${parentSet} ${parts}`],
+      [`${parent} ${parentSet} ${parts}`, `${parent} ${parts}`],
+      [`${parent} ${parentSet} CREATE TABLE pa1 PARTITION OF pa FOR VALUES IN (1);`, `${parent} ${parts} ${ownPa2}`],
+      [`CREATE TABLE base (body text);`, `CREATE TABLE base (body text); ALTER TABLE base ALTER COLUMN body SET STORAGE EXTERNAL; CREATE TABLE kid (n int) INHERITS (base);`],
+      [`CREATE TABLE base (body text); CREATE TABLE kid (n int) INHERITS (base);`, `CREATE TABLE base (body text); CREATE TABLE kid (n int) INHERITS (base); ALTER TABLE base ADD COLUMN more text; ALTER TABLE ONLY base ALTER COLUMN more SET STORAGE MAIN;`],
+    ];
+    for (const [from, to] of cases) {
+      const { db, reference } = await expectCatalogConverges(major, from, to);
+      expect(await columnAttributes(await db.client())).toEqual(await columnAttributes(await reference.client()));
+    }
+  });
+
+  it("CLUSTER ON: marked, moved, removed, on a key's index and on a new table, and marked again when its index is rebuilt", async () => {
+    const t = `CREATE TABLE cl (id int PRIMARY KEY, a int, b int); CREATE INDEX cl_a ON cl (a); CREATE INDEX cl_b ON cl (b);`;
+    const onA = `${t} ALTER TABLE cl CLUSTER ON cl_a;`;
+    const onB = `${t} ALTER TABLE cl CLUSTER ON cl_b;`;
+    const onKey = `${t} ALTER TABLE cl CLUSTER ON cl_pkey;`;
+    for (const [from, to] of [[t, onA], [onA, onB], [onB, onKey], [onKey, t], ["", onKey]] as const) {
+      const { db, reference } = await expectCatalogConverges(major, from, to);
+      expect(await clustered(await db.client())).toEqual(await clustered(await reference.client()));
+    }
+    const rebuilt = await expectCatalogConverges(major, onA, onA.replace("ON cl (a)", "ON cl (a, b)"));
+    expect(rebuilt.applied.plan.steps.map((s) => s.kind)).toContain("setClusterOn");
+    expect(await clustered(await rebuilt.db.client())).toEqual(["cl_a"]);
+  });
+
   it("--schemas without public manages that schema alone and never creates public", async () => {
     const sql = "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY); CREATE TABLE public.elsewhere (id int);";
     const db = await freshDatabase(major);
@@ -161,3 +224,19 @@ describe.each(majors())("table properties on PostgreSQL %i", (major) => {
     await expectCatalogConverges(major, old, sql, { schemas: "all" });
   });
 });
+
+/** Every user column's statistics target, storage, compression and options, as the catalogs hold them (the default target as -1 on every major). */
+async function columnAttributes(c: Client): Promise<string[]> {
+  const { rows } = await c.query<{ line: string }>(`
+    SELECT format('%s.%s stat=%s storage=%s compression=%s options=%s', a.attrelid::regclass, a.attname, coalesce(a.attstattarget, -1), a.attstorage, a.attcompression, a.attoptions) AS line
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1`);
+  return rows.map((r) => r.line);
+}
+
+/** The indexes marked `indisclustered` in `public`. */
+async function clustered(c: Client): Promise<string[]> {
+  const { rows } = await c.query<{ name: string }>(`SELECT i.indexrelid::regclass::text AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND i.indisclustered ORDER BY 1`);
+  return rows.map((r) => r.name);
+}

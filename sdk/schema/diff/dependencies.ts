@@ -282,6 +282,14 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const needs = identityKeys(findTable(desired, change.table));
       return d({ needs: [K.table(change.table), ...needs], releases: identityKeys(findTable(live, change.table)).filter((k) => !needs.includes(k)) });
     }
+    case "setColumnAttributes":
+      return d({ needs: [K.table(change.table), K.column(change.table, change.column)] });
+    case "setClusterOn": {
+      // After the index it names is built (a constraint's index has the constraint's name); before the index it stops naming is dropped.
+      const clusterKeys = (t: TableDef | undefined) => (t?.clusterOn !== undefined ? [K.index(t.schema, t.clusterOn), K.constraint(t, t.clusterOn)] : []);
+      const needs = clusterKeys(findTable(desired, change.table));
+      return d({ needs: [K.table(change.table), ...needs], releases: clusterKeys(findTable(live, change.table)).filter((k) => !needs.includes(k)) });
+    }
     case "attachIndex":
       return d({ needs: [K.index(change.parent.schema, change.parentIndex), K.index(change.table.schema, change.index), K.table(change.table)] });
     case "renamePartitionIndex":

@@ -219,3 +219,61 @@ export function asDetached(l: TableDef, live: SchemaModel): TableDef {
     columns: l.columns.map((c) => (c.notNull && !c.notNullConstraint ? { ...c, notNullConstraint: inheritedNotNull(c.name, parent ? [parent] : []) } : c)),
   };
 }
+
+/** What a column holds of the attributes {@link columnAttributeChanges} sets; `unknown`: storage and compression may have come from a parent. */
+type HeldAttributes = Pick<ColumnDef, "statistics" | "storage" | "compression" | "options"> & { readonly inheritedUnknown?: boolean };
+
+/**
+ * A column's statistics target, storage, compression and attribute options (`ALTER TABLE ONLY …
+ * ALTER COLUMN`), from what it holds once the plan's other steps on it have run: `l` is the live
+ * column (null for a column or table the plan creates). PostgreSQL resets storage and compression to
+ * the type's own when the column's type changes (`ALTER COLUMN … TYPE`, also with only a new
+ * COLLATE) and keeps the statistics target and options. A column a new table inherits (a partition's,
+ * an inheritance child's) takes its parent's storage and compression at creation, whatever the
+ * parent holds then: those are set explicitly when the parent has (or had) any.
+ */
+export function columnAttributeChanges(t: TableDef, l: ColumnDef | null, c: ColumnDef, ctx: Ctx): void {
+  const typeChanged = l !== null && (l.type !== c.type || l.collation !== c.collation);
+  const inherited = l === null && (!!t.partitionOf || c.inheritCount > 0);
+  const has: HeldAttributes =
+    l === null
+      ? { inheritedUnknown: inherited }
+      : { statistics: l.statistics, options: l.options, ...(typeChanged ? {} : { storage: l.storage, compression: l.compression }) };
+  const parents = inherited ? parentColumns(t, c.name, ctx) : [];
+  const change: { statistics?: number | null; storage?: string; compression?: string | null } = {};
+  if ((has.statistics ?? null) !== (c.statistics ?? null)) change.statistics = c.statistics ?? null;
+  const wantStorage = c.storage?.mode;
+  if (has.inheritedUnknown) {
+    const parentStorage = parents.find((p) => p.storage !== undefined)?.storage;
+    if (wantStorage !== undefined || parentStorage !== undefined) change.storage = wantStorage ?? parentStorage!.typeDefault;
+    if (c.compression !== undefined || parents.some((p) => p.compression !== undefined)) change.compression = c.compression ?? null;
+  } else {
+    if ((has.storage?.mode ?? null) !== (wantStorage ?? null)) change.storage = wantStorage ?? has.storage!.typeDefault;
+    if ((has.compression ?? null) !== (c.compression ?? null)) change.compression = c.compression ?? null;
+  }
+  const heldOptions = has.options ?? [];
+  const wantOptions = c.options ?? [];
+  const setOptions = wantOptions.filter((o) => !heldOptions.includes(o));
+  const resetOptions = heldOptions.map(optionKey).filter((k) => !wantOptions.some((o) => optionKey(o) === k));
+  if (Object.keys(change).length === 0 && setOptions.length === 0 && resetOptions.length === 0) return;
+  ctx.out.push({ kind: "setColumnAttributes", table: table(t), column: c.name, ...change, setOptions, resetOptions });
+}
+
+/** The same-named columns of a table's parents, desired and live: what a new child may have copied its storage and compression from. */
+function parentColumns(t: TableDef, column: string, ctx: Ctx): ColumnDef[] {
+  const parents: QualifiedName[] = [...(t.partitionOf ? [t.partitionOf] : []), ...t.inherits];
+  return parents.flatMap((p) => [find(ctx.desired, p), find(ctx.live, p)]).flatMap((x) => x?.columns.filter((pc) => pc.name === column) ?? []);
+}
+
+const optionKey = (opt: string): string => opt.slice(0, opt.indexOf("="));
+
+/**
+ * `CLUSTER ON` of `t` (`l` null for a table the plan creates): marked when it differs, and again when
+ * the index it names is built by the table's own changes (from `from` in `ctx.out` on), which do not
+ * carry the mark of the index they replace. A partitioned table has none (PostgreSQL refuses it).
+ */
+export function clusterOnChanges(l: TableDef | null, t: TableDef, ctx: Ctx, from: number): void {
+  const want = t.clusterOn;
+  const rebuilt = want !== undefined && ctx.out.slice(from).some((c) => buildsIndex(c, t, want));
+  if ((l?.clusterOn ?? undefined) !== want || rebuilt) ctx.out.push({ kind: "setClusterOn", table: table(t), index: want ?? null });
+}

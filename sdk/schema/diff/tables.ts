@@ -1,7 +1,7 @@
 import { byKey, keyOf, type ColumnDef, type ConstraintDef, type IndexDef, type SchemaModel, type TableDef } from "../model";
 import { checksForNewParents, childrenOf, linkPlan, parentsFirst, projectedChecks, projectedColumns, providedByParent, relinkForOwnColumns } from "../kinds/inheritance";
 import { indexOptionsOf, withIndexName, withoutIndexOptions } from "../index-definition";
-import { keepsValidation, keptForAttachment, notNullChanges, partitionColumnChanges, providedByPartitionParent, replicaIdentityChanges, sameDefinition, asDetached } from "./table-properties";
+import { asDetached, clusterOnChanges, columnAttributeChanges, keepsValidation, keptForAttachment, notNullChanges, partitionColumnChanges, providedByPartitionParent, replicaIdentityChanges, sameDefinition } from "./table-properties";
 import { type Ctx, factsKey, comment, inCreateTable, addConstraint, indexSignature, UNKNOWN_FACTS } from "./context";
 
 export function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
@@ -47,7 +47,9 @@ function createTable(t: TableDef, ctx: Ctx): void {
   // NOT NULL NOT VALID (PostgreSQL 18) cannot be declared in CREATE TABLE.
   if (!t.partitionOf) for (const c of t.columns) if (c.notNull && c.notNullConstraint?.validated === false) notNullChanges(t, { ...c, notNull: false }, c, { ...ctx, online: false }, false);
   partitionColumnChanges(null, t, { ...ctx, online: false });
+  for (const c of t.columns) columnAttributeChanges(t, null, c, ctx);
   replicaIdentityChanges(null, t, ctx, from);
+  clusterOnChanges(null, t, ctx, from);
   tableComments(t, null, ctx);
 }
 
@@ -125,10 +127,15 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
   }
   for (const c of lp && tp ? [] : t.columns) {
     const lc = liveCols.get(c.name);
-    if (!lc) ctx.out.push({ kind: "addColumn", table: t, column: c, volatileDefault: isVolatileDefault(c) });
-    else diffColumn(t, lc, c, ctx, only);
+    if (!lc) {
+      ctx.out.push({ kind: "addColumn", table: t, column: c, volatileDefault: isVolatileDefault(c) });
+      columnAttributeChanges(t, null, c, ctx);
+    } else diffColumn(t, lc, c, ctx, only);
   }
-  if (lp && tp) partitionColumnChanges(l, t, ctx);
+  if (lp && tp) {
+    partitionColumnChanges(l, t, ctx);
+    for (const c of t.columns) columnAttributeChanges(t, l.columns.find((x) => x.name === c.name) ?? null, c, ctx);
+  }
 
   for (const c of t.constraints) {
     const lc = liveCons.get(c.name);
@@ -149,6 +156,7 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
     else if (!li.valid || indexSignature(li) !== indexSignature(i)) rebuildIndex(t, li, i, ctx);
   }
   replicaIdentityChanges(l, t, ctx, from);
+  clusterOnChanges(l, t, ctx, from);
   tableComments(t, l, ctx);
 }
 
@@ -205,6 +213,7 @@ function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx, only: boo
     } else {
       ctx.out.push({ kind: "dropColumn", table, column: l, rows: ctx.facts.get(factsKey(t, l.name)) ?? UNKNOWN_FACTS, only });
       ctx.out.push({ kind: "addColumn", table, column: c, volatileDefault: true });
+      columnAttributeChanges(t, null, c, ctx);
       return;
     }
   }
@@ -233,6 +242,7 @@ function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx, only: boo
   else if (l.identity && c.identity && JSON.stringify(l.identity) !== JSON.stringify(c.identity)) {
     ctx.out.push({ kind: "alterIdentity", table, column: c.name, identity: c.identity });
   }
+  columnAttributeChanges(t, l, c, ctx);
 }
 
 function rebuildIndex(t: TableDef, l: IndexDef, i: IndexDef, ctx: Ctx): void {

@@ -143,6 +143,8 @@ export interface RelationRow {
   replident: string;
   /** The index marked `indisreplident`, when any. */
   replident_index: string | null;
+  /** The index marked `indisclustered` (`CLUSTER ON`), when any. */
+  cluster_on?: string | null;
 }
 
 export interface ColumnRow {
@@ -171,6 +173,12 @@ export interface ColumnRow {
   nn_name: string | null;
   nn_no_inherit: boolean | null;
   nn_validated: boolean | null;
+  /** Non-default column attributes (`ALTER COLUMN … SET STATISTICS / STORAGE / COMPRESSION / (…)`), null when default. */
+  stat_target?: number | null;
+  storage?: string | null;
+  type_storage?: string | null;
+  compression?: string | null;
+  attribute_options?: string[] | null;
 }
 
 export interface ConstraintRow {
@@ -282,6 +290,7 @@ export function assembleTables(relations: RelationRow[], columns: ColumnRow[], c
           local: r.partition_of ? false : c.local,
           inheritCount: c.inherit_count,
           comment: c.comment,
+          ...columnAttributes(c),
         }),
       ),
       constraints: (cons.get(r.oid) ?? []).map(
@@ -309,6 +318,7 @@ export function assembleTables(relations: RelationRow[], columns: ColumnRow[], c
         .filter((i) => i.parent_index !== null)
         .map((i): PartitionIndexDef => ({ name: i.name, definition: i.definition, unique: i.unique, valid: i.valid, columns: indexColumns(i.keys, name), comment: i.comment, parentIndex: i.parent_index! })),
       replicaIdentity: toReplicaIdentity(r),
+      ...(r.cluster_on ? { clusterOn: r.cluster_on } : {}),
     };
   });
 }
@@ -344,4 +354,14 @@ function groupBy<T, K>(items: T[], key: (t: T) => K): Map<K, T[]> {
     else m.set(k, [i]);
   }
   return m;
+}
+
+/** A column's non-default attributes ({@link ColumnDef.statistics} and the rest): absent when default, so most columns carry none. */
+function columnAttributes(c: ColumnRow): Pick<ColumnDef, "statistics" | "storage" | "compression" | "options"> {
+  return {
+    ...(c.stat_target !== null && c.stat_target !== undefined ? { statistics: c.stat_target } : {}),
+    ...(c.storage ? { storage: { mode: c.storage, typeDefault: c.type_storage ?? "" } } : {}),
+    ...(c.compression ? { compression: c.compression } : {}),
+    ...(c.attribute_options && c.attribute_options.length > 0 ? { options: [...c.attribute_options].sort() } : {}),
+  };
 }

@@ -107,7 +107,8 @@ SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relpersisten
        CASE WHEN NOT c.relispartition THEN (SELECT json_agg(json_build_object('schema', pn.nspname, 'name', pc.relname) ORDER BY pi.inhseqno)
          FROM pg_inherits pi JOIN pg_class pc ON pc.oid = pi.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE pi.inhrelid = c.oid) END AS inherits,
        c.relreplident::text AS replident,
-       CASE WHEN c.relreplident = 'i' THEN (SELECT ric.relname FROM pg_index ri JOIN pg_class ric ON ric.oid = ri.indexrelid WHERE ri.indrelid = c.oid AND ri.indisreplident) END AS replident_index
+       CASE WHEN c.relreplident = 'i' THEN (SELECT ric.relname FROM pg_index ri JOIN pg_class ric ON ric.oid = ri.indexrelid WHERE ri.indrelid = c.oid AND ri.indisreplident) END AS replident_index,
+       CASE WHEN c.relhasindex AND c.relkind = 'r' THEN (SELECT cic.relname FROM pg_index ci JOIN pg_class cic ON cic.oid = ci.indexrelid WHERE ci.indrelid = c.oid AND ci.indisclustered) END AS cluster_on
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
 WHERE ${MANAGED_TABLE} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
@@ -128,7 +129,13 @@ SELECT a.attrelid::int AS relid, a.attnum::int AS attnum, a.attname AS name, for
        ut.typname AS ut_name, t.typcategory = 'A' AS ut_array, a.attislocal AS local, a.attinhcount::int AS inherit_count,
        s.seqstart::text AS id_start, s.seqincrement::text AS id_increment, s.seqmin::text AS id_min,
        s.seqmax::text AS id_max, s.seqcache::text AS id_cache, s.seqcycle AS id_cycle,
-       nn.conname AS nn_name, nn.connoinherit AS nn_no_inherit, nn.convalidated AS nn_validated
+       nn.conname AS nn_name, nn.connoinherit AS nn_no_inherit, nn.convalidated AS nn_validated,
+       -- Before PostgreSQL 17 the default statistics target is -1, from 17 on NULL.
+       CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::int END AS stat_target,
+       CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END AS storage,
+       CASE WHEN a.attstorage <> t.typstorage THEN t.typstorage::text END AS type_storage,
+       CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END AS compression,
+       a.attoptions AS attribute_options
 FROM ${MANAGED_TABLES} m
 JOIN pg_attribute a ON a.attrelid = m.oid
 JOIN pg_type t ON t.oid = a.atttypid

@@ -146,7 +146,9 @@ export function projectedColumns(l: TableDef, t: TableDef, links: LinkPlan, live
       if (!lx) {
         if (c) c.inheritCount++;
         else if (!wanted.get(name)?.local) {
-          cols.set(name, { ...dx, identity: null, comment: null, local: false, inheritCount: 1 });
+          // Added through the parent: the child's copy has the type's storage and no statistics, compression or options of its own.
+          const { statistics: _s, storage: _st, compression: _c, options: _o, ...plain } = dx;
+          cols.set(name, { ...plain, identity: null, comment: null, local: false, inheritCount: 1 });
           order.push(name);
         }
         continue;
@@ -157,6 +159,9 @@ export function projectedColumns(l: TableDef, t: TableDef, links: LinkPlan, live
         c.type = dx.type;
         c.collation = dx.collation;
         c.userType = dx.userType;
+        // ALTER COLUMN … TYPE resets storage and compression to the new type's.
+        delete c.storage;
+        delete c.compression;
       }
       // The type change drops and restores the parent's default (see render), which reaches the child too.
       if ((typeChanged && lx.default !== null && dx.generated === null) || (lx.default !== dx.default && dx.generated === null)) c.default = dx.default;

@@ -188,6 +188,19 @@ export function render(change: Change): string[] {
     }
     case "setReplicaIdentity":
       return [`ALTER TABLE ${quoteQualified(change.table.schema, change.table.name)} REPLICA IDENTITY ${replicaIdentityClause(change.identity)}`];
+    case "setColumnAttributes": {
+      const t = `ALTER TABLE ONLY ${quoteQualified(change.table.schema, change.table.name)}`;
+      const col = `ALTER COLUMN ${quoteIdent(change.column)}`;
+      const out: string[] = [];
+      if (change.statistics !== undefined) out.push(`${t} ${col} SET STATISTICS ${change.statistics ?? -1}`);
+      if (change.storage !== undefined) out.push(`${t} ${col} SET STORAGE ${STORAGE_MODES[change.storage] ?? change.storage}`);
+      if (change.compression !== undefined) out.push(`${t} ${col} SET COMPRESSION ${change.compression === null ? "DEFAULT" : quoteIdent(change.compression)}`);
+      if (change.resetOptions.length) out.push(`${t} ${col} RESET (${change.resetOptions.map(quoteIdent).join(", ")})`);
+      if (change.setOptions.length) out.push(`${t} ${col} SET (${change.setOptions.map(renderOption).join(", ")})`);
+      return out;
+    }
+    case "setClusterOn":
+      return [`ALTER TABLE ONLY ${quoteQualified(change.table.schema, change.table.name)} ${change.index === null ? "SET WITHOUT CLUSTER" : `CLUSTER ON ${quoteIdent(change.index)}`}`];
     case "attachIndex":
       return [`ALTER INDEX ${quoteQualified(change.parent.schema, change.parentIndex)} ATTACH PARTITION ${quoteQualified(change.table.schema, change.index)}`];
     case "renamePartitionIndex":
@@ -401,3 +414,6 @@ function commentTarget(t: CommentTarget): string {
       return assertNever(t);
   }
 }
+
+/** `attstorage` letters as `SET STORAGE` names them. */
+const STORAGE_MODES: Readonly<Record<string, string>> = { p: "PLAIN", e: "EXTERNAL", m: "MAIN", x: "EXTENDED" };

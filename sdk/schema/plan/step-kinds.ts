@@ -194,6 +194,9 @@ export const STEP_KINDS: { readonly [K in ChangeKind]: StepKind<Extract<Change, 
   noInherit: { lock: ON_TABLE },
   setRowSecurity: { lock: ON_TABLE },
   setReplicaIdentity: { lock: ON_TABLE },
+  // SET STATISTICS and SET (n_distinct …) take SHARE UPDATE EXCLUSIVE; SET STORAGE and SET COMPRESSION ACCESS EXCLUSIVE (catalog only, no rewrite).
+  setColumnAttributes: { lock: (c) => lock(c.storage !== undefined || c.compression !== undefined ? "ACCESS EXCLUSIVE" : "SHARE UPDATE EXCLUSIVE", c.table) },
+  setClusterOn: { lock: (c) => lock("SHARE UPDATE EXCLUSIVE", c.table) },
   // Not in the documented table of lock levels: said as unknown rather than guessed.
   attachIndex: { lock: UNDOCUMENTED },
   renamePartitionIndex: { lock: () => lock("SHARE UPDATE EXCLUSIVE") },

@@ -22,6 +22,35 @@ export const propertyPairs: SchemaPair[] = [
     `CREATE TABLE ledger (id bigint PRIMARY KEY, ref text NOT NULL);\nCREATE UNIQUE INDEX ledger_ref ON ledger (ref);\nALTER TABLE ledger REPLICA IDENTITY USING INDEX ledger_ref;`,
     `CREATE TABLE ledger (id bigint PRIMARY KEY, ref text NOT NULL);\nCREATE UNIQUE INDEX ledger_ref ON ledger (ref, id);\nALTER TABLE ledger REPLICA IDENTITY USING INDEX ledger_ref;`,
   ),
+  ...slot("tables", "column-attributes", {
+    prelude: `CREATE TABLE doc (id int PRIMARY KEY, body text, code varchar(20), hits int);`,
+    variants: {
+      default: ``,
+      tuned: `ALTER TABLE doc ALTER COLUMN body SET STORAGE EXTERNAL, ALTER COLUMN body SET COMPRESSION pglz, ALTER COLUMN body SET STATISTICS 400, ALTER COLUMN hits SET (n_distinct = 50);`,
+      retuned: `ALTER TABLE doc ALTER COLUMN body SET STORAGE MAIN, ALTER COLUMN code SET STATISTICS 0, ALTER COLUMN hits SET (n_distinct = -0.2, n_distinct_inherited = 10);`,
+    },
+  }),
+  pair(
+    "tables",
+    "column-attributes/type-change",
+    `CREATE TABLE doc (body varchar(10));\nALTER TABLE doc ALTER COLUMN body SET STORAGE EXTERNAL, ALTER COLUMN body SET COMPRESSION pglz, ALTER COLUMN body SET STATISTICS 50;`,
+    `CREATE TABLE doc (body text);\nALTER TABLE doc ALTER COLUMN body SET STORAGE EXTERNAL, ALTER COLUMN body SET COMPRESSION pglz, ALTER COLUMN body SET STATISTICS 50;`,
+  ),
+  ...slot("tables", "cluster-on", {
+    prelude: `CREATE TABLE cl (id int PRIMARY KEY, a int, b int);\nCREATE INDEX cl_a ON cl (a);`,
+    variants: {
+      none: ``,
+      index: `ALTER TABLE cl CLUSTER ON cl_a;`,
+      key: `ALTER TABLE cl CLUSTER ON cl_pkey;`,
+    },
+  }),
+  ...slot("partitions", "column-attributes", {
+    prelude: `CREATE TABLE pa (body text, k int) PARTITION BY LIST (k);`,
+    variants: {
+      plain: `CREATE TABLE pa1 PARTITION OF pa FOR VALUES IN (1);\nCREATE TABLE pa2 PARTITION OF pa FOR VALUES IN (2);`,
+      tuned: `ALTER TABLE pa ALTER COLUMN body SET STORAGE MAIN, ALTER COLUMN body SET COMPRESSION pglz;\nCREATE TABLE pa1 PARTITION OF pa FOR VALUES IN (1);\nCREATE TABLE pa2 PARTITION OF pa FOR VALUES IN (2);\nALTER TABLE ONLY pa2 ALTER COLUMN body SET STORAGE EXTENDED;`,
+    },
+  }),
   ...slot("partitions", "replica-identity", {
     prelude: `CREATE TABLE feed (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);\nCREATE TABLE feed_2024 PARTITION OF feed FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');`,
     variants: {
