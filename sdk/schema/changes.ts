@@ -16,6 +16,7 @@ import type {
   CompositeTypeDef,
   RangeTypeDef,
   TriggerDef,
+  StatisticsDef,
   AclObjectType,
   DefaultAclObjects,
   MaterializedViewDef,
@@ -165,6 +166,8 @@ export type Change =
       readonly setOptions: readonly string[];
       readonly resetOptions: readonly string[];
     }
+  /** `ALTER STATISTICS … SET STATISTICS`: an extended statistics object's own target (null: the default). */
+  | { readonly kind: "setStatisticsTarget"; readonly statistics: StatisticsDef }
   /** `ALTER TABLE … CLUSTER ON index` (`index` null: `SET WITHOUT CLUSTER`); the mark `CLUSTER` without an index name uses. */
   | { readonly kind: "setClusterOn"; readonly table: QualifiedName; readonly index: string | null }
   /** `ALTER INDEX parentIndex ATTACH PARTITION index`: a partition's existing index joins its parent's (`parent` is the parent table). */

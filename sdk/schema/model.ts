@@ -249,7 +249,7 @@ export interface ViewDef extends QualifiedName {
 }
 
 /** Kinds of objects managed through the generic {@link ObjectDef}. */
-export type ObjectKind = "function" | "procedure" | "aggregate" | "trigger" | "domain" | "composite type" | "range type" | "materialized view" | "policy";
+export type ObjectKind = "function" | "procedure" | "aggregate" | "trigger" | "domain" | "composite type" | "range type" | "materialized view" | "policy" | "statistics";
 
 /** What every generic object has. */
 interface ObjectBase extends QualifiedName {
@@ -344,8 +344,19 @@ export interface PolicyDef extends ObjectBase {
   readonly table: string;
 }
 
+/**
+ * An extended statistics object (`CREATE STATISTICS`). `definition` is `pg_get_statisticsobjdef`;
+ * a changed definition re-creates it (it holds only what ANALYZE computes), a changed target is
+ * altered in place.
+ */
+export interface StatisticsDef extends ObjectBase {
+  readonly kind: "statistics";
+  /** `ALTER STATISTICS … SET STATISTICS`: its own statistics target; null for the default. */
+  readonly target: number | null;
+}
+
 /** An object managed through the generic path: one handler per kind in `objects.ts`. */
-export type ObjectDef = RoutineDef | TriggerDef | DomainDef | CompositeTypeDef | RangeTypeDef | MaterializedViewDef | PolicyDef;
+export type ObjectDef = RoutineDef | TriggerDef | DomainDef | CompositeTypeDef | RangeTypeDef | MaterializedViewDef | PolicyDef | StatisticsDef;
 
 /** Kinds of objects the engine sees but does not manage yet. */
 export type UnmanagedKind =

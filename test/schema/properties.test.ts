@@ -197,6 +197,26 @@ describe.each(majors())("table properties on PostgreSQL %i", (major) => {
     expect(await clustered(await rebuilt.db.client())).toEqual(["cl_a"]);
   });
 
+  it("extended statistics: created, changed, re-targeted, commented and dropped; re-created around a change of a column they cover", async () => {
+    const t = `CREATE TABLE st (a int, b int, c text);`;
+    const one = `${t} CREATE STATISTICS st_ab (dependencies) ON a, b FROM st;`;
+    const other = `${t} CREATE STATISTICS st_ab (mcv, ndistinct) ON a, b, c FROM st; ALTER STATISTICS st_ab SET STATISTICS 300; COMMENT ON STATISTICS st_ab IS 'ab';`;
+    const expr = `${t} CREATE STATISTICS st_e ON (lower(c)), (a + b) FROM st;`;
+    for (const [from, to] of [[t, one], [one, other], [other, one], [one, expr], [expr, t], ["", other]] as const) {
+      const { db, reference } = await expectCatalogConverges(major, from, to);
+      expect(await statisticsObjects(await db.client())).toEqual(await statisticsObjects(await reference.client()));
+    }
+    // The target alone: altered in place, what ANALYZE computed is kept.
+    const { applied } = await expectCatalogConverges(major, one, `${one} ALTER STATISTICS st_ab SET STATISTICS 50;`);
+    expect(applied.plan.steps.map((s) => s.sql)).toEqual([[`ALTER STATISTICS "public"."st_ab" SET STATISTICS 50`]]);
+    // A column type change: the statistics are dropped before and created after it.
+    const typed = await expectCatalogConverges(major, one, one.replace("a int", "a bigint"));
+    expect(typed.applied.plan.steps.map((s) => s.kind)).toEqual(["dropObject", "alterColumnType", "createObject"]);
+    // Dropped with their table: the statistics first.
+    const gone = await expectCatalogConverges(major, other, "");
+    expect(gone.applied.plan.steps.map((s) => s.kind)).toEqual(["dropObject", "dropTable"]);
+  });
+
   it("--schemas without public manages that schema alone and never creates public", async () => {
     const sql = "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY); CREATE TABLE public.elsewhere (id int);";
     const db = await freshDatabase(major);
@@ -239,4 +259,11 @@ async function clustered(c: Client): Promise<string[]> {
   const { rows } = await c.query<{ name: string }>(`SELECT i.indexrelid::regclass::text AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND i.indisclustered ORDER BY 1`);
   return rows.map((r) => r.name);
+}
+
+/** Every extended statistics object in `public`: definition, target (-1 for the default on every major) and comment. */
+async function statisticsObjects(c: Client): Promise<string[]> {
+  const { rows } = await c.query<{ line: string }>(`SELECT format('%s target=%s comment=%s', pg_get_statisticsobjdef(x.oid), coalesce(x.stxstattarget, -1), obj_description(x.oid, 'pg_statistic_ext')) AS line
+    FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE n.nspname = 'public' ORDER BY 1`);
+  return rows.map((r) => r.line);
 }

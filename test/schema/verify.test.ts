@@ -148,25 +148,26 @@ describe.each(majors())("catalog-level convergence check on PostgreSQL %i", (maj
     const db = await freshDatabase(major);
     const desired = schemaFromSql("CREATE TABLE docs (id int PRIMARY KEY, body text);");
     await applySchema(db.url, desired, engineOptions(db));
-    await runSql(db, "ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL");
+    // A rule: a kind the engine does not manage (ADR 0008).
+    await runSql(db, "CREATE RULE docs_quiet AS ON DELETE TO docs DO ALSO NOTHING");
 
     const planned = await planSchema(db.url, desired, engineOptions(db));
     expect(planned.plan.steps).toEqual([]);
-    expect(lines(planned.catalogCheck!.differences)).toEqual(["UNMODELLED_DIFFERENCE pg_attribute.attstorage public.docs.body"]);
+    expect(lines(planned.catalogCheck!.differences)).toEqual(["UNMODELLED_DIFFERENCE pg_rewrite public.docs.docs_quiet"]);
     const text = planText(planned.plan, [], planned.catalogCheck);
     expect(text).not.toContain("No changes: the database matches");
-    expect(text).toContain("UNMODELLED_DIFFERENCE pg_attribute.attstorage public.docs.body");
+    expect(text).toContain("UNMODELLED_DIFFERENCE pg_rewrite public.docs.docs_quiet");
 
     const failure = await applySchema(db.url, desired, engineOptions(db)).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(UnmodelledDifferenceError);
     expect((failure as UnmodelledDifferenceError).code).toBe("UNMODELLED_DIFFERENCE");
-    expect(lines((failure as UnmodelledDifferenceError).differences)).toEqual(["UNMODELLED_DIFFERENCE pg_attribute.attstorage public.docs.body"]);
+    expect(lines((failure as UnmodelledDifferenceError).differences)).toEqual(["UNMODELLED_DIFFERENCE pg_rewrite public.docs.docs_quiet"]);
 
-    // After apply with changes, too: the plan adds a column, the storage difference stays.
+    // After apply with changes, too: the plan adds a column, the rule difference stays.
     const more = schemaFromSql("CREATE TABLE docs (id int PRIMARY KEY, body text, title text);");
     const after = await applySchema(db.url, more, engineOptions(db)).catch((e: unknown) => e);
     expect(after).toBeInstanceOf(UnmodelledDifferenceError);
-    expect(lines((after as UnmodelledDifferenceError).differences)).toEqual(["UNMODELLED_DIFFERENCE pg_attribute.attstorage public.docs.body"]);
+    expect(lines((after as UnmodelledDifferenceError).differences)).toEqual(["UNMODELLED_DIFFERENCE pg_rewrite public.docs.docs_quiet"]);
     // The title column was added all the same, and the check can be turned off.
     const off = await planSchema(db.url, more, engineOptions(db, { verifyCatalogs: false }));
     expect(off.plan.steps).toEqual([]);
@@ -250,23 +251,23 @@ describe("setpoint schema verify and the plan text", () => {
     await runSql(db, "ALTER TABLE orders REPLICA IDENTITY DEFAULT");
     expect((await cli(["schema", "verify", ...common])).code).toBe(0);
 
-    // A property the engine does not model (a column's storage; REPLICA IDENTITY is modelled, so a
-    // plan step removes that one): plan lists it instead of "No changes", and apply fails on it.
-    await runSql(db, "ALTER TABLE orders ALTER COLUMN note SET STORAGE EXTERNAL");
+    // What the engine does not model (a rule; REPLICA IDENTITY is modelled, so a plan step removes
+    // that one): plan lists it instead of "No changes", and apply fails on it.
+    await runSql(db, "CREATE RULE orders_quiet AS ON DELETE TO orders DO ALSO NOTHING");
     const text = await cli(["schema", "plan", ...common]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain("No changes the engine can make, but the database differs from the desired schema in 1 unmanaged propert(ies) (apply fails on them):");
-    expect(text.stdout).toContain('UNMODELLED_DIFFERENCE pg_attribute.attstorage public.orders.note: expected "x", found "e"');
+    expect(text.stdout).toContain("UNMODELLED_DIFFERENCE pg_rewrite public.orders.orders_quiet");
     expect(text.stdout).not.toContain("No changes: the database matches");
     const doc = JSON.parse((await cli(["schema", "plan", ...common, "--format", "json"])).stdout) as { converged: boolean; steps: unknown[]; unmanagedDifferences: CatalogDifference[] };
     expect(doc.steps).toEqual([]);
     expect(doc.converged).toBe(false);
-    expect(doc.unmanagedDifferences.map((d) => [d.catalog, d.property, d.object])).toEqual([["pg_attribute", "attstorage", "public.orders.note"]]);
+    expect(doc.unmanagedDifferences.map((d) => [d.catalog, d.object])).toEqual([["pg_rewrite", "public.orders.orders_quiet"]]);
     const applied = await cli(["schema", "apply", ...common, "--yes"]);
     expect(applied.code).toBe(1);
-    expect(applied.stderr).toContain("UNMODELLED_DIFFERENCE pg_attribute.attstorage public.orders.note");
+    expect(applied.stderr).toContain("UNMODELLED_DIFFERENCE pg_rewrite public.orders.orders_quiet");
     expect((await cli(["schema", "plan", ...common, "--no-verify"])).stdout).toContain("No changes: the database matches the desired schema.");
-    await runSql(db, "ALTER TABLE orders ALTER COLUMN note SET STORAGE EXTENDED");
+    await runSql(db, "DROP RULE orders_quiet ON orders");
     expect((await cli(["schema", "plan", ...common])).stdout).toContain("No changes: the database matches the desired schema.");
   });
 });

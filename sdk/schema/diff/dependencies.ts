@@ -328,6 +328,8 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       return d({ needs: [K.table(change.view), ...change.view.dependsOn] });
     case "setTriggerEnabled":
       return d({ needs: objectKeys(change.trigger) });
+    case "setStatisticsTarget":
+      return d({ needs: objectKeys(change.statistics) });
     case "recreateType": {
       // Like recreateEnum: the type and the converted columns are dropped and re-created.
       const t = K.type(change.type.schema, change.type.name);

@@ -38,6 +38,7 @@ const CREATE_RANK: Record<ObjectKind | "view", number> = {
   aggregate: 4,
   trigger: 4,
   policy: 4,
+  statistics: 4,
 };
 
 /**

@@ -13,6 +13,7 @@ export function assembleObjects(rows: {
   ranges: RangeRow[];
   matviews: MatViewRow[];
   policies: PolicyRow[];
+  statistics?: StatisticsRow[];
 }): ObjectDef[] {
   const base = (r: ObjectRow) => ({ schema: r.schema, name: r.name, identity: r.identity, definition: r.definition, dependsOn: r.depends, comment: r.comment });
   const out: ObjectDef[] = [
@@ -41,6 +42,7 @@ export function assembleObjects(rows: {
       };
     }),
     ...rows.policies.map((r): ObjectDef => ({ ...base(r), kind: "policy", table: r.table })),
+    ...(rows.statistics ?? []).map((r): ObjectDef => ({ ...base(r), kind: "statistics", target: r.target })),
   ];
   return out
     .map((o) => {
@@ -109,6 +111,11 @@ export interface MatViewRow extends ObjectRow {
 
 export interface PolicyRow extends ObjectRow {
   table: string;
+}
+
+export interface StatisticsRow extends ObjectRow {
+  /** Its own statistics target, null for the default. */
+  target: number | null;
 }
 
 export interface SequenceRow {

@@ -21,6 +21,7 @@ const DEPENDER_SETS = [
   ["pg_policy", "pol"],
   ["pg_rewrite", "rew"],
   ["pg_attrdef", "def"],
+  ["pg_statistic_ext", "stx"],
 ] as const;
 
 /**
@@ -41,6 +42,7 @@ WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = ANY($1::text[])),
      pol AS (SELECT oid FROM pg_policy WHERE ${within("polrelid", "rel")}),
      rew AS (SELECT oid FROM pg_rewrite WHERE ${within("ev_class", "rel")}),
      def AS (SELECT oid FROM pg_attrdef WHERE ${within("adrelid", "rel")}),
+     stx AS (SELECT oid FROM pg_statistic_ext WHERE ${within("stxnamespace", "ns")}),
      objs AS (${DEPENDER_SETS.map(([catalog, set]) => `SELECT '${catalog}'::regclass AS classid, oid FROM ${set}`).join(" UNION ALL ")}),
      dep AS (${DEPENDER_SETS.map(([catalog, set]) => `SELECT d.xmin, d.refclassid, d.refobjid FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ANY (ARRAY(SELECT oid FROM ${set}))`).join("\n       UNION ALL ")}),
      ref_rel AS (SELECT oid, relnamespace AS nsp FROM pg_class WHERE oid IN (SELECT refobjid FROM dep WHERE refclassid = 'pg_class'::regclass)),
@@ -60,6 +62,7 @@ SELECT concat_ws('|',
   ${agg(`pg_policy WHERE ${within("oid", "pol")}`)},
   ${agg(`pg_rewrite WHERE ${within("oid", "rew")}`)},
   ${agg(`pg_attrdef WHERE ${within("oid", "def")}`)},
+  ${agg(`pg_statistic_ext WHERE ${within("oid", "stx")}`)},
   ${agg(`pg_index WHERE ${within("indrelid", "rel")}`)},
   ${agg(`pg_sequence WHERE ${within("seqrelid", "rel")}`)},
   ${agg(`pg_inherits WHERE ${within("inhrelid", "rel")} OR ${within("inhparent", "rel")}`)},

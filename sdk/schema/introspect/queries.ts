@@ -14,6 +14,7 @@ export interface Presence {
   ranges: boolean;
   matviews: boolean;
   policies: boolean;
+  statistics: boolean;
   /** Anything UNMANAGED_SQL could report. */
   unmanaged: boolean;
 }
@@ -33,6 +34,7 @@ SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        EXISTS (SELECT 1 FROM typ WHERE typtype = 'r') AS ranges,
        EXISTS (SELECT 1 FROM rel WHERE relkind = 'm') AS matviews,
        EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid IN (SELECT oid FROM rel)) AS policies,
+       EXISTS (SELECT 1 FROM pg_statistic_ext st WHERE st.stxnamespace IN (SELECT oid FROM ns)) AS statistics,
        -- Each branch of UNMANAGED_SQL needs one of these: a foreign table or an inheritance child
        -- (a parent may be foreign), a routine (ordered-set aggregates), a trigger or policy (on an
        -- unmanaged relation), a rule, a sequence with grants (identity sequences' grants), a
@@ -46,7 +48,6 @@ SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        OR EXISTS (SELECT 1 FROM typ WHERE typtype = 'm')
        OR EXISTS (SELECT 1 FROM pg_collation co WHERE co.collnamespace IN (SELECT oid FROM ns))
        OR EXISTS (SELECT 1 FROM pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM ns))
-       OR EXISTS (SELECT 1 FROM pg_statistic_ext st WHERE st.stxnamespace IN (SELECT oid FROM ns))
        OR EXISTS (SELECT 1 FROM pg_ts_config cfg WHERE cfg.cfgnamespace IN (SELECT oid FROM ns))
        OR EXISTS (SELECT 1 FROM pg_ts_dict dct WHERE dct.dictnamespace IN (SELECT oid FROM ns)) AS unmanaged`;
 
@@ -291,10 +292,6 @@ SELECT schema, name, kind FROM (
   FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
   WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_operator", "o.oid")}
   UNION ALL
-  SELECT n.nspname, st.stxname, 'extended statistics'
-  FROM pg_statistic_ext st JOIN pg_namespace n ON n.oid = st.stxnamespace
-  WHERE ${IN_SCOPE("n")}
-  UNION ALL
   SELECT n.nspname, cfg.cfgname, 'text search configuration'
   FROM pg_ts_config cfg JOIN pg_namespace n ON n.oid = cfg.cfgnamespace
   WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_ts_config", "cfg.oid")}
@@ -436,3 +433,13 @@ SELECT n.nspname AS schema, pol.polname AS name, c.relname AS table, c.relname |
 FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE ${MANAGED_RELATION("c")} AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
 ORDER BY 1, 4`;
+
+// Extended statistics objects. The default target is -1 before PostgreSQL 17, NULL from 17 on.
+export const STATISTICS_SQL = `
+SELECT n.nspname AS schema, st.stxname AS name, st.stxname AS identity, pg_get_statisticsobjdef(st.oid) AS definition,
+       CASE WHEN st.stxstattarget >= 0 THEN st.stxstattarget::int END AS target,
+       ${DEP_KEYS("d.classid = 'pg_statistic_ext'::regclass AND d.objid = st.oid")} AS depends,
+       obj_description(st.oid, 'pg_statistic_ext') AS comment
+FROM pg_statistic_ext st JOIN pg_namespace n ON n.oid = st.stxnamespace
+WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_statistic_ext", "st.oid")}
+ORDER BY 1, 2`;

@@ -35,6 +35,8 @@ export function objectKeys(o: ObjectDef): string[] {
       return [`type:${o.schema}.${o.name}`];
     case "materialized view":
       return [`table:${o.schema}.${o.name}`, ...o.columns.map((c) => `column:${o.schema}.${o.name}.${c}`)];
+    case "statistics":
+      return [`statistics:${o.schema}.${o.name}`];
   }
 }
 
@@ -66,6 +68,8 @@ function keyword(kind: ObjectKind): string {
       return "TYPE";
     case "materialized view":
       return "MATERIALIZED VIEW";
+    case "statistics":
+      return "STATISTICS";
   }
 }
 
@@ -96,6 +100,8 @@ export function createSql(o: ObjectDef): string[] {
       if (o.enabled !== "O") out.push(triggerEnableSql(o.schema, o.table, o.name, o.enabled));
       return out;
     }
+    case "statistics":
+      return [o.definition.trimEnd(), ...(o.target === null ? [] : [statisticsTargetSql(o, o.target)])];
     default:
       return [o.definition.trimEnd()];
   }
@@ -188,7 +194,16 @@ export function compareObject(l: ObjectDef, d: ObjectDef, ctx: CompareContext): 
     case "materialized view":
       if (l.kind !== "materialized view") return { action: "recreate" };
       return l.definition === d.definition && l.options.join() === d.options.join() ? { action: "none" } : { action: "recreate" };
+    case "statistics":
+      // What it holds is only what ANALYZE computes: a new definition re-creates it; a new target is set in place (what was computed stays).
+      if (l.kind !== "statistics" || l.definition !== d.definition) return { action: "recreate" };
+      return l.target === d.target ? { action: "none" } : { action: "alter", changes: [{ kind: "setStatisticsTarget", statistics: d }] };
   }
+}
+
+/** `ALTER STATISTICS … SET STATISTICS n`; -1 (every major) returns to the default. */
+export function statisticsTargetSql(o: QualifiedName, target: number | null): string {
+  return `ALTER STATISTICS ${quoteQualified(o.schema, o.name)} SET STATISTICS ${target ?? -1}`;
 }
 
 function compareDomain(l: DomainDef, d: DomainDef, ctx: CompareContext): ObjectAlteration {

@@ -1,7 +1,7 @@
 import { dollarQuote, quoteIdent, quoteLiteral, quoteNullableLiteral, quoteQualified } from "../../postgres/quote";
 import type { Change, CommentTarget } from "../changes";
 import type { ColumnDef, ConstraintDef, IdentityDef, NotNullConstraintDef, QualifiedName, ReplicaIdentity, SequenceDef, TableDef } from "../model";
-import { columnsThroughTextSql, commentTargetSql, createSql, dropSql, recreateTypeSql, replaceSql, triggerEnableSql } from "../kinds/objects";
+import { columnsThroughTextSql, commentTargetSql, createSql, dropSql, recreateTypeSql, replaceSql, statisticsTargetSql, triggerEnableSql } from "../kinds/objects";
 import { inCreateTable } from "../diff/context";
 import { splitIndexDefinition, withConcurrently } from "../index-definition";
 import { defaultNotNullName, notNullCheckName } from "../names";
@@ -227,6 +227,8 @@ export function render(change: Change): string[] {
       return [`ALTER DOMAIN ${quoteQualified(change.domain.schema, change.domain.name)} DROP CONSTRAINT ${quoteIdent(change.constraint.name)}`];
     case "alterCompositeType":
       return [`ALTER TYPE ${quoteQualified(change.type.schema, change.type.name)} ${change.actions.join(", ")}`];
+    case "setStatisticsTarget":
+      return [statisticsTargetSql(change.statistics, change.statistics.target)];
     case "setTriggerEnabled":
       return [triggerEnableSql(change.trigger.schema, change.trigger.table, change.trigger.name, change.trigger.enabled)];
     case "setIndexOptions": {

@@ -119,6 +119,7 @@ function objectLock(object: GenericObject, kind: "createObject" | "dropObject" |
     case "range type":
       return kind === "createObject" ? lock("none") : lock(null);
     case "policy":
+    case "statistics":
       return lock(null);
   }
 }
@@ -213,6 +214,7 @@ export const STEP_KINDS: { readonly [K in ChangeKind]: StepKind<Extract<Change, 
   validateDomainConstraint: { lock: UNDOCUMENTED, transaction: OWN, long: ALWAYS },
   dropDomainConstraint: { lock: UNDOCUMENTED },
   alterCompositeType: { lock: UNDOCUMENTED },
+  setStatisticsTarget: { lock: UNDOCUMENTED },
   setTriggerEnabled: { lock: (c) => lock("SHARE ROW EXCLUSIVE", { schema: c.trigger.schema, name: c.trigger.table }) },
   refreshMaterializedView: { lock: (c) => lock("ACCESS EXCLUSIVE", c.view), long: ALWAYS, work: REWRITE },
   recreateType: { lock: COLUMNS, long: ALWAYS, work: COLUMNS_WORK },

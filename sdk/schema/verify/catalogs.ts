@@ -368,6 +368,20 @@ export const CATALOGS: readonly CatalogSpec[] = [
     },
   },
   {
+    catalog: "pg_statistic_ext",
+    joins: "JOIN pg_namespace n ON n.oid = x.stxnamespace",
+    schema: "n.nspname",
+    identity: qname("n.nspname", "x.stxname"),
+    where: notExtensionMember("pg_statistic_ext", "x.oid"),
+    excluded: { oid: OID, stxname: NAME, stxnamespace: NAME, stxrelid: IN_DEFINITION, stxkeys: IN_DEFINITION, stxkind: IN_DEFINITION, stxexprs: IN_DEFINITION },
+    mapped: {
+      stxowner: role("x.stxowner"),
+      // The default target: -1 before PostgreSQL 17, NULL from 17 on.
+      stxstattarget: "CASE WHEN x.stxstattarget >= 0 THEN x.stxstattarget::int END",
+    },
+    computed: { definition: "pg_get_statisticsobjdef(x.oid)" },
+  },
+  {
     catalog: "pg_rewrite",
     joins: "JOIN pg_class c ON c.oid = x.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace",
     schema: "n.nspname",

@@ -44,6 +44,15 @@ export const propertyPairs: SchemaPair[] = [
       key: `ALTER TABLE cl CLUSTER ON cl_pkey;`,
     },
   }),
+  ...slot("tables", "extended-statistics", {
+    prelude: `CREATE TABLE st (a int, b int, c text);`,
+    variants: {
+      none: ``,
+      columns: `CREATE STATISTICS st_ab (dependencies) ON a, b FROM st;`,
+      wider: `CREATE STATISTICS st_ab (mcv, ndistinct) ON a, b, c FROM st;\nALTER STATISTICS st_ab SET STATISTICS 300;\nCOMMENT ON STATISTICS st_ab IS 'ab';`,
+      expressions: `CREATE STATISTICS st_e ON (lower(c)), (a + b) FROM st;`,
+    },
+  }),
   ...slot("partitions", "column-attributes", {
     prelude: `CREATE TABLE pa (body text, k int) PARTITION BY LIST (k);`,
     variants: {
