@@ -249,7 +249,7 @@ export interface ViewDef extends QualifiedName {
 }
 
 /** Kinds of objects managed through the generic {@link ObjectDef}. */
-export type ObjectKind = "function" | "procedure" | "aggregate" | "trigger" | "domain" | "composite type" | "range type" | "materialized view" | "policy" | "statistics";
+export type ObjectKind = "function" | "procedure" | "aggregate" | "trigger" | "domain" | "composite type" | "range type" | "materialized view" | "policy" | "statistics" | "collation";
 
 /** What every generic object has. */
 interface ObjectBase extends QualifiedName {
@@ -355,8 +355,17 @@ export interface StatisticsDef extends ObjectBase {
   readonly target: number | null;
 }
 
+/**
+ * A collation (`CREATE COLLATION`). `definition` is rebuilt from the catalog: provider, locale (or
+ * `lc_collate`/`lc_ctype`), ICU rules, determinism; never the library version. PostgreSQL cannot
+ * alter one: a changed definition re-creates it, refused while columns or indexes use it.
+ */
+export interface CollationDef extends ObjectBase {
+  readonly kind: "collation";
+}
+
 /** An object managed through the generic path: one handler per kind in `objects.ts`. */
-export type ObjectDef = RoutineDef | TriggerDef | DomainDef | CompositeTypeDef | RangeTypeDef | MaterializedViewDef | PolicyDef | StatisticsDef;
+export type ObjectDef = RoutineDef | TriggerDef | DomainDef | CompositeTypeDef | RangeTypeDef | MaterializedViewDef | PolicyDef | StatisticsDef | CollationDef;
 
 /** Kinds of objects the engine sees but does not manage yet. */
 export type UnmanagedKind =

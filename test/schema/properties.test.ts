@@ -217,6 +217,36 @@ describe.each(majors())("table properties on PostgreSQL %i", (major) => {
     expect(gone.applied.plan.steps.map((s) => s.kind)).toEqual(["dropObject", "dropTable"]);
   });
 
+  it("collations: created before the columns, indexes, constraints, domains and views that use them, dropped after, re-created when unused", async () => {
+    const ci = `CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);`;
+    const used = `${ci} CREATE SCHEMA x; CREATE COLLATION x.bytes (lc_collate = 'C', lc_ctype = 'C');
+      CREATE DOMAIN email AS text COLLATE ci;
+      CREATE TABLE person (id int PRIMARY KEY, name text COLLATE ci, mail email, code text CHECK (code COLLATE x.bytes <> ''));
+      CREATE INDEX person_code ON person (code COLLATE x.bytes);
+      CREATE VIEW person_names AS SELECT name COLLATE x.bytes AS name FROM person;
+      COMMENT ON COLLATION ci IS 'case-insensitive';`;
+    const plain = `CREATE SCHEMA x; CREATE TABLE person (id int PRIMARY KEY, name text, mail text, code text);`;
+    for (const [from, to] of [["", used], [plain, used], [used, plain], [ci, ci.replace("level2", "level1")]] as const) {
+      const { db, reference } = await expectCatalogConverges(major, from, to);
+      expect(await collations(await db.client())).toEqual(await collations(await reference.client()));
+    }
+    // The columns move to another collation, then the old one goes: in that order.
+    const moved = await expectCatalogConverges(major, `${ci} CREATE TABLE t (a text COLLATE ci);`, `CREATE COLLATION ci1 (provider = icu, locale = 'und-u-ks-level1', deterministic = false); CREATE TABLE t (a text COLLATE ci1);`);
+    expect(moved.applied.plan.steps.map((s) => s.kind)).toEqual(["createObject", "alterColumnType", "dropObject"]);
+  });
+
+  it("a collation whose definition changes while a column keeps using it is refused before anything runs, naming the column and the way through", async () => {
+    const db = await freshDatabase(major);
+    const old = `CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false); CREATE TABLE t (a text COLLATE ci);`;
+    await runSql(db, `${old} INSERT INTO t VALUES ('x');`);
+    const desired = schemaFromSql(old.replace("level2", "level1"));
+    const failure = await planSchema(db.url, desired, engineOptions(db)).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: "COLLATION_IN_USE" });
+    expect((failure as Error).message).toContain("still using it: column public.t.a. Declare the new definition under another name");
+    const c = await db.client();
+    expect((await c.query("SELECT collname, (SELECT count(*) FROM t)::int AS n FROM pg_collation WHERE collname = 'ci'")).rows).toEqual([{ collname: "ci", n: 1 }]);
+  });
+
   it("--schemas without public manages that schema alone and never creates public", async () => {
     const sql = "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY); CREATE TABLE public.elsewhere (id int);";
     const db = await freshDatabase(major);
@@ -265,5 +295,14 @@ async function clustered(c: Client): Promise<string[]> {
 async function statisticsObjects(c: Client): Promise<string[]> {
   const { rows } = await c.query<{ line: string }>(`SELECT format('%s target=%s comment=%s', pg_get_statisticsobjdef(x.oid), coalesce(x.stxstattarget, -1), obj_description(x.oid, 'pg_statistic_ext')) AS line
     FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE n.nspname = 'public' ORDER BY 1`);
+  return rows.map((r) => r.line);
+}
+
+
+/** The collations outside pg_catalog as their definition matters (provider, locale, determinism) with their comments. */
+async function collations(c: Client): Promise<string[]> {
+  const { rows } = await c.query<{ line: string }>(`SELECT format('%s provider=%s deterministic=%s locale=%s comment=%s', x.oid::regcollation, x.collprovider, x.collisdeterministic,
+      coalesce(to_jsonb(x)->>'colllocale', to_jsonb(x)->>'colliculocale', x.collcollate), obj_description(x.oid, 'pg_collation')) AS line
+    FROM pg_collation x JOIN pg_namespace n ON n.oid = x.collnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`);
   return rows.map((r) => r.line);
 }

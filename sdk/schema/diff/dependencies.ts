@@ -1,7 +1,7 @@
 import type { AclTarget, Change } from "../changes";
 import type { SchemaModel, TableDef } from "../model";
 import { childrenOf, inheritable, keptDescendants, partitionsOf } from "../kinds/inheritance";
-import { objectKeys, objectNeeds, routinesInExpression } from "../kinds/objects";
+import { collationsIn, objectKeys, objectNeeds, routinesInExpression } from "../kinds/objects";
 import { aclObjectKey } from "../kinds/privileges";
 import { inCreateTable } from "./context";
 import { identitySequenceName } from "../names";
@@ -233,6 +233,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
           ...change.index.columns.map((c) => K.column(change.table, c)),
           ...columnsMentioned(change.index.definition, findTable(desired, change.table)),
           ...routinesInExpression(change.index.definition, desired),
+          ...collationsIn(change.index.definition, desired),
         ],
       });
     case "dropIndex": {
@@ -245,6 +246,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
           ...(owner ? change.index.columns.map((c) => K.column(owner, c)) : []),
           ...columnsMentioned(change.index.definition, owner),
           ...routinesInExpression(change.index.definition, live),
+          ...collationsIn(change.index.definition, live),
           // Its operator classes or functions may be an extension's (gin_trgm_ops).
           K.extensionObjects,
         ],

@@ -1,8 +1,9 @@
+import { SetpointError } from "../../errors";
 import type { Change, ConvertedColumn } from "../changes";
 import { dependenciesOf } from "./dependencies";
 import { addConstraint, comment, desiredColumn, factsKey, indexSignature, type Ctx } from "./context";
 import { byKey, keyOf, type MaterializedViewDef, type ObjectDef, type ObjectKind, type SchemaModel, type ViewDef } from "../model";
-import { compareObject, convertedColumns, objectId, routinesInExpression } from "../kinds/objects";
+import { collationsIn, compareObject, convertedColumns, objectId, objectKeys, routinesInExpression } from "../kinds/objects";
 
 // The diff's pass over views and generic objects (ADR 0008): created, dropped, changed in place, or
 // dropped and re-created around what they depend on.
@@ -28,6 +29,7 @@ const DROPPING: ReadonlySet<Change["kind"]> = new Set<Change["kind"]>([
 // and routines that use them, views before routines whose SQL bodies read them (such bodies record
 // no dependency), routines before the triggers that call them.
 const CREATE_RANK: Record<ObjectKind | "view", number> = {
+  collation: 0,
   domain: 0,
   "composite type": 1,
   "range type": 1,
@@ -95,6 +97,7 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
     removals.set(e, changes);
     for (const c of changes) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
   };
+  for (const e of entries.values()) if (e.decision === "recreate" && e.live?.kind === "collation") refuseCollationInUse(e.live, e.desired as ObjectDef, live, desired);
   for (const e of entries.values()) if (e.decision === "drop" || e.decision === "recreate") remove(e);
   for (let grew = true; grew; ) {
     grew = false;
@@ -252,4 +255,30 @@ function diffMaterializedViewIndexes(l: MaterializedViewDef, d: MaterializedView
     }
     comment(ctx, { type: "INDEX", schema: d.schema, name: i.name }, li && li.valid && indexSignature(li) === indexSignature(i) ? li.comment : null, i.comment);
   }
+}
+
+/**
+ * PostgreSQL can neither alter a collation nor drop one in use: a collation whose definition changes
+ * while columns, indexes or constraints that stay keep using it is refused before anything runs,
+ * naming them and the way through (a new name, the users moved to it, the old one dropped).
+ */
+function refuseCollationInUse(l: ObjectDef, d: ObjectDef, live: SchemaModel, desired: SchemaModel): void {
+  const key = objectKeys(l)[0]!;
+  const uses = (text: string | null, m: SchemaModel) => collationsIn(text, m).includes(key);
+  const users: string[] = [];
+  for (const t of live.tables) {
+    const dt = desired.tables.find((x) => keyOf(x) === keyOf(t));
+    if (!dt) continue;
+    for (const c of t.columns) {
+      if (c.collation && uses(`COLLATE ${c.collation}`, live) && dt.columns.some((x) => x.name === c.name && x.collation === c.collation)) users.push(`column ${keyOf(t)}.${c.name}`);
+    }
+    for (const i of t.indexes) if (uses(i.definition, live) && dt.indexes.some((x) => x.name === i.name)) users.push(`index ${t.schema}.${i.name}`);
+    for (const c of t.constraints) if (uses(c.definition, live) && dt.constraints.some((x) => x.name === c.name)) users.push(`constraint ${keyOf(t)}.${c.name}`);
+  }
+  if (users.length === 0) return;
+  throw new SetpointError(
+    "COLLATION_IN_USE",
+    `collation ${l.schema}.${l.name} changes (${l.definition} → ${d.definition}), but PostgreSQL can neither alter a collation nor drop one in use; still using it: ${users.join(", ")}. ` +
+      `Declare the new definition under another name, move what uses it there, and drop the old collation in a later change.`,
+  );
 }

@@ -14,6 +14,7 @@ export function assembleObjects(rows: {
   matviews: MatViewRow[];
   policies: PolicyRow[];
   statistics?: StatisticsRow[];
+  collations?: ObjectRow[];
 }): ObjectDef[] {
   const base = (r: ObjectRow) => ({ schema: r.schema, name: r.name, identity: r.identity, definition: r.definition, dependsOn: r.depends, comment: r.comment });
   const out: ObjectDef[] = [
@@ -43,6 +44,7 @@ export function assembleObjects(rows: {
     }),
     ...rows.policies.map((r): ObjectDef => ({ ...base(r), kind: "policy", table: r.table })),
     ...(rows.statistics ?? []).map((r): ObjectDef => ({ ...base(r), kind: "statistics", target: r.target })),
+    ...(rows.collations ?? []).map((r): ObjectDef => ({ ...base(r), kind: "collation" })),
   ];
   return out
     .map((o) => {
@@ -66,7 +68,7 @@ export interface ViewRow {
   comment: string | null;
 }
 
-interface ObjectRow {
+export interface ObjectRow {
   schema: string;
   name: string;
   identity: string;

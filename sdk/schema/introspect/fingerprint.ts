@@ -22,6 +22,7 @@ const DEPENDER_SETS = [
   ["pg_rewrite", "rew"],
   ["pg_attrdef", "def"],
   ["pg_statistic_ext", "stx"],
+  ["pg_collation", "coll"],
 ] as const;
 
 /**
@@ -43,6 +44,7 @@ WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = ANY($1::text[])),
      rew AS (SELECT oid FROM pg_rewrite WHERE ${within("ev_class", "rel")}),
      def AS (SELECT oid FROM pg_attrdef WHERE ${within("adrelid", "rel")}),
      stx AS (SELECT oid FROM pg_statistic_ext WHERE ${within("stxnamespace", "ns")}),
+     coll AS (SELECT oid FROM pg_collation WHERE ${within("collnamespace", "ns")}),
      objs AS (${DEPENDER_SETS.map(([catalog, set]) => `SELECT '${catalog}'::regclass AS classid, oid FROM ${set}`).join(" UNION ALL ")}),
      dep AS (${DEPENDER_SETS.map(([catalog, set]) => `SELECT d.xmin, d.refclassid, d.refobjid FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ANY (ARRAY(SELECT oid FROM ${set}))`).join("\n       UNION ALL ")}),
      ref_rel AS (SELECT oid, relnamespace AS nsp FROM pg_class WHERE oid IN (SELECT refobjid FROM dep WHERE refclassid = 'pg_class'::regclass)),

@@ -2,10 +2,10 @@ import type { ClientBase } from "pg";
 import { MODEL_VERSION, type EnumDef, type ExtensionDef, type NamespaceDef, type SchemaModel, type UnmanagedKind, type UnmanagedObject, type ViewDef } from "../model";
 import { ACLS_SQL, DEFAULT_ACLS_SQL, toAcls, toDefaultAcls, type AclRow, type DefaultAclRow } from "./acls";
 import { catalogQuery } from "../internal/prepared";
-import type { ColumnRow, CompositeRow, ConstraintRow, DomainRow, IndexRow, MatViewRow, PolicyRow, RangeRow, RelationRow, RoutineRow, SequenceRow, StatisticsRow, TriggerRow, ViewRow } from "./assemble";
+import type { ColumnRow, CompositeRow, ConstraintRow, DomainRow, IndexRow, MatViewRow, PolicyRow, RangeRow, RelationRow, RoutineRow, ObjectRow, SequenceRow, StatisticsRow, TriggerRow, ViewRow } from "./assemble";
 import { assembleObjects, assembleTables, toSequence } from "./assemble";
 import type { Presence} from "./queries";
-import { AGGREGATES_SQL, COLUMNS_SQL, COMPOSITES_SQL, CONSTRAINTS_SQL, DOMAINS_SQL, ENUMS_SQL, EXTENSIONS_SQL, INDEXES_SQL, MATVIEWS_SQL, POLICIES_SQL, PRESENCE_SQL, RANGES_SQL, RELATIONS_SQL, ROUTINES_SQL, SCHEMAS_SQL, SEQUENCES_SQL, STATISTICS_SQL, TRIGGERS_SQL, UNMANAGED_SQL, VIEWS_SQL } from "./queries";
+import { AGGREGATES_SQL, COLUMNS_SQL, COMPOSITES_SQL, CONSTRAINTS_SQL, DOMAINS_SQL, ENUMS_SQL, EXTENSIONS_SQL, INDEXES_SQL, MATVIEWS_SQL, POLICIES_SQL, PRESENCE_SQL, RANGES_SQL, RELATIONS_SQL, ROUTINES_SQL, SCHEMAS_SQL, SEQUENCES_SQL, STATISTICS_SQL, COLLATIONS_SQL, TRIGGERS_SQL, UNMANAGED_SQL, VIEWS_SQL } from "./queries";
 
 /** Options for {@link introspect}. */
 export interface IntrospectOptions {
@@ -74,12 +74,13 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
     matviews: ifPresent<MatViewRow>("matviews", MATVIEWS_SQL),
     policies: ifPresent<PolicyRow>("policies", POLICIES_SQL),
     statistics: ifPresent<StatisticsRow>("statistics", STATISTICS_SQL),
+    collations: ifPresent<ObjectRow>("collations", COLLATIONS_SQL),
     acls: q<AclRow>(ACLS_SQL, 1),
     defaultAcls: q<DefaultAclRow>(DEFAULT_ACLS_SQL, 0),
   };
   // Wait for all before reporting the first failure, so no query is left running on a connection.
   await Promise.allSettled(Object.values(pending));
-  const [columns, indexes, constraints, relations, sequences, unmanaged, schemas, extensions, enums, views, routines, aggregates, triggers, domains, composites, ranges, matviews, policies, statistics, acls, defaultAcls] = await Promise.all([
+  const [columns, indexes, constraints, relations, sequences, unmanaged, schemas, extensions, enums, views, routines, aggregates, triggers, domains, composites, ranges, matviews, policies, statistics, collations, acls, defaultAcls] = await Promise.all([
     pending.columns,
     pending.indexes,
     pending.constraints,
@@ -99,6 +100,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
     pending.matviews,
     pending.policies,
     pending.statistics,
+    pending.collations,
     pending.acls,
     pending.defaultAcls,
   ]);
@@ -123,7 +125,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
         comment: v.comment,
       }),
     ),
-    objects: assembleObjects({ routines: [...routines, ...aggregates], triggers, domains, composites, ranges, matviews, policies, statistics }),
+    objects: assembleObjects({ routines: [...routines, ...aggregates], triggers, domains, composites, ranges, matviews, policies, statistics, collations }),
     acls: toAcls(acls),
     defaultAcls: toDefaultAcls(defaultAcls),
     unmanaged: unmanaged.map((u) => ({ schema: u.schema, name: u.name, kind: u.kind as UnmanagedKind })),

@@ -15,6 +15,7 @@ export interface Presence {
   matviews: boolean;
   policies: boolean;
   statistics: boolean;
+  collations: boolean;
   /** Anything UNMANAGED_SQL could report. */
   unmanaged: boolean;
 }
@@ -35,6 +36,7 @@ SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        EXISTS (SELECT 1 FROM rel WHERE relkind = 'm') AS matviews,
        EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid IN (SELECT oid FROM rel)) AS policies,
        EXISTS (SELECT 1 FROM pg_statistic_ext st WHERE st.stxnamespace IN (SELECT oid FROM ns)) AS statistics,
+       EXISTS (SELECT 1 FROM pg_collation co WHERE co.collnamespace IN (SELECT oid FROM ns)) AS collations,
        -- Each branch of UNMANAGED_SQL needs one of these: a foreign table or an inheritance child
        -- (a parent may be foreign), a routine (ordered-set aggregates), a trigger or policy (on an
        -- unmanaged relation), a rule, a sequence with grants (identity sequences' grants), a
@@ -46,7 +48,6 @@ SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        OR EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid IN (SELECT oid FROM rel))
        OR EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class IN (SELECT oid FROM rel) AND r.rulename <> '_RETURN')
        OR EXISTS (SELECT 1 FROM typ WHERE typtype = 'm')
-       OR EXISTS (SELECT 1 FROM pg_collation co WHERE co.collnamespace IN (SELECT oid FROM ns))
        OR EXISTS (SELECT 1 FROM pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM ns))
        OR EXISTS (SELECT 1 FROM pg_ts_config cfg WHERE cfg.cfgnamespace IN (SELECT oid FROM ns))
        OR EXISTS (SELECT 1 FROM pg_ts_dict dct WHERE dct.dictnamespace IN (SELECT oid FROM ns)) AS unmanaged`;
@@ -215,6 +216,9 @@ const DEP_KEYS = (where: string) => `array(
       SELECT 'function:' || pn.nspname || '.' || p.proname || '(' || oidvectortypes(p.proargtypes) || ')'
       FROM pg_proc p JOIN pg_namespace pn ON pn.oid = p.pronamespace
       WHERE p.oid = d.refobjid AND pn.nspname NOT IN ('pg_catalog', 'information_schema'))
+    WHEN d.refclassid = 'pg_collation'::regclass THEN (
+      SELECT 'collation:' || cn.nspname || '.' || co.collname FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+      WHERE co.oid = d.refobjid AND cn.nspname NOT IN ('pg_catalog', 'information_schema'))
     WHEN d.refclassid = 'pg_namespace'::regclass THEN (
       SELECT 'schema:' || dn.nspname FROM pg_namespace dn WHERE dn.oid = d.refobjid AND dn.nspname NOT IN ('pg_catalog', 'information_schema'))
     -- A query grouping by a primary key reads the other columns through it (functional dependency).
@@ -283,10 +287,7 @@ SELECT schema, name, kind FROM (
   SELECT n.nspname, t.typname, 'privileges'
   FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
   WHERE t.typacl IS NOT NULL AND t.typtype = 'm' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
-  UNION ALL
-  SELECT n.nspname, co.collname, 'collation'
-  FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
-  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_collation", "co.oid")}
+
   UNION ALL
   SELECT n.nspname, o.oid::regoperator::text, 'operator'
   FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
@@ -442,4 +443,21 @@ SELECT n.nspname AS schema, st.stxname AS name, st.stxname AS identity, pg_get_s
        obj_description(st.oid, 'pg_statistic_ext') AS comment
 FROM pg_statistic_ext st JOIN pg_namespace n ON n.oid = st.stxnamespace
 WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_statistic_ext", "st.oid")}
+ORDER BY 1, 2`;
+
+// Collations, as the CREATE COLLATION that makes them: the ICU locale is colliculocale on 15–16 and
+// colllocale from 17 (read through to_jsonb, which has whichever the server has); rules from 16;
+// the builtin provider from 17. The library version is left out (it follows the server's ICU).
+export const COLLATIONS_SQL = `
+SELECT n.nspname AS schema, co.collname AS name, co.collname AS identity,
+       'CREATE COLLATION ' || quote_ident(n.nspname) || '.' || quote_ident(co.collname) || ' (provider = '
+       || CASE co.collprovider WHEN 'i' THEN 'icu' WHEN 'b' THEN 'builtin' ELSE 'libc' END
+       || CASE WHEN co.collprovider IN ('i', 'b') THEN ', locale = ' || quote_literal(coalesce(x.j->>'colllocale', x.j->>'colliculocale', co.collcollate))
+               ELSE ', lc_collate = ' || quote_literal(co.collcollate) || ', lc_ctype = ' || quote_literal(co.collctype) END
+       || coalesce(', rules = ' || quote_literal(x.j->>'collicurules'), '')
+       || CASE WHEN co.collisdeterministic THEN '' ELSE ', deterministic = false' END || ')' AS definition,
+       ${DEP_KEYS("d.classid = 'pg_collation'::regclass AND d.objid = co.oid")} AS depends,
+       obj_description(co.oid, 'pg_collation') AS comment
+FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace CROSS JOIN LATERAL (SELECT to_jsonb(co) AS j) x
+WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_collation", "co.oid")}
 ORDER BY 1, 2`;

@@ -1,4 +1,4 @@
-import { quoteIdent, quoteLiteral, quoteQualified } from "../../postgres/quote";
+import { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteQualified } from "../../postgres/quote";
 import type { Change, ConvertedColumn } from "../changes";
 import type { AttributeDef, CompositeTypeDef, DomainDef, ObjectDef, ObjectKind, QualifiedName, SchemaModel } from "../model";
 
@@ -37,8 +37,35 @@ export function objectKeys(o: ObjectDef): string[] {
       return [`table:${o.schema}.${o.name}`, ...o.columns.map((c) => `column:${o.schema}.${o.name}.${c}`)];
     case "statistics":
       return [`statistics:${o.schema}.${o.name}`];
+    case "collation":
+      return [collationKey(o.schema, o.name)];
   }
 }
+
+/** The graph key of a collation. */
+export function collationKey(schema: string, name: string): string {
+  return `collation:${schema}.${name}`;
+}
+
+/**
+ * Graph keys of the model's collations that `text` names after `COLLATE` (a column's collation as
+ * the model quotes it, an index's or constraint's definition, which prints a collation in `public`
+ * unqualified under the canonical search_path).
+ */
+export function collationsIn(text: string | null, model: SchemaModel): string[] {
+  if (text === null || !text.includes("COLLATE")) return [];
+  const out: string[] = [];
+  for (const o of model.objects) {
+    if (o.kind !== "collation") continue;
+    // Quoted as quote_ident does (only where needed) or always.
+    const forms = (x: string) => [...new Set([quoteIdentIfNeeded(x), quoteIdent(x)])];
+    const names = [...forms(o.schema).flatMap((sch) => forms(o.name).map((n) => `${sch}.${n}`)), ...(o.schema === "public" ? forms(o.name) : [])];
+    if (names.some((n) => new RegExp(`COLLATE ${escapeRegExp(n)}(?![\\w$".])`).test(text))) out.push(collationKey(o.schema, o.name));
+  }
+  return out;
+}
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** What must exist before the object is created (and is released when it is dropped). */
 export function objectNeeds(o: ObjectDef): string[] {
@@ -70,6 +97,8 @@ function keyword(kind: ObjectKind): string {
       return "MATERIALIZED VIEW";
     case "statistics":
       return "STATISTICS";
+    case "collation":
+      return "COLLATION";
   }
 }
 
@@ -194,6 +223,8 @@ export function compareObject(l: ObjectDef, d: ObjectDef, ctx: CompareContext): 
     case "materialized view":
       if (l.kind !== "materialized view") return { action: "recreate" };
       return l.definition === d.definition && l.options.join() === d.options.join() ? { action: "none" } : { action: "recreate" };
+    case "collation":
+      return l.kind === "collation" && l.definition === d.definition ? { action: "none" } : { action: "recreate" };
     case "statistics":
       // What it holds is only what ANALYZE computes: a new definition re-creates it; a new target is set in place (what was computed stays).
       if (l.kind !== "statistics" || l.definition !== d.definition) return { action: "recreate" };

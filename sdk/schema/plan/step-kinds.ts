@@ -120,6 +120,7 @@ function objectLock(object: GenericObject, kind: "createObject" | "dropObject" |
       return kind === "createObject" ? lock("none") : lock(null);
     case "policy":
     case "statistics":
+    case "collation":
       return lock(null);
   }
 }

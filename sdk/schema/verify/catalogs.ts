@@ -368,6 +368,21 @@ export const CATALOGS: readonly CatalogSpec[] = [
     },
   },
   {
+    catalog: "pg_collation",
+    joins: "JOIN pg_namespace n ON n.oid = x.collnamespace",
+    schema: "n.nspname",
+    identity: qname("n.nspname", "x.collname"),
+    where: notExtensionMember("pg_collation", "x.oid"),
+    excluded: {
+      oid: OID,
+      collname: NAME,
+      collnamespace: NAME,
+      collversion: "the collation library's version when it was created: follows the server's ICU or C library, not the definition",
+      collencoding: "-1 (any) or the database's encoding: the same collation for this database either way",
+    },
+    mapped: { collowner: role("x.collowner") },
+  },
+  {
     catalog: "pg_statistic_ext",
     joins: "JOIN pg_namespace n ON n.oid = x.stxnamespace",
     schema: "n.nspname",

@@ -53,6 +53,14 @@ export const propertyPairs: SchemaPair[] = [
       expressions: `CREATE STATISTICS st_e ON (lower(c)), (a + b) FROM st;`,
     },
   }),
+  ...slot("tables", "collations", {
+    prelude: `CREATE TABLE person (id int PRIMARY KEY, name text, code text);`,
+    variants: {
+      none: ``,
+      icu: `CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);\nALTER TABLE person ALTER COLUMN name TYPE text COLLATE ci;\nCREATE INDEX person_code ON person (code COLLATE ci);`,
+      libc: `CREATE COLLATION bytes (lc_collate = 'C', lc_ctype = 'C');\nALTER TABLE person ALTER COLUMN name TYPE text COLLATE bytes;\nCOMMENT ON COLLATION bytes IS 'byte order';`,
+    },
+  }),
   ...slot("partitions", "column-attributes", {
     prelude: `CREATE TABLE pa (body text, k int) PARTITION BY LIST (k);`,
     variants: {
