@@ -207,6 +207,11 @@ describe.each(majors())("builder changes on PostgreSQL %i", (major) => {
   cases.push(["identity options", { tables: [table("t", { columns: { id: c.bigint().generatedAlwaysAsIdentity() } })] }, { tables: [table("t", { columns: { id: c.bigint().generatedByDefaultAsIdentity({ start: 100, increment: 5, cache: 10 }) } })] }]);
   cases.push(["collation", { tables: [table("t", { columns: { s: c.text().collate("C") } })] }, { tables: [table("t", { columns: { s: c.text().collate("POSIX") } })] }]);
   cases.push(["storage", { tables: [table("t", { columns: { s: c.text() }, storage: { fillfactor: 90, "toast.autovacuum_enabled": false } })] }, { tables: [table("t", { columns: { s: c.text() }, storage: { fillfactor: 80 } })] }]);
+  cases.push([
+    "column statistics target, storage and compression",
+    { tables: [table("t", { columns: { s: c.text(), n: c.integer() } })] },
+    { tables: [table("t", { columns: { s: c.text().storage("external").compression("pglz").statistics(500), n: c.integer().statistics(0) } })] },
+  ]);
   cases.push(["rename column with check and index", { tables: [table("t", { columns: { a: c.integer().check(sql`a > 0`) }, indexes: [{ columns: ["a"] }] })] }, { tables: [table("t", { columns: { b: c.integer().check(sql`b > 0`).renamedFrom("a") }, indexes: [{ columns: ["b"] }] })] }]);
   const p1 = table("p", { columns: { id: c.integer().primaryKey() } });
   const p2 = table("p", { columns: { id: c.bigint().primaryKey() } });

@@ -1,8 +1,10 @@
 import { isSql, type SqlExpr } from "./sql";
 import type {
   CheckSpec,
+  ColumnCompression,
   ColumnLike,
   ColumnSpec,
+  ColumnStorageMode,
   ColumnType,
   ColumnsShape,
   EnumType,
@@ -95,6 +97,21 @@ export class Column<TValue = unknown> implements ColumnLike {
     return this.#with({ collate: name });
   }
 
+  /** `SET STATISTICS`: the column's statistics target for ANALYZE (0–10000). @default the server's `default_statistics_target` */
+  statistics(target: number): Column<TValue> {
+    return this.#with({ statistics: target });
+  }
+
+  /** `SET STORAGE`: how values are stored and TOASTed. @default the type's own */
+  storage(mode: ColumnStorageMode): Column<TValue> {
+    return this.#with({ storage: mode });
+  }
+
+  /** `SET COMPRESSION`: how TOASTed values are compressed. @default the server's `default_toast_compression` */
+  compression(method: ColumnCompression): Column<TValue> {
+    return this.#with({ compression: method });
+  }
+
   /** `COMMENT ON COLUMN`. */
   comment(text: string): Column<TValue> {
     return this.#with({ comment: text });
@@ -123,6 +140,9 @@ function make<T>(type: ColumnType): Column<T> {
     generated: null,
     identity: null,
     collate: null,
+    statistics: null,
+    storage: null,
+    compression: null,
     comment: null,
     renamedFrom: null,
   });

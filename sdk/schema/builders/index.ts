@@ -10,6 +10,8 @@ export type {
   CheckSpec,
   ColumnLike,
   ColumnSpec,
+  ColumnStorageMode,
+  ColumnCompression,
   ColumnType,
   ColumnsShape,
   DefaultSpec,

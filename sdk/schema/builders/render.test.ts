@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { column as c } from "./columns";
 import { defineSchema } from "./define";
-import { renderColumn, renderType } from "./render";
+import { renderColumn, renderColumnAttributes, renderType } from "./render";
 import { sql } from "./sql";
 import { enumType, sequence, table } from "./tables";
 
@@ -197,5 +197,15 @@ ALTER TABLE "public"."children" ADD FOREIGN KEY ("a", "b") REFERENCES "public"."
       { kind: "table", schema: "app", from: "users", to: "accounts" },
       { kind: "column", schema: "app", table: "accounts", from: "email", to: "mail" },
     ]);
+  });
+});
+
+describe("column attributes", () => {
+  it("are set after CREATE TABLE, one ALTER TABLE per table, only for the columns that set them", () => {
+    const t = table("doc", { columns: { body: c.text().storage("external").compression("lz4").statistics(400), id: c.integer(), hits: c.integer().statistics(0) } });
+    expect(renderColumnAttributes(t)).toEqual([
+      `ALTER TABLE "public"."doc" ALTER COLUMN "body" SET STATISTICS 400, ALTER COLUMN "body" SET STORAGE EXTERNAL, ALTER COLUMN "body" SET COMPRESSION lz4, ALTER COLUMN "hits" SET STATISTICS 0;`,
+    ]);
+    expect(renderColumnAttributes(table("plain", { columns: { id: c.integer() } }))).toEqual([]);
   });
 });

@@ -145,6 +145,20 @@ export function renderCreateTable(t: AnyTable): string {
   return `CREATE ${t.unlogged ? "UNLOGGED " : ""}TABLE ${qualified(t)} (\n${body}\n)${storage(t.storage)};`;
 }
 
+/** `ALTER TABLE … ALTER COLUMN … SET STATISTICS / STORAGE / COMPRESSION` of the columns that set them (STORAGE is no CREATE TABLE clause before PostgreSQL 16). */
+export function renderColumnAttributes(t: AnyTable): string[] {
+  const actions = Object.entries(t.columns).flatMap(([name, col]) => {
+    const c = col.spec;
+    const on = `ALTER COLUMN ${quoteIdent(name)}`;
+    return [
+      ...(c.statistics !== null && c.statistics !== undefined ? [`${on} SET STATISTICS ${c.statistics}`] : []),
+      ...(c.storage !== null && c.storage !== undefined ? [`${on} SET STORAGE ${c.storage.toUpperCase()}`] : []),
+      ...(c.compression !== null && c.compression !== undefined ? [`${on} SET COMPRESSION ${c.compression}`] : []),
+    ];
+  });
+  return actions.length === 0 ? [] : [`ALTER TABLE ${qualified(t)} ${actions.join(", ")};`];
+}
+
 function fkTail(o: ReferenceOptions): string {
   let s = "";
   if (o.match === "full") s += " MATCH FULL";
@@ -234,6 +248,7 @@ export function renderSchema(def: SchemaDefinition): string {
     (def.enums ?? []).map(renderEnum),
     sequences.map(renderSequence),
     tables.map(renderCreateTable),
+    tables.flatMap(renderColumnAttributes),
     sequences.flatMap((q) =>
       q.ownedBy ? [`ALTER SEQUENCE ${qualified(q)} OWNED BY ${qualified(targetOf(q.ownedBy.table))}.${quoteIdent(q.ownedBy.column)};`] : [],
     ),

@@ -130,9 +130,21 @@ export interface ColumnSpec {
   readonly generated: SqlExpr | null;
   readonly identity: IdentitySpec | null;
   readonly collate: string | null;
+  /** `ALTER COLUMN … SET STATISTICS`. */
+  readonly statistics: number | null;
+  /** `ALTER COLUMN … SET STORAGE`. */
+  readonly storage: ColumnStorageMode | null;
+  /** `ALTER COLUMN … SET COMPRESSION`. */
+  readonly compression: ColumnCompression | null;
   readonly comment: string | null;
   readonly renamedFrom: string | null;
 }
+
+/** A column's storage mode (`SET STORAGE`). */
+export type ColumnStorageMode = "plain" | "external" | "extended" | "main";
+
+/** A column's TOAST compression method (`SET COMPRESSION`; `lz4` needs a server built with it). */
+export type ColumnCompression = "pglz" | "lz4";
 
 /** The primary key of a table: column names, or a named constraint. */
 export type PrimaryKeySpec<K extends string> = readonly K[] | { readonly name?: string; readonly columns: readonly K[] };
