@@ -131,24 +131,24 @@ describe.skipIf(toolchain.skip !== undefined)("PostgresSchema operator", () => {
 
   it("reports a property the engine does not model as UnmodelledDifference in the drift loop, and Ready once it matches", async () => {
     // The catalog-level check (ADR 0014) in the drift loop: the plan is empty, yet the database
-    // differs from the desired SQL in a column's statistics target (pg_attribute.attstattarget,
-    // which the engine does not model). The drift check must not call that converged.
+    // differs from the desired SQL by a rule (pg_rewrite, a kind the engine does not manage). The
+    // drift check must not call that converged.
     const db = await freshDatabase(major);
     const sql = await db.client();
     await createSecret("db-unmodelled", db.url);
     await createSchema("unmodelled", "db-unmodelled", "CREATE TABLE notes (id bigint PRIMARY KEY, body text);");
     await waitFor("unmodelled", "Ready=True for the current generation", readyFor);
 
-    await sql.query("ALTER TABLE notes ALTER COLUMN body SET STATISTICS 500");
+    await sql.query("CREATE RULE notes_quiet AS ON DELETE TO notes DO ALSO NOTHING");
     const drifted = await waitFor("unmodelled", "Ready=False reason UnmodelledDifference", (o) => hasCondition(o, "Ready", { status: "False", reason: "UnmodelledDifference" }));
     expect(condition(drifted, "Degraded")).toMatchObject({ status: "True", reason: "UnmodelledDifference" });
-    expect(condition(drifted, "Ready")?.message).toContain("UNMODELLED_DIFFERENCE pg_attribute.attstattarget public.notes.body");
+    expect(condition(drifted, "Ready")?.message).toContain("UNMODELLED_DIFFERENCE pg_rewrite public.notes.notes_quiet: only on the target");
     expect(drifted.status?.pendingStatements ?? []).toEqual([]);
     expect(JSON.stringify(drifted.status)).not.toContain(db.url);
-    // Nothing was changed to hide it: the statistics target is the one set out of band.
-    expect((await sql.query<{ n: string }>("SELECT attstattarget::text AS n FROM pg_attribute WHERE attrelid = 'notes'::regclass AND attname = 'body'")).rows[0]!.n).toBe("500");
+    // Nothing was changed to hide it: the rule made out of band is still there.
+    expect((await sql.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_rewrite WHERE rulename = 'notes_quiet'")).rows[0]!.n).toBe(1);
 
-    await sql.query("ALTER TABLE notes ALTER COLUMN body SET STATISTICS -1");
+    await sql.query("DROP RULE notes_quiet ON notes");
     await waitFor("unmodelled", "Ready again once the catalogs match", readyFor);
     await remove("unmodelled");
     await sleep(500); // let an in-flight reconcile finish before the database is dropped
