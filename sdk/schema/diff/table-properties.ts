@@ -265,7 +265,8 @@ function parentColumns(t: TableDef, column: string, ctx: Ctx): ColumnDef[] {
   return parents.flatMap((p) => [find(ctx.desired, p), find(ctx.live, p)]).flatMap((x) => x?.columns.filter((pc) => pc.name === column) ?? []);
 }
 
-const optionKey = (opt: string): string => opt.slice(0, opt.indexOf("="));
+/** The name of a `name=value` option. */
+export const optionKey = (opt: string): string => opt.slice(0, opt.indexOf("="));
 
 /**
  * `CLUSTER ON` of `t` (`l` null for a table the plan creates): marked when it differs, and again when

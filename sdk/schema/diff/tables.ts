@@ -1,7 +1,7 @@
 import { byKey, keyOf, type ColumnDef, type ConstraintDef, type IndexDef, type SchemaModel, type TableDef } from "../model";
 import { checksForNewParents, childrenOf, linkPlan, parentsFirst, projectedChecks, projectedColumns, providedByParent, relinkForOwnColumns } from "../kinds/inheritance";
 import { indexOptionsOf, withIndexName, withoutIndexOptions } from "../index-definition";
-import { asDetached, clusterOnChanges, columnAttributeChanges, keepsValidation, keptForAttachment, notNullChanges, partitionColumnChanges, providedByPartitionParent, replicaIdentityChanges, sameDefinition } from "./table-properties";
+import { asDetached, clusterOnChanges, columnAttributeChanges, optionKey, keepsValidation, keptForAttachment, notNullChanges, partitionColumnChanges, providedByPartitionParent, replicaIdentityChanges, sameDefinition } from "./table-properties";
 import { type Ctx, factsKey, comment, inCreateTable, addConstraint, indexSignature, UNKNOWN_FACTS } from "./context";
 
 export function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
@@ -85,7 +85,7 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
   if (tp && (!lp || parentKey(lp) !== parentKey(tp) || lp.bound !== tp.bound)) ctx.out.push({ kind: "attachPartition", table: t, parent: tp, bound: tp.bound });
   if (l.unlogged !== t.unlogged) ctx.out.push({ kind: "setTableLogged", table: t, unlogged: t.unlogged });
   const set = t.options.filter((o) => !l.options.includes(o));
-  const reset = l.options.map(optionName).filter((n) => !t.options.some((o) => optionName(o) === n));
+  const reset = l.options.map(optionKey).filter((n) => !t.options.some((o) => optionKey(o) === n));
   if (set.length || reset.length) ctx.out.push({ kind: "setTableOptions", table: t, set, reset });
   if (l.rowSecurity !== t.rowSecurity || l.forceRowSecurity !== t.forceRowSecurity) {
     ctx.out.push({ kind: "setRowSecurity", table: t, enabled: t.rowSecurity, forced: t.forceRowSecurity });
@@ -143,7 +143,7 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
       // The constraint's index takes new storage parameters in place (no rebuild, no gap).
       const from = indexOptionsOf(lc.definition);
       const to = indexOptionsOf(c.definition);
-      const reset = from.map(optionName).filter((n) => !to.some((o) => optionName(o) === n));
+      const reset = from.map(optionKey).filter((n) => !to.some((o) => optionKey(o) === n));
       ctx.out.push({ kind: "setIndexOptions", table: t, index: c.name, set: to.filter((o) => !from.includes(o)), reset });
     } else if (!lc || !sameDefinition(lc, c) || !keepsValidation(lc, c)) addConstraint(t, c, true, ctx, replaced.get(c.name) ?? null);
     else if (!lc.validated && c.validated) ctx.out.push({ kind: "validateConstraint", table: t, constraint: c.name });
@@ -198,9 +198,6 @@ function onlyIndexOptionsDiffer(l: ConstraintDef, d: ConstraintDef): boolean {
   return (d.kind === "PRIMARY KEY" || d.kind === "UNIQUE") && l.kind === d.kind && withoutIndexOptions(l.definition) === withoutIndexOptions(d.definition);
 }
 
-function optionName(opt: string): string {
-  return opt.slice(0, opt.indexOf("="));
-}
 
 function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx, only: boolean): void {
   const table = { schema: t.schema, name: t.name };
