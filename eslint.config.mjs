@@ -12,8 +12,16 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",
       "no-console": "off",
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "NewExpression[callee.name='Client'], NewExpression[callee.property.name='Client']",
+          message: "Make node-postgres clients with pgClient() (sdk/postgres/client.ts): a client without an 'error' listener crashes the process when its server goes away while it is idle.",
+        },
+      ],
     },
   },
+  { files: ["sdk/postgres/client.ts"], rules: { "no-restricted-syntax": "off" } },
   {
     // Dynamic providers are serialized by Pulumi and must require() what they use inside each method.
     files: ["components/**/*-provider.ts", "test/fixtures/*-provider.ts"],

@@ -19,7 +19,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
-import { Client } from "pg";
+import { pgClient } from "../sdk/postgres/client";
 import { takeBaseBackup } from "../sdk/backup/base-backup";
 import { restoreBackup } from "../sdk/backup/restore";
 import { openObjectStore } from "../sdk/backup/store";
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   const server = await startEmbeddedPostgres({ major, parameters: { archive_mode: "on", archive_command: `${walCli(config)} archive %p %f`, archive_timeout: "5min", max_wal_size: "2GB" } });
   const result: Record<string, unknown> = { major, sizeMb, loadBefore: loadavg()[0] };
   try {
-    const c = new Client({ connectionString: server.url() });
+    const c = pgClient({ connectionString: server.url() });
     await c.connect();
     console.log(`loading ${sizeMb} MB into PostgreSQL ${major}`);
     await c.query("create table data (id bigint, payload text)");
@@ -277,8 +277,8 @@ async function rawUpload(client: S3Client, bucket: string, key: string, body: Bu
  * minus the time of the first sample whose position passed the end of the last archived segment.
  */
 async function measureRpo(url: string, seconds: number, walKbps: number): Promise<Record<string, unknown>> {
-  const writer = new Client({ connectionString: url });
-  const sampler = new Client({ connectionString: url });
+  const writer = pgClient({ connectionString: url });
+  const sampler = pgClient({ connectionString: url });
   await writer.connect();
   await sampler.connect();
   await writer.query("create table if not exists rpo (id bigserial primary key, at timestamptz not null default now(), payload text not null)");

@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Client } from "pg";
+import { pgClient } from "../sdk/postgres/client";
 import { cloneInstance } from "../sdk/instance/basebackup";
 import { randomPassword, startEmbeddedPostgres } from "../sdk/postgres/embedded";
 import { isSupportedMajor } from "../sdk/postgres/versions";
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   const server = await startEmbeddedPostgres({ major, password, parameters: { max_wal_size: "2GB" } });
   const work = mkdtempSync(join(tmpdir(), "setpoint-bench-backup-"));
   try {
-    const c = new Client({ connectionString: server.url() });
+    const c = pgClient({ connectionString: server.url() });
     await c.connect();
     // ~300 bytes per row on disk; rows of incompressible-looking text.
     const rows = Math.round((sizeMb * 1024 * 1024) / 300);

@@ -21,6 +21,7 @@ import { OPERATOR_NODE_OPTIONS } from "../sdk/operator/process";
 import type { LogFields, Logger } from "../sdk/reconcile/index";
 import { Informer } from "../sdk/reconcile/internal/informer";
 import { MetricsRegistry } from "../sdk/reconcile/internal/metrics";
+import { pgClient } from "../sdk/postgres/client";
 import { startEmbeddedPostgres } from "../sdk/postgres/embedded";
 import { DEV_SERVER_PARAMETERS } from "../sdk/schema/normalize/dev-servers";
 import { installCrds, loadToolchain, startControlPlane } from "../test/support/control-plane";
@@ -314,7 +315,7 @@ async function main(): Promise<void> {
     const target = (i: number): string => (opts.sharedSchema ? pg.url(`app_${i}`) : pg.url("postgres"));
     if (opts.sharedSchema) {
       console.error(`creating ${opts.count} databases (--shared-schema: one layout, one database per object) ...`);
-      const admin = await import("pg").then((m) => new m.Client({ connectionString: devUrl }));
+      const admin = pgClient({ connectionString: devUrl });
       await admin.connect();
       for (let i = 0; i < opts.count; i++) await admin.query(`CREATE DATABASE app_${i} TEMPLATE template0`);
       await admin.end();

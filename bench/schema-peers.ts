@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Client } from "pg";
+import { pgClient } from "../sdk/postgres/client";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../sdk/postgres/embedded";
 import { syntheticSchema } from "./support/synthetic";
 
@@ -60,7 +60,7 @@ const desiredSql = (tables: number, extraColumn: boolean): string[] => {
 };
 
 async function sql(server: EmbeddedPostgres, database: string, statements: string | readonly string[]): Promise<void> {
-  const c = new Client({ connectionString: server.url(database) });
+  const c = pgClient({ connectionString: server.url(database) });
   await c.connect();
   try {
     for (const s of typeof statements === "string" ? [statements] : statements) await c.query(s);

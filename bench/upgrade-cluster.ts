@@ -14,7 +14,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
-import { Client } from "pg";
+import { pgClient } from "../sdk/postgres/client";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus, type PostgresUpgradeStatus } from "../sdk/api/index";
 import { startOperator } from "../sdk/operator/main";
 import { MetricsRegistry } from "../sdk/reconcile/internal/metrics";
@@ -159,7 +159,7 @@ async function main(): Promise<void> {
     const blueIp = await podIp((await read("shop")).status!.currentPrimary!);
     const appPassword = await secret("shop-app");
     const generateStarted = performance.now();
-    const app = new Client(await clusterClientConfig(core, ns, "shop", { host: blueIp, user: "app", password: appPassword, database: "app" }));
+    const app = pgClient(await clusterClientConfig(core, ns, "shop", { host: blueIp, user: "app", password: appPassword, database: "app" }));
     await app.connect();
     await app.query("create table acked (id int primary key, note text)");
     await app.query("create table payload (id bigint primary key, body text not null)");
@@ -198,7 +198,7 @@ async function main(): Promise<void> {
     for (let i = 1; i < acks.length; i++) maxWritePauseMs = Math.max(maxWritePauseMs, acks[i]!.at - acks[i - 1]!.at);
     const greenIp = await podIp((await read("shop-v17")).status!.currentPrimary!);
     // The superuser over verified TLS (instances take TLS only, ADR 0035) with its password: this cluster lets it in that way (spec.tls.superuserPasswordOverNetwork).
-    const green = new Client(await clusterClientConfig(core, ns, "shop-v17", { host: greenIp, password: await secret("shop-v17-superuser"), database: "app" }));
+    const green = pgClient(await clusterClientConfig(core, ns, "shop-v17", { host: greenIp, password: await secret("shop-v17-superuser"), database: "app" }));
     await green.connect();
     const present = new Set((await green.query<{ id: number }>("select id from acked")).rows.map((r) => r.id));
     await green.end();

@@ -9,7 +9,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../sdk/postgres/client";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../sdk/postgres/embedded";
 import { isSupportedMajor, type PostgresMajor } from "../sdk/postgres/versions";
 import { memoryStateStore, pgbouncerSwitch, runUpgrade, finalizeUpgrade, type UpgradeOptions } from "../sdk/upgrade/index";
@@ -137,7 +138,7 @@ async function main(): Promise<void> {
     const committed = txs.filter((t) => t.ok);
     const failed = txs.filter((t) => !t.ok);
     const onGreen = new Set<number>();
-    const gc = new Client({ connectionString: greenUrl });
+    const gc = pgClient({ connectionString: greenUrl });
     await gc.connect();
     try {
       const { rows: ids } = await gc.query<{ uid: string }>(`SELECT uid FROM writes`);
@@ -191,7 +192,7 @@ async function main(): Promise<void> {
 }
 
 async function exec(url: string, sql: string): Promise<void> {
-  const c = new Client({ connectionString: url });
+  const c = pgClient({ connectionString: url });
   await c.connect();
   try {
     await c.query(sql);
@@ -203,7 +204,7 @@ async function exec(url: string, sql: string): Promise<void> {
 // Rows of ~240 bytes across DATA_TABLES tables (with a primary key and one secondary index each),
 // plus the writer's table; stops when the tables hold sizeMb.
 async function generate(url: string, sizeMb: number): Promise<{ rows: number; bytes: number }> {
-  const c = new Client({ connectionString: url });
+  const c = pgClient({ connectionString: url });
   await c.connect();
   try {
     await c.query(`CREATE TABLE writes (id bigserial PRIMARY KEY, uid bigint NOT NULL UNIQUE, writer int NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
@@ -254,8 +255,7 @@ function startLoad(url: string, writers: number, rate: number): { stop(): Promis
       const start = performance.now();
       try {
         if (!client) {
-          client = new Client({ connectionString: url });
-          client.on("error", () => undefined);
+          client = pgClient({ connectionString: url });
           await client.connect();
         }
         await client.query(`INSERT INTO writes (uid, writer) VALUES ($1, $2)`, [uid, w]);

@@ -13,7 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
-import { Client, type ClientConfig } from "pg";
+import { type ClientConfig } from "pg";
+import { pgClient } from "../sdk/postgres/client";
 import { GROUP, KINDS, VERSION, type PostgresBackupStatus, type PostgresClusterStatus } from "../sdk/api/index";
 import { openObjectStore } from "../sdk/backup/store";
 import { clusterClientConfig } from "../test/support/cluster-tls";
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
       return clusterClientConfig(core, NAMESPACE, name, { host: pod.status!.podIP! });
     };
     const sql = async <T extends object>(name: string, text: string, values: unknown[] = []): Promise<T[]> => {
-      const c = new Client(await superuser(name));
+      const c = pgClient(await superuser(name));
       await c.connect();
       try {
         return (await c.query<T>(text, values)).rows;

@@ -17,7 +17,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api } from "@kubernetes/client-node";
-import { Client, type ClientConfig } from "pg";
+import type { Client} from "pg";
+import { type ClientConfig } from "pg";
+import { pgClient } from "../sdk/postgres/client";
 import { clusterObjectNames, type PostgresClusterStatus } from "../sdk/api/index";
 import { verifiedServerName } from "../sdk/operator/cluster/tls";
 import type { PostgresMajor } from "../sdk/postgres/versions";
@@ -59,7 +61,7 @@ async function missingRows(client: Client, acked: readonly Ack[]): Promise<Ack[]
 
 /** Runs `fn` on a connection to the server behind `config`. */
 async function withClient<T>(config: ClientConfig, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ ...config, connectionTimeoutMillis: 5000 });
+  const client = pgClient({ ...config, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
     return await fn(client);

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CustomObjectsApi, Watch } from "@kubernetes/client-node";
-import { Client } from "pg";
+import { pgClient } from "../sdk/postgres/client";
 import { GROUP, KINDS, VERSION } from "../sdk/api/index";
 import { startOperator, type RunningOperator } from "../sdk/operator/main";
 import { randomPassword, startEmbeddedPostgres, type EmbeddedPostgres } from "../sdk/postgres/index";
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     step("starting embedded PostgreSQL 17");
     pg = await startEmbeddedPostgres({ major: 17, password: randomPassword() });
     console.log(`${pg.version.split(",")[0]} on ${pg.host}:${pg.port} (data in ${pg.dir})`);
-    const admin = new Client({ connectionString: pg.url() });
+    const admin = pgClient({ connectionString: pg.url() });
     await admin.connect();
     await admin.query("CREATE DATABASE shop");
     await admin.end();
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     );
     try {
       step(`out of band: DROP INDEX ${INDEX}`);
-      const db = new Client({ connectionString: pg.url("shop") });
+      const db = pgClient({ connectionString: pg.url("shop") });
       await db.connect();
       try {
         await db.query(`DROP INDEX ${INDEX}`);

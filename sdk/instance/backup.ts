@@ -23,7 +23,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../postgres/client";
 import type { ObjectStoreOptions } from "../backup/config";
 import { archivedWalBytesAfter, describeTarget, planRestore, recoveryFailure, restoreBackup } from "../backup/restore";
 import { readCatalog } from "../backup/catalog";
@@ -202,9 +203,18 @@ export async function restoreBootstrap(settings: InstanceSettings, bin: string, 
       process.stderr.write(d);
       serverLog = (serverLog + d.toString()).slice(-100_000);
     });
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    // A server that could not be spawned reports an 'error' event and may never report 'exit'.
+    let spawnError: Error | undefined;
+    const exited = new Promise<number | null>((r) => {
+      child.once("exit", (code) => r(code));
+      child.once("error", (err) => {
+        spawnError = err;
+        serverLog += `\ncould not start postgres: ${err.message}`;
+        r(null);
+      });
+    });
     try {
-      await waitPromoted(settings, socketDir, () => serverLog, () => child.exitCode !== null || child.signalCode !== null);
+      await waitPromoted(settings, socketDir, () => serverLog, () => spawnError !== undefined || child.exitCode !== null || child.signalCode !== null);
       await withSocket(settings, socketDir, async (c) => {
         // The new cluster's credentials replace the source's (its Secrets were made for this cluster).
         if (settings.superuserPassword !== undefined) await c.query(`ALTER ROLE ${quoteIdent(settings.superuser)} PASSWORD ${quoteLiteral(settings.superuserPassword)}`);
@@ -219,7 +229,7 @@ export async function restoreBootstrap(settings: InstanceSettings, bin: string, 
         await c.query("CHECKPOINT");
       });
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+      if (spawnError === undefined && child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
       await exited;
     }
     // Recovery is over (promoted): this cluster's own parameters replace the source's, so the first
@@ -315,8 +325,7 @@ export async function replicaFromBackup(settings: InstanceSettings, bin: string,
 }
 
 async function withSocket<T>(settings: Pick<InstanceSettings, "port" | "superuser">, socketDir: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ host: socketDir, port: settings.port, user: settings.superuser, database: "postgres", connectionTimeoutMillis: 3000 });
-  c.on("error", () => undefined);
+  const c = pgClient({ host: socketDir, port: settings.port, user: settings.superuser, database: "postgres", connectionTimeoutMillis: 3000 });
   await c.connect();
   try {
     return await fn(c);

@@ -20,7 +20,9 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync, chownSync } from "node:fs";
 import { join } from "node:path";
-import { Client, type ClientConfig } from "pg";
+import type { Client} from "pg";
+import { type ClientConfig } from "pg";
+import { pgClient } from "../postgres/client";
 import { ConnectionError, InputError, SetpointError } from "../errors";
 import { quoteConninfoValue, quoteLiteral } from "../postgres/quote";
 import { TarExtractor, type Owner } from "./tar";
@@ -172,7 +174,7 @@ async function connectReplication(source: ReplicationSource): Promise<Client> {
           },
         }),
   };
-  const client = new Client(config);
+  const client = pgClient(config);
   try {
     await client.connect();
   } catch (cause) {

@@ -4,7 +4,7 @@
  * starting, recovering to consistency or shutting down refuses it; a hot standby that accepts
  * connections is ready.
  */
-import { Client } from "pg";
+import { pgClient } from "../postgres/client";
 import type { InstanceSettings } from "./settings";
 
 /** The outcome of one check. */
@@ -15,8 +15,7 @@ export type Readiness = { readonly ready: true; readonly inRecovery: boolean } |
  * @param timeoutMs how long the connection may take. @default 3000
  */
 export async function checkReady(settings: Pick<InstanceSettings, "socketDir" | "port" | "superuser">, timeoutMs = 3000): Promise<Readiness> {
-  const client = new Client({ host: settings.socketDir, port: settings.port, user: settings.superuser, database: "postgres", connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
-  client.on("error", () => undefined);
+  const client = pgClient({ host: settings.socketDir, port: settings.port, user: settings.superuser, database: "postgres", connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
   try {
     await client.connect();
     const r = await client.query<{ r: boolean }>("select pg_is_in_recovery() as r");

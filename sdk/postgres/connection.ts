@@ -1,5 +1,7 @@
 import { isIP } from "node:net";
-import { Client, type ClientConfig } from "pg";
+import type { Client} from "pg";
+import { type ClientConfig } from "pg";
+import { pgClient } from "./client";
 import { ConnectionError, InputError } from "../errors";
 import { quoteConninfoValue } from "./quote";
 
@@ -302,9 +304,7 @@ export function toConninfo(input: ConnectionInput): string {
  * @throws {ConnectionError} naming the (redacted) target, the reason and the fix.
  */
 export async function connect(input: ConnectionInput, options: ConnectOptions = {}): Promise<Client> {
-  const client = new Client(toClientConfig(input, options));
-  // An idle client whose server goes away emits 'error'; without a listener that would crash the process.
-  client.on("error", () => undefined);
+  const client = pgClient(toClientConfig(input, options));
   try {
     await client.connect();
     return client;

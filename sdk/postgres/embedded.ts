@@ -4,7 +4,7 @@ import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { Client } from "pg";
+import { pgClient } from "./client";
 import { EmbeddedPostgresError } from "../errors";
 import { binDirEnv, CACHE_DIR_ENV, ensurePostgresBinaries, findPostgresBinaries } from "./binaries";
 import { isSupportedMajor, SUPPORTED_MAJORS, type PostgresMajor } from "./versions";
@@ -398,17 +398,24 @@ function spawnServer(
     env,
   });
   closeSync(log);
+  // A process that could not start (EACCES, EAGAIN) reports it as an 'error' event: kept for
+  // waitReady to name, never an uncaught exception of the caller's process.
+  child.on("error", (err) => spawnErrors.set(child, err));
   return child;
 }
+
+const spawnErrors = new WeakMap<ChildProcess, Error>();
 
 async function waitReady(child: ChildProcess, port: number, password: string | undefined, logFile: string, major: PostgresMajor, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
+    const spawnError = spawnErrors.get(child);
+    if (spawnError !== undefined) throw new EmbeddedPostgresError(major, `PostgreSQL ${major} could not be started: ${spawnError.message}`, { cause: spawnError });
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new EmbeddedPostgresError(major, `PostgreSQL ${major} exited during startup: ${readTail(logFile)}`);
     }
-    const client = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 1000 });
+    const client = pgClient({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 1000 });
     try {
       await client.connect();
       const res = await client.query<{ version: string }>("select version() as version");

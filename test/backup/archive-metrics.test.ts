@@ -4,7 +4,8 @@
 // bucket, so the failure, the WAL held back and the lag show. The disk collector measures the same
 // server and exports its bytes with pg_wal apart.
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseWalName } from "../../sdk/backup/layout";
 import { DiskCollector } from "../../sdk/operator/cluster/disk";
@@ -47,7 +48,7 @@ describe.skipIf(tc.skip !== undefined).each(edgeMajors(15))("archive and disk me
     // archive_command is a command-line setting here (ALTER SYSTEM cannot change it): the test
     // breaks the archive through the config file it names.
     server = await startEmbeddedPostgres({ major, parameters: { archive_mode: "on", archive_command: `${walCli(config)} archive %p %f`, archive_timeout: 0 } });
-    c = new Client({ connectionString: server.url() });
+    c = pgClient({ connectionString: server.url() });
     await c.connect();
   }, 180_000);
 

@@ -9,7 +9,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCatalog } from "../../sdk/backup/catalog";
 import { takeBaseBackup } from "../../sdk/backup/base-backup";
@@ -50,7 +50,7 @@ describe.skipIf(tc.skip !== undefined).each(edgeMajors(16))("point-in-time recov
       parameters: { archive_mode: "on", archive_command: `${walCli(config)} archive %p %f`, track_commit_timestamp: "on" },
     });
 
-    const c = new Client({ connectionString: source.url() });
+    const c = pgClient({ connectionString: source.url() });
     await c.connect();
     try {
       await c.query("create table orders (id int primary key, note text not null)");
@@ -59,7 +59,7 @@ describe.skipIf(tc.skip !== undefined).each(edgeMajors(16))("point-in-time recov
       // The writer: one row per transaction, each commit's time kept by the server (track_commit_timestamp).
       let stop = false;
       let next = 1;
-      const w = new Client({ connectionString: source.url() });
+      const w = pgClient({ connectionString: source.url() });
       await w.connect();
       const writer = (async () => {
         while (!stop) {
@@ -171,7 +171,7 @@ describe.skipIf(tc.skip !== undefined).each(edgeMajors(16))("point-in-time recov
       restored = await startOnDataDir(major, dataDir);
       await waitForPromotion(restored);
       console.log(`restore of ${(result.bytes / 1e6).toFixed(1)} MB: download+extract ${result.seconds.toFixed(1)} s, recovery ${((Date.now() - started) / 1000).toFixed(1)} s (${result.plan.segments} segments)`);
-      const r = new Client({ connectionString: restored.url() });
+      const r = pgClient({ connectionString: restored.url() });
       await r.connect();
       try {
         const { rows } = await r.query<{ id: number }>("select id from orders order by id");

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { takeBaseBackup } from "../../sdk/backup/base-backup";
 import { readCatalog } from "../../sdk/backup/catalog";
@@ -53,7 +53,7 @@ describe.skipIf(tc.skip !== undefined).each(edgeMajors(16))("retention on Postgr
     scratch = scratchDir(major);
     config = writeStoreConfig(scratch.dir, major, s3, bucket, PREFIX);
     source = await startEmbeddedPostgres({ major, parameters: { archive_mode: "on", archive_command: `${walCli(config)} archive %p %f` } });
-    const c = new Client({ connectionString: source.url() });
+    const c = pgClient({ connectionString: source.url() });
     await c.connect();
     try {
       await c.query("create table t (id int primary key, batch int not null, pad text not null)");
@@ -193,7 +193,7 @@ describe.skipIf(tc.skip !== undefined).each(edgeMajors(16))("retention on Postgr
         expect(r.plan.backup.id).toBe(backups[c.backup]!.id);
         server = await startOnDataDir(major, dataDir);
         await waitForPromotion(server);
-        const client = new Client({ connectionString: server.url() });
+        const client = pgClient({ connectionString: server.url() });
         await client.connect();
         try {
           const { rows } = await client.query<{ n: string; max: number }>("select count(*)::text as n, max(id) as max from t");

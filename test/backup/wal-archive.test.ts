@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archiveWal, restoreWal } from "../../sdk/backup/wal";
 import { EXIT_ABORT_RECOVERY, EXIT_NOT_FOUND, walCommand } from "../../sdk/backup/wal-cli";
@@ -65,7 +66,7 @@ describe.skipIf(tc.skip !== undefined).each(edgeMajors(17))("WAL archive on Post
   });
 
   it("archives each finished segment through archive_command, gzip-compressed with the sha256 of its content", async () => {
-    const c = new Client({ connectionString: server.url() });
+    const c = pgClient({ connectionString: server.url() });
     await c.connect();
     try {
       await c.query("create table t (id int primary key, note text); insert into t select g, repeat('x', 100) from generate_series(1, 20000) g");
@@ -87,7 +88,7 @@ describe.skipIf(tc.skip !== undefined).each(edgeMajors(17))("WAL archive on Post
   });
 
   it("succeeds when the same segment is archived again, and refuses a different one of the same name", async () => {
-    const c = new Client({ connectionString: server.url() });
+    const c = pgClient({ connectionString: server.url() });
     await c.connect();
     try {
       await c.query("insert into t select g, 'y' from generate_series(20001, 30000) g");
@@ -142,7 +143,7 @@ describe.skipIf(tc.skip !== undefined).each(edgeMajors(17))("WAL archive on Post
   });
 
   it("recovers a copied data directory through restore_command, then archives the new timeline's history to its own prefix", async () => {
-    const c = new Client({ connectionString: server.url() });
+    const c = pgClient({ connectionString: server.url() });
     await c.connect();
     const restoreDir = scratchDir(major);
     let restored: Awaited<ReturnType<typeof startOnDataDir>> | undefined;
@@ -174,7 +175,7 @@ describe.skipIf(tc.skip !== undefined).each(edgeMajors(17))("WAL archive on Post
         archive_command: `${walCli(ownConfig)} archive %p %f`,
       });
       await waitForPromotion(restored);
-      const r = new Client({ connectionString: restored.url() });
+      const r = pgClient({ connectionString: restored.url() });
       await r.connect();
       try {
         const got = await r.query<{ n: string; sum: string }>("select count(*)::text as n, sum(id)::text as sum from t");

@@ -8,7 +8,7 @@
 //   archives its own new timeline to its own prefix.
 // - a destination equal to the recovery source is refused with a condition.
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { clusterClientConfig } from "../support/cluster-tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { takeBaseBackup } from "../../sdk/backup/base-backup";
@@ -117,7 +117,7 @@ describe.skipIf(clusterToolchain.skip !== undefined || weed.skip !== undefined)(
     expect(writer.acked.length).toBeGreaterThan(50);
     expect(writer.acked.filter((a) => !present.has(a.id))).toEqual([]);
     // This cluster's own credentials work (the source's were replaced), and it archives its new timeline to its own prefix.
-    const app = new Client(await clusterClientConfig(env.core, ns, "restored", { host: ip, user: "app", password: await env.secretValue("restored-app", "password"), database: "app" }));
+    const app = pgClient(await clusterClientConfig(env.core, ns, "restored", { host: ip, user: "app", password: await env.secretValue("restored-app", "password"), database: "app" }));
     await app.connect();
     await app.end();
     await env.query("restored", ip, "select pg_switch_wal()");

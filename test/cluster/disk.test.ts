@@ -6,7 +6,7 @@
 // one step, once: measured against the grown request, usage is below the threshold again.
 import { StorageV1Api } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { clusterClientConfig } from "../support/cluster-tls";
 import { describe, expect, it } from "vitest";
 import { clusterToolchain, useCluster } from "../support/cluster";
@@ -42,7 +42,7 @@ describe.skipIf(clusterToolchain.skip !== undefined)("PostgresCluster disk growt
 
     const password = await env.secretValue("files-superuser", "password");
     const ip = await env.podIp("files-1");
-    const client = new Client(await clusterClientConfig(env.core, ns, "files", { host: ip, password }));
+    const client = pgClient(await clusterClientConfig(env.core, ns, "files", { host: ip, password }));
     await client.connect();
     const used = async (): Promise<number> =>
       Number((await client.query<{ u: string }>("select ((select sum(pg_database_size(oid)) from pg_database) + (select sum(size) from pg_ls_waldir()))::bigint::text as u")).rows[0]!.u);

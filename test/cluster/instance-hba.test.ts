@@ -6,7 +6,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { instanceHba } from "../../sdk/instance/hba";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client, type ClientConfig } from "pg";
+import { type ClientConfig } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, describe, expect, it } from "vitest";
 import { REPLICATION_USER } from "../../sdk/operator/cluster/objects";
 import { randomPassword, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
@@ -25,7 +26,7 @@ describe.each(majors())("instance pg_hba.conf on PostgreSQL %i", (major) => {
   afterAll(async () => pg?.stop({ immediate: true }));
 
   const connect = async (config: ClientConfig & { replication?: string }): Promise<string> => {
-    const c = new Client({ host: pg!.host, port: pg!.port, database: "postgres", connectionTimeoutMillis: 5000, ...config } as ClientConfig);
+    const c = pgClient({ host: pg!.host, port: pg!.port, database: "postgres", connectionTimeoutMillis: 5000, ...config } as ClientConfig);
     try {
       await c.connect();
       const r = await c.query<{ systemid?: string }>(config.replication ? "IDENTIFY_SYSTEM" : "select 1");
@@ -39,7 +40,7 @@ describe.each(majors())("instance pg_hba.conf on PostgreSQL %i", (major) => {
 
   it("lets only the replication role replicate, and only with its password", async () => {
     pg = await startEmbeddedPostgres({ major, password: superPassword, parameters: { hba_file: hbaFile, max_wal_senders: 4 } });
-    const admin = new Client({ connectionString: pg.url() });
+    const admin = pgClient({ connectionString: pg.url() });
     await admin.connect();
     await admin.query(`CREATE ROLE ${REPLICATION_USER} LOGIN REPLICATION PASSWORD '${replicationPassword}'`);
     await admin.end();
@@ -52,7 +53,7 @@ describe.each(majors())("instance pg_hba.conf on PostgreSQL %i", (major) => {
     expect(await connect({ user: "postgres", password: "wrong" })).toMatch(/password authentication failed/);
     // SCRAM, not md5 or trust, over TCP: the file says so for every remaining connection.
     const rules = await (async () => {
-      const c = new Client({ connectionString: pg!.url() });
+      const c = pgClient({ connectionString: pg!.url() });
       await c.connect();
       try {
         return (await c.query<{ type: string; database: string[]; user_name: string[]; auth_method: string }>("select type, database, user_name, auth_method from pg_hba_file_rules order by line_number")).rows;

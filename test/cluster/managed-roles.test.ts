@@ -12,7 +12,7 @@
 // - no password, verifier secret part or password of the operator's own Secrets reaches the
 //   operator's log, the cluster's status or any Event.
 import { randomBytes } from "node:crypto";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { clusterClientConfig } from "../support/cluster-tls";
 import { describe, expect, it } from "vitest";
 import type { RolesStatus } from "../../sdk/api/index";
@@ -49,7 +49,7 @@ function managedRoles(env: ReturnType<typeof useCluster>, major: number): void {
   const primaryIp = () => env.podIp(`${name}-1`);
   const sql = async <T extends object>(text: string, params: unknown[] = []) => env.query<T>(name, await primaryIp(), text, params);
   const login = async (user: string, password: string): Promise<string> => {
-    const c = new Client(await clusterClientConfig(env.core, ns, name, { host: await primaryIp(), user, password }));
+    const c = pgClient(await clusterClientConfig(env.core, ns, name, { host: await primaryIp(), user, password }));
     await c.connect();
     try {
       return (await c.query<{ u: string }>("select current_user as u")).rows[0]!.u;

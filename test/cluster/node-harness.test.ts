@@ -5,7 +5,7 @@
 // through its slot) and starts as a streaming standby.
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { HBA_FILE, instanceHba } from "../../sdk/instance/hba";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ControlPlane } from "../support/control-plane";
 import { startControlPlane, toolchainOrSkip } from "../support/control-plane";
@@ -97,7 +97,7 @@ describe.skipIf(toolchain.skip !== undefined)("node harness", () => {
     }, WAIT_MS);
 
   const query = async (ip: string, sql: string): Promise<unknown[]> => {
-    const client = new Client({ host: ip, port: 5432, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 5000 });
+    const client = pgClient({ host: ip, port: 5432, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 5000 });
     await client.connect();
     try {
       return (await client.query(sql)).rows;

@@ -9,7 +9,8 @@
 // A server login is held in progress by the database's `connect_query` (pg_sleep), once enabled.
 import { writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { describe, expect, inject, it, onTestFailed, onTestFinished } from "vitest";
 import { bindToTest, startPgBouncer } from "../support/pgbouncer";
 import { freshDatabase, majors } from "../support/postgres";
@@ -25,8 +26,7 @@ describe.skipIf(inject("pgbouncerMissing") !== null)("PgBouncer RELOAD while a s
     const entry = `host=127.0.0.1 port=${db.server.port} dbname=${db.name} user=postgres`;
     const bouncer = bindToTest(await startPgBouncer({ databases: { app: entry }, settings: { server_tls_sslmode: sslmode, server_login_retry: 1 } }), { onTestFinished, onTestFailed });
     const connect = async (url: string): Promise<Client> => {
-      const c = new Client({ connectionString: url, query_timeout: 20_000 });
-      c.on("error", () => undefined);
+      const c = pgClient({ connectionString: url, query_timeout: 20_000 });
       await c.connect();
       onTestFinished(() => c.end().catch(() => undefined));
       return c;

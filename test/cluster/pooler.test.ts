@@ -15,7 +15,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { X509Certificate } from "node:crypto";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from "vitest";
 import { POOLER_PAUSED_ANNOTATION } from "../../sdk/operator/cluster/pooler";
 import { probePooler } from "../../sdk/operator/cluster/pooler-sql";
@@ -56,14 +56,13 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
 
   /** A client of the application database through pg-pooler-rw as `user`. */
   const through = async (user: string, password: string) => {
-    const client = new Client({ host: proxy!.host, port: proxy!.port, user, password, database: "app", connectionTimeoutMillis: 5000, ssl: await poolerSsl(env.core, ns, "pg") });
-    client.on("error", () => undefined);
+    const client = pgClient({ host: proxy!.host, port: proxy!.port, user, password, database: "app", connectionTimeoutMillis: 5000, ssl: await poolerSsl(env.core, ns, "pg") });
     await client.connect();
     return client;
   };
   /** Rows of `sql` in the application database of the instance at `ip`, as the superuser. */
   const onInstance = async <T extends object>(ip: string, sql: string): Promise<T[]> => {
-    const client = new Client(await clusterClientConfig(env.core, ns, "pg", { host: ip, password: await secretValue("pg-superuser", "password"), database: "app" }));
+    const client = pgClient(await clusterClientConfig(env.core, ns, "pg", { host: ip, password: await secretValue("pg-superuser", "password"), database: "app" }));
     await client.connect();
     try {
       return (await client.query<T>(sql)).rows;
@@ -108,11 +107,9 @@ describe.skipIf(clusterToolchain.skip !== undefined || inject("pgbouncerMissing"
     await expect(through("postgres", superPassword)).rejects.toThrow();
     // Clients get in over TLS only (ADR 0044): PgBouncer refuses a plaintext one, and the
     // certificate it shows is the pooler's own (its Service's name), not the instances'.
-    const plain = new Client({ host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000 });
-    plain.on("error", () => undefined);
+    const plain = pgClient({ host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000 });
     await expect(plain.connect()).rejects.toThrow(/SSL required/);
-    const asInstance = new Client({ host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000, ssl: { ...(await poolerSsl(env.core, ns, "pg")), servername: "pg-rw.pooler.svc" } });
-    asInstance.on("error", () => undefined);
+    const asInstance = pgClient({ host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000, ssl: { ...(await poolerSsl(env.core, ns, "pg")), servername: "pg-rw.pooler.svc" } });
     await expect(asInstance.connect()).rejects.toThrow(/pg-rw\.pooler\.svc|altnames/i);
   }, 600_000);
 

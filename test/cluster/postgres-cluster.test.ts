@@ -4,7 +4,7 @@
 // the generated application Secret connects to the bootstrap database, observedGeneration
 // follows the spec, and deleting the cluster garbage-collects every child.
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { clusterClientConfig } from "../support/cluster-tls";
 import { describe, expect, it } from "vitest";
 import { CLUSTER_LABEL } from "../../sdk/operator/cluster/objects";
@@ -51,7 +51,7 @@ describe.skipIf(clusterToolchain.skip !== undefined)("PostgresCluster controller
     // The app Secret carries the authority and a verify-full URL (ADR 0035); the connection uses them.
     expect(await secretValue("orders-app", "uri")).toMatch(/\?sslmode=verify-full$/);
     expect(await secretValue("orders-app", "ca.crt")).toBe(await secretValue("orders-ca", "ca.crt"));
-    const client = new Client(await clusterClientConfig(env.core, ns, "orders", { host: pod.status!.podIP!, user: "shopper", password, database: "shop" }));
+    const client = pgClient(await clusterClientConfig(env.core, ns, "orders", { host: pod.status!.podIP!, user: "shopper", password, database: "shop" }));
     await client.connect();
     try {
       const rows = (await client.query("select current_user as u, (select pg_get_userbyid(datdba) from pg_database where datname = current_database()) as owner, current_setting('work_mem') as wm")).rows;

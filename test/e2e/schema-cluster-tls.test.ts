@@ -10,7 +10,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, describe, expect, it } from "vitest";
 import { runIdentity, startEmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { createCertificateAuthority, issueCertificate } from "../../sdk/tls/certificates";
@@ -72,7 +72,7 @@ describe.skipIf(toolchain.skip !== undefined || !majors().includes(MAJOR))("Sche
     if (identity) chownSync(tls, identity.uid, identity.gid);
     chmodSync(tls, 0o700);
     const password = `pw-${Math.random().toString(36).slice(2)}`;
-    const admin = new Client({ connectionString: server.url() });
+    const admin = pgClient({ connectionString: server.url() });
     await admin.connect();
     try {
       await admin.query(`CREATE ROLE shop LOGIN PASSWORD '${password}'`);
@@ -95,7 +95,7 @@ describe.skipIf(toolchain.skip !== undefined || !majors().includes(MAJOR))("Sche
       await admin.end();
     }
     // The server refuses what the Schema used to send: a plaintext login.
-    const plain = new Client({ host: "127.0.0.1", port: server.port, user: "shop", password, database: "postgres", connectionTimeoutMillis: 5000 });
+    const plain = pgClient({ host: "127.0.0.1", port: server.port, user: "shop", password, database: "postgres", connectionTimeoutMillis: 5000 });
     await expect(plain.connect()).rejects.toThrow(/no encryption|reject/);
     await plain.end().catch(() => undefined);
 
@@ -129,7 +129,7 @@ describe.skipIf(toolchain.skip !== undefined || !majors().includes(MAJOR))("Sche
     expect(preview).toContain("CREATE TABLE b.items");
     const up = await project.up();
     expect(summaryOf(up), errorsOf(up)).toMatchObject({ result: "succeeded" });
-    const check = new Client({ connectionString: server.url() });
+    const check = pgClient({ connectionString: server.url() });
     await check.connect();
     try {
       const { rows } = await check.query("SELECT schemaname || '.' || tablename AS t, tableowner AS owner FROM pg_tables WHERE schemaname IN ('a', 'b') ORDER BY 1");

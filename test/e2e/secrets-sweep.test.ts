@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { clusterClientConfig } from "../support/cluster-tls";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
 import { GROUP, KINDS, VERSION } from "../../sdk/api/index";
@@ -122,7 +122,7 @@ describe.skipIf(toolchain.skip !== undefined)(`secrets hygiene of a full run (re
   const crs = async (kind: "PostgresCluster" | "PostgresSchema" | "PostgresUpgrade") =>
     ((await env.objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS[kind].plural })) as { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string; reason: string; message?: string }[] } }[] }).items;
   const login = async (user: string, password: string): Promise<string> => {
-    const c = new Client(await clusterClientConfig(env.core, ns, "shop", { host: await env.podIp("shop-1"), user, password, database: "app" }));
+    const c = pgClient(await clusterClientConfig(env.core, ns, "shop", { host: await env.podIp("shop-1"), user, password, database: "app" }));
     await c.connect();
     try {
       return (await c.query<{ u: string }>("select current_user as u")).rows[0]!.u;

@@ -7,7 +7,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, describe, expect, inject, it, onTestFailed, onTestFinished } from "vitest";
 import { toolchainOrSkip } from "../support/control-plane";
 import { bindToTest, startPgBouncer } from "../support/pgbouncer";
@@ -107,7 +108,7 @@ function stepsOf(summary: Summary): string[] {
 }
 
 async function currentDatabase(url: string): Promise<string> {
-  const c = new Client({ connectionString: url });
+  const c = pgClient({ connectionString: url });
   await c.connect();
   try {
     return (await c.query<{ db: string }>("SELECT current_database() AS db")).rows[0]!.db;
@@ -182,7 +183,7 @@ describe.skipIf(toolchain.skip !== undefined || inject("pgbouncerMissing") !== n
 
     // A transaction left open through PgBouncer holds its pause past the deadline: the cutover
     // aborts, traffic stays on blue, and Pulumi records the resource with the phase it reached.
-    const longTx = new Client({ connectionString: bouncer.url("app") });
+    const longTx = pgClient({ connectionString: bouncer.url("app") });
     await longTx.connect();
     await longTx.query("BEGIN");
     await longTx.query("SELECT count(*) FROM orders");

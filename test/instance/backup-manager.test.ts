@@ -15,7 +15,8 @@ import { instanceHba } from "../../sdk/instance/hba";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { takeBaseBackup } from "../../sdk/backup/base-backup";
 import { readCatalog } from "../../sdk/backup/catalog";
@@ -84,7 +85,7 @@ describe.skipIf(tc.skip !== undefined).each(edgeMajors(15))("backups in the inst
   });
   const port = nextPort++;
   const client = async (p: number, pw: string, database = "postgres"): Promise<Client> => {
-    const c = new Client({ host: "127.0.0.1", port: p, user: "postgres", password: pw, database, connectionTimeoutMillis: 5000 });
+    const c = pgClient({ host: "127.0.0.1", port: p, user: "postgres", password: pw, database, connectionTimeoutMillis: 5000 });
     await c.connect();
     return c;
   };

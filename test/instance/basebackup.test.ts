@@ -6,7 +6,7 @@ import { openSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, r
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectionError, InputError } from "../../sdk/errors";
 import { BaseBackupError, cloneInstance, streamBaseBackup } from "../../sdk/instance/basebackup";
@@ -16,7 +16,7 @@ import { majors } from "../support/postgres";
 const REPLICATION_PASSWORD = "rep'l \\ pw";
 
 async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const c = new Client({ connectionString: url });
+  const c = pgClient({ connectionString: url });
   await c.connect();
   try {
     return (await c.query(sql, params)).rows as T[];

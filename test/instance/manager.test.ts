@@ -18,7 +18,7 @@ import { spawn } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, describe, expect, it } from "vitest";
 import { hasPasswdEntry, randomPassword } from "../../sdk/postgres/embedded";
 import { REPLICATION_USER } from "../../sdk/operator/cluster/objects";
@@ -51,8 +51,7 @@ async function waitReady(env: Record<string, string>, server: ManagerProcess): P
 }
 
 async function tcp(port: number, password: string | undefined): Promise<string> {
-  const c = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 5000 });
-  c.on("error", () => undefined);
+  const c = pgClient({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 5000 });
   try {
     await c.connect();
     const r = await c.query<{ enc: string; cks: string; coll: string }>(
@@ -136,7 +135,7 @@ describe.each(majors())("instance manager on PostgreSQL %i", (major) => {
     const server = startManager(["run", ...serverArgs], own, identity);
     try {
       await waitReady(own, server);
-      const c = new Client({ host: "127.0.0.1", port: port + 500, user: "postgres", password, database: "postgres" });
+      const c = pgClient({ host: "127.0.0.1", port: port + 500, user: "postgres", password, database: "postgres" });
       await c.connect();
       try {
         const r = await c.query<{ mc: string; sb: string; cn: string; pending: string; errors: string }>(
@@ -187,7 +186,7 @@ describe.each(majors())("instance manager on PostgreSQL %i", (major) => {
     running = startManager(["run", ...serverArgs], replica, identity);
     await waitReady(replica, running);
     expect(running.output()).toContain('"kind":"standby"');
-    const c = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+    const c = pgClient({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
     await c.connect();
     const r = await c.query<{ r: boolean }>("select pg_is_in_recovery() as r");
     await c.end();
@@ -274,7 +273,7 @@ describe.each(majors())("instance manager on PostgreSQL %i", (major) => {
     const primary = startManager(["run", ...serverArgs], primaryEnv, identity);
     running = primary;
     await waitReady(primaryEnv, primary);
-    const c = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+    const c = pgClient({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
     await c.connect();
     try {
       await c.query("create role streaming_replica login replication password 'repl-pw'");
@@ -301,14 +300,14 @@ describe.each(majors())("instance manager on PostgreSQL %i", (major) => {
       await waitReady(replicaEnv, replica);
       expect(replica.output()).toContain('"event":"cloned"');
       expect(replica.output()).not.toContain("repl-pw");
-      const r = new Client({ host: "127.0.0.1", port: replicaPort, user: "postgres", password, database: "postgres" });
+      const r = pgClient({ host: "127.0.0.1", port: replicaPort, user: "postgres", password, database: "postgres" });
       await r.connect();
       try {
         expect((await r.query("select pg_is_in_recovery() as r, n from kept")).rows).toEqual([{ r: true, n: 1 }]);
       } finally {
         await r.end();
       }
-      const p = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+      const p = pgClient({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
       await p.connect();
       try {
         for (let i = 0; i < 100; i++) {

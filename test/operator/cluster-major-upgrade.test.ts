@@ -11,7 +11,7 @@
 //   0 failed client transactions, 0 lost rows, checksums equal; the cluster's status reports 17
 //   and its pooler and rw Service serve green. The longest write pause is printed.
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { clusterClientConfig, poolerSsl } from "../support/cluster-tls";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from "vitest";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
@@ -54,7 +54,7 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
   const upgrades = async (): Promise<unknown[]> =>
     ((await env.objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: KINDS.PostgresUpgrade.plural })) as { items: unknown[] }).items;
   const onInstance = async <T extends object>(cluster: string, ip: string, sql: string): Promise<T[]> => {
-    const c = new Client(await clusterClientConfig(env.core, ns, cluster, { host: ip, password: await secretValue(`${cluster}-superuser`, "password"), database: "app" }));
+    const c = pgClient(await clusterClientConfig(env.core, ns, cluster, { host: ip, password: await secretValue(`${cluster}-superuser`, "password"), database: "app" }));
     await c.connect();
     try {
       return (await c.query<T>(sql)).rows;
@@ -117,7 +117,7 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
   it("upgrades through the pooler under 4 writers: supervised gate, then 0 failed transactions, 0 lost rows, checksums equal", async () => {
     const appPassword = await secretValue("shop-app", "password");
     const blueIp = await env.podIp("shop-1");
-    const app = new Client(await clusterClientConfig(env.core, ns, "shop", { host: blueIp, user: "app", password: appPassword, database: "app" }));
+    const app = pgClient(await clusterClientConfig(env.core, ns, "shop", { host: blueIp, user: "app", password: appPassword, database: "app" }));
     await app.connect();
     await app.query("create table acked (id int primary key, note text)");
     await app.query("insert into acked select g, 'seed ' || g from generate_series(-5000, -1) g");
@@ -197,7 +197,7 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
       const reasons = new Set(events.map((e) => e.reason));
       return reasons.has("TrafficFollowedGreen") && reasons.has("RollbackPathReconnected") ? true : undefined;
     }, WAIT_MS);
-    const app = new Client({ host: proxy!.host, port: proxy!.port, user: "app", password: await secretValue("shop-app", "password"), database: "app", ssl: await poolerSsl(env.core, ns, "shop") });
+    const app = pgClient({ host: proxy!.host, port: proxy!.port, user: "app", password: await secretValue("shop-app", "password"), database: "app", ssl: await poolerSsl(env.core, ns, "shop") });
     await app.connect();
     try {
       await app.query("insert into acked values (-7000, 'switched, green moved')");
@@ -235,7 +235,7 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
     expect(await env.selectedPods("shop-rw")).toEqual(["shop-v17-1"]);
     expect((await env.core.readNamespacedService({ name: "shop-ro", namespace: ns })).spec?.selector).toEqual({ "setpoint.dev/cluster": "shop-v17", "setpoint.dev/role": "replica" });
     const appPassword = await secretValue("shop-app", "password");
-    const app = new Client({ host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(env.core, ns, "shop") });
+    const app = pgClient({ host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(env.core, ns, "shop") });
     await app.connect();
     try {
       await app.query("insert into acked values (-6000, 'after finalize')");
@@ -252,7 +252,7 @@ describe.runIf(ok && inject("pgbouncerMissing") === null)("PostgresCluster postg
       const c = await read("shop");
       return ini.includes(`host=${newGreenIp} `) && c.status?.pooler?.primary === "shop-v17-1" && c.status.conditions?.find((x) => x.type === "Ready")?.status === "True" ? true : undefined;
     }, WAIT_MS);
-    const again = new Client({ host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(env.core, ns, "shop") });
+    const again = pgClient({ host: proxy!.host, port: proxy!.port, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(env.core, ns, "shop") });
     await again.connect();
     try {
       await again.query("insert into acked values (-6001, 'after green moved')");

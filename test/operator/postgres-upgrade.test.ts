@@ -6,7 +6,7 @@
 // equal checksums; then a rollback by spec that returns traffic to blue with 0 lost rows. The
 // clusters are DEFAULT ones (TLS, the superuser by certificate only, ADR 0035): every connection
 // of the upgrade is verify-full by certificate (ADR 0042), a foreign authority or name refused.
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { clusterClientConfig, clusterSsl } from "../support/cluster-tls";
 import { describe, expect, it } from "vitest";
 import { GROUP, KINDS, VERSION, type PostgresUpgradeStatus } from "../../sdk/api/index";
@@ -62,7 +62,7 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
 
   /** The writer's rows in the app database of `cluster`'s server at `host`. */
   const appRows = async (cluster: string, host: string): Promise<{ id: number }[]> => {
-    const c = new Client(await clusterClientConfig(env.core, ns, cluster, { host, password: await env.secretValue(`${cluster}-superuser`, "password"), database: "app" }));
+    const c = pgClient(await clusterClientConfig(env.core, ns, cluster, { host, password: await env.secretValue(`${cluster}-superuser`, "password"), database: "app" }));
     await c.connect();
     try {
       return (await c.query<{ id: number }>("select id from acked where id > 0")).rows;
@@ -89,7 +89,7 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
     await env.settled(name, 1, (c) => !(c.status?.instances ?? []).some((i) => i.pendingRestart));
     const appPassword = await env.secretValue(`${name}-app`, "password");
     const ip = await env.podIp(`${name}-1`);
-    const app = new Client(await clusterClientConfig(env.core, ns, name, { host: ip, user: "app", password: appPassword, database: "app" }));
+    const app = pgClient(await clusterClientConfig(env.core, ns, name, { host: ip, user: "app", password: appPassword, database: "app" }));
     await app.connect();
     await app.query("create table acked (id int primary key, note text)");
     await app.query("insert into acked select g, 'seed ' || g from generate_series(-2000, -1) g");
@@ -114,7 +114,7 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
   };
   /** md5 of every row of the writer's table in `cluster`'s app database at `host`. */
   const checksum = async (cluster: string, host: string): Promise<string> => {
-    const c = new Client(await clusterClientConfig(env.core, ns, cluster, { host, password: await env.secretValue(`${cluster}-superuser`, "password"), database: "app" }));
+    const c = pgClient(await clusterClientConfig(env.core, ns, cluster, { host, password: await env.secretValue(`${cluster}-superuser`, "password"), database: "app" }));
     await c.connect();
     try {
       return (await c.query<{ sum: string }>("select md5(coalesce(string_agg(id || ':' || note, ',' order by id), '')) as sum from acked")).rows[0]!.sum;
@@ -125,7 +125,7 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
 
   /** Runs `statements` as the superuser (the operator's certificate) on `cluster`'s server at `host`; the last one's rows. */
   const superuserQuery = async (cluster: string, host: string, statements: string[]): Promise<unknown[]> => {
-    const c = new Client(await clusterClientConfig(env.core, ns, cluster, { host, database: "app" }));
+    const c = pgClient(await clusterClientConfig(env.core, ns, cluster, { host, database: "app" }));
     await c.connect();
     try {
       let rows: unknown[] = [];
@@ -143,7 +143,7 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
    * under a foreign authority or a wrong verified name.
    */
   const expectVerifiedReplication = async (blueName: string, blueIp: string, greenName: string, greenIp: string): Promise<void> => {
-    const g = new Client(await clusterClientConfig(env.core, ns, greenName, { host: greenIp, database: "app" }));
+    const g = pgClient(await clusterClientConfig(env.core, ns, greenName, { host: greenIp, database: "app" }));
     await g.connect();
     try {
       const { rows } = await g.query<{ conninfo: string }>("select subconninfo as conninfo from pg_subscription");
@@ -158,7 +158,7 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
     } finally {
       await g.end();
     }
-    const b = new Client(await clusterClientConfig(env.core, ns, blueName, { host: blueIp, database: "app" }));
+    const b = pgClient(await clusterClientConfig(env.core, ns, blueName, { host: blueIp, database: "app" }));
     await b.connect();
     try {
       const { rows } = await b.query<{ ssl: boolean; version: string; dn: string; usename: string }>(
@@ -319,7 +319,7 @@ describe.runIf(ok)("PostgresUpgrade controller (16 → 17)", { timeout: 400_000 
 
   it("refuses a table without a replica identity at preflight: findings with the fix in status, nothing changed on blue", async () => {
     const { ip } = await blueCluster("books");
-    const c = new Client(await clusterClientConfig(env.core, ns, "books", { host: ip, password: await env.secretValue("books-superuser", "password"), database: "app" }));
+    const c = pgClient(await clusterClientConfig(env.core, ns, "books", { host: ip, password: await env.secretValue("books-superuser", "password"), database: "app" }));
     await c.connect();
     try {
       await c.query("create table public.loose (a int, b text)");

@@ -14,7 +14,7 @@ import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { clusterClientConfig, clusterSuperuser } from "../support/cluster-tls";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instanceImageRecipe } from "../../images/recipes";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
@@ -59,8 +59,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: a PostgresCluster on r
   const queryEventually = <T extends object>(host: () => Promise<string>, sql: string): Promise<T[]> =>
     eventually("a query on the primary", async () => query<T>(await host(), sql), WAIT_MS);
   const query = async <T extends object>(host: string, sql: string): Promise<T[]> => {
-    const c = new Client(await clusterClientConfig(core(), ns, "ledger", { host, password: await secret("ledger-superuser") }));
-    c.on("error", () => undefined); // a server that dies under the session (failover, kill) must not crash the run
+    const c = pgClient(await clusterClientConfig(core(), ns, "ledger", { host, password: await secret("ledger-superuser") }));
     await c.connect();
     try {
       return (await c.query<T>(sql)).rows;

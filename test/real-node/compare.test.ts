@@ -10,7 +10,8 @@
 // by side (not asserted: a loaded machine). The test fails when the reported outcomes differ.
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { describe, expect, it } from "vitest";
 import { realPodsUnavailable, startHarness, startRealPods, type ClusterPlatform } from "../../examples/support/cluster-platform";
 import { watchCluster } from "../../examples/support/cluster-watch";
@@ -132,8 +133,7 @@ async function steps(p: ClusterPlatform, operatorLog: () => string): Promise<{ r
     }, WAIT_MS);
   const podIp = async (name: string): Promise<string> => (await core.readNamespacedPod({ name, namespace: NS })).status!.podIP!;
   const superuser = async (host: string): Promise<Client> => {
-    const c = new Client(await p.clientConfig({ host }));
-    c.on("error", () => undefined); // a server that dies under the session (failover, kill) must not crash the run
+    const c = pgClient(await p.clientConfig({ host }));
     await c.connect();
     return c;
   };

@@ -8,7 +8,7 @@
 // operator's log and the times are printed.
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { describe, expect, it } from "vitest";
 import { realPodsUnavailable, startRealPods } from "../../examples/support/cluster-platform";
 import { ensureBuilt } from "../../examples/support/demo";
@@ -42,7 +42,7 @@ describe.skipIf(realPodsUnavailable() !== undefined)("real pods: the operator's 
       const first = await settled();
       const oldPrimary = first.currentPrimary!;
       const oldIp = (await core.readNamespacedPod({ name: oldPrimary, namespace: NS })).status!.podIP!;
-      const setup = new Client(await p.clientConfig({ host: oldIp }));
+      const setup = pgClient(await p.clientConfig({ host: oldIp }));
       await setup.connect();
       await setup.query("create table acked (id int primary key, note text)");
       await setup.end();
@@ -78,7 +78,7 @@ describe.skipIf(realPodsUnavailable() !== undefined)("real pods: the operator's 
         await w.stop();
         expect(healed.currentPrimary).not.toBe(oldPrimary);
         expect(healed.instances?.filter((i) => i.role === "primary").map((i) => i.name)).toEqual([healed.currentPrimary]);
-        const check = new Client(await p.clientConfig({ host: (await core.readNamespacedPod({ name: healed.currentPrimary!, namespace: NS })).status!.podIP! }));
+        const check = pgClient(await p.clientConfig({ host: (await core.readNamespacedPod({ name: healed.currentPrimary!, namespace: NS })).status!.podIP! }));
         await check.connect();
         const present = new Set((await check.query<{ id: number }>("select id from acked")).rows.map((r) => r.id));
         await check.end();

@@ -12,7 +12,8 @@ import { AppsV1Api, ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, CustomObje
 import { spawn } from "node:child_process";
 import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresSchemaStatus } from "../../sdk/api/index";
 import { randomPassword, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
@@ -48,8 +49,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: the operator deployed 
   const core = () => kc().makeApiClient(CoreV1Api);
   const objects = () => kc().makeApiClient(CustomObjectsApi);
   const db = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
-    const c = new Client({ connectionString: pg!.url() });
-    c.on("error", () => undefined); // a server that dies under the session (failover, kill) must not crash the run
+    const c = pgClient({ connectionString: pg!.url() });
     await c.connect();
     try {
       return await fn(c);
@@ -294,7 +294,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: the operator deployed 
   }, 300_000);
 
   it("a pod deleted while its apply waits on a lock cancels it (nothing half-done), and the other replica finishes the job", async () => {
-    const blocker = new Client({ connectionString: pg!.url() });
+    const blocker = pgClient({ connectionString: pg!.url() });
     await blocker.connect();
     try {
       await blocker.query("BEGIN; LOCK TABLE accounts IN ACCESS SHARE MODE;");

@@ -21,7 +21,7 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@k
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openObjectStore, type ObjectStore } from "../../sdk/backup/store";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresBackupStatus, type PostgresClusterStatus } from "../../sdk/api/index";
@@ -85,8 +85,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: backups and point-in-t
   const podIp = async (name: string): Promise<string> => (await core().readNamespacedPod({ name, namespace: ns })).status!.podIP!;
   const primaryIp = async (cluster: string): Promise<string> => podIp((await read(cluster)).status!.currentPrimary!);
   const query = async <T extends object>(cluster: string, host: string, sql: string, params: unknown[] = []): Promise<T[]> => {
-    const c = new Client(await clusterSuperuser(core(), ns, cluster, host)());
-    c.on("error", () => undefined);
+    const c = pgClient(await clusterSuperuser(core(), ns, cluster, host)());
     await c.connect();
     try {
       return (await c.query<T>(sql, params)).rows;

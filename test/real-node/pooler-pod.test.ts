@@ -11,7 +11,7 @@
 import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION } from "../../sdk/api/index";
 import { parsePostgresClusterSpec } from "../../sdk/api/parse";
@@ -56,7 +56,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: the operator's PgBounc
     chmodSync(hba, 0o644);
     // The "primary": a real server on the node's address and the port the pooler's configuration names.
     pg = await startEmbeddedPostgres({ major, password, port: 5432, parameters: { listen_addresses: `127.0.0.1,${node.nodeIp}`, hba_file: hba } });
-    const admin = new Client({ host: "127.0.0.1", port: pg.port, user: "postgres", password, database: "postgres" });
+    const admin = pgClient({ host: "127.0.0.1", port: pg.port, user: "postgres", password, database: "postgres" });
     await admin.connect();
     await admin.query(`create role app login password '${appPassword}'`);
     await admin.query("create database app owner app");
@@ -87,7 +87,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: the operator's PgBounc
       if (identity) chownSync(join(tlsDir, file), identity.uid, identity.gid);
     }
     if (identity) chownSync(tlsDir, identity.uid, identity.gid);
-    const tlsAdmin = new Client({ host: "127.0.0.1", port: pg.port, user: "postgres", password, database: "postgres" });
+    const tlsAdmin = pgClient({ host: "127.0.0.1", port: pg.port, user: "postgres", password, database: "postgres" });
     await tlsAdmin.connect();
     for (const [k, v] of [["ssl_cert_file", join(tlsDir, "server.crt")], ["ssl_key_file", join(tlsDir, "server.key")], ["ssl_min_protocol_version", "TLSv1.3"], ["ssl", "on"]]) {
       await tlsAdmin.query(`alter system set ${k} = '${v}'`);
@@ -158,10 +158,9 @@ describe.skipIf(toolchain.skip !== undefined)("real node: the operator's PgBounc
     });
     expect(status).toMatchObject({ service: "db-pooler-rw", instances: 1, readyInstances: 1, paused: false });
     // Clients reach PgBouncer over TLS 1.3 only, verified against the pooler's own certificate (ADR 0044).
-    const plain = new Client({ host: await podIp(), port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000 });
-    plain.on("error", () => undefined);
+    const plain = pgClient({ host: await podIp(), port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000 });
     await expect(plain.connect()).rejects.toThrow(/SSL required/);
-    const client = new Client({ host: await podIp(), port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000, ssl: clientSsl() });
+    const client = pgClient({ host: await podIp(), port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "app", connectionTimeoutMillis: 5000, ssl: clientSsl() });
     await client.connect();
     const [row] = (await client.query<{ who: string; addr: string; ssl: boolean }>("select current_user as who, host(inet_server_addr()) as addr, (select ssl from pg_stat_ssl where pid = pg_backend_pid()) as ssl")).rows;
     await client.end();
@@ -169,7 +168,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: the operator's PgBounc
   }, 1_500_000);
 
   it("brings a file change to the running PgBouncer through the pod annotation and RELOAD, and holds a transaction through PAUSE", async () => {
-    const admin = new Client({ host: "127.0.0.1", port: pg!.port, user: "postgres", password, database: "postgres" });
+    const admin = pgClient({ host: "127.0.0.1", port: pg!.port, user: "postgres", password, database: "postgres" });
     await admin.connect();
     await admin.query("create database other owner app");
     await admin.end();
@@ -190,8 +189,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: the operator's PgBounc
     // PAUSE: a connected client's query and a new client's login wait; the next reconcile resumes both.
     const core = node!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
     const connect = async (timeoutMs: number) => {
-      const c = new Client({ host: ip, port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "other", connectionTimeoutMillis: timeoutMs, ssl: clientSsl() });
-      c.on("error", () => undefined);
+      const c = pgClient({ host: ip, port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "other", connectionTimeoutMillis: timeoutMs, ssl: clientSsl() });
       await c.connect();
       return c;
     };

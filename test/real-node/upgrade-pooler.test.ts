@@ -11,7 +11,7 @@
 // longest gap between two acknowledgements in each (the write pause the clients saw). Then the
 // upgrade is finalized (ADR 0046): blue's pods and claims go, the cluster is served by green.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus, type PostgresUpgradeStatus } from "../../sdk/api/index";
 import { ALLOW_DATA_LOSS_ANNOTATION } from "../../sdk/operator/cluster/decisions";
@@ -80,8 +80,7 @@ describe.skipIf(toolchain.skip !== undefined || !ok)("real node: switchover and 
   const podIp = async (name: string): Promise<string> => (await core().readNamespacedPod({ name, namespace: ns })).status!.podIP!;
   const query = async <T extends object>(host: string, sql: string, cluster = "shop"): Promise<T[]> => {
     // A default cluster (ADR 0042: the upgrade needs no superuser password over the network): the superuser comes in by certificate.
-    const c = new Client(await clusterClientConfig(core(), ns, cluster, { host, database: "app" }));
-    c.on("error", () => undefined); // a server that dies under the session (failover, kill) must not crash the run
+    const c = pgClient(await clusterClientConfig(core(), ns, cluster, { host, database: "app" }));
     await c.connect();
     try {
       return (await c.query<T>(sql)).rows;
@@ -242,7 +241,7 @@ describe.skipIf(toolchain.skip !== undefined || !ok)("real node: switchover and 
       const events = (await core().listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === "shop-to-17").map((e) => e.reason);
       return events.includes("RollbackPathReconnected") ? true : undefined;
     }, 300_000);
-    const app = new Client(conn);
+    const app = pgClient(conn);
     await app.connect();
     try {
       await app.query("insert into acked values (-3, 'green, after its failover')");
@@ -288,7 +287,7 @@ describe.skipIf(toolchain.skip !== undefined || !ok)("real node: switchover and 
     const ro = (await core().readNamespacedService({ name: "shop-ro", namespace: ns })).spec?.selector;
     expect(ro).toEqual({ "setpoint.dev/cluster": "shop-v17", "setpoint.dev/role": "replica" });
     const svc = await core().readNamespacedService({ name: "shop-pooler-rw", namespace: ns });
-    const app = new Client({ host: svc.spec!.clusterIP!, port: svc.spec!.ports![0]!.port, user: "app", password: await secret("shop-app"), database: "app", ssl: await poolerSsl(core(), ns, "shop") });
+    const app = pgClient({ host: svc.spec!.clusterIP!, port: svc.spec!.ports![0]!.port, user: "app", password: await secret("shop-app"), database: "app", ssl: await poolerSsl(core(), ns, "shop") });
     await app.connect();
     try {
       await app.query("insert into acked values (-1, 'after finalize')");

@@ -3,7 +3,8 @@
 // attributes, memberships and the password is corrected, a rotated password replaces the old one,
 // and a failing plan changes nothing.
 import { randomBytes } from "node:crypto";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { randomPassword, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { applyRoles, managedRolesSchema, planRoles, readRoles, RoleApplyError, type ManagedRoleInput } from "../../sdk/roles/index";
@@ -24,7 +25,7 @@ describe.each(majors())("managed roles, PostgreSQL %i", (major) => {
   const cleanup: string[] = [];
 
   async function admin<T>(f: (c: Client) => Promise<T>): Promise<T> {
-    const c = new Client({ connectionString: pg.url() });
+    const c = pgClient({ connectionString: pg.url() });
     await c.connect();
     try {
       return await f(c);
@@ -42,7 +43,7 @@ describe.each(majors())("managed roles, PostgreSQL %i", (major) => {
   }
 
   async function login(user: string, password: string): Promise<string> {
-    const c = new Client({ host: pg.host, port: pg.port, user, password, database: "postgres" });
+    const c = pgClient({ host: pg.host, port: pg.port, user, password, database: "postgres" });
     await c.connect();
     try {
       return (await c.query<{ u: string }>("SELECT current_user AS u")).rows[0]!.u;

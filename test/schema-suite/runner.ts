@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { quoteIdent } from "../../sdk/postgres/quote";
 import { catalogDiff, catalogLines, settleChecks } from "./catalog";
 import { PAIR_KINDS, SUITE_ROLES, type PairKind, type SchemaPair } from "./corpus";
@@ -102,7 +103,7 @@ export interface SuiteOptions {
 
 /** Creates the roles the corpus grants to, on a server, when they are missing. */
 export async function ensureSuiteRoles(url: string): Promise<void> {
-  const c = new Client({ connectionString: url });
+  const c = pgClient({ connectionString: url });
   await c.connect();
   try {
     for (const role of SUITE_ROLES) {
@@ -283,7 +284,7 @@ async function compareWithDirect(serverUrl: string, url: string, sql: string): P
 }
 
 async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: url });
+  const c = pgClient({ connectionString: url });
   await c.connect();
   try {
     return await fn(c);
@@ -433,7 +434,7 @@ export interface InvalidSql {
  */
 export async function invalidSql(url: string, pairs: readonly SchemaPair[]): Promise<InvalidSql[]> {
   await ensureSuiteRoles(url);
-  const c = new Client({ connectionString: url });
+  const c = pgClient({ connectionString: url });
   await c.connect();
   const bad: InvalidSql[] = [];
   try {

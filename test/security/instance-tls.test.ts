@@ -20,7 +20,8 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, renameSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client, type ClientConfig } from "pg";
+import { type ClientConfig } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, describe, expect, it } from "vitest";
 import { instanceHba } from "../../sdk/instance/hba";
 import { hasPasswdEntry, randomPassword } from "../../sdk/postgres/embedded";
@@ -71,8 +72,7 @@ async function waitReady(env: Record<string, string>, server: ManagerProcess): P
 
 /** Connects, runs `sql`, returns the first row as JSON or the error's message (the server's words). */
 async function attempt(config: ClientConfig & { replication?: string }, sql = "select current_user as u, (select version from pg_stat_ssl where pid = pg_backend_pid()) as tls"): Promise<string> {
-  const c = new Client({ connectionTimeoutMillis: 5000, ...config } as ClientConfig);
-  c.on("error", () => undefined);
+  const c = pgClient({ connectionTimeoutMillis: 5000, ...config } as ClientConfig);
   try {
     await c.connect();
     const r = await c.query(sql);
@@ -134,7 +134,7 @@ describe.each(majors())("instance with TLS and Setpoint's pg_hba.conf, PostgreSQ
   const physical = { replication: "true", database: "replication" };
   /** Over the local socket (the manager's and the test's own administration): the first row as JSON; throws on an error. */
   const admin = async (sql: string): Promise<string> => {
-    const c = new Client({ host: env.SETPOINT_SOCKET_DIR, port, user: "postgres", database: "postgres" });
+    const c = pgClient({ host: env.SETPOINT_SOCKET_DIR, port, user: "postgres", database: "postgres" });
     await c.connect();
     try {
       const r = await c.query(sql);
@@ -149,7 +149,7 @@ describe.each(majors())("instance with TLS and Setpoint's pg_hba.conf, PostgreSQ
     const counts = { committed: 0, failed: 0 };
     let stop = false;
     const done = (async () => {
-      const c = new Client({ ...tcp, user: "app", password: appPassword, ssl });
+      const c = pgClient({ ...tcp, user: "app", password: appPassword, ssl });
       await c.connect();
       try {
         for (let n = 1; !stop; n++) {
@@ -276,7 +276,7 @@ describe.each(majors())("instance with TLS and Setpoint's pg_hba.conf, PostgreSQ
   it("rotates the server certificate under a live writer: reloads only, 0 failed transactions, 0 lost rows", async () => {
     expect(await admin("create table ledger (n int primary key)")).toBeDefined();
     const serialOf = async (): Promise<string> => {
-      const c = new Client({ ...tcp, user: "app", password: appPassword, ssl: verified() });
+      const c = pgClient({ ...tcp, user: "app", password: appPassword, ssl: verified() });
       await c.connect();
       try {
         return (c as unknown as { connection: { stream: { getPeerCertificate(): { serialNumber: string } } } }).connection.stream.getPeerCertificate().serialNumber;
@@ -414,7 +414,7 @@ describe.each(majors())("instance with TLS and Setpoint's pg_hba.conf, PostgreSQ
       expect(await admin("select count(*)::int as n, max(n) as m from rotation")).toBe(JSON.stringify({ n: committed, m: committed }));
       // Every committed row reached the replica.
       const lsn = JSON.parse(await admin("select pg_current_wal_lsn()::text as l")) as { l: string };
-      const onReplica = new Client({ host: replicaEnv.SETPOINT_SOCKET_DIR, port: replicaPort, user: "postgres", database: "postgres" });
+      const onReplica = pgClient({ host: replicaEnv.SETPOINT_SOCKET_DIR, port: replicaPort, user: "postgres", database: "postgres" });
       await onReplica.connect();
       try {
         for (let i = 0; i < 100; i++) {

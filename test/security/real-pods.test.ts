@@ -23,7 +23,8 @@
 // a certificate of the old authority is refused and replication streams on the new one.
 import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { readFileSync, statSync } from "node:fs";
-import { Client, type ClientConfig } from "pg";
+import { type ClientConfig } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
@@ -107,8 +108,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
   /** Runs `sql` on `pod` as the operator does: verify-full, the operator's client certificate. */
   const asOperator = async (pod: string, sql: string): Promise<unknown[]> => {
     const host = (await core().readNamespacedPod({ name: pod, namespace: ns })).status!.podIP!;
-    const c = new Client(await clusterClientConfig(core(), ns, "vault", { host }));
-    c.on("error", () => undefined); // a server that dies under the session (failover, kill) must not crash the run
+    const c = pgClient(await clusterClientConfig(core(), ns, "vault", { host }));
     await c.connect();
     try {
       return (await c.query(sql)).rows;
@@ -203,8 +203,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
     const verified = (extra: object = {}): object => ({ ca: ca["ca.crt"], servername: "vault-rw.default.svc", minVersion: "TLSv1.3", rejectUnauthorized: true, ...extra });
     const physical = { replication: "true", database: "replication" };
     const attempt = async (config: ClientConfig & { replication?: string }): Promise<string> => {
-      const c = new Client({ host, port: 5432, database: "postgres", connectionTimeoutMillis: 5000, ...config } as ClientConfig);
-      c.on("error", () => undefined);
+      const c = pgClient({ host, port: 5432, database: "postgres", connectionTimeoutMillis: 5000, ...config } as ClientConfig);
       try {
         await c.connect();
         return "connected";
@@ -255,8 +254,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
     const done = (async () => {
       while (probing) {
         for (const host of hosts) {
-          const c = new Client(await configFor(host));
-          c.on("error", () => undefined);
+          const c = pgClient(await configFor(host));
           try {
             await c.connect();
             await c.query("select 1");
@@ -287,8 +285,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
       async () => {
         for (const host of hosts) {
           if (admitted[host] !== undefined) continue;
-          const c = new Client(await configFor(host));
-          c.on("error", () => undefined);
+          const c = pgClient(await configFor(host));
           try {
             await c.connect();
             admitted[host] = Date.now() - since;
@@ -316,7 +313,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
       const config = await clusterClientConfig(core(), ns, "vault", { host, user: "app", password: appPassword, database: "app" });
       return servername === undefined ? config : { ...config, ssl: { ...(config.ssl as object), servername } };
     };
-    const setup = new Client(await app(primaryIp));
+    const setup = pgClient(await app(primaryIp));
     await setup.connect();
     await setup.query("create table rotation (id int primary key, note text)");
     await setup.end();
@@ -345,7 +342,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
     expect(handshakes.failed).toEqual([]);
     expect(handshakes.ok).toBeGreaterThan(0);
     expect(writer.errors).toEqual([]);
-    const check = new Client(await app(primaryIp));
+    const check = pgClient(await app(primaryIp));
     await check.connect();
     const stored = new Set((await check.query<{ id: number }>("select id from rotation")).rows.map((r) => r.id));
     await check.end();
@@ -372,7 +369,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
     // which it reads at start and on RELOAD only; clients verify it with the app Secret's.
     const poolerIp = await ipOf("vault-pooler-1");
     const pooled = async (): Promise<ClientConfig> => ({ host: poolerIp, port: PGBOUNCER_PORT, user: "app", password: appPassword, database: "app", ssl: await poolerSsl(core(), ns, "vault") });
-    const setup = new Client(await app(primaryIp));
+    const setup = pgClient(await app(primaryIp));
     await setup.connect();
     await setup.query("create table authority_rotation (id int primary key, note text)");
     await setup.query("create table authority_rotation_pooled (id int primary key, note text)");
@@ -407,8 +404,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
         async () => {
           const pem = (await secretData("vault-pooler-tls"))["tls.crt"]!;
           if (pem === poolerCertBefore || !new X509Certificate(pem).verify(oldKey)) return undefined;
-          const c = new Client(await pooled());
-          c.on("error", () => undefined);
+          const c = pgClient(await pooled());
           try {
             await c.connect();
             const serial = (c as unknown as { connection: { stream: { getPeerCertificate(): { serialNumber: string } } } }).connection.stream.getPeerCertificate().serialNumber;
@@ -448,8 +444,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
         "both servers refuse a certificate of the old authority",
         async () => {
           for (const host of [primaryIp, replicaIp]) {
-            const c = new Client({ host, port: 5432, user: "streaming_replica", database: "postgres", ssl: { ca: fresh["ca.crt"]!, servername: `vault-rw.${ns}.svc`, cert: oldReplication.certificatePem, key: oldReplication.privateKeyPem } });
-            c.on("error", () => undefined);
+            const c = pgClient({ host, port: 5432, user: "streaming_replica", database: "postgres", ssl: { ca: fresh["ca.crt"]!, servername: `vault-rw.${ns}.svc`, cert: oldReplication.certificatePem, key: oldReplication.privateKeyPem } });
             try {
               await c.connect();
               refusals[host] = "admitted";
@@ -469,12 +464,12 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
       // PgBouncer's own connections to the instances, made anew now (RECONNECT), verify the new
       // authority's certificates with the trust it loaded: queries through it succeed.
       const adminPassword = Buffer.from((await core().readNamespacedSecret({ name: "vault-pooler-admin", namespace: ns })).data!.password!, "base64").toString("utf8");
-      const adminConsole = new Client(consoleConfig({ host: poolerIp, password: adminPassword, tls: { ca: (await secretData("vault-app"))["ca.crt"]!, serverName: verifiedPoolerName("vault", ns) } }, 5000));
+      const adminConsole = pgClient(consoleConfig({ host: poolerIp, password: adminPassword, tls: { ca: (await secretData("vault-app"))["ca.crt"]!, serverName: verifiedPoolerName("vault", ns) } }, 5000));
       await adminConsole.connect();
       await adminConsole.query("RECONNECT");
       await adminConsole.end();
       for (let i = 0; i < 10; i++) {
-        const c = new Client(await pooled());
+        const c = pgClient(await pooled());
         await c.connect();
         expect((await c.query<{ one: number }>("select 1 as one")).rows[0]!.one).toBe(1);
         await c.end();
@@ -491,7 +486,7 @@ describe.skipIf(toolchain.skip !== undefined)("real node: least-privilege instan
     expect(handshakes.ok).toBeGreaterThan(0);
     expect(writer.errors).toEqual([]);
     expect(pooledWriter.errors).toEqual([]);
-    const check = new Client(await app(primaryIp));
+    const check = pgClient(await app(primaryIp));
     await check.connect();
     const stored = new Set((await check.query<{ id: number }>("select id from authority_rotation")).rows.map((r) => r.id));
     const storedPooled = new Set((await check.query<{ id: number }>("select id from authority_rotation_pooled")).rows.map((r) => r.id));

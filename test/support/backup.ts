@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { recoveryFailure } from "../../sdk/backup/restore";
 import { BackupError } from "../../sdk/errors";
 import { ensurePostgresBinaries } from "../../sdk/postgres/binaries";
@@ -134,8 +134,7 @@ export async function startOnDataDir(major: PostgresMajor, dataDir: string, para
       await stop();
       throw new Error(`PostgreSQL ${major} on ${dataDir} exited: ${text.slice(-3000)}`);
     }
-    const c = new Client({ connectionString: url(), connectionTimeoutMillis: 1000 });
-    c.on("error", () => undefined);
+    const c = pgClient({ connectionString: url(), connectionTimeoutMillis: 1000 });
     try {
       await c.connect();
       await c.query("select 1");
@@ -165,8 +164,7 @@ export async function waitForPromotion(server: DataDirServer, timeoutMs = 180_00
     if (reason !== undefined || server.child.exitCode !== null) {
       throw new BackupError("RECOVERY_FAILED", `the restored server stopped recovering short of its target: ${reason ?? server.log().slice(-1500)}`);
     }
-    const c = new Client({ connectionString: server.url(), connectionTimeoutMillis: 2000 });
-    c.on("error", () => undefined);
+    const c = pgClient({ connectionString: server.url(), connectionTimeoutMillis: 2000 });
     try {
       await c.connect();
       const { rows } = await c.query<{ r: boolean }>("select pg_is_in_recovery() as r");

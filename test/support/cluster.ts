@@ -4,7 +4,7 @@
 // it, started before a file's tests and stopped after them; and helpers to read a cluster, wait
 // for it, reach its pods over SQL and write through its rw Service.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { clusterClientConfig } from "./cluster-tls";
 import { afterAll, beforeAll } from "vitest";
 import { crdManifests, GROUP, KINDS, VERSION, type PostgresClusterStatus } from "../../sdk/api/index";
@@ -156,7 +156,7 @@ export function useCluster(options: ClusterTestOptions): ClusterTest {
       return (await t.core.listNamespacedPod({ namespace, labelSelector: selector })).items.map((p) => p.metadata!.name!).sort();
     },
     query: async <T extends object>(cluster: string, host: string, sql: string, params: unknown[] = []): Promise<T[]> => {
-      const client = new Client(await clusterClientConfig(t.core, namespace, cluster, { host, password: await t.secretValue(`${cluster}-superuser`, "password") }));
+      const client = pgClient(await clusterClientConfig(t.core, namespace, cluster, { host, password: await t.secretValue(`${cluster}-superuser`, "password") }));
       await client.connect();
       try {
         return (await client.query<T>(sql, params)).rows;

@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import type { onTestFailed, onTestFinished } from "vitest";
 import { ensureDebianPackage, type EnsureOptions, type ToolAvailability } from "./debian";
 
@@ -219,8 +219,7 @@ async function waitReady(child: ChildProcess, adminUrl: string, log: LogBuffer, 
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`pgbouncer exited during startup (${String(child.exitCode ?? child.signalCode)}):\n${log.text().slice(-3000)}`);
     }
-    const client = new Client({ connectionString: adminUrl, connectionTimeoutMillis: 1000 });
-    client.on("error", () => undefined);
+    const client = pgClient({ connectionString: adminUrl, connectionTimeoutMillis: 1000 });
     try {
       await client.connect();
       await client.query("SHOW VERSION");

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { inject, onTestFinished } from "vitest";
 import { quoteIdent, quoteLiteral } from "../../sdk/postgres/quote";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
@@ -57,7 +58,7 @@ export function serverUrl(server: SharedServer, database = "postgres"): string {
 
 /** Runs `sql` as the superuser on the shared server of `major` (server-wide objects: roles). */
 export async function runOnServer(major: number, sql: string): Promise<void> {
-  const c = new Client({ connectionString: serverUrl(servers().find((s) => s.major === major)!) });
+  const c = pgClient({ connectionString: serverUrl(servers().find((s) => s.major === major)!) });
   await c.connect();
   try {
     await c.query(sql);
@@ -88,8 +89,7 @@ export async function freshDatabase(major: PostgresMajor): Promise<TestDatabase>
     url,
     server,
     client: async () => {
-      const c = new Client({ connectionString: url });
-      c.on("error", () => undefined);
+      const c = pgClient({ connectionString: url });
       await c.connect();
       clients.push(c);
       return c;
@@ -102,8 +102,7 @@ export async function freshDatabase(major: PostgresMajor): Promise<TestDatabase>
  * can leave both): detach and drop them first.
  */
 async function dropReplicationObjects(server: SharedServer, database: string): Promise<void> {
-  const c = new Client({ connectionString: serverUrl(server, database) });
-  c.on("error", () => undefined);
+  const c = pgClient({ connectionString: serverUrl(server, database) });
   try {
     await c.connect();
   } catch {
@@ -131,7 +130,7 @@ async function dropReplicationObjects(server: SharedServer, database: string): P
 }
 
 async function adminQuery(server: SharedServer, sql: string): Promise<void> {
-  const c = new Client({ connectionString: serverUrl(server) });
+  const c = pgClient({ connectionString: serverUrl(server) });
   await c.connect();
   try {
     await c.query(sql);
@@ -157,7 +156,7 @@ export interface PasswordRole {
 export async function createPasswordRole(db: TestDatabase): Promise<PasswordRole> {
   const role = `app_${randomBytes(4).toString("hex")}`;
   const password = `pw-${randomBytes(12).toString("hex")}`;
-  const admin = new Client({ connectionString: serverUrl(db.server) });
+  const admin = pgClient({ connectionString: serverUrl(db.server) });
   await admin.connect();
   await admin.query(`CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD ${quoteLiteral(password)}`);
   await admin.query(`GRANT ALL ON DATABASE ${quoteIdent(db.name)} TO ${quoteIdent(role)}`);

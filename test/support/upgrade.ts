@@ -3,7 +3,8 @@
  * records which transactions it saw commit, an application-config traffic switch kept in a file
  * (so a killed and restarted orchestrator sees it), and a check that no upgrade object is left.
  */
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { onTestFinished } from "vitest";
 import type { Side } from "../../sdk/upgrade/traffic";
 export { fileTrafficSwitch } from "./upgrade-switch";
@@ -44,8 +45,7 @@ export function startWriter(urls: Record<Side, string>, target: () => Side, tabl
       try {
         if (!client || clientSide !== side) {
           await client?.end().catch(() => undefined);
-          client = new Client({ connectionString: urls[side], connectionTimeoutMillis: 2000 });
-          client.on("error", () => undefined);
+          client = pgClient({ connectionString: urls[side], connectionTimeoutMillis: 2000 });
           clientSide = side;
           await client.connect();
         }
@@ -78,8 +78,7 @@ export function startWriter(urls: Record<Side, string>, target: () => Side, tabl
  * cached, its connection in flight during the switch) would get.
  */
 export async function loginError(url: string): Promise<string | null> {
-  const c = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  c.on("error", () => undefined);
+  const c = pgClient({ connectionString: url, connectionTimeoutMillis: 10_000 });
   try {
     await c.connect();
   } catch (err) {
@@ -91,8 +90,7 @@ export async function loginError(url: string): Promise<string | null> {
 
 /** A session on `url`, ended when the test finishes (errors after the server ends it are ignored). */
 export async function loginSession(url: string): Promise<Client> {
-  const c = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  c.on("error", () => undefined);
+  const c = pgClient({ connectionString: url, connectionTimeoutMillis: 10_000 });
   await c.connect();
   onTestFinished(() => c.end().catch(() => undefined));
   return c;
@@ -147,7 +145,7 @@ export async function appRole(blue: TestDatabase, green: TestDatabase): Promise<
   const role = `app_${randomBytes(4).toString("hex")}`;
   const password = `pw-${randomBytes(12).toString("hex")}`;
   for (const db of [blue, green]) {
-    const admin = new Client({ connectionString: serverUrl(db.server) });
+    const admin = pgClient({ connectionString: serverUrl(db.server) });
     await admin.connect();
     try {
       await admin.query(`CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD ${quoteLiteral(password)}`);
@@ -163,7 +161,7 @@ export async function appRole(blue: TestDatabase, green: TestDatabase): Promise<
   onTestFinished(async () => {
     // Best effort: while a database still holds its grants the drop fails, and the role ends with the test server.
     for (const db of [blue, green]) {
-      const admin = new Client({ connectionString: serverUrl(db.server) });
+      const admin = pgClient({ connectionString: serverUrl(db.server) });
       await admin.connect();
       await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`).catch(() => undefined);
       await admin.end();
@@ -182,7 +180,7 @@ export async function upgradeAdmin(blue: TestDatabase, green: TestDatabase): Pro
   const role = `upgrader_${randomBytes(4).toString("hex")}`;
   const password = `pw-${randomBytes(12).toString("hex")}`;
   for (const db of [blue, green]) {
-    const admin = new Client({ connectionString: serverUrl(db.server) });
+    const admin = pgClient({ connectionString: serverUrl(db.server) });
     await admin.connect();
     try {
       await admin.query(`CREATE ROLE ${quoteIdent(role)} LOGIN SUPERUSER PASSWORD ${quoteLiteral(password)}`);
@@ -193,7 +191,7 @@ export async function upgradeAdmin(blue: TestDatabase, green: TestDatabase): Pro
   onTestFinished(async () => {
     // Best effort, like appRole: the role may still own the upgrade's objects until the databases go.
     for (const db of [blue, green]) {
-      const admin = new Client({ connectionString: serverUrl(db.server) });
+      const admin = pgClient({ connectionString: serverUrl(db.server) });
       await admin.connect();
       await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`).catch(() => undefined);
       await admin.end();

@@ -3,7 +3,9 @@
 // It records each row whose commit the server acknowledged, and which server acknowledged it,
 // so that after a failover the rows missing on the new primary can be counted.
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client, type ClientConfig } from "pg";
+import type { Client} from "pg";
+import { type ClientConfig } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { quoteIdent } from "../../sdk/postgres/index";
 
 /** One acknowledged row. */
@@ -55,8 +57,7 @@ export function startWriter(connection: ClientConfig | (() => Promise<ClientConf
     while (!stopped) {
       try {
         if (!client) {
-          client = new Client({ ...(typeof connection === "function" ? await connection() : connection), connectionTimeoutMillis: 2000, query_timeout: 5000 });
-          client.on("error", () => undefined);
+          client = pgClient({ ...(typeof connection === "function" ? await connection() : connection), connectionTimeoutMillis: 2000, query_timeout: 5000 });
           await client.connect();
           const who = (await client.query<{ addr: string; r: boolean }>("select host(inet_server_addr()) as addr, pg_is_in_recovery() as r")).rows[0]!;
           if (who.r) throw new Error(`${who.addr} is a replica`);

@@ -5,14 +5,15 @@
 // connection, another authority's certificate and a certificate naming another role.
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Client, type ClientConfig } from "pg";
+import { type ClientConfig } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runIdentity, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { createCertificateAuthority, issueCertificate, type KeyPair } from "../../sdk/tls/certificates";
 import { majors } from "../support/postgres";
 
 async function connectWith(config: ClientConfig): Promise<string> {
-  const c = new Client({ ...config, connectionTimeoutMillis: 5000 });
+  const c = pgClient({ ...config, connectionTimeoutMillis: 5000 });
   try {
     await c.connect();
     const r = await c.query<{ v: string; u: string }>("SELECT (SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS v, current_user AS u");
@@ -45,7 +46,7 @@ describe.each(majors())("TLS with Setpoint's certificates, PostgreSQL %i", (majo
     }
     if (identity) chownSync(tls, identity.uid, identity.gid);
     chmodSync(tls, 0o700);
-    const admin = new Client({ connectionString: server.url() });
+    const admin = pgClient({ connectionString: server.url() });
     await admin.connect();
     try {
       await admin.query("CREATE ROLE app LOGIN");

@@ -7,7 +7,8 @@
 // measured here: 8 s cut to 45 ms with DDL beside it — so under concurrent tests the session was
 // sometimes never held, or left start-up during the fence's wait.) The fence must wait for it and
 // end it: no write of it may commit after the fence returns.
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { describe, expect, onTestFinished, test } from "vitest";
 import { applyLoginFence, liftLoginFence, planLoginFence } from "../../sdk/upgrade/fence";
 import { quoteIdent } from "../../sdk/postgres/quote";
@@ -39,8 +40,7 @@ async function heldSession(db: TestDatabase, admin: Client, url: string): Promis
     await locker.query("COMMIT");
   };
   onTestFinished(release);
-  const client = new Client({ connectionString: url, options: "-c default_text_search_config=pg_catalog.simple" });
-  client.on("error", () => undefined);
+  const client = pgClient({ connectionString: url, options: "-c default_text_search_config=pg_catalog.simple" });
   onTestFinished(() => client.end().catch(() => undefined));
   const connected = client.connect().then(
     () => "connected",
@@ -83,7 +83,7 @@ describe.each(majors())("login fence (PostgreSQL %i)", (major) => {
     const role = await createPasswordRole(db);
     const admin = await db.client();
     onTestFinished(() => dropRole(admin, role));
-    const owner = new Client({ connectionString: role.url });
+    const owner = pgClient({ connectionString: role.url });
     await owner.connect();
     await owner.query("CREATE TABLE t (x int)");
     await owner.end();
@@ -110,11 +110,10 @@ describe.each(majors())("login fence (PostgreSQL %i)", (major) => {
     expect((await admin.query<{ n: string }>("SELECT count(*)::text AS n FROM t")).rows[0]!.n).toBe("0");
 
     // And a new login is refused by the REVOKE, with the server's own error, until the fence lifts.
-    const late = new Client({ connectionString: role.url });
-    late.on("error", () => undefined);
+    const late = pgClient({ connectionString: role.url });
     await expect(late.connect()).rejects.toThrow(/permission denied for database/);
     await liftLoginFence(admin, fence);
-    const after = new Client({ connectionString: role.url });
+    const after = pgClient({ connectionString: role.url });
     await after.connect();
     await after.query("INSERT INTO t VALUES (2)");
     await after.end();

@@ -3,7 +3,8 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../sdk/postgres/client";
 import { describe, expect, inject, it, onTestFailed, onTestFinished } from "vitest";
 import { pgbouncerSwitch, type PgBouncerSwitchOptions } from "../../sdk/upgrade/pgbouncer";
 import { TrafficSwitchError } from "../../sdk/upgrade/traffic-error";
@@ -69,8 +70,7 @@ async function rig(): Promise<Rig> {
       return sw;
     },
     client: async () => {
-      const c = new Client({ connectionString: bouncer.url("app") });
-      c.on("error", () => undefined);
+      const c = pgClient({ connectionString: bouncer.url("app") });
       await c.connect();
       clients.push(c);
       return c;
@@ -83,8 +83,7 @@ async function rig(): Promise<Rig> {
     },
     admin: async (sql) => {
       if (!adminClient) {
-        adminClient = new Client({ connectionString: bouncer.adminUrl });
-        adminClient.on("error", () => undefined);
+        adminClient = pgClient({ connectionString: bouncer.adminUrl });
         await adminClient.connect();
         admins.push(adminClient);
       }

@@ -5,7 +5,8 @@
  * and `synchronous_standby_names` on the primary, `primary_conninfo` on a replica, parameters
  * (`ALTER SYSTEM` + reload), promotion. Statements carrying passwords are never logged.
  */
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../postgres/client";
 import { POSTGRES_PORT } from "../../api/names";
 import { quoteConninfoValue, quoteIdent, quoteLiteral } from "../../postgres/quote";
 
@@ -157,7 +158,7 @@ export function operatorSsl(tls: OperatorTls): { ca: string; cert: string; key: 
  * @throws the connection's or `fn`'s error.
  */
 export async function withClient<T>(t: InstanceTarget, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({
+  const client = pgClient({
     host: t.host,
     port: t.port ?? POSTGRES_PORT,
     user: "postgres",

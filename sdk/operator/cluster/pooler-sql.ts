@@ -4,7 +4,9 @@
  * (`SHOW DATABASES`, `SHOW STATE`, `PAUSE`, `RESUME`, `RELOAD`), over short-lived connections
  * with short timeouts. Verifiers and passwords are never logged.
  */
-import { Client, type ClientConfig } from "pg";
+import type { Client} from "pg";
+import { type ClientConfig } from "pg";
+import { pgClient } from "../../postgres/client";
 import { withClient, type InstanceTarget } from "./instance-sql";
 import { PGBOUNCER_PORT, POOLER_ADMIN_USER, type PoolerRole } from "./pooler";
 
@@ -91,8 +93,7 @@ function peerSerial(c: Client): string | undefined {
  * console accepts nothing else), closed after.
  */
 async function withConsole<T>(t: PoolerTarget, fn: (c: Client) => Promise<T>, queryTimeoutMs = t.timeoutMs): Promise<T> {
-  const client = new Client(consoleConfig(t, t.timeoutMs, queryTimeoutMs));
-  client.on("error", () => undefined);
+  const client = pgClient(consoleConfig(t, t.timeoutMs, queryTimeoutMs));
   await client.connect();
   try {
     return await fn(client);

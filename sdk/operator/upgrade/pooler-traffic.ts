@@ -21,7 +21,8 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Pod } from "@kubernetes/client-node";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { pgClient } from "../../postgres/client";
 import { API_VERSION } from "../../api/common";
 import { poolerObjectNames } from "../../api/names";
 import { quoteIdent, quoteLiteral } from "../../postgres/quote";
@@ -104,8 +105,7 @@ export function managedPoolerSwitch(o: ManagedPoolerSwitchOptions): TrafficSwitc
     const t = await target(pod);
     let c = consoles.get(t.host);
     if (!c) {
-      c = new Client(consoleConfig(t, timeoutMs));
-      c.on("error", () => undefined);
+      c = pgClient(consoleConfig(t, timeoutMs));
       await c.connect();
       consoles.set(t.host, c);
     }

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chownSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { pgClient } from "../../../sdk/postgres/client";
 import { INSTANCE_ENV } from "../../../sdk/instance/settings";
 import { runIdentity, type Identity } from "../../../sdk/postgres/embedded";
 import type { PostgresMajor } from "../../../sdk/postgres/versions";
@@ -140,8 +140,7 @@ export class PostgresContainer {
     const user = this.config.env[INSTANCE_ENV.superuser] ?? "postgres";
     for (;;) {
       if (this.exitInfo) return false;
-      const client = new Client({ host: this.config.runDir, port: this.config.port, user, database: "postgres", connectionTimeoutMillis: 2000 });
-      client.on("error", () => undefined);
+      const client = pgClient({ host: this.config.runDir, port: this.config.port, user, database: "postgres", connectionTimeoutMillis: 2000 });
       try {
         await client.connect();
         await client.query("select 1");
