@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 11;
+export const MODEL_VERSION = 12;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -249,7 +249,7 @@ export interface ViewDef extends QualifiedName {
 }
 
 /** Kinds of objects managed through the generic {@link ObjectDef}. */
-export type ObjectKind = "function" | "procedure" | "aggregate" | "trigger" | "domain" | "composite type" | "range type" | "materialized view" | "policy" | "statistics" | "collation";
+export type ObjectKind = "function" | "procedure" | "aggregate" | "trigger" | "domain" | "composite type" | "range type" | "materialized view" | "policy" | "statistics" | "collation" | "text search dictionary" | "text search configuration";
 
 /** What every generic object has. */
 interface ObjectBase extends QualifiedName {
@@ -364,8 +364,51 @@ export interface CollationDef extends ObjectBase {
   readonly kind: "collation";
 }
 
+/**
+ * A text search dictionary (`CREATE TEXT SEARCH DICTIONARY`, ADR 0054): its template (qualified)
+ * and options as PostgreSQL stores them. New options are set in place (`ALTER … (…)`); a new
+ * template re-creates it, with the configurations that map to it.
+ */
+export interface TextSearchDictionaryDef extends ObjectBase {
+  readonly kind: "text search dictionary";
+  readonly template: string;
+  /** `pg_ts_dict.dictinitoption`: `name = 'value', …`; null when none. */
+  readonly options: string | null;
+}
+
+/** One token type's dictionaries in a text search configuration, in the order they are consulted. */
+export interface TextSearchMapping {
+  /** The parser's alias of the token type (`asciiword`). */
+  readonly token: string;
+  /** Qualified dictionary names. */
+  readonly dictionaries: readonly string[];
+}
+
+/**
+ * A text search configuration (`CREATE TEXT SEARCH CONFIGURATION`, ADR 0054): its parser
+ * (qualified) and its mappings by token type. New mappings are made in place; a new parser
+ * re-creates it. Indexes and checks whose expressions name it are rebuilt after either (what
+ * they hold was computed with the old mappings).
+ */
+export interface TextSearchConfigurationDef extends ObjectBase {
+  readonly kind: "text search configuration";
+  readonly parser: string;
+  readonly mappings: readonly TextSearchMapping[];
+}
+
 /** An object managed through the generic path: one handler per kind in `objects.ts`. */
-export type ObjectDef = RoutineDef | TriggerDef | DomainDef | CompositeTypeDef | RangeTypeDef | MaterializedViewDef | PolicyDef | StatisticsDef | CollationDef;
+export type ObjectDef =
+  | RoutineDef
+  | TriggerDef
+  | DomainDef
+  | CompositeTypeDef
+  | RangeTypeDef
+  | MaterializedViewDef
+  | PolicyDef
+  | StatisticsDef
+  | CollationDef
+  | TextSearchDictionaryDef
+  | TextSearchConfigurationDef;
 
 /** Kinds of objects the engine sees but does not manage yet. */
 export type UnmanagedKind =

@@ -66,6 +66,17 @@ const QUERIES: readonly string[] = [
      FROM pg_policies p`,
   `SELECT 'default acl ' || coalesce(n.nspname, '*') || ' ' || d.defaclobjtype::text || ': ' || pg_get_userbyid(d.defaclrole) || ' ' || d.defaclacl::text AS line
      FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace`,
+  // Text search dictionaries and configurations (mappings by token type, dictionaries in order), collations, extended statistics.
+  `SELECT 'text search dictionary ' || d.oid::regdictionary::text || ': template=' || d.dicttemplate::regproc::text || ' options=' || coalesce(d.dictinitoption, '-') AS line
+     FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace WHERE ${USER_NS} AND ${notExt("pg_ts_dict", "d.oid")}`,
+  `SELECT 'text search configuration ' || c.oid::regconfig::text || ': parser=' || c.cfgparser::text
+          || ' map=' || coalesce((SELECT string_agg(m.maptokentype || ':' || m.mapdict::regdictionary::text, ' ' ORDER BY m.maptokentype, m.mapseqno) FROM pg_ts_config_map m WHERE m.mapcfg = c.oid), '-') AS line
+     FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace WHERE ${USER_NS} AND ${notExt("pg_ts_config", "c.oid")}`,
+  `SELECT 'collation ' || c.oid::regcollation::text || ': provider=' || c.collprovider::text || ' deterministic=' || c.collisdeterministic
+          || ' locale=' || coalesce(to_jsonb(c)->>'colllocale', to_jsonb(c)->>'colliculocale', c.collcollate) || '/' || coalesce(c.collctype, '-') AS line
+     FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace WHERE ${USER_NS} AND ${notExt("pg_collation", "c.oid")}`,
+  `SELECT 'statistics ' || quote_ident(n.nspname) || '.' || quote_ident(s.stxname) || ': ' || pg_get_statisticsobjdef(s.oid) || ' target=' || coalesce(s.stxstattarget::int, -1) AS line
+     FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE ${USER_NS} AND ${notExt("pg_statistic_ext", "s.oid")}`,
   // Comments on objects created by the user: not built-in (OID below 16384) and not an extension's.
   `SELECT 'comment ' || pg_describe_object(d.classoid, d.objoid, d.objsubid) || ': ' || d.description AS line
      FROM pg_description d

@@ -247,6 +247,62 @@ describe.each(majors())("table properties on PostgreSQL %i", (major) => {
     expect((await c.query("SELECT collname, (SELECT count(*) FROM t)::int AS n FROM pg_collation WHERE collname = 'ci'")).rows).toEqual([{ collname: "ci", n: 1 }]);
   });
 
+  it("text search dictionaries and configurations: created before the indexes, checks, generated columns and views that use them, changed in place, re-created on a new template, dropped after", async () => {
+    const dict = `CREATE TEXT SEARCH DICTIONARY nostop (TEMPLATE = pg_catalog.simple, stopwords = 'english', accept = false);`;
+    const cfg = `${dict} CREATE TEXT SEARCH CONFIGURATION en_plain (COPY = pg_catalog.english);
+      ALTER TEXT SEARCH CONFIGURATION en_plain ALTER MAPPING FOR asciiword WITH nostop, pg_catalog.english_stem;
+      COMMENT ON TEXT SEARCH CONFIGURATION en_plain IS 'plain english';`;
+    const used = `${cfg} CREATE SCHEMA "Search"; CREATE TEXT SEARCH CONFIGURATION "Search"."My Cfg" (COPY = pg_catalog.simple);
+      CREATE TABLE doc (id int PRIMARY KEY, body text CHECK (to_tsvector('en_plain', body) <> ''::tsvector),
+        tsv tsvector GENERATED ALWAYS AS (to_tsvector('"Search"."My Cfg"'::regconfig, coalesce(body, ''))) STORED);
+      CREATE INDEX doc_fts ON doc USING gin (to_tsvector('en_plain', body));
+      CREATE VIEW doc_words AS SELECT id, to_tsvector('en_plain', body) AS words FROM doc;`;
+    const plain = `CREATE SCHEMA "Search"; CREATE TABLE doc (id int PRIMARY KEY, body text);`;
+    const options = cfg.replace("stopwords = 'english', accept = false", "stopwords = 'english'");
+    const mappings = cfg.replace("WITH nostop, pg_catalog.english_stem", "WITH nostop").replace("COMMENT", "ALTER TEXT SEARCH CONFIGURATION en_plain DROP MAPPING FOR email, url; COMMENT");
+    const template = cfg.replace("TEMPLATE = pg_catalog.simple, stopwords = 'english', accept = false", "TEMPLATE = pg_catalog.snowball, language = 'english'");
+    for (const [from, to] of [["", used], [plain, used], [used, plain], [used, `CREATE SCHEMA "Search";`], [cfg, options], [options, cfg], [cfg, mappings], [mappings, cfg], [cfg, template], [cfg, ""]] as const) {
+      const { db, reference } = await expectCatalogConverges(major, from, to);
+      expect(await textSearch(await db.client())).toEqual(await textSearch(await reference.client()));
+    }
+    // New options and mappings are made in place.
+    const inPlace = await expectCatalogConverges(major, cfg, mappings);
+    expect(inPlace.applied.plan.steps.map((s) => s.sql)).toEqual([
+      [`ALTER TEXT SEARCH CONFIGURATION "public"."en_plain" DROP MAPPING FOR email, url`, `ALTER TEXT SEARCH CONFIGURATION "public"."en_plain" ALTER MAPPING FOR asciiword WITH public.nostop`],
+    ]);
+    const opts = await expectCatalogConverges(major, cfg, options);
+    expect(opts.applied.plan.steps.map((s) => s.sql)).toEqual([[`ALTER TEXT SEARCH DICTIONARY "public"."nostop" (stopwords = 'english', accept)`]]);
+  });
+
+  it("an index over a text search configuration is rebuilt when its mappings change: it then finds what the new mappings index", async () => {
+    const cfg = (dictionary: string) => `CREATE TEXT SEARCH CONFIGURATION en_plain (COPY = pg_catalog.english);
+      ALTER TEXT SEARCH CONFIGURATION en_plain ALTER MAPPING FOR asciiword WITH ${dictionary};
+      CREATE TABLE doc (id int PRIMARY KEY, body text); CREATE INDEX doc_fts ON doc USING gin (to_tsvector('en_plain', body));`;
+    const db = await freshDatabase(major);
+    await runSql(db, `${cfg("pg_catalog.english_stem")} INSERT INTO doc SELECT g, 'the cats sat ' || g FROM generate_series(1, 200) g;`);
+    const applied = await applySchema(db.url, schemaFromSql(cfg("pg_catalog.simple")), engineOptions(db, { allowHazards: "all" }));
+    expect(applied.plan.steps.map((s) => s.kind)).toEqual(["dropIndex", "replaceObject", "createIndex"]);
+    const c = await db.client();
+    await c.query("SET enable_seqscan = off");
+    const explain = (await c.query<{ "QUERY PLAN": string }>("EXPLAIN SELECT id FROM doc WHERE to_tsvector('en_plain', body) @@ 'the & cats'::tsquery")).rows.map((r) => r["QUERY PLAN"]).join("\n");
+    expect(explain).toContain("doc_fts");
+    // english_stem indexed 'cat' and no 'the'; the simple dictionary indexes both words as written.
+    expect((await c.query<{ n: number }>("SELECT count(*)::int AS n FROM doc WHERE to_tsvector('en_plain', body) @@ 'the & cats'::tsquery")).rows).toEqual([{ n: 200 }]);
+  });
+
+  it("a text search configuration that must be re-created while a generated column keeps using it is refused before anything runs, naming the column and the way through", async () => {
+    const db = await freshDatabase(major);
+    const old = `CREATE TEXT SEARCH DICTIONARY nostop (TEMPLATE = pg_catalog.simple); CREATE TEXT SEARCH CONFIGURATION en_plain (COPY = pg_catalog.english);
+      ALTER TEXT SEARCH CONFIGURATION en_plain ALTER MAPPING FOR asciiword WITH nostop;
+      CREATE TABLE doc (body text, tsv tsvector GENERATED ALWAYS AS (to_tsvector('en_plain'::regconfig, body)) STORED);`;
+    await runSql(db, `${old} INSERT INTO doc VALUES ('x');`);
+    const failure = await planSchema(db.url, schemaFromSql(old.replace("TEMPLATE = pg_catalog.simple", "TEMPLATE = pg_catalog.snowball, language = 'english'")), engineOptions(db)).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: "TEXT_SEARCH_CONFIGURATION_IN_USE" });
+    expect((failure as Error).message).toContain("while column public.doc.tsv uses it. Declare the new configuration under another name");
+    const c = await db.client();
+    expect((await c.query("SELECT t.tmplname, (SELECT count(*) FROM doc)::int AS n FROM pg_ts_dict d JOIN pg_ts_template t ON t.oid = d.dicttemplate WHERE d.dictname = 'nostop'")).rows).toEqual([{ tmplname: "simple", n: 1 }]);
+  });
+
   it("--schemas without public manages that schema alone and never creates public", async () => {
     const sql = "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY); CREATE TABLE public.elsewhere (id int);";
     const db = await freshDatabase(major);
@@ -304,5 +360,17 @@ async function collations(c: Client): Promise<string[]> {
   const { rows } = await c.query<{ line: string }>(`SELECT format('%s provider=%s deterministic=%s locale=%s comment=%s', x.oid::regcollation, x.collprovider, x.collisdeterministic,
       coalesce(to_jsonb(x)->>'colllocale', to_jsonb(x)->>'colliculocale', x.collcollate), obj_description(x.oid, 'pg_collation')) AS line
     FROM pg_collation x JOIN pg_namespace n ON n.oid = x.collnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`);
+  return rows.map((r) => r.line);
+}
+
+/** Text search dictionaries and configurations outside pg_catalog: template and options, parser and mappings, comments. */
+async function textSearch(c: Client): Promise<string[]> {
+  const { rows } = await c.query<{ line: string }>(`SELECT format('dictionary %s.%s template=%s options=%s comment=%s', n.nspname, d.dictname, d.dicttemplate::regproc, d.dictinitoption, obj_description(d.oid, 'pg_ts_dict')) AS line
+      FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+    UNION ALL
+    SELECT format('configuration %s.%s parser=%s comment=%s mappings=%s', n.nspname, x.cfgname, x.cfgparser, obj_description(x.oid, 'pg_ts_config'),
+        (SELECT string_agg(m.maptokentype || ':' || m.mapdict::regdictionary, ' ' ORDER BY m.maptokentype, m.mapseqno) FROM pg_ts_config_map m WHERE m.mapcfg = x.oid))
+      FROM pg_ts_config x JOIN pg_namespace n ON n.oid = x.cfgnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+    ORDER BY 1`);
   return rows.map((r) => r.line);
 }

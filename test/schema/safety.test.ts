@@ -175,13 +175,13 @@ describe.each(majors())("apply safety on PostgreSQL %i", (major) => {
 
   it("reports objects it does not manage instead of dropping or ignoring them silently", async () => {
     const db = await freshDatabase(major);
-    await runSql(db, "CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY); CREATE RULE quiet AS ON INSERT TO t DO INSTEAD NOTHING; GRANT SELECT ON SEQUENCE t_id_seq TO PUBLIC; CREATE TEXT SEARCH CONFIGURATION mycfg (COPY = simple);");
+    await runSql(db, "CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY); CREATE RULE quiet AS ON INSERT TO t DO INSTEAD NOTHING; GRANT SELECT ON SEQUENCE t_id_seq TO PUBLIC; CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);");
     const planned = await planSchema(db.url, schemaFromSql("CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY);"), engineOptions(db));
     expect(planned.plan.steps).toEqual([]);
     expect(planned.plan.unmanaged.map((u) => `${u.kind} ${u.schema}.${u.name} ${u.side}`)).toEqual([
+      "operator public.===(integer,integer) live",
       "privileges public.t_id_seq live",
       "rule public.t.quiet live",
-      "text search configuration public.mycfg live",
     ]);
   });
 

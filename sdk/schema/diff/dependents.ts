@@ -3,7 +3,7 @@ import type { Change, ConvertedColumn } from "../changes";
 import { dependenciesOf } from "./dependencies";
 import { addConstraint, comment, desiredColumn, factsKey, indexSignature, type Ctx } from "./context";
 import { byKey, keyOf, type MaterializedViewDef, type ObjectDef, type ObjectKind, type SchemaModel, type ViewDef } from "../model";
-import { collationsIn, compareObject, convertedColumns, objectId, objectKeys, routinesInExpression } from "../kinds/objects";
+import { collationsIn, compareObject, convertedColumns, objectId, objectKeys, routinesInExpression, textSearchConfigurationKey, textSearchConfigurationsIn } from "../kinds/objects";
 
 // The diff's pass over views and generic objects (ADR 0008): created, dropped, changed in place, or
 // dropped and re-created around what they depend on.
@@ -30,6 +30,8 @@ const DROPPING: ReadonlySet<Change["kind"]> = new Set<Change["kind"]>([
 // no dependency), routines before the triggers that call them.
 const CREATE_RANK: Record<ObjectKind | "view", number> = {
   collation: 0,
+  "text search dictionary": 0,
+  "text search configuration": 1,
   domain: 0,
   "composite type": 1,
   "range type": 1,
@@ -122,8 +124,9 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
     textColumns.set(e, c.columns);
   }
 
+  refuseTextSearchConfigurationInUse(entries, live, desired);
   releaseDefaultsOfDroppedRoutines(live, desired, dropped, ctx);
-  rebuildChecksAndIndexesOfDroppedRoutines(live, desired, dropped, ctx);
+  rebuildChecksAndIndexes(live, desired, new Set([...[...dropped].filter((k) => k.startsWith("function:")), ...changedTextSearchConfigurations(entries)]), ctx);
 
   const ordered = [...entries.values()];
   for (const e of ordered) if (removals.has(e)) ctx.out.push(...removals.get(e)!);
@@ -211,18 +214,20 @@ function columnComments(d: ViewDef | MaterializedViewDef, l: ViewDef | Materiali
 /**
  * PostgreSQL refuses to drop a routine that a check, exclusion constraint or index expression
  * calls: those the desired state keeps as they are are dropped before the routine goes and built
- * again after it is re-created (indexes under their INDEX_DROPPED and INDEX_BUILD hazards).
+ * again after it is re-created (indexes under their INDEX_DROPPED and INDEX_BUILD hazards). So are
+ * those naming a text search configuration whose mappings or dictionaries change (`keys` holds
+ * its key, ADR 0054): what an index holds was computed with the old ones, and PostgreSQL does not
+ * rebuild it.
  */
-function rebuildChecksAndIndexesOfDroppedRoutines(live: SchemaModel, desired: SchemaModel, dropped: ReadonlySet<string>, ctx: Ctx): void {
-  const routines = new Set([...dropped].filter((k) => k.startsWith("function:")));
-  if (routines.size === 0) return;
+function rebuildChecksAndIndexes(live: SchemaModel, desired: SchemaModel, keys: ReadonlySet<string>, ctx: Ctx): void {
+  if (keys.size === 0) return;
   const handled = new Set<string>();
   for (const c of ctx.out) {
     if (c.kind === "dropConstraint") handled.add(`constraint:${keyOf(c.table)}.${c.constraint.name}`);
     if (c.kind === "dropIndex") handled.add(`index:${c.schema}.${c.index.name}`);
     if (c.kind === "dropTable") handled.add(`table:${keyOf(c.table)}`);
   }
-  const calls = (expr: string) => routinesInExpression(expr, live).some((k) => routines.has(k));
+  const calls = (expr: string) => routinesInExpression(expr, live).some((k) => keys.has(k)) || textSearchConfigurationsIn(expr, live).some((k) => keys.has(k));
   const desiredTables = byKey(desired.tables);
   for (const l of live.tables) {
     const t = desiredTables.get(keyOf(l));
@@ -281,4 +286,51 @@ function refuseCollationInUse(l: ObjectDef, d: ObjectDef, live: SchemaModel, des
     `collation ${l.schema}.${l.name} changes (${l.definition} → ${d.definition}), but PostgreSQL can neither alter a collation nor drop one in use; still using it: ${users.join(", ")}. ` +
       `Declare the new definition under another name, move what uses it there, and drop the old collation in a later change.`,
   );
+}
+
+/**
+ * The keys of the text search configurations that change what they compute (ADR 0054): re-created,
+ * mappings changed in place, or mapping to a dictionary whose options or template change.
+ */
+function changedTextSearchConfigurations(entries: ReadonlyMap<string, Dependent>): string[] {
+  const changedDictionaries = new Set<string>();
+  for (const e of entries.values()) {
+    const l = e.live;
+    if (l && !isView(l) && l.kind === "text search dictionary" && e.desired && (e.decision === "recreate" || e.changes.length > 0)) changedDictionaries.add(objectKeys(l)[0]!);
+  }
+  const out: string[] = [];
+  for (const e of entries.values()) {
+    const l = e.live;
+    if (!l || isView(l) || l.kind !== "text search configuration" || !e.desired) continue;
+    if (e.decision === "recreate" || e.changes.length > 0 || l.dependsOn.some((k) => changedDictionaries.has(k))) out.push(textSearchConfigurationKey(l.schema, l.name));
+  }
+  return out;
+}
+
+/**
+ * PostgreSQL cannot drop a text search configuration that a column's default or generated
+ * expression names, and Setpoint does not rebuild columns: re-creating one (a new parser, or a
+ * dictionary it maps to re-created) while such a column stays is refused before anything runs,
+ * naming the columns and the way through.
+ */
+function refuseTextSearchConfigurationInUse(entries: ReadonlyMap<string, Dependent>, live: SchemaModel, desired: SchemaModel): void {
+  for (const e of entries.values()) {
+    const l = e.live;
+    if (e.decision !== "recreate" || !l || isView(l) || l.kind !== "text search configuration" || !e.desired) continue;
+    const key = textSearchConfigurationKey(l.schema, l.name);
+    const users: string[] = [];
+    for (const t of live.tables) {
+      const dt = desired.tables.find((x) => keyOf(x) === keyOf(t));
+      for (const c of t.columns) {
+        const uses = [c.default, c.generated].some((x) => textSearchConfigurationsIn(x, live).includes(key));
+        if (uses && dt?.columns.some((x) => x.name === c.name && x.default === c.default && x.generated === c.generated)) users.push(`column ${keyOf(t)}.${c.name}`);
+      }
+    }
+    if (users.length === 0) continue;
+    throw new SetpointError(
+      "TEXT_SEARCH_CONFIGURATION_IN_USE",
+      `text search configuration ${l.schema}.${l.name} must be re-created (its parser, or a dictionary it maps to, changes), but PostgreSQL cannot drop it while ${users.join(", ")} use${users.length === 1 ? "s" : ""} it. ` +
+        `Declare the new configuration under another name, move the columns' expressions there, and drop the old one in a later change.`,
+    );
+  }
 }

@@ -1,5 +1,5 @@
 import type { ColumnDef, ConstraintDef, ConstraintKind, IdentityDef, IndexDef, SequenceDef, TableDef, AttributeDef, DomainConstraintDef, IndexDef as IndexDefinition, ObjectDef, PartitionIndexDef, ReplicaIdentity } from "../model";
-import { compositeDefinition, domainDefinition, objectKeys } from "../kinds/objects";
+import { compositeDefinition, domainDefinition, objectKeys, textSearchConfigurationDefinition } from "../kinds/objects";
 import { withIndexOptions } from "../index-definition";
 
 // Catalog rows as the queries of `queries.ts` return them, assembled into the model's definitions.
@@ -15,6 +15,8 @@ export function assembleObjects(rows: {
   policies: PolicyRow[];
   statistics?: StatisticsRow[];
   collations?: ObjectRow[];
+  textSearchDictionaries?: TextSearchDictionaryRow[];
+  textSearchConfigurations?: TextSearchConfigurationRow[];
 }): ObjectDef[] {
   const base = (r: ObjectRow) => ({ schema: r.schema, name: r.name, identity: r.identity, definition: r.definition, dependsOn: r.depends, comment: r.comment });
   const out: ObjectDef[] = [
@@ -45,6 +47,11 @@ export function assembleObjects(rows: {
     ...rows.policies.map((r): ObjectDef => ({ ...base(r), kind: "policy", table: r.table })),
     ...(rows.statistics ?? []).map((r): ObjectDef => ({ ...base(r), kind: "statistics", target: r.target })),
     ...(rows.collations ?? []).map((r): ObjectDef => ({ ...base(r), kind: "collation" })),
+    ...(rows.textSearchDictionaries ?? []).map((r): ObjectDef => ({ ...base(r), kind: "text search dictionary", template: r.template, options: r.options })),
+    ...(rows.textSearchConfigurations ?? []).map((r): ObjectDef => {
+      const mappings = r.mappings.map((m) => ({ token: m.token, dictionaries: m.dictionaries }));
+      return { ...base({ ...r, definition: "" }), kind: "text search configuration", parser: r.parser, mappings, definition: textSearchConfigurationDefinition(r.schema, r.name, r.parser, mappings) };
+    }),
   ];
   return out
     .map((o) => {
@@ -57,6 +64,16 @@ export function assembleObjects(rows: {
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+export interface TextSearchDictionaryRow extends ObjectRow {
+  template: string;
+  options: string | null;
+}
+
+export interface TextSearchConfigurationRow extends Omit<ObjectRow, "definition"> {
+  parser: string;
+  mappings: { token: string; dictionaries: string[] }[];
+}
+
 export interface ViewRow {
   schema: string;
   name: string;

@@ -16,6 +16,8 @@ export interface Presence {
   policies: boolean;
   statistics: boolean;
   collations: boolean;
+  textSearchDictionaries: boolean;
+  textSearchConfigurations: boolean;
   /** Anything UNMANAGED_SQL could report. */
   unmanaged: boolean;
 }
@@ -37,6 +39,8 @@ SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid IN (SELECT oid FROM rel)) AS policies,
        EXISTS (SELECT 1 FROM pg_statistic_ext st WHERE st.stxnamespace IN (SELECT oid FROM ns)) AS statistics,
        EXISTS (SELECT 1 FROM pg_collation co WHERE co.collnamespace IN (SELECT oid FROM ns)) AS collations,
+       EXISTS (SELECT 1 FROM pg_ts_dict dct WHERE dct.dictnamespace IN (SELECT oid FROM ns)) AS "textSearchDictionaries",
+       EXISTS (SELECT 1 FROM pg_ts_config cfg WHERE cfg.cfgnamespace IN (SELECT oid FROM ns)) AS "textSearchConfigurations",
        -- Each branch of UNMANAGED_SQL needs one of these: a foreign table or an inheritance child
        -- (a parent may be foreign), a routine (ordered-set aggregates), a trigger or policy (on an
        -- unmanaged relation), a rule, a sequence with grants (identity sequences' grants), a
@@ -48,9 +52,7 @@ SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        OR EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid IN (SELECT oid FROM rel))
        OR EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class IN (SELECT oid FROM rel) AND r.rulename <> '_RETURN')
        OR EXISTS (SELECT 1 FROM typ WHERE typtype = 'm')
-       OR EXISTS (SELECT 1 FROM pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM ns))
-       OR EXISTS (SELECT 1 FROM pg_ts_config cfg WHERE cfg.cfgnamespace IN (SELECT oid FROM ns))
-       OR EXISTS (SELECT 1 FROM pg_ts_dict dct WHERE dct.dictnamespace IN (SELECT oid FROM ns)) AS unmanaged`;
+       OR EXISTS (SELECT 1 FROM pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM ns)) AS unmanaged`;
 
 export const SCHEMAS_SQL = `
 SELECT n.nspname AS name, obj_description(n.oid, 'pg_namespace') AS comment
@@ -219,6 +221,12 @@ const DEP_KEYS = (where: string) => `array(
     WHEN d.refclassid = 'pg_collation'::regclass THEN (
       SELECT 'collation:' || cn.nspname || '.' || co.collname FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
       WHERE co.oid = d.refobjid AND cn.nspname NOT IN ('pg_catalog', 'information_schema'))
+    WHEN d.refclassid = 'pg_ts_dict'::regclass THEN (
+      SELECT 'tsdict:' || tn.nspname || '.' || td.dictname FROM pg_ts_dict td JOIN pg_namespace tn ON tn.oid = td.dictnamespace
+      WHERE td.oid = d.refobjid AND tn.nspname NOT IN ('pg_catalog', 'information_schema'))
+    WHEN d.refclassid = 'pg_ts_config'::regclass THEN (
+      SELECT 'tsconfig:' || tn.nspname || '.' || tc.cfgname FROM pg_ts_config tc JOIN pg_namespace tn ON tn.oid = tc.cfgnamespace
+      WHERE tc.oid = d.refobjid AND tn.nspname NOT IN ('pg_catalog', 'information_schema'))
     WHEN d.refclassid = 'pg_namespace'::regclass THEN (
       SELECT 'schema:' || dn.nspname FROM pg_namespace dn WHERE dn.oid = d.refobjid AND dn.nspname NOT IN ('pg_catalog', 'information_schema'))
     -- A query grouping by a primary key reads the other columns through it (functional dependency).
@@ -292,14 +300,6 @@ SELECT schema, name, kind FROM (
   SELECT n.nspname, o.oid::regoperator::text, 'operator'
   FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
   WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_operator", "o.oid")}
-  UNION ALL
-  SELECT n.nspname, cfg.cfgname, 'text search configuration'
-  FROM pg_ts_config cfg JOIN pg_namespace n ON n.oid = cfg.cfgnamespace
-  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_ts_config", "cfg.oid")}
-  UNION ALL
-  SELECT n.nspname, dct.dictname, 'text search dictionary'
-  FROM pg_ts_dict dct JOIN pg_namespace n ON n.oid = dct.dictnamespace
-  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_ts_dict", "dct.oid")}
 ) u
 ORDER BY schema, kind, name`;
 
@@ -460,4 +460,35 @@ SELECT n.nspname AS schema, co.collname AS name, co.collname AS identity,
        obj_description(co.oid, 'pg_collation') AS comment
 FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace CROSS JOIN LATERAL (SELECT to_jsonb(co) AS j) x
 WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_collation", "co.oid")}
+ORDER BY 1, 2`;
+
+// Text search dictionaries (ADR 0054): the template qualified, the options as stored (PostgreSQL
+// keeps them as a re-parsable `name = 'value'` list).
+export const TS_DICTIONARIES_SQL = `
+SELECT n.nspname AS schema, dct.dictname AS name, dct.dictname AS identity,
+       'CREATE TEXT SEARCH DICTIONARY ' || quote_ident(n.nspname) || '.' || quote_ident(dct.dictname)
+       || ' (TEMPLATE = ' || quote_ident(tn.nspname) || '.' || quote_ident(tm.tmplname) || coalesce(', ' || dct.dictinitoption, '') || ')' AS definition,
+       quote_ident(tn.nspname) || '.' || quote_ident(tm.tmplname) AS template, dct.dictinitoption AS options,
+       ${DEP_KEYS("d.classid = 'pg_ts_dict'::regclass AND d.objid = dct.oid")} AS depends,
+       obj_description(dct.oid, 'pg_ts_dict') AS comment
+FROM pg_ts_dict dct JOIN pg_namespace n ON n.oid = dct.dictnamespace
+JOIN pg_ts_template tm ON tm.oid = dct.dicttemplate JOIN pg_namespace tn ON tn.oid = tm.tmplnamespace
+WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_ts_dict", "dct.oid")}
+ORDER BY 1, 2`;
+
+// Text search configurations (ADR 0054): the parser qualified, each mapped token type (by the
+// parser's alias, in token order) with its dictionaries qualified, in the order they are consulted.
+export const TS_CONFIGURATIONS_SQL = `
+SELECT n.nspname AS schema, cfg.cfgname AS name, cfg.cfgname AS identity,
+       quote_ident(pn.nspname) || '.' || quote_ident(prs.prsname) AS parser,
+       coalesce((SELECT json_agg(json_build_object('token', tt.alias, 'dictionaries', m.dicts) ORDER BY m.maptokentype)
+                 FROM (SELECT mm.maptokentype, array_agg(quote_ident(dn.nspname) || '.' || quote_ident(dd.dictname) ORDER BY mm.mapseqno) AS dicts
+                       FROM pg_ts_config_map mm JOIN pg_ts_dict dd ON dd.oid = mm.mapdict JOIN pg_namespace dn ON dn.oid = dd.dictnamespace
+                       WHERE mm.mapcfg = cfg.oid GROUP BY mm.maptokentype) m
+                 JOIN ts_token_type(cfg.cfgparser) tt ON tt.tokid = m.maptokentype), '[]'::json) AS mappings,
+       ${DEP_KEYS("d.classid = 'pg_ts_config'::regclass AND d.objid = cfg.oid")} AS depends,
+       obj_description(cfg.oid, 'pg_ts_config') AS comment
+FROM pg_ts_config cfg JOIN pg_namespace n ON n.oid = cfg.cfgnamespace
+JOIN pg_ts_parser prs ON prs.oid = cfg.cfgparser JOIN pg_namespace pn ON pn.oid = prs.prsnamespace
+WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_ts_config", "cfg.oid")}
 ORDER BY 1, 2`;

@@ -1,6 +1,6 @@
 import { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteQualified } from "../../postgres/quote";
 import type { Change, ConvertedColumn } from "../changes";
-import type { AttributeDef, CompositeTypeDef, DomainDef, ObjectDef, ObjectKind, QualifiedName, SchemaModel } from "../model";
+import type { AttributeDef, CompositeTypeDef, DomainDef, ObjectDef, ObjectKind, QualifiedName, SchemaModel, TextSearchDictionaryDef, TextSearchMapping } from "../model";
 
 /**
  * Per-kind handlers of the generic objects (see ADR 0008): the graph keys an object provides, how
@@ -39,7 +39,16 @@ export function objectKeys(o: ObjectDef): string[] {
       return [`statistics:${o.schema}.${o.name}`];
     case "collation":
       return [collationKey(o.schema, o.name)];
+    case "text search dictionary":
+      return [`tsdict:${o.schema}.${o.name}`];
+    case "text search configuration":
+      return [textSearchConfigurationKey(o.schema, o.name)];
   }
+}
+
+/** The graph key of a text search configuration. */
+export function textSearchConfigurationKey(schema: string, name: string): string {
+  return `tsconfig:${schema}.${name}`;
 }
 
 /** The graph key of a collation. */
@@ -63,6 +72,34 @@ export function collationsIn(text: string | null, model: SchemaModel): string[] 
     if (names.some((n) => new RegExp(`COLLATE ${escapeRegExp(n)}(?![\\w$".])`).test(text))) out.push(collationKey(o.schema, o.name));
   }
   return out;
+}
+
+/**
+ * Graph keys of the model's text search configurations that `text` names as a constant
+ * (`'public.english_nostop'::regconfig`, or unqualified in `public` under the canonical
+ * search_path): the expressions of indexes, checks, defaults and generated columns. Such a
+ * constant records a dependency PostgreSQL enforces, but the desired model's expressions are text.
+ */
+export function textSearchConfigurationsIn(text: string | null, model: SchemaModel): string[] {
+  if (text === null || !text.includes("::regconfig")) return [];
+  const out: string[] = [];
+  for (const m of text.matchAll(/'((?:[^']|'')*)'::regconfig/g)) {
+    const name = parseQualified(m[1]!.replace(/''/g, "'"));
+    if (name === undefined) continue;
+    const schema = name.schema ?? "public";
+    if (model.objects.some((o) => o.kind === "text search configuration" && o.schema === schema && o.name === name.name)) out.push(textSearchConfigurationKey(schema, name.name));
+  }
+  return [...new Set(out)];
+}
+
+/** `a.b`, `"A".b` or `b` as regconfig prints it (quote_ident parts); undefined when not a name. */
+function parseQualified(text: string): { schema: string | null; name: string } | undefined {
+  const part = String.raw`(?:"((?:[^"]|"")+)"|([a-z_][a-z0-9_$]*))`;
+  const m = new RegExp(`^(?:${part}\\.)?${part}$`).exec(text);
+  if (!m) return undefined;
+  const pick = (quoted: string | undefined, plain: string | undefined) => (quoted !== undefined ? quoted.replace(/""/g, '"') : plain);
+  const schema = pick(m[1], m[2]);
+  return { schema: schema ?? null, name: pick(m[3], m[4])! };
 }
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -99,6 +136,10 @@ function keyword(kind: ObjectKind): string {
       return "STATISTICS";
     case "collation":
       return "COLLATION";
+    case "text search dictionary":
+      return "TEXT SEARCH DICTIONARY";
+    case "text search configuration":
+      return "TEXT SEARCH CONFIGURATION";
   }
 }
 
@@ -131,6 +172,8 @@ export function createSql(o: ObjectDef): string[] {
     }
     case "statistics":
       return [o.definition.trimEnd(), ...(o.target === null ? [] : [statisticsTargetSql(o, o.target)])];
+    case "text search configuration":
+      return [`CREATE TEXT SEARCH CONFIGURATION ${quoteQualified(o.schema, o.name)} (PARSER = ${o.parser})`, ...mappingSql(o, o.mappings, "ADD")];
     default:
       return [o.definition.trimEnd()];
   }
@@ -146,14 +189,59 @@ export function commentTargetSql(o: ObjectDef): string {
   return `${keyword(o.kind)} ${objectReference(o)}`;
 }
 
-/** `CREATE OR REPLACE` statements of a routine or plain trigger. */
-export function replaceSql(o: ObjectDef): string[] {
+/**
+ * The statements that change `from` into `o` in place: `CREATE OR REPLACE` of a routine or plain
+ * trigger; a text search dictionary's new options (an option named without a value is removed);
+ * a text search configuration's mappings (the ones it loses dropped, the others set).
+ */
+export function replaceSql(o: ObjectDef, from: ObjectDef): string[] {
+  if (o.kind === "text search dictionary" && from.kind === "text search dictionary") return [dictionaryOptionsSql(o, from)];
+  if (o.kind === "text search configuration" && from.kind === "text search configuration") {
+    const kept = new Set(o.mappings.map((m) => m.token));
+    const lost = from.mappings.filter((m) => !kept.has(m.token)).map((m) => m.token);
+    const had = new Map(from.mappings.map((m) => [m.token, m.dictionaries.join()]));
+    const out = lost.length ? [`ALTER TEXT SEARCH CONFIGURATION ${quoteQualified(o.schema, o.name)} DROP MAPPING FOR ${lost.join(", ")}`] : [];
+    out.push(...mappingSql(o, o.mappings.filter((m) => had.has(m.token) && had.get(m.token) !== m.dictionaries.join()), "ALTER"));
+    out.push(...mappingSql(o, o.mappings.filter((m) => !had.has(m.token)), "ADD"));
+    return out;
+  }
   if (o.kind === "trigger") {
     const out = [o.definition.replace(/^CREATE TRIGGER /, "CREATE OR REPLACE TRIGGER ")];
     out.push(triggerEnableSql(o.schema, o.table, o.name, o.enabled));
     return out;
   }
   return createSql(o);
+}
+
+/** The rebuilt definition of a text search configuration: its CREATE and one ADD MAPPING per set of token types sharing dictionaries. */
+export function textSearchConfigurationDefinition(schema: string, name: string, parser: string, mappings: readonly TextSearchMapping[]): string {
+  return [`CREATE TEXT SEARCH CONFIGURATION ${quoteQualified(schema, name)} (PARSER = ${parser})`, ...mappingSql({ schema, name }, mappings, "ADD")].join(";\n");
+}
+
+/** `ALTER TEXT SEARCH CONFIGURATION … ADD|ALTER MAPPING FOR t1, t2 WITH d1, d2`, token types grouped by their dictionaries (in token order). */
+function mappingSql(c: QualifiedName, mappings: readonly TextSearchMapping[], verb: "ADD" | "ALTER"): string[] {
+  const groups = new Map<string, string[]>();
+  for (const m of mappings) {
+    const key = m.dictionaries.join(", ");
+    groups.set(key, [...(groups.get(key) ?? []), m.token]);
+  }
+  return [...groups].map(([dicts, tokens]) => `ALTER TEXT SEARCH CONFIGURATION ${quoteQualified(c.schema, c.name)} ${verb} MAPPING FOR ${tokens.join(", ")} WITH ${dicts}`);
+}
+
+/** `ALTER TEXT SEARCH DICTIONARY … (…)`: the desired options, and the live ones it drops named without a value. */
+function dictionaryOptionsSql(o: TextSearchDictionaryDef, from: TextSearchDictionaryDef): string {
+  const wanted = dictionaryOptions(o.options);
+  const dropped = [...dictionaryOptions(from.options).keys()].filter((k) => !wanted.has(k));
+  const parts = [...[...wanted].map(([k, v]) => `${k} = ${v}`), ...dropped];
+  return `ALTER TEXT SEARCH DICTIONARY ${quoteQualified(o.schema, o.name)} (${parts.join(", ")})`;
+}
+
+/** `pg_ts_dict.dictinitoption` (`name = 'value', …`, as PostgreSQL serializes it) by option name; values as written there. */
+export function dictionaryOptions(options: string | null): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!options) return out;
+  for (const m of options.matchAll(/\s*("(?:[^"]|"")+"|[^\s=,]+)\s*=\s*('(?:[^']|'')*'|[^,]*?)\s*(?:,|$)/g)) out.set(m[1]!.toLowerCase(), m[2]!);
+  return out;
 }
 
 /** `ALTER TABLE ... ENABLE/DISABLE TRIGGER` for a `pg_trigger.tgenabled` state. */
@@ -225,6 +313,12 @@ export function compareObject(l: ObjectDef, d: ObjectDef, ctx: CompareContext): 
       return l.definition === d.definition && l.options.join() === d.options.join() ? { action: "none" } : { action: "recreate" };
     case "collation":
       return l.kind === "collation" && l.definition === d.definition ? { action: "none" } : { action: "recreate" };
+    case "text search dictionary":
+      if (l.kind !== d.kind || l.template !== d.template) return { action: "recreate" };
+      return l.options === d.options ? { action: "none" } : { action: "replace" };
+    case "text search configuration":
+      if (l.kind !== d.kind || l.parser !== d.parser) return { action: "recreate" };
+      return l.definition === d.definition ? { action: "none" } : { action: "replace" };
     case "statistics":
       // What it holds is only what ANALYZE computes: a new definition re-creates it; a new target is set in place (what was computed stays).
       if (l.kind !== "statistics" || l.definition !== d.definition) return { action: "recreate" };

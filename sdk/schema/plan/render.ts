@@ -210,7 +210,7 @@ export function render(change: Change): string[] {
     case "dropObject":
       return [dropSql(change.object)];
     case "replaceObject":
-      return replaceSql(change.object);
+      return replaceSql(change.object, change.from);
     case "setDomainDefault": {
       const d = quoteQualified(change.domain.schema, change.domain.name);
       return [change.default === null ? `ALTER DOMAIN ${d} DROP DEFAULT` : `ALTER DOMAIN ${d} SET DEFAULT ${change.default}`];

@@ -121,6 +121,8 @@ function objectLock(object: GenericObject, kind: "createObject" | "dropObject" |
     case "policy":
     case "statistics":
     case "collation":
+    case "text search dictionary":
+    case "text search configuration":
       return lock(null);
   }
 }

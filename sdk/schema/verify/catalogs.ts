@@ -383,6 +383,35 @@ export const CATALOGS: readonly CatalogSpec[] = [
     mapped: { collowner: role("x.collowner") },
   },
   {
+    catalog: "pg_ts_dict",
+    joins: "JOIN pg_namespace n ON n.oid = x.dictnamespace",
+    schema: "n.nspname",
+    identity: qname("n.nspname", "x.dictname"),
+    where: notExtensionMember("pg_ts_dict", "x.oid"),
+    excluded: { oid: OID, dictname: NAME, dictnamespace: NAME },
+    mapped: {
+      dictowner: role("x.dictowner"),
+      dicttemplate: "(SELECT quote_ident(tn.nspname) || '.' || quote_ident(t.tmplname) FROM pg_ts_template t JOIN pg_namespace tn ON tn.oid = t.tmplnamespace WHERE t.oid = x.dicttemplate)",
+    },
+  },
+  {
+    // pg_ts_config_map's rows are compared as this property: each token type's dictionaries in order.
+    catalog: "pg_ts_config",
+    joins: "JOIN pg_namespace n ON n.oid = x.cfgnamespace",
+    schema: "n.nspname",
+    identity: qname("n.nspname", "x.cfgname"),
+    where: notExtensionMember("pg_ts_config", "x.oid"),
+    excluded: { oid: OID, cfgname: NAME, cfgnamespace: NAME },
+    mapped: {
+      cfgowner: role("x.cfgowner"),
+      cfgparser: "(SELECT quote_ident(pn.nspname) || '.' || quote_ident(p.prsname) FROM pg_ts_parser p JOIN pg_namespace pn ON pn.oid = p.prsnamespace WHERE p.oid = x.cfgparser)",
+    },
+    computed: {
+      mappings: `(SELECT string_agg(m.maptokentype || ':' || m.mapseqno || ':' || quote_ident(dn.nspname) || '.' || quote_ident(d.dictname), ' ' ORDER BY m.maptokentype, m.mapseqno)
+        FROM pg_ts_config_map m JOIN pg_ts_dict d ON d.oid = m.mapdict JOIN pg_namespace dn ON dn.oid = d.dictnamespace WHERE m.mapcfg = x.oid)`,
+    },
+  },
+  {
     catalog: "pg_statistic_ext",
     joins: "JOIN pg_namespace n ON n.oid = x.stxnamespace",
     schema: "n.nspname",

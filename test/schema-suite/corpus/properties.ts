@@ -4,7 +4,8 @@ import { pair, slot, type SchemaPair } from "./pair";
  * Table properties modelled since issue 16: replica identity, a partition's own column properties,
  * partitions' indexes attached to their parent's, CHECKs merged into a parent's, CHECKs PostgreSQL
  * prints differently once re-applied, NOT VALID as declared, the managed scope; and PostgreSQL 18's
- * virtual generated columns, temporal keys, NOT NULL constraints and NOT ENFORCED constraints.
+ * virtual generated columns, temporal keys, NOT NULL constraints and NOT ENFORCED constraints;
+ * column attributes, CLUSTER ON, extended statistics, collations and text search objects (ADR 0051–0054).
  */
 export const propertyPairs: SchemaPair[] = [
   ...slot("tables", "replica-identity", {
@@ -59,6 +60,15 @@ export const propertyPairs: SchemaPair[] = [
       none: ``,
       icu: `CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);\nALTER TABLE person ALTER COLUMN name TYPE text COLLATE ci;\nCREATE INDEX person_code ON person (code COLLATE ci);`,
       libc: `CREATE COLLATION bytes (lc_collate = 'C', lc_ctype = 'C');\nALTER TABLE person ALTER COLUMN name TYPE text COLLATE bytes;\nCOMMENT ON COLLATION bytes IS 'byte order';`,
+    },
+  }),
+  ...slot("tables", "text-search", {
+    prelude: `CREATE TABLE doc (id int PRIMARY KEY, body text);`,
+    variants: {
+      none: ``,
+      stem: `CREATE TEXT SEARCH CONFIGURATION en_doc (COPY = pg_catalog.english);\nCREATE INDEX doc_fts ON doc USING gin (to_tsvector('en_doc', body));`,
+      nostop: `CREATE TEXT SEARCH DICTIONARY nostop (TEMPLATE = pg_catalog.simple, stopwords = 'english');\nCREATE TEXT SEARCH CONFIGURATION en_doc (COPY = pg_catalog.english);\nALTER TEXT SEARCH CONFIGURATION en_doc ALTER MAPPING FOR asciiword WITH nostop;\nCREATE INDEX doc_fts ON doc USING gin (to_tsvector('en_doc', body));\nCOMMENT ON TEXT SEARCH DICTIONARY nostop IS 'no stop words';`,
+      generated: `CREATE TEXT SEARCH CONFIGURATION en_doc (COPY = pg_catalog.simple);\nALTER TABLE doc ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('en_doc'::regconfig, coalesce(body, ''))) STORED;`,
     },
   }),
   ...slot("partitions", "column-attributes", {
