@@ -430,7 +430,11 @@ export type UnmanagedKind =
   | "operator"
   | "extended statistics"
   | "text search configuration"
-  | "text search dictionary";
+  | "text search dictionary"
+  /** `CREATE CAST`: reported under the schema of its function or of a type it converts. */
+  | "cast"
+  /** `CREATE EVENT TRIGGER`: reported under its function's schema. */
+  | "event trigger";
 
 /** Kinds of objects whose owner and privileges are managed (see {@link AclDef}). */
 export type AclObjectType = "schema" | "table" | "view" | "materialized view" | "sequence" | "function" | "procedure" | "aggregate" | "type" | "domain" | "column";

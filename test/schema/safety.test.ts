@@ -185,6 +185,18 @@ describe.each(majors())("apply safety on PostgreSQL %i", (major) => {
     ]);
   });
 
+  it("reports casts and event triggers, which belong to no schema, under their function's or type's schema, desired or live, and never creates or drops them", async () => {
+    const db = await freshDatabase(major);
+    const base = `CREATE TYPE money2 AS (amount numeric); CREATE FUNCTION m2t(money2) RETURNS text LANGUAGE sql IMMUTABLE AS $$SELECT ($1).amount::text$$;
+      CREATE FUNCTION quiet() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN END$$;`;
+    const cast = "CREATE CAST (money2 AS text) WITH FUNCTION m2t(money2);";
+    const trigger = "CREATE EVENT TRIGGER quiet_ddl ON ddl_command_end EXECUTE FUNCTION quiet();";
+    await runSql(db, `${base} ${trigger}`);
+    const planned = await planSchema(db.url, schemaFromSql(`${base} ${cast}`), engineOptions(db));
+    expect(planned.plan.steps).toEqual([]);
+    expect(planned.plan.unmanaged.map((u) => `${u.kind} ${u.schema}.${u.name} ${u.side}`)).toEqual(["cast public.(money2 AS text) desired", "event trigger public.quiet_ddl live"]);
+  });
+
   it("names a non-empty table when refusing to drop it", async () => {
     const db = await freshDatabase(major);
     await runSql(db, "CREATE TABLE keep (id int); INSERT INTO keep VALUES (1); CREATE TABLE empty (id int);");

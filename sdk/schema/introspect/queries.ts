@@ -52,7 +52,9 @@ SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        OR EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid IN (SELECT oid FROM rel))
        OR EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class IN (SELECT oid FROM rel) AND r.rulename <> '_RETURN')
        OR EXISTS (SELECT 1 FROM typ WHERE typtype = 'm')
-       OR EXISTS (SELECT 1 FROM pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM ns)) AS unmanaged`;
+       OR EXISTS (SELECT 1 FROM pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM ns))
+       OR EXISTS (SELECT 1 FROM pg_cast ca WHERE ca.oid >= 16384)
+       OR EXISTS (SELECT 1 FROM pg_event_trigger) AS unmanaged`;
 
 export const SCHEMAS_SQL = `
 SELECT n.nspname AS name, obj_description(n.oid, 'pg_namespace') AS comment
@@ -300,6 +302,23 @@ SELECT schema, name, kind FROM (
   SELECT n.nspname, o.oid::regoperator::text, 'operator'
   FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
   WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_operator", "o.oid")}
+  UNION ALL
+  -- A cast belongs to no schema: it is reported under the first of its function's, its source
+  -- type's and its target type's schemas that is in scope.
+  SELECT n.nspname, '(' || format_type(ca.castsource, NULL) || ' AS ' || format_type(ca.casttarget, NULL) || ')', 'cast'
+  FROM pg_cast ca
+  CROSS JOIN LATERAL (
+    SELECT x.nsp FROM (VALUES (1, (SELECT p.pronamespace FROM pg_proc p WHERE p.oid = ca.castfunc)),
+                              (2, (SELECT t.typnamespace FROM pg_type t WHERE t.oid = ca.castsource)),
+                              (3, (SELECT t.typnamespace FROM pg_type t WHERE t.oid = ca.casttarget))) x(o, nsp)
+    JOIN pg_namespace n ON n.oid = x.nsp WHERE ${IN_SCOPE("n")} ORDER BY x.o LIMIT 1) s
+  JOIN pg_namespace n ON n.oid = s.nsp
+  WHERE ca.oid >= 16384 AND ${NOT_EXTENSION_MEMBER("pg_cast", "ca.oid")}
+  UNION ALL
+  -- An event trigger belongs to the database: reported under its function's schema.
+  SELECT n.nspname, e.evtname, 'event trigger'
+  FROM pg_event_trigger e JOIN pg_proc p ON p.oid = e.evtfoid JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_event_trigger", "e.oid")}
 ) u
 ORDER BY schema, kind, name`;
 
