@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, NetworkingV1Api } from "@kubernetes/client-node";
-import { AUTHORITY_OVERLAP_MS, AUTHORITY_REQUEST_ANNOTATION, AUTHORITY_ROTATED_ANNOTATION, clusterTlsNames, serverAltNames, syncClusterTls, type TlsAction } from "../../sdk/operator/cluster/tls";
+import { AUTHORITY_OVERLAP_MS, AUTHORITY_REQUEST_ANNOTATION, AUTHORITY_ROTATED_ANNOTATION, AUTHORITY_TRUSTED_SINCE_ANNOTATION, clusterTlsNames, serverAltNames, syncClusterTls, type TlsAction } from "../../sdk/operator/cluster/tls";
 import { createCertificateAuthority, issueCertificate } from "../../sdk/tls/certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterNetworkPolicy, OPERATOR_POD_LABELS, SAME_NAMESPACE_PEERS, syncNetworkPolicy } from "../../sdk/operator/cluster/network-policy";
@@ -210,6 +210,76 @@ describe.skipIf(toolchain.skip !== undefined)("the cluster's NetworkPolicy and c
       }
       // And why the overlap matters: a holder that kept the first ca.crt cannot verify the moved leaves.
       expect(verifies(before!.state[0]!.trust, moved!.state[0]!.cert, moved!.at)).toBe(false);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it("follows a supplied authority its owner replaced without previous.crt in the same three steps, read from what it published; the supplied Secret is never written", async () => {
+    const billing = { ...cluster, metadata: { ...cluster.metadata, name: "billing", uid: "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a98" } };
+    const names = clusterTlsNames("billing");
+    const DAY = 24 * 3600 * 1000;
+    const overlap = AUTHORITY_OVERLAP_MS;
+    const work = mkdtempSync(join(tmpdir(), "setpoint-ca-supplied-"));
+    const born = new Date("2026-01-01T00:00:00Z");
+    const first = createCertificateAuthority({ commonName: "owner's first ca", now: born });
+    await core.createNamespacedSecret({ namespace: "shop", body: { metadata: { name: "billing-own-ca" }, stringData: { "ca.crt": first.certificatePem, "ca.key": first.privateKeyPem } } });
+    const leafState = async (): Promise<{ leaf: string; cert: string; trust: string; mark: string | undefined }[]> =>
+      Promise.all(
+        [names.server, names.replication, names.operator].map(async (n) => {
+          const sec = await core.readNamespacedSecret({ name: n, namespace: "shop" });
+          const d = (k: string) => Buffer.from(sec.data![k]!, "base64").toString("utf8");
+          return { leaf: n, cert: d("tls.crt"), trust: d("ca.crt"), mark: sec.metadata?.annotations?.[AUTHORITY_TRUSTED_SINCE_ANNOTATION] };
+        }),
+      );
+    const verifies = (trust: string, cert: string, at: Date): boolean => {
+      writeFileSync(join(work, "trust.pem"), trust);
+      writeFileSync(join(work, "cert.pem"), cert);
+      return spawnSync("openssl", ["verify", "-attime", String(Math.floor(at.getTime() / 1000)), "-CAfile", join(work, "trust.pem"), join(work, "cert.pem")], { encoding: "utf8" }).status === 0;
+    };
+    const sync = async (at: Date): Promise<string[]> =>
+      (await syncClusterTls(core, billing, at, "billing-own-ca")).actions.map((a) => (a.kind === "issue" || a.kind === "trust" ? `${a.kind} ${a.leaf}` : a.kind));
+    try {
+      expect(await sync(born)).toEqual(["issue server", "issue replication", "issue operator"]);
+      // The owner replaces the authority in place: a new ca.crt and ca.key, nothing else.
+      const replacedAt = new Date(born.getTime() + 30 * DAY);
+      const second = createCertificateAuthority({ commonName: "owner's second ca", now: replacedAt });
+      await core.replaceNamespacedSecret({ name: "billing-own-ca", namespace: "shop", body: { metadata: { name: "billing-own-ca" }, stringData: { "ca.crt": second.certificatePem, "ca.key": second.privateKeyPem } } });
+      const supplied = (await core.readNamespacedSecret({ name: "billing-own-ca", namespace: "shop" })).metadata!.resourceVersion;
+      const steps: { at: Date; actions: string[]; state: Awaited<ReturnType<typeof leafState>> }[] = [{ at: replacedAt, actions: [], state: await leafState() }];
+      for (const at of [replacedAt, new Date(replacedAt.getTime() + overlap / 2), new Date(replacedAt.getTime() + overlap), new Date(replacedAt.getTime() + overlap + DAY), new Date(replacedAt.getTime() + 2 * overlap), new Date(replacedAt.getTime() + 2 * overlap + DAY)]) {
+        steps.push({ at, actions: await sync(at), state: await leafState() });
+      }
+      const [, trusted, half, moved, quiet, retired, after] = steps;
+      const oldKey = new X509Certificate(first.certificatePem).publicKey;
+      const newKey = new X509Certificate(second.certificatePem).publicKey;
+      // Step 1: the leaves stay the first authority's; every ca.crt trusts both; the clock is marked on the leaves.
+      expect(trusted!.actions).toEqual(["trust server", "trust replication", "trust operator"]);
+      expect(trusted!.state.every((p) => new X509Certificate(p.cert).verify(oldKey))).toBe(true);
+      expect(trusted!.state.every((p) => p.trust.match(/BEGIN CERTIFICATE/g)?.length === 2)).toBe(true);
+      expect(trusted!.state.every((p) => p.mark?.startsWith(`${replacedAt.toISOString()} `))).toBe(true);
+      expect(half!.actions).toEqual([]);
+      // Step 2, one overlap later: the leaves are the new authority's.
+      expect(moved!.actions).toEqual(["issue server", "issue replication", "issue operator"]);
+      expect(moved!.state.every((p) => new X509Certificate(p.cert).verify(newKey))).toBe(true);
+      expect(quiet!.actions).toEqual([]);
+      // Step 3, a second overlap later: the first authority leaves the bundles, and the mark goes with it.
+      expect(retired!.actions).toEqual(["retire-previous-authority", "trust server", "trust replication", "trust operator"]);
+      expect(retired!.state.every((p) => p.trust === `${second.certificatePem.trim()}\n` && p.mark === undefined)).toBe(true);
+      expect(after!.actions).toEqual([]);
+      // The owner's Secret was only read.
+      expect((await core.readNamespacedSecret({ name: "billing-own-ca", namespace: "shop" })).metadata!.resourceVersion).toBe(supplied);
+      // Between any two consecutive steps, every ca.crt verifies every certificate.
+      for (let k = 1; k < steps.length; k++) {
+        const pair = [...steps[k - 1]!.state, ...steps[k]!.state];
+        for (const holder of pair) {
+          for (const presented of pair) {
+            expect.soft(verifies(holder.trust, presented.cert, steps[k]!.at), `step ${k}: ${holder.leaf}'s ca.crt verifying ${presented.leaf}'s certificate`).toBe(true);
+          }
+        }
+      }
+      // Without the overlap a holder of the first ca.crt could not verify the moved leaves.
+      expect(verifies(steps[0]!.state[0]!.trust, moved!.state[0]!.cert, moved!.at)).toBe(false);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { instanceHba } from "../../instance/hba";
 import { createCertificateAuthority, issueCertificate } from "../../tls/certificates";
-import { AUTHORITY_OVERLAP_MS, BASE_LEAVES, authorityCommonName, clusterTlsNames, issueLeaf, planClusterTls, poolerAltNames, serverAltNames, trustBundle, verifiedPoolerName, verifiedServerName, type TlsAction } from "./tls";
+import { AUTHORITY_OVERLAP_MS, BASE_LEAVES, authorityCommonName, clusterTlsNames, derivePreviousAuthority, issueLeaf, planClusterTls, poolerAltNames, serverAltNames, trustBundle, verifiedPoolerName, verifiedServerName, trustedSinceMark, type TlsAction } from "./tls";
 import { X509Certificate } from "node:crypto";
 
 describe("the cluster's certificates", () => {
@@ -33,6 +33,32 @@ describe("the cluster's certificates", () => {
     expect(planClusterTls({ ca, leaves }, names, in61Days).map((a) => (a.kind === "issue" ? a.reason : a.kind))).toEqual(["expiring", "expiring", "expiring"]);
     const other = createCertificateAuthority({ commonName: "other", now });
     expect(planClusterTls({ ca: other, leaves }, names, now).map((a) => (a.kind === "issue" ? a.reason : a.kind))).toEqual(["not-issued-by-authority", "not-issued-by-authority", "not-issued-by-authority"]);
+  });
+
+  it("reads the authority a supplied one replaced (without previous.crt) from the published bundles, with the rotation's clock from the leaves' mark (ADR 0055)", () => {
+    const replaced = createCertificateAuthority({ commonName: "replacement", now });
+    const oldTrust = { server: trustBundle(ca.certificatePem), replication: trustBundle(ca.certificatePem), operator: trustBundle(ca.certificatePem) };
+    const later = new Date(now.getTime() + 3600_000);
+    // First seen: the leaves are the old authority's, which the bundles hold; the clock starts now.
+    expect(derivePreviousAuthority(replaced.certificatePem, leaves, oldTrust, [], later)).toEqual({ pem: trustBundle(ca.certificatePem), rotatedAt: later });
+    // Marked for this authority: the mark's time; a mark for another authority is not this rotation's.
+    const both = { server: trustBundle(replaced.certificatePem, ca.certificatePem) };
+    expect(derivePreviousAuthority(replaced.certificatePem, leaves, both, [trustedSinceMark(now, replaced.certificatePem)], later)?.rotatedAt).toEqual(now);
+    expect(derivePreviousAuthority(replaced.certificatePem, leaves, both, [trustedSinceMark(now, ca.certificatePem), "garbage"], later)?.rotatedAt).toEqual(later);
+    // Every leaf the new authority's: the old one stays only while a mark says the rotation is under way.
+    const moved = { server: issueCertificate(replaced, { commonName: "orders", usage: "server", altNames: names, now }).certificatePem };
+    expect(derivePreviousAuthority(replaced.certificatePem, moved, both, [trustedSinceMark(now, replaced.certificatePem)], later)).toEqual({ pem: trustBundle(ca.certificatePem), rotatedAt: now });
+    expect(derivePreviousAuthority(replaced.certificatePem, moved, both, [], later)).toBeUndefined();
+    // An old authority that has expired vouches for nothing: no overlap, the leaves are issued anew.
+    expect(derivePreviousAuthority(replaced.certificatePem, leaves, oldTrust, [], new Date(now.getTime() + 11 * 365 * 24 * 3600_000))).toBeUndefined();
+    // The plan with a derived previous: trust first, the leaves move after the overlap, the bundles drop it after two.
+    const observed = (trust: Record<string, string>, at: Date) => ({ ca: { ...replaced, generated: false, previousPem: ca.certificatePem, rotatedAt: at, previousDerived: true }, leaves, trust });
+    expect(planClusterTls(observed(oldTrust, later), names, later).map((a) => a.kind)).toEqual(["trust", "trust", "trust"]);
+    const twoOverlaps = new Date(later.getTime() + 2 * AUTHORITY_OVERLAP_MS);
+    const bundle = trustBundle(replaced.certificatePem, ca.certificatePem);
+    expect(
+      planClusterTls({ ca: { ...replaced, generated: false, previousPem: ca.certificatePem, rotatedAt: later, previousDerived: true }, leaves: moved, trust: { server: bundle } }, names, twoOverlaps, ["server"]).map((a) => a.kind),
+    ).toEqual(["retire-previous-authority", "trust"]);
   });
 
   it("adds the pooler's own certificate with a pooler: issued when missing, renewed when it names other hosts (ADR 0044)", () => {

@@ -119,6 +119,14 @@ export const ROTATE_AUTHORITY_ANNOTATION = "setpoint.dev/rotate-authority";
 /** On the authority Secret: the last {@link ROTATE_AUTHORITY_ANNOTATION} value a rotation began for. */
 export const AUTHORITY_REQUEST_ANNOTATION = "setpoint.dev/authority-rotation-request";
 
+/**
+ * On the leaf Secrets of a cluster whose supplied authority (`spec.tls.authority`) was replaced
+ * without `previous.crt`: `<ISO 8601 time> <sha256 of the new authority's certificate>`, when the
+ * operator first published the new authority beside the one that signed the leaves (ADR 0055). The
+ * supplied Secret is its owner's and never written, so the rotation's clock is kept here.
+ */
+export const AUTHORITY_TRUSTED_SINCE_ANNOTATION = "setpoint.dev/authority-trusted-since";
+
 /** The authority as its Secret holds it. */
 export interface ObservedAuthority {
   readonly certificatePem: string;
@@ -133,6 +141,12 @@ export interface ObservedAuthority {
   readonly generated?: boolean;
   /** The last rotation request honoured ({@link AUTHORITY_REQUEST_ANNOTATION}). */
   readonly honouredRequest?: string;
+  /**
+   * `previousPem` was read from the leaves' trust bundles, not from the authority Secret: a supplied
+   * authority replaced by its owner without `previous.crt` ({@link derivePreviousAuthority}). The
+   * rotation then ends like the operator's own, by dropping it from the bundles.
+   */
+  readonly previousDerived?: boolean;
 }
 
 /** What is in the cluster's certificate Secrets now (PEM), as the plan needs it. */
@@ -262,7 +276,7 @@ export function planClusterTls(
   // The rotation ends once every leaf already is the new authority's (one issued by this plan has
   // yet to reach its pods, which still show the previous one's) and a second overlap has passed.
   let bundle = trustBundle(ca.certificatePem, previous);
-  if (ca.previousPem !== undefined && ca.generated === true) {
+  if (ca.previousPem !== undefined && (ca.generated === true || ca.previousDerived === true)) {
     const allCurrent = leaves.every((l) => signedByCurrent.has(l));
     if (previous === undefined || (allCurrent && overlapOver(2))) {
       actions.unshift({ kind: "retire-previous-authority", reason: previous === undefined ? "the previous authority has expired" : "every certificate is the new authority's" });
@@ -326,14 +340,52 @@ export function authorityCommonName(cluster: ClusterObject, rotatedAt?: Date): s
 }
 
 /** A leaf's `kubernetes.io/tls` Secret (`tls.crt`, `tls.key`, `ca.crt`), owned by the cluster. */
-export function leafSecret(cluster: ClusterObject, leaf: LeafKind, pair: Pick<KeyPair, "certificatePem" | "privateKeyPem">, caPem: string): V1Secret {
+export function leafSecret(cluster: ClusterObject, leaf: LeafKind, pair: Pick<KeyPair, "certificatePem" | "privateKeyPem">, caPem: string, annotations?: Record<string, string>): V1Secret {
   return setControllerReference(cluster, {
     apiVersion: "v1",
     kind: "Secret",
     type: "kubernetes.io/tls",
-    metadata: { name: clusterTlsNames(cluster.metadata.name)[leaf], namespace: cluster.metadata.namespace, labels: labels(cluster) },
+    metadata: { name: clusterTlsNames(cluster.metadata.name)[leaf], namespace: cluster.metadata.namespace, labels: labels(cluster), ...(annotations ? { annotations } : {}) },
     stringData: { "tls.crt": pair.certificatePem, "tls.key": pair.privateKeyPem, "ca.crt": caPem },
   });
+}
+
+/** `<ISO time> <sha256>` of {@link AUTHORITY_TRUSTED_SINCE_ANNOTATION}. Pure. */
+export function trustedSinceMark(at: Date, authorityPem: string): string {
+  return `${at.toISOString()} ${new X509Certificate(authorityPem).fingerprint256}`;
+}
+
+/**
+ * The authority a supplied one replaced, when its owner put a new `ca.crt`/`ca.key` in the Secret
+ * without `previous.crt` (ADR 0055), read from what the cluster published: a certificate of a leaf
+ * Secret's `ca.crt` that is not `current`, unexpired, and either signed a leaf still in use (the
+ * rotation's first steps) or is kept beside `current` under a mark for `current` (its last step).
+ * `rotatedAt`: the mark's time, or `now` when the replacement is first seen. Undefined when there is
+ * nothing to overlap: every leaf is `current`'s and no mark says a rotation is under way. Pure.
+ */
+export function derivePreviousAuthority(
+  current: string,
+  leaves: Readonly<Partial<Record<LeafKind, string>>>,
+  trust: Readonly<Partial<Record<LeafKind, string>>>,
+  marks: readonly (string | undefined)[],
+  now: Date,
+): { readonly pem: string; readonly rotatedAt: Date } | undefined {
+  const currentCert = new X509Certificate(current);
+  const fingerprint = currentCert.fingerprint256;
+  const marked = marks
+    .map((m) => /^(\S+) (\S+)$/.exec(m ?? ""))
+    .filter((m): m is RegExpExecArray => m !== null && m[2] === fingerprint && !Number.isNaN(Date.parse(m[1]!)))
+    .map((m) => new Date(m[1]!))
+    .sort((a, b) => a.getTime() - b.getTime())[0];
+  const leafCerts = Object.values(leaves).flatMap((pem) => (pem === undefined ? [] : [new X509Certificate(pem)]));
+  const candidates = Object.values(trust)
+    .flatMap((bundle) => (bundle ?? "").match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [])
+    .map((pem) => ({ pem: `${pem.trim()}\n`, cert: new X509Certificate(pem) }))
+    .filter((c) => c.cert.fingerprint256 !== fingerprint && c.cert.ca && now.getTime() < new Date(c.cert.validTo).getTime());
+  const signing = candidates.find((c) => leafCerts.some((l) => !l.verify(currentCert.publicKey) && l.checkIssued(c.cert) && l.verify(c.cert.publicKey)));
+  if (signing !== undefined) return { pem: signing.pem, rotatedAt: marked ?? now };
+  if (marked !== undefined && candidates[0] !== undefined) return { pem: candidates[0].pem, rotatedAt: marked };
+  return undefined;
 }
 
 /** Issues `leaf` for `cluster` from `ca`. */
@@ -446,9 +498,29 @@ export async function syncClusterTls(
     const bundle = decoded(s, "ca.crt");
     if (bundle !== undefined) trust[leaf] = bundle;
   }
+  // A supplied authority its owner replaced without previous.crt: the one it replaced is still in the
+  // published bundles, and the rotation's clock in a mark on the leaf Secrets (ADR 0055).
+  const derived =
+    suppliedAuthority !== undefined && previousPem === undefined && caCert !== undefined
+      ? derivePreviousAuthority(caCert, leaves, trust, Object.values(live).map((sec) => sec?.metadata?.annotations?.[AUTHORITY_TRUSTED_SINCE_ANNOTATION]), now)
+      : undefined;
+  const mark = derived !== undefined && caCert !== undefined ? { [AUTHORITY_TRUSTED_SINCE_ANNOTATION]: trustedSinceMark(derived.rotatedAt, caCert) } : undefined;
+  const previousOf = previousPem ?? derived?.pem;
+  const rotatedSince = rotatedAt ?? derived?.rotatedAt;
   const observed: ObservedTls = {
     ...(caCert !== undefined && caKey !== undefined
-      ? { ca: { certificatePem: caCert, privateKeyPem: caKey, generated: suppliedAuthority === undefined, ...(previousPem !== undefined ? { previousPem } : {}), ...(previousKeyPem !== undefined ? { previousKeyPem } : {}), ...(rotatedAt !== undefined ? { rotatedAt } : {}), ...(honouredRequest !== undefined ? { honouredRequest } : {}) } }
+      ? {
+          ca: {
+            certificatePem: caCert,
+            privateKeyPem: caKey,
+            generated: suppliedAuthority === undefined,
+            ...(previousOf !== undefined ? { previousPem: previousOf } : {}),
+            ...(previousKeyPem !== undefined ? { previousKeyPem } : {}),
+            ...(rotatedSince !== undefined ? { rotatedAt: rotatedSince } : {}),
+            ...(honouredRequest !== undefined ? { honouredRequest } : {}),
+            ...(derived !== undefined ? { previousDerived: true } : {}),
+          },
+        }
       : {}),
     leaves,
     trust,
@@ -457,7 +529,7 @@ export async function syncClusterTls(
   const actions = planClusterTls(observed, serverAltNames(cluster.metadata.name, ns, extraNames), now, wanted, poolerAltNames(cluster.metadata.name, ns), options.overlapMs);
   let ca: Pick<KeyPair, "certificatePem" | "privateKeyPem"> | undefined = observed.ca;
   // The previous authority while it is trusted (the plan drops an expired one).
-  let previous = previousPem !== undefined && observed.ca !== undefined && !actions.some((a) => a.kind === "retire-previous-authority") && !expired(previousPem, now) ? previousPem : undefined;
+  let previous = previousOf !== undefined && observed.ca !== undefined && !actions.some((a) => a.kind === "retire-previous-authority") && !expired(previousOf, now) ? previousOf : undefined;
   let operatorIdentity: { cert: string; key: string } | undefined;
   const liveOperator = live.operator;
   if (liveOperator !== undefined) {
@@ -466,6 +538,8 @@ export async function syncClusterTls(
     if (cert !== undefined && key !== undefined) operatorIdentity = { cert, key };
   }
   const bundle = (): string => trustBundle(ca!.certificatePem, previous);
+  // The derived rotation's mark, while the previous authority is in the bundle.
+  const leafMark = (): Record<string, string> | undefined => (previous !== undefined ? mark : undefined);
   const writeAuthority = async (body: V1Secret): Promise<void> => {
     if (suppliedAuthority !== undefined) throw new Error(`spec.tls.authority: Secret ${ns}/${suppliedAuthority} holds no usable authority`);
     if (caSecret === undefined) await api.createNamespacedSecret({ namespace: ns, body });
@@ -483,7 +557,7 @@ export async function syncClusterTls(
   const issueAndWrite = async (leaf: LeafKind, signer?: "previous"): Promise<KeyPair> => {
     const by = signer === "previous" && previous !== undefined && previousKeyPem !== undefined ? { certificatePem: previous, privateKeyPem: previousKeyPem } : ca!;
     const pair = issueLeaf(cluster, leaf, by, now, extraNames);
-    await writeLeaf(leaf, leafSecret(cluster, leaf, pair, bundle()));
+    await writeLeaf(leaf, leafSecret(cluster, leaf, pair, bundle(), leafMark()));
     return pair;
   };
   const identity = (pair: KeyPair) => ({ cert: pair.certificatePem, key: pair.privateKeyPem });
@@ -507,7 +581,8 @@ export async function syncClusterTls(
         break;
       }
       case "retire-previous-authority":
-        await writeAuthority(authoritySecret(cluster, ca!, undefined, honouredRequest));
+        // A derived previous authority lives only in the bundles (the supplied Secret is never written).
+        if (derived === undefined) await writeAuthority(authoritySecret(cluster, ca!, undefined, honouredRequest));
         previous = undefined;
         break;
       case "trust": {
@@ -518,7 +593,7 @@ export async function syncClusterTls(
           await issueAndWrite(action.leaf);
           break;
         }
-        await writeLeaf(action.leaf, leafSecret(cluster, action.leaf, { certificatePem: cert, privateKeyPem: key }, bundle()));
+        await writeLeaf(action.leaf, leafSecret(cluster, action.leaf, { certificatePem: cert, privateKeyPem: key }, bundle(), leafMark()));
         break;
       }
       case "issue": {
