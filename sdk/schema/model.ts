@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 12;
+export const MODEL_VERSION = 13;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -249,7 +249,7 @@ export interface ViewDef extends QualifiedName {
 }
 
 /** Kinds of objects managed through the generic {@link ObjectDef}. */
-export type ObjectKind = "function" | "procedure" | "aggregate" | "trigger" | "domain" | "composite type" | "range type" | "materialized view" | "policy" | "statistics" | "collation" | "text search dictionary" | "text search configuration";
+export type ObjectKind = "function" | "procedure" | "aggregate" | "trigger" | "domain" | "composite type" | "range type" | "materialized view" | "policy" | "statistics" | "collation" | "text search dictionary" | "text search configuration" | "operator";
 
 /** What every generic object has. */
 interface ObjectBase extends QualifiedName {
@@ -396,8 +396,19 @@ export interface TextSearchConfigurationDef extends ObjectBase {
   readonly mappings: readonly TextSearchMapping[];
 }
 
+/**
+ * An operator (`CREATE OPERATOR`, ADR 0056), identified by its name and argument types
+ * (`~==(integer,integer)`, `NONE` for a prefix operator's left). `definition` is rebuilt from
+ * `pg_operator`: function, commutator, negator, estimators, HASHES, MERGES. A changed definition
+ * re-creates it, with the indexes and checks whose expressions use it.
+ */
+export interface OperatorDef extends ObjectBase {
+  readonly kind: "operator";
+}
+
 /** An object managed through the generic path: one handler per kind in `objects.ts`. */
 export type ObjectDef =
+  | OperatorDef
   | RoutineDef
   | TriggerDef
   | DomainDef
@@ -431,6 +442,9 @@ export type UnmanagedKind =
   | "extended statistics"
   | "text search configuration"
   | "text search dictionary"
+  /** `CREATE OPERATOR CLASS` and the family it belongs to (`name USING method`). */
+  | "operator class"
+  | "operator family"
   /** `CREATE CAST`: reported under the schema of its function or of a type it converts. */
   | "cast"
   /** `CREATE EVENT TRIGGER`: reported under its function's schema. */

@@ -66,12 +66,15 @@ const QUERIES: readonly string[] = [
      FROM pg_policies p`,
   `SELECT 'default acl ' || coalesce(n.nspname, '*') || ' ' || d.defaclobjtype::text || ': ' || pg_get_userbyid(d.defaclrole) || ' ' || d.defaclacl::text AS line
      FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace`,
-  // Text search dictionaries and configurations (mappings by token type, dictionaries in order), collations, extended statistics.
+  // Text search dictionaries and configurations (mappings by token type, dictionaries in order), operators, collations, extended statistics.
   `SELECT 'text search dictionary ' || d.oid::regdictionary::text || ': template=' || d.dicttemplate::regproc::text || ' options=' || coalesce(d.dictinitoption, '-') AS line
      FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace WHERE ${USER_NS} AND ${notExt("pg_ts_dict", "d.oid")}`,
   `SELECT 'text search configuration ' || c.oid::regconfig::text || ': parser=' || c.cfgparser::text
           || ' map=' || coalesce((SELECT string_agg(m.maptokentype || ':' || m.mapdict::regdictionary::text, ' ' ORDER BY m.maptokentype, m.mapseqno) FROM pg_ts_config_map m WHERE m.mapcfg = c.oid), '-') AS line
      FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace WHERE ${USER_NS} AND ${notExt("pg_ts_config", "c.oid")}`,
+  `SELECT 'operator ' || o.oid::regoperator::text || ': result=' || o.oprresult::regtype::text || ' code=' || o.oprcode::text || ' com=' || coalesce(nullif(o.oprcom, 0)::regoperator::text, '-')
+          || ' neg=' || coalesce(nullif(o.oprnegate, 0)::regoperator::text, '-') || ' rest=' || o.oprrest::text || ' join=' || o.oprjoin::text || ' hash=' || o.oprcanhash || ' merge=' || o.oprcanmerge AS line
+     FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE ${USER_NS} AND ${notExt("pg_operator", "o.oid")}`,
   `SELECT 'collation ' || c.oid::regcollation::text || ': provider=' || c.collprovider::text || ' deterministic=' || c.collisdeterministic
           || ' locale=' || coalesce(to_jsonb(c)->>'colllocale', to_jsonb(c)->>'colliculocale', c.collcollate) || '/' || coalesce(c.collctype, '-') AS line
      FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace WHERE ${USER_NS} AND ${notExt("pg_collation", "c.oid")}`,

@@ -303,6 +303,43 @@ describe.each(majors())("table properties on PostgreSQL %i", (major) => {
     expect((await c.query("SELECT t.tmplname, (SELECT count(*) FROM doc)::int AS n FROM pg_ts_dict d JOIN pg_ts_template t ON t.oid = d.dicttemplate WHERE d.dictname = 'nostop'")).rows).toEqual([{ tmplname: "simple", n: 1 }]);
   });
 
+  it("operators: created before the checks, indexes, generated columns and views that use them, dropped after, re-created on a new definition with the checks and indexes that use them", async () => {
+    const fn = `CREATE FUNCTION approx_eq(int, int) RETURNS bool LANGUAGE sql IMMUTABLE AS $$SELECT abs($1 - $2) < 2$$;
+      CREATE FUNCTION approx_ne(int, int) RETURNS bool LANGUAGE sql IMMUTABLE AS $$SELECT abs($1 - $2) >= 2$$;
+      CREATE FUNCTION neg_abs(int) RETURNS int LANGUAGE sql IMMUTABLE AS $$SELECT -abs($1)$$;
+      CREATE SCHEMA m; CREATE FUNCTION m.same(text, text) RETURNS bool LANGUAGE sql IMMUTABLE AS $$SELECT lower($1) = lower($2)$$;`;
+    const ops = `${fn} CREATE OPERATOR ~== (LEFTARG = int, RIGHTARG = int, FUNCTION = approx_eq, COMMUTATOR = ~==, NEGATOR = ~!=);
+      CREATE OPERATOR ~!= (LEFTARG = int, RIGHTARG = int, FUNCTION = approx_ne, COMMUTATOR = ~!=, NEGATOR = ~==);
+      CREATE OPERATOR !- (RIGHTARG = int, FUNCTION = neg_abs);
+      CREATE OPERATOR m.=~= (LEFTARG = text, RIGHTARG = text, FUNCTION = m.same);
+      COMMENT ON OPERATOR ~== (int, int) IS 'close enough';`;
+    const used = `${ops} CREATE TABLE t (a int, b int, s text CHECK (s OPERATOR(m.=~=) 'x' OR s IS NULL), c bool GENERATED ALWAYS AS (a ~== b) STORED, CHECK (a ~!= b OR a = b));
+      CREATE INDEX t_close ON t ((a ~== b)); CREATE VIEW v AS SELECT !- a AS n FROM t;`;
+    const plain = `${fn} CREATE TABLE t (a int, b int, s text);`;
+    const estimated = ops.replace("FUNCTION = approx_eq, COMMUTATOR", "FUNCTION = approx_eq, RESTRICT = eqsel, JOIN = eqjoinsel, COMMUTATOR");
+    for (const [from, to] of [["", used], [plain, used], [used, plain], [ops, estimated], [estimated, ops]] as const) {
+      const { db, reference } = await expectCatalogConverges(major, from, to);
+      expect(await operators(await db.client())).toEqual(await operators(await reference.client()));
+    }
+    // A new definition: the check and the index using it are rebuilt around it.
+    const withUsers = (o: string) => `${o} CREATE TABLE t (a int, b int, CHECK (a ~!= b OR a = b)); CREATE INDEX t_far ON t ((a ~!= b));`;
+    const rebuilt = await expectCatalogConverges(major, withUsers(ops.replace("FUNCTION = approx_ne, COMMUTATOR = ~!=, NEGATOR = ~==", "FUNCTION = approx_ne, COMMUTATOR = ~!=")), withUsers(ops));
+    expect(rebuilt.applied.plan.steps.map((s) => s.kind)).toEqual(expect.arrayContaining(["dropConstraint", "dropIndex", "dropObject", "createObject", "addConstraint", "createIndex"]));
+  });
+
+  it("an operator that must be re-created while a generated column keeps using it is refused before anything runs, naming the column and the way through", async () => {
+    const db = await freshDatabase(major);
+    const old = `CREATE FUNCTION approx_eq(int, int) RETURNS bool LANGUAGE sql IMMUTABLE AS $$SELECT abs($1 - $2) < 2$$;
+      CREATE OPERATOR ~== (LEFTARG = int, RIGHTARG = int, FUNCTION = approx_eq);
+      CREATE TABLE t (a int, b int, c bool GENERATED ALWAYS AS (a ~== b) STORED);`;
+    await runSql(db, `${old} INSERT INTO t VALUES (1, 2);`);
+    const failure = await planSchema(db.url, schemaFromSql(old.replace("FUNCTION = approx_eq)", "FUNCTION = approx_eq, RESTRICT = eqsel)")), engineOptions(db)).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: "OPERATOR_IN_USE" });
+    expect((failure as Error).message).toContain("operator public.~==(integer,integer) must be re-created (its definition changes), but PostgreSQL cannot drop it while column public.t.c uses it");
+    const c = await db.client();
+    expect((await c.query("SELECT o.oprrest::text AS rest, (SELECT count(*) FROM t)::int AS n FROM pg_operator o WHERE o.oprname = '~=='")).rows).toEqual([{ rest: "-", n: 1 }]);
+  });
+
   it("--schemas without public manages that schema alone and never creates public", async () => {
     const sql = "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY); CREATE TABLE public.elsewhere (id int);";
     const db = await freshDatabase(major);
@@ -372,5 +409,13 @@ async function textSearch(c: Client): Promise<string[]> {
         (SELECT string_agg(m.maptokentype || ':' || m.mapdict::regdictionary, ' ' ORDER BY m.maptokentype, m.mapseqno) FROM pg_ts_config_map m WHERE m.mapcfg = x.oid))
       FROM pg_ts_config x JOIN pg_namespace n ON n.oid = x.cfgnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
     ORDER BY 1`);
+  return rows.map((r) => r.line);
+}
+
+/** Operators outside pg_catalog: arguments, result, function, commutator, negator, estimators, HASHES/MERGES, comments. */
+async function operators(c: Client): Promise<string[]> {
+  const { rows } = await c.query<{ line: string }>(`SELECT format('%s result=%s code=%s com=%s neg=%s rest=%s join=%s hash=%s merge=%s comment=%s', o.oid::regoperator, o.oprresult::regtype,
+      o.oprcode::regprocedure, nullif(o.oprcom, 0)::regoperator, nullif(o.oprnegate, 0)::regoperator, o.oprrest, o.oprjoin, o.oprcanhash, o.oprcanmerge, obj_description(o.oid, 'pg_operator')) AS line
+    FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`);
   return rows.map((r) => r.line);
 }

@@ -175,26 +175,32 @@ describe.each(majors())("apply safety on PostgreSQL %i", (major) => {
 
   it("reports objects it does not manage instead of dropping or ignoring them silently", async () => {
     const db = await freshDatabase(major);
-    await runSql(db, "CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY); CREATE RULE quiet AS ON INSERT TO t DO INSTEAD NOTHING; GRANT SELECT ON SEQUENCE t_id_seq TO PUBLIC; CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);");
+    await runSql(db, "CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY); CREATE RULE quiet AS ON INSERT TO t DO INSTEAD NOTHING; GRANT SELECT ON SEQUENCE t_id_seq TO PUBLIC; CREATE FOREIGN DATA WRAPPER nowhere; CREATE SERVER elsewhere FOREIGN DATA WRAPPER nowhere; CREATE FOREIGN TABLE remote (id int) SERVER elsewhere;");
     const planned = await planSchema(db.url, schemaFromSql("CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY);"), engineOptions(db));
     expect(planned.plan.steps).toEqual([]);
     expect(planned.plan.unmanaged.map((u) => `${u.kind} ${u.schema}.${u.name} ${u.side}`)).toEqual([
-      "operator public.===(integer,integer) live",
+      "foreign table public.remote live",
       "privileges public.t_id_seq live",
       "rule public.t.quiet live",
     ]);
   });
 
-  it("reports casts and event triggers, which belong to no schema, under their function's or type's schema, desired or live, and never creates or drops them", async () => {
+  it("reports casts and event triggers (which belong to no schema: under their function's or type's schema) and operator classes, desired or live, and never creates or drops them", async () => {
     const db = await freshDatabase(major);
     const base = `CREATE TYPE money2 AS (amount numeric); CREATE FUNCTION m2t(money2) RETURNS text LANGUAGE sql IMMUTABLE AS $$SELECT ($1).amount::text$$;
       CREATE FUNCTION quiet() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN END$$;`;
     const cast = "CREATE CAST (money2 AS text) WITH FUNCTION m2t(money2);";
     const trigger = "CREATE EVENT TRIGGER quiet_ddl ON ddl_command_end EXECUTE FUNCTION quiet();";
+    const opclass = "CREATE OPERATOR CLASS money2_ops FOR TYPE money2 USING hash AS FUNCTION 1 hash_record(record);";
     await runSql(db, `${base} ${trigger}`);
-    const planned = await planSchema(db.url, schemaFromSql(`${base} ${cast}`), engineOptions(db));
+    const planned = await planSchema(db.url, schemaFromSql(`${base} ${cast} ${opclass}`), engineOptions(db));
     expect(planned.plan.steps).toEqual([]);
-    expect(planned.plan.unmanaged.map((u) => `${u.kind} ${u.schema}.${u.name} ${u.side}`)).toEqual(["cast public.(money2 AS text) desired", "event trigger public.quiet_ddl live"]);
+    expect(planned.plan.unmanaged.map((u) => `${u.kind} ${u.schema}.${u.name} ${u.side}`)).toEqual([
+      "cast public.(money2 AS text) desired",
+      "event trigger public.quiet_ddl live",
+      "operator class public.money2_ops USING hash desired",
+      "operator family public.money2_ops USING hash desired",
+    ]);
   });
 
   it("names a non-empty table when refusing to drop it", async () => {

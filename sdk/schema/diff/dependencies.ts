@@ -1,7 +1,7 @@
 import type { AclTarget, Change } from "../changes";
 import type { SchemaModel, TableDef } from "../model";
 import { childrenOf, inheritable, keptDescendants, partitionsOf } from "../kinds/inheritance";
-import { collationsIn, objectKeys, objectNeeds, routinesInExpression, textSearchConfigurationsIn } from "../kinds/objects";
+import { objectKeys, objectNeeds, objectsNamedIn, routinesInExpression } from "../kinds/objects";
 import { aclObjectKey } from "../kinds/privileges";
 import { inCreateTable } from "./context";
 import { identitySequenceName } from "../names";
@@ -81,7 +81,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const creates = [K.table(t), ...t.columns.map((c) => K.column(t, c.name))];
       for (const c of t.constraints) if (inCreateTable(c)) creates.push(K.constraint(t, c.name));
       const needs = [K.schema(t.schema), ...t.columns.flatMap((c) => columnNeeds(t, c, desired))];
-      for (const c of t.constraints) if (inCreateTable(c)) needs.push(...routinesInExpression(c.definition, desired), ...collationsIn(c.definition, desired), ...textSearchConfigurationsIn(c.definition, desired));
+      for (const c of t.constraints) if (inCreateTable(c)) needs.push(...routinesInExpression(c.definition, desired), ...objectsNamedIn(c.definition, desired));
       // A partition after its parent (its columns come from it), and after the partitions whose
       // bounds it may overlap are dropped or detached.
       if (t.partitionOf) {
@@ -105,7 +105,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       if (t.partitionOf) drops.push(K.bounds(t.partitionOf));
       const releases = [K.schema(t.schema), K.extensionObjects, ...(t.partitionOf ? [K.table(t.partitionOf)] : []), ...t.inherits.map(K.table), ...t.columns.flatMap((c) => columnReleases(c, live)), ...t.constraints.flatMap((c) => constraintReleases(t, c, live))];
       // Its indexes go with it: what their expressions name (a collation, a text search configuration) may go after.
-      for (const i of t.indexes) releases.push(...collationsIn(i.definition, live), ...textSearchConfigurationsIn(i.definition, live));
+      for (const i of t.indexes) releases.push(...objectsNamedIn(i.definition, live));
       return d({ drops, releases });
     }
     case "renameTable":
@@ -235,8 +235,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
           ...change.index.columns.map((c) => K.column(change.table, c)),
           ...columnsMentioned(change.index.definition, findTable(desired, change.table)),
           ...routinesInExpression(change.index.definition, desired),
-          ...collationsIn(change.index.definition, desired),
-          ...textSearchConfigurationsIn(change.index.definition, desired),
+          ...objectsNamedIn(change.index.definition, desired),
         ],
       });
     case "dropIndex": {
@@ -249,8 +248,7 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
           ...(owner ? change.index.columns.map((c) => K.column(owner, c)) : []),
           ...columnsMentioned(change.index.definition, owner),
           ...routinesInExpression(change.index.definition, live),
-          ...collationsIn(change.index.definition, live),
-          ...textSearchConfigurationsIn(change.index.definition, live),
+          ...objectsNamedIn(change.index.definition, live),
           // Its operator classes or functions may be an extension's (gin_trgm_ops).
           K.extensionObjects,
         ],

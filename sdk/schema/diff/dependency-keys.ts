@@ -1,7 +1,7 @@
 import type { CommentTarget } from "../changes";
 import type { ColumnDef, ConstraintDef, QualifiedName, SchemaModel, SequenceDef, TableDef, ViewDef } from "../model";
 import { childrenOf, partitionsOf } from "../kinds/inheritance";
-import { collationsIn, objectKeys, routinesInExpression, textSearchConfigurationsIn } from "../kinds/objects";
+import { collationsIn, objectKeys, objectsNamedIn, routinesInExpression } from "../kinds/objects";
 
 // The graph keys of objects (`table:s.t`, `column:s.t.c`, ...) and what a column, constraint, comment
 // or view needs and releases: the vocabulary `dependenciesOf` builds each change's effects from.
@@ -143,7 +143,7 @@ export function columnNeeds(table: QualifiedName, c: ColumnDef, desired: SchemaM
   for (const s of sequencesInExpression(c.default)) out.push(K.sequence(s.schema, s.name));
   out.push(...routinesInExpression(c.default, desired), ...routinesInExpression(c.generated, desired));
   if (c.collation) out.push(...collationsIn(`COLLATE ${c.collation}`, desired));
-  out.push(...textSearchConfigurationsIn(c.default, desired), ...textSearchConfigurationsIn(c.generated, desired));
+  out.push(...objectsNamedIn(c.default, desired), ...objectsNamedIn(c.generated, desired));
   return out;
 }
 
@@ -156,12 +156,12 @@ export function columnReleases(c: ColumnDef | undefined, live: SchemaModel): str
   for (const s of sequencesInExpression(c.default)) out.push(K.sequence(s.schema, s.name));
   out.push(...routinesInExpression(c.default, live), ...routinesInExpression(c.generated, live));
   if (c.collation) out.push(...collationsIn(`COLLATE ${c.collation}`, live));
-  out.push(...textSearchConfigurationsIn(c.default, live), ...textSearchConfigurationsIn(c.generated, live));
+  out.push(...objectsNamedIn(c.default, live), ...objectsNamedIn(c.generated, live));
   return out;
 }
 
 export function constraintNeeds(table: QualifiedName, c: ConstraintDef, desired: SchemaModel): string[] {
-  const out = [K.table(table), ...c.columns.map((col) => K.column(table, col)), ...routinesInExpression(c.kind === "FOREIGN KEY" ? null : c.definition, desired), ...collationsIn(c.definition, desired), ...textSearchConfigurationsIn(c.definition, desired)];
+  const out = [K.table(table), ...c.columns.map((col) => K.column(table, col)), ...routinesInExpression(c.kind === "FOREIGN KEY" ? null : c.definition, desired), ...objectsNamedIn(c.definition, desired)];
   if (c.references) {
     out.push(K.table(c.references));
     const ref = findTable(desired, c.references);
@@ -172,7 +172,7 @@ export function constraintNeeds(table: QualifiedName, c: ConstraintDef, desired:
 }
 
 export function constraintReleases(table: QualifiedName, c: ConstraintDef, live: SchemaModel): string[] {
-  const out = [...c.columns.map((col) => K.column(table, col)), ...routinesInExpression(c.kind === "FOREIGN KEY" ? null : c.definition, live), ...collationsIn(c.definition, live), ...textSearchConfigurationsIn(c.definition, live)];
+  const out = [...c.columns.map((col) => K.column(table, col)), ...routinesInExpression(c.kind === "FOREIGN KEY" ? null : c.definition, live), ...objectsNamedIn(c.definition, live)];
   // An exclusion constraint's operator classes, or a check's functions, may be an extension's (btree_gist).
   if (c.kind === "EXCLUDE" || c.kind === "CHECK") out.push(K.extensionObjects);
   // A primary key holds its columns' NOT NULL.

@@ -1,9 +1,10 @@
 import { SetpointError } from "../../errors";
+import { quoteIdentIfNeeded } from "../../postgres/quote";
 import type { Change, ConvertedColumn } from "../changes";
 import { dependenciesOf } from "./dependencies";
 import { addConstraint, comment, desiredColumn, factsKey, indexSignature, type Ctx } from "./context";
 import { byKey, keyOf, type MaterializedViewDef, type ObjectDef, type ObjectKind, type SchemaModel, type ViewDef } from "../model";
-import { collationsIn, compareObject, convertedColumns, objectId, objectKeys, routinesInExpression, textSearchConfigurationKey, textSearchConfigurationsIn } from "../kinds/objects";
+import { collationsIn, compareObject, convertedColumns, objectId, objectKeys, objectsNamedIn, routinesInExpression, textSearchConfigurationKey } from "../kinds/objects";
 
 // The diff's pass over views and generic objects (ADR 0008): created, dropped, changed in place, or
 // dropped and re-created around what they depend on.
@@ -32,6 +33,7 @@ const CREATE_RANK: Record<ObjectKind | "view", number> = {
   collation: 0,
   "text search dictionary": 0,
   "text search configuration": 1,
+  operator: 4,
   domain: 0,
   "composite type": 1,
   "range type": 1,
@@ -101,10 +103,16 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
   };
   for (const e of entries.values()) if (e.decision === "recreate" && e.live?.kind === "collation") refuseCollationInUse(e.live, e.desired as ObjectDef, live, desired);
   for (const e of entries.values()) if (e.decision === "drop" || e.decision === "recreate") remove(e);
+  // An operator's commutator and negator are links, not dependencies: PostgreSQL clears, when one is
+  // dropped, only the links of the operators it names itself, so one that names a dropped operator
+  // would keep a dangling link (and refuse the re-created one's). It is re-created too (ADR 0056).
+  const operatorNames = new Map(live.objects.filter((o) => o.kind === "operator").map((o) => [objectKeys(o)[0]!, `OPERATOR(${quoteIdentIfNeeded(o.schema)}.${o.name})`]));
+  const namesDroppedOperator = (o: ViewDef | ObjectDef): boolean =>
+    !isView(o) && o.kind === "operator" && [...dropped].some((k) => k !== objectKeys(o)[0] && operatorNames.has(k) && o.definition.includes(operatorNames.get(k)!));
   for (let grew = true; grew; ) {
     grew = false;
     for (const e of entries.values()) {
-      if (e.decision !== "keep" || !e.live!.dependsOn.some((k) => dropped.has(k))) continue;
+      if (e.decision !== "keep" || !(e.live!.dependsOn.some((k) => dropped.has(k)) || namesDroppedOperator(e.live!))) continue;
       e.decision = "recreate";
       e.changes = [];
       remove(e);
@@ -124,9 +132,10 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
     textColumns.set(e, c.columns);
   }
 
-  refuseTextSearchConfigurationInUse(entries, live, desired);
+  refuseRecreatedInUse(entries, live, desired);
   releaseDefaultsOfDroppedRoutines(live, desired, dropped, ctx);
-  rebuildChecksAndIndexes(live, desired, new Set([...[...dropped].filter((k) => k.startsWith("function:")), ...changedTextSearchConfigurations(entries)]), ctx);
+  const rebuilt = [...dropped].filter((k) => k.startsWith("function:") || k.startsWith("operator:"));
+  rebuildChecksAndIndexes(live, desired, new Set([...rebuilt, ...changedTextSearchConfigurations(entries)]), ctx);
 
   const ordered = [...entries.values()];
   for (const e of ordered) if (removals.has(e)) ctx.out.push(...removals.get(e)!);
@@ -215,7 +224,7 @@ function columnComments(d: ViewDef | MaterializedViewDef, l: ViewDef | Materiali
  * PostgreSQL refuses to drop a routine that a check, exclusion constraint or index expression
  * calls: those the desired state keeps as they are are dropped before the routine goes and built
  * again after it is re-created (indexes under their INDEX_DROPPED and INDEX_BUILD hazards). So are
- * those naming a text search configuration whose mappings or dictionaries change (`keys` holds
+ * those using an operator that is re-created (ADR 0056), and those naming a text search configuration whose mappings or dictionaries change (`keys` holds
  * its key, ADR 0054): what an index holds was computed with the old ones, and PostgreSQL does not
  * rebuild it.
  */
@@ -227,7 +236,7 @@ function rebuildChecksAndIndexes(live: SchemaModel, desired: SchemaModel, keys: 
     if (c.kind === "dropIndex") handled.add(`index:${c.schema}.${c.index.name}`);
     if (c.kind === "dropTable") handled.add(`table:${keyOf(c.table)}`);
   }
-  const calls = (expr: string) => routinesInExpression(expr, live).some((k) => keys.has(k)) || textSearchConfigurationsIn(expr, live).some((k) => keys.has(k));
+  const calls = (expr: string) => routinesInExpression(expr, live).some((k) => keys.has(k)) || objectsNamedIn(expr, live).some((k) => keys.has(k));
   const desiredTables = byKey(desired.tables);
   for (const l of live.tables) {
     const t = desiredTables.get(keyOf(l));
@@ -308,29 +317,32 @@ function changedTextSearchConfigurations(entries: ReadonlyMap<string, Dependent>
 }
 
 /**
- * PostgreSQL cannot drop a text search configuration that a column's default or generated
- * expression names, and Setpoint does not rebuild columns: re-creating one (a new parser, or a
- * dictionary it maps to re-created) while such a column stays is refused before anything runs,
- * naming the columns and the way through.
+ * PostgreSQL cannot drop a text search configuration (ADR 0054) or an operator (ADR 0056) that a
+ * column's default or generated expression names, and Setpoint does not rebuild columns:
+ * re-creating one (a configuration's new parser or a dictionary it maps to re-created; an
+ * operator's new definition) while such a column stays is refused before anything runs, naming
+ * the columns and the way through.
  */
-function refuseTextSearchConfigurationInUse(entries: ReadonlyMap<string, Dependent>, live: SchemaModel, desired: SchemaModel): void {
+function refuseRecreatedInUse(entries: ReadonlyMap<string, Dependent>, live: SchemaModel, desired: SchemaModel): void {
   for (const e of entries.values()) {
     const l = e.live;
-    if (e.decision !== "recreate" || !l || isView(l) || l.kind !== "text search configuration" || !e.desired) continue;
-    const key = textSearchConfigurationKey(l.schema, l.name);
+    if (e.decision !== "recreate" || !l || isView(l) || (l.kind !== "text search configuration" && l.kind !== "operator") || !e.desired) continue;
+    const key = objectKeys(l)[0]!;
     const users: string[] = [];
     for (const t of live.tables) {
       const dt = desired.tables.find((x) => keyOf(x) === keyOf(t));
       for (const c of t.columns) {
-        const uses = [c.default, c.generated].some((x) => textSearchConfigurationsIn(x, live).includes(key));
+        const uses = [c.default, c.generated].some((x) => objectsNamedIn(x, live).includes(key));
         if (uses && dt?.columns.some((x) => x.name === c.name && x.default === c.default && x.generated === c.generated)) users.push(`column ${keyOf(t)}.${c.name}`);
       }
     }
     if (users.length === 0) continue;
+    const what = l.kind === "operator" ? `operator ${l.schema}.${l.identity}` : `text search configuration ${l.schema}.${l.name}`;
+    const why = l.kind === "operator" ? "its definition changes" : "its parser, or a dictionary it maps to, changes";
     throw new SetpointError(
-      "TEXT_SEARCH_CONFIGURATION_IN_USE",
-      `text search configuration ${l.schema}.${l.name} must be re-created (its parser, or a dictionary it maps to, changes), but PostgreSQL cannot drop it while ${users.join(", ")} use${users.length === 1 ? "s" : ""} it. ` +
-        `Declare the new configuration under another name, move the columns' expressions there, and drop the old one in a later change.`,
+      l.kind === "operator" ? "OPERATOR_IN_USE" : "TEXT_SEARCH_CONFIGURATION_IN_USE",
+      `${what} must be re-created (${why}), but PostgreSQL cannot drop it while ${users.join(", ")} use${users.length === 1 ? "s" : ""} it. ` +
+        `Declare the new ${l.kind === "operator" ? "operator" : "configuration"} under another name, move the columns' expressions there, and drop the old one in a later change.`,
     );
   }
 }

@@ -17,6 +17,7 @@ export function assembleObjects(rows: {
   collations?: ObjectRow[];
   textSearchDictionaries?: TextSearchDictionaryRow[];
   textSearchConfigurations?: TextSearchConfigurationRow[];
+  operators?: ObjectRow[];
 }): ObjectDef[] {
   const base = (r: ObjectRow) => ({ schema: r.schema, name: r.name, identity: r.identity, definition: r.definition, dependsOn: r.depends, comment: r.comment });
   const out: ObjectDef[] = [
@@ -47,6 +48,7 @@ export function assembleObjects(rows: {
     ...rows.policies.map((r): ObjectDef => ({ ...base(r), kind: "policy", table: r.table })),
     ...(rows.statistics ?? []).map((r): ObjectDef => ({ ...base(r), kind: "statistics", target: r.target })),
     ...(rows.collations ?? []).map((r): ObjectDef => ({ ...base(r), kind: "collation" })),
+    ...(rows.operators ?? []).map((r): ObjectDef => ({ ...base(r), kind: "operator" })),
     ...(rows.textSearchDictionaries ?? []).map((r): ObjectDef => ({ ...base(r), kind: "text search dictionary", template: r.template, options: r.options })),
     ...(rows.textSearchConfigurations ?? []).map((r): ObjectDef => {
       const mappings = r.mappings.map((m) => ({ token: m.token, dictionaries: m.dictionaries }));

@@ -25,6 +25,7 @@ const DEPENDER_SETS = [
   ["pg_collation", "coll"],
   ["pg_ts_dict", "tsd"],
   ["pg_ts_config", "tsc"],
+  ["pg_operator", "opr"],
 ] as const;
 
 /**
@@ -49,6 +50,7 @@ WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = ANY($1::text[])),
      coll AS (SELECT oid FROM pg_collation WHERE ${within("collnamespace", "ns")}),
      tsd AS (SELECT oid FROM pg_ts_dict WHERE ${within("dictnamespace", "ns")}),
      tsc AS (SELECT oid FROM pg_ts_config WHERE ${within("cfgnamespace", "ns")}),
+     opr AS (SELECT oid FROM pg_operator WHERE ${within("oprnamespace", "ns")}),
      objs AS (${DEPENDER_SETS.map(([catalog, set]) => `SELECT '${catalog}'::regclass AS classid, oid FROM ${set}`).join(" UNION ALL ")}),
      dep AS (${DEPENDER_SETS.map(([catalog, set]) => `SELECT d.xmin, d.refclassid, d.refobjid FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ANY (ARRAY(SELECT oid FROM ${set}))`).join("\n       UNION ALL ")}),
      ref_rel AS (SELECT oid, relnamespace AS nsp FROM pg_class WHERE oid IN (SELECT refobjid FROM dep WHERE refclassid = 'pg_class'::regclass)),
@@ -78,6 +80,7 @@ SELECT concat_ws('|',
   ${agg(`pg_ts_dict WHERE ${within("oid", "tsd")}`)},
   ${agg(`pg_ts_config WHERE ${within("oid", "tsc")}`)},
   ${agg(`pg_ts_config_map WHERE ${within("mapcfg", "tsc")}`)},
+  ${agg(`pg_operator WHERE ${within("oid", "opr")}`)},
   ${agg(`pg_default_acl WHERE ${within("defaclnamespace", "ns")} OR defaclnamespace = 0`)},
   ${agg("dep")},
   ${agg("pg_extension")}) AS fp,

@@ -5,7 +5,7 @@ import { catalogQuery } from "../internal/prepared";
 import type { ColumnRow, CompositeRow, ConstraintRow, DomainRow, IndexRow, MatViewRow, PolicyRow, RangeRow, RelationRow, RoutineRow, ObjectRow, SequenceRow, StatisticsRow, TextSearchConfigurationRow, TextSearchDictionaryRow, TriggerRow, ViewRow } from "./assemble";
 import { assembleObjects, assembleTables, toSequence } from "./assemble";
 import type { Presence} from "./queries";
-import { AGGREGATES_SQL, COLUMNS_SQL, COMPOSITES_SQL, CONSTRAINTS_SQL, DOMAINS_SQL, ENUMS_SQL, EXTENSIONS_SQL, INDEXES_SQL, MATVIEWS_SQL, POLICIES_SQL, PRESENCE_SQL, RANGES_SQL, RELATIONS_SQL, ROUTINES_SQL, SCHEMAS_SQL, SEQUENCES_SQL, STATISTICS_SQL, COLLATIONS_SQL, TRIGGERS_SQL, TS_CONFIGURATIONS_SQL, TS_DICTIONARIES_SQL, UNMANAGED_SQL, VIEWS_SQL } from "./queries";
+import { AGGREGATES_SQL, COLUMNS_SQL, COMPOSITES_SQL, CONSTRAINTS_SQL, DOMAINS_SQL, ENUMS_SQL, EXTENSIONS_SQL, INDEXES_SQL, MATVIEWS_SQL, POLICIES_SQL, PRESENCE_SQL, RANGES_SQL, RELATIONS_SQL, ROUTINES_SQL, SCHEMAS_SQL, SEQUENCES_SQL, STATISTICS_SQL, COLLATIONS_SQL, TRIGGERS_SQL, TS_CONFIGURATIONS_SQL, TS_DICTIONARIES_SQL, OPERATORS_SQL, UNMANAGED_SQL, VIEWS_SQL } from "./queries";
 
 /** Options for {@link introspect}. */
 export interface IntrospectOptions {
@@ -77,12 +77,13 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
     collations: ifPresent<ObjectRow>("collations", COLLATIONS_SQL),
     textSearchDictionaries: ifPresent<TextSearchDictionaryRow>("textSearchDictionaries", TS_DICTIONARIES_SQL),
     textSearchConfigurations: ifPresent<TextSearchConfigurationRow>("textSearchConfigurations", TS_CONFIGURATIONS_SQL),
+    operators: ifPresent<ObjectRow>("operators", OPERATORS_SQL),
     acls: q<AclRow>(ACLS_SQL, 1),
     defaultAcls: q<DefaultAclRow>(DEFAULT_ACLS_SQL, 0),
   };
   // Wait for all before reporting the first failure, so no query is left running on a connection.
   await Promise.allSettled(Object.values(pending));
-  const [columns, indexes, constraints, relations, sequences, unmanaged, schemas, extensions, enums, views, routines, aggregates, triggers, domains, composites, ranges, matviews, policies, statistics, collations, textSearchDictionaries, textSearchConfigurations, acls, defaultAcls] = await Promise.all([
+  const [columns, indexes, constraints, relations, sequences, unmanaged, schemas, extensions, enums, views, routines, aggregates, triggers, domains, composites, ranges, matviews, policies, statistics, collations, textSearchDictionaries, textSearchConfigurations, operators, acls, defaultAcls] = await Promise.all([
     pending.columns,
     pending.indexes,
     pending.constraints,
@@ -105,6 +106,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
     pending.collations,
     pending.textSearchDictionaries,
     pending.textSearchConfigurations,
+    pending.operators,
     pending.acls,
     pending.defaultAcls,
   ]);
@@ -129,7 +131,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
         comment: v.comment,
       }),
     ),
-    objects: assembleObjects({ routines: [...routines, ...aggregates], triggers, domains, composites, ranges, matviews, policies, statistics, collations, textSearchDictionaries, textSearchConfigurations }),
+    objects: assembleObjects({ routines: [...routines, ...aggregates], triggers, domains, composites, ranges, matviews, policies, statistics, collations, textSearchDictionaries, textSearchConfigurations, operators }),
     acls: toAcls(acls),
     defaultAcls: toDefaultAcls(defaultAcls),
     unmanaged: unmanaged.map((u) => ({ schema: u.schema, name: u.name, kind: u.kind as UnmanagedKind })),
@@ -142,7 +144,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
 const FINGERPRINT_CATALOGS = [
   "pg_namespace", "pg_class", "pg_attribute", "pg_attrdef", "pg_constraint", "pg_index", "pg_description", "pg_enum", "pg_type",
   "pg_sequence", "pg_extension", "pg_rewrite", "pg_depend", "pg_proc", "pg_trigger", "pg_policy", "pg_inherits", "pg_collation", "pg_default_acl",
-  "pg_statistic_ext", "pg_ts_dict", "pg_ts_config", "pg_ts_config_map",
+  "pg_statistic_ext", "pg_ts_dict", "pg_ts_config", "pg_ts_config_map", "pg_operator",
 ];
 
 const FINGERPRINT_SQL = `SELECT concat_ws('|', ${FINGERPRINT_CATALOGS.map(

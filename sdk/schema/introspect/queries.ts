@@ -18,6 +18,7 @@ export interface Presence {
   collations: boolean;
   textSearchDictionaries: boolean;
   textSearchConfigurations: boolean;
+  operators: boolean;
   /** Anything UNMANAGED_SQL could report. */
   unmanaged: boolean;
 }
@@ -41,6 +42,7 @@ SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        EXISTS (SELECT 1 FROM pg_collation co WHERE co.collnamespace IN (SELECT oid FROM ns)) AS collations,
        EXISTS (SELECT 1 FROM pg_ts_dict dct WHERE dct.dictnamespace IN (SELECT oid FROM ns)) AS "textSearchDictionaries",
        EXISTS (SELECT 1 FROM pg_ts_config cfg WHERE cfg.cfgnamespace IN (SELECT oid FROM ns)) AS "textSearchConfigurations",
+       EXISTS (SELECT 1 FROM pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM ns)) AS operators,
        -- Each branch of UNMANAGED_SQL needs one of these: a foreign table or an inheritance child
        -- (a parent may be foreign), a routine (ordered-set aggregates), a trigger or policy (on an
        -- unmanaged relation), a rule, a sequence with grants (identity sequences' grants), a
@@ -52,7 +54,7 @@ SELECT EXISTS (SELECT 1 FROM rel WHERE relkind = 'S') AS sequences,
        OR EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid IN (SELECT oid FROM rel))
        OR EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class IN (SELECT oid FROM rel) AND r.rulename <> '_RETURN')
        OR EXISTS (SELECT 1 FROM typ WHERE typtype = 'm')
-       OR EXISTS (SELECT 1 FROM pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM ns))
+       OR EXISTS (SELECT 1 FROM pg_opfamily opf WHERE opf.opfnamespace IN (SELECT oid FROM ns))
        OR EXISTS (SELECT 1 FROM pg_cast ca WHERE ca.oid >= 16384)
        OR EXISTS (SELECT 1 FROM pg_event_trigger) AS unmanaged`;
 
@@ -197,6 +199,10 @@ JOIN pg_class ic ON ic.oid = i.indexrelid
 WHERE NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
 ORDER BY i.indrelid, ic.relname`;
 
+/** An operator's identity: its name and argument types, `NONE` for a prefix operator's left. */
+const OPERATOR_IDENTITY = (o: string) =>
+  `${o}.oprname || '(' || CASE WHEN ${o}.oprleft = 0 THEN 'NONE' ELSE format_type(${o}.oprleft, NULL) END || ',' || format_type(${o}.oprright, NULL) || ')'`;
+
 /**
  * The graph keys (see ObjectDef.dependsOn) of the pg_depend rows `d` that match `where`: relations,
  * columns, sequences, indexes, user types (a table's row type is the table; an array its element),
@@ -229,6 +235,9 @@ const DEP_KEYS = (where: string) => `array(
     WHEN d.refclassid = 'pg_ts_config'::regclass THEN (
       SELECT 'tsconfig:' || tn.nspname || '.' || tc.cfgname FROM pg_ts_config tc JOIN pg_namespace tn ON tn.oid = tc.cfgnamespace
       WHERE tc.oid = d.refobjid AND tn.nspname NOT IN ('pg_catalog', 'information_schema'))
+    WHEN d.refclassid = 'pg_operator'::regclass THEN (
+      SELECT 'operator:' || opn.nspname || '.' || ${OPERATOR_IDENTITY("op")} FROM pg_operator op JOIN pg_namespace opn ON opn.oid = op.oprnamespace
+      WHERE op.oid = d.refobjid AND opn.nspname NOT IN ('pg_catalog', 'information_schema'))
     WHEN d.refclassid = 'pg_namespace'::regclass THEN (
       SELECT 'schema:' || dn.nspname FROM pg_namespace dn WHERE dn.oid = d.refobjid AND dn.nspname NOT IN ('pg_catalog', 'information_schema'))
     -- A query grouping by a primary key reads the other columns through it (functional dependency).
@@ -298,10 +307,15 @@ SELECT schema, name, kind FROM (
   FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
   WHERE t.typacl IS NOT NULL AND t.typtype = 'm' AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_type", "t.oid")}
 
+
   UNION ALL
-  SELECT n.nspname, o.oid::regoperator::text, 'operator'
-  FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
-  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_operator", "o.oid")}
+  SELECT n.nspname, opf.opfname || ' USING ' || am.amname, 'operator family'
+  FROM pg_opfamily opf JOIN pg_namespace n ON n.oid = opf.opfnamespace JOIN pg_am am ON am.oid = opf.opfmethod
+  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_opfamily", "opf.oid")}
+  UNION ALL
+  SELECT n.nspname, opc.opcname || ' USING ' || am.amname, 'operator class'
+  FROM pg_opclass opc JOIN pg_namespace n ON n.oid = opc.opcnamespace JOIN pg_am am ON am.oid = opc.opcmethod
+  WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_opclass", "opc.oid")}
   UNION ALL
   -- A cast belongs to no schema: it is reported under the first of its function's, its source
   -- type's and its target type's schemas that is in scope.
@@ -314,6 +328,8 @@ SELECT schema, name, kind FROM (
     JOIN pg_namespace n ON n.oid = x.nsp WHERE ${IN_SCOPE("n")} ORDER BY x.o LIMIT 1) s
   JOIN pg_namespace n ON n.oid = s.nsp
   WHERE ca.oid >= 16384 AND ${NOT_EXTENSION_MEMBER("pg_cast", "ca.oid")}
+    -- A range type's casts to its multirange are the type's own (an internal dependency).
+    AND NOT EXISTS (SELECT 1 FROM pg_depend di WHERE di.classid = 'pg_cast'::regclass AND di.objid = ca.oid AND di.deptype IN ('i', 'a'))
   UNION ALL
   -- An event trigger belongs to the database: reported under its function's schema.
   SELECT n.nspname, e.evtname, 'event trigger'
@@ -511,3 +527,26 @@ FROM pg_ts_config cfg JOIN pg_namespace n ON n.oid = cfg.cfgnamespace
 JOIN pg_ts_parser prs ON prs.oid = cfg.cfgparser JOIN pg_namespace pn ON pn.oid = prs.prsnamespace
 WHERE ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_ts_config", "cfg.oid")}
 ORDER BY 1, 2`;
+
+// Operators (ADR 0056), as the CREATE OPERATOR that makes them; procedures and operators named
+// qualified (a commutator may be a shell operator not yet defined: it is named all the same).
+const PROC_NAME = (oid: string) => `(SELECT quote_ident(pn.nspname) || '.' || quote_ident(p.proname) FROM pg_proc p JOIN pg_namespace pn ON pn.oid = p.pronamespace WHERE p.oid = ${oid})`;
+const OPERATOR_NAME = (oid: string) => `(SELECT 'OPERATOR(' || quote_ident(xn.nspname) || '.' || x.oprname || ')' FROM pg_operator x JOIN pg_namespace xn ON xn.oid = x.oprnamespace WHERE x.oid = ${oid})`;
+export const OPERATORS_SQL = `
+SELECT n.nspname AS schema, o.oprname AS name, ${OPERATOR_IDENTITY("o")} AS identity,
+       'CREATE OPERATOR ' || quote_ident(n.nspname) || '.' || o.oprname || ' (' || concat_ws(', ',
+         CASE WHEN o.oprleft <> 0 THEN 'LEFTARG = ' || format_type(o.oprleft, NULL) END,
+         'RIGHTARG = ' || format_type(o.oprright, NULL),
+         'FUNCTION = ' || ${PROC_NAME("o.oprcode")},
+         CASE WHEN o.oprcom <> 0 THEN 'COMMUTATOR = ' || ${OPERATOR_NAME("o.oprcom")} END,
+         CASE WHEN o.oprnegate <> 0 THEN 'NEGATOR = ' || ${OPERATOR_NAME("o.oprnegate")} END,
+         CASE WHEN o.oprrest <> 0 THEN 'RESTRICT = ' || ${PROC_NAME("o.oprrest")} END,
+         CASE WHEN o.oprjoin <> 0 THEN 'JOIN = ' || ${PROC_NAME("o.oprjoin")} END,
+         CASE WHEN o.oprcanhash THEN 'HASHES' END,
+         CASE WHEN o.oprcanmerge THEN 'MERGES' END) || ')' AS definition,
+       ${DEP_KEYS("d.classid = 'pg_operator'::regclass AND d.objid = o.oid")} AS depends,
+       obj_description(o.oid, 'pg_operator') AS comment
+FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+-- A shell operator (named as another's commutator, never defined) has no function.
+WHERE o.oprcode <> 0 AND ${IN_SCOPE("n")} AND ${NOT_EXTENSION_MEMBER("pg_operator", "o.oid")}
+ORDER BY 1, 3`;

@@ -43,6 +43,8 @@ export function objectKeys(o: ObjectDef): string[] {
       return [`tsdict:${o.schema}.${o.name}`];
     case "text search configuration":
       return [textSearchConfigurationKey(o.schema, o.name)];
+    case "operator":
+      return [`operator:${o.schema}.${o.identity}`];
   }
 }
 
@@ -90,6 +92,34 @@ export function textSearchConfigurationsIn(text: string | null, model: SchemaMod
     if (model.objects.some((o) => o.kind === "text search configuration" && o.schema === schema && o.name === name.name)) out.push(textSearchConfigurationKey(schema, name.name));
   }
   return [...new Set(out)];
+}
+
+/**
+ * Graph keys of everything of the model that `text` (an index's, a constraint's or a column's
+ * expression) names without `pg_depend` to tell: collations, text search configurations, operators.
+ */
+export function objectsNamedIn(text: string | null, model: SchemaModel): string[] {
+  if (text === null) return [];
+  return [...collationsIn(text, model), ...textSearchConfigurationsIn(text, model), ...operatorsIn(text, model)];
+}
+
+const OPERATOR_CHARS = "+\\-*/<>=~!@#%^&|`?";
+
+/**
+ * Graph keys of the model's operators whose name `text` uses: as a bare symbol (an operator in
+ * `public` prints so under the canonical search_path) or as `OPERATOR(schema.name)`. Operators of
+ * one name with other argument types are all listed: more order than needed, never less.
+ */
+export function operatorsIn(text: string | null, model: SchemaModel): string[] {
+  if (text === null) return [];
+  const out: string[] = [];
+  for (const o of model.objects) {
+    if (o.kind !== "operator") continue;
+    const qualified = text.includes(`OPERATOR(${quoteIdentIfNeeded(o.schema)}.${o.name})`) || text.includes(`OPERATOR(${quoteIdent(o.schema)}.${o.name})`);
+    const bare = o.schema === "public" && new RegExp(`(?<![${OPERATOR_CHARS}])${escapeRegExp(o.name)}(?![${OPERATOR_CHARS}])`).test(text.replace(/'(?:[^']|'')*'/g, "''"));
+    if (qualified || bare) out.push(`operator:${o.schema}.${o.identity}`);
+  }
+  return out;
 }
 
 /** `a.b`, `"A".b` or `b` as regconfig prints it (quote_ident parts); undefined when not a name. */
@@ -140,6 +170,8 @@ function keyword(kind: ObjectKind): string {
       return "TEXT SEARCH DICTIONARY";
     case "text search configuration":
       return "TEXT SEARCH CONFIGURATION";
+    case "operator":
+      return "OPERATOR";
   }
 }
 
@@ -153,6 +185,9 @@ export function objectReference(o: ObjectDef): string {
     case "trigger":
     case "policy":
       return `${quoteIdent(o.name)} ON ${quoteQualified(o.schema, o.table)}`;
+    case "operator":
+      // An operator's name is never quoted: `"s".~== (integer, integer)`.
+      return `${quoteIdent(o.schema)}.${o.name} (${o.identity.slice(o.name.length + 1, -1).split(",").join(", ")})`;
     default:
       return quoteQualified(o.schema, o.name);
   }
@@ -316,6 +351,8 @@ export function compareObject(l: ObjectDef, d: ObjectDef, ctx: CompareContext): 
     case "text search dictionary":
       if (l.kind !== d.kind || l.template !== d.template) return { action: "recreate" };
       return l.options === d.options ? { action: "none" } : { action: "replace" };
+    case "operator":
+      return l.kind === "operator" && l.definition === d.definition ? { action: "none" } : { action: "recreate" };
     case "text search configuration":
       if (l.kind !== d.kind || l.parser !== d.parser) return { action: "recreate" };
       return l.definition === d.definition ? { action: "none" } : { action: "replace" };

@@ -123,6 +123,7 @@ function objectLock(object: GenericObject, kind: "createObject" | "dropObject" |
     case "collation":
     case "text search dictionary":
     case "text search configuration":
+    case "operator":
       return lock(null);
   }
 }

@@ -383,6 +383,23 @@ export const CATALOGS: readonly CatalogSpec[] = [
     mapped: { collowner: role("x.collowner") },
   },
   {
+    catalog: "pg_operator",
+    joins: "JOIN pg_namespace n ON n.oid = x.oprnamespace",
+    schema: "n.nspname",
+    identity: `${qname("n.nspname", "x.oprname")} || '(' || CASE WHEN x.oprleft = 0 THEN 'NONE' ELSE format_type(x.oprleft, NULL) END || ',' || format_type(x.oprright, NULL) || ')'`,
+    where: notExtensionMember("pg_operator", "x.oid"),
+    excluded: { oid: OID, oprname: NAME, oprnamespace: NAME, oprleft: NAME, oprright: NAME },
+    mapped: {
+      oprowner: role("x.oprowner"),
+      oprresult: typeName("x.oprresult"),
+      oprcom: "CASE WHEN x.oprcom = 0 THEN NULL ELSE x.oprcom::regoperator::text END",
+      oprnegate: "CASE WHEN x.oprnegate = 0 THEN NULL ELSE x.oprnegate::regoperator::text END",
+      oprcode: "CASE WHEN x.oprcode = 0 THEN NULL ELSE x.oprcode::regprocedure::text END",
+      oprrest: "CASE WHEN x.oprrest = 0 THEN NULL ELSE x.oprrest::regprocedure::text END",
+      oprjoin: "CASE WHEN x.oprjoin = 0 THEN NULL ELSE x.oprjoin::regprocedure::text END",
+    },
+  },
+  {
     catalog: "pg_ts_dict",
     joins: "JOIN pg_namespace n ON n.oid = x.dictnamespace",
     schema: "n.nspname",

@@ -5,7 +5,7 @@ import { pair, slot, type SchemaPair } from "./pair";
  * partitions' indexes attached to their parent's, CHECKs merged into a parent's, CHECKs PostgreSQL
  * prints differently once re-applied, NOT VALID as declared, the managed scope; and PostgreSQL 18's
  * virtual generated columns, temporal keys, NOT NULL constraints and NOT ENFORCED constraints;
- * column attributes, CLUSTER ON, extended statistics, collations and text search objects (ADR 0051–0054).
+ * column attributes, CLUSTER ON, extended statistics, collations, text search objects and operators (ADR 0051–0054, 0056).
  */
 export const propertyPairs: SchemaPair[] = [
   ...slot("tables", "replica-identity", {
@@ -69,6 +69,14 @@ export const propertyPairs: SchemaPair[] = [
       stem: `CREATE TEXT SEARCH CONFIGURATION en_doc (COPY = pg_catalog.english);\nCREATE INDEX doc_fts ON doc USING gin (to_tsvector('en_doc', body));`,
       nostop: `CREATE TEXT SEARCH DICTIONARY nostop (TEMPLATE = pg_catalog.simple, stopwords = 'english');\nCREATE TEXT SEARCH CONFIGURATION en_doc (COPY = pg_catalog.english);\nALTER TEXT SEARCH CONFIGURATION en_doc ALTER MAPPING FOR asciiword WITH nostop;\nCREATE INDEX doc_fts ON doc USING gin (to_tsvector('en_doc', body));\nCOMMENT ON TEXT SEARCH DICTIONARY nostop IS 'no stop words';`,
       generated: `CREATE TEXT SEARCH CONFIGURATION en_doc (COPY = pg_catalog.simple);\nALTER TABLE doc ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('en_doc'::regconfig, coalesce(body, ''))) STORED;`,
+    },
+  }),
+  ...slot("tables", "operators", {
+    prelude: `CREATE FUNCTION approx_eq(int, int) RETURNS bool LANGUAGE sql IMMUTABLE AS $$SELECT abs($1 - $2) < 2$$;\nCREATE TABLE reading (id int PRIMARY KEY, a int, b int);`,
+    variants: {
+      none: ``,
+      used: `CREATE OPERATOR ~== (LEFTARG = int, RIGHTARG = int, FUNCTION = approx_eq, COMMUTATOR = ~==);\nALTER TABLE reading ADD CONSTRAINT reading_close CHECK (a ~== b);\nCREATE INDEX reading_close_idx ON reading ((a ~== b));`,
+      estimated: `CREATE OPERATOR ~== (LEFTARG = int, RIGHTARG = int, FUNCTION = approx_eq, COMMUTATOR = ~==, RESTRICT = eqsel, JOIN = eqjoinsel);\nALTER TABLE reading ADD CONSTRAINT reading_close CHECK (a ~== b);\nCOMMENT ON OPERATOR ~== (int, int) IS 'close enough';`,
     },
   }),
   ...slot("partitions", "column-attributes", {
