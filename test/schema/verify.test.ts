@@ -116,6 +116,7 @@ describe.each(majors())("catalog-level convergence check on PostgreSQL %i", (maj
        ALTER TABLE orders FORCE ROW LEVEL SECURITY;
        ALTER TABLE orders CLUSTER ON orders_pkey;
        ALTER INDEX orders_pkey SET (fillfactor = 50);
+       ALTER INDEX orders_code_idx ALTER COLUMN 1 SET STATISTICS 300;
        ALTER TABLE items_2026 SET UNLOGGED;
        ALTER TRIGGER orders_touch ON orders RENAME TO orders_touched;
        CREATE TABLE stray (id int);`,
@@ -136,6 +137,7 @@ describe.each(majors())("catalog-level convergence check on PostgreSQL %i", (maj
       "UNMODELLED_DIFFERENCE pg_attribute.attcompression public.orders.note",
       "UNMODELLED_DIFFERENCE pg_attribute.attstorage public.orders.note",
       "UNMODELLED_DIFFERENCE pg_attribute.attstattarget public.orders.state",
+      "UNMODELLED_DIFFERENCE pg_index.statistics public.orders_code_idx",
       "UNMODELLED_DIFFERENCE pg_index.indisclustered public.orders_pkey",
       "UNMODELLED_DIFFERENCE pg_trigger public.orders.orders_touch",
       "UNMODELLED_DIFFERENCE pg_trigger public.orders.orders_touched",

@@ -213,6 +213,10 @@ export const CATALOGS: readonly CatalogSpec[] = [
     computed: {
       definition: `CASE WHEN c.reloptions IS NULL THEN pg_get_indexdef(x.indexrelid)
                         ELSE regexp_replace(pg_get_indexdef(x.indexrelid), ' WITH \\((?:[^()'']|''[^'']*'')*\\)', '') END`,
+      // An expression column's statistics target (ALTER INDEX … ALTER COLUMN n SET STATISTICS), not
+      // modelled: compared so that a desired one is reported rather than silently never set. The
+      // default is -1 before PostgreSQL 17 and NULL from 17 on.
+      statistics: "(SELECT string_agg(a.attnum || '=' || a.attstattarget, ',' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = x.indexrelid AND a.attstattarget >= 0)",
     },
   },
   {
