@@ -112,12 +112,30 @@ const OPERATOR_CHARS = "+\\-*/<>=~!@#%^&|`?";
  */
 export function operatorsIn(text: string | null, model: SchemaModel): string[] {
   if (text === null) return [];
-  const out: string[] = [];
-  for (const o of model.objects) {
-    if (o.kind !== "operator") continue;
-    const qualified = text.includes(`OPERATOR(${quoteIdentIfNeeded(o.schema)}.${o.name})`) || text.includes(`OPERATOR(${quoteIdent(o.schema)}.${o.name})`);
-    const bare = o.schema === "public" && new RegExp(`(?<![${OPERATOR_CHARS}])${escapeRegExp(o.name)}(?![${OPERATOR_CHARS}])`).test(text.replace(/'(?:[^']|'')*'/g, "''"));
-    if (qualified || bare) out.push(`operator:${o.schema}.${o.identity}`);
+  const operators = operatorPatterns(model);
+  if (operators.length === 0) return [];
+  const unquoted = text.replace(/'(?:[^']|'')*'/g, "''");
+  return operators.filter((o) => o.qualified.some((q) => text.includes(q)) || o.bare?.test(unquoted) === true).map((o) => o.key);
+}
+
+const operatorPatternCache = new WeakMap<SchemaModel, { key: string; qualified: string[]; bare: RegExp | undefined }[]>();
+
+/** The model's operators with what finds them in an expression, built once per model (expressions are read per column, index and constraint). */
+function operatorPatterns(model: SchemaModel): { key: string; qualified: string[]; bare: RegExp | undefined }[] {
+  let out = operatorPatternCache.get(model);
+  if (!out) {
+    out = (model.objects ?? []).flatMap((o) =>
+      o.kind !== "operator"
+        ? []
+        : [
+            {
+              key: `operator:${o.schema}.${o.identity}`,
+              qualified: [...new Set([`OPERATOR(${quoteIdentIfNeeded(o.schema)}.${o.name})`, `OPERATOR(${quoteIdent(o.schema)}.${o.name})`])],
+              bare: o.schema === "public" ? new RegExp(`(?<![${OPERATOR_CHARS}])${escapeRegExp(o.name)}(?![${OPERATOR_CHARS}])`) : undefined,
+            },
+          ],
+    );
+    operatorPatternCache.set(model, out);
   }
   return out;
 }
