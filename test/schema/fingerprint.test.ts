@@ -26,6 +26,12 @@ describe.each(majors())("catalog fingerprint on PostgreSQL %i", (major) => {
       "ALTER TABLE t DROP COLUMN x",
       "CREATE VIEW v AS SELECT id FROM t",
       "ALTER TABLE t RENAME COLUMN n TO n2",
+      "CREATE EXTENSION pgcrypto",
+      "COMMENT ON EXTENSION pgcrypto IS 'hashing'",
+      "CREATE CAST (mood AS int) WITH INOUT",
+      "CREATE FUNCTION audit() RETURNS event_trigger LANGUAGE plpgsql AS 'BEGIN END'",
+      "CREATE EVENT TRIGGER audit ON ddl_command_end EXECUTE FUNCTION audit()",
+      "CREATE OPERATOR FAMILY fam USING btree",
     ]) {
       await c.query(ddl);
       const after = await catalogFingerprint(c);
@@ -77,6 +83,14 @@ describe.each(majors())("catalog fingerprint on PostgreSQL %i", (major) => {
       "ALTER SCHEMA shared RENAME TO shared2",
       "ALTER TABLE app.t DROP COLUMN x",
       "DROP VIEW app.v",
+      // Read whatever the scope: extensions and their comments, casts and event triggers.
+      "CREATE EXTENSION pgcrypto SCHEMA other",
+      "COMMENT ON EXTENSION pgcrypto IS 'hashing'",
+      "CREATE CAST (app.mood AS int) WITH INOUT",
+      "CREATE FUNCTION app.audit() RETURNS event_trigger LANGUAGE plpgsql AS 'BEGIN END'",
+      "CREATE EVENT TRIGGER audit ON ddl_command_end EXECUTE FUNCTION app.audit()",
+      "ALTER EVENT TRIGGER audit DISABLE",
+      "CREATE OPERATOR FAMILY app.fam USING btree",
     ]) {
       await c.query(ddl);
       const after = await fp();

@@ -81,9 +81,15 @@ SELECT concat_ws('|',
   ${agg(`pg_ts_config WHERE ${within("oid", "tsc")}`)},
   ${agg(`pg_ts_config_map WHERE ${within("mapcfg", "tsc")}`)},
   ${agg(`pg_operator WHERE ${within("oid", "opr")}`)},
+  ${agg(`pg_opfamily WHERE ${within("opfnamespace", "ns")}`)},
+  ${agg(`pg_opclass WHERE ${within("opcnamespace", "ns")}`)},
   ${agg(`pg_default_acl WHERE ${within("defaclnamespace", "ns")} OR defaclnamespace = 0`)},
   ${agg("dep")},
-  ${agg("pg_extension")}) AS fp,
+  ${agg("pg_extension")},
+  -- Read whatever the scope (EXTENSIONS_SQL, and the casts and event triggers UNMANAGED_SQL reports).
+  ${agg("pg_description WHERE classoid = 'pg_extension'::regclass")},
+  ${agg("pg_cast WHERE oid >= 16384")},
+  ${agg("pg_event_trigger")}) AS fp,
   (SELECT coalesce(array_agg(nspname::text ORDER BY nspname), '{}') FROM pg_namespace WHERE oid IN (SELECT oid FROM ns)) AS existing`;
 
 /**

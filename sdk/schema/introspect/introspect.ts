@@ -144,7 +144,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
 const FINGERPRINT_CATALOGS = [
   "pg_namespace", "pg_class", "pg_attribute", "pg_attrdef", "pg_constraint", "pg_index", "pg_description", "pg_enum", "pg_type",
   "pg_sequence", "pg_extension", "pg_rewrite", "pg_depend", "pg_proc", "pg_trigger", "pg_policy", "pg_inherits", "pg_collation", "pg_default_acl",
-  "pg_statistic_ext", "pg_ts_dict", "pg_ts_config", "pg_ts_config_map", "pg_operator",
+  "pg_statistic_ext", "pg_ts_dict", "pg_ts_config", "pg_ts_config_map", "pg_operator", "pg_opfamily", "pg_opclass", "pg_cast", "pg_event_trigger",
 ];
 
 const FINGERPRINT_SQL = `SELECT concat_ws('|', ${FINGERPRINT_CATALOGS.map(

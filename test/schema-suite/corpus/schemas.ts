@@ -42,6 +42,15 @@ export const extensionPairs: SchemaPair[] = [
       c: `CREATE EXTENSION "uuid-ossp";\nCREATE EXTENSION pgcrypto;\nCREATE TABLE token (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), legacy uuid DEFAULT uuid_generate_v4());`,
     },
   }),
+  // A comment is the extension's only change: nothing else of the scope moves with it.
+  ...slot("extensions", "comment", {
+    prelude: `CREATE EXTENSION pgcrypto;\nCREATE TABLE ext_keep (id int PRIMARY KEY);`,
+    variants: {
+      none: ``,
+      hashing: `COMMENT ON EXTENSION pgcrypto IS 'password hashing';`,
+      changed: `COMMENT ON EXTENSION pgcrypto IS 'hashing and random ids';`,
+    },
+  }),
 ];
 
 /** Non-public schemas: created, dropped, objects moved between them. */
