@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 13;
+export const MODEL_VERSION = 14;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -206,7 +206,7 @@ export interface TableDef extends QualifiedName {
   readonly partitionIndexes: readonly PartitionIndexDef[];
   /** `REPLICA IDENTITY` (`pg_class.relreplident`, and the index marked `indisreplident`). */
   readonly replicaIdentity: ReplicaIdentity;
-  /** Storage parameters, `name=value`, sorted. */
+  /** Storage parameters, `name=value`, in the order the catalog holds them (the order they were set; compared as a set: {@link sameOptions}). */
   readonly options: readonly string[];
   /** `ALTER TABLE ... CLUSTER ON`: the index marked `indisclustered` (a constraint's index has its name); absent for none. */
   readonly clusterOn?: string;
@@ -239,7 +239,7 @@ export interface ViewDef extends QualifiedName {
   readonly definition: string;
   /** Output column names, in order. */
   readonly columns: readonly string[];
-  /** View options (`check_option=local`, `security_barrier=true`, ...), sorted. */
+  /** View options (`check_option=local`, `security_barrier=true`, ...), in catalog order (compared as a set). */
   readonly options: readonly string[];
   /** Graph keys (see {@link ObjectDef.dependsOn}) of what the view reads: relations, columns, routines, types. */
   readonly dependsOn: readonly string[];
@@ -553,4 +553,13 @@ export function inSchemas(model: SchemaModel, schemas: readonly string[]): Schem
     defaultAcls: model.defaultAcls.filter((d) => d.schema === null || keep.has(d.schema)),
     unmanaged: inScope(model.unmanaged),
   };
+}
+
+/**
+ * Whether two lists of `name=value` options are the same set. PostgreSQL keeps a relation's
+ * options in the order they were set, and the model keeps that order so that what is created
+ * holds them as the desired SQL wrote them; the order itself is never a change.
+ */
+export function sameOptions(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join("\u0000") === [...b].sort().join("\u0000");
 }

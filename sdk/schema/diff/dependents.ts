@@ -3,7 +3,7 @@ import { quoteIdentIfNeeded } from "../../postgres/quote";
 import type { Change, ConvertedColumn } from "../changes";
 import { dependenciesOf } from "./dependencies";
 import { addConstraint, comment, desiredColumn, factsKey, indexSignature, type Ctx } from "./context";
-import { byKey, keyOf, type MaterializedViewDef, type ObjectDef, type ObjectKind, type SchemaModel, type ViewDef } from "../model";
+import { byKey, keyOf, type MaterializedViewDef, type ObjectDef, type ObjectKind, type SchemaModel, type ViewDef, sameOptions } from "../model";
 import { collationsIn, compareObject, convertedColumns, objectId, objectKeys, objectsNamedIn, routinesInExpression, textSearchConfigurationKey } from "../kinds/objects";
 
 // The diff's pass over views and generic objects (ADR 0008): created, dropped, changed in place, or
@@ -59,7 +59,7 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
   const desiredViews = byKey(desired.views);
   for (const v of live.views) {
     const d = desiredViews.get(keyOf(v)) ?? null;
-    const same = d !== null && d.definition === v.definition && d.options.join() === v.options.join();
+    const same = d !== null && d.definition === v.definition && sameOptions(d.options, v.options);
     entries.set(`view:${keyOf(v)}`, { live: v, desired: d, decision: d === null ? "drop" : same ? "keep" : "recreate", changes: [] });
   }
   for (const v of desired.views) if (!entries.has(`view:${keyOf(v)}`)) entries.set(`view:${keyOf(v)}`, { live: null, desired: v, decision: "create", changes: [] });

@@ -125,7 +125,7 @@ export async function introspect(client: ClientBase, options: IntrospectOptions 
         name: v.name,
         definition: v.definition.trim().replace(/;$/, ""),
         columns: v.columns,
-        options: [...(v.options ?? [])].sort(),
+        options: v.options ?? [],
         dependsOn: v.depends,
         columnComments: v.column_comments ?? {},
         comment: v.comment,

@@ -1,6 +1,6 @@
 import { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteQualified } from "../../postgres/quote";
 import type { Change, ConvertedColumn } from "../changes";
-import type { AttributeDef, CompositeTypeDef, DomainDef, ObjectDef, ObjectKind, QualifiedName, SchemaModel, TextSearchDictionaryDef, TextSearchMapping } from "../model";
+import { sameOptions, type AttributeDef, type CompositeTypeDef, type DomainDef, type ObjectDef, type ObjectKind, type QualifiedName, type SchemaModel, type TextSearchDictionaryDef, type TextSearchMapping } from "../model";
 
 /**
  * Per-kind handlers of the generic objects (see ADR 0008): the graph keys an object provides, how
@@ -363,7 +363,7 @@ export function compareObject(l: ObjectDef, d: ObjectDef, ctx: CompareContext): 
       return l.definition === d.definition ? { action: "none" } : { action: "recreate" };
     case "materialized view":
       if (l.kind !== "materialized view") return { action: "recreate" };
-      return l.definition === d.definition && l.options.join() === d.options.join() ? { action: "none" } : { action: "recreate" };
+      return l.definition === d.definition && sameOptions(l.options, d.options) ? { action: "none" } : { action: "recreate" };
     case "collation":
       return l.kind === "collation" && l.definition === d.definition ? { action: "none" } : { action: "recreate" };
     case "text search dictionary":

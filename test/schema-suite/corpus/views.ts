@@ -30,6 +30,8 @@ export const viewPairs: SchemaPair[] = [
       check: `CREATE VIEW cheap_book AS SELECT * FROM book WHERE price < 10 WITH LOCAL CHECK OPTION;`,
       barrier: `CREATE VIEW cheap_book WITH (security_barrier = true) AS SELECT * FROM book WHERE price < 10;`,
       cascaded: `CREATE VIEW cheap_book AS SELECT * FROM book WHERE price < 10 WITH CASCADED CHECK OPTION;`,
+      // Not in name order: PostgreSQL keeps options in the order they were written.
+      several: `CREATE VIEW cheap_book WITH (security_barrier = true, check_option = local) AS SELECT * FROM book WHERE price < 10;`,
     },
   }),
   ...slot("views", "chain", {
