@@ -115,7 +115,8 @@ export type Change =
    */
   | { readonly kind: "setNotNull"; readonly table: QualifiedName; readonly column: string; readonly online: boolean; readonly constraint?: NotNullConstraintDef }
   | { readonly kind: "dropNotNull"; readonly table: QualifiedName; readonly column: string }
-  | { readonly kind: "setDefault"; readonly table: QualifiedName; readonly column: string; readonly default: string }
+  /** `restored`: set again after a dropDefault of the same column in the plan, which released what the old default used. */
+  | { readonly kind: "setDefault"; readonly table: QualifiedName; readonly column: string; readonly default: string; readonly restored?: true }
   | { readonly kind: "dropDefault"; readonly table: QualifiedName; readonly column: string }
   | { readonly kind: "addIdentity"; readonly table: QualifiedName; readonly column: string; readonly identity: IdentityDef }
   | { readonly kind: "alterIdentity"; readonly table: QualifiedName; readonly column: string; readonly identity: IdentityDef }

@@ -134,6 +134,54 @@ describe.each(majors())("functions, procedures and triggers on PostgreSQL %i", (
     await expect(c.query("INSERT INTO tag VALUES (2, 'a')")).rejects.toThrow(/duplicate key value violates unique constraint "tag_label_idx"/);
   });
 
+  it("a new signature whose defaults make the old calls ambiguous: the old routine goes first, and a default, a generated column, a domain CHECK, a CHECK and an index that call it go around it, keeping comments, grants and data", async () => {
+    // While ok(int) and ok(int, int DEFAULT 0) both exist, "ok(n)" is "not unique": nothing that
+    // calls it can be set up again until the old one is gone.
+    const uses = `CREATE DOMAIN pos AS int CONSTRAINT pos_ok CHECK (ok(VALUE)) CONSTRAINT pos_small CHECK (VALUE < 1000);
+       CREATE TABLE t (id int PRIMARY KEY, n pos, m int CONSTRAINT t_m_ok CHECK (ok(m)), flag boolean DEFAULT ok(1),
+                       d int GENERATED ALWAYS AS (CASE WHEN ok(m) THEN m * 2 END) STORED);
+       CREATE INDEX t_ok ON t (ok(m));
+       CREATE VIEW doubled AS SELECT id, d FROM t;
+       COMMENT ON COLUMN t.d IS 'twice m'; COMMENT ON CONSTRAINT t_m_ok ON t IS 'positive m'; COMMENT ON INDEX t_ok IS 'by sign';
+       GRANT SELECT (id, d) ON t TO PUBLIC;`;
+    const { applied, db } = await expectConverges(
+      major,
+      `CREATE FUNCTION ok(a int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT a > 0'; ${uses} INSERT INTO t (id, n, m) VALUES (1, 5, 7);`,
+      `CREATE FUNCTION ok(a int, lim int DEFAULT 0) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT a > lim'; ${uses}`,
+      // The generated column is added again at the end of the table (column order: ADR 0008).
+      { verifyCatalogs: false },
+    );
+    const steps = applied.plan.steps;
+    const at = (kind: string, sql: RegExp) => steps.findIndex((s) => s.kind === kind && s.sql.some((x) => sql.test(x)));
+    const dropOld = at("dropObject", /DROP FUNCTION "public"."ok"\(integer\)/);
+    const createNew = at("createObject", /FUNCTION public\.ok\(a integer, lim integer DEFAULT 0\)/);
+    expect(dropOld).toBeGreaterThanOrEqual(0);
+    expect(dropOld).toBeLessThan(createNew);
+    // The domain keeps its columns: its CHECK is dropped and added again, no type is re-created.
+    expect(kinds(steps)).not.toContain("recreateType");
+    expect(at("dropDomainConstraint", /DROP CONSTRAINT "pos_ok"/)).toBeLessThan(dropOld);
+    expect(at("addDomainConstraint", /ADD CONSTRAINT "pos_ok"/)).toBeGreaterThan(createNew);
+    expect(at("dropColumn", /DROP COLUMN "d"/)).toBeLessThan(dropOld);
+    expect(at("addColumn", /ADD COLUMN "d"/)).toBeGreaterThan(createNew);
+    expect(at("setDefault", /SET DEFAULT ok\(1\)/)).toBeGreaterThan(createNew);
+    const c = await db.client();
+    expect((await c.query("SELECT id, n, m, d, flag FROM t")).rows).toEqual([{ id: 1, n: 5, m: 7, d: 14, flag: true }]);
+    await expect(c.query("INSERT INTO t (id, n, m) VALUES (2, -1, 1)")).rejects.toThrow(/violates check constraint "pos_ok"/);
+    await c.query("INSERT INTO t (id, n, m) VALUES (3, 2, 3)");
+    expect((await c.query("SELECT d, flag FROM t WHERE id = 3")).rows).toEqual([{ d: 6, flag: true }]);
+    const described = await c.query<{ what: string; comment: string }>(
+      `SELECT 'column' AS what, col_description('t'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'd')) AS comment
+       UNION ALL SELECT 'constraint', obj_description((SELECT oid FROM pg_constraint WHERE conname = 't_m_ok'), 'pg_constraint')
+       UNION ALL SELECT 'index', obj_description('t_ok'::regclass, 'pg_class')`,
+    );
+    expect(described.rows).toEqual([
+      { what: "column", comment: "twice m" },
+      { what: "constraint", comment: "positive m" },
+      { what: "index", comment: "by sign" },
+    ]);
+    expect((await c.query("SELECT has_column_privilege('public', 't', 'd', 'SELECT') AS granted")).rows).toEqual([{ granted: true }]);
+  });
+
   it("keeps triggers and policies with their table through a declared rename", async () => {
     const fn = "CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;";
     const after = (t: string) =>

@@ -164,7 +164,9 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
         ...sequencesInExpression(change.default).map((s) => K.sequence(s.schema, s.name)),
         ...routinesInExpression(change.default, desired),
       ];
-      // What the new default still uses is not released (a routine re-created around it).
+      // What the new default still uses is not released (a routine re-created around it); a
+      // default restored after its dropDefault releases nothing (the drop did).
+      if (change.restored) return d({ needs, creates: [K.columnDefault(change.table, change.column)] });
       return d({ needs, creates: [K.columnDefault(change.table, change.column)], releases: columnReleases(findColumn(live, change.table, change.column), live).filter((k) => !k.startsWith("type:") && !needs.includes(k)) });
     }
     case "dropDefault": {

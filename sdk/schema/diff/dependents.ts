@@ -2,7 +2,9 @@ import { SetpointError } from "../../errors";
 import { quoteIdentIfNeeded } from "../../postgres/quote";
 import type { Change, ConvertedColumn } from "../changes";
 import { dependenciesOf } from "./dependencies";
-import { addConstraint, comment, desiredColumn, factsKey, indexSignature, type Ctx } from "./context";
+import { addConstraint, comment, desiredColumn, factsKey, indexSignature, UNKNOWN_FACTS, type Ctx } from "./context";
+import { childrenOf } from "../kinds/inheritance";
+import { columnAttributeChanges } from "./table-properties";
 import { byKey, keyOf, type MaterializedViewDef, type ObjectDef, type ObjectKind, type SchemaModel, type ViewDef, sameOptions } from "../model";
 import { collationsIn, compareObject, convertedColumns, objectId, objectKeys, objectsNamedIn, routinesInExpression, textSearchConfigurationKey } from "../kinds/objects";
 
@@ -109,15 +111,32 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
   const operatorNames = new Map(live.objects.filter((o) => o.kind === "operator").map((o) => [objectKeys(o)[0]!, `OPERATOR(${quoteIdentIfNeeded(o.schema)}.${o.name})`]));
   const namesDroppedOperator = (o: ViewDef | ObjectDef): boolean =>
     !isView(o) && o.kind === "operator" && [...dropped].some((k) => k !== objectKeys(o)[0] && operatorNames.has(k) && o.definition.includes(operatorNames.get(k)!));
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const e of entries.values()) {
-      if (e.decision !== "keep" || !(e.live!.dependsOn.some((k) => dropped.has(k)) || namesDroppedOperator(e.live!))) continue;
-      e.decision = "recreate";
-      e.changes = [];
-      remove(e);
-      grew = true;
+  const aroundInPlace = new Set<Dependent>();
+  const cascade = () => {
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const e of entries.values()) {
+        if (e.decision !== "keep" || aroundInPlace.has(e) || !(e.live!.dependsOn.some((k) => dropped.has(k)) || namesDroppedOperator(e.live!))) continue;
+        const inPlace = domainConstraintsAround(e, dropped, cmpCtx);
+        if (inPlace) {
+          e.changes = inPlace;
+          aroundInPlace.add(e);
+          continue;
+        }
+        e.decision = "recreate";
+        e.changes = [];
+        remove(e);
+        grew = true;
+      }
     }
+  };
+  cascade();
+  // Generated columns calling a dropped routine are re-added: what reads them goes around that too.
+  for (;;) {
+    const readded = regenerateColumnsOfDroppedRoutines(live, desired, dropped, ctx);
+    if (readded.length === 0) break;
+    for (const k of readded) dropped.add(k);
+    cascade();
   }
   // A composite type re-created while a type it contains is re-created too (a nested composite)
   // cannot be renamed aside: the old one would hold on to the old inner type. Its columns go
@@ -186,6 +205,60 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
 }
 
 /**
+ * A kept domain whose only dropped dependencies are routines its CHECK constraints call (a routine
+ * whose signature changes): those constraints are dropped before the routine goes and added again
+ * after the new one exists (online: NOT VALID, then validated), instead of re-creating the domain
+ * and converting every column of it. `undefined` when anything else of it depends on what goes.
+ */
+function domainConstraintsAround(e: Dependent, dropped: ReadonlySet<string>, cmp: Parameters<typeof compareObject>[2]): Change[] | undefined {
+  const l = e.live;
+  const d = e.desired;
+  if (!l || !d || isView(l) || isView(d) || l.kind !== "domain" || d.kind !== "domain") return undefined;
+  const calls = (expr: string | null) => routinesInExpression(expr, cmp.live).filter((k) => dropped.has(k));
+  const affected = l.constraints.filter((c) => calls(c.definition).length > 0);
+  const covered = new Set(affected.flatMap((c) => calls(c.definition)));
+  if (affected.length === 0 || calls(l.default).length > 0 || l.dependsOn.some((k) => dropped.has(k) && !covered.has(k))) return undefined;
+  const without = { ...l, constraints: l.constraints.filter((c) => !affected.includes(c)) };
+  const how = compareObject(without, d, cmp);
+  return [...affected.map((c): Change => ({ kind: "dropDomainConstraint", domain: d, constraint: c })), ...(how.action === "alter" ? how.changes : [])];
+}
+
+/**
+ * PostgreSQL refuses to drop a routine a generated column calls, and a column cannot become
+ * generated again once its expression is dropped: a generated column that the desired state keeps
+ * as it is, calling a routine that goes (its signature changes), is dropped and added again after
+ * the new routine exists (its values are computed again: TABLE_REWRITE for a stored one). Returns
+ * the keys of the columns re-added.
+ */
+function regenerateColumnsOfDroppedRoutines(live: SchemaModel, desired: SchemaModel, dropped: ReadonlySet<string>, ctx: Ctx): string[] {
+  const routines = new Set([...dropped].filter((k) => k.startsWith("function:")));
+  if (routines.size === 0) return [];
+  const handled = new Set<string>();
+  for (const c of ctx.out) {
+    if (c.kind === "setGeneratedExpression" || c.kind === "dropGeneratedExpression") handled.add(factsKey(c.table, typeof c.column === "string" ? c.column : c.column.name));
+    if (c.kind === "dropColumn" || c.kind === "addColumn") handled.add(factsKey(c.table, c.column.name));
+    if (c.kind === "dropTable") handled.add(factsKey(c.table));
+  }
+  const out: string[] = [];
+  for (const t of live.tables) {
+    if (handled.has(factsKey(t)) || t.partitionOf) continue;
+    for (const c of t.columns) {
+      if (c.generated === null || handled.has(factsKey(t, c.name))) continue;
+      if (!routinesInExpression(c.generated, live).some((k) => routines.has(k))) continue;
+      const desiredTable = desired.tables.find((x) => x.schema === t.schema && x.name === t.name);
+      const d = desiredTable?.columns.find((x) => x.name === c.name);
+      if (!desiredTable || !d || d.generated === null) continue;
+      const table = { schema: t.schema, name: t.name };
+      ctx.out.push({ kind: "dropColumn", table, column: c, rows: ctx.facts.get(factsKey(t, c.name)) ?? UNKNOWN_FACTS, only: !t.partitionBy && childrenOf(live, t).length > 0 });
+      ctx.out.push({ kind: "addColumn", table, column: d, volatileDefault: true });
+      columnAttributeChanges(desiredTable, null, d, ctx);
+      out.push(`column:${t.schema}.${t.name}.${c.name}`);
+    }
+  }
+  return out;
+}
+
+/**
  * PostgreSQL refuses to drop a routine a column default calls: such defaults are dropped before a
  * routine goes and set again (to the desired default) after it is re-created.
  */
@@ -208,7 +281,7 @@ function releaseDefaultsOfDroppedRoutines(live: SchemaModel, desired: SchemaMode
       if (!d) continue;
       const table = { schema: t.schema, name: t.name };
       ctx.out.push({ kind: "dropDefault", table, column: c.name });
-      if (d.default !== null) ctx.out.push({ kind: "setDefault", table, column: c.name, default: d.default });
+      if (d.default !== null) ctx.out.push({ kind: "setDefault", table, column: c.name, default: d.default, restored: true });
     }
   }
 }

@@ -1,6 +1,7 @@
-import type { Change, RowFacts } from "../changes";
+import type { Change, CommentTarget, RowFacts } from "../changes";
 import type { SchemaModel } from "../model";
 import { dependenciesOf } from "./dependencies";
+import { K } from "./dependency-keys";
 import { diffDependents } from "./dependents";
 import { diffImplied } from "./implied";
 import { partitionIndexChanges } from "./table-properties";
@@ -57,6 +58,7 @@ export function diff(live: SchemaModel, desired: SchemaModel, options: DiffOptio
   syncNewSequences(renamedLive, desired, ctx);
   diffDependents(renamedLive, desired, ctx);
   diffImplied(renamedLive, desired, ctx);
+  commentsOfRecreated(desired, ctx);
   const recreated = new Set<string>();
   for (const c of ctx.out) if (RECREATING.has(c.kind)) for (const k of dependenciesOf(c, live, desired).drops) recreated.add(k);
   ctx.out.push(...diffPrivileges(live, desired, ctx.out, { major: ctx.major, role: options.role, recreated }));
@@ -68,3 +70,30 @@ export function diff(live: SchemaModel, desired: SchemaModel, options: DiffOptio
 const RECREATING: ReadonlySet<Change["kind"]> = new Set<Change["kind"]>([
   "dropSchema", "dropEnum", "recreateEnum", "dropSequence", "dropTable", "dropColumn", "dropView", "dropObject", "recreateType",
 ]);
+/**
+ * A comment goes with what it describes: columns, constraints and indexes that the plan drops and
+ * creates again (a generated column re-added, a CHECK or index rebuilt around a re-created routine)
+ * get their desired comment again, which the table's own comparison (live and desired alike) did
+ * not emit.
+ */
+function commentsOfRecreated(desired: SchemaModel, ctx: Ctx): void {
+  const dropped = new Set<string>();
+  for (const c of ctx.out) {
+    if (c.kind === "dropColumn") dropped.add(K.column(c.table, c.column.name));
+    else if (c.kind === "dropConstraint") dropped.add(K.constraint(c.table, c.constraint.name));
+    else if (c.kind === "dropIndex") dropped.add(K.index(c.schema, c.index.name));
+  }
+  if (dropped.size === 0) return;
+  const keyOfTarget = (t: CommentTarget): string | undefined =>
+    t.type === "COLUMN" ? K.column({ schema: t.schema, name: t.table }, t.column) : t.type === "CONSTRAINT" ? K.constraint({ schema: t.schema, name: t.table }, t.constraint) : t.type === "INDEX" ? K.index(t.schema, t.name) : undefined;
+  const commented = new Set(ctx.out.flatMap((c) => (c.kind === "comment" ? [keyOfTarget(c.target)] : [])));
+  const add = (key: string, target: CommentTarget, comment: string | null) => {
+    if (comment !== null && dropped.has(key) && !commented.has(key)) ctx.out.push({ kind: "comment", target, comment });
+  };
+  for (const t of desired.tables) {
+    if (!t.columns.some((c) => c.comment !== null) && !t.constraints.some((c) => c.comment !== null) && !t.indexes.some((i) => i.comment !== null)) continue;
+    for (const c of t.columns) add(K.column(t, c.name), { type: "COLUMN", schema: t.schema, table: t.name, column: c.name }, c.comment);
+    for (const c of t.constraints) add(K.constraint(t, c.name), { type: "CONSTRAINT", schema: t.schema, table: t.name, constraint: c.name }, c.comment);
+    for (const i of t.indexes) add(K.index(t.schema, i.name), { type: "INDEX", schema: t.schema, name: i.name }, i.comment);
+  }
+}

@@ -139,6 +139,7 @@ function order(changes: readonly Change[], live: SchemaModel, desired: SchemaMod
     for (const k of n.deps.releases) for (const d of droppers.get(k) ?? []) edge(i, d);
     for (const k of n.deps.creates) for (const d of droppers.get(k) ?? []) if (!n.deps.drops.includes(k)) edge(d, i);
   });
+  for (const [from, to] of overloadSwaps(nodes.map((n) => n.change))) if (!reaches(edges, to, from)) edge(from, to);
   // Kahn's algorithm, always taking the earliest ready change (a binary min-heap of indexes).
   const ready = new MinHeap();
   indegree.forEach((d, i) => d === 0 && ready.push(i));
@@ -154,6 +155,45 @@ function order(changes: readonly Change[], live: SchemaModel, desired: SchemaMod
     throw new SetpointError("PLAN_CYCLE", `cannot order schema changes: dependency cycle among ${stuck.join(", ")}; please report this with the schemas`);
   }
   return out.map((i) => nodes[i]!);
+}
+
+/**
+ * Pairs (drop, create) of a routine dropped and another of the same schema and name created: while
+ * both exist, a call written for one may be ambiguous (`f()` with an `f(n int DEFAULT 0)` beside
+ * it: "function f() is not unique"), so the old one goes first wherever the graph allows it (the
+ * users of the old one are dropped before it and those of the new one come after its creation).
+ */
+function overloadSwaps(changes: readonly Change[]): [number, number][] {
+  const routine = (c: Change) =>
+    (c.kind === "dropObject" || c.kind === "createObject") && (c.object.kind === "function" || c.object.kind === "procedure" || c.object.kind === "aggregate") ? `${c.object.schema}.${c.object.name}` : undefined;
+  const dropped = new Map<string, number[]>();
+  changes.forEach((c, i) => {
+    const name = c.kind === "dropObject" ? routine(c) : undefined;
+    if (name !== undefined) dropped.set(name, [...(dropped.get(name) ?? []), i]);
+  });
+  const out: [number, number][] = [];
+  if (dropped.size === 0) return out;
+  changes.forEach((c, i) => {
+    const name = c.kind === "createObject" ? routine(c) : undefined;
+    for (const d of name === undefined ? [] : (dropped.get(name) ?? [])) out.push([d, i]);
+  });
+  return out;
+}
+
+/** Whether `to` is reachable from `from` along `edges`. */
+function reaches(edges: readonly (readonly number[])[], from: number, to: number): boolean {
+  const seen = new Set<number>([from]);
+  const stack = [from];
+  while (stack.length > 0) {
+    const i = stack.pop()!;
+    if (i === to) return true;
+    for (const j of edges[i]!) {
+      if (seen.has(j)) continue;
+      seen.add(j);
+      stack.push(j);
+    }
+  }
+  return false;
 }
 
 /** A binary min-heap of non-negative integers. */

@@ -101,4 +101,17 @@ export const routinePairs: SchemaPair[] = [
       c: `CREATE FUNCTION euros(c bigint) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$ SELECT c / 100.0 $$;\nCREATE VIEW product_price AS SELECT id, euros(cents) AS price FROM product;`,
     },
   }),
+  // A parameter with a default added: while both signatures exist, the unchanged calls are ambiguous.
+  ...slot("routines", "defaulted-parameter", {
+    epilogue: `CREATE DOMAIN rating AS int CONSTRAINT rating_ok CHECK (is_ok(VALUE));
+CREATE TABLE review (id int PRIMARY KEY, stars rating, score int CHECK (is_ok(score)), fresh boolean DEFAULT is_ok(1),
+                     shown int GENERATED ALWAYS AS (CASE WHEN is_ok(score) THEN score END) STORED);
+CREATE INDEX review_ok_idx ON review (is_ok(score));
+COMMENT ON COLUMN review.shown IS 'score when acceptable';
+COMMENT ON INDEX review_ok_idx IS 'acceptable first';`,
+    variants: {
+      one: `CREATE FUNCTION is_ok(v int) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT v > 0 $$;`,
+      two: `CREATE FUNCTION is_ok(v int, floor_value int DEFAULT 0) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT v > floor_value $$;`,
+    },
+  }),
 ];
