@@ -59,6 +59,24 @@ describe.each(majors())("partitioned tables on PostgreSQL %i", (major) => {
     expect(applied.plan.steps.flatMap((s) => s.hazards.map((h) => h.code))).toEqual(["DATA_LOSS_DROP_TABLE", "DATA_LOSS_DROP_TABLE"]);
   });
 
+  it("re-creates a partitioned tree whose key column (its own or a sub-partition's) changes type or collation — PostgreSQL cannot alter it — and alters a column outside every key in place", async () => {
+    const tree = (k: string, s: string, other: string) =>
+      `CREATE TABLE m (id ${other}, k ${k}, s ${s}) PARTITION BY LIST (k);
+       CREATE TABLE m_a PARTITION OF m FOR VALUES IN ('a') PARTITION BY RANGE ((s + 1));
+       CREATE TABLE m_a0 PARTITION OF m_a FOR VALUES FROM (0) TO (100);`;
+    for (const [to, recreated] of [
+      [tree("text", "bigint", "int"), true],
+      [tree(`text COLLATE "C"`, "int", "int"), true],
+      [tree("text", "int", "bigint"), false],
+    ] as const) {
+      const { applied } = await expectConverges(major, `${tree("text", "int", "int")} INSERT INTO m VALUES (1, 'a', 5);`, to);
+      if (recreated) {
+        expect(kinds(applied.plan.steps)).toEqual(["dropTable", "dropTable", "dropTable", "createTable", "createTable", "createTable"]);
+        expect(new Set(applied.plan.steps.flatMap((s) => s.hazards.map((h) => h.code)))).toEqual(new Set(["DATA_LOSS_DROP_TABLE"]));
+      } else expect(kinds(applied.plan.steps)).toEqual(["alterColumnType"]);
+    }
+  });
+
   it("drops and detaches partitions before attaching or creating ones whose bounds would overlap them", async () => {
     const part = (n: number, m: number) => `CREATE TABLE s_p${n} PARTITION OF s FOR VALUES WITH (MODULUS ${m}, REMAINDER ${n});`;
     const parent = "CREATE TABLE s (id uuid NOT NULL, data jsonb) PARTITION BY HASH (id);";

@@ -1,5 +1,5 @@
 import { byKey, keyOf, type ColumnDef, type ConstraintDef, type IndexDef, type SchemaModel, type TableDef } from "../model";
-import { checksForNewParents, childrenOf, linkPlan, parentsFirst, projectedChecks, projectedColumns, providedByParent, relinkForOwnColumns } from "../kinds/inheritance";
+import { checksForNewParents, childrenOf, linkPlan, parentsFirst, partitionsOf, projectedChecks, projectedColumns, providedByParent, relinkForOwnColumns } from "../kinds/inheritance";
 import { indexOptionsOf, withIndexName, withoutIndexOptions } from "../index-definition";
 import { asDetached, clusterOnChanges, columnAttributeChanges, optionKey, keepsValidation, keptForAttachment, notNullChanges, partitionColumnChanges, providedByPartitionParent, replicaIdentityChanges, sameDefinition } from "./table-properties";
 import { type Ctx, factsKey, comment, inCreateTable, addConstraint, indexSignature, UNKNOWN_FACTS } from "./context";
@@ -7,14 +7,15 @@ import { type Ctx, factsKey, comment, inCreateTable, addConstraint, indexSignatu
 export function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
   const desiredMap = byKey(desired.tables);
   // A table whose partition key changes cannot be altered: it is dropped and created again (under
-  // its DATA_LOSS hazard), and so are the partitions it takes with it.
+  // its DATA_LOSS hazard), and so are the partitions it takes with it. So is one whose key
+  // columns change type or collation ("cannot alter column … because it is part of the partition key").
   const recreated = new Set<string>();
   for (let grew = true; grew; ) {
     grew = false;
     for (const l of live.tables) {
       const t = desiredMap.get(keyOf(l));
       if (!t || recreated.has(keyOf(l))) continue;
-      if (l.partitionBy !== t.partitionBy || (l.partitionOf && recreated.has(keyOf(l.partitionOf)))) {
+      if (l.partitionBy !== t.partitionBy || keyColumnRetyped(live, l, t) || (l.partitionOf && recreated.has(keyOf(l.partitionOf)))) {
         recreated.add(keyOf(l));
         grew = true;
       }
@@ -36,6 +37,42 @@ export function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): v
   for (const t of live.tables) {
     if (!desiredMap.has(keyOf(t)) || recreated.has(keyOf(t))) ctx.out.push({ kind: "dropTable", table: t, rows: ctx.facts.get(factsKey(t)) ?? UNKNOWN_FACTS });
   }
+}
+
+/**
+ * Whether a column of the partition key of `l` (kept by `t`), or of a partitioned table below it,
+ * changes type or collation: the ALTER on `l` would reach that partition's key too.
+ */
+function keyColumnRetyped(live: SchemaModel, l: TableDef, t: TableDef): boolean {
+  if (l.partitionBy === null) return false;
+  const key = new Set<string>();
+  const collect = (x: TableDef) => {
+    if (x.partitionBy === null) return;
+    for (const c of partitionKeyColumns(x.partitionBy)) key.add(c);
+    for (const p of partitionsOf(live, x)) collect(p);
+  };
+  collect(l);
+  return l.columns.some((c) => {
+    if (!key.has(c.name)) return false;
+    const d = t.columns.find((x) => x.name === c.name);
+    return d !== undefined && (d.type !== c.type || d.collation !== c.collation);
+  });
+}
+
+/**
+ * The column names a partition key definition (`pg_get_partkeydef`: `RANGE (at, lower(k))`) reads:
+ * its identifiers outside string literals that are not called as functions, unquoted as
+ * PostgreSQL folds them. A function's argument that is a keyword may be listed too: it only
+ * matters if a column of that name changes type.
+ */
+export function partitionKeyColumns(definition: string): string[] {
+  const out: string[] = [];
+  const body = definition.replace(/^\s*\w+\s*/, "");
+  for (const m of body.matchAll(/'(?:[^']|'')*'|"((?:[^"]|"")+)"(?!\s*\()|([A-Za-z_][\w$]*)(?![\w$]*\s*\()/g)) {
+    if (m[1] !== undefined) out.push(m[1].replace(/""/g, '"'));
+    else if (m[2] !== undefined) out.push(m[2].toLowerCase());
+  }
+  return out;
 }
 
 function createTable(t: TableDef, ctx: Ctx): void {

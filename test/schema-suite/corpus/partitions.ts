@@ -48,6 +48,14 @@ export const partitionPairs: SchemaPair[] = [
       nested: `CREATE TABLE metric_t1 PARTITION OF metric_p FOR VALUES IN (1) PARTITION BY RANGE (at);\nCREATE TABLE metric_t1_2024 PARTITION OF metric_t1 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');`,
     },
   }),
+  // A key column retyped (PostgreSQL cannot alter it): the tree is re-created.
+  ...slot("partitions", "key-column-type", {
+    variants: {
+      int: `CREATE TABLE reading (id int, sensor int NOT NULL, at date NOT NULL) PARTITION BY LIST (sensor);\nCREATE TABLE reading_s1 PARTITION OF reading FOR VALUES IN (1) PARTITION BY RANGE (at);\nCREATE TABLE reading_s1_2024 PARTITION OF reading_s1 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');`,
+      bigint: `CREATE TABLE reading (id int, sensor bigint NOT NULL, at date NOT NULL) PARTITION BY LIST (sensor);\nCREATE TABLE reading_s1 PARTITION OF reading FOR VALUES IN (1) PARTITION BY RANGE (at);\nCREATE TABLE reading_s1_2024 PARTITION OF reading_s1 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');`,
+      timestamp: `CREATE TABLE reading (id int, sensor int NOT NULL, at timestamp NOT NULL) PARTITION BY LIST (sensor);\nCREATE TABLE reading_s1 PARTITION OF reading FOR VALUES IN (1) PARTITION BY RANGE (at);\nCREATE TABLE reading_s1_2024 PARTITION OF reading_s1 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');`,
+    },
+  }),
   ...slot("partitions", "plain-to-partitioned", {
     variants: {
       plain: `CREATE TABLE audit_p (id bigint NOT NULL, at date NOT NULL, msg text);`,
