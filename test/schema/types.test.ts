@@ -80,6 +80,25 @@ describe.each(majors())("column types on PostgreSQL %i", (major) => {
     );
   });
 
+  it("retypes a column that generated columns read (they are added again around it, keeping their comment and index), and moves an expression off a column that is dropped", async () => {
+    const table = (a: string, total: string) =>
+      `CREATE TABLE line (id int PRIMARY KEY, a ${a}, qty int, total ${total} GENERATED ALWAYS AS (a * qty) STORED, len int GENERATED ALWAYS AS (length(a::text)) STORED, note text);
+       CREATE INDEX line_total ON line (total); COMMENT ON COLUMN line.total IS 'a times qty';`;
+    const { applied, db } = await expectConverges(major, `${table("int", "int")} INSERT INTO line VALUES (1, 3, 4);`, table("numeric(10,2)", "numeric"), { verifyCatalogs: false });
+    const kinds = applied.plan.steps.map((s) => s.kind);
+    expect(kinds.indexOf("dropColumn")).toBeLessThan(kinds.indexOf("alterColumnType"));
+    expect(kinds.lastIndexOf("addColumn")).toBeGreaterThan(kinds.indexOf("alterColumnType"));
+    const c = await db.client();
+    expect((await c.query("SELECT a::text, total::text, len FROM line")).rows).toEqual([{ a: "3.00", total: "12.00", len: 4 }]);
+    expect((await c.query("SELECT col_description('line'::regclass, attnum) AS comment FROM pg_attribute WHERE attrelid = 'line'::regclass AND attname = 'total'")).rows).toEqual([{ comment: "a times qty" }]);
+    await expectConverges(
+      major,
+      "CREATE TABLE t (id int, a int, x int, b int GENERATED ALWAYS AS (a + 1) STORED); INSERT INTO t (id, a, x) VALUES (1, 1, 5);",
+      "CREATE TABLE t (id int, x int, b int GENERATED ALWAYS AS (x + 1) STORED);",
+      { verifyCatalogs: false },
+    );
+  });
+
   it("creates unlogged tables with storage parameters, and switches them to logged", async () => {
     await expectConverges(major, "", "CREATE UNLOGGED TABLE cache (k text PRIMARY KEY, v jsonb) WITH (fillfactor = 80, autovacuum_enabled = false);");
     const { applied } = await expectConverges(

@@ -1,5 +1,5 @@
 import type { AclTarget, Change } from "../changes";
-import type { SchemaModel, TableDef } from "../model";
+import type { QualifiedName, SchemaModel, TableDef } from "../model";
 import { childrenOf, inheritable, keptDescendants, partitionsOf } from "../kinds/inheritance";
 import { objectKeys, objectNeeds, objectsNamedIn, routinesInExpression } from "../kinds/objects";
 import { aclObjectKey } from "../kinds/privileges";
@@ -119,6 +119,8 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       const name = change.column.name;
       const creates = [K.column(change.table, name), K.shape(change.table)];
       const needs = [...columnNeeds(change.table, change.column, desired), onParent(change.table)];
+      // A generated column after the columns it reads (retyped ones too).
+      if (change.column.generated !== null) needs.push(...columnsMentioned(change.column.generated, findTable(desired, change.table)).filter((k) => k !== K.column(change.table, name)));
       // Descendants get the column too; one that declares it itself adds it first (PostgreSQL merges them).
       for (const c of keptDescendants(live, desired, change.table)) {
         const own = c.desired.columns.find((x) => x.name === name);
@@ -140,7 +142,12 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
         drops,
         creates: [K.shape(change.table)],
         needs: onInherited(change.table),
-        releases: [...columnReleases(change.column, live), ...children.map((c) => K.column(c, name))],
+        releases: [
+          ...columnReleases(change.column, live),
+          ...children.map((c) => K.column(c, name)),
+          // A generated column goes before the columns it reads are dropped or retyped.
+          ...(change.column.generated !== null ? columnsMentioned(change.column.generated, findTable(live, change.table)).filter((k) => k !== K.column(change.table, name)) : []),
+        ],
       });
     }
     case "alterColumnType": {
@@ -199,9 +206,13 @@ export function dependenciesOf(change: Change, live: SchemaModel, desired: Schem
       return d({ needs: [K.sequence(change.sequence.schema, change.sequence.name), K.column(change.table, change.column)] });
     case "alterIdentity":
     case "dropGeneratedExpression":
-      return d({ needs: [K.column(change.table, change.column)] });
-    case "setGeneratedExpression":
-      return d({ needs: [K.column(change.table, change.column.name)] });
+      // What the old expression reads may go after it.
+      return d({ needs: [K.column(change.table, change.column)], releases: generationReads(change.table, change.column, live) });
+    case "setGeneratedExpression": {
+      const name = change.column.name;
+      const reads = generationReads(change.table, name, desired);
+      return d({ needs: [K.column(change.table, name), ...reads], releases: generationReads(change.table, name, live).filter((k) => !reads.includes(k)) });
+    }
     case "addConstraint": {
       // An inheritable CHECK reaches the children too: after they drop a CHECK of the same name.
       const copies = inheritable(change.constraint) ? [...childrenOf(live, change.table), ...partitionsOf(live, change.table)].map((c) => K.constraint(c, change.constraint.name)) : [];
@@ -386,4 +397,12 @@ function privilegeNeeds(t: AclTarget, desired: SchemaModel): string[] {
     if (o) return [`owner:${K.table({ schema: o.schema, name: o.table })}`];
   }
   return [];
+}
+
+/** What a generated column's expression in `model` reads: other columns of its table, routines, collations, operators. */
+function generationReads(table: QualifiedName, column: string, model: SchemaModel): string[] {
+  const expr = findColumn(model, table, column)?.generated ?? null;
+  if (expr === null) return [];
+  const self = K.column(table, column);
+  return [...columnsMentioned(expr, findTable(model, table)).filter((k) => k !== self), ...routinesInExpression(expr, model), ...objectsNamedIn(expr, model)];
 }

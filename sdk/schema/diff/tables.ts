@@ -3,6 +3,7 @@ import { checksForNewParents, childrenOf, linkPlan, parentsFirst, partitionsOf, 
 import { indexOptionsOf, withIndexName, withoutIndexOptions } from "../index-definition";
 import { asDetached, clusterOnChanges, columnAttributeChanges, optionKey, keepsValidation, keptForAttachment, notNullChanges, partitionColumnChanges, providedByPartitionParent, replicaIdentityChanges, sameDefinition } from "./table-properties";
 import { type Ctx, factsKey, comment, inCreateTable, addConstraint, indexSignature, UNKNOWN_FACTS } from "./context";
+import { K, columnsMentioned } from "./dependency-keys";
 
 export function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
   const desiredMap = byKey(desired.tables);
@@ -162,10 +163,15 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
   for (const c of lp && tp ? [] : liveColumns) {
     if (!desiredColNames.has(c.name)) ctx.out.push({ kind: "dropColumn", table: t, column: c, rows: ctx.facts.get(factsKey(t, c.name)) ?? UNKNOWN_FACTS, only });
   }
+  // PostgreSQL refuses to retype a column a generated column reads: that generated column is
+  // dropped before and added again after (its values are computed again).
+  const retyped = new Set(t.columns.filter((c) => liveCols.has(c.name) && (liveCols.get(c.name)!.type !== c.type || liveCols.get(c.name)!.collation !== c.collation)).map((c) => K.column(t, c.name)));
+  const readsRetyped = (lc: ColumnDef) => retyped.size > 0 && lc.generated !== null && columnsMentioned(lc.generated, l).some((k) => k !== K.column(t, lc.name) && retyped.has(k));
   for (const c of lp && tp ? [] : t.columns) {
     const lc = liveCols.get(c.name);
-    if (!lc) {
-      ctx.out.push({ kind: "addColumn", table: t, column: c, volatileDefault: isVolatileDefault(c) });
+    if (lc && c.generated !== null && readsRetyped(lc)) ctx.out.push({ kind: "dropColumn", table: t, column: lc, rows: ctx.facts.get(factsKey(t, lc.name)) ?? UNKNOWN_FACTS, only });
+    if (!lc || (c.generated !== null && readsRetyped(lc))) {
+      ctx.out.push({ kind: "addColumn", table: t, column: c, volatileDefault: lc ? true : isVolatileDefault(c) });
       columnAttributeChanges(t, null, c, ctx);
     } else diffColumn(t, lc, c, ctx, only);
   }
@@ -238,11 +244,13 @@ function onlyIndexOptionsDiffer(l: ConstraintDef, d: ConstraintDef): boolean {
 
 function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx, only: boolean): void {
   const table = { schema: t.schema, name: t.name };
-  // Generated columns: expression changes, or a switch between generated and plain.
-  if (l.generated !== c.generated || l.generatedKind !== c.generatedKind) {
+  // Generated columns: expression changes, or a switch between generated and plain. One that
+  // stays generated with a new type is added again (ALTER TYPE refuses the USING a cast needs).
+  const retypedGenerated = l.generated !== null && c.generated !== null && (l.type !== c.type || l.collation !== c.collation);
+  if (l.generated !== c.generated || l.generatedKind !== c.generatedKind || retypedGenerated) {
     if (c.generated === null && l.generatedKind !== "VIRTUAL") {
       ctx.out.push({ kind: "dropGeneratedExpression", table, column: c.name });
-    } else if (l.generated !== null && l.generatedKind === c.generatedKind && ctx.major >= 17) {
+    } else if (l.generated !== null && l.generatedKind === c.generatedKind && ctx.major >= 17 && !retypedGenerated) {
       ctx.out.push({ kind: "setGeneratedExpression", table, column: c });
     } else {
       ctx.out.push({ kind: "dropColumn", table, column: l, rows: ctx.facts.get(factsKey(t, l.name)) ?? UNKNOWN_FACTS, only });

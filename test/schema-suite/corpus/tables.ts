@@ -52,6 +52,14 @@ export const tablePairs: SchemaPair[] = [
       posix: `CREATE TABLE word (id int PRIMARY KEY, w text COLLATE "POSIX", v varchar(10));`,
     },
   }),
+  // Columns that generated columns read, retyped or dropped (PostgreSQL refuses either under them).
+  ...slot("tables", "generated-sources", {
+    variants: {
+      ints: `CREATE TABLE order_line (id int PRIMARY KEY, price int, qty int, total int GENERATED ALWAYS AS (price * qty) STORED, sku varchar(20), sku_len int GENERATED ALWAYS AS (length(sku)) STORED);`,
+      numeric: `CREATE TABLE order_line (id int PRIMARY KEY, price numeric(12,2), qty int, total numeric GENERATED ALWAYS AS (price * qty) STORED, sku text, sku_len int GENERATED ALWAYS AS (length(sku)) STORED);`,
+      no_price: `CREATE TABLE order_line (id int PRIMARY KEY, qty int, total int GENERATED ALWAYS AS (qty * 10) STORED, sku varchar(20), sku_len int GENERATED ALWAYS AS (length(sku)) STORED);`,
+    },
+  }),
   ...slot("tables", "storage", {
     variants: {
       plain: `CREATE TABLE log_line (id bigint PRIMARY KEY, body text);`,
