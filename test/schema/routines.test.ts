@@ -122,14 +122,17 @@ describe.each(majors())("functions, procedures and triggers on PostgreSQL %i", (
   });
 
   it("drops and rebuilds a check and an index expression around a function re-created for a new signature, keeping data", async () => {
-    const table = "CREATE TABLE tag (id int PRIMARY KEY, label text CHECK (norm(label) <> '')); CREATE UNIQUE INDEX tag_label_idx ON tag (norm(label));";
+    const table =
+      "CREATE TABLE tag (id int PRIMARY KEY, label text CHECK (norm(label) <> '')); CREATE UNIQUE INDEX tag_label_idx ON tag (norm(label)); COMMENT ON CONSTRAINT tag_label_check ON tag IS 'not blank'; COMMENT ON INDEX tag_label_idx IS 'one per label';";
     const { applied, db } = await expectConverges(
       major,
       `CREATE FUNCTION norm(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(trim(t)) $$; ${table} INSERT INTO tag VALUES (1, ' A ');`,
       `CREATE FUNCTION norm(t text, strip text DEFAULT ' ') RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(btrim(t, strip)) $$; ${table}`,
     );
-    expect(kinds(applied.plan.steps)).toEqual(["dropConstraint", "dropIndex", "dropObject", "createObject", "addConstraint", "validateConstraint", "createIndex"]);
+    // Rebuilt, the check and the index get their comments again.
+    expect(kinds(applied.plan.steps)).toEqual(["dropConstraint", "dropIndex", "dropObject", "createObject", "addConstraint", "validateConstraint", "createIndex", "comment", "comment"]);
     const c = await db.client();
+    expect((await c.query("SELECT obj_description(oid, 'pg_constraint') AS d FROM pg_constraint WHERE conname = 'tag_label_check' UNION ALL SELECT obj_description('tag_label_idx'::regclass, 'pg_class')")).rows).toEqual([{ d: "not blank" }, { d: "one per label" }]);
     expect((await c.query("SELECT id, label FROM tag")).rows).toEqual([{ id: 1, label: " A " }]);
     await expect(c.query("INSERT INTO tag VALUES (2, 'a')")).rejects.toThrow(/duplicate key value violates unique constraint "tag_label_idx"/);
   });

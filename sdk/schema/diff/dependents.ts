@@ -5,6 +5,7 @@ import { dependenciesOf } from "./dependencies";
 import { addConstraint, comment, desiredColumn, factsKey, indexSignature, UNKNOWN_FACTS, type Ctx } from "./context";
 import { childrenOf } from "../kinds/inheritance";
 import { columnAttributeChanges } from "./table-properties";
+import { K } from "./dependency-keys";
 import { byKey, keyOf, type MaterializedViewDef, type ObjectDef, type ObjectKind, type SchemaModel, type ViewDef, sameOptions } from "../model";
 import { collationsIn, compareObject, convertedColumns, objectId, objectKeys, objectsNamedIn, routinesInExpression, textSearchConfigurationKey } from "../kinds/objects";
 
@@ -252,7 +253,7 @@ function regenerateColumnsOfDroppedRoutines(live: SchemaModel, desired: SchemaMo
       ctx.out.push({ kind: "dropColumn", table, column: c, rows: ctx.facts.get(factsKey(t, c.name)) ?? UNKNOWN_FACTS, only: !t.partitionBy && childrenOf(live, t).length > 0 });
       ctx.out.push({ kind: "addColumn", table, column: d, volatileDefault: true });
       columnAttributeChanges(desiredTable, null, d, ctx);
-      out.push(`column:${t.schema}.${t.name}.${c.name}`);
+      out.push(K.column(t, c.name));
     }
   }
   return out;
