@@ -53,7 +53,9 @@ function hostState() {
   }
   for (const cmd of ["iptables", "ip6tables"]) {
     for (const table of ["filter", "nat", "mangle", "raw"]) {
-      for (const l of lines(run(cmd, ["-w", "-t", table, "-S"]))) items.push(`${cmd} -t ${table} ${l}`);
+      // A built-in chain's ACCEPT policy is the kernel's default, listed as soon as the table is
+      // first read (on a new machine, after this run installed iptables): not something a run left.
+      for (const l of lines(run(cmd, ["-w", "-t", table, "-S"]))) if (!/^-P \S+ ACCEPT$/.test(l)) items.push(`${cmd} -t ${table} ${l}`);
     }
   }
   try {

@@ -2,7 +2,7 @@
 // marker, new interfaces, harness directories) fails the check by name; another job's live real
 // node is not this run's; `stop` ends the run's processes but spares the real-node sweepers.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -67,6 +67,25 @@ describe("the CI leftover check", () => {
 
     for (const c of cleanups.splice(1).reverse()) c();
     expect(leftovers(["check", file, "--wait", "10"], runId)).toMatchObject({ status: 0, stderr: expect.stringMatching(/nothing of this run is left/) });
+  });
+
+  it.skipIf(!isRoot)("names an iptables chain the run left, but not a built-in chain's ACCEPT policy (listed once iptables is installed: a new machine's run installs it)", () => {
+    const runId = `test-${process.pid}-${Date.now()}`;
+    const file = snapshot(runId);
+    const items = (JSON.parse(readFileSync(file, "utf8")) as { items: string[] }).items;
+    expect(items.filter((i) => /^iptables -t filter /.test(i) && / -P \S+ ACCEPT$/.test(i))).toEqual([]);
+    expect(spawnSync("iptables", ["-w", "-L", "INPUT", "-n"]).status).toBe(0);
+    // The check would fail on the policies of a new machine if they counted: they are listed now.
+    expect(spawnSync("iptables", ["-w", "-t", "filter", "-S"], { encoding: "utf8" }).stdout).toMatch(/^-P INPUT ACCEPT$/m);
+    const chain = `SPTCI-${String(process.pid % 100000)}`;
+    expect(spawnSync("iptables", ["-w", "-N", chain]).status).toBe(0);
+    cleanups.push(() => spawnSync("iptables", ["-w", "-X", chain]));
+    const r = leftovers(["check", file], runId);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`iptables -t filter -N ${chain}`);
+    expect(r.stderr).not.toMatch(/-P \S+ ACCEPT/);
+    for (const c of cleanups.splice(1).reverse()) c();
+    expect(leftovers(["check", file], runId)).toMatchObject({ status: 0 });
   });
 
   it("keeps the schema engine's initdb templates (a cache) but names a half-made one", () => {
