@@ -1,7 +1,7 @@
 import type { Change, CommentTarget, RowFacts } from "../changes";
 import type { SchemaModel } from "../model";
 import { dependenciesOf } from "./dependencies";
-import { K } from "./dependency-keys";
+import { K, commentNeeds } from "./dependency-keys";
 import { diffDependents } from "./dependents";
 import { diffImplied } from "./implied";
 import { partitionIndexChanges } from "./table-properties";
@@ -84,16 +84,15 @@ function commentsOfRecreated(desired: SchemaModel, ctx: Ctx): void {
     else if (c.kind === "dropIndex") dropped.add(K.index(c.schema, c.index.name));
   }
   if (dropped.size === 0) return;
-  const keyOfTarget = (t: CommentTarget): string | undefined =>
-    t.type === "COLUMN" ? K.column({ schema: t.schema, name: t.table }, t.column) : t.type === "CONSTRAINT" ? K.constraint({ schema: t.schema, name: t.table }, t.constraint) : t.type === "INDEX" ? K.index(t.schema, t.name) : undefined;
-  const commented = new Set(ctx.out.flatMap((c) => (c.kind === "comment" ? [keyOfTarget(c.target)] : [])));
-  const add = (key: string, target: CommentTarget, comment: string | null) => {
+  const commented = new Set(ctx.out.flatMap((c) => (c.kind === "comment" ? [commentNeeds(c.target)] : [])));
+  const add = (target: CommentTarget, comment: string | null) => {
+    const key = commentNeeds(target);
     if (comment !== null && dropped.has(key) && !commented.has(key)) ctx.out.push({ kind: "comment", target, comment });
   };
   for (const t of desired.tables) {
     if (!t.columns.some((c) => c.comment !== null) && !t.constraints.some((c) => c.comment !== null) && !t.indexes.some((i) => i.comment !== null)) continue;
-    for (const c of t.columns) add(K.column(t, c.name), { type: "COLUMN", schema: t.schema, table: t.name, column: c.name }, c.comment);
-    for (const c of t.constraints) add(K.constraint(t, c.name), { type: "CONSTRAINT", schema: t.schema, table: t.name, constraint: c.name }, c.comment);
-    for (const i of t.indexes) add(K.index(t.schema, i.name), { type: "INDEX", schema: t.schema, name: i.name }, i.comment);
+    for (const c of t.columns) add({ type: "COLUMN", schema: t.schema, table: t.name, column: c.name }, c.comment);
+    for (const c of t.constraints) add({ type: "CONSTRAINT", schema: t.schema, table: t.name, constraint: c.name }, c.comment);
+    for (const i of t.indexes) add({ type: "INDEX", schema: t.schema, name: i.name }, i.comment);
   }
 }
