@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 14;
+export const MODEL_VERSION = 15;
 
 /** A schema-qualified name. */
 export interface QualifiedName {

@@ -134,7 +134,7 @@ SELECT a.attrelid::int AS relid, a.attnum::int AS attnum, a.attname AS name, for
             THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
        dsc.description AS comment,
        CASE WHEN utn.nspname NOT IN ('pg_catalog', 'information_schema') THEN utn.nspname END AS ut_schema,
-       ut.typname AS ut_name, t.typcategory = 'A' AS ut_array, a.attislocal AS local, a.attinhcount::int AS inherit_count,
+       ut.typname AS ut_name, t.typcategory = 'A' AND t.typelem <> 0 AS ut_array, a.attislocal AS local, a.attinhcount::int AS inherit_count,
        s.seqstart::text AS id_start, s.seqincrement::text AS id_increment, s.seqmin::text AS id_min,
        s.seqmax::text AS id_max, s.seqcache::text AS id_cache, s.seqcycle AS id_cycle,
        nn.conname AS nn_name, nn.connoinherit AS nn_no_inherit, nn.convalidated AS nn_validated,
