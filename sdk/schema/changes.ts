@@ -49,6 +49,11 @@ export interface ConvertedColumn {
   readonly dropDefault: boolean;
   /** Default to set after the conversion (the desired one). */
   readonly default: string | null;
+  /**
+   * A partition's or an inheritance child's column that a parent has too: the parent's ALTER TYPE
+   * converts it (PostgreSQL refuses one on the child: "cannot alter inherited column").
+   */
+  readonly inherited?: true;
 }
 
 /**
@@ -199,12 +204,13 @@ export type Change =
    */
   | { readonly kind: "recreateType"; readonly type: DomainDef | CompositeTypeDef | RangeTypeDef; readonly from: DomainDef | CompositeTypeDef | RangeTypeDef; readonly columns: readonly ConvertedColumn[] }
   /**
-   * The columns of composite type `type` are converted to text, and back after (`columnsFromText`),
-   * around a change PostgreSQL refuses while they use it: an attribute of `inner`, a type nested in
-   * it, retyped; or `type` re-created with a nested type re-created too (`inner` null).
+   * The columns of type `type` are converted to text, and back after (`columnsFromText`), around a
+   * change PostgreSQL refuses while they use it: an attribute of `inner`, a type nested in a
+   * composite, retyped; or `type` re-created while a type it is built on is re-created too (`inner`
+   * null): a composite's attribute type, a domain's base type, a range's subtype.
    */
-  | { readonly kind: "columnsToText"; readonly type: CompositeTypeDef; readonly columns: readonly ConvertedColumn[]; readonly inner: CompositeTypeDef | null }
-  | { readonly kind: "columnsFromText"; readonly type: CompositeTypeDef; readonly columns: readonly ConvertedColumn[]; readonly inner: CompositeTypeDef | null }
+  | { readonly kind: "columnsToText"; readonly type: DomainDef | CompositeTypeDef | RangeTypeDef; readonly columns: readonly ConvertedColumn[]; readonly inner: CompositeTypeDef | null }
+  | { readonly kind: "columnsFromText"; readonly type: DomainDef | CompositeTypeDef | RangeTypeDef; readonly columns: readonly ConvertedColumn[]; readonly inner: CompositeTypeDef | null }
   | { readonly kind: "comment"; readonly target: CommentTarget; readonly comment: string | null }
   /** `ALTER ... OWNER TO`; `existing` is false for an object the plan creates (or re-creates). */
   | { readonly kind: "setOwner"; readonly target: AclTarget; readonly owner: string; readonly from: string; readonly existing: boolean }

@@ -1,7 +1,8 @@
 import type { AclTarget, Change } from "../changes";
 import type { QualifiedName, SchemaModel, TableDef } from "../model";
 import { childrenOf, inheritable, keptDescendants, partitionsOf } from "../kinds/inheritance";
-import { objectKeys, objectNeeds, objectsNamedIn, routinesInExpression } from "../kinds/objects";
+import { objectKeys, objectNeeds } from "../kinds/objects";
+import { objectsNamedIn, routinesInExpression } from "../kinds/expressions";
 import { aclObjectKey } from "../kinds/privileges";
 import { inCreateTable } from "./context";
 import { identitySequenceName } from "../names";

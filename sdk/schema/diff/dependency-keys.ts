@@ -1,7 +1,8 @@
 import type { CommentTarget } from "../changes";
 import type { ColumnDef, ConstraintDef, QualifiedName, SchemaModel, SequenceDef, TableDef, ViewDef } from "../model";
 import { childrenOf, partitionsOf } from "../kinds/inheritance";
-import { collationsIn, objectKeys, objectsNamedIn, routinesInExpression } from "../kinds/objects";
+import { objectKeys } from "../kinds/objects";
+import { collationsIn, objectsNamedIn, routinesInExpression } from "../kinds/expressions";
 
 // The graph keys of objects (`table:s.t`, `column:s.t.c`, ...) and what a column, constraint, comment
 // or view needs and releases: the vocabulary `dependenciesOf` builds each change's effects from.

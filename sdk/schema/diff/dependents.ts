@@ -5,9 +5,10 @@ import { dependenciesOf } from "./dependencies";
 import { addConstraint, comment, desiredColumn, factsKey, indexSignature, UNKNOWN_FACTS, type Ctx } from "./context";
 import { childrenOf } from "../kinds/inheritance";
 import { columnAttributeChanges } from "./table-properties";
-import { K } from "./dependency-keys";
+import { K, columnsMentioned } from "./dependency-keys";
 import { byKey, keyOf, type MaterializedViewDef, type ObjectDef, type ObjectKind, type SchemaModel, type ViewDef, sameOptions } from "../model";
-import { collationsIn, compareObject, convertedColumns, objectId, objectKeys, objectsNamedIn, routinesInExpression, textSearchConfigurationKey } from "../kinds/objects";
+import { compareObject, convertedColumns, objectId, objectKeys } from "../kinds/objects";
+import { collationsIn, objectsNamedIn, routinesInExpression, textSearchConfigurationKey } from "../kinds/expressions";
 
 // The diff's pass over views and generic objects (ADR 0008): created, dropped, changed in place, or
 // dropped and re-created around what they depend on.
@@ -79,7 +80,6 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
     entries.set(objectId(o), { live: o, desired: d, decision: how.action === "recreate" ? "recreate" : "keep", changes });
   }
   for (const o of desired.objects) if (!entries.has(objectId(o))) entries.set(objectId(o), { live: null, desired: o, decision: "create", changes: [] });
-  if (entries.size === 0) return;
 
   // Keys dropped by the changes so far and by the views and objects dropped or re-created.
   const dropped = new Set<string>();
@@ -134,17 +134,17 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
   cascade();
   // Generated columns calling a dropped routine are re-added: what reads them goes around that too.
   for (;;) {
-    const readded = regenerateColumnsOfDroppedRoutines(live, desired, dropped, ctx);
+    const readded = regenerateColumnsReadingDropped(live, desired, dropped, ctx);
     if (readded.length === 0) break;
     for (const k of readded) dropped.add(k);
     cascade();
   }
-  // A composite type re-created while a type it contains is re-created too (a nested composite)
-  // cannot be renamed aside: the old one would hold on to the old inner type. Its columns go
-  // through text instead, around the drops and creations of both types.
+  // A type re-created while a type it is built on is re-created too (a nested composite, a domain
+  // over an enum losing a value) cannot be renamed aside: the old one would hold on to the old inner
+  // type. Its columns go through text instead, around the drops and creations of both types.
   for (const [e, changes] of removals) {
     const c = changes[0];
-    if (c?.kind !== "recreateType" || c.from.kind !== "composite type" || !c.from.dependsOn.some((k) => dropped.has(k))) continue;
+    if (c?.kind !== "recreateType" || !c.from.dependsOn.some((k) => dropped.has(k))) continue;
     removals.set(e, [
       { kind: "columnsToText", type: c.from, columns: c.columns, inner: null },
       { kind: "dropObject", object: c.from },
@@ -154,8 +154,42 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
 
   refuseRecreatedInUse(entries, live, desired);
   releaseDefaultsOfDroppedRoutines(live, desired, dropped, ctx);
-  const rebuilt = [...dropped].filter((k) => k.startsWith("function:") || k.startsWith("operator:"));
-  rebuildChecksAndIndexes(live, desired, new Set([...rebuilt, ...changedTextSearchConfigurations(entries)]), ctx);
+  // A converted column's desired default calling a routine the plan creates (or re-creates after
+  // the type) is set once that routine exists, not inside the conversion.
+  const createdRoutines = new Set<string>();
+  for (const e of entries.values()) {
+    const d = e.desired;
+    if (d && !isView(d) && (d.kind === "function" || d.kind === "procedure" || d.kind === "aggregate") && (e.decision === "create" || e.decision === "recreate")) createdRoutines.add(objectKeys(d)[0]!);
+  }
+  if (createdRoutines.size > 0) {
+    const setLater = (columns: readonly ConvertedColumn[]): readonly ConvertedColumn[] =>
+      columns.map((col) => {
+        if (col.default === null || !routinesInExpression(col.default, desired).some((k) => createdRoutines.has(k))) return col;
+        if (!ctx.out.some((c) => c.kind === "setDefault" && factsKey(c.table, c.column) === factsKey(col.table, col.column))) ctx.out.push({ kind: "setDefault", table: col.table, column: col.column, default: col.default, restored: true });
+        return { ...col, default: null };
+      });
+    ctx.out.forEach((c, i) => {
+      if (c.kind === "recreateEnum") ctx.out[i] = { ...c, columns: setLater(c.columns) };
+    });
+    for (const [e, changes] of removals) removals.set(e, changes.map((c) => (c.kind === "recreateType" ? { ...c, columns: setLater(c.columns) } : c)));
+    for (const [e, columns] of textColumns) textColumns.set(e, setLater(columns));
+  }
+  // A type renamed aside and re-created (an enum losing a value, a domain, composite or range type
+  // re-created) is a key too: PostgreSQL re-parses a check or index whose text names it when the
+  // column it reads is converted, and finds the old type there.
+  const rebuilt = [...dropped].filter((k) => k.startsWith("function:") || k.startsWith("operator:") || k.startsWith("type:"));
+  // Columns converted through text (a range type re-created, a nested composite changed), and
+  // columns converted to a type renamed aside and re-created: a check, foreign key or index
+  // expression reading them is re-parsed with the column's new type beside the old one of the rest.
+  const throughText = new Set<string>();
+  const converted = new Set<string>();
+  for (const changes of [ctx.out, ...removals.values(), ...[...entries.values()].map((e) => e.changes)]) {
+    for (const c of changes) {
+      if ((c.kind === "recreateType" && c.from.kind === "range type") || c.kind === "columnsToText") for (const col of c.columns) throughText.add(K.column(col.table, col.column));
+      else if (c.kind === "recreateType" || c.kind === "recreateEnum") for (const col of c.columns) converted.add(K.column(col.table, col.column));
+    }
+  }
+  rebuildChecksAndIndexes(live, desired, new Set([...rebuilt, ...changedTextSearchConfigurations(entries)]), { throughText, converted }, ctx);
 
   const ordered = [...entries.values()];
   for (const e of ordered) if (removals.has(e)) ctx.out.push(...removals.get(e)!);
@@ -173,7 +207,7 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
     }
     if (!recreatedInPlace) ctx.out.push({ kind: "createObject", object: d });
     const converted = textColumns.get(e);
-    if (converted && d.kind === "composite type") ctx.out.push({ kind: "columnsFromText", type: d, columns: converted, inner: null });
+    if (converted && (d.kind === "composite type" || d.kind === "domain" || d.kind === "range type")) ctx.out.push({ kind: "columnsFromText", type: d, columns: converted, inner: null });
     if (d.kind === "materialized view") {
       // A new materialized view: its indexes are built right after it, without CONCURRENTLY.
       for (const i of d.indexes) {
@@ -228,12 +262,15 @@ function domainConstraintsAround(e: Dependent, dropped: ReadonlySet<string>, cmp
  * PostgreSQL refuses to drop a routine a generated column calls, and a column cannot become
  * generated again once its expression is dropped: a generated column that the desired state keeps
  * as it is, calling a routine that goes (its signature changes), is dropped and added again after
- * the new routine exists (its values are computed again: TABLE_REWRITE for a stored one). Returns
- * the keys of the columns re-added.
+ * the new routine exists (its values are computed again: TABLE_REWRITE for a stored one). So is
+ * one reading a column converted to a re-created type (an enum losing a value, a domain): PostgreSQL
+ * refuses to alter the type of a column a generated column uses. Returns the keys of the columns
+ * re-added.
  */
-function regenerateColumnsOfDroppedRoutines(live: SchemaModel, desired: SchemaModel, dropped: ReadonlySet<string>, ctx: Ctx): string[] {
+function regenerateColumnsReadingDropped(live: SchemaModel, desired: SchemaModel, dropped: ReadonlySet<string>, ctx: Ctx): string[] {
   const routines = new Set([...dropped].filter((k) => k.startsWith("function:")));
-  if (routines.size === 0) return [];
+  const columns = new Set([...dropped].filter((k) => k.startsWith("column:")));
+  if (routines.size === 0 && columns.size === 0) return [];
   const handled = new Set<string>();
   for (const c of ctx.out) {
     if (c.kind === "setGeneratedExpression" || c.kind === "dropGeneratedExpression") handled.add(factsKey(c.table, typeof c.column === "string" ? c.column : c.column.name));
@@ -245,7 +282,8 @@ function regenerateColumnsOfDroppedRoutines(live: SchemaModel, desired: SchemaMo
     if (handled.has(factsKey(t)) || t.partitionOf) continue;
     for (const c of t.columns) {
       if (c.generated === null || handled.has(factsKey(t, c.name))) continue;
-      if (!routinesInExpression(c.generated, live).some((k) => routines.has(k))) continue;
+      const self = K.column(t, c.name);
+      if (!routinesInExpression(c.generated, live).some((k) => routines.has(k)) && !columnsMentioned(c.generated, t).some((k) => k !== self && columns.has(k))) continue;
       const desiredTable = desired.tables.find((x) => x.schema === t.schema && x.name === t.name);
       const d = desiredTable?.columns.find((x) => x.name === c.name);
       if (!desiredTable || !d || d.generated === null) continue;
@@ -300,10 +338,19 @@ function columnComments(d: ViewDef | MaterializedViewDef, l: ViewDef | Materiali
  * again after it is re-created (indexes under their INDEX_DROPPED and INDEX_BUILD hazards). So are
  * those using an operator that is re-created (ADR 0056), and those naming a text search configuration whose mappings or dictionaries change (`keys` holds
  * its key, ADR 0054): what an index holds was computed with the old ones, and PostgreSQL does not
- * rebuild it.
+ * rebuild it. So are those naming a type that is renamed aside and re-created (the converted column
+ * makes PostgreSQL re-parse them, finding the old type), and checks, exclusion constraints and
+ * indexes reading a column converted through text (`throughText`).
  */
-function rebuildChecksAndIndexes(live: SchemaModel, desired: SchemaModel, keys: ReadonlySet<string>, ctx: Ctx): void {
-  if (keys.size === 0) return;
+function rebuildChecksAndIndexes(
+  live: SchemaModel,
+  desired: SchemaModel,
+  keys: ReadonlySet<string>,
+  columns: { readonly throughText: ReadonlySet<string>; readonly converted: ReadonlySet<string> },
+  ctx: Ctx,
+): void {
+  const { throughText, converted } = columns;
+  if (keys.size === 0 && throughText.size === 0 && converted.size === 0) return;
   const handled = new Set<string>();
   for (const c of ctx.out) {
     if (c.kind === "dropConstraint") handled.add(`constraint:${keyOf(c.table)}.${c.constraint.name}`);
@@ -318,17 +365,37 @@ function rebuildChecksAndIndexes(live: SchemaModel, desired: SchemaModel, keys: 
     const tableCtx = t.partitionBy ? { ...ctx, online: false } : ctx;
     for (const c of l.constraints) {
       const d = t.constraints.find((x) => x.name === c.name && x.definition === c.definition);
-      if (!d || c.kind === "FOREIGN KEY" || handled.has(`constraint:${keyOf(l)}.${c.name}`) || !calls(c.definition)) continue;
+      const reads = (set: ReadonlySet<string>) => c.columns.some((x) => set.has(K.column(l, x)));
+      // Keys (PRIMARY KEY, UNIQUE) PostgreSQL rebuilds itself; a foreign key it checks against the other side's type.
+      const rereads = c.kind !== "PRIMARY KEY" && c.kind !== "UNIQUE" && (reads(converted) || reads(throughText));
+      if (!d || handled.has(`constraint:${keyOf(l)}.${c.name}`) || !((c.kind !== "FOREIGN KEY" && calls(c.definition)) || rereads)) continue;
       ctx.out.push({ kind: "dropConstraint", table: t, constraint: c });
       addConstraint(t, d, true, tableCtx);
     }
     for (const i of l.indexes) {
       const d = t.indexes.find((x) => x.name === i.name && indexSignature(x) === indexSignature(i));
-      if (!d || handled.has(`index:${l.schema}.${i.name}`) || !calls(i.definition)) continue;
+      const reads = (set: ReadonlySet<string>) => i.columns.some((x) => set.has(K.column(l, x)));
+      if (!d || handled.has(`index:${l.schema}.${i.name}`) || !(calls(i.definition) || reads(throughText) || (reads(converted) && hasExpressions(i.definition)))) continue;
       ctx.out.push({ kind: "dropIndex", schema: l.schema, index: i, concurrently: tableCtx.online });
       ctx.out.push({ kind: "createIndex", table: t, index: d, concurrently: tableCtx.online });
     }
   }
+}
+
+/**
+ * Whether an index definition (`pg_get_indexdef`) has an expression key or a predicate: PostgreSQL
+ * rebuilds an index of plain columns itself when their type changes, but re-parses expressions.
+ */
+function hasExpressions(definition: string): boolean {
+  const text = definition.replace(/'(?:[^']|'')*'/g, "''").replace(/"(?:[^"]|"")*"/g, "x");
+  const open = text.indexOf("(", text.indexOf(" USING "));
+  if (open < 0) return true;
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    if (text[i] === "(") depth++;
+    else if (text[i] === ")" && --depth === 0) return text.slice(open + 1, i).includes("(") || / WHERE /.test(text.slice(i));
+  }
+  return true;
 }
 
 function diffMaterializedViewIndexes(l: MaterializedViewDef, d: MaterializedViewDef, ctx: Ctx): void {

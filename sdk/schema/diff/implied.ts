@@ -3,7 +3,8 @@ import { dependenciesOf } from "./dependencies";
 import { sequencesDroppedWith } from "./dependency-keys";
 import { addConstraint, comment, indexSignature, type Ctx } from "./context";
 import { byKey, keyOf, type ConstraintDef, type DomainConstraintDef, type DomainDef, type QualifiedName, type SchemaModel, type TableDef } from "../model";
-import { domainDefinition, objectId, objectKeys, routinesInExpression } from "../kinds/objects";
+import { domainDefinition, objectId, objectKeys } from "../kinds/objects";
+import { routinesInExpression } from "../kinds/expressions";
 
 // The diff's last structural pass (ADR 0015): what PostgreSQL does on its own when the plan drops
 // something (takes owned sequences along, refuses while a kept foreign key depends on it, refuses a

@@ -2,6 +2,7 @@ import type { CommentTarget } from "../changes";
 import { byKey, keyOf, type ColumnDef, type SchemaModel } from "../model";
 import { sequencesInExpression } from "./dependency-keys";
 import { type Ctx, comment, desiredColumn } from "./context";
+import { inheritsColumn } from "../kinds/inheritance";
 
 export function diffSchemas(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
   const liveByName = new Map(live.schemas.map((s) => [s.name, s]));
@@ -73,6 +74,7 @@ export function diffEnums(live: SchemaModel, desired: SchemaModel, ctx: Ctx): vo
             array: c.userType!.array,
             dropDefault: c.default !== null,
             default: desiredColumn(desired, t, c.name)!.default,
+            ...(inheritsColumn(live, t, c.name) ? { inherited: true as const } : {}),
           })),
       );
       ctx.out.push({ kind: "recreateEnum", enum: e, removedValues: l.values.filter((v) => !e.values.includes(v)), columns });

@@ -158,6 +158,24 @@ export function partitionColumnChanges(l: TableDef | null, t: TableDef, ctx: Ctx
 }
 
 /**
+ * A new inheritance child's own properties of the columns it only inherits (a DEFAULT or NOT NULL
+ * that differs from its parent's): CREATE TABLE ... INHERITS gives it the first parent's, which it
+ * declares no other way; they are set on it afterwards.
+ */
+export function inheritedColumnChanges(t: TableDef, ctx: Ctx): void {
+  if (t.partitionOf || t.inherits.length === 0) return;
+  for (const c of t.columns) {
+    if (c.local || c.generated !== null || c.identity) continue;
+    const pc = t.inherits.map((p) => find(ctx.desired, p)?.columns.find((x) => x.name === c.name)).find((x) => x !== undefined);
+    if (!pc || pc.generated !== null) continue;
+    if (pc.default !== c.default) {
+      ctx.out.push(c.default === null ? { kind: "dropDefault", table: table(t), column: c.name } : { kind: "setDefault", table: table(t), column: c.name, default: c.default });
+    }
+    if (c.notNull && !pc.notNull) notNullChanges(t, { ...pc, notNullConstraint: null }, c, { ...ctx, online: false }, false);
+  }
+}
+
+/**
  * The name of each partition's index attached to an index of its parent. PostgreSQL builds (or
  * attaches) it when the parent's index, the partition, or the attachment is created, and chooses its
  * name then: it is renamed to the desired name afterwards, found by its attachment. A standalone

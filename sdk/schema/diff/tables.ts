@@ -1,7 +1,7 @@
 import { byKey, keyOf, type ColumnDef, type ConstraintDef, type IndexDef, type SchemaModel, type TableDef } from "../model";
 import { checksForNewParents, childrenOf, linkPlan, parentsFirst, partitionsOf, projectedChecks, projectedColumns, providedByParent, relinkForOwnColumns } from "../kinds/inheritance";
 import { indexOptionsOf, withIndexName, withoutIndexOptions } from "../index-definition";
-import { asDetached, clusterOnChanges, columnAttributeChanges, optionKey, keepsValidation, keptForAttachment, notNullChanges, partitionColumnChanges, providedByPartitionParent, replicaIdentityChanges, sameDefinition } from "./table-properties";
+import { asDetached, clusterOnChanges, columnAttributeChanges, inheritedColumnChanges, optionKey, keepsValidation, keptForAttachment, notNullChanges, partitionColumnChanges, providedByPartitionParent, replicaIdentityChanges, sameDefinition } from "./table-properties";
 import { type Ctx, factsKey, comment, inCreateTable, addConstraint, indexSignature, UNKNOWN_FACTS } from "./context";
 import { K, columnsMentioned } from "./dependency-keys";
 
@@ -9,18 +9,26 @@ export function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): v
   const desiredMap = byKey(desired.tables);
   // A table whose partition key changes cannot be altered: it is dropped and created again (under
   // its DATA_LOSS hazard), and so are the partitions it takes with it. So is one whose key
-  // columns change type or collation ("cannot alter column … because it is part of the partition key").
+  // columns change type or collation ("cannot alter column … because it is part of the partition key"),
+  // also to an enum that is re-created.
   const recreated = new Set<string>();
+  const converted = new Set(ctx.out.flatMap((c) => (c.kind === "recreateEnum" ? c.columns.map((x) => K.column(x.table, x.column)) : [])));
   for (let grew = true; grew; ) {
     grew = false;
     for (const l of live.tables) {
       const t = desiredMap.get(keyOf(l));
       if (!t || recreated.has(keyOf(l))) continue;
-      if (l.partitionBy !== t.partitionBy || keyColumnRetyped(live, l, t) || (l.partitionOf && recreated.has(keyOf(l.partitionOf)))) {
+      if (l.partitionBy !== t.partitionBy || keyColumnRetyped(live, l, t, converted) || (l.partitionOf && recreated.has(keyOf(l.partitionOf)))) {
         recreated.add(keyOf(l));
         grew = true;
       }
     }
+  }
+  // A re-created table's columns are created with the new enum, not converted.
+  if (recreated.size > 0) {
+    ctx.out.forEach((c, i) => {
+      if (c.kind === "recreateEnum" && c.columns.some((x) => recreated.has(keyOf(x.table)))) ctx.out[i] = { ...c, columns: c.columns.filter((x) => !recreated.has(keyOf(x.table))) };
+    });
   }
   const liveMap = byKey(live.tables.filter((t) => !recreated.has(keyOf(t))));
   // Parents first: PostgreSQL applies their ALTERs to their children, whose own steps follow.
@@ -42,9 +50,10 @@ export function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): v
 
 /**
  * Whether a column of the partition key of `l` (kept by `t`), or of a partitioned table below it,
- * changes type or collation: the ALTER on `l` would reach that partition's key too.
+ * changes type or collation, or is `converted` to a re-created enum: the ALTER on `l` would reach
+ * that partition's key too.
  */
-function keyColumnRetyped(live: SchemaModel, l: TableDef, t: TableDef): boolean {
+function keyColumnRetyped(live: SchemaModel, l: TableDef, t: TableDef, converted: ReadonlySet<string>): boolean {
   if (l.partitionBy === null) return false;
   const key = new Set<string>();
   const collect = (x: TableDef) => {
@@ -56,7 +65,7 @@ function keyColumnRetyped(live: SchemaModel, l: TableDef, t: TableDef): boolean 
   return l.columns.some((c) => {
     if (!key.has(c.name)) return false;
     const d = t.columns.find((x) => x.name === c.name);
-    return d !== undefined && (d.type !== c.type || d.collation !== c.collation);
+    return d !== undefined && (d.type !== c.type || d.collation !== c.collation || converted.has(K.column(l, c.name)));
   });
 }
 
@@ -85,6 +94,7 @@ function createTable(t: TableDef, ctx: Ctx): void {
   // NOT NULL NOT VALID (PostgreSQL 18) cannot be declared in CREATE TABLE.
   if (!t.partitionOf) for (const c of t.columns) if (c.notNull && c.notNullConstraint?.validated === false) notNullChanges(t, { ...c, notNull: false }, c, { ...ctx, online: false }, false);
   partitionColumnChanges(null, t, { ...ctx, online: false });
+  inheritedColumnChanges(t, ctx);
   for (const c of t.columns) columnAttributeChanges(t, null, c, ctx);
   replicaIdentityChanges(null, t, ctx, from);
   clusterOnChanges(null, t, ctx, from);

@@ -32,6 +32,12 @@ export function linkPlan(live: readonly QualifiedName[], desired: readonly Quali
 
 const childIndex = new WeakMap<SchemaModel, Map<string, TableDef[]>>();
 
+/** Whether `column` of `table` comes from a parent too (a partition's columns all do): ALTER TYPE reaches it through the parent only. */
+export function inheritsColumn(model: SchemaModel, table: TableDef, column: string): boolean {
+  if (table.partitionOf) return true;
+  return table.inherits.some((p) => model.tables.find((x) => x.schema === p.schema && x.name === p.name)?.columns.some((c) => c.name === column) === true);
+}
+
 /** The tables of `model` that inherit directly from `parent` (classic inheritance, not partitions). */
 export function childrenOf(model: SchemaModel, parent: QualifiedName): readonly TableDef[] {
   let index = childIndex.get(model);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { emptyModel, type CompositeTypeDef, type DomainDef, type RoutineDef, type SchemaModel } from "../model";
 import { column, model as modelOf, table } from "../../../test/support/schema-model";
-import { compareObject, objectReference, routinesInExpression } from "./objects";
+import { compareObject, objectReference } from "./objects";
+import { routinesInExpression, typesNamedIn } from "./expressions";
 
 const routine = (over: Partial<RoutineDef> = {}): RoutineDef => ({
   kind: "function",
@@ -112,6 +113,23 @@ describe("routinesInExpression", () => {
     expect(routinesInExpression('(app."Mixed"(id) > 0)', model)).toEqual(["function:app.Mixed(integer)"]);
     expect(routinesInExpression("lower(name)", model)).toEqual([]);
     expect(routinesInExpression(null, model)).toEqual([]);
+  });
+});
+
+describe("typesNamedIn", () => {
+  const model: SchemaModel = {
+    ...emptyModel(),
+    enums: [{ schema: "public", name: "st", values: ["a"], comment: null }, { schema: "k", name: "Mood", values: ["ok"], comment: null }],
+    objects: [domain({ schema: "public", name: "code", identity: "code" })],
+  };
+
+  it("finds the model's types named as cast targets, as PostgreSQL prints them, and nothing inside literals", () => {
+    expect(typesNamedIn("CHECK ((s <> 'a'::st))", model)).toEqual(["type:public.st"]);
+    expect(typesNamedIn(`(s = ANY ('{a}'::k."Mood"[]))`, model)).toEqual(["type:k.Mood"]);
+    expect(typesNamedIn("((c)::text <> 'x'::code) AND (s = 'a'::st)", model)).toEqual(["type:public.code", "type:public.st"]);
+    expect(typesNamedIn("(note <> 'see ::st'::text)", model)).toEqual([]);
+    expect(typesNamedIn("(x > 0)", model)).toEqual([]);
+    expect(typesNamedIn(null, model)).toEqual([]);
   });
 });
 

@@ -1,6 +1,9 @@
-import { quoteIdent, quoteIdentIfNeeded, quoteLiteral, quoteQualified } from "../../postgres/quote";
+import { quoteIdent, quoteLiteral, quoteQualified } from "../../postgres/quote";
 import type { Change, ConvertedColumn } from "../changes";
 import { sameOptions, type AttributeDef, type CompositeTypeDef, type DomainDef, type ObjectDef, type ObjectKind, type QualifiedName, type SchemaModel, type TextSearchDictionaryDef, type TextSearchMapping } from "../model";
+import { inheritsColumn } from "./inheritance";
+import { collationKey, routineKey, textSearchConfigurationKey } from "./expressions";
+
 
 /**
  * Per-kind handlers of the generic objects (see ADR 0008): the graph keys an object provides, how
@@ -11,11 +14,6 @@ import { sameOptions, type AttributeDef, type CompositeTypeDef, type DomainDef, 
 /** `kind:schema.identity`: what matches a live object with a desired one. */
 export function objectId(o: ObjectDef): string {
   return `${o.kind}:${o.schema}.${o.identity}`;
-}
-
-/** The graph key of a routine. */
-export function routineKey(schema: string, identity: string): string {
-  return `function:${schema}.${identity}`;
 }
 
 /** Graph keys the object provides (what others list in `dependsOn`). */
@@ -47,110 +45,6 @@ export function objectKeys(o: ObjectDef): string[] {
       return [`operator:${o.schema}.${o.identity}`];
   }
 }
-
-/** The graph key of a text search configuration. */
-export function textSearchConfigurationKey(schema: string, name: string): string {
-  return `tsconfig:${schema}.${name}`;
-}
-
-/** The graph key of a collation. */
-export function collationKey(schema: string, name: string): string {
-  return `collation:${schema}.${name}`;
-}
-
-/**
- * Graph keys of the model's collations that `text` names after `COLLATE` (a column's collation as
- * the model quotes it, an index's or constraint's definition, which prints a collation in `public`
- * unqualified under the canonical search_path).
- */
-export function collationsIn(text: string | null, model: SchemaModel): string[] {
-  if (text === null || !text.includes("COLLATE")) return [];
-  const out: string[] = [];
-  for (const o of model.objects) {
-    if (o.kind !== "collation") continue;
-    // Quoted as quote_ident does (only where needed) or always.
-    const forms = (x: string) => [...new Set([quoteIdentIfNeeded(x), quoteIdent(x)])];
-    const names = [...forms(o.schema).flatMap((sch) => forms(o.name).map((n) => `${sch}.${n}`)), ...(o.schema === "public" ? forms(o.name) : [])];
-    if (names.some((n) => new RegExp(`COLLATE ${escapeRegExp(n)}(?![\\w$".])`).test(text))) out.push(collationKey(o.schema, o.name));
-  }
-  return out;
-}
-
-/**
- * Graph keys of the model's text search configurations that `text` names as a constant
- * (`'public.english_nostop'::regconfig`, or unqualified in `public` under the canonical
- * search_path): the expressions of indexes, checks, defaults and generated columns. Such a
- * constant records a dependency PostgreSQL enforces, but the desired model's expressions are text.
- */
-export function textSearchConfigurationsIn(text: string | null, model: SchemaModel): string[] {
-  if (text === null || !text.includes("::regconfig")) return [];
-  const out: string[] = [];
-  for (const m of text.matchAll(/'((?:[^']|'')*)'::regconfig/g)) {
-    const name = parseQualified(m[1]!.replace(/''/g, "'"));
-    if (name === undefined) continue;
-    const schema = name.schema ?? "public";
-    if (model.objects.some((o) => o.kind === "text search configuration" && o.schema === schema && o.name === name.name)) out.push(textSearchConfigurationKey(schema, name.name));
-  }
-  return [...new Set(out)];
-}
-
-/**
- * Graph keys of everything of the model that `text` (an index's, a constraint's or a column's
- * expression) names without `pg_depend` to tell: collations, text search configurations, operators.
- */
-export function objectsNamedIn(text: string | null, model: SchemaModel): string[] {
-  if (text === null) return [];
-  return [...collationsIn(text, model), ...textSearchConfigurationsIn(text, model), ...operatorsIn(text, model)];
-}
-
-const OPERATOR_CHARS = "+\\-*/<>=~!@#%^&|`?";
-
-/**
- * Graph keys of the model's operators whose name `text` uses: as a bare symbol (an operator in
- * `public` prints so under the canonical search_path) or as `OPERATOR(schema.name)`. Operators of
- * one name with other argument types are all listed: more order than needed, never less.
- */
-export function operatorsIn(text: string | null, model: SchemaModel): string[] {
-  if (text === null) return [];
-  const operators = operatorPatterns(model);
-  if (operators.length === 0) return [];
-  const unquoted = text.replace(/'(?:[^']|'')*'/g, "''");
-  return operators.filter((o) => o.qualified.some((q) => text.includes(q)) || o.bare?.test(unquoted) === true).map((o) => o.key);
-}
-
-const operatorPatternCache = new WeakMap<SchemaModel, { key: string; qualified: string[]; bare: RegExp | undefined }[]>();
-
-/** The model's operators with what finds them in an expression, built once per model (expressions are read per column, index and constraint). */
-function operatorPatterns(model: SchemaModel): { key: string; qualified: string[]; bare: RegExp | undefined }[] {
-  let out = operatorPatternCache.get(model);
-  if (!out) {
-    out = (model.objects ?? []).flatMap((o) =>
-      o.kind !== "operator"
-        ? []
-        : [
-            {
-              key: `operator:${o.schema}.${o.identity}`,
-              qualified: [...new Set([`OPERATOR(${quoteIdentIfNeeded(o.schema)}.${o.name})`, `OPERATOR(${quoteIdent(o.schema)}.${o.name})`])],
-              bare: o.schema === "public" ? new RegExp(`(?<![${OPERATOR_CHARS}])${escapeRegExp(o.name)}(?![${OPERATOR_CHARS}])`) : undefined,
-            },
-          ],
-    );
-    operatorPatternCache.set(model, out);
-  }
-  return out;
-}
-
-/** `a.b`, `"A".b` or `b` as regconfig prints it (quote_ident parts); undefined when not a name. */
-function parseQualified(text: string): { schema: string | null; name: string } | undefined {
-  const part = String.raw`(?:"((?:[^"]|"")+)"|([a-z_][a-z0-9_$]*))`;
-  const m = new RegExp(`^(?:${part}\\.)?${part}$`).exec(text);
-  if (!m) return undefined;
-  const pick = (quoted: string | undefined, plain: string | undefined) => (quoted !== undefined ? quoted.replace(/""/g, '"') : plain);
-  const schema = pick(m[1], m[2]);
-  return { schema: schema ?? null, name: pick(m[3], m[4])! };
-}
-
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** What must exist before the object is created (and is released when it is dropped). */
 export function objectNeeds(o: ObjectDef): string[] {
@@ -473,8 +367,10 @@ export function convertedColumns(live: SchemaModel, desired: SchemaModel, t: Qua
   return columnsUsing(live, t).flatMap((c) => {
     const w = wanted.get(`${c.table.schema}.${c.table.name}.${c.column}`);
     if (!w || w.type !== c.type) return [];
+    const table = live.tables.find((x) => x.schema === c.table.schema && x.name === c.table.name)!;
     const column = (m: SchemaModel) => m.tables.find((x) => x.schema === c.table.schema && x.name === c.table.name)?.columns.find((x) => x.name === c.column);
-    return [{ table: c.table, column: c.column, array: c.array, dropDefault: (column(live)?.default ?? null) !== null, default: column(desired)?.default ?? null }];
+    const inherited = inheritsColumn(live, table, c.column) ? { inherited: true as const } : {};
+    return [{ table: c.table, column: c.column, array: c.array, dropDefault: (column(live)?.default ?? null) !== null, default: column(desired)?.default ?? null, ...inherited }];
   });
 }
 
@@ -488,37 +384,45 @@ export function recreateTypeSql(change: Extract<Change, { kind: "recreateType" }
   const word = t.kind === "domain" ? "DOMAIN" : "TYPE";
   const type = quoteQualified(t.schema, t.name);
   const columns = change.columns.map((col) => ({ ...col, tbl: quoteQualified(col.table.schema, col.table.name), c: quoteIdent(col.column), target: col.array ? `${type}[]` : type }));
+  const own = columns.filter((col) => !col.inherited);
   const out: string[] = [];
-  for (const col of columns) if (col.dropDefault) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} DROP DEFAULT`);
   if (change.from.kind === "range type") {
-    for (const col of columns) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE text${col.array ? "[]" : ""} USING ${col.c}::text${col.array ? "[]" : ""}`);
+    for (const col of own) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE text${col.array ? "[]" : ""} USING ${col.c}::text${col.array ? "[]" : ""}`);
     out.push(`DROP TYPE ${type}`, ...createSql(t));
-    for (const col of columns) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE ${col.target} USING ${col.c}::${col.target}`);
+    for (const col of own) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE ${col.target} USING ${col.c}::${col.target}`);
   } else {
     const oldName = `${t.name}`.slice(0, 40) + "_setpoint_old";
     out.push(`ALTER ${word} ${type} RENAME TO ${quoteIdent(oldName)}`, ...createSql(t));
-    for (const col of columns) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE ${col.target} USING ${col.c}::text${col.array ? "[]" : ""}::${col.target}`);
+    for (const col of own) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} TYPE ${col.target} USING ${col.c}::text${col.array ? "[]" : ""}::${col.target}`);
     out.push(`DROP ${word} ${quoteQualified(t.schema, oldName)}`);
   }
-  for (const col of columns) if (col.default !== null) out.push(`ALTER TABLE ${col.tbl} ALTER COLUMN ${col.c} SET DEFAULT ${col.default}`);
-  return out;
+  return withDefaultsAround(change.columns, out);
+}
+
+/**
+ * Column conversions' statements with the live defaults dropped before (PostgreSQL cannot cast a
+ * default along) and the desired ones set after: a parent's SET DEFAULT reaches its partitions and
+ * children, so the defaults of inherited columns are set last.
+ */
+export function withDefaultsAround(columns: readonly ConvertedColumn[], conversion: readonly string[]): string[] {
+  const ref = (col: ConvertedColumn) => `ALTER TABLE ${quoteQualified(col.table.schema, col.table.name)} ALTER COLUMN ${quoteIdent(col.column)}`;
+  const drops = columns.filter((col) => col.dropDefault).map((col) => `${ref(col)} DROP DEFAULT`);
+  const sets = [...columns.filter((col) => !col.inherited), ...columns.filter((col) => col.inherited)].filter((col) => col.default !== null).map((col) => `${ref(col)} SET DEFAULT ${col.default}`);
+  return [...drops, ...conversion, ...sets];
 }
 
 /** The statements of a columnsToText or columnsFromText change (defaults dropped before, set after). */
 export function columnsThroughTextSql(change: Extract<Change, { kind: "columnsToText" | "columnsFromText" }>): string[] {
   const type = quoteQualified(change.type.schema, change.type.name);
-  return change.columns.flatMap((col) => {
-    const tbl = quoteQualified(col.table.schema, col.table.name);
+  const alters = change.columns.flatMap((col) => {
+    if (col.inherited) return [];
     const c = quoteIdent(col.column);
     const suffix = col.array ? "[]" : "";
-    if (change.kind === "columnsToText") {
-      const out = col.dropDefault ? [`ALTER TABLE ${tbl} ALTER COLUMN ${c} DROP DEFAULT`] : [];
-      return [...out, `ALTER TABLE ${tbl} ALTER COLUMN ${c} TYPE text${suffix} USING ${c}::text${suffix}`];
-    }
-    const out = [`ALTER TABLE ${tbl} ALTER COLUMN ${c} TYPE ${type}${suffix} USING ${c}::${type}${suffix}`];
-    if (col.default !== null) out.push(`ALTER TABLE ${tbl} ALTER COLUMN ${c} SET DEFAULT ${col.default}`);
-    return out;
+    const target = change.kind === "columnsToText" ? `text${suffix}` : `${type}${suffix}`;
+    return [`ALTER TABLE ${quoteQualified(col.table.schema, col.table.name)} ALTER COLUMN ${c} TYPE ${target} USING ${c}::${target}`];
   });
+  if (change.kind === "columnsToText") return withDefaultsAround(change.columns.map((col) => ({ ...col, default: null })), alters);
+  return withDefaultsAround(change.columns.map((col) => ({ ...col, dropDefault: false })), alters);
 }
 
 /**
@@ -533,48 +437,9 @@ export function usedByColumns(model: SchemaModel, t: QualifiedName, seen: Set<st
   return model.objects.some((o) => o.kind === "composite type" && o.dependsOn.includes(key) && usedByColumns(model, o, seen));
 }
 
-function unquote(name: string): string {
-  return name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name;
-}
-
 // Storage parameters come from pg_class.reloptions as name=value; values are re-quoted as literals.
 function renderOption(opt: string): string {
   const eq = opt.indexOf("=");
   return `${quoteIdent(opt.slice(0, eq))} = ${quoteLiteral(opt.slice(eq + 1))}`;
 }
 
-/**
- * Graph keys of the user routines an expression calls, found by name in its canonical text (a
- * column default, check or index expression; PostgreSQL records these dependencies, but reading
- * them per column would cost a catalog query over every column). Over-matching only adds ordering
- * edges between steps that exist anyway.
- */
-export function routinesInExpression(expr: string | null, model: SchemaModel): string[] {
-  if (!expr) return [];
-  const byName = routinesByName(model);
-  if (byName.size === 0) return [];
-  const out: string[] = [];
-  for (const m of expr.matchAll(/((?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s*\.\s*)?("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s*\(/g)) {
-    const name = m[2]!.startsWith('"') ? unquote(m[2]!) : m[2]!.toLowerCase();
-    const schema = m[1] ? unquote(m[1].replace(/\s*\.\s*$/, "")) : null;
-    for (const r of byName.get(name) ?? []) if (schema === null || r.schema === (m[1]!.startsWith('"') ? schema : schema.toLowerCase())) out.push(r.key);
-  }
-  return out;
-}
-
-const routineNames = new WeakMap<SchemaModel, Map<string, { schema: string; key: string }[]>>();
-
-function routinesByName(model: SchemaModel): Map<string, { schema: string; key: string }[]> {
-  let m = routineNames.get(model);
-  if (!m) {
-    m = new Map();
-    for (const o of model.objects ?? []) {
-      if (o.kind !== "function" && o.kind !== "procedure" && o.kind !== "aggregate") continue;
-      const list = m.get(o.name) ?? [];
-      list.push({ schema: o.schema, key: routineKey(o.schema, o.identity) });
-      m.set(o.name, list);
-    }
-    routineNames.set(model, m);
-  }
-  return m;
-}

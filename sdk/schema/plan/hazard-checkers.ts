@@ -73,7 +73,7 @@ export const HAZARD_CHECKERS: readonly { readonly name: string; readonly check: 
         return { code: "TABLE_REWRITE", message: `recreating enum ${q(c.enum)} rewrites ${c.columns.map((x) => `${q(x.table)}.${x.column}`).join(", ")}` };
       }
       if ((c.kind === "columnsToText" || c.kind === "columnsFromText") && c.columns.length > 0) {
-        return { code: "TABLE_REWRITE", message: `re-creating nested type ${q(c.type)} converts and rewrites ${c.columns.map((x) => `${q(x.table)}.${x.column}`).join(", ")} ${c.kind === "columnsToText" ? "to text" : "back from text"}` };
+        return { code: "TABLE_REWRITE", message: `re-creating ${c.inner ? "nested " : ""}type ${q(c.type)} converts and rewrites ${c.columns.map((x) => `${q(x.table)}.${x.column}`).join(", ")} ${c.kind === "columnsToText" ? "to text" : "back from text"}` };
       }
       if (c.kind === "recreateType" && c.columns.length > 0) {
         return { code: "TABLE_REWRITE", message: `recreating type ${q(c.type)} converts and rewrites ${c.columns.map((x) => `${q(x.table)}.${x.column}`).join(", ")}` };

@@ -1,7 +1,7 @@
 import { dollarQuote, quoteIdent, quoteLiteral, quoteNullableLiteral, quoteQualified } from "../../postgres/quote";
 import type { Change, CommentTarget } from "../changes";
 import type { ColumnDef, ConstraintDef, IdentityDef, NotNullConstraintDef, QualifiedName, ReplicaIdentity, SequenceDef, TableDef } from "../model";
-import { columnsThroughTextSql, commentTargetSql, createSql, dropSql, recreateTypeSql, replaceSql, statisticsTargetSql, triggerEnableSql } from "../kinds/objects";
+import { columnsThroughTextSql, withDefaultsAround, commentTargetSql, createSql, dropSql, recreateTypeSql, replaceSql, statisticsTargetSql, triggerEnableSql } from "../kinds/objects";
 import { inCreateTable } from "../diff/context";
 import { splitIndexDefinition, withConcurrently } from "../index-definition";
 import { defaultNotNullName, notNullCheckName } from "../names";
@@ -384,15 +384,13 @@ function renderRecreateEnum(change: Extract<Change, { kind: "recreateEnum" }>): 
     `CREATE TYPE ${type} AS ENUM (${e.values.map(quoteLiteral).join(", ")})`,
   ];
   for (const col of change.columns) {
-    const t = quoteQualified(col.table.schema, col.table.name);
+    if (col.inherited) continue;
     const c = quoteIdent(col.column);
-    if (col.dropDefault) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
     const target = col.array ? `${type}[]` : type;
-    out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${target} USING ${c}::text${col.array ? "[]" : ""}::${target}`);
-    if (col.default !== null) out.push(`ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ${col.default}`);
+    out.push(`ALTER TABLE ${quoteQualified(col.table.schema, col.table.name)} ALTER COLUMN ${c} TYPE ${target} USING ${c}::text${col.array ? "[]" : ""}::${target}`);
   }
   out.push(`DROP TYPE ${quoteQualified(e.schema, oldName)}`);
-  return out;
+  return withDefaultsAround(change.columns, out);
 }
 
 function commentTarget(t: CommentTarget): string {

@@ -47,4 +47,25 @@ export const enumPairs: SchemaPair[] = [
       gray: `CREATE TYPE color AS ENUM ('red', 'gray', 'blue');`,
     },
   }),
+  // A value removed (the type re-created) under what names it or reads its columns.
+  ...slot("enums", "removed-under-users", {
+    epilogue: `CREATE TABLE job (id int PRIMARY KEY, phase phase DEFAULT 'queued' CHECK (phase <> 'queued' OR id > 0), queued boolean GENERATED ALWAYS AS (phase = 'queued') STORED);
+CREATE INDEX job_waiting ON job (id) WHERE phase = 'queued';
+CREATE TABLE job_log (phase phase, at date) PARTITION BY RANGE (at);
+CREATE TABLE job_log_2024 PARTITION OF job_log FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE DOMAIN live_phase AS phase CHECK (VALUE <> 'queued');
+CREATE TABLE worker (id int PRIMARY KEY, doing live_phase);`,
+    variants: {
+      three: `CREATE TYPE phase AS ENUM ('queued', 'running', 'stuck', 'done');`,
+      two: `CREATE TYPE phase AS ENUM ('queued', 'running', 'done');`,
+    },
+  }),
+  ...slot("enums", "partition-key", {
+    epilogue: `CREATE TABLE ledger (id int, region region) PARTITION BY LIST (region);
+CREATE TABLE ledger_eu PARTITION OF ledger FOR VALUES IN ('eu');`,
+    variants: {
+      three: `CREATE TYPE region AS ENUM ('eu', 'us', 'apac');`,
+      two: `CREATE TYPE region AS ENUM ('eu', 'us');`,
+    },
+  }),
 ];
