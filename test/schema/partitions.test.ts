@@ -59,6 +59,26 @@ describe.each(majors())("partitioned tables on PostgreSQL %i", (major) => {
     expect(applied.plan.steps.flatMap((s) => s.hazards.map((h) => h.code))).toEqual(["DATA_LOSS_DROP_TABLE", "DATA_LOSS_DROP_TABLE"]);
   });
 
+  it("re-creates a partitioned tree keyed by a domain or enum that is re-created under it, and converts the type's other columns in place", async () => {
+    const schema = (domain: string, values: string) =>
+      `CREATE TYPE st AS ENUM (${values});
+       CREATE DOMAIN code AS ${domain};
+       CREATE DOMAIN live_st AS st;
+       CREATE TABLE by_code (c code, n int) PARTITION BY LIST (c);
+       CREATE TABLE by_code_a PARTITION OF by_code FOR VALUES IN ('a');
+       CREATE TABLE by_state (s live_st, n int) PARTITION BY LIST (s);
+       CREATE TABLE by_state_a PARTITION OF by_state FOR VALUES IN ('a');
+       CREATE TABLE other (c code DEFAULT 'x', s live_st);`;
+    const { applied, db } = await expectConverges(
+      major,
+      `${schema("varchar(10)", "'a', 'b', 'c'")} INSERT INTO other VALUES ('kept', 'b');`,
+      schema("varchar(20)", "'a', 'b'"),
+    );
+    const drops = applied.plan.steps.filter((s) => s.kind === "dropTable").map((s) => s.sql[0]);
+    expect(drops.sort()).toEqual(['DROP TABLE "public"."by_code"', 'DROP TABLE "public"."by_code_a"', 'DROP TABLE "public"."by_state"', 'DROP TABLE "public"."by_state_a"']);
+    expect((await (await db.client()).query("SELECT c::text, s::text FROM other")).rows).toEqual([{ c: "kept", s: "b" }]);
+  });
+
   it("re-creates a partitioned tree whose key column (its own or a sub-partition's) changes type or collation — PostgreSQL cannot alter it — and alters a column outside every key in place", async () => {
     const tree = (k: string, s: string, other: string) =>
       `CREATE TABLE m (id ${other}, k ${k}, s ${s}) PARTITION BY LIST (k);

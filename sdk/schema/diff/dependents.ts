@@ -83,6 +83,8 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
 
   // Keys dropped by the changes so far and by the views and objects dropped or re-created.
   const dropped = new Set<string>();
+  const droppedTables = new Set(ctx.out.flatMap((c) => (c.kind === "dropTable" ? [keyOf(c.table)] : [])));
+  const recreatedTables = new Set(ctx.out.flatMap((c) => (c.kind === "createTable" && droppedTables.has(keyOf(c.table)) ? [keyOf(c.table)] : [])));
   // Only changes that drop keys matter (computing every change's graph effects costs on a large cold plan).
   for (const c of ctx.out) if (DROPPING.has(c.kind)) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
   // And in-place changes that drop keys (columns converted to text around a nested type's change).
@@ -92,7 +94,8 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
     if (isView(l)) return [{ kind: "dropView", view: l }];
     const d = e.desired;
     if (e.decision === "recreate" && d && (d.kind === "domain" || d.kind === "composite type" || d.kind === "range type") && l.kind === d.kind) {
-      const columns = convertedColumns(live, desired, d);
+      // A table the plan drops and creates again (a partitioned table keyed by the type) gets the new type.
+      const columns = convertedColumns(live, desired, d).filter((c) => !recreatedTables.has(keyOf(c.table)));
       if (columns.length) return [{ kind: "recreateType", type: d, from: l as typeof d, columns }];
     }
     return [{ kind: "dropObject", object: l }];

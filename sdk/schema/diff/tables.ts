@@ -4,15 +4,16 @@ import { indexOptionsOf, withIndexName, withoutIndexOptions } from "../index-def
 import { asDetached, clusterOnChanges, columnAttributeChanges, inheritedColumnChanges, optionKey, keepsValidation, keptForAttachment, notNullChanges, partitionColumnChanges, providedByPartitionParent, replicaIdentityChanges, sameDefinition } from "./table-properties";
 import { type Ctx, factsKey, comment, inCreateTable, addConstraint, indexSignature, UNKNOWN_FACTS } from "./context";
 import { K, columnsMentioned } from "./dependency-keys";
+import { compareObject, objectId } from "../kinds/objects";
 
 export function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
   const desiredMap = byKey(desired.tables);
   // A table whose partition key changes cannot be altered: it is dropped and created again (under
   // its DATA_LOSS hazard), and so are the partitions it takes with it. So is one whose key
   // columns change type or collation ("cannot alter column … because it is part of the partition key"),
-  // also to an enum that is re-created.
+  // also to an enum or domain that is re-created.
   const recreated = new Set<string>();
-  const converted = new Set(ctx.out.flatMap((c) => (c.kind === "recreateEnum" ? c.columns.map((x) => K.column(x.table, x.column)) : [])));
+  const converted = convertedKeyColumns(live, desired, ctx);
   for (let grew = true; grew; ) {
     grew = false;
     for (const l of live.tables) {
@@ -46,6 +47,36 @@ export function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): v
   for (const t of live.tables) {
     if (!desiredMap.has(keyOf(t)) || recreated.has(keyOf(t))) ctx.out.push({ kind: "dropTable", table: t, rows: ctx.facts.get(factsKey(t)) ?? UNKNOWN_FACTS });
   }
+}
+
+/**
+ * The graph keys of partition key columns whose type is re-created under them (an enum losing a
+ * value, a domain whose base type changes, or one built on either): PostgreSQL converts none of them.
+ */
+function convertedKeyColumns(live: SchemaModel, desired: SchemaModel, ctx: Ctx): Set<string> {
+  const out = new Set<string>();
+  const keyed = live.tables.filter((t) => t.partitionBy !== null && t.columns.some((c) => c.userType !== null));
+  if (keyed.length === 0) return out;
+  const types = new Set(ctx.out.flatMap((c) => (c.kind === "recreateEnum" ? [K.type(c.enum.schema, c.enum.name)] : [])));
+  const desiredObjects = new Map(desired.objects.map((o) => [objectId(o), o]));
+  const cmp = { live, desired, online: ctx.online };
+  const candidates = live.objects.filter((o) => o.kind === "domain" || o.kind === "composite type" || o.kind === "range type");
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const o of candidates) {
+      const key = K.type(o.schema, o.name);
+      const d = desiredObjects.get(objectId(o));
+      if (types.has(key) || !d) continue;
+      if (o.dependsOn.some((k) => types.has(k)) || compareObject(o, d, cmp).action === "recreate") {
+        types.add(key);
+        grew = true;
+      }
+    }
+  }
+  for (const t of keyed) {
+    for (const c of t.columns) if (c.userType && types.has(K.type(c.userType.schema, c.userType.name))) out.add(K.column(t, c.name));
+  }
+  return out;
 }
 
 /**
