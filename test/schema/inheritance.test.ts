@@ -139,6 +139,29 @@ describe.each(majors())("table inheritance on PostgreSQL %i", (major) => {
     ]);
   });
 
+  it("changes a parent's generated column — its expression, its type, to and from plain, what it reads retyped or re-created — through the parent, its children's copies following", async () => {
+    const tables = (n: string, d: string, fn = "CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x * 2';") =>
+      `${fn} CREATE TABLE reading (n ${n}, d ${d}); CREATE TABLE indoor (room int) INHERITS (reading); CREATE TABLE outdoor (site int) INHERITS (reading);`;
+    const start = tables("int", "int GENERATED ALWAYS AS (n * 2) STORED");
+    for (const to of [
+      tables("int", "int GENERATED ALWAYS AS (n * 3) STORED"),
+      tables("int", "bigint GENERATED ALWAYS AS (n * 2) STORED"),
+      tables("bigint", "int GENERATED ALWAYS AS (n * 2) STORED"),
+      tables("int", "int"),
+      tables("int", "int GENERATED ALWAYS AS (twice(n)) STORED"),
+    ]) {
+      const { db } = await converges(major, `${start} INSERT INTO indoor (n, room) VALUES (5, 1); INSERT INTO outdoor (n, site) VALUES (7, 2);`, to);
+      // Rows stay; generated values are computed again from the new expression (or kept as plain values).
+      expect(await rows(db, "SELECT n::int AS n, d::int AS d FROM reading ORDER BY n")).toEqual([
+        { n: 5, d: to.includes("n * 3") ? 15 : 10 },
+        { n: 7, d: to.includes("n * 3") ? 21 : 14 },
+      ]);
+    }
+    // A routine the parent's generated column calls gets a new signature: the column is added again once, through the parent.
+    const calling = (arg: string) => tables("int", "int GENERATED ALWAYS AS (twice(n)) STORED", `CREATE FUNCTION twice(x ${arg}) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT (x * 2)::int';`);
+    await converges(major, `${calling("int")} INSERT INTO indoor (n, room) VALUES (5, 1);`, calling("bigint"));
+  });
+
   it("adds a second parent to a child, adding the parent's columns and CHECK to it first", async () => {
     const { applied, db } = await converges(
       major,

@@ -3,7 +3,6 @@ import { quoteIdentIfNeeded } from "../../postgres/quote";
 import type { Change, ConvertedColumn } from "../changes";
 import { dependenciesOf } from "./dependencies";
 import { addConstraint, comment, desiredColumn, factsKey, indexSignature, UNKNOWN_FACTS, type Ctx } from "./context";
-import { childrenOf } from "../kinds/inheritance";
 import { columnAttributeChanges } from "./table-properties";
 import { K, columnsMentioned } from "./dependency-keys";
 import { byKey, keyOf, type MaterializedViewDef, type ObjectDef, type ObjectKind, type SchemaModel, type ViewDef, sameOptions } from "../model";
@@ -284,14 +283,15 @@ function regenerateColumnsReadingDropped(live: SchemaModel, desired: SchemaModel
   for (const t of live.tables) {
     if (handled.has(factsKey(t)) || t.partitionOf) continue;
     for (const c of t.columns) {
-      if (c.generated === null || handled.has(factsKey(t, c.name))) continue;
+      // An inheritance child's copy of its parent's generated column comes back with the parent's.
+      if (c.generated === null || handled.has(factsKey(t, c.name)) || (!c.local && t.inherits.length > 0)) continue;
       const self = K.column(t, c.name);
       if (!routinesInExpression(c.generated, live).some((k) => routines.has(k)) && !columnsMentioned(c.generated, t).some((k) => k !== self && columns.has(k))) continue;
       const desiredTable = desired.tables.find((x) => x.schema === t.schema && x.name === t.name);
       const d = desiredTable?.columns.find((x) => x.name === c.name);
       if (!desiredTable || !d || d.generated === null) continue;
       const table = { schema: t.schema, name: t.name };
-      ctx.out.push({ kind: "dropColumn", table, column: c, rows: ctx.facts.get(factsKey(t, c.name)) ?? UNKNOWN_FACTS, only: !t.partitionBy && childrenOf(live, t).length > 0 });
+      ctx.out.push({ kind: "dropColumn", table, column: c, rows: ctx.facts.get(factsKey(t, c.name)) ?? UNKNOWN_FACTS, only: false });
       ctx.out.push({ kind: "addColumn", table, column: d, volatileDefault: true });
       columnAttributeChanges(desiredTable, null, d, ctx);
       out.push(K.column(t, c.name));

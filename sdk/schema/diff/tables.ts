@@ -210,7 +210,8 @@ function diffTable(liveTable: TableDef, t: TableDef, outerCtx: Ctx): void {
   const readsRetyped = (lc: ColumnDef) => retyped.size > 0 && lc.generated !== null && columnsMentioned(lc.generated, l).some((k) => k !== K.column(t, lc.name) && retyped.has(k));
   for (const c of lp && tp ? [] : t.columns) {
     const lc = liveCols.get(c.name);
-    if (lc && c.generated !== null && readsRetyped(lc)) ctx.out.push({ kind: "dropColumn", table: t, column: lc, rows: ctx.facts.get(factsKey(t, lc.name)) ?? UNKNOWN_FACTS, only });
+    // Without ONLY: the children's copies (which read the children's retyped column) go too, and come back with the parent's.
+    if (lc && c.generated !== null && readsRetyped(lc)) ctx.out.push({ kind: "dropColumn", table: t, column: lc, rows: ctx.facts.get(factsKey(t, lc.name)) ?? UNKNOWN_FACTS, only: false });
     if (!lc || (c.generated !== null && readsRetyped(lc))) {
       ctx.out.push({ kind: "addColumn", table: t, column: c, volatileDefault: lc ? true : isVolatileDefault(c) });
       columnAttributeChanges(t, null, c, ctx);
@@ -294,7 +295,8 @@ function diffColumn(t: TableDef, l: ColumnDef, c: ColumnDef, ctx: Ctx, only: boo
     } else if (l.generated !== null && l.generatedKind === c.generatedKind && ctx.major >= 17 && !retypedGenerated) {
       ctx.out.push({ kind: "setGeneratedExpression", table, column: c });
     } else {
-      ctx.out.push({ kind: "dropColumn", table, column: l, rows: ctx.facts.get(factsKey(t, l.name)) ?? UNKNOWN_FACTS, only });
+      // A generated column goes from the children too (theirs compute from the old expression) and comes back with the parent's.
+      ctx.out.push({ kind: "dropColumn", table, column: l, rows: ctx.facts.get(factsKey(t, l.name)) ?? UNKNOWN_FACTS, only: c.generated !== null ? false : only });
       ctx.out.push({ kind: "addColumn", table, column: c, volatileDefault: true });
       columnAttributeChanges(t, null, c, ctx);
       return;

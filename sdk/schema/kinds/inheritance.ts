@@ -169,6 +169,11 @@ export function projectedColumns(l: TableDef, t: TableDef, links: LinkPlan, live
         delete c.storage;
         delete c.compression;
       }
+      // A parent's generation expression (set, dropped, or the column added again) reaches its children.
+      if (c.inheritCount > 0 && (lx.generated !== dx.generated || lx.generatedKind !== dx.generatedKind)) {
+        c.generated = dx.generated;
+        c.generatedKind = dx.generatedKind;
+      }
       // The type change drops and restores the parent's default (see render), which reaches the child too.
       if ((typeChanged && lx.default !== null && dx.generated === null) || (lx.default !== dx.default && dx.generated === null)) c.default = dx.default;
       if (lx.notNull !== dx.notNull) c.notNull = dx.notNull;

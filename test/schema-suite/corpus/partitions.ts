@@ -145,4 +145,22 @@ CREATE TABLE owned (owner_id int, changed_by text, CONSTRAINT owner_known CHECK 
       grown: `CREATE TABLE node (id int, label text DEFAULT 'n', weight real NOT NULL DEFAULT 1);\nCREATE TABLE branch (depth int) INHERITS (node);\nCREATE TABLE leaf (payload text, label text DEFAULT 'n') INHERITS (branch);`,
     },
   }),
+  // A parent's generated column changed, or what it reads retyped: the children's copies follow it.
+  ...slot("inheritance", "generated-parent", {
+    epilogue: `CREATE TABLE meter_home (room int) INHERITS (meter);\nCREATE TABLE meter_site (site int) INHERITS (meter);`,
+    variants: {
+      doubled: `CREATE TABLE meter (n int, d int GENERATED ALWAYS AS (n * 2) STORED);`,
+      tripled: `CREATE TABLE meter (n int, d int GENERATED ALWAYS AS (n * 3) STORED);`,
+      wide: `CREATE TABLE meter (n bigint, d bigint GENERATED ALWAYS AS (n * 3) STORED);`,
+      plain: `CREATE TABLE meter (n bigint, d bigint);`,
+    },
+  }),
+  // A child's own default on a column it inherits, set when the child is created.
+  ...slot("inheritance", "child-own-default", {
+    prelude: `CREATE TABLE account (id int, tier text DEFAULT 'free');`,
+    variants: {
+      none: ``,
+      child: `CREATE TABLE partner (org text) INHERITS (account);\nALTER TABLE partner ALTER COLUMN tier SET DEFAULT 'partner';\nALTER TABLE partner ALTER COLUMN id SET NOT NULL;`,
+    },
+  }),
 ];
