@@ -85,7 +85,8 @@ describe.each(majors())("enums, sequences and extensions on PostgreSQL %i", (maj
   });
 
   it("removes an enum value under foreign keys and checks across converted columns, a default calling a routine over it, and a domain over its array", async () => {
-    const body = `CREATE TABLE kind (k st PRIMARY KEY);
+    const body = `COMMENT ON TYPE st IS 'kinds of item';
+       CREATE TABLE kind (k st PRIMARY KEY);
        CREATE TABLE item (id int, k st REFERENCES kind, ks st[] DEFAULT ARRAY['a']::st[], CHECK (k = ANY (ks)));
        CREATE FUNCTION first_st() RETURNS st LANGUAGE sql AS 'SELECT ''a''::st';
        CREATE TABLE note (s st DEFAULT first_st());

@@ -78,6 +78,9 @@ export function diffEnums(live: SchemaModel, desired: SchemaModel, ctx: Ctx): vo
           })),
       );
       ctx.out.push({ kind: "recreateEnum", enum: e, removedValues: l.values.filter((v) => !e.values.includes(v)), columns });
+      // The comment went with the old type.
+      comment(ctx, target, null, e.comment);
+      continue;
     }
     comment(ctx, target, l.comment, e.comment);
   }

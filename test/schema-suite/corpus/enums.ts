@@ -54,7 +54,8 @@ CREATE INDEX job_waiting ON job (id) WHERE phase = 'queued';
 CREATE TABLE job_log (phase phase, at date) PARTITION BY RANGE (at);
 CREATE TABLE job_log_2024 PARTITION OF job_log FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE DOMAIN live_phase AS phase CHECK (VALUE <> 'queued');
-CREATE TABLE worker (id int PRIMARY KEY, doing live_phase);`,
+CREATE TABLE worker (id int PRIMARY KEY, doing live_phase);
+COMMENT ON TYPE phase IS 'where a job is';`,
     variants: {
       three: `CREATE TYPE phase AS ENUM ('queued', 'running', 'stuck', 'done');`,
       two: `CREATE TYPE phase AS ENUM ('queued', 'running', 'done');`,
