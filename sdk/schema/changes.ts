@@ -237,6 +237,9 @@ export type CommentTarget =
   | { readonly type: "TYPE" | "SEQUENCE" | "TABLE" | "INDEX" | "VIEW"; readonly schema: string; readonly name: string }
   | { readonly type: "COLUMN"; readonly schema: string; readonly table: string; readonly column: string }
   | { readonly type: "CONSTRAINT"; readonly schema: string; readonly table: string; readonly constraint: string }
+  | { readonly type: "DOMAIN CONSTRAINT"; readonly schema: string; readonly domain: string; readonly constraint: string }
+  /** An attribute of a composite type (`COMMENT ON COLUMN type.attribute`). */
+  | { readonly type: "ATTRIBUTE"; readonly schema: string; readonly composite: string; readonly attribute: string }
   | { readonly type: "OBJECT"; readonly object: ObjectDef };
 
 /** What the diff learned cheaply about the data a destructive change touches. */

@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 15;
+export const MODEL_VERSION = 16;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -292,6 +292,8 @@ export interface DomainConstraintDef {
   /** `pg_get_constraintdef`, e.g. `CHECK ((VALUE > 0))`. */
   readonly definition: string;
   readonly validated: boolean;
+  /** `COMMENT ON CONSTRAINT … ON DOMAIN`; absent when none. */
+  readonly comment?: string;
 }
 
 /** A domain. `definition` is the CREATE DOMAIN without default, NOT NULL and constraints (those are altered in place). */
@@ -309,6 +311,8 @@ export interface AttributeDef {
   readonly name: string;
   readonly type: string;
   readonly collation: string | null;
+  /** `COMMENT ON COLUMN type.attribute`; absent when none. */
+  readonly comment?: string;
 }
 
 /** A composite type (`CREATE TYPE ... AS (...)`). `definition` is the rebuilt CREATE TYPE. */

@@ -22,6 +22,29 @@ describe.each(majors())("domains, composite and range types on PostgreSQL %i", (
     );
   });
 
+  it("comments on a domain's constraints and a composite type's attributes: set, changed, removed, and kept when the type or the constraint is re-created", async () => {
+    const schema = (base: string, check: string, attr: string, notes: string) =>
+      `CREATE DOMAIN code AS ${base} CONSTRAINT code_set CHECK (${check}) CONSTRAINT code_short CHECK (length(VALUE) < 30);
+       CREATE TYPE pair AS (a ${attr}, b int);
+       CREATE TABLE t (c code, p pair);
+       ${notes}`;
+    const notes = `COMMENT ON CONSTRAINT code_set ON DOMAIN code IS 'not empty'; COMMENT ON COLUMN pair.a IS 'first';`;
+    const start = schema("varchar(10)", "VALUE <> ''", "int", notes);
+    for (const [to, expected] of [
+      // Added from nothing, changed, removed.
+      [start, null],
+      [schema("varchar(10)", "VALUE <> ''", "int", `COMMENT ON CONSTRAINT code_short ON DOMAIN code IS 'short'; COMMENT ON COLUMN pair.b IS 'second';`), null],
+      [schema("varchar(10)", "VALUE <> ''", "int", ""), null],
+      // The domain re-created (base type), its constraint re-added (definition), the attribute retyped in place or the type re-created under a column.
+      [schema("varchar(20)", "VALUE <> ''", "int", notes), ["recreateType"]],
+      [schema("varchar(10)", "VALUE <> 'x'", "int", notes), ["dropDomainConstraint"]],
+      [schema("varchar(10)", "VALUE <> ''", "bigint", notes), ["recreateType"]],
+    ] as const) {
+      const { applied } = await expectConverges(major, to === start ? schema("varchar(10)", "VALUE <> ''", "int", "") : start, to);
+      if (expected) expect(kinds(applied.plan.steps)).toEqual(expect.arrayContaining([...expected, "comment"]));
+    }
+  });
+
   it("alters a domain in place: default, NOT NULL, constraints added NOT VALID then validated, dropped", async () => {
     const { applied, db } = await expectConverges(
       major,

@@ -234,6 +234,10 @@ export function commentNeeds(t: CommentTarget): string {
       return K.column({ schema: t.schema, name: t.table }, t.column);
     case "CONSTRAINT":
       return K.constraint({ schema: t.schema, name: t.table }, t.constraint);
+    case "DOMAIN CONSTRAINT":
+      return K.type(t.schema, t.domain);
+    case "ATTRIBUTE":
+      return K.type(t.schema, t.composite);
     case "OBJECT":
       return objectKeys(t.object)[0]!;
   }

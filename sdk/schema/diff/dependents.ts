@@ -219,6 +219,7 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
     }
     comment(ctx, { type: "OBJECT", object: d }, null, d.comment);
     if (d.kind === "materialized view") columnComments(d, null, ctx);
+    partComments(null, d, [], ctx);
   }
   for (const e of ordered) {
     if (e.decision !== "keep") continue;
@@ -237,6 +238,7 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
       }
       comment(ctx, { type: "OBJECT", object: d }, l.comment, d.comment);
       if (d.kind === "materialized view" && !isView(l) && l.kind === "materialized view") columnComments(d, l, ctx);
+      if (!isView(l)) partComments(l, d, e.changes, ctx);
     }
   }
 }
@@ -324,6 +326,25 @@ function releaseDefaultsOfDroppedRoutines(live: SchemaModel, desired: SchemaMode
       const table = { schema: t.schema, name: t.name };
       ctx.out.push({ kind: "dropDefault", table, column: c.name });
       if (d.default !== null) ctx.out.push({ kind: "setDefault", table, column: c.name, default: d.default, restored: true });
+    }
+  }
+}
+
+/**
+ * Comments on a domain's constraints and a composite type's attributes; `l` null for a (re-)created
+ * type. A constraint the changes drop and add again has lost its comment.
+ */
+function partComments(l: ObjectDef | null, d: ObjectDef, changes: readonly Change[], ctx: Ctx): void {
+  if (d.kind === "domain") {
+    const readded = new Set(changes.flatMap((c) => (c.kind === "dropDomainConstraint" ? [c.constraint.name] : [])));
+    for (const c of d.constraints) {
+      const lc = l?.kind === "domain" && !readded.has(c.name) ? l.constraints.find((x) => x.name === c.name) : undefined;
+      comment(ctx, { type: "DOMAIN CONSTRAINT", schema: d.schema, domain: d.name, constraint: c.name }, lc?.comment ?? null, c.comment ?? null);
+    }
+  } else if (d.kind === "composite type") {
+    for (const a of d.attributes) {
+      const la = l?.kind === "composite type" ? l.attributes.find((x) => x.name === a.name) : undefined;
+      comment(ctx, { type: "ATTRIBUTE", schema: d.schema, composite: d.name, attribute: a.name }, la?.comment ?? null, a.comment ?? null);
     }
   }
 }

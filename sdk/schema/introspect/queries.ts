@@ -403,7 +403,8 @@ export const DOMAINS_SQL = `
 SELECT n.nspname AS schema, t.typname AS name, t.typname AS identity, format_type(t.typbasetype, t.typtypmod) AS type,
        ${COLLATION("t.typcollation", "bt.typcollation")} AS collation,
        pg_get_expr(t.typdefaultbin, 0) AS default, t.typnotnull AS not_null,
-       (SELECT json_agg(json_build_object('name', con.conname, 'definition', pg_get_constraintdef(con.oid), 'validated', con.convalidated) ORDER BY con.conname)
+       (SELECT json_agg(json_strip_nulls(json_build_object('name', con.conname, 'definition', pg_get_constraintdef(con.oid), 'validated', con.convalidated,
+                                           'comment', obj_description(con.oid, 'pg_constraint'))) ORDER BY con.conname)
           FROM pg_constraint con WHERE con.contypid = t.oid AND con.contype = 'c') AS constraints,
        ${DEP_KEYS("((d.classid = 'pg_type'::regclass AND d.objid = t.oid) OR (d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT con.oid FROM pg_constraint con WHERE con.contypid = t.oid))) AND d.refobjid <> t.oid")} AS depends,
        '' AS definition,
@@ -415,7 +416,9 @@ ORDER BY 1, 2`;
 export const COMPOSITES_SQL = `
 SELECT n.nspname AS schema, t.typname AS name, t.typname AS identity,
        (SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
-                                          'collation', ${COLLATION("a.attcollation", "at.typcollation")}) ORDER BY a.attnum)
+                                          'collation', ${COLLATION("a.attcollation", "at.typcollation")})::jsonb
+                        || CASE WHEN col_description(t.typrelid, a.attnum) IS NULL THEN '{}'::jsonb
+                                ELSE jsonb_build_object('comment', col_description(t.typrelid, a.attnum)) END ORDER BY a.attnum)
           FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
          WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) AS attributes,
        ${DEP_KEYS("d.classid = 'pg_class'::regclass AND d.objid = t.typrelid")} AS depends,

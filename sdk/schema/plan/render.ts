@@ -408,6 +408,10 @@ function commentTarget(t: CommentTarget): string {
       return `COLUMN ${quoteQualified(t.schema, t.table)}.${quoteIdent(t.column)}`;
     case "CONSTRAINT":
       return `CONSTRAINT ${quoteIdent(t.constraint)} ON ${quoteQualified(t.schema, t.table)}`;
+    case "DOMAIN CONSTRAINT":
+      return `CONSTRAINT ${quoteIdent(t.constraint)} ON DOMAIN ${quoteQualified(t.schema, t.domain)}`;
+    case "ATTRIBUTE":
+      return `COLUMN ${quoteQualified(t.schema, t.composite)}.${quoteIdent(t.attribute)}`;
     case "OBJECT":
       return commentTargetSql(t.object);
     default:

@@ -2,7 +2,7 @@ import { slot, type SchemaPair } from "./pair";
 
 const objects = `CREATE SCHEMA cms;
 CREATE TYPE cms.state AS ENUM ('draft', 'live');
-CREATE DOMAIN cms.slug AS text CHECK (VALUE ~ '^[a-z0-9-]+$');
+CREATE DOMAIN cms.slug AS text CONSTRAINT slug_chars CHECK (VALUE ~ '^[a-z0-9-]+$');
 CREATE TYPE cms.dims AS (w int, h int);
 CREATE SEQUENCE cms.page_no;
 CREATE TABLE cms.page (id int PRIMARY KEY, slug cms.slug NOT NULL, state cms.state, CONSTRAINT page_slug_key UNIQUE (slug), CONSTRAINT page_id_check CHECK (id > 0));
@@ -25,7 +25,9 @@ const commentable: Record<string, string> = {
   check: `COMMENT ON CONSTRAINT page_id_check ON cms.page IS '%';`,
   enum: `COMMENT ON TYPE cms.state IS '%';`,
   domain: `COMMENT ON DOMAIN cms.slug IS '%';`,
+  domain_check: `COMMENT ON CONSTRAINT slug_chars ON DOMAIN cms.slug IS '%';`,
   composite: `COMMENT ON TYPE cms.dims IS '%';`,
+  attribute: `COMMENT ON COLUMN cms.dims.w IS '%';`,
   sequence: `COMMENT ON SEQUENCE cms.page_no IS '%';`,
   view: `COMMENT ON VIEW cms.live_page IS '%';`,
   view_column: `COMMENT ON COLUMN cms.live_page.slug IS '%';`,
