@@ -74,3 +74,19 @@ export function withIndexName(def: string, newName: string): string {
   const { head, rest } = splitIndexDefinition(def);
   return `${head}${quoteIdent(newName)}${rest}`;
 }
+
+/**
+ * Whether an index definition (`pg_get_indexdef`) has an expression key or a predicate: PostgreSQL
+ * rebuilds an index of plain columns itself when their type changes, but re-parses expressions.
+ */
+export function hasIndexExpressions(definition: string): boolean {
+  const text = definition.replace(/'(?:[^']|'')*'/g, "''").replace(/"(?:[^"]|"")*"/g, "x");
+  const open = text.indexOf("(", text.indexOf(" USING "));
+  if (open < 0) return true;
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    if (text[i] === "(") depth++;
+    else if (text[i] === ")" && --depth === 0) return text.slice(open + 1, i).includes("(") || / WHERE /.test(text.slice(i));
+  }
+  return true;
+}

@@ -5,6 +5,7 @@ import { dependenciesOf } from "./dependencies";
 import { addConstraint, comment, desiredColumn, factsKey, indexSignature, UNKNOWN_FACTS, type Ctx } from "./context";
 import { columnAttributeChanges } from "./table-properties";
 import { K, columnsMentioned } from "./dependency-keys";
+import { hasIndexExpressions } from "../index-definition";
 import { byKey, keyOf, type MaterializedViewDef, type ObjectDef, type ObjectKind, type SchemaModel, type ViewDef, sameOptions } from "../model";
 import { compareObject, convertedColumns, objectId, objectKeys } from "../kinds/objects";
 import { collationsIn, objectsNamedIn, routinesInExpression, textSearchConfigurationKey } from "../kinds/expressions";
@@ -82,8 +83,12 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
 
   // Keys dropped by the changes so far and by the views and objects dropped or re-created.
   const dropped = new Set<string>();
+  // A table the plan drops and creates again (a partitioned table keyed by a re-created type) gets
+  // the new type: a type's conversion leaves it out.
   const droppedTables = new Set(ctx.out.flatMap((c) => (c.kind === "dropTable" ? [keyOf(c.table)] : [])));
   const recreatedTables = new Set(ctx.out.flatMap((c) => (c.kind === "createTable" && droppedTables.has(keyOf(c.table)) ? [keyOf(c.table)] : [])));
+  const notRecreated = (columns: readonly ConvertedColumn[]) => columns.filter((c) => !recreatedTables.has(keyOf(c.table)));
+  if (recreatedTables.size > 0) ctx.out.forEach((c, i) => c.kind === "recreateEnum" && (ctx.out[i] = { ...c, columns: notRecreated(c.columns) }));
   // Only changes that drop keys matter (computing every change's graph effects costs on a large cold plan).
   for (const c of ctx.out) if (DROPPING.has(c.kind)) for (const k of dependenciesOf(c, live, desired).drops) dropped.add(k);
   // And in-place changes that drop keys (columns converted to text around a nested type's change).
@@ -93,8 +98,7 @@ export function diffDependents(live: SchemaModel, desired: SchemaModel, ctx: Ctx
     if (isView(l)) return [{ kind: "dropView", view: l }];
     const d = e.desired;
     if (e.decision === "recreate" && d && (d.kind === "domain" || d.kind === "composite type" || d.kind === "range type") && l.kind === d.kind) {
-      // A table the plan drops and creates again (a partitioned table keyed by the type) gets the new type.
-      const columns = convertedColumns(live, desired, d).filter((c) => !recreatedTables.has(keyOf(c.table)));
+      const columns = notRecreated(convertedColumns(live, desired, d));
       if (columns.length) return [{ kind: "recreateType", type: d, from: l as typeof d, columns }];
     }
     return [{ kind: "dropObject", object: l }];
@@ -399,27 +403,11 @@ function rebuildChecksAndIndexes(
     for (const i of l.indexes) {
       const d = t.indexes.find((x) => x.name === i.name && indexSignature(x) === indexSignature(i));
       const reads = (set: ReadonlySet<string>) => i.columns.some((x) => set.has(K.column(l, x)));
-      if (!d || handled.has(`index:${l.schema}.${i.name}`) || !(calls(i.definition) || reads(throughText) || (reads(converted) && hasExpressions(i.definition)))) continue;
+      if (!d || handled.has(`index:${l.schema}.${i.name}`) || !(calls(i.definition) || reads(throughText) || (reads(converted) && hasIndexExpressions(i.definition)))) continue;
       ctx.out.push({ kind: "dropIndex", schema: l.schema, index: i, concurrently: tableCtx.online });
       ctx.out.push({ kind: "createIndex", table: t, index: d, concurrently: tableCtx.online });
     }
   }
-}
-
-/**
- * Whether an index definition (`pg_get_indexdef`) has an expression key or a predicate: PostgreSQL
- * rebuilds an index of plain columns itself when their type changes, but re-parses expressions.
- */
-function hasExpressions(definition: string): boolean {
-  const text = definition.replace(/'(?:[^']|'')*'/g, "''").replace(/"(?:[^"]|"")*"/g, "x");
-  const open = text.indexOf("(", text.indexOf(" USING "));
-  if (open < 0) return true;
-  let depth = 0;
-  for (let i = open; i < text.length; i++) {
-    if (text[i] === "(") depth++;
-    else if (text[i] === ")" && --depth === 0) return text.slice(open + 1, i).includes("(") || / WHERE /.test(text.slice(i));
-  }
-  return true;
 }
 
 function diffMaterializedViewIndexes(l: MaterializedViewDef, d: MaterializedViewDef, ctx: Ctx): void {

@@ -1,8 +1,8 @@
 import type { CommentTarget } from "../changes";
-import { byKey, keyOf, type ColumnDef, type SchemaModel } from "../model";
+import { byKey, keyOf, type SchemaModel } from "../model";
 import { sequencesInExpression } from "./dependency-keys";
 import { type Ctx, comment, desiredColumn } from "./context";
-import { inheritsColumn } from "../kinds/inheritance";
+import { convertedColumns } from "../kinds/objects";
 
 export function diffSchemas(live: SchemaModel, desired: SchemaModel, ctx: Ctx): void {
   const liveByName = new Map(live.schemas.map((s) => [s.name, s]));
@@ -64,19 +64,7 @@ export function diffEnums(live: SchemaModel, desired: SchemaModel, ctx: Ctx): vo
     } else {
       // Columns that keep using the type are converted in place; columns being dropped or changed
       // to another type are handled by their own steps, ordered before this one.
-      const uses = (c: ColumnDef | undefined) => c?.userType?.schema === e.schema && c.userType.name === e.name;
-      const columns = live.tables.flatMap((t) =>
-        t.columns
-          .filter((c) => uses(c) && uses(desiredColumn(desired, t, c.name)) && desiredColumn(desired, t, c.name)!.type === c.type)
-          .map((c) => ({
-            table: { schema: t.schema, name: t.name },
-            column: c.name,
-            array: c.userType!.array,
-            dropDefault: c.default !== null,
-            default: desiredColumn(desired, t, c.name)!.default,
-            ...(inheritsColumn(live, t, c.name) ? { inherited: true as const } : {}),
-          })),
-      );
+      const columns = convertedColumns(live, desired, e);
       ctx.out.push({ kind: "recreateEnum", enum: e, removedValues: l.values.filter((v) => !e.values.includes(v)), columns });
       // The comment went with the old type.
       comment(ctx, target, null, e.comment);

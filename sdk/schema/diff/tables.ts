@@ -25,12 +25,6 @@ export function diffTables(live: SchemaModel, desired: SchemaModel, ctx: Ctx): v
       }
     }
   }
-  // A re-created table's columns are created with the new enum, not converted.
-  if (recreated.size > 0) {
-    ctx.out.forEach((c, i) => {
-      if (c.kind === "recreateEnum" && c.columns.some((x) => recreated.has(keyOf(x.table)))) ctx.out[i] = { ...c, columns: c.columns.filter((x) => !recreated.has(keyOf(x.table))) };
-    });
-  }
   const liveMap = byKey(live.tables.filter((t) => !recreated.has(keyOf(t))));
   // Parents first: PostgreSQL applies their ALTERs to their children, whose own steps follow.
   for (const t of parentsFirst(desired.tables)) {
