@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { InputError } from "../../errors";
+import { resolveMetaCommands, type IncludeContext } from "./meta-commands";
 import type { Rename } from "./rename";
 
 /** One piece of desired-state SQL and where it came from (for error messages with file and line). */
@@ -17,8 +18,11 @@ export interface DesiredSchema {
 }
 
 /**
- * Loads desired SQL from a `.sql` file or a directory of `.sql` files (applied in name order).
- * @throws {InputError} when the path does not exist, is empty, or holds no `.sql` file.
+ * Loads desired SQL from a `.sql` file or a directory of `.sql` files (applied in name order). psql
+ * meta-commands are read as psql reads them (meta-commands.ts, ADR 0057): `\i` and `\ir` include
+ * their file here, `\restrict` and the like are blanked, the rest refused.
+ * @throws {InputError} when the path does not exist, is empty, or holds no `.sql` file, or for a
+ * meta-command that is refused or an include that cannot be read.
  */
 export function loadSchemaPath(path: string): DesiredSchema {
   const abs = resolve(path);
@@ -28,12 +32,25 @@ export function loadSchemaPath(path: string): DesiredSchema {
   } catch (cause) {
     throw new InputError(`schema path ${path} does not exist; pass a .sql file or a directory of .sql files`, { propertyPath: "schema", file: path }, { cause });
   }
-  if (!isDir) return { files: [{ name: path, sql: readFileSync(abs, "utf8") }] };
+  if (!isDir) return { files: withIncludes([{ name: path, sql: readFileSync(abs, "utf8") }]) };
   const names = readdirSync(abs)
     .filter((n) => n.endsWith(".sql"))
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (names.length === 0) throw new InputError(`schema directory ${path} holds no .sql file`, { propertyPath: "schema", file: path });
-  return { files: names.map((n) => ({ name: join(path, n), sql: readFileSync(join(abs, n), "utf8") })) };
+  return { files: withIncludes(names.map((n) => ({ name: join(path, n), sql: readFileSync(join(abs, n), "utf8") }))) };
+}
+
+/** Files read from disk with their meta-commands carried out, includes read relative to this process. */
+function withIncludes(files: readonly SqlFile[]): SqlFile[] {
+  const cwd = process.cwd();
+  const context: IncludeContext = {
+    cwd,
+    read: (path) => {
+      const shown = relative(cwd, path);
+      return { name: shown.startsWith("..") || isAbsolute(shown) ? path : shown, sql: readFileSync(path, "utf8") };
+    },
+  };
+  return files.flatMap((f) => resolveMetaCommands(f, context));
 }
 
 /** Desired schema from SQL text. */
