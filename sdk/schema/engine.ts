@@ -268,7 +268,11 @@ async function desiredAndLive(
     const early = actual.every((s) => guess.includes(s)) ? await earlyRead.catch(() => null) : null;
     return early && inSchemas(early, actual);
   };
-  const withHook: NormalizeOptions = onBuilt ? { ...normalizeOptions, onBuilt: (scratch, inTransaction, model, concurrent) => onBuilt(scratch, inTransaction, model, liveFor, concurrent) } : normalizeOptions;
+  const withHook: NormalizeOptions = {
+    ...normalizeOptions,
+    liveFor,
+    ...(onBuilt ? { onBuilt: (scratch: Client, inTransaction: boolean, model: SchemaModel, concurrent: readonly Client[]) => onBuilt(scratch, inTransaction, model, liveFor, concurrent) } : {}),
+  };
   // Settle both before reporting a failure (an invalid desired schema first), so neither is left running.
   const [normalized, early] = await Promise.allSettled([normalizeWith(desired, withHook, state), earlyRead]);
   if (normalized.status === "rejected") throw normalized.reason;

@@ -6,7 +6,7 @@
  */
 
 /** Bumped whenever the persisted shape changes; cached models with another version are ignored. */
-export const MODEL_VERSION = 16;
+export const MODEL_VERSION = 17;
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -163,6 +163,13 @@ export interface ConstraintDef {
    * changed holds. Set by normalization on desired CHECKs only; the diff accepts either text.
    */
   readonly reprinted?: string;
+  /**
+   * The target's own texts of this CHECK that PostgreSQL prints as this definition once applied
+   * (a schema restored from pg_dump holds the text before the reprint, ADR 0057): the same
+   * constraint, not a change. Set by normalization on desired CHECKs only, from the target read
+   * meanwhile.
+   */
+  readonly printedFrom?: readonly string[];
   /** How many parents also provide this CHECK (`coninhcount`): the table's own copy is merged with theirs. */
   readonly inheritCount: number;
   /** A CHECK marked `NO INHERIT` (`connoinherit`): children do not get it. */

@@ -2,6 +2,7 @@ import type { TestProject } from "vitest/node";
 import { scratchBaseDir, startEmbeddedPostgres, type EmbeddedPostgres } from "../../sdk/postgres/embedded";
 import { SUPPORTED_MAJORS, type PostgresMajor } from "../../sdk/postgres/versions";
 import { ensureDebianPackage, onPath } from "./debian";
+import { pgClientTools } from "./pg-client";
 import { ensurePgBouncer } from "./pgbouncer";
 import type { SharedServer } from "./postgres";
 
@@ -34,6 +35,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     find: () => onPath("openssl"),
   });
   if ("missing" in openssl) console.log(`test setup: ${openssl.missing}`);
+  // The real pg_dump whose output test/schema/pg-dump.test.ts plans from (ADR 0057).
+  const pgDump = ensureDebianPackage({
+    tool: "pg_dump",
+    package: "postgresql-client",
+    purpose: "the pg_dump round-trip tests",
+    without: "test/schema/pg-dump.test.ts will fail",
+    find: () => pgClientTools()?.pgDump,
+  });
+  if ("missing" in pgDump) console.log(`test setup: ${pgDump.missing}`);
   project.provide("pgbouncerMissing", "missing" in pgbouncer ? pgbouncer.missing : null);
   const started: EmbeddedPostgres[] = [];
   try {

@@ -53,12 +53,13 @@ function core(definition: string): string {
 
 /**
  * Whether the live constraint has the desired one's definition: the same text (apart from ` NOT
- * VALID`), or the text PostgreSQL prints once the desired text is applied (see
- * {@link ConstraintDef.reprinted}).
+ * VALID`), the text PostgreSQL prints once the desired text is applied (see
+ * {@link ConstraintDef.reprinted}), or a text that prints as the desired one once applied (see
+ * {@link ConstraintDef.printedFrom}).
  */
 export function sameDefinition(l: ConstraintDef, d: ConstraintDef): boolean {
   const live = core(l.definition);
-  return live === core(d.definition) || (d.reprinted !== undefined && live === core(d.reprinted));
+  return live === core(d.definition) || (d.reprinted !== undefined && live === core(d.reprinted)) || (d.printedFrom?.includes(live) ?? false);
 }
 
 /**

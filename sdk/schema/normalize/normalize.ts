@@ -9,6 +9,7 @@ import { DEFAULT_MAJOR } from "../../postgres/versions";
 import { introspect } from "../introspect/introspect";
 import { MODEL_VERSION, type SchemaModel } from "../model";
 import { lineOf, type DesiredSchema } from "../source/desired";
+import { resolveMetaCommands } from "../source/meta-commands";
 import type { DevResources} from "./dev-servers";
 import { scratchName, startDevServer, sweepAbandonedScratchDatabases } from "./dev-servers";
 import type { ModelCache } from "./model-cache";
@@ -59,6 +60,12 @@ export interface NormalizeOptions {
    */
   onBuilt?: (scratch: Client, inTransaction: boolean, model: SchemaModel, concurrent: readonly Client[]) => Promise<void>;
   /**
+   * The target's model over the desired model's scope, as read meanwhile (null when unknown): a
+   * desired CHECK whose text on the target differs is applied once more in that form, to see
+   * whether it prints as the desired one (`ConstraintDef.printedFrom`). @default none
+   */
+  liveFor?: (model: SchemaModel) => Promise<SchemaModel | null>;
+  /**
    * Directory where the embedded dev server keeps its data; it must be writable (a container with a
    * read-only root filesystem mounts a volume there).
    * @default $SETPOINT_SCRATCH_DIR, else /dev/shm when it has 1 GiB free, else $TMPDIR or /tmp
@@ -102,22 +109,26 @@ function defaultCacheDir(): string {
 /**
  * Normalizes desired SQL into a {@link SchemaModel}: applies it to a scratch database (on the dev
  * server, or an embedded server of the target's major) and introspects it, then caches the result.
+ * psql meta-commands left in the SQL (inline SQL; a path's were read by `loadSchemaPath`) are
+ * blanked or refused as `resolveMetaCommands` says; an include needs the schema given as a path.
  * @throws {InputError} with the file and line when the SQL is invalid (the server's own message).
  */
-export async function normalizeWith(desired: DesiredSchema, options: NormalizeOptions, resources: NormalizeResources): Promise<{ model: SchemaModel; fingerprint: string; cached: boolean }> {
-  const hit = normalizedFromCache(desired, options, resources.models);
+export async function normalizeWith(given: DesiredSchema, options: NormalizeOptions, resources: NormalizeResources): Promise<{ model: SchemaModel; fingerprint: string; cached: boolean }> {
+  const hit = normalizedFromCache(given, options, resources.models);
   if (hit) return hit;
+  const desired: DesiredSchema = { ...given, files: given.files.flatMap((f) => resolveMetaCommands(f)) };
   const major = options.major ?? DEFAULT_MAJOR;
-  const fingerprint = desiredFingerprint(desired, major, options.roles?.applying);
+  const fingerprint = desiredFingerprint(given, major, options.roles?.applying);
   const cacheDir = options.cacheDir === false ? null : (options.cacheDir ?? defaultCacheDir());
   const roles = options.roles ?? null;
   const onBuilt = options.onBuilt ?? null;
+  const liveFor = options.liveFor ?? null;
   const { dev, models } = resources;
   const model = options.reuse
-    ? await buildReusing(dev, options.devUrl ?? (await dev.keptDevServer(major, options.scratchDir)), desired, roles, onBuilt)
+    ? await buildReusing(dev, options.devUrl ?? (await dev.keptDevServer(major, options.scratchDir)), desired, roles, onBuilt, liveFor)
     : options.devUrl
-      ? await buildOn(dev, options.devUrl, desired, { dropScratch: true, roles, onBuilt })
-      : await buildEmbedded(dev, major, desired, roles, onBuilt, options.scratchDir);
+      ? await buildOn(dev, options.devUrl, desired, { dropScratch: true, roles, onBuilt, liveFor })
+      : await buildEmbedded(dev, major, desired, roles, onBuilt, liveFor, options.scratchDir);
   if (cacheDir) {
     // Remembered now; written to disk after returning (serializing a 10,000-table model takes ~0.2 s).
     models.remember(cacheDir, fingerprint, model);
@@ -135,6 +146,7 @@ export function normalizedFromCache(desired: DesiredSchema, options: NormalizeOp
 }
 
 type OnBuilt = NormalizeOptions["onBuilt"] & {};
+type LiveFor = NormalizeOptions["liveFor"] & {};
 
 async function buildEmbedded(
   dev: DevResources,
@@ -142,12 +154,13 @@ async function buildEmbedded(
   desired: DesiredSchema,
   roles: TargetRoles | null,
   onBuilt: OnBuilt | null,
+  liveFor: LiveFor | null,
   scratchDir: string | undefined,
 ): Promise<SchemaModel> {
   const pg = await startDevServer(major, scratchDir);
   try {
     // The whole server goes, so its scratch database is not dropped first.
-    return await buildOn(dev, pg.url(), desired, { dropScratch: false, roles, onBuilt });
+    return await buildOn(dev, pg.url(), desired, { dropScratch: false, roles, onBuilt, liveFor });
   } finally {
     // Stopped before returning, so no server outlives a caller that is killed right after (a
     // Pulumi provider process); without the shutdown checkpoint, its data being thrown away.
@@ -159,7 +172,7 @@ async function buildOn(
   dev: DevResources,
   devUrl: string,
   desired: DesiredSchema,
-  options: { dropScratch: boolean; roles: TargetRoles | null; onBuilt: OnBuilt | null },
+  options: { dropScratch: boolean; roles: TargetRoles | null; onBuilt: OnBuilt | null; liveFor: LiveFor | null },
 ): Promise<SchemaModel> {
   try {
     return await buildOnce(dev, devUrl, desired, options, true);
@@ -175,7 +188,7 @@ async function buildOnce(
   dev: DevResources,
   devUrl: string,
   desired: DesiredSchema,
-  { dropScratch, roles, onBuilt }: { dropScratch: boolean; roles: TargetRoles | null; onBuilt: OnBuilt | null },
+  { dropScratch, roles, onBuilt, liveFor }: { dropScratch: boolean; roles: TargetRoles | null; onBuilt: OnBuilt | null; liveFor: LiveFor | null },
   parallel: boolean,
 ): Promise<SchemaModel> {
   const admin = await connect(devUrl, { applicationName: "setpoint-dev" });
@@ -213,7 +226,7 @@ async function buildOnce(
       const other = await asRunner;
       // The columns query (first lane) needs no relation cache; the index and constraint
       // definitions do, and the connection that ran the DDL has it warm.
-      const model = await withReprintedChecks(scratch, await introspect(other, { concurrent: [scratch] }), false);
+      const model = await withReprintedChecks(scratch, await introspect(other, { concurrent: [scratch] }), false, liveFor ?? undefined);
       // The desired catalogs (ADR 0014) are read on both connections too.
       if (onBuilt) await onBuilt(scratch, false, model, [other]);
       return model;
@@ -320,7 +333,7 @@ const NOT_IN_A_TRANSACTION = new Set([
  * which leaves the database as empty as it was. No `CREATE DATABASE` or `DROP DATABASE` per
  * normalization, which cost two thirds of it.
  */
-async function buildReusing(dev: DevResources, devUrl: string, desired: DesiredSchema, roles: TargetRoles | null, onBuilt: OnBuilt | null): Promise<SchemaModel> {
+async function buildReusing(dev: DevResources, devUrl: string, desired: DesiredSchema, roles: TargetRoles | null, onBuilt: OnBuilt | null, liveFor: LiveFor | null): Promise<SchemaModel> {
   const scratch = await dev.leaseScratch(devUrl);
   const { client } = scratch;
   let reusable = false;
@@ -341,7 +354,7 @@ async function buildReusing(dev: DevResources, devUrl: string, desired: DesiredS
     // A file that ended the transaction itself (COMMIT) left objects behind: that database goes.
     reusable = await stillInTransaction(client);
     if (failure === undefined) {
-      const model = await withReprintedChecks(client, await introspect(client), true);
+      const model = await withReprintedChecks(client, await introspect(client), true, liveFor ?? undefined);
       if (onBuilt) await onBuilt(client, true, model, []);
       return model;
     }
@@ -351,7 +364,7 @@ async function buildReusing(dev: DevResources, devUrl: string, desired: DesiredS
     reusable = (await rollback(client)) && reusable;
     dev.returnScratch(devUrl, scratch, reusable);
   }
-  return await buildOn(dev, devUrl, desired, { dropScratch: true, roles, onBuilt });
+  return await buildOn(dev, devUrl, desired, { dropScratch: true, roles, onBuilt, liveFor });
 }
 
 /**

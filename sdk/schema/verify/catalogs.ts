@@ -184,6 +184,12 @@ export const CATALOGS: readonly CatalogSpec[] = [
       conbin: IN_DEFINITION,
     },
     mapped: {
+      // Index-backed constraints (primary key, unique, exclusion) are never inherited through this
+      // flag: a partition gets them from its parent's partitioned index. PostgreSQL sets it by how
+      // the constraint came about — false when cascaded from a partitioned parent, true when made on
+      // the partition with ALTER TABLE ONLY and attached, as pg_dump restores it (ADR 0057) — and no
+      // DDL changes it.
+      connoinherit: "CASE WHEN x.contype IN ('p', 'u', 'x') THEN NULL ELSE x.connoinherit END",
       conindid: relName("x.conindid"),
       conparentid: `(SELECT coalesce(pc.relname::text, pt.typname::text) || '.' || CASE WHEN p.contype = 'n' THEN 'NOT NULL'
         WHEN p.contype = 'f' AND p.conparentid <> 0 THEN ${fkPiece("p")} ELSE p.conname::text END

@@ -33,17 +33,31 @@ export function snapshotReader(): {
 
 /**
  * The re-printed form of each desired CHECK PostgreSQL prints differently once its printed form is
- * applied again (the form a target built by the plan shows), keyed as the snapshot's rows are;
+ * applied again (the form a target built by the plan shows), and the target's texts that print as
+ * it (`printedFrom`), keyed as the snapshot's rows are;
  * identities are quoted by the server, as the snapshot's are. Null when there is none.
  */
 async function reprintedEquivalents(scratch: Client, model: SchemaModel): Promise<CatalogSnapshot["equivalents"] | null> {
-  const items = model.tables.flatMap((t) => t.constraints.flatMap((c) => (c.reprinted ? [{ schema: t.schema, table: t.name, name: c.name, reprinted: c.reprinted }] : [])));
+  const items = model.tables.flatMap((t) =>
+    t.constraints.flatMap((c) => {
+      const also = [...(c.reprinted ? [c.reprinted] : []), ...(c.printedFrom ?? [])];
+      return also.length > 0 ? [{ schema: t.schema, table: t.name, name: c.name, also }] : [];
+    }),
+  );
   if (items.length === 0) return null;
-  const { rows } = await scratch.query<{ id: string }>(
-    "SELECT quote_ident(s) || '.' || quote_ident(t) || '.' || quote_ident(n) AS id FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(s, t, n, i) ORDER BY i",
+  // The same CHECK on every table below it (partitions, inheritance children): their copies are
+  // not in the model but are catalog rows of their own, printed as the parent's.
+  const { rows } = await scratch.query<{ i: number; id: string }>(
+    `WITH RECURSIVE tree(i, rel, n) AS (
+       SELECT u.i::int, c.oid, u.n FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(s, t, n, i)
+         JOIN pg_namespace ns ON ns.nspname = u.s JOIN pg_class c ON c.relnamespace = ns.oid AND c.relname = u.t
+       UNION SELECT tree.i, h.inhrelid, tree.n FROM tree JOIN pg_inherits h ON h.inhparent = tree.rel)
+     SELECT tree.i, quote_ident(ns.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) AS id
+       FROM tree JOIN pg_class c ON c.oid = tree.rel JOIN pg_namespace ns ON ns.oid = c.relnamespace
+       JOIN pg_constraint k ON k.conrelid = tree.rel AND k.conname = tree.n AND k.contype = 'c'`,
     [items.map((i) => i.schema), items.map((i) => i.table), items.map((i) => i.name)],
   );
-  return Object.fromEntries(rows.map((r, i) => [`pg_constraint|${r.id}`, { definition: [items[i]!.reprinted] }]));
+  return Object.fromEntries(rows.map((r) => [`pg_constraint|${r.id}`, { definition: items[r.i - 1]!.also }]));
 }
 
 /** What {@link desiredCatalogCheck} compares. */
