@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -65,7 +65,7 @@ describe("pg_dump output as the desired schema", () => {
     const dir = mkdtempSync(join(tmpdir(), "setpoint-dump-"));
     dirs.push(dir);
     const file = join(dir, "schema.sql");
-    writeFileSync(file, execFileSync(tools!.pgDump, ["--schema-only", ...args, "-d", url], { encoding: "utf8" }));
+    execFileSync(tools!.pgDump, ["--schema-only", ...args, "-f", file, "-d", url], { stdio: ["ignore", "pipe", "pipe"] });
     return file;
   };
 
@@ -99,11 +99,13 @@ describe("pg_dump output as the desired schema", () => {
       expect(await lines(empty)).toEqual(await lines(restored));
     });
 
-    it("refuses a dump made with --create, naming \\connect and the fix, before anything runs", async () => {
+    it("refuses a dump made with --create (naming \\connect) and a custom-format archive (naming pg_restore), before anything runs", async () => {
       const source = await freshDatabase(major as PostgresMajor);
       await runSql(source, "CREATE TABLE t (id int);");
       const file = dump(source.url, ["--create"]);
       expect(() => loadSchemaPath(file)).toThrow(/psql meta-command \\connect at .*schema\.sql:\d+ .*without --create/);
+      const archive = dump(source.url, ["-Fc"]);
+      expect(() => loadSchemaPath(archive)).toThrow(/is a pg_dump custom-format archive \(pg_dump -Fc\), not SQL: make plain SQL of its schema with pg_restore --schema-only/);
     });
   });
 });

@@ -32,12 +32,27 @@ export function loadSchemaPath(path: string): DesiredSchema {
   } catch (cause) {
     throw new InputError(`schema path ${path} does not exist; pass a .sql file or a directory of .sql files`, { propertyPath: "schema", file: path }, { cause });
   }
-  if (!isDir) return { files: withIncludes([{ name: path, sql: readFileSync(abs, "utf8") }]) };
-  const names = readdirSync(abs)
-    .filter((n) => n.endsWith(".sql"))
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (!isDir) {
+    const bytes = readFileSync(abs);
+    if (bytes.subarray(0, 5).toString("latin1") === ARCHIVE_MAGIC) throw archiveError(path, "custom-format archive (pg_dump -Fc)");
+    return { files: withIncludes([{ name: path, sql: bytes.toString("utf8") }]) };
+  }
+  const entries = readdirSync(abs);
+  const names = entries.filter((n) => n.endsWith(".sql")).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (names.length === 0 && entries.includes("toc.dat")) throw archiveError(path, "directory-format archive (pg_dump -Fd)");
   if (names.length === 0) throw new InputError(`schema directory ${path} holds no .sql file`, { propertyPath: "schema", file: path });
   return { files: withIncludes(names.map((n) => ({ name: join(path, n), sql: readFileSync(join(abs, n), "utf8") }))) };
+}
+
+/** The first bytes of pg_dump's custom-format archive and of a directory archive's toc.dat. */
+const ARCHIVE_MAGIC = "PGDMP";
+
+/** A pg_dump archive given as the schema: what it is and how to make SQL of it. */
+function archiveError(path: string, what: string): InputError {
+  return new InputError(
+    `schema path ${path} is a pg_dump ${what}, not SQL: make plain SQL of its schema with pg_restore --schema-only -f schema.sql ${path} (or dump again with pg_dump --schema-only -f schema.sql), then pass schema.sql`,
+    { propertyPath: "schema", file: path },
+  );
 }
 
 /** Files read from disk with their meta-commands carried out, includes read relative to this process. */

@@ -106,3 +106,18 @@ describe("loadSchemaPath with includes", () => {
     expect(refusal(() => loadSchemaPath("d.sql"))).toMatch(/\\ir at d\.sql:2 is inside a statement/);
   });
 });
+
+describe("loadSchemaPath with a pg_dump archive", () => {
+  it("names a custom-format or directory-format archive and the pg_restore that makes SQL of it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "setpoint-archive-"));
+    try {
+      writeFileSync(join(dir, "db.dump"), Buffer.concat([Buffer.from("PGDMP"), Buffer.from([1, 14, 0, 4, 8, 8, 1])]));
+      mkdirSync(join(dir, "dir"));
+      writeFileSync(join(dir, "dir", "toc.dat"), "PGDMP");
+      expect(refusal(() => loadSchemaPath(join(dir, "db.dump")))).toMatch(/is a pg_dump custom-format archive \(pg_dump -Fc\), not SQL: .*pg_restore --schema-only -f schema\.sql /);
+      expect(refusal(() => loadSchemaPath(join(dir, "dir")))).toMatch(/is a pg_dump directory-format archive \(pg_dump -Fd\), not SQL/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
