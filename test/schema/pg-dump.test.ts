@@ -61,11 +61,11 @@ describe("pg_dump output as the desired schema", () => {
   afterAll(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
-  const dump = (url: string, args: string[] = []): string => {
+  const dump = (url: string, args: string[] = ["--schema-only"]): string => {
     const dir = mkdtempSync(join(tmpdir(), "setpoint-dump-"));
     dirs.push(dir);
     const file = join(dir, "schema.sql");
-    execFileSync(tools!.pgDump, ["--schema-only", ...args, "-f", file, "-d", url], { stdio: ["ignore", "pipe", "pipe"] });
+    execFileSync(tools!.pgDump, [...args, "-f", file, "-d", url], { stdio: ["ignore", "pipe", "pipe"] });
     return file;
   };
 
@@ -99,13 +99,15 @@ describe("pg_dump output as the desired schema", () => {
       expect(await lines(empty)).toEqual(await lines(restored));
     });
 
-    it("refuses a dump made with --create (naming \\connect) and a custom-format archive (naming pg_restore), before anything runs", async () => {
+    it("refuses a dump made with --create (naming \\connect), a custom-format archive (naming pg_restore) and a dump with data, before anything runs", async () => {
       const source = await freshDatabase(major as PostgresMajor);
       await runSql(source, "CREATE TABLE t (id int);");
-      const file = dump(source.url, ["--create"]);
+      const file = dump(source.url, ["--schema-only", "--create"]);
       expect(() => loadSchemaPath(file)).toThrow(/psql meta-command \\connect at .*schema\.sql:\d+ .*without --create/);
-      const archive = dump(source.url, ["-Fc"]);
+      const archive = dump(source.url, ["--schema-only", "-Fc"]);
       expect(() => loadSchemaPath(archive)).toThrow(/is a pg_dump custom-format archive \(pg_dump -Fc\), not SQL: make plain SQL of its schema with pg_restore --schema-only/);
+      await runSql(source, "INSERT INTO t VALUES (1), (NULL);");
+      expect(() => loadSchemaPath(dump(source.url, []))).toThrow(/schema\.sql:\d+ holds table data \(COPY \.\.\. FROM stdin\): .*pg_dump --schema-only/);
     });
   });
 });

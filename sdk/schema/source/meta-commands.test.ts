@@ -62,6 +62,11 @@ describe("resolveMetaCommands", () => {
     expect(refusal(() => resolveMetaCommands(file("\\encoding LATIN1")))).toMatch(/\\encoding at schema\.sql:1/);
   });
 
+  it("names table data in psql's COPY form (a dump without --schema-only) instead of its rows' backslashes", () => {
+    const sql = "CREATE TABLE t (a int, b text);\n\nCOPY public.t (a, b) FROM stdin;\n1\t\\N\n\\.\n";
+    expect(refusal(() => resolveMetaCommands(file(sql, "full.sql")))).toMatch(/^full\.sql:3 holds table data \(COPY \.\.\. FROM stdin\): .*pg_dump --schema-only/);
+  });
+
   it("refuses an include without a file context (inline SQL)", () => {
     expect(refusal(() => resolveMetaCommands(file("\\i parts/a.sql")))).toMatch(/\\i parts\/a\.sql at schema\.sql:1 includes a file, which needs the schema given as a path/);
   });

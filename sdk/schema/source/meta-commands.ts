@@ -73,6 +73,14 @@ interface MetaCommand {
 export function resolveMetaCommands(file: SqlFile, context?: IncludeContext, chain: readonly string[] = []): SqlFile[] {
   const commands = findMetaCommands(file.sql);
   if (commands.length === 0) return [file];
+  // Data in psql's COPY form (a whole pg_dump, not --schema-only): its rows would read as commands.
+  const copy = /^COPY\s[^;]*\sFROM\s+stdin\b[^;]*;\s*$/im.exec(file.sql);
+  if (copy) {
+    throw new InputError(
+      `${file.name}:${lineAt(file.sql, copy.index)} holds table data (COPY ... FROM stdin): a desired schema is its DDL only. Dump it with pg_dump --schema-only, or remove the data`,
+      { file: file.name, propertyPath: "schema" },
+    );
+  }
   const out: SqlFile[] = [];
   let text = "";
   let from = 0;
