@@ -9,7 +9,9 @@ import { formatDifference } from "../../sdk/schema/verify/index";
 import type { PostgresMajor } from "../../sdk/postgres/versions";
 import { propertyLines } from "../support/catalog-props";
 import { pgClientTools } from "../support/pg-client";
-import { freshDatabase, majors } from "../support/postgres";
+import { freshDatabase, majors, serverUrl, servers } from "../support/postgres";
+import { pairsFor } from "../schema-suite/corpus";
+import { ensureSuiteRoles } from "../schema-suite/runner";
 import { engineOptions, runSql } from "../support/schema";
 
 // A user's first desired schema is often `pg_dump --schema-only` of the database they have (ADR
@@ -110,6 +112,37 @@ describe("pg_dump output as the desired schema", () => {
       expect(() => loadSchemaPath(dump(source.url, []))).toThrow(/schema\.sql:\d+ holds table data \(COPY \.\.\. FROM stdin\): .*pg_dump --schema-only/);
     });
   });
+});
+
+// The schema suite's corpus (test/schema-suite/corpus), every 6th distinct desired side, dumped
+// with the real pg_dump on the newest major it can dump and planned against its source: each an
+// empty plan with a clean catalog check. Pairs that pin an extension's version are left out: a
+// dump names no version, and a desired extension without one is its default (ADR 0057).
+describe.skipIf(dumpable.length === 0)("pg_dump of the schema suite's desired sides", () => {
+  it("plans nothing against the database each came from", async () => {
+    const major = dumpable.at(-1)! as PostgresMajor;
+    const seen = new Set<string>();
+    const distinct = pairsFor(major).filter((p) => !/CREATE EXTENSION[^;]*\sVERSION\s/i.test(p.new) && !seen.has(p.new) && (seen.add(p.new), true));
+    const sample = distinct.filter((_, i) => i % 6 === 0);
+    expect(sample.length).toBeGreaterThan(50);
+    const dir = mkdtempSync(join(tmpdir(), "setpoint-dump-suite-"));
+    const failures: string[] = [];
+    try {
+      await ensureSuiteRoles(serverUrl(servers().find((s) => s.major === major)!));
+      for (const [k, pair] of sample.entries()) {
+        const source = await freshDatabase(major);
+        await runSql(source, pair.new);
+        const file = join(dir, `${k}.sql`);
+        execFileSync(tools!.pgDump, ["--schema-only", "-f", file, "-d", source.url], { stdio: ["ignore", "pipe", "pipe"] });
+        const planned = await planSchema(source.url, loadSchemaPath(file), engineOptions(source, pair.schemas ? { schemas: pair.schemas } : {}));
+        const found = [...planned.plan.steps.map((s) => s.sql), ...(planned.catalogCheck?.differences.map(formatDifference) ?? [])];
+        if (found.length > 0) failures.push(`${pair.name}: ${found.join(" | ")}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(failures).toEqual([]);
+  }, 600_000);
 });
 
 // What pg_dump does to a CHECK, on every major without pg_dump: the desired SQL holds the text the
