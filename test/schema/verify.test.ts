@@ -205,6 +205,20 @@ describe.each(majors())("catalog-level convergence check on PostgreSQL %i", (maj
     }
   });
 
+  it("compares a comment on the public schema by name, whether initdb made the schema or it was re-created", async () => {
+    const db = await freshDatabase(major);
+    await runSql(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public; COMMENT ON SCHEMA public IS 'mine'; CREATE TABLE public.t (id int);");
+    const same = await planSchema(db.url, schemaFromSql("COMMENT ON SCHEMA public IS 'mine'; CREATE TABLE t (id int);"), engineOptions(db));
+    expect(same.plan.steps).toEqual([]);
+    expect(lines(same.catalogCheck!.differences)).toEqual([]);
+    const other = await freshDatabase(major);
+    await runSql(other, "CREATE TABLE t (id int);");
+    const desired = schemaFromSql("DROP SCHEMA public CASCADE; CREATE SCHEMA public; COMMENT ON SCHEMA public IS 'mine'; CREATE TABLE public.t (id int);");
+    const applied = await applySchema(other.url, desired, engineOptions(other));
+    expect(applied.plan.steps.flatMap((s) => s.sql)).toEqual([`COMMENT ON SCHEMA "public" IS 'mine'`]);
+    expect(lines(applied.catalogCheck!.differences)).toEqual([]);
+  });
+
   it("reports column order and inheritance-only columns as known differences, never as errors", async () => {
     const db = await freshDatabase(major);
     await runSql(db, "CREATE TABLE t (id int PRIMARY KEY, c text); CREATE TABLE parent (id int); CREATE TABLE child (id int);");

@@ -472,7 +472,9 @@ export const CATALOGS: readonly CatalogSpec[] = [
       WHEN 'pg_rewrite'::regclass THEN (SELECT s.nspname FROM pg_rewrite t JOIN pg_class r ON r.oid = t.ev_class JOIN pg_namespace s ON s.oid = r.relnamespace WHERE t.oid = x.objoid)
       ELSE io.schema END`,
     identity: "pg_describe_object(x.classoid, x.objoid, x.objsubid)",
-    where: `x.objoid >= 16384 AND x.classoid <> 'pg_extension'::regclass
+    // The public schema by its name: initdb's has a system oid, one re-created (DROP SCHEMA public;
+    // CREATE SCHEMA public) a user oid, and a comment on it is the same comment either way.
+    where: `(x.objoid >= 16384 OR (x.classoid = 'pg_namespace'::regclass AND x.objoid = 'public'::regnamespace)) AND x.classoid <> 'pg_extension'::regclass
             AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = x.classoid AND e.objid = x.objoid AND e.deptype = 'e')`,
     excluded: { objoid: NAME, classoid: NAME, objsubid: NAME },
     mapped: {},

@@ -3,7 +3,7 @@ import type { ClientBase } from "pg";
 import { CATALOGS, REFERENCE_TYPES, type CatalogSpec } from "./catalogs";
 
 /** Version of {@link CatalogSnapshot}'s format and of what it holds; a cached snapshot of another version is read again. */
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 
 /** One catalog row, by name: `props` holds every compared column and computed property. */
 export interface CatalogRow {
