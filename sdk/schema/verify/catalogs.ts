@@ -474,7 +474,7 @@ export const CATALOGS: readonly CatalogSpec[] = [
     identity: "pg_describe_object(x.classoid, x.objoid, x.objsubid)",
     // The public schema by its name: initdb's has a system oid, one re-created (DROP SCHEMA public;
     // CREATE SCHEMA public) a user oid, and a comment on it is the same comment either way.
-    where: `(x.objoid >= 16384 OR (x.classoid = 'pg_namespace'::regclass AND x.objoid = 'public'::regnamespace)) AND x.classoid <> 'pg_extension'::regclass
+    where: `(x.objoid >= 16384 OR (x.classoid = 'pg_namespace'::regclass AND x.objoid = (SELECT p.oid FROM pg_namespace p WHERE p.nspname = 'public'))) AND x.classoid <> 'pg_extension'::regclass
             AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = x.classoid AND e.objid = x.objoid AND e.deptype = 'e')`,
     excluded: { objoid: NAME, classoid: NAME, objsubid: NAME },
     mapped: {},
