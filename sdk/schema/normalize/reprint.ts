@@ -13,6 +13,9 @@ import type { ConstraintDef, SchemaModel } from "../model";
 
 const PREFIX = "setpoint_reprint_";
 
+/** A constraint's definition without its ` NOT VALID` suffix (what the reprint compares). */
+const core = (definition: string) => (definition.endsWith(" NOT VALID") ? definition.slice(0, -" NOT VALID".length) : definition);
+
 // Casts are what the deparser adds or moves; a CHECK without one prints back as it is.
 const mayReprint = (c: ConstraintDef) => c.kind === "CHECK" && c.definition.includes("::");
 
@@ -43,7 +46,7 @@ async function withOwnReprints(client: ClientBase, model: SchemaModel, inTransac
   for (const t of model.tables) {
     for (const c of t.constraints) {
       if (!mayReprint(c)) continue;
-      const definition = c.definition.endsWith(" NOT VALID") ? c.definition.slice(0, -" NOT VALID".length) : c.definition;
+      const definition = core(c.definition);
       statements.push(`ALTER TABLE ${quoteQualified(t.schema, t.name)} ADD CONSTRAINT ${quoteIdent(`${PREFIX}${statements.length}`)} ${definition}`);
     }
   }
@@ -70,8 +73,7 @@ async function withOwnReprints(client: ClientBase, model: SchemaModel, inTransac
     const constraints = t.constraints.map((c) => {
       if (!mayReprint(c)) return c;
       const again = printed.get(`${PREFIX}${n++}`);
-      const core = c.definition.endsWith(" NOT VALID") ? c.definition.slice(0, -" NOT VALID".length) : c.definition;
-      if (again === undefined || again === core) return c;
+      if (again === undefined || again === core(c.definition)) return c;
       touched = true;
       return { ...c, reprinted: again };
     });
@@ -81,8 +83,6 @@ async function withOwnReprints(client: ClientBase, model: SchemaModel, inTransac
   });
   return changed ? { ...model, tables } : model;
 }
-
-const core = (definition: string) => (definition.endsWith(" NOT VALID") ? definition.slice(0, -" NOT VALID".length) : definition);
 
 /** {@link withReprintedChecks}' second half: the target's differing texts of the desired CHECKs, applied once on the scratch database. */
 async function withLiveReprints(client: ClientBase, model: SchemaModel, inTransaction: boolean, live: SchemaModel | null): Promise<SchemaModel> {
